@@ -1,0 +1,1 @@
+"""The `stillwatch` command line (Typer + Rich)."""

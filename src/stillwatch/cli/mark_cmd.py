@@ -1,0 +1,7 @@
+"""`stillwatch mark` sub-commands (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(help="mark commands.", no_args_is_help=True)
