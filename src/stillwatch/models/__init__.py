@@ -2,7 +2,7 @@
 
 from stillwatch.models.base import Backend, Generation
 
-__all__ = ["Backend", "Generation", "load_backend"]
+__all__ = ["Backend", "Generation", "check_same_tokenizer", "load_backend"]
 
 
 def load_backend(name: str, **kwargs) -> Backend:
@@ -11,3 +11,10 @@ def load_backend(name: str, **kwargs) -> Backend:
     from stillwatch.models.registry import load_backend as _load
 
     return _load(name, **kwargs)
+
+
+def check_same_tokenizer(a: Backend, b: Backend) -> None:
+    """Raise TokenizerMismatchError naming both backends unless they tokenize alike."""
+    from stillwatch.models.registry import check_same_tokenizer as _check
+
+    _check(a, b)

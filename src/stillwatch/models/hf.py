@@ -1,0 +1,307 @@
+"""A backend over any Hugging Face transformers causal language model.
+
+torch and transformers are imported lazily (inside functions), so that ``import
+stillwatch.models`` works on the core install without torch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stillwatch.errors import BackendError, InputError
+from stillwatch.models.base import Backend, Generation
+
+log = logging.getLogger(__name__)
+
+
+def tokenizer_fingerprint(tokenizer: Any) -> str:
+    """A stable sha256 hex digest of a tokenizer: its token -> id map, its BPE merges (if any)
+    and its special tokens. Equal fingerprints mean equal ids for equal text (same vocabulary
+    and merge rules); it does not depend on file layout, dict order or library version."""
+    own = getattr(tokenizer, "fingerprint", None)
+    if callable(own):
+        return own()
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: (kv[1], kv[0]))
+    merges: list[str] = []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        model = json.loads(backend.to_str()).get("model", {})
+        merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", []) or []]
+    special = {
+        name: getattr(tokenizer, f"{name}_token", None) for name in ("bos", "eos", "pad", "unk")
+    }
+    payload = json.dumps(
+        {"vocab": vocab, "merges": merges, "special": special,
+         "all_special": sorted(map(str, getattr(tokenizer, "all_special_tokens", [])))},
+        sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _as_processor_list(logits_processor: Any) -> Any:
+    from transformers import LogitsProcessorList
+
+    if logits_processor is None:
+        return None
+    if isinstance(logits_processor, LogitsProcessorList):
+        return logits_processor
+    if isinstance(logits_processor, (list, tuple)):
+        return LogitsProcessorList(list(logits_processor))
+    if callable(logits_processor):
+        return LogitsProcessorList([logits_processor])
+    raise InputError(
+        f"logits_processor must be a transformers LogitsProcessor or a list of them, got {type(logits_processor).__name__}"
+    )
+
+
+def _check_sequences(sequences: Sequence[Sequence[int]], vocab_size: int) -> list[np.ndarray]:
+    out = []
+    for i, s in enumerate(sequences):
+        arr = np.asarray(list(s), dtype=np.int64)
+        if arr.ndim != 1:
+            raise InputError(f"sequence {i} must be a flat list of token ids, got shape {arr.shape}")
+        if arr.size and (arr.min() < 0 or arr.max() >= vocab_size):
+            raise InputError(f"sequence {i} holds token id {int(arr.max() if arr.max() >= vocab_size else arr.min())} outside 0..{vocab_size - 1}")
+        out.append(arr)
+    return out
+
+
+class HFBackend(Backend):
+    """Generation and teacher-forced scoring with a transformers causal LM.
+
+    Args:
+        model: a ``transformers`` causal LM (``PreTrainedModel`` with ``generate``).
+        tokenizer: a Hugging Face tokenizer, or a :class:`~stillwatch.models.byte_tokenizer.ByteTokenizer`.
+        name: a short name for messages and records.
+
+    The backend owns ``model``: it puts it in eval mode and replaces its ``generation_config``
+    with a clean one (only bos/eos/pad ids), so that no sampling default shipped with a checkpoint
+    (``top_k=50``, ``top_p=0.9``, repetition penalties) silently changes the distribution.
+    """
+
+    local = True
+
+    def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
+        from transformers import GenerationConfig
+
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        self.tokenizer_id = tokenizer_fingerprint(tokenizer)
+        eos: list[int] = []
+        for cand in (getattr(tokenizer, "eos_token_id", None), getattr(model.generation_config, "eos_token_id", None)):
+            for e in cand if isinstance(cand, (list, tuple)) else [cand]:
+                if e is not None and int(e) not in eos:
+                    eos.append(int(e))
+        if not eos:
+            raise BackendError(f"model {name!r}: the tokenizer has no end-of-sequence token")
+        self.eos_token_ids: tuple[int, ...] = tuple(eos)
+        pad = getattr(tokenizer, "pad_token_id", None)
+        self.pad_token_id: int = int(pad) if pad is not None else eos[0]
+        bos = getattr(tokenizer, "bos_token_id", None)
+        self.bos_token_id: int | None = int(bos) if bos is not None else None
+        # Never sample pad / bos inside an answer (a random tiny model would), nor output rows
+        # past the tokenizer's vocabulary (padding rows); eos ends an answer.
+        unused = set(range(len(tokenizer), self.vocab_size))
+        self._suppress = sorted(({t for t in (self.pad_token_id, self.bos_token_id) if t is not None} | unused) - set(eos))
+        self.model.generation_config = GenerationConfig(
+            bos_token_id=self.bos_token_id, eos_token_id=list(eos), pad_token_id=self.pad_token_id
+        )
+        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    # ------------------------------------------------------------------ text <-> ids
+    def encode(self, text: str) -> list[int]:
+        if not isinstance(text, str):
+            raise InputError(f"text must be a str, got {type(text).__name__}")
+        return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
+
+    def chat_prompt_ids(self, prompt: str) -> list[int]:
+        if not isinstance(prompt, str):
+            raise InputError(f"prompt must be a str, got {type(prompt).__name__}")
+        if self.has_chat_template:
+            text = self.tokenizer.apply_chat_template(
+                [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            )
+            return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
+        return [int(i) for i in self.tokenizer.encode(prompt, add_special_tokens=True)]
+
+    # ------------------------------------------------------------------ generation
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        max_new_tokens: int = 128,
+        logits_processor: Any | None = None,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        batch_size: int = 32,
+        progress: Any | None = None,
+    ) -> list[Generation]:
+        import torch
+
+        if isinstance(prompts, str):
+            raise InputError("prompts must be a list of strings, not a single string")
+        prompts = list(prompts)
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise InputError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise InputError(f"temperature must be > 0, got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise InputError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        processors = _as_processor_list(logits_processor)
+        prompt_ids = [self.chat_prompt_ids(p) for p in prompts]
+        for p, ids in zip(prompts, prompt_ids):
+            if not ids:
+                raise InputError(f"prompt {p!r} encodes to no tokens")
+        device = self.model.device
+        eos = np.asarray(self.eos_token_ids, dtype=np.int64)
+        results: list[Generation] = []
+        rng_ctx = (
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
+            if seed is not None else contextlib.nullcontext()
+        )
+        with rng_ctx, torch.inference_mode():
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            for start in range(0, len(prompts), batch_size):
+                batch = prompt_ids[start : start + batch_size]
+                width = max(len(x) for x in batch)
+                ids = np.full((len(batch), width), self.pad_token_id, dtype=np.int64)  # [B, L]
+                mask = np.zeros((len(batch), width), dtype=np.int64)  # [B, L]
+                for r, x in enumerate(batch):  # left padding
+                    ids[r, width - len(x):] = x
+                    mask[r, width - len(x):] = 1
+                out = self.model.generate(
+                    input_ids=torch.from_numpy(ids).to(device),
+                    attention_mask=torch.from_numpy(mask).to(device),
+                    max_new_tokens=max_new_tokens,
+                    do_sample=True,
+                    temperature=float(temperature),
+                    top_k=int(top_k) if top_k is not None else 0,
+                    top_p=1.0,
+                    suppress_tokens=self._suppress or None,
+                    logits_processor=processors,
+                    eos_token_id=list(self.eos_token_ids),
+                    pad_token_id=self.pad_token_id,
+                )
+                new = out[:, width:].cpu().numpy()  # [B, N] generated ids (padded after eos)
+                is_eos = np.isin(new, eos)  # [B, N]
+                has_eos = is_eos.any(axis=1)
+                stop_at = np.where(has_eos, is_eos.argmax(axis=1), new.shape[1])  # [B]
+                for r, x in enumerate(batch):
+                    comp = new[r, : stop_at[r]]
+                    results.append(Generation(
+                        prompt=prompts[start + r],
+                        text=self.decode(comp),
+                        prompt_ids=tuple(int(i) for i in x),
+                        completion_ids=tuple(int(i) for i in comp.tolist()),
+                        finish_reason="stop" if has_eos[r] else "length",
+                    ))
+                if progress is not None:
+                    progress(len(results))
+        return results
+
+    # ------------------------------------------------------------------ teacher forcing
+    def _forward_batches(self, sequences: Sequence[Sequence[int]], batch_size: int, reduce: Any) -> list[np.ndarray]:
+        """Run the model over right-padded batches (padding after the tokens cannot change a
+        causal model's outputs at real positions) and apply ``reduce(logits[b, :T])`` per row."""
+        import torch
+
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        seqs = _check_sequences(sequences, self.vocab_size)
+        results: list[np.ndarray | None] = [None] * len(seqs)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
+        device = self.model.device
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                width = max(len(seqs[i]) for i in idx)
+                if width == 0:
+                    for i in idx:
+                        results[i] = reduce(None)
+                    continue
+                ids = np.full((len(idx), width), self.pad_token_id, dtype=np.int64)  # [B, T]
+                mask = np.zeros((len(idx), width), dtype=np.int64)  # [B, T]
+                for r, i in enumerate(idx):
+                    ids[r, : len(seqs[i])] = seqs[i]
+                    mask[r, : len(seqs[i])] = 1
+                logits = self.model(
+                    input_ids=torch.from_numpy(ids).to(device),
+                    attention_mask=torch.from_numpy(mask).to(device),
+                    use_cache=False,
+                ).logits  # [B, T, V]
+                for r, i in enumerate(idx):
+                    results[i] = reduce(logits[r, : len(seqs[i])])
+        return results  # type: ignore[return-value]
+
+    def next_token_logits(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 16) -> list[np.ndarray]:
+        def reduce(lg: Any) -> np.ndarray:
+            if lg is None:
+                return np.zeros((0, self.vocab_size), dtype=np.float32)
+            return lg.float().cpu().numpy()  # [T, V] float32
+
+        return self._forward_batches(sequences, batch_size, reduce)
+
+    def next_token_argmax(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 16) -> list[np.ndarray]:
+        def reduce(lg: Any) -> np.ndarray:
+            if lg is None:
+                return np.zeros((0,), dtype=np.int64)
+            return lg.argmax(dim=-1).cpu().numpy().astype(np.int64)  # [T]
+
+        return self._forward_batches(sequences, batch_size, reduce)
+
+    # ------------------------------------------------------------------ persistence
+    def save_pretrained(self, directory: str | os.PathLike) -> None:
+        """Write model and tokenizer to ``directory`` so that ``load_backend(directory)`` reopens it."""
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(directory)
+        self.tokenizer.save_pretrained(directory)
+
+
+def load_hf_directory(path: str | os.PathLike, *, dtype: str | None = None, name: str | None = None) -> HFBackend:
+    """Open a Hugging Face model directory (``config.json`` + weights + tokenizer files, or a
+    Stillwatch byte tokenizer) as a backend. Never downloads anything.
+
+    ``dtype``: ``"float32"``, ``"bfloat16"``, ``"float16"`` or None (as saved)."""
+    from stillwatch.models.byte_tokenizer import BYTE_TOKENIZER_FILE, ByteTokenizer
+
+    d = Path(path)
+    if not (d / "config.json").is_file():
+        raise InputError(f"{str(d)!r} is not a Hugging Face model directory (no config.json)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch_dtype = None
+    if dtype is not None:
+        if dtype not in ("float32", "bfloat16", "float16"):
+            raise InputError(f"dtype must be one of float32, bfloat16, float16, got {dtype!r}")
+        torch_dtype = getattr(torch, dtype)
+    try:
+        if (d / BYTE_TOKENIZER_FILE).is_file():
+            tokenizer = ByteTokenizer.from_pretrained(d)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True, dtype=torch_dtype)
+    except InputError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise BackendError(f"cannot load the model in {str(d)!r}: {exc}") from exc
+    return HFBackend(model, tokenizer, name or str(d))

@@ -1,0 +1,225 @@
+"""The tiny built-in backend and the generic HFBackend behaviour it exercises."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from stillwatch.errors import InputError, TokenizerMismatchError
+from stillwatch.models import Backend, check_same_tokenizer, load_backend
+from stillwatch.models.byte_tokenizer import ByteTokenizer
+from stillwatch.models.tiny import TinyConfig, load_tiny, new_tiny_model
+
+PROMPTS = [f"prompt number {i} " + "x" * (3 * i) for i in range(8)]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_tiny()
+
+
+class Recorder:
+    """A logits processor that records the scores it sees and changes nothing."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __call__(self, input_ids, scores):
+        self.steps.append(scores.detach().clone().numpy())
+        return scores
+
+
+class ForceToken:
+    def __init__(self, token):
+        self.token = token
+
+    def __call__(self, input_ids, scores):
+        out = torch.full_like(scores, float("-inf"))
+        out[:, self.token] = 0.0
+        return out
+
+
+def test_import_models_does_not_import_torch():
+    code = "import sys, stillwatch.models, stillwatch.models.registry; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_byte_tokenizer_roundtrip_and_specials():
+    tok = ByteTokenizer()
+    text = "héllo, wörld ✓"
+    assert tok.encode(text) == list(text.encode("utf-8"))
+    assert tok.encode(text, add_special_tokens=True)[0] == 257
+    assert tok.decode([257, *text.encode("utf-8"), 258, 256]) == text
+    assert tok.decode([104, 258, 105], skip_special_tokens=False) == "h<eos>i"
+    assert len(tok.get_vocab()) == 259 and sorted(tok.get_vocab().values()) == list(range(259))
+    with pytest.raises(InputError, match="259"):
+        tok.decode([259])
+
+
+def test_tiny_init_is_deterministic_per_seed():
+    a, b, c = new_tiny_model(0), new_tiny_model(0), new_tiny_model(1)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)
+
+
+def test_tiny_shape_and_tokenizer_id(tiny):
+    assert isinstance(tiny, Backend) and tiny.local
+    assert tiny.vocab_size == 260 == tiny.model.lm_head.weight.shape[0]
+    assert len(tiny.tokenizer_id) == 64 and tiny.tokenizer_id == load_tiny(seed=3).tokenizer_id
+    assert tiny.chat_prompt_ids("hi") == list(b"User: hi\nAssistant: ")
+    assert tiny.encode("hi") == [104, 105] and tiny.decode([104, 258, 105]) == "hi"
+
+
+def test_tiny_generates_64_tokens_for_8_prompts_fast(tiny):
+    tiny.generate(PROMPTS, max_new_tokens=8, seed=0)  # warm-up
+    times = []
+    for _ in range(3):
+        t = time.perf_counter()
+        gens = tiny.generate(PROMPTS, max_new_tokens=64, seed=0)
+        times.append(time.perf_counter() - t)
+    assert len(gens) == 8
+    assert min(times) < 1.0, times
+
+
+def test_generation_fields_are_consistent(tiny):
+    gens = tiny.generate(PROMPTS, max_new_tokens=40, seed=5, batch_size=3)
+    assert [g.prompt for g in gens] == PROMPTS
+    for g in gens:
+        assert list(g.prompt_ids) == list(f"User: {g.prompt}\nAssistant: ".encode())
+        ids = np.asarray(g.completion_ids)
+        assert ids.size and ids.max() < 256  # no pad, bos, eos or padding rows
+        assert (g.finish_reason == "length") == (len(ids) == 40)
+        assert g.text == bytes(ids.astype(np.uint8)).decode("utf-8", errors="replace")
+    # With 40 steps over ~260 near-uniform tokens, some answers stop at eos and most do not.
+    reasons = {g.finish_reason for g in tiny.generate(PROMPTS * 4, max_new_tokens=40, seed=1)}
+    assert reasons == {"stop", "length"}
+
+
+def test_seed_reproducible_and_rng_untouched(tiny):
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = tiny.generate(PROMPTS, max_new_tokens=16, seed=7)
+    after = torch.rand(1)
+    b = tiny.generate(PROMPTS, max_new_tokens=16, seed=7)
+    c = tiny.generate(PROMPTS, max_new_tokens=16, seed=8)
+    assert a == b
+    assert [g.completion_ids for g in a] != [g.completion_ids for g in c]
+    assert torch.equal(before, after)  # the caller's RNG stream is not consumed
+
+
+def test_left_padded_generation_matches_teacher_forcing(tiny):
+    """Each step's scores inside a left-padded batch equal the teacher-forced logits of the
+    same row computed alone: padding does not leak into positions or attention."""
+    rec = Recorder()
+    gens = tiny.generate(PROMPTS[:5], max_new_tokens=6, seed=2, logits_processor=rec)
+    for r, g in enumerate(gens):
+        for k in range(len(g.completion_ids)):
+            seq = list(g.prompt_ids) + list(g.completion_ids[:k])
+            expected = tiny.next_token_logits([seq])[0][-1]
+            seen = rec.steps[k][r]
+            finite = np.isfinite(seen)
+            assert set(np.flatnonzero(~finite)) == {256, 257, 259}  # suppressed ids only
+            np.testing.assert_allclose(seen[finite], expected[finite], atol=1e-4)
+
+
+def test_top_k_1_is_greedy(tiny):
+    gens = tiny.generate(PROMPTS[:4], max_new_tokens=12, top_k=1, seed=0)
+    for g in gens:
+        seq = list(g.prompt_ids) + list(g.completion_ids)
+        logits = tiny.next_token_logits([seq])[0]  # [T, V]
+        logits[:, [256, 257, 259]] = -np.inf
+        greedy = logits.argmax(axis=-1)[len(g.prompt_ids) - 1 : -1]
+        assert list(g.completion_ids[: len(greedy)]) == greedy.tolist()
+
+
+def test_logits_processor_single_and_list_are_applied(tiny):
+    for proc in (ForceToken(65), [Recorder(), ForceToken(66)]):
+        gens = tiny.generate(PROMPTS[:3], max_new_tokens=10, logits_processor=proc, seed=0)
+        want = "A" if isinstance(proc, ForceToken) else "B"
+        assert all(g.text == want * 10 and g.finish_reason == "length" for g in gens)
+
+
+def test_temperature_sharpens(tiny):
+    """At a low temperature answers concentrate on the argmax token."""
+    cold = tiny.generate(PROMPTS, max_new_tokens=20, temperature=1e-4, seed=3)
+    greedy = tiny.generate(PROMPTS, max_new_tokens=20, top_k=1, seed=4)
+    assert [g.completion_ids for g in cold] == [g.completion_ids for g in greedy]
+
+
+def test_progress_called_per_batch(tiny):
+    calls = []
+    tiny.generate(PROMPTS, max_new_tokens=2, batch_size=3, progress=calls.append, seed=0)
+    assert calls == [3, 6, 8]
+
+
+def test_next_token_scores_padding_safe_and_float32(tiny):
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(0, 256, size=n).tolist() for n in (1, 7, 30, 0, 12)]
+    batched = tiny.next_token_logits(seqs, batch_size=5)
+    alone = [tiny.next_token_logits([s])[0] for s in seqs]
+    argmax = tiny.next_token_argmax(seqs, batch_size=2)
+    for s, lb, la, am in zip(seqs, batched, alone, argmax):
+        assert lb.dtype == np.float32 and lb.shape == (len(s), 260)
+        np.testing.assert_allclose(lb, la, atol=1e-5)
+        assert am.dtype == np.int64 and am.tolist() == la.argmax(axis=-1).tolist()
+    # an independent check of one row: the logits are the lm_head of the final hidden state
+    with torch.no_grad():
+        out = tiny.model(torch.tensor([seqs[2]]), output_hidden_states=True)
+        ref = (out.hidden_states[-1][0] @ tiny.model.lm_head.weight.T).numpy()
+    np.testing.assert_allclose(batched[2], ref, atol=1e-5)
+
+
+def test_save_and_reopen_with_load_backend(tiny, tmp_path):
+    student = load_tiny(seed=9)
+    student.save_pretrained(tmp_path / "student")
+    again = load_backend(str(tmp_path / "student"))
+    assert again.tokenizer_id == student.tokenizer_id == tiny.tokenizer_id
+    seq = [list(b"hello world")]
+    np.testing.assert_allclose(again.next_token_logits(seq)[0], student.next_token_logits(seq)[0], atol=1e-6)
+    assert again.generate(["q"], max_new_tokens=8, seed=1) == student.generate(["q"], max_new_tokens=8, seed=1)
+    check_same_tokenizer(again, tiny)
+
+
+def test_bad_inputs_give_clear_errors(tiny, tmp_path):
+    with pytest.raises(InputError, match=r"'gpt-17'.*smollm2.*tiny.*http"):
+        load_backend("gpt-17")
+    with pytest.raises(InputError, match="no config.json"):
+        load_backend(str(tmp_path))
+    with pytest.raises(InputError, match="temperature"):
+        tiny.generate(["a"], temperature=0)
+    with pytest.raises(InputError, match="max_new_tokens"):
+        tiny.generate(["a"], max_new_tokens=0)
+    with pytest.raises(InputError, match="top_k"):
+        tiny.generate(["a"], top_k=0)
+    with pytest.raises(InputError, match="single string"):
+        tiny.generate("abc")
+    with pytest.raises(InputError, match="300"):
+        tiny.next_token_logits([[1, 2, 300]])
+    with pytest.raises(InputError, match="divisible"):
+        TinyConfig(hidden=65)
+
+
+def test_check_same_tokenizer_names_both(tiny):
+    class Other(Backend):
+        name, tokenizer_id, vocab_size = "other-model", "0" * 64, 10
+
+        def encode(self, text):
+            return []
+
+        def decode(self, ids):
+            return ""
+
+        def generate(self, prompts, **kw):
+            return []
+
+    check_same_tokenizer(tiny, load_tiny(seed=1))
+    with pytest.raises(TokenizerMismatchError, match=r"'tiny'.*'other-model'"):
+        check_same_tokenizer(tiny, Other())
