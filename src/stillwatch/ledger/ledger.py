@@ -1,0 +1,341 @@
+"""The :class:`Ledger`: an append-only, tamper-evident log of evidence records (see the package docs)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import secrets
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stillwatch.errors import KeyFileError
+
+from . import merkle
+from .checkpoint import Checkpoint, Signer, Verifier, generate_signer, load_signer, load_verifier, write_key_files
+from .errors import IndexOutOfRangeError, LedgerError, RecordError, StoreError
+from .records import CONTENT_MODES, RECORD_TYPES, decode_leaf, leaf_bytes, record_from_dict
+from .store import SQLiteStore, Store
+from .tree import StoredTree
+
+__all__ = ["Ledger", "InclusionProof", "is_postgres_url"]
+
+log = logging.getLogger(__name__)
+FORMAT = "stillwatch-ledger/1"
+
+
+def is_postgres_url(location: str | Path) -> bool:
+    return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
+
+
+def _open_store(location: str | Path, create: bool) -> Store:
+    if is_postgres_url(location):
+        from .pgstore import PostgresStore
+
+        return PostgresStore(str(location), create=create)
+    return SQLiteStore(Path(location), create=create)
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """Proof that the leaf ``index`` (hash ``leaf_hash``) is in the tree ``(size, root)``."""
+
+    index: int
+    size: int
+    leaf_hash: bytes
+    hashes: tuple[bytes, ...]
+    root: bytes
+
+    def verify(self) -> None:
+        """Raise a :class:`~stillwatch.ledger.errors.VerificationError` unless the proof holds."""
+        merkle.verify_inclusion(self.leaf_hash, self.index, self.size, list(self.hashes), self.root)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "tree_size": self.size,
+            "leaf_hash": self.leaf_hash.hex(),
+            "proof": [h.hex() for h in self.hashes],
+            "root": self.root.hex(),
+        }
+
+
+class _Pending:
+    __slots__ = ("record", "index", "error", "done")
+
+    def __init__(self, record: Any) -> None:
+        self.record = record
+        self.index = -1
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class Ledger:
+    """An evidence ledger on SQLite (a file path) or PostgreSQL (a ``postgresql://`` URL).
+
+    Use :meth:`create` or :meth:`open`; both work as context managers. Thread-safe: concurrent
+    :meth:`append` calls are group-committed (one transaction and one fsync for all waiting callers).
+    """
+
+    def __init__(self, store: Store, key_path: Path | None, pub_path: Path | None) -> None:
+        self.store = store
+        meta = store.get_meta()
+        if meta.get("format") != FORMAT:
+            store.close()
+            raise StoreError(f"{store.location} is not a {FORMAT} ledger")
+        self.origin = meta["origin"]
+        self.exchange_content = meta["exchange_content"]
+        self.key_path = key_path
+        self.pub_path = pub_path
+        self._stored_verifier = Verifier.from_string(meta["verifier"])
+        self._signer: Signer | None = None
+        self._tree = StoredTree(store)
+        self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
+
+    # ------------------------------------------------------------------ creation
+
+    @staticmethod
+    def default_key_paths(location: str | Path) -> tuple[Path | None, Path | None]:
+        """Key file locations: ``<db>.key`` (private, 0600) and ``<db>.pub`` next to a SQLite file."""
+        if is_postgres_url(location):
+            return None, None
+        p = Path(location)
+        return p.with_name(p.name + ".key"), p.with_name(p.name + ".pub")
+
+    @classmethod
+    def create(
+        cls,
+        location: str | Path,
+        *,
+        origin: str | None = None,
+        exchange_content: str = "full",
+        key_path: Path | None = None,
+        pub_path: Path | None = None,
+    ) -> Ledger:
+        """Create a new ledger and its Ed25519 key pair (the private key goes to ``key_path``, mode 0600).
+
+        For SQLite the keys default to ``<db>.key`` / ``<db>.pub``; PostgreSQL needs ``key_path``.
+        """
+        if exchange_content not in CONTENT_MODES:
+            raise LedgerError(f"exchange_content {exchange_content!r} must be one of {CONTENT_MODES}")
+        dk, dp = cls.default_key_paths(location)
+        key_path = Path(key_path) if key_path else dk
+        if key_path is None:
+            raise KeyFileError("a PostgreSQL ledger needs a signing key path (--key PATH)")
+        pub_path = Path(pub_path) if pub_path else (dp or key_path.with_name(key_path.name + ".pub"))
+        if key_path.exists():
+            raise KeyFileError(f"key file {key_path} already exists; refusing to overwrite it")
+        origin = origin or f"stillwatch.local/ledger/{secrets.token_hex(6)}"
+        signer = generate_signer(_key_name(origin))
+        store = _open_store(location, create=True)
+        try:
+            store.set_meta({
+                "format": FORMAT,
+                "origin": origin,
+                "exchange_content": exchange_content,
+                "verifier": signer.verifier.to_string(),
+                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(),
+            })
+            write_key_files(signer, key_path, pub_path)
+        except BaseException:
+            store.close()
+            raise
+        led = cls(store, key_path, pub_path)
+        led._signer = signer
+        log.info("created ledger %s (origin %s)", store.location, origin)
+        return led
+
+    @classmethod
+    def open(cls, location: str | Path, *, key_path: Path | None = None, pub_path: Path | None = None) -> Ledger:
+        """Open an existing ledger. The signing key is only loaded when :meth:`checkpoint` needs it."""
+        dk, dp = cls.default_key_paths(location)
+        return cls(_open_store(location, create=False), Path(key_path) if key_path else dk,
+                   Path(pub_path) if pub_path else dp)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ keys
+
+    @property
+    def verifier(self) -> Verifier:
+        """The trusted verifier key: the ``.pub`` file when present (it must match the stored one)."""
+        if self.pub_path is not None and self.pub_path.exists():
+            v = load_verifier(self.pub_path)
+            if v.to_string() != self._stored_verifier.to_string():
+                raise KeyFileError(
+                    f"public key file {self.pub_path} does not match the key recorded in the ledger"
+                )
+            return v
+        return self._stored_verifier
+
+    def signer(self) -> Signer:
+        if self._signer is None:
+            if self.key_path is None:
+                raise KeyFileError("no signing key file given (--key PATH)")
+            s = load_signer(self.key_path)
+            if s.verifier.to_string() != self._stored_verifier.to_string():
+                raise KeyFileError(f"signing key {self.key_path} is not this ledger's key")
+            self._signer = s
+        return self._signer
+
+    # ------------------------------------------------------------------ appends
+
+    @property
+    def size(self) -> int:
+        """Number of records (reads the store, so appends by other processes count)."""
+        return self.store.size()
+
+    def _coerce(self, record: Any) -> Any:
+        if isinstance(record, dict):
+            return record_from_dict(record)
+        if type(record) not in RECORD_TYPES.values():
+            raise RecordError(f"expected a ledger record or a dict with 'type', got {type(record).__name__}")
+        return record
+
+    def append_many(self, records: Iterable[Any]) -> list[int]:
+        """Append records in one transaction (all or none); durable on return. Returns their indices."""
+        recs = [self._coerce(r) for r in records]
+        if not recs:
+            return []
+        with self._write_lock:
+            return self._append_locked(recs)
+
+    def _append_locked(self, recs: Sequence[Any]) -> list[int]:
+        start = self.store.begin()
+        try:
+            if start != self._tree.range.size:  # another process appended
+                self._tree.range = self._tree.load_range(start)
+            rng = self._tree.range.copy()
+            rows = []
+            nodes: list = []
+            content = self.exchange_content
+            lh = merkle.leaf_hash
+            for i, rec in enumerate(recs):
+                data = leaf_bytes(rec, start + i, content)
+                h = lh(data)
+                rows.append((start + i, rec.TYPE, data, h))
+                rng.append(h, nodes)
+            self.store.write_batch(rows, nodes)
+        except BaseException:
+            self.store.rollback()
+            raise
+        self._tree.range = rng
+        return list(range(start, start + len(recs)))
+
+    def append(self, record: Any) -> int:
+        """Append one record; durable when this returns. Concurrent callers share one commit."""
+        p = _Pending(self._coerce(record))
+        with self._queue_lock:
+            self._queue.append(p)
+        with self._write_lock:
+            if not p.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    indices = self._append_locked([q.record for q in batch])
+                    for q, i in zip(batch, indices):
+                        q.index = i
+                except BaseException as exc:  # every waiter of the failed batch sees the error
+                    for q in batch:
+                        q.error = exc
+                for q in batch:
+                    q.done = True
+        if p.error is not None:
+            raise p.error
+        return p.index
+
+    # ------------------------------------------------------------------ reads
+
+    def _sync(self) -> int:
+        n = self.store.size()
+        if n != self._tree.range.size:
+            with self._write_lock:
+                self._tree.range = self._tree.load_range(n)
+        return n
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root hash of the first ``size`` records (default: all)."""
+        n = self._sync()
+        size = n if size is None else size
+        if not 0 <= size <= n:
+            raise IndexOutOfRangeError(f"tree size {size} is out of range (ledger has {n} records)")
+        return self._tree.root_at(size)
+
+    def record(self, index: int) -> tuple[bytes, dict[str, Any]]:
+        """(canonical data, decoded envelope) of record ``index``."""
+        rows = list(self.store.iter_leaves(index, index + 1))
+        if not rows:
+            raise IndexOutOfRangeError(f"record {index} does not exist (ledger has {self.size} records)")
+        return rows[0][2], decode_leaf(rows[0][2])
+
+    def prove(self, index: int, size: int | None = None) -> InclusionProof:
+        """Inclusion proof of record ``index`` in the tree of ``size`` records (default: all)."""
+        n = self._sync()
+        size = n if size is None else size
+        if size > n:
+            raise IndexOutOfRangeError(f"tree size {size} is larger than the ledger ({n} records)")
+        hashes = self._tree.inclusion_proof(index, size)
+        (leaf,) = self.store.node_hashes(0, index, index + 1)
+        return InclusionProof(index, size, leaf, tuple(hashes), self._tree.root_at(size))
+
+    def consistency(self, m: int, n: int | None = None) -> list[bytes]:
+        """Consistency proof from the tree of ``m`` records to the tree of ``n`` (default: all)."""
+        cur = self._sync()
+        n = cur if n is None else n
+        if n > cur:
+            raise IndexOutOfRangeError(f"tree size {n} is larger than the ledger ({cur} records)")
+        return self._tree.consistency_proof(m, n)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign, store and return a checkpoint of the current tree (needs the private key file)."""
+        signer = self.signer()
+        n = self._sync()
+        cp = signer.sign(self.origin, n, self._tree.root_at(n))
+        self.store.add_checkpoint(cp.size, cp.root, cp.text)
+        log.info("checkpoint at size %d", n)
+        return cp
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The most recent stored checkpoint, signature checked with :attr:`verifier`."""
+        rows = self.store.checkpoints()
+        if not rows:
+            return None
+        return self.verifier.verify(rows[-1][3], origin=self.origin)
+
+    def verify(
+        self,
+        since: str | Checkpoint | None = None,
+        *,
+        verifier: Verifier | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        raise_on_error: bool = True,
+    ):
+        """Re-check every stored record against the tree, the stored checkpoints and ``since``.
+
+        Returns a :class:`~stillwatch.ledger.verify.VerifyReport`; when problems are found and
+        ``raise_on_error`` is true, raises :class:`~stillwatch.ledger.errors.TamperError` naming the first.
+        """
+        from .verify import verify_ledger
+
+        report = verify_ledger(self, since=since, verifier=verifier, progress=progress)
+        if raise_on_error:
+            report.raise_if_failed()
+        return report
+
+
+def _key_name(origin: str) -> str:
+    name = origin.replace(" ", "_").replace("+", "_")
+    return name or "stillwatch"
