@@ -1,0 +1,4 @@
+"""Pure numpy/scipy building blocks: the keyed PRF, watermark schemes and exact statistics.
+
+Nothing here imports the rest of Stillwatch, torch, or does I/O.
+"""

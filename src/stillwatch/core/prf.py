@@ -1,0 +1,108 @@
+"""The keyed pseudo-random function over token ids (version ``swprf1``).
+
+Every watermark in Stillwatch derives its randomness here, through one code path, so generation
+(bias) and detection (score) can never disagree. The outputs are pinned by known-answer vectors in
+the tests: **changing anything in this file destroys the evidence value of every text watermarked
+before the change.** A new PRF must get a new version name, never replace this one.
+
+Definition (all arithmetic on unsigned 64-bit integers, modulo 2**64)::
+
+    mix(x)      = x ^= x >> 32; x *= M1; x ^= x >> 29; x *= M2; x ^= x >> 32
+    fold(ctx)   = F0; for t in ctx (oldest first): fold = mix(fold ^ (t + 1))
+    tok(v)      = mix((v + 1) * G)
+    u(k, ctx, v) = mix(mix(fold(ctx) ^ k0) ^ tok(v) ^ k1)
+
+``(k0, k1)`` are the first 16 bytes of a layer key, read little-endian. ``fold`` and ``tok`` do not
+depend on the key, so attribution over N keys costs two mixes per (key, tuple) and generation costs one
+mix per candidate token once the row's seed ``mix(fold ^ k0)`` is known.
+
+This is a fast keyed mixing function, not a cryptographic MAC: it is unpredictable without the key for
+the purposes of watermark detection (uniform, independent outputs for distinct inputs), and the keys
+themselves are derived with HKDF-SHA256 (:mod:`stillwatch.mark.keys`). numpy's uint64 arithmetic wraps
+modulo 2**64 identically on every platform, which is what makes the outputs stable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+PRF_VERSION = "swprf1"
+
+M1 = np.uint64(0xBF58476D1CE4E5B9)
+M2 = np.uint64(0x94D049BB133111EB)
+G = np.uint64(0x9E3779B97F4A7C15)
+F0 = np.uint64(0x6A09E667F3BCC908)  # first 64 bits of the fractional part of sqrt(2)
+_S32 = np.uint64(32)
+_S29 = np.uint64(29)
+_ONE = np.uint64(1)
+
+
+def mix(x: np.ndarray) -> np.ndarray:
+    """Bijective 64-bit finaliser (xor-shift / multiply). Returns a new uint64 array; never mutates ``x``."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        x = x ^ (x >> _S32)
+        x = x * M1
+        x ^= x >> _S29
+        x *= M2
+        x ^= x >> _S32
+    return x
+
+
+def fold(contexts: np.ndarray) -> np.ndarray:
+    """Key-independent hash of context windows.
+
+    Requires ``contexts`` int64 of shape [n, h] with h >= 0 and non-negative ids; returns uint64 [n].
+    Loops over the h (<= a few) columns, never over rows.
+    """
+    ctx = np.asarray(contexts)
+    if ctx.ndim != 2:
+        raise ValueError(f"contexts must be 2-D [n, h], got shape {ctx.shape}")
+    out = np.full(ctx.shape[0], F0, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(ctx.shape[1]):
+            out = mix(out ^ (ctx[:, j].astype(np.uint64) + _ONE))
+    return out
+
+
+def tok(tokens: np.ndarray) -> np.ndarray:
+    """Key-independent hash of token ids. Requires non-negative ids; returns uint64 of the same shape."""
+    with np.errstate(over="ignore"):
+        return mix((np.asarray(tokens).astype(np.uint64) + _ONE) * G)
+
+
+def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:
+    """The two 64-bit words (k0, k1) of a layer key. Requires len(key) >= 16."""
+    if len(key) < 16:
+        raise ValueError(f"layer key must have at least 16 bytes, got {len(key)}")
+    return (np.uint64(int.from_bytes(key[0:8], "little")), np.uint64(int.from_bytes(key[8:16], "little")))
+
+
+def row_seed(k0: np.ndarray | np.uint64, folds: np.ndarray) -> np.ndarray:
+    """Per-context seed ``mix(fold ^ k0)``; broadcasts (e.g. k0 [N, 1] against folds [n])."""
+    return mix(np.asarray(folds, dtype=np.uint64) ^ np.asarray(k0, dtype=np.uint64))
+
+
+def prf_from_seed(seed: np.ndarray, k1: np.ndarray | np.uint64, tok_hash: np.ndarray) -> np.ndarray:
+    """``mix(seed ^ tok_hash ^ k1)``, broadcasting (e.g. seed [B, 1] against tok_hash [B, K])."""
+    return mix(np.asarray(seed, dtype=np.uint64) ^ np.asarray(tok_hash, dtype=np.uint64) ^ np.asarray(k1, dtype=np.uint64))
+
+
+def prf(k0, k1, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """u(k, ctx, v) for n (context, token) pairs: contexts [n, h], tokens [n] -> uint64 [n]."""
+    return prf_from_seed(row_seed(k0, fold(contexts)), k1, tok(tokens))
+
+
+def to_unit(u: np.ndarray) -> np.ndarray:
+    """Map uint64 to float64 in the open interval (0, 1): (top 52 bits + 0.5) / 2**52.
+
+    52 bits, not 53: (2**53 - 0.5) / 2**53 would round to exactly 1.0 in float64.
+    """
+    return ((np.asarray(u, dtype=np.uint64) >> np.uint64(12)).astype(np.float64) + 0.5) * (2.0**-52)
+
+
+def green_threshold(gamma: float) -> np.uint64:
+    """The uint64 t with P(u < t) = gamma (to within 2**-64). Requires 0 < gamma < 1."""
+    if not 0.0 < gamma < 1.0:
+        raise ValueError(f"gamma must be in (0, 1), got {gamma}")
+    return np.uint64(min(int(gamma * 2.0**64), 2**64 - 1))

@@ -1,0 +1,61 @@
+"""Exact tail probabilities for watermark detection, and multiple-testing corrections.
+
+All functions are vectorised and return float64 arrays (or scalars for scalar input).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+
+def binomial_tail(k, n, p):
+    """P(X >= k) for X ~ Binomial(n, p): the exact one-sided p-value of a green-list count.
+
+    Null hypothesis (Kirchenbauer et al. 2023, "A Watermark for Large Language Models", Sec. 3): each of
+    the n de-duplicated (context, token) tuples is green independently with probability gamma = p.
+    Requires 0 <= k (k > n gives 0), n >= 0, 0 < p < 1. Uses scipy's regularised incomplete beta
+    (``binom.sf(k - 1, n, p)``), accurate far into the tail (no normal approximation).
+    """
+    k = np.asarray(k)
+    n = np.asarray(n)
+    out = stats.binom.sf(k - 1, n, p)
+    out = np.where(k <= 0, 1.0, out)
+    return np.clip(out, 0.0, 1.0)
+
+
+def gamma_tail(score, n):
+    """P(S >= score) for S ~ Gamma(n, 1): the exact p-value of the Gumbel/Aaronson score.
+
+    Null hypothesis (Aaronson 2023; Fernandez et al. 2023, "Three Bricks to Consolidate Watermarks for
+    LLMs", Sec. III-B): each of the n de-duplicated tuples contributes -log(1 - r) with r ~ U(0, 1)
+    independent, i.e. an Exp(1) variable, so the sum is Gamma(n, 1). Uses the regularised upper
+    incomplete gamma function Q(n, score). n = 0 gives 1.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    safe_n = np.where(n > 0, n, 1.0)
+    out = special.gammaincc(safe_n, np.maximum(score, 0.0))
+    return np.clip(np.where(n > 0, out, 1.0), 0.0, 1.0)
+
+
+def sidak(p, m):
+    """Family-wise p-value of the smallest of m independent tests: 1 - (1 - p)**m (Šidák).
+
+    Computed as -expm1(m * log1p(-p)) so tiny p keep their precision (then ~ m * p). Requires m >= 1.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if np.any(np.asarray(m) < 1):
+        raise ValueError(f"number of tests m must be >= 1, got {m}")
+    with np.errstate(divide="ignore"):
+        return np.clip(-np.expm1(np.asarray(m, dtype=np.float64) * np.log1p(-np.minimum(p, 1.0))), 0.0, 1.0)
+
+
+def binomial_interval(k: int, n: int, confidence: float = 0.99) -> tuple[float, float]:
+    """Clopper–Pearson interval for a binomial proportion (used for calibration checks)."""
+    if n <= 0:
+        raise ValueError(f"n must be >= 1, got {n}")
+    a = 1.0 - confidence
+    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi

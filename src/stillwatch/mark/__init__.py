@@ -1,0 +1,30 @@
+"""Keyed two-layer watermarks: generation bias, exact detection, account attribution."""
+
+from stillwatch.mark.config import LayerParams, MarkConfig
+from stillwatch.mark.detect import (
+    AttributionResult,
+    DetectionResult,
+    attribute_ids,
+    attribute_pairs,
+    detect_ids,
+    score_pairs,
+)
+from stillwatch.mark.keys import KeyRing, LayerKey, MasterKey
+from stillwatch.mark.marker import Marker
+from stillwatch.mark.spec import WatermarkSpec
+
+__all__ = [
+    "AttributionResult",
+    "DetectionResult",
+    "KeyRing",
+    "LayerKey",
+    "LayerParams",
+    "MarkConfig",
+    "Marker",
+    "MasterKey",
+    "WatermarkSpec",
+    "attribute_ids",
+    "attribute_pairs",
+    "detect_ids",
+    "score_pairs",
+]

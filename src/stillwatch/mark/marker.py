@@ -1,0 +1,132 @@
+"""`Marker`: both watermark layers for one account, as a generation-time bias.
+
+The numpy method :meth:`Marker.bias_candidates` is the single implementation of the bias; the Hugging
+Face processor (:mod:`stillwatch.mark.hf_processor`) only moves tensors to and from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stillwatch.core import prf, schemes
+from stillwatch.errors import InputError
+from stillwatch.mark.config import MarkConfig
+from stillwatch.mark.detect import split_mask
+from stillwatch.mark.keys import LayerKey, MasterKey
+from stillwatch.mark.spec import WatermarkSpec
+
+
+@dataclass(frozen=True)
+class Layer:
+    spec: WatermarkSpec
+    key: LayerKey
+
+
+class Marker:
+    """The provider layer plus (optionally) one account's layer.
+
+    Args:
+        master: the provider's master secret.
+        account_id: the account whose layer to add; None for provider layer only.
+        config: the deployment's :class:`MarkConfig`.
+        vocab_size: rows of the model's output layer (validated against candidate ids).
+    """
+
+    def __init__(self, master: MasterKey, account_id: str | None, config: MarkConfig | None = None, vocab_size: int | None = None):
+        if not isinstance(master, MasterKey):
+            raise InputError(f"master must be a MasterKey, got {type(master).__name__}")
+        if vocab_size is not None and (not isinstance(vocab_size, int) or vocab_size < 2):
+            raise InputError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+        self.config = config or MarkConfig()
+        self.account_id = account_id
+        self.vocab_size = vocab_size
+        layers = []
+        if account_id is not None and self.config.account is not None:
+            layers.append(Layer(self.config.account_spec(account_id), master.account_key(account_id)))
+        layers.append(Layer(self.config.provider_spec(), master.provider_key()))
+        # KGW layers first, the (at most one) Gumbel layer last: it samples from the biased distribution.
+        self.layers: tuple[Layer, ...] = tuple(sorted(layers, key=lambda l: l.spec.scheme == "gumbel"))
+        self.context_width = max(l.spec.context_width for l in self.layers)
+
+    def __repr__(self) -> str:
+        return f"Marker(account_id={self.account_id!r}, layers={[l.spec.key_id for l in self.layers]})"
+
+    @property
+    def provider_spec(self) -> WatermarkSpec:
+        return next(l.spec for l in self.layers if l.spec.layer == "provider")
+
+    @property
+    def account_spec(self) -> WatermarkSpec | None:
+        return next((l.spec for l in self.layers if l.spec.layer == "account"), None)
+
+    def spec_record(self) -> dict[str, Any]:
+        """JSON-safe description of the watermark on an answer: both specs and a combined fingerprint."""
+        prov = self.provider_spec.to_dict()
+        acc = self.account_spec.to_dict() if self.account_spec is not None else None
+        body = json.dumps({"provider": prov, "account": acc}, sort_keys=True, separators=(",", ":")).encode()
+        return {
+            "provider": prov,
+            "account": acc,
+            "sharing": self.config.sharing,
+            "fingerprint": "sha256:" + hashlib.sha256(body).hexdigest(),
+        }
+
+    def bias_flat(self, context: np.ndarray, rows: np.ndarray, ids: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Apply every layer to M candidate (row, token) pairs of a batch of B rows.
+
+        Args:
+            context: int64 [B, >= context_width] — the last ids of each row (left padding is fine as
+                long as each row has at least context_width real ids).
+            rows: int64 [M] — row of each candidate, in 0..B-1.
+            ids: int64 [M] — candidate token ids.
+            z: float [M] — candidate logits minus any per-row constant (e.g. the row maximum).
+        Returns:
+            (bias float32 [M] to add to the candidates' logits,
+             gumbel keys float64 [M] or None when there is no Gumbel layer: the Gumbel layer picks, in
+             each row, the candidate with the largest key; rows the Gumbel layer does not cover (split
+             sharing) have keys -inf).
+        Pure: inputs are not modified.
+        """
+        context = np.asarray(context, dtype=np.int64)
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        B = context.shape[0]
+        if context.ndim != 2 or context.shape[1] < self.context_width:
+            raise InputError(f"context must have shape [B, >= {self.context_width}], got {context.shape}")
+        if rows.shape != ids.shape or ids.shape != np.shape(z):
+            raise InputError(f"rows, ids and z must have the same shape [M], got {rows.shape}, {ids.shape}, {np.shape(z)}")
+        if rows.size and (rows.min() < 0 or rows.max() >= B):
+            raise InputError(f"rows must be in 0..{B - 1}")
+        if self.vocab_size is not None and ids.size and ids.max() >= self.vocab_size:
+            raise InputError(f"candidate id {int(ids.max())} is outside the vocabulary of size {self.vocab_size}")
+        bias = np.zeros(ids.shape, dtype=np.float32)
+        gkey = None
+        for layer in self.layers:
+            spec = layer.spec
+            ctx = context[:, context.shape[1] - spec.context_width :]
+            active = split_mask(ctx, spec)  # [B] or None
+            folds = prf.fold(ctx)[rows]  # [M]
+            k0, k1 = layer.key.words
+            if spec.scheme == "kgw":
+                green = schemes.kgw_green(k0, k1, folds, ids, spec.gamma)  # [M]
+                if active is not None:
+                    green &= active[rows]
+                bias += np.float32(spec.delta) * green
+            else:
+                r = schemes.gumbel_uniforms(k0, k1, folds, ids)  # [M]
+                with np.errstate(over="ignore"):
+                    gkey = np.log(r) / np.exp(np.asarray(z, dtype=np.float64) + bias)
+                if active is not None:
+                    gkey = np.where(active[rows], gkey, -np.inf)
+        return bias, gkey
+
+    def hf_processor(self):
+        """A transformers ``LogitsProcessor`` applying both layers (needs the ``models`` extra)."""
+        from stillwatch.mark.hf_processor import MarkLogitsProcessor
+
+        return MarkLogitsProcessor(self)

@@ -1,0 +1,105 @@
+"""`WatermarkSpec`: everything a detector needs to know about a watermark layer — except the key.
+
+A spec has a canonical serialization (sorted-key compact JSON) and a fingerprint (SHA-256 of it) that
+goes into every output record and ledger entry, so a text can always be matched with the exact
+parameters that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stillwatch.core.prf import PRF_VERSION
+from stillwatch.errors import SpecError
+
+SCHEMES = ("kgw", "gumbel")
+LAYERS = ("provider", "account")
+
+
+@dataclass(frozen=True)
+class WatermarkSpec:
+    """One watermark layer.
+
+    Attributes:
+        scheme: ``kgw`` (green list) or ``gumbel`` (Aaronson sampling).
+        context_width: h, the number of preceding tokens that seed the PRF; 1..4.
+        gamma: green-list fraction, (0, 1) — KGW only.
+        delta: logit bias added to green tokens, [0, 20] — KGW only.
+        layer: ``provider`` or ``account``.
+        key_id: public id of the key (``provider`` or ``account:<id>``); never the key.
+        split: None when the layers are added on every token ("additive" sharing); otherwise the
+            interval [lo, hi) of the public position hash in which this layer is active ("split" sharing).
+        split_width: context width of the public position hash (split sharing only).
+        tokenizer_id: fingerprint of the tokenizer the ids come from (None = not recorded).
+        prf: PRF version; only ``swprf1`` exists.
+    """
+
+    scheme: str = "kgw"
+    context_width: int = 1
+    gamma: float | None = 0.25
+    delta: float | None = 2.0
+    layer: str = "provider"
+    key_id: str = "provider"
+    split: tuple[float, float] | None = None
+    split_width: int = 1
+    tokenizer_id: str | None = None
+    prf: str = PRF_VERSION
+
+    def __post_init__(self) -> None:
+        if self.scheme not in SCHEMES:
+            raise SpecError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
+        if not isinstance(self.context_width, int) or not 1 <= self.context_width <= 4:
+            raise SpecError(f"context_width must be an integer in 1..4, got {self.context_width!r}")
+        if self.layer not in LAYERS:
+            raise SpecError(f"layer must be one of {', '.join(LAYERS)}; got {self.layer!r}")
+        if self.prf != PRF_VERSION:
+            raise SpecError(f"prf must be {PRF_VERSION!r} (the only version this release knows), got {self.prf!r}")
+        if self.scheme == "kgw":
+            if self.gamma is None or not 0.0 < float(self.gamma) < 1.0:
+                raise SpecError(f"gamma must be in (0, 1) for kgw, got {self.gamma!r}")
+            if self.delta is None or not 0.0 <= float(self.delta) <= 20.0:
+                raise SpecError(f"delta must be in [0, 20] for kgw, got {self.delta!r}")
+        else:
+            object.__setattr__(self, "gamma", None)
+            object.__setattr__(self, "delta", None)
+        if self.split is not None:
+            lo, hi = (float(x) for x in self.split)
+            if not 0.0 <= lo < hi <= 1.0:
+                raise SpecError(f"split must be an interval [lo, hi) with 0 <= lo < hi <= 1, got {self.split!r}")
+            object.__setattr__(self, "split", (lo, hi))
+            if not isinstance(self.split_width, int) or not 1 <= self.split_width <= 4:
+                raise SpecError(f"split_width must be an integer in 1..4, got {self.split_width!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["split"] = list(self.split) if self.split is not None else None
+        return d
+
+    def canonical(self) -> bytes:
+        """Canonical serialization: compact JSON with sorted keys, UTF-8."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @property
+    def fingerprint(self) -> str:
+        return "sha256:" + hashlib.sha256(self.canonical()).hexdigest()
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WatermarkSpec:
+        if not isinstance(d, dict):
+            raise SpecError(f"a watermark spec must be a JSON object, got {type(d).__name__}")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SpecError(f"unknown watermark spec field(s): {', '.join(unknown)}")
+        d = dict(d)
+        if d.get("split") is not None:
+            d["split"] = tuple(d["split"])
+        return cls(**d)
+
+    def with_key(self, key_id: str) -> WatermarkSpec:
+        from dataclasses import replace
+
+        return replace(self, key_id=key_id)
