@@ -87,7 +87,7 @@ class Verifier:
     @classmethod
     def from_string(cls, text: str) -> Verifier:
         """Parse ``<name>+<key id hex>+<base64(0x01 || public key)>``."""
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise KeyFileError("verifier key must look like <name>+<key id hex>+<base64 key>")
         name, kid, b64 = parts
@@ -232,7 +232,7 @@ def load_signer(key_path: Path) -> Signer:
     mode = stat.S_IMODE(key_path.stat().st_mode)
     if mode & 0o077:
         raise KeyFileError(f"signing key file {key_path} has mode {mode:04o}; it must be 0600")
-    parts = key_path.read_text().strip().split("+")
+    parts = key_path.read_text().strip().split("+", 4)
     if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
         raise KeyFileError(f"signing key file {key_path} is malformed")
     name, kid, b64 = parts[2], parts[3], parts[4]

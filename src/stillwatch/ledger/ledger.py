@@ -153,8 +153,10 @@ class Ledger:
     def open(cls, location: str | Path, *, key_path: Path | None = None, pub_path: Path | None = None) -> Ledger:
         """Open an existing ledger. The signing key is only loaded when :meth:`checkpoint` needs it."""
         dk, dp = cls.default_key_paths(location)
-        return cls(_open_store(location, create=False), Path(key_path) if key_path else dk,
-                   Path(pub_path) if pub_path else dp)
+        key = Path(key_path) if key_path else dk
+        if pub_path is None and dp is None and key is not None:
+            dp = key.with_name(key.name + ".pub")
+        return cls(_open_store(location, create=False), key, Path(pub_path) if pub_path else dp)
 
     def close(self) -> None:
         self.store.close()
