@@ -57,3 +57,50 @@ def simulate_cmd(
             f"wrote {summary['exchanges']:,} exchanges from {summary['accounts']:,} accounts "
             f"({summary['campaign_accounts']:,} in {len(summary['campaigns'])} campaigns) to {out}; labels in {labels}"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# scan (detection pipeline)
+
+
+@app.command("scan")
+def scan_cmd(
+    input_path: str = typer.Option(..., "--input", help="Log to scan: Parquet or JSONL."),
+    out: str = typer.Option(None, "--out", help="Write the findings JSON here."),
+    engine: str = typer.Option("duckdb", "--engine", help="Feature engine: duckdb (embedded) or spark (local mode)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the findings JSON to stdout."),
+) -> None:
+    """Scan a log for harvesting accounts and coordinated campaigns; explain every finding."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from stillwatch.guard.scan import scan
+
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task(f"scanning {input_path} ({engine})", total=None)
+        findings = scan(input_path, engine=engine,
+                        progress=lambda msg: progress.update(task, description=f"scan: {msg}"))
+    doc = findings.to_json()
+    if out:
+        Path(out).write_text(json.dumps(doc, indent=2))
+    if json_out:
+        typer.echo(json.dumps(doc))
+        return
+    bad = sum(findings.malformed.values())
+    typer.echo(
+        f"{findings.n_rows:,} exchanges from {len(findings.accounts):,} accounts; "
+        f"{len(findings.flagged):,} accounts flagged in {len(findings.campaigns)} campaigns"
+        + (f"; {bad:,} malformed rows skipped ({', '.join(f'{k}={v}' for k, v in sorted(findings.malformed.items()))})" if bad else "")
+    )
+    for c in findings.campaigns[:20]:
+        typer.echo(
+            f"  {c.campaign_id}: {len(c.accounts)} accounts, {c.exchanges:,} exchanges, "
+            f"{c.human_rate_multiple:.1f}x human-feasible rate, score {c.score:.2f}; fired: {', '.join(c.fired)}"
+        )
+    if out:
+        typer.echo(f"findings written to {out}")

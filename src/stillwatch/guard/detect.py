@@ -1,0 +1,325 @@
+"""Scoring: per-account evidence, campaign clustering and campaign scores, with explanations.
+
+Every signal is turned into *evidence* in [0, 1] by a fixed, documented map chosen from what the
+quantity means — never fitted to a simulator seed:
+
+========================  ==========================================================  =====================
+signal                    value                                                        evidence
+========================  ==========================================================  =====================
+``templated_share``       rows on a shared template / near-duplicate group, k/(n+2)    the value itself
+``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         the value itself
+``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
+``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
+``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
+========================  ==========================================================  =====================
+
+``k/(n+2)`` shrinks shares of tiny accounts towards 0 (two pseudo-rows of "no"), so one templated
+prompt is not "100 % templated". Human pacing is bursty (gap CV >= 1); scripts with jitter are not.
+A multiple of 8 (eight people reading full-time) is full evidence of machine-scale volume.
+
+Account score: noisy-OR ``1 - prod(1 - w_s * e_s)`` with weights favouring the cross-account content
+evidence (a lone heavy user or a regular cron job alone stays below the flag threshold).
+
+Campaigns: accounts are linked (:mod:`.cluster`) through shared content keys when templated /
+near-duplicate prompts make up at least ``link_share`` of their traffic, through shared IPs under
+the same condition, and through shared payment fingerprints always. A component of >= 2 accounts
+is scored by a noisy-OR of: its templated share, its size (``1 - 1/(n-1)``), capability focus,
+human-rate multiple, infrastructure sharing (share of members on the most common IP / payment /
+user agent, the last at half weight), and onset synchrony (share of members whose first request falls within an hour of
+the members' median first request; evidence ``2 * (share - 0.5)`` for clusters of >= 3). Minute
+crowding (how much more the members crowd into the same minutes than independent accounts with
+the same activity would) is reported but not scored. Each account's score is the
+larger of its own and its campaign's. Flags use ``flag_threshold`` (0.5: more evidence for than
+against). A signal *fires* (is listed in the explanation) when its evidence is >= 0.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .findings import AccountFinding, CampaignFinding
+from .rates import HumanRate, human_rate_multiple
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """Scoring constants (see the module docstring for their meaning)."""
+
+    flag_threshold: float = 0.5
+    fire_threshold: float = 0.5
+    link_share: float = 0.5
+    w_templated: float = 0.7
+    w_capability: float = 0.25
+    w_volume: float = 0.35
+    w_regularity: float = 0.2
+    w_payment: float = 0.3
+    c_templated: float = 0.6
+    c_size: float = 0.3
+    c_capability: float = 0.25
+    c_volume: float = 0.3
+    c_infra: float = 0.3
+    c_sync: float = 0.3
+    full_volume_multiple: float = 8.0
+    sync_window_us: float = 3_600_000_000.0
+    rate: HumanRate = HumanRate()
+
+    def __post_init__(self) -> None:
+        for name, value in self.__dict__.items():
+            if name.startswith(("w_", "c_")) or name in ("flag_threshold", "fire_threshold", "link_share"):
+                if not 0.0 <= value <= 1.0:
+                    raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")
+        if self.full_volume_multiple <= 0:
+            raise ValueError(f"DetectConfig.full_volume_multiple must be > 0, got {self.full_volume_multiple!r}")
+
+
+def _noisy_or(*terms: np.ndarray) -> np.ndarray:
+    out = np.ones_like(np.asarray(terms[0], dtype=np.float64))
+    for t in terms:
+        out = out * (1.0 - np.clip(t, 0.0, 1.0))
+    return 1.0 - out
+
+
+def volume_evidence(multiple: np.ndarray, cfg: DetectConfig) -> np.ndarray:
+    return np.clip(np.log2(1.0 + np.maximum(multiple, 0.0)) / np.log2(1.0 + cfg.full_volume_multiple), 0.0, 1.0)
+
+
+def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[str, np.ndarray]:
+    """Per-account signal values from the account feature table (see :func:`.features.account_features`)."""
+    n = np.asarray(acc["n"], dtype=np.float64)
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    gap_n = np.asarray(acc["gap_n"], np.float64)
+    gap_mean = np.nan_to_num(np.asarray(acc["gap_mean"], np.float64), nan=0.0)
+    gap_std = np.nan_to_num(np.asarray(acc["gap_std"], np.float64), nan=0.0)
+    cv = np.where(gap_mean > 0, gap_std / np.maximum(gap_mean, _EPS), 1.0)
+    regular = np.where(gap_n >= 5, np.clip(1.0 - cv, 0.0, 1.0), 0.0)
+    return {
+        "exchanges": n,
+        "templated_share": np.asarray(acc["shared_rows"], np.float64) / (n + 2.0),
+        "capability_share": np.asarray(acc["cap_any"], np.float64) / (n + 2.0),
+        "human_rate_multiple": human_rate_multiple(np.asarray(acc["demand_s"], np.float64), span, cfg.rate),
+        "timing_regularity": regular,
+        "prompt_diversity": np.asarray(acc["n_prompts"], np.float64) / np.maximum(n, 1.0),
+        "distinct_ips": np.asarray(acc["n_ip"], np.float64),
+    }
+
+
+def _group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per account: share of its cluster's members that use the cluster's most common key."""
+    out = np.zeros(len(labels), np.float64)
+    if len(edge_acc) == 0:
+        return out
+    pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)
+    ck, cnt = np.unique(pairs[:, [0, 2]], axis=0, return_counts=True)
+    best = np.zeros(len(labels), np.float64)
+    np.maximum.at(best, ck[:, 0], cnt.astype(np.float64))
+    out = best[labels] / np.maximum(sizes, 1)
+    return out
+
+
+def _group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
+    order = np.lexsort((x, labels))
+    ls = labels[order]
+    starts = np.searchsorted(ls, ls, side="left")
+    ends = np.searchsorted(ls, ls, side="right")
+    mid = starts + (ends - starts - 1) // 2
+    med_sorted = x[order][mid]
+    out = np.empty_like(x)
+    out[order] = med_sorted
+    return out
+
+
+def detect(
+    account_ids: np.ndarray,
+    acc: Mapping[str, np.ndarray],
+    edges: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    cluster_minutes: Callable[[np.ndarray], np.ndarray] | None,
+    cfg: DetectConfig = DetectConfig(),
+) -> tuple[list[AccountFinding], list[CampaignFinding]]:
+    """Score accounts and campaigns.
+
+    ``account_ids``: (A,) strings sorted ascending; ``acc``: feature columns aligned with them;
+    ``edges``: kind -> (account index array, int64 key array), one entry per (account, key) used;
+    ``cluster_minutes(labels)``: distinct active minutes of each account's cluster, aligned with
+    accounts (None: synchrony is not measured and counts as no evidence).
+    """
+    from . import cluster as _cluster
+
+    a = len(account_ids)
+    sig = account_signals(acc, cfg)
+    tpl = sig["templated_share"]
+    cap = sig["capability_share"]
+    e_vol = volume_evidence(sig["human_rate_multiple"], cfg)
+    # payment shared with other accounts
+    pay_acc, pay_key = edges.get("payment", (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    shared_pay = np.zeros(a, np.float64)
+    if len(pay_acc):
+        keys, inv, counts = np.unique(pay_key, return_inverse=True, return_counts=True)
+        np.maximum.at(shared_pay, pay_acc, (counts[inv] - 1).astype(np.float64))
+    sig["shared_payment"] = shared_pay
+    e_pay = np.clip(shared_pay / 2.0, 0.0, 1.0)
+    own = _noisy_or(
+        cfg.w_templated * tpl,
+        cfg.w_capability * cap,
+        cfg.w_volume * e_vol,
+        cfg.w_regularity * sig["timing_regularity"],
+        cfg.w_payment * e_pay,
+    )
+    evidence = {
+        "templated_share": tpl,
+        "capability_share": cap,
+        "human_rate_multiple": e_vol,
+        "timing_regularity": sig["timing_regularity"],
+        "shared_payment": e_pay,
+    }
+
+    # --- linking -----------------------------------------------------------------------------
+    eligible = tpl >= cfg.link_share
+    ea_l, ek_l = [], []
+    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "ip", "payment")):
+        ea, ek = edges.get(kind, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        ea = np.asarray(ea, np.int64)
+        ek = np.asarray(ek, np.int64)
+        if kind == "payment":
+            keep = np.ones(len(ea), bool)
+        else:
+            # a key links only eligible accounts, and only if most of its users are eligible
+            # (a phrase that many ordinary users share is not a campaign's template)
+            keep = eligible[ea]
+            if len(ek):
+                _, inv, fan = np.unique(ek, return_inverse=True, return_counts=True)
+                efan = np.bincount(inv, weights=keep.astype(np.float64), minlength=len(fan))
+                keep &= (efan[inv] >= 2) & (efan[inv] >= 0.5 * fan[inv])
+        ea_l.append(ea[keep])
+        # keep kinds apart: mix the kind into the key
+        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64)
+                    if len(ek) else ek[keep])
+    labels = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    size = _cluster.sizes(labels)
+
+    # --- campaign signals (per cluster, broadcast to members) ---------------------------------
+    n = sig["exchanges"]
+    def csum(x: np.ndarray) -> np.ndarray:
+        s = np.zeros(a, np.float64)
+        np.add.at(s, labels, x)
+        return s[labels]
+
+    def cmin(x: np.ndarray) -> np.ndarray:
+        s = np.full(a, np.inf)
+        np.minimum.at(s, labels, x)
+        return s[labels]
+
+    def cmax(x: np.ndarray) -> np.ndarray:
+        s = np.full(a, -np.inf)
+        np.maximum.at(s, labels, x)
+        return s[labels]
+
+    c_n = csum(n)
+    c_tpl = csum(np.asarray(acc["shared_rows"], np.float64)) / (c_n + 2.0)
+    c_cap = csum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0)
+    first = cmin(np.asarray(acc["first_us"], np.float64))
+    last = cmax(np.asarray(acc["last_us"], np.float64))
+    c_mult = human_rate_multiple(csum(np.asarray(acc["demand_s"], np.float64)), last - first, cfg.rate)
+    e_size = np.where(size >= 2, 1.0 - 1.0 / np.maximum(size - 1, 1), 0.0)
+    e_size = np.where(size == 2, 0.0, e_size)
+    infra = np.zeros(a)
+    for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
+        ea, ek = edges.get(kind, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        share = _group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
+        infra = np.maximum(infra, weight * share)
+    infra = np.where(size >= 2, infra, 0.0)
+    # synchrony (scored): share of members whose first request lies within sync_window of the
+    # members' median first request — coordinated accounts are switched on together
+    first_i = np.asarray(acc["first_us"], np.float64)
+    med_first = _group_median(labels, first_i)
+    onset = csum((np.abs(first_i - med_first) <= cfg.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
+    e_sync = np.where(size >= 3, np.clip((onset - 0.5) * 2.0, 0.0, 1.0), 0.0)
+    # crowding (explanation only): how many more distinct minutes the members would cover if their
+    # active minutes fell independently over the span, than they do
+    crowding = np.ones(a)
+    if cluster_minutes is not None and (size >= 2).any():
+        u = np.asarray(cluster_minutes(labels), np.float64)
+        span_min = (last - first) / 60e6 + 1.0
+        am = np.asarray(acc["active_minutes"], np.float64)
+        logp = csum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))
+        expected = span_min * (1.0 - np.exp(logp))
+        crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
+    c_score = _noisy_or(
+        cfg.c_templated * c_tpl,
+        cfg.c_size * e_size,
+        cfg.c_capability * c_cap,
+        cfg.c_volume * volume_evidence(c_mult, cfg),
+        cfg.c_infra * infra,
+        cfg.c_sync * e_sync,
+    )
+    c_score = np.where(size >= 2, c_score, 0.0)
+    score = np.maximum(own, c_score)
+    flagged = score >= cfg.flag_threshold
+    camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
+    camp_id = np.where(camp_flag, np.char.add("campaign-", np.asarray(account_ids, dtype=str)[labels]), "")
+
+    # --- assemble findings (one Python object per account is output, not a hot path) -----------
+    names = list(evidence)
+    ev = np.stack([evidence[k] for k in names], axis=1) >= cfg.fire_threshold
+    sig_cols = {k: np.asarray(v, np.float64) for k, v in sig.items()}
+    accounts = []
+    for i in range(a):
+        fired = tuple(nm for nm, f in zip(names, ev[i]) if f)
+        if camp_flag[i]:
+            fired = fired + ("campaign",)
+        accounts.append(
+            AccountFinding(
+                account_id=str(account_ids[i]),
+                score=float(score[i]),
+                flagged=bool(flagged[i]),
+                campaign_id=str(camp_id[i]) if camp_flag[i] else None,
+                signals={k: float(v[i]) for k, v in sig_cols.items()} | {"campaign_score": float(c_score[i])},
+                exchanges=int(n[i]),
+                human_rate_multiple=float(sig["human_rate_multiple"][i]),
+                fired=fired,
+            )
+        )
+    campaigns = []
+    c_ev = {
+        "templated_share": (c_tpl, c_tpl),
+        "accounts": (size.astype(np.float64), e_size),
+        "capability_share": (c_cap, c_cap),
+        "human_rate_multiple": (c_mult, volume_evidence(c_mult, cfg)),
+        "shared_infrastructure": (infra, infra),
+        "onset_synchrony": (onset, e_sync),
+        "minute_crowding": (crowding, np.zeros(a)),
+    }
+    heads = np.nonzero(camp_flag & (labels == np.arange(a)))[0]
+    for h in heads:
+        members = np.nonzero(labels == h)[0] if len(heads) < 64 else None
+        if members is None:
+            break
+        campaigns.append(_campaign(h, members, account_ids, c_n, c_mult, c_score, c_ev, cfg))
+    if len(heads) >= 64:  # many campaigns: group members once with a sort instead of a scan per head
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], heads)
+        ends = np.searchsorted(labels[order], heads, side="right")
+        campaigns = [
+            _campaign(h, order[b:e], account_ids, c_n, c_mult, c_score, c_ev, cfg) for h, b, e in zip(heads, bounds, ends)
+        ]
+    campaigns.sort(key=lambda c: (-c.score, c.campaign_id))
+    return accounts, campaigns
+
+
+def _campaign(h, members, account_ids, c_n, c_mult, c_score, c_ev, cfg) -> CampaignFinding:
+    signals = {k: float(v[h]) for k, (v, _) in c_ev.items()}
+    fired = tuple(k for k, (_, e) in c_ev.items() if e[h] >= cfg.fire_threshold)
+    return CampaignFinding(
+        campaign_id=f"campaign-{account_ids[h]}",
+        accounts=tuple(str(x) for x in np.sort(np.asarray(account_ids)[members])),
+        exchanges=int(c_n[h]),
+        human_rate_multiple=float(c_mult[h]),
+        score=float(c_score[h]),
+        signals=signals,
+        fired=fired,
+    )

@@ -1,0 +1,220 @@
+"""Near-duplicate prompts: one-permutation MinHash + LSH over distinct prompts, fully vectorised.
+
+Each (already normalised) prompt is cut to ``max_bytes`` UTF-8 bytes and shingled into overlapping
+``shingle_bytes``-byte windows. A window's bytes are packed into one integer and mixed with
+splitmix64 (no Python loop: the whole batch's bytes are one numpy buffer). One-permutation hashing
+(Li, Owen & Zhang, "One Permutation Hashing", NeurIPS 2012) splits the hash range into ``n_bins``
+bins and keeps each bin's minimum, an unbiased MinHash sketch at the cost of a single hash per
+shingle. Empty bins get a value unique to the prompt, so they never make two prompts collide.
+
+LSH (Indyk & Motwani 1998; Broder 1997) groups the bins into ``n_bands`` bands of ``rows`` bins;
+two prompts collide in a band when all its bins agree, which happens with probability J^rows for
+Jaccard similarity J. With the defaults (64 bins = 8 bands x 8 rows) a pair is linked with
+probability 1-(1-J^8)^8: 0.82 at J=0.8, 0.39 at J=0.7, 0.03 at J=0.5, 3e-10 at J=0.05. Prompts that
+collide in any band are joined, and groups are the connected components (so a template's slot
+fillings chain together even when two fillings are less similar than the threshold).
+
+Signatures are a pure function of the prompt text, so the batch scan and the streaming scorer
+(:mod:`.stream`) compute identical bands for the same prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A cheap 64-bit mixer (multiply, xor-shift, multiply) for shingle words."""
+    with np.errstate(over="ignore"):
+        h = x * _M1
+        h ^= h >> np.uint64(32)
+        h *= _M2
+        h ^= h >> np.uint64(29)
+        return h
+
+
+def _densify(sig: np.ndarray) -> np.ndarray:
+    """Fill empty bins by rotation (Shrivastava & Li, ICML 2014): take the next non-empty bin to the
+    right (circularly) plus a distance-dependent offset, so that similar prompts stay similar.
+    Rows with no non-empty bin are left as they are."""
+    empty = sig == _EMPTY
+    if not empty.any():
+        return sig
+    n, k = sig.shape
+    rows = np.nonzero(empty.any(axis=1))[0]
+    sub_t = np.ascontiguousarray(sig[rows].T)  # (k, m): accumulate along axis 0 is vectorised over m
+    emp_t = sub_t == _EMPTY
+    big = np.int16(4 * k)
+    idx = np.where(emp_t, big, np.arange(k, dtype=np.int16)[:, None])  # (k, m)
+    lap = np.concatenate([idx, np.where(idx < big, idx + np.int16(k), big)])  # (2k, m): bins 0..2k-1
+    nxt = np.minimum.accumulate(lap[::-1], axis=0)[::-1][:k]  # next non-empty bin at or after j
+    ok = nxt < big
+    src = np.where(ok, nxt % k, 0)
+    dist = (nxt.astype(np.int64) - np.arange(k)[:, None]).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        filled = np.take_along_axis(sub_t, src.astype(np.int64), axis=0) + dist * _GOLDEN
+    sub_t = np.where(emp_t & ok, filled, sub_t)
+    out = sig.copy()
+    out[rows] = sub_t.T
+    return out
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser, elementwise over uint64 (wrapping arithmetic)."""
+    x = np.asarray(x, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        z = x + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        return z ^ (z >> np.uint64(31))
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """Sketch shape. Requires ``n_bins == n_bands * rows`` and ``n_bins`` a power of two."""
+
+    shingle_bytes: int = 5
+    n_bands: int = 8
+    rows: int = 8
+    max_bytes: int = 256
+    chunk_bytes: int = 16_000_000
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.shingle_bytes <= 8:
+            raise ValueError(f"MinHashConfig.shingle_bytes must be in [1, 8], got {self.shingle_bytes}")
+        if self.n_bands < 1 or self.rows < 1:
+            raise ValueError(f"MinHashConfig.n_bands and rows must be >= 1, got {self.n_bands}, {self.rows}")
+        nb = self.n_bands * self.rows
+        if nb & (nb - 1):
+            raise ValueError(f"MinHashConfig: n_bands * rows must be a power of two, got {nb}")
+        if self.max_bytes < self.shingle_bytes:
+            raise ValueError(f"MinHashConfig.max_bytes must be >= shingle_bytes, got {self.max_bytes}")
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_bands * self.rows
+
+
+def _as_string_array(texts) -> pa.Array:
+    arr = texts if isinstance(texts, (pa.Array, pa.ChunkedArray)) else pa.array(list(texts), pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks else pa.array([], pa.string())
+    arr = arr.cast(pa.large_string()) if not pa.types.is_large_string(arr.type) else arr
+    return pc.fill_null(arr, "")
+
+
+def _signatures_chunk(arr: pa.Array, cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Signatures (n, n_bins) uint64 and a mask of prompts with at least one shingle."""
+    n = len(arr)
+    arr = pc.binary_slice(arr.cast(pa.large_binary()), 0, cfg.max_bytes)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8) if arr.buffers()[2] is not None else np.zeros(0, np.uint8)
+    base = offsets[0]
+    data = data[base : offsets[-1]]
+    offs = offsets - base  # (n+1,)
+    lengths = np.diff(offs)
+    k = cfg.shingle_bytes
+    n_win = np.maximum(lengths - k + 1, 0)  # windows per prompt
+    has = n_win > 0
+    total = int(n_win.sum())
+    sig = np.full((n, cfg.n_bins), _EMPTY, dtype=np.uint64)
+    if total:
+        owner = np.repeat(np.arange(n, dtype=np.int64), n_win)  # (total,)
+        first = np.repeat(offs[:-1] - np.concatenate(([0], np.cumsum(n_win)[:-1])), n_win)
+        start = np.arange(total, dtype=np.int64) + first  # byte offset of each window
+        padded = np.zeros(len(data) + 8, dtype=np.uint8)
+        padded[: len(data)] = data
+        # an (unaligned) uint64 read at every byte offset: one gather per window, masked to k bytes
+        words = np.lib.stride_tricks.as_strided(
+            padded[:8].view(np.uint64), shape=(len(data) + 1,), strides=(1,), writeable=False
+        ) if len(data) else np.zeros(1, np.uint64)
+        word = words[start] & np.uint64((1 << (8 * k)) - 1 if k < 8 else 0xFFFFFFFFFFFFFFFF)
+        h = _mix(word)
+        shift = np.uint64(64 - int(np.log2(cfg.n_bins)))
+        b = (h >> shift).astype(np.int64)
+        np.minimum.at(sig.reshape(-1), owner * cfg.n_bins + b, h)
+    sig = _densify(sig)
+    return sig, has
+
+
+def signatures(texts, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signatures ``(n, n_bins)`` of ``texts`` and a mask of those long enough to sketch.
+
+    Processes the batch in chunks of about ``cfg.chunk_bytes`` bytes to bound memory.
+    """
+    arr = _as_string_array(texts)
+    n = len(arr)
+    if n == 0:
+        return np.zeros((0, cfg.n_bins), np.uint64), np.zeros(0, bool)
+    lens = np.minimum(pc.binary_length(arr.cast(pa.large_binary())).to_numpy(zero_copy_only=False), cfg.max_bytes)
+    cum = np.cumsum(lens)
+    sigs, masks = [], []
+    start = 0
+    while start < n:
+        base = cum[start - 1] if start else 0
+        stop = int(np.searchsorted(cum, base + cfg.chunk_bytes, side="right"))
+        stop = max(stop, start + 1)
+        s, m = _signatures_chunk(arr.slice(start, stop - start), cfg)
+        sigs.append(s)
+        masks.append(m)
+        start = stop
+    return np.concatenate(sigs), np.concatenate(masks)
+
+
+def band_keys(sig: np.ndarray, cfg: MinHashConfig = MinHashConfig()) -> np.ndarray:
+    """One uint64 key per (prompt, band): ``(n, n_bands)``. Equal keys = a band collision."""
+    n = sig.shape[0]
+    s = sig.reshape(n, cfg.n_bands, cfg.rows)
+    key = np.broadcast_to(splitmix64(np.arange(cfg.n_bands, dtype=np.uint64)), (n, cfg.n_bands)).copy()
+    for r in range(cfg.rows):  # rows passes over the whole batch
+        key = splitmix64(key ^ s[:, :, r])
+    return key
+
+
+def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig()) -> np.ndarray:
+    """Group label per text (int64): texts joined through LSH band collisions share a label.
+
+    The label of a group is the smallest index of its members (deterministic). Texts with fewer
+    bytes than one shingle are their own group.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    sig, has = signatures(texts, cfg)
+    n = sig.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    keys = band_keys(sig, cfg)
+    idx = np.nonzero(has)[0]
+    src_l, dst_l = [], []
+    for b in range(cfg.n_bands):  # n_bands passes
+        kb = keys[idx, b]
+        order = np.argsort(kb, kind="stable")
+        ks = kb[order]
+        same = np.concatenate(([False], ks[1:] == ks[:-1]))
+        # link each member of a run of equal keys to the run's first member
+        run_start = np.maximum.accumulate(np.where(~same, np.arange(len(ks)), 0))
+        src_l.append(idx[order[same]])
+        dst_l.append(idx[order[run_start[same]]])
+    src = np.concatenate(src_l) if src_l else np.zeros(0, np.int64)
+    dst = np.concatenate(dst_l) if dst_l else np.zeros(0, np.int64)
+    g = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    # relabel each component by its smallest member index
+    first = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, comp, np.arange(n, dtype=np.int64))
+    return first[comp]
+
+
+def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
+    """Fraction of agreeing bins: an estimate of the Jaccard similarity of two shingle sets."""
+    return float(np.mean(sig_a == sig_b))
