@@ -139,10 +139,12 @@ def verify_ledger(
     bad_leaf: int | None = None  # the first leaf found wrong, to locate checkpoint mismatches
     bad_nodes: list[tuple[int, int]] = []
     expected = 0
+    prev_seq = None
     lh = merkle.leaf_hash
     for idx, kind, data, stored_hash in store.iter_leaves():
         if idx != expected:
-            rep.add("missing", f"{_span_text(expected, idx)} missing (rows deleted)", expected, (expected, idx))
+            rep.add("missing", f"{_span_text(expected, idx)} {_be(expected, idx)} missing (rows deleted)",
+                    expected, (expected, idx))
             bad_leaf = expected if bad_leaf is None else bad_leaf
             expected = idx
         data = bytes(data)
@@ -158,13 +160,18 @@ def verify_ledger(
         except RecordError as exc:
             rep.add("malformed", f"record {idx}: {exc}", idx, (idx, idx + 1))
             seq, etype = None, kind
-        if seq != idx:
+        if seq is not None and seq == prev_seq:
+            rep.add("order", f"rows {idx - 1} and {idx} both hold the record written as seq {seq}: a row was "
+                    f"inserted at index {idx - 1} or {idx}", idx - 1, (idx - 1, idx + 1))
+            bad_leaf = pos - 1 if bad_leaf is None else bad_leaf
+        elif seq != idx:
             rep.add("order", f"row {idx} holds the record written as seq {seq}: rows were reordered, inserted "
                     f"or renumbered at index {idx}", idx, (idx, idx + 1))
             bad_leaf = pos if bad_leaf is None else bad_leaf
         elif etype != kind:
             rep.add("edited", f"record {idx}: type column {kind!r} disagrees with the record's type {etype!r}",
                     idx, (idx, idx + 1))
+        prev_seq = seq
         rng.append(h, completed)
         if rng.size in targets:
             roots_at[rng.size] = rng.root()
@@ -190,16 +197,22 @@ def verify_ledger(
         rep.checkpoints_checked += 1
         if hsize > size:
             rep.add("truncated", f"{label} covers {hsize} records but the ledger has only {size}: "
-                    f"{_span_text(size, hsize)} were deleted", size, (size, hsize))
+                    f"{_span_text(size, hsize)} {_be(size, hsize, past=True)} deleted", size, (size, hsize))
             continue
         if roots_at[hsize] == hroot:
             good_sizes.append(hsize)
             continue
-        lo = max(s for s in good_sizes if s <= hsize)
+        lo = max(s for s in good_sizes if s < hsize)
         where = _locate(lo, hsize, bad_leaf, bad_nodes)
         rep.add("checkpoint", f"{label} does not match the records: {where}", None, (lo, hsize))
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _be(a: int, b: int, past: bool = False) -> str:
+    if past:
+        return "was" if b - a == 1 else "were"
+    return "is" if b - a == 1 else "are"
 
 
 def _locate(lo: int, hi: int, bad_leaf: int | None, bad_nodes: list[tuple[int, int]]) -> str:
@@ -209,7 +222,7 @@ def _locate(lo: int, hi: int, bad_leaf: int | None, bad_nodes: list[tuple[int, i
     if spans:
         a, b = min(spans)
         return f"the first change lies in {_span_text(a, min(b, hi))}"
-    return (f"{_span_text(lo, hi)} were rewritten after it was signed (the stored tree is consistent "
+    return (f"{_span_text(lo, hi)} {_be(lo, hi, past=True)} rewritten after it was signed (the stored tree is consistent "
             f"with itself, so history was rebuilt)")
 
 
