@@ -147,10 +147,10 @@ def verify_ledger(
                     expected, (expected, idx))
             bad_leaf = expected if bad_leaf is None else bad_leaf
             expected = idx
-        data = bytes(data)
+        data = _as_bytes(data)
         h = lh(data)
         pos = rng.size
-        if h != bytes(stored_hash):
+        if h != _as_bytes(stored_hash):
             rep.add("edited", f"record {idx}: its data does not match its stored leaf hash (the record was edited)",
                     idx, (idx, idx + 1))
             bad_leaf = pos if bad_leaf is None else bad_leaf
@@ -207,6 +207,17 @@ def verify_ledger(
         rep.add("checkpoint", f"{label} does not match the records: {where}", None, (lo, hsize))
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _as_bytes(value: Any) -> bytes:
+    """A stored BLOB as bytes; a tampering tool may have turned it into text or NULL."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    if value is None:
+        return b""
+    if isinstance(value, (int, float)):
+        return str(value).encode()
+    return bytes(value)
 
 
 def _be(a: int, b: int, past: bool = False) -> str:
