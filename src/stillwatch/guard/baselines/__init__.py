@@ -1,0 +1,38 @@
+"""Published baselines for harvesting / model-extraction detection, implemented from their papers.
+
+- :mod:`.rate_limit` — plain per-account rate limits (hourly and daily request caps).
+- :mod:`.prada` — PRADA (Juuti et al., EuroS&P 2019): per-account Shapiro–Wilk test on the
+  distribution of minimum distances between each query and the account's earlier queries.
+- :mod:`.seat` — SEAT (Zhang et al., 2021): count of highly similar query pairs per account.
+- :mod:`.synchrotrap` — SynchroTrap (Cao et al., CCS 2014): accounts clustered by synchronised
+  actions on the same object (here: the same IP address in the same time window).
+
+Each ``run(log, config)`` takes a log in :data:`~stillwatch.guard.schema.LOG_SCHEMA` and returns a
+:class:`~stillwatch.guard.baselines.common.DetectorOutput`: a score per account (for ROC/PR
+metrics), the method's own flag at its documented operating threshold, optional clusters, and
+the streaming alarm time per account (when the method would first have fired on the live stream).
+"""
+
+from __future__ import annotations
+
+from .common import DetectorOutput
+
+BASELINES: tuple[str, ...] = ("rate_limit", "prada", "seat", "synchrotrap")
+
+
+def run_baseline(name: str, log, config=None) -> DetectorOutput:
+    """Run one baseline by name on a log table."""
+    if name == "rate_limit":
+        from .rate_limit import RateLimitConfig, run
+    elif name == "prada":
+        from .prada import PradaConfig as RateLimitConfig, run  # noqa: N814
+    elif name == "seat":
+        from .seat import SeatConfig as RateLimitConfig, run  # noqa: N814
+    elif name == "synchrotrap":
+        from .synchrotrap import SynchroTrapConfig as RateLimitConfig, run  # noqa: N814
+    else:
+        raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
+    return run(log, config or RateLimitConfig())
+
+
+__all__ = ["BASELINES", "DetectorOutput", "run_baseline"]
