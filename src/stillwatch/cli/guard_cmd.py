@@ -104,3 +104,70 @@ def scan_cmd(
         )
     if out:
         typer.echo(f"findings written to {out}")
+
+
+# ---------------------------------------------------------------------------------------------
+# eval (data/evaluation)
+
+
+def _fmt(x, pct: bool = False) -> str:
+    if x is None:
+        return "n/a"
+    return f"{100 * x:.2f}%" if pct else f"{x:.3f}"
+
+
+@app.command("eval")
+def eval_cmd(
+    scenario: list[str] = typer.Option(["mixed"], "--scenario", help="Scenario family; repeat for several."),
+    exchanges: int = typer.Option(100_000, "--exchanges", help="Exchanges to simulate per scenario."),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    detectors: str = typer.Option(
+        "stillwatch,rate_limit,prada,seat,synchrotrap", "--detectors", help="Comma-separated detectors to compare."
+    ),
+    stream: bool = typer.Option(True, "--stream/--no-stream", help="Replay the log through the streaming scorer."),
+    json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+) -> None:
+    """Evaluate Stillwatch and the baselines on simulated scenario families (each reported separately)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from stillwatch.errors import InputError
+    from stillwatch.guard.evaluate import DETECTORS, evaluate_scenario
+    from stillwatch.guard.simulate import get_scenario
+
+    names = [d.strip() for d in detectors.split(",") if d.strip()]
+    unknown = [d for d in names if d not in DETECTORS]
+    if unknown or not names:
+        raise InputError(f"unknown detector(s) {unknown}; choose from {', '.join(DETECTORS)}")
+    for s in scenario:
+        get_scenario(s)  # fail fast on a typo
+    console = Console(stderr=True)
+    results = []
+    with console.status("evaluating") as status:
+        for s in scenario:
+            evals, info = evaluate_scenario(s, exchanges, seed, names, stream=stream, progress=status.update)
+            results.append((evals, info))
+    if json_out:
+        typer.echo(json.dumps([{"info": info, "results": [e.to_json() for e in evals]} for evals, info in results]))
+        return
+    out = Console(width=max(Console().width, 132))
+    for evals, info in results:
+        e0 = evals[0]
+        t = Table(title=f"{info['scenario']}: {e0.n_benign:,} benign accounts, {e0.n_campaign_accounts:,} campaign "
+                        f"accounts in {e0.n_campaigns} campaigns, {info['n_exchanges']:,} exchanges (seed {seed})")
+        for col in ("detector", "TPR@1e-3", "TPR@1e-4", "PR-AUC", "own TPR", "own FPR", "ARI", "recovered",
+                    "harvest before alarm (max)"):
+            t.add_column(col, justify="right" if col != "detector" else "left")
+        for e in evals:
+            t1 = _fmt(e.tpr_at["1e-3"]) + ("" if e.measurable["1e-3"] else "*")
+            t4 = _fmt(e.tpr_at["1e-4"]) + ("" if e.measurable["1e-4"] else "*")
+            t.add_row(e.detector, t1, t4, _fmt(e.pr_auc), _fmt(e.own_tpr), _fmt(e.own_fpr), _fmt(e.ari),
+                      _fmt(e.campaigns_recovered), _fmt(e.harvest_max, pct=True))
+        out.print(t)
+        if any(not v for e in evals for v in e.measurable.values()):
+            out.print("* fewer benign accounts than 1/FPR: that FPR cannot be measured here (use more --exchanges)")
+        for e in evals:
+            for note in e.notes:
+                out.print(f"note ({e.detector}): {note}")
