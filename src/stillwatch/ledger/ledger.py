@@ -63,13 +63,15 @@ class InclusionProof:
 
 
 class _Pending:
-    __slots__ = ("record", "index", "error", "done")
+    __slots__ = ("record", "index", "error", "done", "lead", "event")
 
     def __init__(self, record: Any) -> None:
         self.record = record
         self.index = -1
         self.error: BaseException | None = None
         self.done = False
+        self.lead = False
+        self.event = threading.Event()
 
 
 class Ledger:
@@ -95,6 +97,7 @@ class Ledger:
         self._write_lock = threading.Lock()
         self._queue_lock = threading.Lock()
         self._queue: list[_Pending] = []
+        self._leader_active = False
 
     # ------------------------------------------------------------------ creation
 
@@ -236,26 +239,49 @@ class Ledger:
         return list(range(start, start + len(recs)))
 
     def append(self, record: Any) -> int:
-        """Append one record; durable when this returns. Concurrent callers share one commit."""
+        """Append one record; durable when this returns. Concurrent callers share one commit.
+
+        Group commit: the first caller becomes the leader and commits everything queued in one
+        transaction; callers arriving meanwhile queue up and the oldest of them leads the next commit.
+        """
         p = _Pending(self._coerce(record))
         with self._queue_lock:
             self._queue.append(p)
-        with self._write_lock:
-            if not p.done:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                try:
-                    indices = self._append_locked([q.record for q in batch])
-                    for q, i in zip(batch, indices):
-                        q.index = i
-                except BaseException as exc:  # every waiter of the failed batch sees the error
-                    for q in batch:
-                        q.error = exc
-                for q in batch:
-                    q.done = True
+            if not self._leader_active:
+                self._leader_active = True
+                p.lead = True
+        while not p.done:
+            if p.lead:
+                self._lead()
+            else:
+                p.event.wait()
+                p.event.clear()
         if p.error is not None:
             raise p.error
         return p.index
+
+    def _lead(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            with self._write_lock:
+                indices = self._append_locked([q.record for q in batch])
+            for q, i in zip(batch, indices):
+                q.index = i
+        except BaseException as exc:  # every caller in the failed batch sees the error; nothing is stored
+            for q in batch:
+                q.error = exc
+        with self._queue_lock:
+            nxt = self._queue[0] if self._queue else None
+            if nxt is not None:
+                nxt.lead = True
+            else:
+                self._leader_active = False
+        for q in batch:
+            q.done = True
+            q.event.set()
+        if nxt is not None:
+            nxt.event.set()
 
     # ------------------------------------------------------------------ reads
 

@@ -86,10 +86,13 @@ def _check_json(value: Any, path: str) -> None:
     raise RecordError(f"{path} has unsupported type {type(value).__name__}")
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """Canonical JSON bytes of ``obj`` (see the module docstring); raises RecordError on floats etc."""
     _check_json(obj, "record")
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(obj).encode()
 
 
 def normalize_ts(value: Any, name: str = "ts") -> str:
@@ -340,7 +343,9 @@ def leaf_bytes(record: _Record, seq: int, content: str = "full") -> bytes:
     """The canonical leaf data of ``record`` at index ``seq``."""
     if not isinstance(record, _Record):
         raise RecordError(f"expected a ledger record (Exchange, ToSAcceptance, ...), got {type(record).__name__}")
-    return canonical_json({"fields": record.fields(content), "seq": seq, "type": record.TYPE, "v": 1})
+    # Fields were validated when the record was built (strings, ints, lists/dicts of strings only),
+    # so the envelope goes straight to the canonical encoder.
+    return _ENCODER.encode({"fields": record.fields(content), "seq": seq, "type": record.TYPE, "v": 1}).encode()
 
 
 def decode_leaf(data: bytes) -> dict[str, Any]:
