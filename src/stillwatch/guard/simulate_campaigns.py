@@ -104,8 +104,8 @@ def campaign_block(
     if spec.schedule == "round_robin":
         perm = rng.permutation(n_acc)
         acc = perm[np.arange(m) % n_acc]
-    else:
-        acc = rng.integers(0, n_acc, m)
+    else:  # random assignment, but every account is used at least once
+        acc = rng.permutation(np.concatenate([np.arange(n_acc), rng.integers(0, n_acc, max(0, m - n_acc))]))[:m]
     prompt, response = campaign_text(rng, spec.capability, spec.templates, m)
     # --- infrastructure ---------------------------------------------------------------------------
     if spec.infra == "shared":
