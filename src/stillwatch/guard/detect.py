@@ -21,8 +21,10 @@ Account score: noisy-OR ``1 - prod(1 - w_s * e_s)`` with weights favouring the c
 evidence (a lone heavy user or a regular cron job alone stays below the flag threshold).
 
 Campaigns: accounts are linked (:mod:`.cluster`) through shared content keys when templated /
-near-duplicate prompts make up at least ``link_share`` of their traffic, through shared IPs under
-the same condition, and through shared payment fingerprints always. A component of >= 2 accounts
+near-duplicate prompts make up at least ``link_share`` of their traffic (and the key's prompts
+elicit capabilities), and through shared payment fingerprints always. Shared IPs do not link
+(carrier-grade NAT and offices put many ordinary users behind one address); they are scored as
+shared infrastructure and used to split clusters that hold several campaigns. A component of >= 2 accounts
 is scored by a noisy-OR of: its templated share, its size (``1 - 1/(n-1)``), capability focus,
 human-rate multiple, infrastructure sharing (share of members on the most common IP / payment /
 user agent, the last at half weight), and onset synchrony (share of members whose first request falls within an hour of
@@ -52,25 +54,31 @@ class DetectConfig:
 
     flag_threshold: float = 0.5
     fire_threshold: float = 0.5
-    link_share: float = 0.5
-    w_templated: float = 0.7
-    w_capability: float = 0.25
-    w_volume: float = 0.35
-    w_regularity: float = 0.2
-    w_payment: float = 0.3
-    c_templated: float = 0.6
-    c_size: float = 0.3
-    c_capability: float = 0.25
-    c_volume: float = 0.3
-    c_infra: float = 0.3
-    c_sync: float = 0.3
+    link_share: float = 0.3
+    key_capability: float = 0.5
+    w_templated: float = 0.8
+    w_capability: float = 0.8
+    w_volume: float = 0.5
+    w_volume_k: float = 0.5
+    w_regularity: float = 0.3
+    w_payment: float = 0.5
+    c_templated: float = 0.7
+    c_size: float = 0.5
+    c_capability: float = 0.9
+    c_volume: float = 0.4
+    capability_base: float = 0.25
+    c_infra: float = 0.4
+    c_sync: float = 0.4
     full_volume_multiple: float = 8.0
     sync_window_us: float = 3_600_000_000.0
+    split_min_accounts: int = 3
+    split_min_share: float = 0.05
+    split_coverage: float = 0.8
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
-            if name.startswith(("w_", "c_")) or name in ("flag_threshold", "fire_threshold", "link_share"):
+            if name.startswith(("w_", "c_")) or name in ("flag_threshold", "fire_threshold", "link_share", "key_capability"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")
         if self.full_volume_multiple <= 0:
@@ -86,6 +94,12 @@ def _noisy_or(*terms: np.ndarray) -> np.ndarray:
 
 def volume_evidence(multiple: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     return np.clip(np.log2(1.0 + np.maximum(multiple, 0.0)) / np.log2(1.0 + cfg.full_volume_multiple), 0.0, 1.0)
+
+
+def capability_evidence(share: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Capability focus beyond an ordinary mix: 0 at ``capability_base`` (a quarter of traffic —
+    coding and how-to questions are common in ordinary use), 1 at ``capability_base + 0.5``."""
+    return np.clip((np.asarray(share, np.float64) - cfg.capability_base) / 0.5, 0.0, 1.0)
 
 
 def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[str, np.ndarray]:
@@ -121,6 +135,64 @@ def _group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndar
     return out
 
 
+def _edge(edges, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account index, key, key capability share) arrays of one edge kind (empty when absent)."""
+    e = edges.get(kind)
+    if e is None:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
+    ea, ek = np.asarray(e[0], np.int64), np.asarray(e[1], np.int64)
+    kc = np.asarray(e[2], np.float64) if len(e) > 2 else np.ones(len(ea))
+    return ea, ek, kc
+
+
+def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> np.ndarray:
+    """Split a content cluster that falls apart into several large infrastructure communities.
+
+    Independent campaigns may draw prompts from the same public template bank, so content alone
+    can merge them; each runs on its own IPs / payment instruments. Within every cluster, accounts
+    are linked through shared IPs and payment fingerprints; when at least two of the resulting
+    communities are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster)
+    and together hold >= ``split_coverage`` of it, the cluster is split along them (members of small
+    communities join the largest one). Clusters whose infrastructure is noise stay whole.
+    """
+    from . import cluster as _cluster
+
+    a = len(labels)
+    size = _cluster.sizes(labels)
+    ea_l, ek_l = [], []
+    for i, kind in enumerate(("ip", "payment")):
+        ea, ek, _ = _edge(edges, kind)
+        keep = size[ea] >= 2 * cfg.split_min_accounts
+        with np.errstate(over="ignore"):
+            mixed = (ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                     ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(i)))
+        ea_l.append(ea[keep])
+        ek_l.append(mixed.view(np.int64))
+    sub = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    subsize = _cluster.sizes(sub).astype(np.float64)
+    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
+    # number of distinct big communities and their coverage, per cluster
+    head = big & (sub == np.arange(a))
+    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
+    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
+    split = (n_big >= 2) & (cover >= cfg.split_coverage)
+    if not split.any():
+        return labels
+    # the largest big community of each cluster (ties: smallest label)
+    cand = np.nonzero(head)[0]
+    o = np.lexsort((cand, -subsize[cand], labels[cand]))
+    cand = cand[o]
+    first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
+    largest = np.full(a, -1, np.int64)
+    largest[labels[cand[first]]] = cand[first]
+    new = np.where(big, sub, largest[labels])
+    out = np.where(split, new, labels)
+    # relabel by smallest member index
+    first_idx = np.full(a, a, np.int64)
+    np.minimum.at(first_idx, out, np.arange(a, dtype=np.int64))
+    return first_idx[out]
+
+
 def _group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
     order = np.lexsort((x, labels))
@@ -153,23 +225,21 @@ def detect(
     a = len(account_ids)
     sig = account_signals(acc, cfg)
     tpl = sig["templated_share"]
-    cap = sig["capability_share"]
+    cap = capability_evidence(sig["capability_share"], cfg)
     e_vol = volume_evidence(sig["human_rate_multiple"], cfg)
     # payment shared with other accounts
-    pay_acc, pay_key = edges.get("payment", (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    pay_acc, pay_key = _edge(edges, "payment")[:2]
     shared_pay = np.zeros(a, np.float64)
     if len(pay_acc):
         keys, inv, counts = np.unique(pay_key, return_inverse=True, return_counts=True)
         np.maximum.at(shared_pay, pay_acc, (counts[inv] - 1).astype(np.float64))
     sig["shared_payment"] = shared_pay
     e_pay = np.clip(shared_pay / 2.0, 0.0, 1.0)
-    own = _noisy_or(
-        cfg.w_templated * tpl,
-        cfg.w_capability * cap,
-        cfg.w_volume * e_vol,
-        cfg.w_regularity * sig["timing_regularity"],
-        cfg.w_payment * e_pay,
-    )
+    # own score: geometric mean of "harvest" evidence (what the traffic is after) and
+    # "coordination" evidence (how it is produced); either alone stays below the flag threshold
+    h_own = _noisy_or(cfg.w_capability * cap, cfg.w_volume * e_vol, cfg.w_regularity * sig["timing_regularity"])
+    k_own = _noisy_or(cfg.w_templated * tpl, cfg.w_payment * e_pay, cfg.w_volume_k * e_vol)
+    own = np.sqrt(h_own * k_own)
     evidence = {
         "templated_share": tpl,
         "capability_share": cap,
@@ -181,25 +251,24 @@ def detect(
     # --- linking -----------------------------------------------------------------------------
     eligible = tpl >= cfg.link_share
     ea_l, ek_l = [], []
-    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "ip", "payment")):
-        ea, ek = edges.get(kind, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
-        ea = np.asarray(ea, np.int64)
-        ek = np.asarray(ek, np.int64)
+    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "payment")):
+        ea, ek, kcap = _edge(edges, kind)
         if kind == "payment":
             keep = np.ones(len(ea), bool)
         else:
-            # a key links only eligible accounts, and only if most of its users are eligible
-            # (a phrase that many ordinary users share is not a campaign's template)
-            keep = eligible[ea]
+            # a key links only eligible accounts, only if most of its users are eligible (a phrase
+            # many ordinary users share is not a campaign's template), and — for content keys —
+            # only if its prompts elicit a capability (what harvesting is after)
+            keep = eligible[ea] & (kcap >= cfg.key_capability)
             if len(ek):
                 _, inv, fan = np.unique(ek, return_inverse=True, return_counts=True)
                 efan = np.bincount(inv, weights=keep.astype(np.float64), minlength=len(fan))
                 keep &= (efan[inv] >= 2) & (efan[inv] >= 0.5 * fan[inv])
         ea_l.append(ea[keep])
         # keep kinds apart: mix the kind into the key
-        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64)
-                    if len(ek) else ek[keep])
+        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
     labels = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    labels = _split_by_infrastructure(labels, edges, cfg)
     size = _cluster.sizes(labels)
 
     # --- campaign signals (per cluster, broadcast to members) ---------------------------------
@@ -229,7 +298,7 @@ def detect(
     e_size = np.where(size == 2, 0.0, e_size)
     infra = np.zeros(a)
     for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
-        ea, ek = edges.get(kind, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        ea, ek, _ = _edge(edges, kind)
         share = _group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
         infra = np.maximum(infra, weight * share)
     infra = np.where(size >= 2, infra, 0.0)
@@ -249,14 +318,9 @@ def detect(
         logp = csum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))
         expected = span_min * (1.0 - np.exp(logp))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
-    c_score = _noisy_or(
-        cfg.c_templated * c_tpl,
-        cfg.c_size * e_size,
-        cfg.c_capability * c_cap,
-        cfg.c_volume * volume_evidence(c_mult, cfg),
-        cfg.c_infra * infra,
-        cfg.c_sync * e_sync,
-    )
+    c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg), cfg.c_volume * volume_evidence(c_mult, cfg))
+    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra, cfg.c_sync * e_sync)
+    c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
     score = np.maximum(own, c_score)
     flagged = score >= cfg.flag_threshold
@@ -288,7 +352,7 @@ def detect(
     c_ev = {
         "templated_share": (c_tpl, c_tpl),
         "accounts": (size.astype(np.float64), e_size),
-        "capability_share": (c_cap, c_cap),
+        "capability_share": (c_cap, capability_evidence(c_cap, cfg)),
         "human_rate_multiple": (c_mult, volume_evidence(c_mult, cfg)),
         "shared_infrastructure": (infra, infra),
         "onset_synchrony": (onset, e_sync),

@@ -185,12 +185,18 @@ def account_features(rows: ibis.Table) -> ibis.Table:
 
 
 def key_edges(rows: ibis.Table, kind: str, min_accounts: int = 2) -> ibis.Table:
-    """(account, key, count) for keys of ``kind`` used by at least ``min_accounts`` accounts."""
-    k = rows.filter(rows[kind].notnull()).select("account_id", key=rows[kind])
-    per = k.group_by(["key", "account_id"]).agg(cnt=_.count())
-    fan = per.group_by("key").agg(fan=_.account_id.count())
-    fan = fan.filter(fan.fan >= min_accounts).select(key2=fan.key)
-    return per.inner_join(fan, per.key == fan.key2).select("account_id", "key", "cnt")
+    """(account, key, count, key_cap) for keys of ``kind`` used by at least ``min_accounts`` accounts;
+    ``key_cap`` is the share of the key's rows (all accounts) that elicit a capability."""
+    cap = None
+    for name in CAPABILITY_PATTERNS:
+        cap = rows[f"cap_{name}"] if cap is None else ibis.greatest(cap, rows[f"cap_{name}"])
+    k = rows.filter(rows[kind].notnull()).select("account_id", key=rows[kind], cap=cap)
+    per = k.group_by(["key", "account_id"]).agg(cnt=_.count(), cap=_.cap.sum())
+    fan = per.group_by("key").agg(fan=_.account_id.count(), key_rows=_.cnt.sum(), key_cap=_.cap.sum())
+    fan = fan.filter(fan.fan >= min_accounts).select(
+        key2=fan.key, key_cap=fan.key_cap.cast("float64") / fan.key_rows.cast("float64")
+    )
+    return per.inner_join(fan, per.key == fan.key2).select("account_id", "key", "cnt", "key_cap")
 
 
 def cluster_minutes(rows: ibis.Table, assignment: ibis.Table) -> ibis.Table:

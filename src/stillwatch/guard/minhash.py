@@ -11,8 +11,9 @@ LSH (Indyk & Motwani 1998; Broder 1997) groups the bins into ``n_bands`` bands o
 two prompts collide in a band when all its bins agree, which happens with probability J^rows for
 Jaccard similarity J. With the defaults (64 bins = 8 bands x 8 rows) a pair is linked with
 probability 1-(1-J^8)^8: 0.82 at J=0.8, 0.39 at J=0.7, 0.03 at J=0.5, 3e-10 at J=0.05. Prompts that
-collide in any band are joined, and groups are the connected components (so a template's slot
-fillings chain together even when two fillings are less similar than the threshold).
+collide in a band and whose signatures agree on at least ``min_jaccard`` of the bins are
+near-duplicates; each prompt is grouped under its lowest-ranked such neighbour (one hop, so chains
+of pairwise-similar prompts cannot snowball into one giant group).
 
 Signatures are a pure function of the prompt text, so the batch scan and the streaming scorer
 (:mod:`.stream`) compute identical bands for the same prompt.
@@ -180,39 +181,38 @@ def band_keys(sig: np.ndarray, cfg: MinHashConfig = MinHashConfig()) -> np.ndarr
     return key
 
 
-def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig()) -> np.ndarray:
-    """Group label per text (int64): texts joined through LSH band collisions share a label.
+def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np.ndarray | None = None,
+                          min_jaccard: float = 0.6) -> np.ndarray:
+    """Representative index per text (int64): its near-duplicate group is the set of texts that
+    share a representative.
 
-    The label of a group is the smallest index of its members (deterministic). Texts with fewer
-    bytes than one shingle are their own group.
+    A text's representative is the lowest-``order`` text among the members of its LSH buckets whose
+    estimated Jaccard similarity to it is at least ``min_jaccard`` (itself when there is none).
+    This is one hop, not a transitive closure, so chains of pairwise-similar texts (A~B~C~...)
+    cannot glue unrelated prompts into one giant group. ``order`` (default: the index) must be a
+    permutation-invariant rank such as a hash of the text, so the result does not depend on input
+    order. Texts with fewer bytes than one shingle are their own representative.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     sig, has = signatures(texts, cfg)
     n = sig.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
+    rank = np.arange(n, dtype=np.int64) if order is None else np.asarray(order)
     keys = band_keys(sig, cfg)
+    best = np.arange(n, dtype=np.int64)
     idx = np.nonzero(has)[0]
-    src_l, dst_l = [], []
     for b in range(cfg.n_bands):  # n_bands passes
         kb = keys[idx, b]
-        order = np.argsort(kb, kind="stable")
-        ks = kb[order]
-        same = np.concatenate(([False], ks[1:] == ks[:-1]))
-        # link each member of a run of equal keys to the run's first member
-        run_start = np.maximum.accumulate(np.where(~same, np.arange(len(ks)), 0))
-        src_l.append(idx[order[same]])
-        dst_l.append(idx[order[run_start[same]]])
-    src = np.concatenate(src_l) if src_l else np.zeros(0, np.int64)
-    dst = np.concatenate(dst_l) if dst_l else np.zeros(0, np.int64)
-    g = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n, n))
-    _, comp = connected_components(g, directed=False)
-    # relabel each component by its smallest member index
-    first = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, comp, np.arange(n, dtype=np.int64))
-    return first[comp]
+        o = np.lexsort((rank[idx], kb))  # by bucket, then by rank: each run starts with its minimum
+        ks = kb[o]
+        new_run = np.concatenate(([True], ks[1:] != ks[:-1]))
+        run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(ks)), 0))
+        members = idx[o]
+        rep = idx[o[run_start]]
+        sim = np.mean(sig[members] == sig[rep], axis=1)
+        better = (sim >= min_jaccard) & (rank[rep] < rank[best[members]])
+        best[members[better]] = rep[better]
+    return best
 
 
 def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:

@@ -272,8 +272,8 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     dp = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes).to_pyarrow()
     _timed(say, f"{dp.num_rows} distinct prompts", t0)
     if dp.num_rows:
-        groups = near_duplicate_groups(dp["text"], cfg.minhash)
         ph = dp["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)
+        groups = near_duplicate_groups(dp["text"], cfg.minhash, order=ph)
         gsize = np.bincount(groups, minlength=len(groups))[groups]
         keep = gsize >= 2
         nd = pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
@@ -297,7 +297,8 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     for kind in _EDGE_KINDS:
         e = key_edges(rows, kind).to_pyarrow()
         ea = np.searchsorted(ids, e["account_id"].to_numpy(zero_copy_only=False).astype(str))
-        edges[kind] = (ea.astype(np.int64), e["key"].to_numpy(zero_copy_only=False).astype(np.int64))
+        edges[kind] = (ea.astype(np.int64), e["key"].to_numpy(zero_copy_only=False).astype(np.int64),
+                       e["key_cap"].to_numpy(zero_copy_only=False).astype(np.float64))
     _timed(say, "cross-account keys", t0)
 
     def minutes(labels: np.ndarray) -> np.ndarray:
