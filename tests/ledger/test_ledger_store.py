@@ -200,3 +200,27 @@ def test_tos_record_normalizes_time_and_address():
     assert r.ts == "2026-01-01T00:00:00.000000Z"
     assert r.source_address == "2001:db8::1"
     assert r.terms_sha256 == "ab" * 32
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(st.integers(1, 40), min_size=1, max_size=8), data=st.data())
+def test_property_stored_tree_equals_pure_functions(tmp_path_factory, batches, data):
+    """Any sequence of batch sizes: the store's roots and proofs equal the pure in-memory ones."""
+    path = tmp_path_factory.mktemp("prop") / "p.db"
+    with Ledger.create(path) as led:
+        i = 0
+        for b in batches:
+            led.append_many([Custody(actor="p", action="a", subject=str(i + k)) for k in range(b)])
+            i += b
+        hashes = [M.leaf_hash(d) for d in _stored_data(led)]
+        n = len(hashes)
+        idx = data.draw(st.integers(0, n - 1))
+        m = data.draw(st.integers(0, n))
+        assert led.root() == M.root_from_hashes(hashes)
+        assert led.root(m) == M.root_from_hashes(hashes[:m])
+        assert list(led.prove(idx).hashes) == M.inclusion_proof_from_hashes(hashes, idx)
+        assert led.consistency(m) == M.consistency_proof_from_hashes(hashes, m)

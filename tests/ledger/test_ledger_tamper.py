@@ -83,6 +83,20 @@ def test_deleted_row_in_the_middle_is_named(location):  # noqa: F811
     led.close()
 
 
+def test_deleted_row_inside_the_unstored_right_edge_is_named(location):  # noqa: F811
+    led, _ = _make(*location)
+    loc, key = location
+    led.close()
+    led = Ledger.open(loc, key_path=key)
+    _sql(led, "DELETE FROM leaves WHERE idx = 35")  # leaves 32..39 have no stored subtree hash
+    led.close()
+    with Ledger.open(loc, key_path=key) as led:  # still opens, so verify can say where
+        msgs = _problems(led)
+        assert msgs[0] == "record 35 is missing (rows deleted)"
+        with pytest.raises(Exception, match="missing nodes"):
+            led.append(Custody(actor="x", action="y", subject="z"))  # refuses to build on a damaged tree
+
+
 def test_deleted_rows_at_the_end_are_named(location):  # noqa: F811
     led, _ = _make(*location)
     _sql(led, "DELETE FROM leaves WHERE idx >= 37")

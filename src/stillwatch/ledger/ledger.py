@@ -219,7 +219,7 @@ class Ledger:
     def _append_locked(self, recs: Sequence[Any]) -> list[int]:
         start = self.store.begin()
         try:
-            if start != self._tree.range.size:  # another process appended
+            if self._tree.range is None or start != self._tree.range.size:  # another process appended
                 self._tree.range = self._tree.load_range(start)
             rng = self._tree.range.copy()
             rows = []
@@ -287,7 +287,7 @@ class Ledger:
 
     def _sync(self) -> int:
         n = self.store.size()
-        if n != self._tree.range.size:
+        if self._tree.range is None or n != self._tree.range.size:
             with self._write_lock:
                 self._tree.range = self._tree.load_range(n)
         return n

@@ -10,10 +10,14 @@ O(log n) short index ranges — it never rereads the log.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from . import merkle
+from .errors import StoreError
 from .store import STRIDE, NodeRow, Store
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CompactRange", "StoredTree"]
 
@@ -55,7 +59,11 @@ class StoredTree:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.range = self.load_range(store.size())
+        self.range: CompactRange | None = None
+        try:
+            self.range = self.load_range(store.size())
+        except StoreError as exc:  # damaged (e.g. rows deleted): still openable so `verify` can say where
+            log.warning("stored tree cannot be loaded: %s", exc)
 
     # -- reading subtree hashes
 
@@ -81,7 +89,7 @@ class StoredTree:
 
     def root_at(self, size: int) -> bytes:
         """Root of the first ``size`` leaves. Requires ``0 <= size <= stored size``."""
-        if size == self.range.size:
+        if self.range is not None and size == self.range.size:
             return self.range.root()
         return merkle.EMPTY_ROOT if size == 0 else self.range_hash(0, size)
 
