@@ -226,7 +226,10 @@ def campaign_text(rng: np.random.Generator, capability: str, templates: str, m: 
     for j in range(6):
         col = tg.fill(body, (base + j) % len(body), slots)
         cols.append(pc.if_else(pa.array(j < k), col, pa.scalar(None, type=pa.string())))
-    response = pc.binary_join_element_wise(*cols, pa.scalar("\n", type=pa.string()), null_handling="skip")
+    joined = {sep: pc.binary_join_element_wise(*cols, pa.scalar(sep, type=pa.string()), null_handling="skip")
+              for sep in (" ", "\n", "\n\n")}
+    style = rng.integers(0, 3, m)
+    response = pc.if_else(pa.array(style == 0), joined[" "], pc.if_else(pa.array(style == 1), joined["\n"], joined["\n\n"]))
     return prompt, response
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import textgen as tg
 from .textbank import PREFIXES, SLOTS, SUFFIXES, TOPICS
@@ -97,8 +98,11 @@ def human_text(rng: np.random.Generator, topic_idx: np.ndarray, topics: dict = T
         body = tg.fill(spec["prompts"], rng.integers(0, len(spec["prompts"]), m), slots)
         prompts.append(tg.join_columns([tg.choice(rng, PREFIXES, m), body, tg.choice(rng, SUFFIXES, m)]))
         opener = tg.fill(spec["openers"], rng.integers(0, len(spec["openers"]), m), slots)
-        rest = tg.sentences(rng, spec["body"], rng.integers(2, 7, m))
-        responses.append(tg.join_columns([opener, rest], sep=" "))
+        k = rng.integers(2, 7, m)
+        para = pa.array(rng.random(m) < 0.4)  # some answers come as paragraphs / lists
+        rest = pc.if_else(para, tg.sentences(rng, spec["body"], k, sep="\n\n"), tg.sentences(rng, spec["body"], k))
+        sep0 = pc.if_else(para, pa.scalar("\n\n"), pa.scalar(" "))
+        responses.append(pc.binary_join_element_wise(opener, rest, sep0))
         order.append(rows)
     inverse = np.empty(n, dtype=np.int64)
     inverse[np.concatenate(order)] = np.arange(n)
