@@ -297,11 +297,11 @@ def test_size_changes_are_accepted_exactly_when_indistinguishable():
     leaves = _leaves(40)
     hashes = [M.leaf_hash(x) for x in leaves]
     equivalent = 0
-    for n in range(1, 21):
+    for n in range(1, 17):
         r = naive.mth(leaves[:n])
         for i in range(n):
             proof = naive.path(i, leaves[:n])
-            for s in range(1, 41):
+            for s in range(1, 33):
                 try:
                     M.verify_inclusion(hashes[i], i, s, proof, r)
                     ok = True
@@ -312,8 +312,8 @@ def test_size_changes_are_accepted_exactly_when_indistinguishable():
         for m in range(1, n):
             proof = naive.proof(m, leaves[:n])
             r1 = naive.mth(leaves[:m])
-            for a in range(1, 21):
-                for b in range(a, 41):
+            for a in range(1, 17):
+                for b in range(a, 33):
                     try:
                         M.verify_consistency(a, b, r1, r, proof)
                         ok = True
