@@ -1,0 +1,143 @@
+"""Run a radioactivity test from what an investigator holds: a suspect (model directory or URL), the
+master key, and optionally the harvest transcripts (e.g. exported from the ledger).
+
+The transcripts supply the watermark spec (from their spec records), the accounts to test, the
+teacher's tokenizer and the scoring material. Without transcripts the spec comes from ``mark_config``
+(default: ``MarkConfig()``), the accounts from ``accounts``, and the scoring material from the
+built-in prompt generator.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stillwatch.distill.prompts import generate_prompts
+from stillwatch.distill.transcripts import Transcript, read_transcripts
+from stillwatch.errors import InputError, TraceError
+from stillwatch.trace.radioactivity import (
+    RadioactivityConfig,
+    RadioactivityResult,
+    ScoringText,
+    check_open_model,
+    closed_model_test,
+    open_model_test,
+)
+
+log = logging.getLogger(__name__)
+
+
+def specs_from_transcripts(records: Sequence[Transcript]) -> tuple[Any, Any | None]:
+    """(provider spec, account spec or None) from the first watermarked record's spec record.
+    Raises TraceError when the records hold no spec or disagree on the provider spec."""
+    from stillwatch.mark import WatermarkSpec
+
+    recs = [r for r in records if r.spec]
+    if not recs:
+        raise TraceError(
+            "the transcripts carry no watermark spec (harvested without a watermark, or from a remote teacher); "
+            "pass the deployment's watermark settings instead"
+        )
+    prov = {tuple(sorted((k, str(v)) for k, v in r.spec["provider"].items())) for r in recs}
+    if len(prov) > 1:
+        raise TraceError(f"the transcripts mix {len(prov)} provider watermark specs; test one deployment at a time")
+    first = recs[0].spec
+    acc = WatermarkSpec.from_dict(first["account"]) if first.get("account") else None
+    return WatermarkSpec.from_dict(first["provider"]), acc
+
+
+def _sample(items: list, k: int, seed: int) -> list:
+    if len(items) <= k:
+        return items
+    idx = sorted(random.Random(seed).sample(range(len(items)), k))
+    return [items[i] for i in idx]
+
+
+def run_radioactivity(
+    suspect: Any,
+    master: Any,
+    *,
+    transcripts: Path | Sequence[Transcript] | None = None,
+    config: RadioactivityConfig = RadioactivityConfig(),
+    mark_config: Any | None = None,
+    accounts: Sequence[str] | None = None,
+    teacher: Any | None = None,
+    teacher_loader: Callable[[str], Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RadioactivityResult:
+    """Test ``suspect`` (a Backend) for the provider layer of ``master``'s watermark, and attribute
+    accounts. ``teacher`` (or ``teacher_loader(name)``) supplies the teacher's tokenizer when the
+    suspect's differs (closed setting only)."""
+    from stillwatch.mark import MarkConfig
+
+    records: list[Transcript] = []
+    if transcripts is not None:
+        records = read_transcripts(transcripts) if isinstance(transcripts, (str, Path)) else list(transcripts)
+        if not records:
+            raise InputError("the transcripts hold no records")
+    if records and any(r.spec for r in records):
+        spec, acc_spec = specs_from_transcripts(records)
+    else:
+        mc = mark_config or MarkConfig()
+        spec = mc.provider_spec()
+        acc_spec = mc.account_spec("x") if mc.account is not None else None
+        if records:
+            log.warning("transcripts carry no spec records; assuming the given/default watermark settings")
+    if accounts is None:
+        accounts = sorted({r.account for r in records if r.watermark != "none"})
+    wm_tok = next((r.tokenizer_id for r in records if r.tokenizer_id), None) or spec.tokenizer_id
+    key = master.provider_key()
+    common = dict(config=config, account_spec=acc_spec, master=master, accounts=list(accounts))
+
+    if config.setting == "open":
+        check_open_model(suspect, wm_tok)
+        texts = _open_texts(suspect, records, config, progress)
+        return open_model_test(suspect, texts, spec, key, watermark_tokenizer_id=wm_tok, **common)
+
+    # closed setting
+    prompts = [r.prompt for r in _sample(records, config.max_texts, config.seed)] if records else [
+        p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)
+    ]
+    same = bool(wm_tok) and getattr(suspect, "tokenizer_id", None) == wm_tok
+    if same or not wm_tok:
+        if not wm_tok and not getattr(suspect, "local", False):
+            raise TraceError("cannot tell which tokenizer the watermark used: pass the transcripts or the teacher")
+        encoder = (teacher or suspect).encode
+    else:
+        if teacher is None:
+            name = next((r.teacher for r in records if r.teacher), None)
+            if name is None or teacher_loader is None:
+                raise TraceError("the suspect's tokenizer differs from the teacher's; pass the teacher to re-tokenize its answers")
+            teacher = teacher_loader(name)
+        if teacher.tokenizer_id != wm_tok:
+            raise TraceError(f"teacher {teacher.name!r} does not use the tokenizer the transcripts were watermarked with")
+        encoder = teacher.encode
+    return closed_model_test(suspect, prompts, encoder, spec, key, same_tokenizer=same, progress=progress, **common)
+
+
+def _open_texts(suspect: Any, records: Sequence[Transcript], config: RadioactivityConfig,
+                progress: Callable[[int], None] | None) -> list[ScoringText]:
+    """Scoring texts for the open setting: the harvested prompt + answer ids (answers scored), or —
+    without transcripts — the suspect's own sampled answers to built-in prompts."""
+    if records:
+        texts = []
+        for r in _sample(list(records), config.max_texts, config.seed):
+            if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
+                p, a = list(r.prompt_ids), list(r.answer_ids)
+            else:
+                p, a = suspect.chat_prompt_ids(r.prompt), suspect.encode(r.answer)
+            if a:
+                texts.append(ScoringText(np.asarray(p + a, dtype=np.int64), score_from=len(p)))
+        if not texts:
+            raise TraceError("the transcripts hold no non-empty answer to score")
+        return texts
+    prompts = [p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)]
+    gens = suspect.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                            seed=config.seed, batch_size=config.batch_size, progress=progress)
+    return [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
+            for g in gens if g.completion_ids]
