@@ -162,42 +162,70 @@ def _read_jsonl(path: Path) -> IngestResult:
     return _validate(raw.select(present), raw.num_rows, {}, str(path))
 
 
+_CHUNK_LINES = 4096
+
+
 def _read_jsonl_lines(path: Path) -> IngestResult:
-    """Line-by-line fallback: structural/type problems are classified here, the rest vectorized."""
+    """Fallback when the fast reader rejects the file: chunks of lines go through the fast reader,
+    and only chunks it rejects are parsed line by line (structural/type problems classified there)."""
+    import io
+
+    import pyarrow.json as pj
+
+    lines = [ln for ln in path.read_bytes().split(b"\n") if ln.strip()]
+    opts = pj.ParseOptions(explicit_schema=_json_read_schema(), unexpected_field_behavior="ignore")
+    reasons: dict[str, int] = {}
+    tables: list[pa.Table] = []
+    for start in range(0, len(lines), _CHUNK_LINES):
+        chunk = lines[start : start + _CHUNK_LINES]
+        try:
+            t = pj.read_json(io.BytesIO(b"\n".join(chunk)), parse_options=opts)
+            tables.append(_json_columns(t))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            t, r = _parse_lines(chunk)
+            tables.append(t)
+            for k, v in r.items():
+                reasons[k] = reasons.get(k, 0) + v
+    raw = pa.concat_tables(tables) if tables else _json_read_schema().empty_table()
+    return _validate(raw, len(lines), reasons, str(path))
+
+
+def _json_columns(t: pa.Table) -> pa.Table:
+    types = _json_read_schema()
+    cols = [t[c] if c in t.column_names else pa.chunked_array([pa.nulls(t.num_rows, types.field(c).type)]) for c in LOG_COLUMNS]
+    return pa.table(cols, schema=types)
+
+
+def _parse_lines(lines: list[bytes]) -> tuple[pa.Table, dict[str, int]]:
+    """Parse JSONL lines one by one (the slow path): (table of structurally sound rows, reasons)."""
     reasons: dict[str, int] = {}
     cols: dict[str, list] = {c: [] for c in LOG_COLUMNS}
-    n_read = 0
 
     def bad(reason: str) -> None:
         reasons[reason] = reasons.get(reason, 0) + 1
 
-    with path.open("rb") as fh:
-        for raw_line in fh:
-            if not raw_line.strip():
-                continue
-            n_read += 1
-            try:
-                text = raw_line.decode("utf-8")
-            except UnicodeDecodeError:
-                bad("non_utf8:line")
-                continue
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                bad("invalid_json")
-                continue
-            if not isinstance(obj, dict):
-                bad("not_an_object")
-                continue
-            reason, row = _check_json_row(obj)
-            if reason is not None:
-                bad(reason)
-                continue
-            for c in LOG_COLUMNS:
-                cols[c].append(row[c])
+    for raw_line in lines:
+        try:
+            text = raw_line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad("non_utf8:line")
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            bad("invalid_json")
+            continue
+        if not isinstance(obj, dict):
+            bad("not_an_object")
+            continue
+        reason, row = _check_json_row(obj)
+        if reason is not None:
+            bad(reason)
+            continue
+        for c in LOG_COLUMNS:
+            cols[c].append(row[c])
     types = _json_read_schema()
-    raw = pa.table({c: pa.array(cols[c], type=types.field(c).type) for c in LOG_COLUMNS})
-    return _validate(raw, n_read, reasons, str(path))
+    return pa.table({c: pa.array(cols[c], type=types.field(c).type) for c in LOG_COLUMNS}, schema=types), reasons
 
 
 def _check_json_row(obj: dict) -> tuple[str | None, dict]:
