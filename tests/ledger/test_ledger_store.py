@@ -224,3 +224,25 @@ def test_property_stored_tree_equals_pure_functions(tmp_path_factory, batches, d
         assert led.root(m) == M.root_from_hashes(hashes[:m])
         assert list(led.prove(idx).hashes) == M.inclusion_proof_from_hashes(hashes, idx)
         assert led.consistency(m) == M.consistency_proof_from_hashes(hashes, m)
+
+
+def test_compact_range_extend_equals_append_and_the_pure_root():
+    from stillwatch.ledger.tree import CompactRange
+
+    hashes = [M.leaf_hash(str(i).encode()) for i in range(300)]
+    for cut in (0, 1, 15, 16, 17, 255, 256, 299):
+        a, b = CompactRange(), CompactRange()
+        na: list = []
+        nb: list = []
+        for h in hashes[:cut]:
+            a.append(h, na)
+        b.extend(hashes[:cut], nb)
+        for h in hashes[cut:]:
+            a.append(h, na)
+        b.extend(hashes[cut:], nb)
+        assert a.stack == b.stack and a.size == b.size == 300 and na == nb
+        assert b.root() == M.root_from_hashes(hashes)
+        # stored nodes are exactly the perfect subtrees at levels 4 and 8
+        expect = [(lv, i, M.root_from_hashes(hashes[i << lv:(i + 1) << lv]))
+                  for lv in (4, 8) for i in range(300 >> lv)]
+        assert sorted(nb) == sorted(expect)

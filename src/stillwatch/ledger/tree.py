@@ -10,6 +10,7 @@ O(log n) short index ranges — it never rereads the log.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Sequence
 
@@ -47,6 +48,27 @@ class CompactRange:
             stack.append((level, h))
             if completed is not None and level % STRIDE == 0:
                 completed.append((level, (size >> level) - 1, h))
+
+    def extend(self, leaf_hashes: Sequence[bytes], completed: list[NodeRow]) -> None:
+        """:meth:`append` for many leaves (the same result, with less per-leaf overhead)."""
+        stack = self.stack
+        push, pop = stack.append, stack.pop
+        sha = hashlib.sha256
+        size = self.size
+        for h in leaf_hashes:
+            size += 1
+            level = 0
+            # the low set bits of `size` say how many merges this leaf completes
+            s = size
+            while not s & 1:
+                _, left = pop()
+                h = sha(b"\x01" + left + h).digest()
+                level += 1
+                s >>= 1
+                if level % STRIDE == 0:
+                    completed.append((level, (size >> level) - 1, h))
+            push((level, h))
+        self.size = size
 
     def root(self) -> bytes:
         if not self.stack:
