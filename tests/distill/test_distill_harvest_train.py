@@ -1,0 +1,210 @@
+"""Harvest (local tiny teacher with watermark, resume after interruption, remote concurrency path)
+and training (sequence-level and token-level KD, held-out loss, checkpoint resume, bad input)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from stillwatch.distill.harvest import HarvestConfig, assign_accounts, harvest
+from stillwatch.distill.prompts import generate_prompts
+from stillwatch.distill.student import StudentConfig, build_student, resolve_student_config
+from stillwatch.distill.train import TrainConfig, collate, train
+from stillwatch.distill.transcripts import Transcript, read_transcripts
+from stillwatch.errors import BackendError, DistillError, InputError
+from stillwatch.mark import MarkConfig, MasterKey, detect_ids
+from stillwatch.models import load_backend
+from stillwatch.models.base import Backend, Generation
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    return load_backend("tiny")
+
+
+@pytest.fixture(scope="module")
+def master():
+    return MasterKey.generate()
+
+
+def test_accounts_round_robin():
+    ps = generate_prompts(7)
+    by = assign_accounts(ps, HarvestConfig(accounts=3))
+    assert list(by) == ["acct-000", "acct-001", "acct-002"]
+    assert [p.id for p in by["acct-001"]] == [ps[1].id, ps[4].id]
+
+
+def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
+    ps = generate_prompts(6, seed=2)
+    s = harvest(teacher, ps, tmp_path / "t.jsonl", HarvestConfig(accounts=2, max_new_tokens=48, batch_size=8), master=master)
+    assert (s.n_written, s.n_skipped, s.watermark) == (6, 0, "local")
+    recs = read_transcripts(tmp_path / "t.jsonl")
+    assert sorted(r.prompt_id for r in recs) == sorted(p.id for p in ps)
+    cfg = MarkConfig()
+    for r in recs:
+        assert r.spec["provider"] == cfg.provider_spec().to_dict()
+        assert r.spec["account"]["key_id"] == f"account:{r.account}"
+        assert r.tokenizer_id == teacher.tokenizer_id and len(r.answer_ids) > 0
+    # the answers really carry the provider layer: pooled, the key's green fraction is far above gamma
+    ids = np.concatenate([np.asarray(r.answer_ids) for r in recs])
+    res = detect_ids(ids, cfg.provider_spec(), master.provider_key())
+    assert res.p_value < 1e-4
+    assert "secret" not in (tmp_path / "t.jsonl").read_text().lower()
+
+
+class _Flaky(Backend):
+    """Delegates to a real backend but fails on the n-th generate call (an interrupted harvest)."""
+
+    def __init__(self, inner: Backend, fail_on_call: int):
+        self.inner, self.fail_on, self.calls = inner, fail_on_call, 0
+        self.name, self.tokenizer_id, self.vocab_size, self.local = inner.name, inner.tokenizer_id, inner.vocab_size, True
+
+    def encode(self, text):
+        return self.inner.encode(text)
+
+    def decode(self, ids):
+        return self.inner.decode(ids)
+
+    def generate(self, prompts, **kw):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise BackendError("connection lost")
+        return self.inner.generate(prompts, **kw)
+
+
+def test_harvest_resumes_after_interruption_without_duplicates(tmp_path, teacher, master):
+    ps = generate_prompts(8, seed=5)
+    out = tmp_path / "t.jsonl"
+    cfg = HarvestConfig(accounts=2, max_new_tokens=16, batch_size=2)
+    with pytest.raises(BackendError):
+        harvest(_Flaky(teacher, fail_on_call=3), ps, out, cfg, master=master)
+    first = read_transcripts(out)
+    assert len(first) == 4  # two complete batches of two were stored before the failure
+    s = harvest(teacher, ps, out, cfg, master=master)
+    assert (s.n_skipped, s.n_written) == (4, 4)
+    final = read_transcripts(out)
+    assert sorted(r.prompt_id for r in final) == sorted(p.id for p in ps)
+    assert [r.to_dict() for r in final[:4]] == [r.to_dict() for r in first]  # nothing stored was lost or rewritten
+
+
+class _Remote(Backend):
+    """A stand-in for an OpenAI-compatible teacher: no ids, no logits, records which key asked."""
+
+    local = False
+
+    def __init__(self, name: str, log: list):
+        self.name, self.tokenizer_id, self.vocab_size, self.log = name, "", 0, log
+
+    def encode(self, text):
+        raise BackendError("remote")
+
+    def decode(self, ids):
+        raise BackendError("remote")
+
+    def generate(self, prompts: Sequence[str], **kw):
+        self.log.append(self.name)
+        return [Generation(prompt=p, text=f"answer to {p[:10]}") for p in prompts]
+
+
+def test_remote_harvest_uses_one_backend_per_account_and_server_side_mark(tmp_path):
+    ps = generate_prompts(9, seed=1)
+    log: list = []
+    backends = {a: _Remote(a, log) for a in HarvestConfig(accounts=3).account_ids()}
+    s = harvest(_Remote("gateway", log), ps, tmp_path / "t.jsonl", HarvestConfig(accounts=3, concurrency=4),
+                account_backends=backends)
+    assert s.watermark == "server-side" and s.n_written == 9
+    recs = read_transcripts(tmp_path / "t.jsonl")
+    assert sorted(log) == sorted(r.account for r in recs)  # each answer came through its own account
+    assert all(r.spec is None and r.watermark == "server-side" for r in recs)
+    with pytest.raises(InputError, match="local teacher"):
+        harvest(_Remote("g", []), ps, tmp_path / "u.jsonl", HarvestConfig(watermark=False))
+
+
+def test_local_watermark_needs_a_master_key(tmp_path, teacher):
+    with pytest.raises(InputError, match="master key"):
+        harvest(teacher, generate_prompts(2), tmp_path / "t.jsonl", HarvestConfig())
+
+
+def _records(n: int, seed: int = 0) -> list[Transcript]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        p = [257] + list(b"User: q\nAssistant: ")
+        a = rng.integers(97, 101, size=24).tolist()  # a 4-letter alphabet: learnable
+        out.append(Transcript(prompt_id=f"p{i}", prompt="q", answer="", account="a", prompt_ids=tuple(p),
+                              answer_ids=tuple(a), tokenizer_id=_TINY_TOK))
+    return out
+
+
+_TINY_TOK = build_student(StudentConfig()).tokenizer_id
+
+
+def test_collate_masks_prompt_and_padding():
+    from stillwatch.distill.train import Example
+
+    b = collate([Example("x", (1, 2, 3, 4), 2), Example("y", (5, 6), 1)], pad_id=0)
+    assert b["input_ids"].tolist() == [[1, 2, 3, 4], [5, 6, 0, 0]]
+    assert b["labels"].tolist() == [[-100, 3, 4, -100], [6, -100, -100, -100]]
+    assert b["attention_mask"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0]]
+
+
+def test_sequence_kd_lowers_held_out_loss_and_reopens(tmp_path):
+    st = build_student(resolve_student_config("tiny"))
+    s = train(_records(40), st, tmp_path / "s", TrainConfig(epochs=3, batch_size=8, lr=5e-3, warmup_steps=2))
+    assert s.n_eval == 4 and s.n_train == 36
+    # uniform over 4 letters + eos is ln 5 ~ 1.61 nats; a random init starts near ln 260 ~ 5.6
+    assert s.eval_loss_before > 4.5 and s.eval_loss < 2.6
+    re = load_backend(str(tmp_path / "s"))
+    assert re.tokenizer_id == st.tokenizer_id
+    assert json.loads((tmp_path / "s" / "train_summary.json").read_text())["steps"] == s.steps
+
+
+def test_training_resumes_from_checkpoint(tmp_path):
+    cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_every=3, warmup_steps=1)
+    recs = _records(30)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_4(step, total, loss):
+        if step == 4:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(recs, build_student(StudentConfig()), tmp_path / "s", cfg, progress=stop_at_4)
+    s = train(recs, build_student(StudentConfig()), tmp_path / "s", cfg)
+    assert s.resumed_from_step == 3 and s.steps == 8  # 27 train records / 8 -> 4 batches x 2 epochs
+    with pytest.raises(DistillError, match="different run"):
+        train(recs, build_student(StudentConfig()), tmp_path / "s", TrainConfig(epochs=3, batch_size=8))
+
+
+def test_token_level_kd_runs_against_a_local_teacher(tmp_path, teacher):
+    for loss in ("fkl", "jsd"):
+        st = build_student(StudentConfig(seed=1))
+        s = train(_records(12), st, tmp_path / loss, TrainConfig(loss=loss, epochs=1, batch_size=4), teacher=teacher)
+        assert np.isfinite(s.final_train_loss) and s.final_train_loss >= 0
+    with pytest.raises(InputError, match="teacher"):
+        train(_records(12), build_student(StudentConfig()), tmp_path / "x", TrainConfig(loss="fkl"))
+
+
+def test_tiny_and_empty_transcripts_are_clear_errors(tmp_path):
+    with pytest.raises(InputError, match="too small"):
+        train(_records(1), build_student(StudentConfig()), tmp_path / "s", TrainConfig())
+    with pytest.raises(InputError, match="too small"):
+        train([], build_student(StudentConfig()), tmp_path / "s", TrainConfig())
+
+
+def test_student_config_validation(tmp_path):
+    with pytest.raises(InputError, match="hidden"):
+        StudentConfig(hidden=30, n_heads=4)
+    f = tmp_path / "c.json"
+    f.write_text('{"preset": "tiny", "n_layers": 1, "colour": 3}')
+    with pytest.raises(InputError, match="colour"):
+        resolve_student_config(str(f))
+    f.write_text('{"preset": "tiny", "n_layers": 1}')
+    assert resolve_student_config(str(f)).n_layers == 1
+    with pytest.raises(InputError, match="neither a preset"):
+        resolve_student_config(str(tmp_path / "nope"))
