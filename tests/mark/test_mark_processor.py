@@ -52,7 +52,9 @@ def test_candidate_restriction_leaves_far_tokens_alone_and_is_batch_independent(
     far = scores < scores.max(dim=-1, keepdim=True).values - 5.0
     assert torch.equal(out[far], scores[far])
     near_bias = (out - scores)[~far]
-    assert set(np.round(np.unique(near_bias.numpy()), 4)) <= {0.0, 2.0, 4.0}
+    d = m.config.provider.delta
+    assert m.config.account.delta == d
+    assert set(np.round(np.unique(near_bias.numpy()), 4).tolist()) <= {0.0, round(d, 4), round(2 * d, 4)}
     # row 2 alone, with a different left-padded context length, gets the same result
     alone = proc(torch.cat([torch.zeros(1, 3, dtype=torch.long), ids[2:3]], dim=1), scores[2:3])
     assert torch.equal(alone[0], out[2])
@@ -81,7 +83,8 @@ def test_generation_through_transformers_is_detectable(batch):
     from stillwatch.models import load_backend
 
     tiny = load_backend("tiny")
-    m = Marker(MASTER, "carol", MarkConfig(), vocab_size=tiny.vocab_size)
+    strong = LayerParams(delta=3.0)  # this test checks the mechanics end to end, not the default strength
+    m = Marker(MASTER, "carol", MarkConfig(provider=strong, account=strong), vocab_size=tiny.vocab_size)
     prompts = [f"question number {i} " + "x" * (i % 5) for i in range(batch)]  # different lengths: left padding
     gens = tiny.generate(prompts, max_new_tokens=48, logits_processor=m.hf_processor(), seed=3, batch_size=batch)
     plain = tiny.generate(prompts[:4], max_new_tokens=48, seed=3, batch_size=batch)

@@ -31,7 +31,7 @@ class LayerParams:
     scheme: str = "kgw"
     context_width: int = 2
     gamma: float = 0.25
-    delta: float = 2.0
+    delta: float = 1.5  # with both layers green a token gets +3; delta=2 per layer (+4) visibly derailed SmolLM2's answers
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
