@@ -213,6 +213,9 @@ def campaign_text(rng: np.random.Generator, capability: str, templates: str, m: 
     slots = {f"n{i}": tg.ints_as_text(rng.integers(2, 1000, m)) for i in range(1, 5)}
     for name, vocab in tb.TASK_SLOTS.items():
         slots[name] = tg.choice(rng, vocab, m)
+    if capability == "rubric":  # the graded material: everyday prompts and answers
+        tw = topic_weights()
+        slots["question"], slots["answer"] = human_text(rng, rng.choice(len(tw), size=m, p=tw))
     if capability == "agentic":  # goals have their own slots
         goals = tb.TASK_SLOTS["goal"]
         slots["goal"] = tg.fill(goals, rng.integers(0, len(goals), m), slots)

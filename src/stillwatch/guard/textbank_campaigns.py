@@ -58,9 +58,13 @@ TASKS: dict[str, list[str]] = {
         "Goal: {goal}. Available tools: {tools}. Budget: {n1} steps.",
         "You are an autonomous assistant. Task: {goal}. Tools: {tools}. Stop after {n2} tool calls.",
     ],
+    # the graded material is other models' answers to everyday prompts ({question}/{answer} are
+    # drawn from the benign bank), so the text varies as much as real user traffic does
     "rubric": [
+        "Question: {question}\nCandidate answer: {answer}",
+        "Prompt given to the model: \"{question}\"\nModel response: \"{answer}\"",
         "Question ({q_subject}): a student claims the answer to problem #{n1} is {n2}.\nStudent answer: It is {n2} because the first term cancels and the rest is {n3}.",
-        "Question ({q_subject}): explain concept #{n1} in at most {n2} words.\nCandidate answer: The key idea is that {n3} parts interact, and ignoring any of them changes the result by about {n4}%.",
+        "User asked: {question}\nAssistant replied: {answer}\nReference notes: {n1} points available.",
     ],
 }
 
