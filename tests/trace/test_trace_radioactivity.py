@@ -1,0 +1,169 @@
+"""Radioactivity tests on suspects whose behaviour is known by construction.
+
+* A "perfectly radioactive" suspect: a tiny model whose teacher-forced top-1 prediction is replaced
+  by a token that is green under the provider key (found with the Marker's own bias, so there is one
+  seeding code path). The open-model test must find it; a wrong key must not.
+* Null: an untrained model scored with many independent master keys on key-independent text gives
+  p-values that a Kolmogorov-Smirnov test cannot tell from uniform.
+* Bad input: a suspect with another tokenizer (open path refuses and says why; closed path works),
+  transcripts without a spec, an empty scoring set, a missing key file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from stillwatch.distill.transcripts import Transcript
+from stillwatch.errors import KeyFileError, TokenizerMismatchError, TraceError
+from stillwatch.mark import MarkConfig, Marker, MasterKey
+from stillwatch.mark.config import LayerParams
+from stillwatch.models import load_backend
+from stillwatch.trace.api import run_radioactivity
+from stillwatch.trace.radioactivity import RadioactivityConfig, ScoringText, open_model_test
+
+CFG = MarkConfig(provider=LayerParams(context_width=1, delta=2.0), account=LayerParams(context_width=1, delta=2.0))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_backend("tiny")
+
+
+class GreenSuspect:
+    """Wraps a local backend; its argmax is a provider-green token for the last id (h = 1), for a
+    fraction ``rate`` of positions (chosen by a seeded RNG), else the wrapped model's argmax."""
+
+    def __init__(self, inner, master, rate=1.0, account=None):
+        self.inner, self.rate = inner, rate
+        self.name, self.tokenizer_id, self.vocab_size, self.local = "green-suspect", inner.tokenizer_id, inner.vocab_size, True
+        self.marker = Marker(master, account, config=CFG, vocab_size=inner.vocab_size)
+
+    def chat_prompt_ids(self, p):
+        return self.inner.chat_prompt_ids(p)
+
+    def encode(self, t):
+        return self.inner.encode(t)
+
+    def next_token_argmax(self, seqs, batch_size=16):
+        import torch
+
+        base = self.inner.next_token_argmax(seqs, batch_size=batch_size)
+        proc = self.marker.hf_processor()
+        rng = np.random.default_rng(0)
+        out = []
+        for ids, b in zip(seqs, base):
+            ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))[:, None]  # [T, 1]: context of width 1
+            noise = torch.as_tensor(rng.random((ids.shape[0], self.vocab_size)), dtype=torch.float32)  # [T, V]
+            noise[:, 256:] = -1e4  # only byte tokens
+            green_tok = proc(ids, noise).argmax(dim=1).numpy()  # the bias (2.0) beats the noise (< 1)
+            use = rng.random(ids.shape[0]) < self.rate
+            out.append(np.where(use, green_tok, b))
+        return out
+
+
+def _texts(n, seed, length=200):
+    rng = np.random.default_rng(seed)
+    return [ScoringText(rng.integers(32, 127, size=length).astype(np.int64), score_from=10) for _ in range(n)]
+
+
+def test_radioactive_suspect_is_detected_and_wrong_key_is_not(tiny):
+    master = MasterKey.generate()
+    suspect = GreenSuspect(tiny, master, rate=0.3)
+    texts = _texts(8, 1)
+    r = open_model_test(suspect, texts, CFG.provider_spec(), master.provider_key(), watermark_tokenizer_id=tiny.tokenizer_id)
+    assert r.p_value < 1e-6 and r.n_scored > 100
+    # 30% of predictions are green by construction: far above gamma = 0.25 (the tiny model's own, nearly
+    # constant argmax de-duplicates to few tuples, so green ones dominate the scored set)
+    assert r.n_green / r.n_scored > 0.4
+    # the p-value curve ends at the full test and falls as tuples accumulate
+    assert r.curve[-1]["p_value"] == pytest.approx(r.p_value)
+    assert r.curve[-1]["p_value"] < r.curve[0]["p_value"]
+    wrong = MasterKey.generate()
+    r2 = open_model_test(suspect, texts, CFG.provider_spec(), wrong.provider_key(), watermark_tokenizer_id=tiny.tokenizer_id)
+    assert r2.p_value > 1e-3
+
+
+def test_null_p_values_are_uniform_over_keys(tiny):
+    """An untrained model on key-independent text, scored with 40 independent keys: KS vs U(0,1).
+    The binomial test is discrete, so we use the randomised (mid-)p-value-free check: P(p <= u) <= u."""
+    from stillwatch.mark import score_pairs
+    from stillwatch.trace.radioactivity import open_model_pairs
+
+    texts = _texts(6, 2)
+    preds = tiny.next_token_argmax([t.ids.tolist() for t in texts])
+    pairs = open_model_pairs(preds, texts, 1)
+    rng = np.random.default_rng(7)
+    ps, n_scored = [], []
+    for _ in range(40):
+        # random-token suspects: the tiny model's argmax is nearly constant, so add seeded random predictions
+        toks = np.where(rng.random(pairs.n) < 0.9, rng.integers(0, 256, pairs.n), pairs.tokens)
+        r = score_pairs(pairs.contexts, toks, CFG.provider_spec(), MasterKey.generate().provider_key(), exclude_windows=pairs.exclude)
+        ps.append(r.p_value)
+        n_scored.append(r.n_scored)
+    assert min(n_scored) > 300
+    assert stats.kstest(ps, "uniform").pvalue > 1e-3
+    assert np.mean(np.asarray(ps) <= 0.05) <= 0.2
+
+
+def _transcripts(tiny, master, n=6):
+    gens = tiny.generate(["hello there"] * n, max_new_tokens=40, seed=1,
+                         logits_processor=Marker(master, "acct-000", config=CFG, vocab_size=tiny.vocab_size).hf_processor())
+    spec = Marker(master, "acct-000", config=CFG, vocab_size=tiny.vocab_size).spec_record()
+    return [Transcript(prompt_id=f"p{i}", prompt=g.prompt, answer=g.text, account=f"acct-00{i % 2}", watermark="local",
+                       spec=spec, teacher="tiny", tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids,
+                       answer_ids=g.completion_ids) for i, g in enumerate(gens)]
+
+
+def _foreign_suspect():
+    """A tiny Llama with a word-level tokenizer (not the teacher's byte tokenizer)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    from stillwatch.models.hf import HFBackend
+
+    words = ["<pad>", "<eos>", "<unk>", "the", "answer", "is", "x", "y", "and", "so"]
+    tk = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    cfg = LlamaConfig(vocab_size=12, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                      num_key_value_heads=2, pad_token_id=0, eos_token_id=1, bos_token_id=None)
+    import torch
+
+    torch.manual_seed(0)
+    return HFBackend(LlamaForCausalLM(cfg), tok, name="foreign")
+
+
+def test_foreign_tokenizer_open_refuses_closed_works(tiny):
+    master = MasterKey.generate()
+    recs = _transcripts(tiny, master)
+    foreign = _foreign_suspect()
+    with pytest.raises(TokenizerMismatchError, match="open-model setting needs the suspect to use the teacher's tokenizer"):
+        run_radioactivity(foreign, master, transcripts=recs, config=RadioactivityConfig(setting="open"))
+    r = run_radioactivity(foreign, master, transcripts=recs, teacher=tiny,
+                          config=RadioactivityConfig(setting="closed", max_new_tokens=24))
+    assert r.setting == "closed" and r.n_scored > 0 and 0.0 <= r.p_value <= 1.0
+    assert {a["account"] for a in r.accounts} == {"acct-000", "acct-001"}
+    with pytest.raises(TraceError, match="pass the teacher"):
+        run_radioactivity(foreign, master, transcripts=recs, config=RadioactivityConfig(setting="closed"))
+
+
+def test_open_run_on_transcripts_reports_accounts(tiny):
+    master = MasterKey.generate()
+    recs = _transcripts(tiny, master)
+    r = run_radioactivity(tiny, master, transcripts=recs, config=RadioactivityConfig(setting="open"))
+    d = r.to_dict()
+    assert d["setting"] == "open" and d["n_scored"] > 0 and 0 <= d["p_value"] <= 1
+    assert {a["account"] for a in d["accounts"]} == {"acct-000", "acct-001"}
+    assert all(a["corrected_p_value"] >= a["p_value"] for a in d["accounts"])
+
+
+def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
+    master = MasterKey.generate()
+    recs = [Transcript(prompt_id="p", prompt="q", answer="", account="a", watermark="server-side")]
+    # no spec: falls back to the given settings; no answer to score -> a clear error
+    with pytest.raises(TraceError, match="no non-empty answer"):
+        run_radioactivity(tiny, master, transcripts=recs, mark_config=CFG)
+    with pytest.raises(KeyFileError, match="not found"):
+        MasterKey.load(tmp_path / "missing.key")
