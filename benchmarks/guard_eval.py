@@ -80,8 +80,11 @@ def diagnose(ev, out, log, labels) -> list[str]:
                 lines.append(f"campaign {c} ({int(m.sum())} accounts) sits inside a predicted campaign of {size_p} accounts "
                              f"(merged with other accounts).")
                 continue
-            lines.append(f"campaign {c} ({int(m.sum())} accounts): {none} accounts in no predicted campaign, the rest "
-                         f"split over {len(uniq)} predicted campaigns.")
+            if none == int(m.sum()):
+                lines.append(f"campaign {c} ({int(m.sum())} accounts): none of its accounts is in a predicted campaign.")
+            else:
+                lines.append(f"campaign {c} ({int(m.sum())} accounts): {none} accounts in no predicted campaign, the "
+                             f"rest split over {len(uniq)} predicted campaign(s).")
     if g["harvest_before_alarm"] is False and ev.harvest_before_alarm:
         late = {c: v for c, v in ev.harvest_before_alarm.items() if v >= GOALS["harvest_before_alarm"]}
         lines.append("alarm after >= 1% of the harvest for: "
@@ -165,6 +168,8 @@ def run_family(name, n, seed, detectors, stream):
     for d in detectors:
         t0 = time.perf_counter()
         out, notes = run_detector(d, log, stream=stream)
+        if d == "stillwatch" and not stream:
+            notes = notes + ("streaming replay skipped (--no-stream)",)
         timing[d] = time.perf_counter() - t0
         ev = evaluate_output(log, labels, out, name, notes)
         rows.append(ev)

@@ -106,7 +106,8 @@ def campaign_block(
         acc = perm[np.arange(m) % n_acc]
     else:  # random assignment, but every account is used at least once
         acc = rng.permutation(np.concatenate([np.arange(n_acc), rng.integers(0, n_acc, max(0, m - n_acc))]))[:m]
-    prompt, response = campaign_text(rng, spec.capability, spec.templates, m)
+    prompt, response = campaign_text(rng, spec.capability, spec.templates, m, scaffold_share=0.6)
+    prompt = _house_style(rng, prompt, spec)
     # --- infrastructure ---------------------------------------------------------------------------
     if spec.infra == "shared":
         dc_ips = random_ips(rng, int(rng.integers(2, 9)), first_octets=(34, 52))
@@ -186,15 +187,34 @@ def _campaign_models(rng: np.random.Generator, spec: CampaignSpec, ts: np.ndarra
     return names.take(pa.array(idx))
 
 
-def campaign_text(rng: np.random.Generator, capability: str, templates: str, m: int) -> tuple[pa.Array, pa.Array]:
-    """``m`` harvesting prompts (scaffold around a generated task) and model responses."""
+def _house_style(rng: np.random.Generator, prompt: pa.Array, spec: CampaignSpec) -> pa.Array:
+    """Wrap prompts in the campaign's own boilerplate (one header/footer, or a few rotated)."""
+    heldout = spec.capability in HELDOUT_CAPABILITIES
+    heads = tb.HELDOUT_HEADERS if heldout else tb.HOUSE_HEADERS
+    foots = tb.HELDOUT_FOOTERS if heldout else tb.HOUSE_FOOTERS
+    k = 1 if spec.templates == "slot" else 3
+    h = rng.choice(len(heads), size=min(k, len(heads)), replace=False)
+    f = rng.choice(len(foots), size=min(k, len(foots)), replace=False)
+    m = len(prompt)
+    head = tg.pick(heads, h[rng.integers(0, len(h), m)])
+    foot = tg.pick(foots, f[rng.integers(0, len(f), m)])
+    return tg.join_columns([head, prompt, foot])
+
+
+def campaign_text(rng: np.random.Generator, capability: str, templates: str, m: int,
+                  scaffold_share: float = 1.0) -> tuple[pa.Array, pa.Array]:
+    """``m`` harvesting prompts (scaffold around a generated task) and model responses.
+
+    ``scaffold_share`` < 1 makes the campaign use only a random subset of the scaffold bank (each
+    operator writes their own prompts; campaigns of one family overlap only partly).
+    """
     if capability in ("mixed", "heldout_mixed"):
         caps = ("cot", "coding", "agentic", "rubric") if capability == "mixed" else ("analysis", "extraction")
         which = rng.integers(0, len(caps), m)
         ps, rs, order = [], [], []
         for i, cap in enumerate(caps):
             rows = np.flatnonzero(which == i)
-            p, r = campaign_text(rng, cap, templates, len(rows))
+            p, r = campaign_text(rng, cap, templates, len(rows), scaffold_share)
             ps.append(p)
             rs.append(r)
             order.append(rows)
@@ -210,6 +230,9 @@ def campaign_text(rng: np.random.Generator, capability: str, templates: str, m: 
         scaffolds = tb.SCAFFOLDS[capability]
     else:
         scaffolds = tb.PARAPHRASES[capability]
+    if scaffold_share < 1.0 and len(scaffolds) > 1:
+        keep = rng.choice(len(scaffolds), size=max(1, int(np.ceil(scaffold_share * len(scaffolds)))), replace=False)
+        scaffolds = [scaffolds[int(i)] for i in sorted(keep)]
     slots = {f"n{i}": tg.ints_as_text(rng.integers(2, 1000, m)) for i in range(1, 5)}
     for name, vocab in tb.TASK_SLOTS.items():
         slots[name] = tg.choice(rng, vocab, m)

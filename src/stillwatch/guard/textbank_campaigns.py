@@ -190,3 +190,20 @@ HELDOUT_BODY: dict[str, list[str]] = {
     "extraction": ["The person is named explicitly.", "The quantity precedes the item noun.", "The amount follows 'invoiced'.",
                    "All fields were present in the text."],
 }
+
+#: Operator "house style": each campaign wraps its prompts in its own boilerplate (a header and a
+#: footer drawn once per campaign from these banks; paraphrasing campaigns rotate a few of each).
+HOUSE_HEADERS: list[str] = [
+    "", "### Instruction\n", "[batch job] ", "Task:\n", "You are a world-class expert assistant.\n", "Answer in English.\n",
+    "<task>\n", "Please help with the following.\n", "INSTRUCTIONS: read carefully.\n", "You are a helpful, precise tutor.\n",
+    "Context: this is for a study guide.\n", "## Request\n", "Respond thoroughly.\n", "System: be rigorous.\n",
+    "Hello assistant.\n", "Follow the format exactly.\n",
+]
+HOUSE_FOOTERS: list[str] = [
+    "", "\nUse markdown.", "\nDo not skip any step.", "\n</task>", "\nRespond in under 800 words.", "\nBe precise.",
+    "\nFormat the final answer as: ANSWER: <value>", "\nNo preamble.", "\nCite your reasoning explicitly.",
+    "\nDouble-check your work.", "\nUse numbered lists where possible.", "\nEnd with a one-sentence summary.",
+    "\nThink carefully.", "\nOutput plain text only.", "\nKeep the tone neutral.", "\nAssume an expert reader.",
+]
+HELDOUT_HEADERS: list[str] = ["", "Consultant brief:\n", "[ticket] ", "Memo for review:\n", "Dataset item:\n", ">> "]
+HELDOUT_FOOTERS: list[str] = ["", "\n-- end --", "\nReply in a table.", "\nBe concise but complete.", "\n(no disclaimers)"]
