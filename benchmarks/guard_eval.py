@@ -221,6 +221,13 @@ def main(argv=None) -> int:
     families = [f for f in args.families.split(",") if f]
     detectors = [d for d in args.detectors.split(",") if d]
     cmd = " ".join(["benchmarks/guard_eval.py"] + (argv if argv is not None else sys.argv[1:]))
+    import subprocess
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
     speed = simulator_speed(args.speed_rows, args.seed) if args.speed_rows else []
     results = []
     for f in families:
@@ -232,7 +239,7 @@ def main(argv=None) -> int:
         "",
         f"Machine: 2 vCPU cloud VM, shared (busy with other jobs); Python {platform.python_version()}. "
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. Command: `.venv/bin/python {cmd.strip()}` "
-        f"(seed {args.seed}, {args.exchanges:,} exchanges per family).",
+        f"(seed {args.seed}, {args.exchanges:,} exchanges per family; code at commit `{commit}`).",
         "",
         "Goals (issue 4): account TPR >= 0.99 at FPR 1e-4; >= 95% of campaigns recovered with ARI >= 0.9; alarm before "
         "1% of a campaign's harvest (streaming). Each family is simulated and scored on its own; nothing is averaged. "
