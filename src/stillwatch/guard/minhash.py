@@ -87,7 +87,7 @@ class MinHashConfig:
     n_bands: int = 8
     rows: int = 8
     max_bytes: int = 256
-    chunk_bytes: int = 16_000_000
+    chunk_bytes: int = 4_000_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.shingle_bytes <= 8:
@@ -181,6 +181,25 @@ def band_keys(sig: np.ndarray, cfg: MinHashConfig = MinHashConfig()) -> np.ndarr
     return key
 
 
+def _bands_and_fingerprints(texts, cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band keys ``(n, n_bands)`` uint64, 8-bit bin fingerprints ``(n, n_bins)`` uint8 (b-bit
+    minwise hashing, Li & Koenig 2010) and the sketchable mask, computed chunk by chunk so that
+    full 64-bit signatures never exist for the whole batch at once."""
+    arr = _as_string_array(texts)
+    n = len(arr)
+    keys = np.zeros((n, cfg.n_bands), np.uint64)
+    small = np.zeros((n, cfg.n_bins), np.uint8)
+    has = np.zeros(n, bool)
+    step = max(1, cfg.chunk_bytes // 64)
+    for start in range(0, n, step):  # one pass per chunk of prompts
+        stop = min(n, start + step)
+        sig, h = signatures(arr.slice(start, stop - start), cfg)
+        keys[start:stop] = band_keys(sig, cfg)
+        small[start:stop] = (sig & np.uint64(0xFF)).astype(np.uint8)
+        has[start:stop] = h
+    return keys, small, has
+
+
 def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np.ndarray | None = None,
                           min_jaccard: float = 0.6) -> np.ndarray:
     """Representative index per text (int64): its near-duplicate group is the set of texts that
@@ -193,12 +212,11 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
     permutation-invariant rank such as a hash of the text, so the result does not depend on input
     order. Texts with fewer bytes than one shingle are their own representative.
     """
-    sig, has = signatures(texts, cfg)
-    n = sig.shape[0]
+    keys, small, has = _bands_and_fingerprints(texts, cfg)
+    n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
     rank = np.arange(n, dtype=np.int64) if order is None else np.asarray(order)
-    keys = band_keys(sig, cfg)
     best = np.arange(n, dtype=np.int64)
     idx = np.nonzero(has)[0]
     for b in range(cfg.n_bands):  # n_bands passes
@@ -209,7 +227,7 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
         run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(ks)), 0))
         members = idx[o]
         rep = idx[o[run_start]]
-        sim = np.mean(sig[members] == sig[rep], axis=1)
+        sim = np.mean(small[members] == small[rep], axis=1)  # 8-bit bins: bias <= (1-J)/256
         better = (sim >= min_jaccard) & (rank[rep] < rank[best[members]])
         best[members[better]] = rep[better]
     return best

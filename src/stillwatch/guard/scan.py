@@ -56,7 +56,7 @@ class ScanConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
-    duckdb_memory_limit: str = "2500MB"
+    duckdb_memory_limit: str = "2000MB"
     duckdb_threads: int | None = None
     spark_master: str = "local[2]"
 
@@ -164,6 +164,7 @@ class _DuckEngine:
         self.raw.execute(f"SET memory_limit='{cfg.duckdb_memory_limit}'")
         self.raw.execute(f"SET temp_directory='{_sql_str(self._tmp.name)}'")
         self.raw.execute("SET preserve_insertion_order=false")
+        self.raw.execute("SET enable_progress_bar=false")
         if cfg.duckdb_threads:
             self.raw.execute(f"SET threads={int(cfg.duckdb_threads)}")
         self.ib = ibis.duckdb.from_connection(self.raw)
@@ -283,9 +284,9 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     ndt = eng.put("sw_nd", nd)
     rows = row_features(canon, eng.name, cfg.features)
     rows = rows.left_join(ndt, rows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
-    rows = eng.materialise("sw_rows", with_shared_flag(rows, cfg.features))
+    rows = eng.materialise("sw_rows", rows)  # the regex/hash work happens once, here
     _timed(say, "row features", t0)
-    acc = account_features(rows).to_pyarrow()
+    acc = account_features(with_shared_flag(rows, cfg.features)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     n_valid = int(np.sum(acc["n"].to_numpy(zero_copy_only=False))) if acc.num_rows else 0
     if acc.num_rows == 0:

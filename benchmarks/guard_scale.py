@@ -1,0 +1,244 @@
+"""Scale benchmark for `guard scan`: N exchanges (default 16 million), Parquet in -> findings out.
+
+Generates a synthetic log with vectorised numpy/pyarrow (short texts: benign prompts from an
+opener + random words + a closer; campaign prompts from capability templates with slot fillers),
+writes it to ``benchmarks/out/guard_scale_<N>.parquet`` (kept out of git), then, in fresh
+subprocesses so peak memory is measured per run:
+
+* the full scan (``stillwatch.guard.scan.scan``), wall time and peak RSS;
+* the features alone through the Ibis definitions (row features + account aggregates on DuckDB);
+* a hand-written DuckDB SQL baseline of the same account features, in the same run.
+
+Usage: ``.venv/bin/python benchmarks/guard_scale.py [--rows 16000000] [--repeats 1]``.
+Writes a Markdown section to ``benchmarks/results/guard_scale.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+RESULTS = ROOT / "benchmarks" / "results" / "guard_scale.md"
+
+WORDS = np.array(
+    ("garden river planet history music recipe travel budget weather poem novel football chess painting camera "
+     "holiday coffee mountain ocean language grammar email letter meeting resume birthday wedding dog cat bicycle "
+     "train airport museum castle forest desert island volcano kitchen bakery market festival theatre library "
+     "village harbour bridge tower salad soup bread cheese apple orange lemon pepper onion carrot rice pasta").split()
+)
+WORDS = np.array([f"{w}{s}" for w in WORDS for s in ("", "s", "ing", "er", "ed", "ly", "ish", "ness")])
+OPENERS = np.array(["", "hey, ", "quick question: ", "can you help? ", "ok so ", "please ", "hi! "])
+BENIGN_BODY = np.array(["tell me about", "what do you think of", "ideas for", "help me plan", "write a note about",
+                        "summarise", "compare", "how do i fix", "recommend", "describe"])
+CLOSERS = np.array(["", "?", " thanks!", " :)", " ty", ". keep it short.", " please."])
+CAMPAIGN_TEMPLATES = np.array([
+    "think step by step and show your reasoning before you answer: how does {a} affect {b} in case",
+    "write a python function that sorts {a} records by {b} and explain the algorithm, variant",
+    "you are an agent with tools. call the search tool to find {a} then summarise {b} as json, task",
+    "grade the answer below using this rubric (correctness, reasoning, clarity): {a} vs {b}, item",
+    "solve the following problem step by step. a shop sells {a} and {b}; show all work. problem",
+    "implement in python a class that caches {a} lookups keyed by {b}; include unit tests, case",
+])
+UAS = np.array(["Mozilla/5.0 Chrome", "Mozilla/5.0 Firefox", "Mozilla/5.0 Safari", "Mozilla/5.0 Edge"])
+T0 = int(dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc).timestamp() * 1_000_000)
+DAY = 86_400_000_000
+
+
+def _s(arr) -> pa.Array:
+    return pa.array(arr, pa.string())
+
+
+def _pick(vocab: np.ndarray, idx: np.ndarray) -> pa.Array:
+    """vocab[idx] as an Arrow string array, by an Arrow take (no per-row Python objects)."""
+    return pa.array(vocab.tolist(), pa.string()).take(pa.array(idx))
+
+
+def _const(value: str, m: int) -> pa.Array:
+    return pa.array([value], pa.string()).take(pa.array(np.zeros(m, np.int64)))
+
+
+def _flat(a) -> pa.Array:
+    return a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a
+
+
+def _num(x: np.ndarray) -> pa.Array:
+    return pc.cast(pa.array(x), pa.string())
+
+
+def generate(path: Path, n_rows: int, seed: int = 0, chunk: int = 2_000_000) -> dict:
+    """Write the synthetic log; returns counts. Campaigns take 15 % of rows over 5,000 accounts."""
+    rng = np.random.default_rng(seed)
+    n_benign_acc, n_camp_acc, n_camps = 60_000, 5_000, 5
+    camp_of = rng.integers(0, n_camps, n_camp_acc)
+    # heavy-tailed benign volumes (Zipf-like weights)
+    w = 1.0 / np.arange(1, n_benign_acc + 1) ** 0.8
+    w /= w.sum()
+    writer = None
+    done = 0
+    while done < n_rows:
+        m = min(chunk, n_rows - done)
+        is_camp = rng.random(m) < 0.15
+        nb, nc = int((~is_camp).sum()), int(is_camp.sum())
+        acct = np.empty(m, np.int64)
+        acct[~is_camp] = rng.choice(n_benign_acc, nb, p=w)
+        ca = rng.integers(0, n_camp_acc, nc)
+        acct[is_camp] = n_benign_acc + ca
+        ts = np.empty(m, np.int64)
+        ts[~is_camp] = T0 + rng.integers(0, 7 * DAY, nb)
+        cstart = T0 + (camp_of[ca] * DAY)  # each campaign starts on its own day and runs two days
+        ts[is_camp] = cstart + rng.integers(0, 2 * DAY, nc)
+        # prompts
+        bp = pc.binary_join_element_wise(
+            _pick(OPENERS, rng.integers(0, len(OPENERS), nb)), _pick(BENIGN_BODY, rng.integers(0, len(BENIGN_BODY), nb)),
+            _pick(WORDS, rng.integers(0, len(WORDS), nb)), _pick(WORDS, rng.integers(0, len(WORDS), nb)),
+            _pick(WORDS, rng.integers(0, len(WORDS), nb)), " ")
+        bp = pc.binary_join_element_wise(bp, _pick(CLOSERS, rng.integers(0, len(CLOSERS), nb)), "")
+        tpl = (camp_of[ca] + rng.integers(0, 2, nc)) % len(CAMPAIGN_TEMPLATES)
+        cp = _pick(CAMPAIGN_TEMPLATES, tpl)
+        cp = pc.replace_substring(cp, "{a}", "\x00")
+        parts = pc.split_pattern(cp, "\x00")
+        head = pc.list_element(parts, 0)
+        rest = pc.list_element(parts, 1)
+        rparts = pc.split_pattern(rest, "{b}")
+        cp = pc.binary_join_element_wise(
+            head, _pick(WORDS, rng.integers(0, len(WORDS), nc)), pc.list_element(rparts, 0),
+            _pick(WORDS, rng.integers(0, len(WORDS), nc)), pc.list_element(rparts, 1), " ", _num(rng.integers(0, 10_000, nc)), "")
+        prompt_arr = pa.concat_arrays([_flat(bp).cast(pa.string()), _flat(cp).cast(pa.string())])
+        order = np.concatenate([np.nonzero(~is_camp)[0], np.nonzero(is_camp)[0]])
+        inv = np.empty(m, np.int64)
+        inv[order] = np.arange(m)
+        prompt_arr = prompt_arr.take(pa.array(inv))
+        ip = np.where(is_camp, 200_000 + (camp_of[np.maximum(acct - n_benign_acc, 0)] * 50 + rng.integers(0, 50, m)),
+                      acct % 150_000)
+        ip_s = pc.binary_join_element_wise(_const("10", m), _num(ip // 65536), _num((ip // 256) % 256), _num(ip % 256), ".")
+        ua = pc.if_else(pa.array(is_camp), _const("python-httpx/0.27", m), _pick(UAS, acct % len(UAS)))
+        pay_idx = np.where(is_camp, (acct - n_benign_acc) // 25, acct)  # a card per 25 sybils
+        pay = pc.binary_join_element_wise(pc.if_else(pa.array(is_camp), _const("cardc", m), _const("card", m)), _num(pay_idx), "-")
+        ids = _num(np.arange(done, done + m))
+        acc_s = pc.binary_join_element_wise(_const("acct", m), _num(acct), "-")
+        table = pa.table({
+            "request_id": pc.binary_join_element_wise(_const("r", m), ids, ""),
+            "ts": pa.array(ts).cast(pa.timestamp("us", tz="UTC")),
+            "account_id": acc_s,
+            "api_key_id": acc_s,
+            "ip": ip_s,
+            "user_agent": ua,
+            "payment_fingerprint": pay,
+            "model": _const("m-1", m),
+            "prompt": prompt_arr,
+            "response": _const("ok", m),
+            "prompt_tokens": pa.array(rng.integers(5, 60, m)),
+            "completion_tokens": pa.array(np.where(is_camp, rng.integers(300, 900, m), rng.integers(50, 600, m))),
+        })
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=1_000_000)
+        done += m
+    writer.close()
+    return {"rows": n_rows, "benign_accounts": n_benign_acc, "campaign_accounts": n_camp_acc, "campaigns": n_camps}
+
+
+_CHILD = r'''
+import json, resource, sys, time
+mode, path = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+if mode == "scan":
+    from stillwatch.guard.scan import scan
+    f = scan(path)
+    extra = {"accounts": len(f.accounts), "flagged": len(f.flagged), "campaigns": len(f.campaigns),
+             "campaign_sizes": sorted((len(c.accounts) for c in f.campaigns), reverse=True)[:10]}
+elif mode == "ibis_features":
+    from stillwatch.guard.scan import ScanConfig, _DuckEngine
+    from stillwatch.guard.features import row_features, account_features, with_shared_flag
+    import pyarrow as pa
+    eng = _DuckEngine(ScanConfig())
+    canon, _, _ = eng.load(path)
+    nd = eng.put("sw_nd", pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())}))
+    rows = row_features(canon, "duckdb")
+    rows = rows.left_join(nd, rows.prompt_h == nd.nd_prompt_h).drop("nd_prompt_h")
+    rows = eng.materialise("sw_rows", with_shared_flag(rows))
+    acc = account_features(rows).to_pyarrow()
+    extra = {"accounts": acc.num_rows}
+else:
+    import duckdb
+    from guard_scale_sql import BASELINE_SQL
+    con = duckdb.connect()
+    con.execute("SET memory_limit='2500MB'")
+    con.execute("SET enable_progress_bar=false")
+    acc = con.execute(BASELINE_SQL.format(path=path)).to_arrow_table()
+    extra = {"accounts": acc.num_rows}
+wall = time.perf_counter() - t0
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+print(json.dumps({"mode": mode, "wall_s": wall, "peak_rss_mb": rss, **extra}))
+'''
+
+
+def run_child(mode: str, path: Path) -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + str(ROOT / "benchmarks"))
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path)], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
+    line = [x for x in out.stdout.splitlines() if x.startswith('{"mode"')][-1]
+    return json.loads(line)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=16_000_000)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/guard_scale.md")
+    args = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"guard_scale_{args.rows}.parquet"
+    if not path.exists():
+        t = time.perf_counter()
+        info = generate(path, args.rows)
+        print(f"generated {path} in {time.perf_counter() - t:.1f}s: {info}", flush=True)
+    runs: dict[str, list[dict]] = {"scan": [], "ibis_features": [], "sql_baseline": []}
+    for _ in range(args.repeats):
+        for mode in ("sql_baseline", "ibis_features", "scan"):
+            r = run_child(mode, path)
+            print(json.dumps(r), flush=True)
+            runs[mode].append(r)
+    med = {k: float(np.median([r["wall_s"] for r in v])) for k, v in runs.items()}
+    rss = {k: float(max(r["peak_rss_mb"] for r in v)) for k, v in runs.items()}
+    scan_info = runs["scan"][-1]
+    ratio = med["ibis_features"] / med["sql_baseline"]
+    cmd = f".venv/bin/python benchmarks/guard_scale.py --rows {args.rows} --repeats {args.repeats}"
+    md = f"""## guard: scan at scale ({args.rows:,} exchanges, Parquet in -> findings out)
+
+| figure | value |
+|---|---|
+| full scan wall time (median of {args.repeats}) | {med['scan']:.1f} s (goal <= 120 s) |
+| full scan peak RSS | {rss['scan']:.0f} MB (goal <= 4096 MB) |
+| features via Ibis on DuckDB (row features + account aggregates) | {med['ibis_features']:.1f} s, peak {rss['ibis_features']:.0f} MB |
+| baseline: hand-written DuckDB SQL of the same account features | {med['sql_baseline']:.1f} s, peak {rss['sql_baseline']:.0f} MB |
+| ratio Ibis features / SQL baseline | {ratio:.2f} |
+| accounts / flagged / campaigns found | {scan_info['accounts']:,} / {scan_info['flagged']:,} / {scan_info['campaigns']} (generated: 65,000 accounts, 5,000 sybils in 5 campaigns) |
+
+Machine: 2 vCPU cloud VM, shared (other jobs running). Date: {dt.date.today().isoformat()}.
+Command: `{cmd}`. The Parquet file is generated by the script (vectorised) under `benchmarks/out/` (not in git).
+The SQL baseline computes the account features only (no near-duplicates, no clustering); the Ibis run computes the
+same features through the shared definitions (plus the shared-template flag); the full scan adds MinHash/LSH over
+distinct prompts, cross-account keys, clustering and scoring. Timings are single-process wall times, medians.
+"""
+    print(md)
+    if not args.no_write:
+        RESULTS.write_text(md)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Features, MinHash, clustering and the human-feasible rate: known answers and naive references."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stillwatch.guard.cluster import components, sizes
+from stillwatch.guard.features import CAPABILITY_PATTERNS, normalise_py
+from stillwatch.guard.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures
+from stillwatch.guard.rates import HumanRate, available_seconds, human_rate_multiple, human_rate_per_hour, human_seconds
+
+
+# ------------------------------------------------------------------------------ human-feasible rate
+def test_human_rate_known_answer():
+    # 400 tokens * 0.75 words/token / 238 wpm = 1.2605 min = 75.63 s; + 5 s = 80.63 s -> 44.65 / h
+    assert human_rate_per_hour() == pytest.approx(3600 / (5 + 400 * 0.75 / 238 * 60), rel=1e-12)
+    assert human_rate_per_hour() == pytest.approx(44.65, abs=0.01)
+    assert human_seconds(np.array([0, 238 / 0.75]))[1] == pytest.approx(65.0)  # one minute of reading + 5 s
+
+
+def test_available_seconds_waking_hours():
+    hour = 3_600_000_000
+    typical = HumanRate().typical_exchange_seconds
+    got = available_seconds(np.array([0, hour, 20 * hour, 48 * hour]))
+    want = np.array([0, 3600, 16 * 3600, 32 * 3600]) + typical
+    np.testing.assert_allclose(got, want)
+
+
+def test_multiple_is_people_needed():
+    # 90 typical exchanges in one hour need 90 * 80.63 s = 2.0 people reading full time (minus the grace)
+    demand = 90 * HumanRate().typical_exchange_seconds
+    m = human_rate_multiple(np.array([demand]), np.array([3_600_000_000]))
+    assert m[0] == pytest.approx(demand / (3600 + HumanRate().typical_exchange_seconds))
+    assert 1.9 < m[0] < 2.0
+
+
+def test_human_rate_validates():
+    with pytest.raises(ValueError, match="words_per_minute"):
+        HumanRate(words_per_minute=0)
+
+
+# ------------------------------------------------------------------------------------- MinHash
+def _shingles(text: str, k: int = 5) -> set[bytes]:
+    b = text.encode()[:256]
+    return {b[i : i + k] for i in range(len(b) - k + 1)}
+
+
+def _jaccard(a: str, b: str) -> float:
+    sa, sb = _shingles(a), _shingles(b)
+    return len(sa & sb) / len(sa | sb)
+
+
+def test_minhash_estimates_jaccard():
+    rng = np.random.default_rng(1)
+    words = [f"w{i}" for i in range(300)]
+    base = [" ".join(rng.choice(words, 30)) for _ in range(40)]
+    pairs = []
+    for b in base:
+        toks = b.split()
+        k = int(rng.integers(0, 20))
+        for j in rng.choice(len(toks), k, replace=False):
+            toks[j] = str(rng.choice(words))
+        pairs.append((b, " ".join(toks)))
+    flat = [x for p in pairs for x in p]
+    sig, has = signatures(flat)
+    assert has.all()
+    est = np.array([estimate_jaccard(sig[2 * i], sig[2 * i + 1]) for i in range(len(pairs))])
+    true = np.array([_jaccard(a, b) for a, b in pairs])
+    # 64 bins: standard error <= 0.5/sqrt(64) = 0.0625; allow a generous mean absolute error
+    assert np.mean(np.abs(est - true)) < 0.08
+    assert np.corrcoef(est, true)[0, 1] > 0.9
+
+
+def test_signatures_are_a_function_of_the_text():
+    texts = ["explain step by step how tides work", "a completely different prompt about cats", "hi"]
+    s1, _ = signatures(texts)
+    s2, _ = signatures(list(reversed(texts)))
+    np.testing.assert_array_equal(s1, s2[::-1])
+    # chunking does not change signatures
+    s3, _ = signatures(texts, MinHashConfig(chunk_bytes=10))
+    np.testing.assert_array_equal(s1, s3)
+
+
+def test_near_duplicate_groups_one_hop():
+    texts = [
+        "think step by step: explain how photosynthesis works in green plants today",
+        "think step by step: explain how photosynthesis works in green plants now",
+        "write a haiku about the sea and the moon and the stars above",
+        "hi",
+        "",
+    ]
+    g = near_duplicate_groups(texts)
+    assert g[0] == g[1] == 0
+    assert g[2] == 2 and g[3] == 3 and g[4] == 4
+    # order-invariance when an order key is given
+    perm = [2, 4, 1, 0, 3]
+    rank = np.array([10, 11, 12, 13, 14])
+    g2 = near_duplicate_groups([texts[i] for i in perm], order=rank[perm])
+    back = np.empty(5, np.int64)
+    back[perm] = np.array(perm)[g2]
+    np.testing.assert_array_equal(back, g)
+
+
+def test_near_duplicates_do_not_chain():
+    # a chain where each neighbour differs by one word: A~B~C~... but A and Z are unrelated
+    words = [f"token{i:03d}" for i in range(60)]
+    chain = [" ".join(words[i : i + 12]) for i in range(0, 40)]
+    g = near_duplicate_groups(chain)
+    assert np.bincount(g).max() < 10  # no giant group
+
+
+# ------------------------------------------------------------------------------------ clustering
+def _naive_components(n, ea, ek):
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    by_key = {}
+    for a, k in zip(ea, ek):
+        by_key.setdefault(k, []).append(a)
+    for members in by_key.values():
+        for a, b in itertools.pairwise(members):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    roots = [find(i) for i in range(n)]
+    first = {}
+    for i, r in enumerate(roots):
+        first.setdefault(r, i)
+    return np.array([first[r] for r in roots])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30), st.lists(st.tuples(st.integers(0, 29), st.integers(-5, 8)), max_size=40))
+def test_components_match_naive_union_find(n, pairs):
+    pairs = [(a % n, k) for a, k in pairs]
+    ea = np.array([p[0] for p in pairs], np.int64)
+    ek = np.array([p[1] for p in pairs], np.int64)
+    got = components(n, ea, ek)
+    np.testing.assert_array_equal(got, _naive_components(n, ea.tolist(), ek.tolist()))
+    assert sizes(got).sum() == sum(np.bincount(got)[got])
+
+
+def test_components_rejects_bad_indices():
+    with pytest.raises(ValueError, match="edge_account"):
+        components(3, np.array([3]), np.array([1]))
+
+
+# -------------------------------------------------------------------------------- normalisation
+def test_normalise_py_matches_duckdb():
+    import ibis
+
+    from stillwatch.guard.features import normalise
+
+    texts = ["Hello   World 123", "  Tabs\tand\nnewlines 4 5 ", "ÜBER straße 2026-03-01", "", "x"]
+    t = ibis.memtable({"p": texts})
+    con = ibis.duckdb.connect()
+    got = con.execute(t.select(n=normalise(t.p)))["n"].tolist()
+    assert got == [normalise_py(x) for x in texts]
+    assert normalise_py("Hello   World 123") == "hello world 0"
+
+
+def test_capability_patterns_match_intended_prompts():
+    cases = {
+        "reasoning": "Think step by step and show your work.",
+        "coding": "Write a Python function to merge two lists.",
+        "tool_use": "You may call the search tool; reply in JSON.",
+        "grading": "Grade this answer using the rubric below.",
+    }
+    for name, text in cases.items():
+        assert re.search(CAPABILITY_PATTERNS[name], normalise_py(text)), name
+    assert not any(re.search(p, normalise_py("what's a good name for my cat?")) for p in CAPABILITY_PATTERNS.values())
