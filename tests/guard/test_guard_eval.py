@@ -152,3 +152,27 @@ def test_eval_cli_json():
     assert data[0]["results"][1]["ari"] is not None and data[0]["results"][0]["ari"] is None
     r = CliRunner().invoke(app, ["guard", "eval", "--detectors", "nope"])
     assert r.exit_code != 0
+
+
+def test_eval_cli_on_files(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from stillwatch.cli.main import app
+
+    log, labels = simulate("rubric", 4_000, 2)
+    pq.write_table(log, tmp_path / "log.parquet")
+    # one labelled account that never appears in the log, and one log account left unlabelled
+    extra = pa.table({"account_id": ["ghost"], "campaign_id": pa.array([None], pa.string()), "family": ["benign:casual"]})
+    pq.write_table(pa.concat_tables([labels.slice(1), extra.cast(labels.schema)]), tmp_path / "labels.parquet")
+    r = CliRunner().invoke(app, ["guard", "eval", "--log", str(tmp_path / "log.parquet"), "--labels",
+                                 str(tmp_path / "labels.parquet"), "--detectors", "rate_limit", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)[0]
+    assert data["info"]["unlabeled_accounts"] == 1
+    res = data["results"][0]
+    assert res["n_benign"] + res["n_campaign_accounts"] == labels.num_rows - 1
+    r = CliRunner().invoke(app, ["guard", "eval", "--log", str(tmp_path / "log.parquet")])
+    assert r.exit_code != 0

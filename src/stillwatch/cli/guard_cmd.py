@@ -126,6 +126,8 @@ def eval_cmd(
     ),
     stream: bool = typer.Option(True, "--stream/--no-stream", help="Replay the log through the streaming scorer."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
+    log_path: str | None = typer.Option(None, "--log", help="Evaluate on this labelled log instead of simulating."),
+    labels_path: str | None = typer.Option(None, "--labels", help="Labels (Parquet) for --log."),
 ) -> None:
     """Evaluate Stillwatch and the baselines on simulated scenario families (each reported separately)."""
     import json
@@ -134,7 +136,7 @@ def eval_cmd(
     from rich.table import Table
 
     from stillwatch.errors import InputError
-    from stillwatch.guard.evaluate import DETECTORS, evaluate_scenario
+    from stillwatch.guard.evaluate import DETECTORS, evaluate_files, evaluate_scenario
     from stillwatch.guard.simulate import get_scenario
 
     names = [d.strip() for d in detectors.split(",") if d.strip()]
@@ -145,8 +147,12 @@ def eval_cmd(
         get_scenario(s)  # fail fast on a typo
     console = Console(stderr=True)
     results = []
+    if (log_path is None) != (labels_path is None):
+        raise InputError("--log and --labels go together")
     with console.status("evaluating") as status:
-        for s in scenario:
+        if log_path is not None:
+            results.append(evaluate_files(log_path, labels_path, names, stream=stream, progress=status.update))
+        for s in scenario if log_path is None else []:
             evals, info = evaluate_scenario(s, exchanges, seed, names, stream=stream, progress=status.update)
             results.append((evals, info))
     if json_out:
@@ -156,7 +162,7 @@ def eval_cmd(
     for evals, info in results:
         e0 = evals[0]
         t = Table(title=f"{info['scenario']}: {e0.n_benign:,} benign accounts, {e0.n_campaign_accounts:,} campaign "
-                        f"accounts in {e0.n_campaigns} campaigns, {info['n_exchanges']:,} exchanges (seed {seed})")
+                        f"accounts in {e0.n_campaigns} campaigns, {info['n_exchanges']:,} exchanges (seed {info.get('seed', 'n/a')})")
         for col in ("detector", "TPR@1e-3", "TPR@1e-4", "PR-AUC", "own TPR", "own FPR", "ARI", "recovered",
                     "harvest before alarm (max)"):
             t.add_column(col, justify="right" if col != "detector" else "left")

@@ -344,3 +344,45 @@ def evaluate_scenario(scenario: str, n_exchanges: int, seed: int, detectors=DETE
         evals.append(evaluate_output(log_t, labels, out, scenario, notes))
         info["detector_s"][d] = round(time.perf_counter() - t0, 2)
     return evals, info
+
+
+def evaluate_files(log_path: str, labels_path: str, detectors=DETECTORS, stream: bool = True,
+                   progress=None) -> tuple[list[Evaluation], dict]:
+    """Evaluate detectors on a labelled log on disk (any log ``read_log`` accepts + a labels Parquet).
+
+    Labels must follow :data:`~stillwatch.guard.schema.LABEL_SCHEMA`; accounts of the log missing
+    from the labels are left out of the metrics (counted in the returned info).
+    """
+    import time
+
+    import pyarrow.parquet as pq
+
+    from stillwatch.errors import InputError
+
+    from .ingest import read_log
+
+    say = progress or (lambda _msg: None)
+    res = read_log(log_path)
+    try:
+        labels = pq.read_table(labels_path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise InputError(f"cannot read labels {labels_path}: {exc}") from None
+    missing = [c for c in ("account_id", "campaign_id") if c not in labels.column_names]
+    if missing:
+        raise InputError(f"labels {labels_path} lack column(s) {missing}")
+    if "family" not in labels.column_names:
+        labels = labels.append_column("family", pa.array(["unknown"] * labels.num_rows, type=pa.string()))
+    labels = labels.select(["account_id", "campaign_id", "family"])
+    seen = pc.unique(res.table["account_id"])
+    unlabeled = int(len(seen) - pc.sum(pc.is_in(seen, value_set=labels["account_id"])).as_py()) if len(seen) else 0
+    labels = labels.filter(pc.is_in(labels["account_id"], value_set=seen))
+    info = {"scenario": str(log_path), "n_exchanges": res.n_valid, "malformed": res.malformed,
+            "unlabeled_accounts": unlabeled, "detector_s": {}}
+    evals = []
+    for d in detectors:
+        say(f"{log_path}: {d}")
+        t0 = time.perf_counter()
+        out, notes = run_detector(d, res.table, stream=stream)
+        evals.append(evaluate_output(res.table, labels, out, str(log_path), notes))
+        info["detector_s"][d] = round(time.perf_counter() - t0, 2)
+    return evals, info
