@@ -21,18 +21,15 @@ BASELINES: tuple[str, ...] = ("rate_limit", "prada", "seat", "synchrotrap")
 
 
 def run_baseline(name: str, log, config=None) -> DetectorOutput:
-    """Run one baseline by name on a log table."""
-    if name == "rate_limit":
-        from .rate_limit import RateLimitConfig, run
-    elif name == "prada":
-        from .prada import PradaConfig as RateLimitConfig, run  # noqa: N814
-    elif name == "seat":
-        from .seat import SeatConfig as RateLimitConfig, run  # noqa: N814
-    elif name == "synchrotrap":
-        from .synchrotrap import SynchroTrapConfig as RateLimitConfig, run  # noqa: N814
-    else:
+    """Run one baseline by name on a log table (``config``: that baseline's config dataclass)."""
+    import importlib
+
+    if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
-    return run(log, config or RateLimitConfig())
+    module = importlib.import_module(f"{__name__}.{name}")
+    if config is None:
+        return module.run(log)
+    return module.run(log, config)
 
 
 __all__ = ["BASELINES", "DetectorOutput", "run_baseline"]
