@@ -207,6 +207,36 @@ def table_for(res) -> list[str]:
     return out + [""]
 
 
+def plot(raw: list[dict], path: Path) -> None:
+    """Grouped bars per family: PR-AUC and TPR@1e-3 of every detector (raw = the --json records)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fams = [r["family"] for r in raw]
+    dets = [e["detector"] for e in raw[0]["results"]]
+    fig, axes = plt.subplots(2, 1, figsize=(12, 7), sharex=True)
+    width = 0.8 / len(dets)
+    for ax, key, title in ((axes[0], "pr_auc", "PR-AUC (account level)"),
+                           (axes[1], "tpr_1e-3", "TPR at FPR 1e-3 (account level)")):
+        for j, d in enumerate(dets):
+            vals = []
+            for r in raw:
+                e = next(x for x in r["results"] if x["detector"] == d)
+                vals.append(e["pr_auc"] if key == "pr_auc" else e["tpr_at_fpr"]["1e-3"])
+            ax.bar(np.arange(len(fams)) + j * width, vals, width, label=d)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    axes[1].set_xticks(np.arange(len(fams)) + 0.4 - width / 2, fams, rotation=20)
+    axes[0].legend(ncol=len(dets), fontsize=8, loc="lower left")
+    fig.suptitle("guard: Stillwatch vs baselines, each scenario family separately")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--families", default=",".join(DEVELOPMENT_FAMILIES + ("heldout",)))
@@ -270,14 +300,17 @@ def main(argv=None) -> int:
     lines += [""] + speed + ["### Side by side, per family", ""]
     for r in results:
         lines += table_for(r)
+    raw = [{"family": r["family"], "timing": r["timing"], "results": [e.to_json() for e in r["evals"]]} for r in results]
+    png = Path(args.out).with_suffix(".png")
+    if raw:
+        plot(raw, png)
+        lines.insert(lines.index("### Side by side, per family"), f"![per-family PR-AUC and TPR]({png.name})\n")
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
     print(text)
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            [{"family": r["family"], "timing": r["timing"], "results": [e.to_json() for e in r["evals"]]} for r in results],
-            indent=1))
+        Path(args.json).write_text(json.dumps(raw, indent=1))
     return 0
 
 
