@@ -34,6 +34,13 @@ class Recorder:
         return scores
 
 
+class NoEos:
+    def __call__(self, input_ids, scores):
+        scores = scores.clone()
+        scores[:, 258] = float("-inf")
+        return scores
+
+
 class ForceToken:
     def __init__(self, token):
         self.token = token
@@ -78,14 +85,17 @@ def test_tiny_shape_and_tokenizer_id(tiny):
 
 
 def test_tiny_generates_64_tokens_for_8_prompts_fast(tiny):
+    """Judged by process CPU time (the tiny backend runs on one thread), which other jobs on a
+    shared machine cannot inflate the way they inflate wall time."""
+    assert tiny.num_threads == 1
     tiny.generate(PROMPTS, max_new_tokens=8, seed=0)  # warm-up
-    times = []
+    cpu = []
     for _ in range(3):
-        t = time.perf_counter()
-        gens = tiny.generate(PROMPTS, max_new_tokens=64, seed=0)
-        times.append(time.perf_counter() - t)
-    assert len(gens) == 8
-    assert min(times) < 1.0, times
+        t = time.process_time()
+        gens = tiny.generate(PROMPTS, max_new_tokens=64, seed=0, logits_processor=NoEos())
+        cpu.append(time.process_time() - t)
+    assert len(gens) == 8 and all(len(g.completion_ids) == 64 for g in gens)
+    assert min(cpu) < 0.6, cpu
 
 
 def test_generation_fields_are_consistent(tiny):
@@ -223,3 +233,16 @@ def test_check_same_tokenizer_names_both(tiny):
     check_same_tokenizer(tiny, load_tiny(seed=1))
     with pytest.raises(TokenizerMismatchError, match=r"'tiny'.*'other-model'"):
         check_same_tokenizer(tiny, Other())
+
+
+def test_tiny_student_config_for_another_tokenizer():
+    """A small Llama over a foreign (here: stand-in) tokenizer takes its vocabulary and ids."""
+
+    class Tok:
+        pad_token_id, bos_token_id, eos_token_id = 2, 1, 2
+
+        def __len__(self):
+            return 300
+
+    cfg = new_tiny_model(0, TinyConfig(hidden=32, n_heads=2), tokenizer=Tok()).config
+    assert (cfg.vocab_size, cfg.hidden_size, cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id) == (300, 32, 2, 1, 2)

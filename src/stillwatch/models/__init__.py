@@ -1,8 +1,15 @@
 """Model backends behind one small interface (see :mod:`stillwatch.models.base`)."""
 
 from stillwatch.models.base import Backend, Generation
+from stillwatch.models.byte_tokenizer import ByteTokenizer
+from stillwatch.models.hf import HFBackend
+from stillwatch.models.tiny import TinyConfig, new_tiny_model, tiny_config
 
-__all__ = ["Backend", "Generation", "check_same_tokenizer", "load_backend"]
+# None of these imports torch: it is imported inside the functions that need it.
+__all__ = [
+    "Backend", "ByteTokenizer", "Generation", "HFBackend", "TinyConfig",
+    "check_same_tokenizer", "load_backend", "new_tiny_model", "tiny_config",
+]
 
 
 def load_backend(name: str, **kwargs) -> Backend:

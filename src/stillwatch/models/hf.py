@@ -82,6 +82,9 @@ class HFBackend(Backend):
         model: a ``transformers`` causal LM (``PreTrainedModel`` with ``generate``).
         tokenizer: a Hugging Face tokenizer, or a :class:`~stillwatch.models.byte_tokenizer.ByteTokenizer`.
         name: a short name for messages and records.
+        num_threads: torch intra-op threads while this backend computes (restored afterwards);
+            None keeps torch's setting. On a shared, oversubscribed CPU one thread can be ten
+            times faster than two (OpenMP threads wait on each other); see notes/issue-2-models.md.
 
     The backend owns ``model``: it puts it in eval mode and replaces its ``generation_config``
     with a clean one (only bos/eos/pad ids), so that no sampling default shipped with a checkpoint
@@ -90,8 +93,12 @@ class HFBackend(Backend):
 
     local = True
 
-    def __init__(self, model: Any, tokenizer: Any, name: str) -> None:
+    def __init__(self, model: Any, tokenizer: Any, name: str, *, num_threads: int | None = None) -> None:
         from transformers import GenerationConfig
+
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise InputError(f"num_threads must be None or an int >= 1, got {num_threads!r}")
+        self.num_threads = num_threads
 
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -118,6 +125,20 @@ class HFBackend(Backend):
             bos_token_id=self.bos_token_id, eos_token_id=list(eos), pad_token_id=self.pad_token_id
         )
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    @contextlib.contextmanager
+    def _threads(self) -> Any:
+        import torch
+
+        old = torch.get_num_threads()
+        if self.num_threads is None or self.num_threads == old:
+            yield
+            return
+        torch.set_num_threads(self.num_threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
 
     # ------------------------------------------------------------------ text <-> ids
     def encode(self, text: str) -> list[int]:
@@ -176,7 +197,7 @@ class HFBackend(Backend):
             torch.random.fork_rng(devices=[device] if device.type == "cuda" else [])
             if seed is not None else contextlib.nullcontext()
         )
-        with rng_ctx, torch.inference_mode():
+        with rng_ctx, self._threads(), torch.inference_mode():
             if seed is not None:
                 torch.manual_seed(int(seed))
             for start in range(0, len(prompts), batch_size):
@@ -229,7 +250,7 @@ class HFBackend(Backend):
         results: list[np.ndarray | None] = [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
         device = self.model.device
-        with torch.inference_mode():
+        with self._threads(), torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 width = max(len(seqs[i]) for i in idx)
@@ -275,7 +296,9 @@ class HFBackend(Backend):
         self.tokenizer.save_pretrained(directory)
 
 
-def load_hf_directory(path: str | os.PathLike, *, dtype: str | None = None, name: str | None = None) -> HFBackend:
+def load_hf_directory(
+    path: str | os.PathLike, *, dtype: str | None = None, name: str | None = None, num_threads: int | None = None
+) -> HFBackend:
     """Open a Hugging Face model directory (``config.json`` + weights + tokenizer files, or a
     Stillwatch byte tokenizer) as a backend. Never downloads anything.
 
@@ -304,4 +327,6 @@ def load_hf_directory(path: str | os.PathLike, *, dtype: str | None = None, name
         raise
     except (OSError, ValueError, KeyError) as exc:
         raise BackendError(f"cannot load the model in {str(d)!r}: {exc}") from exc
-    return HFBackend(model, tokenizer, name or str(d))
+    if num_threads is None and isinstance(tokenizer, ByteTokenizer):
+        num_threads = 1  # a tiny byte-level student: one thread is fastest (see load_tiny)
+    return HFBackend(model, tokenizer, name or str(d), num_threads=num_threads)

