@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,22 @@ from stillwatch.errors import BackendError, InputError
 from stillwatch.models.base import Backend, Generation
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def hub_offline() -> Iterator[None]:
+    """Within the block, transformers and huggingface_hub may not touch the network."""
+    old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> str:
@@ -308,7 +324,6 @@ def load_hf_directory(
     d = Path(path)
     if not (d / "config.json").is_file():
         raise InputError(f"{str(d)!r} is not a Hugging Face model directory (no config.json)")
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -318,11 +333,12 @@ def load_hf_directory(
             raise InputError(f"dtype must be one of float32, bfloat16, float16, got {dtype!r}")
         torch_dtype = getattr(torch, dtype)
     try:
-        if (d / BYTE_TOKENIZER_FILE).is_file():
-            tokenizer = ByteTokenizer.from_pretrained(d)
-        else:
-            tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True, dtype=torch_dtype)
+        with hub_offline():
+            if (d / BYTE_TOKENIZER_FILE).is_file():
+                tokenizer = ByteTokenizer.from_pretrained(d)
+            else:
+                tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(str(d), local_files_only=True, dtype=torch_dtype)
     except InputError:
         raise
     except (OSError, ValueError, KeyError) as exc:

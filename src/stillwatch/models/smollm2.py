@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stillwatch.errors import BackendError, InputError
-from stillwatch.models.hf import HFBackend
+from stillwatch.models.hf import HFBackend, hub_offline
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +82,6 @@ def _cache_is_valid(cache: Path, gguf: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _hub_offline() -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextlib.contextmanager
 def _lock(path: Path) -> Iterator[None]:
     """An exclusive advisory lock (POSIX ``flock``) so that concurrent first loads wait for one
     conversion instead of each doing it; correctness does not depend on it (the rename does)."""
@@ -153,7 +138,7 @@ def convert_gguf(gguf: Path, cache: Path) -> Path:
 
     def build(tmp: Path) -> None:
         log.info("converting %s to an HF-format cache at %s (once)", gguf, cache)
-        with _hub_offline():
+        with hub_offline():
             tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(
                 str(gguf.parent), gguf_file=gguf.name, local_files_only=True, dtype=torch.float32
@@ -220,7 +205,7 @@ def load_smollm2(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     try:
-        with _hub_offline():
+        with hub_offline():
             tok = AutoTokenizer.from_pretrained(str(cache), local_files_only=True)
             model = AutoModelForCausalLM.from_pretrained(str(cache), local_files_only=True, dtype=getattr(torch, dtype))
     except (OSError, ValueError) as exc:
