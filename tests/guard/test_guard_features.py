@@ -98,7 +98,7 @@ def test_near_duplicate_groups_one_hop():
         "",
     ]
     g = near_duplicate_groups(texts)
-    assert g[0] == g[1] == 0
+    assert g[0] == g[1] and g[0] in (0, 1)
     assert g[2] == 2 and g[3] == 3 and g[4] == 4
     # order-invariance when an order key is given
     perm = [2, 4, 1, 0, 3]

@@ -200,6 +200,19 @@ def _bands_and_fingerprints(texts, cfg: MinHashConfig) -> tuple[np.ndarray, np.n
     return keys, small, has
 
 
+def prompt_rank(keys: np.ndarray) -> np.ndarray:
+    """A pseudo-random int64 rank per prompt from its band keys (a pure function of the text)."""
+    folded = np.bitwise_xor.reduce(keys, axis=1) if keys.shape[1] else np.zeros(keys.shape[0], np.uint64)
+    return splitmix64(folded).view(np.int64)
+
+
+def sketch_one(text: str, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    """(band keys, 8-bit fingerprints, sketchable, rank) of one prompt — the streaming scorer's view,
+    identical to the batch's for the same text."""
+    keys, small, has = _bands_and_fingerprints([text], cfg)
+    return keys[0], small[0], bool(has[0]), int(prompt_rank(keys)[0])
+
+
 def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np.ndarray | None = None,
                           min_jaccard: float = 0.6) -> np.ndarray:
     """Representative index per text (int64): its near-duplicate group is the set of texts that
@@ -209,14 +222,14 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
     estimated Jaccard similarity to it is at least ``min_jaccard`` (itself when there is none).
     This is one hop, not a transitive closure, so chains of pairwise-similar texts (A~B~C~...)
     cannot glue unrelated prompts into one giant group. ``order`` (default: the index) must be a
-    permutation-invariant rank such as a hash of the text, so the result does not depend on input
-    order. Texts with fewer bytes than one shingle are their own representative.
+    permutation-invariant rank such as a hash of the text (default: :func:`prompt_rank`, a pure
+    function of the text, which the streaming scorer uses too). Texts with fewer bytes than one shingle are their own representative.
     """
     keys, small, has = _bands_and_fingerprints(texts, cfg)
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
-    rank = np.arange(n, dtype=np.int64) if order is None else np.asarray(order)
+    rank = prompt_rank(keys) if order is None else np.asarray(order)
     best = np.arange(n, dtype=np.int64)
     idx = np.nonzero(has)[0]
     for b in range(cfg.n_bands):  # n_bands passes

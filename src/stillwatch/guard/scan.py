@@ -274,7 +274,7 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     _timed(say, f"{dp.num_rows} distinct prompts", t0)
     if dp.num_rows:
         ph = dp["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)
-        groups = near_duplicate_groups(dp["text"], cfg.minhash, order=ph)
+        groups = near_duplicate_groups(dp["text"], cfg.minhash)
         gsize = np.bincount(groups, minlength=len(groups))[groups]
         keep = gsize >= 2
         nd = pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
