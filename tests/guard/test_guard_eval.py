@@ -176,3 +176,19 @@ def test_eval_cli_on_files(tmp_path):
     assert res["n_benign"] + res["n_campaign_accounts"] == labels.num_rows - 1
     r = CliRunner().invoke(app, ["guard", "eval", "--log", str(tmp_path / "log.parquet")])
     assert r.exit_code != 0
+
+
+def test_stillwatch_adapters_cover_every_account():
+    """The adapters call guard-pipeline's scan and streaming scorer through their public contract."""
+    from stillwatch.guard.evaluate import run_detector
+
+    log, labels = simulate("coding", 3_000, 4)
+    out, notes = run_detector("stillwatch", log, stream=True, labels=labels)
+    assert set(out.account_id) == set(labels["account_id"].to_pylist())
+    assert out.cluster is not None and out.alarm_us is not None
+    assert notes and notes[0].startswith("streaming replay:")
+    flagged_ts = out.alarm_us[out.alarm_us != NEVER]
+    t = log["ts"].cast(pa.int64()).to_numpy()
+    assert np.all((flagged_ts >= t.min()) & (flagged_ts <= t.max()))  # alarms are times of logged requests
+    ev = evaluate_output(log, labels, out, "coding", notes)
+    assert ev.harvest_before_alarm is not None and set(ev.harvest_before_alarm) == {"coding-c0", "coding-c1", "coding-c2"}
