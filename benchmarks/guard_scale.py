@@ -169,8 +169,8 @@ elif mode == "ibis_features":
     nd = eng.put("sw_nd", pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())}))
     rows = row_features(canon, "duckdb")
     rows = rows.left_join(nd, rows.prompt_h == nd.nd_prompt_h).drop("nd_prompt_h")
-    rows = eng.materialise("sw_rows", with_shared_flag(rows))
-    acc = account_features(rows).to_pyarrow()
+    rows = eng.materialise("sw_rows", rows)
+    acc = account_features(with_shared_flag(rows)).to_pyarrow()
     extra = {"accounts": acc.num_rows}
 else:
     import duckdb

@@ -181,3 +181,16 @@ def test_capability_patterns_match_intended_prompts():
     for name, text in cases.items():
         assert re.search(CAPABILITY_PATTERNS[name], normalise_py(text)), name
     assert not any(re.search(p, normalise_py("what's a good name for my cat?")) for p in CAPABILITY_PATTERNS.values())
+
+
+def test_streaming_sketch_equals_batch_sketch():
+    from stillwatch.guard.minhash import _bands_and_fingerprints, prompt_rank, sketch_one
+
+    texts = ["explain step by step how photosynthesis works in green plants", "hi", "", "ÜBER straße " * 40]
+    keys, small, has = _bands_and_fingerprints(texts, MinHashConfig())
+    rank = prompt_rank(keys)
+    for i, t in enumerate(texts):
+        k1, s1, h1, r1 = sketch_one(t)
+        np.testing.assert_array_equal(k1, keys[i])
+        np.testing.assert_array_equal(s1, small[i])
+        assert h1 == has[i] and r1 == rank[i]

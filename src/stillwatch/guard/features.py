@@ -77,10 +77,19 @@ def _xxhash64(x: str) -> dt.int64:  # Spark's 64-bit hash
     ...
 
 
+@ibis.udf.scalar.builtin(name="hash")
+def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
+    ...
+
+
 def hash64(expr: ibis.Value, engine: str) -> ibis.Value:
-    """An int64 hash of a string expression on ``engine`` (null stays null)."""
-    h = _xxhash64(expr) if engine == "spark" else expr.hash()
-    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h.cast("int64"))
+    """An int64 hash of a string expression on ``engine`` (null stays null). On DuckDB the unsigned
+    64-bit hash is folded into [0, 2^63 - 1) (Ibis' own ``hash()`` goes through a slow bit-string cast)."""
+    if engine == "spark":
+        h = _xxhash64(expr).cast("int64")
+    else:
+        h = (_duck_hash(expr) % ibis.literal(9223372036854775807, dt.uint64)).cast("int64")
+    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h)
 
 
 def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
@@ -97,7 +106,9 @@ def normalise_py(prompt: str) -> str:
 
 def row_features(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
     """One row per exchange: hashed keys, capability flags, human seconds, inter-arrival gap."""
-    norm = normalise(t.prompt)
+    # normalise once in a sub-select (the filter keeps Ibis from inlining it into every use)
+    t = t.mutate(norm=normalise(t.prompt)).filter(_.norm.notnull())
+    norm = t.norm
     nlen = norm.length()
     long_enough = nlen >= cfg.min_template_len
     null64 = ibis.null(dt.int64)
@@ -125,7 +136,8 @@ def row_features(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(
 
 def distinct_prompts(t: ibis.Table, engine: str, max_chars: int = 256) -> ibis.Table:
     """Distinct normalised prompts (cut to ``max_chars``) with their hash, for MinHash."""
-    norm = normalise(t.prompt)
+    t = t.mutate(norm=normalise(t.prompt)).filter(_.norm.notnull())
+    norm = t.norm
     return (
         t.select(prompt_h=hash64(norm, engine), text=norm.substr(0, max_chars))
         .group_by("prompt_h")

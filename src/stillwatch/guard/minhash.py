@@ -209,8 +209,20 @@ def prompt_rank(keys: np.ndarray) -> np.ndarray:
 def sketch_one(text: str, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndarray, np.ndarray, bool, int]:
     """(band keys, 8-bit fingerprints, sketchable, rank) of one prompt — the streaming scorer's view,
     identical to the batch's for the same text."""
-    keys, small, has = _bands_and_fingerprints([text], cfg)
-    return keys[0], small[0], bool(has[0]), int(prompt_rank(keys)[0])
+    b = text.encode("utf-8", "surrogatepass")[: cfg.max_bytes]
+    k = cfg.shingle_bytes
+    n_win = len(b) - k + 1
+    sig = np.full((1, cfg.n_bins), _EMPTY, dtype=np.uint64)
+    if n_win > 0:
+        data = np.frombuffer(b + bytes(8), dtype=np.uint8)
+        words = np.lib.stride_tricks.as_strided(data[:8].view(np.uint64), shape=(n_win,), strides=(1,), writeable=False)
+        word = words & np.uint64((1 << (8 * k)) - 1 if k < 8 else 0xFFFFFFFFFFFFFFFF)
+        h = _mix(word)
+        np.minimum.at(sig[0], (h >> np.uint64(64 - int(np.log2(cfg.n_bins)))).astype(np.int64), h)
+        sig = _densify(sig)
+    keys = band_keys(sig, cfg)
+    small = (sig & np.uint64(0xFF)).astype(np.uint8)
+    return keys[0], small[0], n_win > 0, int(prompt_rank(keys)[0])
 
 
 def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np.ndarray | None = None,

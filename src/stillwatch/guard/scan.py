@@ -59,6 +59,7 @@ class ScanConfig:
     duckdb_memory_limit: str = "2000MB"
     duckdb_threads: int | None = None
     spark_master: str = "local[2]"
+    spark_shuffle_partitions: int = 2
 
     def __post_init__(self) -> None:
         if self.duckdb_threads is not None and self.duckdb_threads < 1:
@@ -210,8 +211,11 @@ class _SparkEngine:
             .appName("stillwatch-guard")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.sql.shuffle.partitions", str(cfg.spark_shuffle_partitions))
+            .config("spark.default.parallelism", str(cfg.spark_shuffle_partitions))
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", "2g")
             .getOrCreate()
         )
         self.ib = ibis.pyspark.connect(self.spark)
@@ -223,11 +227,25 @@ class _SparkEngine:
 
     def put(self, name: str, table: pa.Table):
         self._n += 1
-        return self.ib.create_table(f"{name}_{self._n}", table, temp=True, overwrite=True)
+        view = f"{name}_{self._n}"
+        if table.num_rows:
+            df = self.spark.createDataFrame(table.to_pandas(types_mapper=None))
+        else:
+            from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+            kinds = {pa.int64(): LongType(), pa.string(): StringType()}
+            df = self.spark.createDataFrame([], StructType([StructField(f.name, kinds.get(f.type, StringType()))
+                                                            for f in table.schema]))
+        df.createOrReplaceTempView(view)
+        return self.ib.table(view)
 
     def materialise(self, name: str, expr):
+        import ibis
+
         self._n += 1
-        return self.ib.create_table(f"{name}_{self._n}", expr.to_pyarrow(), temp=True, overwrite=True)
+        view = f"{name}_{self._n}"
+        self.spark.sql(ibis.to_sql(expr, dialect="pyspark")).cache().createOrReplaceTempView(view)
+        return self.ib.table(view)
 
     def close(self) -> None:
         pass  # the session is shared and reused (starting Spark costs seconds)
