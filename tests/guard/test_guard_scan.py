@@ -134,3 +134,19 @@ def test_cli_scan_writes_findings(log, tmp_path):
     r = subprocess.run(exe + ["guard", "scan", "--input", str(tmp_path / "missing.parquet")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_step_returns_explained_campaigns(tmp_path):
+    import json as _json
+
+    from stillwatch.guard.demo import demo_step
+
+    r = demo_step(tmp_path)
+    _json.dumps(r)
+    assert r["exchanges"] == 5000 and r["accounts"] > 0
+    assert r["campaigns"], r
+    for c in r["campaigns"]:
+        assert c["fired"] and set(c["signals"]) >= {"templated_share", "human_rate_multiple"}
+    # most flagged accounts really are campaign accounts (the simulator knows)
+    assert r["flagged_that_are_campaign_accounts"] >= 0.9 * r["flagged_accounts"]
+    assert (tmp_path / "guard_findings.json").exists()
