@@ -82,7 +82,7 @@ def generate(path: Path, n_rows: int, seed: int = 0, chunk: int = 2_000_000) -> 
     """Write the synthetic log; returns counts. Campaigns take 15 % of rows over 5,000 accounts."""
     rng = np.random.default_rng(seed)
     n_benign_acc, n_camp_acc, n_camps = 60_000, 5_000, 5
-    camp_of = rng.integers(0, n_camps, n_camp_acc)
+    camp_of = np.arange(n_camp_acc) * n_camps // n_camp_acc  # contiguous blocks: cards stay inside a campaign
     # heavy-tailed benign volumes (Zipf-like weights)
     w = 1.0 / np.arange(1, n_benign_acc + 1) ** 0.8
     w /= w.sum()
@@ -154,6 +154,8 @@ def generate(path: Path, n_rows: int, seed: int = 0, chunk: int = 2_000_000) -> 
 _CHILD = r'''
 import json, resource, sys, time
 mode, path = sys.argv[1], sys.argv[2]
+import logging
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
 t0 = time.perf_counter()
 if mode == "scan":
     from stillwatch.guard.scan import scan
@@ -189,6 +191,7 @@ print(json.dumps({"mode": mode, "wall_s": wall, "peak_rss_mb": rss, **extra}))
 def run_child(mode: str, path: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + str(ROOT / "benchmarks"))
     out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path)], capture_output=True, text=True, env=env)
+    (OUT / f"guard_scale_{mode}.log").write_text(out.stderr[-20000:])
     if out.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
     line = [x for x in out.stdout.splitlines() if x.startswith('{"mode"')][-1]
@@ -200,6 +203,8 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=16_000_000)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/guard_scale.md")
+    ap.add_argument("--modes", default="sql_baseline,ibis_features,scan",
+                    help="comma-separated subset of sql_baseline,ibis_features,scan")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"guard_scale_{args.rows}.parquet"
@@ -208,14 +213,18 @@ def main() -> None:
         info = generate(path, args.rows)
         print(f"generated {path} in {time.perf_counter() - t:.1f}s: {info}", flush=True)
     runs: dict[str, list[dict]] = {"scan": [], "ibis_features": [], "sql_baseline": []}
+    modes = [m for m in args.modes.split(",") if m]
     for _ in range(args.repeats):
-        for mode in ("sql_baseline", "ibis_features", "scan"):
+        for mode in modes:
             r = run_child(mode, path)
             print(json.dumps(r), flush=True)
             runs[mode].append(r)
-    med = {k: float(np.median([r["wall_s"] for r in v])) for k, v in runs.items()}
-    rss = {k: float(max(r["peak_rss_mb"] for r in v)) for k, v in runs.items()}
-    scan_info = runs["scan"][-1]
+            with open(OUT / f"guard_scale_{args.rows}_runs.jsonl", "a") as fh:
+                fh.write(json.dumps(r) + "\n")
+    nan = float("nan")
+    med = {k: float(np.median([r["wall_s"] for r in v])) if v else nan for k, v in runs.items()}
+    rss = {k: float(max(r["peak_rss_mb"] for r in v)) if v else nan for k, v in runs.items()}
+    scan_info = runs["scan"][-1] if runs["scan"] else {"accounts": 0, "flagged": 0, "campaigns": 0}
     ratio = med["ibis_features"] / med["sql_baseline"]
     cmd = f".venv/bin/python benchmarks/guard_scale.py --rows {args.rows} --repeats {args.repeats}"
     md = f"""## guard: scan at scale ({args.rows:,} exchanges, Parquet in -> findings out)

@@ -35,12 +35,11 @@ _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """A cheap 64-bit mixer (multiply, xor-shift, multiply) for shingle words."""
-    with np.errstate(over="ignore"):
-        h = x * _M1
-        h ^= h >> np.uint64(32)
-        h *= _M2
-        h ^= h >> np.uint64(29)
-        return h
+    h = x * _M1
+    h ^= h >> np.uint64(32)
+    h *= _M2
+    h ^= h >> np.uint64(29)
+    return h
 
 
 def _densify(sig: np.ndarray) -> np.ndarray:
@@ -72,11 +71,10 @@ def _densify(sig: np.ndarray) -> np.ndarray:
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """The splitmix64 finaliser, elementwise over uint64 (wrapping arithmetic)."""
     x = np.asarray(x, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+    z = x + _GOLDEN  # array integer arithmetic wraps silently
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
 
 @dataclass(frozen=True)
@@ -171,14 +169,19 @@ def signatures(texts, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndarray,
     return np.concatenate(sigs), np.concatenate(masks)
 
 
+_ROW_MULT = splitmix64(np.arange(1, 65, dtype=np.uint64)) | np.uint64(1)  # odd multipliers per row
+_BAND_SALT = splitmix64(np.arange(1000, 1064, dtype=np.uint64))
+
+
 def band_keys(sig: np.ndarray, cfg: MinHashConfig = MinHashConfig()) -> np.ndarray:
-    """One uint64 key per (prompt, band): ``(n, n_bands)``. Equal keys = a band collision."""
+    """One uint64 key per (prompt, band): ``(n, n_bands)``. Equal keys = a band collision.
+
+    A band's key mixes its ``rows`` bin values with distinct odd multipliers (wrapping sum), then
+    splitmix64 — equal bins give equal keys; different bins collide with probability ~2^-64."""
     n = sig.shape[0]
     s = sig.reshape(n, cfg.n_bands, cfg.rows)
-    key = np.broadcast_to(splitmix64(np.arange(cfg.n_bands, dtype=np.uint64)), (n, cfg.n_bands)).copy()
-    for r in range(cfg.rows):  # rows passes over the whole batch
-        key = splitmix64(key ^ s[:, :, r])
-    return key
+    folded = (s * _ROW_MULT[: cfg.rows]).sum(axis=2, dtype=np.uint64)  # (n, n_bands), wrapping
+    return splitmix64(folded ^ _BAND_SALT[: cfg.n_bands])
 
 
 def _bands_and_fingerprints(texts, cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
