@@ -68,11 +68,12 @@ class DetectConfig:
     c_volume: float = 0.4
     capability_base: float = 0.25
     c_infra: float = 0.4
-    c_sync: float = 0.4
+    c_sync: float = 0.2
     full_volume_multiple: float = 8.0
     sync_window_us: float = 3_600_000_000.0
     split_min_accounts: int = 3
-    split_min_share: float = 0.05
+    split_min_share: float = 0.005
+    split_max_parts: int = 20
     split_coverage: float = 0.8
     rate: HumanRate = HumanRate()
 
@@ -153,7 +154,9 @@ def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> 
     are linked through shared IPs and payment fingerprints; when at least two of the resulting
     communities are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster)
     and together hold >= ``split_coverage`` of it, the cluster is split along them (members of small
-    communities join the largest one). Clusters whose infrastructure is noise stay whole.
+    communities join the largest one). Clusters whose infrastructure is noise stay whole, and so do
+    clusters that fall into more than ``split_max_parts`` communities (one campaign rotating
+    through many proxies or cards).
     """
     from . import cluster as _cluster
 
@@ -175,7 +178,7 @@ def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> 
     head = big & (sub == np.arange(a))
     n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
     cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (cover >= cfg.split_coverage)
+    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
     if not split.any():
         return labels
     # the largest big community of each cluster (ties: smallest label)
