@@ -152,7 +152,9 @@ def test_foreign_tokenizer_open_refuses_closed_works(tiny):
 def test_open_run_on_transcripts_reports_accounts(tiny):
     master = MasterKey.generate()
     recs = _transcripts(tiny, master)
-    r = run_radioactivity(tiny, master, transcripts=recs, config=RadioactivityConfig(setting="open"))
+    for scoring in ("transcripts", "suspect"):
+        r = run_radioactivity(tiny, master, transcripts=recs, config=RadioactivityConfig(scoring=scoring, max_new_tokens=32))
+        assert r.n_texts == len(recs)
     d = r.to_dict()
     assert d["setting"] == "open" and d["n_scored"] > 0 and 0 <= d["p_value"] <= 1
     assert {a["account"] for a in d["accounts"]} == {"acct-000", "acct-001"}
@@ -164,6 +166,7 @@ def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
     recs = [Transcript(prompt_id="p", prompt="q", answer="", account="a", watermark="server-side")]
     # no spec: falls back to the given settings; no answer to score -> a clear error
     with pytest.raises(TraceError, match="no non-empty answer"):
-        run_radioactivity(tiny, master, transcripts=recs, mark_config=CFG)
+        run_radioactivity(tiny, master, transcripts=recs, mark_config=CFG,
+                          config=RadioactivityConfig(scoring="transcripts"))
     with pytest.raises(KeyFileError, match="not found"):
         MasterKey.load(tmp_path / "missing.key")

@@ -16,6 +16,7 @@ def radioactivity_cmd(
     master_key: Path = typer.Option(..., "--master-key", help="The provider's master key file."),
     transcripts: Path = typer.Option(None, "--transcripts", help="Harvest transcripts: spec, accounts and scoring texts."),
     setting: str = typer.Option("open", "--setting", help="open (teacher-forced, needs weights) | closed (generations only)."),
+    scoring: str = typer.Option("suspect", "--scoring", help="Open setting: suspect (its own answers; exact) | transcripts (the harvested answers; conservative)."),
     accounts: Path = typer.Option(None, "--accounts", help="File with one account id per line to test (default: the transcripts' accounts)."),
     teacher: str = typer.Option(None, "--teacher", help="Teacher whose tokenizer re-tokenizes a foreign suspect's answers (default: from transcripts)."),
     max_texts: int = typer.Option(512, "--max-texts", help="Scoring texts (open) or prompts (closed) to use."),
@@ -33,7 +34,7 @@ def radioactivity_cmd(
     from stillwatch.trace.api import run_radioactivity
     from stillwatch.trace.radioactivity import RadioactivityConfig
 
-    cfg = RadioactivityConfig(setting=setting, max_texts=max_texts, max_new_tokens=max_new_tokens, seed=seed, alpha=alpha)
+    cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, seed=seed, alpha=alpha)
     master = MasterKey.load(master_key)
     acc = None
     if accounts is not None:

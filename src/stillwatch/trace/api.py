@@ -122,9 +122,10 @@ def run_radioactivity(
 
 def _open_texts(suspect: Any, records: Sequence[Transcript], config: RadioactivityConfig,
                 progress: Callable[[int], None] | None) -> list[ScoringText]:
-    """Scoring texts for the open setting: the harvested prompt + answer ids (answers scored), or —
-    without transcripts — the suspect's own sampled answers to built-in prompts."""
-    if records:
+    """Scoring texts for the open setting (answers scored, prompts as context): with
+    ``config.scoring == "transcripts"`` the harvested prompt + answer ids; otherwise the suspect's own
+    sampled answers to the harvest's prompts (or, without transcripts, to built-in prompts)."""
+    if records and config.scoring == "transcripts":
         texts = []
         for r in _sample(list(records), config.max_texts, config.seed):
             if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
@@ -136,8 +137,14 @@ def _open_texts(suspect: Any, records: Sequence[Transcript], config: Radioactivi
         if not texts:
             raise TraceError("the transcripts hold no non-empty answer to score")
         return texts
-    prompts = [p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)]
+    if records:
+        prompts = [r.prompt for r in _sample(list(records), config.max_texts, config.seed)]
+    else:
+        prompts = [p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)]
     gens = suspect.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                             seed=config.seed, batch_size=config.batch_size, progress=progress)
-    return [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
-            for g in gens if g.completion_ids]
+    texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
+             for g in gens if g.completion_ids]
+    if not texts:
+        raise TraceError("the suspect answered every scoring prompt with an empty text")
+    return texts

@@ -15,7 +15,10 @@ among n distinct ones is Binomial(n, gamma); the p-value is the exact binomial t
   prediction of the next id). Tuples are de-duplicated, and every (h+1)-window that occurs in the
   scoring texts themselves is excluded: when the texts are watermarked, a model that merely predicts
   the text's actual next token (any good language model often does) would otherwise repeat the text's
-  colours, not the key's (Sander et al. Sec. 4, "filter on scored tuples").
+  colours, not the key's (Sander et al. Sec. 4, "filter on scored tuples"). The scoring texts are
+  either the harvested watermarked answers (``scoring="transcripts"``, Sander et al.'s reading mode) or
+  the suspect's own answers to the harvest's prompts (``scoring="suspect"``, the default): see
+  :data:`SCORING` for why the default is exact and the reading mode only conservative.
 * **Closed model** (only an API). Prompt the suspect, re-tokenize its answers with the teacher's
   tokenizer, and score all (context, token) windows of the answers, de-duplicated, windows seen in the
   prompts excluded.
@@ -39,6 +42,12 @@ from stillwatch.errors import InputError, TokenizerMismatchError, TraceError
 log = logging.getLogger(__name__)
 
 SETTINGS = ("open", "closed")
+#: Open-model scoring texts: "suspect" — the suspect's own sampled answers to the harvest's prompts
+#: (key-independent under H0, so the test is exact; the default), or "transcripts" — the harvested,
+#: watermarked answers themselves (Sander et al.'s supervised reading mode; exclusion of the text's own
+#: windows then removes green tuples preferentially, so the test is conservative: valid, p-values
+#: stochastically larger than uniform, less power — measured in benchmarks/results/trace.md).
+SCORING = ("suspect", "transcripts")
 NULL_HYPOTHESIS = (
     "H0: the suspect's parameters are independent of the provider watermark key (it was never trained on "
     "text watermarked with that key); under H0 each distinct (context, token) tuple is green with "
@@ -52,6 +61,7 @@ class RadioactivityConfig:
     ``curve_points``: points of the p-value-versus-tokens curve."""
 
     setting: str = "open"
+    scoring: str = "suspect"
     max_texts: int = 512
     max_new_tokens: int = 128
     temperature: float = 1.0
@@ -63,6 +73,8 @@ class RadioactivityConfig:
     def __post_init__(self) -> None:
         if self.setting not in SETTINGS:
             raise InputError(f"setting must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
+        if self.scoring not in SCORING:
+            raise InputError(f"scoring must be one of {', '.join(SCORING)}, got {self.scoring!r}")
         if self.max_texts < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
             raise InputError("max_texts, max_new_tokens and batch_size must be >= 1")
         if not 0.0 < self.alpha < 1.0:
