@@ -3,36 +3,40 @@
 Every signal is turned into *evidence* in [0, 1] by a fixed, documented map chosen from what the
 quantity means — never fitted to a simulator seed:
 
-========================  ==========================================================  =====================
+========================  ==========================================================  ============================
 signal                    value                                                        evidence
-========================  ==========================================================  =====================
+========================  ==========================================================  ============================
 ``templated_share``       rows on a shared template / near-duplicate group, k/(n+2)    the value itself
-``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         the value itself
+``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         (value - 0.25) / 0.5, clipped
 ``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
 ``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
-========================  ==========================================================  =====================
+========================  ==========================================================  ============================
 
 ``k/(n+2)`` shrinks shares of tiny accounts towards 0 (two pseudo-rows of "no"), so one templated
-prompt is not "100 % templated". Human pacing is bursty (gap CV >= 1); scripts with jitter are not.
+prompt is not "100 % templated". A quarter of ordinary traffic may be coding / how-to questions, so
+capability focus counts only beyond that. Human pacing is bursty (gap CV >= 1); scripts are not.
 A multiple of 8 (eight people reading full-time) is full evidence of machine-scale volume.
 
-Account score: noisy-OR ``1 - prod(1 - w_s * e_s)`` with weights favouring the cross-account content
-evidence (a lone heavy user or a regular cron job alone stays below the flag threshold).
+Account score: the geometric mean of a *harvest* noisy-OR (capability focus, volume, regularity:
+what the traffic is after) and a *coordination* noisy-OR (templated share, shared payment,
+volume: how it is produced), ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low, so a
+heavy human, a cron job or an office sharing one phrase is not flagged.
 
 Campaigns: accounts are linked (:mod:`.cluster`) through shared content keys when templated /
 near-duplicate prompts make up at least ``link_share`` of their traffic (and the key's prompts
 elicit capabilities), and through shared payment fingerprints always. Shared IPs do not link
 (carrier-grade NAT and offices put many ordinary users behind one address); they are scored as
-shared infrastructure and used to split clusters that hold several campaigns. A component of >= 2 accounts
-is scored by a noisy-OR of: its templated share, its size (``1 - 1/(n-1)``), capability focus,
-human-rate multiple, infrastructure sharing (share of members on the most common IP / payment /
-user agent, the last at half weight), and onset synchrony (share of members whose first request falls within an hour of
-the members' median first request; evidence ``2 * (share - 0.5)`` for clusters of >= 3). Minute
+shared infrastructure and used to split clusters that hold several campaigns. A component of >= 2
+accounts is scored by the geometric mean of a harvest noisy-OR (capability focus, human-rate
+multiple of the whole campaign) and a coordination noisy-OR (templated share, size ``1 - 1/(n-1)``,
+infrastructure sharing — share of members on the most common IP / payment / user agent, the last
+at half weight — and onset synchrony: share of members whose first request falls within an hour of
+the members' median first request, evidence ``2 * (share - 0.5)`` for clusters of >= 3). Minute
 crowding (how much more the members crowd into the same minutes than independent accounts with
-the same activity would) is reported but not scored. Each account's score is the
-larger of its own and its campaign's. Flags use ``flag_threshold`` (0.5: more evidence for than
-against). A signal *fires* (is listed in the explanation) when its evidence is >= 0.5.
+the same activity would) is reported but not scored. Each account's score is the larger of its own
+and its campaign's. Flags use ``flag_threshold`` (0.5: more evidence for than against). A signal
+*fires* (is listed in the explanation) when its evidence is >= 0.5.
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ class MinHashConfig:
     rows: int = 8
     max_bytes: int = 256
     chunk_bytes: int = 4_000_000
+    verify_bins: int = 32
 
     def __post_init__(self) -> None:
         if not 1 <= self.shingle_bytes <= 8:
@@ -95,6 +96,8 @@ class MinHashConfig:
         nb = self.n_bands * self.rows
         if nb & (nb - 1):
             raise ValueError(f"MinHashConfig: n_bands * rows must be a power of two, got {nb}")
+        if not 1 <= self.verify_bins <= nb:
+            raise ValueError(f"MinHashConfig.verify_bins must be in [1, {nb}], got {self.verify_bins}")
         if self.max_bytes < self.shingle_bytes:
             raise ValueError(f"MinHashConfig.max_bytes must be >= shingle_bytes, got {self.max_bytes}")
 
@@ -184,28 +187,39 @@ def band_keys(sig: np.ndarray, cfg: MinHashConfig = MinHashConfig()) -> np.ndarr
     return splitmix64(folded ^ _BAND_SALT[: cfg.n_bands])
 
 
+def _compact_keys(keys: np.ndarray) -> np.ndarray:
+    """Band keys cut to 32 bits (memory): a spurious bucket collision is caught by verification."""
+    return (keys >> np.uint64(32)).astype(np.uint32)
+
+
+def _fingerprints(sig: np.ndarray, cfg: "MinHashConfig") -> np.ndarray:
+    """The low 8 bits of the first ``verify_bins`` bins, for verifying a candidate pair."""
+    return (sig[:, : cfg.verify_bins] & np.uint64(0xFF)).astype(np.uint8)
+
+
 def _bands_and_fingerprints(texts, cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Band keys ``(n, n_bands)`` uint64, 8-bit bin fingerprints ``(n, n_bins)`` uint8 (b-bit
     minwise hashing, Li & Koenig 2010) and the sketchable mask, computed chunk by chunk so that
     full 64-bit signatures never exist for the whole batch at once."""
     arr = _as_string_array(texts)
     n = len(arr)
-    keys = np.zeros((n, cfg.n_bands), np.uint64)
-    small = np.zeros((n, cfg.n_bins), np.uint8)
+    keys = np.zeros((n, cfg.n_bands), np.uint32)
+    small = np.zeros((n, cfg.verify_bins), np.uint8)
     has = np.zeros(n, bool)
     step = max(1, cfg.chunk_bytes // 64)
     for start in range(0, n, step):  # one pass per chunk of prompts
         stop = min(n, start + step)
         sig, h = signatures(arr.slice(start, stop - start), cfg)
-        keys[start:stop] = band_keys(sig, cfg)
-        small[start:stop] = (sig & np.uint64(0xFF)).astype(np.uint8)
+        keys[start:stop] = _compact_keys(band_keys(sig, cfg))
+        small[start:stop] = _fingerprints(sig, cfg)
         has[start:stop] = h
     return keys, small, has
 
 
 def prompt_rank(keys: np.ndarray) -> np.ndarray:
     """A pseudo-random int64 rank per prompt from its band keys (a pure function of the text)."""
-    folded = np.bitwise_xor.reduce(keys, axis=1) if keys.shape[1] else np.zeros(keys.shape[0], np.uint64)
+    k = keys.astype(np.uint64)
+    folded = np.bitwise_xor.reduce(k * _ROW_MULT[: k.shape[1]], axis=1) if k.shape[1] else np.zeros(k.shape[0], np.uint64)
     return splitmix64(folded).view(np.int64)
 
 
@@ -223,9 +237,8 @@ def sketch_one(text: str, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndar
         h = _mix(word)
         np.minimum.at(sig[0], (h >> np.uint64(64 - int(np.log2(cfg.n_bins)))).astype(np.int64), h)
         sig = _densify(sig)
-    keys = band_keys(sig, cfg)
-    small = (sig & np.uint64(0xFF)).astype(np.uint8)
-    return keys[0], small[0], n_win > 0, int(prompt_rank(keys)[0])
+    keys = _compact_keys(band_keys(sig, cfg))
+    return keys[0], _fingerprints(sig, cfg)[0], n_win > 0, int(prompt_rank(keys)[0])
 
 
 def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np.ndarray | None = None,

@@ -296,6 +296,7 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         gsize = np.bincount(groups, minlength=len(groups))[groups]
         keep = gsize >= 2
         nd = pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
+        del dp, groups, ph, gsize, keep  # the prompt texts are the largest thing held here
     else:
         nd = pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
     _timed(say, f"near-duplicate groups ({nd.num_rows} prompts in groups)", t0)
