@@ -112,3 +112,29 @@ def test_smollm2_loads_and_generates():
         assert 2 not in g.completion_ids  # <|im_end|> ends an answer and is not part of it
         assert g.finish_reason == ("length" if len(g.completion_ids) == 8 else "stop")
     assert b.tokenizer_id == load_backend("smollm2").tokenizer_id
+
+
+def test_atomic_build_concurrent_processes(tmp_path):
+    """Three processes race for the first build: one builds, all end with the same full copy."""
+    import subprocess
+    import sys
+
+    cache, log = tmp_path / "model", tmp_path / "builds.log"
+    code = f"""
+import os, time
+from pathlib import Path
+from stillwatch.models import smollm2 as sm
+def build(tmp):
+    with open({str(log)!r}, "a") as fh:
+        fh.write(str(os.getpid()) + "\\n")
+    (tmp / "weights").write_text(str(os.getpid()))
+    time.sleep(0.3)
+sm.atomic_build(Path({str(cache)!r}), {{"v": 1}}, build)
+print((Path({str(cache)!r}) / "weights").read_text())
+"""
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=120)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    builders = log.read_text().split()
+    assert len(builders) == 1 and outs == builders * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.lock", "builds.log", "model"]
