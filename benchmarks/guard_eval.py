@@ -93,6 +93,16 @@ def diagnose(ev, out, log, labels) -> list[str]:
             else:
                 lines.append(f"campaign {c} ({int(m.sum())} accounts): {none} accounts in no predicted campaign, the "
                              f"rest split over {len(uniq)} predicted campaign(s).")
+    if ev.own_fpr > 1e-3 and cluster is not None:
+        in_c = np.array([c is not None for c in cluster])
+        ids, counts = np.unique(cluster[in_c].astype(str), return_counts=True) if in_c.any() else (np.array([]), np.array([]))
+        big = ids[np.argmax(counts)] if len(ids) else None
+        big_b = int(np.sum((cluster.astype(str) == big) & ~is_c)) if big is not None else 0
+        lines.append(
+            f"own operating point flags {100 * ev.own_fpr:.2f}% of benign accounts; {100 * in_c[~is_c].mean():.2f}% of "
+            f"benign accounts sit in predicted campaigns (largest predicted campaign: {int(counts.max()) if len(counts) else 0} "
+            f"accounts, {big_b} of them benign)."
+        )
     if g["harvest_before_alarm"] is False and ev.harvest_before_alarm:
         late = {c: v for c, v in ev.harvest_before_alarm.items() if v >= GOALS["harvest_before_alarm"]}
         lines.append("alarm after >= 1% of the harvest for: "
