@@ -201,8 +201,10 @@ def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_00
 def _assemble(rng: np.random.Generator, blocks: list[Block]) -> tuple[pa.Table, pa.Table]:
     ts = np.concatenate([b.ts_us for b in blocks])
     n = len(ts)
-    # request ids: random, unique, not ordered by account or time
-    rid = tg.join_columns(["req_", tg.ints_as_text(rng.permutation(n) + 10**11)])
+    # request ids: random, unique, not ordered by account or time; all the same length, so their
+    # text order is their numeric order
+    rid_num = rng.permutation(n) + 10**11
+    rid = tg.join_columns(["req_", tg.ints_as_text(rid_num)])
     cols = {
         "request_id": rid,
         "ts": pa.array(ts, type=pa.int64()).cast(TS_TYPE),
@@ -218,7 +220,7 @@ def _assemble(rng: np.random.Generator, blocks: list[Block]) -> tuple[pa.Table, 
     cols["prompt_tokens"] = pa.array(tg.approx_tokens(cols["prompt"]) + 8)  # + chat-format overhead
     cols["completion_tokens"] = pa.array(tg.approx_tokens(cols["response"]))
     table = pa.table(cols, schema=LOG_SCHEMA)
-    table = table.sort_by([("ts", "ascending"), ("request_id", "ascending")])
+    table = table.take(pa.array(np.lexsort((rid_num, ts))))  # == sort_by ts, then request_id
     labels = pa.table(
         {
             "account_id": pa.concat_arrays([b.label_account for b in blocks]),
