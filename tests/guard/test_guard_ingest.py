@@ -245,3 +245,15 @@ def test_matches_naive_reference(tmp_path, kinds):
     assert res.malformed == expected
     assert res.table["request_id"].to_pylist() == valid
     assert res.n_rows_read == len(rows) == res.n_valid + res.n_malformed
+
+
+def test_parquet_directory_and_extra_columns(tmp_path):
+    t = read_log(pa.Table.from_pylist([good_row(i) for i in range(8)])).table
+    d = tmp_path / "parts"
+    d.mkdir()
+    pq.write_table(t.slice(0, 5).append_column("region", pa.array(["eu"] * 5)), d / "a.parquet")
+    pq.write_table(t.slice(5).append_column("region", pa.array(["us"] * 3)), d / "b.parquet")
+    res = read_log(d)
+    assert res.n_valid == 8 and res.malformed == {}
+    assert res.table.column_names == list(LOG_COLUMNS)  # extra columns are ignored
+    assert sorted(res.table["request_id"].to_pylist()) == sorted(t["request_id"].to_pylist())
