@@ -134,9 +134,12 @@ def row_features(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(
     return t.select(**cols)
 
 
-def distinct_prompts(t: ibis.Table, engine: str, max_chars: int = 256) -> ibis.Table:
-    """Distinct normalised prompts (cut to ``max_chars``) with their hash, for MinHash."""
+def distinct_prompts(t: ibis.Table, engine: str, max_chars: int = 256, min_chars: int = 0) -> ibis.Table:
+    """Distinct normalised prompts (cut to ``max_chars``) with their hash, for MinHash; prompts
+    shorter than ``min_chars`` are left out (too short to carry a template)."""
     t = t.mutate(norm=normalise(t.prompt)).filter(_.norm.notnull())
+    if min_chars:
+        t = t.filter(t.norm.length() >= min_chars)
     norm = t.norm
     return (
         t.select(prompt_h=hash64(norm, engine), text=norm.substr(0, max_chars))

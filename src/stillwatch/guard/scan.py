@@ -288,7 +288,7 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     canon, malformed, n_read = eng.load(source)
     _timed(say, "loaded", t0)
     # near-duplicate groups over distinct prompts
-    dp = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes).to_pyarrow()
+    dp = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes, cfg.features.min_template_len).to_pyarrow()
     _timed(say, f"{dp.num_rows} distinct prompts", t0)
     if dp.num_rows:
         ph = dp["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)

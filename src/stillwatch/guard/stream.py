@@ -229,7 +229,7 @@ class StreamingScorer:
         keys: dict[str, int | None] = {
             "tpl_prefix": _h64(norm[: fc.template_chars]) if len(norm) >= fc.min_template_len else None,
             "tpl_suffix": _h64(norm[-fc.template_chars :]) if len(norm) >= fc.min_template_len else None,
-            "near_dup": self._near_dup(norm),
+            "near_dup": self._near_dup(norm) if len(norm) >= fc.min_template_len else None,
             "payment": _h64(str(row["payment_fingerprint"])) if (row.get("payment_fingerprint") or "").strip() else None,
             "ip": _h64(str(row.get("ip") or "")),
             "user_agent": _h64(str(row.get("user_agent") or "")),
