@@ -36,7 +36,7 @@ from .simulate_common import (
     WINDOW_START_US,
     Block,
     grouped_offsets,
-    human_text,
+    human_text_grouped,
     local_hours,
     model_column,
     random_ips,
@@ -223,10 +223,10 @@ def _benign_text(rng, krow, acc, group, kind, n_cls_groups, topics) -> tuple[pa.
     parts_p, parts_r, order = [], [], []
     rows = np.flatnonzero(human)
     if len(rows):
-        p, r = human_text(rng, topic[rows], topics)
+        p, r, grouped = human_text_grouped(rng, topic[rows], topics)
         parts_p.append(p)
         parts_r.append(r)
-        order.append(rows)
+        order.append(rows[grouped])
     rows = np.flatnonzero(krow == CLASS)
     if len(rows):
         assignment = rng.integers(0, len(CLASS_ASSIGNMENTS), max(1, n_cls_groups))[group[acc[rows]]]

@@ -84,7 +84,17 @@ def grouped_offsets(gaps: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def human_text(rng: np.random.Generator, topic_idx: np.ndarray, topics: dict = TOPICS) -> tuple[pa.Array, pa.Array]:
     """Benign prompts and responses for rows whose topic is ``list(topics)[topic_idx[i]]``."""
-    n = len(topic_idx)
+    prompts, responses, order = human_text_grouped(rng, topic_idx, topics)
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = np.arange(len(order))
+    take = pa.array(inverse)
+    return prompts.take(take), responses.take(take)
+
+
+def human_text_grouped(rng: np.random.Generator, topic_idx: np.ndarray, topics: dict = TOPICS,
+                       ) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """Like :func:`human_text` but grouped by topic: ``(prompts, responses, order)`` where row k of
+    the texts belongs to input row ``order[k]`` (saves re-ordering long strings twice)."""
     names = list(topics)
     prompts: list[pa.Array] = []
     responses: list[pa.Array] = []
@@ -104,10 +114,10 @@ def human_text(rng: np.random.Generator, topic_idx: np.ndarray, topics: dict = T
         sep0 = pc.if_else(para, pa.scalar("\n\n"), pa.scalar(" "))
         responses.append(pc.binary_join_element_wise(opener, rest, sep0))
         order.append(rows)
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[np.concatenate(order)] = np.arange(n)
-    take = pa.array(inverse)
-    return pa.concat_arrays(prompts).take(take), pa.concat_arrays(responses).take(take)
+    if not order:
+        empty = pa.array([], type=pa.string())
+        return empty, empty, np.zeros(0, dtype=np.int64)
+    return pa.concat_arrays(prompts), pa.concat_arrays(responses), np.concatenate(order)
 
 
 def topic_weights(topics: dict = TOPICS) -> np.ndarray:

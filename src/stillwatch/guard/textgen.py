@@ -38,9 +38,10 @@ def parse_template(template: str) -> list[tuple[bool, str]]:
     return pieces
 
 
-def template_slots(templates: Sequence[str]) -> set[str]:
-    """All slot names used by any of ``templates``."""
-    return {name for t in templates for is_slot, name in parse_template(t) if is_slot}
+def template_slots(templates: Sequence[str]) -> list[str]:
+    """All slot names used by any of ``templates``, sorted (a stable order: random draws made per
+    slot must not depend on the per-process hash seed of a set)."""
+    return sorted({name for t in templates for is_slot, name in parse_template(t) if is_slot})
 
 
 def pick(vocab: Sequence[str] | pa.Array, idx: np.ndarray) -> pa.Array:
