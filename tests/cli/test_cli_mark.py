@@ -76,7 +76,7 @@ def test_detect_and_attribute(marked):
     assert min(r["p_value"] for r in res) < 1e-3
     assert sum(r["account"] == "acct-7" for r in res) >= 1 and all(r["account"] in ("acct-7", None) for r in res)
     res_plain = [json.loads(x) for x in run("mark", "detect", "--master-key", str(key), "--input", str(plain), "--accounts", str(accounts), "--json").stdout.splitlines()]
-    assert all(r["p_value"] > 1e-4 and r["account"] is None for r in res_plain)
+    assert all(r["p_value"] > 1e-4 and r["account"] is None for r in res_plain), (res_plain, plain.read_text())
 
 
 def test_user_errors_are_one_line_exit_2(tmp_path):
