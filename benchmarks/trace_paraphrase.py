@@ -102,7 +102,7 @@ def main() -> None:
         log(f"  {name}: open p={ro.p_value:.3g} (n={ro.n_scored})  closed p={rc.p_value:.3g} (n={rc.n_scored})")
     out["seconds"] = time.perf_counter() - t_all
     out["date"] = dt.date.today().isoformat()
-    (RESULTS / "trace_paraphrase.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps(out), flush=True)  # raw figures on stdout
     lines = ["<!-- paraphrase:begin -->", "### SmolLM2 teacher and the paraphrasing limitation (`benchmarks/trace_paraphrase.py`)", "",
              f"Command: `.venv/bin/python benchmarks/trace_paraphrase.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
              f"Machine: 2 vCPU cloud VM, shared (heavily loaded). Date: {out['date']}. Wall time {out['seconds']:.0f} s.", "",

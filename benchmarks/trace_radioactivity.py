@@ -40,6 +40,10 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rhos", default="0,0.01,0.05,0.1,1", help="comma-separated rho values")
+    ap.add_argument("--probe", type=int, default=48, help="held-out prompts the suspect answers for scoring")
+    ap.add_argument("--only-rho", action="store_true", help="skip null controls and the settings sweep")
+    ap.add_argument("--tag", default="tiny", help="section tag in trace.md (a second run at another size keeps the first)")
     args = ap.parse_args()
     import torch
     from scipy import stats
@@ -76,7 +80,7 @@ def main() -> None:
     un.sort(key=lambda r: order[r.prompt_id])
 
     tcfg = TrainConfig(epochs=args.epochs, batch_size=16, lr=3e-3, warmup_steps=3, eval_fraction=0.05)
-    probe_prompts = [p.prompt for p in generate_prompts(48, seed=999)]  # held-out prompts for scoring
+    probe_prompts = [p.prompt for p in generate_prompts(args.probe, seed=999)]  # held-out prompts for scoring
 
     def mix(rho: float, wm_recs) -> list:
         k = int(round(rho * N))
@@ -89,13 +93,13 @@ def main() -> None:
 
     def open_pairs(model, h: int, texts=None):
         if texts is None:  # "suspect" scoring: the model's own answers to held-out prompts
-            gens = model.generate(probe_prompts, max_new_tokens=T, seed=5, batch_size=48)
+            gens = model.generate(probe_prompts, max_new_tokens=T, seed=5, batch_size=64)
             texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids)), len(g.prompt_ids)) for g in gens]
         preds = model.next_token_argmax([t.ids.tolist() for t in texts], batch_size=16)
         return open_model_pairs(preds, texts, h)
 
     def closed_pairs(model, h: int):
-        gens = model.generate(probe_prompts, max_new_tokens=T, seed=6, batch_size=48)
+        gens = model.generate(probe_prompts, max_new_tokens=T, seed=6, batch_size=64)
         return closed_model_pairs([np.asarray(g.completion_ids) for g in gens], [np.asarray(g.prompt_ids) for g in gens], h)
 
     def reading_texts(recs):
@@ -112,7 +116,7 @@ def main() -> None:
 
     # ---------------------------------------------------------------- 1. rho curve
     students = {}
-    for rho in (0.0, 0.01, 0.05, 0.1, 1.0):
+    for rho in [float(x) for x in args.rhos.split(",")]:
         log(f"rho = {rho:.0%}: train")
         st, s = student_on(mix(rho, wm), f"rho{rho}")
         students[rho] = st
@@ -124,6 +128,9 @@ def main() -> None:
         log(f"  open(suspect) p={row['open_suspect']['p_value']:.3g}  open(reading) p={row['open_reading']['p_value']:.3g}  "
             f"closed p={row['closed']['p_value']:.3g}")
 
+    if args.only_rho:
+        _finish(out, args, t_all, work)
+        return
     # ---------------------------------------------------------------- 2. null controls
     K = args.keys
     log(f"null controls over {K} keys")
@@ -181,14 +188,18 @@ def main() -> None:
         out["settings"].append(row)
         log(f"  quality cost {row['quality_cost_nll']:+.3f} nats/token; open p={row['open_suspect']['p_value']:.3g} closed p={row['closed']['p_value']:.3g}")
 
+    _finish(out, args, t_all, work)
+
+
+def _finish(out: dict, args, t_all: float, work: Path) -> None:
     out["seconds"] = time.perf_counter() - t_all
     out["date"] = dt.date.today().isoformat()
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "trace_tiny.json").write_text(json.dumps(out, indent=1))
-    _plots(out)
-    _write_md(out, " ".join(sys.argv[1:]))
+    print(json.dumps(out), flush=True)  # raw figures on stdout
+    _plots(out, args.tag)
+    _write_md(out, " ".join(sys.argv[1:]), args.tag)
     shutil.rmtree(work, ignore_errors=True)
-    log("done")
+    print("done", flush=True)
 
 
 def _teacher_nll(teacher, recs) -> float:
@@ -210,7 +221,7 @@ def _teacher_nll(teacher, recs) -> float:
     return tot / max(n, 1)
 
 
-def _plots(out: dict) -> None:
+def _plots(out: dict, tag: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,18 +238,18 @@ def _plots(out: dict) -> None:
     ax.set_xticklabels([f"{r:.0%}" for r in rhos])
     ax.set_xlabel("rho: share of watermarked answers in the student's training data")
     ax.set_ylabel("p-value")
-    ax.set_title("radioactivity vs rho (tiny teacher, h=1, delta=3)", fontsize=9)
+    ax.set_title(f"radioactivity vs rho (tiny teacher, h=1, delta=3, {out['sizes']['records']} answers)", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(RESULTS / "trace_rho.png", dpi=120)
+    fig.savefig(RESULTS / f"trace_rho_{tag}.png", dpi=120)
     plt.close(fig)
 
 
-def _write_md(out: dict, argv: str) -> None:
+def _write_md(out: dict, argv: str, tag: str) -> None:
     s = out["sizes"]
     lines = [
-        "<!-- tiny:begin -->",
-        "### Radioactivity on the tiny teacher (`benchmarks/trace_radioactivity.py`)",
+        f"<!-- {tag}:begin -->",
+        f"### Radioactivity on the tiny teacher, {s['records']} answers per student (`benchmarks/trace_radioactivity.py`)",
         "",
         f"Command: `.venv/bin/python benchmarks/trace_radioactivity.py {argv}`".rstrip() + "  ",
         f"Machine: 2 vCPU cloud VM, shared (load average 12-18 from other jobs during the run), torch 1 thread. Date: {out['date']}. "
@@ -249,7 +260,7 @@ def _write_md(out: dict, argv: str) -> None:
         f"KGW h={out['watermark']['context_width']}, gamma={out['watermark']['gamma']}, delta={out['watermark']['delta']} "
         "(account layer h=1, delta=1.5, additive). Baseline: rho = 0 (a student trained only on unwatermarked answers).",
         "",
-        "![p-value vs rho](trace_rho.png)",
+        f"![p-value vs rho](trace_rho_{tag}.png)",
         "",
         "| rho | watermarked answers | open (suspect text) p | n | open (reading mode) p | n | closed p | n |",
         "|---|---|---|---|---|---|---|---|",
@@ -257,18 +268,20 @@ def _write_md(out: dict, argv: str) -> None:
     for r in out["rho"]:
         lines.append(f"| {r['rho']:.0%} | {r['n_watermarked_answers']} | {r['open_suspect']['p_value']:.2g} | {r['open_suspect']['n_scored']} | "
                      f"{r['open_reading']['p_value']:.2g} | {r['open_reading']['n_scored']} | {r['closed']['p_value']:.2g} | {r['closed']['n_scored']} |")
-    lines += ["", f"Null controls (KS against U(0,1) over {next(iter(out['null'].values()))['n']} independent keys):", "",
-              "| control | KS p | median p | min p |", "|---|---|---|---|"]
+    if out["null"]:
+        lines += ["", f"Null controls (KS against U(0,1) over {next(iter(out['null'].values()))['n']} independent keys):", "",
+                  "| control | KS p | median p | min p |", "|---|---|---|---|"]
     for k, v in out["null"].items():
         lines.append(f"| {k} | {v['ks_pvalue']:.3g} | {v['median_p']:.3f} | {v['min_p']:.3g} |")
-    lines += ["", "Watermark settings at rho = 10% (quality cost = teacher NLL of its watermarked answers minus that of its "
+    if out["settings"]:
+        lines += ["", "Watermark settings at rho = 10% (quality cost = teacher NLL of its watermarked answers minus that of its "
               "unwatermarked answers, nats/token, under the unwatermarked teacher):", "",
-              "| setting | quality cost | open p | n | closed p | n |", "|---|---|---|---|---|---|"]
+                  "| setting | quality cost | open p | n | closed p | n |", "|---|---|---|---|---|---|"]
     for r in out["settings"]:
         lines.append(f"| {r['setting']} | {r['quality_cost_nll']:+.3f} | {r['open_suspect']['p_value']:.2g} | {r['open_suspect']['n_scored']} | "
                      f"{r['closed']['p_value']:.2g} | {r['closed']['n_scored']} |")
-    lines += ["<!-- tiny:end -->", ""]
-    _replace_section("tiny", "\n".join(lines))
+    lines += [f"<!-- {tag}:end -->", ""]
+    _replace_section(tag, "\n".join(lines))
 
 
 def _replace_section(tag: str, text: str) -> None:
