@@ -330,13 +330,10 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         assign = pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)})
         at = eng.put("sw_assign", assign)
         cm = cluster_minutes(rows, at).to_pyarrow()
-        out = np.zeros(len(labels))
-        lab = cm["cluster"].to_numpy(zero_copy_only=False)
-        val = cm["cluster_minutes"].to_numpy(zero_copy_only=False).astype(np.float64)
-        table = np.zeros(len(labels))
-        table[lab] = val
-        out = table[labels]
-        return out
+        per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
+        per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
+            zero_copy_only=False).astype(np.float64)
+        return per_label[labels]
 
     accounts, campaigns = detect(ids, cols, edges, minutes, cfg.detect)
     _timed(say, f"detection ({len(campaigns)} campaigns)", t0)
