@@ -39,8 +39,10 @@ def test_prompts_harvest_train_trace_chain(tmp_path, capsys):
     assert code == 0, err
     assert json.loads(out.strip().splitlines()[-1])["n_train"] == 11
     code, out, err = _run(["trace", "radioactivity", "--suspect", str(tmp_path / "s"), "--master-key", str(key),
-                           "--transcripts", str(tmp_path / "t.jsonl"), "--max-new-tokens", "16", "--json"], capsys)
+                           "--transcripts", str(tmp_path / "t.jsonl"), "--max-new-tokens", "16", "--json",
+                           "--plot", str(tmp_path / "curve.png")], capsys)
     assert code == 0, err
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     res = json.loads(out.strip().splitlines()[-1])
     assert res["setting"] == "open" and 0 <= res["p_value"] <= 1 and res["n_scored"] > 0
     assert sorted(a["account"] for a in res["accounts"]) == ["acct-000", "acct-001", "acct-002"]

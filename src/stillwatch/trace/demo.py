@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
     say(f"harvest: {n_prompts} prompts through {N_ACCOUNTS} accounts (watermarked) …")
     harvest(teacher, prompts, workdir / "harvest.jsonl", hc, master=master, mark_config=mc)
     say("harvest: the same prompts without watermark (control) …")
-    harvest(teacher, prompts, workdir / "control.jsonl", HarvestConfig(**{**hc.__dict__, "watermark": False}))
+    harvest(teacher, prompts, workdir / "control.jsonl", replace(hc, watermark=False))
     timings["harvest_s"] = time.perf_counter() - t0
 
     wm, ctl = read_transcripts(workdir / "harvest.jsonl"), read_transcripts(workdir / "control.jsonl")
