@@ -290,11 +290,11 @@ def train(
         eval_loss_before=state["eval_before"], eval_loss=state["history"][-1]["eval_loss"] if state["history"] else None,
         eval_history=list(state["history"]), seconds=time.perf_counter() - t0, config=config.to_dict(), student=student.name,
     )
+    _checkpoint(accelerator, ckpt, state, step, config, len(train_set))  # every process: save_state is collective
+    student.model = final
     if accelerator.is_main_process:
-        student.model = final
         student.save_pretrained(out)
         (out / "train_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
-        _checkpoint(accelerator, ckpt, state, step, config, len(train_set))
     return summary
 
 
