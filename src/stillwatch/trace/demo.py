@@ -99,6 +99,13 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
                              for a in r.accounts],
             }
     timings["trace_s"] = time.perf_counter() - t0
+    alpha = 1e-3
+    rows = [
+        {"model": name.split("/")[0], "setting": r["setting"], "n_scored": r["n_scored"], "p_value": r["p_value"],
+         "verdict": "radioactive" if r["p_value"] <= alpha else "no evidence", "best_account": r["best_account"],
+         "best_account_corrected_p_value": r["best_account_corrected_p_value"]}
+        for name, r in results.items()
+    ]
     timings["total_s"] = time.perf_counter() - t_start
     return {
         "teacher": teacher.name,
@@ -108,5 +115,7 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
         "student": {**scfg.to_dict(), "vocab_size": students["student"].vocab_size},
         "training": train_summaries,
         "radioactivity": results,
+        "results": rows,
+        "alpha": alpha,
         "timings": timings,
     }
