@@ -31,10 +31,10 @@ MACHINE = "2 vCPU cloud VM, shared with other jobs"
 
 # A fixed, public benchmark master key: the cached answers stay reproducible and detectable across runs.
 BENCH_MASTER_SEED = b"stillwatch benchmark master key (public, for figures only)"
-ACCOUNTS = ("acct-alice", "acct-bob", "acct-carol")
+ACCOUNTS = ("acct-alice", "acct-bob")  # a third account did not fit the generation budget of the shared machine
 TEMPERATURE = 1.0  # plain sampling from the model's distribution (no top-k/top-p)
 MAX_NEW_TOKENS = 200
-BATCH = 32
+BATCH = 16  # answers per generate() call and per cache file (small, so progress is saved often)
 
 
 # ---------------------------------------------------------------------------------------------- prompts
@@ -154,8 +154,13 @@ def backend():
     """SmolLM2 backend, loaded once per process."""
     global _BACKEND
     if _BACKEND is None:
+        import torch
+
         from stillwatch.models import load_backend
 
+        # One intra-op thread: on this oversubscribed 2-vCPU machine two OpenMP threads wait on each other
+        # and generate several times slower than one.
+        torch.set_num_threads(int(os.environ.get("MARK_BENCH_THREADS", "1")))
         _BACKEND = load_backend("smollm2")
     return _BACKEND
 
@@ -217,7 +222,7 @@ def generate_cached(name: str, prompts: list[str], account: str | None, cfg=None
 # How the shared answer sets are split over the prompt list (prompts are shuffled, so every slice is varied).
 # Sizes are set by what the shared 2-vCPU machine can generate in ~15 minutes; --quick uses prefixes of the
 # same sets (so it reuses their cache).
-N_PLAIN = 32
+N_PLAIN = 16
 N_PER_ACCOUNT = 32
 MARKED_START = 256  # account i answers prompts MARKED_START + 66 i + j (mod the prompt count)
 

@@ -66,7 +66,7 @@ def nll_per_token(rows: list[dict], batch: int = 8) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="16 prompts, 3 designs")
-    ap.add_argument("--prompts", type=int, default=32)
+    ap.add_argument("--prompts", type=int, default=16)
     args = ap.parse_args()
     t_start = time.perf_counter()
     ps = data.prompt_set()

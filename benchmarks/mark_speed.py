@@ -30,9 +30,38 @@ from stillwatch.mark import MarkConfig, Marker, attribute_ids, detect_ids  # noq
 
 def _texts(quick: bool) -> list[np.ndarray]:
     """Watermarked answers (the same ids for every detector), longest first."""
-    rows = data.marked_answers(quick)
+    rows = data.marked_answers(quick, n=16)  # the first batch of each account
     t = [np.asarray(r["ids"], dtype=np.int64) for r in rows if len(r["ids"]) >= 50]
     return sorted(t, key=len, reverse=True)
+
+
+def detect_batch(texts: list[np.ndarray], spec, key) -> np.ndarray:
+    """Provider-layer p-values of many texts in one vectorised pass (a batched variant of detect_ids built
+    from the public core functions: same windows, same per-text de-duplication, same exact tail).
+    Requires additive sharing (no split) and KGW. Returns float64 [len(texts)]."""
+    from stillwatch.core import prf, schemes, stats
+    from stillwatch.core.windows import window_hash
+
+    assert spec.split is None and spec.scheme == "kgw"
+    h = spec.context_width
+    lens = np.array([len(t) for t in texts])
+    ids = np.concatenate(texts)  # [S]
+    tid = np.repeat(np.arange(len(texts)), lens)  # text of each position
+    pos = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)  # position inside its text
+    at = np.nonzero(pos >= h)[0]  # window ends
+    ctx = np.stack([ids[at - h + j] for j in range(h)], axis=1)  # [n, h]
+    tok, wt = ids[at], tid[at]
+    hashes = window_hash(ctx, tok)
+    order = np.lexsort((at, hashes, wt))  # by text, then window identity, then position
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (wt[order][1:] != wt[order][:-1]) | (hashes[order][1:] != hashes[order][:-1])
+    keep = np.zeros(len(at), dtype=bool)
+    keep[order[first]] = True  # first occurrence of each distinct window in each text
+    k0, k1 = key.words
+    green = schemes.kgw_green(k0, k1, prf.fold(ctx), tok, spec.gamma) & keep
+    n = np.bincount(wt, weights=keep, minlength=len(texts))
+    g = np.bincount(wt, weights=green, minlength=len(texts))
+    return np.where(n > 0, stats.binomial_tail(g, n, spec.gamma), 1.0)
 
 
 def bench_detection(texts: list[np.ndarray], vocab: int, bos: int, n_hf: int, reps: int) -> dict:
@@ -50,12 +79,13 @@ def bench_detection(texts: list[np.ndarray], vocab: int, bos: int, n_hf: int, re
     sub = texts[:n_hf]  # transformers only gets a subset (it is slow); stillwatch is timed on it too
     n_sub = sum(len(t) for t in sub)
     n_all = sum(len(t) for t in texts)
-    sw_sub, sw_all, hf_sub = [], [], []
+    sw_sub, sw_all, hf_sub, sw_batch = [], [], [], []
     for _ in range(reps):  # interleave the detectors
         t0 = time.perf_counter()
-        for t in sub:
-            detect_ids(t, spec, key)
-        sw_sub.append(time.perf_counter() - t0)
+        for _ in range(50):  # the subset takes ~ms for stillwatch: repeat it to get a measurable time
+            for t in sub:
+                detect_ids(t, spec, key)
+        sw_sub.append((time.perf_counter() - t0) / 50)
         t0 = time.perf_counter()
         for t in sub:
             det(torch.from_numpy(t)[None, :], return_dict=True)
@@ -64,11 +94,18 @@ def bench_detection(texts: list[np.ndarray], vocab: int, bos: int, n_hf: int, re
         for t in texts:
             detect_ids(t, spec, key)
         sw_all.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for _ in range(20):
+            detect_batch(texts, spec, key)
+        sw_batch.append((time.perf_counter() - t0) / 20)
+    want = np.array([detect_ids(t, spec, key).p_value for t in texts])
+    np.testing.assert_allclose(detect_batch(texts, spec, key), want, rtol=1e-9, atol=0)  # batched = per-text
     torch.set_num_threads(threads)
     return {
         "n_sub_texts": len(sub), "n_sub_tokens": n_sub, "n_all_texts": len(texts), "n_all_tokens": n_all,
         "sw_sub_tps": n_sub / np.median(sw_sub), "hf_sub_tps": n_sub / np.median(hf_sub),
         "sw_all_tps": n_all / np.median(sw_all), "sw_sub_times": sw_sub, "hf_sub_times": hf_sub,
+        "sw_batch_tps": n_all / np.median(sw_batch),
     }
 
 
@@ -79,18 +116,19 @@ def bench_attribution(text: np.ndarray, n_keys: int, reps: int, n_loop: int) -> 
     ring = mk.key_ring(accounts)
     ring_s = time.perf_counter() - t0
     spec = MarkConfig().account_spec("acct-alice")
-    times = []
+    times, cpu = [], []
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         res = attribute_ids(text, spec, ring)
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     # baseline: one detect_ids call per key (timed on n_loop keys, scaled to n_keys)
     keys = [mk.account_key(a) for a in accounts[:n_loop]]
     t0 = time.perf_counter()
     pv = [detect_ids(text, spec, k).p_value for k in keys]
     loop_s = (time.perf_counter() - t0) * n_keys / n_loop
     np.testing.assert_allclose(res.p_values[:n_loop], pv, rtol=1e-12)  # same answers
-    return {"ring_build_s": ring_s, "median_ms": 1e3 * float(np.median(times)), "p90_ms": 1e3 * float(np.percentile(times, 90)),
+    return {"ring_build_s": ring_s, "median_ms": 1e3 * float(np.median(times)), "cpu_ms": 1e3 * float(np.median(cpu)), "p90_ms": 1e3 * float(np.percentile(times, 90)),
             "loop_ms": 1e3 * loop_s, "n_tokens": len(text), "n_keys": n_keys, "best": res.best_account,
             "corrected_p": res.corrected_p_value}
 
@@ -156,7 +194,7 @@ def main() -> None:
     texts = _texts(q)
     bos = int(be.bos_token_id if be.bos_token_id is not None else -1)
 
-    det = bench_detection(texts, be.vocab_size, bos, n_hf=4 if q else 12, reps=3)
+    det = bench_detection(texts, be.vocab_size, bos, n_hf=2 if q else 5, reps=3)
     ratio = det["sw_sub_tps"] / det["hf_sub_tps"]
     print(f"detection: stillwatch {det['sw_sub_tps']:.0f} tok/s vs transformers {det['hf_sub_tps']:.0f} tok/s "
           f"on {det['n_sub_tokens']} tokens: {ratio:.0f}x", file=sys.stderr)
@@ -166,7 +204,7 @@ def main() -> None:
     print(f"attribution: {att['median_ms']:.1f} ms median over {att['n_keys']} keys", file=sys.stderr)
 
     ovh = []
-    for batch, new, rounds in ((1, 48, 3 if q else 5), (32, 48, 2 if q else 3)):
+    for batch, new, rounds in ((1, 16 if q else 32, 2 if q else 3), (32, 8 if q else 16, 1 if q else 2)):
         o = bench_overhead(batch, new, rounds)
         ovh.append(o)
         print(f"overhead batch {batch}: A/B {o['ab_overhead']:+.1%}, inside processor {o['inside_share']:.1%}", file=sys.stderr)
@@ -176,10 +214,15 @@ def main() -> None:
         ["detection throughput (same ids, 1 thread)", f"{det['sw_sub_tps']:,.0f} tok/s",
          f"transformers WatermarkDetector {det['hf_sub_tps']:,.0f} tok/s", f"{ratio:,.0f}x", ">= 1000x",
          "yes" if ratio >= 1000 else f"NO ({ratio / 1000:.2f} of target)"],
-        ["detection throughput, all texts", f"{det['sw_all_tps']:,.0f} tok/s", "-", "-", "-", "-"],
-        [f"attribution, {att['n_keys']:,} keys, {att['n_tokens']}-token text", f"{att['median_ms']:.1f} ms median (p90 {att['p90_ms']:.1f})",
+        ["detection throughput, all texts, one detect_ids call per text", f"{det['sw_all_tps']:,.0f} tok/s",
+         f"transformers {det['hf_sub_tps']:,.0f} tok/s (above)", f"{det['sw_all_tps'] / det['hf_sub_tps']:,.0f}x", ">= 1000x",
+         "yes" if det['sw_all_tps'] / det['hf_sub_tps'] >= 1000 else "NO"],
+        ["detection throughput, all texts, batched (one vectorised pass)", f"{det['sw_batch_tps']:,.0f} tok/s",
+         f"transformers {det['hf_sub_tps']:,.0f} tok/s (above)", f"{det['sw_batch_tps'] / det['hf_sub_tps']:,.0f}x", ">= 1000x",
+         "yes" if det['sw_batch_tps'] / det['hf_sub_tps'] >= 1000 else "NO"],
+        [f"attribution, {att['n_keys']:,} keys, {att['n_tokens']}-token text", f"{att['median_ms']:.1f} ms median wall (p90 {att['p90_ms']:.1f}); {att['cpu_ms']:.1f} ms CPU",
          f"per-key detect_ids loop {att['loop_ms']:,.0f} ms", f"{att['loop_ms'] / att['median_ms']:.0f}x faster", "<= 50 ms",
-         "yes" if att["median_ms"] <= 50 else f"NO ({att['median_ms'] / 50:.2f}x the target)"],
+         "yes" if att["median_ms"] <= 50 else f"NO ({att['median_ms'] / 50:.1f}x the target in wall time, {att['cpu_ms'] / 50:.1f}x in CPU time)"],
     ]
     for o in ovh:
         worst = max(o["ab_overhead"], o["inside_share"])
@@ -195,9 +238,13 @@ def main() -> None:
         f"text, versus transformers' `WatermarkDetector` (lefthash, context_width 1, ignore_repeated_ngrams=True), one call "
         f"per text, on the same {det['n_sub_texts']} watermarked SmolLM2 answers ({det['n_sub_tokens']} tokens; transformers "
         f"is too slow for more), median of 3 interleaved repetitions, torch.set_num_threads(1). 'all texts': stillwatch on "
-        f"all {det['n_all_texts']} answers ({det['n_all_tokens']} tokens).\n"
+        f"all {det['n_all_texts']} answers ({det['n_all_tokens']} tokens), one `detect_ids` call per text, and 'batched': "
+        f"`detect_batch` in this script, the same windows, per-text de-duplication and exact binomial tail for all texts in "
+        f"one vectorised pass (p-values asserted equal to detect_ids); stillwatch has no such public API yet.\n"
         f"- attribution: `attribute_ids` against a KeyRing of {att['n_keys']:,} account keys built once "
-        f"({att['ring_build_s']:.2f}s, HKDF per key, not counted), median of repeated calls; baseline = the same p-values "
+        f"({att['ring_build_s']:.2f}s, HKDF per key, not counted), median of repeated calls, wall-clock and CPU time "
+        f"(time.process_time of this single-threaded call: the time it needs when it has a core, which on this shared "
+        f"machine it mostly has not); baseline = the same p-values "
         f"from one `detect_ids` per key (timed on a subset of keys, scaled; p-values checked identical). Best account "
         f"on the test text: {att['best']} (corrected p = {att['corrected_p']:.1e}).\n"
         f"- processor overhead: `HFBackend.generate` on SmolLM2 with and without `Marker(...).hf_processor()` (both layers, "
