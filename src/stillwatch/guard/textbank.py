@@ -278,3 +278,22 @@ CLASS_RESPONSES: list[str] = ["Let's go through it carefully.", "Here is a clear
                               "First, identify the key parts of the question.", "The main factors were economic, social and political.",
                               "So the solutions are x = 1 and x = 3.", "In the light-dependent stage, energy from sunlight is captured.",
                               "The ocean is a restless giant, breathing against the shore.", "Remember to put it in your own words."]
+
+#: Personal context people add around their question (before or after it); makes benign prompts
+#: as idiosyncratic as real ones instead of bare templates.
+CONTEXT: list[str] = [
+    "I'm a nurse and I work night shifts.", "My budget is really tight this month.", "I tried googling but got confused.",
+    "This is for my small bakery.", "I'm 67 and not very techy.", "My boss asked me to look into this.",
+    "We just moved to a new city.", "I have an exam on Friday.", "My teenager keeps asking me about it.",
+    "I only have about 20 minutes.", "English is not my first language, sorry.", "I already asked a friend but they weren't sure.",
+    "I'm vegetarian, if that matters.", "It's for a school project.", "I've been stuck on this for two days.",
+    "My partner and I disagree about this.", "I run a tiny online shop.", "I'm on my phone so sorry for typos.",
+    "The last time I tried, it went badly.", "I work in logistics.", "I'm training for a half marathon.",
+    "We have two kids under five.", "I'm switching careers into tech.", "Our team is only three people.",
+    "My landlord is not very responsive.", "I live in a small apartment.", "I'm a freelance designer.",
+    "I want to get this right the first time.", "Money is not the main issue.", "I'm a total beginner.",
+    "My grandmother used to make this.", "I have a meeting about it tomorrow.", "I read conflicting advice online.",
+    "I'm writing this at 2am, can't sleep.", "We're hosting my in-laws next week.", "It's my first job out of college.",
+    "I manage a volunteer group.", "I'm recovering from a knee injury.", "My laptop is pretty old.",
+    "I prefer practical answers over theory.", "Last year this cost me a lot.", "I'm in a rural area with bad internet.",
+]
