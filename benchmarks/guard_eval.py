@@ -187,8 +187,9 @@ def stream_alarms(name, n, seed):
     alarms, replayed = stillwatch_stream(log, campaigns_of=camp)
     dt = time.perf_counter() - t0
     hba = harvest_before_alarm(log, labels, alarms)
+    how = "stopped once every campaign had alarmed" if replayed < log.num_rows else "the whole log: some campaign never alarmed"
     note = (f"streaming alarm measured on a separate {n:,}-exchange simulation of this family (same seed): "
-            f"{replayed:,} rows replayed (stopped once every campaign had alarmed), "
+            f"{replayed:,} rows replayed ({how}), "
             f"{1e3 * dt / max(1, replayed):.2f} ms per observe() call")
     return hba, note, dt
 
@@ -301,6 +302,11 @@ def main(argv=None) -> int:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.split()
+        dirty = [d for d in dirty if d.startswith("src/")]
+        if dirty:
+            commit += " plus uncommitted changes to " + ", ".join(dirty)
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     speed = simulator_speed(args.speed_rows, args.seed) if args.speed_rows else []
