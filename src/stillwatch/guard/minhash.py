@@ -218,6 +218,11 @@ def _fingerprints(sig: np.ndarray, cfg: "MinHashConfig") -> np.ndarray:
     return (sig[:, : cfg.verify_bins] & np.uint64(0xFF)).astype(np.uint8)
 
 
+def sketches(texts, cfg: MinHashConfig = MinHashConfig()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Public name of the batch sketch: (band keys, fingerprints, sketchable mask)."""
+    return _bands_and_fingerprints(texts, cfg)
+
+
 def _bands_and_fingerprints(texts, cfg: MinHashConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Band keys ``(n, n_bands)`` uint64, 8-bit bin fingerprints ``(n, n_bins)`` uint8 (b-bit
     minwise hashing, Li & Koenig 2010) and the sketchable mask, computed chunk by chunk so that
@@ -275,6 +280,15 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
     function of the text, which the streaming scorer uses too). Texts with fewer bytes than one shingle are their own representative.
     """
     keys, small, has = _bands_and_fingerprints(texts, cfg)
+    return groups_from_sketches(keys, small, has, cfg, order, min_jaccard)
+
+
+def groups_from_sketches(keys: np.ndarray, small: np.ndarray, has: np.ndarray, cfg: MinHashConfig = MinHashConfig(),
+                         order: np.ndarray | None = None, min_jaccard: float = 0.6,
+                         block: int = 1 << 20) -> np.ndarray:
+    """:func:`near_duplicate_groups` from precomputed :func:`sketches` (so a caller can sketch a
+    large set batch by batch and never hold all the texts). Verification runs in blocks of
+    ``block`` prompts to bound the temporary arrays."""
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
@@ -289,9 +303,13 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
         run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(ks)), 0))
         members = idx[o]
         rep = idx[o[run_start]]
-        sim = np.mean(small[members] == small[rep], axis=1)  # 8-bit bins: bias <= (1-J)/256
-        better = (sim >= min_jaccard) & (rank[rep] < rank[best[members]])
-        best[members[better]] = rep[better]
+        cand = np.nonzero(rep != members)[0]  # a prompt is trivially similar to itself
+        for start in range(0, len(cand), block):  # bounded temporaries
+            c = cand[start : start + block]
+            m, r = members[c], rep[c]
+            sim = np.mean(small[m] == small[r], axis=1)  # 8-bit bins: bias <= (1-J)/256
+            better = (sim >= min_jaccard) & (rank[r] < rank[best[m]])
+            best[m[better]] = r[better]
     return best
 
 

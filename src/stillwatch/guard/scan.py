@@ -36,7 +36,7 @@ from .features import (
     with_shared_flag,
 )
 from .findings import Findings
-from .minhash import MinHashConfig, near_duplicate_groups
+from .minhash import MinHashConfig, groups_from_sketches, sketches
 from .rates import human_rate_per_hour
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,12 @@ class _DuckEngine:
         self.raw.register(name, table)
         return self.ib.table(name)
 
+    def batches(self, expr, size: int):
+        """Record batches of an expression's result (Ibis' own batch reader does not work with DuckDB 2)."""
+        import ibis
+
+        yield from self.raw.execute(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
+
     def materialise(self, name: str, expr):
         import ibis
 
@@ -239,6 +245,9 @@ class _SparkEngine:
         df.createOrReplaceTempView(view)
         return self.ib.table(view)
 
+    def batches(self, expr, size: int):
+        yield from expr.to_pyarrow().to_batches(max_chunksize=size)
+
     def materialise(self, name: str, expr):
         import ibis
 
@@ -288,15 +297,26 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     canon, malformed, n_read = eng.load(source)
     _timed(say, "loaded", t0)
     # near-duplicate groups over distinct prompts
-    dp = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes, cfg.features.min_template_len).to_pyarrow()
-    _timed(say, f"{dp.num_rows} distinct prompts", t0)
-    if dp.num_rows:
-        ph = dp["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)
-        groups = near_duplicate_groups(dp["text"], cfg.minhash)
+    # sketch the distinct prompts batch by batch: the texts are never all in memory at once
+    dp_expr = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes, cfg.features.min_template_len)
+    parts = []
+    for batch in eng.batches(dp_expr, 500_000):
+        k, sm, h = sketches(batch.column("text"), cfg.minhash)
+        parts.append((batch.column("prompt_h").to_numpy(zero_copy_only=False).astype(np.int64), k, sm, h))
+    n_dp = sum(len(p[0]) for p in parts)
+    _timed(say, f"{n_dp} distinct prompts sketched", t0)
+    if n_dp:
+        ph = np.concatenate([p[0] for p in parts])
+        keys = np.concatenate([p[1] for p in parts])
+        small = np.concatenate([p[2] for p in parts])
+        has = np.concatenate([p[3] for p in parts])
+        del parts
+        groups = groups_from_sketches(keys, small, has, cfg.minhash)
+        del keys, small, has
         gsize = np.bincount(groups, minlength=len(groups))[groups]
         keep = gsize >= 2
         nd = pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
-        del dp, groups, ph, gsize, keep  # the prompt texts are the largest thing held here
+        del groups, ph, gsize, keep
     else:
         nd = pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
     _timed(say, f"near-duplicate groups ({nd.num_rows} prompts in groups)", t0)
