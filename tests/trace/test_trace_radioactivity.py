@@ -170,3 +170,23 @@ def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
                           config=RadioactivityConfig(scoring="transcripts"))
     with pytest.raises(KeyFileError, match="not found"):
         MasterKey.load(tmp_path / "missing.key")
+
+
+def test_attribution_finds_the_account_whose_layer_the_suspect_learned(tiny):
+    """A suspect biased towards tokens green under the provider AND acct-002's layer: attribution among
+    six accounts names acct-002 with a small corrected p-value and calls no other account present."""
+    master = MasterKey.generate()
+    suspect = GreenSuspect(tiny, master, rate=0.5, account="acct-002")
+    accounts = [f"acct-00{i}" for i in range(6)]
+    r = open_model_test(suspect, _texts(8, 3), CFG.provider_spec(), master.provider_key(),
+                        watermark_tokenizer_id=tiny.tokenizer_id, account_spec=CFG.account_spec("acct-002"),
+                        master=master, accounts=accounts)
+    assert r.best_account == "acct-002" and r.best_account_corrected_p_value < 1e-6
+    rows = {a["account"]: a for a in r.accounts}
+    assert rows["acct-002"]["present"] and not any(rows[a]["present"] for a in accounts if a != "acct-002")
+    # Šidák: corrected = 1 - (1 - p)^6, computed here independently (6p for tiny p, where 1 - (1 - p)^6
+    # cancels to 0 in floating point; the relative error of 6p is below 3p)
+    for a in rows.values():
+        p = a["p_value"]
+        expected = 1 - (1 - p) ** 6 if p > 1e-6 else 6 * p
+        assert a["corrected_p_value"] == pytest.approx(expected, rel=1e-5)
