@@ -53,6 +53,12 @@ def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
     res = detect_ids(ids, cfg.provider_spec(), master.provider_key())
     assert res.p_value < 1e-4
     assert "secret" not in (tmp_path / "t.jsonl").read_text().lower()
+    # accounts are batched together, yet each row carries its own account's layer (and not the other's)
+    for acct, other in (("acct-000", "acct-001"), ("acct-001", "acct-000")):
+        ids = np.concatenate([np.asarray(r.answer_ids) for r in recs if r.account == acct])
+        own = detect_ids(ids, cfg.account_spec(acct), master.account_key(acct))
+        wrong = detect_ids(ids, cfg.account_spec(other), master.account_key(other))
+        assert own.p_value < 1e-3 and wrong.p_value > 1e-3
 
 
 class _Flaky(Backend):

@@ -122,22 +122,25 @@ def harvest(
     n_written = 0
     with TranscriptWriter(out) as writer:
         if teacher.local:
-            for account, todo in by_account.items():
-                todo = [p for p in todo if p.id not in done]
-                if not todo:
-                    continue
-                processor, spec = _account_marker(teacher, account, master, mark_config, config.watermark)
-                for start in range(0, len(todo), config.batch_size):
-                    batch = todo[start : start + config.batch_size]
-                    gens = teacher.generate(
-                        [p.prompt for p in batch], max_new_tokens=config.max_new_tokens, logits_processor=processor,
-                        temperature=config.temperature, top_k=config.top_k,
-                        seed=_batch_seed(config.seed, account, batch[0].id), batch_size=config.batch_size,
-                    )
-                    n_written += writer.write_many(_records(teacher, batch, gens, account, mode, spec))
-                    finished += len(batch)
-                    if progress:
-                        progress(finished)
+            # Pending prompts of all accounts are batched together; each row gets its own account's
+            # watermark (one Marker per account, rows dispatched to it), so accounts cost no extra passes.
+            pending = [(a, p) for a, ps in by_account.items() for p in ps if p.id not in done]
+            markers = {a: _account_marker(teacher, a, master, mark_config, config.watermark)
+                       for a in dict.fromkeys(a for a, _ in pending)}
+            for start in range(0, len(pending), config.batch_size):
+                chunk = pending[start : start + config.batch_size]
+                processor = _RowDispatch([markers[a][0] for a, _ in chunk]) if config.watermark else None
+                gens = teacher.generate(
+                    [p.prompt for _, p in chunk], max_new_tokens=config.max_new_tokens, logits_processor=processor,
+                    temperature=config.temperature, top_k=config.top_k,
+                    seed=_batch_seed(config.seed, chunk[0][0], chunk[0][1].id), batch_size=len(chunk),
+                )
+                recs = [r for (a, p), g in zip(chunk, gens, strict=True)
+                        for r in _records(teacher, [p], [g], a, mode, markers[a][1])]
+                n_written += writer.write_many(recs)
+                finished += len(chunk)
+                if progress:
+                    progress(finished)
         else:
             jobs = [(a, p) for a, ps in by_account.items() for p in ps if p.id not in done]
             backends = account_backends or {}
@@ -164,6 +167,28 @@ def _account_marker(teacher: Backend, account: str, master: Any, mark_config: An
 
     marker = Marker(master, account, config=mark_config or MarkConfig(), vocab_size=teacher.vocab_size)
     return marker.hf_processor(), marker.spec_record()
+
+
+class _RowDispatch:
+    """A logits processor applying ``processors[r]`` to row r of the batch (rows sharing a processor are
+    processed together). Requires the batch's rows in the order of ``processors``; inputs never mutated."""
+
+    def __init__(self, processors: Sequence[Any]) -> None:
+        self.groups: dict[int, tuple[Any, list[int]]] = {}
+        for row, proc in enumerate(processors):
+            self.groups.setdefault(id(proc), (proc, []))[1].append(row)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if len(self.groups) == 1:
+            proc, _ = next(iter(self.groups.values()))
+            return proc(input_ids, scores)
+        out = scores.clone()  # [B, V]
+        for proc, rows in self.groups.values():
+            idx = torch.as_tensor(rows, device=scores.device)
+            out[idx] = proc(input_ids[idx], scores[idx])
+        return out
 
 
 def _ask_remote(backend: Backend, prompt: Prompt, config: HarvestConfig) -> Generation:
