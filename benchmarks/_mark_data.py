@@ -348,7 +348,7 @@ def write_section(title: str, body: str) -> None:
 
 
 def header(command: str) -> str:
-    return (f"- command: `{command}`\n- machine: {MACHINE}\n"
+    return (f"- command: `.venv/bin/python {command}`\n- machine: {MACHINE}\n"
             f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n")
 
 

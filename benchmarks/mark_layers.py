@@ -36,10 +36,11 @@ def designs() -> dict[str, MarkConfig]:
         return MarkConfig(provider=LayerParams(delta=dp), account=LayerParams(delta=da))
 
     return {
-        "additive 2.0 + 2.0 (default)": add(2.0, 2.0),
+        "additive 1.5 + 1.5 (default)": add(1.5, 1.5),
+        "additive 2.0 + 2.0": add(2.0, 2.0),
         "additive 3.0 + 1.0": add(3.0, 1.0),
         "additive 1.0 + 3.0": add(1.0, 3.0),
-        "split 0.5, delta 2.0": MarkConfig(sharing="split", provider_share=0.5),
+        "split 0.5, delta 1.5": MarkConfig(provider=LayerParams(delta=1.5), account=LayerParams(delta=1.5), sharing="split", provider_share=0.5),
     }
 
 
@@ -75,16 +76,19 @@ def main() -> None:
     mk = data.master_key()
     ds = designs()
     if args.quick:
-        ds = dict(list(ds.items())[:1] + list(ds.items())[3:4])
+        ds = dict(list(ds.items())[:1] + list(ds.items())[4:5])
 
     plain = data.generate_cached("layers-plain", prompts, None, watermark=False, max_new_tokens=NEW_TOKENS, seed=7)
     nll_plain = nll_per_token(plain)
     res = {}
     for name, cfg in ds.items():
-        rows = data.generate_cached("layers-" + name.split(" (")[0].replace(" ", "_").replace(",", ""), prompts, ACCOUNT, cfg,
+        cache_name = {"split 0.5, delta 1.5": "split 0.5 delta 2.0"}.get(name, name)  # file name of the first run
+        rows = data.generate_cached("layers-" + cache_name.split(" (")[0].replace(" ", "_").replace(",", ""), prompts, ACCOUNT, cfg,
                                     max_new_tokens=NEW_TOKENS, seed=7)
         nll = nll_per_token(rows)
-        r = {"nll": float(np.nanmean(nll)), "dnll": float(np.nanmean(nll - nll_plain)),
+        diff = nll - nll_plain
+        r = {"nll": float(np.nanmean(nll)), "dnll": float(np.nanmean(diff)),
+             "dnll_se": float(np.nanstd(diff, ddof=1) / np.sqrt(np.sum(~np.isnan(diff)))),
              "len": float(np.mean([len(x["ids"]) for x in rows]))}
         for layer in ("provider", "account"):
             spec = cfg.provider_spec() if layer == "provider" else cfg.account_spec(ACCOUNT)
@@ -105,12 +109,12 @@ def main() -> None:
               f"{median_with_censoring(r['account']['need'])}, dNLL {r['dnll']:+.3f}", file=sys.stderr)
 
     h = ["design", "provider: median tokens to p<=1e-6", "provider: TPR@100", "account: median tokens to p<=1e-6",
-         "account: TPR@100", "NLL (nats/token)", "ΔNLL vs unwatermarked", "perplexity ratio"]
+         "account: TPR@100", "NLL (nats/token)", "ΔNLL vs unwatermarked (± s.e.)", "perplexity ratio"]
     rows_t = [["unwatermarked", "-", "-", "-", "-", f"{np.nanmean(nll_plain):.3f}", "0", "1.00"]]
     for name, r in res.items():
         rows_t.append([name, median_with_censoring(r["provider"]["need"]), f"{r['provider']['tpr']:.2f} (n={r['provider']['n_tpr']})",
                        median_with_censoring(r["account"]["need"]), f"{r['account']['tpr']:.2f} (n={r['account']['n_tpr']})",
-                       f"{r['nll']:.3f}", f"{r['dnll']:+.3f}", f"{np.exp(r['dnll']):.2f}"])
+                       f"{r['nll']:.3f}", f"{r['dnll']:+.3f} ± {r['dnll_se']:.3f}", f"{np.exp(r['dnll']):.2f}"])
     data.print_table(h, rows_t)
     plot = data.RESULTS.parent / "mark_layers.png"
     _plot(res, plot)
@@ -122,7 +126,8 @@ def main() -> None:
         f"- power: median over answers of the shortest prefix with exact p <= 1e-6 ('not reached' if more than half never "
         f"get there); TPR@100 = share of answers with >= {TPR_LEN} tokens whose first {TPR_LEN} tokens give p <= {ALPHA:g}.\n"
         f"- quality: mean over answers of SmolLM2's teacher-forced NLL per answer token (prompt given, chat template); "
-        f"ΔNLL = mean paired difference against the unwatermarked answer to the same prompt; perplexity ratio = exp(ΔNLL).\n"
+        f"ΔNLL = mean paired difference against the unwatermarked answer to the same prompt (± its standard error over "
+        f"the {n} prompts: answers differ, so this is noisy); perplexity ratio = exp(ΔNLL).\n"
         f"- total runtime {time.perf_counter() - t_start:.0f}s\n\n" + data.md_table(h, rows_t) + f"\n\n![two-layer design]({plot.name})\n"
     )
     data.write_section("Two-layer design", body)

@@ -1,6 +1,6 @@
 """Detection power of the two watermark layers on watermarked SmolLM2 answers.
 
-Figures, per layer (provider, account; default MarkConfig: additive KGW, h=2, gamma=0.25, delta=2):
+Figures, per layer (provider, account; default MarkConfig: additive KGW, h=2, gamma=0.25):
 * tokens needed for p <= 1e-6: the shortest prefix of each answer whose exact p-value is <= 1e-6
   (median over answers; answers that never get there count as "more than their length");
 * true-positive rate at false-positive rate 1e-3 for answers truncated to 50/100/200 tokens, with two
@@ -175,8 +175,8 @@ def main() -> None:
     plot = data.RESULTS.parent / "mark_power.png"
     _plot(tpr, plot)
     body = data.header("benchmarks/mark_power.py" + (" --quick" if args.quick else "")) + (
-        f"- texts: {len(texts)} SmolLM2 answers watermarked with the default MarkConfig (two additive KGW layers, "
-        f"h=2, gamma=0.25, delta=2.0 each) for {len(set(a for _, a in texts))} accounts, sampled at temperature "
+        f"- texts: {len(texts)} SmolLM2 answers watermarked with the default MarkConfig (two {cfg.sharing} {cfg.provider.scheme.upper()} layers, "
+        f"h={cfg.provider.context_width}, gamma={cfg.provider.gamma}, delta={cfg.provider.delta} + {cfg.account.delta}) for {len(set(a for _, a in texts))} accounts, sampled at temperature "
         f"{data.TEMPERATURE} (no top-k/top-p), max {data.MAX_NEW_TOKENS} new tokens; median length {int(np.median(lens))} "
         f"tokens, {int((lens >= 200).sum())} reach 200 tokens. The account layer is tested with the answer's own account key.\n"
         f"- tokens to p <= 1e-6: shortest prefix whose exact de-duplicated p-value is <= 1e-6 (prefix scan, "
