@@ -220,3 +220,28 @@ def test_layer_key_wrong_length():
 
     with pytest.raises(KeyFileError, match="must be 32 bytes, got 5"):
         LayerKey("provider", b"12345")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    texts=st.lists(st.lists(st.integers(0, 25), min_size=5, max_size=60), min_size=1, max_size=8),
+    h=st.integers(1, 3),
+    scheme=st.sampled_from(["kgw", "gumbel"]),
+    split=st.sampled_from([None, (0.0, 0.5), (0.5, 1.0)]),
+    exclude=st.booleans(),
+)
+def test_detect_many_equals_detect_ids_per_text(texts, h, scheme, split, exclude):
+    from stillwatch.mark import detect_many
+
+    spec = WatermarkSpec(scheme=scheme, context_width=h, split=split, split_width=1)
+    arrays = [np.array(t) for t in texts if len(t) > h]
+    if not arrays:
+        return
+    ex = [[a[: len(a) // 2]] for a in arrays] if exclude else None
+    batch = detect_many(arrays, spec, _key(), exclude_ids=ex)
+    for i, a in enumerate(arrays):
+        one = detect_ids(a, spec, _key(), exclude_ids=ex[i] if ex else ())
+        r = batch.result(i)
+        assert (r.n_scored, r.n_tokens, r.n_green) == (one.n_scored, one.n_tokens, one.n_green)
+        assert r.p_value == pytest.approx(one.p_value, rel=1e-12, abs=1e-300)
+        assert r.score == pytest.approx(one.score, rel=1e-12, abs=1e-12)

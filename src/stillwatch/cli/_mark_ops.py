@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from stillwatch.errors import BackendError, InputError, StillwatchError, TokenizerMismatchError
-from stillwatch.mark import MarkConfig, Marker, MasterKey, WatermarkSpec, attribute_ids, detect_ids
+from stillwatch.mark import MarkConfig, Marker, MasterKey, WatermarkSpec, attribute_ids, detect_many
+from stillwatch.mark.detect import check_ids
 from stillwatch.mark.keys import KeyRing
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,9 @@ def detect_texts(
     if account_ids is not None and not account_ids:
         raise InputError("the accounts file lists no account ids")
     pkey = master.provider_key()
-    out: list[dict[str, Any]] = []
-    for line, row in rows:  # one text per iteration; each text's scoring is vectorised
+    results: dict[int, dict[str, Any]] = {}
+    ready: list[tuple[int, np.ndarray, WatermarkSpec, WatermarkSpec | None, list[np.ndarray]]] = []
+    for i, (line, row) in enumerate(rows):  # validate and tokenize each text; errors stay per line
         try:
             prov, acc = _specs_for(row, default)
             if prov.tokenizer_id is not None and prov.tokenizer_id != backend.tokenizer_id:
@@ -131,22 +133,32 @@ def detect_texts(
                     f"the text was marked with tokenizer {prov.tokenizer_id[:12]}... but --model {backend.name!r} uses "
                     f"{backend.tokenizer_id[:12]}...; detect with the model that generated it"
                 )
-            ids = np.asarray(backend.encode(row["text"]), dtype=np.int64)
+            if ring is not None and acc is None:
+                raise InputError("attribution needs an account layer, but this text's spec has none")
+            ids = check_ids(np.asarray(backend.encode(row["text"]), dtype=np.int64), prov, backend.vocab_size)
             excl = [np.asarray(backend.encode(row["prompt"]), dtype=np.int64)] if exclude_prompt and isinstance(row.get("prompt"), str) else []
-            r = detect_ids(ids, prov, pkey, exclude_ids=excl, vocab_size=backend.vocab_size)
+            ready.append((i, ids, prov, acc, excl))
+        except StillwatchError as exc:
+            results[i] = {"line": line, "error": f"{type(exc).__name__}: {exc}"}
+    by_spec: dict[str, list[int]] = {}
+    for j, (_, _, prov, _, _) in enumerate(ready):
+        by_spec.setdefault(prov.fingerprint, []).append(j)
+    for members in by_spec.values():  # one vectorised pass over all texts that share a spec
+        prov = ready[members[0]][2]
+        batch = detect_many([ready[j][1] for j in members], prov, pkey, exclude_ids=[ready[j][4] for j in members])
+        for b, j in enumerate(members):
+            i, ids, _, acc, excl = ready[j]
+            r = batch.result(b)
             rec: dict[str, Any] = {
-                "line": line, "p_value": r.p_value, "n_scored": r.n_scored, "n_tokens": r.n_tokens,
+                "line": rows[i][0], "p_value": r.p_value, "n_scored": r.n_scored, "n_tokens": r.n_tokens,
                 "n_green": r.n_green, "detected": r.p_value <= alpha, "spec": prov.fingerprint,
             }
             if ring is not None:
-                if acc is None:
-                    raise InputError("attribution needs an account layer, but this text's spec has none")
                 a = attribute_ids(ids, acc, ring, exclude_ids=excl, vocab_size=backend.vocab_size)
                 rec["account"] = a.best_account if a.corrected_p_value <= alpha else None
                 rec["account_p_value"] = a.corrected_p_value
                 rec["best_candidate"] = a.best_account
                 rec["n_candidates"] = len(ring)
-            out.append(rec)
-        except StillwatchError as exc:
-            out.append({"line": line, "error": f"{type(exc).__name__}: {exc}"})
+            results[i] = rec
+    out = [results[i] for i in range(len(rows))]
     return out

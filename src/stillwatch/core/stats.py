@@ -17,10 +17,11 @@ def binomial_tail(k, n, p):
     Requires 0 <= k (k > n gives 0), n >= 0, 0 < p < 1. Uses scipy's regularised incomplete beta
     (``binom.sf(k - 1, n, p)``), accurate far into the tail (no normal approximation).
     """
-    k = np.asarray(k)
-    n = np.asarray(n)
-    out = stats.binom.sf(k - 1, n, p)
-    out = np.where(k <= 0, 1.0, out)
+    k = np.asarray(k).astype(np.int64)
+    n = np.asarray(n).astype(np.int64)
+    # bdtrc(k - 1, n, p) = P(X > k - 1) = binom.sf(k - 1, n, p), without scipy.stats' per-call overhead
+    out = special.bdtrc(np.maximum(k - 1, 0), n, p)
+    out = np.where(k <= 0, 1.0, np.where(k > n, 0.0, out))
     return np.clip(out, 0.0, 1.0)
 
 

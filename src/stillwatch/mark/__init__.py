@@ -3,10 +3,12 @@
 from stillwatch.mark.config import LayerParams, MarkConfig
 from stillwatch.mark.detect import (
     AttributionResult,
+    BatchDetection,
     DetectionResult,
     attribute_ids,
     attribute_pairs,
     detect_ids,
+    detect_many,
     score_pairs,
 )
 from stillwatch.mark.keys import KeyRing, LayerKey, MasterKey
@@ -15,6 +17,7 @@ from stillwatch.mark.spec import WatermarkSpec
 
 __all__ = [
     "AttributionResult",
+    "BatchDetection",
     "DetectionResult",
     "KeyRing",
     "LayerKey",
@@ -26,5 +29,6 @@ __all__ = [
     "attribute_ids",
     "attribute_pairs",
     "detect_ids",
+    "detect_many",
     "score_pairs",
 ]

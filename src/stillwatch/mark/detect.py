@@ -207,6 +207,86 @@ def detect_ids(
     return DetectionResult(r.p_value, r.n_scored, n_tokens, r.n_green, r.score, r.key_id, r.spec_fingerprint)
 
 
+@dataclass(frozen=True)
+class BatchDetection:
+    """Results of testing one key on many texts at once: arrays of length [n_texts]."""
+
+    p_values: np.ndarray
+    n_scored: np.ndarray
+    n_tokens: np.ndarray
+    n_green: np.ndarray | None
+    scores: np.ndarray
+    key_id: str
+    spec_fingerprint: str
+
+    def __len__(self) -> int:
+        return int(self.p_values.shape[0])
+
+    def result(self, i: int) -> DetectionResult:
+        return DetectionResult(
+            float(self.p_values[i]), int(self.n_scored[i]), int(self.n_tokens[i]),
+            None if self.n_green is None else int(self.n_green[i]), float(self.scores[i]), self.key_id, self.spec_fingerprint,
+        )
+
+
+def detect_many(
+    texts: Sequence[np.ndarray],
+    spec: WatermarkSpec,
+    key: LayerKey,
+    *,
+    exclude_ids: Sequence[Sequence[np.ndarray]] | None = None,
+    vocab_size: int | None = None,
+) -> BatchDetection:
+    """:func:`detect_ids` for many texts in one vectorised pass over all their windows.
+
+    Each text is de-duplicated on its own (a window repeated across two texts counts once in each),
+    exactly as calling :func:`detect_ids` on each text; ``exclude_ids[i]`` lists the sequences whose
+    windows are not scored in text i. Every text must pass :func:`check_ids` (raises otherwise: callers
+    that want per-text errors validate first).
+    """
+    texts = [check_ids(t, spec, vocab_size) for t in texts]
+    T = len(texts)
+    h = spec.context_width
+    if T == 0:
+        e = np.zeros(0)
+        return BatchDetection(e, e.astype(np.int64), e.astype(np.int64), None if spec.scheme != "kgw" else e.astype(np.int64), e, key.key_id, spec.fingerprint)
+    lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=T)
+    ids = np.concatenate(texts)  # [S]
+    tid = np.repeat(np.arange(T), lens)  # [S] text of each position
+    pos = np.arange(ids.shape[0]) - np.repeat(np.cumsum(lens) - lens, lens)  # [S] position in its text
+    at = np.nonzero(pos >= h)[0]  # [n] window ends
+    ctx = np.stack([ids[at - h + j] for j in range(h)], axis=1)  # [n, h]
+    tok, wt = ids[at], tid[at]  # [n], [n]
+    n_tokens = lens - h
+    hashes = window_hash(ctx, tok)  # [n]
+    # identity of a window within its text: mix in the text index
+    tagged = prf.mix(hashes ^ (wt.astype(np.uint64) * prf.G))
+    _, first = np.unique(tagged, return_index=True)
+    keep = np.zeros(at.shape[0], dtype=bool)
+    keep[first] = True
+    mask = split_mask(ctx, spec)
+    if mask is not None:
+        keep &= mask
+    if exclude_ids is not None:
+        if len(exclude_ids) != T:
+            raise InputError(f"exclude_ids must have one entry per text ({T}), got {len(exclude_ids)}")
+        ex = [(i, _exclusion_hashes(seqs, h)) for i, seqs in enumerate(exclude_ids)]
+        ex_tagged = [prf.mix(hs ^ (np.uint64(i) * prf.G)) for i, hs in ex if hs is not None]
+        if ex_tagged:
+            keep &= ~np.isin(tagged, np.concatenate(ex_tagged))
+    k0, k1 = key.words
+    n = np.bincount(wt, weights=keep, minlength=T).astype(np.int64)
+    if spec.scheme == "kgw":
+        green = schemes.kgw_green(k0, k1, prf.fold(ctx), tok, spec.gamma) & keep
+        g = np.bincount(wt, weights=green, minlength=T).astype(np.int64)
+        p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
+        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n, 1), 0.0), key.key_id, spec.fingerprint)
+    sc = np.where(keep, schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, prf.fold(ctx), tok)), 0.0)
+    s = np.bincount(wt, weights=sc, minlength=T)
+    p = np.where(n > 0, schemes.gumbel_pvalue(s, n), 1.0)
+    return BatchDetection(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
+
+
 def attribute_pairs(
     contexts: np.ndarray,
     tokens: np.ndarray,
