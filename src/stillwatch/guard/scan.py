@@ -190,7 +190,7 @@ class _DuckEngine:
         """Record batches of an expression's result (Ibis' own batch reader does not work with DuckDB 2)."""
         import ibis
 
-        yield from self.raw.execute(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
+        yield from self.raw.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
 
     def materialise(self, name: str, expr):
         import ibis
