@@ -223,7 +223,7 @@ def generate_cached(name: str, prompts: list[str], account: str | None, cfg=None
 # Sizes are set by what the shared 2-vCPU machine can generate in ~15 minutes; --quick uses prefixes of the
 # same sets (so it reuses their cache).
 N_PLAIN = 16
-N_PER_ACCOUNT = 32
+N_PER_ACCOUNT = 48
 MARKED_START = 256  # account i answers prompts MARKED_START + 66 i + j (mod the prompt count)
 
 
