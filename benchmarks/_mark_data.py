@@ -332,10 +332,17 @@ def human_texts(min_tokens: int = 40, quick: bool = False) -> list[tuple[str, li
 
 
 # ---------------------------------------------------------------------------------------------- results file
-def write_section(title: str, body: str) -> None:
-    """Replace (or append) the section ``## title`` in benchmarks/results/mark.md."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    text = RESULTS.read_text() if RESULTS.exists() else "# mark: watermark figures\n\nSections written by benchmarks/mark_*.py (one per script; rerunning a script replaces its section).\n"
+def results_dir(quick: bool) -> Path:
+    """Where a run's Markdown and plots go: benchmarks/results/ (committed), or benchmarks/out/ for --quick."""
+    return OUT.parent if quick else RESULTS.parent
+
+
+def write_section(title: str, body: str, quick: bool = False) -> None:
+    """Replace (or append) the section ``## title`` in benchmarks/results/mark.md (benchmarks/out/mark_quick.md
+    for --quick runs, so smoke tests never overwrite the recorded figures)."""
+    target = (OUT.parent / "mark_quick.md") if quick else RESULTS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = target.read_text() if target.exists() else "# mark: watermark figures\n\nSections written by benchmarks/mark_*.py (one per script; rerunning a script replaces its section).\n"
     start_tag, end_tag = f"<!-- section:{title} -->", f"<!-- /section:{title} -->"
     block = f"{start_tag}\n## {title}\n\n{body.rstrip()}\n{end_tag}\n"
     if start_tag in text and end_tag in text:
@@ -344,7 +351,7 @@ def write_section(title: str, body: str) -> None:
         text = text[:a] + block + text[b:]
     else:
         text = text.rstrip() + "\n\n" + block
-    RESULTS.write_text(text)
+    target.write_text(text)
 
 
 def header(command: str) -> str:

@@ -246,7 +246,7 @@ def main() -> None:
              **{k.replace(" ", "_").replace("(", "").replace(")", ""): v["p"] for k, v in res.items()},
              lengths=lens, source=src)
 
-    plot = data.RESULTS.parent / "mark_calibration.png"
+    plot = data.results_dir(args.quick) / "mark_calibration.png"
     _plot(res, hf, plot)
     srcs = {}
     for s in src:
@@ -267,8 +267,8 @@ def main() -> None:
         + data.md_table(headers, rows) + "\n\nBy source:\n\n" + data.md_table(headers, sub_rows)
         + f"\n\n![p-value calibration]({plot.name})\n"
     )
-    data.write_section("Calibration", body)
-    print(f"\nwrote {data.RESULTS} and {plot}", file=sys.stderr)
+    data.write_section("Calibration", body, args.quick)
+    print(f"\nwrote the section and {plot}", file=sys.stderr)
 
 
 def _plot(res: dict, hf: dict, path: Path) -> None:

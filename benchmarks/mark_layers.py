@@ -116,7 +116,7 @@ def main() -> None:
                        median_with_censoring(r["account"]["need"]), f"{r['account']['tpr']:.2f} (n={r['account']['n_tpr']})",
                        f"{r['nll']:.3f}", f"{r['dnll']:+.3f} ± {r['dnll_se']:.3f}", f"{np.exp(r['dnll']):.2f}"])
     data.print_table(h, rows_t)
-    plot = data.RESULTS.parent / "mark_layers.png"
+    plot = data.results_dir(args.quick) / "mark_layers.png"
     _plot(res, plot)
     body = data.header("benchmarks/mark_layers.py" + (" --quick" if args.quick else "")) + (
         f"- {n} prompts (the last {n} of the shuffled prompt set), SmolLM2 at temperature {data.TEMPERATURE}, "
@@ -130,8 +130,8 @@ def main() -> None:
         f"the {n} prompts: answers differ, so this is noisy); perplexity ratio = exp(ΔNLL).\n"
         f"- total runtime {time.perf_counter() - t_start:.0f}s\n\n" + data.md_table(h, rows_t) + f"\n\n![two-layer design]({plot.name})\n"
     )
-    data.write_section("Two-layer design", body)
-    print(f"\nwrote {data.RESULTS} and {plot}", file=sys.stderr)
+    data.write_section("Two-layer design", body, args.quick)
+    print(f"\nwrote the section and {plot}", file=sys.stderr)
 
 
 def _plot(res: dict, path: Path) -> None:

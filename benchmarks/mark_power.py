@@ -172,7 +172,7 @@ def main() -> None:
     print()
     data.print_table(h2, tpr_rows)
 
-    plot = data.RESULTS.parent / "mark_power.png"
+    plot = data.results_dir(args.quick) / "mark_power.png"
     _plot(tpr, plot)
     body = data.header("benchmarks/mark_power.py" + (" --quick" if args.quick else "")) + (
         f"- texts: {len(texts)} SmolLM2 answers watermarked with the default MarkConfig (two {cfg.sharing} {cfg.provider.scheme.upper()} layers, "
@@ -190,8 +190,8 @@ def main() -> None:
         f"- total runtime {time.perf_counter() - t_start:.0f}s\n\n"
         + data.md_table(h1, need_rows) + "\n\n" + data.md_table(h2, tpr_rows) + f"\n\n![TPR vs length]({plot.name})\n"
     )
-    data.write_section("Power", body)
-    print(f"\nwrote {data.RESULTS} and {plot}", file=sys.stderr)
+    data.write_section("Power", body, args.quick)
+    print(f"\nwrote the section and {plot}", file=sys.stderr)
 
 
 def _plot(tpr: dict, path: Path) -> None:

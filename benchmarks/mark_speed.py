@@ -231,7 +231,7 @@ def main() -> None:
                      f"A/B {o['ab_overhead']:+.1%}; inside processor {o['inside_share']:.1%}", "<= 5%",
                      "yes" if worst <= 0.05 else f"NO ({worst:.1%})"])
     data.print_table(h, rows)
-    plot = data.RESULTS.parent / "mark_speed.png"
+    plot = data.results_dir(q) / "mark_speed.png"
     _plot(det, ovh, plot)
     body = data.header("benchmarks/mark_speed.py" + (" --quick" if q else "")) + (
         f"- detection: the provider layer (KGW h=2, de-duplicated, exact binomial p-value) with `detect_ids`, one call per "
@@ -254,8 +254,8 @@ def main() -> None:
         f"SmolLM2 ran at {ovh[0]['plain_tps']:.0f} tok/s (batch 1) and {ovh[-1]['plain_tps']:.0f} tok/s (batch 32).\n"
         f"- total runtime {time.perf_counter() - t_start:.0f}s\n\n" + data.md_table(h, rows) + f"\n\n![speed]({plot.name})\n"
     )
-    data.write_section("Speed", body)
-    print(f"\nwrote {data.RESULTS} and {plot}", file=sys.stderr)
+    data.write_section("Speed", body, q)
+    print(f"\nwrote the section and {plot}", file=sys.stderr)
 
 
 def _plot(det: dict, ovh: list, path: Path) -> None:
