@@ -72,7 +72,7 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
     for col in ("served to", "watermark", "prompt", "tokens", "provider p", "attributed to", "account p (Šidák, N=100)"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["served_to"], "on" if r["watermark"] else "off", r["prompt"][:34] + "…", str(r["tokens"]), _fmt_p(r["provider_p"]),
+        t.add_row(r["served_to"], "on" if r["watermark"] else "off", r["prompt"][:30] + "…", str(r["tokens"]), _fmt_p(r["provider_p"]),
                   r["attributed"] or "none", _fmt_p(r["account_p"]))
     console.print(t)
     sample = next(r for r in rows if r["watermark"])
@@ -96,19 +96,22 @@ def guard_step(console: Console, workdir: Path) -> dict[str, Any]:
 
     console.print("[bold]3. guard[/] — scanning simulated API traffic for harvesting campaigns…")
     res = demo_step(workdir / "guard")
-    summary = res.get("summary") or {}
     campaigns = res.get("campaigns", [])
-    t = Table(title=f"campaigns found ({len(campaigns)})")
-    for col in ("campaign", "accounts", "exchanges", "× human rate", "signals"):
+    t = Table(title=f"campaigns found ({len(campaigns)}) in {res.get('exchanges')} simulated exchanges from {res.get('accounts')} accounts")
+    for col in ("campaign", "accounts", "exchanges", "× human rate", "signals that fired", "simulator's truth"):
         t.add_column(col)
     for c in campaigns[:8]:
+        fired = c.get("fired") or list(c.get("signals", {}))
         sig = c.get("signals", {})
-        sig_txt = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(sig.items())[:4])
-        t.add_row(str(c.get("campaign_id")), str(len(c.get("accounts", [])) if isinstance(c.get("accounts"), list) else c.get("accounts")),
-                  str(c.get("exchanges")), f"{c.get('human_rate_multiple', 0):.1f}", sig_txt)
+        sig_txt = ", ".join(f"{k}={sig[k]:.3g}" if isinstance(sig.get(k), float) else f"{k}={sig.get(k)}" for k in list(fired)[:4])
+        t.add_row(str(c.get("campaign_id"))[:28], str(c.get("n_accounts")), str(c.get("exchanges")),
+                  f"{c.get('human_rate_multiple', 0):.3g}", sig_txt, ", ".join(c.get("true_campaigns", []))[:30])
     console.print(t)
-    if summary:
-        console.print(summary if isinstance(summary, str) else ", ".join(f"{k}: {v}" for k, v in summary.items()))
+    console.print(
+        f"flagged accounts: {res.get('flagged_accounts')} ({res.get('flagged_that_are_campaign_accounts')} of them campaign accounts; "
+        f"{res.get('campaign_accounts_in_truth')} campaign accounts in the simulation); human-feasible rate "
+        f"{res.get('human_rate_per_hour'):.3g} exchanges/hour; findings in {res.get('findings_path')}"
+    )
     return res
 
 
@@ -136,7 +139,7 @@ def _have(module: str) -> bool:
 def run_demo(workdir: Path | None = None, console: Console | None = None) -> dict[str, Any]:
     from stillwatch.mark import MasterKey
 
-    console = console or Console()
+    console = console or Console(width=None if Console().is_terminal else 150)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="stillwatch-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     master_path = workdir / "master.key"

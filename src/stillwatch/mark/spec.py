@@ -7,6 +7,7 @@ parameters that produced it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass
@@ -82,8 +83,9 @@ class WatermarkSpec:
         """Canonical serialization: compact JSON with sorted keys, UTF-8."""
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
+        """SHA-256 of the canonical serialization (computed once per spec; specs are immutable)."""
         return "sha256:" + hashlib.sha256(self.canonical()).hexdigest()
 
     @classmethod
