@@ -271,7 +271,8 @@ def detect_many(
         if len(exclude_ids) != T:
             raise InputError(f"exclude_ids must have one entry per text ({T}), got {len(exclude_ids)}")
         ex = [(i, _exclusion_hashes(seqs, h)) for i, seqs in enumerate(exclude_ids)]
-        ex_tagged = [prf.mix(hs ^ (np.uint64(i) * prf.G)) for i, hs in ex if hs is not None]
+        with np.errstate(over="ignore"):  # modular uint64 arithmetic is intended
+            ex_tagged = [prf.mix(hs ^ (np.uint64(i) * prf.G)) for i, hs in ex if hs is not None]
         if ex_tagged:
             keep &= ~np.isin(tagged, np.concatenate(ex_tagged))
     k0, k1 = key.words
