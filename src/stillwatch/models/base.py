@@ -80,6 +80,24 @@ class Backend(abc.ABC):
         Requires max_new_tokens >= 1 and temperature > 0.
         """
 
+    @staticmethod
+    def check_generate_args(prompts: Sequence[str], max_new_tokens: int, temperature: float, top_k: int | None, batch_size: int) -> list[str]:
+        """Validate :meth:`generate`'s arguments (shared by every backend); returns the prompts as a list."""
+        from stillwatch.errors import InputError
+
+        if isinstance(prompts, str):
+            raise InputError("prompts must be a list of strings, not a single string")
+        prompts = list(prompts)
+        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise InputError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise InputError(f"temperature must be > 0, got {temperature!r}")
+        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
+            raise InputError(f"top_k must be None or an int >= 1, got {top_k!r}")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        return prompts
+
     def next_token_logits(self, sequences: Sequence[Sequence[int]], *, batch_size: int = 16) -> list[np.ndarray]:
         """Teacher-forced scores: for each sequence of T ids, a float32 array [T, V] whose row t
         holds the logits of the token after position t. Local backends only."""

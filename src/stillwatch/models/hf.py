@@ -190,17 +190,7 @@ class HFBackend(Backend):
     ) -> list[Generation]:
         import torch
 
-        if isinstance(prompts, str):
-            raise InputError("prompts must be a list of strings, not a single string")
-        prompts = list(prompts)
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise InputError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise InputError(f"temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise InputError(f"top_k must be None or an int >= 1, got {top_k!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        prompts = self.check_generate_args(prompts, max_new_tokens, temperature, top_k, batch_size)
         processors = _as_processor_list(logits_processor)
         prompt_ids = [self.chat_prompt_ids(p) for p in prompts]
         for p, ids in zip(prompts, prompt_ids):

@@ -197,17 +197,7 @@ class OpenAIBackend(Backend):
         extra body field (vLLM and Stillwatch's gateway read it). Ids are not returned."""
         if logits_processor is not None:
             raise BackendError(f"backend {self.name!r} is a remote API: it cannot apply a logits processor")
-        if isinstance(prompts, str):
-            raise InputError("prompts must be a list of strings, not a single string")
-        prompts = list(prompts)
-        if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-            raise InputError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
-        if not temperature > 0:
-            raise InputError(f"temperature must be > 0, got {temperature!r}")
-        if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-            raise InputError(f"top_k must be None or an int >= 1, got {top_k!r}")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
+        prompts = self.check_generate_args(prompts, max_new_tokens, temperature, top_k, batch_size)
         for p in prompts:
             if not isinstance(p, str):
                 raise InputError(f"each prompt must be a str, got {type(p).__name__}")
