@@ -142,9 +142,13 @@ def score_pairs(
 
     ``exclude_windows`` int64 [m, h+1]: tuples to drop (e.g. windows seen in the prompts).
     """
-    n_tokens = int(np.asarray(tokens).shape[0])
     ex = windows_to_hashes(exclude_windows, spec.context_width)
     ctx, tok = _select(contexts, tokens, spec, dedup, ex)
+    return _score_selected(ctx, tok, spec, key, int(np.asarray(tokens).shape[0]))
+
+
+def _score_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, key: LayerKey, n_tokens: int) -> DetectionResult:
+    """Score tuples already validated, split-filtered and de-duplicated by :func:`_select`."""
     n = int(tok.shape[0])
     k0, k1 = key.words
     folds = prf.fold(ctx)
@@ -201,10 +205,8 @@ def detect_ids(
     ids = check_ids(ids, spec, vocab_size)
     ctx, tok = sliding_windows(ids, spec.context_width)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
-    n_tokens = int(tok.shape[0])
     c2, t2 = _select(ctx, tok, spec, dedup, ex)
-    r = score_pairs(c2, t2, spec, key, dedup=False)
-    return DetectionResult(r.p_value, r.n_scored, n_tokens, r.n_green, r.score, r.key_id, r.spec_fingerprint)
+    return _score_selected(c2, t2, spec, key, int(tok.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -302,32 +304,32 @@ def attribute_pairs(
     ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
     ex = windows_to_hashes(exclude_windows, spec.context_width)
     ctx, tok = _select(contexts, tokens, spec, dedup, ex)
+    return _attribute_selected(ctx, tok, spec, ring)
+
+
+def _attribute_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, ring: KeyRing) -> AttributionResult:
+    """Test every key of ``ring`` on tuples already prepared by :func:`_select`."""
     n = int(tok.shape[0])
     N = len(ring)
     folds = prf.fold(ctx)[None, :]  # [1, n]
     tokh = prf.tok(tok)[None, :]  # [1, n]
     chunk = max(1, _KEY_CHUNK_ELEMS // max(n, 1))
-    if spec.scheme == "kgw":
-        thr = prf.green_threshold(spec.gamma)
-        counts = np.empty(N, dtype=np.int64)
-        for s in range(0, N, chunk):  # loop over key chunks, not keys
-            u = prf.prf_from_seed(prf.row_seed(ring.k0[s : s + chunk, None], folds), ring.k1[s : s + chunk, None], tokh)
-            counts[s : s + chunk] = np.count_nonzero(u < thr, axis=1)
-        pvals = schemes.kgw_pvalue(counts, n, spec.gamma) if n else np.ones(N)
-        n_green = counts
+    kgw = spec.scheme == "kgw"
+    thr = prf.green_threshold(spec.gamma) if kgw else None
+    stat = np.empty(N, dtype=np.int64 if kgw else np.float64)  # green counts (KGW) or score sums (Gumbel)
+    for s in range(0, N, chunk):  # loop over key chunks, not keys
+        u = prf.prf_from_seed(prf.row_seed(ring.k0[s : s + chunk, None], folds), ring.k1[s : s + chunk, None], tokh)  # [chunk, n]
+        stat[s : s + chunk] = np.count_nonzero(u < thr, axis=1) if kgw else schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
+    if not n:
+        pvals = np.ones(N)
     else:
-        sums = np.empty(N, dtype=np.float64)
-        for s in range(0, N, chunk):
-            u = prf.prf_from_seed(prf.row_seed(ring.k0[s : s + chunk, None], folds), ring.k1[s : s + chunk, None], tokh)
-            sums[s : s + chunk] = schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
-        pvals = schemes.gumbel_pvalue(sums, n) if n else np.ones(N)
-        n_green = None
+        pvals = schemes.kgw_pvalue(stat, n, spec.gamma) if kgw else schemes.gumbel_pvalue(stat, n)
     pvals = np.asarray(pvals, dtype=np.float64)
     best = int(np.argmin(pvals))
     return AttributionResult(
         key_ids=ring.key_ids,
         p_values=pvals,
-        n_green=n_green,
+        n_green=stat if kgw else None,
         n_scored=n,
         best_key_id=ring.key_ids[best],
         best_p_value=float(pvals[best]),
@@ -347,5 +349,6 @@ def attribute_ids(
     ids = check_ids(ids, spec, vocab_size)
     ctx, tok = sliding_windows(ids, spec.context_width)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
+    ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
     c2, t2 = _select(ctx, tok, spec, True, ex)
-    return attribute_pairs(c2, t2, spec, keys, dedup=False)
+    return _attribute_selected(c2, t2, spec, ring)
