@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import tempfile
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ def _fmt_p(p: float | None) -> str:
 def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, Any]:
     import numpy as np
 
+    from stillwatch.errors import StillwatchError
     from stillwatch.mark import MarkConfig, Marker, MasterKey, attribute_ids, detect_ids
     from stillwatch.models import load_backend
 
@@ -61,7 +61,7 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
                 det = detect_ids(ids, marker.provider_spec, master.provider_key(), vocab_size=backend.vocab_size)
                 att = attribute_ids(ids, marker.account_spec, ring, vocab_size=backend.vocab_size)
                 p, n_scored, best, corr = det.p_value, det.n_scored, att.best_account, att.corrected_p_value
-            except Exception as exc:  # a too-short answer is reported, not fatal
+            except StillwatchError as exc:  # a too-short answer is reported, not fatal
                 p, n_scored, best, corr = None, 0, f"({exc})", None
             rows.append({"served_to": account, "watermark": wm, "prompt": g.prompt, "tokens": n_scored,
                          "provider_p": p, "attributed": best if corr is not None and corr <= 1e-3 else None, "account_p": corr})
@@ -86,8 +86,7 @@ def ledger_step(console: Console, workdir: Path, exchanges: list[dict]) -> dict[
     console.print("[bold]2. ledger[/] — recording exchanges, terms acceptances and the investment record…")
     res = demo_step(workdir / "ledger", exchanges, DEMO_ACCOUNTS, "smollm2-135m-instruct")
     console.print(Panel(res["checkpoint"].rstrip(), title=f"signed checkpoint (tree size {res['size']})", expand=False))
-    ok = res.get("proof_verified", res.get("verified"))
-    console.print(f"inclusion proof of one exchange verified: [bold]{ok}[/]; full ledger verify: {res.get('ledger_verified')}")
+    console.print(f"inclusion proof of one exchange verified: [bold]{res['proof_verified']}[/]; full ledger verify: {res['ledger_verified']}")
     return res
 
 
@@ -129,11 +128,9 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
     return res
 
 
-def _have(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+def _timed(step, *args):
+    t = time.perf_counter()
+    return step(*args), time.perf_counter() - t
 
 
 def run_demo(workdir: Path | None = None, console: Console | None = None) -> dict[str, Any]:
@@ -148,21 +145,10 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> dic
     console.print(Panel(f"Stillwatch demo — working directory {workdir}", expand=False))
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
-    t = time.perf_counter()
-    out["mark"] = mark_step(console, workdir, master_path)
-    timings["mark"] = time.perf_counter() - t
-    if _have("stillwatch.ledger.demo"):
-        t = time.perf_counter()
-        out["ledger"] = ledger_step(console, workdir, out["mark"]["exchanges"])
-        timings["ledger"] = time.perf_counter() - t
-    if _have("stillwatch.guard.demo"):
-        t = time.perf_counter()
-        out["guard"] = guard_step(console, workdir)
-        timings["guard"] = time.perf_counter() - t
-    if _have("stillwatch.trace.demo"):
-        t = time.perf_counter()
-        out["trace"] = trace_step(console, workdir, master_path)
-        timings["trace"] = time.perf_counter() - t
+    out["mark"], timings["mark"] = _timed(mark_step, console, workdir, master_path)
+    out["ledger"], timings["ledger"] = _timed(ledger_step, console, workdir, out["mark"]["exchanges"])
+    out["guard"], timings["guard"] = _timed(guard_step, console, workdir)
+    out["trace"], timings["trace"] = _timed(trace_step, console, workdir, master_path)
     console.print("step times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     out["timings"] = timings
     return out

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from stillwatch.errors import BackendError, InputError, StillwatchError, Tokeniz
 from stillwatch.mark import MarkConfig, Marker, MasterKey, WatermarkSpec, attribute_ids, detect_many
 from stillwatch.mark.detect import check_ids
 from stillwatch.mark.keys import KeyRing
-
-log = logging.getLogger(__name__)
 
 
 def progress_bar(total: int, description: str):
