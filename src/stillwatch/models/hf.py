@@ -23,7 +23,13 @@ from stillwatch.models.base import Backend, Generation
 log = logging.getLogger(__name__)
 
 
+# A private-use character pair no tokenizer treats as special; stands in for the user text while
+# the chat template is rendered (see HFBackend.chat_prompt_ids).
+_CONTENT_SENTINEL = "\ue000stillwatch-user-content\ue001"
+
+
 @contextlib.contextmanager
+
 def hub_offline() -> Iterator[None]:
     """Within the block, transformers and huggingface_hub may not touch the network."""
     old = {k: os.environ.get(k) for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
@@ -141,6 +147,12 @@ class HFBackend(Backend):
             bos_token_id=self.bos_token_id, eos_token_id=list(eos), pad_token_id=self.pad_token_id
         )
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        # strings the tokenizer would parse as special tokens (checked in user text: prompt injection)
+        added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+        self._special_strings = tuple(sorted(
+            {str(t) for t in getattr(tokenizer, "all_special_tokens", [])}
+            | {str(getattr(t, "content", t)) for t in added.values() if getattr(t, "special", True)}
+        ))
 
     @contextlib.contextmanager
     def _threads(self) -> Any:
@@ -166,14 +178,38 @@ class HFBackend(Backend):
         return self.tokenizer.decode([int(i) for i in ids], skip_special_tokens=True)
 
     def chat_prompt_ids(self, prompt: str) -> list[int]:
+        """Token ids of ``prompt`` as one user turn, ready for generation.
+
+        The user's text is tokenized as *text*: a prompt that contains a special token's string
+        (``<|im_end|>``, ``<|im_start|>system``) cannot close its turn or open a new one. Such a
+        prompt is tokenized apart from the rendered template (the template around a sentinel, the
+        text with special-token strings split into ordinary tokens); any other prompt is tokenized
+        with the template in one piece, exactly as the model was trained.
+        """
         if not isinstance(prompt, str):
             raise InputError(f"prompt must be a str, got {type(prompt).__name__}")
-        if self.has_chat_template:
+        injects = any(tok in prompt for tok in self._special_strings)
+        if not self.has_chat_template:
+            if not injects:
+                return [int(i) for i in self.tokenizer.encode(prompt, add_special_tokens=True)]
+            return [int(i) for i in self.tokenizer.encode("", add_special_tokens=True)] + self._text_ids(prompt)
+        if not injects:
             text = self.tokenizer.apply_chat_template(
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
             return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
-        return [int(i) for i in self.tokenizer.encode(prompt, add_special_tokens=True)]
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": _CONTENT_SENTINEL}], tokenize=False, add_generation_prompt=True
+        )
+        if rendered.count(_CONTENT_SENTINEL) != 1:
+            raise BackendError(f"the chat template of {self.name!r} does not place the user's message exactly once")
+        head, tail = rendered.split(_CONTENT_SENTINEL)
+        ids = self.tokenizer.encode(head, add_special_tokens=False) + self._text_ids(prompt)
+        return [int(i) for i in ids] + [int(i) for i in self.tokenizer.encode(tail, add_special_tokens=False)]
+
+    def _text_ids(self, text: str) -> list[int]:
+        """Ids of ``text`` with special-token strings split into ordinary tokens."""
+        return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True)]
 
     # ------------------------------------------------------------------ generation
     def generate(
