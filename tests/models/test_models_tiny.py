@@ -246,3 +246,32 @@ def test_tiny_student_config_for_another_tokenizer():
 
     cfg = new_tiny_model(0, TinyConfig(hidden=32, n_heads=2), tokenizer=Tok()).config
     assert (cfg.vocab_size, cfg.hidden_size, cfg.pad_token_id, cfg.bos_token_id, cfg.eos_token_id) == (300, 32, 2, 1, 2)
+
+
+class AddBias:
+    def __init__(self, token, bias):
+        self.token, self.bias = token, bias
+
+    def __call__(self, input_ids, scores):
+        return scores.index_add(1, torch.tensor([self.token]), torch.full((scores.shape[0], 1), self.bias))
+
+
+def test_processors_act_on_the_sampled_temperature(tiny):
+    """Custom processors see logits / T and their bias reaches the sampler unscaled (transformers
+    would otherwise divide a watermark's delta by T)."""
+    rec = Recorder()
+    g = tiny.generate(PROMPTS[:1], max_new_tokens=1, seed=0, temperature=0.25, logits_processor=[rec])[0]
+    raw = tiny.next_token_logits([list(g.prompt_ids)])[0][-1]
+    finite = np.isfinite(rec.steps[0][0])
+    np.testing.assert_allclose(rec.steps[0][0][finite], raw[finite] / 0.25, rtol=1e-4, atol=1e-4)
+    # greedy decoding with a bias on the runner-up: at T = 0.25 the runner-up trails by gap / T,
+    # so a bias of 2 * gap must NOT overtake the leader (it would if it were divided by T)
+    raw[[256, 257, 259]] = -np.inf
+    lead, second = np.argsort(raw)[::-1][:2]
+    gap = float(raw[lead] - raw[second])
+    out = tiny.generate(PROMPTS[:1], max_new_tokens=1, top_k=1, temperature=0.25,
+                        logits_processor=[AddBias(int(second), 2 * gap)])[0]
+    assert out.completion_ids[0] == lead
+    out1 = tiny.generate(PROMPTS[:1], max_new_tokens=1, top_k=1, temperature=1.0,
+                         logits_processor=[AddBias(int(second), 2 * gap)])[0]
+    assert out1.completion_ids[0] == second  # at T = 1 the same bias does overtake

@@ -69,20 +69,38 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _as_processor_list(logits_processor: Any) -> Any:
-    from transformers import LogitsProcessorList
+def _as_processor_list(logits_processor: Any, temperature: float = 1.0) -> Any:
+    """The caller's processors as one ``LogitsProcessorList`` that sees the *sampled* logits.
+
+    transformers runs custom logits processors before its temperature warper, so a watermark
+    adding ``delta`` to green logits would act as ``delta / T`` and a Gumbel layer would pick from
+    the untempered distribution. The processors are therefore run on ``scores / T`` and their
+    result multiplied by ``T``: after the warper divides by ``T`` the sampler sees exactly
+    ``processors(scores / T)``. Requires temperature > 0.
+    """
+    from transformers import LogitsProcessor, LogitsProcessorList
 
     if logits_processor is None:
         return None
     if isinstance(logits_processor, LogitsProcessorList):
-        return logits_processor
-    if isinstance(logits_processor, (list, tuple)):
-        return LogitsProcessorList(list(logits_processor))
-    if callable(logits_processor):
-        return LogitsProcessorList([logits_processor])
-    raise InputError(
-        f"logits_processor must be a transformers LogitsProcessor or a list of them, got {type(logits_processor).__name__}"
-    )
+        procs = list(logits_processor)
+    elif isinstance(logits_processor, (list, tuple)):
+        procs = list(logits_processor)
+    elif callable(logits_processor):
+        procs = [logits_processor]
+    else:
+        raise InputError(
+            f"logits_processor must be a transformers LogitsProcessor or a list of them, got {type(logits_processor).__name__}"
+        )
+    inner = LogitsProcessorList(procs)
+    if temperature == 1.0:
+        return inner
+
+    class _AtSamplingTemperature(LogitsProcessor):
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            return inner(input_ids, scores / temperature) * temperature
+
+    return LogitsProcessorList([_AtSamplingTemperature()])
 
 
 def _check_sequences(sequences: Sequence[Sequence[int]], vocab_size: int) -> list[np.ndarray]:
@@ -227,7 +245,7 @@ class HFBackend(Backend):
         import torch
 
         prompts = self.check_generate_args(prompts, max_new_tokens, temperature, top_k, batch_size)
-        processors = _as_processor_list(logits_processor)
+        processors = _as_processor_list(logits_processor, float(temperature))
         prompt_ids = [self.chat_prompt_ids(p) for p in prompts]
         for p, ids in zip(prompts, prompt_ids):
             if not ids:
