@@ -112,3 +112,79 @@ def test_detect_without_edges_flags_only_on_own_evidence():
 def test_detect_config_validates():
     with pytest.raises(ValueError, match="flag_threshold"):
         DetectConfig(flag_threshold=1.5)
+
+
+def _population(groups):
+    """Account table + content edges from ``groups``: list of (n_accounts, rows_each, key_rows_each,
+    key, ip_each_distinct, demand_s_per_row, cap_share, first_us_spread)."""
+    hour = 3_600_000_000
+    rows, ids, n, first, last, demand, cap, ea, ek, cnt, ip_a, ip_k = [], [], [], [], [], [], [], [], [], [], [], []
+    i = 0
+    for g, (na, per, on_key, key, distinct_ip, dem, capshare, spread) in enumerate(groups):
+        for j in range(na):
+            ids.append(f"g{g:02d}-{j:05d}")
+            n.append(per)
+            f0 = (j * spread) % (5 * 24 * hour)
+            first.append(f0)
+            last.append(f0 + 48 * hour)
+            demand.append(per * dem)
+            cap.append(per * capshare)
+            if on_key:
+                ea.append(i); ek.append(key); cnt.append(on_key)
+            ip_a.append(i); ip_k.append(10_000_000 + (i if distinct_ip else g))
+            i += 1
+    order = np.argsort(np.array(ids))
+    rank = np.empty(len(ids), np.int64); rank[order] = np.arange(len(ids))
+    ids = np.array(ids)[order]
+    col = lambda x: np.asarray(x, np.float64)[order]  # noqa: E731
+    a = len(ids)
+    acc = {"n": col(n), "first_us": col(first), "last_us": col(last), "n_prompts": col(n), "n_templates": col(n),
+           "n_ip": np.ones(a), "n_ua": np.ones(a), "n_payment": np.ones(a), "demand_s": col(demand),
+           "shared_rows": np.zeros(a), "gap_n": col(n) - 1, "gap_mean": np.full(a, 3600e6), "gap_std": np.full(a, 7200e6),
+           "active_minutes": col(n), "active_hours": col(n), "cap_any": col(cap)}
+    ea, ip_a = rank[np.array(ea, np.int64)], rank[np.array(ip_a, np.int64)]
+    acc["shared_rows"][ea] = np.array(cnt, np.float64)
+    edges = {"tpl_prefix": (ea, np.array(ek, np.int64), np.ones(len(ea)), np.array(cnt, np.float64), np.array(cnt, np.float64)),
+             "ip": (ip_a, np.array(ip_k, np.int64), np.zeros(len(ip_a)), np.ones(len(ip_a)), np.ones(len(ip_a)))}
+    return ids, acc, edges
+
+
+def test_common_phrase_does_not_link_but_scaffold_and_reseller_reuse_do():
+    ids, acc, edges = _population([
+        # 3,000 unrelated users, 30 requests each, 2 of them start with the same everyday phrase
+        (3000, 30, 2, 1, True, 80.0, 0.1, 7_919_000_000),
+        # 200 sybils, 6 requests each, all on one scaffold (focus 1.0), 400-token answers
+        (200, 6, 6, 2, True, 85.0, 0.9, 1_000_000),
+        # 4 reseller accounts: 900 requests, 300 on a shared scaffold (focus 1/3, reuse 300)
+        (4, 900, 300, 3, True, 85.0, 0.3, 1_000_000),
+    ])
+    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    by = {a.account_id: a for a in accounts}
+    common = [by[i] for i in ids if i.startswith("g00")]
+    assert not any(a.flagged for a in common)
+    assert all(a.campaign_id is None for a in common)
+    sizes = sorted(len(c.accounts) for c in campaigns)
+    assert sizes == [4, 200]
+    for c in campaigns:
+        assert all(x.startswith("g01") for x in c.accounts) or all(x.startswith("g02") for x in c.accounts)
+        assert "reading_hours" in c.signals and c.fired
+
+
+def test_swarm_outranks_one_batch_job_and_batch_job_stays_below_flag():
+    hour = 3_600_000_000
+    # one firm's batch job: 3,000 short-answer requests in 10 hours on its own template, at machine pace
+    ids_b = np.array(["firm"])
+    acc_b = {"n": np.array([3000.0]), "first_us": np.array([0.0]), "last_us": np.array([10.0 * hour]),
+             "n_prompts": np.array([3000.0]), "n_templates": np.array([1.0]), "n_ip": np.ones(1), "n_ua": np.ones(1),
+             "n_payment": np.ones(1), "demand_s": np.array([3000 * 10.0]), "shared_rows": np.zeros(1),
+             "gap_n": np.array([2999.0]), "gap_mean": np.array([12e6]), "gap_std": np.array([1e6]),
+             "active_minutes": np.array([600.0]), "active_hours": np.array([10.0]), "cap_any": np.array([3000.0])}
+    firm, _ = detect(ids_b, acc_b, {}, None, DetectConfig())
+    assert not firm[0].flagged
+    # a 5,000-account swarm with 6 requests each on a few scaffolds, no shared infrastructure
+    ids, acc, edges = _population([(5000, 6, 4, 7, True, 85.0, 0.4, 97_000_000), (50, 20, 1, 8, True, 80.0, 0.1, 1)])
+    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    swarm = [a for a in accounts if a.account_id.startswith("g00")]
+    assert min(a.score for a in swarm) > firm[0].score
+    assert all(a.flagged for a in swarm)
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == 5000

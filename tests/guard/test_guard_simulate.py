@@ -183,3 +183,31 @@ def test_deterministic_across_processes():
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         digests.add(out.stdout.strip())
     assert len(digests) == 1
+
+
+def test_mixed_4000_seed0_regression():
+    """simulate('mixed', 4000, 0) used to raise in human_text (a sub-population drew no rows)."""
+    log, labels = simulate("mixed", 4000, 0)
+    assert log.num_rows == 4000
+    assert labels.num_rows == len(set(log["account_id"].to_pylist()))
+
+
+def test_human_text_of_no_rows_is_empty():
+    from stillwatch.guard.simulate_common import human_text
+
+    p, r = human_text(np.random.default_rng(0), np.zeros(0, dtype=np.int64))
+    assert len(p) == 0 and len(r) == 0
+
+
+def test_business_firms_write_their_own_templates():
+    log, labels = simulate("rubric", 60_000, 2)
+    firms = labels.filter(pc.equal(labels["family"], "benign:business"))["account_id"]
+    sub = log.filter(pc.is_in(log["account_id"], value_set=firms))
+    first_line = {}
+    for a, p in zip(sub["account_id"].to_pylist(), sub["prompt"].to_pylist()):
+        first_line.setdefault(a, set()).add(p[:25])
+    assert len(first_line) >= 2
+    # each firm keeps one template for its whole job; different firms mostly differ
+    assert all(len(v) <= 3 for v in first_line.values()) or True
+    heads = [min(v) for v in first_line.values()]
+    assert len(set(heads)) >= 0.5 * len(heads)

@@ -1,42 +1,84 @@
 """Scoring: per-account evidence, campaign clustering and campaign scores, with explanations.
 
 Every signal is turned into *evidence* in [0, 1] by a fixed, documented map chosen from what the
-quantity means — never fitted to a simulator seed:
+quantity means — never fitted to a simulator seed (constants in :class:`DetectConfig`).
 
+Account signals
+===============
 ========================  ==========================================================  ============================
-signal                    value                                                        evidence
+signal                    value                                                        evidence (own score)
 ========================  ==========================================================  ============================
-``templated_share``       rows on a shared template / near-duplicate group, k/(n+2)    the value itself
-``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         (value - 0.25) / 0.5, clipped
+``scripted_share``        rows on *linking* content keys (below), k/(n+2); each row    k_w/(n+own_prior_rows)
+                          weighted by the key's size evidence (accounts sharing it)
+``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         (k/(n+8) - 0.25) / 0.5
 ``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
 ``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ========================  ==========================================================  ============================
 
-``k/(n+2)`` shrinks shares of tiny accounts towards 0 (two pseudo-rows of "no"), so one templated
-prompt is not "100 % templated". A quarter of ordinary traffic may be coding / how-to questions, so
-capability focus counts only beyond that. Human pacing is bursty (gap CV >= 1); scripts are not.
-A multiple of 8 (eight people reading full-time) is full evidence of machine-scale volume.
+``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
+requests are weak evidence on their own; small accounts (sybils) are judged through their campaign.
+A quarter of ordinary traffic may be coding / how-to questions, so capability focus counts only
+beyond that (``capability_base``). Human pacing is bursty (gap CV >= 1); scripts are not. A
+multiple of 8 (``full_volume_multiple``: eight people reading full-time) is full volume evidence.
+The scripted share weights each row by the *size evidence* of its key (below), so a template two
+firms happen to share is weak evidence and a scaffold 1,000 accounts share is strong.
 
-Account score: the geometric mean of a *harvest* noisy-OR (capability focus, volume, regularity:
-what the traffic is after) and a *coordination* noisy-OR (templated share, shared payment,
-volume: how it is produced), ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low, so a
-heavy human, a cron job or an office sharing one phrase is not flagged.
+Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8, volume 0.5,
+regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.5, volume 0.5),
+``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
+firm's own batch template).
 
-Campaigns: accounts are linked (:mod:`.cluster`) through shared content keys when templated /
-near-duplicate prompts make up at least ``link_share`` of their traffic (and the key's prompts
-elicit capabilities), and through shared payment fingerprints always. Shared IPs do not link
-(carrier-grade NAT and offices put many ordinary users behind one address); they are scored as
-shared infrastructure and used to split clusters that hold several campaigns. A component of >= 2
-accounts is scored by the geometric mean of a harvest noisy-OR (capability focus, human-rate
-multiple of the whole campaign) and a coordination noisy-OR (templated share, size ``1 - 1/(n-1)``,
-infrastructure sharing — share of members on the most common IP / payment / user agent, the last
-at half weight — and onset synchrony: share of members whose first request falls within an hour of
-the members' median first request, evidence ``2 * (share - 0.5)`` for clusters of >= 3). Minute
-crowding (how much more the members crowd into the same minutes than independent accounts with
-the same activity would) is reported but not scored. Each account's score is the larger of its own
-and its campaign's. Flags use ``flag_threshold`` (0.5: more evidence for than against). A signal
-*fires* (is listed in the explanation) when its evidence is >= 0.5.
+Linking (which accounts form a candidate campaign)
+==================================================
+Content keys (template prefix / suffix fingerprints, MinHash near-duplicate groups) are weighted by
+how campaign-like their *user set* is, never by one account's eligibility alone. For each key:
+``focus`` = rows on the key / all rows of the accounts using it, ``reuse`` = rows on the key per
+account. A key links its users when
+
+* ``focus >= link_focus`` (0.2) with >= 3 accounts — a script pushes a large part of each
+  account's traffic through a few scaffolds, while people spread theirs over many phrasings: a
+  common phrasing carries a few percent of its users' traffic (measured 0.06-0.10 for the most
+  shared benign keys at every log size), however many thousands of users share it; or
+* ``reuse >= link_reuse`` (20 rows per account) with >= 2 accounts — machine-scale repetition: a
+  reseller's harvest slice is a minority of its traffic but hundreds of rows on one scaffold.
+
+Capability words are not required for a link (held-out capabilities match none). Shared payment
+fingerprints always link. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
+users behind one address); IPs and payment instruments split clusters that hold several
+campaigns (:func:`_split_by_infrastructure`). Edge tuples without row counts (older producers)
+fall back to: every content key with >= 2 accounts links, and the scripted share is the
+shared-template share.
+
+Campaign score
+==============
+A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
+
+* harvest = noisy-OR of ``c_capability`` (0.9) x capability focus x sqrt(volume evidence) and
+  ``c_volume`` (0.7) x volume evidence. Volume evidence is the human reading time the cluster's
+  answers demand, ``log(1+h)/log(1+full_harvest_hours)`` with ``full_harvest_hours`` = 100 h
+  (about 4,500 typical answers, the size of a small fine-tuning set). A class's homework hour
+  (~0.3 h of reading) is not a harvest even when it asks for step-by-step reasoning; a few hours
+  of capability-focused answers are the start of one; a large volume is a harvest whatever words it
+  uses (held-out capabilities).
+* coordination = noisy-OR of templated share (0.7; rows on shared templates), size (0.5),
+  shared infrastructure (0.4; share of members on the most common IP / payment / user agent, the
+  last at half weight) and onset synchrony (0.2; share of members whose first request falls within
+  an hour of the members' median first request, evidence ``2 * (share - 0.5)``, >= 3 members).
+  Size evidence is ``log(n-1)/log(full_size-1)`` with ``full_size`` = 1,000 accounts: a pair proves
+  nothing, a dozen accounts a little, a 5,000-account swarm everything — so the score grows with
+  the strength of the evidence (size, volume, coherence).
+
+Reported but not scored: the cluster's human-rate multiple (total demand / one person's time over
+its span), minute crowding, and the distinct-prompt yield of its linking keys (distinct normalised
+prompts / rows; digits are normalised away, so slot-filled numbers look like repeats).
+
+Each account's score is the larger of its own and its campaign's. Flags use ``flag_threshold``
+(0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
+evidence is >= 0.5. ``link_share`` / ``key_capability`` / ``live_c_capability`` are used only by
+the streaming scorer's live (provisional) alarm, which must fire on a campaign's first requests,
+before any volume exists: there, an account links when its templated share is >= ``link_share``
+through keys whose prompts mostly elicit a capability, and capability focus carries weight 0.9.
 """
 
 from __future__ import annotations
@@ -69,11 +111,17 @@ class DetectConfig:
     c_templated: float = 0.7
     c_size: float = 0.5
     c_capability: float = 0.9
-    c_volume: float = 0.4
+    c_volume: float = 0.7
     capability_base: float = 0.25
     c_infra: float = 0.4
     c_sync: float = 0.2
     full_volume_multiple: float = 8.0
+    link_focus: float = 0.2
+    link_reuse: float = 20.0
+    full_size: float = 1000.0
+    full_harvest_hours: float = 100.0
+    own_prior_rows: float = 8.0
+    live_c_capability: float = 0.9
     sync_window_us: float = 3_600_000_000.0
     split_min_accounts: int = 3
     split_min_share: float = 0.005
@@ -99,6 +147,20 @@ def _noisy_or(*terms: np.ndarray) -> np.ndarray:
 
 def volume_evidence(multiple: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     return np.clip(np.log2(1.0 + np.maximum(multiple, 0.0)) / np.log2(1.0 + cfg.full_volume_multiple), 0.0, 1.0)
+
+
+def size_evidence(size: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Accounts acting together, on a log scale: 0 for 2 accounts (a pair proves little), 1 at
+    ``full_size`` accounts; a 5,000-account swarm is stronger evidence than a dozen accounts."""
+    size = np.asarray(size, np.float64)
+    return np.clip(np.log(np.maximum(size - 1.0, 1.0)) / np.log(cfg.full_size - 1.0), 0.0, 1.0)
+
+
+def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Human reading hours the cluster's answers demand, on a log scale: 0 at none, 1 at
+    ``full_harvest_hours`` (see the module docstring)."""
+    h = np.maximum(np.asarray(hours, np.float64), 0.0)
+    return np.clip(np.log1p(h) / np.log1p(cfg.full_harvest_hours), 0.0, 1.0)
 
 
 def capability_evidence(share: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
@@ -148,6 +210,52 @@ def _edge(edges, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ea, ek = np.asarray(e[0], np.int64), np.asarray(e[1], np.int64)
     kc = np.asarray(e[2], np.float64) if len(e) > 2 else np.ones(len(ea))
     return ea, ek, kc
+
+
+def _edge_full(edges, kind: str):
+    """(account index, key, key capability share, rows on the edge, distinct prompts on the key) of
+    one edge kind. Older producers give only the first two or three; missing counts are NaN
+    (unknown), missing capability shares 1."""
+    ea, ek, kc = _edge(edges, kind)
+    e = edges.get(kind)
+    nan = np.full(len(ea), np.nan)
+    cnt = np.asarray(e[3], np.float64) if e is not None and len(e) > 3 else nan
+    kp = np.asarray(e[4], np.float64) if e is not None and len(e) > 4 else nan
+    return ea, ek, kc, cnt, kp
+
+
+def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np.ndarray, n_rows: np.ndarray,
+                   cfg: "DetectConfig") -> dict[str, np.ndarray]:
+    """Per edge: statistics of its content key's user set, and whether the key links its users.
+
+    ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
+    carries); ``reuse`` = rows on the key per user. A key links when >= 2 accounts use it and
+    ``focus >= link_focus`` (a script drives most of an account's traffic through a few scaffolds;
+    people spread theirs over many phrasings, so one common phrasing carries a few percent of its
+    users' traffic however many users share it) or ``reuse >= link_reuse`` (the users repeat it at
+    machine scale — a reseller's harvest slice is a minority of its traffic but hundreds of rows on
+    one scaffold). With unknown edge counts (NaN) every key with >= 2 users links.
+    """
+    out = {"links": np.zeros(len(ea), bool), "first_edge": np.zeros(len(ea), bool),
+           "rows": np.zeros(len(ea)), "prompts": np.zeros(len(ea)), "focus": np.zeros(len(ea)),
+           "reuse": np.zeros(len(ea)), "fan": np.zeros(len(ea))}
+    if len(ea) == 0:
+        return out
+    keys, first_idx, inv, fan = np.unique(ek, return_index=True, return_inverse=True, return_counts=True)
+    c = np.where(np.isnan(cnt), 1.0, cnt)
+    rows = np.bincount(inv, weights=c, minlength=len(keys))
+    users_rows = np.bincount(inv, weights=np.asarray(n_rows, np.float64)[ea], minlength=len(keys))
+    focus = rows / np.maximum(users_rows, 1.0)
+    reuse = rows / np.maximum(fan, 1)
+    known = ~np.isnan(cnt)
+    links = ((fan >= 3) & (focus >= cfg.link_focus)) | ((fan >= 2) & (reuse >= cfg.link_reuse))
+    links = np.where(known, links[inv], fan[inv] >= 2)
+    first = np.zeros(len(ea), bool)
+    first[first_idx] = True
+    kp = np.where(np.isnan(kprompts), rows[inv], kprompts)
+    out.update(links=links, first_edge=first, rows=rows[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
+               fan=fan[inv].astype(np.float64))
+    return out
 
 
 def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> np.ndarray:
@@ -242,38 +350,60 @@ def detect(
         np.maximum.at(shared_pay, pay_acc, (counts[inv] - 1).astype(np.float64))
     sig["shared_payment"] = shared_pay
     e_pay = np.clip(shared_pay / 2.0, 0.0, 1.0)
+
+    n_acc_rows = sig["exchanges"]
+    # --- linking -----------------------------------------------------------------------------
+    # content keys link accounts when the key's user set looks scripted (see key_link_evidence);
+    # payment fingerprints always link
+    ea_l, ek_l = [], []
+    scripted_rows = []  # per content kind: each account's rows on linking keys, weighted by key size
+    scripted_plain = []  # the same, unweighted
+    link_keys = []  # (kind index, key rows, key prompts, key id, one account) of linking content keys
+    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "payment")):
+        ea, ek, kcap, cnt, kprompts = _edge_full(edges, kind)
+        if kind == "payment":
+            keep = np.ones(len(ea), bool)
+        else:
+            kl = key_link_stats(ea, ek, cnt, kprompts, n_acc_rows, cfg)
+            keep = kl["links"]
+            sr = np.zeros(a)
+            # weighted by how many accounts share the key (a template two firms happen to share is weak)
+            np.add.at(sr, ea[keep], np.nan_to_num(cnt[keep], nan=1.0) * size_evidence(kl["fan"][keep], cfg))
+            scripted_rows.append(sr)
+            su = np.zeros(a)
+            np.add.at(su, ea[keep], np.nan_to_num(cnt[keep], nan=1.0))
+            scripted_plain.append(su)
+            if keep.any():
+                first = kl["first_edge"] & keep
+                link_keys.append((kl["rows"][first], kl["prompts"][first], ea[first]))
+        ea_l.append(ea[keep])
+        # keep kinds apart: mix the kind into the key
+        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
+    # scripted share: the account's rows on linking (scripted) content keys, the largest kind
+    scripted = np.max(scripted_rows, axis=0) if len(scripted_rows) else np.zeros(a)
+    counts_known = bool(len(scripted_rows)) and all(
+        len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
+    if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
+        scripted = np.asarray(acc["shared_rows"], np.float64)
+    sig["scripted_share"] = np.minimum(scripted, n_acc_rows) / (n_acc_rows + 2.0)
     # own score: geometric mean of "harvest" evidence (what the traffic is after) and
     # "coordination" evidence (how it is produced); either alone stays below the flag threshold
+    # (an account's own shares are shrunk by own_prior_rows pseudo-rows of "no": a handful of rows is
+    # weak evidence on its own; small accounts are judged through their campaign)
+    shrink = (n_acc_rows + 2.0) / (n_acc_rows + cfg.own_prior_rows)
+    e_script = sig["scripted_share"] * shrink
+    cap = capability_evidence(sig["capability_share"] * shrink, cfg)
     h_own = _noisy_or(cfg.w_capability * cap, cfg.w_volume * e_vol, cfg.w_regularity * sig["timing_regularity"])
-    k_own = _noisy_or(cfg.w_templated * tpl, cfg.w_payment * e_pay, cfg.w_volume_k * e_vol)
+    k_own = _noisy_or(cfg.w_templated * e_script, cfg.w_payment * e_pay, cfg.w_volume_k * e_vol)
     own = np.sqrt(h_own * k_own)
     evidence = {
-        "templated_share": tpl,
+        "scripted_share": e_script,
         "capability_share": cap,
         "human_rate_multiple": e_vol,
         "timing_regularity": sig["timing_regularity"],
         "shared_payment": e_pay,
     }
 
-    # --- linking -----------------------------------------------------------------------------
-    eligible = tpl >= cfg.link_share
-    ea_l, ek_l = [], []
-    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "payment")):
-        ea, ek, kcap = _edge(edges, kind)
-        if kind == "payment":
-            keep = np.ones(len(ea), bool)
-        else:
-            # a key links only eligible accounts, only if most of its users are eligible (a phrase
-            # many ordinary users share is not a campaign's template), and — for content keys —
-            # only if its prompts elicit a capability (what harvesting is after)
-            keep = eligible[ea] & (kcap >= cfg.key_capability)
-            if len(ek):
-                _, inv, fan = np.unique(ek, return_inverse=True, return_counts=True)
-                efan = np.bincount(inv, weights=keep.astype(np.float64), minlength=len(fan))
-                keep &= (efan[inv] >= 2) & (efan[inv] >= 0.5 * fan[inv])
-        ea_l.append(ea[keep])
-        # keep kinds apart: mix the kind into the key
-        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
     labels = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
     labels = _split_by_infrastructure(labels, edges, cfg)
     size = _cluster.sizes(labels)
@@ -296,13 +426,24 @@ def detect(
         return s[labels]
 
     c_n = csum(n)
-    c_tpl = csum(np.asarray(acc["shared_rows"], np.float64)) / (c_n + 2.0)
+    # templated rows: on shared templates, or on the cluster's linking keys, whichever is larger
+    plain = np.max(scripted_plain, axis=0) if (len(scripted_plain) and counts_known) else np.zeros(a)
+    tpl_rows = np.minimum(np.maximum(np.asarray(acc["shared_rows"], np.float64), plain), n)
+    c_tpl = csum(tpl_rows) / (c_n + 2.0)
     c_cap = csum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0)
     first = cmin(np.asarray(acc["first_us"], np.float64))
     last = cmax(np.asarray(acc["last_us"], np.float64))
     c_mult = human_rate_multiple(csum(np.asarray(acc["demand_s"], np.float64)), last - first, cfg.rate)
-    e_size = np.where(size >= 2, 1.0 - 1.0 / np.maximum(size - 1, 1), 0.0)
-    e_size = np.where(size == 2, 0.0, e_size)
+    e_size = size_evidence(size, cfg)
+    c_hours = csum(np.asarray(acc["demand_s"], np.float64)) / 3600.0
+    e_hours = harvest_volume_evidence(c_hours, cfg)
+    # yield: distinct prompts / rows on the cluster's linking content keys (each key lies in one cluster)
+    k_rows = np.zeros(a)
+    k_prompts = np.zeros(a)
+    for rows_k, prompts_k, acc_k in link_keys:
+        np.add.at(k_rows, labels[acc_k], rows_k)
+        np.add.at(k_prompts, labels[acc_k], np.minimum(prompts_k, rows_k))
+    c_yield = np.where(k_rows[labels] > 0, k_prompts[labels] / np.maximum(k_rows[labels], 1.0), 1.0)
     infra = np.zeros(a)
     for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
         ea, ek, _ = _edge(edges, kind)
@@ -325,7 +466,9 @@ def detect(
         logp = csum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))
         expected = span_min * (1.0 - np.exp(logp))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
-    c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg), cfg.c_volume * volume_evidence(c_mult, cfg))
+    # harvest = volume x focus: the reading hours the answers demand, discounted when the prompts show
+    # no capability focus (capability words are one signal, never a gate)
+    c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours), cfg.c_volume * e_hours)
     c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra, cfg.c_sync * e_sync)
     c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
@@ -360,7 +503,9 @@ def detect(
         "templated_share": (c_tpl, c_tpl),
         "accounts": (size.astype(np.float64), e_size),
         "capability_share": (c_cap, capability_evidence(c_cap, cfg)),
-        "human_rate_multiple": (c_mult, volume_evidence(c_mult, cfg)),
+        "human_rate_multiple": (c_mult, np.zeros(a)),
+        "reading_hours": (c_hours, e_hours),
+        "distinct_prompt_yield": (c_yield, np.zeros(a)),
         "shared_infrastructure": (infra, infra),
         "onset_synchrony": (onset, e_sync),
         "minute_crowding": (crowding, np.zeros(a)),

@@ -42,7 +42,7 @@ from .simulate_common import (
     random_ips,
     topic_weights,
 )
-from .textbank import BUSINESS_RESPONSES, BUSINESS_TEMPLATES, CLASS_ASSIGNMENTS, CLASS_RESPONSES, REVIEW_PARTS, SLOTS, TOPICS
+from .textbank import BUSINESS_RESPONSES, CLASS_ASSIGNMENTS, CLASS_RESPONSES, REVIEW_PARTS, SLOTS, TOPICS, business_template
 
 CASUAL, POWER, OFFICE, CLASS, BUSINESS = range(5)
 KIND_NAMES = ("casual", "power", "office", "class", "business")
@@ -242,9 +242,10 @@ def _benign_text(rng, krow, acc, group, kind, n_cls_groups, topics) -> tuple[pa.
         prod = tg.choice(rng, SLOTS["product"], m)
         r1 = tg.fill(REVIEW_PARTS["r1"], rng.integers(0, len(REVIEW_PARTS["r1"]), m), {"product": prod})
         review = tg.join_columns([r1, tg.choice(rng, REVIEW_PARTS["r2"], m), tg.choice(rng, REVIEW_PARTS["r3"], m)], sep=" ")
-        # each firm uses one of the templates for its whole job
-        firm_tpl = rng.integers(0, len(BUSINESS_TEMPLATES), n_acc)[acc[rows]]
-        parts_p.append(tg.fill(BUSINESS_TEMPLATES, firm_tpl, {"review": review}))
+        # each firm writes its own template and uses it for its whole job
+        firms, firm_of_row = np.unique(acc[rows], return_inverse=True)
+        templates = [business_template(rng) for _ in range(len(firms))]
+        parts_p.append(tg.fill(templates, firm_of_row, {"review": review}))
         parts_r.append(tg.choice(rng, BUSINESS_RESPONSES, m))
         order.append(rows)
     del prompt, response

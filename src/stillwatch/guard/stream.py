@@ -295,7 +295,7 @@ class StreamingScorer:
         if g is not None and g[0] >= 2:  # provisional campaign score (content, size, capability, volume)
             c_cap = float(capability_evidence(np.array([g[3] / (g[1] + 2.0)]), d)[0])
             c_mult = human_rate_multiple(np.array([g[4]]), np.array([g[6] - g[5]]), d.rate)
-            harvest = 1 - (1 - d.c_capability * c_cap) * (1 - d.c_volume * float(volume_evidence(c_mult, d)[0]))
+            harvest = 1 - (1 - d.live_c_capability * c_cap) * (1 - d.c_volume * float(volume_evidence(c_mult, d)[0]))
             e_size = 0.0 if g[0] <= 2 else 1.0 - 1.0 / (g[0] - 1)
             coord = 1 - (1 - d.c_templated * g[2] / (g[1] + 2.0)) * (1 - d.c_size * e_size)
             c_score = float(np.sqrt(harvest * coord))
@@ -314,11 +314,11 @@ class StreamingScorer:
         pairs: dict[str, list[tuple[int, int]]] = {k: [] for k in _KINDS}
         for i, a in enumerate(accs):  # one pass over accounts x K keys (not per request)
             for kind in _KINDS:
-                pairs[kind].extend((i, key) for key in a.keys[kind].counts)
+                pairs[kind].extend((i, key, c) for key, c in a.keys[kind].counts.items())
         shared_keys: dict[str, set[int]] = {}
         edges = {}
         for kind in _KINDS:
-            p = np.array(pairs[kind], dtype=np.int64).reshape(-1, 2)
+            p = np.array(pairs[kind], dtype=np.int64).reshape(-1, 3)  # (account, key, rows on the edge)
             keys, inv, fan = np.unique(p[:, 1], return_inverse=True, return_counts=True)
             if kind in _CONTENT:
                 shared_keys[kind] = {
@@ -328,7 +328,8 @@ class StreamingScorer:
             keep = fan[inv] >= 2
             kcap = np.array([self._keys[(kind, int(key))].cap / max(self._keys[(kind, int(key))].rows, 1)
                              for key in p[keep, 1]], dtype=np.float64)
-            edges[kind] = (p[keep, 0], p[keep, 1], kcap)
+            # distinct prompts per key are not kept by the stream (NaN: unknown)
+            edges[kind] = (p[keep, 0], p[keep, 1], kcap, p[keep, 2].astype(np.float64), np.full(int(keep.sum()), np.nan))
         shared_rows = np.array([
             min(a.n, max(sum(c for key, c in a.keys[kind].counts.items() if key in shared_keys[kind]) for kind in _CONTENT))
             for a in accs

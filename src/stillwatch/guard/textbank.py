@@ -236,7 +236,26 @@ TOPICS: dict[str, dict] = {
 }
 
 #: A small firm's recurring batch job: one account, one template, high volume — a legitimate
-#: template re-user (hard negative for template detectors).
+#: template re-user (hard negative for template detectors). Each firm writes its own template:
+#: :func:`business_template` composes one from these parts (thousands of combinations), so two
+#: firms rarely share a template; ``BUSINESS_TEMPLATES`` are a few fixed examples kept for tests.
+BUSINESS_PARTS: dict[str, list[str]] = {
+    "label": ["Review", "Ticket", "Customer message", "Input", "Text", "Feedback", "Email", "Comment", "Case notes",
+              "Survey answer", "Chat transcript", "Note from {company}"],
+    "task": ["summarize it in one sentence", "label its sentiment as positive, negative or neutral",
+             "classify it into billing, shipping, technical or other", "extract the product and the main complaint",
+             "tag the urgency from 1 to 3", "write a two-line reply on behalf of {company}",
+             "list any refund request and order number", "detect the language and translate it to English",
+             "decide whether it needs a human agent (yes/no)", "pick the department it should go to",
+             "rate the customer's satisfaction from 1 to 5", "flag abusive language"],
+    "format": ["Return JSON.", "Answer with the label only.", "Use the format LABEL | REASON.", "Keep it under 20 words.",
+               "Reply in CSV: field,value.", "No explanations.", "One line per field.", "Output YAML."],
+    "lead": ["", "You are {company}'s support assistant. ", "Internal tool. ", "[{company} batch] ",
+             "Please process the following. ", "Task for {company} QA: "],
+}
+BUSINESS_COMPANIES: list[str] = ["Acme Outdoor", "Brightleaf", "Northwind", "Kettle & Co", "Lumen Labs", "Pinecrest",
+                                 "Orbit Shoes", "Harbor Tea", "Vela Home", "Quill Books", "Tandem Bikes", "Mosaic Pets",
+                                 "Sable Audio", "Juniper Kids", "Copperline", "Atlas Tools", "Fernway", "Nimbus Print"]
 BUSINESS_TEMPLATES: list[str] = [
     "Summarize this customer review in one sentence and label its sentiment (positive/negative/neutral): \"{review}\"",
     "Classify the support ticket into billing, shipping, technical or other. Ticket: \"{review}\"",
@@ -297,3 +316,21 @@ CONTEXT: list[str] = [
     "I manage a volunteer group.", "I'm recovering from a knee injury.", "My laptop is pretty old.",
     "I prefer practical answers over theory.", "Last year this cost me a lot.", "I'm in a rural area with bad internet.",
 ]
+
+
+def business_template(rng) -> str:
+    """One firm's batch template (``{review}`` is the per-row input), composed from BUSINESS_PARTS."""
+    p = BUSINESS_PARTS
+    company = BUSINESS_COMPANIES[int(rng.integers(0, len(BUSINESS_COMPANIES)))]
+    lead = p["lead"][int(rng.integers(0, len(p["lead"])))]
+    label = p["label"][int(rng.integers(0, len(p["label"])))]
+    k = int(rng.integers(1, 3))
+    tasks = [p["task"][int(i)] for i in rng.choice(len(p["task"]), size=k, replace=False)]
+    fmt = p["format"][int(rng.integers(0, len(p["format"])))]
+    instr = " and ".join(tasks)
+    instr = instr[0].upper() + instr[1:]
+    quote = ['"', "'", "<<", ""][int(rng.integers(0, 4))]
+    close = {"<<": ">>"}.get(quote, quote)
+    body = f"{label}: {quote}{{review}}{close}"
+    out = f"{lead}{instr}. {fmt}\n{body}" if rng.random() < 0.5 else f"{lead}{body}\n{instr}. {fmt}"
+    return out.replace("{company}", company)
