@@ -41,6 +41,7 @@ class PostgresStore(Store):
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise StoreError("PostgreSQL ledgers need psycopg: pip install 'stillwatch[postgres]'") from exc
         self._psycopg = psycopg
+        self._driver_error = psycopg.Error
         self.location = _redact(url)
         try:
             self._db = psycopg.connect(url, autocommit=True)
@@ -170,25 +171,5 @@ class PostgresStore(Store):
         finally:
             self._end_tx()
 
-    def _safe_rollback(self) -> None:
-        try:
-            self._db.execute("ROLLBACK")
-        except self._psycopg.Error:
-            pass
-
-    def _end_tx(self) -> None:
-        if self._in_tx:
-            self._in_tx = False
-            self._lock.release()
-
-    def rollback(self) -> None:
-        if self._in_tx:
-            self._safe_rollback()
-            self._end_tx()
-
     def add_checkpoint(self, size: int, root: bytes, text: str) -> None:
         self._q("INSERT INTO checkpoints (size, root, text) VALUES (%s, %s, %s)", (size, root, text))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import StoreError
 
@@ -77,13 +78,36 @@ class Store(abc.ABC):
         """Insert rows in the open transaction and commit durably."""
 
     @abc.abstractmethod
-    def rollback(self) -> None: ...
-
-    @abc.abstractmethod
     def add_checkpoint(self, size: int, root: bytes, text: str) -> None: ...
 
-    @abc.abstractmethod
-    def close(self) -> None: ...
+    # -- transaction bookkeeping shared by the drivers: a subclass sets ``_db`` (a connection with
+    # ``execute`` and ``close``), ``_lock`` (an RLock held from ``begin`` to the end of the
+    # transaction), ``_in_tx`` and ``_driver_error`` (its driver's base exception class)
+    _db: Any
+    _lock: threading.RLock
+    _in_tx: bool
+    _driver_error: type[BaseException] = Exception
+
+    def _safe_rollback(self) -> None:
+        """Roll the open transaction back; a failure here (connection gone) is not worth reporting."""
+        try:
+            self._db.execute("ROLLBACK")
+        except self._driver_error:
+            pass
+
+    def _end_tx(self) -> None:
+        if self._in_tx:
+            self._in_tx = False
+            self._lock.release()
+
+    def rollback(self) -> None:
+        if self._in_tx:
+            self._safe_rollback()
+            self._end_tx()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 _SCHEMA = """
@@ -101,6 +125,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 class SQLiteStore(Store):
     """SQLite file store: WAL journal, ``synchronous=FULL`` (an acknowledged commit is on disk)."""
+
+    _driver_error = sqlite3.DatabaseError
 
     def __init__(self, path: Path, *, create: bool = False) -> None:
         self.path = Path(path)
@@ -205,26 +231,6 @@ class SQLiteStore(Store):
         finally:
             self._end_tx()
 
-    def _safe_rollback(self) -> None:
-        try:
-            self._db.execute("ROLLBACK")
-        except sqlite3.DatabaseError:
-            pass
-
-    def _end_tx(self) -> None:
-        if self._in_tx:
-            self._in_tx = False
-            self._lock.release()
-
-    def rollback(self) -> None:
-        if self._in_tx:
-            self._safe_rollback()
-            self._end_tx()
-
     def add_checkpoint(self, size: int, root: bytes, text: str) -> None:
         with self._lock:
             self._db.execute("INSERT INTO checkpoints (size, root, text) VALUES (?, ?, ?)", (size, root, text))
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
