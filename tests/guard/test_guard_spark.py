@@ -50,3 +50,20 @@ def test_spark_and_duckdb_agree():
     assert sorted(c.accounts for c in spark.campaigns) == sorted(c.accounts for c in duck.campaigns)
     # and both find the planted campaigns
     assert {a.account_id for a in spark.flagged} == {a for a, c in labels.items() if c}
+
+
+def test_sample_key_same_on_spark_as_in_python():
+    _require_spark()
+    import ibis
+    import pyarrow as pa
+
+    from stillwatch.guard.features import sample_key, sample_key_py
+    from stillwatch.guard.scan import ScanConfig, _SparkEngine
+
+    ids = ["r0000001", "r0000002", "", "ÜBER-straße-7", "x" * 300]
+    eng = _SparkEngine(ScanConfig())
+    t = eng.put("sk", pa.table({"rid": ids}))
+    got = t.select(k=sample_key(t.rid, "spark")).to_pyarrow()["k"].to_pylist()
+    assert got == [sample_key_py(x) for x in ids]
+    assert ibis.duckdb.connect().execute(ibis.memtable({"rid": ids}).select(
+        k=sample_key(ibis._.rid, "duckdb")))["k"].tolist() == got

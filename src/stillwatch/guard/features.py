@@ -2,22 +2,42 @@
 
 Input: the *canonical* table built by :func:`stillwatch.guard.scan.load` — the log's columns with
 ``ts`` replaced by ``ts_us`` (int64 microseconds since the Unix epoch, UTC). Every expression here is
-engine-neutral except :func:`hash64`, which picks each engine's 64-bit hash (DuckDB ``hash``, Spark
-``xxhash64``); hash *values* therefore differ between engines, but every feature we export is a
-count, a share or a statistic that does not depend on them (parity is tested).
+engine-neutral except :func:`hash64` (each engine's own 64-bit hash: DuckDB ``hash``, Spark
+``xxhash64``) and :func:`sample_key` (the same md5-based value on both, spelt per engine). Hash
+*values* therefore differ between engines, but every feature we export is a count, a share or a
+statistic that does not depend on them (parity is tested).
 
-Data contract: hashes are int64; timestamps are int64 UTC microseconds; orderings break ties on
-``request_id`` so window features are deterministic.
+Data contract: hashes are int64; timestamps are int64 UTC microseconds; orderings are
+deterministic (inter-arrival gaps do not depend on how equal timestamps are ordered: tied rows
+have equal ``ts_us``; the sample is ordered by a 60-bit md5 key of ``request_id``).
+
+**Two tiers** (so the cost of text work does not grow with an account's volume):
+
+* *exact, over every row* (:func:`row_keys`, :func:`account_volume`, :func:`infra_counts`): counts,
+  first/last time, the human reading time the answers demand (:mod:`.rates`), inter-arrival gap
+  statistics, active minutes/hours, and the hashed infrastructure keys (IP, user agent, payment
+  fingerprint) with their per-account row counts. Only cheap columns are read: no prompt text.
+* *estimated, from a sample* (:func:`sample_rows`, :func:`sample_features`, :func:`account_text`,
+  :func:`content_edges`): the text signals — templates, capability patterns, near-duplicates. Each
+  account's sample is its ``K = FeatureConfig.sample_k`` rows with the smallest
+  :func:`sample_key` (a uniform sample without replacement, the same rows on every engine and in
+  the streaming scorer, which keeps it with a size-K heap: O(log K) per request). An account with
+  ``n <= K`` rows is sampled completely (its figures are exact). For larger accounts a row count
+  ``x`` is estimated by the Horvitz-Thompson estimator ``x_hat = n * x_s / m`` (``x_s`` the count in
+  the sample of ``m = min(n, K)`` rows), unbiased, with standard error
+  ``n * sqrt(p (1 - p) / m * (n - m) / (n - 1))`` for a share ``p``: at most 0.088 * n for K = 32.
+  Key statistics across accounts (how many accounts / distinct prompts use a template) are computed
+  over the union of the samples. Distinct counts (``n_prompts``, ``n_templates``) are the sample's
+  distinct share times ``n``, a rough estimate (exact when ``n <= K``).
 
 What the features measure (grounded in what harvesting *is*, not in one simulator):
 
-* **volume vs. a person** — exchanges, active span and the human reading time the answers demand
-  (:mod:`.rates`);
+* **volume vs. a person** — exchanges, active span and the human reading time the answers demand;
 * **templating** — prompts are normalised (lower case, digit runs -> ``0``, whitespace collapsed)
   and fingerprinted by their first and last 32 characters; a fingerprint is a *shared template*
   when at least ``min_accounts`` accounts used it with at least ``min_prompts`` different prompts
   (slot filling makes many prompts per template; one common phrase makes one);
-* **near-duplicates** — MinHash/LSH groups over distinct prompts (:mod:`.minhash`), joined back in;
+* **near-duplicates** — MinHash/LSH groups over the distinct sampled prompts (:mod:`.minhash`);
 * **capability coverage** — prompts eliciting reasoning traces, code, tool use or grading;
 * **timing** — inter-arrival gaps (mean, standard deviation) per account, active minutes/hours;
 * **infrastructure** — IP, user agent and payment fingerprint, hashed, for cross-account sharing.
@@ -25,6 +45,7 @@ What the features measure (grounded in what harvesting *is*, not in one simulato
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import ibis
@@ -46,16 +67,24 @@ CAPABILITY_PATTERNS: dict[str, str] = {
 
 #: Kinds of cross-account keys, in the order used for edge tables.
 KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent")
+CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
+INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent")
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Feature parameters. Defaults are set from the meaning of each quantity, not fitted."""
+    """Feature parameters. Defaults are set from the meaning of each quantity, not fitted.
+
+    ``sample_k``: rows per account on which the text signals are computed (see the module
+    docstring; 32 keeps the standard error of a share below 0.09 and the text work bounded by
+    ``32 x accounts`` rows however large the log)."""
 
     template_chars: int = 32
     min_template_len: int = 40
     min_accounts: int = 3
     min_prompts: int = 3
+    sample_k: int = 32
+    max_text_chars: int = 256
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -70,6 +99,10 @@ class FeatureConfig:
             raise ValueError(
                 f"FeatureConfig.min_accounts must be >= 2 and min_prompts >= 1, got {self.min_accounts}, {self.min_prompts}"
             )
+        if self.sample_k < 1:
+            raise ValueError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
+        if self.max_text_chars < self.min_template_len:
+            raise ValueError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")
@@ -79,6 +112,16 @@ def _xxhash64(x: str) -> dt.int64:  # Spark's 64-bit hash
 
 @ibis.udf.scalar.builtin(name="hash")
 def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
+    ...
+
+
+@ibis.udf.scalar.builtin(name="md5_number_upper")
+def _duck_md5_upper(x: str) -> dt.uint64:  # DuckDB: first 8 md5 bytes, little-endian
+    ...
+
+
+@ibis.udf.scalar.builtin(name="conv")
+def _spark_conv(x: str, base_from: int, base_to: int) -> str:  # Spark: base conversion
     ...
 
 
@@ -92,64 +135,172 @@ def hash64(expr: ibis.Value, engine: str) -> ibis.Value:
     return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h)
 
 
+def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:
+    """The sampling key of a row: the first 8 bytes of ``md5(request_id)`` read little-endian,
+    modulo 2^60 (a non-negative int64, integer arithmetic only) — the same value on every engine
+    and in :func:`sample_key_py`."""
+    if engine == "spark":
+        hx = request_id.hexdigest("md5")
+        rev = hx.substr(14, 2)
+        for i in range(6, -1, -1):
+            rev = rev.concat(hx.substr(2 * i, 2))
+        return _spark_conv(rev.substr(1, 15), 16, 10).cast("int64")  # the low 15 hex digits
+    return (_duck_md5_upper(request_id) % ibis.literal(1 << 60, dt.uint64)).cast("int64")
+
+
+def sample_key_py(request_id: str) -> int:
+    """:func:`sample_key` in Python (for the streaming scorer)."""
+    d = hashlib.md5(request_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(d[:8], "little") & ((1 << 60) - 1)
+
+
+#: ASCII whitespace as RE2 (DuckDB) spells ``\s``; Java's ``\s`` adds \v, Python's all of Unicode's,
+#: so the class is written out to mean the same on every engine.
+_WS = "[\t\n\f\r ]"
+
+
 def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
-    """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`)."""
-    return prompt.lower().re_replace(r"[0-9]+", "0").re_replace(r"\s+", " ").strip()
+    """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`).
+
+    Only runs of two or more whitespace characters, or a single tab/newline/form feed/carriage
+    return, are rewritten (a single space is already normal): the same output as replacing every
+    run, with far fewer regex replacements (about 30 % faster on DuckDB)."""
+    return prompt.lower().re_replace(r"[0-9]+", "0").re_replace(f"{_WS}{_WS}+|[\t\n\f\r]", " ").strip()
 
 
 def normalise_py(prompt: str) -> str:
     """The same normalisation in Python, for the streaming scorer (must match :func:`normalise`)."""
     import re
 
-    return re.sub(r"\s+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip()
+    return re.sub(f"{_WS}+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip(" \t\n\r\x0b\x0c")
 
 
-def row_features(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
-    """One row per exchange: hashed keys, capability flags, human seconds, inter-arrival gap."""
-    # normalise once in a sub-select (the filter keeps Ibis from inlining it into every use)
-    t = t.mutate(norm=normalise(t.prompt)).filter(_.norm.notnull())
-    norm = t.norm
-    nlen = norm.length()
-    long_enough = nlen >= cfg.min_template_len
-    null64 = ibis.null(dt.int64)
-    spt = cfg.rate.seconds_per_token
+# ------------------------------------------------------------------------- exact tier: all rows
+def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), keep: tuple[str, ...] = ()) -> ibis.Table:
+    """One narrow row per exchange (no text): account, time, row hash, sampling key, hashed
+    infrastructure keys and the human seconds its answer demands. ``keep``: extra columns passed
+    through (e.g. a validation flag)."""
     pay = ibis.ifelse(t.payment_fingerprint.strip() == "", ibis.null(dt.string), t.payment_fingerprint)
-    w = ibis.window(group_by=t.account_id, order_by=[t.ts_us, t.request_id])
+    spt = cfg.rate.seconds_per_token
+    return t.select(
+        *keep,
+        account_id=t.account_id,
+        ts_us=t.ts_us,
+        rid_h=hash64(t.request_id, engine),
+        skey=sample_key(t.request_id, engine),
+        ip=hash64(t.ip, engine),
+        user_agent=hash64(t.user_agent, engine),
+        payment=hash64(pay, engine),
+        human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
+    )
+
+
+def account_volume(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
+    gap_mean, gap_std, active_minutes, active_hours``. Rows are ordered by time within an account;
+    active minutes/hours are the number of times the minute/hour changes along that order (= the
+    number of distinct ones), so one sort gives gaps and activity."""
+    w = ibis.window(group_by=keys.account_id, order_by=keys.ts_us)
+    prev = keys.ts_us.lag().over(w)
+    minute, hour = 60_000_000, 3_600_000_000
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    r = keys.select(
+        "account_id", "ts_us", "human_s",
+        gap_us=keys.ts_us - prev,
+        new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
+        new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
+    )
+    return r.group_by("account_id").agg(
+        n=_.count(),
+        first_us=_.ts_us.min(),
+        last_us=_.ts_us.max(),
+        demand_s=_.human_s.sum(),
+        gap_n=_.gap_us.count(),
+        gap_mean=_.gap_us.cast("float64").mean(),
+        gap_std=_.gap_us.cast("float64").std(how="pop"),
+        active_minutes=_.new_min.sum(),
+        active_hours=_.new_hour.sum(),
+    )
+
+
+def infra_counts(keys: ibis.Table) -> ibis.Table:
+    """(kind, key, account_id, cnt): exact rows per account on each infrastructure key, all three
+    kinds (``INFRA_KINDS``, numbered in that order) in one aggregation."""
+    parts = [
+        keys.filter(keys[k].notnull()).select(kind=ibis.literal(i, dt.int64), key=keys[k], account_id=keys.account_id)
+        for i, k in enumerate(INFRA_KINDS)
+    ]
+    u = parts[0].union(*parts[1:], distinct=False)
+    return u.group_by(["kind", "key", "account_id"]).agg(cnt=_.count())
+
+
+def infra_distinct(per: ibis.Table) -> ibis.Table:
+    """Per account: distinct IPs, user agents and payment fingerprints (from :func:`infra_counts`)."""
+    short = {"payment": "n_payment", "ip": "n_ip", "user_agent": "n_ua"}
+    names = {i: short[k] for i, k in enumerate(INFRA_KINDS)}
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    return per.group_by("account_id").agg(
+        **{name: ibis.ifelse(per.kind == i, one, zero).sum() for i, name in names.items()}
+    )
+
+
+def key_fan(per: ibis.Table, min_accounts: int = 2) -> ibis.Table:
+    """Rows of :func:`infra_counts` whose key is used by at least ``min_accounts`` accounts."""
+    fan = per.group_by(["kind", "key"]).agg(fan=_.count())
+    fan = fan.filter(fan.fan >= min_accounts).select(kind2=fan.kind, key2=fan.key)
+    j = per.inner_join(fan, [per.kind == fan.kind2, per.key == fan.key2])
+    return j.select("kind", "key", "account_id", "cnt")
+
+
+def cluster_minutes(keys: ibis.Table, assignment: ibis.Table) -> ibis.Table:
+    """Distinct active minutes per cluster (``assignment``: account_id, cluster int64), over all rows."""
+    j = keys.select("account_id", minute=keys.ts_us // 60_000_000).inner_join(assignment, "account_id")
+    return j.group_by("cluster").agg(cluster_minutes=_.minute.nunique()).order_by("cluster")
+
+
+# ----------------------------------------------------------------------- sampled tier: text signals
+def sample_rows(keys: ibis.Table, k: int) -> ibis.Table:
+    """Each account's ``k`` rows with the smallest :func:`sample_key` (all its rows when it has
+    fewer): ``account_id, rid_h, skey`` and the infrastructure keys."""
+    w = ibis.window(group_by=keys.account_id, order_by=[keys.skey, keys.rid_h])
+    r = keys.select("account_id", "rid_h", "skey", "payment", "ip", "user_agent", rn=ibis.row_number().over(w))
+    return r.filter(r.rn < k).drop("rn")
+
+
+def sample_features(canon: ibis.Table, sample: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
+    """The sampled rows with their text features: normalised-prompt hash, template fingerprints,
+    capability flags and the normalised text cut to ``max_text_chars`` (null when shorter than
+    ``min_template_len``, for near-duplicate sketching). The prompt is read only for sampled rows."""
+    src = canon.select(rid_src=hash64(canon.request_id, engine), prompt=canon.prompt)
+    j = src.inner_join(sample, src.rid_src == sample.rid_h)
+    # normalise once in a sub-select (the filter keeps Ibis from inlining it into every use)
+    t = j.select("account_id", "skey", "payment", "ip", "user_agent", norm=normalise(j.prompt)).filter(_.norm.notnull())
+    norm = t.norm
+    long_enough = norm.length() >= cfg.min_template_len
+    null64 = ibis.null(dt.int64)
     cols = {
         "account_id": t.account_id,
-        "ts_us": t.ts_us,
+        "skey": t.skey,
+        "payment": t.payment,
+        "ip": t.ip,
+        "user_agent": t.user_agent,
         "prompt_h": hash64(norm, engine),
         "tpl_prefix": ibis.ifelse(long_enough, hash64(norm.substr(0, cfg.template_chars), engine), null64),
         "tpl_suffix": ibis.ifelse(long_enough, hash64(norm.right(cfg.template_chars), engine), null64),
-        "payment": hash64(pay, engine),
-        "ip": hash64(t.ip, engine),
-        "user_agent": hash64(t.user_agent, engine),
-        "human_s": cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
-        "gap_us": t.ts_us - t.ts_us.lag().over(w),
-        "minute": t.ts_us // 60_000_000,
-        "hour": t.ts_us // 3_600_000_000,
+        "text": ibis.ifelse(long_enough, norm.substr(0, cfg.max_text_chars), ibis.null(dt.string)),
     }
     for name, pattern in CAPABILITY_PATTERNS.items():
         cols[f"cap_{name}"] = norm.re_search(pattern).cast("int64")
     return t.select(**cols)
 
 
-def distinct_prompts(t: ibis.Table, engine: str, max_chars: int = 256, min_chars: int = 0) -> ibis.Table:
-    """Distinct normalised prompts (cut to ``max_chars``) with their hash, for MinHash; prompts
-    shorter than ``min_chars`` are left out (too short to carry a template)."""
-    t = t.mutate(norm=normalise(t.prompt)).filter(_.norm.notnull())
-    if min_chars:
-        t = t.filter(t.norm.length() >= min_chars)
-    norm = t.norm
-    return (
-        t.select(prompt_h=hash64(norm, engine), text=norm.substr(0, max_chars))
-        .group_by("prompt_h")
-        .agg(text=_.text.min())
-    )
+def distinct_prompts(srows: ibis.Table) -> ibis.Table:
+    """Distinct sampled prompts long enough to carry a template, with their hash, for MinHash."""
+    return srows.filter(srows.text.notnull()).group_by("prompt_h").agg(text=_.text.min())
 
 
 def content_key_stats(rows: ibis.Table, kind: str) -> ibis.Table:
-    """Per content key: distinct accounts and distinct prompts using it."""
+    """Per content key: distinct accounts and distinct prompts using it (over the samples)."""
     return (
         rows.filter(rows[kind].notnull())
         .group_by(key=rows[kind])
@@ -158,63 +309,74 @@ def content_key_stats(rows: ibis.Table, kind: str) -> ibis.Table:
 
 
 def with_shared_flag(rows: ibis.Table, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
-    """Add ``shared`` (int64 0/1): the row's prompt is on a shared template or near-duplicate group."""
+    """Add ``shared`` (int64 0/1): the row's prompt is on a shared template or near-duplicate group,
+    and ``cap`` (int64 0/1): it elicits any capability."""
     flags = []
     out = rows
-    for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
+    for kind in CONTENT_KINDS:
         st = content_key_stats(rows, kind)
         st = st.filter((st.n_accounts >= cfg.min_accounts) & (st.n_prompts >= cfg.min_prompts))
         st = st.select(**{f"{kind}_k": st.key, f"{kind}_sh": ibis.literal(1, "int64")})
         out = out.left_join(st, out[kind] == st[f"{kind}_k"]).drop(f"{kind}_k")
         flags.append(out[f"{kind}_sh"].fill_null(0))
     shared = ibis.greatest(*flags) if len(flags) > 1 else flags[0]
-    return out.mutate(shared=shared).drop("tpl_prefix_sh", "tpl_suffix_sh", "near_dup_sh")
+    cap = ibis.greatest(*[out[f"cap_{name}"] for name in CAPABILITY_PATTERNS])
+    return out.mutate(shared=shared, cap=cap).drop(*[f"{k}_sh" for k in CONTENT_KINDS])
 
 
-def account_features(rows: ibis.Table) -> ibis.Table:
-    """One row per account (rows must carry ``shared`` from :func:`with_shared_flag`)."""
+def account_text(tagged: ibis.Table) -> ibis.Table:
+    """Per account, counts in its sample (rows must carry ``shared``/``cap`` from
+    :func:`with_shared_flag`): ``sampled_rows, shared_s, cap_<kind>_s, cap_any_s, n_prompts_s,
+    n_templates_s``."""
     aggs = {
-        "n": _.count(),
-        "first_us": _.ts_us.min(),
-        "last_us": _.ts_us.max(),
-        "n_prompts": _.prompt_h.nunique(),
-        "n_templates": _.tpl_prefix.nunique(),
-        "n_ip": _.ip.nunique(),
-        "n_ua": _.user_agent.nunique(),
-        "n_payment": _.payment.nunique(),
-        "demand_s": _.human_s.sum(),
-        "shared_rows": _.shared.sum(),
-        "gap_n": _.gap_us.count(),
-        "gap_mean": _.gap_us.cast("float64").mean(),
-        "gap_std": _.gap_us.cast("float64").std(how="pop"),
-        "active_minutes": _.minute.nunique(),
-        "active_hours": _.hour.nunique(),
+        "sampled_rows": _.count(),
+        "shared_s": _.shared.sum(),
+        "cap_any_s": _.cap.sum(),
+        "n_prompts_s": _.prompt_h.nunique(),
+        "n_templates_s": _.tpl_prefix.nunique(),
     }
-    cap_any = None
     for name in CAPABILITY_PATTERNS:
-        col = rows[f"cap_{name}"]
-        aggs[f"cap_{name}"] = col.sum()
-        cap_any = col if cap_any is None else ibis.greatest(cap_any, col)
-    aggs["cap_any"] = cap_any.sum()
-    return rows.group_by("account_id").agg(**aggs).order_by("account_id")
+        aggs[f"cap_{name}_s"] = tagged[f"cap_{name}"].sum()
+    return tagged.group_by("account_id").agg(**aggs)
 
 
-def key_edges(rows: ibis.Table, kind: str, min_accounts: int = 2) -> ibis.Table:
-    """(account, key, count, key_cap) for keys of ``kind`` used by at least ``min_accounts`` accounts;
-    ``key_cap`` is the share of the key's rows (all accounts) that elicit a capability."""
-    cap = None
-    for name in CAPABILITY_PATTERNS:
-        cap = rows[f"cap_{name}"] if cap is None else ibis.greatest(cap, rows[f"cap_{name}"])
-    k = rows.filter(rows[kind].notnull()).select("account_id", key=rows[kind], cap=cap)
-    per = k.group_by(["key", "account_id"]).agg(cnt=_.count(), cap=_.cap.sum())
-    fan = per.group_by("key").agg(fan=_.account_id.count(), key_rows=_.cnt.sum(), key_cap=_.cap.sum())
+def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table) -> ibis.Table:
+    """One row per account, ordered by ``account_id``: the exact volume/timing/infrastructure columns
+    and the text columns estimated from the sample (``x = n * x_s / sampled_rows``)."""
+    t = text.rename(account_id_t="account_id")
+    i = infra.rename(account_id_i="account_id")
+    j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
+    m = j.sampled_rows.fill_null(0).cast("float64")
+    scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
+    cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
+                              "active_minutes", "active_hours")}
+    for c in ("n_ip", "n_ua", "n_payment"):
+        cols[c] = j[c].fill_null(0)
+    cols["sampled_rows"] = j.sampled_rows.fill_null(0)
+    for c in ["shared", "cap_any", "n_prompts", "n_templates"] + [f"cap_{name}" for name in CAPABILITY_PATTERNS]:
+        out = "shared_rows" if c == "shared" else c
+        cols[out] = j[f"{c}_s"].fill_null(0).cast("float64") * scale
+    return j.select(**cols).order_by("account_id")
+
+
+def content_edges(tagged: ibis.Table, kind: str, min_accounts: int = 2) -> ibis.Table:
+    """(account_id, key, cnt_s, key_cap, key_prompts) for content keys of ``kind`` seen in at least
+    ``min_accounts`` accounts' samples; ``cnt_s`` counts the account's sampled rows on the key,
+    ``key_cap`` is the share of the key's sampled rows (all accounts) that elicit a capability and
+    ``key_prompts`` the number of distinct prompts among them."""
+    k = tagged.filter(tagged[kind].notnull()).select("account_id", "prompt_h", key=tagged[kind], cap=tagged.cap)
+    per = k.group_by(["key", "account_id"]).agg(cnt_s=_.count(), cap=_.cap.sum())
+    fan = per.group_by("key").agg(fan=_.account_id.count(), key_rows=_.cnt_s.sum(), key_cap=_.cap.sum())
     fan = fan.filter(fan.fan >= min_accounts).select(
         key2=fan.key, key_cap=fan.key_cap.cast("float64") / fan.key_rows.cast("float64")
     )
-    return per.inner_join(fan, per.key == fan.key2).select("account_id", "key", "cnt", "key_cap")
+    kp = k.group_by(key3=k.key).agg(key_prompts=_.prompt_h.nunique())
+    j = per.inner_join(fan, per.key == fan.key2).inner_join(kp, per.key == kp.key3)
+    return j.select("account_id", "key", "cnt_s", "key_cap", "key_prompts")
 
 
-def cluster_minutes(rows: ibis.Table, assignment: ibis.Table) -> ibis.Table:
-    """Distinct active minutes per cluster (``assignment``: account_id, cluster int64)."""
-    j = rows.select("account_id", "minute").inner_join(assignment, "account_id")
-    return j.group_by("cluster").agg(cluster_minutes=_.minute.nunique()).order_by("cluster")
+def infra_key_stats(tagged: ibis.Table, kind: str) -> ibis.Table:
+    """(key, key_cap, key_prompts) of an infrastructure key over its sampled rows: the share that
+    elicits a capability and the number of distinct prompts."""
+    k = tagged.filter(tagged[kind].notnull())
+    return k.group_by(key=k[kind]).agg(key_cap=k.cap.cast("float64").mean(), key_prompts=k.prompt_h.nunique())

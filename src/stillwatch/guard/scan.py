@@ -1,14 +1,22 @@
 """The batch scan: a log in, :class:`~stillwatch.guard.findings.Findings` out, on DuckDB or Spark.
 
-Stages (each one vectorised; no Python loop per row):
+Stages (each one vectorised; no Python loop per row; the text is read for sampled rows only):
 
-1. **load** — a Parquet file is read by DuckDB directly, projecting only the columns the features
-   need, and validated in SQL with the same malformed-row reasons as :mod:`.ingest`; JSONL files,
-   Arrow tables and Parquet files DuckDB cannot read as typed go through :func:`.ingest.read_log`.
-   The result is the *canonical* table: ``ts`` becomes ``ts_us`` (int64 UTC microseconds).
-2. **near-duplicates** — distinct normalised prompts -> MinHash/LSH groups (:mod:`.minhash`).
-3. **features** — the Ibis expressions of :mod:`.features`, materialised once per engine.
+1. **keys** — one pass over the log builds a narrow table of cheap per-row columns (int64 hashes of
+   the request id and the infrastructure columns, the sampling key, ``ts_us``, the human seconds
+   the answer demands; :func:`.features.row_keys`). A Parquet file is read by DuckDB directly with
+   projection pushdown and validated in the same pass, with the same malformed-row reasons as
+   :mod:`.ingest`; JSONL files, Arrow tables and Parquet files DuckDB cannot read as typed go
+   through :func:`.ingest.read_log`.
+2. **exact tier** — per-account volume and timing (one sort by time) and the infrastructure keys
+   (one aggregation for the three kinds), over all rows.
+3. **sampled tier** — each account's bottom-K rows by sampling key; their prompts are normalised,
+   fingerprinted and matched against the capability patterns; the distinct sampled prompts are
+   sketched with MinHash/LSH (:mod:`.minhash`) into near-duplicate groups; shares are estimated
+   from the sample (see :mod:`.features`).
 4. **detection** — account evidence, campaign clustering and scores (:mod:`.detect`).
+
+Every feature is an Ibis expression of :mod:`.features`, materialised at most once per engine.
 """
 
 from __future__ import annotations
@@ -27,12 +35,22 @@ from stillwatch.errors import GuardError, InputError
 
 from .detect import DetectConfig, detect
 from .features import (
+    CONTENT_KINDS,
+    INFRA_KINDS,
     FeatureConfig,
     account_features,
+    account_text,
+    account_volume,
     cluster_minutes,
+    content_edges,
     distinct_prompts,
-    key_edges,
-    row_features,
+    infra_counts,
+    infra_distinct,
+    infra_key_stats,
+    key_fan,
+    row_keys,
+    sample_features,
+    sample_rows,
     with_shared_flag,
 )
 from .findings import Findings
@@ -46,7 +64,6 @@ ENGINES = ("duckdb", "spark")
 NEEDED = ("request_id", "ts", "account_id", "ip", "user_agent", "payment_fingerprint", "prompt",
           "prompt_tokens", "completion_tokens")
 _REQUIRED_STR = ("request_id", "account_id", "ip", "user_agent", "prompt")
-_EDGE_KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent")
 
 
 @dataclass(frozen=True)
@@ -56,7 +73,7 @@ class ScanConfig:
     features: FeatureConfig = field(default_factory=FeatureConfig)
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
-    duckdb_memory_limit: str = "2000MB"
+    duckdb_memory_limit: str = "2500MB"
     duckdb_threads: int | None = None
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 2
@@ -86,9 +103,10 @@ def _canonical_from_arrow(table: pa.Table) -> pa.Table:
     return pa.table(cols)
 
 
-def _parquet_sql(con, path: Path) -> tuple[str, dict[str, int], int] | None:
-    """Validate a Parquet log in DuckDB. Returns (canonical SELECT, malformed, n_rows_read), or None
-    when the file's column types need :mod:`.ingest`'s coercion."""
+def _parquet_sql(con, path: Path) -> bool | None:
+    """Create the view ``sw_raw`` over a Parquet log: the canonical columns plus ``_bad``, the
+    malformed-row reason (null for a good row). Returns None when the file's column types need
+    :mod:`.ingest`'s coercion."""
     src = f"read_parquet('{_sql_str(str(path))}')"
     try:
         desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
@@ -125,20 +143,7 @@ def _parquet_sql(con, path: Path) -> tuple[str, dict[str, int], int] | None:
         f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, "
         f"{reason} AS _bad FROM {src}"
     )
-    rows = con.execute("SELECT _bad, count(*) FROM sw_raw GROUP BY _bad").fetchall()
-    n_read = sum(r[1] for r in rows)
-    malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
-    n_valid = n_read - sum(malformed.values())
-    n_ids = con.execute("SELECT count(DISTINCT request_id) FROM sw_raw WHERE _bad IS NULL").fetchone()[0]
-    dedupe = ""
-    if n_ids < n_valid:
-        malformed["duplicate_request_id"] = int(n_valid - n_ids)
-        dedupe = " QUALIFY row_number() OVER (PARTITION BY request_id ORDER BY ts_us, account_id) = 1"
-    select = (
-        "SELECT request_id, account_id, ts_us, ip, user_agent, payment_fingerprint, prompt, prompt_tokens, "
-        f"completion_tokens FROM sw_raw WHERE _bad IS NULL{dedupe}"
-    )
-    return select, malformed, int(n_read)
+    return True
 
 
 def _sql_str(s: str) -> str:
@@ -170,17 +175,37 @@ class _DuckEngine:
             self.raw.execute(f"SET threads={int(cfg.duckdb_threads)}")
         self.ib = ibis.duckdb.from_connection(self.raw)
 
-    def load(self, source) -> tuple[object, dict[str, int], int]:
+    def load(self, source, cfg: FeatureConfig):
+        """(canonical table, materialised narrow key table, malformed counts, rows read)."""
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".parquet", ".pq", ".parq") \
-                and Path(source).is_file():
-            got = _parquet_sql(self.raw, Path(source))
-            if got is not None:
-                select, malformed, n_read = got
-                self.raw.execute(f"CREATE OR REPLACE TEMP VIEW sw_canon AS {select}")
-                return self.ib.table("sw_canon"), malformed, n_read
+                and Path(source).is_file() and _parquet_sql(self.raw, Path(source)) is not None:
+            return self._load_parquet(cfg)
         table, malformed, n_read = _ingest(source)
         self.raw.register("sw_canon_arrow", table)
-        return self.ib.table("sw_canon_arrow"), malformed, n_read
+        canon = self.ib.table("sw_canon_arrow")
+        return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
+
+    def _load_parquet(self, cfg: FeatureConfig):
+        """One pass over the Parquet file: narrow keys and the validation flag together; malformed
+        rows and duplicate request ids are then counted (and dropped) on the narrow table."""
+        keys = self.materialise("sw_keys_all", row_keys(self.ib.table("sw_raw"), self.name, cfg, keep=("_bad",)))
+        rows = self.raw.execute("SELECT _bad, count(*) FROM sw_keys_all GROUP BY _bad").fetchall()
+        n_read = sum(r[1] for r in rows)
+        malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
+        n_valid = n_read - sum(malformed.values())
+        n_ids = self.raw.execute("SELECT count(DISTINCT rid_h) FROM sw_keys_all WHERE _bad IS NULL").fetchone()[0]
+        dedupe = ""
+        if n_ids < n_valid:  # duplicates are matched by the 64-bit hash of request_id
+            malformed["duplicate_request_id"] = int(n_valid - n_ids)
+            dedupe = " QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY ts_us, account_id) = 1"
+        if malformed:
+            self.raw.execute("CREATE OR REPLACE TEMP TABLE sw_keys AS SELECT * EXCLUDE (_bad) FROM sw_keys_all "
+                             "WHERE _bad IS NULL" + dedupe.format(k="rid_h"))
+            self.raw.execute("DROP TABLE sw_keys_all")
+            keys = self.ib.table("sw_keys")
+        self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad) FROM sw_raw WHERE _bad IS NULL"
+                         + dedupe.format(k="request_id"))
+        return self.ib.table("sw_canon"), keys, malformed, int(n_read)
 
     def put(self, name: str, table: pa.Table):
         self.raw.register(name, table)
@@ -227,9 +252,10 @@ class _SparkEngine:
         self.ib = ibis.pyspark.connect(self.spark)
         self._n = 0
 
-    def load(self, source) -> tuple[object, dict[str, int], int]:
+    def load(self, source, cfg: FeatureConfig):
         table, malformed, n_read = _ingest(source)
-        return self.put("sw_canon", table), malformed, n_read
+        canon = self.put("sw_canon", table)
+        return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
 
     def put(self, name: str, table: pa.Table):
         self._n += 1
@@ -292,54 +318,69 @@ def _timed(say: Progress, what: str, t0: list[float]) -> None:
     t0[0] = now
 
 
-def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
+@dataclass
+class FeatureTables:
+    """What the feature stages produce for :func:`.detect.detect`: sorted account ids, the account
+    feature columns aligned with them, the cross-account edges, malformed-row counts, rows read."""
+
+    ids: np.ndarray
+    cols: dict
+    edges: dict
+    malformed: dict
+    n_read: int
+
+
+def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None = None, near_duplicates: bool = True,
+                   progress: Progress | None = None) -> FeatureTables:
+    """The account feature columns and edges of a log without the scoring (for tests, the streaming
+    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
+    cfg = config or ScanConfig()
+    if isinstance(source, (str, Path)) and not Path(source).exists():
+        raise GuardInputError(f"log file not found: {source}")
+    eng = _engine(engine, cfg)
+    try:
+        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates)
+        return ft
+    finally:
+        eng.close()
+
+
+def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True):
+    fc = cfg.features
     t0 = [time.perf_counter()]
-    canon, malformed, n_read = eng.load(source)
-    _timed(say, "loaded", t0)
-    # near-duplicate groups over distinct prompts
-    # sketch the distinct prompts batch by batch: the texts are never all in memory at once
-    dp_expr = distinct_prompts(canon, eng.name, cfg.minhash.max_bytes, cfg.features.min_template_len)
-    parts = []
-    for batch in eng.batches(dp_expr, 500_000):
-        k, sm, h = sketches(batch.column("text"), cfg.minhash)
-        parts.append((batch.column("prompt_h").to_numpy(zero_copy_only=False).astype(np.int64), k, sm, h))
-    n_dp = sum(len(p[0]) for p in parts)
-    _timed(say, f"{n_dp} distinct prompts sketched", t0)
-    if n_dp:
-        ph = np.concatenate([p[0] for p in parts])
-        keys = np.concatenate([p[1] for p in parts])
-        small = np.concatenate([p[2] for p in parts])
-        has = np.concatenate([p[3] for p in parts])
-        del parts
-        groups = groups_from_sketches(keys, small, has, cfg.minhash)
-        del keys, small, has
-        gsize = np.bincount(groups, minlength=len(groups))[groups]
-        keep = gsize >= 2
-        nd = pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
-        del groups, ph, gsize, keep
+    canon, keys, malformed, n_read = eng.load(source, fc)
+    _timed(say, "loaded (narrow keys of every row)", t0)
+    per = eng.materialise("sw_infra", infra_counts(keys))
+    _timed(say, "infrastructure keys", t0)
+    samp = eng.materialise("sw_sample", sample_rows(keys, fc.sample_k))
+    srows = eng.materialise("sw_srows", sample_features(canon, samp, eng.name, fc))
+    _timed(say, "sampled rows' text features", t0)
+    if near_duplicates:
+        nd = _near_duplicates(eng, srows, cfg)
     else:
         nd = pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
-    _timed(say, f"near-duplicate groups ({nd.num_rows} prompts in groups)", t0)
+    _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
     ndt = eng.put("sw_nd", nd)
-    rows = row_features(canon, eng.name, cfg.features)
-    rows = rows.left_join(ndt, rows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
-    rows = eng.materialise("sw_rows", rows)  # the regex/hash work happens once, here
-    _timed(say, "row features", t0)
-    acc = account_features(with_shared_flag(rows, cfg.features)).to_pyarrow()
+    j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
+    tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
+    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
-    n_valid = int(np.sum(acc["n"].to_numpy(zero_copy_only=False))) if acc.num_rows else 0
-    if acc.num_rows == 0:
-        return Findings(accounts=(), campaigns=(), malformed=malformed, n_rows=n_valid, engine=eng.name,
-                        human_rate_per_hour=human_rate_per_hour(cfg.features.rate))
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
-    edges = {}
-    for kind in _EDGE_KINDS:
-        e = key_edges(rows, kind).to_pyarrow()
-        ea = np.searchsorted(ids, e["account_id"].to_numpy(zero_copy_only=False).astype(str))
-        edges[kind] = (ea.astype(np.int64), e["key"].to_numpy(zero_copy_only=False).astype(np.int64),
-                       e["key_cap"].to_numpy(zero_copy_only=False).astype(np.float64))
+    edges = _edges(ids, cols, per, tagged) if len(ids) else {}
     _timed(say, "cross-account keys", t0)
+    return FeatureTables(ids, cols, edges, malformed, n_read), keys
+
+
+def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
+    fc = cfg.features
+    t0 = [time.perf_counter()]
+    ft, keys = _features(eng, source, cfg, say)
+    ids, cols, edges, malformed = ft.ids, ft.cols, ft.edges, ft.malformed
+    n_valid = int(np.sum(cols["n"])) if len(ids) else 0
+    if len(ids) == 0:
+        return Findings(accounts=(), campaigns=(), malformed=malformed, n_rows=n_valid, engine=eng.name,
+                        human_rate_per_hour=human_rate_per_hour(fc.rate))
 
     def minutes(labels: np.ndarray) -> np.ndarray:
         from .cluster import sizes as _sizes
@@ -349,7 +390,7 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
             return np.zeros(len(labels))
         assign = pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)})
         at = eng.put("sw_assign", assign)
-        cm = cluster_minutes(rows, at).to_pyarrow()
+        cm = cluster_minutes(keys, at).to_pyarrow()
         per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
         per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
             zero_copy_only=False).astype(np.float64)
@@ -363,5 +404,63 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         malformed=malformed,
         n_rows=n_valid,
         engine=eng.name,
-        human_rate_per_hour=human_rate_per_hour(cfg.features.rate),
+        human_rate_per_hour=human_rate_per_hour(fc.rate),
     )
+
+
+def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:
+    """(nd_prompt_h, near_dup): distinct sampled prompts in a near-duplicate group of >= 2 and the
+    group's representative prompt hash. Sketched batch by batch: the texts are never all in memory."""
+    parts = []
+    for batch in eng.batches(distinct_prompts(srows), 500_000):
+        k, sm, h = sketches(batch.column("text"), cfg.minhash)
+        parts.append((batch.column("prompt_h").to_numpy(zero_copy_only=False).astype(np.int64), k, sm, h))
+    if not parts or not sum(len(p[0]) for p in parts):
+        return pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
+    ph = np.concatenate([p[0] for p in parts])
+    keys = np.concatenate([p[1] for p in parts])
+    small = np.concatenate([p[2] for p in parts])
+    has = np.concatenate([p[3] for p in parts])
+    del parts
+    groups = groups_from_sketches(keys, small, has, cfg.minhash)
+    gsize = np.bincount(groups, minlength=len(groups))[groups]
+    keep = gsize >= 2
+    return pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
+
+
+def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
+    return t[c].to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
+    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts.
+    ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
+    sampled_rows`` for content keys); ``key_cap``: capability share of the key's sampled rows and
+    ``key_prompts``: distinct prompts among them (0 when none sampled)."""
+    n = np.asarray(cols["n"], np.float64)
+    m = np.maximum(np.asarray(cols["sampled_rows"], np.float64), 1.0)
+    edges = {}
+    infra = key_fan(per).to_pyarrow()
+    kind_col = _np(infra, "kind", np.int64)
+    acc_col = np.searchsorted(ids, _np(infra, "account_id", str)).astype(np.int64)
+    key_col, cnt_col = _np(infra, "key", np.int64), _np(infra, "cnt", np.float64)
+    for i, kind in enumerate(INFRA_KINDS):
+        sel = kind_col == i
+        ek = key_col[sel]
+        kc = infra_key_stats(tagged, kind).to_pyarrow()
+        ck, cv, cp = _np(kc, "key", np.int64), _np(kc, "key_cap", np.float64), _np(kc, "key_prompts", np.float64)
+        o = np.argsort(ck)
+        ck, cv, cp = ck[o], cv[o], cp[o]
+        kcap, kprompts = np.zeros(len(ek)), np.zeros(len(ek))
+        if len(ck) and len(ek):
+            pos = np.clip(np.searchsorted(ck, ek), 0, len(ck) - 1)
+            hit = ck[pos] == ek
+            kcap, kprompts = np.where(hit, cv[pos], 0.0), np.where(hit, cp[pos], 0.0)
+        edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
+    for kind in CONTENT_KINDS:
+        e = content_edges(tagged, kind).to_pyarrow()
+        ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
+        cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]
+        edges[kind] = (ea, _np(e, "key", np.int64), _np(e, "key_cap", np.float64), cnt,
+                       _np(e, "key_prompts", np.float64))
+    return edges

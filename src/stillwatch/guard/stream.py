@@ -10,14 +10,20 @@ rows, up to ``min_prompts`` distinct prompts), the MinHash/LSH sketch of the pro
 used buckets are evicted beyond ``max_buckets``), and an incremental union-find over accounts and
 keys for the provisional campaign.
 
-:meth:`StreamingScorer.verdicts` recomputes everything from that state with the batch's own
-:func:`.detect.detect`, so the final verdicts agree with :func:`.scan.scan` on the same log up to
-the sketches' approximations (tested: same flagged accounts and campaigns on the fixtures).
+Each account also keeps the batch's text sample: its ``K = FeatureConfig.sample_k`` rows with the
+smallest :func:`.features.sample_key_py` of the request id, in a size-K max-heap (O(log K) per
+request). :meth:`StreamingScorer.verdicts` recomputes the sampled tier from those samples with the
+batch's own functions (shared templates over the union of samples, MinHash/LSH groups over the
+distinct sampled prompts), so every text column and content edge equals the batch's exactly
+(tested); infrastructure edges come from the heavy-hitter maps (approximate). It then scores with
+the batch's :func:`.detect.detect`, so the final verdicts agree with :func:`.scan.scan` on the same
+log (tested: same flagged accounts and campaigns on the fixtures).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -27,8 +33,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from .detect import DetectConfig, capability_evidence, detect, volume_evidence
-from .features import CAPABILITY_PATTERNS, FeatureConfig, normalise_py
-from .minhash import MinHashConfig, sketch_one
+from .features import CAPABILITY_PATTERNS, FeatureConfig, normalise_py, sample_key_py
+from .minhash import MinHashConfig, groups_from_sketches, sketch_one, sketches
 from .rates import human_rate_multiple
 
 _CAP_RE = [re.compile(p) for p in CAPABILITY_PATTERNS.values()]
@@ -91,7 +97,7 @@ class _SpaceSaving:
 
 class _Account:
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now")
+                 "hours", "prompts", "shared_now", "sample")
 
     def __init__(self, k: int) -> None:
         self.n = 0
@@ -107,6 +113,9 @@ class _Account:
         self.hours = 0
         self.prompts = 0
         self.shared_now = 0
+        # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
+        # suffix, text or None, capability flags, ip, user agent, payment)
+        self.sample: list[tuple] = []
 
 
 class _Key:
@@ -185,6 +194,24 @@ class StreamingScorer:
                 min(ga[5], gb[5]), max(ga[6], gb[6]),
             ]
 
+    def _sample(self, a: _Account, row: Mapping, acct_id: str, ts_us: int, norm: str, ph: int, keys: dict) -> None:
+        """Keep the account's bottom-K rows by :func:`.features.sample_key_py` of the request id
+        (the batch's sample): a size-K max-heap, O(log K) per request. A row without a request id
+        is keyed by (account, time, position), which the batch cannot reproduce."""
+        fc = self.cfg.features
+        rid = row.get("request_id")
+        skey = sample_key_py(str(rid) if rid is not None else f"{acct_id}\x00{ts_us}\x00{a.n}")
+        heap = a.sample
+        if len(heap) >= fc.sample_k and -heap[0][0] <= skey:
+            return
+        long_enough = len(norm) >= fc.min_template_len
+        entry = (-skey, ph, keys["tpl_prefix"], keys["tpl_suffix"], norm[: fc.max_text_chars] if long_enough else None,
+                 tuple(int(r.search(norm) is not None) for r in _CAP_RE), keys["ip"], keys["user_agent"], keys["payment"])
+        if len(heap) < fc.sample_k:
+            heapq.heappush(heap, entry)
+        else:
+            heapq.heapreplace(heap, entry)
+
     # ------------------------------------------------------------------------------ observe
     def observe(self, row: Mapping) -> Verdict:
         """Update the state with one exchange (a mapping with the log schema's fields) and return
@@ -251,6 +278,7 @@ class StreamingScorer:
             if kind in _CONTENT and len(ks.prompts) >= fc.min_prompts and len(ks.accounts) >= fc.min_accounts:
                 shared = 1
         a.shared_now += shared
+        self._sample(a, row, acct_id, ts_us, norm, ph, keys)
         # cluster aggregates: [accounts, rows, shared rows, capability rows, demand, first, last]
         root = self._find(("a", acct_id))
         g = self._agg.get(root)
@@ -305,50 +333,117 @@ class StreamingScorer:
         return Verdict(acct_id, score, score >= d.flag_threshold, camp)
 
     # ------------------------------------------------------------------------------ verdicts
+    def _sampled(self, accs: list) -> dict[str, np.ndarray]:
+        """The batch's sampled tier from the accounts' samples: per sampled row its account index,
+        prompt hash, content keys (near-duplicate groups recomputed over the distinct sampled
+        prompts with the batch's own functions), capability flag and infrastructure keys."""
+        fc = self.cfg.features
+        rows = [(i, e) for i, a in enumerate(accs) for e in a.sample]
+        none = -1  # content keys are hashes; a missing one is kept apart by the mask below
+        col = {
+            "acc": np.array([i for i, _ in rows], np.int64),
+            "ph": np.array([e[1] for _, e in rows], np.int64),
+            "cap": np.array([int(any(e[5])) for _, e in rows], np.int64),
+            "caps": np.array([e[5] for _, e in rows], np.int64).reshape(len(rows), len(_CAP_RE)),
+        }
+        for j, kind in ((2, "tpl_prefix"), (3, "tpl_suffix"), (6, "ip"), (7, "user_agent"), (8, "payment")):
+            col[kind + "_ok"] = np.array([e[j] is not None for _, e in rows], bool)
+            col[kind] = np.array([none if e[j] is None else e[j] for _, e in rows], np.int64)
+        # near-duplicates over the distinct sampled prompts, exactly as the batch does
+        texts = {e[1]: e[4] for _, e in rows if e[4] is not None}
+        nd = np.full(len(rows), none, np.int64)
+        nd_ok = np.zeros(len(rows), bool)
+        if texts:
+            ph = np.fromiter(texts, np.int64, len(texts))
+            k, sm, h = sketches(list(texts.values()), self.cfg.minhash)
+            g = groups_from_sketches(k, sm, h, self.cfg.minhash)
+            gsize = np.bincount(g, minlength=len(g))[g]
+            grouped = dict(zip(ph[gsize >= 2].tolist(), ph[g[gsize >= 2]].tolist()))
+            for r, p in enumerate(col["ph"].tolist()):
+                rep = grouped.get(p)
+                if rep is not None:
+                    nd[r], nd_ok[r] = rep, True
+        col["near_dup"], col["near_dup_ok"] = nd, nd_ok
+        # shared content keys: >= min_accounts accounts and >= min_prompts distinct prompts
+        shared = np.zeros(len(rows), bool)
+        for kind in _CONTENT:
+            ok = col[kind + "_ok"]
+            pairs_a = np.unique(np.stack([col[kind][ok], col["acc"][ok]], 1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+            pairs_p = np.unique(np.stack([col[kind][ok], col["ph"][ok]], 1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+            ka, na = np.unique(pairs_a[:, 0], return_counts=True)
+            kp, npr = np.unique(pairs_p[:, 0], return_counts=True)
+            good = set(ka[na >= fc.min_accounts].tolist()) & set(kp[npr >= fc.min_prompts].tolist())
+            shared |= ok & np.isin(col[kind], np.fromiter(good, np.int64, len(good)))
+        col["shared"] = shared.astype(np.int64)
+        return col
+
     def _tables(self):
         fc = self.cfg.features
         ids = np.array(sorted(self._acc), dtype=str)
         accs = [self._acc[i] for i in ids]
-        idx = {a: i for i, a in enumerate(ids)}
-        # per-key fan and the shared-template rule, from the accounts' heavy-hitter maps
-        pairs: dict[str, list[tuple[int, int]]] = {k: [] for k in _KINDS}
-        for i, a in enumerate(accs):  # one pass over accounts x K keys (not per request)
-            for kind in _KINDS:
-                pairs[kind].extend((i, key, c) for key, c in a.keys[kind].counts.items())
-        shared_keys: dict[str, set[int]] = {}
+        A = len(accs)
+        n = np.array([a.n for a in accs], np.float64)
+        col = self._sampled(accs)
+        m = np.bincount(col["acc"], minlength=A).astype(np.float64)
+        scale = np.where(m > 0, n / np.maximum(m, 1.0), 0.0)
+
+        def per_acc(x: np.ndarray) -> np.ndarray:
+            return np.bincount(col["acc"], weights=x.astype(np.float64), minlength=A) * scale
+
+        def distinct_per_acc(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+            u = np.unique(np.stack([col["acc"][ok], x[ok]], 1), axis=0) if ok.any() else np.zeros((0, 2), np.int64)
+            return np.bincount(u[:, 0], minlength=A).astype(np.float64) * scale
+
         edges = {}
         for kind in _KINDS:
-            p = np.array(pairs[kind], dtype=np.int64).reshape(-1, 3)  # (account, key, rows on the edge)
-            keys, inv, fan = np.unique(p[:, 1], return_inverse=True, return_counts=True)
-            if kind in _CONTENT:
-                shared_keys[kind] = {
-                    int(key) for key, f in zip(keys, fan)
-                    if f >= fc.min_accounts and len(self._keys[(kind, int(key))].prompts) >= fc.min_prompts
-                }
-            keep = fan[inv] >= 2
-            kcap = np.array([self._keys[(kind, int(key))].cap / max(self._keys[(kind, int(key))].rows, 1)
-                             for key in p[keep, 1]], dtype=np.float64)
-            # distinct prompts per key are not kept by the stream (NaN: unknown)
-            edges[kind] = (p[keep, 0], p[keep, 1], kcap, p[keep, 2].astype(np.float64), np.full(int(keep.sum()), np.nan))
-        shared_rows = np.array([
-            min(a.n, max(sum(c for key, c in a.keys[kind].counts.items() if key in shared_keys[kind]) for kind in _CONTENT))
-            for a in accs
-        ], dtype=np.float64)
+            ok = col[kind + "_ok"]
+            ea_s, ek_s = col["acc"][ok], col[kind][ok]
+            cap_s, ph_s = col["cap"][ok], col["ph"][ok]
+            # per key over the samples: rows, capability rows, distinct prompts
+            uk, inv = np.unique(ek_s, return_inverse=True)
+            k_rows = np.bincount(inv, minlength=len(uk)).astype(np.float64)
+            k_cap = np.bincount(inv, weights=cap_s.astype(np.float64), minlength=len(uk))
+            up = np.unique(np.stack([inv, ph_s], 1), axis=0) if len(inv) else np.zeros((0, 2), np.int64)
+            k_prompts = np.bincount(up[:, 0], minlength=len(uk)).astype(np.float64)
+            if kind in _CONTENT:  # edges from the samples, counts estimated (n * k_s / m)
+                pa_, cnt_s = np.unique(np.stack([ea_s, ek_s], 1), axis=0, return_counts=True) if len(ea_s) \
+                    else (np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
+                e_acc, e_key = pa_[:, 0], pa_[:, 1]
+                cnt = cnt_s * scale[e_acc]
+            else:  # infrastructure edges from the heavy-hitter maps (all rows)
+                trip = [(i, key, c) for i, a in enumerate(accs) for key, c in a.keys[kind].counts.items()]
+                t = np.array(trip, np.int64).reshape(-1, 3)
+                e_acc, e_key, cnt = t[:, 0], t[:, 1], t[:, 2].astype(np.float64)
+            _, einv, fan = np.unique(e_key, return_inverse=True, return_counts=True)
+            keep = fan[einv] >= 2
+            e_acc, e_key, cnt = e_acc[keep], e_key[keep], cnt[keep]
+            pos = np.clip(np.searchsorted(uk, e_key), 0, max(len(uk) - 1, 0))
+            hit = (uk[pos] == e_key) if len(uk) else np.zeros(len(e_key), bool)
+            kcap = np.where(hit, k_cap[pos] / np.maximum(k_rows[pos], 1.0), 0.0) if len(uk) else np.zeros(len(e_key))
+            kpr = np.where(hit, k_prompts[pos], 0.0) if len(uk) else np.zeros(len(e_key))
+            edges[kind] = (e_acc, e_key, kcap, cnt.astype(np.float64), kpr)
         gap_n = np.array([a.gap_n for a in accs], np.float64)
         acc = {
-            "n": np.array([a.n for a in accs], np.float64),
+            "n": n,
             "first_us": np.array([a.first for a in accs], np.float64),
             "last_us": np.array([a.last for a in accs], np.float64),
-            "n_prompts": np.array([a.n for a in accs], np.float64),
+            "n_prompts": distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
+            "n_templates": distinct_per_acc(col["tpl_prefix"], col["tpl_prefix_ok"]),
             "n_ip": np.array([len(a.keys["ip"].counts) for a in accs], np.float64),
+            "n_ua": np.array([len(a.keys["user_agent"].counts) for a in accs], np.float64),
+            "n_payment": np.array([len(a.keys["payment"].counts) for a in accs], np.float64),
             "demand_s": np.array([a.demand for a in accs], np.float64),
-            "shared_rows": shared_rows,
+            "sampled_rows": m,
+            "shared_rows": per_acc(col["shared"]),
             "gap_n": gap_n,
             "gap_mean": np.array([a.gap_mean if a.gap_n else np.nan for a in accs], np.float64),
             "gap_std": np.array([np.sqrt(a.gap_m2 / a.gap_n) if a.gap_n else np.nan for a in accs], np.float64),
             "active_minutes": np.array([a.minutes for a in accs], np.float64),
-            "cap_any": np.array([a.cap for a in accs], np.float64),
+            "active_hours": np.array([a.hours for a in accs], np.float64),
+            "cap_any": per_acc(col["cap"]),
         }
+        for j, name in enumerate(CAPABILITY_PATTERNS):
+            acc[f"cap_{name}"] = per_acc(col["caps"][:, j])
         return ids, acc, edges
 
     def verdicts(self) -> list:
