@@ -34,15 +34,28 @@ Linking (which accounts form a candidate campaign)
 Content keys (template prefix / suffix fingerprints, MinHash near-duplicate groups) are weighted by
 how campaign-like their *user set* is, never by one account's eligibility alone. For each key:
 ``focus`` = rows on the key / all rows of the accounts using it, ``reuse`` = rows on the key per
-account. A key links its users when
+account, ``coherence`` = share of its users (those with >= 3 requests) that are *fully templated*
+(>= ``full_template_share`` = 90 % of their requests on shared templates). A key links its users when
 
 * ``focus >= link_focus`` (0.2) with >= 3 accounts — a script pushes a large part of each
   account's traffic through a few scaffolds, while people spread theirs over many phrasings: a
   common phrasing carries a few percent of its users' traffic (measured 0.06-0.10 for the most
   shared benign keys at every log size), however many thousands of users share it; or
+* ``coherence >= link_coherence`` (0.8) with >= 3 such accounts — the key's users are scripted
+  accounts through and through (a campaign spreading each sybil's few requests over dozens of
+  scaffolds has low focus per key, but every one of its accounts is fully templated; the users of
+  a common phrase are ordinary users, most of whom also write free text — about one in five of
+  them is fully templated in the simulator, whose benign text is still more templated than real
+  traffic); or
 * ``reuse >= link_reuse`` (20 rows per account) with >= 2 accounts — machine-scale repetition: a
   reseller's harvest slice is a minority of its traffic but hundreds of rows on one scaffold.
+  With sampled text features (a bounded per-account sample of rows, ``sampled_rows`` < ``n``) an
+  account counts here only when >= 2 of its sampled rows hit the key (one sampled row of a heavy
+  account extrapolates to a large, unseen count).
 
+An account joins through a linking key only if linking keys carry >= ``link_share`` (10 %, one
+request in ten) of its own traffic: an ordinary user who once typed a phrase that a campaign also
+uses, or an office colleague of such a user sharing a corporate card, does not join the campaign.
 Capability words are not required for a link (held-out capabilities match none). Shared payment
 fingerprints always link. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
 users behind one address); IPs and payment instruments split clusters that hold several
@@ -61,17 +74,21 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   (~0.3 h of reading) is not a harvest even when it asks for step-by-step reasoning; a few hours
   of capability-focused answers are the start of one; a large volume is a harvest whatever words it
   uses (held-out capabilities).
-* coordination = noisy-OR of templated share (0.7; rows on shared templates), size (0.5),
-  shared infrastructure (0.4; share of members on the most common IP / payment / user agent, the
-  last at half weight) and onset synchrony (0.2; share of members whose first request falls within
-  an hour of the members' median first request, evidence ``2 * (share - 0.5)``, >= 3 members).
+* coordination = noisy-OR of templated share (0.35; rows on shared templates or linking keys —
+  low weight, because shared content is what linked the cluster in the first place and needs
+  corroboration), size (0.5), shared infrastructure (0.4; share of members on the most common IP /
+  payment / user agent, the last at half weight), onset synchrony (0.2; share of members whose first
+  request falls within an hour of the members' median first request, evidence
+  ``2 * (share - 0.5)``, >= 3 members) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
+  over members, ``hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
+  request counts are within a small factor of each other, while independent customers' volumes
+  are heavy-tailed — log-normal with sigma ~0.7-1 — even when they share a template).
   Size evidence is ``log(n-1)/log(full_size-1)`` with ``full_size`` = 1,000 accounts: a pair proves
   nothing, a dozen accounts a little, a 5,000-account swarm everything — so the score grows with
   the strength of the evidence (size, volume, coherence).
 
 Reported but not scored: the cluster's human-rate multiple (total demand / one person's time over
-its span), minute crowding, and the distinct-prompt yield of its linking keys (distinct normalised
-prompts / rows; digits are normalised away, so slot-filled numbers look like repeats).
+its span) and minute crowding.
 
 Each account's score is the larger of its own and its campaign's. Flags use ``flag_threshold``
 (0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
@@ -100,7 +117,7 @@ class DetectConfig:
 
     flag_threshold: float = 0.5
     fire_threshold: float = 0.5
-    link_share: float = 0.3
+    link_share: float = 0.1
     key_capability: float = 0.5
     w_templated: float = 0.8
     w_capability: float = 0.8
@@ -108,16 +125,20 @@ class DetectConfig:
     w_volume_k: float = 0.5
     w_regularity: float = 0.3
     w_payment: float = 0.5
-    c_templated: float = 0.7
+    c_templated: float = 0.35
     c_size: float = 0.5
     c_capability: float = 0.9
     c_volume: float = 0.7
     capability_base: float = 0.25
     c_infra: float = 0.4
     c_sync: float = 0.2
+    c_homogeneity: float = 0.4
+    hetero_sd: float = 1.0
     full_volume_multiple: float = 8.0
     link_focus: float = 0.2
     link_reuse: float = 20.0
+    link_coherence: float = 0.8
+    full_template_share: float = 0.9
     full_size: float = 1000.0
     full_harvest_hours: float = 100.0
     own_prior_rows: float = 8.0
@@ -225,7 +246,8 @@ def _edge_full(edges, kind: str):
 
 
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np.ndarray, n_rows: np.ndarray,
-                   cfg: "DetectConfig") -> dict[str, np.ndarray]:
+                   cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
+                   sampled_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -234,7 +256,8 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
     people spread theirs over many phrasings, so one common phrasing carries a few percent of its
     users' traffic however many users share it) or ``reuse >= link_reuse`` (the users repeat it at
     machine scale — a reseller's harvest slice is a minority of its traffic but hundreds of rows on
-    one scaffold). With unknown edge counts (NaN) every key with >= 2 users links.
+    one scaffold) or ``coherence >= link_coherence`` (its users are fully templated accounts; see
+    the module docstring). With unknown edge counts (NaN) every key with >= 2 users links.
     """
     out = {"links": np.zeros(len(ea), bool), "first_edge": np.zeros(len(ea), bool),
            "rows": np.zeros(len(ea)), "prompts": np.zeros(len(ea)), "focus": np.zeros(len(ea)),
@@ -248,7 +271,28 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
     focus = rows / np.maximum(users_rows, 1.0)
     reuse = rows / np.maximum(fan, 1)
     known = ~np.isnan(cnt)
-    links = ((fan >= 3) & (focus >= cfg.link_focus)) | ((fan >= 2) & (reuse >= cfg.link_reuse))
+    # repetition must be seen, not extrapolated: with sampled text features (a bounded sample of each
+    # account's rows), an edge counts towards reuse only when >= 2 of the account's sampled rows hit it
+    seen = np.ones(len(ea), bool)
+    if sampled_rows is not None:
+        m = np.asarray(sampled_rows, np.float64)[ea]
+        nn = np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0)
+        seen = np.where(m < nn, c * m / nn >= 1.5, True)
+    rows_seen = np.bincount(inv, weights=np.where(seen, c, 0.0), minlength=len(keys))
+    fan_seen = np.bincount(inv, weights=seen.astype(np.float64), minlength=len(keys))
+    reuse_seen = rows_seen / np.maximum(fan_seen, 1.0)
+    # user-set coherence: the share of the key's users (with >= 3 requests) whose traffic is all
+    # on shared templates — a campaign's accounts are fully scripted, ordinary users are not
+    coh = np.zeros(len(keys))
+    eligible_users = np.zeros(len(keys))
+    if scripted_user is not None:
+        big = np.asarray(n_rows, np.float64)[ea] >= 3
+        eligible_users = np.bincount(inv, weights=big.astype(np.float64), minlength=len(keys))
+        coh = np.bincount(inv, weights=(big & np.asarray(scripted_user, bool)[ea]).astype(np.float64),
+                          minlength=len(keys)) / np.maximum(eligible_users, 1.0)
+    links = (((fan >= 3) & (focus >= cfg.link_focus))
+             | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link_reuse))
+             | ((eligible_users >= 3) & (coh >= cfg.link_coherence)))
     links = np.where(known, links[inv], fan[inv] >= 2)
     first = np.zeros(len(ea), bool)
     first[first_idx] = True
@@ -353,36 +397,42 @@ def detect(
 
     n_acc_rows = sig["exchanges"]
     # --- linking -----------------------------------------------------------------------------
-    # content keys link accounts when the key's user set looks scripted (see key_link_evidence);
-    # payment fingerprints always link
-    ea_l, ek_l = [], []
+    # content keys link accounts when the key's user set looks scripted (key_link_stats) and the
+    # key family carries at least link_share of the account's own traffic (an ordinary user who once
+    # typed a phrase a campaign also uses does not join it); payment fingerprints always link
     scripted_rows = []  # per content kind: each account's rows on linking keys, weighted by key size
     scripted_plain = []  # the same, unweighted
-    link_keys = []  # (kind index, key rows, key prompts, key id, one account) of linking content keys
-    for i, kind in enumerate(("tpl_prefix", "tpl_suffix", "near_dup", "payment")):
+    content = []
+    # an account is fully templated when >= 90 % of its requests are on shared templates
+    fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.full_template_share * n_acc_rows
+    for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
         ea, ek, kcap, cnt, kprompts = _edge_full(edges, kind)
-        if kind == "payment":
-            keep = np.ones(len(ea), bool)
-        else:
-            kl = key_link_stats(ea, ek, cnt, kprompts, n_acc_rows, cfg)
-            keep = kl["links"]
-            sr = np.zeros(a)
-            # weighted by how many accounts share the key (a template two firms happen to share is weak)
-            np.add.at(sr, ea[keep], np.nan_to_num(cnt[keep], nan=1.0) * size_evidence(kl["fan"][keep], cfg))
-            scripted_rows.append(sr)
-            su = np.zeros(a)
-            np.add.at(su, ea[keep], np.nan_to_num(cnt[keep], nan=1.0))
-            scripted_plain.append(su)
-            if keep.any():
-                first = kl["first_edge"] & keep
-                link_keys.append((kl["rows"][first], kl["prompts"][first], ea[first]))
+        kl = key_link_stats(ea, ek, cnt, kprompts, n_acc_rows, cfg, fully_templated,
+                            acc.get("sampled_rows") if hasattr(acc, "get") else None)
+        keep = kl["links"]
+        c1 = np.nan_to_num(cnt[keep], nan=1.0)
+        sr = np.zeros(a)
+        # weighted by how many accounts share the key (a template two firms happen to share is weak)
+        np.add.at(sr, ea[keep], c1 * size_evidence(kl["fan"][keep], cfg))
+        scripted_rows.append(sr)
+        su = np.zeros(a)
+        np.add.at(su, ea[keep], c1)
+        scripted_plain.append(su)
+        content.append((ea, ek, keep, kl))
+    counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
+    plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
+    member = plain_share >= cfg.link_share if counts_known else np.ones(a, bool)
+    ea_l, ek_l = [], []
+    for i, (ea, ek, keep, kl) in enumerate(content):
+        keep = keep & member[ea]
         ea_l.append(ea[keep])
         # keep kinds apart: mix the kind into the key
         ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
+    ea, ek = _edge(edges, "payment")[:2]
+    ea_l.append(ea)
+    ek_l.append((ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
     # scripted share: the account's rows on linking (scripted) content keys, the largest kind
-    scripted = np.max(scripted_rows, axis=0) if len(scripted_rows) else np.zeros(a)
-    counts_known = bool(len(scripted_rows)) and all(
-        len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
+    scripted = np.max(scripted_rows, axis=0)
     if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
         scripted = np.asarray(acc["shared_rows"], np.float64)
     sig["scripted_share"] = np.minimum(scripted, n_acc_rows) / (n_acc_rows + 2.0)
@@ -437,13 +487,6 @@ def detect(
     e_size = size_evidence(size, cfg)
     c_hours = csum(np.asarray(acc["demand_s"], np.float64)) / 3600.0
     e_hours = harvest_volume_evidence(c_hours, cfg)
-    # yield: distinct prompts / rows on the cluster's linking content keys (each key lies in one cluster)
-    k_rows = np.zeros(a)
-    k_prompts = np.zeros(a)
-    for rows_k, prompts_k, acc_k in link_keys:
-        np.add.at(k_rows, labels[acc_k], rows_k)
-        np.add.at(k_prompts, labels[acc_k], np.minimum(prompts_k, rows_k))
-    c_yield = np.where(k_rows[labels] > 0, k_prompts[labels] / np.maximum(k_rows[labels], 1.0), 1.0)
     infra = np.zeros(a)
     for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
         ea, ek, _ = _edge(edges, kind)
@@ -456,6 +499,12 @@ def detect(
     med_first = _group_median(labels, first_i)
     onset = csum((np.abs(first_i - med_first) <= cfg.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
     e_sync = np.where(size >= 3, np.clip((onset - 0.5) * 2.0, 0.0, 1.0), 0.0)
+    # workload homogeneity: a scheduler spreads work evenly over its accounts (round-robin or random
+    # assignment: near-equal volumes); independent customers' volumes are heavy-tailed
+    ln_n = np.log(np.maximum(n, 1.0))
+    m1 = csum(ln_n) / np.maximum(size, 1)
+    sd_ln = np.sqrt(np.maximum(csum(ln_n * ln_n) / np.maximum(size, 1) - m1 * m1, 0.0))
+    e_hom = np.where(size >= 3, np.clip(1.0 - sd_ln / cfg.hetero_sd, 0.0, 1.0), 0.0)
     # crowding (explanation only): how many more distinct minutes the members would cover if their
     # active minutes fell independently over the span, than they do
     crowding = np.ones(a)
@@ -469,7 +518,8 @@ def detect(
     # harvest = volume x focus: the reading hours the answers demand, discounted when the prompts show
     # no capability focus (capability words are one signal, never a gate)
     c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours), cfg.c_volume * e_hours)
-    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra, cfg.c_sync * e_sync)
+    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra, cfg.c_sync * e_sync,
+                        cfg.c_homogeneity * e_hom)
     c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
     score = np.maximum(own, c_score)
@@ -505,9 +555,9 @@ def detect(
         "capability_share": (c_cap, capability_evidence(c_cap, cfg)),
         "human_rate_multiple": (c_mult, np.zeros(a)),
         "reading_hours": (c_hours, e_hours),
-        "distinct_prompt_yield": (c_yield, np.zeros(a)),
         "shared_infrastructure": (infra, infra),
         "onset_synchrony": (onset, e_sync),
+        "volume_spread": (sd_ln, e_hom),
         "minute_crowding": (crowding, np.zeros(a)),
     }
     heads = np.nonzero(camp_flag & (labels == np.arange(a)))[0]

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import textgen as tg
-from .textbank import CONTEXT, PREFIXES, SLOTS, SUFFIXES, TOPICS
+from .textbank import CONTEXT, SLOTS, TOPICS
 
 #: The simulated window starts on a Monday, 00:00 UTC, and lasts WINDOW_DAYS days.
 WINDOW_START_US = 1_772_409_600_000_000  # 2026-03-02T00:00:00Z
@@ -106,9 +106,9 @@ def human_text_grouped(rng: np.random.Generator, topic_idx: np.ndarray, topics: 
         used = tg.template_slots(spec["prompts"] + spec["openers"])
         slots = {s: tg.choice(rng, SLOTS[s], m) for s in used}
         body = tg.fill(spec["prompts"], rng.integers(0, len(spec["prompts"]), m), slots)
-        pre = pc.if_else(pa.array(rng.random(m) < 0.35), tg.join_columns([tg.choice(rng, CONTEXT, m), " "]), "")
-        post = pc.if_else(pa.array(rng.random(m) < 0.35), tg.join_columns([" ", tg.choice(rng, CONTEXT, m)]), "")
-        prompts.append(tg.join_columns([tg.choice(rng, PREFIXES, m), pre, body, post, tg.choice(rng, SUFFIXES, m)]))
+        pre = pc.if_else(pa.array(rng.random(m) < 0.2), tg.join_columns([tg.choice(rng, CONTEXT, m), " "]), "")
+        post = pc.if_else(pa.array(rng.random(m) < 0.2), tg.join_columns([" ", tg.choice(rng, CONTEXT, m)]), "")
+        prompts.append(tg.human_wrap(rng, tg.join_columns([pre, body, post])))
         opener = tg.fill(spec["openers"], rng.integers(0, len(spec["openers"]), m), slots)
         k = rng.integers(2, 7, m)
         para = pa.array(rng.random(m) < 0.4)  # some answers come as paragraphs / lists

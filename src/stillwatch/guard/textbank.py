@@ -334,3 +334,53 @@ def business_template(rng) -> str:
     body = f"{label}: {quote}{{review}}{close}"
     out = f"{lead}{instr}. {fmt}\n{body}" if rng.random() < 0.5 else f"{lead}{body}\n{instr}. {fmt}"
     return out.replace("{company}", company)
+
+
+#: Compositional pieces of how people wrap a question (see :func:`.textgen.human_wrap`). Each part is
+#: drawn independently, so the combinations run into the millions: real users' openings and
+#: endings are idiosyncratic, and only genuinely common phrasings ("how do I make ...") repeat
+#: across many unrelated accounts.
+GREETINGS: list[str] = ["hey", "hi", "hello", "hiya", "good morning", "good evening", "yo", "ok", "okay", "so",
+                        "hmm", "um", "right", "quick one", "question", "help", "hey there", "hi again", "morning",
+                        "evening all", "greetings", "sorry", "please", "hello friend", "ahoy", "dear assistant"]
+GREETING_PUNCT: list[str] = [", ", "! ", ". ", " - ", "... ", ": ", " ", "!! "]
+ROLES: list[str] = [
+    "nurse", "teacher", "student", "retired engineer", "single dad", "mom of three", "bartender", "farmer", "pharmacist",
+    "junior developer", "accountant", "landscaper", "grad student", "truck driver", "PhD student", "chef", "plumber",
+    "small business owner", "photographer", "veterinarian", "librarian", "paramedic", "carpenter", "new manager",
+    "high schooler", "musician", "real estate agent", "data analyst", "social worker", "dental hygienist",
+    "electrician", "translator", "baker", "sales rep", "product designer", "warehouse worker", "lab technician",
+    "journalist", "personal trainer", "pilot", "hairdresser", "architect", "receptionist", "UX researcher",
+    "firefighter", "HR coordinator", "tour guide", "barista", "stay-at-home parent", "marketing intern",
+]
+ROLE_TAILS: list[str] = [
+    "working nights", "with zero free time", "on a budget", "who is new to this", "in a small town",
+    "living abroad", "just back from leave", "who hates spreadsheets", "learning on my own", "in my first year",
+    "close to retirement", "juggling two jobs", "from Brazil", "from Poland", "from Kenya", "from Vietnam",
+    "from Ohio", "in a tiny flat", "with a bad back", "with a deadline tomorrow", "who reads a lot",
+    "with a toddler at home", "in a noisy office", "trying to save money", "who just moved", "without a car",
+]
+PEOPLE: list[str] = ["my sister", "my boss", "my son", "my daughter", "my neighbour", "my roommate", "my husband",
+                     "my wife", "my partner", "a coworker", "my dad", "my mum", "my friend", "my landlord",
+                     "my teacher", "my client", "my coach", "my grandpa", "our intern", "my best friend"]
+SITUATIONS: list[str] = [
+    "says I'm doing it wrong", "asked me about this yesterday", "keeps bringing it up", "recommended I ask here",
+    "tried this last week and it failed", "thinks it's easy", "is waiting on my answer", "disagrees with me",
+    "sent me a link that made no sense", "wants it done by Monday", "got different advice", "is counting on me",
+]
+LEADS: dict[str, list[str]] = {
+    # question openings people vary; applied as a per-row substitution on the body's first words
+    "How do I ": ["How do I ", "How can I ", "What's the best way to ", "Any tips on how to ", "how would I ",
+                  "Is there an easy way to ", "I want to know how to ", "what's the trick to ", "Best way to "],
+    "What's ": ["What's ", "What is ", "whats ", "Do you know what's ", "Tell me what's "],
+    "Can you ": ["Can you ", "Could you ", "Would you ", "Please ", "Can u ", "I'd like you to ", "Mind if you "],
+    "Explain ": ["Explain ", "Can you explain ", "Help me understand ", "Walk me through ", "Break down "],
+    "Write ": ["Write ", "Draft ", "Could you write ", "Help me write ", "Put together "],
+}
+TRAILS: list[str] = [
+    "thanks", "thank you so much", "ty", "cheers", "appreciate it", "any help is welcome", "no rush", "asap please",
+    "keep it short", "be honest", "bullet points please", "simple words please", "just the basics", "in detail",
+    "for a beginner", "step by step if you can", "with an example", "I'm on mobile", "sorry for the long post",
+    "lol", ":)", "please", "if possible", "one paragraph max", "in plain English", "for context, I'm in the UK",
+    "for context, I'm in Canada", "we're in Australia", "I'm in India", "budget matters", "before Friday",
+]

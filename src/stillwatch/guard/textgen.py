@@ -151,3 +151,60 @@ def approx_tokens(text: pa.Array) -> np.ndarray:
     """A tokenizer-free token count: about 4 characters of English per BPE token, at least 1."""
     chars = pc.utf8_length(text).to_numpy(zero_copy_only=False).astype(np.int64)
     return np.maximum(1, (chars + 3) // 4)
+
+
+def human_wrap(rng: np.random.Generator, body: pa.Array) -> pa.Array:
+    """Wrap question bodies the way people do: an optional greeting, optional personal context (a
+    role sentence or a remark about someone), a varied question opening, an optional trailing
+    remark and the odd typo. Every part is drawn independently from the compositional banks in
+    :mod:`.textbank`, so two unrelated users rarely produce the same first or last 32 characters
+    unless they both ask in the plainest common phrasing. Vectorized except the typo pass (one
+    Python string edit on ~12 % of rows)."""
+    from . import textbank as tb
+
+    m = len(body)
+    if m == 0:
+        return body
+    # varied question openings: per alternative, substitute on its share of rows
+    for lead, alts in tb.LEADS.items():
+        which = rng.integers(0, len(alts), m)
+        for j, alt in enumerate(alts):
+            if alt == lead:
+                continue
+            mask = pa.array(which == j)
+            replaced = pc.replace_substring(body, pattern=lead, replacement=alt, max_replacements=1)
+            body = pc.if_else(mask, replaced, body)
+    # drop the final question mark / full stop on a third of rows (people often do)
+    drop = pa.array(rng.random(m) < 0.33)
+    body = pc.if_else(drop, pc.replace_substring_regex(body, pattern=r"[?.!]$", replacement=""), body)
+    empty = pa.scalar("", type=pa.string())
+    greet = join_columns([choice(rng, tb.GREETINGS, m), choice(rng, tb.GREETING_PUNCT, m)])
+    greet = pc.if_else(pa.array(rng.random(m) < 0.5), greet, empty)
+    role = join_columns(["I'm a ", choice(rng, tb.ROLES, m), " ", choice(rng, tb.ROLE_TAILS, m), ". "])
+    other = join_columns([choice(rng, tb.PEOPLE, m), " ", choice(rng, tb.SITUATIONS, m), ". "])
+    kind = rng.random(m)
+    ctx = pc.if_else(pa.array(kind < 0.3), role, pc.if_else(pa.array(kind < 0.5), other, empty))
+    trail = join_columns([choice(rng, [" ", " - ", ", ", "  ", ". "], m), choice(rng, tb.TRAILS, m)])
+    trail = pc.if_else(pa.array(rng.random(m) < 0.45), trail, empty)
+    out = join_columns([greet, ctx, body, trail])
+    # typos: swap two adjacent letters near the start or the end of ~12 % of prompts
+    rows = np.flatnonzero(rng.random(m) < 0.12)
+    if len(rows):
+        texts = out.take(pa.array(rows)).to_pylist()
+        pos = rng.random(len(rows))
+        near_end = rng.random(len(rows)) < 0.5
+        fixed = []
+        for t, p, e in zip(texts, pos, near_end):
+            if len(t) < 8:
+                fixed.append(t)
+                continue
+            span = min(32, len(t) - 1)
+            i = (len(t) - 1 - int(p * span)) if e else int(p * span)
+            i = min(max(i, 0), len(t) - 2)
+            fixed.append(t[:i] + t[i + 1] + t[i] + t[i + 2:])
+        idx = np.full(m, -1, np.int64)
+        idx[rows] = np.arange(len(rows))
+        patched = pa.array(fixed, type=pa.string())
+        take = pa.array(np.where(idx >= 0, idx, 0))
+        out = pc.if_else(pa.array(idx >= 0), patched.take(take), out)
+    return out
