@@ -25,7 +25,8 @@ The scripted share weights each row by the *size evidence* of its key (below), s
 firms happen to share is weak evidence and a scaffold 1,000 accounts share is strong.
 
 Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8, volume 0.5,
-regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.5, volume 0.5),
+regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
+with one corporate card, so on its own a shared card is weak evidence —, volume 0.5),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
 firm's own batch template).
 
@@ -33,7 +34,9 @@ Linking (which accounts form a candidate campaign)
 ==================================================
 Content keys (template prefix / suffix fingerprints, MinHash near-duplicate groups) are weighted by
 how campaign-like their *user set* is, never by one account's eligibility alone. For each key:
-``focus`` = rows on the key / all rows of the accounts using it, ``reuse`` = rows on the key per
+``focus`` = rows on the key / all rows of the accounts using it (each account's rows plus
+``own_prior_rows`` pseudo-rows off the key, so a prompt many one-request accounts each send once —
+a viral prompt — has low focus), ``reuse`` = rows on the key per
 account, ``coherence`` = share of its users (those with >= 3 requests) that are *fully templated*
 (>= ``full_template_share`` = 90 % of their requests on shared templates). A key links its users when
 
@@ -41,7 +44,10 @@ account, ``coherence`` = share of its users (those with >= 3 requests) that are 
   account's traffic through a few scaffolds, while people spread theirs over many phrasings: a
   common phrasing carries a few percent of its users' traffic (measured 0.06-0.10 for the most
   shared benign keys at every log size), however many thousands of users share it; or
-* ``coherence >= link_coherence`` (0.8) with >= 3 such accounts — the key's users are scripted
+* ``coherence >= link_coherence`` (0.8) with >= ``coherence_min_users`` (10) such accounts — a
+  statistical statement, so it needs enough users that a population with many templated
+  accounts (developers pasting code with the same boilerplate) does not pass by chance — the key's
+  users are scripted
   accounts through and through (a campaign spreading each sybil's few requests over dozens of
   scaffolds has low focus per key, but every one of its accounts is fully templated; the users of
   a common phrase are ordinary users, most of whom also write free text — about one in five of
@@ -124,7 +130,7 @@ class DetectConfig:
     w_volume: float = 0.5
     w_volume_k: float = 0.5
     w_regularity: float = 0.3
-    w_payment: float = 0.5
+    w_payment: float = 0.3
     c_templated: float = 0.35
     c_size: float = 0.5
     c_capability: float = 0.9
@@ -138,6 +144,7 @@ class DetectConfig:
     link_focus: float = 0.2
     link_reuse: float = 20.0
     link_coherence: float = 0.8
+    coherence_min_users: int = 10
     full_template_share: float = 0.9
     full_size: float = 1000.0
     full_harvest_hours: float = 100.0
@@ -267,7 +274,9 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
     keys, first_idx, inv, fan = np.unique(ek, return_index=True, return_inverse=True, return_counts=True)
     c = np.where(np.isnan(cnt), 1.0, cnt)
     rows = np.bincount(inv, weights=c, minlength=len(keys))
-    users_rows = np.bincount(inv, weights=np.asarray(n_rows, np.float64)[ea], minlength=len(keys))
+    # each user's rows get own_prior_rows pseudo-rows off the key: a phrase that many one-request
+    # accounts each send once (a viral prompt) is not a scripted workload
+    users_rows = np.bincount(inv, weights=np.asarray(n_rows, np.float64)[ea] + cfg.own_prior_rows, minlength=len(keys))
     focus = rows / np.maximum(users_rows, 1.0)
     reuse = rows / np.maximum(fan, 1)
     known = ~np.isnan(cnt)
@@ -292,12 +301,19 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
                           minlength=len(keys)) / np.maximum(eligible_users, 1.0)
     links = (((fan >= 3) & (focus >= cfg.link_focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link_reuse))
-             | ((eligible_users >= 3) & (coh >= cfg.link_coherence)))
+             | ((eligible_users >= cfg.coherence_min_users) & (coh >= cfg.link_coherence)))
     links = np.where(known, links[inv], fan[inv] >= 2)
     first = np.zeros(len(ea), bool)
     first[first_idx] = True
-    kp = np.where(np.isnan(kprompts), rows[inv], kprompts)
-    out.update(links=links, first_edge=first, rows=rows[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
+    # distinct prompts per sampled row on the key (key_prompts counts distinct prompts among the
+    # sampled rows; without sampling every row is sampled)
+    c_s = c
+    if sampled_rows is not None:
+        m_s = np.asarray(sampled_rows, np.float64)[ea]
+        c_s = c * np.minimum(m_s / np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0), 1.0)
+    rows_s = np.bincount(inv, weights=c_s, minlength=len(keys))
+    kp = np.where(np.isnan(kprompts), rows_s[inv], np.minimum(kprompts, rows_s[inv]))
+    out.update(links=links, first_edge=first, rows=rows_s[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
                fan=fan[inv].astype(np.float64))
     return out
 
@@ -428,9 +444,12 @@ def detect(
         ea_l.append(ea[keep])
         # keep kinds apart: mix the kind into the key
         ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
+    # a shared payment fingerprint links scripted accounts only: colleagues on a corporate card are
+    # not pulled into a campaign because one of them once used a campaign's phrasing
     ea, ek = _edge(edges, "payment")[:2]
-    ea_l.append(ea)
-    ek_l.append((ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
+    pk = member[ea] & (plain_share[ea] >= cfg.link_share) if counts_known else np.ones(len(ea), bool)
+    ea_l.append(ea[pk])
+    ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
     # scripted share: the account's rows on linking (scripted) content keys, the largest kind
     scripted = np.max(scripted_rows, axis=0)
     if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
