@@ -188,3 +188,29 @@ def test_swarm_outranks_one_batch_job_and_batch_job_stays_below_flag():
     assert min(a.score for a in swarm) > firm[0].score
     assert all(a.flagged for a in swarm)
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == 5000
+
+
+def test_label_propagation_separates_two_operators_sharing_one_scaffold():
+    from stillwatch.guard.cluster import components, label_propagation
+
+    rng = np.random.default_rng(3)
+    ea, ek = [], []
+    # operator A: accounts 0..59 over keys 0..9; operator B: accounts 60..99 over keys 100..109
+    for acc in range(100):
+        base = 0 if acc < 60 else 100
+        for k in rng.choice(10, size=6, replace=False):
+            ea.append(acc)
+            ek.append(base + int(k))
+    # a public scaffold (key 999) used once by three accounts of each operator: a weak bridge
+    for acc in (1, 2, 3, 61, 62, 63):
+        ea.append(acc)
+        ek.append(999)
+    ea, ek = np.array(ea), np.array(ek)
+    w = np.ones(len(ea))
+    assert len(np.unique(components(100, ea, ek))) == 1
+    lab = label_propagation(100, ea, ek, w)
+    assert len(np.unique(lab[:60])) == 1 and len(np.unique(lab[60:])) == 1
+    assert lab[0] != lab[99]
+    # one operator alone stays one community
+    one = label_propagation(60, ea[ea < 60], ek[ea < 60], w[ea < 60])
+    assert len(np.unique(one)) == 1

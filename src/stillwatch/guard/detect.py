@@ -63,7 +63,11 @@ An account joins through a linking key only if linking keys carry >= ``link_shar
 request in ten) of its own traffic: an ordinary user who once typed a phrase that a campaign also
 uses, or an office colleague of such a user sharing a corporate card, does not join the campaign.
 Capability words are not required for a link (held-out capabilities match none). Shared payment
-fingerprints always link. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
+fingerprints link accounts that are themselves scripted (>= ``link_share`` of their traffic on
+linking keys), never ordinary colleagues on one corporate card. Components are then split along
+content communities (:func:`_split_by_content`: label propagation over the linking edges; a
+community counts only if >= ``split_cohesion`` = 70 % of its rows' weight lies on keys that belong to
+it, so a fragment of one campaign is not split off) and along infrastructure communities. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
 users behind one address); IPs and payment instruments split clusters that hold several
 campaigns (:func:`_split_by_infrastructure`). Edge tuples without row counts (older producers)
 fall back to: every content key with >= 2 accounts links, and the scripted share is the
@@ -155,6 +159,7 @@ class DetectConfig:
     split_min_share: float = 0.005
     split_max_parts: int = 20
     split_coverage: float = 0.8
+    split_cohesion: float = 0.7
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -268,7 +273,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
     """
     out = {"links": np.zeros(len(ea), bool), "first_edge": np.zeros(len(ea), bool),
            "rows": np.zeros(len(ea)), "prompts": np.zeros(len(ea)), "focus": np.zeros(len(ea)),
-           "reuse": np.zeros(len(ea)), "fan": np.zeros(len(ea))}
+           "reuse": np.zeros(len(ea)), "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
     if len(ea) == 0:
         return out
     keys, first_idx, inv, fan = np.unique(ek, return_index=True, return_inverse=True, return_counts=True)
@@ -313,9 +318,68 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
         c_s = c * np.minimum(m_s / np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0), 1.0)
     rows_s = np.bincount(inv, weights=c_s, minlength=len(keys))
     kp = np.where(np.isnan(kprompts), rows_s[inv], np.minimum(kprompts, rows_s[inv]))
-    out.update(links=links, first_edge=first, rows=rows_s[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
+    out.update(cnt=c, links=links, first_edge=first, rows=rows_s[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
                fan=fan[inv].astype(np.float64))
     return out
+
+
+def _split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.ndarray,
+                      cfg: "DetectConfig") -> np.ndarray:
+    """Split a cluster along content communities of its linking keys.
+
+    Campaigns of one family can share a few public scaffolds (a bridge) while each operator's own
+    boilerplate and scaffold subset tie its accounts together much more densely. Label propagation
+    over the linking edges (weighted by rows) finds those communities; a cluster is split when >= 2
+    of them are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster) and
+    together cover >= ``split_coverage`` of it, and there are at most ``split_max_parts`` of them;
+    members of small communities join the cluster's largest community. One campaign whose accounts
+    draw from one scaffold set stays one community.
+    """
+    from . import cluster as _cluster
+
+    a = len(labels)
+    if len(ea) == 0:
+        return labels
+    sub, edge_key_lab = _cluster.label_propagation(a, ea, ek, w, return_keys=True)
+    # cohesion: share of each community's edge weight on keys that belong to it; a fragment of one
+    # campaign has much of its weight on the other fragment's keys
+    inside = np.bincount(sub[ea], weights=w * (edge_key_lab == sub[ea]), minlength=a)
+    total = np.bincount(sub[ea], weights=w, minlength=a)
+    cohesive = inside >= cfg.split_cohesion * np.maximum(total, 1e-12)
+    first_idx = np.full(a, a, np.int64)  # relabel each community by its smallest member
+    np.minimum.at(first_idx, sub, np.arange(a, dtype=np.int64))
+    ok = cohesive[sub]  # per account: its community is cohesive
+    # accounts of non-cohesive communities stay with their cluster (the largest part absorbs them)
+    sub = np.where(ok, first_idx[sub], labels)
+    return _apply_split(labels, sub, cfg)
+
+
+def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Replace ``labels`` by the sub-communities ``sub`` (labels of member accounts) where a cluster
+    falls into 2..split_max_parts large communities covering split_coverage of it."""
+    from . import cluster as _cluster
+
+    a = len(labels)
+    size = _cluster.sizes(labels)
+    subsize = _cluster.sizes(sub).astype(np.float64)
+    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
+    head = big & (sub == np.arange(a))
+    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
+    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
+    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
+    if not split.any():
+        return labels
+    cand = np.nonzero(head)[0]
+    o = np.lexsort((cand, -subsize[cand], labels[cand]))
+    cand = cand[o]
+    first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
+    largest = np.full(a, -1, np.int64)
+    largest[labels[cand[first]]] = cand[first]
+    new = np.where(big, sub, largest[labels])
+    out = np.where(split, new, labels)
+    first_idx = np.full(a, a, np.int64)
+    np.minimum.at(first_idx, out, np.arange(a, dtype=np.int64))
+    return first_idx[out]
 
 
 def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> np.ndarray:
@@ -439,9 +503,11 @@ def detect(
     plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
     member = plain_share >= cfg.link_share if counts_known else np.ones(a, bool)
     ea_l, ek_l = [], []
+    ew_l = []
     for i, (ea, ek, keep, kl) in enumerate(content):
         keep = keep & member[ea]
         ea_l.append(ea[keep])
+        ew_l.append(np.nan_to_num(kl["cnt"][keep], nan=1.0))
         # keep kinds apart: mix the kind into the key
         ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
     # a shared payment fingerprint links scripted accounts only: colleagues on a corporate card are
@@ -449,6 +515,7 @@ def detect(
     ea, ek = _edge(edges, "payment")[:2]
     pk = member[ea] & (plain_share[ea] >= cfg.link_share) if counts_known else np.ones(len(ea), bool)
     ea_l.append(ea[pk])
+    ew_l.append(np.ones(int(pk.sum())))
     ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
     # scripted share: the account's rows on linking (scripted) content keys, the largest kind
     scripted = np.max(scripted_rows, axis=0)
@@ -473,7 +540,9 @@ def detect(
         "shared_payment": e_pay,
     }
 
-    labels = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
+    labels = _cluster.components(a, all_ea, all_ek)
+    labels = _split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = _split_by_infrastructure(labels, edges, cfg)
     size = _cluster.sizes(labels)
 
