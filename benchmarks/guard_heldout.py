@@ -353,11 +353,13 @@ def per_family(res, labels, threshold: float) -> dict[str, tuple[int, int, int]]
     return {k: tuple(v) for k, v in sorted(out.items())}
 
 
-def write_results(rows, log, labels, args) -> None:
+def write_results(rows, log, labels, args, *, title: str = "## guard: held-out traffic (built apart from the simulator)",
+                  command: str | None = None, out_name: str = "guard_heldout.md") -> None:
     import collections
 
     fam = collections.Counter(labels["family"].to_pylist())
-    lines = ["## guard: held-out traffic (built apart from the simulator)", "",
+    command = command or f"`.venv/bin/python benchmarks/guard_heldout.py --scale {args.scale} --seed {args.seed}`"
+    lines = [title, "",
              f"Log: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts — "
              + ", ".join(f"{k} {v:,}" for k, v in sorted(fam.items())) + ".", "",
              "| detector | TPR@1e-3 | TPR@1e-4 | PR-AUC | campaigns recovered | ARI | harvest before alarm (max) | own flags: TPR / FPR | seconds |",
@@ -381,10 +383,10 @@ def write_results(rows, log, labels, args) -> None:
         if ev.harvest_before_alarm:
             lines += ["", "Harvest before the streaming alarm: " + ", ".join(f"{c} {v:.2%}" for c, v in sorted(ev.harvest_before_alarm.items())) + "."]
     lines += ["", f"Machine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.",
-              f"Command: `.venv/bin/python benchmarks/guard_heldout.py --scale {args.scale} --seed {args.seed}`", ""]
+              f"Command: {command}", ""]
     text = "\n".join(lines)
     print(text)
-    (ROOT / "results" / "guard_heldout.md").write_text(text)
+    (ROOT / "results" / out_name).write_text(text)
 
 
 if __name__ == "__main__":
