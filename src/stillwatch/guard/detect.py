@@ -102,10 +102,15 @@ its span) and minute crowding.
 
 Each account's score is the larger of its own and its campaign's. Flags use ``flag_threshold``
 (0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
-evidence is >= 0.5. ``link_share`` / ``key_capability`` / ``live_c_capability`` are used only by
-the streaming scorer's live (provisional) alarm, which must fire on a campaign's first requests,
-before any volume exists: there, an account links when its templated share is >= ``link_share``
-through keys whose prompts mostly elicit a capability, and capability focus carries weight 0.9.
+evidence is >= 0.5. ``key_capability`` and the ``live_*`` constants are used only by the streaming
+scorer's live (provisional) alarm, which must fire on a campaign's first requests, before any volume
+exists: there, an account links when its templated share is >= ``live_link_share`` (0.3) through
+keys whose prompts mostly elicit a capability, or when it has sent >= ``link_reuse`` requests on a
+key other accounts use too (machine-scale reuse); the provisional campaign score is the geometric
+mean of harvest (capability focus 0.9, volume multiple 0.4) and coordination (templated share 0.7,
+size ``1 - 1/(n-1)`` 0.5, and 0.5 when the account repeats one key >= ``link_reuse`` times inside a
+cluster of >= 3 accounts). The live alarm is a provisional verdict; the final verdicts are
+:func:`detect`'s.
 """
 
 from __future__ import annotations
@@ -154,6 +159,10 @@ class DetectConfig:
     full_harvest_hours: float = 100.0
     own_prior_rows: float = 8.0
     live_c_capability: float = 0.9
+    live_c_volume: float = 0.4
+    live_c_templated: float = 0.7
+    live_link_share: float = 0.3
+    live_c_reuse: float = 0.5
     sync_window_us: float = 3_600_000_000.0
     split_min_accounts: int = 3
     split_min_share: float = 0.005

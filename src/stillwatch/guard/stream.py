@@ -296,12 +296,21 @@ class StreamingScorer:
         # provisional campaign: union the account with the eligible content keys of this row
         tpl = a.shared_now / (a.n + 2.0)
         node = ("a", acct_id)
-        if tpl >= cfg.detect.link_share:
-            for kind in _CONTENT:
-                key = keys[kind]
-                ks = self._keys.get((kind, key)) if key is not None else None
-                if ks is not None and ks.rows and ks.cap / ks.rows >= cfg.detect.key_capability:
-                    self._union(node, (kind, key))
+        d = cfg.detect
+        for kind in _CONTENT:
+            key = keys[kind]
+            ks = self._keys.get((kind, key)) if key is not None else None
+            if ks is None or not ks.rows:
+                continue
+            on_key = a.keys[kind].counts.get(key, 0)
+            if (tpl >= d.live_link_share and ks.cap / ks.rows >= d.key_capability
+                    and on_key >= d.link_focus * (a.n + 2.0)):
+                # the key carries a fifth of this account's own traffic (an ordinary user who once
+                # typed a common phrase does not link)
+                self._union(node, (kind, key))
+            elif len(ks.accounts) >= 2 and on_key >= d.link_reuse:
+                # machine-scale reuse of a key other accounts use too (a reseller's harvest slice)
+                self._union(node, (kind, key))
         if keys["payment"] is not None:
             self._union(node, ("payment", keys["payment"]))
         return self._provisional(acct_id, a)
@@ -323,9 +332,13 @@ class StreamingScorer:
         if g is not None and g[0] >= 2:  # provisional campaign score (content, size, capability, volume)
             c_cap = float(capability_evidence(np.array([g[3] / (g[1] + 2.0)]), d)[0])
             c_mult = human_rate_multiple(np.array([g[4]]), np.array([g[6] - g[5]]), d.rate)
-            harvest = 1 - (1 - d.live_c_capability * c_cap) * (1 - d.c_volume * float(volume_evidence(c_mult, d)[0]))
+            harvest = 1 - (1 - d.live_c_capability * c_cap) * (1 - d.live_c_volume * float(volume_evidence(c_mult, d)[0]))
             e_size = 0.0 if g[0] <= 2 else 1.0 - 1.0 / (g[0] - 1)
-            coord = 1 - (1 - d.c_templated * g[2] / (g[1] + 2.0)) * (1 - d.c_size * e_size)
+            # machine-scale reuse: this account repeats one content key >= link_reuse times (O(K))
+            reuse = max((max(a.keys[k].counts.values(), default=0) for k in _CONTENT), default=0)
+            e_reuse = 1.0 if (g[0] >= 3 and reuse >= d.link_reuse) else 0.0
+            coord = 1 - ((1 - d.live_c_templated * g[2] / (g[1] + 2.0)) * (1 - d.c_size * e_size)
+                         * (1 - d.live_c_reuse * e_reuse))
             c_score = float(np.sqrt(harvest * coord))
             if c_score >= d.flag_threshold:
                 camp = f"campaign-{root[1]}"
