@@ -5,12 +5,14 @@ opener + random words + a closer; campaign prompts from capability templates wit
 writes it to ``benchmarks/out/guard_scale_<N>.parquet`` (kept out of git), then, in fresh
 subprocesses so peak memory is measured per run:
 
-* the full scan (``stillwatch.guard.scan.scan``), wall time and peak RSS;
-* the features alone through the Ibis definitions (row features + account aggregates on DuckDB);
-* a hand-written DuckDB SQL baseline of the same account features, in the same run.
+* the full scan (``stillwatch.guard.scan.scan``): wall time, CPU time, peak RSS, stage times;
+* the features alone through the Ibis definitions (``scan.feature_tables`` without MinHash);
+* a hand-written DuckDB SQL baseline of the same features (``guard_scale_sql.py``), in the same
+  run, and a check that both give the same account table.
 
 Usage: ``.venv/bin/python benchmarks/guard_scale.py [--rows 16000000] [--repeats 1]``.
-Writes a Markdown section to ``benchmarks/results/guard_scale.md``.
+Writes a Markdown section to ``benchmarks/results/guard_scale.md`` (figure, baseline, ratio, peak
+RSS, machine, load average, date, command).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -151,51 +154,79 @@ def generate(path: Path, n_rows: int, seed: int = 0, chunk: int = 2_000_000) -> 
     return {"rows": n_rows, "benign_accounts": n_benign_acc, "campaign_accounts": n_camp_acc, "campaigns": n_camps}
 
 
-_CHILD = r'''
-import json, resource, sys, time
-mode, path = sys.argv[1], sys.argv[2]
+_CHILD = r"""
+import json, os, resource, sys, time
+mode, path, dump = sys.argv[1], sys.argv[2], sys.argv[3]
 import logging
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
-t0 = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+t0, c0 = time.perf_counter(), cpu()
 if mode == "scan":
     from stillwatch.guard.scan import scan
     f = scan(path)
     extra = {"accounts": len(f.accounts), "flagged": len(f.flagged), "campaigns": len(f.campaigns),
              "campaign_sizes": sorted((len(c.accounts) for c in f.campaigns), reverse=True)[:10]}
 elif mode == "ibis_features":
-    from stillwatch.guard.scan import ScanConfig, _DuckEngine
-    from stillwatch.guard.features import row_features, account_features, with_shared_flag
-    import pyarrow as pa
-    eng = _DuckEngine(ScanConfig())
-    canon, _, _ = eng.load(path)
-    nd = eng.put("sw_nd", pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())}))
-    rows = row_features(canon, "duckdb")
-    rows = rows.left_join(nd, rows.prompt_h == nd.nd_prompt_h).drop("nd_prompt_h")
-    rows = eng.materialise("sw_rows", rows)
-    acc = account_features(with_shared_flag(rows)).to_pyarrow()
-    extra = {"accounts": acc.num_rows}
+    import pyarrow as pa, pyarrow.parquet as pq
+    from stillwatch.guard.scan import feature_tables
+    ft = feature_tables(path, near_duplicates=False)
+    extra = {"accounts": len(ft.ids), "edges": int(sum(len(e[0]) for e in ft.edges.values()))}
+    pq.write_table(pa.table({"account_id": ft.ids, **{c: ft.cols[c] for c in sorted(ft.cols)}}), dump)
 else:
-    import duckdb
-    from guard_scale_sql import BASELINE_SQL
+    import duckdb, pyarrow.parquet as pq, tempfile
+    from guard_scale_sql import statements
     con = duckdb.connect()
     con.execute("SET memory_limit='2500MB'")
+    con.execute(f"SET temp_directory='{tempfile.mkdtemp(prefix='guard-sql-')}'")
+    con.execute("SET preserve_insertion_order=false")
     con.execute("SET enable_progress_bar=false")
-    acc = con.execute(BASELINE_SQL.format(path=path)).to_arrow_table()
-    extra = {"accounts": acc.num_rows}
+    *ddl, acc_sql, edge_sql = statements(path)
+    for st in ddl:
+        con.execute(st)
+    acc = con.sql(acc_sql).to_arrow_table()
+    edges = con.sql(edge_sql).to_arrow_table()
+    extra = {"accounts": acc.num_rows, "edges": edges.num_rows}
+    pq.write_table(acc, dump)
 wall = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-print(json.dumps({"mode": mode, "wall_s": wall, "peak_rss_mb": rss, **extra}))
-'''
+print(json.dumps({"mode": mode, "wall_s": wall, "cpu_s": cpu() - c0, "peak_rss_mb": rss, **extra}))
+"""
+
+_STAGE = re.compile(r"stillwatch\.guard\.scan: (.+) \((\d+(?:\.\d+)?)s\)$")
 
 
 def run_child(mode: str, path: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + str(ROOT / "benchmarks"))
-    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path)], capture_output=True, text=True, env=env)
+    dump = OUT / f"guard_scale_{mode}_accounts.parquet"
+    load0 = os.getloadavg()[0]
+    out = subprocess.run([sys.executable, "-c", _CHILD, mode, str(path), str(dump)], capture_output=True, text=True, env=env)
+    load1 = os.getloadavg()[0]
     (OUT / f"guard_scale_{mode}.log").write_text(out.stderr[-20000:])
     if out.returncode != 0:
         raise SystemExit(f"{mode} failed:\n{out.stderr[-3000:]}")
     line = [x for x in out.stdout.splitlines() if x.startswith('{"mode"')][-1]
-    return json.loads(line)
+    r = json.loads(line)
+    r["load_before"], r["load_after"] = round(load0, 2), round(load1, 2)
+    r["stages"] = [(m.group(1), float(m.group(2))) for m in map(_STAGE.search, out.stderr.splitlines()) if m]
+    return r
+
+
+def compare_features() -> dict:
+    """Max relative difference per account column between the Ibis features and the SQL baseline."""
+    a = pq.read_table(OUT / "guard_scale_ibis_features_accounts.parquet")
+    b = pq.read_table(OUT / "guard_scale_sql_baseline_accounts.parquet")
+    if a.num_rows != b.num_rows or a["account_id"].to_pylist() != b["account_id"].to_pylist():
+        return {"same_accounts": False}
+    worst = {}
+    for c in b.column_names:
+        if c == "account_id" or c not in a.column_names:
+            continue
+        x = np.nan_to_num(a[c].to_numpy(zero_copy_only=False).astype(float))
+        y = np.nan_to_num(b[c].to_numpy(zero_copy_only=False).astype(float))
+        worst[c] = float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1.0))) if len(y) else 0.0
+    return {"same_accounts": True, "max_rel_diff": max(worst.values()) if worst else 0.0, "columns": len(worst)}
 
 
 def main() -> None:
@@ -205,20 +236,10 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true", help="do not write benchmarks/results/guard_scale.md")
     ap.add_argument("--modes", default="sql_baseline,ibis_features,scan",
                     help="comma-separated subset of sql_baseline,ibis_features,scan")
-    ap.add_argument("--note", default="", help="free text appended to the Markdown (e.g. machine load)")
-    ap.add_argument("--report-only", action="store_true",
-                    help="write the Markdown from the runs already recorded in benchmarks/out/ (no new runs)")
+    ap.add_argument("--note", default="", help="free text appended to the Markdown")
     args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"guard_scale_{args.rows}.parquet"
-    runs_file = OUT / f"guard_scale_{args.rows}_runs.jsonl"
-    if args.report_only:
-        runs = {"scan": [], "ibis_features": [], "sql_baseline": []}
-        for line in runs_file.read_text().splitlines():
-            r = json.loads(line)
-            runs[r["mode"]].append(r)
-        _report(args, runs)
-        return
     if not path.exists():
         t = time.perf_counter()
         info = generate(path, args.rows)
@@ -232,33 +253,53 @@ def main() -> None:
             runs[mode].append(r)
             with open(OUT / f"guard_scale_{args.rows}_runs.jsonl", "a") as fh:
                 fh.write(json.dumps(r) + "\n")
-    _report(args, runs)
+    parity = compare_features() if runs["ibis_features"] and runs["sql_baseline"] else {}
+    if parity:
+        print(json.dumps({"ibis_vs_sql": parity}), flush=True)
+    _report(args, runs, parity)
 
 
-def _report(args, runs: dict[str, list[dict]]) -> None:
+def _report(args, runs: dict[str, list[dict]], parity: dict) -> None:
     nan = float("nan")
     med = {k: float(np.median([r["wall_s"] for r in v])) if v else nan for k, v in runs.items()}
+    cpu = {k: float(np.median([r["cpu_s"] for r in v])) if v else nan for k, v in runs.items()}
     rss = {k: float(max(r["peak_rss_mb"] for r in v)) if v else nan for k, v in runs.items()}
-    scan_info = runs["scan"][-1] if runs["scan"] else {"accounts": 0, "flagged": 0, "campaigns": 0}
-    ratio = med["ibis_features"] / med["sql_baseline"]
-    cmd = f".venv/bin/python benchmarks/guard_scale.py --rows {args.rows} --repeats {args.repeats}"
+    loads = [x for v in runs.values() for r in v for x in (r["load_before"], r["load_after"])]
+    scan_info = runs["scan"][-1] if runs["scan"] else {"accounts": 0, "flagged": 0, "campaigns": 0, "stages": []}
+    cmd = f".venv/bin/python benchmarks/guard_scale.py --rows {args.rows}" + (
+        f" --repeats {args.repeats}" if args.repeats != 1 else "") + (
+        f" --modes {args.modes}" if args.modes != "sql_baseline,ibis_features,scan" else "")
     n_runs = {k: len(v) for k, v in runs.items()}
+    met = med["scan"] <= 120 and rss["scan"] <= 4096
+    stages = ", ".join(f"{name} {sec:.1f} s" for name, sec in scan_info.get("stages", []))
+    par = ("identical account set; largest relative difference over "
+           f"{parity['columns']} columns {parity['max_rel_diff']:.1e}") if parity.get("same_accounts") else (
+        "account sets differ" if parity else "not compared")
     md = f"""## guard: scan at scale ({args.rows:,} exchanges, Parquet in -> findings out)
 
 | figure | value |
 |---|---|
 | full scan wall time (median of {n_runs['scan']}) | {med['scan']:.1f} s (goal <= 120 s) |
-| full scan peak RSS | {rss['scan']:.0f} MB (goal <= 4096 MB) |
-| features via Ibis on DuckDB (row features + account aggregates) | {med['ibis_features']:.1f} s, peak {rss['ibis_features']:.0f} MB |
-| baseline: hand-written DuckDB SQL of the same account features | {med['sql_baseline']:.1f} s, peak {rss['sql_baseline']:.0f} MB |
-| ratio Ibis features / SQL baseline | {ratio:.2f} |
-| accounts / flagged / campaigns found | {scan_info['accounts']:,} / {scan_info['flagged']:,} / {scan_info['campaigns']} (generated: 65,000 accounts, 5,000 sybils in 5 campaigns) |
+| full scan CPU time (user + system) | {cpu['scan']:.1f} s |
+| full scan peak RSS (fresh subprocess) | {rss['scan']:.0f} MB (goal <= 4096 MB) |
+| features alone via the Ibis definitions on DuckDB (median of {n_runs['ibis_features']}) | {med['ibis_features']:.1f} s, CPU {cpu['ibis_features']:.1f} s, peak {rss['ibis_features']:.0f} MB |
+| baseline: hand-written DuckDB SQL of the same features, same run | {med['sql_baseline']:.1f} s, CPU {cpu['sql_baseline']:.1f} s, peak {rss['sql_baseline']:.0f} MB |
+| ratio Ibis features / SQL baseline (wall) | {med['ibis_features'] / med['sql_baseline']:.2f} |
+| Ibis features vs SQL baseline, account table | {par} |
+| accounts / flagged / campaigns found | {scan_info['accounts']:,} / {scan_info.get('flagged', 0):,} / {scan_info['campaigns']} (generated: 65,000 accounts, 5,000 sybils in 5 campaigns of 1,000) |
+| goal met in this run | {"yes" if met else "no"} |
 
-Machine: 2 vCPU cloud VM, shared (other jobs running). Date: {dt.date.today().isoformat()}.
-Command: `{cmd}`. The Parquet file is generated by the script (vectorised) under `benchmarks/out/` (not in git).
-The SQL baseline computes the account features only (no near-duplicates, no clustering); the Ibis run computes the
-same features through the shared definitions (plus the shared-template flag); the full scan adds MinHash/LSH over
-distinct prompts, cross-account keys, clustering and scoring. Timings are single-process wall times, medians.
+Machine: 2 vCPU cloud VM, shared. Load average (1 min) around the runs: {min(loads) if loads else nan:.2f}-{max(loads) if loads else nan:.2f}.
+Date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}. Command: `{cmd}`.
+The Parquet file is generated by the script (vectorised, seed 0) under `benchmarks/out/` (not in git); each mode runs
+in a fresh subprocess (peak RSS = that process's maximum resident set).
+Stage times of the full scan: {stages or 'n/a'}.
+What is compared: the features alone (``stillwatch.guard.scan.feature_tables(..., near_duplicates=False)``: narrow
+keys of every row with validation, exact volume/timing/infrastructure, each account's bottom-32 sample by md5(request_id),
+text features on the sample, shared templates, account table and cross-account edges) against the same design written
+by hand in DuckDB SQL (`benchmarks/guard_scale_sql.py`; it skips the malformed-row report, the duplicate check and the
+per-key capability share / distinct-prompt count of the edges). The full scan adds MinHash/LSH near-duplicates over the
+distinct sampled prompts, clustering and scoring.
 {args.note}
 """
     print(md)

@@ -158,3 +158,13 @@ def test_stream_keeps_the_batch_sample(log):
                        np.round(edges[kind][2], 9).tolist(), edges[kind][4].tolist()))
         assert b == s, kind
     assert len(full.edges["near_dup"][0]) > 0
+
+
+def test_candidate_shortfall_falls_back_to_all_rows(log, batch, monkeypatch):
+    import stillwatch.guard.features as features
+
+    # a margin far too small: almost every account's candidates fall short of min(n, K)
+    monkeypatch.setattr(features, "sample_margin", lambda k: 0.5)
+    got = feature_tables(log, config=ScanConfig(features=FeatureConfig(sample_k=K)), near_duplicates=False)
+    for c in ("sampled_rows", "cap_any", "shared_rows", "n_prompts"):
+        np.testing.assert_allclose(np.asarray(got.cols[c], float), np.asarray(batch.cols[c], float), rtol=1e-12, err_msg=c)

@@ -299,9 +299,13 @@ def groups_from_sketches(keys: np.ndarray, small: np.ndarray, has: np.ndarray, c
     rank = prompt_rank(keys) if order is None else np.asarray(order)
     best = np.arange(n, dtype=np.int64)
     idx = np.nonzero(has)[0]
+    # by bucket, then by rank (ties: by index): one 64-bit sort key per band, (bucket << 32) | the
+    # prompt's position in rank order (cheaper than a two-key lexsort; the same order)
+    rpos = np.empty(len(idx), np.uint64)
+    rpos[np.argsort(rank[idx], kind="stable")] = np.arange(len(idx), dtype=np.uint64)
     for b in range(cfg.n_bands):  # n_bands passes
         kb = keys[idx, b]
-        o = np.lexsort((rank[idx], kb))  # by bucket, then by rank: each run starts with its minimum
+        o = np.argsort((kb.astype(np.uint64) << np.uint64(32)) | rpos)  # each run starts with its minimum
         ks = kb[o]
         new_run = np.concatenate(([True], ks[1:] != ks[:-1]))
         run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(ks)), 0))

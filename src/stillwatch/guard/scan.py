@@ -35,6 +35,7 @@ from stillwatch.errors import GuardError, InputError
 
 from .detect import DetectConfig, detect
 from .features import (
+    account_counts,
     CONTENT_KINDS,
     INFRA_KINDS,
     FeatureConfig,
@@ -49,8 +50,10 @@ from .features import (
     infra_key_stats,
     key_fan,
     row_keys,
+    sample_candidates,
     sample_features,
     sample_rows,
+    short_accounts,
     with_shared_flag,
 )
 from .findings import Findings
@@ -352,7 +355,13 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, "loaded (narrow keys of every row)", t0)
     per = eng.materialise("sw_infra", infra_counts(keys))
     _timed(say, "infrastructure keys", t0)
-    samp = eng.materialise("sw_sample", sample_rows(keys, fc.sample_k))
+    counts = eng.materialise("sw_counts", account_counts(keys))
+    cands = eng.materialise("sw_cands", sample_candidates(keys, counts, fc.sample_k))
+    short = short_accounts(cands, counts, fc.sample_k).to_pyarrow()
+    if short.num_rows:  # a (very rare) shortfall: those accounts are sampled from all their rows
+        st = eng.put("sw_short", short)
+        cands = cands.anti_join(st, "account_id").union(keys.semi_join(st, "account_id"))
+    samp = eng.materialise("sw_sample", sample_rows(cands, fc.sample_k))
     srows = eng.materialise("sw_srows", sample_features(canon, samp, eng.name, fc))
     _timed(say, "sampled rows' text features", t0)
     if near_duplicates:
@@ -374,8 +383,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
 
 def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     fc = cfg.features
-    t0 = [time.perf_counter()]
     ft, keys = _features(eng, source, cfg, say)
+    t0 = [time.perf_counter()]
     ids, cols, edges, malformed = ft.ids, ft.cols, ft.edges, ft.malformed
     n_valid = int(np.sum(cols["n"])) if len(ids) else 0
     if len(ids) == 0:
