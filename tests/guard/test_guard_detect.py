@@ -214,3 +214,16 @@ def test_label_propagation_separates_two_operators_sharing_one_scaffold():
     # one operator alone stays one community
     one = label_propagation(60, ea[ea < 60], ek[ea < 60], w[ea < 60])
     assert len(np.unique(one)) == 1
+
+
+def test_shared_infrastructure_counts_more_for_machine_paced_accounts():
+    # two groups of 12 accounts, each group on one shared IP and one scaffold; identical except pacing
+    ids, acc, edges = _population([(12, 60, 60, 1, False, 85.0, 0.2, 1_000_000), (12, 60, 60, 2, False, 85.0, 0.2, 1_000_000)])
+    machine = np.array([i.startswith("g00") for i in ids])
+    acc["gap_std"] = np.where(machine, 0.05 * acc["gap_mean"], 2.0 * acc["gap_mean"])
+    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig(flag_threshold=0.0))
+    by = {c.accounts[0][:3]: c for c in campaigns}
+    assert set(by) == {"g00", "g01"}
+    assert by["g00"].signals["machine_pacing"] > 0.9 and by["g01"].signals["machine_pacing"] == 0.0
+    assert by["g00"].signals["shared_infrastructure"] == by["g01"].signals["shared_infrastructure"] == 1.0
+    assert by["g00"].score > by["g01"].score

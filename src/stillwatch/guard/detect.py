@@ -87,7 +87,9 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
 * coordination = noisy-OR of templated share (0.35; rows on shared templates or linking keys —
   low weight, because shared content is what linked the cluster in the first place and needs
   corroboration), size (0.5), shared infrastructure (0.4; share of members on the most common IP /
-  payment / user agent, the last at half weight), onset synchrony (0.2; share of members whose first
+  payment / user agent, the last at half weight; discounted by ``office_discount`` = 0.5 when the
+  members are human-paced — median timing regularity 0 — because colleagues in an office share an
+  IP and a corporate card, while shared infrastructure plus machine pacing is a scheduler), onset synchrony (0.2; share of members whose first
   request falls within an hour of the members' median first request, evidence
   ``2 * (share - 0.5)``, >= 3 members) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
   over members, ``hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
@@ -146,6 +148,7 @@ class DetectConfig:
     c_volume: float = 0.7
     capability_base: float = 0.25
     c_infra: float = 0.4
+    office_discount: float = 0.5
     c_sync: float = 0.2
     c_homogeneity: float = 0.4
     hetero_sd: float = 1.0
@@ -590,6 +593,10 @@ def detect(
         share = _group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
         infra = np.maximum(infra, weight * share)
     infra = np.where(size >= 2, infra, 0.0)
+    # machine pacing: median timing regularity of the members; shared infrastructure counts fully
+    # only for accounts that behave like machines (an office's colleagues share an IP and a card)
+    pacing = _group_median(labels, np.asarray(sig["timing_regularity"], np.float64))
+    infra_e = infra * (1.0 - cfg.office_discount * (1.0 - pacing))
     # synchrony (scored): share of members whose first request lies within sync_window of the
     # members' median first request — coordinated accounts are switched on together
     first_i = np.asarray(acc["first_us"], np.float64)
@@ -615,7 +622,7 @@ def detect(
     # harvest = volume x focus: the reading hours the answers demand, discounted when the prompts show
     # no capability focus (capability words are one signal, never a gate)
     c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours), cfg.c_volume * e_hours)
-    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra, cfg.c_sync * e_sync,
+    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra_e, cfg.c_sync * e_sync,
                         cfg.c_homogeneity * e_hom)
     c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
@@ -652,7 +659,8 @@ def detect(
         "capability_share": (c_cap, capability_evidence(c_cap, cfg)),
         "human_rate_multiple": (c_mult, np.zeros(a)),
         "reading_hours": (c_hours, e_hours),
-        "shared_infrastructure": (infra, infra),
+        "shared_infrastructure": (infra, infra_e),
+        "machine_pacing": (pacing, pacing),
         "onset_synchrony": (onset, e_sync),
         "volume_spread": (sd_ln, e_hom),
         "minute_crowding": (crowding, np.zeros(a)),
