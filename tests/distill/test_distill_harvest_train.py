@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+import torch
 
 from stillwatch.distill.harvest import HarvestConfig, assign_accounts, harvest
 from stillwatch.distill.prompts import generate_prompts
@@ -214,3 +215,42 @@ def test_student_config_validation(tmp_path):
     assert resolve_student_config(str(f)).n_layers == 1
     with pytest.raises(InputError, match="neither a preset"):
         resolve_student_config(str(tmp_path / "nope"))
+
+
+def test_partial_fine_tune_changes_only_the_last_blocks(tmp_path):
+    st = build_student(StudentConfig(n_layers=3))
+    before = {n: p.detach().clone() for n, p in st.model.named_parameters()}
+    train(_records(20), st, tmp_path / "s", TrainConfig(epochs=1, batch_size=8, lr=5e-3, warmup_steps=1, train_layers=1))
+    changed = {n for n, p in st.model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert changed, "nothing was trained"
+    assert all(n.startswith(("model.layers.2.", "model.norm.")) for n in changed), sorted(changed)
+    assert not any(n.startswith(("model.layers.0.", "model.layers.1.", "model.embed_tokens", "lm_head")) for n in changed)
+    with pytest.raises(InputError, match="only 3 decoder blocks"):
+        train(_records(20), build_student(StudentConfig(n_layers=3)), tmp_path / "x", TrainConfig(train_layers=4))
+    with pytest.raises(InputError, match="train_layers"):
+        TrainConfig(train_layers=-1)
+
+
+def test_pretrained_student_names_resolve_to_fine_tuning(tmp_path):
+    assert resolve_student_config("smollm2") is None and resolve_student_config("SmolLM2") is None
+    build_student(StudentConfig()).save_pretrained(tmp_path / "m")
+    assert resolve_student_config(str(tmp_path / "m")) is None
+    assert resolve_student_config("tiny") is not None
+
+
+def test_frozen_prefix_logits_match_the_full_forward():
+    from stillwatch.distill.train import Example, FrozenPrefix
+
+    st = build_student(StudentConfig(n_layers=3))
+    batch = [Example("a", tuple(range(5, 17)), 4), Example("b", tuple(range(40, 47)), 3)]
+    b = collate(batch, 0)
+    with torch.no_grad():
+        full = st.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+        cache: dict = {}
+        fast = FrozenPrefix(st.model, 1, cache).logits(batch, b)
+    mask = b["attention_mask"].bool()
+    assert torch.allclose(full[mask], fast[mask], atol=1e-5)
+    assert len(cache) == 2 and len(st.model.model.layers) == 3  # cached per example; the blocks are restored
+    with torch.no_grad():  # a second call reads the cache (a changed lower block would go unseen: same base only)
+        again = FrozenPrefix(st.model, 1, cache).logits(batch[:1], collate(batch[:1], 0))
+    assert torch.allclose(again[0, :12], fast[0, :12], atol=1e-6)

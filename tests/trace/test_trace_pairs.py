@@ -31,6 +31,10 @@ def test_open_pairs_known_answer():
     assert p.contexts.tolist() == [[6, 7], [7, 8], [8, 9]]
     assert p.tokens.tolist() == [80, 90, 100]
     assert p.exclude.tolist() == [[5, 6, 7], [6, 7, 8], [7, 8, 9]]
+    # key-independent scoring text: only windows inside the prompt part (ids[:3]) are excluded
+    q = open_model_pairs([pred], [ScoringText(ids, score_from=3)], h=2, exclude_answers=False)
+    assert q.exclude.tolist() == [[5, 6, 7]]
+    assert q.contexts.tolist() == p.contexts.tolist() and q.tokens.tolist() == p.tokens.tolist()
 
 
 @settings(max_examples=60, deadline=None)
@@ -61,3 +65,16 @@ def test_closed_pairs_known_answer():
 def test_mismatched_predictions_are_rejected():
     with pytest.raises(ValueError, match="shape"):
         open_model_pairs([np.arange(3)], [ScoringText(np.arange(4))], 1)
+
+
+def test_differential_pairs_keep_only_departures_from_the_base():
+    ids = np.array([5, 6, 7, 8, 9])
+    pred = np.array([60, 70, 80, 90, 100])
+    base = np.array([60, 0, 80, 0, 0])  # agrees with the suspect at t = 0 and t = 2
+    p = open_model_pairs([pred], [ScoringText(ids, score_from=1)], h=1, base_predictions=[base])
+    assert p.contexts.tolist() == [[6], [8], [9]] and p.tokens.tolist() == [70, 90, 100]
+    # closed: answer [3, 4, 5, 6]; base predicted 4 for the token 4 (t = 1): that window is dropped
+    q = closed_model_pairs([np.array([3, 4, 5, 6])], [np.array([1, 2])], 1, base_predictions=[np.array([9, 4, 0, 0])])
+    assert q.contexts.tolist() == [[4], [5]] and q.tokens.tolist() == [5, 6]
+    with pytest.raises(ValueError, match="base predictions"):
+        open_model_pairs([pred], [ScoringText(ids)], 1, base_predictions=[base[:3]])

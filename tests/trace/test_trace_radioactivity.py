@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 from stillwatch.distill.transcripts import Transcript
-from stillwatch.errors import KeyFileError, TokenizerMismatchError, TraceError
+from stillwatch.errors import InputError, KeyFileError, TokenizerMismatchError, TraceError
 from stillwatch.mark import MarkConfig, Marker, MasterKey
 from stillwatch.mark.config import LayerParams
 from stillwatch.models import load_backend
@@ -85,7 +85,8 @@ def test_radioactive_suspect_is_detected_and_wrong_key_is_not(tiny):
     assert r2.p_value > 1e-3
 
 
-def test_null_p_values_are_uniform_over_keys(tiny):
+@pytest.mark.parametrize("exclude_answers", [True, False])
+def test_null_p_values_are_uniform_over_keys(tiny, exclude_answers):
     """An untrained model on key-independent text, scored with 40 independent keys: KS vs U(0,1).
     The binomial test is discrete, so we use the randomised (mid-)p-value-free check: P(p <= u) <= u."""
     from stillwatch.mark import score_pairs
@@ -93,7 +94,7 @@ def test_null_p_values_are_uniform_over_keys(tiny):
 
     texts = _texts(6, 2)
     preds = tiny.next_token_argmax([t.ids.tolist() for t in texts])
-    pairs = open_model_pairs(preds, texts, 1)
+    pairs = open_model_pairs(preds, texts, 1, exclude_answers=exclude_answers)
     rng = np.random.default_rng(7)
     ps, n_scored = [], []
     for _ in range(40):
@@ -190,3 +191,42 @@ def test_attribution_finds_the_account_whose_layer_the_suspect_learned(tiny):
         p = a["p_value"]
         expected = 1 - (1 - p) ** 6 if p > 1e-6 else 6 * p
         assert a["corrected_p_value"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_reference_scoring_uses_the_given_unwatermarked_texts(tiny):
+    master = MasterKey.generate()
+    recs = _transcripts(tiny, master)
+    plain = tiny.generate(["what is x?", "say y"] * 3, max_new_tokens=40, seed=2)
+    ref = [Transcript(prompt_id=f"r{i}", prompt=g.prompt, answer=g.text, account="x", teacher="tiny",
+                      tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids, answer_ids=g.completion_ids)
+           for i, g in enumerate(plain)]
+    cfg = RadioactivityConfig(scoring="reference")
+    suspect = GreenSuspect(tiny, master, rate=0.5)
+    r = run_radioactivity(suspect, master, transcripts=recs, reference=ref, config=cfg)
+    assert r.n_texts == len(ref) and r.p_value < 1e-6
+    # the same texts scored directly give the same result: the reference mode feeds exactly them
+    texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids)), len(g.prompt_ids)) for g in plain]
+    r_direct = open_model_test(suspect, texts, CFG.provider_spec(), master.provider_key(), watermark_tokenizer_id=tiny.tokenizer_id)
+    assert (r.n_scored, r.n_green) == (r_direct.n_scored, r_direct.n_green)
+    with pytest.raises(InputError, match="needs reference transcripts"):
+        run_radioactivity(tiny, master, transcripts=recs, config=cfg)
+    with pytest.raises(InputError, match="must be unwatermarked"):
+        run_radioactivity(tiny, master, transcripts=recs, reference=recs, config=cfg)
+
+
+def test_differential_test_scores_only_departures_from_the_base(tiny):
+    master = MasterKey.generate()
+    suspect = GreenSuspect(tiny, master, rate=0.05)  # departs from its base (tiny) at ~5% of positions, to green
+    texts = _texts(8, 1)
+    spec, wm_tok = CFG.provider_spec(), tiny.tokenizer_id
+    plain = open_model_test(suspect, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok)
+    diff = open_model_test(suspect, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
+    assert diff.base == "tiny" and plain.base is None
+    assert 0 < diff.n_scored < plain.n_scored
+    assert diff.n_green / diff.n_scored > 0.9  # what is left is the departures, green by construction
+    assert diff.p_value < 1e-6 and diff.p_value < plain.p_value
+    wrong = open_model_test(suspect, texts, spec, MasterKey.generate().provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
+    assert wrong.p_value > 1e-3 and wrong.n_scored == diff.n_scored
+    # the base model itself departs nowhere from itself: nothing to score is a clear error
+    with pytest.raises(TraceError, match="nothing to score"):
+        open_model_test(tiny, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)

@@ -88,7 +88,7 @@ def harvest_cmd(
 @app.command("train")
 def train_cmd(
     transcripts: Path = typer.Option(..., "--transcripts", help="Harvest transcripts (JSONL)."),
-    student: str = typer.Option(..., "--student", help="A preset (tiny, small-smollm2), a JSON StudentConfig, or a model directory."),
+    student: str = typer.Option(..., "--student", help="A preset (tiny, small-smollm2) or JSON StudentConfig (fresh model), or an existing model to fine-tune: smollm2 or a model directory."),
     out: Path = typer.Option(..., "--out", help="Output directory (checkpoints, final model)."),
     loss: str = typer.Option("seq", "--loss", help="seq (sequence-level KD) | fkl (forward KL) | jsd (generalised JSD)."),
     teacher: str = typer.Option(None, "--teacher", help="Local teacher for token-level KD (fkl/jsd)."),
@@ -100,21 +100,23 @@ def train_cmd(
     jsd_beta: float = typer.Option(0.5, "--jsd-beta"),
     temperature: float = typer.Option(1.0, "--temperature"),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    train_layers: int = typer.Option(0, "--train-layers", help="Fine-tune only the last N decoder blocks (0: all weights)."),
     seed: int = typer.Option(0, "--seed"),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if OUT holds a checkpoint."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Train a student on harvested answers (sequence-level or token-level KD); resumable."""
-    from stillwatch.distill.student import build_student, resolve_student_config
+    from stillwatch.distill.student import build_student, load_pretrained_student, resolve_student_config
     from stillwatch.distill.train import TrainConfig, train
     from stillwatch.distill.transcripts import read_transcripts
     from stillwatch.models import load_backend
 
     cfg = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, max_len=max_len, eval_fraction=eval_fraction,
-                      jsd_beta=jsd_beta, temperature=temperature, checkpoint_every=checkpoint_every, seed=seed)
+                      jsd_beta=jsd_beta, temperature=temperature, checkpoint_every=checkpoint_every, seed=seed,
+                      train_layers=train_layers)
     records = read_transcripts(transcripts)
     scfg = resolve_student_config(student)
-    st = build_student(scfg) if scfg is not None else load_backend(student, dtype="float32")
+    st = build_student(scfg) if scfg is not None else load_pretrained_student(student)
     t_backend = load_backend(teacher) if teacher else None
     with _progress_bar("train", 1) as bar:
         task = bar.add_task("train", total=None, info="")

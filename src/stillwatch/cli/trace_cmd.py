@@ -16,7 +16,9 @@ def radioactivity_cmd(
     master_key: Path = typer.Option(..., "--master-key", help="The provider's master key file."),
     transcripts: Path = typer.Option(None, "--transcripts", help="Harvest transcripts: spec, accounts and scoring texts."),
     setting: str = typer.Option("open", "--setting", help="open (teacher-forced, needs weights) | closed (generations only)."),
-    scoring: str = typer.Option("suspect", "--scoring", help="Open setting: suspect (its own answers; exact) | transcripts (the harvested answers; conservative)."),
+    scoring: str = typer.Option("suspect", "--scoring", help="Open setting: suspect (its own answers; exact) | reference (unwatermarked --reference texts; exact, no generation) | transcripts (the harvested answers; conservative)."),
+    base: str = typer.Option(None, "--base", help="The model the suspect is believed to be fine-tuned from (smollm2 or a directory): differential test, exact and far more powerful."),
+    reference: Path = typer.Option(None, "--reference", help="Unwatermarked transcripts (a --no-watermark harvest) for --scoring reference."),
     accounts: Path = typer.Option(None, "--accounts", help="File with one account id per line to test (default: the transcripts' accounts)."),
     teacher: str = typer.Option(None, "--teacher", help="Teacher whose tokenizer re-tokenizes a foreign suspect's answers (default: from transcripts)."),
     max_texts: int = typer.Option(512, "--max-texts", help="Scoring texts (open) or prompts (closed) to use."),
@@ -45,7 +47,8 @@ def radioactivity_cmd(
     s_backend = load_backend(suspect, **({"api_key": api_key} if (remote and api_key) else {}))
     t_backend = load_backend(teacher) if teacher else None
     result = run_radioactivity(s_backend, master, transcripts=transcripts, config=cfg, accounts=acc, teacher=t_backend,
-                               teacher_loader=load_backend)
+                               teacher_loader=load_backend, reference=reference,
+                               base=load_backend(base) if base else None)
     d = result.to_dict()
     if plot is not None:
         from stillwatch.trace.plots import plot_curve

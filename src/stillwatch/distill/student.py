@@ -61,10 +61,17 @@ class StudentConfig:
         return cls(**d)
 
 
+#: Existing models a student can start from by name (fine-tuned, not freshly initialised).
+PRETRAINED = ("smollm2",)
+
+
 def resolve_student_config(spec: str, *, seed: int | None = None) -> StudentConfig | None:
     """Parse ``--student``: a preset name, a JSON file with :class:`StudentConfig` fields (an optional
-    ``"preset"`` key starts from a preset), or None when ``spec`` is a model directory."""
+    ``"preset"`` key starts from a preset), or None when ``spec`` names an existing model to fine-tune
+    (a name in :data:`PRETRAINED` or a model directory; open it with :func:`load_pretrained_student`)."""
     path = Path(spec).expanduser()
+    if spec.lower() in PRETRAINED:
+        return None
     if spec in PRESETS:
         d = dict(PRESETS[spec])
     elif path.is_dir():
@@ -84,10 +91,19 @@ def resolve_student_config(spec: str, *, seed: int | None = None) -> StudentConf
                 raise InputError(f"student config {spec}: unknown preset {preset!r}; allowed: {', '.join(PRESETS)}")
             d = {**PRESETS[preset], **d}
     else:
-        raise InputError(f"student {spec!r} is neither a preset ({', '.join(PRESETS)}), a JSON config file, nor a model directory")
+        raise InputError(f"student {spec!r} is neither a preset ({', '.join(PRESETS)}), a pretrained model "
+                         f"({', '.join(PRETRAINED)}), a JSON config file, nor a model directory")
     if seed is not None:
         d["seed"] = seed
     return StudentConfig.from_dict(d, source=f"student {spec}")
+
+
+def load_pretrained_student(spec: str) -> Any:
+    """An existing model to fine-tune (``'smollm2'``, ``'tiny'`` — the built-in test model's random
+    weights — or a model directory), in float32 for training."""
+    from stillwatch.models import load_backend
+
+    return load_backend(spec) if spec.lower() == "tiny" else load_backend(spec, dtype="float32")
 
 
 def load_tokenizer(source: str) -> Any:

@@ -54,6 +54,10 @@ class TrainConfig:
     temperature: float = 1.0
     checkpoint_every: int = 200
     seed: int = 0
+    #: Train only the last ``train_layers`` decoder blocks (and the final norm), all other weights
+    #: frozen; 0 trains every parameter. Partial fine-tuning of an existing model is several times
+    #: cheaper on a CPU (no graph below the first trainable block, a small optimizer state).
+    train_layers: int = 0
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
@@ -69,6 +73,8 @@ class TrainConfig:
             raise InputError(f"TrainConfig.jsd_beta must be in (0, 1), got {self.jsd_beta}")
         if not self.temperature > 0:
             raise InputError(f"TrainConfig.temperature must be > 0, got {self.temperature}")
+        if not isinstance(self.train_layers, int) or self.train_layers < 0:
+            raise InputError(f"TrainConfig.train_layers must be an int >= 0, got {self.train_layers!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,8 +161,10 @@ class TrainSummary:
         return asdict(self)
 
 
-def evaluate(model: Any, examples: Sequence[Example], pad_id: int, batch_size: int = 8) -> float | None:
-    """Mean held-out cross-entropy per answer token (None with no held-out example)."""
+def evaluate(model: Any, examples: Sequence[Example], pad_id: int, batch_size: int = 8,
+             logits_fn: Callable[[Sequence[Example], dict], Any] | None = None) -> float | None:
+    """Mean held-out cross-entropy per answer token (None with no held-out example). ``logits_fn(batch,
+    collated)`` computes the logits when given (the frozen-prefix path), else ``model`` does."""
     import torch
 
     if not examples:
@@ -166,8 +174,12 @@ def evaluate(model: Any, examples: Sequence[Example], pad_id: int, batch_size: i
     model.eval()
     with torch.inference_mode():
         for start in range(0, len(examples), batch_size):
-            b = collate(examples[start : start + batch_size], pad_id)
-            logits = model(input_ids=b["input_ids"].to(model.device), attention_mask=b["attention_mask"].to(model.device)).logits
+            batch = examples[start : start + batch_size]
+            b = collate(batch, pad_id)
+            if logits_fn is not None:
+                logits = logits_fn(batch, b)
+            else:
+                logits = model(input_ids=b["input_ids"].to(model.device), attention_mask=b["attention_mask"].to(model.device)).logits
             n = int((b["labels"] != IGNORE_INDEX).sum())
             total += float(sequence_kd_loss(logits, b["labels"].to(model.device))) * n
             count += n
@@ -184,11 +196,18 @@ def train(
     teacher: Any | None = None,
     resume: bool = True,
     progress: Callable[[int, int, float], None] | None = None,
+    prefix_cache: dict | None = None,
 ) -> TrainSummary:
     """Train ``student`` (an ``HFBackend``) on ``records`` and save it to ``out``.
 
     Requires >= 2 usable records; for ``loss`` fkl/jsd a local ``teacher`` sharing the student's
     tokenizer. ``progress(step, total_steps, loss)`` is called after every step.
+
+    With ``config.train_layers`` > 0 the frozen blocks below the trained ones are run once per
+    example (their output cannot change) and the cached hidden states feed the trained blocks in
+    every epoch (:class:`FrozenPrefix`). ``prefix_cache``: a dict shared between calls whose students
+    start from the *same* weights (e.g. several students fine-tuned from one base model), so each
+    example's frozen part is computed once in all.
     """
     import torch
     from accelerate import Accelerator
@@ -227,7 +246,8 @@ def train(
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = student.model
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    params = trainable_parameters(model, config.train_layers)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(config.warmup_steps, total_steps))
     model, optimizer, sched = accelerator.prepare(model, optimizer, sched)
     t_model = None
@@ -237,8 +257,10 @@ def train(
         accelerator.load_state(str(ckpt))
         log.info("resuming from step %d", state["step"])
     resumed_from = int(state["step"])
+    prefix = FrozenPrefix(accelerator.unwrap_model(model), config.train_layers, prefix_cache) if config.train_layers else None
+    logits_fn = prefix.logits if prefix is not None else None
     if state["eval_before"] is None:
-        state["eval_before"] = evaluate(accelerator.unwrap_model(model), eval_set, pad_id)
+        state["eval_before"] = evaluate(accelerator.unwrap_model(model), eval_set, pad_id, logits_fn=logits_fn)
 
     t0 = time.perf_counter()
     step = int(state["step"])
@@ -249,7 +271,10 @@ def train(
         batches = [[train_set[i] for i in perm[s : s + config.batch_size]] for s in range(0, len(perm), config.batch_size)]
         for bi in range(step - epoch * batches_per_epoch, len(batches)):
             b = {k: v.to(accelerator.device) for k, v in collate(batches[bi], pad_id).items()}
-            logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
+            if prefix is not None:
+                logits = prefix.logits(batches[bi], b)  # [B, T, V]
+            else:
+                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
             if config.loss == "seq":
                 loss = sequence_kd_loss(logits, b["labels"])
             else:
@@ -265,7 +290,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if config.grad_clip > 0:
-                accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+                accelerator.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             sched.step()
             step += 1
@@ -275,7 +300,7 @@ def train(
                 progress(step, total_steps, state["last_loss"])
             if step % config.checkpoint_every == 0 and step < total_steps:
                 _checkpoint(accelerator, ckpt, state, step, config, len(train_set))
-        ev = evaluate(accelerator.unwrap_model(model), eval_set, pad_id)
+        ev = evaluate(accelerator.unwrap_model(model), eval_set, pad_id, logits_fn=logits_fn)
         state["history"].append({"epoch": epoch + 1, "step": step, "train_loss": state["last_loss"], "eval_loss": ev})
         log.info("epoch %d: train loss %.4f, held-out loss %s", epoch + 1, state["last_loss"], ev)
         if step < total_steps:
@@ -296,6 +321,83 @@ def train(
         student.save_pretrained(out)
         (out / "train_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
+
+
+class FrozenPrefix:
+    """Partial fine-tuning without recomputing the frozen part. The blocks below the last
+    ``train_layers`` are frozen and deterministic (no dropout in Llama-style decoders), so the hidden
+    state entering the first trained block depends only on the example's ids: it is computed once
+    (no autograd graph) and cached, and each step runs only the trained blocks, the final norm and
+    the head on it. Equivalent to the full forward up to float rounding (right padding cannot change
+    a causal model's outputs at real positions; a test checks the logits match)."""
+
+    def __init__(self, model: Any, train_layers: int, cache: dict | None = None) -> None:
+        import torch
+
+        self.model, self.body = model, model.model
+        self.layers = self.body.layers
+        self.cut = len(self.layers) - train_layers
+        self.cache = cache if cache is not None else {}
+        self._low = torch.nn.ModuleList(list(self.layers)[: self.cut])
+        self._high = torch.nn.ModuleList(list(self.layers)[self.cut :])
+
+    def _hidden(self, batch: Sequence[Example]) -> list[Any]:
+        import torch
+
+        todo = [e for e in batch if (self.cut, e.ids) not in self.cache]
+        if todo:
+            b = collate(todo, 0)
+            norm = self.body.norm
+            try:
+                self.body.layers, self.body.norm = self._low, torch.nn.Identity()
+                with torch.no_grad():
+                    h = self.body(input_ids=b["input_ids"].to(self.model.device),
+                                  attention_mask=b["attention_mask"].to(self.model.device), use_cache=False).last_hidden_state  # [B, T, H]
+            finally:
+                self.body.layers, self.body.norm = self.layers, norm
+            for r, e in enumerate(todo):
+                self.cache[(self.cut, e.ids)] = h[r, : len(e.ids)].detach().clone()
+        return [self.cache[(self.cut, e.ids)] for e in batch]
+
+    def logits(self, batch: Sequence[Example], collated: dict) -> Any:
+        """Logits [B, T, V] for ``batch`` (``collated`` = its :func:`collate` output)."""
+        import torch
+
+        hs = self._hidden(batch)
+        width = collated["input_ids"].shape[1]
+        x = torch.zeros((len(batch), width, hs[0].shape[-1]), dtype=hs[0].dtype, device=hs[0].device)  # [B, T, H]
+        for r, h in enumerate(hs):
+            x[r, : h.shape[0]] = h
+        try:
+            self.body.layers = self._high
+            return self.model(inputs_embeds=x, attention_mask=collated["attention_mask"].to(x.device), use_cache=False).logits
+        finally:
+            self.body.layers = self.layers
+
+
+def trainable_parameters(model: Any, train_layers: int) -> list[Any]:
+    """Set ``requires_grad`` for a (partial) fine-tune and return the parameters to optimise: all of
+    them when ``train_layers`` is 0, else only the last ``train_layers`` decoder blocks and the final
+    norm (a decoder exposing ``model.model.layers``, as Llama/SmolLM2 do)."""
+    if train_layers == 0:
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return list(model.parameters())
+    body = getattr(model, "model", None)
+    layers = getattr(body, "layers", None)
+    if layers is None:
+        raise InputError(f"train_layers={train_layers} needs a decoder with model.layers; {type(model).__name__} has none")
+    if train_layers > len(layers):
+        raise InputError(f"train_layers={train_layers} but the student has only {len(layers)} decoder blocks")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    keep = [p for block in list(layers)[-train_layers:] for p in block.parameters()]
+    norm = getattr(body, "norm", None)
+    if norm is not None:
+        keep += list(norm.parameters())
+    for p in keep:
+        p.requires_grad_(True)
+    return keep
 
 
 def _checkpoint(accelerator: Any, ckpt: Path, state: dict, step: int, config: TrainConfig, n_train: int) -> None:

@@ -24,6 +24,7 @@ from stillwatch.trace.radioactivity import (
     RadioactivityConfig,
     RadioactivityResult,
     ScoringText,
+    check_base,
     check_open_model,
     closed_model_test,
     open_model_test,
@@ -69,10 +70,14 @@ def run_radioactivity(
     teacher: Any | None = None,
     teacher_loader: Callable[[str], Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    reference: Path | Sequence[Transcript] | None = None,
+    base: Any | None = None,
 ) -> RadioactivityResult:
     """Test ``suspect`` (a Backend) for the provider layer of ``master``'s watermark, and attribute
     accounts. ``teacher`` (or ``teacher_loader(name)``) supplies the teacher's tokenizer when the
-    suspect's differs (closed setting only)."""
+    suspect's differs (closed setting only). ``reference``: unwatermarked transcripts scored
+    teacher-forced when ``config.scoring == "reference"`` (open setting). ``base``: the model the
+    suspect is believed to be fine-tuned from (local, the teacher's tokenizer) for the differential test."""
     from stillwatch.mark import MarkConfig
 
     records: list[Transcript] = []
@@ -96,8 +101,11 @@ def run_radioactivity(
 
     if config.setting == "open":
         check_open_model(suspect, wm_tok)
-        texts = _open_texts(suspect, records, config, progress)
-        return open_model_test(suspect, texts, spec, key, watermark_tokenizer_id=wm_tok, **common)
+        if config.scoring == "reference":
+            texts = reference_texts(suspect, reference, config)
+        else:
+            texts = _open_texts(suspect, records, config, progress)
+        return open_model_test(suspect, texts, spec, key, watermark_tokenizer_id=wm_tok, base=base, **common)
 
     # closed setting
     prompts = [r.prompt for r in _sample(records, config.max_texts, config.seed)] if records else [
@@ -117,7 +125,35 @@ def run_radioactivity(
         if teacher.tokenizer_id != wm_tok:
             raise TraceError(f"teacher {teacher.name!r} does not use the tokenizer the transcripts were watermarked with")
         encoder = teacher.encode
-    return closed_model_test(suspect, prompts, encoder, spec, key, same_tokenizer=same, progress=progress, **common)
+    if base is not None:
+        check_base(base, wm_tok)
+    return closed_model_test(suspect, prompts, encoder, spec, key, same_tokenizer=same, progress=progress, base=base, **common)
+
+
+def reference_texts(suspect: Any, reference: Path | Sequence[Transcript] | None,
+                    config: RadioactivityConfig) -> list[ScoringText]:
+    """Scoring texts from unwatermarked reference transcripts (prompt ids as context, answer scored).
+    Refuses watermarked records: the test is exact only when the scoring text is independent of the key."""
+    if reference is None:
+        raise InputError("scoring 'reference' needs reference transcripts (unwatermarked answers, e.g. a --no-watermark harvest)")
+    recs = read_transcripts(reference) if isinstance(reference, (str, Path)) else list(reference)
+    if not recs:
+        raise InputError("the reference transcripts hold no records")
+    marked = sum(1 for r in recs if r.watermark != "none")
+    if marked:
+        raise InputError(f"{marked} of {len(recs)} reference records are watermarked; reference texts must be unwatermarked "
+                         "(harvest them with --no-watermark)")
+    texts = []
+    for r in _sample(recs, config.max_texts, config.seed):
+        if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
+            p, a = list(r.prompt_ids), list(r.answer_ids)
+        else:
+            p, a = suspect.chat_prompt_ids(r.prompt), suspect.encode(r.answer)
+        if a:
+            texts.append(ScoringText(np.asarray(p + a, dtype=np.int64), score_from=len(p)))
+    if not texts:
+        raise TraceError("the reference transcripts hold no non-empty answer to score")
+    return texts
 
 
 def _open_texts(suspect: Any, records: Sequence[Transcript], config: RadioactivityConfig,

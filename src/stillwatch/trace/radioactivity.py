@@ -12,16 +12,27 @@ among n distinct ones is Binomial(n, gamma); the p-value is the exact binomial t
 
 * **Open model** (weights available, same tokenizer as the teacher). Feed scoring texts to the suspect
   teacher-forced and score the pairs (context = the last h ids of the text, token = the suspect's top-1
-  prediction of the next id). Tuples are de-duplicated, and every (h+1)-window that occurs in the
-  scoring texts themselves is excluded: when the texts are watermarked, a model that merely predicts
-  the text's actual next token (any good language model often does) would otherwise repeat the text's
-  colours, not the key's (Sander et al. Sec. 4, "filter on scored tuples"). The scoring texts are
+  prediction of the next id). Tuples are de-duplicated and windows seen in the scoring prompts are
+  excluded. When the scoring texts are watermarked (reading mode), every (h+1)-window of the texts
+  themselves is excluded too: a model that merely predicts the text's actual next token (any good
+  language model often does) would otherwise repeat the text's colours, not the key's (Sander et al.
+  Sec. 4, "filter on scored tuples"). Key-independent texts (the suspect's own answers, unwatermarked
+  reference answers) need no such filter: under H0 the predictions and the text are both independent
+  of the key, so every distinct tuple is green with probability gamma whether or not the text holds
+  it — and keeping those tuples keeps the power (a model trained on our outputs reproduces their
+  green bigrams in its own text). The scoring texts are
   either the harvested watermarked answers (``scoring="transcripts"``, Sander et al.'s reading mode) or
-  the suspect's own answers to the harvest's prompts (``scoring="suspect"``, the default): see
+  the suspect's own answers to the harvest's prompts (``scoring="suspect"``, the default), or
+  unwatermarked reference texts (``scoring="reference"``): see
   :data:`SCORING` for why the default is exact and the reading mode only conservative.
 * **Closed model** (only an API). Prompt the suspect, re-tokenize its answers with the teacher's
   tokenizer, and score all (context, token) windows of the answers, de-duplicated, windows seen in the
   prompts excluded.
+* **Differential test** (optional, both settings). When the suspect is believed to be an existing
+  model fine-tuned on the harvest and that base model is available (a public checkpoint), only
+  positions where the suspect departs from the base's own top-1 prediction are scored. Exact for the
+  same reason (see :func:`differential_note`), and far more powerful: fine-tuning moves few
+  predictions, and those it moves carry the watermark.
 * **Attribution.** The same tuples are scored against every candidate account key in one vectorised
   pass (:func:`stillwatch.mark.attribute_pairs`); each account's p-value is Šidák-corrected for the
   number N of accounts tested, so "account j's layer is present" at level alpha has family-wise
@@ -47,7 +58,10 @@ SETTINGS = ("open", "closed")
 #: watermarked answers themselves (Sander et al.'s supervised reading mode; exclusion of the text's own
 #: windows then removes green tuples preferentially, so the test is conservative: valid, p-values
 #: stochastically larger than uniform, less power — measured in benchmarks/results/trace.md).
-SCORING = ("suspect", "transcripts")
+#: "reference" — unwatermarked texts the investigator supplies (e.g. the provider's own unwatermarked
+#: answers to the harvest's prompts): key-independent like "suspect", so the test stays exact, and no
+#: generation from the suspect is needed (teacher-forced scoring only — the cheapest mode).
+SCORING = ("suspect", "transcripts", "reference")
 NULL_HYPOTHESIS = (
     "H0: the suspect's parameters are independent of the provider watermark key (it was never trained on "
     "text watermarked with that key); under H0 each distinct (context, token) tuple is green with "
@@ -122,6 +136,7 @@ class RadioactivityResult:
     best_account: str | None = None
     best_account_corrected_p_value: float | None = None
     suspect: str = ""
+    base: str | None = None
     null_hypothesis: str = NULL_HYPOTHESIS
 
     def to_dict(self) -> dict:
@@ -129,17 +144,28 @@ class RadioactivityResult:
 
 
 # ---------------------------------------------------------------------------------------------- pairs
-def open_model_pairs(predictions: Sequence[np.ndarray], texts: Sequence[ScoringText], h: int) -> Pairs:
+def open_model_pairs(predictions: Sequence[np.ndarray], texts: Sequence[ScoringText], h: int, *,
+                     exclude_answers: bool = True, base_predictions: Sequence[np.ndarray] | None = None) -> Pairs:
     """Pairs for the open-model test. ``predictions[i][t]`` is the suspect's top-1 prediction of the id
     after ``texts[i].ids[t]`` (teacher-forced); the pair for it is (ids[t-h+1 : t+1], predictions[t]),
-    kept for t >= max(h, score_from) - 1. Exclusions: every (h+1)-window of every text.
+    kept for t >= max(h, score_from) - 1. Exclusions: every (h+1)-window of every text, or, with
+    ``exclude_answers=False``, only the windows inside each text's prompt part (``ids[:score_from]``) —
+    enough when the scored part is key-independent under H0 (the suspect's own text, or unwatermarked
+    reference text): the exclusion of the text's own windows is needed only when the text carries the
+    watermark being tested (reading mode), where it keeps the test valid but costs power.
+
+    ``base_predictions`` (the same shapes): the top-1 predictions of the model the suspect is believed
+    to be fine-tuned from (differential test): only positions where the suspect's prediction differs
+    from the base's are kept — see :func:`differential_note`.
 
     Requires len(predictions) == len(texts), predictions[i] of shape [len(texts[i].ids)], h >= 1.
     """
     if len(predictions) != len(texts):
         raise ValueError(f"{len(predictions)} prediction arrays for {len(texts)} texts")
+    if base_predictions is not None and len(base_predictions) != len(texts):
+        raise ValueError(f"{len(base_predictions)} base prediction arrays for {len(texts)} texts")
     ctx_parts, tok_parts, ex_parts = [], [], []
-    for pred, text in zip(predictions, texts, strict=True):
+    for i, (pred, text) in enumerate(zip(predictions, texts, strict=True)):
         ids = np.asarray(text.ids, dtype=np.int64)
         pred = np.asarray(pred, dtype=np.int64)
         if pred.shape != ids.shape:
@@ -148,21 +174,37 @@ def open_model_pairs(predictions: Sequence[np.ndarray], texts: Sequence[ScoringT
             continue
         win = np.lib.stride_tricks.sliding_window_view(ids, h)  # [T-h+1, h]; window j ends at t = j+h-1
         first = max(h, text.score_from) - h  # first window index j with t = j+h-1 >= max(h, score_from) - 1
-        ctx_parts.append(win[first:])
-        tok_parts.append(pred[first + h - 1 :])
-        if ids.shape[0] > h:
-            ex_parts.append(np.lib.stride_tricks.sliding_window_view(ids, h + 1))  # [T-h, h+1]
+        ctx, tok = win[first:], pred[first + h - 1 :]
+        if base_predictions is not None:
+            base = np.asarray(base_predictions[i], dtype=np.int64)
+            if base.shape != ids.shape:
+                raise ValueError(f"base predictions of shape {base.shape} for a text of shape {ids.shape}")
+            keep = tok != base[first + h - 1 :]
+            ctx, tok = ctx[keep], tok[keep]
+        ctx_parts.append(ctx)
+        tok_parts.append(tok)
+        ex_ids = ids if exclude_answers else ids[: text.score_from]
+        if ex_ids.shape[0] > h:
+            ex_parts.append(np.lib.stride_tricks.sliding_window_view(ex_ids, h + 1))  # [T-h, h+1]
     return _pairs(ctx_parts, tok_parts, ex_parts, h, len(texts))
 
 
-def closed_model_pairs(answers: Sequence[np.ndarray], prompts: Sequence[np.ndarray], h: int) -> Pairs:
+def closed_model_pairs(answers: Sequence[np.ndarray], prompts: Sequence[np.ndarray], h: int, *,
+                       base_predictions: Sequence[np.ndarray] | None = None) -> Pairs:
     """Pairs for the closed-model test: every (ids[t-h:t], ids[t]) window of every answer; exclusions:
-    every (h+1)-window of every prompt. Requires h >= 1."""
+    every (h+1)-window of every prompt. Requires h >= 1. ``base_predictions[i][t]``: a base model's
+    top-1 prediction of ``answers[i][t]`` (teacher-forced on prompt + answer); when given, only windows
+    whose token differs from it are kept (differential test)."""
     ctx_parts, tok_parts, ex_parts = [], [], []
-    for ids in answers:
+    for i, ids in enumerate(answers):
         ids = np.asarray(ids, dtype=np.int64)
         if ids.shape[0] > h:
-            win = np.lib.stride_tricks.sliding_window_view(ids, h + 1)  # [T-h, h+1]
+            win = np.lib.stride_tricks.sliding_window_view(ids, h + 1)  # [T-h, h+1]; window j ends at token j+h
+            if base_predictions is not None:
+                base = np.asarray(base_predictions[i], dtype=np.int64)
+                if base.shape != ids.shape:
+                    raise ValueError(f"base predictions of shape {base.shape} for an answer of shape {ids.shape}")
+                win = win[ids[h:] != base[h:]]
             ctx_parts.append(win[:, :h])
             tok_parts.append(win[:, h])
     for ids in prompts:
@@ -230,14 +272,23 @@ def open_model_test(
     account_spec: Any | None = None,
     master: Any | None = None,
     accounts: Sequence[str] = (),
+    base: Any | None = None,
 ) -> RadioactivityResult:
-    """Open-model test of ``suspect`` (a local backend) on ``texts`` (ids in the teacher's tokenizer)."""
+    """Open-model test of ``suspect`` (a local backend) on ``texts`` (ids in the teacher's tokenizer).
+    ``base``: the model the suspect is believed to be fine-tuned from (differential test)."""
     check_open_model(suspect, watermark_tokenizer_id)
     if not texts:
         raise TraceError("no scoring texts for the open-model test")
-    preds = suspect.next_token_argmax([t.ids.tolist() for t in texts], batch_size=config.batch_size)
-    return _finish("open", suspect, lambda h: open_model_pairs(preds, texts, h), spec, key, config, account_spec,
-                   master, accounts)
+    seqs = [t.ids.tolist() for t in texts]
+    preds = suspect.next_token_argmax(seqs, batch_size=config.batch_size)
+    base_preds = None
+    if base is not None:
+        check_base(base, watermark_tokenizer_id)
+        base_preds = base.next_token_argmax(seqs, batch_size=config.batch_size)
+    exclude_answers = config.scoring == "transcripts"  # only watermarked scoring text needs its own windows excluded
+    return _finish("open", suspect, lambda h: open_model_pairs(preds, texts, h, exclude_answers=exclude_answers,
+                                                               base_predictions=base_preds),
+                   spec, key, config, account_spec, master, accounts, base)
 
 
 def closed_model_test(
@@ -253,10 +304,14 @@ def closed_model_test(
     master: Any | None = None,
     accounts: Sequence[str] = (),
     progress: Callable[[int], None] | None = None,
+    base: Any | None = None,
+    base_prompt_ids: Callable[[str], list[int]] | None = None,
 ) -> RadioactivityResult:
     """Closed-model test: ``suspect.generate`` answers ``prompts``; answers are scored in the teacher's
     token ids (``encode`` re-tokenizes text; with ``same_tokenizer`` the suspect's own completion ids are
-    used when it reports them)."""
+    used when it reports them). ``base`` (a local model with the teacher's tokenizer; differential
+    test): windows whose token is the base's own top-1 prediction there (teacher-forced on
+    ``base_prompt_ids(prompt)`` + answer) are dropped."""
     if not prompts:
         raise TraceError("no prompts for the closed-model test")
     gens = suspect.generate(list(prompts), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
@@ -266,8 +321,34 @@ def closed_model_test(
         for g in gens
     ]
     prompt_ids = [np.asarray(encode(p), dtype=np.int64) for p in prompts]
-    return _finish("closed", suspect, lambda h: closed_model_pairs(answers, prompt_ids, h), spec, key, config,
-                   account_spec, master, accounts)
+    base_preds = None
+    if base is not None:
+        check_base(base, None)
+        ctx = [list((base_prompt_ids or base.chat_prompt_ids)(p)) for p in prompts]
+        full = base.next_token_argmax([c + a.tolist() for c, a in zip(ctx, answers, strict=True)], batch_size=config.batch_size)
+        # the prediction of answer token t is made at position len(context) + t - 1
+        base_preds = [f[len(c) - 1 : len(c) - 1 + len(a)] for f, c, a in zip(full, ctx, answers, strict=True)]
+    return _finish("closed", suspect, lambda h: closed_model_pairs(answers, prompt_ids, h, base_predictions=base_preds),
+                   spec, key, config, account_spec, master, accounts, base)
+
+
+def differential_note() -> str:
+    """Why the differential test is exact: the kept positions are chosen by comparing the suspect's
+    and the base model's predictions (or the suspect's text and the base's predictions). Under H0
+    both models are independent of the provider key (the base is a public model the key never
+    touched), so the kept (context, token) set is key-independent and each distinct tuple is still
+    green with probability gamma. Under H1 fine-tuning on watermarked text changes predictions
+    mostly towards green tokens, while the unchanged positions only add Binomial(., gamma) noise:
+    dropping them keeps the excess of green tuples and removes most of the variance."""
+    return differential_note.__doc__ or ""
+
+
+def check_base(base: Any, watermark_tokenizer_id: str | None) -> None:
+    """Raise unless ``base`` can serve the differential test: local weights and the teacher's tokenizer."""
+    if not getattr(base, "local", False):
+        raise TraceError(f"the base model {base.name!r} must be local (its teacher-forced predictions are compared)")
+    if watermark_tokenizer_id and base.tokenizer_id != watermark_tokenizer_id:
+        raise TokenizerMismatchError(f"the base model {base.name!r} does not use the teacher's tokenizer")
 
 
 def check_open_model(suspect: Any, watermark_tokenizer_id: str | None) -> None:
@@ -284,7 +365,7 @@ def check_open_model(suspect: Any, watermark_tokenizer_id: str | None) -> None:
         )
 
 
-def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, master, accounts) -> RadioactivityResult:
+def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, master, accounts, base=None) -> RadioactivityResult:
     pairs = make_pairs(spec.context_width)
     res, curve = score(pairs, spec, key, curve_points=config.curve_points)
     rows: list[dict] = []
@@ -299,4 +380,5 @@ def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, maste
         setting=setting, p_value=float(res.p_value), n_scored=int(res.n_scored), n_green=res.n_green,
         n_tuples=pairs.n, n_texts=pairs.n_texts, gamma=getattr(spec, "gamma", None), spec_fingerprint=spec.fingerprint,
         curve=curve, accounts=rows, best_account=best, best_account_corrected_p_value=best_p, suspect=suspect.name,
+        base=None if base is None else base.name,
     )
