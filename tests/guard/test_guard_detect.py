@@ -227,3 +227,10 @@ def test_shared_infrastructure_counts_more_for_machine_paced_accounts():
     assert by["g00"].signals["machine_pacing"] > 0.9 and by["g01"].signals["machine_pacing"] == 0.0
     assert by["g00"].signals["shared_infrastructure"] == by["g01"].signals["shared_infrastructure"] == 1.0
     assert by["g00"].score > by["g01"].score
+
+
+@pytest.mark.parametrize("field,value", [("link_focus", 1.5), ("link_reuse", 0.0), ("full_size", 2.0),
+                                         ("split_cohesion", -0.1), ("live_c_reuse", 2.0), ("hetero_sd", 0.0)])
+def test_detect_config_validates_new_constants(field, value):
+    with pytest.raises(ValueError, match=field):
+        DetectConfig(**{field: value})

@@ -176,11 +176,18 @@ class DetectConfig:
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
-            if name.startswith(("w_", "c_")) or name in ("flag_threshold", "fire_threshold", "link_share", "key_capability"):
+            if name.startswith(("w_", "c_", "live_")) or name in (
+                    "flag_threshold", "fire_threshold", "link_share", "key_capability", "link_focus", "link_coherence",
+                    "full_template_share", "split_cohesion", "office_discount", "split_coverage", "split_min_share"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")
-        if self.full_volume_multiple <= 0:
-            raise ValueError(f"DetectConfig.full_volume_multiple must be > 0, got {self.full_volume_multiple!r}")
+        for name in ("full_volume_multiple", "link_reuse", "full_harvest_hours", "hetero_sd"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"DetectConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        if self.full_size <= 2:
+            raise ValueError(f"DetectConfig.full_size must be > 2, got {self.full_size!r}")
+        if self.own_prior_rows < 0 or self.coherence_min_users < 1:
+            raise ValueError("DetectConfig.own_prior_rows must be >= 0 and coherence_min_users >= 1")
 
 
 def _noisy_or(*terms: np.ndarray) -> np.ndarray:
@@ -269,26 +276,27 @@ def _edge_full(edges, kind: str):
     return ea, ek, kc, cnt, kp
 
 
-def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np.ndarray, n_rows: np.ndarray,
+def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
-    carries); ``reuse`` = rows on the key per user. A key links when >= 2 accounts use it and
-    ``focus >= link_focus`` (a script drives most of an account's traffic through a few scaffolds;
-    people spread theirs over many phrasings, so one common phrasing carries a few percent of its
-    users' traffic however many users share it) or ``reuse >= link_reuse`` (the users repeat it at
-    machine scale — a reseller's harvest slice is a minority of its traffic but hundreds of rows on
-    one scaffold) or ``coherence >= link_coherence`` (its users are fully templated accounts; see
-    the module docstring). With unknown edge counts (NaN) every key with >= 2 users links.
+    carries, each user's rows plus ``own_prior_rows``); ``reuse`` = rows on the key per user. A key
+    links when ``focus >= link_focus`` with >= 3 users (a script drives most of an account's traffic
+    through a few scaffolds; people spread theirs over many phrasings, so one common phrasing carries
+    a few percent of its users' traffic however many users share it), or ``reuse >= link_reuse``
+    with >= 2 users whose repeats were seen in their sampled rows (machine-scale repetition — a
+    reseller's harvest slice is a minority of its traffic but hundreds of rows on one scaffold), or
+    ``coherence >= link_coherence`` over >= ``coherence_min_users`` users with >= 3 requests (its
+    users are fully templated accounts; ``scripted_user`` marks them). With unknown edge counts
+    (NaN) every key with >= 2 users links.
     """
-    out = {"links": np.zeros(len(ea), bool), "first_edge": np.zeros(len(ea), bool),
-           "rows": np.zeros(len(ea)), "prompts": np.zeros(len(ea)), "focus": np.zeros(len(ea)),
-           "reuse": np.zeros(len(ea)), "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
+    out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
+           "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
     if len(ea) == 0:
         return out
-    keys, first_idx, inv, fan = np.unique(ek, return_index=True, return_inverse=True, return_counts=True)
+    keys, inv, fan = np.unique(ek, return_inverse=True, return_counts=True)
     c = np.where(np.isnan(cnt), 1.0, cnt)
     rows = np.bincount(inv, weights=c, minlength=len(keys))
     # each user's rows get own_prior_rows pseudo-rows off the key: a phrase that many one-request
@@ -320,18 +328,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, kprompts: np
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link_reuse))
              | ((eligible_users >= cfg.coherence_min_users) & (coh >= cfg.link_coherence)))
     links = np.where(known, links[inv], fan[inv] >= 2)
-    first = np.zeros(len(ea), bool)
-    first[first_idx] = True
-    # distinct prompts per sampled row on the key (key_prompts counts distinct prompts among the
-    # sampled rows; without sampling every row is sampled)
-    c_s = c
-    if sampled_rows is not None:
-        m_s = np.asarray(sampled_rows, np.float64)[ea]
-        c_s = c * np.minimum(m_s / np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0), 1.0)
-    rows_s = np.bincount(inv, weights=c_s, minlength=len(keys))
-    kp = np.where(np.isnan(kprompts), rows_s[inv], np.minimum(kprompts, rows_s[inv]))
-    out.update(cnt=c, links=links, first_edge=first, rows=rows_s[inv], prompts=kp, focus=focus[inv], reuse=reuse[inv],
-               fan=fan[inv].astype(np.float64))
+    out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
     return out
 
 
@@ -498,8 +495,8 @@ def detect(
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.full_template_share * n_acc_rows
     for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
-        ea, ek, kcap, cnt, kprompts = _edge_full(edges, kind)
-        kl = key_link_stats(ea, ek, cnt, kprompts, n_acc_rows, cfg, fully_templated,
+        ea, ek, _, cnt, _ = _edge_full(edges, kind)
+        kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None)
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
