@@ -301,14 +301,21 @@ def sample_rows(keys: ibis.Table, k: int) -> ibis.Table:
     return r.filter(r.rn < k).drop("rn")
 
 
-def sample_features(canon: ibis.Table, sample: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
-    """The sampled rows with their text features: normalised-prompt hash, template fingerprints,
-    capability flags and the normalised text cut to ``max_text_chars`` (null when shorter than
-    ``min_template_len``, for near-duplicate sketching). The prompt is read only for sampled rows."""
+def sample_text(canon: ibis.Table, sample: ibis.Table, engine: str) -> ibis.Table:
+    """The sampled rows with their normalised prompt: the prompt column is joined to the sample
+    (only sampled rows are normalised). Materialise it before :func:`sample_features` — a filter
+    on the normalised text in the same query would be pushed below the join by the optimiser and
+    normalise every prompt of the log."""
     src = canon.select(rid_src=hash64(canon.request_id, engine), prompt=canon.prompt)
     j = src.inner_join(sample, src.rid_src == sample.rid_h)
-    # normalise once in a sub-select (the filter keeps Ibis from inlining it into every use)
-    t = j.select("account_id", "skey", "payment", "ip", "user_agent", norm=normalise(j.prompt)).filter(_.norm.notnull())
+    return j.select("account_id", "skey", "payment", "ip", "user_agent", norm=normalise(j.prompt))
+
+
+def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
+    """Text features of the sampled rows (``stext``: :func:`sample_text`, materialised):
+    normalised-prompt hash, template fingerprints, capability flags and the normalised text cut to
+    ``max_text_chars`` (null when shorter than ``min_template_len``, for near-duplicate sketching)."""
+    t = stext
     norm = t.norm
     long_enough = norm.length() >= cfg.min_template_len
     null64 = ibis.null(dt.int64)

@@ -68,29 +68,29 @@ def _densify(sig: np.ndarray) -> np.ndarray:
     right (circularly) plus a distance-dependent offset, so that similar prompts stay similar.
     Rows with no non-empty bin are left as they are.
 
-    Works on the empty cells only, one distance at a time: each round resolves every empty cell
-    whose neighbour at that distance is non-empty, so the work shrinks geometrically (about twice
-    the number of empty cells in all, against 2k passes over every row)."""
-    empty = sig == _EMPTY
+    Vectorised over the flattened matrix: one reverse running minimum finds, for every cell, the
+    next non-empty cell at or after it; a cell whose next one lies beyond its row wraps to the
+    row's first non-empty cell. A handful of passes over n*k cells, no loop per distance."""
+    n, k = sig.shape
+    flat = sig.reshape(-1)
+    empty = flat == _EMPTY
     if not empty.any():
         return sig
-    empty &= ~empty.all(axis=1, keepdims=True)  # rows with no shingle stay empty
-    er, ec = np.nonzero(empty)
-    n, k = sig.shape
-    out = sig.copy()
-    flat = sig.reshape(-1)
-    base = er * k
-    for d in range(1, k):
-        src = flat[base + (ec + d) % k]
-        ok = src != _EMPTY
-        if ok.any():
-            with np.errstate(over="ignore"):
-                out[er[ok], ec[ok]] = src[ok] + np.uint64(d) * _GOLDEN
-            keep = ~ok
-            er, ec, base = er[keep], ec[keep], base[keep]
-        if not len(er):
-            break
-    return out
+    size = n * k
+    it = np.int32 if size < 2**31 - 1 else np.int64
+    at = np.arange(size, dtype=it)
+    nxt = np.where(empty, it(size), at)
+    np.minimum.accumulate(nxt[::-1], out=nxt[::-1])  # next non-empty cell at or after each cell
+    row0 = at & it(~(k - 1))  # first cell of each cell's row (k is a power of two)
+    first = nxt[row0]  # the row's first non-empty cell (>= row end: the row is all empty)
+    row_end = row0 + it(k)
+    target = np.where(nxt < row_end, nxt, first)
+    fill = empty & (first < row_end)
+    dist = (target - at) & it(k - 1)  # circular distance, 1..k-1 for an empty cell
+    out = flat.copy()
+    with np.errstate(over="ignore"):
+        out[fill] = flat[target[fill]] + dist[fill].astype(np.uint64) * _GOLDEN
+    return out.reshape(n, k)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:

@@ -53,6 +53,7 @@ from .features import (
     sample_candidates,
     sample_features,
     sample_rows,
+    sample_text,
     short_accounts,
     with_shared_flag,
 )
@@ -182,6 +183,7 @@ class _DuckEngine:
         """(canonical table, materialised narrow key table, malformed counts, rows read)."""
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".parquet", ".pq", ".parq") \
                 and Path(source).is_file() and _parquet_sql(self.raw, Path(source)) is not None:
+            self._src = f"read_parquet('{_sql_str(str(source))}')"
             return self._load_parquet(cfg)
         table, malformed, n_read = _ingest(source)
         self.raw.register("sw_canon_arrow", table)
@@ -206,8 +208,11 @@ class _DuckEngine:
                              "WHERE _bad IS NULL" + dedupe.format(k="rid_h"))
             self.raw.execute("DROP TABLE sw_keys_all")
             keys = self.ib.table("sw_keys")
-        self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad) FROM sw_raw WHERE _bad IS NULL"
-                         + dedupe.format(k="request_id"))
+        if malformed:
+            self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad) FROM sw_raw "
+                             "WHERE _bad IS NULL" + dedupe.format(k="request_id"))
+        else:  # every row is valid: the text pass reads only the two columns it needs
+            self.raw.execute(f"CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT request_id, prompt FROM {self._src}")
         return self.ib.table("sw_canon"), keys, malformed, int(n_read)
 
     def put(self, name: str, table: pa.Table):
@@ -362,7 +367,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         st = eng.put("sw_short", short)
         cands = cands.anti_join(st, "account_id").union(keys.semi_join(st, "account_id"))
     samp = eng.materialise("sw_sample", sample_rows(cands, fc.sample_k))
-    srows = eng.materialise("sw_srows", sample_features(canon, samp, eng.name, fc))
+    stext = eng.materialise("sw_stext", sample_text(canon, samp, eng.name))
+    srows = eng.materialise("sw_srows", sample_features(stext, eng.name, fc))
     _timed(say, "sampled rows' text features", t0)
     if near_duplicates:
         nd = _near_duplicates(eng, srows, cfg)
