@@ -65,11 +65,11 @@ uses, or an office colleague of such a user sharing a corporate card, does not j
 Capability words are not required for a link (held-out capabilities match none). Shared payment
 fingerprints link accounts that are themselves scripted (>= ``link_share`` of their traffic on
 linking keys), never ordinary colleagues on one corporate card. Components are then split along
-content communities (:func:`_split_by_content`: label propagation over the linking edges; a
+content communities (:func:`.links.split_by_content`: label propagation over the linking edges; a
 community counts only if >= ``split_cohesion`` = 70 % of its rows' weight lies on keys that belong to
 it, so a fragment of one campaign is not split off) and along infrastructure communities. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
 users behind one address); IPs and payment instruments split clusters that hold several
-campaigns (:func:`_split_by_infrastructure`). Edge tuples without row counts (older producers)
+campaigns (:func:`.links.split_by_infrastructure`). Edge tuples without row counts (older producers)
 fall back to: every content key with >= 2 accounts links, and the scripted share is the
 shared-template share.
 
@@ -123,6 +123,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .findings import AccountFinding, CampaignFinding
+from .links import edge, link_accounts, size_evidence
 from .rates import HumanRate, human_rate_multiple
 
 _EPS = 1e-12
@@ -201,13 +202,6 @@ def volume_evidence(multiple: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     return np.clip(np.log2(1.0 + np.maximum(multiple, 0.0)) / np.log2(1.0 + cfg.full_volume_multiple), 0.0, 1.0)
 
 
-def size_evidence(size: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
-    """Accounts acting together, on a log scale: 0 for 2 accounts (a pair proves little), 1 at
-    ``full_size`` accounts; a 5,000-account swarm is stronger evidence than a dozen accounts."""
-    size = np.asarray(size, np.float64)
-    return np.clip(np.log(np.maximum(size - 1.0, 1.0)) / np.log(cfg.full_size - 1.0), 0.0, 1.0)
-
-
 def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
     """Human reading hours the cluster's answers demand, on a log scale: 0 at none, 1 at
     ``full_harvest_hours`` (see the module docstring)."""
@@ -254,193 +248,6 @@ def _group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndar
     return out
 
 
-def _edge(edges, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(account index, key, key capability share) arrays of one edge kind (empty when absent)."""
-    e = edges.get(kind)
-    if e is None:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    ea, ek = np.asarray(e[0], np.int64), np.asarray(e[1], np.int64)
-    kc = np.asarray(e[2], np.float64) if len(e) > 2 else np.ones(len(ea))
-    return ea, ek, kc
-
-
-def _edge_full(edges, kind: str):
-    """(account index, key, key capability share, rows on the edge, distinct prompts on the key) of
-    one edge kind. Older producers give only the first two or three; missing counts are NaN
-    (unknown), missing capability shares 1."""
-    ea, ek, kc = _edge(edges, kind)
-    e = edges.get(kind)
-    nan = np.full(len(ea), np.nan)
-    cnt = np.asarray(e[3], np.float64) if e is not None and len(e) > 3 else nan
-    kp = np.asarray(e[4], np.float64) if e is not None and len(e) > 4 else nan
-    return ea, ek, kc, cnt, kp
-
-
-def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
-                   cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
-                   sampled_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Per edge: statistics of its content key's user set, and whether the key links its users.
-
-    ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
-    carries, each user's rows plus ``own_prior_rows``); ``reuse`` = rows on the key per user. A key
-    links when ``focus >= link_focus`` with >= 3 users (a script drives most of an account's traffic
-    through a few scaffolds; people spread theirs over many phrasings, so one common phrasing carries
-    a few percent of its users' traffic however many users share it), or ``reuse >= link_reuse``
-    with >= 2 users whose repeats were seen in their sampled rows (machine-scale repetition — a
-    reseller's harvest slice is a minority of its traffic but hundreds of rows on one scaffold), or
-    ``coherence >= link_coherence`` over >= ``coherence_min_users`` users with >= 3 requests (its
-    users are fully templated accounts; ``scripted_user`` marks them). With unknown edge counts
-    (NaN) every key with >= 2 users links.
-    """
-    out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
-           "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
-    if len(ea) == 0:
-        return out
-    keys, inv, fan = np.unique(ek, return_inverse=True, return_counts=True)
-    c = np.where(np.isnan(cnt), 1.0, cnt)
-    rows = np.bincount(inv, weights=c, minlength=len(keys))
-    # each user's rows get own_prior_rows pseudo-rows off the key: a phrase that many one-request
-    # accounts each send once (a viral prompt) is not a scripted workload
-    users_rows = np.bincount(inv, weights=np.asarray(n_rows, np.float64)[ea] + cfg.own_prior_rows, minlength=len(keys))
-    focus = rows / np.maximum(users_rows, 1.0)
-    reuse = rows / np.maximum(fan, 1)
-    known = ~np.isnan(cnt)
-    # repetition must be seen, not extrapolated: with sampled text features (a bounded sample of each
-    # account's rows), an edge counts towards reuse only when >= 2 of the account's sampled rows hit it
-    seen = np.ones(len(ea), bool)
-    if sampled_rows is not None:
-        m = np.asarray(sampled_rows, np.float64)[ea]
-        nn = np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0)
-        seen = np.where(m < nn, c * m / nn >= 1.5, True)
-    rows_seen = np.bincount(inv, weights=np.where(seen, c, 0.0), minlength=len(keys))
-    fan_seen = np.bincount(inv, weights=seen.astype(np.float64), minlength=len(keys))
-    reuse_seen = rows_seen / np.maximum(fan_seen, 1.0)
-    # user-set coherence: the share of the key's users (with >= 3 requests) whose traffic is all
-    # on shared templates — a campaign's accounts are fully scripted, ordinary users are not
-    coh = np.zeros(len(keys))
-    eligible_users = np.zeros(len(keys))
-    if scripted_user is not None:
-        big = np.asarray(n_rows, np.float64)[ea] >= 3
-        eligible_users = np.bincount(inv, weights=big.astype(np.float64), minlength=len(keys))
-        coh = np.bincount(inv, weights=(big & np.asarray(scripted_user, bool)[ea]).astype(np.float64),
-                          minlength=len(keys)) / np.maximum(eligible_users, 1.0)
-    links = (((fan >= 3) & (focus >= cfg.link_focus))
-             | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link_reuse))
-             | ((eligible_users >= cfg.coherence_min_users) & (coh >= cfg.link_coherence)))
-    links = np.where(known, links[inv], fan[inv] >= 2)
-    out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
-    return out
-
-
-def _split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.ndarray,
-                      cfg: "DetectConfig") -> np.ndarray:
-    """Split a cluster along content communities of its linking keys.
-
-    Campaigns of one family can share a few public scaffolds (a bridge) while each operator's own
-    boilerplate and scaffold subset tie its accounts together much more densely. Label propagation
-    over the linking edges (weighted by rows) finds those communities; a cluster is split when >= 2
-    of them are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster) and
-    together cover >= ``split_coverage`` of it, and there are at most ``split_max_parts`` of them;
-    members of small communities join the cluster's largest community. One campaign whose accounts
-    draw from one scaffold set stays one community.
-    """
-    from . import cluster as _cluster
-
-    a = len(labels)
-    if len(ea) == 0:
-        return labels
-    sub, edge_key_lab = _cluster.label_propagation(a, ea, ek, w, return_keys=True)
-    # cohesion: share of each community's edge weight on keys that belong to it; a fragment of one
-    # campaign has much of its weight on the other fragment's keys
-    inside = np.bincount(sub[ea], weights=w * (edge_key_lab == sub[ea]), minlength=a)
-    total = np.bincount(sub[ea], weights=w, minlength=a)
-    cohesive = inside >= cfg.split_cohesion * np.maximum(total, 1e-12)
-    first_idx = np.full(a, a, np.int64)  # relabel each community by its smallest member
-    np.minimum.at(first_idx, sub, np.arange(a, dtype=np.int64))
-    ok = cohesive[sub]  # per account: its community is cohesive
-    # accounts of non-cohesive communities stay with their cluster (the largest part absorbs them)
-    sub = np.where(ok, first_idx[sub], labels)
-    return _apply_split(labels, sub, cfg)
-
-
-def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
-    """Replace ``labels`` by the sub-communities ``sub`` (labels of member accounts) where a cluster
-    falls into 2..split_max_parts large communities covering split_coverage of it."""
-    from . import cluster as _cluster
-
-    a = len(labels)
-    size = _cluster.sizes(labels)
-    subsize = _cluster.sizes(sub).astype(np.float64)
-    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
-    head = big & (sub == np.arange(a))
-    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
-    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
-    if not split.any():
-        return labels
-    cand = np.nonzero(head)[0]
-    o = np.lexsort((cand, -subsize[cand], labels[cand]))
-    cand = cand[o]
-    first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
-    largest = np.full(a, -1, np.int64)
-    largest[labels[cand[first]]] = cand[first]
-    new = np.where(big, sub, largest[labels])
-    out = np.where(split, new, labels)
-    first_idx = np.full(a, a, np.int64)
-    np.minimum.at(first_idx, out, np.arange(a, dtype=np.int64))
-    return first_idx[out]
-
-
-def _split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> np.ndarray:
-    """Split a content cluster that falls apart into several large infrastructure communities.
-
-    Independent campaigns may draw prompts from the same public template bank, so content alone
-    can merge them; each runs on its own IPs / payment instruments. Within every cluster, accounts
-    are linked through shared IPs and payment fingerprints; when at least two of the resulting
-    communities are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster)
-    and together hold >= ``split_coverage`` of it, the cluster is split along them (members of small
-    communities join the largest one). Clusters whose infrastructure is noise stay whole, and so do
-    clusters that fall into more than ``split_max_parts`` communities (one campaign rotating
-    through many proxies or cards).
-    """
-    from . import cluster as _cluster
-
-    a = len(labels)
-    size = _cluster.sizes(labels)
-    ea_l, ek_l = [], []
-    for i, kind in enumerate(("ip", "payment")):
-        ea, ek, _ = _edge(edges, kind)
-        keep = size[ea] >= 2 * cfg.split_min_accounts
-        with np.errstate(over="ignore"):
-            mixed = (ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                     ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(i)))
-        ea_l.append(ea[keep])
-        ek_l.append(mixed.view(np.int64))
-    sub = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
-    subsize = _cluster.sizes(sub).astype(np.float64)
-    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
-    # number of distinct big communities and their coverage, per cluster
-    head = big & (sub == np.arange(a))
-    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
-    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
-    if not split.any():
-        return labels
-    # the largest big community of each cluster (ties: smallest label)
-    cand = np.nonzero(head)[0]
-    o = np.lexsort((cand, -subsize[cand], labels[cand]))
-    cand = cand[o]
-    first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
-    largest = np.full(a, -1, np.int64)
-    largest[labels[cand[first]]] = cand[first]
-    new = np.where(big, sub, largest[labels])
-    out = np.where(split, new, labels)
-    # relabel by smallest member index
-    first_idx = np.full(a, a, np.int64)
-    np.minimum.at(first_idx, out, np.arange(a, dtype=np.int64))
-    return first_idx[out]
-
-
 def _group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
     order = np.lexsort((x, labels))
@@ -476,7 +283,7 @@ def detect(
     cap = capability_evidence(sig["capability_share"], cfg)
     e_vol = volume_evidence(sig["human_rate_multiple"], cfg)
     # payment shared with other accounts
-    pay_acc, pay_key = _edge(edges, "payment")[:2]
+    pay_acc, pay_key = edge(edges, "payment")[:2]
     shared_pay = np.zeros(a, np.float64)
     if len(pay_acc):
         keys, inv, counts = np.unique(pay_key, return_inverse=True, return_counts=True)
@@ -485,51 +292,9 @@ def detect(
     e_pay = np.clip(shared_pay / 2.0, 0.0, 1.0)
 
     n_acc_rows = sig["exchanges"]
-    # --- linking -----------------------------------------------------------------------------
-    # content keys link accounts when the key's user set looks scripted (key_link_stats) and the
-    # key family carries at least link_share of the account's own traffic (an ordinary user who once
-    # typed a phrase a campaign also uses does not join it); payment fingerprints always link
-    scripted_rows = []  # per content kind: each account's rows on linking keys, weighted by key size
-    scripted_plain = []  # the same, unweighted
-    content = []
-    # an account is fully templated when >= 90 % of its requests are on shared templates
-    fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.full_template_share * n_acc_rows
-    for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
-        ea, ek, _, cnt, _ = _edge_full(edges, kind)
-        kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
-                            acc.get("sampled_rows") if hasattr(acc, "get") else None)
-        keep = kl["links"]
-        c1 = np.nan_to_num(cnt[keep], nan=1.0)
-        sr = np.zeros(a)
-        # weighted by how many accounts share the key (a template two firms happen to share is weak)
-        np.add.at(sr, ea[keep], c1 * size_evidence(kl["fan"][keep], cfg))
-        scripted_rows.append(sr)
-        su = np.zeros(a)
-        np.add.at(su, ea[keep], c1)
-        scripted_plain.append(su)
-        content.append((ea, ek, keep, kl))
-    counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
-    plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
-    member = plain_share >= cfg.link_share if counts_known else np.ones(a, bool)
-    ea_l, ek_l = [], []
-    ew_l = []
-    for i, (ea, ek, keep, kl) in enumerate(content):
-        keep = keep & member[ea]
-        ea_l.append(ea[keep])
-        ew_l.append(np.nan_to_num(kl["cnt"][keep], nan=1.0))
-        # keep kinds apart: mix the kind into the key
-        ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
-    # a shared payment fingerprint links scripted accounts only: colleagues on a corporate card are
-    # not pulled into a campaign because one of them once used a campaign's phrasing
-    ea, ek = _edge(edges, "payment")[:2]
-    pk = member[ea] & (plain_share[ea] >= cfg.link_share) if counts_known else np.ones(len(ea), bool)
-    ea_l.append(ea[pk])
-    ew_l.append(np.ones(int(pk.sum())))
-    ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
+    lk = link_accounts(acc, edges, n_acc_rows, cfg)
     # scripted share: the account's rows on linking (scripted) content keys, the largest kind
-    scripted = np.max(scripted_rows, axis=0)
-    if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
-        scripted = np.asarray(acc["shared_rows"], np.float64)
+    scripted = lk.scripted
     sig["scripted_share"] = np.minimum(scripted, n_acc_rows) / (n_acc_rows + 2.0)
     # own score: geometric mean of "harvest" evidence (what the traffic is after) and
     # "coordination" evidence (how it is produced); either alone stays below the flag threshold
@@ -549,10 +314,7 @@ def detect(
         "shared_payment": e_pay,
     }
 
-    all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
-    labels = _cluster.components(a, all_ea, all_ek)
-    labels = _split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
-    labels = _split_by_infrastructure(labels, edges, cfg)
+    labels = lk.labels
     size = _cluster.sizes(labels)
 
     # --- campaign signals (per cluster, broadcast to members) ---------------------------------
@@ -574,7 +336,7 @@ def detect(
 
     c_n = csum(n)
     # templated rows: on shared templates, or on the cluster's linking keys, whichever is larger
-    plain = np.max(scripted_plain, axis=0) if (len(scripted_plain) and counts_known) else np.zeros(a)
+    plain = lk.plain_rows
     tpl_rows = np.minimum(np.maximum(np.asarray(acc["shared_rows"], np.float64), plain), n)
     c_tpl = csum(tpl_rows) / (c_n + 2.0)
     c_cap = csum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0)
@@ -586,7 +348,7 @@ def detect(
     e_hours = harvest_volume_evidence(c_hours, cfg)
     infra = np.zeros(a)
     for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
-        ea, ek, _ = _edge(edges, kind)
+        ea, ek, _ = edge(edges, kind)
         share = _group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
         infra = np.maximum(infra, weight * share)
     infra = np.where(size >= 2, infra, 0.0)
