@@ -104,12 +104,14 @@ its span) and minute crowding.
 
 Each account's score is the larger of its own and its campaign's. Flags use ``flag_threshold``
 (0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
-evidence is >= 0.5. ``key_capability`` and the ``live_*`` constants are used only by the streaming
-scorer's live (provisional) alarm, which must fire on a campaign's first requests, before any volume
-exists: there, an account links when its templated share is >= ``live_link_share`` (0.3) through
-keys whose prompts mostly elicit a capability, or when it has sent >= ``link_reuse`` requests on a
-key other accounts use too (machine-scale reuse); the provisional campaign score is the geometric
-mean of harvest (capability focus 0.9, volume multiple 0.4) and coordination (templated share 0.7,
+evidence is >= 0.5. The ``live_*`` constants are used only by the streaming scorer's live
+(provisional) alarm, which must fire on a campaign's first requests, before much volume exists:
+there, an account links through a content key when its templated share is >= ``live_link_share``
+(0.3) and the key carries >= ``link_focus`` of its own traffic (capability words are not required:
+held-out capabilities match none), or when it has sent >= ``link_reuse`` requests on a key other
+accounts use too (machine-scale reuse); the provisional campaign score is the geometric mean of
+harvest (capability focus 0.9, the cluster's human-rate multiple 0.7 — as in the batch) and
+coordination (templated share 0.7,
 size ``1 - 1/(n-1)`` 0.5, and 0.5 when the account repeats one key >= ``link_reuse`` times inside a
 cluster of >= 3 accounts). The live alarm is a provisional verdict; the final verdicts are
 :func:`detect`'s.
@@ -136,7 +138,6 @@ class DetectConfig:
     flag_threshold: float = 0.5
     fire_threshold: float = 0.5
     link_share: float = 0.1
-    key_capability: float = 0.5
     w_templated: float = 0.8
     w_capability: float = 0.8
     w_volume: float = 0.5
@@ -163,7 +164,7 @@ class DetectConfig:
     full_harvest_hours: float = 100.0
     own_prior_rows: float = 8.0
     live_c_capability: float = 0.9
-    live_c_volume: float = 0.4
+    live_c_volume: float = 0.7
     live_c_templated: float = 0.7
     live_link_share: float = 0.3
     live_c_reuse: float = 0.5
@@ -178,7 +179,7 @@ class DetectConfig:
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
             if name.startswith(("w_", "c_", "live_")) or name in (
-                    "flag_threshold", "fire_threshold", "link_share", "key_capability", "link_focus", "link_coherence",
+                    "flag_threshold", "fire_threshold", "link_share", "link_focus", "link_coherence",
                     "full_template_share", "split_cohesion", "office_discount", "split_coverage", "split_min_share"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")

@@ -303,8 +303,7 @@ class StreamingScorer:
             if ks is None or not ks.rows:
                 continue
             on_key = a.keys[kind].counts.get(key, 0)
-            if (tpl >= d.live_link_share and ks.cap / ks.rows >= d.key_capability
-                    and on_key >= d.link_focus * (a.n + 2.0)):
+            if tpl >= d.live_link_share and on_key >= d.link_focus * (a.n + 2.0):
                 # the key carries a fifth of this account's own traffic (an ordinary user who once
                 # typed a common phrase does not link)
                 self._union(node, (kind, key))
