@@ -250,6 +250,11 @@ def test_frozen_prefix_logits_match_the_full_forward():
         fast = FrozenPrefix(st.model, 1, cache).logits(batch, b)
     mask = b["attention_mask"].bool()
     assert torch.allclose(full[mask], fast[mask], atol=1e-5)
+    from stillwatch.distill.losses import sequence_kd_loss
+
+    with torch.no_grad():  # the head applied only at labelled positions gives the same loss
+        assert float(FrozenPrefix(st.model, 1, cache).seq_loss(batch, b)) == pytest.approx(
+            float(sequence_kd_loss(full, b["labels"])), abs=1e-5)
     assert len(cache) == 2 and len(st.model.model.layers) == 3  # cached per example; the blocks are restored
     with torch.no_grad():  # a second call reads the cache (a changed lower block would go unseen: same base only)
         again = FrozenPrefix(st.model, 1, cache).logits(batch[:1], collate(batch[:1], 0))

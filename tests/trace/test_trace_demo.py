@@ -26,3 +26,4 @@ def test_demo_step_runs_on_tiny_and_reports_both_models(tmp_path):
     t = res["training"]["student"]
     assert t["steps"] >= 1 and t["train_layers"] == min(2, t["of_layers"]) and t["eval_loss"] is not None
     assert (tmp_path / "w" / "student" / "config.json").is_file()
+    assert res["differential_base"] == "tiny"

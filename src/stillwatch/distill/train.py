@@ -271,11 +271,16 @@ def train(
         batches = [[train_set[i] for i in perm[s : s + config.batch_size]] for s in range(0, len(perm), config.batch_size)]
         for bi in range(step - epoch * batches_per_epoch, len(batches)):
             b = {k: v.to(accelerator.device) for k, v in collate(batches[bi], pad_id).items()}
-            if prefix is not None:
+            if prefix is not None and config.loss == "seq":
+                logits = None
+                loss = prefix.seq_loss(batches[bi], b)
+            elif prefix is not None:
                 logits = prefix.logits(batches[bi], b)  # [B, T, V]
             else:
                 logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
-            if config.loss == "seq":
+            if logits is None:
+                pass
+            elif config.loss == "seq":
                 loss = sequence_kd_loss(logits, b["labels"])
             else:
                 with torch.inference_mode():
@@ -350,7 +355,9 @@ class FrozenPrefix:
             norm = self.body.norm
             try:
                 self.body.layers, self.body.norm = self._low, torch.nn.Identity()
-                with torch.no_grad():
+                # normal (not inference-mode) tensors even when called under inference_mode, so a
+                # state cached while evaluating can later feed training
+                with torch.inference_mode(False), torch.no_grad():
                     h = self.body(input_ids=b["input_ids"].to(self.model.device),
                                   attention_mask=b["attention_mask"].to(self.model.device), use_cache=False).last_hidden_state  # [B, T, H]
             finally:
@@ -361,6 +368,20 @@ class FrozenPrefix:
 
     def logits(self, batch: Sequence[Example], collated: dict) -> Any:
         """Logits [B, T, V] for ``batch`` (``collated`` = its :func:`collate` output)."""
+        return self.model.lm_head(self.final_hidden(batch, collated))
+
+    def seq_loss(self, batch: Sequence[Example], collated: dict) -> Any:
+        """:func:`sequence_kd_loss` for ``batch``, with the head applied only where a label is (the
+        49k-way head is most of a partial fine-tune's cost; prompt positions need none)."""
+        import torch
+
+        labels = collated["labels"]
+        mask = labels != IGNORE_INDEX  # [B, T]
+        h = self.final_hidden(batch, collated)[mask.to(self.model.device)]  # [N, H]
+        return torch.nn.functional.cross_entropy(self.model.lm_head(h).float(), labels[mask].to(h.device))
+
+    def final_hidden(self, batch: Sequence[Example], collated: dict) -> Any:
+        """Hidden states after the trained blocks and the final norm, [B, T, H]."""
         import torch
 
         hs = self._hidden(batch)
@@ -370,7 +391,7 @@ class FrozenPrefix:
             x[r, : h.shape[0]] = h
         try:
             self.body.layers = self._high
-            return self.model(inputs_embeds=x, attention_mask=collated["attention_mask"].to(x.device), use_cache=False).logits
+            return self.body(inputs_embeds=x, attention_mask=collated["attention_mask"].to(x.device), use_cache=False).last_hidden_state
         finally:
             self.body.layers = self.layers
 
