@@ -120,10 +120,13 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
     console.print("[bold]4. trace[/] — harvest → train a student → test radioactivity (and a control student)…")
     res = demo_step(workdir / "trace", master_path)
     t = Table(title="radioactivity")
-    for col in ("model", "setting", "tokens scored", "p-value", "verdict"):
+    for col in ("model", "setting", "tokens scored", "p-value", "verdict", "most likely account (Šidák p)"):
         t.add_column(col)
     for r in res.get("results", []):
-        t.add_row(str(r.get("model")), str(r.get("setting")), str(r.get("n_scored")), _fmt_p(r.get("p_value")), str(r.get("verdict", "")))
+        acct = r.get("best_account")
+        who = f"{acct} ({_fmt_p(r.get('best_account_corrected_p_value'))})" if acct else "—"
+        t.add_row(str(r.get("model")), str(r.get("setting")), str(r.get("n_scored")), _fmt_p(r.get("p_value")),
+                  str(r.get("verdict", "")), who)
     console.print(t)
     return res
 
