@@ -115,6 +115,21 @@ coordination (templated share 0.7,
 size ``1 - 1/(n-1)`` 0.5, and 0.5 when the account repeats one key >= ``link_reuse`` times inside a
 cluster of >= 3 accounts). The live alarm is a provisional verdict; the final verdicts are
 :func:`detect`'s.
+
+Constants by name (:class:`DetectConfig`; values and reasons as above)
+=====================================================================
+* own score weights: ``w_capability`` 0.8, ``w_volume`` 0.5, ``w_regularity`` 0.3 (harvest);
+  ``w_templated`` 0.8 (scripted share), ``w_payment`` 0.3, ``w_volume_k`` 0.5 (coordination).
+* campaign weights: ``c_capability`` 0.9, ``c_volume`` 0.7 (harvest); ``c_templated`` 0.35,
+  ``c_size`` 0.5, ``c_infra`` 0.4, ``c_sync`` 0.2, ``c_homogeneity`` 0.4 (coordination).
+* ``fire_threshold`` 0.5 (a signal is listed when its evidence is at least even odds);
+  ``sync_window_us`` one hour (a campaign's accounts are switched on within the same hour).
+* splitting: ``split_min_accounts`` 3 and ``split_min_share`` 0.5 % (a part must be a group, not
+  stragglers), ``split_max_parts`` 20 (one campaign rotating through many proxies/cards stays
+  whole), ``split_coverage`` 0.8 (the large parts must cover most of the cluster),
+  ``split_cohesion`` 0.7.
+* live alarm: ``live_c_capability`` 0.9, ``live_c_volume`` 0.7, ``live_c_templated`` 0.7,
+  ``live_c_reuse`` 0.5, ``live_link_share`` 0.3.
 """
 
 from __future__ import annotations
