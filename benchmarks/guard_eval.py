@@ -176,11 +176,14 @@ def simulator_speed(n: int, seed: int, repeats: int = 3) -> list[str]:
     ]
 
 
-def stream_alarms(name, n, seed):
-    """Stillwatch's streaming replay on an n-exchange simulation of the family (same seed)."""
+def stream_alarms(name, n, seed, log=None, labels=None):
+    """Stillwatch's streaming replay: on the batch's own log when ``log``/``labels`` are given,
+    else on a separate n-exchange simulation of the family (same seed)."""
     import pyarrow.compute as pc
 
-    log, labels = simulate(name, n, seed)
+    same = log is not None
+    if not same:
+        log, labels = simulate(name, n, seed)
     lab = labels.filter(pc.is_valid(labels["campaign_id"]))
     camp = dict(zip(lab["account_id"].to_pylist(), lab["campaign_id"].to_pylist()))
     t0 = time.perf_counter()
@@ -193,14 +196,17 @@ def stream_alarms(name, n, seed):
     seen = set(ordered["account_id"].slice(0, replayed).to_pylist())
     benign_seen = [a for a in seen if a not in camp]
     benign_alarmed = sum(1 for a in benign_seen if a in alarms)
-    note = (f"streaming alarm measured on a separate {n:,}-exchange simulation of this family (same seed): "
+    where = (f"on the same {log.num_rows:,}-exchange log as the batch figures" if same else
+             f"on a separate {n:,}-exchange simulation of this family (same seed)")
+    note = (f"streaming alarm measured {where}: "
             f"{replayed:,} rows replayed ({how}), "
             f"{1e3 * dt / max(1, replayed):.2f} ms per observe() call; live false alarms: "
             f"{benign_alarmed:,} of {len(benign_seen):,} benign accounts seen by then")
-    return hba, note, dt
+    return hba, note, dt, (benign_alarmed, len(benign_seen), replayed, log.num_rows)
 
 
-def run_family(name, n, seed, detectors, stream, stream_n):
+def run_family(name, n, seed, detectors, stream, stream_n, also_n=0):
+    live, extra = None, None
     t0 = time.perf_counter()
     log, labels = simulate(name, n, seed)
     sim_s = time.perf_counter() - t0
@@ -214,9 +220,17 @@ def run_family(name, n, seed, detectors, stream, stream_n):
         ev = evaluate_output(log, labels, out, name, notes)
         if d == "stillwatch":
             if stream:
-                hba, note, dt = stream_alarms(name, stream_n, seed)
+                if stream_n:
+                    hba, note, dt, live = stream_alarms(name, stream_n, seed)
+                else:
+                    hba, note, dt, live = stream_alarms(name, n, seed, log, labels)
                 ev = replace(ev, harvest_before_alarm=hba, notes=ev.notes + (note,))
                 timing[d] += dt
+                if also_n:
+                    hba2, note2, dt2, live2 = stream_alarms(name, also_n, seed)
+                    extra = {"harvest_max": max(hba2.values()) if hba2 else None, "live": live2}
+                    ev = replace(ev, notes=ev.notes + ("reference only, not the goal figure: " + note2 +
+                                                       f"; harvest before alarm there, max {fmt(extra['harvest_max'], pct=True)}",))
             else:
                 ev = replace(ev, notes=ev.notes + ("streaming replay skipped (--no-stream)",))
         rows.append(ev)
@@ -225,7 +239,8 @@ def run_family(name, n, seed, detectors, stream, stream_n):
         print(f"  {name:15s} {d:12s} TPR@1e-4={fmt(ev.tpr_at['1e-4'])} PR-AUC={fmt(ev.pr_auc)} ARI={fmt(ev.ari)} "
               f"recovered={fmt(ev.campaigns_recovered)} harvest<alarm(max)={fmt(ev.harvest_max, pct=True)} "
               f"({timing[d]:.1f}s)", flush=True)
-    return {"family": name, "n": log.num_rows, "sim_s": sim_s, "evals": rows, "diag": diag, "timing": timing}
+    return {"family": name, "n": log.num_rows, "sim_s": sim_s, "evals": rows, "diag": diag, "timing": timing,
+            "live": live, "extra": extra}
 
 
 def table_for(res) -> list[str]:
@@ -294,8 +309,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=20260302)
     ap.add_argument("--detectors", default=",".join(DETECTORS))
     ap.add_argument("--no-stream", action="store_true")
-    ap.add_argument("--stream-exchanges", type=int, default=40_000,
-                    help="size of the separate simulation replayed through the streaming scorer")
+    ap.add_argument("--stream-exchanges", type=int, default=0,
+                    help="0 (default): replay the batch's own log through the streaming scorer; N > 0: replay a "
+                         "separate N-exchange simulation of the family instead")
+    ap.add_argument("--stream-reference", type=int, default=0,
+                    help="N > 0: also replay a separate N-exchange simulation and report its alarm as a reference")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--json", default=None, help="also write raw results as JSON here")
     ap.add_argument("--speed-rows", type=int, default=1_000_000, help="rows for the simulator-speed figure (0: skip)")
@@ -319,7 +337,8 @@ def main(argv=None) -> int:
     results = []
     for f in families:
         print(f"== {f}", flush=True)
-        results.append(run_family(f, args.exchanges, args.seed, detectors, not args.no_stream, args.stream_exchanges))
+        results.append(run_family(f, args.exchanges, args.seed, detectors, not args.no_stream, args.stream_exchanges,
+                                  args.stream_reference))
     # ---- summary against the goals (Stillwatch only), one row per family
     lines = [
         "## guard: detection goals per scenario family (`benchmarks/guard_eval.py`)",
@@ -335,9 +354,20 @@ def main(argv=None) -> int:
         "points; TPR@FPR and PR-AUC use their scores and need no threshold. 'harvest before alarm' is the share of "
         "a campaign's exchanges logged before the first alarm on any of its accounts (100% = never caught).",
         "",
+        "Streaming: " + ("skipped (--no-stream)." if args.no_stream else (
+            f"the alarm column replays the SAME {args.exchanges:,}-exchange log as the batch figures through "
+            "`StreamingScorer.observe`, in time order, stopping once every campaign has alarmed (the whole log when "
+            "one never does)." if not args.stream_exchanges else
+            f"the alarm column replays a SEPARATE {args.stream_exchanges:,}-exchange simulation of each family "
+            "(same seed), not the batch's log.")) +
+        (f" A reference replay of a separate {args.stream_reference:,}-exchange simulation is listed in the last "
+         "column (not a goal figure)." if args.stream_reference else "") +
+        " 'live false alarms' = benign accounts alarmed live / benign accounts seen in the replayed rows.",
+        "",
         "| family | benign accounts | TPR@1e-4 (>= 0.99) | campaigns recovered (>= 0.95) | ARI (>= 0.9) | "
-        "harvest before alarm, max (< 1%) | all goals met |",
-        "|---|---|---|---|---|---|---|",
+        "harvest before alarm, max (< 1%) | all goals met | live false alarms (rows replayed)"
+        + (f" | alarm max on a separate {args.stream_reference:,} log |" if args.stream_reference else " |"),
+        "|---|---|---|---|---|---|---|---|" + ("---|" if args.stream_reference else ""),
     ]
     for r in results:
         sw = next((e for e in r["evals"] if e.detector == "stillwatch"), None)
@@ -352,7 +382,10 @@ def main(argv=None) -> int:
             f"| `{r['family']}` | {sw.n_benign:,} | {mark('tpr_at_1e-4', fmt(sw.tpr_at['1e-4']))} | "
             f"{mark('campaigns_recovered', fmt(sw.campaigns_recovered))} | {mark('ari', fmt(sw.ari))} | "
             f"{mark('harvest_before_alarm', fmt(sw.harvest_max, pct=True))} | "
-            f"{'yes' if all(v for v in g.values()) else 'no'} |"
+            f"{'yes' if all(v for v in g.values()) else 'no'} | "
+            + ("n/a" if r["live"] is None else
+               f"{r['live'][0]:,} / {r['live'][1]:,} ({r['live'][2]:,} of {r['live'][3]:,})")
+            + (f" | {fmt(r['extra']['harvest_max'], pct=True)} |" if r["extra"] else " |")
         )
     lines += [""] + speed + ["### Side by side, per family", ""]
     for r in results:
