@@ -234,3 +234,16 @@ def test_shared_infrastructure_counts_more_for_machine_paced_accounts():
 def test_detect_config_validates_new_constants(field, value):
     with pytest.raises(ValueError, match=field):
         DetectConfig(**{field: value})
+
+
+def test_account_signals_report_the_sampled_rows_the_shares_came_from():
+    from stillwatch.guard.detect import DetectConfig, account_signals
+
+    base = {"n": np.array([100.0, 5.0]), "first_us": np.array([0.0, 0.0]), "last_us": np.array([3.6e9, 3.6e9]),
+            "gap_n": np.array([99.0, 4.0]), "gap_mean": np.array([1.0, 1.0]), "gap_std": np.array([1.0, 1.0]),
+            "shared_rows": np.array([50.0, 5.0]), "cap_any": np.array([0.0, 0.0]), "demand_s": np.array([10.0, 1.0]),
+            "n_prompts": np.array([90.0, 5.0]), "n_ip": np.array([1.0, 1.0])}
+    with_m = account_signals(base | {"sampled_rows": np.array([32.0, 5.0])}, DetectConfig())
+    assert with_m["sampled_rows"].tolist() == [32.0, 5.0]
+    # without a sample (all-row features) every row was read: m = n
+    assert account_signals(base, DetectConfig())["sampled_rows"].tolist() == [100.0, 5.0]

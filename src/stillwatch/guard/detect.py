@@ -242,6 +242,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     regular = np.where(gap_n >= 5, np.clip(1.0 - cv, 0.0, 1.0), 0.0)
     return {
         "exchanges": n,
+        # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
+        "sampled_rows": np.asarray(acc["sampled_rows"], np.float64) if "sampled_rows" in acc else n,
         "templated_share": np.asarray(acc["shared_rows"], np.float64) / (n + 2.0),
         "capability_share": np.asarray(acc["cap_any"], np.float64) / (n + 2.0),
         "human_rate_multiple": human_rate_multiple(np.asarray(acc["demand_s"], np.float64), span, cfg.rate),
