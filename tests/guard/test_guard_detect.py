@@ -247,3 +247,40 @@ def test_account_signals_report_the_sampled_rows_the_shares_came_from():
     assert with_m["sampled_rows"].tolist() == [32.0, 5.0]
     # without a sample (all-row features) every row was read: m = n
     assert account_signals(base, DetectConfig())["sampled_rows"].tolist() == [100.0, 5.0]
+
+
+def _template_users(n_rows, firsts, share_per_key, n_keys=5):
+    """Accounts that are fully templated and each use two of ``n_keys`` shared templates, each key
+    carrying ``share_per_key`` of the account's rows; no shared infrastructure, human gaps."""
+    a = len(n_rows)
+    n = np.asarray(n_rows, np.float64)
+    acc = {"n": n, "first_us": np.asarray(firsts, np.float64), "last_us": np.asarray(firsts, np.float64) + 5 * 86_400e6,
+           "gap_n": n - 1, "gap_mean": np.full(a, 3_600e6), "gap_std": np.full(a, 9_000e6),
+           "shared_rows": n.copy(), "cap_any": np.zeros(a), "demand_s": n * 300.0, "n_prompts": n.copy(),
+           "n_templates": n.copy(), "n_ip": np.ones(a), "n_ua": np.ones(a), "n_payment": np.zeros(a),
+           "active_minutes": n.copy(), "active_hours": n.copy(), "sampled_rows": n.copy()}
+    ea = np.repeat(np.arange(a), 2)
+    ek = np.array([(i + j) % n_keys for i in range(a) for j in (0, 1)], np.int64) + 1000
+    cnt = np.round(n[ea] * share_per_key)
+    e = (ea, ek, np.zeros(len(ea)), cnt, np.full(len(ea), 50.0))
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+    edges = {"tpl_prefix": e, "tpl_suffix": empty, "near_dup": empty, "ip": empty, "user_agent": empty, "payment": empty}
+    return np.array([f"u{i:03d}" for i in range(a)]), acc, edges
+
+
+def test_independent_people_sharing_famous_prompts_are_not_a_campaign():
+    """A public prompt library: many independent people put a small share of their traffic on a few
+    famous templates (heavy-tailed volumes, unsynchronised onsets, human pacing): common language.
+    The same templates carrying most of each account's traffic, switched on together with even
+    volumes, is a scripted campaign."""
+    rng = np.random.default_rng(3)
+    a = 80
+    people = _template_users(np.round(np.exp(rng.normal(3.5, 1.2, a))) + 5,
+                             rng.uniform(0, 6 * 86_400e6, a), share_per_key=0.06)
+    accounts, campaigns = detect(*people, None, DetectConfig())
+    assert not campaigns
+    assert not any(x.flagged for x in accounts)
+    script = _template_users(np.full(a, 60.0), np.full(a, 86_400e6) + rng.uniform(0, 600e6, a), share_per_key=0.45)
+    accounts, campaigns = detect(*script, None, DetectConfig())
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
+    assert campaigns[0].signals["scripted_share"] > 0.3

@@ -95,6 +95,12 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   over members, ``hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
   request counts are within a small factor of each other, while independent customers' volumes
   are heavy-tailed — log-normal with sigma ~0.7-1 — even when they share a template).
+  Templated share and size count only in proportion to ``e_text`` = max(members' median scripted
+  share / ``scripted_full`` (0.5: half of each member's traffic on the linking keys is a script),
+  onset synchrony, workload homogeneity, machine pacing, shared infrastructure, median key reuse /
+  ``link_reuse``): independent people reusing a few famous prompts (a public prompt library, a
+  framing many developers share) put a small share of their traffic on the shared keys and show
+  none of the operator behaviour — common language, not a campaign.
   Size evidence is ``log(n-1)/log(full_size-1)`` with ``full_size`` = 1,000 accounts: a pair proves
   nothing, a dozen accounts a little, a 5,000-account swarm everything — so the score grows with
   the strength of the evidence (size, volume, coherence).
@@ -169,6 +175,7 @@ class DetectConfig:
     c_sync: float = 0.2
     c_homogeneity: float = 0.4
     hetero_sd: float = 1.0
+    scripted_full: float = 0.5
     full_volume_multiple: float = 8.0
     link_focus: float = 0.2
     link_reuse: float = 20.0
@@ -195,7 +202,8 @@ class DetectConfig:
         for name, value in self.__dict__.items():
             if name.startswith(("w_", "c_", "live_")) or name in (
                     "flag_threshold", "fire_threshold", "link_share", "link_focus", "link_coherence",
-                    "full_template_share", "split_cohesion", "office_discount", "split_coverage", "split_min_share"):
+                    "full_template_share", "split_cohesion", "office_discount", "split_coverage", "split_min_share",
+                    "scripted_full"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")
         for name in ("full_volume_multiple", "link_reuse", "full_harvest_hours", "hetero_sd"):
@@ -399,8 +407,20 @@ def detect(
     # harvest = volume x focus: the reading hours the answers demand, discounted when the prompts show
     # no capability focus (capability words are one signal, never a gate)
     c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours), cfg.c_volume * e_hours)
-    c_coord = _noisy_or(cfg.c_templated * c_tpl, cfg.c_size * e_size, cfg.c_infra * infra_e, cfg.c_sync * e_sync,
-                        cfg.c_homogeneity * e_hom)
+    # shared phrasing and size are evidence of coordination only as far as the members are scripted
+    # (most of their traffic on the linking keys) or behave as one operator (synchronised onset,
+    # even workload, machine pacing, shared infrastructure). Independent people who reuse a few
+    # famous prompts — a public prompt library, a developer's framing seen in many accounts — spend
+    # a small share of their traffic on the shared keys and show none of the behaviour: common
+    # language, not a campaign.
+    c_scripted = _group_median(labels, np.asarray(sig["scripted_share"], np.float64))
+    # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour too
+    e_rep = _group_median(labels, np.clip(np.asarray(lk.reuse if lk.reuse is not None else np.zeros(a), np.float64)
+                                          / cfg.link_reuse, 0.0, 1.0))
+    behaves = np.maximum.reduce([e_sync, e_hom, pacing, infra_e, e_rep])
+    e_text = np.maximum(np.clip(c_scripted / cfg.scripted_full, 0.0, 1.0), behaves)
+    c_coord = _noisy_or(cfg.c_templated * c_tpl * e_text, cfg.c_size * e_size * e_text, cfg.c_infra * infra_e,
+                        cfg.c_sync * e_sync, cfg.c_homogeneity * e_hom)
     c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
     score = np.maximum(own, c_score)
@@ -432,6 +452,7 @@ def detect(
     campaigns = []
     c_ev = {
         "templated_share": (c_tpl, c_tpl),
+        "scripted_share": (c_scripted, e_text),
         "accounts": (size.astype(np.float64), e_size),
         "capability_share": (c_cap, capability_evidence(c_cap, cfg)),
         "human_rate_multiple": (c_mult, np.zeros(a)),

@@ -214,6 +214,7 @@ class Links:
     labels: np.ndarray
     scripted: np.ndarray
     plain_rows: np.ndarray
+    reuse: np.ndarray | None = None  # per account: the largest rows-per-user of its linking keys
 
 
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig") -> Links:
@@ -227,6 +228,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # typed a phrase a campaign also uses does not join it); shared payment links scripted accounts
     scripted_rows = []  # per content kind: each account's rows on linking keys, weighted by key size
     scripted_plain = []  # the same, unweighted
+    reuse = np.zeros(a)  # per account: largest key-level reuse (rows per user) among its linking keys
     content = []
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.full_template_share * n_acc_rows
@@ -243,6 +245,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         su = np.zeros(a)
         np.add.at(su, ea[keep], c1)
         scripted_plain.append(su)
+        np.maximum.at(reuse, ea[keep], np.nan_to_num(kl["reuse"][keep], nan=0.0))
         content.append((ea, ek, keep, kl))
     counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
     plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
@@ -270,4 +273,4 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = split_by_infrastructure(labels, edges, cfg)
-    return Links(labels=labels, scripted=scripted, plain_rows=plain)
+    return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse)
