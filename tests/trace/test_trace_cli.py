@@ -48,6 +48,21 @@ def test_prompts_harvest_train_trace_chain(tmp_path, capsys):
     assert sorted(a["account"] for a in res["accounts"]) == ["acct-000", "acct-001", "acct-002"]
     assert all({"account", "p_value"} <= set(a) for a in res["accounts"])
     assert key.read_text().split()[-1] not in out  # the secret never appears in output
+    # fine-tune an existing model (the tiny teacher's own weights, last block only), then the differential test
+    # against that base with unwatermarked reference texts
+    code, out, err = _run(["distill", "harvest", "--teacher", "tiny", "--prompts", str(tmp_path / "p.jsonl"), "--accounts", "3",
+                           "--out", str(tmp_path / "ref.jsonl"), "--no-watermark", "--max-new-tokens", "24"], capsys)
+    assert code == 0, err
+    code, out, err = _run(["distill", "train", "--transcripts", str(tmp_path / "t.jsonl"), "--student", str(tmp_path / "s"),
+                           "--train-layers", "1", "--out", str(tmp_path / "s2"), "--epochs", "1", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["config"]["train_layers"] == 1
+    code, out, err = _run(["trace", "radioactivity", "--suspect", str(tmp_path / "s2"), "--master-key", str(key),
+                           "--transcripts", str(tmp_path / "t.jsonl"), "--scoring", "reference", "--reference",
+                           str(tmp_path / "ref.jsonl"), "--base", str(tmp_path / "s"), "--json"], capsys)
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["base"] is not None and res["n_texts"] == 12 and 0 <= res["p_value"] <= 1
 
 
 @pytest.mark.parametrize(
