@@ -272,17 +272,14 @@ def train(
         for bi in range(step - epoch * batches_per_epoch, len(batches)):
             b = {k: v.to(accelerator.device) for k, v in collate(batches[bi], pad_id).items()}
             if prefix is not None and config.loss == "seq":
-                logits = None
-                loss = prefix.seq_loss(batches[bi], b)
-            elif prefix is not None:
-                logits = prefix.logits(batches[bi], b)  # [B, T, V]
+                loss = prefix.seq_loss(batches[bi], b)  # the head only where labels are
             else:
-                logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
-            if logits is None:
-                pass
-            elif config.loss == "seq":
-                loss = sequence_kd_loss(logits, b["labels"])
-            else:
+                if prefix is not None:
+                    logits = prefix.logits(batches[bi], b)  # [B, T, V]
+                else:
+                    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
+                loss = sequence_kd_loss(logits, b["labels"]) if config.loss == "seq" else None
+            if loss is None:
                 with torch.inference_mode():
                     t_logits = t_model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, Vt]
                 v = min(logits.shape[-1], t_logits.shape[-1])
