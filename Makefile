@@ -27,7 +27,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	@echo "each benchmark runs on its own; see benchmarks/README.md"
+	@echo "each benchmark runs on its own: see benchmarks/README.md"
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
