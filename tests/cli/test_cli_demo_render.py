@@ -36,7 +36,7 @@ def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatc
     ]}
     import stillwatch.trace.demo as trace_demo
 
-    monkeypatch.setattr(trace_demo, "demo_step", lambda workdir, master: fake)
+    monkeypatch.setattr(trace_demo, "demo_step", lambda workdir, master, settings=("open", "closed"): fake)
     console, buf = _console()
     assert _demo.trace_step(console, tmp_path, tmp_path / "master.key") is fake
     lines = [ln for ln in buf.getvalue().splitlines() if "│" in ln and ("student" in ln or "control" in ln)]
