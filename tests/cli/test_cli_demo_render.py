@@ -28,11 +28,11 @@ def test_guard_step_prints_campaigns_with_their_signals(tmp_path):
 
 
 def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatch):
-    fake = {"results": [
+    fake = {"alpha": 1e-3, "results": [
         {"model": "student", "setting": "open", "n_scored": 1234, "p_value": 2.8e-6, "verdict": "radioactive",
-         "best_account": "campaign-002", "best_account_corrected_p_value": 4.1e-3},
+         "best_account": "campaign-002", "best_account_corrected_p_value": 4.1e-4},
         {"model": "control", "setting": "open", "n_scored": 1200, "p_value": 0.59, "verdict": "no evidence",
-         "best_account": None, "best_account_corrected_p_value": None},
+         "best_account": "campaign-003", "best_account_corrected_p_value": 0.52},
     ]}
     import stillwatch.trace.demo as trace_demo
 
@@ -42,5 +42,5 @@ def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatc
     lines = [ln for ln in buf.getvalue().splitlines() if "│" in ln and ("student" in ln or "control" in ln)]
     student = next(ln for ln in lines if "student" in ln)
     control = next(ln for ln in lines if "control" in ln)
-    assert "2.8e-06" in student and "radioactive" in student and "campaign-002 (0.0041)" in student
-    assert "0.59" in control and "no evidence" in control and "campaign-" not in control
+    assert "2.8e-06" in student and "radioactive" in student and "campaign-002 (0.00041)" in student
+    assert "0.59" in control and "no evidence" in control and "none (closest campaign-003, 0.52)" in control

@@ -123,11 +123,16 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
     # `stillwatch trace radioactivity --setting closed` runs the closed test on the same students
     res = demo_step(workdir / "trace", master_path, settings=("open",))
     t = Table(title="radioactivity")
-    for col in ("model", "setting", "tokens scored", "p-value", "verdict", "most likely account (Šidák p)"):
+    for col in ("model", "setting", "tokens scored", "p-value", "verdict", "account present (Šidák p)"):
         t.add_column(col)
     for r in res.get("results", []):
-        acct = r.get("best_account")
-        who = f"{acct} ({_fmt_p(r.get('best_account_corrected_p_value'))})" if acct else "—"
+        acct, pa = r.get("best_account"), r.get("best_account_corrected_p_value")
+        if not acct:
+            who = "—"
+        elif pa is not None and pa <= res.get("alpha", 1e-3):
+            who = f"{acct} ({_fmt_p(pa)})"
+        else:  # no account's layer is present at alpha: say so, with the closest one
+            who = f"none (closest {acct}, {_fmt_p(pa)})"
         t.add_row(str(r.get("model")), str(r.get("setting")), str(r.get("n_scored")), _fmt_p(r.get("p_value")),
                   str(r.get("verdict", "")), who)
     console.print(t)
