@@ -180,28 +180,7 @@ def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> n
         ea_l.append(ea[keep])
         ek_l.append(mixed.view(np.int64))
     sub = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
-    subsize = _cluster.sizes(sub).astype(np.float64)
-    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
-    # number of distinct big communities and their coverage, per cluster
-    head = big & (sub == np.arange(a))
-    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
-    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
-    if not split.any():
-        return labels
-    # the largest big community of each cluster (ties: smallest label)
-    cand = np.nonzero(head)[0]
-    o = np.lexsort((cand, -subsize[cand], labels[cand]))
-    cand = cand[o]
-    first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
-    largest = np.full(a, -1, np.int64)
-    largest[labels[cand[first]]] = cand[first]
-    new = np.where(big, sub, largest[labels])
-    out = np.where(split, new, labels)
-    # relabel by smallest member index
-    first_idx = np.full(a, a, np.int64)
-    np.minimum.at(first_idx, out, np.arange(a, dtype=np.int64))
-    return first_idx[out]
+    return _apply_split(labels, sub, cfg)
 
 
 @dataclass(frozen=True)
