@@ -143,8 +143,15 @@ def reference_texts(suspect: Any, reference: Path | Sequence[Transcript] | None,
     if marked:
         raise InputError(f"{marked} of {len(recs)} reference records are watermarked; reference texts must be unwatermarked "
                          "(harvest them with --no-watermark)")
+    return _transcript_texts(suspect, recs, config, "the reference transcripts")
+
+
+def _transcript_texts(suspect: Any, records: Sequence[Transcript], config: RadioactivityConfig,
+                      what: str) -> list[ScoringText]:
+    """Prompt + answer of a sample of ``records`` as scoring texts (answers scored, prompts as
+    context): the stored ids when the tokenizer is the suspect's, else the text re-tokenized."""
     texts = []
-    for r in _sample(recs, config.max_texts, config.seed):
+    for r in _sample(list(records), config.max_texts, config.seed):
         if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
             p, a = list(r.prompt_ids), list(r.answer_ids)
         else:
@@ -152,7 +159,7 @@ def reference_texts(suspect: Any, reference: Path | Sequence[Transcript] | None,
         if a:
             texts.append(ScoringText(np.asarray(p + a, dtype=np.int64), score_from=len(p)))
     if not texts:
-        raise TraceError("the reference transcripts hold no non-empty answer to score")
+        raise TraceError(f"{what} hold no non-empty answer to score")
     return texts
 
 
@@ -162,17 +169,7 @@ def _open_texts(suspect: Any, records: Sequence[Transcript], config: Radioactivi
     ``config.scoring == "transcripts"`` the harvested prompt + answer ids; otherwise the suspect's own
     sampled answers to the harvest's prompts (or, without transcripts, to built-in prompts)."""
     if records and config.scoring == "transcripts":
-        texts = []
-        for r in _sample(list(records), config.max_texts, config.seed):
-            if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
-                p, a = list(r.prompt_ids), list(r.answer_ids)
-            else:
-                p, a = suspect.chat_prompt_ids(r.prompt), suspect.encode(r.answer)
-            if a:
-                texts.append(ScoringText(np.asarray(p + a, dtype=np.int64), score_from=len(p)))
-        if not texts:
-            raise TraceError("the transcripts hold no non-empty answer to score")
-        return texts
+        return _transcript_texts(suspect, records, config, "the transcripts")
     if records:
         prompts = [r.prompt for r in _sample(list(records), config.max_texts, config.seed)]
     else:
