@@ -52,18 +52,16 @@ DAY = 86_400_000_000
 HOUR = 3_600_000_000
 
 
-def corpus(limit_files: int = 900) -> tuple[list[str], list[str]]:
-    """(prose paragraphs, function sources) from the standard library's own source files (cached)."""
+def docstring_corpus(files: list[Path], cache: Path, *, node_types: tuple, max_para: int, min_letters: float,
+                     code_lines: tuple[int, int]) -> tuple[list[str], list[str]]:
+    """(prose paragraphs, function sources) from the docstrings and functions of ``files``, cached in
+    ``cache``: paragraphs of 60..``max_para`` characters, more than ``min_letters`` of them letters;
+    functions spanning ``code_lines`` (lo, hi) lines."""
     import json
-    import sysconfig
 
-    cache = ROOT / "out" / "heldout" / f"corpus-{limit_files}.json"
     if cache.exists():
         d = json.loads(cache.read_text())
         return d["prose"], d["code"]
-
-    lib = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in lib.rglob("*.py") if "test" not in p.parts and "idlelib" not in p.parts)[:limit_files]
     prose, code = [], []
     for f in files:
         try:
@@ -72,15 +70,14 @@ def corpus(limit_files: int = 900) -> tuple[list[str], list[str]]:
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
         for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module, ast.AsyncFunctionDef)):
+            if isinstance(node, node_types):
                 doc = ast.get_docstring(node)
                 if doc:
                     for para in doc.split("\n\n"):
                         para = " ".join(para.split())
-                        letters = sum(c.isalpha() for c in para)
-                        if 60 <= len(para) <= 600 and letters > 0.7 * len(para):
+                        if 60 <= len(para) <= max_para and sum(c.isalpha() for c in para) > min_letters * len(para):
                             prose.append(para)
-            if isinstance(node, ast.FunctionDef) and node.end_lineno and 4 <= node.end_lineno - node.lineno <= 30:
+            if isinstance(node, ast.FunctionDef) and node.end_lineno and code_lines[0] <= node.end_lineno - node.lineno <= code_lines[1]:
                 seg = ast.get_source_segment(src, node)
                 if seg:
                     code.append(seg)
@@ -88,6 +85,18 @@ def corpus(limit_files: int = 900) -> tuple[list[str], list[str]]:
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"prose": prose, "code": code}))
     return prose, code
+
+
+def corpus(limit_files: int = 900) -> tuple[list[str], list[str]]:
+    """(prose paragraphs, function sources) from the standard library's own source files (cached)."""
+    import sysconfig
+
+    cache = ROOT / "out" / "heldout" / f"corpus-{limit_files}.json"
+    lib = Path(sysconfig.get_paths()["stdlib"])
+    files = [] if cache.exists() else sorted(
+        p for p in lib.rglob("*.py") if "test" not in p.parts and "idlelib" not in p.parts)[:limit_files]
+    return docstring_corpus(files, cache, node_types=(ast.FunctionDef, ast.ClassDef, ast.Module, ast.AsyncFunctionDef),
+                            max_para=600, min_letters=0.7, code_lines=(4, 30))
 
 
 FRAMINGS = [
@@ -308,33 +317,42 @@ def build(scale: float, seed: int) -> tuple[pa.Table, pa.Table]:
     return b.table()
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def run(argv: list[str] | None, *, build_log, default_seed: int, out_dir: str, scenario: str, title: str,
+        script: str, out_name: str) -> int:
+    """Build a held-out log with ``build_log(scale, seed)``, write it under ``benchmarks/out/<out_dir>/``,
+    run the detectors on it and write ``benchmarks/results/<out_name>``."""
+    ap = argparse.ArgumentParser(description=f"guard on a held-out log ({script})")
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=default_seed)
     ap.add_argument("--detectors", default="stillwatch,rate_limit,prada,seat,synchrotrap")
     ap.add_argument("--no-stream", action="store_true")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT.parent / "src"))
     from stillwatch.guard.evaluate import evaluate_output, run_detector
 
-    out = ROOT / "out" / "heldout"
+    out = ROOT / "out" / out_dir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    log, labels = build(args.scale, args.seed)
+    log, labels = build_log(args.scale, args.seed)
     pq.write_table(log, out / "log.parquet")
     pq.write_table(labels, out / "labels.parquet")
-    gen_s = time.perf_counter() - t0
-    print(f"held-out log: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts ({gen_s:.1f} s)", flush=True)
+    print(f"{scenario}: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts ({time.perf_counter() - t0:.1f} s)", flush=True)
     rows = []
     for d in args.detectors.split(","):
         t1 = time.perf_counter()
         res, notes = run_detector(d, log, stream=not args.no_stream and d == "stillwatch", labels=labels)
-        ev = evaluate_output(log, labels, res, "heldout-files", notes)
+        ev = evaluate_output(log, labels, res, scenario, notes)
         rows.append((ev, res, time.perf_counter() - t1))
         print(d, ev.to_json(), flush=True)
-    write_results(rows, log, labels, args)
+    write_results(rows, log, labels, title=title, out_name=out_name,
+                  command=f"`.venv/bin/python benchmarks/{script} --scale {args.scale} --seed {args.seed}`")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv, build_log=build, default_seed=7, out_dir="heldout", scenario="heldout-files",
+               title="## guard: held-out traffic (built apart from the simulator)", script="guard_heldout.py",
+               out_name="guard_heldout.md")
 
 
 def per_family(res, labels, threshold: float) -> dict[str, tuple[int, int, int]]:
@@ -353,12 +371,10 @@ def per_family(res, labels, threshold: float) -> dict[str, tuple[int, int, int]]
     return {k: tuple(v) for k, v in sorted(out.items())}
 
 
-def write_results(rows, log, labels, args, *, title: str = "## guard: held-out traffic (built apart from the simulator)",
-                  command: str | None = None, out_name: str = "guard_heldout.md") -> None:
+def write_results(rows, log, labels, *, title: str, command: str, out_name: str) -> None:
     import collections
 
     fam = collections.Counter(labels["family"].to_pylist())
-    command = command or f"`.venv/bin/python benchmarks/guard_heldout.py --scale {args.scale} --seed {args.seed}`"
     lines = [title, "",
              f"Log: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts — "
              + ", ".join(f"{k} {v:,}" for k, v in sorted(fam.items())) + ".", "",

@@ -32,7 +32,6 @@ Run: ``.venv/bin/python benchmarks/guard_heldout_b.py [--scale 1.0] [--seed 11]`
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
 import sys
@@ -53,40 +52,16 @@ def corpus_b(limit_files: int = 1500) -> tuple[list[str], list[str]]:
     import site
 
     cache = ROOT / "out" / "heldout" / f"corpus-b-{limit_files}.json"
-    if cache.exists():
-        d = json.loads(cache.read_text())
-        return d["prose"], d["code"]
-    roots = [Path(p) for p in site.getsitepackages()]
     files = []
-    for r in roots:
-        for pkg in PACKAGES:
-            if (r / pkg).is_dir():
-                files += sorted(p for p in (r / pkg).rglob("*.py") if "test" not in p.name and "tests" not in p.parts)
-    rng = np.random.default_rng(0)
-    files = [files[i] for i in sorted(rng.choice(len(files), min(limit_files, len(files)), replace=False))]
-    prose, code = [], []
-    for f in files:
-        try:
-            src = f.read_text(encoding="utf-8")
-            tree = ast.parse(src)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Module)):
-                doc = ast.get_docstring(node)
-                if doc:
-                    for para in doc.split("\n\n"):
-                        para = " ".join(para.split())
-                        if 60 <= len(para) <= 500 and sum(c.isalpha() for c in para) > 0.75 * len(para):
-                            prose.append(para)
-            if isinstance(node, ast.FunctionDef) and node.end_lineno and 3 <= node.end_lineno - node.lineno <= 25:
-                seg = ast.get_source_segment(src, node)
-                if seg:
-                    code.append(seg)
-    prose, code = sorted(set(prose)), sorted(set(code))
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"prose": prose, "code": code}))
-    return prose, code
+    if not cache.exists():
+        for r in [Path(p) for p in site.getsitepackages()]:
+            for pkg in PACKAGES:
+                if (r / pkg).is_dir():
+                    files += sorted(p for p in (r / pkg).rglob("*.py") if "test" not in p.name and "tests" not in p.parts)
+        rng = np.random.default_rng(0)
+        files = [files[i] for i in sorted(rng.choice(len(files), min(limit_files, len(files)), replace=False))]
+    return A.docstring_corpus(files, cache, node_types=(ast.FunctionDef, ast.ClassDef, ast.Module), max_para=500,
+                              min_letters=0.75, code_lines=(3, 25))
 
 
 def phrase(rng, prose: list[str]) -> str:
@@ -193,36 +168,9 @@ def build_b(scale: float, seed: int):
 
 
 def main(argv: list[str] | None = None) -> int:
-    import datetime as dt
-    import time
-
-    import pyarrow.parquet as pq
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=11)
-    ap.add_argument("--detectors", default="stillwatch,rate_limit,prada,seat,synchrotrap")
-    ap.add_argument("--no-stream", action="store_true")
-    args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT.parent / "src"))
-    from stillwatch.guard.evaluate import evaluate_output, run_detector
-
-    out = ROOT / "out" / "heldout_b"
-    out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    log, labels = build_b(args.scale, args.seed)
-    pq.write_table(log, out / "log.parquet")
-    pq.write_table(labels, out / "labels.parquet")
-    print(f"held-out B: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts ({time.perf_counter() - t0:.1f} s)", flush=True)
-    rows = []
-    for d in args.detectors.split(","):
-        t1 = time.perf_counter()
-        res, notes = run_detector(d, log, stream=not args.no_stream and d == "stillwatch", labels=labels)
-        rows.append((evaluate_output(log, labels, res, "heldout-b", notes), res, time.perf_counter() - t1))
-    A.write_results(rows, log, labels, args, title="## guard: held-out traffic, variant B (kept from the developers until the detector was final)",
-                    command=f"`.venv/bin/python benchmarks/guard_heldout_b.py --scale {args.scale} --seed {args.seed}`",
-                    out_name="guard_heldout_b.md")
-    return 0
+    return A.run(argv, build_log=build_b, default_seed=11, out_dir="heldout_b", scenario="heldout-b",
+                 title="## guard: held-out traffic, variant B (kept from the developers until the detector was final)",
+                 script="guard_heldout_b.py", out_name="guard_heldout_b.md")
 
 
 if __name__ == "__main__":
