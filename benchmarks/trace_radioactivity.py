@@ -221,7 +221,9 @@ def _teacher_nll(teacher, recs) -> float:
     return tot / max(n, 1)
 
 
-def _plots(out: dict, tag: str) -> None:
+def plot_rho(out: dict, series: tuple[tuple[str, str], ...], xlabel: str, title: str, tag: str) -> None:
+    """p-value against rho on log axes, one line per (key, label) of ``series`` present in every row of
+    ``out["rho"]``, the 1e-5 target dashed; written to results/trace_rho_<tag>.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -230,19 +232,26 @@ def _plots(out: dict, tag: str) -> None:
     rhos = [r["rho"] for r in out["rho"]]
     x = [max(r, 0.003) for r in rhos]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for k, lab in (("open_suspect", "open model (suspect's own text)"), ("open_reading", "open model (reading mode, harvest text)"),
-                   ("closed", "closed model")):
-        ax.loglog(x, [max(r[k]["p_value"], 1e-300) for r in out["rho"]], marker="o", label=lab)
+    for k, lab in series:
+        if all(k in r for r in out["rho"]):
+            ax.loglog(x, [max(r[k]["p_value"], 1e-300) for r in out["rho"]], marker="o", label=lab)
     ax.axhline(1e-5, color="grey", ls="--", lw=0.8)
     ax.set_xticks(x)
     ax.set_xticklabels([f"{r:.0%}" for r in rhos])
-    ax.set_xlabel("rho: share of watermarked answers in the student's training data")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("p-value")
-    ax.set_title(f"radioactivity vs rho (tiny teacher, h=1, delta=3, {out['sizes']['records']} answers)", fontsize=9)
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(RESULTS / f"trace_rho_{tag}.png", dpi=120)
     plt.close(fig)
+
+
+def _plots(out: dict, tag: str) -> None:
+    plot_rho(out, (("open_suspect", "open model (suspect's own text)"), ("open_reading", "open model (reading mode, harvest text)"),
+                   ("closed", "closed model")),
+             "rho: share of watermarked answers in the student's training data",
+             f"radioactivity vs rho (tiny teacher, h=1, delta=3, {out['sizes']['records']} answers)", tag)
 
 
 def _write_md(out: dict, argv: str, tag: str) -> None:

@@ -252,27 +252,11 @@ def _p(score_pairs, pairs, spec, key) -> dict:
 
 
 def _plot(out: dict, tag: str) -> None:
-    import matplotlib
+    from trace_radioactivity import plot_rho
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rhos = [r["rho"] for r in out["rho"]]
-    x = [max(r, 0.003) for r in rhos]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for k, lab in (("open_diff", "open, differential vs base"), ("open_plain", "open, plain"), ("closed_diff", "closed, differential")):
-        if all(k in r for r in out["rho"]):
-            ax.loglog(x, [max(r[k]["p_value"], 1e-300) for r in out["rho"]], marker="o", label=lab)
-    ax.axhline(1e-5, color="grey", ls="--", lw=0.8)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{r:.0%}" for r in rhos])
-    ax.set_xlabel("rho: share of watermarked answers in the fine-tuning data")
-    ax.set_ylabel("p-value")
-    ax.set_title(f"SmolLM2 fine-tuned on {out['sizes']['prompts']} answers (h=1, delta=3)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(RESULTS / f"trace_rho_{tag}.png", dpi=120)
-    plt.close(fig)
+    plot_rho(out, (("open_diff", "open, differential vs base"), ("open_plain", "open, plain"), ("closed_diff", "closed, differential")),
+             "rho: share of watermarked answers in the fine-tuning data",
+             f"SmolLM2 fine-tuned on {out['sizes']['prompts']} answers (h=1, delta=3)", tag)
 
 
 def _write_md(out: dict, tag: str) -> None:
