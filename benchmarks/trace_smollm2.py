@@ -36,7 +36,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
 sys.path.insert(0, str(ROOT))
 
 
