@@ -82,9 +82,7 @@ def _as_processor_list(logits_processor: Any, temperature: float = 1.0) -> Any:
 
     if logits_processor is None:
         return None
-    if isinstance(logits_processor, LogitsProcessorList):
-        procs = list(logits_processor)
-    elif isinstance(logits_processor, (list, tuple)):
+    if isinstance(logits_processor, (LogitsProcessorList, list, tuple)):
         procs = list(logits_processor)
     elif callable(logits_processor):
         procs = [logits_processor]
