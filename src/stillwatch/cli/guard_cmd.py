@@ -65,7 +65,7 @@ def simulate_cmd(
 
 @app.command("scan")
 def scan_cmd(
-    input_path: str = typer.Option(..., "--input", help="Log to scan: Parquet or JSONL."),
+    input_path: str = typer.Option(..., "--input", help="Log to scan: Parquet, JSONL, or a Stillwatch ledger (SQLite file, postgresql:// URL, ledger:LOCATION)."),
     out: str = typer.Option(None, "--out", help="Write the findings JSON here."),
     engine: str = typer.Option("duckdb", "--engine", help="Feature engine: duckdb (embedded) or spark (local mode)."),
     json_out: bool = typer.Option(False, "--json", help="Print the findings JSON to stdout."),

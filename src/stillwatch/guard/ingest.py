@@ -83,14 +83,21 @@ class IngestResult:
 
 
 def read_log(source: str | Path | pa.Table, *, fmt: str | None = None) -> IngestResult:
-    """Read a log from a JSONL file, a Parquet file/directory, or an Arrow table.
+    """Read a log from a JSONL file, a Parquet file/directory, a Stillwatch ledger (an SQLite
+    ledger file, a ``postgresql://`` URL or ``ledger:<location>``; see :mod:`.ledger_log`), or an
+    Arrow table.
 
-    ``fmt`` ("jsonl" or "parquet") overrides detection by file suffix. Raises
+    ``fmt`` ("jsonl", "parquet" or "ledger") overrides detection by file suffix. Raises
     :class:`~stillwatch.errors.InputError` for a missing or unreadable file or an unknown format;
     never for bad rows (those are counted in the result).
     """
     if isinstance(source, pa.Table):
         return _validate(source, source.num_rows, {}, "<table>")
+    from .ledger_log import is_ledger_source, read_ledger_table
+
+    if fmt == "ledger" or (fmt is None and is_ledger_source(source)):
+        raw, n = read_ledger_table(source)
+        return _validate(raw, n, {}, str(source))
     path = Path(source)
     if not path.exists():
         raise InputError(f"log file not found: {path}")

@@ -16,7 +16,10 @@ Types (all times are ISO 8601 with a timezone, normalized to UTC ``YYYY-MM-DDTHH
 - ``exchange``: account, api_key_id (the key's public id, never the key), ts, model,
   spec_fingerprint (watermark spec), and either ``prompt``/``response`` (content ``full``) or
   ``prompt_sha256``/``response_sha256`` (content ``digest``: SHA-256 of the UTF-8 text), chosen
-  per ledger at ``init``.
+  per ledger at ``init``. Optional request metadata, written only when given (so records without
+  it keep their canonical bytes): request_id, ip (client address), user_agent,
+  payment_fingerprint (an opaque fingerprint, never card data), prompt_tokens, completion_tokens.
+  With it, ``guard scan`` reads a ledger as an API log.
 - ``tos_acceptance``: account, terms_version, terms_sha256, ts, source_address (an IP address).
 - ``investment``: model_id, compute_hours, cost, currency, dataset_digests, notes, ts.
 - ``custody``: actor, action, subject, ts, details (who exported what, when).
@@ -182,6 +185,16 @@ class Exchange(_Record):
     spec_fingerprint: str
     prompt: str
     response: str
+    request_id: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    payment_fingerprint: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+    #: Request metadata: emitted in :meth:`fields` only when set.
+    OPTIONAL: ClassVar[tuple[str, ...]] = (
+        "request_id", "ip", "user_agent", "payment_fingerprint", "prompt_tokens", "completion_tokens")
 
     def __post_init__(self) -> None:
         for name in ("account", "api_key_id", "model"):
@@ -190,6 +203,18 @@ class Exchange(_Record):
         _text(self.prompt, "prompt", allow_empty=True)
         _text(self.response, "response", allow_empty=True)
         self._set("ts", normalize_ts(self.ts))
+        for name in ("request_id", "user_agent", "payment_fingerprint"):
+            if getattr(self, name) is not None:
+                _text(getattr(self, name), name, max_len=512)
+        if self.ip is not None:
+            try:
+                self._set("ip", str(ipaddress.ip_address(str(self.ip).strip())))
+            except ValueError as exc:
+                raise RecordError(f"ip {self.ip!r} is not an IP address") from exc
+        for name in ("prompt_tokens", "completion_tokens"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_INT):
+                raise RecordError(f"{name} = {v!r} must be an integer in [0, 2**53 - 1]")
 
     def fields(self, content: str = "full") -> dict[str, Any]:
         if content not in CONTENT_MODES:
@@ -206,6 +231,9 @@ class Exchange(_Record):
             out["prompt"], out["response"] = self.prompt, self.response
         else:
             out["prompt_sha256"], out["response_sha256"] = text_digest(self.prompt), text_digest(self.response)
+        for name in self.OPTIONAL:
+            if getattr(self, name) is not None:
+                out[name] = getattr(self, name)
         return out
 
 
