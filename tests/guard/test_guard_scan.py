@@ -143,7 +143,7 @@ def test_demo_step_returns_explained_campaigns(tmp_path):
 
     r = demo_step(tmp_path)
     _json.dumps(r)
-    assert r["exchanges"] == 5000 and r["accounts"] > 0
+    assert r["exchanges"] == 20000 and r["accounts"] > 0
     assert r["campaigns"], r
     for c in r["campaigns"]:
         assert c["fired"] and set(c["signals"]) >= {"templated_share", "human_rate_multiple"}

@@ -10,7 +10,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def demo_step(workdir: Path, *, scenario: str = "mixed", n_exchanges: int = 5000, seed: int = 0) -> dict[str, Any]:
+def demo_step(workdir: Path, *, scenario: str = "mixed", n_exchanges: int = 20000, seed: int = 0) -> dict[str, Any]:
     """Simulate ``n_exchanges`` of ``scenario`` traffic, scan it and return JSON-safe findings.
 
     Writes ``guard_log.parquet``, ``guard_labels.parquet`` and ``guard_findings.json`` into

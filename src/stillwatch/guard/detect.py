@@ -177,6 +177,7 @@ class DetectConfig:
     hetero_sd: float = 1.0
     scripted_full: float = 0.5
     full_volume_multiple: float = 8.0
+    full_rate_multiple: float = 4.0
     link_focus: float = 0.2
     link_reuse: float = 20.0
     link_coherence: float = 0.8
@@ -196,17 +197,18 @@ class DetectConfig:
     split_max_parts: int = 20
     split_coverage: float = 0.8
     split_cohesion: float = 0.7
+    split_same_content: float = 0.8
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():
             if name.startswith(("w_", "c_", "live_")) or name in (
                     "flag_threshold", "fire_threshold", "link_share", "link_focus", "link_coherence",
-                    "full_template_share", "split_cohesion", "office_discount", "split_coverage", "split_min_share",
+                    "full_template_share", "split_cohesion", "split_same_content", "office_discount", "split_coverage", "split_min_share",
                     "scripted_full"):
                 if not 0.0 <= value <= 1.0:
                     raise ValueError(f"DetectConfig.{name} must be in [0, 1], got {value!r}")
-        for name in ("full_volume_multiple", "link_reuse", "full_harvest_hours", "hetero_sd"):
+        for name in ("full_volume_multiple", "full_rate_multiple", "link_reuse", "full_harvest_hours", "hetero_sd"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DetectConfig.{name} must be > 0, got {getattr(self, name)!r}")
         if self.full_size <= 2:
@@ -329,7 +331,11 @@ def detect(
     shrink = (n_acc_rows + 2.0) / (n_acc_rows + cfg.own_prior_rows)
     e_script = sig["scripted_share"] * shrink
     cap = capability_evidence(sig["capability_share"] * shrink, cfg)
-    h_own = _noisy_or(cfg.w_capability * cap, cfg.w_volume * e_vol, cfg.w_regularity * sig["timing_regularity"])
+    # capability focus is harvest evidence only as far as the account works at machine scale or pace:
+    # coding and "explain" questions at a human rate are what developers and analysts ask every day
+    own_gate = np.maximum(e_vol, sig["timing_regularity"])
+    h_own = _noisy_or(cfg.w_capability * cap * np.sqrt(own_gate), cfg.w_volume * e_vol,
+                      cfg.w_regularity * sig["timing_regularity"])
     k_own = _noisy_or(cfg.w_templated * e_script, cfg.w_payment * e_pay, cfg.w_volume_k * e_vol)
     own = np.sqrt(h_own * k_own)
     evidence = {
@@ -404,19 +410,27 @@ def detect(
         logp = csum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))
         expected = span_min * (1.0 - np.exp(logp))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
+    c_scripted = _group_median(labels, np.asarray(sig["scripted_share"], np.float64))
+    # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour too
+    e_rep = _group_median(labels, np.clip(np.asarray(lk.reuse if lk.reuse is not None else np.zeros(a), np.float64)
+                                          / cfg.link_reuse, 0.0, 1.0))
     # harvest = volume x focus: the reading hours the answers demand, discounted when the prompts show
     # no capability focus (capability words are one signal, never a gate)
-    c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours), cfg.c_volume * e_hours)
+    # ... and only as far as it is produced at machine-scale RATE (the cluster's aggregate demand as a
+    # multiple of one person's reading time over its span) or by an operator (synchronised onsets,
+    # machine pacing, even workloads over many accounts, shared infrastructure with machine pacing,
+    # machine-scale key reuse): hundreds of people each reading a little add up to many hours
+    # without any of it being a harvest
+    e_rate = np.clip(np.log2(1.0 + np.maximum(c_mult, 0.0)) / np.log2(1.0 + cfg.full_rate_multiple), 0.0, 1.0)
+    operator = np.maximum.reduce([e_rate, e_sync, pacing, e_hom * e_size, infra * pacing])
+    c_harvest = _noisy_or(cfg.c_capability * capability_evidence(c_cap, cfg) * np.sqrt(e_hours),
+                          cfg.c_volume * e_hours) * operator
     # shared phrasing and size are evidence of coordination only as far as the members are scripted
     # (most of their traffic on the linking keys) or behave as one operator (synchronised onset,
     # even workload, machine pacing, shared infrastructure). Independent people who reuse a few
     # famous prompts — a public prompt library, a developer's framing seen in many accounts — spend
     # a small share of their traffic on the shared keys and show none of the behaviour: common
     # language, not a campaign.
-    c_scripted = _group_median(labels, np.asarray(sig["scripted_share"], np.float64))
-    # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour too
-    e_rep = _group_median(labels, np.clip(np.asarray(lk.reuse if lk.reuse is not None else np.zeros(a), np.float64)
-                                          / cfg.link_reuse, 0.0, 1.0))
     behaves = np.maximum.reduce([e_sync, e_hom, pacing, infra_e, e_rep])
     e_text = np.maximum(np.clip(c_scripted / cfg.scripted_full, 0.0, 1.0), behaves)
     c_coord = _noisy_or(cfg.c_templated * c_tpl * e_text, cfg.c_size * e_size * e_text, cfg.c_infra * infra_e,

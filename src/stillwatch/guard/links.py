@@ -156,7 +156,8 @@ def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np
     return first_idx[out]
 
 
-def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> np.ndarray:
+def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig",
+                            content: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Split a content cluster that falls apart into several large infrastructure communities.
 
     Independent campaigns may draw prompts from the same public template bank, so content alone
@@ -166,7 +167,9 @@ def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> n
     and together hold >= ``split_coverage`` of it, the cluster is split along them (members of small
     communities join the largest one). Clusters whose infrastructure is noise stay whole, and so do
     clusters that fall into more than ``split_max_parts`` communities (one campaign rotating
-    through many proxies or cards).
+    through many proxies or cards). With ``content`` (the linking content edges: account, key,
+    rows), communities that send the same content are joined again first
+    (:func:`merge_same_content`): a split must not cut one workload apart by its infrastructure.
     """
     a = len(labels)
     size = _cluster.sizes(labels)
@@ -180,7 +183,47 @@ def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig") -> n
         ea_l.append(ea[keep])
         ek_l.append(mixed.view(np.int64))
     sub = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    if content is not None:
+        sub = merge_same_content(labels, sub, *content, cfg)
     return _apply_split(labels, sub, cfg)
+
+
+def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.ndarray,
+                       cfg: "DetectConfig") -> np.ndarray:
+    """Re-join infrastructure communities of one cluster that send the same content.
+
+    One operator spreading a workload over many IPs / cards sends the same scaffolds in the same
+    proportions from every part; independent campaigns drawing on one public template bank pick
+    their own subsets and mixes. Two communities of the same cluster are joined when the cosine
+    similarity of their row weights over the cluster's linking content keys is >=
+    ``split_same_content``. Vectorised: one sparse (community x key) matrix and its Gram matrix.
+    """
+    from scipy.sparse import coo_matrix
+
+    a = len(labels)
+    if len(ea) == 0:
+        return sub
+    # only infrastructure communities take part (accounts sharing no IP / card stay on their own)
+    part = (_cluster.sizes(sub) >= cfg.split_min_accounts)[ea]
+    ea, ek, w = ea[part], np.asarray(ek)[part], np.asarray(w)[part]
+    if len(ea) == 0:
+        return sub
+    keys, kidx = np.unique(np.asarray(ek, np.int64), return_inverse=True)
+    m = coo_matrix((np.asarray(w, np.float64), (sub[ea], kidx)), shape=(a, len(keys))).tocsr()
+    norm = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    inv = np.where(norm > 0, 1.0 / np.maximum(norm, 1e-300), 0.0)
+    from scipy.sparse import diags
+
+    mn = diags(inv) @ m
+    g = (mn @ mn.T).tocoo()
+    keep = (g.row < g.col) & (g.data >= cfg.split_same_content) & (labels[g.row] == labels[g.col])
+    if not keep.any():
+        return sub
+    # communities are labelled by a member account index, so pairs link those accounts' communities
+    pa_, pb = g.row[keep], g.col[keep]
+    pair_key = np.arange(len(pa_), dtype=np.int64)
+    joined = _cluster.components(a, np.concatenate([pa_, pb]).astype(np.int64), np.concatenate([pair_key, pair_key]))
+    return joined[sub]
 
 
 @dataclass(frozen=True)
@@ -251,5 +294,5 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
-    labels = split_by_infrastructure(labels, edges, cfg)
+    labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse)

@@ -1,0 +1,128 @@
+"""Detection of groups (session 3): human-scale groups are not campaigns, one workload spread over
+many IPs stays one campaign, and proxy /24s link a synchronised campaign. Fixtures are account
+feature tables and edges written here, independently of the simulator and of the feature code."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stillwatch.guard.detect import DetectConfig, detect
+from stillwatch.guard.rates import HumanRate, human_rate_multiple
+
+DAY = 86_400e6
+HOUR = 3_600e6
+_KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "ip", "user_agent", "payment", "ip_prefix")
+
+
+def _empty():
+    return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+def _accounts(n, firsts, span_us, demand_per_row_s, gap_cv=3.0, cap_share=0.0):
+    """Account feature columns: ``n`` rows each over ``span_us`` from ``firsts``; gaps with the
+    given coefficient of variation (human pacing: >= 1); every row on shared templates."""
+    n = np.asarray(n, np.float64)
+    a = len(n)
+    gap_mean = span_us / np.maximum(n - 1, 1)
+    return {"n": n, "first_us": np.asarray(firsts, np.float64), "last_us": np.asarray(firsts, np.float64) + span_us,
+            "gap_n": n - 1, "gap_mean": gap_mean, "gap_std": gap_cv * gap_mean,
+            "shared_rows": n.copy(), "cap_any": cap_share * n, "demand_s": n * demand_per_row_s,
+            "n_prompts": n.copy(), "n_templates": n.copy(), "n_ip": np.ones(a), "n_ua": np.ones(a),
+            "n_payment": np.ones(a), "active_minutes": n.copy(), "active_hours": np.minimum(n, span_us / HOUR),
+            "sampled_rows": np.minimum(n, 32.0)}
+
+
+def _content(n, keys_of, share_of):
+    """tpl_prefix edges: account i uses keys_of[i] (list), each carrying share_of[i] of its rows."""
+    ea = np.concatenate([np.full(len(k), i) for i, k in enumerate(keys_of)]).astype(np.int64)
+    ek = np.concatenate([np.asarray(k, np.int64) for k in keys_of])
+    cnt = np.round(np.asarray(n, np.float64)[ea] * np.asarray(share_of, np.float64)[ea])
+    return (ea, ek, np.zeros(len(ea)), cnt, np.full(len(ea), 50.0))
+
+
+def _infra(n, key_of):
+    """One infrastructure key per account (all of its rows)."""
+    ea = np.arange(len(key_of), dtype=np.int64)
+    return (ea, np.asarray(key_of, np.int64), np.zeros(len(ea)), np.asarray(n, np.float64), np.full(len(ea), 50.0))
+
+
+def _edges(**kw):
+    return {k: kw.get(k, _empty()) for k in _KINDS}
+
+
+def _ids(a, prefix="u"):
+    return np.array([f"{prefix}{i:04d}" for i in range(a)])
+
+
+def test_human_scale_prompt_library_is_not_a_campaign_but_a_synchronised_one_is():
+    """300 people each copying two of six famous templates (all of their traffic), human pace,
+    unrelated IPs, onsets spread over a week: many reading hours in all, but a human-rate multiple
+    below one person — common use, not a harvest. The same group switched on within minutes with
+    even volumes is an operator."""
+    rng = np.random.default_rng(11)
+    a = 300
+    n = rng.integers(5, 41, a).astype(np.float64)
+    firsts = rng.uniform(0, 7 * DAY, a)
+    span = 7 * DAY
+    acc = _accounts(n, firsts, span, demand_per_row_s=60.0)
+    keys = [[1000 + i % 6, 1000 + (i + 1) % 6] for i in range(a)]
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.5)), ip=_infra(n, 50_000 + np.arange(a)))
+    hours = float(np.sum(n) * 60.0 / 3600.0)
+    mult = float(human_rate_multiple(np.array([np.sum(n) * 60.0]), np.array([firsts.max() + span - firsts.min()]),
+                                     HumanRate())[0])
+    assert hours > 40 and mult < 1.0  # the old rule took ~40+ reading hours as most of a harvest
+    accounts, campaigns = detect(_ids(a), acc, edges, None, DetectConfig())
+    assert not campaigns
+    assert not any(x.flagged for x in accounts)
+    # the same content, but an operator: onsets within ten minutes, equal volumes
+    acc2 = _accounts(np.full(a, 25.0), 3 * DAY + rng.uniform(0, 600e6, a), span, demand_per_row_s=60.0)
+    edges2 = _edges(tpl_prefix=_content(np.full(a, 25.0), keys, np.full(a, 0.5)), ip=_infra(n, 50_000 + np.arange(a)))
+    accounts, campaigns = detect(_ids(a), acc2, edges2, None, DetectConfig())
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
+    assert all(x.flagged for x in accounts)
+
+
+def test_office_team_on_one_ip_and_card_with_code_questions_is_not_flagged():
+    """An analytics team: 28 colleagues on one office IP and one corporate card, code questions
+    (capability words in every prompt) sharing notebook boilerplate, human pace, 200-600 exchanges
+    each over two weeks: shared office infrastructure without machine-scale rate or pacing."""
+    rng = np.random.default_rng(5)
+    a = 28
+    n = rng.integers(200, 601, a).astype(np.float64)
+    acc = _accounts(n, rng.uniform(0, 2 * DAY, a), 14 * DAY, demand_per_row_s=40.0, cap_share=1.0)
+    keys = [[7000, 7001 + i % 3] for i in range(a)]
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.3)), ip=_infra(n, np.full(a, 99)),
+                   payment=_infra(n, np.full(a, 77)))
+    accounts, campaigns = detect(_ids(a, "corp"), acc, edges, None, DetectConfig())
+    assert not any(x.flagged for x in accounts), max(x.score for x in accounts)
+    # each colleague's own score stays below the flag: code questions at a human rate are not harvest
+    assert max(x.signals["human_rate_multiple"] for x in accounts) < 0.5
+
+
+def test_one_workload_on_twenty_datacenter_ips_stays_one_campaign():
+    """400 accounts, 20 per datacenter IP, all sending the same translate-then-explain scaffolds in
+    the same proportions, switched on within an hour: one campaign, not twenty."""
+    rng = np.random.default_rng(2)
+    a = 400
+    n = rng.integers(40, 61, a).astype(np.float64)
+    acc = _accounts(n, DAY + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
+    keys = [[3000 + j for j in range(8)] for _ in range(a)]
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.12)), ip=_infra(n, 10 + np.arange(a) // 20))
+    accounts, campaigns = detect(_ids(a, "ml"), acc, edges, None, DetectConfig())
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
+    assert all(x.flagged for x in accounts)
+
+
+def test_two_campaigns_on_their_own_ips_with_their_own_scaffold_mixes_stay_apart():
+    """Two operators drawing from one public scaffold bank, each on its own IPs, each with its own
+    mix of scaffolds: the infrastructure split still separates them."""
+    rng = np.random.default_rng(4)
+    a = 120
+    n = np.full(a, 50.0)
+    acc = _accounts(n, DAY + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
+    bank = [5000 + j for j in range(10)]
+    keys = [bank[:6] if i < 60 else bank[4:] for i in range(a)]  # overlap on two scaffolds only
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.16)), ip=_infra(n, np.where(np.arange(a) < 60, 1, 2)))
+    _, campaigns = detect(_ids(a, "op"), acc, edges, None, DetectConfig())
+    got = sorted(len(c.accounts) for c in campaigns)
+    assert got == [60, 60]
