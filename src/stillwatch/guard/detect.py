@@ -24,7 +24,9 @@ multiple of 8 (``full_volume_multiple``: eight people reading full-time) is full
 The scripted share weights each row by the *size evidence* of its key (below), so a template two
 firms happen to share is weak evidence and a scaffold 1,000 accounts share is strong.
 
-Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8, volume 0.5,
+Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8 — counted only as far
+as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity))``: code and
+"explain" questions at a human rate are what developers and analysts ask every day —, volume 0.5,
 regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
 with one corporate card, so on its own a shared card is weak evidence —, volume 0.5),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
@@ -83,7 +85,14 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   (about 4,500 typical answers, the size of a small fine-tuning set). A class's homework hour
   (~0.3 h of reading) is not a harvest even when it asks for step-by-step reasoning; a few hours
   of capability-focused answers are the start of one; a large volume is a harvest whatever words it
-  uses (held-out capabilities).
+  uses (held-out capabilities). Both terms are multiplied by ``operator`` = max(rate evidence
+  ``log2(1+m)/log2(1+full_rate_multiple)`` of the cluster's human-rate multiple m (4: four people
+  reading full-time; a group whose answers one person could read, m < 1, shows no machine-scale
+  rate), onset synchrony, machine pacing, workload homogeneity x size evidence, shared
+  infrastructure x machine pacing): hours alone are no harvest — hundreds of people each reading a
+  little (a public prompt library, a team of analysts) add up to many hours at a human rate, with
+  unsynchronised onsets and human pacing. A team's shared office IP and card count here only with
+  machine pacing.
 * coordination = noisy-OR of templated share (0.35; rows on shared templates or linking keys —
   low weight, because shared content is what linked the cluster in the first place and needs
   corroboration), size (0.5), shared infrastructure (0.4; share of members on the most common IP /
@@ -133,7 +142,8 @@ Constants by name (:class:`DetectConfig`; values and reasons as above)
 * splitting: ``split_min_accounts`` 3 and ``split_min_share`` 0.5 % (a part must be a group, not
   stragglers), ``split_max_parts`` 20 (one campaign rotating through many proxies/cards stays
   whole), ``split_coverage`` 0.8 (the large parts must cover most of the cluster),
-  ``split_cohesion`` 0.7.
+  ``split_cohesion`` 0.7, ``split_same_content`` 0.8 (infrastructure communities whose content
+  mixes have cosine >= 0.8 are one workload and are not split apart).
 * live alarm: ``live_c_capability`` 0.9, ``live_c_volume`` 0.7, ``live_c_templated`` 0.7,
   ``live_c_reuse`` 0.5, ``live_link_share`` 0.3.
 """
