@@ -97,7 +97,7 @@ class _SpaceSaving:
 
 class _Account:
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample")
+                 "hours", "prompts", "shared_now", "sample", "member", "big", "scripted", "linked")
 
     def __init__(self, k: int) -> None:
         self.n = 0
@@ -116,16 +116,49 @@ class _Account:
         # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
         # suffix, text or None, capability flags, ip, user agent, payment)
         self.sample: list[tuple] = []
+        # live: the content keys whose user-set statistics this account contributes to (bounded,
+        # see _LiveKeys), and its status in those statistics
+        self.member: dict[tuple[str, int], int] = {}
+        self.big = False
+        self.scripted = False
+        self.linked = False
 
 
 class _Key:
-    __slots__ = ("rows", "cap", "prompts", "accounts")
+    __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "big", "scripted", "rep_users",
+                 "rep_rows")
 
     def __init__(self) -> None:
         self.rows = 0
         self.cap = 0
         self.prompts: set[int] = set()  # capped at min_prompts
         self.accounts: set[str] = set()  # capped at min_accounts
+        # live user-set statistics over the accounts holding the key in their membership map:
+        # users, their rows on the key, their rows in all, users with >= 3 requests, those of them
+        # fully templated, users with >= 2 rows on the key and those users' rows on it
+        self.users = 0
+        self.urows = 0
+        self.sum_n = 0
+        self.big = 0
+        self.scripted = 0
+        self.rep_users = 0
+        self.rep_rows = 0
+
+    def links(self, d: DetectConfig, min_prompts: int) -> bool:
+        """The batch's key-level rule (:func:`.links.key_link_stats`) on the live user-set
+        statistics: focus (with ``own_prior_rows`` pseudo-rows per user), machine-scale reuse by
+        >= 2 repeat users, or coherence of >= ``coherence_min_users`` scripted users."""
+        u = self.users
+        if u >= 3 and self.urows >= d.link_focus * (self.sum_n + d.own_prior_rows * u):
+            return True
+        if self.rep_users >= 2 and self.rep_rows >= d.link_reuse * self.rep_users:
+            return True
+        if self.big >= d.coherence_min_users and self.scripted >= d.link_coherence * self.big:
+            return True
+        # fresh single-purpose accounts: >= coherence_min_users accounts, >= 90 % of everything they
+        # sent so far on this key, with >= min_prompts different prompts (a scaffold, not one example)
+        return (u >= d.coherence_min_users and self.urows >= d.full_template_share * self.sum_n
+                and len(self.prompts) >= min_prompts)
 
 
 class StreamingScorer:
@@ -212,6 +245,84 @@ class StreamingScorer:
         else:
             heapq.heapreplace(heap, entry)
 
+    # ------------------------------------------------------------------------------ live linking
+    def _leave(self, a: _Account, mk: tuple[str, int]) -> None:
+        """Take the account out of one key's live user-set statistics."""
+        c = a.member.pop(mk)
+        ks = self._keys[mk]
+        ks.users -= 1
+        ks.urows -= c
+        ks.sum_n -= a.n
+        ks.big -= a.big
+        ks.scripted -= a.scripted
+        if c >= 2:
+            ks.rep_users -= 1
+            ks.rep_rows -= c
+
+    def _live_keys(self, a: _Account, keys: dict) -> None:
+        """Update the user-set statistics of the account's content keys after its request (a.n
+        already counts it): O(M) for its M <= 3 * heavy_hitters member keys. An account with more
+        distinct keys leaves the one it used least (its rows and status leave that key's statistics
+        with it), so a key's statistics always describe its current members exactly."""
+        d = self.cfg.detect
+        big = a.n >= 3
+        scripted = big and a.shared_now >= d.full_template_share * a.n
+        db, ds = int(big) - int(a.big), int(scripted) - int(a.scripted)
+        a.big, a.scripted = big, scripted
+        table = self._keys
+        for mk in a.member:
+            ks = table[mk]
+            ks.sum_n += 1
+            ks.big += db
+            ks.scripted += ds
+        cap = 3 * self.cfg.heavy_hitters
+        for kind in _CONTENT:
+            key = keys[kind]
+            if key is None:
+                continue
+            mk = (kind, key)
+            ks = table[mk]
+            c = a.member.get(mk)
+            if c is None:
+                if len(a.member) >= cap:
+                    self._leave(a, min(a.member, key=a.member.__getitem__))
+                a.member[mk] = 1
+                ks.users += 1
+                ks.urows += 1
+                ks.sum_n += a.n
+                ks.big += big
+                ks.scripted += scripted
+            else:
+                a.member[mk] = c + 1
+                ks.urows += 1
+                ks.rep_users += c == 1
+                ks.rep_rows += 2 if c == 1 else 1
+
+    def _live_link(self, a: _Account, acct_id: str, keys: dict) -> None:
+        """Union the account with this row's content keys that link by their user set (the batch's
+        key rule) when linking keys of that kind carry >= ``link_share`` of its own traffic (the
+        batch's join rule); a linked account is also united with its payment fingerprints (the batch
+        links shared cards only between such scripted accounts). Work is O(M), and only when one of
+        the row's keys links."""
+        d, mp = self.cfg.detect, self.cfg.features.min_prompts
+        table = self._keys
+        node = ("a", acct_id)
+        for kind in _CONTENT:
+            key = keys[kind]
+            if key is None or not table[(kind, key)].links(d, mp):
+                continue
+            linking = [mk for mk in a.member if mk[0] == kind and table[mk].links(d, mp)]
+            if sum(a.member[mk] for mk in linking) < d.link_share * (a.n + 2.0):
+                continue
+            for mk in linking:
+                self._union(node, mk)
+            if not a.linked:
+                a.linked = True
+                for pay in a.keys["payment"].counts:
+                    self._union(node, ("payment", pay))
+        if a.linked and keys["payment"] is not None:
+            self._union(node, ("payment", keys["payment"]))
+
     # ------------------------------------------------------------------------------ observe
     def observe(self, row: Mapping) -> Verdict:
         """Update the state with one exchange (a mapping with the log schema's fields) and return
@@ -293,25 +404,9 @@ class StreamingScorer:
             g[4] += demand
             g[5] = min(g[5], ts_us)
             g[6] = max(g[6], ts_us)
-        # provisional campaign: union the account with the eligible content keys of this row
-        tpl = a.shared_now / (a.n + 2.0)
-        node = ("a", acct_id)
-        d = cfg.detect
-        for kind in _CONTENT:
-            key = keys[kind]
-            ks = self._keys.get((kind, key)) if key is not None else None
-            if ks is None or not ks.rows:
-                continue
-            on_key = a.keys[kind].counts.get(key, 0)
-            if tpl >= d.live_link_share and on_key >= d.link_focus * (a.n + 2.0):
-                # the key carries a fifth of this account's own traffic (an ordinary user who once
-                # typed a common phrase does not link)
-                self._union(node, (kind, key))
-            elif len(ks.accounts) >= 2 and on_key >= d.link_reuse:
-                # machine-scale reuse of a key other accounts use too (a reseller's harvest slice)
-                self._union(node, (kind, key))
-        if keys["payment"] is not None:
-            self._union(node, ("payment", keys["payment"]))
+        # provisional campaign: judge this row's content keys by their user sets, as the batch does
+        self._live_keys(a, keys)
+        self._live_link(a, acct_id, keys)
         return self._provisional(acct_id, a)
 
     def _provisional(self, acct_id: str, a: _Account) -> Verdict:
