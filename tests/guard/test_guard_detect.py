@@ -141,7 +141,7 @@ def _population(groups):
     acc = {"n": col(n), "first_us": col(first), "last_us": col(last), "n_prompts": col(n), "n_templates": col(n),
            "n_ip": np.ones(a), "n_ua": np.ones(a), "n_payment": np.ones(a), "demand_s": col(demand),
            "shared_rows": np.zeros(a), "gap_n": col(n) - 1, "gap_mean": np.full(a, 3600e6), "gap_std": np.full(a, 7200e6),
-           "active_minutes": col(n), "active_hours": col(n), "cap_any": col(cap)}
+           "active_minutes": col(n), "active_hours": np.maximum(col(n) / 4.0, 1.0), "cap_any": col(cap)}  # sessions
     ea, ip_a = rank[np.array(ea, np.int64)], rank[np.array(ip_a, np.int64)]
     acc["shared_rows"][ea] = np.array(cnt, np.float64)
     edges = {"tpl_prefix": (ea, np.array(ek, np.int64), np.ones(len(ea)), np.array(cnt, np.float64), np.array(cnt, np.float64)),
@@ -258,7 +258,7 @@ def _template_users(n_rows, firsts, share_per_key, n_keys=5):
            "gap_n": n - 1, "gap_mean": np.full(a, 3_600e6), "gap_std": np.full(a, 9_000e6),
            "shared_rows": n.copy(), "cap_any": np.zeros(a), "demand_s": n * 300.0, "n_prompts": n.copy(),
            "n_templates": n.copy(), "n_ip": np.ones(a), "n_ua": np.ones(a), "n_payment": np.zeros(a),
-           "active_minutes": n.copy(), "active_hours": n.copy(), "sampled_rows": n.copy()}
+           "active_minutes": n.copy(), "active_hours": np.maximum(np.round(n / 4.0), 1.0), "sampled_rows": n.copy()}  # sessions
     ea = np.repeat(np.arange(a), 2)
     ek = np.array([(i + j) % n_keys for i in range(a) for j in (0, 1)], np.int64) + 1000
     cnt = np.round(n[ea] * share_per_key)

@@ -28,7 +28,7 @@ def _accounts(n, firsts, span_us, demand_per_row_s, gap_cv=3.0, cap_share=0.0):
             "gap_n": n - 1, "gap_mean": gap_mean, "gap_std": gap_cv * gap_mean,
             "shared_rows": n.copy(), "cap_any": cap_share * n, "demand_s": n * demand_per_row_s,
             "n_prompts": n.copy(), "n_templates": n.copy(), "n_ip": np.ones(a), "n_ua": np.ones(a),
-            "n_payment": np.ones(a), "active_minutes": n.copy(), "active_hours": np.minimum(n, span_us / HOUR),
+            "n_payment": np.ones(a), "active_minutes": n.copy(), "active_hours": np.maximum(np.round(n / 4.0), 1.0),  # sessions
             "sampled_rows": np.minimum(n, 32.0)}
 
 
@@ -126,3 +126,34 @@ def test_two_campaigns_on_their_own_ips_with_their_own_scaffold_mixes_stay_apart
     _, campaigns = detect(_ids(a, "op"), acc, edges, None, DetectConfig())
     got = sorted(len(c.accounts) for c in campaigns)
     assert got == [60, 60]
+
+
+def _steady(a, n, firsts, span_us, rng):
+    """Accounts sending n requests each at a steady pace round the clock (every hour touched)."""
+    acc = _accounts(np.full(a, float(n)), firsts, span_us, demand_per_row_s=40.0, gap_cv=1.0)
+    acc["shared_rows"] = np.zeros(a)  # casual chat: no shared template
+    acc["active_hours"] = np.full(a, min(float(n), span_us / HOUR))
+    return acc
+
+
+def test_round_the_clock_accounts_on_shared_proxy_ips_are_linked_people_behind_one_nat_are_not():
+    """200 accounts with casual prompts (no shared content), 20 per proxy address, switched on
+    within an hour and sending ~1 request an hour round the clock for a week: one operator's pool,
+    linked through the addresses and flagged. 200 people behind the same 10 carrier-NAT addresses
+    (sessions in their waking hours) are not linked."""
+    rng = np.random.default_rng(9)
+    a, span = 200, 7 * DAY
+    acc = _steady(a, 168, DAY + rng.uniform(0, HOUR, a), span, rng)
+    assert human_rate_multiple(np.array([a * 168 * 40.0]), np.array([span + HOUR]), HumanRate())[0] > 2
+    edges = _edges(ip=_infra(np.full(a, 168.0), np.arange(a) // 20))
+    accounts, campaigns = detect(_ids(a, "mm"), acc, edges, None, DetectConfig())
+    assert all(x.flagged for x in accounts)
+    assert sorted(len(c.accounts) for c in campaigns) == [20] * 10
+    assert all(x.signals["round_the_clock"] > 0.9 for x in accounts)
+    # people: the same volume in waking-hour sessions (about a third of the hours a steady pace touches)
+    people = _steady(a, 168, rng.uniform(0, 7 * DAY, a), span, rng)
+    people["active_hours"] = np.full(a, 40.0)
+    people["gap_std"] = 4.0 * people["gap_mean"]
+    accounts, campaigns = detect(_ids(a, "pp"), people, edges, None, DetectConfig())
+    assert not campaigns and not any(x.flagged for x in accounts)
+    assert all(x.signals["round_the_clock"] == 0.0 for x in accounts)

@@ -14,6 +14,8 @@ signal                    value                                                 
 ``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
 ``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
+``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
+``machine_pacing``        max(timing regularity, round the clock)                      the value itself
 ========================  ==========================================================  ============================
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
@@ -64,7 +66,10 @@ account, ``coherence`` = share of its users (those with >= 3 requests) that are 
 An account joins through a linking key only if linking keys carry >= ``link_share`` (10 %, one
 request in ten) of its own traffic: an ordinary user who once typed a phrase that a campaign also
 uses, or an office colleague of such a user sharing a corporate card, does not join the campaign.
-Capability words are not required for a link (held-out capabilities match none). Shared payment
+Capability words are not required for a link (held-out capabilities match none). A shared IP or IP
+prefix links only machine-paced accounts (round the clock >= 0.5, or timing regularity >= 0.5 over
+>= ``link_pacing_gaps`` = 20 gaps): people behind one carrier NAT, campus or office address sleep
+and pause; a proxy pool's scheduled accounts do not. Shared payment
 fingerprints link accounts that are themselves scripted (>= ``link_share`` of their traffic on
 linking keys), never ordinary colleagues on one corporate card. Components are then split along
 content communities (:func:`.links.split_by_content`: label propagation over the linking edges; a
@@ -160,6 +165,7 @@ from .links import edge, link_accounts, size_evidence
 from .rates import HumanRate, human_rate_multiple
 
 _EPS = 1e-12
+_WAKING = 2.0 / 3.0  # share of the day a person can be awake
 
 
 @dataclass(frozen=True)
@@ -208,6 +214,9 @@ class DetectConfig:
     split_coverage: float = 0.8
     split_cohesion: float = 0.7
     split_same_content: float = 0.8
+    min_clock_days: float = 2.0
+    link_pacing_gaps: int = 20
+    clock_min_rate: float = 0.5
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -260,6 +269,18 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     gap_std = np.nan_to_num(np.asarray(acc["gap_std"], np.float64), nan=0.0)
     cv = np.where(gap_mean > 0, gap_std / np.maximum(gap_mean, _EPS), 1.0)
     regular = np.where(gap_n >= 5, np.clip(1.0 - cv, 0.0, 1.0), 0.0)
+    # round the clock: distinct active hours / the hours a steady process sending the same requests
+    # over the same span would touch (span_h * (1 - exp(-n / span_h))). A person sleeps and works in
+    # sessions (at most ~16 of 24 hours, fewer in practice); a scheduler does not. Measured only over
+    # >= min_clock_days with >= 24 expected hours and >= clock_min_rate requests per hour (a sparse
+    # user's few requests each fall in their own hour whether they sleep or not); 2/3 (waking share)
+    # -> 0, 1 -> 1
+    span_h = np.maximum(span, 0.0) / 3_600e6
+    expected_h = span_h * -np.expm1(-n / np.maximum(span_h, _EPS))
+    hours = np.asarray(acc["active_hours"], np.float64) if "active_hours" in acc else np.zeros(len(n))
+    cover = hours / np.maximum(expected_h, _EPS)
+    clock = np.where((span_h >= 24.0 * cfg.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.clock_min_rate * span_h),
+                     np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     return {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
@@ -268,6 +289,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
         "capability_share": np.asarray(acc["cap_any"], np.float64) / (n + 2.0),
         "human_rate_multiple": human_rate_multiple(np.asarray(acc["demand_s"], np.float64), span, cfg.rate),
         "timing_regularity": regular,
+        "round_the_clock": clock,
+        "machine_pacing": np.maximum(regular, clock),
         "prompt_diversity": np.asarray(acc["n_prompts"], np.float64) / np.maximum(n, 1.0),
         "distinct_ips": np.asarray(acc["n_ip"], np.float64),
     }
@@ -330,7 +353,11 @@ def detect(
     e_pay = np.clip(shared_pay / 2.0, 0.0, 1.0)
 
     n_acc_rows = sig["exchanges"]
-    lk = link_accounts(acc, edges, n_acc_rows, cfg)
+    # linking through shared addresses needs pacing that is statistically clear: round the clock,
+    # or clockwork gaps over >= link_pacing_gaps gaps (a CV from five gaps is chance for a person)
+    paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
+        (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link_pacing_gaps))
+    lk = link_accounts(acc, edges, n_acc_rows, cfg, machine_paced=paced)
     # scripted share: the account's rows on linking (scripted) content keys, the largest kind
     scripted = lk.scripted
     sig["scripted_share"] = np.minimum(scripted, n_acc_rows) / (n_acc_rows + 2.0)
@@ -343,16 +370,16 @@ def detect(
     cap = capability_evidence(sig["capability_share"] * shrink, cfg)
     # capability focus is harvest evidence only as far as the account works at machine scale or pace:
     # coding and "explain" questions at a human rate are what developers and analysts ask every day
-    own_gate = np.maximum(e_vol, sig["timing_regularity"])
+    own_gate = np.maximum(e_vol, sig["machine_pacing"])
     h_own = _noisy_or(cfg.w_capability * cap * np.sqrt(own_gate), cfg.w_volume * e_vol,
-                      cfg.w_regularity * sig["timing_regularity"])
+                      cfg.w_regularity * sig["machine_pacing"])
     k_own = _noisy_or(cfg.w_templated * e_script, cfg.w_payment * e_pay, cfg.w_volume_k * e_vol)
     own = np.sqrt(h_own * k_own)
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
         "human_rate_multiple": e_vol,
-        "timing_regularity": sig["timing_regularity"],
+        "machine_pacing": sig["machine_pacing"],
         "shared_payment": e_pay,
     }
 
@@ -396,7 +423,7 @@ def detect(
     infra = np.where(size >= 2, infra, 0.0)
     # machine pacing: median timing regularity of the members; shared infrastructure counts fully
     # only for accounts that behave like machines (an office's colleagues share an IP and a card)
-    pacing = _group_median(labels, np.asarray(sig["timing_regularity"], np.float64))
+    pacing = _group_median(labels, np.asarray(sig["machine_pacing"], np.float64))
     infra_e = infra * (1.0 - cfg.office_discount * (1.0 - pacing))
     # synchrony (scored): share of members whose first request lies within sync_window of the
     # members' median first request — coordinated accounts are switched on together

@@ -12,6 +12,9 @@ import numpy as np
 
 from . import cluster as _cluster
 
+#: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
+IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .detect import DetectConfig
 
@@ -239,7 +242,8 @@ class Links:
     reuse: np.ndarray | None = None  # per account: the largest rows-per-user of its linking keys
 
 
-def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig") -> Links:
+def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
+                  machine_paced: np.ndarray | None = None) -> Links:
     """Cluster accounts: link them through campaign-like content keys and shared payment (see the
     :mod:`.detect` docstring), take connected components, then split them along content and
     infrastructure communities."""
@@ -287,6 +291,16 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     ea_l.append(ea[pk])
     ew_l.append(np.ones(int(pk.sum())))
     ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
+    # a shared IP or IP prefix links machine-paced accounts only (round the clock or clockwork
+    # gaps): carrier-grade NAT, campus and office addresses put many people behind one address, but
+    # people sleep and pause; a proxy pool's scheduled accounts do not
+    if machine_paced is not None:
+        for j, kind in enumerate(IP_KINDS):
+            ea, ek = edge(edges, kind)[:2]
+            pk = np.asarray(machine_paced, bool)[ea]
+            ea_l.append(ea[pk])
+            ew_l.append(np.ones(int(pk.sum())))
+            ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(4 + j)).view(np.int64))
     scripted = np.max(scripted_rows, axis=0)
     if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
         scripted = np.asarray(acc["shared_rows"], np.float64)
