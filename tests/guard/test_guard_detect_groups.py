@@ -157,3 +157,36 @@ def test_round_the_clock_accounts_on_shared_proxy_ips_are_linked_people_behind_o
     accounts, campaigns = detect(_ids(a, "pp"), people, edges, None, DetectConfig())
     assert not campaigns and not any(x.flagged for x in accounts)
     assert all(x.signals["round_the_clock"] == 0.0 for x in accounts)
+
+
+def test_proxy_slash24_pool_with_distinct_addresses_is_linked_through_the_prefix():
+    """The same round-the-clock pool, but every account on its own addresses inside one of ten
+    proxy /24s (no address shared): the /24 prefix key links each /24's accounts."""
+    rng = np.random.default_rng(12)
+    a, span = 200, 7 * DAY
+    acc = _steady(a, 168, DAY + rng.uniform(0, HOUR, a), span, rng)
+    edges = _edges(ip=_infra(np.full(a, 168.0), 10_000 + np.arange(a)),
+                   ip_prefix=_infra(np.full(a, 168.0), np.arange(a) // 20))
+    accounts, campaigns = detect(_ids(a, "px"), acc, edges, None, DetectConfig())
+    assert all(x.flagged for x in accounts)
+    assert sorted(len(c.accounts) for c in campaigns) == [20] * 10
+    without = detect(_ids(a, "px"), acc, _edges(ip=edges["ip"]), None, DetectConfig())[1]
+    assert not without
+
+
+def test_ip_prefix_is_the_slash24_or_slash48_on_duckdb_and_in_python():
+    import duckdb
+    import ibis
+    import pyarrow as pa
+
+    from stillwatch.guard.features import ip_prefix, ip_prefix_py
+
+    cases = {"73.86.117.122": "73.86.117", "10.0.0.1": "10.0.0", "2001:db8::1": "2001:db8:0",
+             "2001:DB8:0:1::5": "2001:db8:0", "2001::5": "2001:0:0", "2001:db8:0:0:1:2:3:4": "2001:db8:0",
+             "garbage": None, "": None, "1.2.3": None}
+    raw = duckdb.connect()
+    raw.register("t", pa.table({"ip": list(cases)}))
+    t = ibis.duckdb.from_connection(raw).table("t")
+    got = t.select(p=ip_prefix(t.ip)).to_pyarrow()["p"].to_pylist()
+    assert got == list(cases.values())
+    assert [ip_prefix_py(x) for x in cases] == list(cases.values())

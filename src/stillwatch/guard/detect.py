@@ -416,7 +416,8 @@ def detect(
     c_hours = csum(np.asarray(acc["demand_s"], np.float64)) / 3600.0
     e_hours = harvest_volume_evidence(c_hours, cfg)
     infra = np.zeros(a)
-    for kind, weight in (("ip", 1.0), ("payment", 1.0), ("user_agent", 0.5)):  # a user agent is weak evidence
+    # an address prefix (/24, /48) counts like an address; a user agent is weak evidence
+    for kind, weight in (("ip", 1.0), ("ip_prefix", 1.0), ("payment", 1.0), ("user_agent", 0.5)):
         ea, ek, _ = edge(edges, kind)
         share = _group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
         infra = np.maximum(infra, weight * share)

@@ -66,9 +66,9 @@ CAPABILITY_PATTERNS: dict[str, str] = {
 }
 
 #: Kinds of cross-account keys, in the order used for edge tables.
-KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent")
+KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
 CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
-INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent")
+INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
 
 
 @dataclass(frozen=True)
@@ -159,6 +159,33 @@ def sample_key_py(request_id: str) -> int:
 _WS = "[\t\n\f\r ]"
 
 
+#: An IPv6 address's "::" written out far enough that its first three groups are explicit.
+_V6_FILL = ":0:0:0:0:0:0:"
+_V6_HEAD = r"^([0-9a-f]*:[0-9a-f]*:[0-9a-f]*)"
+_V4_HEAD = r"^([0-9]+\.[0-9]+\.[0-9]+)\."
+
+
+def ip_prefix(ip: ibis.StringValue) -> ibis.StringValue:
+    """The network prefix of an address as text: the first three octets of an IPv4 address (/24),
+    the first three groups of an IPv6 address (/48, with ``::`` expanded; lower case); null when
+    the text is neither. Addresses are compared as written (RFC 5952 canonical text for IPv6)."""
+    v6 = ip.lower().replace("::", _V6_FILL).re_extract(_V6_HEAD, 1)
+    v4 = ip.re_extract(_V4_HEAD, 1)
+    p = ibis.ifelse(ip.contains(":"), v6, v4)
+    return ibis.ifelse(p.isnull() | (p == ""), ibis.null(dt.string), p)
+
+
+def ip_prefix_py(ip: str) -> str | None:
+    """:func:`ip_prefix` in Python (for the streaming scorer)."""
+    import re
+
+    if ":" in ip:
+        m = re.match(_V6_HEAD, ip.lower().replace("::", _V6_FILL))
+    else:
+        m = re.match(_V4_HEAD, ip)
+    return m.group(1) if m and m.group(1) else None
+
+
 def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
     """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`).
 
@@ -189,6 +216,7 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         rid_h=hash64(t.request_id, engine),
         skey=sample_key(t.request_id, engine),
         ip=hash64(t.ip, engine),
+        ip_prefix=hash64(ip_prefix(t.ip), engine),
         user_agent=hash64(t.user_agent, engine),
         payment=hash64(pay, engine),
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
@@ -237,7 +265,7 @@ def infra_counts(keys: ibis.Table) -> ibis.Table:
 def infra_distinct(per: ibis.Table) -> ibis.Table:
     """Per account: distinct IPs, user agents and payment fingerprints (from :func:`infra_counts`)."""
     short = {"payment": "n_payment", "ip": "n_ip", "user_agent": "n_ua"}
-    names = {i: short[k] for i, k in enumerate(INFRA_KINDS)}
+    names = {i: short[k] for i, k in enumerate(INFRA_KINDS) if k in short}
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
     return per.group_by("account_id").agg(
         **{name: ibis.ifelse(per.kind == i, one, zero).sum() for i, name in names.items()}
@@ -297,7 +325,8 @@ def sample_rows(keys: ibis.Table, k: int) -> ibis.Table:
     fewer; ties — equal 60-bit keys — broken by the row hash): ``account_id, rid_h, skey`` and the
     infrastructure keys. ``keys`` may be all rows or :func:`sample_candidates`."""
     w = ibis.window(group_by=keys.account_id, order_by=[keys.skey, keys.rid_h])
-    r = keys.select("account_id", "rid_h", "skey", "payment", "ip", "user_agent", rn=ibis.row_number().over(w))
+    r = keys.select("account_id", "rid_h", "skey", "payment", "ip", "user_agent", "ip_prefix",
+                    rn=ibis.row_number().over(w))
     return r.filter(r.rn < k).drop("rn")
 
 
@@ -308,7 +337,7 @@ def sample_text(canon: ibis.Table, sample: ibis.Table, engine: str) -> ibis.Tabl
     normalise every prompt of the log."""
     src = canon.select(rid_src=hash64(canon.request_id, engine), prompt=canon.prompt)
     j = src.inner_join(sample, src.rid_src == sample.rid_h)
-    return j.select("account_id", "skey", "payment", "ip", "user_agent", norm=normalise(j.prompt))
+    return j.select("account_id", "skey", "payment", "ip", "user_agent", "ip_prefix", norm=normalise(j.prompt))
 
 
 def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
@@ -325,6 +354,7 @@ def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = Feature
         "payment": t.payment,
         "ip": t.ip,
         "user_agent": t.user_agent,
+        "ip_prefix": t.ip_prefix,
         "prompt_h": hash64(norm, engine),
         "tpl_prefix": ibis.ifelse(long_enough, hash64(norm.substr(0, cfg.template_chars), engine), null64),
         "tpl_suffix": ibis.ifelse(long_enough, hash64(norm.right(cfg.template_chars), engine), null64),

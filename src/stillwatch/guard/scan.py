@@ -58,6 +58,7 @@ from .features import (
     with_shared_flag,
 )
 from .findings import Findings
+from .ledger_log import is_ledger_source
 from .minhash import MinHashConfig, groups_from_sketches, sketches
 from .rates import human_rate_per_hour
 
@@ -310,7 +311,7 @@ def scan(source, *, engine: str = "duckdb", config: ScanConfig | None = None,
     """
     cfg = config or ScanConfig()
     say = progress or _noop
-    if isinstance(source, (str, Path)) and not Path(source).exists():
+    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
         raise GuardInputError(f"log file not found: {source}")
     eng = _engine(engine, cfg)
     try:
@@ -343,7 +344,7 @@ def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None 
     """The account feature columns and edges of a log without the scoring (for tests, the streaming
     scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
     cfg = config or ScanConfig()
-    if isinstance(source, (str, Path)) and not Path(source).exists():
+    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
         raise GuardInputError(f"log file not found: {source}")
     eng = _engine(engine, cfg)
     try:

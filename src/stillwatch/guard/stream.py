@@ -33,12 +33,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 
 from .detect import DetectConfig, capability_evidence, detect, volume_evidence
-from .features import CAPABILITY_PATTERNS, FeatureConfig, normalise_py, sample_key_py
+from .features import CAPABILITY_PATTERNS, FeatureConfig, ip_prefix_py, normalise_py, sample_key_py
 from .minhash import MinHashConfig, groups_from_sketches, sketch_one, sketches
 from .rates import human_rate_multiple
 
 _CAP_RE = [re.compile(p) for p in CAPABILITY_PATTERNS.values()]
-_KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent")
+_KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
 _CONTENT = ("tpl_prefix", "tpl_suffix", "near_dup")
 
 
@@ -114,7 +114,7 @@ class _Account:
         self.prompts = 0
         self.shared_now = 0
         # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
-        # suffix, text or None, capability flags, ip, user agent, payment)
+        # suffix, text or None, capability flags, ip, user agent, payment, ip prefix)
         self.sample: list[tuple] = []
         # live: the content keys whose user-set statistics this account contributes to (bounded,
         # see _LiveKeys), and its status in those statistics
@@ -239,7 +239,8 @@ class StreamingScorer:
             return
         long_enough = len(norm) >= fc.min_template_len
         entry = (-skey, ph, keys["tpl_prefix"], keys["tpl_suffix"], norm[: fc.max_text_chars] if long_enough else None,
-                 tuple(int(r.search(norm) is not None) for r in _CAP_RE), keys["ip"], keys["user_agent"], keys["payment"])
+                 tuple(int(r.search(norm) is not None) for r in _CAP_RE), keys["ip"], keys["user_agent"], keys["payment"],
+                 keys["ip_prefix"])
         if len(heap) < fc.sample_k:
             heapq.heappush(heap, entry)
         else:
@@ -371,6 +372,7 @@ class StreamingScorer:
             "payment": _h64(str(row["payment_fingerprint"])) if (row.get("payment_fingerprint") or "").strip() else None,
             "ip": _h64(str(row.get("ip") or "")),
             "user_agent": _h64(str(row.get("user_agent") or "")),
+            "ip_prefix": _h64(pfx) if (pfx := ip_prefix_py(str(row.get("ip") or ""))) is not None else None,
         }
         shared = 0
         for kind, key in keys.items():
@@ -453,7 +455,8 @@ class StreamingScorer:
             "cap": np.array([int(any(e[5])) for _, e in rows], np.int64),
             "caps": np.array([e[5] for _, e in rows], np.int64).reshape(len(rows), len(_CAP_RE)),
         }
-        for j, kind in ((2, "tpl_prefix"), (3, "tpl_suffix"), (6, "ip"), (7, "user_agent"), (8, "payment")):
+        for j, kind in ((2, "tpl_prefix"), (3, "tpl_suffix"), (6, "ip"), (7, "user_agent"), (8, "payment"),
+                        (9, "ip_prefix")):
             col[kind + "_ok"] = np.array([e[j] is not None for _, e in rows], bool)
             col[kind] = np.array([none if e[j] is None else e[j] for _, e in rows], np.int64)
         # near-duplicates over the distinct sampled prompts, exactly as the batch does
