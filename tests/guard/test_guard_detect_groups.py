@@ -190,3 +190,32 @@ def test_ip_prefix_is_the_slash24_or_slash48_on_duckdb_and_in_python():
     got = t.select(p=ip_prefix(t.ip)).to_pyarrow()["p"].to_pylist()
     assert got == list(cases.values())
     assert [ip_prefix_py(x) for x in cases] == list(cases.values())
+
+
+def test_two_operators_sharing_every_scaffold_are_separated_by_their_workload_levels():
+    """Two account pools driven by two schedulers through the same scaffold set on residential
+    proxies (no shared address): 300 accounts at ~38 requests and 2,500 at ~13 (each pool's
+    volumes within a small factor). Their workload levels separate them; a single pool whose
+    volumes spread uniformly between x and 2x stays one campaign."""
+    rng = np.random.default_rng(21)
+    a1, a2 = 300, 2500
+    n = np.concatenate([np.round(np.exp(rng.normal(np.log(38), 0.17, a1))),
+                        np.round(np.exp(rng.normal(np.log(13), 0.28, a2)))])
+    a = a1 + a2
+    acc = _accounts(n, rng.uniform(0, DAY, a), 5 * DAY, demand_per_row_s=60.0, gap_cv=1.0)
+    keys = [[8000 + j for j in rng.choice(12, 6, replace=False)] for _ in range(a)]
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 1.0 / 6)), ip=_infra(n, 90_000 + np.arange(a)))
+    ids = _ids(a, "w")
+    _, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    parts = [set(c.accounts) for c in campaigns]
+    first = set(ids[:a1])
+    best = max(parts, key=lambda p: len(p & first))
+    assert len(best & first) >= 0.97 * a1 and len(best - first) <= 0.03 * a2
+    assert sum(len(p) for p in parts) == a and len(parts) == 2
+    # one pool, volumes uniform over [150, 300]: one campaign
+    n1 = rng.integers(150, 301, 400).astype(np.float64)
+    acc1 = _accounts(n1, rng.uniform(0, DAY, 400), 5 * DAY, demand_per_row_s=60.0, gap_cv=1.0)
+    keys1 = [[8000 + j for j in rng.choice(12, 6, replace=False)] for _ in range(400)]
+    e1 = _edges(tpl_prefix=_content(n1, keys1, np.full(400, 1.0 / 6)), ip=_infra(n1, 90_000 + np.arange(400)))
+    _, campaigns = detect(_ids(400, "v"), acc1, e1, None, DetectConfig())
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == 400

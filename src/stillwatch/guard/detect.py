@@ -72,6 +72,8 @@ prefix links only machine-paced accounts (round the clock >= 0.5, or timing regu
 and pause; a proxy pool's scheduled accounts do not. Shared payment
 fingerprints link accounts that are themselves scripted (>= ``link_share`` of their traffic on
 linking keys), never ordinary colleagues on one corporate card. Components are then split along
+workload levels of scripted clusters (:func:`.links.split_by_workload`: one scheduler's accounts
+carry similar request counts; campaigns sharing a scaffold bank run pools at different levels), along
 content communities (:func:`.links.split_by_content`: label propagation over the linking edges; a
 community counts only if >= ``split_cohesion`` = 70 % of its rows' weight lies on keys that belong to
 it, so a fragment of one campaign is not split off) and along infrastructure communities. Shared IPs do not link (carrier-grade NAT and offices put many ordinary
@@ -148,7 +150,11 @@ Constants by name (:class:`DetectConfig`; values and reasons as above)
   stragglers), ``split_max_parts`` 20 (one campaign rotating through many proxies/cards stays
   whole), ``split_coverage`` 0.8 (the large parts must cover most of the cluster),
   ``split_cohesion`` 0.7, ``split_same_content`` 0.8 (infrastructure communities whose content
-  mixes have cosine >= 0.8 are one workload and are not split apart).
+  mixes have cosine >= 0.8 are one workload and are not split apart); workload levels
+  (:func:`.links.split_by_workload`): ``split_workload_d`` 2, ``split_workload_ratio`` 2,
+  ``split_workload_min`` 5 requests, ``split_workload_em`` 4 steps.
+* round the clock: ``min_clock_days`` 2, ``clock_min_rate`` 0.5 requests/hour;
+  ``link_pacing_gaps`` 20; rate evidence ``full_rate_multiple`` 4.
 * live alarm: ``live_c_capability`` 0.9, ``live_c_volume`` 0.7, ``live_c_templated`` 0.7,
   ``live_c_reuse`` 0.5, ``live_link_share`` 0.3.
 """
@@ -217,6 +223,10 @@ class DetectConfig:
     min_clock_days: float = 2.0
     link_pacing_gaps: int = 20
     clock_min_rate: float = 0.5
+    split_workload_d: float = 2.0
+    split_workload_ratio: float = 2.0
+    split_workload_min: float = 5.0
+    split_workload_em: int = 4
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:

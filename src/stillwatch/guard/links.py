@@ -229,6 +229,110 @@ def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: 
     return joined[sub]
 
 
+def _median_by(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per element: the (lower) median of ``x`` over its label group (one sort)."""
+    order = np.lexsort((x, labels))
+    ls = labels[order]
+    starts = np.searchsorted(ls, ls, side="left")
+    ends = np.searchsorted(ls, ls, side="right")
+    out = np.empty_like(x)
+    out[order] = x[order][starts + (ends - starts - 1) // 2]
+    return out
+
+
+def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig", scripted_share: np.ndarray,
+                      rounds: int = 2) -> np.ndarray:
+    """Split a cluster whose accounts fall into distinct workload levels.
+
+    A scheduler spreads its work evenly over its own accounts (round robin or random assignment:
+    request counts within a small factor of each other), so one operator's accounts form one level
+    of ``ln n``; campaigns of one family that share scaffolds but run their own account pools sit at
+    different levels. Per cluster: the best two-level cut of the sorted ``ln n`` (Otsu: largest
+    between-level variance), refined by ``split_workload_em`` (4) EM steps giving each account to the
+    level (a normal with that side's share, mean and sd) more likely to hold it. The split stands when the refined levels lie
+    >= ``split_workload_d`` (2) times the sum of their standard deviations apart (a single normal
+    population gives ~1.3, a uniform spread ~1.7: neither has two levels), their mean workloads
+    differ by >= ``split_workload_ratio`` (2x), the lower level has >= ``split_workload_min`` (5)
+    requests per account (below that a count is dominated by its own Poisson noise), both levels
+    are groups (>= ``split_min_accounts`` and >= ``split_min_share``) and the cluster is scripted
+    (median share of the members' traffic on linking keys >= ``scripted_full``: operator accounts,
+    whose volumes are the operator's choice). Vectorised over clusters with prefix sums and
+    bincounts; repeated ``rounds`` times (three pools, two cuts).
+    """
+    a = len(labels)
+    x_all = np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0))
+    share = np.asarray(scripted_share, np.float64)
+    idx = np.arange(a)
+    for _ in range(rounds):
+        size = _cluster.sizes(labels)
+        o = np.lexsort((x_all, labels))
+        lab, x = labels[o], x_all[o]
+        start = np.searchsorted(lab, lab, side="left")
+        tot = size[o].astype(np.float64)
+        cs, cs2 = np.cumsum(x), np.cumsum(x * x)
+        base = np.where(start > 0, cs[start - 1], 0.0)
+        end = start + size[o] - 1
+        s_all, s_l = cs[end] - base, cs - base
+        n_l = (idx - start + 1).astype(np.float64)
+        n_r = tot - n_l
+        min_part = np.maximum(cfg.split_min_accounts, cfg.split_min_share * tot)
+        ok = (np.minimum(n_l, n_r) >= min_part) & np.concatenate((x[1:] > x[:-1], [False]))
+        mu_l = s_l / np.maximum(n_l, 1.0)
+        mu_r = (s_all - s_l) / np.maximum(n_r, 1.0)
+        score = np.where(ok, n_l * n_r * (mu_r - mu_l) ** 2, -1.0)
+        best = np.full(a, -1.0)
+        np.maximum.at(best, lab, score)
+        cut = ok & (score == best[lab])
+        first_cut = np.full(a, a, np.int64)
+        np.minimum.at(first_cut, lab[cut], idx[cut])
+        fc = first_cut[lab]
+        has = (fc < a) & (_median_by(labels, share)[o] >= cfg.scripted_full)
+        if not has.any():
+            break
+        # refine: each account to the more likely level (normal with the side's share, mean, sd)
+        base2 = np.where(start > 0, cs2[start - 1], 0.0)
+        s2_l = cs2 - base2
+        s2_all = cs2[end] - base2
+        g = np.where(has, fc, 0)
+        ml, mr, nl, nr = mu_l[g], mu_r[g], n_l[g], np.maximum(n_r[g], 1.0)
+        sl = np.sqrt(np.maximum(s2_l[g] / nl - ml ** 2, 1e-4))
+        sr = np.sqrt(np.maximum((s2_all[g] - s2_l[g]) / nr - mr ** 2, 1e-4))
+        right = has & (np.log(nr) - np.log(sr) - 0.5 * ((x - mr) / sr) ** 2
+                       > np.log(nl) - np.log(sl) - 0.5 * ((x - ml) / sl) ** 2)
+        L, R = lab * 2, lab * 2 + 1
+
+        def levels(right):
+            """Per (cluster, side): accounts, mean and sd of ln n."""
+            key = lab * 2 + right.astype(np.int64)
+            cnt = np.bincount(key, minlength=2 * a).astype(np.float64)
+            m_ = np.bincount(key, weights=x, minlength=2 * a) / np.maximum(cnt, 1.0)
+            sd_ = np.sqrt(np.maximum(np.bincount(key, weights=x * x, minlength=2 * a) / np.maximum(cnt, 1.0) - m_ ** 2,
+                                     0.0))
+            return cnt, m_, sd_
+
+        for _ in range(cfg.split_workload_em - 1):  # a few more EM steps (two normals per cluster)
+            cnt, m_, sd_ = levels(right)
+            sl, sr = np.maximum(sd_[L], 1e-2), np.maximum(sd_[R], 1e-2)
+            right = has & (cnt[R] > 0) & (cnt[L] > 0) & (
+                np.log(np.maximum(cnt[R], 1.0)) - np.log(sr) - 0.5 * ((x - m_[R]) / sr) ** 2
+                > np.log(np.maximum(cnt[L], 1.0)) - np.log(sl) - 0.5 * ((x - m_[L]) / sl) ** 2)
+        cnt, m_, sd_ = levels(right)
+        sep = (m_[R] - m_[L]) / np.maximum(sd_[L] + sd_[R], 1e-6)
+        keep = (has & (np.minimum(cnt[L], cnt[R]) >= min_part) & (sep >= cfg.split_workload_d)
+                & (m_[R] - m_[L] >= np.log(cfg.split_workload_ratio)) & (m_[L] >= np.log(cfg.split_workload_min)))
+        right &= keep
+        if not right.any():
+            break
+        # the right level is labelled a + its cluster's label (distinct from every cluster label),
+        # then every part is relabelled by its smallest member
+        out = np.empty(a, np.int64)
+        out[o] = np.where(right, lab + a, lab)
+        first_idx = np.full(2 * a, a, np.int64)
+        np.minimum.at(first_idx, out, idx)
+        labels = first_idx[out]
+    return labels
+
+
 @dataclass(frozen=True)
 class Links:
     """What linking found: ``labels`` (cluster of each account, labelled by its smallest member),
@@ -309,4 +413,5 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
+    labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse)
