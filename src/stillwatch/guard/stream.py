@@ -10,6 +10,17 @@ rows, up to ``min_prompts`` distinct prompts), the MinHash/LSH sketch of the pro
 used buckets are evicted beyond ``max_buckets``), and an incremental union-find over accounts and
 keys for the provisional campaign.
 
+Live linking judges a content key by its *user set*, as the batch does (:meth:`_Key.links`): each
+key keeps running statistics of the accounts that use it — users, their rows on the key, their rows
+in all, returning users and those who sent every request on the key, repeat users and their rows —
+updated incrementally. Each account belongs to at most ``3 * heavy_hitters`` keys' statistics (it
+leaves its least-used key when it exceeds that), so a request costs O(heavy_hitters) updates
+whatever the traffic. An account joins a key's provisional campaign only when the key links and
+linking keys carry >= ``link_share`` of the account's own traffic (the batch's join rule). A person
+who once typed a common phrase therefore links nothing: the phrase is a small share of its users'
+traffic (with ``own_prior_rows`` pseudo-rows each), its users do not return to it, and they do other
+things too. The account's own live score uses the batch's shrinkage and capability gate.
+
 Each account also keeps the batch's text sample: its ``K = FeatureConfig.sample_k`` rows with the
 smallest :func:`.features.sample_key_py` of the request id, in a size-K max-heap (O(log K) per
 request). :meth:`StreamingScorer.verdicts` recomputes the sampled tier from those samples with the
@@ -36,6 +47,9 @@ from .detect import DetectConfig, capability_evidence, detect, volume_evidence
 from .features import CAPABILITY_PATTERNS, FeatureConfig, ip_prefix_py, normalise_py, sample_key_py
 from .minhash import MinHashConfig, groups_from_sketches, sketch_one, sketches
 from .rates import human_rate_multiple
+from .stream_state import AccountState as _Account
+from .stream_state import KeyState as _Key
+from .stream_state import SpaceSaving as _SpaceSaving
 
 _CAP_RE = [re.compile(p) for p in CAPABILITY_PATTERNS.values()]
 _KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
@@ -72,93 +86,6 @@ class Verdict:
 
 def _h64(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little", signed=True)
-
-
-class _SpaceSaving:
-    """Top-K heavy hitters with counts (Metwally, Agrawal & El Abbadi 2005). O(K) worst case per
-    update only when the map is full and the key is new (K is a small constant)."""
-
-    __slots__ = ("k", "counts")
-
-    def __init__(self, k: int) -> None:
-        self.k = k
-        self.counts: dict[int, int] = {}
-
-    def add(self, key: int) -> None:
-        c = self.counts
-        if key in c:
-            c[key] += 1
-        elif len(c) < self.k:
-            c[key] = 1
-        else:
-            victim = min(c, key=c.__getitem__)
-            c[key] = c.pop(victim) + 1
-
-
-class _Account:
-    __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample", "member", "big", "scripted", "linked")
-
-    def __init__(self, k: int) -> None:
-        self.n = 0
-        self.first = None
-        self.last = None
-        self.demand = 0.0
-        self.cap = 0
-        self.gap_n = 0
-        self.gap_mean = 0.0
-        self.gap_m2 = 0.0
-        self.keys = {kind: _SpaceSaving(k) for kind in _KINDS}
-        self.minutes = 0
-        self.hours = 0
-        self.prompts = 0
-        self.shared_now = 0
-        # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
-        # suffix, text or None, capability flags, ip, user agent, payment, ip prefix)
-        self.sample: list[tuple] = []
-        # live: the content keys whose user-set statistics this account contributes to (bounded,
-        # see _LiveKeys), and its status in those statistics
-        self.member: dict[tuple[str, int], int] = {}
-        self.big = False
-        self.scripted = False
-        self.linked = False
-
-
-class _Key:
-    __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "big", "scripted", "rep_users",
-                 "rep_rows")
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self.cap = 0
-        self.prompts: set[int] = set()  # capped at min_prompts
-        self.accounts: set[str] = set()  # capped at min_accounts
-        # live user-set statistics over the accounts holding the key in their membership map:
-        # users, their rows on the key, their rows in all, users with >= 3 requests, those of them
-        # fully templated, users with >= 2 rows on the key and those users' rows on it
-        self.users = 0
-        self.urows = 0
-        self.sum_n = 0
-        self.big = 0
-        self.scripted = 0
-        self.rep_users = 0
-        self.rep_rows = 0
-
-    def links(self, d: DetectConfig, min_prompts: int) -> bool:
-        """The batch's key-level rule (:func:`.links.key_link_stats`) on the live user-set
-        statistics: focus (with ``own_prior_rows`` pseudo-rows per user), machine-scale reuse by
-        >= 2 repeat users, or coherence of >= ``coherence_min_users`` scripted users."""
-        u = self.users
-        if u >= 3 and self.urows >= d.link_focus * (self.sum_n + d.own_prior_rows * u):
-            return True
-        if self.rep_users >= 2 and self.rep_rows >= d.link_reuse * self.rep_users:
-            return True
-        if self.big >= d.coherence_min_users and self.scripted >= d.link_coherence * self.big:
-            return True
-        # fresh single-purpose accounts: >= coherence_min_users accounts, >= 90 % of everything they
-        # sent so far on this key, with >= min_prompts different prompts (a scaffold, not one example)
-        return (u >= d.coherence_min_users and self.urows >= d.full_template_share * self.sum_n
-                and len(self.prompts) >= min_prompts)
 
 
 class StreamingScorer:
@@ -256,6 +183,8 @@ class StreamingScorer:
         ks.sum_n -= a.n
         ks.big -= a.big
         ks.scripted -= a.scripted
+        ks.returning -= a.n >= 2
+        ks.devoted -= a.n >= 2 and c == a.n
         if c >= 2:
             ks.rep_users -= 1
             ks.rep_rows -= c
@@ -271,11 +200,16 @@ class StreamingScorer:
         db, ds = int(big) - int(a.big), int(scripted) - int(a.scripted)
         a.big, a.scripted = big, scripted
         table = self._keys
-        for mk in a.member:
+        n, dr = a.n, int(a.n == 2)  # n - 1 requests were counted so far; the account returns at n == 2
+        on_row = {(kind, keys[kind]) for kind in _CONTENT if keys[kind] is not None}
+        for mk, c in a.member.items():
             ks = table[mk]
             ks.sum_n += 1
             ks.big += db
             ks.scripted += ds
+            ks.returning += dr
+            # devoted before this request (all n - 1 on the key, n - 1 >= 2) and after it
+            ks.devoted += (n >= 2 and c + (mk in on_row) == n) - (n >= 3 and c == n - 1)
         cap = 3 * self.cfg.heavy_hitters
         for kind in _CONTENT:
             key = keys[kind]
@@ -286,13 +220,15 @@ class StreamingScorer:
             c = a.member.get(mk)
             if c is None:
                 if len(a.member) >= cap:
-                    self._leave(a, min(a.member, key=a.member.__getitem__))
+                    # the least-used key not on this row (those are counted with this request already)
+                    self._leave(a, min((k for k in a.member if k not in on_row), key=a.member.__getitem__))
                 a.member[mk] = 1
                 ks.users += 1
                 ks.urows += 1
                 ks.sum_n += a.n
                 ks.big += big
                 ks.scripted += scripted
+                ks.returning += a.n >= 2
             else:
                 a.member[mk] = c + 1
                 ks.urows += 1
@@ -341,7 +277,7 @@ class StreamingScorer:
         a = self._acc.get(acct_id)
         new = a is None
         if new:
-            a = self._acc[acct_id] = _Account(cfg.heavy_hitters)
+            a = self._acc[acct_id] = _Account(cfg.heavy_hitters, _KINDS)
         # account counters
         a.n += 1
         if a.last is not None:
@@ -411,16 +347,36 @@ class StreamingScorer:
         self._live_link(a, acct_id, keys)
         return self._provisional(acct_id, a)
 
+    def _pacing(self, a: _Account) -> float:
+        """Machine pacing as the batch's :func:`.detect.account_signals` measures it: clockwork gaps
+        (1 - coefficient of variation over >= 5 gaps) or round-the-clock activity (active hours vs
+        those a steady process over the same span would touch, over >= min_clock_days)."""
+        d = self.cfg.detect
+        cv = (np.sqrt(a.gap_m2 / a.gap_n) / a.gap_mean) if a.gap_n and a.gap_mean > 0 else 1.0
+        reg = max(0.0, 1.0 - cv) if a.gap_n >= 5 else 0.0
+        span_h = max(a.last - a.first, 0) / 3_600e6
+        if span_h < 24.0 * d.min_clock_days or a.n < d.clock_min_rate * span_h:
+            return reg
+        expected_h = span_h * -np.expm1(-a.n / span_h)
+        if expected_h < 24.0:
+            return reg
+        waking = d.rate.waking_hours_per_day / 24.0
+        return max(reg, min(max((a.hours / expected_h - waking) / (1.0 - waking), 0.0), 1.0))
+
     def _provisional(self, acct_id: str, a: _Account) -> Verdict:
         d = self.cfg.detect
-        cap = float(capability_evidence(np.array([a.cap / (a.n + 2.0)]), d)[0])
+        # own score as the batch's (detect): shares shrunk by own_prior_rows pseudo-rows (a handful of
+        # requests is weak evidence on its own; small accounts are judged through their campaign), and
+        # capability focus counted only as far as the account works at machine scale or pace
+        shrink = (a.n + 2.0) / (a.n + d.own_prior_rows)
+        cap = float(capability_evidence(np.array([a.cap / (a.n + 2.0) * shrink]), d)[0])
         tpl = a.shared_now / (a.n + 2.0)
         mult = human_rate_multiple(np.array([a.demand]), np.array([a.last - a.first]), d.rate)
         e_vol = float(volume_evidence(mult, d)[0])
-        cv = (np.sqrt(a.gap_m2 / a.gap_n) / a.gap_mean) if a.gap_n and a.gap_mean > 0 else 1.0
-        reg = max(0.0, 1.0 - cv) if a.gap_n >= 5 else 0.0
-        h = 1 - (1 - d.w_capability * cap) * (1 - d.w_volume * e_vol) * (1 - d.w_regularity * reg)
-        k = 1 - (1 - d.w_templated * tpl) * (1 - d.w_volume_k * e_vol)
+        pacing = self._pacing(a)
+        h = 1 - ((1 - d.w_capability * cap * np.sqrt(max(e_vol, pacing))) * (1 - d.w_volume * e_vol)
+                 * (1 - d.w_regularity * pacing))
+        k = 1 - (1 - d.w_templated * tpl * shrink) * (1 - d.w_volume_k * e_vol)
         score = float(np.sqrt(h * k))
         root = self._find(("a", acct_id))
         g = self._agg.get(root)
