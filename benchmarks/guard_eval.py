@@ -176,9 +176,11 @@ def simulator_speed(n: int, seed: int, repeats: int = 3) -> list[str]:
     ]
 
 
-def stream_alarms(name, n, seed, log=None, labels=None):
+def stream_alarms(name, n, seed, log=None, labels=None, whole=False):
     """Stillwatch's streaming replay: on the batch's own log when ``log``/``labels`` are given,
-    else on a separate n-exchange simulation of the family (same seed)."""
+    else on a separate n-exchange simulation of the family (same seed). ``whole``: replay every row
+    (live false alarms over the whole log) instead of stopping once every campaign has alarmed;
+    the campaigns' first alarms are the same either way (verdicts are causal)."""
     import pyarrow.compute as pc
 
     same = log is not None
@@ -187,10 +189,11 @@ def stream_alarms(name, n, seed, log=None, labels=None):
     lab = labels.filter(pc.is_valid(labels["campaign_id"]))
     camp = dict(zip(lab["account_id"].to_pylist(), lab["campaign_id"].to_pylist()))
     t0 = time.perf_counter()
-    alarms, replayed = stillwatch_stream(log, campaigns_of=camp)
+    alarms, replayed = stillwatch_stream(log, campaigns_of=None if whole else camp)
     dt = time.perf_counter() - t0
     hba = harvest_before_alarm(log, labels, alarms)
-    how = "stopped once every campaign had alarmed" if replayed < log.num_rows else "the whole log: some campaign never alarmed"
+    how = ("stopped once every campaign had alarmed" if replayed < log.num_rows else
+           "the whole log (--stream-whole-log)" if whole else "the whole log: some campaign never alarmed")
     # live false alarms: benign accounts alarmed among the benign accounts seen in the replayed rows
     ordered = log.sort_by([("ts", "ascending"), ("request_id", "ascending")])
     seen = set(ordered["account_id"].slice(0, replayed).to_pylist())
@@ -205,7 +208,7 @@ def stream_alarms(name, n, seed, log=None, labels=None):
     return hba, note, dt, (benign_alarmed, len(benign_seen), replayed, log.num_rows)
 
 
-def run_family(name, n, seed, detectors, stream, stream_n, also_n=0):
+def run_family(name, n, seed, detectors, stream, stream_n, also_n=0, whole=False):
     live, extra = None, None
     t0 = time.perf_counter()
     log, labels = simulate(name, n, seed)
@@ -223,7 +226,7 @@ def run_family(name, n, seed, detectors, stream, stream_n, also_n=0):
                 if stream_n:
                     hba, note, dt, live = stream_alarms(name, stream_n, seed)
                 else:
-                    hba, note, dt, live = stream_alarms(name, n, seed, log, labels)
+                    hba, note, dt, live = stream_alarms(name, n, seed, log, labels, whole)
                 ev = replace(ev, harvest_before_alarm=hba, notes=ev.notes + (note,))
                 timing[d] += dt
                 if also_n:
@@ -314,6 +317,9 @@ def main(argv=None) -> int:
                          "separate N-exchange simulation of the family instead")
     ap.add_argument("--stream-reference", type=int, default=0,
                     help="N > 0: also replay a separate N-exchange simulation and report its alarm as a reference")
+    ap.add_argument("--stream-whole-log", default="",
+                    help="comma-separated families whose same-log replay runs over every row (live false alarms over "
+                         "the whole log) instead of stopping once every campaign has alarmed")
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--json", default=None, help="also write raw results as JSON here")
     ap.add_argument("--speed-rows", type=int, default=1_000_000, help="rows for the simulator-speed figure (0: skip)")
@@ -338,7 +344,7 @@ def main(argv=None) -> int:
     for f in families:
         print(f"== {f}", flush=True)
         results.append(run_family(f, args.exchanges, args.seed, detectors, not args.no_stream, args.stream_exchanges,
-                                  args.stream_reference))
+                                  args.stream_reference, f in args.stream_whole_log.split(",")))
     # ---- summary against the goals (Stillwatch only), one row per family
     lines = [
         "## guard: detection goals per scenario family (`benchmarks/guard_eval.py`)",
@@ -362,7 +368,9 @@ def main(argv=None) -> int:
             "(same seed), not the batch's log.")) +
         (f" A reference replay of a separate {args.stream_reference:,}-exchange simulation is listed in the last "
          "column (not a goal figure)." if args.stream_reference else "") +
-        " 'live false alarms' = benign accounts alarmed live / benign accounts seen in the replayed rows.",
+        " 'live false alarms' = benign accounts alarmed live / benign accounts seen in the replayed rows"
+        + (f"; the replays of {args.stream_whole_log.replace(',', ', ')} run over the whole log "
+           "(--stream-whole-log), so their false alarms cover every benign account." if args.stream_whole_log else "."),
         "",
         "| family | benign accounts | TPR@1e-4 (>= 0.99) | campaigns recovered (>= 0.95) | ARI (>= 0.9) | "
         "harvest before alarm, max (< 1%) | all goals met | live false alarms (rows replayed)"
