@@ -160,18 +160,24 @@ def test_round_the_clock_accounts_on_shared_proxy_ips_are_linked_people_behind_o
 
 
 def test_proxy_slash24_pool_with_distinct_addresses_is_linked_through_the_prefix():
-    """The same round-the-clock pool, but every account on its own addresses inside one of ten
-    proxy /24s (no address shared): the /24 prefix key links each /24's accounts."""
+    """The same round-the-clock pool, but every account rotating through its own addresses inside
+    one of ten proxy /24s (no address shared): the /24 prefix key links each /24's accounts. The same
+    accounts each keeping one address of their ISP's /24 (neighbours, not a rotation) are not
+    linked, even round the clock."""
     rng = np.random.default_rng(12)
     a, span = 200, 7 * DAY
     acc = _steady(a, 168, DAY + rng.uniform(0, HOUR, a), span, rng)
-    edges = _edges(ip=_infra(np.full(a, 168.0), 10_000 + np.arange(a)),
-                   ip_prefix=_infra(np.full(a, 168.0), np.arange(a) // 20))
+    acc["n_ip"] = np.full(a, 40.0)
+    # each account's 40 addresses are its own: no shared-address edge, only the shared /24
+    edges = _edges(ip=_empty(), ip_prefix=_infra(np.full(a, 168.0), np.arange(a) // 20))
     accounts, campaigns = detect(_ids(a, "px"), acc, edges, None, DetectConfig())
     assert all(x.flagged for x in accounts)
     assert sorted(len(c.accounts) for c in campaigns) == [20] * 10
-    without = detect(_ids(a, "px"), acc, _edges(ip=edges["ip"]), None, DetectConfig())[1]
+    without = detect(_ids(a, "px"), acc, _edges(), None, DetectConfig())[1]
     assert not without
+    acc["n_ip"] = np.ones(a)
+    accounts, campaigns = detect(_ids(a, "px"), acc, edges, None, DetectConfig())
+    assert not campaigns and not any(x.flagged for x in accounts)
 
 
 def test_ip_prefix_is_the_slash24_or_slash48_on_duckdb_and_in_python():

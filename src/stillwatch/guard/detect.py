@@ -69,7 +69,9 @@ uses, or an office colleague of such a user sharing a corporate card, does not j
 Capability words are not required for a link (held-out capabilities match none). A shared IP or IP
 prefix links only machine-paced accounts (round the clock >= 0.5, or timing regularity >= 0.5 over
 >= ``link_pacing_gaps`` = 20 gaps): people behind one carrier NAT, campus or office address sleep
-and pause; a proxy pool's scheduled accounts do not. Shared payment
+and pause; a proxy pool's scheduled accounts do not. A prefix (/24, /48) links only accounts that
+also rotate through >= ``link_prefix_ips`` = 3 addresses: neighbours on one ISP's /24 each keep
+their own address. Shared payment
 fingerprints link accounts that are themselves scripted (>= ``link_share`` of their traffic on
 linking keys), never ordinary colleagues on one corporate card. Components are then split along
 workload levels of scripted clusters (:func:`.links.split_by_workload`: one scheduler's accounts
@@ -107,13 +109,15 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   members are human-paced — median timing regularity 0 — because colleagues in an office share an
   IP and a corporate card, while shared infrastructure plus machine pacing is a scheduler), onset synchrony (0.2; share of members whose first
   request falls within an hour of the members' median first request, evidence
-  ``2 * (share - 0.5)``, >= 3 members) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
+  ``2 * (excess - 0.5)``, >= 3 members, where ``excess`` is the share beyond the share of *all*
+  accounts first seen in the same window — at the log's start every busy account "starts"
+  together because its earlier activity is cut off) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
   over members, ``hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
   request counts are within a small factor of each other, while independent customers' volumes
   are heavy-tailed — log-normal with sigma ~0.7-1 — even when they share a template).
   Templated share and size count only in proportion to ``e_text`` = max(members' median scripted
   share / ``scripted_full`` (0.5: half of each member's traffic on the linking keys is a script),
-  onset synchrony, workload homogeneity, machine pacing, shared infrastructure, median key reuse /
+  onset synchrony, workload homogeneity, shared infrastructure, median key reuse /
   ``link_reuse``): independent people reusing a few famous prompts (a public prompt library, a
   framing many developers share) put a small share of their traffic on the shared keys and show
   none of the operator behaviour — common language, not a campaign.
@@ -222,6 +226,7 @@ class DetectConfig:
     split_same_content: float = 0.8
     min_clock_days: float = 2.0
     link_pacing_gaps: int = 20
+    link_prefix_ips: int = 3
     clock_min_rate: float = 0.5
     split_workload_d: float = 2.0
     split_workload_ratio: float = 2.0
@@ -441,7 +446,13 @@ def detect(
     first_i = np.asarray(acc["first_us"], np.float64)
     med_first = _group_median(labels, first_i)
     onset = csum((np.abs(first_i - med_first) <= cfg.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
-    e_sync = np.where(size >= 3, np.clip((onset - 0.5) * 2.0, 0.0, 1.0), 0.0)
+    # beyond the log's own arrivals: the share of ALL accounts first seen in the same window (at the
+    # log's start every busy account "starts" together — its earlier activity is cut off)
+    fs = np.sort(first_i)
+    background = (np.searchsorted(fs, med_first + cfg.sync_window_us, side="right")
+                  - np.searchsorted(fs, med_first - cfg.sync_window_us, side="left")) / max(a, 1)
+    excess = (onset - background) / np.maximum(1.0 - background, _EPS)
+    e_sync = np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0)
     # workload homogeneity: a scheduler spreads work evenly over its accounts (round-robin or random
     # assignment: near-equal volumes); independent customers' volumes are heavy-tailed
     ln_n = np.log(np.maximum(n, 1.0))
@@ -479,7 +490,9 @@ def detect(
     # famous prompts — a public prompt library, a developer's framing seen in many accounts — spend
     # a small share of their traffic on the shared keys and show none of the behaviour: common
     # language, not a campaign.
-    behaves = np.maximum.reduce([e_sync, e_hom, pacing, infra_e, e_rep])
+    # (machine pacing is a trait of each account, not evidence that the accounts are one operator:
+    # many independent 24/7 integrations share common phrasing)
+    behaves = np.maximum.reduce([e_sync, e_hom, infra_e, e_rep])
     e_text = np.maximum(np.clip(c_scripted / cfg.scripted_full, 0.0, 1.0), behaves)
     c_coord = _noisy_or(cfg.c_templated * c_tpl * e_text, cfg.c_size * e_size * e_text, cfg.c_infra * infra_e,
                         cfg.c_sync * e_sync, cfg.c_homogeneity * e_hom)

@@ -397,11 +397,16 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
     # a shared IP or IP prefix links machine-paced accounts only (round the clock or clockwork
     # gaps): carrier-grade NAT, campus and office addresses put many people behind one address, but
-    # people sleep and pause; a proxy pool's scheduled accounts do not
+    # people sleep and pause; a proxy pool's scheduled accounts do not. A shared prefix alone is
+    # weaker — neighbours on one ISP's /24 each keep their own address —, so it links only accounts
+    # that rotate through >= link_prefix_ips addresses (a proxy pool's rotation)
     if machine_paced is not None:
+        n_ip = np.asarray(acc["n_ip"], np.float64) if "n_ip" in acc else np.zeros(a)
         for j, kind in enumerate(IP_KINDS):
             ea, ek = edge(edges, kind)[:2]
             pk = np.asarray(machine_paced, bool)[ea]
+            if kind == "ip_prefix":
+                pk &= n_ip[ea] >= cfg.link_prefix_ips
             ea_l.append(ea[pk])
             ew_l.append(np.ones(int(pk.sum())))
             ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(4 + j)).view(np.int64))
