@@ -119,7 +119,8 @@ def test_two_campaigns_on_their_own_ips_with_their_own_scaffold_mixes_stay_apart
     rng = np.random.default_rng(4)
     a = 120
     n = np.full(a, 50.0)
-    acc = _accounts(n, DAY + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
+    starts = np.where(np.arange(a) < 60, DAY, 2 * DAY)  # independent operators: their own days
+    acc = _accounts(n, starts + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
     bank = [5000 + j for j in range(10)]
     keys = [bank[:6] if i < 60 else bank[4:] for i in range(a)]  # overlap on two scaffolds only
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.16)), ip=_infra(n, np.where(np.arange(a) < 60, 1, 2)))

@@ -110,7 +110,7 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   IP and a corporate card, while shared infrastructure plus machine pacing is a scheduler), onset synchrony (0.2; share of members whose first
   request falls within an hour of the members' median first request, evidence
   ``2 * (excess - 0.5)``, >= 3 members, where ``excess`` is the share beyond the share of *all*
-  accounts first seen in the same window — at the log's start every busy account "starts"
+  other accounts first seen in the same window — at the log's start every busy account "starts"
   together because its earlier activity is cut off) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
   over members, ``hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
   request counts are within a small factor of each other, while independent customers' volumes
@@ -446,11 +446,12 @@ def detect(
     first_i = np.asarray(acc["first_us"], np.float64)
     med_first = _group_median(labels, first_i)
     onset = csum((np.abs(first_i - med_first) <= cfg.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
-    # beyond the log's own arrivals: the share of ALL accounts first seen in the same window (at the
-    # log's start every busy account "starts" together — its earlier activity is cut off)
+    # beyond the log's own arrivals: the share of the OTHER accounts first seen in the same window
+    # (at the log's start every busy account "starts" together — its earlier activity is cut off)
     fs = np.sort(first_i)
-    background = (np.searchsorted(fs, med_first + cfg.sync_window_us, side="right")
-                  - np.searchsorted(fs, med_first - cfg.sync_window_us, side="left")) / max(a, 1)
+    in_window = (np.searchsorted(fs, med_first + cfg.sync_window_us, side="right")
+                 - np.searchsorted(fs, med_first - cfg.sync_window_us, side="left"))
+    background = np.clip((in_window - onset * size) / np.maximum(a - size, 1), 0.0, 1.0)
     excess = (onset - background) / np.maximum(1.0 - background, _EPS)
     e_sync = np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0)
     # workload homogeneity: a scheduler spreads work evenly over its accounts (round-robin or random
