@@ -150,3 +150,43 @@ def test_live_key_statistics_match_naive_recount():
         assert got == naive.get(mk, [0] * 9), mk
         checked += 1
     assert checked > 100
+
+
+_QUESTIONS = tuple(f"why does {x} change when the seasons turn, and what should i watch for over the year"
+                   for x in _FILL)
+
+
+def test_one_coincident_request_does_not_join_a_campaign():
+    """A campaign wraps everyday questions in its reasoning scaffold; people who asked one of the
+    same questions plainly (among their other requests) share that question's suffix key with the
+    campaign. They must not join it, nor be alarmed with it; the campaign still alarms.
+
+    Stated limit: here each person's first request is in their own words. A person whose very first
+    request is the coincident question does join — one request on a campaign-like key is what a
+    sybil's first request looks like too (see notes/issue-4-data-eval.md, "Session 3")."""
+    rng = np.random.default_rng(14)
+    rows = []
+    t = T0 + 3600_000_000
+    for j in range(600):  # 30 sybils, round-robin, scaffold + everyday question
+        t += int(rng.uniform(2e6, 6e6))
+        rows.append({"request_id": f"c{j:07d}", "ts": t, "account_id": f"sybil-{j % 30:03d}",
+                     "prompt": "You are a careful tutor. Think step by step and show every intermediate step of your "
+                               f"reasoning (case {j}). " + _QUESTIONS[int(rng.integers(len(_QUESTIONS)))],
+                     "completion_tokens": int(rng.integers(400, 900))})
+    people = [f"person-{i:03d}" for i in range(200)]
+    for i, acct in enumerate(people):  # 3-8 requests each: one of the everyday questions (not the first)
+        t = T0 + int(rng.uniform(0, 6 * 3600e6))
+        n = int(rng.integers(3, 9))
+        q = int(rng.integers(1, n))
+        for k in range(n):
+            prompt = (_QUESTIONS[int(rng.integers(len(_QUESTIONS)))] if k == q else
+                      " ".join(rng.choice(_FILL, 6)) + " " + " ".join(rng.choice(_FILL, 3)) + "?")
+            rows.append({"request_id": f"p{i:03d}{k}", "ts": t, "account_id": acct, "ip": f"10.1.{i}.9",
+                         "prompt": prompt, "completion_tokens": int(rng.integers(200, 600))})
+            t += int(rng.exponential(600e6)) + 30_000_000
+    scorer, out = _replay(rows)
+    assert any(v.flagged for r, v in out if r["account_id"].startswith("sybil-")), "the campaign never alarmed live"
+    sybil_root = scorer._find(("a", "sybil-000"))
+    joined = [p for p in people if scorer._find(("a", p)) == sybil_root]
+    assert joined == [], f"{len(joined)} people joined the campaign through one coincident question"
+    assert not any(v.flagged for r, v in out if r["account_id"].startswith("person-"))

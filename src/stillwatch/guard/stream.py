@@ -237,19 +237,21 @@ class StreamingScorer:
 
     def _live_link(self, a: _Account, acct_id: str, keys: dict) -> None:
         """Union the account with this row's content keys that link by their user set (the batch's
-        key rule) when linking keys of that kind carry >= ``link_share`` of its own traffic (the
-        batch's join rule); a linked account is also united with its payment fingerprints (the batch
-        links shared cards only between such scripted accounts). Work is O(M), and only when one of
-        the row's keys links."""
+        key rule) when the account's own traffic backs it: linking keys of that kind carry
+        >= ``link_share`` of its traffic shrunk by ``own_prior_rows`` pseudo-rows, over >= 2 of its
+        rows — or this very row links through >= 2 key kinds at once (its scaffold's prefix and its
+        suffix or near-duplicate group). One coincidence — a person who once asked the same question
+        a campaign wraps in its scaffold shares that one key with it — joins nothing. A linked
+        account is also united with its payment fingerprints (the batch links shared cards only
+        between such scripted accounts). Work is O(M), and only when one of the row's keys links."""
         d, mp = self.cfg.detect, self.cfg.features.min_prompts
         table = self._keys
         node = ("a", acct_id)
-        for kind in _CONTENT:
-            key = keys[kind]
-            if key is None or not table[(kind, key)].links(d, mp):
-                continue
+        hits = [kind for kind in _CONTENT if keys[kind] is not None and table[(kind, keys[kind])].links(d, mp)]
+        for kind in hits:
             linking = [mk for mk in a.member if mk[0] == kind and table[mk].links(d, mp)]
-            if sum(a.member[mk] for mk in linking) < d.link_share * (a.n + 2.0):
+            on = sum(a.member[mk] for mk in linking)
+            if len(hits) < 2 and a.n > 1 and (on < 2 or on < d.link_share * (a.n + d.own_prior_rows)):
                 continue
             for mk in linking:
                 self._union(node, mk)
