@@ -226,3 +226,28 @@ def test_two_operators_sharing_every_scaffold_are_separated_by_their_workload_le
     e1 = _edges(tpl_prefix=_content(n1, keys1, np.full(400, 1.0 / 6)), ip=_infra(n1, 90_000 + np.arange(400)))
     _, campaigns = detect(_ids(400, "v"), acc1, e1, None, DetectConfig())
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == 400
+
+
+def test_people_with_one_coincident_request_on_a_campaigns_scaffold_do_not_inherit_its_score():
+    """A synchronised 300-account campaign (8 requests per account) sends everything through six
+    scaffolds; 200 ordinary people (6 requests each) once asked a question that lands on one of those scaffold keys. They
+    are linked into the cluster, but one coincident request in six does not make them sybils:
+    they stay below the flag, are not listed as the campaign's accounts, and every campaign
+    account ranks above every person."""
+    rng = np.random.default_rng(8)
+    c, p = 300, 200
+    n = np.concatenate([np.full(c, 8.0), np.full(p, 6.0)])
+    firsts = np.concatenate([DAY + rng.uniform(0, HOUR, c), rng.uniform(0, 6 * DAY, p)])
+    acc = _accounts(n, firsts, 6 * DAY, demand_per_row_s=60.0, gap_cv=1.0)
+    acc["shared_rows"] = np.concatenate([np.full(c, 8.0), np.full(p, 1.0)])
+    keys = [[6000 + j for j in range(6)] for _ in range(c)] + [[6000 + i % 6] for i in range(p)]
+    share = np.concatenate([np.full(c, 1.0 / 6), np.full(p, 1.0 / 6)])
+    edges = _edges(tpl_prefix=_content(n, keys, share), ip=_infra(n, 70_000 + np.arange(c + p)))
+    accounts, campaigns = detect(_ids(c + p, "k"), acc, edges, None, DetectConfig())
+    camp = [x for x in accounts[:c]]
+    ppl = [x for x in accounts[c:]]
+    assert all(x.flagged for x in camp)
+    assert not any(x.flagged for x in ppl), max(x.score for x in ppl)
+    assert all(x.campaign_id is None for x in ppl)
+    assert len(campaigns) == 1 and len(campaigns[0].accounts) == c
+    assert min(x.score for x in camp) > max(x.score for x in ppl)

@@ -128,7 +128,11 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
 Reported but not scored: the cluster's human-rate multiple (total demand / one person's time over
 its span) and minute crowding.
 
-Each account's score is the larger of its own and its campaign's. Flags use ``flag_threshold``
+Each account's score is the larger of its own and its campaign's, the campaign's weighted by the
+account's membership strength ``sqrt(min(1, rows on the cluster's linking keys / (n + own_prior_rows)
+/ member_share))`` (``member_share`` 0.25; 1 for accounts linked through a shared address): an
+ordinary person whose one request coincides with a campaign's scaffold is linked but does not
+inherit its score, and is not listed among the campaign's accounts. Flags use ``flag_threshold``
 (0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
 evidence is >= 0.5. The ``live_*`` constants are used only by the streaming scorer's live
 (provisional) alarm, which must fire on a campaign's first requests, before much volume exists:
@@ -232,6 +236,7 @@ class DetectConfig:
     split_workload_ratio: float = 2.0
     split_workload_min: float = 5.0
     split_workload_em: int = 4
+    member_share: float = 0.25
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -499,10 +504,20 @@ def detect(
                         cfg.c_sync * e_sync, cfg.c_homogeneity * e_hom)
     c_score = np.sqrt(c_harvest * c_coord)
     c_score = np.where(size >= 2, c_score, 0.0)
-    score = np.maximum(own, c_score)
+    # a member inherits the campaign score in proportion to how much of its own traffic is on the
+    # campaign's linking keys (own_prior_rows pseudo-rows off them; full at member_share): one
+    # coincident request on a campaign's scaffold does not make a person a sybil (accounts linked
+    # through a shared address of machine-paced accounts are members with all of their traffic)
+    member = np.clip(plain / (n + cfg.own_prior_rows) / cfg.member_share, 0.0, 1.0)
+    if lk.address_linked is not None:
+        member = np.where(lk.address_linked, 1.0, member)
+    score = np.maximum(own, c_score * np.sqrt(member))
     flagged = score >= cfg.flag_threshold
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
-    camp_id = np.where(camp_flag, np.char.add("campaign-", np.asarray(account_ids, dtype=str)[labels]), "")
+    # weak members (their inherited score below the flag) stay linked but are not listed as the
+    # campaign's accounts
+    in_camp = camp_flag & (c_score * np.sqrt(member) >= cfg.flag_threshold)
+    camp_id = np.where(in_camp, np.char.add("campaign-", np.asarray(account_ids, dtype=str)[labels]), "")
 
     # --- assemble findings (one Python object per account is output, not a hot path) -----------
     names = list(evidence)
@@ -511,14 +526,14 @@ def detect(
     accounts = []
     for i in range(a):
         fired = tuple(nm for nm, f in zip(names, ev[i]) if f)
-        if camp_flag[i]:
+        if in_camp[i]:
             fired = fired + ("campaign",)
         accounts.append(
             AccountFinding(
                 account_id=str(account_ids[i]),
                 score=float(score[i]),
                 flagged=bool(flagged[i]),
-                campaign_id=str(camp_id[i]) if camp_flag[i] else None,
+                campaign_id=str(camp_id[i]) if in_camp[i] else None,
                 signals={k: float(v[i]) for k, v in sig_cols.items()} | {"campaign_score": float(c_score[i])},
                 exchanges=int(n[i]),
                 human_rate_multiple=float(sig["human_rate_multiple"][i]),
@@ -540,18 +555,13 @@ def detect(
         "minute_crowding": (crowding, np.zeros(a)),
     }
     heads = np.nonzero(camp_flag & (labels == np.arange(a)))[0]
-    for h in heads:
-        members = np.nonzero(labels == h)[0] if len(heads) < 64 else None
-        if members is None:
-            break
-        campaigns.append(_campaign(h, members, account_ids, c_n, c_mult, c_score, c_ev, cfg))
-    if len(heads) >= 64:  # many campaigns: group members once with a sort instead of a scan per head
-        order = np.argsort(labels, kind="stable")
-        bounds = np.searchsorted(labels[order], heads)
-        ends = np.searchsorted(labels[order], heads, side="right")
-        campaigns = [
-            _campaign(h, order[b:e], account_ids, c_n, c_mult, c_score, c_ev, cfg) for h, b, e in zip(heads, bounds, ends)
-        ]
+    # group the listed members once with a sort (no scan per campaign)
+    listed = np.nonzero(in_camp)[0]
+    order = listed[np.argsort(labels[listed], kind="stable")]
+    bounds = np.searchsorted(labels[order], heads)
+    ends = np.searchsorted(labels[order], heads, side="right")
+    campaigns = [_campaign(h, order[b:e], account_ids, c_n, c_mult, c_score, c_ev, cfg)
+                 for h, b, e in zip(heads, bounds, ends) if e > b]
     campaigns.sort(key=lambda c: (-c.score, c.campaign_id))
     return accounts, campaigns
 

@@ -344,6 +344,7 @@ class Links:
     scripted: np.ndarray
     plain_rows: np.ndarray
     reuse: np.ndarray | None = None  # per account: the largest rows-per-user of its linking keys
+    address_linked: np.ndarray | None = None  # per account: linked through a shared IP / IP prefix
 
 
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
@@ -400,6 +401,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # people sleep and pause; a proxy pool's scheduled accounts do not. A shared prefix alone is
     # weaker — neighbours on one ISP's /24 each keep their own address —, so it links only accounts
     # that rotate through >= link_prefix_ips addresses (a proxy pool's rotation)
+    address_linked = np.zeros(a, bool)
     if machine_paced is not None:
         n_ip = np.asarray(acc["n_ip"], np.float64) if "n_ip" in acc else np.zeros(a)
         for j, kind in enumerate(IP_KINDS):
@@ -407,6 +409,8 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
             pk = np.asarray(machine_paced, bool)[ea]
             if kind == "ip_prefix":
                 pk &= n_ip[ea] >= cfg.link_prefix_ips
+            _, kinv, kfan = np.unique(ek[pk], return_inverse=True, return_counts=True)
+            address_linked[ea[pk][kfan[kinv] >= 2]] = True
             ea_l.append(ea[pk])
             ew_l.append(np.ones(int(pk.sum())))
             ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(4 + j)).view(np.int64))
@@ -419,4 +423,4 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
-    return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse)
+    return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked)
