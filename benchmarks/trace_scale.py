@@ -282,8 +282,8 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
             if name == "h1_d3" and S == args.full_prompts:  # the rho = 100% student is this setting's student
                 state["students"][sname] = dict(state["students"]["rho_1"])
                 preds[sname] = preds["rho_1"]
-            p = preds.get(sname) or student(sname, recs, {"rho": 1.0, "setting": name, "n_watermarked": len(recs),
-                                      "wm_tokens_trained": int(sum(len(r.answer_ids) for r in recs))})
+            p = preds.get(sname) or student(sname, recs, {"rho": 1.0, "setting": name, "n_watermarked": sum(r.prompt_id not in held for r in recs),
+                                                          "wm_tokens_trained": trained_tokens(recs)})
             sp = mc.provider_spec()
             text_green = _text_green_rate(recs, sp, key)
             res = _score_one(p, base_preds, ref_texts, sp, key, ks_points=())
