@@ -239,8 +239,11 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     held = {e.prompt_id for e in split_examples(ex_un, tcfg.eval_fraction)[1]}
     trainable = [i for i, r in enumerate(un) if r.prompt_id not in held]
 
-    def trained_tokens(recs: list) -> int:
-        return int(sum(len(r.answer_ids) for r in recs if r.watermark != "none" and r.prompt_id not in held))
+    def trained(recs: list) -> tuple[int, int]:
+        """(watermarked answers, their tokens) in the training split of a student fine-tuned on ``recs``."""
+        out = {e.prompt_id for e in split_examples(build_examples(recs, teacher, 256), tcfg.eval_fraction)[1]}
+        wm_in = [r for r in recs if r.watermark != "none" and r.prompt_id not in out]
+        return len(wm_in), int(sum(len(r.answer_ids) for r in wm_in))
 
     preds: dict[str, list] = {}
     for rho in [r for r in rhos if r < 1]:
@@ -250,12 +253,13 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
             raise SystemExit(f"rho = {rho}: needs watermarked answers up to prompt {max(marked)}; harvest more (--full-prompts)")
         recs = [wm[i] if i in marked else un[i] for i in range(N)]
         name = f"rho_{rho:g}"
-        preds[name] = student(name, recs, {"rho": rho, "n_watermarked": k, "wm_tokens_trained": trained_tokens(recs), "setting": "h1_d3"})
+        n_in, tok_in = trained(recs)
+        preds[name] = student(name, recs, {"rho": rho, "n_watermarked": n_in, "wm_tokens_trained": tok_in, "setting": "h1_d3"})
         _score_all(state, preds, base_preds, ref_texts, spec, key, master, mc_main, accounts, args, log)
         save()
     full = list(wm[: args.full_prompts])
-    preds["rho_1"] = student("rho_1", full, {"rho": 1.0, "n_watermarked": sum(r.prompt_id not in held for r in full), "setting": "h1_d3",
-                                             "wm_tokens_trained": trained_tokens(full)})
+    n_in, tok_in = trained(full)
+    preds["rho_1"] = student("rho_1", full, {"rho": 1.0, "n_watermarked": n_in, "setting": "h1_d3", "wm_tokens_trained": tok_in})
     _score_all(state, preds, base_preds, ref_texts, spec, key, master, mc_main, accounts, args, log)
     save()
     _write_md(state, args.tag)
@@ -282,8 +286,8 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
             if name == "h1_d3" and S == args.full_prompts:  # the rho = 100% student is this setting's student
                 state["students"][sname] = dict(state["students"]["rho_1"])
                 preds[sname] = preds["rho_1"]
-            p = preds.get(sname) or student(sname, recs, {"rho": 1.0, "setting": name, "n_watermarked": sum(r.prompt_id not in held for r in recs),
-                                                          "wm_tokens_trained": trained_tokens(recs)})
+            n_in, tok_in = trained(recs)
+            p = preds.get(sname) or student(sname, recs, {"rho": 1.0, "setting": name, "n_watermarked": n_in, "wm_tokens_trained": tok_in})
             sp = mc.provider_spec()
             text_green = _text_green_rate(recs, sp, key)
             res = _score_one(p, base_preds, ref_texts, sp, key, ks_points=())
