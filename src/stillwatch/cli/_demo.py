@@ -139,6 +139,16 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
     return res
 
 
+def _quiet_model_loading() -> None:
+    """The demo reports its own steps; transformers' per-load bars ("Loading weights", "Writing model
+    shards") would interleave with them."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # the models extra is not installed; the model steps say so themselves
+        return
+    hf_logging.disable_progress_bar()
+
+
 def _timed(step, *args):
     t = time.perf_counter()
     return step(*args), time.perf_counter() - t
@@ -154,6 +164,7 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> dic
     if not master_path.exists():
         MasterKey.generate().save(master_path)
     console.print(Panel(f"Stillwatch demo — working directory {workdir}", expand=False))
+    _quiet_model_loading()
     out: dict[str, Any] = {}
     timings: dict[str, float] = {}
     out["mark"], timings["mark"] = _timed(mark_step, console, workdir, master_path)
