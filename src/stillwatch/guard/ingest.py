@@ -93,11 +93,15 @@ def read_log(source: str | Path | pa.Table, *, fmt: str | None = None) -> Ingest
     """
     if isinstance(source, pa.Table):
         return _validate(source, source.num_rows, {}, "<table>")
-    from .ledger_log import is_ledger_source, read_ledger_table
+    from .ledger_log import ledger_location, read_ledger_table
 
-    if fmt == "ledger" or (fmt is None and is_ledger_source(source)):
-        raw, n = read_ledger_table(source)
-        return _validate(raw, n, {}, str(source))
+    if fmt in (None, "ledger"):
+        location = ledger_location(source)
+        if location is not None:
+            raw, n = read_ledger_table(location)
+            return _validate(raw, n, {}, str(source))
+        if fmt == "ledger":
+            raise InputError(f"{source} is not a Stillwatch ledger (SQLite file, postgresql:// URL or ledger:LOCATION)")
     path = Path(source)
     if not path.exists():
         raise InputError(f"log file not found: {path}")

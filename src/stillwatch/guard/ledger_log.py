@@ -34,6 +34,8 @@ import pyarrow.compute as pc
 
 from stillwatch.errors import InputError
 
+from .schema import LOG_COLUMNS, LOG_SCHEMA
+
 log = logging.getLogger(__name__)
 
 __all__ = ["is_ledger_source", "read_ledger_table"]
@@ -41,20 +43,10 @@ __all__ = ["is_ledger_source", "read_ledger_table"]
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PREFIX = "ledger:"
 
-_FIELDS = pa.struct([
-    pa.field("request_id", pa.string()),
-    pa.field("ts", pa.string()),
-    pa.field("account", pa.string()),
-    pa.field("api_key_id", pa.string()),
-    pa.field("ip", pa.string()),
-    pa.field("user_agent", pa.string()),
-    pa.field("payment_fingerprint", pa.string()),
-    pa.field("model", pa.string()),
-    pa.field("prompt", pa.string()),
-    pa.field("response", pa.string()),
-    pa.field("prompt_tokens", pa.int64()),
-    pa.field("completion_tokens", pa.int64()),
-])
+# the log columns as an exchange record names and writes them (account, ts as ISO text)
+_RECORD_NAME = {"account_id": "account"}
+_FIELDS = pa.struct([pa.field(_RECORD_NAME.get(f.name, f.name), pa.string() if f.name == "ts" else f.type)
+                     for f in LOG_SCHEMA])
 _ENVELOPE = pa.schema([pa.field("fields", _FIELDS), pa.field("seq", pa.int64()), pa.field("type", pa.string())])
 
 
@@ -64,10 +56,12 @@ def ledger_location(source: str | Path) -> str | None:
     A ledger is named as ``ledger:<path or postgresql:// URL>``, as a PostgreSQL URL, or as a path
     to an SQLite file (recognised by its header, whatever its suffix).
     """
+    from stillwatch.ledger.ledger import is_postgres_url  # the ledger package loads only when asked about
+
     text = str(source)
     if text.startswith(_PREFIX):
         return text[len(_PREFIX):]
-    if text.startswith(("postgresql://", "postgres://")):
+    if is_postgres_url(text):
         return text
     path = Path(text)
     if path.is_file():
@@ -82,8 +76,9 @@ def is_ledger_source(source: str | Path) -> bool:
     return ledger_location(source) is not None
 
 
-def read_ledger_table(source: str | Path, *, batch: int = 50_000) -> tuple[pa.Table, int]:
-    """(raw log table with the guard log columns as read, number of exchange records).
+def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, int]:
+    """(raw log table with the guard log columns as read, number of exchange records) of the ledger at
+    ``location`` (a path or PostgreSQL URL, as :func:`ledger_location` returns it).
 
     The table is not validated here: :func:`stillwatch.guard.ingest.read_log` validates it like any
     other log. Raises :class:`~stillwatch.errors.InputError` when the ledger cannot be opened or
@@ -94,9 +89,6 @@ def read_ledger_table(source: str | Path, *, batch: int = 50_000) -> tuple[pa.Ta
 
     if batch < 1:
         raise InputError(f"batch = {batch} must be >= 1")
-    location = ledger_location(source)
-    if location is None:
-        raise InputError(f"{source} is not a Stillwatch ledger (SQLite file or postgresql:// URL)")
     try:
         led = Ledger.open(location)
     except (LedgerError, OSError) as exc:
@@ -141,7 +133,4 @@ def _log_columns(env: pa.Table) -> pa.Table:
     cols = {name: fields.field(name) for name in _FIELDS.names}
     fallback = pc.binary_join_element_wise("ledger:", pc.cast(env["seq"].combine_chunks(), pa.string()), "")
     cols["request_id"] = pc.coalesce(cols["request_id"], fallback)
-    cols["account_id"] = cols.pop("account")
-    order = ["request_id", "ts", "account_id", "api_key_id", "ip", "user_agent", "payment_fingerprint",
-             "model", "prompt", "response", "prompt_tokens", "completion_tokens"]
-    return pa.table([cols[c] for c in order], names=order)
+    return pa.table([cols[_RECORD_NAME.get(c, c)] for c in LOG_COLUMNS], names=list(LOG_COLUMNS))

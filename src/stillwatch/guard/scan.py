@@ -302,6 +302,12 @@ def _engine(name: str, cfg: ScanConfig):
 
 
 # ---------------------------------------------------------------------------------------- scan
+def _check_source(source) -> None:
+    """Raise GuardInputError when ``source`` names a file that is not there (a table or ledger passes)."""
+    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
+        raise GuardInputError(f"log file not found: {source}")
+
+
 def scan(source, *, engine: str = "duckdb", config: ScanConfig | None = None,
          progress: Progress | None = None) -> Findings:
     """Scan a log (path to Parquet/JSONL, or a pyarrow Table) and return its findings.
@@ -311,8 +317,7 @@ def scan(source, *, engine: str = "duckdb", config: ScanConfig | None = None,
     """
     cfg = config or ScanConfig()
     say = progress or _noop
-    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
-        raise GuardInputError(f"log file not found: {source}")
+    _check_source(source)
     eng = _engine(engine, cfg)
     try:
         return _scan(eng, source, cfg, say)
@@ -344,8 +349,7 @@ def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None 
     """The account feature columns and edges of a log without the scoring (for tests, the streaming
     scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
     cfg = config or ScanConfig()
-    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
-        raise GuardInputError(f"log file not found: {source}")
+    _check_source(source)
     eng = _engine(engine, cfg)
     try:
         ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates)
