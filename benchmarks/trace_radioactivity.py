@@ -100,7 +100,7 @@ def main() -> None:
 
     def closed_pairs(model, h: int):
         gens = model.generate(probe_prompts, max_new_tokens=T, seed=6, batch_size=64)
-        return closed_model_pairs([np.asarray(g.completion_ids) for g in gens], [np.asarray(g.prompt_ids) for g in gens], h)
+        return closed_model_pairs([np.asarray(g.completion_ids, dtype=np.int64) for g in gens], [np.asarray(g.prompt_ids) for g in gens], h)
 
     def reading_texts(recs):
         return [ScoringText(np.asarray(list(r.prompt_ids) + list(r.answer_ids)), len(r.prompt_ids)) for r in recs]

@@ -3,6 +3,7 @@ and training (sequence-level and token-level KD, held-out loss, checkpoint resum
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 
@@ -28,7 +29,9 @@ def teacher():
 
 @pytest.fixture(scope="module")
 def master():
-    return MasterKey.generate()
+    # a fixed key: with a random one per run the outcome depended on which tokens the key boosted
+    # (once <eos> first: an empty answer); the assertions below were checked on 44 other keys (0 failures)
+    return MasterKey(hashlib.sha256(b"stillwatch-test-distill-harvest").digest())
 
 
 def test_accounts_round_robin():
@@ -48,15 +51,17 @@ def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
     for r in recs:
         assert r.spec["provider"] == cfg.provider_spec().to_dict()
         assert r.spec["account"]["key_id"] == f"account:{r.account}"
-        assert r.tokenizer_id == teacher.tokenizer_id and len(r.answer_ids) > 0
+        assert r.tokenizer_id == teacher.tokenizer_id and r.answer == teacher.decode(list(r.answer_ids))
+    # an answer may legitimately be empty (the model's first token was <eos>), but not most of them
+    assert sum(len(r.answer_ids) > 0 for r in recs) >= 4
     # the answers really carry the provider layer: pooled, the key's green fraction is far above gamma
-    ids = np.concatenate([np.asarray(r.answer_ids) for r in recs])
+    ids = np.concatenate([np.asarray(r.answer_ids, dtype=np.int64) for r in recs])
     res = detect_ids(ids, cfg.provider_spec(), master.provider_key())
     assert res.p_value < 1e-4
     assert "secret" not in (tmp_path / "t.jsonl").read_text().lower()
     # accounts are batched together, yet each row carries its own account's layer (and not the other's)
     for acct, other in (("acct-000", "acct-001"), ("acct-001", "acct-000")):
-        ids = np.concatenate([np.asarray(r.answer_ids) for r in recs if r.account == acct])
+        ids = np.concatenate([np.asarray(r.answer_ids, dtype=np.int64) for r in recs if r.account == acct])
         own = detect_ids(ids, cfg.account_spec(acct), master.account_key(acct))
         wrong = detect_ids(ids, cfg.account_spec(other), master.account_key(other))
         assert own.p_value < 1e-3 and wrong.p_value > 1e-3
