@@ -208,6 +208,45 @@ def stream_alarms(name, n, seed, log=None, labels=None, whole=False):
     return hba, note, dt, (benign_alarmed, len(benign_seen), replayed, log.num_rows)
 
 
+def observe_ratio(rev: str, family: str, n: int, seed: int, reps: int = 3) -> list[str]:
+    """``StreamingScorer.observe`` time per request, current code vs ``stream.py``/``stream_state.py``
+    at git revision ``rev`` (loaded from git into throw-away modules; everything else is the
+    current code), on one n-exchange simulation of ``family``, alternating runs, medians."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from stillwatch.guard.stream import StreamingScorer
+
+    tmp = Path(tempfile.mkdtemp(prefix="guard_eval_rev_"))
+    mods = {}
+    for name in ("stream_state", "stream"):
+        src = subprocess.run(["git", "show", f"{rev}:src/stillwatch/guard/{name}.py"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout.replace("from .stream_state import", "from ._rev_stream_state import")
+        path = tmp / f"_rev_{name}.py"
+        path.write_text(src)
+        spec = importlib.util.spec_from_file_location(f"stillwatch.guard._rev_{name}", path)
+        mods[name] = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mods[name]
+        spec.loader.exec_module(mods[name])
+    log, _ = simulate(family, n, seed)
+    rows = log.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist()
+    times = {"baseline": [], "current": []}
+    for _ in range(reps):
+        for label, cls in (("baseline", mods["stream"].StreamingScorer), ("current", StreamingScorer)):
+            scorer = cls()
+            t0 = time.perf_counter()
+            for r in rows:
+                scorer.observe(r)
+            times[label].append((time.perf_counter() - t0) / len(rows) * 1e3)
+    b, c = float(np.median(times["baseline"])), float(np.median(times["current"]))
+    line = (f"`observe()` cost: {c:.3f} ms per request now vs {b:.3f} ms with `stream.py` at `{rev}` in the same run "
+            f"(ratio {c / b:.2f}; medians of {reps} alternating replays of a {log.num_rows:,}-exchange `{family}` "
+            "simulation, each run on a fresh scorer).")
+    print(line, flush=True)
+    return [line, ""]
+
+
 def run_family(name, n, seed, detectors, stream, stream_n, also_n=0, whole=False):
     live, extra = None, None
     t0 = time.perf_counter()
@@ -323,6 +362,10 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--json", default=None, help="also write raw results as JSON here")
     ap.add_argument("--speed-rows", type=int, default=1_000_000, help="rows for the simulator-speed figure (0: skip)")
+    ap.add_argument("--observe-baseline", default="",
+                    help="git revision: also time observe() against stream.py at that revision (same run, ratio)")
+    ap.add_argument("--observe-family", default="coding", help="family simulated for the observe() timing")
+    ap.add_argument("--observe-exchanges", type=int, default=20_000, help="exchanges for the observe() timing")
     args = ap.parse_args(argv)
     families = [f for f in args.families.split(",") if f]
     detectors = [d for d in args.detectors.split(",") if d]
@@ -340,6 +383,8 @@ def main(argv=None) -> int:
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     speed = simulator_speed(args.speed_rows, args.seed) if args.speed_rows else []
+    if args.observe_baseline:
+        speed += observe_ratio(args.observe_baseline, args.observe_family, args.observe_exchanges, args.seed)
     results = []
     for f in families:
         print(f"== {f}", flush=True)

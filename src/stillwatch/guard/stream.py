@@ -21,6 +21,14 @@ who once typed a common phrase therefore links nothing: the phrase is a small sh
 traffic (with ``own_prior_rows`` pseudo-rows each), its users do not return to it, and they do other
 things too. The account's own live score uses the batch's shrinkage and capability gate.
 
+Live infrastructure links (:meth:`_infra_link`): an address links the accounts that share it and
+move between addresses (a prefix: those rotating through >= 3) when they are machine-paced, judged
+on their gaps pooled over those accounts (each against its own mean gap), since a sybil has only a
+few gaps early; each address keeps its ``heavy_hitters`` most recent users. Each cluster keeps
+mergeable pooled-pacing sums, and once its pace is measurable (>= ``link_pacing_gaps`` gaps) its
+capability focus counts only at machine scale or pace (the account's own volume or pacing, or the
+cluster's pooled pacing) — colleagues asking code questions at a human pace are not a harvest.
+
 Each account also keeps the batch's text sample: its ``K = FeatureConfig.sample_k`` rows with the
 smallest :func:`.features.sample_key_py` of the request id, in a size-K max-heap (O(log K) per
 request). :meth:`StreamingScorer.verdicts` recomputes the sampled tier from those samples with the
@@ -50,6 +58,8 @@ from .rates import human_rate_multiple
 from .stream_state import AccountState as _Account
 from .stream_state import KeyState as _Key
 from .stream_state import SpaceSaving as _SpaceSaving
+from .stream_state import pace_terms as _pace_terms
+from .stream_state import pooled_pacing as _pooled_pacing
 
 _CAP_RE = [re.compile(p) for p in CAPABILITY_PATTERNS.values()]
 _KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
@@ -151,7 +161,7 @@ class StreamingScorer:
         if gb is not None:
             self._agg[ra] = gb if ga is None else [
                 ga[0] + gb[0], ga[1] + gb[1], ga[2] + gb[2], ga[3] + gb[3], ga[4] + gb[4],
-                min(ga[5], gb[5]), max(ga[6], gb[6]),
+                min(ga[5], gb[5]), max(ga[6], gb[6]), ga[7] + gb[7], ga[8] + gb[8], ga[9] + gb[9],
             ]
 
     def _sample(self, a: _Account, row: Mapping, acct_id: str, ts_us: int, norm: str, ph: int, keys: dict) -> None:
@@ -330,13 +340,20 @@ class StreamingScorer:
                 shared = 1
         a.shared_now += shared
         self._sample(a, row, acct_id, ts_us, norm, ph, keys)
-        # cluster aggregates: [accounts, rows, shared rows, capability rows, demand, first, last]
+        # cluster aggregates: [accounts, rows, shared rows, capability rows, demand, first, last,
+        # pooled pacing: squared relative gap deviations, their degrees of freedom, gaps]
         root = self._find(("a", acct_id))
         g = self._agg.get(root)
         demand = fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
+        q, dof = _pace_terms(a)
+        dq, ddof, dgaps = q - a.pace_q, dof - a.pace_dof, (dof + 1 if dof else 0) - (a.pace_dof + 1 if a.pace_dof else 0)
+        a.pace_q, a.pace_dof = q, dof
         if g is None:
-            self._agg[root] = [1, 1, shared, cap, demand, ts_us, ts_us]
+            self._agg[root] = [1, 1, shared, cap, demand, ts_us, ts_us, dq, ddof, dgaps]
         else:
+            g[7] += dq
+            g[8] += ddof
+            g[9] += dgaps
             g[0] += int(new)
             g[1] += 1
             g[2] += shared
@@ -347,7 +364,55 @@ class StreamingScorer:
         # provisional campaign: judge this row's content keys by their user sets, as the batch does
         self._live_keys(a, keys)
         self._live_link(a, acct_id, keys)
+        self._infra_link(a, acct_id, keys)
         return self._provisional(acct_id, a)
+
+    def _infra_link(self, a: _Account, acct_id: str, keys: dict) -> None:
+        """Live infrastructure links, the batch's rule for shared addresses (machine-paced accounts
+        only) for accounts that rotate: an address links the machine-paced accounts that share it and
+        use more than one address (a proxy pool's accounts move between its addresses; a class or an
+        office sits behind one), an address prefix (/24, /48) those that rotate through
+        >= ``link_prefix_ips`` addresses (neighbours on one ISP's block each keep theirs). Machine
+        pacing is judged pooled over the address's such users (>= 3 of them with >= 2 gaps each;
+        pooled regularity >= ``fire_threshold`` over >= ``link_pacing_gaps`` gaps), since a sybil
+        has only a few gaps early: a scheduler driving several accounts through one proxy pool shows
+        it at once; people behind a carrier NAT share and rotate addresses too, but their gaps are
+        bursty. Each address keeps its ``heavy_hitters`` most recent distinct users; the check runs
+        only when the requesting account qualifies itself (O(heavy_hitters))."""
+        d = self.cfg.detect
+        cap = self.cfg.heavy_hitters
+        for kind, min_ips in (("ip", 2), ("ip_prefix", d.link_prefix_ips)):
+            key = keys[kind]
+            if key is None:
+                continue
+            ks = self._keys[(kind, key)]
+            rec = ks.recent
+            if rec is None:
+                rec = ks.recent = {}
+            if acct_id in rec:
+                del rec[acct_id]
+            rec[acct_id] = None
+            if len(rec) > cap:
+                del rec[next(iter(rec))]
+            if a.pace_dof <= 0 or len(a.keys["ip"].counts) < min_ips:
+                continue
+            users, q, dof, gaps = [], 0.0, 0, 0
+            for u in rec:
+                st = self._acc[u]
+                if st.pace_dof > 0 and len(st.keys["ip"].counts) >= min_ips:
+                    users.append(u)
+                    q += st.pace_q
+                    dof += st.pace_dof
+                    gaps += st.gap_n
+            if len(users) >= 3 and _pooled_pacing(d, q, dof, gaps) >= d.fire_threshold:
+                for u in users:
+                    node = ("a", u)
+                    self._union(node, (kind, key))
+                    st = self._acc[u]
+                    if not st.linked:
+                        st.linked = True
+                        for pay in st.keys["payment"].counts:
+                            self._union(node, ("payment", pay))
 
     def _pacing(self, a: _Account) -> float:
         """Machine pacing as the batch's :func:`.detect.account_signals` measures it: clockwork gaps
@@ -386,7 +451,17 @@ class StreamingScorer:
         if g is not None and g[0] >= 2:  # provisional campaign score (content, size, capability, volume)
             c_cap = float(capability_evidence(np.array([g[3] / (g[1] + 2.0)]), d)[0])
             c_mult = human_rate_multiple(np.array([g[4]]), np.array([g[6] - g[5]]), d.rate)
-            harvest = 1 - (1 - d.live_c_capability * c_cap) * (1 - d.live_c_volume * float(volume_evidence(c_mult, d)[0]))
+            c_vol = float(volume_evidence(c_mult, d)[0])
+            # capability focus is harvest evidence only as far as the work runs at machine scale or
+            # pace, as in the batch and the own score (sqrt(max(volume, pacing))): this account's own
+            # volume or pacing, or its cluster members' pooled pacing. The cluster's aggregate rate
+            # is not used here: many independent people add up to a machine-scale rate (a team of
+            # colleagues asking code questions at a human pace is not a harvest; a reseller account's
+            # own volume is). The gate applies once the cluster's pace is measurable
+            # (>= link_pacing_gaps gaps pooled over its members): a young cluster (a campaign's first
+            # requests, each account seen once or twice) is judged on focus and coordination.
+            c_gate = 1.0 if g[9] < d.link_pacing_gaps else max(_pooled_pacing(d, g[7], g[8], g[9]), e_vol, pacing)
+            harvest = 1 - (1 - d.live_c_capability * c_cap * np.sqrt(c_gate)) * (1 - d.live_c_volume * c_vol)
             e_size = 0.0 if g[0] <= 2 else 1.0 - 1.0 / (g[0] - 1)
             # machine-scale reuse: this account repeats one content key >= link_reuse times (O(K))
             reuse = max((max(a.keys[k].counts.values(), default=0) for k in _CONTENT), default=0)

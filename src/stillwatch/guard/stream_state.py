@@ -4,6 +4,8 @@ statistics with the live linking rule."""
 
 from __future__ import annotations
 
+import math
+
 from .detect import DetectConfig
 
 
@@ -33,7 +35,7 @@ class AccountState:
     sample (the batch's) and its live key memberships (key -> its rows on the key)."""
 
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample", "member", "big", "scripted", "linked")
+                 "hours", "prompts", "shared_now", "sample", "member", "big", "scripted", "linked", "pace_q", "pace_dof")
 
     def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
         self.n = 0
@@ -58,6 +60,9 @@ class AccountState:
         self.big = False
         self.scripted = False
         self.linked = False
+        # the account's current share of its cluster's pooled pacing sums (see StreamingScorer._pace)
+        self.pace_q = 0.0
+        self.pace_dof = 0
 
 
 class KeyState:
@@ -65,7 +70,7 @@ class KeyState:
     shared-template test) and the live user-set statistics of :meth:`links`."""
 
     __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "big", "scripted", "rep_users",
-                 "rep_rows", "returning", "devoted")
+                 "rep_rows", "returning", "devoted", "recent")
 
     def __init__(self) -> None:
         self.rows = 0
@@ -85,6 +90,9 @@ class KeyState:
         self.rep_rows = 0
         self.returning = 0
         self.devoted = 0
+        # address keys only: their most recent distinct users, oldest first (bounded; see
+        # StreamingScorer._infra_link)
+        self.recent: dict[str, None] | None = None
 
     def links(self, d: DetectConfig, min_prompts: int) -> bool:
         """Whether the key links its users live, judged by its user set as the batch judges keys
@@ -114,3 +122,23 @@ class KeyState:
             return True
         return (self.devoted >= d.coherence_min_users and self.devoted >= d.link_coherence * self.returning
                 and len(self.prompts) >= min_prompts)
+
+
+def pace_terms(a: AccountState) -> tuple[float, int]:
+    """The account's terms of a pooled timing-regularity estimate: the sum of its squared gap
+    deviations relative to its own mean gap, and their degrees of freedom (gaps - 1), over >= 2
+    gaps. Summed over accounts, ``1 - sqrt(q / dof)`` is the pooled regularity (1 - coefficient of
+    variation) of their gaps, each account measured against its own mean gap: a scheduler driving
+    several accounts on clockwork is regular over their few gaps together long before any one
+    account has shown it; people's gaps are bursty (CV >= 1) in any pool."""
+    if a.gap_n < 2 or a.gap_mean <= 0:
+        return 0.0, 0
+    return a.gap_m2 / (a.gap_mean * a.gap_mean), a.gap_n - 1
+
+
+def pooled_pacing(d: DetectConfig, q: float, dof: int, gaps: int) -> float:
+    """Pooled regularity from summed :func:`pace_terms`; 0 under ``link_pacing_gaps`` gaps (the
+    batch's bar for pacing that is statistically clear)."""
+    if gaps < d.link_pacing_gaps or dof <= 0:
+        return 0.0
+    return max(0.0, 1.0 - math.sqrt(max(q, 0.0) / dof))
