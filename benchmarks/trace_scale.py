@@ -79,14 +79,37 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only rewrite the trace.md section from result.json")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    work = ROOT / "out" / "trace_scale" / args.tag
-    work.mkdir(parents=True, exist_ok=True)
-    state_path = work / "result.json"
-    state: dict = json.loads(state_path.read_text()) if state_path.exists() else {}
+    work, state_path, state = _open_state("trace_scale", args.tag)
     if args.report:
         _write_md(state, args.tag)
         return
     _run(args, work, state, state_path)
+
+
+def _run_log(state: dict, state_path: Path) -> tuple:
+    """Start a run record in ``state``; return ``log(msg)`` (elapsed-time stamped) and ``save()`` (the run's
+    seconds and load, then ``state`` to ``state_path``)."""
+    t_all = time.perf_counter()
+    state.setdefault("runs", []).append({"argv": " ".join(sys.argv[1:]), "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                                         "load_start": os.getloadavg()})
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t_all:7.1f}s] {msg}", flush=True)
+
+    def save() -> None:
+        state["runs"][-1]["seconds"] = time.perf_counter() - t_all
+        state["runs"][-1]["load_end"] = os.getloadavg()
+        state_path.write_text(json.dumps(state, indent=1, default=float))
+
+    return log, save
+
+
+def _open_state(bench: str, tag: str) -> tuple[Path, Path, dict]:
+    """The cache folder ``benchmarks/out/<bench>/<tag>`` (created), its ``result.json`` path and the state read from it."""
+    work = ROOT / "out" / bench / tag
+    work.mkdir(parents=True, exist_ok=True)
+    state_path = work / "result.json"
+    return work, state_path, json.loads(state_path.read_text()) if state_path.exists() else {}
 
 
 def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901 - one staged driver
@@ -96,26 +119,16 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.distill.harvest import HarvestConfig, harvest
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
-    from stillwatch.distill.train import FrozenPrefix, TrainConfig, build_examples, collate, split_examples, train
+    from stillwatch.distill.train import TrainConfig, build_examples, split_examples, train
     from stillwatch.distill.transcripts import read_transcripts
     from stillwatch.mark import MarkConfig, MasterKey
     from stillwatch.mark.config import LayerParams
     from stillwatch.models import load_backend
     from stillwatch.trace.radioactivity import ScoringText
 
-    t_all = time.perf_counter()
-    state.setdefault("runs", []).append({"argv": " ".join(sys.argv[1:]), "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                         "load_start": os.getloadavg()})
+    log, save = _run_log(state, state_path)
     state.setdefault("stages", {})
     state.setdefault("students", {})
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_all:7.1f}s] {msg}", flush=True)
-
-    def save() -> None:
-        state["runs"][-1]["seconds"] = time.perf_counter() - t_all
-        state["runs"][-1]["load_end"] = os.getloadavg()
-        state_path.write_text(json.dumps(state, indent=1, default=float))
 
     reuse = Path(args.reuse) if args.reuse else None
     if not (work / "master.key").exists():
@@ -179,26 +192,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     ex_by_pid = {e.prompt_id: e for e in ex_un}
 
     def predict(model, examples, *, nll: bool = False):
-        """Top-1 prediction at every answer-predicting position (-1 elsewhere) and, with ``nll``, the
-        answer NLL (sum, count) — through the shared frozen-prefix cache."""
-        pre = FrozenPrefix(model, L, cache)
-        preds, tot, cnt = [], 0.0, 0
-        with torch.no_grad():
-            for s in range(0, len(examples), 16):
-                batch = examples[s : s + 16]
-                col = collate(batch, 0)
-                hid = pre.final_hidden(batch, col)  # [B, T, H]
-                for r, e in enumerate(batch):
-                    a = e.n_prompt - 1
-                    lg = model.lm_head(hid[r, a : len(e.ids)])  # [T_a, V]
-                    p = np.full(len(e.ids), -1, dtype=np.int64)
-                    p[a:] = lg.argmax(-1).numpy()
-                    preds.append(p)
-                    if nll:
-                        tgt = torch.as_tensor(e.ids[a + 1 :], dtype=torch.long)
-                        tot += float(torch.nn.functional.cross_entropy(lg[: len(tgt)].float(), tgt, reduction="sum"))
-                        cnt += len(tgt)
-        return preds, (tot, cnt)
+        return _predict(model, examples, L, cache, nll=nll)
 
     t0 = time.perf_counter()
     base_path = work / "preds_base.npz"
@@ -305,6 +299,33 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
 
 
 # ---------------------------------------------------------------------------------------------- scoring
+def _predict(model, examples: list, train_layers: int, cache: dict, *, nll: bool = False) -> tuple[list, tuple[float, int]]:
+    """Top-1 prediction at every answer-predicting position (-1 elsewhere) of each example and, with ``nll``,
+    the answer NLL (sum, count) — through the frozen-prefix cache ``cache`` shared with training."""
+    import torch
+
+    from stillwatch.distill.train import FrozenPrefix, collate
+
+    pre = FrozenPrefix(model, train_layers, cache)
+    preds, tot, cnt = [], 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(examples), 16):
+            batch = examples[s : s + 16]
+            col = collate(batch, 0)
+            hid = pre.final_hidden(batch, col)  # [B, T, H]
+            for r, e in enumerate(batch):
+                a = e.n_prompt - 1
+                lg = model.lm_head(hid[r, a : len(e.ids)])  # [T_a, V]
+                p = np.full(len(e.ids), -1, dtype=np.int64)
+                p[a:] = lg.argmax(-1).numpy()
+                preds.append(p)
+                if nll:
+                    tgt = torch.as_tensor(e.ids[a + 1 :], dtype=torch.long)
+                    tot += float(torch.nn.functional.cross_entropy(lg[: len(tgt)].float(), tgt, reduction="sum"))
+                    cnt += len(tgt)
+    return preds, (tot, cnt)
+
+
 def _save_preds(path: Path, preds: list) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, flat=np.concatenate(preds), lens=np.asarray([len(p) for p in preds]))
