@@ -371,6 +371,16 @@ def per_family(res, labels, threshold: float) -> dict[str, tuple[int, int, int]]
     return {k: tuple(v) for k, v in sorted(out.items())}
 
 
+def live_alarms(res, labels) -> dict[str, tuple[int, int]]:
+    """family -> (accounts, accounts with a streaming alarm) from a detector output's ``alarm_us``."""
+    from stillwatch.guard.baselines.common import NEVER
+
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+    keys = np.array([fam.get(a, "") for a in res.account_id], dtype=object)
+    alarmed = np.asarray(res.alarm_us) != NEVER
+    return {k: (int((keys == k).sum()), int(alarmed[keys == k].sum())) for k in sorted(set(keys) - {""})}
+
+
 def write_results(rows, log, labels, *, title: str, command: str, out_name: str) -> None:
     import collections
 
@@ -398,6 +408,12 @@ def write_results(rows, log, labels, *, title: str, command: str, out_name: str)
             lines.append(f"| {name} | {n:,} | {above:,} ({above / n:.1%}) | {flagged:,} ({flagged / n:.1%}) |")
         if ev.harvest_before_alarm:
             lines += ["", "Harvest before the streaming alarm: " + ", ".join(f"{c} {v:.2%}" for c, v in sorted(ev.harvest_before_alarm.items())) + "."]
+        if res.alarm_us is not None:
+            live = live_alarms(res, labels)
+            replay = next((n for n in ev.notes if n.startswith("streaming replay")), "streaming replay")
+            lines += ["", f"Accounts alarmed live by the streaming scorer ({replay}; a replay stops once every campaign has "
+                      "alarmed, so benign counts cover the rows replayed): "
+                      + ", ".join(f"{k} {a:,} / {n:,}" for k, (n, a) in live.items()) + "."]
     lines += ["", f"Machine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.",
               f"Command: {command}", ""]
     text = "\n".join(lines)
