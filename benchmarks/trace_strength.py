@@ -51,6 +51,9 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=512)
     ap.add_argument("--full-prompts", type=int, default=128)
     ap.add_argument("--keys", type=int, default=24)
+    ap.add_argument("--reanswers", type=int, default=0,
+                    help="K extra unwatermarked teacher answers (seeds 1000..1000+K-1) to each prompt of the rho = 10%% topic set, "
+                         "scored with the topic texts as a re-answer corpus (students of this run are retrained when it lacks them)")
     ap.add_argument("--source", default=str(ROOT / "out" / "trace_scale" / "scale"), help="trace_scale.py run to copy the harvest from")
     ap.add_argument("--tag", default="strength")
     ap.add_argument("--report", action="store_true", help="only rewrite the trace.md section from result.json")
@@ -136,21 +139,52 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
             s.update(score(name, _load_preds(work / f"preds_{name}.npz", ex_un)))
     save()
 
+    ex_re = [ex_un[i] for i in topic] + _reanswers(teacher, [prompts[i] for i in topic], work, args.reanswers, state, log)
+    re_texts = [ScoringText(np.asarray(e.ids, dtype=np.int64), e.n_prompt) for e in ex_re]
+    re_groups = {f"{r:g}": [j for j, e in enumerate(ex_re) if e.prompt_id in {un[i].prompt_id for i in topics[f"{r:g}"]}] for r in TOPIC_RHOS}
+    save()
+
+    def done(name: str) -> bool:
+        return name in state["students"] and (work / f"preds_{name}.npz").exists() and (not args.reanswers or (work / f"preds_{name}_re.npz").exists())
+
     jobs = [tuple(j.split(":")) for j in args.jobs.split(",") if j]
     snaps = [int(x) for x in args.snap.split(",") if x]
     cache: dict = {}
     n_layers = len(teacher.model.model.layers)
     todo = [(n_layers - int(j[2]), build_examples(records(float(j[3])), teacher, 256)) for j in jobs
-            if not (work / f"preds_{_name(int(j[0]), float(j[1]), int(j[2]), float(j[3]))}.npz").exists()]
+            if not done(_name(int(j[0]), float(j[1]), int(j[2]), float(j[3])))]
     for cut in sorted({c for c, _ in todo}):  # lowest cut first: the higher ones are derived from it
         t0 = time.perf_counter()
-        _warm_prefix(teacher.model, cache, ex_un + [e for c, exs in todo for e in exs], cut)
+        _warm_prefix(teacher.model, cache, ex_un + ex_re + [e for c, exs in todo for e in exs], cut)
         log(f"frozen prefix at cut {cut} (first {cut} blocks) ready in {time.perf_counter() - t0:.0f}s")
         save()
+    if args.reanswers and todo and not (work / "preds_base_re.npz").exists():
+        t0 = time.perf_counter()
+        _save_preds(work / "preds_base_re.npz", _predict(teacher.model, ex_re, n_layers - min(c for c, _ in todo), cache)[0])
+        log(f"base predictions on the re-answer corpus ({len(ex_re)} texts) in {time.perf_counter() - t0:.0f}s")
+    base_re = _load_preds(work / "preds_base_re.npz", ex_re) if (work / "preds_base_re.npz").exists() else None
+
+    def score_re(name: str, preds: list) -> dict:
+        out = {"texts": len(ex_re), "tokens": int(sum(len(e.ids) - e.n_prompt for e in ex_re)),
+               "all": _diff_subset(preds, base_re, re_texts, spec, key, list(range(len(ex_re)))),
+               "groups": {k: _diff_subset(preds, base_re, re_texts, spec, key, v) for k, v in re_groups.items()},
+               "fresh": _diff_subset(preds, base_re, re_texts, spec, key, list(range(len(topic), len(ex_re)))),
+               "fresh_groups": {k: _diff_subset(preds, base_re, re_texts, spec, key, [j for j in v if j >= len(topic)]) for k, v in re_groups.items()},
+               "wrong_keys": _wrong_keys(preds, base_re, re_texts, spec, args.keys)}
+        a = out["all"]
+        log(f"{name} re-answer corpus ({out['texts']} texts): p={a['p_value']:.3g} (n {a['n_scored']}, green {a['green_rate'] or 0:.4f}); "
+            + ", ".join(f"rho {k} prompts: p={g['p_value']:.3g} (n {g['n_scored']})" for k, g in out["groups"].items())
+            + f"; wrong keys KS {out['wrong_keys']['ks_pvalue']:.2f}")
+        return out
+    for name, s_ in state["students"].items():
+        if base_re is not None and (work / f"preds_{name}_re.npz").exists() and "fresh" not in s_.get("reanswer", {}):
+            s_["reanswer"] = score_re(name, _load_preds(work / f"preds_{name}_re.npz", ex_re))
+    save()
+
     for e_s, lr_s, l_s, rho_s in jobs:
         E, lr, L, rho = int(e_s), float(lr_s), int(l_s), float(rho_s)
         name = _name(E, lr, L, rho)
-        if name in state["students"] and (work / f"preds_{name}.npz").exists():
+        if done(name):
             log(f"{name}: cached")
             continue
         recs = records(rho)
@@ -179,13 +213,22 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         summ = train(recs, st, work / f"student_{name}", tcfg, resume=False, prefix_cache=cache, progress=progress)
         t1 = time.perf_counter()
         preds, _ = _predict(st.model, ex_un, L, cache)
-        _save_preds(work / f"preds_{name}.npz", preds)
+        old = work / f"preds_{name}.npz"
+        same = float(np.mean(np.concatenate(preds) == np.concatenate(_load_preds(old, ex_un)))) if old.exists() else None
+        if same is not None:
+            log(f"{name}: retrained; {same:.4%} of its predictions equal the earlier run's")
+        _save_preds(old, preds)
+        extra = {}
+        if args.reanswers:
+            p_re, _ = _predict(st.model, ex_re, L, cache)
+            _save_preds(work / f"preds_{name}_re.npz", p_re)
+            extra = {"reanswer": score_re(name, p_re), "retrain_same_predictions": same}
         snap_s = sum(v["predict_s"] for v in snap_out.values())
         state["students"][name] = {"epochs": E, "lr": lr, "layers": L, "rho": rho, "n_answers": len(recs), "n_watermarked": len(wm_in),
                                    "wm_tokens_trained": int(sum(len(e.ids) - e.n_prompt for e in wm_in)),
                                    "train_s": summ.seconds - snap_s, "predict_s": time.perf_counter() - t1,
                                    "eval_loss_before": summ.eval_loss_before, "eval_loss": summ.eval_loss, "eval_history": summ.eval_history,
-                                   "snapshots": {str(k): v for k, v in snap_out.items()}, **score(name, preds)}
+                                   "snapshots": {str(k): v for k, v in snap_out.items()}, **score(name, preds), **extra}
         shutil.rmtree(work / f"student_{name}", ignore_errors=True)
         save()
         _write_md(state, args.tag)
@@ -237,13 +280,44 @@ def _score(preds, base_preds, ref_texts, spec, key, topic: list, topics: dict) -
     rest = sorted(set(range(len(ref_texts))) - set(topic))
 
     def diff(idx: list) -> dict:
-        return _p(open_model_pairs([preds[i] for i in idx], [ref_texts[i] for i in idx], h, exclude_answers=False,
-                                   base_predictions=[base_preds[i] for i in idx]), spec, key)
+        return _diff_subset(preds, base_preds, ref_texts, spec, key, idx)
 
     flips = sum(int(((p != b) & (p >= 0)).sum()) for p, b in zip(preds, base_preds, strict=True))
     return {"flips": flips, "open_diff": diff(list(range(len(ref_texts)))), "topic_diff": diff(topic), "rest_diff": diff(rest),
             "topics": {k: diff(v) for k, v in topics.items()},
             "open_plain": _p(open_model_pairs(preds, ref_texts, h, exclude_answers=False), spec, key)}
+
+
+def _diff_subset(preds, base_preds, ref_texts, spec, key, idx: list) -> dict:
+    """The open differential test on the texts ``idx`` of ``ref_texts`` (de-duplicated over them)."""
+    from stillwatch.trace.radioactivity import open_model_pairs
+
+    return _p(open_model_pairs([preds[i] for i in idx], [ref_texts[i] for i in idx], spec.context_width, exclude_answers=False,
+                               base_predictions=[base_preds[i] for i in idx]), spec, key)
+
+
+def _reanswers(teacher, prompts: list, work: Path, k: int, state: dict, log) -> list:
+    """``k`` unwatermarked teacher answers to each of ``prompts`` (seeds 1000..1000+k-1; resumable files
+    ``re_<i>.jsonl``), as training-style examples in prompt order."""
+    from dataclasses import replace
+
+    from stillwatch.distill.harvest import HarvestConfig, harvest
+    from stillwatch.distill.train import build_examples
+    from stillwatch.distill.transcripts import read_transcripts
+
+    hc = HarvestConfig(accounts=4, account_prefix="campaign", max_new_tokens=96, temperature=0.7, batch_size=64, watermark=False)
+    order = {p.id: i for i, p in enumerate(prompts)}
+    out = []
+    for i in range(k):
+        path = work / f"re_{i}.jsonl"
+        t0 = time.perf_counter()
+        harvest(teacher, prompts, path, replace(hc, seed=1000 + i))
+        recs = sorted((r for r in read_transcripts(path) if r.prompt_id in order), key=lambda r: order[r.prompt_id])
+        st = state.setdefault("reanswer_harvest", {}).setdefault(str(i), {"seconds": time.perf_counter() - t0})
+        st["tokens"] = int(sum(len(r.answer_ids) for r in recs))
+        log(f"re-answers, seed {1000 + i}: {len(recs)} answers, {st['tokens']} tokens ({time.perf_counter() - t0:.0f}s)")
+        out += build_examples(recs, teacher, 256)
+    return out
 
 
 def _wrong_keys(preds, base_preds, ref_texts, spec, n_keys: int) -> dict:
@@ -271,7 +345,7 @@ def _write_md(state: dict, tag: str) -> None:
     lf = ", ".join(f"{x:.1f}" for x in run.get("load_end", (0, 0, 0)))
     ls = ", ".join(f"{x:.1f}" for x in run.get("load_start", (0, 0, 0)))
     g = 0.25
-    rows = sorted([v | {"name": k} for k, v in studs.items() if "open_diff" in v and v["rho"] in (0.0, 0.1, 1.0)],
+    rows = sorted([v | {"name": k} for k, v in studs.items() if "open_diff" in v],
                   key=lambda v: ((v["epochs"], v["lr"], v["layers"]) != BASELINE, v["layers"], v["epochs"], v["lr"], v["rho"]))
     ctrl = {(v["epochs"], v["lr"], v["layers"]): v for v in rows if v["rho"] == 0}
     base10 = studs.get(_name(*BASELINE, 0.1))
@@ -315,6 +389,34 @@ def _write_md(state: dict, tag: str) -> None:
             cs = f"{c['p_value']:.2g} | {c['n_scored']} | {c['green_rate'] or 0:.4f} | {(d['green_rate'] or 0) - (c['green_rate'] or 0):+.4f}" if c else "- | - | - | -"
             lines.append(f"| {r[0]}, {r[1]:g}, {r[2]} | {v['rho']:.0%} | {round(v['rho'] * s['prompts'])} | {d['p_value']:.2g} | {d['n_scored']} | "
                          f"{d['green_rate'] or 0:.4f} | {cs} |")
+    rea = sorted([v for v in studs.values() if "reanswer" in v], key=lambda v: (v["layers"], v["epochs"], v["lr"], -v["rho"]))
+    if rea:
+        h = state.get("reanswer_harvest", {})
+        x = rea[0]["reanswer"]
+        lines += ["", f"**Re-answer corpus** (what a provider can build from its logs: it knows which prompts the suspect's accounts sent): "
+                  f"the {s['topic_texts']} topic texts plus {len(h)} fresh unwatermarked teacher answers to each of the same prompts "
+                  f"(other seeds; {x['texts']} texts, {x['tokens']} answer tokens; generated in "
+                  f"{sum(v['seconds'] for v in h.values()):.0f} s), differential test de-duplicated over the whole corpus; the rho = 5% "
+                  "column scores only the texts of the prompts watermarked at rho = 5% (the first 26 of the 51). Students retrained for "
+                  "this (same recipe and seed; share of predictions equal to the earlier run's in the last column).", "",
+                  "| recipe | student rho | all texts: p | n | green | lift - control | fresh re-answers only: p | n | green | lift - control "
+                  "| rho = 5% prompts (all texts): p | n | green | wrong keys KS | retrain: same predictions |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for v in rea:
+            r = (v["epochs"], v["lr"], v["layers"])
+            ra, cr = v["reanswer"], ctrl.get(r, {}).get("reanswer", {})
+            cells = []
+            for part in ("all", "fresh"):
+                a, c = ra.get(part), cr.get(part)
+                if a is None:
+                    cells.append("- | - | - | -")
+                    continue
+                lc = f"{(a['green_rate'] or 0) - (c['green_rate'] or 0):+.4f}" if c and v["rho"] > 0 else "-"
+                cells.append(f"{a['p_value']:.2g} | {a['n_scored']} | {a['green_rate'] or 0:.4f} | {lc}")
+            g5 = ra["groups"]["0.05"]
+            same = v.get("retrain_same_predictions")
+            lines.append(f"| {r[0]}, {r[1]:g}, {r[2]} | {v['rho']:.0%} | " + " | ".join(cells) + f" | {g5['p_value']:.2g} | {g5['n_scored']} | "
+                         f"{g5['green_rate'] or 0:.4f} | {ra['wrong_keys']['ks_pvalue']:.2f} | {'-' if same is None else f'{same:.2%}'} |")
     snaps = [(v, e, sv) for v in rows for e, sv in sorted(v.get("snapshots", {}).items(), key=lambda x: int(x[0]))]
     if snaps:
         lines += ["", "Mid-run snapshots (same run, same cosine schedule; not the same as a shorter recipe):", "",
