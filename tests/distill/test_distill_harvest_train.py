@@ -264,3 +264,47 @@ def test_frozen_prefix_logits_match_the_full_forward():
     with torch.no_grad():  # a second call reads the cache (a changed lower block would go unseen: same base only)
         again = FrozenPrefix(st.model, 1, cache).logits(batch[:1], collate(batch[:1], 0))
     assert torch.allclose(again[0, :12], fast[0, :12], atol=1e-6)
+
+
+def _tied_student():
+    """A tiny student whose output layer is tied to its embeddings, as SmolLM2's is."""
+    st = build_student(StudentConfig())
+    st.model.config.tie_word_embeddings = True
+    st.model.lm_head.weight = st.model.model.embed_tokens.weight
+    return st
+
+
+def test_checkpoints_of_tied_students_are_quiet_and_resume(tmp_path, caplog, monkeypatch):
+    import contextlib
+    import logging
+
+    import stillwatch.models.hf as hf
+
+    cfg = TrainConfig(epochs=1, batch_size=8, checkpoint_every=2, warmup_steps=1)
+    recs = _records(30)
+    # the premise: unguarded, accelerate's save_state logs "Removed shared tensor" for a tied model
+    with monkeypatch.context() as m:
+        m.setattr(hf, "quiet_tied_weights", lambda _model: contextlib.nullcontext())
+        with caplog.at_level(logging.WARNING):
+            train(recs, _tied_student(), tmp_path / "loud", cfg)
+    assert any("Removed shared tensor" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_3(step, total, loss):
+        if step == 3:
+            raise Stop
+
+    level = logging.getLogger("accelerate.utils.other").level
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(Stop):
+            train(recs, _tied_student(), tmp_path / "s", cfg, progress=stop_at_3)
+        s = train(recs, _tied_student(), tmp_path / "s", cfg)
+    assert not any("Removed shared tensor" in r.getMessage() for r in caplog.records)
+    assert logging.getLogger("accelerate.utils.other").level == level  # restored after each save
+    assert s.resumed_from_step == 2 and s.steps == 4  # 27 train records / 8 -> 4 batches
+    re = load_backend(str(tmp_path / "s"))
+    assert re.model.config.tie_word_embeddings
+    assert torch.equal(re.model.lm_head.weight, re.model.model.embed_tokens.weight)

@@ -301,12 +301,12 @@ def train(
             if progress:
                 progress(step, total_steps, state["last_loss"])
             if step % config.checkpoint_every == 0 and step < total_steps:
-                _checkpoint(accelerator, ckpt, state, step, config, len(train_set))
+                _checkpoint(accelerator, model, ckpt, state, step, config, len(train_set))
         ev = evaluate(accelerator.unwrap_model(model), eval_set, pad_id, logits_fn=logits_fn)
         state["history"].append({"epoch": epoch + 1, "step": step, "train_loss": state["last_loss"], "eval_loss": ev})
         log.info("epoch %d: train loss %.4f, held-out loss %s", epoch + 1, state["last_loss"], ev)
         if step < total_steps:
-            _checkpoint(accelerator, ckpt, state, step, config, len(train_set))
+            _checkpoint(accelerator, model, ckpt, state, step, config, len(train_set))
 
     accelerator.wait_for_everyone()
     final = accelerator.unwrap_model(model)
@@ -317,7 +317,7 @@ def train(
         eval_loss_before=state["eval_before"], eval_loss=state["history"][-1]["eval_loss"] if state["history"] else None,
         eval_history=list(state["history"]), seconds=time.perf_counter() - t0, config=config.to_dict(), student=student.name,
     )
-    _checkpoint(accelerator, ckpt, state, step, config, len(train_set))  # every process: save_state is collective
+    _checkpoint(accelerator, model, ckpt, state, step, config, len(train_set))  # every process: save_state is collective
     student.model = final
     if accelerator.is_main_process:
         student.save_pretrained(out)
@@ -418,10 +418,13 @@ def trainable_parameters(model: Any, train_layers: int) -> list[Any]:
     return keep
 
 
-def _checkpoint(accelerator: Any, ckpt: Path, state: dict, step: int, config: TrainConfig, n_train: int) -> None:
+def _checkpoint(accelerator: Any, model: Any, ckpt: Path, state: dict, step: int, config: TrainConfig, n_train: int) -> None:
     state = {**state, "step": step, "config": config.to_dict(), "n_train": n_train}
     ckpt.mkdir(parents=True, exist_ok=True)
-    accelerator.save_state(str(ckpt))
+    from stillwatch.models.hf import quiet_tied_weights
+
+    with quiet_tied_weights(accelerator.unwrap_model(model)):
+        accelerator.save_state(str(ckpt))
     if accelerator.is_main_process:
         tmp = ckpt / "trainer_state.json.tmp"
         tmp.write_text(json.dumps(state))

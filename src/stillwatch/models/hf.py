@@ -355,6 +355,25 @@ class HFBackend(Backend):
         self.tokenizer.save_pretrained(directory)
 
 
+@contextlib.contextmanager
+def quiet_tied_weights(model: Any) -> Iterator[None]:
+    """Silence accelerate's "Removed shared tensor {'lm_head.weight'} while saving" (logged by
+    ``Accelerator.save_state``) for a model whose output layer is tied to its embeddings (SmolLM2):
+    the tied copy is dropped on purpose and re-tied on load (``tie_word_embeddings``), so the warning
+    would only alarm the user. Models without tied embeddings keep it, where a dropped tensor would
+    be a real loss."""
+    if not getattr(getattr(model, "config", None), "tie_word_embeddings", False):
+        yield
+        return
+    log = logging.getLogger("accelerate.utils.other")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:[0-9]+)?)$")
 
 
