@@ -109,25 +109,20 @@ def test_small_campaign_alarms_within_three_rounds():
 
 
 def _naive_key_stats(scorer: StreamingScorer) -> dict:
-    """Per content key: (users, rows on the key, their rows in all, users with >= 3 requests,
-    of those fully templated, users with >= 2 rows on the key, their rows on it, users with >= 2
-    requests, of those the ones with every request on the key), from scratch."""
-    d = scorer.cfg.detect
+    """Per content key: (users, rows on the key, their rows in all, users with >= 2 rows on the
+    key, their rows on it, users with >= 2 requests, of those the ones with every request on the
+    key), from scratch."""
     out: dict = {}
     for a in scorer._acc.values():
-        big = a.n >= 3
-        scripted = big and a.shared_now >= d.full_template_share * a.n
         for mk, c in a.member.items():
-            s = out.setdefault(mk, [0] * 9)
+            s = out.setdefault(mk, [0] * 7)
             s[0] += 1
             s[1] += c
             s[2] += a.n
-            s[3] += big
-            s[4] += scripted
-            s[5] += c >= 2
-            s[6] += c if c >= 2 else 0
-            s[7] += a.n >= 2
-            s[8] += a.n >= 2 and c == a.n
+            s[3] += c >= 2
+            s[4] += c if c >= 2 else 0
+            s[5] += a.n >= 2
+            s[6] += a.n >= 2 and c == a.n
     return out
 
 
@@ -146,8 +141,8 @@ def test_live_key_statistics_match_naive_recount():
     for mk, ks in scorer._keys.items():
         if mk[0] not in _CONTENT:
             continue
-        got = [ks.users, ks.urows, ks.sum_n, ks.big, ks.scripted, ks.rep_users, ks.rep_rows, ks.returning, ks.devoted]
-        assert got == naive.get(mk, [0] * 9), mk
+        got = [ks.users, ks.urows, ks.sum_n, ks.rep_users, ks.rep_rows, ks.returning, ks.devoted]
+        assert got == naive.get(mk, [0] * 7), mk
         checked += 1
     assert checked > 100
 

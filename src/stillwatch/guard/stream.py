@@ -191,8 +191,6 @@ class StreamingScorer:
         ks.users -= 1
         ks.urows -= c
         ks.sum_n -= a.n
-        ks.big -= a.big
-        ks.scripted -= a.scripted
         ks.returning -= a.n >= 2
         ks.devoted -= a.n >= 2 and c == a.n
         if c >= 2:
@@ -204,19 +202,12 @@ class StreamingScorer:
         already counts it): O(M) for its M <= 3 * heavy_hitters member keys. An account with more
         distinct keys leaves the one it used least (its rows and status leave that key's statistics
         with it), so a key's statistics always describe its current members exactly."""
-        d = self.cfg.detect
-        big = a.n >= 3
-        scripted = big and a.shared_now >= d.full_template_share * a.n
-        db, ds = int(big) - int(a.big), int(scripted) - int(a.scripted)
-        a.big, a.scripted = big, scripted
         table = self._keys
         n, dr = a.n, int(a.n == 2)  # n - 1 requests were counted so far; the account returns at n == 2
         on_row = {(kind, keys[kind]) for kind in _CONTENT if keys[kind] is not None}
         for mk, c in a.member.items():
             ks = table[mk]
             ks.sum_n += 1
-            ks.big += db
-            ks.scripted += ds
             ks.returning += dr
             # devoted before this request (all n - 1 on the key, n - 1 >= 2) and after it
             ks.devoted += (n >= 2 and c + (mk in on_row) == n) - (n >= 3 and c == n - 1)
@@ -236,8 +227,6 @@ class StreamingScorer:
                 ks.users += 1
                 ks.urows += 1
                 ks.sum_n += a.n
-                ks.big += big
-                ks.scripted += scripted
                 ks.returning += a.n >= 2
             else:
                 a.member[mk] = c + 1

@@ -35,7 +35,7 @@ class AccountState:
     sample (the batch's) and its live key memberships (key -> its rows on the key)."""
 
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample", "member", "big", "scripted", "linked", "pace_q", "pace_dof")
+                 "hours", "prompts", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof")
 
     def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
         self.n = 0
@@ -55,10 +55,8 @@ class AccountState:
         # suffix, text or None, capability flags, ip, user agent, payment, ip prefix)
         self.sample: list[tuple] = []
         # live: the content keys whose user-set statistics this account contributes to (bounded,
-        # see _LiveKeys), and its status in those statistics
+        # see StreamingScorer._live_keys; key -> its rows on the key), and whether it is linked
         self.member: dict[tuple[str, int], int] = {}
-        self.big = False
-        self.scripted = False
         self.linked = False
         # the account's current share of its cluster's pooled pacing sums (see StreamingScorer._pace)
         self.pace_q = 0.0
@@ -69,8 +67,8 @@ class KeyState:
     """One key's streamed state: rows, capability rows, a few prompts and accounts (for the
     shared-template test) and the live user-set statistics of :meth:`links`."""
 
-    __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "big", "scripted", "rep_users",
-                 "rep_rows", "returning", "devoted", "recent")
+    __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "rep_users", "rep_rows", "returning",
+                 "devoted", "recent")
 
     def __init__(self) -> None:
         self.rows = 0
@@ -78,14 +76,12 @@ class KeyState:
         self.prompts: set[int] = set()  # capped at min_prompts
         self.accounts: set[str] = set()  # capped at min_accounts
         # live user-set statistics over the accounts holding the key in their membership map:
-        # users, their rows on the key, their rows in all, users with >= 3 requests, those of them
-        # fully templated, users with >= 2 rows on the key and those users' rows on it, users with
-        # >= 2 requests and those of them whose every request so far was on this key
+        # users, their rows on the key, their rows in all, users with >= 2 rows on the key and those
+        # users' rows on it, users with >= 2 requests and those of them whose every request so far
+        # was on this key
         self.users = 0
         self.urows = 0
         self.sum_n = 0
-        self.big = 0
-        self.scripted = 0
         self.rep_users = 0
         self.rep_rows = 0
         self.returning = 0
