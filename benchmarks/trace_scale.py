@@ -402,30 +402,35 @@ def _attribution(state, preds, base_preds, ref_texts, master, mc, accounts, args
     state["attribution"] = out
 
 
-def _nulls(state, preds, base_preds, ref_texts, spec, master, args, log) -> None:
+def _ks_over_keys(pairs, spec, keys) -> dict:
+    """Null check: the test of ``pairs`` under each master key of ``keys`` (keys that did not mark the
+    text); KS of their p-values against U(0, 1), with the tuples scored (the same for every key)."""
     from scipy import stats
 
-    from stillwatch.mark import MasterKey, score_pairs
+    from stillwatch.mark import score_pairs
+
+    res = [score_pairs(pairs.contexts, pairs.tokens, spec, mk.provider_key(), exclude_windows=pairs.exclude) for mk in keys]
+    ps = np.asarray([r.p_value for r in res])
+    return {"n": len(ps), "n_scored": int(res[0].n_scored), "ks_pvalue": float(stats.kstest(ps, "uniform").pvalue),
+            "median_p": float(np.median(ps)), "min_p": float(ps.min()), "frac_below_0.05": float(np.mean(ps <= 0.05))}
+
+
+def _nulls(state, preds, base_preds, ref_texts, spec, master, args, log) -> None:
+    from stillwatch.mark import MasterKey
     from stillwatch.trace.radioactivity import open_model_pairs
 
     rng_keys = [MasterKey.generate() for _ in range(args.keys)]
     h = spec.context_width
 
-    def ks(pairs, keys) -> dict:
-        ps = [score_pairs(pairs.contexts, pairs.tokens, spec, mk.provider_key(), exclude_windows=pairs.exclude).p_value for mk in keys]
-        return {"n": len(ps), "n_scored": int(score_pairs(pairs.contexts, pairs.tokens, spec, keys[0].provider_key(),
-                                                          exclude_windows=pairs.exclude).n_scored),
-                "ks_pvalue": float(stats.kstest(ps, "uniform").pvalue), "median_p": float(np.median(ps)),
-                "min_p": float(np.min(ps)), "frac_below_0.05": float(np.mean(np.asarray(ps) <= 0.05))}
-
     out = {}
     if "rho_0" in preds:
-        out["control_student_open_diff"] = ks(open_model_pairs(preds["rho_0"], ref_texts, h, exclude_answers=False, base_predictions=base_preds),
-                                              [master] + rng_keys[:-1])
+        out["control_student_open_diff"] = _ks_over_keys(open_model_pairs(preds["rho_0"], ref_texts, h, exclude_answers=False,
+                                                                          base_predictions=base_preds), spec, [master] + rng_keys[:-1])
     if "rho_1" in preds:
-        out["wrong_key_rho100_open_diff"] = ks(open_model_pairs(preds["rho_1"], ref_texts, h, exclude_answers=False, base_predictions=base_preds),
-                                               rng_keys)
-    out["validation_only_base_open_plain"] = ks(open_model_pairs(base_preds, ref_texts, h, exclude_answers=False), [master] + rng_keys[:-1])
+        out["wrong_key_rho100_open_diff"] = _ks_over_keys(open_model_pairs(preds["rho_1"], ref_texts, h, exclude_answers=False,
+                                                                           base_predictions=base_preds), spec, rng_keys)
+    out["validation_only_base_open_plain"] = _ks_over_keys(open_model_pairs(base_preds, ref_texts, h, exclude_answers=False), spec,
+                                                           [master] + rng_keys[:-1])
     for k, v in out.items():
         log(f"null {k}: KS p={v['ks_pvalue']:.3g} over {v['n']} keys, median p={v['median_p']:.3f}, min p={v['min_p']:.3g} (n {v['n_scored']})")
     state["null"] = out

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from trace_scale import _load_preds, _open_state, _p, _predict, _required_tuples, _run_log, _save_preds  # noqa: E402
+from trace_scale import _ks_over_keys, _load_preds, _open_state, _p, _predict, _required_tuples, _run_log, _save_preds  # noqa: E402
 
 BASELINE = (3, 1e-3, 2)  # session 3's recipe: epochs, lr, trained blocks
 TOPIC_RHO = 0.1  # the harvested-topic subset = the prompts watermarked at this rho
@@ -322,15 +322,11 @@ def _reanswers(teacher, prompts: list, work: Path, k: int, state: dict, log) -> 
 
 def _wrong_keys(preds, base_preds, ref_texts, spec, n_keys: int) -> dict:
     """Null check: the differential test of ``n_keys`` fresh random keys; KS of their p-values against U(0, 1)."""
-    from scipy import stats
-
-    from stillwatch.mark import MasterKey, score_pairs
+    from stillwatch.mark import MasterKey
     from stillwatch.trace.radioactivity import open_model_pairs
 
     pairs = open_model_pairs(preds, ref_texts, spec.context_width, exclude_answers=False, base_predictions=base_preds)
-    ps = np.asarray([score_pairs(pairs.contexts, pairs.tokens, spec, MasterKey.generate().provider_key(), exclude_windows=pairs.exclude).p_value
-                     for _ in range(n_keys)])
-    return {"n": n_keys, "ks_pvalue": float(stats.kstest(ps, "uniform").pvalue), "median_p": float(np.median(ps)), "min_p": float(ps.min())}
+    return _ks_over_keys(pairs, spec, [MasterKey.generate() for _ in range(n_keys)])
 
 
 # ---------------------------------------------------------------------------------------------- report
