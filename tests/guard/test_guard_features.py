@@ -182,6 +182,24 @@ def test_capability_patterns_match_intended_prompts():
     assert not any(re.search(p, normalise_py("what's a good name for my cat?")) for p in CAPABILITY_PATTERNS.values())
 
 
+def test_grading_pattern_takes_grade_as_a_verb_not_a_school_year():
+    """A school grade is not a grading prompt; the pattern must agree in Python re and DuckDB's RE2."""
+    judging = ["Grade this essay from 1 to 10.", "Please grade the following answer.", "grade each response",
+               "Grade it out of 5.", "Score the reply using the rubric."]
+    school = ["Create a 45-minute lesson plan for grade 5 on fractions.", "5th grade math worksheet on decimals",
+              "what is the reading level of grade 7 students?", "ideas for a first grade science fair",
+              "a grade-level vocabulary list"]
+    pat = CAPABILITY_PATTERNS["grading"]
+    texts = [normalise_py(t) for t in judging + school]
+    want = [True] * len(judging) + [False] * len(school)
+    assert [re.search(pat, t) is not None for t in texts] == want
+    import ibis
+
+    con = ibis.duckdb.connect()
+    t = ibis.memtable({"p": texts})
+    assert con.execute(t.select(m=t.p.re_search(pat)))["m"].tolist() == want
+
+
 def test_streaming_sketch_equals_batch_sketch():
     from stillwatch.guard.minhash import _bands_and_fingerprints, prompt_rank, sketch_one
 

@@ -61,7 +61,10 @@ CAPABILITY_PATTERNS: dict[str, str] = {
     "coding": r"```|\bdef |\bpython\b|\bjavascript\b|\btypescript\b|\brust\b|\bsql\b|\bcode\b|\bfunction\b"
     r"|\bimplement|\balgorithm|\bcompile|\bunit tests?\b|\bregex\b",
     "tool_use": r"\btools?\b|function[ _]call|\bjson\b|\bapi call|\bagent\b|\bcall the\b|\bschema\b",
-    "grading": r"\brubric\b|\bgrade\b|\bgrading\b|on a scale of|\bscore (the|this|each|from)\b"
+    # "grade" only as the verb of judging ("grade this answer", "grade each response"): a school grade
+    # ("lesson plan for grade 5", "5th grade math", "grade level") is the everyday sense in education
+    "grading": r"\brubric\b|\bgrading\b|on a scale of|\bscore (the|this|each|from)\b"
+    r"|\bgrade (this|that|the|these|those|each|every|it|them|my|our|your|an?|following|how|from|on|out of)\b"
     r"|evaluate the (following|response|answer)|which (response|answer) is better",
 }
 

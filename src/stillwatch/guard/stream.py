@@ -28,6 +28,11 @@ few gaps early; each address keeps its ``heavy_hitters`` most recent users. Each
 mergeable pooled-pacing sums, and once its pace is measurable (>= ``link_pacing_gaps`` gaps) its
 capability focus counts only at machine scale or pace (the account's own volume or pacing, or the
 cluster's pooled pacing) — colleagues asking code questions at a human pace are not a harvest.
+A cluster's harvest counts each prompt once (:meth:`_harvest`: a prompt whose last sender is in the
+same cluster adds nothing), and its shared phrasing and size count as coordination only as far as
+its members are scripted (their rows on linking keys, pooled) or behave as one operator (reuse,
+pooled pacing), as in the batch: the participants of one event who ran the same starter kit are
+linked, but harvest three answers and then work on their own.
 
 Each account also keeps the batch's text sample: its ``K = FeatureConfig.sample_k`` rows with the
 smallest :func:`.features.sample_key_py` of the request id, in a size-K max-heap (O(log K) per
@@ -76,12 +81,15 @@ class StreamConfig:
     minhash: MinHashConfig = field(default_factory=MinHashConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
     min_jaccard: float = 0.6
+    max_prompts: int = 2_000_000
 
     def __post_init__(self) -> None:
         if self.heavy_hitters < 4:
             raise ValueError(f"StreamConfig.heavy_hitters must be >= 4, got {self.heavy_hitters}")
         if self.max_buckets < 1:
             raise ValueError(f"StreamConfig.max_buckets must be >= 1, got {self.max_buckets}")
+        if self.max_prompts < 1:
+            raise ValueError(f"StreamConfig.max_prompts must be >= 1, got {self.max_prompts}")
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,8 @@ class StreamingScorer:
         self._last_hour: dict[str, int] = {}
         self._parent: dict = {}
         self._agg: dict = {}
+        # prompt hash -> the account that sent it last (least recently sent evicted beyond max_prompts)
+        self._sender: OrderedDict[int, str] = OrderedDict()
 
     # ------------------------------------------------------------------------------ helpers
     def _near_dup(self, norm: str) -> int | None:
@@ -161,7 +171,7 @@ class StreamingScorer:
         if gb is not None:
             self._agg[ra] = gb if ga is None else [
                 ga[0] + gb[0], ga[1] + gb[1], ga[2] + gb[2], ga[3] + gb[3], ga[4] + gb[4],
-                min(ga[5], gb[5]), max(ga[6], gb[6]), ga[7] + gb[7], ga[8] + gb[8], ga[9] + gb[9],
+                min(ga[5], gb[5]), max(ga[6], gb[6]), ga[7] + gb[7], ga[8] + gb[8], ga[9] + gb[9], ga[10] + gb[10],
             ]
 
     def _sample(self, a: _Account, row: Mapping, acct_id: str, ts_us: int, norm: str, ph: int, keys: dict) -> None:
@@ -247,11 +257,13 @@ class StreamingScorer:
         table = self._keys
         node = ("a", acct_id)
         hits = [kind for kind in _CONTENT if keys[kind] is not None and table[(kind, keys[kind])].links(d, mp)]
+        scripted = a.scripted
         for kind in hits:
             linking = [mk for mk in a.member if mk[0] == kind and table[mk].links(d, mp)]
             on = sum(a.member[mk] for mk in linking)
             if len(hits) < 2 and a.n > 1 and (on < 2 or on < d.link_share * (a.n + d.own_prior_rows)):
                 continue
+            scripted = max(scripted, on)
             for mk in linking:
                 self._union(node, mk)
             if not a.linked:
@@ -260,6 +272,9 @@ class StreamingScorer:
                     self._union(node, ("payment", pay))
         if a.linked and keys["payment"] is not None:
             self._union(node, ("payment", keys["payment"]))
+        if scripted > a.scripted:  # rows on linking keys (the largest count over key kinds: one row has several)
+            self._agg[self._find(node)][10] += scripted - a.scripted
+            a.scripted = scripted
 
     # ------------------------------------------------------------------------------ observe
     def observe(self, row: Mapping) -> Verdict:
@@ -329,8 +344,10 @@ class StreamingScorer:
                 shared = 1
         a.shared_now += shared
         self._sample(a, row, acct_id, ts_us, norm, ph, keys)
-        # cluster aggregates: [accounts, rows, shared rows, capability rows, demand, first, last,
-        # pooled pacing: squared relative gap deviations, their degrees of freedom, gaps]
+        # cluster aggregates: [accounts, rows, shared rows, capability rows, demand of the prompts new to
+        # the cluster (added by _harvest), first, last,
+        # pooled pacing: squared relative gap deviations, their degrees of freedom, gaps; rows on
+        # linking content keys (added by _live_link)]
         root = self._find(("a", acct_id))
         g = self._agg.get(root)
         demand = fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
@@ -338,7 +355,7 @@ class StreamingScorer:
         dq, ddof, dgaps = q - a.pace_q, dof - a.pace_dof, (dof + 1 if dof else 0) - (a.pace_dof + 1 if a.pace_dof else 0)
         a.pace_q, a.pace_dof = q, dof
         if g is None:
-            self._agg[root] = [1, 1, shared, cap, demand, ts_us, ts_us, dq, ddof, dgaps]
+            self._agg[root] = [1, 1, shared, cap, 0.0, ts_us, ts_us, dq, ddof, dgaps, 0]
         else:
             g[7] += dq
             g[8] += ddof
@@ -347,14 +364,34 @@ class StreamingScorer:
             g[1] += 1
             g[2] += shared
             g[3] += cap
-            g[4] += demand
             g[5] = min(g[5], ts_us)
             g[6] = max(g[6], ts_us)
         # provisional campaign: judge this row's content keys by their user sets, as the batch does
         self._live_keys(a, keys)
         self._live_link(a, acct_id, keys)
         self._infra_link(a, acct_id, keys)
+        self._harvest(acct_id, _h64(" ".join(str(row.get("prompt") or "").lower().split())), demand)
         return self._provisional(acct_id, a)
+
+    def _harvest(self, acct_id: str, ph: int, demand: float) -> None:
+        """Add the request's reading demand to its cluster's harvest unless the cluster already holds
+        the answer: the prompt's last sender is in the same cluster (after this request's links). The
+        prompt is keyed by its text in lower case with whitespace collapsed, digits kept (``ph``):
+        "solve 3x + 5 = 17" and "solve 4x + 5 = 17" are two answers, unlike the template keys. A
+        harvest is the distinct prompts answered; 120 participants of one event sending the starter
+        kit's three prompts harvest three answers, not 360 (a campaign asking each prompt once is
+        unaffected; one drawing several samples per prompt counts its first). The prompt map keeps
+        the ``max_prompts`` most recently sent prompts (a repeat after eviction counts as new). O(1)."""
+        senders = self._sender
+        prev = senders.get(ph)
+        root = self._find(("a", acct_id))
+        if prev is None or self._find(("a", prev)) != root:
+            self._agg[root][4] += demand
+        if prev is not None:
+            senders.move_to_end(ph)
+        senders[ph] = acct_id
+        if len(senders) > self.cfg.max_prompts:
+            senders.popitem(last=False)
 
     def _infra_link(self, a: _Account, acct_id: str, keys: dict) -> None:
         """Live infrastructure links, the batch's rule for shared addresses (machine-paced accounts
@@ -455,7 +492,14 @@ class StreamingScorer:
             # machine-scale reuse: this account repeats one content key >= link_reuse times (O(K))
             reuse = max((max(a.keys[k].counts.values(), default=0) for k in _CONTENT), default=0)
             e_reuse = 1.0 if (g[0] >= 3 and reuse >= d.link_reuse) else 0.0
-            coord = 1 - ((1 - d.live_c_templated * g[2] / (g[1] + 2.0)) * (1 - d.c_size * e_size)
+            # shared phrasing and size count as coordination only as far as the members are scripted
+            # (their rows on the linking keys, pooled: >= scripted_full of the cluster's traffic is a
+            # script) or behave as one operator (machine-scale reuse, pooled machine pacing), as in
+            # the batch: 120 participants of one event who each ran the starter kit's three prompts
+            # and then worked on their own are linked, but are not a script
+            e_text = max(min(g[10] / (g[1] + 2.0) / d.scripted_full, 1.0), e_reuse,
+                         _pooled_pacing(d, g[7], g[8], g[9]))
+            coord = 1 - ((1 - d.live_c_templated * g[2] / (g[1] + 2.0) * e_text) * (1 - d.c_size * e_size * e_text)
                          * (1 - d.live_c_reuse * e_reuse))
             c_score = float(np.sqrt(harvest * coord))
             if c_score >= d.flag_threshold:

@@ -35,7 +35,8 @@ class AccountState:
     sample (the batch's) and its live key memberships (key -> its rows on the key)."""
 
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof")
+                 "hours", "prompts", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof",
+                 "scripted")
 
     def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
         self.n = 0
@@ -61,6 +62,9 @@ class AccountState:
         # the account's current share of its cluster's pooled pacing sums (see StreamingScorer._pace)
         self.pace_q = 0.0
         self.pace_dof = 0
+        # its rows on linking content keys, as last counted when one of its rows linked (its share of
+        # its cluster's scripted rows; see StreamingScorer._live_link)
+        self.scripted = 0
 
 
 class KeyState:
