@@ -418,7 +418,16 @@ def write_results(rows, log, labels, *, title: str, command: str, out_name: str)
               f"Command: {command}", ""]
     text = "\n".join(lines)
     print(text)
-    (ROOT / "results" / out_name).write_text(text)
+    path = ROOT / "results" / out_name
+    # hand-written commentary below NOTES_MARKER in the existing file is kept across reruns
+    old = path.read_text() if path.exists() else ""
+    if NOTES_MARKER in old:
+        text += "\n" + old[old.index(NOTES_MARKER):]
+    path.write_text(text)
+
+
+#: Results files keep everything from this line on when the script rewrites them.
+NOTES_MARKER = "<!-- hand-written notes below: kept when the script rewrites this file -->"
 
 
 if __name__ == "__main__":

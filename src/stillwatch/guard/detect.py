@@ -135,15 +135,17 @@ ordinary person whose one request coincides with a campaign's scaffold is linked
 inherit its score, and is not listed among the campaign's accounts. Flags use ``flag_threshold``
 (0.5: more evidence for than against). A signal *fires* (is listed in the explanation) when its
 evidence is >= 0.5. The ``live_*`` constants are used only by the streaming scorer's live
-(provisional) alarm, which must fire on a campaign's first requests, before much volume exists:
-there, an account links through a content key when its templated share is >= ``live_link_share``
-(0.3) and the key carries >= ``link_focus`` of its own traffic (capability words are not required:
-held-out capabilities match none), or when it has sent >= ``link_reuse`` requests on a key other
-accounts use too (machine-scale reuse); the provisional campaign score is the geometric mean of
-harvest (capability focus 0.9, the cluster's human-rate multiple 0.7 — as in the batch) and
-coordination (templated share 0.7,
-size ``1 - 1/(n-1)`` 0.5, and 0.5 when the account repeats one key >= ``link_reuse`` times inside a
-cluster of >= 3 accounts). The live alarm is a provisional verdict; the final verdicts are
+(provisional) alarm, which must fire on a campaign's first requests, before much volume exists
+(:mod:`.stream` describes it in full): an account joins a content key's live cluster when the key
+links by its user set (the batch's key rule) and linking keys carry >= ``link_share`` of the
+account's own traffic; machine-paced accounts that share and rotate addresses link through them
+(pacing pooled over the address's users). The provisional campaign score is the geometric mean of
+harvest (capability focus ``live_c_capability`` 0.9, counted at machine scale or pace once the
+cluster's pace is measurable; the cluster's human-rate multiple over the prompts new to it
+``live_c_volume`` 0.7) and coordination (templated share ``live_c_templated`` 0.7 and size ``c_size``
+0.5, both only as far as the members are scripted or behave as one operator; 0.5
+``live_c_reuse`` when the account repeats one key >= ``link_reuse`` times inside a cluster of >= 3
+accounts). The live alarm is a provisional verdict; the final verdicts are
 :func:`detect`'s.
 
 Constants by name (:class:`DetectConfig`; values and reasons as above)
@@ -164,7 +166,7 @@ Constants by name (:class:`DetectConfig`; values and reasons as above)
 * round the clock: ``min_clock_days`` 2, ``clock_min_rate`` 0.5 requests/hour;
   ``link_pacing_gaps`` 20; rate evidence ``full_rate_multiple`` 4.
 * live alarm: ``live_c_capability`` 0.9, ``live_c_volume`` 0.7, ``live_c_templated`` 0.7,
-  ``live_c_reuse`` 0.5, ``live_link_share`` 0.3.
+  ``live_c_reuse`` 0.5.
 """
 
 from __future__ import annotations
@@ -219,7 +221,6 @@ class DetectConfig:
     live_c_capability: float = 0.9
     live_c_volume: float = 0.7
     live_c_templated: float = 0.7
-    live_link_share: float = 0.3
     live_c_reuse: float = 0.5
     sync_window_us: float = 3_600_000_000.0
     split_min_accounts: int = 3
