@@ -418,16 +418,20 @@ def write_results(rows, log, labels, *, title: str, command: str, out_name: str)
               f"Command: {command}", ""]
     text = "\n".join(lines)
     print(text)
-    path = ROOT / "results" / out_name
-    # hand-written commentary below NOTES_MARKER in the existing file is kept across reruns
-    old = path.read_text() if path.exists() else ""
-    if NOTES_MARKER in old:
-        text += "\n" + old[old.index(NOTES_MARKER):]
-    path.write_text(text)
+    write_keeping_notes(ROOT / "results" / out_name, text)
 
 
 #: Results files keep everything from this line on when the script rewrites them.
 NOTES_MARKER = "<!-- hand-written notes below: kept when the script rewrites this file -->"
+
+
+def write_keeping_notes(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, keeping the existing file's hand-written notes (from
+    ``NOTES_MARKER`` on) below it."""
+    old = path.read_text() if path.exists() else ""
+    if NOTES_MARKER in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(NOTES_MARKER):]
+    path.write_text(text)
 
 
 if __name__ == "__main__":
