@@ -213,6 +213,7 @@ def observe_ratio(rev: str, family: str, n: int, seed: int, reps: int = 3) -> li
     at git revision ``rev`` (loaded from git into throw-away modules; everything else is the
     current code), on one n-exchange simulation of ``family``, alternating runs, medians."""
     import importlib.util
+    import shutil
     import subprocess
     import tempfile
 
@@ -229,6 +230,7 @@ def observe_ratio(rev: str, family: str, n: int, seed: int, reps: int = 3) -> li
         mods[name] = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = mods[name]
         spec.loader.exec_module(mods[name])
+    shutil.rmtree(tmp)  # the modules are loaded; their source files are no longer needed
     log, _ = simulate(family, n, seed)
     rows = log.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist()
     times = {"baseline": [], "current": []}

@@ -20,6 +20,7 @@ from _fixtures_pipeline import make_log  # noqa: E402
 from stillwatch.guard.features import CAPABILITY_PATTERNS, FeatureConfig, sample_key_py  # noqa: E402
 from stillwatch.guard.scan import ScanConfig, feature_tables  # noqa: E402
 from stillwatch.guard.stream import StreamConfig, StreamingScorer  # noqa: E402
+from stillwatch.guard.stream_tables import account_tables  # noqa: E402
 
 K = 8  # small, so that most fixture accounts are sampled (n > K)
 
@@ -146,7 +147,7 @@ def test_stream_keeps_the_batch_sample(log):
     scorer = StreamingScorer(StreamConfig(features=fc))
     for r in log.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist():
         scorer.observe(r)
-    ids, acc, edges = scorer._tables()
+    ids, acc, edges = account_tables(scorer._acc, scorer.cfg)
     assert list(ids) == list(full.ids)
     for c in ("n", "sampled_rows", "shared_rows", "cap_any", "n_prompts", "n_templates", "demand_s",
               *[f"cap_{k}" for k in CAPABILITY_PATTERNS]):
