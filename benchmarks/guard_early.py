@@ -31,14 +31,17 @@ ROOT = Path(__file__).resolve().parent
 def early_table(log, labels, share: float = 0.01) -> list[dict]:
     """Per campaign: its totals and what its first ``share`` of rows (in time order) contain."""
     lab = labels.filter(pc.is_valid(labels["campaign_id"]))
-    camp_of = dict(zip(lab["account_id"].to_pylist(), lab["campaign_id"].to_pylist()))
-    acc = np.asarray(log["account_id"].to_pylist(), dtype=object)
-    cid = np.asarray([camp_of.get(a) or "" for a in acc], dtype=object)
-    ts = log["ts"].cast("int64").to_numpy()
-    ip = np.asarray(log["ip"].to_pylist(), dtype=object)
+    camps, camp_idx = np.unique(np.asarray(lab["campaign_id"].to_pylist(), dtype=str), return_inverse=True)
+    # rows of campaign accounts only, joined to their campaign by the account's position in the labels
+    pos = pc.index_in(log["account_id"], value_set=lab["account_id"])
+    rows = log.filter(pc.is_valid(pos))
+    cid = camp_idx[pc.drop_null(pos).to_numpy()]
+    acc = np.asarray(rows["account_id"].to_pylist(), dtype=object)
+    ts = rows["ts"].cast("int64").to_numpy()
+    ip = np.asarray(rows["ip"].to_pylist(), dtype=object)
     out = []
-    for c in sorted(set(camp_of.values())):
-        idx = np.flatnonzero(cid == c)
+    for j, c in enumerate(camps):
+        idx = np.flatnonzero(cid == j)
         idx = idx[np.argsort(ts[idx], kind="stable")]
         n = len(idx)
         k = max(1, int(np.ceil(share * n)))
@@ -46,7 +49,7 @@ def early_table(log, labels, share: float = 0.01) -> list[dict]:
         _, per = np.unique(acc[head], return_counts=True)
         accounts = len(set(acc[idx]))
         out.append({
-            "campaign": c, "accounts": accounts, "rows": n, "hours": (ts[idx[-1]] - ts[idx[0]]) / 3.6e9,
+            "campaign": str(c), "accounts": accounts, "rows": n, "hours": (ts[idx[-1]] - ts[idx[0]]) / 3.6e9,
             "rows_per_account": n / accounts, "k": k, "k_hours": (ts[head[-1]] - ts[idx[0]]) / 3.6e9,
             "k_accounts": len(per), "k_median": float(np.median(per)), "k_max": int(per.max()),
             "k_ips": len(set(ip[head])),

@@ -169,10 +169,12 @@ class StreamingScorer:
         self._parent[rb] = ra
         ga, gb = self._agg.get(ra), self._agg.pop(rb, None)
         if gb is not None:
-            self._agg[ra] = gb if ga is None else [
-                ga[0] + gb[0], ga[1] + gb[1], ga[2] + gb[2], ga[3] + gb[3], ga[4] + gb[4],
-                min(ga[5], gb[5]), max(ga[6], gb[6]), ga[7] + gb[7], ga[8] + gb[8], ga[9] + gb[9], ga[10] + gb[10],
-            ]
+            if ga is None:
+                self._agg[ra] = gb
+            else:  # every aggregate is a sum but the first and last timestamps
+                merged = [x + y for x, y in zip(ga, gb)]
+                merged[5], merged[6] = min(ga[5], gb[5]), max(ga[6], gb[6])
+                self._agg[ra] = merged
 
     def _sample(self, a: _Account, row: Mapping, acct_id: str, ts_us: int, norm: str, ph: int, keys: dict) -> None:
         """Keep the account's bottom-K rows by :func:`.features.sample_key_py` of the request id
@@ -486,7 +488,8 @@ class StreamingScorer:
             # own volume is). The gate applies once the cluster's pace is measurable
             # (>= link_pacing_gaps gaps pooled over its members): a young cluster (a campaign's first
             # requests, each account seen once or twice) is judged on focus and coordination.
-            c_gate = 1.0 if g[9] < d.link_pacing_gaps else max(_pooled_pacing(d, g[7], g[8], g[9]), e_vol, pacing)
+            c_pace = _pooled_pacing(d, g[7], g[8], g[9])  # 0 under link_pacing_gaps pooled gaps
+            c_gate = 1.0 if g[9] < d.link_pacing_gaps else max(c_pace, e_vol, pacing)
             harvest = 1 - (1 - d.live_c_capability * c_cap * np.sqrt(c_gate)) * (1 - d.live_c_volume * c_vol)
             e_size = 0.0 if g[0] <= 2 else 1.0 - 1.0 / (g[0] - 1)
             # machine-scale reuse: this account repeats one content key >= link_reuse times (O(K))
@@ -497,8 +500,7 @@ class StreamingScorer:
             # script) or behave as one operator (machine-scale reuse, pooled machine pacing), as in
             # the batch: 120 participants of one event who each ran the starter kit's three prompts
             # and then worked on their own are linked, but are not a script
-            e_text = max(min(g[10] / (g[1] + 2.0) / d.scripted_full, 1.0), e_reuse,
-                         _pooled_pacing(d, g[7], g[8], g[9]))
+            e_text = max(min(g[10] / (g[1] + 2.0) / d.scripted_full, 1.0), e_reuse, c_pace)
             coord = 1 - ((1 - d.live_c_templated * g[2] / (g[1] + 2.0) * e_text) * (1 - d.c_size * e_size * e_text)
                          * (1 - d.live_c_reuse * e_reuse))
             c_score = float(np.sqrt(harvest * coord))

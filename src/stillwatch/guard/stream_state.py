@@ -35,7 +35,7 @@ class AccountState:
     sample (the batch's) and its live key memberships (key -> its rows on the key)."""
 
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
-                 "hours", "prompts", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof",
+                 "hours", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof",
                  "scripted")
 
     def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
@@ -50,7 +50,6 @@ class AccountState:
         self.keys = {kind: SpaceSaving(k) for kind in kinds}
         self.minutes = 0
         self.hours = 0
-        self.prompts = 0
         self.shared_now = 0
         # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
         # suffix, text or None, capability flags, ip, user agent, payment, ip prefix)
@@ -59,7 +58,7 @@ class AccountState:
         # see StreamingScorer._live_keys; key -> its rows on the key), and whether it is linked
         self.member: dict[tuple[str, int], int] = {}
         self.linked = False
-        # the account's current share of its cluster's pooled pacing sums (see StreamingScorer._pace)
+        # the account's current share of its cluster's pooled pacing sums (pace_terms, updated by StreamingScorer.observe)
         self.pace_q = 0.0
         self.pace_dof = 0
         # its rows on linking content keys, as last counted when one of its rows linked (its share of
