@@ -75,3 +75,49 @@ def naive_gumbel_score(key: bytes, ids: list[int], h: int):
         r = ((u >> 12) + 0.5) * 2.0**-52
         s += -math.log1p(-r)
     return s, len(seen)
+
+
+def g_value(key: bytes, ctx: list[int], v: int, layer: int) -> int:
+    """Tournament g-value of layer ``layer``: bit ``layer`` of the PRF word (stillwatch.core.tournament)."""
+    return (prf(key, ctx, v) >> layer) & 1
+
+
+def naive_tournament_detect(key: bytes, ids: list[int], h: int, depth: int, exclude: set | None = None):
+    """Per-token, per-layer loop: ones among the g-values of each distinct window, and the window count."""
+    windows = [tuple(ids[t - h : t + 1]) for t in range(h, len(ids))]
+    distinct = [w for i, w in enumerate(windows) if w not in windows[:i] and not (exclude and w in exclude)]
+    ones = sum(g_value(key, list(w[:h]), w[h], j) for w in distinct for j in range(depth))
+    return ones, len(distinct)
+
+
+def bracket_winner_distribution(p: list[float], g: list[list[int]]) -> list[float]:
+    """Exact winner distribution of an explicit m-round tournament over 2**m leaves, by enumerating every
+    assignment of candidates to leaves (K**(2**m) of them) and playing the bracket pair by pair; a tie
+    between two different tokens sends each on with probability 1/2. ``g[x][l]``: g-value of candidate x
+    in round l. Independent of the closed form it checks (no use of equation (1))."""
+    import itertools
+
+    K, m = len(p), len(g[0])
+    out = [0.0] * K
+    for leaves in itertools.product(range(K), repeat=2**m):
+        weight = math.prod(p[x] for x in leaves)
+        if weight == 0.0:
+            continue
+        dist = [{x: 1.0} for x in leaves]  # each slot: distribution of who occupies it
+        for rnd in range(m):
+            nxt = []
+            for a, b in zip(dist[0::2], dist[1::2]):
+                d: dict[int, float] = {}
+                for x, px in a.items():
+                    for y, py in b.items():
+                        if x == y or g[x][rnd] == g[y][rnd]:
+                            share = {x: 1.0} if x == y else {x: 0.5, y: 0.5}
+                        else:
+                            share = {x if g[x][rnd] > g[y][rnd] else y: 1.0}
+                        for z, s in share.items():
+                            d[z] = d.get(z, 0.0) + px * py * s
+                nxt.append(d)
+            dist = nxt
+        for x, px in dist[0].items():
+            out[x] += weight * px
+    return out

@@ -187,7 +187,7 @@ def test_bad_input_messages():
         detect_ids(np.array([1, 2]), spec, _key())
     with pytest.raises(TokenizerMismatchError, match="outside the vocabulary"):
         detect_ids(np.array([1, 2, 3, 70000, 5]), spec, _key(), vocab_size=49152)
-    with pytest.raises(SpecError, match="scheme must be one of kgw, gumbel; got 'redgreen'"):
+    with pytest.raises(SpecError, match="scheme must be one of kgw, gumbel, tournament; got 'redgreen'"):
         WatermarkSpec(scheme="redgreen")
     with pytest.raises(SpecError, match="context_width must be an integer in 1..4, got 7"):
         WatermarkSpec(context_width=7)
@@ -226,14 +226,14 @@ def test_layer_key_wrong_length():
 @given(
     texts=st.lists(st.lists(st.integers(0, 25), min_size=5, max_size=60), min_size=1, max_size=8),
     h=st.integers(1, 3),
-    scheme=st.sampled_from(["kgw", "gumbel"]),
+    scheme=st.sampled_from(["kgw", "gumbel", "tournament"]),
     split=st.sampled_from([None, (0.0, 0.5), (0.5, 1.0)]),
     exclude=st.booleans(),
 )
 def test_detect_many_equals_detect_ids_per_text(texts, h, scheme, split, exclude):
     from stillwatch.mark import detect_many
 
-    spec = WatermarkSpec(scheme=scheme, context_width=h, split=split, split_width=1)
+    spec = WatermarkSpec(scheme=scheme, context_width=h, split=split, split_width=1, depth=5 if scheme == "tournament" else None)
     arrays = [np.array(t) for t in texts if len(t) > h]
     if not arrays:
         return

@@ -105,3 +105,61 @@ def test_processor_rejects_too_short_context():
     m = Marker(MASTER, "dan", MarkConfig(provider=LayerParams(context_width=3)), vocab_size=50)
     with pytest.raises(InputError, match="at least 3 of context"):
         m.hf_processor()(torch.zeros(1, 2, dtype=torch.long), torch.zeros(1, 50))
+
+
+def test_tournament_processor_equals_marker_and_naive_g_values():
+    """Full vocabulary: the processor returns log of the closed-form winner distribution, computed here
+    independently from the naive PRF's g-values and an explicit per-layer loop of equation (1)."""
+    V = 120
+    cfg = MarkConfig(provider=LayerParams(scheme="tournament", context_width=2, depth=3),
+                     account=LayerParams(scheme="tournament", context_width=1, depth=2), candidates=0, margin=1e9)
+    m = Marker(MASTER, "alice", cfg, vocab_size=V)
+    proc = m.hf_processor()
+    g = torch.Generator().manual_seed(5)
+    scores = torch.randn(3, V, generator=g) * 2
+    ids = torch.randint(0, V, (3, 7), generator=g)
+    s0, i0 = scores.clone(), ids.clone()
+    out = proc(ids, scores)
+    assert torch.equal(scores, s0) and torch.equal(ids, i0)
+    acc, prov = MASTER.account_key("alice")._secret, MASTER.provider_key()._secret
+    for b in range(3):
+        row = ids[b].tolist()
+        p = torch.softmax(scores[b].double(), -1).numpy()
+        layers = [(acc, row[-1:], j) for j in range(2)] + [(prov, row[-2:], j) for j in range(3)]  # account first
+        for key, ctx, j in layers:
+            gv = np.array([naive.g_value(key, ctx, v, j) for v in range(V)], dtype=float)
+            p = p * (1 + gv - (p * gv).sum())
+        np.testing.assert_allclose(torch.softmax(out[b].double(), -1).numpy(), p, rtol=1e-5, atol=1e-9)
+
+
+def test_tournament_processor_candidates_and_batch_independence():
+    V = 400
+    cfg = MarkConfig(provider=LayerParams(scheme="tournament", context_width=1, depth=6), account=None, candidates=32, margin=4.0)
+    proc = Marker(MASTER, None, cfg, vocab_size=V).hf_processor()
+    g = torch.Generator().manual_seed(6)
+    scores = torch.randn(4, V, generator=g) * 3
+    ids = torch.randint(0, V, (4, 5), generator=g)
+    out = proc(ids, scores)
+    far = scores < scores.max(dim=-1, keepdim=True).values - 4.0
+    assert torch.isinf(out[far]).all()  # tokens beyond the margin are never sampled
+    assert (torch.isfinite(out).sum(dim=-1) <= 32).all()
+    np.testing.assert_allclose(torch.logsumexp(out.double(), -1).numpy(), 0.0, atol=1e-5)  # a distribution per row
+    alone = proc(torch.cat([torch.zeros(1, 2, dtype=torch.long), ids[1:2]], dim=1), scores[1:2])
+    assert torch.equal(alone[0], out[1])
+
+
+def test_tournament_generation_through_transformers_is_detectable():
+    from stillwatch.models import load_backend
+
+    tiny = load_backend("tiny")
+    cfg = MarkConfig(provider=LayerParams(scheme="tournament", context_width=2, depth=16),
+                     account=LayerParams(scheme="tournament", context_width=2, depth=16))
+    m = Marker(MASTER, "carol", cfg, vocab_size=tiny.vocab_size)
+    prompts = [f"question number {i} " + "x" * (i % 5) for i in range(6)]
+    gens = tiny.generate(prompts, max_new_tokens=48, logits_processor=m.hf_processor(), seed=3, batch_size=6, temperature=0.8)
+    long_enough = [g for g in gens if len(g.completion_ids) >= 24]
+    assert len(long_enough) >= 3
+    for gen in long_enough:
+        ids = np.array(gen.prompt_ids[-2:] + gen.completion_ids)
+        assert detect_ids(ids, m.provider_spec, MASTER.provider_key()).p_value < 1e-4
+        assert detect_ids(ids, m.account_spec, MASTER.account_key("carol")).p_value < 1e-4

@@ -12,6 +12,14 @@ Two sharing designs (compared in ``benchmarks/mark_layers.py``):
 
 If the provider layer is Gumbel (Aaronson), it samples from the distribution already biased by the
 account layer, so it must be applied last (the processor does so).
+
+Tournament layers (SynthID-Text, :mod:`stillwatch.core.tournament`) of both keys play in one
+tournament of ``provider.depth + account.depth`` rounds, in the order ``order`` names. Each key's
+g-values are independent of the other's, so each layer's detection stays exact whatever the order;
+the order only moves power between the layers (early rounds act on the model's own distribution and
+carry more signal than late ones, which act on an already sharpened one — measured in
+``benchmarks/mark/frontier.py``). A KGW layer may be combined with a tournament layer: its bias is
+applied first and the tournament samples from the biased distribution.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from stillwatch.errors import SpecError
 from stillwatch.mark.spec import SCHEMES, WatermarkSpec
 
 SHARINGS = ("additive", "split")
+ORDERS = ("account_first", "provider_first", "interleaved")
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,13 @@ class LayerParams:
     context_width: int = 2
     gamma: float = 0.25
     delta: float = 1.5  # with both layers green a token gets +3; delta=2 per layer (+4) visibly derailed SmolLM2's answers
+    depth: int = 16  # tournament layers of this key (tournament only)
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
             raise SpecError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
+        if self.scheme == "tournament" and (not isinstance(self.depth, int) or not 1 <= self.depth <= 64):
+            raise SpecError(f"depth must be an integer in 1..64 for a tournament layer, got {self.depth!r}")
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,8 @@ class MarkConfig:
             49k-token PRF pass per row would cost more than the model step); detection is unaffected.
         margin: see ``candidates``; > 0.
         tokenizer_id: fingerprint of the tokenizer, recorded in every spec.
+        order: the order in which the tournament layers of the two keys play (``account_first``,
+            ``provider_first`` or ``interleaved``); tournament only.
     """
 
     provider: LayerParams = field(default_factory=LayerParams)
@@ -65,8 +79,11 @@ class MarkConfig:
     candidates: int = 1024
     margin: float = 16.0
     tokenizer_id: str | None = None
+    order: str = "account_first"
 
     def __post_init__(self) -> None:
+        if self.order not in ORDERS:
+            raise SpecError(f"order must be one of {', '.join(ORDERS)}; got {self.order!r}")
         if self.sharing not in SHARINGS:
             raise SpecError(f"sharing must be one of {', '.join(SHARINGS)}; got {self.sharing!r}")
         if not 0.0 < self.provider_share < 1.0:
@@ -80,7 +97,9 @@ class MarkConfig:
             if not 1 <= self.split_width <= min(widths):
                 raise SpecError(f"split_width must be in 1..{min(widths)} (the smallest layer context width), got {self.split_width!r}")
         if self.account is not None and self.account.scheme == "gumbel":
-            raise SpecError("the account layer must be kgw: a Gumbel layer fixes the sampled token, so only one layer can be Gumbel and it must be the provider layer")
+            raise SpecError("the account layer must be kgw or tournament: a Gumbel layer fixes the sampled token, so only one layer can be Gumbel and it must be the provider layer")
+        if self.provider.scheme == "gumbel" and self.account is not None and self.account.scheme == "tournament":
+            raise SpecError("a Gumbel provider layer cannot be combined with a tournament account layer: both choose the sampled token")
         # validate both layers eagerly (raises SpecError naming the field)
         self.provider_spec()
         if self.account is not None:
@@ -92,6 +111,7 @@ class MarkConfig:
             context_width=p.context_width,
             gamma=p.gamma,
             delta=p.delta,
+            depth=p.depth if p.scheme == "tournament" else None,
             layer=layer,
             key_id=key_id,
             split=split,

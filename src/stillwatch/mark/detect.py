@@ -3,7 +3,8 @@ one-pass attribution over many account keys.
 
 Null hypothesis H0 for a layer with key k: the text was produced without knowledge of k. Under H0 the
 PRF values of distinct (context, token) tuples are independent uniforms, so the number of green tuples
-among n distinct ones is Binomial(n, gamma) (KGW) and the Gumbel score is Gamma(n, 1). Repeated tuples
+among n distinct ones is Binomial(n, gamma) (KGW), the Gumbel score is Gamma(n, 1), and the number of
+g-values equal to 1 is Binomial(n * depth, 1/2) (tournament: :mod:`stillwatch.core.tournament`). Repeated tuples
 are scored once (Fernandez et al. 2023, "Three Bricks", Sec. IV-B); tuples that also occur in the prompt
 can be excluded, since a model copying its prompt repeats the prompt's colours, not the key's.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from stillwatch.core import prf, schemes, stats
+from stillwatch.core import prf, schemes, stats, tournament
 from stillwatch.core.windows import sliding_windows, unique_windows, window_hash
 from stillwatch.errors import InputError, TokenizerMismatchError, TooShortError
 from stillwatch.mark.keys import KeyRing, LayerKey
@@ -156,6 +157,10 @@ def _score_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, key: 
         g = int(np.count_nonzero(schemes.kgw_green(k0, k1, folds, tok, spec.gamma)))
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
         return DetectionResult(p, n, n_tokens, g, (g / n) if n else 0.0, key.key_id, spec.fingerprint)
+    if spec.scheme == "tournament":
+        ones = int(tournament.ones(tournament.words(k0, k1, folds, tok), spec.depth).sum())
+        p = float(tournament.pvalue(ones, n, spec.depth)) if n else 1.0
+        return DetectionResult(p, n, n_tokens, ones, ones / (n * spec.depth) if n else 0.0, key.key_id, spec.fingerprint)
     s = float(schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)).sum())
     p = float(schemes.gumbel_pvalue(s, n)) if n else 1.0
     return DetectionResult(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
@@ -251,7 +256,7 @@ def detect_many(
     h = spec.context_width
     if T == 0:
         e = np.zeros(0)
-        return BatchDetection(e, e.astype(np.int64), e.astype(np.int64), None if spec.scheme != "kgw" else e.astype(np.int64), e, key.key_id, spec.fingerprint)
+        return BatchDetection(e, e.astype(np.int64), e.astype(np.int64), None if spec.scheme == "gumbel" else e.astype(np.int64), e, key.key_id, spec.fingerprint)
     lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=T)
     ids = np.concatenate(texts)  # [S]
     tid = np.repeat(np.arange(T), lens)  # [S] text of each position
@@ -284,6 +289,11 @@ def detect_many(
         g = np.bincount(wt, weights=green, minlength=T).astype(np.int64)
         p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
         return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n, 1), 0.0), key.key_id, spec.fingerprint)
+    if spec.scheme == "tournament":
+        o = np.where(keep, tournament.ones(tournament.words(k0, k1, prf.fold(ctx), tok), spec.depth), 0)
+        g = np.bincount(wt, weights=o, minlength=T).astype(np.int64)
+        p = np.where(n > 0, tournament.pvalue(g, n, spec.depth), 1.0)
+        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * spec.depth, 1), 0.0), key.key_id, spec.fingerprint)
     sc = np.where(keep, schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, prf.fold(ctx), tok)), 0.0)
     s = np.bincount(wt, weights=sc, minlength=T)
     p = np.where(n > 0, schemes.gumbel_pvalue(s, n), 1.0)
@@ -314,22 +324,30 @@ def _attribute_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, r
     folds = prf.fold(ctx)[None, :]  # [1, n]
     tokh = prf.tok(tok)[None, :]  # [1, n]
     chunk = max(1, _KEY_CHUNK_ELEMS // max(n, 1))
-    kgw = spec.scheme == "kgw"
+    kgw, tour = spec.scheme == "kgw", spec.scheme == "tournament"
+    counts = kgw or tour
     thr = prf.green_threshold(spec.gamma) if kgw else None
-    stat = np.empty(N, dtype=np.int64 if kgw else np.float64)  # green counts (KGW) or score sums (Gumbel)
+    stat = np.empty(N, dtype=np.int64 if counts else np.float64)  # green / one counts, or score sums (Gumbel)
     for s in range(0, N, chunk):  # loop over key chunks, not keys
         u = prf.prf_from_seed(prf.row_seed(ring.k0[s : s + chunk, None], folds), ring.k1[s : s + chunk, None], tokh)  # [chunk, n]
-        stat[s : s + chunk] = np.count_nonzero(u < thr, axis=1) if kgw else schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
+        if kgw:
+            stat[s : s + chunk] = np.count_nonzero(u < thr, axis=1)
+        elif tour:
+            stat[s : s + chunk] = tournament.ones(u, spec.depth).sum(axis=1)
+        else:
+            stat[s : s + chunk] = schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
     if not n:
         pvals = np.ones(N)
+    elif kgw:
+        pvals = schemes.kgw_pvalue(stat, n, spec.gamma)
     else:
-        pvals = schemes.kgw_pvalue(stat, n, spec.gamma) if kgw else schemes.gumbel_pvalue(stat, n)
+        pvals = tournament.pvalue(stat, n, spec.depth) if tour else schemes.gumbel_pvalue(stat, n)
     pvals = np.asarray(pvals, dtype=np.float64)
     best = int(np.argmin(pvals))
     return AttributionResult(
         key_ids=ring.key_ids,
         p_values=pvals,
-        n_green=stat if kgw else None,
+        n_green=stat if counts else None,
         n_scored=n,
         best_key_id=ring.key_ids[best],
         best_p_value=float(pvals[best]),

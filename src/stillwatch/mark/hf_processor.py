@@ -4,6 +4,12 @@ Works on any batch size with left padding (it reads only the last ``context_widt
 The bias itself is computed by ``Marker.bias_flat`` (numpy); this class selects each row's candidate
 tokens (those within ``margin`` of the row maximum, at most ``candidates``), and scatters the result
 back. It never mutates its inputs.
+
+With a tournament layer (SynthID-Text) the processor returns, on each row's K candidates (top-K
+within ``margin``), the log of the tournament winner's distribution computed in closed form by
+``Marker.tournament_logprobs`` and -inf elsewhere: sampling from the returned logits is sampling from
+the tournament (see :mod:`stillwatch.core.tournament`). Tokens more than ``margin`` nats below the top
+are dropped before the tournament (probability < e**-margin each, as in the bias path).
 """
 
 from __future__ import annotations
@@ -35,10 +41,25 @@ class MarkLogitsProcessor(LogitsProcessor):
             cols = idx.reshape(-1)
         return rows, cols
 
+    def tournament(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Tournament path: log of the winner's distribution on each row's top-K candidates, -inf elsewhere."""
+        B, V = scores.shape  # scores [B, V], input_ids [B, L]
+        top = scores.max(dim=-1, keepdim=True).values  # [B, 1]
+        near = int((scores >= top - self.margin).sum(dim=-1).max())  # widest row's count within margin
+        K = near if self.candidates == 0 else min(near, self.candidates)
+        vals, idx = torch.topk(scores, K, dim=-1)  # [B, K], [B, K]
+        z = torch.where(vals >= top - self.margin, vals - top, torch.full_like(vals, float("-inf"))).double()  # [B, K]
+        ctx = input_ids[:, -self.marker.context_width :].cpu().numpy()
+        logp = self.marker.tournament_logprobs(ctx, idx.cpu().numpy(), z.cpu().numpy())  # [B, K]
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(1, idx, torch.from_numpy(logp).to(device=scores.device, dtype=scores.dtype))
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         B, V = scores.shape  # scores [B, V], input_ids [B, L]
         if input_ids.shape[1] < self.marker.context_width:
             raise InputError(f"prompt has {input_ids.shape[1]} token(s); the watermark needs at least {self.marker.context_width} of context")
+        if self.marker.uses_tournament:
+            return self.tournament(input_ids, scores)
         top = scores.max(dim=-1).values  # [B]
         rows, cols = self.candidates_of(scores, top)  # [M], [M]
         z = (scores[rows, cols] - top[rows]).float()  # [M]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from stillwatch.core import prf, schemes
+from stillwatch.core import prf, schemes, tournament
 from stillwatch.errors import InputError
 from stillwatch.mark.config import MarkConfig
 from stillwatch.mark.detect import split_mask
@@ -117,7 +117,7 @@ class Marker:
                 if active is not None:
                     green &= active[rows]
                 bias += np.float32(spec.delta) * green
-            else:
+            elif spec.scheme == "gumbel":  # tournament layers act in tournament_logprobs, not as a bias
                 r = schemes.gumbel_uniforms(k0, k1, folds, ids)  # [M]
                 with np.errstate(over="ignore"):
                     gkey = np.log(r) / np.exp(np.asarray(z, dtype=np.float64) + bias)
@@ -125,8 +125,77 @@ class Marker:
                     gkey = np.where(active[rows], gkey, -np.inf)
         return bias, gkey
 
+    @property
+    def uses_tournament(self) -> bool:
+        """True when a layer is a tournament layer: generation then goes through :meth:`tournament_logprobs`."""
+        return any(l.spec.scheme == "tournament" for l in self.layers)
+
+    def _play_order(self) -> list[Layer]:
+        """The tournament layers in the order of ``config.order`` (the KGW layers are not played)."""
+        by = {l.spec.layer: l for l in self.layers if l.spec.scheme == "tournament"}
+        first = ("provider", "account") if self.config.order == "provider_first" else ("account", "provider")
+        return [by[name] for name in first if name in by]
+
+    def tournament_logprobs(self, context: np.ndarray, ids: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Log-distribution of the next token under every layer, on K candidates per row.
+
+        KGW layers add their bias to ``z`` first; the tournament layers then transform the
+        resulting distribution by equation (1) of :mod:`stillwatch.core.tournament` (closed form of
+        Dathathri et al.'s tournament sampling), in the play order of ``config.order``; a row where a
+        layer is inactive (split sharing) plays that layer with all g-values 0, which leaves the
+        distribution unchanged. Sampling from ``exp(result)`` is sampling from the tournament.
+
+        Args:
+            context: int64 [B, >= context_width] — the last ids of each row.
+            ids: int64 [B, K] — candidate token ids of each row.
+            z: float [B, K] — candidate logits (any per-row constant; -inf = not a candidate).
+        Returns:
+            float64 [B, K]: log-probabilities (-inf where the probability is 0). Pure.
+        """
+        context = np.asarray(context, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        z = np.asarray(z, dtype=np.float64)
+        if context.ndim != 2 or context.shape[1] < self.context_width:
+            raise InputError(f"context must have shape [B, >= {self.context_width}], got {context.shape}")
+        if ids.ndim != 2 or ids.shape != z.shape or ids.shape[0] != context.shape[0]:
+            raise InputError(f"ids and z must have the same shape [B, K] with B = {context.shape[0]}, got {ids.shape}, {z.shape}")
+        if self.vocab_size is not None and ids.size and ids.max() >= self.vocab_size:
+            raise InputError(f"candidate id {int(ids.max())} is outside the vocabulary of size {self.vocab_size}")
+        rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
+        bias, _ = self.bias_flat(context, rows, ids.reshape(-1), z.reshape(-1)) if any(
+            l.spec.scheme == "kgw" for l in self.layers) else (np.zeros(ids.size, dtype=np.float32), None)
+        logits = z + bias.reshape(ids.shape)  # [B, K]
+        top = logits.max(axis=-1, keepdims=True)  # [B, 1]
+        with np.errstate(invalid="ignore"):
+            p = np.exp(logits - top)  # [B, K]; -inf candidates get 0
+        p /= p.sum(axis=-1, keepdims=True)
+        gs = []
+        for layer in self._play_order():
+            spec = layer.spec
+            ctx = context[:, context.shape[1] - spec.context_width :]
+            u = tournament.words(*layer.key.words, prf.fold(ctx)[:, None], ids)  # [B, K]
+            g = tournament.g_values(u, spec.depth)  # [B, K, depth]
+            active = split_mask(ctx, spec)  # [B] or None
+            if active is not None:
+                g = g * active[:, None, None].astype(np.uint8)
+            gs.append(g)
+        if self.config.order == "interleaved" and len(gs) == 2:
+            g_all = _interleave(gs[0], gs[1])
+        else:
+            g_all = np.concatenate(gs, axis=-1)  # [B, K, m]
+        out = tournament.winner_distribution(p, g_all)
+        with np.errstate(divide="ignore"):
+            return np.log(out)
+
     def hf_processor(self):
         """A transformers ``LogitsProcessor`` applying both layers (needs the ``models`` extra)."""
         from stillwatch.mark.hf_processor import MarkLogitsProcessor
 
         return MarkLogitsProcessor(self)
+
+
+def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Layers of a and b alternating (a first); the longer one's extra layers at the end. [..., ma + mb]."""
+    n = min(a.shape[-1], b.shape[-1])
+    both = np.stack([a[..., :n], b[..., :n]], axis=-1).reshape(a.shape[:-1] + (2 * n,))
+    return np.concatenate([both, a[..., n:], b[..., n:]], axis=-1)

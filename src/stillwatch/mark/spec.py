@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stillwatch.core.prf import PRF_VERSION
+from stillwatch.core.tournament import MAX_DEPTH
 from stillwatch.errors import SpecError
 
-SCHEMES = ("kgw", "gumbel")
+SCHEMES = ("kgw", "gumbel", "tournament")
 LAYERS = ("provider", "account")
 
 
@@ -25,7 +26,8 @@ class WatermarkSpec:
     """One watermark layer.
 
     Attributes:
-        scheme: ``kgw`` (green list) or ``gumbel`` (Aaronson sampling).
+        scheme: ``kgw`` (green list), ``gumbel`` (Aaronson sampling) or ``tournament`` (SynthID-Text
+            tournament sampling, :mod:`stillwatch.core.tournament`).
         context_width: h, the number of preceding tokens that seed the PRF; 1..4.
         gamma: green-list fraction, (0, 1) — KGW only.
         delta: logit bias added to green tokens, [0, 20] — KGW only.
@@ -36,6 +38,9 @@ class WatermarkSpec:
         split_width: context width of the public position hash (split sharing only).
         tokenizer_id: fingerprint of the tokenizer the ids come from (None = not recorded).
         prf: PRF version; only ``swprf1`` exists.
+        depth: tournament layers carried by this key, 1..64 — tournament only (None otherwise, and then
+            absent from the canonical form, so specs of the other schemes keep the fingerprints they
+            were issued with).
     """
 
     scheme: str = "kgw"
@@ -48,6 +53,7 @@ class WatermarkSpec:
     split_width: int = 1
     tokenizer_id: str | None = None
     prf: str = PRF_VERSION
+    depth: int | None = None
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -66,6 +72,11 @@ class WatermarkSpec:
         else:
             object.__setattr__(self, "gamma", None)
             object.__setattr__(self, "delta", None)
+        if self.scheme == "tournament":
+            if not isinstance(self.depth, int) or isinstance(self.depth, bool) or not 1 <= self.depth <= MAX_DEPTH:
+                raise SpecError(f"depth must be an integer in 1..{MAX_DEPTH} for tournament, got {self.depth!r}")
+        else:
+            object.__setattr__(self, "depth", None)
         if self.split is not None:
             lo, hi = (float(x) for x in self.split)
             if not 0.0 <= lo < hi <= 1.0:
@@ -77,6 +88,8 @@ class WatermarkSpec:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["split"] = list(self.split) if self.split is not None else None
+        if d["depth"] is None:  # not a tournament spec: the canonical form (and fingerprint) predates the field
+            del d["depth"]
         return d
 
     def canonical(self) -> bytes:

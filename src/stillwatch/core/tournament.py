@@ -1,0 +1,98 @@
+"""Tournament sampling (SynthID-Text) with g-values from the ``swprf1`` PRF, in closed form.
+
+Dathathri et al. 2024, "Scalable watermarking for identifying large language model outputs"
+(Nature 634), Algorithm 2 (tournament sampling) and Supplementary "vectorized tournament": to sample a
+token with an m-layer tournament, draw 2**m candidates independently from the model's distribution
+p, then play m rounds; in round l the candidates are paired and in each pair the one with the larger
+g-value g_l(context, token) goes on (a tie is broken uniformly at random; two copies of the same
+token tie and that token goes on). The last remaining candidate is the sampled token.
+
+**g-values.** For one layer key (provider or account) and one (context, token) tuple the PRF gives one
+64-bit word u (:func:`stillwatch.core.prf.prf`); tournament layer j (0 <= j < depth <= 64) uses bit j
+of it: g_j = (u >> j) & 1. Under the PRF's idealisation (u uniform on 64 bits, independent across
+distinct tuples and keys) the g-values of distinct (tuple, layer) pairs are independent fair coins.
+One PRF evaluation therefore serves every layer of a key: detection costs what KGW costs.
+
+**Closed form (exact for fair-coin g-values).** The winners of two disjoint sub-tournaments are
+independent draws from the distribution p_{l-1} of a round-(l-1) winner, so a round-l winner is x with
+probability ::
+
+    p_l(x) = p_{l-1}(x) * (1 + g_l(x) - G_l),    G_l = sum_y p_{l-1}(y) g_l(y)          (1)
+
+(a pair (x, y) and (y, x) each has probability p(x)p(y); x wins with probability 1, 1/2 or 0 as
+g_l(x) >, =, < g_l(y), summing to 2 p(x) [P(g_l(Y) < g_l(x)) + P(g_l(Y) = g_l(x)) / 2] = the
+right-hand side). Sampling from p_m is therefore *the same* as running the tournament with fresh
+candidates, and (1) is a distribution: it is non-negative (G_l <= 1) and sums to 1 + G_l - G_l = 1.
+
+**Non-distortion (per step).** Over keys, g_l is independent of p_{l-1} (which depends only on
+earlier layers), with E[g_l(x)] = 1/2 and E[G_l | p_{l-1}] = 1/2, so E[p_l | p_{l-1}] = p_{l-1}
+and by induction E_key[p_m] = p: averaged over keys, the watermarked sampler is the model's sampler.
+
+**Detection (exact).** Null hypothesis H0 for one key: the text was written without knowledge of the
+key. Then each de-duplicated (context, token) tuple contributes ``depth`` independent fair coins, so
+the number of ones among n distinct tuples is Binomial(n * depth, 1/2): the p-value is that exact
+binomial tail (the paper's "mean score", here with its exact null distribution instead of a normal
+approximation).
+
+All functions are pure: they return new arrays and never mutate their inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stillwatch.core import prf, stats
+
+MAX_DEPTH = 64
+
+
+def check_depth(depth: int) -> int:
+    """Validate a tournament depth (layers per key): an integer in 1..64 (bits of one PRF word)."""
+    if not isinstance(depth, (int, np.integer)) or isinstance(depth, bool) or not 1 <= int(depth) <= MAX_DEPTH:
+        raise ValueError(f"tournament depth must be an integer in 1..{MAX_DEPTH}, got {depth!r}")
+    return int(depth)
+
+
+def words(k0, k1, folds: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """PRF words u for (context, token) tuples; broadcasts folds [..., 1] against tokens [..., K]."""
+    return prf.prf_from_seed(prf.row_seed(k0, folds), k1, prf.tok(tokens))
+
+
+def g_values(u: np.ndarray, depth: int) -> np.ndarray:
+    """g-values of the first ``depth`` tournament layers: uint8 [..., depth], g[..., j] = bit j of u."""
+    depth = check_depth(depth)
+    shifts = np.arange(depth, dtype=np.uint64)
+    return ((np.asarray(u, dtype=np.uint64)[..., None] >> shifts) & np.uint64(1)).astype(np.uint8)
+
+
+def ones(u: np.ndarray, depth: int) -> np.ndarray:
+    """Number of g-values equal to 1 among the first ``depth`` layers of each word: int64, shape of u."""
+    depth = check_depth(depth)
+    mask = np.uint64((1 << depth) - 1) if depth < 64 else np.uint64(2**64 - 1)
+    return np.bitwise_count(np.asarray(u, dtype=np.uint64) & mask).astype(np.int64)
+
+
+def winner_distribution(probs: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Distribution of the tournament winner, equation (1) applied for l = 1..m.
+
+    Args:
+        probs: float [B, K] — each row a distribution over K candidates (zeros allowed; rows sum to 1).
+        g: {0, 1} [B, K, m] — the candidates' g-values, layer l in g[..., l] (the order of play).
+    Returns:
+        float64 [B, K], each row summing to 1.
+    Loops over the m layers (<= 128), never over rows or candidates.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    g = np.asarray(g)
+    if g.shape[:-1] != p.shape:
+        raise ValueError(f"g must have shape {p.shape + ('m',)}, got {g.shape}")
+    for layer in range(g.shape[-1]):
+        gl = g[..., layer].astype(np.float64)  # [B, K]
+        G = (p * gl).sum(axis=-1, keepdims=True)  # [B, 1]
+        p = p * (1.0 + gl - G)
+    return p
+
+
+def pvalue(n_ones, n_scored, depth: int):
+    """Exact p-value P(X >= n_ones), X ~ Binomial(n_scored * depth, 1/2) (H0 in the module docstring)."""
+    return stats.binomial_tail(n_ones, np.asarray(n_scored, dtype=np.int64) * check_depth(depth), 0.5)
