@@ -113,7 +113,7 @@ def test_winner_distribution_properties(K, m, seed):
     out = tournament.winner_distribution(p, g)
     assert np.array_equal(p, p0) and np.array_equal(g, g0)  # inputs untouched
     np.testing.assert_allclose(out.sum(1), 1.0, rtol=1e-9)
-    assert (out >= 0).all() and (out <= p * 2.0**m + 1e-12).all()
+    assert (out >= 0).all() and (out <= p * 2.0**m * (1 + 1e-9) + 1e-15).all()  # each round at most doubles
     assert (out[p == 0] == 0).all()
     same = tournament.winner_distribution(p, np.ones_like(g))  # every candidate ties every round
     np.testing.assert_allclose(same, p, rtol=1e-12)
