@@ -170,16 +170,19 @@ def _cache_key(d: dict) -> str:
 
 
 def config_dict(cfg) -> dict | None:
-    if cfg is None:
-        return None
+    if cfg is None or isinstance(cfg, dict):
+        return cfg
     from dataclasses import asdict
 
     return asdict(cfg)
 
 
 def generate_cached(name: str, prompts: list[str], account: str | None, cfg=None, *, watermark: bool = True,
-                    max_new_tokens: int = MAX_NEW_TOKENS, seed: int = 0, batch_size: int = BATCH) -> list[dict]:
-    """SmolLM2 answers to ``prompts``; with ``watermark`` the two-layer Marker for ``account``.
+                    max_new_tokens: int = MAX_NEW_TOKENS, seed: int = 0, batch_size: int = BATCH,
+                    temperature: float = TEMPERATURE, processor_factory=None) -> list[dict]:
+    """SmolLM2 answers to ``prompts``; with ``watermark`` the two-layer Marker for ``account``, or, with
+    ``processor_factory``, a fresh processor from it for every batch (stateful processors such as
+    transformers' SynthID one); ``cfg`` then only names the setting in the cache key.
 
     Returns dicts {prompt, prompt_ids, ids, account, finish_reason}. Generated and cached one batch at a
     time (OUT/<name>-<key>.jsonl, the key covering the batch's prompts, account, config, sampling
@@ -194,16 +197,18 @@ def generate_cached(name: str, prompts: list[str], account: str | None, cfg=None
     for c, start in enumerate(range(0, len(prompts), batch_size)):
         chunk = prompts[start : start + batch_size]
         key = _cache_key({"prompts": chunk, "account": account, "cfg": config_dict(cfg) if watermark else None,
-                          "T": TEMPERATURE, "max_new": max_new_tokens, "seed": seed + c, "v": 2})
+                          "T": temperature, "max_new": max_new_tokens, "seed": seed + c, "v": 2})
         path = OUT / f"{name}-{key}.jsonl"
         if path.exists():
             rows += [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
             continue
         be = backend()
-        if watermark and proc is None:
+        if processor_factory is not None:
+            proc = processor_factory()
+        elif watermark and proc is None:
             proc = Marker(master_key(), account, cfg, vocab_size=be.vocab_size).hf_processor()
         t0 = time.perf_counter()
-        gens = be.generate(chunk, max_new_tokens=max_new_tokens, logits_processor=proc, temperature=TEMPERATURE,
+        gens = be.generate(chunk, max_new_tokens=max_new_tokens, logits_processor=proc, temperature=temperature,
                            seed=seed + c, batch_size=batch_size)
         el = time.perf_counter() - t0
         ntok = sum(len(g.completion_ids) for g in gens)

@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _mark_data as data  # noqa: E402
 
-from stillwatch.core import prf, schemes, stats  # noqa: E402
+from stillwatch.core import prf, schemes, stats, tournament  # noqa: E402
 from stillwatch.core.windows import sliding_windows, unique_windows  # noqa: E402
 from stillwatch.mark import MarkConfig, WatermarkSpec, detect_ids  # noqa: E402
 from stillwatch.mark.detect import split_mask  # noqa: E402
@@ -60,6 +60,10 @@ def prefix_pvalues(ids: np.ndarray, spec: WatermarkSpec, key) -> np.ndarray:
         hit = schemes.kgw_green(k0, k1, folds, tok, spec.gamma).astype(np.int64) * scored
         n_s, n_g = np.cumsum(scored), np.cumsum(hit)
         p = np.where(n_s > 0, stats.binomial_tail(n_g, n_s, spec.gamma), 1.0)
+    elif spec.scheme == "tournament":
+        hit = tournament.ones(tournament.words(k0, k1, folds, tok), spec.depth) * scored
+        n_s, n_g = np.cumsum(scored), np.cumsum(hit)
+        p = np.where(n_s > 0, tournament.pvalue(n_g, n_s, spec.depth), 1.0)
     else:
         sc = schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)) * scored
         n_s, s = np.cumsum(scored), np.cumsum(sc)

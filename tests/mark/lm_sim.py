@@ -20,8 +20,10 @@ class BigramLM:
         for _ in range(length):
             lg = self.logits[ids[:, -1]].astype(np.float64)  # [B, V]
             if marker is not None and marker.uses_tournament:  # the whole vocabulary as candidates
-                cand = np.broadcast_to(np.arange(self.vocab), (batch, self.vocab))
-                p = np.exp(marker.tournament_logprobs(ids[:, -marker.context_width :], cand, lg - lg.max(axis=1, keepdims=True)))
+                rows = np.repeat(np.arange(batch), self.vocab)
+                cols = np.tile(np.arange(self.vocab), batch)
+                z = (lg - lg.max(axis=1, keepdims=True)).reshape(-1)
+                p = np.exp(marker.tournament_logprobs(ids[:, -marker.context_width :], rows, cols, z)[0]).reshape(batch, self.vocab)
                 nxt = (p.cumsum(axis=1) > rng.random((batch, 1))).argmax(axis=1)
                 ids = np.concatenate([ids, nxt[:, None]], axis=1)
                 continue

@@ -141,8 +141,9 @@ def test_tournament_processor_candidates_and_batch_independence():
     ids = torch.randint(0, V, (4, 5), generator=g)
     out = proc(ids, scores)
     far = scores < scores.max(dim=-1, keepdim=True).values - 4.0
-    assert torch.isinf(out[far]).all()  # tokens beyond the margin are never sampled
-    assert (torch.isfinite(out).sum(dim=-1) <= 32).all()
+    for b in range(4):  # tokens beyond the margin keep their relative probabilities (one shift per row)
+        d = (out[b] - scores[b])[far[b]]
+        assert far[b].sum() > V // 2 and float(d.max() - d.min()) < 1e-4
     np.testing.assert_allclose(torch.logsumexp(out.double(), -1).numpy(), 0.0, atol=1e-5)  # a distribution per row
     alone = proc(torch.cat([torch.zeros(1, 2, dtype=torch.long), ids[1:2]], dim=1), scores[1:2])
     assert torch.equal(alone[0], out[1])
@@ -163,3 +164,20 @@ def test_tournament_generation_through_transformers_is_detectable():
         ids = np.array(gen.prompt_ids[-2:] + gen.completion_ids)
         assert detect_ids(ids, m.provider_spec, MASTER.provider_key()).p_value < 1e-4
         assert detect_ids(ids, m.account_spec, MASTER.account_key("carol")).p_value < 1e-4
+
+
+def test_tournament_processor_is_distortion_free_over_keys_with_a_tail():
+    """Averaged over 1,500 master keys, the processor's next-token distribution (8 candidates of 60
+    tokens, the other 52 played as one 'rest' candidate) equals softmax(scores) within 5 standard errors."""
+    V = 60
+    cfg = MarkConfig(provider=LayerParams(scheme="tournament", context_width=1, depth=6),
+                     account=LayerParams(scheme="tournament", context_width=1, depth=4), candidates=8, margin=30.0)
+    g = torch.Generator().manual_seed(8)
+    scores = torch.randn(1, V, generator=g) * 1.5
+    ids = torch.tensor([[3, 4]])
+    probs = np.stack([torch.softmax(Marker(MasterKey(bytes([i % 256, i // 256]) + bytes(30)), "a", cfg, vocab_size=V).hf_processor()(
+        ids, scores)[0].double(), -1).numpy() for i in range(1500)])
+    want = torch.softmax(scores[0].double(), -1).numpy()
+    se = probs.std(axis=0) / np.sqrt(len(probs))
+    assert (np.abs(probs.mean(axis=0) - want) < 5 * se + 1e-9).all()
+    assert probs.std(axis=0).max() > 0.02  # the keys do move the distribution

@@ -98,7 +98,9 @@ def test_marker_equals_bracket_on_its_own_g_values():
     acc, prov = MASTER.account_key("alice")._secret, MASTER.provider_key()._secret
     g = [[naive.g_value(acc, [7, 8], v, 0), naive.g_value(prov, [7, 8], v, 0), naive.g_value(prov, [7, 8], v, 1)] for v in cand[0].tolist()]
     want = naive.bracket_winner_distribution(list(p), g)
-    np.testing.assert_allclose(np.exp(m.tournament_logprobs(ctx, cand, z))[0], want, rtol=1e-10)
+    got, rest = m.tournament_logprobs(ctx, np.zeros(3, dtype=np.int64), cand[0], z[0])
+    np.testing.assert_allclose(np.exp(got), want, rtol=1e-10)
+    assert rest.tolist() == [-np.inf]  # no tail: the candidates are the whole vocabulary
 
 
 @settings(max_examples=40, deadline=None)
@@ -117,6 +119,9 @@ def test_winner_distribution_properties(K, m, seed):
     assert (out[p == 0] == 0).all()
     same = tournament.winner_distribution(p, np.ones_like(g))  # every candidate ties every round
     np.testing.assert_allclose(same, p, rtol=1e-12)
+    rows = np.repeat(np.arange(4), K)  # the flat (layer-major) form gives the same numbers
+    flat = tournament.winner_flat(p.reshape(-1), rows, 4, np.moveaxis(g, -1, 0).reshape(m, -1))
+    np.testing.assert_allclose(flat.reshape(4, K), out, rtol=1e-9, atol=1e-300)
 
 
 # ---------------------------------------------------------------------------------- non-distortion

@@ -44,6 +44,10 @@ import numpy as np
 from stillwatch.core import prf, stats
 
 MAX_DEPTH = 64
+#: Stand-in token id for "any token outside the candidates" (no vocabulary is this large): generation
+#: plays the tail's total probability as one candidate with this id's g-values and, if it wins, samples
+#: within the tail from the model's own distribution, so truncating to candidates distorts nothing.
+REST_TOKEN = 2**40
 
 
 def check_depth(depth: int) -> int:
@@ -89,8 +93,37 @@ def winner_distribution(probs: np.ndarray, g: np.ndarray) -> np.ndarray:
     for layer in range(g.shape[-1]):
         gl = g[..., layer].astype(np.float64)  # [B, K]
         G = (p * gl).sum(axis=-1, keepdims=True)  # [B, 1]
-        p = p * (1.0 + gl - G)
+        p = np.maximum(p * (1.0 + gl - G), 0.0)  # >= 0 exactly; rounding of G near 1 could give -1e-17
     return p
+
+
+def winner_flat(probs: np.ndarray, rows: np.ndarray, n_rows: int, g: np.ndarray) -> np.ndarray:
+    """:func:`winner_distribution` on a flat candidate list (rows of different lengths, no padding).
+
+    Args:
+        probs: float [M] — candidate probabilities, each row's summing to 1.
+        rows: int64 [M] — row of each candidate, in 0..n_rows-1.
+        g: {0, 1} [m, M] — layer-major g-values (layer l of every candidate is contiguous).
+    Returns:
+        float64 [M]. Loops over the m layers; per layer one bincount over the M candidates.
+    """
+    p = np.asarray(probs, dtype=np.float64)
+    rows = np.asarray(rows, dtype=np.int64)
+    g = np.asarray(g)
+    if g.ndim != 2 or g.shape[1] != p.shape[0] or rows.shape != p.shape:
+        raise ValueError(f"g must have shape [m, {p.shape[0]}] and rows [{p.shape[0]}], got {g.shape} and {rows.shape}")
+    for layer in range(g.shape[0]):
+        gl = g[layer]  # [M]
+        G = np.bincount(rows, weights=np.where(gl, p, 0.0), minlength=n_rows)  # [n_rows]
+        p = np.maximum(p * (gl + (1.0 - G[rows])), 0.0)
+    return p
+
+
+def g_layers(u: np.ndarray, depth: int) -> np.ndarray:
+    """Layer-major g-values of words u [M]: uint8 [depth, M] (row j = bit j), for :func:`winner_flat`."""
+    depth = check_depth(depth)
+    shifts = np.arange(depth, dtype=np.uint64)[:, None]
+    return ((np.asarray(u, dtype=np.uint64)[None, :] >> shifts) & np.uint64(1)).astype(np.uint8)
 
 
 def pvalue(n_ones, n_scored, depth: int):

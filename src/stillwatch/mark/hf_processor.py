@@ -42,17 +42,22 @@ class MarkLogitsProcessor(LogitsProcessor):
         return rows, cols
 
     def tournament(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        """Tournament path: log of the winner's distribution on each row's top-K candidates, -inf elsewhere."""
-        B, V = scores.shape  # scores [B, V], input_ids [B, L]
-        top = scores.max(dim=-1, keepdim=True).values  # [B, 1]
-        near = int((scores >= top - self.margin).sum(dim=-1).max())  # widest row's count within margin
-        K = near if self.candidates == 0 else min(near, self.candidates)
-        vals, idx = torch.topk(scores, K, dim=-1)  # [B, K], [B, K]
-        z = torch.where(vals >= top - self.margin, vals - top, torch.full_like(vals, float("-inf"))).double()  # [B, K]
+        """Tournament path: log of the winner's distribution on each row's candidates; the other tokens
+        keep their relative probabilities, scaled to the mass the tournament leaves them."""
+        top = scores.max(dim=-1).values  # [B]
+        rows, cols = self.candidates_of(scores, top)  # [M], [M]
+        rel = scores - top[:, None]  # [B, V]
+        z = rel[rows, cols].double()  # [M]
+        lse_all = torch.logsumexp(rel, dim=-1).double()  # [B]
+        lse_cand = torch.zeros_like(lse_all).index_add(0, rows, z.exp()).log()  # [B]
+        tail = -torch.expm1(lse_cand - lse_all)  # [B] share of the non-candidates (0 when all are candidates)
+        z_rest = torch.where(tail > 1e-12, lse_all + tail.log(), torch.full_like(tail, float("-inf")))  # [B]
         ctx = input_ids[:, -self.marker.context_width :].cpu().numpy()
-        logp = self.marker.tournament_logprobs(ctx, idx.cpu().numpy(), z.cpu().numpy())  # [B, K]
-        out = torch.full_like(scores, float("-inf"))
-        return out.scatter(1, idx, torch.from_numpy(logp).to(device=scores.device, dtype=scores.dtype))
+        logp, logp_rest = self.marker.tournament_logprobs(ctx, rows.cpu().numpy(), cols.cpu().numpy(), z.cpu().numpy(), z_rest.cpu().numpy())
+        shift = torch.from_numpy(logp_rest).to(scores.device) - z_rest  # [B]: log(p_m(rest) / p(rest)) - constant
+        shift = torch.where(torch.isfinite(shift), shift, torch.full_like(shift, float("-inf")))
+        out = rel + shift[:, None].to(scores.dtype)  # [B, V] the tail, rescaled
+        return out.index_put((rows, cols), torch.from_numpy(logp).to(device=scores.device, dtype=scores.dtype))
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         B, V = scores.shape  # scores [B, V], input_ids [B, L]

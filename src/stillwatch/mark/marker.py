@@ -108,6 +108,8 @@ class Marker:
         gkey = None
         for layer in self.layers:
             spec = layer.spec
+            if spec.scheme == "tournament":  # acts in tournament_logprobs, not as a bias
+                continue
             ctx = context[:, context.shape[1] - spec.context_width :]
             active = split_mask(ctx, spec)  # [B] or None
             folds = prf.fold(ctx)[rows]  # [M]
@@ -117,7 +119,7 @@ class Marker:
                 if active is not None:
                     green &= active[rows]
                 bias += np.float32(spec.delta) * green
-            elif spec.scheme == "gumbel":  # tournament layers act in tournament_logprobs, not as a bias
+            else:
                 r = schemes.gumbel_uniforms(k0, k1, folds, ids)  # [M]
                 with np.errstate(over="ignore"):
                     gkey = np.log(r) / np.exp(np.asarray(z, dtype=np.float64) + bias)
@@ -136,56 +138,56 @@ class Marker:
         first = ("provider", "account") if self.config.order == "provider_first" else ("account", "provider")
         return [by[name] for name in first if name in by]
 
-    def tournament_logprobs(self, context: np.ndarray, ids: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Log-distribution of the next token under every layer, on K candidates per row.
+    def tournament_logprobs(self, context: np.ndarray, rows: np.ndarray, ids: np.ndarray, z: np.ndarray,
+                            z_rest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Log-distribution of the next token under every layer, on M candidate (row, token) pairs.
 
-        KGW layers add their bias to ``z`` first; the tournament layers then transform the
+        KGW layers add their bias to the candidates first; the tournament layers then transform the
         resulting distribution by equation (1) of :mod:`stillwatch.core.tournament` (closed form of
-        Dathathri et al.'s tournament sampling), in the play order of ``config.order``; a row where a
-        layer is inactive (split sharing) plays that layer with all g-values 0, which leaves the
-        distribution unchanged. Sampling from ``exp(result)`` is sampling from the tournament.
+        Dathathri et al.'s tournament sampling), in the play order of ``config.order``. The tokens that
+        are not candidates play as one more candidate per row (id ``tournament.REST_TOKEN``, logit
+        ``z_rest``: the log of their total mass): if it wins, the sampler draws within them from the
+        model's own distribution, so restricting the work to candidates changes nothing in expectation
+        over keys. A row where a layer is inactive (split sharing) plays it with all g-values 0, which
+        leaves the distribution unchanged. Sampling from the result is sampling from the tournament.
 
         Args:
             context: int64 [B, >= context_width] — the last ids of each row.
-            ids: int64 [B, K] — candidate token ids of each row.
-            z: float [B, K] — candidate logits (any per-row constant; -inf = not a candidate).
+            rows: int64 [M] — row of each candidate; ids: int64 [M] — candidate token ids.
+            z: float [M] — candidate logits minus a per-row constant c_b (e.g. the row maximum).
+            z_rest: float [B] — log of the total exp(logit - c_b) of each row's other tokens
+                (-inf or None: the candidates are the whole vocabulary).
         Returns:
-            float64 [B, K]: log-probabilities (-inf where the probability is 0). Pure.
+            (log-probabilities float64 [M] of the candidates, of the rest float64 [B]; -inf = 0). Pure.
         """
         context = np.asarray(context, dtype=np.int64)
-        ids = np.asarray(ids, dtype=np.int64)
+        rows, ids = np.asarray(rows, dtype=np.int64), np.asarray(ids, dtype=np.int64)
         z = np.asarray(z, dtype=np.float64)
-        if context.ndim != 2 or context.shape[1] < self.context_width:
-            raise InputError(f"context must have shape [B, >= {self.context_width}], got {context.shape}")
-        if ids.ndim != 2 or ids.shape != z.shape or ids.shape[0] != context.shape[0]:
-            raise InputError(f"ids and z must have the same shape [B, K] with B = {context.shape[0]}, got {ids.shape}, {z.shape}")
-        if self.vocab_size is not None and ids.size and ids.max() >= self.vocab_size:
-            raise InputError(f"candidate id {int(ids.max())} is outside the vocabulary of size {self.vocab_size}")
-        rows = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
-        bias, _ = self.bias_flat(context, rows, ids.reshape(-1), z.reshape(-1)) if any(
-            l.spec.scheme == "kgw" for l in self.layers) else (np.zeros(ids.size, dtype=np.float32), None)
-        logits = z + bias.reshape(ids.shape)  # [B, K]
-        top = logits.max(axis=-1, keepdims=True)  # [B, 1]
-        with np.errstate(invalid="ignore"):
-            p = np.exp(logits - top)  # [B, K]; -inf candidates get 0
-        p /= p.sum(axis=-1, keepdims=True)
+        B = context.shape[0]
+        z_rest = np.full(B, -np.inf) if z_rest is None else np.asarray(z_rest, dtype=np.float64)
+        if z_rest.shape != (B,):
+            raise InputError(f"z_rest must have shape [{B}], got {z_rest.shape}")
+        z = z + self.bias_flat(context, rows, ids, z)[0]  # KGW layers' bias (0 without one); validates the inputs
+        has_rest = np.nonzero(np.isfinite(z_rest))[0]  # [R]
+        rows_all = np.concatenate([rows, has_rest])  # [M + R]
+        ids_all = np.concatenate([ids, np.full(has_rest.shape, tournament.REST_TOKEN, dtype=np.int64)])
+        with np.errstate(under="ignore"):
+            w = np.exp(np.concatenate([z, z_rest[has_rest]]))  # z <= a few nats above c_b: no overflow
+        p = w / np.bincount(rows_all, weights=w, minlength=B)[rows_all]  # [M + R]
         gs = []
         for layer in self._play_order():
             spec = layer.spec
             ctx = context[:, context.shape[1] - spec.context_width :]
-            u = tournament.words(*layer.key.words, prf.fold(ctx)[:, None], ids)  # [B, K]
-            g = tournament.g_values(u, spec.depth)  # [B, K, depth]
+            u = tournament.words(*layer.key.words, prf.fold(ctx)[rows_all], ids_all)  # [M + R]
+            g = tournament.g_layers(u, spec.depth)  # [depth, M + R]
             active = split_mask(ctx, spec)  # [B] or None
-            if active is not None:
-                g = g * active[:, None, None].astype(np.uint8)
-            gs.append(g)
-        if self.config.order == "interleaved" and len(gs) == 2:
-            g_all = _interleave(gs[0], gs[1])
-        else:
-            g_all = np.concatenate(gs, axis=-1)  # [B, K, m]
-        out = tournament.winner_distribution(p, g_all)
+            gs.append(g if active is None else g * active[rows_all].astype(np.uint8))
+        g_all = _interleave(gs[0], gs[1]) if self.config.order == "interleaved" and len(gs) == 2 else np.concatenate(gs)
         with np.errstate(divide="ignore"):
-            return np.log(out)
+            out = np.log(tournament.winner_flat(p, rows_all, B, g_all))  # [M + R]
+        rest = np.full(B, -np.inf)
+        rest[has_rest] = out[rows.shape[0] :]
+        return out[: rows.shape[0]], rest
 
     def hf_processor(self):
         """A transformers ``LogitsProcessor`` applying both layers (needs the ``models`` extra)."""
@@ -195,7 +197,8 @@ class Marker:
 
 
 def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Layers of a and b alternating (a first); the longer one's extra layers at the end. [..., ma + mb]."""
-    n = min(a.shape[-1], b.shape[-1])
-    both = np.stack([a[..., :n], b[..., :n]], axis=-1).reshape(a.shape[:-1] + (2 * n,))
-    return np.concatenate([both, a[..., n:], b[..., n:]], axis=-1)
+    """Layer-major g-values of a [ma, M] and b [mb, M] alternating (a first), the longer one's extra
+    layers at the end: [ma + mb, M]."""
+    n = min(a.shape[0], b.shape[0])
+    both = np.stack([a[:n], b[:n]], axis=1).reshape((2 * n,) + a.shape[1:])
+    return np.concatenate([both, a[n:], b[n:]])
