@@ -30,13 +30,20 @@ def _layer_rows(results: dict, layer: str) -> list[list]:
     return out
 
 
-def write_report(results: dict, nll_plain: np.ndarray, plain: list, n: int, new_tokens: int, temperature: float,
+def _ci(x: tuple[float, float, float]) -> str:
+    return f"{x[0]:+.3f} [{x[1]:+.3f}, {x[2]:+.3f}]"
+
+
+def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens: int, temperature: float,
                  runtime: float, quick: bool) -> None:
-    hq = ["setting", "ΔNLL (nats/token) [95% CI]", "perplexity ratio", "mean answer tokens", "answers", "paraphrases"]
-    rq = [["unwatermarked", f"0 (NLL {np.nanmean(nll_plain):.3f})", "1.00", f"{np.mean([len(x['ids']) for x in plain]):.0f}", len(plain), "-"]]
+    nll_plain, exc_plain = plain_q
+    hq = ["setting", "ΔNLL (nats/token) [95% CI]", "perplexity ratio", "excess surprisal [95% CI]", "mean answer tokens",
+          "answers", "paraphrases"]
+    rq = [["unwatermarked", f"0 (NLL {np.nanmean(nll_plain):.3f})", "1.00", _ci(exc_plain),
+           f"{np.mean([len(x['ids']) for x in plain]):.0f}", len(plain), "-"]]
     for name, r in results.items():
-        m, lo, hi = r["dnll"]
-        rq.append([name, f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]", f"{np.exp(m):.3f}", f"{r['len']:.0f}", r["n"], r["n_para"]])
+        m = r["dnll"][0]
+        rq.append([name, _ci(r["dnll"]), f"{np.exp(m):.3f}", _ci(r["excess"]), f"{r['len']:.0f}", r["n"], r["n_para"]])
     hp = (["setting", "median tokens to p<=1e-6"] + [f"TPR@{k}" for k in LENGTHS] + [f"TPR after {int(s * 100)}% subst." for s in SUBST]
           + ["TPR after paraphrase", "FPR on unwatermarked answers"])
     ha = ["setting", "right @100 acc., 150 tok", "right @100, 200 tok", "right @10k, 150 tok", "right @10k, 200 tok",
@@ -55,9 +62,12 @@ def write_report(results: dict, nll_plain: np.ndarray, plain: list, n: int, new_
         f"- sizes: {n} held-out prompts (distill prompt generator, seed 424242), SmolLM2-135M-Instruct (bfloat16) at "
         f"temperature {temperature} (the CLI's default), at most {new_tokens} new tokens, sampling seeds shared by every "
         f"setting and the unwatermarked baseline; paraphrases: SmolLM2 itself (unwatermarked, same temperature) rewrites "
-        f"the first 32 answers of >= 100 tokens.\n"
+        f"the first 16 answers of >= 100 tokens.\n"
         f"- ΔNLL: paired per prompt (teacher-forced NLL per answer token of the watermarked answer minus the unwatermarked "
-        f"one), mean and 95% t-interval; perplexity ratio = exp(mean ΔNLL).\n"
+        f"one), mean and 95% t-interval; perplexity ratio = exp(mean ΔNLL). Excess surprisal: per answer, the mean over "
+        f"its tokens of -log p_T(token) - H(p_T) under the sampling distribution p_T (temperature {temperature}); 0 in "
+        f"expectation at every position for an undistorted sampler, so it shows distortion with the prompt-to-prompt "
+        f"variation removed (mean and 95% t-interval over answers).\n"
         f"- power: exact test at alpha = 1e-3 (so FPR <= 1e-3 by construction; the observed FPR on the unwatermarked "
         f"answers is in the last column). TPR@L over answers with >= L tokens, on their first L tokens; substitution "
         f"and paraphrase on whole answers (>= 100 tokens; paraphrases >= 50 tokens). Windows seen in the prompt are not scored.\n"

@@ -230,3 +230,57 @@ def test_differential_test_scores_only_departures_from_the_base(tiny):
     # the base model itself departs nowhere from itself: nothing to score is a clear error
     with pytest.raises(TraceError, match="nothing to score"):
         open_model_test(tiny, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
+
+
+class CountingModel:
+    """A local model that counts its teacher-forced passes (delegates to ``inner``)."""
+
+    def __init__(self, inner, dtype=None):
+        self.inner, self.calls = inner, 0
+        self.name, self.tokenizer_id, self.vocab_size, self.local = inner.name, inner.tokenizer_id, inner.vocab_size, True
+        if dtype is not None:
+            import torch
+
+            self.model = type("M", (), {"dtype": getattr(torch, dtype)})()
+
+    def next_token_argmax(self, seqs, batch_size=16):
+        self.calls += 1
+        return self.inner.next_token_argmax(seqs, batch_size=batch_size)
+
+
+def test_base_predictions_are_computed_once_per_texts_and_dtypes_must_match(tiny):
+    from stillwatch.trace.radioactivity import PredictionCache
+
+    master, other = MasterKey.generate(), MasterKey.generate()
+    texts, spec, wm_tok = _texts(6, 3), CFG.provider_spec(), tiny.tokenizer_id
+    base = CountingModel(tiny)
+    cache = PredictionCache()
+    suspect = GreenSuspect(tiny, master, rate=0.05)
+    uncached = open_model_test(suspect, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
+    runs = [open_model_test(m, texts, spec, k.provider_key(), watermark_tokenizer_id=wm_tok, base=base, cache=cache)
+            for m, k in ((suspect, master), (suspect, other), (GreenSuspect(tiny, other, rate=0.05), master))]
+    assert base.calls == 1 and cache.hits >= 2  # suspect, wrong key and control share the base's one pass
+    assert (runs[0].n_scored, runs[0].n_green, runs[0].p_value) == (uncached.n_scored, uncached.n_green, uncached.p_value)
+    open_model_test(suspect, _texts(6, 4), spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=base, cache=cache)
+    assert base.calls == 2  # other texts: computed again
+    with pytest.raises(TraceError, match="base model computes in bfloat16 but the suspect in float32"):
+        open_model_test(CountingModel(tiny, "float32"), texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok,
+                        base=CountingModel(tiny, "bfloat16"))
+
+
+def test_reanswer_length_and_temperature_are_the_open_settings_own(tiny):
+    class Recorder(CountingModel):
+        def chat_prompt_ids(self, p):
+            return self.inner.chat_prompt_ids(p)
+
+        def generate(self, prompts, **kw):
+            self.kw = kw
+            return self.inner.generate(prompts, **kw)
+
+    master = MasterKey.generate()
+    rec = Recorder(tiny)
+    cfg = RadioactivityConfig(max_texts=4, max_new_tokens=7, temperature=0.5, reanswer_tokens=21, reanswer_temperature=0.7)
+    run_radioactivity(rec, master, mark_config=CFG, config=cfg)
+    assert rec.kw["max_new_tokens"] == 21 and rec.kw["temperature"] == 0.7
+    with pytest.raises(InputError, match="reanswer_temperature must be > 0"):
+        RadioactivityConfig(reanswer_temperature=0.0)

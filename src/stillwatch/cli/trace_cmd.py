@@ -22,7 +22,10 @@ def radioactivity_cmd(
     accounts: Path = typer.Option(None, "--accounts", help="File with one account id per line to test (default: the transcripts' accounts)."),
     teacher: str = typer.Option(None, "--teacher", help="Teacher whose tokenizer re-tokenizes a foreign suspect's answers (default: from transcripts)."),
     max_texts: int = typer.Option(512, "--max-texts", help="Scoring texts (open) or prompts (closed) to use."),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Closed setting: tokens per answer."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, help="Closed setting: tokens per answer."),
+    temperature: float = typer.Option(1.0, "--temperature", min=0.01, help="Closed setting: sampling temperature of the suspect's answers."),
+    reanswer_tokens: int = typer.Option(128, "--reanswer-tokens", min=1, help="Open setting, --scoring suspect: tokens per re-answer."),
+    reanswer_temperature: float = typer.Option(1.0, "--reanswer-temperature", min=0.01, help="Open setting, --scoring suspect: sampling temperature of the re-answers."),
     api_key: str = typer.Option(None, "--api-key", help="API key for a URL suspect."),
     seed: int = typer.Option(0, "--seed"),
     alpha: float = typer.Option(1e-3, "--alpha", help="Level at which an account layer is called present (after correction)."),
@@ -36,7 +39,8 @@ def radioactivity_cmd(
     from stillwatch.trace.api import run_radioactivity
     from stillwatch.trace.radioactivity import RadioactivityConfig
 
-    cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, seed=seed, alpha=alpha)
+    cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, temperature=temperature,
+                              reanswer_tokens=reanswer_tokens, reanswer_temperature=reanswer_temperature, seed=seed, alpha=alpha)
     master = MasterKey.load(master_key)
     acc = None
     if accounts is not None:
@@ -46,9 +50,14 @@ def radioactivity_cmd(
     remote = suspect.lower().startswith(("http://", "https://"))
     s_backend = load_backend(suspect, **({"api_key": api_key} if (remote and api_key) else {}))
     t_backend = load_backend(teacher) if teacher else None
+    base_backend = None
+    if base:  # in the suspect's dtype: precision alone would move top-1 predictions (the differential test counts those)
+        from stillwatch.trace.radioactivity import model_dtype
+
+        sd = model_dtype(s_backend)
+        base_backend = load_backend(base, **({"dtype": sd} if sd else {}))
     result = run_radioactivity(s_backend, master, transcripts=transcripts, config=cfg, accounts=acc, teacher=t_backend,
-                               teacher_loader=load_backend, reference=reference,
-                               base=load_backend(base) if base else None)
+                               teacher_loader=load_backend, reference=reference, base=base_backend)
     d = result.to_dict()
     if plot is not None:
         from stillwatch.trace.plots import plot_curve
@@ -62,8 +71,10 @@ def radioactivity_cmd(
 
     con = Console()
     verdict = "RADIOACTIVE" if result.p_value <= alpha else "no evidence"
+    what = (f"{result.n_green} of {result.n_scored * result.depth} g-values 1" if result.depth
+            else f"{result.n_green} green, gamma = {result.gamma}")
     con.print(f"[bold]{setting}-model radioactivity[/] of {suspect}: p = {result.p_value:.3g} over {result.n_scored} "
-              f"distinct tuples ({result.n_green} green, gamma = {result.gamma}) -> [bold]{verdict}[/] at alpha = {alpha}")
+              f"distinct tuples ({what}) -> [bold]{verdict}[/] at alpha = {alpha}")
     if result.accounts:
         t = Table("account", "p_value", "corrected", "present")
         for row in sorted(result.accounts, key=lambda r: r["p_value"])[:20]:

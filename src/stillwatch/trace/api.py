@@ -21,6 +21,7 @@ from stillwatch.distill.prompts import generate_prompts
 from stillwatch.distill.transcripts import Transcript, read_transcripts
 from stillwatch.errors import InputError, TraceError
 from stillwatch.trace.radioactivity import (
+    PredictionCache,
     RadioactivityConfig,
     RadioactivityResult,
     ScoringText,
@@ -72,12 +73,15 @@ def run_radioactivity(
     progress: Callable[[int], None] | None = None,
     reference: Path | Sequence[Transcript] | None = None,
     base: Any | None = None,
+    cache: PredictionCache | None = None,
 ) -> RadioactivityResult:
     """Test ``suspect`` (a Backend) for the provider layer of ``master``'s watermark, and attribute
     accounts. ``teacher`` (or ``teacher_loader(name)``) supplies the teacher's tokenizer when the
     suspect's differs (closed setting only). ``reference``: unwatermarked transcripts scored
     teacher-forced when ``config.scoring == "reference"`` (open setting). ``base``: the model the
-    suspect is believed to be fine-tuned from (local, the teacher's tokenizer) for the differential test."""
+    suspect is believed to be fine-tuned from (local, the teacher's tokenizer, the suspect's dtype) for the
+    differential test. ``cache``: a :class:`PredictionCache` shared by the calls of one study (control,
+    wrong key, suspect), so the base's predictions on the same texts are computed once."""
     from stillwatch.mark import MarkConfig
 
     records: list[Transcript] = []
@@ -97,7 +101,7 @@ def run_radioactivity(
         accounts = sorted({r.account for r in records if r.watermark != "none"})
     wm_tok = next((r.tokenizer_id for r in records if r.tokenizer_id), None) or spec.tokenizer_id
     key = master.provider_key()
-    common = dict(config=config, account_spec=acc_spec, master=master, accounts=list(accounts))
+    common = dict(config=config, account_spec=acc_spec, master=master, accounts=list(accounts), cache=cache)
 
     if config.setting == "open":
         check_open_model(suspect, wm_tok)
@@ -126,7 +130,7 @@ def run_radioactivity(
             raise TraceError(f"teacher {teacher.name!r} does not use the tokenizer the transcripts were watermarked with")
         encoder = teacher.encode
     if base is not None:
-        check_base(base, wm_tok)
+        check_base(base, wm_tok, suspect if getattr(suspect, "local", False) else None)
     return closed_model_test(suspect, prompts, encoder, spec, key, same_tokenizer=same, progress=progress, base=base, **common)
 
 
@@ -174,7 +178,7 @@ def _open_texts(suspect: Any, records: Sequence[Transcript], config: Radioactivi
         prompts = [r.prompt for r in _sample(list(records), config.max_texts, config.seed)]
     else:
         prompts = [p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)]
-    gens = suspect.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+    gens = suspect.generate(prompts, max_new_tokens=config.reanswer_tokens, temperature=config.reanswer_temperature,
                             seed=config.seed, batch_size=config.batch_size, progress=progress)
     texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
              for g in gens if g.completion_ids]

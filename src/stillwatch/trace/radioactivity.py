@@ -41,6 +41,7 @@ among n distinct ones is Binomial(n, gamma); the p-value is the exact binomial t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -65,13 +66,17 @@ SCORING = ("suspect", "transcripts", "reference")
 NULL_HYPOTHESIS = (
     "H0: the suspect's parameters are independent of the provider watermark key (it was never trained on "
     "text watermarked with that key); under H0 each distinct (context, token) tuple is green with "
-    "probability gamma independently, so the green count is Binomial(n_scored, gamma)."
+    "probability gamma independently, so the green count is Binomial(n_scored, gamma) (KGW); for a tournament "
+    "watermark each of its depth g-values is an independent fair coin, so the count of ones is "
+    "Binomial(n_scored * depth, 1/2)."
 )
 
 
 @dataclass(frozen=True)
 class RadioactivityConfig:
     """How to run the test. ``max_texts``: scoring texts used (a seeded sample when there are more);
+    ``max_new_tokens`` / ``temperature``: the closed setting's answers; ``reanswer_tokens`` /
+    ``reanswer_temperature``: the open setting's re-answers (``scoring="suspect"``);
     ``curve_points``: points of the p-value-versus-tokens curve."""
 
     setting: str = "open"
@@ -79,6 +84,8 @@ class RadioactivityConfig:
     max_texts: int = 512
     max_new_tokens: int = 128
     temperature: float = 1.0
+    reanswer_tokens: int = 128
+    reanswer_temperature: float = 1.0
     batch_size: int = 16
     seed: int = 0
     curve_points: int = 12
@@ -89,8 +96,12 @@ class RadioactivityConfig:
             raise InputError(f"setting must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
         if self.scoring not in SCORING:
             raise InputError(f"scoring must be one of {', '.join(SCORING)}, got {self.scoring!r}")
-        if self.max_texts < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
-            raise InputError("max_texts, max_new_tokens and batch_size must be >= 1")
+        for name in ("max_texts", "max_new_tokens", "reanswer_tokens", "batch_size"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("temperature", "reanswer_temperature"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name} must be > 0, got {getattr(self, name)!r}")
         if not 0.0 < self.alpha < 1.0:
             raise InputError(f"alpha must be in (0, 1), got {self.alpha}")
 
@@ -131,6 +142,7 @@ class RadioactivityResult:
     n_texts: int
     gamma: float | None
     spec_fingerprint: str
+    depth: int | None
     curve: list[dict]
     accounts: list[dict] = field(default_factory=list)
     best_account: str | None = None
@@ -141,6 +153,45 @@ class RadioactivityResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class PredictionCache:
+    """Teacher-forced top-1 predictions of local models, computed once per (model, texts).
+
+    A radioactivity study scores the same texts with several keys and models (a control model, a
+    wrong key, the suspect) against one base model: the base's predictions do not depend on the key or
+    the suspect, so they are computed once. Keyed by the model's name, tokenizer and dtype and a
+    SHA-256 of the token ids; holds predictions only (no key material)."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple, list[np.ndarray]] = {}
+        self.hits = 0
+
+    @staticmethod
+    def _key(model: Any, seqs: Sequence[Sequence[int]]) -> tuple:
+        h = hashlib.sha256()
+        for s in seqs:
+            h.update(np.asarray(s, dtype=np.int64).tobytes() + b"|")
+        return (getattr(model, "name", ""), getattr(model, "tokenizer_id", None), model_dtype(model), h.hexdigest())
+
+    def argmax(self, model: Any, seqs: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
+        key = self._key(model, seqs)
+        if key in self._store:
+            self.hits += 1
+            return self._store[key]
+        out = model.next_token_argmax(seqs, batch_size=batch_size)
+        self._store[key] = out
+        return out
+
+
+def model_dtype(model: Any) -> str | None:
+    """The dtype a local model computes in (``float32``, ``bfloat16``...), or None when not known."""
+    dt = getattr(getattr(model, "model", None), "dtype", None)
+    return None if dt is None else str(dt).removeprefix("torch.")
+
+
+def _argmax(model: Any, seqs: Sequence[Sequence[int]], batch_size: int, cache: PredictionCache | None) -> list[np.ndarray]:
+    return cache.argmax(model, seqs, batch_size) if cache is not None else model.next_token_argmax(seqs, batch_size=batch_size)
 
 
 # ---------------------------------------------------------------------------------------------- pairs
@@ -273,18 +324,20 @@ def open_model_test(
     master: Any | None = None,
     accounts: Sequence[str] = (),
     base: Any | None = None,
+    cache: PredictionCache | None = None,
 ) -> RadioactivityResult:
     """Open-model test of ``suspect`` (a local backend) on ``texts`` (ids in the teacher's tokenizer).
-    ``base``: the model the suspect is believed to be fine-tuned from (differential test)."""
+    ``base``: the model the suspect is believed to be fine-tuned from (differential test), in the
+    suspect's dtype. ``cache``: reuse predictions already computed for the same (model, texts)."""
     check_open_model(suspect, watermark_tokenizer_id)
     if not texts:
         raise TraceError("no scoring texts for the open-model test")
     seqs = [t.ids.tolist() for t in texts]
-    preds = suspect.next_token_argmax(seqs, batch_size=config.batch_size)
+    preds = _argmax(suspect, seqs, config.batch_size, cache)
     base_preds = None
     if base is not None:
-        check_base(base, watermark_tokenizer_id)
-        base_preds = base.next_token_argmax(seqs, batch_size=config.batch_size)
+        check_base(base, watermark_tokenizer_id, suspect)
+        base_preds = _argmax(base, seqs, config.batch_size, cache)
     exclude_answers = config.scoring == "transcripts"  # only watermarked scoring text needs its own windows excluded
     return _finish("open", suspect, lambda h: open_model_pairs(preds, texts, h, exclude_answers=exclude_answers,
                                                                base_predictions=base_preds),
@@ -306,6 +359,7 @@ def closed_model_test(
     progress: Callable[[int], None] | None = None,
     base: Any | None = None,
     base_prompt_ids: Callable[[str], list[int]] | None = None,
+    cache: PredictionCache | None = None,
 ) -> RadioactivityResult:
     """Closed-model test: ``suspect.generate`` answers ``prompts``; answers are scored in the teacher's
     token ids (``encode`` re-tokenizes text; with ``same_tokenizer`` the suspect's own completion ids are
@@ -323,9 +377,9 @@ def closed_model_test(
     prompt_ids = [np.asarray(encode(p), dtype=np.int64) for p in prompts]
     base_preds = None
     if base is not None:
-        check_base(base, None)
+        check_base(base, None, suspect if getattr(suspect, "local", False) else None)
         ctx = [list((base_prompt_ids or base.chat_prompt_ids)(p)) for p in prompts]
-        full = base.next_token_argmax([c + a.tolist() for c, a in zip(ctx, answers, strict=True)], batch_size=config.batch_size)
+        full = _argmax(base, [c + a.tolist() for c, a in zip(ctx, answers, strict=True)], config.batch_size, cache)
         # the prediction of answer token t is made at position len(context) + t - 1
         base_preds = [f[len(c) - 1 : len(c) - 1 + len(a)] for f, c, a in zip(full, ctx, answers, strict=True)]
     return _finish("closed", suspect, lambda h: closed_model_pairs(answers, prompt_ids, h, base_predictions=base_preds),
@@ -343,12 +397,18 @@ def differential_note() -> str:
     return differential_note.__doc__ or ""
 
 
-def check_base(base: Any, watermark_tokenizer_id: str | None) -> None:
-    """Raise unless ``base`` can serve the differential test: local weights and the teacher's tokenizer."""
+def check_base(base: Any, watermark_tokenizer_id: str | None, suspect: Any | None = None) -> None:
+    """Raise unless ``base`` can serve the differential test: local weights, the teacher's tokenizer and
+    (with a local ``suspect``) the suspect's dtype — in bfloat16 against float32, precision alone moved
+    the top-1 prediction at 2.3% of positions (SmolLM2), positions the test would then score as departures."""
     if not getattr(base, "local", False):
         raise TraceError(f"the base model {base.name!r} must be local (its teacher-forced predictions are compared)")
     if watermark_tokenizer_id and base.tokenizer_id != watermark_tokenizer_id:
         raise TokenizerMismatchError(f"the base model {base.name!r} does not use the teacher's tokenizer")
+    bd, sd = model_dtype(base), model_dtype(suspect) if suspect is not None else None
+    if bd and sd and bd != sd:
+        raise TraceError(f"the base model computes in {bd} but the suspect in {sd}: load both in the same dtype "
+                         f"(precision alone changes top-1 predictions, which the differential test would count)")
 
 
 def check_open_model(suspect: Any, watermark_tokenizer_id: str | None) -> None:
@@ -379,6 +439,7 @@ def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, maste
     return RadioactivityResult(
         setting=setting, p_value=float(res.p_value), n_scored=int(res.n_scored), n_green=res.n_green,
         n_tuples=pairs.n, n_texts=pairs.n_texts, gamma=getattr(spec, "gamma", None), spec_fingerprint=spec.fingerprint,
+        depth=getattr(spec, "depth", None),
         curve=curve, accounts=rows, best_account=best, best_account_corrected_p_value=best_p, suspect=suspect.name,
         base=None if base is None else base.name,
     )
