@@ -92,3 +92,4 @@ def test_missing_and_binary_key_file(tmp_path):
 def test_master_key_wrong_length():
     with pytest.raises(KeyFileError, match="must be 32 bytes, got 16"):
         MasterKey(b"x" * 16)
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ def generate_answers(
                 f"cannot watermark answers of the remote model {backend.name!r}: the bias is applied to the model's "
                 "logits, which an API does not expose. Serve the model behind a Stillwatch gateway instead, or pass --no-watermark."
             )
-        cfg = config or MarkConfig(tokenizer_id=backend.tokenizer_id)
+        cfg = config or MarkConfig()
+        if cfg.tokenizer_id is None:  # every spec names the tokenizer its ids come from
+            cfg = replace(cfg, tokenizer_id=backend.tokenizer_id)
         marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
         processor, spec = marker.hf_processor(), marker.spec_record()
     prompts = [r["prompt"] for r in rows]

@@ -47,6 +47,7 @@ def harvest_cmd(
     api_keys: Path = typer.Option(None, "--api-keys", help="Remote teacher: file with one API key per line, one per account."),
     model: str = typer.Option(None, "--model", help="Remote teacher: model name to request."),
     seed: int = typer.Option(0, "--seed"),
+    watermark_config: Path = typer.Option(None, "--watermark-config", help="JSON watermark settings (MarkConfig fields, e.g. {\"provider\": {\"scheme\": \"kgw\", \"delta\": 2.0}}); unset fields keep the default, recorded in every spec."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Answer PROMPTS with TEACHER through N accounts; durable, resumable transcripts."""
@@ -76,7 +77,10 @@ def harvest_cmd(
         account_backends = {a: load_backend(teacher, api_key=k, **kwargs) for a, k in zip(cfg.account_ids(), keys)}
     with _progress_bar("harvest", len(ps)) as bar:
         task = bar.add_task("harvest", total=len(ps), info="")
+        from stillwatch.mark import MarkConfig
+
         summary = harvest(backend, ps, out, cfg, master=master, account_backends=account_backends,
+                          mark_config=MarkConfig.load(watermark_config) if watermark_config else None,
                           progress=lambda n: bar.update(task, completed=n))
     if json_out:
         typer.echo(json.dumps(summary.to_dict()))
@@ -100,6 +104,7 @@ def train_cmd(
     jsd_beta: float = typer.Option(0.5, "--jsd-beta"),
     temperature: float = typer.Option(1.0, "--temperature"),
     checkpoint_every: int = typer.Option(200, "--checkpoint-every"),
+    warmup: int = typer.Option(10, "--warmup", min=0, help="Learning-rate warmup steps (linear); on a small harvest keep it well below the number of steps."),
     train_layers: int = typer.Option(0, "--train-layers", help="Fine-tune only the last N decoder blocks (0: all weights)."),
     seed: int = typer.Option(0, "--seed"),
     no_resume: bool = typer.Option(False, "--no-resume", help="Start over even if OUT holds a checkpoint."),
@@ -113,7 +118,7 @@ def train_cmd(
 
     cfg = TrainConfig(loss=loss, epochs=epochs, batch_size=batch_size, lr=lr, max_len=max_len, eval_fraction=eval_fraction,
                       jsd_beta=jsd_beta, temperature=temperature, checkpoint_every=checkpoint_every, seed=seed,
-                      train_layers=train_layers)
+                      train_layers=train_layers, warmup_steps=warmup)
     records = read_transcripts(transcripts)
     scfg = resolve_student_config(student)
     st = build_student(scfg) if scfg is not None else load_pretrained_student(student)

@@ -25,15 +25,18 @@ def generate(
     temperature: float = typer.Option(0.8, "--temperature", min=0.01),
     batch_size: int = typer.Option(32, "--batch-size", min=1, max=256),
     seed: int = typer.Option(0, "--seed"),
+    watermark_config: Path = typer.Option(None, "--watermark-config", help="JSON watermark settings (MarkConfig fields, e.g. {\"provider\": {\"scheme\": \"kgw\", \"delta\": 2.0}}); unset fields keep the default, recorded in every spec."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary instead of a sentence."),
 ) -> None:
     """Answer prompts with the model, marking each answer with the provider and account layers."""
     from stillwatch.cli._mark_ops import generate_answers
+    from stillwatch.mark import MarkConfig
 
     rows = [obj for _, obj in read_jsonl(prompts, required=("prompt",))]
     summary = generate_answers(
         rows, master_key=master_key, account=account, out=out, model=model, watermark=not no_watermark,
         max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size, seed=seed,
+        config=MarkConfig.load(watermark_config) if watermark_config else None,
     )
     if json_out:
         print(dumps(summary))
@@ -49,14 +52,17 @@ def detect(
     model: str = typer.Option("smollm2", "--model", help="Model whose tokenizer produced the texts."),
     alpha: float = typer.Option(1e-3, "--alpha", min=0.0, max=1.0, help="Significance level for naming an account and for 'detected'."),
     exclude_prompt: bool = typer.Option(False, "--exclude-prompt", help="Do not score windows that also occur in the line's prompt."),
+    watermark_config: Path = typer.Option(None, "--watermark-config", help="JSON watermark settings for lines without a spec record (lines with one are scored with their own)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per input line on stdout."),
 ) -> None:
     """Test each text for the provider layer (exact p-value) and, with --accounts, attribute it."""
     from stillwatch.cli._mark_ops import detect_texts
+    from stillwatch.mark import MarkConfig
 
     rows = list(read_jsonl(input, required=("text",)))
     account_ids = read_lines(accounts) if accounts is not None else None
-    results = detect_texts(rows, master_key=master_key, account_ids=account_ids, model=model, alpha=alpha, exclude_prompt=exclude_prompt)
+    results = detect_texts(rows, master_key=master_key, account_ids=account_ids, model=model, alpha=alpha, exclude_prompt=exclude_prompt,
+                           config=MarkConfig.load(watermark_config) if watermark_config else None)
     if json_out:
         for r in results:
             sys.stdout.write(dumps(r) + "\n")

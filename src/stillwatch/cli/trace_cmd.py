@@ -29,12 +29,13 @@ def radioactivity_cmd(
     api_key: str = typer.Option(None, "--api-key", help="API key for a URL suspect."),
     seed: int = typer.Option(0, "--seed"),
     alpha: float = typer.Option(1e-3, "--alpha", help="Level at which an account layer is called present (after correction)."),
+    watermark_config: Path = typer.Option(None, "--watermark-config", help="JSON watermark settings of the deployment, when the transcripts carry no spec records (default: the built-in default)."),
     plot: Path = typer.Option(None, "--plot", help="Write the p-value-versus-tokens curve as a PNG."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Test whether SUSPECT was trained on text watermarked with the provider key (exact p-value)."""
     from stillwatch.errors import InputError
-    from stillwatch.mark import MasterKey
+    from stillwatch.mark import MarkConfig, MasterKey
     from stillwatch.models import load_backend
     from stillwatch.trace.api import run_radioactivity
     from stillwatch.trace.radioactivity import RadioactivityConfig
@@ -57,7 +58,8 @@ def radioactivity_cmd(
         sd = model_dtype(s_backend)
         base_backend = load_backend(base, **({"dtype": sd} if sd else {}))
     result = run_radioactivity(s_backend, master, transcripts=transcripts, config=cfg, accounts=acc, teacher=t_backend,
-                               teacher_loader=load_backend, reference=reference, base=base_backend)
+                               teacher_loader=load_backend, reference=reference, base=base_backend,
+                               mark_config=MarkConfig.load(watermark_config) if watermark_config else None)
     d = result.to_dict()
     if plot is not None:
         from stillwatch.trace.plots import plot_curve

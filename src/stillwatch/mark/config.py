@@ -24,7 +24,10 @@ applied first and the tournament samples from the biased distribution.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 from stillwatch.errors import SpecError
 from stillwatch.mark.spec import SCHEMES, WatermarkSpec
@@ -128,3 +131,49 @@ class MarkConfig:
             raise SpecError("this configuration has no account layer")
         split = (self.provider_share, 1.0) if self.sharing == "split" else None
         return self._spec(self.account, "account", f"account:{account_id}", split)
+
+    # ------------------------------------------------------------------ files and flags
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (what :meth:`from_dict` and ``--watermark-config`` files read)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: MarkConfig | None = None) -> MarkConfig:
+        """A config from a (partial) dict: fields not named keep ``base``'s values (default: the
+        default config); ``provider`` / ``account`` may themselves be partial; ``"account": null``
+        disables the account layer. Unknown fields are an error naming them."""
+        base = base or cls()
+        if not isinstance(d, dict):
+            raise SpecError(f"a watermark config must be a JSON object, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise SpecError(f"unknown watermark config field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+        kw = dict(d)
+        for layer in ("provider", "account"):
+            if layer in kw and kw[layer] is not None:
+                sub = kw[layer]
+                if not isinstance(sub, dict):
+                    raise SpecError(f"{layer} must be a JSON object of layer parameters, got {type(sub).__name__}")
+                lknown = {f.name for f in fields(LayerParams)}
+                bad = sorted(set(sub) - lknown)
+                if bad:
+                    raise SpecError(f"unknown {layer} layer field(s): {', '.join(bad)}; allowed: {', '.join(sorted(lknown))}")
+                start = getattr(base, layer) or LayerParams()
+                kw[layer] = replace(start, **sub)
+        return replace(base, **kw)
+
+    @classmethod
+    def load(cls, path: str | Path, base: MarkConfig | None = None) -> MarkConfig:
+        """Read a JSON watermark config file (see :meth:`from_dict`); errors name the file."""
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"watermark config file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise SpecError(f"{path} is not a JSON watermark config ({type(exc).__name__}: {exc})") from None
+        try:
+            return cls.from_dict(d, base)
+        except TypeError as exc:
+            raise SpecError(f"{path}: {exc}") from None

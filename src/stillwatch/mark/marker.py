@@ -69,12 +69,15 @@ class Marker:
         prov = self.provider_spec.to_dict()
         acc = self.account_spec.to_dict() if self.account_spec is not None else None
         body = json.dumps({"provider": prov, "account": acc}, sort_keys=True, separators=(",", ":")).encode()
-        return {
+        rec = {
             "provider": prov,
             "account": acc,
             "sharing": self.config.sharing,
             "fingerprint": "sha256:" + hashlib.sha256(body).hexdigest(),
         }
+        if self.uses_tournament:  # generation-only setting (detection does not need it), recorded for reproduction
+            rec["order"] = self.config.order
+        return rec
 
     def bias_flat(self, context: np.ndarray, rows: np.ndarray, ids: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Apply every layer to M candidate (row, token) pairs of a batch of B rows.
