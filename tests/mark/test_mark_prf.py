@@ -87,3 +87,17 @@ def test_green_threshold_rejects_bad_gamma():
 def test_key_words_needs_16_bytes():
     with pytest.raises(ValueError, match="16 bytes"):
         prf.key_words(b"short")
+
+
+@settings(max_examples=80, deadline=None)
+@given(keys=st.lists(st.integers(0, 12), min_size=0, max_size=60))
+def test_first_occurrence_equals_numpy_unique(keys):
+    from stillwatch.core.windows import first_occurrence
+
+    k = np.array(keys, dtype=np.uint64)
+    want = np.zeros(len(keys), dtype=bool)
+    if len(keys):
+        want[np.unique(k, return_index=True)[1]] = True
+    k0 = k.copy()
+    assert np.array_equal(first_occurrence(k), want)
+    assert np.array_equal(k, k0)

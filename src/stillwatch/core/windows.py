@@ -36,12 +36,30 @@ def window_hash(contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     return prf.mix(prf.fold(contexts) ^ prf.tok(tokens))
 
 
+def first_occurrence(keys: np.ndarray) -> np.ndarray:
+    """bool [n]: True at the first occurrence of each distinct value of ``keys`` (uint64 [n]).
+
+    Same result as ``np.unique(keys, return_index=True)``, faster: one unstable value sort finds the
+    values that repeat (few, in text), and only their positions get the stable (index) sort."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    out = np.ones(keys.shape[0], dtype=bool)
+    if keys.shape[0] < 2:
+        return out
+    s = np.sort(keys)
+    rep = s[1:][s[1:] == s[:-1]]  # values seen more than once (with repeats)
+    if rep.size:
+        at = np.nonzero(np.isin(keys, rep))[0]  # positions of every copy, in order
+        _, first = np.unique(keys[at], return_index=True)
+        out[at] = False
+        out[at[first]] = True
+    return out
+
+
 def unique_windows(contexts: np.ndarray, tokens: np.ndarray, exclude: np.ndarray | None = None) -> np.ndarray:
     """Indices of the first occurrence of each distinct (context, token) tuple, in order of position,
     dropping tuples whose hash is in ``exclude`` (uint64 hashes, e.g. of the prompt's windows)."""
     hashes = window_hash(contexts, tokens)
-    _, first = np.unique(hashes, return_index=True)
-    first.sort()
+    first = np.nonzero(first_occurrence(hashes))[0]
     if exclude is not None and len(exclude):
         first = first[~np.isin(hashes[first], exclude)]
     return first

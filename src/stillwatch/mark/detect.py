@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from stillwatch.core import prf, schemes, stats, tournament
-from stillwatch.core.windows import sliding_windows, unique_windows, window_hash
+from stillwatch.core.windows import first_occurrence, sliding_windows, unique_windows, window_hash
 from stillwatch.errors import InputError, TokenizerMismatchError, TooShortError
 from stillwatch.mark.keys import KeyRing, LayerKey
 from stillwatch.mark.spec import WatermarkSpec
@@ -175,7 +175,7 @@ def check_ids(ids: np.ndarray, spec: WatermarkSpec, vocab_size: int | None = Non
         raise TooShortError("empty text: there are no tokens to score")
     if not np.issubdtype(ids.dtype, np.integer):
         raise InputError(f"token ids must be integers, got dtype {ids.dtype}")
-    ids = ids.astype(np.int64)
+    ids = ids.astype(np.int64, copy=False)
     h = spec.context_width
     if ids.size <= h:
         raise TooShortError(f"text has {ids.size} token(s); a watermark with context width {h} needs at least {h + 1}")
@@ -268,9 +268,7 @@ def detect_many(
     hashes = window_hash(ctx, tok)  # [n]
     # identity of a window within its text: mix in the text index
     tagged = prf.mix(hashes ^ (wt.astype(np.uint64) * prf.G))
-    _, first = np.unique(tagged, return_index=True)
-    keep = np.zeros(at.shape[0], dtype=bool)
-    keep[first] = True
+    keep = first_occurrence(tagged)  # [n]
     mask = split_mask(ctx, spec)
     if mask is not None:
         keep &= mask
