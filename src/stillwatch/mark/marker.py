@@ -42,7 +42,7 @@ class Marker:
             raise InputError(f"master must be a MasterKey, got {type(master).__name__}")
         if vocab_size is not None and (not isinstance(vocab_size, int) or vocab_size < 2):
             raise InputError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
-        self.config = config or MarkConfig()
+        self.config = config or MarkConfig.default()
         self.account_id = account_id
         self.vocab_size = vocab_size
         layers = []

@@ -3,7 +3,7 @@ master key, and optionally the harvest transcripts (e.g. exported from the ledge
 
 The transcripts supply the watermark spec (from their spec records), the accounts to test, the
 teacher's tokenizer and the scoring material. Without transcripts the spec comes from ``mark_config``
-(default: ``MarkConfig()``), the accounts from ``accounts``, and the scoring material from the
+(default: ``MarkConfig.default()``), the accounts from ``accounts``, and the scoring material from the
 built-in prompt generator.
 """
 
@@ -92,7 +92,7 @@ def run_radioactivity(
     if records and any(r.spec for r in records):
         spec, acc_spec = specs_from_transcripts(records)
     else:
-        mc = mark_config or MarkConfig()
+        mc = mark_config or MarkConfig.default()
         spec = mc.provider_spec()
         acc_spec = mc.account_spec("x") if mc.account is not None else None
         if records:
