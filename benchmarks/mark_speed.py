@@ -29,8 +29,16 @@ from stillwatch.mark import MarkConfig, Marker, attribute_ids, detect_ids  # noq
 
 
 def _texts(quick: bool) -> list[np.ndarray]:
-    """Watermarked answers (the same ids for every detector), longest first."""
-    rows = data.marked_answers(quick, n=16)  # the first batch of each account
+    """Watermarked answers (the same ids for every detector), longest first: the frontier's cached
+    answers under the default watermark (benchmarks/mark/frontier.py generates them)."""
+    from stillwatch.distill.prompts import generate_prompts
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "mark"))
+    from frontier import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, cache_id
+
+    prompts = [p.prompt for p in generate_prompts(32, seed=PROMPT_SEED)]
+    rows = data.generate_cached("fr-tournament_h2_16_16", prompts, ACCOUNT, cache_id(MarkConfig.default()),
+                                max_new_tokens=NEW_TOKENS, seed=17, temperature=TEMPERATURE, batch_size=32)
     t = [np.asarray(r["ids"], dtype=np.int64) for r in rows if len(r["ids"]) >= 50]
     return sorted(t, key=len, reverse=True)
 
@@ -50,7 +58,7 @@ def bench_detection(texts: list[np.ndarray], vocab: int, bos: int, n_hf: int, re
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     mk = data.master_key()
-    spec, key = MarkConfig().provider_spec(), mk.provider_key()
+    spec, key = MarkConfig.default().provider_spec(), mk.provider_key()
     det = WatermarkDetector(LlamaConfig(vocab_size=vocab, bos_token_id=bos), "cpu",
                             WatermarkingConfig(greenlist_ratio=0.25, bias=2.0, seeding_scheme="lefthash", context_width=1),
                             ignore_repeated_ngrams=True)
@@ -93,7 +101,7 @@ def bench_attribution(text: np.ndarray, n_keys: int, reps: int, n_loop: int) -> 
     t0 = time.perf_counter()
     ring = mk.key_ring(accounts)
     ring_s = time.perf_counter() - t0
-    spec = MarkConfig().account_spec("acct-alice")
+    spec = MarkConfig.default().account_spec("acct-alice")
     times, cpu = [], []
     for _ in range(reps):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -133,7 +141,7 @@ def bench_overhead(batch: int, new_tokens: int, rounds: int) -> dict:
     prompts = data.prompt_set()[:batch]
     plain_t, mark_t, inside = [], [], []
     plain_steps, mark_steps = [], []
-    marker = Marker(data.master_key(), "acct-alice", MarkConfig(), vocab_size=be.vocab_size)
+    marker = Marker(data.master_key(), "acct-alice", MarkConfig.default(), vocab_size=be.vocab_size)
     be.generate(prompts[:1], max_new_tokens=4, seed=0, batch_size=batch)  # warm-up
 
     def steps(gens):  # decoding steps the batch ran: the longest answer, plus its eos if it stopped

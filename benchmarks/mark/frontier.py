@@ -63,6 +63,7 @@ def settings() -> dict[str, object]:
         "kgw additive h2 1.5+1.5 (old default)": MarkConfig(),
         "tournament h2 16+16": _tour(2, 16, 16),
         "synthid-hf h4 30 (baseline)": SynthIDBaseline(),
+        "tournament h2 16+16 interleaved": _tour(2, 16, 16, "interleaved"),
         "tournament h1 16+16": _tour(1, 16, 16),
         "tournament h2 30+30": _tour(2, 30, 30),
         "tournament h4 16+16": _tour(4, 16, 16),
@@ -190,7 +191,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--settings", default="", help="comma-separated substrings of setting names (default: all)")
-    ap.add_argument("--no-paraphrase", action="store_true")
+    ap.add_argument("--no-paraphrase", action="store_true", help="skip the paraphrase attack (column '-')")
     ap.add_argument("--quick", action="store_true", help="8 prompts, 48 tokens, two settings")
     args = ap.parse_args()
     t_start = time.perf_counter()
