@@ -15,8 +15,9 @@ Python API (the gateway and auditors call this)::
     # -> index; the record is on disk when append returns. Concurrent append() calls from
     #    several threads are group-committed (one transaction + fsync for all waiting callers).
     led.append_many([...])        # one transaction for a batch; returns the indices
-    cp = led.checkpoint()         # signs and stores a checkpoint; cp.text is the signed note
+    cp = led.checkpoint()         # checks the ledger extends its last signed checkpoint, then signs
     p = led.prove(i)              # InclusionProof(index, size, leaf_hash, hashes, root); p.verify()
+    p, cp = led.prove_signed(i)   # the proof checked against a signed checkpoint (returned with it)
     led.consistency(m)            # consistency proof from size m to now
     led.verify()                  # re-checks everything; raises TamperError saying where
     led.verify(since=old_checkpoint_text)
