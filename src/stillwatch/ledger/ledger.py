@@ -118,6 +118,8 @@ class Ledger:
         if is_postgres_url(location):
             return None, None
         p = Path(location)
+        if not p.name:  # '.', '/': not a ledger file; the store says so when it is opened
+            return None, None
         return p.with_name(p.name + ".key"), p.with_name(p.name + ".pub")
 
     @classmethod
