@@ -19,7 +19,7 @@ from pathlib import Path
 from stillwatch.errors import InputError
 from stillwatch.secretfile import refuse_if_secret
 
-__all__ = ["read_bytes", "read_text", "check_output", "write_temp", "publish", "discard", "interrupted"]
+__all__ = ["read_bytes", "read_text", "check_output", "write_temp", "publish", "finish", "discard", "interrupted"]
 
 SMALL_INPUT = 1 << 20  # checkpoints and other one-screen inputs
 
@@ -68,9 +68,15 @@ def check_output(path: Path, force: bool, what: str) -> Path:
     return p
 
 
-def write_temp(dest: Path, text: str) -> Path:
-    """Write ``text`` to a new temporary file next to ``dest`` (fsynced); return its path."""
+def write_temp(dest: Path, text: str, state: dict | None = None) -> Path:
+    """Write ``text`` to a new temporary file next to ``dest`` (fsynced); return its path.
+
+    The path is put in ``state["tmp"]`` as soon as the file exists, so whoever handles a Ctrl-C
+    knows what to clean up even if it lands before this function returns.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent if str(dest.parent) else ".")
+    if state is not None:
+        state["tmp"] = Path(tmp)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -100,6 +106,16 @@ def publish(tmp: Path, dest: Path, force: bool) -> None:
             os.close(dfd)
     except OSError:  # some filesystems cannot fsync a directory; the file itself is synced
         pass
+
+
+def finish(tmp: Path | None, dest: Path, force: bool) -> None:
+    """Complete an interrupted :func:`publish` of ``tmp`` (idempotent: safe wherever it stopped)."""
+    if tmp is None or not tmp.exists():
+        return
+    if dest.exists() and os.path.samefile(tmp, dest):  # linked, not yet unlinked
+        os.unlink(tmp)
+        return
+    publish(tmp, dest, force)
 
 
 def discard(tmp: Path | None) -> None:

@@ -156,14 +156,14 @@ def append(
             start = led.size
             indices = led.append_many(records)
             size = led.size
+        _emit(as_json, {"indices": indices, "size": size},
+              f"appended {len(indices)} record(s) at {indices[0]}..{indices[-1]}; ledger size {size}")
     except KeyboardInterrupt:
         at = _stored_at(ledger, records, start) if start is not None and records else None
         if at is None:
             raise lio.interrupted(f"nothing was stored ({len(records)} record(s) read, none appended)") from None
         raise lio.interrupted(f"all {len(records)} record(s) had been stored at {at}..{at + len(records) - 1}; "
                               f"nothing else was") from None
-    _emit(as_json, {"indices": indices, "size": size},
-          f"appended {len(indices)} record(s) at {indices[0]}..{indices[-1]}; ledger size {size}")
 
 
 @app.command("verify")
@@ -253,11 +253,18 @@ def consistency(
                                        f" consistent", *[f"  {h.hex()}" for h in proof]]))
 
 
-def _checkpoint_stored(ledger: str, key: Optional[Path], text: str | None) -> bool:
-    if text is None:
+def _pending_row(led) -> tuple[int, str]:
+    """(id, text) of the checkpoint row the open transaction just inserted (called inside it)."""
+    cid, _size, _root, text = led.store.checkpoints()[-1]
+    return int(cid), text
+
+
+def _checkpoint_stored(ledger: str, key: Optional[Path], row: tuple[int, str] | None) -> bool:
+    """Whether the transaction that inserted ``row`` committed (its id and text are stored)."""
+    if row is None:
         return False
     with _open(ledger, key=key, read_only=True) as led:
-        return any(row[3] == text for row in led.store.checkpoints())
+        return any(int(r[0]) == row[0] and r[3] == row[1] for r in led.store.checkpoints())
 
 
 @app.command("checkpoint")
@@ -273,27 +280,28 @@ def checkpoint(
     state: dict[str, Any] = {}
 
     def write(cp, _indices) -> None:
-        state["text"] = cp.text
+        state["row"] = _pending_row(led)
         if dest is not None:
-            state["tmp"] = lio.write_temp(dest, cp.text)
+            lio.write_temp(dest, cp.text, state)
 
     try:
         with _open(ledger, key=key) as led:
             _, cp = led.append_and_checkpoint([], before_commit=write)
         if dest is not None:
-            lio.publish(state.pop("tmp"), dest, force)
+            lio.publish(state["tmp"], dest, force)
+            state.pop("tmp")
+        _emit(as_json, {"size": cp.size, "root": cp.root.hex(), "checkpoint": cp.text}, cp.text.rstrip("\n"))
     except KeyboardInterrupt:
-        if not _checkpoint_stored(ledger, key, state.get("text")):
+        if not _checkpoint_stored(ledger, key, state.get("row")):
             lio.discard(state.get("tmp"))
             raise lio.interrupted("no checkpoint was signed or stored") from None
-        if state.get("tmp") is not None:
-            lio.publish(state.pop("tmp"), dest, force)
+        if dest is not None:
+            lio.finish(state.get("tmp"), dest, force)
         raise lio.interrupted("the checkpoint had been signed and stored" +
                               (f" and written to {dest}" if dest is not None else "")) from None
     except BaseException:
         lio.discard(state.get("tmp"))
         raise
-    _emit(as_json, {"size": cp.size, "root": cp.root.hex(), "checkpoint": cp.text}, cp.text.rstrip("\n"))
 
 
 @app.command("export")
@@ -325,8 +333,8 @@ def export(
     state: dict[str, Any] = {}
 
     def write(bundle: dict[str, Any]) -> None:
-        state["text"] = bundle["checkpoint"]
-        state["tmp"] = lio.write_temp(dest, json.dumps(bundle, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+        state["row"] = _pending_row(led)
+        lio.write_temp(dest, json.dumps(bundle, indent=1, sort_keys=True, ensure_ascii=False) + "\n", state)
 
     try:
         with _open(ledger, key=key) as led:
@@ -334,19 +342,20 @@ def export(
             if not chosen:
                 raise InputError("nothing to export: give --index, --account or --type matching some records")
             bundle = export_bundle(led, chosen, actor=actor, since=since_text, note=note, before_commit=write)
-        lio.publish(state.pop("tmp"), dest, force)
+        lio.publish(state["tmp"], dest, force)
+        state.pop("tmp")
+        _emit(as_json, {"bundle": str(dest), "records": len(bundle["records"]), "checkpoint": bundle["checkpoint"]},
+              f"wrote {dest}: {len(bundle['records'])} record(s) (incl. the custody record) with proofs")
     except KeyboardInterrupt:
-        if not _checkpoint_stored(ledger, key, state.get("text")):
+        if not _checkpoint_stored(ledger, key, state.get("row")):
             lio.discard(state.get("tmp"))
             raise lio.interrupted("nothing was exported and no custody record or checkpoint was stored") from None
-        lio.publish(state.pop("tmp"), dest, force)
+        lio.finish(state.get("tmp"), dest, force)
         raise lio.interrupted(f"the export had been recorded (custody record and checkpoint); the bundle was "
                               f"written to {dest}") from None
     except BaseException:
         lio.discard(state.get("tmp"))
         raise
-    _emit(as_json, {"bundle": str(dest), "records": len(bundle["records"]), "checkpoint": bundle["checkpoint"]},
-          f"wrote {dest}: {len(bundle['records'])} record(s) (incl. the custody record) with proofs")
 
 
 @app.command("check-bundle")
