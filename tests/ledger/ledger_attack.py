@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import traceback
 from pathlib import Path
@@ -100,3 +101,15 @@ def no_traceback(code: int, err: str) -> None:
     assert code == 2, (code, err)
     assert "Traceback" not in err, err
     assert len(err.strip().splitlines()) == 1, err
+
+
+def read_pipe(fd: int) -> bytes:
+    """Everything until EOF on the pipe ``fd`` (then closed)."""
+    chunks = []
+    while True:
+        b = os.read(fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b"".join(chunks)

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import pytest
-from ledger_attack import records_file
+from ledger_attack import read_pipe, records_file
 
 from stillwatch.ledger import Ledger
 from stillwatch.ledger.bundle import check_bundle
@@ -93,17 +93,6 @@ def _child(argv: list[str], out_w: int, err_w: int, inject: str | None) -> None:
     os._exit(code)
 
 
-def _read_all(fd: int) -> str:
-    chunks = []
-    while True:
-        b = os.read(fd, 65536)
-        if not b:
-            break
-        chunks.append(b)
-    os.close(fd)
-    return b"".join(chunks).decode("utf-8", "replace")
-
-
 def _run_and_signal(argv: list[str], delay: float | None, sig: int,
                     inject: str | None = None) -> tuple[int | None, int | None, str, str]:
     """(exit code or None, signal that killed it or None, stdout, stderr); ``delay=None``: no signal
@@ -125,7 +114,7 @@ def _run_and_signal(argv: list[str], delay: float | None, sig: int,
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
-    out, err = _read_all(out_r), _read_all(err_r)
+    out, err = (read_pipe(fd).decode("utf-8", "replace") for fd in (out_r, err_r))
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         return None, os.WTERMSIG(status), out, err
