@@ -13,9 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.detect import DetectConfig, detect  # noqa: E402
-from stillwatch.guard.rates import human_rate_multiple  # noqa: E402
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.guard.score.detect import DetectConfig, detect  # noqa: E402
+from stillwatch.guard.features.rates import human_rate_multiple  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=[(0, 12, 10), (7, 25, 6)], ids=["seed0", "seed7-bigger-A"])
@@ -191,7 +191,7 @@ def test_swarm_outranks_one_batch_job_and_batch_job_stays_below_flag():
 
 
 def test_label_propagation_separates_two_operators_sharing_one_scaffold():
-    from stillwatch.guard.cluster import components, label_propagation
+    from stillwatch.guard.score.cluster import components, label_propagation
 
     rng = np.random.default_rng(3)
     ea, ek = [], []
@@ -237,7 +237,7 @@ def test_detect_config_validates_new_constants(field, value):
 
 
 def test_account_signals_report_the_sampled_rows_the_shares_came_from():
-    from stillwatch.guard.detect import DetectConfig, account_signals
+    from stillwatch.guard.score.detect import DetectConfig, account_signals
 
     base = {"n": np.array([100.0, 5.0]), "first_us": np.array([0.0, 0.0]), "last_us": np.array([3.6e9, 3.6e9]),
             "gap_n": np.array([99.0, 4.0]), "gap_mean": np.array([1.0, 1.0]), "gap_std": np.array([1.0, 1.0]),

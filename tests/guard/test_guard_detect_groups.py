@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stillwatch.guard.detect import DetectConfig, detect
-from stillwatch.guard.rates import HumanRate, human_rate_multiple
+from stillwatch.guard.score.detect import DetectConfig, detect
+from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 
 DAY = 86_400e6
 HOUR = 3_600e6
@@ -186,7 +186,7 @@ def test_ip_prefix_is_the_slash24_or_slash48_on_duckdb_and_in_python():
     import ibis
     import pyarrow as pa
 
-    from stillwatch.guard.features import ip_prefix, ip_prefix_py
+    from stillwatch.guard.features.tables import ip_prefix, ip_prefix_py
 
     cases = {"73.86.117.122": "73.86.117", "10.0.0.1": "10.0.0", "2001:db8::1": "2001:db8:0",
              "2001:DB8:0:1::5": "2001:db8:0", "2001::5": "2001:0:0", "2001:db8:0:0:1:2:3:4": "2001:db8:0",

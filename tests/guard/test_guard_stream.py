@@ -12,9 +12,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.scan import scan  # noqa: E402
-from stillwatch.guard.stream import StreamConfig, StreamingScorer  # noqa: E402
-from stillwatch.guard.stream_state import SpaceSaving as _SpaceSaving  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
+from stillwatch.guard.live.stream import StreamConfig, StreamingScorer  # noqa: E402
+from stillwatch.guard.live.state import SpaceSaving as _SpaceSaving  # noqa: E402
 
 
 @pytest.fixture(scope="module")

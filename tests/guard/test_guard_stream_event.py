@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stillwatch.guard.stream import StreamConfig
+from stillwatch.guard.live.stream import StreamConfig
 from test_guard_stream_live import _replay  # the time-ordered replay the other live tests use
 
 T0 = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, microseconds
