@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.cluster import components, sizes
 from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, normalise_py
 from stillwatch.guard.features.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures
@@ -43,7 +44,7 @@ def test_multiple_is_people_needed():
 
 
 def test_human_rate_validates():
-    with pytest.raises(ValueError, match="words_per_minute"):
+    with pytest.raises(GuardInputError, match="words_per_minute"):
         HumanRate(words_per_minute=0)
 
 

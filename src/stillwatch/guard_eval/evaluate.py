@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ def evaluate_output(log: pa.Table, labels: pa.Table, out: DetectorOutput, scenar
     is_c = np.array([c is not None for c in camp])
     n_b, n_c = int((~is_c).sum()), int(is_c.sum())
     if n_c == 0 or n_b == 0:
-        raise ValueError("evaluation needs both benign and campaign accounts in the labels")
+        raise GuardInputError("evaluation needs both benign and campaign accounts in the labels")
     tpr, meas = {}, {}
     for f in FPRS:
         key = f"{f:.0e}".replace("e-0", "e-")
@@ -333,7 +334,7 @@ def run_detector(name: str, log: pa.Table, stream: bool = True, labels: pa.Table
     if name in BASELINES:
         return run_baseline(name, log), ()
     if name != "stillwatch":
-        raise ValueError(f"unknown detector {name!r}; choose from {DETECTORS}")
+        raise GuardInputError(f"unknown detector {name!r}; choose from {DETECTORS}")
     out = stillwatch_batch(log)
     notes: tuple[str, ...] = ()
     if stream:

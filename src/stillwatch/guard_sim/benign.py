@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_sim import textgen as tg
 from stillwatch.guard_sim.common import (
     BROWSER_UAS,
@@ -67,9 +68,9 @@ class BenignConfig:
         for name in ("share_power", "share_office", "share_class", "share_business", "share_cgnat"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"BenignConfig.{name}={v} must lie in [0, 1]")
+                raise GuardInputError(f"BenignConfig.{name}={v} must lie in [0, 1]")
         if self.share_power + self.share_office + self.share_class + self.share_business > 0.9:
-            raise ValueError("BenignConfig: power + office + class + business shares must leave >= 10% casual users")
+            raise GuardInputError("BenignConfig: power + office + class + business shares must leave >= 10% casual users")
 
 
 def _groups(rng: np.random.Generator, total: int, lo: int, hi: int) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_sim import textbank_campaigns as tb
 from stillwatch.guard_sim import textgen as tg
 from stillwatch.guard_sim.common import (
@@ -35,6 +36,7 @@ from stillwatch.guard_sim.common import (
     random_ips,
     topic_weights,
 )
+
 
 CAPABILITIES = ("cot", "coding", "agentic", "rubric", "mixed")
 HELDOUT_CAPABILITIES = ("analysis", "extraction", "heldout_mixed")
@@ -66,21 +68,21 @@ class CampaignSpec:
 
     def __post_init__(self) -> None:
         if self.capability not in CAPABILITIES + HELDOUT_CAPABILITIES:
-            raise ValueError(f"CampaignSpec.capability={self.capability!r}; allowed: {CAPABILITIES + HELDOUT_CAPABILITIES}")
+            raise GuardInputError(f"CampaignSpec.capability={self.capability!r}; allowed: {CAPABILITIES + HELDOUT_CAPABILITIES}")
         if not 1 <= self.n_accounts <= 100_000:
-            raise ValueError(f"CampaignSpec.n_accounts={self.n_accounts} must lie in [1, 100000]")
+            raise GuardInputError(f"CampaignSpec.n_accounts={self.n_accounts} must lie in [1, 100000]")
         if self.templates not in ("slot", "paraphrase"):
-            raise ValueError(f"CampaignSpec.templates={self.templates!r}; allowed: 'slot', 'paraphrase'")
+            raise GuardInputError(f"CampaignSpec.templates={self.templates!r}; allowed: 'slot', 'paraphrase'")
         if self.schedule not in ("round_robin", "random"):
-            raise ValueError(f"CampaignSpec.schedule={self.schedule!r}; allowed: 'round_robin', 'random'")
+            raise GuardInputError(f"CampaignSpec.schedule={self.schedule!r}; allowed: 'round_robin', 'random'")
         if self.infra not in ("shared", "noisy"):
-            raise ValueError(f"CampaignSpec.infra={self.infra!r}; allowed: 'shared', 'noisy'")
+            raise GuardInputError(f"CampaignSpec.infra={self.infra!r}; allowed: 'shared', 'noisy'")
         if not 0.0 <= self.jitter <= 5.0:
-            raise ValueError(f"CampaignSpec.jitter={self.jitter} must lie in [0, 5]")
+            raise GuardInputError(f"CampaignSpec.jitter={self.jitter} must lie in [0, 5]")
         if not (0.0 <= self.start_day < WINDOW_DAYS and 0.0 < self.days and self.start_day + self.days <= WINDOW_DAYS):
-            raise ValueError(f"CampaignSpec start_day={self.start_day}, days={self.days} must fit the {WINDOW_DAYS}-day window")
+            raise GuardInputError(f"CampaignSpec start_day={self.start_day}, days={self.days} must fit the {WINDOW_DAYS}-day window")
         if self.hourly_cap < 1 or self.min_per_account < 1:
-            raise ValueError("CampaignSpec.hourly_cap and min_per_account must be >= 1")
+            raise GuardInputError("CampaignSpec.hourly_cap and min_per_account must be >= 1")
 
     @property
     def budget_weight(self) -> float:

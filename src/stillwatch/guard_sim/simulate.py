@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard.log.schema import LABEL_SCHEMA, LOG_SCHEMA, TS_TYPE
 from stillwatch.guard_sim.benign import BenignConfig, benign_population
 from stillwatch.guard_sim.campaigns import CampaignSpec, campaign_block
@@ -43,7 +44,7 @@ class ScenarioConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_share < 0.9:
-            raise ValueError(f"ScenarioConfig.campaign_share={self.campaign_share} must lie in [0, 0.9)")
+            raise GuardInputError(f"ScenarioConfig.campaign_share={self.campaign_share} must lie in [0, 0.9)")
 
 
 def _three(base: CampaignSpec, sizes: tuple[int, ...]) -> tuple[CampaignSpec, ...]:

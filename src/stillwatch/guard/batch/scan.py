@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from stillwatch.errors import GuardError, InputError
+from stillwatch.errors import GuardInputError
 
-from stillwatch.guard.score.detect import DetectConfig, detect
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.detect import account_step, link_step, verdicts
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
@@ -57,6 +58,7 @@ from stillwatch.guard.features.tables import (
     short_accounts,
     with_shared_flag,
 )
+from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
@@ -85,11 +87,7 @@ class ScanConfig:
 
     def __post_init__(self) -> None:
         if self.duckdb_threads is not None and self.duckdb_threads < 1:
-            raise ValueError(f"ScanConfig.duckdb_threads must be >= 1, got {self.duckdb_threads}")
-
-
-class GuardInputError(InputError, GuardError):
-    """A log cannot be scanned at all (e.g. an unknown engine or an unreadable file)."""
+            raise GuardInputError(f"ScanConfig.duckdb_threads must be >= 1, got {self.duckdb_threads}")
 
 
 Progress = Callable[[str], None]
@@ -402,21 +400,10 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         return Findings(accounts=(), campaigns=(), malformed=malformed, n_rows=n_valid, engine=eng.name,
                         human_rate_per_hour=human_rate_per_hour(fc.rate))
 
-    def minutes(labels: np.ndarray) -> np.ndarray:
-        from stillwatch.guard.score.cluster import sizes as _sizes
-
-        multi = _sizes(labels) >= 2
-        if not multi.any():
-            return np.zeros(len(labels))
-        assign = pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)})
-        at = eng.put("sw_assign", assign)
-        cm = cluster_minutes(keys, at).to_pyarrow()
-        per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
-        per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
-            zero_copy_only=False).astype(np.float64)
-        return per_label[labels]
-
-    accounts, campaigns = detect(ids, cols, edges, minutes, cfg.detect)
+    acct = account_step(cols, edges, cfg.detect)
+    lk = link_step(cols, edges, acct, cfg.detect)
+    minutes = _cluster_minutes(eng, keys, ids, lk.labels)
+    accounts, campaigns = verdicts(ids, cols, edges, acct, lk, cfg.detect, minutes)
     _timed(say, f"detection ({len(campaigns)} campaigns)", t0)
     return Findings(
         accounts=tuple(accounts),
@@ -426,6 +413,20 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         engine=eng.name,
         human_rate_per_hour=human_rate_per_hour(fc.rate),
     )
+
+
+def _cluster_minutes(eng, keys, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Distinct active minutes of each account's cluster (clusters of >= 2 accounts), measured on the
+    engine: the minute-crowding explanation of :func:`~stillwatch.guard.score.detect.verdicts`."""
+    multi = _cluster.sizes(labels) >= 2
+    if not multi.any():
+        return np.zeros(len(labels))
+    at = eng.put("sw_assign", pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)}))
+    cm = cluster_minutes(keys, at).to_pyarrow()
+    per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
+    per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
+        zero_copy_only=False).astype(np.float64)
+    return per_label[labels]
 
 
 def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:

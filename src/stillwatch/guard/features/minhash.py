@@ -27,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stillwatch.errors import GuardInputError
+
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -115,16 +117,16 @@ class MinHashConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.shingle_bytes <= 8:
-            raise ValueError(f"MinHashConfig.shingle_bytes must be in [1, 8], got {self.shingle_bytes}")
+            raise GuardInputError(f"MinHashConfig.shingle_bytes must be in [1, 8], got {self.shingle_bytes}")
         if self.n_bands < 1 or self.rows < 1:
-            raise ValueError(f"MinHashConfig.n_bands and rows must be >= 1, got {self.n_bands}, {self.rows}")
+            raise GuardInputError(f"MinHashConfig.n_bands and rows must be >= 1, got {self.n_bands}, {self.rows}")
         nb = self.n_bands * self.rows
         if nb & (nb - 1):
-            raise ValueError(f"MinHashConfig: n_bands * rows must be a power of two, got {nb}")
+            raise GuardInputError(f"MinHashConfig: n_bands * rows must be a power of two, got {nb}")
         if not 1 <= self.verify_bins <= nb:
-            raise ValueError(f"MinHashConfig.verify_bins must be in [1, {nb}], got {self.verify_bins}")
+            raise GuardInputError(f"MinHashConfig.verify_bins must be in [1, {nb}], got {self.verify_bins}")
         if self.max_bytes < self.shingle_bytes:
-            raise ValueError(f"MinHashConfig.max_bytes must be >= shingle_bytes, got {self.max_bytes}")
+            raise GuardInputError(f"MinHashConfig.max_bytes must be >= shingle_bytes, got {self.max_bytes}")
 
     @property
     def n_bins(self) -> int:

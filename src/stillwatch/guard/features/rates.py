@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stillwatch.errors import GuardInputError
+
 _US_PER_S = 1_000_000.0
 _DAY_S = 86_400.0
 
@@ -46,11 +48,11 @@ class HumanRate:
         for name in ("words_per_minute", "words_per_token", "typical_completion_tokens"):
             value = getattr(self, name)
             if not value > 0:
-                raise ValueError(f"HumanRate.{name} must be > 0, got {value!r}")
+                raise GuardInputError(f"HumanRate.{name} must be > 0, got {value!r}")
         if not self.seconds_per_prompt >= 0:
-            raise ValueError(f"HumanRate.seconds_per_prompt must be >= 0, got {self.seconds_per_prompt!r}")
+            raise GuardInputError(f"HumanRate.seconds_per_prompt must be >= 0, got {self.seconds_per_prompt!r}")
         if not 0 < self.waking_hours_per_day <= 24:
-            raise ValueError(f"HumanRate.waking_hours_per_day must be in (0, 24], got {self.waking_hours_per_day!r}")
+            raise GuardInputError(f"HumanRate.waking_hours_per_day must be in (0, 24], got {self.waking_hours_per_day!r}")
 
     @property
     def seconds_per_token(self) -> float:

@@ -52,6 +52,7 @@ import ibis
 import ibis.expr.datatypes as dt
 from ibis import _
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard.features.rates import HumanRate
 
 #: Capability-elicitation patterns, matched on the normalised prompt (RE2 / Java / Python compatible).
@@ -92,20 +93,20 @@ class FeatureConfig:
 
     def __post_init__(self) -> None:
         if self.template_chars < 8:
-            raise ValueError(f"FeatureConfig.template_chars must be >= 8, got {self.template_chars}")
+            raise GuardInputError(f"FeatureConfig.template_chars must be >= 8, got {self.template_chars}")
         if self.min_template_len <= self.template_chars:
-            raise ValueError(
+            raise GuardInputError(
                 f"FeatureConfig.min_template_len must exceed template_chars ({self.template_chars}), "
                 f"got {self.min_template_len}"
             )
         if self.min_accounts < 2 or self.min_prompts < 1:
-            raise ValueError(
+            raise GuardInputError(
                 f"FeatureConfig.min_accounts must be >= 2 and min_prompts >= 1, got {self.min_accounts}, {self.min_prompts}"
             )
         if self.sample_k < 1:
-            raise ValueError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
+            raise GuardInputError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
         if self.max_text_chars < self.min_template_len:
-            raise ValueError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
+            raise GuardInputError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
 
 
 @ibis.udf.scalar.builtin(name="xxhash64")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from stillwatch.guard.score.detect import DetectConfig
+from stillwatch.guard.score.config import DetectConfig
 
 
 class SpaceSaving:
@@ -95,15 +95,15 @@ class KeyState:
 
     def links(self, d: DetectConfig, min_prompts: int) -> bool:
         """Whether the key links its users live, judged by its user set as the batch judges keys
-        (:func:`~stillwatch.guard.score.links.key_link_stats`): focus >= ``link_focus`` with ``own_prior_rows`` pseudo-rows
-        per user over >= 3 users; machine-scale reuse (>= ``link_reuse`` rows per user) by >= 2
-        repeat users; or one of two statements about >= ``coherence_min_users`` accounts, with
+        (:func:`~stillwatch.guard.score.links.key_link_stats`): focus >= ``link.focus`` with ``own_prior_rows`` pseudo-rows
+        per user over >= 3 users; machine-scale reuse (>= ``link.reuse`` rows per user) by >= 2
+        repeat users; or one of two statements about >= ``link.coherence_min_users`` accounts, with
         >= ``min_prompts`` different prompts on the key (a scaffold, not one example):
 
-        * *single-purpose*: the key is >= ``full_template_share`` (90 %) of everything its users
+        * *single-purpose*: the key is >= ``link.full_template_share`` (90 %) of everything its users
           ever sent (with that many accounts the share needs no pseudo-rows: ten accounts doing
           nothing else is a workload, not a phrase that people use among other requests);
-        * *devoted returning users*: >= ``link_coherence`` of its users who came back (>= 2
+        * *devoted returning users*: >= ``link.coherence`` of its users who came back (>= 2
           requests) sent every request so far on this key — a person sends a common phrasing
           once among other requests, a script's accounts return to their scaffold.
 
@@ -112,14 +112,14 @@ class KeyState:
         score has no operator evidence (pacing, homogeneity, synchrony) to tell them apart.
         O(1)."""
         u = self.users
-        if u >= 3 and self.urows >= d.link_focus * (self.sum_n + d.own_prior_rows * u):
+        if u >= 3 and self.urows >= d.link.focus * (self.sum_n + d.own_prior_rows * u):
             return True
-        if self.rep_users >= 2 and self.rep_rows >= d.link_reuse * self.rep_users:
+        if self.rep_users >= 2 and self.rep_rows >= d.link.reuse * self.rep_users:
             return True
-        if (u >= d.coherence_min_users and self.urows >= d.full_template_share * self.sum_n
+        if (u >= d.link.coherence_min_users and self.urows >= d.link.full_template_share * self.sum_n
                 and len(self.prompts) >= min_prompts):
             return True
-        return (self.devoted >= d.coherence_min_users and self.devoted >= d.link_coherence * self.returning
+        return (self.devoted >= d.link.coherence_min_users and self.devoted >= d.link.coherence * self.returning
                 and len(self.prompts) >= min_prompts)
 
 
@@ -136,8 +136,8 @@ def pace_terms(a: AccountState) -> tuple[float, int]:
 
 
 def pooled_pacing(d: DetectConfig, q: float, dof: int, gaps: int) -> float:
-    """Pooled regularity from summed :func:`pace_terms`; 0 under ``link_pacing_gaps`` gaps (the
+    """Pooled regularity from summed :func:`pace_terms`; 0 under ``link.pacing_gaps`` gaps (the
     batch's bar for pacing that is statistically clear)."""
-    if gaps < d.link_pacing_gaps or dof <= 0:
+    if gaps < d.link.pacing_gaps or dof <= 0:
         return 0.0
     return max(0.0, 1.0 - math.sqrt(max(q, 0.0) / dof))

@@ -16,7 +16,7 @@ in all, returning users and those who sent every request on the key, repeat user
 updated incrementally. Each account belongs to at most ``3 * heavy_hitters`` keys' statistics (it
 leaves its least-used key when it exceeds that), so a request costs O(heavy_hitters) updates
 whatever the traffic. An account joins a key's provisional campaign only when the key links and
-linking keys carry >= ``link_share`` of the account's own traffic (the batch's join rule). A person
+linking keys carry >= ``link.share`` of the account's own traffic (the batch's join rule). A person
 who once typed a common phrase therefore links nothing: the phrase is a small share of its users'
 traffic (with ``own_prior_rows`` pseudo-rows each), its users do not return to it, and they do other
 things too. The account's own live score uses the batch's shrinkage and capability gate.
@@ -25,7 +25,7 @@ Live infrastructure links (:meth:`_infra_link`): an address links the accounts t
 move between addresses (a prefix: those rotating through >= 3) when they are machine-paced, judged
 on their gaps pooled over those accounts (each against its own mean gap), since a sybil has only a
 few gaps early; each address keeps its ``heavy_hitters`` most recent users. Each cluster keeps
-mergeable pooled-pacing sums, and once its pace is measurable (>= ``link_pacing_gaps`` gaps) its
+mergeable pooled-pacing sums, and once its pace is measurable (>= ``link.pacing_gaps`` gaps) its
 capability focus counts only at machine scale or pace (the account's own volume or pacing, or the
 cluster's pooled pacing) — colleagues asking code questions at a human pace are not a harvest.
 A cluster's harvest counts each prompt once (:meth:`_harvest`: a prompt whose last sender is in the
@@ -56,7 +56,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from stillwatch.guard.score.detect import DetectConfig, capability_evidence, detect, volume_evidence
+from stillwatch.errors import GuardInputError
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.detect import capability_evidence, detect, volume_evidence
 from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FeatureConfig, ip_prefix_py, normalise_py, sample_key_py
 from stillwatch.guard.features.minhash import MinHashConfig, sketch_one
 from stillwatch.guard.features.rates import human_rate_multiple
@@ -85,11 +87,11 @@ class StreamConfig:
 
     def __post_init__(self) -> None:
         if self.heavy_hitters < 4:
-            raise ValueError(f"StreamConfig.heavy_hitters must be >= 4, got {self.heavy_hitters}")
+            raise GuardInputError(f"StreamConfig.heavy_hitters must be >= 4, got {self.heavy_hitters}")
         if self.max_buckets < 1:
-            raise ValueError(f"StreamConfig.max_buckets must be >= 1, got {self.max_buckets}")
+            raise GuardInputError(f"StreamConfig.max_buckets must be >= 1, got {self.max_buckets}")
         if self.max_prompts < 1:
-            raise ValueError(f"StreamConfig.max_prompts must be >= 1, got {self.max_prompts}")
+            raise GuardInputError(f"StreamConfig.max_prompts must be >= 1, got {self.max_prompts}")
 
 
 @dataclass(frozen=True)
@@ -249,7 +251,7 @@ class StreamingScorer:
     def _live_link(self, a: _Account, acct_id: str, keys: dict) -> None:
         """Union the account with this row's content keys that link by their user set (the batch's
         key rule) when the account's own traffic backs it: linking keys of that kind carry
-        >= ``link_share`` of its traffic shrunk by ``own_prior_rows`` pseudo-rows, over >= 2 of its
+        >= ``link.share`` of its traffic shrunk by ``own_prior_rows`` pseudo-rows, over >= 2 of its
         rows — or this very row links through >= 2 key kinds at once (its scaffold's prefix and its
         suffix or near-duplicate group). One coincidence — a person who once asked the same question
         a campaign wraps in its scaffold shares that one key with it — joins nothing. A linked
@@ -263,7 +265,7 @@ class StreamingScorer:
         for kind in hits:
             linking = [mk for mk in a.member if mk[0] == kind and table[mk].links(d, mp)]
             on = sum(a.member[mk] for mk in linking)
-            if len(hits) < 2 and a.n > 1 and (on < 2 or on < d.link_share * (a.n + d.own_prior_rows)):
+            if len(hits) < 2 and a.n > 1 and (on < 2 or on < d.link.share * (a.n + d.own_prior_rows)):
                 continue
             scripted = max(scripted, on)
             for mk in linking:
@@ -400,16 +402,16 @@ class StreamingScorer:
         only) for accounts that rotate: an address links the machine-paced accounts that share it and
         use more than one address (a proxy pool's accounts move between its addresses; a class or an
         office sits behind one), an address prefix (/24, /48) those that rotate through
-        >= ``link_prefix_ips`` addresses (neighbours on one ISP's block each keep theirs). Machine
+        >= ``link.prefix_ips`` addresses (neighbours on one ISP's block each keep theirs). Machine
         pacing is judged pooled over the address's such users (>= 3 of them with >= 2 gaps each;
-        pooled regularity >= ``fire_threshold`` over >= ``link_pacing_gaps`` gaps), since a sybil
+        pooled regularity >= ``fire_threshold`` over >= ``link.pacing_gaps`` gaps), since a sybil
         has only a few gaps early: a scheduler driving several accounts through one proxy pool shows
         it at once; people behind a carrier NAT share and rotate addresses too, but their gaps are
         bursty. Each address keeps its ``heavy_hitters`` most recent distinct users; the check runs
         only when the requesting account qualifies itself (O(heavy_hitters))."""
         d = self.cfg.detect
         cap = self.cfg.heavy_hitters
-        for kind, min_ips in (("ip", 2), ("ip_prefix", d.link_prefix_ips)):
+        for kind, min_ips in (("ip", 2), ("ip_prefix", d.link.prefix_ips)):
             key = keys[kind]
             if key is None:
                 continue
@@ -450,7 +452,7 @@ class StreamingScorer:
         cv = (np.sqrt(a.gap_m2 / a.gap_n) / a.gap_mean) if a.gap_n and a.gap_mean > 0 else 1.0
         reg = max(0.0, 1.0 - cv) if a.gap_n >= 5 else 0.0
         span_h = max(a.last - a.first, 0) / 3_600e6
-        if span_h < 24.0 * d.min_clock_days or a.n < d.clock_min_rate * span_h:
+        if span_h < 24.0 * d.account.min_clock_days or a.n < d.account.clock_min_rate * span_h:
             return reg
         expected_h = span_h * -np.expm1(-a.n / span_h)
         if expected_h < 24.0:
@@ -469,9 +471,9 @@ class StreamingScorer:
         mult = human_rate_multiple(np.array([a.demand]), np.array([a.last - a.first]), d.rate)
         e_vol = float(volume_evidence(mult, d)[0])
         pacing = self._pacing(a)
-        h = 1 - ((1 - d.w_capability * cap * np.sqrt(max(e_vol, pacing))) * (1 - d.w_volume * e_vol)
-                 * (1 - d.w_regularity * pacing))
-        k = 1 - (1 - d.w_templated * tpl * shrink) * (1 - d.w_volume_k * e_vol)
+        h = 1 - ((1 - d.account.capability * cap * np.sqrt(max(e_vol, pacing))) * (1 - d.account.volume * e_vol)
+                 * (1 - d.account.regularity * pacing))
+        k = 1 - (1 - d.account.templated * tpl * shrink) * (1 - d.account.volume_coordination * e_vol)
         score = float(np.sqrt(h * k))
         root = self._find(("a", acct_id))
         g = self._agg.get(root)
@@ -489,20 +491,20 @@ class StreamingScorer:
             # (>= link_pacing_gaps gaps pooled over its members): a young cluster (a campaign's first
             # requests, each account seen once or twice) is judged on focus and coordination.
             c_pace = _pooled_pacing(d, g[7], g[8], g[9])  # 0 under link_pacing_gaps pooled gaps
-            c_gate = 1.0 if g[9] < d.link_pacing_gaps else max(c_pace, e_vol, pacing)
-            harvest = 1 - (1 - d.live_c_capability * c_cap * np.sqrt(c_gate)) * (1 - d.live_c_volume * c_vol)
+            c_gate = 1.0 if g[9] < d.link.pacing_gaps else max(c_pace, e_vol, pacing)
+            harvest = 1 - (1 - d.live.capability * c_cap * np.sqrt(c_gate)) * (1 - d.live.volume * c_vol)
             e_size = 0.0 if g[0] <= 2 else 1.0 - 1.0 / (g[0] - 1)
             # machine-scale reuse: this account repeats one content key >= link_reuse times (O(K))
             reuse = max((max(a.keys[k].counts.values(), default=0) for k in _CONTENT), default=0)
-            e_reuse = 1.0 if (g[0] >= 3 and reuse >= d.link_reuse) else 0.0
+            e_reuse = 1.0 if (g[0] >= 3 and reuse >= d.link.reuse) else 0.0
             # shared phrasing and size count as coordination only as far as the members are scripted
             # (their rows on the linking keys, pooled: >= scripted_full of the cluster's traffic is a
             # script) or behave as one operator (machine-scale reuse, pooled machine pacing), as in
             # the batch: 120 participants of one event who each ran the starter kit's three prompts
             # and then worked on their own are linked, but are not a script
-            e_text = max(min(g[10] / (g[1] + 2.0) / d.scripted_full, 1.0), e_reuse, c_pace)
-            coord = 1 - ((1 - d.live_c_templated * g[2] / (g[1] + 2.0) * e_text) * (1 - d.c_size * e_size * e_text)
-                         * (1 - d.live_c_reuse * e_reuse))
+            e_text = max(min(g[10] / (g[1] + 2.0) / d.campaign.scripted_full, 1.0), e_reuse, c_pace)
+            coord = 1 - ((1 - d.live.templated * g[2] / (g[1] + 2.0) * e_text) * (1 - d.campaign.size * e_size * e_text)
+                         * (1 - d.live.reuse * e_reuse))
             c_score = float(np.sqrt(harvest * coord))
             if c_score >= d.flag_threshold:
                 camp = f"campaign-{root[1]}"
@@ -516,7 +518,7 @@ class StreamingScorer:
         if not self._acc:
             return []
         ids, acc, edges = account_tables(self._acc, self.cfg)
-        accounts, self.campaigns = detect(ids, acc, edges, None, self.cfg.detect)
+        accounts, self.campaigns = detect(ids, acc, edges, self.cfg.detect)
         return accounts
 
 

@@ -5,7 +5,8 @@ group, a payment fingerprint — but only along *eligible* edges (an account joi
 when templated / near-duplicate prompts make up much of its own traffic; see :mod:`~stillwatch.guard.score.detect`). A
 campaign candidate is a connected component with at least two accounts. The whole computation is
 one sparse graph and one :func:`scipy.sparse.csgraph.connected_components` call — no loop per
-account or per row.
+account or per row. :func:`group_median`, :func:`group_max_share` and :class:`Groups` aggregate an
+account column over each account's cluster (vectorised, broadcast back to the members).
 """
 
 from __future__ import annotations
@@ -90,3 +91,77 @@ def label_propagation(n_accounts: int, edge_account: np.ndarray, edge_key: np.nd
         lab = new
     key_lab = _weighted_mode(kidx, lab[ea], w, len(keys), key_lab)
     return (lab, key_lab[kidx]) if return_keys else lab
+
+
+def group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per account: share of its cluster's members that use the cluster's most common key."""
+    out = np.zeros(len(labels), np.float64)
+    if len(edge_acc) == 0:
+        return out
+    pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)
+    ck, cnt = np.unique(pairs[:, [0, 2]], axis=0, return_counts=True)
+    best = np.zeros(len(labels), np.float64)
+    np.maximum.at(best, ck[:, 0], cnt.astype(np.float64))
+    out = best[labels] / np.maximum(sizes, 1)
+    return out
+
+
+def group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
+    order = np.lexsort((x, labels))
+    ls = labels[order]
+    starts = np.searchsorted(ls, ls, side="left")
+    ends = np.searchsorted(ls, ls, side="right")
+    mid = starts + (ends - starts - 1) // 2
+    med_sorted = x[order][mid]
+    out = np.empty_like(x)
+    out[order] = med_sorted
+    return out
+
+
+
+
+def group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Per account: share of its cluster's members that use the cluster's most common key."""
+    if len(edge_acc) == 0:
+        return np.zeros(len(labels), np.float64)
+    pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)
+    ck, cnt = np.unique(pairs[:, [0, 2]], axis=0, return_counts=True)
+    best = np.zeros(len(labels), np.float64)
+    np.maximum.at(best, ck[:, 0], cnt.astype(np.float64))
+    return best[labels] / np.maximum(sizes, 1)
+
+
+def group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
+    order = np.lexsort((x, labels))
+    ls = labels[order]
+    starts = np.searchsorted(ls, ls, side="left")
+    ends = np.searchsorted(ls, ls, side="right")
+    mid = starts + (ends - starts - 1) // 2
+    med_sorted = x[order][mid]
+    out = np.empty_like(x)
+    out[order] = med_sorted
+    return out
+
+
+class Groups:
+    """Per-cluster sum / min / max of an account column, broadcast back to the members."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        s = np.zeros(len(self.labels), np.float64)
+        np.add.at(s, self.labels, x)
+        return s[self.labels]
+
+    def min(self, x: np.ndarray) -> np.ndarray:
+        s = np.full(len(self.labels), np.inf)
+        np.minimum.at(s, self.labels, x)
+        return s[self.labels]
+
+    def max(self, x: np.ndarray) -> np.ndarray:
+        s = np.full(len(self.labels), -np.inf)
+        np.maximum.at(s, self.labels, x)
+        return s[self.labels]

@@ -16,14 +16,14 @@ from stillwatch.guard.score import cluster as _cluster
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from stillwatch.guard.score.detect import DetectConfig
+    from stillwatch.guard.score.config import DetectConfig
 
 
 def size_evidence(size: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
     """Accounts acting together, on a log scale: 0 for 2 accounts (a pair proves little), 1 at
-    ``full_size`` accounts; a 5,000-account swarm is stronger evidence than a dozen accounts."""
+    ``campaign.full_size`` accounts; a 5,000-account swarm is stronger evidence than a dozen accounts."""
     size = np.asarray(size, np.float64)
-    return np.clip(np.log(np.maximum(size - 1.0, 1.0)) / np.log(cfg.full_size - 1.0), 0.0, 1.0)
+    return np.clip(np.log(np.maximum(size - 1.0, 1.0)) / np.log(cfg.campaign.full_size - 1.0), 0.0, 1.0)
 
 
 def edge(edges, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -60,7 +60,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     a few percent of its users' traffic however many users share it), or ``reuse >= link_reuse``
     with >= 2 users whose repeats were seen in their sampled rows (machine-scale repetition — a
     reseller's harvest slice is a minority of its traffic but hundreds of rows on one scaffold), or
-    ``coherence >= link_coherence`` over >= ``coherence_min_users`` users with >= 3 requests (its
+    ``coherence >= link_coherence`` over >= ``link.coherence_min_users`` users with >= 3 requests (its
     users are fully templated accounts; ``scripted_user`` marks them). With unknown edge counts
     (NaN) every key with >= 2 users links.
     """
@@ -96,9 +96,9 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
         eligible_users = np.bincount(inv, weights=big.astype(np.float64), minlength=len(keys))
         coh = np.bincount(inv, weights=(big & np.asarray(scripted_user, bool)[ea]).astype(np.float64),
                           minlength=len(keys)) / np.maximum(eligible_users, 1.0)
-    links = (((fan >= 3) & (focus >= cfg.link_focus))
-             | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link_reuse))
-             | ((eligible_users >= cfg.coherence_min_users) & (coh >= cfg.link_coherence)))
+    links = (((fan >= 3) & (focus >= cfg.link.focus))
+             | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
+             | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence)))
     links = np.where(known, links[inv], fan[inv] >= 2)
     out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
     return out
@@ -111,8 +111,8 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     Campaigns of one family can share a few public scaffolds (a bridge) while each operator's own
     boilerplate and scaffold subset tie its accounts together much more densely. Label propagation
     over the linking edges (weighted by rows) finds those communities; a cluster is split when >= 2
-    of them are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster) and
-    together cover >= ``split_coverage`` of it, and there are at most ``split_max_parts`` of them;
+    of them are *large* (>= ``split.min_accounts`` and >= ``split.min_share`` of the cluster) and
+    together cover >= ``split.coverage`` of it, and there are at most ``split.max_parts`` of them;
     members of small communities join the cluster's largest community. One campaign whose accounts
     draw from one scaffold set stays one community.
     """
@@ -124,7 +124,7 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     # campaign has much of its weight on the other fragment's keys
     inside = np.bincount(sub[ea], weights=w * (edge_key_lab == sub[ea]), minlength=a)
     total = np.bincount(sub[ea], weights=w, minlength=a)
-    cohesive = inside >= cfg.split_cohesion * np.maximum(total, 1e-12)
+    cohesive = inside >= cfg.split.cohesion * np.maximum(total, 1e-12)
     first_idx = np.full(a, a, np.int64)  # relabel each community by its smallest member
     np.minimum.at(first_idx, sub, np.arange(a, dtype=np.int64))
     ok = cohesive[sub]  # per account: its community is cohesive
@@ -139,11 +139,11 @@ def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np
     a = len(labels)
     size = _cluster.sizes(labels)
     subsize = _cluster.sizes(sub).astype(np.float64)
-    big = (subsize >= cfg.split_min_accounts) & (subsize >= cfg.split_min_share * size) & (size >= 2)
+    big = (subsize >= cfg.split.min_accounts) & (subsize >= cfg.split.min_share * size) & (size >= 2)
     head = big & (sub == np.arange(a))
     n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
     cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (n_big <= cfg.split_max_parts) & (cover >= cfg.split_coverage)
+    split = (n_big >= 2) & (n_big <= cfg.split.max_parts) & (cover >= cfg.split.coverage)
     if not split.any():
         return labels
     cand = np.nonzero(head)[0]
@@ -166,10 +166,10 @@ def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig",
     Independent campaigns may draw prompts from the same public template bank, so content alone
     can merge them; each runs on its own IPs / payment instruments. Within every cluster, accounts
     are linked through shared IPs and payment fingerprints; when at least two of the resulting
-    communities are *large* (>= ``split_min_accounts`` and >= ``split_min_share`` of the cluster)
-    and together hold >= ``split_coverage`` of it, the cluster is split along them (members of small
+    communities are *large* (>= ``split.min_accounts`` and >= ``split.min_share`` of the cluster)
+    and together hold >= ``split.coverage`` of it, the cluster is split along them (members of small
     communities join the largest one). Clusters whose infrastructure is noise stay whole, and so do
-    clusters that fall into more than ``split_max_parts`` communities (one campaign rotating
+    clusters that fall into more than ``split.max_parts`` communities (one campaign rotating
     through many proxies or cards). With ``content`` (the linking content edges: account, key,
     rows), communities that send the same content are joined again first
     (:func:`merge_same_content`): a split must not cut one workload apart by its infrastructure.
@@ -179,7 +179,7 @@ def split_by_infrastructure(labels: np.ndarray, edges, cfg: "DetectConfig",
     ea_l, ek_l = [], []
     for i, kind in enumerate(("ip", "payment")):
         ea, ek, _ = edge(edges, kind)
-        keep = size[ea] >= 2 * cfg.split_min_accounts
+        keep = size[ea] >= 2 * cfg.split.min_accounts
         with np.errstate(over="ignore"):
             mixed = (ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
                      ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9) + np.uint64(i)))
@@ -199,7 +199,7 @@ def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: 
     proportions from every part; independent campaigns drawing on one public template bank pick
     their own subsets and mixes. Two communities of the same cluster are joined when the cosine
     similarity of their row weights over the cluster's linking content keys is >=
-    ``split_same_content``. Vectorised: one sparse (community x key) matrix and its Gram matrix.
+    ``split.same_content``. Vectorised: one sparse (community x key) matrix and its Gram matrix.
     """
     from scipy.sparse import coo_matrix
 
@@ -207,7 +207,7 @@ def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: 
     if len(ea) == 0:
         return sub
     # only infrastructure communities take part (accounts sharing no IP / card stay on their own)
-    part = (_cluster.sizes(sub) >= cfg.split_min_accounts)[ea]
+    part = (_cluster.sizes(sub) >= cfg.split.min_accounts)[ea]
     ea, ek, w = ea[part], np.asarray(ek)[part], np.asarray(w)[part]
     if len(ea) == 0:
         return sub
@@ -219,7 +219,7 @@ def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: 
 
     mn = diags(inv) @ m
     g = (mn @ mn.T).tocoo()
-    keep = (g.row < g.col) & (g.data >= cfg.split_same_content) & (labels[g.row] == labels[g.col])
+    keep = (g.row < g.col) & (g.data >= cfg.split.same_content) & (labels[g.row] == labels[g.col])
     if not keep.any():
         return sub
     # communities are labelled by a member account index, so pairs link those accounts' communities
@@ -248,14 +248,14 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
     request counts within a small factor of each other), so one operator's accounts form one level
     of ``ln n``; campaigns of one family that share scaffolds but run their own account pools sit at
     different levels. Per cluster: the best two-level cut of the sorted ``ln n`` (Otsu: largest
-    between-level variance), refined by ``split_workload_em`` (4) EM steps giving each account to the
+    between-level variance), refined by ``split.workload_em`` (4) EM steps giving each account to the
     level (a normal with that side's share, mean and sd) more likely to hold it. The split stands when the refined levels lie
-    >= ``split_workload_d`` (2) times the sum of their standard deviations apart (a single normal
+    >= ``split.workload_d`` (2) times the sum of their standard deviations apart (a single normal
     population gives ~1.3, a uniform spread ~1.7: neither has two levels), their mean workloads
-    differ by >= ``split_workload_ratio`` (2x), the lower level has >= ``split_workload_min`` (5)
+    differ by >= ``split.workload_ratio`` (2x), the lower level has >= ``split.workload_min`` (5)
     requests per account (below that a count is dominated by its own Poisson noise), both levels
-    are groups (>= ``split_min_accounts`` and >= ``split_min_share``) and the cluster is scripted
-    (median share of the members' traffic on linking keys >= ``scripted_full``: operator accounts,
+    are groups (>= ``split.min_accounts`` and >= ``split.min_share``) and the cluster is scripted
+    (median share of the members' traffic on linking keys >= ``campaign.scripted_full``: operator accounts,
     whose volumes are the operator's choice). Vectorised over clusters with prefix sums and
     bincounts; repeated ``rounds`` times (three pools, two cuts).
     """
@@ -275,7 +275,7 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
         s_all, s_l = cs[end] - base, cs - base
         n_l = (idx - start + 1).astype(np.float64)
         n_r = tot - n_l
-        min_part = np.maximum(cfg.split_min_accounts, cfg.split_min_share * tot)
+        min_part = np.maximum(cfg.split.min_accounts, cfg.split.min_share * tot)
         ok = (np.minimum(n_l, n_r) >= min_part) & np.concatenate((x[1:] > x[:-1], [False]))
         mu_l = s_l / np.maximum(n_l, 1.0)
         mu_r = (s_all - s_l) / np.maximum(n_r, 1.0)
@@ -286,7 +286,7 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
         first_cut = np.full(a, a, np.int64)
         np.minimum.at(first_cut, lab[cut], idx[cut])
         fc = first_cut[lab]
-        has = (fc < a) & (_median_by(labels, share)[o] >= cfg.scripted_full)
+        has = (fc < a) & (_median_by(labels, share)[o] >= cfg.campaign.scripted_full)
         if not has.any():
             break
         # refine: each account to the more likely level (normal with the side's share, mean, sd)
@@ -310,7 +310,7 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
                                      0.0))
             return cnt, m_, sd_
 
-        for _ in range(cfg.split_workload_em - 1):  # a few more EM steps (two normals per cluster)
+        for _ in range(cfg.split.workload_em - 1):  # a few more EM steps (two normals per cluster)
             cnt, m_, sd_ = levels(right)
             sl, sr = np.maximum(sd_[L], 1e-2), np.maximum(sd_[R], 1e-2)
             right = has & (cnt[R] > 0) & (cnt[L] > 0) & (
@@ -318,8 +318,8 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
                 > np.log(np.maximum(cnt[L], 1.0)) - np.log(sl) - 0.5 * ((x - m_[L]) / sl) ** 2)
         cnt, m_, sd_ = levels(right)
         sep = (m_[R] - m_[L]) / np.maximum(sd_[L] + sd_[R], 1e-6)
-        keep = (has & (np.minimum(cnt[L], cnt[R]) >= min_part) & (sep >= cfg.split_workload_d)
-                & (m_[R] - m_[L] >= np.log(cfg.split_workload_ratio)) & (m_[L] >= np.log(cfg.split_workload_min)))
+        keep = (has & (np.minimum(cnt[L], cnt[R]) >= min_part) & (sep >= cfg.split.workload_d)
+                & (m_[R] - m_[L] >= np.log(cfg.split.workload_ratio)) & (m_[L] >= np.log(cfg.split.workload_min)))
         right &= keep
         if not right.any():
             break
@@ -343,8 +343,8 @@ class Links:
     labels: np.ndarray
     scripted: np.ndarray
     plain_rows: np.ndarray
-    reuse: np.ndarray | None = None  # per account: the largest rows-per-user of its linking keys
-    address_linked: np.ndarray | None = None  # per account: linked through a shared IP / IP prefix
+    reuse: np.ndarray  # per account: the largest rows-per-user of its linking keys
+    address_linked: np.ndarray  # per account: linked through a shared IP / IP prefix
 
 
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
@@ -362,7 +362,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     reuse = np.zeros(a)  # per account: largest key-level reuse (rows per user) among its linking keys
     content = []
     # an account is fully templated when >= 90 % of its requests are on shared templates
-    fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.full_template_share * n_acc_rows
+    fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
     for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
         ea, ek, _, cnt, _ = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
@@ -380,7 +380,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         content.append((ea, ek, keep, kl))
     counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
     plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
-    member = plain_share >= cfg.link_share if counts_known else np.ones(a, bool)
+    member = plain_share >= cfg.link.share if counts_known else np.ones(a, bool)
     ea_l, ek_l = [], []
     ew_l = []
     for i, (ea, ek, keep, kl) in enumerate(content):
@@ -392,7 +392,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # a shared payment fingerprint links scripted accounts only: colleagues on a corporate card are
     # not pulled into a campaign because one of them once used a campaign's phrasing
     ea, ek = edge(edges, "payment")[:2]
-    pk = member[ea] & (plain_share[ea] >= cfg.link_share) if counts_known else np.ones(len(ea), bool)
+    pk = member[ea] & (plain_share[ea] >= cfg.link.share) if counts_known else np.ones(len(ea), bool)
     ea_l.append(ea[pk])
     ew_l.append(np.ones(int(pk.sum())))
     ek_l.append((ek[pk].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(3)).view(np.int64))
@@ -408,7 +408,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
             ea, ek = edge(edges, kind)[:2]
             pk = np.asarray(machine_paced, bool)[ea]
             if kind == "ip_prefix":
-                pk &= n_ip[ea] >= cfg.link_prefix_ips
+                pk &= n_ip[ea] >= cfg.link.prefix_ips
             _, kinv, kfan = np.unique(ek[pk], return_inverse=True, return_counts=True)
             address_linked[ea[pk][kfan[kinv] >= 2]] = True
             ea_l.append(ea[pk])

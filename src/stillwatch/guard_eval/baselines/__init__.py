@@ -15,6 +15,7 @@ the streaming alarm time per account (when the method would first have fired on 
 
 from __future__ import annotations
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import DetectorOutput
 
 BASELINES: tuple[str, ...] = ("rate_limit", "prada", "seat", "synchrotrap")
@@ -25,7 +26,7 @@ def run_baseline(name: str, log, config=None) -> DetectorOutput:
     import importlib
 
     if name not in BASELINES:
-        raise ValueError(f"unknown baseline {name!r}; choose from {BASELINES}")
+        raise GuardInputError(f"unknown baseline {name!r}; choose from {BASELINES}")
     module = importlib.import_module(f"{__name__}.{name}")
     if config is None:
         return module.run(log)

@@ -32,6 +32,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import stats
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
 
 from .common import canonical, gram, prompt_vectors
@@ -45,9 +46,9 @@ class PradaConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.delta < 1.0:
-            raise ValueError(f"PradaConfig.delta={self.delta} must lie in (0, 1)")
+            raise GuardInputError(f"PradaConfig.delta={self.delta} must lie in (0, 1)")
         if not 4 <= self.min_queries <= self.max_queries:
-            raise ValueError(f"PradaConfig needs 4 <= min_queries ({self.min_queries}) <= max_queries ({self.max_queries})")
+            raise GuardInputError(f"PradaConfig needs 4 <= min_queries ({self.min_queries}) <= max_queries ({self.max_queries})")
 
 
 def min_distances(x: np.ndarray | object) -> np.ndarray:

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
 
 from .common import canonical
+
 
 HOUR_US = 3_600_000_000
 
@@ -27,7 +29,7 @@ class RateLimitConfig:
 
     def __post_init__(self) -> None:
         if self.per_hour < 1 or self.per_day < 1:
-            raise ValueError(f"RateLimitConfig caps must be >= 1 (per_hour={self.per_hour}, per_day={self.per_day})")
+            raise GuardInputError(f"RateLimitConfig caps must be >= 1 (per_hour={self.per_hour}, per_day={self.per_day})")
 
 
 def trailing_counts(acc: np.ndarray, ts_us: np.ndarray, window_us: int) -> np.ndarray:

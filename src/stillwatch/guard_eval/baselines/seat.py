@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
 
 from .common import canonical, gram, prompt_vectors
@@ -34,9 +35,9 @@ class SeatConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.similarity <= 1.0:
-            raise ValueError(f"SeatConfig.similarity={self.similarity} must lie in (0, 1]")
+            raise GuardInputError(f"SeatConfig.similarity={self.similarity} must lie in (0, 1]")
         if self.min_pairs < 1 or self.max_queries < 2:
-            raise ValueError("SeatConfig.min_pairs must be >= 1 and max_queries >= 2")
+            raise GuardInputError("SeatConfig.min_pairs must be >= 1 and max_queries >= 2")
 
 
 def similar_pairs_running(x, similarity: float) -> np.ndarray:

@@ -26,6 +26,7 @@ import pyarrow as pa
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
 
 HOUR_US = 3_600_000_000
@@ -42,9 +43,9 @@ class SynchroTrapConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
-            raise ValueError(f"SynchroTrapConfig.threshold={self.threshold} must lie in (0, 1]")
+            raise GuardInputError(f"SynchroTrapConfig.threshold={self.threshold} must lie in (0, 1]")
         if self.bucket_minutes < 1 or self.min_cluster < 2 or self.min_matched < 1:
-            raise ValueError("SynchroTrapConfig: bucket_minutes >= 1, min_cluster >= 2, min_matched >= 1 required")
+            raise GuardInputError("SynchroTrapConfig: bucket_minutes >= 1, min_cluster >= 2, min_matched >= 1 required")
 
 
 def _cluster(con, cfg: SynchroTrapConfig, cutoff_us: int | None, n_acc: int) -> tuple[np.ndarray, np.ndarray]:
