@@ -61,6 +61,8 @@ from stillwatch.guard.features.tables import (
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
+from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
+from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
 from stillwatch.guard.features.rates import human_rate_per_hour
 
@@ -70,7 +72,6 @@ ENGINES = ("duckdb", "spark")
 #: Columns the features read (everything else in the log is left on disk).
 NEEDED = ("request_id", "ts", "account_id", "ip", "user_agent", "payment_fingerprint", "prompt",
           "prompt_tokens", "completion_tokens")
-_REQUIRED_STR = ("request_id", "account_id", "ip", "user_agent", "prompt")
 
 
 @dataclass(frozen=True)
@@ -107,46 +108,57 @@ def _canonical_from_arrow(table: pa.Table) -> pa.Table:
 
 
 def _parquet_sql(con, path: Path) -> bool | None:
-    """Create the view ``sw_raw`` over a Parquet log: the canonical columns plus ``_bad``, the
-    malformed-row reason (null for a good row). Returns None when the file's column types need
-    :mod:`~stillwatch.guard.log.ingest`'s coercion."""
-    src = f"read_parquet('{_sql_str(str(path))}')"
+    """Create the view ``sw_raw`` over a Parquet log: the canonical columns, ``_pos`` (the row's
+    position in the file) and ``_bad``, the malformed-row reason (null for a good row) generated from
+    :data:`~stillwatch.guard.log.rules.ROW_RULES`. Returns None when a column is missing or its type
+    needs :mod:`~stillwatch.guard.log.ingest`'s coercion (ingest then reports it row by row)."""
+    src = f"read_parquet('{_sql_str(str(path))}', file_row_number=true)"
     try:
         desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
     except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for unreadable files
         raise GuardInputError(f"cannot read Parquet log {path}: {exc}") from exc
     types = {r[0]: r[1].upper() for r in desc}
-    want_str = {c for c in NEEDED if c not in ("ts", "prompt_tokens", "completion_tokens")}
-    for c in NEEDED:
+    for c in LOG_COLUMNS:
         if c not in types:
-            if c == "payment_fingerprint":
+            if c in NULLABLE_COLUMNS:
                 continue
-            return None  # let ingest report missing columns row by row
+            return None
         t = types[c]
-        if c in want_str and t != "VARCHAR":
+        if c in STRING_COLUMNS and t != "VARCHAR":
             return None
         if c == "ts" and not t.startswith("TIMESTAMP"):
             return None
-        if c in ("prompt_tokens", "completion_tokens") and t not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"):
+        if c in COUNT_COLUMNS and t not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"):
             return None
+    # a null test on a column the file's statistics record as null-free cannot fire: it is left out
+    # of the SQL, so the pass does not decode text columns the scan never reads (e.g. ``response``)
+    null_free = _null_free_columns(path)
+    rules = [r for r in ROW_RULES if not (r.test == "null" and r.column in null_free)]
     pay = "payment_fingerprint" if "payment_fingerprint" in types else "CAST(NULL AS VARCHAR)"
     tsx = "ts" if types["ts"].startswith("TIMESTAMP WITH TIME ZONE") else "timezone('UTC', ts)"
-    reason = (
-        "CASE "
-        + " ".join(f"WHEN {c} IS NULL THEN 'missing_value:{c}' " for c in _REQUIRED_STR[:2])
-        + " ".join(f"WHEN length({c}) = 0 THEN 'missing_value:{c}' " for c in _REQUIRED_STR[:2])
-        + "WHEN ts IS NULL THEN 'missing_value:ts' "
-        + " ".join(f"WHEN {c} IS NULL THEN 'missing_value:{c}' " for c in _REQUIRED_STR[2:])
-        + " ".join(f"WHEN {c} IS NULL THEN 'missing_value:{c}' " for c in ("prompt_tokens", "completion_tokens"))
-        + " ".join(f"WHEN {c} < 0 THEN 'negative_count:{c}' " for c in ("prompt_tokens", "completion_tokens"))
-        + "ELSE NULL END"
-    )
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, epoch_us({tsx}) AS ts_us, ip, "
         f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, "
-        f"{reason} AS _bad FROM {src}"
+        f"file_row_number AS _pos, {sql_reason(rules)} AS _bad FROM {src}"
     )
     return True
+
+
+def _null_free_columns(path: Path) -> set[str]:
+    """Columns whose Parquet statistics record zero nulls in every row group."""
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(path).metadata
+    nulls: dict[str, int | None] = {}
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        for i in range(rg.num_columns):
+            col = rg.column(i)
+            st = col.statistics
+            known = st is not None and st.has_null_count
+            prev = nulls.get(col.path_in_schema, 0)
+            nulls[col.path_in_schema] = None if prev is None or not known else prev + st.null_count
+    return {c for c, k in nulls.items() if k == 0}
 
 
 def _sql_str(s: str) -> str:
@@ -191,25 +203,32 @@ class _DuckEngine:
 
     def _load_parquet(self, cfg: FeatureConfig):
         """One pass over the Parquet file: narrow keys and the validation flag together; malformed
-        rows and duplicate request ids are then counted (and dropped) on the narrow table."""
+        rows are counted and dropped on the narrow table. Repeated request ids (:data:`DUPLICATE`) are
+        looked for only when two valid rows share a 64-bit id hash, then compared exactly."""
         keys = self.materialise("sw_keys_all", row_keys(self.ib.table("sw_raw"), self.name, cfg, keep=("_bad",)))
         rows = self.raw.execute("SELECT _bad, count(*) FROM sw_keys_all GROUP BY _bad").fetchall()
         n_read = sum(r[1] for r in rows)
         malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
         n_valid = n_read - sum(malformed.values())
         n_ids = self.raw.execute("SELECT count(DISTINCT rid_h) FROM sw_keys_all WHERE _bad IS NULL").fetchone()[0]
-        dedupe = ""
-        if n_ids < n_valid:  # duplicates are matched by the 64-bit hash of request_id
-            malformed["duplicate_request_id"] = int(n_valid - n_ids)
-            dedupe = " QUALIFY row_number() OVER (PARTITION BY {k} ORDER BY ts_us, account_id) = 1"
+        if n_ids < n_valid:
+            dup = sql_duplicates("(SELECT request_id, _pos FROM sw_raw WHERE _bad IS NULL)", "_pos")
+            self.raw.execute(f"CREATE OR REPLACE TEMP TABLE sw_dup AS {dup}")
+            n_dup = self.raw.execute("SELECT count(*) FROM sw_dup").fetchone()[0]
+            if n_dup:
+                malformed[DUPLICATE] = int(n_dup)
+                self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM sw_raw "
+                                 "WHERE _bad IS NULL AND _pos NOT IN (SELECT _pos FROM sw_dup)")
+                self.raw.execute("DROP TABLE sw_keys_all")
+                keys = self.materialise("sw_keys", row_keys(self.ib.table("sw_canon"), self.name, cfg))
+                return self.ib.table("sw_canon"), keys, malformed, int(n_read)
         if malformed:
             self.raw.execute("CREATE OR REPLACE TEMP TABLE sw_keys AS SELECT * EXCLUDE (_bad) FROM sw_keys_all "
-                             "WHERE _bad IS NULL" + dedupe.format(k="rid_h"))
+                             "WHERE _bad IS NULL")
             self.raw.execute("DROP TABLE sw_keys_all")
             keys = self.ib.table("sw_keys")
-        if malformed:
-            self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad) FROM sw_raw "
-                             "WHERE _bad IS NULL" + dedupe.format(k="request_id"))
+            self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM sw_raw "
+                             "WHERE _bad IS NULL")
         else:  # every row is valid: the text pass reads only the two columns it needs
             self.raw.execute(f"CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT request_id, prompt FROM {self._src}")
         return self.ib.table("sw_canon"), keys, malformed, int(n_read)

@@ -1,7 +1,9 @@
 """Read API logs (JSONL, Parquet, or an Arrow table) into the guard log schema.
 
 Malformed rows never abort a read and never vanish silently: each is counted under one reason
-(the first check it fails, in the order below) and dropped from :attr:`IngestResult.table`.
+(the first check it fails, in the order below) and dropped from :attr:`IngestResult.table`. The
+checks on values of the right type (missing values, negative counts, duplicates) are defined once in
+:mod:`stillwatch.guard.log.rules`, shared with the batch scan's SQL path.
 
 Reasons (``<col>`` names the column):
 
@@ -35,7 +37,8 @@ import pyarrow.compute as pc
 
 from stillwatch.errors import InputError
 
-from stillwatch.guard.log.schema import COUNT_COLUMNS, ID_COLUMNS, LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS, STRING_COLUMNS, TS_TYPE
+from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, arrow_mask, bool_mask
+from stillwatch.guard.log.schema import LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS, STRING_COLUMNS, TS_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -293,14 +296,6 @@ class _Reasons:
         return {self.names[i]: int(binc[i]) for i in range(1, len(self.names)) if binc[i]}
 
 
-def _mask(arr: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Boolean Arrow array (nulls -> False) to numpy."""
-    filled = pc.fill_null(arr, False)
-    if isinstance(filled, pa.ChunkedArray):
-        filled = filled.combine_chunks() if filled.num_chunks != 1 else filled.chunk(0)
-    return filled.to_numpy(zero_copy_only=False).astype(bool, copy=False)
-
-
 def _validate(raw: pa.Table, n_rows: int, pre: dict[str, int], source: str) -> IngestResult:
     n = raw.num_rows
     reasons = _Reasons(n)
@@ -321,15 +316,8 @@ def _validate(raw: pa.Table, n_rows: int, pre: dict[str, int], source: str) -> I
             out[c] = _as_timestamp(col, reasons)
         else:
             out[c] = _as_count(col, c, reasons)
-    for c in LOG_COLUMNS:
-        col = out[c]
-        if c not in NULLABLE_COLUMNS:
-            missing = _mask(pc.is_null(col))
-            if c in ID_COLUMNS:
-                missing |= _mask(pc.equal(pc.utf8_length(col), 0))
-            reasons.mark(missing, "missing_value:ts" if c == "ts" else f"missing_value:{c}")
-        if c in COUNT_COLUMNS:
-            reasons.mark(_mask(pc.less(col, 0)), f"negative_count:{c}")
+    for rule in ROW_RULES:
+        reasons.mark(arrow_mask(rule, out[rule.column]), rule.reason)
     _mark_duplicates(out["request_id"], reasons)
     valid = reasons.code == 0
     table = pa.table([out[c] for c in LOG_COLUMNS], schema=LOG_SCHEMA.with_metadata(None))
@@ -397,7 +385,7 @@ def _as_timestamp(col: pa.ChunkedArray, reasons: _Reasons) -> pa.ChunkedArray:
         t = col.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         parsed = _parse_ts_strings(col)
-        unparsable = _mask(pc.and_(pc.is_valid(col), pc.is_null(parsed)))
+        unparsable = bool_mask(pc.and_(pc.is_valid(col), pc.is_null(parsed)))
         reasons.mark(unparsable, "bad_timestamp")
         return parsed
     reasons.mark(np.ones(n, dtype=bool), "wrong_type:ts")
@@ -426,13 +414,13 @@ def _as_count(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedA
     n = len(col)
     if pa.types.is_integer(t):
         if pa.types.is_uint64(t):
-            too_big = _mask(pc.greater(col, 2**63 - 1))
+            too_big = bool_mask(pc.greater(col, 2**63 - 1))
             reasons.mark(too_big, f"wrong_type:{name}")
             col = pc.if_else(pa.array(too_big), None, col)
         return col.cast(pa.int64())
     if pa.types.is_floating(t):
         frac = pc.or_(pc.not_equal(col, pc.floor(col)), pc.invert(pc.is_finite(col)))
-        frac_np = _mask(frac)
+        frac_np = bool_mask(frac)
         reasons.mark(frac_np, f"wrong_type:{name}")
         return pc.if_else(pa.array(frac_np), None, col).cast(pa.int64(), safe=False)
     if pa.types.is_null(t):
@@ -442,7 +430,8 @@ def _as_count(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedA
 
 
 def _mark_duplicates(request_id: pa.ChunkedArray, reasons: _Reasons) -> None:
-    """Mark later occurrences of a request_id among rows still valid (first occurrence kept)."""
+    """Mark later occurrences of a request_id among rows still valid (first occurrence kept; the
+    rule is :data:`stillwatch.guard.log.rules.DUPLICATE`)."""
     n = len(request_id)
     if n == 0:
         return
@@ -458,4 +447,4 @@ def _mark_duplicates(request_id: pa.ChunkedArray, reasons: _Reasons) -> None:
     if dup.any():
         mask = np.zeros(n, dtype=bool)
         mask[valid_idx[dup]] = True
-        reasons.mark(mask, "duplicate_request_id")
+        reasons.mark(mask, DUPLICATE)
