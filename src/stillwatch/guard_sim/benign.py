@@ -81,6 +81,24 @@ def _groups(rng: np.random.Generator, total: int, lo: int, hi: int) -> np.ndarra
     return np.array(sizes, dtype=np.int64)
 
 
+def _payment_fingerprints(rng: np.random.Generator, kind: np.ndarray, group: np.ndarray, n_off_groups: int) -> pa.Array:
+    """Per account: its payment fingerprint (null for accounts without one). Half the offices pay
+    with one corporate card shared by all their accounts; businesses always pay, classes rarely."""
+    n_acc = len(kind)
+    pf_codes = np.arange(n_acc)
+    has_pf = np.select(
+        [kind == CASUAL, kind == POWER, kind == OFFICE, kind == CLASS, kind == BUSINESS],
+        [rng.random(n_acc) < 0.55, rng.random(n_acc) < 0.95, rng.random(n_acc) < 0.8, rng.random(n_acc) < 0.05,
+         np.ones(n_acc, dtype=bool)],
+    )
+    corp_card = rng.random(max(1, n_off_groups)) < 0.5
+    in_corp = (kind == OFFICE) & corp_card[np.maximum(group, 0)]
+    pf_codes[in_corp] = n_acc + group[in_corp]
+    pf_str = tg.identifiers(rng, "pf_", n_acc + max(1, n_off_groups), 12)
+    pf_acc = pf_str.take(pa.array(pf_codes))
+    return pa.array(pf_acc.to_numpy(zero_copy_only=False), type=pa.string(), mask=~(has_pf.astype(bool) | in_corp))
+
+
 def benign_population(
     rng: np.random.Generator, n_exchanges: int, cfg: BenignConfig, cgnat_pool: np.ndarray, topics: dict = TOPICS
 ) -> Block:
@@ -172,18 +190,7 @@ def benign_population(
     ua_row = ua_acc[acc].copy()
     phone = (rng.random(n) < 0.10) & (krow != BUSINESS)
     ua_row[phone] = rng.integers(3, 5, int(phone.sum()))  # the two mobile browsers
-    pf_codes = np.arange(n_acc)
-    has_pf = np.select(
-        [kind == CASUAL, kind == POWER, kind == OFFICE, kind == CLASS, kind == BUSINESS],
-        [rng.random(n_acc) < 0.55, rng.random(n_acc) < 0.95, rng.random(n_acc) < 0.8, rng.random(n_acc) < 0.05,
-         np.ones(n_acc, dtype=bool)],
-    )
-    corp_card = rng.random(max(1, n_off_groups)) < 0.5
-    in_corp = (kind == OFFICE) & corp_card[np.maximum(group, 0)]
-    pf_codes[in_corp] = n_acc + group[in_corp]
-    pf_str = tg.identifiers(rng, "pf_", n_acc + max(1, n_off_groups), 12)
-    pf_acc = pf_str.take(pa.array(pf_codes))
-    pf_acc = pa.array(pf_acc.to_numpy(zero_copy_only=False), type=pa.string(), mask=~(has_pf.astype(bool) | in_corp))
+    pf_acc = _payment_fingerprints(rng, kind, group, n_off_groups)
     n_keys = np.where(kind == POWER, rng.integers(1, 4, n_acc), 1)
     key_base = np.concatenate([[0], np.cumsum(n_keys)[:-1]])
     key_row = key_base[acc] + (rng.random(n) * n_keys[acc]).astype(np.int64)

@@ -5,8 +5,26 @@ statistics with the live linking rule."""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from stillwatch.guard.score.config import DetectConfig
+
+
+class SampleRow(NamedTuple):
+    """One row of an account's bottom-K text sample (a max-heap on ``neg_skey``: a tuple, so the heap
+    orders rows by the negated sampling key first). Content and infrastructure keys are int64
+    hashes, None when the row has none."""
+
+    neg_skey: int  # minus the row's sampling key (features.tables.sample_key_py of the request id)
+    prompt_h: int  # hash of the normalised prompt
+    tpl_prefix: int | None  # template prefix fingerprint
+    tpl_suffix: int | None  # template suffix fingerprint
+    text: str | None  # the normalised prompt (truncated), None when shorter than min_template_len
+    caps: tuple[int, ...]  # 0/1 per capability pattern (features.tables.CAPABILITY_PATTERNS order)
+    ip: int | None
+    user_agent: int | None
+    payment: int | None
+    ip_prefix: int | None
 
 
 class SpaceSaving:
@@ -51,9 +69,8 @@ class AccountState:
         self.minutes = 0
         self.hours = 0
         self.shared_now = 0
-        # bottom-K rows by sampling key, as a max-heap on the key: (-key, prompt hash, prefix,
-        # suffix, text or None, capability flags, ip, user agent, payment, ip prefix)
-        self.sample: list[tuple] = []
+        # bottom-K rows by sampling key, as a max-heap on the key
+        self.sample: list[SampleRow] = []
         # live: the content keys whose user-set statistics this account contributes to (bounded,
         # see StreamingScorer._live_keys; key -> its rows on the key), and whether it is linked
         self.member: dict[tuple[str, int], int] = {}

@@ -64,6 +64,7 @@ from stillwatch.guard.features.minhash import MinHashConfig, sketch_one
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.live.state import AccountState as _Account
 from stillwatch.guard.live.state import KeyState as _Key
+from stillwatch.guard.live.state import SampleRow as _SampleRow
 from stillwatch.guard.live.state import pace_terms as _pace_terms
 from stillwatch.guard.live.state import pooled_pacing as _pooled_pacing
 from stillwatch.guard.live.tables import CONTENT as _CONTENT
@@ -186,12 +187,14 @@ class StreamingScorer:
         rid = row.get("request_id")
         skey = sample_key_py(str(rid) if rid is not None else f"{acct_id}\x00{ts_us}\x00{a.n}")
         heap = a.sample
-        if len(heap) >= fc.sample_k and -heap[0][0] <= skey:
+        if len(heap) >= fc.sample_k and -heap[0].neg_skey <= skey:
             return
         long_enough = len(norm) >= fc.min_template_len
-        entry = (-skey, ph, keys["tpl_prefix"], keys["tpl_suffix"], norm[: fc.max_text_chars] if long_enough else None,
-                 tuple(int(r.search(norm) is not None) for r in _CAP_RE), keys["ip"], keys["user_agent"], keys["payment"],
-                 keys["ip_prefix"])
+        entry = _SampleRow(
+            neg_skey=-skey, prompt_h=ph, tpl_prefix=keys["tpl_prefix"], tpl_suffix=keys["tpl_suffix"],
+            text=norm[: fc.max_text_chars] if long_enough else None,
+            caps=tuple(int(r.search(norm) is not None) for r in _CAP_RE), ip=keys["ip"],
+            user_agent=keys["user_agent"], payment=keys["payment"], ip_prefix=keys["ip_prefix"])
         if len(heap) < fc.sample_k:
             heapq.heappush(heap, entry)
         else:

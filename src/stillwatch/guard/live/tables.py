@@ -21,7 +21,8 @@ CONTENT = ("tpl_prefix", "tpl_suffix", "near_dup")
 
 
 def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
-    """The batch's sampled tier from the accounts' samples: per sampled row its account index,
+    """The batch's sampled tier from the accounts' samples (:class:`~stillwatch.guard.live.state.SampleRow`
+    lists): per sampled row its account index,
     prompt hash, content keys (near-duplicate groups recomputed over the distinct sampled
     prompts with the batch's own functions), capability flag and infrastructure keys."""
     fc = cfg.features
@@ -29,16 +30,16 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
     none = -1  # content keys are hashes; a missing one is kept apart by the mask below
     col = {
         "acc": np.array([i for i, _ in rows], np.int64),
-        "ph": np.array([e[1] for _, e in rows], np.int64),
-        "cap": np.array([int(any(e[5])) for _, e in rows], np.int64),
-        "caps": np.array([e[5] for _, e in rows], np.int64).reshape(len(rows), len(CAPABILITY_PATTERNS)),
+        "ph": np.array([e.prompt_h for _, e in rows], np.int64),
+        "cap": np.array([int(any(e.caps)) for _, e in rows], np.int64),
+        "caps": np.array([e.caps for _, e in rows], np.int64).reshape(len(rows), len(CAPABILITY_PATTERNS)),
     }
-    for j, kind in ((2, "tpl_prefix"), (3, "tpl_suffix"), (6, "ip"), (7, "user_agent"), (8, "payment"),
-                    (9, "ip_prefix")):
-        col[kind + "_ok"] = np.array([e[j] is not None for _, e in rows], bool)
-        col[kind] = np.array([none if e[j] is None else e[j] for _, e in rows], np.int64)
+    for kind in ("tpl_prefix", "tpl_suffix", "ip", "user_agent", "payment", "ip_prefix"):
+        vals = [getattr(e, kind) for _, e in rows]
+        col[kind + "_ok"] = np.array([v is not None for v in vals], bool)
+        col[kind] = np.array([none if v is None else v for v in vals], np.int64)
     # near-duplicates over the distinct sampled prompts, exactly as the batch does
-    texts = {e[1]: e[4] for _, e in rows if e[4] is not None}
+    texts = {e.prompt_h: e.text for _, e in rows if e.text is not None}
     nd = np.full(len(rows), none, np.int64)
     nd_ok = np.zeros(len(rows), bool)
     if texts:

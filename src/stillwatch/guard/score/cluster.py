@@ -95,34 +95,6 @@ def label_propagation(n_accounts: int, edge_account: np.ndarray, edge_key: np.nd
 
 def group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Per account: share of its cluster's members that use the cluster's most common key."""
-    out = np.zeros(len(labels), np.float64)
-    if len(edge_acc) == 0:
-        return out
-    pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)
-    ck, cnt = np.unique(pairs[:, [0, 2]], axis=0, return_counts=True)
-    best = np.zeros(len(labels), np.float64)
-    np.maximum.at(best, ck[:, 0], cnt.astype(np.float64))
-    out = best[labels] / np.maximum(sizes, 1)
-    return out
-
-
-def group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Per element: the (lower) median of ``x`` over its label group, vectorised with one sort."""
-    order = np.lexsort((x, labels))
-    ls = labels[order]
-    starts = np.searchsorted(ls, ls, side="left")
-    ends = np.searchsorted(ls, ls, side="right")
-    mid = starts + (ends - starts - 1) // 2
-    med_sorted = x[order][mid]
-    out = np.empty_like(x)
-    out[order] = med_sorted
-    return out
-
-
-
-
-def group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per account: share of its cluster's members that use the cluster's most common key."""
     if len(edge_acc) == 0:
         return np.zeros(len(labels), np.float64)
     pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)

@@ -229,17 +229,6 @@ def merge_same_content(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: 
     return joined[sub]
 
 
-def _median_by(labels: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Per element: the (lower) median of ``x`` over its label group (one sort)."""
-    order = np.lexsort((x, labels))
-    ls = labels[order]
-    starts = np.searchsorted(ls, ls, side="left")
-    ends = np.searchsorted(ls, ls, side="right")
-    out = np.empty_like(x)
-    out[order] = x[order][starts + (ends - starts - 1) // 2]
-    return out
-
-
 def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig", scripted_share: np.ndarray,
                       rounds: int = 2) -> np.ndarray:
     """Split a cluster whose accounts fall into distinct workload levels.
@@ -286,7 +275,7 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
         first_cut = np.full(a, a, np.int64)
         np.minimum.at(first_cut, lab[cut], idx[cut])
         fc = first_cut[lab]
-        has = (fc < a) & (_median_by(labels, share)[o] >= cfg.campaign.scripted_full)
+        has = (fc < a) & (_cluster.group_median(labels, share)[o] >= cfg.campaign.scripted_full)
         if not has.any():
             break
         # refine: each account to the more likely level (normal with the side's share, mean, sd)
