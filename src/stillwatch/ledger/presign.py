@@ -14,7 +14,14 @@ edit — unless the ledger signs a new checkpoint over the forged tree. So befor
    the stored tree's root at ``n``;
 4. the RFC 9162 consistency proof from ``(m, signed root)`` to ``(n, root)`` (section 2.1.4) must verify.
 
-Any failure raises :class:`TamperError` naming what differs and refusing to sign. What the checks
+Any failure raises :class:`TamperError` naming what differs and refusing to sign.
+
+What these checks do not re-read (to keep a checkpoint O(new records + log n), not O(n)): the data
+of records below ``m``. An edit there whose leaf hash was recomputed but whose covering stored
+subtree hash still holds the signed value leaves the stored tree with the signed root; the new
+checkpoint then attests the *original* records, never the edit, which can never be proven
+(``prove``/``export`` recompute each leaf hash from the record's data and refuse), and ``verify``
+names the record. What the checks
 return — the compact range at ``m`` and the recomputed leaf hashes of ``[m, n)`` — is stored with the
 new checkpoint as its *manifest* (see :mod:`.verify`), so a later edit can be pinpointed by record.
 """
