@@ -37,7 +37,7 @@ def _texts(quick: bool) -> list[np.ndarray]:
     from frontier import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, cache_id
 
     prompts = [p.prompt for p in generate_prompts(32, seed=PROMPT_SEED)]
-    rows = data.generate_cached("fr-tournament_h2_16_16", prompts, ACCOUNT, cache_id(MarkConfig.default()),
+    rows = data.generate_cached("fr-tournament_h2_16_16_interleaved", prompts, ACCOUNT, cache_id(MarkConfig.default()),
                                 max_new_tokens=NEW_TOKENS, seed=17, temperature=TEMPERATURE, batch_size=32)
     t = [np.asarray(r["ids"], dtype=np.int64) for r in rows if len(r["ids"]) >= 50]
     return sorted(t, key=len, reverse=True)

@@ -49,14 +49,14 @@ def main() -> None:
     from stillwatch.mark import MasterKey, score_pairs
     from stillwatch.core import prf, schemes
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.trace.demo import kgw_h1_config
     from stillwatch.trace.radioactivity import ScoringText, open_model_pairs
 
     t0 = time.perf_counter()
     hv = Path(args.harvest)
     master = MasterKey.load(hv / "master.key")
     teacher = load_backend("smollm2", dtype="float32")
-    mc = demo_mark_config(teacher.tokenizer_id)
+    mc = kgw_h1_config(teacher.tokenizer_id)
     spec = mc.provider_spec()
     wm = sorted(read_transcripts(hv / "wm.jsonl"), key=lambda r: r.prompt_id)
     un = sorted(read_transcripts(hv / "un.jsonl"), key=lambda r: r.prompt_id)

@@ -66,7 +66,7 @@ def main() -> None:
     from stillwatch.distill.transcripts import read_transcripts
     from stillwatch.mark import MasterKey, attribute_pairs, score_pairs
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.trace.demo import kgw_h1_config
     from stillwatch.trace.radioactivity import ScoringText, closed_model_pairs, open_model_pairs
 
     t_all = time.perf_counter()
@@ -81,7 +81,7 @@ def main() -> None:
         MasterKey.generate().save(key_path)
     master = MasterKey.load(key_path)
     teacher = load_backend("smollm2", dtype="float32")
-    mc = demo_mark_config(teacher.tokenizer_id)
+    mc = kgw_h1_config(teacher.tokenizer_id)
     spec, key = mc.provider_spec(), master.provider_key()
     N, T = args.prompts, args.tokens
     prompts = generate_prompts(N, seed=11)

@@ -93,7 +93,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.distill.transcripts import read_transcripts
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.trace.demo import kgw_h1_config
     from stillwatch.trace.radioactivity import ScoringText
 
     _copy_source(Path(args.source), work, state, args.prompts)
@@ -101,7 +101,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
 
     master = MasterKey.load(work / "master.key")
     teacher = load_backend("smollm2", dtype="float32")
-    mc = demo_mark_config(teacher.tokenizer_id)
+    mc = kgw_h1_config(teacher.tokenizer_id)
     spec, key = mc.provider_spec(), master.provider_key()
     N = args.prompts
     prompts = generate_prompts(N, seed=11)

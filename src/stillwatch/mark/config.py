@@ -136,13 +136,17 @@ class MarkConfig:
     def default(cls, tokenizer_id: str | None = None) -> MarkConfig:
         """The deployment default, used by every entry point (CLI, harvest, gateway, demo, trace).
 
-        Tournament sampling (non-distortionary), context width 2, 16 provider + 16 account layers,
-        account layers first; chosen from benchmarks/mark/frontier.py (section "Frontier" of
-        benchmarks/results/mark.md, and "Choice of the default" in README). The dataclass's field
+        Tournament sampling (non-distortionary), context width 2, 16 provider + 16 account layers
+        playing alternately; chosen from benchmarks/mark/frontier.py (section "Frontier" of
+        benchmarks/results/mark.md): on held-out prompts at temperature 0.8 it has no measurable
+        distortion (excess surprisal -0.03 [-0.10, +0.05] nats/token vs +0.19 [+0.14, +0.25] for the
+        v1 KGW default) and more power in both layers (TPR at FPR 1e-3 on 150 tokens 0.56 / 0.50 vs
+        0.35 / 0.39); with the account layers first the account layer is stronger (0.71) but the
+        provider layer weak (0.18): the early rounds carry most of the signal. The dataclass's field
         defaults are the v1 (KGW) parameters, kept so configs and code written against them keep
         their meaning; write ``MarkConfig.default()`` for the default."""
         t = LayerParams(scheme="tournament", context_width=2, depth=16)
-        return cls(provider=t, account=t, order="account_first", tokenizer_id=tokenizer_id)
+        return cls(provider=t, account=t, order="interleaved", tokenizer_id=tokenizer_id)
 
     # ------------------------------------------------------------------ files and flags
     def to_dict(self) -> dict[str, Any]:
