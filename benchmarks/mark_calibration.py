@@ -43,13 +43,26 @@ MIN_TOKENS = 40
 def layer_specs() -> dict[str, tuple[WatermarkSpec, object]]:
     """name -> (spec, key) for the three layers under test."""
     mk = data.master_key()
-    cfg = MarkConfig()
+    cfg = MarkConfig()  # the v1 KGW parameters
     gcfg = MarkConfig(provider=LayerParams(scheme="gumbel", context_width=cfg.provider.context_width))
+    dcfg = MarkConfig.default()  # the v2 default: tournament
     return {
         "provider (kgw)": (cfg.provider_spec(), mk.provider_key()),
         "account (kgw)": (cfg.account_spec(ACCOUNT), mk.account_key(ACCOUNT)),
         "provider (gumbel)": (gcfg.provider_spec(), mk.provider_key()),
+        "provider (tournament, default)": (dcfg.provider_spec(), mk.provider_key()),
+        "account (tournament, default)": (dcfg.account_spec(ACCOUNT), mk.account_key(ACCOUNT)),
     }
+
+
+def exact_size(spec: WatermarkSpec, n_scored: np.ndarray, alpha: float) -> float:
+    """The test's exact size at ``alpha``: attainable binomial tail (KGW: n trials at gamma; tournament:
+    n * depth fair coins), alpha itself for the continuous Gumbel score."""
+    if spec.scheme == "kgw":
+        return exact_size_kgw(n_scored, spec.gamma, alpha)
+    if spec.scheme == "tournament":
+        return exact_size_kgw(np.asarray(n_scored) * spec.depth, 0.5, alpha)
+    return alpha
 
 
 def exact_size_kgw(n_scored: np.ndarray, gamma: float, alpha: float) -> float:
@@ -215,7 +228,7 @@ def main() -> None:
     for name, spec_key in specs.items():
         spec = spec_key[0]
         for a in ALPHAS:
-            size = exact_size_kgw(res[name]["n"], spec.gamma, a) if spec.scheme == "kgw" else a
+            size = exact_size(spec, res[name]["n"], a)
             rows.append(fpr_row(f"stillwatch {name}", res[name]["p"], a, size))
     for name, p in hf.items():
         for a in ALPHAS:
@@ -227,7 +240,7 @@ def main() -> None:
             spec = specs[name][0]
             for a in ALPHAS:
                 p, n = res[name]["p"][mask], res[name]["n"][mask]
-                size = exact_size_kgw(n, spec.gamma, a) if spec.scheme == "kgw" else a
+                size = exact_size(spec, n, a)
                 sub_rows.append(fpr_row(f"{label}: {name}", p, a, size))
         hp = hf["transformers WatermarkDetector (default)"]
         hm = mask[: len(hp)]
