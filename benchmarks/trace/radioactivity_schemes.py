@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import _mark_data as data  # noqa: E402
 from mark.frontier import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings  # noqa: E402
 
-DEFAULT_SCHEMES = "old default,interleaved"
+DEFAULT_SCHEMES = "interleaved,old default"
 
 
 def _records(rows: list[dict], tok_id: str, watermark: str) -> list:

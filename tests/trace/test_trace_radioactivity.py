@@ -263,6 +263,9 @@ def test_base_predictions_are_computed_once_per_texts_and_dtypes_must_match(tiny
     assert (runs[0].n_scored, runs[0].n_green, runs[0].p_value) == (uncached.n_scored, uncached.n_green, uncached.p_value)
     open_model_test(suspect, _texts(6, 4), spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=base, cache=cache)
     assert base.calls == 2  # other texts: computed again
+    twin = CountingModel(tiny)  # same name, tokenizer and dtype as `base`, but another model: never served base's entries
+    open_model_test(suspect, texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok, base=twin, cache=cache)
+    assert twin.calls == 1
     with pytest.raises(TraceError, match="base model computes in bfloat16 but the suspect in float32"):
         open_model_test(CountingModel(tiny, "float32"), texts, spec, master.provider_key(), watermark_tokenizer_id=wm_tok,
                         base=CountingModel(tiny, "bfloat16"))

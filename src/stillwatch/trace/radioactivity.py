@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -160,26 +161,37 @@ class PredictionCache:
 
     A radioactivity study scores the same texts with several keys and models (a control model, a
     wrong key, the suspect) against one base model: the base's predictions do not depend on the key or
-    the suspect, so they are computed once. Keyed by the model's name, tokenizer and dtype and a
-    SHA-256 of the token ids; holds predictions only (no key material)."""
+    the suspect, so they are computed once. Keyed by the model *object* (two students fine-tuned from
+    the same checkpoint share its name, so names cannot tell them apart) and a SHA-256 of the token ids;
+    a model's entries are dropped when it is garbage-collected (so its id cannot be reused for another
+    model's predictions). Holds predictions only (no key material)."""
 
     def __init__(self) -> None:
         self._store: dict[tuple, list[np.ndarray]] = {}
+        self._watched: set[int] = set()
         self.hits = 0
 
     @staticmethod
-    def _key(model: Any, seqs: Sequence[Sequence[int]]) -> tuple:
+    def _texts_hash(seqs: Sequence[Sequence[int]]) -> str:
         h = hashlib.sha256()
         for s in seqs:
             h.update(np.asarray(s, dtype=np.int64).tobytes() + b"|")
-        return (getattr(model, "name", ""), getattr(model, "tokenizer_id", None), model_dtype(model), h.hexdigest())
+        return h.hexdigest()
+
+    def _forget(self, model_id: int) -> None:
+        self._watched.discard(model_id)
+        for k in [k for k in self._store if k[0] == model_id]:
+            del self._store[k]
 
     def argmax(self, model: Any, seqs: Sequence[Sequence[int]], batch_size: int) -> list[np.ndarray]:
-        key = self._key(model, seqs)
+        key = (id(model), self._texts_hash(seqs))
         if key in self._store:
             self.hits += 1
             return self._store[key]
         out = model.next_token_argmax(seqs, batch_size=batch_size)
+        if id(model) not in self._watched:
+            weakref.finalize(model, self._forget, id(model))
+            self._watched.add(id(model))
         self._store[key] = out
         return out
 
