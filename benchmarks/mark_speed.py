@@ -220,7 +220,7 @@ def main() -> None:
     plot = data.results_dir(q) / "mark_speed.png"
     _plot(det, ovh, plot)
     body = data.header("benchmarks/mark_speed.py" + (" --quick" if q else "")) + (
-        f"- detection: the provider layer (KGW h=2, de-duplicated, exact binomial p-value) with `detect_ids`, one call per "
+        f"- detection: the provider layer of MarkConfig.default() (tournament, h=2, 16 layers; de-duplicated, exact binomial p-value) with `detect_ids`, one call per "
         f"text, versus transformers' `WatermarkDetector` (lefthash, context_width 1, ignore_repeated_ngrams=True), one call "
         f"per text, on the same {det['n_sub_texts']} watermarked SmolLM2 answers ({det['n_sub_tokens']} tokens; transformers "
         f"is too slow for more), median of 3 interleaved repetitions, torch.set_num_threads(1). 'all texts': stillwatch on "
