@@ -11,7 +11,8 @@ end users each), monitor 10 (6 health checks every 5 min, 4 nightly fixed batch 
 campaigns: keyrot (30 accounts rotating keys every 25-50 requests, 6 datacenter addresses, 15-30 s
 pace), reseller30 (3 resellers, 30 % of each one's traffic a nightly harvest), burst (30 aged
 accounts, hundreds of requests in one night, then silence), cohort (60 accounts created in one
-hour, human pace), spread (200 accounts x 3-5 keys, human pace). Three weeks.
+hour, human pace), spread (200 accounts x 3-5 keys, human pace), wrapped (100 accounts wrapping a public
+instruction set, half of it the popular questions, in instruction-tuning scaffolds). Three weeks.
 
 Side tables (columns a gateway records that the log schema does not have yet): ``request_params``
 (temperature, max_tokens, system-prompt hash) and ``accounts`` (creation time), written beside the log.
@@ -39,7 +40,7 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import guard_heldout_logs as L  # noqa: E402
 from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
-from heldout_d_report import evaluate_log, render  # noqa: E402
+from heldout_d_report import evaluate_log, plot, render  # noqa: E402
 
 
 def build(scale: float, seed: int):
@@ -62,15 +63,16 @@ def build(scale: float, seed: int):
     L.burst(b, pop, k(30), "burst-0")
     L.cohort(b, k(60), "cohort-0")
     L.spread(b, k(200), "spread-0")
+    L.wrapped(b, pop, k(100), "wrapped-0")
     return b.tables()
 
 
 def _earlier(name: str, scale: float):
     """An earlier held-out log (A, B or C) built by its own benchmark script, with its default seed."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    mod = {"a": ("guard_heldout", 7), "b": ("guard_heldout_b", 11), "c": ("guard_heldout_c", 23)}[name]
-    m = __import__(mod[0])
-    return m.build(scale, mod[1])
+    module, func, seed = {"a": ("guard_heldout", "build", 7), "b": ("guard_heldout_b", "build_b", 11),
+                          "c": ("guard_heldout_c", "build_c", 23)}[name]
+    return getattr(__import__(module), func)(scale, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,17 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out D: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts ({time.perf_counter() - t0:.0f} s)",
           flush=True)
     detectors = args.detectors.split(",")
-    sections.append(("D (this script)", evaluate_log(log, labels, detectors)))
+    sections.append(("Held-out D (this script)", evaluate_log(log, labels, detectors)))
     for name in [x for x in args.also.split(",") if x]:
         t0 = time.perf_counter()
         built = _earlier(name, args.scale)
         print(f"held-out {name.upper()}: {built[0].num_rows:,} exchanges ({time.perf_counter() - t0:.0f} s)", flush=True)
-        sections.append((name.upper(), evaluate_log(built[0], built[1], detectors)))
+        sections.append((f"Held-out {name.upper()}", evaluate_log(built[0], built[1], detectors)))
     cmd = (f"`.venv/bin/python benchmarks/guard/heldout_d.py --scale {args.scale} --seed {args.seed}"
            + (f" --also {args.also}" if args.also else "") + "`")
-    text = render(sections, command=cmd, date=dt.date.today().isoformat())
-    print(text)
     (REPO / "benchmarks" / "results").mkdir(exist_ok=True)
+    plot(sections[0][1], REPO / "benchmarks" / "results" / "guard_heldout_d.png")
+    text = render(sections, command=cmd, date=dt.date.today().isoformat())
+    text = text.replace("\nMachine:", "\n![held-out D per population](guard_heldout_d.png)\n\nMachine:", 1)
+    print(text)
     (REPO / "benchmarks" / "results" / "guard_heldout_d.md").write_text(text)
     return 0
 

@@ -98,7 +98,7 @@ def render_section(title: str, r: dict) -> list[str]:
     dets = r["detectors"]
     sw = next((d for d in dets if d.name == "stillwatch"), None)
     rl = next((d for d in dets if d.name == "rate_limit"), None)
-    lines = [f"### Held-out {title}: {r['n_rows']:,} exchanges, {r['n_accounts']:,} accounts", "",
+    lines = [f"### {title}: {r['n_rows']:,} exchanges, {r['n_accounts']:,} accounts", "",
              "| detector | PR-AUC | TPR@1e-4 (all campaigns) | own flags TPR / FPR | seconds |", "|---|---|---|---|---|"]
     for d in dets:
         meas = "" if d.measurable else " (not measurable: < 10,000 benign)"
@@ -137,9 +137,10 @@ def render_section(title: str, r: dict) -> list[str]:
     return lines + [""]
 
 
-def render(sections: list[tuple[str, dict]], *, command: str, date: str) -> str:
-    lines = ["## guard: held-out D (real shared prompts, campaigns hiding in plain sight) and the earlier "
-             "held-out logs, beside the baselines", "",
+def render(sections: list[tuple[str, dict]], *, command: str, date: str,
+           title: str = "## guard: held-out D (real shared prompts, campaigns hiding in plain sight) and the "
+                        "earlier held-out logs, beside the baselines") -> str:
+    lines = [title, "",
              "Every detector ran on the same log in the same run (batch scan; no streaming replay). "
              "Thresholds: FPR 1e-4 over all benign accounts of the log; ✗ marks a benign population above the "
              "1 % false-positive goal.", ""]
@@ -147,3 +148,34 @@ def render(sections: list[tuple[str, dict]], *, command: str, date: str) -> str:
         lines += render_section(title, r)
     lines += [f"Machine: 2 vCPU cloud VM, shared. Date: {date}.", f"Command: {command}", ""]
     return "\n".join(lines)
+
+
+def plot(r: dict, path) -> None:
+    """Two panels for one log: each benign population's flagged share and each campaign family's
+    PR-AUC, one bar per detector."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    dets = r["detectors"]
+    fams = list(dets[0].per_population)
+    benign = [f for f in fams if "tpr" not in dets[0].per_population[f]]
+    camps = [f for f in fams if f not in benign]
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    width = 0.8 / len(dets)
+    for j, d in enumerate(dets):
+        fb = [100 * d.per_population[f]["flagged"] / d.per_population[f]["n"] for f in benign]
+        axes[0].bar(np.arange(len(benign)) + j * width, fb, width, label=d.name)
+        axes[1].bar(np.arange(len(camps)) + j * width, [d.per_population[f]["pr_auc"] for f in camps], width,
+                    label=d.name)
+    axes[0].axhline(1.0, color="k", lw=0.8, ls="--")
+    axes[0].set_xticks(np.arange(len(benign)) + 0.4 - width / 2, [f.split(":")[-1] for f in benign], rotation=30)
+    axes[0].set_ylabel("benign accounts flagged (%)  — goal <= 1 %")
+    axes[1].set_xticks(np.arange(len(camps)) + 0.4 - width / 2, camps, rotation=30)
+    axes[1].set_ylabel("PR-AUC against all benign accounts")
+    axes[1].set_ylim(0, 1)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

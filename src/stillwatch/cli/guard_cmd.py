@@ -22,10 +22,12 @@ app = typer.Typer(
 def simulate_cmd(
     out: str = typer.Option(..., "--out", help="Parquet file to write the simulated log to."),
     labels: str = typer.Option(..., "--labels", help="Parquet file to write the ground-truth labels to."),
-    scenario: str = typer.Option("mixed", "--scenario", help="Scenario family: cot_templates, cot_paraphrase, coding, agentic, rubric, reseller, pivot, swarm, heldout, mixed."),
+    scenario: str = typer.Option("mixed", "--scenario", help="Scenario family: cot_templates, cot_paraphrase, coding, agentic, rubric, reseller, pivot, swarm, heldout, mixed; with hard negatives: keyrot, reseller30, burst, cohort, spread."),
     exchanges: int = typer.Option(100_000, "--exchanges", help="Number of exchanges (rows) to simulate."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    hard_negatives: bool = typer.Option(False, "--hard-negatives", help="Add the hard-negative populations "
+                                        "(popular public prompts, classes, NAT, labs, apps, monitors, resellers)."),
 ) -> None:
     """Simulate API traffic: a benign population plus harvesting campaigns, with labels."""
     import json
@@ -37,7 +39,7 @@ def simulate_cmd(
 
     console = Console(stderr=True)
     with console.status(f"simulating {exchanges:,} exchanges ({scenario})"):
-        log_table, label_table = simulate(scenario, exchanges, seed)
+        log_table, label_table = simulate(scenario, exchanges, seed, hard_negatives=hard_negatives)
         write_simulation(log_table, label_table, out, labels)
     camp = label_table.filter(pc.is_valid(label_table["campaign_id"]))
     summary = {
