@@ -261,10 +261,18 @@ def keyrot(b: Builder, n: int, campaign: str, *, start: int = T0, per_account: t
           created_us=first - (rng.uniform(0, 30, n) * MINUTE).astype(np.int64))
 
 
+#: Each reseller's harvester writes its own instruction (the resellers are separate campaigns).
+HARVEST_INSTRUCTIONS = ("\n\nGive a complete, detailed answer and show all of your reasoning.",
+                        "\n\nAnswer as an expert would, step by step, and justify every step.",
+                        "\n\nWrite the best possible answer; include the reasoning and a short summary.",
+                        "\n\nRespond thoroughly. Explain your thinking before the final answer.")
+
+
 def reseller30(b: Builder, pop: Popularity, n: int, campaign_prefix: str, *, start: int = T0, days: float = 21.0,
                harvest_share: float = 0.3, users: tuple[int, int] = (300, 800)) -> None:
     """Resellers relaying real customers whose traffic is ``harvest_share`` harvest: distinct
-    capability prompts under one instruction, sent in nightly batches 3 s apart. One campaign each."""
+    capability prompts under the reseller's harvester's own instruction, sent in nightly batches 3 s
+    apart. One campaign each: nothing but the shape links two resellers."""
     rng = b.rng
     for k in range(n):
         camp = f"{campaign_prefix}-{k}"
@@ -275,8 +283,7 @@ def reseller30(b: Builder, pop: Popularity, n: int, campaign_prefix: str, *, sta
         per = np.diff(np.linspace(0, n_h, nights + 1).astype(np.int64))
         ts = paced_times(rng, per, start + np.arange(nights) * DAY + HOUR, np.full(nights, 3.0), jitter=0.3)
         items = _distinct_capability(b, n_h)
-        prompts = _wrap("", b.pool.prompts.take(pa.array(items)),
-                        "\n\nGive a complete, detailed answer and show all of your reasoning.")
+        prompts = _wrap("", b.pool.prompts.take(pa.array(items)), HARVEST_INSTRUCTIONS[k % len(HARVEST_INSTRUCTIONS)])
         b.add(np.repeat(acc, 1), [n_h], ts, items, prompts=prompts, family="reseller30", campaign=camp,
               ip=b.chunks[-1]["ip"][0], ua=SDK_UAS[3], pay=b.chunks[-1]["payment_fingerprint"][0], label=False,
               temperature=0.2, max_tokens=4096)

@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from heldout_d_report import evaluate_log, render  # noqa: E402
+from heldout_d_report import evaluate_log, render, write_keeping_notes  # noqa: E402
 
 from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, SHAPE_FAMILIES, simulate  # noqa: E402
 
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(sections, command=cmd, date=dt.date.today().isoformat(),
                   title="## guard: simulator families against the hard negatives, beside the baselines")
     print(text)
-    (REPO / "benchmarks" / "results" / "guard_eval_hard.md").write_text(text)
+    write_keeping_notes(REPO / "benchmarks" / "results" / "guard_eval_hard.md", text)
     return 0
 
 

@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import guard_heldout_logs as L  # noqa: E402
 from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
-from heldout_d_report import evaluate_log, plot, render  # noqa: E402
+from heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
 
 
 def build(scale: float, seed: int):
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render(sections, command=cmd, date=dt.date.today().isoformat())
     text = text.replace("\nMachine:", "\n![held-out D per population](guard_heldout_d.png)\n\nMachine:", 1)
     print(text)
-    (REPO / "benchmarks" / "results" / "guard_heldout_d.md").write_text(text)
+    write_keeping_notes(REPO / "benchmarks" / "results" / "guard_heldout_d.md", text)
     return 0
 
 

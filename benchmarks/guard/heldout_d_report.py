@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -179,3 +180,15 @@ def plot(r: dict, path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+#: A results file keeps everything from this line on when its script rewrites it.
+NOTES_MARKER = "<!-- hand-written notes below: kept when the script rewrites this file -->"
+
+
+def write_keeping_notes(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` followed by the hand-written notes the file already had."""
+    old = path.read_text() if path.exists() else ""
+    if NOTES_MARKER in old:
+        text = text.rstrip("\n") + "\n\n" + old[old.index(NOTES_MARKER):]
+    path.write_text(text)

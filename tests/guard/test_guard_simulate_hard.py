@@ -10,7 +10,7 @@ import pytest
 
 from stillwatch.guard.simulate import SCENARIOS, SHAPE_FAMILIES, simulate
 from stillwatch.guard.simulate_hard import BATCH_INSTRUCTION, HEALTH_CHECK, HardConfig
-from stillwatch.guard.simulate_shapes import RESELLER_SUFFIX
+from stillwatch.guard.simulate_shapes import RESELLER_SUFFIXES
 
 HOUR = 3_600_000_000
 
@@ -110,7 +110,8 @@ def test_keyrot_rotates_keys_every_few_dozen_requests_behind_six_addresses(logs)
 def test_reseller30_carries_a_thirty_percent_harvest(logs):
     log, labels = logs["reseller30"]
     r = rows_of(log, labels, "reseller30")
-    harvest = pc.ends_with(r["prompt"], RESELLER_SUFFIX)
+    harvest = pc.or_(pc.or_(pc.ends_with(r["prompt"], RESELLER_SUFFIXES[0]), pc.ends_with(r["prompt"], RESELLER_SUFFIXES[1])),
+                     pc.or_(pc.ends_with(r["prompt"], RESELLER_SUFFIXES[2]), pc.ends_with(r["prompt"], RESELLER_SUFFIXES[3])))
     t = pa.table({"account_id": r["account_id"], "h": pc.cast(harvest, pa.int64())}).group_by("account_id").aggregate(
         [("h", "mean")])
     share = t["h_mean"].to_numpy()

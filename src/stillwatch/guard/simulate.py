@@ -228,7 +228,7 @@ def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_00
     weights = np.sqrt(np.arange(1, len(cfg.shapes) + 1, dtype=np.float64) * 4.0)
     for j, shape in enumerate(cfg.shapes):  # campaigns of growing size (weights 2, 2.8, 3.5, ...)
         rows = int(cfg.campaign_share * n_exchanges * weights[j] / weights.sum())
-        for b in shape_blocks(rng, shape, rows, f"{cfg.name}-s{j}", pool):
+        for b in shape_blocks(rng, shape, rows, f"{cfg.name}-s{j}", pool, index=j):
             blocks.append(b)
             n_campaign_rows += len(b.ts_us)
     if n_campaign_rows >= n_exchanges:

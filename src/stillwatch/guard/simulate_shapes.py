@@ -16,7 +16,11 @@ from .simulate_campaigns import campaign_text
 from .simulate_common import BROWSER_UAS, DAY_US, HOUR_US, SDK_UAS, WINDOW_DAYS, WINDOW_START_US, Block, random_ips
 from .simulate_hard import SHAPES, _block, _cards, _counts, _human_ts, _one, _paced_ts, _Pool, _services, _tz
 
-RESELLER_SUFFIX = "\n\nGive a complete, detailed answer and show all of your reasoning."
+#: Harvest instructions of the reseller30 campaigns (each campaign draws one: campaigns don't share it).
+RESELLER_SUFFIXES = ("\n\nGive a complete, detailed answer and show all of your reasoning.",
+                     "\n\nAnswer as an expert would, step by step, and justify every step.",
+                     "\n\nWrite the best possible answer; include the reasoning and a short summary.",
+                     "\n\nRespond thoroughly. Explain your thinking before the final answer.")
 
 
 def _harvest(rng: np.random.Generator, m: int) -> tuple[pa.Array, pa.Array]:
@@ -24,12 +28,15 @@ def _harvest(rng: np.random.Generator, m: int) -> tuple[pa.Array, pa.Array]:
     return campaign_text(rng, "mixed", "paraphrase", m, scaffold_share=0.3)
 
 
-def shape_blocks(rng: np.random.Generator, shape: str, n_rows: int, campaign_id: str, pool: _Pool) -> list[Block]:
-    """One campaign of ``shape`` (one of :data:`SHAPES`) with about ``n_rows`` harvest exchanges."""
+def shape_blocks(rng: np.random.Generator, shape: str, n_rows: int, campaign_id: str, pool: _Pool,
+                 index: int = 0) -> list[Block]:
+    """Campaign number ``index`` of ``shape`` (one of :data:`SHAPES`), about ``n_rows`` harvest exchanges."""
     if shape not in SHAPES:
         raise ValueError(f"shape={shape!r}; allowed: {SHAPES}")
-    return {"keyrot": _keyrot, "reseller30": _reseller30, "burst": _burst, "cohort": _cohort,
-            "spread": _spread}[shape](rng, max(n_rows, 60), campaign_id, pool)
+    n_rows = max(n_rows, 60)
+    if shape == "reseller30":
+        return _reseller30(rng, n_rows, campaign_id, pool, RESELLER_SUFFIXES[index % len(RESELLER_SUFFIXES)])
+    return {"keyrot": _keyrot, "burst": _burst, "cohort": _cohort, "spread": _spread}[shape](rng, n_rows, campaign_id, pool)
 
 
 def _keyrot(rng, n_rows: int, camp: str, pool: _Pool) -> list[Block]:
@@ -49,8 +56,9 @@ def _keyrot(rng, n_rows: int, camp: str, pool: _Pool) -> list[Block]:
                    pay=_cards(rng, n, 0.5), family="keyrot", campaign=camp, keys=keys)]
 
 
-def _reseller30(rng, n_rows: int, camp: str, pool: _Pool) -> list[Block]:
-    """One reseller: real customers' traffic (70 %) and a nightly harvest batch 3 s apart (30 %)."""
+def _reseller30(rng, n_rows: int, camp: str, pool: _Pool, suffix: str) -> list[Block]:
+    """Resellers of one campaign: real customers' traffic (70 %) and a nightly harvest batch 3 s
+    apart (30 %) under the campaign's own instruction."""
     cust = _services(rng, int(n_rows * 7 / 3), pool, 0.5, "reseller30", system=False, campaign=camp)
     out = []
     for b in cust:  # each relayed service becomes one reseller of the campaign
@@ -60,7 +68,7 @@ def _reseller30(rng, n_rows: int, camp: str, pool: _Pool) -> list[Block]:
                        np.full(WINDOW_DAYS, 3.0), 0.3)
         p, r = _harvest(rng, n_h)
         acc = b.label_account
-        harvest = _block(rng, np.array([n_h]), ts, tg.join_columns([p, RESELLER_SUFFIX]), r,
+        harvest = _block(rng, np.array([n_h]), ts, tg.join_columns([p, suffix]), r,
                          ip=np.repeat(_ip_int(b.ip[0].as_py()), n_h), ua=_one(SDK_UAS[3], n_h),
                          pay=b.payment_fingerprint.slice(0, 1), family="reseller30", campaign=camp, accounts=acc,
                          label=False)
