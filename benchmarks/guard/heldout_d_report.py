@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stillwatch.guard.evaluate import adjusted_rand_index, average_precision, evaluate_output, run_detector, tpr_at_fpr
+from stillwatch.guard_eval.evaluate import adjusted_rand_index, average_precision, evaluate_output, run_detector, tpr_at_fpr
 
 FPR = 1e-4
 

@@ -27,7 +27,7 @@ from guard_heldout_base import load_pool  # noqa: E402
 from guard_heldout_logs import (automation_vs_extraction_log, popular_benign_log,  # noqa: E402
                                 popular_with_scaffold_campaign_log)
 
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
 
 POOL_BYTES = 96_000_000  # ~35k real pairs, ~8.5k capability-seeking; ~3 s to read
 
