@@ -195,10 +195,6 @@ def datacenter_ips(rng: np.random.Generator, n_blocks: int, per_block: int) -> n
     return _dotted(np.column_stack([np.repeat(blocks, per_block, axis=0), hosts.reshape(-1)]))
 
 
-def sha(texts: np.ndarray) -> np.ndarray:
-    return np.array([hashlib.sha256(t.encode()).hexdigest()[:16] for t in texts], dtype=object)
-
-
 # -------------------------------------------------------------------------------------- builder
 @dataclass
 class Builder:
@@ -244,7 +240,8 @@ class Builder:
             "completion_tokens": np.asarray(atok, np.int64),
             "temperature": np.asarray(per_row(temperature), np.float64),
             "max_tokens": per_row(max_tokens),
-            "system_prompt_hash": per_row(None if system_prompt is None else sha(np.array([system_prompt]))[0]),
+            "system_prompt_hash": per_row(None if system_prompt is None
+                                          else hashlib.sha256(system_prompt.encode()).hexdigest()[:16]),
         })
         if label:
             self.labels.append((accounts, campaign, family))

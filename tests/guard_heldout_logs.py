@@ -39,8 +39,7 @@ def _lognormal_counts(rng, n: int, median: float, sigma: float, lo: int, hi: int
 
 def _wrap(prefix: str, texts: pa.Array, suffix: str = "") -> pa.Array:
     """``prefix + text + suffix`` for every text (vectorised)."""
-    n = len(texts)
-    return pc.binary_join_element_wise(pa.array([prefix] * n), texts, pa.array([suffix] * n), "")
+    return pc.binary_join_element_wise(pa.scalar(prefix), texts, pa.scalar(suffix), "")
 
 
 def _distinct_capability(b: Builder, n: int) -> np.ndarray:
@@ -223,8 +222,8 @@ def monitor(b: Builder, n_checks: int, n_batch: int, *, start: int = T0, days: f
         p, r = HEALTH_CHECKS[0 if vendor_default else int(rng.integers(0, len(HEALTH_CHECKS)))]
         n = int(days * DAY / (check_period_s * 1e6))
         ts = paced_times(rng, [n], [start + int(rng.integers(0, 60)) * 1_000_000], [check_period_s], jitter=0.01)
-        b.add(ids(rng, "acct_", 1), [n], ts, np.zeros(n, np.int64), prompts=pa.array([p] * n),
-              answers=pa.array([r] * n), answer_tokens=np.ones(n, np.int64), family="benign:monitor",
+        b.add(ids(rng, "acct_", 1), [n], ts, np.zeros(n, np.int64), prompts=pa.repeat(pa.scalar(p), n),
+              answers=pa.repeat(pa.scalar(r), n), answer_tokens=np.ones(n, np.int64), family="benign:monitor",
               ip=datacenter_ips(rng, 1, 1)[0], ua=MONITOR_UAS[int(rng.integers(0, len(MONITOR_UAS)))],
               pay=ids(rng, "pm_", 1)[0], temperature=0.0, max_tokens=5, created_us=_created_before(rng, start, 1, 30, 300))
     labels = np.array(["negative", "positive", "neutral", "negative", "positive", "negative"])

@@ -148,10 +148,10 @@ def _block(rng: np.random.Generator, counts: np.ndarray, ts: np.ndarray, prompt:
     in_log = (np.asarray(counts) > 0) & label
     return Block(
         ts_us=np.asarray(ts, np.int64), account_id=accounts.take(take), api_key_id=keys, ip=tg.ip_strings(ip),
-        user_agent=ua, payment_fingerprint=pay.take(take), model=pa.array(["nova-1"] * len(take)), prompt=prompt,
+        user_agent=ua, payment_fingerprint=pay.take(take), model=_one("nova-1", len(take)), prompt=prompt,
         response=response, label_account=accounts.filter(pa.array(in_log)),
-        label_campaign=pa.array([campaign] * int(in_log.sum()), type=pa.string()),
-        label_family=pa.array([family] * int(in_log.sum()), type=pa.string()),
+        label_campaign=pa.repeat(pa.scalar(campaign, pa.string()), int(in_log.sum())),
+        label_family=_one(family, int(in_log.sum())),
     )
 
 
@@ -161,7 +161,7 @@ def _cards(rng: np.random.Generator, n: int, share: float) -> pa.Array:
 
 
 def _one(value: str, n: int) -> pa.Array:
-    return pa.array([value] * n, type=pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def _counts(rng: np.random.Generator, n: int, median: float, sigma: float, lo: int, hi: int) -> np.ndarray:
