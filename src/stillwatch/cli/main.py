@@ -13,7 +13,7 @@ import sys
 
 # torch/OpenMP: leave one core for the rest of the process (tokenisation, the watermark's numpy
 # work). On a 2-vCPU machine shared with other work, two spinning OpenMP threads made generation
-# 5-20x slower than one (benchmarks/models_threads.py); an explicit OMP_NUM_THREADS wins.
+# 5-20x slower than one (benchmarks/models/models_threads.py); an explicit OMP_NUM_THREADS wins.
 os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
 
 import typer

@@ -5,7 +5,7 @@ Everything expensive is generated once and cached under benchmarks/out/mark_data
 file is keyed by everything that determines its content (prompts, account, watermark config, sampling
 parameters), so changing any of them regenerates instead of silently reusing stale answers.
 
-Run it directly to (re)build the cache:  .venv/bin/python benchmarks/_mark_data.py [--quick]
+Run it directly to (re)build the cache:  .venv/bin/python benchmarks/mark/_data.py [--quick]
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "out" / "mark_data"
-RESULTS = ROOT / "results" / "mark.md"
-MACHINE = "2 vCPU cloud VM, shared with other jobs"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+
+OUT = _lib.OUT / "mark_data"
+RESULTS = _lib.RESULTS / "mark.md"
 
 # A fixed, public benchmark master key: the cached answers stay reproducible and detectable across runs.
 BENCH_MASTER_SEED = b"stillwatch benchmark master key (public, for figures only)"
@@ -341,21 +342,12 @@ def write_section(title: str, body: str, quick: bool = False) -> None:
     """Replace (or append) the section ``## title`` in benchmarks/results/mark.md (benchmarks/out/mark_quick.md
     for --quick runs, so smoke tests never overwrite the recorded figures)."""
     target = (OUT.parent / "mark_quick.md") if quick else RESULTS
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = target.read_text() if target.exists() else "# mark: watermark figures\n\nSections written by benchmarks/mark_*.py (one per script; rerunning a script replaces its section).\n"
-    start_tag, end_tag = f"<!-- section:{title} -->", f"<!-- /section:{title} -->"
-    block = f"{start_tag}\n## {title}\n\n{body.rstrip()}\n{end_tag}\n"
-    if start_tag in text and end_tag in text:
-        a = text.index(start_tag)
-        b = text.index(end_tag) + len(end_tag) + 1
-        text = text[:a] + block + text[b:]
-    else:
-        text = text.rstrip() + "\n\n" + block
-    target.write_text(text)
+    _lib.write_section(target, title, body, title=title, header=(
+        "# mark: watermark figures\n\nSections written by benchmarks/mark/mark_*.py (one per script; rerunning a script replaces its section)."))
 
 
 def header(command: str) -> str:
-    return (f"- command: `.venv/bin/python {command}`\n- machine: {MACHINE}\n"
+    return (f"- command: `.venv/bin/python {command}`\n- machine: {_lib.describe_machine()}\n"
             f"- date: {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n")
 
 

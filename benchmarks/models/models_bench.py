@@ -2,7 +2,7 @@
 teacher-forced scoring, in bfloat16 (the default) against float32 as the baseline measured in the
 same run; plus the tiny built-in model (8 prompts x 64 tokens).
 
-    .venv/bin/python benchmarks/models_bench.py [--repeats 3] [--new-tokens 16] [--threads 1]
+    .venv/bin/python benchmarks/models/models_bench.py [--repeats 3] [--new-tokens 16] [--threads 1]
 
 Each rate is given on wall time and on process CPU time: on a shared machine other jobs stretch
 wall time, while CPU time (one thread) is what the work itself costs.
@@ -15,13 +15,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from stillwatch.models import load_backend
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 
 PROMPTS = [
     "Write a long story about a lighthouse keeper.", "Explain how photosynthesis works in detail.",
@@ -117,9 +120,9 @@ def main():
     md = "\n".join([
         "## Model backends (`stillwatch.models`)",
         "",
-        f"Machine: 2 vCPU cloud VM, shared (AMD EPYC, AVX2, no AVX-512/bf16 instructions; other engineers' jobs ran at the same time), torch {torch.__version__}, {args.threads} torch thread(s) while computing. Date: {date}.",
+        f"Machine: {_lib.describe_machine(threads=args.threads)} (torch threads while computing). Date: {date}.",
         "",
-        f"Command: `.venv/bin/python benchmarks/models_bench.py --repeats {args.repeats} --new-tokens {args.new_tokens} --threads {args.threads} --score-seqs {args.score_seqs}`",
+        f"Command: `.venv/bin/python benchmarks/models/models_bench.py --repeats {args.repeats} --new-tokens {args.new_tokens} --threads {args.threads} --score-seqs {args.score_seqs}`",
         "",
         f"Medians of {args.repeats} timed runs after one warm-up; generation keeps every row going to the full length (eos masked) so tokens/s counts real generated tokens of a full batch.",
         "",
@@ -132,9 +135,7 @@ def main():
         "",
     ])
     print(md)
-    out = Path(__file__).parent / "results" / "models.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(md)
+    _lib.write_section("models.md", "backends", md)
 
 
 if __name__ == "__main__":

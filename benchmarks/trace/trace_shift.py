@@ -10,7 +10,7 @@ p = normal upper tail of z = S / sd (a CLT approximation, checked here by KS ove
 Students: SmolLM2 fine-tuned (last 2 blocks, 3 epochs) on the 128-prompt harvest of trace_smollm2.py with a
 share rho of watermarked answers; scoring texts: the unwatermarked answers to the same 128 prompts.
 
-    nice -n 5 .venv/bin/python benchmarks/trace_shift.py [--rhos 0,0.1] [--top-k 64] [--keys 24] [--weight logprob|prob]
+    nice -n 5 .venv/bin/python benchmarks/trace/trace_shift.py [--rhos 0,0.1] [--top-k 64] [--keys 24] [--weight logprob|prob]
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
     ap.add_argument("--keys", type=int, default=24)
     ap.add_argument("--weight", choices=("logprob", "prob"), default="logprob",
                     help="shift measured in log-probabilities, or in probabilities (the score test of a small green bias)")
-    ap.add_argument("--harvest", default=str(ROOT / "out" / "trace_smollm2" / "smollm2"))
+    ap.add_argument("--harvest", default=str(_lib.OUT / "trace_smollm2" / "smollm2"))
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -130,7 +130,7 @@ def main() -> None:
         print(f"[{time.perf_counter() - t0:6.0f}s] rho {rho:.0%}: shift z={z:.2f} p={p:.3g} over {len(uniq)} pairs (wrong keys KS "
               f"{results[rho]['null_ks']:.2f}, min p {min(null):.3g}); top-1 differential p={d1.p_value:.3g} (n {d1.n_scored})", flush=True)
         del st, sus
-    out = ROOT / "out" / f"trace_shift_{args.weight}.json"
+    out = _lib.OUT / f"trace_shift_{args.weight}.json"
     out.write_text(json.dumps({"argv": " ".join(sys.argv[1:]), "seconds": time.perf_counter() - t0, "load": os.getloadavg(),
                                "results": results}, indent=1))
 

@@ -1,23 +1,23 @@
 """Torch intra-op threads on a shared CPU: the same generation with 1 thread (baseline) and 2.
 
-    .venv/bin/python benchmarks/models_threads.py [--repeats 3]
+    .venv/bin/python benchmarks/models/models_threads.py [--repeats 3]
 
-Appends a Markdown section to benchmarks/results/models.md (run benchmarks/models_bench.py first,
-which rewrites that file) and prints it.
+Writes its section (``threads``) of benchmarks/results/models.md and prints it.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
-import torch
-
 from stillwatch.models import load_backend
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 
 
 def timed(b, prompts, new_tokens, repeats):
@@ -45,15 +45,14 @@ def main():
         t2 = timed(make(2), prompts, n, args.repeats)
         rows.append(f"| {label} | {t2 * 1000:,.0f} ms | {t1 * 1000:,.0f} ms | {t2 / t1:.1f} |")
         print(rows[-1], flush=True)
-    load = os.getloadavg()[0]
     md = "\n".join([
         "",
         "### Torch threads on the shared machine",
         "",
-        f"Machine: 2 vCPU cloud VM, shared; 1-minute load average {load:.1f} when it finished (other engineers' jobs). "
-        f"torch {torch.__version__}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}.",
+        f"Machine: {_lib.describe_machine()} (load average when it finished). "
+        f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}.",
         "",
-        f"Command: `.venv/bin/python benchmarks/models_threads.py --repeats {args.repeats}` (medians of wall time)",
+        f"Command: `.venv/bin/python benchmarks/models/models_threads.py --repeats {args.repeats}` (medians of wall time)",
         "",
         "| figure | 2 threads | baseline: 1 thread | ratio 2 / 1 |",
         "|---|---|---|---|",
@@ -61,9 +60,7 @@ def main():
         "",
     ])
     print(md)
-    out = Path(__file__).parent / "results" / "models.md"
-    with out.open("a") as fh:
-        fh.write(md)
+    _lib.write_section("models.md", "threads", md)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ campaigns
     datacenter IP.
   * ``tooluse`` — 60 accounts sending JSON tool schemas + a request, 500-1000 exchanges each.
 
-Run: ``.venv/bin/python benchmarks/guard_heldout_b.py [--scale 1.0] [--seed 11]``.
+Run: ``.venv/bin/python benchmarks/guard/guard_heldout_b.py [--scale 1.0] [--seed 11]``.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
-import guard_heldout as A  # noqa: E402  (shared Builder, timing and report helpers)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+import _heldout as A  # noqa: E402  (shared Builder, timing and report helpers)
 
 DAY, HOUR, T0 = A.DAY, A.HOUR, A.T0
 PACKAGES = ("numpy", "scipy", "matplotlib", "transformers", "torch", "pyarrow", "sympy", "networkx", "hypothesis", "rich")
@@ -51,7 +51,7 @@ def corpus_b(limit_files: int = 1500) -> tuple[list[str], list[str]]:
     """(prose paragraphs, function sources) from third-party packages' docstrings (cached)."""
     import site
 
-    cache = ROOT / "out" / "heldout" / f"corpus-b-{limit_files}.json"
+    cache = _lib.OUT / "heldout" / f"corpus-b-{limit_files}.json"
     files = []
     if not cache.exists():
         for r in [Path(p) for p in site.getsitepackages()]:

@@ -14,7 +14,7 @@ to the prompts that were harvested watermarked at rho = 10%, which no rho < 100%
 unwatermarked text); KS of the p-values of ``--keys`` wrong keys (null). ``--snap`` epochs take predictions
 mid-run (same schedule, so epoch 3 of an 8-epoch cosine run is not the 3-epoch recipe).
 
-    nice -n 5 .venv/bin/python benchmarks/trace_strength.py --jobs 8:1e-3:2:0.1,8:1e-3:2:0 [--snap 3] [--report]
+    nice -n 5 .venv/bin/python benchmarks/trace/trace_strength.py --jobs 8:1e-3:2:0.1,8:1e-3:2:0 [--snap 3] [--report]
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
-
-from trace_scale import _ks_over_keys, _load_preds, _open_state, _p, _predict, _required_tuples, _run_log, _save_preds  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+from _common import ks_over_keys, load_preds, open_state, p_test, predict_top1, required_tuples, run_log, save_preds, write_section  # noqa: E402
 
 BASELINE = (3, 1e-3, 2)  # session 3's recipe: epochs, lr, trained blocks
 TOPIC_RHO = 0.1  # the harvested-topic subset = the prompts watermarked at this rho
@@ -54,12 +53,12 @@ def main() -> None:
     ap.add_argument("--reanswers", type=int, default=0,
                     help="K extra unwatermarked teacher answers (seeds 1000..1000+K-1) to each prompt of the rho = 10%% topic set, "
                          "scored with the topic texts as a re-answer corpus (students of this run are retrained when it lacks them)")
-    ap.add_argument("--source", default=str(ROOT / "out" / "trace_scale" / "scale"), help="trace_scale.py run to copy the harvest from")
+    ap.add_argument("--source", default=str(_lib.OUT / "trace_scale" / "scale"), help="trace_scale.py run to copy the harvest from")
     ap.add_argument("--tag", default="strength")
     ap.add_argument("--report", action="store_true", help="only rewrite the trace.md section from result.json")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    work, state_path, state = _open_state("trace_strength", args.tag)
+    work, state_path, state = open_state("trace_strength", args.tag)
     if not args.report:
         _run(args, work, state, state_path)
     _write_md(state, args.tag)
@@ -97,7 +96,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.trace.radioactivity import ScoringText
 
     _copy_source(Path(args.source), work, state, args.prompts)
-    log, save = _run_log(state, state_path)
+    log, save = run_log(state, state_path)
 
     master = MasterKey.load(work / "master.key")
     teacher = load_backend("smollm2", dtype="float32")
@@ -112,13 +111,13 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         raise SystemExit(f"{work}: the harvest does not match generate_prompts({N}, seed=11)")
     ex_un = build_examples(un, teacher, 256)
     ref_texts = [ScoringText(np.asarray(e.ids, dtype=np.int64), e.n_prompt) for e in ex_un]
-    base_preds = _load_preds(work / "preds_base.npz", ex_un)
+    base_preds = load_preds(work / "preds_base.npz", ex_un)
     held = {e.prompt_id for e in split_examples(ex_un, 0.05)[1]}
     trainable = [i for i, r in enumerate(un) if r.prompt_id not in held]
     topics = {f"{r:g}": sorted(trainable[: round(r * N)]) for r in TOPIC_RHOS}
     topic = topics[f"{TOPIC_RHO:g}"]
     state["sizes"] = {"prompts": N, "full_prompts": args.full_prompts, "keys": args.keys, "topic_texts": len(topic),
-                      "un_tokens": int(sum(len(r.answer_ids) for r in un)), "source": str(Path(args.source).relative_to(ROOT.parent))}
+                      "un_tokens": int(sum(len(r.answer_ids) for r in un)), "source": str(Path(args.source).relative_to(_lib.REPO))}
 
     def records(rho: float) -> list:
         if rho >= 1:
@@ -136,7 +135,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
 
     for name, s in state["students"].items():
         if "topics" not in s:
-            s.update(score(name, _load_preds(work / f"preds_{name}.npz", ex_un)))
+            s.update(score(name, load_preds(work / f"preds_{name}.npz", ex_un)))
     save()
 
     ex_re = [ex_un[i] for i in topic] + _reanswers(teacher, [prompts[i] for i in topic], work, args.reanswers, state, log)
@@ -160,9 +159,9 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         save()
     if args.reanswers and todo and not (work / "preds_base_re.npz").exists():
         t0 = time.perf_counter()
-        _save_preds(work / "preds_base_re.npz", _predict(teacher.model, ex_re, n_layers - min(c for c, _ in todo), cache)[0])
+        save_preds(work / "preds_base_re.npz", predict_top1(teacher.model, ex_re, n_layers - min(c for c, _ in todo), cache)[0])
         log(f"base predictions on the re-answer corpus ({len(ex_re)} texts) in {time.perf_counter() - t0:.0f}s")
-    base_re = _load_preds(work / "preds_base_re.npz", ex_re) if (work / "preds_base_re.npz").exists() else None
+    base_re = load_preds(work / "preds_base_re.npz", ex_re) if (work / "preds_base_re.npz").exists() else None
 
     def score_re(name: str, preds: list) -> dict:
         out = {"texts": len(ex_re), "tokens": int(sum(len(e.ids) - e.n_prompt for e in ex_re)),
@@ -178,7 +177,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         return out
     for name, s_ in state["students"].items():
         if base_re is not None and (work / f"preds_{name}_re.npz").exists() and "fresh" not in s_.get("reanswer", {}):
-            s_["reanswer"] = score_re(name, _load_preds(work / f"preds_{name}_re.npz", ex_re))
+            s_["reanswer"] = score_re(name, load_preds(work / f"preds_{name}_re.npz", ex_re))
     save()
 
     for e_s, lr_s, l_s, rho_s in jobs:
@@ -204,24 +203,24 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
                 t_ep[0] = time.perf_counter()
             if step in snap_at:
                 t1 = time.perf_counter()
-                p, _ = _predict(st.model, ex_un, L, cache)
-                _save_preds(work / f"preds_{name}@e{snap_at[step]}.npz", p)
+                p, _ = predict_top1(st.model, ex_un, L, cache)
+                save_preds(work / f"preds_{name}@e{snap_at[step]}.npz", p)
                 snap_out[snap_at[step]] = {"predict_s": time.perf_counter() - t1, **score(f"{name}@e{snap_at[step]}", p)}
                 t_ep[0] = time.perf_counter()
 
         log(f"{name}: fine-tune on {len(recs)} answers ({len(train_set)} trained, {len(wm_in)} of them watermarked), {E} epochs x {bpe} steps")
         summ = train(recs, st, work / f"student_{name}", tcfg, resume=False, prefix_cache=cache, progress=progress)
         t1 = time.perf_counter()
-        preds, _ = _predict(st.model, ex_un, L, cache)
+        preds, _ = predict_top1(st.model, ex_un, L, cache)
         old = work / f"preds_{name}.npz"
-        same = float(np.mean(np.concatenate(preds) == np.concatenate(_load_preds(old, ex_un)))) if old.exists() else None
+        same = float(np.mean(np.concatenate(preds) == np.concatenate(load_preds(old, ex_un)))) if old.exists() else None
         if same is not None:
             log(f"{name}: retrained; {same:.4%} of its predictions equal the earlier run's")
-        _save_preds(old, preds)
+        save_preds(old, preds)
         extra = {}
         if args.reanswers:
-            p_re, _ = _predict(st.model, ex_re, L, cache)
-            _save_preds(work / f"preds_{name}_re.npz", p_re)
+            p_re, _ = predict_top1(st.model, ex_re, L, cache)
+            save_preds(work / f"preds_{name}_re.npz", p_re)
             extra = {"reanswer": score_re(name, p_re), "retrain_same_predictions": same}
         snap_s = sum(v["predict_s"] for v in snap_out.values())
         state["students"][name] = {"epochs": E, "lr": lr, "layers": L, "rho": rho, "n_answers": len(recs), "n_watermarked": len(wm_in),
@@ -285,14 +284,14 @@ def _score(preds, base_preds, ref_texts, spec, key, topic: list, topics: dict) -
     flips = sum(int(((p != b) & (p >= 0)).sum()) for p, b in zip(preds, base_preds, strict=True))
     return {"flips": flips, "open_diff": diff(list(range(len(ref_texts)))), "topic_diff": diff(topic), "rest_diff": diff(rest),
             "topics": {k: diff(v) for k, v in topics.items()},
-            "open_plain": _p(open_model_pairs(preds, ref_texts, h, exclude_answers=False), spec, key)}
+            "open_plain": p_test(open_model_pairs(preds, ref_texts, h, exclude_answers=False), spec, key)}
 
 
 def _diff_subset(preds, base_preds, ref_texts, spec, key, idx: list) -> dict:
     """The open differential test on the texts ``idx`` of ``ref_texts`` (de-duplicated over them)."""
     from stillwatch.trace.radioactivity import open_model_pairs
 
-    return _p(open_model_pairs([preds[i] for i in idx], [ref_texts[i] for i in idx], spec.context_width, exclude_answers=False,
+    return p_test(open_model_pairs([preds[i] for i in idx], [ref_texts[i] for i in idx], spec.context_width, exclude_answers=False,
                                base_predictions=[base_preds[i] for i in idx]), spec, key)
 
 
@@ -326,12 +325,11 @@ def _wrong_keys(preds, base_preds, ref_texts, spec, n_keys: int) -> dict:
     from stillwatch.trace.radioactivity import open_model_pairs
 
     pairs = open_model_pairs(preds, ref_texts, spec.context_width, exclude_answers=False, base_predictions=base_preds)
-    return _ks_over_keys(pairs, spec, [MasterKey.generate() for _ in range(n_keys)])
+    return ks_over_keys(pairs, spec, [MasterKey.generate() for _ in range(n_keys)])
 
 
 # ---------------------------------------------------------------------------------------------- report
 def _write_md(state: dict, tag: str) -> None:
-    from trace_radioactivity import _replace_section
 
     studs = state.get("students", {})
     if not any("open_diff" in v for v in studs.values()):
@@ -345,10 +343,10 @@ def _write_md(state: dict, tag: str) -> None:
                   key=lambda v: ((v["epochs"], v["lr"], v["layers"]) != BASELINE, v["layers"], v["epochs"], v["lr"], v["rho"]))
     ctrl = {(v["epochs"], v["lr"], v["layers"]): v for v in rows if v["rho"] == 0}
     base10 = studs.get(_name(*BASELINE, 0.1))
-    lines = [f"<!-- {tag}:begin -->", "### SmolLM2: radioactivity against fine-tune strength (`benchmarks/trace_strength.py`)", "",
+    lines = ["### SmolLM2: radioactivity against fine-tune strength (`benchmarks/trace/trace_strength.py`)", "",
              "Commands (one per run; students cached between runs): " + "; ".join(
-                 f"`nice -n 5 .venv/bin/python benchmarks/trace_strength.py {r['argv']}`" for r in state["runs"]) + "  ",
-             f"Machine: 2 vCPU cloud VM, shared with another engineer's benchmarks (load average {ls} at the start, {lf} at the end of the "
+                 f"`nice -n 5 .venv/bin/python benchmarks/trace/trace_strength.py {r['argv']}`" for r in state["runs"]) + "  ",
+             f"Machine: {_lib.describe_machine(threads=1)} (load averages {ls} at the start, {lf} at the end of the "
              f"last run), torch 1 thread, float32, nice 5. Date: {run['started'][:10]} (last run started {run['started'][11:]} UTC). Wall time "
              f"{tot:.0f} s over {len(state['runs'])} run(s).", "",
              f"Data held fixed: the N = {s['prompts']} harvest, key and scoring corpus of the `scale` section above ({s['source']}, copied): "
@@ -443,10 +441,10 @@ def _write_md(state: dict, tag: str) -> None:
             continue
         lw, lt = lift(v, c, "open_diff"), lift(v, c, "topic_diff")
         bw, bt = (lift(b10, c0, "open_diff"), lift(b10, c0, "topic_diff")) if b10 and c0 else (math.nan, math.nan)
-        lines.append(f"| {r[0]}, {r[1]:g}, {r[2]} | {lw:+.4f} | {lw / bw:.2f} | " + " | ".join(fmt(_required_tuples(lw * f)) for f in (1, 0.5, 0.1))
-                     + f" | {lt:+.4f} | {lt / bt:.2f} | {fmt(_required_tuples(lt))} |")
-    lines += [f"<!-- {tag}:end -->", ""]
-    _replace_section(tag, "\n".join(lines))
+        lines.append(f"| {r[0]}, {r[1]:g}, {r[2]} | {lw:+.4f} | {lw / bw:.2f} | " + " | ".join(fmt(required_tuples(lw * f)) for f in (1, 0.5, 0.1))
+                     + f" | {lt:+.4f} | {lt / bt:.2f} | {fmt(required_tuples(lt))} |")
+    lines += [""]
+    write_section(tag, "\n".join(lines))
     _plot(rows, tag)
 
 
@@ -455,8 +453,6 @@ def _plot(rows: list, tag: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from trace_radioactivity import RESULTS
 
     fig, ax = plt.subplots(figsize=(7, 3.6))
     labels = sorted({(v["epochs"], v["lr"], v["layers"]) for v in rows}, key=lambda r: (r != BASELINE, r[2], r[0], r[1]))
@@ -477,7 +473,7 @@ def _plot(rows: list, tag: str) -> None:
     ax.set_title("Open differential lift vs fine-tune strength (N = 512 harvest; bars = 1 binomial sd)", fontsize=8)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(RESULTS / f"trace_strength_{tag}.png", dpi=110)
+    fig.savefig(_lib.RESULTS / f"trace_strength_{tag}.png", dpi=110)
     plt.close(fig)
 
 

@@ -28,14 +28,12 @@ trained, and result.json is rewritten after every stage, so a crash loses at mos
 ``--reuse DIR`` starts from an existing harvest (master key + wm.jsonl + un.jsonl of the same prompts,
 seed and sampling settings, e.g. benchmarks/out/trace_smollm2/smollm2).
 
-    nice -n 5 .venv/bin/python benchmarks/trace_scale.py --prompts 768 [--full-prompts 128] [--settings-prompts 96]
+    nice -n 5 .venv/bin/python benchmarks/trace/trace_scale.py --prompts 768 [--full-prompts 128] [--settings-prompts 96]
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import math
 import os
 import shutil
@@ -46,8 +44,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+from _common import ks_over_keys, load_preds, open_state, p_test, predict_top1, required_tuples, run_log, save_preds, write_section  # noqa: E402
 
 #: watermark settings compared in stage 2 (provider layer; account layer h=1/2 delta 1.5 as in each deployment)
 SETTINGS = {
@@ -74,42 +73,17 @@ def main() -> None:
     ap.add_argument("--train-layers", type=int, default=2)
     ap.add_argument("--keys", type=int, default=24)
     ap.add_argument("--innocent", type=int, default=24, help="accounts that never harvested, tested beside the 4 campaign accounts")
-    ap.add_argument("--reuse", default=str(ROOT / "out" / "trace_smollm2" / "smollm2"))
+    ap.add_argument("--reuse", default=str(_lib.OUT / "trace_smollm2" / "smollm2"))
     ap.add_argument("--tag", default="scale")
     ap.add_argument("--report", action="store_true", help="only rewrite the trace.md section from result.json")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    work, state_path, state = _open_state("trace_scale", args.tag)
+    work, state_path, state = open_state("trace_scale", args.tag)
     if args.report:
         _write_md(state, args.tag)
         return
     _run(args, work, state, state_path)
 
-
-def _run_log(state: dict, state_path: Path) -> tuple:
-    """Start a run record in ``state``; return ``log(msg)`` (elapsed-time stamped) and ``save()`` (the run's
-    seconds and load, then ``state`` to ``state_path``)."""
-    t_all = time.perf_counter()
-    state.setdefault("runs", []).append({"argv": " ".join(sys.argv[1:]), "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                                         "load_start": os.getloadavg()})
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_all:7.1f}s] {msg}", flush=True)
-
-    def save() -> None:
-        state["runs"][-1]["seconds"] = time.perf_counter() - t_all
-        state["runs"][-1]["load_end"] = os.getloadavg()
-        state_path.write_text(json.dumps(state, indent=1, default=float))
-
-    return log, save
-
-
-def _open_state(bench: str, tag: str) -> tuple[Path, Path, dict]:
-    """The cache folder ``benchmarks/out/<bench>/<tag>`` (created), its ``result.json`` path and the state read from it."""
-    work = ROOT / "out" / bench / tag
-    work.mkdir(parents=True, exist_ok=True)
-    state_path = work / "result.json"
-    return work, state_path, json.loads(state_path.read_text()) if state_path.exists() else {}
 
 
 def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901 - one staged driver
@@ -126,7 +100,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.models import load_backend
     from stillwatch.trace.radioactivity import ScoringText
 
-    log, save = _run_log(state, state_path)
+    log, save = run_log(state, state_path)
     state.setdefault("stages", {})
     state.setdefault("students", {})
 
@@ -192,15 +166,15 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     ex_by_pid = {e.prompt_id: e for e in ex_un}
 
     def predict(model, examples, *, nll: bool = False):
-        return _predict(model, examples, L, cache, nll=nll)
+        return predict_top1(model, examples, L, cache, nll=nll)
 
     t0 = time.perf_counter()
     base_path = work / "preds_base.npz"
     if base_path.exists():
-        base_preds = _load_preds(base_path, ex_un)
+        base_preds = load_preds(base_path, ex_un)
     else:
         base_preds, _ = predict(teacher.model, ex_un)
-        _save_preds(base_path, base_preds)
+        save_preds(base_path, base_preds)
     state["stages"]["base_pass"] = {"seconds": time.perf_counter() - t0, "texts": len(ex_un),
                                     "tokens": int(sum(len(e.ids) for e in ex_un))}
     log(f"base pass over the scoring corpus ({len(ex_un)} texts, {state['stages']['base_pass']['tokens']} tokens) "
@@ -214,13 +188,13 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         path = work / f"preds_{name}.npz"
         if path.exists() and name in state["students"]:
             log(f"{name}: cached")
-            return _load_preds(path, ex_un)
+            return load_preds(path, ex_un)
         st = load_pretrained_student("smollm2")
         log(f"{name}: fine-tune on {len(recs)} answers ({extra})")
         s = train(recs, st, work / f"student_{name}", tcfg, resume=False, prefix_cache=cache)
         t1 = time.perf_counter()
         preds, _ = predict(st.model, ex_un)
-        _save_preds(path, preds)
+        save_preds(path, preds)
         state["students"][name] = {**extra, "n_answers": len(recs), "train_s": s.seconds, "predict_s": time.perf_counter() - t1,
                                    "eval_loss_before": s.eval_loss_before, "eval_loss": s.eval_loss}
         shutil.rmtree(work / f"student_{name}", ignore_errors=True)
@@ -299,66 +273,16 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
 
 
 # ---------------------------------------------------------------------------------------------- scoring
-def _predict(model, examples: list, train_layers: int, cache: dict, *, nll: bool = False) -> tuple[list, tuple[float, int]]:
-    """Top-1 prediction at every answer-predicting position (-1 elsewhere) of each example and, with ``nll``,
-    the answer NLL (sum, count) — through the frozen-prefix cache ``cache`` shared with training."""
-    import torch
-
-    from stillwatch.distill.train import FrozenPrefix, collate
-
-    pre = FrozenPrefix(model, train_layers, cache)
-    preds, tot, cnt = [], 0.0, 0
-    with torch.no_grad():
-        for s in range(0, len(examples), 16):
-            batch = examples[s : s + 16]
-            col = collate(batch, 0)
-            hid = pre.final_hidden(batch, col)  # [B, T, H]
-            for r, e in enumerate(batch):
-                a = e.n_prompt - 1
-                lg = model.lm_head(hid[r, a : len(e.ids)])  # [T_a, V]
-                p = np.full(len(e.ids), -1, dtype=np.int64)
-                p[a:] = lg.argmax(-1).numpy()
-                preds.append(p)
-                if nll:
-                    tgt = torch.as_tensor(e.ids[a + 1 :], dtype=torch.long)
-                    tot += float(torch.nn.functional.cross_entropy(lg[: len(tgt)].float(), tgt, reduction="sum"))
-                    cnt += len(tgt)
-    return preds, (tot, cnt)
-
-
-def _save_preds(path: Path, preds: list) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, flat=np.concatenate(preds), lens=np.asarray([len(p) for p in preds]))
-    os.replace(tmp, path)
-
-
-def _load_preds(path: Path, examples: list) -> list:
-    z = np.load(path)
-    lens = z["lens"]
-    if len(lens) != len(examples) or any(int(n) != len(e.ids) for n, e in zip(lens, examples, strict=True)):
-        raise SystemExit(f"{path} does not match the scoring corpus; delete it to recompute")
-    return np.split(z["flat"], np.cumsum(lens)[:-1])
-
-
-def _p(pairs, spec, key) -> dict:
-    from stillwatch.mark import score_pairs
-
-    if pairs.n == 0:
-        return {"p_value": 1.0, "n_scored": 0, "n_green": 0, "green_rate": None}
-    r = score_pairs(pairs.contexts, pairs.tokens, spec, key, exclude_windows=pairs.exclude)
-    return {"p_value": float(r.p_value), "n_scored": int(r.n_scored), "n_green": int(r.n_green or 0),
-            "green_rate": (r.n_green / r.n_scored) if r.n_scored else None}
-
 
 def _score_one(preds, base_preds, ref_texts, spec, key, ks_points=(128, 256, 512, 1024, 2048)) -> dict:
     """Open plain + differential test on the whole corpus, and the differential test on the first k texts."""
     from stillwatch.trace.radioactivity import open_model_pairs
 
     h = spec.context_width
-    out = {"open_diff": _p(open_model_pairs(preds, ref_texts, h, exclude_answers=False, base_predictions=base_preds), spec, key),
-           "open_plain": _p(open_model_pairs(preds, ref_texts, h, exclude_answers=False), spec, key), "by_texts": []}
+    out = {"open_diff": p_test(open_model_pairs(preds, ref_texts, h, exclude_answers=False, base_predictions=base_preds), spec, key),
+           "open_plain": p_test(open_model_pairs(preds, ref_texts, h, exclude_answers=False), spec, key), "by_texts": []}
     for k in [k for k in ks_points if k < len(ref_texts)] + [len(ref_texts)]:
-        d = _p(open_model_pairs(preds[:k], ref_texts[:k], h, exclude_answers=False, base_predictions=base_preds[:k]), spec, key)
+        d = p_test(open_model_pairs(preds[:k], ref_texts[:k], h, exclude_answers=False, base_predictions=base_preds[:k]), spec, key)
         out["by_texts"].append({"texts": k, "tokens": int(sum(len(t.ids) - t.score_from for t in ref_texts[:k])), **d})
     return out
 
@@ -402,18 +326,6 @@ def _attribution(state, preds, base_preds, ref_texts, master, mc, accounts, args
     state["attribution"] = out
 
 
-def _ks_over_keys(pairs, spec, keys) -> dict:
-    """Null check: the test of ``pairs`` under each master key of ``keys`` (keys that did not mark the
-    text); KS of their p-values against U(0, 1), with the tuples scored (the same for every key)."""
-    from scipy import stats
-
-    from stillwatch.mark import score_pairs
-
-    res = [score_pairs(pairs.contexts, pairs.tokens, spec, mk.provider_key(), exclude_windows=pairs.exclude) for mk in keys]
-    ps = np.asarray([r.p_value for r in res])
-    return {"n": len(ps), "n_scored": int(res[0].n_scored), "ks_pvalue": float(stats.kstest(ps, "uniform").pvalue),
-            "median_p": float(np.median(ps)), "min_p": float(ps.min()), "frac_below_0.05": float(np.mean(ps <= 0.05))}
-
 
 def _nulls(state, preds, base_preds, ref_texts, spec, master, args, log) -> None:
     from stillwatch.mark import MasterKey
@@ -424,12 +336,12 @@ def _nulls(state, preds, base_preds, ref_texts, spec, master, args, log) -> None
 
     out = {}
     if "rho_0" in preds:
-        out["control_student_open_diff"] = _ks_over_keys(open_model_pairs(preds["rho_0"], ref_texts, h, exclude_answers=False,
+        out["control_student_open_diff"] = ks_over_keys(open_model_pairs(preds["rho_0"], ref_texts, h, exclude_answers=False,
                                                                           base_predictions=base_preds), spec, [master] + rng_keys[:-1])
     if "rho_1" in preds:
-        out["wrong_key_rho100_open_diff"] = _ks_over_keys(open_model_pairs(preds["rho_1"], ref_texts, h, exclude_answers=False,
+        out["wrong_key_rho100_open_diff"] = ks_over_keys(open_model_pairs(preds["rho_1"], ref_texts, h, exclude_answers=False,
                                                                            base_predictions=base_preds), spec, rng_keys)
-    out["validation_only_base_open_plain"] = _ks_over_keys(open_model_pairs(base_preds, ref_texts, h, exclude_answers=False), spec,
+    out["validation_only_base_open_plain"] = ks_over_keys(open_model_pairs(base_preds, ref_texts, h, exclude_answers=False), spec,
                                                            [master] + rng_keys[:-1])
     for k, v in out.items():
         log(f"null {k}: KS p={v['ks_pvalue']:.3g} over {v['n']} keys, median p={v['median_p']:.3f}, min p={v['min_p']:.3g} (n {v['n_scored']})")
@@ -448,13 +360,8 @@ def _text_green_rate(recs, spec, key) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- report
-def _required_tuples(lift: float, gamma: float = 0.25, z: float = 4.265) -> float:
-    """Distinct tuples an exact one-sided binomial test needs for p ~ 1e-5 (z = 4.265) at a green-rate lift."""
-    return math.inf if lift <= 0 else (z * math.sqrt(gamma * (1 - gamma)) / lift) ** 2
-
 
 def _write_md(state: dict, tag: str) -> None:
-    from trace_radioactivity import _replace_section
 
     if not state.get("students"):
         return
@@ -464,9 +371,9 @@ def _write_md(state: dict, tag: str) -> None:
     la = ", ".join(f"{x:.1f}" for x in run.get("load_end", (0, 0, 0)))
     ls = ", ".join(f"{x:.1f}" for x in run.get("load_start", (0, 0, 0)))
     st = state["stages"]
-    lines = [f"<!-- {tag}:begin -->", "### SmolLM2 students at a larger harvest, scored on a larger corpus (`benchmarks/trace_scale.py`)", "",
-             f"Command: `nice -n 5 .venv/bin/python benchmarks/trace_scale.py {run['argv']}`".rstrip() + "  ",
-             f"Machine: 2 vCPU cloud VM, shared with two other engineers' benchmarks (load average {ls} at the start, {la} at the "
+    lines = ["### SmolLM2 students at a larger harvest, scored on a larger corpus (`benchmarks/trace/trace_scale.py`)", "",
+             f"Command: `nice -n 5 .venv/bin/python benchmarks/trace/trace_scale.py {run['argv']}`".rstrip() + "  ",
+             f"Machine: {_lib.describe_machine(threads=1)} (load averages {ls} at the start, {la} at the "
              f"end of the last run), torch 1 thread, float32, nice 5. Date: {run['started'][:10]} (started {run['started'][11:]} UTC). Wall time "
              f"{tot:.0f} s over {len(state['runs'])} run(s) (resumable stages; the 128-prompt harvest of the `smollm2` section reused)"
              + ("" if state.get("done") else "; **partial: the run had not finished when this was written**") + ".", "",
@@ -504,7 +411,7 @@ def _write_md(state: dict, tag: str) -> None:
             for v in rows:
                 lift = (v["open_diff"]["green_rate"] or 0) - g0
                 l0 = (v["open_diff"]["green_rate"] or 0) - (base["open_diff"]["green_rate"] or 0)
-                need = _required_tuples(lift)
+                need = required_tuples(lift)
                 lines.append(f"| rho = {v['rho']:.0%} | {v['wm_tokens_trained']} | {lift:+.4f} | {l0:+.4f} | "
                              f"{'-' if math.isinf(need) else f'{need:,.0f}'} | {v['open_diff']['n_scored']} |")
     if "attribution" in state:
@@ -532,8 +439,8 @@ def _write_md(state: dict, tag: str) -> None:
             lines.append(f"| {v['label']} | {v['quality_cost_nll']:+.3f} | {v['text_green_rate']:.3f} | {v['wm_tokens_trained']} | "
                          f"{v['open_diff']['p_value']:.2g} | {v['open_diff']['n_scored']} | {v['open_diff']['green_rate'] or 0:.3f} | "
                          f"{v['open_plain']['p_value']:.2g} |")
-    lines += [f"<!-- {tag}:end -->", ""]
-    _replace_section(tag, "\n".join(lines))
+    lines += [""]
+    write_section(tag, "\n".join(lines))
     _plot(state, tag)
 
 
@@ -542,8 +449,6 @@ def _plot(state: dict, tag: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from trace_radioactivity import RESULTS
 
     rows = sorted([v for k, v in state["students"].items() if k.startswith("rho_") and "open_diff" in v], key=lambda v: v["rho"])
     if not rows:
@@ -567,7 +472,7 @@ def _plot(state: dict, tag: str) -> None:
     ax.legend(fontsize=7)
     fig.suptitle(f"SmolLM2 students, N = {state['sizes']['prompts']} answers (rho = 100% at {state['sizes']['full_prompts']})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(RESULTS / f"trace_scale_{tag}.png", dpi=110)
+    fig.savefig(_lib.RESULTS / f"trace_scale_{tag}.png", dpi=110)
     plt.close(fig)
 
 

@@ -9,7 +9,7 @@
    time spent inside the processor, measured in the same runs.
 
 torch.set_num_threads(1) for the detection comparison (both detectors on one thread); generation uses
-torch's default threads. Run:  .venv/bin/python benchmarks/mark_speed.py [--quick]
+torch's default threads. Run:  .venv/bin/python benchmarks/mark/mark_speed.py [--quick]
 Writes the section "Speed" of benchmarks/results/mark.md and benchmarks/results/mark_speed.png.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _mark_data as data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _data as data  # noqa: E402  (this part's shared data)
 
 from stillwatch.mark import MarkConfig, Marker, attribute_ids, detect_ids  # noqa: E402
 
@@ -211,7 +211,7 @@ def main() -> None:
     data.print_table(h, rows)
     plot = data.results_dir(q) / "mark_speed.png"
     _plot(det, ovh, plot)
-    body = data.header("benchmarks/mark_speed.py" + (" --quick" if q else "")) + (
+    body = data.header("benchmarks/mark/mark_speed.py" + (" --quick" if q else "")) + (
         f"- detection: the provider layer (KGW h=2, de-duplicated, exact binomial p-value) with `detect_ids`, one call per "
         f"text, versus transformers' `WatermarkDetector` (lefthash, context_width 1, ignore_repeated_ngrams=True), one call "
         f"per text, on the same {det['n_sub_texts']} watermarked SmolLM2 answers ({det['n_sub_tokens']} tokens; transformers "

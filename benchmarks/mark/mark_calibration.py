@@ -14,7 +14,7 @@ empirical rate. transformers' detector computes a z-score and a normal-approxima
 configured with its defaults (greenlist_ratio 0.25, bias 2.0, lefthash, context_width 1) for the
 SmolLM2 vocabulary, with and without ignore_repeated_ngrams, and its FPR is compared with alpha.
 
-Run:  .venv/bin/python benchmarks/mark_calibration.py [--quick]
+Run:  .venv/bin/python benchmarks/mark/mark_calibration.py [--quick]
 Writes benchmarks/out/mark_data/null_pvalues*.npz (reused by mark_power.py), the section
 "Calibration" of benchmarks/results/mark.md and benchmarks/results/mark_calibration.png.
 """
@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sstats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _mark_data as data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _data as data  # noqa: E402  (this part's shared data)
 
 from stillwatch.core import stats  # noqa: E402
 from stillwatch.mark import LayerParams, MarkConfig, WatermarkSpec, detect_ids  # noqa: E402
@@ -252,7 +252,7 @@ def main() -> None:
     for s in src:
         srcs[s] = srcs.get(s, 0) + 1
     src_txt = ", ".join(f"{k} {v}" for k, v in sorted(srcs.items(), key=lambda kv: -kv[1]))
-    body = data.header("benchmarks/mark_calibration.py" + (" --quick" if args.quick else "")) + (
+    body = data.header("benchmarks/mark/mark_calibration.py" + (" --quick" if args.quick else "")) + (
         f"- texts: {len(texts)} unwatermarked texts of >= {MIN_TOKENS} tokens (SmolLM2 tokenizer), median "
         f"{int(np.median(lens))} tokens: {src_txt}\n"
         "- stillwatch layers: default MarkConfig (KGW, h=2, gamma=0.25), de-duplicated (context, token) tuples, "

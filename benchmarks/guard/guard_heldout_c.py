@@ -26,7 +26,7 @@ campaigns
   * ``reseller`` — 2 reseller accounts, each half end-customer traffic, half "show all intermediate
     reasoning" harvest.
 
-Run: ``.venv/bin/python benchmarks/guard_heldout_c.py [--scale 1.0] [--seed 23]``.
+Run: ``.venv/bin/python benchmarks/guard/guard_heldout_c.py [--scale 1.0] [--seed 23]``.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
-import guard_heldout as A  # noqa: E402  (shared Builder, timing and report helpers)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+import _heldout as A  # noqa: E402  (shared Builder, timing and report helpers)
 
 DAY, HOUR, T0 = A.DAY, A.HOUR, A.T0
 UAS_PHONE = ["Mozilla/5.0 (iPhone; CPU iPhone OS 17_6) Mobile/15E148", "Mozilla/5.0 (Linux; Android 14; Pixel 8) Chrome/130.0",
@@ -70,7 +70,7 @@ def _man_text(raw: str) -> tuple[str, str, str] | None:
 
 def corpus_c(limit_man: int = 4000) -> tuple[list[str], list[tuple[str, str]]]:
     """(prose paragraphs, (tool name, one-line summary) pairs) from man pages and dpkg descriptions."""
-    cache = ROOT / "out" / "heldout_c" / f"corpus-c-{limit_man}.json"
+    cache = _lib.OUT / "heldout_c" / f"corpus-c-{limit_man}.json"
     if cache.exists():
         d = json.loads(cache.read_text())
         return d["prose"], [tuple(t) for t in d["topics"]]

@@ -1,4 +1,4 @@
-"""Hand-written DuckDB SQL baseline of the guard features, for ``benchmarks/guard_scale.py``.
+"""Hand-written DuckDB SQL baseline of the guard features, for ``benchmarks/guard/guard_scale.py``.
 
 The same two-tier design as ``stillwatch.guard.features`` (see its docstring), written directly
 in DuckDB SQL instead of compiled from the Ibis definitions: narrow keys of every row (one

@@ -12,7 +12,7 @@ Figures (written to stdout and benchmarks/results/trace.md, plots beside it):
 Sizes (stated in the results): tiny teacher = random 2-layer Llama, hidden 64, byte vocabulary (260);
 student = same shape, fresh init; N_RECORDS answers of up to 96 bytes per student, 3 epochs.
 
-    .venv/bin/python benchmarks/trace_radioactivity.py [--records 200] [--keys 24]
+    .venv/bin/python benchmarks/trace/trace_radioactivity.py [--records 200] [--keys 24]
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+from _common import plot_rho, teacher_nll, write_section  # noqa: E402
 
 
 def main() -> None:
@@ -161,7 +162,7 @@ def main() -> None:
         log(f"  {name}: KS p={ks.pvalue:.3g} median p={np.median(ps):.3f} min p={np.min(ps):.3g}")
 
     # ---------------------------------------------------------------- 3. settings at rho = 10%
-    nll_un = _teacher_nll(teacher, un)
+    nll_un = teacher_nll(teacher, un)
     variants = [
         ("h=1, delta=1.5", MarkConfig(provider=LayerParams(context_width=1, delta=1.5), account=LayerParams(context_width=1, delta=1.5))),
         ("h=1, delta=3 (main)", main_cfg),
@@ -182,7 +183,7 @@ def main() -> None:
             st, _ = student_on(mix(0.1, recs_wm), f"set{len(out['settings'])}")
         sp = cfg.provider_spec()
         row = {"setting": label, "spec": sp.to_dict(),
-               "quality_cost_nll": _teacher_nll(teacher, recs_wm[:k10]) - nll_un,
+               "quality_cost_nll": teacher_nll(teacher, recs_wm[:k10]) - nll_un,
                "open_suspect": p_of(open_pairs(st, sp.context_width), sp, key),
                "closed": p_of(closed_pairs(st, sp.context_width), sp, key)}
         out["settings"].append(row)
@@ -194,7 +195,6 @@ def main() -> None:
 def _finish(out: dict, args, t_all: float, work: Path) -> None:
     out["seconds"] = time.perf_counter() - t_all
     out["date"] = dt.date.today().isoformat()
-    RESULTS.mkdir(exist_ok=True)
     print(json.dumps(out), flush=True)  # raw figures on stdout
     _plots(out, args.tag)
     _write_md(out, " ".join(sys.argv[1:]), args.tag)
@@ -202,49 +202,6 @@ def _finish(out: dict, args, t_all: float, work: Path) -> None:
     print("done", flush=True)
 
 
-def _teacher_nll(teacher, recs) -> float:
-    """Mean NLL (nats/token) of the answers under the teacher's own unwatermarked distribution."""
-    import torch
-
-    from stillwatch.distill.losses import IGNORE_INDEX, sequence_kd_loss
-    from stillwatch.distill.train import Example, collate
-
-    ex = [Example(r.prompt_id, tuple(r.prompt_ids) + tuple(r.answer_ids), len(r.prompt_ids)) for r in recs if r.answer_ids]
-    tot, n = 0.0, 0
-    with torch.inference_mode():
-        for s in range(0, len(ex), 16):
-            b = collate(ex[s : s + 16], 0)
-            logits = teacher.model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
-            k = int((b["labels"] != IGNORE_INDEX).sum())
-            tot += float(sequence_kd_loss(logits, b["labels"])) * k
-            n += k
-    return tot / max(n, 1)
-
-
-def plot_rho(out: dict, series: tuple[tuple[str, str], ...], xlabel: str, title: str, tag: str) -> None:
-    """p-value against rho on log axes, one line per (key, label) of ``series`` present in every row of
-    ``out["rho"]``, the 1e-5 target dashed; written to results/trace_rho_<tag>.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    rhos = [r["rho"] for r in out["rho"]]
-    x = [max(r, 0.003) for r in rhos]
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for k, lab in series:
-        if all(k in r for r in out["rho"]):
-            ax.loglog(x, [max(r[k]["p_value"], 1e-300) for r in out["rho"]], marker="o", label=lab)
-    ax.axhline(1e-5, color="grey", ls="--", lw=0.8)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f"{r:.0%}" for r in rhos])
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("p-value")
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(RESULTS / f"trace_rho_{tag}.png", dpi=120)
-    plt.close(fig)
 
 
 def _plots(out: dict, tag: str) -> None:
@@ -257,11 +214,10 @@ def _plots(out: dict, tag: str) -> None:
 def _write_md(out: dict, argv: str, tag: str) -> None:
     s = out["sizes"]
     lines = [
-        f"<!-- {tag}:begin -->",
-        f"### Radioactivity on the tiny teacher, {s['records']} answers per student (`benchmarks/trace_radioactivity.py`)",
+        f"### Radioactivity on the tiny teacher, {s['records']} answers per student (`benchmarks/trace/trace_radioactivity.py`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/trace_radioactivity.py {argv}`".rstrip() + "  ",
-        f"Machine: 2 vCPU cloud VM, shared (load average 12-18 from other jobs during the run), torch 1 thread. Date: {out['date']}. "
+        f"Command: `.venv/bin/python benchmarks/trace/trace_radioactivity.py {argv}`".rstrip() + "  ",
+        f"Machine: {_lib.describe_machine(threads=1)} (at the end of the run). Date: {out['date']}. "
         f"Wall time {out['seconds']:.0f} s.",
         "",
         f"Sizes: teacher = {s['teacher']}; student = {s['student']}; {s['records']} answers of up to {s['new_tokens']} byte "
@@ -289,19 +245,9 @@ def _write_md(out: dict, argv: str, tag: str) -> None:
     for r in out["settings"]:
         lines.append(f"| {r['setting']} | {r['quality_cost_nll']:+.3f} | {r['open_suspect']['p_value']:.2g} | {r['open_suspect']['n_scored']} | "
                      f"{r['closed']['p_value']:.2g} | {r['closed']['n_scored']} |")
-    lines += [f"<!-- {tag}:end -->", ""]
-    _replace_section(tag, "\n".join(lines))
+    lines += [""]
+    write_section(tag, "\n".join(lines))
 
-
-def _replace_section(tag: str, text: str) -> None:
-    md = RESULTS / "trace.md"
-    cur = md.read_text() if md.exists() else "## trace — radioactivity\n\n"
-    b, e = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
-    if b in cur and e in cur:
-        cur = cur[: cur.index(b)] + text.rstrip("\n") + cur[cur.index(e) + len(e):]
-    else:
-        cur = cur.rstrip("\n") + "\n\n" + text
-    md.write_text(cur)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ the detection power of EACH layer (median tokens to p <= 1e-6, TPR at alpha = 1e
 tokens) and the text-quality cost: SmolLM2's own per-token negative log-likelihood (teacher-forced,
 log perplexity) of the watermarked answers minus that of unwatermarked answers to the same prompts.
 
-Run:  .venv/bin/python benchmarks/mark_layers.py [--quick]
+Run:  .venv/bin/python benchmarks/mark/mark_layers.py [--quick]
 Writes the section "Two-layer design" of benchmarks/results/mark.md and benchmarks/results/mark_layers.png.
 """
 
@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _mark_data as data  # noqa: E402
-from mark_power import median_with_censoring, prefix_pvalues, tokens_to_target  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _data as data  # noqa: E402  (this part's shared data)
+from _power import median_with_censoring, prefix_pvalues, tokens_to_target  # noqa: E402
 
 from stillwatch.mark import LayerParams, MarkConfig, detect_ids  # noqa: E402
 
@@ -118,7 +118,7 @@ def main() -> None:
     data.print_table(h, rows_t)
     plot = data.results_dir(args.quick) / "mark_layers.png"
     _plot(res, plot)
-    body = data.header("benchmarks/mark_layers.py" + (" --quick" if args.quick else "")) + (
+    body = data.header("benchmarks/mark/mark_layers.py" + (" --quick" if args.quick else "")) + (
         f"- {n} prompts (the last {n} of the shuffled prompt set), SmolLM2 at temperature {data.TEMPERATURE}, "
         f"{NEW_TOKENS} new tokens max, batch 32; every design and the unwatermarked baseline answer the same prompts with "
         f"the same sampling seed. All layers KGW, h=2, gamma=0.25; 'a + b' = provider delta a, account delta b. "

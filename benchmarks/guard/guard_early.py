@@ -8,7 +8,7 @@ a family misses the goal, these figures say why (a campaign whose accounts have 
 requests each shows no per-account statistic; only cross-account evidence can fire). With
 ``--eval-json`` (the ``--json`` output of ``guard_eval.py``) the measured live alarm is put beside.
 
-    .venv/bin/python benchmarks/guard_early.py [--exchanges 320000] [--eval-json /tmp/L5/final.json]
+    .venv/bin/python benchmarks/guard/guard_early.py [--exchanges 320000] [--eval-json /tmp/L5/final.json]
 
 Writes ``benchmarks/results/guard_early.md``.
 """
@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
-ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 
 
 def early_table(log, labels, share: float = 0.01) -> list[dict]:
@@ -63,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20260302)
     ap.add_argument("--eval-json", default=None, help="guard_eval.py --json output, for the live alarm column")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT.parent / "src"))
     from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, simulate
 
     live: dict[str, float] = {}
@@ -80,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             rows.append((fam, r))
         print(f"{fam}: {time.perf_counter() - t0:.0f} s", flush=True)
     lines = [
-        "## guard: what a campaign has shown at 1 % of its harvest (`benchmarks/guard_early.py`)",
+        "## guard: what a campaign has shown at 1 % of its harvest (`benchmarks/guard/guard_early.py`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/guard_early.py --exchanges {args.exchanges}"
+        f"Command: `.venv/bin/python benchmarks/guard/guard_early.py --exchanges {args.exchanges}"
         + (f" --eval-json {args.eval_json}`" if args.eval_json else "`")
         + f" (seed {args.seed}: the logs of `guard_eval.py`). Date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
         "",
@@ -100,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         cell = "" if not live else (" never |" if alarm is None or alarm >= 1.0 else f" {100 * alarm:.2f} %{' ✓' if alarm < 0.01 else ' ✗'} |")
         lines.append(f"| {fam} | {r['campaign']} | {r['accounts']:,} | {r['rows']:,} | {r['hours']:.0f} | {r['rows_per_account']:.1f} "
                      f"| {r['k']:,} | {r['k_hours']:.2f} | {r['k_accounts']:,} | {r['k_median']:.0f} / {r['k_max']} | {r['k_ips']:,} |{cell}")
-    sys.path.insert(0, str(ROOT))
-    from guard_heldout import write_keeping_notes  # hand-written notes below its marker survive a rerun
-
-    write_keeping_notes(ROOT / "results" / "guard_early.md", "\n".join(lines) + "\n")
+    _lib.write_file("guard_early.md", "\n".join(lines) + "\n")  # hand-written notes below its marker survive a rerun
     print("\n".join(lines))
     return 0
 

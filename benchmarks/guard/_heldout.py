@@ -28,7 +28,7 @@ campaigns (each its own id)
   * ``reseller`` — 4 reseller accounts: end-customer traffic like ``people`` plus one third
     "Q: ... A: Let's think step by step." harvest prompts shared across the 4.
 
-Run: ``.venv/bin/python benchmarks/guard_heldout.py [--scale 1.0] [--seed 7]`` — writes the log and
+Run: ``.venv/bin/python benchmarks/guard/guard_heldout.py [--scale 1.0] [--seed 7]`` — writes the log and
 labels under ``benchmarks/out/heldout/``, evaluates Stillwatch (batch + stream) and the baselines with
 ``stillwatch.guard.evaluate.evaluate_files`` and writes ``benchmarks/results/guard_heldout.md``.
 """
@@ -46,7 +46,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 T0 = int(dt.datetime(2026, 3, 2, tzinfo=dt.timezone.utc).timestamp() * 1e6)
 DAY = 86_400_000_000
 HOUR = 3_600_000_000
@@ -91,7 +92,7 @@ def corpus(limit_files: int = 900) -> tuple[list[str], list[str]]:
     """(prose paragraphs, function sources) from the standard library's own source files (cached)."""
     import sysconfig
 
-    cache = ROOT / "out" / "heldout" / f"corpus-{limit_files}.json"
+    cache = _lib.OUT / "heldout" / f"corpus-{limit_files}.json"
     lib = Path(sysconfig.get_paths()["stdlib"])
     files = [] if cache.exists() else sorted(
         p for p in lib.rglob("*.py") if "test" not in p.parts and "idlelib" not in p.parts)[:limit_files]
@@ -327,10 +328,9 @@ def run(argv: list[str] | None, *, build_log, default_seed: int, out_dir: str, s
     ap.add_argument("--detectors", default="stillwatch,rate_limit,prada,seat,synchrotrap")
     ap.add_argument("--no-stream", action="store_true")
     args = ap.parse_args(argv)
-    sys.path.insert(0, str(ROOT.parent / "src"))
     from stillwatch.guard.evaluate import evaluate_output, run_detector
 
-    out = ROOT / "out" / out_dir
+    out = _lib.OUT / out_dir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log, labels = build_log(args.scale, args.seed)
@@ -345,7 +345,7 @@ def run(argv: list[str] | None, *, build_log, default_seed: int, out_dir: str, s
         rows.append((ev, res, time.perf_counter() - t1))
         print(d, ev.to_json(), flush=True)
     write_results(rows, log, labels, title=title, out_name=out_name,
-                  command=f"`.venv/bin/python benchmarks/{script} --scale {args.scale} --seed {args.seed}`")
+                  command=f"`.venv/bin/python benchmarks/guard/{script} --scale {args.scale} --seed {args.seed}`")
     return 0
 
 
@@ -414,25 +414,8 @@ def write_results(rows, log, labels, *, title: str, command: str, out_name: str)
             lines += ["", f"Accounts alarmed live by the streaming scorer ({replay}; a replay stops once every campaign has "
                       "alarmed, so benign counts cover the rows replayed): "
                       + ", ".join(f"{k} {a:,} / {n:,}" for k, (n, a) in live.items()) + "."]
-    lines += ["", f"Machine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.",
+    lines += ["", f"Machine: {_lib.describe_machine()}. Date: {dt.date.today().isoformat()}.",
               f"Command: {command}", ""]
     text = "\n".join(lines)
     print(text)
-    write_keeping_notes(ROOT / "results" / out_name, text)
-
-
-#: Results files keep everything from this line on when the script rewrites them.
-NOTES_MARKER = "<!-- hand-written notes below: kept when the script rewrites this file -->"
-
-
-def write_keeping_notes(path: Path, text: str) -> None:
-    """Write ``text`` to ``path``, keeping the existing file's hand-written notes (from
-    ``NOTES_MARKER`` on) below it."""
-    old = path.read_text() if path.exists() else ""
-    if NOTES_MARKER in old:
-        text = text.rstrip("\n") + "\n\n" + old[old.index(NOTES_MARKER):]
-    path.write_text(text)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    _lib.write_file(out_name, text)

@@ -1,8 +1,8 @@
 """Ledger benchmarks: durable appends/s (SQLite, PostgreSQL), proof time and size at 1M and 10M leaves,
 `verify` throughput. Each figure comes with a baseline measured in the same run.
 
-    .venv/bin/python benchmarks/ledger_bench.py                 # full run (builds a 10M-leaf tree)
-    .venv/bin/python benchmarks/ledger_bench.py --sizes 1000000 # quicker
+    .venv/bin/python benchmarks/ledger/ledger_bench.py                 # full run (builds a 10M-leaf tree)
+    .venv/bin/python benchmarks/ledger/ledger_bench.py --sizes 1000000 # quicker
 
 Writes benchmarks/results/ledger.md and prints the same table. Scratch files go to benchmarks/out/.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import shutil
 import statistics
@@ -26,9 +25,10 @@ from stillwatch.ledger import merkle as M
 from stillwatch.ledger.store import SQLiteStore
 from stillwatch.ledger.tree import CompactRange, StoredTree
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "out" / "ledger"
-RESULTS = ROOT / "benchmarks" / "results" / "ledger.md"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+ROOT = _lib.REPO
+OUT = _lib.OUT / "ledger"
 
 
 def records(n: int, start: int = 0) -> list[Exchange]:
@@ -221,8 +221,8 @@ def main() -> None:
             extra.unlink()
 
     date = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cmd = "`.venv/bin/python benchmarks/ledger_bench.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "") + "`"
-    lines = ["## ledger", "", f"Machine: 2 vCPU cloud VM, shared (load average at start {os.getloadavg()[0]:.1f}). "
+    cmd = "`.venv/bin/python benchmarks/ledger/ledger_bench.py" + (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "") + "`"
+    lines = ["## ledger", "", f"Machine: {_lib.describe_machine()}. "
              f"Date: {date}. Command: {cmd}.", "",
              "| figure | value | baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in table]
@@ -230,8 +230,7 @@ def main() -> None:
               "inclusion proof at 1M and 10M leaves. Appends are of pre-built `Exchange` records "
               "(~300 bytes of canonical JSON each); every append is fsynced before it is acknowledged.", ""]
     text = "\n".join(lines)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    _lib.write_file("ledger.md", text)
     print(text)
     shutil.rmtree(OUT, ignore_errors=True)
 

@@ -3,7 +3,7 @@ same prompts watermarked; reported: the unwatermarked model's NLL of those answe
 of its unwatermarked answers, and the answers' provider green rate (the per-token signal a student can
 learn). Radioactivity per setting on fine-tuned students is in trace.md only for the demo setting.
 
-    .venv/bin/python benchmarks/trace_quality.py [--prompts 32] [--tokens 96]
+    .venv/bin/python benchmarks/trace/trace_quality.py [--prompts 32] [--tokens 96]
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+from _common import teacher_nll, write_section  # noqa: E402
 
 
 def main() -> None:
@@ -32,7 +33,6 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from trace_radioactivity import _replace_section, _teacher_nll
 
     from stillwatch.distill.harvest import HarvestConfig, harvest
     from stillwatch.distill.prompts import generate_prompts
@@ -55,7 +55,7 @@ def main() -> None:
     }
     harvest(teacher, prompts, work / "un.jsonl", replace(hc, watermark=False))
     un = read_transcripts(work / "un.jsonl")
-    nll_un = _teacher_nll(teacher, un)
+    nll_un = teacher_nll(teacher, un)
     rows = []
     for i, (name, (prov, acc)) in enumerate(settings.items()):
         mc = MarkConfig(provider=prov, account=acc, tokenizer_id=teacher.tokenizer_id)
@@ -66,20 +66,20 @@ def main() -> None:
         c = np.concatenate([np.lib.stride_tricks.sliding_window_view(a, h + 1)[:, :h] for a in ids])
         t = np.concatenate([a[h:] for a in ids])
         g = score_pairs(c, t, spec, master.provider_key(), dedup=False)
-        rows.append((name, _teacher_nll(teacher, wm) - nll_un, g.n_green / g.n_scored))
+        rows.append((name, teacher_nll(teacher, wm) - nll_un, g.n_green / g.n_scored))
         print(f"[{time.perf_counter() - t_all:6.0f}s] {name}: quality cost {rows[-1][1]:+.3f} nats/token, green rate {rows[-1][2]:.3f}", flush=True)
     la = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    lines = ["<!-- quality:begin -->", "### Quality cost of watermark settings on SmolLM2 (`benchmarks/trace_quality.py`)", "",
-             f"Command: `.venv/bin/python benchmarks/trace_quality.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
-             f"Machine: 2 vCPU cloud VM, shared (load average at the end {la}), torch 1 thread. Date: {dt.date.today().isoformat()}. "
+    lines = ["### Quality cost of watermark settings on SmolLM2 (`benchmarks/trace/trace_quality.py`)", "",
+             f"Command: `.venv/bin/python benchmarks/trace/trace_quality.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
+             f"Machine: {_lib.describe_machine(threads=1)} (load averages at the end {la}). Date: {dt.date.today().isoformat()}. "
              f"Wall time {time.perf_counter() - t_all:.0f} s.", "",
              f"{args.prompts} prompts, answers of up to {args.tokens} tokens at temperature {args.temperature}; baseline = the same "
              f"model's unwatermarked answers (NLL {nll_un:.3f} nats/token under the unwatermarked model). Green rate = share of "
              "the answers' tokens green under the provider layer (gamma 0.25): the per-token signal a student can learn.", "",
              "| setting | quality cost (NLL, nats/token) | provider green rate |", "|---|---|---|"]
     lines += [f"| {n} | {q:+.3f} | {g:.3f} |" for n, q, g in rows]
-    lines += ["<!-- quality:end -->", ""]
-    _replace_section("quality", "\n".join(lines))
+    lines += [""]
+    write_section("quality", "\n".join(lines))
 
 
 if __name__ == "__main__":

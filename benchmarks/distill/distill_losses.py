@@ -1,7 +1,7 @@
 """Sequence-level vs token-level distillation on the tiny teacher: held-out loss after the same number
 of steps, and the cost per step relative to sequence-level KD (the baseline), in one run.
 
-    .venv/bin/python benchmarks/distill_losses.py [--records 120] [--epochs 2]
+    .venv/bin/python benchmarks/distill/distill_losses.py [--records 120] [--epochs 2]
 
 Writes stdout and benchmarks/results/distill.md.
 """
@@ -17,7 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
 
 
 def main() -> None:
@@ -57,17 +58,16 @@ def main() -> None:
                      "sec_per_step": sec / max(1, s.steps)})
         print(rows[-1], flush=True)
     seq = rows[0]["sec_per_step"]
-    lines = ["## distill — sequence-level vs token-level KD (`benchmarks/distill_losses.py`)", "",
-             f"Command: `.venv/bin/python benchmarks/distill_losses.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
-             f"Machine: 2 vCPU cloud VM, shared (heavily loaded by other jobs), torch 1 thread. Date: {dt.date.today().isoformat()}.", "",
+    lines = ["## distill — sequence-level vs token-level KD (`benchmarks/distill/distill_losses.py`)", "",
+             f"Command: `.venv/bin/python benchmarks/distill/distill_losses.py {' '.join(sys.argv[1:])}`".rstrip() + "  ",
+             f"Machine: {_lib.describe_machine(threads=1)}. Date: {dt.date.today().isoformat()}.", "",
              f"Teacher: a 2x96 byte-level Llama pre-trained here on 400 templated English prompts (3 epochs); student: a 2x64 byte-level Llama, fresh init; {len(recs)} answers of up to "
              f"{args.tokens} tokens, {args.epochs} epochs, batch 16. Held-out loss = cross-entropy of held-out teacher answers "
              "(nats/token). Baseline: sequence-level KD (seq); cost ratio = seconds per step / seq's, same run.", "",
              "| loss | steps | held-out before | held-out after | cost per step vs seq |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['loss']} | {r['steps']} | {r['eval_before']:.3f} | {r['eval_after']:.3f} | {r['sec_per_step'] / seq:.2f}x |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "distill.md").write_text("\n".join(lines) + "\n")
+    _lib.write_file("distill.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     shutil.rmtree(work, ignore_errors=True)
 

@@ -5,15 +5,14 @@ Runs every scenario family of the simulator SEPARATELY (never averaged) with eno
 ``benchmarks/results/guard_eval.md``. Each shortfall is diagnosed from the data (which campaigns
 were missed, how they were split, when the alarm came).
 
-    .venv/bin/python benchmarks/guard_eval.py                       # all families, 320k exchanges each
-    .venv/bin/python benchmarks/guard_eval.py --families coding,rubric --exchanges 100000
+    .venv/bin/python benchmarks/guard/guard_eval.py                       # all families, 320k exchanges each
+    .venv/bin/python benchmarks/guard/guard_eval.py --families coding,rubric --exchanges 100000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -34,8 +33,10 @@ from stillwatch.guard.evaluate import (
 )
 from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, SCENARIOS, simulate
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "guard_eval.md"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+ROOT = _lib.REPO
+OUT = _lib.RESULTS / "guard_eval.md"
 
 
 def fmt(x, pct=False, digits=3):
@@ -371,7 +372,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     families = [f for f in args.families.split(",") if f]
     detectors = [d for d in args.detectors.split(",") if d]
-    cmd = " ".join(["benchmarks/guard_eval.py"] + (argv if argv is not None else sys.argv[1:]))
+    cmd = " ".join(["benchmarks/guard/guard_eval.py"] + (argv if argv is not None else sys.argv[1:]))
     import subprocess
 
     try:
@@ -394,9 +395,9 @@ def main(argv=None) -> int:
                                   args.stream_reference, f in args.stream_whole_log.split(",")))
     # ---- summary against the goals (Stillwatch only), one row per family
     lines = [
-        "## guard: detection goals per scenario family (`benchmarks/guard_eval.py`)",
+        "## guard: detection goals per scenario family (`benchmarks/guard/guard_eval.py`)",
         "",
-        f"Machine: 2 vCPU cloud VM, shared (busy with other jobs); Python {platform.python_version()}. "
+        f"Machine: {_lib.describe_machine()}. "
         f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}. Command: `.venv/bin/python {cmd.strip()}` "
         f"(seed {args.seed}, {args.exchanges:,} exchanges per family; code at commit `{commit}`).",
         "",

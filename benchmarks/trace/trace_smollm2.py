@@ -18,7 +18,7 @@ Figures (stdout and benchmarks/results/trace.md, section ``--tag``):
 Costs are kept down without changing any figure: the frozen lower blocks run once per text (shared
 cache, see stillwatch.distill.train.FrozenPrefix) and serve both training and open-model scoring.
 
-    .venv/bin/python benchmarks/trace_smollm2.py [--prompts 128] [--keys 24]
+    .venv/bin/python benchmarks/trace/trace_smollm2.py [--prompts 128] [--keys 24]
 """
 
 from __future__ import annotations
@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _lib  # noqa: E402
+from _common import plot_rho, write_section  # noqa: E402
 
 
 def main() -> None:
@@ -74,7 +75,7 @@ def main() -> None:
     def log(msg: str) -> None:
         print(f"[{time.perf_counter() - t_all:7.1f}s] {msg}", flush=True)
 
-    work = ROOT / "out" / "trace_smollm2" / args.tag
+    work = _lib.OUT / "trace_smollm2" / args.tag
     work.mkdir(parents=True, exist_ok=True)
     key_path = work / "master.key"
     if not key_path.exists():
@@ -251,7 +252,6 @@ def _p(score_pairs, pairs, spec, key) -> dict:
 
 
 def _plot(out: dict, tag: str) -> None:
-    from trace_radioactivity import plot_rho
 
     plot_rho(out, (("open_diff", "open, differential vs base"), ("open_plain", "open, plain"), ("closed_diff", "closed, differential")),
              "rho: share of watermarked answers in the fine-tuning data",
@@ -259,17 +259,15 @@ def _plot(out: dict, tag: str) -> None:
 
 
 def _write_md(out: dict, tag: str) -> None:
-    from trace_radioactivity import _replace_section
 
     s, q = out["sizes"], out["quality"]
     la = ", ".join(f"{x:.1f}" for x in out["load_average"])
     lines = [
-        f"<!-- {tag}:begin -->",
-        f"### Radioactivity of fine-tuned SmolLM2 students (`benchmarks/trace_smollm2.py`)",
+        f"### Radioactivity of fine-tuned SmolLM2 students (`benchmarks/trace/trace_smollm2.py`)",
         "",
-        f"Command: `.venv/bin/python benchmarks/trace_smollm2.py {out['argv']}`".rstrip() + "  ",
-        f"Machine: 2 vCPU cloud VM, shared with two other engineers' benchmarks (load average at the end {la}), torch 1 "
-        f"thread, float32. Date: {out['date']}. Wall time {out['seconds']:.0f} s (harvest {s['harvest_s']:.0f} s; 0 s when resumed).",
+        f"Command: `.venv/bin/python benchmarks/trace/trace_smollm2.py {out['argv']}`".rstrip() + "  ",
+        f"Machine: {_lib.describe_machine(threads=1)} (load averages at the end {la}), "
+        f"float32. Date: {out['date']}. Wall time {out['seconds']:.0f} s (harvest {s['harvest_s']:.0f} s; 0 s when resumed).",
         "",
         f"Sizes: teacher = SmolLM2-135M-Instruct, watermarked (provider KGW h={out['watermark']['context_width']}, gamma="
         f"{out['watermark']['gamma']}, delta={out['watermark']['delta']}; account layer h=1, delta=1.5; 4 accounts), "
@@ -316,8 +314,8 @@ def _write_md(out: dict, tag: str) -> None:
               f"model's NLL of the watermarked answers {q['nll_watermarked']:.3f} vs the unwatermarked answers {q['nll_unwatermarked']:.3f} "
               f"nats/token ({q['quality_cost_nll']:+.3f}); green rate of the harvest {q['green_rate_watermarked']:.3f} "
               f"(unwatermarked {q['green_rate_unwatermarked']:.3f}, gamma 0.25).",
-              f"<!-- {tag}:end -->", ""]
-    _replace_section(tag, "\n".join(lines))
+              ""]
+    write_section(tag, "\n".join(lines))
 
 
 if __name__ == "__main__":

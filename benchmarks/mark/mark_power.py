@@ -9,7 +9,7 @@ Figures, per layer (provider, account; default MarkConfig: additive KGW, h=2, ga
 * the same after replacing 10/20/30% of the tokens (chosen uniformly, without replacement) by ids drawn
   uniformly from the vocabulary.
 
-Run:  .venv/bin/python benchmarks/mark_power.py [--quick]
+Run:  .venv/bin/python benchmarks/mark/mark_power.py [--quick]
 Writes the section "Power" of benchmarks/results/mark.md and benchmarks/results/mark_power.png.
 """
 
@@ -22,56 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _mark_data as data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+import _data as data  # noqa: E402  (this part's shared data)
+from _power import median_with_censoring, prefix_pvalues, tokens_to_target  # noqa: E402
 
-from stillwatch.core import prf, schemes, stats  # noqa: E402
-from stillwatch.core.windows import sliding_windows, unique_windows  # noqa: E402
-from stillwatch.mark import MarkConfig, WatermarkSpec, detect_ids  # noqa: E402
-from stillwatch.mark.detect import split_mask  # noqa: E402
+from stillwatch.mark import MarkConfig, detect_ids  # noqa: E402
 
-TARGET_P = 1e-6
 LENGTHS = (50, 100, 200)
 SUBST = (0.0, 0.1, 0.2, 0.3)
 FPR = 1e-3
-
-
-def prefix_pvalues(ids: np.ndarray, spec: WatermarkSpec, key) -> np.ndarray:
-    """p-value of every prefix: out[T] = detect_ids(ids[:T]).p_value for T in 0..len(ids) (1.0 where T <= h).
-
-    One PRF pass over the windows plus cumulative counts: a window first seen at position i is first
-    seen in every prefix that contains it, so de-duplicated counts of a prefix are prefix sums."""
-    h = spec.context_width
-    ctx, tok = sliding_windows(ids, h)
-    n = tok.shape[0]
-    out = np.ones(len(ids) + 1)
-    if n == 0:
-        return out
-    idx = np.arange(n)
-    act = split_mask(ctx, spec)
-    if act is not None:
-        idx = idx[act]
-    first = idx[unique_windows(ctx[idx], tok[idx])]
-    scored = np.zeros(n, dtype=np.int64)
-    scored[first] = 1
-    k0, k1 = key.words
-    folds = prf.fold(ctx)
-    if spec.scheme == "kgw":
-        hit = schemes.kgw_green(k0, k1, folds, tok, spec.gamma).astype(np.int64) * scored
-        n_s, n_g = np.cumsum(scored), np.cumsum(hit)
-        p = np.where(n_s > 0, stats.binomial_tail(n_g, n_s, spec.gamma), 1.0)
-    else:
-        sc = schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)) * scored
-        n_s, s = np.cumsum(scored), np.cumsum(sc)
-        p = np.where(n_s > 0, stats.gamma_tail(s, n_s), 1.0)
-    out[h + 1 :] = p  # prefix of T tokens holds windows 0..T-h-1
-    return out
-
-
-def tokens_to_target(pp: np.ndarray, target: float = TARGET_P) -> float:
-    """Smallest T with pp[T] <= target, or inf."""
-    hit = np.nonzero(pp <= target)[0]
-    return float(hit[0]) if hit.size else float("inf")
 
 
 def substitute(ids: np.ndarray, rate: float, vocab: int, rng: np.random.Generator) -> np.ndarray:
@@ -85,18 +44,11 @@ def substitute(ids: np.ndarray, rate: float, vocab: int, rng: np.random.Generato
     return out
 
 
-def median_with_censoring(x: np.ndarray) -> str:
-    """Median of values where inf means 'not reached'; '>max' if more than half are censored."""
-    if np.isfinite(np.median(x)):
-        return f"{np.median(x):.0f}"
-    return "not reached (>50% of answers)"
-
-
 def null_thresholds(quick: bool) -> dict[str, float]:
     """Empirical 1e-3 quantile of the null p-values saved by mark_calibration.py, per layer."""
     path = data.OUT / ("null_pvalues" + ("-quick" if quick else "") + ".npz")
     if not path.exists():
-        raise SystemExit(f"{path} not found: run benchmarks/mark_calibration.py{' --quick' if quick else ''} first")
+        raise SystemExit(f"{path} not found: run benchmarks/mark/mark_calibration.py{' --quick' if quick else ''} first")
     z = np.load(path)
     return {"provider": float(np.quantile(z["provider_kgw"], FPR)), "account": float(np.quantile(z["account_kgw"], FPR)),
             "n_null": int(len(z["provider_kgw"]))}
@@ -174,7 +126,7 @@ def main() -> None:
 
     plot = data.results_dir(args.quick) / "mark_power.png"
     _plot(tpr, plot)
-    body = data.header("benchmarks/mark_power.py" + (" --quick" if args.quick else "")) + (
+    body = data.header("benchmarks/mark/mark_power.py" + (" --quick" if args.quick else "")) + (
         f"- texts: {len(texts)} SmolLM2 answers watermarked with the default MarkConfig (two {cfg.sharing} {cfg.provider.scheme.upper()} layers, "
         f"h={cfg.provider.context_width}, gamma={cfg.provider.gamma}, delta={cfg.provider.delta} + {cfg.account.delta}) for {len(set(a for _, a in texts))} accounts, sampled at temperature "
         f"{data.TEMPERATURE} (no top-k/top-p), max {data.MAX_NEW_TOKENS} new tokens; median length {int(np.median(lens))} "
