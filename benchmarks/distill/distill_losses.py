@@ -34,12 +34,12 @@ def main() -> None:
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import StudentConfig, build_student
     from stillwatch.distill.train import TrainConfig, train
-    from stillwatch.distill.transcripts import Transcript, read_transcripts
+    from stillwatch.records import Transcript, read_transcripts
 
     work = Path(tempfile.mkdtemp(prefix="sw-distill-bench-"))
     # A teacher worth distilling: a tiny Llama first trained on templated English (the built-in prompts as
     # answers), so its next-token distribution is peaked (a random model's is near-uniform: nothing to learn).
-    corpus = [Transcript(prompt_id=p.id, prompt="Say something.", answer=p.prompt, account="corpus")
+    corpus = [Transcript(prompt_id=p.id, prompt="Say something.", text=p.prompt, account="corpus")
               for p in generate_prompts(400, seed=99)]
     teacher = build_student(StudentConfig(seed=7, hidden=96, intermediate=256))
     train(corpus, teacher, work / "teacher", TrainConfig(epochs=3, batch_size=16, lr=3e-3, warmup_steps=5))

@@ -29,7 +29,7 @@ def teacher_nll(teacher, recs) -> float:
     from stillwatch.distill.losses import IGNORE_INDEX, sequence_kd_loss
     from stillwatch.distill.train import Example, collate
 
-    ex = [Example(r.prompt_id, tuple(r.prompt_ids) + tuple(r.answer_ids), len(r.prompt_ids)) for r in recs if r.answer_ids]
+    ex = [Example(r.prompt_id, tuple(r.prompt_ids) + tuple(r.completion_ids), len(r.prompt_ids)) for r in recs if r.completion_ids]
     tot, n = 0.0, 0
     with torch.inference_mode():
         for s in range(0, len(ex), 16):

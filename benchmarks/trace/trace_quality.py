@@ -36,7 +36,7 @@ def main() -> None:
 
     from stillwatch.distill.harvest import HarvestConfig, harvest
     from stillwatch.distill.prompts import generate_prompts
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MarkConfig, MasterKey, score_pairs
     from stillwatch.mark.config import LayerParams
     from stillwatch.models import load_backend
@@ -62,7 +62,7 @@ def main() -> None:
         harvest(teacher, prompts, work / f"wm{i}.jsonl", hc, master=master, mark_config=mc)
         wm = read_transcripts(work / f"wm{i}.jsonl")
         spec, h = mc.provider_spec(), prov.context_width
-        ids = [np.asarray(r.answer_ids) for r in wm if len(r.answer_ids) > h]
+        ids = [np.asarray(r.completion_ids) for r in wm if len(r.completion_ids) > h]
         c = np.concatenate([np.lib.stride_tricks.sliding_window_view(a, h + 1)[:, :h] for a in ids])
         t = np.concatenate([a[h:] for a in ids])
         g = score_pairs(c, t, spec, master.provider_key(), dedup=False)

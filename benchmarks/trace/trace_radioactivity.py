@@ -54,7 +54,7 @@ def main() -> None:
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import StudentConfig, build_student
     from stillwatch.distill.train import TrainConfig, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MarkConfig, MasterKey, score_pairs
     from stillwatch.mark.config import LayerParams
     from stillwatch.models import load_backend
@@ -104,7 +104,7 @@ def main() -> None:
         return closed_model_pairs([np.asarray(g.completion_ids, dtype=np.int64) for g in gens], [np.asarray(g.prompt_ids) for g in gens], h)
 
     def reading_texts(recs):
-        return [ScoringText(np.asarray(list(r.prompt_ids) + list(r.answer_ids)), len(r.prompt_ids)) for r in recs]
+        return [ScoringText(np.asarray(list(r.prompt_ids) + list(r.completion_ids)), len(r.prompt_ids)) for r in recs]
 
     def p_of(pairs, spec, key) -> dict:
         r = score_pairs(pairs.contexts, pairs.tokens, spec, key, exclude_windows=pairs.exclude)

@@ -94,7 +94,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import TrainConfig, build_examples, split_examples, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MarkConfig, MasterKey
     from stillwatch.mark.config import LayerParams
     from stillwatch.models import load_backend
@@ -137,7 +137,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         new = len(recs) - before
         if new > 0:
             st = state["stages"].setdefault(stage, {"seconds": 0.0, "answers": 0, "tokens": 0})
-            new_tok = sum(len(r.answer_ids) for r in recs[-new:])
+            new_tok = sum(len(r.completion_ids) for r in recs[-new:])
             st["seconds"] += time.perf_counter() - t0
             st["answers"] += new
             st["tokens"] += new_tok
@@ -155,8 +155,8 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     spec, key = mc_main.provider_spec(), master.provider_key()
     state["sizes"] = {"prompts": N, "full_prompts": args.full_prompts, "settings_prompts": args.settings_prompts, "new_tokens": T,
                       "temperature": args.temperature, "epochs": args.epochs, "lr": args.lr, "train_layers": L, "keys": args.keys,
-                      "innocent": args.innocent, "accounts": accounts, "un_tokens": int(sum(len(r.answer_ids) for r in un)),
-                      "wm_tokens_full": int(sum(len(r.answer_ids) for r in wm[: args.full_prompts]))}
+                      "innocent": args.innocent, "accounts": accounts, "un_tokens": int(sum(len(r.completion_ids) for r in un)),
+                      "wm_tokens_full": int(sum(len(r.completion_ids) for r in wm[: args.full_prompts]))}
     state["watermark"] = spec.to_dict()
 
     # ------------------------------------------------------------------ scoring corpus + base pass
@@ -211,7 +211,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
         """(watermarked answers, their tokens) in the training split of a student fine-tuned on ``recs``."""
         out = {e.prompt_id for e in split_examples(build_examples(recs, teacher, 256), tcfg.eval_fraction)[1]}
         wm_in = [r for r in recs if r.watermark != "none" and r.prompt_id not in out]
-        return len(wm_in), int(sum(len(r.answer_ids) for r in wm_in))
+        return len(wm_in), int(sum(len(r.completion_ids) for r in wm_in))
 
     preds: dict[str, list] = {}
     for rho in [r for r in rhos if r < 1]:
@@ -352,7 +352,7 @@ def _text_green_rate(recs, spec, key) -> float:
     from stillwatch.mark import score_pairs
 
     h = spec.context_width
-    ids = [np.asarray(r.answer_ids, dtype=np.int64) for r in recs if len(r.answer_ids) > h]
+    ids = [np.asarray(r.completion_ids, dtype=np.int64) for r in recs if len(r.completion_ids) > h]
     c = np.concatenate([np.lib.stride_tricks.sliding_window_view(a, h + 1)[:, :h] for a in ids])
     t = np.concatenate([a[h:] for a in ids])
     g = score_pairs(c, t, spec, key, dedup=False)

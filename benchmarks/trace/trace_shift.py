@@ -45,11 +45,11 @@ def main() -> None:
     torch.set_num_threads(1)
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import FrozenPrefix, TrainConfig, build_examples, collate, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MasterKey, score_pairs
     from stillwatch.core import prf, schemes
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.cli.trace_demo import demo_mark_config
     from stillwatch.trace.radioactivity import ScoringText, open_model_pairs
 
     t0 = time.perf_counter()

@@ -64,10 +64,10 @@ def main() -> None:
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import FrozenPrefix, TrainConfig, build_examples, collate, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MasterKey, attribute_pairs, score_pairs
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.cli.trace_demo import demo_mark_config
     from stillwatch.trace.radioactivity import ScoringText, closed_model_pairs, open_model_pairs
 
     t_all = time.perf_counter()
@@ -96,7 +96,7 @@ def main() -> None:
     wm = sorted(read_transcripts(work / "wm.jsonl"), key=lambda r: order[r.prompt_id])
     un = sorted(read_transcripts(work / "un.jsonl"), key=lambda r: order[r.prompt_id])
     accounts = sorted({r.account for r in wm})
-    log(f"harvest done in {harvest_s:.0f}s: {sum(len(r.answer_ids) for r in wm)} watermarked + {sum(len(r.answer_ids) for r in un)} plain tokens")
+    log(f"harvest done in {harvest_s:.0f}s: {sum(len(r.completion_ids) for r in wm)} watermarked + {sum(len(r.completion_ids) for r in un)} plain tokens")
 
     # ------------------------------------------------------------ base pass: predictions + NLL (quality)
     ex_un = build_examples(un, teacher, 256)
@@ -123,8 +123,8 @@ def main() -> None:
     _, nll_wm = full_pass(teacher.model, ex_wm)
 
     def green_rate(recs):
-        c = np.concatenate([np.asarray(r.answer_ids)[:-1] for r in recs if len(r.answer_ids) > 1])[:, None]
-        t = np.concatenate([np.asarray(r.answer_ids)[1:] for r in recs if len(r.answer_ids) > 1])
+        c = np.concatenate([np.asarray(r.completion_ids)[:-1] for r in recs if len(r.completion_ids) > 1])[:, None]
+        t = np.concatenate([np.asarray(r.completion_ids)[1:] for r in recs if len(r.completion_ids) > 1])
         r = score_pairs(c, t, spec, key)
         return r.n_green / max(r.n_scored, 1)
 
@@ -170,7 +170,7 @@ def main() -> None:
     out: dict = {"date": dt.date.today().isoformat(), "argv": " ".join(sys.argv[1:]), "quality": quality, "rho": [], "null": {},
                  "sizes": {"prompts": N, "new_tokens": T, "temperature": args.temperature, "epochs": args.epochs, "lr": args.lr,
                            "train_layers": args.train_layers, "closed_prompts": len(closed_prompts), "keys": args.keys,
-                           "wm_tokens": int(sum(len(r.answer_ids) for r in wm)), "harvest_s": harvest_s},
+                           "wm_tokens": int(sum(len(r.completion_ids) for r in wm)), "harvest_s": harvest_s},
                  "watermark": spec.to_dict()}
     pairs_by_rho = {}
     for rho in [float(x) for x in args.rhos.split(",")]:
@@ -181,7 +181,7 @@ def main() -> None:
         s = train(recs, st, work / f"student_{rho}", tcfg, resume=False, prefix_cache=cache)
         r = evaluate_student(st)
         pairs_by_rho[rho] = r.pop("pairs")
-        row = {"rho": rho, "n_watermarked_answers": k, "wm_tokens_trained": int(sum(len(x.answer_ids) for x in wm[:k])),
+        row = {"rho": rho, "n_watermarked_answers": k, "wm_tokens_trained": int(sum(len(x.completion_ids) for x in wm[:k])),
                "train_s": s.seconds, "eval_loss_before": s.eval_loss_before, "eval_loss": s.eval_loss, **r}
         out["rho"].append(row)
         log(f"rho = {rho:.0%}: open plain p={r['open_plain']['p_value']:.3g} (n {r['open_plain']['n_scored']}), "
@@ -193,18 +193,18 @@ def main() -> None:
 
     # ------------------------------------------------------------ paraphrasing limitation
     if args.paraphrase:
-        from stillwatch.distill.transcripts import Transcript, TranscriptWriter
+        from stillwatch.records import Appender, Transcript
 
         para_path = work / "para.jsonl"
         if not para_path.exists() or len(read_transcripts(para_path)) != len(wm):
             log(f"paraphrase: the teacher rewrites the {len(wm)} watermarked answers (no watermark)")
-            ask = [f"Rewrite the following text in your own words, keeping its meaning:\n\n{r.answer}" for r in wm]
+            ask = [f"Rewrite the following text in your own words, keeping its meaning:\n\n{r.text}" for r in wm]
             gens = teacher.generate(ask, max_new_tokens=T, temperature=args.temperature, seed=9, batch_size=64)
             para_path.unlink(missing_ok=True)
-            with TranscriptWriter(para_path) as w:
-                w.write_many([Transcript(prompt_id=r.prompt_id, family=r.family, prompt=r.prompt, answer=g.text, account=r.account,
-                                         watermark="paraphrased", spec=r.spec, teacher=r.teacher, tokenizer_id=r.tokenizer_id,
-                                         prompt_ids=r.prompt_ids, answer_ids=g.completion_ids) for r, g in zip(wm, gens, strict=True)])
+            with Appender(para_path) as w:
+                w.write_many([Transcript(prompt_id=r.prompt_id, family=r.family, prompt=r.prompt, text=g.text, account=r.account,
+                                         watermark=r.watermark, spec=r.spec, model=r.model, tokenizer_id=r.tokenizer_id,
+                                         prompt_ids=r.prompt_ids, completion_ids=g.completion_ids) for r, g in zip(wm, gens, strict=True)])
         para = sorted(read_transcripts(para_path), key=lambda r: order[r.prompt_id])
         st = load_pretrained_student("smollm2")
         log("paraphrased: fine-tune on the paraphrased watermarked harvest")
@@ -212,7 +212,7 @@ def main() -> None:
         r = evaluate_student(st)
         r.pop("pairs")
         out["paraphrase"] = {"green_rate_paraphrased_text": green_rate(para), "train_s": s.seconds,
-                             "para_tokens": int(sum(len(x.answer_ids) for x in para)), **r}
+                             "para_tokens": int(sum(len(x.completion_ids) for x in para)), **r}
         log(f"paraphrased: text green rate {out['paraphrase']['green_rate_paraphrased_text']:.3f}; open diff "
             f"p={r['open_diff']['p_value']:.3g} (n {r['open_diff']['n_scored']}, green {r['open_diff']['green_rate']:.3f})"
             + (f", closed diff p={r['closed_diff']['p_value']:.3g}" if "closed_diff" in r else ""))

@@ -89,10 +89,10 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import TrainConfig, build_examples, split_examples, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
-    from stillwatch.trace.demo import demo_mark_config
+    from stillwatch.cli.trace_demo import demo_mark_config
     from stillwatch.trace.radioactivity import ScoringText
 
     _copy_source(Path(args.source), work, state, args.prompts)
@@ -117,7 +117,7 @@ def _run(args, work: Path, state: dict, state_path: Path) -> None:  # noqa: C901
     topics = {f"{r:g}": sorted(trainable[: round(r * N)]) for r in TOPIC_RHOS}
     topic = topics[f"{TOPIC_RHO:g}"]
     state["sizes"] = {"prompts": N, "full_prompts": args.full_prompts, "keys": args.keys, "topic_texts": len(topic),
-                      "un_tokens": int(sum(len(r.answer_ids) for r in un)), "source": str(Path(args.source).relative_to(_lib.REPO))}
+                      "un_tokens": int(sum(len(r.completion_ids) for r in un)), "source": str(Path(args.source).relative_to(_lib.REPO))}
 
     def records(rho: float) -> list:
         if rho >= 1:
@@ -302,7 +302,7 @@ def _reanswers(teacher, prompts: list, work: Path, k: int, state: dict, log) -> 
 
     from stillwatch.distill.harvest import HarvestConfig, harvest
     from stillwatch.distill.train import build_examples
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
 
     hc = HarvestConfig(accounts=4, account_prefix="campaign", max_new_tokens=96, temperature=0.7, batch_size=64, watermark=False)
     order = {p.id: i for i, p in enumerate(prompts)}
@@ -313,7 +313,7 @@ def _reanswers(teacher, prompts: list, work: Path, k: int, state: dict, log) -> 
         harvest(teacher, prompts, path, replace(hc, seed=1000 + i))
         recs = sorted((r for r in read_transcripts(path) if r.prompt_id in order), key=lambda r: order[r.prompt_id])
         st = state.setdefault("reanswer_harvest", {}).setdefault(str(i), {"seconds": time.perf_counter() - t0})
-        st["tokens"] = int(sum(len(r.answer_ids) for r in recs))
+        st["tokens"] = int(sum(len(r.completion_ids) for r in recs))
         log(f"re-answers, seed {1000 + i}: {len(recs)} answers, {st['tokens']} tokens ({time.perf_counter() - t0:.0f}s)")
         out += build_examples(recs, teacher, 256)
     return out

@@ -53,3 +53,8 @@ class TraceError(StillwatchError):
 
 class DistillError(StillwatchError):
     """Base class for distillation errors."""
+
+
+class Interrupted(StillwatchError):
+    """The user interrupted a command (Ctrl-C). The message says what was stored and what was not;
+    the CLI prints it on one line and exits with code 130."""

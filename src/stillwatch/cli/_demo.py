@@ -115,7 +115,7 @@ def guard_step(console: Console, workdir: Path) -> dict[str, Any]:
 
 
 def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, Any]:
-    from stillwatch.trace.demo import demo_step
+    from stillwatch.cli.trace_demo import demo_step
 
     console.print("[bold]4. trace[/] — harvest → train a student → test radioactivity (and a control student)…")
     # the open-model tests only: with the closed-model tests (each student generates its answers) the

@@ -1,45 +1,31 @@
-"""Small I/O helpers shared by the CLI commands: JSONL reading with line-numbered errors, output."""
+"""Small helpers shared by the CLI commands: output encoding, candidate-account lists, progress on
+stderr (stdout carries only results, e.g. the JSON of ``--json``), and Ctrl-C turned into a message
+that says what was stored."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from stillwatch.errors import InputError
+from stillwatch.errors import InputError, Interrupted
+from stillwatch.records import read_text_lines
+
+#: the first line of a master key file (see stillwatch.mark.keys): such a file is never read as a list
+_SECRET_HEADERS = ("stillwatch-master-key",)
 
 
-def read_jsonl(path: Path, *, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (line number, object) for each non-blank line; errors name the file and line."""
-    if not path.exists():
-        raise InputError(f"input file not found: {path}")
-    with path.open("rb") as fh:
-        for no, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InputError(f"{path}:{no}: line is not valid UTF-8") from None
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{no}: not valid JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{no}: expected a JSON object, got {type(obj).__name__}")
-            for k in required:
-                if not isinstance(obj.get(k), str):
-                    raise InputError(f"{path}:{no}: field {k!r} must be a string")
-            yield no, obj
-
-
-def read_lines(path: Path) -> list[str]:
-    """Non-blank, stripped lines of a text file (e.g. account ids)."""
-    if not path.exists():
-        raise InputError(f"file not found: {path}")
-    try:
-        return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not valid UTF-8 text") from None
+def read_accounts(path: Path) -> list[str]:
+    """Account ids, one per line (strict UTF-8). A secret key file passed by mistake is refused
+    without echoing any of it."""
+    lines = read_text_lines(path, what="accounts file")
+    if lines and lines[0].startswith(_SECRET_HEADERS):
+        raise InputError(f"{path} is a master key file, not a list of account ids (one per line)")
+    if not lines:
+        raise InputError(f"the accounts file {path} lists no account ids")
+    return lines
 
 
 def dumps(obj: Any) -> str:
@@ -56,3 +42,45 @@ def _default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
+    """A Rich progress bar on stderr; yields ``update(completed, total=None, info="")``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=stderr_console(), transient=False)
+    task = prog.add_task(description, total=total, info="")
+
+    def update(completed: int, total: int | None = None, info: str = "") -> None:
+        kw = {"total": total} if total is not None else {}
+        prog.update(task, completed=completed, info=info, **kw)
+
+    with prog:
+        yield update
+
+
+@contextlib.contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner with ``message`` on stderr while a slow step (loading a model) runs."""
+    with stderr_console().status(message):
+        yield
+
+
+@contextlib.contextmanager
+def on_interrupt(describe: Callable[[], str]) -> Iterator[None]:
+    """Within the block, Ctrl-C becomes :class:`Interrupted` with ``describe()`` — what was and was
+    not stored at that moment — which ``main()`` prints on one line before exiting with code 130.
+    Commands that store things wrap their storing part in it (``mark generate``, ``distill harvest``,
+    ``ledger append`` ...)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(describe()) from None

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from stillwatch.distill.losses import IGNORE_INDEX, forward_kl_loss, generalized_jsd_loss, sequence_kd_loss
-from stillwatch.distill.transcripts import Transcript
+from stillwatch.records import Transcript
 from stillwatch.errors import DistillError, InputError
 
 log = logging.getLogger(__name__)
@@ -98,9 +98,9 @@ def build_examples(records: Sequence[Transcript], student: Any, max_len: int) ->
     out: list[Example] = []
     for r in records:
         if r.tokenizer_id == student.tokenizer_id and r.prompt_ids:
-            p_ids, a_ids = list(r.prompt_ids), list(r.answer_ids)
+            p_ids, a_ids = list(r.prompt_ids), list(r.completion_ids)
         else:
-            p_ids, a_ids = student.chat_prompt_ids(r.prompt), student.encode(r.answer)
+            p_ids, a_ids = student.chat_prompt_ids(r.prompt), student.encode(r.text)
         if eos is not None:
             a_ids = a_ids + [eos]
         ids = (p_ids + a_ids)[:max_len]

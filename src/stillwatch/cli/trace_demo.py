@@ -56,7 +56,7 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import TrainConfig, train
-    from stillwatch.distill.transcripts import read_transcripts
+    from stillwatch.records import read_transcripts
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
     from stillwatch.trace.api import run_radioactivity
@@ -129,7 +129,7 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
         "teacher": teacher_name,
         "watermark": {"provider": mc.provider_spec().to_dict(), "account": mc.account_spec("campaign-000").to_dict()},
         "campaign": {"accounts": hc.account_ids(), "prompts": n_prompts, "answers": len(wm), "temperature": hc.temperature,
-                     "harvested_tokens": int(sum(len(r.answer_ids) for r in wm))},
+                     "harvested_tokens": int(sum(len(r.completion_ids) for r in wm))},
         "differential_base": teacher_name,
         "student": {"base": teacher_name, "fine_tuned_layers": min(TRAIN_LAYERS, n_layers or TRAIN_LAYERS), "of_layers": n_layers,
                     "lr": LEARNING_RATE, "epochs": epochs},

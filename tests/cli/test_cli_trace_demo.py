@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from stillwatch.mark import MasterKey
-from stillwatch.trace.demo import demo_step
+from stillwatch.cli.trace_demo import demo_step
 
 
 def test_demo_step_runs_on_tiny_and_reports_both_models(tmp_path):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from stillwatch.distill.prompts import FAMILIES, generate_prompts, read_prompts, write_prompts
-from stillwatch.distill.transcripts import Transcript, TranscriptWriter, read_transcripts
+from stillwatch.distill.prompts import FAMILIES, generate_prompts
+from stillwatch.records import Appender, Transcript, read_prompts, read_transcripts, write_prompts
 from stillwatch.errors import InputError
 
 
@@ -31,7 +31,7 @@ def test_prompt_file_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("content", "match"),
     [("", "holds no prompts"), ("{not json\n", "not valid JSON"), ('{"text": "x"}\n', "prompt"),
-     ('{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n', "duplicate ids")],
+     ('{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n', "duplicate id 'a'")],
 )
 def test_bad_prompt_files_name_the_problem(tmp_path, content, match):
     f = tmp_path / "p.jsonl"
@@ -46,28 +46,28 @@ def test_unknown_family_is_rejected():
 
 
 def _rec(i: int) -> Transcript:
-    return Transcript(prompt_id=f"p{i}", prompt=f"q{i}", answer=f"a{i}", account="acct-000", answer_ids=(1, 2, i))
+    return Transcript(prompt_id=f"p{i}", prompt=f"q{i}", text=f"a{i}", account="acct-000", completion_ids=(1, 2, i))
 
 
 def test_writer_appends_and_reader_round_trips(tmp_path):
     f = tmp_path / "t.jsonl"
-    with TranscriptWriter(f) as w:
+    with Appender(f) as w:
         assert w.write_many([_rec(0), _rec(1)]) == 2
-    with TranscriptWriter(f) as w:
+    with Appender(f) as w:
         w.write_many([_rec(2)])
     got = read_transcripts(f)
     assert [r.prompt_id for r in got] == ["p0", "p1", "p2"]
-    assert got[2].answer_ids == (1, 2, 2)
+    assert got[2].completion_ids == (1, 2, 2)
 
 
 def test_torn_last_line_is_ignored_then_cut_without_losing_complete_records(tmp_path):
     f = tmp_path / "t.jsonl"
-    with TranscriptWriter(f) as w:
+    with Appender(f) as w:
         w.write_many([_rec(0), _rec(1)])
     with f.open("a") as fh:
         fh.write('{"prompt_id": "p2", "prompt": "q2", "ans')  # the process died mid-write
     assert [r.prompt_id for r in read_transcripts(f)] == ["p0", "p1"]
-    with TranscriptWriter(f) as w:
+    with Appender(f) as w:
         w.write_many([_rec(3)])
     lines = f.read_text().splitlines()
     assert [json.loads(x)["prompt_id"] for x in lines] == ["p0", "p1", "p3"]
