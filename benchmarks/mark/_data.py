@@ -186,26 +186,28 @@ def generate_cached(name: str, prompts: list[str], account: str | None, cfg=None
     time (OUT/<name>-<key>.jsonl, the key covering the batch's prompts, account, config, sampling
     parameters and seed), so an interrupted run resumes and a larger set reuses the batches of a smaller one.
     """
-    from stillwatch.mark import MarkConfig, Marker
+    from stillwatch.mark import MarkConfig
+    from stillwatch.mark.generate import MarkedGenerator, Sampling
+    from stillwatch.records import Prompt
 
     if watermark and cfg is None:
         cfg = MarkConfig()
     rows: list[dict] = []
-    proc = None
+    gen = None
     for c, start in enumerate(range(0, len(prompts), batch_size)):
         chunk = prompts[start : start + batch_size]
         key = _cache_key({"prompts": chunk, "account": account, "cfg": config_dict(cfg) if watermark else None,
-                          "T": TEMPERATURE, "max_new": max_new_tokens, "seed": seed + c, "v": 2})
+                          "T": TEMPERATURE, "max_new": max_new_tokens, "seed": seed + c, "v": 3})
         path = OUT / f"{name}-{key}.jsonl"
         if path.exists():
             rows += [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
             continue
-        be = backend()
-        if watermark and proc is None:
-            proc = Marker(master_key(), account, cfg, vocab_size=be.vocab_size).hf_processor()
+        if gen is None:  # the one watermarked-generation path (stillwatch.mark.generate)
+            gen = MarkedGenerator(backend(), master_key() if watermark else None, config=cfg, watermark=watermark)
         t0 = time.perf_counter()
-        gens = be.generate(chunk, max_new_tokens=max_new_tokens, logits_processor=proc, temperature=TEMPERATURE,
-                           seed=seed + c, batch_size=batch_size)
+        items = [(account or "unmarked", Prompt(f"{name}-{start + j}", "custom", q)) for j, q in enumerate(chunk)]
+        gens = next(gen.generate(items, Sampling(max_new_tokens=max_new_tokens, temperature=TEMPERATURE, seed=seed + c),
+                                 batch_size=len(chunk)))
         el = time.perf_counter() - t0
         ntok = sum(len(g.completion_ids) for g in gens)
         print(f"  [{name}] batch {c + 1}/{-(-len(prompts) // batch_size)}: {len(gens)} answers, {ntok} tokens in "

@@ -78,6 +78,20 @@ def _usage_error(exc: Exception) -> bool:
     return True
 
 
+#: optional dependencies and the extra that installs each (see pyproject.toml)
+_EXTRAS = {
+    "torch": "models", "transformers": "models", "accelerate": "models", "gguf": "models", "tokenizers": "models",
+    "sentencepiece": "models", "duckdb": "guard", "ibis": "guard", "pyarrow": "guard", "pyspark": "spark",
+    "fastapi": "gateway", "uvicorn": "gateway", "httpx": "gateway", "psycopg": "postgres", "matplotlib": "report",
+}
+
+
+def _missing_extra(exc: ImportError) -> str | None:
+    """The extra to install when ``exc`` is a missing optional dependency, else None."""
+    top = (exc.name or "").split(".")[0]
+    return _EXTRAS.get(top)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. User errors (bad input, bad usage) exit with code 2 and one line on stderr;
     Ctrl-C exits with 130 and one line saying what was stored; never a traceback for either."""
@@ -88,6 +102,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except StillwatchError as exc:
         _say("error", str(exc))
+        sys.exit(2)
+    except ImportError as exc:
+        extra = _missing_extra(exc)
+        if extra is None:
+            raise
+        _say("error", f"this command needs the '{extra}' extra (missing: {exc.name}): pip install 'stillwatch[{extra}]'")
         sys.exit(2)
     except typer.Abort:
         _say("error", "aborted: the input ended early")
