@@ -52,19 +52,27 @@ def stderr_console() -> Any:
 
 @contextlib.contextmanager
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[..., None]]:
-    """A Rich progress bar on stderr; yields ``update(completed, total=None, info="")``."""
+    """A Rich progress bar on stderr; yields ``update(completed, total=None, info="")``. The bar
+    appears at the first update, so a job refused during its own checks prints only its error."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=stderr_console(), transient=False)
     task = prog.add_task(description, total=total, info="")
+    started = []
 
     def update(completed: int, total: int | None = None, info: str = "") -> None:
+        if not started:
+            prog.start()
+            started.append(True)
         kw = {"total": total} if total is not None else {}
         prog.update(task, completed=completed, info=info, **kw)
 
-    with prog:
+    try:
         yield update
+    finally:
+        if started:
+            prog.stop()
 
 
 @contextlib.contextmanager

@@ -155,6 +155,8 @@ def check_resume(out: Path, existing: Sequence[Transcript], *, teacher: Backend,
     have = {"teacher": {r.model for r in existing}, "tokenizer": {r.tokenizer_id for r in existing},
             "watermark": {r.watermark for r in existing}, "watermark settings": {spec_key(r.spec) for r in existing},
             "sampling": {tuple(sorted(r.sampling.items())) for r in existing}}
+    if have["watermark"] != {want["watermark"]}:
+        del want["watermark settings"]  # implied by the watermark's difference
     diffs = [f"{k} ({_show(have[k])} in the file, {_show({v})} now)" for k, v in want.items() if have[k] != {v}]
     moved = [r for r in existing if r.prompt_id in assigned and assigned[r.prompt_id] != r.account]
     if moved:

@@ -27,6 +27,8 @@ append) is the only thing ever skipped.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,11 +148,12 @@ def settings_of(records: Sequence[Transcript]) -> dict[str, Any]:
 
 
 def spec_key(spec: dict | None) -> str | None:
-    """The deployment part of a spec record (both layers' parameters without the account id), so that
-    records of different accounts of one deployment compare equal."""
+    """A short fingerprint of the deployment part of a spec record (both layers' parameters without
+    the account id), so that records of different accounts of one deployment compare equal."""
     if not spec:
         return None
     prov = spec.get("provider") or {}
     acc = dict(spec.get("account") or {})
     acc.pop("key_id", None)
-    return repr((sorted(prov.items()), sorted(acc.items()), spec.get("sharing")))
+    body = json.dumps([prov, acc, spec.get("sharing")], sort_keys=True, default=str)
+    return "wm:" + hashlib.sha256(body.encode()).hexdigest()[:12]
