@@ -3,8 +3,8 @@
 Prompt ``i`` goes to account ``i mod N`` (a campaign spreads its load over many accounts). A local
 teacher is watermarked here through :class:`stillwatch.mark.generate.MarkedGenerator` (each row with
 its account's layer and the provider layer, the accounts' rows batched together); a remote teacher
-(any OpenAI-compatible URL, e.g. a Stillwatch gateway) is watermarked server-side and answers
-through one backend per account (one API key each), ``concurrency`` requests at a time.
+(any OpenAI-compatible URL) watermarks server-side, if at all, and answers through one backend per
+account (one API key each), ``concurrency`` requests at a time.
 
 Records (:class:`stillwatch.records.Transcript`, the same format ``mark generate`` writes) are
 appended as each batch / request completes, flushed and fsynced, so an interrupted harvest loses at

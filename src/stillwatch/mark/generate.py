@@ -10,7 +10,7 @@ returns :class:`~stillwatch.records.Transcript` records carrying the spec record
 The model is any backend object with ``generate``, ``name``, ``tokenizer_id``, ``vocab_size`` and
 ``local`` (see :class:`stillwatch.models.base.Backend`); ``mark`` does not import ``models``. A
 remote model cannot be watermarked here (its logits never reach us): it answers unwatermarked, or
-is served behind a Stillwatch gateway that marks server-side.
+its server marks its answers itself.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class MarkedGenerator:
         if not getattr(model, "local", False):
             raise BackendError(
                 f"cannot watermark answers of the remote model {model.name!r}: the bias is applied to the model's logits, "
-                "which an API does not expose. Serve the model behind a Stillwatch gateway instead, or answer without a watermark."
+                "which an API does not expose. Run the model locally (--model smollm2, tiny or a directory), or answer without a watermark."
             )
         self.master = master
         self.config = bind_config(config, model.tokenizer_id)

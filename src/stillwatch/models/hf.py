@@ -144,6 +144,8 @@ class HFBackend(Backend):
         self.tokenizer = tokenizer
         self.name = name
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        mp = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        self.max_positions: int | None = int(mp) if isinstance(mp, int) and mp > 0 else None
         self.tokenizer_id = tokenizer_fingerprint(tokenizer)
         eos: list[int] = []
         for cand in (getattr(tokenizer, "eos_token_id", None), getattr(model.generation_config, "eos_token_id", None)):
@@ -255,6 +257,9 @@ class HFBackend(Backend):
         for p, ids in zip(prompts, prompt_ids):
             if not ids:
                 raise InputError(f"prompt {p!r} encodes to no tokens")
+            if self.max_positions is not None and len(ids) + max_new_tokens > self.max_positions:
+                raise InputError(f"a prompt of {len(ids)} tokens plus {max_new_tokens} new tokens exceeds the context of "
+                                 f"{self.name!r} ({self.max_positions} tokens); shorten the prompt ({p[:40]!r}...)")
         device = self.model.device
         eos = np.asarray(self.eos_token_ids, dtype=np.int64)
         results: list[Generation] = []
@@ -314,6 +319,9 @@ class HFBackend(Backend):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
         seqs = _check_sequences(sequences, self.vocab_size)
+        longest = max((len(x) for x in seqs), default=0)
+        if self.max_positions is not None and longest > self.max_positions:
+            raise InputError(f"a sequence of {longest} tokens exceeds the context of {self.name!r} ({self.max_positions} tokens)")
         results: list[np.ndarray | None] = [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
         device = self.model.device

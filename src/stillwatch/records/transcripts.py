@@ -9,8 +9,8 @@ One JSON object per line (see :mod:`stillwatch.records.jsonl`):
 ``prompt``              the prompt as sent (before the chat template)
 ``text``                the answer
 ``account``             the account it was served to (whose watermark layer it carries)
-``watermark``           ``"local"`` (applied here), ``"server-side"`` (a remote teacher such as a
-                        Stillwatch gateway applied it) or ``"none"``
+``watermark``           ``"local"`` (applied here), ``"server-side"`` (a remote teacher's server
+                        applied it; not checked here) or ``"none"``
 ``spec``                the watermark's spec record (both layers' parameters and a fingerprint,
                         never a key) or null
 ``model``               the model that answered (``smollm2``, ``tiny``, a URL, a directory)
