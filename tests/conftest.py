@@ -74,3 +74,12 @@ def cli(capsys):
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """SmolLM2-135M-Instruct, loaded once for the whole session (a load costs seconds; the tests that
+    need it only read it). Tests of loading itself load their own."""
+    from stillwatch.models import load_backend
+
+    return load_backend("smollm2")

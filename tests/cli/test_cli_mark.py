@@ -20,7 +20,13 @@ def test_keys_new_mode_and_no_overwrite(tmp_path, cli):
 
 
 @pytest.mark.slow
-def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli):
+def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, monkeypatch):
+    # the session's SmolLM2 serves `--model smollm2` (loading is tested in tests/models; `mark detect`
+    # still reads only the tokenizer, from the cache)
+    from stillwatch.models import registry
+
+    real = registry.load_backend
+    monkeypatch.setattr(registry, "load_backend", lambda name, **kw: smollm2 if name == "smollm2" else real(name, **kw))
     key = tmp_path / "master.key"
     cli("keys", "new", "--out", key).ok()
     prompts = tmp_path / "prompts.jsonl"

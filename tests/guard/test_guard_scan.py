@@ -16,7 +16,6 @@ from _fixtures_pipeline import make_log  # noqa: E402
 from stillwatch.errors import InputError  # noqa: E402
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

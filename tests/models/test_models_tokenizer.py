@@ -42,8 +42,8 @@ def test_a_saved_student_directory_reads_its_tokenizer_without_the_weights(tiny,
 
 
 @pytest.mark.slow
-def test_smollm2_tokenizer_is_the_backends_and_needs_no_torch():
-    full = load_backend("smollm2")
+def test_smollm2_tokenizer_is_the_backends_and_needs_no_torch(smollm2):
+    full = smollm2
     tok = load_tokenizer("smollm2")
     assert (tok.tokenizer_id, tok.vocab_size) == (full.tokenizer_id, full.vocab_size)
     for t in TEXTS:
