@@ -83,7 +83,7 @@ def test_user_errors_are_one_line_exit_2(tmp_path, cli):
     cli(*gen, "--prompts", p, "--model", "tiny", "--max-new-tokens", "0").user_error("--max-new-tokens")
     assert not (tmp_path / "o").exists()  # nothing was written by any of them
     # a master key passed where the accounts list belongs is refused without echoing it
-    r = cli("mark", "detect", "--master-key", key, "--input", texts, "--model", "tiny", "--accounts", key).user_error("master key file")
+    r = cli("mark", "detect", "--master-key", key, "--input", texts, "--model", "tiny", "--accounts", key).user_error("secret key file")
     assert key.read_text().split()[-1] not in r.err + r.out
 
 

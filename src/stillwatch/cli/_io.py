@@ -12,20 +12,22 @@ from typing import Any
 
 from stillwatch.errors import InputError, Interrupted
 from stillwatch.records import read_text_lines
+from stillwatch.secretfile import refuse_if_secret
 
-#: the first line of a master key file (see stillwatch.mark.keys): such a file is never read as a list
-_SECRET_HEADERS = ("stillwatch-master-key",)
+
+def read_list(path: Path, what: str) -> list[str]:
+    """Non-blank lines of a list file (strict UTF-8), e.g. account ids or API keys. A secret key file
+    passed by mistake is refused without echoing any of it (stillwatch.secretfile's one policy)."""
+    refuse_if_secret(path, what)
+    lines = read_text_lines(path, what=what)
+    if not lines:
+        raise InputError(f"the {what} {path} lists nothing")
+    return lines
 
 
 def read_accounts(path: Path) -> list[str]:
-    """Account ids, one per line (strict UTF-8). A secret key file passed by mistake is refused
-    without echoing any of it."""
-    lines = read_text_lines(path, what="accounts file")
-    if lines and lines[0].startswith(_SECRET_HEADERS):
-        raise InputError(f"{path} is a master key file, not a list of account ids (one per line)")
-    if not lines:
-        raise InputError(f"the accounts file {path} lists no account ids")
-    return lines
+    """Candidate account ids, one per line."""
+    return read_list(path, "accounts file")
 
 
 def dumps(obj: Any) -> str:

@@ -60,7 +60,8 @@ def harvest_cmd(
     from stillwatch.errors import InputError
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
-    from stillwatch.records import check_appendable, read_prompts, read_text_lines
+    from stillwatch.cli._io import read_list
+    from stillwatch.records import check_appendable, read_prompts
 
     ps = read_prompts(prompts)
     cfg = HarvestConfig(accounts=accounts, max_new_tokens=max_new_tokens, temperature=temperature, batch_size=batch_size,
@@ -74,7 +75,7 @@ def harvest_cmd(
         master = MasterKey.load(master_key)
     keys = None
     if remote and api_keys is not None:
-        keys = read_text_lines(api_keys, what="API keys file")
+        keys = read_list(api_keys, "API keys file")
         if len(keys) < accounts:
             raise InputError(f"{api_keys} holds {len(keys)} API key(s) for {accounts} accounts")
     kwargs = {"model": model} if (remote and model) else {}
