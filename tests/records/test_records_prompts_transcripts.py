@@ -7,8 +7,8 @@ import json
 import pytest
 
 from stillwatch.distill.prompts import FAMILIES, generate_prompts
-from stillwatch.records import Appender, Transcript, read_prompts, read_transcripts, write_prompts
 from stillwatch.errors import InputError
+from stillwatch.records import Appender, Transcript, read_prompts, read_transcripts, write_prompts
 
 
 def test_prompts_are_deterministic_and_cycle_families():

@@ -56,9 +56,9 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.distill.student import load_pretrained_student
     from stillwatch.distill.train import TrainConfig, train
-    from stillwatch.records import read_transcripts
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
+    from stillwatch.records import read_transcripts
     from stillwatch.trace.api import run_radioactivity
     from stillwatch.trace.radioactivity import RadioactivityConfig
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from stillwatch.distill.losses import IGNORE_INDEX, forward_kl_loss, generalized_jsd_loss, sequence_kd_loss
-from stillwatch.records import Transcript
 from stillwatch.errors import DistillError, InputError
+from stillwatch.records import Transcript
 
 log = logging.getLogger(__name__)
 
