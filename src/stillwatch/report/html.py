@@ -31,7 +31,8 @@ th,td{border-bottom:1px solid var(--line);padding:4px 8px;text-align:left;vertic
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}code,pre{font:12px/1.4 "DejaVu Sans Mono",monospace}
 pre{background:#f0f4f8;padding:8px;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
 .plot{width:100%;height:auto;max-height:360px}.more{color:var(--muted);font-size:.85em}.yes{color:var(--accent);font-weight:bold}
-.muted{color:var(--muted)}.id{word-break:break-all}
+.muted{color:var(--muted)}code.id{word-break:break-all}span.id{white-space:nowrap}
+details{margin:8px 0}summary{cursor:pointer;color:#1769aa;font-weight:bold}
 @media (max-width:600px){body{font-size:15px}main{padding:8px}section{padding:12px}th,td{padding:3px 5px}}
 @media print{body{background:#fff}nav{display:none}section{break-inside:avoid-page;border:none;padding:0}header{background:#fff;color:#000}
 header p{color:#333}.scroll{overflow:visible}}
@@ -92,19 +93,19 @@ def _campaign(c: dict[str, Any] | None) -> str:
                        for a in acc["items"]], {2, 3, 4})
     inf = c["infrastructure"]
     infra = (_table(["kind", "value", "accounts sharing it", "requests"],
-                    [[_t(r["kind"]), f'<span class="id">{_t(r["value"])}</span>', _n(r["accounts"]), _n(r["exchanges"])] for r in inf["items"]],
+                    [[_t(r["kind"]), f'<code class="id">{_t(r["value"])}</code>', _n(r["accounts"]), _n(r["exchanges"])] for r in inf["items"]],
                     {2, 3}) + _more(inf, "shared values")) if inf["total"] else "<p>No address, user agent or payment fingerprint in the exhibited exchanges is shared by two or more accounts.</p>"
     tl = c["timeline"]
-    timeline = (plots.timeline_svg(tl["bins"], tl["human_feasible_per_hour"])
-                + f'<p>Peak: {_n(tl["peak_per_hour"])} exhibited requests in one hour from {_n(tl["exhibited_accounts"])} accounts; '
-                f'the same number of people could send about {_n(tl["human_feasible_per_hour"])} per hour.</p>') if tl["bins"] else \
+    timeline = (plots.timeline_svg(tl["bins"])
+                + f'<p>Peak: {_n(tl["peak_per_hour"])} exhibited requests in one hour, from {_n(tl["exhibited_accounts"])} accounts '
+                f'in all (as many people, reading full-time, could sustain about {_n(tl["human_feasible_per_hour"])} per hour).</p>') if tl["bins"] else \
         "<p>No exchanges are exhibited, so no timeline is drawn.</p>"
     return (f'<section id="campaign"><h2>The campaign</h2><p>The traffic monitor scanned {_n(c["log_rows"])} requests from '
             f'{_n(c["accounts_scanned"])} accounts and flagged {_n(c["flagged_accounts"])}. One person reading every answer could '
             f'sustain about {_n(c["human_rate_per_hour"])} requests per hour (the human-feasible rate); volumes below are multiples of it.</p>'
             f"<h3>Campaigns</h3>{camps}<h3>Volume against the human-feasible rate</h3>{plots.volume_svg(c['campaigns']) if c['campaigns'] else ''}"
             f"<h3>Timeline</h3>{timeline}<h3>Shared infrastructure</h3>{infra}"
-            f"<h3>Flagged accounts</h3>{accounts}{_more(acc, 'flagged accounts')}</section>")
+            f"<details><summary>Flagged accounts ({_n(acc['total'])})</summary>{accounts}{_more(acc, 'flagged accounts')}</details></section>")
 
 
 def _watermark(w: dict[str, Any] | None) -> str:
@@ -147,7 +148,8 @@ def _measures(m: dict[str, Any]) -> str:
                  [[_n(i["index"]), _t(i["model_id"]), _t(i["compute_hours"]), _t(i["cost"]), _t(i["currency"]), _t(i["notes"]), _t(i["ts"])]
                   for i in m["investments"]], {0, 2, 3})
     return (f'<section id="measures"><h2>Reasonable measures</h2><h3>Terms of service</h3>{terms}'
-            f"<h3>Each account's acceptance</h3>{accs}{_more(acc, 'acceptances')}<h3>Investment in the model</h3>{inv}</section>")
+            f"<details><summary>Each account's acceptance ({_n(acc['total'])})</summary>{accs}{_more(acc, 'acceptances')}</details>"
+            f"<h3>Investment in the model</h3>{inv}</section>")
 
 
 def _diligence(ds: list[dict[str, Any]]) -> str:
@@ -173,7 +175,8 @@ def _ledger(d: dict[str, Any]) -> str:
             f'with a proof that it is record number so-and-so of our append-only ledger, whose state at {_n(d["tree_size"])} records '
             "is fixed by the signed checkpoint below; anyone with the public key can check every proof offline "
             "(<code>stillwatch case verify</code>, or any C2SP tlog-proof verifier).</p>"
-            f'<pre>{_t(d["checkpoint"])}</pre><p>Ledger key: <code class="id">{_t(d["key"])}</code></p>{rows}{_more(ex, "records")}</section>')
+            f'<pre>{_t(d["checkpoint"])}</pre><p>Ledger key: <code class="id">{_t(d["key"])}</code></p>'
+            f'<details><summary>Exhibited records ({_n(ex["total"])})</summary>{rows}{_more(ex, "records")}</details></section>')
 
 
 def _methods(doc: dict[str, Any]) -> str:

@@ -44,17 +44,19 @@ def _svg(fig: Any, salt: str, title: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{title}" class="plot" ', 1)
 
 
-def timeline_svg(bins: list[dict[str, Any]], human_per_hour: float) -> str:
-    """Exhibited exchanges per hour against what the same accounts' people could send."""
+def timeline_svg(bins: list[dict[str, Any]]) -> str:
+    """Exhibited exchanges per hour (a step chart over the whole span, empty hours at zero)."""
     import numpy as np
 
     fig, ax = _fig()
     t = np.array([b["hour"][:13] for b in bins], dtype="datetime64[h]")
     n = np.array([b["exchanges"] for b in bins], dtype=float)
-    ax.bar(t, n, width=np.timedelta64(50, "m"), color=_ACCENT, label="exhibited exchanges per hour")
-    ax.axhline(human_per_hour, color=_WARN, ls="--", lw=1.2, label="human-feasible, same number of people")
+    span = np.arange(t.min(), t.max() + np.timedelta64(1, "h"), np.timedelta64(1, "h"))
+    full = np.zeros(span.shape[0])
+    full[(t - t.min()).astype(np.int64)] = n
+    ax.fill_between(span, full, step="post", color=_ACCENT, alpha=0.85, lw=0)
     ax.set_ylabel("exchanges / hour", fontsize=8)
-    ax.legend(fontsize=7, frameon=False, loc="upper left")
+    ax.set_ylim(bottom=0)
     fig.autofmt_xdate()
     return _svg(fig, "timeline", "Timeline of exhibited exchanges per hour")
 

@@ -60,40 +60,47 @@ def _measures(table: Any) -> dict[str, Any]:
     }
 
 
+def _g(x: Any) -> str:
+    """A number in a sentence: integers with thousands separators, others to three significant digits."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    return f"{x:,}" if isinstance(x, int) else f"{x:,.0f}" if x.is_integer() else f"{x:.3g}"
+
+
 def _summary(doc: dict[str, Any]) -> dict[str, Any]:
     """The plain-words page: what happened, how sure, what it rests on."""
     said, rests = [], []
     c = doc["campaign"]
     if c:
         big = max(c["campaigns"], key=lambda x: x["exchanges"], default=None)
-        said.append(f"Our traffic monitor flagged {c['flagged_accounts']} of {c['accounts_scanned']} accounts as automated harvesting, "
-                    f"grouped into {len(c['campaigns'])} coordinated campaign(s).")
+        said.append(f"Our traffic monitor flagged {_g(c['flagged_accounts'])} of {_g(c['accounts_scanned'])} accounts as automated harvesting, "
+                    f"grouped into {_g(len(c['campaigns']))} coordinated campaign(s).")
         if big:
-            said.append(f"The largest campaign used {big['n_accounts']} accounts and sent {big['exchanges']} requests, "
-                        f"{big['human_rate_multiple']} times what one person could send at the stated human-feasible rate "
-                        f"of {c['human_rate_per_hour']} requests per hour.")
+            said.append(f"The largest campaign used {_g(big['n_accounts'])} accounts and sent {_g(big['exchanges'])} requests, "
+                        f"{_g(big['human_rate_multiple'])} times the volume one person reading every answer could sustain at the stated human-feasible rate "
+                        f"of {_g(c['human_rate_per_hour'])} requests per hour.")
         rests.append("the traffic monitor's findings (guard scan)")
     w = doc["watermark"]
     if w:
-        said.append(f"Of {w['texts']} leaked texts tested, {w['detected']} carry our watermark "
-                    f"(each at p ≤ {w['alpha']}); {w['attributed_texts']} were traced to a specific account after "
-                    f"correcting for {w['candidates']} candidate accounts.")
+        said.append(f"Of {_g(w['texts'])} leaked texts tested, {_g(w['detected'])} carry our watermark "
+                    f"(each at p ≤ {_g(w['alpha'])}); {_g(w['attributed_texts'])} were traced to a specific account after "
+                    f"correcting for {_g(w['candidates'])} candidate accounts.")
         rests.append("watermark detection on the leaked texts (mark detect)")
     s = doc["suspect_model"]
     if s and s["suspect"]:
         r = s["suspect"]
         said.append(f"The suspect model {'shows' if r['radioactive'] else 'does not show'} our watermark in its own predictions: "
-                    f"p = {r['p_value']} over {r['n_scored']} distinct token tuples"
-                    + (f" (a chance of about 1 in {r['one_in']} if it had never been trained on our outputs)." if r["radioactive"] else "."))
+                    f"p = {_g(r['p_value'])} over {_g(r['n_scored'])} distinct token tuples"
+                    + (f" (a chance of about 1 in {_g(r['one_in'])} if it had never been trained on our outputs)." if r["radioactive"] else "."))
         rests.append("the radioactivity test of the suspect model (trace radioactivity)")
     d = doc["ledger"]
-    said.append(f"{d['exhibited']['total']} ledger records are exhibited; each is proven to be in our signed ledger "
-                f"(checkpoint of {d['tree_size']} records).")
+    said.append(f"{_g(d['exhibited']['total'])} ledger records are exhibited; each is proven to be in our signed ledger "
+                f"(checkpoint of {_g(d['tree_size'])} records).")
     rests.append("the signed evidence ledger (inclusion proofs against a signed checkpoint)")
     m = doc["measures"]
     if m["acceptances"]["total"] or m["investments"]:
-        said.append(f"The record shows {m['acceptances']['total']} terms-of-service acceptance(s) and "
-                    f"{len(m['investments'])} investment record(s).")
+        said.append(f"The record shows {_g(m['acceptances']['total'])} terms-of-service acceptance(s) and "
+                    f"{_g(len(m['investments']))} investment record(s).")
     if s and s["suspect"] and s["suspect"]["radioactive"]:
         how = "strong: the suspect's weights carry a key only we hold, which training on our outputs explains and validation does not"
     elif w and w["detected"]:
