@@ -121,7 +121,7 @@ def _watermark(w: dict[str, Any] | None) -> str:
     return (f'<section id="watermark"><h2>Watermark evidence</h2><p>{_n(w["texts"])} leaked texts were tested for our watermark; '
             f'{_n(w["detected"])} carry it at p ≤ {_n(w["alpha"])} after correcting for the number of texts tested.</p>'
             f'<p><b>Null hypothesis.</b> {_t(w["null_hypothesis"])}</p><p><b>Correction.</b> {_t(w["correction"])}.</p>'
-            f"{plots.pvalues_svg(rows['items'], w['alpha'])}<h3>Texts traced to accounts</h3><ul>{attributed}</ul>"
+            f"{plots.pvalues_svg(rows['items'], w['alpha']) if w['scored'] else ''}<h3>Texts traced to accounts</h3><ul>{attributed}</ul>"
             f"<h3>Every text tested</h3>{table}{_more(rows, 'texts')}</section>")
 
 
@@ -133,9 +133,11 @@ def _suspect(s: dict[str, Any] | None) -> str:
                      '<span class="yes">yes</span>' if r["radioactive"] else "no",
                      f'{_t(r["best_account"] or "—")} ({_n(r["best_account_corrected_p_value"])})'] for r in s["results"]], {2, 3, 4})
     h0 = s["results"][0]["null_hypothesis"]
+    curve = plots.curve_svg(s["results"], s["results"][0]["alpha"]) if any(r["curve"] for r in s["results"]) else \
+        "<p>The p-value curves were not recorded with these results.</p>"
     return (f'<section id="suspect"><h2>The suspect model</h2><p>{_t(s["validation_vs_training"])}</p>'
             f"<p><b>Null hypothesis.</b> {_t(h0)}</p>{table}<p>{_t(s['controls_statement'])}</p>"
-            f"<h3>p-value as more of the model's predictions are scored</h3>{plots.curve_svg(s['results'], s['results'][0]['alpha'])}</section>")
+            f"<h3>p-value as more of the model's predictions are scored</h3>{curve}</section>")
 
 
 def _measures(m: dict[str, Any]) -> str:
