@@ -10,8 +10,13 @@ Bundle layout (``DIR/build/bundle``; every path below is relative to it)::
     evidence/...                   the evidence files as added
     ledger/checkpoint.note         the ledger's signed checkpoint (C2SP signed note)
     ledger/ledger.pub              the ledger's verifier key (also bound by the signed statement)
-    ledger/records/<index>.json    each exhibited record, canonical bytes (its leaf is SHA-256(0x00 || bytes))
-    ledger/proofs/<index>.tlog-proof  its C2SP tlog-proof against ledger/checkpoint.note
+    ledger/exhibits.zip            the exhibited records and their proofs, one member each (stored, not compressed):
+        records/<index>.json       an exhibited record, canonical bytes (its leaf is SHA-256(0x00 || bytes))
+        proofs/<index>.tlog-proof  its C2SP tlog-proof against ledger/checkpoint.note
+
+The records and proofs are members of one zip rather than loose files: a case exhibiting 100,000
+exchanges would otherwise be 200,000 small files, whose creation alone took minutes on this machine's
+disk; any unzip tool gives back the loose files.
 
 Nothing is exported unchecked: the case's custody chain is verified before building, the ledger
 against its signed checkpoint while proving, and the finished bundle with :func:`verify_bundle`.
@@ -20,8 +25,10 @@ against its signed checkpoint while proving, and the finished bundle with :func:
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +38,7 @@ from .dsse import sign_envelope, statement
 from .exhibits import ledger_proofs, records_table, summarise
 from .html import render_html
 from .twin import build_twin
-from .verify import MANIFEST, STATEMENT, verify_bundle
+from .verify import EXHIBITS, MANIFEST, STATEMENT, verify_bundle
 
 __all__ = ["build_case"]
 
@@ -44,8 +51,8 @@ Verify it with only the case's public key (obtained from the case's owner, not f
 By hand: statement.dsse.json is a DSSE envelope (payloadType application/vnd.in-toto+json) whose
 Ed25519 signature covers PAE(type, payload); its in-toto statement gives the SHA-256 of
 MANIFEST.sha256, which gives the SHA-256 of every other file (sha256sum -c MANIFEST.sha256).
-Each ledger/proofs/<i>.tlog-proof is a C2SP tlog-proof (c2sp.org/tlog-proof@v1) of
-ledger/records/<i>.json (leaf hash SHA-256(0x00 || file bytes)) against the signed checkpoint
+Unzip ledger/exhibits.zip: each proofs/<i>.tlog-proof is a C2SP tlog-proof (c2sp.org/tlog-proof@v1)
+of records/<i>.json (leaf hash SHA-256(0x00 || file bytes)) against the signed checkpoint
 ledger/checkpoint.note, verifiable with the ledger key in ledger/ledger.pub, which the signed
 statement names.
 """
@@ -60,6 +67,16 @@ def _write(root: Path, rel: str, data: bytes, digests: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     digests[rel] = _sha(data)
+
+
+def _zip(exhibits: list[tuple[int, bytes]], proofs: dict[int, str]) -> bytes:
+    """The records and proofs as one deterministic zip (sorted by index, fixed member dates, stored)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for idx, data in sorted(exhibits):
+            for name, body in ((f"records/{idx}.json", data), (f"proofs/{idx}.tlog-proof", proofs[idx].encode())):
+                zf.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body)
+    return buf.getvalue()
 
 
 def _predicate(doc: dict[str, Any], chain: list[bytes], n_records: int) -> dict[str, Any]:
@@ -108,9 +125,7 @@ def build_case(root: Path, *, key_path: Path | None = None, ledger: str | None =
         _write(bundle, rel, data, digests)
     for e in evidence:
         _write(bundle, e["path"], (case.root / e["path"]).read_bytes(), digests)
-    for idx, data in exhibits:
-        _write(bundle, f"ledger/records/{idx}.json", data, digests)
-        _write(bundle, f"ledger/proofs/{idx}.tlog-proof", proofs[idx].encode(), digests)
+    _write(bundle, EXHIBITS, _zip(exhibits, proofs), digests)
     manifest = "".join(f"{digests[p]}  {p}\n" for p in sorted(digests)).encode()
     (bundle / MANIFEST).write_bytes(manifest)
     subjects = {MANIFEST: _sha(manifest), "report.json": digests["report.json"], "report.html": digests["report.html"],

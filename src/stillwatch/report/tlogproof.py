@@ -98,12 +98,18 @@ def parse(text: str) -> TlogProof:
     return TlogProof(int(digits), tuple(hashes), checkpoint, extra)
 
 
-def verify(text: str, entry: bytes, log_key: Verifier, origin: str | None = None) -> tuple[TlogProof, Checkpoint]:
+def verify(text: str, entry: bytes, log_key: Verifier, origin: str | None = None,
+           checked: Checkpoint | None = None) -> tuple[TlogProof, Checkpoint]:
     """Verify that ``entry`` is in the log at the proof's index, against a checkpoint signed by
     ``log_key`` (and of ``origin`` when given). Returns the parsed proof and the checked checkpoint.
+    ``checked``: a checkpoint whose signature the caller already verified (its ``text``); a proof
+    carrying exactly that text is not re-verified (many proofs share one checkpoint), any other is.
     Raises a VerificationError (its subclass says which check) otherwise."""
     proof = parse(text)
-    cp = log_key.verify(proof.checkpoint, origin=origin)
+    if checked is not None and checked.text and proof.checkpoint == checked.text:
+        cp = checked
+    else:
+        cp = log_key.verify(proof.checkpoint, origin=origin)
     if not proof.index < cp.size:
         raise VerificationError(f"index {proof.index} is not inside the checkpoint's tree of size {cp.size}")
     merkle.verify_inclusion(merkle.leaf_hash(entry), proof.index, cp.size, list(proof.hashes), cp.root)

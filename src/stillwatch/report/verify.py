@@ -10,7 +10,7 @@ optionally, the ledger's). What must hold: every alteration makes :func:`verify_
 2. its in-toto statement fixes the SHA-256 of ``MANIFEST.sha256``, the report and the checkpoint,
    and names the ledger key, tree size and root, the number of exhibited records and the custody head;
 3. the manifest fixes the SHA-256 of every other file, and no file may be missing or unlisted;
-4. each record's C2SP tlog-proof must fold its leaf hash to the root of the checkpoint, whose
+4. each record's C2SP tlog-proof (both members of ``ledger/exhibits.zip``) must fold its leaf hash to the root of the checkpoint, whose
    signature must verify with the ledger key the statement names;
 5. the chain of custody must verify with the case key, end in this build, and match the evidence.
 
@@ -24,23 +24,25 @@ import hashlib
 import json
 import os
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from stillwatch.errors import VerificationError
-from stillwatch.ledger import Verifier
+from stillwatch.ledger import Checkpoint, Verifier
 
 from . import custody, tlogproof
 from .dsse import open_envelope
 from .errors import BundleError
 from .keys import load_public_key
 
-__all__ = ["verify_bundle", "MANIFEST", "STATEMENT"]
+__all__ = ["verify_bundle", "MANIFEST", "STATEMENT", "EXHIBITS"]
 
 MANIFEST = "MANIFEST.sha256"
 STATEMENT = "statement.dsse.json"
+EXHIBITS = "ledger/exhibits.zip"
 _LINE = re.compile(r"^([0-9a-f]{64})  ([A-Za-z0-9._/-]+)$")
-_RECORD = re.compile(r"^ledger/records/(0|[1-9][0-9]*)\.json$")
+_RECORD = re.compile(r"^records/(0|[1-9][0-9]*)\.json$")
 
 
 def _sha(data: bytes) -> str:
@@ -80,38 +82,45 @@ def _read(root: Path, rel: str) -> bytes:
     return p.read_bytes()
 
 
-def _records(root: Path, manifest: dict[str, str], ledger_key: Verifier, origin: str, checkpoint: str) -> list[int]:
-    indices = []
-    for rel in manifest:
-        m = _RECORD.match(rel)
-        if not m:
-            continue
-        idx = int(m.group(1))
-        data = _read(root, rel)
-        prel = f"ledger/proofs/{idx}.tlog-proof"
-        try:
-            proof_text = _read(root, prel).decode("utf-8")
-        except UnicodeDecodeError:
-            raise BundleError(prel, "is not UTF-8 text") from None
-        try:
-            proof, _ = tlogproof.verify(proof_text, data, ledger_key, origin)
-        except VerificationError as exc:
-            raise BundleError(f"{rel} / {prel}", f"the record is not proven by its tlog-proof: {exc}") from None
-        if proof.index != idx:
-            raise BundleError(prel, f"proves index {proof.index}, not {idx}")
-        if proof.checkpoint != checkpoint:
-            raise BundleError(prel, "proves against another checkpoint than ledger/checkpoint.note")
-        try:
-            env = json.loads(data)
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise BundleError(rel, "is not JSON") from None
-        if not isinstance(env, dict) or env.get("seq") != idx:
-            raise BundleError(rel, f"is not the ledger record with seq {idx}")
-        indices.append(idx)
-    proofs = {r for r in manifest if r.startswith("ledger/proofs/")}
-    if len(proofs) != len(indices):
-        raise BundleError("ledger/proofs", f"{len(proofs)} proofs for {len(indices)} records")
-    return sorted(indices)
+def _records(root: Path, ledger_key: Verifier, cp: Checkpoint) -> list[int]:
+    """Check every record of ``ledger/exhibits.zip`` against its proof and the (verified) checkpoint."""
+    try:
+        zf = zipfile.ZipFile(root / EXHIBITS)
+    except FileNotFoundError:
+        raise BundleError(EXHIBITS, "is missing") from None
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: zipfile fails in many ways on an altered archive
+        raise BundleError(EXHIBITS, f"is not a readable zip ({type(exc).__name__}: {exc})") from None
+    with zf:
+        names = zf.namelist()
+        if any(i.flag_bits & 0x1 or i.compress_type != zipfile.ZIP_STORED for i in zf.infolist()):
+            raise BundleError(EXHIBITS, "holds an encrypted or compressed member (the bundle writes them stored)")
+        if len(names) != len(set(names)):
+            raise BundleError(EXHIBITS, "holds a member name twice")
+        records = {int(m.group(1)) for m in map(_RECORD.match, names) if m}
+        if sorted(names) != sorted([f"records/{i}.json" for i in records] + [f"proofs/{i}.tlog-proof" for i in records]):
+            raise BundleError(EXHIBITS, "holds members other than one records/<i>.json and one proofs/<i>.tlog-proof per record")
+        for idx in sorted(records):
+            rel, prel = f"{EXHIBITS}:records/{idx}.json", f"{EXHIBITS}:proofs/{idx}.tlog-proof"
+            try:
+                data = zf.read(f"records/{idx}.json")
+                proof_text = zf.read(f"proofs/{idx}.tlog-proof").decode("utf-8")
+            except Exception as exc:  # noqa: BLE001 - altered headers make zipfile raise BadZipFile, RuntimeError, zlib.error, ...
+                raise BundleError(f"{rel} / {prel}", f"cannot be read ({type(exc).__name__}: {exc})") from None
+            try:
+                proof, _ = tlogproof.verify(proof_text, data, ledger_key, cp.origin, checked=cp)
+            except VerificationError as exc:
+                raise BundleError(f"{rel} / {prel}", f"the record is not proven by its tlog-proof: {exc}") from None
+            if proof.index != idx:
+                raise BundleError(prel, f"proves index {proof.index}, not {idx}")
+            if proof.checkpoint != cp.text:
+                raise BundleError(prel, "proves against another checkpoint than ledger/checkpoint.note")
+            try:
+                env = json.loads(data)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise BundleError(rel, "is not JSON") from None
+            if not isinstance(env, dict) or env.get("seq") != idx:
+                raise BundleError(rel, f"is not the ledger record with seq {idx}")
+    return sorted(records)
 
 
 def _custody(root: Path, key: Verifier, pred: dict[str, Any], report_sha: str) -> list[dict[str, Any]]:
@@ -146,18 +155,21 @@ def verify_bundle(root: Path, public_key: Verifier | str | Path, *, ledger_key: 
         want = ledger_key if isinstance(ledger_key, Verifier) else load_public_key(ledger_key)
         if want.to_string() != lkey.to_string():
             raise BundleError(STATEMENT, "names another ledger key than the one given with --ledger-key")
-    checkpoint = _read(root, "ledger/checkpoint.note").decode("utf-8", errors="replace")
+    note = _read(root, "ledger/checkpoint.note")
+    checkpoint = note.decode("utf-8", errors="replace")
     try:
         cp = lkey.verify(checkpoint, origin=pred["ledger"]["origin"])
     except VerificationError as exc:
         raise BundleError("ledger/checkpoint.note", f"its signature does not verify with the ledger key: {exc}") from None
     if cp.size != pred["ledger"]["tree_size"] or cp.root.hex() != pred["ledger"]["root_sha256"]:
         raise BundleError("ledger/checkpoint.note", "is not the checkpoint the signed statement names")
+    if subjects.get("ledger/checkpoint.note") != _sha(note):  # also catches a re-spelling that still verifies
+        raise BundleError("ledger/checkpoint.note", "its SHA-256 is not the one the signed statement gives")
     mdata = _read(root, MANIFEST)
     if subjects.get(MANIFEST) != _sha(mdata):
         raise BundleError(MANIFEST, "its SHA-256 is not the one the signed statement gives")
     manifest = _manifest(mdata)
-    indices = _records(root, manifest, lkey, cp.origin, checkpoint)
+    indices = _records(root, lkey, cp)
     if len(indices) != pred["exhibited_records"]:
         raise BundleError("ledger/records", f"{len(indices)} records, the signed statement says {pred['exhibited_records']}")
     for name, digest in subjects.items():
