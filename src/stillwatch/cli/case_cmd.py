@@ -103,7 +103,7 @@ def build_cmd(case_dir: Path = typer.Argument(...), key: Path = _KEY, actor: str
         typer.echo(json.dumps(out))
     else:
         typer.echo(f"report: {out['report_html']}\nJSON twin: {out['report_json']}\nbundle: {out['bundle']} "
-                   f"({out['verified']['records_proven']} records proven, verified)")
+                   f"({out['verified']['records_proven']} records with tlog-proofs; bundle self-checked, {out['verified']['proofs_folded']} proofs re-folded)")
 
 
 @app.command("verify")
