@@ -50,7 +50,12 @@ def demo_case(workdir: Path, results: dict[str, Any], *, accounts: list[str], n_
     case.add_evidence("mark", ev / "detections.jsonl", key=key, actor="stillwatch demo",
                       command="stillwatch mark detect --master-key master.key --input answers.jsonl --accounts candidates.txt --json")
     trace = results.get("trace") or {}
-    fp = str((trace.get("watermark") or {}).get("provider", {}).get("fingerprint", ""))
+    prov = (trace.get("watermark") or {}).get("provider")
+    fp = ""
+    if isinstance(prov, dict):
+        from stillwatch.mark import WatermarkSpec
+
+        fp = WatermarkSpec.from_dict(prov).fingerprint
     for name, role in (("student/open", "suspect"), ("control/open", "control")):
         if name in trace.get("radioactivity", {}):
             (ev / f"trace-{role}.json").write_text(json.dumps(_trace_json(trace["radioactivity"][name], fp)))
