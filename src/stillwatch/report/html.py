@@ -33,10 +33,13 @@ pre{background:#f0f4f8;padding:8px;overflow-x:auto;white-space:pre-wrap;word-bre
 .plot{width:100%;height:auto;max-height:360px}.more{color:var(--muted);font-size:.85em}.yes{color:var(--accent);font-weight:bold}
 .muted{color:var(--muted)}code.id{word-break:break-all}span.id{white-space:nowrap}
 details{margin:8px 0}summary{cursor:pointer;color:#1769aa;font-weight:bold}
-@media (max-width:600px){body{font-size:15px}main{padding:8px}section{padding:12px}th,td{padding:3px 5px}}
+@media (max-width:600px){body{font-size:15px}main{padding:8px}section{padding:12px}th,td{padding:3px 5px}td code.id{display:inline-block;min-width:12em}}
 @media print{body{background:#fff}nav{display:none}section{break-inside:avoid-page;border:none;padding:0}header{background:#fff;color:#000}
 header p{color:#333}.scroll{overflow:visible}}
 """
+
+
+_KINDS = {"ip": "IP address", "user_agent": "user agent", "payment_fingerprint": "payment"}
 
 
 def _n(x: Any) -> str:
@@ -92,9 +95,15 @@ def _campaign(c: dict[str, Any] | None) -> str:
                         _n(a["exchanges"]), _n(a["human_rate_multiple"]), _n(a["score"]), _t(", ".join(a["fired"] or []))]
                        for a in acc["items"]], {2, 3, 4})
     inf = c["infrastructure"]
-    infra = (_table(["kind", "value", "accounts sharing it", "requests"],
-                    [[_t(r["kind"]), f'<code class="id">{_t(r["value"])}</code>', _n(r["accounts"]), _n(r["exchanges"])] for r in inf["items"]],
-                    {2, 3}) + _more(inf, "shared values")) if inf["total"] else "<p>No address, user agent or payment fingerprint in the exhibited exchanges is shared by two or more accounts.</p>"
+
+    def infra_rows(rows: list[dict[str, Any]]) -> str:
+        return _table(["kind", "value", "accounts sharing it", "requests"],
+                      [[_t(_KINDS.get(r["kind"], r["kind"])), f'<code class="id">{_t(r["value"])}</code>', _n(r["accounts"]),
+                        _n(r["exchanges"])] for r in rows], {2, 3})
+
+    infra = (infra_rows(inf["items"][:10]) + (f"<details><summary>More shared values</summary>{infra_rows(inf['items'][10:])}"
+                                               f"{_more(inf, 'shared values')}</details>" if inf["shown"] > 10 else "")) \
+        if inf["total"] else "<p>No address, user agent or payment fingerprint in the exhibited exchanges is shared by two or more accounts.</p>"
     tl = c["timeline"]
     timeline = (plots.timeline_svg(tl["bins"])
                 + f'<p>Peak: {_n(tl["peak_per_hour"])} exhibited requests in one hour, from {_n(tl["exhibited_accounts"])} accounts '

@@ -91,7 +91,7 @@ def watermark_section(marks: list[dict[str, Any]], page: Page, methods: list) ->
         r["p_value_across_texts"] = fp
         r["detected"] = bool(fp <= ALPHA)
     cands = max((r["n_candidates"] or 0 for r in scored), default=0)
-    for i, r in enumerate(scored):
+    for r in scored:
         methods.append({
             "id": f"watermark/{r['source']}:{r['line']}", "section": "watermark", "finding": f"leaked text line {r['line']}",
             "value": r["p_value"], "kind": "p_value", "p_value": r["p_value"], "null_hypothesis": MARK_H0, "test": MARK_TEST,
@@ -103,7 +103,6 @@ def watermark_section(marks: list[dict[str, Any]], page: Page, methods: list) ->
                 "value": r["account_p_value"], "kind": "p_value", "p_value": r["account_p_value"], "null_hypothesis": ATTR_H0,
                 "test": "exact tail of the best candidate's account layer", "correction": f"Šidák over {r['n_candidates']} candidate accounts",
                 "command": cmds[0], "source": r["source"], "spec_fingerprint": r["spec"]})
-        del i
     attributed: dict[str, int] = {}
     for r in scored:
         if r["account"] and r["detected"]:
