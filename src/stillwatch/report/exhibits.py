@@ -83,7 +83,7 @@ def ledger_proofs(location: str, ledger_key: str, pinned_text: str | None,
     that the stored leaf hashes fold to the signed root; and that each exhibited record's bytes are
     the ledger's bytes at its index. Raises CaseError naming what differs.
     """
-    with Ledger.open(location) as led:
+    with Ledger.open(location, read_only=True) as led:
         if led.verifier.to_string() != ledger_key:
             raise CaseError(f"the ledger at {location} is not signed by the key this case was opened with")
         cp = led.latest_checkpoint()

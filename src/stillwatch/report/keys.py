@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from stillwatch.errors import KeyFileError
 from stillwatch.ledger import Verifier
+from stillwatch.secretfile import read_secret_text, refuse_if_secret
 
 __all__ = ["CaseKey", "load_public_key"]
 
@@ -70,26 +70,26 @@ class CaseKey:
 
     @classmethod
     def load(cls, path: Path) -> CaseKey:
-        """Load a private key file; it must exist and have mode 0600 (readable by its owner only)."""
+        """Load a private key file under the project's secret-file policy (:mod:`stillwatch.secretfile`:
+        mode 0600, small ASCII file, content never in messages)."""
         path = Path(path)
-        if not path.is_file():
-            raise KeyFileError(f"case key file {path} does not exist")
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise KeyFileError(f"case key file {path} has mode {mode:04o}; it must be 0600")
-        parts = path.read_text().strip().split("+", 4)
-        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-            raise KeyFileError(f"case key file {path} is malformed")
-        try:
-            raw = base64.b64decode(parts[4], validate=True)
-        except binascii.Error as exc:
-            raise KeyFileError(f"case key file {path} is malformed") from exc
-        if len(raw) != 33 or raw[:1] != _ED25519:
-            raise KeyFileError(f"case key file {path} does not hold an Ed25519 key")
-        key = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
-        if key.key_id != parts[3]:
-            raise KeyFileError(f"case key file {path} has an inconsistent key id")
-        return key
+
+        def parse(text: str) -> CaseKey:
+            parts = text.strip().split("+", 4)
+            if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+                raise KeyFileError(f"case key file {path} is malformed")
+            try:
+                raw = base64.b64decode(parts[4], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise KeyFileError(f"case key file {path} is malformed") from exc
+            if len(raw) != 33 or raw[:1] != _ED25519:
+                raise KeyFileError(f"case key file {path} does not hold an Ed25519 key")
+            key = cls(parts[2], Ed25519PrivateKey.from_private_bytes(raw[1:]))
+            if key.key_id != parts[3]:
+                raise KeyFileError(f"case key file {path} has an inconsistent key id")
+            return key
+
+        return read_secret_text(path, "case key", parse)
 
 
 def load_public_key(source: str | Path) -> Verifier:
@@ -99,6 +99,7 @@ def load_public_key(source: str | Path) -> Verifier:
         path = Path(text)
         if not path.is_file():
             raise KeyFileError(f"public key file {path} does not exist")
+        refuse_if_secret(path, "a public key")
         text = path.read_text()
     return Verifier.from_string(text.strip())
 
