@@ -33,7 +33,7 @@ def run(argv: list[str], capsys) -> str:
 
 
 def make_ledger(path: Path, n_exchanges: int = 20000) -> dict:
-    from stillwatch.guard.simulate import simulate
+    from stillwatch.guard_sim.simulate import simulate
 
     log, _labels = simulate("mixed", n_exchanges, 0)
     rows = log.to_pylist()

@@ -209,7 +209,7 @@ def test_no_secret_in_case_folder_or_bundle(built):
         infos = [b"stillwatch/v1/provider"] + [b"stillwatch/v1/account/" + a.encode() for a in built["mat"]["flagged"][:50]]
         secrets += [HKDF(algorithm=hashes.SHA256(), length=32, salt=b"stillwatch/v1/hkdf-salt", info=i).derive(master) for i in infos]
     for key_file in (built["case"].with_name("case.key"), built["mat"]["ledger"].with_name("evidence.db.key")):
-        secrets.append(base64.b64decode(key_file.read_text().strip().split("+")[-1])[1:])  # Ed25519 seeds
+        secrets.append(base64.b64decode(key_file.read_text().strip().split("+", 4)[4])[1:])  # Ed25519 seeds
     forms = [f for s in secrets for f in _secret_forms(s)]
     files = [p for p in built["case"].rglob("*") if p.is_file()]
     assert len(files) > 20 and any(p.name == "exhibits.zip" for p in files)  # members are stored, so raw bytes are scanned
