@@ -11,8 +11,10 @@ answers with ``stillwatch distill`` (other initialisation, size, tokenizer), the
 (its "negative twins"), and independent models pretrained here.
 
 Everything is cached under ``benchmarks/out/provenance_zoo/`` (git-ignored): each model directory
-and each model's answers are made once, so the command resumes where it stopped; ``--only-stage``
-runs one stage, ``--report`` only evaluates what exists. Runs niced, one model at a time.
+and each model's answers are made once, so the command resumes where it stopped; ``--only NAMES``
+builds and answers only those models, ``--report`` only evaluates what exists, ``--queries N`` sets
+the prompt pool (= the per-suspect budget; answers are cached per pool). The script renices itself
+(+10) and computes on one thread, one model at a time.
 
     .venv/bin/python benchmarks/trace/provenance_zoo.py            # build what is missing, then report
     .venv/bin/python benchmarks/trace/provenance_zoo.py --report   # evaluate the cached answers only
@@ -193,7 +195,7 @@ def build(name: str, spec: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- answering
-def answer_all(names: list[str]) -> None:
+def answer_all(names: list[str], n_queries: int) -> None:
     from rich.progress import Progress
 
     from stillwatch.trace.provenance import ProvenanceConfig
@@ -201,8 +203,8 @@ def answer_all(names: list[str]) -> None:
     from stillwatch.trace.provenance_query import AnswerCache, cached_answers
 
     cache = AnswerCache(OUT / "answers")
-    chat = ProvenanceConfig(max_queries=N_QUERIES).prompts()
-    raw = sample_prompts(N_QUERIES, seed=0, families=("sentence",))
+    chat = ProvenanceConfig(max_queries=n_queries).prompts()
+    raw = sample_prompts(n_queries, seed=0, families=("sentence",))
     with Progress() as bar:
         task = bar.add_task("answering", total=len(names))
         for name in names:
@@ -222,6 +224,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only evaluate the answers already cached")
     ap.add_argument("--only", default="", help="comma-separated model names to build/answer (default: all)")
     ap.add_argument("--seeds", type=int, default=20, help="prompt re-draws for the calibration of independents")
+    ap.add_argument("--queries", type=int, default=N_QUERIES, help="prompt pool = query budget per suspect (default 1000)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -249,13 +252,13 @@ def main() -> None:
                     zm.gemma_hf_dir(MODELS)
                 else:
                     build(name, s)
-                answer_all([name])
+                answer_all([name], args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
     from provenance_zoo_report import report
 
-    report(OUT, TRUTH, CANDIDATES, REFERENCES, N_QUERIES, args.seeds,
-           command="python benchmarks/trace/provenance_zoo.py" + (" --report" if args.report else ""),
+    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, args.seeds,
+           command=" ".join(["python benchmarks/trace/provenance_zoo.py", *sys.argv[1:]]),
            machine=f"{platform.machine()}, {os.cpu_count()} vCPU (shared), {platform.python_version()}",
            date=dt.date.today().isoformat())
 

@@ -87,6 +87,18 @@ def panel():
     return [_tiny(1), _tiny(2)], [_tiny(3), _tiny(4)]
 
 
+def test_answers_equal_the_backends_teacher_forced_argmax():
+    """The last-position-only path gives exactly the backend's own greedy token (naive reference:
+    ``next_token_argmax`` over every position, last entry), in batches of mixed lengths."""
+    b = _backend(3)
+    prompts = ProvenanceConfig(max_queries=100, look_every=100).prompts()
+    ref = [b.decode([int(t[-1])]) for t in b.next_token_argmax([b.chat_prompt_ids(p) for p in prompts], batch_size=7)]
+    assert LocalModel(b, batch_size=16).answers(prompts) == ref
+    raw = [b.decode([int(t[-1])]) for t in b.next_token_argmax([b.tokenizer.encode(p, add_special_tokens=True) for p in prompts])]
+    assert LocalModel(b).answers(prompts, mode="raw") == raw
+    assert raw != ref  # the two modes really differ (chat template or not)
+
+
 @pytest.mark.parametrize("how", ["noise", "int8"])
 def test_weight_derived_tiny_model_is_attributed_early(panel, how):
     cands, refs = panel

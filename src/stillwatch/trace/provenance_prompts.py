@@ -1,6 +1,6 @@
 """Prompt samplers for the provenance test: seeded, dataset-free, identical on every platform.
 
-Two families, mixed in equal parts by default:
+Two families, each prompt's drawn at random with equal probability by default:
 
 * ``task`` — short user requests of the kinds chat models are tuned and distilled on (questions,
   explanations, small coding and writing tasks), built from templates and small vocabularies.
@@ -72,17 +72,19 @@ _BUILDERS = {"task": _task, "sentence": _sentence}
 
 
 def sample_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMILIES) -> list[str]:
-    """``n`` prompts cycling through ``families`` (deterministic in ``seed``). Requires n >= 0 and
-    families drawn from :data:`FAMILIES`."""
+    """``n`` i.i.d. prompts, each from a family drawn uniformly from ``families`` (deterministic in
+    ``seed``). Requires n >= 0 and families drawn from :data:`FAMILIES`."""
     if not isinstance(n, int) or n < 0:
         raise InputError(f"number of prompts must be an int >= 0, got {n!r}")
     bad = [f for f in families if f not in _BUILDERS]
     if bad or not families:
         raise InputError(f"unknown prompt families {bad or list(families)!r}; allowed: {', '.join(FAMILIES)}")
     rng = random.Random(f"stillwatch-provenance:{seed}")
-    return [_BUILDERS[families[i % len(families)]](rng) for i in range(n)]
+    # each prompt's family is drawn at random (not cycled): prompts are then i.i.d. draws from one
+    # mixture, which the exactness of the paired test relies on
+    return [_BUILDERS[rng.choice(families)](rng) for _ in range(n)]
 
 
 def sampler_spec(n: int, seed: int, families: tuple[str, ...] = FAMILIES) -> str:
     """A stable name of the prompt set (goes into cache keys and results)."""
-    return f"provenance-prompts-v1:n={n}:seed={seed}:families={','.join(families)}"
+    return f"provenance-prompts-v2:n={n}:seed={seed}:families={','.join(families)}"

@@ -81,10 +81,46 @@ class LocalModel:
         empty = [i for i, x in enumerate(ids) if not x]
         if empty:
             raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
-        tops = self.backend.next_token_argmax(ids, batch_size=self.batch_size)
-        last = np.array([t[-1] for t in tops], dtype=np.int64)  # [P] greedy next token
+        last = _last_argmax(self.backend, ids, self.batch_size)  # [P] greedy next token
         eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
         return ["" if int(t) in eos else self.backend.decode([int(t)]) for t in last]
+
+
+def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.ndarray:
+    """Greedy next token after each sequence. For a transformers model, only the last real position
+    goes through the output layer (right padding; the decoder's hidden state at that position is
+    gathered first): with a large vocabulary (Gemma's 262k rows) the output layer over every position
+    costs more than the whole decoder. Other backends use ``next_token_argmax``."""
+    model = getattr(backend, "model", None)
+    if model is None or not hasattr(model, "get_decoder") or not hasattr(model, "get_output_embeddings"):
+        return np.array([t[-1] for t in backend.next_token_argmax(ids, batch_size=batch_size)], dtype=np.int64)
+    import torch
+
+    pad = int(getattr(backend, "pad_token_id", 0) or 0)
+    order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together
+    out = np.empty(len(ids), dtype=np.int64)
+    old_threads = torch.get_num_threads()
+    threads = getattr(backend, "num_threads", None)
+    try:
+        if threads:
+            torch.set_num_threads(threads)
+        with torch.inference_mode():
+            for start in range(0, len(ids), batch_size):
+                idx = order[start : start + batch_size]
+                lens = np.array([len(ids[i]) for i in idx])
+                arr = np.full((len(idx), int(lens.max())), pad, dtype=np.int64)  # [B, T]
+                mask = np.zeros_like(arr)
+                for r, i in enumerate(idx):  # per sequence in the batch, not per token
+                    arr[r, : lens[r]] = ids[i]
+                    mask[r, : lens[r]] = 1
+                dev = model.device
+                hidden = model.get_decoder()(input_ids=torch.from_numpy(arr).to(dev),
+                                             attention_mask=torch.from_numpy(mask).to(dev), use_cache=False).last_hidden_state
+                h = hidden[torch.arange(len(idx)), torch.from_numpy(lens - 1).to(dev)]  # [B, H]
+                out[idx] = model.get_output_embeddings()(h).argmax(dim=-1).cpu().numpy()
+    finally:
+        torch.set_num_threads(old_threads)
+    return out
 
 
 class RemoteModel:
