@@ -59,6 +59,38 @@ def test_discordant_counts_match_naive_loops(rows):
             assert n01[j, k] == sum(r[k] and not r[j] for r in rows)
 
 
+@given(st.lists(st.tuples(st.lists(st.booleans(), min_size=3, max_size=3), st.lists(st.booleans(), min_size=3, max_size=3)),
+                min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None)
+def test_discordant_counts_with_usable_mask_match_naive_loops(rows):
+    a = np.array([r[0] for r in rows], dtype=bool)
+    u = np.array([r[1] for r in rows], dtype=bool)
+    n10, _ = discordant_counts(a, u)
+    for j in range(3):
+        for k in range(3):
+            assert n10[j, k] == sum(x[j] and not x[k] and v[j] and v[k] for x, v in zip(a, u))
+
+
+def test_a_panel_model_answering_whitespace_neither_wins_nor_blocks():
+    """Gemma base answers "\\n\\n" to many chat prompts; a whitespace answer "agrees" with every
+    suspect answer, so unmasked it would look closest to every suspect. Masked, it is compared only
+    where it said something."""
+    rng = np.random.default_rng(4)
+    n = 600
+    words = np.array(["The", "I", "A", "When", "In", "To", "Sure", "Yes"])
+    sus = words[rng.integers(0, 8, n)]
+    cand = np.where(rng.random(n) < 0.6, sus, words[rng.integers(0, 8, n)])  # derived: copies 60%
+    blank = np.where(rng.random(n) < 0.5, "\n\n", words[rng.integers(0, 8, n)])  # independent, half blank
+    ref = words[rng.integers(0, 8, n)]
+    r = _run(list(sus), [list(cand), list(blank), list(ref)], 2, ProvenanceConfig(max_queries=n, look_every=n, alpha=0.01))
+    assert r.most_likely_parent == "m0"
+    assert r.candidates[1]["agreement"] < 0.25  # over its informative answers only (about 1/8 by chance)
+    # an independent suspect is not attributed to the blank-answering candidate
+    other = words[rng.integers(0, 8, n)]
+    r2 = _run(list(other), [list(blank), list(cand), list(ref)], 2, ProvenanceConfig(max_queries=n, look_every=n, alpha=0.01))
+    assert r2.most_likely_parent is None
+
+
 def _naive_holm(p):
     m = len(p)
     order = sorted(range(m), key=lambda i: p[i])

@@ -61,7 +61,7 @@ import numpy as np
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import AnswerCache, LocalModel, RemoteModel, cached_answers
-from stillwatch.trace.provenance_stats import agreement_matrix, panel_test, spending_weights
+from stillwatch.trace.provenance_stats import agreement_matrix, informative, panel_test, spending_weights
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +189,7 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         _panel_answers([*candidates, *references], prompts, cfg, cache, progress)
     if len(panel) != len(names) or any(len(a) != cfg.max_queries for a in panel):
         raise InputError(f"panel_answers must hold {len(names)} lists of {cfg.max_queries} answers")
+    usable = np.stack([informative(a) for a in panel], axis=1)  # [N, M] fixed before the suspect is asked
     looks = cfg.looks()
     weights = spending_weights(looks, cfg.max_queries, cfg.rho)
     got: list[str] = []
@@ -203,7 +204,7 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         if len(got) < n:
             raise InputError(f"suspect_answers holds {len(got)} answers, the look needs {n}")
         agree = agreement_matrix(got, [a[:n] for a in panel], mode=cfg.agreement)  # [n, M]
-        test = panel_test(agree, len(candidates))
+        test = panel_test(agree, len(candidates), usable[:n])
         seq_p = np.minimum(seq_p, np.minimum(test.p_holm / weights[k], 1.0))
         record.append({"queries": n, "level": float(cfg.alpha * weights[k]), "p_holm": [float(x) for x in test.p_holm]})
         if progress is not None:
@@ -215,19 +216,20 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
             stopped = "futility"
             break
     assert test is not None
-    return _result(suspect.name, names, len(candidates), test, seq_p, got, record, stopped, cfg, agree)
+    return _result(suspect.name, names, len(candidates), test, seq_p, got, record, stopped, cfg, agree & usable[: len(got)],
+                   usable[: len(got)])
 
 
 def _result(suspect: str, names: list[str], n_cand: int, test: Any, seq_p: np.ndarray, got: list[str],
-            record: list[dict], stopped: str, cfg: ProvenanceConfig, agree: np.ndarray) -> ProvenanceResult:
+            record: list[dict], stopped: str, cfg: ProvenanceConfig, agree: np.ndarray, use: np.ndarray) -> ProvenanceResult:
     cands = []
     for c in range(n_cand):  # a handful of candidates: per-candidate bookkeeping, not a hot path
         r = int(test.rival[c])
         cands.append({
             "name": names[c], "agreement": float(test.rate[c]), "p_value": float(test.p_value[c]),
             "p_value_holm": float(test.p_holm[c]), "p_value_sequential": float(seq_p[c]),
-            "hardest_rival": names[r], "wins_vs_rival": int((agree[:, c] & ~agree[:, r]).sum()),
-            "losses_vs_rival": int((agree[:, r] & ~agree[:, c]).sum()),
+            "hardest_rival": names[r], "wins_vs_rival": int((agree[:, c] & ~agree[:, r] & use[:, r]).sum()),
+            "losses_vs_rival": int((agree[:, r] & ~agree[:, c] & use[:, c]).sum()),
         })
     closest = int(np.argmax(test.rate[:n_cand]))
     winner = int(np.argmin(seq_p))

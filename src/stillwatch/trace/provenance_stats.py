@@ -70,9 +70,10 @@ def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
     ``mode="prefix"``: one stripped answer is a prefix of the other. It compares models with
     different tokenizers (a byte-level model's first token ``"T"`` is compatible with ``"The"``;
     ``"Th"`` and ``"To"`` are not), reducing to ``exact`` when both emit whole words. A
-    whitespace-only answer carries no information and agrees with every answer (so it is concordant
-    for every pair of panel models and cannot move the paired test); an empty answer (end of
-    sequence) agrees only with empty and whitespace-only answers. Requires equal lengths.
+    whitespace-only answer carries no information and agrees with every answer: from the suspect it
+    is concordant for every pair of panel models and cannot move the paired test; a panel model's
+    uninformative answers are masked out of its comparisons by :func:`panel_test`. An empty answer
+    (end of sequence) agrees only with empty and whitespace-only answers. Requires equal lengths.
     Returns a bool array [P].
     """
     if mode not in ("prefix", "exact"):
@@ -84,6 +85,12 @@ def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
         return np.char.strip(np.asarray(sa, dtype=str)) == np.char.strip(np.asarray(sb, dtype=str))
     a, b = normalise_answers(sa), normalise_answers(sb)
     return np.char.startswith(a, b) | np.char.startswith(b, a)
+
+
+def informative(answers) -> np.ndarray:
+    """Bool [P]: the answer says something (not whitespace-only, not only half a UTF-8 character).
+    An empty answer (end of sequence) is informative."""
+    return np.char.str_len(normalise_answers(answers)) > 0
 
 
 def agreement_matrix(suspect, panel: list, *, mode: str = "prefix") -> np.ndarray:
@@ -105,11 +112,18 @@ def mcnemar_one_sided(n10, n01):
     return binomial_tail(n10, n10 + n01, 0.5)
 
 
-def discordant_counts(agree: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``n10[j, k]`` = #prompts where the suspect agrees with model j but not k, and ``n01 = n10.T``."""
+def discordant_counts(agree: np.ndarray, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n10[j, k]`` = #prompts where the suspect agrees with model j but not k, counted over the
+    prompts where both j's and k's answers are ``usable`` (default: all), and ``n01 = n10.T``.
+
+    With X = agree & usable and U = usable (0/1 matrices [P, M]):
+    n10[j, k] = sum_p X[p, j] U[p, k] (1 - A[p, k]) = (X^T U - X^T X)[j, k]."""
     a = np.asarray(agree, dtype=np.int64)  # [P, M]
-    both = a.T @ a  # [M, M] prompts agreeing with j and k
-    n10 = a.sum(axis=0)[:, None] - both  # [M, M]
+    u = np.ones_like(a) if usable is None else np.asarray(usable, dtype=np.int64)
+    if u.shape != a.shape:
+        raise InputError(f"usable mask shape {u.shape} differs from the agreement matrix {a.shape}")
+    x = a * u
+    n10 = x.T @ u - x.T @ x  # [M, M]
     return n10, n10.T
 
 
@@ -141,21 +155,28 @@ class PanelTest:
     rate: np.ndarray
 
 
-def panel_test(agree: np.ndarray, n_candidates: int) -> PanelTest:
+def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None = None) -> PanelTest:
     """Test every candidate (the first ``n_candidates`` panel columns) against all other panel
-    columns (the other candidates and the reference models). Requires >= 2 panel columns."""
+    columns (the other candidates and the reference models). ``usable[p, j]``: panel model j's answer
+    to prompt p is informative (see :func:`informative`); a pair of models is compared on the prompts
+    where both answered informatively. The mask depends on the panel's answers only (fixed before the
+    suspect is asked), so each pair's prompts are an i.i.d. sample of the sampler conditioned on that
+    event, and the exact test stays exact. Without the mask a model that answers whitespace (Gemma
+    base often answers "\\n\\n") would "agree" with every suspect there. Requires >= 2 panel columns."""
     agree = np.asarray(agree, dtype=bool)
     if agree.ndim != 2 or agree.shape[1] < 2:
         raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {agree.shape}")
     if not 1 <= n_candidates <= agree.shape[1]:
         raise InputError(f"n_candidates must be in 1..{agree.shape[1]}, got {n_candidates}")
-    n10, n01 = discordant_counts(agree)
+    use = np.ones_like(agree) if usable is None else np.asarray(usable, dtype=bool)
+    n10, n01 = discordant_counts(agree, use)
     p = mcnemar_one_sided(n10, n01)  # [M, M]
     np.fill_diagonal(p, -1.0)  # a model is not its own rival
     p = p[:n_candidates]
     rival = p.argmax(axis=1)
     p_iut = p.max(axis=1)
-    rate = agree.mean(axis=0) if agree.shape[0] else np.zeros(agree.shape[1])
+    n_use = use.sum(axis=0)
+    rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
     return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate)
 
 
