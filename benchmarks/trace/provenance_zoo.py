@@ -237,9 +237,17 @@ def main() -> None:
     torch.set_num_threads(1)
     MODELS.mkdir(parents=True, exist_ok=True)
     spec = json.loads(TRUTH.read_text())["suspects"]
-    # cheapest first, so that an interrupted run still reports on many suspects
-    cost = {"pretrained": 1, "random": 1, "weight_edit": 2, "student": 3, "lora": 4, "finetune": 5}
-    suspects = sorted(spec, key=lambda x: cost.get(spec[x]["kind"], 9))
+    # students first (the output-distillation figure), then the cheaper kinds, fine-tunes last, so
+    # that an interrupted run still reports on the most telling suspects
+    def cost(x: str) -> int:
+        s = spec[x]
+        if s["kind"] == "student":
+            return 0 if s["teacher"] == "smollm2" else 4
+        if s["kind"] in ("pretrained", "random"):
+            return 1 if s["tokenizer"] == "byte" else 3
+        return {"weight_edit": 2, "lora": 5, "finetune": 6}.get(s["kind"], 9)
+
+    suspects = sorted(spec, key=cost)
     order = CANDIDATES + REFERENCES + suspects
     names = [n for n in dict.fromkeys(order) if not args.only or n in args.only.split(",")]
     if not args.report:

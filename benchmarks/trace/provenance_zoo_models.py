@@ -79,7 +79,7 @@ def lm_train(model, encode, text: str, *, steps: int, lr: float, seq: int = 64, 
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
-        losses.append(float(out.loss))
+        losses.append(float(out.loss.detach()))
         if progress is not None:
             progress(step + 1, steps, losses[-1])
     model.eval()

@@ -268,3 +268,10 @@ def test_futility_stop_when_no_candidate_leads():
     sus, panel = _simulate(rng, 1000, (0.1,), (0.5,))
     r = _run(sus, panel, 1, ProvenanceConfig())
     assert r.decision == "none" and r.stopped == "futility" and r.queries_spent == 500
+
+
+def test_no_futility_stop_without_evidence():
+    """With no discordant prompt at all, "not ahead" is "no evidence yet": the test uses its budget."""
+    same = ["The"] * 400
+    r = _run(same, [same, same], 1, ProvenanceConfig(max_queries=400, look_every=100))
+    assert r.stopped == "budget" and r.queries_spent == 400 and r.decision == "none"

@@ -24,8 +24,8 @@ candidate, Holm over candidates) covers both and no p-values need combining.
 Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
 look k may reject at ``alpha * w_k`` (power spending weights, union bound over looks; see
 :func:`~stillwatch.trace.provenance_stats.spending_weights`). The test stops at the first look that
-rejects, or for futility when no candidate is ahead of its hardest rival (non-binding: it never
-adds a rejection). The reported p-value is ``min_k p_holm,k / w_k``, valid for the whole procedure.
+rejects, or for futility when every candidate is behind or level with its hardest rival on at
+least 10 discordant prompts (non-binding: it never adds a rejection). The reported p-value is ``min_k p_holm,k / w_k``, valid for the whole procedure.
 
 Attacker model: the suspect's owner controls its weights, tokenizer, chat template and serving
 (e.g. fine-tuning, adapters, quantization, pruning, distillation into another architecture), but
@@ -75,6 +75,9 @@ CORRECTION = ("Holm over the candidates at each look; alpha spent over the looks
               "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
 
 Model = LocalModel | RemoteModel
+#: Futility needs this many discordant prompts between each candidate and its hardest rival: with
+#: fewer, "not ahead" means "no evidence yet", not "behind".
+MIN_DISCORDANT_FUTILITY = 10
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         if np.any(test.p_holm <= cfg.alpha * weights[k]):
             stopped = "rejected"
             break
-        if k + 1 < len(looks) and k >= 1 and np.all(test.p_value >= 0.5):
+        if k + 1 < len(looks) and k >= 1 and np.all(test.p_value >= 0.5) and np.all(test.discordant >= MIN_DISCORDANT_FUTILITY):
             stopped = "futility"
             break
     assert test is not None

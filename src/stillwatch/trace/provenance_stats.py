@@ -147,12 +147,14 @@ class PanelTest:
 
     ``p_value[c]`` = max over the other panel models r of the exact McNemar p(c beats r);
     ``rival[c]`` = the panel index attaining it (the model hardest to beat);
+    ``discordant[c]`` = the discordant prompts between c and that rival;
     ``p_holm`` = Holm-adjusted over the candidates."""
 
     p_value: np.ndarray
     rival: np.ndarray
     p_holm: np.ndarray
     rate: np.ndarray
+    discordant: np.ndarray
 
 
 def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None = None) -> PanelTest:
@@ -177,7 +179,9 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
     p_iut = p.max(axis=1)
     n_use = use.sum(axis=0)
     rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
-    return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate)
+    cand = np.arange(n_candidates)
+    d = (n10 + n01)[cand, rival]
+    return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=d)
 
 
 def spending_weights(looks, budget: int, rho: float = 1.0) -> np.ndarray:
