@@ -82,7 +82,7 @@ def _save(model, tok, name: str) -> Path:
 
 def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, steps: int = 300) -> None:
     """An independent small model pretrained here (fresh init) on a local corpus."""
-    import provenance_zoo_models as zm
+    import _provenance_zoo_models as zm
 
     if (MODELS / name / "config.json").is_file():
         return
@@ -98,7 +98,7 @@ def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, step
 
 def build_smollm2_finetune(name: str, corpus_name: str, *, lora: bool, steps: int, seed: int, base: str = "smollm2") -> None:
     """Full fine-tune (lr 5e-5) or LoRA r=8 (lr 1e-3, merged) of SmolLM2 on a local corpus."""
-    import provenance_zoo_models as zm
+    import _provenance_zoo_models as zm
 
     from stillwatch.models import load_backend
 
@@ -145,7 +145,7 @@ def build_students(teacher: str, tag: str) -> None:
 
 def build_weight_edit(name: str, base: str, op: str) -> None:
     """Pruned copies are saved; int8 dynamic quantization is applied at load (see load_model)."""
-    import provenance_zoo_models as zm
+    import _provenance_zoo_models as zm
 
     from stillwatch.models import load_backend
 
@@ -157,7 +157,7 @@ def build_weight_edit(name: str, base: str, op: str) -> None:
 
 def load_model(name: str):
     """The zoo model ``name`` as a LocalModel (int8 variants are quantized on load)."""
-    import provenance_zoo_models as zm
+    import _provenance_zoo_models as zm
 
     from stillwatch.models import load_backend
     from stillwatch.trace.provenance_query import LocalModel
@@ -188,7 +188,7 @@ def build(name: str, spec: dict) -> None:
         build_students(spec["teacher"], spec["tag"])
     elif kind == "random":
         if not (MODELS / name / "config.json").is_file():
-            import provenance_zoo_models as zm
+            import _provenance_zoo_models as zm
 
             _save(zm.fresh_model(_tok(spec["tokenizer"]), layers=2, hidden=64, heads=4, inter=256, seed=spec["seed"]),
                   _tok(spec["tokenizer"]), name)
@@ -255,7 +255,7 @@ def main() -> None:
             s = spec.get(name) or json.loads(TRUTH.read_text())["panel"].get(name, {"kind": "builtin"})
             try:
                 if name == "gemma3-270m":
-                    import provenance_zoo_models as zm
+                    import _provenance_zoo_models as zm
 
                     zm.gemma_hf_dir(MODELS)
                 else:
@@ -263,7 +263,7 @@ def main() -> None:
                 answer_all([name], args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
-    from provenance_zoo_report import report
+    from _provenance_zoo_report import report
 
     report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, args.seeds,
            command=" ".join(["python benchmarks/trace/provenance_zoo.py", *sys.argv[1:]]),
