@@ -35,9 +35,10 @@ import numpy as np
 from scipy import stats as sstats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _mark_data as data  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as data  # noqa: E402
 from mark.synthid_baseline import SynthIDBaseline  # noqa: E402
-from mark_power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
+from _power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
 
 from stillwatch.distill.prompts import generate_prompts  # noqa: E402
 from stillwatch.mark import LayerParams, MarkConfig, Marker, attribute_ids, detect_ids  # noqa: E402

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import _mark_data as data  # noqa: E402
-from mark_power import median_with_censoring  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _data as data  # noqa: E402
+from _power import median_with_censoring  # noqa: E402
 
 LENGTHS = (50, 100, 150, 200)
 SUBST = (0.1, 0.2, 0.3)
