@@ -46,7 +46,7 @@ def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
     assert (s.n_written, s.n_skipped, s.watermark) == (6, 0, "local")
     recs = read_transcripts(tmp_path / "t.jsonl")
     assert sorted(r.prompt_id for r in recs) == sorted(p.id for p in ps)
-    cfg = MarkConfig(tokenizer_id=teacher.tokenizer_id)  # the spec names the teacher's tokenizer (never null)
+    cfg = MarkConfig.default(tokenizer_id=teacher.tokenizer_id)  # the default, naming the teacher's tokenizer (never null)
     for r in recs:
         assert r.spec["provider"] == cfg.provider_spec().to_dict()
         assert r.spec["account"]["key_id"] == f"account:{r.account}"

@@ -283,7 +283,7 @@ def test_reanswer_length_and_temperature_are_the_open_settings_own(tiny):
     master = MasterKey.generate()
     rec = Recorder(tiny)
     cfg = RadioactivityConfig(max_texts=4, max_new_tokens=7, temperature=0.5, reanswer_tokens=21, reanswer_temperature=0.7)
-    run_radioactivity(rec, master, mark_config=CFG, config=cfg)
+    run_radioactivity(rec, master, mark_config=CFG, config=cfg, prompts=["what is x?", "say y", "count to 3", "name a colour"])
     assert rec.kw["max_new_tokens"] == 21 and rec.kw["temperature"] == 0.7
     with pytest.raises(InputError, match="reanswer_temperature must be > 0"):
         RadioactivityConfig(reanswer_temperature=0.0)
