@@ -80,7 +80,8 @@ def test_each_reason_counted_once(tmp_path):
     rows[3]["prompt"] = 42  # wrong_type:prompt
     del rows[4]["account_id"]  # missing_value:account_id
     rows[5]["request_id"] = "r0"  # duplicate_request_id
-    rows[6]["completion_tokens"] = 1.5  # wrong_type:completion_tokens
+    rows[6]["completion_tokens"] = 1.5  # non_integer_count:completion_tokens
+    rows[11]["prompt_tokens"] = 7.0  # a whole-number float: valid
     rows[7]["account_id"] = ""  # missing_value:account_id
     rows[8]["ts"] = 1_772_445_600_000_000  # epoch microseconds: valid
     rows[9]["ts"] = "2026-03-02 12:00:00"  # naive: valid, taken as UTC
@@ -100,7 +101,7 @@ def test_each_reason_counted_once(tmp_path):
         "wrong_type:prompt": 1,
         "missing_value:account_id": 2,
         "duplicate_request_id": 1,
-        "wrong_type:completion_tokens": 1,
+        "non_integer_count:completion_tokens": 1,
         "non_utf8:response": 1,
         "invalid_json": 1,
         "not_an_object": 1,
@@ -179,8 +180,10 @@ def naive_reason(row: dict, seen: set) -> str | None:
             return f"wrong_type:{c}"
     for c in ("prompt_tokens", "completion_tokens"):
         v = row.get(c)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             return f"wrong_type:{c}"
+        if isinstance(v, float) and v != int(v):  # a whole-number float (12.0) is that integer
+            return f"non_integer_count:{c}"
     ts = row.get("ts")
     if isinstance(ts, str):
         try:
@@ -203,7 +206,7 @@ def naive_reason(row: dict, seen: set) -> str | None:
 
 
 corruptions = st.sampled_from(
-    ["none", "none", "none", "neg", "badts", "wrongtype", "drop_acct", "empty_req", "dup", "float_count", "null_prompt"]
+    ["none", "none", "none", "neg", "badts", "wrongtype", "drop_acct", "empty_req", "dup", "float_count", "whole_float", "null_prompt"]
 )
 
 
@@ -227,6 +230,8 @@ def test_matches_naive_reference(tmp_path, kinds):
             r["request_id"] = "r0"
         elif k == "float_count":
             r["prompt_tokens"] = 2.5
+        elif k == "whole_float":
+            r["prompt_tokens"], r["completion_tokens"] = 12.0, 3.0
         elif k == "null_prompt":
             r["prompt"] = None
         rows.append(r)

@@ -9,8 +9,11 @@ Reasons (``<col>`` names the column):
 
 - ``missing_column:<col>`` — a required column is absent from the whole file/table;
 - ``invalid_json`` / ``not_an_object`` / ``non_utf8:line`` — a JSONL line that is not a JSON object;
-- ``wrong_type:<col>`` — a value of the wrong type (e.g. a number where text is expected, a
-  fractional token count);
+- ``wrong_type:<col>`` — a value of the wrong type (e.g. a number where text is expected, text in a
+  token count);
+- ``non_integer_count:<col>`` — a token count written as a number that is not a whole number in the
+  int64 range (``12.5``, ``NaN``, ``1e300``); a float holding a whole number (``12.0``) is accepted
+  as that integer, as ``docs/guard-log-schema.md`` promises;
 - ``non_utf8:<col>`` — text that is not valid UTF-8;
 - ``missing_value:<col>`` — null/absent in a required column, or an empty ``request_id``/``account_id``;
 - ``bad_timestamp`` — a ``ts`` that cannot be parsed (ISO-8601 strings, with or without a UTC
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 _PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Prefix of the reason of a token count that is a number but not a whole int64 (``12.5``, NaN).
+NON_INTEGER = "non_integer_count:"
 
 
 @dataclass(frozen=True)
@@ -264,10 +270,14 @@ def _check_json_row(obj: dict) -> tuple[str | None, dict]:
                     v = (_EPOCH + timedelta(microseconds=v)).isoformat()
                 except OverflowError:
                     return "bad_timestamp", row
-        else:  # token counts
-            if isinstance(v, bool) or not isinstance(v, int):
+        else:  # token counts: integers, or floats holding whole numbers (12.0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
                 return f"wrong_type:{c}", row
-            if not -(2**63) <= v < 2**63:
+            if isinstance(v, float):
+                if not (math.isfinite(v) and v.is_integer() and -(2.0**63) <= v < 2.0**63):
+                    return f"{NON_INTEGER}{c}", row
+                v = int(v)
+            elif not -(2**63) <= v < 2**63:
                 return f"wrong_type:{c}", row
         row[c] = v
     return None, row
@@ -418,11 +428,13 @@ def _as_count(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedA
             reasons.mark(too_big, f"wrong_type:{name}")
             col = pc.if_else(pa.array(too_big), None, col)
         return col.cast(pa.int64())
-    if pa.types.is_floating(t):
-        frac = pc.or_(pc.not_equal(col, pc.floor(col)), pc.invert(pc.is_finite(col)))
-        frac_np = bool_mask(frac)
-        reasons.mark(frac_np, f"wrong_type:{name}")
-        return pc.if_else(pa.array(frac_np), None, col).cast(pa.int64(), safe=False)
+    if pa.types.is_floating(t):  # whole numbers are accepted; anything else is non_integer_count
+        col = col.cast(pa.float64())
+        whole = pc.and_(pc.is_finite(col), pc.equal(col, pc.floor(col)))
+        in_range = pc.and_(pc.greater_equal(col, -(2.0**63)), pc.less(col, 2.0**63))
+        bad_np = bool_mask(pc.and_(pc.is_valid(col), pc.invert(pc.and_(whole, in_range))))
+        reasons.mark(bad_np, f"{NON_INTEGER}{name}")
+        return pc.if_else(pa.array(bad_np), None, col).cast(pa.int64(), safe=False)
     if pa.types.is_null(t):
         return pa.chunked_array([pa.nulls(n, type=pa.int64())])
     reasons.mark(np.ones(n, dtype=bool), f"wrong_type:{name}")
