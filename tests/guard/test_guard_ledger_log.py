@@ -161,3 +161,19 @@ def test_ledger_leaves_with_whole_float_counts_are_read(tmp_path):
     assert res.table.column("request_id").to_pylist() == ["r0", "r1"]
     assert res.table.column("prompt_tokens").to_pylist() == [12, 12]
     assert res.malformed == {"non_integer_count:prompt_tokens": 1}
+
+
+def test_a_3mb_exchange_record_is_read(tmp_path):
+    """Arrow's JSON reader keeps a record inside one block (1 MB by default): a 3 MB answer used to
+    fail the whole read ("straddling object straddles two block boundaries")."""
+    t0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    base = {"account_id": "acct-a", "api_key_id": "k1", "model": "m", "prompt": "hi", "response": "hello",
+            "ip": "198.51.100.7", "user_agent": "curl/8", "payment_fingerprint": None,
+            "prompt_tokens": 2, "completion_tokens": 3}
+    led = Ledger.create(tmp_path / "big.db")
+    led.append(_exchange({**base, "request_id": "small", "ts": t0.isoformat()}))
+    led.append(_exchange({**base, "request_id": "big", "ts": t0.isoformat(), "response": "answer " * 450_000}))
+    led.close()
+    res = read_log(tmp_path / "big.db")
+    assert res.malformed == {} and res.table["request_id"].to_pylist() == ["small", "big"]
+    assert len(res.table["response"][1].as_py()) == 7 * 450_000

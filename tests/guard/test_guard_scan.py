@@ -134,6 +134,57 @@ def test_cli_scan_writes_findings(log, tmp_path):
     r = subprocess.run(exe + ["guard", "scan", "--input", str(tmp_path / "missing.parquet")],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+    # the output exists: refused before the scan (one line, exit 2), replaced with --force
+    out.write_text("keep me")
+    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out)], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode == 2 and "--force" in r.stderr and "Traceback" not in r.stderr
+    assert out.read_text() == "keep me"
+    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out), "--force"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(out.read_text()) == doc
+    # a JSONL log without an ip column: every row is missing_column:ip, and no valid row exits 2
+    rows = table.slice(0, 5).drop_columns(["ip"]).to_pylist()
+    jl = tmp_path / "no_ip.jsonl"
+    jl.write_text("".join(json.dumps({**r, "ts": r["ts"].isoformat()}) + "\n" for r in rows))
+    r = subprocess.run(exe + ["guard", "scan", "--input", str(jl)], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "0 of 5 rows valid (missing_column:ip=5)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_simulate_refuses_one_path_for_log_and_labels_and_writes_atomically(tmp_path):
+    exe = [sys.executable, "-c", "from stillwatch.cli.main import main; main()"]
+    same = tmp_path / "x.parquet"
+    r = subprocess.run(exe + ["guard", "simulate", "--out", str(same), "--labels", str(same), "--exchanges", "2000"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "same file" in r.stderr and not same.exists()
+    log_p, lab_p = tmp_path / "log.parquet", tmp_path / "labels.parquet"
+    r = subprocess.run(exe + ["guard", "simulate", "--out", str(log_p), "--labels", str(lab_p), "--exchanges", "2000"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert pq.read_table(log_p).num_rows == 2000 and pq.read_table(lab_p).num_rows > 0
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["labels.parquet", "log.parquet"]  # no temporaries left
+    r = subprocess.run(exe + ["guard", "simulate", "--out", str(log_p), "--labels", str(lab_p), "--exchanges", "2000"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2 and "--force" in r.stderr
+
+
+def test_missing_jsonl_column_is_missing_column_not_missing_value(tmp_path):
+    from stillwatch.guard.log.ingest import read_log
+
+    rows = [{"request_id": f"r{i}", "ts": "2026-03-02T10:00:00Z", "account_id": "a", "api_key_id": "k",
+             "user_agent": "u", "model": "m", "prompt": "p", "response": "r", "prompt_tokens": 1,
+             "completion_tokens": 2} for i in range(3)]
+    p = tmp_path / "no_ip.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_log(p).malformed == {"missing_column:ip": 3}
+    # a key present with null values is a missing value, not a missing column
+    p.write_text("".join(json.dumps({**r, "ip": None}) + "\n" for r in rows))
+    assert read_log(p).malformed == {"missing_value:ip": 3}
+    # ... and so through the line-by-line reader (a bad line forces it)
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    assert read_log(p).malformed == {"missing_column:ip": 3, "invalid_json": 1}
 
 
 def test_demo_step_returns_explained_campaigns(tmp_path):

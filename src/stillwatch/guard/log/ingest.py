@@ -178,8 +178,26 @@ def _read_jsonl(path: Path) -> IngestResult:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         log.info("fast JSON reader rejected %s (%s); parsing line by line", path, exc)
         return _read_jsonl_lines(path)
-    present = [c for c in LOG_COLUMNS if c in raw.column_names]
-    return _validate(raw.select(present), raw.num_rows, {}, str(path))
+    return _validate(_present_columns(raw, path), raw.num_rows, {}, str(path))
+
+
+def _present_columns(raw: pa.Table, path: Path) -> pa.Table:
+    """The log columns of a JSONL table without those no line names: the explicit-schema reader
+    fills an absent key with nulls, but a column missing from the file is ``missing_column:<col>``
+    (every row), not ``missing_value:<col>``. The file is searched for the key only for a column
+    that is null in every row."""
+    data: bytes | None = None
+    present = []
+    for c in LOG_COLUMNS:
+        if c not in raw.column_names:
+            continue
+        col = raw[c]
+        if len(col) and col.null_count == len(col):
+            data = path.read_bytes() if data is None else data
+            if json.dumps(c).encode() not in data:
+                continue
+        present.append(c)
+    return raw.select(present)
 
 
 _CHUNK_LINES = 4096
@@ -198,8 +216,9 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
     tables: list[pa.Table] = []
     for start in range(0, len(lines), _CHUNK_LINES):
         chunk = lines[start : start + _CHUNK_LINES]
-        try:
-            t = pj.read_json(io.BytesIO(b"\n".join(chunk)), parse_options=opts)
+        try:  # a block must hold the longest line (a 3 MB answer would straddle 1 MB blocks)
+            read = pj.ReadOptions(block_size=max(1 << 20, 2 * max(map(len, chunk)) + 2))
+            t = pj.read_json(io.BytesIO(b"\n".join(chunk)), read_options=read, parse_options=opts)
             tables.append(_json_columns(t))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             t, r = _parse_lines(chunk)
@@ -207,7 +226,7 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
             for k, v in r.items():
                 reasons[k] = reasons.get(k, 0) + v
     raw = pa.concat_tables(tables) if tables else _json_read_schema().empty_table()
-    return _validate(raw, len(lines), reasons, str(path))
+    return _validate(_present_columns(raw, path), len(lines), reasons, str(path))
 
 
 def _json_columns(t: pa.Table) -> pa.Table:

@@ -109,7 +109,7 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
         skipped = 0
         leaves = led.store.iter_leaves(batch=batch)
         while chunk := list(islice(leaves, batch)):
-            env = _decode(b"\n".join(row[2] for row in chunk))
+            env = _decode(b"\n".join(row[2] for row in chunk), max(len(row[2]) for row in chunk))
             is_exchange = pc.equal(env["type"], "exchange")
             skipped += len(chunk) - (pc.sum(is_exchange).as_py() or 0)
             parts.append(_log_columns(env.filter(is_exchange)))
@@ -123,13 +123,16 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
     return table, table.num_rows
 
 
-def _decode(data: bytes) -> pa.Table:
+def _decode(data: bytes, longest: int) -> pa.Table:
+    """Decode newline-joined leaves; ``longest``: the longest leaf's length (Arrow's JSON reader
+    needs every record inside one block: a 3 MB answer would otherwise "straddle" two 1 MB blocks)."""
     import pyarrow.json as pj
 
+    read = pj.ReadOptions(block_size=max(1 << 20, 2 * longest + 2))
     for schema in (_ENVELOPE, _ENVELOPE_FLOAT):
         opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         try:
-            return pj.read_json(io.BytesIO(data), parse_options=opts)
+            return pj.read_json(io.BytesIO(data), read_options=read, parse_options=opts)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             error = exc
     raise InputError(f"ledger leaves are not canonical exchange records: {error}") from error
