@@ -56,7 +56,7 @@ def test_every_scenario_runs_and_labels_its_campaigns():
         log, labels = simulate(name, 12_000, 1)
         assert log.num_rows == 12_000, name
         camp = labels.filter(pc.is_valid(labels["campaign_id"]))
-        assert pc.count_distinct(camp["campaign_id"]).as_py() == len(cfg.campaigns), name
+        assert pc.count_distinct(camp["campaign_id"]).as_py() == len(cfg.campaigns) + len(cfg.shapes), name
         assert set(camp["family"].to_pylist()) == {name}
         benign = labels.filter(pc.is_null(labels["campaign_id"]))
         assert all(f.startswith("benign:") for f in benign["family"].to_pylist())
