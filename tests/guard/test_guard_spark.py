@@ -46,7 +46,8 @@ def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
         r["completion_tokens"] = -1
     for r in bad[3:]:
         r["account_id"] = None
-    out = pa.Table.from_pylist(rows + dups + bad, schema=table.schema.with_metadata(None))
+    schema = pa.schema([f.with_nullable(True) for f in table.schema])  # a log as written, nulls and all
+    out = pa.Table.from_pylist(rows + dups + bad, schema=schema)
     return out, len(rows), {"negative_count:completion_tokens": 3, "missing_value:account_id": 2,
                             "duplicate_request_id": 7}
 
