@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from _fixtures_pipeline import make_log  # noqa: E402
 from stillwatch.errors import InputError  # noqa: E402
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -118,56 +116,38 @@ def test_unknown_engine_and_missing_file(log, tmp_path):
         scan(tmp_path / "nope.parquet")
 
 
-def test_cli_scan_writes_findings(log, tmp_path):
+def test_cli_scan_writes_findings(log, tmp_path, cli):
     table, labels = log
     p = tmp_path / "log.parquet"
     pq.write_table(table, p)
     out = tmp_path / "findings.json"
-    exe = [sys.executable, "-c", "from stillwatch.cli.main import main; main()"]
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out), "--json"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = cli("guard", "scan", "--input", p, "--out", out, "--json").ok().json()
     assert json.loads(out.read_text()) == doc
     assert {a["account_id"] for a in doc["accounts"]} == {a for a, c in labels.items() if c}
     assert len(doc["campaigns"]) == 2
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(tmp_path / "missing.parquet")],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+    cli("guard", "scan", "--input", tmp_path / "missing.parquet").user_error("not found")
     # the output exists: refused before the scan (one line, exit 2), replaced with --force
     out.write_text("keep me")
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out)], capture_output=True, text=True,
-                       cwd=ROOT)
-    assert r.returncode == 2 and "--force" in r.stderr and "Traceback" not in r.stderr
+    cli("guard", "scan", "--input", p, "--out", out).user_error("--force")
     assert out.read_text() == "keep me"
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out), "--force"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
+    cli("guard", "scan", "--input", p, "--out", out, "--force").ok()
     assert json.loads(out.read_text()) == doc
     # a JSONL log without an ip column: every row is missing_column:ip, and no valid row exits 2
     rows = table.slice(0, 5).drop_columns(["ip"]).to_pylist()
     jl = tmp_path / "no_ip.jsonl"
     jl.write_text("".join(json.dumps({**r, "ts": r["ts"].isoformat()}) + "\n" for r in rows))
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(jl)], capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "0 of 5 rows valid (missing_column:ip=5)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    cli("guard", "scan", "--input", jl).user_error("0 of 5 rows valid (missing_column:ip=5)")
 
 
-def test_cli_simulate_refuses_one_path_for_log_and_labels_and_writes_atomically(tmp_path):
-    exe = [sys.executable, "-c", "from stillwatch.cli.main import main; main()"]
+def test_cli_simulate_refuses_one_path_for_log_and_labels_and_writes_atomically(tmp_path, cli):
     same = tmp_path / "x.parquet"
-    r = subprocess.run(exe + ["guard", "simulate", "--out", str(same), "--labels", str(same), "--exchanges", "2000"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "same file" in r.stderr and not same.exists()
+    cli("guard", "simulate", "--out", same, "--labels", same, "--exchanges", "2000").user_error("same file")
+    assert not same.exists()
     log_p, lab_p = tmp_path / "log.parquet", tmp_path / "labels.parquet"
-    r = subprocess.run(exe + ["guard", "simulate", "--out", str(log_p), "--labels", str(lab_p), "--exchanges", "2000"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
+    cli("guard", "simulate", "--out", log_p, "--labels", lab_p, "--exchanges", "2000").ok()
     assert pq.read_table(log_p).num_rows == 2000 and pq.read_table(lab_p).num_rows > 0
     assert sorted(f.name for f in tmp_path.iterdir()) == ["labels.parquet", "log.parquet"]  # no temporaries left
-    r = subprocess.run(exe + ["guard", "simulate", "--out", str(log_p), "--labels", str(lab_p), "--exchanges", "2000"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "--force" in r.stderr
+    cli("guard", "simulate", "--out", log_p, "--labels", lab_p, "--exchanges", "2000").user_error("--force")
 
 
 def test_missing_jsonl_column_is_missing_column_not_missing_value(tmp_path):

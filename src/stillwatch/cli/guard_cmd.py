@@ -15,18 +15,12 @@ app = typer.Typer(
 
 
 def _check_output(path: str, force: bool, what: str) -> None:
-    """Refuse, before any work, an output that exists (without ``--force``) or whose folder does not."""
+    """The CLI's one output check (:func:`stillwatch.records.check_output`), before any work."""
     from pathlib import Path
 
-    from stillwatch.errors import InputError
+    from stillwatch.records import check_output
 
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{what} {p} is a directory; give a file path")
-    if p.exists() and not force:
-        raise InputError(f"{what} {p} already exists; pass --force to replace it (or choose another path)")
-    if not p.parent.is_dir():
-        raise InputError(f"the folder of {what} {p} does not exist: {p.parent}")
+    check_output(Path(path), force=force, what=what)
 
 
 def _replace_atomically(write, *paths: str) -> None:
@@ -203,6 +197,8 @@ def eval_cmd(
     results = []
     if (log_path is None) != (labels_path is None):
         raise InputError("--log and --labels go together")
+    if log_path is not None:
+        _check_labels_describe_log(log_path, labels_path)
     with console.status("evaluating") as status:
         if log_path is not None:
             results.append(evaluate_files(log_path, labels_path, names, stream=stream, progress=status.update))
@@ -262,3 +258,24 @@ def _print_populations(out, evals, info: dict) -> None:
         rl = vs["rate_limit"]["pr_auc"]
         verdict = "FAIL: Stillwatch ranks behind the rate limiter" if vs["behind_rate_limit"] else "pass"
         out.print(f"Stillwatch vs rate limit, PR-AUC {_fmt(vs['stillwatch'])} vs {_fmt(rl)}: {verdict}")
+
+
+def _check_labels_describe_log(log_path: str, labels_path: str) -> None:
+    """Refuse, before evaluating, labels that name none of a Parquet log's accounts (labels of
+    another simulation): there would be nothing to score. Other log formats are checked by the harness."""
+    from stillwatch.errors import InputError
+
+    if not str(log_path).endswith(".parquet") or not str(labels_path).endswith(".parquet"):
+        return
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        log_ids = pc.unique(pq.read_table(log_path, columns=["account_id"])["account_id"])
+        label_ids = pq.read_table(labels_path, columns=["account_id"])["account_id"]
+    except (OSError, KeyError, pa.ArrowException):
+        return  # unreadable or without the column: the harness reports it with its own message
+    if len(log_ids) and not pc.any(pc.is_in(log_ids, value_set=label_ids)).as_py():
+        raise InputError(f"the labels {labels_path} name none of the {len(log_ids):,} accounts in {log_path}: "
+                         "labels of another log or simulation?")
