@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from heldout_d_report import evaluate_log, render, write_keeping_notes  # noqa: E402
+from _heldout_d_report import evaluate_log, render, write_keeping_notes  # noqa: E402
 
 from stillwatch.guard_sim.simulate import DEVELOPMENT_FAMILIES, SHAPE_FAMILIES, simulate  # noqa: E402
 

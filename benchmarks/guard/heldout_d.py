@@ -40,7 +40,7 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import guard_heldout_logs as L  # noqa: E402
 from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
-from heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
+from _heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
 
 
 def build(scale: float, seed: int):

@@ -174,6 +174,10 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> dic
     out["ledger"], timings["ledger"] = _timed(ledger_step, console, workdir, out["mark"]["exchanges"])
     out["guard"], timings["guard"] = _timed(guard_step, console, workdir)
     out["trace"], timings["trace"] = _timed(trace_step, console, workdir, master_path)
+    from stillwatch.report.demo import demo_case
+
+    out["case"] = demo_case(workdir, out, accounts=DEMO_ACCOUNTS, n_candidates=len(DEMO_ACCOUNTS) + N_DECOYS)
+    console.print(f"[bold]5. case[/] — the dossier: {out['case']['report_html']} (bundle {out['case']['bundle']}, verified)")
     console.print("step times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     out["timings"] = timings
     return out

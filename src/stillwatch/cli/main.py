@@ -23,7 +23,7 @@ from rich.console import Console
 
 from stillwatch.errors import Interrupted, StillwatchError
 
-from . import demo_cmd, distill_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
+from . import case_cmd, demo_cmd, distill_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
 
 app = typer.Typer(
     name="stillwatch",
@@ -38,6 +38,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(guard_cmd.app, name="guard")
 app.add_typer(distill_cmd.app, name="distill")
 app.add_typer(trace_cmd.app, name="trace")
+app.add_typer(case_cmd.app, name="case")
 demo_cmd.register(app)
 
 

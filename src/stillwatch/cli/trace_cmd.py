@@ -79,3 +79,53 @@ def radioactivity_cmd(
         for row in sorted(result.accounts, key=lambda r: r["p_value"])[:20]:
             t.add_row(row["account"], f"{row['p_value']:.3g}", f"{row['corrected_p_value']:.3g}", "yes" if row["present"] else "")
         con.print(t)
+
+
+@app.command("provenance")
+def provenance_cmd(
+    suspect: str = typer.Option(..., "--suspect", help="The suspect: a model directory, smollm2, tiny, or an OpenAI-compatible URL (URL#model)."),
+    candidates: Path = typer.Option(..., "--candidates", help="File: one candidate parent per line; 'reference: MODEL' lines add independent reference models."),
+    prompts: int = typer.Option(1000, "--prompts", help="Query budget N: the most prompts the suspect is asked (the panel answers all N once, cached)."),
+    look_every: int = typer.Option(250, "--look-every", help="Prompts per look of the adaptive test (it stops when decided)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Family-wise level of a false attribution."),
+    seed: int = typer.Option(0, "--seed", help="Prompt sampler seed."),
+    max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
+    cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Answer the panel afresh and store nothing."),
+    api_key: str = typer.Option(None, "--api-key", help="API key for URL models (default $OPENAI_API_KEY)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON (the diligence section of a case dossier)."),
+) -> None:
+    """Black-box provenance: was SUSPECT derived from one of the candidates (fine-tuned, quantized, pruned, or distilled from its answers)?"""
+    from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
+    from stillwatch.trace.provenance_query import AnswerCache, open_model
+
+    cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens)
+    cand_specs, ref_specs = read_candidates(candidates)
+    if cache is None and not no_cache:
+        from stillwatch.models.smollm2 import cache_root
+
+        cache = cache_root() / "provenance"
+    store = None if no_cache else AnswerCache(cache)
+    s_model = open_model(suspect, api_key=api_key)
+    cands = [open_model(c, api_key=api_key) for c in cand_specs]
+    refs = [open_model(r, api_key=api_key) for r in ref_specs]
+    from rich.console import Console
+
+    con = Console(stderr=True)
+    with con.status("provenance test") as status:
+        result = run_provenance(s_model, cands, refs, config=cfg, cache=store, progress=lambda msg: status.update(msg))
+    d = result.to_dict()
+    if json_out:
+        typer.echo(json.dumps(d))
+        return
+    from rich.table import Table
+
+    out = Console()
+    verdict = f"derived from [bold]{result.most_likely_parent}[/]" if result.most_likely_parent else "no candidate attributed"
+    out.print(f"provenance of {suspect}: {verdict} (alpha = {alpha}, {result.queries_spent} queries, stopped: {result.stopped})")
+    t = Table("candidate", "agreement", "p (sequential, Holm)", "hardest rival", "wins/losses")
+    for c in result.candidates:
+        t.add_row(c["name"], f"{c['agreement']:.3f}", f"{c['p_value_sequential']:.3g}", c["hardest_rival"],
+                  f"{c['wins_vs_rival']}/{c['losses_vs_rival']}")
+    out.print(t)
+    out.print(f"H0: {result.null_hypothesis}")
