@@ -96,7 +96,7 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
     if batch < 1:
         raise InputError(f"batch = {batch} must be >= 1")
     try:
-        led = Ledger.open(location)
+        led = Ledger.open(location, read_only=True)  # a scan never writes to the evidence it reads
     except (LedgerError, OSError) as exc:
         raise InputError(f"cannot read ledger {location}: {exc}") from exc
     try:
