@@ -71,19 +71,24 @@ def test_link_step_links_machine_paced_accounts_behind_one_address_only():
 
 def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
     n = 100.0
-    sig = {"exchanges": np.array([n]), "capability_share": np.array([0.0]), "machine_pacing": np.array([0.9]),
-           "human_rate_multiple": np.array([0.0])}
-    acct = AccountSignals(signals=sig, volume=np.array([0.0]), payment=np.array([0.5]), machine_paced=np.array([True]))
-    lk = Links(labels=np.array([0]), scripted=np.array([100.0]), plain_rows=np.array([100.0]),
-               reuse=np.zeros(1), address_linked=np.zeros(1, bool))
+    # account 0 asks a new question every time; account 1 repeats one prompt (novelty 1/100: a monitor)
+    sig = {"exchanges": np.array([n, n]), "capability_share": np.array([0.0, 0.0]),
+           "machine_pacing": np.array([0.9, 0.9]), "human_rate_multiple": np.array([0.0, 0.0]),
+           "novelty": np.array([1.0, 0.01])}
+    acct = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
+                          machine_paced=np.array([True, True]), extracted=np.zeros(2))
+    lk = Links(labels=np.array([0, 1]), scripted=np.array([100.0, 100.0]), plain_rows=np.array([100.0, 100.0]),
+               reuse=np.zeros(2), address_linked=np.zeros(2, bool))
     own = own_score_step(acct, lk, CFG)
     e_script = (100 / 102) * (102 / 108)  # scripted share shrunk by 8 pseudo-rows
     harvest = _noisy_or(0.0, 0.0, 0.3 * 0.9)
     coordination = _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.0)
     assert own.score[0] == pytest.approx(math.sqrt(harvest * coordination))
+    # harvest requires extraction: weighted by novelty / 0.5 (pacing and scripting alone are context)
+    assert own.score[1] == pytest.approx(math.sqrt(harvest * (0.01 / 0.5) * coordination))
     assert own.signals["scripted_share"][0] == pytest.approx(100 / 102)
-    assert list(own.evidence) == ["scripted_share", "capability_share", "human_rate_multiple", "machine_pacing",
-                                  "shared_payment"]
+    assert list(own.evidence) == ["scripted_share", "capability_share", "human_rate_multiple",
+                                  "extraction_multiple", "machine_pacing", "shared_payment"]
 
 
 def test_campaign_step_cluster_signals():
@@ -138,7 +143,8 @@ def test_score_step_campaign_score_and_membership():
 
 def test_findings_step_lists_members_and_fired_signals():
     cs = _cs(templated=[0.9, 0.9, 0], e_size=[0.2, 0.2, 0], onset=[1, 1, 0], e_sync=[0.7, 0.7, 0])
-    sig = {"exchanges": np.array([100.0, 100.0, 5.0]), "human_rate_multiple": np.array([3.0, 3.0, 0.1])}
+    sig = {"exchanges": np.array([100.0, 100.0, 5.0]), "human_rate_multiple": np.array([3.0, 3.0, 0.1]),
+           "extraction_multiple": np.array([2.0, 0.5, 0.0])}
     own = OwnScore(score=np.array([0.6, 0.2, 0.1]), signals=sig,
                    evidence={"scripted_share": np.array([0.9, 0.1, 0.0]), "machine_pacing": np.array([0.0, 0.6, 0.0])})
     sc = Scores(campaign=np.array([0.8, 0.8, 0.0]), e_text=np.array([0.4, 0.4, 0.0]), score=np.array([0.8, 0.3, 0.1]),
@@ -149,6 +155,7 @@ def test_findings_step_lists_members_and_fired_signals():
         ("a", True, "campaign-a", ("scripted_share", "campaign")), ("b", False, None, ("machine_pacing",)),
         ("c", False, None, ())]
     assert accounts[0].signals["campaign_score"] == 0.8 and accounts[2].exchanges == 5
+    assert [f.extraction_multiple for f in accounts] == [2.0, 0.5, 0.0]
     (camp,) = campaigns
     assert camp.campaign_id == "campaign-a" and camp.accounts == ("a",) and camp.exchanges == 200
     assert camp.fired == ("templated_share", "onset_synchrony")  # evidence >= 0.5: 0.9 and 0.7

@@ -148,7 +148,6 @@ def test_automation_log_is_what_it_claims(automation):
     assert np.std(np.log(gaps)) > 1.0  # bursty, human (a clock's log-gaps barely vary)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13/18: detector not yet fixed")
 def test_information_free_automation_is_not_flagged(automation):
     _, labels, _, findings = automation
     flagged = _flagged_by_family(findings, labels)

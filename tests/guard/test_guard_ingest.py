@@ -80,7 +80,8 @@ def test_each_reason_counted_once(tmp_path):
     rows[3]["prompt"] = 42  # wrong_type:prompt
     del rows[4]["account_id"]  # missing_value:account_id
     rows[5]["request_id"] = "r0"  # duplicate_request_id
-    rows[6]["completion_tokens"] = 1.5  # wrong_type:completion_tokens
+    rows[6]["completion_tokens"] = 1.5  # non_integer_count:completion_tokens
+    rows[11]["prompt_tokens"] = 7.0  # a whole-number float: valid
     rows[7]["account_id"] = ""  # missing_value:account_id
     rows[8]["ts"] = 1_772_445_600_000_000  # epoch microseconds: valid
     rows[9]["ts"] = "2026-03-02 12:00:00"  # naive: valid, taken as UTC
@@ -100,7 +101,7 @@ def test_each_reason_counted_once(tmp_path):
         "wrong_type:prompt": 1,
         "missing_value:account_id": 2,
         "duplicate_request_id": 1,
-        "wrong_type:completion_tokens": 1,
+        "non_integer_count:completion_tokens": 1,
         "non_utf8:response": 1,
         "invalid_json": 1,
         "not_an_object": 1,
@@ -171,16 +172,21 @@ def test_empty_and_missing(tmp_path):
 _STR = ("request_id", "account_id", "api_key_id", "ip", "user_agent", "payment_fingerprint", "model", "prompt", "response")
 
 
-def naive_reason(row: dict, seen: set) -> str | None:
-    """Per-row reference validator, written from the documented rules."""
+def naive_reason(row: dict, seen: set, absent: tuple[str, ...] = ()) -> str | None:
+    """Per-row reference validator, written from the documented rules; ``absent``: required columns
+    no row of the file names (``missing_column``, after the per-value type checks)."""
     for c in _STR:
         v = row.get(c)
         if v is not None and not isinstance(v, str):
             return f"wrong_type:{c}"
     for c in ("prompt_tokens", "completion_tokens"):
         v = row.get(c)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             return f"wrong_type:{c}"
+        if isinstance(v, float) and v != int(v):  # a whole-number float (12.0) is that integer
+            return f"non_integer_count:{c}"
+    if absent:
+        return f"missing_column:{absent[0]}"
     ts = row.get("ts")
     if isinstance(ts, str):
         try:
@@ -203,7 +209,7 @@ def naive_reason(row: dict, seen: set) -> str | None:
 
 
 corruptions = st.sampled_from(
-    ["none", "none", "none", "neg", "badts", "wrongtype", "drop_acct", "empty_req", "dup", "float_count", "null_prompt"]
+    ["none", "none", "none", "neg", "badts", "wrongtype", "drop_acct", "empty_req", "dup", "float_count", "whole_float", "null_prompt"]
 )
 
 
@@ -227,14 +233,17 @@ def test_matches_naive_reference(tmp_path, kinds):
             r["request_id"] = "r0"
         elif k == "float_count":
             r["prompt_tokens"] = 2.5
+        elif k == "whole_float":
+            r["prompt_tokens"], r["completion_tokens"] = 12.0, 3.0
         elif k == "null_prompt":
             r["prompt"] = None
         rows.append(r)
     seen: set = set()
     expected: dict[str, int] = {}
     valid = []
+    absent = tuple(c for c in LOG_COLUMNS if c != "payment_fingerprint" and not any(c in r for r in rows))
     for r in rows:
-        reason = naive_reason(r, seen)
+        reason = naive_reason(r, seen, absent)
         if reason is None:
             valid.append(r["request_id"])
         else:

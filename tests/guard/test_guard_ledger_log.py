@@ -134,3 +134,46 @@ def test_exchange_metadata_is_validated_and_optional_in_the_canonical_bytes():
     with pytest.raises(RecordError, match=r"completion_tokens = -1 must be an integer"):
         Exchange(account="a", api_key_id="k", ts="2026-01-01T00:00:00Z", model="m", spec_fingerprint="",
                  prompt="p", response="r", completion_tokens=-1)
+
+
+def test_ledger_leaves_with_whole_float_counts_are_read(tmp_path):
+    """A ledger written by another writer may hold counts as whole-number floats (12.0), which the
+    schema accepts; a fraction is counted as non_integer_count. Leaves are edited in the SQLite file
+    (the reader does not re-verify hashes; the writer's Exchange record only writes integers)."""
+    import sqlite3
+
+    t0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    base = {"account_id": "acct-a", "api_key_id": "k1", "model": "m", "prompt": "hi", "response": "hello",
+            "ip": "198.51.100.7", "user_agent": "curl/8", "payment_fingerprint": None,
+            "prompt_tokens": 12, "completion_tokens": 3}
+    led = Ledger.create(tmp_path / "f.db")
+    for i in range(3):
+        led.append(_exchange({**base, "request_id": f"r{i}", "ts": (t0 + dt.timedelta(seconds=i)).isoformat()}))
+    led.close()
+    db = sqlite3.connect(tmp_path / "f.db")
+    for idx, new in ((0, b'"prompt_tokens":12.0'), (2, b'"prompt_tokens":12.5')):
+        (data,) = db.execute("SELECT data FROM leaves WHERE idx = ?", (idx,)).fetchone()
+        assert b'"prompt_tokens":12' in bytes(data)
+        db.execute("UPDATE leaves SET data = ? WHERE idx = ?", (bytes(data).replace(b'"prompt_tokens":12', new), idx))
+    db.commit()
+    db.close()
+    res = read_log(tmp_path / "f.db")
+    assert res.table.column("request_id").to_pylist() == ["r0", "r1"]
+    assert res.table.column("prompt_tokens").to_pylist() == [12, 12]
+    assert res.malformed == {"non_integer_count:prompt_tokens": 1}
+
+
+def test_a_3mb_exchange_record_is_read(tmp_path):
+    """Arrow's JSON reader keeps a record inside one block (1 MB by default): a 3 MB answer used to
+    fail the whole read ("straddling object straddles two block boundaries")."""
+    t0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+    base = {"account_id": "acct-a", "api_key_id": "k1", "model": "m", "prompt": "hi", "response": "hello",
+            "ip": "198.51.100.7", "user_agent": "curl/8", "payment_fingerprint": None,
+            "prompt_tokens": 2, "completion_tokens": 3}
+    led = Ledger.create(tmp_path / "big.db")
+    led.append(_exchange({**base, "request_id": "small", "ts": t0.isoformat()}))
+    led.append(_exchange({**base, "request_id": "big", "ts": t0.isoformat(), "response": "answer " * 450_000}))
+    led.close()
+    res = read_log(tmp_path / "big.db")
+    assert res.malformed == {} and res.table["request_id"].to_pylist() == ["small", "big"]
+    assert len(res.table["response"][1].as_py()) == 7 * 450_000

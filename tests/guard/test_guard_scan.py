@@ -126,6 +126,45 @@ def test_cli_scan_writes_findings(log, tmp_path, cli):
     assert {a["account_id"] for a in doc["accounts"]} == {a for a, c in labels.items() if c}
     assert len(doc["campaigns"]) == 2
     cli("guard", "scan", "--input", tmp_path / "missing.parquet").user_error("not found")
+    # the output exists: refused before the scan (one line, exit 2), replaced with --force
+    out.write_text("keep me")
+    cli("guard", "scan", "--input", p, "--out", out).user_error("--force")
+    assert out.read_text() == "keep me"
+    cli("guard", "scan", "--input", p, "--out", out, "--force").ok()
+    assert json.loads(out.read_text()) == doc
+    # a JSONL log without an ip column: every row is missing_column:ip, and no valid row exits 2
+    rows = table.slice(0, 5).drop_columns(["ip"]).to_pylist()
+    jl = tmp_path / "no_ip.jsonl"
+    jl.write_text("".join(json.dumps({**r, "ts": r["ts"].isoformat()}) + "\n" for r in rows))
+    cli("guard", "scan", "--input", jl).user_error("0 of 5 rows valid (missing_column:ip=5)")
+
+
+def test_cli_simulate_refuses_one_path_for_log_and_labels_and_writes_atomically(tmp_path, cli):
+    same = tmp_path / "x.parquet"
+    cli("guard", "simulate", "--out", same, "--labels", same, "--exchanges", "2000").user_error("same file")
+    assert not same.exists()
+    log_p, lab_p = tmp_path / "log.parquet", tmp_path / "labels.parquet"
+    cli("guard", "simulate", "--out", log_p, "--labels", lab_p, "--exchanges", "2000").ok()
+    assert pq.read_table(log_p).num_rows == 2000 and pq.read_table(lab_p).num_rows > 0
+    assert sorted(f.name for f in tmp_path.iterdir()) == ["labels.parquet", "log.parquet"]  # no temporaries left
+    cli("guard", "simulate", "--out", log_p, "--labels", lab_p, "--exchanges", "2000").user_error("--force")
+
+
+def test_missing_jsonl_column_is_missing_column_not_missing_value(tmp_path):
+    from stillwatch.guard.log.ingest import read_log
+
+    rows = [{"request_id": f"r{i}", "ts": "2026-03-02T10:00:00Z", "account_id": "a", "api_key_id": "k",
+             "user_agent": "u", "model": "m", "prompt": "p", "response": "r", "prompt_tokens": 1,
+             "completion_tokens": 2} for i in range(3)]
+    p = tmp_path / "no_ip.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert read_log(p).malformed == {"missing_column:ip": 3}
+    # a key present with null values is a missing value, not a missing column
+    p.write_text("".join(json.dumps({**r, "ip": None}) + "\n" for r in rows))
+    assert read_log(p).malformed == {"missing_value:ip": 3}
+    # ... and so through the line-by-line reader (a bad line forces it)
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{not json\n")
+    assert read_log(p).malformed == {"missing_column:ip": 3, "invalid_json": 1}
 
 
 def test_demo_step_returns_explained_campaigns(tmp_path):

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -31,13 +32,43 @@ def _require_spark() -> None:
         pytest.skip("no Java runtime on PATH: Spark local mode needs Java 17")
 
 
-def test_spark_and_duckdb_agree():
+def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
+    """The log with null payment fingerprints on half the humans (free tier: nulls must never match
+    each other), 7 repeated request ids (retries, later copies) and 5 malformed rows; returns (log,
+    valid rows, malformed counts expected)."""
+    rows = table.to_pylist()
+    for r in rows:
+        if r["account_id"].startswith("human-") and int(r["account_id"][-1]) % 2:
+            r["payment_fingerprint"] = None
+    dups = [dict(rows[i * 97]) for i in range(7)]
+    bad = [dict(rows[i * 89], request_id=f"bad-{i}") for i in range(5)]
+    for r in bad[:3]:
+        r["completion_tokens"] = -1
+    for r in bad[3:]:
+        r["account_id"] = None
+    schema = pa.schema([f.with_nullable(True) for f in table.schema])  # a log as written, nulls and all
+    out = pa.Table.from_pylist(rows + dups + bad, schema=schema)
+    return out, len(rows), {"negative_count:completion_tokens": 3, "missing_value:account_id": 2,
+                            "duplicate_request_id": 7}
+
+
+def test_spark_and_duckdb_agree(tmp_path):
     _require_spark()
-    table, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
-    duck = scan(table, engine="duckdb")
-    spark = scan(table, engine="spark")
+    import pyarrow.parquet as pq
+
+    clean, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
+    table, n_valid, malformed = _noisy(clean)
+    pq.write_table(table, tmp_path / "noisy.parquet")  # DuckDB: the SQL pass; Spark: ingest
+    duck = scan(tmp_path / "noisy.parquet", engine="duckdb")
+    spark = scan(tmp_path / "noisy.parquet", engine="spark")
     assert spark.engine == "spark" and duck.engine == "duckdb"
-    assert spark.n_rows == duck.n_rows == table.num_rows
+    assert spark.n_rows == duck.n_rows == n_valid
+    assert dict(spark.malformed) == dict(duck.malformed) == malformed
+    # a null payment fingerprint never matches another null (the camp-b accounts and half the humans)
+    no_card = {r["account_id"] for r in table.to_pylist() if r["payment_fingerprint"] is None and r["account_id"]}
+    assert len(no_card) >= 10
+    for f in (duck, spark):
+        assert all(f.account(a).signals["shared_payment"] == 0 for a in no_card)
     d = {a.account_id: a for a in duck.accounts}
     s = {a.account_id: a for a in spark.accounts}
     assert set(d) == set(s) == set(labels)

@@ -14,6 +14,31 @@ app = typer.Typer(
 )
 
 
+def _check_output(path: str, force: bool, what: str) -> None:
+    """The CLI's one output check (:func:`stillwatch.records.check_output`), before any work."""
+    from pathlib import Path
+
+    from stillwatch.records import check_output
+
+    check_output(Path(path), force=force, what=what)
+
+
+def _replace_atomically(write, *paths: str) -> None:
+    """Call ``write(*temporary paths)`` then rename each temporary file onto its path: a run killed
+    mid-write leaves the old file (or none), never a truncated Parquet file."""
+    import os
+    from pathlib import Path
+
+    tmps = [str(Path(p).with_name(f".{Path(p).name}.{os.getpid()}.tmp")) for p in paths]
+    try:
+        write(*tmps)
+        for tmp, final in zip(tmps, paths):
+            os.replace(tmp, final)
+    finally:
+        for tmp in tmps:
+            Path(tmp).unlink(missing_ok=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # simulate (data/evaluation)
 
@@ -28,19 +53,26 @@ def simulate_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
     hard_negatives: bool = typer.Option(False, "--hard-negatives", help="Add the hard-negative populations "
                                         "(popular public prompts, classes, NAT, labs, apps, monitors, resellers)."),
+    force: bool = typer.Option(False, "--force", help="Replace OUT and LABELS if they exist."),
 ) -> None:
     """Simulate API traffic: a benign population plus harvesting campaigns, with labels."""
     import json
+    from pathlib import Path
 
     import pyarrow.compute as pc
     from rich.console import Console
 
+    from stillwatch.errors import InputError
     from stillwatch.guard_sim.simulate import simulate, write_simulation
 
+    if Path(out).resolve() == Path(labels).resolve():
+        raise InputError(f"--out and --labels name the same file ({out}); give two paths")
+    _check_output(out, force, "--out")
+    _check_output(labels, force, "--labels")
     console = Console(stderr=True)
     with console.status(f"simulating {exchanges:,} exchanges ({scenario})"):
         log_table, label_table = simulate(scenario, exchanges, seed, hard_negatives=hard_negatives)
-        write_simulation(log_table, label_table, out, labels)
+        _replace_atomically(lambda o, lb: write_simulation(log_table, label_table, o, lb), out, labels)
     camp = label_table.filter(pc.is_valid(label_table["campaign_id"]))
     summary = {
         "scenario": scenario,
@@ -71,29 +103,39 @@ def scan_cmd(
     out: str = typer.Option(None, "--out", help="Write the findings JSON here."),
     engine: str = typer.Option("duckdb", "--engine", help="Feature engine: duckdb (embedded) or spark (local mode)."),
     json_out: bool = typer.Option(False, "--json", help="Print the findings JSON to stdout."),
+    force: bool = typer.Option(False, "--force", help="Replace the --out file if it exists."),
 ) -> None:
     """Scan a log for harvesting accounts and coordinated campaigns; explain every finding."""
     import json
+    import logging
     from pathlib import Path
 
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from stillwatch.errors import InputError
     from stillwatch.guard.batch.scan import scan
 
+    if out:
+        _check_output(out, force, "--out")  # before the job, not after it
+    # the malformed-row counts are reported once, in this command's summary (or its one-line error)
+    logging.getLogger("stillwatch.guard.log.ingest").setLevel(logging.ERROR)
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task(f"scanning {input_path} ({engine})", total=None)
         findings = scan(input_path, engine=engine,
                         progress=lambda msg: progress.update(task, description=f"scan: {msg}"))
+    bad = sum(findings.malformed.values())
+    if findings.n_rows == 0 and bad:
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(findings.malformed.items()))
+        raise InputError(f"{input_path}: 0 of {bad:,} rows valid ({reasons}); see docs/guard-log-schema.md")
     doc = findings.to_json()
     if out:
-        Path(out).write_text(json.dumps(doc, indent=2))
+        _replace_atomically(lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=2)), out)
     if json_out:
         typer.echo(json.dumps(doc))
         return
-    bad = sum(findings.malformed.values())
     typer.echo(
         f"{findings.n_rows:,} exchanges from {len(findings.accounts):,} accounts; "
         f"{len(findings.flagged):,} accounts flagged in {len(findings.campaigns)} campaigns"
@@ -102,7 +144,8 @@ def scan_cmd(
     for c in findings.campaigns[:20]:
         typer.echo(
             f"  {c.campaign_id}: {len(c.accounts)} accounts, {c.exchanges:,} exchanges, "
-            f"{c.human_rate_multiple:.1f}x human-feasible rate, score {c.score:.2f}; fired: {', '.join(c.fired)}"
+            f"{c.human_rate_multiple:.1f}x human-feasible rate ({c.extraction_multiple:.1f}x in new information), "
+            f"score {c.score:.2f}; fired: {', '.join(c.fired)}"
         )
     if out:
         typer.echo(f"findings written to {out}")

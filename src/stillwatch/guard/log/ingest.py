@@ -9,8 +9,11 @@ Reasons (``<col>`` names the column):
 
 - ``missing_column:<col>`` — a required column is absent from the whole file/table;
 - ``invalid_json`` / ``not_an_object`` / ``non_utf8:line`` — a JSONL line that is not a JSON object;
-- ``wrong_type:<col>`` — a value of the wrong type (e.g. a number where text is expected, a
-  fractional token count);
+- ``wrong_type:<col>`` — a value of the wrong type (e.g. a number where text is expected, text in a
+  token count);
+- ``non_integer_count:<col>`` — a token count written as a number that is not a whole number in the
+  int64 range (``12.5``, ``NaN``, ``1e300``); a float holding a whole number (``12.0``) is accepted
+  as that integer, as ``docs/guard-log-schema.md`` promises;
 - ``non_utf8:<col>`` — text that is not valid UTF-8;
 - ``missing_value:<col>`` — null/absent in a required column, or an empty ``request_id``/``account_id``;
 - ``bad_timestamp`` — a ``ts`` that cannot be parsed (ISO-8601 strings, with or without a UTC
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +49,8 @@ log = logging.getLogger(__name__)
 _PARQUET_SUFFIXES = {".parquet", ".pq", ".parq"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: Prefix of the reason of a token count that is a number but not a whole int64 (``12.5``, NaN).
+NON_INTEGER = "non_integer_count:"
 
 
 @dataclass(frozen=True)
@@ -172,8 +178,26 @@ def _read_jsonl(path: Path) -> IngestResult:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
         log.info("fast JSON reader rejected %s (%s); parsing line by line", path, exc)
         return _read_jsonl_lines(path)
-    present = [c for c in LOG_COLUMNS if c in raw.column_names]
-    return _validate(raw.select(present), raw.num_rows, {}, str(path))
+    return _validate(_present_columns(raw, path), raw.num_rows, {}, str(path))
+
+
+def _present_columns(raw: pa.Table, path: Path) -> pa.Table:
+    """The log columns of a JSONL table without those no line names: the explicit-schema reader
+    fills an absent key with nulls, but a column missing from the file is ``missing_column:<col>``
+    (every row), not ``missing_value:<col>``. The file is searched for the key only for a column
+    that is null in every row."""
+    data: bytes | None = None
+    present = []
+    for c in LOG_COLUMNS:
+        if c not in raw.column_names:
+            continue
+        col = raw[c]
+        if len(col) and col.null_count == len(col):
+            data = path.read_bytes() if data is None else data
+            if json.dumps(c).encode() not in data:
+                continue
+        present.append(c)
+    return raw.select(present)
 
 
 _CHUNK_LINES = 4096
@@ -192,8 +216,9 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
     tables: list[pa.Table] = []
     for start in range(0, len(lines), _CHUNK_LINES):
         chunk = lines[start : start + _CHUNK_LINES]
-        try:
-            t = pj.read_json(io.BytesIO(b"\n".join(chunk)), parse_options=opts)
+        try:  # a block must hold the longest line (a 3 MB answer would straddle 1 MB blocks)
+            read = pj.ReadOptions(block_size=max(1 << 20, 2 * max(map(len, chunk)) + 2))
+            t = pj.read_json(io.BytesIO(b"\n".join(chunk)), read_options=read, parse_options=opts)
             tables.append(_json_columns(t))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             t, r = _parse_lines(chunk)
@@ -201,7 +226,7 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
             for k, v in r.items():
                 reasons[k] = reasons.get(k, 0) + v
     raw = pa.concat_tables(tables) if tables else _json_read_schema().empty_table()
-    return _validate(raw, len(lines), reasons, str(path))
+    return _validate(_present_columns(raw, path), len(lines), reasons, str(path))
 
 
 def _json_columns(t: pa.Table) -> pa.Table:
@@ -264,10 +289,14 @@ def _check_json_row(obj: dict) -> tuple[str | None, dict]:
                     v = (_EPOCH + timedelta(microseconds=v)).isoformat()
                 except OverflowError:
                     return "bad_timestamp", row
-        else:  # token counts
-            if isinstance(v, bool) or not isinstance(v, int):
+        else:  # token counts: integers, or floats holding whole numbers (12.0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
                 return f"wrong_type:{c}", row
-            if not -(2**63) <= v < 2**63:
+            if isinstance(v, float):
+                if not (math.isfinite(v) and v.is_integer() and -(2.0**63) <= v < 2.0**63):
+                    return f"{NON_INTEGER}{c}", row
+                v = int(v)
+            elif not -(2**63) <= v < 2**63:
                 return f"wrong_type:{c}", row
         row[c] = v
     return None, row
@@ -418,11 +447,13 @@ def _as_count(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedA
             reasons.mark(too_big, f"wrong_type:{name}")
             col = pc.if_else(pa.array(too_big), None, col)
         return col.cast(pa.int64())
-    if pa.types.is_floating(t):
-        frac = pc.or_(pc.not_equal(col, pc.floor(col)), pc.invert(pc.is_finite(col)))
-        frac_np = bool_mask(frac)
-        reasons.mark(frac_np, f"wrong_type:{name}")
-        return pc.if_else(pa.array(frac_np), None, col).cast(pa.int64(), safe=False)
+    if pa.types.is_floating(t):  # whole numbers are accepted; anything else is non_integer_count
+        col = col.cast(pa.float64())
+        whole = pc.and_(pc.is_finite(col), pc.equal(col, pc.floor(col)))
+        in_range = pc.and_(pc.greater_equal(col, -(2.0**63)), pc.less(col, 2.0**63))
+        bad_np = bool_mask(pc.and_(pc.is_valid(col), pc.invert(pc.and_(whole, in_range))))
+        reasons.mark(bad_np, f"{NON_INTEGER}{name}")
+        return pc.if_else(pa.array(bad_np), None, col).cast(pa.int64(), safe=False)
     if pa.types.is_null(t):
         return pa.chunked_array([pa.nulls(n, type=pa.int64())])
     reasons.mark(np.ones(n, dtype=bool), f"wrong_type:{name}")

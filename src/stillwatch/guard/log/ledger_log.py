@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 
 from stillwatch.errors import InputError
 
-from stillwatch.guard.log.schema import LOG_COLUMNS, LOG_SCHEMA
+from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, LOG_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ _RECORD_NAME = {"account_id": "account"}
 _FIELDS = pa.struct([pa.field(_RECORD_NAME.get(f.name, f.name), pa.string() if f.name == "ts" else f.type)
                      for f in LOG_SCHEMA])
 _ENVELOPE = pa.schema([pa.field("fields", _FIELDS), pa.field("seq", pa.int64()), pa.field("type", pa.string())])
+# the same with token counts read as float64: the schema accepts counts written as whole-number floats
+# (12.0), which the int64 reader refuses; ingest then keeps whole numbers and counts the rest as
+# ``non_integer_count:<col>``. Used only for a batch the int64 reader refuses, so integer counts stay exact.
+_FLOAT_FIELDS = pa.struct([pa.field(f.name, pa.float64()) if f.name in COUNT_COLUMNS else f for f in _FIELDS])
+_ENVELOPE_FLOAT = pa.schema([pa.field("fields", _FLOAT_FIELDS), pa.field("seq", pa.int64()),
+                             pa.field("type", pa.string())])
 
 
 def ledger_location(source: str | Path) -> str | None:
@@ -90,7 +96,7 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
     if batch < 1:
         raise InputError(f"batch = {batch} must be >= 1")
     try:
-        led = Ledger.open(location)
+        led = Ledger.open(location, read_only=True)  # a scan never writes to the evidence it reads
     except (LedgerError, OSError) as exc:
         raise InputError(f"cannot read ledger {location}: {exc}") from exc
     try:
@@ -103,7 +109,7 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
         skipped = 0
         leaves = led.store.iter_leaves(batch=batch)
         while chunk := list(islice(leaves, batch)):
-            env = _decode(b"\n".join(row[2] for row in chunk))
+            env = _decode(b"\n".join(row[2] for row in chunk), max(len(row[2]) for row in chunk))
             is_exchange = pc.equal(env["type"], "exchange")
             skipped += len(chunk) - (pc.sum(is_exchange).as_py() or 0)
             parts.append(_log_columns(env.filter(is_exchange)))
@@ -113,18 +119,23 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
         led.close()
     if skipped:
         log.info("ledger %s: %d records that are not exchanges skipped", location, skipped)
-    table = pa.concat_tables(parts) if parts else _log_columns(_ENVELOPE.empty_table())
+    table = pa.concat_tables(parts, promote_options="permissive") if parts else _log_columns(_ENVELOPE.empty_table())
     return table, table.num_rows
 
 
-def _decode(data: bytes) -> pa.Table:
+def _decode(data: bytes, longest: int) -> pa.Table:
+    """Decode newline-joined leaves; ``longest``: the longest leaf's length (Arrow's JSON reader
+    needs every record inside one block: a 3 MB answer would otherwise "straddle" two 1 MB blocks)."""
     import pyarrow.json as pj
 
-    opts = pj.ParseOptions(explicit_schema=_ENVELOPE, unexpected_field_behavior="ignore")
-    try:
-        return pj.read_json(io.BytesIO(data), parse_options=opts)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise InputError(f"ledger leaves are not canonical exchange records: {exc}") from exc
+    read = pj.ReadOptions(block_size=max(1 << 20, 2 * longest + 2))
+    for schema in (_ENVELOPE, _ENVELOPE_FLOAT):
+        opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+        try:
+            return pj.read_json(io.BytesIO(data), read_options=read, parse_options=opts)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            error = exc
+    raise InputError(f"ledger leaves are not canonical exchange records: {error}") from error
 
 
 def _log_columns(env: pa.Table) -> pa.Table:

@@ -26,6 +26,15 @@ multiple of 8 (``account.full_volume_multiple``: eight people reading full-time)
 The scripted share weights each row by the *size evidence* of its key (below), so a template two
 firms happen to share is weak evidence and a scaffold 1,000 accounts share is strong.
 
+What an account *obtained* (:mod:`~stillwatch.guard.score.extraction`): ``novelty`` (distinct
+prompts / exchanges), ``answer_tokens``, ``extracted_tokens`` (answer tokens of non-repeated
+answers) and ``extraction_multiple`` (the human-feasible multiple of the extracted answers) are
+reported per account and per campaign beside the human-rate multiple. Harvest evidence requires
+extraction: its volume term is the extraction multiple's, and the whole harvest noisy-OR is
+weighted by ``novelty / 0.5`` (capped at 1) — machine pacing and scripting alone (a monitor's one
+fixed prompt every minute) are context, never sufficient; a campaign's reading-hours evidence is
+its *extracted* hours.
+
 Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8 — counted only as far
 as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity))``: code and
 "explain" questions at a human rate are what developers and analysts ask every day —, volume 0.5,
@@ -168,6 +177,7 @@ import numpy as np
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
 
@@ -222,6 +232,7 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     cover = hours / np.maximum(expected_h, _EPS)
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
+    x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
     return {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
@@ -234,6 +245,11 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
         "machine_pacing": np.maximum(regular, clock),
         "prompt_diversity": np.asarray(acc["n_prompts"], np.float64) / np.maximum(n, 1.0),
         "distinct_ips": np.asarray(acc["n_ip"], np.float64),
+        # what the account obtained (score/extraction.py): the quantity that stands for "extracted"
+        "novelty": x["novelty"],
+        "answer_tokens": x["answer_tokens"],
+        "extracted_tokens": x["extracted_tokens"],
+        "extraction_multiple": x["extraction_multiple"],
     }
 
 
@@ -248,6 +264,8 @@ class AccountSignals:
     volume: np.ndarray
     payment: np.ndarray
     machine_paced: np.ndarray
+    #: volume evidence of the information obtained (the extraction multiple's; score/extraction.py)
+    extracted: np.ndarray
 
 
 def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> AccountSignals:
@@ -264,7 +282,8 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
     return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
-                          payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced)
+                          payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
+                          extracted=volume_evidence(sig["extraction_multiple"], cfg))
 
 
 # ------------------------------------------------------------------------------------------ 2. links
@@ -287,6 +306,11 @@ class CampaignSignals:
     rate_multiple: np.ndarray
     e_size: np.ndarray
     hours: np.ndarray
+    #: what the cluster obtained (score/extraction.py, on the members' summed figures)
+    novelty: np.ndarray
+    extracted_tokens: np.ndarray
+    extracted_hours: np.ndarray
+    extraction_multiple: np.ndarray
     e_hours: np.ndarray
     infra: np.ndarray
     e_infra: np.ndarray
@@ -352,11 +376,14 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         expected = span_min * (1.0 - np.exp(g.sum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
     hours = demand / 3600.0
+    cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
     return CampaignSignals(
         labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
         capability=g.sum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0),
         rate_multiple=human_rate_multiple(demand, last - first, cfg.rate), e_size=size_evidence(size, cfg),
-        hours=hours, e_hours=harvest_volume_evidence(hours, cfg), infra=infra,
+        hours=hours, novelty=cx["novelty"], extracted_tokens=cx["extracted_tokens"],
+        extracted_hours=cx["extracted_hours"], extraction_multiple=cx["extraction_multiple"],
+        e_hours=harvest_volume_evidence(cx["extracted_hours"], cfg), infra=infra,
         e_infra=infra * (1.0 - cc.office_discount * (1.0 - pacing)), pacing=pacing, onset=onset,
         e_sync=np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0), sd_ln=sd_ln,
         e_hom=np.where(size >= 3, np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0), 0.0), crowding=crowding,
@@ -392,14 +419,18 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     cap = capability_evidence(sig["capability_share"] * shrink, cfg)
     # capability focus is harvest evidence only as far as the account works at machine scale or pace:
     # coding and "explain" questions at a human rate are what developers and analysts ask every day
-    own_gate = np.maximum(acct.volume, sig["machine_pacing"])
-    h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.volume,
-                      w.regularity * sig["machine_pacing"])
+    # harvest requires extraction: volume is the volume of information obtained (the extraction
+    # multiple), and the whole harvest term is weighted by novelty — machine pacing and scripting
+    # alone (a monitor's one fixed prompt every minute) are context, never sufficient
+    own_gate = np.maximum(acct.extracted, sig["machine_pacing"])
+    h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
+                      w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"])
     k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume)
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
         "human_rate_multiple": acct.volume,
+        "extraction_multiple": acct.extracted,
         "machine_pacing": sig["machine_pacing"],
         "shared_payment": acct.payment,
     }
@@ -474,14 +505,19 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
             account_id=str(account_ids[i]), score=float(sc.score[i]), flagged=bool(sc.flagged[i]),
             campaign_id=str(camp_id[i]) if sc.in_campaign[i] else None,
             signals={k: float(v[i]) for k, v in sig_cols.items()} | {"campaign_score": float(sc.campaign[i])},
-            exchanges=int(n[i]), human_rate_multiple=float(mult[i]), fired=fired))
+            exchanges=int(n[i]), human_rate_multiple=float(mult[i]), fired=fired,
+            extraction_multiple=float(own.signals["extraction_multiple"][i])))
     c_ev = {
         "templated_share": (cs.templated, cs.templated),
         "scripted_share": (cs.scripted, sc.e_text),
         "accounts": (cs.size.astype(np.float64), cs.e_size),
         "capability_share": (cs.capability, capability_evidence(cs.capability, cfg)),
         "human_rate_multiple": (cs.rate_multiple, np.zeros(a)),
-        "reading_hours": (cs.hours, cs.e_hours),
+        "reading_hours": (cs.hours, np.zeros(a)),
+        "extracted_hours": (cs.extracted_hours, cs.e_hours),
+        "novelty": (cs.novelty, np.zeros(a)),
+        "extracted_tokens": (cs.extracted_tokens, np.zeros(a)),
+        "extraction_multiple": (cs.extraction_multiple, np.zeros(a)),
         "shared_infrastructure": (cs.infra, cs.e_infra),
         "machine_pacing": (cs.pacing, cs.pacing),
         "onset_synchrony": (cs.onset, cs.e_sync),
@@ -506,6 +542,7 @@ def _campaign(h, members, account_ids, cs: CampaignSignals, sc: Scores, c_ev, cf
         accounts=tuple(str(x) for x in np.sort(np.asarray(account_ids)[members])),
         exchanges=int(cs.exchanges[h]),
         human_rate_multiple=float(cs.rate_multiple[h]),
+        extraction_multiple=float(cs.extraction_multiple[h]),
         score=float(sc.campaign[h]),
         signals={k: float(v[h]) for k, (v, _) in c_ev.items()},
         fired=tuple(k for k, (_, e) in c_ev.items() if e[h] >= cfg.fire_threshold),

@@ -45,6 +45,8 @@ class AccountFinding:
     exchanges: int
     human_rate_multiple: float
     fired: tuple[str, ...] = ()
+    #: the human-feasible multiple of the information obtained (:mod:`~stillwatch.guard.score.extraction`)
+    extraction_multiple: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return _json_safe(
@@ -55,6 +57,7 @@ class AccountFinding:
                 "campaign_id": self.campaign_id,
                 "exchanges": self.exchanges,
                 "human_rate_multiple": self.human_rate_multiple,
+                "extraction_multiple": self.extraction_multiple,
                 "signals": dict(self.signals),
                 "fired": list(self.fired),
             }
@@ -72,6 +75,8 @@ class CampaignFinding:
     score: float
     signals: Mapping[str, float]
     fired: tuple[str, ...] = ()
+    #: the human-feasible multiple of the information obtained (:mod:`~stillwatch.guard.score.extraction`)
+    extraction_multiple: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return _json_safe(
@@ -81,6 +86,7 @@ class CampaignFinding:
                 "n_accounts": len(self.accounts),
                 "exchanges": self.exchanges,
                 "human_rate_multiple": self.human_rate_multiple,
+                "extraction_multiple": self.extraction_multiple,
                 "score": self.score,
                 "signals": dict(self.signals),
                 "fired": list(self.fired),

@@ -1,0 +1,83 @@
+"""What an account (or a campaign) *obtained*: the quantity that stands for "extracted".
+
+Distillation is the transfer of capability through answers; the student learns from answers it has
+not seen before, and a repeated answer to a repeated question carries no new information. Machine
+pacing and scripting say *how* an account asks, not *what it collected*: a monitor that sends one
+fixed health check every minute and receives ``OK`` is automation that extracted nothing (issue 18).
+So the detector measures the information collected, and its harvest evidence requires it:
+
+* **distinct prompts** ``D`` — prompts de-duplicated by normalised text (lower case, digit runs ->
+  ``0``, whitespace collapsed: the ``prompt_h`` of :func:`~stillwatch.guard.features.tables.sample_features`, over :func:`~stillwatch.guard.features.tables.normalise`), so a
+  question re-sent with another counter or timestamp is not new. Estimated from the account's
+  uniform sample (``n_prompts``: the sample's distinct share times ``n``; exact when ``n <= K``).
+* **novelty** ``nu = D / n`` in (0, 1] — the share of exchanges that asked something new;
+  ``1 - nu`` is repetition.
+* **answer tokens** ``T`` — the completion tokens of all of its answers, exact over every row (from the
+  human reading time of :mod:`~stillwatch.guard.features.rates`, which is linear in them).
+* **extracted tokens** ``X = nu * T`` — answer tokens of non-repeated answers (repeated prompts'
+  answers are taken to be of average length).
+* **extraction multiple** — the human reading time the *extracted* answers demand (``X`` tokens plus
+  ``seconds_per_prompt`` per distinct prompt) over the time one person has in the account's span:
+  the human-feasible multiple of the information collected. The Compulife argument is about volume
+  *of value*: it is this multiple, not the raw one, that says "no person could have used this".
+
+A campaign's figures sum its members' (``D``, ``T``, ``X``) — an upper bound on ``D`` when members
+send the same prompts (a fleet of monitors), which the campaign's novelty ``sum D / sum n`` still
+shows. Coverage of a capability space is reported through the capability share and the distinct
+templates (``n_templates``) beside these figures.
+
+Use in the scores (:mod:`~stillwatch.guard.score.detect`): an account's harvest evidence is
+multiplied by :func:`novelty_weight` and its volume evidence is the extraction multiple's; a
+campaign's reading-hours evidence is its extracted hours. Machine pacing and scripting remain in the
+coordination evidence as context.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
+
+#: Novelty at which the harvest evidence counts in full. 0.5: an account at least half of whose
+#: requests ask something new is collecting information; a monitor (one prompt: nu = 1/n) or a fixed
+#: batch job (a handful of prompts cycled) is not. Below it the evidence falls linearly to 0. It is a
+#: statement about what "new information" means, not a figure fitted to a simulator.
+FULL_NOVELTY = 0.5
+
+
+def novelty(n_prompts: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``D / n``: the share of an account's exchanges with a prompt it had not sent before (0 for none)."""
+    n = np.asarray(n, np.float64)
+    return np.where(n > 0, np.clip(np.asarray(n_prompts, np.float64) / np.maximum(n, 1.0), 0.0, 1.0), 0.0)
+
+
+def answer_tokens(demand_s: np.ndarray, n: np.ndarray, rate: HumanRate) -> np.ndarray:
+    """Completion tokens of all answers, from the reading time they demand (``demand_s = n * seconds_per_prompt
+    + T * seconds_per_token``, :func:`~stillwatch.guard.features.rates.human_seconds`)."""
+    t = (np.asarray(demand_s, np.float64) - np.asarray(n, np.float64) * rate.seconds_per_prompt) / rate.seconds_per_token
+    return np.maximum(t, 0.0)
+
+
+def extraction(n: np.ndarray, n_prompts: np.ndarray, demand_s: np.ndarray, span_us: np.ndarray,
+               rate: HumanRate) -> dict[str, np.ndarray]:
+    """Per account (or per campaign, on summed inputs): ``novelty``, ``distinct_prompts``,
+    ``answer_tokens``, ``extracted_tokens``, ``extracted_hours`` and ``extraction_multiple`` (module
+    docstring)."""
+    nu = novelty(n_prompts, n)
+    tokens = answer_tokens(demand_s, n, rate)
+    distinct = nu * np.asarray(n, np.float64)
+    x = nu * tokens
+    x_seconds = x * rate.seconds_per_token + distinct * rate.seconds_per_prompt
+    return {
+        "novelty": nu,
+        "distinct_prompts": distinct,
+        "answer_tokens": tokens,
+        "extracted_tokens": x,
+        "extracted_hours": x_seconds / 3600.0,
+        "extraction_multiple": human_rate_multiple(x_seconds, span_us, rate),
+    }
+
+
+def novelty_weight(nu: np.ndarray) -> np.ndarray:
+    """Harvest evidence weight of novelty: 0 at none, 1 at :data:`FULL_NOVELTY` and above."""
+    return np.clip(np.asarray(nu, np.float64) / FULL_NOVELTY, 0.0, 1.0)
