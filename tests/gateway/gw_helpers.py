@@ -127,3 +127,45 @@ def chat(url: str, key: str | None, content: str = "Tell me about the sea.", **b
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     doc = {"model": "tiny", "messages": [{"role": "user", "content": content}], "max_tokens": 8, **body}
     return httpx.post(url + "/v1/chat/completions", json=doc, headers=headers, timeout=60)
+
+
+class InProcessServer:
+    """A :class:`stillwatch.gateway.service.Gateway` served by uvicorn in a thread of this process (for
+    tests that drive its clock, e.g. replaying a simulated log's timestamps)."""
+
+    def __init__(self, gateway) -> None:
+        import threading
+
+        import uvicorn
+
+        from stillwatch.gateway.app import create_app
+
+        self.gateway = gateway
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        t0 = time.monotonic()
+        while not self.server.started:
+            if time.monotonic() - t0 > 30 or not self.thread.is_alive():
+                raise AssertionError("in-process gateway did not start")
+            time.sleep(0.05)
+
+    def __enter__(self) -> InProcessServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.gateway.close()
+
+
+class ManualClock:
+    """A clock the test sets (seconds since the epoch)."""
+
+    def __init__(self, t: float = 1.7e9) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
