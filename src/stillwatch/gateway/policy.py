@@ -29,6 +29,7 @@ done). A throttle's ``Retry-After`` is the time until the window admits the requ
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -118,10 +119,26 @@ class LivePolicy:
         self.scorer = scorer if scorer is not None else StreamingScorer()
         self.limits = RateLimiter()
         self.strikes: dict[str, int] = {}
+        self._lock = threading.Lock()  # the handlers and the ledger tail (another thread) share the state
+
+    def observe_remote(self, row: Mapping[str, Any]) -> None:
+        """An exchange another gateway process served (see :mod:`.tail`): into the scorer and the limits."""
+        with self._lock:
+            self.scorer.observe(row)
+            self.limits.admit(str(row["account_id"]), int(row.get("used_tokens") or 0), row["ts"] / 1e6)
+
+    def remote_strike(self, account: str) -> None:
+        """A guard throttle another gateway process decided counts as a strike here too."""
+        with self._lock:
+            self.strikes[account] = self.strikes.get(account, 0) + 1
 
     def decide(self, row: Mapping[str, Any], blocked: str | None, rpm: int, tpm: int, tokens: int, now: float) -> Decision:
         """Observe ``row`` (guard log fields; ``ts`` in microseconds) and decide on it.
         ``tokens`` = prompt tokens + max_tokens (the reservation counted against ``tpm``)."""
+        with self._lock:
+            return self._decide(row, blocked, rpm, tpm, tokens, now)
+
+    def _decide(self, row: Mapping[str, Any], blocked: str | None, rpm: int, tpm: int, tokens: int, now: float) -> Decision:
         acct = str(row["account_id"])
         if blocked:
             return Decision("block", "account_blocked", 0, {"strikes": self.strikes.get(acct, 0)})

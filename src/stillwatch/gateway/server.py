@@ -34,12 +34,13 @@ def load_gateway_backend(model: str, upstream_model: str | None = None) -> Any:
 
 
 def build_gateway(ledger: str, backend: Any, *, master_key: str | Path | None, config: GatewayConfig | None = None,
-                  clock: Callable[[], float] = time.time) -> Gateway:
-    """A gateway over the ledger at ``ledger`` (a missing SQLite ledger is created)."""
+                  clock: Callable[[], float] = time.time, share_state: bool = True) -> Gateway:
+    """A gateway over the ledger at ``ledger`` (a missing SQLite ledger is created). With
+    ``share_state`` it tails the ledger for what other gateway processes record (see :mod:`.tail`)."""
     master = load_master_key(master_key) if getattr(backend, "local", False) else None
     led = open_ledger(ledger, create=True)
     store = AccountStore(ledger)
-    return Gateway(config or GatewayConfig(), led, store, master, backend, clock)
+    return Gateway(config or GatewayConfig(), led, store, master, backend, clock, ledger if share_state else None)
 
 
 def serve(gw: Gateway, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:

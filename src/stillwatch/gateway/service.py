@@ -29,6 +29,7 @@ from .engine import BatchEngine, GenRequest, MarkerCache
 from .policy import Decision, LivePolicy
 from .recorder import LedgerWriter
 from .schemas import APIError
+from .tail import LedgerTail
 from .secrets import digest_matches, parse_api_key
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class Gateway:
     """
 
     def __init__(self, config: GatewayConfig, ledger: Any, store: AccountStore, master: Any, backend: Any,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, tail_location: str | None = None) -> None:
         self.cfg = config
         self.ledger = ledger
         self.store = store
@@ -94,6 +95,11 @@ class Gateway:
         self.clock = clock
         self.writer = LedgerWriter(ledger)
         self.policy = LivePolicy(config.policy, clock)
+        self.instance = _secrets.token_hex(4)
+        self.policy_version = f"{config.policy.version}@{self.instance}"
+        self.tail: LedgerTail | None = None
+        if tail_location is not None:
+            self.tail = LedgerTail(tail_location, self.policy, self.instance)
         self.local = bool(getattr(backend, "local", False))
         self.markers: MarkerCache | None = None
         self.engine: BatchEngine | None = None
@@ -106,6 +112,8 @@ class Gateway:
     def close(self) -> None:
         if self.engine is not None:
             self.engine.close()
+        if self.tail is not None:
+            self.tail.close()
         self.writer.close()
 
     # ------------------------------------------------------------------ checks
@@ -211,7 +219,7 @@ class Gateway:
 
     def _policy_record(self, account: str, d: Decision, now: float) -> Policy:
         return Policy(account=account, decision=d.decision, reason=d.reason, ts=_iso(now), scores=d.scores,
-                      policy_version=self.cfg.policy.version)
+                      policy_version=self.policy_version)
 
     async def _refuse(self, rec: KeyRecord, d: Decision, now: float) -> None:
         records: list[Any] = [self._policy_record(rec.account_id, d, now)]
@@ -268,5 +276,7 @@ class Gateway:
                       payment_fingerprint=k.payment_fingerprint, prompt_tokens=ans.prompt_tokens,
                       completion_tokens=ans.completion_tokens,
                       request_params={**adm.params, "finish_reason": ans.finish_reason})
+        if self.tail is not None:
+            self.tail.mine(adm.request_id)
         idx = await self.commit([self._policy_record(k.account_id, adm.decision, adm.now), ex])
         return idx[1]
