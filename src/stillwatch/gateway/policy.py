@@ -29,6 +29,7 @@ done). A throttle's ``Retry-After`` is the time until the window admits the requ
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -73,7 +74,7 @@ class RateLimiter:
         u = self._usage.setdefault(account, _Usage())
         u.expire(now)
         if rpm and len(u.requests) >= rpm:
-            return "rate_limit_requests", max(1, int(u.requests[0] + WINDOW_S - now + 0.999))
+            return "rate_limit_requests", max(1, math.ceil(u.requests[0] + WINDOW_S - now))
         if tpm and u.token_sum + tokens > tpm:
             if tokens > tpm:
                 return "rate_limit_tokens", int(WINDOW_S)
@@ -81,7 +82,7 @@ class RateLimiter:
             for t, n in u.tokens:  # oldest first: when have enough tokens left the window?
                 acc += n
                 if acc >= need:
-                    return "rate_limit_tokens", max(1, int(t + WINDOW_S - now + 0.999))
+                    return "rate_limit_tokens", max(1, math.ceil(t + WINDOW_S - now))
             return "rate_limit_tokens", int(WINDOW_S)
         return None
 
