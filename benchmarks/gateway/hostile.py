@@ -5,7 +5,7 @@ bad / revoked / rotated keys, header abuse, raw-socket protocol abuse, slow clie
 disconnect mid-stream). Afterwards: no 5xx, the server still answers, the ledger verifies, every
 allow decision sits next to its exchange (tests/gateway/test_gateway_hostile.check_after).
 
-    .venv/bin/python benchmarks/gateway/hostile.py [--examples 400] [--rounds 12]
+    .venv/bin/python benchmarks/gateway/hostile.py [--examples 900] [--rounds 20]
 
 Writes benchmarks/results/gateway_hostile.md.
 """
@@ -23,8 +23,8 @@ from test_gateway_hostile import check_after, prepare
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--examples", type=int, default=400, help="schemathesis cases per operation and generation mode")
-    ap.add_argument("--rounds", type=int, default=12, help="rounds of the hand-written abuse")
+    ap.add_argument("--examples", type=int, default=900, help="schemathesis cases per operation and generation mode")
+    ap.add_argument("--rounds", type=int, default=20, help="rounds of the hand-written abuse")
     args = ap.parse_args()
     import shutil
 

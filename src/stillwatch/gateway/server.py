@@ -52,7 +52,7 @@ def serve(gw: Gateway, host: str = "127.0.0.1", port: int = 8000, log_level: str
     app = create_app(gw)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                    timeout_keep_alive=5, h11_max_incomplete_event_size=64 * 1024)
+                    timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024)
     finally:
         gw.close()
         gw.store.close()

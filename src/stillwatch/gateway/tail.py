@@ -33,7 +33,7 @@ def _ts_us(iso: str) -> int:
 class LedgerTail:
     """Follow the ledger at ``location`` into ``policy`` (a :class:`.policy.LivePolicy`)."""
 
-    def __init__(self, location: str, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 200_000) -> None:
+    def __init__(self, location: str, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000) -> None:
         from stillwatch.ledger import Ledger
 
         self.policy = policy
