@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-json", default=None, help="guard_eval.py --json output, for the live alarm column")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT.parent / "src"))
-    from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, simulate
+    from stillwatch.guard_sim.simulate import DEVELOPMENT_FAMILIES, simulate
 
     live: dict[str, float] = {}
     if args.eval_json:

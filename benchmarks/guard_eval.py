@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from stillwatch.guard.baselines.common import NEVER
-from stillwatch.guard.evaluate import (
+from stillwatch.guard_eval.contract import NEVER
+from stillwatch.guard_eval.evaluate import (
     DETECTORS,
     GOALS,
     evaluate_output,
@@ -32,7 +32,7 @@ from stillwatch.guard.evaluate import (
     run_detector,
     stillwatch_stream,
 )
-from stillwatch.guard.simulate import DEVELOPMENT_FAMILIES, SCENARIOS, simulate
+from stillwatch.guard_sim.simulate import DEVELOPMENT_FAMILIES, SCENARIOS, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "guard_eval.md"
@@ -116,8 +116,8 @@ def naive_rows(n: int, seed: int) -> list[dict]:
     """Baseline: the same kind of benign text made the obvious way, one Python dict per row."""
     import random
 
-    from stillwatch.guard.textbank import PREFIXES, SLOTS, SUFFIXES, TOPICS
-    from stillwatch.guard.textgen import parse_template
+    from stillwatch.guard_sim.textbank import PREFIXES, SLOTS, SUFFIXES, TOPICS
+    from stillwatch.guard_sim.textgen import parse_template
 
     rnd = random.Random(seed)
     names = list(TOPICS)
@@ -217,7 +217,7 @@ def observe_ratio(rev: str, family: str, n: int, seed: int, reps: int = 3) -> li
     import subprocess
     import tempfile
 
-    from stillwatch.guard.stream import StreamingScorer
+    from stillwatch.guard.live.stream import StreamingScorer
 
     tmp = Path(tempfile.mkdtemp(prefix="guard_eval_rev_"))
     mods = {}
@@ -403,7 +403,7 @@ def main(argv=None) -> int:
         "Goals (issue 4): account TPR >= 0.99 at FPR 1e-4; >= 95% of campaigns recovered with ARI >= 0.9; alarm before "
         "1% of a campaign's harvest (streaming). Each family is simulated and scored on its own; nothing is averaged. "
         "`heldout` uses capabilities, scaffolds and rates never used while the detector was developed. Baselines are "
-        "the repository's implementations (`stillwatch.guard.baselines`) at their documented default operating "
+        "the repository's implementations (`stillwatch.guard_eval.baselines`) at their documented default operating "
         "points; TPR@FPR and PR-AUC use their scores and need no threshold. 'harvest before alarm' is the share of "
         "a campaign's exchanges logged before the first alarm on any of its accounts (100% = never caught).",
         "",

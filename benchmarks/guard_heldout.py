@@ -1,7 +1,7 @@
 """Held-out traffic for `guard`: a labelled log built apart from the simulator, to check that the
 detector generalises beyond the data it was developed on.
 
-Nothing here comes from ``stillwatch.guard.simulate`` or its text banks. The text is real prose and
+Nothing here comes from ``stillwatch.guard_sim.simulate`` or its text banks. The text is real prose and
 code written by people: paragraphs of the docstrings and function bodies of the Python standard
 library on this machine (thousands of authors, decades of writing). Populations, framings, campaign
 formats, schedules and infrastructure were written for this file only:
@@ -30,7 +30,7 @@ campaigns (each its own id)
 
 Run: ``.venv/bin/python benchmarks/guard_heldout.py [--scale 1.0] [--seed 7]`` — writes the log and
 labels under ``benchmarks/out/heldout/``, evaluates Stillwatch (batch + stream) and the baselines with
-``stillwatch.guard.evaluate.evaluate_files`` and writes ``benchmarks/results/guard_heldout.md``.
+``stillwatch.guard_eval.evaluate.evaluate_files`` and writes ``benchmarks/results/guard_heldout.md``.
 """
 
 from __future__ import annotations
@@ -328,7 +328,7 @@ def run(argv: list[str] | None, *, build_log, default_seed: int, out_dir: str, s
     ap.add_argument("--no-stream", action="store_true")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT.parent / "src"))
-    from stillwatch.guard.evaluate import evaluate_output, run_detector
+    from stillwatch.guard_eval.evaluate import evaluate_output, run_detector
 
     out = ROOT / "out" / out_dir
     out.mkdir(parents=True, exist_ok=True)
@@ -373,7 +373,7 @@ def per_family(res, labels, threshold: float) -> dict[str, tuple[int, int, int]]
 
 def live_alarms(res, labels) -> dict[str, tuple[int, int]]:
     """family -> (accounts, accounts with a streaming alarm) from a detector output's ``alarm_us``."""
-    from stillwatch.guard.baselines.common import NEVER
+    from stillwatch.guard_eval.contract import NEVER
 
     fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
     keys = np.array([fam.get(a, "") for a in res.account_id], dtype=object)

@@ -1,16 +1,16 @@
 """Hand-written DuckDB SQL baseline of the guard features, for ``benchmarks/guard_scale.py``.
 
-The same two-tier design as ``stillwatch.guard.features`` (see its docstring), written directly
+The same two-tier design as ``stillwatch.guard.features.tables`` (see its docstring), written directly
 in DuckDB SQL instead of compiled from the Ibis definitions: narrow keys of every row (one
 Parquet pass, validated), exact volume/timing per account (one sort by time), each account's
 bottom-K sample by ``md5(request_id)`` (the same candidate prefilter), text features on the sampled
 rows only, shared templates over the samples, the account table (estimates ``n * x_s / m``) and the
 cross-account edges (infrastructure: exact counts; content: from the samples). No near-duplicate
 MinHash (that is numpy, not SQL) and no scoring: the Ibis side of the comparison is
-``stillwatch.guard.scan.feature_tables(..., near_duplicates=False)``, which computes the same.
+``stillwatch.guard.batch.scan.feature_tables(..., near_duplicates=False)``, which computes the same.
 """
 
-from stillwatch.guard.features import CAPABILITY_PATTERNS, FeatureConfig, sample_margin
+from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FeatureConfig, sample_margin
 
 _FC = FeatureConfig()
 _R = _FC.rate

@@ -47,6 +47,11 @@ class GuardError(StillwatchError):
     """Base class for guard (traffic analysis) errors."""
 
 
+class GuardInputError(InputError, GuardError):
+    """Guard was given bad input: a log that cannot be scanned at all (an unknown engine, an
+    unreadable file) or a configuration value out of range."""
+
+
 class TraceError(StillwatchError):
     """Base class for trace (radioactivity, attribution, provenance) errors."""
 

@@ -111,7 +111,7 @@ def make_log(seed: int = 0, n_human: int = 60, camp_a: int = 12, camp_b: int = 1
         add(a, t, p, f"77.{rng.integers(0, 255)}.{rng.integers(0, 255)}.1", rng.choice(["curl/8.0", "Go-http-client/1.1"]),
             None, rng.integers(200, 800))
     cols = {k: [r[k] for r in rows] for k in rows[0]}
-    from stillwatch.guard.schema import LOG_SCHEMA
+    from stillwatch.guard.log.schema import LOG_SCHEMA
 
     arrays = []
     for f in LOG_SCHEMA:

@@ -13,9 +13,18 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.detect import DetectConfig, detect  # noqa: E402
-from stillwatch.guard.rates import human_rate_multiple  # noqa: E402
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.errors import GuardInputError  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
+from stillwatch.guard.features.rates import human_rate_multiple  # noqa: E402
+from stillwatch.guard.score.config import (  # noqa: E402
+    AccountConfig,
+    CampaignConfig,
+    DetectConfig,
+    LinkConfig,
+    LiveConfig,
+    SplitConfig,
+)
+from stillwatch.guard.score.detect import detect  # noqa: E402
 
 
 @pytest.fixture(scope="module", params=[(0, 12, 10), (7, 25, 6)], ids=["seed0", "seed7-bigger-A"])
@@ -101,7 +110,7 @@ def test_detect_without_edges_flags_only_on_own_evidence():
         "active_minutes": np.array([60, 10]), "active_hours": np.array([1, 10]),
         "cap_any": np.array([5000, 0]),
     }
-    accounts, campaigns = detect(ids, acc, {}, None, DetectConfig())
+    accounts, campaigns = detect(ids, acc, {}, DetectConfig())
     assert campaigns == []
     # 5000 capability-eliciting exchanges in an hour (~110 people's reading) by a regular script
     assert accounts[0].flagged and accounts[0].campaign_id is None
@@ -110,7 +119,7 @@ def test_detect_without_edges_flags_only_on_own_evidence():
 
 
 def test_detect_config_validates():
-    with pytest.raises(ValueError, match="flag_threshold"):
+    with pytest.raises(GuardInputError, match="flag_threshold"):
         DetectConfig(flag_threshold=1.5)
 
 
@@ -158,7 +167,7 @@ def test_common_phrase_does_not_link_but_scaffold_and_reseller_reuse_do():
         # 4 reseller accounts: 900 requests, 300 on a shared scaffold (focus 1/3, reuse 300)
         (4, 900, 300, 3, True, 85.0, 0.3, 1_000_000),
     ])
-    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(ids, acc, edges, DetectConfig())
     by = {a.account_id: a for a in accounts}
     common = [by[i] for i in ids if i.startswith("g00")]
     assert not any(a.flagged for a in common)
@@ -179,11 +188,11 @@ def test_swarm_outranks_one_batch_job_and_batch_job_stays_below_flag():
              "n_payment": np.ones(1), "demand_s": np.array([3000 * 10.0]), "shared_rows": np.zeros(1),
              "gap_n": np.array([2999.0]), "gap_mean": np.array([12e6]), "gap_std": np.array([1e6]),
              "active_minutes": np.array([600.0]), "active_hours": np.array([10.0]), "cap_any": np.array([3000.0])}
-    firm, _ = detect(ids_b, acc_b, {}, None, DetectConfig())
+    firm, _ = detect(ids_b, acc_b, {}, DetectConfig())
     assert not firm[0].flagged
     # a 5,000-account swarm with 6 requests each on a few scaffolds, no shared infrastructure
     ids, acc, edges = _population([(5000, 6, 4, 7, True, 85.0, 0.4, 97_000_000), (50, 20, 1, 8, True, 80.0, 0.1, 1)])
-    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(ids, acc, edges, DetectConfig())
     swarm = [a for a in accounts if a.account_id.startswith("g00")]
     assert min(a.score for a in swarm) > firm[0].score
     assert all(a.flagged for a in swarm)
@@ -191,7 +200,7 @@ def test_swarm_outranks_one_batch_job_and_batch_job_stays_below_flag():
 
 
 def test_label_propagation_separates_two_operators_sharing_one_scaffold():
-    from stillwatch.guard.cluster import components, label_propagation
+    from stillwatch.guard.score.cluster import components, label_propagation
 
     rng = np.random.default_rng(3)
     ea, ek = [], []
@@ -221,7 +230,7 @@ def test_shared_infrastructure_counts_more_for_machine_paced_accounts():
     ids, acc, edges = _population([(12, 60, 60, 1, False, 85.0, 0.2, 1_000_000), (12, 60, 60, 2, False, 85.0, 0.2, 1_000_000)])
     machine = np.array([i.startswith("g00") for i in ids])
     acc["gap_std"] = np.where(machine, 0.05 * acc["gap_mean"], 2.0 * acc["gap_mean"])
-    accounts, campaigns = detect(ids, acc, edges, None, DetectConfig(flag_threshold=0.0))
+    accounts, campaigns = detect(ids, acc, edges, DetectConfig(flag_threshold=0.0))
     by = {c.accounts[0][:3]: c for c in campaigns}
     assert set(by) == {"g00", "g01"}
     assert by["g00"].signals["machine_pacing"] > 0.9 and by["g01"].signals["machine_pacing"] == 0.0
@@ -229,15 +238,28 @@ def test_shared_infrastructure_counts_more_for_machine_paced_accounts():
     assert by["g00"].score > by["g01"].score
 
 
-@pytest.mark.parametrize("field,value", [("link_focus", 1.5), ("link_reuse", 0.0), ("full_size", 2.0),
-                                         ("split_cohesion", -0.1), ("live_c_reuse", 2.0), ("hetero_sd", 0.0)])
-def test_detect_config_validates_new_constants(field, value):
-    with pytest.raises(ValueError, match=field):
-        DetectConfig(**{field: value})
+@pytest.mark.parametrize("group,field,value", [
+    (LinkConfig, "focus", 1.5), (LinkConfig, "reuse", 0.0), (CampaignConfig, "full_size", 2.0),
+    (SplitConfig, "cohesion", -0.1), (LiveConfig, "reuse", 2.0), (CampaignConfig, "hetero_sd", 0.0),
+    (AccountConfig, "capability", 1.01), (LinkConfig, "coherence_min_users", 0), (SplitConfig, "min_accounts", 1),
+])
+def test_detect_config_groups_validate_with_the_field_the_value_and_the_range(group, field, value):
+    with pytest.raises(GuardInputError, match=rf"{group.__name__}\.{field} must be .*got {value!r}"):
+        group(**{field: value})
+
+
+def test_config_errors_are_input_errors():
+    from stillwatch.errors import GuardError, InputError
+
+    with pytest.raises(InputError):
+        DetectConfig(flag_threshold=-0.5)
+    assert issubclass(GuardInputError, GuardError)
+    with pytest.raises(GuardInputError, match="DetectConfig.link must be a LinkConfig"):
+        DetectConfig(link=SplitConfig())
 
 
 def test_account_signals_report_the_sampled_rows_the_shares_came_from():
-    from stillwatch.guard.detect import DetectConfig, account_signals
+    from stillwatch.guard.score.detect import account_signals
 
     base = {"n": np.array([100.0, 5.0]), "first_us": np.array([0.0, 0.0]), "last_us": np.array([3.6e9, 3.6e9]),
             "gap_n": np.array([99.0, 4.0]), "gap_mean": np.array([1.0, 1.0]), "gap_std": np.array([1.0, 1.0]),
@@ -277,10 +299,10 @@ def test_independent_people_sharing_famous_prompts_are_not_a_campaign():
     a = 80
     people = _template_users(np.round(np.exp(rng.normal(3.5, 1.2, a))) + 5,
                              rng.uniform(0, 6 * 86_400e6, a), share_per_key=0.06)
-    accounts, campaigns = detect(*people, None, DetectConfig())
+    accounts, campaigns = detect(*people, DetectConfig())
     assert not campaigns
     assert not any(x.flagged for x in accounts)
     script = _template_users(np.full(a, 60.0), np.full(a, 86_400e6) + rng.uniform(0, 600e6, a), share_per_key=0.45)
-    accounts, campaigns = detect(*script, None, DetectConfig())
+    accounts, campaigns = detect(*script, DetectConfig())
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
     assert campaigns[0].signals["scripted_share"] > 0.3

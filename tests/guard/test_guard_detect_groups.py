@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from stillwatch.guard.detect import DetectConfig, detect
-from stillwatch.guard.rates import HumanRate, human_rate_multiple
+from stillwatch.guard.score.detect import DetectConfig, detect
+from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 
 DAY = 86_400e6
 HOUR = 3_600e6
@@ -71,13 +71,13 @@ def test_human_scale_prompt_library_is_not_a_campaign_but_a_synchronised_one_is(
     mult = float(human_rate_multiple(np.array([np.sum(n) * 60.0]), np.array([firsts.max() + span - firsts.min()]),
                                      HumanRate())[0])
     assert hours > 40 and mult < 1.0  # the old rule took ~40+ reading hours as most of a harvest
-    accounts, campaigns = detect(_ids(a), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a), acc, edges, DetectConfig())
     assert not campaigns
     assert not any(x.flagged for x in accounts)
     # the same content, but an operator: onsets within ten minutes, equal volumes
     acc2 = _accounts(np.full(a, 25.0), 3 * DAY + rng.uniform(0, 600e6, a), span, demand_per_row_s=60.0)
     edges2 = _edges(tpl_prefix=_content(np.full(a, 25.0), keys, np.full(a, 0.5)), ip=_infra(n, 50_000 + np.arange(a)))
-    accounts, campaigns = detect(_ids(a), acc2, edges2, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a), acc2, edges2, DetectConfig())
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
     assert all(x.flagged for x in accounts)
 
@@ -93,7 +93,7 @@ def test_office_team_on_one_ip_and_card_with_code_questions_is_not_flagged():
     keys = [[7000, 7001 + i % 3] for i in range(a)]
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.3)), ip=_infra(n, np.full(a, 99)),
                    payment=_infra(n, np.full(a, 77)))
-    accounts, campaigns = detect(_ids(a, "corp"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "corp"), acc, edges, DetectConfig())
     assert not any(x.flagged for x in accounts), max(x.score for x in accounts)
     # each colleague's own score stays below the flag: code questions at a human rate are not harvest
     assert max(x.signals["human_rate_multiple"] for x in accounts) < 0.5
@@ -108,7 +108,7 @@ def test_one_workload_on_twenty_datacenter_ips_stays_one_campaign():
     acc = _accounts(n, DAY + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
     keys = [[3000 + j for j in range(8)] for _ in range(a)]
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.12)), ip=_infra(n, 10 + np.arange(a) // 20))
-    accounts, campaigns = detect(_ids(a, "ml"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "ml"), acc, edges, DetectConfig())
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == a
     assert all(x.flagged for x in accounts)
 
@@ -124,7 +124,7 @@ def test_two_campaigns_on_their_own_ips_with_their_own_scaffold_mixes_stay_apart
     bank = [5000 + j for j in range(10)]
     keys = [bank[:6] if i < 60 else bank[4:] for i in range(a)]  # overlap on two scaffolds only
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.16)), ip=_infra(n, np.where(np.arange(a) < 60, 1, 2)))
-    _, campaigns = detect(_ids(a, "op"), acc, edges, None, DetectConfig())
+    _, campaigns = detect(_ids(a, "op"), acc, edges, DetectConfig())
     got = sorted(len(c.accounts) for c in campaigns)
     assert got == [60, 60]
 
@@ -147,7 +147,7 @@ def test_round_the_clock_accounts_on_shared_proxy_ips_are_linked_people_behind_o
     acc = _steady(a, 168, DAY + rng.uniform(0, HOUR, a), span, rng)
     assert human_rate_multiple(np.array([a * 168 * 40.0]), np.array([span + HOUR]), HumanRate())[0] > 2
     edges = _edges(ip=_infra(np.full(a, 168.0), np.arange(a) // 20))
-    accounts, campaigns = detect(_ids(a, "mm"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "mm"), acc, edges, DetectConfig())
     assert all(x.flagged for x in accounts)
     assert sorted(len(c.accounts) for c in campaigns) == [20] * 10
     assert all(x.signals["round_the_clock"] > 0.9 for x in accounts)
@@ -155,7 +155,7 @@ def test_round_the_clock_accounts_on_shared_proxy_ips_are_linked_people_behind_o
     people = _steady(a, 168, rng.uniform(0, 7 * DAY, a), span, rng)
     people["active_hours"] = np.full(a, 40.0)
     people["gap_std"] = 4.0 * people["gap_mean"]
-    accounts, campaigns = detect(_ids(a, "pp"), people, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "pp"), people, edges, DetectConfig())
     assert not campaigns and not any(x.flagged for x in accounts)
     assert all(x.signals["round_the_clock"] == 0.0 for x in accounts)
 
@@ -171,13 +171,13 @@ def test_proxy_slash24_pool_with_distinct_addresses_is_linked_through_the_prefix
     acc["n_ip"] = np.full(a, 40.0)
     # each account's 40 addresses are its own: no shared-address edge, only the shared /24
     edges = _edges(ip=_empty(), ip_prefix=_infra(np.full(a, 168.0), np.arange(a) // 20))
-    accounts, campaigns = detect(_ids(a, "px"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "px"), acc, edges, DetectConfig())
     assert all(x.flagged for x in accounts)
     assert sorted(len(c.accounts) for c in campaigns) == [20] * 10
-    without = detect(_ids(a, "px"), acc, _edges(), None, DetectConfig())[1]
+    without = detect(_ids(a, "px"), acc, _edges(), DetectConfig())[1]
     assert not without
     acc["n_ip"] = np.ones(a)
-    accounts, campaigns = detect(_ids(a, "px"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(a, "px"), acc, edges, DetectConfig())
     assert not campaigns and not any(x.flagged for x in accounts)
 
 
@@ -186,7 +186,7 @@ def test_ip_prefix_is_the_slash24_or_slash48_on_duckdb_and_in_python():
     import ibis
     import pyarrow as pa
 
-    from stillwatch.guard.features import ip_prefix, ip_prefix_py
+    from stillwatch.guard.features.tables import ip_prefix, ip_prefix_py
 
     cases = {"73.86.117.122": "73.86.117", "10.0.0.1": "10.0.0", "2001:db8::1": "2001:db8:0",
              "2001:DB8:0:1::5": "2001:db8:0", "2001::5": "2001:0:0", "2001:db8:0:0:1:2:3:4": "2001:db8:0",
@@ -213,7 +213,7 @@ def test_two_operators_sharing_every_scaffold_are_separated_by_their_workload_le
     keys = [[8000 + j for j in rng.choice(12, 6, replace=False)] for _ in range(a)]
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 1.0 / 6)), ip=_infra(n, 90_000 + np.arange(a)))
     ids = _ids(a, "w")
-    _, campaigns = detect(ids, acc, edges, None, DetectConfig())
+    _, campaigns = detect(ids, acc, edges, DetectConfig())
     parts = [set(c.accounts) for c in campaigns]
     first = set(ids[:a1])
     best = max(parts, key=lambda p: len(p & first))
@@ -224,7 +224,7 @@ def test_two_operators_sharing_every_scaffold_are_separated_by_their_workload_le
     acc1 = _accounts(n1, rng.uniform(0, DAY, 400), 5 * DAY, demand_per_row_s=60.0, gap_cv=1.0)
     keys1 = [[8000 + j for j in rng.choice(12, 6, replace=False)] for _ in range(400)]
     e1 = _edges(tpl_prefix=_content(n1, keys1, np.full(400, 1.0 / 6)), ip=_infra(n1, 90_000 + np.arange(400)))
-    _, campaigns = detect(_ids(400, "v"), acc1, e1, None, DetectConfig())
+    _, campaigns = detect(_ids(400, "v"), acc1, e1, DetectConfig())
     assert len(campaigns) == 1 and len(campaigns[0].accounts) == 400
 
 
@@ -243,7 +243,7 @@ def test_people_with_one_coincident_request_on_a_campaigns_scaffold_do_not_inher
     keys = [[6000 + j for j in range(6)] for _ in range(c)] + [[6000 + i % 6] for i in range(p)]
     share = np.concatenate([np.full(c, 1.0 / 6), np.full(p, 1.0 / 6)])
     edges = _edges(tpl_prefix=_content(n, keys, share), ip=_infra(n, 70_000 + np.arange(c + p)))
-    accounts, campaigns = detect(_ids(c + p, "k"), acc, edges, None, DetectConfig())
+    accounts, campaigns = detect(_ids(c + p, "k"), acc, edges, DetectConfig())
     camp = [x for x in accounts[:c]]
     ppl = [x for x in accounts[c:]]
     assert all(x.flagged for x in camp)

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stillwatch.guard.cluster import components, sizes
-from stillwatch.guard.features import CAPABILITY_PATTERNS, normalise_py
-from stillwatch.guard.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures
-from stillwatch.guard.rates import HumanRate, available_seconds, human_rate_multiple, human_rate_per_hour, human_seconds
+from stillwatch.errors import GuardInputError
+from stillwatch.guard.score.cluster import components, sizes
+from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, normalise_py
+from stillwatch.guard.features.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures
+from stillwatch.guard.features.rates import HumanRate, available_seconds, human_rate_multiple, human_rate_per_hour, human_seconds
 
 
 # ------------------------------------------------------------------------------ human-feasible rate
@@ -43,7 +44,7 @@ def test_multiple_is_people_needed():
 
 
 def test_human_rate_validates():
-    with pytest.raises(ValueError, match="words_per_minute"):
+    with pytest.raises(GuardInputError, match="words_per_minute"):
         HumanRate(words_per_minute=0)
 
 
@@ -160,7 +161,7 @@ def test_components_rejects_bad_indices():
 def test_normalise_py_matches_duckdb():
     import ibis
 
-    from stillwatch.guard.features import normalise
+    from stillwatch.guard.features.tables import normalise
 
     texts = ["Hello   World 123", "  Tabs\tand\nnewlines 4 5 ", "ÜBER straße 2026-03-01", "", "x"]
     t = ibis.memtable({"p": texts})
@@ -201,7 +202,7 @@ def test_grading_pattern_takes_grade_as_a_verb_not_a_school_year():
 
 
 def test_streaming_sketch_equals_batch_sketch():
-    from stillwatch.guard.minhash import _bands_and_fingerprints, prompt_rank, sketch_one
+    from stillwatch.guard.features.minhash import _bands_and_fingerprints, prompt_rank, sketch_one
 
     texts = ["explain step by step how photosynthesis works in green plants", "hi", "", "ÜBER straße " * 40]
     keys, small, has = _bands_and_fingerprints(texts, MinHashConfig())

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stillwatch.errors import InputError
-from stillwatch.guard.ingest import read_log
-from stillwatch.guard.schema import LOG_COLUMNS, LOG_SCHEMA
+from stillwatch.guard.log.ingest import read_log
+from stillwatch.guard.log.schema import LOG_COLUMNS, LOG_SCHEMA
 
 
 def good_row(i: int) -> dict:

@@ -16,8 +16,8 @@ from _fixtures_pipeline import make_log  # noqa: E402
 from ledger_fixtures import location  # noqa: E402, F401  (fixture: SQLite file and PostgreSQL schema)
 
 from stillwatch.errors import InputError  # noqa: E402
-from stillwatch.guard.ingest import read_log  # noqa: E402
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.guard.log.ingest import read_log  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
 from stillwatch.ledger import Ledger  # noqa: E402
 from stillwatch.ledger.errors import RecordError  # noqa: E402
 from stillwatch.ledger.records import Exchange, ToSAcceptance, leaf_bytes  # noqa: E402

@@ -17,10 +17,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.features import CAPABILITY_PATTERNS, FeatureConfig, sample_key_py  # noqa: E402
-from stillwatch.guard.scan import ScanConfig, feature_tables  # noqa: E402
-from stillwatch.guard.stream import StreamConfig, StreamingScorer  # noqa: E402
-from stillwatch.guard.stream_tables import account_tables  # noqa: E402
+from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FeatureConfig, sample_key_py  # noqa: E402
+from stillwatch.guard.batch.scan import ScanConfig, feature_tables  # noqa: E402
+from stillwatch.guard.live.stream import StreamConfig, StreamingScorer  # noqa: E402
+from stillwatch.guard.live.tables import account_tables  # noqa: E402
 
 K = 8  # small, so that most fixture accounts are sampled (n > K)
 
@@ -48,7 +48,7 @@ def batch(log):
 def test_sample_key_same_in_python_and_duckdb():
     import ibis
 
-    from stillwatch.guard.features import sample_key
+    from stillwatch.guard.features.tables import sample_key
 
     ids = ["r0000001", "r0000002", "", "ÜBER-straße-7", "x" * 300]
     t = ibis.memtable({"rid": ids})
@@ -162,7 +162,7 @@ def test_stream_keeps_the_batch_sample(log):
 
 
 def test_candidate_shortfall_falls_back_to_all_rows(log, batch, monkeypatch):
-    import stillwatch.guard.features as features
+    import stillwatch.guard.features.tables as features
 
     # a margin far too small: almost every account's candidates fall short of min(n, K)
     monkeypatch.setattr(features, "sample_margin", lambda k: 0.5)

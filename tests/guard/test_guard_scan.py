@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
 from stillwatch.errors import InputError  # noqa: E402
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -139,7 +139,7 @@ def test_cli_scan_writes_findings(log, tmp_path):
 def test_demo_step_returns_explained_campaigns(tmp_path):
     import json as _json
 
-    from stillwatch.guard.demo import demo_step
+    from stillwatch.guard_sim.demo import demo_step
 
     r = demo_step(tmp_path)
     _json.dumps(r)

@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from stillwatch.guard.schema import LABEL_SCHEMA, LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS
+from stillwatch.guard.log.schema import LABEL_SCHEMA, LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS
 
 
 def test_log_columns_in_contract_order():

@@ -17,7 +17,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.scan import scan  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
 
 pytestmark = pytest.mark.spark
 
@@ -57,8 +57,8 @@ def test_sample_key_same_on_spark_as_in_python():
     import ibis
     import pyarrow as pa
 
-    from stillwatch.guard.features import sample_key, sample_key_py
-    from stillwatch.guard.scan import ScanConfig, _SparkEngine
+    from stillwatch.guard.features.tables import sample_key, sample_key_py
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
 
     ids = ["r0000001", "r0000002", "", "ÜBER-straße-7", "x" * 300]
     eng = _SparkEngine(ScanConfig())

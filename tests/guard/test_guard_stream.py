@@ -12,9 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.scan import scan  # noqa: E402
-from stillwatch.guard.stream import StreamConfig, StreamingScorer  # noqa: E402
-from stillwatch.guard.stream_state import SpaceSaving as _SpaceSaving  # noqa: E402
+from stillwatch.errors import GuardInputError  # noqa: E402
+from stillwatch.guard.batch.scan import scan  # noqa: E402
+from stillwatch.guard.live.stream import StreamConfig, StreamingScorer  # noqa: E402
+from stillwatch.guard.live.state import SpaceSaving as _SpaceSaving  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_state_is_bounded():
 
 
 def test_stream_config_validates():
-    with pytest.raises(ValueError, match="heavy_hitters"):
+    with pytest.raises(GuardInputError, match="heavy_hitters"):
         StreamConfig(heavy_hitters=1)
 
 

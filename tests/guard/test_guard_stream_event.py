@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stillwatch.guard.stream import StreamConfig
+from stillwatch.errors import GuardInputError
+from stillwatch.guard.live.stream import StreamConfig
 from test_guard_stream_live import _replay  # the time-ordered replay the other live tests use
 
 T0 = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, microseconds
@@ -120,5 +121,5 @@ def test_cluster_harvest_counts_each_prompt_once():
 
 
 def test_config_rejects_bad_prompt_map_size():
-    with pytest.raises(ValueError, match="max_prompts must be >= 1, got 0"):
+    with pytest.raises(GuardInputError, match="max_prompts must be >= 1, got 0"):
         StreamConfig(max_prompts=0)

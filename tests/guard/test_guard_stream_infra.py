@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stillwatch.guard.stream import StreamConfig, StreamingScorer
+from stillwatch.guard.live.stream import StreamConfig, StreamingScorer
 
 T0 = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, microseconds
 _WORDS = tuple((

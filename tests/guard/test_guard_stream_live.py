@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stillwatch.guard.stream import _CONTENT, StreamConfig, StreamingScorer
+from stillwatch.guard.live.stream import _CONTENT, StreamConfig, StreamingScorer
 
 T0 = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, microseconds
 _FILL = ("a garden", "my budget", "the river", "a poem", "chess openings", "our wedding", "a bakery", "the museum",

@@ -91,7 +91,7 @@ def ledger_step(console: Console, workdir: Path, exchanges: list[dict]) -> dict[
 
 
 def guard_step(console: Console, workdir: Path) -> dict[str, Any]:
-    from stillwatch.guard.demo import demo_step
+    from stillwatch.guard_sim.demo import demo_step
 
     console.print("[bold]3. guard[/] — scanning simulated API traffic for harvesting campaigns…")
     res = demo_step(workdir / "guard")

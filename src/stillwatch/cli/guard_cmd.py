@@ -33,7 +33,7 @@ def simulate_cmd(
     import pyarrow.compute as pc
     from rich.console import Console
 
-    from stillwatch.guard.simulate import simulate, write_simulation
+    from stillwatch.guard_sim.simulate import simulate, write_simulation
 
     console = Console(stderr=True)
     with console.status(f"simulating {exchanges:,} exchanges ({scenario})"):
@@ -77,7 +77,7 @@ def scan_cmd(
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from stillwatch.guard.scan import scan
+    from stillwatch.guard.batch.scan import scan
 
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
@@ -136,8 +136,8 @@ def eval_cmd(
     from rich.table import Table
 
     from stillwatch.errors import InputError
-    from stillwatch.guard.evaluate import DETECTORS, evaluate_files, evaluate_scenario
-    from stillwatch.guard.simulate import get_scenario
+    from stillwatch.guard_eval.evaluate import DETECTORS, evaluate_files, evaluate_scenario
+    from stillwatch.guard_sim.simulate import get_scenario
 
     names = [d.strip() for d in detectors.split(",") if d.strip()]
     unknown = [d for d in names if d not in DETECTORS]

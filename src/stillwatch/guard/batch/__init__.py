@@ -1,0 +1,1 @@
+"""The batch scan of a whole log on DuckDB (embedded) or Spark (local mode)."""

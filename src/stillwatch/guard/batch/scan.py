@@ -1,0 +1,506 @@
+"""The batch scan: a log in, :class:`~stillwatch.guard.score.findings.Findings` out, on DuckDB or Spark.
+
+Stages (each one vectorised; no Python loop per row; the text is read for sampled rows only):
+
+1. **keys** — one pass over the log builds a narrow table of cheap per-row columns (int64 hashes of
+   the request id and the infrastructure columns, the sampling key, ``ts_us``, the human seconds
+   the answer demands; :func:`~stillwatch.guard.features.tables.row_keys`). A Parquet file is read by DuckDB directly with
+   projection pushdown and validated in the same pass, with the same malformed-row reasons as
+   :mod:`~stillwatch.guard.log.ingest`; JSONL files, Arrow tables and Parquet files DuckDB cannot read as typed go
+   through :func:`~stillwatch.guard.log.ingest.read_log`.
+2. **exact tier** — per-account volume and timing (one sort by time) and the infrastructure keys
+   (one aggregation for the three kinds), over all rows.
+3. **sampled tier** — each account's bottom-K rows by sampling key; their prompts are normalised,
+   fingerprinted and matched against the capability patterns; the distinct sampled prompts are
+   sketched with MinHash/LSH (:mod:`~stillwatch.guard.features.minhash`) into near-duplicate groups; shares are estimated
+   from the sample (see :mod:`~stillwatch.guard.features.tables`).
+4. **detection** — account evidence, campaign clustering and scores (:mod:`~stillwatch.guard.score.detect`).
+
+Every feature is an Ibis expression of :mod:`~stillwatch.guard.features.tables`, materialised at most once per engine.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from stillwatch.errors import GuardInputError
+
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.detect import account_step, link_step, verdicts
+from stillwatch.guard.features.tables import (
+    account_counts,
+    CONTENT_KINDS,
+    INFRA_KINDS,
+    FeatureConfig,
+    account_features,
+    account_text,
+    account_volume,
+    cluster_minutes,
+    content_edges,
+    distinct_prompts,
+    infra_counts,
+    infra_distinct,
+    infra_key_stats,
+    key_fan,
+    row_keys,
+    sample_candidates,
+    sample_features,
+    sample_rows,
+    sample_text,
+    short_accounts,
+    with_shared_flag,
+)
+from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.findings import Findings
+from stillwatch.guard.log.ledger_log import is_ledger_source
+from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
+from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
+from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
+from stillwatch.guard.features.rates import human_rate_per_hour
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("duckdb", "spark")
+#: Columns the features read (everything else in the log is left on disk).
+NEEDED = ("request_id", "ts", "account_id", "ip", "user_agent", "payment_fingerprint", "prompt",
+          "prompt_tokens", "completion_tokens")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """Scan settings: feature, MinHash and scoring parameters plus engine resources."""
+
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    minhash: MinHashConfig = field(default_factory=MinHashConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
+    duckdb_memory_limit: str = "2500MB"
+    duckdb_threads: int | None = None
+    spark_master: str = "local[2]"
+    spark_shuffle_partitions: int = 2
+
+    def __post_init__(self) -> None:
+        if self.duckdb_threads is not None and self.duckdb_threads < 1:
+            raise GuardInputError(f"ScanConfig.duckdb_threads must be >= 1, got {self.duckdb_threads}")
+
+
+Progress = Callable[[str], None]
+
+
+def _noop(_: str) -> None:
+    pass
+
+
+# --------------------------------------------------------------------------------------- loading
+def _canonical_from_arrow(table: pa.Table) -> pa.Table:
+    """LOG_SCHEMA table -> canonical columns (ts -> ts_us int64 microseconds)."""
+    ts = table["ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    cols = {c: table[c] for c in NEEDED if c != "ts"}
+    cols["ts_us"] = ts
+    return pa.table(cols)
+
+
+def _parquet_sql(con, path: Path) -> bool | None:
+    """Create the view ``sw_raw`` over a Parquet log: the canonical columns, ``_pos`` (the row's
+    position in the file) and ``_bad``, the malformed-row reason (null for a good row) generated from
+    :data:`~stillwatch.guard.log.rules.ROW_RULES`. Returns None when a column is missing or its type
+    needs :mod:`~stillwatch.guard.log.ingest`'s coercion (ingest then reports it row by row)."""
+    src = f"read_parquet('{_sql_str(str(path))}', file_row_number=true)"
+    try:
+        desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
+    except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for unreadable files
+        raise GuardInputError(f"cannot read Parquet log {path}: {exc}") from exc
+    types = {r[0]: r[1].upper() for r in desc}
+    for c in LOG_COLUMNS:
+        if c not in types:
+            if c in NULLABLE_COLUMNS:
+                continue
+            return None
+        t = types[c]
+        if c in STRING_COLUMNS and t != "VARCHAR":
+            return None
+        if c == "ts" and not t.startswith("TIMESTAMP"):
+            return None
+        if c in COUNT_COLUMNS and t not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"):
+            return None
+    # a null test on a column the file's statistics record as null-free cannot fire: it is left out
+    # of the SQL, so the pass does not decode text columns the scan never reads (e.g. ``response``)
+    null_free = _null_free_columns(path)
+    rules = [r for r in ROW_RULES if not (r.test == "null" and r.column in null_free)]
+    pay = "payment_fingerprint" if "payment_fingerprint" in types else "CAST(NULL AS VARCHAR)"
+    tsx = "ts" if types["ts"].startswith("TIMESTAMP WITH TIME ZONE") else "timezone('UTC', ts)"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, epoch_us({tsx}) AS ts_us, ip, "
+        f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, "
+        f"file_row_number AS _pos, {sql_reason(rules)} AS _bad FROM {src}"
+    )
+    return True
+
+
+def _null_free_columns(path: Path) -> set[str]:
+    """Columns whose Parquet statistics record zero nulls in every row group."""
+    import pyarrow.parquet as pq
+
+    md = pq.ParquetFile(path).metadata
+    nulls: dict[str, int | None] = {}
+    for g in range(md.num_row_groups):
+        rg = md.row_group(g)
+        for i in range(rg.num_columns):
+            col = rg.column(i)
+            st = col.statistics
+            known = st is not None and st.has_null_count
+            prev = nulls.get(col.path_in_schema, 0)
+            nulls[col.path_in_schema] = None if prev is None or not known else prev + st.null_count
+    return {c for c, k in nulls.items() if k == 0}
+
+
+def _sql_str(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def _ingest(source) -> tuple[pa.Table, dict[str, int], int]:
+    from stillwatch.guard.log.ingest import read_log
+
+    res = read_log(source)
+    return _canonical_from_arrow(res.table), dict(res.malformed), int(res.n_rows_read)
+
+
+# ------------------------------------------------------------------------------------- engines
+class _DuckEngine:
+    name = "duckdb"
+
+    def __init__(self, cfg: ScanConfig) -> None:
+        import duckdb
+        import ibis
+
+        self._tmp = tempfile.TemporaryDirectory(prefix="stillwatch-scan-")
+        self.raw = duckdb.connect()
+        self.raw.execute(f"SET memory_limit='{cfg.duckdb_memory_limit}'")
+        self.raw.execute(f"SET temp_directory='{_sql_str(self._tmp.name)}'")
+        self.raw.execute("SET preserve_insertion_order=false")
+        self.raw.execute("SET enable_progress_bar=false")
+        if cfg.duckdb_threads:
+            self.raw.execute(f"SET threads={int(cfg.duckdb_threads)}")
+        self.ib = ibis.duckdb.from_connection(self.raw)
+
+    def load(self, source, cfg: FeatureConfig):
+        """(canonical table, materialised narrow key table, malformed counts, rows read)."""
+        if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".parquet", ".pq", ".parq") \
+                and Path(source).is_file() and _parquet_sql(self.raw, Path(source)) is not None:
+            self._src = f"read_parquet('{_sql_str(str(source))}')"
+            return self._load_parquet(cfg)
+        table, malformed, n_read = _ingest(source)
+        self.raw.register("sw_canon_arrow", table)
+        canon = self.ib.table("sw_canon_arrow")
+        return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
+
+    def _load_parquet(self, cfg: FeatureConfig):
+        """One pass over the Parquet file: narrow keys and the validation flag together; malformed
+        rows are counted and dropped on the narrow table. Repeated request ids (:data:`DUPLICATE`) are
+        looked for only when two valid rows share a 64-bit id hash, then compared exactly."""
+        keys = self.materialise("sw_keys_all", row_keys(self.ib.table("sw_raw"), self.name, cfg, keep=("_bad",)))
+        rows = self.raw.execute("SELECT _bad, count(*) FROM sw_keys_all GROUP BY _bad").fetchall()
+        n_read = sum(r[1] for r in rows)
+        malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
+        n_valid = n_read - sum(malformed.values())
+        n_ids = self.raw.execute("SELECT count(DISTINCT rid_h) FROM sw_keys_all WHERE _bad IS NULL").fetchone()[0]
+        if n_ids < n_valid:
+            dup = sql_duplicates("(SELECT request_id, _pos FROM sw_raw WHERE _bad IS NULL)", "_pos")
+            self.raw.execute(f"CREATE OR REPLACE TEMP TABLE sw_dup AS {dup}")
+            n_dup = self.raw.execute("SELECT count(*) FROM sw_dup").fetchone()[0]
+            if n_dup:
+                malformed[DUPLICATE] = int(n_dup)
+                self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM sw_raw "
+                                 "WHERE _bad IS NULL AND _pos NOT IN (SELECT _pos FROM sw_dup)")
+                self.raw.execute("DROP TABLE sw_keys_all")
+                keys = self.materialise("sw_keys", row_keys(self.ib.table("sw_canon"), self.name, cfg))
+                return self.ib.table("sw_canon"), keys, malformed, int(n_read)
+        if malformed:
+            self.raw.execute("CREATE OR REPLACE TEMP TABLE sw_keys AS SELECT * EXCLUDE (_bad) FROM sw_keys_all "
+                             "WHERE _bad IS NULL")
+            self.raw.execute("DROP TABLE sw_keys_all")
+            keys = self.ib.table("sw_keys")
+            self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM sw_raw "
+                             "WHERE _bad IS NULL")
+        else:  # every row is valid: the text pass reads only the two columns it needs
+            self.raw.execute(f"CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT request_id, prompt FROM {self._src}")
+        return self.ib.table("sw_canon"), keys, malformed, int(n_read)
+
+    def put(self, name: str, table: pa.Table):
+        self.raw.register(name, table)
+        return self.ib.table(name)
+
+    def batches(self, expr, size: int):
+        """Record batches of an expression's result (Ibis' own batch reader does not work with DuckDB 2)."""
+        import ibis
+
+        yield from self.raw.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
+
+    def materialise(self, name: str, expr):
+        import ibis
+
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(expr, dialect='duckdb')}")
+        return self.ib.table(name)
+
+    def close(self) -> None:
+        self.raw.close()
+        self._tmp.cleanup()
+
+
+class _SparkEngine:
+    name = "spark"
+
+    def __init__(self, cfg: ScanConfig) -> None:
+        try:
+            import ibis
+            from pyspark.sql import SparkSession
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise GuardInputError("engine 'spark' needs the 'spark' extra: pip install 'stillwatch[spark]'") from exc
+        self.spark = (
+            SparkSession.builder.master(cfg.spark_master)
+            .appName("stillwatch-guard")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.shuffle.partitions", str(cfg.spark_shuffle_partitions))
+            .config("spark.default.parallelism", str(cfg.spark_shuffle_partitions))
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
+        self.ib = ibis.pyspark.connect(self.spark)
+        self._n = 0
+
+    def load(self, source, cfg: FeatureConfig):
+        table, malformed, n_read = _ingest(source)
+        canon = self.put("sw_canon", table)
+        return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
+
+    def put(self, name: str, table: pa.Table):
+        self._n += 1
+        view = f"{name}_{self._n}"
+        if table.num_rows:
+            df = self.spark.createDataFrame(table.to_pandas(types_mapper=None))
+        else:
+            from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+            kinds = {pa.int64(): LongType(), pa.string(): StringType()}
+            df = self.spark.createDataFrame([], StructType([StructField(f.name, kinds.get(f.type, StringType()))
+                                                            for f in table.schema]))
+        df.createOrReplaceTempView(view)
+        return self.ib.table(view)
+
+    def batches(self, expr, size: int):
+        yield from expr.to_pyarrow().to_batches(max_chunksize=size)
+
+    def materialise(self, name: str, expr):
+        import ibis
+
+        self._n += 1
+        view = f"{name}_{self._n}"
+        self.spark.sql(ibis.to_sql(expr, dialect="pyspark")).cache().createOrReplaceTempView(view)
+        return self.ib.table(view)
+
+    def close(self) -> None:
+        pass  # the session is shared and reused (starting Spark costs seconds)
+
+
+def _engine(name: str, cfg: ScanConfig):
+    if name not in ENGINES:
+        raise GuardInputError(f"unknown engine {name!r}; expected one of {', '.join(ENGINES)}")
+    return _DuckEngine(cfg) if name == "duckdb" else _SparkEngine(cfg)
+
+
+# ---------------------------------------------------------------------------------------- scan
+def _check_source(source) -> None:
+    """Raise GuardInputError when ``source`` names a file that is not there (a table or ledger passes)."""
+    if isinstance(source, (str, Path)) and not Path(source).exists() and not is_ledger_source(source):
+        raise GuardInputError(f"log file not found: {source}")
+
+
+def scan(source, *, engine: str = "duckdb", config: ScanConfig | None = None,
+         progress: Progress | None = None) -> Findings:
+    """Scan a log (path to Parquet/JSONL, or a pyarrow Table) and return its findings.
+
+    Malformed rows are counted by reason in ``Findings.malformed`` and left out; an empty log gives
+    empty findings. Raises :class:`GuardInputError` for an unknown engine or an unreadable file.
+    """
+    cfg = config or ScanConfig()
+    say = progress or _noop
+    _check_source(source)
+    eng = _engine(engine, cfg)
+    try:
+        return _scan(eng, source, cfg, say)
+    finally:
+        eng.close()
+
+
+def _timed(say: Progress, what: str, t0: list[float]) -> None:
+    now = time.perf_counter()
+    log.info("%s (%.1fs)", what, now - t0[0])
+    say(what)
+    t0[0] = now
+
+
+@dataclass
+class FeatureTables:
+    """What the feature stages produce for :func:`~stillwatch.guard.score.detect.detect`: sorted account ids, the account
+    feature columns aligned with them, the cross-account edges, malformed-row counts, rows read."""
+
+    ids: np.ndarray
+    cols: dict
+    edges: dict
+    malformed: dict
+    n_read: int
+
+
+def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None = None, near_duplicates: bool = True,
+                   progress: Progress | None = None) -> FeatureTables:
+    """The account feature columns and edges of a log without the scoring (for tests, the streaming
+    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
+    cfg = config or ScanConfig()
+    _check_source(source)
+    eng = _engine(engine, cfg)
+    try:
+        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates)
+        return ft
+    finally:
+        eng.close()
+
+
+def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True):
+    fc = cfg.features
+    t0 = [time.perf_counter()]
+    canon, keys, malformed, n_read = eng.load(source, fc)
+    _timed(say, "loaded (narrow keys of every row)", t0)
+    per = eng.materialise("sw_infra", infra_counts(keys))
+    _timed(say, "infrastructure keys", t0)
+    counts = eng.materialise("sw_counts", account_counts(keys))
+    cands = eng.materialise("sw_cands", sample_candidates(keys, counts, fc.sample_k))
+    short = short_accounts(cands, counts, fc.sample_k).to_pyarrow()
+    if short.num_rows:  # a (very rare) shortfall: those accounts are sampled from all their rows
+        st = eng.put("sw_short", short)
+        cands = cands.anti_join(st, "account_id").union(keys.semi_join(st, "account_id"))
+    samp = eng.materialise("sw_sample", sample_rows(cands, fc.sample_k))
+    stext = eng.materialise("sw_stext", sample_text(canon, samp, eng.name))
+    srows = eng.materialise("sw_srows", sample_features(stext, eng.name, fc))
+    _timed(say, "sampled rows' text features", t0)
+    if near_duplicates:
+        nd = _near_duplicates(eng, srows, cfg)
+    else:
+        nd = pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
+    _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
+    ndt = eng.put("sw_nd", nd)
+    j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
+    tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
+    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per)).to_pyarrow()
+    _timed(say, f"account features ({acc.num_rows} accounts)", t0)
+    ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
+    cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
+    edges = _edges(ids, cols, per, tagged) if len(ids) else {}
+    _timed(say, "cross-account keys", t0)
+    return FeatureTables(ids, cols, edges, malformed, n_read), keys
+
+
+def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
+    fc = cfg.features
+    ft, keys = _features(eng, source, cfg, say)
+    t0 = [time.perf_counter()]
+    ids, cols, edges, malformed = ft.ids, ft.cols, ft.edges, ft.malformed
+    n_valid = int(np.sum(cols["n"])) if len(ids) else 0
+    if len(ids) == 0:
+        return Findings(accounts=(), campaigns=(), malformed=malformed, n_rows=n_valid, engine=eng.name,
+                        human_rate_per_hour=human_rate_per_hour(fc.rate))
+
+    acct = account_step(cols, edges, cfg.detect)
+    lk = link_step(cols, edges, acct, cfg.detect)
+    minutes = _cluster_minutes(eng, keys, ids, lk.labels)
+    accounts, campaigns = verdicts(ids, cols, edges, acct, lk, cfg.detect, minutes)
+    _timed(say, f"detection ({len(campaigns)} campaigns)", t0)
+    return Findings(
+        accounts=tuple(accounts),
+        campaigns=tuple(campaigns),
+        malformed=malformed,
+        n_rows=n_valid,
+        engine=eng.name,
+        human_rate_per_hour=human_rate_per_hour(fc.rate),
+    )
+
+
+def _cluster_minutes(eng, keys, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Distinct active minutes of each account's cluster (clusters of >= 2 accounts), measured on the
+    engine: the minute-crowding explanation of :func:`~stillwatch.guard.score.detect.verdicts`."""
+    multi = _cluster.sizes(labels) >= 2
+    if not multi.any():
+        return np.zeros(len(labels))
+    at = eng.put("sw_assign", pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)}))
+    cm = cluster_minutes(keys, at).to_pyarrow()
+    per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
+    per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
+        zero_copy_only=False).astype(np.float64)
+    return per_label[labels]
+
+
+def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:
+    """(nd_prompt_h, near_dup): distinct sampled prompts in a near-duplicate group of >= 2 and the
+    group's representative prompt hash. Sketched batch by batch: the texts are never all in memory."""
+    parts = []
+    for batch in eng.batches(distinct_prompts(srows), 500_000):
+        k, sm, h = sketches(batch.column("text"), cfg.minhash)
+        parts.append((batch.column("prompt_h").to_numpy(zero_copy_only=False).astype(np.int64), k, sm, h))
+    if not parts or not sum(len(p[0]) for p in parts):
+        return pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
+    ph = np.concatenate([p[0] for p in parts])
+    keys = np.concatenate([p[1] for p in parts])
+    small = np.concatenate([p[2] for p in parts])
+    has = np.concatenate([p[3] for p in parts])
+    del parts
+    groups = groups_from_sketches(keys, small, has, cfg.minhash)
+    gsize = np.bincount(groups, minlength=len(groups))[groups]
+    keep = gsize >= 2
+    return pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
+
+
+def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
+    return t[c].to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
+    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts.
+    ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
+    sampled_rows`` for content keys); ``key_cap``: capability share of the key's sampled rows and
+    ``key_prompts``: distinct prompts among them (0 when none sampled)."""
+    n = np.asarray(cols["n"], np.float64)
+    m = np.maximum(np.asarray(cols["sampled_rows"], np.float64), 1.0)
+    edges = {}
+    infra = key_fan(per).to_pyarrow()
+    kind_col = _np(infra, "kind", np.int64)
+    acc_col = np.searchsorted(ids, _np(infra, "account_id", str)).astype(np.int64)
+    key_col, cnt_col = _np(infra, "key", np.int64), _np(infra, "cnt", np.float64)
+    for i, kind in enumerate(INFRA_KINDS):
+        sel = kind_col == i
+        ek = key_col[sel]
+        kc = infra_key_stats(tagged, kind).to_pyarrow()
+        ck, cv, cp = _np(kc, "key", np.int64), _np(kc, "key_cap", np.float64), _np(kc, "key_prompts", np.float64)
+        o = np.argsort(ck)
+        ck, cv, cp = ck[o], cv[o], cp[o]
+        kcap, kprompts = np.zeros(len(ek)), np.zeros(len(ek))
+        if len(ck) and len(ek):
+            pos = np.clip(np.searchsorted(ck, ek), 0, len(ck) - 1)
+            hit = ck[pos] == ek
+            kcap, kprompts = np.where(hit, cv[pos], 0.0), np.where(hit, cp[pos], 0.0)
+        edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
+    for kind in CONTENT_KINDS:
+        e = content_edges(tagged, kind).to_pyarrow()
+        ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
+        cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]
+        edges[kind] = (ea, _np(e, "key", np.int64), _np(e, "key_cap", np.float64), cnt,
+                       _np(e, "key_prompts", np.float64))
+    return edges

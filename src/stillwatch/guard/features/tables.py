@@ -1,0 +1,457 @@
+"""Traffic features, defined once as Ibis expressions and run on DuckDB (default) or Spark.
+
+Input: the *canonical* table built by :func:`stillwatch.guard.batch.scan.load` — the log's columns with
+``ts`` replaced by ``ts_us`` (int64 microseconds since the Unix epoch, UTC). Every expression here is
+engine-neutral except :func:`hash64` (each engine's own 64-bit hash: DuckDB ``hash``, Spark
+``xxhash64``) and :func:`sample_key` (the same md5-based value on both, spelt per engine). Hash
+*values* therefore differ between engines, but every feature we export is a count, a share or a
+statistic that does not depend on them (parity is tested).
+
+Data contract: hashes are int64; timestamps are int64 UTC microseconds; orderings are
+deterministic (inter-arrival gaps do not depend on how equal timestamps are ordered: tied rows
+have equal ``ts_us``; the sample is ordered by a 60-bit md5 key of ``request_id``).
+
+**Two tiers** (so the cost of text work does not grow with an account's volume):
+
+* *exact, over every row* (:func:`row_keys`, :func:`account_volume`, :func:`infra_counts`): counts,
+  first/last time, the human reading time the answers demand (:mod:`~stillwatch.guard.features.rates`), inter-arrival gap
+  statistics, active minutes/hours, and the hashed infrastructure keys (IP, user agent, payment
+  fingerprint) with their per-account row counts. Only cheap columns are read: no prompt text.
+* *estimated, from a sample* (:func:`sample_rows`, :func:`sample_features`, :func:`account_text`,
+  :func:`content_edges`): the text signals — templates, capability patterns, near-duplicates. Each
+  account's sample is its ``K = FeatureConfig.sample_k`` rows with the smallest
+  :func:`sample_key` (a uniform sample without replacement, the same rows on every engine and in
+  the streaming scorer, which keeps it with a size-K heap: O(log K) per request). An account with
+  ``n <= K`` rows is sampled completely (its figures are exact). For larger accounts a row count
+  ``x`` is estimated by the Horvitz-Thompson estimator ``x_hat = n * x_s / m`` (``x_s`` the count in
+  the sample of ``m = min(n, K)`` rows), unbiased, with standard error
+  ``n * sqrt(p (1 - p) / m * (n - m) / (n - 1))`` for a share ``p``: at most 0.088 * n for K = 32.
+  Key statistics across accounts (how many accounts / distinct prompts use a template) are computed
+  over the union of the samples. Distinct counts (``n_prompts``, ``n_templates``) are the sample's
+  distinct share times ``n``, a rough estimate (exact when ``n <= K``).
+
+What the features measure (grounded in what harvesting *is*, not in one simulator):
+
+* **volume vs. a person** — exchanges, active span and the human reading time the answers demand;
+* **templating** — prompts are normalised (lower case, digit runs -> ``0``, whitespace collapsed)
+  and fingerprinted by their first and last 32 characters; a fingerprint is a *shared template*
+  when at least ``min_accounts`` accounts used it with at least ``min_prompts`` different prompts
+  (slot filling makes many prompts per template; one common phrase makes one);
+* **near-duplicates** — MinHash/LSH groups over the distinct sampled prompts (:mod:`~stillwatch.guard.features.minhash`);
+* **capability coverage** — prompts eliciting reasoning traces, code, tool use or grading;
+* **timing** — inter-arrival gaps (mean, standard deviation) per account, active minutes/hours;
+* **infrastructure** — IP, user agent and payment fingerprint, hashed, for cross-account sharing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+from ibis import _
+
+from stillwatch.errors import GuardInputError
+from stillwatch.guard.features.rates import HumanRate
+
+#: Capability-elicitation patterns, matched on the normalised prompt (RE2 / Java / Python compatible).
+CAPABILITY_PATTERNS: dict[str, str] = {
+    "reasoning": r"step[ -]by[ -]step|chain[ -]of[ -]thought|think (it )?through|show (your|all) (work|reasoning|steps)"
+    r"|explain your reasoning|reason (carefully|step)|let's think|before (you )?answer",
+    "coding": r"```|\bdef |\bpython\b|\bjavascript\b|\btypescript\b|\brust\b|\bsql\b|\bcode\b|\bfunction\b"
+    r"|\bimplement|\balgorithm|\bcompile|\bunit tests?\b|\bregex\b",
+    "tool_use": r"\btools?\b|function[ _]call|\bjson\b|\bapi call|\bagent\b|\bcall the\b|\bschema\b",
+    # "grade" only as the verb of judging ("grade this answer", "grade each response"): a school grade
+    # ("lesson plan for grade 5", "5th grade math", "grade level") is the everyday sense in education
+    "grading": r"\brubric\b|\bgrading\b|on a scale of|\bscore (the|this|each|from)\b"
+    r"|\bgrade (this|that|the|these|those|each|every|it|them|my|our|your|an?|following|how|from|on|out of)\b"
+    r"|evaluate the (following|response|answer)|which (response|answer) is better",
+}
+
+#: Kinds of cross-account keys, in the order used for edge tables.
+KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
+CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
+INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Feature parameters. Defaults are set from the meaning of each quantity, not fitted.
+
+    ``sample_k``: rows per account on which the text signals are computed (see the module
+    docstring; 32 keeps the standard error of a share below 0.09 and the text work bounded by
+    ``32 x accounts`` rows however large the log)."""
+
+    template_chars: int = 32
+    min_template_len: int = 40
+    min_accounts: int = 3
+    min_prompts: int = 3
+    sample_k: int = 32
+    max_text_chars: int = 256
+    rate: HumanRate = HumanRate()
+
+    def __post_init__(self) -> None:
+        if self.template_chars < 8:
+            raise GuardInputError(f"FeatureConfig.template_chars must be >= 8, got {self.template_chars}")
+        if self.min_template_len <= self.template_chars:
+            raise GuardInputError(
+                f"FeatureConfig.min_template_len must exceed template_chars ({self.template_chars}), "
+                f"got {self.min_template_len}"
+            )
+        if self.min_accounts < 2 or self.min_prompts < 1:
+            raise GuardInputError(
+                f"FeatureConfig.min_accounts must be >= 2 and min_prompts >= 1, got {self.min_accounts}, {self.min_prompts}"
+            )
+        if self.sample_k < 1:
+            raise GuardInputError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
+        if self.max_text_chars < self.min_template_len:
+            raise GuardInputError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
+
+
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _xxhash64(x: str) -> dt.int64:  # Spark's 64-bit hash
+    ...
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
+    ...
+
+
+@ibis.udf.scalar.builtin(name="md5_number_upper")
+def _duck_md5_upper(x: str) -> dt.uint64:  # DuckDB: first 8 md5 bytes, little-endian
+    ...
+
+
+@ibis.udf.scalar.builtin(name="conv")
+def _spark_conv(x: str, base_from: int, base_to: int) -> str:  # Spark: base conversion
+    ...
+
+
+def hash64(expr: ibis.Value, engine: str) -> ibis.Value:
+    """An int64 hash of a string expression on ``engine`` (null stays null). On DuckDB the unsigned
+    64-bit hash is folded into [0, 2^63 - 1) (Ibis' own ``hash()`` goes through a slow bit-string cast)."""
+    if engine == "spark":
+        h = _xxhash64(expr).cast("int64")
+    else:
+        h = (_duck_hash(expr) % ibis.literal(9223372036854775807, dt.uint64)).cast("int64")
+    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h)
+
+
+def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:
+    """The sampling key of a row: the first 8 bytes of ``md5(request_id)`` read little-endian,
+    modulo 2^60 (a non-negative int64, integer arithmetic only) — the same value on every engine
+    and in :func:`sample_key_py`."""
+    if engine == "spark":
+        hx = request_id.hexdigest("md5")
+        rev = hx.substr(14, 2)
+        for i in range(6, -1, -1):
+            rev = rev.concat(hx.substr(2 * i, 2))
+        return _spark_conv(rev.substr(1, 15), 16, 10).cast("int64")  # the low 15 hex digits
+    return (_duck_md5_upper(request_id) % ibis.literal(1 << 60, dt.uint64)).cast("int64")
+
+
+def sample_key_py(request_id: str) -> int:
+    """:func:`sample_key` in Python (for the streaming scorer)."""
+    d = hashlib.md5(request_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(d[:8], "little") & ((1 << 60) - 1)
+
+
+#: ASCII whitespace as RE2 (DuckDB) spells ``\s``; Java's ``\s`` adds \v, Python's all of Unicode's,
+#: so the class is written out to mean the same on every engine.
+_WS = "[\t\n\f\r ]"
+
+
+#: An IPv6 address's "::" written out far enough that its first three groups are explicit.
+_V6_FILL = ":0:0:0:0:0:0:"
+_V6_HEAD = r"^([0-9a-f]*:[0-9a-f]*:[0-9a-f]*)"
+_V4_HEAD = r"^([0-9]+\.[0-9]+\.[0-9]+)\."
+
+
+def ip_prefix(ip: ibis.StringValue) -> ibis.StringValue:
+    """The network prefix of an address as text: the first three octets of an IPv4 address (/24),
+    the first three groups of an IPv6 address (/48, with ``::`` expanded; lower case); null when
+    the text is neither. Addresses are compared as written (RFC 5952 canonical text for IPv6)."""
+    v6 = ip.lower().replace("::", _V6_FILL).re_extract(_V6_HEAD, 1)
+    v4 = ip.re_extract(_V4_HEAD, 1)
+    p = ibis.ifelse(ip.contains(":"), v6, v4)
+    return ibis.ifelse(p.isnull() | (p == ""), ibis.null(dt.string), p)
+
+
+def ip_prefix_py(ip: str) -> str | None:
+    """:func:`ip_prefix` in Python (for the streaming scorer)."""
+    import re
+
+    if ":" in ip:
+        m = re.match(_V6_HEAD, ip.lower().replace("::", _V6_FILL))
+    else:
+        m = re.match(_V4_HEAD, ip)
+    return m.group(1) if m and m.group(1) else None
+
+
+def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
+    """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`).
+
+    Only runs of two or more whitespace characters, or a single tab/newline/form feed/carriage
+    return, are rewritten (a single space is already normal): the same output as replacing every
+    run, with far fewer regex replacements (about 30 % faster on DuckDB)."""
+    return prompt.lower().re_replace(r"[0-9]+", "0").re_replace(f"{_WS}{_WS}+|[\t\n\f\r]", " ").strip()
+
+
+def normalise_py(prompt: str) -> str:
+    """The same normalisation in Python, for the streaming scorer (must match :func:`normalise`)."""
+    import re
+
+    return re.sub(f"{_WS}+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip(" \t\n\r\x0b\x0c")
+
+
+# ------------------------------------------------------------------------- exact tier: all rows
+def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), keep: tuple[str, ...] = ()) -> ibis.Table:
+    """One narrow row per exchange (no text): account, time, row hash, sampling key, hashed
+    infrastructure keys and the human seconds its answer demands. ``keep``: extra columns passed
+    through (e.g. a validation flag)."""
+    pay = ibis.ifelse(t.payment_fingerprint.strip() == "", ibis.null(dt.string), t.payment_fingerprint)
+    spt = cfg.rate.seconds_per_token
+    return t.select(
+        *keep,
+        account_id=t.account_id,
+        ts_us=t.ts_us,
+        rid_h=hash64(t.request_id, engine),
+        skey=sample_key(t.request_id, engine),
+        ip=hash64(t.ip, engine),
+        ip_prefix=hash64(ip_prefix(t.ip), engine),
+        user_agent=hash64(t.user_agent, engine),
+        payment=hash64(pay, engine),
+        human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
+    )
+
+
+def account_volume(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
+    gap_mean, gap_std, active_minutes, active_hours``. Rows are ordered by time within an account;
+    active minutes/hours are the number of times the minute/hour changes along that order (= the
+    number of distinct ones), so one sort gives gaps and activity."""
+    w = ibis.window(group_by=keys.account_id, order_by=keys.ts_us)
+    prev = keys.ts_us.lag().over(w)
+    minute, hour = 60_000_000, 3_600_000_000
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    r = keys.select(
+        "account_id", "ts_us", "human_s",
+        gap_us=keys.ts_us - prev,
+        new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
+        new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
+    )
+    return r.group_by("account_id").agg(
+        n=_.count(),
+        first_us=_.ts_us.min(),
+        last_us=_.ts_us.max(),
+        demand_s=_.human_s.sum(),
+        gap_n=_.gap_us.count(),
+        gap_mean=_.gap_us.cast("float64").mean(),
+        gap_std=_.gap_us.cast("float64").std(how="pop"),
+        active_minutes=_.new_min.sum(),
+        active_hours=_.new_hour.sum(),
+    )
+
+
+def infra_counts(keys: ibis.Table) -> ibis.Table:
+    """(kind, key, account_id, cnt): exact rows per account on each infrastructure key, all three
+    kinds (``INFRA_KINDS``, numbered in that order) in one aggregation."""
+    parts = [
+        keys.filter(keys[k].notnull()).select(kind=ibis.literal(i, dt.int64), key=keys[k], account_id=keys.account_id)
+        for i, k in enumerate(INFRA_KINDS)
+    ]
+    u = parts[0].union(*parts[1:], distinct=False)
+    return u.group_by(["kind", "key", "account_id"]).agg(cnt=_.count())
+
+
+def infra_distinct(per: ibis.Table) -> ibis.Table:
+    """Per account: distinct IPs, user agents and payment fingerprints (from :func:`infra_counts`)."""
+    short = {"payment": "n_payment", "ip": "n_ip", "user_agent": "n_ua"}
+    names = {i: short[k] for i, k in enumerate(INFRA_KINDS) if k in short}
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    return per.group_by("account_id").agg(
+        **{name: ibis.ifelse(per.kind == i, one, zero).sum() for i, name in names.items()}
+    )
+
+
+def key_fan(per: ibis.Table, min_accounts: int = 2) -> ibis.Table:
+    """Rows of :func:`infra_counts` whose key is used by at least ``min_accounts`` accounts."""
+    fan = per.group_by(["kind", "key"]).agg(fan=_.count())
+    fan = fan.filter(fan.fan >= min_accounts).select(kind2=fan.kind, key2=fan.key)
+    j = per.inner_join(fan, [per.kind == fan.kind2, per.key == fan.key2])
+    return j.select("kind", "key", "account_id", "cnt")
+
+
+def cluster_minutes(keys: ibis.Table, assignment: ibis.Table) -> ibis.Table:
+    """Distinct active minutes per cluster (``assignment``: account_id, cluster int64), over all rows."""
+    j = keys.select("account_id", minute=keys.ts_us // 60_000_000).inner_join(assignment, "account_id")
+    return j.group_by("cluster").agg(cluster_minutes=_.minute.nunique()).order_by("cluster")
+
+
+# ----------------------------------------------------------------------- sampled tier: text signals
+def sample_margin(k: int) -> float:
+    """Candidates kept per account before the exact bottom-k selection: ``k + 6 sqrt(k) + 10``."""
+    return k + 6.0 * k**0.5 + 10.0
+
+
+def account_counts(keys: ibis.Table) -> ibis.Table:
+    """(acc_c, n_acc): rows per account."""
+    return keys.group_by(acc_c="account_id").agg(n_acc=_.count())
+
+
+def sample_candidates(keys: ibis.Table, counts: ibis.Table, k: int) -> ibis.Table:
+    """A superset (with overwhelming probability) of each account's bottom-``k`` rows, so the exact
+    selection sorts a few dozen rows per account instead of all of them: the rows whose 60-bit key
+    lies below the quantile ``c / n`` of the key range, ``c = sample_margin(k)``, for an account of
+    ``n`` rows (``counts``: :func:`account_counts`). The number kept is Binomial(n, c/n) with mean
+    c; it falls short of ``k`` with probability ~3e-7 for k = 32 (a 5-sigma shortfall).
+    :func:`short_accounts` finds such accounts and the caller takes all their rows instead, so the
+    sample stays exact."""
+    c = sample_margin(k)
+    j = keys.inner_join(counts, keys.account_id == counts.acc_c)
+    full = ibis.literal(float(1 << 60))
+    thr = ibis.ifelse(j.n_acc.cast("float64") <= c, full, full * c / j.n_acc.cast("float64"))
+    return j.filter(j.skey.cast("float64") < thr).drop("acc_c", "n_acc")
+
+
+def short_accounts(cands: ibis.Table, counts: ibis.Table, k: int) -> ibis.Table:
+    """Accounts whose candidates hold fewer than ``min(n, k)`` rows (``account_id`` only)."""
+    g = cands.group_by(acc_g="account_id").agg(n_c=_.count())
+    j = counts.left_join(g, counts.acc_c == g.acc_g)
+    lack = j.n_c.fill_null(0) < ibis.least(j.n_acc, ibis.literal(k, dt.int64))
+    return j.filter(lack).select(account_id=j.acc_c)
+
+
+def sample_rows(keys: ibis.Table, k: int) -> ibis.Table:
+    """Each account's ``k`` rows with the smallest :func:`sample_key` (all its rows when it has
+    fewer; ties — equal 60-bit keys — broken by the row hash): ``account_id, rid_h, skey`` and the
+    infrastructure keys. ``keys`` may be all rows or :func:`sample_candidates`."""
+    w = ibis.window(group_by=keys.account_id, order_by=[keys.skey, keys.rid_h])
+    r = keys.select("account_id", "rid_h", "skey", "payment", "ip", "user_agent", "ip_prefix",
+                    rn=ibis.row_number().over(w))
+    return r.filter(r.rn < k).drop("rn")
+
+
+def sample_text(canon: ibis.Table, sample: ibis.Table, engine: str) -> ibis.Table:
+    """The sampled rows with their normalised prompt: the prompt column is joined to the sample
+    (only sampled rows are normalised). Materialise it before :func:`sample_features` — a filter
+    on the normalised text in the same query would be pushed below the join by the optimiser and
+    normalise every prompt of the log."""
+    src = canon.select(rid_src=hash64(canon.request_id, engine), prompt=canon.prompt)
+    j = src.inner_join(sample, src.rid_src == sample.rid_h)
+    return j.select("account_id", "skey", "payment", "ip", "user_agent", "ip_prefix", norm=normalise(j.prompt))
+
+
+def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
+    """Text features of the sampled rows (``stext``: :func:`sample_text`, materialised):
+    normalised-prompt hash, template fingerprints, capability flags and the normalised text cut to
+    ``max_text_chars`` (null when shorter than ``min_template_len``, for near-duplicate sketching)."""
+    t = stext
+    norm = t.norm
+    long_enough = norm.length() >= cfg.min_template_len
+    null64 = ibis.null(dt.int64)
+    cols = {
+        "account_id": t.account_id,
+        "skey": t.skey,
+        "payment": t.payment,
+        "ip": t.ip,
+        "user_agent": t.user_agent,
+        "ip_prefix": t.ip_prefix,
+        "prompt_h": hash64(norm, engine),
+        "tpl_prefix": ibis.ifelse(long_enough, hash64(norm.substr(0, cfg.template_chars), engine), null64),
+        "tpl_suffix": ibis.ifelse(long_enough, hash64(norm.right(cfg.template_chars), engine), null64),
+        "text": ibis.ifelse(long_enough, norm.substr(0, cfg.max_text_chars), ibis.null(dt.string)),
+    }
+    for name, pattern in CAPABILITY_PATTERNS.items():
+        cols[f"cap_{name}"] = norm.re_search(pattern).cast("int64")
+    return t.select(**cols)
+
+
+def distinct_prompts(srows: ibis.Table) -> ibis.Table:
+    """Distinct sampled prompts long enough to carry a template, with their hash, for MinHash."""
+    return srows.filter(srows.text.notnull()).group_by("prompt_h").agg(text=_.text.min())
+
+
+def content_key_stats(rows: ibis.Table, kind: str) -> ibis.Table:
+    """Per content key: distinct accounts and distinct prompts using it (over the samples)."""
+    return (
+        rows.filter(rows[kind].notnull())
+        .group_by(key=rows[kind])
+        .agg(n_accounts=_.account_id.nunique(), n_prompts=_.prompt_h.nunique())
+    )
+
+
+def with_shared_flag(rows: ibis.Table, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
+    """Add ``shared`` (int64 0/1): the row's prompt is on a shared template or near-duplicate group,
+    and ``cap`` (int64 0/1): it elicits any capability."""
+    flags = []
+    out = rows
+    for kind in CONTENT_KINDS:
+        st = content_key_stats(rows, kind)
+        st = st.filter((st.n_accounts >= cfg.min_accounts) & (st.n_prompts >= cfg.min_prompts))
+        st = st.select(**{f"{kind}_k": st.key, f"{kind}_sh": ibis.literal(1, "int64")})
+        out = out.left_join(st, out[kind] == st[f"{kind}_k"]).drop(f"{kind}_k")
+        flags.append(out[f"{kind}_sh"].fill_null(0))
+    shared = ibis.greatest(*flags) if len(flags) > 1 else flags[0]
+    cap = ibis.greatest(*[out[f"cap_{name}"] for name in CAPABILITY_PATTERNS])
+    return out.mutate(shared=shared, cap=cap).drop(*[f"{k}_sh" for k in CONTENT_KINDS])
+
+
+def account_text(tagged: ibis.Table) -> ibis.Table:
+    """Per account, counts in its sample (rows must carry ``shared``/``cap`` from
+    :func:`with_shared_flag`): ``sampled_rows, shared_s, cap_<kind>_s, cap_any_s, n_prompts_s,
+    n_templates_s``."""
+    aggs = {
+        "sampled_rows": _.count(),
+        "shared_s": _.shared.sum(),
+        "cap_any_s": _.cap.sum(),
+        "n_prompts_s": _.prompt_h.nunique(),
+        "n_templates_s": _.tpl_prefix.nunique(),
+    }
+    for name in CAPABILITY_PATTERNS:
+        aggs[f"cap_{name}_s"] = tagged[f"cap_{name}"].sum()
+    return tagged.group_by("account_id").agg(**aggs)
+
+
+def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table) -> ibis.Table:
+    """One row per account, ordered by ``account_id``: the exact volume/timing/infrastructure columns
+    and the text columns estimated from the sample (``x = n * x_s / sampled_rows``)."""
+    t = text.rename(account_id_t="account_id")
+    i = infra.rename(account_id_i="account_id")
+    j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
+    m = j.sampled_rows.fill_null(0).cast("float64")
+    scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
+    cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
+                              "active_minutes", "active_hours")}
+    for c in ("n_ip", "n_ua", "n_payment"):
+        cols[c] = j[c].fill_null(0)
+    cols["sampled_rows"] = j.sampled_rows.fill_null(0)
+    for c in ["shared", "cap_any", "n_prompts", "n_templates"] + [f"cap_{name}" for name in CAPABILITY_PATTERNS]:
+        out = "shared_rows" if c == "shared" else c
+        cols[out] = j[f"{c}_s"].fill_null(0).cast("float64") * scale
+    return j.select(**cols).order_by("account_id")
+
+
+def content_edges(tagged: ibis.Table, kind: str, min_accounts: int = 2) -> ibis.Table:
+    """(account_id, key, cnt_s, key_cap, key_prompts) for content keys of ``kind`` seen in at least
+    ``min_accounts`` accounts' samples; ``cnt_s`` counts the account's sampled rows on the key,
+    ``key_cap`` is the share of the key's sampled rows (all accounts) that elicit a capability and
+    ``key_prompts`` the number of distinct prompts among them."""
+    k = tagged.filter(tagged[kind].notnull()).select("account_id", "prompt_h", key=tagged[kind], cap=tagged.cap)
+    per = k.group_by(["key", "account_id"]).agg(cnt_s=_.count(), cap=_.cap.sum())
+    fan = per.group_by("key").agg(fan=_.account_id.count(), key_rows=_.cnt_s.sum(), key_cap=_.cap.sum())
+    fan = fan.filter(fan.fan >= min_accounts).select(
+        key2=fan.key, key_cap=fan.key_cap.cast("float64") / fan.key_rows.cast("float64")
+    )
+    kp = k.group_by(key3=k.key).agg(key_prompts=_.prompt_h.nunique())
+    j = per.inner_join(fan, per.key == fan.key2).inner_join(kp, per.key == kp.key3)
+    return j.select("account_id", "key", "cnt_s", "key_cap", "key_prompts")
+
+
+def infra_key_stats(tagged: ibis.Table, kind: str) -> ibis.Table:
+    """(key, key_cap, key_prompts) of an infrastructure key over its sampled rows: the share that
+    elicits a capability and the number of distinct prompts."""
+    k = tagged.filter(tagged[kind].notnull())
+    return k.group_by(key=k[kind]).agg(key_cap=k.cap.cast("float64").mean(), key_prompts=k.prompt_h.nunique())

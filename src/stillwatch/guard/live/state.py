@@ -1,0 +1,160 @@
+"""Per-account and per-key state of the streaming scorer (:mod:`~stillwatch.guard.live.stream`): bounded heavy-hitter
+maps, the account's counters, text sample and live key memberships, and each key's live user-set
+statistics with the live linking rule."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from stillwatch.guard.score.config import DetectConfig
+
+
+class SampleRow(NamedTuple):
+    """One row of an account's bottom-K text sample (a max-heap on ``neg_skey``: a tuple, so the heap
+    orders rows by the negated sampling key first). Content and infrastructure keys are int64
+    hashes, None when the row has none."""
+
+    neg_skey: int  # minus the row's sampling key (features.tables.sample_key_py of the request id)
+    prompt_h: int  # hash of the normalised prompt
+    tpl_prefix: int | None  # template prefix fingerprint
+    tpl_suffix: int | None  # template suffix fingerprint
+    text: str | None  # the normalised prompt (truncated), None when shorter than min_template_len
+    caps: tuple[int, ...]  # 0/1 per capability pattern (features.tables.CAPABILITY_PATTERNS order)
+    ip: int | None
+    user_agent: int | None
+    payment: int | None
+    ip_prefix: int | None
+
+
+class SpaceSaving:
+    """Top-K heavy hitters with counts (Metwally, Agrawal & El Abbadi 2005). O(K) worst case per
+    update only when the map is full and the key is new (K is a small constant)."""
+
+    __slots__ = ("k", "counts")
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.counts: dict[int, int] = {}
+
+    def add(self, key: int) -> None:
+        c = self.counts
+        if key in c:
+            c[key] += 1
+        elif len(c) < self.k:
+            c[key] = 1
+        else:
+            victim = min(c, key=c.__getitem__)
+            c[key] = c.pop(victim) + 1
+
+
+class AccountState:
+    """One account's streamed state: exact counters, heavy-hitter key maps, the bottom-K text
+    sample (the batch's) and its live key memberships (key -> its rows on the key)."""
+
+    __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
+                 "hours", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof",
+                 "scripted")
+
+    def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
+        self.n = 0
+        self.first = None
+        self.last = None
+        self.demand = 0.0
+        self.cap = 0
+        self.gap_n = 0
+        self.gap_mean = 0.0
+        self.gap_m2 = 0.0
+        self.keys = {kind: SpaceSaving(k) for kind in kinds}
+        self.minutes = 0
+        self.hours = 0
+        self.shared_now = 0
+        # bottom-K rows by sampling key, as a max-heap on the key
+        self.sample: list[SampleRow] = []
+        # live: the content keys whose user-set statistics this account contributes to (bounded,
+        # see StreamingScorer._live_keys; key -> its rows on the key), and whether it is linked
+        self.member: dict[tuple[str, int], int] = {}
+        self.linked = False
+        # the account's current share of its cluster's pooled pacing sums (pace_terms, updated by StreamingScorer.observe)
+        self.pace_q = 0.0
+        self.pace_dof = 0
+        # its rows on linking content keys, as last counted when one of its rows linked (its share of
+        # its cluster's scripted rows; see StreamingScorer._live_link)
+        self.scripted = 0
+
+
+class KeyState:
+    """One key's streamed state: rows, capability rows, a few prompts and accounts (for the
+    shared-template test) and the live user-set statistics of :meth:`links`."""
+
+    __slots__ = ("rows", "cap", "prompts", "accounts", "users", "urows", "sum_n", "rep_users", "rep_rows", "returning",
+                 "devoted", "recent")
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.cap = 0
+        self.prompts: set[int] = set()  # capped at min_prompts
+        self.accounts: set[str] = set()  # capped at min_accounts
+        # live user-set statistics over the accounts holding the key in their membership map:
+        # users, their rows on the key, their rows in all, users with >= 2 rows on the key and those
+        # users' rows on it, users with >= 2 requests and those of them whose every request so far
+        # was on this key
+        self.users = 0
+        self.urows = 0
+        self.sum_n = 0
+        self.rep_users = 0
+        self.rep_rows = 0
+        self.returning = 0
+        self.devoted = 0
+        # address keys only: their most recent distinct users, oldest first (bounded; see
+        # StreamingScorer._infra_link)
+        self.recent: dict[str, None] | None = None
+
+    def links(self, d: DetectConfig, min_prompts: int) -> bool:
+        """Whether the key links its users live, judged by its user set as the batch judges keys
+        (:func:`~stillwatch.guard.score.links.key_link_stats`): focus >= ``link.focus`` with ``own_prior_rows`` pseudo-rows
+        per user over >= 3 users; machine-scale reuse (>= ``link.reuse`` rows per user) by >= 2
+        repeat users; or one of two statements about >= ``link.coherence_min_users`` accounts, with
+        >= ``min_prompts`` different prompts on the key (a scaffold, not one example):
+
+        * *single-purpose*: the key is >= ``link.full_template_share`` (90 %) of everything its users
+          ever sent (with that many accounts the share needs no pseudo-rows: ten accounts doing
+          nothing else is a workload, not a phrase that people use among other requests);
+        * *devoted returning users*: >= ``link.coherence`` of its users who came back (>= 2
+          requests) sent every request so far on this key — a person sends a common phrasing
+          once among other requests, a script's accounts return to their scaffold.
+
+        The batch's third rule (coherence: users fully templated on *any* shared templates) is not
+        used live: people who use a public prompt library are fully templated too, and the live
+        score has no operator evidence (pacing, homogeneity, synchrony) to tell them apart.
+        O(1)."""
+        u = self.users
+        if u >= 3 and self.urows >= d.link.focus * (self.sum_n + d.own_prior_rows * u):
+            return True
+        if self.rep_users >= 2 and self.rep_rows >= d.link.reuse * self.rep_users:
+            return True
+        if (u >= d.link.coherence_min_users and self.urows >= d.link.full_template_share * self.sum_n
+                and len(self.prompts) >= min_prompts):
+            return True
+        return (self.devoted >= d.link.coherence_min_users and self.devoted >= d.link.coherence * self.returning
+                and len(self.prompts) >= min_prompts)
+
+
+def pace_terms(a: AccountState) -> tuple[float, int]:
+    """The account's terms of a pooled timing-regularity estimate: the sum of its squared gap
+    deviations relative to its own mean gap, and their degrees of freedom (gaps - 1), over >= 2
+    gaps. Summed over accounts, ``1 - sqrt(q / dof)`` is the pooled regularity (1 - coefficient of
+    variation) of their gaps, each account measured against its own mean gap: a scheduler driving
+    several accounts on clockwork is regular over their few gaps together long before any one
+    account has shown it; people's gaps are bursty (CV >= 1) in any pool."""
+    if a.gap_n < 2 or a.gap_mean <= 0:
+        return 0.0, 0
+    return a.gap_m2 / (a.gap_mean * a.gap_mean), a.gap_n - 1
+
+
+def pooled_pacing(d: DetectConfig, q: float, dof: int, gaps: int) -> float:
+    """Pooled regularity from summed :func:`pace_terms`; 0 under ``link.pacing_gaps`` gaps (the
+    batch's bar for pacing that is statistically clear)."""
+    if gaps < d.link.pacing_gaps or dof <= 0:
+        return 0.0
+    return max(0.0, 1.0 - math.sqrt(max(q, 0.0) / dof))

@@ -1,0 +1,81 @@
+"""The guard log schema: one row per exchange (request + response) seen by a model API.
+
+Other tools produce this schema, so it is documented for users in ``docs/guard-log-schema.md``.
+Column order is the contract's order; :data:`LOG_SCHEMA` is the Arrow type every ingested table
+has after :func:`stillwatch.guard.log.ingest.read_log` (timestamps are UTC microseconds, token counts
+int64). :data:`LABEL_SCHEMA` is the ground truth the simulator writes: one row per account.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+#: Column names of a log, in contract order.
+LOG_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "ts",
+    "account_id",
+    "api_key_id",
+    "ip",
+    "user_agent",
+    "payment_fingerprint",
+    "model",
+    "prompt",
+    "response",
+    "prompt_tokens",
+    "completion_tokens",
+)
+
+#: Columns that may be null (every other column is required in every row).
+NULLABLE_COLUMNS: frozenset[str] = frozenset({"payment_fingerprint"})
+
+#: Text columns (UTF-8 strings).
+STRING_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "account_id",
+    "api_key_id",
+    "ip",
+    "user_agent",
+    "payment_fingerprint",
+    "model",
+    "prompt",
+    "response",
+)
+
+#: Identifier columns that must also be non-empty.
+ID_COLUMNS: tuple[str, ...] = ("request_id", "account_id")
+
+#: Non-negative integer columns.
+COUNT_COLUMNS: tuple[str, ...] = ("prompt_tokens", "completion_tokens")
+
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+LOG_SCHEMA: pa.Schema = pa.schema(
+    [
+        pa.field("request_id", pa.string(), nullable=False),
+        pa.field("ts", TS_TYPE, nullable=False),
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("api_key_id", pa.string(), nullable=False),
+        pa.field("ip", pa.string(), nullable=False),
+        pa.field("user_agent", pa.string(), nullable=False),
+        pa.field("payment_fingerprint", pa.string(), nullable=True),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("prompt", pa.string(), nullable=False),
+        pa.field("response", pa.string(), nullable=False),
+        pa.field("prompt_tokens", pa.int64(), nullable=False),
+        pa.field("completion_tokens", pa.int64(), nullable=False),
+    ]
+)
+
+#: Ground-truth labels: one row per account. ``campaign_id`` is null for benign accounts;
+#: ``family`` names the scenario family of the campaign, or the benign sub-population
+#: (e.g. ``"benign:power_user"``) for benign accounts.
+LABEL_SCHEMA: pa.Schema = pa.schema(
+    [
+        pa.field("account_id", pa.string(), nullable=False),
+        pa.field("campaign_id", pa.string(), nullable=True),
+        pa.field("family", pa.string(), nullable=False),
+    ]
+)
+
+assert tuple(LOG_SCHEMA.names) == LOG_COLUMNS

@@ -1,0 +1,241 @@
+"""The detector's scoring constants, grouped by the step that uses them.
+
+Every constant is a fixed, documented choice made from what the quantity means — never fitted to a
+simulator seed. :class:`DetectConfig` composes the groups: :class:`AccountConfig` (an account's own
+evidence and score), :class:`LinkConfig` (which accounts a shared key or address links),
+:class:`SplitConfig` (how a linked component is split into campaigns), :class:`CampaignConfig` (a
+campaign's evidence and score) and :class:`LiveConfig` (the streaming scorer's provisional alarm).
+The reasoning behind each rule is in :mod:`stillwatch.guard.score.detect`'s docstring; each field
+below says what it is and why its default. Invalid values raise
+:class:`~stillwatch.errors.GuardInputError` naming the field, the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from stillwatch.errors import GuardInputError
+from stillwatch.guard.features.rates import HumanRate
+
+
+def _check(obj, unit: tuple[str, ...] = (), positive: tuple[str, ...] = (), at_least: dict | None = None) -> None:
+    """Validate ``obj``'s fields: ``unit`` in [0, 1], ``positive`` > 0, ``at_least`` name -> minimum."""
+    cls = type(obj).__name__
+    for name in unit:
+        value = getattr(obj, name)
+        if not 0.0 <= value <= 1.0:
+            raise GuardInputError(f"{cls}.{name} must be in [0, 1], got {value!r}")
+    for name in positive:
+        value = getattr(obj, name)
+        if not value > 0:
+            raise GuardInputError(f"{cls}.{name} must be > 0, got {value!r}")
+    for name, low in (at_least or {}).items():
+        value = getattr(obj, name)
+        if not value >= low:
+            raise GuardInputError(f"{cls}.{name} must be >= {low}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """An account's own evidence and score: geometric mean of a *harvest* noisy-OR and a
+    *coordination* noisy-OR (weights in [0, 1]; either alone stays below the flag threshold)."""
+
+    #: Harvest weight of capability focus (reasoning/code/tools/grading prompts). High (0.8): focus on
+    #: what a student model learns from is the purpose of a harvest — counted only at machine scale or pace.
+    capability: float = 0.8
+    #: Harvest weight of volume evidence (the human-rate multiple). 0.5: volume alone is half the story
+    #: (heavy people and batch jobs exist).
+    volume: float = 0.5
+    #: Harvest weight of machine pacing (clockwork gaps, round the clock). 0.3: a cron job is paced too.
+    regularity: float = 0.3
+    #: Coordination weight of the scripted share (rows on linking keys). 0.8: a script's scaffold is the
+    #: strongest single sign of production by a program.
+    templated: float = 0.8
+    #: Coordination weight of a payment fingerprint shared with other accounts. 0.3: offices pay with
+    #: one corporate card, so on its own a shared card is weak evidence.
+    payment: float = 0.3
+    #: Coordination weight of volume evidence. 0.5: machine-scale volume is also how a program works.
+    volume_coordination: float = 0.5
+    #: Capability share of ordinary traffic: capability focus counts only beyond it. 0.25: a quarter of
+    #: ordinary traffic may be coding / how-to questions.
+    capability_base: float = 0.25
+    #: Human-rate multiple that is full volume evidence. 8: eight people reading full-time.
+    full_volume_multiple: float = 8.0
+    #: Round the clock is measured only over at least this many days. 2: one day could be a crunch.
+    min_clock_days: float = 2.0
+    #: ... and only at >= this many requests per hour (a sparse user's few requests each fall in their
+    #: own hour whether they sleep or not). 0.5.
+    clock_min_rate: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("capability", "volume", "regularity", "templated", "payment", "volume_coordination",
+                           "capability_base"), positive=("full_volume_multiple", "min_clock_days", "clock_min_rate"))
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Which accounts a shared content key, address or payment instrument links."""
+
+    #: An account joins through linking keys only if they carry >= this share of its traffic. 0.1 (one
+    #: request in ten): a person who once typed a campaign's phrase does not join the campaign.
+    share: float = 0.1
+    #: A key links when its rows are >= this share of its users' traffic (>= 3 users). 0.2: a script
+    #: pushes much of each account through a few scaffolds; the most shared benign phrasings carry
+    #: 0.06-0.10 of their users' traffic at every log size.
+    focus: float = 0.2
+    #: A key links when its users send >= this many rows each on it (>= 2 users). 20: machine-scale
+    #: repetition (a reseller's harvest slice is a minority of its traffic but hundreds of rows).
+    reuse: float = 20.0
+    #: A key links when >= this share of its users are fully templated. 0.8: users of a common phrase
+    #: mostly also write free text (about one in five is fully templated in the simulator).
+    coherence: float = 0.8
+    #: ... with >= this many such users. 10: a statistical statement needs enough users that a
+    #: population with many templated accounts does not pass by chance.
+    coherence_min_users: int = 10
+    #: An account is "fully templated" with >= this share of its requests on shared templates. 0.9.
+    full_template_share: float = 0.9
+    #: Timing regularity links through a shared address only over >= this many gaps. 20: a coefficient
+    #: of variation from five gaps is chance for a person.
+    pacing_gaps: int = 20
+    #: An address prefix (/24, /48) links only accounts rotating through >= this many addresses. 3:
+    #: neighbours on one ISP's /24 each keep their own address.
+    prefix_ips: int = 3
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("share", "focus", "coherence", "full_template_share"), positive=("reuse",),
+               at_least={"coherence_min_users": 1, "pacing_gaps": 1, "prefix_ips": 1})
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How a linked component is split into campaigns (:mod:`stillwatch.guard.score.links`)."""
+
+    #: A part must have >= this many accounts. 3: a part must be a group, not stragglers.
+    min_accounts: int = 3
+    #: ... and >= this share of the component. 0.5 %, for the same reason at scale.
+    min_share: float = 0.005
+    #: A component splitting into more parts stays whole. 20: one campaign rotating through many
+    #: proxies / cards is one campaign.
+    max_parts: int = 20
+    #: The large parts must cover >= this share of the component. 0.8: most of it, or no split.
+    coverage: float = 0.8
+    #: A content community counts if >= this share of its rows' weight lies on its own keys. 0.7: a
+    #: fragment of one campaign is not split off.
+    cohesion: float = 0.7
+    #: Infrastructure communities whose content mixes have cosine >= this are one workload. 0.8.
+    same_content: float = 0.8
+    #: Workload levels (:func:`~stillwatch.guard.score.links.split_by_workload`): two levels of ``ln n``
+    #: split a cluster when they lie >= this many times the sum of their standard deviations apart. 2: a
+    #: single normal population gives ~1.3, a uniform spread ~1.7 — neither has two levels.
+    workload_d: float = 2.0
+    #: ... their mean workloads differ by >= this factor. 2: distinct account pools, not noise.
+    workload_ratio: float = 2.0
+    #: ... and the lower level has >= this many requests per account. 5: below it a count is dominated
+    #: by its own Poisson noise.
+    workload_min: float = 5.0
+    #: EM steps refining the two-level (Otsu) cut, each account to the more likely level. 4.
+    workload_em: int = 4
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("min_share", "coverage", "cohesion", "same_content"),
+               positive=("workload_d", "workload_ratio", "workload_min"),
+               at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1})
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A campaign's evidence and score: ``sqrt(harvest * coordination)`` of a linked component."""
+
+    #: Harvest weight of capability focus x sqrt(volume evidence). 0.9: the purpose of a harvest.
+    capability: float = 0.9
+    #: Harvest weight of volume (reading hours). 0.7: a large volume is a harvest whatever words it
+    #: uses (held-out capabilities).
+    volume: float = 0.7
+    #: Coordination weight of the templated share. 0.35: shared content is what linked the cluster in
+    #: the first place and needs corroboration.
+    templated: float = 0.35
+    #: Coordination weight of size evidence. 0.5.
+    size: float = 0.5
+    #: Coordination weight of shared infrastructure (most common IP / payment / user agent). 0.4.
+    infra: float = 0.4
+    #: Coordination weight of onset synchrony. 0.2: weak alone — many accounts start on a Monday.
+    sync: float = 0.2
+    #: Coordination weight of workload homogeneity. 0.4: a scheduler spreads work evenly.
+    homogeneity: float = 0.4
+    #: Shared infrastructure of human-paced members is discounted by this. 0.5: colleagues in an office
+    #: share an IP and a corporate card; shared infrastructure plus machine pacing is a scheduler.
+    office_discount: float = 0.5
+    #: sd(ln requests) at which workload homogeneity is 0. 1: independent customers' volumes are
+    #: log-normal with sigma ~0.7-1.
+    hetero_sd: float = 1.0
+    #: Members' median scripted share that is full text evidence. 0.5: half of each member's traffic on
+    #: the linking keys is a script.
+    scripted_full: float = 0.5
+    #: Human-rate multiple that is full rate evidence. 4: four people reading full-time.
+    full_rate_multiple: float = 4.0
+    #: Size evidence is 1 at this many accounts. 1,000: a pair proves nothing, a swarm everything.
+    full_size: float = 1000.0
+    #: Reading hours that are full volume evidence. 100 h: about 4,500 typical answers, a small
+    #: fine-tuning set.
+    full_harvest_hours: float = 100.0
+    #: Members first seen within this window of the median are "switched on together". One hour (us).
+    sync_window_us: float = 3_600_000_000.0
+    #: A member inherits the campaign score fully with this share of its traffic on the campaign's
+    #: linking keys. 0.25: one coincident request does not make a person a sybil.
+    member_share: float = 0.25
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("capability", "volume", "templated", "size", "infra", "sync", "homogeneity",
+                           "office_discount", "scripted_full", "member_share"),
+               positive=("hetero_sd", "full_rate_multiple", "full_harvest_hours", "sync_window_us"))
+        if not self.full_size > 2:
+            raise GuardInputError(f"CampaignConfig.full_size must be > 2, got {self.full_size!r}")
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """The streaming scorer's provisional live alarm (:mod:`stillwatch.guard.live.stream`): it must fire
+    on a campaign's first requests, before much volume exists."""
+
+    #: Harvest weight of capability focus (at machine scale or pace once measurable). 0.9, as batch.
+    capability: float = 0.9
+    #: Harvest weight of the cluster's human-rate multiple over the prompts new to it. 0.7, as batch.
+    volume: float = 0.7
+    #: Coordination weight of the templated share (only as far as members are scripted). 0.7: early on
+    #: there is little else to corroborate it with.
+    templated: float = 0.7
+    #: Coordination weight when the account repeats one key >= ``LinkConfig.reuse`` times inside a
+    #: cluster of >= 3 accounts. 0.5.
+    reuse: float = 0.5
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("capability", "volume", "templated", "reuse"))
+
+
+@dataclass(frozen=True)
+class DetectConfig:
+    """All scoring constants: thresholds shared by every step plus one group per concern."""
+
+    #: An account or campaign is flagged at score >= this. 0.5: more evidence for than against.
+    flag_threshold: float = 0.5
+    #: A signal *fires* (is listed in the explanation) at evidence >= this. 0.5: at least even odds.
+    fire_threshold: float = 0.5
+    #: An account's own shares are shrunk by this many pseudo-rows of "no". 8: six requests are weak
+    #: evidence on their own; small accounts (sybils) are judged through their campaign.
+    own_prior_rows: float = 8.0
+    #: The human-feasible reading rate volumes are measured against.
+    rate: HumanRate = field(default_factory=HumanRate)
+    account: AccountConfig = field(default_factory=AccountConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("flag_threshold", "fire_threshold"), at_least={"own_prior_rows": 0.0})
+        for f in fields(self):
+            if f.name in ("rate", "account", "link", "split", "campaign", "live"):
+                want = f.default_factory  # type: ignore[misc]
+                if not isinstance(getattr(self, f.name), want):
+                    raise GuardInputError(f"DetectConfig.{f.name} must be a {want.__name__}, "
+                                          f"got {type(getattr(self, f.name)).__name__}")

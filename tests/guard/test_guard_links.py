@@ -1,0 +1,161 @@
+"""links.py's split and merge functions on hand-built clusters.
+
+Each expected labelling is written out from the documented rule (labels are the smallest member's
+index), not computed by the code under test: which communities are *large* (>= 3 accounts), whether
+they cover >= 80 % of the cluster, how many parts there are, whether two parts send the same content,
+whether workload levels are far enough apart.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from stillwatch.guard.score.config import DetectConfig, SplitConfig
+from stillwatch.guard.score.links import (
+    merge_same_content,
+    size_evidence,
+    split_by_content,
+    split_by_infrastructure,
+    split_by_workload,
+)
+
+CFG = DetectConfig()
+
+
+def _ip_edges(groups: list[tuple[int, int, int]]) -> dict:
+    """``groups``: (first account, number of accounts, ip key): those accounts share that address."""
+    ea = np.concatenate([np.arange(s, s + n) for s, n, _ in groups]).astype(np.int64)
+    ek = np.concatenate([np.full(n, k) for _, n, k in groups]).astype(np.int64)
+    return {"ip": (ea, ek)}
+
+
+def test_size_evidence_known_values():
+    ev = size_evidence(np.array([1, 2, 3, 32, 1000, 5000]), CFG)
+    assert ev.tolist() == pytest.approx([0.0, 0.0, math.log(2) / math.log(999), math.log(31) / math.log(999), 1.0, 1.0])
+
+
+def test_infrastructure_splits_two_large_communities():
+    labels = np.zeros(12, np.int64)
+    got = split_by_infrastructure(labels, _ip_edges([(0, 6, 100), (6, 6, 200)]), CFG)
+    assert got.tolist() == [0] * 6 + [6] * 6
+
+
+def test_small_communities_join_the_largest_part():
+    # 7 + 5 large, 2 on their own address: the large parts cover 12/14 >= 0.8; the pair joins the
+    # largest part (7 accounts, labelled 0)
+    labels = np.zeros(14, np.int64)
+    got = split_by_infrastructure(labels, _ip_edges([(0, 7, 100), (7, 5, 200), (12, 2, 300)]), CFG)
+    assert got.tolist() == [0] * 7 + [7] * 5 + [0] * 2
+
+
+def test_no_split_when_large_parts_cover_too_little():
+    # 6 + 6 of 16 accounts (four share no address): 12/16 = 0.75 < 0.8
+    labels = np.zeros(16, np.int64)
+    got = split_by_infrastructure(labels, _ip_edges([(0, 6, 100), (6, 6, 200)]), CFG)
+    assert got.tolist() == [0] * 16
+
+
+def test_no_split_into_more_than_max_parts():
+    # 21 address communities of 3: one campaign rotating through proxies stays whole
+    labels = np.zeros(63, np.int64)
+    edges = _ip_edges([(3 * i, 3, 1000 + i) for i in range(21)])
+    assert split_by_infrastructure(labels, edges, CFG).tolist() == [0] * 63
+    # with max_parts raised to 21 the same cluster splits into its 21 parts
+    wide = DetectConfig(split=SplitConfig(max_parts=21))
+    assert split_by_infrastructure(labels, edges, wide).tolist() == [3 * (i // 3) for i in range(63)]
+
+
+def test_only_the_cluster_with_the_communities_splits():
+    # two clusters: 0..11 (two address communities) and 12..19 (one address): only the first splits
+    labels = np.array([0] * 12 + [12] * 8, np.int64)
+    got = split_by_infrastructure(labels, _ip_edges([(0, 6, 100), (6, 6, 200), (12, 8, 300)]), CFG)
+    assert got.tolist() == [0] * 6 + [6] * 6 + [12] * 8
+
+
+def _content(rows: list[tuple[int, int, float]]):
+    ea, ek, w = zip(*rows)
+    return np.array(ea, np.int64), np.array(ek, np.int64), np.array(w, np.float64)
+
+
+def test_merge_same_content_joins_parts_with_the_same_mix():
+    labels = np.zeros(12, np.int64)
+    sub = np.array([0] * 6 + [6] * 6, np.int64)
+    # every account sends keys 1 and 2 in the ratio 3:1 -> both parts' mixes have cosine 1
+    same = _content([(i, 1, 3.0) for i in range(12)] + [(i, 2, 1.0) for i in range(12)])
+    assert merge_same_content(labels, sub, *same, CFG).tolist() == [0] * 12
+    # part A sends key 1, part B key 2: cosine 0, the parts stay apart
+    apart = _content([(i, 1, 1.0) for i in range(6)] + [(i, 2, 1.0) for i in range(6, 12)])
+    assert merge_same_content(labels, sub, *apart, CFG).tolist() == sub.tolist()
+    # mixes (3, 1) and (1, 3): cosine 6/10 = 0.6 < 0.8 -> apart
+    mixed = _content([(i, 1, 3.0) for i in range(6)] + [(i, 2, 1.0) for i in range(6)]
+                     + [(i, 1, 1.0) for i in range(6, 12)] + [(i, 2, 3.0) for i in range(6, 12)])
+    assert merge_same_content(labels, sub, *mixed, CFG).tolist() == sub.tolist()
+    # the same two mixes with the threshold lowered to 0.6 are one workload
+    low = DetectConfig(split=SplitConfig(same_content=0.6))
+    assert merge_same_content(labels, sub, *mixed, low).tolist() == [0] * 12
+
+
+def test_merge_never_joins_parts_of_different_clusters():
+    labels = np.array([0] * 6 + [6] * 6, np.int64)
+    sub = labels.copy()
+    same = _content([(i, 1, 1.0) for i in range(12)])
+    assert merge_same_content(labels, sub, *same, CFG).tolist() == sub.tolist()
+
+
+def test_infrastructure_split_is_undone_for_one_workload():
+    labels = np.zeros(12, np.int64)
+    edges = _ip_edges([(0, 6, 100), (6, 6, 200)])
+    same = _content([(i, 1, 1.0) for i in range(12)])
+    assert split_by_infrastructure(labels, edges, CFG, content=same).tolist() == [0] * 12
+    apart = _content([(i, 1, 1.0) for i in range(6)] + [(i, 2, 1.0) for i in range(6, 12)])
+    assert split_by_infrastructure(labels, edges, CFG, content=apart).tolist() == [0] * 6 + [6] * 6
+
+
+def test_content_split_along_two_communities_joined_by_a_weak_bridge():
+    # accounts 0..4 send keys 10, 11 (weight 10 each), accounts 5..9 keys 20, 21; all ten send the
+    # public key 99 once: each community keeps 20/21 >= 0.7 of its weight on its own keys
+    rows = [(i, k, 10.0) for i in range(5) for k in (10, 11)] + [(i, k, 10.0) for i in range(5, 10) for k in (20, 21)]
+    rows += [(i, 99, 1.0) for i in range(10)]
+    labels = np.zeros(10, np.int64)
+    assert split_by_content(labels, *_content(rows), CFG).tolist() == [0] * 5 + [5] * 5
+
+
+def test_content_does_not_split_one_campaign_on_one_scaffold_set():
+    rows = [(i, k, 5.0) for i in range(10) for k in (1, 2, 3, 4)]
+    labels = np.zeros(10, np.int64)
+    assert split_by_content(labels, *_content(rows), CFG).tolist() == [0] * 10
+
+
+def _levels(*pools: tuple[int, int]) -> np.ndarray:
+    return np.concatenate([np.full(n, v, np.float64) for n, v in pools])
+
+
+def test_workload_levels_split_a_scripted_cluster():
+    n = _levels((10, 20), (10, 400))  # ln 20 = 3.0 vs ln 400 = 6.0: far apart, ratio 20, lower >= 5
+    labels = np.zeros(20, np.int64)
+    assert split_by_workload(labels, n, CFG, np.ones(20)).tolist() == [0] * 10 + [10] * 10
+
+
+def test_workload_levels_three_pools_in_two_rounds():
+    n = _levels((10, 10), (10, 100), (10, 1000))
+    labels = np.zeros(30, np.int64)
+    assert split_by_workload(labels, n, CFG, np.ones(30)).tolist() == [0] * 10 + [10] * 10 + [20] * 10
+    # one round makes one cut: two parts, each pool kept whole (which side the middle pool joins is
+    # the EM refinement's choice between two equally good cuts)
+    one = split_by_workload(labels, n, CFG, np.ones(30), rounds=1).tolist()
+    assert one in ([0] * 10 + [10] * 20, [0] * 20 + [20] * 10)
+
+
+@pytest.mark.parametrize("n,share,why", [
+    (_levels((10, 20), (10, 400)), 0.1, "not scripted (median share 0.1 < scripted_full 0.5)"),
+    (_levels((10, 20), (10, 30)), 1.0, "levels differ by 1.5x < 2x"),
+    (_levels((10, 2), (10, 40)), 1.0, "lower level below 5 requests per account"),
+    (_levels((2, 20), (18, 400)), 1.0, "a level of 2 accounts is not a group"),
+    (np.round(np.exp(np.linspace(np.log(50), np.log(800), 20))), 1.0, "one even spread, no two levels"),
+])
+def test_workload_levels_do_not_split(n, share, why):
+    labels = np.zeros(len(n), np.int64)
+    assert split_by_workload(labels, n, CFG, np.full(len(n), share)).tolist() == [0] * len(n), why

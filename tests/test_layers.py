@@ -1,0 +1,135 @@
+"""The dependency direction and size limits of src/, read from the source with ``ast`` (not by eye).
+
+Layers, top to bottom (CONTRIBUTING.md): cli -> gateway / report -> guard / trace / distill (and
+guard's simulator and evaluation harness) -> mark / ledger / models -> core. A package imports only
+packages of lower layers, plus the few same-layer edges listed in :data:`SIBLINGS`; ``core`` imports
+nothing of the project; ``stillwatch.errors`` (the error hierarchy) may be imported by every package
+but core. Every top-level package must be placed in a layer here.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PKG = SRC / "stillwatch"
+
+LAYERS: dict[str, int] = {
+    "core": 0,
+    "mark": 1, "ledger": 1, "models": 1,
+    "guard": 2, "trace": 2, "distill": 2, "guard_sim": 2, "guard_eval": 2,
+    "gateway": 3, "report": 3,
+    "cli": 4,
+}
+#: Same-layer imports that are part of the design: the simulator writes the detector's log schema
+#: (and its demo scans); the harness evaluates the detector on simulated traffic.
+SIBLINGS: dict[str, set[str]] = {"guard_sim": {"guard"}, "guard_eval": {"guard", "guard_sim"}}
+#: Modules of the package root every layer but core may use.
+ROOT_MODULES = {"errors", "__init__"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every ``stillwatch...`` module the file imports (relative imports resolved), at any depth
+    (imports inside functions count: they run too)."""
+    mod = _module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                names = [".".join(base + ([node.module] if node.module else []))]
+                if not node.module:  # from . import x: x is a module of the package
+                    names = [f"{names[0]}.{a.name}" for a in node.names]
+            else:
+                names = [node.module or ""]
+        else:
+            continue
+        out.update(n for n in names if n == "stillwatch" or n.startswith("stillwatch."))
+    return out
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _edges() -> list[tuple[str, str, str]]:
+    """(importing file, importing top-level package, imported module) for every project import."""
+    return [(str(f.relative_to(SRC)), _top(_module_name(f)), m) for f in sorted(PKG.rglob("*.py")) for m in _imports(f)]
+
+
+def test_every_package_has_a_layer():
+    packages = {p.name for p in PKG.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert packages <= set(LAYERS), f"place these packages in LAYERS: {sorted(packages - set(LAYERS))}"
+
+
+def test_the_detector_imports_neither_the_simulator_nor_the_harness():
+    bad = [(f, m) for f, pkg, m in _edges() if pkg == "guard" and _top(m) in ("guard_sim", "guard_eval")]
+    assert bad == []
+
+
+def test_trace_does_not_import_distill():
+    """trace reads transcripts; their format lives below both trace and distill."""
+    bad = [(f, m) for f, pkg, m in _edges() if pkg == "trace" and _top(m) == "distill"]
+    assert bad == []
+
+
+def test_core_imports_nothing_of_the_project():
+    bad = [(f, m) for f, pkg, m in _edges() if pkg == "core" and _top(m) != "core"]
+    assert bad == []
+
+
+def test_imports_point_down_the_layers():
+    bad = []
+    for f, pkg, m in _edges():
+        target = _top(m)
+        if pkg in ROOT_MODULES or target == pkg or (target in ROOT_MODULES and pkg != "core"):
+            continue
+        if (pkg, target) == ("trace", "distill"):
+            continue  # asserted on its own in test_trace_does_not_import_distill
+        if target in SIBLINGS.get(pkg, set()):
+            continue
+        if pkg not in LAYERS or target not in LAYERS or LAYERS[target] >= LAYERS[pkg]:
+            bad.append((f, m))
+    assert bad == []
+
+
+def test_the_root_modules_import_no_package():
+    bad = [(f, m) for f, pkg, m in _edges() if pkg in ROOT_MODULES and _top(m) not in ROOT_MODULES]
+    assert bad == []
+
+
+def test_no_source_file_over_600_lines():
+    long = {str(f.relative_to(SRC)): n for f in PKG.rglob("*.py") if (n := len(f.read_text(encoding="utf-8").splitlines())) > 600}
+    assert long == {}
+
+
+def test_no_function_over_120_lines():
+    long = {}
+    for f in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > 120:
+                    long[f"{f.relative_to(SRC)}:{node.name}"] = n
+    assert long == {}
+
+
+def test_the_checks_see_real_imports():
+    """The reader is not vacuous: it finds imports we know are there, relative ones included."""
+    edges = {(pkg, m) for _, pkg, m in _edges()}
+    assert ("guard_sim", "stillwatch.guard.log.schema") in edges
+    assert ("cli", "stillwatch.guard.batch.scan") in edges
+    assert any(pkg == "guard_eval" and m.startswith("stillwatch.guard_eval.baselines.common") for pkg, m in edges)
+    assert ("guard", "stillwatch.guard.score") in edges  # from stillwatch.guard.score import cluster
