@@ -30,7 +30,7 @@ N_EXCHANGES = 1500
 @pytest.fixture(scope="module")
 def replay(tmp_path_factory):
     pytest.importorskip("pyarrow", reason="the simulator needs pyarrow (guard extra)")
-    from stillwatch.guard.simulate import simulate
+    from stillwatch.guard_sim.simulate import simulate
     from stillwatch.models import load_backend
 
     log, labels = simulate("cot_templates", N_EXCHANGES, 0)

@@ -113,7 +113,7 @@ class LivePolicy:
     """
 
     def __init__(self, config: PolicyConfig, clock: Callable[[], float] = time.time, scorer: Any = None) -> None:
-        from stillwatch.guard.stream import StreamingScorer
+        from stillwatch.guard.live.stream import StreamingScorer
 
         self.cfg = config
         self.clock = clock
