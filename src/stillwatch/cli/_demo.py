@@ -1,6 +1,7 @@
 """`stillwatch demo`: the whole story on the embedded defaults, one step per part.
 
-1. mark    — SmolLM2 answers prompts for two accounts, with the watermark and without; each answer is
+1. mark    — SmolLM2 answers prompts for two accounts, watermarked through a gateway the demo starts on
+             loopback (and stops), and without the watermark; each answer is
              tested for the provider layer and attributed among 100 candidate accounts.
 2. ledger  — every exchange, each account's terms acceptance and the model's investment record go
              into a signed Merkle log; one inclusion proof is verified.
@@ -51,10 +52,16 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
     rows, exchanges = [], []
     t0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
     served = [(a, True) for a in DEMO_ACCOUNTS] + [("acct-alice", False)]
+    # the watermarked answers travel the production path: a gateway the demo starts on loopback and stops
+    from stillwatch.gateway.demo import answers_through_gateway
+    from stillwatch.models import Generation
+
+    via = answers_through_gateway(workdir / "gateway", master_path, backend, DEMO_ACCOUNTS, DEMO_PROMPTS, max_tokens=120, temperature=0.8)
+    console.print(f"served through a gateway on 127.0.0.1 (dynamic batches {via['batches']}; its ledger: {via['ledger']})")
     for n, (account, wm) in enumerate(served):
         marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
-        gens = backend.generate(DEMO_PROMPTS, max_new_tokens=120, temperature=0.8, seed=n,
-                                logits_processor=marker.hf_processor() if wm else None, batch_size=len(DEMO_PROMPTS))
+        gens = [Generation(prompt=p, text=t) for p, t in zip(DEMO_PROMPTS, via["answers"][account])] if wm else backend.generate(
+            DEMO_PROMPTS, max_new_tokens=120, temperature=0.8, seed=n, logits_processor=None, batch_size=len(DEMO_PROMPTS))
         for i, g in enumerate(gens):
             ids = np.asarray(backend.encode(g.text), dtype=np.int64)
             try:
