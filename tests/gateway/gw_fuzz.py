@@ -123,7 +123,7 @@ def abuse_cases(keys: dict[str, str], model: str = "tiny") -> Iterator[tuple[str
                    _chat(max_tokens=-1), _chat(max_tokens=10**30), _chat(temperature="hot"), _chat(temperature=1e308),
                    _chat(temperature=-1), _chat(n=5), _chat(stream="yes"), _chat(content=123), _chat(content=[{"type": "image_url"}]),
                    _chat(content=[{"type": "text", "text": 5}]), _chat(content=None), {"model": "tiny", "messages": [{"role": "robot", "content": "x"}]},
-                   _chat(top_k=0), _chat(top_p=0), _chat(seed=2**80), _chat(stop=["x"] * 1000), _chat(user="u" * 10000),
+                   _chat(top_k=0), _chat(top_p=0), _chat(seed=2**80), _chat(seed=2**62), _chat(seed=-(2**63)), _chat(stop=["x"] * 1000), _chat(user="u" * 10000),
                    {"model": "tiny", "prompt": ["a", "b"]}, _chat(logit_bias={"1": 100}), _chat(tools=[{"type": "function"}]),
                    {"model": "tiny", "messages": [{"role": "user", "content": "x"}] * 300}, _chat(content="")]
     for i, body in enumerate(wrong_types):

@@ -201,7 +201,7 @@ class Gateway:
         now = self.clock()
         request_id = "req_" + _secrets.token_hex(12)
         params = {"endpoint": "chat.completions" if chat else "completions", "temperature": temperature,
-                  "max_tokens": int(requested), "top_p": body.top_p, "top_k": body.top_k, "seed": body.seed,
+                  "max_tokens": int(requested), "top_p": body.top_p, "top_k": body.top_k, "seed": None if body.seed is None else str(body.seed),
                   "stream": bool(body.stream), "system_prompt_sha256": system_sha,
                   "watermark": "provider+account" if self.local else "none"}
         row = {"request_id": request_id, "ts": int(now * 1e6), "account_id": rec.account_id, "api_key_id": rec.key_id,
