@@ -105,3 +105,19 @@ def test_chat_rendering_and_system_hash():
     with pytest.raises(APIError) as e:
         render_chat([ChatMessage(role="user", content=[{"type": "image_url"}])])
     assert e.value.code == "unsupported_content" and e.value.status == 400
+
+
+def test_exchange_request_params_are_canonical_and_optional():
+    """The gateway's addition to the exchange record: written only when given (older records keep
+    their bytes), floats as decimal strings, flat values only."""
+    from stillwatch.ledger.records import Exchange, RecordError, leaf_bytes
+
+    base = dict(account="a", api_key_id="k", ts="2026-01-01T00:00:00Z", model="m", spec_fingerprint="s", prompt="p", response="r")
+    plain = leaf_bytes(Exchange(**base), 0)
+    assert b"request_params" not in plain
+    rec = Exchange(**base, request_params={"temperature": 0.7, "max_tokens": 12, "stream": False, "seed": None})
+    data = leaf_bytes(rec, 0)
+    assert b'"request_params":{"max_tokens":12,"seed":null,"stream":false,"temperature":"0.7"}' in data
+    for bad in ({"nested": {"a": 1}}, {"": 1}, {"x": [1]}, "not a mapping"):
+        with pytest.raises(RecordError):
+            Exchange(**base, request_params=bad)

@@ -63,6 +63,11 @@ class _Usage:
             self.token_sum -= self.tokens.popleft()[1]
 
 
+def _retry_after(t: float, now: float) -> int:
+    """Whole seconds until an entry made at ``t`` leaves the window (1..60; float error never adds a second)."""
+    return min(int(WINDOW_S), max(1, math.ceil(t + WINDOW_S - now)))
+
+
 class RateLimiter:
     """Sliding-window requests and tokens per minute, per account (not per key)."""
 
@@ -74,7 +79,7 @@ class RateLimiter:
         u = self._usage.setdefault(account, _Usage())
         u.expire(now)
         if rpm and len(u.requests) >= rpm:
-            return "rate_limit_requests", max(1, math.ceil(u.requests[0] + WINDOW_S - now))
+            return "rate_limit_requests", _retry_after(u.requests[0], now)
         if tpm and u.token_sum + tokens > tpm:
             if tokens > tpm:
                 return "rate_limit_tokens", int(WINDOW_S)
@@ -82,7 +87,7 @@ class RateLimiter:
             for t, n in u.tokens:  # oldest first: when have enough tokens left the window?
                 acc += n
                 if acc >= need:
-                    return "rate_limit_tokens", max(1, math.ceil(t + WINDOW_S - now))
+                    return "rate_limit_tokens", _retry_after(t, now)
             return "rate_limit_tokens", int(WINDOW_S)
         return None
 
