@@ -25,8 +25,9 @@ LAYERS: dict[str, int] = {
 #: Same-layer imports that are part of the design: the simulator writes the detector's log schema
 #: (and its demo scans); the harness evaluates the detector on simulated traffic.
 SIBLINGS: dict[str, set[str]] = {"guard_sim": {"guard"}, "guard_eval": {"guard", "guard_sim"}}
-#: Modules of the package root every layer but core may use.
-ROOT_MODULES = {"errors", "__init__"}
+#: Modules of the package root every layer but core may use: the error hierarchy and the one
+#: policy for reading secret files (standard library + errors only, so the ledger may use it).
+ROOT_MODULES = {"errors", "secretfile", "__init__"}
 
 
 def _module_name(path: Path) -> str:

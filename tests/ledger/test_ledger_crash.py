@@ -16,6 +16,7 @@ import sys
 import time
 
 import pytest
+from ledger_attack import read_pipe
 
 from stillwatch.ledger import Custody, Ledger
 
@@ -64,15 +65,9 @@ def test_sigkilled_writers_never_lose_acknowledged_records(tmp_path):
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
         assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, "writer died on its own"
-        chunks = []
-        while True:
-            b = os.read(r, 65536)
-            if not b:
-                break
-            chunks.append(b)
-        os.close(r)
-        lines = b"".join(chunks).decode().splitlines()
-        if lines and not b"".join(chunks).endswith(b"\n"):
+        raw = read_pipe(r)
+        lines = raw.decode().splitlines()
+        if lines and not raw.endswith(b"\n"):
             lines = lines[:-1]  # a torn last ack line does not acknowledge anything
         for line in lines:
             i, s = line.split(" ", 1)

@@ -71,7 +71,9 @@ def test_edit_with_recomputed_leaf_hash_is_located_to_its_subtree(location):  # 
     _rewrite(led, 20, "forged", fix_hash=True)
     msgs = _problems(led)
     assert msgs[0] == "stored subtree hash for records 16..31 (level 4) disagrees with the records"
-    assert "the first change lies in records 16..31" in msgs[-1]
+    # the checkpoint's manifest (leaf hashes authenticated by the signed roots) names the record itself
+    assert msgs[-1] == ("stored checkpoint #1 (size 40) does not match the records: record 20 differs from what was "
+                        "signed (the leaf hash was recomputed to match the edit; found by the checkpoint's manifest)")
     led.close()
 
 
@@ -185,3 +187,30 @@ def _clone_store(src: Ledger, path, keep: int):
     st.begin()
     st.write_batch(rows, nodes)
     return st
+
+
+def test_signing_never_attests_an_edit_and_readers_cannot_write(location):  # noqa: F811
+    """Both backends. Record 7 is edited with its leaf hash recomputed; the stored subtree hash over
+    records 0..15 still holds the signed value. Then: `export` refuses and stores nothing, the proof
+    against the signed root fails, a new checkpoint attests the *original* tree (its root is the one
+    signed before the edit, so the edit can never be proven), and a read-only open cannot write."""
+    from stillwatch.errors import StillwatchError, VerificationError
+    from stillwatch.ledger.bundle import export_bundle
+
+    led, _ = _make(*location)
+    signed_root = led.signed_checkpoints()[-1][1].root
+    assert led.prove_signed(7)[0].root == signed_root
+    _rewrite(led, 7, "forged", fix_hash=True)
+    n_cps = len(led.store.checkpoints())
+    with pytest.raises(VerificationError, match="not in the tree signed by checkpoint #1"):
+        led.prove_signed(7)
+    with pytest.raises(VerificationError, match="not in the tree signed by checkpoint #1"):
+        export_bundle(led, [7], actor="x")
+    assert len(led.store.checkpoints()) == n_cps and led.size == N
+    assert led.checkpoint().root == signed_root
+    loc, key = location
+    led.close()
+    with Ledger.open(loc, key_path=key, read_only=True) as ro:
+        with pytest.raises(StillwatchError):
+            ro.append(Custody(actor="x", action="y", subject="z"))
+        assert ro.size == N

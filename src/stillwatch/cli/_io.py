@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stillwatch.errors import InputError
+from stillwatch.secretfile import refuse_if_secret
 
 
 def read_jsonl(path: Path, *, required: tuple[str, ...] = ()) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -36,6 +37,7 @@ def read_lines(path: Path) -> list[str]:
     """Non-blank, stripped lines of a text file (e.g. account ids)."""
     if not path.exists():
         raise InputError(f"file not found: {path}")
+    refuse_if_secret(path, "a list")  # a key file given by mistake is never read back as ids
     try:
         return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
     except UnicodeDecodeError:

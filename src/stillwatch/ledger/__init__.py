@@ -10,13 +10,18 @@ Python API (the gateway and auditors call this)::
 
     led = Ledger.create("evidence.db", exchange_content="full")   # or "digest"; or a postgresql:// URL
     led = Ledger.open("evidence.db")                                # keys: evidence.db.key (0600) / .pub
+    led = Ledger.open("evidence.db", pub_path=trusted, read_only=True)  # an auditor: nothing is written;
+                                                                    # an unreadable trusted key is an error
     i = led.append(Exchange(account="acct-1", api_key_id="key-7", ts="2026-01-01T00:00:00Z",
                             model="m", spec_fingerprint="kgw-...", prompt="hi", response="hello"))
     # -> index; the record is on disk when append returns. Concurrent append() calls from
     #    several threads are group-committed (one transaction + fsync for all waiting callers).
     led.append_many([...])        # one transaction for a batch; returns the indices
-    cp = led.checkpoint()         # signs and stores a checkpoint; cp.text is the signed note
+    cp = led.checkpoint()         # checks the ledger extends its last signed checkpoint, then signs
     p = led.prove(i)              # InclusionProof(index, size, leaf_hash, hashes, root); p.verify()
+    p, cp = led.prove_signed(i)   # the proof checked against a signed checkpoint (returned with it)
+    led.append_and_checkpoint(recs, before_commit=f)  # records + checkpoint in one transaction;
+                                  # f(cp, indices) runs before the commit (raise: nothing is stored)
     led.consistency(m)            # consistency proof from size m to now
     led.verify()                  # re-checks everything; raises TamperError saying where
     led.verify(since=old_checkpoint_text)

@@ -23,7 +23,6 @@ import base64
 import binascii
 import hashlib
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .errors import HashSizeError, SignatureError
 from stillwatch.errors import KeyFileError
+from stillwatch.secretfile import read_secret_text, refuse_if_secret
 
 __all__ = [
     "Checkpoint",
@@ -43,10 +43,27 @@ __all__ = [
     "load_verifier",
     "write_key_files",
     "parse_checkpoint",
+    "b64decode_strict",
 ]
 
 _ED25519 = b"\x01"
 _DASH = "\u2014"  # the em dash that starts a signature line
+
+
+def b64decode_strict(text: str) -> bytes:
+    """Decode canonical standard base64 (RFC 4648 section 4, padded) or raise ``ValueError``.
+
+    Canonical means the one encoding of the bytes: no characters outside the alphabet, no line breaks
+    and no set bits in the padding (``...l8U=`` and ``...l8V=`` decode to the same bytes with a lax
+    decoder; only the first is accepted). The signed-note format signs and compares text, so two
+    spellings of one value would make one signed checkpoint look like two different notes.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not ASCII base64")
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 def _key_id(name: str, public: bytes) -> bytes:
@@ -87,15 +104,19 @@ class Verifier:
     @classmethod
     def from_string(cls, text: str) -> Verifier:
         """Parse ``<name>+<key id hex>+<base64(0x01 || public key)>``."""
+        if not isinstance(text, str):
+            raise KeyFileError(f"a verifier key must be a string, got {type(text).__name__}")
         parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise KeyFileError("verifier key must look like <name>+<key id hex>+<base64 key>")
         name, kid, b64 = parts
         try:
-            raw = base64.b64decode(b64, validate=True)
+            raw = b64decode_strict(b64)
+            if len(kid) != 8 or kid != kid.lower():
+                raise ValueError("key id must be 8 lower-case hex digits")
             kid_bytes = bytes.fromhex(kid)
         except (binascii.Error, ValueError) as exc:
-            raise KeyFileError(f"verifier key for {name!r} is not valid hex/base64") from exc
+            raise KeyFileError(f"verifier key for {name[:64]!r} is not valid hex/base64") from exc
         if len(raw) != 33 or raw[:1] != _ED25519:
             raise KeyFileError(f"verifier key for {name!r} is not an Ed25519 key")
         v = cls(name, raw[1:])
@@ -173,9 +194,9 @@ def _split_note(text: str) -> tuple[Checkpoint, list[tuple[str, bytes]]]:
     if not size_s.isdigit() or (len(size_s) > 1 and size_s[0] == "0"):
         raise SignatureError(f"checkpoint size {size_s!r} is not a decimal number")
     try:
-        root = base64.b64decode(root_s, validate=True)
-    except binascii.Error as exc:
-        raise SignatureError("checkpoint root is not valid base64") from exc
+        root = b64decode_strict(root_s)
+    except (binascii.Error, ValueError) as exc:
+        raise SignatureError("checkpoint root is not canonical base64") from exc
     if len(root) != 32:
         raise SignatureError(f"checkpoint root must be 32 bytes, got {len(root)}")
     if len(lines) > 3:
@@ -188,9 +209,9 @@ def _split_note(text: str) -> tuple[Checkpoint, list[tuple[str, bytes]]]:
         if len(parts) != 3 or parts[0] != _DASH:
             raise SignatureError(f"malformed signature line {line[:40]!r}")
         try:
-            blob = base64.b64decode(parts[2], validate=True)
-        except binascii.Error as exc:
-            raise SignatureError("signature is not valid base64") from exc
+            blob = b64decode_strict(parts[2])
+        except (binascii.Error, ValueError) as exc:
+            raise SignatureError("signature is not canonical base64") from exc
         if len(blob) != 68:
             raise SignatureError(f"Ed25519 signature blob must be 68 bytes, got {len(blob)}")
         sigs.append((parts[1], blob))
@@ -214,8 +235,10 @@ def write_key_files(signer: Signer, key_path: Path, pub_path: Path) -> None:
     key_path = Path(key_path)
     try:
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
+    except FileExistsError as exc:  # also a (dangling) symlink: O_EXCL never follows one
         raise KeyFileError(f"key file {key_path} already exists; refusing to overwrite it") from exc
+    except OSError as exc:
+        raise KeyFileError(f"cannot create key file {key_path}: {exc.strerror}") from exc
     with os.fdopen(fd, "w") as f:
         f.write(signer.private_string() + "\n")
         f.flush()
@@ -225,32 +248,48 @@ def write_key_files(signer: Signer, key_path: Path, pub_path: Path) -> None:
 
 
 def load_signer(key_path: Path) -> Signer:
-    """Load a private key file; it must exist and be readable by its owner only (mode 0600)."""
+    """Load a private key file; the policy of :mod:`stillwatch.secretfile` applies (mode 0600 or refused)."""
     key_path = Path(key_path)
-    if not key_path.exists():
-        raise KeyFileError(f"signing key file {key_path} does not exist")
-    mode = stat.S_IMODE(key_path.stat().st_mode)
-    if mode & 0o077:
-        raise KeyFileError(f"signing key file {key_path} has mode {mode:04o}; it must be 0600")
-    parts = key_path.read_text().strip().split("+", 4)
-    if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-        raise KeyFileError(f"signing key file {key_path} is malformed")
-    name, kid, b64 = parts[2], parts[3], parts[4]
-    try:
-        raw = base64.b64decode(b64, validate=True)
-    except binascii.Error as exc:
-        raise KeyFileError(f"signing key file {key_path} is malformed") from exc
-    if len(raw) != 33 or raw[:1] != _ED25519:
-        raise KeyFileError(f"signing key file {key_path} does not hold an Ed25519 key")
-    signer = Signer(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
-    if signer.verifier.key_id.hex() != kid:
-        raise KeyFileError(f"signing key file {key_path} has an inconsistent key id")
-    return signer
+
+    def parse(text: str) -> Signer:
+        parts = text.strip().split("+", 4)
+        if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
+            raise KeyFileError(f"signing key file {key_path} is malformed")
+        name, kid, b64 = parts[2], parts[3], parts[4]
+        try:
+            raw = b64decode_strict(b64)
+        except (binascii.Error, ValueError) as exc:
+            raise KeyFileError(f"signing key file {key_path} is malformed") from exc
+        if len(raw) != 33 or raw[:1] != _ED25519:
+            raise KeyFileError(f"signing key file {key_path} does not hold an Ed25519 key")
+        signer = Signer(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        if signer.verifier.key_id.hex() != kid:
+            raise KeyFileError(f"signing key file {key_path} has an inconsistent key id")
+        return signer
+
+    return read_secret_text(key_path, "signing key", parse)
 
 
 def load_verifier(pub_path: Path) -> Verifier:
-    """Load a verifier key file (``<name>+<key id>+<base64>``)."""
+    """Load a verifier key file (``<name>+<key id>+<base64>``).
+
+    A trusted key that cannot be read is an error (never a reason to trust something else); a
+    secret key file given here by mistake is refused without showing its content.
+    """
     pub_path = Path(pub_path)
-    if not pub_path.exists():
-        raise KeyFileError(f"public key file {pub_path} does not exist")
-    return Verifier.from_string(pub_path.read_text())
+    if pub_path.is_dir():
+        raise KeyFileError(f"public key path {pub_path} is a directory, not a key file")
+    refuse_if_secret(pub_path, "a public key")
+    try:
+        raw = pub_path.read_bytes()
+    except FileNotFoundError:
+        raise KeyFileError(f"public key file {pub_path} does not exist") from None
+    except OSError as exc:
+        raise KeyFileError(f"cannot read public key file {pub_path}: {exc.strerror}") from None
+    if len(raw) > 4096:
+        raise KeyFileError(f"{pub_path} is not a public key file (larger than 4096 bytes)")
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise KeyFileError(f"{pub_path} is not a public key file (not ASCII text)") from None
+    return Verifier.from_string(text)

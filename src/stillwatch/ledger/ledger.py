@@ -16,7 +16,8 @@ from stillwatch.errors import KeyFileError
 
 from . import merkle
 from .checkpoint import Checkpoint, Signer, Verifier, generate_signer, load_signer, load_verifier, write_key_files
-from .errors import IndexOutOfRangeError, LedgerError, RecordError, StoreError
+from .errors import IndexOutOfRangeError, LedgerError, RecordError, StoreError, VerificationError
+from .presign import check_before_signing, signed_checkpoints
 from .records import CONTENT_MODES, RECORD_TYPES, decode_leaf, leaf_bytes, record_from_dict
 from .store import SQLiteStore, Store
 from .tree import StoredTree
@@ -31,12 +32,12 @@ def is_postgres_url(location: str | Path) -> bool:
     return isinstance(location, str) and location.startswith(("postgresql://", "postgres://"))
 
 
-def _open_store(location: str | Path, create: bool) -> Store:
+def _open_store(location: str | Path, create: bool, read_only: bool = False) -> Store:
     if is_postgres_url(location):
         from .pgstore import PostgresStore
 
-        return PostgresStore(str(location), create=create)
-    return SQLiteStore(Path(location), create=create)
+        return PostgresStore(str(location), create=create, read_only=read_only)
+    return SQLiteStore(Path(location), create=create, read_only=read_only)
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,26 @@ class Ledger:
     :meth:`append` calls are group-committed (one transaction and one fsync for all waiting callers).
     """
 
-    def __init__(self, store: Store, key_path: Path | None, pub_path: Path | None) -> None:
+    def __init__(self, store: Store, key_path: Path | None, pub_path: Path | None,
+                 *, pub_required: bool = False) -> None:
         self.store = store
-        meta = store.get_meta()
-        if meta.get("format") != FORMAT:
+        try:
+            meta = store.get_meta()
+            if meta.get("format") != FORMAT:
+                raise StoreError(f"{store.location} is not a {FORMAT} ledger")
+            self.origin = meta["origin"]
+            self.exchange_content = meta["exchange_content"]
+            self._stored_verifier = Verifier.from_string(meta["verifier"])
+        except (KeyError, KeyFileError) as exc:
             store.close()
-            raise StoreError(f"{store.location} is not a {FORMAT} ledger")
-        self.origin = meta["origin"]
-        self.exchange_content = meta["exchange_content"]
+            raise StoreError(f"{store.location} is not a {FORMAT} ledger (its meta table is damaged)") from exc
+        except BaseException:
+            store.close()
+            raise
         self.key_path = key_path
         self.pub_path = pub_path
-        self._stored_verifier = Verifier.from_string(meta["verifier"])
+        #: True when ``pub_path`` was given explicitly: it must then be readable (never a fallback).
+        self.pub_required = pub_required
         self._signer: Signer | None = None
         self._tree = StoredTree(store)
         self._write_lock = threading.Lock()
@@ -108,6 +118,8 @@ class Ledger:
         if is_postgres_url(location):
             return None, None
         p = Path(location)
+        if not p.name:  # '.', '/': not a ledger file; the store says so when it is opened
+            return None, None
         return p.with_name(p.name + ".key"), p.with_name(p.name + ".pub")
 
     @classmethod
@@ -131,8 +143,11 @@ class Ledger:
         if key_path is None:
             raise KeyFileError("a PostgreSQL ledger needs a signing key path (--key PATH)")
         pub_path = Path(pub_path) if pub_path else (dp or key_path.with_name(key_path.name + ".pub"))
-        if key_path.exists():
-            raise KeyFileError(f"key file {key_path} already exists; refusing to overwrite it")
+        for what, path in (("key file", key_path), ("public key file", pub_path)):
+            if path.exists() or path.is_symlink():
+                raise KeyFileError(f"{what} {path} already exists; refusing to overwrite it")
+        if not key_path.parent.is_dir():
+            raise KeyFileError(f"cannot create key file {key_path}: folder {key_path.parent} does not exist")
         origin = origin or f"stillwatch.local/ledger/{secrets.token_hex(6)}"
         signer = generate_signer(_key_name(origin))
         store = _open_store(location, create=True)
@@ -154,13 +169,21 @@ class Ledger:
         return led
 
     @classmethod
-    def open(cls, location: str | Path, *, key_path: Path | None = None, pub_path: Path | None = None) -> Ledger:
-        """Open an existing ledger. The signing key is only loaded when :meth:`checkpoint` needs it."""
+    def open(cls, location: str | Path, *, key_path: Path | None = None, pub_path: Path | None = None,
+             read_only: bool = False) -> Ledger:
+        """Open an existing ledger. The signing key is only loaded when :meth:`checkpoint` needs it.
+
+        ``pub_path`` given explicitly is the trusted public key: if it cannot be read, every
+        signature check raises :class:`KeyFileError` (it never falls back to the key stored in the
+        ledger, which whoever can write the database can replace). ``read_only=True`` opens the
+        store so that nothing can be written (reading commands use it).
+        """
         dk, dp = cls.default_key_paths(location)
         key = Path(key_path) if key_path else dk
         if pub_path is None and dp is None and key is not None:
             dp = key.with_name(key.name + ".pub")
-        return cls(_open_store(location, create=False), key, Path(pub_path) if pub_path else dp)
+        return cls(_open_store(location, create=False, read_only=read_only), key,
+                   Path(pub_path) if pub_path else dp, pub_required=pub_path is not None)
 
     def close(self) -> None:
         self.store.close()
@@ -175,8 +198,11 @@ class Ledger:
 
     @property
     def verifier(self) -> Verifier:
-        """The trusted verifier key: the ``.pub`` file when present (it must match the stored one)."""
-        if self.pub_path is not None and self.pub_path.exists():
+        """The trusted verifier key: the ``.pub`` file when present (it must match the stored one).
+
+        An explicitly given public key file that cannot be read raises :class:`KeyFileError`.
+        """
+        if self.pub_path is not None and (self.pub_required or self.pub_path.exists() or self.pub_path.is_symlink()):
             v = load_verifier(self.pub_path)
             if v.to_string() != self._stored_verifier.to_string():
                 raise KeyFileError(
@@ -184,6 +210,13 @@ class Ledger:
                 )
             return v
         return self._stored_verifier
+
+    @property
+    def key_source(self) -> str:
+        """Where :attr:`verifier` comes from, for reports (a stored key proves only self-consistency)."""
+        if self.pub_path is not None and (self.pub_required or self.pub_path.exists()):
+            return f"public key file {self.pub_path}"
+        return "the key stored inside the ledger (not independent evidence: give --pubkey)"
 
     def signer(self) -> Signer:
         if self._signer is None:
@@ -316,6 +349,15 @@ class Ledger:
         (leaf,) = self.store.node_hashes(0, index, index + 1)
         return InclusionProof(index, size, leaf, tuple(hashes), self._tree.root_at(size))
 
+    def inclusion_hashes(self, index: int, size: int) -> list[bytes]:
+        """``PATH(index, D[size])`` read from the stored tree as is (no reload; usable inside
+        ``before_commit`` of :meth:`append_and_checkpoint`). Requires ``0 <= index < size <= stored size``."""
+        return self._tree.inclusion_proof(index, size)
+
+    def consistency_hashes(self, m: int, n: int) -> list[bytes]:
+        """``PROOF(m, D[n])`` read from the stored tree as is (see :meth:`inclusion_hashes`)."""
+        return self._tree.consistency_proof(m, n)
+
     def consistency(self, m: int, n: int | None = None) -> list[bytes]:
         """Consistency proof from the tree of ``m`` records to the tree of ``n`` (default: all)."""
         cur = self._sync()
@@ -327,13 +369,101 @@ class Ledger:
     # ------------------------------------------------------------------ checkpoints
 
     def checkpoint(self) -> Checkpoint:
-        """Sign, store and return a checkpoint of the current tree (needs the private key file)."""
+        """Sign, store and return a checkpoint of the current tree (needs the private key file).
+
+        Before signing, the ledger must extend its last signed checkpoint (:mod:`.presign`): a
+        ledger edited since is refused with :class:`TamperError` and nothing is signed or stored.
+        """
+        return self.append_and_checkpoint([])[1]
+
+    def append_and_checkpoint(
+        self, records: Iterable[Any], before_commit: Callable[[Checkpoint, list[int]], None] | None = None
+    ) -> tuple[list[int], Checkpoint]:
+        """Append ``records`` and sign a checkpoint covering them, in one transaction (all or nothing).
+
+        The checks of :mod:`.presign` run first, under the writer lock. ``before_commit(checkpoint,
+        indices)`` runs while the transaction is still open — an export writes its bundle there — and
+        if it raises, nothing at all is stored. Returns the records' indices and the checkpoint.
+        """
+        recs = [self._coerce(r) for r in records]
         signer = self.signer()
-        n = self._sync()
-        cp = signer.sign(self.origin, n, self._tree.root_at(n))
-        self.store.add_checkpoint(cp.size, cp.root, cp.text)
+        with self._write_lock:
+            start = self.store.begin()
+            try:
+                if self._tree.range is None or start != self._tree.range.size:
+                    self._tree.range = self._tree.load_range(start)
+                base = check_before_signing(self.store, self._tree, signer.verifier, self.origin, start)
+                rng = self._tree.range.copy()
+                indices = list(range(start, start + len(recs)))
+                hashes: list[bytes] = []
+                if recs:
+                    datas = [leaf_bytes(rec, i, self.exchange_content) for i, rec in zip(indices, recs)]
+                    hashes = [merkle.leaf_hash(d) for d in datas]
+                    nodes: list = []
+                    rng.extend(hashes, nodes)
+                    rows = list(zip(indices, [r.TYPE for r in recs], datas, hashes))
+                    self.store.write_batch(rows, nodes, commit=False)
+                n = rng.size
+                cp = signer.sign(self.origin, n, rng.root())
+                self.store.add_checkpoint(cp.size, cp.root, cp.text)
+                m = base.range.size
+                if n > m:
+                    self.store.add_manifest(m, n, b"".join(h for _, h in base.range.stack),
+                                            b"".join(base.tail_hashes + hashes))
+                if before_commit is not None:
+                    before_commit(cp, indices)
+                self.store.commit()
+            except BaseException:
+                self.store.rollback()
+                self._tree.range = None  # reloaded from the store on the next use
+                raise
+            self._tree.range = rng
         log.info("checkpoint at size %d", n)
-        return cp
+        return indices, cp
+
+    def signed_checkpoints(self, verifier: Verifier | None = None) -> list[tuple[int, Checkpoint]]:
+        """Stored checkpoints whose signature verifies with ``verifier`` (default :attr:`verifier`), as (id, cp)."""
+        return signed_checkpoints(self.store, verifier or self.verifier, self.origin)[0]
+
+    def prove_signed(self, index: int, size: int | None = None, *,
+                     verifier: Verifier | None = None) -> tuple[InclusionProof, Checkpoint]:
+        """Inclusion proof of record ``index`` checked against a *signed* checkpoint; returns both.
+
+        The leaf hash is recomputed from the record's data, and the proof must lead to the root in the
+        checkpoint's signed text — not to a root recomputed from the (writable) stored tree. The
+        checkpoint is the latest one covering ``index``, or the one of tree size ``size``. Raises
+        :class:`VerificationError` when no signed checkpoint covers the record or the proof fails.
+        """
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise IndexOutOfRangeError(f"record index must be an integer >= 0, got {index!r}")
+        n = self._sync()
+        if index >= n:
+            raise IndexOutOfRangeError(f"record {index} is out of range (the ledger has {n} records)")
+        good = self.signed_checkpoints(verifier)
+        cands = [(cid, cp) for cid, cp in good if cp.size > index and (size is None or cp.size == size)]
+        if not cands:
+            if size is not None:
+                raise VerificationError(f"no signed checkpoint of tree size {size} covers record {index}")
+            if not good:
+                raise VerificationError("the ledger has no signed checkpoint yet, so nothing can be proven against a "
+                                        "signature (sign one with `stillwatch ledger checkpoint`)")
+            top = max(cp.size for _, cp in good)
+            raise VerificationError(f"record {index} is not covered by a signed checkpoint yet (the latest covers "
+                                    f"records 0..{top - 1}); sign one with `stillwatch ledger checkpoint`")
+        cid, cp = max(cands, key=lambda t: (t[1].size, t[0]))
+        if cp.size > n:
+            raise VerificationError(f"signed checkpoint #{cid} covers {cp.size} records but the ledger has only {n}: "
+                                    f"records were deleted")
+        data, _ = self.record(index)
+        leaf = merkle.leaf_hash(bytes(data))
+        try:
+            hashes = tuple(self._tree.inclusion_proof(index, cp.size))
+            merkle.verify_inclusion(leaf, index, cp.size, list(hashes), cp.root)
+        except (VerificationError, StoreError) as exc:
+            raise VerificationError(f"record {index} is not in the tree signed by checkpoint #{cid} (size {cp.size}): "
+                                    f"the ledger was changed after it was signed ({exc}); run `stillwatch ledger "
+                                    f"verify` to see where") from exc
+        return InclusionProof(index, cp.size, leaf, hashes, cp.root), cp
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The most recent stored checkpoint, signature checked with :attr:`verifier`."""

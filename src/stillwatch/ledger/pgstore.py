@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator, Sequence
 
 from .errors import StoreError
-from .store import CheckpointRow, LeafRow, NodeRow, Store
+from .store import CheckpointRow, LeafRow, ManifestRow, NodeRow, Store
 
 __all__ = ["PostgresStore"]
 
@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS nodes (level INTEGER NOT NULL, idx BIGINT NOT NULL, h
 CREATE TABLE IF NOT EXISTS checkpoints (id BIGSERIAL PRIMARY KEY, size BIGINT NOT NULL, root BYTEA NOT NULL,
                                         text TEXT NOT NULL, created TIMESTAMPTZ NOT NULL DEFAULT now());
 """
+_MANIFEST_SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifests ("end" BIGINT PRIMARY KEY, start BIGINT NOT NULL, peaks BYTEA NOT NULL,
+                                      hashes BYTEA NOT NULL);
+"""
 _LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '/stillwatch.ledger'))"
 
 
@@ -35,7 +39,7 @@ def _redact(url: str) -> str:
 
 
 class PostgresStore(Store):
-    def __init__(self, url: str, *, create: bool = False) -> None:
+    def __init__(self, url: str, *, create: bool = False, read_only: bool = False) -> None:
         try:
             import psycopg
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -61,11 +65,17 @@ class PostgresStore(Store):
                     cur.execute("SELECT to_regclass('leaves') IS NOT NULL")
                     if cur.fetchone()[0]:
                         raise StoreError(f"a ledger already exists at {self.location}")
-                    cur.execute(_SCHEMA)
+                    cur.execute(_SCHEMA + _MANIFEST_SCHEMA)
                 else:
                     cur.execute("SELECT to_regclass('leaves') IS NOT NULL AND to_regclass('meta') IS NOT NULL")
                     if not cur.fetchone()[0]:
                         raise StoreError(f"no ledger at {self.location} (create it with `stillwatch ledger init`)")
+                    if read_only:  # reading commands: the server refuses any write in this session
+                        cur.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                    else:
+                        cur.execute(_MANIFEST_SCHEMA)
+                cur.execute("SELECT to_regclass('manifests') IS NOT NULL")
+                self._has_manifests = bool(cur.fetchone()[0])
         except psycopg.Error as exc:
             self._db.close()
             raise StoreError(f"cannot open ledger at {self.location}: {str(exc).strip()}") from exc
@@ -150,7 +160,7 @@ class PostgresStore(Store):
             return StoreError(f"cannot start a write on {self.location}: {str(exc).strip()}")
         return exc
 
-    def write_batch(self, leaves: Sequence[LeafRow], nodes: Sequence[NodeRow]) -> None:
+    def write_batch(self, leaves: Sequence[LeafRow], nodes: Sequence[NodeRow], commit: bool = True) -> None:
         if not self._in_tx:
             raise StoreError("write_batch called without begin()")
         try:
@@ -164,12 +174,23 @@ class PostgresStore(Store):
                         cp.set_types(["int4", "int8", "bytea"])
                         for row in nodes:
                             cp.write_row(row)
-            self._db.execute("COMMIT")
         except self._psycopg.Error as exc:
             self._safe_rollback()
-            raise StoreError(f"cannot write to ledger at {self.location}: {str(exc).strip()}") from exc
-        finally:
             self._end_tx()
+            raise StoreError(f"cannot write to ledger at {self.location}: {str(exc).strip()}") from exc
+        if commit:
+            self.commit()
 
     def add_checkpoint(self, size: int, root: bytes, text: str) -> None:
         self._q("INSERT INTO checkpoints (size, root, text) VALUES (%s, %s, %s)", (size, root, text))
+
+    def add_manifest(self, start: int, end: int, peaks: bytes, hashes: bytes) -> None:
+        self._q('INSERT INTO manifests ("end", start, peaks, hashes) VALUES (%s, %s, %s, %s) '
+                'ON CONFLICT ("end") DO UPDATE SET start = EXCLUDED.start, peaks = EXCLUDED.peaks, '
+                'hashes = EXCLUDED.hashes', (end, start, peaks, hashes))
+
+    def manifests(self) -> list[ManifestRow]:
+        if not self._has_manifests:
+            return []
+        return [(int(a), int(b), bytes(p), bytes(h)) for a, b, p, h in
+                self._q('SELECT start, "end", peaks, hashes FROM manifests ORDER BY "end"')]

@@ -13,6 +13,15 @@ and recomputes the tree from the records' data. Then:
    recomputed root at its size; a mismatch is located between the last matching checkpoint and it;
 6. an external checkpoint (``since``, e.g. one handed to an auditor earlier) is checked the same way
    — this catches a history rewritten wholesale into a new, self-consistent tree.
+
+When a signed root does not match, the change is named by record where the evidence allows: a
+record whose data no longer matches its stored leaf hash (1.-3.), a stored subtree hash that
+disagrees (4.), or — when the attacker recomputed the leaf hash and rebuilt the subtree hashes too —
+the checkpoint's *manifest* (the leaf hashes it covered, stored when it was signed; see
+:mod:`.presign`). A manifest is trusted only after it is authenticated by two signed roots (its
+compact range folds to the signed root at its start, and extended by its leaf hashes to the signed
+root at its end), so editing it cannot hide anything: an attacker who also edits it only loses the
+record-level message, and the range-level one remains.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from . import merkle
 from .checkpoint import Checkpoint, Verifier
 from .errors import RecordError, SignatureError, TamperError
 from .records import decode_leaf
-from .store import STRIDE
+from .store import STRIDE, Store
 from .tree import CompactRange
 
 if TYPE_CHECKING:
@@ -131,6 +140,7 @@ def verify_ledger(
             rep.since_size = cp.size
             heads.append((cp.size, cp.root, f"the --since checkpoint (size {cp.size})"))
     targets = {s for s, _, _ in heads}
+    signed_roots = {0: merkle.EMPTY_ROOT, **{s: r for s, r, _ in heads}}
     roots_at: dict[int, bytes] = {0: merkle.EMPTY_ROOT}
 
     total = store.size()
@@ -203,6 +213,13 @@ def verify_ledger(
             good_sizes.append(hsize)
             continue
         lo = max(s for s in good_sizes if s < hsize)
+        named = _name_by_manifests(store, lo, hsize, signed_roots) if bad_leaf is None else None
+        if named:
+            first = named[0]
+            rep.add("edited", f"{label} does not match the records: {_named_text(named)} "
+                    f"{'differs' if len(named) == 1 else 'differ'} from what was signed (the leaf hash was recomputed to "
+                    f"match the edit; found by the checkpoint's manifest)", first, (first, named[-1] + 1))
+            continue
         where = _locate(lo, hsize, bad_leaf, bad_nodes)
         rep.add("checkpoint", f"{label} does not match the records: {where}", None, (lo, hsize))
     rep.seconds = time.perf_counter() - t0
@@ -253,3 +270,54 @@ def _compare_nodes(store: Any, completed: list[tuple[int, int, bytes]], rep: Ver
                 rep.add("nodes", f"stored subtree hash for {_span_text(a, b)} (level {level}) {what}", a, (a, b))
                 bad.append((a, b))
     return bad
+
+
+def _named_text(indices: list[int]) -> str:
+    shown = ", ".join(map(str, indices[:10])) + (f" and {len(indices) - 10} more" if len(indices) > 10 else "")
+    return f"record {shown}" if len(indices) == 1 else f"records {shown}"
+
+
+def _name_by_manifests(store: Store, lo: int, hi: int, signed: dict[int, bytes]) -> list[int] | None:
+    """Indices in ``[lo, hi)`` whose data differs from the leaf hashes an authenticated manifest holds.
+
+    ``None`` when no authenticated manifest covers the range (no manifests, or edited ones).
+    """
+    try:
+        rows = store.manifests()
+    except Exception:  # noqa: BLE001 - a damaged manifests table only costs the record-level message
+        return None
+    found = False
+    differing: list[int] = []
+    for row in rows:
+        leaf_hashes = _authenticated(row, signed)
+        if leaf_hashes is None:
+            continue
+        start, end = int(row[0]), int(row[1])
+        if end <= lo or start >= hi:
+            continue
+        found = True
+        for idx, _kind, data, _h in store.iter_leaves(max(start, lo), min(end, hi)):
+            if merkle.leaf_hash(_as_bytes(data)) != leaf_hashes[idx - start]:
+                differing.append(idx)
+    return sorted(set(differing)) if found else None
+
+
+def _authenticated(row: Any, signed: dict[int, bytes]) -> list[bytes] | None:
+    """The leaf hashes of a manifest row if two signed roots vouch for it, else ``None``."""
+    try:
+        start, end = int(row[0]), int(row[1])
+        peaks, hashes = _as_bytes(row[2]), _as_bytes(row[3])
+    except (TypeError, ValueError):
+        return None
+    if start not in signed or end not in signed or not 0 <= start < end:
+        return None
+    parts = merkle.perfect_parts(0, start) if start else []
+    if len(peaks) != 32 * len(parts) or len(hashes) != 32 * (end - start):
+        return None
+    rng = CompactRange(start, [(lv, peaks[32 * k:32 * k + 32]) for k, (lv, _) in enumerate(parts)])
+    if rng.root() != signed[start]:
+        return None
+    leaf_hashes = [hashes[32 * k:32 * k + 32] for k in range(end - start)]
+    for h in leaf_hashes:
+        rng.append(h)
+    return leaf_hashes if rng.root() == signed[end] else None

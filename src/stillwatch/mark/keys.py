@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from stillwatch.core import prf
 from stillwatch.errors import KeyFileError
+from stillwatch.secretfile import read_secret_text
 
 MASTER_KEY_BYTES = 32
 _HEADER = "stillwatch-master-key v1"
@@ -79,9 +80,14 @@ class MasterKey:
     def save(self, path: str | Path) -> None:
         """Write the key to ``path`` with mode 0600; refuses to overwrite an existing file."""
         path = Path(path)
-        if path.exists():
+        if path.exists() or path.is_symlink():  # O_EXCL also refuses a (dangling) symlink
             raise KeyFileError(f"{path} already exists; refusing to overwrite a master key")
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyFileError(f"{path} already exists; refusing to overwrite a master key") from None
+        except OSError as exc:
+            raise KeyFileError(f"cannot create master key file {path}: {exc.strerror}") from None
         with os.fdopen(fd, "w") as fh:
             fh.write(f"{_HEADER}\n{self._secret.hex()}\n")
             fh.flush()
@@ -90,27 +96,26 @@ class MasterKey:
 
     @classmethod
     def load(cls, path: str | Path) -> MasterKey:
-        """Read a key written by :meth:`save`. Errors name the file and the problem, never the content."""
+        """Read a key written by :meth:`save`. Errors name the file and the problem, never the content.
+
+        The file policy of :mod:`stillwatch.secretfile` applies: a key file that group or others can
+        read (mode other than 0600) is refused.
+        """
         path = Path(path)
-        if not path.exists():
-            raise KeyFileError(f"master key file not found: {path}")
-        if path.is_dir():
-            raise KeyFileError(f"master key path is a directory, not a key file: {path}")
-        try:
-            text = path.read_text(encoding="ascii")
-        except (UnicodeDecodeError, OSError) as exc:
-            raise KeyFileError(f"{path} is not a Stillwatch master key file ({type(exc).__name__})") from None
-        lines = text.strip().splitlines()
-        if len(lines) != 2 or lines[0].strip() != _HEADER:
-            raise KeyFileError(f"{path} is not a Stillwatch master key file (expected header {_HEADER!r}); create one with `stillwatch keys new`")
-        body = lines[1].strip()
-        try:
-            raw = bytes.fromhex(body)
-        except ValueError:
-            raise KeyFileError(f"{path}: key line is not hexadecimal") from None
-        if len(raw) != MASTER_KEY_BYTES:
-            raise KeyFileError(f"{path}: master key must be {MASTER_KEY_BYTES} bytes ({2 * MASTER_KEY_BYTES} hex digits), got {len(raw)} bytes")
-        return cls(raw)
+
+        def parse(text: str) -> MasterKey:
+            lines = text.strip().splitlines()
+            if len(lines) != 2 or lines[0].strip() != _HEADER:
+                raise KeyFileError(f"{path} is not a Stillwatch master key file (expected header {_HEADER!r}); create one with `stillwatch keys new`")
+            try:
+                raw = bytes.fromhex(lines[1].strip())
+            except ValueError:
+                raise KeyFileError(f"{path}: key line is not hexadecimal") from None
+            if len(raw) != MASTER_KEY_BYTES:
+                raise KeyFileError(f"{path}: master key must be {MASTER_KEY_BYTES} bytes ({2 * MASTER_KEY_BYTES} hex digits), got {len(raw)} bytes")
+            return cls(raw)
+
+        return read_secret_text(path, "Stillwatch master key", parse)
 
     def provider_key(self) -> LayerKey:
         return LayerKey("provider", _hkdf(self._secret, b"stillwatch/v1/provider"))
