@@ -47,7 +47,7 @@ def test_terms_must_be_accepted_and_acceptance_is_recorded(gw, tmp_path):
     site = gw.site
     key = site.add_account("dave", accept=False)
     r = chat(gw.url, key)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "tos_not_accepted"
+    assert r.status_code == 403 and r.json()["error"]["code"] == "tos_not_accepted", r.text
     tos = httpx.get(gw.url + "/v1/tos").json()
     assert tos["version"] == "v1"
     r = httpx.post(gw.url + "/v1/tos/accept", json={"version": "v0"}, headers={"Authorization": f"Bearer {key}"})

@@ -96,7 +96,9 @@ class AccountStore:
         with self._lock:
             try:
                 cur = self._db.execute(sql, params)
-                return list(cur.fetchall()) if cur.description else []
+                rows = list(cur.fetchall()) if cur.description else []
+                cur.close()
+                return rows
             except self._errors as exc:
                 raise LedgerError(f"gateway store error: {str(exc).strip().splitlines()[0]}") from None
 

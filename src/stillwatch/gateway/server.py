@@ -40,7 +40,7 @@ def build_gateway(ledger: str, backend: Any, *, master_key: str | Path | None, c
     master = load_master_key(master_key) if getattr(backend, "local", False) else None
     led = open_ledger(ledger, create=True)
     store = AccountStore(ledger)
-    return Gateway(config or GatewayConfig(), led, store, master, backend, clock, ledger if share_state else None)
+    return Gateway(config or GatewayConfig(), led, store, master, backend, clock, share_state)
 
 
 def serve(gw: Gateway, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:

@@ -84,10 +84,11 @@ class Gateway:
         master: the master secret (local models only; None for an upstream API).
         backend: a local ``HFBackend`` or an :class:`.upstream.UpstreamBackend`.
         clock: seconds since the epoch (tests replay a log's timestamps through it).
+        share_state: tail the ledger for what other gateway processes record (see :mod:`.tail`).
     """
 
     def __init__(self, config: GatewayConfig, ledger: Any, store: AccountStore, master: Any, backend: Any,
-                 clock: Callable[[], float] = time.time, tail_location: str | None = None) -> None:
+                 clock: Callable[[], float] = time.time, share_state: bool = True) -> None:
         self.cfg = config
         self.ledger = ledger
         self.store = store
@@ -98,8 +99,8 @@ class Gateway:
         self.instance = _secrets.token_hex(4)
         self.policy_version = f"{config.policy.version}@{self.instance}"
         self.tail: LedgerTail | None = None
-        if tail_location is not None:
-            self.tail = LedgerTail(tail_location, self.policy, self.instance)
+        if share_state:
+            self.tail = LedgerTail(ledger, self.policy, self.instance)
         self.local = bool(getattr(backend, "local", False))
         self.markers: MarkerCache | None = None
         self.engine: BatchEngine | None = None

@@ -31,16 +31,18 @@ def _ts_us(iso: str) -> int:
 
 
 class LedgerTail:
-    """Follow the ledger at ``location`` into ``policy`` (a :class:`.policy.LivePolicy`)."""
+    """Follow ``ledger`` (the gateway's own open :class:`stillwatch.ledger.Ledger`, whose store is
+    thread-safe) into ``policy`` (a :class:`.policy.LivePolicy`). The ledger is not opened a second
+    time in this process: opening an SQLite ledger reads its file header through a separate file
+    descriptor, and closing that descriptor drops the process's POSIX locks on the file, after which
+    the other connections of the process read stale data."""
 
-    def __init__(self, location: str, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000) -> None:
-        from stillwatch.ledger import Ledger
-
+    def __init__(self, ledger: Any, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000) -> None:
         self.policy = policy
         self.instance = instance
         self.interval = interval
         self.own: OrderedDict[str, None] = OrderedDict()  # request ids this process recorded (bounded)
-        self._ledger = Ledger.open(location)
+        self._ledger = ledger
         self.pos = max(0, self._ledger.size - warm_records)
         self.seen = 0
         self._stop = threading.Event()
@@ -56,7 +58,6 @@ class LedgerTail:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        self._ledger.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
