@@ -24,7 +24,7 @@ from stillwatch.gateway.config import EngineConfig, GatewayConfig, PolicyConfig
 from stillwatch.gateway.server import build_gateway
 from stillwatch.ledger import Ledger
 
-N_EXCHANGES = 1000
+N_EXCHANGES = 1500
 
 
 @pytest.fixture(scope="module")
