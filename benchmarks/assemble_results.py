@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["mark", "models", "ledger", "guard_eval", "guard_early", "guard_heldout", "guard_heldout_b", "guard_heldout_c", "guard_scale", "distill", "trace"]
+ORDER = ["mark", "models", "ledger", "guard_eval", "guard_early", "guard_heldout", "guard_heldout_b", "guard_heldout_c", "guard_heldout_d", "guard_eval_hard", "guard_scale", "distill", "trace", "trace_provenance", "report"]
 
 
 def _rebase_links(body: str) -> str:
@@ -33,9 +33,9 @@ def main() -> None:
         "# Benchmark results",
         "",
         "Assembled from `benchmarks/results/*.md` by `.venv/bin/python benchmarks/assemble_results.py`;",
-        "each section names the exact command that produced it. Machine: 2 vCPU cloud VM (about one core",
-        "of real throughput), 24 GiB RAM, no GPU; timings are noisy there, so speed figures are ratios",
-        "against a baseline measured in the same run, with absolute numbers only beside their baseline.",
+        "each section names the exact command that produced it and the machine it ran on (measured by the",
+        "script). Timings on a shared machine are noisy, so speed figures are ratios against a baseline",
+        "measured in the same run, with absolute numbers only beside their baseline.",
         "",
         "## Contents",
         "",

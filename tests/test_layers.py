@@ -1,7 +1,7 @@
 """The dependency direction and size limits of src/, read from the source with ``ast`` (not by eye).
 
 Layers, top to bottom (CONTRIBUTING.md): cli -> gateway / report -> guard / trace / distill (and
-guard's simulator and evaluation harness) -> mark / ledger / models -> core. A package imports only
+guard's simulator and evaluation harness) -> mark / ledger / models -> records (data formats) / core. A package imports only
 packages of lower layers, plus the few same-layer edges listed in :data:`SIBLINGS`; ``core`` imports
 nothing of the project; ``stillwatch.errors`` (the error hierarchy) may be imported by every package
 but core. Every top-level package must be placed in a layer here.
@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "stillwatch"
 
 LAYERS: dict[str, int] = {
-    "core": 0,
+    "core": 0, "records": 0,
     "mark": 1, "ledger": 1, "models": 1,
     "guard": 2, "trace": 2, "distill": 2, "guard_sim": 2, "guard_eval": 2,
     "gateway": 3, "report": 3,

@@ -1,7 +1,7 @@
 """The error hierarchy of Stillwatch.
 
-Library code raises these; only the boundaries (the CLI, the gateway's OpenAI-shaped JSON errors)
-turn them into friendly messages. Messages must never contain secrets (master keys, account keys).
+Library code raises these; only the boundary (the CLI: one line, exit code 2) turns them into
+friendly messages. Messages must never contain secrets (master keys, account keys).
 """
 
 from __future__ import annotations
@@ -53,8 +53,13 @@ class GuardInputError(InputError, GuardError):
 
 
 class TraceError(StillwatchError):
-    """Base class for trace (radioactivity, attribution, provenance) errors."""
+    """Base class for trace (radioactivity, account attribution) errors."""
 
 
 class DistillError(StillwatchError):
     """Base class for distillation errors."""
+
+
+class Interrupted(StillwatchError):
+    """The user interrupted a command (Ctrl-C). The message says what was stored and what was not;
+    the CLI prints it on one line and exits with code 130."""

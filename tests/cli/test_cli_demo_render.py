@@ -34,7 +34,7 @@ def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatc
         {"model": "control", "setting": "open", "n_scored": 1200, "p_value": 0.59, "verdict": "no evidence",
          "best_account": "campaign-003", "best_account_corrected_p_value": 0.52},
     ]}
-    import stillwatch.trace.demo as trace_demo
+    import stillwatch.cli.trace_demo as trace_demo
 
     monkeypatch.setattr(trace_demo, "demo_step", lambda workdir, master, settings=("open", "closed"): fake)
     console, buf = _console()

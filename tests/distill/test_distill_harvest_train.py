@@ -15,7 +15,7 @@ from stillwatch.distill.harvest import HarvestConfig, assign_accounts, harvest
 from stillwatch.distill.prompts import generate_prompts
 from stillwatch.distill.student import StudentConfig, build_student, resolve_student_config
 from stillwatch.distill.train import TrainConfig, collate, train
-from stillwatch.distill.transcripts import Transcript, read_transcripts
+from stillwatch.records import Transcript, read_transcripts
 from stillwatch.errors import BackendError, DistillError, InputError
 from stillwatch.mark import MarkConfig, MasterKey, detect_ids
 from stillwatch.models import load_backend
@@ -37,8 +37,7 @@ def master():
 def test_accounts_round_robin():
     ps = generate_prompts(7)
     by = assign_accounts(ps, HarvestConfig(accounts=3))
-    assert list(by) == ["acct-000", "acct-001", "acct-002"]
-    assert [p.id for p in by["acct-001"]] == [ps[1].id, ps[4].id]
+    assert [by[p.id] for p in ps] == ["acct-000", "acct-001", "acct-002"] * 2 + ["acct-000"]
 
 
 def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
@@ -47,21 +46,21 @@ def test_local_harvest_is_watermarked_per_account(tmp_path, teacher, master):
     assert (s.n_written, s.n_skipped, s.watermark) == (6, 0, "local")
     recs = read_transcripts(tmp_path / "t.jsonl")
     assert sorted(r.prompt_id for r in recs) == sorted(p.id for p in ps)
-    cfg = MarkConfig()
+    cfg = MarkConfig(tokenizer_id=teacher.tokenizer_id)  # the spec names the teacher's tokenizer (never null)
     for r in recs:
         assert r.spec["provider"] == cfg.provider_spec().to_dict()
         assert r.spec["account"]["key_id"] == f"account:{r.account}"
-        assert r.tokenizer_id == teacher.tokenizer_id and r.answer == teacher.decode(list(r.answer_ids))
+        assert r.tokenizer_id == teacher.tokenizer_id and r.text == teacher.decode(list(r.completion_ids))
     # an answer may legitimately be empty (the model's first token was <eos>), but not most of them
-    assert sum(len(r.answer_ids) > 0 for r in recs) >= 4
+    assert sum(len(r.completion_ids) > 0 for r in recs) >= 4
     # the answers really carry the provider layer: pooled, the key's green fraction is far above gamma
-    ids = np.concatenate([np.asarray(r.answer_ids, dtype=np.int64) for r in recs])
+    ids = np.concatenate([np.asarray(r.completion_ids, dtype=np.int64) for r in recs])
     res = detect_ids(ids, cfg.provider_spec(), master.provider_key())
     assert res.p_value < 1e-4
     assert "secret" not in (tmp_path / "t.jsonl").read_text().lower()
     # accounts are batched together, yet each row carries its own account's layer (and not the other's)
     for acct, other in (("acct-000", "acct-001"), ("acct-001", "acct-000")):
-        ids = np.concatenate([np.asarray(r.answer_ids, dtype=np.int64) for r in recs if r.account == acct])
+        ids = np.concatenate([np.asarray(r.completion_ids, dtype=np.int64) for r in recs if r.account == acct])
         own = detect_ids(ids, cfg.account_spec(acct), master.account_key(acct))
         wrong = detect_ids(ids, cfg.account_spec(other), master.account_key(other))
         assert own.p_value < 1e-3 and wrong.p_value > 1e-3
@@ -146,8 +145,8 @@ def _records(n: int, seed: int = 0) -> list[Transcript]:
     for i in range(n):
         p = [257] + list(b"User: q\nAssistant: ")
         a = rng.integers(97, 101, size=24).tolist()  # a 4-letter alphabet: learnable
-        out.append(Transcript(prompt_id=f"p{i}", prompt="q", answer="", account="a", prompt_ids=tuple(p),
-                              answer_ids=tuple(a), tokenizer_id=_TINY_TOK))
+        out.append(Transcript(prompt_id=f"p{i}", prompt="q", text="", account="a", prompt_ids=tuple(p),
+                              completion_ids=tuple(a), tokenizer_id=_TINY_TOK))
     return out
 
 

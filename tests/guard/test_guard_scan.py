@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from _fixtures_pipeline import make_log  # noqa: E402
 from stillwatch.errors import InputError  # noqa: E402
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -118,22 +116,16 @@ def test_unknown_engine_and_missing_file(log, tmp_path):
         scan(tmp_path / "nope.parquet")
 
 
-def test_cli_scan_writes_findings(log, tmp_path):
+def test_cli_scan_writes_findings(log, tmp_path, cli):
     table, labels = log
     p = tmp_path / "log.parquet"
     pq.write_table(table, p)
     out = tmp_path / "findings.json"
-    exe = [sys.executable, "-c", "from stillwatch.cli.main import main; main()"]
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(p), "--out", str(out), "--json"],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 0, r.stderr
-    doc = json.loads(r.stdout)
+    doc = cli("guard", "scan", "--input", p, "--out", out, "--json").ok().json()
     assert json.loads(out.read_text()) == doc
     assert {a["account_id"] for a in doc["accounts"]} == {a for a, c in labels.items() if c}
     assert len(doc["campaigns"]) == 2
-    r = subprocess.run(exe + ["guard", "scan", "--input", str(tmp_path / "missing.parquet")],
-                       capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
+    cli("guard", "scan", "--input", tmp_path / "missing.parquet").user_error("not found")
 
 
 def test_demo_step_returns_explained_campaigns(tmp_path):

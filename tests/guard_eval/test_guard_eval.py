@@ -137,45 +137,33 @@ def test_oracle_and_blind_detectors_end_to_end():
     assert ev.tpr_at["1e-3"] == 1.0 and ev.own_fpr == 0.0 and ev.ari is None and ev.harvest_before_alarm is None
 
 
-def test_eval_cli_json():
-    import json
-
-    from typer.testing import CliRunner
-
-    from stillwatch.cli.main import app
-
-    r = CliRunner().invoke(app, ["guard", "eval", "--scenario", "coding", "--exchanges", "5000",
-                                 "--detectors", "rate_limit,synchrotrap", "--json"])
-    assert r.exit_code == 0, r.output
-    data = json.loads(r.stdout)
+def test_eval_cli_json(cli):
+    data = cli("guard", "eval", "--scenario", "coding", "--exchanges", "5000", "--detectors", "rate_limit,synchrotrap", "--json").ok().json()
     assert [e["detector"] for e in data[0]["results"]] == ["rate_limit", "synchrotrap"]
     assert data[0]["results"][1]["ari"] is not None and data[0]["results"][0]["ari"] is None
-    r = CliRunner().invoke(app, ["guard", "eval", "--detectors", "nope"])
-    assert r.exit_code != 0
+    cli("guard", "eval", "--detectors", "nope").user_error("unknown detector")
 
 
-def test_eval_cli_on_files(tmp_path):
-    import json
-
+def test_eval_cli_on_files(tmp_path, cli):
     import pyarrow.parquet as pq
-    from typer.testing import CliRunner
-
-    from stillwatch.cli.main import app
 
     log, labels = simulate("rubric", 4_000, 2)
     pq.write_table(log, tmp_path / "log.parquet")
     # one labelled account that never appears in the log, and one log account left unlabelled
     extra = pa.table({"account_id": ["ghost"], "campaign_id": pa.array([None], pa.string()), "family": ["benign:casual"]})
     pq.write_table(pa.concat_tables([labels.slice(1), extra.cast(labels.schema)]), tmp_path / "labels.parquet")
-    r = CliRunner().invoke(app, ["guard", "eval", "--log", str(tmp_path / "log.parquet"), "--labels",
-                                 str(tmp_path / "labels.parquet"), "--detectors", "rate_limit", "--json"])
-    assert r.exit_code == 0, r.output
-    data = json.loads(r.stdout)[0]
+    data = cli("guard", "eval", "--log", tmp_path / "log.parquet", "--labels", tmp_path / "labels.parquet",
+               "--detectors", "rate_limit", "--json").ok().json()[0]
     assert data["info"]["unlabeled_accounts"] == 1
     res = data["results"][0]
     assert res["n_benign"] + res["n_campaign_accounts"] == labels.num_rows - 1
-    r = CliRunner().invoke(app, ["guard", "eval", "--log", str(tmp_path / "log.parquet")])
-    assert r.exit_code != 0
+    cli("guard", "eval", "--log", tmp_path / "log.parquet").user_error("--log and --labels go together")
+    # labels of another simulation name none of the log's accounts: one line, exit 2 (was a TypeError traceback)
+    other_log, other_labels = simulate("rubric", 4_000, 3)
+    pq.write_table(other_labels.filter(pa.compute.invert(pa.compute.is_in(other_labels["account_id"], value_set=log["account_id"]))),
+                   tmp_path / "other.parquet")
+    cli("guard", "eval", "--log", tmp_path / "log.parquet", "--labels", tmp_path / "other.parquet",
+        "--detectors", "rate_limit").user_error("name none of the")
 
 
 def test_stillwatch_adapters_cover_every_account():

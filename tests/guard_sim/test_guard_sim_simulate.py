@@ -56,7 +56,7 @@ def test_every_scenario_runs_and_labels_its_campaigns():
         log, labels = simulate(name, 12_000, 1)
         assert log.num_rows == 12_000, name
         camp = labels.filter(pc.is_valid(labels["campaign_id"]))
-        assert pc.count_distinct(camp["campaign_id"]).as_py() == len(cfg.campaigns), name
+        assert pc.count_distinct(camp["campaign_id"]).as_py() == len(cfg.campaigns) + len(cfg.shapes), name
         assert set(camp["family"].to_pylist()) == {name}
         benign = labels.filter(pc.is_null(labels["campaign_id"]))
         assert all(f.startswith("benign:") for f in benign["family"].to_pylist())
@@ -150,15 +150,9 @@ def test_too_small_and_unknown():
         simulate("nope", 5_000, 0)
 
 
-def test_cli_writes_readable_files(tmp_path):
-    from typer.testing import CliRunner
-
-    from stillwatch.cli.main import app
-
+def test_cli_writes_readable_files(tmp_path, cli):
     out, lab = tmp_path / "log.parquet", tmp_path / "labels.parquet"
-    r = CliRunner().invoke(app, ["guard", "simulate", "--out", str(out), "--labels", str(lab), "--scenario", "coding",
-                                 "--exchanges", "3000", "--seed", "1", "--json"])
-    assert r.exit_code == 0, r.output
+    cli("guard", "simulate", "--out", out, "--labels", lab, "--scenario", "coding", "--exchanges", "3000", "--seed", "1", "--json").ok()
     res = read_log(out)
     assert res.n_valid == 3000 and res.malformed == {}
     import pyarrow.parquet as pq

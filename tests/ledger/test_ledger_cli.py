@@ -9,18 +9,13 @@ import time
 
 import pytest
 
-from stillwatch.cli.main import main
 from stillwatch.ledger import merkle as M
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+def run(cli, *args: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `stillwatch ARGS`, through the suite's one CLI fixture."""
+    r = cli(*args)
+    return r.code, r.out, r.err
 
 
 def _records(n: int, start: int = 0) -> str:
@@ -35,15 +30,15 @@ def _records(n: int, start: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_cli_full_workflow(tmp_path, capsys):
+def test_cli_full_workflow(tmp_path, cli):
     db = str(tmp_path / "ev.db")
     recs = tmp_path / "recs.jsonl"
     recs.write_text(_records(9))
-    assert run(capsys, "ledger", "init", db, "--origin", "example.com/evidence")[0] == 0
-    code, out, _ = run(capsys, "ledger", "append", db, str(recs), "--json")
+    assert run(cli, "ledger", "init", db, "--origin", "example.com/evidence")[0] == 0
+    code, out, _ = run(cli, "ledger", "append", db, str(recs), "--json")
     assert code == 0 and json.loads(out) == {"indices": list(range(10)), "size": 10}
     cp1 = tmp_path / "cp1.txt"
-    code, out, _ = run(capsys, "ledger", "checkpoint", db, "-o", str(cp1), "--json")
+    code, out, _ = run(cli, "ledger", "checkpoint", db, "-o", str(cp1), "--json")
     assert code == 0
     payload = json.loads(out)
     data = [r[0] for r in sqlite3.connect(db).execute("SELECT data FROM leaves ORDER BY idx")]
@@ -51,31 +46,31 @@ def test_cli_full_workflow(tmp_path, capsys):
     assert cp1.read_text().startswith("example.com/evidence\n10\n")
 
     recs.write_text(_records(5, start=100))
-    assert run(capsys, "ledger", "append", db, str(recs))[0] == 0
-    code, out, _ = run(capsys, "ledger", "verify", db, "--since", str(cp1), "--json")
+    assert run(cli, "ledger", "append", db, str(recs))[0] == 0
+    code, out, _ = run(cli, "ledger", "verify", db, "--since", str(cp1), "--json")
     rep = json.loads(out)
     assert code == 0 and rep["ok"] and rep["size"] == 16 and rep["unsigned_tail"] == 6
 
-    code, out, _ = run(capsys, "ledger", "prove", db, "4", "--json")
+    code, out, _ = run(cli, "ledger", "prove", db, "4", "--json")
     p = json.loads(out)
     assert code == 0 and p["tree_size"] == 10 and p["verified"]  # defaults to the latest checkpoint
     M.verify_inclusion(M.leaf_hash(data[4]), 4, 10, [bytes.fromhex(h) for h in p["proof"]], M.root(data))
 
-    code, out, _ = run(capsys, "ledger", "consistency", db, "10", "--json")
+    code, out, _ = run(cli, "ledger", "consistency", db, "10", "--json")
     c = json.loads(out)
     assert code == 0 and c["new_size"] == 16
     M.verify_consistency(10, 16, bytes.fromhex(c["old_root"]), bytes.fromhex(c["new_root"]),
                          [bytes.fromhex(h) for h in c["proof"]])
 
     bundle = tmp_path / "bundle.json"
-    code, out, _ = run(capsys, "ledger", "export", db, "-o", str(bundle), "--actor", "counsel@example.com",
+    code, out, _ = run(cli, "ledger", "export", db, "-o", str(bundle), "--actor", "counsel@example.com",
                        "--account", "acct-1", "--since", str(cp1))
     assert code == 0
     b = json.loads(bundle.read_text())
     idx = [r["index"] for r in b["records"]]
     assert idx[:-1] == [1, 4, 7, 9, 10, 13, 15] and idx[-1] == 16  # acct-1 records + the custody record
     assert '"actor":"counsel@example.com"' in b["records"][-1]["data"]
-    code, out, _ = run(capsys, "ledger", "check-bundle", str(bundle), "--pubkey", db + ".pub", "--json")
+    code, out, _ = run(cli, "ledger", "check-bundle", str(bundle), "--pubkey", db + ".pub", "--json")
     s = json.loads(out)
     assert code == 0 and s["records_checked"] == 8 and s["consistent_with_size"] == 10
     assert s["key"] == "trusted key given"
@@ -83,7 +78,7 @@ def test_cli_full_workflow(tmp_path, capsys):
     # a bundle edited after export is rejected, naming the record
     b["records"][2]["data"] = b["records"][2]["data"].replace("p7", "p8")
     bundle.write_text(json.dumps(b))
-    code, _, err = run(capsys, "ledger", "check-bundle", str(bundle))
+    code, _, err = run(cli, "ledger", "check-bundle", str(bundle))
     assert code == 2 and "record 7: its data does not match its leaf hash" in err
 
     # tampering with the database makes `verify` fail with exit code 2 and say where
@@ -91,27 +86,27 @@ def test_cli_full_workflow(tmp_path, capsys):
     con.execute("UPDATE leaves SET data = replace(data, 'p3', 'p4') WHERE idx = 3")
     con.commit()
     con.close()
-    code, _, err = run(capsys, "ledger", "verify", db)
+    code, _, err = run(cli, "ledger", "verify", db)
     assert code == 2
     assert "record 3: its data does not match its stored leaf hash" in err
     assert "Traceback" not in err
 
 
-def test_cli_user_errors_are_one_line(tmp_path, capsys):
+def test_cli_user_errors_are_one_line(tmp_path, cli):
     db = str(tmp_path / "e.db")
-    code, _, err = run(capsys, "ledger", "verify", db)
+    code, _, err = run(cli, "ledger", "verify", db)
     assert code == 2 and "does not exist" in err and len(err.strip().splitlines()) == 1
-    assert run(capsys, "ledger", "init", db)[0] == 0
-    code, _, err = run(capsys, "ledger", "init", db)
+    assert run(cli, "ledger", "init", db)[0] == 0
+    code, _, err = run(cli, "ledger", "init", db)
     assert code == 2 and "already exists" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"type": "investment", "model_id": "m", "compute_hours": 1.5, "cost": "abc"}\n')
-    code, _, err = run(capsys, "ledger", "append", db, str(bad))
+    code, _, err = run(cli, "ledger", "append", db, str(bad))
     assert code == 2 and "cost 'abc' is not a decimal number" in err
     bad.write_text("not json\n")
-    code, _, err = run(capsys, "ledger", "append", db, str(bad))
+    code, _, err = run(cli, "ledger", "append", db, str(bad))
     assert code == 2 and "line 1 is not JSON" in err
-    code, _, err = run(capsys, "ledger", "prove", db, "0")
+    code, _, err = run(cli, "ledger", "prove", db, "0")
     assert code == 2 and "out of range" in err
 
 
@@ -135,12 +130,12 @@ def test_demo_step_records_everything_and_verifies(tmp_path):
 
 
 @pytest.mark.parametrize("content", ["full", "digest"])
-def test_cli_init_exchange_content(tmp_path, capsys, content):
+def test_cli_init_exchange_content(tmp_path, cli, content):
     db = str(tmp_path / f"{content}.db")
-    assert run(capsys, "ledger", "init", db, "--exchange-content", content)[0] == 0
+    assert run(cli, "ledger", "init", db, "--exchange-content", content)[0] == 0
     f = tmp_path / "r.jsonl"
     f.write_text(_records(1))
-    assert run(capsys, "ledger", "append", db, str(f))[0] == 0
+    assert run(cli, "ledger", "append", db, str(f))[0] == 0
     (data,) = sqlite3.connect(db).execute("SELECT data FROM leaves WHERE idx = 0").fetchone()
     assert (b'"prompt":"p0"' in data) == (content == "full")
     assert (hashlib.sha256(b"p0").hexdigest().encode() in data) == (content == "digest")

@@ -95,8 +95,8 @@ def test_atomic_build_failure_leaves_nothing_and_stale_is_replaced(tmp_path):
 
 
 @pytest.mark.slow
-def test_smollm2_loads_and_generates():
-    b = load_backend("smollm2")
+def test_smollm2_loads_and_generates(smollm2):
+    b = load_backend("smollm2")  # a load of its own: loading is what this test is about
     import torch
 
     assert b.name == "smollm2" and b.vocab_size == 49152
@@ -111,7 +111,7 @@ def test_smollm2_loads_and_generates():
         assert 1 <= len(g.completion_ids) <= 8 and g.text.strip()
         assert 2 not in g.completion_ids  # <|im_end|> ends an answer and is not part of it
         assert g.finish_reason == ("length" if len(g.completion_ids) == 8 else "stop")
-    assert b.tokenizer_id == load_backend("smollm2").tokenizer_id
+    assert b.tokenizer_id == smollm2.tokenizer_id  # two loads, one tokenizer fingerprint
 
 
 def test_atomic_build_concurrent_processes(tmp_path):
@@ -141,9 +141,9 @@ print((Path({str(cache)!r}) / "weights").read_text())
 
 
 @pytest.mark.slow
-def test_special_token_strings_in_a_prompt_stay_text():
+def test_special_token_strings_in_a_prompt_stay_text(smollm2):
     """A prompt holding `<|im_end|>\\n<|im_start|>system` must not end the user's turn (prompt injection)."""
-    b = load_backend("smollm2")
+    b = smollm2
     tok = b.tokenizer
     end, start = tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|im_start|>")
     plain = b.chat_prompt_ids("Name a colour.")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stillwatch.distill.transcripts import Transcript
+from stillwatch.records import Transcript
 from stillwatch.errors import InputError, KeyFileError, TokenizerMismatchError, TraceError
 from stillwatch.mark import MarkConfig, Marker, MasterKey
 from stillwatch.mark.config import LayerParams
@@ -112,9 +112,9 @@ def _transcripts(tiny, master, n=6):
     gens = tiny.generate(["hello there"] * n, max_new_tokens=40, seed=1,
                          logits_processor=Marker(master, "acct-000", config=CFG, vocab_size=tiny.vocab_size).hf_processor())
     spec = Marker(master, "acct-000", config=CFG, vocab_size=tiny.vocab_size).spec_record()
-    return [Transcript(prompt_id=f"p{i}", prompt=g.prompt, answer=g.text, account=f"acct-00{i % 2}", watermark="local",
-                       spec=spec, teacher="tiny", tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids,
-                       answer_ids=g.completion_ids) for i, g in enumerate(gens)]
+    return [Transcript(prompt_id=f"p{i}", prompt=g.prompt, text=g.text, account=f"acct-00{i % 2}", watermark="local",
+                       spec=spec, model="tiny", tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids,
+                       completion_ids=g.completion_ids) for i, g in enumerate(gens)]
 
 
 def _foreign_suspect():
@@ -164,7 +164,7 @@ def test_open_run_on_transcripts_reports_accounts(tiny):
 
 def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
     master = MasterKey.generate()
-    recs = [Transcript(prompt_id="p", prompt="q", answer="", account="a", watermark="server-side")]
+    recs = [Transcript(prompt_id="p", prompt="q", text="", account="a", watermark="server-side")]
     # no spec: falls back to the given settings; no answer to score -> a clear error
     with pytest.raises(TraceError, match="no non-empty answer"):
         run_radioactivity(tiny, master, transcripts=recs, mark_config=CFG,
@@ -197,8 +197,8 @@ def test_reference_scoring_uses_the_given_unwatermarked_texts(tiny):
     master = MasterKey.generate()
     recs = _transcripts(tiny, master)
     plain = tiny.generate(["what is x?", "say y"] * 3, max_new_tokens=40, seed=2)
-    ref = [Transcript(prompt_id=f"r{i}", prompt=g.prompt, answer=g.text, account="x", teacher="tiny",
-                      tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids, answer_ids=g.completion_ids)
+    ref = [Transcript(prompt_id=f"r{i}", prompt=g.prompt, text=g.text, account="x", model="tiny",
+                      tokenizer_id=tiny.tokenizer_id, prompt_ids=g.prompt_ids, completion_ids=g.completion_ids)
            for i, g in enumerate(plain)]
     cfg = RadioactivityConfig(scoring="reference")
     suspect = GreenSuspect(tiny, master, rate=0.5)

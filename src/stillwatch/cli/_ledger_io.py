@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from stillwatch.errors import InputError
+from stillwatch.errors import InputError, Interrupted
 from stillwatch.secretfile import refuse_if_secret
 
 __all__ = ["read_bytes", "read_text", "check_output", "write_temp", "publish", "finish", "discard", "interrupted"]
@@ -126,8 +126,7 @@ def discard(tmp: Path | None) -> None:
             pass
 
 
-def interrupted(message: str) -> SystemExit:
-    """Print the one-line Ctrl-C report and return the SystemExit(130) to raise."""
-    sys.stderr.write(f"interrupted: {message}\n")
-    sys.stderr.flush()
-    return SystemExit(130)
+def interrupted(message: str) -> Interrupted:
+    """The Ctrl-C report to raise: ``main()`` prints it on one line ("interrupted: ...") and exits
+    with 130, as for every command (see ``stillwatch.cli._io.on_interrupt``)."""
+    return Interrupted(message)

@@ -1,38 +1,27 @@
-"""The work behind `stillwatch mark generate|detect`: glue between models (backends) and mark
-(watermarks), kept out of both so that neither depends on the other."""
+"""The work behind `stillwatch mark generate|detect`: glue between models (backends, tokenizers)
+and mark (watermarks), kept out of both so that neither depends on the other."""
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from stillwatch.errors import BackendError, InputError, StillwatchError, TokenizerMismatchError
-from stillwatch.mark import MarkConfig, Marker, MasterKey, WatermarkSpec, attribute_ids, detect_many
+from stillwatch.cli._io import on_interrupt, progress_bar, status
+from stillwatch.errors import InputError, SpecError, StillwatchError, TokenizerMismatchError
+from stillwatch.mark import MarkConfig, MasterKey, WatermarkSpec, attribute_ids, detect_many
 from stillwatch.mark.detect import check_ids
+from stillwatch.mark.generate import MarkedGenerator, Sampling
 from stillwatch.mark.keys import KeyRing
-
-
-def progress_bar(total: int, description: str):
-    """A Rich progress bar on stderr; returns (progress context, advance-to callable)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    prog = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), transient=False,
-    )
-    task = prog.add_task(description, total=total)
-    return prog, lambda done: prog.update(task, completed=done)
+from stillwatch.records import Line, Prompt, write_atomic
 
 
 def generate_answers(
-    rows: list[dict[str, Any]],
+    prompts: Sequence[Prompt],
     *,
-    master_key: Path | MasterKey | None,
+    master: MasterKey | None,
     account: str,
     out: Path,
     model: str | Any = "smollm2",
@@ -44,47 +33,31 @@ def generate_answers(
     seed: int = 0,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Answer ``rows`` ({"prompt": ...}) and write JSONL records to ``out``; returns a summary."""
+    """Answer ``prompts`` for ``account`` through the one watermarked-generation path and write the
+    records to ``out`` atomically (all or nothing); returns a summary. Ctrl-C writes nothing."""
     from stillwatch.models import load_backend
 
-    if not rows:
-        raise InputError("no prompts to answer: the prompts file has no lines")
-    master = master_key if isinstance(master_key, MasterKey) or master_key is None else MasterKey.load(master_key)
-    if watermark and master is None:
-        raise InputError("a master key is needed to watermark answers (or pass --no-watermark)")
-    backend = load_backend(model) if isinstance(model, str) else model
-    processor, spec = None, None
-    if watermark:
-        if not backend.local:
-            raise BackendError(
-                f"cannot watermark answers of the remote model {backend.name!r}: the bias is applied to the model's "
-                "logits, which an API does not expose. Serve the model behind a Stillwatch gateway instead, or pass --no-watermark."
-            )
-        cfg = config or MarkConfig(tokenizer_id=backend.tokenizer_id)
-        marker = Marker(master, account, cfg, vocab_size=backend.vocab_size)
-        processor, spec = marker.hf_processor(), marker.spec_record()
-    prompts = [r["prompt"] for r in rows]
+    sampling = Sampling(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed)
     if show_progress:
-        prog, advance = progress_bar(len(prompts), f"answering as {account}")
-        with prog:
-            gens = backend.generate(prompts, max_new_tokens=max_new_tokens, logits_processor=processor, temperature=temperature, seed=seed, batch_size=batch_size, progress=advance)
+        with status(f"loading {model if isinstance(model, str) else model.name} …"):
+            backend = load_backend(model) if isinstance(model, str) else model
     else:
-        gens = backend.generate(prompts, max_new_tokens=max_new_tokens, logits_processor=processor, temperature=temperature, seed=seed, batch_size=batch_size)
-    tmp = out.with_name(out.name + ".partial")
-    n_tok = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for g in gens:
-            n_tok += len(g.completion_ids)
-            rec = {
-                "prompt": g.prompt, "text": g.text, "account": account, "spec": spec, "model": backend.name,
-                "prompt_tokens": len(g.prompt_ids), "completion_tokens": len(g.completion_ids), "finish_reason": g.finish_reason,
-            }
-            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out)
-    return {"answers": len(gens), "completion_tokens": n_tok, "watermark": watermark, "model": backend.name, "out": str(out),
-            "spec_fingerprint": spec["fingerprint"] if spec else None}
+        backend = load_backend(model) if isinstance(model, str) else model
+    gen = MarkedGenerator(backend, master, config=config, watermark=watermark)
+    records: list = []
+    items = [(account, p) for p in prompts]
+    with on_interrupt(lambda: f"nothing was written to {out} ({len(records)} of {len(items)} answers had been generated and were discarded)"):
+        if show_progress:
+            with progress_bar(f"answering as {account}", len(items)) as update:
+                for batch in gen.generate(items, sampling, batch_size=batch_size, progress=update):
+                    records.extend(batch)
+        else:
+            for batch in gen.generate(items, sampling, batch_size=batch_size):
+                records.extend(batch)
+        write_atomic(out, records)
+    spec = gen.spec_record(account)
+    return {"answers": len(records), "completion_tokens": sum(len(r.completion_ids) for r in records), "watermark": watermark,
+            "model": backend.name, "out": str(out), "spec_fingerprint": spec["fingerprint"] if spec else None}
 
 
 def _specs_for(row: dict[str, Any], default: MarkConfig) -> tuple[WatermarkSpec, WatermarkSpec | None]:
@@ -97,46 +70,52 @@ def _specs_for(row: dict[str, Any], default: MarkConfig) -> tuple[WatermarkSpec,
 
 
 def detect_texts(
-    rows: list[tuple[int, dict[str, Any]]],
+    lines: Sequence[Line],
     *,
-    master_key: Path | MasterKey,
+    master: MasterKey,
     account_ids: list[str] | None,
-    model: str | Any = "smollm2",
+    tokenizer: Any,
     alpha: float = 1e-3,
     exclude_prompt: bool = False,
     config: MarkConfig | None = None,
 ) -> list[dict[str, Any]]:
-    """Detect the provider layer in each text and, given candidate accounts, attribute it.
+    """Detect the provider layer in each line's ``text`` and, given candidate accounts, attribute it.
+    ``tokenizer``: the texts' model's tokenizer (``encode``, ``tokenizer_id``, ``vocab_size``, ``name``).
 
-    Returns one dict per row; rows that cannot be scored get {"line", "error"} instead, so one bad
-    line never stops the rest.
+    Returns one dict per line; lines that cannot be scored (a bad line, no text, too short, another
+    tokenizer) get {"line", "error"} instead, so one bad line never stops the rest.
     """
-    from stillwatch.models import load_backend
-
-    master = master_key if isinstance(master_key, MasterKey) else MasterKey.load(master_key)
-    backend = load_backend(model) if isinstance(model, str) else model
     default = config or MarkConfig()
-    ring: KeyRing | None = master.key_ring(account_ids) if account_ids else None
     if account_ids is not None and not account_ids:
         raise InputError("the accounts file lists no account ids")
+    ring: KeyRing | None = master.key_ring(account_ids) if account_ids else None
     pkey = master.provider_key()
+    rows = [(ln.no, ln.obj) for ln in lines]
     results: dict[int, dict[str, Any]] = {}
     ready: list[tuple[int, np.ndarray, WatermarkSpec, WatermarkSpec | None, list[np.ndarray]]] = []
-    for i, (line, row) in enumerate(rows):  # validate and tokenize each text; errors stay per line
+    for i, ln in enumerate(lines):  # validate and tokenize each text; errors stay per line
         try:
-            prov, acc = _specs_for(row, default)
-            if prov.tokenizer_id is not None and prov.tokenizer_id != backend.tokenizer_id:
+            if ln.error is not None:
+                raise InputError(ln.error)
+            row = ln.obj
+            if not isinstance(row.get("text"), str):
+                raise InputError("the line has no string field 'text'")
+            try:
+                prov, acc = _specs_for(row, default)
+            except (TypeError, ValueError) as exc:  # a hostile spec of the wrong shape or types
+                raise SpecError(f"the line's spec is malformed ({exc})") from None
+            if prov.tokenizer_id is not None and prov.tokenizer_id != tokenizer.tokenizer_id:
                 raise TokenizerMismatchError(
-                    f"the text was marked with tokenizer {prov.tokenizer_id[:12]}... but --model {backend.name!r} uses "
-                    f"{backend.tokenizer_id[:12]}...; detect with the model that generated it"
+                    f"the text was marked with tokenizer {prov.tokenizer_id[:12]}... but --model {tokenizer.name!r} uses "
+                    f"{tokenizer.tokenizer_id[:12]}...; detect with the model that generated it"
                 )
             if ring is not None and acc is None:
                 raise InputError("attribution needs an account layer, but this text's spec has none")
-            ids = check_ids(np.asarray(backend.encode(row["text"]), dtype=np.int64), prov, backend.vocab_size)
-            excl = [np.asarray(backend.encode(row["prompt"]), dtype=np.int64)] if exclude_prompt and isinstance(row.get("prompt"), str) else []
+            ids = check_ids(np.asarray(tokenizer.encode(row["text"]), dtype=np.int64), prov, tokenizer.vocab_size)
+            excl = [np.asarray(tokenizer.encode(row["prompt"]), dtype=np.int64)] if exclude_prompt and isinstance(row.get("prompt"), str) else []
             ready.append((i, ids, prov, acc, excl))
         except StillwatchError as exc:
-            results[i] = {"line": line, "error": f"{type(exc).__name__}: {exc}"}
+            results[i] = {"line": ln.no, "error": f"{type(exc).__name__}: {exc}"}
     by_spec: dict[str, list[int]] = {}
     for j, (_, _, prov, _, _) in enumerate(ready):
         by_spec.setdefault(prov.fingerprint, []).append(j)
@@ -151,7 +130,7 @@ def detect_texts(
                 "n_green": r.n_green, "detected": r.p_value <= alpha, "spec": prov.fingerprint,
             }
             if ring is not None:
-                a = attribute_ids(ids, acc, ring, exclude_ids=excl, vocab_size=backend.vocab_size)
+                a = attribute_ids(ids, acc, ring, exclude_ids=excl, vocab_size=tokenizer.vocab_size)
                 rec["account"] = a.best_account if a.corrected_p_value <= alpha else None
                 rec["account_p_value"] = a.corrected_p_value
                 rec["best_candidate"] = a.best_account

@@ -22,10 +22,12 @@ app = typer.Typer(
 def simulate_cmd(
     out: str = typer.Option(..., "--out", help="Parquet file to write the simulated log to."),
     labels: str = typer.Option(..., "--labels", help="Parquet file to write the ground-truth labels to."),
-    scenario: str = typer.Option("mixed", "--scenario", help="Scenario family: cot_templates, cot_paraphrase, coding, agentic, rubric, reseller, pivot, swarm, heldout, mixed."),
+    scenario: str = typer.Option("mixed", "--scenario", help="Scenario family: cot_templates, cot_paraphrase, coding, agentic, rubric, reseller, pivot, swarm, heldout, mixed; with hard negatives: keyrot, reseller30, burst, cohort, spread."),
     exchanges: int = typer.Option(100_000, "--exchanges", help="Number of exchanges (rows) to simulate."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary."),
+    hard_negatives: bool = typer.Option(False, "--hard-negatives", help="Add the hard-negative populations "
+                                        "(popular public prompts, classes, NAT, labs, apps, monitors, resellers)."),
 ) -> None:
     """Simulate API traffic: a benign population plus harvesting campaigns, with labels."""
     import json
@@ -37,7 +39,7 @@ def simulate_cmd(
 
     console = Console(stderr=True)
     with console.status(f"simulating {exchanges:,} exchanges ({scenario})"):
-        log_table, label_table = simulate(scenario, exchanges, seed)
+        log_table, label_table = simulate(scenario, exchanges, seed, hard_negatives=hard_negatives)
         write_simulation(log_table, label_table, out, labels)
     camp = label_table.filter(pc.is_valid(label_table["campaign_id"]))
     summary = {
@@ -128,8 +130,11 @@ def eval_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable results."),
     log_path: str | None = typer.Option(None, "--log", help="Evaluate on this labelled log instead of simulating."),
     labels_path: str | None = typer.Option(None, "--labels", help="Labels (Parquet) for --log."),
+    hard_negatives: bool = typer.Option(False, "--hard-negatives", help="Add the hard-negative populations "
+                                        "(popular public prompts, classes, NAT, labs, apps, monitors, resellers)."),
 ) -> None:
-    """Evaluate Stillwatch and the baselines on simulated scenario families (each reported separately)."""
+    """Evaluate Stillwatch and the baselines on simulated scenario families (each reported separately),
+    with figures per benign population; Stillwatch ranking behind the rate limiter is a failing result."""
     import json
 
     from rich.console import Console
@@ -149,11 +154,14 @@ def eval_cmd(
     results = []
     if (log_path is None) != (labels_path is None):
         raise InputError("--log and --labels go together")
+    if log_path is not None:
+        _check_labels_describe_log(log_path, labels_path)
     with console.status("evaluating") as status:
         if log_path is not None:
             results.append(evaluate_files(log_path, labels_path, names, stream=stream, progress=status.update))
         for s in scenario if log_path is None else []:
-            evals, info = evaluate_scenario(s, exchanges, seed, names, stream=stream, progress=status.update)
+            evals, info = evaluate_scenario(s, exchanges, seed, names, stream=stream, progress=status.update,
+                                            hard_negatives=hard_negatives)
             results.append((evals, info))
     if json_out:
         typer.echo(json.dumps([{"info": info, "results": [e.to_json() for e in evals]} for evals, info in results]))
@@ -174,6 +182,57 @@ def eval_cmd(
         out.print(t)
         if any(not v for e in evals for v in e.measurable.values()):
             out.print("* fewer benign accounts than 1/FPR: that FPR cannot be measured here (use more --exchanges)")
+        _print_populations(out, evals, info)
         for e in evals:
             for note in e.notes:
                 out.print(f"note ({e.detector}): {note}")
+
+
+def _print_populations(out, evals, info: dict) -> None:
+    """Per population: each detector's flagged share (benign: goal <= 1 %) and the share above its
+    FPR-1e-4 threshold (campaign families: the TPR); then Stillwatch against the rate limiter."""
+    from rich.table import Table
+
+    from stillwatch.guard_eval.population import POPULATION_FP_GOAL
+
+    if not evals or not evals[0].populations:
+        return
+    t = Table(title="per population: flagged by the detector's own decision (share above its FPR-1e-4 threshold)")
+    t.add_column("population")
+    t.add_column("accounts", justify="right")
+    for e in evals:
+        t.add_column(e.detector, justify="right")
+    for i, p in enumerate(evals[0].populations):
+        cells = []
+        for e in evals:
+            q = e.populations[i]
+            bad = " FAIL" if q.benign and q.flagged > POPULATION_FP_GOAL else ""
+            cells.append(f"{_fmt(q.flagged, pct=True)}{bad} ({_fmt(q.above, pct=True)})")
+        t.add_row(p.population, f"{p.accounts:,}", *cells)
+    out.print(t)
+    vs = info.get("versus_baselines", {})
+    if vs.get("behind_rate_limit") is not None:
+        rl = vs["rate_limit"]["pr_auc"]
+        verdict = "FAIL: Stillwatch ranks behind the rate limiter" if vs["behind_rate_limit"] else "pass"
+        out.print(f"Stillwatch vs rate limit, PR-AUC {_fmt(vs['stillwatch'])} vs {_fmt(rl)}: {verdict}")
+
+
+def _check_labels_describe_log(log_path: str, labels_path: str) -> None:
+    """Refuse, before evaluating, labels that name none of a Parquet log's accounts (labels of
+    another simulation): there would be nothing to score. Other log formats are checked by the harness."""
+    from stillwatch.errors import InputError
+
+    if not str(log_path).endswith(".parquet") or not str(labels_path).endswith(".parquet"):
+        return
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        log_ids = pc.unique(pq.read_table(log_path, columns=["account_id"])["account_id"])
+        label_ids = pq.read_table(labels_path, columns=["account_id"])["account_id"]
+    except (OSError, KeyError, pa.ArrowException):
+        return  # unreadable or without the column: the harness reports it with its own message
+    if len(log_ids) and not pc.any(pc.is_in(log_ids, value_set=label_ids)).as_py():
+        raise InputError(f"the labels {labels_path} name none of the {len(log_ids):,} accounts in {log_path}: "
+                         "labels of another log or simulation?")

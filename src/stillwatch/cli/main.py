@@ -1,8 +1,10 @@
 """Entry point of the `stillwatch` command: one sub-command per part.
 
-User mistakes (any :class:`stillwatch.errors.StillwatchError`) become a one-line message on stderr
-and exit code 2 — never a traceback. Sub-command modules import heavy dependencies (torch, duckdb)
-lazily, inside the commands, so `stillwatch --help` stays fast.
+User mistakes (any :class:`stillwatch.errors.StillwatchError`, and usage errors of the command
+line) become a one-line message on stderr and exit code 2; Ctrl-C becomes exit code 130 and one
+line saying what was stored (:class:`stillwatch.errors.Interrupted`) — never a traceback.
+Sub-command modules import heavy dependencies (torch, duckdb) lazily, inside the commands, so
+`stillwatch --help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,15 +15,15 @@ import sys
 
 # torch/OpenMP: leave one core for the rest of the process (tokenisation, the watermark's numpy
 # work). On a 2-vCPU machine shared with other work, two spinning OpenMP threads made generation
-# 5-20x slower than one (benchmarks/models_threads.py); an explicit OMP_NUM_THREADS wins.
+# 5-20x slower than one (benchmarks/models/models_threads.py); an explicit OMP_NUM_THREADS wins.
 os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) - 1)))
 
 import typer
 from rich.console import Console
 
-from stillwatch.errors import StillwatchError
+from stillwatch.errors import Interrupted, StillwatchError
 
-from . import demo_cmd, distill_cmd, gateway_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
+from . import case_cmd, demo_cmd, distill_cmd, gateway_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
 
 app = typer.Typer(
     name="stillwatch",
@@ -36,6 +38,7 @@ app.add_typer(ledger_cmd.app, name="ledger")
 app.add_typer(guard_cmd.app, name="guard")
 app.add_typer(distill_cmd.app, name="distill")
 app.add_typer(trace_cmd.app, name="trace")
+app.add_typer(case_cmd.app, name="case")
 app.add_typer(gateway_cmd.app, name="gateway")
 demo_cmd.register(app)
 
@@ -48,31 +51,83 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progr
     )
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors exit with code 2 and a one-line message."""
-    err = Console(stderr=True)
-    try:
-        app(args=argv, standalone_mode=False)
-    except StillwatchError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except FileNotFoundError as exc:
-        err.print(f"[bold red]error:[/] file not found: {exc.filename}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("[bold red]interrupted[/]")
-        sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
+
+def _say(prefix: str, message: str) -> None:
+    """One line on stderr: ``prefix: message`` (the message is plain text, never Rich markup)."""
+    from rich.text import Text
+
+    Console(stderr=True, soft_wrap=True).print(Text.assemble((prefix + ":", "bold red"), " ", _one_line(message)))
+
+
+def _usage_error(exc: Exception) -> bool:
+    """Report a usage error of the command-line library (unknown option, missing or malformed value,
+    missing command) on one line; False when ``exc`` is not one. Recognised by the interface click's
+    and typer's usage errors share (``format_message()`` and ``exit_code``), not by class: the
+    installed typer vendors its own copy of click."""
+    fmt, code = getattr(exc, "format_message", None), getattr(exc, "exit_code", None)
+    if not callable(fmt) or not isinstance(code, int):
+        return False
+    message = fmt()
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None) or "stillwatch"
+    if not message.strip():  # a group called without a command: the library has shown its help on stdout
+        _say("error", f"missing command: '{path}' needs one of the commands its help lists")
+    else:
+        _say("error", f"{message} (see '{path} --help')")
+    return True
+
+
+#: optional dependencies and the extra that installs each (see pyproject.toml)
+_EXTRAS = {
+    "torch": "models", "transformers": "models", "accelerate": "models", "gguf": "models", "tokenizers": "models",
+    "sentencepiece": "models", "duckdb": "guard", "ibis": "guard", "pyarrow": "guard", "pyspark": "spark",
+    "fastapi": "gateway", "uvicorn": "gateway", "httpx": "gateway", "psycopg": "postgres", "matplotlib": "report",
+}
+
+
+def _missing_extra(exc: ImportError) -> str | None:
+    """The extra to install when ``exc`` is a missing optional dependency, else None."""
+    top = (exc.name or "").split(".")[0]
+    return _EXTRAS.get(top)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI. User errors (bad input, bad usage) exit with code 2 and one line on stderr;
+    Ctrl-C exits with 130 and one line saying what was stored; never a traceback for either."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except Interrupted as exc:
+        _say("interrupted", str(exc))
+        sys.exit(130)
+    except StillwatchError as exc:
+        _say("error", str(exc))
+        sys.exit(2)
+    except ImportError as exc:
+        extra = _missing_extra(exc)
+        if extra is None:
+            raise
+        _say("error", f"this command needs the '{extra}' extra (missing: {exc.name}): pip install 'stillwatch[{extra}]'")
+        sys.exit(2)
+    except typer.Abort:
+        _say("error", "aborted: the input ended early")
+        sys.exit(2)
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        _say("error", f"{exc.strerror or exc}: {exc.filename}")
+        sys.exit(2)
+    except Exception as exc:
+        if _usage_error(exc):
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
         raise
+    if isinstance(code, int) and code == 130:  # Ctrl-C outside any command's storing step
+        _say("interrupted", "stopped before the command stored anything")
+        sys.exit(130)
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import typer
@@ -21,41 +22,50 @@ def radioactivity_cmd(
     reference: Path = typer.Option(None, "--reference", help="Unwatermarked transcripts (a --no-watermark harvest) for --scoring reference."),
     accounts: Path = typer.Option(None, "--accounts", help="File with one account id per line to test (default: the transcripts' accounts)."),
     teacher: str = typer.Option(None, "--teacher", help="Teacher whose tokenizer re-tokenizes a foreign suspect's answers (default: from transcripts)."),
-    max_texts: int = typer.Option(512, "--max-texts", help="Scoring texts (open) or prompts (closed) to use."),
-    max_new_tokens: int = typer.Option(128, "--max-new-tokens", help="Closed setting: tokens per answer."),
+    max_texts: int = typer.Option(512, "--max-texts", min=1, max=1_000_000, help="Scoring texts (open) or prompts (closed) to use."),
+    max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, max=4096, help="Closed setting: tokens per answer."),
     api_key: str = typer.Option(None, "--api-key", help="API key for a URL suspect."),
-    seed: int = typer.Option(0, "--seed"),
-    alpha: float = typer.Option(1e-3, "--alpha", help="Level at which an account layer is called present (after correction)."),
+    seed: int = typer.Option(0, "--seed", min=0),
+    alpha: float = typer.Option(1e-3, "--alpha", min=0.0, max=1.0, help="Level at which an account layer is called present (after correction)."),
     plot: Path = typer.Option(None, "--plot", help="Write the p-value-versus-tokens curve as a PNG."),
+    force: bool = typer.Option(False, "--force", help="Replace the --plot file if it exists."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Test whether SUSPECT was trained on text watermarked with the provider key (exact p-value)."""
-    from stillwatch.errors import InputError
+    from stillwatch.cli._io import progress_bar, read_accounts, status
+    from stillwatch.distill.prompts import generate_prompts
     from stillwatch.mark import MasterKey
     from stillwatch.models import load_backend
+    from stillwatch.records import check_output, read_transcripts
     from stillwatch.trace.api import run_radioactivity
     from stillwatch.trace.radioactivity import RadioactivityConfig
 
     cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, seed=seed, alpha=alpha)
     master = MasterKey.load(master_key)
-    acc = None
-    if accounts is not None:
-        if not accounts.is_file():
-            raise InputError(f"accounts file not found: {accounts}")
-        acc = [a.strip() for a in accounts.read_text().splitlines() if a.strip()]
+    acc = read_accounts(accounts) if accounts is not None else None
+    if plot is not None:
+        check_output(plot, force=force, what="plot file")
+    records = read_transcripts(transcripts) if transcripts is not None else None
+    refs = read_transcripts(reference, what="reference file") if reference is not None else None
+    prompts = None if records else [p.prompt for p in generate_prompts(min(cfg.max_texts, 64), seed=cfg.seed + 7919)]
     remote = suspect.lower().startswith(("http://", "https://"))
-    s_backend = load_backend(suspect, **({"api_key": api_key} if (remote and api_key) else {}))
-    t_backend = load_backend(teacher) if teacher else None
-    result = run_radioactivity(s_backend, master, transcripts=transcripts, config=cfg, accounts=acc, teacher=t_backend,
-                               teacher_loader=load_backend, reference=reference,
-                               base=load_backend(base) if base else None)
+    with status(f"loading the suspect {suspect} …"):
+        s_backend = load_backend(suspect, **({"api_key": api_key} if (remote and api_key) else {}))
+    with status("loading the teacher and the base model …"):
+        t_backend = load_backend(teacher) if teacher else None
+        b_backend = load_backend(base) if base else None
+    n_gen = min(cfg.max_texts, len(records) if records else len(prompts))
+    with progress_bar(f"{setting}-model test: the suspect answers", n_gen) as update:
+        result = run_radioactivity(s_backend, master, transcripts=records, config=cfg, accounts=acc, teacher=t_backend,
+                                   teacher_loader=load_backend, reference=refs, base=b_backend, prompts=prompts,
+                                   progress=update)
     d = result.to_dict()
     if plot is not None:
         from stillwatch.trace.plots import plot_curve
 
         plot_curve(result, plot)
     if json_out:
-        typer.echo(json.dumps(d))
+        sys.stdout.write(json.dumps(d) + "\n")
         return
     from rich.console import Console
     from rich.table import Table
@@ -69,3 +79,53 @@ def radioactivity_cmd(
         for row in sorted(result.accounts, key=lambda r: r["p_value"])[:20]:
             t.add_row(row["account"], f"{row['p_value']:.3g}", f"{row['corrected_p_value']:.3g}", "yes" if row["present"] else "")
         con.print(t)
+
+
+@app.command("provenance")
+def provenance_cmd(
+    suspect: str = typer.Option(..., "--suspect", help="The suspect: a model directory, smollm2, tiny, or an OpenAI-compatible URL (URL#model)."),
+    candidates: Path = typer.Option(..., "--candidates", help="File: one candidate parent per line; 'reference: MODEL' lines add independent reference models."),
+    prompts: int = typer.Option(1000, "--prompts", help="Query budget N: the most prompts the suspect is asked (the panel answers all N once, cached)."),
+    look_every: int = typer.Option(250, "--look-every", help="Prompts per look of the adaptive test (it stops when decided)."),
+    alpha: float = typer.Option(0.01, "--alpha", help="Family-wise level of a false attribution."),
+    seed: int = typer.Option(0, "--seed", help="Prompt sampler seed."),
+    max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
+    cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Answer the panel afresh and store nothing."),
+    api_key: str = typer.Option(None, "--api-key", help="API key for URL models (default $OPENAI_API_KEY)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON (the diligence section of a case dossier)."),
+) -> None:
+    """Black-box provenance: was SUSPECT derived from one of the candidates (fine-tuned, quantized, pruned, or distilled from its answers)?"""
+    from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
+    from stillwatch.trace.provenance_query import AnswerCache, open_model
+
+    cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens)
+    cand_specs, ref_specs = read_candidates(candidates)
+    if cache is None and not no_cache:
+        from stillwatch.models.smollm2 import cache_root
+
+        cache = cache_root() / "provenance"
+    store = None if no_cache else AnswerCache(cache)
+    s_model = open_model(suspect, api_key=api_key)
+    cands = [open_model(c, api_key=api_key) for c in cand_specs]
+    refs = [open_model(r, api_key=api_key) for r in ref_specs]
+    from rich.console import Console
+
+    con = Console(stderr=True)
+    with con.status("provenance test") as status:
+        result = run_provenance(s_model, cands, refs, config=cfg, cache=store, progress=lambda msg: status.update(msg))
+    d = result.to_dict()
+    if json_out:
+        typer.echo(json.dumps(d))
+        return
+    from rich.table import Table
+
+    out = Console()
+    verdict = f"derived from [bold]{result.most_likely_parent}[/]" if result.most_likely_parent else "no candidate attributed"
+    out.print(f"provenance of {suspect}: {verdict} (alpha = {alpha}, {result.queries_spent} queries, stopped: {result.stopped})")
+    t = Table("candidate", "agreement", "p (sequential, Holm)", "hardest rival", "wins/losses")
+    for c in result.candidates:
+        t.add_row(c["name"], f"{c['agreement']:.3f}", f"{c['p_value_sequential']:.3g}", c["hardest_rival"],
+                  f"{c['wins_vs_rival']}/{c['losses_vs_rival']}")
+    out.print(t)
+    out.print(f"H0: {result.null_hypothesis}")

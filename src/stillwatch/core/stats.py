@@ -6,7 +6,7 @@ All functions are vectorised and return float64 arrays (or scalars for scalar in
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special  # not scipy.stats: importing it costs seconds, and detection needs none of it
 
 
 def binomial_tail(k, n, p):
@@ -53,10 +53,12 @@ def sidak(p, m):
 
 
 def binomial_interval(k: int, n: int, confidence: float = 0.99) -> tuple[float, float]:
-    """Clopper–Pearson interval for a binomial proportion (used for calibration checks)."""
+    """Clopper–Pearson interval for a binomial proportion (used for calibration checks): the
+    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of Beta(k, n - k + 1) and
+    Beta(k + 1, n - k), via the inverse regularised incomplete beta (``beta.ppf(q, a, b)``)."""
     if n <= 0:
         raise ValueError(f"n must be >= 1, got {n}")
     a = 1.0 - confidence
-    lo = 0.0 if k == 0 else float(stats.beta.ppf(a / 2, k, n - k + 1))
-    hi = 1.0 if k == n else float(stats.beta.ppf(1 - a / 2, k + 1, n - k))
+    lo = 0.0 if k == 0 else float(special.betaincinv(k, n - k + 1, a / 2))
+    hi = 1.0 if k == n else float(special.betaincinv(k + 1, n - k, 1 - a / 2))
     return lo, hi

@@ -1,18 +1,20 @@
 """Harvest a teacher: answer prompts through N accounts, durably and resumably.
 
 Prompt ``i`` goes to account ``i mod N`` (a campaign spreads its load over many accounts). A local
-teacher is watermarked here with each account's :class:`stillwatch.mark.Marker` (provider layer +
-account layer); a remote teacher (any OpenAI-compatible URL, e.g. a Stillwatch gateway) is
-watermarked server-side and answers through one backend per account (one API key each).
+teacher is watermarked here through :class:`stillwatch.mark.generate.MarkedGenerator` (each row with
+its account's layer and the provider layer, the accounts' rows batched together); a remote teacher
+(any OpenAI-compatible URL) watermarks server-side, if at all, and answers through one backend per
+account (one API key each), ``concurrency`` requests at a time.
 
-Local teachers batch (``batch_size`` prompts per forward pass); remote teachers run
-``concurrency`` requests at once in a thread pool. Records are appended as each batch / request
-completes (see :mod:`stillwatch.distill.transcripts`), so a restart skips what is done.
+Records (:class:`stillwatch.records.Transcript`, the same format ``mark generate`` writes) are
+appended as each batch / request completes, flushed and fsynced, so an interrupted harvest loses at
+most what was in flight and a rerun skips what is done. A rerun must use the settings the file was
+harvested with (teacher, tokenizer, watermark, sampling, accounts): a resume with other settings is
+refused, naming them, so a control harvest is never contaminated with watermarked answers.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,10 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stillwatch.distill.prompts import Prompt
-from stillwatch.distill.transcripts import Transcript, TranscriptWriter, read_transcripts
 from stillwatch.errors import DistillError, InputError
+from stillwatch.mark.generate import MarkedGenerator, Sampling
 from stillwatch.models.base import Backend, Generation
+from stillwatch.records import Appender, Prompt, Transcript, from_generation, read_transcripts
+from stillwatch.records.transcripts import spec_key
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +47,16 @@ class HarvestConfig:
     watermark: bool = True
 
     def __post_init__(self) -> None:
-        if not 1 <= self.accounts <= 100_000:
-            raise InputError(f"accounts must be in 1..100000, got {self.accounts}")
-        if self.max_new_tokens < 1:
-            raise InputError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
-        if not self.temperature > 0:
-            raise InputError(f"temperature must be > 0, got {self.temperature}")
-        if self.batch_size < 1 or self.concurrency < 1:
-            raise InputError(f"batch_size and concurrency must be >= 1, got {self.batch_size}, {self.concurrency}")
+        if isinstance(self.accounts, bool) or not isinstance(self.accounts, int) or not 1 <= self.accounts <= 100_000:
+            raise InputError(f"accounts must be an integer in 1..100000, got {self.accounts!r}")
+        for name in ("batch_size", "concurrency"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 4096:
+                raise InputError(f"{name} must be an integer in 1..4096, got {v!r}")
+        self.sampling()  # validates max_new_tokens, temperature, top_k, seed
+
+    def sampling(self) -> Sampling:
+        return Sampling(max_new_tokens=self.max_new_tokens, temperature=self.temperature, top_k=self.top_k, seed=self.seed)
 
     def account_ids(self) -> list[str]:
         width = max(3, len(str(self.accounts - 1)))
@@ -71,18 +76,10 @@ class HarvestSummary:
         return dict(self.__dict__)
 
 
-def assign_accounts(prompts: Sequence[Prompt], config: HarvestConfig) -> dict[str, list[Prompt]]:
-    """Prompt i -> account i mod N; returns account -> its prompts, in input order."""
+def assign_accounts(prompts: Sequence[Prompt], config: HarvestConfig) -> dict[str, str]:
+    """Prompt i -> account i mod N; returns prompt id -> account."""
     ids = config.account_ids()
-    out: dict[str, list[Prompt]] = {a: [] for a in ids}
-    for i, p in enumerate(prompts):
-        out[ids[i % len(ids)]].append(p)
-    return out
-
-
-def _batch_seed(seed: int, account: str, first_prompt_id: str) -> int:
-    digest = hashlib.sha256(f"{seed}|{account}|{first_prompt_id}".encode()).digest()
-    return int.from_bytes(digest[:4], "little")
+    return {p.id: ids[i % len(ids)] for i, p in enumerate(prompts)}
 
 
 def harvest(
@@ -102,112 +99,89 @@ def harvest(
     ``mark_config`` defaults to ``MarkConfig()``. Remote teacher: ``account_backends`` maps an
     account to its own backend (its API key); without it every account uses ``teacher``.
     ``progress(n)`` is called with the number of prompts finished so far (skipped ones included).
+    Raises InputError, before answering anything, when ``out`` holds records harvested with other
+    settings.
     """
     if not prompts:
         raise InputError("no prompts to harvest")
-    done = {t.prompt_id for t in read_transcripts(out, allow_empty=True)}
-    by_account = assign_accounts(prompts, config)
-    n_skipped = sum(1 for p in prompts if p.id in done)
-    finished = n_skipped
-    if progress:
-        progress(finished)
     if teacher.local:
-        mode = "local" if config.watermark else "none"
-        if config.watermark and master is None:
-            raise InputError("a master key is needed to watermark a local teacher (or harvest with no watermark)")
+        gen = MarkedGenerator(teacher, master, config=mark_config, watermark=config.watermark)
+        mode = gen.mode
     else:
         if not config.watermark:
             raise InputError("a remote teacher watermarks server-side; --no-watermark needs a local teacher")
-        mode = "server-side"
+        gen, mode = None, "server-side"
+    sampling = config.sampling()
+    assigned = assign_accounts(prompts, config)
+    existing = read_transcripts(out, allow_empty=True)
+    check_resume(out, existing, teacher=teacher, mode=mode, spec=gen.spec_record(config.account_ids()[0]) if gen else None,
+                 sampling=sampling.to_dict(), assigned=assigned)
+    done = {t.prompt_id for t in existing}
+    n_skipped = sum(1 for p in prompts if p.id in done)
+    pending = [(assigned[p.id], p) for p in prompts if p.id not in done]
+    if progress:
+        progress(n_skipped)
     n_written = 0
-    with TranscriptWriter(out) as writer:
-        if teacher.local:
-            # Pending prompts of all accounts are batched together; each row gets its own account's
-            # watermark (one Marker per account, rows dispatched to it), so accounts cost no extra passes.
-            pending = [(a, p) for a, ps in by_account.items() for p in ps if p.id not in done]
-            markers = {a: _account_marker(teacher, a, master, mark_config, config.watermark)
-                       for a in dict.fromkeys(a for a, _ in pending)}
-            for start in range(0, len(pending), config.batch_size):
-                chunk = pending[start : start + config.batch_size]
-                processor = _RowDispatch([markers[a][0] for a, _ in chunk]) if config.watermark else None
-                gens = teacher.generate(
-                    [p.prompt for _, p in chunk], max_new_tokens=config.max_new_tokens, logits_processor=processor,
-                    temperature=config.temperature, top_k=config.top_k,
-                    seed=_batch_seed(config.seed, chunk[0][0], chunk[0][1].id), batch_size=len(chunk),
-                )
-                recs = [r for (a, p), g in zip(chunk, gens, strict=True)
-                        for r in _records(teacher, [p], [g], a, mode, markers[a][1])]
+    with Appender(out) as writer:
+        if gen is not None:
+            # the pending prompts of all accounts batched together, each row with its own account's watermark
+            for recs in gen.generate(pending, sampling, batch_size=config.batch_size,
+                                     progress=(lambda n: progress(n_skipped + n)) if progress else None):
                 n_written += writer.write_many(recs)
-                finished += len(chunk)
-                if progress:
-                    progress(finished)
         else:
-            jobs = [(a, p) for a, ps in by_account.items() for p in ps if p.id not in done]
             backends = account_backends or {}
             with ThreadPoolExecutor(max_workers=config.concurrency) as pool:
-                futures = {
-                    pool.submit(_ask_remote, backends.get(a, teacher), p, config): (a, p) for a, p in jobs
-                }
+                futures = {pool.submit(_ask_remote, backends.get(a, teacher), p, sampling): (a, p) for a, p in pending}
                 for fut in as_completed(futures):
                     account, p = futures[fut]
-                    gen = fut.result()  # a BackendError propagates; what is written stays written
-                    n_written += writer.write_many(_records(teacher, [p], [gen], account, mode, None))
-                    finished += 1
+                    rec = from_generation(fut.result(), p, account=account, watermark=mode, spec=None, model=teacher,
+                                          sampling=sampling.to_dict())  # a BackendError propagates; what is written stays
+                    n_written += writer.write_many([rec])
                     if progress:
-                        progress(finished)
+                        progress(n_skipped + n_written)
     log.info("harvest: wrote %d records, skipped %d already done", n_written, n_skipped)
     return HarvestSummary(out=str(out), n_prompts=len(prompts), n_written=n_written, n_skipped=n_skipped,
                           accounts=config.account_ids(), watermark=mode)
 
 
-def _account_marker(teacher: Backend, account: str, master: Any, mark_config: Any, watermark: bool):
-    if not watermark:
-        return None, None
-    from stillwatch.mark import MarkConfig, Marker
-
-    marker = Marker(master, account, config=mark_config or MarkConfig(), vocab_size=teacher.vocab_size)
-    return marker.hf_processor(), marker.spec_record()
-
-
-class _RowDispatch:
-    """A logits processor applying ``processors[r]`` to row r of the batch (rows sharing a processor are
-    processed together). Requires the batch's rows in the order of ``processors``; inputs never mutated."""
-
-    def __init__(self, processors: Sequence[Any]) -> None:
-        self.groups: dict[int, tuple[Any, list[int]]] = {}
-        for row, proc in enumerate(processors):
-            self.groups.setdefault(id(proc), (proc, []))[1].append(row)
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        if len(self.groups) == 1:
-            proc, _ = next(iter(self.groups.values()))
-            return proc(input_ids, scores)
-        out = scores.clone()  # [B, V]
-        for proc, rows in self.groups.values():
-            idx = torch.as_tensor(rows, device=scores.device)
-            out[idx] = proc(input_ids[idx], scores[idx])
-        return out
+def check_resume(out: Path, existing: Sequence[Transcript], *, teacher: Backend, mode: str, spec: dict | None,
+                 sampling: dict, assigned: Mapping[str, str]) -> None:
+    """Refuse (InputError naming every differing setting) to append to ``out`` when its ``existing``
+    records were harvested with another teacher, tokenizer, watermark, sampling or account assignment."""
+    if not existing:
+        return
+    want = {"teacher": teacher.name, "tokenizer": teacher.tokenizer_id or None, "watermark": mode,
+            "watermark settings": spec_key(spec), "sampling": tuple(sorted(sampling.items()))}
+    have = {"teacher": {r.model for r in existing}, "tokenizer": {r.tokenizer_id for r in existing},
+            "watermark": {r.watermark for r in existing}, "watermark settings": {spec_key(r.spec) for r in existing},
+            "sampling": {tuple(sorted(r.sampling.items())) for r in existing}}
+    if have["watermark"] != {want["watermark"]}:
+        del want["watermark settings"]  # implied by the watermark's difference
+    diffs = [f"{k} ({_show(have[k])} in the file, {_show({v})} now)" for k, v in want.items() if have[k] != {v}]
+    moved = [r for r in existing if r.prompt_id in assigned and assigned[r.prompt_id] != r.account]
+    if moved:
+        accts = sorted({r.account for r in existing})
+        diffs.append(f"accounts ({len(accts)} in the file: {accts[0]}..{accts[-1]}; now prompt {moved[0].prompt_id} "
+                     f"would go to {assigned[moved[0].prompt_id]}, not {moved[0].account})")
+    if diffs:
+        raise InputError(f"{out} holds {len(existing)} answers harvested with other settings: {'; '.join(diffs)}. "
+                         "Resume with the same settings, or harvest into another --out")
 
 
-def _ask_remote(backend: Backend, prompt: Prompt, config: HarvestConfig) -> Generation:
-    gens = backend.generate([prompt.prompt], max_new_tokens=config.max_new_tokens, temperature=config.temperature,
-                            top_k=config.top_k, batch_size=1)
+def _show(values: set) -> str:
+    def one(v: Any) -> str:
+        if isinstance(v, tuple):
+            return ", ".join(f"{k}={x}" for k, x in v)
+        if isinstance(v, str) and len(v) > 40:
+            return v[:12] + "..."
+        return str(v)
+
+    return " / ".join(sorted(one(v) for v in values))
+
+
+def _ask_remote(backend: Backend, prompt: Prompt, sampling: Sampling) -> Generation:
+    gens = backend.generate([prompt.prompt], max_new_tokens=sampling.max_new_tokens, temperature=sampling.temperature,
+                            top_k=sampling.top_k, batch_size=1)
     if len(gens) != 1:
         raise DistillError(f"teacher returned {len(gens)} answers for one prompt ({prompt.id})")
     return gens[0]
-
-
-def _records(teacher: Backend, batch: Sequence[Prompt], gens: Sequence[Generation], account: str, mode: str,
-             spec: dict | None) -> list[Transcript]:
-    if len(gens) != len(batch):
-        raise DistillError(f"teacher returned {len(gens)} answers for {len(batch)} prompts")
-    return [
-        Transcript(
-            prompt_id=p.id, family=p.family, prompt=p.prompt, answer=g.text, account=account, watermark=mode,
-            spec=spec, teacher=teacher.name, tokenizer_id=teacher.tokenizer_id,
-            prompt_ids=tuple(int(i) for i in g.prompt_ids), answer_ids=tuple(int(i) for i in g.completion_ids),
-        )
-        for p, g in zip(batch, gens, strict=True)
-    ]

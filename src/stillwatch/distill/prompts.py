@@ -7,13 +7,12 @@ prompts, on every platform (only :class:`random.Random` with an explicit seed is
 
 from __future__ import annotations
 
-import json
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 from stillwatch.errors import InputError
+from stillwatch.records.prompts import Prompt
+
+__all__ = ["FAMILIES", "generate_prompts"]
 
 FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use")
 
@@ -49,18 +48,6 @@ _CITIES = ("Paris", "Lagos", "Tokyo", "Lima", "Oslo", "Cairo", "Delhi", "Quito",
 _CURRENCIES = ("USD", "EUR", "JPY", "GBP", "INR", "BRL")
 _TICKERS = ("ACME", "GLOBX", "INITECH", "UMBR", "STARK")
 _TITLES = ("budget review", "design sync", "hiring panel", "quarterly planning", "retro")
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """One generated prompt: ``family`` is one of :data:`FAMILIES`."""
-
-    id: str
-    family: str
-    prompt: str
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "family": self.family, "prompt": self.prompt}
 
 
 def _reasoning(rng: random.Random) -> str:
@@ -125,42 +112,3 @@ def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMIL
         Prompt(id=f"p{seed}-{i:06d}", family=families[i % len(families)], prompt=_BUILDERS[families[i % len(families)]](rng))
         for i in range(n)
     ]
-
-
-def write_prompts(path: Path, prompts: list[Prompt]) -> None:
-    """Write prompts as JSONL (one ``{"id", "family", "prompt"}`` object per line)."""
-    with Path(path).open("w", encoding="utf-8") as fh:
-        for p in prompts:
-            fh.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
-
-
-def read_prompts(path: Path) -> list[Prompt]:
-    """Read a JSONL prompt file; each line needs a non-empty string ``prompt`` (``id`` optional).
-
-    Raises :class:`InputError` naming the file and line of the first bad record.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"prompt file not found: {path}")
-    out: list[Prompt] = []
-    for lineno, line in enumerate(_lines(path), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict) or not isinstance(rec.get("prompt"), str) or not rec["prompt"].strip():
-            raise InputError(f"{path}:{lineno}: each line needs a non-empty string field 'prompt'")
-        out.append(Prompt(id=str(rec.get("id", f"line{lineno:06d}")), family=str(rec.get("family", "custom")), prompt=rec["prompt"]))
-    if not out:
-        raise InputError(f"prompt file {path} holds no prompts")
-    ids = [p.id for p in out]
-    if len(set(ids)) != len(ids):
-        raise InputError(f"prompt file {path} has duplicate ids; ids must be unique for resumable harvests")
-    return out
-
-
-def _lines(path: Path) -> Iterator[str]:
-    with path.open("r", encoding="utf-8") as fh:
-        yield from fh

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from stillwatch.distill.losses import IGNORE_INDEX, forward_kl_loss, generalized_jsd_loss, sequence_kd_loss
-from stillwatch.distill.transcripts import Transcript
 from stillwatch.errors import DistillError, InputError
+from stillwatch.records import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,9 @@ def build_examples(records: Sequence[Transcript], student: Any, max_len: int) ->
     out: list[Example] = []
     for r in records:
         if r.tokenizer_id == student.tokenizer_id and r.prompt_ids:
-            p_ids, a_ids = list(r.prompt_ids), list(r.answer_ids)
+            p_ids, a_ids = list(r.prompt_ids), list(r.completion_ids)
         else:
-            p_ids, a_ids = student.chat_prompt_ids(r.prompt), student.encode(r.answer)
+            p_ids, a_ids = student.chat_prompt_ids(r.prompt), student.encode(r.text)
         if eos is not None:
             a_ids = a_ids + [eos]
         ids = (p_ids + a_ids)[:max_len]
@@ -230,18 +230,7 @@ def train(
     total_steps = batches_per_epoch * config.epochs
 
     ckpt = out / "checkpoint"
-    state_file = ckpt / "trainer_state.json"
-    state = {"step": 0, "history": [], "eval_before": None, "train_tokens": 0, "last_loss": float("nan")}
-    if resume and state_file.is_file():
-        saved = json.loads(state_file.read_text())
-        if saved.get("config") != config.to_dict() or saved.get("n_train") != len(train_set):
-            raise DistillError(
-                f"{out} holds a checkpoint from a different run (config or data differ); "
-                f"use another --out or --no-resume"
-            )
-        state.update(saved)
-    elif not resume and ckpt.exists():
-        log.warning("%s: starting over; the old checkpoint will be overwritten", out)
+    state = _initial_state(out, ckpt, config, len(train_set), resume)
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available())
     model = student.model
@@ -271,24 +260,7 @@ def train(
         batches = [[train_set[i] for i in perm[s : s + config.batch_size]] for s in range(0, len(perm), config.batch_size)]
         for bi in range(step - epoch * batches_per_epoch, len(batches)):
             b = {k: v.to(accelerator.device) for k, v in collate(batches[bi], pad_id).items()}
-            if prefix is not None and config.loss == "seq":
-                loss = prefix.seq_loss(batches[bi], b)  # the head only where labels are
-            else:
-                if prefix is not None:
-                    logits = prefix.logits(batches[bi], b)  # [B, T, V]
-                else:
-                    logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
-                loss = sequence_kd_loss(logits, b["labels"]) if config.loss == "seq" else None
-            if loss is None:
-                with torch.inference_mode():
-                    t_logits = t_model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, Vt]
-                v = min(logits.shape[-1], t_logits.shape[-1])
-                s_l, t_l = logits[..., :v], t_logits[..., :v].float().clone()
-                mask = b["labels"] != IGNORE_INDEX  # [B, T]
-                if config.loss == "fkl":
-                    loss = forward_kl_loss(s_l, t_l, mask, temperature=config.temperature)
-                else:
-                    loss = generalized_jsd_loss(s_l, t_l, mask, beta=config.jsd_beta, temperature=config.temperature)
+            loss = _batch_loss(model, prefix, t_model, batches[bi], b, config)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(loss)
             if config.grad_clip > 0:
@@ -323,6 +295,47 @@ def train(
         student.save_pretrained(out)
         (out / "train_summary.json").write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
+
+
+def _initial_state(out: Path, ckpt: Path, config: TrainConfig, n_train: int, resume: bool) -> dict:
+    """The trainer state to start from: a fresh one, or (``resume``) the checkpoint's in ``ckpt``.
+    Raises DistillError when that checkpoint is from a run with another config or data."""
+    state = {"step": 0, "history": [], "eval_before": None, "train_tokens": 0, "last_loss": float("nan")}
+    state_file = ckpt / "trainer_state.json"
+    if resume and state_file.is_file():
+        saved = json.loads(state_file.read_text())
+        if saved.get("config") != config.to_dict() or saved.get("n_train") != n_train:
+            raise DistillError(
+                f"{out} holds a checkpoint from a different run (config or data differ); "
+                f"use another --out or --no-resume"
+            )
+        state.update(saved)
+    elif not resume and ckpt.exists():
+        log.warning("%s: starting over; the old checkpoint will be overwritten", out)
+    return state
+
+
+def _batch_loss(model: Any, prefix: Any, t_model: Any, examples: list, b: dict, config: TrainConfig) -> Any:
+    """The loss of one batch: sequence-level KD on the answers (through the frozen prefix when there is
+    one), or forward KL / generalised JSD against the teacher's logits."""
+    import torch
+
+    if prefix is not None and config.loss == "seq":
+        return prefix.seq_loss(examples, b)  # the head only where labels are
+    if prefix is not None:
+        logits = prefix.logits(examples, b)  # [B, T, V]
+    else:
+        logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, V]
+    if config.loss == "seq":
+        return sequence_kd_loss(logits, b["labels"])
+    with torch.inference_mode():
+        t_logits = t_model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits  # [B, T, Vt]
+    v = min(logits.shape[-1], t_logits.shape[-1])
+    s_l, t_l = logits[..., :v], t_logits[..., :v].float().clone()
+    mask = b["labels"] != IGNORE_INDEX  # [B, T]
+    if config.loss == "fkl":
+        return forward_kl_loss(s_l, t_l, mask, temperature=config.temperature)
+    return generalized_jsd_loss(s_l, t_l, mask, beta=config.jsd_beta, temperature=config.temperature)
 
 
 class FrozenPrefix:

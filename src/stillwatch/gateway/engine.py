@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from stillwatch.errors import BackendError, InputError
-from stillwatch.mark import MarkConfig, Marker, MasterKey
+from stillwatch.mark import Marker, MasterKey
+from stillwatch.mark.generate import bind_config
 
 from .config import EngineConfig
 
@@ -56,7 +57,7 @@ class MarkerCache:
 
     def __init__(self, master: MasterKey, backend: Any, size: int = 4096) -> None:
         self.master = master
-        self.config = MarkConfig(tokenizer_id=backend.tokenizer_id)
+        self.config = bind_config(None, backend.tokenizer_id)  # mark's default configuration, bound to the tokenizer
         self.vocab_size = int(backend.vocab_size)
         self.size = size
         self._lock = threading.Lock()

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from stillwatch.errors import GuardInputError
 from stillwatch.guard_eval.contract import NEVER, DetectorOutput
+from stillwatch.guard_eval.population import PopulationFigure, per_population, versus_baselines
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,7 @@ class Evaluation:
     campaigns_recovered: float | None
     harvest_before_alarm: dict[str, float] | None  # campaign id -> share
     notes: tuple[str, ...] = field(default_factory=tuple)
+    populations: tuple[PopulationFigure, ...] = ()  # per labelled family (guard_eval.population)
 
     @property
     def harvest_max(self) -> float | None:
@@ -157,6 +159,8 @@ class Evaluation:
             else self.campaigns_recovered >= GOALS["campaigns_recovered"],
             "ari": None if self.ari is None else self.ari >= GOALS["ari"],
             "harvest_before_alarm": None if self.harvest_max is None else self.harvest_max < GOALS["harvest_before_alarm"],
+            "benign_fp_per_population": None if not self.populations
+            else all(p.meets_goal for p in self.populations if p.benign),
         }
 
     def to_json(self) -> dict:
@@ -180,6 +184,7 @@ class Evaluation:
             else {k: r(v) for k, v in self.harvest_before_alarm.items()},
             "harvest_before_alarm_max": r(self.harvest_max),
             "goals": self.goals(),
+            "populations": [p.to_json() for p in self.populations],
             "notes": list(self.notes),
         }
 
@@ -256,11 +261,13 @@ def evaluate_output(log: pa.Table, labels: pa.Table, out: DetectorOutput, scenar
         lab_ids = labels["account_id"].to_pylist()
         hba = harvest_before_alarm(log, labels, {a: int(t) for a, t in zip(lab_ids, alarm) if t != NEVER})
     n_camps = len({c for c in camp if c is not None})
+    pops = per_population(labels["family"].to_numpy(zero_copy_only=False), is_c, score, flagged) \
+        if "family" in labels.column_names else ()
     return Evaluation(
         detector=out.name, scenario=scenario, n_benign=n_b, n_campaign_accounts=n_c, n_campaigns=n_camps,
         tpr_at=tpr, measurable=meas, pr_auc=average_precision(is_c, np.where(np.isfinite(score), score, -1e300)),
         own_tpr=float(flagged[is_c].mean()), own_fpr=float(flagged[~is_c].mean()),
-        ari=ari, campaigns_recovered=rec, harvest_before_alarm=hba, notes=tuple(notes),
+        ari=ari, campaigns_recovered=rec, harvest_before_alarm=hba, notes=tuple(notes), populations=pops,
     )
 
 
@@ -354,8 +361,9 @@ def run_detector(name: str, log: pa.Table, stream: bool = True, labels: pa.Table
 
 
 def evaluate_scenario(scenario: str, n_exchanges: int, seed: int, detectors=DETECTORS, stream: bool = True,
-                      progress=None) -> tuple[list[Evaluation], dict]:
-    """Simulate a scenario and evaluate each detector on it; returns (evaluations, timing/info)."""
+                      progress=None, hard_negatives: bool = False) -> tuple[list[Evaluation], dict]:
+    """Simulate a scenario (with ``hard_negatives``: the populations of ``stillwatch.guard_sim.hard`` added)
+    and evaluate each detector on it; returns (evaluations, timing/info)."""
     import time
 
     from stillwatch.guard_sim.simulate import simulate
@@ -363,8 +371,8 @@ def evaluate_scenario(scenario: str, n_exchanges: int, seed: int, detectors=DETE
     say = progress or (lambda _msg: None)
     say(f"{scenario}: simulating {n_exchanges:,} exchanges")
     t0 = time.perf_counter()
-    log_t, labels = simulate(scenario, n_exchanges, seed)
-    info = {"scenario": scenario, "n_exchanges": log_t.num_rows, "seed": seed,
+    log_t, labels = simulate(scenario, n_exchanges, seed, hard_negatives=hard_negatives)
+    info = {"scenario": scenario, "n_exchanges": log_t.num_rows, "seed": seed, "hard_negatives": hard_negatives,
             "simulate_s": round(time.perf_counter() - t0, 2), "detector_s": {}}
     evals = []
     for d in detectors:
@@ -373,6 +381,7 @@ def evaluate_scenario(scenario: str, n_exchanges: int, seed: int, detectors=DETE
         out, notes = run_detector(d, log_t, stream=stream, labels=labels)
         evals.append(evaluate_output(log_t, labels, out, scenario, notes))
         info["detector_s"][d] = round(time.perf_counter() - t0, 2)
+    info["versus_baselines"] = versus_baselines(evals)
     return evals, info
 
 
@@ -415,4 +424,5 @@ def evaluate_files(log_path: str, labels_path: str, detectors=DETECTORS, stream:
         out, notes = run_detector(d, res.table, stream=stream, labels=labels)
         evals.append(evaluate_output(res.table, labels, out, str(log_path), notes))
         info["detector_s"][d] = round(time.perf_counter() - t0, 2)
+    info["versus_baselines"] = versus_baselines(evals)
     return evals, info

@@ -10,6 +10,12 @@ Scenario families (``SCENARIOS``): each holds the same kind of benign population
 campaigns of one family at different sizes (so "fraction of campaigns recovered" means something),
 except ``swarm`` (two very large campaigns), ``mixed`` (one campaign of each kind; the default and
 the demo) and ``heldout`` (capabilities, wording and rates never used while developing the detector).
+
+The shape families ``keyrot``, ``reseller30``, ``burst``, ``cohort`` and ``spread``
+(:mod:`.shapes`) hold the hard negatives of :mod:`.hard` (popular public prompts
+shared verbatim, classes, companies on NAT, evaluation labs, apps, monitors, resellers) beside
+three campaigns of one shape; ``simulate(..., hard_negatives=True)`` adds the hard negatives to
+any family.
 """
 
 from __future__ import annotations
@@ -27,6 +33,9 @@ from stillwatch.guard_sim.benign import BenignConfig, benign_population
 from stillwatch.guard_sim.campaigns import CampaignSpec, campaign_block
 from stillwatch.guard_sim.common import Block, random_ips
 from stillwatch.guard_sim import textgen as tg
+from stillwatch.guard_sim.hard import SHAPES, HardConfig, public_pool
+from stillwatch.guard_sim.hard import hard_negatives as hard_blocks
+from stillwatch.guard_sim.shapes import shape_blocks
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +50,15 @@ class ScenarioConfig:
     campaign_share: float = 0.15  # fraction of all exchanges that are campaign traffic (before minimums)
     benign: BenignConfig = field(default_factory=BenignConfig)
     cgnat_pool_size: int = 300
+    hard: HardConfig | None = None  # hard negatives (simulate_hard) replacing part of the benign traffic
+    shapes: tuple[str, ...] = ()  # campaigns of the shapes of simulate_shapes, one per entry
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.campaign_share < 0.9:
             raise GuardInputError(f"ScenarioConfig.campaign_share={self.campaign_share} must lie in [0, 0.9)")
+        bad = [x for x in self.shapes if x not in SHAPES]
+        if bad:
+            raise GuardInputError(f"ScenarioConfig.shapes has {bad}; allowed: {SHAPES}")
 
 
 def _three(base: CampaignSpec, sizes: tuple[int, ...]) -> tuple[CampaignSpec, ...]:
@@ -130,6 +144,19 @@ SCENARIOS: dict[str, ScenarioConfig] = {
         ),
     ]
 }
+SCENARIOS.update({
+    shape: ScenarioConfig(shape, f"HARD: {desc}; beside popular public prompts, classes, companies on NAT, "
+                          "evaluation labs, apps, monitors and resellers", (), hard=HardConfig(), shapes=(shape,) * 3)
+    for shape, desc in (
+        ("keyrot", "key rotation every few dozen requests behind a handful of datacenter addresses, machine pace"),
+        ("reseller30", "resellers whose traffic is 30 % a nightly harvest, 70 % real customers"),
+        ("burst", "accounts of any age sending hundreds of requests in one night, then silence"),
+        ("cohort", "accounts first seen within one hour, then human-paced"),
+        ("spread", "distinct capability prompts over many accounts and keys at a human pace"),
+    )
+})
+#: The shape families (hard negatives in every one of them).
+SHAPE_FAMILIES: tuple[str, ...] = SHAPES
 
 #: Families used when developing the detector (``heldout`` and ``mixed`` excluded).
 DEVELOPMENT_FAMILIES: tuple[str, ...] = (
@@ -169,10 +196,13 @@ def _budgets(cfg: ScenarioConfig, n_exchanges: int) -> list[tuple[CampaignSpec, 
     return out
 
 
-def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_000, seed: int = 0) -> tuple[pa.Table, pa.Table]:
+def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_000, seed: int = 0,
+             hard_negatives: bool = False) -> tuple[pa.Table, pa.Table]:
     """Simulate ``n_exchanges`` exchanges of a scenario; returns ``(log, labels)``.
 
-    Requires ``n_exchanges >= 1000``. Deterministic for a given (scenario, n_exchanges, seed).
+    Requires ``n_exchanges >= 1000``. Deterministic for a given (scenario, n_exchanges, seed,
+    hard_negatives). ``hard_negatives`` adds :mod:`.simulate_hard`'s populations to a scenario that
+    has none.
     """
     from dataclasses import replace
 
@@ -181,6 +211,8 @@ def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_00
     if n_exchanges < 1000:
         raise InputError(f"n_exchanges={n_exchanges} is too small; the simulator needs at least 1000")
     cfg = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if hard_negatives and cfg.hard is None:
+        cfg = replace(cfg, hard=HardConfig())
     rng = np.random.default_rng([seed, 0x5EED])
     cgnat_pool = random_ips(rng, cfg.cgnat_pool_size, first_octets=(100, 100))  # carrier-grade NAT range
     blocks: list[Block] = []
@@ -193,9 +225,23 @@ def simulate(scenario: str | ScenarioConfig = "mixed", n_exchanges: int = 100_00
         b = campaign_block(rng, spec, harvest, f"{cfg.name}-c{i}", cfg.name, cgnat_pool)
         blocks.append(b)
         n_campaign_rows += len(b.ts_us)
+    pool = public_pool(rng, cfg.hard or HardConfig()) if cfg.hard or cfg.shapes else None
+    weights = np.sqrt(np.arange(1, len(cfg.shapes) + 1, dtype=np.float64) * 4.0)
+    for j, shape in enumerate(cfg.shapes):  # campaigns of growing size (weights 2, 2.8, 3.5, ...)
+        rows = int(cfg.campaign_share * n_exchanges * weights[j] / weights.sum())
+        for b in shape_blocks(rng, shape, rows, f"{cfg.name}-s{j}", pool, index=j):
+            blocks.append(b)
+            n_campaign_rows += len(b.ts_us)
     if n_campaign_rows >= n_exchanges:
         raise InputError(f"n_exchanges={n_exchanges} is too small for scenario {cfg.name!r} ({n_campaign_rows} campaign rows)")
-    blocks.insert(0, benign_population(rng, n_exchanges - n_campaign_rows, cfg.benign, cgnat_pool))
+    n_benign = n_exchanges - n_campaign_rows
+    if cfg.hard is not None:
+        for b in hard_blocks(rng, int(cfg.hard.share * n_benign), cfg.hard, pool, cgnat_pool):
+            blocks.append(b)
+            n_benign -= len(b.ts_us)
+        if n_benign < 100:
+            raise InputError(f"n_exchanges={n_exchanges} is too small for scenario {cfg.name!r} with hard negatives")
+    blocks.insert(0, benign_population(rng, n_benign, cfg.benign, cgnat_pool))
     return _assemble(rng, blocks)
 
 

@@ -1,6 +1,6 @@
 """`MarkConfig`: how the provider layer and the account layer share the logits.
 
-Two sharing designs (compared in ``benchmarks/mark_layers.py``):
+Two sharing designs (compared in ``benchmarks/mark/mark_layers.py``):
 
 * ``additive`` (default): both layers act on every token. Each adds its bias (KGW) on its own keyed
   partition of the vocabulary; because the two keys are independent, under layer A's null hypothesis

@@ -8,7 +8,7 @@ from stillwatch.models.tiny import TinyConfig, new_tiny_model, tiny_config
 # None of these imports torch: it is imported inside the functions that need it.
 __all__ = [
     "Backend", "ByteTokenizer", "Generation", "HFBackend", "TinyConfig",
-    "check_same_tokenizer", "load_backend", "new_tiny_model", "tiny_config",
+    "check_same_tokenizer", "load_backend", "load_tokenizer", "new_tiny_model", "tiny_config",
 ]
 
 
@@ -18,6 +18,14 @@ def load_backend(name: str, **kwargs) -> Backend:
     from stillwatch.models.registry import load_backend as _load
 
     return _load(name, **kwargs)
+
+
+def load_tokenizer(name: str):
+    """Only the tokenizer of the model ``name`` names (no weights, no torch where it can be helped):
+    enough to turn texts into token ids, e.g. for watermark detection. See :mod:`stillwatch.models.tokenizer`."""
+    from stillwatch.models.tokenizer import load_tokenizer as _load
+
+    return _load(name)
 
 
 def check_same_tokenizer(a: Backend, b: Backend) -> None:

@@ -29,7 +29,10 @@ class ByteTokenizer:
     """UTF-8 bytes as tokens 0..255, then ``<pad>`` (256), ``<bos>`` (257), ``<eos>`` (258).
 
     The chat template is ``"User: {prompt}\\nAssistant: "``. Decoding skips special tokens and
-    replaces invalid UTF-8 with U+FFFD (a random model emits arbitrary bytes).
+    replaces invalid UTF-8 with U+FFFD. A model generating through :class:`HFBackend` never emits
+    invalid UTF-8: :meth:`generation_constraint` masks every byte that could not continue valid
+    UTF-8 and :meth:`complete_length` drops a character cut off by the token limit, so a generated
+    answer's text encodes back to exactly its ids (its watermark survives decoding).
     """
 
     pad_token = "<pad>"
@@ -86,6 +89,23 @@ class ByteTokenizer:
         parts.append(bytes(run).decode("utf-8", errors="replace"))
         return "".join(parts)
 
+    def generation_constraint(self) -> Utf8Constraint:
+        """A logits processor allowing only bytes that keep the generated text valid UTF-8."""
+        return Utf8Constraint()
+
+    def complete_length(self, ids: Sequence[int]) -> int:
+        """Length of the longest prefix of ``ids`` that does not end inside a UTF-8 character
+        (a trailing lead byte with fewer continuation bytes than it announces is cut)."""
+        arr = np.asarray(list(ids), dtype=np.int64)
+        n = len(arr)
+        for back in range(1, min(4, n + 1)):  # at most 3 bytes can belong to an unfinished character
+            b = int(arr[n - back])
+            if 0x80 <= b <= 0xBF:
+                continue
+            need = _lead_length(b)
+            return n - back if need > back else n
+        return n
+
     def apply_chat_template(
         self, messages: Sequence[Mapping[str, str]], *, tokenize: bool = False, add_generation_prompt: bool = True
     ) -> str | list[int]:
@@ -130,3 +150,71 @@ class ByteTokenizer:
         if meta.get("fingerprint") != tok.fingerprint():
             raise InputError(f"byte tokenizer in {str(path)!r} has fingerprint {meta.get('fingerprint')!r}, expected {tok.fingerprint()!r}")
         return tok
+
+
+def _lead_length(b: int) -> int:
+    """Bytes of the character a lead byte ``b`` starts (1 for ASCII and anything that is not a lead)."""
+    if 0xC2 <= b <= 0xDF:
+        return 2
+    if 0xE0 <= b <= 0xEF:
+        return 3
+    if 0xF0 <= b <= 0xF4:
+        return 4
+    return 1
+
+
+# Byte ranges allowed next, by state: 0 = between characters; 1 = any continuation byte; 2..5 = the
+# restricted first continuation after E0, ED, F0, F4 (RFC 3629: no overlong forms, no surrogates,
+# nothing above U+10FFFF).
+_ALLOWED = (
+    [(0x00, 0x7F), (0xC2, 0xF4)],
+    [(0x80, 0xBF)],
+    [(0xA0, 0xBF)],
+    [(0x80, 0x9F)],
+    [(0x90, 0xBF)],
+    [(0x80, 0x8F)],
+)
+
+
+class Utf8Constraint:
+    """Logits processor: -inf for every byte id that cannot follow the ids so far in valid UTF-8
+    (special ids >= 256 are allowed only between characters). Reads the last 3 ids of each row;
+    vectorised over the batch; inputs are never mutated. Run it before a watermark's processor so
+    the watermark chooses among valid bytes only."""
+
+    def __init__(self) -> None:
+        self._table = None  # [6, V] bool, built on first use for the scores' width and device
+
+    def _states(self, input_ids):  # [B, L] -> [B] state (see _ALLOWED)
+        import torch
+
+        last = input_ids[:, -3:]
+        if last.shape[1] < 3:
+            last = torch.cat([torch.full((last.shape[0], 3 - last.shape[1]), 256, dtype=last.dtype, device=last.device), last], 1)
+        b3, b2, b1 = last[:, 0], last[:, 1], last[:, 2]  # b1 = the most recent id
+
+        def lead(b):
+            return (((b >= 0xC2) & (b <= 0xDF)) * 1 + ((b >= 0xE0) & (b <= 0xEF)) * 2 + ((b >= 0xF0) & (b <= 0xF4)) * 3)
+
+        def cont(b):
+            return (b >= 0x80) & (b <= 0xBF)
+
+        n1, n2, n3 = lead(b1), lead(b2), lead(b3)
+        need = torch.where(n1 > 0, n1, torch.where(cont(b1) & (n2 > 0), n2 - 1,
+                                                   torch.where(cont(b1) & cont(b2) & (n3 > 0), n3 - 2, 0)))
+        first = torch.where(b1 == 0xE0, 2, torch.where(b1 == 0xED, 3, torch.where(b1 == 0xF0, 4, torch.where(b1 == 0xF4, 5, 1))))
+        return torch.where(n1 > 0, first, torch.where(need > 0, 1, 0))
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        V = scores.shape[1]
+        if self._table is None or self._table.shape[1] != V or self._table.device != scores.device:
+            table = torch.zeros((len(_ALLOWED), V), dtype=torch.bool)
+            for state, ranges in enumerate(_ALLOWED):
+                for lo, hi in ranges:
+                    table[state, lo : hi + 1] = True
+            table[0, 256:] = True  # special tokens (eos) only between characters
+            self._table = table.to(scores.device)
+        allowed = self._table[self._states(input_ids)]  # [B, V]
+        return scores.masked_fill(~allowed, float("-inf"))

@@ -70,19 +70,20 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
-def _as_processor_list(logits_processor: Any, temperature: float = 1.0) -> Any:
+def _as_processor_list(logits_processor: Any, temperature: float = 1.0, constraint: Any | None = None) -> Any:
     """The caller's processors as one ``LogitsProcessorList`` that sees the *sampled* logits.
 
     transformers runs custom logits processors before its temperature warper, so a watermark
     adding ``delta`` to green logits would act as ``delta / T`` and a Gumbel layer would pick from
     the untempered distribution. The processors are therefore run on ``scores / T`` and their
     result multiplied by ``T``: after the warper divides by ``T`` the sampler sees exactly
-    ``processors(scores / T)``. Requires temperature > 0.
+    ``processors(scores / T)``. ``constraint`` (the tokenizer's, e.g. valid UTF-8 for the byte
+    tokenizer) runs first, so a watermark only ever chooses among allowed tokens. Requires temperature > 0.
     """
     from transformers import LogitsProcessor, LogitsProcessorList
 
     if logits_processor is None:
-        return None
+        return LogitsProcessorList([constraint]) if constraint is not None else None
     if isinstance(logits_processor, (LogitsProcessorList, list, tuple)):
         procs = list(logits_processor)
     elif callable(logits_processor):
@@ -91,7 +92,7 @@ def _as_processor_list(logits_processor: Any, temperature: float = 1.0) -> Any:
         raise InputError(
             f"logits_processor must be a transformers LogitsProcessor or a list of them, got {type(logits_processor).__name__}"
         )
-    inner = LogitsProcessorList(procs)
+    inner = LogitsProcessorList(([constraint] if constraint is not None else []) + procs)
     if temperature == 1.0:
         return inner
 
@@ -143,6 +144,8 @@ class HFBackend(Backend):
         self.tokenizer = tokenizer
         self.name = name
         self.vocab_size = int(model.get_output_embeddings().weight.shape[0])
+        mp = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+        self.max_positions: int | None = int(mp) if isinstance(mp, int) and mp > 0 else None
         self.tokenizer_id = tokenizer_fingerprint(tokenizer)
         eos: list[int] = []
         for cand in (getattr(tokenizer, "eos_token_id", None), getattr(model.generation_config, "eos_token_id", None)):
@@ -164,6 +167,11 @@ class HFBackend(Backend):
             bos_token_id=self.bos_token_id, eos_token_id=list(eos), pad_token_id=self.pad_token_id
         )
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        # a tokenizer whose ids are not all valid text in any order (the byte tokenizer) constrains
+        # generation and trims a character cut off at the token limit, so answers decode losslessly
+        make = getattr(tokenizer, "generation_constraint", None)
+        self._constraint = make() if callable(make) else None
+        self._complete_length = getattr(tokenizer, "complete_length", None)
         # strings the tokenizer would parse as special tokens (checked in user text: prompt injection)
         added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
         self._special_strings = tuple(sorted(
@@ -244,11 +252,14 @@ class HFBackend(Backend):
         import torch
 
         prompts = self.check_generate_args(prompts, max_new_tokens, temperature, top_k, batch_size)
-        processors = _as_processor_list(logits_processor, float(temperature))
+        processors = _as_processor_list(logits_processor, float(temperature), self._constraint)
         prompt_ids = [self.chat_prompt_ids(p) for p in prompts]
         for p, ids in zip(prompts, prompt_ids):
             if not ids:
                 raise InputError(f"prompt {p!r} encodes to no tokens")
+            if self.max_positions is not None and len(ids) + max_new_tokens > self.max_positions:
+                raise InputError(f"a prompt of {len(ids)} tokens plus {max_new_tokens} new tokens exceeds the context of "
+                                 f"{self.name!r} ({self.max_positions} tokens); shorten the prompt ({p[:40]!r}...)")
         device = self.model.device
         eos = np.asarray(self.eos_token_ids, dtype=np.int64)
         results: list[Generation] = []
@@ -286,6 +297,8 @@ class HFBackend(Backend):
                 stop_at = np.where(has_eos, is_eos.argmax(axis=1), new.shape[1])  # [B]
                 for r, x in enumerate(batch):
                     comp = new[r, : stop_at[r]]
+                    if self._complete_length is not None:
+                        comp = comp[: self._complete_length(comp)]
                     results.append(Generation(
                         prompt=prompts[start + r],
                         text=self.decode(comp),
@@ -306,6 +319,9 @@ class HFBackend(Backend):
         if not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size must be an int >= 1, got {batch_size!r}")
         seqs = _check_sequences(sequences, self.vocab_size)
+        longest = max((len(x) for x in seqs), default=0)
+        if self.max_positions is not None and longest > self.max_positions:
+            raise InputError(f"a sequence of {longest} tokens exceeds the context of {self.name!r} ({self.max_positions} tokens)")
         results: list[np.ndarray | None] = [None] * len(seqs)
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))  # similar lengths together
         device = self.model.device
@@ -349,10 +365,14 @@ class HFBackend(Backend):
 
     # ------------------------------------------------------------------ persistence
     def save_pretrained(self, directory: str | os.PathLike) -> None:
-        """Write model and tokenizer to ``directory`` so that ``load_backend(directory)`` reopens it."""
+        """Write model and tokenizer to ``directory`` so that ``load_backend(directory)`` reopens it
+        (and ``load_tokenizer(directory)`` reads its tokenizer alone, with the same ``tokenizer_id``)."""
+        from stillwatch.models.tokenizer import write_sidecar
+
         Path(directory).mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(directory)
         self.tokenizer.save_pretrained(directory)
+        write_sidecar(directory, self.tokenizer_id, self.vocab_size)
 
 
 @contextlib.contextmanager

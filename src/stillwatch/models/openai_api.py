@@ -194,7 +194,7 @@ class OpenAIBackend(Backend):
     ) -> list[Generation]:
         """As :meth:`Backend.generate`; ``user`` (default: the backend's) is sent with each
         request as the OpenAI ``user`` field, e.g. the account id. ``top_k`` is sent as an
-        extra body field (vLLM and Stillwatch's gateway read it). Ids are not returned."""
+        extra body field (vLLM reads it). Ids are not returned."""
         if logits_processor is not None:
             raise BackendError(f"backend {self.name!r} is a remote API: it cannot apply a logits processor")
         prompts = self.check_generate_args(prompts, max_new_tokens, temperature, top_k, batch_size)

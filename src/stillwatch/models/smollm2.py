@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from stillwatch.errors import BackendError, InputError
-from stillwatch.models.hf import HFBackend, hub_offline, resolve_device
+from stillwatch.models.hf import HFBackend, hub_offline, resolve_device, tokenizer_fingerprint
+from stillwatch.models.tokenizer import write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,9 @@ def convert_gguf(gguf: Path, cache: Path) -> Path:
             del model.config.quantization_config
         model.to(torch.bfloat16).save_pretrained(tmp)
         tok.save_pretrained(tmp)
+        with hub_offline():  # the fingerprint of the tokenizer as the backend will load it, for load_tokenizer
+            saved = AutoTokenizer.from_pretrained(str(tmp), local_files_only=True)
+        write_sidecar(tmp, tokenizer_fingerprint(saved), int(model.get_output_embeddings().weight.shape[0]))
 
     try:
         return atomic_build(cache, _marker_for(gguf), build)

@@ -3,8 +3,8 @@ master key, and optionally the harvest transcripts (e.g. exported from the ledge
 
 The transcripts supply the watermark spec (from their spec records), the accounts to test, the
 teacher's tokenizer and the scoring material. Without transcripts the spec comes from ``mark_config``
-(default: ``MarkConfig()``), the accounts from ``accounts``, and the scoring material from the
-built-in prompt generator.
+(default: ``MarkConfig()``), the accounts from ``accounts``, and the scoring material from
+``prompts`` (the caller's scoring prompts, e.g. ``distill``'s built-in generator at the CLI).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from stillwatch.distill.prompts import generate_prompts
-from stillwatch.distill.transcripts import Transcript, read_transcripts
+from stillwatch.records import Transcript, read_transcripts
 from stillwatch.errors import InputError, TraceError
 from stillwatch.trace.radioactivity import (
     RadioactivityConfig,
@@ -72,12 +71,14 @@ def run_radioactivity(
     progress: Callable[[int], None] | None = None,
     reference: Path | Sequence[Transcript] | None = None,
     base: Any | None = None,
+    prompts: Sequence[str] | None = None,
 ) -> RadioactivityResult:
     """Test ``suspect`` (a Backend) for the provider layer of ``master``'s watermark, and attribute
     accounts. ``teacher`` (or ``teacher_loader(name)``) supplies the teacher's tokenizer when the
     suspect's differs (closed setting only). ``reference``: unwatermarked transcripts scored
     teacher-forced when ``config.scoring == "reference"`` (open setting). ``base``: the model the
-    suspect is believed to be fine-tuned from (local, the teacher's tokenizer) for the differential test."""
+    suspect is believed to be fine-tuned from (local, the teacher's tokenizer) for the differential test.
+    ``prompts``: scoring prompts when there are no transcripts (required then, except for reference scoring)."""
     from stillwatch.mark import MarkConfig
 
     records: list[Transcript] = []
@@ -104,13 +105,11 @@ def run_radioactivity(
         if config.scoring == "reference":
             texts = reference_texts(suspect, reference, config)
         else:
-            texts = _open_texts(suspect, records, config, progress)
+            texts = _open_texts(suspect, records, config, progress, prompts)
         return open_model_test(suspect, texts, spec, key, watermark_tokenizer_id=wm_tok, base=base, **common)
 
     # closed setting
-    prompts = [r.prompt for r in _sample(records, config.max_texts, config.seed)] if records else [
-        p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)
-    ]
+    prompts = [r.prompt for r in _sample(records, config.max_texts, config.seed)] if records else _given_prompts(prompts)
     same = bool(wm_tok) and getattr(suspect, "tokenizer_id", None) == wm_tok
     if same or not wm_tok:
         if not wm_tok and not getattr(suspect, "local", False):
@@ -118,7 +117,7 @@ def run_radioactivity(
         encoder = (teacher or suspect).encode
     else:
         if teacher is None:
-            name = next((r.teacher for r in records if r.teacher), None)
+            name = next((r.model for r in records if r.model), None)
             if name is None or teacher_loader is None:
                 raise TraceError("the suspect's tokenizer differs from the teacher's; pass the teacher to re-tokenize its answers")
             teacher = teacher_loader(name)
@@ -152,10 +151,10 @@ def _transcript_texts(suspect: Any, records: Sequence[Transcript], config: Radio
     context): the stored ids when the tokenizer is the suspect's, else the text re-tokenized."""
     texts = []
     for r in _sample(list(records), config.max_texts, config.seed):
-        if r.prompt_ids and r.answer_ids and r.tokenizer_id == suspect.tokenizer_id:
-            p, a = list(r.prompt_ids), list(r.answer_ids)
+        if r.prompt_ids and r.completion_ids and r.tokenizer_id == suspect.tokenizer_id:
+            p, a = list(r.prompt_ids), list(r.completion_ids)
         else:
-            p, a = suspect.chat_prompt_ids(r.prompt), suspect.encode(r.answer)
+            p, a = suspect.chat_prompt_ids(r.prompt), suspect.encode(r.text)
         if a:
             texts.append(ScoringText(np.asarray(p + a, dtype=np.int64), score_from=len(p)))
     if not texts:
@@ -163,17 +162,23 @@ def _transcript_texts(suspect: Any, records: Sequence[Transcript], config: Radio
     return texts
 
 
+def _given_prompts(prompts: Sequence[str] | None) -> list[str]:
+    if not prompts:
+        raise InputError("without transcripts the test needs scoring prompts")
+    return list(prompts)
+
+
 def _open_texts(suspect: Any, records: Sequence[Transcript], config: RadioactivityConfig,
-                progress: Callable[[int], None] | None) -> list[ScoringText]:
+                progress: Callable[[int], None] | None, prompts: Sequence[str] | None) -> list[ScoringText]:
     """Scoring texts for the open setting (answers scored, prompts as context): with
     ``config.scoring == "transcripts"`` the harvested prompt + answer ids; otherwise the suspect's own
-    sampled answers to the harvest's prompts (or, without transcripts, to built-in prompts)."""
+    sampled answers to the harvest's prompts (or, without transcripts, to ``prompts``)."""
     if records and config.scoring == "transcripts":
         return _transcript_texts(suspect, records, config, "the transcripts")
     if records:
         prompts = [r.prompt for r in _sample(list(records), config.max_texts, config.seed)]
     else:
-        prompts = [p.prompt for p in generate_prompts(min(config.max_texts, 64), seed=config.seed + 7919)]
+        prompts = _given_prompts(prompts)[: config.max_texts]
     gens = suspect.generate(prompts, max_new_tokens=config.max_new_tokens, temperature=config.temperature,
                             seed=config.seed, batch_size=config.batch_size, progress=progress)
     texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))

@@ -1,0 +1,239 @@
+"""Statistics of the black-box provenance test: answer agreement, exact paired tests, the
+intersection-union test over a panel, Holm's correction, alpha spending over looks, and the
+Nikolic, Baluta & Saxena (2025) baseline.
+
+Everything here is pure numpy/scipy (no models, no I/O), vectorised over prompts and models.
+
+Data model: for ``P`` prompts and a panel of ``M`` models, ``agree`` is a boolean ``[P, M]``
+matrix whose entry ``(i, j)`` says whether the suspect's greedy answer to prompt ``i`` agrees
+with panel model ``j``'s (see :func:`agreement`).
+
+The test (Stillwatch's). For candidate ``c`` and any other panel model ``r``, the prompts are
+drawn i.i.d. from a sampler, so the pairs ``(agree[i, c], agree[i, r])`` are i.i.d.; with
+``n10`` = #prompts where the suspect agrees with ``c`` but not ``r`` and ``n01`` the reverse,
+
+    H0(c, r):  P(agree with c) <= P(agree with r)   <=>   P(10) <= P(01),
+
+and conditionally on ``d = n10 + n01`` discordant prompts, ``n10`` is Binomial(d, q) with
+q = P(10) / (P(10) + P(01)) <= 1/2 under H0, so ``P(Bin(d, 1/2) >= n10)`` is an exact (and under
+q < 1/2 conservative) p-value: the one-sided exact McNemar test (McNemar 1947; Agresti,
+*Categorical Data Analysis*, 3rd ed., Sec. 11.1.4). Candidate ``c`` is attributed only if it
+beats *every* other panel model: the null of candidate ``c``,
+
+    H0(c): the suspect's agreement with c is no higher than its agreement with at least one
+           other model of the panel (the other candidates and the reference models),
+
+is the union of the H0(c, r), and the intersection-union test (Berger 1982) rejects it at level
+alpha when every pairwise test does, i.e. its p-value is ``max_r p(c, r)`` with no correction.
+Across the ``m`` candidates Holm's step-down correction (Holm 1979) bounds the family-wise error;
+the ``m`` rejections are mutually exclusive (two candidates cannot each beat the other), so Holm
+acts as Bonferroni on the smallest p-value.
+
+Adaptive budget: the suspect is queried in looks (e.g. 250, 500, 750, 1000 prompts); look ``k``
+may reject at level ``alpha * w_k`` with spending weights ``w_k = t_k**rho - t_{k-1}**rho``
+(``t_k`` = fraction of the budget, Lan & DeMets 1983 spending functions, ``sum w_k = 1``). The
+union bound over looks makes the whole procedure valid at ``alpha`` whatever the dependence
+between looks (conservative beside a boundary computed from that dependence), and
+:func:`sequential_p_value` ``= min_k p_k / w_k`` is a valid p-value for it. Stopping early for
+futility (no candidate ahead of the panel) never adds a rejection, so it costs no validity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from stillwatch.core.stats import binomial_tail
+from stillwatch.errors import InputError
+
+#: The answer string standing for "the model ended its answer at once" (end of sequence).
+EMPTY_ANSWER = "\u2205"
+
+
+def normalise_answers(answers) -> np.ndarray:
+    """Answers as a numpy unicode array, whitespace-stripped (case kept). An empty answer (the model
+    ended at once) becomes :data:`EMPTY_ANSWER`; a whitespace-only one (a byte-level model's first
+    token is often a space) becomes ``""``, which :func:`agreement` treats as uninformative. So does a
+    token that is only part of a UTF-8 character (it decodes to U+FFFD, which would make every such
+    byte look alike), after its U+FFFD marks are removed."""
+    raw = np.asarray(list(answers), dtype=str)
+    arr = np.char.strip(np.char.replace(raw, "\ufffd", ""))
+    return np.where(np.char.str_len(raw) == 0, EMPTY_ANSWER, arr)
+
+
+def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
+    """Per-prompt agreement of two models' greedy answers, compared as decoded strings.
+
+    ``mode="exact"``: equal after ``strip()`` (Nikolic et al.'s comparison of ``decode(token).strip()``).
+    ``mode="prefix"``: one stripped answer is a prefix of the other. It compares models with
+    different tokenizers (a byte-level model's first token ``"T"`` is compatible with ``"The"``;
+    ``"Th"`` and ``"To"`` are not), reducing to ``exact`` when both emit whole words. A
+    whitespace-only answer carries no information and agrees with every answer: from the suspect it
+    is concordant for every pair of panel models and cannot move the paired test; a panel model's
+    uninformative answers are masked out of its comparisons by :func:`panel_test`. An empty answer
+    (end of sequence) agrees only with empty and whitespace-only answers. Requires equal lengths.
+    Returns a bool array [P].
+    """
+    if mode not in ("prefix", "exact"):
+        raise InputError(f"agreement mode must be 'prefix' or 'exact', got {mode!r}")
+    sa, sb = list(suspect), list(other)
+    if len(sa) != len(sb):
+        raise InputError(f"answer lists differ in length: {len(sa)} vs {len(sb)}")
+    if mode == "exact":
+        return np.char.strip(np.asarray(sa, dtype=str)) == np.char.strip(np.asarray(sb, dtype=str))
+    a, b = normalise_answers(sa), normalise_answers(sb)
+    return np.char.startswith(a, b) | np.char.startswith(b, a)
+
+
+def informative(answers) -> np.ndarray:
+    """Bool [P]: the answer says something (not whitespace-only, not only half a UTF-8 character).
+    An empty answer (end of sequence) is informative."""
+    return np.char.str_len(normalise_answers(answers)) > 0
+
+
+def agreement_matrix(suspect, panel: list, *, mode: str = "prefix") -> np.ndarray:
+    """``[P, M]`` bool matrix: the suspect's agreement with each of the ``M`` panel answer lists."""
+    if not panel:
+        raise InputError("the panel holds no model")
+    return np.stack([agreement(suspect, p, mode=mode) for p in panel], axis=1)
+
+
+def mcnemar_one_sided(n10, n01):
+    """Exact one-sided McNemar p-value ``P(Bin(n10 + n01, 1/2) >= n10)`` (vectorised).
+
+    Null: among discordant prompts the suspect sides with the first model at most as often as with
+    the second. ``n10 + n01 = 0`` gives 1. Requires n10, n01 >= 0."""
+    n10 = np.asarray(n10, dtype=np.int64)
+    n01 = np.asarray(n01, dtype=np.int64)
+    if np.any(n10 < 0) or np.any(n01 < 0):
+        raise InputError("discordant counts must be >= 0")
+    return binomial_tail(n10, n10 + n01, 0.5)
+
+
+def discordant_counts(agree: np.ndarray, usable: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n10[j, k]`` = #prompts where the suspect agrees with model j but not k, counted over the
+    prompts where both j's and k's answers are ``usable`` (default: all), and ``n01 = n10.T``.
+
+    With X = agree & usable and U = usable (0/1 matrices [P, M]):
+    n10[j, k] = sum_p X[p, j] U[p, k] (1 - A[p, k]) = (X^T U - X^T X)[j, k]."""
+    a = np.asarray(agree, dtype=np.int64)  # [P, M]
+    u = np.ones_like(a) if usable is None else np.asarray(usable, dtype=np.int64)
+    if u.shape != a.shape:
+        raise InputError(f"usable mask shape {u.shape} differs from the agreement matrix {a.shape}")
+    x = a * u
+    n10 = x.T @ u - x.T @ x  # [M, M]
+    return n10, n10.T
+
+
+def holm(p) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values: reject H_i at FWER alpha iff ``adj[i] <= alpha``."""
+    p = np.asarray(p, dtype=np.float64)
+    m = p.size
+    if m == 0:
+        return p.copy()
+    order = np.argsort(p, kind="stable")
+    scaled = (m - np.arange(m)) * p[order]
+    adj_sorted = np.minimum(np.maximum.accumulate(scaled), 1.0)
+    out = np.empty(m)
+    out[order] = adj_sorted
+    return out
+
+
+@dataclass(frozen=True)
+class PanelTest:
+    """The IUT p-values of every candidate at one look.
+
+    ``p_value[c]`` = max over the other panel models r of the exact McNemar p(c beats r);
+    ``rival[c]`` = the panel index attaining it (the model hardest to beat);
+    ``discordant[c]`` = the discordant prompts between c and that rival;
+    ``p_holm`` = Holm-adjusted over the candidates."""
+
+    p_value: np.ndarray
+    rival: np.ndarray
+    p_holm: np.ndarray
+    rate: np.ndarray
+    discordant: np.ndarray
+
+
+def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None = None) -> PanelTest:
+    """Test every candidate (the first ``n_candidates`` panel columns) against all other panel
+    columns (the other candidates and the reference models). ``usable[p, j]``: panel model j's answer
+    to prompt p is informative (see :func:`informative`); a pair of models is compared on the prompts
+    where both answered informatively. The mask depends on the panel's answers only (fixed before the
+    suspect is asked), so each pair's prompts are an i.i.d. sample of the sampler conditioned on that
+    event, and the exact test stays exact. Without the mask a model that answers whitespace (Gemma
+    base often answers "\\n\\n") would "agree" with every suspect there. Requires >= 2 panel columns."""
+    agree = np.asarray(agree, dtype=bool)
+    if agree.ndim != 2 or agree.shape[1] < 2:
+        raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {agree.shape}")
+    if not 1 <= n_candidates <= agree.shape[1]:
+        raise InputError(f"n_candidates must be in 1..{agree.shape[1]}, got {n_candidates}")
+    use = np.ones_like(agree) if usable is None else np.asarray(usable, dtype=bool)
+    n10, n01 = discordant_counts(agree, use)
+    p = mcnemar_one_sided(n10, n01)  # [M, M]
+    np.fill_diagonal(p, -1.0)  # a model is not its own rival
+    p = p[:n_candidates]
+    rival = p.argmax(axis=1)
+    p_iut = p.max(axis=1)
+    n_use = use.sum(axis=0)
+    rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
+    cand = np.arange(n_candidates)
+    d = (n10 + n01)[cand, rival]
+    return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=d)
+
+
+def spending_weights(looks, budget: int, rho: float = 1.0) -> np.ndarray:
+    """Weights ``w_k = (n_k / budget)**rho - (n_{k-1} / budget)**rho`` of a power spending function
+    (rho = 1: alpha split in proportion to queries; rho = 3: O'Brien-Fleming-like, little early).
+    Requires increasing looks ending at ``budget`` and rho > 0."""
+    n = np.asarray(looks, dtype=np.float64)
+    if n.size == 0 or np.any(np.diff(n) <= 0) or n[0] <= 0 or n[-1] != budget:
+        raise InputError(f"looks must increase from > 0 up to the budget {budget}, got {list(looks)}")
+    if not rho > 0:
+        raise InputError(f"spending exponent rho must be > 0, got {rho}")
+    cum = (n / budget) ** rho
+    return np.diff(np.concatenate([[0.0], cum]))
+
+
+def sequential_p_value(p_by_look, weights) -> float:
+    """``min_k p_k / w_k`` (capped at 1) over the looks taken: valid by the union bound, since
+    P(exists k: p_k <= alpha w_k) <= sum_k alpha w_k <= alpha."""
+    p = np.asarray(p_by_look, dtype=np.float64)
+    w = np.asarray(weights, dtype=np.float64)[: p.size]
+    return float(min(1.0, np.min(p / w))) if p.size else 1.0
+
+
+# ---------------------------------------------------------------------------- the baseline
+def nikolic_compare(t1: int, n1: int, t2: int, n2: int, small_count_threshold: int = 5) -> float:
+    """Nikolic, Baluta & Saxena (2025) pairwise test of two hit rates, at their published settings:
+    two-sided Fisher exact test when any cell of the 2x2 table is below 5, else the two-sided
+    pooled two-proportion z-test (their ``compare_bernoulli_means``). Treats the two rates as
+    independent samples (the prompts are in fact shared)."""
+    if n1 <= 0 or n2 <= 0:
+        return 1.0
+    if min(t1, t2, n1 - t1, n2 - t2) < small_count_threshold:
+        return float(stats.fisher_exact([[t1, t2], [n1 - t1, n2 - t2]]).pvalue)
+    pooled = (t1 + t2) / (n1 + n2)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se < 1e-10:
+        return 1.0
+    z = (t1 / n1 - t2 / n2) / se
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def nikolic_test(hits, trials: int, alpha: float = 0.05) -> tuple[int, bool, float]:
+    """Their Algorithm 1 ("find_best_model"): the model with the most hits is compared with each
+    other parent; Holm at ``alpha`` over those n - 1 comparisons; it is the parent iff all are
+    significant. Returns (best index, significant, largest raw p-value)."""
+    hits = np.asarray(hits, dtype=np.int64)
+    if hits.size < 2:
+        raise InputError("the Nikolic test needs at least 2 parent models")
+    best = int(np.argmax(hits))
+    others = [j for j in range(hits.size) if j != best]
+    p = np.array([nikolic_compare(int(hits[best]), trials, int(hits[j]), trials) for j in others])
+    significant = bool(np.all(holm(p) <= alpha))
+    return best, significant, float(p.max())

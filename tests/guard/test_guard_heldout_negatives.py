@@ -1,0 +1,164 @@
+"""Issues 13 and 18, test-sized: the detector on realistic logs built apart from the simulator
+(``tests/guard_heldout_logs.py``: real ShareGPT prompts and answers, popular prompts shared verbatim
+across unrelated users).
+
+* Popular public prompts from a heavy-tailed pool and **zero campaigns** must flag nothing (issue 13).
+* Machine-paced but information-free automation (health checks, fixed batch jobs) must flag none of
+  it, while the same volume of distinct capability-seeking prompts spread over many accounts and keys
+  at a human pace per account is flagged (issue 18).
+
+Each log is first checked to be what it claims (computed from the table, not from the builders'
+parameters), so a test cannot pass because its fixture lost the property under test.
+"""
+
+from __future__ import annotations
+
+import collections
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from guard_heldout_base import load_pool  # noqa: E402
+from guard_heldout_logs import (automation_vs_extraction_log, popular_benign_log,  # noqa: E402
+                                popular_with_scaffold_campaign_log)
+
+from stillwatch.guard.batch.scan import scan  # noqa: E402
+
+POOL_BYTES = 96_000_000  # ~35k real pairs, ~8.5k capability-seeking; ~3 s to read
+
+
+@pytest.fixture(scope="module")
+def pool():
+    return load_pool(POOL_BYTES)
+
+
+@pytest.fixture(scope="module")
+def popular(pool):
+    log, labels, extras = popular_benign_log(pool)
+    return log, labels, extras, scan(log)
+
+
+@pytest.fixture(scope="module")
+def scaffolded(pool):
+    log, labels, extras = popular_with_scaffold_campaign_log(pool)
+    return log, labels, extras, scan(log)
+
+
+@pytest.fixture(scope="module")
+def automation(pool):
+    log, labels, extras = automation_vs_extraction_log(pool)
+    return log, labels, extras, scan(log)
+
+
+def _family(labels: pa.Table) -> dict[str, str]:
+    return dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+
+
+def _row_family(log: pa.Table, labels: pa.Table) -> np.ndarray:
+    """The family of each row's account (a join on account_id)."""
+    pos = pc.index_in(log["account_id"], value_set=labels["account_id"]).to_numpy()
+    return labels["family"].to_numpy(zero_copy_only=False).astype(str)[pos]
+
+
+def _senders(log: pa.Table) -> pa.Table:
+    """prompt -> number of distinct accounts that sent it verbatim, most shared first."""
+    pairs = log.group_by(["prompt", "account_id"]).aggregate([])
+    return pairs.group_by("prompt").aggregate([("account_id", "count")]).sort_by([("account_id_count", "descending")])
+
+
+def _flagged_by_family(findings, labels) -> collections.Counter:
+    fam = _family(labels)
+    return collections.Counter(fam[a.account_id] for a in findings.accounts if a.flagged)
+
+
+# ------------------------------------------------------------------------ issue 13: popular prompts
+def test_popular_log_shares_real_prompts_across_unrelated_populations(popular):
+    log, labels, extras, _ = popular
+    assert labels["campaign_id"].null_count == labels.num_rows  # zero campaigns
+    senders = _senders(log)
+    counts = senders["account_id_count"].to_numpy()
+    # heavy tail: the most popular prompt is sent verbatim by hundreds of accounts, the tenth by dozens,
+    # while most distinct prompts have a single sender
+    assert counts[0] >= 100 and counts[9] >= 20
+    assert np.mean(counts == 1) > 0.5
+    # ... and the top prompts are shared across unrelated populations
+    top = senders["prompt"][:10]
+    rows = log.filter(pc.is_in(log["prompt"], value_set=top))
+    fam = _family(labels)
+    pops = {fam[a] for a in rows["account_id"].to_pylist()}
+    assert {"benign:casual", "benign:power"} <= pops and len(pops) >= 3
+    # the side tables cover every row and every account
+    assert extras["request_params"].num_rows == log.num_rows
+    assert set(extras["accounts"]["account_id"].to_pylist()) == set(fam)
+
+
+def test_popular_prompts_without_campaigns_flag_nothing(popular):
+    _, labels, _, findings = popular
+    assert not _flagged_by_family(findings, labels)
+    assert findings.campaigns == ()
+
+
+def test_scaffold_campaign_shares_popular_questions_with_benign_users(scaffolded):
+    log, labels, _, _ = scaffolded
+    is_c = _row_family(log, labels) == "wrapped"
+    prompts = np.asarray(log["prompt"].to_pylist(), dtype=object)
+    benign_prompts = set(prompts[~is_c])
+    # a campaign prompt wraps a public instruction: count those whose wrapped text a benign user sent verbatim
+    inner = [p for p in benign_prompts if len(p) >= 30]
+    camp_text = "\x00".join(prompts[is_c])
+    shared = sum(p in camp_text for p in inner[:3000])
+    assert shared >= 100
+    assert len(set(prompts[is_c])) == is_c.sum()  # distinct within the campaign
+
+
+def test_no_benign_account_joins_a_campaign_through_popular_questions(scaffolded):
+    _, labels, _, findings = scaffolded
+    fam = _family(labels)
+    assert not {fam[a.account_id] for a in findings.accounts if a.flagged or a.campaign_id} - {"wrapped"}
+    flagged = _flagged_by_family(findings, labels)
+    assert flagged["wrapped"] == 40
+
+
+# ------------------------------------------------------------- issue 18: automation vs extraction
+def test_automation_log_is_what_it_claims(automation):
+    log, labels, _, _ = automation
+    fam = _row_family(log, labels)
+    mon, spr = fam == "benign:monitor", fam == "spread"
+    # the same volume (within 10 %)
+    assert abs(mon.sum() - spr.sum()) <= 0.1 * mon.sum()
+    # automation: a handful of fixed prompts, one-token replies, machine pace (gaps within 5 % of their median)
+    prompts = np.asarray(log["prompt"].to_pylist(), dtype=object)
+    assert len(set(prompts[mon])) <= 7
+    assert log["completion_tokens"].to_numpy()[mon].max() == 1
+    # extraction: every prompt distinct, long real answers, >= 3 keys per account, human gaps
+    assert len(set(prompts[spr])) == spr.sum()
+    assert np.median(log["completion_tokens"].to_numpy()[spr]) > 100
+    sub = log.filter(pa.array(spr))
+    keys = sub.group_by("account_id").aggregate([("api_key_id", "count_distinct")])
+    assert keys["api_key_id_count_distinct"].to_numpy().min() >= 3
+    ts = sub.sort_by([("account_id", "ascending"), ("ts", "ascending")])
+    t = ts["ts"].cast(pa.int64()).to_numpy()
+    same = ts["account_id"].to_numpy(zero_copy_only=False)[1:] == ts["account_id"].to_numpy(zero_copy_only=False)[:-1]
+    gaps = np.diff(t)[same] / 1e6
+    assert np.std(np.log(gaps)) > 1.0  # bursty, human (a clock's log-gaps barely vary)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13/18: detector not yet fixed")
+def test_information_free_automation_is_not_flagged(automation):
+    _, labels, _, findings = automation
+    flagged = _flagged_by_family(findings, labels)
+    assert flagged["benign:monitor"] == 0
+    assert flagged["benign:casual"] <= 0.01 * 600
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13/18: detector not yet fixed")
+def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(automation):
+    _, labels, _, findings = automation
+    flagged = _flagged_by_family(findings, labels)
+    n_spread = sum(f == "spread" for f in labels["family"].to_pylist())
+    assert flagged["spread"] >= 0.9 * n_spread

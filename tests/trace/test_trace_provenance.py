@@ -1,0 +1,268 @@
+"""`trace provenance` on real (tiny) models: calibration among independent models over many prompt
+seeds, detection of weight-derived models, the answer cache, a suspect behind a real
+OpenAI-compatible HTTP server queried with the official client, and the CLI.
+
+Attacker played: the suspect's owner took the candidate's weights and changed them (noise as a
+stand-in for fine-tuning, int8 quantization, pruning) and serves the result behind an API that
+answers with one token; the tests check that the derived model is attributed, and that independent
+models are not (beyond alpha).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from stillwatch.cli.main import main
+from stillwatch.core.stats import binomial_interval
+from stillwatch.errors import InputError
+from stillwatch.models.tiny import TinyConfig, load_tiny
+from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
+from stillwatch.trace.provenance_query import AnswerCache, LocalModel, RemoteModel
+
+CFG = TinyConfig(n_layers=1, hidden=32, n_heads=2, intermediate=64)
+
+
+def _backend(seed: int):
+    """A tiny byte-level model whose greedy answer depends on the prompt: the default initialisation
+    (std 0.02) makes a random model answer every prompt with the same byte, so the weights are
+    redrawn with std 0.5 (seeded), and the output rows of bytes other than visible ASCII (33..126)
+    are zeroed, so that it answers with a visible character (a space, a control byte or half a
+    UTF-8 character would carry no information in a string comparison)."""
+    import torch
+
+    b = load_tiny(seed, CFG)
+    g = torch.Generator().manual_seed(1000 + seed)
+    with torch.no_grad():
+        for p in b.model.parameters():
+            if p.dim() == 2:
+                p.copy_(0.5 * torch.randn(p.shape, generator=g))
+        head = b.model.get_output_embeddings().weight
+        head[:33] = 0.0
+        head[127:] = 0.0
+    return b
+
+
+def _tiny(seed: int) -> LocalModel:
+    b = _backend(seed)
+    b.name = f"tiny-{seed}"
+    return LocalModel(b, batch_size=64)
+
+
+def _derived(seed: int, how: str) -> LocalModel:
+    import torch
+
+    b = _backend(seed)
+    with torch.no_grad():
+        if how == "noise":  # a light "fine-tune": every weight moved by 5% of its tensor's spread
+            g = torch.Generator().manual_seed(99)
+            for p in b.model.parameters():
+                p.add_(0.05 * p.std() * torch.randn(p.shape, generator=g))
+        elif how == "int8":
+            b.model = torch.ao.quantization.quantize_dynamic(b.model, {torch.nn.Linear}, dtype=torch.qint8)
+    b.name = f"derived-{how}"
+    return LocalModel(b, batch_size=64)
+
+
+class Counting:
+    """Wraps a model and counts the prompts it is asked."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.identity, self.asked = inner, inner.name, inner.identity, 0
+
+    def answers(self, prompts, **kw):
+        self.asked += len(prompts)
+        return self.inner.answers(prompts, **kw)
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return [_tiny(1), _tiny(2)], [_tiny(3), _tiny(4)]
+
+
+def test_answers_equal_the_backends_teacher_forced_argmax():
+    """The last-position-only path gives exactly the backend's own greedy token (naive reference:
+    ``next_token_argmax`` over every position, last entry), in batches of mixed lengths."""
+    b = _backend(3)
+    prompts = ProvenanceConfig(max_queries=100, look_every=100).prompts()
+    ref = [b.decode([int(t[-1])]) for t in b.next_token_argmax([b.chat_prompt_ids(p) for p in prompts], batch_size=7)]
+    assert LocalModel(b, batch_size=16).answers(prompts) == ref
+    raw = [b.decode([int(t[-1])]) for t in b.next_token_argmax([b.tokenizer.encode(p, add_special_tokens=True) for p in prompts])]
+    assert LocalModel(b).answers(prompts, mode="raw") == raw
+    assert raw != ref  # the two modes really differ (chat template or not)
+
+
+@pytest.mark.parametrize("how", ["noise", "int8"])
+def test_weight_derived_tiny_model_is_attributed_early(panel, how):
+    cands, refs = panel
+    r = run_provenance(_derived(1, how), cands, refs, config=ProvenanceConfig(max_queries=400, look_every=100, alpha=0.01))
+    assert r.decision == "derived" and r.most_likely_parent == "tiny-1"
+    assert r.p_values["tiny-1"] <= 0.01 and r.queries_spent < 400  # decided before the budget ran out
+    assert r.candidates[0]["wins_vs_rival"] > r.candidates[0]["losses_vs_rival"]
+
+
+def test_independent_tiny_models_are_not_attributed_over_many_prompt_seeds(panel):
+    """Calibration: 4 independent suspects x 12 prompt seeds at alpha = 0.1; the false attribution
+    rate must be consistent with <= alpha (99% Clopper-Pearson interval)."""
+    cands, refs = panel
+    suspects = [_tiny(s) for s in (11, 12, 13, 14)]
+    tests = hits = 0
+    for seed in range(12):
+        cfg = ProvenanceConfig(max_queries=120, look_every=40, alpha=0.1, seed=seed)
+        for s in suspects:
+            tests += 1
+            hits += run_provenance(s, cands, refs, config=cfg).most_likely_parent is not None
+    lo, _ = binomial_interval(hits, tests, 0.99)
+    assert lo <= 0.1, f"{hits}/{tests} false attributions"
+
+
+def test_cache_makes_a_retest_cost_only_the_suspects_queries(tmp_path, panel):
+    cands, refs = panel
+    wrapped = [Counting(m) for m in (*cands, *refs)]
+    cache = AnswerCache(tmp_path / "cache")
+    cfg = ProvenanceConfig(max_queries=100, look_every=100)
+    first = run_provenance(_derived(2, "noise"), wrapped[:2], wrapped[2:], config=cfg, cache=cache)
+    assert [w.asked for w in wrapped] == [100] * 4
+    suspect = Counting(_derived(2, "noise"))
+    second = run_provenance(suspect, wrapped[:2], wrapped[2:], config=cfg, cache=cache)
+    assert [w.asked for w in wrapped] == [100] * 4 and suspect.asked == 100
+    assert second.p_values == first.p_values and second.most_likely_parent == "tiny-2"
+    # another prompt seed is another prompt set: never served from the old entries
+    run_provenance(suspect, wrapped[:2], wrapped[2:], config=ProvenanceConfig(max_queries=100, look_every=100, seed=1), cache=cache)
+    assert [w.asked for w in wrapped] == [200] * 4
+
+
+class TinyAPI:
+    """An OpenAI-compatible chat server over a tiny model: greedy answers of ``max_tokens`` tokens,
+    with ``logprobs`` when asked (or a 400 when ``refuse_logprobs``); records every request."""
+
+    def __init__(self, model: LocalModel):
+        self.requests: list[dict] = []
+        self.refuse_logprobs = False
+        app = FastAPI()
+
+        @app.get("/v1/models")
+        async def models():
+            return {"object": "list", "data": [{"id": "tiny-suspect", "object": "model", "created": 0, "owned_by": "t"}]}
+
+        @app.post("/v1/chat/completions")
+        async def chat(request: Request):
+            body = await request.json()
+            self.requests.append(body)
+            if body.get("logprobs") and self.refuse_logprobs:
+                return JSONResponse({"error": {"message": "logprobs not supported", "type": "invalid_request_error"}}, status_code=400)
+            text = model.answers([body["messages"][-1]["content"]], max_tokens=int(body.get("max_tokens") or 1))[0]
+            choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
+            if body.get("logprobs"):
+                choice["logprobs"] = {"content": [{"token": text, "logprob": -0.1, "bytes": None,
+                                                   "top_logprobs": [{"token": text, "logprob": -0.1, "bytes": None}]}]}
+            return {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+        self.app = app
+
+
+@pytest.fixture(scope="module")
+def served_suspect():
+    api = TinyAPI(_derived(1, "noise"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
+    th = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    th.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        assert time.time() < deadline, "test server did not start"
+        time.sleep(0.02)
+    yield api, f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    srv.should_exit = True
+    th.join(timeout=5)
+
+
+def test_remote_suspect_end_to_end_over_http(served_suspect, panel):
+    api, url = served_suspect
+    cands, refs = panel
+    api.requests.clear()
+    r = run_provenance(RemoteModel(url, api_key="sk-test"), cands, refs, config=ProvenanceConfig(max_queries=200, look_every=100))
+    assert r.most_likely_parent == "tiny-1" and r.queries_spent == len(api.requests)
+    body = api.requests[0]
+    assert body["max_tokens"] == 1 and body["temperature"] == 0 and body["logprobs"] is True
+    assert body["model"] == "tiny-suspect"
+    # the same answers as the local copy of the suspect: the remote path loses nothing
+    local = run_provenance(_derived(1, "noise"), cands, refs, config=ProvenanceConfig(max_queries=200, look_every=100))
+    assert local.p_values == r.p_values
+
+
+def test_remote_server_without_logprobs_is_asked_for_text(served_suspect):
+    api, url = served_suspect
+    api.requests.clear()
+    api.refuse_logprobs = True
+    try:
+        m = RemoteModel(url)
+        got = m.answers(["Why does gravity matter?", "Yesterday, the river"])
+        n_first = len(api.requests)
+        m.answers(["Explain DNA to a child."])
+    finally:
+        api.refuse_logprobs = False
+    assert got == _derived(1, "noise").answers(["Why does gravity matter?", "Yesterday, the river"])
+    flags = [bool(b.get("logprobs")) for b in api.requests]
+    # each prompt answered once without logprobs (requests in flight may each have been refused once),
+    # and once refused, the client stops asking for them
+    assert flags[:n_first].count(False) == 2 and flags[n_first:] == [False]
+
+
+def test_read_candidates(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text("# parents\nsmollm2\nhttp://127.0.0.1:9/v1#m\n\nreference: tiny\n")
+    assert read_candidates(f) == (["smollm2", "http://127.0.0.1:9/v1#m"], ["tiny"])
+    f.write_text("reference: tiny\n")
+    with pytest.raises(InputError, match="no candidate"):
+        read_candidates(f)
+    f.write_text("smollm2\n")
+    with pytest.raises(InputError, match="at least 2"):
+        read_candidates(f)
+    with pytest.raises(InputError):
+        ProvenanceConfig(alpha=0.7)
+    with pytest.raises(InputError):
+        ProvenanceConfig(max_queries=100, look_every=101)
+
+
+def _cli(argv, capsys):
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_json_result_and_errors(tmp_path, capsys):
+    for seed in (1, 2, 3):
+        _backend(seed).save_pretrained(tmp_path / f"m{seed}")
+    d = _derived(1, "noise")
+    d.backend.save_pretrained(tmp_path / "suspect")
+    cands = tmp_path / "cands.txt"
+    cands.write_text(f"{tmp_path / 'm1'}\n{tmp_path / 'm2'}\nreference: {tmp_path / 'm3'}\n")
+    argv = ["trace", "provenance", "--suspect", str(tmp_path / "suspect"), "--candidates", str(cands), "--prompts", "200",
+            "--look-every", "100", "--cache", str(tmp_path / "cache"), "--json"]
+    code, out, err = _cli(argv, capsys)
+    assert code == 0, err
+    res = json.loads(out.strip().splitlines()[-1])
+    assert res["most_likely_parent"] == str(tmp_path / "m1") and res["decision"] == "derived"
+    assert set(res["p_values"]) == {str(tmp_path / "m1"), str(tmp_path / "m2")}
+    assert res["queries_spent"] <= 200 and "Holm" in res["correction"] and res["null_hypothesis"].startswith("H0(C)")
+    assert [lk["queries"] for lk in res["looks"]][-1] == res["queries_spent"]
+    code, out, err = _cli(argv[:-1], capsys)  # the table for people, from the cached panel answers
+    assert code == 0, err
+    words = " ".join(out.split())  # rich wraps long lines
+    assert "derived from" in words and "m1" in words and "H0(C)" in words
+    code, out, err = _cli(["trace", "provenance", "--suspect", "tiny", "--candidates", str(tmp_path / "nope.txt")], capsys)
+    assert code == 2 and "candidates file not found" in err and "Traceback" not in err
