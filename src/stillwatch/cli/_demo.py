@@ -1,6 +1,7 @@
 """`stillwatch demo`: the whole story on the embedded defaults, one step per part.
 
-1. mark    — SmolLM2 answers prompts for two accounts, with the watermark and without; each answer is
+1. mark    — SmolLM2 answers prompts for two accounts, watermarked through a gateway the demo starts on
+             loopback (and stops), and without the watermark; each answer is
              tested for the provider layer and attributed among 100 candidate accounts.
 2. ledger  — every exchange, each account's terms acceptance and the model's investment record go
              into a signed Merkle log; one inclusion proof is verified.
@@ -53,10 +54,18 @@ def mark_step(console: Console, workdir: Path, master_path: Path) -> dict[str, A
     rows, exchanges = [], []
     t0 = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.timezone.utc)
     served = [(a, True) for a in DEMO_ACCOUNTS] + [("acct-alice", False)]
+    # the watermarked answers travel the production path: a gateway the demo starts on loopback and stops
+    from types import SimpleNamespace
+
+    from stillwatch.gateway.demo import answers_through_gateway
+
+    via = answers_through_gateway(workdir / "gateway", master_path, backend, DEMO_ACCOUNTS, DEMO_PROMPTS, max_tokens=120, temperature=0.8)
+    console.print(f"served through a gateway on 127.0.0.1 (dynamic batches {via['batches']}; its ledger: {via['ledger']})")
     for n, (account, wm) in enumerate(served):
         gen = MarkedGenerator(backend, master, watermark=wm)  # the deployment's default watermark settings
-        records = next(gen.generate([(account, p) for p in prompts], Sampling(max_new_tokens=120, temperature=0.8, seed=n),
-                                    batch_size=len(prompts)))
+        records = [SimpleNamespace(prompt=p, text=t, spec={"fingerprint": via["spec"][account]})
+                   for p, t in zip(DEMO_PROMPTS, via["answers"][account])] if wm else next(gen.generate(
+            [(account, p) for p in prompts], Sampling(max_new_tokens=120, temperature=0.8, seed=n), batch_size=len(prompts)))
         marker = gen.marker(account) or MarkedGenerator(backend, master).marker(account)  # the layers to test for
         for rec in records:
             ids = np.asarray(backend.encode(rec.text), dtype=np.int64)

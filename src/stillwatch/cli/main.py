@@ -23,7 +23,7 @@ from rich.console import Console
 
 from stillwatch.errors import Interrupted, StillwatchError
 
-from . import case_cmd, demo_cmd, distill_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
+from . import case_cmd, demo_cmd, distill_cmd, gateway_cmd, guard_cmd, keys_cmd, ledger_cmd, mark_cmd, trace_cmd
 
 app = typer.Typer(
     name="stillwatch",
@@ -39,6 +39,7 @@ app.add_typer(guard_cmd.app, name="guard")
 app.add_typer(distill_cmd.app, name="distill")
 app.add_typer(trace_cmd.app, name="trace")
 app.add_typer(case_cmd.app, name="case")
+app.add_typer(gateway_cmd.app, name="gateway")
 demo_cmd.register(app)
 
 

@@ -18,7 +18,9 @@ Types (all times are ISO 8601 with a timezone, normalized to UTC ``YYYY-MM-DDTHH
   ``prompt_sha256``/``response_sha256`` (content ``digest``: SHA-256 of the UTF-8 text), chosen
   per ledger at ``init``. Optional request metadata, written only when given (so records without
   it keep their canonical bytes): request_id, ip (client address), user_agent,
-  payment_fingerprint (an opaque fingerprint, never card data), prompt_tokens, completion_tokens.
+  payment_fingerprint (an opaque fingerprint, never card data), prompt_tokens, completion_tokens,
+  request_params (the request's sampling parameters and the system prompt's SHA-256, a flat object
+  of strings, integers, booleans and nulls; numbers that are not integers as decimal strings).
   With it, ``guard scan`` reads a ledger as an API log.
 - ``tos_acceptance``: account, terms_version, terms_sha256, ts, source_address (an IP address).
 - ``investment``: model_id, compute_hours, cost, currency, dataset_digests, notes, ts.
@@ -163,6 +165,25 @@ def _hex64(value: Any, name: str) -> str:
     return v
 
 
+def _flat_params(value: Any) -> dict[str, Any]:
+    """A flat mapping of names to str / int / bool / None; floats become decimal strings."""
+    if not isinstance(value, dict):
+        raise RecordError(f"request_params must be a mapping, got {type(value).__name__}")
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if not isinstance(k, str) or not k or len(k) > 64:
+            raise RecordError(f"request_params key {k!r} must be a non-empty string of at most 64 characters")
+        if isinstance(v, float):
+            v = _decimal(v, f"request_params.{k}")
+        elif isinstance(v, str):
+            v = _text(v, f"request_params.{k}", allow_empty=True, max_len=512)
+        elif v is not None and not isinstance(v, (bool, int)):
+            raise RecordError(f"request_params.{k} must be a string, number, boolean or null, got {type(v).__name__}")
+        _check_json(v, f"request_params.{k}")
+        out[k] = v
+    return out
+
+
 class _Record:
     TYPE: ClassVar[str]
 
@@ -191,10 +212,12 @@ class Exchange(_Record):
     payment_fingerprint: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    request_params: dict[str, Any] | None = None
 
     #: Request metadata: emitted in :meth:`fields` only when set.
     OPTIONAL: ClassVar[tuple[str, ...]] = (
-        "request_id", "ip", "user_agent", "payment_fingerprint", "prompt_tokens", "completion_tokens")
+        "request_id", "ip", "user_agent", "payment_fingerprint", "prompt_tokens", "completion_tokens",
+        "request_params")
 
     def __post_init__(self) -> None:
         for name in ("account", "api_key_id", "model"):
@@ -215,6 +238,8 @@ class Exchange(_Record):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= _MAX_INT):
                 raise RecordError(f"{name} = {v!r} must be an integer in [0, 2**53 - 1]")
+        if self.request_params is not None:
+            self._set("request_params", _flat_params(self.request_params))
 
     def fields(self, content: str = "full") -> dict[str, Any]:
         if content not in CONTENT_MODES:

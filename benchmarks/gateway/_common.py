@@ -1,0 +1,58 @@
+"""Shared set-up of the gateway benchmarks: a gateway store with accounts, a gateway process
+(from tests/gateway/gw_helpers.py), quantiles, and the results section writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the gateway process runs (one thread beats two on this shared CPU)
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "gateway"))
+OUT = ROOT / "benchmarks" / "out" / "gateway"
+RESULTS = ROOT / "benchmarks" / "results"
+
+from gw_helpers import GatewayProcess, Site, make_site  # noqa: E402
+
+__all__ = ["GatewayProcess", "Site", "bulk_site", "q", "write_section", "OUT"]
+
+
+def bulk_site(workdir: Path, n_accounts: int, prefix: str = "acct") -> Site:
+    """A fresh store with ``n_accounts`` accounts (keys issued, terms accepted), set up in-process."""
+    import shutil
+
+    from stillwatch.gateway.admin import Admin
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    site = make_site(workdir, [])
+    with Admin(site.ledger) as adm:
+        for i in range(n_accounts):
+            a = f"{prefix}-{i:05d}"
+            adm.add_account(a, f"pm-{i % 997}")
+            site.key_ids[a], site.keys[a] = adm.issue_key(a)
+            adm.accept_tos(a, "127.0.0.1")
+    return site
+
+
+def q(values: list[float], p: float) -> float:
+    return float(np.quantile(np.asarray(values, dtype=float), p))
+
+
+def write_section(name: str, title: str, command: str, rows: list[tuple[str, str, str, str]], notes: str) -> Path:
+    """benchmarks/results/<name>.md: the table (figure, value, baseline, ratio), machine, date, command."""
+    load = os.getloadavg()[0]
+    lines = [f"## {title}", "",
+             f"Machine: {os.cpu_count()} vCPU cloud VM, shared (load average at start {load:.1f}). "
+             f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.", "",
+             "| figure | value | baseline (same run) | ratio |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += ["", notes.strip(), ""]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    return path

@@ -1,0 +1,100 @@
+"""Shared live-guard state across gateway processes, through the ledger they share.
+
+Every process appends its exchanges and policy decisions to one ledger; each process also *tails*
+that ledger (every ``interval`` seconds, from a separate connection) and feeds what the other
+processes recorded into its own state: their exchanges into its streaming scorer and its rate-limit
+windows, their guard throttles into its strike counts. So an account's history follows it whichever
+process its requests reach (key rotation, a load balancer without stickiness), within one tail
+interval. On start a process replays the last ``warm_records`` records the same way, so a restart
+does not reset anyone either. Records a process wrote itself are recognised (exchanges by request
+id, policy records by the instance tag in ``policy_version``) and not counted twice.
+
+What is not shared: requests another process refused are seen here only as its policy records (the
+scorer observes served exchanges of other processes, not their refused prompts).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _ts_us(iso: str) -> int:
+    dt = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    return int(dt.timestamp() * 1_000_000)
+
+
+class LedgerTail:
+    """Follow ``ledger`` (the gateway's own open :class:`stillwatch.ledger.Ledger`, whose store is
+    thread-safe) into ``policy`` (a :class:`.policy.LivePolicy`). The ledger is not opened a second
+    time in this process: opening an SQLite ledger reads its file header through a separate file
+    descriptor, and closing that descriptor drops the process's POSIX locks on the file, after which
+    the other connections of the process read stale data."""
+
+    def __init__(self, ledger: Any, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000) -> None:
+        self.policy = policy
+        self.instance = instance
+        self.interval = interval
+        self.own: OrderedDict[str, None] = OrderedDict()  # request ids this process recorded (bounded)
+        self._ledger = ledger
+        self.pos = max(0, self._ledger.size - warm_records)
+        self.seen = 0
+        self._stop = threading.Event()
+        self.poll()
+        self._thread = threading.Thread(target=self._run, name="stillwatch-ledger-tail", daemon=True)
+        self._thread.start()
+
+    def mine(self, request_id: str) -> None:
+        self.own[request_id] = None
+        while len(self.own) > 1_000_000:
+            self.own.popitem(last=False)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception as exc:  # a transient store error: try again at the next tick
+                log.warning("ledger tail: %s", type(exc).__name__)
+
+    def poll(self) -> int:
+        """Feed the records appended since the last poll; returns how many were read."""
+        n = self._ledger.size
+        if n <= self.pos:
+            return 0
+        start = self.pos
+        for _, kind, data, _ in self._ledger.store.iter_leaves(start, n):
+            if kind not in ("exchange", "policy"):
+                continue
+            f = json.loads(data)["fields"]
+            if kind == "exchange":
+                rid = f.get("request_id")
+                if rid is None or rid in self.own:
+                    continue
+                self.policy.observe_remote(_row(f))
+            elif f["decision"] == "throttle" and f["reason"].startswith("guard_") and not f["policy_version"].endswith("@" + self.instance):
+                self.policy.remote_strike(f["account"])
+        self.pos = n
+        self.seen += n - start
+        return n - start
+
+
+def _row(f: dict[str, Any]) -> dict[str, Any]:
+    """An exchange record as the scorer's row; its completion length is the ``max_tokens`` the
+    client asked for, as this process counts its own requests."""
+    params = f.get("request_params") or {}
+    asked = params.get("max_tokens")
+    return {"request_id": f["request_id"], "ts": _ts_us(f["ts"]), "account_id": f["account"], "api_key_id": f["api_key_id"],
+            "ip": f.get("ip"), "user_agent": f.get("user_agent"), "payment_fingerprint": f.get("payment_fingerprint"),
+            "model": f["model"], "prompt": f.get("prompt", ""), "prompt_tokens": f.get("prompt_tokens") or 0,
+            "completion_tokens": asked if isinstance(asked, int) else (f.get("completion_tokens") or 0),
+            "used_tokens": (f.get("prompt_tokens") or 0) + (f.get("completion_tokens") or 0)}

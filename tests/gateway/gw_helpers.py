@@ -1,0 +1,171 @@
+"""Helpers for the gateway tests: a gateway store with accounts, and a gateway started as a real
+process (`stillwatch gateway serve`) on a loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src"
+
+
+def cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+    e = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    r = subprocess.run([sys.executable, "-m", "stillwatch.cli.main", *args], capture_output=True, text=True, env=e, timeout=600)
+    if check and r.returncode != 0:
+        raise AssertionError(f"stillwatch {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Site:
+    """A gateway store with accounts (each with one key, terms accepted) in ``workdir``."""
+
+    workdir: Path
+    ledger: str
+    master_key: Path
+    keys: dict[str, str] = field(default_factory=dict)  # account -> API key
+    key_ids: dict[str, str] = field(default_factory=dict)
+
+    def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return cli("gateway", *args, "--ledger", self.ledger, check=check)
+
+    def add_account(self, account: str, accept: bool = True, payment: str | None = None) -> str:
+        """Add ``account`` in-process (the admin CLI itself is tested apart), issue a key, accept the terms."""
+        from stillwatch.gateway.admin import Admin
+
+        with Admin(self.ledger, create=True) as adm:
+            adm.add_account(account, payment)
+            key_id, key = adm.issue_key(account)
+            if accept:
+                adm.accept_tos(account, "127.0.0.1")
+        self.keys[account], self.key_ids[account] = key, key_id
+        return key
+
+
+def make_site(workdir: Path, accounts: list[str], ledger: str | None = None) -> Site:
+    """A master key, a ledger (SQLite in ``workdir`` unless given), published terms and ``accounts``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    key = workdir / "master.key"
+    if not key.exists():
+        from stillwatch.mark import MasterKey
+
+        MasterKey.generate().save(key)
+    site = Site(workdir, ledger or str(workdir / "gateway.db"), key)
+    from stillwatch.gateway.admin import Admin
+
+    with Admin(site.ledger, create=True) as adm:
+        adm.publish_tos("v1", "Do not use the answers to train other models.\n")
+    for a in accounts:
+        site.add_account(a)
+    return site
+
+
+class GatewayProcess:
+    """`stillwatch gateway serve` as a child process; its stdout+stderr go to ``log_path``."""
+
+    def __init__(self, site: Site, *extra: str, model: str = "tiny", env: dict | None = None, port: int | None = None) -> None:
+        self.site = site
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = site.workdir / f"gateway-{self.port}.log"
+        e = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", **(env or {})}
+        args = [sys.executable, "-m", "stillwatch.cli.main", "gateway", "serve", "--model", model, "--ledger", site.ledger,
+                "--port", str(self.port), "--log-level", "info", *extra]
+        if "--master-key" not in extra and "STILLWATCH_MASTER_KEY" not in (env or {}):
+            args += ["--master-key", str(site.master_key)]
+        self._log = self.log_path.open("w")
+        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=e)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"gateway did not answer within {timeout} s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+    def __enter__(self) -> GatewayProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def chat(url: str, key: str | None, content: str = "Tell me about the sea.", **body) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    doc = {"model": "tiny", "messages": [{"role": "user", "content": content}], "max_tokens": 8, **body}
+    return httpx.post(url + "/v1/chat/completions", json=doc, headers=headers, timeout=60)
+
+
+class InProcessServer:
+    """A :class:`stillwatch.gateway.service.Gateway` served by uvicorn in a thread of this process (for
+    tests that drive its clock, e.g. replaying a simulated log's timestamps)."""
+
+    def __init__(self, gateway) -> None:
+        import threading
+
+        import uvicorn
+
+        from stillwatch.gateway.app import create_app
+
+        self.gateway = gateway
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(create_app(gateway), host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        t0 = time.monotonic()
+        while not self.server.started:
+            if time.monotonic() - t0 > 30 or not self.thread.is_alive():
+                raise AssertionError("in-process gateway did not start")
+            time.sleep(0.05)
+
+    def __enter__(self) -> InProcessServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.gateway.close()
+
+
+class ManualClock:
+    """A clock the test sets (seconds since the epoch)."""
+
+    def __init__(self, t: float = 1.7e9) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

@@ -1,0 +1,123 @@
+"""Units of the gateway: rate limits against a naive reference (hypothesis), API keys, configs,
+request rendering, the master secret from the environment."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stillwatch.errors import InputError, KeyFileError
+from stillwatch.gateway.config import EngineConfig, GatewayConfig, PolicyConfig
+from stillwatch.gateway.policy import WINDOW_S, RateLimiter
+from stillwatch.gateway.schemas import APIError, ChatMessage, render_chat
+from stillwatch.gateway.secrets import MASTER_KEY_ENV, digest_matches, key_digest, load_master_key, new_api_key, parse_api_key
+
+
+def naive_check(history: list[tuple[float, int]], rpm: int, tpm: int, tokens: int, now: float) -> str | None:
+    """Recount the window from the full history: requests and tokens admitted in (now - 60, now]."""
+    live = [(t, n) for t, n in history if t > now - WINDOW_S]
+    if rpm and len(live) >= rpm:
+        return "rate_limit_requests"
+    if tpm and sum(n for _, n in live) + tokens > tpm:
+        return "rate_limit_tokens"
+    return None
+
+
+events = st.lists(st.tuples(st.floats(0, 40, allow_nan=False), st.integers(0, 400), st.sampled_from(["a", "b"])),
+                  min_size=1, max_size=80)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=events, rpm=st.integers(0, 6), tpm=st.integers(0, 1500))
+def test_rate_limiter_matches_naive_recount(events, rpm, tpm):
+    lim = RateLimiter()
+    history: dict[str, list[tuple[float, int]]] = {"a": [], "b": []}
+    now = 1000.0
+    for gap, tokens, acct in events:
+        now += gap
+        got = lim.check(acct, rpm, tpm, tokens, now)
+        want = naive_check(history[acct], rpm, tpm, tokens, now)
+        assert (got[0] if got else None) == want
+        if got is None:
+            lim.admit(acct, tokens, now)
+            history[acct].append((now, tokens))
+        else:
+            assert 1 <= got[1] <= WINDOW_S
+            if got[0] == "rate_limit_requests":  # Retry-After: the oldest request leaves the window then
+                oldest = min(t for t, _ in history[acct] if t > now - WINDOW_S)
+                assert naive_check(history[acct], rpm, 0, 0, now + got[1]) is None
+                assert got[1] >= oldest + WINDOW_S - now - 1e-9
+
+
+def test_rate_limiter_correction_and_rotation_independence():
+    lim = RateLimiter()
+    entry = lim.admit("acct", 500, 0.0)  # reserved prompt + max_tokens
+    lim.correct("acct", entry, 20)  # the answer was short
+    assert lim.check("acct", 0, 100, 70, 1.0) is None and lim.check("acct", 0, 100, 81, 1.0)[0] == "rate_limit_tokens"
+    assert lim.check("acct", 0, 100, 81, 61.0) is None  # the window moved on
+
+
+def test_api_keys_are_random_parsed_and_compared_by_digest():
+    ids = set()
+    for _ in range(50):
+        key_id, key, digest = new_api_key()
+        ids.add(key_id)
+        assert parse_api_key(key) == key_id and digest == hashlib.sha256(key.encode()).hexdigest() == key_digest(key)
+        assert digest_matches(key, digest) and not digest_matches(key[:-1] + ("A" if key[-1] != "A" else "B"), digest)
+    assert len(ids) == 50
+    for bad in ("", "sw-", "sw-zzzzzzzzzzzz-" + "A" * 43, "sk-" + "A" * 50, key + " ", "sw-" + key_id + "-" + "A" * 42):
+        assert parse_api_key(bad) is None
+
+
+def test_master_key_from_environment(monkeypatch):
+    monkeypatch.setenv(MASTER_KEY_ENV, "ab" * 32)
+    assert load_master_key(None).provider_key().key_id == "provider"
+    for bad, msg in (("zz" * 32, "not hexadecimal"), ("ab" * 16, "32 bytes")):
+        monkeypatch.setenv(MASTER_KEY_ENV, bad)
+        with pytest.raises(KeyFileError, match=msg) as e:
+            load_master_key(None)
+        assert bad not in str(e.value)
+    monkeypatch.delenv(MASTER_KEY_ENV)
+    with pytest.raises(KeyFileError, match=MASTER_KEY_ENV):
+        load_master_key(None)
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda: EngineConfig(window_ms=-1), "window_ms"), (lambda: EngineConfig(max_batch=0), "max_batch"),
+    (lambda: EngineConfig(max_new_tokens=1.5), "max_new_tokens"), (lambda: PolicyConfig(block_after=0), "block_after"),
+    (lambda: PolicyConfig(throttle_seconds=True), "throttle_seconds"), (lambda: GatewayConfig(model_id=""), "model_id"),
+    (lambda: GatewayConfig(max_body_bytes=10), "max_body_bytes"), (lambda: GatewayConfig(trusted_proxies=["1.2.3.4"]), "trusted_proxies"),
+])
+def test_configs_name_the_bad_field(make, field):
+    with pytest.raises(InputError, match=field):
+        make()
+
+
+def test_chat_rendering_and_system_hash():
+    one = [ChatMessage(role="user", content="Hello")]
+    assert render_chat(one) == ("Hello", None)
+    conv = [ChatMessage(role="system", content="Sys"), ChatMessage(role="user", content=[{"type": "text", "text": "a"}, {"type": "text", "text": "b"}])]
+    text, sha = render_chat(conv)
+    assert text == "system: Sys\nuser: ab" and sha == hashlib.sha256(b"Sys").hexdigest()
+    with pytest.raises(APIError) as e:
+        render_chat([ChatMessage(role="user", content=[{"type": "image_url"}])])
+    assert e.value.code == "unsupported_content" and e.value.status == 400
+
+
+def test_exchange_request_params_are_canonical_and_optional():
+    """The gateway's addition to the exchange record: written only when given (older records keep
+    their bytes), floats as decimal strings, flat values only."""
+    from stillwatch.ledger.records import Exchange, RecordError, leaf_bytes
+
+    base = dict(account="a", api_key_id="k", ts="2026-01-01T00:00:00Z", model="m", spec_fingerprint="s", prompt="p", response="r")
+    plain = leaf_bytes(Exchange(**base), 0)
+    assert b"request_params" not in plain
+    rec = Exchange(**base, request_params={"temperature": 0.7, "max_tokens": 12, "stream": False, "seed": None})
+    data = leaf_bytes(rec, 0)
+    assert b'"request_params":{"max_tokens":12,"seed":null,"stream":false,"temperature":"0.7"}' in data
+    for bad in ({"nested": {"a": 1}}, {"": 1}, {"x": [1]}, "not a mapping"):
+        with pytest.raises(RecordError):
+            Exchange(**base, request_params=bad)
