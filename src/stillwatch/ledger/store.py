@@ -42,7 +42,6 @@ LeafRow = tuple[int, str, bytes, bytes]  # (index, type, data, leaf hash)
 NodeRow = tuple[int, int, bytes]  # (level, index, hash)
 CheckpointRow = tuple[int, int, bytes, str]  # (id, size, root, text)
 ManifestRow = tuple[int, int, bytes, bytes]  # (start, end, peaks, leaf hashes), 32-byte hashes concatenated
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 class Store(abc.ABC):
@@ -208,14 +207,26 @@ class SQLiteStore(Store):
             raise StoreError(f"ledger path {p} is a directory, not a ledger file")
         if not p.exists():
             raise StoreError(f"ledger {p} does not exist (create it with `stillwatch ledger init`)")
+        # The file is never opened by Python here: closing any descriptor of a file drops every POSIX
+        # lock this process holds on it, including those of SQLite connections already open on the
+        # same ledger (the gateway's), which then read stale pages. SQLite's own probe is safe.
         try:
-            with open(p, "rb") as fh:
-                head = fh.read(len(_SQLITE_MAGIC))
+            empty = p.stat().st_size == 0
         except OSError as exc:
             raise StoreError(f"cannot read ledger {p}: {exc.strerror}") from exc
-        if head != _SQLITE_MAGIC:
-            what = "an empty file" if not head else "not an SQLite database"
-            raise StoreError(f"{p} is not a Stillwatch ledger ({what})")
+        if empty:
+            raise StoreError(f"{p} is not a Stillwatch ledger (an empty file)")
+        probe = None
+        try:
+            probe = sqlite3.connect(_sqlite_ro_uri(p), uri=True, timeout=30.0)
+            probe.execute("PRAGMA schema_version").fetchone()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot read ledger {p}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{p} is not a Stillwatch ledger (not an SQLite database)") from exc
+        finally:
+            if probe is not None:
+                probe.close()
 
     def get_meta(self) -> dict[str, str]:
         with self._lock:
