@@ -69,8 +69,7 @@ def build(scale: float, seed: int):
 
 def _earlier(name: str, scale: float):
     """An earlier held-out log (A, B or C) built by its own benchmark script, with its default seed."""
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    module, func, seed = {"a": ("guard_heldout", "build", 7), "b": ("guard_heldout_b", "build_b", 11),
+    module, func, seed = {"a": ("_heldout", "build", 7), "b": ("guard_heldout_b", "build_b", 11),
                           "c": ("guard_heldout_c", "build_c", 23)}[name]
     return getattr(__import__(module), func)(scale, seed)
 

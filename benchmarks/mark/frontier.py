@@ -37,7 +37,7 @@ from scipy import stats as sstats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as data  # noqa: E402
-from mark.synthid_baseline import SynthIDBaseline  # noqa: E402
+from mark._synthid_baseline import SynthIDBaseline  # noqa: E402
 from _power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
 
 from stillwatch.distill.prompts import generate_prompts  # noqa: E402
@@ -237,7 +237,7 @@ def main() -> None:
         print(f"  {name}: ΔNLL {r['dnll'][0]:+.3f} [{r['dnll'][1]:+.3f}, {r['dnll'][2]:+.3f}], provider TPR@150 "
               f"{r['provider']['tpr'][150][0]:.2f}, median need {median_with_censoring(r['provider']['need'])} "
               f"({time.perf_counter() - t0:.0f}s)", file=sys.stderr, flush=True)
-    from mark.frontier_report import write_report
+    from mark._frontier_report import write_report
 
     write_report(results, (nll_plain, paired(exc_plain)), plain, n, NEW_TOKENS, TEMPERATURE, time.perf_counter() - t_start, args.quick)
     (data.OUT / ("frontier" + ("-quick" if args.quick else "") + ".json")).write_text(json.dumps(

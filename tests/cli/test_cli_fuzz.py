@@ -117,13 +117,38 @@ def _argv(cmd: str, draw, f, stored: dict[str, Path], root: Path) -> list[str]:
         return ["guard", "eval", "--log", str(f()), "--labels", str(f())]
     if cmd == "guard simulate":
         return ["guard", "simulate", "--out", out(), "--labels", out(), "--exchanges", draw(st.sampled_from(["0", "-1", "x", "200"]))]
+    if cmd == "trace provenance":
+        return ["trace", "provenance", "--suspect", draw(st.sampled_from(["tiny", str(f())])), "--candidates", str(f()),
+                "--prompts", num(), "--no-cache", "--json"]
+    if cmd == "case init":
+        return ["case", "init", out(), "--title", draw(st.sampled_from(["t", ""])), "--ledger", draw(st.sampled_from([str(stored["ledger"]), str(f())])),
+                *draw(st.sampled_from([[], ["--key", str(f())]]))]
+    if cmd == "case add":
+        sub = draw(st.sampled_from(["add-guard", "add-mark", "add-trace", "add-provenance"]))
+        return ["case", sub, draw(st.sampled_from([str(f()), str(root / "store")])), str(f())]
+    if cmd == "case add-ledger":
+        return ["case", "add-ledger", str(f()), "--flagged", "--ledger", draw(st.sampled_from([str(stored["ledger"]), str(f())]))]
+    if cmd == "case build":
+        return ["case", "build", str(f()), *draw(st.sampled_from([[], ["--key", str(f())]]))]
+    if cmd == "case verify":
+        return ["case", "verify", str(f()), "--public-key", str(f()), "--json"]
+    if cmd == "gateway admin":
+        sub = draw(st.sampled_from([["accounts", "list"], ["accounts", "add", "acct-9"], ["accounts", "disable", "acct-9"],
+                                    ["keys", "issue", "acct-9"], ["keys", "revoke", draw(st.sampled_from(["k", ""]))],
+                                    ["tos", "publish", "--version", "v1", "--file", str(f())], ["tos", "accept", "acct-9"],
+                                    ["limits", "set", "acct-9", "--rpm", num()]]))
+        return ["gateway", *sub, "--ledger", draw(st.sampled_from([str(stored["ledger"]), str(f())]))]
+    if cmd == "gateway serve":  # only configurations that must be refused before serving
+        return ["gateway", "serve", "--model", "tiny", "--ledger", str(stored["ledger"]), "--master-key", str(f()),
+                "--port", draw(st.sampled_from(["-1", "70000", "x"]))]
     if cmd == "demo":  # only workdirs that must be refused: a valid one would run the whole demo
         return ["demo", "--workdir", draw(st.sampled_from([str(stored["key"]), str(stored["transcripts"])]))]
     raise AssertionError(cmd)
 
 
 COMMANDS = ("keys new", "mark generate", "mark detect", "distill prompts", "distill harvest", "distill train",
-            "trace radioactivity", "guard scan", "guard eval", "guard simulate", "demo")
+            "trace radioactivity", "trace provenance", "guard scan", "guard eval", "guard simulate", "case init",
+            "case add", "case add-ledger", "case build", "case verify", "gateway admin", "gateway serve", "demo")
 
 
 @pytest.mark.parametrize("cmd", COMMANDS)

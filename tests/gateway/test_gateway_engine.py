@@ -35,7 +35,7 @@ def test_mixed_batch_rows_carry_their_own_account_layer(tiny, master):
     finally:
         eng.close()
     assert eng.batches == [8]  # all eight arrived within the window and decoded together
-    cfg = MarkConfig(tokenizer_id=tiny.tokenizer_id)  # mark's default, built here independently
+    cfg = MarkConfig.default(tokenizer_id=tiny.tokenizer_id)  # mark's deployment default, built here independently
     for acct, (ids, _) in zip(accounts, results):
         arr = np.asarray(ids, dtype=np.int64)
         if arr.size < 60:
@@ -61,7 +61,7 @@ def test_unmarked_rows_lengths_and_streaming(tiny, master):
         eng.close()
     assert len(s_ids) <= 3 and (s_fin == "length") == (len(s_ids) == 3)
     assert streamed == l_ids  # the callback saw every token, in order, as produced
-    cfg = MarkConfig(tokenizer_id=tiny.tokenizer_id)
+    cfg = MarkConfig.default(tokenizer_id=tiny.tokenizer_id)
     if len(p_ids) >= 60:
         prov = detect_ids(np.asarray(p_ids), cfg.provider_spec(), master.provider_key(), vocab_size=tiny.vocab_size)
         assert prov.p_value > 1e-3  # a row without an account is not marked

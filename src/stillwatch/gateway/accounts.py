@@ -83,14 +83,38 @@ class AccountStore:
             self._db = sqlite3.connect(self.location, isolation_level=None, check_same_thread=False, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-        for ddl in _TABLES:
-            self._exec(ddl)
+        # The tables are created by the first write, not on open: a refused admin command (an unknown
+        # account, a bad limit) must leave the ledger database exactly as it was.
+        self._ready = len(self._existing_tables()) == len(_TABLES)
+
+    def _existing_tables(self) -> list[tuple]:
+        if self._pg:
+            return self._run("SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                              "AND table_name IN ('gw_accounts', 'gw_keys', 'gw_tos')")
+        return self._run("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('gw_accounts', 'gw_keys', 'gw_tos')")
+
+    def _ensure_tables(self) -> None:
+        if not self._ready:
+            for ddl in _TABLES:
+                self._run(ddl)
+            self._ready = True
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def _exec(self, sql: str, params: tuple = ()) -> list[tuple]:
+        verb = sql.lstrip()[:6].upper()
+        if verb in ("INSERT", "UPDATE", "DELETE"):
+            self._ensure_tables()
+        elif verb == "SELECT" and not self._ready:
+            # another process (the admin CLI, a second gateway) may have created them since
+            self._ready = len(self._existing_tables()) == len(_TABLES)
+            if not self._ready:
+                return []  # no gateway table yet: no account, key or terms exists
+        return self._run(sql, params)
+
+    def _run(self, sql: str, params: tuple = ()) -> list[tuple]:
         if self._pg:
             sql = sql.replace("?", "%s")
         with self._lock:

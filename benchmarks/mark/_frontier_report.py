@@ -75,7 +75,7 @@ def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens:
         f"- attribution: Šidák-corrected p < 1e-3 over N candidate account keys (the true one among N-1 others); "
         f"'wrong account' = a wrong account named at that level.\n"
         f"- baseline: transformers' SynthIDTextWatermarkLogitsProcessor (ngram_len 5, 30 layers, one key: no account "
-        f"layer), scored with its own g-values and repetition mask and the mean score (see benchmarks/mark/synthid_baseline.py).\n"
+        f"layer), scored with its own g-values and repetition mask and the mean score (see benchmarks/mark/_synthid_baseline.py).\n"
         f"- total runtime {runtime:.0f}s\n\n### Quality\n\n" + data.md_table(hq, rq)
         + "\n\n### Provider layer\n\n" + data.md_table(hp, _layer_rows(results, "provider"))
         + "\n\n### Account layer\n\n" + data.md_table(hp, _layer_rows(results, "account"))
