@@ -45,7 +45,8 @@ def _svg(fig: Any, salt: str, title: str) -> str:
 
 
 def timeline_svg(bins: list[dict[str, Any]]) -> str:
-    """Exhibited exchanges per hour (a step chart over the whole span, empty hours at zero)."""
+    """Exhibited exchanges per hour (a step chart over the whole span, empty hours at zero; each non-empty
+    hour also drawn as a stem, so a short burst stays visible on a long span)."""
     import numpy as np
 
     fig, ax = _fig()
@@ -55,6 +56,12 @@ def timeline_svg(bins: list[dict[str, Any]]) -> str:
     full = np.zeros(span.shape[0])
     full[(t - t.min()).astype(np.int64)] = n
     ax.fill_between(span, full, step="post", color=_ACCENT, alpha=0.85, lw=0)
+    # an hour is a hair's width on a span of months: mark every non-empty hour so sparse bursts show
+    ax.vlines(t, 0, n, color=_ACCENT, lw=1.2)
+    ax.plot(t, n, "o", ms=3, color=_ACCENT)
+    # the axis covers the activity (matplotlib widens a one-hour span to years otherwise)
+    pad = max((span[-1] - span[0]) / 20, np.timedelta64(6, "h"))
+    ax.set_xlim(span[0] - pad, span[-1] + np.timedelta64(1, "h") + pad)
     ax.set_ylabel("exchanges / hour", fontsize=8)
     ax.set_ylim(bottom=0)
     fig.autofmt_xdate()
