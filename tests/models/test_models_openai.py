@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 import time
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from loopback import serve
 
 from stillwatch.errors import BackendError, InputError
 from stillwatch.models import load_backend
@@ -67,19 +67,8 @@ class FakeAPI:
 @pytest.fixture(scope="module")
 def server():
     api = FakeAPI()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
-    th = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    th.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "test server did not start"
-        time.sleep(0.02)
-    yield api, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    th.join(timeout=5)
+    with serve(api.app) as url:
+        yield api, url
 
 
 @pytest.fixture()

@@ -11,14 +11,12 @@ models are not (beyond alpha).
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from loopback import serve
 
 from stillwatch.cli.main import main
 from stillwatch.core.stats import binomial_interval
@@ -172,18 +170,8 @@ class TinyAPI:
 @pytest.fixture(scope="module")
 def served_suspect():
     api = TinyAPI(_derived(1, "noise"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(api.app, log_level="warning"))
-    th = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    th.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "test server did not start"
-        time.sleep(0.02)
-    yield api, f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
-    srv.should_exit = True
-    th.join(timeout=5)
+    with serve(api.app) as url:
+        yield api, f"{url}/v1"
 
 
 def test_remote_suspect_end_to_end_over_http(served_suspect, panel):
