@@ -10,46 +10,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-#: Column names of a log, in contract order.
-LOG_COLUMNS: tuple[str, ...] = (
-    "request_id",
-    "ts",
-    "account_id",
-    "api_key_id",
-    "ip",
-    "user_agent",
-    "payment_fingerprint",
-    "model",
-    "prompt",
-    "response",
-    "prompt_tokens",
-    "completion_tokens",
-)
-
-#: Columns that may be null (every other column is required in every row).
-NULLABLE_COLUMNS: frozenset[str] = frozenset({"payment_fingerprint"})
-
-#: Text columns (UTF-8 strings).
-STRING_COLUMNS: tuple[str, ...] = (
-    "request_id",
-    "account_id",
-    "api_key_id",
-    "ip",
-    "user_agent",
-    "payment_fingerprint",
-    "model",
-    "prompt",
-    "response",
-)
-
-#: Identifier columns that must also be non-empty.
-ID_COLUMNS: tuple[str, ...] = ("request_id", "account_id")
-
-#: Non-negative integer columns.
-COUNT_COLUMNS: tuple[str, ...] = ("prompt_tokens", "completion_tokens")
-
 TS_TYPE = pa.timestamp("us", tz="UTC")
 
+#: One row per exchange, in contract order; the column lists below are read off it.
 LOG_SCHEMA: pa.Schema = pa.schema(
     [
         pa.field("request_id", pa.string(), nullable=False),
@@ -67,6 +30,21 @@ LOG_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
+#: Column names of a log, in contract order.
+LOG_COLUMNS: tuple[str, ...] = tuple(LOG_SCHEMA.names)
+
+#: Columns that may be null (every other column is required in every row).
+NULLABLE_COLUMNS: frozenset[str] = frozenset(f.name for f in LOG_SCHEMA if f.nullable)
+
+#: Text columns (UTF-8 strings).
+STRING_COLUMNS: tuple[str, ...] = tuple(f.name for f in LOG_SCHEMA if f.type == pa.string())
+
+#: Identifier columns that must also be non-empty.
+ID_COLUMNS: tuple[str, ...] = ("request_id", "account_id")
+
+#: Non-negative integer columns.
+COUNT_COLUMNS: tuple[str, ...] = tuple(f.name for f in LOG_SCHEMA if f.type == pa.int64())
+
 #: Ground-truth labels: one row per account. ``campaign_id`` is null for benign accounts;
 #: ``family`` names the scenario family of the campaign, or the benign sub-population
 #: (e.g. ``"benign:power_user"``) for benign accounts.
@@ -78,4 +56,3 @@ LABEL_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
-assert tuple(LOG_SCHEMA.names) == LOG_COLUMNS
