@@ -149,7 +149,7 @@ def test_extraction_known_answers():
     assert x["extracted_hours"][0] == pytest.approx(seconds / 3600.0)
     # one hour of span: a person has the hour plus one typical exchange (5 s + 400 tokens)
     assert x["extraction_multiple"][0] == pytest.approx(seconds / (3600.0 + 5.0 + 400 * spt))
-    assert novelty_weight(np.array([0.0, 0.25, 0.5, 1.0])).tolist() == [0.0, 0.5, 1.0, 1.0]
+    assert novelty_weight(np.array([0.0, 0.25, 0.5, 1.0])).tolist() == [0.0, 0.25, 0.5, 1.0]  # the share of new information
     # an account with no rows obtained nothing (no division by zero)
     z = extraction(np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]), rate)
     assert z["novelty"][0] == 0.0 and z["extracted_tokens"][0] == 0.0

@@ -41,6 +41,8 @@ from stillwatch.guard.features.tables import (
     INFRA_KINDS,
     FeatureConfig,
     account_features,
+    account_keys,
+    account_peaks,
     account_text,
     account_volume,
     cluster_minutes,
@@ -70,7 +72,7 @@ log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
 #: Columns the features read (everything else in the log is left on disk).
-NEEDED = ("request_id", "ts", "account_id", "ip", "user_agent", "payment_fingerprint", "prompt",
+NEEDED = ("request_id", "ts", "account_id", "api_key_id", "ip", "user_agent", "payment_fingerprint", "prompt",
           "prompt_tokens", "completion_tokens")
 
 
@@ -137,7 +139,7 @@ def _parquet_sql(con, path: Path) -> bool | None:
     pay = "payment_fingerprint" if "payment_fingerprint" in types else "CAST(NULL AS VARCHAR)"
     tsx = "ts" if types["ts"].startswith("TIMESTAMP WITH TIME ZONE") else "timezone('UTC', ts)"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, epoch_us({tsx}) AS ts_us, ip, "
+        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, api_key_id, epoch_us({tsx}) AS ts_us, ip, "
         f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, "
         f"file_row_number AS _pos, {sql_reason(rules)} AS _bad FROM {src}"
     )
@@ -400,7 +402,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
-    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per)).to_pyarrow()
+    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), account_peaks(keys),
+                           account_keys(keys)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}

@@ -223,6 +223,7 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         ip_prefix=hash64(ip_prefix(t.ip), engine),
         user_agent=hash64(t.user_agent, engine),
         payment=hash64(pay, engine),
+        api_key=hash64(t.api_key_id, engine),
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
     )
 
@@ -232,15 +233,21 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     gap_mean, gap_std, active_minutes, active_hours``. Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
     number of distinct ones), so one sort gives gaps and activity."""
-    w = ibis.window(group_by=keys.account_id, order_by=keys.ts_us)
+    # tied timestamps are ordered by their reading time, so "the previous row" is the same on every
+    # engine wherever it matters (rows equal in both are interchangeable)
+    w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.human_s])
     prev = keys.ts_us.lag().over(w)
+    prev_s = keys.human_s.lag().over(w)
     minute, hour = 60_000_000, 3_600_000_000
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
+    fast = ibis.ifelse(prev.notnull() & ((keys.ts_us - prev).cast("float64") < prev_s * 1e6), one, zero)
     r = keys.select(
         "account_id", "ts_us", "human_s",
         gap_us=keys.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
+        fast=fast,
     )
     return r.group_by("account_id").agg(
         n=_.count(),
@@ -252,7 +259,40 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         gap_std=_.gap_us.cast("float64").std(how="pop"),
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
+        fast_n=_.fast.sum(),
+        fast_s=(_.fast.cast("float64") * _.human_s).sum(),
     )
+
+
+def account_peaks(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
+    consecutive clock hours), ``peak_hour_s`` (most human reading seconds demanded in one clock
+    hour) and ``fast_expected``: the gaps expected to be shorter than a reading if, within each
+    active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
+    — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
+    per second times a mean reading of ``d/c`` seconds; score/signals.py). Integer bucket
+    arithmetic, the same on every engine."""
+    hour = 3_600_000_000
+    hb = keys.select("account_id", "human_s", hr=keys.ts_us // hour).group_by(["account_id", "hr"]).agg(
+        c=_.count(), d=_.human_s.sum())
+    w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
+    s = hb.select("account_id", "d", c24=hb.c.sum().over(w),
+                  e=hb.c.cast("float64") * (1.0 - (-hb.d / 3600.0).exp()))
+    return s.group_by("account_id").agg(peak_day_n=_.c24.max(), peak_hour_s=_.d.max(), fast_expected=_.e.sum())
+
+
+def account_keys(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account API-key use: ``n_keys`` (distinct key ids) and ``key_rotations`` — keys
+    that *took over*: the number of keys first used after every key first used before them had
+    fallen silent (a hand-over from an abandoned key; keys used side by side never count). Ordered by
+    first use; keys first used at the same instant can never hand over to each other, so the count
+    does not depend on how ties are ordered."""
+    k = keys.filter(keys.api_key.notnull()).group_by(["account_id", "api_key"]).agg(kf=_.ts_us.min(), kl=_.ts_us.max())
+    w = ibis.window(group_by=k.account_id, order_by=[k.kf, k.kl, k.api_key], rows=(None, -1))
+    before = k.kl.max().over(w)
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    r = k.select("account_id", rot=ibis.ifelse(before.notnull() & (before < k.kf), one, zero))
+    return r.group_by("account_id").agg(n_keys=_.count(), key_rotations=_.rot.sum())
 
 
 def infra_counts(keys: ibis.Table) -> ibis.Table:
@@ -415,17 +455,25 @@ def account_text(tagged: ibis.Table) -> ibis.Table:
     return tagged.group_by("account_id").agg(**aggs)
 
 
-def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table) -> ibis.Table:
+def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, peaks: ibis.Table | None = None,
+                     api_keys: ibis.Table | None = None) -> ibis.Table:
     """One row per account, ordered by ``account_id``: the exact volume/timing/infrastructure columns
-    and the text columns estimated from the sample (``x = n * x_s / sampled_rows``)."""
+    (with :func:`account_peaks` and :func:`account_keys` when given) and the text columns estimated
+    from the sample (``x = n * x_s / sampled_rows``)."""
     t = text.rename(account_id_t="account_id")
     i = infra.rename(account_id_i="account_id")
     j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
+    extra = []
+    for name, tab in (("p", peaks), ("k", api_keys)):
+        if tab is not None:
+            tab = tab.rename(**{f"account_id_{name}": "account_id"})
+            j = j.left_join(tab, j.account_id == tab[f"account_id_{name}"])
+            extra += [c for c in tab.columns if c != f"account_id_{name}"]
     m = j.sampled_rows.fill_null(0).cast("float64")
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
-                              "active_minutes", "active_hours")}
-    for c in ("n_ip", "n_ua", "n_payment"):
+                              "active_minutes", "active_hours", "fast_n", "fast_s")}
+    for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)
     for c in ["shared", "cap_any", "n_prompts", "n_templates"] + [f"cap_{name}" for name in CAPABILITY_PATTERNS]:

@@ -312,7 +312,10 @@ class StreamingScorer:
         a.first = ts_us if a.first is None else min(a.first, ts_us)
         a.last = ts_us if a.last is None else max(a.last, ts_us)
         ctoks = max(int(row.get("completion_tokens") or 0), 0)
-        a.demand += fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
+        human_s = fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
+        a.demand += human_s
+        key_id = row.get("api_key_id")
+        a.rhythm.observe(ts_us, human_s, None if key_id is None else str(key_id))
         cap = int(any(r.search(norm) for r in _CAP_RE))
         a.cap += cap
         minute, hour = ts_us // 60_000_000, ts_us // 3_600_000_000

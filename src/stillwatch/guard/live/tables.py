@@ -134,6 +134,14 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "active_minutes": np.array([a.minutes for a in accs], np.float64),
         "active_hours": np.array([a.hours for a in accs], np.float64),
         "cap_any": per_acc(col["cap"]),
+        # score/signals.py's inputs (live.state.Rhythm)
+        "peak_day_n": np.array([a.rhythm.peak_day_n for a in accs], np.float64),
+        "peak_hour_s": np.array([a.rhythm.peak_hour_s for a in accs], np.float64),
+        "fast_expected": np.array([a.rhythm.fast_expected_now() for a in accs], np.float64),
+        "fast_n": np.array([a.rhythm.fast_n for a in accs], np.float64),
+        "fast_s": np.array([a.rhythm.fast_s for a in accs], np.float64),
+        "n_keys": np.array([a.rhythm.key_counts()[0] for a in accs], np.float64),
+        "key_rotations": np.array([a.rhythm.key_counts()[1] for a in accs], np.float64),
     }
     for j, name in enumerate(CAPABILITY_PATTERNS):
         acc[f"cap_{name}"] = per_acc(col["caps"][:, j])
