@@ -16,6 +16,8 @@ signal                    value                                                 
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
 ``machine_pacing``        max(timing regularity, round the clock)                      the value itself
+``burst``                 peak 24 h vs the account's own steady null (signals.py)      FWER x peak-hour multiple
+``key_rotation``          key hand-overs vs the population's pooled rate (signals.py)  FWER evidence
 ========================  ==========================================================  ============================
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
@@ -36,10 +38,10 @@ fixed prompt every minute) are context, never sufficient; a campaign's reading-h
 its *extracted* hours.
 
 Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8 — counted only as far
-as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity))``: code and
+as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity, burst))``: code and
 "explain" questions at a human rate are what developers and analysts ask every day —, volume 0.5,
 regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
-with one corporate card, so on its own a shared card is weak evidence —, volume 0.5),
+with one corporate card, so on its own a shared card is weak evidence —, volume 0.5, burst 0.8, key rotation 0.8),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
 firm's own batch template).
 
