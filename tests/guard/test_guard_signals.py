@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from stillwatch.guard.batch.scan import feature_tables, scan
-from stillwatch.guard.score.signals import burst_p, fast_substream, fwer_evidence, key_rotation, observable_days
+from stillwatch.guard.score.signals import burst_p, fast_substream, fwer_evidence, key_rotation, baseline_days
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
@@ -39,9 +39,11 @@ def test_known_answers_by_hand():
     assert burst_p(np.array([3.0]), np.array([3.0]), np.array([4.0]))[0] == pytest.approx(0.5)
     # T = 1 day: q = 1, nothing is surprising
     assert burst_p(np.array([50.0]), np.array([50.0]), np.array([1.0]))[0] == 1.0
-    # observable days: creation known and before the log -> from the log start; else from first use
-    d = observable_days(np.array([10 * DAY, 10 * DAY]), 20 * DAY, np.array([-5 * DAY, np.nan]), 0)
-    assert d.tolist() == [20.0, 10.0]
+    # baseline days: creation known and before the log -> from the log start; else from first use;
+    # to the end of the busiest day; at least one
+    d = baseline_days(np.array([10 * DAY, 10 * DAY, 10 * DAY]), np.array([20 * DAY, 20 * DAY, 10 * DAY + HOUR]),
+                      np.array([-5 * DAY, np.nan, np.nan]), 0)
+    assert d.tolist() == [20.0, 10.0, 1.0]
     # key rotation: lambda = 2 / 200; account 0 (n 100, r 2): P(Poisson(1) >= 2) = 1 - 2/e
     r = key_rotation(np.array([100.0, 100.0]), np.array([2.0, 0.0]), 2)
     assert r["key_rotation_p"].tolist() == pytest.approx([1 - 2 / math.e, 1.0])
@@ -65,7 +67,10 @@ def _naive(rows):
             h = hours.setdefault(r[1] // HOUR, [0, 0.0])
             h[0] += 1
             h[1] += 5 + r[3] * spt
-        peak_day = max(sum(c for hh, (c, _) in hours.items() if h - 23 <= hh <= h) for h in hours)
+        c24 = {h: sum(c for hh, (c, _) in hours.items() if h - 23 <= hh <= h) for h in hours}
+        peak_day = max(c24.values())
+        peak_hr = min(h for h, v in c24.items() if v == peak_day)
+        upto = sum(1 for r in rs if r[1] // HOUR <= peak_hr)
         fast = sum(1 for p, r in zip(rs, rs[1:]) if r[1] - p[1] < (5 + p[3] * spt) * 1e6)
         keys: dict[str, list[int]] = {}
         for r in rs:
@@ -73,7 +78,8 @@ def _naive(rows):
         spans = sorted(keys.values())
         rot = sum(1 for i in range(1, len(spans)) if max(s[1] for s in spans[:i]) < spans[i][0])
         exp_fast = sum(c * (1 - math.exp(-d / 3600)) for c, d in hours.values())
-        out[acct] = (peak_day, max(d for _, d in hours.values()), fast, len(keys), rot, exp_fast)
+        out[acct] = (peak_day, max(d for _, d in hours.values()), fast, len(keys), rot, exp_fast,
+                     (peak_hr + 1) * HOUR, upto)
     return out
 
 
@@ -92,7 +98,8 @@ def test_vectorised_features_match_a_naive_reference():
     ft = feature_tables(_log(rows), near_duplicates=False)
     ref = _naive(rows)
     for i, acct in enumerate(ft.ids):
-        pk, ph, fast, nk, rot, ef = ref[acct]
+        pk, ph, fast, nk, rot, ef, pend, upto = ref[acct]
+        assert ft.cols["peak_end_us"][i] == pend and ft.cols["upto_peak_n"][i] == upto, acct
         assert ft.cols["peak_day_n"][i] == pk, acct
         assert ft.cols["peak_hour_s"][i] == pytest.approx(ph), acct
         assert ft.cols["fast_n"][i] == fast, acct
@@ -157,3 +164,36 @@ def test_attackers_are_caught_among_people():
     flagged = {a.account_id for a in f.accounts if a.flagged}
     assert {f"burst-{b}" for b in range(5)} <= flagged
     assert not [a for a in flagged if a.startswith("user-")]
+
+
+def test_one_off_batch_job_has_no_baseline_to_burst_against():
+    """A batch job whose busiest day is its first day (900 requests 2 s apart, then silence) is not a
+    burst against its own baseline; the same day after two weeks of ordinary use is."""
+    rows = [("batch", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
+    rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 14, 3)]
+    rows += [("aged", T0 + 15 * DAY + i * 2_000_000, "ka", 200) for i in range(900)]
+    f = scan(_log(rows))
+    assert f.account("batch").signals["burst_p"] == 1.0 and "burst" not in f.account("batch").fired
+    assert f.account("aged").signals["burst_p"] < 1e-100 and "burst" in f.account("aged").fired
+
+
+def test_streaming_scorer_has_the_batch_inputs():
+    """The live scorer's final verdicts see the same burst / key-rotation inputs as the batch scan."""
+    from stillwatch.guard.live.stream import StreamConfig, StreamingScorer
+
+    rng = np.random.default_rng(11)
+    rows = _people(rng, 30)
+    rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 10, 3)]
+    rows += [("aged", T0 + 12 * DAY + i * 30_000_000, "ka", 300) for i in range(250)]
+    rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
+    table = _log(rows)
+    batch = {a.account_id: a for a in scan(table).accounts}
+    scorer = StreamingScorer(StreamConfig())
+    for r in table.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist():
+        scorer.observe(r)
+    live = {a.account_id: a for a in scorer.verdicts()}
+    for k, b in batch.items():
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys",
+                     "key_rotations", "fast_share", "fast_expected"):
+            assert live[k].signals[name] == pytest.approx(b.signals[name], rel=1e-9, abs=1e-9), (k, name)
+    assert live["rotator"].signals["key_rotations"] == 5 and "burst" in live["aged"].fired

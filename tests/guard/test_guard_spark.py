@@ -120,7 +120,7 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
     assert set(d) == set(s)
     for k in d:
         assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
-        for name in ("peak_day_requests", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
                      "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours"):
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200

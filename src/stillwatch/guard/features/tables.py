@@ -266,7 +266,8 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
 
 def account_peaks(keys: ibis.Table) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
-    consecutive clock hours), ``peak_hour_s`` (most human reading seconds demanded in one clock
+    consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
+    account's requests up to then), ``peak_hour_s`` (most human reading seconds demanded in one clock
     hour) and ``fast_expected``: the gaps expected to be shorter than a reading if, within each
     active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
     — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
@@ -276,9 +277,16 @@ def account_peaks(keys: ibis.Table) -> ibis.Table:
     hb = keys.select("account_id", "human_s", hr=keys.ts_us // hour).group_by(["account_id", "hr"]).agg(
         c=_.count(), d=_.human_s.sum())
     w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
-    s = hb.select("account_id", "d", c24=hb.c.sum().over(w),
+    upto = ibis.window(group_by=hb.account_id, order_by=hb.hr, rows=(None, 0))
+    s = hb.select("account_id", "hr", "d", c24=hb.c.sum().over(w), cum=hb.c.sum().over(upto),
                   e=hb.c.cast("float64") * (1.0 - (-hb.d / 3600.0).exp()))
-    return s.group_by("account_id").agg(peak_day_n=_.c24.max(), peak_hour_s=_.d.max(), fast_expected=_.e.sum())
+    agg = s.group_by(acc_pk="account_id").agg(peak_day_n=_.c24.max(), peak_hour_s=_.d.max(), fast_expected=_.e.sum())
+    # the first hour at which the peak is reached, and the requests up to its end (the burst's baseline)
+    at = s.inner_join(agg, (s.account_id == agg.acc_pk) & (s.c24 == agg.peak_day_n))
+    first = at.group_by("account_id").agg(peak_end_hr=_.hr.min(), upto_peak_n=_.cum.min())
+    j = agg.inner_join(first, agg.acc_pk == first.account_id)
+    return j.select("account_id", "peak_day_n", "peak_hour_s", "fast_expected", "upto_peak_n",
+                    peak_end_us=(j.peak_end_hr + 1) * hour)
 
 
 def account_keys(keys: ibis.Table) -> ibis.Table:

@@ -58,8 +58,8 @@ class Rhythm:
     beyond that the key silent the longest is forgotten — it has long handed over, so only a later
     return of that key could make the count differ from the batch's)."""
 
-    __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_hour_s", "fast_expected", "fast_n",
-                 "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped")
+    __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
+                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped")
 
     def __init__(self, max_keys: int = 64) -> None:
         self.hour = None
@@ -68,6 +68,9 @@ class Rhythm:
         self.day: deque = deque()
         self.day_n = 0
         self.peak_day_n = 0
+        self.peak_end_us = 0
+        self.upto_peak_n = 0
+        self.n = 0
         self.peak_hour_s = 0.0
         self.fast_expected = 0.0
         self.fast_n = 0
@@ -94,7 +97,9 @@ class Rhythm:
         self.day_n += 1
         while self.day[0][0] <= hour - 24:
             self.day_n -= self.day.popleft()[1]
-        self.peak_day_n = max(self.peak_day_n, self.day_n)
+        self.n += 1
+        if self.day_n > self.peak_day_n:  # the first hour reaching the peak, and the requests up to it
+            self.peak_day_n, self.peak_end_us, self.upto_peak_n = self.day_n, (hour + 1) * 3_600_000_000, self.n
         self.peak_hour_s = max(self.peak_hour_s, self.d)
         if self.prev_ts is not None and ts_us - self.prev_ts < self.prev_s * 1e6:
             self.fast_n += 1

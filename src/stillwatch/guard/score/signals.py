@@ -12,16 +12,19 @@ afternoon) stays weak, and a large but expected volume (a steady app backend) st
 Attacker model: the attacker controls its accounts' timing, keys and prompts, but must still obtain
 its answers through them; each rule below names what it must give up to stay quiet.
 
-* **burst-then-dormant** (:func:`burst`) — H0: the account is *steady*: its ``n`` requests fall
-  independently and uniformly over the days it was observable (from its creation time when the log
-  records it, else its first request, to the end of the log; at least one day). Any 24 consecutive
-  hours lie inside one of ``ceil(T)`` aligned 48-hour windows, each holding ``Bin(n, 2/T)``
-  requests under H0, so ``P(peak 24 h >= k) <= ceil(T) * P(Bin(n, min(1, 2/T)) >= k)`` (a union
-  bound on the scan statistic; Naus 1982 gives the sharper form). Magnitude: the account's busiest
-  clock hour as a multiple of one person reading full-time (1 = a person could just keep up). An
-  aged account that sends hundreds of requests in one night and then falls silent is surprising
-  against its own baseline whatever its age; to stay quiet it must spread its harvest over its
-  whole life at a human rate.
+* **burst against the account's own baseline** (:func:`burst`) — H0: up to its busiest day the
+  account was *steady*: the ``n`` requests it sent from the start of its baseline (its creation
+  time when the log records it, not before the log's start; else its first request) to the end of
+  its busiest 24 hours fall independently and uniformly over those ``T`` days (at least one). Any
+  24 consecutive hours lie inside one of ``ceil(T)`` aligned 48-hour windows, each holding
+  ``Bin(n, 2/T)`` requests under H0, so ``P(peak 24 h >= k) <= ceil(T) * P(Bin(n, min(1, 2/T)) >=
+  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account whose
+  busiest day *is* its first (a one-off batch job, a new account) has no baseline to burst
+  against (T = 1, p = 1) and is judged by its volume instead; an aged account — history in the
+  log, or a creation time long before — that sends hundreds of requests in one night is surprising
+  whatever its age. Magnitude: the account's busiest clock hour as a multiple of one person
+  reading full-time (1 = a person could just keep up). To stay quiet the harvest must be spread
+  over the account's whole life at a human rate.
 * **key rotation** (:func:`key_rotation`) — H0: the account hands its traffic over from an
   abandoned key to a new one at the *population's* pooled rate per request ``lambda = sum r /
   sum n`` (everyone rotates keys now and then); its hand-overs ``r`` are ``Poisson(lambda * n)``.
@@ -70,17 +73,17 @@ def burst_p(n: np.ndarray, peak_day_n: np.ndarray, days: np.ndarray) -> np.ndarr
     return np.minimum(1.0, np.ceil(t) * tail)
 
 
-def observable_days(first_us: np.ndarray, log_end_us: float, created_us: np.ndarray | None = None,
+def baseline_days(first_us: np.ndarray, end_us, created_us: np.ndarray | None = None,
                     log_start_us: float | None = None) -> np.ndarray:
-    """Days each account could be observed: from its creation (when known, not before the log's
-    start) or else its first request, to the end of the log; at least 1."""
+    """Days of each account's baseline: from its creation (when known, not before the log's start)
+    or else its first request, to ``end_us`` (the end of its busiest day); at least 1."""
     start = np.asarray(first_us, np.float64)
     if created_us is not None:
         c = np.asarray(created_us, np.float64)
         known = np.isfinite(c)
         lo = -np.inf if log_start_us is None else float(log_start_us)
         start = np.where(known, np.minimum(start, np.maximum(c, lo)), start)
-    return np.maximum((float(log_end_us) - start) / _DAY_US, 1.0)
+    return np.maximum((np.asarray(end_us, np.float64) - start) / _DAY_US, 1.0)
 
 
 def burst(n, peak_day_n, peak_hour_s, days, m: int) -> dict[str, np.ndarray]:
@@ -132,11 +135,13 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float) -
 
     first, last = col("first_us"), col("last_us")
     created = np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None
-    days = observable_days(first, float(last.max()) if a else 0.0, created, float(first.min()) if a else None)
-    b = burst(n, col("peak_day_n"), col("peak_hour_s"), days, a)
+    end = col("peak_end_us") if "peak_end_us" in acc else last
+    days = baseline_days(first, end, created, float(first.min()) if a else None)
+    upto = col("upto_peak_n") if "upto_peak_n" in acc else n
+    b = burst(upto, col("peak_day_n"), col("peak_hour_s"), days, a)
     r = key_rotation(n, col("key_rotations"), a)
     f = fast_substream(n, col("fast_n"), col("fast_s"), col("fast_expected"), a, full_hours)
-    signals = {"peak_day_requests": col("peak_day_n"), "observable_days": days, "burst_p": b["burst_p"],
+    signals = {"peak_day_requests": col("peak_day_n"), "baseline_days": days, "burst_p": b["burst_p"],
                "peak_hour_multiple": b["peak_hour_multiple"], "api_keys": col("n_keys"),
                "key_rotations": col("key_rotations"), "key_rotation_p": r["key_rotation_p"],
                "fast_share": f["fast_share"], "fast_expected": f["fast_expected"], "fast_p": f["fast_p"],
