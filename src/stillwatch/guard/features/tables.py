@@ -224,6 +224,7 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         user_agent=hash64(t.user_agent, engine),
         payment=hash64(pay, engine),
         api_key=hash64(t.api_key_id, engine),
+        created_us=t.created_us,
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
     )
 
@@ -243,7 +244,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
     fast = ibis.ifelse(prev.notnull() & ((keys.ts_us - prev).cast("float64") < prev_s * 1e6), one, zero)
     r = keys.select(
-        "account_id", "ts_us", "human_s",
+        "account_id", "ts_us", "human_s", "created_us",
         gap_us=keys.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
@@ -259,6 +260,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         gap_std=_.gap_us.cast("float64").std(how="pop"),
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
+        created_us=_.created_us.min(),
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
     )
@@ -480,7 +482,7 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     m = j.sampled_rows.fill_null(0).cast("float64")
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
-                              "active_minutes", "active_hours", "fast_n", "fast_s")}
+                              "active_minutes", "active_hours", "fast_n", "fast_s", "created_us")}
     for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)

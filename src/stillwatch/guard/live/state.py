@@ -59,7 +59,7 @@ class Rhythm:
     return of that key could make the count differ from the batch's)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
-                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped")
+                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us")
 
     def __init__(self, max_keys: int = 64) -> None:
         self.hour = None
@@ -80,6 +80,7 @@ class Rhythm:
         self.keys: dict[str, list[int]] = {}
         self.max_keys = max_keys
         self.dropped = 0
+        self.created_us = math.nan  # the optional account creation time (earliest seen), NaN if none
 
     def _close_hour(self) -> None:
         if self.hour is not None:

@@ -316,6 +316,12 @@ class StreamingScorer:
         a.demand += human_s
         key_id = row.get("api_key_id")
         a.rhythm.observe(ts_us, human_s, None if key_id is None else str(key_id))
+        created = row.get("account_created_at")
+        if isinstance(created, datetime):
+            created = ((created if created.tzinfo else created.replace(tzinfo=timezone.utc)) - _EPOCH) \
+                // timedelta(microseconds=1)
+        if isinstance(created, int) and not created >= a.rhythm.created_us:  # the earliest (NaN: none yet)
+            a.rhythm.created_us = created
         cap = int(any(r.search(norm) for r in _CAP_RE))
         a.cap += cap
         minute, hour = ts_us // 60_000_000, ts_us // 3_600_000_000

@@ -135,6 +135,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "active_hours": np.array([a.hours for a in accs], np.float64),
         "cap_any": per_acc(col["cap"]),
         # score/signals.py's inputs (live.state.Rhythm)
+        "created_us": np.array([a.rhythm.created_us for a in accs], np.float64),
         "peak_day_n": np.array([a.rhythm.peak_day_n for a in accs], np.float64),
         "peak_end_us": np.array([a.rhythm.peak_end_us for a in accs], np.float64),
         "upto_peak_n": np.array([a.rhythm.upto_peak_n for a in accs], np.float64),
