@@ -28,7 +28,9 @@ have equal ``ts_us``; the sample is ordered by a 60-bit md5 key of ``request_id`
   ``n * sqrt(p (1 - p) / m * (n - m) / (n - 1))`` for a share ``p``: at most 0.088 * n for K = 32.
   Key statistics across accounts (how many accounts / distinct prompts use a template) are computed
   over the union of the samples. Distinct counts (``n_prompts``, ``n_templates``) are the sample's
-  distinct share times ``n``, a rough estimate (exact when ``n <= K``).
+  distinct share times ``n``, a rough estimate (exact when ``n <= K``); ``n_prompts`` is capped by
+  the exact number of distinct prompts as sent (a 64-bit hash of every row's prompt, exact tier),
+  since a sample of K rows cannot see repetition on a scale larger than K (a benchmark run again).
 
 What the features measure (grounded in what harvesting *is*, not in one simulator):
 
@@ -225,6 +227,8 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         payment=hash64(pay, engine),
         api_key=hash64(t.api_key_id, engine),
         created_us=t.created_us,
+        # the prompt as sent (not normalised: normalising every row is the text work the sample avoids)
+        prompt_raw=hash64(t.prompt, engine),
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
     )
 
@@ -244,7 +248,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
     fast = ibis.ifelse(prev.notnull() & ((keys.ts_us - prev).cast("float64") < prev_s * 1e6), one, zero)
     r = keys.select(
-        "account_id", "ts_us", "human_s", "created_us",
+        "account_id", "ts_us", "human_s", "created_us", "prompt_raw",
         gap_us=keys.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
@@ -261,6 +265,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
         created_us=_.created_us.min(),
+        n_prompts_raw=_.prompt_raw.nunique(),
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
     )
@@ -489,6 +494,10 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     for c in ["shared", "cap_any", "n_prompts", "n_templates"] + [f"cap_{name}" for name in CAPABILITY_PATTERNS]:
         out = "shared_rows" if c == "shared" else c
         cols[out] = j[f"{c}_s"].fill_null(0).cast("float64") * scale
+    # distinct prompts: the sample's estimate (normalised text, but blind to repetition beyond the
+    # sample: a benchmark run three times shows each prompt once in 32 rows) capped by the exact count
+    # of distinct prompts as sent over every row (an upper bound on distinct normalised prompts)
+    cols["n_prompts"] = ibis.least(cols["n_prompts"], j.n_prompts_raw.cast("float64"))
     return j.select(**cols).order_by("account_id")
 
 

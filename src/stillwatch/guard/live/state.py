@@ -54,14 +54,16 @@ class Rhythm:
     :func:`~stillwatch.guard.features.tables.account_peaks`, ``account_volume`` (fast rows) and
     :func:`~stillwatch.guard.features.tables.account_keys` define them, in O(1) amortised per
     request: the current clock hour's count and reading seconds, the last 24 hours' counts (a
-    deque of at most 24 buckets), and each API key's first and last use (at most ``max_keys`` keys;
+    deque of at most 24 buckets), each API key's first and last use (at most ``max_keys`` keys;
     beyond that the key silent the longest is forgotten — it has long handed over, so only a later
-    return of that key could make the count differ from the batch's)."""
+    return of that key could make the count differ from the batch's), and the distinct prompts as
+    sent (exact up to ``max_sent``)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
-                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us")
+                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
+                 "sent", "n_sent", "max_sent")
 
-    def __init__(self, max_keys: int = 64) -> None:
+    def __init__(self, max_keys: int = 64, max_sent: int = 4096) -> None:
         self.hour = None
         self.c = 0
         self.d = 0.0
@@ -81,6 +83,18 @@ class Rhythm:
         self.max_keys = max_keys
         self.dropped = 0
         self.created_us = math.nan  # the optional account creation time (earliest seen), NaN if none
+        # distinct prompts as sent (the batch's exact count): exact up to max_sent distinct hashes;
+        # beyond that every prompt not among them counts as new (an upper bound, as the batch's cap is)
+        self.sent: set[int] = set()
+        self.n_sent = 0
+        self.max_sent = max_sent
+
+    def observe_prompt(self, prompt_hash: int) -> None:
+        if prompt_hash in self.sent:
+            return
+        self.n_sent += 1
+        if len(self.sent) < self.max_sent:
+            self.sent.add(prompt_hash)
 
     def _close_hour(self) -> None:
         if self.hour is not None:

@@ -314,6 +314,7 @@ class StreamingScorer:
         ctoks = max(int(row.get("completion_tokens") or 0), 0)
         human_s = fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
         a.demand += human_s
+        a.rhythm.observe_prompt(hash(str(row.get("prompt") or "")))
         key_id = row.get("api_key_id")
         a.rhythm.observe(ts_us, human_s, None if key_id is None else str(key_id))
         created = row.get("account_created_at")

@@ -120,7 +120,9 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "n": n,
         "first_us": np.array([a.first for a in accs], np.float64),
         "last_us": np.array([a.last for a in accs], np.float64),
-        "n_prompts": distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
+        # the sample's estimate capped by the distinct prompts as sent (features.tables.account_features)
+        "n_prompts": np.minimum(distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
+                                np.array([a.rhythm.n_sent for a in accs], np.float64)),
         "n_templates": distinct_per_acc(col["tpl_prefix"], col["tpl_prefix_ok"]),
         "n_ip": np.array([len(a.keys["ip"].counts) for a in accs], np.float64),
         "n_ua": np.array([len(a.keys["user_agent"].counts) for a in accs], np.float64),
