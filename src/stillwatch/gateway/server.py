@@ -44,12 +44,23 @@ def build_gateway(ledger: str, backend: Any, *, master_key: str | Path | None, c
 
 
 def serve(gw: Gateway, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning") -> None:
-    """Run the HTTP server until interrupted; closes the engine and the ledger writer afterwards."""
+    """Run the HTTP server until interrupted; closes the engine and the ledger writer afterwards.
+
+    uvicorn shuts down gracefully on SIGTERM (requests in flight are answered, so recorded), then
+    raises the signal again once its own handlers are gone; the handler set here turns that second
+    SIGTERM into ``SystemExit`` so that the ``finally`` below still runs (a default handler would end
+    the process at once, skipping it)."""
+    import signal
+
     import uvicorn
 
     from .app import create_app
 
+    def _leave(signum: int, frame: Any) -> None:
+        raise SystemExit(0)
+
     app = create_app(gw)
+    signal.signal(signal.SIGTERM, _leave)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
                     timeout_keep_alive=30, h11_max_incomplete_event_size=64 * 1024)
