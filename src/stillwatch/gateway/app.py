@@ -12,8 +12,10 @@ would write them), falling back to ASCII-escaped ``json`` for text orjson refuse
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -93,8 +95,17 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-def create_app(gw: Gateway) -> FastAPI:
+def create_app(gw: Gateway, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """The app serving ``gw``; ``on_shutdown`` runs when the server shuts down (after the last answer)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
     app = FastAPI(title="Stillwatch gateway", version="1", docs_url=None, redoc_url=None, default_response_class=FastJSON,
+                  lifespan=lifespan,
                   description="OpenAI-compatible API: every answer watermarked, every exchange in the ledger.")
     _errors(app)
 
