@@ -33,7 +33,7 @@ def bulk_site(workdir: Path, n_accounts: int, prefix: str = "acct") -> Site:
     with Admin(site.ledger) as adm:
         for i in range(n_accounts):
             a = f"{prefix}-{i:05d}"
-            adm.add_account(a, f"pm-{i % 997}")
+            adm.add_account(a, f"pm-{i:05d}")  # one payment method per account
             site.key_ids[a], site.keys[a] = adm.issue_key(a)
             adm.accept_tos(a, "127.0.0.1")
     return site

@@ -5,8 +5,11 @@ the latency the gateway adds over calling the backend directly, measured in the 
     .venv/bin/python benchmarks/gateway/load.py [--requests 2000] [--concurrency 32] [--accounts 1500] [--repeats 3]
 
 Bounded: loopback only, a fixed number of requests. Each request asks for one token (``max_tokens=1``),
-so the figures are the gateway's own cost. Accounts are many and prompts varied, as real users are
-(every row of a batch carries its own account's watermark layer); the live guard is on.
+so the figures are the gateway's own cost. Accounts are many (taken in turn: about two requests each
+over the whole run) and prompts varied, as real users are (every row of a batch carries its own
+account's watermark layer), each user with its own address (X-Forwarded-For from a trusted proxy),
+browser, payment method and varied prompts; the live guard is on and refuses accounts that look
+machine-driven (the refusals are counted and reported).
 
 Measured, ``--repeats`` times each, interleaved (so every figure and its baseline met the same
 machine), and reported as medians over the repeats:
@@ -38,18 +41,26 @@ import time
 
 from _common import OUT, GatewayProcess, bulk_site, q, write_section
 
-WORDS = ("river mountain kitchen budget garden physics poem train market winter lesson camera "
-         "doctor music planet recipe history engine letter window bridge forest coffee").split()
+WORDS = ("river mountain kitchen budget garden physics poem train market winter lesson camera doctor music planet "
+         "recipe history engine letter window bridge forest coffee violin harbor desert lantern tunnel orchard glacier "
+         "museum ferry pepper saddle quilt rocket spider tomato umbrella velvet walnut yogurt zebra anchor basket candle "
+         "dolphin feather ginger hammer island jacket kettle ladder marble needle oyster parrot quarry ribbon salmon").split()
+OPENERS = ("Tell me about", "Explain", "Write a line on", "Compare", "What do you know of", "Describe", "Summarise")
+AGENTS = ("Mozilla/5.0 (X11; Linux x86_64)", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2)", "OpenAI/Python 1.51.0",
+          "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "curl/8.5.0", "python-httpx/0.27.0")
 
 
 def prompt(rng: random.Random) -> str:
-    return f"Tell me about the {rng.choice(WORDS)} and the {rng.choice(WORDS)} in {rng.randint(2, 9)} words."
+    """Varied text: no two users share a template (the live guard links accounts by shared content)."""
+    return f"{rng.choice(OPENERS)} {' '.join(rng.sample(WORDS, rng.randint(3, 7)))}?"
 
 
-def encode_request(key: str, text: str) -> bytes:
+def encode_request(key: str, account: int, text: str) -> bytes:
+    """One chat request of the ``account``-th user: its own address (from the trusted proxy) and browser."""
     body = json.dumps({"model": "tiny", "messages": [{"role": "user", "content": text}], "max_tokens": 1}).encode()
     head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
-            f"User-Agent: stillwatch-load/1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"X-Forwarded-For: 10.{account >> 16 & 255}.{account >> 8 & 255}.{account & 255}\r\n"
+            f"User-Agent: {AGENTS[account % len(AGENTS)]}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
     return head.encode() + body
 
 
@@ -162,26 +173,37 @@ def batch_stats(log_text: str) -> str:
     return f"mean batch {m.group(3)}, largest {m.group(4)} ({m.group(1)} requests in {m.group(2)} batches)" if m else "not logged"
 
 
-def requests_for(keys: list[str], n: int, seed: int) -> list[bytes]:
-    rng = random.Random(seed)
-    return [encode_request(keys[i % len(keys)], prompt(rng)) for i in range(n)]
+class Requests:
+    """Encoded requests, the accounts taken in turn across every call (so that each account sends as
+    few requests as the run allows, spread out in time, as real users do)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys, self.next = keys, 0
+
+    def __call__(self, n: int, seed: int) -> list[bytes]:
+        rng = random.Random(seed)
+        idx = [(self.next + i) % len(self.keys) for i in range(n)]
+        out = [encode_request(self.keys[a], a, prompt(rng)) for a in idx]
+        self.next += n
+        return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=2000, help="requests per load run")
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--accounts", type=int, default=1500)
+    ap.add_argument("--accounts", type=int, default=3600, help="accounts, taken in turn (about 2 requests each at the defaults)")
     ap.add_argument("--sequential", type=int, default=300, help="single-client requests per latency run")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     load_start = os.getloadavg()
     site = bulk_site(OUT / "load", args.accounts)
-    keys = [site.keys[a] for a in sorted(site.keys)]
+    requests_for = Requests([site.keys[a] for a in sorted(site.keys)])
     direct = Direct(site, args.accounts)
     runs: dict[str, list] = {k: [] for k in ("direct", "direct_cpu", "engine", "seq", "load", "cpu", "bad")}
-    with GatewayProcess(site, "--batch-window-ms", "0", "--max-batch", "64", "--log-level", "warning", cli_flags=("-v",)) as gw:
-        asyncio.run(closed_loop(gw.port, requests_for(keys, 300, 99), 8))  # warm-up (both sides)
+    with GatewayProcess(site, "--batch-window-ms", "0", "--max-batch", "64", "--log-level", "warning", "--trusted-proxy", "127.0.0.1",
+                        cli_flags=("-v",)) as gw:
+        asyncio.run(closed_loop(gw.port, requests_for(300, 99), 8))  # warm-up (both sides)
         direct.one_at_a_time(50, 98)
         direct.engine_batched(200, args.concurrency, 97)
         for r in range(args.repeats):
@@ -189,9 +211,9 @@ def main() -> None:
             runs["direct"].append(lat)
             runs["direct_cpu"].append(cpu)
             runs["engine"].append(direct.engine_batched(args.requests, args.concurrency, 20 + r))
-            seq, codes, _ = asyncio.run(closed_loop(gw.port, requests_for(keys, args.sequential, 30 + r), 1))
+            seq, codes, _ = asyncio.run(closed_loop(gw.port, requests_for(args.sequential, 30 + r), 1))
             runs["seq"].append(seq)
-            reqs = requests_for(keys, args.requests, 40 + r)
+            reqs = requests_for(args.requests, 40 + r)
             c0 = cpu_seconds(gw.proc.pid)
             lat, codes2, wall = asyncio.run(closed_loop(gw.port, reqs, args.concurrency))
             ok = sum(c == 200 for c in codes2)
