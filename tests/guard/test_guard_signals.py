@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from stillwatch.guard.batch.scan import feature_tables, scan
-from stillwatch.guard.score.signals import burst_p, fast_substream, fwer_evidence, key_rotation, baseline_days
+from stillwatch.guard.score.signals import baseline_days, burst_p, fast_substream, fwer_evidence, key_rotation, recur_p
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
@@ -44,6 +44,10 @@ def test_known_answers_by_hand():
     d = baseline_days(np.array([10 * DAY, 10 * DAY, 10 * DAY]), np.array([20 * DAY, 20 * DAY, 10 * DAY + HOUR]),
                       np.array([-5 * DAY, np.nan, np.nan]), 0)
     assert d.tolist() == [20.0, 10.0, 1.0]
+    # recurrence, R = 10: peak 3 against runner-up 0 -> (10/11)^3; 2 against 2 -> P(Bin(4, 10/11) >= 2)
+    q = 10 / 11
+    assert recur_p(np.array([3.0]), np.array([0.0]))[0] == pytest.approx(q**3)
+    assert recur_p(np.array([2.0]), np.array([2.0]))[0] == pytest.approx(1 - (1 - q) ** 4 - 4 * q * (1 - q) ** 3)
     # key rotation: lambda = 2 / 200; account 0 (n 100, r 2): P(Poisson(1) >= 2) = 1 - 2/e
     r = key_rotation(np.array([100.0, 100.0]), np.array([2.0, 0.0]), 2)
     assert r["key_rotation_p"].tolist() == pytest.approx([1 - 2 / math.e, 1.0])
@@ -71,6 +75,10 @@ def _naive(rows):
         peak_day = max(c24.values())
         peak_hr = min(h for h, v in c24.items() if v == peak_day)
         upto = sum(1 for r in rs if r[1] // HOUR <= peak_hr)
+        # runner-up: every 24-clock-hour window [a, a + 23] entirely before or after the peak's
+        starts = {h - k for h in hours for k in range(24)}
+        runner = max([sum(c for hh, (c, _) in hours.items() if a <= hh <= a + 23)
+                      for a in starts if a + 23 <= peak_hr - 24 or a >= peak_hr + 1] or [0])
         fast = sum(1 for p, r in zip(rs, rs[1:]) if r[1] - p[1] < (5 + p[3] * spt) * 1e6)
         keys: dict[str, list[int]] = {}
         for r in rs:
@@ -79,7 +87,7 @@ def _naive(rows):
         rot = sum(1 for i in range(1, len(spans)) if max(s[1] for s in spans[:i]) < spans[i][0])
         exp_fast = sum(c * (1 - math.exp(-d / 3600)) for c, d in hours.values())
         out[acct] = (peak_day, max(d for _, d in hours.values()), fast, len(keys), rot, exp_fast,
-                     (peak_hr + 1) * HOUR, upto)
+                     (peak_hr + 1) * HOUR, upto, runner)
     return out
 
 
@@ -98,7 +106,8 @@ def test_vectorised_features_match_a_naive_reference():
     ft = feature_tables(_log(rows), near_duplicates=False)
     ref = _naive(rows)
     for i, acct in enumerate(ft.ids):
-        pk, ph, fast, nk, rot, ef, pend, upto = ref[acct]
+        pk, ph, fast, nk, rot, ef, pend, upto, runner = ref[acct]
+        assert ft.cols["runner_day_n"][i] == runner, acct
         assert ft.cols["peak_end_us"][i] == pend and ft.cols["upto_peak_n"][i] == upto, acct
         assert ft.cols["peak_day_n"][i] == pk, acct
         assert ft.cols["peak_hour_s"][i] == pytest.approx(ph), acct
@@ -193,7 +202,41 @@ def test_streaming_scorer_has_the_batch_inputs():
         scorer.observe(r)
     live = {a.account_id: a for a in scorer.verdicts()}
     for k, b in batch.items():
-        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys",
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "runner_up_day_requests", "burst_recur_p",
+                     "peak_hour_multiple", "api_keys",
                      "key_rotations", "fast_share", "fast_expected"):
             assert live[k].signals[name] == pytest.approx(b.signals[name], rel=1e-9, abs=1e-9), (k, name)
     assert live["rotator"].signals["key_rotations"] == 5 and "burst" in live["aged"].fired
+
+
+def _job(acct: str, day: int, n: int, key: str, start_hour: int = 9) -> list:
+    """``n`` requests of a program 3 s apart from ``start_hour`` on ``day``."""
+    return [(acct, T0 + day * DAY + start_hour * HOUR + i * 3_000_000, key, 200) for i in range(n)]
+
+
+def test_recurring_batch_job_is_its_own_baseline_but_a_harvest_night_is_not():
+    """A firm's batch job busy on every weekday of three weeks with a workload that varies (its
+    busiest day twice its usual, after a quiet first week) is its own baseline: the steady null is
+    rejected (the busiest day is a departure from a steady rate) but the recurring one is not, so
+    it must stay quiet. An aged account with a few ordinary sessions and then one harvest night
+    (the same night size) rejects both and fires."""
+    rng = np.random.default_rng(13)
+    rows = _people(rng, 200)
+    for j in range(6):
+        sizes = [40 + 10 * j] * 5 + [int(x) for x in rng.integers(150, 300, 9)] + [600]
+        days = [d for w in range(3) for d in range(w * 7, w * 7 + 5)][: len(sizes)]
+        for d, size in zip(days, sizes):
+            rows += _job(f"job-{j}", d, size, f"kj{j}")
+        acct = f"harvest-{j}"
+        for d in (1, 4, 8):
+            rows += [(acct, T0 + d * DAY + 19 * HOUR + i * 90_000_000, f"kh{j}", 300) for i in range(3)]
+        rows += _job(acct, 18, 600, f"kh{j}", start_hour=22)
+    f = scan(_log(rows))
+    for j in range(6):
+        job, harvest = f.account(f"job-{j}"), f.account(f"harvest-{j}")
+        # independently: peak 600 against a runner-up of at least 150 -> P(Bin(>=750, 10/11) >= 600) ~ 1
+        assert job.signals["runner_up_day_requests"] >= 150
+        assert job.signals["burst_p"] < 1e-6 and job.signals["burst_recur_p"] > 0.5
+        assert "burst" not in job.fired
+        assert harvest.signals["runner_up_day_requests"] == 3
+        assert harvest.signals["burst_recur_p"] < 1e-20 and "burst" in harvest.fired

@@ -274,7 +274,8 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
 def account_peaks(keys: ibis.Table) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
     consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
-    account's requests up to then), ``peak_hour_s`` (most human reading seconds demanded in one clock
+    account's requests up to then; ``runner_day_n`` the most in any 24 clock hours not overlapping
+    that window, 0 if none), ``peak_hour_s`` (most human reading seconds demanded in one clock
     hour) and ``fast_expected``: the gaps expected to be shorter than a reading if, within each
     active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
     — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
@@ -291,9 +292,22 @@ def account_peaks(keys: ibis.Table) -> ibis.Table:
     # the first hour at which the peak is reached, and the requests up to its end (the burst's baseline)
     at = s.inner_join(agg, (s.account_id == agg.acc_pk) & (s.c24 == agg.peak_day_n))
     first = at.group_by("account_id").agg(peak_end_hr=_.hr.min(), upto_peak_n=_.cum.min())
+    # the runner-up: the most requests in any 24 clock hours not overlapping the peak's. A window
+    # before it holds no more than the one ending at its last active hour (ending 24 h or more before
+    # the peak's end), one after it no more than the one starting at its first active hour (after the
+    # peak's end): windows ending, resp. starting, at active hours cover every case
+    fw = ibis.range_window(preceding=0, following=23, group_by=hb.account_id, order_by=hb.hr)
+    o = hb.select("account_id", "hr", b24=hb.c.sum().over(w), f24=hb.c.sum().over(fw))
+    fr = first.rename(acc_r="account_id")
+    o = o.inner_join(fr, o.account_id == fr.acc_r)
+    zero = ibis.literal(0, dt.int64)
+    o = o.select("account_id", r=ibis.greatest(ibis.ifelse(o.hr <= o.peak_end_hr - 24, o.b24, zero),
+                                             ibis.ifelse(o.hr > o.peak_end_hr, o.f24, zero)))
+    runner = o.group_by(acc_ru="account_id").agg(runner_day_n=_.r.max())
     j = agg.inner_join(first, agg.acc_pk == first.account_id)
+    j = j.left_join(runner, j.acc_pk == runner.acc_ru)
     return j.select("account_id", "peak_day_n", "peak_hour_s", "fast_expected", "upto_peak_n",
-                    peak_end_us=(j.peak_end_hr + 1) * hour)
+                    runner_day_n=j.runner_day_n.fill_null(0), peak_end_us=(j.peak_end_hr + 1) * hour)
 
 
 def account_keys(keys: ibis.Table) -> ibis.Table:

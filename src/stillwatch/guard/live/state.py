@@ -60,6 +60,7 @@ class Rhythm:
     sent (exact up to ``max_sent``)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
+                 "peak_hr", "ends", "pre_max", "before_peak", "after_n", "after_max",
                  "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
                  "sent", "n_sent", "max_sent")
 
@@ -72,6 +73,16 @@ class Rhythm:
         self.peak_day_n = 0
         self.peak_end_us = 0
         self.upto_peak_n = 0
+        # the runner-up (features.tables.account_peaks' runner_day_n): the closed hours' window counts
+        # of the last day (hour, count), the most in any window ending 24 h or more ago, that value
+        # when the peak was set (windows before it), and the requests after the peak's hour in the
+        # last 24 hours with their most (windows after it)
+        self.peak_hr = -(1 << 62)
+        self.ends: deque = deque()
+        self.pre_max = 0
+        self.before_peak = 0
+        self.after_n = 0
+        self.after_max = 0
         self.n = 0
         self.peak_hour_s = 0.0
         self.fast_expected = 0.0
@@ -104,17 +115,27 @@ class Rhythm:
         hour = ts_us // 3_600_000_000
         if hour != self.hour:
             self._close_hour()
+            if self.hour is not None:
+                self.ends.append((self.hour, self.day_n))  # the window ending at the closed hour
             self.hour, self.c, self.d = hour, 0, 0.0
             self.day.append([hour, 0])
         self.c += 1
         self.d += human_s
         self.day[-1][1] += 1
         self.day_n += 1
+        self.after_n += hour > self.peak_hr
         while self.day[0][0] <= hour - 24:
-            self.day_n -= self.day.popleft()[1]
+            h, c = self.day.popleft()
+            self.day_n -= c
+            self.after_n -= c if h > self.peak_hr else 0
+        while self.ends and self.ends[0][0] <= hour - 24:
+            self.pre_max = max(self.pre_max, self.ends.popleft()[1])
         self.n += 1
         if self.day_n > self.peak_day_n:  # the first hour reaching the peak, and the requests up to it
             self.peak_day_n, self.peak_end_us, self.upto_peak_n = self.day_n, (hour + 1) * 3_600_000_000, self.n
+            self.peak_hr, self.before_peak, self.after_n, self.after_max = hour, self.pre_max, 0, 0
+        else:
+            self.after_max = max(self.after_max, self.after_n)
         self.peak_hour_s = max(self.peak_hour_s, self.d)
         if self.prev_ts is not None and ts_us - self.prev_ts < self.prev_s * 1e6:
             self.fast_n += 1
@@ -129,6 +150,11 @@ class Rhythm:
                 self.keys[api_key] = [ts_us, ts_us]
             else:
                 k[1] = ts_us
+
+    @property
+    def runner_day_n(self) -> int:
+        """The most requests in any 24 clock hours not overlapping the peak's."""
+        return max(self.before_peak, self.after_max)
 
     def fast_expected_now(self) -> float:
         """``fast_expected`` with the current hour included."""

@@ -141,6 +141,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "peak_day_n": np.array([a.rhythm.peak_day_n for a in accs], np.float64),
         "peak_end_us": np.array([a.rhythm.peak_end_us for a in accs], np.float64),
         "upto_peak_n": np.array([a.rhythm.upto_peak_n for a in accs], np.float64),
+        "runner_day_n": np.array([a.rhythm.runner_day_n for a in accs], np.float64),
         "peak_hour_s": np.array([a.rhythm.peak_hour_s for a in accs], np.float64),
         "fast_expected": np.array([a.rhythm.fast_expected_now() for a in accs], np.float64),
         "fast_n": np.array([a.rhythm.fast_n for a in accs], np.float64),
