@@ -216,7 +216,7 @@ def _job(acct: str, day: int, n: int, key: str, start_hour: int = 9) -> list:
 
 def test_recurring_batch_job_is_its_own_baseline_but_a_harvest_night_is_not():
     """A firm's batch job busy on every weekday of three weeks with a workload that varies (its
-    busiest day twice its usual, after a quiet first week) is its own baseline: the steady null is
+    busiest day two to four times its usual, after a light first week) is its own baseline: the steady null is
     rejected (the busiest day is a departure from a steady rate) but the recurring one is not, so
     it must stay quiet. An aged account with a few ordinary sessions and then one harvest night
     (the same night size) rejects both and fires."""
