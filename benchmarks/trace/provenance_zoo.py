@@ -13,8 +13,8 @@ answers with ``stillwatch distill`` (other initialisation, size, tokenizer), the
 Everything is cached under ``benchmarks/out/provenance_zoo/`` (git-ignored): each model directory
 and each model's answers are made once, so the command resumes where it stopped; ``--only NAMES``
 builds and answers only those models, ``--report`` only evaluates what exists, ``--queries N`` sets
-the prompt pool (= the per-suspect budget; answers are cached per pool). The script renices itself
-(+10) and computes on one thread, one model at a time.
+the prompt pool (= the per-suspect budget; answers are cached per pool). The script runs itself
+at niceness 15 and computes on one thread, one model at a time.
 
     .venv/bin/python benchmarks/trace/provenance_zoo.py            # build what is missing, then report
     .venv/bin/python benchmarks/trace/provenance_zoo.py --report   # evaluate the cached answers only
@@ -48,14 +48,19 @@ MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
 log = logging.getLogger("provenance_zoo")
 
-N_QUERIES = 1000
+N_QUERIES = 200  # prompts per mode: a local suspect answers each in chat and raw mode (400 queries)
+N_PROFILE = 150  # panel-only prompts on which each panel model's frequent answers are estimated
 CANDIDATES = ["smollm2", "gemma3-270m"]
 REFERENCES = ["ref-code-smoltok", "ref-legal-byte"]
 STUDENTS = {  # name suffix -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
-    "byte-s2": {"preset": "tiny", "seed": 2},
+    "deep3-s2": {"preset": "small-smollm2", "n_layers": 3, "hidden": 96, "intermediate": 384, "seed": 2},
     "wide4-s3": {"preset": "small-smollm2", "n_layers": 4, "hidden": 128, "intermediate": 512, "seed": 3},
 }
+#: the harvest a thief collects: distillation prompts (reasoning, coding, tool use; not the test
+#: sampler's), the teacher's sampled answers (T = 0.7), and the students' training run
+HARVEST = {"n": 600, "max_new_tokens": 8, "temperature": 0.7}
+TRAIN = {"epochs": 8, "lr": 3e-3, "max_len": 64, "batch_size": 16}
 
 
 def truth() -> dict[str, str | None]:
@@ -121,15 +126,16 @@ def _cli(*args: str) -> None:
 
 
 def build_students(teacher: str, tag: str) -> None:
-    """Harvest ``teacher`` (no watermark) on 300 distill prompts and train the three students."""
+    """Harvest ``teacher`` (no watermark) on the distill prompts and train the three students."""
     prompts = OUT / "distill_prompts.jsonl"
     if not prompts.is_file():
-        _cli("distill", "prompts", "--out", str(prompts), "--n", "300", "--seed", "11")
+        _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", "11")
     tr = OUT / f"harvest_{tag}.jsonl"
     teacher_arg = "smollm2" if teacher == "smollm2" else str(MODELS / teacher)
     if not (OUT / f"harvest_{tag}.done").is_file():
         _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
-             "--no-watermark", "--max-new-tokens", "32", "--temperature", "0.7", "--batch-size", "16", "--accounts", "1")
+             "--no-watermark", "--max-new-tokens", str(HARVEST["max_new_tokens"]), "--temperature", str(HARVEST["temperature"]),
+             "--batch-size", "16", "--accounts", "1")
         (OUT / f"harvest_{tag}.done").write_text("ok")
     for suffix, spec in STUDENTS.items():
         name = f"student-{tag}-{suffix}"
@@ -138,8 +144,9 @@ def build_students(teacher: str, tag: str) -> None:
         cfg = OUT / f"student_{suffix}.json"
         cfg.write_text(json.dumps(spec))
         work = OUT / "train" / name
-        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", "4",
-             "--lr", "2e-3", "--max-len", "96", "--batch-size", "8", "--eval-fraction", "0.05")
+        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", str(TRAIN["epochs"]),
+             "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
+             "--eval-fraction", "0.05", "--warmup", "20")
         os.replace(work, MODELS / name)
 
 
@@ -195,25 +202,32 @@ def build(name: str, spec: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- answering
+def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str]]:
+    """(prompts, mode) pairs a zoo model answers: the test prompts in chat and raw mode, and for the
+    panel also the profile prompts (chat) on which its frequent answers are estimated."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+
+    cfg = ProvenanceConfig(max_queries=n_queries, look_every=n_queries, profile_queries=N_PROFILE)
+    sets = [(cfg.prompts(), "chat"), (cfg.prompts(), "raw")]
+    return sets + [(cfg.profile_prompts(), "chat")] if name in CANDIDATES + REFERENCES else sets
+
+
 def answer_all(names: list[str], n_queries: int) -> None:
     from rich.progress import Progress
 
-    from stillwatch.trace.provenance import ProvenanceConfig
-    from stillwatch.trace.provenance_prompts import sample_prompts
     from stillwatch.trace.provenance_query import AnswerCache, cached_answers
 
     cache = AnswerCache(OUT / "answers")
-    chat = ProvenanceConfig(max_queries=n_queries).prompts()
-    raw = sample_prompts(n_queries, seed=0, families=("sentence",))
     with Progress() as bar:
         task = bar.add_task("answering", total=len(names))
         for name in names:
-            if all(cache.get(f"zoo:{name}:v1", p, m, 1) is not None for p, m in ((chat, "chat"), (raw, "raw"))):
+            sets = query_sets(name, n_queries)
+            if all(cache.get(f"zoo:{name}:v1", p, m, 1) is not None for p, m in sets):
                 bar.advance(task)
                 continue
             t0 = time.time()
             model = load_model(name)
-            for prompts, mode in ((chat, "chat"), (raw, "raw")):
+            for prompts, mode in sets:
                 cached_answers(model, prompts, mode=mode, max_tokens=1, cache=cache)
             log.info("answered %s in %.0fs", name, time.time() - t0)
             bar.advance(task)
@@ -224,12 +238,12 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only evaluate the answers already cached")
     ap.add_argument("--only", default="", help="comma-separated model names to build/answer (default: all)")
     ap.add_argument("--seeds", type=int, default=20, help="prompt re-draws for the calibration of independents")
-    ap.add_argument("--queries", type=int, default=N_QUERIES, help="prompt pool = query budget per suspect (default 1000)")
+    ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        os.nice(10)
+        os.nice(max(0, 15 - os.nice(0)))  # at niceness 15 whatever it was started with
     except OSError:
         pass
     import torch
@@ -248,7 +262,7 @@ def main() -> None:
         return {"weight_edit": 2, "lora": 5, "finetune": 6}.get(s["kind"], 9)
 
     suspects = sorted(spec, key=cost)
-    order = CANDIDATES + REFERENCES + suspects
+    order = CANDIDATES[:1] + REFERENCES + CANDIDATES[1:] + suspects
     names = [n for n in dict.fromkeys(order) if not args.only or n in args.only.split(",")]
     if not args.report:
         for name in names:
@@ -265,7 +279,7 @@ def main() -> None:
                 log.exception("model %s failed; continuing", name)
     from _provenance_zoo_report import report
 
-    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, args.seeds,
+    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, args.seeds,
            command=" ".join(["python benchmarks/trace/provenance_zoo.py", *sys.argv[1:]]),
            machine=f"{platform.machine()}, {os.cpu_count()} vCPU (shared), {platform.python_version()}",
            date=dt.date.today().isoformat())
