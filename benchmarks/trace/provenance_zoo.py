@@ -233,6 +233,28 @@ def answer_all(names: list[str], n_queries: int) -> None:
             bar.advance(task)
 
 
+def build_order(spec: dict) -> list[str]:
+    """Breadth first, so that an interrupted run reports on every kind of suspect: groups in cost
+    order (SmolLM2's students share one harvest, so they are one group; byte-level independents;
+    SmolLM2 weight edits; LoRA; SmolLM2-tokenizer independents; Gemma weight edits; Gemma's students;
+    full fine-tunes), then round robin over the groups, one suspect at a time."""
+    def group(x: str) -> int:
+        s = spec[x]
+        if s["kind"] == "student":
+            return 0 if s["teacher"] == "smollm2" else 6
+        if s["kind"] in ("pretrained", "random"):
+            return 1 if s["tokenizer"] == "byte" else 4
+        if s["kind"] == "weight_edit":
+            return 2 if s["base"] == "smollm2" else 5
+        return {"lora": 3, "finetune": 7}.get(s["kind"], 9)
+
+    groups: dict[int, list[str]] = {}
+    for x in spec:
+        groups.setdefault(group(x), []).append(x)
+    ranked = [(i if group(x) not in (0, 6) else 0, g, x) for g, xs in groups.items() for i, x in enumerate(xs)]
+    return [x for _, _, x in sorted(ranked)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--report", action="store_true", help="only evaluate the answers already cached")
@@ -251,17 +273,7 @@ def main() -> None:
     torch.set_num_threads(1)
     MODELS.mkdir(parents=True, exist_ok=True)
     spec = json.loads(TRUTH.read_text())["suspects"]
-    # students first (the output-distillation figure), then the cheaper kinds, fine-tunes last, so
-    # that an interrupted run still reports on the most telling suspects
-    def cost(x: str) -> int:
-        s = spec[x]
-        if s["kind"] == "student":
-            return 0 if s["teacher"] == "smollm2" else 4
-        if s["kind"] in ("pretrained", "random"):
-            return 1 if s["tokenizer"] == "byte" else 3
-        return {"weight_edit": 2, "lora": 5, "finetune": 6}.get(s["kind"], 9)
-
-    suspects = sorted(spec, key=cost)
+    suspects = build_order(spec)
     order = CANDIDATES[:1] + REFERENCES + CANDIDATES[1:] + suspects
     names = [n for n in dict.fromkeys(order) if not args.only or n in args.only.split(",")]
     if not args.report:

@@ -29,6 +29,10 @@ Across the ``m`` candidates Holm's step-down correction (Holm 1979) bounds the f
 the ``m`` rejections are mutually exclusive (two candidates cannot each beat the other), so Holm
 acts as Bonferroni on the smallest p-value.
 
+Several statistics (agreement in chat mode and in raw mode, :func:`habit_matrix`'s distinctive
+habits) each give an IUT p-value per candidate; :func:`bonferroni_combine` joins them per candidate
+(valid under any dependence) before Holm.
+
 Adaptive budget: the suspect is queried in looks (e.g. 250, 500, 750, 1000 prompts); look ``k``
 may reject at level ``alpha * w_k`` with spending weights ``w_k = t_k**rho - t_{k-1}**rho``
 (``t_k`` = fraction of the budget, Lan & DeMets 1983 spending functions, ``sum w_k = 1``). The
