@@ -122,11 +122,13 @@ def build_smollm2_finetune(name: str, corpus_name: str, *, lora: bool, steps: in
 
 def _cli(*args: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    subprocess.run(["nice", "-n", "10", sys.executable, "-m", "stillwatch.cli.main", *args], check=True, env=env, cwd=ROOT)
+    # the child inherits this process's niceness (15, see main)
+    subprocess.run([sys.executable, "-m", "stillwatch.cli.main", *args], check=True, env=env, cwd=ROOT)
 
 
-def build_students(teacher: str, tag: str) -> None:
-    """Harvest ``teacher`` (no watermark) on the distill prompts and train the three students."""
+def build_students(teacher: str, tag: str, wanted: set[str] | None = None) -> None:
+    """Harvest ``teacher`` (no watermark) on the distill prompts and train the three students (only
+    those named in ``wanted``, when given)."""
     prompts = OUT / "distill_prompts.jsonl"
     if not prompts.is_file():
         _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", "11")
@@ -139,11 +141,12 @@ def build_students(teacher: str, tag: str) -> None:
         (OUT / f"harvest_{tag}.done").write_text("ok")
     for suffix, spec in STUDENTS.items():
         name = f"student-{tag}-{suffix}"
-        if (MODELS / name / "config.json").is_file():
+        if (MODELS / name / "config.json").is_file() or (wanted is not None and name not in wanted):
             continue
         cfg = OUT / f"student_{suffix}.json"
         cfg.write_text(json.dumps(spec))
         work = OUT / "train" / name
+        work.parent.mkdir(parents=True, exist_ok=True)
         _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", str(TRAIN["epochs"]),
              "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
              "--eval-fraction", "0.05", "--warmup", "20")
@@ -182,7 +185,7 @@ def load_model(name: str):
     return LocalModel(b, identity=f"zoo:{name}:v1", batch_size=16)
 
 
-def build(name: str, spec: dict) -> None:
+def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
     kind = spec["kind"]
     if kind == "pretrained":
         build_pretrained(name, spec["corpus"], spec["tokenizer"], spec["seed"], spec.get("steps", 300))
@@ -192,7 +195,7 @@ def build(name: str, spec: dict) -> None:
     elif kind == "weight_edit":
         build_weight_edit(name, spec["base"], spec["op"])
     elif kind == "student":
-        build_students(spec["teacher"], spec["tag"])
+        build_students(spec["teacher"], spec["tag"], wanted)
     elif kind == "random":
         if not (MODELS / name / "config.json").is_file():
             import _provenance_zoo_models as zm
@@ -285,7 +288,7 @@ def main() -> None:
 
                     zm.gemma_hf_dir(MODELS)
                 else:
-                    build(name, s)
+                    build(name, s, set(names) if args.only else None)
                 answer_all([name], args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
