@@ -25,6 +25,16 @@ except ImportError:  # pragma: no cover
 import pytest  # noqa: E402
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`make test` runs ``-n 2 --dist loadgroup``) every Spark test goes to one
+    worker, so that one JVM starts, not one per worker; the other tests are spread over the workers.
+    Every other test is isolated by construction: temporary directories, ephemeral loopback ports,
+    one PostgreSQL schema per test (tests/ledger/ledger_fixtures.py)."""
+    for item in items:
+        if item.get_closest_marker("spark") is not None:
+            item.add_marker(pytest.mark.xdist_group("spark"))
+
+
 @dataclasses.dataclass(frozen=True)
 class CliResult:
     """What one `stillwatch` command did: exit code, stdout, stderr."""

@@ -56,7 +56,7 @@ def test_mark_generate_output_is_read_by_train_trace_and_detect(tmp_path, cli):
               "--max-new-tokens", "8", "--json").ok().json()
     assert [a["account"] for a in res["accounts"]] == ["acct-9"]
     det = [json.loads(x) for x in cli("mark", "detect", "--master-key", key, "--input", out, "--model", "tiny", "--json").ok().out.splitlines()]
-    assert len(det) == 6 and all("error" not in d for d in det)
+    assert len(det) == 6 and all("error" not in d for d in det), det
 
 
 @pytest.mark.parametrize(
