@@ -24,7 +24,8 @@ demo: $(STAMP)
 	$(BIN)/stillwatch demo
 
 # Two workers (pytest-xdist): the machines this runs on have 2 cores, and a serial run keeps one of
-# them mostly idle. --dist loadgroup keeps the Spark tests on one worker (one JVM); see tests/conftest.py.
+# them mostly idle. --dist loadgroup with the groups of tests/conftest.py: a test file stays on one
+# worker (module fixtures built once), the Spark tests share one worker (one JVM).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 

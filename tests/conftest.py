@@ -26,13 +26,15 @@ import pytest  # noqa: E402
 
 
 def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (`make test` runs ``-n 2 --dist loadgroup``) every Spark test goes to one
-    worker, so that one JVM starts, not one per worker; the other tests are spread over the workers.
-    Every other test is isolated by construction: temporary directories, ephemeral loopback ports,
-    one PostgreSQL schema per test (tests/ledger/ledger_fixtures.py)."""
+    """How pytest-xdist shares the tests out (`make test` runs ``-n 2 --dist loadgroup``): one test
+    file at a time, so that a module-scoped fixture (a simulated log, a gateway, a case bundle) is
+    built once, on one worker, not once per worker; and every Spark test, whatever its file, on the
+    same worker, so that one JVM starts. Each test is isolated by construction: temporary
+    directories, ephemeral loopback ports, one PostgreSQL schema per test
+    (tests/ledger/ledger_fixtures.py). Without xdist the marks do nothing."""
     for item in items:
-        if item.get_closest_marker("spark") is not None:
-            item.add_marker(pytest.mark.xdist_group("spark"))
+        group = "spark" if item.get_closest_marker("spark") is not None else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclasses.dataclass(frozen=True)
