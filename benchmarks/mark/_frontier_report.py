@@ -27,6 +27,7 @@ def _layer_rows(results: dict, layer: str) -> list[list]:
             continue
         L = r[layer]
         out.append([name, median_with_censoring(L["need"])] + [_rate(L["tpr"][k]) for k in LENGTHS]
+                   + [_rate(L["strict"][(150, 1e-5)]), _rate(L["strict"][(200, 1e-7)])]
                    + [_rate(L["sub"][s]) for s in SUBST] + [_rate(L["para"]), f"{L['fpr_plain']:.3f}"])
     return out
 
@@ -45,7 +46,8 @@ def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens:
     for name, r in results.items():
         m = r["dnll"][0]
         rq.append([name, _ci(r["dnll"]), f"{np.exp(m):.3f}", _ci(r["excess"]), f"{r['len']:.0f}", r["n"], r["n_para"]])
-    hp = (["setting", "median tokens to p<=1e-6"] + [f"TPR@{k}" for k in LENGTHS] + [f"TPR after {int(s * 100)}% subst." for s in SUBST]
+    hp = (["setting", "median tokens to p<=1e-6"] + [f"TPR@{k}" for k in LENGTHS]
+          + ["p<=1e-5 @150 (100 accounts)", "p<=1e-7 @200 (10,000 accounts)"] + [f"TPR after {int(s * 100)}% subst." for s in SUBST]
           + ["TPR after paraphrase", "FPR on unwatermarked answers"])
     ha = ["setting", "right @100 acc., 150 tok", "right @100, 200 tok", "right @10k, 150 tok", "right @10k, 200 tok",
           "wrong account (max of the four)", "false attribution on unwatermarked (100 / 10k)"]
