@@ -32,6 +32,20 @@ def _layer_rows(results: dict, layer: str) -> list[list]:
     return out
 
 
+ROUNDS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+def _round_rows(results: dict) -> list[list]:
+    """Mean g-value of each tournament round over the scored tuples (1/2 under H0): where the signal is."""
+    out = []
+    for name, r in results.items():
+        for layer in ("provider", "account"):
+            g = r.get(layer, {}).get("rounds")
+            if g is not None:
+                out.append([f"{name}: {layer}"] + [f"{g[k - 1]:.3f}" if k <= len(g) else "" for k in ROUNDS])
+    return out
+
+
 def _ci(x: tuple[float, float, float]) -> str:
     return f"{x[0]:+.3f} [{x[1]:+.3f}, {x[2]:+.3f}]"
 
@@ -81,7 +95,11 @@ def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens:
         f"- total runtime {runtime:.0f}s\n\n### Quality\n\n" + data.md_table(hq, rq)
         + "\n\n### Provider layer\n\n" + data.md_table(hp, _layer_rows(results, "provider"))
         + "\n\n### Account layer\n\n" + data.md_table(hp, _layer_rows(results, "account"))
-        + "\n\n### Attribution\n\n" + data.md_table(ha, ra) + f"\n\n![frontier]({plot.name})\n"
+        + "\n\n### Attribution\n\n" + data.md_table(ha, ra)
+        + "\n\n### Signal per tournament round\n\nMean g-value of round k of the layer's own key over the scored "
+        "tuples of all answers (0.5 under H0; detection counts every round equally, so rounds near 0.5 only add noise).\n\n"
+        + data.md_table(["setting: layer"] + [f"round {k}" for k in ROUNDS], _round_rows(results))
+        + f"\n\n![frontier]({plot.name})\n"
     )
     data.print_table(hq, rq)
     data.print_table(hp, _layer_rows(results, "provider"))

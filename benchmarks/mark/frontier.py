@@ -40,6 +40,8 @@ import _data as data  # noqa: E402
 from mark._synthid_baseline import SynthIDBaseline  # noqa: E402
 from _power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
 
+from stillwatch.core import prf, tournament  # noqa: E402
+from stillwatch.core.windows import sliding_windows, unique_windows, window_hash  # noqa: E402
 from stillwatch.distill.prompts import generate_prompts  # noqa: E402
 from stillwatch.mark import LayerParams, MarkConfig, Marker, attribute_ids, detect_ids  # noqa: E402
 
@@ -137,6 +139,18 @@ class Layer:
         full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
         return detect_ids(full, self.spec, self.key, exclude_ids=[np.asarray(prompt_ids)]).p_value if len(full) > self.h else 1.0
 
+    def round_ones(self, prompt_ids: list[int], ids: np.ndarray) -> tuple[np.ndarray, int] | None:
+        """Tournament layers only: (number of g-values equal to 1 in each round [depth], distinct tuples)
+        over the answer's de-duplicated tuples not seen in the prompt (what detection scores)."""
+        if self.spec.scheme != "tournament":
+            return None
+        full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
+        ctx, tok = sliding_windows(full, self.h)
+        pc, pt = sliding_windows(np.asarray(prompt_ids, dtype=np.int64), self.h)
+        keep = unique_windows(ctx, tok, window_hash(pc, pt))
+        u = tournament.words(*self.key.words, prf.fold(ctx[keep]), tok[keep])
+        return tournament.g_layers(u, self.spec.depth).sum(axis=1, dtype=np.int64), int(keep.shape[0])
+
     def prefix(self, prompt_ids: list[int], ids: np.ndarray) -> np.ndarray:
         """p-value after the first T answer tokens, T = 0..len(ids)."""
         full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
@@ -146,10 +160,14 @@ class Layer:
 def measure_layer(layer, rows, paraphrases, vocab: int, rng) -> dict:
     need, tpr, sub, para = [], {L: [] for L in LENGTHS}, {r: [] for r in SUBST}, []
     strict = {(150, 1e-5): [], (200, 1e-7): []}  # what attribution among 100 / 10,000 at corrected 1e-3 needs
+    ones, n_tuples = 0, 0  # per-round g-value counts (tournament layers)
     for x in rows:
         ids = np.asarray(x["ids"], dtype=np.int64)
         pp = layer.prefix(x["prompt_ids"], ids)
         need.append(tokens_to_target(pp))
+        ro = layer.round_ones(x["prompt_ids"], ids)
+        if ro is not None:
+            ones, n_tuples = ones + ro[0], n_tuples + ro[1]
         for L in LENGTHS:
             if len(ids) >= L:
                 tpr[L].append(pp[L] <= ALPHA)
@@ -165,6 +183,7 @@ def measure_layer(layer, rows, paraphrases, vocab: int, rng) -> dict:
     rate = lambda v: (float(np.mean(v)) if v else float("nan"), len(v))  # noqa: E731
     return {"need": np.array(need), "tpr": {L: rate(v) for L, v in tpr.items()}, "sub": {r: rate(v) for r, v in sub.items()},
             "strict": {k: rate(v) for k, v in strict.items()},
+            "rounds": (ones / n_tuples) if n_tuples else None,
             "para": rate(para)}
 
 
