@@ -16,6 +16,8 @@ signal                    value                                                 
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
 ``machine_pacing``        max(timing regularity, round the clock)                      the value itself
+``burst``                 peak 24 h vs the account's own steady null (signals.py)      FWER x peak-hour multiple
+``key_rotation``          key hand-overs vs the population's pooled rate (signals.py)  FWER evidence
 ========================  ==========================================================  ============================
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
@@ -31,15 +33,15 @@ prompts / exchanges), ``answer_tokens``, ``extracted_tokens`` (answer tokens of 
 answers) and ``extraction_multiple`` (the human-feasible multiple of the extracted answers) are
 reported per account and per campaign beside the human-rate multiple. Harvest evidence requires
 extraction: its volume term is the extraction multiple's, and the whole harvest noisy-OR is
-weighted by ``novelty / 0.5`` (capped at 1) — machine pacing and scripting alone (a monitor's one
+weighted by ``novelty`` (the share of new information) — machine pacing and scripting alone (a monitor's one
 fixed prompt every minute) are context, never sufficient; a campaign's reading-hours evidence is
 its *extracted* hours.
 
 Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8 — counted only as far
-as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity))``: code and
+as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity, burst))``: code and
 "explain" questions at a human rate are what developers and analysts ask every day —, volume 0.5,
 regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
-with one corporate card, so on its own a shared card is weak evidence —, volume 0.5),
+with one corporate card, so on its own a shared card is weak evidence —, volume 0.5, burst 0.8, key rotation 0.8),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
 firm's own batch template).
 
@@ -180,6 +182,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
+from stillwatch.guard.score.signals import hidden_signals
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
@@ -233,7 +236,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
-    return {
+    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours)
+    return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
         "sampled_rows": np.asarray(acc["sampled_rows"], np.float64) if "sampled_rows" in acc else n,
@@ -266,6 +270,8 @@ class AccountSignals:
     machine_paced: np.ndarray
     #: volume evidence of the information obtained (the extraction multiple's; score/extraction.py)
     extracted: np.ndarray
+    #: evidence of the rules of score/signals.py: burst, key_rotation, fast_substream
+    hidden: dict[str, np.ndarray]
 
 
 def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> AccountSignals:
@@ -281,9 +287,11 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     # or clockwork gaps over >= link.pacing_gaps gaps (a CV from five gaps is chance for a person)
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours)
     return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
                           payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
-                          extracted=volume_evidence(sig["extraction_multiple"], cfg))
+                          extracted=volume_evidence(sig["extraction_multiple"], cfg), hidden=hidden)
 
 
 # ------------------------------------------------------------------------------------------ 2. links
@@ -422,10 +430,15 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     # harvest requires extraction: volume is the volume of information obtained (the extraction
     # multiple), and the whole harvest term is weighted by novelty — machine pacing and scripting
     # alone (a monitor's one fixed prompt every minute) are context, never sufficient
-    own_gate = np.maximum(acct.extracted, sig["machine_pacing"])
+    # a burst is machine scale within its window (score/signals.py); the fast sub-stream is
+    # reported as context only (its hour-level Poisson null is exceeded by people's own sessions
+    # relayed through an app or reseller, so it is not a calibrated statement yet)
+    hid = acct.hidden
+    own_gate = np.maximum.reduce([acct.extracted, sig["machine_pacing"], hid["burst"]])
     h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
                       w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"])
-    k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume)
+    k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume,
+                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"])
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
@@ -433,6 +446,8 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
         "extraction_multiple": acct.extracted,
         "machine_pacing": sig["machine_pacing"],
         "shared_payment": acct.payment,
+        "burst": hid["burst"],
+        "key_rotation": hid["key_rotation"],
     }
     return OwnScore(score=np.sqrt(h_own * k_own), evidence=evidence, signals=sig)
 
