@@ -165,7 +165,7 @@ def measure_layer(layer, rows, paraphrases, vocab: int, rng) -> dict:
         ids = np.asarray(x["ids"], dtype=np.int64)
         pp = layer.prefix(x["prompt_ids"], ids)
         need.append(tokens_to_target(pp))
-        ro = layer.round_ones(x["prompt_ids"], ids)
+        ro = layer.round_ones(x["prompt_ids"], ids) if isinstance(layer, Layer) else None  # not the SynthID baseline
         if ro is not None:
             ones, n_tuples = ones + ro[0], n_tuples + ro[1]
         for L in LENGTHS:
