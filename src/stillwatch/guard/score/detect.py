@@ -180,6 +180,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
+from stillwatch.guard.score.nullmodel import campaign_strength
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
@@ -322,6 +323,10 @@ class CampaignSignals:
     crowding: np.ndarray
     scripted: np.ndarray
     e_reuse: np.ndarray
+    #: the campaign's strength from its null-model links (score/nullmodel.campaign_strength): median
+    #: -log10 p of the members' own ties, and the share of members with one
+    link_strength: np.ndarray
+    linked_share: np.ndarray
 
 
 def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np.ndarray], lk: Links,
@@ -376,6 +381,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         expected = span_min * (1.0 - np.exp(g.sum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
     hours = demand / 3600.0
+    strength, tied = campaign_strength(labels, lk.ties())
     cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
     return CampaignSignals(
         labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
@@ -390,6 +396,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         scripted=_cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64)),
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
+        link_strength=strength, linked_share=tied,
     )
 
 
@@ -475,7 +482,8 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # campaign's linking keys (full at member_share); accounts linked through a shared address of
     # machine-paced accounts are members with all of their traffic
     member = np.clip(lk.plain_rows / (n + cfg.own_prior_rows) / cc.member_share, 0.0, 1.0)
-    member = np.where(lk.address_linked, 1.0, member)
+    # ... and so are accounts tied into their cluster by a significant null-model link of their own
+    member = np.where(lk.address_linked | (lk.ties() <= cfg.link.alpha), 1.0, member)
     inherited = c_score * np.sqrt(member)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
@@ -523,6 +531,8 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
         "onset_synchrony": (cs.onset, cs.e_sync),
         "volume_spread": (cs.sd_ln, cs.e_hom),
         "minute_crowding": (cs.crowding, np.zeros(a)),
+        "link_strength": (cs.link_strength, np.zeros(a)),
+        "linked_share": (cs.linked_share, np.zeros(a)),
     }
     heads = np.nonzero(sc.campaign_flagged & (labels == np.arange(a)))[0]
     # group the listed members once with a sort (no scan per campaign)
