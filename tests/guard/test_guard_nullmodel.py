@@ -203,18 +203,24 @@ def _arrivals(rng, n_bg: int, cohort: int, n_ua: int = 4):
 
 
 def test_cohort_arriving_together_is_linked_and_background_is_not():
+    """Every cohort member is linked; bystanders (background accounts of the cohort's class arriving
+    in the same hour window) are statistically indistinguishable from it, and few: the class arrives
+    at 800 x 1/4 x 0.4 / 19 days ~ 0.18 per hour, so ~0.3 per log over the cohort's hour and the
+    offset grid's half hours each side, ~1.3 over five logs (Poisson 99.9 % bound: 6)."""
     cfg = DetectConfig()
+    bystanders = 0
     for seed in range(5):
         rng = np.random.default_rng(seed)
         acc, edges = _arrivals(rng, 800, 25)
         ca, _, cp = cohort_links(acc, edges, cfg)
         members = set(ca.tolist())
         assert set(range(800, 825)) <= members, seed
-        assert len(members - set(range(800, 825))) <= 2  # the lfdr allows a rare bystander
+        bystanders += len(members - set(range(800, 825)))
         assert np.all(cp <= cfg.link.alpha)
         # the null: the same background with no cohort links nobody
         acc, edges = _arrivals(rng, 800, 0)
         assert len(cohort_links(acc, edges, cfg)[0]) == 0, seed
+    assert bystanders <= 6
 
 
 def test_cohort_of_accounts_active_since_the_log_start_is_not_an_arrival():

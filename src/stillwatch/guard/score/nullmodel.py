@@ -49,14 +49,18 @@ width (offset by half a width, so a cohort is not cut in two) for each width in
 ``LinkConfig.cohort_windows_us``; a cell's p-value is its Poisson tail times the number of cells
 tested (Bonferroni), significant at ``<= alpha``. An account's first request is an *arrival* only
 when the account could not plausibly have been active, unseen, since the log's start: at its own
-request rate ``rho`` (gaps of its own traffic), ``exp(-rho (first - t0)) <= cohort_fdr`` — heavy
-accounts active before the log show up in its first hours, and their first-seen times are not
-arrivals (one-request accounts have no rate and take no part); an account-creation time, where the
-log gives one, is an arrival as it stands. A significant cell links its members only
-when chance arrivals are a small part of it: the local false discovery rate ``E / X`` (expected
-over observed members; Efron et al. 2001) is ``<= LinkConfig.cohort_fdr``; each account belongs to
-its most significant cell only (a wider window around a cohort also holds bystanders arriving in
-the hours around it), and each cell is judged again on the members it keeps. This is SynchroTrap's
+request rate ``rho`` (gaps of its own traffic), ``exp(-rho (first - t0 - 1 day)) <= cohort_fdr`` —
+accounts active before the log show up in its first day (people keep diurnal hours: a day lets
+every hour pass) plus a few of their own gaps, and their first-seen times are not arrivals
+(one-request accounts have no rate and take no part); an account-creation time, where the log
+gives one, is an arrival as it stands. Weekly rhythms are not modelled (a log starting on a weekend
+sees office workers "arrive" on Monday; they must still pass the class and purity tests). A
+significant cell links its members only when chance arrivals are a small part of it: the local
+false discovery rate ``E / X`` (expected over observed members; Efron et al. 2001) is ``<=
+LinkConfig.cohort_fdr``; each account belongs to the cells of the narrowest width at which it is
+in a significant cell (both offset grids: a cohort cut by one grid's bin edge is joined by the
+other's; a wider window around a cohort also holds bystanders arriving in the hours around it),
+and each cell is judged again on the members it keeps. This is SynchroTrap's
 question (Cao et al. 2014: accounts acting together in time) asked of arrivals against the log's own
 arrival rate instead of a fixed similarity threshold.
 
@@ -208,18 +212,19 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
     cap = np.asarray(acc["cap_any"], np.float64) / (n + 2.0) >= cfg.account.capability_base
     ea = np.asarray(ua[0], np.int64)
     cls = np.asarray(ua[1], np.int64) * 2 + cap[ea].astype(np.int64)
-    out_a, out_k, out_p, out_e = [], [], [], []
+    out_a, out_k, out_p, out_e, out_w = [], [], [], [], []
     windows = [float(w) for w in cfg.link.cohort_windows_us if w < span]
     grids = [(w, off) for w in windows for off in (0.0, 0.5)]
     if not grids:
         return none
     n_cls = len(np.unique(cls))
     n_tests = n_cls * sum(int(np.ceil(span / w)) + 1 for w, _ in grids)
-    # an account already active before the log would show up within a few of its own gaps of the
-    # log's start; its first request is an *arrival* only when its own rate makes staying unseen that
-    # long unlikely: exp(-rate * (first - t0)) <= cohort_fdr (one-request accounts have no rate)
+    # an account already active before the log would show up within its first active hours of the log
+    # (people keep diurnal hours: one day for every hour of the day to pass) plus a few of its own gaps;
+    # its first request is an *arrival* only when its own rate makes staying unseen that long unlikely:
+    # exp(-rate * (first - t0 - 1 day)) <= cohort_fdr (one-request accounts have no rate)
     rate = (n - 1.0) / np.maximum(np.asarray(acc["last_us"], np.float64) - first, 1.0)
-    arrived = has_created | ((n >= 2) & (rate * (first - t0) >= -np.log(cfg.link.cohort_fdr)))
+    arrived = has_created | ((n >= 2) & (rate * (first - t0 - 24 * _HOUR_US) >= -np.log(cfg.link.cohort_fdr)))
     ok = arrived[ea]
     for g, (w, off) in enumerate(grids):  # a handful of grids: one vectorised pass each
         ea_g, cls_g = ea[ok], cls[ok]
@@ -237,15 +242,18 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
         out_k.append((cells[kinv[m]] * 64 + g).astype(np.int64))
         out_p.append(p[kinv[m]])
         out_e.append(expect[kinv[m]])
+        out_w.append(np.full(int(m.sum()), windows.index(w), np.int64))
     if not out_a or not sum(len(x) for x in out_a):
         return none
-    ca, ck, cp, ce = (np.concatenate(x) for x in (out_a, out_k, out_p, out_e))
-    # each account belongs to its most significant cell only (a wider window around a true cohort also
-    # holds the bystanders who arrived in the hours around it); a cell is then judged again on the
-    # members it keeps (significance and lfdr), so bystanders cannot ride on the cohort's count
-    o = np.lexsort((ck, cp, ca))
-    best = np.concatenate(([True], ca[o][1:] != ca[o][:-1]))
-    ca, ck, ce = ca[o][best], ck[o][best], ce[o][best]
+    ca, ck, cp, ce, cw = (np.concatenate(x) for x in (out_a, out_k, out_p, out_e, out_w))
+    # each account belongs to the cells of the narrowest width at which it is in a cohort (both offset
+    # grids, so a cohort cut by one grid's bin edge is joined by the other's): a wider window around a
+    # true cohort also holds bystanders who arrived in the hours around it. Each cell is then judged
+    # again on the members it keeps (significance and lfdr), so bystanders cannot ride on its count
+    finest = np.full(len(n), np.iinfo(np.int64).max)
+    np.minimum.at(finest, ca, cw)
+    best = cw == finest[ca]
+    ca, ck, ce = ca[best], ck[best], ce[best]
     _, kinv, kcnt = np.unique(ck, return_inverse=True, return_counts=True)
     cp = np.minimum(poisson_tail(kcnt[kinv], ce) * n_tests, 1.0)
     keep = (kcnt[kinv] >= 2) & (cp <= cfg.link.alpha) & (ce <= cfg.link.cohort_fdr * kcnt[kinv])
