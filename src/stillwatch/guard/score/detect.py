@@ -91,7 +91,11 @@ it, so a fragment of one campaign is not split off) and along infrastructure com
 users behind one address); IPs and payment instruments split clusters that hold several
 campaigns (:func:`~stillwatch.guard.score.links.split_by_infrastructure`). Edge tuples without row counts (older producers)
 fall back to: every content key with >= 2 accounts links, and the scripted share is the
-shared-template share.
+shared-template share. Beside these key rules, links with a stated null model
+(:mod:`~stillwatch.guard.score.nullmodel`): a pair sharing surprisingly rare items under a popularity
+null, a cohort arriving together beyond the log's own arrival rate — each significant on its own at
+``link.alpha`` (family-wise), so no campaign grows through a chain of weak links; an account so tied
+into its cluster is a full member, and a campaign reports ``link_strength`` (its members' median tie).
 
 Campaign score
 ==============
@@ -180,7 +184,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
-from stillwatch.guard.score.nullmodel import campaign_strength
+from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
@@ -360,7 +364,10 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     # (at the log's start every busy account "starts" together — its earlier activity is cut off)
     first_i = np.asarray(acc["first_us"], np.float64)
     med_first = _cluster.group_median(labels, first_i)
-    onset = g.sum((np.abs(first_i - med_first) <= cc.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
+    # only arrivals count (score/nullmodel.arrivals): accounts active before the log all "start" in its
+    # first day — a class, an office — and their first requests say nothing about being switched on
+    new = arrivals(acc, cfg)[1].astype(np.float64)
+    onset = g.sum(new * (np.abs(first_i - med_first) <= cc.sync_window_us)) / np.maximum(size, 1)
     fs = np.sort(first_i)
     in_window = (np.searchsorted(fs, med_first + cc.sync_window_us, side="right")
                  - np.searchsorted(fs, med_first - cc.sync_window_us, side="left"))

@@ -48,13 +48,16 @@ a window of width ``w`` holds ``Poisson(N_c w / T)`` of them. Windows are the bi
 width (offset by half a width, so a cohort is not cut in two) for each width in
 ``LinkConfig.cohort_windows_us``; a cell's p-value is its Poisson tail times the number of cells
 tested (Bonferroni), significant at ``<= alpha``. An account's first request is an *arrival* only
-when the account could not plausibly have been active, unseen, since the log's start: at its own
-request rate ``rho`` (gaps of its own traffic), ``exp(-rho (first - t0 - 1 day)) <= cohort_fdr`` —
-accounts active before the log show up in its first day (people keep diurnal hours: a day lets
-every hour pass) plus a few of their own gaps, and their first-seen times are not arrivals
-(one-request accounts have no rate and take no part); an account-creation time, where the log
-gives one, is an arrival as it stands. Weekly rhythms are not modelled (a log starting on a weekend
-sees office workers "arrive" on Monday; they must still pass the class and purity tests). A
+when the account could not plausibly have been active, unseen, since the log's start: an account
+active in a share ``f`` of the hours of its own span (active hours / span in hours) stays unseen
+for the ``h`` hours between the log's start and its first request with probability ``(1 - f)^h``
+(hours independent), and the first request is an arrival when that is ``<= cohort_fdr`` — a
+person using the service a few hours a week and first seen on the log's first day was most likely
+there before; a script working round the clock and first seen on day three was not (one-request
+accounts have no span and take no part; without active hours, the request rate stands in). An
+account-creation time, where the log gives one, is an arrival as it stands. Diurnal and weekly
+rhythms make hours dependent (a log starting on a weekend sees office workers "arrive" on Monday);
+such bystanders must still pass the class and purity tests. A
 significant cell links its members only when chance arrivals are a small part of it: the local
 false discovery rate ``E / X`` (expected over observed members; Efron et al. 2001) is ``<=
 LinkConfig.cohort_fdr``; each account belongs to the cells of the narrowest width at which it is
@@ -193,6 +196,29 @@ def pair_links(edges: Mapping, acc: Mapping[str, np.ndarray], n_accounts: int, c
     return a[keep], b[keep], p[keep]
 
 
+def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
+    """Per account: its arrival time (creation time where the log gives ``created_us``, else its first
+    request) and whether that time is an arrival at all (module docstring: an account already active
+    before the log would have shown up in one of its active hours since the log's start)."""
+    n = np.asarray(acc["n"], np.float64)
+    first = np.asarray(acc["first_us"], np.float64)
+    created = acc.get("created_us") if hasattr(acc, "get") else None
+    if created is not None:
+        c = np.asarray(created, np.float64)
+        return np.where(np.isnan(c), first, c), np.ones(len(n), bool)
+    t0 = float(np.min(first)) if len(first) else 0.0
+    span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
+    unseen_h = (first - t0) / _HOUR_US
+    if "active_hours" in acc:
+        # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
+        f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
+        with np.errstate(divide="ignore"):
+            log_unseen = unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
+    else:  # an older producer without active hours: the request rate, exp(-rate * unseen)
+        log_unseen = -unseen_h * (n - 1.0) / span_h
+    return first, (n >= 2) & (log_unseen <= np.log(cfg.link.cohort_fdr))
+
+
 def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConfig"
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cohort links (module docstring): ``(account, cell key, p)`` for every member of a significant
@@ -202,11 +228,7 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
     n = np.asarray(acc["n"], np.float64)
     if ua is None or len(ua[0]) == 0 or len(n) < 2:
         return none
-    first = np.asarray(acc["first_us"], np.float64)
-    created = acc.get("created_us") if hasattr(acc, "get") else None
-    has_created = created is not None
-    arrive = np.where(np.isnan(np.asarray(created, np.float64)), first, np.asarray(created, np.float64)) \
-        if has_created else first
+    arrive, arrived = arrivals(acc, cfg)
     t0 = float(np.min(arrive))
     span = max(float(np.max(np.asarray(acc["last_us"], np.float64)) - t0), 1.0)
     cap = np.asarray(acc["cap_any"], np.float64) / (n + 2.0) >= cfg.account.capability_base
@@ -219,12 +241,6 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
         return none
     n_cls = len(np.unique(cls))
     n_tests = n_cls * sum(int(np.ceil(span / w)) + 1 for w, _ in grids)
-    # an account already active before the log would show up within its first active hours of the log
-    # (people keep diurnal hours: one day for every hour of the day to pass) plus a few of its own gaps;
-    # its first request is an *arrival* only when its own rate makes staying unseen that long unlikely:
-    # exp(-rate * (first - t0 - 1 day)) <= cohort_fdr (one-request accounts have no rate)
-    rate = (n - 1.0) / np.maximum(np.asarray(acc["last_us"], np.float64) - first, 1.0)
-    arrived = has_created | ((n >= 2) & (rate * (first - t0 - 24 * _HOUR_US) >= -np.log(cfg.link.cohort_fdr)))
     ok = arrived[ea]
     for g, (w, off) in enumerate(grids):  # a handful of grids: one vectorised pass each
         ea_g, cls_g = ea[ok], cls[ok]
