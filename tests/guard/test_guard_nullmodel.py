@@ -252,10 +252,9 @@ def test_link_config_rejects_bad_values(field, value):
 
 
 def test_arrivals_leave_out_accounts_active_before_the_log():
-    # account 0 opens the log; 1: active 24 of the 456 hours of its span, first seen at hour 24:
-    # unseen that long with probability (1 - 24/456)^24 = 0.27, already there; 2: active 120 of its 360
-    # hours, first seen on day 5: (2/3)^120, an arrival; 3: one request (no span); 4: active 10 of 240
-    # hours, first seen on day 2: (1 - 1/24)^48 = 0.13
+    # account 0 opens the log; the first day is granted (diurnal hours). 1: first seen at hour 24,
+    # already there; 2: active 120 of its 360 hours, first seen on day 5: (2/3)^96, an arrival; 3: one
+    # request (no span); 4: active 10 of 240 hours, first seen on day 2: (1 - 1/24)^24 = 0.36
     cfg = DetectConfig()
     acc = {"n": np.array([10.0, 100.0, 500.0, 1.0, 30.0]),
            "first_us": np.array([0.0, 24 * HOUR, 5 * DAY, 9 * DAY, 2 * DAY]),
@@ -263,7 +262,7 @@ def test_arrivals_leave_out_accounts_active_before_the_log():
            "active_hours": np.array([100.0, 24.0, 120.0, 1.0, 10.0])}
     t, new = arrivals(acc, cfg)
     assert new.tolist() == [False, False, True, False, False]
-    # a threshold check: account 4 first seen on day 4 instead is (1 - 1/24)^96 = 0.017: an arrival
+    # a threshold check: account 4 first seen on day 4 instead is (1 - 1/24)^72 = 0.047: an arrival
     acc4 = dict(acc, first_us=np.array([0.0, 24 * HOUR, 5 * DAY, 9 * DAY, 4 * DAY]))
     assert arrivals(acc4, cfg)[1].tolist() == [False, False, True, False, True]
     assert t.tolist() == acc["first_us"].tolist()

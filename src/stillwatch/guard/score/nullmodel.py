@@ -42,22 +42,27 @@ Cohorts — the arrival null
 A cohort is a group of accounts first seen (or created, where the log gives an account-creation
 time) within a short window who behave alike. An account's *class* is its user agent (one edge per
 user agent it used) together with whether its traffic is capability-focused (``capability_share >=
-AccountConfig.capability_base``). **H0**: the accounts of one class arrive as a homogeneous Poisson
-process over the log's span ``T`` with the class's own rate, ``N_c / T`` (``N_c`` its arrivals), so
-a window of width ``w`` holds ``Poisson(N_c w / T)`` of them. Windows are the bins of two grids per
+AccountConfig.capability_base``). **H0**: the accounts of one class arrive as a Poisson process
+whose rate follows the time of day (people sign up and start work at the hours they keep) and is
+otherwise the same every day, so a window of width ``w`` holds ``Poisson(E)`` of them with ``E``
+read off the class's arrivals at the same time of day on the log's *other* days (leave-one-out,
+so a cohort does not raise its own expectation; one pseudo-arrival, so an hour quiet on every other
+day does not make any two arrivals a certainty). Windows are the bins of two grids per
 width (offset by half a width, so a cohort is not cut in two) for each width in
 ``LinkConfig.cohort_windows_us``; a cell's p-value is its Poisson tail times the number of cells
 tested (Bonferroni), significant at ``<= alpha``. An account's first request is an *arrival* only
 when the account could not plausibly have been active, unseen, since the log's start: an account
 active in a share ``f`` of the hours of its own span (active hours / span in hours) stays unseen
-for the ``h`` hours between the log's start and its first request with probability ``(1 - f)^h``
-(hours independent), and the first request is an arrival when that is ``<= cohort_fdr`` — a
+for the ``h`` hours between the end of the log's first day and its first request with
+probability ``(1 - f)^h`` (hours independent beyond the first day: people keep diurnal hours, so
+an account already active shows up somewhere in the first day), and the first request is an
+arrival when that is ``<= cohort_fdr`` — a
 person using the service a few hours a week and first seen on the log's first day was most likely
 there before; a script working round the clock and first seen on day three was not (one-request
 accounts have no span and take no part; without active hours, the request rate stands in). An
-account-creation time, where the log gives one, is an arrival as it stands. Diurnal and weekly
-rhythms make hours dependent (a log starting on a weekend sees office workers "arrive" on Monday);
-such bystanders must still pass the class and purity tests. A
+account-creation time, where the log gives one, is an arrival as it stands. Weekly rhythms are not
+modelled (a log starting on a weekend sees office workers "arrive" on Monday); such bystanders
+must still pass the class and purity tests. A
 significant cell links its members only when chance arrivals are a small part of it: the local
 false discovery rate ``E / X`` (expected over observed members; Efron et al. 2001) is ``<=
 LinkConfig.cohort_fdr``; each account belongs to the cells of the narrowest width at which it is
@@ -208,7 +213,9 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
         return np.where(np.isnan(c), first, c), np.ones(len(n), bool)
     t0 = float(np.min(first)) if len(first) else 0.0
     span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
-    unseen_h = (first - t0) / _HOUR_US
+    # hours are not independent within a day (people keep diurnal hours: an account already active
+    # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
+    unseen_h = np.maximum((first - t0) / _HOUR_US - 24.0, 0.0)
     if "active_hours" in acc:
         # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
         f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
@@ -217,6 +224,22 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     else:  # an older producer without active hours: the request rate, exp(-rate * unseen)
         log_unseen = -unseen_h * (n - 1.0) / span_h
     return first, (n >= 2) & (log_unseen <= np.log(cfg.link.cohort_fdr))
+
+
+def _expected(cells: np.ndarray, x: np.ndarray, stride: int, n_c: np.ndarray, w: float, span: float) -> np.ndarray:
+    """Expected chance arrivals of each cell (``cells`` = class index * ``stride`` + bin; ``x`` its
+    members): the same time of day on the log's other days (module docstring), ``(S - x + 1) /
+    (days - 1)`` with ``S`` the class's arrivals in that slot over every day and one pseudo-arrival
+    (a slot with no other arrivals is not a certainty); windows that do not divide a day: the class's
+    rate over the span, ``N_c w / T``."""
+    cls, b = cells // stride, cells % stride
+    per_day = 24 * _HOUR_US / w
+    if abs(per_day - round(per_day)) > 1e-9:
+        return n_c[cls] * w / span
+    slot = cls * int(round(per_day)) + b % int(round(per_day))
+    s_slot = np.bincount(slot, weights=x.astype(np.float64), minlength=int(slot.max()) + 1)[slot]
+    days = span / (24 * _HOUR_US)
+    return (s_slot - x + 1.0) / max(days - 1.0, 1.0)
 
 
 def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConfig"
@@ -250,7 +273,7 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
         b = np.floor((arrive[ea_g] - t0) / w + off).astype(np.int64)
         cell = cinv.astype(np.int64) * (int(np.ceil(span / w)) + 2) + b
         cells, kinv, x = np.unique(cell, return_inverse=True, return_counts=True)
-        expect = n_c[cells // (int(np.ceil(span / w)) + 2)] * w / span
+        expect = _expected(cells, x, int(np.ceil(span / w)) + 2, n_c, w, span)
         p = np.minimum(poisson_tail(x, expect) * n_tests, 1.0)
         good = (p <= cfg.link.alpha) & (expect <= cfg.link.cohort_fdr * x) & (x >= 2)
         m = good[kinv]
