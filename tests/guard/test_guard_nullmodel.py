@@ -270,3 +270,20 @@ def test_arrivals_leave_out_accounts_active_before_the_log():
     acc["created_us"] = np.array([-DAY, np.nan, 4 * DAY, 8 * DAY, np.nan])
     t, new = arrivals(acc, cfg)
     assert new.all() and t.tolist() == [-DAY, 24 * HOUR, 4 * DAY, 8 * DAY, 2 * DAY]
+
+
+def test_null_links_join_free_accounts_only():
+    """A null-model link never bridges an account into a cluster the key rules already formed (a
+    common source such as a public prompt library is not coordination): with ``free`` marking the
+    accounts the key rules link to nobody, only links between free accounts remain."""
+    from stillwatch.guard.score.nullmodel import NullLinks
+
+    nl = NullLinks(pair_a=np.array([0, 2]), pair_b=np.array([1, 3]), pair_p=np.array([1e-9, 1e-9]),
+                   cohort_a=np.array([3, 4, 5]), cohort_key=np.array([7, 7, 7]), cohort_p=np.full(3, 1e-9))
+    free = np.array([True, True, False, True, True, True])  # account 2 is in a content-linked campaign
+    ea, ek = nl.graph(6, free)
+    labels = cluster.components(6, ea, ek)
+    assert labels[0] == labels[1] and labels[2] == 2  # pair (2, 3) dropped: 2 is not free
+    assert labels[3] == labels[4] == labels[5] != labels[0]
+    ea, ek = nl.graph(6)  # without ``free`` every link stands
+    assert len(set(cluster.components(6, ea, ek).tolist())) == 2

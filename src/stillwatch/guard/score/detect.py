@@ -94,8 +94,8 @@ fall back to: every content key with >= 2 accounts links, and the scripted share
 shared-template share. Beside these key rules, links with a stated null model
 (:mod:`~stillwatch.guard.score.nullmodel`): a pair sharing surprisingly rare items under a popularity
 null, a cohort arriving together beyond the log's own arrival rate — each significant on its own at
-``link.alpha`` (family-wise), so no campaign grows through a chain of weak links; an account so tied
-into its cluster is a full member, and a campaign reports ``link_strength`` (its members' median tie).
+``link.alpha`` (family-wise), so no campaign grows through a chain of weak links; an account tied in
+by a cohort is a full member, and a campaign reports ``link_strength`` (its members' median tie).
 
 Campaign score
 ==============
@@ -489,8 +489,11 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # campaign's linking keys (full at member_share); accounts linked through a shared address of
     # machine-paced accounts are members with all of their traffic
     member = np.clip(lk.plain_rows / (n + cfg.own_prior_rows) / cc.member_share, 0.0, 1.0)
-    # ... and so are accounts tied into their cluster by a significant null-model link of their own
-    member = np.where(lk.address_linked | (lk.ties() <= cfg.link.alpha), 1.0, member)
+    # ... and so are accounts tied in by a cohort (they share no wording: their traffic share on the
+    # linking keys says nothing); a pair tie shows shared rare items, not how much of the account's
+    # traffic is the campaign's (a prompt library's users share its rare prompts with a campaign)
+    cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
+    member = np.where(lk.address_linked | cohort, 1.0, member)
     inherited = c_score * np.sqrt(member)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)

@@ -340,6 +340,9 @@ class Links:
     #: null-model links were computed (every account 1)
     support: np.ndarray | None = None
 
+    #: per account: tied into its cluster by a significant cohort cell (accounts nothing else links)
+    cohort_tied: np.ndarray | None = None
+
     def ties(self) -> np.ndarray:
         """:attr:`support`, with 1 for every account when it was not computed."""
         return np.ones(len(self.labels)) if self.support is None else np.asarray(self.support, np.float64)
@@ -419,7 +422,9 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # null-model links (pairs sharing surprisingly rare items; cohorts arriving together beyond the
     # log's own arrival rate): each is significant on its own, so no chain of weak links forms
     nl = null_links(acc, edges, a, cfg)
-    n_ea, n_ek = nl.graph(a)
+    # null-model links join only accounts that the key rules link to nobody (NullLinks.graph)
+    base = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    n_ea, n_ek = nl.graph(a, _cluster.sizes(base) == 1)
     ea_l.append(n_ea)
     ew_l.append(np.ones(len(n_ea)))
     ek_l.append((n_ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(6)).view(np.int64))
@@ -429,4 +434,4 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,
-                 support=nl.support(labels))
+                 support=nl.support(labels), cohort_tied=nl.support(labels, pairs=False) <= cfg.link.alpha)

@@ -311,20 +311,30 @@ class NullLinks:
     cohort_key: np.ndarray
     cohort_p: np.ndarray
 
-    def graph(self, n_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+    def graph(self, n_accounts: int, free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(account, key) edges for :func:`~stillwatch.guard.score.cluster.components`: one key per
-        pair link, one per cohort cell (keys distinct from each other)."""
+        pair link, one per cohort cell (keys distinct from each other). With ``free`` (per account),
+        links join free accounts only — those the key rules link to nobody: null-model links are the
+        evidence for accounts that share no scaffold or address, and must not bridge others to a
+        campaign already linked by its content (a viral post's new users arriving beside it; a public
+        prompt library's users sharing its rare prompts with a campaign that draws on the library:
+        a common source, not coordination)."""
         pk = np.arange(len(self.pair_a), dtype=np.int64)
-        ea = np.concatenate([self.pair_a, self.pair_b, self.cohort_a])
-        ek = np.concatenate([pk, pk, len(pk) + np.unique(self.cohort_key, return_inverse=True)[1].astype(np.int64)])
+        ck = len(pk) + np.unique(self.cohort_key, return_inverse=True)[1].astype(np.int64)
+        fr = np.ones(n_accounts, bool) if free is None else np.asarray(free, bool)
+        pkeep = fr[self.pair_a] & fr[self.pair_b]
+        keep = fr[self.cohort_a]
+        ea = np.concatenate([self.pair_a[pkeep], self.pair_b[pkeep], self.cohort_a[keep]])
+        ek = np.concatenate([pk[pkeep], pk[pkeep], ck[keep]])
         return ea.astype(np.int64), ek
 
-    def support(self, labels: np.ndarray) -> np.ndarray:
+    def support(self, labels: np.ndarray, pairs: bool = True) -> np.ndarray:
         """Per account: the smallest corrected p-value of its null-model links to other accounts of
-        its own cluster (1 when it has none): how strongly the account itself is tied in."""
+        its own cluster (1 when it has none): how strongly the account itself is tied in. With
+        ``pairs=False``, cohort ties only."""
         a = len(labels)
         best = np.ones(a)
-        same = labels[self.pair_a] == labels[self.pair_b]
+        same = (labels[self.pair_a] == labels[self.pair_b]) & pairs
         np.minimum.at(best, self.pair_a[same], self.pair_p[same])
         np.minimum.at(best, self.pair_b[same], self.pair_p[same])
         if len(self.cohort_a):
