@@ -23,8 +23,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/stillwatch demo
 
+# Two workers (pytest-xdist): the machines this runs on have 2 cores, and a serial run keeps one of
+# them mostly idle. --dist loadgroup with the groups of tests/conftest.py: a test file stays on one
+# worker (module fixtures built once), the Spark tests share one worker (one JVM).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	@echo "each benchmark runs on its own: see benchmarks/README.md"

@@ -10,7 +10,7 @@ API: each benign request draws from a popularity pool whose item ranks follow a 
 capability-seeking prompts from the *same* public pool, so a campaign's prompts and benign people's
 popular questions overlap as they would when a harvester uses a public instruction set.
 
-The builders return ``(log, labels, extras)``: ``log`` follows ``stillwatch.guard.schema.LOG_SCHEMA``;
+The builders return ``(log, labels, extras)``: ``log`` follows ``stillwatch.guard.log.schema.LOG_SCHEMA``;
 ``labels`` follows ``LABEL_SCHEMA`` (``family`` = ``benign:<population>`` or ``<campaign family>``);
 ``extras`` holds two side tables with columns a real gateway records but ``docs/guard-log-schema.md``
 does not have yet (so they are kept apart from the log): ``request_params`` (request_id, temperature,

@@ -13,9 +13,10 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the gateway process runs (one thread beats two on this shared CPU)
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "gateway"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 OUT = ROOT / "benchmarks" / "out" / "gateway"
-RESULTS = ROOT / "benchmarks" / "results"
 
+from _lib import describe_machine, write_file  # noqa: E402
 from gw_helpers import GatewayProcess, Site, make_site  # noqa: E402
 
 __all__ = ["GatewayProcess", "Site", "bulk_site", "q", "write_section", "OUT"]
@@ -32,7 +33,7 @@ def bulk_site(workdir: Path, n_accounts: int, prefix: str = "acct") -> Site:
     with Admin(site.ledger) as adm:
         for i in range(n_accounts):
             a = f"{prefix}-{i:05d}"
-            adm.add_account(a, f"pm-{i % 997}")
+            adm.add_account(a, f"pm-{i:05d}")  # one payment method per account
             site.key_ids[a], site.keys[a] = adm.issue_key(a)
             adm.accept_tos(a, "127.0.0.1")
     return site
@@ -43,16 +44,13 @@ def q(values: list[float], p: float) -> float:
 
 
 def write_section(name: str, title: str, command: str, rows: list[tuple[str, str, str, str]], notes: str) -> Path:
-    """benchmarks/results/<name>.md: the table (figure, value, baseline, ratio), machine, date, command."""
-    load = os.getloadavg()[0]
+    """benchmarks/results/<name>.md (through benchmarks/_lib): the table (figure, value, baseline,
+    ratio), the machine, the date and the exact command, then ``notes``."""
     lines = [f"## {title}", "",
-             f"Machine: {os.cpu_count()} vCPU cloud VM, shared (load average at start {load:.1f}). "
-             f"Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.", "",
+             f"Machine: {describe_machine()}. Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Command: `{command}`.", "",
              "| figure | value | baseline (same run) | ratio |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += ["", notes.strip(), ""]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path = write_file(f"{name}.md", "\n".join(lines))
     print("\n".join(lines))
     return path

@@ -209,7 +209,7 @@ rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 print(json.dumps({"mode": mode, "wall_s": wall, "cpu_s": cpu() - c0, "peak_rss_mb": rss, **extra}))
 """
 
-_STAGE = re.compile(r"stillwatch\.guard\.scan: (.+) \((\d+(?:\.\d+)?)s\)$")
+_STAGE = re.compile(r"stillwatch\.guard\.batch\.scan: (.+) \((\d+(?:\.\d+)?)s\)$")
 
 
 def run_child(mode: str, path: Path) -> dict:

@@ -14,8 +14,9 @@ accounts, hundreds of requests in one night, then silence), cohort (60 accounts 
 hour, human pace), spread (200 accounts x 3-5 keys, human pace), wrapped (100 accounts wrapping a public
 instruction set, half of it the popular questions, in instruction-tuning scaffolds). Three weeks.
 
-Side tables (columns a gateway records that the log schema does not have yet): ``request_params``
-(temperature, max_tokens, system-prompt hash) and ``accounts`` (creation time), written beside the log.
+Side tables (columns a gateway records): ``request_params`` (temperature, max_tokens, system-prompt
+hash) and ``accounts`` (creation time), written beside the log; D is evaluated twice, as the plain log
+and with them joined in as the log schema's optional columns.
 
 Run: ``.venv/bin/python benchmarks/guard/heldout_d.py [--scale 1.0] [--seed 31] [--also a,b,c]`` —
 writes the log, labels and side tables under ``benchmarks/out/heldout_d/``, evaluates Stillwatch's
@@ -40,6 +41,9 @@ sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 import guard_heldout_logs as L  # noqa: E402
 from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
+from _heldout import build as build_a  # noqa: E402
+from _heldout_b import build_b  # noqa: E402
+from _heldout_c import build_c  # noqa: E402
 from _heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
 
 
@@ -67,11 +71,19 @@ def build(scale: float, seed: int):
     return b.tables()
 
 
+def richer(log: pa.Table, extras: dict) -> pa.Table:
+    """The log with the side tables joined in as the log schema's optional columns (a gateway that
+    records them writes them into each row), in time order."""
+    params = extras["request_params"]
+    acc = extras["accounts"].rename_columns(["account_id", "account_created_at"])
+    out = log.join(params, "request_id", join_type="left outer").join(acc, "account_id", join_type="left outer")
+    return out.sort_by([("ts", "ascending"), ("request_id", "ascending")])
+
+
 def _earlier(name: str, scale: float):
-    """An earlier held-out log (A, B or C) built by its own benchmark script, with its default seed."""
-    module, func, seed = {"a": ("_heldout", "build", 7), "b": ("guard_heldout_b", "build_b", 11),
-                          "c": ("guard_heldout_c", "build_c", 23)}[name]
-    return getattr(__import__(module), func)(scale, seed)
+    """An earlier held-out log (A, B or C) from its builder, with the seed its own script defaults to."""
+    build_log, seed = {"a": (build_a, 7), "b": (build_b, 11), "c": (build_c, 23)}[name]
+    return build_log(scale, seed)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
           flush=True)
     detectors = args.detectors.split(",")
     sections.append(("Held-out D (this script)", evaluate_log(log, labels, detectors)))
+    sections.append(("Held-out D with the gateway's optional columns (temperature, max_tokens, system-prompt "
+                     "hash, account creation time)", evaluate_log(richer(log, extras), labels, detectors)))
     for name in [x for x in args.also.split(",") if x]:
         t0 = time.perf_counter()
         built = _earlier(name, args.scale)

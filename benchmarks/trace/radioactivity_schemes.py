@@ -35,10 +35,10 @@ DEFAULT_SCHEMES = "interleaved,old default"
 
 
 def _records(rows: list[dict], tok_id: str, watermark: str) -> list:
-    from stillwatch.distill.transcripts import Transcript
+    from stillwatch.records import Transcript
 
-    return [Transcript(prompt_id=f"p{i}", prompt=r["prompt"], answer="", account=ACCOUNT, watermark=watermark, tokenizer_id=tok_id,
-                       prompt_ids=tuple(r["prompt_ids"]), answer_ids=tuple(r["ids"])) for i, r in enumerate(rows)]
+    return [Transcript(prompt_id=f"p{i}", prompt=r["prompt"], text="", account=ACCOUNT, watermark=watermark, tokenizer_id=tok_id,
+                       prompt_ids=tuple(r["prompt_ids"]), completion_ids=tuple(r["ids"])) for i, r in enumerate(rows)]
 
 
 def main() -> None:

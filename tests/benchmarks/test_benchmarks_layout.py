@@ -9,11 +9,44 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-PARTS = ("mark", "guard", "trace", "ledger", "models", "distill")
+PARTS = ("mark", "guard", "trace", "ledger", "models", "distill", "gateway", "report")
 
 
 def _scripts() -> list[Path]:
     return sorted(p for part in PARTS for p in (BENCH / part).glob("*.py") if not p.name.startswith("_"))
+
+
+_DYNAMIC = {"__import__", "import_module", "run_path", "run_module", "spec_from_file_location"}
+
+
+def _literal(node: ast.AST) -> str | None:
+    """A string argument as far as it is known before run time: a literal, or the literal head of an
+    f-string up to its last dot (``f"stillwatch.guard._rev_{x}"`` -> ``stillwatch.guard``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        head = str(node.values[0].value)
+        return head.rsplit(".", 1)[0] if "." in head else None
+    return None
+
+
+def _module_of(text: str) -> str:
+    return Path(text).stem if text.endswith(".py") else text.split(".")[0]
+
+
+def _dynamic_import_names(node: ast.AST) -> set[str]:
+    """Module names a call imports at run time: ``__import__("x")``, ``importlib.import_module("x")``,
+    ``runpy.run_path(".../x.py")``, ``spec_from_file_location("x", ".../x.py")``; a name not known before
+    run time is reported as ``<dynamic>`` (a script chosen at run time is not allowed either)."""
+    if not isinstance(node, ast.Call):
+        return set()
+    f = node.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    if name not in _DYNAMIC or not node.args:
+        return set()
+    known = {_module_of(t) for t in map(_literal, node.args[:2] if name == "spec_from_file_location" else node.args[:1])
+             if t is not None}
+    return known or {"<dynamic>"}
 
 
 def _imported_modules(path: Path) -> set[str]:
@@ -23,6 +56,7 @@ def _imported_modules(path: Path) -> set[str]:
             out |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             out.add(node.module.split(".")[0])
+        out |= _dynamic_import_names(node)
     return out
 
 
@@ -32,11 +66,30 @@ def test_every_script_lives_in_a_part_folder():
 
 
 def test_scripts_never_import_each_other():
-    stems = {p.stem for p in _scripts()}
+    stems = {p.stem for p in _scripts()} | {"<dynamic>"}
     offenders = {p.relative_to(BENCH).as_posix(): sorted(_imported_modules(p) & stems) for p in _scripts()}
     assert {k: v for k, v in offenders.items() if v} == {}
     for h in BENCH.rglob("_*.py"):  # helpers import _lib or their own part's helpers, never a script
         assert not (_imported_modules(h) & stems), h
+
+
+def test_dynamic_imports_are_seen(tmp_path):
+    """The import reader sees the run-time forms too (each line below alone imports a script)."""
+    sources = {
+        'getattr(__import__("guard_heldout_b"), "build_b")': {"guard_heldout_b"},
+        'importlib.import_module("mark_speed")': {"mark_speed"},
+        'from importlib import import_module\nimport_module(name)': {"importlib", "<dynamic>"},
+        'runpy.run_path(str(HERE / "guard_scale.py"))': {"<dynamic>"},
+        'runpy.run_path("benchmarks/guard/guard_scale.py")': {"guard_scale"},
+        'importlib.util.spec_from_file_location("m", "benchmarks/mark/mark_power.py")': {"m", "mark_power"},
+        'spec_from_file_location(f"stillwatch.guard._rev_{n}", path)': {"stillwatch"},
+        'spec_from_file_location(f"{n}", path)': {"<dynamic>"},
+        'import _lib\nfrom _heldout_b import build_b': {"_lib", "_heldout_b"},
+    }
+    for i, (src, expected) in enumerate(sources.items()):
+        f = tmp_path / f"s{i}.py"
+        f.write_text(src + "\n")
+        assert _imported_modules(f) == expected, src
 
 
 def test_readme_lists_every_script_with_its_command():

@@ -77,21 +77,25 @@ def make_site(workdir: Path, accounts: list[str], ledger: str | None = None) -> 
 
 
 class GatewayProcess:
-    """`stillwatch gateway serve` as a child process; its stdout+stderr go to ``log_path``."""
+    """`stillwatch gateway serve` as a child process; its stdout+stderr go to ``log_path``.
+    ``cli_flags`` go before the sub-command (e.g. ``-v``); ``wait=False`` returns at once (call
+    :meth:`wait_ready` before the first request), so that several processes can start together."""
 
-    def __init__(self, site: Site, *extra: str, model: str = "tiny", env: dict | None = None, port: int | None = None) -> None:
+    def __init__(self, site: Site, *extra: str, model: str = "tiny", env: dict | None = None, port: int | None = None,
+                 cli_flags: tuple[str, ...] = (), wait: bool = True) -> None:
         self.site = site
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = site.workdir / f"gateway-{self.port}.log"
         e = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", **(env or {})}
-        args = [sys.executable, "-m", "stillwatch.cli.main", "gateway", "serve", "--model", model, "--ledger", site.ledger,
+        args = [sys.executable, "-m", "stillwatch.cli.main", *cli_flags, "gateway", "serve", "--model", model, "--ledger", site.ledger,
                 "--port", str(self.port), "--log-level", "info", *extra]
         if "--master-key" not in extra and "STILLWATCH_MASTER_KEY" not in (env or {}):
             args += ["--master-key", str(site.master_key)]
         self._log = self.log_path.open("w")
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=e)
-        self.wait_ready()
+        if wait:
+            self.wait_ready()
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         t0 = time.monotonic()

@@ -7,7 +7,8 @@ accounts, its addresses and its pace, and ignores Retry-After. The log is replay
 in its own time order through a real HTTP server; the gateway's clock follows the log's timestamps
 (the only thing the test controls), client addresses arrive as X-Forwarded-For from a trusted proxy,
 the user agent as sent, each account's payment fingerprint from its record, and ``max_tokens`` is the
-row's completion length (the answers themselves are cut at 4 tokens: the test is about the policy).
+row's completion length (the answers themselves are cut at one token: the test is about the policy, and the
+guard counts the length the client asked for).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def replay(tmp_path_factory):
             keys[acct] = adm.issue_key(acct)[1]
             adm.accept_tos(acct, "127.0.0.1")
     clock = ManualClock(rows[0]["ts"].timestamp())
-    cfg = GatewayConfig(model_id="tiny", trusted_proxies=("127.0.0.1",), engine=EngineConfig(window_ms=0.0, max_new_tokens=4),
+    cfg = GatewayConfig(model_id="tiny", trusted_proxies=("127.0.0.1",), engine=EngineConfig(window_ms=0.0, max_new_tokens=1),
                         policy=PolicyConfig(block_after=3))
     gw = build_gateway(site.ledger, load_backend("tiny"), master_key=site.master_key, config=cfg, clock=clock)
     statuses: dict[str, list[tuple[int, str]]] = defaultdict(list)

@@ -26,7 +26,9 @@ def test_two_processes_one_postgres_ledger(tmp_path):
     try:
         Ledger.create(url, key_path=tmp_path / "pg.key").close()
         site = make_site(tmp_path, ACCOUNTS, ledger=url)
-        with GatewayProcess(site, "--max-new-tokens", "3") as g1, GatewayProcess(site, "--max-new-tokens", "3") as g2:
+        with GatewayProcess(site, "--max-new-tokens", "3", wait=False) as g1, GatewayProcess(site, "--max-new-tokens", "3", wait=False) as g2:
+            g1.wait_ready()  # the two processes start side by side
+            g2.wait_ready()
             async def burst() -> list[int]:
                 async with httpx.AsyncClient(timeout=120) as client:
                     async def one(i: int) -> int:

@@ -48,7 +48,8 @@ def test_rate_limiter_matches_naive_recount(events, rpm, tpm):
             assert 1 <= got[1] <= WINDOW_S
             if got[0] == "rate_limit_requests":  # Retry-After: the oldest request leaves the window then
                 oldest = min(t for t, _ in history[acct] if t > now - WINDOW_S)
-                assert naive_check(history[acct], rpm, 0, 0, now + got[1]) is None
+                # a microsecond after Retry-After (``now + 60`` can round below the window's edge by an ulp)
+                assert naive_check(history[acct], rpm, 0, 0, now + got[1] + 1e-6) is None
                 assert got[1] >= oldest + WINDOW_S - now - 1e-9
 
 
@@ -121,3 +122,40 @@ def test_exchange_request_params_are_canonical_and_optional():
     for bad in ({"nested": {"a": 1}}, {"": 1}, {"x": [1]}, "not a mapping"):
         with pytest.raises(RecordError):
             Exchange(**base, request_params=bad)
+
+
+def test_handoff_settles_each_loop_once_per_batch():
+    """Results made on a worker thread reach asyncio futures (one loop wake-up for the whole batch)
+    and concurrent futures alike; errors arrive as errors; a cancelled waiter is skipped."""
+    import asyncio
+    import concurrent.futures as cf
+    import threading
+
+    from stillwatch.gateway.handoff import claim, settle
+
+    async def main() -> tuple[list, int, cf.Future]:
+        loop = asyncio.get_running_loop()
+        wakeups = 0
+        real = loop.call_soon_threadsafe
+
+        def counted(*args):
+            nonlocal wakeups
+            wakeups += 1
+            return real(*args)
+
+        loop.call_soon_threadsafe = counted
+        futs = [loop.create_future() for _ in range(5)]
+        futs[4].cancel()
+        plain: cf.Future = cf.Future()
+        assert claim(plain) and [claim(f) for f in futs] == [True] * 4 + [False]
+        outcomes = [(f, i * 10, None) for i, f in enumerate(futs[:3])] + [(futs[3], None, ValueError("bad")), (futs[4], 1, None),
+                                                                          (plain, "p", None)]
+        worker = threading.Thread(target=settle, args=(outcomes,))
+        worker.start()
+        worker.join()
+        got = await asyncio.gather(*futs[:4], return_exceptions=True)
+        return got, wakeups, plain
+
+    got, wakeups, plain = asyncio.run(main())
+    assert got[:3] == [0, 10, 20] and isinstance(got[3], ValueError) and str(got[3]) == "bad"
+    assert wakeups == 1 and plain.result(timeout=1) == "p"

@@ -76,7 +76,8 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
            "machine_pacing": np.array([0.9, 0.9]), "human_rate_multiple": np.array([0.0, 0.0]),
            "novelty": np.array([1.0, 0.01])}
     acct = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
-                          machine_paced=np.array([True, True]), extracted=np.zeros(2))
+                          machine_paced=np.array([True, True]), extracted=np.zeros(2),
+                          hidden={"burst": np.zeros(2), "key_rotation": np.zeros(2), "fast_substream": np.ones(2)})
     lk = Links(labels=np.array([0, 1]), scripted=np.array([100.0, 100.0]), plain_rows=np.array([100.0, 100.0]),
                reuse=np.zeros(2), address_linked=np.zeros(2, bool))
     own = own_score_step(acct, lk, CFG)
@@ -84,11 +85,21 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
     harvest = _noisy_or(0.0, 0.0, 0.3 * 0.9)
     coordination = _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.0)
     assert own.score[0] == pytest.approx(math.sqrt(harvest * coordination))
-    # harvest requires extraction: weighted by novelty / 0.5 (pacing and scripting alone are context)
-    assert own.score[1] == pytest.approx(math.sqrt(harvest * (0.01 / 0.5) * coordination))
+    # harvest requires extraction: weighted by novelty, the share of new information (pacing and
+    # scripting alone are context); the fast sub-stream is context only, never scored
+    assert own.score[1] == pytest.approx(math.sqrt(harvest * 0.01 * coordination))
     assert own.signals["scripted_share"][0] == pytest.approx(100 / 102)
     assert list(own.evidence) == ["scripted_share", "capability_share", "human_rate_multiple",
-                                  "extraction_multiple", "machine_pacing", "shared_payment"]
+                                  "extraction_multiple", "machine_pacing", "shared_payment", "burst", "key_rotation"]
+    # a burst and key hand-overs are coordination evidence (weights account.burst, account.key_rotation)
+    acct2 = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
+                           machine_paced=np.array([True, True]), extracted=np.zeros(2),
+                           hidden={"burst": np.array([1.0, 0.0]), "key_rotation": np.array([0.0, 0.5]),
+                                   "fast_substream": np.zeros(2)})
+    own2 = own_score_step(acct2, lk, CFG)
+    h0 = _noisy_or(0.0, 0.0, 0.3 * 0.9)  # the burst also makes the account machine scale (gate), no capability here
+    assert own2.score[0] == pytest.approx(math.sqrt(h0 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 1.0)))
+    assert own2.score[1] == pytest.approx(math.sqrt(h0 * 0.01 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 0.5)))
 
 
 def test_campaign_step_cluster_signals():

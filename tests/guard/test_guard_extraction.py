@@ -97,15 +97,19 @@ def test_information_free_automation_is_context_not_evidence(automation_log):
     auto = _by_prefix(f, "monitor-") + _by_prefix(f, "batchjob-")
     assert len(auto) == 12
     assert not [a.account_id for a in auto if a.flagged]
-    # what they obtained, computed from the rows: one (monitor) or three (batch job) distinct prompts,
-    # estimated as documented from the uniform sample of K rows (which holds every one of them)
+    # what they obtained, computed from the rows: one (monitor) or three (batch job) distinct
+    # normalised prompts, estimated as documented from the uniform sample of K rows (which holds every
+    # one of them), capped by the exact count of distinct prompts as sent over all rows
     k = FeatureConfig().sample_k
+    acc_col, prompts = table["account_id"].to_pylist(), table["prompt"].to_pylist()
     for a in auto:
         n = a.exchanges
         distinct = 1 if a.account_id.startswith("monitor-") else 3
-        assert a.signals["novelty"] == pytest.approx(distinct / min(n, k))
+        sent = len({p for x, p in zip(acc_col, prompts) if x == a.account_id})
+        nu = min(distinct / min(n, k), sent / n)
+        assert a.signals["novelty"] == pytest.approx(nu)
         assert a.signals["answer_tokens"] == pytest.approx(n)  # one answer token each
-        assert a.signals["extracted_tokens"] == pytest.approx(n * distinct / min(n, k))
+        assert a.signals["extracted_tokens"] == pytest.approx(n * nu)
         assert a.extraction_multiple == pytest.approx(a.signals["extraction_multiple"])
         assert a.extraction_multiple < 0.01
 
@@ -149,7 +153,7 @@ def test_extraction_known_answers():
     assert x["extracted_hours"][0] == pytest.approx(seconds / 3600.0)
     # one hour of span: a person has the hour plus one typical exchange (5 s + 400 tokens)
     assert x["extraction_multiple"][0] == pytest.approx(seconds / (3600.0 + 5.0 + 400 * spt))
-    assert novelty_weight(np.array([0.0, 0.25, 0.5, 1.0])).tolist() == [0.0, 0.5, 1.0, 1.0]
+    assert novelty_weight(np.array([0.0, 0.25, 0.5, 1.0])).tolist() == [0.0, 0.25, 0.5, 1.0]  # the share of new information
     # an account with no rows obtained nothing (no division by zero)
     z = extraction(np.array([0.0]), np.array([0.0]), np.array([0.0]), np.array([0.0]), rate)
     assert z["novelty"][0] == 0.0 and z["extracted_tokens"][0] == 0.0

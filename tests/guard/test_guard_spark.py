@@ -106,3 +106,29 @@ def test_sample_key_same_on_spark_as_in_python():
     assert got == [sample_key_py(x) for x in ids]
     assert ibis.duckdb.connect().execute(ibis.memtable({"rid": ids}).select(
         k=sample_key(ibis._.rid, "duckdb")))["k"].tolist() == got
+
+
+def test_spark_and_duckdb_agree_on_the_hidden_signals():
+    """Burst, key-rotation and fast sub-stream inputs and verdicts on a log that has them (people,
+    a burst-then-dormant account, a key rotator): the same on both engines."""
+    _require_spark()
+    import numpy as np
+
+    from test_guard_signals import DAY, HOUR, T0, _log, _people
+
+    rng = np.random.default_rng(9)
+    rows = _people(rng, 40)
+    rows += [("burst", T0 + 2 * DAY, "kb", 300)] + [("burst", T0 + 9 * DAY + 22 * HOUR + i * 40_000_000, "kb", 350)
+                                                     for i in range(200)]
+    rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
+    table = _log(rows)
+    duck, spark = scan(table, engine="duckdb"), scan(table, engine="spark")
+    d = {a.account_id: a for a in duck.accounts}
+    s = {a.account_id: a for a in spark.accounts}
+    assert set(d) == set(s)
+    for k in d:
+        assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
+                     "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours"):
+            assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
+    assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200

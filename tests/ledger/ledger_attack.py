@@ -1,10 +1,5 @@
-"""Helpers for the adversarial ledger tests: the attacker's tools and an in-process CLI runner.
-
-``cli(capsys, *argv)`` runs ``stillwatch.cli.main.main(argv)`` in this process and returns
-(exit code, stdout, stderr); an exception escaping ``main`` is returned as exit code -1 with its
-traceback text in stderr, so a test can assert "no traceback" instead of crashing.
-(A local helper until the project-wide in-process CLI fixture lands on main.)
-"""
+"""Helpers for the adversarial ledger tests: the attacker's tools. The commands themselves run
+through the suite's one in-process CLI fixture, ``cli`` (tests/conftest.py), passed in by the test."""
 
 from __future__ import annotations
 
@@ -12,25 +7,10 @@ import hashlib
 import json
 import os
 import sqlite3
-import traceback
 from pathlib import Path
 
-from stillwatch.cli.main import main
 from stillwatch.ledger import merkle as M
 from stillwatch.ledger.records import canonical_json, decode_leaf
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = 0
-    tb = ""
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except BaseException:  # noqa: BLE001 - old code let exceptions escape; report them as a failure
-        code, tb = -1, traceback.format_exc()
-    out, err = capsys.readouterr()
-    return code, out, err + tb
 
 
 def records_file(path: Path, n: int, start: int = 0) -> Path:
@@ -40,12 +20,13 @@ def records_file(path: Path, n: int, start: int = 0) -> Path:
     return path
 
 
-def make_ledger(capsys, tmp: Path, n: int = 13, name: str = "ev.db", origin: str = "example.com/evidence") -> str:
-    """A ledger of ``n`` custody records with one checkpoint at ``n`` (through the real CLI)."""
+def make_ledger(cli, tmp: Path, n: int = 13, name: str = "ev.db", origin: str = "example.com/evidence") -> str:
+    """A ledger of ``n`` custody records with one checkpoint at ``n``, made through the real CLI
+    (``cli``: the suite's fixture)."""
     db = str(tmp / name)
-    assert cli(capsys, "ledger", "init", db, "--origin", origin)[0] == 0
-    assert cli(capsys, "ledger", "append", db, records_file(tmp / f"{name}.jsonl", n))[0] == 0
-    assert cli(capsys, "ledger", "checkpoint", db)[0] == 0
+    cli("ledger", "init", db, "--origin", origin).ok()
+    cli("ledger", "append", db, records_file(tmp / f"{name}.jsonl", n)).ok()
+    cli("ledger", "checkpoint", db).ok()
     return db
 
 
@@ -95,12 +76,6 @@ def digest(path: str | Path) -> str:
 def state(db: str) -> tuple[int, int]:
     """(records, checkpoints) as stored."""
     return (sql(db, "SELECT count(*) FROM leaves")[0][0], sql(db, "SELECT count(*) FROM checkpoints")[0][0])
-
-
-def no_traceback(code: int, err: str) -> None:
-    assert code == 2, (code, err)
-    assert "Traceback" not in err, err
-    assert len(err.strip().splitlines()) == 1, err
 
 
 def read_pipe(fd: int) -> bytes:

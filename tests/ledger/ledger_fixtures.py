@@ -6,7 +6,9 @@ answers, the fixture runs .ci/start-postgres itself, and skips â€” saying why â€
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -43,13 +45,17 @@ def postgres_url() -> str:
     if URL_FILE.exists():
         reason = _try_connect(URL_FILE.read_text().strip()) or ""
     if reason:
-        script = ROOT / ".ci" / "start-postgres"
-        try:
-            r = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
-            started = r.returncode == 0 and URL_FILE.exists()
-            why = (r.stderr or r.stdout).strip().splitlines()[-1:] if not started else []
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            started, why = False, [str(exc)]
+        # pytest-xdist workers may get here together: one starts the server, the others wait for it
+        # (start-postgres reuses a server already answering on its port)
+        with open(Path(tempfile.gettempdir()) / "stillwatch-start-postgres.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            script = ROOT / ".ci" / "start-postgres"
+            try:
+                r = subprocess.run([str(script)], capture_output=True, text=True, timeout=300)
+                started = r.returncode == 0 and URL_FILE.exists()
+                why = (r.stderr or r.stdout).strip().splitlines()[-1:] if not started else []
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                started, why = False, [str(exc)]
         reason = (_try_connect(URL_FILE.read_text().strip()) or "") if started else f"start-postgres failed: {why}"
     if reason:
         _state["skip"] = f"no PostgreSQL server could be started ({reason})"

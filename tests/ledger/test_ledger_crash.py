@@ -50,17 +50,23 @@ def test_sigkilled_writers_never_lose_acknowledged_records(tmp_path):
     t0 = time.perf_counter()
     for round_no in range(ROUNDS):
         r, w = os.pipe()
+        started_r, started_w = os.pipe()
         sys.stdout.flush()
         pid = os.fork()
         if pid == 0:  # child: write until killed
             code = 0
             try:
                 os.close(r)
+                os.close(started_r)
+                os.close(started_w)  # the parent's cue: this process is running
                 _writer(path, round_no, w)
             except BaseException:  # noqa: BLE001 - the child must never return into pytest
                 code = 1
             os._exit(code)
         os.close(w)
+        os.close(started_w)
+        read_pipe(started_r)  # EOF once the child runs: the random delay below is the child's own time,
+        # not fork and scheduling latency (on a loaded machine that latency alone outlasted the delay)
         time.sleep(rng.uniform(0.0, 0.06))
         os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)

@@ -5,17 +5,22 @@ Endpoints: ``POST /v1/chat/completions`` and ``POST /v1/completions`` (streaming
 SHA-256) and ``POST /v1/tos/accept`` (an account accepts them; recorded with the caller's address).
 Every error is ``{"error": {"message", "type", "param", "code"}}`` with a stable ``code``; an
 unexpected failure is logged by type only and answered 503 ``internal_error`` without details.
+Bodies and stream chunks are encoded with orjson (compact UTF-8, as ``json.dumps(ensure_ascii=False)``
+would write them), falling back to ASCII-escaped ``json`` for text orjson refuses (lone surrogates).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+import orjson
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,8 +37,28 @@ class TermsAcceptance(BaseModel):
     version: str | None = Field(None, max_length=128)
 
 
+def dump_bytes(doc: Any) -> bytes:
+    """One JSON document, encoded (see the module docstring)."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:  # orjson.JSONEncodeError: text that is not valid Unicode
+        return json.dumps(doc, separators=(",", ":")).encode("ascii")
+
+
+def _event(doc: Any) -> bytes:
+    """One server-sent event carrying ``doc``."""
+    return b"data: " + dump_bytes(doc) + b"\n\n"
+
+
+class FastJSON(JSONResponse):
+    """Starlette's JSONResponse, encoded with orjson."""
+
+    def render(self, content: Any) -> bytes:
+        return dump_bytes(content)
+
+
 def _error(exc: APIError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+    return FastJSON(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
 class BodyLimit:
@@ -70,8 +95,17 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
-def create_app(gw: Gateway) -> FastAPI:
-    app = FastAPI(title="Stillwatch gateway", version="1", docs_url=None, redoc_url=None,
+def create_app(gw: Gateway, on_shutdown: Callable[[], None] | None = None) -> FastAPI:
+    """The app serving ``gw``; ``on_shutdown`` runs when the server shuts down (after the last answer)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
+    app = FastAPI(title="Stillwatch gateway", version="1", docs_url=None, redoc_url=None, default_response_class=FastJSON,
+                  lifespan=lifespan,
                   description="OpenAI-compatible API: every answer watermarked, every exchange in the ledger.")
     _errors(app)
 
@@ -162,7 +196,7 @@ async def _complete(gw: Gateway, request: Request, rec: Any, body: Any, prompt: 
     ans = await gw.start(adm)
     idx = await gw.record(adm, ans)
     headers["x-stillwatch-ledger-index"] = str(idx)
-    return JSONResponse(_final_body(gw, adm, ans, chat), headers=headers)
+    return FastJSON(_final_body(gw, adm, ans, chat), headers=headers)
 
 
 def _usage(ans: Answer) -> dict[str, int]:
@@ -181,7 +215,7 @@ def _final_body(gw: Gateway, adm: Admitted, ans: Answer, chat: bool) -> dict[str
     return {**base, "object": "text_completion", "choices": [choice]}
 
 
-def _chunk(gw: Gateway, adm: Admitted, chat: bool, text: str | None, finish: str | None, first: bool = False) -> str:
+def _chunk(gw: Gateway, adm: Admitted, chat: bool, text: str | None, finish: str | None, first: bool = False) -> bytes:
     if chat:
         delta: dict[str, Any] = {"role": "assistant", "content": ""} if first else ({"content": text} if text else {})
         choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
@@ -191,7 +225,7 @@ def _chunk(gw: Gateway, adm: Admitted, chat: bool, text: str | None, finish: str
         obj = "text_completion"
     doc = {"id": ("chatcmpl-" if chat else "cmpl-") + adm.request_id[4:], "object": obj, "created": int(adm.now),
            "model": gw.cfg.model_id, "choices": [choice]}
-    return f"data: {json.dumps(doc, ensure_ascii=False)}\n\n"
+    return _event(doc)
 
 
 async def _stream(gw: Gateway, adm: Admitted, chat: bool, include_usage: bool) -> Any:
@@ -229,12 +263,12 @@ async def _stream(gw: Gateway, adm: Admitted, chat: bool, include_usage: bool) -
         if include_usage:
             doc = {"id": ("chatcmpl-" if chat else "cmpl-") + adm.request_id[4:], "object": "chat.completion.chunk" if chat else "text_completion",
                    "created": int(adm.now), "model": gw.cfg.model_id, "choices": [], "usage": _usage(ans)}
-            yield f"data: {json.dumps(doc)}\n\n"
-        yield "data: [DONE]\n\n"
+            yield _event(doc)
+        yield b"data: [DONE]\n\n"
     except APIError as exc:
-        yield f"data: {json.dumps(exc.body())}\n\n"
+        yield _event(exc.body())
     except BackendError:
-        yield f"data: {json.dumps(APIError(503, 'backend_unavailable', 'the model could not answer').body())}\n\n"
+        yield _event(APIError(503, "backend_unavailable", "the model could not answer").body())
     finally:
         if not recorded:
             asyncio.ensure_future(_record_later(gw, adm, task))

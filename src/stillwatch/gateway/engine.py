@@ -9,6 +9,8 @@ bias; the engine only selects the rows), applied at the sampling temperature exa
 :meth:`stillwatch.models.hf.HFBackend.generate` applies it. A row that finishes is answered at once
 (its future resolves while the others decode on), and a streaming row's tokens are handed to its
 callback as each step produces them. Requests arriving while a batch decodes form the next one.
+The rows that finish in one step are answered together (:func:`.handoff.settle`: one wake-up of the
+event loop waiting for them, however many rows).
 
 Per step the work is vectorized over the batch; the Python-level loops are over the accounts present
 in the batch (one processor call each) and over the streaming rows (one callback each).
@@ -33,6 +35,7 @@ from stillwatch.mark import Marker, MasterKey
 from stillwatch.mark.generate import bind_config
 
 from .config import EngineConfig
+from .handoff import Outcome, claim, settle
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class GenRequest:
     """One answer to produce. ``account`` None = no watermark. ``on_token`` (engine thread) gets
-    each new token id of a streaming request; the future gets ``(completion ids, finish reason)``."""
+    each new token id of a streaming request; the future (a ``concurrent.futures`` future, or an
+    asyncio future of the caller's loop) gets ``(completion ids, finish reason)``."""
 
     prompt_ids: list[int]
     max_new_tokens: int
@@ -48,7 +52,7 @@ class GenRequest:
     top_k: int | None = None
     account: str | None = None
     on_token: Callable[[int], None] | None = None
-    future: cf.Future = field(default_factory=cf.Future)
+    future: Any = field(default_factory=cf.Future)
 
 
 class MarkerCache:
@@ -104,10 +108,11 @@ class BatchEngine:
         self._queue: queue.Queue[GenRequest | None] = queue.Queue()
         self._stop = threading.Event()
         self.batches: list[int] = []  # sizes of the batches decoded (bounded; for tests and benchmarks)
+        self.served = self.n_batches = self.largest = 0  # totals since start (logged at close)
         self._thread = threading.Thread(target=self._run, name="stillwatch-engine", daemon=True)
         self._thread.start()
 
-    def submit(self, req: GenRequest) -> cf.Future:
+    def submit(self, req: GenRequest) -> Any:
         if self._stop.is_set():
             raise BackendError("the model engine is shut down")
         if not req.prompt_ids:
@@ -119,6 +124,9 @@ class BatchEngine:
         self._stop.set()
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if self.n_batches:
+            log.info("engine: %d requests decoded in %d batches (mean batch %.1f, largest %d)",
+                     self.served, self.n_batches, self.served / self.n_batches, self.largest)
 
     # ------------------------------------------------------------------ the engine thread
     def _run(self) -> None:
@@ -142,25 +150,27 @@ class BatchEngine:
                     self._stop.set()
                     break
                 batch.append(nxt)
-            batch = [r for r in batch if r.future.set_running_or_notify_cancel()]
+            batch = [r for r in batch if claim(r.future)]
             if not batch:
                 continue
             self.batches.append(len(batch))
             del self.batches[:-10000]
+            self.served += len(batch)
+            self.n_batches += 1
+            self.largest = max(self.largest, len(batch))
             try:
                 self._decode(batch)
             except Exception as exc:  # a model failure fails this batch's requests, never the engine
                 log.error("model step failed for a batch of %d: %s", len(batch), type(exc).__name__)
-                for r in batch:
-                    if not r.future.done():
-                        r.future.set_exception(BackendError(f"the model failed: {type(exc).__name__}"))
+                err = BackendError(f"the model failed: {type(exc).__name__}")
+                settle((r.future, None, err) for r in batch)
         while True:  # answer whatever still waits
             try:
                 r = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if r is not None and r.future.set_running_or_notify_cancel():
-                r.future.set_exception(BackendError("the model engine is shut down"))
+            if r is not None and claim(r.future):
+                settle([(r.future, None, BackendError("the model engine is shut down"))])
 
     def _logits_step(self, z: Any, hist: Any, groups: list[tuple[Any, Any]], top_k: Any) -> Any:
         """Sampling scores of one step: suppressed tokens, each account's watermark, top-k."""
@@ -168,8 +178,10 @@ class BatchEngine:
 
         if self._suppress.size:
             z[:, torch.from_numpy(self._suppress)] = float("-inf")
-        for proc, rows in groups:  # one call per account in the batch
-            z[rows] = proc(hist[rows], z[rows])
+        if groups:
+            ctx = hist[:, -self.markers.context_width:]  # [B, w]: all a processor reads of the history
+            for proc, rows in groups:  # one call per account in the batch
+                z[rows] = proc(ctx[rows], z[rows])
         if top_k is not None:
             ks, kmax = top_k
             vals = torch.topk(z, kmax, dim=-1).values  # [B, kmax]
@@ -224,9 +236,11 @@ class BatchEngine:
                     if not done[r] and not is_eos[r]:
                         batch[r].on_token(int(tok_np[r]))
                 finished = ~done & (is_eos | (step + 1 >= max_new))
+                answers: list[Outcome] = []
                 for r in np.flatnonzero(finished):
                     n = step if is_eos[r] else step + 1
-                    batch[r].future.set_result((out_ids[r, :n].tolist(), "stop" if is_eos[r] else "length"))
+                    answers.append((batch[r].future, (out_ids[r, :n].tolist(), "stop" if is_eos[r] else "length"), None))
+                settle(answers)
                 done |= finished
                 if done.all():
                     break

@@ -94,13 +94,13 @@ class Gateway:
         self.store = store
         self.backend = backend
         self.clock = clock
-        self.writer = LedgerWriter(ledger)
         self.policy = LivePolicy(config.policy, clock)
         self.instance = _secrets.token_hex(4)
         self.policy_version = f"{config.policy.version}@{self.instance}"
         self.tail: LedgerTail | None = None
         if share_state:
             self.tail = LedgerTail(ledger, self.policy, self.instance)
+        self.writer = LedgerWriter(ledger, self.tail.committed if self.tail is not None else None)
         self.local = bool(getattr(backend, "local", False))
         self.markers: MarkerCache | None = None
         self.engine: BatchEngine | None = None
@@ -234,7 +234,7 @@ class Gateway:
 
     async def commit(self, records: list[Any]) -> list[int]:
         try:
-            return await asyncio.wrap_future(self.writer.submit(records))
+            return await self.writer.commit(records)
         except LedgerError:
             raise APIError(503, "ledger_unavailable", "the evidence ledger did not accept the exchange; "
                            "no answer is given for it", headers={"Retry-After": "1"}) from None
@@ -244,8 +244,8 @@ class Gateway:
         """Start generating; returns an awaitable of :class:`Answer`."""
         if self.engine is not None:
             req = GenRequest(adm.prompt_ids, adm.max_new_tokens, max(adm.temperature, 1e-3), adm.top_k,
-                             adm.key.account_id, on_token)
-            fut = asyncio.wrap_future(self.engine.submit(req))
+                             adm.key.account_id, on_token, asyncio.get_running_loop().create_future())
+            fut = self.engine.submit(req)
 
             async def local() -> Answer:
                 ids, finish = await fut

@@ -6,8 +6,10 @@ processes recorded into its own state: their exchanges into its streaming scorer
 windows, their guard throttles into its strike counts. So an account's history follows it whichever
 process its requests reach (key rotation, a load balancer without stickiness), within one tail
 interval. On start a process replays the last ``warm_records`` records the same way, so a restart
-does not reset anyone either. Records a process wrote itself are recognised (exchanges by request
-id, policy records by the instance tag in ``policy_version``) and not counted twice.
+does not reset anyone either. Records a process wrote itself are recognised (by the ledger indices its
+writer reports after each commit, and, for what the tail reads before that report, exchanges by
+request id and policy records by the instance tag in ``policy_version``) and not counted twice; the
+first check skips them before their JSON is parsed.
 
 What is not shared: requests another process refused are seen here only as its policy records (the
 scorer observes served exchanges of other processes, not their refused prompts).
@@ -42,6 +44,8 @@ class LedgerTail:
         self.instance = instance
         self.interval = interval
         self.own: OrderedDict[str, None] = OrderedDict()  # request ids this process recorded (bounded)
+        self.own_indices: set[int] = set()  # ledger indices this process wrote that the tail has not passed yet
+        self._idx_lock = threading.Lock()
         self._ledger = ledger
         self.pos = max(0, self._ledger.size - warm_records)
         self.seen = 0
@@ -54,6 +58,11 @@ class LedgerTail:
         self.own[request_id] = None
         while len(self.own) > 1_000_000:
             self.own.popitem(last=False)
+
+    def committed(self, indices: list[int]) -> None:
+        """The writer's report of one commit of this process (called on the writer thread)."""
+        with self._idx_lock:
+            self.own_indices.update(i for i in indices if i >= self.pos)
 
     def close(self) -> None:
         self._stop.set()
@@ -72,8 +81,11 @@ class LedgerTail:
         if n <= self.pos:
             return 0
         start = self.pos
-        for _, kind, data, _ in self._ledger.store.iter_leaves(start, n):
-            if kind not in ("exchange", "policy"):
+        with self._idx_lock:
+            own = {i for i in self.own_indices if i < n}
+            self.own_indices -= own
+        for i, kind, data, _ in self._ledger.store.iter_leaves(start, n):
+            if kind not in ("exchange", "policy") or i in own:
                 continue
             f = json.loads(data)["fields"]
             if kind == "exchange":

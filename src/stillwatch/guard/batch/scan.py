@@ -41,6 +41,8 @@ from stillwatch.guard.features.tables import (
     INFRA_KINDS,
     FeatureConfig,
     account_features,
+    account_keys,
+    account_peaks,
     account_text,
     account_volume,
     cluster_minutes,
@@ -70,7 +72,7 @@ log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
 #: Columns the features read (everything else in the log is left on disk).
-NEEDED = ("request_id", "ts", "account_id", "ip", "user_agent", "payment_fingerprint", "prompt",
+NEEDED = ("request_id", "ts", "account_id", "api_key_id", "ip", "user_agent", "payment_fingerprint", "prompt",
           "prompt_tokens", "completion_tokens")
 
 
@@ -104,6 +106,9 @@ def _canonical_from_arrow(table: pa.Table) -> pa.Table:
     ts = table["ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
     cols = {c: table[c] for c in NEEDED if c != "ts"}
     cols["ts_us"] = ts
+    # the optional account creation time (log schema's optional columns), null when the log lacks it
+    cols["created_us"] = (table["account_created_at"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+                          if "account_created_at" in table.column_names else pa.nulls(table.num_rows, pa.int64()))
     return pa.table(cols)
 
 
@@ -136,9 +141,16 @@ def _parquet_sql(con, path: Path) -> bool | None:
     rules = [r for r in ROW_RULES if not (r.test == "null" and r.column in null_free)]
     pay = "payment_fingerprint" if "payment_fingerprint" in types else "CAST(NULL AS VARCHAR)"
     tsx = "ts" if types["ts"].startswith("TIMESTAMP WITH TIME ZONE") else "timezone('UTC', ts)"
+    # the optional creation time is read here only as a timestamp (any other encoding goes through
+    # ingest, which reads an unreadable value as null — the same on every engine)
+    created = types.get("account_created_at")
+    if created is not None and not created.startswith("TIMESTAMP"):
+        return None
+    cr = ("CAST(NULL AS BIGINT)" if created is None else "epoch_us(account_created_at)" if "TIME ZONE" in created
+          else "epoch_us(timezone('UTC', account_created_at))")
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, epoch_us({tsx}) AS ts_us, ip, "
-        f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, "
+        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, api_key_id, epoch_us({tsx}) AS ts_us, ip, "
+        f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, {cr} AS created_us, "
         f"file_row_number AS _pos, {sql_reason(rules)} AS _bad FROM {src}"
     )
     return True
@@ -400,7 +412,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
-    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per)).to_pyarrow()
+    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), account_peaks(keys),
+                           account_keys(keys)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}

@@ -1,6 +1,6 @@
 """Traffic features, defined once as Ibis expressions and run on DuckDB (default) or Spark.
 
-Input: the *canonical* table built by :func:`stillwatch.guard.batch.scan.load` — the log's columns with
+Input: the *canonical* table the scan's engines load (:mod:`stillwatch.guard.batch.scan`) — the log's columns with
 ``ts`` replaced by ``ts_us`` (int64 microseconds since the Unix epoch, UTC). Every expression here is
 engine-neutral except :func:`hash64` (each engine's own 64-bit hash: DuckDB ``hash``, Spark
 ``xxhash64``) and :func:`sample_key` (the same md5-based value on both, spelt per engine). Hash
@@ -28,7 +28,9 @@ have equal ``ts_us``; the sample is ordered by a 60-bit md5 key of ``request_id`
   ``n * sqrt(p (1 - p) / m * (n - m) / (n - 1))`` for a share ``p``: at most 0.088 * n for K = 32.
   Key statistics across accounts (how many accounts / distinct prompts use a template) are computed
   over the union of the samples. Distinct counts (``n_prompts``, ``n_templates``) are the sample's
-  distinct share times ``n``, a rough estimate (exact when ``n <= K``).
+  distinct share times ``n``, a rough estimate (exact when ``n <= K``); ``n_prompts`` is capped by
+  the exact number of distinct prompts as sent (a 64-bit hash of every row's prompt, exact tier),
+  since a sample of K rows cannot see repetition on a scale larger than K (a benchmark run again).
 
 What the features measure (grounded in what harvesting *is*, not in one simulator):
 
@@ -223,6 +225,10 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         ip_prefix=hash64(ip_prefix(t.ip), engine),
         user_agent=hash64(t.user_agent, engine),
         payment=hash64(pay, engine),
+        api_key=hash64(t.api_key_id, engine),
+        created_us=t.created_us,
+        # the prompt as sent (not normalised: normalising every row is the text work the sample avoids)
+        prompt_raw=hash64(t.prompt, engine),
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
     )
 
@@ -232,15 +238,21 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     gap_mean, gap_std, active_minutes, active_hours``. Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
     number of distinct ones), so one sort gives gaps and activity."""
-    w = ibis.window(group_by=keys.account_id, order_by=keys.ts_us)
+    # tied timestamps are ordered by their reading time, so "the previous row" is the same on every
+    # engine wherever it matters (rows equal in both are interchangeable)
+    w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.human_s])
     prev = keys.ts_us.lag().over(w)
+    prev_s = keys.human_s.lag().over(w)
     minute, hour = 60_000_000, 3_600_000_000
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
+    fast = ibis.ifelse(prev.notnull() & ((keys.ts_us - prev).cast("float64") < prev_s * 1e6), one, zero)
     r = keys.select(
-        "account_id", "ts_us", "human_s",
+        "account_id", "ts_us", "human_s", "created_us", "prompt_raw",
         gap_us=keys.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
+        fast=fast,
     )
     return r.group_by("account_id").agg(
         n=_.count(),
@@ -252,7 +264,50 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         gap_std=_.gap_us.cast("float64").std(how="pop"),
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
+        created_us=_.created_us.min(),
+        n_prompts_raw=_.prompt_raw.nunique(),
+        fast_n=_.fast.sum(),
+        fast_s=(_.fast.cast("float64") * _.human_s).sum(),
     )
+
+
+def account_peaks(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
+    consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
+    account's requests up to then), ``peak_hour_s`` (most human reading seconds demanded in one clock
+    hour) and ``fast_expected``: the gaps expected to be shorter than a reading if, within each
+    active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
+    — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
+    per second times a mean reading of ``d/c`` seconds; score/signals.py). Integer bucket
+    arithmetic, the same on every engine."""
+    hour = 3_600_000_000
+    hb = keys.select("account_id", "human_s", hr=keys.ts_us // hour).group_by(["account_id", "hr"]).agg(
+        c=_.count(), d=_.human_s.sum())
+    w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
+    upto = ibis.window(group_by=hb.account_id, order_by=hb.hr, rows=(None, 0))
+    s = hb.select("account_id", "hr", "d", c24=hb.c.sum().over(w), cum=hb.c.sum().over(upto),
+                  e=hb.c.cast("float64") * (1.0 - (-hb.d / 3600.0).exp()))
+    agg = s.group_by(acc_pk="account_id").agg(peak_day_n=_.c24.max(), peak_hour_s=_.d.max(), fast_expected=_.e.sum())
+    # the first hour at which the peak is reached, and the requests up to its end (the burst's baseline)
+    at = s.inner_join(agg, (s.account_id == agg.acc_pk) & (s.c24 == agg.peak_day_n))
+    first = at.group_by("account_id").agg(peak_end_hr=_.hr.min(), upto_peak_n=_.cum.min())
+    j = agg.inner_join(first, agg.acc_pk == first.account_id)
+    return j.select("account_id", "peak_day_n", "peak_hour_s", "fast_expected", "upto_peak_n",
+                    peak_end_us=(j.peak_end_hr + 1) * hour)
+
+
+def account_keys(keys: ibis.Table) -> ibis.Table:
+    """Exact per-account API-key use: ``n_keys`` (distinct key ids) and ``key_rotations`` — keys
+    that *took over*: the number of keys first used after every key first used before them had
+    fallen silent (a hand-over from an abandoned key; keys used side by side never count). Ordered by
+    first use; keys first used at the same instant can never hand over to each other, so the count
+    does not depend on how ties are ordered."""
+    k = keys.filter(keys.api_key.notnull()).group_by(["account_id", "api_key"]).agg(kf=_.ts_us.min(), kl=_.ts_us.max())
+    w = ibis.window(group_by=k.account_id, order_by=[k.kf, k.kl, k.api_key], rows=(None, -1))
+    before = k.kl.max().over(w)
+    one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
+    r = k.select("account_id", rot=ibis.ifelse(before.notnull() & (before < k.kf), one, zero))
+    return r.group_by("account_id").agg(n_keys=_.count(), key_rotations=_.rot.sum())
 
 
 def infra_counts(keys: ibis.Table) -> ibis.Table:
@@ -415,22 +470,34 @@ def account_text(tagged: ibis.Table) -> ibis.Table:
     return tagged.group_by("account_id").agg(**aggs)
 
 
-def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table) -> ibis.Table:
+def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, peaks: ibis.Table | None = None,
+                     api_keys: ibis.Table | None = None) -> ibis.Table:
     """One row per account, ordered by ``account_id``: the exact volume/timing/infrastructure columns
-    and the text columns estimated from the sample (``x = n * x_s / sampled_rows``)."""
+    (with :func:`account_peaks` and :func:`account_keys` when given) and the text columns estimated
+    from the sample (``x = n * x_s / sampled_rows``)."""
     t = text.rename(account_id_t="account_id")
     i = infra.rename(account_id_i="account_id")
     j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
+    extra = []
+    for name, tab in (("p", peaks), ("k", api_keys)):
+        if tab is not None:
+            tab = tab.rename(**{f"account_id_{name}": "account_id"})
+            j = j.left_join(tab, j.account_id == tab[f"account_id_{name}"])
+            extra += [c for c in tab.columns if c != f"account_id_{name}"]
     m = j.sampled_rows.fill_null(0).cast("float64")
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
-                              "active_minutes", "active_hours")}
-    for c in ("n_ip", "n_ua", "n_payment"):
+                              "active_minutes", "active_hours", "fast_n", "fast_s", "created_us")}
+    for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)
     for c in ["shared", "cap_any", "n_prompts", "n_templates"] + [f"cap_{name}" for name in CAPABILITY_PATTERNS]:
         out = "shared_rows" if c == "shared" else c
         cols[out] = j[f"{c}_s"].fill_null(0).cast("float64") * scale
+    # distinct prompts: the sample's estimate (normalised text, but blind to repetition beyond the
+    # sample: a benchmark run three times shows each prompt once in 32 rows) capped by the exact count
+    # of distinct prompts as sent over every row (an upper bound on distinct normalised prompts)
+    cols["n_prompts"] = ibis.least(cols["n_prompts"], j.n_prompts_raw.cast("float64"))
     return j.select(**cols).order_by("account_id")
 
 

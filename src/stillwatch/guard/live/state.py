@@ -5,6 +5,7 @@ statistics with the live linking rule."""
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import NamedTuple
 
 from stillwatch.guard.score.config import DetectConfig
@@ -48,13 +49,109 @@ class SpaceSaving:
             c[key] = c.pop(victim) + 1
 
 
+class Rhythm:
+    """An account's streamed inputs of :mod:`~stillwatch.guard.score.signals`, exactly as the batch's
+    :func:`~stillwatch.guard.features.tables.account_peaks`, ``account_volume`` (fast rows) and
+    :func:`~stillwatch.guard.features.tables.account_keys` define them, in O(1) amortised per
+    request: the current clock hour's count and reading seconds, the last 24 hours' counts (a
+    deque of at most 24 buckets), each API key's first and last use (at most ``max_keys`` keys;
+    beyond that the key silent the longest is forgotten — it has long handed over, so only a later
+    return of that key could make the count differ from the batch's), and the distinct prompts as
+    sent (exact up to ``max_sent``)."""
+
+    __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
+                 "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
+                 "sent", "n_sent", "max_sent")
+
+    def __init__(self, max_keys: int = 64, max_sent: int = 4096) -> None:
+        self.hour = None
+        self.c = 0
+        self.d = 0.0
+        self.day: deque = deque()
+        self.day_n = 0
+        self.peak_day_n = 0
+        self.peak_end_us = 0
+        self.upto_peak_n = 0
+        self.n = 0
+        self.peak_hour_s = 0.0
+        self.fast_expected = 0.0
+        self.fast_n = 0
+        self.fast_s = 0.0
+        self.prev_s = None
+        self.prev_ts = None
+        self.keys: dict[str, list[int]] = {}
+        self.max_keys = max_keys
+        self.dropped = 0
+        self.created_us = math.nan  # the optional account creation time (earliest seen), NaN if none
+        # distinct prompts as sent (the batch's exact count): exact up to max_sent distinct hashes;
+        # beyond that every prompt not among them counts as new (an upper bound, as the batch's cap is)
+        self.sent: set[int] = set()
+        self.n_sent = 0
+        self.max_sent = max_sent
+
+    def observe_prompt(self, prompt_hash: int) -> None:
+        if prompt_hash in self.sent:
+            return
+        self.n_sent += 1
+        if len(self.sent) < self.max_sent:
+            self.sent.add(prompt_hash)
+
+    def _close_hour(self) -> None:
+        if self.hour is not None:
+            self.fast_expected += self.c * -math.expm1(-self.d / 3600.0)
+
+    def observe(self, ts_us: int, human_s: float, api_key: str | None) -> None:
+        hour = ts_us // 3_600_000_000
+        if hour != self.hour:
+            self._close_hour()
+            self.hour, self.c, self.d = hour, 0, 0.0
+            self.day.append([hour, 0])
+        self.c += 1
+        self.d += human_s
+        self.day[-1][1] += 1
+        self.day_n += 1
+        while self.day[0][0] <= hour - 24:
+            self.day_n -= self.day.popleft()[1]
+        self.n += 1
+        if self.day_n > self.peak_day_n:  # the first hour reaching the peak, and the requests up to it
+            self.peak_day_n, self.peak_end_us, self.upto_peak_n = self.day_n, (hour + 1) * 3_600_000_000, self.n
+        self.peak_hour_s = max(self.peak_hour_s, self.d)
+        if self.prev_ts is not None and ts_us - self.prev_ts < self.prev_s * 1e6:
+            self.fast_n += 1
+            self.fast_s += human_s
+        self.prev_ts, self.prev_s = ts_us, human_s
+        if api_key is not None:
+            k = self.keys.get(api_key)
+            if k is None:
+                if len(self.keys) >= self.max_keys:
+                    del self.keys[min(self.keys, key=lambda x: self.keys[x][1])]
+                    self.dropped += 1
+                self.keys[api_key] = [ts_us, ts_us]
+            else:
+                k[1] = ts_us
+
+    def fast_expected_now(self) -> float:
+        """``fast_expected`` with the current hour included."""
+        return self.fast_expected + (self.c * -math.expm1(-self.d / 3600.0) if self.hour is not None else 0.0)
+
+    def key_counts(self) -> tuple[int, int]:
+        """(distinct keys, hand-overs): keys first used after every earlier-starting key fell silent."""
+        spans = sorted(self.keys.values())
+        rot, before = 0, None
+        for first, last in spans:
+            if before is not None and before < first:
+                rot += 1
+            before = last if before is None else max(before, last)
+        return len(spans) + self.dropped, rot + self.dropped
+
+
 class AccountState:
     """One account's streamed state: exact counters, heavy-hitter key maps, the bottom-K text
     sample (the batch's) and its live key memberships (key -> its rows on the key)."""
 
     __slots__ = ("n", "first", "last", "demand", "cap", "gap_n", "gap_mean", "gap_m2", "keys", "minutes",
                  "hours", "shared_now", "sample", "member", "linked", "pace_q", "pace_dof",
-                 "scripted")
+                 "scripted", "rhythm")
 
     def __init__(self, k: int, kinds: tuple[str, ...]) -> None:
         self.n = 0
@@ -68,6 +165,7 @@ class AccountState:
         self.keys = {kind: SpaceSaving(k) for kind in kinds}
         self.minutes = 0
         self.hours = 0
+        self.rhythm = Rhythm()
         self.shared_now = 0
         # bottom-K rows by sampling key, as a max-heap on the key
         self.sample: list[SampleRow] = []

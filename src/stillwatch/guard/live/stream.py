@@ -312,7 +312,17 @@ class StreamingScorer:
         a.first = ts_us if a.first is None else min(a.first, ts_us)
         a.last = ts_us if a.last is None else max(a.last, ts_us)
         ctoks = max(int(row.get("completion_tokens") or 0), 0)
-        a.demand += fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
+        human_s = fc.rate.seconds_per_prompt + ctoks * fc.rate.seconds_per_token
+        a.demand += human_s
+        a.rhythm.observe_prompt(hash(str(row.get("prompt") or "")))
+        key_id = row.get("api_key_id")
+        a.rhythm.observe(ts_us, human_s, None if key_id is None else str(key_id))
+        created = row.get("account_created_at")
+        if isinstance(created, datetime):
+            created = ((created if created.tzinfo else created.replace(tzinfo=timezone.utc)) - _EPOCH) \
+                // timedelta(microseconds=1)
+        if isinstance(created, int) and not created >= a.rhythm.created_us:  # the earliest (NaN: none yet)
+            a.rhythm.created_us = created
         cap = int(any(r.search(norm) for r in _CAP_RE))
         a.cap += cap
         minute, hour = ts_us // 60_000_000, ts_us // 3_600_000_000

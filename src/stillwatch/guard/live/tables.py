@@ -120,7 +120,9 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "n": n,
         "first_us": np.array([a.first for a in accs], np.float64),
         "last_us": np.array([a.last for a in accs], np.float64),
-        "n_prompts": distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
+        # the sample's estimate capped by the distinct prompts as sent (features.tables.account_features)
+        "n_prompts": np.minimum(distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
+                                np.array([a.rhythm.n_sent for a in accs], np.float64)),
         "n_templates": distinct_per_acc(col["tpl_prefix"], col["tpl_prefix_ok"]),
         "n_ip": np.array([len(a.keys["ip"].counts) for a in accs], np.float64),
         "n_ua": np.array([len(a.keys["user_agent"].counts) for a in accs], np.float64),
@@ -134,6 +136,17 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "active_minutes": np.array([a.minutes for a in accs], np.float64),
         "active_hours": np.array([a.hours for a in accs], np.float64),
         "cap_any": per_acc(col["cap"]),
+        # score/signals.py's inputs (live.state.Rhythm)
+        "created_us": np.array([a.rhythm.created_us for a in accs], np.float64),
+        "peak_day_n": np.array([a.rhythm.peak_day_n for a in accs], np.float64),
+        "peak_end_us": np.array([a.rhythm.peak_end_us for a in accs], np.float64),
+        "upto_peak_n": np.array([a.rhythm.upto_peak_n for a in accs], np.float64),
+        "peak_hour_s": np.array([a.rhythm.peak_hour_s for a in accs], np.float64),
+        "fast_expected": np.array([a.rhythm.fast_expected_now() for a in accs], np.float64),
+        "fast_n": np.array([a.rhythm.fast_n for a in accs], np.float64),
+        "fast_s": np.array([a.rhythm.fast_s for a in accs], np.float64),
+        "n_keys": np.array([a.rhythm.key_counts()[0] for a in accs], np.float64),
+        "key_rotations": np.array([a.rhythm.key_counts()[1] for a in accs], np.float64),
     }
     for j, name in enumerate(CAPABILITY_PATTERNS):
         acc[f"cap_{name}"] = per_acc(col["caps"][:, j])

@@ -21,6 +21,13 @@ Reasons (``<col>`` names the column):
 - ``negative_count:<col>`` — a negative token count;
 - ``duplicate_request_id`` — a ``request_id`` already seen earlier in the same log (first kept).
 
+Optional columns (:data:`~stillwatch.guard.log.schema.OPTIONAL_SCHEMA`: ``temperature``,
+``max_tokens``, ``system_prompt_hash``, ``account_created_at``) are carried when present. They never
+make a row malformed: a value that cannot be read as its type becomes null (unknown) and is counted
+in :attr:`IngestResult.invalid_optional` under the same reason names (``wrong_type:<col>``,
+``non_integer_count:max_tokens``, ``negative_count:max_tokens``, ``non_utf8:<col>``,
+``bad_timestamp:account_created_at``) or ``bad_value:temperature`` (negative or not finite).
+
 Parquet and Arrow inputs are validated column-wise with pyarrow compute (and DuckDB for timestamp
 strings); JSONL is parsed by pyarrow's JSON reader, falling back to a line-by-line parser only when
 that reader rejects the file (it fails as a whole on any bad line).
@@ -42,7 +49,8 @@ import pyarrow.compute as pc
 from stillwatch.errors import InputError
 
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, arrow_mask, bool_mask
-from stillwatch.guard.log.schema import LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS, STRING_COLUMNS, TS_TYPE
+from stillwatch.guard.log.schema import (LOG_COLUMNS, LOG_SCHEMA, NULLABLE_COLUMNS, OPTIONAL_COLUMNS, OPTIONAL_SCHEMA,
+                                        STRING_COLUMNS, TS_TYPE)
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +65,18 @@ NON_INTEGER = "non_integer_count:"
 class IngestResult:
     """The valid rows of a log plus an account of everything that was dropped.
 
-    ``table`` has exactly :data:`~stillwatch.guard.log.schema.LOG_SCHEMA`'s columns and types;
+    ``table`` has :data:`~stillwatch.guard.log.schema.LOG_SCHEMA`'s columns and types, followed by
+    the optional columns (:data:`~stillwatch.guard.log.schema.OPTIONAL_SCHEMA`) the input has;
     ``malformed`` maps reason -> number of rows dropped for it; ``n_rows_read`` counts every row
-    (or non-blank JSONL line) read, so ``n_rows_read == table.num_rows + sum(malformed.values())``.
+    (or non-blank JSONL line) read, so ``n_rows_read == table.num_rows + sum(malformed.values())``;
+    ``invalid_optional`` maps reason -> optional values read as null (rows kept).
     """
 
     table: pa.Table
     malformed: dict[str, int] = field(default_factory=dict)
     n_rows_read: int = 0
     source: str = "<table>"
+    invalid_optional: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_valid(self) -> int:
@@ -152,16 +163,20 @@ def _read_parquet(path: Path) -> pa.Table:
 
     try:
         dataset = ds.dataset(str(path), format="parquet")
-        present = [c for c in LOG_COLUMNS if c in dataset.schema.names]
+        present = [c for c in LOG_COLUMNS + OPTIONAL_COLUMNS if c in dataset.schema.names]
         return dataset.to_table(columns=present)
     except (pa.ArrowInvalid, OSError) as exc:
         raise InputError(f"{path} is not a readable Parquet file: {exc}") from None
 
 
+_ALL_COLUMNS = LOG_COLUMNS + OPTIONAL_COLUMNS
+_TS_COLUMNS = ("ts", "account_created_at")
+
+
 def _json_read_schema() -> pa.Schema:
     fields = []
-    for f in LOG_SCHEMA:
-        fields.append(pa.field(f.name, pa.string() if f.name == "ts" else f.type))
+    for f in list(LOG_SCHEMA) + list(OPTIONAL_SCHEMA):
+        fields.append(pa.field(f.name, pa.string() if f.name in _TS_COLUMNS else f.type))
     return pa.schema(fields)
 
 
@@ -188,7 +203,7 @@ def _present_columns(raw: pa.Table, path: Path) -> pa.Table:
     that is null in every row."""
     data: bytes | None = None
     present = []
-    for c in LOG_COLUMNS:
+    for c in _ALL_COLUMNS:
         if c not in raw.column_names:
             continue
         col = raw[c]
@@ -213,6 +228,7 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
     lines = [ln for ln in path.read_bytes().split(b"\n") if ln.strip()]
     opts = pj.ParseOptions(explicit_schema=_json_read_schema(), unexpected_field_behavior="ignore")
     reasons: dict[str, int] = {}
+    optional: dict[str, int] = {}
     tables: list[pa.Table] = []
     for start in range(0, len(lines), _CHUNK_LINES):
         chunk = lines[start : start + _CHUNK_LINES]
@@ -221,24 +237,28 @@ def _read_jsonl_lines(path: Path) -> IngestResult:
             t = pj.read_json(io.BytesIO(b"\n".join(chunk)), read_options=read, parse_options=opts)
             tables.append(_json_columns(t))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            t, r = _parse_lines(chunk)
+            t, r, o = _parse_lines(chunk)
             tables.append(t)
-            for k, v in r.items():
-                reasons[k] = reasons.get(k, 0) + v
+            for into, got in ((reasons, r), (optional, o)):
+                for k, v in got.items():
+                    into[k] = into.get(k, 0) + v
     raw = pa.concat_tables(tables) if tables else _json_read_schema().empty_table()
-    return _validate(_present_columns(raw, path), len(lines), reasons, str(path))
+    return _validate(_present_columns(raw, path), len(lines), reasons, str(path), optional)
 
 
 def _json_columns(t: pa.Table) -> pa.Table:
     types = _json_read_schema()
-    cols = [t[c] if c in t.column_names else pa.chunked_array([pa.nulls(t.num_rows, types.field(c).type)]) for c in LOG_COLUMNS]
+    cols = [t[c] if c in t.column_names else pa.chunked_array([pa.nulls(t.num_rows, types.field(c).type)])
+            for c in _ALL_COLUMNS]
     return pa.table(cols, schema=types)
 
 
-def _parse_lines(lines: list[bytes]) -> tuple[pa.Table, dict[str, int]]:
-    """Parse JSONL lines one by one (the slow path): (table of structurally sound rows, reasons)."""
+def _parse_lines(lines: list[bytes]) -> tuple[pa.Table, dict[str, int], dict[str, int]]:
+    """Parse JSONL lines one by one (the slow path): (table of structurally sound rows, reasons,
+    optional values read as null)."""
     reasons: dict[str, int] = {}
-    cols: dict[str, list] = {c: [] for c in LOG_COLUMNS}
+    optional: dict[str, int] = {}
+    cols: dict[str, list] = {c: [] for c in _ALL_COLUMNS}
 
     def bad(reason: str) -> None:
         reasons[reason] = reasons.get(reason, 0) + 1
@@ -261,10 +281,46 @@ def _parse_lines(lines: list[bytes]) -> tuple[pa.Table, dict[str, int]]:
         if reason is not None:
             bad(reason)
             continue
-        for c in LOG_COLUMNS:
+        for c in OPTIONAL_COLUMNS:  # an unreadable optional value is null (the row is kept), counted
+            row[c], problem = _json_optional(c, obj.get(c))
+            if problem is not None:
+                optional[problem] = optional.get(problem, 0) + 1
+        for c in _ALL_COLUMNS:
             cols[c].append(row[c])
     types = _json_read_schema()
-    return pa.table({c: pa.array(cols[c], type=types.field(c).type) for c in LOG_COLUMNS}, schema=types), reasons
+    table = pa.table({c: pa.array(cols[c], type=types.field(c).type) for c in _ALL_COLUMNS}, schema=types)
+    return table, reasons, optional
+
+
+def _json_optional(c: str, v) -> tuple[object, str | None]:
+    """An optional column's JSON value in the line reader's types, or ``(None, reason)`` when it
+    cannot be read (floats holding whole numbers are accepted for ``max_tokens``, as for token counts)."""
+    if v is None:
+        return None, None
+    if c == "temperature":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        return (float(v), None) if ok else (None, f"wrong_type:{c}")
+    if c == "max_tokens":
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None, f"wrong_type:{c}"
+        if isinstance(v, float):
+            whole = math.isfinite(v) and v.is_integer() and -(2.0**63) <= v < 2.0**63
+            return (int(v), None) if whole else (None, f"{NON_INTEGER}{c}")
+        return (v, None) if -(2**63) <= v < 2**63 else (None, f"wrong_type:{c}")
+    if c == "account_created_at":
+        if isinstance(v, int) and not isinstance(v, bool):
+            try:
+                return (_EPOCH + timedelta(microseconds=v)).isoformat(), None
+            except OverflowError:
+                return None, f"bad_timestamp:{c}"
+        return (v, None) if isinstance(v, str) else (None, f"wrong_type:{c}")
+    if not isinstance(v, str):
+        return None, f"wrong_type:{c}"
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return None, f"non_utf8:{c}"
+    return v, None
 
 
 def _check_json_row(obj: dict) -> tuple[str | None, dict]:
@@ -325,7 +381,8 @@ class _Reasons:
         return {self.names[i]: int(binc[i]) for i in range(1, len(self.names)) if binc[i]}
 
 
-def _validate(raw: pa.Table, n_rows: int, pre: dict[str, int], source: str) -> IngestResult:
+def _validate(raw: pa.Table, n_rows: int, pre: dict[str, int], source: str,
+              pre_optional: dict[str, int] | None = None) -> IngestResult:
     n = raw.num_rows
     reasons = _Reasons(n)
     out: dict[str, pa.ChunkedArray] = {}
@@ -348,17 +405,60 @@ def _validate(raw: pa.Table, n_rows: int, pre: dict[str, int], source: str) -> I
     for rule in ROW_RULES:
         reasons.mark(arrow_mask(rule, out[rule.column]), rule.reason)
     _mark_duplicates(out["request_id"], reasons)
+    opt_cols, optional = _optional_columns(raw, dict(pre_optional or {}))
     valid = reasons.code == 0
-    table = pa.table([out[c] for c in LOG_COLUMNS], schema=LOG_SCHEMA.with_metadata(None))
+    schema = pa.schema(list(LOG_SCHEMA) + [OPTIONAL_SCHEMA.field(c) for c in opt_cols])
+    table = pa.table([out[c] for c in LOG_COLUMNS] + list(opt_cols.values()), schema=schema)
     if not valid.all():
         table = table.filter(pa.array(valid))
     counts = dict(pre)
     for k, v in reasons.counts().items():
         counts[k] = counts.get(k, 0) + v
-    result = IngestResult(table=table, malformed=counts, n_rows_read=n_rows, source=source)
+    result = IngestResult(table=table, malformed=counts, n_rows_read=n_rows, source=source, invalid_optional=optional)
     if counts:
         log.warning("%s", result.summary())
     return result
+
+
+def _optional_columns(raw: pa.Table, optional: dict[str, int]) -> tuple[dict[str, pa.ChunkedArray], dict[str, int]]:
+    """The optional columns ``raw`` has, converted to their types; a value that cannot be read is
+    null and counted in ``optional`` (reason -> values), whichever row it is in (counted before
+    malformed rows are dropped)."""
+    out = {}
+    for c in OPTIONAL_COLUMNS:
+        if c not in raw.column_names:
+            continue
+        col, r = raw[c], _Reasons(raw.num_rows)
+        if c == "system_prompt_hash":
+            v = _as_string(col, c, r)
+        elif c == "account_created_at":
+            v = _as_timestamp(col, r, c)
+        elif c == "max_tokens":
+            v = _as_count(col, c, r)
+            r.mark(bool_mask(pc.less(v, 0)), f"negative_count:{c}")
+        else:
+            v = _as_float(col, c, r)
+        bad = r.code != 0
+        if bad.any():
+            v = pc.if_else(pa.array(bad), pa.scalar(None, v.type), v)
+        for k, cnt in r.counts().items():
+            optional[k] = optional.get(k, 0) + cnt
+        out[c] = v if isinstance(v, pa.ChunkedArray) else pa.chunked_array([v])
+    return out, optional
+
+
+def _as_float(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedArray:
+    """A non-negative finite float column (``temperature``); others are ``bad_value:<col>``."""
+    t = col.type
+    if pa.types.is_null(t):
+        return pa.chunked_array([pa.nulls(len(col), type=pa.float64())])
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+        reasons.mark(bool_mask(pc.is_valid(col)), f"wrong_type:{name}")
+        return pa.chunked_array([pa.nulls(len(col), type=pa.float64())])
+    col = col.cast(pa.float64())
+    ok = pc.and_(pc.is_finite(col), pc.greater_equal(col, 0.0))
+    reasons.mark(bool_mask(pc.and_(pc.is_valid(col), pc.invert(ok))), f"bad_value:{name}")
+    return col
 
 
 def _as_string(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.ChunkedArray:
@@ -398,7 +498,7 @@ def _decode_rowwise(col: pa.ChunkedArray, name: str, reasons: _Reasons) -> pa.Ch
     return pa.chunked_array([pa.array(decoded, type=pa.string())])
 
 
-def _as_timestamp(col: pa.ChunkedArray, reasons: _Reasons) -> pa.ChunkedArray:
+def _as_timestamp(col: pa.ChunkedArray, reasons: _Reasons, name: str = "ts") -> pa.ChunkedArray:
     t = col.type
     n = len(col)
     if pa.types.is_timestamp(t):
@@ -415,9 +515,9 @@ def _as_timestamp(col: pa.ChunkedArray, reasons: _Reasons) -> pa.ChunkedArray:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         parsed = _parse_ts_strings(col)
         unparsable = bool_mask(pc.and_(pc.is_valid(col), pc.is_null(parsed)))
-        reasons.mark(unparsable, "bad_timestamp")
+        reasons.mark(unparsable, "bad_timestamp" if name == "ts" else f"bad_timestamp:{name}")
         return parsed
-    reasons.mark(np.ones(n, dtype=bool), "wrong_type:ts")
+    reasons.mark(np.ones(n, dtype=bool) if name == "ts" else bool_mask(pc.is_valid(col)), f"wrong_type:{name}")
     return pa.chunked_array([pa.nulls(n, type=TS_TYPE)])
 
 

@@ -30,6 +30,21 @@ LOG_SCHEMA: pa.Schema = pa.schema(
     ]
 )
 
+#: Optional columns a gateway may record (docs/guard-log-schema.md): read when present, never
+#: required. A value that cannot be read as its type becomes null (unknown) and is counted in
+#: ``IngestResult.invalid_optional``; the row is kept — guard works without these columns.
+OPTIONAL_SCHEMA: pa.Schema = pa.schema(
+    [
+        pa.field("temperature", pa.float64(), nullable=True),
+        pa.field("max_tokens", pa.int64(), nullable=True),
+        pa.field("system_prompt_hash", pa.string(), nullable=True),
+        pa.field("account_created_at", TS_TYPE, nullable=True),
+    ]
+)
+
+#: Names of the optional columns, in order.
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(OPTIONAL_SCHEMA.names)
+
 #: Column names of a log, in contract order.
 LOG_COLUMNS: tuple[str, ...] = tuple(LOG_SCHEMA.names)
 

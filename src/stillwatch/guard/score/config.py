@@ -66,10 +66,18 @@ class AccountConfig:
     #: ... and only at >= this many requests per hour (a sparse user's few requests each fall in their
     #: own hour whether they sleep or not). 0.5.
     clock_min_rate: float = 0.5
+    #: Coordination weights of the rules of :mod:`~stillwatch.guard.score.signals`, whose evidence is
+    #: already a family-wise significance (1 % over the scan's accounts) times a magnitude against
+    #: the human-feasible rate: a burst against the account's own steady baseline, key hand-overs
+    #: beyond the population's rate. 0.8 each, as the scripted share: each is a statement that a
+    #: program, not a person, produced the traffic — still only coordination, so an account must
+    #: also have obtained something (harvest) to be flagged.
+    burst: float = 0.8
+    key_rotation: float = 0.8
 
     def __post_init__(self) -> None:
         _check(self, unit=("capability", "volume", "regularity", "templated", "payment", "volume_coordination",
-                           "capability_base"), positive=("full_volume_multiple", "min_clock_days", "clock_min_rate"))
+                           "capability_base", "burst", "key_rotation"), positive=("full_volume_multiple", "min_clock_days", "clock_min_rate"))
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ signal                    value                                                 
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
 ``machine_pacing``        max(timing regularity, round the clock)                      the value itself
+``burst``                 peak 24 h vs the account's own steady null (signals.py)      FWER x peak-hour multiple
+``key_rotation``          key hand-overs vs the population's pooled rate (signals.py)  FWER evidence
 ========================  ==========================================================  ============================
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
@@ -31,15 +33,15 @@ prompts / exchanges), ``answer_tokens``, ``extracted_tokens`` (answer tokens of 
 answers) and ``extraction_multiple`` (the human-feasible multiple of the extracted answers) are
 reported per account and per campaign beside the human-rate multiple. Harvest evidence requires
 extraction: its volume term is the extraction multiple's, and the whole harvest noisy-OR is
-weighted by ``novelty / 0.5`` (capped at 1) — machine pacing and scripting alone (a monitor's one
+weighted by ``novelty`` (the share of new information) — machine pacing and scripting alone (a monitor's one
 fixed prompt every minute) are context, never sufficient; a campaign's reading-hours evidence is
 its *extracted* hours.
 
 Account score: geometric mean of a *harvest* noisy-OR (capability focus 0.8 — counted only as far
-as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity))``: code and
+as the account works at machine scale or pace, ``sqrt(max(volume evidence, regularity, burst))``: code and
 "explain" questions at a human rate are what developers and analysts ask every day —, volume 0.5,
 regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
-with one corporate card, so on its own a shared card is weak evidence —, volume 0.5),
+with one corporate card, so on its own a shared card is weak evidence —, volume 0.5, burst 0.8, key rotation 0.8),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
 firm's own batch template).
 
@@ -91,11 +93,8 @@ it, so a fragment of one campaign is not split off) and along infrastructure com
 users behind one address); IPs and payment instruments split clusters that hold several
 campaigns (:func:`~stillwatch.guard.score.links.split_by_infrastructure`). Edge tuples without row counts (older producers)
 fall back to: every content key with >= 2 accounts links, and the scripted share is the
-shared-template share. Beside these key rules, links with a stated null model
-(:mod:`~stillwatch.guard.score.nullmodel`): a pair sharing surprisingly rare items under a popularity
-null, a cohort arriving together beyond the log's own arrival rate — each significant on its own at
-``link.alpha`` (family-wise), so no campaign grows through a chain of weak links; an account tied in
-by a cohort is a full member, and a campaign reports ``link_strength`` (its members' median tie).
+shared-template share. Beside these, links with a stated null model (:mod:`~stillwatch.guard.score.nullmodel`:
+rare shared items, cohorts), each significant at ``link.alpha``, among accounts the key rules leave alone.
 
 Campaign score
 ==============
@@ -185,6 +184,7 @@ from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
 from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
+from stillwatch.guard.score.signals import hidden_signals
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
@@ -238,7 +238,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
-    return {
+    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours)
+    return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
         "sampled_rows": np.asarray(acc["sampled_rows"], np.float64) if "sampled_rows" in acc else n,
@@ -271,6 +272,8 @@ class AccountSignals:
     machine_paced: np.ndarray
     #: volume evidence of the information obtained (the extraction multiple's; score/extraction.py)
     extracted: np.ndarray
+    #: evidence of the rules of score/signals.py: burst, key_rotation, fast_substream
+    hidden: dict[str, np.ndarray]
 
 
 def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> AccountSignals:
@@ -286,9 +289,11 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     # or clockwork gaps over >= link.pacing_gaps gaps (a CV from five gaps is chance for a person)
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours)
     return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
                           payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
-                          extracted=volume_evidence(sig["extraction_multiple"], cfg))
+                          extracted=volume_evidence(sig["extraction_multiple"], cfg), hidden=hidden)
 
 
 # ------------------------------------------------------------------------------------------ 2. links
@@ -327,9 +332,7 @@ class CampaignSignals:
     crowding: np.ndarray
     scripted: np.ndarray
     e_reuse: np.ndarray
-    #: the campaign's strength from its null-model links (score/nullmodel.campaign_strength): median
-    #: -log10 p of the members' own ties, and the share of members with one
-    link_strength: np.ndarray
+    link_strength: np.ndarray  # members' median -log10 p null-model tie (nullmodel.campaign_strength)
     linked_share: np.ndarray
 
 
@@ -364,8 +367,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     # (at the log's start every busy account "starts" together — its earlier activity is cut off)
     first_i = np.asarray(acc["first_us"], np.float64)
     med_first = _cluster.group_median(labels, first_i)
-    # only arrivals count (score/nullmodel.arrivals): accounts active before the log all "start" in its
-    # first day — a class, an office — and their first requests say nothing about being switched on
+    # only arrivals count (nullmodel.arrivals): accounts active before the log all "start" in its first day
     new = arrivals(acc, cfg)[1].astype(np.float64)
     onset = g.sum(new * (np.abs(first_i - med_first) <= cc.sync_window_us)) / np.maximum(size, 1)
     fs = np.sort(first_i)
@@ -388,7 +390,6 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         expected = span_min * (1.0 - np.exp(g.sum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
     hours = demand / 3600.0
-    strength, tied = campaign_strength(labels, lk.ties())
     cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
     return CampaignSignals(
         labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
@@ -403,7 +404,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         scripted=_cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64)),
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
-        link_strength=strength, linked_share=tied,
+        **dict(zip(("link_strength", "linked_share"), campaign_strength(labels, lk.ties()))),
     )
 
 
@@ -436,10 +437,15 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     # harvest requires extraction: volume is the volume of information obtained (the extraction
     # multiple), and the whole harvest term is weighted by novelty — machine pacing and scripting
     # alone (a monitor's one fixed prompt every minute) are context, never sufficient
-    own_gate = np.maximum(acct.extracted, sig["machine_pacing"])
+    # a burst is machine scale within its window (score/signals.py); the fast sub-stream is
+    # reported as context only (its hour-level Poisson null is exceeded by people's own sessions
+    # relayed through an app or reseller, so it is not a calibrated statement yet)
+    hid = acct.hidden
+    own_gate = np.maximum.reduce([acct.extracted, sig["machine_pacing"], hid["burst"]])
     h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
                       w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"])
-    k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume)
+    k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume,
+                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"])
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
@@ -447,6 +453,8 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
         "extraction_multiple": acct.extracted,
         "machine_pacing": sig["machine_pacing"],
         "shared_payment": acct.payment,
+        "burst": hid["burst"],
+        "key_rotation": hid["key_rotation"],
     }
     return OwnScore(score=np.sqrt(h_own * k_own), evidence=evidence, signals=sig)
 
@@ -489,9 +497,7 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # campaign's linking keys (full at member_share); accounts linked through a shared address of
     # machine-paced accounts are members with all of their traffic
     member = np.clip(lk.plain_rows / (n + cfg.own_prior_rows) / cc.member_share, 0.0, 1.0)
-    # ... and so are accounts tied in by a cohort (they share no wording: their traffic share on the
-    # linking keys says nothing); a pair tie shows shared rare items, not how much of the account's
-    # traffic is the campaign's (a prompt library's users share its rare prompts with a campaign)
+    # ... and so are accounts tied in by a cohort (they share no wording: the key share says nothing)
     cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
     member = np.where(lk.address_linked | cohort, 1.0, member)
     inherited = c_score * np.sqrt(member)
@@ -541,8 +547,7 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
         "onset_synchrony": (cs.onset, cs.e_sync),
         "volume_spread": (cs.sd_ln, cs.e_hom),
         "minute_crowding": (cs.crowding, np.zeros(a)),
-        "link_strength": (cs.link_strength, np.zeros(a)),
-        "linked_share": (cs.linked_share, np.zeros(a)),
+        "link_strength": (cs.link_strength, np.zeros(a)), "linked_share": (cs.linked_share, np.zeros(a)),
     }
     heads = np.nonzero(sc.campaign_flagged & (labels == np.arange(a)))[0]
     # group the listed members once with a sort (no scan per campaign)

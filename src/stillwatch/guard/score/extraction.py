@@ -38,11 +38,13 @@ import numpy as np
 
 from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 
-#: Novelty at which the harvest evidence counts in full. 0.5: an account at least half of whose
-#: requests ask something new is collecting information; a monitor (one prompt: nu = 1/n) or a fixed
-#: batch job (a handful of prompts cycled) is not. Below it the evidence falls linearly to 0. It is a
-#: statement about what "new information" means, not a figure fitted to a simulator.
-FULL_NOVELTY = 0.5
+#: Novelty at which the harvest evidence counts in full. 1: the harvest evidence is weighted by the
+#: share of new information, as the extracted tokens are (``X = nu * T``): a monitor (one prompt:
+#: nu = 1/n) or a fixed batch job (a handful of prompts cycled) obtains nothing, an evaluation lab
+#: re-running one benchmark three times obtains a third of what it reads. (0.5 before issue 13: a
+#: benchmark run twice then counted as fully new.) A statement about what "new information" means,
+#: not a figure fitted to a simulator.
+FULL_NOVELTY = 1.0
 
 
 def novelty(n_prompts: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -1,0 +1,199 @@
+"""The rules of ``score/signals.py``: known answers computed by hand, a naive reference of the
+features cross-checked with the vectorised SQL, a null log where they must stay quiet (calibration),
+and the attacker shapes they catch (burst-then-dormant, key rotation)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from stillwatch.guard.batch.scan import feature_tables, scan
+from stillwatch.guard.score.signals import burst_p, fast_substream, fwer_evidence, key_rotation, baseline_days
+
+HOUR = 3_600_000_000
+DAY = 24 * HOUR
+T0 = 1_760_000_000_000_000 - (1_760_000_000_000_000 % DAY)
+
+
+def _log(rows: list[tuple[str, int, str, int]]) -> pa.Table:
+    """(account, ts_us, api key, completion tokens) -> a log table."""
+    n = len(rows)
+    return pa.table({
+        "request_id": [f"r{i:07d}" for i in range(n)],
+        "ts": pa.array([r[1] for r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "account_id": [r[0] for r in rows], "api_key_id": [r[2] for r in rows],
+        "ip": [f"10.0.{hash(r[0]) % 200}.1" for r in rows], "user_agent": ["ua"] * n,
+        "payment_fingerprint": pa.nulls(n, pa.string()), "model": ["m"] * n,
+        "prompt": [f"a question about {_word(i * 7919)}" for i in range(n)],
+        "response": ["a"] * n, "prompt_tokens": [10] * n, "completion_tokens": [r[3] for r in rows],
+    })
+
+
+def test_known_answers_by_hand():
+    # fwer: p * m = 1 -> 0; 1e-2 -> 1; 1e-1 -> 0.5
+    assert fwer_evidence(np.array([0.1, 0.01 * 0.1, 0.1 * 0.1]), 10).tolist() == pytest.approx([0.0, 1.0, 0.5])
+    # burst: n = 3 requests, all in one day, observable T = 4 days: 4 * P(Bin(3, 1/2) >= 3) = 4 / 8
+    assert burst_p(np.array([3.0]), np.array([3.0]), np.array([4.0]))[0] == pytest.approx(0.5)
+    # T = 1 day: q = 1, nothing is surprising
+    assert burst_p(np.array([50.0]), np.array([50.0]), np.array([1.0]))[0] == 1.0
+    # baseline days: creation known and before the log -> from the log start; else from first use;
+    # to the end of the busiest day; at least one
+    d = baseline_days(np.array([10 * DAY, 10 * DAY, 10 * DAY]), np.array([20 * DAY, 20 * DAY, 10 * DAY + HOUR]),
+                      np.array([-5 * DAY, np.nan, np.nan]), 0)
+    assert d.tolist() == [20.0, 10.0, 1.0]
+    # key rotation: lambda = 2 / 200; account 0 (n 100, r 2): P(Poisson(1) >= 2) = 1 - 2/e
+    r = key_rotation(np.array([100.0, 100.0]), np.array([2.0, 0.0]), 2)
+    assert r["key_rotation_p"].tolist() == pytest.approx([1 - 2 / math.e, 1.0])
+    # fast sub-stream: 5 fast of 10 rows, 1 expected: P(Poisson(1) >= 5)
+    f = fast_substream(np.array([10.0, 10.0, 10.0]), np.array([5.0, 0.0, 0.0]), np.array([3600.0, 0, 0]),
+                       np.array([1.0, 1.0, 1.0]), 3, 100.0)
+    tail = 1 - sum(math.exp(-1) / math.factorial(j) for j in range(5))
+    assert f["fast_p"][0] == pytest.approx(tail)
+    assert f["fast_hours"][0] == 1.0
+
+
+def _naive(rows):
+    """Per account from a plain loop: peak 24-clock-hour count, peak hour seconds, fast rows, keys
+    and hand-overs (the definitions of features.tables.account_peaks / account_volume / account_keys)."""
+    out = {}
+    spt = 60 * 0.75 / 238
+    for acct in sorted({r[0] for r in rows}):
+        rs = sorted((r for r in rows if r[0] == acct), key=lambda r: (r[1], 5 + r[3] * spt))
+        hours: dict[int, list[float]] = {}
+        for r in rs:
+            h = hours.setdefault(r[1] // HOUR, [0, 0.0])
+            h[0] += 1
+            h[1] += 5 + r[3] * spt
+        c24 = {h: sum(c for hh, (c, _) in hours.items() if h - 23 <= hh <= h) for h in hours}
+        peak_day = max(c24.values())
+        peak_hr = min(h for h, v in c24.items() if v == peak_day)
+        upto = sum(1 for r in rs if r[1] // HOUR <= peak_hr)
+        fast = sum(1 for p, r in zip(rs, rs[1:]) if r[1] - p[1] < (5 + p[3] * spt) * 1e6)
+        keys: dict[str, list[int]] = {}
+        for r in rs:
+            keys.setdefault(r[2], [r[1], r[1]])[1] = r[1]
+        spans = sorted(keys.values())
+        rot = sum(1 for i in range(1, len(spans)) if max(s[1] for s in spans[:i]) < spans[i][0])
+        exp_fast = sum(c * (1 - math.exp(-d / 3600)) for c, d in hours.values())
+        out[acct] = (peak_day, max(d for _, d in hours.values()), fast, len(keys), rot, exp_fast,
+                     (peak_hr + 1) * HOUR, upto)
+    return out
+
+
+def test_vectorised_features_match_a_naive_reference():
+    rng = np.random.default_rng(3)
+    rows = []
+    for a in range(12):
+        n = int(rng.integers(5, 80))
+        ts = T0 + np.sort(rng.integers(0, 6 * DAY, n))
+        ts[: n // 3] = ts[0] + np.arange(n // 3) * 2_000_000  # a fast run
+        keys = [f"k{a}-{int(x)}" for x in (np.arange(n) * rng.integers(1, 4) // 10)]
+        if a % 3 == 0:
+            keys = [f"k{a}-{int(rng.integers(0, 3))}" for _ in range(n)]  # side by side: no hand-overs
+        toks = rng.integers(0, 900, n)
+        rows += [(f"acct-{a:02d}", int(t), k, int(c)) for t, k, c in zip(np.sort(ts), keys, toks)]
+    ft = feature_tables(_log(rows), near_duplicates=False)
+    ref = _naive(rows)
+    for i, acct in enumerate(ft.ids):
+        pk, ph, fast, nk, rot, ef, pend, upto = ref[acct]
+        assert ft.cols["peak_end_us"][i] == pend and ft.cols["upto_peak_n"][i] == upto, acct
+        assert ft.cols["peak_day_n"][i] == pk, acct
+        assert ft.cols["peak_hour_s"][i] == pytest.approx(ph), acct
+        assert ft.cols["fast_n"][i] == fast, acct
+        assert ft.cols["n_keys"][i] == nk and ft.cols["key_rotations"][i] == rot, acct
+        assert ft.cols["fast_expected"][i] == pytest.approx(ef), acct
+
+
+def _word(i: int) -> str:
+    return "".join(chr(97 + (i // 26**j) % 26) for j in range(4))
+
+
+def _people(rng, n_acc: int, days: int = 21) -> list:
+    """Ordinary users: a few waking-hour sessions over three weeks, one key each (one in ten rotates
+    it once), answers of 100-800 tokens read before the next question."""
+    rows = []
+    for a in range(n_acc):
+        sessions = int(rng.integers(1, 6))
+        key_change = rng.random() < 0.1
+        for s in range(sessions):
+            t = T0 + int(rng.integers(0, days)) * DAY + int(rng.integers(8, 22)) * HOUR
+            for _ in range(int(rng.integers(1, 8))):
+                toks = int(rng.integers(100, 800))
+                key = f"k{a}-{int(key_change and s >= sessions // 2)}"
+                rows.append((f"user-{a:04d}", t, key, toks))
+                t += int((5 + toks * 0.19 + rng.exponential(120)) * 1e6)
+    return rows
+
+
+def test_null_log_stays_quiet():
+    """Calibration: a log of ordinary people (bursty sessions, the odd key rotation) — no burst or
+    key-rotation evidence anywhere, nothing flagged."""
+    rng = np.random.default_rng(5)
+    f = scan(_log(_people(rng, 400)))
+    ev = [(a.account_id, a.fired) for a in f.accounts if {"burst", "key_rotation"} & set(a.fired)]
+    assert ev == []
+    assert not [a for a in f.accounts if a.flagged]
+
+
+def test_attackers_are_caught_among_people():
+    """Burst-then-dormant aged accounts (a few ordinary requests in week one, then 300 distinct
+    capability prompts in one night, then silence) and a key rotator (a new key every 30 requests):
+    the rules fire on them and on no person."""
+    rng = np.random.default_rng(7)
+    rows = _people(rng, 300)
+    for b in range(5):
+        acct = f"burst-{b}"
+        for j in range(4):
+            rows.append((acct, T0 + (j + 1) * DAY + 15 * HOUR, f"kb{b}", 300))
+        night = T0 + 17 * DAY + 22 * HOUR
+        rows += [(acct, night + i * 50_000_000, f"kb{b}", 350) for i in range(300)]
+    rows += [("rotator", T0 + 3 * DAY + i * 20_000_000, f"kr-{i // 30}", 300) for i in range(300)]
+    table = _log(rows)
+    prompts = table["prompt"].to_pylist()
+    # distinct capability prompts (normalisation folds digits, so the variety is in letters)
+    prompts = [p if not a.startswith(("burst", "rotator")) else f"Explain step by step how to implement the {_word(i)} algorithm"
+               for i, (p, a) in enumerate(zip(prompts, table["account_id"].to_pylist()))]
+    f = scan(table.set_column(table.schema.get_field_index("prompt"), "prompt", pa.array(prompts)))
+    fired = {a.account_id: set(a.fired) for a in f.accounts}
+    assert all("burst" in fired[f"burst-{b}"] for b in range(5))
+    assert "key_rotation" in fired["rotator"]
+    assert not [a for a, s in fired.items() if a.startswith("user-") and {"burst", "key_rotation"} & s]
+    flagged = {a.account_id for a in f.accounts if a.flagged}
+    assert {f"burst-{b}" for b in range(5)} <= flagged
+    assert not [a for a in flagged if a.startswith("user-")]
+
+
+def test_one_off_batch_job_has_no_baseline_to_burst_against():
+    """A batch job whose busiest day is its first day (900 requests 2 s apart, then silence) is not a
+    burst against its own baseline; the same day after two weeks of ordinary use is."""
+    rows = [("batch", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
+    rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 14, 3)]
+    rows += [("aged", T0 + 15 * DAY + i * 2_000_000, "ka", 200) for i in range(900)]
+    f = scan(_log(rows))
+    assert f.account("batch").signals["burst_p"] == 1.0 and "burst" not in f.account("batch").fired
+    assert f.account("aged").signals["burst_p"] < 1e-100 and "burst" in f.account("aged").fired
+
+
+def test_streaming_scorer_has_the_batch_inputs():
+    """The live scorer's final verdicts see the same burst / key-rotation inputs as the batch scan."""
+    from stillwatch.guard.live.stream import StreamConfig, StreamingScorer
+
+    rng = np.random.default_rng(11)
+    rows = _people(rng, 30)
+    rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 10, 3)]
+    rows += [("aged", T0 + 12 * DAY + i * 30_000_000, "ka", 300) for i in range(250)]
+    rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
+    table = _log(rows)
+    batch = {a.account_id: a for a in scan(table).accounts}
+    scorer = StreamingScorer(StreamConfig())
+    for r in table.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist():
+        scorer.observe(r)
+    live = {a.account_id: a for a in scorer.verdicts()}
+    for k, b in batch.items():
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys",
+                     "key_rotations", "fast_share", "fast_expected"):
+            assert live[k].signals[name] == pytest.approx(b.signals[name], rel=1e-9, abs=1e-9), (k, name)
+    assert live["rotator"].signals["key_rotations"] == 5 and "burst" in live["aged"].fired
