@@ -266,10 +266,12 @@ def test_arrivals_leave_out_accounts_active_before_the_log():
     acc4 = dict(acc, first_us=np.array([0.0, 24 * HOUR, 5 * DAY, 9 * DAY, 4 * DAY]))
     assert arrivals(acc4, cfg)[1].tolist() == [False, False, True, False, True]
     assert t.tolist() == acc["first_us"].tolist()
-    # with an account-creation time, the creation time is the arrival (missing ones: first request)
+    # with an account-creation time, the creation time is the arrival; accounts without one (null in
+    # the column) are judged by their first request as before
     acc["created_us"] = np.array([-DAY, np.nan, 4 * DAY, 8 * DAY, np.nan])
     t, new = arrivals(acc, cfg)
-    assert new.all() and t.tolist() == [-DAY, 24 * HOUR, 4 * DAY, 8 * DAY, 2 * DAY]
+    assert new.tolist() == [True, False, True, True, False]
+    assert t.tolist() == [-DAY, 24 * HOUR, 4 * DAY, 8 * DAY, 2 * DAY]
 
 
 def test_null_links_join_free_accounts_only():

@@ -208,9 +208,8 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     n = np.asarray(acc["n"], np.float64)
     first = np.asarray(acc["first_us"], np.float64)
     created = acc.get("created_us") if hasattr(acc, "get") else None
-    if created is not None:
-        c = np.asarray(created, np.float64)
-        return np.where(np.isnan(c), first, c), np.ones(len(n), bool)
+    c = np.full(len(n), np.nan) if created is None else np.asarray(created, np.float64)
+    has = ~np.isnan(c)  # a creation time is an arrival as it stands; the others by the rule below
     t0 = float(np.min(first)) if len(first) else 0.0
     span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
     # hours are not independent within a day (people keep diurnal hours: an account already active
@@ -223,7 +222,7 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
             log_unseen = unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
     else:  # an older producer without active hours: the request rate, exp(-rate * unseen)
         log_unseen = -unseen_h * (n - 1.0) / span_h
-    return first, (n >= 2) & (log_unseen <= np.log(cfg.link.cohort_fdr))
+    return np.where(has, c, first), has | ((n >= 2) & (log_unseen <= np.log(cfg.link.cohort_fdr)))
 
 
 def _expected(cells: np.ndarray, x: np.ndarray, stride: int, n_c: np.ndarray, w: float, span: float) -> np.ndarray:
