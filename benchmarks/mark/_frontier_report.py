@@ -27,7 +27,22 @@ def _layer_rows(results: dict, layer: str) -> list[list]:
             continue
         L = r[layer]
         out.append([name, median_with_censoring(L["need"])] + [_rate(L["tpr"][k]) for k in LENGTHS]
+                   + [_rate(L["strict"][(150, 1e-5)]), _rate(L["strict"][(200, 1e-7)])]
                    + [_rate(L["sub"][s]) for s in SUBST] + [_rate(L["para"]), f"{L['fpr_plain']:.3f}"])
+    return out
+
+
+ROUNDS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+
+
+def _round_rows(results: dict) -> list[list]:
+    """Mean g-value of each tournament round over the scored tuples (1/2 under H0): where the signal is."""
+    out = []
+    for name, r in results.items():
+        for layer in ("provider", "account"):
+            g = r.get(layer, {}).get("rounds")
+            if g is not None:
+                out.append([f"{name}: {layer}"] + [f"{g[k - 1]:.3f}" if k <= len(g) else "" for k in ROUNDS])
     return out
 
 
@@ -45,7 +60,8 @@ def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens:
     for name, r in results.items():
         m = r["dnll"][0]
         rq.append([name, _ci(r["dnll"]), f"{np.exp(m):.3f}", _ci(r["excess"]), f"{r['len']:.0f}", r["n"], r["n_para"]])
-    hp = (["setting", "median tokens to p<=1e-6"] + [f"TPR@{k}" for k in LENGTHS] + [f"TPR after {int(s * 100)}% subst." for s in SUBST]
+    hp = (["setting", "median tokens to p<=1e-6"] + [f"TPR@{k}" for k in LENGTHS]
+          + ["p<=1e-5 @150 (100 accounts)", "p<=1e-7 @200 (10,000 accounts)"] + [f"TPR after {int(s * 100)}% subst." for s in SUBST]
           + ["TPR after paraphrase", "FPR on unwatermarked answers"])
     ha = ["setting", "right @100 acc., 150 tok", "right @100, 200 tok", "right @10k, 150 tok", "right @10k, 200 tok",
           "wrong account (max of the four)", "false attribution on unwatermarked (100 / 10k)"]
@@ -79,7 +95,11 @@ def write_report(results: dict, plain_q: tuple, plain: list, n: int, new_tokens:
         f"- total runtime {runtime:.0f}s\n\n### Quality\n\n" + data.md_table(hq, rq)
         + "\n\n### Provider layer\n\n" + data.md_table(hp, _layer_rows(results, "provider"))
         + "\n\n### Account layer\n\n" + data.md_table(hp, _layer_rows(results, "account"))
-        + "\n\n### Attribution\n\n" + data.md_table(ha, ra) + f"\n\n![frontier]({plot.name})\n"
+        + "\n\n### Attribution\n\n" + data.md_table(ha, ra)
+        + "\n\n### Signal per tournament round\n\nMean g-value of round k of the layer's own key over the scored "
+        "tuples of all answers (0.5 under H0; detection counts every round equally, so rounds near 0.5 only add noise).\n\n"
+        + data.md_table(["setting: layer"] + [f"round {k}" for k in ROUNDS], _round_rows(results))
+        + f"\n\n![frontier]({plot.name})\n"
     )
     data.print_table(hq, rq)
     data.print_table(hp, _layer_rows(results, "provider"))

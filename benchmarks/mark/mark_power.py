@@ -24,24 +24,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
 import _data as data  # noqa: E402  (this part's shared data)
-from _power import median_with_censoring, prefix_pvalues, tokens_to_target  # noqa: E402
+from _power import median_with_censoring, prefix_pvalues, substitute, tokens_to_target  # noqa: E402
 
 from stillwatch.mark import MarkConfig, detect_ids  # noqa: E402
 
 LENGTHS = (50, 100, 200)
 SUBST = (0.0, 0.1, 0.2, 0.3)
 FPR = 1e-3
-
-
-def substitute(ids: np.ndarray, rate: float, vocab: int, rng: np.random.Generator) -> np.ndarray:
-    """A copy of ``ids`` with round(rate * len) positions (uniform, without replacement) replaced by
-    uniform random ids."""
-    out = ids.copy()
-    m = int(round(rate * len(ids)))
-    if m:
-        pos = rng.choice(len(ids), size=m, replace=False)
-        out[pos] = rng.integers(0, vocab, size=m)
-    return out
 
 
 def null_thresholds(quick: bool) -> dict[str, float]:

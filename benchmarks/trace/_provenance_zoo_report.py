@@ -18,30 +18,39 @@ class _Named:
         self.name = name
 
 
-def _answers(out: Path, names: list[str], n: int) -> tuple[dict, dict]:
+def _answers(out: Path, names: list[str], n: int, n_profile: int) -> tuple[dict, dict, dict]:
+    """Cached answers: test prompts in chat and raw mode (every model), profile prompts (panel)."""
     from stillwatch.trace.provenance import ProvenanceConfig
-    from stillwatch.trace.provenance_prompts import sample_prompts
     from stillwatch.trace.provenance_query import AnswerCache
 
     cache = AnswerCache(out / "answers")
-    chat = ProvenanceConfig(max_queries=n).prompts()
-    raw = sample_prompts(n, seed=0, families=("sentence",))
-    got_chat, got_raw = {}, {}
+    cfg = ProvenanceConfig(max_queries=n, look_every=n, profile_queries=n_profile)
+    test, profile = cfg.prompts(), cfg.profile_prompts()
+    got_chat, got_raw, got_prof = {}, {}, {}
     for name in names:
-        a = cache.get(f"zoo:{name}:v1", chat, "chat", 1)
-        b = cache.get(f"zoo:{name}:v1", raw, "raw", 1)
+        a = cache.get(f"zoo:{name}:v1", test, "chat", 1)
+        b = cache.get(f"zoo:{name}:v1", test, "raw", 1)
         if a is not None and b is not None:
             got_chat[name], got_raw[name] = a, b
-    return got_chat, got_raw
+        c = cache.get(f"zoo:{name}:v1", profile, "chat", 1)
+        if c is not None:
+            got_prof[name] = c
+    return got_chat, got_raw, got_prof
 
 
-def ours(suspect_answers, panel, n_cand: int, names: list[str], n: int, alpha: float = 0.05):
+def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
+         modes=("chat", "raw"), habits: bool = True):
+    """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
-    cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha)
+    cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
+                           habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200)
     models = [_Named(x) for x in names]
+    sus = {"chat": chat, "raw": raw}
+    pan = {"chat": panel_c, "raw": panel_r}
     return run_provenance(_Named("suspect"), models[:n_cand], models[n_cand:], config=cfg,
-                          panel_answers=panel, suspect_answers=suspect_answers)
+                          panel_answers={m: pan[m] for m in modes}, suspect_answers={m: sus[m] for m in modes},
+                          profile_answers=profile if habits else None)
 
 
 def nikolic(suspect_raw, panel_raw, n_cand: int, names: list[str], alpha: float = 0.05):
@@ -62,88 +71,121 @@ def _score(rows: list[dict], key: str) -> dict:
             "recall": tp / pos if pos else float("nan")}
 
 
-def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, seeds: int, *, command: str,
-           machine: str, date: str) -> None:
+#: our test and its ablations: (label, modes, habit statistic)
+VARIANTS = [("ours", ("chat", "raw"), True), ("ours: chat agreement only (last session's statistic)", ("chat",), False),
+            ("ours: chat + raw agreement, no habits", ("chat", "raw"), False)]
+
+
+def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
+           command: str, machine: str, date: str) -> None:
     doc = json.loads(truth_path.read_text())
     spec = doc["suspects"]
     panel_names = cands + refs
-    chat, raw = _answers(out, panel_names + list(spec), n)
-    missing_panel = [x for x in panel_names if x not in chat]
+    chat, raw, prof = _answers(out, panel_names + list(spec), n, n_profile)
+    missing_panel = [x for x in panel_names if x not in chat or x not in prof]
     if missing_panel:
         log.warning("panel models without answers yet: %s; no report", missing_panel)
         return
-    panel_c = [chat[x] for x in panel_names]
-    panel_r = [raw[x] for x in panel_names]
+    panel_c, panel_r, profile = [chat[x] for x in panel_names], [raw[x] for x in panel_names], [prof[x] for x in panel_names]
     rows = []
     for name, s in spec.items():
         if name not in chat:
             continue
-        r = ours(chat[name], panel_c, len(cands), panel_names, n)
+        row = {"suspect": name, "truth": s["parent"], "kind": _kind(s)}
+        for label, modes, habits in VARIANTS:
+            r = ours(chat[name], raw[name], panel_c, panel_r, profile, len(cands), panel_names, n, modes=modes, habits=habits)
+            row[label] = r.most_likely_parent
+            row[f"{label}/p"] = min(r.p_values.values())
+            row[f"{label}/queries"] = r.queries_spent
+            if label == "ours":
+                row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
+                row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
+                                for k, v in c["statistics"].items()}
         g, raw_guess, pmax = nikolic(raw[name], panel_r, len(cands), panel_names)
-        rows.append({"suspect": name, "truth": s["parent"], "kind": s["kind"], "ours": r.most_likely_parent,
-                     "ours_p": min(r.p_values.values()), "queries": r.queries_spent, "closest": r.closest_candidate,
-                     "nikolic": g, "nikolic_raw_guess": raw_guess, "nikolic_p": pmax,
-                     "agree": {c["name"]: round(c["agreement"], 3) for c in r.candidates}})
-    calib = _calibration(chat, panel_c, [x for x in spec if spec[x]["parent"] is None and x in chat], cands, panel_names, seeds)
+        row.update({"nikolic": g, "nikolic_raw_guess": raw_guess, "nikolic/p": pmax, "nikolic/queries": n})
+        g2, _, pmax2 = nikolic(raw[name] + chat[name], [a + b for a, b in zip(panel_r, panel_c)], len(cands), panel_names)
+        row.update({"nikolic 2N": g2, "nikolic 2N/p": pmax2, "nikolic 2N/queries": 2 * n})
+        rows.append(row)
+    indep = [x for x in spec if spec[x]["parent"] is None and x in chat]
+    calib = _calibration(chat, raw, panel_c, panel_r, profile, indep, cands, panel_names, seeds)
     _write(rows, calib, spec, cands, refs, n, command, machine, date)
 
 
-def _calibration(chat, panel_c, independents, cands, names, seeds: int) -> dict:
+def _kind(s: dict) -> str:
+    if s["parent"] is None:
+        return "independent"
+    if s["kind"] == "student":
+        return f"student of {s['teacher']}"
+    return f"{s['kind']} of {s['parent']}"
+
+
+def _calibration(chat, raw, panel_c, panel_r, profile, independents, cands, names, seeds: int) -> dict:
     """Independent suspects re-tested on ``seeds`` random halves of the prompt pool (overlapping
     draws, not independent replicates): false attributions at alpha = 0.05."""
     rng = np.random.default_rng(2025)
     n = len(panel_c[0])
     tests = fa = 0
-    for s in range(seeds):
+    for _ in range(seeds):
         idx = np.sort(rng.choice(n, size=n // 2, replace=False))
-        sub = [[p[i] for i in idx] for p in panel_c]
+
+        def sub(xs):
+            return [xs[i] for i in idx]
+
         for name in independents:
-            r = ours([chat[name][i] for i in idx], sub, len(cands), names, n // 2)
+            r = ours(sub(chat[name]), sub(raw[name]), [sub(p) for p in panel_c], [sub(p) for p in panel_r], profile,
+                     len(cands), names, n // 2)
             tests += 1
             fa += r.most_likely_parent is not None
     return {"tests": tests, "false_attributions": fa, "seeds": seeds, "suspects": len(independents)}
+
+
+TESTS = [(label, label) for label, _, _ in VARIANTS] + [
+    ("nikolic", "Nikolic et al. 2025 (z / Fisher, Holm; raw mode, exact match; N queries)"),
+    ("nikolic 2N", "Nikolic et al. 2025 on raw + chat answers pooled (2N queries, our budget)")]
 
 
 def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
     from stillwatch.core.stats import binomial_interval
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    a, b = _score(rows, "ours"), _score(rows, "nikolic")
-    stud = [r for r in rows if r["kind"] == "student" and r["truth"] == "smollm2"]
-    indep = [r for r in rows if r["truth"] is None]
+    scores = {key: _score(rows, key) for key, _ in TESTS}
     lines = [
         "## trace provenance: the model zoo", "",
         f"Command: `{command}` (cached and resumable under benchmarks/out/provenance_zoo/). Machine: {machine}. Date: {date}.", "",
         f"Panel: candidates {', '.join(cands)}; references {', '.join(refs)}. {len(rows)} of {len(spec)} suspects built and "
-        f"answered (truth: benchmarks/trace/provenance_zoo_truth.json). Budget {n} queries per suspect, alpha = 0.05 for both tests.", "",
+        f"answered (truth: benchmarks/trace/provenance_zoo_truth.json). N = {n} test prompts per mode; our test asks a local "
+        "suspect each prompt in chat and raw mode (2N queries); alpha = 0.05 for every test.", "",
         "| test | precision | recall | TP / positives | wrong attributions | queries per suspect (median) |",
         "|---|---|---|---|---|---|",
-        f"| ours (exact paired McNemar IUT, Holm, alpha spending) | {a['precision']:.3f} | {a['recall']:.3f} | {a['tp']} / {a['pos']} | {a['fp']} | "
-        f"{int(np.median([r['queries'] for r in rows])) if rows else 0} |",
-        f"| Nikolic et al. 2025 (z / Fisher, Holm; raw text, exact match) | {b['precision']:.3f} | {b['recall']:.3f} | {b['tp']} / {b['pos']} | {b['fp']} | {n} |",
-        "",
     ]
-    if stud:
-        lines.append(f"Output-distilled students of SmolLM2: ours {sum(r['ours'] == 'smollm2' for r in stud)}/{len(stud)}, "
-                     f"Nikolic {sum(r['nikolic'] == 'smollm2' for r in stud)}/{len(stud)}.")
-    if indep:
-        lines.append(f"Independent suspects attributed to a candidate: ours {sum(r['ours'] is not None for r in indep)}/{len(indep)}, "
-                     f"Nikolic {sum(r['nikolic'] is not None for r in indep)}/{len(indep)}.")
+    for key, label in TESTS:
+        sc = scores[key]
+        q = int(np.median([r[f"{key}/queries"] for r in rows])) if rows else 0
+        lines.append(f"| {label} | {sc['precision']:.3f} | {sc['recall']:.3f} | {sc['tp']} / {sc['pos']} | {sc['fp']} | {q} |")
+    lines += ["", "Per suspect kind (suspects attributed to their true parent; for independents: attributed to any candidate):", "",
+              "| kind | suspects | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
+    for kind in sorted({r["kind"] for r in rows}):
+        rs = [r for r in rows if r["kind"] == kind]
+        cells = [f"{sum((r[k] is not None) if r['truth'] is None else (r[k] == r['truth']) for r in rs)}/{len(rs)}" for k, _ in TESTS]
+        lines.append(f"| {kind} | {len(rs)} | " + " | ".join(cells) + " |")
     if calib["tests"]:
         lo, hi = binomial_interval(calib["false_attributions"], calib["tests"], 0.95)
-        lines.append(f"Calibration: {calib['suspects']} independent suspects x {calib['seeds']} random half-pools = {calib['tests']} tests, "
-                     f"{calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
-                     f"95% CI {lo:.3f}-{hi:.3f}; alpha = 0.05; the half-pools overlap, so they are not independent replicates).")
-    lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | agreement | Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", f"Calibration (ours): {calib['suspects']} independent suspects x {calib['seeds']} random half-pools = "
+                  f"{calib['tests']} tests, {calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
+                  f"95% CI {lo:.3f}-{hi:.3f}; alpha = 0.05; the half-pools overlap, so they are not independent replicates)."]
+    lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
+              "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['ours']} | {r['ours_p']:.2g} | {r['queries']} | "
-                     f"{r['agree']} | {r['nikolic_raw_guess']} | {r['nikolic_p']:.2g} |")
+        agree = "; ".join(f"{c}: {v.get('chat', 0):.2f} / {v.get('raw', 0):.2f}" for c, v in r["agree"].items())
+        stats_ = ", ".join(f"{k} {v:.2g}" for k, v in r["stats"].items())
+        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['ours']} | {r['ours/p']:.2g} | {r['ours/queries']} | "
+                     f"{stats_} | {agree} | {r['nikolic_raw_guess']} | {r['nikolic/p']:.2g} |")
     not_run = [x for x in spec if x not in {r['suspect'] for r in rows}]
     if not_run:
         lines += ["", f"Not built / not answered in this run (the command resumes them): {', '.join(not_run)}."]
     lines += ["", "![per-suspect p-values](trace_provenance.png)", ""]
     (RESULTS / "trace_provenance.md").write_text("\n".join(lines))
-    (RESULTS / "trace_provenance.json").write_text(json.dumps({"rows": rows, "calibration": calib, "ours": a, "nikolic": b}, indent=1))
+    (RESULTS / "trace_provenance.json").write_text(json.dumps({"rows": rows, "calibration": calib, "scores": scores}, indent=1))
     _plot(rows)
     log.info("\n%s", "\n".join(lines))
 
@@ -159,8 +201,8 @@ def _plot(rows) -> None:
     y = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(rows) + 1.5))
     clip = 1e-300
-    ax.barh(y - 0.2, [-np.log10(max(r["ours_p"], clip)) for r in rows], 0.4, label="ours (sequential p of best candidate)")
-    ax.barh(y + 0.2, [-np.log10(max(r["nikolic_p"], clip)) for r in rows], 0.4, label="Nikolic et al. (max pairwise p)")
+    ax.barh(y - 0.2, [-np.log10(max(r["ours/p"], clip)) for r in rows], 0.4, label="ours (sequential p of best candidate)")
+    ax.barh(y + 0.2, [-np.log10(max(r["nikolic/p"], clip)) for r in rows], 0.4, label="Nikolic et al. (max pairwise p)")
     ax.axvline(-np.log10(0.05), color="k", lw=0.8, ls="--")
     ax.set_yticks(y, [f"{r['suspect']} ({r['truth']})" for r in rows], fontsize=7)
     ax.set_xlabel("-log10 p")

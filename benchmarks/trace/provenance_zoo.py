@@ -13,8 +13,8 @@ answers with ``stillwatch distill`` (other initialisation, size, tokenizer), the
 Everything is cached under ``benchmarks/out/provenance_zoo/`` (git-ignored): each model directory
 and each model's answers are made once, so the command resumes where it stopped; ``--only NAMES``
 builds and answers only those models, ``--report`` only evaluates what exists, ``--queries N`` sets
-the prompt pool (= the per-suspect budget; answers are cached per pool). The script renices itself
-(+10) and computes on one thread, one model at a time.
+the prompt pool (= the per-suspect budget; answers are cached per pool). The script runs itself
+at niceness 15 and computes on one thread, one model at a time.
 
     .venv/bin/python benchmarks/trace/provenance_zoo.py            # build what is missing, then report
     .venv/bin/python benchmarks/trace/provenance_zoo.py --report   # evaluate the cached answers only
@@ -48,14 +48,19 @@ MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
 log = logging.getLogger("provenance_zoo")
 
-N_QUERIES = 1000
+N_QUERIES = 200  # prompts per mode: a local suspect answers each in chat and raw mode (400 queries)
+N_PROFILE = 150  # panel-only prompts on which each panel model's frequent answers are estimated
 CANDIDATES = ["smollm2", "gemma3-270m"]
 REFERENCES = ["ref-code-smoltok", "ref-legal-byte"]
 STUDENTS = {  # name suffix -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
-    "byte-s2": {"preset": "tiny", "seed": 2},
+    "deep3-s2": {"preset": "small-smollm2", "n_layers": 3, "hidden": 96, "intermediate": 384, "seed": 2},
     "wide4-s3": {"preset": "small-smollm2", "n_layers": 4, "hidden": 128, "intermediate": 512, "seed": 3},
 }
+#: the harvest a thief collects: distillation prompts (reasoning, coding, tool use; not the test
+#: sampler's), the teacher's sampled answers (T = 0.7), and the students' training run
+HARVEST = {"n": 600, "max_new_tokens": 8, "temperature": 0.7}
+TRAIN = {"epochs": 8, "lr": 3e-3, "max_len": 64, "batch_size": 16}
 
 
 def truth() -> dict[str, str | None]:
@@ -117,29 +122,34 @@ def build_smollm2_finetune(name: str, corpus_name: str, *, lora: bool, steps: in
 
 def _cli(*args: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    subprocess.run(["nice", "-n", "10", sys.executable, "-m", "stillwatch.cli.main", *args], check=True, env=env, cwd=ROOT)
+    # the child inherits this process's niceness (15, see main)
+    subprocess.run([sys.executable, "-m", "stillwatch.cli.main", *args], check=True, env=env, cwd=ROOT)
 
 
-def build_students(teacher: str, tag: str) -> None:
-    """Harvest ``teacher`` (no watermark) on 300 distill prompts and train the three students."""
+def build_students(teacher: str, tag: str, wanted: set[str] | None = None) -> None:
+    """Harvest ``teacher`` (no watermark) on the distill prompts and train the three students (only
+    those named in ``wanted``, when given)."""
     prompts = OUT / "distill_prompts.jsonl"
     if not prompts.is_file():
-        _cli("distill", "prompts", "--out", str(prompts), "--n", "300", "--seed", "11")
+        _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", "11")
     tr = OUT / f"harvest_{tag}.jsonl"
     teacher_arg = "smollm2" if teacher == "smollm2" else str(MODELS / teacher)
     if not (OUT / f"harvest_{tag}.done").is_file():
         _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
-             "--no-watermark", "--max-new-tokens", "32", "--temperature", "0.7", "--batch-size", "16", "--accounts", "1")
+             "--no-watermark", "--max-new-tokens", str(HARVEST["max_new_tokens"]), "--temperature", str(HARVEST["temperature"]),
+             "--batch-size", "16", "--accounts", "1")
         (OUT / f"harvest_{tag}.done").write_text("ok")
     for suffix, spec in STUDENTS.items():
         name = f"student-{tag}-{suffix}"
-        if (MODELS / name / "config.json").is_file():
+        if (MODELS / name / "config.json").is_file() or (wanted is not None and name not in wanted):
             continue
         cfg = OUT / f"student_{suffix}.json"
         cfg.write_text(json.dumps(spec))
         work = OUT / "train" / name
-        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", "4",
-             "--lr", "2e-3", "--max-len", "96", "--batch-size", "8", "--eval-fraction", "0.05")
+        work.parent.mkdir(parents=True, exist_ok=True)
+        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", str(TRAIN["epochs"]),
+             "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
+             "--eval-fraction", "0.05", "--warmup", "20")
         os.replace(work, MODELS / name)
 
 
@@ -175,7 +185,7 @@ def load_model(name: str):
     return LocalModel(b, identity=f"zoo:{name}:v1", batch_size=16)
 
 
-def build(name: str, spec: dict) -> None:
+def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
     kind = spec["kind"]
     if kind == "pretrained":
         build_pretrained(name, spec["corpus"], spec["tokenizer"], spec["seed"], spec.get("steps", 300))
@@ -185,7 +195,7 @@ def build(name: str, spec: dict) -> None:
     elif kind == "weight_edit":
         build_weight_edit(name, spec["base"], spec["op"])
     elif kind == "student":
-        build_students(spec["teacher"], spec["tag"])
+        build_students(spec["teacher"], spec["tag"], wanted)
     elif kind == "random":
         if not (MODELS / name / "config.json").is_file():
             import _provenance_zoo_models as zm
@@ -195,28 +205,57 @@ def build(name: str, spec: dict) -> None:
 
 
 # ---------------------------------------------------------------------------- answering
+def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str]]:
+    """(prompts, mode) pairs a zoo model answers: the test prompts in chat and raw mode, and for the
+    panel also the profile prompts (chat) on which its frequent answers are estimated."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+
+    cfg = ProvenanceConfig(max_queries=n_queries, look_every=n_queries, profile_queries=N_PROFILE)
+    sets = [(cfg.prompts(), "chat"), (cfg.prompts(), "raw")]
+    return sets + [(cfg.profile_prompts(), "chat")] if name in CANDIDATES + REFERENCES else sets
+
+
 def answer_all(names: list[str], n_queries: int) -> None:
     from rich.progress import Progress
 
-    from stillwatch.trace.provenance import ProvenanceConfig
-    from stillwatch.trace.provenance_prompts import sample_prompts
     from stillwatch.trace.provenance_query import AnswerCache, cached_answers
 
     cache = AnswerCache(OUT / "answers")
-    chat = ProvenanceConfig(max_queries=n_queries).prompts()
-    raw = sample_prompts(n_queries, seed=0, families=("sentence",))
     with Progress() as bar:
         task = bar.add_task("answering", total=len(names))
         for name in names:
-            if all(cache.get(f"zoo:{name}:v1", p, m, 1) is not None for p, m in ((chat, "chat"), (raw, "raw"))):
+            sets = query_sets(name, n_queries)
+            if all(cache.get(f"zoo:{name}:v1", p, m, 1) is not None for p, m in sets):
                 bar.advance(task)
                 continue
             t0 = time.time()
             model = load_model(name)
-            for prompts, mode in ((chat, "chat"), (raw, "raw")):
+            for prompts, mode in sets:
                 cached_answers(model, prompts, mode=mode, max_tokens=1, cache=cache)
             log.info("answered %s in %.0fs", name, time.time() - t0)
             bar.advance(task)
+
+
+def build_order(spec: dict) -> list[str]:
+    """Breadth first, so that an interrupted run reports on every kind of suspect: groups in cost
+    order (SmolLM2's students share one harvest, so they are one group; byte-level independents;
+    SmolLM2 weight edits; LoRA; SmolLM2-tokenizer independents; Gemma weight edits; Gemma's students;
+    full fine-tunes), then round robin over the groups, one suspect at a time."""
+    def group(x: str) -> int:
+        s = spec[x]
+        if s["kind"] == "student":
+            return 0 if s["teacher"] == "smollm2" else 6
+        if s["kind"] in ("pretrained", "random"):
+            return 1 if s["tokenizer"] == "byte" else 4
+        if s["kind"] == "weight_edit":
+            return 2 if s["base"] == "smollm2" else 5
+        return {"lora": 3, "finetune": 7}.get(s["kind"], 9)
+
+    groups: dict[int, list[str]] = {}
+    for x in spec:
+        groups.setdefault(group(x), []).append(x)
+    ranked = [(i if group(x) not in (0, 6) else 0, g, x) for g, xs in groups.items() for i, x in enumerate(xs)]
+    return [x for _, _, x in sorted(ranked)]
 
 
 def main() -> None:
@@ -224,12 +263,12 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only evaluate the answers already cached")
     ap.add_argument("--only", default="", help="comma-separated model names to build/answer (default: all)")
     ap.add_argument("--seeds", type=int, default=20, help="prompt re-draws for the calibration of independents")
-    ap.add_argument("--queries", type=int, default=N_QUERIES, help="prompt pool = query budget per suspect (default 1000)")
+    ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
-        os.nice(10)
+        os.nice(max(0, 15 - os.nice(0)))  # at niceness 15 whatever it was started with
     except OSError:
         pass
     import torch
@@ -237,18 +276,8 @@ def main() -> None:
     torch.set_num_threads(1)
     MODELS.mkdir(parents=True, exist_ok=True)
     spec = json.loads(TRUTH.read_text())["suspects"]
-    # students first (the output-distillation figure), then the cheaper kinds, fine-tunes last, so
-    # that an interrupted run still reports on the most telling suspects
-    def cost(x: str) -> int:
-        s = spec[x]
-        if s["kind"] == "student":
-            return 0 if s["teacher"] == "smollm2" else 4
-        if s["kind"] in ("pretrained", "random"):
-            return 1 if s["tokenizer"] == "byte" else 3
-        return {"weight_edit": 2, "lora": 5, "finetune": 6}.get(s["kind"], 9)
-
-    suspects = sorted(spec, key=cost)
-    order = CANDIDATES + REFERENCES + suspects
+    suspects = build_order(spec)
+    order = CANDIDATES[:1] + REFERENCES + CANDIDATES[1:] + suspects
     names = [n for n in dict.fromkeys(order) if not args.only or n in args.only.split(",")]
     if not args.report:
         for name in names:
@@ -259,13 +288,13 @@ def main() -> None:
 
                     zm.gemma_hf_dir(MODELS)
                 else:
-                    build(name, s)
+                    build(name, s, set(names) if args.only else None)
                 answer_all([name], args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
     from _provenance_zoo_report import report
 
-    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, args.seeds,
+    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, args.seeds,
            command=" ".join(["python benchmarks/trace/provenance_zoo.py", *sys.argv[1:]]),
            machine=f"{platform.machine()}, {os.cpu_count()} vCPU (shared), {platform.python_version()}",
            date=dt.date.today().isoformat())

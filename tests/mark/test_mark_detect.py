@@ -229,8 +229,13 @@ def test_layer_key_wrong_length():
     scheme=st.sampled_from(["kgw", "gumbel", "tournament"]),
     split=st.sampled_from([None, (0.0, 0.5), (0.5, 1.0)]),
     exclude=st.booleans(),
+    group=st.sampled_from([32_768, 40, 7]),
 )
-def test_detect_many_equals_detect_ids_per_text(texts, h, scheme, split, exclude):
+def test_detect_many_equals_detect_ids_per_text(texts, h, scheme, split, exclude, group):
+    """Also with the texts scored in several groups (detect_many groups about _GROUP_WINDOWS tokens)."""
+    from unittest import mock
+
+    from stillwatch.mark import detect as detect_mod
     from stillwatch.mark import detect_many
 
     spec = WatermarkSpec(scheme=scheme, context_width=h, split=split, split_width=1, depth=5 if scheme == "tournament" else None)
@@ -238,7 +243,9 @@ def test_detect_many_equals_detect_ids_per_text(texts, h, scheme, split, exclude
     if not arrays:
         return
     ex = [[a[: len(a) // 2]] for a in arrays] if exclude else None
-    batch = detect_many(arrays, spec, _key(), exclude_ids=ex)
+    with mock.patch.object(detect_mod, "_GROUP_WINDOWS", group):
+        batch = detect_many(arrays, spec, _key(), exclude_ids=ex)
+    assert len(batch) == len(arrays)
     for i, a in enumerate(arrays):
         one = detect_ids(a, spec, _key(), exclude_ids=ex[i] if ex else ())
         r = batch.result(i)

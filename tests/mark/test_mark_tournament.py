@@ -234,3 +234,42 @@ def test_split_sharing_and_kgw_account_with_tournament_provider():
         for row in lm.sample(batch=2, length=150, marker=m, seed=12):
             assert detect_ids(row[4:], m.provider_spec, MASTER.provider_key()).p_value < 1e-5
             assert detect_ids(row[4:], m.account_spec, MASTER.account_key("erin")).p_value < 1e-5
+
+
+@settings(max_examples=25, deadline=None)
+@given(cfg_i=st.integers(0, 3), K=st.integers(1, 9), seed=st.integers(0, 2**32 - 1))
+def test_dense_form_equals_flat_form(cfg_i, K, seed):
+    """The processor's dense form (K candidates per row, -inf = not a candidate, the rest as column K)
+    gives the flat form's numbers on the same candidates, for interleaved, account-first, split and
+    KGW + tournament configs."""
+    cfg = [_tcfg(dp=5, da=3, h=2, order="interleaved"), _tcfg(dp=2, da=4, h=1),
+           _tcfg(dp=4, da=4, h=2, sharing="split", split_width=1),
+           MarkConfig(provider=LayerParams(scheme="kgw", context_width=1, delta=2.0), account=LayerParams(scheme="tournament", context_width=2, depth=6))][cfg_i]
+    rng = np.random.default_rng(seed)
+    B, V = 5, 300
+    m = Marker(MASTER, "zoe", cfg, vocab_size=V)
+    ctx = rng.integers(0, V, size=(B, 3))
+    ids = np.stack([rng.choice(V, size=K, replace=False) for _ in range(B)])
+    z = rng.normal(0, 2, size=(B, K))
+    z[0, 0] = -np.inf  # a dropped candidate: probability 0
+    z_rest = np.where(rng.random(B) < 0.7, rng.normal(-2, 1, size=B), -np.inf)
+    z_rest[0] = 0.5  # the row with a dropped candidate has a rest
+    dense, rest_d = m.tournament_logprobs_dense(ctx, ids, z, z_rest)
+    keep = np.isfinite(z)
+    rows = np.broadcast_to(np.arange(B)[:, None], (B, K))[keep]
+    flat, rest_f = m.tournament_logprobs(ctx, rows, ids[keep], z[keep], z_rest)
+    np.testing.assert_allclose(np.exp(dense[keep]), np.exp(flat), rtol=1e-9, atol=1e-15)  # 1 - G cancels when G ~ 1
+    assert np.all(dense[~keep] == -np.inf)
+    np.testing.assert_allclose(np.exp(rest_d), np.exp(rest_f), rtol=1e-9, atol=1e-15)
+    assert np.all(np.isneginf(rest_d) == np.isneginf(z_rest))
+
+
+def test_dense_form_rejects_bad_shapes_and_empty_rows():
+    from stillwatch.errors import InputError
+
+    m = Marker(MASTER, "zoe", MarkConfig.default(), vocab_size=100)
+    ctx = np.zeros((2, 2), dtype=np.int64)
+    with pytest.raises(InputError, match="same shape"):
+        m.tournament_logprobs_dense(ctx, np.zeros((2, 3), dtype=np.int64), np.zeros((2, 4)))
+    with pytest.raises(InputError, match="at least one candidate"):
+        m.tournament_logprobs_dense(ctx, np.zeros((2, 1), dtype=np.int64), np.array([[0.0], [-np.inf]]))

@@ -125,16 +125,32 @@ def test_cache_makes_a_retest_cost_only_the_suspects_queries(tmp_path, panel):
     cands, refs = panel
     wrapped = [Counting(m) for m in (*cands, *refs)]
     cache = AnswerCache(tmp_path / "cache")
-    cfg = ProvenanceConfig(max_queries=100, look_every=100)
+    cfg = ProvenanceConfig(max_queries=100, look_every=100, profile_queries=50)
     first = run_provenance(_derived(2, "noise"), wrapped[:2], wrapped[2:], config=cfg, cache=cache)
-    assert [w.asked for w in wrapped] == [100] * 4
+    assert [w.asked for w in wrapped] == [150] * 4  # the test prompts and the profile prompts
+    assert first.statistics == ["agreement/chat", "habits/chat"]
     suspect = Counting(_derived(2, "noise"))
     second = run_provenance(suspect, wrapped[:2], wrapped[2:], config=cfg, cache=cache)
-    assert [w.asked for w in wrapped] == [100] * 4 and suspect.asked == 100
+    assert [w.asked for w in wrapped] == [150] * 4 and suspect.asked == 100
     assert second.p_values == first.p_values and second.most_likely_parent == "tiny-2"
     # another prompt seed is another prompt set: never served from the old entries
-    run_provenance(suspect, wrapped[:2], wrapped[2:], config=ProvenanceConfig(max_queries=100, look_every=100, seed=1), cache=cache)
-    assert [w.asked for w in wrapped] == [200] * 4
+    run_provenance(suspect, wrapped[:2], wrapped[2:], config=ProvenanceConfig(max_queries=100, look_every=100, seed=1,
+                                                                              profile_queries=50), cache=cache)
+    assert [w.asked for w in wrapped] == [300] * 4
+
+
+def test_local_suspect_in_chat_and_raw_mode(tmp_path, panel):
+    """Both prompt modes: the suspect answers every prompt twice (queries = prompts x 2), the panel
+    answers both modes once (cached), and the result reports a statistic per mode."""
+    cands, refs = panel
+    suspect = Counting(_derived(1, "int8"))
+    cfg = ProvenanceConfig(max_queries=200, look_every=100, alpha=0.01, modes=("chat", "raw"), profile_queries=50)
+    r = run_provenance(suspect, cands, refs, config=cfg, cache=AnswerCache(tmp_path / "c"))
+    assert r.most_likely_parent == "tiny-1" and r.mode == "chat+raw"
+    assert r.statistics == ["agreement/chat", "agreement/raw", "habits/chat"]
+    assert r.queries_spent == suspect.asked == r.looks[-1]["queries"] and r.queries_spent % 2 == 0
+    assert set(r.candidates[0]["agreement_by_mode"]) == {"chat", "raw"}
+    assert set(r.answers) == {"chat", "raw"} and len(r.answers["raw"]) == r.queries_spent // 2
 
 
 class TinyAPI:
@@ -215,6 +231,9 @@ def test_read_candidates(tmp_path):
         read_candidates(f)
     f.write_text("smollm2\n")
     with pytest.raises(InputError, match="at least 2"):
+        read_candidates(f)
+    f.write_bytes(b"caf\xe9\n")
+    with pytest.raises(InputError, match="not UTF-8"):
         read_candidates(f)
     with pytest.raises(InputError):
         ProvenanceConfig(alpha=0.7)

@@ -17,7 +17,10 @@ from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 from stillwatch.trace.provenance_stats import (
     EMPTY_ANSWER,
     agreement,
+    bonferroni_combine,
     discordant_counts,
+    distinctive_habits,
+    habit_matrix,
     holm,
     mcnemar_one_sided,
     nikolic_compare,
@@ -133,26 +136,31 @@ def test_agreement_exact_and_prefix():
     sus = ["The", " T", "Sure", "", "Th", "x", " "]
     oth = ["The", "The", "Su", "  ", "To", "y", "Hi"]
     assert agreement(sus, oth, mode="exact").tolist() == [True, False, False, True, False, False, False]
-    assert agreement(sus, oth, mode="prefix").tolist() == [True, True, True, True, False, False, True]
+    # " T" vs "The": a one-character prefix is too generic to count; "Sure" vs "Su": a 2-character one counts;
+    # whitespace (uninformative) agrees with no informative answer, the end of sequence ("") included
+    assert agreement(sus, oth, mode="prefix").tolist() == [True, False, True, False, False, False, False]
     # an empty answer (end of sequence) agrees with another empty one, not with a word
     assert agreement(["", ""], ["Hello", ""]).tolist() == [False, True]
     assert EMPTY_ANSWER not in "Hello"
     # a partial UTF-8 byte decodes to U+FFFD: uninformative, not "equal to every other partial byte"
-    assert agreement(["\ufffd", "\ufffd"], ["x", "\ufffd"]).tolist() == [True, True]
+    assert agreement(["\ufffd", "\ufffd"], ["x", "\ufffd"]).tolist() == [False, True]
     assert agreement(["\ufffdA"], ["B"]).tolist() == [False]
     with pytest.raises(InputError):
         agreement(["a"], ["a", "b"])
 
 
 def test_cross_tokenizer_strings_compare_by_prefix():
-    """First tokens of the same answer under a word-piece tokenizer and a byte tokenizer agree;
-    different words do not (strings as SmolLM2's BPE and the byte tokenizer decode them)."""
+    """First tokens of the same answer under two word-piece tokenizers agree; different words do
+    not; a byte tokenizer's single characters agree with nothing but the same character."""
     bpe = ["Sure", " The", "Here", "To", "```"]
-    byte = ["S", " ", "H", "T", "`"]  # a space carries no information: it agrees with anything
+    other_bpe = ["Su", "Th", "Her", "To", "``"]
+    byte = ["S", "T", "H", "T", "`"]
     other = ["O", "I", "W", "A", "#"]
-    assert agreement(bpe, byte).all()
+    assert agreement(bpe, other_bpe).all()
+    assert agreement(bpe, other_bpe, mode="exact").sum() == 1  # exact matching cannot compare them
+    assert not agreement(bpe, byte).any()
     assert not agreement(bpe, other).any()
-    assert agreement(bpe, byte, mode="exact").sum() == 0  # exact matching cannot compare them
+    assert agreement(byte, byte).all()
 
 
 def test_spending_weights_and_sequential_p():
@@ -215,9 +223,10 @@ class _N:
         self.name = name
 
 
-def _run(sus, panel, n_cand, cfg):
-    names = [_N(f"m{i}") for i in range(len(panel))]
-    return run_provenance(_N("s"), names[:n_cand], names[n_cand:], config=cfg, panel_answers=panel, suspect_answers=sus)
+def _run(sus, panel, n_cand, cfg, profile=None):
+    names = [_N(f"m{i}") for i in range(len(panel["chat"] if isinstance(panel, dict) else panel))]
+    return run_provenance(_N("s"), names[:n_cand], names[n_cand:], config=cfg, panel_answers=panel, suspect_answers=sus,
+                          profile_answers=profile)
 
 
 def test_sequential_procedure_is_calibrated_at_the_boundary_of_h0():
@@ -275,3 +284,144 @@ def test_no_futility_stop_without_evidence():
     same = ["The"] * 400
     r = _run(same, [same, same], 1, ProvenanceConfig(max_queries=400, look_every=100))
     assert r.stopped == "budget" and r.queries_spent == 400 and r.decision == "none"
+
+
+# ---------------------------------------------------------------------------- issue 17, second session
+def _naive_norm(x: str) -> str:
+    return "\u2205" if x == "" else x.replace("\ufffd", "").strip()
+
+
+def _naive_agree(a: str, b: str) -> bool:
+    a, b = _naive_norm(a), _naive_norm(b)
+    return a == b or ((a.startswith(b) or b.startswith(a)) and min(len(a), len(b)) >= 2)
+
+
+@given(st.lists(st.tuples(st.text("Th e\n", max_size=4), st.text("Th e\n", max_size=4)), min_size=1, max_size=30))
+@settings(max_examples=80, deadline=None)
+def test_prefix_agreement_matches_a_naive_reference(pairs):
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    assert agreement(a, b).tolist() == [_naive_agree(x, y) for x, y in pairs]
+
+
+def _single_character_world(rng, n, *, min_chars_rule: bool):
+    """The zoo's failure: an independent byte-level suspect answers single characters ("t" most
+    often); candidate g (Gemma-like) often answers " the"; candidate s and the reference answer
+    other words. Returns the suspect's answers and the panel."""
+    sus = list(rng.choice(["t", "a", "i", "s"], n, p=[0.4, 0.2, 0.2, 0.2]))
+    g = list(rng.choice(["the", "and", "in", "\n\n"], n, p=[0.5, 0.2, 0.2, 0.1]))
+    s = list(rng.choice(["The", "Here", "```", "Sure"], n))
+    ref = list(rng.choice(["def", "self", "return", "import"], n))
+    return sus, [g, s, ref]
+
+
+def test_single_characters_no_longer_attribute_an_independent_model():
+    """Mutation check of the >= 2 characters rule: with one-character prefixes counted (the old
+    rule, computed here by hand) the independent suspect is "attributed" to g; with the rule it is not."""
+    rng = np.random.default_rng(3)
+    sus, panel = _single_character_world(rng, 300, min_chars_rule=True)
+    old = np.array([[y.strip().startswith(x) or x.startswith(y.strip()) for y in col] for x, col in zip(sus, zip(*panel))])
+    assert panel_test(old, 2).p_holm[0] < 1e-6  # the old rule: a confident false attribution
+    r = _run(sus, panel, 2, ProvenanceConfig(max_queries=300, look_every=100, alpha=0.05, habit_top=0))
+    assert r.most_likely_parent is None
+    assert all(c["agreement"] == 0.0 for c in r.candidates)
+
+
+def test_bonferroni_combine_known_values():
+    p = np.array([[0.01, 0.5], [0.2, 0.03], [1.0, 1.0]])
+    assert bonferroni_combine(p).tolist() == pytest.approx([0.03, 0.09])
+    assert bonferroni_combine(np.array([[0.6], [0.9]])).tolist() == [1.0]
+    assert bonferroni_combine([0.2, 0.4]).tolist() == pytest.approx([0.2, 0.4])  # one statistic: unchanged
+    with pytest.raises(InputError):
+        bonferroni_combine(np.zeros((0, 2)))
+
+
+def test_distinctive_habits_and_habit_matrix_match_naive_sets():
+    """Known answer: shared openings ("The", "Th" by prefix) leave both sets; one-character answers
+    never enter; ties of counts are broken by the string; the matrix equals a naive loop."""
+    prof = [["The"] * 5 + ["```"] * 4 + ["Here"] * 3 + ["Sure"] * 3 + ["a"] * 9,
+            ["Th"] * 6 + ["**"] * 4 + ["\n\n"] * 9 + ["Yes"] * 1,
+            ["def"] * 3 + ["import"] * 2 + ["Here's"] * 2]
+    h = distinctive_habits(prof, 3)
+    # top-3: m0 {The, ```, Here|Sure -> Here (tie, string order)}, m1 {Th, **, Yes}, m2 {def, import, Here's}
+    assert sorted(h[0].tolist()) == ["```"]  # "The" ~ "Th" (m1), "Here" ~ "Here's" (m2)
+    assert sorted(h[1].tolist()) == ["**", "Yes"]
+    assert sorted(h[2].tolist()) == ["def", "import"]
+    sus = ["```", "**", "Yes!", "import", "The", "x", "", "``"]
+    m = habit_matrix(sus, h)
+    naive = [[any(_naive_agree(a, x) for x in hj) for hj in h] for a in sus]
+    assert m.tolist() == naive
+    assert m[0].tolist() == [True, False, False] and m[4].tolist() == [False, False, False]
+    with pytest.raises(InputError):
+        distinctive_habits(prof, 0)
+
+
+def _student_world(rng, n):
+    """A student that learnt the teacher's favourite openings ("```", "Here") but not which prompt
+    gets which: it answers them at random. The teacher opens with them on few test prompts (7 % and
+    5 %; "The" on 85 %), the rival candidate about as often (5 % each) but among a dozen commoner
+    openings, so per-prompt agreement cannot tell the two apart, while "```" and "Here" are among
+    the teacher's most frequent answers and not the rival's. Returns (profile, test panel, suspect)."""
+    rival_words = ["**", "Yes", "In", "A", "To", "It", "We", "On", "So", "If", "As", "At", "```", "Here"]
+    rival_p = [0.075] * 12 + [0.05, 0.05]
+
+    def draw(k):
+        return [list(rng.choice(["The", "```", "Here", "1"], k, p=[0.85, 0.07, 0.05, 0.03])),
+                list(rng.choice(rival_words, k, p=rival_p)),
+                list(rng.choice(["def", "import", "return", "class"], k))]
+
+    return draw(200), draw(n), list(rng.choice(["```", "Here"], n))
+
+
+def test_habit_statistic_finds_a_student_that_per_prompt_agreement_misses():
+    rng = np.random.default_rng(21)
+    profile, panel, sus = _student_world(rng, 300)
+    names = [_N("teacher"), _N("rival"), _N("ref")]
+    base = dict(max_queries=300, look_every=100, alpha=0.01)
+    only_agree = run_provenance(_N("s"), names[:2], names[2:], config=ProvenanceConfig(**base, habit_top=0),
+                                panel_answers=panel, suspect_answers=sus)
+    both = run_provenance(_N("s"), names[:2], names[2:], config=ProvenanceConfig(**base, habit_top=4),
+                          panel_answers=panel, suspect_answers=sus, profile_answers=profile)
+    assert only_agree.most_likely_parent is None and only_agree.statistics == ["agreement/chat"]
+    assert both.most_likely_parent == "teacher" and both.statistics == ["agreement/chat", "habits/chat"]
+    st_ = both.candidates[0]["statistics"]
+    # the reported p-value is Bonferroni over the two statistics at the last look
+    assert both.candidates[0]["p_value"] == pytest.approx(min(1.0, 2 * min(s["p_value"] for s in st_.values())))
+
+
+def test_raw_mode_finds_a_model_whose_chat_behaviour_broke():
+    """Pruned SmolLM2 in the zoo: chat answers no longer follow the parent, raw continuation does.
+    With both modes (Bonferroni over the two) the candidate is attributed; chat alone misses it."""
+    rng = np.random.default_rng(8)
+    n = 300
+    chat_sus, chat_panel = _simulate(rng, n, (0.05, 0.05), (0.05,))
+    raw_sus, raw_panel = _simulate(rng, n, (0.6, 0.1), (0.1,))
+    base = dict(max_queries=n, look_every=100, alpha=0.01, habit_top=0)
+    chat_only = _run(chat_sus, chat_panel, 2, ProvenanceConfig(**base))
+    both = _run({"chat": chat_sus, "raw": raw_sus}, {"chat": chat_panel, "raw": raw_panel}, 2,
+                ProvenanceConfig(**base, modes=("chat", "raw")))
+    assert chat_only.most_likely_parent is None
+    assert both.most_likely_parent == "m0" and both.mode == "chat+raw"
+    assert both.queries_spent == both.looks[-1]["queries"] == 2 * len(both.answers["raw"])
+    with pytest.raises(InputError):  # several modes need answers per mode
+        _run(chat_sus, chat_panel, 2, ProvenanceConfig(**base, modes=("chat", "raw")))
+
+
+def test_combined_procedure_is_calibrated_over_many_seeds():
+    """H0 at its boundary for every statistic at once: in chat and raw mode the candidate and the
+    reference copy the suspect equally often; each panel model has two distinctive habits of equal
+    frequency and the suspect, on half the prompts, answers one of the six at random, so it falls
+    among each model's habits equally often. Any attribution over 400 seeds is a false one; its rate
+    stays within the binomial interval of alpha (Bonferroni over three statistics, Holm over two
+    candidates, alpha spending over three looks)."""
+    cfg = ProvenanceConfig(max_queries=150, look_every=50, alpha=0.1, modes=("chat", "raw"), habit_top=2)
+    rng = np.random.default_rng(17)
+    profile = [["aa", "bb"] * 20 + ["The"] * 50, ["cc", "dd"] * 20 + ["The"] * 50, ["ee", "ff"] * 20 + ["The"] * 50]
+    habits = np.array(["aa", "bb", "cc", "dd", "ee", "ff"])
+    hits = 0
+    for _ in range(400):
+        cs, cp = _simulate(rng, 150, (0.3, 0.0), (0.3,))
+        rs, rp = _simulate(rng, 150, (0.2, 0.0), (0.2,))
+        cs = [a if rng.random() < 0.5 else str(rng.choice(habits)) for a in cs]
+        hits += _run({"chat": cs, "raw": rs}, {"chat": cp, "raw": rp}, 2, cfg, profile).most_likely_parent is not None
+    lo, _ = binomial_interval(hits, 400, 0.99)
+    assert lo <= 0.1, f"false attribution rate {hits / 400:.3f} exceeds alpha"

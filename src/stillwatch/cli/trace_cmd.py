@@ -97,6 +97,7 @@ def provenance_cmd(
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise level of a false attribution."),
     seed: int = typer.Option(0, "--seed", help="Prompt sampler seed."),
     max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
+    modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when every model is local, else chat."),
     cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Answer the panel afresh and store nothing."),
     api_key: str = typer.Option(None, "--api-key", help="API key for URL models (default $OPENAI_API_KEY)."),
@@ -104,9 +105,8 @@ def provenance_cmd(
 ) -> None:
     """Black-box provenance: was SUSPECT derived from one of the candidates (fine-tuned, quantized, pruned, or distilled from its answers)?"""
     from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
-    from stillwatch.trace.provenance_query import AnswerCache, open_model
+    from stillwatch.trace.provenance_query import AnswerCache, LocalModel, open_model
 
-    cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens)
     cand_specs, ref_specs = read_candidates(candidates)
     if cache is None and not no_cache:
         from stillwatch.models.smollm2 import cache_root
@@ -116,6 +116,12 @@ def provenance_cmd(
     s_model = open_model(suspect, api_key=api_key)
     cands = [open_model(c, api_key=api_key) for c in cand_specs]
     refs = [open_model(r, api_key=api_key) for r in ref_specs]
+    if modes == "auto":
+        chosen = ("chat", "raw") if all(isinstance(m, LocalModel) for m in (s_model, *cands, *refs)) else ("chat",)
+    else:
+        chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
+    cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens,
+                           modes=chosen)
     from rich.console import Console
 
     con = Console(stderr=True)

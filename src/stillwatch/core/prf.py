@@ -38,15 +38,27 @@ _ONE = np.uint64(1)
 
 
 def mix(x: np.ndarray) -> np.ndarray:
-    """Bijective 64-bit finaliser (xor-shift / multiply). Returns a new uint64 array; never mutates ``x``."""
+    """Bijective 64-bit finaliser (xor-shift / multiply). Returns a new uint64 array (a numpy scalar for
+    0-d input); never mutates ``x``. Array arithmetic wraps modulo 2**64 silently (numpy checks integer
+    overflow only on scalars), so only scalars need the errstate."""
     x = np.asarray(x, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        x = x ^ (x >> _S32)
-        x = x * M1
-        x ^= x >> _S29
-        x *= M2
-        x ^= x >> _S32
-    return x
+    if x.ndim == 0:
+        with np.errstate(over="ignore"):
+            return _mix_array(x.reshape(1))[0]
+    return _mix_array(x)
+
+
+def _mix_array(x: np.ndarray) -> np.ndarray:
+    """:func:`mix` on a uint64 array of any shape: two temporaries, the rest in place."""
+    y = x >> _S32
+    y ^= x
+    y *= M1
+    t = y >> _S29
+    y ^= t
+    y *= M2
+    np.right_shift(y, _S32, out=t)
+    y ^= t
+    return y
 
 
 def fold(contexts: np.ndarray) -> np.ndarray:
@@ -58,17 +70,30 @@ def fold(contexts: np.ndarray) -> np.ndarray:
     ctx = np.asarray(contexts)
     if ctx.ndim != 2:
         raise ValueError(f"contexts must be 2-D [n, h], got shape {ctx.shape}")
-    out = np.full(ctx.shape[0], F0, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for j in range(ctx.shape[1]):
-            out = mix(out ^ (ctx[:, j].astype(np.uint64) + _ONE))
+    return fold_columns([ctx[:, j] for j in range(ctx.shape[1])], ctx.shape[0])
+
+
+def fold_columns(columns, n: int) -> np.ndarray:
+    """:func:`fold` of the contexts whose j-th ids are ``columns[j]`` (h arrays [n], oldest first): the
+    same hashes without building the [n, h] context array (detection slices the columns off the text)."""
+    out = np.full(n, F0, dtype=np.uint64)
+    for col in columns:
+        c = np.asarray(col).astype(np.uint64)  # a copy: updated in place
+        c += _ONE
+        c ^= out
+        out = _mix_array(c)
     return out
 
 
 def tok(tokens: np.ndarray) -> np.ndarray:
     """Key-independent hash of token ids. Requires non-negative ids; returns uint64 of the same shape."""
-    with np.errstate(over="ignore"):
-        return mix((np.asarray(tokens).astype(np.uint64) + _ONE) * G)
+    t = np.asarray(tokens).astype(np.uint64)
+    if t.ndim == 0:
+        with np.errstate(over="ignore"):
+            return mix((t + _ONE) * G)
+    t += _ONE
+    t *= G
+    return _mix_array(t)
 
 
 def key_words(key: bytes) -> tuple[np.uint64, np.uint64]:

@@ -84,16 +84,25 @@ def winner_distribution(probs: np.ndarray, g: np.ndarray) -> np.ndarray:
         g: {0, 1} [B, K, m] — the candidates' g-values, layer l in g[..., l] (the order of play).
     Returns:
         float64 [B, K], each row summing to 1.
-    Loops over the m layers (<= 128), never over rows or candidates.
     """
-    p = np.asarray(probs, dtype=np.float64)
     g = np.asarray(g)
-    if g.shape[:-1] != p.shape:
-        raise ValueError(f"g must have shape {p.shape + ('m',)}, got {g.shape}")
-    for layer in range(g.shape[-1]):
-        gl = g[..., layer].astype(np.float64)  # [B, K]
-        G = (p * gl).sum(axis=-1, keepdims=True)  # [B, 1]
-        p = np.maximum(p * (1.0 + gl - G), 0.0)  # >= 0 exactly; rounding of G near 1 could give -1e-17
+    if g.shape[:-1] != np.shape(probs):
+        raise ValueError(f"g must have shape {np.shape(probs) + ('m',)}, got {g.shape}")
+    return winner_dense(probs, np.moveaxis(g, -1, 0))
+
+
+def winner_dense(probs: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """:func:`winner_distribution` with layer-major g-values: g {0, 1} [m, B, K] (layer l in g[l], each
+    layer contiguous), probs float [B, K]. Returns float64 [B, K]. Loops over the m layers (<= 128),
+    never over rows or candidates; per layer a few passes over B x K values."""
+    p = np.array(probs, dtype=np.float64)  # a copy: updated in place below
+    g = np.asarray(g)
+    if g.ndim != 3 or g.shape[1:] != p.shape:
+        raise ValueError(f"g must have shape [m, {', '.join(map(str, p.shape))}], got {g.shape}")
+    for gl in g:  # [B, K] per layer
+        one_minus_G = 1.0 - np.einsum("bk,bk->b", p, gl, dtype=np.float64)[:, None]  # [B, 1]
+        p *= gl + one_minus_G
+        np.maximum(p, 0.0, out=p)  # >= 0 exactly; rounding of G near 1 could give -1e-17
     return p
 
 
@@ -120,10 +129,12 @@ def winner_flat(probs: np.ndarray, rows: np.ndarray, n_rows: int, g: np.ndarray)
 
 
 def g_layers(u: np.ndarray, depth: int) -> np.ndarray:
-    """Layer-major g-values of words u [M]: uint8 [depth, M] (row j = bit j), for :func:`winner_flat`."""
+    """Layer-major g-values of words u [...]: uint8 [depth, ...] (g[j] = bit j), for :func:`winner_flat`
+    (u [M]) and :func:`winner_dense` (u [B, K])."""
     depth = check_depth(depth)
-    shifts = np.arange(depth, dtype=np.uint64)[:, None]
-    return ((np.asarray(u, dtype=np.uint64)[None, :] >> shifts) & np.uint64(1)).astype(np.uint8)
+    u = np.asarray(u, dtype=np.uint64)
+    shifts = np.arange(depth, dtype=np.uint64).reshape((depth,) + (1,) * u.ndim)
+    return ((u[None] >> shifts) & np.uint64(1)).astype(np.uint8)
 
 
 def pvalue(n_ones, n_scored, depth: int):

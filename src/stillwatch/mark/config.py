@@ -64,7 +64,9 @@ class MarkConfig:
         provider_share: fraction of positions given to the provider layer under ``split``, (0, 1).
         split_width: context width of the public position hash under ``split``, 1..4.
         candidates: generation applies the bias only to tokens whose logit is within ``margin`` of the
-            row's maximum, at most ``candidates`` of them (0 = always the whole vocabulary). A token
+            row's maximum, at most ``candidates`` of them (0 = always the whole vocabulary); a
+            tournament plays the row's top ``candidates`` tokens within ``margin`` and the others as
+            one candidate (so any number of candidates is distortion-free). A token
             more than 16 nats below the top has probability < 1e-7 times the top token's even after
             the bias, so this changes nothing measurable while keeping the processor cheap (a full
             49k-token PRF pass per row would cost more than the model step); detection is unaffected.
@@ -144,9 +146,14 @@ class MarkConfig:
         0.35 / 0.39); with the account layers first the account layer is stronger (0.71) but the
         provider layer weak (0.18): the early rounds carry most of the signal. The dataclass's field
         defaults are the v1 (KGW) parameters, kept so configs and code written against them keep
-        their meaning; write ``MarkConfig.default()`` for the default."""
+        their meaning; write ``MarkConfig.default()`` for the default.
+
+        The tournament plays each row's top 128 tokens (the rest as one candidate, which keeps it
+        distortion-free): on SmolLM2 at temperature 0.8 the tokens outside the top 128 hold 0.46 % of
+        the mass on average (99th percentile 8.5 %), and the processor costs a quarter of what it
+        costs with 1024 candidates (benchmarks/mark/mark_speed.py)."""
         t = LayerParams(scheme="tournament", context_width=2, depth=16)
-        return cls(provider=t, account=t, order="interleaved", tokenizer_id=tokenizer_id)
+        return cls(provider=t, account=t, order="interleaved", candidates=128, tokenizer_id=tokenizer_id)
 
     # ------------------------------------------------------------------ files and flags
     def to_dict(self) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from stillwatch.core import prf, schemes, stats, tournament
-from stillwatch.core.windows import first_occurrence, sliding_windows, unique_windows, window_hash
+from stillwatch.core.windows import first_occurrence, sliding_windows, window_hash
 from stillwatch.errors import InputError, TokenizerMismatchError, TooShortError
 from stillwatch.mark.keys import KeyRing, LayerKey
 from stillwatch.mark.spec import WatermarkSpec
 
 SPLIT_SALT = np.uint64(0x243F6A8885A308D3)  # first 64 bits of pi's fraction: the public split hash
 _KEY_CHUNK_ELEMS = 200_000  # [keys x tuples] elements per chunk: bounds memory and stays cache-resident
+_GROUP_WINDOWS = 32_768  # detect_many scores texts in groups of about this many tokens (arrays stay in cache)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ def windows_to_hashes(windows: np.ndarray | None, h: int) -> np.ndarray | None:
 
 
 def _select(contexts, tokens, spec, dedup, exclude_hashes):
+    """Validate n (context, token) tuples and keep the ones to score: (folds uint64 [m], token hashes
+    uint64 [m]) of the kept tuples (split-filtered, de-duplicated, exclusions dropped)."""
     contexts = np.asarray(contexts, dtype=np.int64)
     tokens = np.asarray(tokens, dtype=np.int64)
     h = spec.context_width
@@ -118,16 +121,34 @@ def _select(contexts, tokens, spec, dedup, exclude_hashes):
         raise InputError(f"tokens must have shape [{contexts.shape[0]}], got {tokens.shape}")
     if tokens.size and (tokens.min() < 0 or contexts.min(initial=0) < 0):
         raise InputError("token ids must be non-negative")
-    keep = np.arange(tokens.shape[0])
-    mask = split_mask(contexts, spec)
-    if mask is not None:
-        keep = keep[mask]
-    if dedup:
-        sub = unique_windows(contexts[keep], tokens[keep], exclude_hashes)
-        keep = keep[sub]
-    elif exclude_hashes is not None and len(exclude_hashes):
-        keep = keep[~np.isin(window_hash(contexts[keep], tokens[keep]), exclude_hashes)]
-    return contexts[keep], tokens[keep]
+    return _keep(prf.fold(contexts), prf.tok(tokens), contexts, spec, dedup, exclude_hashes)
+
+
+def _keep(folds, th, contexts, spec, dedup, exclude_hashes):
+    """The kept tuples' (folds, token hashes), from every tuple's: split-filtered (``contexts`` [n, h]
+    are read only under split sharing; None otherwise), de-duplicated on the window hash mix(fold ^ tok) (what
+    :func:`stillwatch.core.windows.window_hash` computes), exclusions dropped."""
+    if spec.split is not None:
+        mask = split_mask(contexts, spec)
+        folds, th = folds[mask], th[mask]
+    excl = exclude_hashes is not None and len(exclude_hashes)
+    if dedup or excl:
+        hashes = prf.mix(folds ^ th)
+        keep = first_occurrence(hashes) if dedup else np.ones(hashes.shape[0], dtype=bool)
+        if excl:
+            keep &= ~np.isin(hashes, exclude_hashes)
+        folds, th = folds[keep], th[keep]
+    return folds, th
+
+
+def _text_tuples(ids: np.ndarray, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(folds [n], token hashes [n], contexts [n, h] or None) of the n = T - h windows of ids [T]: the
+    folds come from column slices of the text; the contexts only under split sharing (which reads them)."""
+    h = spec.context_width
+    n = ids.shape[0] - h
+    cols = [ids[j : j + n] for j in range(h)]
+    ctx = np.stack(cols, axis=1) if spec.split is not None else None
+    return prf.fold_columns(cols, n), prf.tok(ids[h:]), ctx
 
 
 def score_pairs(
@@ -144,24 +165,25 @@ def score_pairs(
     ``exclude_windows`` int64 [m, h+1]: tuples to drop (e.g. windows seen in the prompts).
     """
     ex = windows_to_hashes(exclude_windows, spec.context_width)
-    ctx, tok = _select(contexts, tokens, spec, dedup, ex)
-    return _score_selected(ctx, tok, spec, key, int(np.asarray(tokens).shape[0]))
+    folds, th = _select(contexts, tokens, spec, dedup, ex)
+    return _score_selected(folds, th, spec, key, int(np.asarray(tokens).shape[0]))
 
 
-def _score_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, key: LayerKey, n_tokens: int) -> DetectionResult:
-    """Score tuples already validated, split-filtered and de-duplicated by :func:`_select`."""
-    n = int(tok.shape[0])
+def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key: LayerKey, n_tokens: int) -> DetectionResult:
+    """Score tuples already validated, split-filtered and de-duplicated by :func:`_select` / :func:`_keep`
+    (given as context folds and token hashes: u = mix(mix(fold ^ k0) ^ tok ^ k1), :mod:`stillwatch.core.prf`)."""
+    n = int(th.shape[0])
     k0, k1 = key.words
-    folds = prf.fold(ctx)
+    u = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
     if spec.scheme == "kgw":
-        g = int(np.count_nonzero(schemes.kgw_green(k0, k1, folds, tok, spec.gamma)))
+        g = int(np.count_nonzero(u < prf.green_threshold(spec.gamma)))
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
         return DetectionResult(p, n, n_tokens, g, (g / n) if n else 0.0, key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        ones = int(tournament.ones(tournament.words(k0, k1, folds, tok), spec.depth).sum())
+        ones = int(tournament.ones(u, spec.depth).sum())
         p = float(tournament.pvalue(ones, n, spec.depth)) if n else 1.0
         return DetectionResult(p, n, n_tokens, ones, ones / (n * spec.depth) if n else 0.0, key.key_id, spec.fingerprint)
-    s = float(schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)).sum())
+    s = float(schemes.gumbel_scores(prf.to_unit(u)).sum())
     p = float(schemes.gumbel_pvalue(s, n)) if n else 1.0
     return DetectionResult(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
 
@@ -208,10 +230,10 @@ def detect_ids(
     """Test one key on a token-id sequence [T]; windows that occur in any of ``exclude_ids`` (e.g. the
     prompt) are not scored. Raises TooShortError / TokenizerMismatchError on unusable input."""
     ids = check_ids(ids, spec, vocab_size)
-    ctx, tok = sliding_windows(ids, spec.context_width)
+    folds, th, ctx = _text_tuples(ids, spec)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
-    c2, t2 = _select(ctx, tok, spec, dedup, ex)
-    return _score_selected(c2, t2, spec, key, int(tok.shape[0]))
+    f2, t2 = _keep(folds, th, ctx, spec, dedup, ex)
+    return _score_selected(f2, t2, spec, key, int(th.shape[0]))
 
 
 @dataclass(frozen=True)
@@ -251,51 +273,82 @@ def detect_many(
     windows are not scored in text i. Every text must pass :func:`check_ids` (raises otherwise: callers
     that want per-text errors validate first).
     """
-    texts = [check_ids(t, spec, vocab_size) for t in texts]
     T = len(texts)
-    h = spec.context_width
     if T == 0:
         e = np.zeros(0)
         return BatchDetection(e, e.astype(np.int64), e.astype(np.int64), None if spec.scheme == "gumbel" else e.astype(np.int64), e, key.key_id, spec.fingerprint)
-    lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=T)
-    ids = np.concatenate(texts)  # [S]
-    tid = np.repeat(np.arange(T), lens)  # [S] text of each position
-    pos = np.arange(ids.shape[0]) - np.repeat(np.cumsum(lens) - lens, lens)  # [S] position in its text
-    at = np.nonzero(pos >= h)[0]  # [n] window ends
-    ctx = np.stack([ids[at - h + j] for j in range(h)], axis=1)  # [n, h]
-    tok, wt = ids[at], tid[at]  # [n], [n]
-    n_tokens = lens - h
-    hashes = window_hash(ctx, tok)  # [n]
-    # identity of a window within its text: mix in the text index
-    tagged = prf.mix(hashes ^ (wt.astype(np.uint64) * prf.G))
+    if exclude_ids is not None and len(exclude_ids) != T:
+        raise InputError(f"exclude_ids must have one entry per text ({T}), got {len(exclude_ids)}")
+    # groups of texts of about _GROUP_WINDOWS windows: each group's arrays stay in cache (a loop over groups)
+    ends = np.cumsum([len(t) for t in texts])
+    cuts = [0] + list(np.searchsorted(ends, np.arange(_GROUP_WINDOWS, int(ends[-1]), _GROUP_WINDOWS), side="right") + 1)
+    cuts = sorted(set(min(c, T) for c in cuts) | {T})
+    parts = [_detect_group(texts[a:b], spec, key, None if exclude_ids is None else exclude_ids[a:b], vocab_size)
+             for a, b in zip(cuts[:-1], cuts[1:])]
+    if len(parts) == 1:
+        return parts[0]
+    cat = lambda f: None if getattr(parts[0], f) is None else np.concatenate([getattr(x, f) for x in parts])  # noqa: E731
+    return BatchDetection(cat("p_values"), cat("n_scored"), cat("n_tokens"), cat("n_green"), cat("scores"), key.key_id, spec.fingerprint)
+
+
+def _detect_group(texts, spec: WatermarkSpec, key: LayerKey, exclude_ids, vocab_size: int | None) -> BatchDetection:
+    """:func:`detect_many` on one group of texts (at least one), in one vectorised pass."""
+    T = len(texts)
+    h = spec.context_width
+    ids, lens = _check_many(texts, spec, vocab_size)  # [S], [T]
+    n_w = lens - h  # windows per text (>= 1)
+    wt = np.repeat(np.arange(T), n_w)  # [n] text of each window
+    at = np.arange(wt.shape[0]) + h * (wt + 1)  # [n] window ends: text t's windows start h (t + 1) positions later
+    cols = [ids[at - h + j] for j in range(h)]  # h x [n] context ids, oldest first
+    folds, th = prf.fold_columns(cols, at.shape[0]), prf.tok(ids[at])  # [n], [n]
+    hashes = prf.mix(folds ^ th)  # [n] window identity (= core.windows.window_hash)
+    # identity of a window within its text: the text index in the top bits (G is odd: t -> t G is a bijection)
+    tagged = hashes ^ (wt.astype(np.uint64) * prf.G)
     keep = first_occurrence(tagged)  # [n]
-    mask = split_mask(ctx, spec)
-    if mask is not None:
-        keep &= mask
+    if spec.split is not None:
+        keep &= split_mask(np.stack(cols, axis=1), spec)
     if exclude_ids is not None:
-        if len(exclude_ids) != T:
-            raise InputError(f"exclude_ids must have one entry per text ({T}), got {len(exclude_ids)}")
         ex = [(i, _exclusion_hashes(seqs, h)) for i, seqs in enumerate(exclude_ids)]
         with np.errstate(over="ignore"):  # modular uint64 arithmetic is intended
-            ex_tagged = [prf.mix(hs ^ (np.uint64(i) * prf.G)) for i, hs in ex if hs is not None]
+            ex_tagged = [hs ^ (np.uint64(i) * prf.G) for i, hs in ex if hs is not None]
         if ex_tagged:
             keep &= ~np.isin(tagged, np.concatenate(ex_tagged))
+    starts = np.cumsum(n_w) - n_w  # [T] first window of each text
     k0, k1 = key.words
-    n = np.bincount(wt, weights=keep, minlength=T).astype(np.int64)
+    n = np.add.reduceat(keep.astype(np.int64), starts)
+    n_tokens = n_w
+    u = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)  # [n]
     if spec.scheme == "kgw":
-        green = schemes.kgw_green(k0, k1, prf.fold(ctx), tok, spec.gamma) & keep
-        g = np.bincount(wt, weights=green, minlength=T).astype(np.int64)
+        g = np.add.reduceat((u < prf.green_threshold(spec.gamma)) & keep, starts, dtype=np.int64)
         p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
         return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n, 1), 0.0), key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        o = np.where(keep, tournament.ones(tournament.words(k0, k1, prf.fold(ctx), tok), spec.depth), 0)
-        g = np.bincount(wt, weights=o, minlength=T).astype(np.int64)
+        o = tournament.ones(u, spec.depth)
+        o[~keep] = 0
+        g = np.add.reduceat(o, starts)
         p = np.where(n > 0, tournament.pvalue(g, n, spec.depth), 1.0)
         return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * spec.depth, 1), 0.0), key.key_id, spec.fingerprint)
-    sc = np.where(keep, schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, prf.fold(ctx), tok)), 0.0)
-    s = np.bincount(wt, weights=sc, minlength=T)
+    sc = np.where(keep, schemes.gumbel_scores(prf.to_unit(u)), 0.0)
+    s = np.add.reduceat(sc, starts)
     p = np.where(n > 0, schemes.gumbel_pvalue(s, n), 1.0)
     return BatchDetection(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
+
+
+def _check_many(texts: Sequence[np.ndarray], spec: WatermarkSpec, vocab_size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Validate many token-id sequences at once: (all ids concatenated int64 [S], lengths int64 [T]).
+    The per-text checks of :func:`check_ids` on the concatenation; a text that fails is re-checked
+    alone, so the error names the same problem :func:`check_ids` would."""
+    arrs = [np.asarray(t) for t in texts]
+    h = spec.context_width
+    if any(a.ndim != 1 or a.dtype.kind not in "iu" or a.shape[0] <= h for a in arrs):
+        for a in arrs:
+            check_ids(a, spec, vocab_size)
+    lens = np.fromiter((a.shape[0] for a in arrs), dtype=np.int64, count=len(arrs))
+    ids = np.concatenate(arrs).astype(np.int64, copy=False)
+    if ids.min() < 0 or (vocab_size is not None and ids.max() >= vocab_size):
+        for a in arrs:
+            check_ids(a, spec, vocab_size)
+    return ids, lens
 
 
 def attribute_pairs(
@@ -311,16 +364,16 @@ def attribute_pairs(
     over keys to bound memory) and report the best with a Šidák correction for N."""
     ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
     ex = windows_to_hashes(exclude_windows, spec.context_width)
-    ctx, tok = _select(contexts, tokens, spec, dedup, ex)
-    return _attribute_selected(ctx, tok, spec, ring)
+    folds, th = _select(contexts, tokens, spec, dedup, ex)
+    return _attribute_selected(folds, th, spec, ring)
 
 
-def _attribute_selected(ctx: np.ndarray, tok: np.ndarray, spec: WatermarkSpec, ring: KeyRing) -> AttributionResult:
-    """Test every key of ``ring`` on tuples already prepared by :func:`_select`."""
-    n = int(tok.shape[0])
+def _attribute_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, ring: KeyRing) -> AttributionResult:
+    """Test every key of ``ring`` on tuples already prepared by :func:`_select` / :func:`_keep`."""
+    n = int(th.shape[0])
     N = len(ring)
-    folds = prf.fold(ctx)[None, :]  # [1, n]
-    tokh = prf.tok(tok)[None, :]  # [1, n]
+    folds = folds[None, :]  # [1, n]
+    tokh = th[None, :]  # [1, n]
     chunk = max(1, _KEY_CHUNK_ELEMS // max(n, 1))
     kgw, tour = spec.scheme == "kgw", spec.scheme == "tournament"
     counts = kgw or tour
@@ -363,8 +416,8 @@ def attribute_ids(
 ) -> AttributionResult:
     """:func:`attribute_pairs` on a token-id sequence [T]."""
     ids = check_ids(ids, spec, vocab_size)
-    ctx, tok = sliding_windows(ids, spec.context_width)
+    folds, th, ctx = _text_tuples(ids, spec)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
     ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
-    c2, t2 = _select(ctx, tok, spec, True, ex)
-    return _attribute_selected(c2, t2, spec, ring)
+    f2, t2 = _keep(folds, th, ctx, spec, True, ex)
+    return _attribute_selected(f2, t2, spec, ring)

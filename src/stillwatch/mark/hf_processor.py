@@ -42,22 +42,25 @@ class MarkLogitsProcessor(LogitsProcessor):
         return rows, cols
 
     def tournament(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        """Tournament path: log of the winner's distribution on each row's candidates; the other tokens
-        keep their relative probabilities, scaled to the mass the tournament leaves them."""
-        top = scores.max(dim=-1).values  # [B]
-        rows, cols = self.candidates_of(scores, top)  # [M], [M]
-        rel = scores - top[:, None]  # [B, V]
-        z = rel[rows, cols].double()  # [M]
-        lse_all = torch.logsumexp(rel, dim=-1).double()  # [B]
-        lse_cand = torch.zeros_like(lse_all).index_add(0, rows, z.exp()).log()  # [B]
-        tail = -torch.expm1(lse_cand - lse_all)  # [B] share of the non-candidates (0 when all are candidates)
-        z_rest = torch.where(tail > 1e-12, lse_all + tail.log(), torch.full_like(tail, float("-inf")))  # [B]
+        """Tournament path: log of the winner's distribution on each row's candidates (its top K tokens
+        within ``margin`` of the maximum); the other tokens keep their relative probabilities, scaled to
+        the mass the tournament leaves them. Touches the [B, V] scores four times (top-K, a copy with the
+        candidates masked, its logsumexp, one add); the tournament itself runs on [B, K + 1]."""
+        B, V = scores.shape
+        k = V if self.candidates == 0 else min(self.candidates, V)
+        vals, idx = torch.topk(scores, k, dim=-1, sorted=False)  # [B, K]
+        top = vals.max(dim=-1).values  # [B]
+        keep = vals >= (top - self.margin)[:, None]  # [B, K] candidates; the others stay in the rest
+        out = scores.scatter(1, idx, torch.where(keep, torch.full_like(vals, float("-inf")), vals))  # [B, V] the rest only
+        z_rest = (torch.logsumexp(out, dim=-1) - top).double()  # [B] log rest mass (-inf: no rest)
+        z = torch.where(keep, vals - top[:, None], torch.full_like(vals, float("-inf"))).double()  # [B, K]
         ctx = input_ids[:, -self.marker.context_width :].cpu().numpy()
-        logp, logp_rest = self.marker.tournament_logprobs(ctx, rows.cpu().numpy(), cols.cpu().numpy(), z.cpu().numpy(), z_rest.cpu().numpy())
-        shift = torch.from_numpy(logp_rest).to(scores.device) - z_rest  # [B]: log(p_m(rest) / p(rest)) - constant
+        logp, logp_rest = self.marker.tournament_logprobs_dense(ctx, idx.cpu().numpy(), z.cpu().numpy(), z_rest.cpu().numpy())
+        shift = torch.from_numpy(logp_rest).to(scores.device) - z_rest  # [B]: log(p_m(rest) / p(rest)), relative to top
         shift = torch.where(torch.isfinite(shift), shift, torch.full_like(shift, float("-inf")))
-        out = rel + shift[:, None].to(scores.dtype)  # [B, V] the tail, rescaled
-        return out.index_put((rows, cols), torch.from_numpy(logp).to(device=scores.device, dtype=scores.dtype))
+        out += (shift - top.double())[:, None].to(scores.dtype)  # the rest, rescaled (candidates stay -inf)
+        new = torch.where(keep, torch.from_numpy(logp).to(device=scores.device, dtype=scores.dtype), out.gather(1, idx))
+        return out.scatter_(1, idx, new)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         B, V = scores.shape  # scores [B, V], input_ids [B, L]

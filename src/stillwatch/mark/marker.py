@@ -177,20 +177,57 @@ class Marker:
         with np.errstate(under="ignore"):
             w = np.exp(np.concatenate([z, z_rest[has_rest]]))  # z <= a few nats above c_b: no overflow
         p = w / np.bincount(rows_all, weights=w, minlength=B)[rows_all]  # [M + R]
-        gs = []
-        for layer in self._play_order():
-            spec = layer.spec
-            ctx = context[:, context.shape[1] - spec.context_width :]
-            u = tournament.words(*layer.key.words, prf.fold(ctx)[rows_all], ids_all)  # [M + R]
-            g = tournament.g_layers(u, spec.depth)  # [depth, M + R]
-            active = split_mask(ctx, spec)  # [B] or None
-            gs.append(g if active is None else g * active[rows_all].astype(np.uint8))
-        g_all = _interleave(gs[0], gs[1]) if self.config.order == "interleaved" and len(gs) == 2 else np.concatenate(gs)
+        g_all = self._play_g(context, rows_all, ids_all)  # [depth, M + R]
         with np.errstate(divide="ignore"):
             out = np.log(tournament.winner_flat(p, rows_all, B, g_all))  # [M + R]
         rest = np.full(B, -np.inf)
         rest[has_rest] = out[rows.shape[0] :]
         return out[: rows.shape[0]], rest
+
+    def tournament_logprobs_dense(self, context: np.ndarray, ids: np.ndarray, z: np.ndarray,
+                                  z_rest: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`tournament_logprobs` with the same number K of candidates in every row (what the
+        processor's top-K gives): ids int64 [B, K], z float [B, K] (-inf = not a candidate: probability 0,
+        its mass must then be in ``z_rest``), z_rest float [B]. Returns (log-probabilities [B, K], of the
+        rest [B]); the same numbers as the flat form on the same candidates (tested), computed on a
+        [B, K + 1] array (the rest as column K) with :func:`stillwatch.core.tournament.winner_dense`."""
+        context = np.asarray(context, dtype=np.int64)
+        ids = np.asarray(ids, dtype=np.int64)
+        z = np.asarray(z, dtype=np.float64)
+        B = context.shape[0]
+        if ids.ndim != 2 or ids.shape[0] != B or z.shape != ids.shape:
+            raise InputError(f"ids and z must have the same shape [{B}, K], got {ids.shape} and {z.shape}")
+        z_rest = np.full(B, -np.inf) if z_rest is None else np.asarray(z_rest, dtype=np.float64)
+        if z_rest.shape != (B,):
+            raise InputError(f"z_rest must have shape [{B}], got {z_rest.shape}")
+        K = ids.shape[1]
+        rows = np.broadcast_to(np.arange(B)[:, None], (B, K + 1))  # [B, K + 1]
+        bias = self.bias_flat(context, rows[:, :K].ravel(), ids.ravel(), np.where(np.isfinite(z), z, 0.0).ravel())[0]
+        z_all = np.concatenate([z + bias.reshape(B, K), z_rest[:, None]], axis=1)  # [B, K + 1]
+        ids_all = np.concatenate([ids, np.full((B, 1), tournament.REST_TOKEN, dtype=np.int64)], axis=1)
+        with np.errstate(under="ignore", invalid="ignore"):
+            w = np.exp(z_all - np.max(z_all, axis=1, keepdims=True))  # a row of all -inf would be nan: rejected below
+        total = w.sum(axis=1, keepdims=True)
+        if not np.all(total > 0):
+            raise InputError("every row needs at least one candidate or a rest with finite logit")
+        g_all = self._play_g(context, rows, ids_all)  # [depth, B, K + 1]
+        with np.errstate(divide="ignore"):
+            out = np.log(tournament.winner_dense(w / total, g_all))  # [B, K + 1]
+        return out[:, :K], out[:, K]
+
+    def _play_g(self, context: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Layer-major g-values [depth_total, *ids.shape] of every tournament layer in the play order of
+        ``config.order``, for candidates ``ids`` of rows ``rows`` (same shape); a row where a layer is
+        inactive (split sharing) gets g = 0 in that layer."""
+        gs = []
+        for layer in self._play_order():
+            spec = layer.spec
+            ctx = context[:, context.shape[1] - spec.context_width :]
+            u = tournament.words(*layer.key.words, prf.fold(ctx)[rows], ids)  # [*ids.shape]
+            g = tournament.g_layers(u, spec.depth)  # [depth, *ids.shape]
+            active = split_mask(ctx, spec)  # [B] or None
+            gs.append(g if active is None else g * active[rows].astype(np.uint8))
+        return _interleave(gs[0], gs[1]) if self.config.order == "interleaved" and len(gs) == 2 else np.concatenate(gs)
 
     def hf_processor(self):
         """A transformers ``LogitsProcessor`` applying both layers (needs the ``models`` extra)."""
@@ -200,8 +237,8 @@ class Marker:
 
 
 def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Layer-major g-values of a [ma, M] and b [mb, M] alternating (a first), the longer one's extra
-    layers at the end: [ma + mb, M]."""
+    """Layer-major g-values of a [ma, ...] and b [mb, ...] alternating (a first), the longer one's extra
+    layers at the end: [ma + mb, ...]."""
     n = min(a.shape[0], b.shape[0])
     both = np.stack([a[:n], b[:n]], axis=1).reshape((2 * n,) + a.shape[1:])
     return np.concatenate([both, a[n:], b[n:]])

@@ -12,14 +12,28 @@ candidate is attributed only when the suspect agrees with it significantly more 
 other panel model; unlike them, the comparison is paired (the same prompts), exact (one-sided
 McNemar, not a normal approximation), combined as an intersection-union test, and sequential.
 
-Null hypothesis for candidate C (stated in every result):
-    H0(C): on prompts from the sampler, the suspect's greedy answer agrees with C's no more often
-    than with at least one other model of the panel (the other candidates and the references).
+Statistics (each a paired exact test of C against every other panel model, intersection-union):
 
-One statistic serves both ways a model is taken: weight-derived models keep their parent's next
-token on arbitrary text, and students distilled from a parent's answers learn how it starts an
-answer to a request; the sampler mixes the two prompt kinds, so a single family of tests (one per
-candidate, Holm over candidates) covers both and no p-values need combining.
+- ``agreement/chat`` and ``agreement/raw``: per-prompt agreement of the suspect's answer with the
+  panel model's, in chat mode (the chat template, what an API serves) and in raw mode (text
+  continuation, local suspects only). Both are needed: pruning a small model hard breaks its chat
+  behaviour while its raw continuation survives (the zoo's pruned SmolLM2), and an int8 copy was
+  found in chat mode but missed in raw mode by the Nikolic baseline.
+- ``habits/chat``: the suspect's answer falls among the panel model's *distinctive habits* (its
+  most frequent openings on a separate profile prompt pool, minus those another panel model shares;
+  :func:`~stillwatch.trace.provenance_stats.habit_matrix`). A student distilled from a teacher's
+  answers on other prompts learns the teacher's favourite openings more than which prompt gets
+  which. The habit sets are fixed before any test prompt is drawn, so the test stays exact.
+
+Null hypothesis for candidate C (stated in every result): the intersection of the statistics' nulls,
+
+    H0(C): on prompts from the sampler, in every mode tested the suspect's greedy answer agrees with
+    C's no more often than with at least one other model of the panel, and its answers fall among
+    C's distinctive habits no more often than among those of at least one other panel model.
+
+Per candidate the statistics' IUT p-values are combined by Bonferroni (``min(1, S * min_s p_s)``,
+i.e. Holm's first step over the S statistics), valid under any dependence between them (they use
+the same prompts); then Holm over candidates, then alpha spending over looks.
 
 Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
 look k may reject at ``alpha * w_k`` (power spending weights, union bound over looks; see
@@ -41,54 +55,75 @@ Result JSON (``ProvenanceResult.to_dict()``, the "diligence" section of a case d
 - ``decision``: ``"derived"`` or ``"none"``; ``closest_candidate``: the candidate the suspect agrees
   with most (reported even when not significant);
 - ``p_values``: candidate name -> the procedure's p-value (sequential, Holm-adjusted);
-- ``candidates``: per candidate, agreement rate, fixed-n IUT p-value at the last look, Holm-adjusted
-  p-value, sequential p-value, hardest rival and the discordant counts against it;
+- ``candidates``: per candidate, agreement rate (first mode) and per mode, the fixed-n p-value at
+  the last look (Bonferroni over the statistics), Holm-adjusted p-value, sequential p-value (also as
+  ``corrected_p_value``), hardest rival and the discordant counts against it (first mode), and
+  ``statistics``: each statistic's IUT p-value, hardest rival, wins and losses;
 - ``references``: per reference model, the agreement rate;
 - ``correction``, ``test``, ``null_hypothesis``: the method in words; ``alpha``;
-- ``queries_spent`` (suspect queries), ``looks``, ``stopped`` (``"rejected"``, ``"futility"`` or
-  ``"budget"``), ``prompts`` (the sampler's spec), ``max_tokens``, ``mode``.
+- ``queries_spent`` (suspect queries: prompts x modes), ``looks``, ``stopped`` (``"rejected"``,
+  ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's spec), ``max_tokens``, ``mode``
+  (e.g. ``"chat+raw"``), ``statistics`` (the statistics combined).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import numpy as np
 
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
-from stillwatch.trace.provenance_query import AnswerCache, LocalModel, RemoteModel, cached_answers
-from stillwatch.trace.provenance_stats import agreement_matrix, informative, panel_test, spending_weights
+from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
+from stillwatch.trace.provenance_stats import (
+    agreement_matrix,
+    bonferroni_combine,
+    distinctive_habits,
+    habit_matrix,
+    holm,
+    informative,
+    panel_test,
+    spending_weights,
+)
 
 log = logging.getLogger(__name__)
 
 NULL_HYPOTHESIS = (
-    "H0(C): on prompts drawn from the sampler, the suspect's greedy answer agrees with candidate C's no more "
-    "often than with at least one other model of the panel (the other candidates and the independent reference models)"
+    "H0(C): on prompts drawn from the sampler, in every prompt mode tested the suspect's greedy answer agrees with "
+    "candidate C's no more often than with at least one other model of the panel (the other candidates and the "
+    "independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
+    "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
+    "at least one other panel model"
 )
-TEST = ("paired one-sided exact McNemar test of C against each other panel model on the same prompts; "
-        "C's p-value is the largest of these (intersection-union test, Berger 1982)")
-CORRECTION = ("Holm over the candidates at each look; alpha spent over the looks with weights "
+TEST = ("per statistic (agreement per prompt mode, distinctive habits), paired one-sided exact McNemar test of C "
+        "against each other panel model on the same prompts; the statistic's p-value for C is the largest of these "
+        "(intersection-union test, Berger 1982)")
+CORRECTION = ("Bonferroni over the statistics of each candidate (valid under any dependence); Holm over the "
+              "candidates at each look; alpha spent over the looks with weights "
               "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
 
 Model = LocalModel | RemoteModel
 #: Futility needs this many discordant prompts between each candidate and its hardest rival: with
 #: fewer, "not ahead" means "no evidence yet", not "behind".
 MIN_DISCORDANT_FUTILITY = 10
+#: The habit statistic is computed on chat-mode answers (the profile prompts are asked in chat mode).
+HABIT_MODE = "chat"
 
 
 @dataclass(frozen=True)
 class ProvenanceConfig:
     """Settings of one provenance test.
 
-    ``max_queries``: the suspect's query budget N (also the panel's prompt count); ``look_every``:
+    ``max_queries``: the prompt budget N per mode (also the panel's prompt count); a suspect asked
+    in ``modes = ("chat", "raw")`` answers each prompt twice, up to 2N queries; ``look_every``:
     prompts per look (the last look is N); ``rho``: spending exponent; ``alpha``: family-wise level;
     ``families``: prompt kinds; ``max_tokens``: tokens per answer (1 = one-token queries);
-    ``mode``: ``chat`` (template; works for APIs) or ``raw`` (text continuation, local only);
-    ``agreement``: ``prefix`` (cross-tokenizer) or ``exact``."""
+    ``modes``: ``chat`` (template; works for APIs) and/or ``raw`` (text continuation, local only);
+    ``agreement``: ``prefix`` (cross-tokenizer) or ``exact``; ``profile_queries``: panel-only
+    prompts on which each panel model's distinctive habits are estimated; ``habit_top``: answers per
+    habit set (0: no habit statistic)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -97,8 +132,10 @@ class ProvenanceConfig:
     seed: int = 0
     families: tuple[str, ...] = FAMILIES
     max_tokens: int = 1
-    mode: str = "chat"
+    modes: tuple[str, ...] = ("chat",)
     agreement: str = "prefix"
+    profile_queries: int = 200
+    habit_top: int = 8
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -109,12 +146,16 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.alpha must be in (0, 0.5), got {self.alpha!r}")
         if not self.rho > 0:
             raise InputError(f"ProvenanceConfig.rho must be > 0, got {self.rho!r}")
-        if self.mode not in ("chat", "raw"):
-            raise InputError(f"ProvenanceConfig.mode must be 'chat' or 'raw', got {self.mode!r}")
+        if not self.modes or len(set(self.modes)) != len(self.modes) or any(m not in MODES for m in self.modes):
+            raise InputError(f"ProvenanceConfig.modes must be distinct values among {', '.join(MODES)}, got {self.modes!r}")
         if self.agreement not in ("prefix", "exact"):
             raise InputError(f"ProvenanceConfig.agreement must be 'prefix' or 'exact', got {self.agreement!r}")
         if not isinstance(self.max_tokens, int) or not 1 <= self.max_tokens <= 16:
             raise InputError(f"ProvenanceConfig.max_tokens must be an int in 1..16, got {self.max_tokens!r}")
+        if not isinstance(self.profile_queries, int) or self.profile_queries < 10:
+            raise InputError(f"ProvenanceConfig.profile_queries must be an int >= 10, got {self.profile_queries!r}")
+        if not isinstance(self.habit_top, int) or not 0 <= self.habit_top <= 64:
+            raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
 
     def looks(self) -> list[int]:
         n = list(range(self.look_every, self.max_queries, self.look_every))
@@ -122,6 +163,10 @@ class ProvenanceConfig:
 
     def prompts(self) -> list[str]:
         return sample_prompts(self.max_queries, seed=self.seed, families=self.families)
+
+    def profile_prompts(self) -> list[str]:
+        """The separate prompt pool on which each panel model's distinctive habits are estimated."""
+        return sample_prompts(self.profile_queries, seed=self.seed, families=self.families, stream="profile")
 
     def spec(self) -> str:
         return sampler_spec(self.max_queries, self.seed, self.families)
@@ -145,10 +190,11 @@ class ProvenanceResult:
     prompts: str
     max_tokens: int
     mode: str
+    statistics: list[str]
     null_hypothesis: str = NULL_HYPOTHESIS
     test: str = TEST
     correction: str = CORRECTION
-    answers: list[str] = field(default_factory=list, repr=False)
+    answers: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     def to_dict(self, *, with_answers: bool = False) -> dict:
         d = asdict(self)
@@ -157,28 +203,61 @@ class ProvenanceResult:
         return d
 
 
-def _panel_answers(models: Sequence[Model], prompts: list[str], cfg: ProvenanceConfig, cache: AnswerCache | None,
-                   progress: Callable[[str], None] | None) -> list[list[str]]:
-    out = []
+def _panel_answers(models: Sequence[Model], prompts: list[str], modes: Sequence[str], cfg: ProvenanceConfig,
+                   cache: AnswerCache | None, progress: Callable[[str], None] | None) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {m: [] for m in modes}
     for m in models:
-        answers, hit = cached_answers(m, prompts, mode=cfg.mode, max_tokens=cfg.max_tokens, cache=cache)
-        log.info("panel model %s: %s", m.name, "cached answers" if hit else f"{len(prompts)} queries")
+        for mode in modes:
+            answers, hit = cached_answers(m, prompts, mode=mode, max_tokens=cfg.max_tokens, cache=cache)
+            log.info("panel model %s (%s): %s", m.name, mode, "cached answers" if hit else f"{len(prompts)} queries")
+            out[mode].append(answers)
         if progress is not None:
             progress(f"panel {m.name}")
-        out.append(answers)
     return out
+
+
+def _by_mode(answers, modes: Sequence[str], what: str) -> dict:
+    """``answers`` given per mode (a dict) or, for a single mode, as the bare value."""
+    if isinstance(answers, Mapping):
+        missing = [m for m in modes if m not in answers]
+        if missing:
+            raise InputError(f"{what} lacks the answers of mode(s) {missing}")
+        return {m: answers[m] for m in modes}
+    if len(modes) != 1:
+        raise InputError(f"{what} must be a dict mode -> answers when the test uses several modes {list(modes)}")
+    return {modes[0]: answers}
+
+
+def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, n_cand: int, cfg: ProvenanceConfig) -> dict:
+    """Every statistic's panel test on the first ``n`` prompts."""
+    tests = {}
+    for mode in cfg.modes:
+        agree = agreement_matrix(got[mode][:n], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
+        tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
+    if habits is not None:
+        tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(got[HABIT_MODE][:n], habits), n_cand)
+    return tests
+
+
+def _futile(tests: dict) -> bool:
+    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts."""
+    return all(np.all(t.p_value >= 0.5) and (k.startswith("habits") or np.all(t.discordant >= MIN_DISCORDANT_FUTILITY))
+               for k, t in tests.items())
 
 
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
                    config: ProvenanceConfig = ProvenanceConfig(), cache: AnswerCache | None = None,
-                   panel_answers: Sequence[Sequence[str]] | None = None, suspect_answers: Sequence[str] | None = None,
+                   panel_answers=None, suspect_answers=None, profile_answers: Sequence[Sequence[str]] | None = None,
                    progress: Callable[[str], None] | None = None) -> ProvenanceResult:
     """Test ``suspect`` against ``candidates`` (possible parents) with ``references`` as further rivals.
 
-    ``panel_answers`` (candidates then references, each ``max_queries`` long) and ``suspect_answers``
-    may be given pre-computed (benchmarks); otherwise the panel is answered (through ``cache``) and
-    the suspect queried look by look, only as far as the decision needs. Requires at least one
-    candidate and at least two panel models."""
+    ``panel_answers`` (candidates then references, each ``max_queries`` long), ``suspect_answers``
+    and ``profile_answers`` (the panel's chat answers to :meth:`ProvenanceConfig.profile_prompts`)
+    may be given pre-computed (benchmarks): the first two as a dict mode -> answers, or bare for a
+    single mode. Otherwise the panel is answered (through ``cache``) and the suspect queried look
+    by look, only as far as the decision needs. The habit statistic is used when ``habit_top`` > 0,
+    chat is among the modes, and the profile answers are available (queried, or given). Requires
+    at least one candidate and at least two panel models."""
     cfg = config
     names = [m.name for m in candidates] + [m.name for m in references]
     if not candidates:
@@ -188,62 +267,76 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     if len(set(names)) != len(names):
         raise InputError(f"panel model names must be distinct, got {names}")
     prompts = cfg.prompts()
-    panel = [list(a) for a in panel_answers] if panel_answers is not None else \
-        _panel_answers([*candidates, *references], prompts, cfg, cache, progress)
-    if len(panel) != len(names) or any(len(a) != cfg.max_queries for a in panel):
-        raise InputError(f"panel_answers must hold {len(names)} lists of {cfg.max_queries} answers")
-    usable = np.stack([informative(a) for a in panel], axis=1)  # [N, M] fixed before the suspect is asked
+    use_habits = cfg.habit_top > 0 and HABIT_MODE in cfg.modes
+    if panel_answers is not None:
+        panel = {m: [list(a) for a in v] for m, v in _by_mode(panel_answers, cfg.modes, "panel_answers").items()}
+    else:
+        panel = _panel_answers([*candidates, *references], prompts, cfg.modes, cfg, cache, progress)
+        if use_habits and profile_answers is None:
+            profile_answers = _panel_answers([*candidates, *references], cfg.profile_prompts(), (HABIT_MODE,), cfg, cache,
+                                             progress)[HABIT_MODE]
+    if any(len(v) != len(names) or any(len(a) != cfg.max_queries for a in v) for v in panel.values()):
+        raise InputError(f"panel_answers must hold {len(names)} lists of {cfg.max_queries} answers per mode")
+    habits = distinctive_habits(list(profile_answers), cfg.habit_top) if use_habits and profile_answers is not None else None
+    if habits is not None and len(habits) != len(names):
+        raise InputError(f"profile_answers must hold {len(names)} lists, one per panel model")
+    given = _by_mode(suspect_answers, cfg.modes, "suspect_answers") if suspect_answers is not None else None
+    # fixed before the suspect is asked: which panel answers are informative
+    usable = {m: np.stack([informative(a) for a in panel[m]], axis=1) for m in cfg.modes}  # [N, M] each
     looks = cfg.looks()
     weights = spending_weights(looks, cfg.max_queries, cfg.rho)
-    got: list[str] = []
+    got: dict[str, list[str]] = {m: [] for m in cfg.modes}
     record: list[dict] = []
     seq_p = np.ones(len(candidates))
-    stopped, test = "budget", None
+    stopped, tests, combined = "budget", {}, np.ones(len(candidates))
     for k, n in enumerate(looks):
-        if suspect_answers is not None:
-            got = list(suspect_answers[:n])
-        else:
-            got += suspect.answers(prompts[len(got):n], max_tokens=cfg.max_tokens, mode=cfg.mode)
-        if len(got) < n:
-            raise InputError(f"suspect_answers holds {len(got)} answers, the look needs {n}")
-        agree = agreement_matrix(got, [a[:n] for a in panel], mode=cfg.agreement)  # [n, M]
-        test = panel_test(agree, len(candidates), usable[:n])
-        seq_p = np.minimum(seq_p, np.minimum(test.p_holm / weights[k], 1.0))
-        record.append({"queries": n, "level": float(cfg.alpha * weights[k]), "p_holm": [float(x) for x in test.p_holm]})
+        for m in cfg.modes:
+            got[m] = list(given[m][:n]) if given is not None else \
+                got[m] + suspect.answers(prompts[len(got[m]):n], max_tokens=cfg.max_tokens, mode=m)
+            if len(got[m]) < n:
+                raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n}")
+        tests = _look(got, panel, usable, habits, n, len(candidates), cfg)
+        combined = bonferroni_combine(np.stack([t.p_value for t in tests.values()]))  # [C]
+        p_holm = holm(combined)
+        seq_p = np.minimum(seq_p, np.minimum(p_holm / weights[k], 1.0))
+        record.append({"queries": n * len(cfg.modes), "level": float(cfg.alpha * weights[k]), "p_holm": [float(x) for x in p_holm]})
         if progress is not None:
-            progress(f"look {k + 1}/{len(looks)}: {n} queries")
-        if np.any(test.p_holm <= cfg.alpha * weights[k]):
+            progress(f"look {k + 1}/{len(looks)}: {n} prompts")
+        if np.any(p_holm <= cfg.alpha * weights[k]):
             stopped = "rejected"
             break
-        if k + 1 < len(looks) and k >= 1 and np.all(test.p_value >= 0.5) and np.all(test.discordant >= MIN_DISCORDANT_FUTILITY):
+        if k + 1 < len(looks) and k >= 1 and _futile(tests):
             stopped = "futility"
             break
-    assert test is not None
-    return _result(suspect.name, names, len(candidates), test, seq_p, got, record, stopped, cfg, agree & usable[: len(got)],
-                   usable[: len(got)])
+    return _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
 
 
-def _result(suspect: str, names: list[str], n_cand: int, test: Any, seq_p: np.ndarray, got: list[str],
-            record: list[dict], stopped: str, cfg: ProvenanceConfig, agree: np.ndarray, use: np.ndarray) -> ProvenanceResult:
+def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: np.ndarray, seq_p: np.ndarray,
+            got: dict[str, list[str]], record: list[dict], stopped: str, cfg: ProvenanceConfig) -> ProvenanceResult:
+    first = tests[f"agreement/{cfg.modes[0]}"]
+    p_holm = holm(combined)
     cands = []
     for c in range(n_cand):  # a handful of candidates: per-candidate bookkeeping, not a hot path
-        r = int(test.rival[c])
+        r = int(first.rival[c])
         cands.append({
-            "name": names[c], "agreement": float(test.rate[c]), "p_value": float(test.p_value[c]),
-            "p_value_holm": float(test.p_holm[c]), "p_value_sequential": float(seq_p[c]),
-            "hardest_rival": names[r], "wins_vs_rival": int((agree[:, c] & ~agree[:, r] & use[:, r]).sum()),
-            "losses_vs_rival": int((agree[:, r] & ~agree[:, c] & use[:, c]).sum()),
+            "name": names[c], "agreement": float(first.rate[c]),
+            "agreement_by_mode": {m: float(tests[f"agreement/{m}"].rate[c]) for m in cfg.modes},
+            "p_value": float(combined[c]), "p_value_holm": float(p_holm[c]), "p_value_sequential": float(seq_p[c]),
+            "corrected_p_value": float(seq_p[c]), "hardest_rival": names[r], "wins_vs_rival": int(first.wins[c]),
+            "losses_vs_rival": int(first.losses[c]),
+            "statistics": {k: {"p_value": float(t.p_value[c]), "hardest_rival": names[int(t.rival[c])],
+                               "wins": int(t.wins[c]), "losses": int(t.losses[c])} for k, t in tests.items()},
         })
-    closest = int(np.argmax(test.rate[:n_cand]))
+    closest = int(np.argmax(first.rate[:n_cand]))
     winner = int(np.argmin(seq_p))
     derived = stopped == "rejected" and seq_p[winner] <= cfg.alpha
     return ProvenanceResult(
         suspect=suspect, decision="derived" if derived else "none",
         most_likely_parent=names[winner] if derived else None, closest_candidate=names[closest],
         p_values={names[c]: float(seq_p[c]) for c in range(n_cand)}, candidates=cands,
-        references=[{"name": names[j], "agreement": float(test.rate[j])} for j in range(n_cand, len(names))],
-        queries_spent=len(got), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
-        max_tokens=cfg.max_tokens, mode=cfg.mode, answers=got,
+        references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
+        queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
+        max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
     )
 
 
@@ -258,7 +351,11 @@ def read_candidates(path) -> tuple[list[str], list[str]]:
         raise InputError(f"candidates file not found: {p}")
     cands: list[str] = []
     refs: list[str] = []
-    for lineno, raw in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"candidates file {p} is not UTF-8 text (byte {exc.start})") from None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

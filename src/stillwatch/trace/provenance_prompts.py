@@ -24,6 +24,7 @@ import random
 from stillwatch.errors import InputError
 
 FAMILIES = ("task", "sentence")
+STREAMS = ("test", "profile")
 
 _SUBJECTS = ("photosynthesis", "inflation", "the water cycle", "black holes", "vaccines", "the printing press",
              "plate tectonics", "compound interest", "machine learning", "the French Revolution", "volcanoes",
@@ -71,20 +72,26 @@ def _sentence(rng: random.Random) -> str:
 _BUILDERS = {"task": _task, "sentence": _sentence}
 
 
-def sample_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMILIES) -> list[str]:
+def sample_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMILIES, stream: str = "test") -> list[str]:
     """``n`` i.i.d. prompts, each from a family drawn uniformly from ``families`` (deterministic in
-    ``seed``). Requires n >= 0 and families drawn from :data:`FAMILIES`."""
+    ``seed`` and ``stream``). ``stream="test"``: the prompts the suspect is tested on;
+    ``stream="profile"``: an independent draw from the same sampler on which the panel's habits
+    (frequent answers) are estimated, so that they are fixed before any test prompt is seen.
+    Requires n >= 0 and families drawn from :data:`FAMILIES`."""
     if not isinstance(n, int) or n < 0:
         raise InputError(f"number of prompts must be an int >= 0, got {n!r}")
     bad = [f for f in families if f not in _BUILDERS]
     if bad or not families:
         raise InputError(f"unknown prompt families {bad or list(families)!r}; allowed: {', '.join(FAMILIES)}")
-    rng = random.Random(f"stillwatch-provenance:{seed}")
+    if stream not in STREAMS:
+        raise InputError(f"prompt stream must be one of {', '.join(STREAMS)}, got {stream!r}")
+    rng = random.Random(f"stillwatch-provenance:{seed}" if stream == "test" else f"stillwatch-provenance-{stream}:{seed}")
     # each prompt's family is drawn at random (not cycled): prompts are then i.i.d. draws from one
     # mixture, which the exactness of the paired test relies on
     return [_BUILDERS[rng.choice(families)](rng) for _ in range(n)]
 
 
-def sampler_spec(n: int, seed: int, families: tuple[str, ...] = FAMILIES) -> str:
+def sampler_spec(n: int, seed: int, families: tuple[str, ...] = FAMILIES, stream: str = "test") -> str:
     """A stable name of the prompt set (goes into cache keys and results)."""
-    return f"provenance-prompts-v2:n={n}:seed={seed}:families={','.join(families)}"
+    tail = "" if stream == "test" else f":stream={stream}"
+    return f"provenance-prompts-v2:n={n}:seed={seed}:families={','.join(families)}{tail}"

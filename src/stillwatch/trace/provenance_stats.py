@@ -29,6 +29,10 @@ Across the ``m`` candidates Holm's step-down correction (Holm 1979) bounds the f
 the ``m`` rejections are mutually exclusive (two candidates cannot each beat the other), so Holm
 acts as Bonferroni on the smallest p-value.
 
+Several statistics (agreement in chat mode and in raw mode, :func:`habit_matrix`'s distinctive
+habits) each give an IUT p-value per candidate; :func:`bonferroni_combine` joins them per candidate
+(valid under any dependence) before Holm.
+
 Adaptive budget: the suspect is queried in looks (e.g. 250, 500, 750, 1000 prompts); look ``k``
 may reject at level ``alpha * w_k`` with spending weights ``w_k = t_k**rho - t_{k-1}**rho``
 (``t_k`` = fraction of the budget, Lan & DeMets 1983 spending functions, ``sum w_k = 1``). The
@@ -50,6 +54,9 @@ from stillwatch.errors import InputError
 
 #: The answer string standing for "the model ended its answer at once" (end of sequence).
 EMPTY_ANSWER = "\u2205"
+#: A prefix match between two different answers counts only when the shorter one has at least this
+#: many characters (one character is too generic to be evidence).
+MIN_PREFIX_CHARS = 2
 
 
 def normalise_answers(answers) -> np.ndarray:
@@ -63,18 +70,28 @@ def normalise_answers(answers) -> np.ndarray:
     return np.where(np.char.str_len(raw) == 0, EMPTY_ANSWER, arr)
 
 
+def compatible(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Elementwise (broadcasting) agreement of normalised answers: equal, or one a prefix of the
+    other *and* the shorter at least :data:`MIN_PREFIX_CHARS` characters long."""
+    short = np.minimum(np.char.str_len(a), np.char.str_len(b))
+    return (a == b) | ((np.char.startswith(a, b) | np.char.startswith(b, a)) & (short >= MIN_PREFIX_CHARS))
+
+
 def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
     """Per-prompt agreement of two models' greedy answers, compared as decoded strings.
 
     ``mode="exact"``: equal after ``strip()`` (Nikolic et al.'s comparison of ``decode(token).strip()``).
-    ``mode="prefix"``: one stripped answer is a prefix of the other. It compares models with
-    different tokenizers (a byte-level model's first token ``"T"`` is compatible with ``"The"``;
-    ``"Th"`` and ``"To"`` are not), reducing to ``exact`` when both emit whole words. A
-    whitespace-only answer carries no information and agrees with every answer: from the suspect it
-    is concordant for every pair of panel models and cannot move the paired test; a panel model's
-    uninformative answers are masked out of its comparisons by :func:`panel_test`. An empty answer
-    (end of sequence) agrees only with empty and whitespace-only answers. Requires equal lengths.
-    Returns a bool array [P].
+    ``mode="prefix"``: equal, or one stripped answer is a prefix of the other and the shorter has at
+    least :data:`MIN_PREFIX_CHARS` characters. It compares models with different tokenizers (a
+    word-piece ``"Th"`` is compatible with ``"The"``; ``"Th"`` and ``"To"`` are not), reducing to
+    ``exact`` when both emit whole words. A one-character answer matches only itself: a byte-level
+    model's ``"t"`` is a prefix of a third of English words, and counting it as agreement with
+    ``" the"`` attributed an independent byte-level model to Gemma in the zoo (issue 17 notes).
+    A whitespace-only answer (normalised to ``""``) carries no information and agrees with no
+    informative answer: from the suspect it is concordant for every pair of panel models and cannot
+    move the paired test; a panel model's uninformative answers are masked out of its comparisons by
+    :func:`panel_test`. An empty answer (end of sequence) agrees only with an empty answer.
+    Requires equal lengths. Returns a bool array [P].
     """
     if mode not in ("prefix", "exact"):
         raise InputError(f"agreement mode must be 'prefix' or 'exact', got {mode!r}")
@@ -83,8 +100,7 @@ def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
         raise InputError(f"answer lists differ in length: {len(sa)} vs {len(sb)}")
     if mode == "exact":
         return np.char.strip(np.asarray(sa, dtype=str)) == np.char.strip(np.asarray(sb, dtype=str))
-    a, b = normalise_answers(sa), normalise_answers(sb)
-    return np.char.startswith(a, b) | np.char.startswith(b, a)
+    return compatible(normalise_answers(sa), normalise_answers(sb))
 
 
 def informative(answers) -> np.ndarray:
@@ -147,14 +163,17 @@ class PanelTest:
 
     ``p_value[c]`` = max over the other panel models r of the exact McNemar p(c beats r);
     ``rival[c]`` = the panel index attaining it (the model hardest to beat);
-    ``discordant[c]`` = the discordant prompts between c and that rival;
-    ``p_holm`` = Holm-adjusted over the candidates."""
+    ``discordant[c]`` = the discordant prompts between c and that rival, ``wins[c]`` of them on c's
+    side and ``losses[c]`` on the rival's; ``p_holm`` = Holm-adjusted over the candidates;
+    ``rate[j]`` = the suspect's hit rate with panel model j over j's usable prompts."""
 
     p_value: np.ndarray
     rival: np.ndarray
     p_holm: np.ndarray
     rate: np.ndarray
     discordant: np.ndarray
+    wins: np.ndarray
+    losses: np.ndarray
 
 
 def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None = None) -> PanelTest:
@@ -180,8 +199,63 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
     n_use = use.sum(axis=0)
     rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
     cand = np.arange(n_candidates)
-    d = (n10 + n01)[cand, rival]
-    return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=d)
+    wins, losses = n10[cand, rival], n01[cand, rival]
+    return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=wins + losses, wins=wins, losses=losses)
+
+
+def distinctive_habits(profile: list, top: int) -> list[np.ndarray]:
+    """Each panel model's *distinctive habits*: its ``top`` most frequent answers of at least
+    :data:`MIN_PREFIX_CHARS` characters on the profile prompts (ties broken by the string, so the
+    sets are deterministic), minus every answer :func:`compatible` with one among another panel
+    model's ``top`` (a habit two panel models share cannot tell them apart: SmolLM2 and Gemma both
+    open many answers with "The"). ``profile[j]``: model j's answers to the profile prompts, a
+    sample drawn independently of the test prompts. Returns one string array per panel model
+    (possibly empty). Requires top >= 1."""
+    if not isinstance(top, int) or top < 1:
+        raise InputError(f"habit set size must be an int >= 1, got {top!r}")
+    tops = []
+    for answers in profile:  # one per panel model (a handful), vectorised over answers
+        a = normalise_answers(answers)
+        a = a[np.char.str_len(a) >= MIN_PREFIX_CHARS]
+        vals, counts = np.unique(a, return_counts=True)
+        tops.append(vals[np.lexsort((vals, -counts))[:top]])
+    out = []
+    for j, t in enumerate(tops):
+        others = [x for r, x in enumerate(tops) if r != j]
+        other = np.concatenate(others) if others else np.array([], dtype=str)
+        shared = compatible(t[:, None], other[None, :]).any(axis=1) if other.size and t.size else np.zeros(t.size, bool)
+        out.append(t[~shared])
+    return out
+
+
+def habit_matrix(suspect, habits: list[np.ndarray]) -> np.ndarray:
+    """``[P, M]`` bool: the suspect's answer to prompt p is :func:`compatible` with one of panel
+    model j's distinctive habits (:func:`distinctive_habits`).
+
+    The second statistic of the provenance test, on the *distribution* of the answers rather than
+    on per-prompt agreement: a student distilled from a teacher's answers on other prompts often
+    learns the teacher's favourite openings ("```", "Here") without learning which prompt gets which,
+    so it rarely agrees with the teacher prompt by prompt but answers with the teacher's habits. The
+    habit sets are fixed by the profile prompts before any test prompt is drawn, so the indicators
+    are i.i.d. over the test prompts and the paired exact McNemar test of :func:`panel_test` stays
+    exact; its null for candidate c: the suspect's answers fall among c's distinctive habits no
+    more often than among those of at least one other panel model."""
+    s = normalise_answers(suspect)
+    cols = [compatible(s[:, None], h[None, :]).any(axis=1) if h.size else np.zeros(s.size, bool) for h in habits]
+    if not cols:
+        raise InputError("the panel holds no model")
+    return np.stack(cols, axis=1)
+
+
+def bonferroni_combine(p) -> np.ndarray:
+    """Per candidate, the p-value of "at least one of S statistics rejects": ``min(1, S * min_s p[s, c])``
+    for ``p`` of shape [S, C]. Bonferroni over the statistics (= Holm's first step, the step that
+    decides a global null) is valid under any dependence between them, which matters here: the
+    chat-mode, raw-mode and habit statistics are computed on the same prompts and answers."""
+    p = np.atleast_2d(np.asarray(p, dtype=np.float64))
+    if p.size == 0:
+        raise InputError("no statistic to combine")
+    return np.minimum(1.0, p.shape[0] * p.min(axis=0))
 
 
 def spending_weights(looks, budget: int, rho: float = 1.0) -> np.ndarray:
