@@ -115,15 +115,17 @@ def test_one_workload_on_twenty_datacenter_ips_stays_one_campaign():
 
 def test_two_campaigns_on_their_own_ips_with_their_own_scaffold_mixes_stay_apart():
     """Two operators drawing from one public scaffold bank, each on its own IPs, each with its own
-    mix of scaffolds: the infrastructure split still separates them."""
+    mix of scaffolds: the infrastructure split still separates them. The log opens two days before
+    the first operator (account 120, an ordinary user), so both operators' onsets are arrivals."""
     rng = np.random.default_rng(4)
-    a = 120
-    n = np.full(a, 50.0)
-    starts = np.where(np.arange(a) < 60, DAY, 2 * DAY)  # independent operators: their own days
-    acc = _accounts(n, starts + rng.uniform(0, HOUR, a), 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
+    a = 121
+    n = np.where(np.arange(a) < 120, 50.0, 5.0)
+    starts = np.where(np.arange(a) < 60, 2 * DAY, 3 * DAY)  # independent operators: their own days
+    starts = np.where(np.arange(a) < 120, starts + rng.uniform(0, HOUR, a), 0.0)
+    acc = _accounts(n, starts, 3 * DAY, demand_per_row_s=30.0, gap_cv=1.0)
     bank = [5000 + j for j in range(10)]
-    keys = [bank[:6] if i < 60 else bank[4:] for i in range(a)]  # overlap on two scaffolds only
-    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.16)), ip=_infra(n, np.where(np.arange(a) < 60, 1, 2)))
+    keys = [bank[:6] if i < 60 else bank[4:] for i in range(120)] + [[]]  # overlap on two scaffolds only
+    edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.16)), ip=_infra(n, np.digitize(np.arange(a), [60, 120]) + 1))
     _, campaigns = detect(_ids(a, "op"), acc, edges, DetectConfig())
     got = sorted(len(c.accounts) for c in campaigns)
     assert got == [60, 60]

@@ -103,8 +103,9 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
 
 
 def test_campaign_step_cluster_signals():
-    # cluster {0,1,2,3} switched on together with equal volumes, three on one IP; account 4 alone
-    acc = _acc([10, 10, 10, 10, 5], first=[0, 0, 0, 0, 10 * HOUR], shared=[5, 5, 5, 5, 0], cap=[10, 10, 0, 0, 0])
+    # cluster {0,1,2,3} switched on together on day 2 with equal volumes, three on one IP; account 4
+    # alone, opening the log (onset synchrony counts arrivals only: score/nullmodel.arrivals)
+    acc = _acc([10, 10, 10, 10, 5], first=[48 * HOUR] * 4 + [0], shared=[5, 5, 5, 5, 0], cap=[10, 10, 0, 0, 0])
     edges = {"ip": (np.array([0, 1, 2, 3, 4]), np.array([1, 1, 1, 2, 3]))}
     lk = Links(labels=np.array([0, 0, 0, 0, 4]), scripted=np.zeros(5), plain_rows=np.zeros(5),
                reuse=np.array([40.0, 40.0, 0.0, 0.0, 0.0]), address_linked=np.zeros(5, bool))

@@ -79,6 +79,14 @@ def test_spark_and_duckdb_agree(tmp_path):
         for name, value in d[k].signals.items():
             assert s[k].signals[name] == pytest.approx(value, abs=1e-9), (k, name)
     assert sorted(c.accounts for c in spark.campaigns) == sorted(c.accounts for c in duck.campaigns)
+    # every campaign signal agrees too, the null-model link strength included (issue 13), and the
+    # planted campaigns are tied together by null-model links (so the comparison is not vacuous)
+    dc = {c.accounts: c for c in duck.campaigns}
+    for c in spark.campaigns:
+        assert c.score == pytest.approx(dc[c.accounts].score, abs=1e-9)
+        for name, value in dc[c.accounts].signals.items():
+            assert c.signals[name] == pytest.approx(value, abs=1e-9), (c.campaign_id, name)
+        assert c.signals["link_strength"] > 2.0 and c.signals["linked_share"] == 1.0
     # and both find the planted campaigns
     assert {a.account_id for a in spark.flagged} == {a for a, c in labels.items() if c}
 

@@ -108,10 +108,27 @@ class LinkConfig:
     #: An address prefix (/24, /48) links only accounts rotating through >= this many addresses. 3:
     #: neighbours on one ISP's /24 each keep their own address.
     prefix_ips: int = 3
+    #: Family-wise error of the null-model links (:mod:`~stillwatch.guard.score.nullmodel`): the chance
+    #: that a log of independent accounts gets any pair link, or any cohort cell, at all. 0.01.
+    alpha: float = 0.01
+    #: The most (pair, shared item) rows the pair tests enumerate per item kind. 4,000,000: a bound on
+    #: work and memory (about 100 MB); pairs sharing only items more popular than the largest tier that
+    #: fits are not examined (the correction counts every pair of the log all the same).
+    pair_budget: int = 4_000_000
+    #: Cohort window widths (microseconds): one hour, six hours, one day — "switched on together" at the
+    #: scale of a script, a shift and a day; each is tested (two offset grids) and paid for.
+    cohort_windows_us: tuple[float, ...] = (3_600e6, 21_600e6, 86_400e6)
+    #: A significant cohort cell links its members only when its local false discovery rate (expected
+    #: chance arrivals / members) is <= this. 0.05: the conventional level; at most one member in
+    #: twenty is expected to be a bystander who happened to arrive then.
+    cohort_fdr: float = 0.05
 
     def __post_init__(self) -> None:
-        _check(self, unit=("share", "focus", "coherence", "full_template_share"), positive=("reuse",),
-               at_least={"coherence_min_users": 1, "pacing_gaps": 1, "prefix_ips": 1})
+        _check(self, unit=("share", "focus", "coherence", "full_template_share", "alpha", "cohort_fdr"),
+               positive=("reuse",), at_least={"coherence_min_users": 1, "pacing_gaps": 1, "prefix_ips": 1,
+                                              "pair_budget": 1})
+        if not self.cohort_windows_us or any(not w > 0 for w in self.cohort_windows_us):
+            raise GuardInputError(f"LinkConfig.cohort_windows_us must be non-empty and > 0, got {self.cohort_windows_us!r}")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,8 @@ it, so a fragment of one campaign is not split off) and along infrastructure com
 users behind one address); IPs and payment instruments split clusters that hold several
 campaigns (:func:`~stillwatch.guard.score.links.split_by_infrastructure`). Edge tuples without row counts (older producers)
 fall back to: every content key with >= 2 accounts links, and the scripted share is the
-shared-template share.
+shared-template share. Beside these, links with a stated null model (:mod:`~stillwatch.guard.score.nullmodel`:
+rare shared items, cohorts), each significant at ``link.alpha``, among accounts the key rules leave alone.
 
 Campaign score
 ==============
@@ -182,6 +183,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
+from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
 from stillwatch.guard.score.signals import hidden_signals
 
 _EPS = 1e-12
@@ -330,6 +332,8 @@ class CampaignSignals:
     crowding: np.ndarray
     scripted: np.ndarray
     e_reuse: np.ndarray
+    link_strength: np.ndarray  # members' median -log10 p null-model tie (nullmodel.campaign_strength)
+    linked_share: np.ndarray
 
 
 def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np.ndarray], lk: Links,
@@ -363,7 +367,9 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     # (at the log's start every busy account "starts" together — its earlier activity is cut off)
     first_i = np.asarray(acc["first_us"], np.float64)
     med_first = _cluster.group_median(labels, first_i)
-    onset = g.sum((np.abs(first_i - med_first) <= cc.sync_window_us).astype(np.float64)) / np.maximum(size, 1)
+    # only arrivals count (nullmodel.arrivals): accounts active before the log all "start" in its first day
+    new = arrivals(acc, cfg)[1].astype(np.float64)
+    onset = g.sum(new * (np.abs(first_i - med_first) <= cc.sync_window_us)) / np.maximum(size, 1)
     fs = np.sort(first_i)
     in_window = (np.searchsorted(fs, med_first + cc.sync_window_us, side="right")
                  - np.searchsorted(fs, med_first - cc.sync_window_us, side="left"))
@@ -398,6 +404,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         scripted=_cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64)),
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
+        **dict(zip(("link_strength", "linked_share"), campaign_strength(labels, lk.ties()))),
     )
 
 
@@ -490,7 +497,9 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # campaign's linking keys (full at member_share); accounts linked through a shared address of
     # machine-paced accounts are members with all of their traffic
     member = np.clip(lk.plain_rows / (n + cfg.own_prior_rows) / cc.member_share, 0.0, 1.0)
-    member = np.where(lk.address_linked, 1.0, member)
+    # ... and so are accounts tied in by a cohort (they share no wording: the key share says nothing)
+    cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
+    member = np.where(lk.address_linked | cohort, 1.0, member)
     inherited = c_score * np.sqrt(member)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
@@ -538,6 +547,7 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
         "onset_synchrony": (cs.onset, cs.e_sync),
         "volume_spread": (cs.sd_ln, cs.e_hom),
         "minute_crowding": (cs.crowding, np.zeros(a)),
+        "link_strength": (cs.link_strength, np.zeros(a)), "linked_share": (cs.linked_share, np.zeros(a)),
     }
     heads = np.nonzero(sc.campaign_flagged & (labels == np.arange(a)))[0]
     # group the listed members once with a sort (no scan per campaign)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.nullmodel import null_links
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
@@ -334,6 +335,17 @@ class Links:
     plain_rows: np.ndarray
     reuse: np.ndarray  # per account: the largest rows-per-user of its linking keys
     address_linked: np.ndarray  # per account: linked through a shared IP / IP prefix
+    #: per account: the smallest family-wise p-value of its null-model links (pairs, cohorts) to other
+    #: accounts of its cluster, 1 when none (:mod:`~stillwatch.guard.score.nullmodel`); None: no
+    #: null-model links were computed (every account 1)
+    support: np.ndarray | None = None
+
+    #: per account: tied into its cluster by a significant cohort cell (accounts nothing else links)
+    cohort_tied: np.ndarray | None = None
+
+    def ties(self) -> np.ndarray:
+        """:attr:`support`, with 1 for every account when it was not computed."""
+        return np.ones(len(self.labels)) if self.support is None else np.asarray(self.support, np.float64)
 
 
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
@@ -407,9 +419,19 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     if not counts_known:  # an older producer without edge counts: fall back to the shared-template rows
         scripted = np.asarray(acc["shared_rows"], np.float64)
     plain = np.max(scripted_plain, axis=0) if counts_known else np.zeros(a)
+    # null-model links (pairs sharing surprisingly rare items; cohorts arriving together beyond the
+    # log's own arrival rate): each is significant on its own, so no chain of weak links forms
+    nl = null_links(acc, edges, a, cfg)
+    # null-model links join only accounts that the key rules link to nobody (NullLinks.graph)
+    base = _cluster.components(a, np.concatenate(ea_l), np.concatenate(ek_l))
+    n_ea, n_ek = nl.graph(a, _cluster.sizes(base) == 1)
+    ea_l.append(n_ea)
+    ew_l.append(np.ones(len(n_ea)))
+    ek_l.append((n_ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(6)).view(np.int64))
     all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
-    return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked)
+    return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,
+                 support=nl.support(labels), cohort_tied=nl.support(labels, pairs=False) <= cfg.link.alpha)
