@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "mark"))
 import _data as data  # noqa: E402
-from mark.frontier import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings  # noqa: E402
+from mark._frontier_settings import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings  # noqa: E402
 
 DEFAULT_SCHEMES = "interleaved,old default"
 

@@ -49,13 +49,23 @@ def _dynamic_import_names(node: ast.AST) -> set[str]:
     return known or {"<dynamic>"}
 
 
+def _names_of(dotted: str, imported: tuple[str, ...] = ()) -> set[str]:
+    """The module names one import statement reaches: its top-level module, and — when that is a benchmark
+    part folder used as a package (``from mark.frontier import x``, ``from mark import frontier``) — the
+    modules inside it too."""
+    parts = dotted.split(".")
+    if parts[0] not in PARTS:
+        return {parts[0]}
+    return {parts[0], *parts[1:2], *(imported if len(parts) == 1 else ())}
+
+
 def _imported_modules(path: Path) -> set[str]:
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            out |= {a.name.split(".")[0] for a in node.names}
+            out |= {n for a in node.names for n in _names_of(a.name)}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            out.add(node.module.split(".")[0])
+            out |= _names_of(node.module, tuple(a.name for a in node.names))
         out |= _dynamic_import_names(node)
     return out
 
@@ -85,6 +95,11 @@ def test_dynamic_imports_are_seen(tmp_path):
         'spec_from_file_location(f"stillwatch.guard._rev_{n}", path)': {"stillwatch"},
         'spec_from_file_location(f"{n}", path)': {"<dynamic>"},
         'import _lib\nfrom _heldout_b import build_b': {"_lib", "_heldout_b"},
+        'from mark.frontier import settings': {"mark", "frontier"},
+        'from mark import frontier': {"mark", "frontier"},
+        'import mark.frontier': {"mark", "frontier"},
+        'from mark._frontier_settings import settings': {"mark", "_frontier_settings"},
+        'from stillwatch.mark import MarkConfig': {"stillwatch"},
     }
     for i, (src, expected) in enumerate(sources.items()):
         f = tmp_path / f"s{i}.py"
