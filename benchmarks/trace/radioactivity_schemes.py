@@ -98,7 +98,7 @@ def main() -> None:
         wm = harvests[name]
         for rho in [float(x) for x in args.rhos.split(",")]:
             k = int(round(rho * len(wm)))
-            recs = _records(wm[:k], base.tokenizer_id, "on") + _records(plain[k:], base.tokenizer_id, "none")
+            recs = _records(wm[:k], base.tokenizer_id, "local") + _records(plain[k:], base.tokenizer_id, "none")
             log(f"{name}: rho = {rho:.0%} ({k} watermarked answers)")
             st, summ = student(recs, f"{_slug(name)}-{rho}")
             r = test(st, cfg, mk)
