@@ -25,18 +25,6 @@ except ImportError:  # pragma: no cover
 import pytest  # noqa: E402
 
 
-def pytest_collection_modifyitems(config, items):
-    """How pytest-xdist shares the tests out (`make test` runs ``-n 2 --dist loadgroup``): one test
-    file at a time, so that a module-scoped fixture (a simulated log, a gateway, a case bundle) is
-    built once, on one worker, not once per worker; and every Spark test, whatever its file, on the
-    same worker, so that one JVM starts. Each test is isolated by construction: temporary
-    directories, ephemeral loopback ports, one PostgreSQL schema per test
-    (tests/ledger/ledger_fixtures.py). Without xdist the marks do nothing."""
-    for item in items:
-        group = "spark" if item.get_closest_marker("spark") is not None else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @dataclasses.dataclass(frozen=True)
 class CliResult:
     """What one `stillwatch` command did: exit code, stdout, stderr."""
