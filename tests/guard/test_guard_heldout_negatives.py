@@ -155,7 +155,7 @@ def test_information_free_automation_is_not_flagged(automation):
     assert flagged["benign:casual"] <= 0.01 * 600
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13/18: detector not yet fixed")
+@pytest.mark.xfail(strict=True, reason="issue 13: human-paced accounts that share nothing need collective linking (not built)")
 def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(automation):
     _, labels, _, findings = automation
     flagged = _flagged_by_family(findings, labels)
