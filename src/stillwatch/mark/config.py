@@ -166,22 +166,13 @@ class MarkConfig:
         :meth:`default`); ``provider`` / ``account`` may themselves be partial; ``"account": null``
         disables the account layer. Unknown fields are an error naming them."""
         base = base or cls.default()
-        if not isinstance(d, dict):
-            raise SpecError(f"a watermark config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise SpecError(f"unknown watermark config field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
+        _require_fields(d, cls, "a watermark config must be a JSON object", "unknown watermark config field(s)")
         kw = dict(d)
         for layer in ("provider", "account"):
             if layer in kw and kw[layer] is not None:
                 sub = kw[layer]
-                if not isinstance(sub, dict):
-                    raise SpecError(f"{layer} must be a JSON object of layer parameters, got {type(sub).__name__}")
-                lknown = {f.name for f in fields(LayerParams)}
-                bad = sorted(set(sub) - lknown)
-                if bad:
-                    raise SpecError(f"unknown {layer} layer field(s): {', '.join(bad)}; allowed: {', '.join(sorted(lknown))}")
+                _require_fields(sub, LayerParams, f"{layer} must be a JSON object of layer parameters",
+                                f"unknown {layer} layer field(s)")
                 start = getattr(base, layer) or LayerParams()
                 kw[layer] = replace(start, **sub)
         return replace(base, **kw)
@@ -200,3 +191,14 @@ class MarkConfig:
             return cls.from_dict(d, base)
         except TypeError as exc:
             raise SpecError(f"{path}: {exc}") from None
+
+
+def _require_fields(d: object, cls: type, not_object: str, unknown: str) -> None:
+    """Raise :class:`SpecError` unless ``d`` is a dict whose keys are all fields of the dataclass ``cls``
+    (messages: ``"<not_object>, got <type>"`` / ``"<unknown>: a, b; allowed: ..."``)."""
+    if not isinstance(d, dict):
+        raise SpecError(f"{not_object}, got {type(d).__name__}")
+    known = {f.name for f in fields(cls)}
+    bad = sorted(set(d) - known)
+    if bad:
+        raise SpecError(f"{unknown}: {', '.join(bad)}; allowed: {', '.join(sorted(known))}")
