@@ -180,7 +180,7 @@ import numpy as np
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.extraction import extraction, novelty_weight
+from stillwatch.guard.score.extraction import extraction, member_novelty_weight, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
 from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
@@ -500,7 +500,7 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # ... and so are accounts tied in by a cohort (they share no wording: the key share says nothing)
     cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
     member = np.where(lk.address_linked | cohort, 1.0, member)
-    inherited = c_score * np.sqrt(member)
+    inherited = c_score * np.sqrt(member) * member_novelty_weight(own.signals, cs.labels)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
     # weak members (their inherited score below the flag) stay linked but are not listed
