@@ -8,14 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from stillwatch.guard.score.campaign_signals import CampaignSignals, campaign_step
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import (
     AccountSignals,
-    CampaignSignals,
     OwnScore,
     Scores,
     account_step,
-    campaign_step,
     detect,
     findings_step,
     link_step,
