@@ -46,8 +46,11 @@ def settings() -> dict[str, object]:
 
 def cache_id(cfg: MarkConfig) -> dict:
     """What determines a setting's answers (so that new MarkConfig fields or defaults keep the cache valid)."""
-    acc = cfg.account_spec(ACCOUNT).to_dict() if cfg.account is not None else None
-    return {"provider": cfg.provider_spec().to_dict(), "account": acc, "sharing": cfg.sharing,
+    def gen(spec) -> dict:  # the detection statistic (score, weights) does not change the answers
+        return {k: v for k, v in spec.to_dict().items() if k not in ("score", "weights")}
+
+    acc = gen(cfg.account_spec(ACCOUNT)) if cfg.account is not None else None
+    return {"provider": gen(cfg.provider_spec()), "account": acc, "sharing": cfg.sharing,
             "order": cfg.order if cfg.provider.scheme == "tournament" else None, "candidates": cfg.candidates, "margin": cfg.margin}
 
 

@@ -39,9 +39,9 @@ def prefix_pvalues(ids: np.ndarray, spec: WatermarkSpec, key) -> np.ndarray:
         n_s, n_g = np.cumsum(scored), np.cumsum(hit)
         p = np.where(n_s > 0, stats.binomial_tail(n_g, n_s, spec.gamma), 1.0)
     elif spec.scheme == "tournament":
-        hit = tournament.ones(tournament.words(k0, k1, folds, tok), spec.depth) * scored
+        hit = spec.scorer.stat(tournament.words(k0, k1, folds, tok)) * scored
         n_s, n_g = np.cumsum(scored), np.cumsum(hit)
-        p = np.where(n_s > 0, tournament.pvalue(n_g, n_s, spec.depth), 1.0)
+        p = np.where(n_s > 0, spec.scorer.pvalue(n_g, n_s), 1.0)
     else:
         sc = schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)) * scored
         n_s, s = np.cumsum(scored), np.cumsum(sc)

@@ -45,10 +45,14 @@ class LayerParams:
     gamma: float = 0.25
     delta: float = 1.5  # with both layers green a token gets +3; delta=2 per layer (+4) visibly derailed SmolLM2's answers
     depth: int = 16  # tournament layers of this key (tournament only)
+    score: str = "count"  # tournament detection statistic, "count" or "weighted" (WatermarkSpec.score)
+    weights: tuple[int, ...] | None = None  # "weighted" only; None = the paper's linear 10 -> 1 weights
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
             raise SpecError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
+        if self.weights is not None and not isinstance(self.weights, tuple):
+            object.__setattr__(self, "weights", tuple(self.weights))  # from JSON lists
         if self.scheme == "tournament" and (not isinstance(self.depth, int) or not 1 <= self.depth <= 64):
             raise SpecError(f"depth must be an integer in 1..64 for a tournament layer, got {self.depth!r}")
 
@@ -117,6 +121,8 @@ class MarkConfig:
             gamma=p.gamma,
             delta=p.delta,
             depth=p.depth if p.scheme == "tournament" else None,
+            score=p.score if p.scheme == "tournament" else "count",
+            weights=p.weights if p.scheme == "tournament" else None,
             layer=layer,
             key_id=key_id,
             split=split,

@@ -180,9 +180,10 @@ def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key:
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
         return DetectionResult(p, n, n_tokens, g, (g / n) if n else 0.0, key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        ones = int(tournament.ones(u, spec.depth).sum())
-        p = float(tournament.pvalue(ones, n, spec.depth)) if n else 1.0
-        return DetectionResult(p, n, n_tokens, ones, ones / (n * spec.depth) if n else 0.0, key.key_id, spec.fingerprint)
+        sc = spec.scorer
+        ones = int(sc.stat(u).sum())
+        p = float(sc.pvalue(ones, n)) if n else 1.0
+        return DetectionResult(p, n, n_tokens, ones, ones / (n * sc.per_tuple) if n else 0.0, key.key_id, spec.fingerprint)
     s = float(schemes.gumbel_scores(prf.to_unit(u)).sum())
     p = float(schemes.gumbel_pvalue(s, n)) if n else 1.0
     return DetectionResult(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
@@ -323,11 +324,12 @@ def _detect_group(texts, spec: WatermarkSpec, key: LayerKey, exclude_ids, vocab_
         p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
         return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n, 1), 0.0), key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        o = tournament.ones(u, spec.depth)
+        sc = spec.scorer
+        o = sc.stat(u)
         o[~keep] = 0
         g = np.add.reduceat(o, starts)
-        p = np.where(n > 0, tournament.pvalue(g, n, spec.depth), 1.0)
-        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * spec.depth, 1), 0.0), key.key_id, spec.fingerprint)
+        p = np.where(n > 0, sc.pvalue(g, n), 1.0)
+        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * sc.per_tuple, 1), 0.0), key.key_id, spec.fingerprint)
     sc = np.where(keep, schemes.gumbel_scores(prf.to_unit(u)), 0.0)
     s = np.add.reduceat(sc, starts)
     p = np.where(n > 0, schemes.gumbel_pvalue(s, n), 1.0)
@@ -384,7 +386,7 @@ def _attribute_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, 
         if kgw:
             stat[s : s + chunk] = np.count_nonzero(u < thr, axis=1)
         elif tour:
-            stat[s : s + chunk] = tournament.ones(u, spec.depth).sum(axis=1)
+            stat[s : s + chunk] = spec.scorer.stat(u).sum(axis=1)
         else:
             stat[s : s + chunk] = schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
     if not n:
@@ -392,7 +394,7 @@ def _attribute_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, 
     elif kgw:
         pvals = schemes.kgw_pvalue(stat, n, spec.gamma)
     else:
-        pvals = tournament.pvalue(stat, n, spec.depth) if tour else schemes.gumbel_pvalue(stat, n)
+        pvals = spec.scorer.pvalue(stat, n) if tour else schemes.gumbel_pvalue(stat, n)
     pvals = np.asarray(pvals, dtype=np.float64)
     best = int(np.argmin(pvals))
     return AttributionResult(
