@@ -186,3 +186,34 @@ def test_weighted_score_detects_attributes_and_beats_count_on_late_round_noise()
         logp_w.append(np.log10(pw))
         logp_rev.append(np.log10(detect_ids(row[4:], rev, MASTER.provider_key()).p_value))
     assert np.mean(logp_w) < np.mean(logp_rev) - 1.0, (logp_w, logp_rev)
+
+
+# ------------------------------------------------------------------------ the per-text path's shortcuts
+def test_hash_tables_hold_the_prf_values_and_large_ids_fall_back():
+    from stillwatch.core import prf
+    from stillwatch.core.hashtables import MAX_TABLE, TokenHashTables
+
+    tabs = TokenHashTables()
+    assert tabs.covers(70_000) and tabs.tok.shape[0] == 1 << 17 and not tabs.covers(MAX_TABLE)
+    v = np.random.default_rng(1).integers(0, 70_000, size=300)
+    np.testing.assert_array_equal(tabs.tok[v], prf.tok(v))
+    np.testing.assert_array_equal(tabs.fold1[v], prf.fold(v[:, None]))
+    # a text with an id beyond the tables is hashed directly: same counts as the naive per-token loop
+    spec = WatermarkSpec(scheme="tournament", context_width=2, depth=16, score="weighted")
+    ids = [3, 9, MAX_TABLE + 5, 4, 9, MAX_TABLE + 5, 4, 7, 1]
+    s, n = _naive_weighted(MASTER.provider_key()._secret, ids, 2, spec.weights)
+    r = detect_ids(np.array(ids), spec, MASTER.provider_key())
+    assert (r.n_green, r.n_scored) == (s, n)
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.lists(st.integers(0, 12), min_size=0, max_size=60))
+def test_per_text_dedup_equals_first_occurrence(x):
+    from stillwatch.core.windows import first_occurrence
+    from stillwatch.mark.detect import _repeats_dropped
+
+    a = np.asarray(x, dtype=np.uint64)
+    got = _repeats_dropped(a)
+    want = first_occurrence(a)
+    np.testing.assert_array_equal(np.ones(a.shape[0], dtype=bool) if got is None else got, want)
+    assert (got is None) == bool(want.all())

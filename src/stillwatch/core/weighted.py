@@ -121,30 +121,45 @@ class WeightedNull:
 class TournamentScorer:
     """The statistic and exact p-value of one tournament layer: ``count`` (weights None: the number of
     g-values equal to 1, Binomial(n depth, 1/2)) or ``weighted`` (sum_l w_l g_l, :class:`WeightedNull`).
-    Holds the per-weight bit masks and the null's cache, so create one per spec and reuse it."""
+    Holds the weights' bit-plane masks and the null's cache, so create one per spec and reuse it."""
 
     def __init__(self, depth: int, weights=None) -> None:
         self.depth = tournament.check_depth(depth)
         self.weights = None if weights is None else check_weights(weights, self.depth)
         self.null = None if self.weights is None else WeightedNull(self.weights)
-        if self.weights is not None:
-            w = np.asarray(self.weights)
-            self._masks = tuple((int(v), np.uint64(sum(1 << int(j) for j in np.nonzero(w == v)[0]))) for v in np.unique(w))
-        self.per_tuple = self.depth if self.weights is None else int(sum(self.weights))  # largest score of one tuple
+        w = np.ones(self.depth, dtype=np.int64) if self.weights is None else np.asarray(self.weights, dtype=np.int64)
+        # bit planes of the weights: sum_l w_l g_l = sum_b 2^b popcount(u & M_b), M_b = layers whose weight has bit b
+        # set; one popcount per bit of the largest weight (4 for weights up to 15), not one per layer or distinct weight
+        self._planes = tuple((b, np.uint64(sum(1 << int(j) for j in np.nonzero((w >> b) & 1)[0])))
+                             for b in range(int(w.max()).bit_length()) if np.any((w >> b) & 1))
+        self.per_tuple = int(w.sum())  # largest score of one tuple
 
     def stat(self, u: np.ndarray) -> np.ndarray:
-        """Per word u (uint64, any shape): its score (int64, same shape): one popcount per distinct weight."""
-        if self.weights is None:
-            return tournament.ones(u, self.depth)
+        """Per word u (uint64, any shape): its score sum_l w_l g_l (int64, same shape)."""
         u = np.asarray(u, dtype=np.uint64)
-        out = np.zeros(u.shape, dtype=np.int64)
-        for v, mask in self._masks:  # a loop over the (few) distinct weights
+        out = None
+        for b, mask in self._planes:  # a loop over the weights' bit planes (<= 5)
             c = np.bitwise_count(u & mask).astype(np.int64)
-            out += c if v == 1 else v * c
+            if b:
+                c <<= b
+            out = c if out is None else out + c
         return out
+
+    def total(self, u: np.ndarray) -> int:
+        """``stat(u).sum()`` for one text's words u [n] (fewer numpy calls: the per-text detection path)."""
+        return sum(int(np.bitwise_count(u & mask).sum()) << b for b, mask in self._planes)
 
     def pvalue(self, s, n):
         """Exact P(S >= s) under H0 for summed scores s of n distinct tuples (vectorised)."""
+        if isinstance(s, (int, np.integer)) and isinstance(n, (int, np.integer)):  # one text: no array machinery
+            s, n = int(s), int(n)
+            if s <= 0:
+                return 1.0
+            if s > n * self.per_tuple:
+                return 0.0
+            if self.null is None:
+                return min(1.0, float(special.bdtrc(s - 1, n * self.depth, 0.5)))
+            return float(self.null.survival(n)[s])
         if self.null is None:
             return tournament.pvalue(s, n, self.depth)
         return self.null.sf(s, n)

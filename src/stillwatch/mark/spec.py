@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from stillwatch.core.hashtables import TokenHashTables
 from stillwatch.core.prf import PRF_VERSION
 from stillwatch.core.tournament import MAX_DEPTH
 from stillwatch.core.weighted import TournamentScorer, check_weights, linear_weights
@@ -117,6 +118,11 @@ class WatermarkSpec:
         if self.scheme != "tournament":
             raise SpecError(f"scorer is defined for tournament specs, not {self.scheme!r}")
         return TournamentScorer(self.depth, self.weights if self.score == "weighted" else None)
+
+    @functools.cached_property
+    def hash_tables(self) -> TokenHashTables:
+        """Key-independent token-hash tables (:mod:`stillwatch.core.hashtables`), filled on first use."""
+        return TokenHashTables()
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
