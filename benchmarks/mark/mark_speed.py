@@ -281,7 +281,7 @@ def cpu_section(texts: list[np.ndarray], q: bool) -> None:
     rat = bench_per_text_ratio(texts, rounds=5 if q else 15)
     for k, v in rat.items():
         print(f"per-text / batched ({k}): {v['ratio'][0]:.2f}x [{v['ratio'][1]:.2f}, {v['ratio'][2]:.2f}]", file=sys.stderr)
-    cpu = bench_overhead_cpu(steps=8 if q else 40, n_prompts=4 if q else 12)
+    cpu = bench_overhead_cpu(steps=8 if q else 40, n_prompts=4 if q else 16)
     print(f"batch-1 overhead (CPU): {cpu['ab'][0]:+.2%} [{cpu['ab'][1]:+.2%}, {cpu['ab'][2]:+.2%}], inside {cpu['inside'][0]:.2%}",
           file=sys.stderr)
     load1 = os.getloadavg()[0]
