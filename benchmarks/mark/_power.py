@@ -50,6 +50,18 @@ def prefix_pvalues(ids: np.ndarray, spec: WatermarkSpec, key) -> np.ndarray:
     return out
 
 
+def tournament_exact_size(spec: WatermarkSpec, n_scored: np.ndarray, alpha: float) -> float:
+    """Exact size of a tournament layer's test at ``alpha``: the mean over texts of the largest attainable
+    P(S >= s) <= alpha for the text's number of scored tuples (count or weighted null; cached per n)."""
+    sizes = {}
+    for n in np.unique(n_scored):
+        top = int(n) * spec.scorer.per_tuple + 1
+        sf = spec.scorer.pvalue(np.arange(top + 1), np.full(top + 1, int(n)))
+        ok = sf[sf <= alpha]
+        sizes[int(n)] = float(ok.max()) if ok.size else 0.0
+    return float(np.mean([sizes[int(n)] for n in n_scored]))
+
+
 def tokens_to_target(pp: np.ndarray, target: float = TARGET_P) -> float:
     """Smallest T with pp[T] <= target, or inf."""
     hit = np.nonzero(pp <= target)[0]

@@ -34,7 +34,9 @@ import numpy as np
 from scipy import stats as sstats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as data  # noqa: E402
+from _power import tournament_exact_size  # noqa: E402
 
 from stillwatch.mark import MarkConfig, MasterKey, detect_many  # noqa: E402
 
@@ -46,16 +48,6 @@ def corpora(quick: bool) -> dict[str, list[np.ndarray]]:
     docs = [np.asarray(ids, dtype=np.int64) for _, ids in data.human_texts(MIN_TOKENS, quick=quick)]
     chat = [np.asarray(ids, dtype=np.int64) for ids in data.sharegpt_answers(1_000 if quick else 12_000, MIN_TOKENS)]
     return {"human-written docstrings": docs, "ShareGPT answers": chat}
-
-
-def exact_size(spec, n_scored: np.ndarray, alpha: float) -> float:
-    """Mean over texts of the largest attainable P(S >= s) <= alpha for the text's n (count or weighted null)."""
-    sizes = {}
-    for n in np.unique(n_scored):
-        sf = spec.scorer.pvalue(np.arange(int(n) * spec.scorer.per_tuple + 2), np.full(int(n) * spec.scorer.per_tuple + 2, int(n)))
-        ok = sf[sf <= alpha]
-        sizes[int(n)] = float(ok.max()) if ok.size else 0.0
-    return float(np.mean([sizes[int(n)] for n in n_scored]))
 
 
 def spread(texts: list[np.ndarray], spec, n_keys: int) -> dict:
@@ -71,7 +63,7 @@ def spread(texts: list[np.ndarray], spec, n_keys: int) -> dict:
     N = len(texts)
     for a in ALPHAS:
         f = np.array(fpr[a])
-        size = exact_size(spec, n_scored, a)
+        size = tournament_exact_size(spec, n_scored, a)
         m, sd = float(f.mean()), float(f.std(ddof=1))
         half = float(sstats.t.ppf(0.995, n_keys - 1) * sd / np.sqrt(n_keys))
         sd_indep = float(np.sqrt(size * (1 - size) / N))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as data  # noqa: E402
 from mark._frontier_measure import ALPHA, LENGTHS, SUBST, Layer, measure_attribution, measure_layer  # noqa: E402
-from mark._frontier_settings import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings  # noqa: E402
+from mark._frontier_settings import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings, with_score  # noqa: E402
 from _power import median_with_censoring  # noqa: E402
 
 from stillwatch.distill.prompts import generate_prompts  # noqa: E402
@@ -42,13 +41,6 @@ class NotCached(Exception):
 
 def _refuse():
     raise NotCached
-
-
-def with_score(cfg: MarkConfig, score: str) -> MarkConfig:
-    """``cfg`` with every tournament layer scored by ``score`` (the generation is unchanged)."""
-    def f(p):
-        return p if p is None or p.scheme != "tournament" else replace(p, score=score, weights=None)
-    return replace(cfg, provider=f(cfg.provider), account=f(cfg.account))
 
 
 def measure(cfg: MarkConfig, rows, plain, mk) -> dict:
