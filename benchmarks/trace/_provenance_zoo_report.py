@@ -171,6 +171,16 @@ TESTS = [(label, label) for label, _, _ in VARIANTS] + [
     ("nikolic 2N", "Nikolic et al. 2025 on raw + chat answers pooled (2N queries, our budget)")]
 
 
+def _ci(k: int, n: int) -> str:
+    """``k/n`` with its 95% Clopper-Pearson interval."""
+    from stillwatch.core.stats import binomial_interval
+
+    if not n:
+        return "n/a"
+    lo, hi = binomial_interval(k, n, 0.95)
+    return f"{k / n:.3f} ({lo:.2f}-{hi:.2f})"
+
+
 def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
     from stillwatch.core.stats import binomial_interval
 
@@ -185,13 +195,14 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
         "(`suspect_max_tokens=\"auto\"`: byte-level suspects answer 8 tokens, compared by their first word); "
         "ref-gemma-chat is a chat-only reference (it sits raw mode out; the Nikolic baseline, which continues raw text, "
         "does not use it); alpha = 0.05 for every test.", "",
-        "| test | precision | recall | TP / positives | wrong attributions | queries per suspect (median) |",
+        "| test | precision (95% CI) | recall (95% CI) | TP / positives | wrong attributions | queries per suspect (median) |",
         "|---|---|---|---|---|---|",
     ]
     for key, label in TESTS:
         sc = scores[key]
         q = int(np.median([r[f"{key}/queries"] for r in rows])) if rows else 0
-        lines.append(f"| {label} | {sc['precision']:.3f} | {sc['recall']:.3f} | {sc['tp']} / {sc['pos']} | {sc['fp']} | {q} |")
+        lines.append(f"| {label} | {_ci(sc['tp'], sc['tp'] + sc['fp'])} | {_ci(sc['tp'], sc['pos'])} | {sc['tp']} / {sc['pos']} | "
+                     f"{sc['fp']} | {q} |")
     lines += ["", "Per suspect kind (suspects attributed to their true parent; for independents: attributed to any candidate):", "",
               "| kind | suspects | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
     for kind in sorted({r["kind"] for r in rows}):
