@@ -28,8 +28,9 @@ Statistics (each a paired exact test of C against every other panel model, inter
 Null hypothesis for candidate C (stated in every result): the intersection of the statistics' nulls,
 
     H0(C): on prompts from the sampler, in every mode tested the suspect's greedy answer agrees with
-    C's no more often than with at least one other model of the panel, and its answers fall among
-    C's distinctive habits no more often than among those of at least one other panel model.
+    C's no more often than with at least one other model of the panel that answers in that mode, and
+    its answers fall among C's distinctive habits no more often than among those of at least one
+    other panel model.
 
 Per candidate the statistics' IUT p-values are combined by Bonferroni (``min(1, S * min_s p_s)``,
 i.e. Holm's first step over the S statistics), valid under any dependence between them (they use
@@ -87,8 +88,8 @@ from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
 from stillwatch.trace.provenance_stats import (
-    agreement_matrix,
     MIN_PREFIX_CHARS,
+    agreement_matrix,
     bonferroni_combine,
     distinctive_habits,
     first_word,
@@ -104,8 +105,8 @@ log = logging.getLogger(__name__)
 
 NULL_HYPOTHESIS = (
     "H0(C): on prompts drawn from the sampler, in every prompt mode tested the suspect's greedy answer agrees with "
-    "candidate C's no more often than with at least one other model of the panel (the other candidates and the "
-    "independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
+    "candidate C's no more often than with at least one other model of the panel that answers in that mode (the other "
+    "candidates and the independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
     "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
     "at least one other panel model"
 )
