@@ -294,3 +294,8 @@ def test_cli_json_result_and_errors(tmp_path, capsys):
     assert "derived from" in words and "m1" in words and "H0(C)" in words
     code, out, err = _cli(["trace", "provenance", "--suspect", "tiny", "--candidates", str(tmp_path / "nope.txt")], capsys)
     assert code == 2 and "candidates file not found" in err and "Traceback" not in err
+    code, out, err = _cli([*argv[:-1], "--suspect-max-tokens", "many"], capsys)
+    assert code == 2 and "--suspect-max-tokens" in err and "Traceback" not in err
+    code, out, err = _cli([*argv, "--suspect-max-tokens", "8"], capsys)  # 8-token answers, compared by first word
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["suspect_max_tokens"] == 8
