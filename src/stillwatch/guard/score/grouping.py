@@ -24,10 +24,10 @@ is the background, nothing is assumed about rates). A cell's p-value is the exac
 ``P(X >= X_C)`` times the number of cells tested (Bonferroni over every width, both grids offset by
 half a width, every bin, both signals); a cell groups its carriers when that is ``<=
 GroupConfig.alpha`` and chance carriers are a small part of it: the carriers expected by chance,
-``E_C = N_C (K - X_C + 1) / (N - N_C + 1)`` (the carrier rate outside the cell with one
-pseudo-carrier, so a campaign does not raise its own background — the leave-one-out of
-:mod:`~stillwatch.guard.score.nullmodel`'s cohorts), are ``<= GroupConfig.fdr * X_C`` (local false
-discovery rate, Efron et al. 2001). Widths run from an hour (a cohort created together) to a week (a
+``E_C = N_C r`` with ``r`` the carrier rate of the accounts outside every significant cell of the
+signal (one pseudo-carrier: ``(K - K_sig + 1) / (N - N_sig + 1)``; campaigns do not raise the
+background, as a peak caller's local background excludes the peaks), are ``<= GroupConfig.fdr *
+X_C`` (local false discovery rate, Efron et al. 2001). Widths run from an hour (a cohort created together) to a week (a
 campaign's bursts over several nights). A group is a region of excess carriers: the carriers of
 significant cells, cells sharing a carrier joined — as a scan statistic's overlapping significant
 windows are merged into one cluster. Every joining cell is itself significant and pure, so a group
@@ -74,26 +74,32 @@ class Groups:
     score: np.ndarray
 
 
-def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows, n_tests_out: list) -> list[tuple]:
-    """Candidate cells of one signal: (accounts, cell code, x, expected) per (width, grid) pass."""
+def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows) -> tuple[dict, int]:
+    """One signal's cells holding >= 2 carriers, one entry per (carrier, cell): ``acc``, ``code``
+    (bin * 64 + grid), ``x`` (carriers in the cell), ``n_c`` (accounts in it), ``w``, ``lo``/``hi``
+    (its time bounds), with the signal's ``n``, ``k`` and ``bg`` (accounts with a time, per account);
+    and the number of cells tested."""
     idx = np.flatnonzero(has)
     n, k = len(idx), int(np.count_nonzero(carrier[idx]))
     if k < 2 or n < 2:
-        return []
+        return {}, 0
     tt = t[idx]
-    t0, span = float(tt.min()), max(float(tt.max() - tt.min()), 1.0)
+    t0 = float(tt.min())
     car = carrier[idx]
-    out = []
+    parts, n_tests = [], 0
     for g, (w, off) in enumerate((w, off) for w in windows for off in (0.0, 0.5)):
         b = np.floor((tt - t0) / w + off).astype(np.int64)
-        n_tests_out.append(int(b.max()) + 1)
+        n_tests += int(b.max()) + 1
         n_c = np.bincount(b)
         x_c = np.bincount(b[car], minlength=len(n_c))
-        # chance carriers expected in the cell: the carrier rate *outside* it (leave-the-cell-out, one
-        # pseudo-carrier), so a campaign does not raise its own background
-        xc, nc = x_c[b[car]], n_c[b[car]]
-        out.append((idx[car], b[car] * 64 + g, xc, nc * (k - xc + 1) / (n - nc + 1), n, k, nc, w))
-    return out
+        bc = b[car]
+        m = x_c[bc] >= 2
+        lo = t0 + (bc[m] - off) * w
+        parts.append((idx[car][m], bc[m] * 64 + g, x_c[bc][m], n_c[bc][m], np.full(int(m.sum()), w), lo, lo + w))
+    if not parts:
+        return {}, n_tests
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    return dict(zip(("acc", "code", "x", "n_c", "w", "lo", "hi"), cols), n=n, k=k, t=tt), n_tests
 
 
 def _tail(x, n, k, n_c) -> np.ndarray:
@@ -101,31 +107,43 @@ def _tail(x, n, k, n_c) -> np.ndarray:
     return stats.hypergeom.sf(np.asarray(x) - 1, n, k, np.asarray(n_c))
 
 
+def _outside(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per time in ``t``: whether it lies outside every interval ``[lo, hi)`` (vectorised sweep)."""
+    if not len(lo):
+        return np.ones(len(t), bool)
+    edges = np.concatenate([lo, hi])
+    step = np.concatenate([np.ones(len(lo), np.int64), -np.ones(len(hi), np.int64)])
+    o = np.argsort(edges, kind="stable")
+    edges, depth = edges[o], np.cumsum(step[o])
+    pos = np.searchsorted(edges, t, side="right") - 1
+    return np.where(pos >= 0, depth[np.maximum(pos, 0)] <= 0, True)
+
+
 def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: DetectConfig) -> Groups:
     """Groups of carriers by time cells (module docstring). ``times``: one ``(t, has, carrier)`` per
     signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal)."""
     a = len(times[0][0])
     windows = [float(w) for w in cfg.group.windows_us]
-    n_tests: list[int] = []
-    passes = [(s, c) for s, (t, has, car) in enumerate(times) for c in _cells(t, has, car, windows, n_tests)]
     head = np.full(a, -1, np.int64)
     none = Groups(head, np.zeros(a, np.int64), np.ones(a), np.zeros(a), np.zeros(a))
-    if not passes:
+    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows) for t, has, car in times]
+    m = float(sum(n for _, n in sigs))
+    keep = []
+    for s, (c, _) in enumerate(sigs):
+        if not c:
+            continue
+        p = np.minimum(_tail(c["x"], c["n"], c["k"], c["n_c"]) * m, 1.0)
+        # chance carriers expected in a cell: the carrier rate of the accounts outside every
+        # significant cell (one pseudo-carrier), so campaigns do not raise the background
+        sig = p <= cfg.group.alpha
+        out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
+        in_sig_car = np.unique(c["acc"][sig])
+        rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
+        ok = sig & (c["x"] >= 2) & (c["n_c"] * rate <= cfg.group.fdr * c["x"])
+        keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))
+    if not keep or not sum(len(k[0]) for k in keep):
         return none
-    m = float(sum(n_tests))
-    acc = np.concatenate([c[0] for _, c in passes])
-    code = np.concatenate([c[1] * len(KINDS) + s for s, c in passes])
-    x = np.concatenate([c[2] for _, c in passes]).astype(np.float64)
-    e = np.concatenate([c[3] for _, c in passes])
-    n_c = np.concatenate([c[6] for _, c in passes])
-    nn = np.concatenate([np.full(len(c[0]), c[4]) for _, c in passes])
-    kk = np.concatenate([np.full(len(c[0]), c[5]) for _, c in passes])
-    wid = np.concatenate([np.full(len(c[0]), c[7]) for _, c in passes])
-    p = np.minimum(_tail(x, nn, kk, n_c) * m, 1.0)
-    ok = (x >= 2) & (p <= cfg.group.alpha) & (e <= cfg.group.fdr * x)
-    acc, code, x, e, n_c, nn, kk, wid, p = (v[ok] for v in (acc, code, x, e, n_c, nn, kk, wid, p))
-    if not len(acc):
-        return none
+    acc, code, p, wid = (np.concatenate(v) for v in zip(*keep))
     # groups: the carriers of significant cells, cells that share a carrier joined (a region of excess
     # carriers, as overlapping significant windows are merged into one; every cell is strong evidence)
     from stillwatch.guard.score.cluster import components
