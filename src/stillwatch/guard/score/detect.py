@@ -18,7 +18,13 @@ signal                    value                                                 
 ``machine_pacing``        max(timing regularity, round the clock)                      the value itself
 ``burst``                 peak 24 h vs the account's own steady null (signals.py)      FWER x peak-hour multiple
 ``key_rotation``          key hand-overs vs the population's pooled rate (signals.py)  FWER evidence
+``crowded_component``     minutes crowded beyond the hour's own count (signals.py)     FWER x distinct hours x novelty
 ========================  ==========================================================  ============================
+
+A burst is volume too: what the account obtained is measured at the faster of its whole life's rate
+and its busiest 24 hours' (``burst_multiple``, signals.py), so an aged account's harvest night weighs
+as a fresh account's. A crowded component is harvest and coordination at once (weight
+``account.component`` in both noisy-ORs); its evidence carries its own novelty.
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
 requests are weak evidence on their own; small accounts (sybils) are judged through their campaign.
@@ -162,7 +168,8 @@ accounts). The live alarm is a provisional verdict; the final verdicts are
 
 Steps
 =====
-:func:`detect` runs five steps, each a function a test can call on its own:
+:func:`detect` runs five steps (and groups by time, :mod:`~stillwatch.guard.score.grouping`, the
+accounts they leave outside any campaign), each a function a test can call on its own:
 :func:`account_step` (account signals), :func:`link_step` (links: which accounts form a candidate
 campaign), :func:`~stillwatch.guard.score.campaign_signals.campaign_step` (campaign signals per cluster), :func:`score_step` (own, campaign
 and member scores) and :func:`findings_step` (the explained findings). The constants, grouped by
@@ -182,6 +189,7 @@ from stillwatch.guard.score.campaign_signals import CampaignSignals, campaign_st
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
+from stillwatch.guard.score.grouping import Groups, group_findings, group_step, with_groups
 from stillwatch.guard.score.links import Links, edge, link_accounts
 from stillwatch.guard.score.signals import hidden_signals
 
@@ -227,7 +235,7 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
-    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours)
+    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
     return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
@@ -279,10 +287,13 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
-    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours)
+    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours, cfg.rate)
+    # what was obtained, at the faster of the whole life's rate and the busiest 24 hours' (a burst
+    # is as much volume in an aged account as in a fresh one; score/signals.py)
+    obtained = np.maximum(sig["extraction_multiple"], sig["novelty"] * sig["burst_multiple"])
     return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
                           payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
-                          extracted=volume_evidence(sig["extraction_multiple"], cfg), hidden=hidden)
+                          extracted=volume_evidence(obtained, cfg), hidden=hidden)
 
 
 # ------------------------------------------------------------------------------------------ 2. links
@@ -325,10 +336,13 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     # relayed through an app or reseller, so it is not a calibrated statement yet)
     hid = acct.hidden
     own_gate = np.maximum.reduce([acct.extracted, sig["machine_pacing"], hid["burst"]])
-    h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
-                      w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"])
+    # a crowded component (score/signals.py) is harvest and coordination at once; its evidence
+    # already carries its own novelty, so the account's overall novelty does not discount it
+    h_own = _noisy_or(_noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
+                                w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"]),
+                      w.component * hid["component"])
     k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume,
-                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"])
+                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"], w.component * hid["component"])
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
@@ -338,6 +352,7 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
         "shared_payment": acct.payment,
         "burst": hid["burst"],
         "key_rotation": hid["key_rotation"],
+        "crowded_component": hid["component"],
     }
     return OwnScore(score=np.sqrt(h_own * k_own), evidence=evidence, signals=sig)
 
@@ -393,12 +408,20 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
 
 # ---------------------------------------------------------------------------------------- 5. findings
 def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, sc: Scores,
-                  cfg: DetectConfig) -> tuple[list[AccountFinding], list[CampaignFinding]]:
+                  cfg: DetectConfig, groups: Groups | None = None) -> tuple[list[AccountFinding], list[CampaignFinding]]:
     """The explained findings: one per account, one per flagged campaign with listed members (one
-    Python object per account is output, not a hot path)."""
+    Python object per account is output, not a hot path). With ``groups`` (score/grouping.py), the
+    members of a flagged group carry its campaign id (its findings are
+    :func:`~stillwatch.guard.score.grouping.group_findings`')."""
     a = len(account_ids)
     labels = cs.labels
-    camp_id = np.where(sc.in_campaign, np.char.add("campaign-", np.asarray(account_ids, dtype=str)[labels]), "")
+    ids = np.asarray(account_ids, dtype=str)
+    camp_id = np.where(sc.in_campaign, np.char.add("campaign-", ids[labels]), "")
+    listed_any = sc.in_campaign
+    if groups is not None:
+        in_group = (groups.head >= 0) & (groups.score >= cfg.flag_threshold)
+        camp_id = np.where(in_group, np.char.add("campaign-", ids[np.maximum(groups.head, 0)]), camp_id)
+        listed_any = listed_any | in_group
     names = list(own.evidence)
     ev = np.stack([own.evidence[k] for k in names], axis=1) >= cfg.fire_threshold
     sig_cols = {k: np.asarray(v, np.float64) for k, v in own.signals.items()}
@@ -406,11 +429,11 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
     accounts = []
     for i in range(a):
         fired = tuple(nm for nm, f in zip(names, ev[i]) if f)
-        if sc.in_campaign[i]:
+        if listed_any[i]:
             fired = fired + ("campaign",)
         accounts.append(AccountFinding(
             account_id=str(account_ids[i]), score=float(sc.score[i]), flagged=bool(sc.flagged[i]),
-            campaign_id=str(camp_id[i]) if sc.in_campaign[i] else None,
+            campaign_id=str(camp_id[i]) if listed_any[i] else None,
             signals={k: float(v[i]) for k, v in sig_cols.items()} | {"campaign_score": float(sc.campaign[i])},
             exchanges=int(n[i]), human_rate_multiple=float(mult[i]), fired=fired,
             extraction_multiple=float(own.signals["extraction_multiple"][i])))
@@ -466,7 +489,12 @@ def verdicts(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges, acct
     on its own engine between linking and scoring."""
     own = own_score_step(acct, lk, cfg)
     cs = campaign_step(acc, edges, own.signals, lk, cfg, cluster_minutes)
-    return findings_step(account_ids, own, cs, score_step(cs, own, lk, cfg), cfg)
+    sc = score_step(cs, own, lk, cfg)
+    # accounts that share nothing but when they act (score/grouping.py)
+    gr = group_step(acc, acct.hidden, sc.score, sc.flagged, sc.in_campaign, cfg)
+    accounts, campaigns = findings_step(account_ids, own, cs, with_groups(sc, gr, cfg), cfg, gr)
+    campaigns = sorted(campaigns + group_findings(account_ids, acc, gr, cfg), key=lambda c: (-c.score, c.campaign_id))
+    return accounts, campaigns
 
 
 def detect(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges,
