@@ -8,6 +8,7 @@ summation order (64-bit hashes make a collision among the fixture's few thousand
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import sys
 from pathlib import Path
@@ -46,13 +47,28 @@ def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
         r["completion_tokens"] = -1
     for r in bad[3:]:
         r["account_id"] = None
-    schema = pa.schema([f.with_nullable(True) for f in table.schema])  # a log as written, nulls and all
+    # the optional columns a gateway records (issue 13), with nulls: request parameters on two rows
+    # in three, a system-prompt hash on half the humans, a creation time on the campaign accounts
+    created = min(r["ts"] for r in rows) - dt.timedelta(hours=1)
+    for i, r in enumerate(rows + dups + bad):
+        acct = r["account_id"] or ""
+        r["temperature"] = None if i % 3 == 0 else 0.2 * (i % 5)
+        r["max_tokens"] = None if i % 3 == 0 else 256 + (i % 7)
+        r["system_prompt_hash"] = f"sp-{acct[-1]}" if acct.startswith("human-") and int(acct[-1]) % 2 == 0 else None
+        r["account_created_at"] = None if acct.startswith("human-") else created
+    fields = [f.with_nullable(True) for f in table.schema] + [
+        pa.field("temperature", pa.float64()), pa.field("max_tokens", pa.int64()), pa.field("system_prompt_hash", pa.string()),
+        pa.field("account_created_at", pa.timestamp("us", tz="UTC"))]
+    schema = pa.schema(fields)  # a log as written, nulls and all
     out = pa.Table.from_pylist(rows + dups + bad, schema=schema)
     return out, len(rows), {"negative_count:completion_tokens": 3, "missing_value:account_id": 2,
                             "duplicate_request_id": 7}
 
 
 def test_spark_and_duckdb_agree(tmp_path):
+    """Every account signal, score, flag and campaign (signals included: the null-model links,
+    timing links among them) on a log with nulls, duplicates, malformed rows and the optional
+    columns."""
     _require_spark()
     import pyarrow.parquet as pq
 
@@ -138,3 +154,26 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
     assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180
+
+
+def test_active_minutes_same_on_spark_as_on_duckdb():
+    """The synchronised-timing links' input (score/timing.py): each account's distinct active
+    minutes, the same integer minute index on both engines (no hash values)."""
+    _require_spark()
+    import ibis
+
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+    from stillwatch.guard.score.timing import MINUTE_US
+
+    ts = [0, 59_999_999, 60_000_000, 1_764_000_000_123_456, 1_764_000_059_999_999, 1_764_000_060_000_000]
+    data = pa.table({"account_id": ["a", "a", "a", "b", "b", "b"], "ts_us": pa.array(ts, pa.int64())})
+    eng = _SparkEngine(ScanConfig())
+    t = eng.put("am", data)
+    got = sorted(t.select("account_id", minute=t.ts_us // MINUTE_US).distinct().to_pyarrow().to_pylist(),
+                 key=lambda r: (r["account_id"], r["minute"]))
+    m = ibis.memtable(data)
+    duck = sorted(ibis.duckdb.connect().execute(m.select("account_id", minute=m.ts_us // MINUTE_US).distinct())
+                  .to_dict("records"), key=lambda r: (r["account_id"], r["minute"]))
+    want = sorted({(a, x // MINUTE_US) for a, x in zip(data["account_id"].to_pylist(), ts)})
+    assert [(r["account_id"], r["minute"]) for r in got] == want
+    assert [(r["account_id"], int(r["minute"])) for r in duck] == want

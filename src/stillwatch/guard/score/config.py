@@ -9,6 +9,24 @@ campaign's evidence and score), :class:`LiveConfig` (the streaming scorer's prov
 The reasoning behind each rule is in :mod:`stillwatch.guard.score.detect`'s docstring; each field
 below says what it is and why its default. Invalid values raise
 :class:`~stillwatch.errors.GuardInputError` naming the field, the value and the allowed range.
+
+Inventory (issue 13: which constants are calibrated on the scanned log, which stay hand-set)
+============================================================================================
+* **Levels of a stated test** — ``LinkConfig.alpha``, ``LinkConfig.cohort_fdr``,
+  ``GroupConfig.alpha``/``fdr`` (and ``signals.FWER_DECADES``): conventional error rates; what they
+  gate is calibrated on the log (popularity of items, arrivals, each account's own rate per slot in
+  :mod:`~stillwatch.guard.score.timing`, the population's pooled key hand-over rate, the members'
+  own repeat rate in :func:`~stillwatch.guard.score.extraction.member_novelty_weight`).
+* **Rates against the human-feasible rate** (:class:`~stillwatch.guard.features.rates.HumanRate`) —
+  ``full_volume_multiple``, ``full_rate_multiple``, ``clock_min_rate``, ``full_harvest_hours``: stated
+  in people's reading time, not in the simulator's volumes.
+* **Evidence weights of the noisy-ORs** (``AccountConfig``/``CampaignConfig``/``LiveConfig`` weights in
+  [0, 1]) and the shares that map a value to evidence (``capability_base``, ``scripted_full``,
+  ``member_share``, ``focus``, ``share``, ``coherence``, ``full_template_share``, ``hetero_sd``,
+  ``office_discount``): hand-set, each with its reason beside it; not yet replaced by log-calibrated
+  quantities (changing them moves every figure of ``benchmarks/RESULTS.md``; each replacement must
+  be checked on held-out A-D and the simulator families before it lands).
+* **Bounds on work** — ``pair_budget``, ``workload_em``, ``max_parts``: cost, not evidence.
 """
 
 from __future__ import annotations
@@ -107,6 +125,8 @@ class LinkConfig:
     #: population with many templated accounts does not pass by chance.
     coherence_min_users: int = 10
     #: An account is "fully templated" with >= this share of its requests on shared templates. 0.9.
+    #: Also the focus at which a key is a *wrapper* (on nearly every request of its users: a system
+    #: prompt), one choice per account that never links by the key rules (links.key_link_stats).
     full_template_share: float = 0.9
     #: Timing regularity links through a shared address only over >= this many gaps. 20: a coefficient
     #: of variation from five gaps is chance for a person.
