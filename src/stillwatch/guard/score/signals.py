@@ -12,24 +12,29 @@ afternoon) stays weak, and a large but expected volume (a steady app backend) st
 Attacker model: the attacker controls its accounts' timing, keys and prompts, but must still obtain
 its answers through them; each rule below names what it must give up to stay quiet.
 
-* **burst against the account's own baseline** (:func:`burst`) — H0: the account is *steady*: the
-  ``n`` requests it sent from the start of its baseline (its creation time when the log records it,
-  not before the log's start; else its first request) to the *end of the log* fall independently
-  and uniformly over those ``T`` days (at least one). The silence after a burst is part of the
-  account's observable life, so an account first seen on its burst night and dormant for the rest
-  of the log has a baseline too — its age does not matter, only how long the log watched it. Any
+* **burst against the account's own baseline** (:func:`burst`) — H0: up to its busiest day the
+  account was *steady*: the ``n`` requests it sent from the start of its baseline (its creation
+  time when the log records it, not before the log's start; else its first request) to the end of
+  its busiest 24 hours fall independently and uniformly over those ``T`` days (at least one). Any
   24 consecutive hours lie inside one of ``ceil(T)`` aligned 48-hour windows, each holding
   ``Bin(n, 2/T)`` requests under H0, so ``P(peak 24 h >= k) <= ceil(T) * P(Bin(n, min(1, 2/T)) >=
-  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account watched
-  for one day only (created, or first seen, on the log's last day) has no baseline (T = 1, p = 1) and
-  is judged by its volume instead. Magnitude: the account's busiest clock hour as a multiple of one
-  person reading full-time (1 = a person could just keep up). To stay quiet the harvest must be
-  spread over the account's whole observable life at a human rate.
-  *Against the population* the burst is measured as a new account's whole life is: its
-  ``burst_multiple`` is the human-rate multiple of the busiest 24 hours alone (their reading time
-  over their first-to-last span, :func:`~stillwatch.guard.features.rates.human_rate_multiple`), so
-  an aged account's harvest night is as much volume as a fresh account's (the scorer takes the
-  larger of it and the whole-life extraction multiple).
+  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account whose
+  busiest day *is* its first (a one-off batch job, a new account) has no baseline to burst
+  against (T = 1, p = 1) and is judged by its volume instead; an aged account — history in the
+  log, or a creation time long before — that sends hundreds of requests in one night is surprising
+  whatever its age. Magnitude: the account's busiest clock hour as a multiple of one person
+  reading full-time (1 = a person could just keep up). To stay quiet the harvest must be spread
+  over the account's whole life at a human rate.
+  *Volume whatever the age*: the account's ``burst_multiple`` is the human-rate multiple of its
+  busiest 24 hours alone (their reading time over their first-to-last span,
+  :func:`~stillwatch.guard.features.rates.human_rate_multiple`), so an aged account's harvest night
+  is as much volume as a fresh account's whole life (the scorer takes the larger of it and the
+  whole-life extraction multiple).
+  *Dormant after it* (``dormant_p``, a grouping signal, :mod:`~stillwatch.guard.score.grouping`):
+  the same test over the account's whole observable life, to the log's end, with all its
+  requests — the silence after a burst makes a fresh account's burst night surprising too. It is
+  not own-score evidence: one fresh account that works one night and stops is also what a one-off
+  batch customer looks like; many of them in the same nights are a campaign.
   *A burst that recurs is the account's baseline, not a departure* (a firm's batch job busy on
   several days): H0' — the busiest 24 h and the busiest 24 h not overlapping them (the runner-up,
   ``k2``; 0 if none) are Poisson counts whose rates differ by at most ``RECUR_RATIO``; given their
@@ -219,10 +224,14 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     first, last = col("first_us"), col("last_us")
     created = np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None
     # the observable life: to the end of the log (the silence after a burst is part of it)
-    end = np.full(a, float(last.max()) if a else 0.0)
-    days = baseline_days(first, end, created, float(first.min()) if a else None)
-    b = burst(n, col("peak_day_n"), col("peak_hour_s"), days, a,
-              col("runner_day_n") if "runner_day_n" in acc else None)
+    start = float(first.min()) if a else None
+    end = col("peak_end_us") if "peak_end_us" in acc else last
+    days = baseline_days(first, end, created, start)
+    runner = col("runner_day_n") if "runner_day_n" in acc else None
+    b = burst(col("upto_peak_n") if "upto_peak_n" in acc else n, col("peak_day_n"), col("peak_hour_s"), days, a, runner)
+    # burst-then-dormant over the whole observable life, to the log's end (a grouping signal only)
+    life = baseline_days(first, np.full(a, float(last.max()) if a else 0.0), created, start)
+    dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"])
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
@@ -236,6 +245,6 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
                "fast_share": f["fast_share"], "fast_expected": f["fast_expected"], "fast_p": f["fast_p"],
                "fast_hours": f["fast_hours"], "burst_multiple": burst_mult, "crowded_hours": col("crowd_hours"),
                "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
-               "component_hours": cc["hours"]}
+               "component_hours": cc["hours"], "observed_days": life, "dormant_p": dormant_p}
     return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"],
-                     "component": cc["evidence"]}
+                     "component": cc["evidence"], "dormant": fwer_evidence(dormant_p, a) * np.clip(b["peak_hour_multiple"], 0, 1)}
