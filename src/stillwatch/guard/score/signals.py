@@ -75,8 +75,12 @@ its answers through them; each rule below names what it must give up to stay qui
   hours; its magnitude is what it obtained: the reading hours of its *distinct* prompts on the
   campaign volume scale (``full_harvest_hours``) times its novelty (distinct prompts / rows) — a
   nightly batch of six fixed inputs (a monitor) or a benchmark run again and again (an evaluation
-  lab) obtains little that is new. Evidence: ``fwer_evidence(min p, H)`` times that magnitude. To stay
-  quiet the harvest must be sent no faster per minute than the rest of the hour's traffic.
+  lab) obtains little that is new — times how much it is a *part*: ``min(1, 2 (1 - share))`` of the
+  account's rows (full while the component is at most half of them; a component that is all of the
+  account is the account itself, whose pacing and volume the account-level signals already
+  measure — a one-off batch customer is not counted twice). Evidence: ``fwer_evidence(min p, H)``
+  times that magnitude. To stay quiet the harvest must be sent no faster per minute than the rest of
+  the hour's traffic.
 """
 
 from __future__ import annotations
@@ -195,18 +199,23 @@ def crowded_hours(cand: pa.Table, n_hours: int) -> pa.Table:
                      "hr": cand["hr"].filter(pa.array(keep)), "crowd_p": pa.array(p[keep], pa.float64())})
 
 
-def crowded_component(crowd_p, comp_n, comp_prompts, comp_s, n_hours: float, full_hours: float) -> dict[str, np.ndarray]:
+def crowded_component(crowd_p, comp_n, comp_prompts, comp_s, n_hours: float, full_hours: float,
+                      n=None) -> dict[str, np.ndarray]:
     """The crowded component's evidence (module docstring): ``crowd_p`` (the smallest hour p-value,
     1 where none; 0 in the input means no crowded hour), ``novelty`` (distinct prompts / rows),
-    ``hours`` (reading hours of its distinct prompts) and ``evidence`` = fwer_evidence(p, n_hours)
-    x log1p(hours) / log1p(full_hours) x novelty."""
+    ``hours`` (reading hours of its distinct prompts), ``part`` (``min(1, 2 (1 - comp_n / n))``: 1
+    while the component is at most half of the account's ``n`` rows, 0 when it is all of them) and
+    ``evidence`` = fwer_evidence(p, n_hours) x log1p(hours) / log1p(full_hours) x novelty x part."""
     k = np.asarray(comp_n, np.float64)
+    total = k if n is None else np.asarray(n, np.float64)
+    part = np.clip(2.0 * (1.0 - k / np.maximum(total, 1.0)), 0.0, 1.0) if n is not None else np.ones(len(k))
     p = np.where(k > 0, np.asarray(crowd_p, np.float64), 1.0)
     p = np.where(p > 0, p, np.where(k > 0, 1e-300, 1.0))
     nov = np.where(k > 0, np.asarray(comp_prompts, np.float64) / np.maximum(k, 1.0), 0.0)
     hours = np.asarray(comp_s, np.float64) * nov / 3600.0
     mag = np.clip(np.log1p(hours) / np.log1p(full_hours), 0.0, 1.0)
-    return {"crowd_p": p, "novelty": nov, "hours": hours, "evidence": fwer_evidence(p, int(n_hours)) * mag * nov}
+    return {"crowd_p": p, "novelty": nov, "hours": hours, "part": part,
+            "evidence": fwer_evidence(p, int(n_hours)) * mag * nov * part}
 
 
 def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
@@ -235,7 +244,7 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
-                           float(col("active_hours").sum()), full_hours)
+                           float(col("active_hours").sum()), full_hours, n)
     r = key_rotation(n, col("key_rotations"), a)
     f = fast_substream(n, col("fast_n"), col("fast_s"), col("fast_expected"), a, full_hours)
     signals = {"peak_day_requests": col("peak_day_n"), "baseline_days": days, "burst_p": b["burst_p"],
