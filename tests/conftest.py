@@ -3,16 +3,22 @@
 torch runs single-threaded in the tests: on a 2-vCPU machine shared with other work, OpenMP's
 spinning threads make small-model generation 10-20x slower than one thread (measured: tiny model,
 batch 64, 48 tokens: 1.1 s with 1 thread vs 8-22 s with 2 threads under load).
+
+Spark's driver JVM (the one JVM local mode starts, shared by every Spark test) runs with the C1 JIT
+only and the serial collector: a test's queries are many small plans over a few thousand rows, so the
+optimising C2 compiler and parallel GC threads cost far more CPU than they return (measured on
+``tests/guard/test_guard_spark.py``: 123 s of CPU with the defaults, 66 s with these two flags).
+What Spark computes is the same; a PYSPARK_SUBMIT_ARGS already set is left alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("PYSPARK_SUBMIT_ARGS", '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" pyspark-shell')
 
 try:  # torch is part of the `models` extra; the core tests do not need it
     import torch
@@ -23,57 +29,15 @@ except ImportError:  # pragma: no cover
 
 
 import pytest  # noqa: E402
+from cli_run import run_cli  # noqa: E402
 
 
-@dataclasses.dataclass(frozen=True)
-class CliResult:
-    """What one `stillwatch` command did: exit code, stdout, stderr."""
-
-    code: int
-    out: str
-    err: str
-
-    def ok(self) -> CliResult:
-        """Assert success (exit 0, no traceback); returns self."""
-        assert self.code == 0, (self.code, self.out[-2000:], self.err[-2000:])
-        assert "Traceback" not in self.err, self.err
-        return self
-
-    def user_error(self, *fragments: str) -> CliResult:
-        """Assert the user-error contract: exit 2, exactly one line on stderr, no traceback, and each
-        of ``fragments`` in that line."""
-        assert self.code == 2, (self.code, self.out[-2000:], self.err[-2000:])
-        assert "Traceback" not in self.err + self.out, self.err
-        lines = self.err.strip().splitlines()
-        assert len(lines) == 1, self.err
-        for f in fragments:
-            assert f in lines[0], (f, lines[0])
-        return self
-
-    def json(self) -> object:
-        """stdout parsed as one JSON document (``--json`` prints nothing else there)."""
-        import json
-
-        return json.loads(self.out)
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run `stillwatch ARGS...` in-process through ``main()`` — the entry point users run — and
-    return a :class:`CliResult`. The one way the suite drives the command line."""
-    from stillwatch.cli.main import main
-
-    def run(*args: object) -> CliResult:
-        capsys.readouterr()  # drop anything printed before the command
-        try:
-            main([str(a) for a in args])
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return CliResult(code, out, err)
-
-    return run
+@pytest.fixture(scope="session")
+def cli():
+    """``cli(*args)`` runs `stillwatch ARGS...` through ``main()`` in-process and returns a
+    :class:`cli_run.CliResult`: the one way the suite drives the command line (session-scoped, so that
+    module-scoped fixtures that build material through the commands use it too)."""
+    return run_cli
 
 
 @pytest.fixture(scope="session")

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from cli_run import CliResult, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 
 
-def cli(*args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    e = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    r = subprocess.run([sys.executable, "-m", "stillwatch.cli.main", *args], capture_output=True, text=True, env=e, timeout=600)
-    if check and r.returncode != 0:
-        raise AssertionError(f"stillwatch {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+def cli(*args: str, check: bool = True) -> CliResult:
+    """`stillwatch ARGS...` in-process through ``main()`` (the suite's one CLI runner); the gateway
+    under test is the separate process."""
+    r = run_cli(*args)
+    if check:
+        r.ok()
     return r
 
 
@@ -42,7 +44,7 @@ class Site:
     keys: dict[str, str] = field(default_factory=dict)  # account -> API key
     key_ids: dict[str, str] = field(default_factory=dict)
 
-    def admin(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def admin(self, *args: str, check: bool = True) -> CliResult:
         return cli("gateway", *args, "--ledger", self.ledger, check=check)
 
     def add_account(self, account: str, accept: bool = True, payment: str | None = None) -> str:

@@ -27,9 +27,9 @@ def _records(ledger: str, kind: str) -> list[dict]:
 def test_admin_cli_keys_shown_once_and_stored_as_digests(gw):
     site = gw.site
     site.admin("accounts", "add", "carol", "--payment-fingerprint", "pm_77")
-    issued = json.loads(site.admin("keys", "issue", "carol", "--json").stdout)
+    issued = json.loads(site.admin("keys", "issue", "carol", "--json").out)
     key = issued["api_key"]
-    listed = site.admin("accounts", "list", "--json").stdout
+    listed = site.admin("accounts", "list", "--json").out
     assert issued["key_id"] in listed and key not in listed
     import sqlite3
 
@@ -72,7 +72,7 @@ def test_terms_must_be_accepted_and_acceptance_is_recorded(gw, tmp_path):
     assert json.loads(pub[1]["details"])["terms_sha256"] == hashlib.sha256(b"New terms.\n").hexdigest()
     site.admin("accounts", "add", "erin")
     r = site.admin("tos", "accept", "erin", "--version", "v1", check=False)
-    assert r.returncode == 2 and "not the current version" in r.stderr
+    assert r.code == 2 and "not the current version" in r.err
 
 
 def test_revoke_disable_take_effect_on_next_request(gw):
@@ -82,7 +82,7 @@ def test_revoke_disable_take_effect_on_next_request(gw):
     site.admin("keys", "revoke", site.key_ids["frank"])
     r = chat(gw.url, key)
     assert r.status_code == 401 and r.json()["error"]["code"] == "revoked_api_key"
-    new = json.loads(site.admin("keys", "issue", "frank", "--json").stdout)["api_key"]
+    new = json.loads(site.admin("keys", "issue", "frank", "--json").out)["api_key"]
     assert chat(gw.url, new).status_code == 200
     site.admin("accounts", "disable", "frank")
     r = chat(gw.url, new)
@@ -100,7 +100,7 @@ def test_rate_limits_follow_the_account_through_rotation(gw):
     r = chat(gw.url, key)
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_requests"
     assert 1 <= int(r.headers["retry-after"]) <= 60
-    rotated = json.loads(site.admin("keys", "rotate", site.key_ids["gina"], "--json").stdout)
+    rotated = json.loads(site.admin("keys", "rotate", site.key_ids["gina"], "--json").out)
     assert chat(gw.url, key).json()["error"]["code"] == "revoked_api_key"
     r = chat(gw.url, rotated["api_key"])
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limit_requests"  # rotation reset nothing

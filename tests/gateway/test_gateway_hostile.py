@@ -131,8 +131,8 @@ def test_no_secret_in_logs_responses_or_ledger(attacked):
     site.admin("keys", "revoke", site.key_ids["fuzzer"])  # revoked through the CLI while the gateway runs
     seen = seen + [chat(gw.url, site.keys["fuzzer"]).content]
     log = gw.log_path.read_bytes()
-    listed = site.admin("accounts", "list", "--json").stdout.encode()
-    verify = cli("ledger", "verify", site.ledger, "--json").stdout.encode()
+    listed = site.admin("accounts", "list", "--json").out.encode()
+    verify = cli("ledger", "verify", site.ledger, "--json").out.encode()
     with Ledger.open(site.ledger) as led:
         leaves = b"\n".join(d for _, _, d, _ in led.store.iter_leaves())
     files = b"".join(p.read_bytes() for p in Path(site.ledger).parent.glob(Path(site.ledger).name + "*"))

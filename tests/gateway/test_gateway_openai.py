@@ -122,4 +122,4 @@ def test_ledger_verifies_and_guard_reads_it(gw, tmp_path):
     out = tmp_path / "findings.json"
     r = cli("guard", "scan", "--input", gw.site.ledger, "--out", str(out), "--json")
     doc = json.loads(out.read_text())
-    assert doc["n_rows"] >= 10, r.stdout
+    assert doc["n_rows"] >= 10, r.out

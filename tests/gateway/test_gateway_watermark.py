@@ -40,7 +40,7 @@ def test_answers_detected_and_attributed(tmp_path):
     ids = tmp_path / "ids.txt"
     ids.write_text("\n".join(ACCOUNTS + [f"decoy-{i}" for i in range(30)]) + "\n")
     res = [json.loads(x) for x in cli("mark", "detect", "--master-key", str(site.master_key), "--input", str(texts),
-                                      "--accounts", str(ids), "--model", "smollm2", "--json").stdout.splitlines()]
+                                      "--accounts", str(ids), "--model", "smollm2", "--json").out.splitlines()]
     truth = [a for a, _, _ in answers]
     named = [r["account"] for r in res]
     assert all(n in (t, None) for n, t in zip(named, truth)), (named, truth)  # never the wrong account

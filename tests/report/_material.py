@@ -14,22 +14,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from stillwatch.cli.main import main
 from stillwatch.ledger import Exchange, Investment, Ledger, ToSAcceptance
 from stillwatch.mark import MasterKey
 
 TERMS = "Example API terms v3: outputs may not be used to train competing models."
-
-
-def run(argv: list[str], capsys) -> str:
-    """Run the CLI in-process; return stdout (raises on a non-zero exit)."""
-    capsys.readouterr()
-    try:
-        main([str(a) for a in argv])
-    except SystemExit as exc:
-        if exc.code:
-            raise AssertionError(f"{argv[:3]} exited {exc.code}: {capsys.readouterr().err}") from None
-    return capsys.readouterr().out
 
 
 def make_ledger(path: Path, n_exchanges: int = 20000) -> dict:
@@ -54,13 +42,14 @@ def make_ledger(path: Path, n_exchanges: int = 20000) -> dict:
     return {"accounts": accounts}
 
 
-def make_material(tmp: Path, capsys) -> dict:
-    """Every evidence file a case needs; returns their paths and the secrets used (for the leak scan)."""
+def make_material(tmp: Path, cli) -> dict:
+    """Every evidence file a case needs, built with ``cli`` (the conftest fixture); returns their paths
+    and the secrets used (for the leak scan)."""
     tmp.mkdir(parents=True, exist_ok=True)
     ledger = tmp / "evidence.db"
     make_ledger(ledger)
     findings = tmp / "findings.json"
-    run(["guard", "scan", "--input", ledger, "--out", findings], capsys)
+    cli("guard", "scan", "--input", ledger, "--out", findings).ok()
     flagged = [a["account_id"] for a in json.loads(findings.read_text())["accounts"]]
     assert flagged, "the scan must flag the simulated campaign"
     master, other = tmp / "master.key", tmp / "never-deployed.key"
@@ -69,26 +58,26 @@ def make_material(tmp: Path, capsys) -> dict:
     leaker = flagged[0]
     prompts = tmp / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": f"Explain topic number {i} in detail."}) + "\n" for i in range(4)))
-    run(["mark", "generate", "--master-key", master, "--account", leaker, "--prompts", prompts, "--out", tmp / "leaked_wm.jsonl",
-         "--model", "tiny", "--max-new-tokens", "160", "--seed", "1"], capsys)
-    run(["mark", "generate", "--master-key", master, "--account", leaker, "--prompts", prompts, "--out", tmp / "leaked_plain.jsonl",
-         "--model", "tiny", "--max-new-tokens", "160", "--no-watermark", "--seed", "2"], capsys)
+    cli("mark", "generate", "--master-key", master, "--account", leaker, "--prompts", prompts, "--out", tmp / "leaked_wm.jsonl",
+        "--model", "tiny", "--max-new-tokens", "160", "--seed", "1").ok()
+    cli("mark", "generate", "--master-key", master, "--account", leaker, "--prompts", prompts, "--out", tmp / "leaked_plain.jsonl",
+        "--model", "tiny", "--max-new-tokens", "160", "--no-watermark", "--seed", "2").ok()
     leaked = tmp / "leaked.jsonl"
     leaked.write_text((tmp / "leaked_wm.jsonl").read_text() + (tmp / "leaked_plain.jsonl").read_text())
     cands = tmp / "candidates.txt"
     cands.write_text("\n".join(sorted(set(flagged[:30]) | {leaker})) + "\n")
     detections = tmp / "detections.jsonl"
-    detections.write_text(run(["mark", "detect", "--master-key", master, "--input", leaked, "--accounts", cands, "--model", "tiny",
-                               "--json"], capsys))
+    detections.write_text(cli("mark", "detect", "--master-key", master, "--input", leaked, "--accounts", cands, "--model", "tiny",
+                                "--json").ok().out)
     dp = tmp / "p.jsonl"
-    run(["distill", "prompts", "--out", dp, "--n", "12"], capsys)
-    run(["distill", "harvest", "--teacher", "tiny", "--prompts", dp, "--accounts", "3", "--out", tmp / "t.jsonl",
-         "--master-key", master, "--max-new-tokens", "48"], capsys)
-    run(["distill", "train", "--transcripts", tmp / "t.jsonl", "--student", "tiny", "--out", tmp / "student", "--epochs", "2"], capsys)
+    cli("distill", "prompts", "--out", dp, "--n", "12").ok()
+    cli("distill", "harvest", "--teacher", "tiny", "--prompts", dp, "--accounts", "3", "--out", tmp / "t.jsonl",
+        "--master-key", master, "--max-new-tokens", "48").ok()
+    cli("distill", "train", "--transcripts", tmp / "t.jsonl", "--student", "tiny", "--out", tmp / "student", "--epochs", "2").ok()
     traces = {}
     for role, suspect, key in (("suspect", tmp / "student", master), ("control", "tiny", master), ("wrong-key", tmp / "student", other)):
-        out = run(["trace", "radioactivity", "--suspect", suspect, "--master-key", key, "--transcripts", tmp / "t.jsonl",
-                   "--max-new-tokens", "16", "--json"], capsys)
+        out = cli("trace", "radioactivity", "--suspect", suspect, "--master-key", key, "--transcripts", tmp / "t.jsonl",
+                  "--max-new-tokens", "16", "--json").ok().out
         traces[role] = tmp / f"trace-{role}.json"
         traces[role].write_text(out.strip().splitlines()[-1])
     secrets = [MasterKey.load(master), MasterKey.load(other)]

@@ -12,59 +12,31 @@ from pathlib import Path
 
 import pytest
 
-from _material import make_material, run
+from _material import make_material
 
 pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    capsys = _Cap()
+def built(tmp_path_factory, cli):
     tmp = tmp_path_factory.mktemp("case")
-    with capsys:
-        mat = make_material(tmp / "material", capsys)
-        case = tmp / "case"
-        run(["case", "init", case, "--title", "Example Lab v. Harvester", "--ledger", mat["ledger"], "--actor", "counsel@example"], capsys)
-        run(["case", "add-guard", case, mat["findings"], "--command", "stillwatch guard scan --input evidence.db --out findings.json"], capsys)
-        run(["case", "add-mark", case, mat["detections"]], capsys)
-        for role, path in mat["traces"].items():
-            run(["case", "add-trace", case, path, "--role", role], capsys)
-        run(["case", "add-provenance", case, Path(__file__).with_name("provenance_fixture.json")], capsys)
-        run(["case", "add-ledger", case, "--flagged", "--kind", "investment"], capsys)
-        out = json.loads(run(["case", "build", case, "--json"], capsys).strip().splitlines()[-1])
+    mat = make_material(tmp / "material", cli)
+    case = tmp / "case"
+    cli("case", "init", case, "--title", "Example Lab v. Harvester", "--ledger", mat["ledger"], "--actor", "counsel@example").ok()
+    cli("case", "add-guard", case, mat["findings"], "--command", "stillwatch guard scan --input evidence.db --out findings.json").ok()
+    cli("case", "add-mark", case, mat["detections"]).ok()
+    for role, path in mat["traces"].items():
+        cli("case", "add-trace", case, path, "--role", role).ok()
+    cli("case", "add-provenance", case, Path(__file__).with_name("provenance_fixture.json")).ok()
+    cli("case", "add-ledger", case, "--flagged", "--kind", "investment").ok()
+    out = json.loads(cli("case", "build", case, "--json").ok().out.strip().splitlines()[-1])
     return {"mat": mat, "case": case, "out": out, "tmp": tmp}
 
 
-class _Cap:
-    """capsys for a module-scoped fixture: captures the CLI's stdout/stderr."""
-
-    def __enter__(self):
-        import io
-        import sys
-
-        self._saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
-        return self
-
-    def __exit__(self, *exc):
-        import sys
-
-        sys.stdout, sys.stderr = self._saved
-
-    def readouterr(self):
-        import sys
-
-        out, err = sys.stdout.getvalue(), sys.stderr.getvalue()
-        for s in (sys.stdout, sys.stderr):
-            s.seek(0)
-            s.truncate()
-        return type("R", (), {"out": out, "err": err})()
-
-
-def test_case_verifies_with_only_the_public_key(built, tmp_path, capsys):
+def test_case_verifies_with_only_the_public_key(built, tmp_path, cli):
     pub = tmp_path / "given.pub"  # the verifier's own copy of the key, not the bundle's
     pub.write_text((built["case"] / "case.pub").read_text())
-    out = run(["case", "verify", built["out"]["bundle"], "--public-key", pub, "--json"], capsys)
+    out = cli("case", "verify", built["out"]["bundle"], "--public-key", pub, "--json").ok().out
     res = json.loads(out)
     n_ex = sum(1 for line in (built["case"] / "exhibits" / "records.jsonl").read_text().splitlines() if line)
     assert res["ok"] and res["records_proven"] == n_ex > 0
