@@ -4,6 +4,8 @@ scripts never import each other, so what both need lives here."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mark._synthid_baseline import SynthIDBaseline
 
 from stillwatch.mark import LayerParams, MarkConfig
@@ -46,10 +48,20 @@ def settings() -> dict[str, object]:
 
 def cache_id(cfg: MarkConfig) -> dict:
     """What determines a setting's answers (so that new MarkConfig fields or defaults keep the cache valid)."""
-    acc = cfg.account_spec(ACCOUNT).to_dict() if cfg.account is not None else None
-    return {"provider": cfg.provider_spec().to_dict(), "account": acc, "sharing": cfg.sharing,
+    def gen(spec) -> dict:  # the detection statistic (score, weights) does not change the answers
+        return {k: v for k, v in spec.to_dict().items() if k not in ("score", "weights")}
+
+    acc = gen(cfg.account_spec(ACCOUNT)) if cfg.account is not None else None
+    return {"provider": gen(cfg.provider_spec()), "account": acc, "sharing": cfg.sharing,
             "order": cfg.order if cfg.provider.scheme == "tournament" else None, "candidates": cfg.candidates, "margin": cfg.margin}
 
+
+
+def with_score(cfg: MarkConfig, score: str) -> MarkConfig:
+    """``cfg`` with every tournament layer scored by ``score`` (the generation is unchanged)."""
+    def f(p):
+        return p if p is None or p.scheme != "tournament" else replace(p, score=score, weights=None)
+    return replace(cfg, provider=f(cfg.provider), account=f(cfg.account))
 
 
 def _slug(name: str) -> str:

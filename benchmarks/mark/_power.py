@@ -39,15 +39,27 @@ def prefix_pvalues(ids: np.ndarray, spec: WatermarkSpec, key) -> np.ndarray:
         n_s, n_g = np.cumsum(scored), np.cumsum(hit)
         p = np.where(n_s > 0, stats.binomial_tail(n_g, n_s, spec.gamma), 1.0)
     elif spec.scheme == "tournament":
-        hit = tournament.ones(tournament.words(k0, k1, folds, tok), spec.depth) * scored
+        hit = spec.scorer.stat(tournament.words(k0, k1, folds, tok)) * scored
         n_s, n_g = np.cumsum(scored), np.cumsum(hit)
-        p = np.where(n_s > 0, tournament.pvalue(n_g, n_s, spec.depth), 1.0)
+        p = np.where(n_s > 0, spec.scorer.pvalue(n_g, n_s), 1.0)
     else:
         sc = schemes.gumbel_scores(schemes.gumbel_uniforms(k0, k1, folds, tok)) * scored
         n_s, s = np.cumsum(scored), np.cumsum(sc)
         p = np.where(n_s > 0, stats.gamma_tail(s, n_s), 1.0)
     out[h + 1 :] = p  # prefix of T tokens holds windows 0..T-h-1
     return out
+
+
+def tournament_exact_size(spec: WatermarkSpec, n_scored: np.ndarray, alpha: float) -> float:
+    """Exact size of a tournament layer's test at ``alpha``: the mean over texts of the largest attainable
+    P(S >= s) <= alpha for the text's number of scored tuples (count or weighted null; cached per n)."""
+    sizes = {}
+    for n in np.unique(n_scored):
+        top = int(n) * spec.scorer.per_tuple + 1
+        sf = spec.scorer.pvalue(np.arange(top + 1), np.full(top + 1, int(n)))
+        ok = sf[sf <= alpha]
+        sizes[int(n)] = float(ok.max()) if ok.size else 0.0
+    return float(np.mean([sizes[int(n)] for n in n_scored]))
 
 
 def tokens_to_target(pp: np.ndarray, target: float = TARGET_P) -> float:

@@ -32,6 +32,7 @@ from scipy import stats as sstats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
 import _data as data  # noqa: E402  (this part's shared data)
+from _power import tournament_exact_size  # noqa: E402
 
 from stillwatch.core import stats  # noqa: E402
 from stillwatch.mark import LayerParams, MarkConfig, WatermarkSpec, detect_many  # noqa: E402
@@ -58,12 +59,12 @@ def layer_specs() -> dict[str, tuple[WatermarkSpec, object]]:
 
 
 def exact_size(spec: WatermarkSpec, n_scored: np.ndarray, alpha: float) -> float:
-    """The test's exact size at ``alpha``: attainable binomial tail (KGW: n trials at gamma; tournament:
-    n * depth fair coins), alpha itself for the continuous Gumbel score."""
+    """The test's exact size at ``alpha``: attainable tail (KGW: binomial, n trials at gamma; tournament:
+    the count or weighted null of n tuples), alpha itself for the continuous Gumbel score."""
     if spec.scheme == "kgw":
         return exact_size_kgw(n_scored, spec.gamma, alpha)
     if spec.scheme == "tournament":
-        return exact_size_kgw(np.asarray(n_scored) * spec.depth, 0.5, alpha)
+        return tournament_exact_size(spec, np.asarray(n_scored), alpha)
     return alpha
 
 

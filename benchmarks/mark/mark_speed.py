@@ -171,14 +171,162 @@ def bench_overhead(batch: int, new_tokens: int, rounds: int) -> dict:
             "steps_plain": plain_steps, "steps_mark": mark_steps}
 
 
+def median_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median of x and its distribution-free interval: order statistics (k, n - k + 1) with
+    P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2 (the sign-test interval; no normality assumed)."""
+    from scipy import stats as sstats
+
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.shape[0]
+    k = int(sstats.binom.ppf((1 - confidence) / 2, n, 0.5))  # P(B <= k - 1) <= alpha / 2 for this k
+    while k > 0 and sstats.binom.cdf(k - 1, n, 0.5) > (1 - confidence) / 2:
+        k -= 1
+    k = max(k, 1)
+    return float(np.median(x)), float(x[k - 1]), float(x[n - k])
+
+
+def bench_per_text_ratio(texts: list[np.ndarray], rounds: int) -> dict:
+    """CPU time of one `detect_ids` call per text over the time of one `detect_many` call on the same
+    1,000 texts, per spec (the default's score and the other), in interleaved rounds: median ratio and
+    its interval."""
+    from stillwatch.mark import detect_many
+
+    mk = data.master_key()
+    many = (texts * (1 + 1000 // len(texts)))[:1000]
+    n_tok = sum(len(t) for t in many)
+    out = {}
+    for score in ("count", "weighted"):
+        spec, key = MarkConfig.from_dict({"provider": {"score": score, "weights": None}}).provider_spec(), mk.provider_key()
+        detect_many(many, spec, key)
+        for t in many:  # warm-up: tables, the weighted null of every n
+            detect_ids(t, spec, key)
+        tb, tp = [], []
+        for r in range(rounds):
+            for first in ((True, False) if r % 2 else (False, True)):
+                c = time.process_time()
+                if first:
+                    detect_many(many, spec, key)
+                    tb.append(time.process_time() - c)
+                else:
+                    for t in many:
+                        detect_ids(t, spec, key)
+                    tp.append(time.process_time() - c)
+        out[score] = {"ratio": median_ci(np.array(tp) / np.array(tb)), "batched_tps": n_tok / float(np.median(tb)),
+                      "per_text_tps": n_tok / float(np.median(tp)), "per_text_us": 1e6 * float(np.median(tp)) / len(many),
+                      "n_tokens": n_tok, "rounds": rounds}
+    return out
+
+
+def _crop(cache, length: int) -> None:
+    """Cut a transformers KV cache back to ``length`` positions."""
+    extra = cache.get_seq_length() - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def bench_overhead_cpu(steps: int, n_prompts: int) -> dict:
+    """Batch-1 processor overhead in CPU time, paired at the level of one decoding step: at every step of a
+    SmolLM2 generation (batch 1, one torch thread, so CPU time is the work done and not idle threads
+    spinning) the step runs twice from the same KV cache -- forward pass of the last token, then
+    sampling -- once plain and once through the processor (order alternating; the cache is cropped back
+    between the two, and both append the same key/values). Per step the relative difference of the two
+    CPU times; median over all steps of ``n_prompts`` generations and its sign-test interval. The
+    step without transformers' generate() loop around it, so the relative overhead is if anything larger
+    than inside generate(). Also the share of the watermarked step's CPU time inside the processor."""
+    import torch
+
+    be = data.backend()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    marker = Marker(data.master_key(), "acct-alice", MarkConfig.default(), vocab_size=be.vocab_size)
+    proc = marker.hf_processor()
+    diffs, inside, plain_cpu = [], [], []
+    g = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        for k, prompt in enumerate(data.prompt_set()[:n_prompts]):
+            ids = torch.tensor([be.chat_prompt_ids(prompt)])
+            out = be.model(input_ids=ids, use_cache=True)
+            cache, last = out.past_key_values, ids[:, -1:]
+            ids = ids[:, :-1]
+            _crop(cache, ids.shape[1])  # the loop's first step feeds the prompt's last token
+            for t in range(steps):
+                cpu, pin = {}, 0.0
+                for use in ((False, True) if (k + t) % 2 == 0 else (True, False)):
+                    _crop(cache, ids.shape[1])
+                    c = time.process_time()
+                    logits = be.model(input_ids=last, past_key_values=cache, use_cache=True).logits[:, -1, :].float() / 0.8
+                    if use:
+                        c2 = time.process_time()
+                        logits = proc(torch.cat([ids, last], dim=1), logits)
+                        pin = time.process_time() - c2
+                    nxt = torch.multinomial(torch.softmax(logits, dim=-1), 1, generator=g)
+                    cpu[use] = time.process_time() - c
+                    if use:
+                        keep = nxt
+                diffs.append(cpu[True] / cpu[False] - 1.0)
+                inside.append(pin / cpu[True])
+                plain_cpu.append(cpu[False])
+                ids, last = torch.cat([ids, last], dim=1), keep
+    torch.set_num_threads(threads)
+    return {"ab": median_ci(diffs), "inside": median_ci(inside), "pairs": len(diffs), "prompts": n_prompts, "steps": steps,
+            "plain_ms_per_step": 1e3 * float(np.median(plain_cpu))}
+
+
+def cpu_section(texts: list[np.ndarray], q: bool) -> None:
+    """The CPU-time figures: per-text vs batched detection, batch-1 processor overhead (section "Speed (CPU time)")."""
+    import os
+
+    t0 = time.perf_counter()
+    load0 = os.getloadavg()[0]
+    rat = bench_per_text_ratio(texts, rounds=5 if q else 15)
+    for k, v in rat.items():
+        print(f"per-text / batched ({k}): {v['ratio'][0]:.2f}x [{v['ratio'][1]:.2f}, {v['ratio'][2]:.2f}]", file=sys.stderr)
+    cpu = bench_overhead_cpu(steps=8 if q else 40, n_prompts=4 if q else 16)
+    print(f"batch-1 overhead (CPU): {cpu['ab'][0]:+.2%} [{cpu['ab'][1]:+.2%}, {cpu['ab'][2]:+.2%}], inside {cpu['inside'][0]:.2%}",
+          file=sys.stderr)
+    load1 = os.getloadavg()[0]
+    h = ["figure", "median [95% interval]", "target", "met?"]
+    rows = []
+    for k, v in rat.items():
+        r = v["ratio"]
+        rows.append([f"per-text `detect_ids` / batched `detect_many`, CPU time, score {k} ({v['n_tokens']:,} tokens in 1,000 texts)",
+                     f"{r[0]:.2f}x [{r[1]:.2f}, {r[2]:.2f}] (batched {v['batched_tps'] / 1e6:.1f}M tok/s, per-text "
+                     f"{v['per_text_tps'] / 1e6:.2f}M tok/s = {v['per_text_us']:.0f} us per text)", "within 2x",
+                     "yes" if r[2] <= 2 else ("not shown" if r[1] <= 2 else "NO")])
+    a, i = cpu["ab"], cpu["inside"]
+    rows.append([f"batch-1 processor overhead, CPU time per decoding step, {cpu['pairs']} paired A/B steps ({cpu['prompts']} prompts x {cpu['steps']})",
+                 f"{a[0]:+.2%} [{a[1]:+.2%}, {a[2]:+.2%}] (without: {cpu['plain_ms_per_step']:.1f} ms CPU per step)", "<= 5%",
+                 "yes" if a[2] <= 0.05 else ("not shown" if a[1] <= 0.05 else "NO")])
+    rows.append(["share of the watermarked step's CPU time inside the processor (same pairs)",
+                 f"{i[0]:.2%} [{i[1]:.2%}, {i[2]:.2%}]", "<= 5%", "yes" if i[2] <= 0.05 else "NO"])
+    data.print_table(h, rows)
+    body = data.header("benchmarks/mark/mark_speed.py --part cpu" + (" --quick" if q else "")) + (
+        f"- load average (1 min) {load0:.1f} at the start, {load1:.1f} at the end; runtime {time.perf_counter() - t0:.0f}s. "
+        f"All figures are CPU time (time.process_time), so other processes on the machine slow them less than wall time.\n"
+        f"- detection: provider layer of the default config (tournament h2, 16 layers) scored with the count and the weighted "
+        f"score; the SmolLM2 answers repeated to 1,000 texts; each round times one `detect_many` call on all of them and one "
+        f"`detect_ids` call per text (order alternating), the ratio per round; median over rounds and its sign-test interval.\n"
+        f"- processor overhead: SmolLM2 at batch 1, one torch thread, temperature 0.8; every decoding step (forward pass of "
+        f"the last token + sampling) runs twice from the same KV cache, plain and through `Marker(...).hf_processor()` "
+        f"(MarkConfig.default()), the order alternating; per step the relative difference of the two CPU times; median over "
+        f"the steps and its sign-test interval (no normality assumed); the generation continues with the watermarked token.\n\n"
+        + data.md_table(h, rows) + "\n")
+    data.write_section("Speed (CPU time)", body, q)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--part", choices=("all", "cpu"), default="all",
+                    help="cpu: only the CPU-time figures (per-text / batched detection ratio, batch-1 processor overhead)")
     args = ap.parse_args()
     q = args.quick
     t_start = time.perf_counter()
     be = data.backend()
     texts = _texts(q)
+    cpu_section(texts, q)
+    if args.part == "cpu":
+        return
     bos = int(be.bos_token_id if be.bos_token_id is not None else -1)
 
     det = bench_detection(texts, be.vocab_size, bos, n_hf=2 if q else 5, reps=3)

@@ -201,3 +201,30 @@ def seeded_texts(text: str, n: int, seed: int) -> str:
     paras = [p for p in text.split("\n\n") if p.strip()]
     random.Random(seed).shuffle(paras)
     return "\n\n".join(paras)[:n]
+
+
+# ---------------------------------------------------------------------------- a chat-model reference
+#: URIAL-style in-context alignment (Lin et al., 2024, "The Unlocking Spell on Base LLMs: Rethinking
+#: Alignment via In-Context Learning", ICLR): a base model prompted with a short preamble and two
+#: worked exchanges answers a request like an assistant. The examples are written here (none is a
+#: SmolLM2 answer), and are not the test sampler's kinds of request.
+URIAL_TEMPLATE = ("Below are conversations between a user and a helpful AI assistant, which answers each request "
+                  "directly.\n\n# User:\nWhat is the capital of Australia?\n\n# Assistant:\nThe capital of Australia is "
+                  "Canberra.\n\n# User:\nWrite Ruby code that reverses a string.\n\n# Assistant:\n```ruby\n"
+                  "puts s.reverse\n```\n\n# User:\n{prompt}\n\n# Assistant:\n")
+
+
+class PromptedChat:
+    """A base model served as a chat model (``URIAL_TEMPLATE`` around each request, answered as text
+    continuation). Chat mode only: in raw mode it would be the base model itself, a copy of a
+    candidate, so it sits raw mode out (see ``stillwatch.trace.provenance``'s panel rules)."""
+
+    modes = ("chat",)
+
+    def __init__(self, inner, *, name: str, identity: str) -> None:
+        self.inner, self.name, self.identity = inner, name, identity
+
+    def answers(self, prompts, *, max_tokens: int = 1, mode: str = "chat") -> list[str]:
+        if mode != "chat":
+            raise ValueError(f"{self.name} answers in chat mode only")
+        return self.inner.answers([URIAL_TEMPLATE.format(prompt=p) for p in prompts], max_tokens=max_tokens, mode="raw")

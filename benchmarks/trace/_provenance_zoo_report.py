@@ -18,33 +18,49 @@ class _Named:
         self.name = name
 
 
-def _answers(out: Path, names: list[str], n: int, n_profile: int) -> tuple[dict, dict, dict]:
-    """Cached answers: test prompts in chat and raw mode (every model), profile prompts (panel)."""
-    from stillwatch.trace.provenance import ProvenanceConfig
+def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0, tokens=None) -> tuple[dict, dict, dict]:
+    """Cached answers: test prompts of prompt seed ``seed`` in chat and raw mode (every model; a
+    chat-only model's raw answers are NOT_SERVED), profile prompts (panel, seed 0). ``tokens``: name
+    -> max_tokens of its test answers (default 1)."""
+    from stillwatch.trace.provenance import NOT_SERVED, ProvenanceConfig
     from stillwatch.trace.provenance_query import AnswerCache
+    from provenance_zoo import CHAT_ONLY
 
     cache = AnswerCache(out / "answers")
-    cfg = ProvenanceConfig(max_queries=n, look_every=n, profile_queries=n_profile)
-    test, profile = cfg.prompts(), cfg.profile_prompts()
+    test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
+    profile = ProvenanceConfig(max_queries=n, look_every=n, profile_queries=n_profile).profile_prompts()
     got_chat, got_raw, got_prof = {}, {}, {}
     for name in names:
-        a = cache.get(f"zoo:{name}:v1", test, "chat", 1)
-        b = cache.get(f"zoo:{name}:v1", test, "raw", 1)
+        t = (tokens or {}).get(name, 1)
+        a = cache.get(f"zoo:{name}:v1", test, "chat", t)
+        b = [NOT_SERVED] * n if name in CHAT_ONLY else cache.get(f"zoo:{name}:v1", test, "raw", t)
         if a is not None and b is not None:
             got_chat[name], got_raw[name] = a, b
-        c = cache.get(f"zoo:{name}:v1", profile, "chat", 1)
+        c = cache.get(f"zoo:{name}:v1", profile, "chat", 1) if seed == 0 else None
         if c is not None:
             got_prof[name] = c
     return got_chat, got_raw, got_prof
 
 
+def _long(out: Path, names: list[str]) -> dict[str, int]:
+    """Suspects that the probe of ``suspect_max_tokens="auto"`` sends to longer answers."""
+    from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
+    from stillwatch.trace.provenance_query import AnswerCache
+    from provenance_zoo import needs_long_answers
+
+    cache = AnswerCache(out / "answers")
+    return {x: LONG_ANSWER_TOKENS for x in names if needs_long_answers(cache, x)}
+
+
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True):
-    """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations."""
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1):
+    """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations;
+    ``tokens``: the suspect's answers are of that many tokens (compared by their first word when > 1)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
-                           habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200)
+                           habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200,
+                           suspect_max_tokens=tokens)
     models = [_Named(x) for x in names]
     sus = {"chat": chat, "raw": raw}
     pan = {"chat": panel_c, "raw": panel_r}
@@ -78,6 +94,9 @@ VARIANTS = [("ours", ("chat", "raw"), True), ("ours: chat agreement only (last s
 
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
            command: str, machine: str, date: str) -> None:
+    from stillwatch.trace.provenance import PROBE_PROMPTS
+    from provenance_zoo import CHAT_ONLY
+
     doc = json.loads(truth_path.read_text())
     spec = doc["suspects"]
     panel_names = cands + refs
@@ -86,28 +105,34 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
     if missing_panel:
         log.warning("panel models without answers yet: %s; no report", missing_panel)
         return
+    long = _long(out, list(spec))
+    chat_l, raw_l, _ = _answers(out, list(long), n, n_profile, tokens=long)
     panel_c, panel_r, profile = [chat[x] for x in panel_names], [raw[x] for x in panel_names], [prof[x] for x in panel_names]
+    nik = [j for j, x in enumerate(panel_names) if x not in CHAT_ONLY]  # their panel: models that continue raw text
+    nik_names, nik_r, nik_c = [panel_names[j] for j in nik], [panel_r[j] for j in nik], [panel_c[j] for j in nik]
     rows = []
     for name, s in spec.items():
-        if name not in chat:
+        if name not in chat or (name in long and name not in chat_l):
             continue
-        row = {"suspect": name, "truth": s["parent"], "kind": _kind(s)}
+        row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1)}
         for label, modes, habits in VARIANTS:
-            r = ours(chat[name], raw[name], panel_c, panel_r, profile, len(cands), panel_names, n, modes=modes, habits=habits)
+            mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
+            r = ours(mine[0], mine[1], panel_c, panel_r, profile, len(cands), panel_names, n, modes=modes, habits=habits,
+                     tokens=mine[2])
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
-            row[f"{label}/queries"] = r.queries_spent
+            row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if label == "ours" else 0)
             if label == "ours":
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
                                 for k, v in c["statistics"].items()}
-        g, raw_guess, pmax = nikolic(raw[name], panel_r, len(cands), panel_names)
+        g, raw_guess, pmax = nikolic(raw[name], nik_r, len(cands), nik_names)
         row.update({"nikolic": g, "nikolic_raw_guess": raw_guess, "nikolic/p": pmax, "nikolic/queries": n})
-        g2, _, pmax2 = nikolic(raw[name] + chat[name], [a + b for a, b in zip(panel_r, panel_c)], len(cands), panel_names)
+        g2, _, pmax2 = nikolic(raw[name] + chat[name], [a + b for a, b in zip(nik_r, nik_c)], len(cands), nik_names)
         row.update({"nikolic 2N": g2, "nikolic 2N/p": pmax2, "nikolic 2N/queries": 2 * n})
         rows.append(row)
-    indep = [x for x in spec if spec[x]["parent"] is None and x in chat]
-    calib = _calibration(chat, raw, panel_c, panel_r, profile, indep, cands, panel_names, seeds)
+    indep = [r["suspect"] for r in rows if r["truth"] is None]
+    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, seeds)
     _write(rows, calib, spec, cands, refs, n, command, machine, date)
 
 
@@ -119,29 +144,41 @@ def _kind(s: dict) -> str:
     return f"{s['kind']} of {s['parent']}"
 
 
-def _calibration(chat, raw, panel_c, panel_r, profile, independents, cands, names, seeds: int) -> dict:
-    """Independent suspects re-tested on ``seeds`` random halves of the prompt pool (overlapping
-    draws, not independent replicates): false attributions at alpha = 0.05."""
-    rng = np.random.default_rng(2025)
-    n = len(panel_c[0])
-    tests = fa = 0
-    for _ in range(seeds):
-        idx = np.sort(rng.choice(n, size=n // 2, replace=False))
+def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
+                 n_profile: int, seeds: int) -> dict:
+    """False attributions of our test (alpha = 0.05) among the independent suspects: the main pool
+    (seed 0, N prompts) and one pool of N_CAL fresh prompts per prompt seed 1..``seeds`` whose answers
+    are complete (independent draws from the sampler, so the tests of one suspect are independent
+    replicates; the panel's habit sets come from the seed-0 profile pool throughout)."""
+    from provenance_zoo import N_CAL
 
-        def sub(xs):
-            return [xs[i] for i in idx]
-
-        for name in independents:
-            r = ours(sub(chat[name]), sub(raw[name]), [sub(p) for p in panel_c], [sub(p) for p in panel_r], profile,
-                     len(cands), names, n // 2)
-            tests += 1
-            fa += r.most_likely_parent is not None
-    return {"tests": tests, "false_attributions": fa, "seeds": seeds, "suspects": len(independents)}
+    per_seed = {0: [(r["suspect"], r["ours"]) for r in rows if r["truth"] is None]}
+    for seed in range(1, seeds + 1):
+        chat, raw, _ = _answers(out, names + independents, N_CAL, n_profile, seed=seed, tokens=long)
+        if any(x not in chat for x in names + independents):
+            continue
+        pc, pr = [chat[x] for x in names], [raw[x] for x in names]
+        per_seed[seed] = [(x, ours(chat[x], raw[x], pc, pr, profile, len(cands), names, N_CAL, tokens=long.get(x, 1)).most_likely_parent)
+                          for x in independents]
+    tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
+    false = [f"{x} (seed {seed}) -> {got}" for seed, x, got in tests if got is not None]
+    return {"tests": len(tests), "false_attributions": len(false), "which": false, "seeds": sorted(per_seed),
+            "suspects": len(independents), "n_cal": N_CAL}
 
 
 TESTS = [(label, label) for label, _, _ in VARIANTS] + [
     ("nikolic", "Nikolic et al. 2025 (z / Fisher, Holm; raw mode, exact match; N queries)"),
     ("nikolic 2N", "Nikolic et al. 2025 on raw + chat answers pooled (2N queries, our budget)")]
+
+
+def _ci(k: int, n: int) -> str:
+    """``k/n`` with its 95% Clopper-Pearson interval."""
+    from stillwatch.core.stats import binomial_interval
+
+    if not n:
+        return "n/a"
+    lo, hi = binomial_interval(k, n, 0.95)
+    return f"{k / n:.3f} ({lo:.2f}-{hi:.2f})"
 
 
 def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
@@ -154,14 +191,18 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
         f"Command: `{command}` (cached and resumable under benchmarks/out/provenance_zoo/). Machine: {machine}. Date: {date}.", "",
         f"Panel: candidates {', '.join(cands)}; references {', '.join(refs)}. {len(rows)} of {len(spec)} suspects built and "
         f"answered (truth: benchmarks/trace/provenance_zoo_truth.json). N = {n} test prompts per mode; our test asks a local "
-        "suspect each prompt in chat and raw mode (2N queries); alpha = 0.05 for every test.", "",
-        "| test | precision | recall | TP / positives | wrong attributions | queries per suspect (median) |",
+        "suspect each prompt in chat and raw mode (2N queries) after a 20-prompt probe of its answer length "
+        "(`suspect_max_tokens=\"auto\"`: byte-level suspects answer 8 tokens, compared by their first word); "
+        "ref-gemma-chat is a chat-only reference (it sits raw mode out; the Nikolic baseline, which continues raw text, "
+        "does not use it); alpha = 0.05 for every test.", "",
+        "| test | precision (95% CI) | recall (95% CI) | TP / positives | wrong attributions | queries per suspect (median) |",
         "|---|---|---|---|---|---|",
     ]
     for key, label in TESTS:
         sc = scores[key]
         q = int(np.median([r[f"{key}/queries"] for r in rows])) if rows else 0
-        lines.append(f"| {label} | {sc['precision']:.3f} | {sc['recall']:.3f} | {sc['tp']} / {sc['pos']} | {sc['fp']} | {q} |")
+        lines.append(f"| {label} | {_ci(sc['tp'], sc['tp'] + sc['fp'])} | {_ci(sc['tp'], sc['pos'])} | {sc['tp']} / {sc['pos']} | "
+                     f"{sc['fp']} | {q} |")
     lines += ["", "Per suspect kind (suspects attributed to their true parent; for independents: attributed to any candidate):", "",
               "| kind | suspects | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
     for kind in sorted({r["kind"] for r in rows}):
@@ -170,15 +211,19 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
         lines.append(f"| {kind} | {len(rs)} | " + " | ".join(cells) + " |")
     if calib["tests"]:
         lo, hi = binomial_interval(calib["false_attributions"], calib["tests"], 0.95)
-        lines += ["", f"Calibration (ours): {calib['suspects']} independent suspects x {calib['seeds']} random half-pools = "
-                  f"{calib['tests']} tests, {calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
-                  f"95% CI {lo:.3f}-{hi:.3f}; alpha = 0.05; the half-pools overlap, so they are not independent replicates)."]
+        extra = len(calib["seeds"]) - 1
+        lines += ["", f"Calibration (ours, alpha = 0.05): {calib['suspects']} independent suspects on the main pool (seed 0, "
+                  f"N = {n}) and on {extra} fresh pools of {calib['n_cal']} prompts (prompt seeds "
+                  f"{', '.join(map(str, calib['seeds'][1:])) or 'none yet'}) = {calib['tests']} tests: "
+                  f"{calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
+                  f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['which'])}." if calib["which"] else ".")]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         agree = "; ".join(f"{c}: {v.get('chat', 0):.2f} / {v.get('raw', 0):.2f}" for c, v in r["agree"].items())
         stats_ = ", ".join(f"{k} {v:.2g}" for k, v in r["stats"].items())
-        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['ours']} | {r['ours/p']:.2g} | {r['ours/queries']} | "
+        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['ours']} | {r['ours/p']:.2g} | "
+                     f"{r['ours/queries']}{' (8-token answers)' if r['suspect_tokens'] > 1 else ''} | "
                      f"{stats_} | {agree} | {r['nikolic_raw_guess']} | {r['nikolic/p']:.2g} |")
     not_run = [x for x in spec if x not in {r['suspect'] for r in rows}]
     if not_run:

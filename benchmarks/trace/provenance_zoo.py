@@ -51,7 +51,10 @@ log = logging.getLogger("provenance_zoo")
 N_QUERIES = 200  # prompts per mode: a local suspect answers each in chat and raw mode (400 queries)
 N_PROFILE = 150  # panel-only prompts on which each panel model's frequent answers are estimated
 CANDIDATES = ["smollm2", "gemma3-270m"]
-REFERENCES = ["ref-code-smoltok", "ref-legal-byte"]
+REFERENCES = ["ref-code-smoltok", "ref-legal-byte", "ref-gemma-chat"]
+CHAT_ONLY = {"ref-gemma-chat"}  # panel models that sit raw mode out
+N_CAL = 100  # prompts per calibration pool: one pool per prompt seed 1..K (--seeds), seed 0 is the main pool
+CAL_CHUNK = 4  # calibration seeds answered per model load
 STUDENTS = {  # name suffix -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
     "deep3-s2": {"preset": "small-smollm2", "n_layers": 3, "hidden": 96, "intermediate": 384, "seed": 2},
@@ -173,6 +176,9 @@ def load_model(name: str):
     from stillwatch.trace.provenance_query import LocalModel
 
     spec = json.loads(TRUTH.read_text())["suspects"].get(name, {})
+    if name == "ref-gemma-chat":
+        return zm.PromptedChat(LocalModel(load_backend(str(MODELS / "gemma3-270m")), batch_size=16), name=name,
+                               identity=f"zoo:{name}:v1")
     if name == "smollm2":
         b = load_backend("smollm2", dtype="float32")
     elif spec.get("op") == "int8":
@@ -205,35 +211,89 @@ def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
 
 
 # ---------------------------------------------------------------------------- answering
-def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str]]:
-    """(prompts, mode) pairs a zoo model answers: the test prompts in chat and raw mode, and for the
-    panel also the profile prompts (chat) on which its frequent answers are estimated."""
+def test_sets(name: str, n: int, seed: int = 0, tokens: int = 1) -> list[tuple[list[str], str, int]]:
+    """(prompts, mode, max_tokens) of a zoo model's answers to the test pool of prompt seed ``seed``."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+
+    prompts = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
+    return [(prompts, m, tokens) for m in (("chat",) if name in CHAT_ONLY else ("chat", "raw"))]
+
+
+def probe_prompts() -> list[str]:
+    """The profile prompts of ``suspect_max_tokens="auto"``'s probe (the library's own choice)."""
+    from stillwatch.trace.provenance import PROBE_PROMPTS
+    from stillwatch.trace.provenance_prompts import sample_prompts
+
+    return sample_prompts(PROBE_PROMPTS, seed=0, stream="profile")
+
+
+def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str, int]]:
+    """A zoo model's answer sets on the main pool: the test prompts (chat and raw mode; chat only for
+    a chat-only reference), plus for the panel the profile prompts (chat) on which its habits are
+    estimated, and for a suspect the probe prompts of ``suspect_max_tokens="auto"``."""
     from stillwatch.trace.provenance import ProvenanceConfig
 
     cfg = ProvenanceConfig(max_queries=n_queries, look_every=n_queries, profile_queries=N_PROFILE)
-    sets = [(cfg.prompts(), "chat"), (cfg.prompts(), "raw")]
-    return sets + [(cfg.profile_prompts(), "chat")] if name in CANDIDATES + REFERENCES else sets
+    extra = cfg.profile_prompts() if name in CANDIDATES + REFERENCES else probe_prompts()
+    return test_sets(name, n_queries) + [(extra, "chat", 1)]
 
 
-def answer_all(names: list[str], n_queries: int) -> None:
+def needs_long_answers(cache, name: str) -> bool:
+    """The probe's rule (``stillwatch.trace.provenance.suspect_tokens``): a suspect whose one-token
+    probe answers are mostly single characters is asked for LONG_ANSWER_TOKENS (the zoo's panel
+    answers words, so the panel half of the rule holds)."""
+    from stillwatch.trace.provenance import _short_share
+
+    a = cache.get(f"zoo:{name}:v1", probe_prompts(), "chat", 1)
+    return name not in CANDIDATES + REFERENCES and a is not None and _short_share(a) > 0.5
+
+
+def _answer(cache, names: list[str], sets_of, label: str) -> None:
+    """Answer every missing set of every model (one load per model)."""
     from rich.progress import Progress
 
-    from stillwatch.trace.provenance_query import AnswerCache, cached_answers
+    from stillwatch.trace.provenance_query import cached_answers
 
-    cache = AnswerCache(OUT / "answers")
     with Progress() as bar:
-        task = bar.add_task("answering", total=len(names))
+        task = bar.add_task(label, total=len(names))
         for name in names:
-            sets = query_sets(name, n_queries)
-            if all(cache.get(f"zoo:{name}:v1", p, m, 1) is not None for p, m in sets):
+            sets = sets_of(name)
+            if all(cache.get(f"zoo:{name}:v1", p, m, t) is not None for p, m, t in sets):
                 bar.advance(task)
                 continue
             t0 = time.time()
             model = load_model(name)
-            for prompts, mode in sets:
-                cached_answers(model, prompts, mode=mode, max_tokens=1, cache=cache)
-            log.info("answered %s in %.0fs", name, time.time() - t0)
+            for prompts, mode, tokens in sets:
+                cached_answers(model, prompts, mode=mode, max_tokens=tokens, cache=cache)
+            log.info("%s: answered %s in %.0fs", label, name, time.time() - t0)
             bar.advance(task)
+
+
+def answer_all(names: list[str], n_queries: int) -> None:
+    from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
+    from stillwatch.trace.provenance_query import AnswerCache
+
+    cache = AnswerCache(OUT / "answers")
+    _answer(cache, names, lambda x: query_sets(x, n_queries), "answering")
+    _answer(cache, [x for x in names if needs_long_answers(cache, x)],
+            lambda x: test_sets(x, n_queries, tokens=LONG_ANSWER_TOKENS), "long answers")
+
+
+def answer_calibration(names: list[str], seeds: int) -> None:
+    """The panel and the independents on the calibration pools (N_CAL prompts per seed 1..seeds), in
+    chunks of CAL_CHUNK seeds so that an interrupted run leaves whole seeds to report on."""
+    from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
+    from stillwatch.trace.provenance_query import AnswerCache
+
+    cache = AnswerCache(OUT / "answers")
+    for lo in range(1, seeds + 1, CAL_CHUNK):
+        chunk = range(lo, min(seeds, lo + CAL_CHUNK - 1) + 1)
+
+        def sets_of(x):
+            tokens = LONG_ANSWER_TOKENS if needs_long_answers(cache, x) else 1
+            return [st for s in chunk for st in test_sets(x, N_CAL, s, tokens)]
+
+        _answer(cache, names, sets_of, f"calibration seeds {chunk.start}-{chunk.stop - 1}")
 
 
 def build_order(spec: dict) -> list[str]:
@@ -262,7 +322,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--report", action="store_true", help="only evaluate the answers already cached")
     ap.add_argument("--only", default="", help="comma-separated model names to build/answer (default: all)")
-    ap.add_argument("--seeds", type=int, default=20, help="prompt re-draws for the calibration of independents")
+    ap.add_argument("--seeds", type=int, default=12, help=f"calibration: prompt seeds 1..SEEDS, a pool of {N_CAL} "
+                    "prompts each, answered by the panel and every independent suspect (0: none)")
     ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -277,7 +338,7 @@ def main() -> None:
     MODELS.mkdir(parents=True, exist_ok=True)
     spec = json.loads(TRUTH.read_text())["suspects"]
     suspects = build_order(spec)
-    order = CANDIDATES[:1] + REFERENCES + CANDIDATES[1:] + suspects
+    order = CANDIDATES[:1] + [r for r in REFERENCES if r not in CHAT_ONLY] + CANDIDATES[1:] + sorted(CHAT_ONLY) + suspects
     names = [n for n in dict.fromkeys(order) if not args.only or n in args.only.split(",")]
     if not args.report:
         for name in names:
@@ -292,6 +353,9 @@ def main() -> None:
                 answer_all([name], args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
+        independents = [x for x in names if x in spec and spec[x]["parent"] is None]
+        if args.seeds and independents:
+            answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + independents, args.seeds)
     from _provenance_zoo_report import report
 
     report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, args.seeds,

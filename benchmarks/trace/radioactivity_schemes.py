@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "mark"))
 import _data as data  # noqa: E402
-from mark._frontier_settings import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings  # noqa: E402
+from mark._frontier_settings import ACCOUNT, NEW_TOKENS, PROMPT_SEED, TEMPERATURE, _slug, cache_id, settings, with_score  # noqa: E402
 
 DEFAULT_SCHEMES = "interleaved,old default"
 
@@ -87,6 +87,18 @@ def main() -> None:
         return open_model_test(st, texts, cfg.provider_spec(), master.provider_key(), watermark_tokenizer_id=None, config=rc, base=base,
                                cache=cache, account_spec=cfg.account_spec("x"), master=master, accounts=accounts)
 
+    def weighted(cfg) -> bool:
+        return any(p is not None and p.score == "weighted" for p in (cfg.provider, cfg.account))
+
+    def count_row(st, name, cfg, label, texts=ref):  # the same student scored with the count statistic
+        if weighted(cfg):
+            rc_ = test(st, with_score(cfg, "count"), mk, texts)
+            rows_out.append([name, label, texts_label(texts) + ", count score", f"{rc_.p_value:.3g}", rc_.n_scored,
+                             f"{rc_.best_account} ({rc_.best_account_corrected_p_value:.2g})", "-"])
+
+    def texts_label(texts) -> str:
+        return "reference" if texts is ref else "suspect re-answers"
+
     rows_out = []
     log("control student (rho = 0: unwatermarked answers only)")
     ctrl, _ = student(_records(plain, base.tokenizer_id, "none"), "control")
@@ -106,6 +118,7 @@ def main() -> None:
             rows_out.append([name, f"{rho:.0%} ({k} answers)", "reference", f"{r.p_value:.3g}", r.n_scored,
                              f"{r.best_account} ({r.best_account_corrected_p_value:.2g})",
                              ", ".join(f"{p:.2g}" for p in sorted(wrong)) or "-"])
+            count_row(st, name, cfg, f"{rho:.0%} ({k} answers)")
             if args.reanswer and rho == 1.0:
                 gens = st.generate(prompts, max_new_tokens=128, temperature=1.0, seed=3, batch_size=32)
                 own = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
@@ -113,6 +126,7 @@ def main() -> None:
                 r2 = test(st, cfg, mk, own)
                 rows_out.append([name, f"{rho:.0%} ({k} answers)", "suspect re-answers", f"{r2.p_value:.3g}", r2.n_scored,
                                  f"{r2.best_account} ({r2.best_account_corrected_p_value:.2g})", "-"])
+                count_row(st, name, cfg, f"{rho:.0%} ({k} answers)", own)
             log(f"  p = {r.p_value:.3g} over {r.n_scored} tuples (train {summ.seconds:.0f}s)")
             del st
     h = ["scheme", "rho", "scoring corpus", "open-model p (differential)", "tuples scored", "best of 100 accounts (corrected p)",

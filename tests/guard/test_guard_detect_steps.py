@@ -8,14 +8,13 @@ import math
 import numpy as np
 import pytest
 
+from stillwatch.guard.score.campaign_signals import CampaignSignals, campaign_step
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import (
     AccountSignals,
-    CampaignSignals,
     OwnScore,
     Scores,
     account_step,
-    campaign_step,
     detect,
     findings_step,
     link_step,
@@ -77,7 +76,8 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
            "novelty": np.array([1.0, 0.01])}
     acct = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
                           machine_paced=np.array([True, True]), extracted=np.zeros(2),
-                          hidden={"burst": np.zeros(2), "key_rotation": np.zeros(2), "fast_substream": np.ones(2)})
+                          hidden={"burst": np.zeros(2), "key_rotation": np.zeros(2), "fast_substream": np.ones(2),
+                                  "component": np.zeros(2)})
     lk = Links(labels=np.array([0, 1]), scripted=np.array([100.0, 100.0]), plain_rows=np.array([100.0, 100.0]),
                reuse=np.zeros(2), address_linked=np.zeros(2, bool))
     own = own_score_step(acct, lk, CFG)
@@ -90,16 +90,27 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
     assert own.score[1] == pytest.approx(math.sqrt(harvest * 0.01 * coordination))
     assert own.signals["scripted_share"][0] == pytest.approx(100 / 102)
     assert list(own.evidence) == ["scripted_share", "capability_share", "human_rate_multiple",
-                                  "extraction_multiple", "machine_pacing", "shared_payment", "burst", "key_rotation"]
+                                  "extraction_multiple", "machine_pacing", "shared_payment", "burst", "key_rotation",
+                                  "crowded_component"]
     # a burst and key hand-overs are coordination evidence (weights account.burst, account.key_rotation)
     acct2 = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
                            machine_paced=np.array([True, True]), extracted=np.zeros(2),
                            hidden={"burst": np.array([1.0, 0.0]), "key_rotation": np.array([0.0, 0.5]),
-                                   "fast_substream": np.zeros(2)})
+                                   "fast_substream": np.zeros(2), "component": np.zeros(2)})
     own2 = own_score_step(acct2, lk, CFG)
     h0 = _noisy_or(0.0, 0.0, 0.3 * 0.9)  # the burst also makes the account machine scale (gate), no capability here
     assert own2.score[0] == pytest.approx(math.sqrt(h0 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 1.0)))
     assert own2.score[1] == pytest.approx(math.sqrt(h0 * 0.01 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 0.5)))
+    # a crowded component (weight account.component 0.8) is harvest and coordination at once, and its
+    # harvest is not discounted by the account's overall novelty (it carries its own)
+    acct3 = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),
+                           machine_paced=np.array([True, True]), extracted=np.zeros(2),
+                           hidden={"burst": np.zeros(2), "key_rotation": np.zeros(2), "fast_substream": np.zeros(2),
+                                   "component": np.array([0.0, 0.5])})
+    own3 = own_score_step(acct3, lk, CFG)
+    assert own3.score[0] == pytest.approx(own.score[0])
+    assert own3.score[1] == pytest.approx(math.sqrt(_noisy_or(h0 * 0.01, 0.8 * 0.5)
+                                                    * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 0.5)))
 
 
 def test_campaign_step_cluster_signals():

@@ -175,15 +175,28 @@ def test_attackers_are_caught_among_people():
     assert not [a for a in flagged if a.startswith("user-")]
 
 
-def test_one_off_batch_job_has_no_baseline_to_burst_against():
-    """A batch job whose busiest day is its first day (900 requests 2 s apart, then silence) is not a
-    burst against its own baseline; the same day after two weeks of ordinary use is."""
-    rows = [("batch", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
+def test_burst_then_dormant_whatever_the_age_but_no_baseline_on_the_last_day():
+    """Burst-then-dormant is judged on the account's observable life, to the log's end: a job first
+    seen with 900 requests 2 s apart and then silent for two weeks is a burst like the same day after
+    two weeks of ordinary use (the silence after it is the baseline); the same job on the log's last
+    day, watched for one day only, has no baseline to burst against."""
+    rows = [("fresh", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
     rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 14, 3)]
     rows += [("aged", T0 + 15 * DAY + i * 2_000_000, "ka", 200) for i in range(900)]
+    rows += [("late", T0 + 16 * DAY + 22 * HOUR + i * 2_000_000, "kl", 200) for i in range(900)]
     f = scan(_log(rows))
-    assert f.account("batch").signals["burst_p"] == 1.0 and "burst" not in f.account("batch").fired
-    assert f.account("aged").signals["burst_p"] < 1e-100 and "burst" in f.account("aged").fired
+    # log end: the late job's last request, 16 d 22 h + 1798 s after T0
+    end = 16 * DAY + 22 * HOUR + 899 * 2_000_000
+    assert f.account("fresh").signals["baseline_days"] == pytest.approx(end / DAY)
+    assert f.account("late").signals["burst_p"] == 1.0 and "burst" not in f.account("late").fired
+    for acct in ("fresh", "aged"):
+        assert f.account(acct).signals["burst_p"] < 1e-100 and "burst" in f.account(acct).fired, acct
+    # the busiest 24 hours' own rate: 900 answers of 200 tokens (5 s + 200 x 0.75 x 60 / 238 s each)
+    # over 1798 s (+ one typical exchange) — as fast in the aged account as in the fresh one
+    demand = 900 * (5 + 200 * 0.75 * 60 / 238)
+    typical = 5 + 400 * 0.75 * 60 / 238
+    for acct in ("fresh", "aged"):
+        assert f.account(acct).signals["burst_multiple"] == pytest.approx(demand / (1798 + typical)), acct
 
 
 def test_streaming_scorer_has_the_batch_inputs():

@@ -109,8 +109,9 @@ def test_sample_key_same_on_spark_as_in_python():
 
 
 def test_spark_and_duckdb_agree_on_the_hidden_signals():
-    """Burst, key-rotation and fast sub-stream inputs and verdicts on a log that has them (people,
-    a burst-then-dormant account, a key rotator): the same on both engines."""
+    """Burst, key-rotation, fast sub-stream and crowded-component inputs and verdicts on a log that has
+    them (people, a burst-then-dormant account, a key rotator, nightly batches inside a person's
+    sessions): the same on both engines."""
     _require_spark()
     import numpy as np
 
@@ -121,6 +122,9 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
     rows += [("burst", T0 + 2 * DAY, "kb", 300)] + [("burst", T0 + 9 * DAY + 22 * HOUR + i * 40_000_000, "kb", 350)
                                                      for i in range(200)]
     rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
+    # a crowded component: three nightly batches 2 s apart inside a person's ordinary sessions
+    rows += [("crowd", T0 + d * DAY + 15 * HOUR + j * 300_000_000, "kc", 300) for d in range(6) for j in range(4)]
+    rows += [("crowd", T0 + d * DAY + HOUR + i * 2_000_000, "kc", 300) for d in (1, 3, 5) for i in range(60)]
     table = _log(rows)
     duck, spark = scan(table, engine="duckdb"), scan(table, engine="spark")
     d = {a.account_id: a for a in duck.accounts}
@@ -129,6 +133,8 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
     for k in d:
         assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
         for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
-                     "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours"):
+                     "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
+                     "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours"):
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
+    assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180

@@ -97,6 +97,27 @@ def test_answers_equal_the_backends_teacher_forced_argmax():
     assert raw != ref  # the two modes really differ (chat template or not)
 
 
+def test_raw_answers_of_several_tokens_are_the_greedy_continuation():
+    """``max_tokens > 1`` in raw mode (byte-level suspects need a few tokens to say a word): the
+    teacher-forced argmax appended and asked again, against a naive one-prompt-at-a-time loop over
+    the backend's own ``next_token_argmax``; its first character is the one-token answer."""
+    b = _backend(5)
+    prompts = ProvenanceConfig(max_queries=30, look_every=30).prompts()
+    got = LocalModel(b, batch_size=7).answers(prompts, max_tokens=4, mode="raw")
+    eos = set(b.eos_token_ids or ())
+    ref = []
+    for p in prompts:
+        ids, new = b.tokenizer.encode(p, add_special_tokens=True), []
+        for _ in range(4):
+            t = int(b.next_token_argmax([ids])[0][-1])
+            if t in eos:
+                break
+            ids, new = ids + [t], new + [t]
+        ref.append(b.decode(new) if new else "")
+    assert got == ref and all(len(a) == 4 for a in got)  # visible ASCII bytes: 4 tokens, 4 characters
+    assert [a[0] for a in got] == LocalModel(b).answers(prompts, mode="raw")
+
+
 @pytest.mark.parametrize("how", ["noise", "int8"])
 def test_weight_derived_tiny_model_is_attributed_early(panel, how):
     cands, refs = panel
@@ -273,3 +294,8 @@ def test_cli_json_result_and_errors(tmp_path, capsys):
     assert "derived from" in words and "m1" in words and "H0(C)" in words
     code, out, err = _cli(["trace", "provenance", "--suspect", "tiny", "--candidates", str(tmp_path / "nope.txt")], capsys)
     assert code == 2 and "candidates file not found" in err and "Traceback" not in err
+    code, out, err = _cli([*argv[:-1], "--suspect-max-tokens", "many"], capsys)
+    assert code == 2 and "--suspect-max-tokens" in err and "Traceback" not in err
+    code, out, err = _cli([*argv, "--suspect-max-tokens", "8"], capsys)  # 8-token answers, compared by first word
+    assert code == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["suspect_max_tokens"] == 8

@@ -425,3 +425,43 @@ def test_combined_procedure_is_calibrated_over_many_seeds():
         hits += _run({"chat": cs, "raw": rs}, {"chat": cp, "raw": rp}, 2, cfg, profile).most_likely_parent is not None
     lo, _ = binomial_interval(hits, 400, 0.99)
     assert lo <= 0.1, f"false attribution rate {hits / 400:.3f} exceeds alpha"
+
+
+def _naive_first_word(s: str) -> str:
+    words = s.split()
+    return words[0] if words else (" " if s else "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab T\t\n\r.", max_size=8), min_size=1, max_size=12))
+def test_first_word_matches_a_naive_reference(answers):
+    from stillwatch.trace.provenance_stats import first_word
+
+    assert list(first_word(answers)) == [_naive_first_word(a) for a in answers]
+
+
+def test_first_word_known_answers_and_what_it_means_for_agreement():
+    from stillwatch.trace.provenance_stats import first_word
+
+    got = first_word(["The cat", "\n\nHello world", "", "  \n", "Photosyn"])
+    assert list(got) == ["The", "Hello", "", " ", "Photosyn"]
+    # the cut answer agrees by prefix with one-token panel answers; whitespace stays uninformative
+    # (agrees with no informative answer), an empty answer still means end of sequence
+    assert list(agreement(got, [" The", "Hello", "", "Hi", "Photos"])) == [True, True, True, False, True]
+    assert list(agreement(got, [" Th", "Help", " x", "\n", "Photon"])) == [True, False, False, True, False]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()), min_size=5, max_size=40))
+def test_a_rival_without_any_usable_answer_is_no_rival(rows):
+    """A panel column with no informative answer (a chat-only model in raw mode) is left out of the
+    intersection-union test: the result equals the test on the panel without that column (naive
+    reference); with it counted, the candidate could never reject (p = 1 from 0 discordant prompts)."""
+    agree = np.array(rows, dtype=bool)  # [P, 4]: candidates 0, 1; references 2, 3
+    use = np.ones_like(agree)
+    use[:, 3] = False
+    got = panel_test(agree, 2, use)
+    ref = panel_test(agree[:, :3], 2, use[:, :3])
+    assert np.array_equal(got.p_value, ref.p_value) and np.array_equal(got.rival, ref.rival)
+    # one candidate and only the silent rival: no evidence, p = 1
+    assert panel_test(agree[:, [0, 3]], 1, use[:, [0, 3]]).p_value[0] == 1.0

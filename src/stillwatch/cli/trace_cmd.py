@@ -97,7 +97,8 @@ def provenance_cmd(
     alpha: float = typer.Option(0.01, "--alpha", help="Family-wise level of a false attribution."),
     seed: int = typer.Option(0, "--seed", help="Prompt sampler seed."),
     max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
-    modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when every model is local, else chat."),
+    suspect_max_tokens: str = typer.Option("auto", "--suspect-max-tokens", help="Tokens per suspect answer, compared by its first word when above --max-tokens; auto = more tokens only when a probe shows the suspect answering single characters (a byte-level model)."),
+    modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when the suspect and at least two panel models are local (remote panel models sit raw mode out), else chat."),
     cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Answer the panel afresh and store nothing."),
     api_key: str = typer.Option(None, "--api-key", help="API key for URL models (default $OPENAI_API_KEY)."),
@@ -117,11 +118,20 @@ def provenance_cmd(
     cands = [open_model(c, api_key=api_key) for c in cand_specs]
     refs = [open_model(r, api_key=api_key) for r in ref_specs]
     if modes == "auto":
-        chosen = ("chat", "raw") if all(isinstance(m, LocalModel) for m in (s_model, *cands, *refs)) else ("chat",)
+        local_panel = sum(isinstance(m, LocalModel) for m in (*cands, *refs))
+        chosen = ("chat", "raw") if isinstance(s_model, LocalModel) and local_panel >= 2 else ("chat",)
     else:
         chosen = tuple(m.strip() for m in modes.split(",") if m.strip())
+    s_tokens = suspect_max_tokens.strip().lower()
+    if s_tokens != "auto":
+        from stillwatch.errors import InputError
+
+        try:
+            s_tokens = int(s_tokens)
+        except ValueError:
+            raise InputError(f"--suspect-max-tokens must be 'auto' or an int, got {suspect_max_tokens!r}") from None
     cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens,
-                           modes=chosen)
+                           modes=chosen, suspect_max_tokens=s_tokens)
     from rich.console import Console
 
     con = Console(stderr=True)

@@ -73,10 +73,11 @@ def fold(contexts: np.ndarray) -> np.ndarray:
     return fold_columns([ctx[:, j] for j in range(ctx.shape[1])], ctx.shape[0])
 
 
-def fold_columns(columns, n: int) -> np.ndarray:
+def fold_columns(columns, n: int, start: np.ndarray | None = None) -> np.ndarray:
     """:func:`fold` of the contexts whose j-th ids are ``columns[j]`` (h arrays [n], oldest first): the
-    same hashes without building the [n, h] context array (detection slices the columns off the text)."""
-    out = np.full(n, F0, dtype=np.uint64)
+    same hashes without building the [n, h] context array (detection slices the columns off the text).
+    ``start`` (uint64 [n]): the folds of the contexts' earlier ids, continued by these columns (F0 if None)."""
+    out = np.full(n, F0, dtype=np.uint64) if start is None else start
     for col in columns:
         c = np.asarray(col).astype(np.uint64)  # a copy: updated in place
         c += _ONE

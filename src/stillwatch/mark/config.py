@@ -45,10 +45,17 @@ class LayerParams:
     gamma: float = 0.25
     delta: float = 1.5  # with both layers green a token gets +3; delta=2 per layer (+4) visibly derailed SmolLM2's answers
     depth: int = 16  # tournament layers of this key (tournament only)
+    score: str = "count"  # tournament detection statistic, "count" or "weighted" (WatermarkSpec.score)
+    weights: tuple[int, ...] | None = None  # "weighted" only; None = the paper's linear 10 -> 1 weights
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
             raise SpecError(f"scheme must be one of {', '.join(SCHEMES)}; got {self.scheme!r}")
+        if self.scheme != "tournament":  # score / weights are tournament statistics (as in WatermarkSpec)
+            object.__setattr__(self, "score", "count")
+            object.__setattr__(self, "weights", None)
+        if self.weights is not None and not isinstance(self.weights, tuple):
+            object.__setattr__(self, "weights", tuple(self.weights))  # from JSON lists
         if self.scheme == "tournament" and (not isinstance(self.depth, int) or not 1 <= self.depth <= 64):
             raise SpecError(f"depth must be an integer in 1..64 for a tournament layer, got {self.depth!r}")
 
@@ -117,6 +124,8 @@ class MarkConfig:
             gamma=p.gamma,
             delta=p.delta,
             depth=p.depth if p.scheme == "tournament" else None,
+            score=p.score if p.scheme == "tournament" else "count",
+            weights=p.weights if p.scheme == "tournament" else None,
             layer=layer,
             key_id=key_id,
             split=split,
@@ -151,8 +160,15 @@ class MarkConfig:
         The tournament plays each row's top 128 tokens (the rest as one candidate, which keeps it
         distortion-free): on SmolLM2 at temperature 0.8 the tokens outside the top 128 hold 0.46 % of
         the mass on average (99th percentile 8.5 %), and the processor costs a quarter of what it
-        costs with 1024 candidates (benchmarks/mark/mark_speed.py)."""
-        t = LayerParams(scheme="tournament", context_width=2, depth=16)
+        costs with 1024 candidates (benchmarks/mark/mark_speed.py).
+
+        Both layers are detected with the round-weighted score (``score="weighted"``, Dathathri et al.
+        2024's weighted mean score, weights rint(linspace(10, 1, 16)) fixed a priori; exact null,
+        :mod:`stillwatch.core.weighted`): on the frontier's cached answers (section "Weighted score" of
+        benchmarks/results/mark.md) it raises the default's TPR at FPR 1e-3 on 150 tokens from 0.63 to 0.70
+        (provider) and 0.56 to 0.67 (account) and the right account among 100 from 0.37 to 0.44; the
+        generation is the same as with the count score, so answers marked under either read under both."""
+        t = LayerParams(scheme="tournament", context_width=2, depth=16, score="weighted")
         return cls(provider=t, account=t, order="interleaved", candidates=128, tokenizer_id=tokenizer_id)
 
     # ------------------------------------------------------------------ files and flags

@@ -126,28 +126,52 @@ def _select(contexts, tokens, spec, dedup, exclude_hashes):
 
 def _keep(folds, th, contexts, spec, dedup, exclude_hashes):
     """The kept tuples' (folds, token hashes), from every tuple's: split-filtered (``contexts`` [n, h]
-    are read only under split sharing; None otherwise), de-duplicated on the window hash mix(fold ^ tok) (what
-    :func:`stillwatch.core.windows.window_hash` computes), exclusions dropped."""
+    are read only under split sharing; None otherwise), de-duplicated, exclusions dropped. The window hash
+    mix(fold ^ tok) (what :func:`stillwatch.core.windows.window_hash` computes) is needed only to match
+    exclusions: ``mix`` is a bijection, so de-duplicating on fold ^ tok keeps exactly the same tuples."""
     if spec.split is not None:
         mask = split_mask(contexts, spec)
         folds, th = folds[mask], th[mask]
     excl = exclude_hashes is not None and len(exclude_hashes)
-    if dedup or excl:
-        hashes = prf.mix(folds ^ th)
-        keep = first_occurrence(hashes) if dedup else np.ones(hashes.shape[0], dtype=bool)
-        if excl:
-            keep &= ~np.isin(hashes, exclude_hashes)
-        folds, th = folds[keep], th[keep]
-    return folds, th
+    if not (dedup or excl):
+        return folds, th
+    ident = folds ^ th
+    keep = _repeats_dropped(ident) if dedup else None
+    if excl:
+        drop = np.isin(prf.mix(ident), exclude_hashes)
+        keep = ~drop if keep is None else keep & ~drop
+    return (folds, th) if keep is None else (folds[keep], th[keep])
+
+
+def _repeats_dropped(ident: np.ndarray) -> np.ndarray | None:
+    """bool [n]: True at the first occurrence of each distinct value of ``ident`` (one text's), or None when
+    nothing repeats (then there is no mask to apply). One stable argsort of the text's few hundred values:
+    cheaper per text than :func:`first_occurrence`, which is built for long concatenations."""
+    n = ident.shape[0]
+    if n < 2:
+        return None
+    order = np.argsort(ident, kind="stable")
+    srt = ident[order]
+    new = srt[1:] != srt[:-1]
+    if new.all():
+        return None
+    first = np.concatenate(([True], new))  # first of each run of equal values = its earliest position (stable)
+    keep = np.zeros(n, dtype=bool)
+    keep[order[first]] = True
+    return keep
 
 
 def _text_tuples(ids: np.ndarray, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """(folds [n], token hashes [n], contexts [n, h] or None) of the n = T - h windows of ids [T]: the
-    folds come from column slices of the text; the contexts only under split sharing (which reads them)."""
+    folds come from column slices of the text; the contexts only under split sharing (which reads them).
+    The first fold step and the token hashes are looked up in the spec's tables (one gather each)."""
     h = spec.context_width
     n = ids.shape[0] - h
     cols = [ids[j : j + n] for j in range(h)]
     ctx = np.stack(cols, axis=1) if spec.split is not None else None
+    tabs = spec.hash_tables
+    if tabs.covers(int(ids.max())):
+        return prf.fold_columns(cols[1:], n, tabs.fold1[cols[0]]), tabs.tok[ids[h:]], ctx
     return prf.fold_columns(cols, n), prf.tok(ids[h:]), ctx
 
 
@@ -174,15 +198,16 @@ def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key:
     (given as context folds and token hashes: u = mix(mix(fold ^ k0) ^ tok ^ k1), :mod:`stillwatch.core.prf`)."""
     n = int(th.shape[0])
     k0, k1 = key.words
-    u = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
+    u = prf.mix(prf.mix(folds ^ k0) ^ th ^ k1)  # prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
     if spec.scheme == "kgw":
         g = int(np.count_nonzero(u < prf.green_threshold(spec.gamma)))
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
         return DetectionResult(p, n, n_tokens, g, (g / n) if n else 0.0, key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        ones = int(tournament.ones(u, spec.depth).sum())
-        p = float(tournament.pvalue(ones, n, spec.depth)) if n else 1.0
-        return DetectionResult(p, n, n_tokens, ones, ones / (n * spec.depth) if n else 0.0, key.key_id, spec.fingerprint)
+        sc = spec.scorer
+        ones = sc.total(u)
+        p = sc.pvalue(ones, n) if n else 1.0
+        return DetectionResult(p, n, n_tokens, ones, ones / (n * sc.per_tuple) if n else 0.0, key.key_id, spec.fingerprint)
     s = float(schemes.gumbel_scores(prf.to_unit(u)).sum())
     p = float(schemes.gumbel_pvalue(s, n)) if n else 1.0
     return DetectionResult(p, n, n_tokens, None, s, key.key_id, spec.fingerprint)
@@ -300,11 +325,15 @@ def _detect_group(texts, spec: WatermarkSpec, key: LayerKey, exclude_ids, vocab_
     wt = np.repeat(np.arange(T), n_w)  # [n] text of each window
     at = np.arange(wt.shape[0]) + h * (wt + 1)  # [n] window ends: text t's windows start h (t + 1) positions later
     cols = [ids[at - h + j] for j in range(h)]  # h x [n] context ids, oldest first
-    folds, th = prf.fold_columns(cols, at.shape[0]), prf.tok(ids[at])  # [n], [n]
-    hashes = prf.mix(folds ^ th)  # [n] window identity (= core.windows.window_hash)
-    # identity of a window within its text: the text index in the top bits (G is odd: t -> t G is a bijection)
-    tagged = hashes ^ (wt.astype(np.uint64) * prf.G)
-    keep = first_occurrence(tagged)  # [n]
+    tabs = spec.hash_tables
+    if tabs.covers(int(ids.max())):  # first fold step and token hashes looked up (one gather each)
+        folds, th = prf.fold_columns(cols[1:], at.shape[0], tabs.fold1[cols[0]]), tabs.tok[ids[at]]  # [n], [n]
+    else:
+        folds, th = prf.fold_columns(cols, at.shape[0]), prf.tok(ids[at])
+    ident = folds ^ th  # [n] window identity: window_hash = mix(ident), mix a bijection
+    # identity of a window within its text: the text index mixed in (G is odd: t -> t G is a bijection)
+    tag = wt.astype(np.uint64) * prf.G
+    keep = first_occurrence(ident ^ tag)  # [n]
     if spec.split is not None:
         keep &= split_mask(np.stack(cols, axis=1), spec)
     if exclude_ids is not None:
@@ -312,22 +341,23 @@ def _detect_group(texts, spec: WatermarkSpec, key: LayerKey, exclude_ids, vocab_
         with np.errstate(over="ignore"):  # modular uint64 arithmetic is intended
             ex_tagged = [hs ^ (np.uint64(i) * prf.G) for i, hs in ex if hs is not None]
         if ex_tagged:
-            keep &= ~np.isin(tagged, np.concatenate(ex_tagged))
+            keep &= ~np.isin(prf.mix(ident) ^ tag, np.concatenate(ex_tagged))
     starts = np.cumsum(n_w) - n_w  # [T] first window of each text
     k0, k1 = key.words
     n = np.add.reduceat(keep.astype(np.int64), starts)
     n_tokens = n_w
-    u = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)  # [n]
+    u = prf.mix(prf.mix(folds ^ k0) ^ th ^ k1)  # [n] = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
     if spec.scheme == "kgw":
         g = np.add.reduceat((u < prf.green_threshold(spec.gamma)) & keep, starts, dtype=np.int64)
         p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
         return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n, 1), 0.0), key.key_id, spec.fingerprint)
     if spec.scheme == "tournament":
-        o = tournament.ones(u, spec.depth)
+        sc = spec.scorer
+        o = sc.stat(u)
         o[~keep] = 0
         g = np.add.reduceat(o, starts)
-        p = np.where(n > 0, tournament.pvalue(g, n, spec.depth), 1.0)
-        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * spec.depth, 1), 0.0), key.key_id, spec.fingerprint)
+        p = np.where(n > 0, sc.pvalue(g, n), 1.0)
+        return BatchDetection(p, n, n_tokens, g, np.where(n > 0, g / np.maximum(n * sc.per_tuple, 1), 0.0), key.key_id, spec.fingerprint)
     sc = np.where(keep, schemes.gumbel_scores(prf.to_unit(u)), 0.0)
     s = np.add.reduceat(sc, starts)
     p = np.where(n > 0, schemes.gumbel_pvalue(s, n), 1.0)
@@ -384,7 +414,7 @@ def _attribute_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, 
         if kgw:
             stat[s : s + chunk] = np.count_nonzero(u < thr, axis=1)
         elif tour:
-            stat[s : s + chunk] = tournament.ones(u, spec.depth).sum(axis=1)
+            stat[s : s + chunk] = spec.scorer.stat(u).sum(axis=1)
         else:
             stat[s : s + chunk] = schemes.gumbel_scores(prf.to_unit(u)).sum(axis=1)
     if not n:
@@ -392,7 +422,7 @@ def _attribute_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, 
     elif kgw:
         pvals = schemes.kgw_pvalue(stat, n, spec.gamma)
     else:
-        pvals = tournament.pvalue(stat, n, spec.depth) if tour else schemes.gumbel_pvalue(stat, n)
+        pvals = spec.scorer.pvalue(stat, n) if tour else schemes.gumbel_pvalue(stat, n)
     pvals = np.asarray(pvals, dtype=np.float64)
     best = int(np.argmin(pvals))
     return AttributionResult(

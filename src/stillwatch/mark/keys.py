@@ -12,6 +12,7 @@ Keys never appear in ``repr``, logs, errors or records: only their public ``key_
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from collections.abc import Sequence
@@ -46,9 +47,9 @@ class LayerKey:
         if len(self._secret) != 32:
             raise KeyFileError(f"layer key {self.key_id!r} must be 32 bytes, got {len(self._secret)}")
 
-    @property
+    @functools.cached_property
     def words(self) -> tuple[np.uint64, np.uint64]:
-        """(k0, k1) for the PRF."""
+        """(k0, k1) for the PRF (computed once per key: detection asks for them on every text)."""
         return prf.key_words(self._secret)
 
     def __repr__(self) -> str:

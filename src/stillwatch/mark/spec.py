@@ -13,11 +13,14 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from stillwatch.core.hashtables import TokenHashTables
 from stillwatch.core.prf import PRF_VERSION
 from stillwatch.core.tournament import MAX_DEPTH
+from stillwatch.core.weighted import TournamentScorer, check_weights, linear_weights
 from stillwatch.errors import SpecError
 
 SCHEMES = ("kgw", "gumbel", "tournament")
+SCORES = ("count", "weighted")
 LAYERS = ("provider", "account")
 
 
@@ -41,6 +44,12 @@ class WatermarkSpec:
         depth: tournament layers carried by this key, 1..64 — tournament only (None otherwise, and then
             absent from the canonical form, so specs of the other schemes keep the fingerprints they
             were issued with).
+        score: tournament detection statistic: ``count`` (g-values equal to 1, Binomial(n depth, 1/2)) or
+            ``weighted`` (sum of w_l g_l, Dathathri et al. 2024's weighted mean score with its exact null,
+            :mod:`stillwatch.core.weighted`). ``count`` specs keep the canonical form (and fingerprint)
+            they were issued with; a ``weighted`` spec records ``score`` and ``weights``.
+        weights: integer weight of each of the depth layers (``weighted`` only; None there means the
+            paper's linear 10 -> 1 weights, :func:`stillwatch.core.weighted.linear_weights`).
     """
 
     scheme: str = "kgw"
@@ -54,6 +63,8 @@ class WatermarkSpec:
     tokenizer_id: str | None = None
     prf: str = PRF_VERSION
     depth: int | None = None
+    score: str = "count"
+    weights: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.scheme not in SCHEMES:
@@ -77,6 +88,7 @@ class WatermarkSpec:
                 raise SpecError(f"depth must be an integer in 1..{MAX_DEPTH} for tournament, got {self.depth!r}")
         else:
             object.__setattr__(self, "depth", None)
+        self._check_score()
         if self.split is not None:
             lo, hi = (float(x) for x in self.split)
             if not 0.0 <= lo < hi <= 1.0:
@@ -85,11 +97,42 @@ class WatermarkSpec:
             if not isinstance(self.split_width, int) or not 1 <= self.split_width <= 4:
                 raise SpecError(f"split_width must be an integer in 1..4, got {self.split_width!r}")
 
+    def _check_score(self) -> None:
+        if self.score not in SCORES:
+            raise SpecError(f"score must be one of {', '.join(SCORES)}; got {self.score!r}")
+        if self.score == "count":
+            if self.weights is not None:
+                raise SpecError(f"weights are only used with score 'weighted', got weights {self.weights!r} with score 'count'")
+            return
+        if self.scheme != "tournament":
+            raise SpecError(f"score 'weighted' needs scheme tournament, got scheme {self.scheme!r}")
+        try:
+            w = linear_weights(self.depth) if self.weights is None else check_weights(self.weights, self.depth)
+        except (TypeError, ValueError) as exc:
+            raise SpecError(f"weights: {exc}") from None
+        object.__setattr__(self, "weights", w)
+
+    @functools.cached_property
+    def scorer(self) -> TournamentScorer:
+        """The layer's statistic and exact p-value (tournament only; keeps the weighted null's cache)."""
+        if self.scheme != "tournament":
+            raise SpecError(f"scorer is defined for tournament specs, not {self.scheme!r}")
+        return TournamentScorer(self.depth, self.weights if self.score == "weighted" else None)
+
+    @functools.cached_property
+    def hash_tables(self) -> TokenHashTables:
+        """Key-independent token-hash tables (:mod:`stillwatch.core.hashtables`), filled on first use."""
+        return TokenHashTables()
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["split"] = list(self.split) if self.split is not None else None
         if d["depth"] is None:  # not a tournament spec: the canonical form (and fingerprint) predates the field
             del d["depth"]
+        if self.score == "count":  # the canonical form (and fingerprint) of count specs predates score/weights
+            del d["score"], d["weights"]
+        else:
+            d["weights"] = list(self.weights)
         return d
 
     def canonical(self) -> bytes:
@@ -112,6 +155,8 @@ class WatermarkSpec:
         d = dict(d)
         if d.get("split") is not None:
             d["split"] = tuple(d["split"])
+        if d.get("weights") is not None:
+            d["weights"] = tuple(d["weights"])
         return cls(**d)
 
     def with_key(self, key_id: str) -> WatermarkSpec:

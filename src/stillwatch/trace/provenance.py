@@ -28,8 +28,9 @@ Statistics (each a paired exact test of C against every other panel model, inter
 Null hypothesis for candidate C (stated in every result): the intersection of the statistics' nulls,
 
     H0(C): on prompts from the sampler, in every mode tested the suspect's greedy answer agrees with
-    C's no more often than with at least one other model of the panel, and its answers fall among
-    C's distinctive habits no more often than among those of at least one other panel model.
+    C's no more often than with at least one other model of the panel that answers in that mode, and
+    its answers fall among C's distinctive habits no more often than among those of at least one
+    other panel model.
 
 Per candidate the statistics' IUT p-values are combined by Bonferroni (``min(1, S * min_s p_s)``,
 i.e. Holm's first step over the S statistics), valid under any dependence between them (they use
@@ -61,9 +62,18 @@ Result JSON (``ProvenanceResult.to_dict()``, the "diligence" section of a case d
   ``statistics``: each statistic's IUT p-value, hardest rival, wins and losses;
 - ``references``: per reference model, the agreement rate;
 - ``correction``, ``test``, ``null_hypothesis``: the method in words; ``alpha``;
-- ``queries_spent`` (suspect queries: prompts x modes), ``looks``, ``stopped`` (``"rejected"``,
-  ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's spec), ``max_tokens``, ``mode``
-  (e.g. ``"chat+raw"``), ``statistics`` (the statistics combined).
+- ``queries_spent`` (suspect queries: prompts x modes, plus the probe of ``suspect_max_tokens="auto"``),
+  ``looks``, ``stopped`` (``"rejected"``, ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's
+  spec), ``max_tokens`` (the panel's), ``suspect_max_tokens`` (the suspect's; above ``max_tokens`` its
+  answers are compared by their first word), ``mode`` (e.g. ``"chat+raw"``), ``statistics`` (the
+  statistics combined).
+
+Panel models that do not serve a prompt mode (``modes`` attribute; a remote chat API serves chat
+only) sit that mode out: their answers there are recorded as uninformative and they are no rival
+for that mode's statistic (:func:`~stillwatch.trace.provenance_stats.panel_test`). A chat-only
+*reference* of the candidate's kind (another chat model) is what guards the habit statistic against
+habits every chat model shares: a habit compatible with one of its frequent answers is not
+distinctive of the candidate.
 """
 
 from __future__ import annotations
@@ -78,12 +88,15 @@ from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
 from stillwatch.trace.provenance_stats import (
+    MIN_PREFIX_CHARS,
     agreement_matrix,
     bonferroni_combine,
     distinctive_habits,
+    first_word,
     habit_matrix,
     holm,
     informative,
+    normalise_answers,
     panel_test,
     spending_weights,
 )
@@ -92,8 +105,8 @@ log = logging.getLogger(__name__)
 
 NULL_HYPOTHESIS = (
     "H0(C): on prompts drawn from the sampler, in every prompt mode tested the suspect's greedy answer agrees with "
-    "candidate C's no more often than with at least one other model of the panel (the other candidates and the "
-    "independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
+    "candidate C's no more often than with at least one other model of the panel that answers in that mode (the other "
+    "candidates and the independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
     "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
     "at least one other panel model"
 )
@@ -110,6 +123,14 @@ Model = LocalModel | RemoteModel
 MIN_DISCORDANT_FUTILITY = 10
 #: The habit statistic is computed on chat-mode answers (the profile prompts are asked in chat mode).
 HABIT_MODE = "chat"
+#: The answers recorded for a panel model in a mode it does not serve (a remote chat API in raw
+#: mode): whitespace, i.e. uninformative, so that the model is no rival in that mode.
+NOT_SERVED = " "
+#: ``suspect_max_tokens="auto"``: this many profile prompts probe the suspect's one-token answers;
+#: when most informative ones are shorter than ``MIN_PREFIX_CHARS`` (a byte-level model answers
+#: single characters, which count as no evidence), the suspect is asked for ``LONG_ANSWER_TOKENS``.
+PROBE_PROMPTS = 20
+LONG_ANSWER_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -123,7 +144,12 @@ class ProvenanceConfig:
     ``modes``: ``chat`` (template; works for APIs) and/or ``raw`` (text continuation, local only);
     ``agreement``: ``prefix`` (cross-tokenizer) or ``exact``; ``profile_queries``: panel-only
     prompts on which each panel model's distinctive habits are estimated; ``habit_top``: answers per
-    habit set (0: no habit statistic)."""
+    habit set (0: no habit statistic); ``suspect_max_tokens``: tokens per *suspect* answer (None:
+    ``max_tokens``; an int above ``max_tokens``: the suspect's answer is cut to its first word,
+    :func:`~stillwatch.trace.provenance_stats.first_word`, before it is compared with the panel's;
+    ``"auto"``: probe the suspect on ``PROBE_PROMPTS`` profile prompts and ask for
+    ``LONG_ANSWER_TOKENS`` when its one-token answers are mostly single characters and the panel's
+    are not, see :func:`suspect_tokens`)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -136,6 +162,7 @@ class ProvenanceConfig:
     agreement: str = "prefix"
     profile_queries: int = 200
     habit_top: int = 8
+    suspect_max_tokens: int | str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -156,6 +183,10 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.profile_queries must be an int >= 10, got {self.profile_queries!r}")
         if not isinstance(self.habit_top, int) or not 0 <= self.habit_top <= 64:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
+        s = self.suspect_max_tokens
+        if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
+            raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
+                             f"max_tokens ({self.max_tokens})..16, got {s!r}")
 
     def looks(self) -> list[int]:
         n = list(range(self.look_every, self.max_queries, self.look_every))
@@ -191,6 +222,7 @@ class ProvenanceResult:
     max_tokens: int
     mode: str
     statistics: list[str]
+    suspect_max_tokens: int = 1
     null_hypothesis: str = NULL_HYPOTHESIS
     test: str = TEST
     correction: str = CORRECTION
@@ -208,6 +240,10 @@ def _panel_answers(models: Sequence[Model], prompts: list[str], modes: Sequence[
     out: dict[str, list[list[str]]] = {m: [] for m in modes}
     for m in models:
         for mode in modes:
+            if mode not in getattr(m, "modes", MODES):  # e.g. a remote chat API in raw mode: no rival there
+                log.info("panel model %s does not serve %s mode; it sits that mode out", m.name, mode)
+                out[mode].append([NOT_SERVED] * len(prompts))
+                continue
             answers, hit = cached_answers(m, prompts, mode=mode, max_tokens=cfg.max_tokens, cache=cache)
             log.info("panel model %s (%s): %s", m.name, mode, "cached answers" if hit else f"{len(prompts)} queries")
             out[mode].append(answers)
@@ -228,15 +264,48 @@ def _by_mode(answers, modes: Sequence[str], what: str) -> dict:
     return {modes[0]: answers}
 
 
-def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, n_cand: int, cfg: ProvenanceConfig) -> dict:
-    """Every statistic's panel test on the first ``n`` prompts."""
+def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, n_cand: int, cfg: ProvenanceConfig,
+          cut: bool) -> dict:
+    """Every statistic's panel test on the first ``n`` prompts (``cut``: the suspect's answers to their first word)."""
     tests = {}
+    mine = {m: (first_word(a[:n]) if cut else a[:n]) for m, a in got.items()}
     for mode in cfg.modes:
-        agree = agreement_matrix(got[mode][:n], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
+        agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
     if habits is not None:
-        tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(got[HABIT_MODE][:n], habits), n_cand)
+        tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
+
+
+def _short_share(answers) -> float:
+    """Share of the informative answers shorter than MIN_PREFIX_CHARS (1.0 when none is informative)."""
+    a = normalise_answers(answers)
+    lengths = np.char.str_len(a[np.char.str_len(a) > 0])
+    return float(np.mean(lengths < MIN_PREFIX_CHARS)) if lengths.size else 1.0
+
+
+def suspect_tokens(suspect: Model, cfg: ProvenanceConfig, panel_answers: Sequence[Sequence[str]] = ()) -> tuple[int, int]:
+    """(tokens per suspect answer, probe queries spent) for ``cfg.suspect_max_tokens``. ``"auto"``
+    asks the suspect ``PROBE_PROMPTS`` *profile* prompts (never test prompts, so the choice is fixed
+    before any test answer is seen and the test stays exact) for ``max_tokens`` tokens; when more
+    than half of its informative answers are shorter than ``MIN_PREFIX_CHARS`` characters while at
+    most half of the panel's (``panel_answers``, first mode) are, the test asks it for
+    ``LONG_ANSWER_TOKENS`` (a byte-level suspect beside a word-piece panel; a panel that answers
+    single characters itself is compared character by character, and the suspect is not probed)."""
+    s = cfg.suspect_max_tokens
+    if s is None:
+        return cfg.max_tokens, 0
+    if s != "auto":
+        return int(s), 0
+    panel_short = _short_share([a for answers in panel_answers for a in answers]) if panel_answers else 0.0
+    if panel_short > 0.5:  # the panel answers single characters itself: no probe needed
+        return cfg.max_tokens, 0
+    probe = sample_prompts(PROBE_PROMPTS, seed=cfg.seed, families=cfg.families, stream="profile")
+    short = _short_share(suspect.answers(probe, max_tokens=cfg.max_tokens, mode=cfg.modes[0]))
+    chosen = max(cfg.max_tokens, LONG_ANSWER_TOKENS) if short > 0.5 else cfg.max_tokens
+    log.info("suspect %s: %.0f%% of its one-token probe answers are single characters (panel: %.0f%%); asking for %d token(s)",
+             suspect.name, 100 * short, 100 * panel_short, chosen)
+    return chosen, len(probe)
 
 
 def _futile(tests: dict) -> bool:
@@ -281,6 +350,13 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     if habits is not None and len(habits) != len(names):
         raise InputError(f"profile_answers must hold {len(names)} lists, one per panel model")
     given = _by_mode(suspect_answers, cfg.modes, "suspect_answers") if suspect_answers is not None else None
+    if given is None and any(m not in getattr(suspect, "modes", MODES) for m in cfg.modes):
+        raise InputError(f"the suspect {suspect.name!r} answers in mode(s) {list(getattr(suspect, 'modes', MODES))} only, "
+                         f"the test asks {list(cfg.modes)}")
+    if given is not None:  # pre-computed answers: asked with suspect_max_tokens when an int was set
+        s_tokens, probed = (cfg.suspect_max_tokens if isinstance(cfg.suspect_max_tokens, int) else cfg.max_tokens), 0
+    else:
+        s_tokens, probed = suspect_tokens(suspect, cfg, panel[cfg.modes[0]])
     # fixed before the suspect is asked: which panel answers are informative
     usable = {m: np.stack([informative(a) for a in panel[m]], axis=1) for m in cfg.modes}  # [N, M] each
     looks = cfg.looks()
@@ -292,10 +368,10 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     for k, n in enumerate(looks):
         for m in cfg.modes:
             got[m] = list(given[m][:n]) if given is not None else \
-                got[m] + suspect.answers(prompts[len(got[m]):n], max_tokens=cfg.max_tokens, mode=m)
+                got[m] + suspect.answers(prompts[len(got[m]):n], max_tokens=s_tokens, mode=m)
             if len(got[m]) < n:
                 raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n}")
-        tests = _look(got, panel, usable, habits, n, len(candidates), cfg)
+        tests = _look(got, panel, usable, habits, n, len(candidates), cfg, s_tokens > cfg.max_tokens)
         combined = bonferroni_combine(np.stack([t.p_value for t in tests.values()]))  # [C]
         p_holm = holm(combined)
         seq_p = np.minimum(seq_p, np.minimum(p_holm / weights[k], 1.0))
@@ -308,7 +384,9 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         if k + 1 < len(looks) and k >= 1 and _futile(tests):
             stopped = "futility"
             break
-    return _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
+    res = _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
+    res.suspect_max_tokens, res.queries_spent = s_tokens, res.queries_spent + probed
+    return res
 
 
 def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: np.ndarray, seq_p: np.ndarray,

@@ -6,7 +6,8 @@ answer is kept as *decoded text*, so models with different tokenizers are compar
 * A local model (:class:`~stillwatch.models.base.Backend` with weights) answers by teacher-forced
   argmax over the prompt ids (one forward pass per batch, no sampling): ``mode="chat"`` wraps the
   prompt in the model's chat template (what an API serves), ``mode="raw"`` continues the text as is
-  (the setting of Nikolic et al. 2025). ``max_tokens > 1`` uses greedy generation (chat only).
+  (the setting of Nikolic et al. 2025). ``max_tokens > 1``: greedy generation in chat mode, and in
+  raw mode the teacher-forced argmax repeated (the greedy token appended, up to end of sequence).
 * A remote model (an OpenAI-compatible URL) gets ``max_tokens``, ``temperature=0`` and asks for
   ``logprobs``; when the server returns them, the answer is the top-logprob token of each position
   (the exact greedy token even if the server samples), else the returned text. Servers that refuse
@@ -51,6 +52,8 @@ class LocalModel:
     """Greedy answers of a local backend. ``identity`` names the weights in cache keys (default: the
     backend's name and tokenizer fingerprint; pass a content hash for directories that change)."""
 
+    modes = MODES
+
     def __init__(self, backend: Backend, *, identity: str | None = None, batch_size: int = 16) -> None:
         if not getattr(backend, "local", False):
             raise InputError(f"backend {backend.name!r} is remote; use RemoteModel for a URL")
@@ -72,18 +75,37 @@ class LocalModel:
         _check_query(max_tokens, mode)
         if not prompts:
             return []
-        if max_tokens > 1:
-            if mode != "chat":
-                raise InputError("max_tokens > 1 is supported in chat mode only")
+        if max_tokens > 1 and mode == "chat":
             gens = self.backend.generate(list(prompts), max_new_tokens=max_tokens, top_k=1, batch_size=self.batch_size)
             return [g.text for g in gens]
         ids = [self.backend.chat_prompt_ids(p) if mode == "chat" else self._raw_ids(p) for p in prompts]
         empty = [i for i, x in enumerate(ids) if not x]
         if empty:
             raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
-        last = _last_argmax(self.backend, ids, self.batch_size)  # [P] greedy next token
         eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
+        if max_tokens > 1:
+            return _greedy_raw(self.backend, ids, max_tokens, eos, self.batch_size)
+        last = _last_argmax(self.backend, ids, self.batch_size)  # [P] greedy next token
         return ["" if int(t) in eos else self.backend.decode([int(t)]) for t in last]
+
+
+def _greedy_raw(backend: Backend, ids: list[list[int]], max_tokens: int, eos: set[int], batch_size: int) -> list[str]:
+    """Greedy continuation of ``max_tokens`` tokens (or up to end of sequence) after each id list: the
+    teacher-forced argmax of :func:`_last_argmax`, appended and asked again (no KV cache: meant for
+    the small suspects, e.g. byte-level models, that need a few tokens to say a word)."""
+    seqs = [list(x) for x in ids]
+    new: list[list[int]] = [[] for _ in ids]
+    alive = np.arange(len(ids))
+    for _ in range(max_tokens):  # one step per token for every live sequence at once
+        if not alive.size:
+            break
+        nxt = _last_argmax(backend, [seqs[i] for i in alive], batch_size)
+        ended = np.isin(nxt, list(eos)) if eos else np.zeros(alive.size, bool)
+        for i, t in zip(alive[~ended], nxt[~ended]):  # per sequence, not per token
+            seqs[i].append(int(t))
+            new[i].append(int(t))
+        alive = alive[~ended]
+    return [backend.decode(t) if t else "" for t in new]
 
 
 def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.ndarray:
@@ -124,7 +146,10 @@ def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.
 
 
 class RemoteModel:
-    """Greedy answers from an OpenAI-compatible chat completions API (official ``openai`` client)."""
+    """Greedy answers from an OpenAI-compatible chat completions API (official ``openai`` client).
+    It serves chat mode only: as a panel model it sits raw mode out."""
+
+    modes = ("chat",)
 
     def __init__(self, base_url: str, *, model: str | None = None, api_key: str | None = None,
                  concurrency: int = 8, timeout: float = 60.0, max_retries: int = 3) -> None:

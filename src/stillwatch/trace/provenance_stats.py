@@ -103,6 +103,25 @@ def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
     return compatible(normalise_answers(sa), normalise_answers(sb))
 
 
+def first_word(answers) -> np.ndarray:
+    """Each answer cut to its first word: leading whitespace dropped, then everything from the next
+    whitespace character on (a numpy unicode array; an empty answer stays empty). Used when a
+    suspect is asked for several tokens (a byte-level model's one-token answer is a single
+    character, which :func:`compatible` counts as no evidence) while the panel answered one token,
+    usually a word or a word piece: the suspect's first word is then compared with the panel's
+    token by :func:`compatible`, so ``"The"`` from ``"The cat sat"`` agrees with ``" The"``. A
+    whitespace-only answer becomes ``" "`` (still uninformative, see :func:`normalise_answers`)."""
+    raw = np.asarray(list(answers), dtype=str)
+    if not raw.size:
+        return raw
+    a = np.char.lstrip(raw)
+    for ws in ("\t", "\r", "\n", "\x0b", "\x0c"):  # a handful of separators, each one vectorised pass
+        a = np.char.replace(a, ws, " ")
+    word = np.char.partition(a, " ")[..., 0]
+    # a whitespace-only answer stays whitespace (uninformative), not "" (which means end of sequence)
+    return np.where((np.char.str_len(raw) > 0) & (np.char.str_len(word) == 0), " ", word)
+
+
 def informative(answers) -> np.ndarray:
     """Bool [P]: the answer says something (not whitespace-only, not only half a UTF-8 character).
     An empty answer (end of sequence) is informative."""
@@ -183,7 +202,10 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
     where both answered informatively. The mask depends on the panel's answers only (fixed before the
     suspect is asked), so each pair's prompts are an i.i.d. sample of the sampler conditioned on that
     event, and the exact test stays exact. Without the mask a model that answers whitespace (Gemma
-    base often answers "\\n\\n") would "agree" with every suspect there. Requires >= 2 panel columns."""
+    base often answers "\\n\\n") would "agree" with every suspect there. A panel model with no usable
+    answer at all (one that does not serve this prompt mode, e.g. a chat-only API in raw mode) is no
+    rival for this statistic: comparing with it would give p = 1 from zero discordant prompts; the
+    statistic's null then ranges over the models that answered. Requires >= 2 panel columns."""
     agree = np.asarray(agree, dtype=bool)
     if agree.ndim != 2 or agree.shape[1] < 2:
         raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {agree.shape}")
@@ -193,9 +215,10 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
     n10, n01 = discordant_counts(agree, use)
     p = mcnemar_one_sided(n10, n01)  # [M, M]
     np.fill_diagonal(p, -1.0)  # a model is not its own rival
+    p[:, ~use.any(axis=0)] = -1.0  # nor is a model that gave no informative answer here (e.g. chat-only in raw mode)
     p = p[:n_candidates]
     rival = p.argmax(axis=1)
-    p_iut = p.max(axis=1)
+    p_iut = np.where(p.max(axis=1) < 0, 1.0, p.max(axis=1))  # no rival at all: no evidence
     n_use = use.sum(axis=0)
     rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
     cand = np.arange(n_candidates)

@@ -69,7 +69,8 @@ NULL_HYPOTHESIS = (
     "text watermarked with that key); under H0 each distinct (context, token) tuple is green with "
     "probability gamma independently, so the green count is Binomial(n_scored, gamma) (KGW); for a tournament "
     "watermark each of its depth g-values is an independent fair coin, so the count of ones is "
-    "Binomial(n_scored * depth, 1/2)."
+    "Binomial(n_scored * depth, 1/2) (score 'count'), and the weighted sum of the g-values (score 'weighted') "
+    "has the exact law of a sum of scaled binomials (stillwatch.core.weighted)."
 )
 
 

@@ -35,6 +35,8 @@ from stillwatch.errors import GuardInputError
 
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import account_step, link_step, verdicts
+from stillwatch.guard.score.signals import crowded_hours
+from stillwatch.guard.features.components import component_stats, crowd_candidates, hour_buckets, peak_window
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
@@ -301,9 +303,9 @@ class _SparkEngine:
         if table.num_rows:
             df = self.spark.createDataFrame(table.to_pandas(types_mapper=None))
         else:
-            from pyspark.sql.types import LongType, StringType, StructField, StructType
+            from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
-            kinds = {pa.int64(): LongType(), pa.string(): StringType()}
+            kinds = {pa.int64(): LongType(), pa.string(): StringType(), pa.float64(): DoubleType()}
             df = self.spark.createDataFrame([], StructType([StructField(f.name, kinds.get(f.type, StringType()))
                                                             for f in table.schema]))
         df.createOrReplaceTempView(view)
@@ -412,14 +414,33 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
-    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), account_peaks(keys),
-                           account_keys(keys)).to_pyarrow()
+    peaks = eng.materialise("sw_peaks", account_peaks(keys))
+    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), peaks,
+                           account_keys(keys), _parts(eng, keys, peaks)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
     edges = _edges(ids, cols, per, tagged) if len(ids) else {}
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
+
+
+def _parts(eng, keys, peaks) -> tuple:
+    """Per-account tables of :mod:`~stillwatch.guard.features.components`: the burst window's reading
+    time and span, and the crowded component — hours the minute-scan test
+    (:func:`~stillwatch.guard.score.signals.crowded_hours`, family-wise over every account-hour of the
+    log) keeps, measured on the engine over their rows."""
+    hours = eng.materialise("sw_hours", hour_buckets(keys))
+    n_hours = int(hours.count().to_pyarrow().as_py())
+    cand = crowd_candidates(hours).to_pyarrow()
+    kept = crowded_hours(cand, n_hours)
+    kt = eng.put("sw_crowd", kept)
+    best = kept.group_by("account_id").aggregate([("crowd_p", "min"), ("hr", "count")]).rename_columns(
+        ["account_id", "crowd_p", "crowd_hours"])
+    bt = eng.put("sw_crowd_acc", best.cast(pa.schema([("account_id", pa.string()), ("crowd_p", pa.float64()),
+                                                      ("crowd_hours", pa.int64())])))
+    comp = component_stats(keys, kt)
+    return peak_window(hours, peaks), comp, bt
 
 
 def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:

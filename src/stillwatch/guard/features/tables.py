@@ -485,15 +485,16 @@ def account_text(tagged: ibis.Table) -> ibis.Table:
 
 
 def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, peaks: ibis.Table | None = None,
-                     api_keys: ibis.Table | None = None) -> ibis.Table:
+                     api_keys: ibis.Table | None = None, parts: tuple[ibis.Table, ...] = ()) -> ibis.Table:
     """One row per account, ordered by ``account_id``: the exact volume/timing/infrastructure columns
-    (with :func:`account_peaks` and :func:`account_keys` when given) and the text columns estimated
-    from the sample (``x = n * x_s / sampled_rows``)."""
+    (with :func:`account_peaks`, :func:`account_keys` and the per-account tables of ``parts`` —
+    :mod:`~stillwatch.guard.features.components` — when given; missing values 0) and the text columns
+    estimated from the sample (``x = n * x_s / sampled_rows``)."""
     t = text.rename(account_id_t="account_id")
     i = infra.rename(account_id_i="account_id")
     j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
     extra = []
-    for name, tab in (("p", peaks), ("k", api_keys)):
+    for name, tab in (("p", peaks), ("k", api_keys), *((f"x{i}", t) for i, t in enumerate(parts))):
         if tab is not None:
             tab = tab.rename(**{f"account_id_{name}": "account_id"})
             j = j.left_join(tab, j.account_id == tab[f"account_id_{name}"])

@@ -4,7 +4,8 @@ Every constant is a fixed, documented choice made from what the quantity means â
 simulator seed. :class:`DetectConfig` composes the groups: :class:`AccountConfig` (an account's own
 evidence and score), :class:`LinkConfig` (which accounts a shared key or address links),
 :class:`SplitConfig` (how a linked component is split into campaigns), :class:`CampaignConfig` (a
-campaign's evidence and score) and :class:`LiveConfig` (the streaming scorer's provisional alarm).
+campaign's evidence and score), :class:`LiveConfig` (the streaming scorer's provisional alarm) and
+:class:`GroupConfig` (campaigns grouped by time).
 The reasoning behind each rule is in :mod:`stillwatch.guard.score.detect`'s docstring; each field
 below says what it is and why its default. Invalid values raise
 :class:`~stillwatch.errors.GuardInputError` naming the field, the value and the allowed range.
@@ -74,10 +75,15 @@ class AccountConfig:
     #: also have obtained something (harvest) to be flagged.
     burst: float = 0.8
     key_rotation: float = 0.8
+    #: Harvest *and* coordination weight of a crowded component (signals.crowded_component): a
+    #: sub-stream sending many distinct prompts faster than anyone reads, minutes at a time, inside the
+    #: account's other traffic. 0.8, as the burst: it is both what was obtained (its evidence is
+    #: already scaled by the distinct answers' reading hours and their novelty) and how (a program).
+    component: float = 0.8
 
     def __post_init__(self) -> None:
         _check(self, unit=("capability", "volume", "regularity", "templated", "payment", "volume_coordination",
-                           "capability_base", "burst", "key_rotation"), positive=("full_volume_multiple", "min_clock_days", "clock_min_rate"))
+                           "capability_base", "burst", "key_rotation", "component"), positive=("full_volume_multiple", "min_clock_days", "clock_min_rate"))
 
 
 @dataclass(frozen=True)
@@ -238,6 +244,27 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class GroupConfig:
+    """Campaign grouping by time (:mod:`stillwatch.guard.score.grouping`): accounts that share nothing
+    but when they act."""
+
+    #: Window widths of the time cells, in microseconds: 1 h, 6 h, 1 d, 3 d, 7 d â€” from accounts created
+    #: in one hour to a campaign whose bursts fall on several nights of one week. Every width is tested
+    #: (Bonferroni), each carrier takes its most significant cell.
+    windows_us: tuple[float, ...] = (3_600e6, 21_600e6, 86_400e6, 259_200e6, 604_800e6)
+    #: Family-wise level of a cell. 0.01, as ``LinkConfig.alpha``: one false group in a hundred logs.
+    alpha: float = 0.01
+    #: Local false discovery rate of a cell (expected chance carriers / carriers). 0.05, as
+    #: ``LinkConfig.cohort_fdr``: at most one member in twenty there by chance.
+    fdr: float = 0.05
+
+    def __post_init__(self) -> None:
+        _check(self, unit=("alpha", "fdr"))
+        if not self.windows_us or any(not w > 0 for w in self.windows_us):
+            raise GuardInputError(f"GroupConfig.windows_us must be non-empty and > 0, got {self.windows_us!r}")
+
+
+@dataclass(frozen=True)
 class DetectConfig:
     """All scoring constants: thresholds shared by every step plus one group per concern."""
 
@@ -255,11 +282,12 @@ class DetectConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     campaign: CampaignConfig = field(default_factory=CampaignConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
+    group: GroupConfig = field(default_factory=GroupConfig)
 
     def __post_init__(self) -> None:
         _check(self, unit=("flag_threshold", "fire_threshold"), at_least={"own_prior_rows": 0.0})
         for f in fields(self):
-            if f.name in ("rate", "account", "link", "split", "campaign", "live"):
+            if f.name in ("rate", "account", "link", "split", "campaign", "live", "group"):
                 want = f.default_factory  # type: ignore[misc]
                 if not isinstance(getattr(self, f.name), want):
                     raise GuardInputError(f"DetectConfig.{f.name} must be a {want.__name__}, "

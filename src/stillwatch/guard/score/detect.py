@@ -18,7 +18,13 @@ signal                    value                                                 
 ``machine_pacing``        max(timing regularity, round the clock)                      the value itself
 ``burst``                 peak 24 h vs the account's own steady null (signals.py)      FWER x peak-hour multiple
 ``key_rotation``          key hand-overs vs the population's pooled rate (signals.py)  FWER evidence
+``crowded_component``     minutes crowded beyond the hour's own count (signals.py)     FWER x distinct hours x novelty
 ========================  ==========================================================  ============================
+
+A burst is volume too: what the account obtained is measured at the faster of its whole life's rate
+and its busiest 24 hours' (``burst_multiple``, signals.py), so an aged account's harvest night weighs
+as a fresh account's. A crowded component is harvest and coordination at once (weight
+``account.component`` in both noisy-ORs); its evidence carries its own novelty.
 
 ``own_prior_rows`` = 8: an account's own shares are shrunk by eight pseudo-rows of "no" — six
 requests are weak evidence on their own; small accounts (sybils) are judged through their campaign.
@@ -162,9 +168,10 @@ accounts). The live alarm is a provisional verdict; the final verdicts are
 
 Steps
 =====
-:func:`detect` runs five steps, each a function a test can call on its own:
+:func:`detect` runs five steps (and groups by time, :mod:`~stillwatch.guard.score.grouping`, the
+accounts they leave outside any campaign), each a function a test can call on its own:
 :func:`account_step` (account signals), :func:`link_step` (links: which accounts form a candidate
-campaign), :func:`campaign_step` (campaign signals per cluster), :func:`score_step` (own, campaign
+campaign), :func:`~stillwatch.guard.score.campaign_signals.campaign_step` (campaign signals per cluster), :func:`score_step` (own, campaign
 and member scores) and :func:`findings_step` (the explained findings). The constants, grouped by
 concern with their meaning and the reason for each default, are in
 :mod:`stillwatch.guard.score.config`.
@@ -178,19 +185,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from stillwatch.guard.features.rates import human_rate_multiple
-from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.campaign_signals import CampaignSignals, campaign_step
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.extraction import extraction, novelty_weight
+from stillwatch.guard.score.extraction import extraction, member_novelty_weight, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
-from stillwatch.guard.score.links import Links, edge, link_accounts, size_evidence
-from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
+from stillwatch.guard.score.grouping import Groups, group_findings, group_step, with_groups
+from stillwatch.guard.score.links import Links, edge, link_accounts
 from stillwatch.guard.score.signals import hidden_signals
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
-#: Infrastructure kinds of the shared-infrastructure signal and their weights: an address prefix
-#: (/24, /48) counts like an address; a user agent is weak evidence.
-_INFRA_WEIGHTS = (("ip", 1.0), ("ip_prefix", 1.0), ("payment", 1.0), ("user_agent", 0.5))
 
 def _noisy_or(*terms: np.ndarray) -> np.ndarray:
     out = np.ones_like(np.asarray(terms[0], dtype=np.float64))
@@ -201,13 +205,6 @@ def _noisy_or(*terms: np.ndarray) -> np.ndarray:
 
 def volume_evidence(multiple: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     return np.clip(np.log2(1.0 + np.maximum(multiple, 0.0)) / np.log2(1.0 + cfg.account.full_volume_multiple), 0.0, 1.0)
-
-
-def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
-    """Human reading hours the cluster's answers demand, on a log scale: 0 at none, 1 at
-    ``campaign.full_harvest_hours`` (see the module docstring)."""
-    h = np.maximum(np.asarray(hours, np.float64), 0.0)
-    return np.clip(np.log1p(h) / np.log1p(cfg.campaign.full_harvest_hours), 0.0, 1.0)
 
 
 def capability_evidence(share: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
@@ -238,7 +235,7 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
-    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours)
+    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
     return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
@@ -290,122 +287,19 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
-    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours)
+    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours, cfg.rate)
+    # what was obtained, at the faster of the whole life's rate and the busiest 24 hours' (a burst
+    # is as much volume in an aged account as in a fresh one; score/signals.py)
+    obtained = np.maximum(sig["extraction_multiple"], sig["novelty"] * sig["burst_multiple"])
     return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
                           payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
-                          extracted=volume_evidence(sig["extraction_multiple"], cfg), hidden=hidden)
+                          extracted=volume_evidence(obtained, cfg), hidden=hidden)
 
 
 # ------------------------------------------------------------------------------------------ 2. links
 def link_step(acc: Mapping[str, np.ndarray], edges, acct: AccountSignals, cfg: DetectConfig) -> Links:
     """Links: which accounts form a candidate campaign (:func:`.links.link_accounts`)."""
     return link_accounts(acc, edges, acct.signals["exchanges"], cfg, machine_paced=acct.machine_paced)
-
-
-# ------------------------------------------------------------------------------- 3. campaign signals
-@dataclass(frozen=True)
-class CampaignSignals:
-    """Step 3's output: each account's cluster (``labels``, ``size``) and the cluster's signals and
-    their evidence, broadcast to its members (``value``/``e_`` pairs as in the module docstring)."""
-
-    labels: np.ndarray
-    size: np.ndarray
-    exchanges: np.ndarray
-    templated: np.ndarray
-    capability: np.ndarray
-    rate_multiple: np.ndarray
-    e_size: np.ndarray
-    hours: np.ndarray
-    #: what the cluster obtained (score/extraction.py, on the members' summed figures)
-    novelty: np.ndarray
-    extracted_tokens: np.ndarray
-    extracted_hours: np.ndarray
-    extraction_multiple: np.ndarray
-    e_hours: np.ndarray
-    infra: np.ndarray
-    e_infra: np.ndarray
-    pacing: np.ndarray
-    onset: np.ndarray
-    e_sync: np.ndarray
-    sd_ln: np.ndarray
-    e_hom: np.ndarray
-    crowding: np.ndarray
-    scripted: np.ndarray
-    e_reuse: np.ndarray
-    link_strength: np.ndarray  # members' median -log10 p null-model tie (nullmodel.campaign_strength)
-    linked_share: np.ndarray
-
-
-def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np.ndarray], lk: Links,
-                  cfg: DetectConfig, cluster_minutes: np.ndarray | None = None) -> CampaignSignals:
-    """Campaign signals of each account's cluster. ``signals``: step 1's signals with the scripted
-    share (:func:`score_step` adds it); ``cluster_minutes``: distinct active minutes of each account's
-    cluster (None: minute crowding, an explanation only, is reported as 1)."""
-    cc = cfg.campaign
-    labels = lk.labels
-    a = len(labels)
-    size = _cluster.sizes(labels)
-    g = _cluster.Groups(labels)
-    n = signals["exchanges"]
-    c_n = g.sum(n)
-    # templated rows: on shared templates, or on the cluster's linking keys, whichever is larger
-    tpl_rows = np.minimum(np.maximum(np.asarray(acc["shared_rows"], np.float64), lk.plain_rows), n)
-    first = g.min(np.asarray(acc["first_us"], np.float64))
-    last = g.max(np.asarray(acc["last_us"], np.float64))
-    demand = g.sum(np.asarray(acc["demand_s"], np.float64))
-    infra = np.zeros(a)
-    for kind, weight in _INFRA_WEIGHTS:
-        ea, ek, _ = edge(edges, kind)
-        share = _cluster.group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
-        infra = np.maximum(infra, weight * share)
-    infra = np.where(size >= 2, infra, 0.0)
-    # machine pacing: median of the members; shared infrastructure counts fully only for accounts
-    # that behave like machines (an office's colleagues share an IP and a card)
-    pacing = _cluster.group_median(labels, np.asarray(signals["machine_pacing"], np.float64))
-    # synchrony: share of members whose first request lies within sync_window of the members'
-    # median first request, beyond the share of the OTHER accounts first seen in the same window
-    # (at the log's start every busy account "starts" together — its earlier activity is cut off)
-    first_i = np.asarray(acc["first_us"], np.float64)
-    med_first = _cluster.group_median(labels, first_i)
-    # only arrivals count (nullmodel.arrivals): accounts active before the log all "start" in its first day
-    new = arrivals(acc, cfg)[1].astype(np.float64)
-    onset = g.sum(new * (np.abs(first_i - med_first) <= cc.sync_window_us)) / np.maximum(size, 1)
-    fs = np.sort(first_i)
-    in_window = (np.searchsorted(fs, med_first + cc.sync_window_us, side="right")
-                 - np.searchsorted(fs, med_first - cc.sync_window_us, side="left"))
-    background = np.clip((in_window - onset * size) / np.maximum(a - size, 1), 0.0, 1.0)
-    excess = (onset - background) / np.maximum(1.0 - background, _EPS)
-    # workload homogeneity: a scheduler spreads work evenly over its accounts; independent
-    # customers' volumes are heavy-tailed
-    ln_n = np.log(np.maximum(n, 1.0))
-    m1 = g.sum(ln_n) / np.maximum(size, 1)
-    sd_ln = np.sqrt(np.maximum(g.sum(ln_n * ln_n) / np.maximum(size, 1) - m1 * m1, 0.0))
-    # crowding (explanation only): how many more distinct minutes the members would cover if their
-    # active minutes fell independently over the span, than they do
-    crowding = np.ones(a)
-    if cluster_minutes is not None and (size >= 2).any():
-        u = np.asarray(cluster_minutes, np.float64)
-        span_min = (last - first) / 60e6 + 1.0
-        am = np.asarray(acc["active_minutes"], np.float64)
-        expected = span_min * (1.0 - np.exp(g.sum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))))
-        crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
-    hours = demand / 3600.0
-    cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
-    return CampaignSignals(
-        labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
-        capability=g.sum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0),
-        rate_multiple=human_rate_multiple(demand, last - first, cfg.rate), e_size=size_evidence(size, cfg),
-        hours=hours, novelty=cx["novelty"], extracted_tokens=cx["extracted_tokens"],
-        extracted_hours=cx["extracted_hours"], extraction_multiple=cx["extraction_multiple"],
-        e_hours=harvest_volume_evidence(cx["extracted_hours"], cfg), infra=infra,
-        e_infra=infra * (1.0 - cc.office_discount * (1.0 - pacing)), pacing=pacing, onset=onset,
-        e_sync=np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0), sd_ln=sd_ln,
-        e_hom=np.where(size >= 3, np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0), 0.0), crowding=crowding,
-        scripted=_cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64)),
-        # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
-        e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
-        **dict(zip(("link_strength", "linked_share"), campaign_strength(labels, lk.ties()))),
-    )
 
 
 # ------------------------------------------------------------------------------------------ 4. scores
@@ -442,10 +336,13 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     # relayed through an app or reseller, so it is not a calibrated statement yet)
     hid = acct.hidden
     own_gate = np.maximum.reduce([acct.extracted, sig["machine_pacing"], hid["burst"]])
-    h_own = _noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
-                      w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"])
+    # a crowded component (score/signals.py) is harvest and coordination at once; its evidence
+    # already carries its own novelty, so the account's overall novelty does not discount it
+    h_own = _noisy_or(_noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
+                                w.regularity * sig["machine_pacing"]) * novelty_weight(sig["novelty"]),
+                      w.component * hid["component"])
     k_own = _noisy_or(w.templated * e_script, w.payment * acct.payment, w.volume_coordination * acct.volume,
-                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"])
+                      w.burst * hid["burst"], w.key_rotation * hid["key_rotation"], w.component * hid["component"])
     evidence = {
         "scripted_share": e_script,
         "capability_share": cap,
@@ -455,6 +352,7 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
         "shared_payment": acct.payment,
         "burst": hid["burst"],
         "key_rotation": hid["key_rotation"],
+        "crowded_component": hid["component"],
     }
     return OwnScore(score=np.sqrt(h_own * k_own), evidence=evidence, signals=sig)
 
@@ -500,7 +398,7 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # ... and so are accounts tied in by a cohort (they share no wording: the key share says nothing)
     cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
     member = np.where(lk.address_linked | cohort, 1.0, member)
-    inherited = c_score * np.sqrt(member)
+    inherited = c_score * np.sqrt(member) * member_novelty_weight(own.signals, cs.labels)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
     # weak members (their inherited score below the flag) stay linked but are not listed
@@ -510,12 +408,20 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
 
 # ---------------------------------------------------------------------------------------- 5. findings
 def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, sc: Scores,
-                  cfg: DetectConfig) -> tuple[list[AccountFinding], list[CampaignFinding]]:
+                  cfg: DetectConfig, groups: Groups | None = None) -> tuple[list[AccountFinding], list[CampaignFinding]]:
     """The explained findings: one per account, one per flagged campaign with listed members (one
-    Python object per account is output, not a hot path)."""
+    Python object per account is output, not a hot path). With ``groups`` (score/grouping.py), the
+    members of a flagged group carry its campaign id (its findings are
+    :func:`~stillwatch.guard.score.grouping.group_findings`')."""
     a = len(account_ids)
     labels = cs.labels
-    camp_id = np.where(sc.in_campaign, np.char.add("campaign-", np.asarray(account_ids, dtype=str)[labels]), "")
+    ids = np.asarray(account_ids, dtype=str)
+    camp_id = np.where(sc.in_campaign, np.char.add("campaign-", ids[labels]), "")
+    listed_any = sc.in_campaign
+    if groups is not None:
+        in_group = (groups.head >= 0) & (groups.score >= cfg.flag_threshold)
+        camp_id = np.where(in_group, np.char.add("campaign-", ids[np.maximum(groups.head, 0)]), camp_id)
+        listed_any = listed_any | in_group
     names = list(own.evidence)
     ev = np.stack([own.evidence[k] for k in names], axis=1) >= cfg.fire_threshold
     sig_cols = {k: np.asarray(v, np.float64) for k, v in own.signals.items()}
@@ -523,11 +429,11 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
     accounts = []
     for i in range(a):
         fired = tuple(nm for nm, f in zip(names, ev[i]) if f)
-        if sc.in_campaign[i]:
+        if listed_any[i]:
             fired = fired + ("campaign",)
         accounts.append(AccountFinding(
             account_id=str(account_ids[i]), score=float(sc.score[i]), flagged=bool(sc.flagged[i]),
-            campaign_id=str(camp_id[i]) if sc.in_campaign[i] else None,
+            campaign_id=str(camp_id[i]) if listed_any[i] else None,
             signals={k: float(v[i]) for k, v in sig_cols.items()} | {"campaign_score": float(sc.campaign[i])},
             exchanges=int(n[i]), human_rate_multiple=float(mult[i]), fired=fired,
             extraction_multiple=float(own.signals["extraction_multiple"][i])))
@@ -583,7 +489,12 @@ def verdicts(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges, acct
     on its own engine between linking and scoring."""
     own = own_score_step(acct, lk, cfg)
     cs = campaign_step(acc, edges, own.signals, lk, cfg, cluster_minutes)
-    return findings_step(account_ids, own, cs, score_step(cs, own, lk, cfg), cfg)
+    sc = score_step(cs, own, lk, cfg)
+    # accounts that share nothing but when they act (score/grouping.py)
+    gr = group_step(acc, acct.hidden, sc.score, sc.flagged, sc.in_campaign, cfg)
+    accounts, campaigns = findings_step(account_ids, own, cs, with_groups(sc, gr, cfg), cfg, gr)
+    campaigns = sorted(campaigns + group_findings(account_ids, acc, gr, cfg), key=lambda c: (-c.score, c.campaign_id))
+    return accounts, campaigns
 
 
 def detect(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges,

@@ -83,3 +83,42 @@ def extraction(n: np.ndarray, n_prompts: np.ndarray, demand_s: np.ndarray, span_
 def novelty_weight(nu: np.ndarray) -> np.ndarray:
     """Harvest evidence weight of novelty: 0 at none, 1 at :data:`FULL_NOVELTY` and above."""
     return np.clip(np.asarray(nu, np.float64) / FULL_NOVELTY, 0.0, 1.0)
+
+
+def member_novelty_weight(signals, labels: np.ndarray) -> np.ndarray:
+    """How much of a campaign's verdict a member inherits, by the new information it obtains per
+    request against the campaign's own members (issue 13: a common source is not coordination).
+    ``signals``: the account signals (``novelty``, ``exchanges``, ``sampled_rows``); ``labels``:
+    each account's campaign.
+
+    An evaluation lab re-running a public benchmark that a campaign also draws on shares the
+    campaign's content keys with all of its traffic, but asks each question two or three times;
+    the campaign's accounts, whose work the operator spreads over them, ask new questions at the
+    campaign's own rate. **H0** (the member does the campaign's work): each of its ``m`` observed
+    requests (its uniform text sample, ``min(n, sampled_rows)``) repeats an earlier prompt with the
+    campaign's repeat probability ``1 - nu_c``, ``nu_c`` = the members' median novelty, so its
+    repeats are ``Bin(m, 1 - nu_c)``; ``p`` = the binomial upper tail of the repeats observed. The
+    weight is ``1 - e (1 - min(1, nu / nu_c))`` with ``e`` = the family-wise evidence of ``p`` over
+    the scan's accounts (:func:`~stillwatch.guard.score.signals.fwer_evidence`): 1 for a member whose
+    repeats are what its campaign shows (a small account's few chance repeats included), the novelty
+    ratio for one that repeats far beyond it (a benchmark run three times inherits a third).
+
+    Attacker model: an operator cannot hide members this way without making them obtain less — a
+    member that repeats its prompts to look like a lab collects proportionally fewer new answers.
+    """
+    from scipy import stats
+
+    from stillwatch.guard.score import cluster as _cluster
+    from stillwatch.guard.score.signals import fwer_evidence
+
+    if "novelty" not in signals:  # a producer without distinct-prompt counts: nothing to test
+        return np.ones(len(labels))
+    nu = np.asarray(signals["novelty"], np.float64)
+    n = np.asarray(signals["exchanges"], np.float64)
+    sampled = np.asarray(signals.get("sampled_rows", n), np.float64)
+    nu_c = _cluster.group_median(np.asarray(labels), nu)
+    m = np.minimum(n, sampled)
+    repeats = np.round(m * (1.0 - nu))
+    p = np.where(repeats > 0, stats.binom.sf(repeats - 1.0, m, np.clip(1.0 - nu_c, 0.0, 1.0)), 1.0)
+    ratio = np.clip(nu / np.maximum(nu_c, 1e-12), 0.0, 1.0)
+    return 1.0 - fwer_evidence(p, len(nu)) * (1.0 - ratio)

@@ -51,7 +51,7 @@ def edge_full(edges, kind: str):
 
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
-                   sampled_rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   sampled_rows: np.ndarray | None = None, key_prompts: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -64,6 +64,24 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     ``coherence >= link_coherence`` over >= ``link.coherence_min_users`` users with >= 3 requests (its
     users are fully templated accounts; ``scripted_user`` marks them). With unknown edge counts
     (NaN) every key with >= 2 users links.
+
+    Two statements of what an account's choice is (issue 13: an app with many end users behind
+    one account, by chance, must not look like a campaign):
+
+    * a *wrapper* — a key carrying >= ``link.full_template_share`` of its users' traffic (focus
+      including the pseudo-rows) — is a constant the account puts on every request (a system
+      prompt, a tool's boilerplate): **one** choice per account, however many rows carry it. Its
+      popularity (how many accounts made the same choice) is no evidence of coordination — under
+      the popularity null of :mod:`~stillwatch.guard.score.nullmodel` an item used by ``f``
+      accounts is shared by ``f`` accounts by definition —, so a wrapper never links by these
+      rules; it still counts as one item in the pair tests, where only several rare shared items
+      link. Attacker model: a campaign that puts one system prompt on all of its accounts' traffic
+      is linked by what it sends under it (its scaffolds, near-duplicates, pair tests), not by
+      the system prompt;
+    * repetition of one *question* is no work: for near-duplicate groups (``key_prompts``: the
+      distinct prompts seen on the key) the reuse rule counts distinct prompts per user, not rows
+      — an app relaying hundreds of people sends the day's most popular question hundreds of
+      times, as the population does; a reseller's harvest scaffold carries new prompts.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -97,9 +115,14 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
         eligible_users = np.bincount(inv, weights=big.astype(np.float64), minlength=len(keys))
         coh = np.bincount(inv, weights=(big & np.asarray(scripted_user, bool)[ea]).astype(np.float64),
                           minlength=len(keys)) / np.maximum(eligible_users, 1.0)
+    wrapper = focus >= cfg.link.full_template_share  # one choice per account (docstring)
+    if key_prompts is not None:  # near-duplicate groups: distinct prompts per user, not rows
+        kp = np.zeros(len(keys))
+        np.maximum.at(kp, inv, np.nan_to_num(np.asarray(key_prompts, np.float64), nan=np.inf))
+        reuse_seen = np.minimum(reuse_seen, kp)
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
-             | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence)))
+             | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
     links = np.where(known, links[inv], fan[inv] >= 2)
     out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
     return out
@@ -365,9 +388,10 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
     for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
-        ea, ek, _, cnt, _ = edge_full(edges, kind)
+        ea, ek, _, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
-                            acc.get("sampled_rows") if hasattr(acc, "get") else None)
+                            acc.get("sampled_rows") if hasattr(acc, "get") else None,
+                            kp if kind == "near_dup" else None)
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)

@@ -12,19 +12,24 @@ afternoon) stays weak, and a large but expected volume (a steady app backend) st
 Attacker model: the attacker controls its accounts' timing, keys and prompts, but must still obtain
 its answers through them; each rule below names what it must give up to stay quiet.
 
-* **burst against the account's own baseline** (:func:`burst`) — H0: up to its busiest day the
-  account was *steady*: the ``n`` requests it sent from the start of its baseline (its creation
-  time when the log records it, not before the log's start; else its first request) to the end of
-  its busiest 24 hours fall independently and uniformly over those ``T`` days (at least one). Any
+* **burst against the account's own baseline** (:func:`burst`) — H0: the account is *steady*: the
+  ``n`` requests it sent from the start of its baseline (its creation time when the log records it,
+  not before the log's start; else its first request) to the *end of the log* fall independently
+  and uniformly over those ``T`` days (at least one). The silence after a burst is part of the
+  account's observable life, so an account first seen on its burst night and dormant for the rest
+  of the log has a baseline too — its age does not matter, only how long the log watched it. Any
   24 consecutive hours lie inside one of ``ceil(T)`` aligned 48-hour windows, each holding
   ``Bin(n, 2/T)`` requests under H0, so ``P(peak 24 h >= k) <= ceil(T) * P(Bin(n, min(1, 2/T)) >=
-  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account whose
-  busiest day *is* its first (a one-off batch job, a new account) has no baseline to burst
-  against (T = 1, p = 1) and is judged by its volume instead; an aged account — history in the
-  log, or a creation time long before — that sends hundreds of requests in one night is surprising
-  whatever its age. Magnitude: the account's busiest clock hour as a multiple of one person
-  reading full-time (1 = a person could just keep up). To stay quiet the harvest must be spread
-  over the account's whole life at a human rate.
+  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account watched
+  for one day only (created, or first seen, on the log's last day) has no baseline (T = 1, p = 1) and
+  is judged by its volume instead. Magnitude: the account's busiest clock hour as a multiple of one
+  person reading full-time (1 = a person could just keep up). To stay quiet the harvest must be
+  spread over the account's whole observable life at a human rate.
+  *Against the population* the burst is measured as a new account's whole life is: its
+  ``burst_multiple`` is the human-rate multiple of the busiest 24 hours alone (their reading time
+  over their first-to-last span, :func:`~stillwatch.guard.features.rates.human_rate_multiple`), so
+  an aged account's harvest night is as much volume as a fresh account's (the scorer takes the
+  larger of it and the whole-life extraction multiple).
   *A burst that recurs is the account's baseline, not a departure* (a firm's batch job busy on
   several days): H0' — the busiest 24 h and the busiest 24 h not overlapping them (the runner-up,
   ``k2``; 0 if none) are Poisson counts whose rates differ by at most ``RECUR_RATIO``; given their
@@ -52,12 +57,30 @@ its answers through them; each rule below names what it must give up to stay qui
   nightly harvest among its customers' requests) is far beyond it. Magnitude: the
   reading hours those rows demanded, on the campaign volume scale (``full_harvest_hours``). To stay
   quiet the harvest must wait for a reader between answers.
+* **crowded component** (:func:`crowding_p`, :func:`crowded_component`) — a part of an account's
+  traffic with its own rhythm: a program sending batches inside a relay of real customers (a
+  reseller whose harvest is a minority of its traffic). H0: within each clock hour, the account's
+  ``c`` requests of that hour fall independently and uniformly over its 60 minutes (whatever the
+  hour's rate — a relay of many independent people, a person's session, a steady job: the test is
+  conditional on the hour's own count, so no rate is assumed). The busiest minute then holds ``>=
+  m`` with probability at most ``60 * P(Bin(c, 1/60) >= m)`` (union bound over the minutes, the
+  discrete scan statistic; Naus 1982). The family is every account-hour of the log (Bonferroni over
+  ``H`` hours; an hour is *crowded* when ``p * H <= 1``; only hours passing a work prefilter are
+  computed, :mod:`~stillwatch.guard.features.components`). The component is the account's crowded
+  hours; its magnitude is what it obtained: the reading hours of its *distinct* prompts on the
+  campaign volume scale (``full_harvest_hours``) times its novelty (distinct prompts / rows) — a
+  nightly batch of six fixed inputs (a monitor) or a benchmark run again and again (an evaluation
+  lab) obtains little that is new. Evidence: ``fwer_evidence(min p, H)`` times that magnitude. To stay
+  quiet the harvest must be sent no faster per minute than the rest of the hour's traffic.
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from scipy import stats
+
+from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 
 #: Family-wise evidence is full at ``p * A <= 10 ** -FWER_DECADES``: 2, a 1 % family-wise error
 #: over the scan's accounts. Between ``p * A = 1`` and there it rises linearly in ``-log10``.
@@ -147,11 +170,46 @@ def fast_substream(n, fast_n, fast_s, fast_expected, m: int, full_hours: float) 
             "evidence": fwer_evidence(p, m) * mag}
 
 
-def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float) -> tuple[dict, dict]:
-    """The three rules on an account feature table (``acc``: the columns of
+def crowding_p(c, m) -> np.ndarray:
+    """``min(1, 60 * P(Bin(c, 1/60) >= m))``: the busiest of an hour's 60 minutes holding ``>= m`` of
+    its ``c`` requests under the within-hour uniform null (module docstring)."""
+    c = np.asarray(c, np.float64)
+    return np.minimum(1.0, 60.0 * stats.binom.sf(np.asarray(m, np.float64) - 1.0, c, 1.0 / 60.0))
+
+
+def crowded_hours(cand: pa.Table, n_hours: int) -> pa.Table:
+    """The crowded hours among the candidates ``cand`` (account_id, hr, c, m;
+    :func:`~stillwatch.guard.features.components.crowd_candidates`): those with ``crowding_p * n_hours
+    <= 1`` (``n_hours``: every account-hour of the log, the test's family). Returns (account_id, hr,
+    crowd_p)."""
+    c = cand["c"].to_numpy(zero_copy_only=False)
+    m = cand["m"].to_numpy(zero_copy_only=False)
+    p = crowding_p(c, m) if len(c) else np.zeros(0)
+    keep = p * max(n_hours, 1) <= 1.0
+    return pa.table({"account_id": cand["account_id"].filter(pa.array(keep)),
+                     "hr": cand["hr"].filter(pa.array(keep)), "crowd_p": pa.array(p[keep], pa.float64())})
+
+
+def crowded_component(crowd_p, comp_n, comp_prompts, comp_s, n_hours: float, full_hours: float) -> dict[str, np.ndarray]:
+    """The crowded component's evidence (module docstring): ``crowd_p`` (the smallest hour p-value,
+    1 where none; 0 in the input means no crowded hour), ``novelty`` (distinct prompts / rows),
+    ``hours`` (reading hours of its distinct prompts) and ``evidence`` = fwer_evidence(p, n_hours)
+    x log1p(hours) / log1p(full_hours) x novelty."""
+    k = np.asarray(comp_n, np.float64)
+    p = np.where(k > 0, np.asarray(crowd_p, np.float64), 1.0)
+    p = np.where(p > 0, p, np.where(k > 0, 1e-300, 1.0))
+    nov = np.where(k > 0, np.asarray(comp_prompts, np.float64) / np.maximum(k, 1.0), 0.0)
+    hours = np.asarray(comp_s, np.float64) * nov / 3600.0
+    mag = np.clip(np.log1p(hours) / np.log1p(full_hours), 0.0, 1.0)
+    return {"crowd_p": p, "novelty": nov, "hours": hours, "evidence": fwer_evidence(p, int(n_hours)) * mag * nov}
+
+
+def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
+                   rate: HumanRate = HumanRate()) -> tuple[dict, dict]:
+    """The four rules on an account feature table (``acc``: the columns of
     :func:`~stillwatch.guard.features.tables.account_features`; a column it lacks — an older
     producer — leaves its rule quiet). Returns ``(signals, evidence)``: reported values and evidence
-    per rule (``burst``, ``key_rotation``, ``fast_substream``)."""
+    per rule (``burst``, ``key_rotation``, ``fast_substream``, ``component``)."""
     a = len(n)
     zeros = np.zeros(a)
 
@@ -160,11 +218,15 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float) -
 
     first, last = col("first_us"), col("last_us")
     created = np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None
-    end = col("peak_end_us") if "peak_end_us" in acc else last
+    # the observable life: to the end of the log (the silence after a burst is part of it)
+    end = np.full(a, float(last.max()) if a else 0.0)
     days = baseline_days(first, end, created, float(first.min()) if a else None)
-    upto = col("upto_peak_n") if "upto_peak_n" in acc else n
-    b = burst(upto, col("peak_day_n"), col("peak_hour_s"), days, a,
+    b = burst(n, col("peak_day_n"), col("peak_hour_s"), days, a,
               col("runner_day_n") if "runner_day_n" in acc else None)
+    # the burst window's own rate, measured as a whole (short) life is
+    burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
+    cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
+                           float(col("active_hours").sum()), full_hours)
     r = key_rotation(n, col("key_rotations"), a)
     f = fast_substream(n, col("fast_n"), col("fast_s"), col("fast_expected"), a, full_hours)
     signals = {"peak_day_requests": col("peak_day_n"), "baseline_days": days, "burst_p": b["burst_p"],
@@ -172,5 +234,8 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float) -
                "peak_hour_multiple": b["peak_hour_multiple"], "api_keys": col("n_keys"),
                "key_rotations": col("key_rotations"), "key_rotation_p": r["key_rotation_p"],
                "fast_share": f["fast_share"], "fast_expected": f["fast_expected"], "fast_p": f["fast_p"],
-               "fast_hours": f["fast_hours"]}
-    return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"]}
+               "fast_hours": f["fast_hours"], "burst_multiple": burst_mult, "crowded_hours": col("crowd_hours"),
+               "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
+               "component_hours": cc["hours"]}
+    return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"],
+                     "component": cc["evidence"]}

@@ -1,0 +1,69 @@
+"""Exact per-account features of the *parts* of an account's traffic (issue 13): its busiest 24 hours
+(the burst window) and the clock hours in which a sub-stream crowds into single minutes (a
+component with its own rhythm), over every row, as Ibis expressions run on DuckDB or Spark.
+
+Everything here is integer bucket arithmetic on ``ts_us`` (clock minutes and hours), sums of the
+reading seconds already on each row (:func:`~stillwatch.guard.features.tables.row_keys`) and
+distinct counts of the prompt-as-sent hash; none depends on hash *values* or on row order, so both
+engines give the same numbers (tested). The statistics built on them are
+:mod:`stillwatch.guard.score.signals`' (burst-then-dormant, crowded component).
+
+* :func:`hour_buckets` — per account and clock hour: requests ``c``, reading seconds ``d``, first and
+  last request time, and ``m`` — the most requests in one clock minute of that hour.
+* :func:`peak_window` — the reading seconds and the span (first to last request) inside the
+  account's busiest 24 clock hours (:func:`~stillwatch.guard.features.tables.account_peaks`'s
+  window): how fast the burst itself ran, measured as a new account's whole life would be.
+* :func:`crowd_candidates` — hours where one minute holds at least ``CROWD_MIN`` requests and at
+  least ``CROWD_FACTOR`` times the hour's mean per minute: a superset of the hours the minute-scan
+  test can find significant (score/signals.py), so only those come back to Python.
+* :func:`component_stats` — per account, over the rows of the hours the test kept: rows, distinct
+  prompts as sent and reading seconds (what the crowded component obtained).
+"""
+
+from __future__ import annotations
+
+import ibis
+from ibis import _
+
+MINUTE_US = 60_000_000
+HOUR_US = 3_600_000_000
+#: Prefilter on work, not a test: only hours whose busiest minute holds at least ``CROWD_MIN``
+#: requests and at least ``CROWD_FACTOR`` times the hour's mean per minute (``c / 60``) are tested.
+#: Leaving hours out can only cost power, never add a finding; below these a minute is within what
+#: a person or a relay of independent people sends (five requests in one minute is already faster
+#: than anyone reads, and the test's family-wise correction needs far more to reject).
+CROWD_MIN = 5
+CROWD_FACTOR = 3
+
+
+def hour_buckets(keys: ibis.Table) -> ibis.Table:
+    """(account_id, hr, c, d, t0, t1, m) per account and clock hour (module docstring)."""
+    mb = keys.select("account_id", "human_s", "ts_us", mn=keys.ts_us // MINUTE_US).group_by(["account_id", "mn"]).agg(
+        c=_.count(), d=_.human_s.sum(), t0=_.ts_us.min(), t1=_.ts_us.max())
+    mb = mb.mutate(hr=mb.mn // 60)
+    return mb.group_by(["account_id", "hr"]).agg(c=_.c.sum(), d=_.d.sum(), t0=_.t0.min(), t1=_.t1.max(), m=_.c.max())
+
+
+def peak_window(hours: ibis.Table, peaks: ibis.Table) -> ibis.Table:
+    """(account_id, peak_s, peak_span_us): reading seconds and first-to-last span of the rows in the
+    account's busiest 24 clock hours (``peaks``: :func:`~stillwatch.guard.features.tables.account_peaks`,
+    whose ``peak_end_us`` ends the first such window)."""
+    p = peaks.select(acc_w="account_id", end_hr=peaks.peak_end_us // HOUR_US)
+    j = hours.inner_join(p, hours.account_id == p.acc_w)
+    j = j.filter((j.hr >= j.end_hr - 24) & (j.hr < j.end_hr))
+    return j.group_by("account_id").agg(peak_s=_.d.sum(), peak_span_us=_.t1.max() - _.t0.min())
+
+
+def crowd_candidates(hours: ibis.Table) -> ibis.Table:
+    """(account_id, hr, c, m): hours that may hold a crowded minute (module docstring)."""
+    return hours.filter((hours.m >= CROWD_MIN) & (hours.m * 60 >= CROWD_FACTOR * hours.c)).select(
+        "account_id", "hr", "c", "m")
+
+
+def component_stats(keys: ibis.Table, kept: ibis.Table) -> ibis.Table:
+    """(account_id, comp_n, comp_prompts, comp_s): rows, distinct prompts as sent and reading seconds
+    of each account's rows in the hours of ``kept`` (account_id, hr)."""
+    k = kept.select(acc_k="account_id", hr_k="hr")
+    r = keys.select("account_id", "prompt_raw", "human_s", hr=keys.ts_us // HOUR_US)
+    j = r.inner_join(k, (r.account_id == k.acc_k) & (r.hr == k.hr_k))
+    return j.group_by("account_id").agg(comp_n=_.count(), comp_prompts=_.prompt_raw.nunique(), comp_s=_.human_s.sum())

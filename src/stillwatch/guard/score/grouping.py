@@ -1,0 +1,235 @@
+"""Campaign grouping of accounts that share no wording, address or card, by *when* they act (issue 13).
+
+The links of :mod:`~stillwatch.guard.score.links` and :mod:`~stillwatch.guard.score.nullmodel` group
+accounts by what they share. Campaigns that share nothing — burst-then-dormant accounts on their own
+residential addresses, each harvesting on one of a few nights; accounts created in one hour and then
+used at a human pace — are one operator only in time. This step groups the accounts the other rules
+left outside any listed campaign by a time signal, each with a stated null model calibrated on the
+log being scanned, after scoring (the groups change no account's own evidence).
+
+Signals
+=======
+* **burst night** — the end of each account's busiest 24 hours (``peak_end_us``); *carriers* are the
+  accounts whose burst is significant family-wise (burst evidence > 0, :mod:`~stillwatch.guard.score.signals`).
+* **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
+  all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
+
+Null model
+==========
+**H0**: carrying the signal is independent of the time. Of the ``N`` accounts that have a time,
+``K`` carry the signal; a time cell holding ``N_C`` accounts then holds ``X_C ~
+Hypergeometric(N, K, N_C)`` carriers (sampling without replacement: the population's own timing —
+most accounts' busiest days fall on the busy days of the log, most arrivals in its first hours —
+is the background, nothing is assumed about rates). A cell's p-value is the exact upper tail
+``P(X >= X_C)`` times the number of cells tested (Bonferroni over every width, both grids offset by
+half a width, every bin, both signals); a cell groups its carriers when that is ``<=
+GroupConfig.alpha`` and chance carriers are a small part of it: the carriers expected by chance,
+``E_C = N_C r`` with ``r`` the carrier rate of the accounts outside every significant cell of the
+signal (one pseudo-carrier: ``(K - K_sig + 1) / (N - N_sig + 1)``; campaigns do not raise the
+background, as a peak caller's local background excludes the peaks), are ``<= GroupConfig.fdr *
+X_C`` (local false discovery rate, Efron et al. 2001). Widths run from an hour (a cohort created together) to a week (a
+campaign's bursts over several nights). A group is a region of excess carriers: the carriers of
+significant cells, cells sharing a carrier joined — as a scan statistic's overlapping significant
+windows are merged into one cluster. Every joining cell is itself significant and pure, so a group
+never grows through weak links; campaigns whose windows no significant cell spans stay separate (two
+campaigns within one week of each other are one group when a significant week-long cell holds
+both: time alone cannot tell them apart). Accounts already listed in a campaign keep it and are never
+carriers.
+
+Score
+=====
+A group is a campaign; its score is the median of its members' scores (what the typical member
+shows on its own), and each member's score is the larger of its own and its group's, as for the
+linked campaigns (:mod:`~stillwatch.guard.score.detect`).
+
+Everything is numpy over per-account arrays (one vectorised pass per window grid); the inputs are
+exact counts and times, the same on every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.nullmodel import arrivals
+
+#: The signals, in the order of ``Groups.kind`` (0: none).
+KINDS = ("burst_night", "arrival")
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Per account: ``head`` (the group's smallest account index, -1 outside any group), ``kind``
+    (index into :data:`KINDS` + 1; 0 none), ``p`` (the group cell's corrected p-value, 1 none),
+    ``width_us`` (its window) and ``score`` (the group's median member score, 0 none)."""
+
+    head: np.ndarray
+    kind: np.ndarray
+    p: np.ndarray
+    width_us: np.ndarray
+    score: np.ndarray
+
+
+def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows) -> tuple[dict, int]:
+    """One signal's cells holding >= 2 carriers, one entry per (carrier, cell): ``acc``, ``code``
+    (bin * 64 + grid), ``x`` (carriers in the cell), ``n_c`` (accounts in it), ``w``, ``lo``/``hi``
+    (its time bounds), with the signal's ``n``, ``k`` and ``bg`` (accounts with a time, per account);
+    and the number of cells tested."""
+    idx = np.flatnonzero(has)
+    n, k = len(idx), int(np.count_nonzero(carrier[idx]))
+    if k < 2 or n < 2:
+        return {}, 0
+    tt = t[idx]
+    t0 = float(tt.min())
+    car = carrier[idx]
+    parts, n_tests = [], 0
+    for g, (w, off) in enumerate((w, off) for w in windows for off in (0.0, 0.5)):
+        b = np.floor((tt - t0) / w + off).astype(np.int64)
+        n_tests += int(b.max()) + 1
+        n_c = np.bincount(b)
+        x_c = np.bincount(b[car], minlength=len(n_c))
+        bc = b[car]
+        m = x_c[bc] >= 2
+        lo = t0 + (bc[m] - off) * w
+        parts.append((idx[car][m], bc[m] * 64 + g, x_c[bc][m], n_c[bc][m], np.full(int(m.sum()), w), lo, lo + w))
+    if not parts:
+        return {}, n_tests
+    cols = [np.concatenate(c) for c in zip(*parts)]
+    return dict(zip(("acc", "code", "x", "n_c", "w", "lo", "hi"), cols), n=n, k=k, t=tt), n_tests
+
+
+def _tail(x, n, k, n_c) -> np.ndarray:
+    """Exact hypergeometric upper tail ``P(X >= x)``, X ~ Hypergeometric(N = n, K = k, draws n_c)."""
+    return stats.hypergeom.sf(np.asarray(x) - 1, n, k, np.asarray(n_c))
+
+
+def _outside(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Per time in ``t``: whether it lies outside every interval ``[lo, hi)`` (vectorised sweep)."""
+    if not len(lo):
+        return np.ones(len(t), bool)
+    edges = np.concatenate([lo, hi])
+    step = np.concatenate([np.ones(len(lo), np.int64), -np.ones(len(hi), np.int64)])
+    o = np.argsort(edges, kind="stable")
+    edges, depth = edges[o], np.cumsum(step[o])
+    pos = np.searchsorted(edges, t, side="right") - 1
+    return np.where(pos >= 0, depth[np.maximum(pos, 0)] <= 0, True)
+
+
+def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: DetectConfig) -> Groups:
+    """Groups of carriers by time cells (module docstring). ``times``: one ``(t, has, carrier)`` per
+    signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal)."""
+    a = len(times[0][0])
+    windows = [float(w) for w in cfg.group.windows_us]
+    head = np.full(a, -1, np.int64)
+    none = Groups(head, np.zeros(a, np.int64), np.ones(a), np.zeros(a), np.zeros(a))
+    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows) for t, has, car in times]
+    m = float(sum(n for _, n in sigs))
+    keep = []
+    for s, (c, _) in enumerate(sigs):
+        if not c:
+            continue
+        p = np.minimum(_tail(c["x"], c["n"], c["k"], c["n_c"]) * m, 1.0)
+        # chance carriers expected in a cell: the carrier rate of the accounts outside every
+        # significant cell (one pseudo-carrier), so campaigns do not raise the background
+        sig = p <= cfg.group.alpha
+        out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
+        in_sig_car = np.unique(c["acc"][sig])
+        rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
+        ok = sig & (c["x"] >= 2) & (c["n_c"] * rate <= cfg.group.fdr * c["x"])
+        keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))
+    if not keep or not sum(len(k[0]) for k in keep):
+        return none
+    acc, code, p, wid = (np.concatenate(v) for v in zip(*keep))
+    # groups: the carriers of significant cells, cells that share a carrier joined (a region of excess
+    # carriers, as overlapping significant windows are merged into one; every cell is strong evidence)
+    from stillwatch.guard.score.cluster import components
+
+    lab = components(a, acc, code)
+    head[acc] = lab[acc]
+    # each member's strongest cell, for the report
+    o = np.lexsort((-wid, p, acc))
+    first = np.concatenate(([True], acc[o][1:] != acc[o][:-1]))
+    acc, code, p2, wid = acc[o][first], code[o][first], p[o][first], wid[o][first]
+    kind = np.zeros(a, np.int64)
+    kind[acc] = code % len(KINDS) + 1
+    pp = np.ones(a)
+    np.minimum.at(pp, head[acc], p2)  # the group's strongest cell, at its head
+    pp[acc] = np.minimum(p2, pp[head[acc]])
+    ww = np.zeros(a)
+    ww[acc] = wid
+    return Groups(head, kind, pp, ww, np.zeros(a))
+
+
+def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
+               flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
+    """The groups of a scan: burst nights and arrivals (module docstring) among the accounts not
+    ``listed`` in a campaign; ``scores``/``flagged``: each account's score and flag so far."""
+    a = len(scores)
+    free = ~np.asarray(listed, bool)
+    zeros = np.zeros(a)
+    peak = np.asarray(acc["peak_end_us"], np.float64) if "peak_end_us" in acc else zeros
+    burst = (np.asarray(hidden["burst"], np.float64) > 0) & free
+    arrive, arrived = arrivals(acc, cfg)
+    carriers = np.asarray(flagged, bool) & free & arrived
+    g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
+                     (np.asarray(arrive, np.float64), arrived, carriers)], cfg)
+    if not (g.head >= 0).any():
+        return g
+    members = np.flatnonzero(g.head >= 0)
+    o = np.lexsort((scores[members], g.head[members]))
+    hs = g.head[members][o]
+    start = np.searchsorted(hs, hs, side="left")
+    end = np.searchsorted(hs, hs, side="right")
+    med = np.asarray(scores, np.float64)[members][o][start + (end - start - 1) // 2]
+    sc = np.zeros(a)
+    sc[members[o]] = med
+    return Groups(g.head, g.kind, g.p, g.width_us, sc)
+
+
+def with_groups(sc, groups: Groups, cfg: DetectConfig):
+    """``sc`` (:class:`~stillwatch.guard.score.detect.Scores`) with each group member's score the larger
+    of its own and its group's, and the flags and listings that follow."""
+    from dataclasses import replace
+
+    grouped = groups.head >= 0
+    score = np.where(grouped, np.maximum(sc.score, groups.score), sc.score)
+    return replace(sc, score=score, flagged=score >= cfg.flag_threshold)
+
+
+def group_findings(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], groups: Groups,
+                   cfg: DetectConfig) -> list:
+    """One :class:`~stillwatch.guard.score.findings.CampaignFinding` per group whose score is flagged
+    (one Python object per campaign is output, not a hot path)."""
+    from stillwatch.guard.features.rates import human_rate_multiple
+    from stillwatch.guard.score.extraction import extraction
+    from stillwatch.guard.score.findings import CampaignFinding
+
+    members = np.flatnonzero((groups.head >= 0) & (groups.score >= cfg.flag_threshold))
+    if not len(members):
+        return []
+    o = members[np.argsort(groups.head[members], kind="stable")]
+    heads, starts = np.unique(groups.head[o], return_index=True)
+    ends = np.append(starts[1:], len(o))
+    col = {k: np.asarray(acc[k], np.float64) for k in ("n", "n_prompts", "demand_s", "first_us", "last_us")}
+    out = []
+    for h, b, e in zip(heads, starts, ends):
+        m = o[b:e]
+        n, demand = col["n"][m].sum(), col["demand_s"][m].sum()
+        span = col["last_us"][m].max() - col["first_us"][m].min()
+        x = extraction(np.array([n]), np.array([col["n_prompts"][m].sum()]), np.array([demand]), np.array([span]),
+                       cfg.rate)
+        kind = KINDS[int(groups.kind[h]) - 1]
+        out.append(CampaignFinding(
+            campaign_id=f"campaign-{account_ids[h]}",
+            accounts=tuple(str(v) for v in np.sort(np.asarray(account_ids)[m])),
+            exchanges=int(n), human_rate_multiple=float(human_rate_multiple(np.array([demand]), np.array([span]),
+                                                                               cfg.rate)[0]),
+            extraction_multiple=float(x["extraction_multiple"][0]), score=float(groups.score[h]),
+            signals={"accounts": float(len(m)), "group_p": float(groups.p[h]),
+                     "window_hours": float(groups.width_us[h] / 3_600e6)},
+            fired=(kind,)))
+    return out
