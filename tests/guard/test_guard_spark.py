@@ -57,7 +57,8 @@ def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
         r["system_prompt_hash"] = f"sp-{acct[-1]}" if acct.startswith("human-") and int(acct[-1]) % 2 == 0 else None
         r["account_created_at"] = None if acct.startswith("human-") else created
     fields = [f.with_nullable(True) for f in table.schema] + [
-        pa.field("temperature", pa.float64()), pa.field("max_tokens", pa.int64()), pa.field("system_prompt_hash", pa.string()),
+        pa.field("temperature", pa.float64()), pa.field("max_tokens", pa.int64()),
+        pa.field("system_prompt_hash", pa.string()),
         pa.field("account_created_at", pa.timestamp("us", tz="UTC"))]
     schema = pa.schema(fields)  # a log as written, nulls and all
     out = pa.Table.from_pylist(rows + dups + bad, schema=schema)

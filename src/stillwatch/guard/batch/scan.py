@@ -424,7 +424,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     edges = _edges(ids, cols, per, tagged) if len(ids) else {}
     if len(ids):  # active minutes of every account: the synchronised-timing links (score/timing.py)
         am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct().to_pyarrow()
-        edges["minute"] = (np.searchsorted(ids, _np(am, "account_id", str)).astype(np.int64), _np(am, "minute", np.int64))
+        edges["minute"] = (np.searchsorted(ids, _np(am, "account_id", str)).astype(np.int64),
+                           _np(am, "minute", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 

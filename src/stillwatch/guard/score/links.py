@@ -51,7 +51,8 @@ def edge_full(edges, kind: str):
 
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
-                   sampled_rows: np.ndarray | None = None, key_prompts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   sampled_rows: np.ndarray | None = None,
+                   key_prompts: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key

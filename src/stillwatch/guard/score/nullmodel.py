@@ -113,6 +113,18 @@ def tiers(fan: np.ndarray) -> np.ndarray:
     return np.maximum(np.ceil(np.log2(np.maximum(np.asarray(fan, np.float64), 2.0))).astype(np.int64), 1)
 
 
+def key_pairs(acc_s: np.ndarray, key_s: np.ndarray, f_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of users of each key, vectorised: ``acc_s``/``key_s`` are (account, key index)
+    rows sorted by key, ``f_s`` the key's users on each row. Returns ``(left, lo, hi)``: the row of
+    the pair's first user and the pair's accounts, ``lo < hi`` (one entry per (pair, key))."""
+    start = np.searchsorted(key_s, key_s, side="left")
+    r = np.arange(len(key_s)) - start  # position within the key's users
+    nrep = f_s - 1 - r  # each user pairs with the users after it
+    left = np.repeat(np.arange(len(key_s)), nrep)
+    right = left + np.arange(len(left)) - np.repeat(np.cumsum(nrep) - nrep, nrep) + 1
+    return left, np.minimum(acc_s[left], acc_s[right]), np.maximum(acc_s[left], acc_s[right])
+
+
 @dataclass(frozen=True)
 class PairTests:
     """Per examined pair (``a < b``, account indices) of one item kind: the tier-scanned p-value
@@ -151,15 +163,7 @@ def pair_tests(ea: np.ndarray, ek: np.ndarray, activity: np.ndarray, budget: int
         return empty
     sel = shared_key[kinv] & (tier_k[kinv] <= j_enum)
     acc_s, key_s = e[sel, 1], kinv[sel]  # sorted by key (np.unique sorted e by key first)
-    f_s = fan[key_s]
-    start = np.searchsorted(key_s, key_s, side="left")
-    r = np.arange(len(key_s)) - start  # position within the key's users
-    nrep = f_s - 1 - r  # each user pairs with the users after it
-    left = np.repeat(np.arange(len(key_s)), nrep)
-    step = np.arange(len(left)) - np.repeat(np.cumsum(nrep) - nrep, nrep) + 1
-    right = left + step
-    lo = np.minimum(acc_s[left], acc_s[right])
-    hi = np.maximum(acc_s[left], acc_s[right])
+    left, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
     tier_row = tier_k[key_s[left]]
     code = lo * np.int64(a_n) + hi
     pairs, pinv = np.unique(code, return_inverse=True)

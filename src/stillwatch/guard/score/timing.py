@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.guard.score.nullmodel import poisson_tail
+from stillwatch.guard.score.nullmodel import key_pairs, poisson_tail
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -98,14 +98,7 @@ def shared_minutes(ea: np.ndarray, minute: np.ndarray, n_accounts: int, budget: 
     acc_s, key_s = e[sel, 1], kinv[sel]
     if len(acc_s) == 0:
         return empty, empty, empty
-    f_s = fan[key_s]
-    start = np.searchsorted(key_s, key_s, side="left")
-    r = np.arange(len(key_s)) - start
-    nrep = f_s - 1 - r  # each user pairs with the users after it in the minute
-    left = np.repeat(np.arange(len(key_s)), nrep)
-    right = left + np.arange(len(left)) - np.repeat(np.cumsum(nrep) - nrep, nrep) + 1
-    lo = np.minimum(acc_s[left], acc_s[right])
-    hi = np.maximum(acc_s[left], acc_s[right])
+    _, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
     codes, x = np.unique(lo * np.int64(n_accounts) + hi, return_counts=True)
     return codes // n_accounts, codes % n_accounts, x.astype(np.int64)
 
