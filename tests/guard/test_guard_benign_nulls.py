@@ -38,6 +38,18 @@ def test_a_system_prompt_shared_by_apps_is_one_choice_and_does_not_link():
     assert not kl["links"].any()
 
 
+def test_a_capability_scaffold_on_every_request_is_a_workload_not_a_wrapper():
+    # a campaign pushing all of its accounts' traffic through one reasoning scaffold (held-out B's
+    # pivot): focus >= 0.9, but the key's rows are capability-focused (share 0.95 >= 0.25), so it is
+    # not an ordinary wrapper and links by focus
+    n = np.array([60.0, 55.0, 70.0, 64.0])
+    ea, ek, cnt = _edges(n.tolist())
+    kl = key_link_stats(ea, ek, cnt, n, CFG, key_cap=np.full(4, 0.95))
+    assert kl["focus"][0] >= CFG.link.full_template_share and kl["links"].all()
+    # the same key over ordinary traffic (capability share 0.18, an app's end users) is a wrapper
+    assert not key_link_stats(ea, ek, cnt, n, CFG, key_cap=np.full(4, 0.18))["links"].any()
+
+
 def test_a_scaffold_on_a_third_of_each_users_traffic_still_links():
     # three resellers sending a harvest scaffold as 30 % of their traffic: focus 0.3 (>= 0.2, < 0.9)
     n = np.array([4000.0, 3000.0, 2500.0])

@@ -52,7 +52,7 @@ def edge_full(edges, kind: str):
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None,
-                   key_prompts: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   key_prompts: np.ndarray | None = None, key_cap: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -70,15 +70,18 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     one account, by chance, must not look like a campaign):
 
     * a *wrapper* — a key carrying >= ``link.full_template_share`` of its users' traffic (focus
-      including the pseudo-rows) — is a constant the account puts on every request (a system
-      prompt, a tool's boilerplate): **one** choice per account, however many rows carry it. Its
+      including the pseudo-rows) over ordinary traffic (``key_cap``, the key's capability share,
+      below ``account.capability_base``: what the population asks, as an app's end users do) — is
+      a constant the account puts on every request (a system prompt, a tool's boilerplate):
+      **one** choice per account, however many rows carry it. Its
       popularity (how many accounts made the same choice) is no evidence of coordination — under
       the popularity null of :mod:`~stillwatch.guard.score.nullmodel` an item used by ``f``
       accounts is shared by ``f`` accounts by definition —, so a wrapper never links by these
       rules; it still counts as one item in the pair tests, where only several rare shared items
-      link. Attacker model: a campaign that puts one system prompt on all of its accounts' traffic
-      is linked by what it sends under it (its scaffolds, near-duplicates, pair tests), not by
-      the system prompt;
+      link. A capability scaffold on every request (a harvest pushed through one reasoning
+      template) is a workload, not a wrapper, and links as before. Attacker model: a campaign
+      that wraps ordinary-looking traffic in one system prompt is linked by what it sends under it
+      (its scaffolds, near-duplicates, pair and timing tests), not by the system prompt;
     * repetition of one *question* is no work: for near-duplicate groups (``key_prompts``: the
       distinct prompts seen on the key) the reuse rule counts distinct prompts per user, not rows
       — an app relaying hundreds of people sends the day's most popular question hundreds of
@@ -116,7 +119,11 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
         eligible_users = np.bincount(inv, weights=big.astype(np.float64), minlength=len(keys))
         coh = np.bincount(inv, weights=(big & np.asarray(scripted_user, bool)[ea]).astype(np.float64),
                           minlength=len(keys)) / np.maximum(eligible_users, 1.0)
-    wrapper = focus >= cfg.link.full_template_share  # one choice per account (docstring)
+    wrapper = focus >= cfg.link.full_template_share  # one choice per account (docstring) ...
+    if key_cap is not None:  # ... wrapping ordinary traffic (a capability scaffold is a workload)
+        kcap = np.zeros(len(keys))
+        np.maximum.at(kcap, inv, np.nan_to_num(np.asarray(key_cap, np.float64), nan=1.0))
+        wrapper &= kcap < cfg.account.capability_base
     if key_prompts is not None:  # near-duplicate groups: distinct prompts per user, not rows
         kp = np.zeros(len(keys))
         np.maximum.at(kp, inv, np.nan_to_num(np.asarray(key_prompts, np.float64), nan=np.inf))
@@ -389,10 +396,10 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
     for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
-        ea, ek, _, cnt, kp = edge_full(edges, kind)
+        ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
-                            kp if kind == "near_dup" else None)
+                            kp if kind == "near_dup" else None, kc)
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)
