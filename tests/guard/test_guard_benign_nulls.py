@@ -42,7 +42,7 @@ def test_a_capability_scaffold_on_every_request_is_a_workload_not_a_wrapper():
     # a campaign pushing all of its accounts' traffic through one reasoning scaffold (held-out B's
     # pivot): focus >= 0.9, but the key's rows are capability-focused (share 0.95 >= 0.25), so it is
     # not an ordinary wrapper and links by focus
-    n = np.array([60.0, 55.0, 70.0, 64.0])
+    n = np.array([600.0, 550.0, 700.0, 640.0])
     ea, ek, cnt = _edges(n.tolist())
     kl = key_link_stats(ea, ek, cnt, n, CFG, key_cap=np.full(4, 0.95))
     assert kl["focus"][0] >= CFG.link.full_template_share and kl["links"].all()
