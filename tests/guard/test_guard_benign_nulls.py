@@ -2,21 +2,16 @@
 
 Key rules (``links.key_link_stats``): a *wrapper* (a key on >= ``link.full_template_share`` of its
 users' traffic, focus with pseudo-rows) is one choice per account and never links; near-duplicate
-reuse counts distinct prompts per user. Membership (``extraction.member_novelty_weight``): a member
-inherits its campaign's verdict in proportion to its novelty against the members' median when its
-repeats reject ``Bin(m, 1 - nu_c)`` family-wise. Expected values are written out from those rules
-(focus and reuse by hand, the binomial tail by a naive sum of the pmf).
+reuse counts distinct prompts per user. Expected values are written out from those rules (focus and
+reuse by hand).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pytest
 
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.extraction import member_novelty_weight
 from stillwatch.guard.score.links import key_link_stats
 
 CFG = DetectConfig()
@@ -69,41 +64,3 @@ def test_near_duplicate_reuse_counts_distinct_prompts(distinct, links):
     assert kl["links"].tolist() == [links] * 3
     # without the distinct count (template kinds: a scaffold's rows carry new prompts) rows count
     assert key_link_stats(ea, ek, cnt, n, CFG)["links"].all()
-
-
-def _binom_sf_naive(k: int, m: int, q: float) -> float:
-    return sum(math.comb(m, j) * q ** j * (1 - q) ** (m - j) for j in range(k, m + 1))
-
-
-def test_member_novelty_weight_against_a_naive_binomial_tail():
-    # one campaign of 2,000 accounts (novelty 0.95, 20 rows each, all sampled) and a lab that ran a
-    # 300-prompt benchmark three times (novelty 1/3, 32 sampled rows), in a scan of 2,001 accounts
-    a = 2001
-    nu = np.full(a, 0.95)
-    n = np.full(a, 20.0)
-    nu[-1], n[-1] = 1.0 / 3.0, 900.0
-    sampled = np.minimum(n, 32.0)
-    labels = np.zeros(a, np.int64)
-    w = member_novelty_weight({"novelty": nu, "exchanges": n, "sampled_rows": sampled}, labels)
-    repeats = round(32 * (1 - 1 / 3))  # 21 of the lab's 32 sampled rows repeat an earlier prompt
-    p = _binom_sf_naive(repeats, 32, 0.05)
-    evidence = min(1.0, max(0.0, -math.log10(p * a) / 2.0))
-    assert evidence == 1.0  # far beyond the campaign's repeat rate, family-wise
-    assert w[-1] == pytest.approx(1.0 - evidence * (1.0 - (1 / 3) / 0.95))
-    # members whose repeats are the campaign's own (one chance repeat in 20 rows) inherit in full
-    assert w[:-1] == pytest.approx(np.ones(a - 1))
-
-
-def test_member_novelty_weight_small_account_chance_repeats_inherit_fully():
-    # a member of 11 rows with 4 repeats in a campaign whose members repeat 14 %: P(Bin(11, 0.14) >= 4)
-    # is about 0.06 — not surprising among 100 accounts, so the weight stays 1 (no loss for noise)
-    nu = np.full(100, 0.86)
-    n = np.full(100, 11.0)
-    nu[0] = 7.0 / 11.0
-    w = member_novelty_weight({"novelty": nu, "exchanges": n, "sampled_rows": n}, np.zeros(100, np.int64))
-    assert _binom_sf_naive(4, 11, 0.14) * 100 > 1.0
-    assert w[0] == 1.0
-
-
-def test_member_novelty_weight_without_novelty_is_one():
-    assert member_novelty_weight({"exchanges": np.ones(3)}, np.zeros(3, np.int64)).tolist() == [1.0, 1.0, 1.0]

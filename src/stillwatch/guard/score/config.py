@@ -15,8 +15,7 @@ Inventory (issue 13: which constants are calibrated on the scanned log, which st
 * **Levels of a stated test** — ``LinkConfig.alpha``, ``LinkConfig.cohort_fdr``,
   ``GroupConfig.alpha``/``fdr`` (and ``signals.FWER_DECADES``): conventional error rates; what they
   gate is calibrated on the log (popularity of items, arrivals, each account's own rate per slot in
-  :mod:`~stillwatch.guard.score.timing`, the population's pooled key hand-over rate, the members'
-  own repeat rate in :func:`~stillwatch.guard.score.extraction.member_novelty_weight`).
+  :mod:`~stillwatch.guard.score.timing`, the population's pooled key hand-over rate).
 * **Rates against the human-feasible rate** (:class:`~stillwatch.guard.features.rates.HumanRate`) —
   ``full_volume_multiple``, ``full_rate_multiple``, ``clock_min_rate``, ``full_harvest_hours``: stated
   in people's reading time, not in the simulator's volumes.

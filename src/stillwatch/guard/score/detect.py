@@ -187,7 +187,7 @@ import numpy as np
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.score.campaign_signals import CampaignSignals, campaign_step
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.extraction import extraction, member_novelty_weight, novelty_weight
+from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.grouping import Groups, group_findings, group_step, with_groups
 from stillwatch.guard.score.links import Links, edge, link_accounts
@@ -398,7 +398,7 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # ... and so are accounts tied in by a cohort (they share no wording: the key share says nothing)
     cohort = lk.cohort_tied if lk.cohort_tied is not None else np.zeros(len(member), bool)
     member = np.where(lk.address_linked | cohort, 1.0, member)
-    inherited = c_score * np.sqrt(member) * member_novelty_weight(own.signals, cs.labels)
+    inherited = c_score * np.sqrt(member)
     score = np.maximum(own.score, inherited)
     camp_flag = (size >= 2) & (c_score >= cfg.flag_threshold)
     # weak members (their inherited score below the flag) stay linked but are not listed
