@@ -1,9 +1,8 @@
-"""What an app with many end users, or an evaluation lab, looks like by chance (issue 13).
+"""What an app with many end users looks like by chance (issue 13).
 
 Key rules (``links.key_link_stats``): a *wrapper* (a key on >= ``link.full_template_share`` of its
-users' traffic, focus with pseudo-rows) is one choice per account and never links; near-duplicate
-reuse counts distinct prompts per user. Expected values are written out from those rules (focus and
-reuse by hand).
+users' traffic, focus with pseudo-rows, over ordinary traffic) is one choice per account and never
+links. Expected values are written out from those rules (focus by hand).
 """
 
 from __future__ import annotations
@@ -52,15 +51,3 @@ def test_a_scaffold_on_a_third_of_each_users_traffic_still_links():
     kl = key_link_stats(ea, ek, cnt, n, CFG)
     assert kl["focus"][0] == pytest.approx(0.3 * n.sum() / (n.sum() + 24))
     assert kl["links"].all()
-
-
-@pytest.mark.parametrize("distinct, links", [(2.0, False), (40.0, True)])
-def test_near_duplicate_reuse_counts_distinct_prompts(distinct, links):
-    # three apps relay the day's most popular question 116 times each (a twentieth of their traffic,
-    # focus below 0.2): reuse in rows is 116 >= 20, but only `distinct` prompts were seen on the key
-    n = np.array([2000.0, 2300.0, 2100.0])
-    ea, ek, cnt = _edges([116.0, 116.0, 116.0])
-    kl = key_link_stats(ea, ek, cnt, n, CFG, key_prompts=np.full(3, distinct))
-    assert kl["links"].tolist() == [links] * 3
-    # without the distinct count (template kinds: a scaffold's rows carry new prompts) rows count
-    assert key_link_stats(ea, ek, cnt, n, CFG)["links"].all()

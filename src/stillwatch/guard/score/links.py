@@ -52,7 +52,7 @@ def edge_full(edges, kind: str):
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None,
-                   key_prompts: np.ndarray | None = None, key_cap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   key_cap: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -66,7 +66,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     users are fully templated accounts; ``scripted_user`` marks them). With unknown edge counts
     (NaN) every key with >= 2 users links.
 
-    Two statements of what an account's choice is (issue 13: an app with many end users behind
+    What an account's choice is (issue 13: an app with many end users behind
     one account, by chance, must not look like a campaign):
 
     * a *wrapper* — a key carrying >= ``link.full_template_share`` of its users' traffic (focus
@@ -81,11 +81,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
       link. A capability scaffold on every request (a harvest pushed through one reasoning
       template) is a workload, not a wrapper, and links as before. Attacker model: a campaign
       that wraps ordinary-looking traffic in one system prompt is linked by what it sends under it
-      (its scaffolds, near-duplicates, pair and timing tests), not by the system prompt;
-    * repetition of one *question* is no work: for near-duplicate groups (``key_prompts``: the
-      distinct prompts seen on the key) the reuse rule counts distinct prompts per user, not rows
-      — an app relaying hundreds of people sends the day's most popular question hundreds of
-      times, as the population does; a reseller's harvest scaffold carries new prompts.
+      (its scaffolds, near-duplicates, pair and timing tests), not by the system prompt.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -124,10 +120,6 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
         kcap = np.zeros(len(keys))
         np.maximum.at(kcap, inv, np.nan_to_num(np.asarray(key_cap, np.float64), nan=1.0))
         wrapper &= kcap < cfg.account.capability_base
-    if key_prompts is not None:  # near-duplicate groups: distinct prompts per user, not rows
-        kp = np.zeros(len(keys))
-        np.maximum.at(kp, inv, np.nan_to_num(np.asarray(key_prompts, np.float64), nan=np.inf))
-        reuse_seen = np.minimum(reuse_seen, kp)
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
              | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
@@ -399,7 +391,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
-                            kp if kind == "near_dup" else None, kc)
+                            kc)
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)
