@@ -137,7 +137,9 @@ def main() -> None:
         f"students = SmolLM2 float32 fine-tuned (last 2 blocks, lr 1e-3, 3 epochs, warmup 2) on {args.prompts} answers, a share rho "
         f"watermarked; scoring = the {len(ref)} unwatermarked answers to the same prompts, teacher-forced, differential against the "
         f"base model in float32 (base predictions computed once for all students: {cache.hits} cache hits); control = the rho = 0 "
-        f"student; wrong keys = {args.wrong_keys} random master keys on the rho = 100% student.\n"
+        f"student; wrong keys = {args.wrong_keys} random master keys on the rho = 100% student"
+        + ("; 'suspect re-answers' = the rho = 100% student's own answers to the prompts (<= 128 tokens, T 1.0), scored the "
+           "same way" if args.reanswer else "") + "; 'count score' rows: the same student scored with the count statistic.\n"
         f"- total runtime {time.perf_counter() - t_all:.0f}s\n\n" + data.md_table(h, rows_out) + "\n")
     data.write_section("Radioactivity per scheme", body)
 
