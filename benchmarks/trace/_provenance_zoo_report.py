@@ -24,7 +24,7 @@ def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0,
     -> max_tokens of its test answers (default 1)."""
     from stillwatch.trace.provenance import NOT_SERVED, ProvenanceConfig
     from stillwatch.trace.provenance_query import AnswerCache
-    from provenance_zoo import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY
 
     cache = AnswerCache(out / "answers")
     test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
@@ -46,7 +46,7 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
     """Suspects that the probe of ``suspect_max_tokens="auto"`` sends to longer answers."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
     from stillwatch.trace.provenance_query import AnswerCache
-    from provenance_zoo import needs_long_answers
+    from _provenance_zoo_settings import needs_long_answers
 
     cache = AnswerCache(out / "answers")
     return {x: LONG_ANSWER_TOKENS for x in names if needs_long_answers(cache, x)}
@@ -98,7 +98,7 @@ NO_CHAT_REF = VARIANTS[1][0]
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
            command: str, machine: str, date: str) -> None:
     from stillwatch.trace.provenance import PROBE_PROMPTS
-    from provenance_zoo import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY
 
     doc = json.loads(truth_path.read_text())
     spec = doc["suspects"]
@@ -154,7 +154,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     (seed 0, N prompts) and one pool of N_CAL fresh prompts per prompt seed 1..``seeds`` whose answers
     are complete (independent draws from the sampler, so the tests of one suspect are independent
     replicates; the panel's habit sets come from the seed-0 profile pool throughout)."""
-    from provenance_zoo import CHAT_ONLY, N_CAL
+    from _provenance_zoo_settings import CHAT_ONLY, N_CAL
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
     per_seed = {0: [(r["suspect"], r["ours"], r[NO_CHAT_REF]) for r in rows if r["truth"] is None]}
