@@ -10,6 +10,7 @@ but core. Every top-level package must be placed in a layer here.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -37,13 +38,19 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """The parsed source of ``path`` (parsed once per run: every check below reads the same trees)."""
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
 def _imports(path: Path) -> set[str]:
     """Every ``stillwatch...`` module the file imports (relative imports resolved), at any depth
     (imports inside functions count: they run too)."""
     mod = _module_name(path)
     package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+    for node in ast.walk(_tree(path)):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -65,9 +72,10 @@ def _top(module: str) -> str:
     return parts[1] if len(parts) > 1 else "__init__"
 
 
-def _edges() -> list[tuple[str, str, str]]:
+@functools.cache
+def _edges() -> tuple[tuple[str, str, str], ...]:
     """(importing file, importing top-level package, imported module) for every project import."""
-    return [(str(f.relative_to(SRC)), _top(_module_name(f)), m) for f in sorted(PKG.rglob("*.py")) for m in _imports(f)]
+    return tuple((str(f.relative_to(SRC)), _top(_module_name(f)), m) for f in sorted(PKG.rglob("*.py")) for m in _imports(f))
 
 
 def test_every_package_has_a_layer():
@@ -119,7 +127,7 @@ def test_no_source_file_over_600_lines():
 def test_no_function_over_120_lines():
     long = {}
     for f in PKG.rglob("*.py"):
-        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+        for node in ast.walk(_tree(f)):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 n = node.end_lineno - node.lineno + 1
                 if n > 120:

@@ -88,8 +88,11 @@ def _score(rows: list[dict], key: str) -> dict:
 
 
 #: our test and its ablations: (label, modes, habit statistic)
-VARIANTS = [("ours", ("chat", "raw"), True), ("ours: chat agreement only (last session's statistic)", ("chat",), False),
+VARIANTS = [("ours", ("chat", "raw"), True), ("ours without the chat-model reference (last session's panel)", ("chat", "raw"), True),
+            ("ours: chat agreement only (first session's statistic)", ("chat",), False),
             ("ours: chat + raw agreement, no habits", ("chat", "raw"), False)]
+#: the variant whose panel lacks the chat-only references
+NO_CHAT_REF = VARIANTS[1][0]
 
 
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
@@ -117,8 +120,9 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1)}
         for label, modes, habits in VARIANTS:
             mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
-            r = ours(mine[0], mine[1], panel_c, panel_r, profile, len(cands), panel_names, n, modes=modes, habits=habits,
-                     tokens=mine[2])
+            keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
+            r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
+                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2])
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if label == "ours" else 0)

@@ -100,16 +100,21 @@ class GatewayProcess:
             self.wait_ready()
 
     def wait_ready(self, timeout: float = 180.0) -> None:
+        """Poll ``/health`` until it answers 200. One client for the whole wait: ``httpx.get`` builds
+        a client, and with it a TLS context that loads the CA bundle, on every call — polled five times
+        a second while the gateway starts, that was most of the test process's CPU (and it competed
+        with the starting gateway for it)."""
         t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        with httpx.Client(timeout=2) as client:
+            while time.monotonic() - t0 < timeout:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"gateway exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+                try:
+                    if client.get(self.url + "/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
         raise AssertionError(f"gateway did not answer within {timeout} s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:

@@ -35,6 +35,12 @@ def test_known_answers_by_hand():
     assert cc["novelty"].tolist() == [0.5, 0.0] and cc["hours"][0] == pytest.approx(1.0)
     assert cc["evidence"][0] == pytest.approx(1.0 * math.log(2) / math.log(101) * 0.5)
     assert cc["crowd_p"][1] == 1.0 and cc["evidence"][1] == 0.0
+    # a part of the account: full while at most half of its rows (100 of 400), 0.5 at 75 % (100 of
+    # 133.3...), none when it is the whole account (100 of 100)
+    part = crowded_component(np.full(3, 1e-10), np.full(3, 100.0), np.full(3, 50.0), np.full(3, 7200.0), 1e4,
+                             100.0, n=np.array([400.0, 400.0 / 3.0, 100.0]))
+    assert part["part"].tolist() == pytest.approx([1.0, 0.5, 0.0])
+    assert part["evidence"].tolist() == pytest.approx([cc["evidence"][0], cc["evidence"][0] / 2, 0.0])
     # kept hours: p * H <= 1 (b: 5 of 40 in one minute, 60 P(Bin(40, 1/60) >= 5) ~ 0.03, not among 1,000)
     cand = pa.table({"account_id": ["a", "b"], "hr": pa.array([1, 2], pa.int64()), "c": pa.array([40, 40], pa.int64()),
                      "m": pa.array([30, 5], pa.int64())})

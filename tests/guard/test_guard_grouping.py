@@ -106,25 +106,31 @@ def test_separate_campaigns_stay_separate_and_a_spread_campaign_is_one():
 
 
 def test_group_step_signals_listing_and_scores():
-    """The scan-level step: burst carriers are accounts with burst evidence > 0, arrival carriers the
-    flagged accounts that arrived; accounts already listed in a campaign are never carriers; a
-    group's score is its members' median score."""
+    """The scan-level step: burst-night carriers are accounts burst-then-dormant (``dormant`` evidence
+    > 0), arrival carriers the flagged accounts that arrived; accounts already listed in a campaign
+    are never carriers; a group's score is sqrt(harvest x coordination) — its members' extracted
+    hours on the campaign volume scale, its cell's significance."""
+    from stillwatch.guard.score.signals import FWER_DECADES
+
     rng = np.random.default_rng(4)
     a = 1500
     first = _population(rng, a)
-    acc = {"n": np.full(a, 20.0), "first_us": first, "last_us": first + DAY, "active_hours": np.full(a, 10.0),
-           "peak_end_us": first + HOUR}
-    burst = np.zeros(a)
-    burst[:15] = 0.6  # a campaign's bursts in one night
+    acc = {"n": np.full(a, 20.0), "n_prompts": np.full(a, 20.0), "demand_s": np.full(a, 1800.0),
+           "first_us": first, "last_us": first + DAY, "active_hours": np.full(a, 10.0), "peak_end_us": first + HOUR}
+    dormant = np.zeros(a)
+    dormant[:15] = 0.6  # a campaign's bursts in one night
     acc["peak_end_us"][:15] = 15 * DAY + 23 * HOUR + rng.uniform(0, 3 * HOUR, 15)
+    acc["demand_s"][:15] = 300 * 80.0  # 300 answers of 80 s each
+    acc["n"][:15], acc["n_prompts"][:15] = 300.0, 300.0
     scores = rng.uniform(0.0, 0.3, a)
-    scores[:15] = np.linspace(0.3, 0.9, 15)
-    listed = np.zeros(a, bool)
-    g = group_step(acc, {"burst": burst}, scores, scores >= 0.5, listed, CFG)
+    g = group_step(acc, {"dormant": dormant}, scores, scores >= 0.5, np.zeros(a, bool), CFG)
     assert (g.head[:15] == 0).all() and not (g.head[15:] >= 0).any()
-    assert g.score[0] == pytest.approx(np.sort(scores[:15])[7])
+    hours = 15 * 300 * 80.0 / 3600.0  # every answer new: extracted hours = reading hours
+    harvest = min(1.0, math.log1p(hours) / math.log1p(CFG.campaign.full_harvest_hours))
+    coord = min(1.0, -math.log10(g.p[0]) / FWER_DECADES)
+    assert g.score[0] == pytest.approx(math.sqrt(harvest * coord)) and (g.score[:15] == g.score[0]).all()
     # listed elsewhere: not carriers, no group
-    g2 = group_step(acc, {"burst": burst}, scores, scores >= 0.5, np.arange(a) < 15, CFG)
+    g2 = group_step(acc, {"dormant": dormant}, scores, scores >= 0.5, np.arange(a) < 15, CFG)
     assert not (g2.head >= 0).any()
 
 

@@ -112,11 +112,12 @@ def test_creation_time_is_used_when_present(tmp_path):
     t = _burst_log_with_creation()
     with_c = scan(t)
     without = scan(t.drop(["account_created_at"]))
-    # first seen at its burst, under two days before the log ends: no baseline (2 / T >= 1)
-    assert without.account("aged").signals["burst_p"] == 1.0
-    # baseline: from the log's first request (the creation is before it) to the log's last request
+    assert without.account("aged").signals["burst_p"] == 1.0  # first seen at its burst: no baseline
+    # baseline: from the log's first request (the creation is before it) to the end of the hour the
+    # burst's last request falls in (all 300 lie within one 24-hour window)
     ts = t["ts"].cast(pa.int64()).to_numpy()
-    expect = (ts.max() - ts.min()) / DAY
+    last_burst = T0 + 18 * DAY + 22 * HOUR + 299 * 40_000_000
+    expect = ((last_burst // HOUR + 1) * HOUR - ts.min()) / DAY
     assert with_c.account("aged").signals["baseline_days"] == pytest.approx(expect)
     assert "burst" in with_c.account("aged").fired and "burst" not in without.account("aged").fired
     # the DuckDB Parquet pass reads the column as the Arrow path does

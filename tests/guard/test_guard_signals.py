@@ -175,27 +175,30 @@ def test_attackers_are_caught_among_people():
     assert not [a for a in flagged if a.startswith("user-")]
 
 
-def test_burst_then_dormant_whatever_the_age_but_no_baseline_on_the_last_day():
-    """Burst-then-dormant is judged on the account's observable life, to the log's end: a job first
-    seen with 900 requests 2 s apart and then silent for two weeks is a burst like the same day after
-    two weeks of ordinary use (the silence after it is the baseline); the same job on the log's last
-    day, watched for one day only, has no baseline to burst against."""
-    rows = [("fresh", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
+def test_one_off_batch_job_has_no_baseline_to_burst_against_but_is_dormant_after_it():
+    """A batch job whose busiest day is its first day (900 requests 2 s apart, then silence) is not a
+    burst against its own baseline; the same day after two weeks of ordinary use is. Over its whole
+    observable life (to the log's end) the fresh job is burst-then-dormant — the grouping signal
+    (score/grouping.py), never own-score evidence — and the same job on the log's last day, watched
+    for one day only, is not even that. Its busiest 24 hours run as fast in the aged account as in
+    the fresh one (``burst_multiple``)."""
+    rows = [("batch", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
     rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 14, 3)]
     rows += [("aged", T0 + 15 * DAY + i * 2_000_000, "ka", 200) for i in range(900)]
     rows += [("late", T0 + 16 * DAY + 22 * HOUR + i * 2_000_000, "kl", 200) for i in range(900)]
     f = scan(_log(rows))
-    # log end: the late job's last request, 16 d 22 h + 1798 s after T0
+    assert f.account("batch").signals["burst_p"] == 1.0 and "burst" not in f.account("batch").fired
+    assert f.account("aged").signals["burst_p"] < 1e-100 and "burst" in f.account("aged").fired
+    # observable life: to the log's end, the late job's last request
     end = 16 * DAY + 22 * HOUR + 899 * 2_000_000
-    assert f.account("fresh").signals["baseline_days"] == pytest.approx(end / DAY)
-    assert f.account("late").signals["burst_p"] == 1.0 and "burst" not in f.account("late").fired
-    for acct in ("fresh", "aged"):
-        assert f.account(acct).signals["burst_p"] < 1e-100 and "burst" in f.account(acct).fired, acct
-    # the busiest 24 hours' own rate: 900 answers of 200 tokens (5 s + 200 x 0.75 x 60 / 238 s each)
-    # over 1798 s (+ one typical exchange) — as fast in the aged account as in the fresh one
+    assert f.account("batch").signals["observed_days"] == pytest.approx(end / DAY)
+    # ... where the recurring null (no runner-up day: (10/11)^900) is the larger of the two tails
+    assert f.account("batch").signals["dormant_p"] == pytest.approx((10 / 11) ** 900, rel=1e-9)
+    assert f.account("late").signals["dormant_p"] == 1.0
+    # 900 answers of 200 tokens (5 s + 200 x 0.75 x 60 / 238 s each) over 1798 s + one typical exchange
     demand = 900 * (5 + 200 * 0.75 * 60 / 238)
     typical = 5 + 400 * 0.75 * 60 / 238
-    for acct in ("fresh", "aged"):
+    for acct in ("batch", "aged"):
         assert f.account(acct).signals["burst_multiple"] == pytest.approx(demand / (1798 + typical)), acct
 
 

@@ -134,7 +134,8 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
         assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
         for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
                      "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
-                     "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours"):
+                     "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
+                     "observed_days", "dormant_p"):
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
     assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180

@@ -90,7 +90,7 @@ def test_evaluation_carries_the_populations_and_their_goal():
     assert ev.goals()["benign_fp_per_population"] is False
 
 
-def test_cli_reports_populations_and_the_rate_limit_verdict(tmp_path):
+def test_cli_reports_populations_and_the_rate_limit_verdict(tmp_path, cli, monkeypatch):
     """A log where the rate limit wins by construction: the only "campaign" account is the
     originally benign account closest to the rate limit, and the simulated campaign's accounts are
     relabelled benign (so Stillwatch's top scores are false positives). The CLI must print the
@@ -98,9 +98,7 @@ def test_cli_reports_populations_and_the_rate_limit_verdict(tmp_path):
     import re
 
     import pyarrow.parquet as pq
-    from typer.testing import CliRunner
 
-    from stillwatch.cli.main import app
     from stillwatch.guard_eval.baselines import run_baseline
     from stillwatch.guard_sim.simulate import simulate
 
@@ -117,12 +115,12 @@ def test_cli_reports_populations_and_the_rate_limit_verdict(tmp_path):
                              "family": pa.array(fam, pa.string())}), tmp_path / "labels.parquet")
     args = ["guard", "eval", "--log", str(tmp_path / "log.parquet"), "--labels", str(tmp_path / "labels.parquet"),
             "--detectors", "stillwatch,rate_limit", "--no-stream"]
-    r = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
-    assert r.exit_code == 0, r.output
-    assert "per population" in r.output
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no table cell or verdict line wraps
+    output = cli(*args).ok().out
+    assert "per population" in output
     for pop in {f for f in fam if f != "busy"} | {"busy"}:
-        assert pop in r.output
+        assert pop in output
     m = re.search(r"Stillwatch vs rate limit, PR-AUC ([0-9.]+) vs ([0-9.]+): FAIL: Stillwatch ranks behind the rate limiter",
-                  r.output)
-    assert m is not None, r.output
+                  output)
+    assert m is not None, output
     assert float(m.group(2)) == 1.0 and float(m.group(1)) < 1.0

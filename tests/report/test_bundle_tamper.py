@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from stillwatch.cli.main import main
 from stillwatch.errors import VerificationError
 from stillwatch.ledger import Exchange, Investment, Ledger, ToSAcceptance, merkle
 from stillwatch.report import BundleError, Case, build_case, verify_bundle
@@ -145,18 +144,14 @@ def test_wrong_public_key_or_ledger_key_fails(bundle, tmp_path):
         verify_bundle(src, bundle[1], ledger_key=other.verifier)
 
 
-def test_cli_verify_failure_is_one_line_exit_2(bundle, tmp_path, capsys):
+def test_cli_verify_failure_is_one_line_exit_2(bundle, tmp_path, cli):
     src, pub = bundle
     work = tmp_path / "b"
     shutil.copytree(src, work)
     z = work / "ledger/exhibits.zip"
     orig = _members(z)
     _rezip(z, orig | {"records/6.json": orig["records/6.json"].replace(b'"a0"', b'"a9"')})
-    with pytest.raises(SystemExit) as exc:
-        main(["case", "verify", str(work), "--public-key", str(pub)])
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
-    assert "records/6.json" in err and "Traceback" not in err
+    cli("case", "verify", work, "--public-key", pub).user_error("records/6.json")
 
 
 def test_tlog_proof_format_against_an_independent_fold(bundle):

@@ -69,6 +69,7 @@ from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
 from stillwatch.guard.features.rates import human_rate_per_hour
+from stillwatch.guard.score.timing import MINUTE_US
 
 log = logging.getLogger(__name__)
 
@@ -421,6 +422,9 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
     edges = _edges(ids, cols, per, tagged) if len(ids) else {}
+    if len(ids):  # active minutes of every account: the synchronised-timing links (score/timing.py)
+        am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct().to_pyarrow()
+        edges["minute"] = (np.searchsorted(ids, _np(am, "account_id", str)).astype(np.int64), _np(am, "minute", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 

@@ -10,7 +10,8 @@ log being scanned, after scoring (the groups change no account's own evidence).
 Signals
 =======
 * **burst night** — the end of each account's busiest 24 hours (``peak_end_us``); *carriers* are the
-  accounts whose burst is significant family-wise (burst evidence > 0, :mod:`~stillwatch.guard.score.signals`).
+  accounts that are burst-then-dormant family-wise (``dormant`` evidence > 0, :mod:`~stillwatch.guard.score.signals`:
+  the busiest day against the account's whole observable life, silence after it included).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
 
@@ -38,9 +39,14 @@ carriers.
 
 Score
 =====
-A group is a campaign; its score is the median of its members' scores (what the typical member
-shows on its own), and each member's score is the larger of its own and its group's, as for the
-linked campaigns (:mod:`~stillwatch.guard.score.detect`).
+A group is a campaign, scored as the linked campaigns are (:mod:`~stillwatch.guard.score.detect`):
+``sqrt(harvest * coordination)`` with harvest the reading hours of what the members obtained
+together (their extracted hours, :mod:`~stillwatch.guard.score.extraction`, on the campaign volume
+scale ``campaign.full_harvest_hours``) and coordination the group's own significance,
+``clip(-log10 p / FWER_DECADES, 0, 1)`` of its strongest cell's corrected p-value (full at 1 %
+family-wise, :mod:`~stillwatch.guard.score.signals`). Each member's score is the larger of its own
+and its group's: one fresh account that harvests one night and stops is what a one-off batch
+customer also looks like; thirty of them on the same nights are a campaign.
 
 Everything is numpy over per-account arrays (one vectorised pass per window grid); the inputs are
 exact counts and times, the same on every engine.
@@ -172,22 +178,26 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
     peak = np.asarray(acc["peak_end_us"], np.float64) if "peak_end_us" in acc else zeros
-    burst = (np.asarray(hidden["burst"], np.float64) > 0) & free
+    burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
                      (np.asarray(arrive, np.float64), arrived, carriers)], cfg)
     if not (g.head >= 0).any():
         return g
-    members = np.flatnonzero(g.head >= 0)
-    o = np.lexsort((scores[members], g.head[members]))
-    hs = g.head[members][o]
-    start = np.searchsorted(hs, hs, side="left")
-    end = np.searchsorted(hs, hs, side="right")
-    med = np.asarray(scores, np.float64)[members][o][start + (end - start - 1) // 2]
-    sc = np.zeros(a)
-    sc[members[o]] = med
-    return Groups(g.head, g.kind, g.p, g.width_us, sc)
+    from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
+    from stillwatch.guard.score.extraction import extraction
+    from stillwatch.guard.score.signals import FWER_DECADES
+
+    grouped = g.head >= 0
+    x = extraction(np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts"], np.float64),
+                   np.asarray(acc["demand_s"], np.float64),
+                   np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64), cfg.rate)
+    hours = np.zeros(a)
+    np.add.at(hours, g.head[grouped], x["extracted_hours"][grouped])
+    harvest = harvest_volume_evidence(hours[np.maximum(g.head, 0)], cfg)
+    coord = np.clip(-np.log10(np.clip(g.p, 1e-300, 1.0)) / FWER_DECADES, 0.0, 1.0)
+    return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0))
 
 
 def with_groups(sc, groups: Groups, cfg: DetectConfig):

@@ -12,24 +12,29 @@ afternoon) stays weak, and a large but expected volume (a steady app backend) st
 Attacker model: the attacker controls its accounts' timing, keys and prompts, but must still obtain
 its answers through them; each rule below names what it must give up to stay quiet.
 
-* **burst against the account's own baseline** (:func:`burst`) — H0: the account is *steady*: the
-  ``n`` requests it sent from the start of its baseline (its creation time when the log records it,
-  not before the log's start; else its first request) to the *end of the log* fall independently
-  and uniformly over those ``T`` days (at least one). The silence after a burst is part of the
-  account's observable life, so an account first seen on its burst night and dormant for the rest
-  of the log has a baseline too — its age does not matter, only how long the log watched it. Any
+* **burst against the account's own baseline** (:func:`burst`) — H0: up to its busiest day the
+  account was *steady*: the ``n`` requests it sent from the start of its baseline (its creation
+  time when the log records it, not before the log's start; else its first request) to the end of
+  its busiest 24 hours fall independently and uniformly over those ``T`` days (at least one). Any
   24 consecutive hours lie inside one of ``ceil(T)`` aligned 48-hour windows, each holding
   ``Bin(n, 2/T)`` requests under H0, so ``P(peak 24 h >= k) <= ceil(T) * P(Bin(n, min(1, 2/T)) >=
-  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account watched
-  for one day only (created, or first seen, on the log's last day) has no baseline (T = 1, p = 1) and
-  is judged by its volume instead. Magnitude: the account's busiest clock hour as a multiple of one
-  person reading full-time (1 = a person could just keep up). To stay quiet the harvest must be
-  spread over the account's whole observable life at a human rate.
-  *Against the population* the burst is measured as a new account's whole life is: its
-  ``burst_multiple`` is the human-rate multiple of the busiest 24 hours alone (their reading time
-  over their first-to-last span, :func:`~stillwatch.guard.features.rates.human_rate_multiple`), so
-  an aged account's harvest night is as much volume as a fresh account's (the scorer takes the
-  larger of it and the whole-life extraction multiple).
+  k)`` (a union bound on the scan statistic; Naus 1982 gives the sharper form). An account whose
+  busiest day *is* its first (a one-off batch job, a new account) has no baseline to burst
+  against (T = 1, p = 1) and is judged by its volume instead; an aged account — history in the
+  log, or a creation time long before — that sends hundreds of requests in one night is surprising
+  whatever its age. Magnitude: the account's busiest clock hour as a multiple of one person
+  reading full-time (1 = a person could just keep up). To stay quiet the harvest must be spread
+  over the account's whole life at a human rate.
+  *Volume whatever the age*: the account's ``burst_multiple`` is the human-rate multiple of its
+  busiest 24 hours alone (their reading time over their first-to-last span,
+  :func:`~stillwatch.guard.features.rates.human_rate_multiple`), so an aged account's harvest night
+  is as much volume as a fresh account's whole life (the scorer takes the larger of it and the
+  whole-life extraction multiple).
+  *Dormant after it* (``dormant_p``, a grouping signal, :mod:`~stillwatch.guard.score.grouping`):
+  the same test over the account's whole observable life, to the log's end, with all its
+  requests — the silence after a burst makes a fresh account's burst night surprising too. It is
+  not own-score evidence: one fresh account that works one night and stops is also what a one-off
+  batch customer looks like; many of them in the same nights are a campaign.
   *A burst that recurs is the account's baseline, not a departure* (a firm's batch job busy on
   several days): H0' — the busiest 24 h and the busiest 24 h not overlapping them (the runner-up,
   ``k2``; 0 if none) are Poisson counts whose rates differ by at most ``RECUR_RATIO``; given their
@@ -70,8 +75,12 @@ its answers through them; each rule below names what it must give up to stay qui
   hours; its magnitude is what it obtained: the reading hours of its *distinct* prompts on the
   campaign volume scale (``full_harvest_hours``) times its novelty (distinct prompts / rows) — a
   nightly batch of six fixed inputs (a monitor) or a benchmark run again and again (an evaluation
-  lab) obtains little that is new. Evidence: ``fwer_evidence(min p, H)`` times that magnitude. To stay
-  quiet the harvest must be sent no faster per minute than the rest of the hour's traffic.
+  lab) obtains little that is new — times how much it is a *part*: ``min(1, 2 (1 - share))`` of the
+  account's rows (full while the component is at most half of them; a component that is all of the
+  account is the account itself, whose pacing and volume the account-level signals already
+  measure — a one-off batch customer is not counted twice). Evidence: ``fwer_evidence(min p, H)``
+  times that magnitude. To stay quiet the harvest must be sent no faster per minute than the rest of
+  the hour's traffic.
 """
 
 from __future__ import annotations
@@ -190,18 +199,23 @@ def crowded_hours(cand: pa.Table, n_hours: int) -> pa.Table:
                      "hr": cand["hr"].filter(pa.array(keep)), "crowd_p": pa.array(p[keep], pa.float64())})
 
 
-def crowded_component(crowd_p, comp_n, comp_prompts, comp_s, n_hours: float, full_hours: float) -> dict[str, np.ndarray]:
+def crowded_component(crowd_p, comp_n, comp_prompts, comp_s, n_hours: float, full_hours: float,
+                      n=None) -> dict[str, np.ndarray]:
     """The crowded component's evidence (module docstring): ``crowd_p`` (the smallest hour p-value,
     1 where none; 0 in the input means no crowded hour), ``novelty`` (distinct prompts / rows),
-    ``hours`` (reading hours of its distinct prompts) and ``evidence`` = fwer_evidence(p, n_hours)
-    x log1p(hours) / log1p(full_hours) x novelty."""
+    ``hours`` (reading hours of its distinct prompts), ``part`` (``min(1, 2 (1 - comp_n / n))``: 1
+    while the component is at most half of the account's ``n`` rows, 0 when it is all of them) and
+    ``evidence`` = fwer_evidence(p, n_hours) x log1p(hours) / log1p(full_hours) x novelty x part."""
     k = np.asarray(comp_n, np.float64)
+    total = k if n is None else np.asarray(n, np.float64)
+    part = np.clip(2.0 * (1.0 - k / np.maximum(total, 1.0)), 0.0, 1.0) if n is not None else np.ones(len(k))
     p = np.where(k > 0, np.asarray(crowd_p, np.float64), 1.0)
     p = np.where(p > 0, p, np.where(k > 0, 1e-300, 1.0))
     nov = np.where(k > 0, np.asarray(comp_prompts, np.float64) / np.maximum(k, 1.0), 0.0)
     hours = np.asarray(comp_s, np.float64) * nov / 3600.0
     mag = np.clip(np.log1p(hours) / np.log1p(full_hours), 0.0, 1.0)
-    return {"crowd_p": p, "novelty": nov, "hours": hours, "evidence": fwer_evidence(p, int(n_hours)) * mag * nov}
+    return {"crowd_p": p, "novelty": nov, "hours": hours, "part": part,
+            "evidence": fwer_evidence(p, int(n_hours)) * mag * nov * part}
 
 
 def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
@@ -219,14 +233,18 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     first, last = col("first_us"), col("last_us")
     created = np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None
     # the observable life: to the end of the log (the silence after a burst is part of it)
-    end = np.full(a, float(last.max()) if a else 0.0)
-    days = baseline_days(first, end, created, float(first.min()) if a else None)
-    b = burst(n, col("peak_day_n"), col("peak_hour_s"), days, a,
-              col("runner_day_n") if "runner_day_n" in acc else None)
+    start = float(first.min()) if a else None
+    end = col("peak_end_us") if "peak_end_us" in acc else last
+    days = baseline_days(first, end, created, start)
+    runner = col("runner_day_n") if "runner_day_n" in acc else None
+    b = burst(col("upto_peak_n") if "upto_peak_n" in acc else n, col("peak_day_n"), col("peak_hour_s"), days, a, runner)
+    # burst-then-dormant over the whole observable life, to the log's end (a grouping signal only)
+    life = baseline_days(first, np.full(a, float(last.max()) if a else 0.0), created, start)
+    dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"])
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
-                           float(col("active_hours").sum()), full_hours)
+                           float(col("active_hours").sum()), full_hours, n)
     r = key_rotation(n, col("key_rotations"), a)
     f = fast_substream(n, col("fast_n"), col("fast_s"), col("fast_expected"), a, full_hours)
     signals = {"peak_day_requests": col("peak_day_n"), "baseline_days": days, "burst_p": b["burst_p"],
@@ -236,6 +254,6 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
                "fast_share": f["fast_share"], "fast_expected": f["fast_expected"], "fast_p": f["fast_p"],
                "fast_hours": f["fast_hours"], "burst_multiple": burst_mult, "crowded_hours": col("crowd_hours"),
                "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
-               "component_hours": cc["hours"]}
+               "component_hours": cc["hours"], "observed_days": life, "dormant_p": dormant_p}
     return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"],
-                     "component": cc["evidence"]}
+                     "component": cc["evidence"], "dormant": fwer_evidence(dormant_p, a) * np.clip(b["peak_hour_multiple"], 0, 1)}
