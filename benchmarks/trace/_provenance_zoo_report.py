@@ -24,7 +24,7 @@ def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0,
     -> max_tokens of its test answers (default 1)."""
     from stillwatch.trace.provenance import NOT_SERVED, ProvenanceConfig
     from stillwatch.trace.provenance_query import AnswerCache
-    from provenance_zoo import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY
 
     cache = AnswerCache(out / "answers")
     test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
@@ -46,7 +46,7 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
     """Suspects that the probe of ``suspect_max_tokens="auto"`` sends to longer answers."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
     from stillwatch.trace.provenance_query import AnswerCache
-    from provenance_zoo import needs_long_answers
+    from _provenance_zoo_settings import needs_long_answers
 
     cache = AnswerCache(out / "answers")
     return {x: LONG_ANSWER_TOKENS for x in names if needs_long_answers(cache, x)}
@@ -98,7 +98,7 @@ NO_CHAT_REF = VARIANTS[1][0]
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
            command: str, machine: str, date: str) -> None:
     from stillwatch.trace.provenance import PROBE_PROMPTS
-    from provenance_zoo import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY
 
     doc = json.loads(truth_path.read_text())
     spec = doc["suspects"]
@@ -154,20 +154,25 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     (seed 0, N prompts) and one pool of N_CAL fresh prompts per prompt seed 1..``seeds`` whose answers
     are complete (independent draws from the sampler, so the tests of one suspect are independent
     replicates; the panel's habit sets come from the seed-0 profile pool throughout)."""
-    from provenance_zoo import N_CAL
+    from _provenance_zoo_settings import CHAT_ONLY, N_CAL
 
-    per_seed = {0: [(r["suspect"], r["ours"]) for r in rows if r["truth"] is None]}
+    keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
+    per_seed = {0: [(r["suspect"], r["ours"], r[NO_CHAT_REF]) for r in rows if r["truth"] is None]}
     for seed in range(1, seeds + 1):
         chat, raw, _ = _answers(out, names + independents, N_CAL, n_profile, seed=seed, tokens=long)
         if any(x not in chat for x in names + independents):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
-        per_seed[seed] = [(x, ours(chat[x], raw[x], pc, pr, profile, len(cands), names, N_CAL, tokens=long.get(x, 1)).most_likely_parent)
+        per_seed[seed] = [(x, ours(chat[x], raw[x], pc, pr, profile, len(cands), names, N_CAL, tokens=long.get(x, 1)).most_likely_parent,
+                           ours(chat[x], raw[x], [pc[j] for j in keep], [pr[j] for j in keep], [profile[j] for j in keep],
+                                len(cands), [names[j] for j in keep], N_CAL, tokens=long.get(x, 1)).most_likely_parent)
                           for x in independents]
-    tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
-    false = [f"{x} (seed {seed}) -> {got}" for seed, x, got in tests if got is not None]
+    tests = [(seed, x, got, old) for seed, res in per_seed.items() for x, got, old in res]
+    false = [f"{x} (seed {seed}) -> {got}" for seed, x, got, _ in tests if got is not None]
+    false_old = [f"{x} (seed {seed}) -> {old}" for seed, x, _, old in tests if old is not None]
     return {"tests": len(tests), "false_attributions": len(false), "which": false, "seeds": sorted(per_seed),
-            "suspects": len(independents), "n_cal": N_CAL}
+            "suspects": len(independents), "n_cal": N_CAL, "false_attributions_without_chat_ref": len(false_old),
+            "which_without_chat_ref": false_old}
 
 
 TESTS = [(label, label) for label, _, _ in VARIANTS] + [
@@ -221,6 +226,12 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
                   f"{', '.join(map(str, calib['seeds'][1:])) or 'none yet'}) = {calib['tests']} tests: "
                   f"{calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['which'])}." if calib["which"] else ".")]
+        k_old = calib["false_attributions_without_chat_ref"]
+        lo, hi = binomial_interval(k_old, calib["tests"], 0.95)
+        lines += ["", f"The same tests without the chat-model reference (last session's panel; seed 0: its one-token answers, "
+                  f"fresh pools: the same suspect answers as above): {k_old} false "
+                  f"attributions ({k_old / calib['tests']:.3f}; 95% CI {lo:.3f}-{hi:.3f})"
+                  + (f": {'; '.join(calib['which_without_chat_ref'])}." if k_old else ".")]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -46,14 +46,12 @@ sys.path.insert(0, str(HERE))
 OUT = ROOT / "benchmarks" / "out" / "provenance_zoo"
 MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
+
+from _provenance_zoo_settings import (  # noqa: E402
+    CANDIDATES, CHAT_ONLY, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, needs_long_answers, probe_prompts)
+
 log = logging.getLogger("provenance_zoo")
 
-N_QUERIES = 200  # prompts per mode: a local suspect answers each in chat and raw mode (400 queries)
-N_PROFILE = 150  # panel-only prompts on which each panel model's frequent answers are estimated
-CANDIDATES = ["smollm2", "gemma3-270m"]
-REFERENCES = ["ref-code-smoltok", "ref-legal-byte", "ref-gemma-chat"]
-CHAT_ONLY = {"ref-gemma-chat"}  # panel models that sit raw mode out
-N_CAL = 100  # prompts per calibration pool: one pool per prompt seed 1..K (--seeds), seed 0 is the main pool
 CAL_CHUNK = 4  # calibration seeds answered per model load
 STUDENTS = {  # name suffix -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
@@ -219,14 +217,6 @@ def test_sets(name: str, n: int, seed: int = 0, tokens: int = 1) -> list[tuple[l
     return [(prompts, m, tokens) for m in (("chat",) if name in CHAT_ONLY else ("chat", "raw"))]
 
 
-def probe_prompts() -> list[str]:
-    """The profile prompts of ``suspect_max_tokens="auto"``'s probe (the library's own choice)."""
-    from stillwatch.trace.provenance import PROBE_PROMPTS
-    from stillwatch.trace.provenance_prompts import sample_prompts
-
-    return sample_prompts(PROBE_PROMPTS, seed=0, stream="profile")
-
-
 def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str, int]]:
     """A zoo model's answer sets on the main pool: the test prompts (chat and raw mode; chat only for
     a chat-only reference), plus for the panel the profile prompts (chat) on which its habits are
@@ -236,16 +226,6 @@ def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str, int]]:
     cfg = ProvenanceConfig(max_queries=n_queries, look_every=n_queries, profile_queries=N_PROFILE)
     extra = cfg.profile_prompts() if name in CANDIDATES + REFERENCES else probe_prompts()
     return test_sets(name, n_queries) + [(extra, "chat", 1)]
-
-
-def needs_long_answers(cache, name: str) -> bool:
-    """The probe's rule (``stillwatch.trace.provenance.suspect_tokens``): a suspect whose one-token
-    probe answers are mostly single characters is asked for LONG_ANSWER_TOKENS (the zoo's panel
-    answers words, so the panel half of the rule holds)."""
-    from stillwatch.trace.provenance import _short_share
-
-    a = cache.get(f"zoo:{name}:v1", probe_prompts(), "chat", 1)
-    return name not in CANDIDATES + REFERENCES and a is not None and _short_share(a) > 0.5
 
 
 def _answer(cache, names: list[str], sets_of, label: str) -> None:

@@ -81,7 +81,11 @@ def test_null_properties(w, n):
     symmetric about it (S and n sum(w) - S have the same law: flip every coin)."""
     sf = WeightedNull(tuple(w)).survival(n)
     W = n * sum(w)
-    assert sf.shape == (W + 1,) and sf[0] == 1.0 and np.all(np.diff(sf) <= 1e-15) and np.all(sf > 0)
+    assert sf.shape == (W + 1,) and sf[0] == 1.0 and np.all(np.diff(sf) <= 1e-15) and np.all(sf >= 0)
+    # P(S >= s) >= P(every coin 1) = 2^-(n len(w)): positive on the support wherever float64 can hold that
+    # (below 2^-1074 the top of the support underflows to 0, e.g. 64 layers x 60 tuples)
+    if n * len(w) <= 1000:
+        assert np.all(sf > 0)
     assert sf[1:].sum() == pytest.approx(W / 2, rel=1e-9, abs=1e-9)
     # symmetry: P(S >= s) + P(S >= W - s + 1) = P(S >= s) + P(S <= s - 1) = 1
     np.testing.assert_allclose(sf[1:] + sf[1:][::-1], 1.0, rtol=0, atol=1e-12)

@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 
 from loopback import serve
 
-from stillwatch.cli.main import main
 from stillwatch.core.stats import binomial_interval
 from stillwatch.errors import InputError
 from stillwatch.models.tiny import TinyConfig, load_tiny
@@ -262,17 +261,7 @@ def test_read_candidates(tmp_path):
         ProvenanceConfig(max_queries=100, look_every=101)
 
 
-def _cli(argv, capsys):
-    code = 0
-    try:
-        main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_cli_json_result_and_errors(tmp_path, capsys):
+def test_cli_json_result_and_errors(tmp_path, cli):
     for seed in (1, 2, 3):
         _backend(seed).save_pretrained(tmp_path / f"m{seed}")
     d = _derived(1, "noise")
@@ -281,21 +270,15 @@ def test_cli_json_result_and_errors(tmp_path, capsys):
     cands.write_text(f"{tmp_path / 'm1'}\n{tmp_path / 'm2'}\nreference: {tmp_path / 'm3'}\n")
     argv = ["trace", "provenance", "--suspect", str(tmp_path / "suspect"), "--candidates", str(cands), "--prompts", "200",
             "--look-every", "100", "--cache", str(tmp_path / "cache"), "--json"]
-    code, out, err = _cli(argv, capsys)
-    assert code == 0, err
-    res = json.loads(out.strip().splitlines()[-1])
+    res = json.loads(cli(*argv).ok().out.strip().splitlines()[-1])
     assert res["most_likely_parent"] == str(tmp_path / "m1") and res["decision"] == "derived"
     assert set(res["p_values"]) == {str(tmp_path / "m1"), str(tmp_path / "m2")}
     assert res["queries_spent"] <= 200 and "Holm" in res["correction"] and res["null_hypothesis"].startswith("H0(C)")
     assert [lk["queries"] for lk in res["looks"]][-1] == res["queries_spent"]
-    code, out, err = _cli(argv[:-1], capsys)  # the table for people, from the cached panel answers
-    assert code == 0, err
-    words = " ".join(out.split())  # rich wraps long lines
+    words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
     assert "derived from" in words and "m1" in words and "H0(C)" in words
-    code, out, err = _cli(["trace", "provenance", "--suspect", "tiny", "--candidates", str(tmp_path / "nope.txt")], capsys)
-    assert code == 2 and "candidates file not found" in err and "Traceback" not in err
-    code, out, err = _cli([*argv[:-1], "--suspect-max-tokens", "many"], capsys)
-    assert code == 2 and "--suspect-max-tokens" in err and "Traceback" not in err
-    code, out, err = _cli([*argv, "--suspect-max-tokens", "8"], capsys)  # 8-token answers, compared by first word
-    assert code == 0, err
+    cli("trace", "provenance", "--suspect", "tiny", "--candidates", tmp_path / "nope.txt").user_error("candidates file not found")
+    r = cli(*argv[:-1], "--suspect-max-tokens", "many")  # not .user_error(): the models load (progress bars) before the check
+    assert r.code == 2 and "--suspect-max-tokens" in r.err and "Traceback" not in r.err
+    out = cli(*argv, "--suspect-max-tokens", "8").ok().out  # 8-token answers, compared by first word
     assert json.loads(out.strip().splitlines()[-1])["suspect_max_tokens"] == 8

@@ -139,13 +139,14 @@ class TournamentScorer:
     def stat(self, u: np.ndarray) -> np.ndarray:
         """Per word u (uint64, any shape): its score sum_l w_l g_l (int64, same shape)."""
         u = np.asarray(u, dtype=np.uint64)
+        small = np.uint8 if self.per_tuple < 256 else np.uint16  # narrow sums: less memory traffic
         out = None
         for b, mask in self._planes:  # a loop over the weights' bit planes (<= 5)
-            c = np.bitwise_count(u & mask).astype(np.int64)
+            c = np.bitwise_count(u & mask).astype(small, copy=False)
             if b:
-                c <<= b
-            out = c if out is None else out + c
-        return out
+                c <<= small(b)
+            out = c if out is None else np.add(out, c, out=out)
+        return out.astype(np.int64)
 
     def total(self, u: np.ndarray) -> int:
         """``stat(u).sum()`` for one text's words u [n]: every plane in one [n, planes] pass (three numpy

@@ -19,9 +19,12 @@ __all__ = ["campaign_section", "watermark_section", "suspect_section", "diligenc
 #: significance level for a finding when the evidence does not state its own
 ALPHA = 1e-3
 MARK_H0 = ("H0: the text was written independently of our watermark key (by a person, or by a model that never saw "
-           "our watermarked outputs); each distinct (context, token) tuple is then green with probability gamma, "
-           "so the green count is Binomial(n_scored, gamma).")
-MARK_TEST = "one-sided exact binomial tail P(Binomial(n_scored, gamma) >= n_green) over de-duplicated (context, token) tuples"
+           "our watermarked outputs); each distinct (context, token) tuple is then green with probability gamma "
+           "(green-list spec), or each of its tournament g-values is an independent fair coin (tournament spec).")
+MARK_TEST = ("one-sided exact tail over de-duplicated (context, token) tuples, by the spec's scheme and score: "
+             "P(Binomial(n_scored, gamma) >= n_green) (green list); P(Binomial(n_scored x depth, 1/2) >= n_green) "
+             "(tournament, count score); P(sum_l w_l X_l >= n_green), X_l ~ Binomial(n_scored, 1/2), computed exactly "
+             "as a convolution of scaled binomials (tournament, weighted score; Dathathri et al. 2024)")
 ATTR_H0 = "H0: none of the candidate accounts' watermark layers is in the text (each account key independent of it)."
 TRACE_TEST = ("open model: the suspect's own top-1 next-token predictions, teacher-forced, scored against the provider layer's "
               "green lists; one-sided exact binomial tail over de-duplicated (context, token) tuples (Sander et al. 2024)")

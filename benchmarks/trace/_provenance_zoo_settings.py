@@ -1,0 +1,29 @@
+"""Settings the zoo's build script and its report share (a helper: scripts import helpers, never each other):
+the panel, the query budget, the calibration pools, and the probe rule for byte-level suspects."""
+
+from __future__ import annotations
+
+N_QUERIES = 200  # prompts per mode: a local suspect answers each in chat and raw mode (400 queries)
+N_PROFILE = 150  # panel-only prompts on which each panel model's frequent answers are estimated
+CANDIDATES = ["smollm2", "gemma3-270m"]
+REFERENCES = ["ref-code-smoltok", "ref-legal-byte", "ref-gemma-chat"]
+CHAT_ONLY = {"ref-gemma-chat"}  # panel models that sit raw mode out
+N_CAL = 100  # prompts per calibration pool: one pool per prompt seed 1..K (--seeds), seed 0 is the main pool
+
+
+def probe_prompts() -> list[str]:
+    """The profile prompts of ``suspect_max_tokens="auto"``'s probe (the library's own choice)."""
+    from stillwatch.trace.provenance import PROBE_PROMPTS
+    from stillwatch.trace.provenance_prompts import sample_prompts
+
+    return sample_prompts(PROBE_PROMPTS, seed=0, stream="profile")
+
+
+def needs_long_answers(cache, name: str) -> bool:
+    """The probe's rule (``stillwatch.trace.provenance.suspect_tokens``): a suspect whose one-token
+    probe answers are mostly single characters is asked for LONG_ANSWER_TOKENS (the zoo's panel
+    answers words, so the panel half of the rule holds)."""
+    from stillwatch.trace.provenance import _short_share
+
+    a = cache.get(f"zoo:{name}:v1", probe_prompts(), "chat", 1)
+    return name not in CANDIDATES + REFERENCES and a is not None and _short_share(a) > 0.5
