@@ -90,3 +90,27 @@ def test_timing_p_value_matches_a_naive_reference():
 
 def test_minute_is_sixty_seconds_in_microseconds():
     assert MINUTE_US == 60 * 1_000_000
+
+
+def test_pruning_by_the_lower_bound_of_mu_changes_no_link():
+    """``timing_links`` drops pairs whose p at ``mu = X / S`` already fails before computing ``mu``;
+    the links equal those of every enumerated pair tested at its full ``mu`` (computed here from the
+    definition, pair by pair, without the module's sparse path)."""
+    from stillwatch.guard.score.nullmodel import poisson_tail
+    from stillwatch.guard.score.timing import SLOT_MINUTES, shared_minutes
+
+    rng = np.random.default_rng(21)
+    people = _busy_hours_people(rng, 120)
+    lock = np.sort(np.concatenate([h * 60 + np.array([3, 33]) for h in range(3 * 24)]))
+    minutes = people + [lock.copy() for _ in range(6)] + [np.unique(np.concatenate([lock[::2], rng.choice(4320, 40)]))]
+    ea, em = _edges(minutes)
+    n = len(minutes)
+    a, b, x = shared_minutes(ea, em, n, CFG.link.pair_budget)
+    act = [np.unique(np.asarray(m, np.int64)) for m in minutes]
+    first = int(em.min()) // SLOT_MINUTES
+    mu = np.array([sum(np.sum((act[i] // SLOT_MINUTES - first) == h) * np.sum((act[j] // SLOT_MINUTES - first) == h)
+                       for h in np.unique(act[i] // SLOT_MINUTES - first)) / SLOT_MINUTES for i, j in zip(a, b)])
+    p = np.minimum(poisson_tail(x, mu) * (n * (n - 1) / 2.0), 1.0)
+    want = {(int(i), int(j)) for i, j, q in zip(a, b, p) if q <= CFG.link.alpha}
+    got_a, got_b, _ = timing_links(ea, em, n, CFG)
+    assert {(int(i), int(j)) for i, j in zip(got_a, got_b)} == want and len(want) >= 15  # the 7 lock-steppers' pairs

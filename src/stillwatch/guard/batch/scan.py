@@ -423,9 +423,12 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
     edges = _edges(ids, cols, per, tagged) if len(ids) else {}
     if len(ids):  # active minutes of every account: the synchronised-timing links (score/timing.py)
-        am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct().to_pyarrow()
-        edges["minute"] = (np.searchsorted(ids, _np(am, "account_id", str)).astype(np.int64),
-                           _np(am, "minute", np.int64))
+        # account indices joined on the engine: only two int64 columns come back (no string per row)
+        it = eng.put("sw_ids", pa.table({"account_id": pa.array(ids, pa.string()),
+                                         "ai": pa.array(np.arange(len(ids), dtype=np.int64))}))
+        am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
+        am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
+        edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 

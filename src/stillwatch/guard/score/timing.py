@@ -73,29 +73,43 @@ def slot_counts(ea: np.ndarray, minute: np.ndarray, n_accounts: int):
     """Sparse ``(A, slots)``: each account's distinct active minutes per slot, ``c_a(H)``."""
     from scipy.sparse import coo_matrix
 
-    e = np.unique(np.stack([np.asarray(ea, np.int64), np.asarray(minute, np.int64)], axis=1), axis=0)
-    hour = e[:, 1] // SLOT_MINUTES
+    acc, minute = _distinct_active(ea, minute, n_accounts)
+    hour = minute // SLOT_MINUTES
     hour = hour - (hour.min() if len(hour) else 0)
-    return coo_matrix((np.ones(len(e)), (e[:, 0], hour)), shape=(n_accounts, int(hour.max()) + 1 if len(hour) else 1)
+    return coo_matrix((np.ones(len(acc)), (acc, hour)), shape=(n_accounts, int(hour.max()) + 1 if len(hour) else 1)
                       ).tocsr()
+
+
+def _distinct_active(ea: np.ndarray, minute: np.ndarray, n_accounts: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (account, minute) rows, sorted by minute then account: one 1-D ``np.unique`` of
+    ``(minute - first) * n_accounts + account`` (a 2-column ``unique(axis=0)`` is several times slower).
+    Requires ``0 <= ea < n_accounts``; the code fits int64 for any log shorter than ~10^5 years at
+    10^8 accounts."""
+    ea = np.asarray(ea, np.int64)
+    minute = np.asarray(minute, np.int64)
+    if len(ea) == 0:
+        return ea, minute
+    first = int(minute.min())
+    code = np.unique((minute - first) * np.int64(n_accounts) + ea)
+    return code % n_accounts, code // n_accounts + first
 
 
 def shared_minutes(ea: np.ndarray, minute: np.ndarray, n_accounts: int, budget: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(a, b, X)``: pairs ``a < b`` sharing active minutes and how many, enumerated from the
     quietest minutes up to ``budget`` (pair, minute) rows."""
-    e = np.unique(np.stack([np.asarray(minute, np.int64), np.asarray(ea, np.int64)], axis=1), axis=0)
+    acc, mins = _distinct_active(ea, minute, n_accounts)
     empty = np.zeros(0, np.int64)
-    if len(e) == 0:
+    if len(acc) == 0:
         return empty, empty, empty
-    keys, kinv, fan = np.unique(e[:, 0], return_inverse=True, return_counts=True)
+    keys, kinv, fan = np.unique(mins, return_inverse=True, return_counts=True)
     pairs_k = fan * (fan - 1) // 2
     order = np.argsort(fan, kind="stable")
     fits = np.cumsum(pairs_k[order]) <= budget
     take = np.zeros(len(keys), bool)
     take[order[fits]] = True
     sel = take[kinv] & (fan[kinv] >= 2)
-    acc_s, key_s = e[sel, 1], kinv[sel]
+    acc_s, key_s = acc[sel], kinv[sel]
     if len(acc_s) == 0:
         return empty, empty, empty
     _, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
@@ -125,8 +139,15 @@ def timing_links(ea: np.ndarray, minute: np.ndarray, n_accounts: int, cfg: "Dete
     a, b, x = shared_minutes(ea, minute, n_accounts, cfg.link.pair_budget)
     if len(a) == 0:
         return empty
-    mu = expected_shared(slot_counts(ea, minute, n_accounts), a, b)
     n_pairs = n_accounts * (n_accounts - 1) / 2.0
+    # Exact pruning before the costly mu: every shared minute of slot H is an active minute of both
+    # accounts there (c_a(H), c_b(H) >= s_H), so mu_ab >= sum_H s_H^2 / S >= X_ab / S, and the Poisson
+    # tail grows with mu: a pair whose p at mu = X / S already exceeds alpha cannot be linked.
+    can = np.minimum(poisson_tail(x, x / float(SLOT_MINUTES)) * n_pairs, 1.0) <= cfg.link.alpha
+    a, b, x = a[can], b[can], x[can]
+    if len(a) == 0:
+        return empty
+    mu = expected_shared(slot_counts(ea, minute, n_accounts), a, b)
     p = np.minimum(poisson_tail(x, mu) * n_pairs, 1.0)
     keep = p <= cfg.link.alpha
     return a[keep], b[keep], p[keep]
