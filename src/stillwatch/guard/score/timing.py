@@ -69,11 +69,11 @@ SLOT_MINUTES = 10
 _CHUNK = 500_000
 
 
-def slot_counts(ea: np.ndarray, minute: np.ndarray, n_accounts: int):
-    """Sparse ``(A, slots)``: each account's distinct active minutes per slot, ``c_a(H)``."""
+def slot_counts(acc: np.ndarray, minute: np.ndarray, n_accounts: int):
+    """Sparse ``(A, slots)``: each account's distinct active minutes per slot, ``c_a(H)``. Requires
+    distinct (account, minute) rows (:func:`_distinct_active`)."""
     from scipy.sparse import coo_matrix
 
-    acc, minute = _distinct_active(ea, minute, n_accounts)
     hour = minute // SLOT_MINUTES
     hour = hour - (hour.min() if len(hour) else 0)
     return coo_matrix((np.ones(len(acc)), (acc, hour)), shape=(n_accounts, int(hour.max()) + 1 if len(hour) else 1)
@@ -98,7 +98,12 @@ def shared_minutes(ea: np.ndarray, minute: np.ndarray, n_accounts: int, budget: 
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(a, b, X)``: pairs ``a < b`` sharing active minutes and how many, enumerated from the
     quietest minutes up to ``budget`` (pair, minute) rows."""
-    acc, mins = _distinct_active(ea, minute, n_accounts)
+    return _pairs(*_distinct_active(ea, minute, n_accounts), n_accounts, budget)
+
+
+def _pairs(acc: np.ndarray, mins: np.ndarray, n_accounts: int, budget: int
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`shared_minutes` of distinct (account, minute) rows sorted by minute."""
     empty = np.zeros(0, np.int64)
     if len(acc) == 0:
         return empty, empty, empty
@@ -136,7 +141,8 @@ def timing_links(ea: np.ndarray, minute: np.ndarray, n_accounts: int, cfg: "Dete
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if len(ea) == 0 or n_accounts < 2:
         return empty
-    a, b, x = shared_minutes(ea, minute, n_accounts, cfg.link.pair_budget)
+    acc, mins = _distinct_active(ea, minute, n_accounts)  # once, for the pairs and the slot rates
+    a, b, x = _pairs(acc, mins, n_accounts, cfg.link.pair_budget)
     if len(a) == 0:
         return empty
     n_pairs = n_accounts * (n_accounts - 1) / 2.0
@@ -147,7 +153,7 @@ def timing_links(ea: np.ndarray, minute: np.ndarray, n_accounts: int, cfg: "Dete
     a, b, x = a[can], b[can], x[can]
     if len(a) == 0:
         return empty
-    mu = expected_shared(slot_counts(ea, minute, n_accounts), a, b)
+    mu = expected_shared(slot_counts(acc, mins, n_accounts), a, b)
     p = np.minimum(poisson_tail(x, mu) * n_pairs, 1.0)
     keep = p <= cfg.link.alpha
     return a[keep], b[keep], p[keep]
