@@ -50,6 +50,8 @@ def test_vectorised_matches_naive(key, h, data):
     got = prf.prf(k0, k1, ctx, toks)
     want = [naive.prf(key, list(map(int, ctx[i])), int(toks[i])) for i in range(n)]
     assert [int(x) for x in got] == want
+    # detection's hot path: the same u from precomputed folds and token hashes
+    assert [int(x) for x in prf.prf_hashed(k0, k1, prf.fold(ctx), prf.tok(toks))] == want
 
 
 def test_inputs_not_mutated():

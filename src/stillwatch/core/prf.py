@@ -114,6 +114,13 @@ def prf_from_seed(seed: np.ndarray, k1: np.ndarray | np.uint64, tok_hash: np.nda
     return mix(np.asarray(seed, dtype=np.uint64) ^ np.asarray(tok_hash, dtype=np.uint64) ^ np.asarray(k1, dtype=np.uint64))
 
 
+def prf_hashed(k0: np.uint64, k1: np.uint64, folds: np.ndarray, tok_hash: np.ndarray) -> np.ndarray:
+    """u = ``prf_from_seed(row_seed(k0, folds), k1, tok_hash)`` for detection's hot paths: requires
+    uint64 ``folds`` [n] and ``tok_hash`` [n] (:func:`fold`, :func:`tok`) and scalar uint64 key words
+    (no conversion copies)."""
+    return mix(mix(folds ^ k0) ^ tok_hash ^ k1)
+
+
 def prf(k0, k1, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
     """u(k, ctx, v) for n (context, token) pairs: contexts [n, h], tokens [n] -> uint64 [n]."""
     return prf_from_seed(row_seed(k0, fold(contexts)), k1, tok(tokens))

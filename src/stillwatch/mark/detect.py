@@ -198,7 +198,7 @@ def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key:
     (given as context folds and token hashes: u = mix(mix(fold ^ k0) ^ tok ^ k1), :mod:`stillwatch.core.prf`)."""
     n = int(th.shape[0])
     k0, k1 = key.words
-    u = prf.mix(prf.mix(folds ^ k0) ^ th ^ k1)  # prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
+    u = prf.prf_hashed(k0, k1, folds, th)
     if spec.scheme == "kgw":
         g = int(np.count_nonzero(u < prf.green_threshold(spec.gamma)))
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
@@ -346,7 +346,7 @@ def _detect_group(texts, spec: WatermarkSpec, key: LayerKey, exclude_ids, vocab_
     k0, k1 = key.words
     n = np.add.reduceat(keep.astype(np.int64), starts)
     n_tokens = n_w
-    u = prf.mix(prf.mix(folds ^ k0) ^ th ^ k1)  # [n] = prf.prf_from_seed(prf.row_seed(k0, folds), k1, th)
+    u = prf.prf_hashed(k0, k1, folds, th)  # [n]
     if spec.scheme == "kgw":
         g = np.add.reduceat((u < prf.green_threshold(spec.gamma)) & keep, starts, dtype=np.int64)
         p = np.where(n > 0, schemes.kgw_pvalue(g, n, spec.gamma), 1.0)
