@@ -4,7 +4,7 @@ communities. The reasons for every rule and constant are in the :mod:`~stillwatc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.nullmodel import null_links
+from stillwatch.guard.score.wrappers import infra_edges, tied_wrapper_edges
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
@@ -52,7 +53,8 @@ def edge_full(edges, kind: str):
 def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.ndarray,
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None,
-                   key_cap: np.ndarray | None = None) -> dict[str, np.ndarray]:
+                   key_cap: np.ndarray | None = None,
+                   infra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -76,12 +78,14 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
       **one** choice per account, however many rows carry it. Its
       popularity (how many accounts made the same choice) is no evidence of coordination — under
       the popularity null of :mod:`~stillwatch.guard.score.nullmodel` an item used by ``f``
-      accounts is shared by ``f`` accounts by definition —, so a wrapper never links by these
-      rules; it still counts as one item in the pair tests, where only several rare shared items
-      link. A capability scaffold on every request (a harvest pushed through one reasoning
-      template) is a workload, not a wrapper, and links as before. Attacker model: a campaign
-      that wraps ordinary-looking traffic in one system prompt is linked by what it sends under it
-      (its scaffolds, near-duplicates, pair and timing tests), not by the system prompt.
+      accounts is shared by ``f`` accounts by definition —, so a wrapper links by these rules
+      only through its *tied* users: with ``infra`` (per infrastructure kind, the (account, value)
+      edges of the log), those crowding onto one address or card far beyond what unrelated
+      accounts choosing one wrapper would (the wrapper's own popularity null, stated with its
+      attacker model in :mod:`~stillwatch.guard.score.wrappers`), >= 3 of them per key. Without
+      ``infra`` no wrapper links. It still counts as one item in the pair tests, where only
+      several rare shared items link. A capability scaffold on every request (a harvest pushed
+      through one reasoning template) is a workload, not a wrapper, and links as before.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -123,7 +127,13 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
              | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
-    links = np.where(known, links[inv], fan[inv] >= 2)
+    links = links[inv]
+    if infra is not None and wrapper.any():  # a wrapper links its tied users (>= 3 of them)
+        on_wrapper = wrapper[inv] & known
+        tied = np.zeros(len(ea), bool)
+        tied[on_wrapper] = tied_wrapper_edges(ea[on_wrapper], ek[on_wrapper], infra, len(n_rows), cfg.link.alpha)
+        links |= tied & (np.bincount(inv, weights=tied.astype(np.float64), minlength=len(keys))[inv] >= 3)
+    links = np.where(known, links, fan[inv] >= 2)
     out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
     return out
 
@@ -387,11 +397,12 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     content = []
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
+    infra = infra_edges(edges)
     for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
         ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
-                            kc)
+                            kc, infra)
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)
