@@ -18,7 +18,7 @@ import pytest
 
 from stillwatch.guard.score.config import DetectConfig, LinkConfig
 from stillwatch.guard.score.links import key_link_stats
-from stillwatch.guard.score.wrappers import infra_edges, tied_wrapper_edges, wrapper_cells
+from stillwatch.guard.score.wrappers import infra_edges, crowded_edges, wrapper_cells
 
 CFG = DetectConfig()
 
@@ -85,7 +85,7 @@ def test_tied_edges_match_the_naive_reference(seed):
     infra[0][1][40:46] = 999
     o = np.unique(np.stack([ek, ea], 1), axis=0)
     ek, ea = o[:, 0], o[:, 1]
-    got = tied_wrapper_edges(ea, ek, infra, a, 0.05)
+    got = crowded_edges(ea, ek, infra, a, 0.05)
     assert got.tolist() == _naive_tied(ea, ek, infra, a, 0.05).tolist()
     assert got[ek == 9].all()
 
@@ -111,7 +111,7 @@ def test_a_popular_default_over_a_nat_population_stays_unlinked():
     a = 3000
     infra = _log(rng, a, nat=40, nat_users=1500)
     users = np.sort(rng.choice(a, 400, replace=False)).astype(np.int64)
-    tied = tied_wrapper_edges(users, np.zeros(400, np.int64), infra, a, CFG.link.alpha)
+    tied = crowded_edges(users, np.zeros(400, np.int64), infra, a, CFG.link.alpha)
     assert not tied.any()
 
 
@@ -140,7 +140,7 @@ def test_two_crowded_users_are_not_enough_for_a_key_to_link():
     infra = [(np.arange(a, dtype=np.int64), np.r_[[5, 5], np.arange(2, a) + 100].astype(np.int64))]
     users = np.array([0, 1, 900, 901, 902], np.int64)
     n = np.full(a, 200.0)
-    tied = tied_wrapper_edges(users, np.zeros(5, np.int64), infra, a, CFG.link.alpha)
+    tied = crowded_edges(users, np.zeros(5, np.int64), infra, a, CFG.link.alpha)
     assert tied.tolist() == [True, True, False, False, False]
     assert not key_link_stats(users, np.zeros(5, np.int64), n[users], n, CFG, infra=infra)["links"].any()
 
@@ -156,7 +156,7 @@ def test_wrapper_ties_are_calibrated_on_null_logs():
         infra[1] = (infra[1][0], np.where(rng.random(a) < 0.3, rng.integers(0, 20, a), infra[1][1]))
         ea = rng.choice(a, 120, replace=False).astype(np.int64)
         ek = rng.integers(0, 6, 120).astype(np.int64)
-        hits += bool(tied_wrapper_edges(ea, ek, infra, a, alpha).any())
+        hits += bool(crowded_edges(ea, ek, infra, a, alpha).any())
     from scipy.stats import binom
 
     assert hits <= binom.ppf(0.999, runs, alpha)

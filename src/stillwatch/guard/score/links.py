@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.membership import outsiders, split_outsiders
 from stillwatch.guard.score.nullmodel import null_links
-from stillwatch.guard.score.wrappers import infra_edges, tied_wrapper_edges
+from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
@@ -131,7 +132,7 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     if infra is not None and wrapper.any():  # a wrapper links its tied users (>= 3 of them)
         on_wrapper = wrapper[inv] & known
         tied = np.zeros(len(ea), bool)
-        tied[on_wrapper] = tied_wrapper_edges(ea[on_wrapper], ek[on_wrapper], infra, len(n_rows), cfg.link.alpha)
+        tied[on_wrapper] = crowded_edges(ea[on_wrapper], ek[on_wrapper], infra, len(n_rows), cfg.link.alpha)
         links |= tied & (np.bincount(inv, weights=tied.astype(np.float64), minlength=len(keys))[inv] >= 3)
     links = np.where(known, links, fan[inv] >= 2)
     out.update(cnt=c, links=links, focus=focus[inv], reuse=reuse[inv], fan=fan[inv].astype(np.float64))
@@ -356,6 +357,24 @@ def split_by_workload(labels: np.ndarray, n_rows: np.ndarray, cfg: "DetectConfig
     return labels
 
 
+def outsider_scripted(a: int, labels: np.ndarray, out: np.ndarray, content, cfg: "DetectConfig") -> np.ndarray:
+    """Each outsider's (membership.py) rows on its linking keys, weighted by the size evidence of the
+    accounts of its *own* cluster on each key (for every other account, the key's users): a lab that
+    left a campaign's cluster does not keep the campaign's size as its own scripted evidence.
+    ``content``: per content kind, (account, key, linking, key stats) as in :func:`link_accounts`."""
+    best = np.zeros(a)
+    for ea, ek, keep, kl in content:
+        m = keep & out[ea]
+        if not m.any():
+            continue
+        _, inv, fan = np.unique(np.stack([ek[m], labels[ea[m]]], axis=1), axis=0, return_inverse=True,
+                                return_counts=True)
+        sr = np.bincount(ea[m], weights=np.nan_to_num(kl["cnt"][m], nan=1.0) * size_evidence(fan[inv.ravel()], cfg),
+                         minlength=a)
+        best = np.maximum(best, sr)
+    return best
+
+
 @dataclass(frozen=True)
 class Links:
     """What linking found: ``labels`` (cluster of each account, labelled by its smallest member),
@@ -468,5 +487,10 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
+    # accounts taken in through public content alone that do not behave like the operator's (membership.py)
+    out = outsiders(labels, n_acc_rows, infra, nl, cfg)
+    labels = split_outsiders(labels, out, all_ea, all_ek)
+    if out.any() and counts_known:  # an outsider's keys weigh by the accounts it is still linked with
+        scripted = np.where(out, outsider_scripted(a, labels, out, content, cfg), scripted)
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,
                  support=nl.support(labels), cohort_tied=nl.support(labels, pairs=False) <= cfg.link.alpha)

@@ -313,6 +313,9 @@ class NullLinks:
     cohort_a: np.ndarray
     cohort_key: np.ndarray
     cohort_p: np.ndarray
+    #: per pair link: made by the timing test (:mod:`~stillwatch.guard.score.timing`), not by shared
+    #: items; None: not recorded
+    pair_timing: np.ndarray | None = None
 
     def graph(self, n_accounts: int, free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(account, key) edges for :func:`~stillwatch.guard.score.cluster.components`: one key per
@@ -357,11 +360,13 @@ def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, c
     from stillwatch.guard.score.timing import timing_links
 
     pa_, pb_, pp = pair_links(edges, acc, n_accounts, cfg)
+    timing = np.zeros(len(pa_), bool)
     if "minute" in edges:
         ta, tb, tp = timing_links(edges["minute"][0], edges["minute"][1], n_accounts, cfg)
         pa_, pb_, pp = np.concatenate([pa_, ta]), np.concatenate([pb_, tb]), np.concatenate([pp, tp])
+        timing = np.concatenate([timing, np.ones(len(ta), bool)])
     ca, ck, cp = cohort_links(acc, edges, cfg)
-    return NullLinks(pa_, pb_, pp, ca, ck, cp)
+    return NullLinks(pa_, pb_, pp, ca, ck, cp, timing)
 
 
 def campaign_strength(labels: np.ndarray, support: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

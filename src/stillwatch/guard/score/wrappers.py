@@ -100,7 +100,7 @@ def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarr
     return out, n_tests
 
 
-def tied_wrapper_edges(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
+def crowded_edges(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
                        n_accounts: int, alpha: float) -> np.ndarray:
     """Per wrapper edge ``(ea, ek)`` (one per account and wrapper key): whether its account is in a
     significant (wrapper, infrastructure value) cell of >= 2 of the wrapper's users (module docstring)."""

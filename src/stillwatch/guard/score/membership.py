@@ -1,0 +1,146 @@
+"""Outsiders of a campaign: accounts that a cluster took in through public content alone and that
+do not behave like the operator's accounts (issue 13: evaluation labs re-running a public benchmark
+built from the scaffolds a campaign also uses).
+
+Content keys link every account that pushes its traffic through a campaign's scaffolds; a lab
+running a benchmark built from the same public scaffold bank does so as much as any sybil, and so
+joins the cluster and inherits its score. Nothing in the content separates them: what separates
+them is the *operator* evidence the campaign's score rests on, which the lab does not share.
+
+The operator core
+=================
+A member of a cluster is in its *core* when a null-model test ties it to the cluster's operator:
+it sits in a significant (cluster, address / card) cell — the cluster's members crowd onto that
+value beyond what a random subset of the log's accounts would (the exact hypergeometric test of
+:mod:`~stillwatch.guard.score.wrappers`, Bonferroni over every (cluster, value) cell) —, or it has a
+cohort or synchronised-timing link (:mod:`~stillwatch.guard.score.nullmodel`,
+:mod:`~stillwatch.guard.score.timing`) to another member. Shared rare *content* does not make a core
+(two labs running one public benchmark share its rare prompts: a common source, not an operator).
+
+The outsider test
+=================
+**H0** (the member is one more account of the operator that runs the core): its workload is
+exchangeable with the core's — a scheduler spreads its work over its accounts alike (the same
+argument as :func:`~stillwatch.guard.score.links.split_by_workload`). With ``k`` core members, the
+rank of the member's ``ln n`` among the ``k + 1`` values gives the exact conformal p-value (Vovk,
+Gammerman & Shafer 2005, *Algorithmic Learning in a Random World*, ch. 2; ties counted against the
+test)
+
+    ``p = min(1, 2 min(#{core <= x} + 1, #{core >= x} + 1) / (k + 1))``.
+
+A member is an *outsider* when it is not in the core, shares no address or card with a core member,
+has no null-model link (of any kind, shared rare content included) to a core member, and ``p <=
+LinkConfig.alpha``: the chance that one of the operator's own accounts is cut off this way is at most
+``alpha`` per account (and needs ``k >= 2 / alpha - 1`` core members: a small core never cuts anyone).
+Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
+cluster (:func:`split_outsiders`), judged on its own evidence like any other.
+
+Attacker model
+==============
+The operator controls its accounts' content, addresses, cards, timing and workloads. What must hold:
+a campaign whose accounts crowd addresses, arrive together or act in step keeps every account that
+shares any of that with them, or that works at the core's level (one scheduler's work); an account
+that shares nothing with the operator but public content and works at a level no core account does
+is judged as what it then is — an independent user of that content — on its own evidence, together
+with any other outsiders it is linked to. An operator that runs a few accounts at a very different
+workload and on separate infrastructure can thereby split them off its campaign; they keep their own
+score (and their own cluster's), and a cluster without a core (no crowding, cohort or timing: e.g.
+sybils on residential proxies) is never cut.
+
+Vectorised over accounts and edges: sorts, bincounts and one join; no loop per cluster or account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.wrappers import crowded_edges
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from stillwatch.guard.score.config import DetectConfig
+    from stillwatch.guard.score.nullmodel import NullLinks
+
+
+def operator_core(labels: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]], nl: "NullLinks",
+                  alpha: float) -> np.ndarray:
+    """Per account: in its cluster's operator core (module docstring). Singletons never are."""
+    a = len(labels)
+    size = _cluster.sizes(labels)
+    core = np.zeros(a, bool)
+    mem = np.flatnonzero(size >= 3)
+    if len(mem):
+        core[mem] = crowded_edges(mem, labels[mem], infra, a, alpha)
+    # cohort and timing ties to another member of the same cluster
+    core |= nl.support(labels, pairs=False) <= alpha
+    if nl.pair_timing is not None and len(nl.pair_a):
+        t = nl.pair_timing & (labels[nl.pair_a] == labels[nl.pair_b])
+        core[nl.pair_a[t]] = True
+        core[nl.pair_b[t]] = True
+    return core & (size >= 2)
+
+
+def conformal_p(labels: np.ndarray, x: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """Per account: the two-sided conformal p-value of ``x`` among its cluster's core values (module
+    docstring); 1 where the cluster has no core. Vectorised: (cluster, rank of x) codes, one sort of
+    the core's codes and four ``searchsorted``."""
+    a = len(labels)
+    lab = np.asarray(labels, np.int64)
+    rank = np.unique(np.asarray(x, np.float64), return_inverse=True)[1].astype(np.int64).ravel()
+    m = np.int64(rank.max() + 1 if len(rank) else 1)
+    ci = np.flatnonzero(core)
+    code_c = np.sort(lab[ci] * m + rank[ci])
+    code_q = lab * m + rank
+    le = np.searchsorted(code_c, code_q, side="right") - np.searchsorted(code_c, lab * m, side="left")
+    ge = np.searchsorted(code_c, lab * m + m, side="left") - np.searchsorted(code_c, code_q, side="left")
+    k = np.bincount(lab[ci], minlength=a)[lab].astype(np.float64)
+    p = np.minimum(1.0, 2.0 * np.minimum(le + 1.0, ge + 1.0) / (k + 1.0))
+    return np.where(k > 0, p, 1.0)
+
+
+def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
+              nl: "NullLinks", cfg: "DetectConfig") -> np.ndarray:
+    """Per account: an outsider of its cluster (module docstring)."""
+    a = len(labels)
+    alpha = cfg.link.alpha
+    core = operator_core(labels, infra, nl, alpha)
+    if not core.any():
+        return np.zeros(a, bool)
+    tied = core.copy()
+    # shares an address or card with a core member of its own cluster
+    for acc_v, val_v in infra:
+        if len(acc_v) == 0:
+            continue
+        vals, vinv = np.unique(val_v, return_inverse=True)
+        cell = labels[acc_v].astype(np.int64) * np.int64(len(vals)) + vinv
+        cells, cinv = np.unique(cell, return_inverse=True)
+        with_core = np.bincount(cinv, weights=core[acc_v].astype(np.float64), minlength=len(cells))
+        tied[acc_v[with_core[cinv] > 0]] = True
+    # a null-model link of any kind to a core member of its own cluster
+    same = labels[nl.pair_a] == labels[nl.pair_b]
+    tied[nl.pair_a[same & core[nl.pair_b]]] = True
+    tied[nl.pair_b[same & core[nl.pair_a]]] = True
+    p = conformal_p(labels, np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0)), core)
+    return ~tied & (p <= alpha) & (_cluster.sizes(labels) >= 2)
+
+
+def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.ndarray) -> np.ndarray:
+    """Move the outsiders ``out`` out of their clusters: those of one cluster joined by the linking
+    edges ``(ea, ek)`` among themselves form one cluster, the others stand alone. Labels stay the
+    smallest member's index."""
+    if not out.any():
+        return labels
+    a = len(labels)
+    keep = out[ea]
+    # keys are taken per original cluster, so outsiders of two clusters are never joined
+    with np.errstate(over="ignore"):
+        mixed = (np.asarray(ek, np.int64)[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                 ^ labels[ea[keep]].astype(np.uint64)).view(np.int64)
+    comp = _cluster.components(a, ea[keep], mixed)
+    new = np.where(out, a + comp, labels)
+    first = np.full(2 * a, a, np.int64)
+    np.minimum.at(first, new, np.arange(a, dtype=np.int64))
+    return first[new]
