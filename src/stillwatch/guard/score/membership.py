@@ -19,19 +19,22 @@ cohort or synchronised-timing link (:mod:`~stillwatch.guard.score.nullmodel`,
 
 The outsider test
 =================
-**H0** (the member is one more account of the operator that runs the core): its workload is
-exchangeable with the core's — a scheduler spreads its work over its accounts alike (the same
-argument as :func:`~stillwatch.guard.score.links.split_by_workload`). With ``k`` core members, the
-rank of the member's ``ln n`` among the ``k + 1`` values gives the exact conformal p-value (Vovk,
-Gammerman & Shafer 2005, *Algorithmic Learning in a Random World*, ch. 2; ties counted against the
-test)
+**H0** (the member is one more account of the operator that runs the cluster): its workload is
+exchangeable with the workloads of the cluster's *reference* accounts — a scheduler spreads its work
+over its accounts alike (the same argument as
+:func:`~stillwatch.guard.score.links.split_by_workload`). The reference is the core when it has
+``k >= 2 / alpha - 1`` members (only then can a rank reach ``alpha``), else every other member of
+the cluster (under H0 they are all the operator's; outsiders among them only make the test
+conservative). With ``k`` reference accounts (the member itself left out), the rank of the
+member's ``ln n`` among the ``k + 1`` values gives the exact conformal p-value (Vovk, Gammerman &
+Shafer 2005, *Algorithmic Learning in a Random World*, ch. 2; ties counted against the test)
 
-    ``p = min(1, 2 min(#{core <= x} + 1, #{core >= x} + 1) / (k + 1))``.
+    ``p = min(1, 2 min(#{ref <= x} + 1, #{ref >= x} + 1) / (k + 1))``.
 
 A member is an *outsider* when it is not in the core, shares no address or card with a core member,
 has no null-model link (of any kind, shared rare content included) to a core member, and ``p <=
 LinkConfig.alpha``: the chance that one of the operator's own accounts is cut off this way is at most
-``alpha`` per account (and needs ``k >= 2 / alpha - 1`` core members: a small core never cuts anyone).
+``alpha`` per account.
 Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
 cluster (:func:`split_outsiders`), judged on its own evidence like any other.
 
@@ -44,8 +47,9 @@ that shares nothing with the operator but public content and works at a level no
 is judged as what it then is — an independent user of that content — on its own evidence, together
 with any other outsiders it is linked to. An operator that runs a few accounts at a very different
 workload and on separate infrastructure can thereby split them off its campaign; they keep their own
-score (and their own cluster's), and a cluster without a core (no crowding, cohort or timing: e.g.
-sybils on residential proxies) is never cut.
+score (and their own cluster's). In a cluster without a core (no crowding, cohort or timing: e.g.
+sybils on residential proxies) every member is reference and none is tied, so an account is cut only
+when its workload is extreme among all the cluster's accounts at ``alpha``.
 
 Vectorised over accounts and edges: sorts, bincounts and one join; no loop per cluster or account.
 """
@@ -83,20 +87,22 @@ def operator_core(labels: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarr
     return core & (size >= 2)
 
 
-def conformal_p(labels: np.ndarray, x: np.ndarray, core: np.ndarray) -> np.ndarray:
-    """Per account: the two-sided conformal p-value of ``x`` among its cluster's core values (module
-    docstring); 1 where the cluster has no core. Vectorised: (cluster, rank of x) codes, one sort of
-    the core's codes and four ``searchsorted``."""
+def conformal_p(labels: np.ndarray, x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Per account: the two-sided conformal p-value of ``x`` among the values of its cluster's
+    reference accounts ``ref``, itself left out (module docstring); 1 where there are none.
+    Vectorised: (cluster, rank of x) codes, one sort of the reference codes and four ``searchsorted``."""
     a = len(labels)
     lab = np.asarray(labels, np.int64)
     rank = np.unique(np.asarray(x, np.float64), return_inverse=True)[1].astype(np.int64).ravel()
     m = np.int64(rank.max() + 1 if len(rank) else 1)
-    ci = np.flatnonzero(core)
+    ci = np.flatnonzero(ref)
     code_c = np.sort(lab[ci] * m + rank[ci])
     code_q = lab * m + rank
     le = np.searchsorted(code_c, code_q, side="right") - np.searchsorted(code_c, lab * m, side="left")
     ge = np.searchsorted(code_c, lab * m + m, side="left") - np.searchsorted(code_c, code_q, side="left")
-    k = np.bincount(lab[ci], minlength=a)[lab].astype(np.float64)
+    own = np.asarray(ref, bool).astype(np.float64)  # an account never counts against itself
+    le, ge = le - own, ge - own
+    k = np.bincount(lab[ci], minlength=a)[lab].astype(np.float64) - own
     p = np.minimum(1.0, 2.0 * np.minimum(le + 1.0, ge + 1.0) / (k + 1.0))
     return np.where(k > 0, p, 1.0)
 
@@ -107,8 +113,6 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
     a = len(labels)
     alpha = cfg.link.alpha
     core = operator_core(labels, infra, nl, alpha)
-    if not core.any():
-        return np.zeros(a, bool)
     tied = core.copy()
     # shares an address or card with a core member of its own cluster
     for acc_v, val_v in infra:
@@ -123,7 +127,10 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
     same = labels[nl.pair_a] == labels[nl.pair_b]
     tied[nl.pair_a[same & core[nl.pair_b]]] = True
     tied[nl.pair_b[same & core[nl.pair_a]]] = True
-    p = conformal_p(labels, np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0)), core)
+    # the reference: the core where it is large enough to reach alpha at all, else every member
+    k_core = np.bincount(labels[core], minlength=a)[labels]
+    ref = np.where(k_core >= 2.0 / alpha - 1.0, core, True)
+    p = conformal_p(labels, np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0)), ref)
     return ~tied & (p <= alpha) & (_cluster.sizes(labels) >= 2)
 
 
