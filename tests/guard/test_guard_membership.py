@@ -1,0 +1,119 @@
+"""Outsiders of a campaign (score/membership.py, issue 13): an evaluation lab running a benchmark built
+from a campaign's public scaffolds is linked to it by content alone; it leaves the cluster when it
+shares nothing with the operator core and works at a level no core account does.
+
+Expected values: the conformal p-value from a naive loop over each cluster's reference values; the
+attacker (an operator's account on the core's address, or at the core's workload, or tied to it by
+a timing link) and the lab are played on hand-built clusters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.membership import conformal_p, operator_core, outsiders, split_outsiders
+from stillwatch.guard.score.nullmodel import NullLinks
+
+CFG = DetectConfig()
+Z = np.zeros(0, np.int64)
+
+
+def _nl(pairs=(), timing=()) -> NullLinks:
+    pa_ = np.array([p[0] for p in pairs], np.int64) if pairs else Z
+    pb = np.array([p[1] for p in pairs], np.int64) if pairs else Z
+    return NullLinks(pa_, pb, np.full(len(pa_), 1e-9), Z, Z, np.zeros(0), np.asarray(timing, bool) if pairs else None)
+
+
+def _naive_p(labels, x, ref):
+    out = []
+    for i in range(len(labels)):
+        vals = [x[j] for j in range(len(labels)) if j != i and labels[j] == labels[i] and ref[j]]
+        k = len(vals)
+        if k == 0:
+            out.append(1.0)
+            continue
+        le = sum(v <= x[i] for v in vals)
+        ge = sum(v >= x[i] for v in vals)
+        out.append(min(1.0, 2 * min(le + 1, ge + 1) / (k + 1)))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_conformal_p_matches_the_naive_reference(seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, 40)
+    x = rng.integers(0, 6, 40).astype(float)  # many ties
+    ref = rng.random(40) < 0.6
+    assert conformal_p(labels, x, ref) == pytest.approx(_naive_p(labels, x, ref))
+
+
+def test_conformal_p_known_answer():
+    # 399 core values 1..399 and a member at 1000: rank top, p = 2 * 1 / 400
+    labels = np.zeros(400, np.int64)
+    x = np.r_[np.arange(1, 400), 1000.0]
+    ref = np.r_[np.ones(399, bool), False]
+    assert conformal_p(labels, x, ref)[-1] == pytest.approx(2 / 400)
+
+
+def _campaign(n_core=400, extra_n=(900.0,), core_ip=True):
+    """A cluster of ``n_core`` sybils at ~20 requests on 8 datacenter addresses (or each its own),
+    and ``extra_n`` further members on their own addresses; plus 3,000 unrelated accounts."""
+    rng = np.random.default_rng(5)
+    m = n_core + len(extra_n)
+    a = m + 3000
+    labels = np.r_[np.zeros(m, np.int64), np.arange(m, a)]
+    n = np.r_[np.round(np.exp(rng.normal(np.log(20), 0.1, n_core))), extra_n, np.full(3000, 5.0)]
+    ip = np.arange(a, dtype=np.int64) + 1000
+    if core_ip:
+        ip[:n_core] = np.arange(n_core) % 8
+    acc = np.arange(a, dtype=np.int64)
+    return labels, n, [(acc, ip), (acc, acc + 100_000)]
+
+
+def test_a_lab_on_its_own_address_at_its_own_workload_is_an_outsider():
+    labels, n, infra = _campaign()
+    out = outsiders(labels, n, infra, _nl(), CFG)
+    assert out.tolist()[:401] == [False] * 400 + [True]
+    assert not out[401:].any()
+
+
+def test_the_operators_account_stays_when_it_shares_anything_with_the_core():
+    # on a core address / linked in time to a core account / at the core's workload: not an outsider
+    labels, n, infra = _campaign()
+    infra[0][1][400] = 3
+    assert not outsiders(labels, n, infra, _nl(), CFG)[400]
+    labels, n, infra = _campaign()
+    assert not outsiders(labels, n, infra, _nl([(7, 400)], [True]), CFG)[400]
+    labels, n, infra = _campaign(extra_n=(21.0,))
+    assert not outsiders(labels, n, infra, _nl(), CFG)[400]
+
+
+def test_no_core_or_a_small_core_cuts_nobody():
+    labels, n, infra = _campaign(core_ip=False)  # sybils on residential proxies: no crowding
+    assert not operator_core(labels, infra, _nl(), CFG.link.alpha).any()
+    assert not outsiders(labels, n, infra, _nl(), CFG).any()
+    labels, n, infra = _campaign(n_core=150)  # crowded, but 150 < 2 / alpha - 1 core accounts
+    assert operator_core(labels, infra, _nl(), CFG.link.alpha)[:150].all()
+    assert not outsiders(labels, n, infra, _nl(), CFG).any()
+
+
+def test_a_content_pair_tie_between_two_labs_does_not_make_a_core():
+    # two labs share a benchmark's rare prompts (a content pair link): common source, not an operator
+    labels, n, infra = _campaign(extra_n=(900.0, 700.0))
+    nl = _nl([(400, 401)], [False])
+    core = operator_core(labels, infra, nl, CFG.link.alpha)
+    assert not core[400:402].any()
+    assert outsiders(labels, n, infra, nl, CFG)[400:402].all()
+    # ... while a content pair tie to a core account keeps it in
+    assert not outsiders(labels, n, infra, _nl([(3, 400)], [False]), CFG)[400]
+
+
+def test_split_outsiders_keeps_linked_outsiders_together():
+    labels = np.zeros(6, np.int64)
+    out = np.array([False, False, False, True, True, True])
+    # outsiders 3 and 4 share key 9; 5 shares only key 7 with the core
+    ea = np.array([0, 1, 2, 3, 4, 5, 0], np.int64)
+    ek = np.array([7, 7, 7, 9, 9, 7, 9], np.int64)
+    assert split_outsiders(labels, out, ea, ek).tolist() == [0, 0, 0, 3, 3, 5]
