@@ -167,3 +167,24 @@ def test_infra_edges_takes_the_address_and_card_kinds():
     got = infra_edges(e)
     assert [(x.tolist(), y.tolist()) for x, y in got] == [([0, 1], [5, 5]), ([1], [9])]
     assert LinkConfig().alpha == CFG.link.alpha
+
+
+def test_hypergeometric_tail_bound_is_conservative_and_tight():
+    # against the definition (math.comb) on random cells: never below the exact tail, and within
+    # the documented factor 1 / (1 - r_x) above it; exact when x is the largest possible value
+    from stillwatch.guard.score.wrappers import hypergeom_tail
+
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        m = int(rng.integers(5, 200))
+        n, f = int(rng.integers(0, m + 1)), int(rng.integers(0, m + 1))
+        x = int(rng.integers(-1, min(n, f) + 3))
+        exact = _tail(max(x, 0), m, n, f) if x <= min(n, f) else 0.0
+        got = float(hypergeom_tail(np.array([x]), m, np.array([n]), np.array([f]))[0])
+        assert got >= exact * (1 - 1e-9)
+        if 0 < x <= min(n, f) and x > max(0, f + n - m):
+            r = (n - x) * (f - x) / ((x + 1) * (m - n - f + x + 1))
+            if r < 1:
+                assert got <= exact / (1 - r) * (1 + 1e-9)
+    assert hypergeom_tail(np.array([4]), 50, np.array([4]), np.array([10]))[0] == pytest.approx(
+        _tail(4, 50, 4, 10), rel=1e-9)

@@ -11,7 +11,7 @@ The operator core
 =================
 A member of a cluster is in its *core* when a null-model test ties it to the cluster's operator:
 it sits in a significant (cluster, address / card) cell — the cluster's members crowd onto that
-value beyond what a random subset of the log's accounts would (the exact hypergeometric test of
+value beyond what a random subset of the log's accounts would (the hypergeometric test of
 :mod:`~stillwatch.guard.score.wrappers`, Bonferroni over every (cluster, value) cell) —, or it has a
 cohort or synchronised-timing link (:mod:`~stillwatch.guard.score.nullmodel`,
 :mod:`~stillwatch.guard.score.timing`) to another member. Shared rare *content* does not make a core

@@ -20,8 +20,9 @@ infrastructure goes. An infrastructure value ``v`` (an IP address, a payment fin
     ``X_kv ~ Hypergeometric(A, N_v, f_k)``
 
 of the wrapper's users, exactly (whatever else each account uses), and a cell's p-value is the
-exact upper tail ``P(X_kv >= x)`` (``scipy.stats.hypergeom.sf``). The cells tested are every
-(wrapper with ``f_k >= 3``, value with ``N_v >= 2``) pair of each infrastructure kind; a cell is
+upper tail ``P(X_kv >= x)``, bounded from above by the exact pmf at ``x`` over ``1 - r_x`` (a
+geometric series, :func:`hypergeom_tail`; conservative, and the exact tail for a cell holding all
+it can). The cells tested are every (wrapper with ``f_k >= 3``, value with ``N_v >= 2``) pair of each infrastructure kind; a cell is
 significant when its p-value times their number (Bonferroni) is ``<= LinkConfig.alpha``, so the
 chance that a log of unrelated wrapper users gets any significant cell is at most ``alpha``, and it
 must hold ``>= 2`` of the wrapper's users. Everything is read off the log being scanned (``A``,
@@ -54,7 +55,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import hypergeom
+from scipy.special import gammaln
 
 #: Infrastructure kinds a wrapper's users are tested on (the pair tests' infrastructure kinds).
 WRAPPER_INFRA_KINDS: tuple[str, ...] = ("ip", "payment")
@@ -77,11 +78,35 @@ def _join_by_account(ea: np.ndarray, ia: np.ndarray) -> tuple[np.ndarray, np.nda
     return left, o[np.repeat(start, cnt) + off]
 
 
+def hypergeom_tail(x: np.ndarray, m: int, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``P(X >= x)`` for ``X ~ Hypergeometric(m, n, f)`` (population ``m``, ``n`` marked, ``f``
+    drawn), bounded from above in closed form: the pmf at ``x`` is exact (log-gamma), and since the
+    pmf's ratio ``r_k = P(k+1)/P(k) = (n-k)(f-k) / ((k+1)(m-n-f+k+1))`` falls with ``k``, the tail
+    is at most ``P(x) / (1 - r_x)`` when ``r_x < 1`` (a geometric series; exact when ``x`` is the
+    largest value, within a factor ``1/(1 - r_x)`` otherwise); 1 where ``r_x >= 1`` (at or below
+    the mode, never significant). Conservative, so every test built on it keeps its level.
+    Vectorised: one pass of log-gamma over the cells (``scipy.stats.hypergeom.sf`` took 44 s for
+    200,000 cells)."""
+    x, n, f = (np.asarray(v, np.float64) for v in (x, n, f))
+    m = float(m)
+    hi, lo = np.minimum(n, f), np.maximum(0.0, f + n - m)
+    ok = (x <= hi) & (x > lo)
+
+    def lc(a, b):  # log C(a, b)
+        return gammaln(a + 1.0) - gammaln(b + 1.0) - gammaln(a - b + 1.0)
+
+    xs = np.where(ok, x, 0.0)
+    logp = lc(n, xs) + lc(m - n, np.clip(f - xs, 0.0, m - n)) - lc(m, f)
+    r = (n - xs) * (f - xs) / ((xs + 1.0) * np.maximum(m - n - f + xs + 1.0, 1e-300))
+    tail = np.exp(logp) / np.maximum(1.0 - r, 1e-300)
+    return np.where(x > hi, 0.0, np.where(ok & (r < 1.0), np.minimum(tail, 1.0), 1.0))
+
+
 def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
                   n_accounts: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], int]:
     """The tested cells of every kind and the number of tests: per kind ``(edge rows, cell index,
-    cell p-value per row)`` — each wrapper edge row in a cell of that kind, with its cell's exact
-    hypergeometric tail — and the Bonferroni count (module docstring)."""
+    cell p-value per row)`` — each wrapper edge row in a cell of that kind, with its cell's
+    hypergeometric tail (:func:`hypergeom_tail`) — and the Bonferroni count (module docstring)."""
     ea, ek = np.asarray(ea, np.int64), np.asarray(ek, np.int64)
     keys, kinv, fan = np.unique(ek, return_inverse=True, return_counts=True)
     n_keys = int((fan >= 3).sum())
@@ -95,7 +120,7 @@ def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarr
         left, right = left[ok], right[ok]
         cell = kinv[left].astype(np.int64) * np.int64(max(len(vals), 1)) + vinv[right]
         _, cinv, x = np.unique(cell, return_inverse=True, return_counts=True)
-        p = hypergeom.sf(x[cinv] - 1, n_accounts, n_v[vinv[right]], fan[kinv[left]])
+        p = hypergeom_tail(x[cinv], n_accounts, n_v[vinv[right]], fan[kinv[left]])
         out.append((left, cinv, p))
     return out, n_tests
 
