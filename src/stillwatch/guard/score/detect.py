@@ -102,6 +102,14 @@ fall back to: every content key with >= 2 accounts links, and the scripted share
 shared-template share. Beside these, links with a stated null model (:mod:`~stillwatch.guard.score.nullmodel`:
 rare shared items, cohorts), each significant at ``link.alpha``, among accounts the key rules leave alone.
 
+A *wrapper* (a key on >= 90 % of its users' traffic over ordinary text: a system prompt) is one
+choice per account and links only the users that crowd onto addresses or cards beyond its own
+popularity null (:mod:`~stillwatch.guard.score.wrappers`). After the splits, members that a cluster
+took in through public content alone — sharing nothing with its operator core (crowded addresses,
+cohort or timing ties) and working at a level no core account does (exact conformal rank test) —
+leave it (:mod:`~stillwatch.guard.score.membership`: an evaluation lab running a benchmark built
+from a campaign's public scaffolds).
+
 Campaign score
 ==============
 A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
