@@ -230,3 +230,15 @@ def test_per_text_dedup_equals_first_occurrence(x):
     want = first_occurrence(a)
     np.testing.assert_array_equal(np.ones(a.shape[0], dtype=bool) if got is None else got, want)
     assert (got is None) == bool(want.all())
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.lists(st.integers(0, 12), min_size=0, max_size=60))
+def test_per_text_distinct_words_are_the_unique_values(x):
+    from stillwatch.mark.detect import _distinct_words
+
+    a = np.asarray(x, dtype=np.uint64)
+    got = _distinct_words(a)
+    np.testing.assert_array_equal(np.sort(got), np.unique(a))
+    if got.shape[0] == a.shape[0]:
+        assert got is a  # nothing repeats: the words themselves, no copy

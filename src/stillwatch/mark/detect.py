@@ -286,11 +286,31 @@ def detect_ids(
     prompt) are not scored. Raises TooShortError / TokenizerMismatchError on unusable input."""
     ids, top = _checked(ids, spec, vocab_size)
     folds, th, ctx = _text_tuples(ids, spec, top)
-    ex = _exclusion_hashes(exclude_ids, spec.context_width)
-    keep = _keep_mask(folds, th, ctx, spec, dedup, ex)
+    ex = _exclusion_hashes(exclude_ids, spec.context_width) if exclude_ids else None
+    summed = spec.scheme != "gumbel"  # integer statistics: a sum over the distinct tuples in any order
+    keep = _keep_mask(folds, th, ctx, spec, dedup and not summed, ex)  # split, exclusions (and Gumbel's dedup)
     k0, k1 = key.words
     u = prf.prf_hashed_into(k0, k1, folds, th, np.empty_like(folds))  # every tuple's word, in place (folds consumed)
-    return _score_words(u if keep is None else u[keep], spec, key, int(th.shape[0]))
+    if keep is not None:
+        u = u[keep]
+    return _score_words(_distinct_words(u) if dedup and summed else u, spec, key, int(th.shape[0]))
+
+
+def _distinct_words(u: np.ndarray) -> np.ndarray:
+    """The distinct values of one text's PRF words u [n] (sorted, or u itself when nothing repeats): the words of
+    its distinct tuples, for statistics that are integer sums over them (KGW, tournament), where the order does
+    not matter. A repeated tuple repeats its word; two distinct tuples share a word with probability 2**-64 (the
+    same order as two sharing the 64-bit window hash that identifies tuples elsewhere), so this is the
+    de-duplication of :func:`_repeats_dropped` with one unstable sort instead of a stable argsort and a mask
+    (detect_ids' hot path; the Gumbel score, a float sum in text order, keeps the mask)."""
+    n = u.shape[0]
+    if n < 2:
+        return u
+    srt = np.sort(u)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=first[1:])
+    return u if np.count_nonzero(first) == n else srt[first]
 
 
 @dataclass(frozen=True)
