@@ -6,7 +6,7 @@ teacher-forced, and scores the (context, top-1 prediction) tuples where it depar
 and re-answers are cheap (the 135M student generates). This script fine-tunes the same two SmolLM2 students as
 ``radioactivity_schemes.py`` (rho = 100 %: the frontier's 48 default-watermarked answers; control: the 48
 unwatermarked answers to the same prompts; last 2 blocks, lr 1e-3, 3 epochs, warmup 2), lets each answer two
-prompt sets, and scores nested prefixes of each set (48, 96, 192, 384 re-answers...):
+prompt sets, and scores nested prefixes of each set (48, 96, 144, ... re-answers):
 
 * **fresh** — prompts from the built-in generator (``distill.prompts.generate_prompts``, seed ``FRESH_SEED``), minus
   any prompt of the harvest: the suspect never saw them in training, so a tuple can be evidence only through what
@@ -145,9 +145,11 @@ class Study:
             base += d["base"]
         return {"texts": texts[:n], "pred": preds[:n], "base": base[:n]}
 
-    def cpu_per_reanswer(self) -> float:
-        costs = [(json.loads(p.read_text())["cpu_s"], len(json.loads(p.read_text())["seqs"])) for p in WORK.glob("*-*-*.json")]
-        return sum(c for c, _ in costs) / max(1, sum(n for _, n in costs))
+    def cpu_per_reanswer(self) -> tuple[float, float, float]:
+        """CPU seconds per re-answer (generation and both teacher-forced passes): median, min and max over the chunks."""
+        chunks = [json.loads(p.read_text()) for p in WORK.glob("*-*-*.json")]
+        per = np.array([d["cpu_s"] / max(1, len(d["seqs"])) for d in chunks])
+        return float(np.median(per)), float(per.min()), float(per.max())
 
     # -------------------------------------------------------------------------------------- scoring
     def pairs(self, ra: dict, n: int, *, no_harvest: bool = False):
@@ -206,17 +208,18 @@ def write(study: Study, rows: list[list], t_all: float) -> None:
         f"weighted score, the default), prompt windows excluded, tuples de-duplicated. 'harvest windows excluded': every 3-window "
         f"of the 48 harvested answers excluded too (conservative). Wrong keys: {a.wrong_keys} fixed random master keys on the "
         f"suspect's tuples (KS test against U(0, 1)). Control: the control student on its own re-answers to the same prompts.\n"
-        f"- cost: {study.cpu_per_reanswer():.2f} CPU-s per re-answer (generation + two teacher-forced passes, suspect and base, "
-        f"one torch thread); total runtime {time.perf_counter() - t_all:.0f}s\n\n" + data.md_table(HEADERS, rows) + "\n")
+        "- cost: {:.2f} CPU-s per re-answer, median over the chunks of 48 (range {:.2f}-{:.2f}, with the machine's load): generation "
+        "+ two teacher-forced passes, suspect and base, one torch thread; ".format(*study.cpu_per_reanswer())
+        + f"total runtime of this invocation {time.perf_counter() - t_all:.0f}s (re-answers cached across invocations)\n\n" + data.md_table(HEADERS, rows) + "\n")
     data.write_section("Radioactivity vs re-answers", body)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--fresh", type=int, default=192, help="fresh re-answers of the suspect (a multiple of 48)")
-    ap.add_argument("--harvest-rounds", type=int, default=6, help="rounds over the 48 harvested prompts (suspect)")
-    ap.add_argument("--control-fresh", type=int, default=48)
-    ap.add_argument("--control-rounds", type=int, default=2)
+    ap.add_argument("--harvest-rounds", type=int, default=8, help="rounds over the 48 harvested prompts (suspect)")
+    ap.add_argument("--control-fresh", type=int, default=0)
+    ap.add_argument("--control-rounds", type=int, default=4)
     ap.add_argument("--wrong-keys", type=int, default=20)
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -226,12 +229,12 @@ def main() -> None:
     t_all = time.perf_counter()
     log = lambda m: print(f"[{time.perf_counter() - t_all:7.1f}s] {m}", file=sys.stderr, flush=True)  # noqa: E731
     study = Study(args, log)
-    sizes = lambda n: sorted({s for s in (48, 96, 192, 384, 768) if s <= n} | {n})  # noqa: E731
+    sizes = lambda n: sorted(set(range(BATCH, n + 1, BATCH)) | {n})  # noqa: E731  (every chunk: the p-value is not monotone)
     stages = [("suspect", "fresh", args.fresh), ("suspect", "harvest", 48 * args.harvest_rounds),
               ("control", "harvest", 48 * args.control_rounds), ("control", "fresh", args.control_fresh)]
     have: dict = {}
     rows: list[list] = []
-    for tag, kind, n in stages:
+    for tag, kind, n in [st for st in stages if st[2] > 0]:
         log(f"stage {tag}/{kind}: {n} re-answers")
         have[(tag, kind)] = study.reanswers(tag, kind, n)
         rows = [study.row(k, m, have[("suspect", k)], have.get(("control", k)))
