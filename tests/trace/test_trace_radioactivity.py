@@ -305,7 +305,7 @@ def test_reanswer_rounds_answer_each_prompt_again_with_new_seeds(tiny):
             self.seeds.append((kw["seed"], len(prompts)))
             return self.inner.generate(prompts, **kw)
 
-    master, prompts = MasterKey.generate(), ["what is x?", "say y", "count to 3"]
+    master, prompts = _key("reanswer-rounds"), ["what is x?", "say y", "count to 3"]
     one, three = Recorder(tiny), Recorder(tiny)
     one.seeds, three.seeds = [], []
     r1 = run_radioactivity(one, master, mark_config=CFG, config=RadioactivityConfig(seed=5, reanswer_tokens=12), prompts=prompts)
