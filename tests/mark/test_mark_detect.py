@@ -185,8 +185,15 @@ def test_bad_input_messages():
         detect_ids(np.array([], dtype=np.int64), spec, _key())
     with pytest.raises(TooShortError, match="2 token.*context width 3.*at least 4"):
         detect_ids(np.array([1, 2]), spec, _key())
-    with pytest.raises(TokenizerMismatchError, match="outside the vocabulary"):
+    with pytest.raises(TokenizerMismatchError, match="token id 70000 is outside the vocabulary"):
         detect_ids(np.array([1, 2, 3, 70000, 5]), spec, _key(), vocab_size=49152)
+    # a negative id is named, with or without a vocabulary (its uint64 reading is >= 2**63)
+    for vocab in (None, 49152):
+        with pytest.raises(TokenizerMismatchError, match="token id -7 is outside the vocabulary"):
+            detect_ids(np.array([1, 2, 3, -7, 5]), spec, _key(), vocab_size=vocab)
+    with pytest.raises(InputError, match="must be integers, got dtype float64"):
+        detect_ids(np.array([1.0, 2.0, 3.0, 4.0]), spec, _key())
+    assert detect_ids(np.array([1, 2, 3, 49151, 5]), spec, _key(), vocab_size=49152).n_tokens == 2  # the largest valid id
     with pytest.raises(SpecError, match="scheme must be one of kgw, gumbel, tournament; got 'redgreen'"):
         WatermarkSpec(scheme="redgreen")
     with pytest.raises(SpecError, match="context_width must be an integer in 1..4, got 7"):

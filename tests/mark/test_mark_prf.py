@@ -50,8 +50,20 @@ def test_vectorised_matches_naive(key, h, data):
     got = prf.prf(k0, k1, ctx, toks)
     want = [naive.prf(key, list(map(int, ctx[i])), int(toks[i])) for i in range(n)]
     assert [int(x) for x in got] == want
-    # detection's hot path: the same u from precomputed folds and token hashes
+    # detection's hot path: the same u from precomputed folds and token hashes, allocating or in place
     assert [int(x) for x in prf.prf_hashed(k0, k1, prf.fold(ctx), prf.tok(toks))] == want
+    folds = prf.fold(ctx)
+    out = prf.prf_hashed_into(k0, k1, folds, prf.tok(toks), np.empty(n, dtype=np.uint64))
+    assert out is folds and [int(x) for x in out] == want
+
+
+def test_mix_into_is_mix_in_place():
+    x = np.random.default_rng(5).integers(0, 2**63, size=300, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+    want = prf.mix(x)
+    y = x.copy()
+    assert prf.mix_into(y, np.empty_like(y)) is y
+    np.testing.assert_array_equal(y, want)
+    assert int(prf.mix_into(np.array([1], dtype=np.uint64), np.empty(1, dtype=np.uint64))[0]) == 0x08AED0390BD5BAE2
 
 
 def test_inputs_not_mutated():

@@ -98,6 +98,15 @@ def test_scorer_statistic_is_the_weighted_bit_sum():
     want = sum(wj * ((u >> np.uint64(j)) & np.uint64(1)).astype(np.int64) for j, wj in enumerate(w))
     np.testing.assert_array_equal(TournamentScorer(16, w).stat(u), want)
     np.testing.assert_array_equal(TournamentScorer(16).stat(u), np.bitwise_count(u & np.uint64(0xFFFF)))
+    # deeper layers span several 16-layer lookup tables; total() is the per-text sum (any length, also empty)
+    for depth in (5, 17, 32, 64):
+        wd = tuple(int(x) for x in rng.integers(1, 17, size=depth))
+        naive = sum(wj * ((u >> np.uint64(j)) & np.uint64(1)).astype(np.int64) for j, wj in enumerate(wd))
+        sc = TournamentScorer(depth, wd)
+        np.testing.assert_array_equal(sc.stat(u), naive)
+        assert sc.total(u) == int(naive.sum()) and sc.total(u[:0]) == 0
+        long = np.tile(u, 5)  # longer than the summing vector total() starts with
+        assert sc.total(long) == 5 * int(naive.sum())
     with pytest.raises(ValueError, match="one entry per layer"):
         TournamentScorer(4, (1, 2))
     with pytest.raises(ValueError, match="integers in 1..16"):
@@ -221,3 +230,15 @@ def test_per_text_dedup_equals_first_occurrence(x):
     want = first_occurrence(a)
     np.testing.assert_array_equal(np.ones(a.shape[0], dtype=bool) if got is None else got, want)
     assert (got is None) == bool(want.all())
+
+
+@settings(max_examples=50, deadline=None)
+@given(x=st.lists(st.integers(0, 12), min_size=0, max_size=60))
+def test_per_text_distinct_words_are_the_unique_values(x):
+    from stillwatch.mark.detect import _distinct_words
+
+    a = np.asarray(x, dtype=np.uint64)
+    got = _distinct_words(a)
+    np.testing.assert_array_equal(np.sort(got), np.unique(a))
+    if got.shape[0] == a.shape[0]:
+        assert got is a  # nothing repeats: the words themselves, no copy

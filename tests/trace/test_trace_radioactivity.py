@@ -294,5 +294,28 @@ def test_reanswer_length_and_temperature_are_the_open_settings_own(tiny):
     cfg = RadioactivityConfig(max_texts=4, max_new_tokens=7, temperature=0.5, reanswer_tokens=21, reanswer_temperature=0.7)
     run_radioactivity(rec, master, mark_config=CFG, config=cfg, prompts=["what is x?", "say y", "count to 3", "name a colour"])
     assert rec.kw["max_new_tokens"] == 21 and rec.kw["temperature"] == 0.7
+
+
+def test_reanswer_rounds_answer_each_prompt_again_with_new_seeds(tiny):
+    class Recorder(CountingModel):
+        def chat_prompt_ids(self, p):
+            return self.inner.chat_prompt_ids(p)
+
+        def generate(self, prompts, **kw):
+            self.seeds.append((kw["seed"], len(prompts)))
+            return self.inner.generate(prompts, **kw)
+
+    master, prompts = _key("reanswer-rounds"), ["what is x?", "say y", "count to 3"]
+    one, three = Recorder(tiny), Recorder(tiny)
+    one.seeds, three.seeds = [], []
+    r1 = run_radioactivity(one, master, mark_config=CFG, config=RadioactivityConfig(seed=5, reanswer_tokens=12), prompts=prompts)
+    r3 = run_radioactivity(three, master, mark_config=CFG, prompts=prompts,
+                           config=RadioactivityConfig(seed=5, reanswer_tokens=12, reanswer_rounds=3))
+    assert one.seeds == [(5, 3)] and three.seeds == [(5, 3), (6, 3), (7, 3)]
+    assert r1.n_texts == 3 and r3.n_texts == 9 and r3.config["reanswer_rounds"] == 3 and r1.config["scoring"] == "suspect"
+    # round 0 is the one-round run: its tuples are among the three-round run's (de-duplicated over all rounds)
+    assert r1.n_tuples <= r3.n_tuples and r1.n_scored <= r3.n_scored
+    with pytest.raises(InputError, match="reanswer_rounds must be >= 1"):
+        RadioactivityConfig(reanswer_rounds=0)
     with pytest.raises(InputError, match="reanswer_temperature must be > 0"):
         RadioactivityConfig(reanswer_temperature=0.0)

@@ -27,6 +27,7 @@ def radioactivity_cmd(
     temperature: float = typer.Option(1.0, "--temperature", min=0.01, max=100.0, help="Closed setting: sampling temperature of the suspect's answers."),
     reanswer_tokens: int = typer.Option(128, "--reanswer-tokens", min=1, max=4096, help="Open setting, --scoring suspect: tokens per re-answer."),
     reanswer_temperature: float = typer.Option(1.0, "--reanswer-temperature", min=0.01, max=100.0, help="Open setting, --scoring suspect: sampling temperature of the re-answers."),
+    reanswer_rounds: int = typer.Option(1, "--reanswer-rounds", min=1, max=1000, help="Open setting, --scoring suspect: how many times the suspect answers each prompt (new sampling seed per round; tuples de-duplicated over all rounds)."),
     watermark_config: Path = typer.Option(None, "--watermark-config", help="JSON watermark settings of the deployment, when the transcripts carry no spec records (default: the built-in default)."),
     api_key: str = typer.Option(None, "--api-key", help="API key for a URL suspect."),
     seed: int = typer.Option(0, "--seed", min=0),
@@ -45,7 +46,8 @@ def radioactivity_cmd(
     from stillwatch.trace.radioactivity import RadioactivityConfig, model_dtype
 
     cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, temperature=temperature,
-                              reanswer_tokens=reanswer_tokens, reanswer_temperature=reanswer_temperature, seed=seed, alpha=alpha)
+                              reanswer_tokens=reanswer_tokens, reanswer_temperature=reanswer_temperature,
+                              reanswer_rounds=reanswer_rounds, seed=seed, alpha=alpha)
     master = MasterKey.load(master_key)
     acc = read_accounts(accounts) if accounts is not None else None
     if plot is not None:
@@ -61,7 +63,7 @@ def radioactivity_cmd(
         # the base in the suspect's dtype: precision alone would move top-1 predictions the differential test counts
         sd = model_dtype(s_backend)
         b_backend = load_backend(base, **({"dtype": sd} if sd else {})) if base else None
-    n_gen = min(cfg.max_texts, len(records) if records else len(prompts))
+    n_gen = min(cfg.max_texts, len(records) if records else len(prompts)) * (cfg.reanswer_rounds if setting == "open" else 1)
     with progress_bar(f"{setting}-model test: the suspect answers", n_gen) as update:
         result = run_radioactivity(s_backend, master, transcripts=records, config=cfg, accounts=acc, teacher=t_backend,
                                    teacher_loader=load_backend, reference=refs, base=b_backend, prompts=prompts,

@@ -121,37 +121,57 @@ class WeightedNull:
 class TournamentScorer:
     """The statistic and exact p-value of one tournament layer: ``count`` (weights None: the number of
     g-values equal to 1, Binomial(n depth, 1/2)) or ``weighted`` (sum_l w_l g_l, :class:`WeightedNull`).
-    Holds the weights' bit-plane masks and the null's cache, so create one per spec and reuse it."""
+    Holds the weights' lookup tables and the null's cache, so create one per spec and reuse it."""
 
     def __init__(self, depth: int, weights=None) -> None:
         self.depth = tournament.check_depth(depth)
         self.weights = None if weights is None else check_weights(weights, self.depth)
         self.null = None if self.weights is None else WeightedNull(self.weights)
         w = np.ones(self.depth, dtype=np.int64) if self.weights is None else np.asarray(self.weights, dtype=np.int64)
-        # bit planes of the weights: sum_l w_l g_l = sum_b 2^b popcount(u & M_b), M_b = layers whose weight has bit b
-        # set; one popcount per bit of the largest weight (4 for weights up to 15), not one per layer or distinct weight
-        self._planes = tuple((b, np.uint64(sum(1 << int(j) for j in np.nonzero((w >> b) & 1)[0])))
-                             for b in range(int(w.max()).bit_length()) if np.any((w >> b) & 1))
         self.per_tuple = int(w.sum())  # largest score of one tuple
-        self._mask_row = np.array([m for _, m in self._planes], dtype=np.uint64)  # [planes]
-        self._plane_weight = np.array([1 << b for b, _ in self._planes], dtype=np.int64)  # [planes]
+        self._w = w
+        self._tables: tuple[tuple[np.uint64, np.ndarray], ...] | None = None
+        self._ones = np.ones(1024, dtype=np.int64)  # total()'s summing vector (grown on demand)
 
     def stat(self, u: np.ndarray) -> np.ndarray:
-        """Per word u (uint64, any shape): its score sum_l w_l g_l (int64, same shape)."""
+        """Per word u (uint64, any shape): its score sum_l w_l g_l (int64, same shape): one table lookup per 16
+        layers (:meth:`chunk_tables`)."""
         u = np.asarray(u, dtype=np.uint64)
-        small = np.uint8 if self.per_tuple < 256 else np.uint16  # narrow sums: less memory traffic
         out = None
-        for b, mask in self._planes:  # a loop over the weights' bit planes (<= 5)
-            c = np.bitwise_count(u & mask).astype(small, copy=False)
-            if b:
-                c <<= small(b)
+        for shift, tab in self.chunk_tables():  # <= 4 chunks
+            c = tab[(u >> shift if shift else u).astype(np.uint16)]
             out = c if out is None else np.add(out, c, out=out)
-        return out.astype(np.int64)
+        return out
+
+    def chunk_tables(self) -> tuple[tuple[np.uint64, np.ndarray], ...]:
+        """(shift, table) per 16 layers: ``table[v] = sum_j w_{shift + j} * bit j of v`` for v < 2^16 (int64),
+        so a word's score is the sum over chunks of ``table[(u >> shift) mod 2^16]`` (one gather per 16 layers
+        instead of one pass per layer or bit of the weights). Built on first use (a loop over the layers, once
+        per scorer) and kept."""
+        if self._tables is None:
+            v = np.arange(1 << 16, dtype=np.uint64)
+            tabs = []
+            for c in range(0, self.depth, 16):  # <= 4 chunks
+                t = np.zeros(1 << 16, dtype=np.int64)
+                for j in range(c, min(c + 16, self.depth)):  # the chunk's layers, once per scorer
+                    t += ((v >> np.uint64(j - c)) & np.uint64(1)).astype(np.int64) * int(self._w[j])
+                tabs.append((np.uint64(c), t))
+            self._tables = tuple(tabs)
+        return self._tables
 
     def total(self, u: np.ndarray) -> int:
-        """``stat(u).sum()`` for one text's words u [n]: every plane in one [n, planes] pass (three numpy
-        calls whatever the weights: the per-text detection path, where calls, not words, cost)."""
-        return int(np.bitwise_count(u[:, None] & self._mask_row).sum(axis=0, dtype=np.int64) @ self._plane_weight)
+        """``stat(u).sum()`` for one text's words u [n] (uint64) -- the per-text detection path, where numpy
+        calls, not words, cost: per 16 layers the low 16 bits (a truncating cast) looked up in
+        :meth:`chunk_tables` and summed as a dot product with ones (an integer dot: exact, and without the
+        ufunc-reduction machinery a ``sum`` call pays), three calls for depth <= 16."""
+        n = u.shape[0]
+        if self._ones.shape[0] < n:
+            self._ones = np.ones(max(n, 2 * self._ones.shape[0]), dtype=np.int64)
+        ones = self._ones[:n]
+        s = 0
+        for shift, tab in self.chunk_tables():
+            s += int(tab[(u >> shift if shift else u).astype(np.uint16)].dot(ones))
+        return s
 
     def pvalue(self, s, n):
         """Exact P(S >= s) under H0 for summed scores s of n distinct tuples (vectorised)."""

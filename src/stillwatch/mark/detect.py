@@ -125,22 +125,30 @@ def _select(contexts, tokens, spec, dedup, exclude_hashes):
 
 
 def _keep(folds, th, contexts, spec, dedup, exclude_hashes):
-    """The kept tuples' (folds, token hashes), from every tuple's: split-filtered (``contexts`` [n, h]
-    are read only under split sharing; None otherwise), de-duplicated, exclusions dropped. The window hash
+    """The kept tuples' (folds, token hashes), from every tuple's (:func:`_keep_mask`)."""
+    keep = _keep_mask(folds, th, contexts, spec, dedup, exclude_hashes)
+    return (folds, th) if keep is None else (folds[keep], th[keep])
+
+
+def _keep_mask(folds, th, contexts, spec, dedup, exclude_hashes) -> np.ndarray | None:
+    """bool [n]: the tuples to score, or None for all of them: split-filtered (``contexts`` [n, h] are read
+    only under split sharing; None otherwise), de-duplicated, exclusions dropped. The window hash
     mix(fold ^ tok) (what :func:`stillwatch.core.windows.window_hash` computes) is needed only to match
-    exclusions: ``mix`` is a bijection, so de-duplicating on fold ^ tok keeps exactly the same tuples."""
-    if spec.split is not None:
-        mask = split_mask(contexts, spec)
-        folds, th = folds[mask], th[mask]
+    exclusions: ``mix`` is a bijection, so de-duplicating on fold ^ tok keeps exactly the same tuples. A
+    tuple's split membership depends on its context alone, so the first occurrence of an in-split tuple
+    among all positions is its first among the in-split ones: the masks combine with ``&``."""
+    keep = split_mask(contexts, spec) if spec.split is not None else None
     excl = exclude_hashes is not None and len(exclude_hashes)
     if not (dedup or excl):
-        return folds, th
+        return keep
     ident = folds ^ th
-    keep = _repeats_dropped(ident) if dedup else None
+    if dedup:
+        first = _repeats_dropped(ident)
+        keep = first if keep is None else (keep if first is None else keep & first)
     if excl:
-        drop = np.isin(prf.mix(ident), exclude_hashes)
-        keep = ~drop if keep is None else keep & ~drop
-    return (folds, th) if keep is None else (folds[keep], th[keep])
+        ok = ~np.isin(prf.mix(ident), exclude_hashes)
+        keep = ok if keep is None else keep & ok
+    return keep
 
 
 def _repeats_dropped(ident: np.ndarray) -> np.ndarray | None:
@@ -152,27 +160,37 @@ def _repeats_dropped(ident: np.ndarray) -> np.ndarray | None:
         return None
     order = np.argsort(ident, kind="stable")
     srt = ident[order]
-    new = srt[1:] != srt[:-1]
-    if new.all():
+    first = np.empty(n, dtype=bool)  # first of each run of equal values = its earliest position (stable sort)
+    first[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=first[1:])
+    if np.count_nonzero(first) == n:  # count_nonzero: no ufunc-reduce machinery (this runs once per text)
         return None
-    first = np.concatenate(([True], new))  # first of each run of equal values = its earliest position (stable)
     keep = np.zeros(n, dtype=bool)
     keep[order[first]] = True
     return keep
 
 
-def _text_tuples(ids: np.ndarray, spec: WatermarkSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(folds [n], token hashes [n], contexts [n, h] or None) of the n = T - h windows of ids [T]: the
-    folds come from column slices of the text; the contexts only under split sharing (which reads them).
-    The first fold step and the token hashes are looked up in the spec's tables (one gather each)."""
+def _text_tuples(ids: np.ndarray, spec: WatermarkSpec, max_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(folds [n], token hashes [n], contexts [n, h] or None) of the n = T - h windows of ids [T] (non-negative,
+    largest ``max_id``): the folds come from column slices of the text; the contexts only under split sharing
+    (which reads them). The first fold step and the token hashes are looked up in the spec's tables (one
+    gather each), the later fold steps run in place (:func:`stillwatch.core.prf.mix_into`). The folds are a
+    new array the caller may overwrite."""
     h = spec.context_width
     n = ids.shape[0] - h
     cols = [ids[j : j + n] for j in range(h)]
     ctx = np.stack(cols, axis=1) if spec.split is not None else None
     tabs = spec.hash_tables
-    if tabs.covers(int(ids.max())):
-        return prf.fold_columns(cols[1:], n, tabs.fold1[cols[0]]), tabs.tok[ids[h:]], ctx
-    return prf.fold_columns(cols, n), prf.tok(ids[h:]), ctx
+    if h == 0 or not tabs.covers(max_id):
+        return prf.fold_columns(cols, n), prf.tok(ids[h:]), ctx
+    folds = tabs.fold1[cols[0]]
+    if h > 1:  # fold = mix(fold ^ (id + 1)) per later column (h is a few): the first step's table, then in place
+        tmp = np.empty_like(folds)
+        for col in cols[1:]:
+            np.add(col.view(np.uint64), prf._ONE, out=tmp)  # ids are non-negative: the uint64 view is the id
+            folds ^= tmp
+            prf.mix_into(folds, tmp)
+    return folds, tabs.tok[ids[h:]], ctx
 
 
 def score_pairs(
@@ -196,9 +214,13 @@ def score_pairs(
 def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key: LayerKey, n_tokens: int) -> DetectionResult:
     """Score tuples already validated, split-filtered and de-duplicated by :func:`_select` / :func:`_keep`
     (given as context folds and token hashes: u = mix(mix(fold ^ k0) ^ tok ^ k1), :mod:`stillwatch.core.prf`)."""
-    n = int(th.shape[0])
     k0, k1 = key.words
-    u = prf.prf_hashed(k0, k1, folds, th)
+    return _score_words(prf.prf_hashed(k0, k1, folds, th), spec, key, n_tokens)
+
+
+def _score_words(u: np.ndarray, spec: WatermarkSpec, key: LayerKey, n_tokens: int) -> DetectionResult:
+    """Score the PRF words u [n] of n selected tuples (u = mix(mix(fold ^ k0) ^ tok ^ k1))."""
+    n = int(u.shape[0])
     if spec.scheme == "kgw":
         g = int(np.count_nonzero(u < prf.green_threshold(spec.gamma)))
         p = float(schemes.kgw_pvalue(g, n, spec.gamma)) if n else 1.0
@@ -215,23 +237,31 @@ def _score_selected(folds: np.ndarray, th: np.ndarray, spec: WatermarkSpec, key:
 
 def check_ids(ids: np.ndarray, spec: WatermarkSpec, vocab_size: int | None = None) -> np.ndarray:
     """Validate a token-id sequence for scoring; returns it as int64 [T]."""
+    return _checked(ids, spec, vocab_size)[0]
+
+
+def _checked(ids: np.ndarray, spec: WatermarkSpec, vocab_size: int | None) -> tuple[np.ndarray, int]:
+    """:func:`check_ids` and the largest id. One reduction for a valid text: the largest id read as uint64
+    (a negative int64 id reads as >= 2**63) bounds the ids from both sides; only a text that fails it gets
+    the min that names the offending id."""
     ids = np.asarray(ids)
     if ids.ndim != 1:
         raise InputError(f"token ids must be a 1-D sequence, got shape {ids.shape}")
     if ids.size == 0:
         raise TooShortError("empty text: there are no tokens to score")
-    if not np.issubdtype(ids.dtype, np.integer):
+    if ids.dtype.kind not in "iu":  # np.issubdtype(dtype, np.integer), without its Python-level cost per text
         raise InputError(f"token ids must be integers, got dtype {ids.dtype}")
     ids = ids.astype(np.int64, copy=False)
     h = spec.context_width
     if ids.size <= h:
         raise TooShortError(f"text has {ids.size} token(s); a watermark with context width {h} needs at least {h + 1}")
-    if ids.min() < 0 or (vocab_size is not None and ids.max() >= vocab_size):
+    top = int(np.maximum.reduce(ids.view(np.uint64)))  # the ufunc itself: ndarray.max adds a Python wrapper
+    if top >= (vocab_size if vocab_size is not None else 1 << 63):  # a negative id, or one outside the vocabulary
+        low = int(ids.min())
         raise TokenizerMismatchError(
-            f"token id {int(ids.max()) if ids.min() >= 0 else int(ids.min())} is outside the vocabulary [0, {vocab_size}): "
-            "the ids come from a different tokenizer"
+            f"token id {top if low >= 0 else low} is outside the vocabulary [0, {vocab_size}): the ids come from a different tokenizer"
         )
-    return ids
+    return ids, top
 
 
 def _exclusion_hashes(exclude_ids: Sequence[np.ndarray], h: int) -> np.ndarray | None:
@@ -254,11 +284,33 @@ def detect_ids(
 ) -> DetectionResult:
     """Test one key on a token-id sequence [T]; windows that occur in any of ``exclude_ids`` (e.g. the
     prompt) are not scored. Raises TooShortError / TokenizerMismatchError on unusable input."""
-    ids = check_ids(ids, spec, vocab_size)
-    folds, th, ctx = _text_tuples(ids, spec)
-    ex = _exclusion_hashes(exclude_ids, spec.context_width)
-    f2, t2 = _keep(folds, th, ctx, spec, dedup, ex)
-    return _score_selected(f2, t2, spec, key, int(th.shape[0]))
+    ids, top = _checked(ids, spec, vocab_size)
+    folds, th, ctx = _text_tuples(ids, spec, top)
+    ex = _exclusion_hashes(exclude_ids, spec.context_width) if exclude_ids else None
+    summed = spec.scheme != "gumbel"  # integer statistics: a sum over the distinct tuples in any order
+    keep = _keep_mask(folds, th, ctx, spec, dedup and not summed, ex)  # split, exclusions (and Gumbel's dedup)
+    k0, k1 = key.words
+    u = prf.prf_hashed_into(k0, k1, folds, th, np.empty_like(folds))  # every tuple's word, in place (folds consumed)
+    if keep is not None:
+        u = u[keep]
+    return _score_words(_distinct_words(u) if dedup and summed else u, spec, key, int(th.shape[0]))
+
+
+def _distinct_words(u: np.ndarray) -> np.ndarray:
+    """The distinct values of one text's PRF words u [n] (sorted, or u itself when nothing repeats): the words of
+    its distinct tuples, for statistics that are integer sums over them (KGW, tournament), where the order does
+    not matter. A repeated tuple repeats its word; two distinct tuples share a word with probability 2**-64 (the
+    same order as two sharing the 64-bit window hash that identifies tuples elsewhere), so this is the
+    de-duplication of :func:`_repeats_dropped` with one unstable sort instead of a stable argsort and a mask
+    (detect_ids' hot path; the Gumbel score, a float sum in text order, keeps the mask)."""
+    n = u.shape[0]
+    if n < 2:
+        return u
+    srt = np.sort(u)
+    first = np.empty(n, dtype=bool)
+    first[0] = True
+    np.not_equal(srt[1:], srt[:-1], out=first[1:])
+    return u if np.count_nonzero(first) == n else srt[first]
 
 
 @dataclass(frozen=True)
@@ -445,8 +497,8 @@ def attribute_ids(
     vocab_size: int | None = None,
 ) -> AttributionResult:
     """:func:`attribute_pairs` on a token-id sequence [T]."""
-    ids = check_ids(ids, spec, vocab_size)
-    folds, th, ctx = _text_tuples(ids, spec)
+    ids, top = _checked(ids, spec, vocab_size)
+    folds, th, ctx = _text_tuples(ids, spec, top)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
     ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
     f2, t2 = _keep(folds, th, ctx, spec, True, ex)

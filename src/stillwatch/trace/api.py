@@ -174,15 +174,21 @@ def _open_texts(suspect: Any, records: Sequence[Transcript], config: Radioactivi
                 progress: Callable[[int], None] | None, prompts: Sequence[str] | None) -> list[ScoringText]:
     """Scoring texts for the open setting (answers scored, prompts as context): with
     ``config.scoring == "transcripts"`` the harvested prompt + answer ids; otherwise the suspect's own
-    sampled answers to the harvest's prompts (or, without transcripts, to ``prompts``)."""
+    sampled answers to the harvest's prompts (or, without transcripts, to ``prompts``), each prompt answered
+    ``config.reanswer_rounds`` times (round r with sampling seed ``config.seed + r``). Under H0 the prompts,
+    the suspect and the seeds are all independent of the key, so every round's text is too."""
     if records and config.scoring == "transcripts":
         return _transcript_texts(suspect, records, config, "the transcripts")
     if records:
         prompts = [r.prompt for r in _sample(list(records), config.max_texts, config.seed)]
     else:
         prompts = _given_prompts(prompts)[: config.max_texts]
-    gens = suspect.generate(prompts, max_new_tokens=config.reanswer_tokens, temperature=config.reanswer_temperature,
-                            seed=config.seed, batch_size=config.batch_size, progress=progress)
+    gens = []
+    for r in range(config.reanswer_rounds):  # one batched generate call per round
+        done = len(gens)
+        tick = None if progress is None else (lambda k, done=done: progress(done + k))
+        gens += suspect.generate(prompts, max_new_tokens=config.reanswer_tokens, temperature=config.reanswer_temperature,
+                                 seed=config.seed + r, batch_size=config.batch_size, progress=tick)
     texts = [ScoringText(np.asarray(list(g.prompt_ids) + list(g.completion_ids), dtype=np.int64), len(g.prompt_ids))
              for g in gens if g.completion_ids]
     if not texts:

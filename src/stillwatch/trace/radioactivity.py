@@ -78,7 +78,9 @@ NULL_HYPOTHESIS = (
 class RadioactivityConfig:
     """How to run the test. ``max_texts``: scoring texts used (a seeded sample when there are more);
     ``max_new_tokens`` / ``temperature``: the closed setting's answers; ``reanswer_tokens`` /
-    ``reanswer_temperature``: the open setting's re-answers (``scoring="suspect"``);
+    ``reanswer_temperature``: the open setting's re-answers (``scoring="suspect"``); ``reanswer_rounds``:
+    how many times the suspect answers each scoring prompt (round r samples with seed ``seed + r``; the
+    tuples of all rounds are de-duplicated together, so a repeated answer adds nothing);
     ``curve_points``: points of the p-value-versus-tokens curve."""
 
     setting: str = "open"
@@ -88,6 +90,7 @@ class RadioactivityConfig:
     temperature: float = 1.0
     reanswer_tokens: int = 128
     reanswer_temperature: float = 1.0
+    reanswer_rounds: int = 1
     batch_size: int = 16
     seed: int = 0
     curve_points: int = 12
@@ -98,7 +101,7 @@ class RadioactivityConfig:
             raise InputError(f"setting must be one of {', '.join(SETTINGS)}, got {self.setting!r}")
         if self.scoring not in SCORING:
             raise InputError(f"scoring must be one of {', '.join(SCORING)}, got {self.scoring!r}")
-        for name in ("max_texts", "max_new_tokens", "reanswer_tokens", "batch_size"):
+        for name in ("max_texts", "max_new_tokens", "reanswer_tokens", "reanswer_rounds", "batch_size"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         for name in ("temperature", "reanswer_temperature"):
@@ -151,6 +154,7 @@ class RadioactivityResult:
     best_account_corrected_p_value: float | None = None
     suspect: str = ""
     base: str | None = None
+    config: dict = field(default_factory=dict)  # the RadioactivityConfig the test ran with (scoring, re-answers...)
     null_hypothesis: str = NULL_HYPOTHESIS
 
     def to_dict(self) -> dict:
@@ -454,5 +458,5 @@ def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, maste
         n_tuples=pairs.n, n_texts=pairs.n_texts, gamma=getattr(spec, "gamma", None), spec_fingerprint=spec.fingerprint,
         depth=getattr(spec, "depth", None),
         curve=curve, accounts=rows, best_account=best, best_account_corrected_p_value=best_p, suspect=suspect.name,
-        base=None if base is None else base.name,
+        base=None if base is None else base.name, config=config.to_dict(),
     )
