@@ -25,10 +25,10 @@ def prompts_cmd(
     out: Path = typer.Option(..., "--out", help="Output JSONL of prompts."),
     n: int = typer.Option(300, "--n", min=1, max=1_000_000, help="Number of prompts."),
     seed: int = typer.Option(0, "--seed", min=0),
-    families: str = typer.Option("reasoning,coding,tool_use", "--families", help="Comma-separated prompt families."),
+    families: str = typer.Option("reasoning,coding,tool_use", "--families", help="Comma-separated prompt families: reasoning, coding, tool_use, knowledge, writing."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
-    """Write built-in prompts (step-by-step reasoning, coding, tool use) — no external dataset needed."""
+    """Write built-in prompts (step-by-step reasoning, coding, tool use; general knowledge and writing requests) — no external dataset needed."""
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.records import check_output, write_prompts
 

@@ -1,7 +1,11 @@
 """A seeded, templated prompt generator for the capabilities distillation campaigns target.
 
-Three families — step-by-step reasoning, coding, tool use — each built from templates and small
-vocabularies so no external dataset is needed. The same ``(n, seed)`` always yields the same
+Five families — step-by-step reasoning, coding, tool use (the default three: the capabilities a
+campaign targets), and general assistant requests: ``knowledge`` (questions and explanations) and
+``writing`` (writing tasks and advice), which a thief distilling a whole chat model harvests too —
+each built from templates and small vocabularies so no external dataset is needed. Their templates
+and vocabularies are not those of :mod:`stillwatch.trace.provenance_prompts` (the provenance tester
+does not know what a thief trained on). The same ``(n, seed)`` always yields the same
 prompts, on every platform (only :class:`random.Random` with an explicit seed is used).
 """
 
@@ -12,9 +16,11 @@ import random
 from stillwatch.errors import InputError
 from stillwatch.records.prompts import Prompt
 
-__all__ = ["FAMILIES", "generate_prompts"]
+__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "generate_prompts"]
 
-FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use")
+FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use", "knowledge", "writing")
+#: The families a capability-targeting campaign harvests (``generate_prompts``' default).
+DEFAULT_FAMILIES: tuple[str, ...] = FAMILIES[:3]
 
 _NAMES = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemi", "Luca")
 _ITEMS = ("apples", "books", "coins", "marbles", "pencils", "stamps", "tickets", "cookies", "cards", "shells")
@@ -94,10 +100,45 @@ def _tool_use(rng: random.Random) -> str:
     )
 
 
-_BUILDERS = {"reasoning": _reasoning, "coding": _coding, "tool_use": _tool_use}
+_TOPICS_K = ("tides", "rainbows", "the stock market", "antibiotics", "the Great Wall of China", "earthquakes",
+             "solar panels", "the human heart", "chess openings", "jazz", "glaciers", "the Moon landing", "batteries",
+             "the Silk Road", "yeast in bread", "octopuses", "the Olympic Games", "blockchains", "suspension bridges",
+             "hurricanes", "the metric system", "coral reefs", "nuclear fusion", "the Renaissance", "migraines",
+             "bird migration", "the Suez Canal", "credit scores", "wind turbines", "the Big Bang", "mushrooms",
+             "the printing of money", "earthworms", "submarines", "the Aztec calendar", "noise-cancelling headphones",
+             "photosynthetic algae", "the Richter scale", "vitamin D", "elections in a parliament")
+_ASKERS = ("a ten-year-old", "a new employee", "someone who never studied science", "a tourist", "a retired teacher")
+_KNOWLEDGE = ("Tell me about {t}.", "How do {t} work?", "What causes {t}?", "Describe {t} in simple terms.",
+              "What is the difference between {t} and {t2}?", "Give me a quick overview of {t}.",
+              "What are common misconceptions about {t}?", "Can you explain {t} briefly to {a}?",
+              "Why should {a} care about {t}?", "What would happen without {t}?")
+_FORMS = ("an acrostic poem about", "a fable about", "a wedding toast mentioning", "a job advert for a shop selling",
+          "a short speech about", "a diary entry about", "song lyrics about", "a riddle about", "a newspaper headline about",
+          "a thank-you note about", "a review of a film about", "a bedtime story about")
+_SUBJECTS_W = ("a lighthouse keeper", "a forgotten key", "winter markets", "a talking parrot", "a late bus",
+               "a vegetable garden", "an old violin", "a snowstorm", "a lost kitten", "the first day of school",
+               "a noisy neighbour", "a missed flight", "a small bookshop", "a haunted hotel", "a chess tournament",
+               "a broken laptop", "a village fair", "a desert road", "a retirement party", "a stubborn goat")
+_WRITING = ("Compose {f} {s}.", "Draft {f} {s}, no longer than five lines.", "Could you write {f} {s} for {a}?", "Suggest a title for a novel about {s}.",
+            "Rewrite this more formally: 'hey, we cant make it to {s} tomorrow'.", "Give me advice on dealing with {s}.",
+            "Recommend three books for someone who loves {s}.", "Describe {s} using only three adjectives.",
+            "Write the opening line of a mystery involving {s}.")
 
 
-def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMILIES) -> list[Prompt]:
+def _knowledge(rng: random.Random) -> str:
+    t, t2 = rng.sample(_TOPICS_K, 2)
+    return rng.choice(_KNOWLEDGE).format(t=t, t2=t2, a=rng.choice(_ASKERS))
+
+
+def _writing(rng: random.Random) -> str:
+    return rng.choice(_WRITING).format(f=rng.choice(_FORMS), s=rng.choice(_SUBJECTS_W), a=rng.choice(_ASKERS))
+
+
+_BUILDERS = {"reasoning": _reasoning, "coding": _coding, "tool_use": _tool_use, "knowledge": _knowledge,
+             "writing": _writing}
+
+
+def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = DEFAULT_FAMILIES) -> list[Prompt]:
     """Return ``n`` prompts cycling through ``families`` (deterministic in ``seed``).
 
     Requires n >= 0 and every family in :data:`FAMILIES`.
