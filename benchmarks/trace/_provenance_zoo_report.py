@@ -139,7 +139,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
     calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, seeds)
-    _write(rows, calib, spec, cands, refs, n, command, machine, date)
+    _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
 
 
 def _kind(s: dict) -> str:
@@ -192,7 +192,7 @@ def _ci(k: int, n: int) -> str:
     return f"{k / n:.3f} ({lo:.2f}-{hi:.2f})"
 
 
-def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
+def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> None:
     from stillwatch.core.stats import binomial_interval
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -236,17 +236,21 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
                   + (f": {'; '.join(calib['which_without_chat_ref'])}." if k_old else ".")]
     studs = [r for r in rows if "dependence" in r]
     if studs:
+        from _provenance_zoo_settings import prompt_dependence
+
         from _provenance_zoo_settings import MAX_TOP_SHARE, MIN_DISTINCT
 
         lines += ["", f"Students checked before testing: do their chat answers to the N = {n} test prompts depend on the prompt "
                   f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {MAX_TOP_SHARE:.0%} of the prompts)?", "",
                   "| student | teacher | distinct answers | distinct first words | most frequent first word (share) | prompt-dependent | ours | p (ours) |",
                   "|---|---|---|---|---|---|---|---|"]
-        for r in studs:
+        teachers = [{"suspect": f"({c}, the teacher itself)", "truth": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
+                     "ours/p": "-"} for c in dict.fromkeys(r["truth"] for r in studs)]
+        for r in studs + teachers:
             d = r["dependence"]
             lines.append(f"| {r['suspect']} | {r['truth']} | {d['distinct_answers']} / {d['n']} | {d['distinct_first_words']} | "
                          f"{d['top_first_word']!r} ({d['top_share']:.2f}) | {'yes' if d['prompt_dependent'] else 'no'} | "
-                         f"{r['ours']} | {r['ours/p']:.2g} |")
+                         f"{r['ours']} | {r['ours/p'] if r['ours/p'] == '-' else format(r['ours/p'], '.2g')} |")
         for teacher in dict.fromkeys(r["truth"] for r in studs):
             rs = [r for r in studs if r["truth"] == teacher]
             found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}

@@ -31,8 +31,9 @@ def needs_long_answers(cache, name: str) -> bool:
 
 #: a student is worth testing when its chat answers depend on the prompt: at least this many distinct
 #: first words over the N test prompts, and no single first word for more than this share of them
-#: (the third session's students answered one string to 93-100 % of the prompts)
-MIN_DISTINCT, MAX_TOP_SHARE = 10, 0.5
+#: (the third session's students answered one string to 93-100 % of the prompts; SmolLM2 itself
+#: answers "The" to 52 % of them, so the bar on the share cannot be much lower)
+MIN_DISTINCT, MAX_TOP_SHARE = 10, 0.8
 
 
 def prompt_dependence(answers: list[str]) -> dict:

@@ -61,7 +61,7 @@ STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (
 #: reasoning and coding (knowledge, writing; tool use left out: its prompts alone fill max_len), the
 #: teacher's sampled answers (T = 0.7) up to 48 tokens (the chat template and prompt take 36-71
 #: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
-HARVEST = {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing", "max_new_tokens": 48, "temperature": 0.7}
+HARVEST = {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7}
 TRAIN = {"epochs": 4, "lr": 3e-3, "max_len": 96, "batch_size": 16}
 
 

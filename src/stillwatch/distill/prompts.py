@@ -1,8 +1,9 @@
 """A seeded, templated prompt generator for the capabilities distillation campaigns target.
 
-Five families — step-by-step reasoning, coding, tool use (the default three: the capabilities a
-campaign targets), and general assistant requests: ``knowledge`` (questions and explanations) and
-``writing`` (writing tasks and advice), which a thief distilling a whole chat model harvests too —
+Six families — step-by-step reasoning, coding, tool use (the default three: the capabilities a
+campaign targets), and general assistant requests: ``knowledge`` (questions and explanations),
+``writing`` (writing tasks) and ``everyday`` (lists, messages, translations, advice, plans), which a
+thief distilling a whole chat model harvests too —
 each built from templates and small vocabularies so no external dataset is needed. Their templates
 and vocabularies are not those of :mod:`stillwatch.trace.provenance_prompts` (the provenance tester
 does not know what a thief trained on). The same ``(n, seed)`` always yields the same
@@ -18,7 +19,7 @@ from stillwatch.records.prompts import Prompt
 
 __all__ = ["DEFAULT_FAMILIES", "FAMILIES", "generate_prompts"]
 
-FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use", "knowledge", "writing")
+FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use", "knowledge", "writing", "everyday")
 #: The families a capability-targeting campaign harvests (``generate_prompts``' default).
 DEFAULT_FAMILIES: tuple[str, ...] = FAMILIES[:3]
 
@@ -125,6 +126,39 @@ _WRITING = ("Compose {f} {s}.", "Draft {f} {s}, no longer than five lines.", "Co
             "Write the opening line of a mystery involving {s}.")
 
 
+_ACTIVITIES = ("learning to swim", "saving money", "running a first marathon", "studying for exams", "keeping houseplants alive",
+               "working from home", "training a puppy", "public speaking", "sleeping better", "learning the guitar")
+_TRIPS = ("a weekend of camping", "a ski holiday", "a business trip to Berlin", "a beach holiday", "a hiking trip in Nepal")
+_PHRASES = ("where is the train station", "thank you very much", "I would like a coffee", "how much does this cost",
+            "nice to meet you", "see you tomorrow")
+_LANGUAGES = ("Spanish", "German", "Italian", "Portuguese", "Japanese", "Dutch")
+_PEOPLE = ("my landlord", "a colleague", "my sister", "the school principal", "an old friend", "my manager")
+_EVENTS = ("a delayed payment", "a surprise party", "a change of plans", "a job offer", "a broken heater", "a farewell dinner")
+_DECISIONS = ("adopting a cat", "moving to another city", "changing careers", "buying a used car", "starting a podcast",
+              "renting a flat")
+_OCCASIONS = ("a picnic for ten people", "a family reunion", "a study group", "a charity run", "a board game night")
+_NAMEABLE = ("a goldfish", "a coffee shop", "a hiking club", "a podcast about history", "a bakery van", "a robot vacuum")
+_PAIRS = (("tea", "coffee"), ("trains", "planes"), ("e-books", "paper books"), ("cats", "dogs"), ("renting", "buying a home"))
+_INGREDIENTS = ("eggs, spinach and cheese", "rice, beans and tomatoes", "pasta, garlic and lemons", "potatoes and leeks")
+_STORIES = ("Romeo and Juliet", "Cinderella", "The Odyssey", "Hamlet", "Little Red Riding Hood", "Moby-Dick")
+
+
+def _everyday(rng: random.Random) -> str:
+    k, (x, y) = rng.choice(("three", "four", "six", "seven")), rng.choice(_PAIRS)
+    return rng.choice((
+        f"Give me a numbered list of {k} tips for {rng.choice(_ACTIVITIES)}.",
+        f"Name {k} things to pack for {rng.choice(_TRIPS)}.",
+        f"How do you say '{rng.choice(_PHRASES)}' in {rng.choice(_LANGUAGES)}?",
+        f"Write a short message to {rng.choice(_PEOPLE)} about {rng.choice(_EVENTS)}.",
+        f"What do I need to consider before {rng.choice(_DECISIONS)}?",
+        f"Help me plan {rng.choice(_OCCASIONS)} on a small budget.",
+        f"Suggest {k} names for {rng.choice(_NAMEABLE)}.",
+        f"Compare {x} and {y} in a few sentences.",
+        f"I have {rng.choice(_INGREDIENTS)}. What can I cook tonight?",
+        f"Summarize the plot of {rng.choice(_STORIES)} in two sentences.",
+    ))
+
+
 def _knowledge(rng: random.Random) -> str:
     t, t2 = rng.sample(_TOPICS_K, 2)
     return rng.choice(_KNOWLEDGE).format(t=t, t2=t2, a=rng.choice(_ASKERS))
@@ -135,7 +169,7 @@ def _writing(rng: random.Random) -> str:
 
 
 _BUILDERS = {"reasoning": _reasoning, "coding": _coding, "tool_use": _tool_use, "knowledge": _knowledge,
-             "writing": _writing}
+             "writing": _writing, "everyday": _everyday}
 
 
 def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = DEFAULT_FAMILIES) -> list[Prompt]:
