@@ -254,8 +254,10 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         for teacher in dict.fromkeys(r["truth"] for r in studs):
             rs = [r for r in studs if r["truth"] == teacher]
             found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}
+            dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}, "
-                      f"Nikolic {found['nikolic']}/{len(rs)} (target for SmolLM2's students: recall >= 0.8)."]
+                      f"Nikolic {found['nikolic']}/{len(rs)} (target for SmolLM2's students: recall >= 0.8). Students worth "
+                      f"testing (prompt-dependent): {len(dep)}, of them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -55,10 +55,9 @@ log = logging.getLogger("provenance_zoo")
 CAL_CHUNK = 4  # calibration seeds answered per model load
 STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
-    "deep3-s2": {"preset": "small-smollm2", "n_layers": 3, "hidden": 96, "intermediate": 384, "seed": 2},
 }
-#: the harvest a thief collects (harvest "v2", fourth session): general assistant requests besides
-#: reasoning and coding (knowledge, writing; tool use left out: its prompts alone fill max_len), the
+#: the harvest a thief collects (harvest "v3", fourth session): general assistant requests besides
+#: reasoning and coding (knowledge, writing, everyday; tool use left out: its prompts alone fill max_len), the
 #: teacher's sampled answers (T = 0.7) up to 48 tokens (the chat template and prompt take 36-71
 #: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
 HARVEST = {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7}
@@ -147,11 +146,15 @@ def build_students(spec: dict, wanted: set[str] | None = None) -> None:
     for name, s in todo.items():
         if (MODELS / name / "config.json").is_file() or (wanted is not None and name not in wanted):
             continue
-        cfg = OUT / f"student_{s['student']}.json"
-        cfg.write_text(json.dumps(STUDENTS[s["student"]]))
+        if "continue_from" in s:  # more epochs for a finished student: `distill train` on its model directory
+            build_students({**truth_spec()[s["continue_from"]]}, {s["continue_from"]})
+            student = str(MODELS / s["continue_from"])
+        else:
+            student = str(OUT / f"student_{s['student']}.json")
+            Path(student).write_text(json.dumps(STUDENTS[s["student"]]))
         work = OUT / "train" / name
         work.parent.mkdir(parents=True, exist_ok=True)
-        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", str(TRAIN["epochs"]),
+        _cli("distill", "train", "--transcripts", str(tr), "--student", student, "--out", str(work), "--epochs", str(s.get("epochs", TRAIN["epochs"])),
              "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
              "--eval-fraction", "0.05", "--warmup", "20")
         os.replace(work, MODELS / name)
