@@ -162,5 +162,6 @@ def train_cmd(
             update(step, total=total, info=f"loss {loss_value:.3f}")
 
         summary = train(records, st, out, cfg, teacher=t_backend, resume=not no_resume, progress=prog)
-    _say(json_out, summary.to_dict(), f"trained {summary.steps} steps on {summary.n_train} answers; held-out loss "
+    dropped = (f" ({summary.n_dropped} answers left out: their prompt fills --max-len {max_len})" if summary.n_dropped else "")
+    _say(json_out, summary.to_dict(), f"trained {summary.steps} steps on {summary.n_train} answers{dropped}; held-out loss "
          f"{summary.eval_loss_before} -> {summary.eval_loss}; saved to {out}")
