@@ -277,6 +277,7 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert [lk["queries"] for lk in res["looks"]][-1] == res["queries_spent"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
     assert "derived from" in words and "m1" in words and "H0(C)" in words
+    assert set(res["suspect_answer_spread"]) == {"chat", "raw"} and ("caveat:" in words) == bool(res["caveats"])
     cli("trace", "provenance", "--suspect", "tiny", "--candidates", tmp_path / "nope.txt").user_error("candidates file not found")
     r = cli(*argv[:-1], "--suspect-max-tokens", "many")  # not .user_error(): the models load (progress bars) before the check
     assert r.code == 2 and "--suspect-max-tokens" in r.err and "Traceback" not in r.err
