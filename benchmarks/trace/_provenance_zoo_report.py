@@ -238,10 +238,11 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
     if studs:
         from _provenance_zoo_settings import prompt_dependence
 
-        from _provenance_zoo_settings import MAX_TOP_SHARE, MIN_DISTINCT
+        from _provenance_zoo_settings import MIN_DISTINCT
+        from stillwatch.trace.provenance import NEAR_CONSTANT_SHARE
 
         lines += ["", f"Students checked before testing: do their chat answers to the N = {n} test prompts depend on the prompt "
-                  f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {MAX_TOP_SHARE:.0%} of the prompts)?", "",
+                  f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {NEAR_CONSTANT_SHARE:.0%} of the prompts)?", "",
                   "| student | teacher | distinct answers | distinct first words | most frequent first word (share) | prompt-dependent | ours | p (ours) |",
                   "|---|---|---|---|---|---|---|---|"]
         teachers = [{"suspect": f"({c}, the teacher itself)", "truth": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
