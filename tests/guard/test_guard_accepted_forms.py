@@ -152,10 +152,13 @@ def test_non_whole_float_counts_are_malformed_by_name(tmp_path, bad):
 
 
 def test_every_accepted_form_scans_like_the_canonical_log_on_duckdb(reference, tmp_path):
+    expected: dict[int, tuple] = {}  # each canonical table is scanned once (three encodings share one)
     for name, source, malformed, canonical in _encodings(reference, tmp_path):
         got = scan(source, engine="duckdb")
         assert dict(got.malformed) == malformed, name
-        assert _summary(got) == _summary(scan(canonical, engine="duckdb")), name
+        if id(canonical) not in expected:
+            expected[id(canonical)] = _summary(scan(canonical, engine="duckdb"))
+        assert _summary(got) == expected[id(canonical)], name
 
 
 @pytest.mark.spark

@@ -5,6 +5,7 @@ and the attacker shapes they catch (burst-then-dormant, key rotation)."""
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import pyarrow as pa
@@ -19,13 +20,14 @@ T0 = 1_760_000_000_000_000 - (1_760_000_000_000_000 % DAY)
 
 
 def _log(rows: list[tuple[str, int, str, int]]) -> pa.Table:
-    """(account, ts_us, api key, completion tokens) -> a log table."""
+    """(account, ts_us, api key, completion tokens) -> a log table. Addresses come from a stable hash
+    of the account (``hash()`` of a string changes with each interpreter, so the log would too)."""
     n = len(rows)
     return pa.table({
         "request_id": [f"r{i:07d}" for i in range(n)],
         "ts": pa.array([r[1] for r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "account_id": [r[0] for r in rows], "api_key_id": [r[2] for r in rows],
-        "ip": [f"10.0.{hash(r[0]) % 200}.1" for r in rows], "user_agent": ["ua"] * n,
+        "ip": [f"10.0.{zlib.crc32(r[0].encode()) % 200}.1" for r in rows], "user_agent": ["ua"] * n,
         "payment_fingerprint": pa.nulls(n, pa.string()), "model": ["m"] * n,
         "prompt": [f"a question about {_word(i * 7919)}" for i in range(n)],
         "response": ["a"] * n, "prompt_tokens": [10] * n, "completion_tokens": [r[3] for r in rows],

@@ -125,13 +125,17 @@ def test_sample_key_same_on_spark_as_in_python():
         k=sample_key(ibis._.rid, "duckdb")))["k"].tolist() == got
 
 
-def test_spark_and_duckdb_agree_on_the_hidden_signals():
+def test_spark_and_duckdb_agree_on_the_hidden_signals_and_creation_times(tmp_path):
     """Burst, key-rotation, fast sub-stream and crowded-component inputs and verdicts on a log that has
     them (people, a burst-then-dormant account, a key rotator, nightly batches inside a person's
-    sessions): the same on both engines."""
+    sessions), and the optional ``account_created_at`` column (an aged account first seen at its burst,
+    whose creation time alone gives it a baseline; null for the accounts above): the same on both
+    engines. One Spark scan for both (a scan costs Spark seconds of query planning, whatever the rows)."""
     _require_spark()
     import numpy as np
+    import pyarrow.parquet as pq
 
+    from test_guard_optional_columns import burst_rows, with_creation
     from test_guard_signals import DAY, HOUR, T0, _log, _people
 
     rng = np.random.default_rng(9)
@@ -142,13 +146,15 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
     # a crowded component: three nightly batches 2 s apart inside a person's ordinary sessions
     rows += [("crowd", T0 + d * DAY + 15 * HOUR + j * 300_000_000, "kc", 300) for d in range(6) for j in range(4)]
     rows += [("crowd", T0 + d * DAY + HOUR + i * 2_000_000, "kc", 300) for d in (1, 3, 5) for i in range(60)]
-    table = _log(rows)
-    duck, spark = scan(table, engine="duckdb"), scan(table, engine="spark")
+    table = with_creation(_log(rows + burst_rows()))
+    pq.write_table(table, tmp_path / "log.parquet")  # DuckDB: the SQL Parquet pass reads the optional column
+    duck, spark = scan(tmp_path / "log.parquet", engine="duckdb"), scan(table, engine="spark")
     d = {a.account_id: a for a in duck.accounts}
     s = {a.account_id: a for a in spark.accounts}
     assert set(d) == set(s)
     for k in d:
         assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
+        assert s[k].score == pytest.approx(d[k].score, abs=1e-9), k
         for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
                      "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
                      "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
@@ -156,6 +162,7 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals():
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
     assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180
+    assert "burst" in d["aged"].fired  # its creation time gave it a baseline (without: burst_p is 1)
 
 
 def test_active_minutes_same_on_spark_as_on_duckdb():

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -63,13 +65,20 @@ class GreenSuspect:
         return out
 
 
+def _key(label: str) -> MasterKey:
+    """A fixed master key per label: the statistical assertions below (a wrong key's p > 1e-3, a KS
+    test over keys, a planted suspect's p < 1e-6) would each fail by chance in some runs with fresh
+    random keys; with fixed keys a test's outcome is the same in every run."""
+    return MasterKey(hashlib.sha256(f"stillwatch-test-key:{label}".encode()).digest())
+
+
 def _texts(n, seed, length=200):
     rng = np.random.default_rng(seed)
     return [ScoringText(rng.integers(32, 127, size=length).astype(np.int64), score_from=10) for _ in range(n)]
 
 
 def test_radioactive_suspect_is_detected_and_wrong_key_is_not(tiny):
-    master = MasterKey.generate()
+    master = _key("master")
     suspect = GreenSuspect(tiny, master, rate=0.3)
     texts = _texts(8, 1)
     r = open_model_test(suspect, texts, CFG.provider_spec(), master.provider_key(), watermark_tokenizer_id=tiny.tokenizer_id)
@@ -80,7 +89,7 @@ def test_radioactive_suspect_is_detected_and_wrong_key_is_not(tiny):
     # the p-value curve ends at the full test and falls as tuples accumulate
     assert r.curve[-1]["p_value"] == pytest.approx(r.p_value)
     assert r.curve[-1]["p_value"] < r.curve[0]["p_value"]
-    wrong = MasterKey.generate()
+    wrong = _key("wrong")
     r2 = open_model_test(suspect, texts, CFG.provider_spec(), wrong.provider_key(), watermark_tokenizer_id=tiny.tokenizer_id)
     assert r2.p_value > 1e-3
 
@@ -97,10 +106,10 @@ def test_null_p_values_are_uniform_over_keys(tiny, exclude_answers):
     pairs = open_model_pairs(preds, texts, 1, exclude_answers=exclude_answers)
     rng = np.random.default_rng(7)
     ps, n_scored = [], []
-    for _ in range(40):
+    for i in range(40):
         # random-token suspects: the tiny model's argmax is nearly constant, so add seeded random predictions
         toks = np.where(rng.random(pairs.n) < 0.9, rng.integers(0, 256, pairs.n), pairs.tokens)
-        r = score_pairs(pairs.contexts, toks, CFG.provider_spec(), MasterKey.generate().provider_key(), exclude_windows=pairs.exclude)
+        r = score_pairs(pairs.contexts, toks, CFG.provider_spec(), _key(f"null-{i}").provider_key(), exclude_windows=pairs.exclude)
         ps.append(r.p_value)
         n_scored.append(r.n_scored)
     assert min(n_scored) > 300
@@ -137,7 +146,7 @@ def _foreign_suspect():
 
 
 def test_foreign_tokenizer_open_refuses_closed_works(tiny):
-    master = MasterKey.generate()
+    master = _key("master")
     recs = _transcripts(tiny, master)
     foreign = _foreign_suspect()
     with pytest.raises(TokenizerMismatchError, match="open-model setting needs the suspect to use the teacher's tokenizer"):
@@ -151,7 +160,7 @@ def test_foreign_tokenizer_open_refuses_closed_works(tiny):
 
 
 def test_open_run_on_transcripts_reports_accounts(tiny):
-    master = MasterKey.generate()
+    master = _key("master")
     recs = _transcripts(tiny, master)
     for scoring in ("transcripts", "suspect"):
         r = run_radioactivity(tiny, master, transcripts=recs, config=RadioactivityConfig(scoring=scoring, max_new_tokens=32))
@@ -163,7 +172,7 @@ def test_open_run_on_transcripts_reports_accounts(tiny):
 
 
 def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
-    master = MasterKey.generate()
+    master = _key("master")
     recs = [Transcript(prompt_id="p", prompt="q", text="", account="a", watermark="server-side")]
     # no spec: falls back to the given settings; no answer to score -> a clear error
     with pytest.raises(TraceError, match="no non-empty answer"):
@@ -176,7 +185,7 @@ def test_transcripts_without_spec_and_missing_key(tiny, tmp_path):
 def test_attribution_finds_the_account_whose_layer_the_suspect_learned(tiny):
     """A suspect biased towards tokens green under the provider AND acct-002's layer: attribution among
     six accounts names acct-002 with a small corrected p-value and calls no other account present."""
-    master = MasterKey.generate()
+    master = _key("master")
     suspect = GreenSuspect(tiny, master, rate=0.5, account="acct-002")
     accounts = [f"acct-00{i}" for i in range(6)]
     r = open_model_test(suspect, _texts(8, 3), CFG.provider_spec(), master.provider_key(),
@@ -194,7 +203,7 @@ def test_attribution_finds_the_account_whose_layer_the_suspect_learned(tiny):
 
 
 def test_reference_scoring_uses_the_given_unwatermarked_texts(tiny):
-    master = MasterKey.generate()
+    master = _key("master")
     recs = _transcripts(tiny, master)
     plain = tiny.generate(["what is x?", "say y"] * 3, max_new_tokens=40, seed=2)
     ref = [Transcript(prompt_id=f"r{i}", prompt=g.prompt, text=g.text, account="x", model="tiny",
@@ -215,7 +224,7 @@ def test_reference_scoring_uses_the_given_unwatermarked_texts(tiny):
 
 
 def test_differential_test_scores_only_departures_from_the_base(tiny):
-    master = MasterKey.generate()
+    master = _key("master")
     suspect = GreenSuspect(tiny, master, rate=0.05)  # departs from its base (tiny) at ~5% of positions, to green
     texts = _texts(8, 1)
     spec, wm_tok = CFG.provider_spec(), tiny.tokenizer_id
@@ -225,7 +234,7 @@ def test_differential_test_scores_only_departures_from_the_base(tiny):
     assert 0 < diff.n_scored < plain.n_scored
     assert diff.n_green / diff.n_scored > 0.9  # what is left is the departures, green by construction
     assert diff.p_value < 1e-6 and diff.p_value < plain.p_value
-    wrong = open_model_test(suspect, texts, spec, MasterKey.generate().provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
+    wrong = open_model_test(suspect, texts, spec, _key("wrong").provider_key(), watermark_tokenizer_id=wm_tok, base=tiny)
     assert wrong.p_value > 1e-3 and wrong.n_scored == diff.n_scored
     # the base model itself departs nowhere from itself: nothing to score is a clear error
     with pytest.raises(TraceError, match="nothing to score"):
@@ -251,7 +260,7 @@ class CountingModel:
 def test_base_predictions_are_computed_once_per_texts_and_dtypes_must_match(tiny):
     from stillwatch.trace.radioactivity import PredictionCache
 
-    master, other = MasterKey.generate(), MasterKey.generate()
+    master, other = _key("master"), _key("other")
     texts, spec, wm_tok = _texts(6, 3), CFG.provider_spec(), tiny.tokenizer_id
     base = CountingModel(tiny)
     cache = PredictionCache()
@@ -280,7 +289,7 @@ def test_reanswer_length_and_temperature_are_the_open_settings_own(tiny):
             self.kw = kw
             return self.inner.generate(prompts, **kw)
 
-    master = MasterKey.generate()
+    master = _key("master")
     rec = Recorder(tiny)
     cfg = RadioactivityConfig(max_texts=4, max_new_tokens=7, temperature=0.5, reanswer_tokens=21, reanswer_temperature=0.7)
     run_radioactivity(rec, master, mark_config=CFG, config=cfg, prompts=["what is x?", "say y", "count to 3", "name a colour"])
