@@ -268,8 +268,8 @@ def answer_all(names: list[str], n_queries: int) -> None:
 def check_student(name: str, n_queries: int) -> dict | None:
     """Does the student's answer depend on the prompt? Its chat answers to the test prompts (the ones
     the test compares: 8-token answers when the probe asks for them), summarised by
-    ``prompt_dependence`` and written next to the model (``prompt_dependence.json``, the zoo's metadata;
-    the report prints it). Run before the report, so a student answering one string is seen as such."""
+    ``prompt_dependence`` and written next to the model (``prompt_dependence_nN.json``, the zoo's metadata;
+    the report prints it; the truth table keeps the figures of the last runs). Run before the report, so a student answering one string is seen as such."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
     from stillwatch.trace.provenance_query import AnswerCache
 
@@ -280,7 +280,7 @@ def check_student(name: str, n_queries: int) -> dict | None:
     if answers is None:
         return None
     dep = {**prompt_dependence(answers), "max_tokens": tokens}
-    (MODELS / name / "prompt_dependence.json").write_text(json.dumps(dep, indent=1))
+    (MODELS / name / f"prompt_dependence_n{n_queries}.json").write_text(json.dumps(dep, indent=1))
     (log.info if dep["prompt_dependent"] else log.warning)("%s: %s", name, dep)
     return dep
 
