@@ -98,7 +98,7 @@ NO_CHAT_REF = VARIANTS[1][0]
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
            command: str, machine: str, date: str) -> None:
     from stillwatch.trace.provenance import PROBE_PROMPTS
-    from _provenance_zoo_settings import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY, prompt_dependence
 
     doc = json.loads(truth_path.read_text())
     spec = doc["suspects"]
@@ -118,6 +118,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         if name not in chat or (name in long and name not in chat_l):
             continue
         row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1)}
+        if s["kind"] == "student":  # the check that its answers depend on the prompt (the test's own chat answers)
+            row["dependence"] = prompt_dependence(chat_l[name] if name in long else chat[name])
         for label, modes, habits in VARIANTS:
             mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
@@ -137,7 +139,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
     calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, seeds)
-    _write(rows, calib, spec, cands, refs, n, command, machine, date)
+    _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
 
 
 def _kind(s: dict) -> str:
@@ -190,7 +192,7 @@ def _ci(k: int, n: int) -> str:
     return f"{k / n:.3f} ({lo:.2f}-{hi:.2f})"
 
 
-def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
+def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> None:
     from stillwatch.core.stats import binomial_interval
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -232,6 +234,31 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date) -> None:
                   f"fresh pools: the same suspect answers as above): {k_old} false "
                   f"attributions ({k_old / calib['tests']:.3f}; 95% CI {lo:.3f}-{hi:.3f})"
                   + (f": {'; '.join(calib['which_without_chat_ref'])}." if k_old else ".")]
+    studs = [r for r in rows if "dependence" in r]
+    if studs:
+        from _provenance_zoo_settings import prompt_dependence
+
+        from _provenance_zoo_settings import MIN_DISTINCT
+        from stillwatch.trace.provenance import NEAR_CONSTANT_SHARE
+
+        lines += ["", f"Students checked before testing: do their chat answers to the N = {n} test prompts depend on the prompt "
+                  f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {NEAR_CONSTANT_SHARE:.0%} of the prompts)?", "",
+                  "| student | teacher | distinct answers | distinct first words | most frequent first word (share) | prompt-dependent | ours | p (ours) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        teachers = [{"suspect": f"({c}, the teacher itself)", "truth": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
+                     "ours/p": "-"} for c in dict.fromkeys(r["truth"] for r in studs)]
+        for r in studs + teachers:
+            d = r["dependence"]
+            lines.append(f"| {r['suspect']} | {r['truth']} | {d['distinct_answers']} / {d['n']} | {d['distinct_first_words']} | "
+                         f"{d['top_first_word']!r} ({d['top_share']:.2f}) | {'yes' if d['prompt_dependent'] else 'no'} | "
+                         f"{r['ours']} | {r['ours/p'] if r['ours/p'] == '-' else format(r['ours/p'], '.2g')} |")
+        for teacher in dict.fromkeys(r["truth"] for r in studs):
+            rs = [r for r in studs if r["truth"] == teacher]
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}
+            dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
+            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}, "
+                      f"Nikolic {found['nikolic']}/{len(rs)} (target for SmolLM2's students: recall >= 0.8). Students worth "
+                      f"testing (prompt-dependent): {len(dep)}, of them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

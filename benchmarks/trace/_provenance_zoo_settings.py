@@ -27,3 +27,21 @@ def needs_long_answers(cache, name: str) -> bool:
 
     a = cache.get(f"zoo:{name}:v1", probe_prompts(), "chat", 1)
     return name not in CANDIDATES + REFERENCES and a is not None and _short_share(a) > 0.5
+
+
+#: a student is worth testing when its chat answers depend on the prompt: at least MIN_DISTINCT distinct
+#: first words over the N test prompts, and no single first word for more than the library's
+#: NEAR_CONSTANT_SHARE (0.8) of them, above which a result carries a caveat (the third session's students
+#: answered one string to 93-100 % of the prompts; SmolLM2 itself answers "The" to 52 %)
+MIN_DISTINCT = 10
+
+
+def prompt_dependence(answers: list[str]) -> dict:
+    """How much a model's answers depend on the prompt: over its chat answers to the test prompts, the
+    number of distinct answers, the library's ``answer_spread`` (distinct first words, the most frequent
+    one and its share; first words are the unit our test compares), and whether it passes the bar above."""
+    from stillwatch.trace.provenance import NEAR_CONSTANT_SHARE, answer_spread
+
+    d = answer_spread(answers)
+    return {"n": len(answers), "distinct_answers": len(set(answers)), **d, "top_share": round(d["top_share"], 3),
+            "prompt_dependent": d["distinct_first_words"] >= MIN_DISTINCT and d["top_share"] <= NEAR_CONSTANT_SHARE}

@@ -48,24 +48,24 @@ MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
 
 from _provenance_zoo_settings import (  # noqa: E402
-    CANDIDATES, CHAT_ONLY, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, needs_long_answers, probe_prompts)
+    CANDIDATES, CHAT_ONLY, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, needs_long_answers, probe_prompts, prompt_dependence)
 
 log = logging.getLogger("provenance_zoo")
 
 CAL_CHUNK = 4  # calibration seeds answered per model load
-STUDENTS = {  # name suffix -> stillwatch distill student spec (fresh initialisation, other size)
+STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (fresh initialisation, other size)
     "small-s1": {"preset": "small-smollm2", "seed": 1},
-    "deep3-s2": {"preset": "small-smollm2", "n_layers": 3, "hidden": 96, "intermediate": 384, "seed": 2},
-    "wide4-s3": {"preset": "small-smollm2", "n_layers": 4, "hidden": 128, "intermediate": 512, "seed": 3},
 }
-#: the harvest a thief collects: distillation prompts (reasoning, coding, tool use; not the test
-#: sampler's), the teacher's sampled answers (T = 0.7), and the students' training run
-HARVEST = {"n": 600, "max_new_tokens": 8, "temperature": 0.7}
-TRAIN = {"epochs": 8, "lr": 3e-3, "max_len": 64, "batch_size": 16}
+#: the harvest a thief collects (harvest "v3", fourth session): general assistant requests besides
+#: reasoning and coding (knowledge, writing, everyday; tool use left out: its prompts alone fill max_len), the
+#: teacher's sampled answers (T = 0.7) up to 48 tokens (the chat template and prompt take 36-71
+#: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
+HARVEST = {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7}
+TRAIN = {"epochs": 4, "lr": 3e-3, "max_len": 96, "batch_size": 16}
 
 
-def truth() -> dict[str, str | None]:
-    return {k: v["parent"] for k, v in json.loads(TRUTH.read_text())["suspects"].items()}
+def truth_spec() -> dict[str, dict]:
+    return json.loads(TRUTH.read_text())["suspects"]
 
 
 # ---------------------------------------------------------------------------- model building
@@ -127,28 +127,34 @@ def _cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "stillwatch.cli.main", *args], check=True, env=env, cwd=ROOT)
 
 
-def build_students(teacher: str, tag: str, wanted: set[str] | None = None) -> None:
-    """Harvest ``teacher`` (no watermark) on the distill prompts and train the three students (only
-    those named in ``wanted``, when given)."""
-    prompts = OUT / "distill_prompts.jsonl"
+def build_students(spec: dict, wanted: set[str] | None = None) -> None:
+    """Harvest the students' teacher (no watermark) on the distill prompts of harvest ``spec["harvest"]``
+    and train the truth table's students of that teacher (only those named in ``wanted``, when given)."""
+    teacher, tag, h = spec["teacher"], spec["tag"], spec["harvest"]
+    prompts = OUT / f"distill_prompts_{h}.jsonl"
     if not prompts.is_file():
-        _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", "11")
-    tr = OUT / f"harvest_{tag}.jsonl"
+        _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", str(HARVEST["seed"]),
+             "--families", HARVEST["families"])
+    tr = OUT / f"harvest_{tag}_{h}.jsonl"
     teacher_arg = "smollm2" if teacher == "smollm2" else str(MODELS / teacher)
-    if not (OUT / f"harvest_{tag}.done").is_file():
+    if not (OUT / f"harvest_{tag}_{h}.done").is_file():
         _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
              "--no-watermark", "--max-new-tokens", str(HARVEST["max_new_tokens"]), "--temperature", str(HARVEST["temperature"]),
              "--batch-size", "16", "--accounts", "1")
-        (OUT / f"harvest_{tag}.done").write_text("ok")
-    for suffix, spec in STUDENTS.items():
-        name = f"student-{tag}-{suffix}"
+        (OUT / f"harvest_{tag}_{h}.done").write_text("ok")
+    todo = {x: s for x, s in truth_spec().items() if s["kind"] == "student" and s["tag"] == tag and s["harvest"] == h}
+    for name, s in todo.items():
         if (MODELS / name / "config.json").is_file() or (wanted is not None and name not in wanted):
             continue
-        cfg = OUT / f"student_{suffix}.json"
-        cfg.write_text(json.dumps(spec))
+        if "continue_from" in s:  # more epochs for a finished student: `distill train` on its model directory
+            build_students({**truth_spec()[s["continue_from"]]}, {s["continue_from"]})
+            student = str(MODELS / s["continue_from"])
+        else:
+            student = str(OUT / f"student_{s['student']}.json")
+            Path(student).write_text(json.dumps(STUDENTS[s["student"]]))
         work = OUT / "train" / name
         work.parent.mkdir(parents=True, exist_ok=True)
-        _cli("distill", "train", "--transcripts", str(tr), "--student", str(cfg), "--out", str(work), "--epochs", str(TRAIN["epochs"]),
+        _cli("distill", "train", "--transcripts", str(tr), "--student", student, "--out", str(work), "--epochs", str(s.get("epochs", TRAIN["epochs"])),
              "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
              "--eval-fraction", "0.05", "--warmup", "20")
         os.replace(work, MODELS / name)
@@ -199,7 +205,7 @@ def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
     elif kind == "weight_edit":
         build_weight_edit(name, spec["base"], spec["op"])
     elif kind == "student":
-        build_students(spec["teacher"], spec["tag"], wanted)
+        build_students(spec, wanted)
     elif kind == "random":
         if not (MODELS / name / "config.json").is_file():
             import _provenance_zoo_models as zm
@@ -257,6 +263,26 @@ def answer_all(names: list[str], n_queries: int) -> None:
     _answer(cache, names, lambda x: query_sets(x, n_queries), "answering")
     _answer(cache, [x for x in names if needs_long_answers(cache, x)],
             lambda x: test_sets(x, n_queries, tokens=LONG_ANSWER_TOKENS), "long answers")
+
+
+def check_student(name: str, n_queries: int) -> dict | None:
+    """Does the student's answer depend on the prompt? Its chat answers to the test prompts (the ones
+    the test compares: 8-token answers when the probe asks for them), summarised by
+    ``prompt_dependence`` and written next to the model (``prompt_dependence_nN.json``, the zoo's metadata;
+    the report prints it; the truth table keeps the figures of the last runs). Run before the report, so a student answering one string is seen as such."""
+    from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
+    from stillwatch.trace.provenance_query import AnswerCache
+
+    cache = AnswerCache(OUT / "answers")
+    tokens = LONG_ANSWER_TOKENS if needs_long_answers(cache, name) else 1
+    (prompts, _, _), _ = test_sets(name, n_queries, tokens=tokens)
+    answers = cache.get(f"zoo:{name}:v1", prompts, "chat", tokens)
+    if answers is None:
+        return None
+    dep = {**prompt_dependence(answers), "max_tokens": tokens}
+    (MODELS / name / f"prompt_dependence_n{n_queries}.json").write_text(json.dumps(dep, indent=1))
+    (log.info if dep["prompt_dependent"] else log.warning)("%s: %s", name, dep)
+    return dep
 
 
 def answer_calibration(names: list[str], seeds: int) -> None:
@@ -331,6 +357,8 @@ def main() -> None:
                 else:
                     build(name, s, set(names) if args.only else None)
                 answer_all([name], args.queries)
+                if spec.get(name, {}).get("kind") == "student":
+                    check_student(name, args.queries)
             except Exception:  # one broken model must not stop the zoo; the report lists what is missing
                 log.exception("model %s failed; continuing", name)
         independents = [x for x in names if x in spec and spec[x]["parent"] is None]

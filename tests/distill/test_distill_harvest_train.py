@@ -173,6 +173,22 @@ def test_sequence_kd_lowers_held_out_loss_and_reopens(tmp_path):
     assert json.loads((tmp_path / "s" / "train_summary.json").read_text())["steps"] == s.steps
 
 
+def test_answers_whose_prompt_fills_max_len_are_counted_and_named(tmp_path, caplog):
+    """Records whose prompt alone reaches max_len cannot be trained on: the summary counts them (by
+    construction here: prompts of 20 ids, and of 20 + 40 ids for every third record) and a warning says so."""
+    recs = _records(30)
+    recs = [r if i % 3 else Transcript(prompt_id=r.prompt_id, prompt="q", text="", account="a",
+                                       prompt_ids=r.prompt_ids + (32,) * 40, completion_ids=r.completion_ids,
+                                       tokenizer_id=_TINY_TOK) for i, r in enumerate(recs)]
+    assert {len(r.prompt_ids) for r in recs} == {20, 60}
+    with caplog.at_level("WARNING", logger="stillwatch.distill.train"):
+        s = train(recs, build_student(StudentConfig()), tmp_path / "s", TrainConfig(epochs=1, batch_size=8, max_len=40))
+    assert s.n_dropped == 10 and s.n_train + s.n_eval == 20
+    assert "10 of 30 answers cannot be trained on" in caplog.text
+    s2 = train(recs, build_student(StudentConfig()), tmp_path / "t", TrainConfig(epochs=1, batch_size=8, max_len=80))
+    assert s2.n_dropped == 0 and s2.n_train + s2.n_eval == 30
+
+
 def test_training_resumes_from_checkpoint(tmp_path):
     cfg = TrainConfig(epochs=2, batch_size=8, checkpoint_every=3, warmup_steps=1)
     recs = _records(30)

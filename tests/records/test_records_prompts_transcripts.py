@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from stillwatch.distill.prompts import FAMILIES, generate_prompts
+from stillwatch.distill.prompts import DEFAULT_FAMILIES, FAMILIES, generate_prompts
 from stillwatch.errors import InputError
 from stillwatch.records import Appender, Transcript, read_prompts, read_transcripts, write_prompts
 
@@ -15,7 +15,7 @@ def test_prompts_are_deterministic_and_cycle_families():
     a, b = generate_prompts(30, seed=3), generate_prompts(30, seed=3)
     assert a == b
     assert generate_prompts(30, seed=4) != a
-    assert [p.family for p in a[:6]] == list(FAMILIES) * 2
+    assert [p.family for p in a[:6]] == list(DEFAULT_FAMILIES) * 2
     assert len({p.id for p in a}) == 30
     assert len({p.prompt for p in a}) >= 25  # templated, yet varied
     assert any("step by step" in p.prompt for p in a if p.family == "reasoning")
@@ -91,3 +91,17 @@ def test_empty_and_missing_transcripts(tmp_path):
     assert read_transcripts(tmp_path / "none.jsonl", allow_empty=True) == []
     with pytest.raises(InputError, match="not found"):
         read_transcripts(tmp_path / "none.jsonl")
+
+
+def test_general_families_are_varied_and_not_the_provenance_samplers():
+    """The knowledge / writing / everyday families (a thief distilling a whole chat model) are opt-in, cycle like
+    the others, and share no prompt with the provenance tester's sampler (which must not know the
+    thief's prompts): compared against a large draw of that sampler, independently of the generator."""
+    from stillwatch.trace.provenance_prompts import sample_prompts
+
+    ps = generate_prompts(400, seed=5, families=FAMILIES)
+    assert [p.family for p in ps[:12]] == list(FAMILIES) * 2
+    general = [p.prompt for p in ps if p.family in ("knowledge", "writing", "everyday")]
+    assert len(general) == sum(1 for i in range(400) if i % 6 >= 3) and len(set(general)) >= 120
+    assert set(general).isdisjoint(sample_prompts(5000, seed=0) + sample_prompts(5000, seed=0, stream="profile"))
+    assert generate_prompts(30, seed=3) == generate_prompts(30, seed=3, families=DEFAULT_FAMILIES)

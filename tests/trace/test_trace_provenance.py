@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -115,6 +117,26 @@ def test_raw_answers_of_several_tokens_are_the_greedy_continuation():
         ref.append(b.decode(new) if new else "")
     assert got == ref and all(len(a) == 4 for a in got)  # visible ASCII bytes: 4 tokens, 4 characters
     assert [a[0] for a in got] == LocalModel(b).answers(prompts, mode="raw")
+
+
+def test_greedy_answers_never_pick_a_padding_row_of_the_output_layer():
+    """The tiny model's output layer has one padding row (id 259) past its 259-token tokenizer. An
+    untrained model may rank it first (the zoo's random byte model did, and decoding failed); the
+    greedy answers must then be the argmax over real tokens only, checked against the backend's full
+    logits cut to the tokenizer by hand, in one-token and several-token raw answers."""
+    import torch
+
+    b = _backend(5)
+    assert b.vocab_size == len(b.tokenizer) + 1 == 260
+    with torch.no_grad():
+        head = b.model.get_output_embeddings().weight
+        head[259] = 3.0 * head[65]  # a padding row scaled from the row of 'A': it wins wherever 'A' scores high
+    prompts = ProvenanceConfig(max_queries=60, look_every=60).prompts()
+    ids = [b.tokenizer.encode(p, add_special_tokens=True) for p in prompts]
+    full = [lg[-1] for lg in b.next_token_logits(ids)]
+    assert any(int(np.argmax(lg)) == 259 for lg in full)  # the trap is live
+    assert LocalModel(b).answers(prompts, mode="raw") == [b.decode([int(np.argmax(lg[:259]))]) for lg in full]
+    assert all(len(a) == 3 for a in LocalModel(b).answers(prompts, max_tokens=3, mode="raw"))
 
 
 @pytest.mark.parametrize("how", ["noise", "int8"])
@@ -277,6 +299,7 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert [lk["queries"] for lk in res["looks"]][-1] == res["queries_spent"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
     assert "derived from" in words and "m1" in words and "H0(C)" in words
+    assert set(res["suspect_answer_spread"]) == {"chat", "raw"} and ("caveat:" in words) == bool(res["caveats"])
     cli("trace", "provenance", "--suspect", "tiny", "--candidates", tmp_path / "nope.txt").user_error("candidates file not found")
     r = cli(*argv[:-1], "--suspect-max-tokens", "many")  # not .user_error(): the models load (progress bars) before the check
     assert r.code == 2 and "--suspect-max-tokens" in r.err and "Traceback" not in r.err

@@ -176,3 +176,20 @@ def test_the_first_word_cut_lets_one_letter_words_agree():
     cfg = ProvenanceConfig(max_queries=200, look_every=100, alpha=0.05, profile_queries=50, suspect_max_tokens=8)
     r = run_provenance(copy, cands, refs, config=cfg)
     assert r.most_likely_parent == "c" and r.answers["chat"][0] in ("I said s", "A said s")
+
+
+def test_a_near_constant_suspect_carries_a_caveat_and_a_varied_one_does_not():
+    """A suspect answering one word to (nearly) every prompt can pass the agreement test by the
+    candidate's base rate of that word alone (the zoo's collapsed students: "The" to 93-98 %); the
+    result says so. The shares are counted here from the prompts, independently of the code."""
+    cands, refs = _panel(with_chat_reference=True)
+    r = run_provenance(Scripted("const", lambda p, mode: "Certainly"), cands, refs, config=CFG)
+    assert r.suspect_answer_spread["chat"] == {"distinct_first_words": 1, "top_first_word": "Certainly", "top_share": 1.0}
+    assert len(r.caveats) == len(r.answers) and "answers 'Certainly' to 100% of the prompts" in r.caveats[0]
+    student = Scripted("student", lambda p, mode: "Certainly" if _h("s", p) % 4 else _word("s")(p, mode))
+    r = run_provenance(student, cands, refs, config=CFG)
+    n = len(r.answers["chat"])
+    expected = sum(1 for p in CFG.prompts()[:n] if _h("s", p) % 4) / n  # about 3/4
+    assert 0.6 < expected < 0.8 and r.caveats == []
+    assert r.suspect_answer_spread["chat"]["top_share"] == expected
+    assert r.to_dict()["suspect_answer_spread"]["chat"]["top_first_word"] == "Certainly"

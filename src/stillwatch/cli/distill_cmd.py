@@ -25,10 +25,10 @@ def prompts_cmd(
     out: Path = typer.Option(..., "--out", help="Output JSONL of prompts."),
     n: int = typer.Option(300, "--n", min=1, max=1_000_000, help="Number of prompts."),
     seed: int = typer.Option(0, "--seed", min=0),
-    families: str = typer.Option("reasoning,coding,tool_use", "--families", help="Comma-separated prompt families."),
+    families: str = typer.Option("reasoning,coding,tool_use", "--families", help="Comma-separated prompt families: reasoning, coding, tool_use, knowledge, writing."),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
 ) -> None:
-    """Write built-in prompts (step-by-step reasoning, coding, tool use) — no external dataset needed."""
+    """Write built-in prompts (step-by-step reasoning, coding, tool use; general knowledge and writing requests) — no external dataset needed."""
     from stillwatch.distill.prompts import generate_prompts
     from stillwatch.records import check_output, write_prompts
 
@@ -162,5 +162,6 @@ def train_cmd(
             update(step, total=total, info=f"loss {loss_value:.3f}")
 
         summary = train(records, st, out, cfg, teacher=t_backend, resume=not no_resume, progress=prog)
-    _say(json_out, summary.to_dict(), f"trained {summary.steps} steps on {summary.n_train} answers; held-out loss "
+    dropped = (f" ({summary.n_dropped} answers left out: their prompt fills --max-len {max_len})" if summary.n_dropped else "")
+    _say(json_out, summary.to_dict(), f"trained {summary.steps} steps on {summary.n_train} answers{dropped}; held-out loss "
          f"{summary.eval_loss_before} -> {summary.eval_loss}; saved to {out}")

@@ -153,4 +153,6 @@ def provenance_cmd(
         t.add_row(c["name"], f"{c['agreement']:.3f}", f"{c['p_value_sequential']:.3g}", c["hardest_rival"],
                   f"{c['wins_vs_rival']}/{c['losses_vs_rival']}")
     out.print(t)
+    for caveat in result.caveats:
+        out.print(f"caveat: {caveat}", markup=False)
     out.print(f"H0: {result.null_hypothesis}")

@@ -1,7 +1,12 @@
 """A seeded, templated prompt generator for the capabilities distillation campaigns target.
 
-Three families — step-by-step reasoning, coding, tool use — each built from templates and small
-vocabularies so no external dataset is needed. The same ``(n, seed)`` always yields the same
+Six families — step-by-step reasoning, coding, tool use (the default three: the capabilities a
+campaign targets), and general assistant requests: ``knowledge`` (questions and explanations),
+``writing`` (writing tasks) and ``everyday`` (lists, messages, translations, advice, plans), which a
+thief distilling a whole chat model harvests too —
+each built from templates and small vocabularies so no external dataset is needed. Their templates
+and vocabularies are not those of :mod:`stillwatch.trace.provenance_prompts` (the provenance tester
+does not know what a thief trained on). The same ``(n, seed)`` always yields the same
 prompts, on every platform (only :class:`random.Random` with an explicit seed is used).
 """
 
@@ -12,9 +17,11 @@ import random
 from stillwatch.errors import InputError
 from stillwatch.records.prompts import Prompt
 
-__all__ = ["FAMILIES", "generate_prompts"]
+__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "generate_prompts"]
 
-FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use")
+FAMILIES: tuple[str, ...] = ("reasoning", "coding", "tool_use", "knowledge", "writing", "everyday")
+#: The families a capability-targeting campaign harvests (``generate_prompts``' default).
+DEFAULT_FAMILIES: tuple[str, ...] = FAMILIES[:3]
 
 _NAMES = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goran", "Hana", "Ivo", "Jun", "Kemi", "Luca")
 _ITEMS = ("apples", "books", "coins", "marbles", "pencils", "stamps", "tickets", "cookies", "cards", "shells")
@@ -94,10 +101,78 @@ def _tool_use(rng: random.Random) -> str:
     )
 
 
-_BUILDERS = {"reasoning": _reasoning, "coding": _coding, "tool_use": _tool_use}
+_TOPICS_K = ("tides", "rainbows", "the stock market", "antibiotics", "the Great Wall of China", "earthquakes",
+             "solar panels", "the human heart", "chess openings", "jazz", "glaciers", "the Moon landing", "batteries",
+             "the Silk Road", "yeast in bread", "octopuses", "the Olympic Games", "blockchains", "suspension bridges",
+             "hurricanes", "the metric system", "coral reefs", "nuclear fusion", "the Renaissance", "migraines",
+             "bird migration", "the Suez Canal", "credit scores", "wind turbines", "the Big Bang", "mushrooms",
+             "the printing of money", "earthworms", "submarines", "the Aztec calendar", "noise-cancelling headphones",
+             "photosynthetic algae", "the Richter scale", "vitamin D", "elections in a parliament")
+_ASKERS = ("a ten-year-old", "a new employee", "someone who never studied science", "a tourist", "a retired teacher")
+_KNOWLEDGE = ("Tell me about {t}.", "How do {t} work?", "What causes {t}?", "Describe {t} in simple terms.",
+              "What is the difference between {t} and {t2}?", "Give me a quick overview of {t}.",
+              "What are common misconceptions about {t}?", "Can you explain {t} briefly to {a}?",
+              "Why should {a} care about {t}?", "What would happen without {t}?")
+_FORMS = ("an acrostic poem about", "a fable about", "a wedding toast mentioning", "a job advert for a shop selling",
+          "a short speech about", "a diary entry about", "song lyrics about", "a riddle about", "a newspaper headline about",
+          "a thank-you note about", "a review of a film about", "a bedtime story about")
+_SUBJECTS_W = ("a lighthouse keeper", "a forgotten key", "winter markets", "a talking parrot", "a late bus",
+               "a vegetable garden", "an old violin", "a snowstorm", "a lost kitten", "the first day of school",
+               "a noisy neighbour", "a missed flight", "a small bookshop", "a haunted hotel", "a chess tournament",
+               "a broken laptop", "a village fair", "a desert road", "a retirement party", "a stubborn goat")
+_WRITING = ("Compose {f} {s}.", "Draft {f} {s}, no longer than five lines.", "Could you write {f} {s} for {a}?", "Suggest a title for a novel about {s}.",
+            "Rewrite this more formally: 'hey, we cant make it to {s} tomorrow'.", "Give me advice on dealing with {s}.",
+            "Recommend three books for someone who loves {s}.", "Describe {s} using only three adjectives.",
+            "Write the opening line of a mystery involving {s}.")
 
 
-def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = FAMILIES) -> list[Prompt]:
+_ACTIVITIES = ("learning to swim", "saving money", "running a first marathon", "studying for exams", "keeping houseplants alive",
+               "working from home", "training a puppy", "public speaking", "sleeping better", "learning the guitar")
+_TRIPS = ("a weekend of camping", "a ski holiday", "a business trip to Berlin", "a beach holiday", "a hiking trip in Nepal")
+_PHRASES = ("where is the train station", "thank you very much", "I would like a coffee", "how much does this cost",
+            "nice to meet you", "see you tomorrow")
+_LANGUAGES = ("Spanish", "German", "Italian", "Portuguese", "Japanese", "Dutch")
+_PEOPLE = ("my landlord", "a colleague", "my sister", "the school principal", "an old friend", "my manager")
+_EVENTS = ("a delayed payment", "a surprise party", "a change of plans", "a job offer", "a broken heater", "a farewell dinner")
+_DECISIONS = ("adopting a cat", "moving to another city", "changing careers", "buying a used car", "starting a podcast",
+              "renting a flat")
+_OCCASIONS = ("a picnic for ten people", "a family reunion", "a study group", "a charity run", "a board game night")
+_NAMEABLE = ("a goldfish", "a coffee shop", "a hiking club", "a podcast about history", "a bakery van", "a robot vacuum")
+_PAIRS = (("tea", "coffee"), ("trains", "planes"), ("e-books", "paper books"), ("cats", "dogs"), ("renting", "buying a home"))
+_INGREDIENTS = ("eggs, spinach and cheese", "rice, beans and tomatoes", "pasta, garlic and lemons", "potatoes and leeks")
+_STORIES = ("Romeo and Juliet", "Cinderella", "The Odyssey", "Hamlet", "Little Red Riding Hood", "Moby-Dick")
+
+
+def _everyday(rng: random.Random) -> str:
+    k, (x, y) = rng.choice(("three", "four", "six", "seven")), rng.choice(_PAIRS)
+    return rng.choice((
+        f"Give me a numbered list of {k} tips for {rng.choice(_ACTIVITIES)}.",
+        f"Name {k} things to pack for {rng.choice(_TRIPS)}.",
+        f"How do you say '{rng.choice(_PHRASES)}' in {rng.choice(_LANGUAGES)}?",
+        f"Write a short message to {rng.choice(_PEOPLE)} about {rng.choice(_EVENTS)}.",
+        f"What do I need to consider before {rng.choice(_DECISIONS)}?",
+        f"Help me plan {rng.choice(_OCCASIONS)} on a small budget.",
+        f"Suggest {k} names for {rng.choice(_NAMEABLE)}.",
+        f"Compare {x} and {y} in a few sentences.",
+        f"I have {rng.choice(_INGREDIENTS)}. What can I cook tonight?",
+        f"Summarize the plot of {rng.choice(_STORIES)} in two sentences.",
+    ))
+
+
+def _knowledge(rng: random.Random) -> str:
+    t, t2 = rng.sample(_TOPICS_K, 2)
+    return rng.choice(_KNOWLEDGE).format(t=t, t2=t2, a=rng.choice(_ASKERS))
+
+
+def _writing(rng: random.Random) -> str:
+    return rng.choice(_WRITING).format(f=rng.choice(_FORMS), s=rng.choice(_SUBJECTS_W), a=rng.choice(_ASKERS))
+
+
+_BUILDERS = {"reasoning": _reasoning, "coding": _coding, "tool_use": _tool_use, "knowledge": _knowledge,
+             "writing": _writing, "everyday": _everyday}
+
+
+def generate_prompts(n: int, *, seed: int = 0, families: tuple[str, ...] = DEFAULT_FAMILIES) -> list[Prompt]:
     """Return ``n`` prompts cycling through ``families`` (deterministic in ``seed``).
 
     Requires n >= 0 and every family in :data:`FAMILIES`.

@@ -143,9 +143,12 @@ def collate(batch: Sequence[Example], pad_id: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class TrainSummary:
+    """``n_dropped``: records left out because their prompt alone fills ``max_len`` (no answer token fits)."""
+
     out: str
     n_train: int
     n_eval: int
+    n_dropped: int
     steps: int
     resumed_from_step: int
     train_tokens: int
@@ -219,6 +222,10 @@ def train(
         if teacher.tokenizer_id != student.tokenizer_id:
             raise InputError(f"token-level KD needs the student to share the teacher's tokenizer ({teacher.name!r} differs)")
     examples = build_examples(records, student, config.max_len)
+    n_dropped = len(records) - len(examples)
+    if n_dropped:
+        log.warning("%d of %d answers cannot be trained on: their prompt (chat template included) fills max_len %d; "
+                    "raise max_len or shorten the prompts", n_dropped, len(records), config.max_len)
     if len(examples) < MIN_RECORDS:
         raise InputError(
             f"transcript too small to train on: {len(examples)} usable record(s), need at least {MIN_RECORDS} "
@@ -284,7 +291,7 @@ def train(
     final = accelerator.unwrap_model(model)
     final.eval()
     summary = TrainSummary(
-        out=str(out), n_train=len(train_set), n_eval=len(eval_set), steps=step, resumed_from_step=resumed_from,
+        out=str(out), n_train=len(train_set), n_eval=len(eval_set), n_dropped=n_dropped, steps=step, resumed_from_step=resumed_from,
         train_tokens=int(state["train_tokens"]), final_train_loss=float(state["last_loss"]),
         eval_loss_before=state["eval_before"], eval_loss=state["history"][-1]["eval_loss"] if state["history"] else None,
         eval_history=list(state["history"]), seconds=time.perf_counter() - t0, config=config.to_dict(), student=student.name,

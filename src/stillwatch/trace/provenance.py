@@ -66,7 +66,13 @@ Result JSON (``ProvenanceResult.to_dict()``, the "diligence" section of a case d
   ``looks``, ``stopped`` (``"rejected"``, ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's
   spec), ``max_tokens`` (the panel's), ``suspect_max_tokens`` (the suspect's; above ``max_tokens`` its
   answers are compared by their first word), ``mode`` (e.g. ``"chat+raw"``), ``statistics`` (the
-  statistics combined).
+  statistics combined);
+- ``suspect_answer_spread``: per mode, how much the suspect's answers depend on the prompt (distinct
+  first words, the most frequent one and its share), and ``caveats``: a sentence per mode where one
+  first word covers more than :data:`NEAR_CONSTANT_SHARE` of the prompts. Such a suspect can pass the
+  agreement test by its base rate alone (a model answering "The" to everything agrees more with a
+  candidate that says "The" half the time than with a rival that says it a third of the time), so an
+  attribution then is no evidence of behaviour learnt from the candidate; read it with the caveat.
 
 Panel models that do not serve a prompt mode (``modes`` attribute; a remote chat API serves chat
 only) sit that mode out: their answers there are recorded as uninformative and they are no rival
@@ -227,6 +233,8 @@ class ProvenanceResult:
     test: str = TEST
     correction: str = CORRECTION
     answers: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    suspect_answer_spread: dict[str, dict] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self, *, with_answers: bool = False) -> dict:
         d = asdict(self)
@@ -389,6 +397,26 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     return res
 
 
+#: above this share of one first word among a mode's answers, the result carries a caveat (see the module docstring)
+NEAR_CONSTANT_SHARE = 0.8
+
+
+def answer_spread(answers: Sequence[str]) -> dict:
+    """Distinct first words of ``answers``, the most frequent one and its share (vectorised)."""
+    words = first_word(answers)
+    if not words.size:
+        return {"distinct_first_words": 0, "top_first_word": "", "top_share": 0.0}
+    vals, counts = np.unique(words, return_counts=True)
+    top = int(np.argmax(counts))
+    return {"distinct_first_words": int(vals.size), "top_first_word": str(vals[top]), "top_share": float(counts[top] / words.size)}
+
+
+def _caveats(spread: dict[str, dict]) -> list[str]:
+    return [f"in {m} mode the suspect answers {d['top_first_word']!r} to {d['top_share']:.0%} of the prompts: its answers barely "
+            "depend on the prompt, so agreement there reflects how often each panel model gives that answer, not behaviour "
+            "learnt from a candidate" for m, d in spread.items() if d["top_share"] > NEAR_CONSTANT_SHARE]
+
+
 def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: np.ndarray, seq_p: np.ndarray,
             got: dict[str, list[str]], record: list[dict], stopped: str, cfg: ProvenanceConfig) -> ProvenanceResult:
     first = tests[f"agreement/{cfg.modes[0]}"]
@@ -407,6 +435,7 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         })
     closest = int(np.argmax(first.rate[:n_cand]))
     winner = int(np.argmin(seq_p))
+    spread = {m: answer_spread(a) for m, a in got.items() if a}
     derived = stopped == "rejected" and seq_p[winner] <= cfg.alpha
     return ProvenanceResult(
         suspect=suspect, decision="derived" if derived else "none",
@@ -415,6 +444,7 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
         queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
         max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
+        suspect_answer_spread=spread, caveats=_caveats(spread),
     )
 
 

@@ -112,13 +112,17 @@ def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.
     """Greedy next token after each sequence. For a transformers model, only the last real position
     goes through the output layer (right padding; the decoder's hidden state at that position is
     gathered first): with a large vocabulary (Gemma's 262k rows) the output layer over every position
-    costs more than the whole decoder. Other backends use ``next_token_argmax``."""
+    costs more than the whole decoder; output rows past the tokenizer's vocabulary (padding rows, which
+    an untrained model may favour) are never chosen, as in generation. Other backends use
+    ``next_token_argmax``."""
     model = getattr(backend, "model", None)
     if model is None or not hasattr(model, "get_decoder") or not hasattr(model, "get_output_embeddings"):
         return np.array([t[-1] for t in backend.next_token_argmax(ids, batch_size=batch_size)], dtype=np.int64)
     import torch
 
     pad = int(getattr(backend, "pad_token_id", 0) or 0)
+    tok = getattr(backend, "tokenizer", None)
+    n_tok = len(tok) if tok is not None else None  # None: every output row
     order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together
     out = np.empty(len(ids), dtype=np.int64)
     old_threads = torch.get_num_threads()
@@ -139,7 +143,8 @@ def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.
                 hidden = model.get_decoder()(input_ids=torch.from_numpy(arr).to(dev),
                                              attention_mask=torch.from_numpy(mask).to(dev), use_cache=False).last_hidden_state
                 h = hidden[torch.arange(len(idx)), torch.from_numpy(lens - 1).to(dev)]  # [B, H]
-                out[idx] = model.get_output_embeddings()(h).argmax(dim=-1).cpu().numpy()
+                logits = model.get_output_embeddings()(h)  # [B, V]; rows past the tokenizer are padding, no token
+                out[idx] = logits[:, :n_tok].argmax(dim=-1).cpu().numpy()
     finally:
         torch.set_num_threads(old_threads)
     return out
