@@ -20,6 +20,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction
 from stillwatch.guard.score.links import Links, edge, size_evidence
 from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
+from stillwatch.guard.score.volume_null import people_evidence, people_volume
 
 _EPS = 1e-12
 #: Infrastructure kinds of the shared-infrastructure signal and their weights: an address prefix
@@ -32,6 +33,29 @@ def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarra
     ``campaign.full_harvest_hours`` (see :mod:`stillwatch.guard.score.detect`)."""
     h = np.maximum(np.asarray(hours, np.float64), 0.0)
     return np.clip(np.log1p(h) / np.log1p(cfg.campaign.full_harvest_hours), 0.0, 1.0)
+
+
+def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[str, np.ndarray], labels: np.ndarray,
+                              size: np.ndarray, machine: np.ndarray, cfg: DetectConfig) -> tuple[np.ndarray, ...]:
+    """The volume term's evidence of each account's cluster: its members' summed extracted hours
+    against what the same number of the log's other human-paced accounts read
+    (:mod:`~stillwatch.guard.score.volume_null`, family-wise over the clusters tested), or on the fixed
+    scale (:func:`harvest_volume_evidence`) in proportion to ``machine`` — how far the members are not
+    people reading their own: machine-paced, or sending the cluster's script (the null "k people,
+    each reading their own" does not describe one operator's volume) —, whichever is larger; the
+    fixed scale alone where no reference can be calibrated. Returns ``(evidence, summed hours, Q_k)``."""
+    n = np.asarray(signals["exchanges"], np.float64)
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    own = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span,
+                     cfg.rate)["extracted_hours"]
+    h = _cluster.Groups(labels).sum(own)
+    human = np.asarray(signals["machine_pacing"], np.float64) < cfg.fire_threshold
+    tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(len(labels))))))
+    q = people_volume(own, human, labels, size, cfg.link.alpha / tested)
+    e_people = people_evidence(h, q, cfg.campaign.people_full_ratio)
+    e_scale = harvest_volume_evidence(h, cfg)
+    e = np.where(np.isnan(e_people), e_scale, np.maximum(np.nan_to_num(e_people), machine * e_scale))
+    return np.where(size >= 2, e, 0.0), h, q
 
 
 
@@ -55,6 +79,10 @@ class CampaignSignals:
     extracted_hours: np.ndarray
     extraction_multiple: np.ndarray
     e_hours: np.ndarray
+    #: the volume term's evidence: summed extracted hours against the same number of the log's own
+    #: people (score/volume_null.py), or machine-paced volume on the fixed scale
+    e_volume: np.ndarray
+    people_hours: np.ndarray  # Q_k: what as many of the log's other human-paced accounts read (NaN: none)
     infra: np.ndarray
     e_infra: np.ndarray
     pacing: np.ndarray
@@ -123,6 +151,9 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         expected = span_min * (1.0 - np.exp(g.sum(np.log1p(-np.clip(am / span_min, 0.0, 1.0 - 1e-9)))))
         crowding = np.where((size >= 2) & (u > 0), expected / np.maximum(u, 1.0), 1.0)
     hours = demand / 3600.0
+    scripted = _cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64))
+    machine = np.maximum(pacing, np.clip(scripted / cc.scripted_full, 0.0, 1.0))
+    e_volume, _, q = volume_evidence_vs_people(acc, signals, labels, size, machine, cfg)
     cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
     return CampaignSignals(
         labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
@@ -130,11 +161,11 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         rate_multiple=human_rate_multiple(demand, last - first, cfg.rate), e_size=size_evidence(size, cfg),
         hours=hours, novelty=cx["novelty"], extracted_tokens=cx["extracted_tokens"],
         extracted_hours=cx["extracted_hours"], extraction_multiple=cx["extraction_multiple"],
-        e_hours=harvest_volume_evidence(cx["extracted_hours"], cfg), infra=infra,
+        e_hours=harvest_volume_evidence(cx["extracted_hours"], cfg), e_volume=e_volume, people_hours=q, infra=infra,
         e_infra=infra * (1.0 - cc.office_discount * (1.0 - pacing)), pacing=pacing, onset=onset,
         e_sync=np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0), sd_ln=sd_ln,
         e_hom=np.where(size >= 3, np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0), 0.0), crowding=crowding,
-        scripted=_cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64)),
+        scripted=scripted,
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
         **dict(zip(("link_strength", "linked_share"), campaign_strength(labels, lk.ties()))),

@@ -228,6 +228,9 @@ class CampaignConfig:
     #: Reading hours that are full volume evidence. 100 h: about 4,500 typical answers, a small
     #: fine-tuning set.
     full_harvest_hours: float = 100.0
+    #: The volume term is full evidence at this multiple of what as many of the log's own human-paced
+    #: people read (score/volume_null.py). 10: an order of magnitude beyond the people's bound.
+    people_full_ratio: float = 10.0
     #: Members first seen within this window of the median are "switched on together". One hour (us).
     sync_window_us: float = 3_600_000_000.0
     #: A member inherits the campaign score fully with this share of its traffic on the campaign's
@@ -238,6 +241,8 @@ class CampaignConfig:
         _check(self, unit=("capability", "volume", "templated", "size", "infra", "sync", "homogeneity",
                            "office_discount", "scripted_full", "member_share"),
                positive=("hetero_sd", "full_rate_multiple", "full_harvest_hours", "sync_window_us"))
+        if not self.people_full_ratio > 1:
+            raise GuardInputError(f"CampaignConfig.people_full_ratio must be > 1, got {self.people_full_ratio!r}")
         if not self.full_size > 2:
             raise GuardInputError(f"CampaignConfig.full_size must be > 2, got {self.full_size!r}")
 

@@ -390,7 +390,7 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     e_rate = np.clip(np.log2(1.0 + np.maximum(cs.rate_multiple, 0.0)) / np.log2(1.0 + cc.full_rate_multiple), 0.0, 1.0)
     operator = np.maximum.reduce([e_rate, cs.e_sync, cs.pacing, cs.e_hom * cs.e_size, cs.infra * cs.pacing])
     c_harvest = _noisy_or(cc.capability * capability_evidence(cs.capability, cfg) * np.sqrt(cs.e_hours),
-                          cc.volume * cs.e_hours) * operator
+                          cc.volume * cs.e_volume) * operator
     # shared phrasing and size are evidence of coordination only as far as the members are scripted
     # or behave as one operator; independent people reusing a few famous prompts show none of it
     # (machine pacing is a trait of each account, not evidence that the accounts are one operator)
@@ -452,7 +452,8 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
         "capability_share": (cs.capability, capability_evidence(cs.capability, cfg)),
         "human_rate_multiple": (cs.rate_multiple, np.zeros(a)),
         "reading_hours": (cs.hours, np.zeros(a)),
-        "extracted_hours": (cs.extracted_hours, cs.e_hours),
+        "extracted_hours": (cs.extracted_hours, cs.e_volume),
+        "people_hours": (np.nan_to_num(cs.people_hours, nan=-1.0), np.zeros(a)),
         "novelty": (cs.novelty, np.zeros(a)),
         "extracted_tokens": (cs.extracted_tokens, np.zeros(a)),
         "extraction_multiple": (cs.extraction_multiple, np.zeros(a)),
