@@ -10,7 +10,9 @@ Benign populations (``benign:<name>``)
   card, an internal tool's system prompt rendered into half their requests), eval_lab (scripted
   machine-paced runs of a public benchmark; two labs share one benchmark), app (many end users behind
   one account on a backend address), monitor (health checks and fixed batch jobs: one fixed prompt,
-  a one-word reply, machine pace — automation without information), reseller (real customers only).
+  a one-word reply, machine pace — automation without information), reseller (real customers only),
+  hackathon (participants of one event: accounts created in the same hour, the venue's address, one
+  sponsor's promo card, the starter kit's prompts verbatim, then two days of their own human-paced work).
 
 Campaign shapes (``campaign`` names the campaign, ``family`` the shape)
   keyrot (key rotation every few dozen requests, a handful of datacenter addresses, machine pace),
@@ -18,7 +20,8 @@ Campaign shapes (``campaign`` names the campaign, ``family`` the shape)
   burst (hundreds of requests in one night then silence, accounts of any age, most with earlier
   ordinary use), cohort (accounts created and first seen in the same hour, human-paced), spread
   (distinct capability-seeking prompts over many accounts and keys at a human pace per account),
-  wrapped (a public instruction set, popular questions included, wrapped in instruction-tuning scaffolds).
+  wrapped (a public instruction set, popular questions included, wrapped in instruction-tuning scaffolds),
+  machine_cohort (accounts created in the same hour harvesting distinct ordinary prompts at machine pace).
 """
 
 from __future__ import annotations
@@ -327,6 +330,40 @@ def cohort(b: Builder, n: int, campaign: str, *, start: int = T0, per_account: t
           ip=residential_ips(rng, n), ua=BROWSER_UAS[0], temperature=1.0, created_us=born)
 
 
+def hackathon(b: Builder, pop: Popularity, n: int, *, start: int = T0, per_account: tuple[int, int] = (40, 200)) -> None:
+    """Participants of one event: accounts created within one hour, the venue's address on most
+    requests, one sponsor's promo-credit card, the starter kit's three prompts sent verbatim in the
+    first hour, then two days of their own human-paced work (ordinary and coding questions)."""
+    rng = b.rng
+    acc = ids(rng, "acct_", n)
+    born = start + (rng.uniform(0, 1, n) * HOUR).astype(np.int64)
+    venue = residential_ips(rng, 1)[0]
+    kit = _distinct_capability(b, 3)
+    kit_ts = np.repeat(born, 3) + np.tile(np.arange(3), n) * (rng.integers(60, 300, 3 * n) * 1e6).astype(np.int64)
+    b.add(acc, np.full(n, 3), kit_ts, np.tile(kit, n), family="benign:hackathon", ip=venue, ua=SDK_UAS[0],
+          pay="pm_promo_hackweek", created_us=born)
+    counts = rng.integers(*per_account, n)
+    ts = human_times(rng, counts, born + 2 * HOUR, np.full(n, 2.0), np.full(n, 0.0), session_mean=8, work_hours=True)
+    items = pop.draw(rng, int(counts.sum()), 0.3)
+    ip = np.where(rng.random(int(counts.sum())) < 0.9, venue, residential_ips(rng, int(counts.sum())))
+    b.add(acc, counts, ts, items, family="benign:hackathon", ip=ip, ua=SDK_UAS[0], pay="pm_promo_hackweek",
+          label=False)
+
+
+def machine_cohort(b: Builder, n: int, campaign: str, *, start: int = T0, per_account: tuple[int, int] = (300, 400),
+                   period_s: float = 20.0) -> None:
+    """Accounts created and first seen in the same hour, each harvesting distinct ordinary (long-tail)
+    prompts at machine pace (one request every ``period_s``, +-5 %) from its own residential proxy."""
+    rng = b.rng
+    acc = ids(rng, "acct_", n)
+    born = start + (rng.uniform(0, 1, n) * HOUR).astype(np.int64)
+    counts = rng.integers(*per_account, n)
+    ts = paced_times(rng, counts, born + 5 * MINUTE, np.full(n, period_s))
+    items = rng.choice(np.flatnonzero(~b.pool.capability), int(counts.sum()), replace=False)
+    b.add(acc, counts, ts, items, family="machine_cohort", campaign=campaign, ip=residential_ips(rng, n),
+          ua=SDK_UAS[1], created_us=born)
+
+
 #: Instruction-tuning scaffolds a harvester wraps public instructions in.
 SCAFFOLDS = (("Below is an instruction that describes a task. Write a response that appropriately completes the "
               "request.\n\n### Instruction:\n", "\n\n### Response:"),
@@ -425,4 +462,15 @@ def popular_with_scaffold_campaign_log(pool, seed: int = 3, days: float = 7.0):
     join the campaign through the popular questions it shares. Returns ``(log, labels, extras)``."""
     b, pop = _people(pool, seed, days)
     wrapped(b, pop, 40, "wrapped-0")
+    return b.tables()
+
+
+def hackathon_vs_machine_cohort_log(pool, seed: int = 4, days: float = 7.0):
+    """The people of :func:`popular_benign_log` (no automation) plus a hackathon of 23 participants
+    (the held-out C false positive of issue 13: a real cohort, human-paced, about an hour of reading
+    each) and, two days later, a campaign of 23 accounts created in one hour that harvest at machine
+    pace. Returns ``(log, labels, extras)``."""
+    b, pop = _people(pool, seed, days)
+    hackathon(b, pop, 23, start=T0 + DAY)
+    machine_cohort(b, 23, "machine-cohort-0", start=T0 + 3 * DAY)
     return b.tables()

@@ -29,7 +29,7 @@ Evidence: ``log(h / Q_k) / log(full_ratio)`` clipped to [0, 1] — 0 up to what 
 read, 1 at ``CampaignConfig.people_full_ratio`` (10: an order of magnitude) times that.
 
 Leaving the members out: ``ln(sum_all - sum_members)`` of ``exp(t x)``; where that difference is not
-numerically reliable (the members hold all but ``1e-9`` of the mass at some ``t``) that ``t`` is
+numerically reliable (the members hold all but ``1e-12`` of the mass at some ``t``) that ``t`` is
 dropped — the minimum over fewer ``t`` is still a valid, larger bound. With fewer than
 ``MIN_REFERENCE`` other human-paced accounts no null can be calibrated and ``Q_k`` is NaN (the caller
 falls back to the fixed scale).
@@ -49,7 +49,7 @@ MIN_REFERENCE = 10
 #: Grid of Chernoff exponents, in units of 1 / (the reference's mean hours): 1e-4 .. 1e4, 8 per decade.
 _T_GRID = np.geomspace(1e-4, 1e4, 65)
 #: Relative mass the members may hold at one exponent before that exponent is dropped (see above).
-_RELIABLE = 1.0 - 1e-9
+_RELIABLE = 1.0 - 1e-12
 
 
 def _group_lse(z: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
