@@ -115,9 +115,15 @@ Campaign score
 A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
 
 * harvest = noisy-OR of ``campaign.capability`` (0.9) x capability focus x sqrt(volume evidence) and
-  ``campaign.volume`` (0.7) x volume evidence. Volume evidence is the human reading time the cluster's
-  answers demand, ``log(1+h)/log(1+full_harvest_hours)`` with ``campaign.full_harvest_hours`` = 100 h
-  (about 4,500 typical answers, the size of a small fine-tuning set). A class's homework hour
+  ``campaign.volume`` (0.7) x volume evidence. The capability term's volume evidence is the human reading
+  time the cluster's extracted answers demand on a fixed scale, ``log(1+h)/log(1+full_harvest_hours)`` with
+  ``campaign.full_harvest_hours`` = 100 h (about 4,500 typical answers, the size of a small fine-tuning
+  set). The volume term's evidence has a null model (:mod:`~stillwatch.guard.score.volume_null`): the
+  members' summed extracted hours against what as many of the log's other human-paced accounts read
+  (a Chernoff bound on the sum of k draws, family-wise over the clusters), ``log(h/Q_k)/log(10)``; the
+  fixed scale counts there only in proportion to how far the members are not people reading their own
+  (median machine pacing, or scripted share / ``scripted_full``) — 23 hackathon participants reading an
+  hour each are what 23 of the log's people do, not a harvest. A class's homework hour
   (~0.3 h of reading) is not a harvest even when it asks for step-by-step reasoning; a few hours
   of capability-focused answers are the start of one; a large volume is a harvest whatever words it
   uses (held-out capabilities). Both terms are multiplied by ``operator`` = max(rate evidence
