@@ -9,11 +9,13 @@ a timing link) and the lab are played on hand-built clusters.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.membership import conformal_p, operator_core, outsiders, split_outsiders
+from stillwatch.guard.score.membership import beyond_core, conformal_p, operator_core, outsiders, split_outsiders
 from stillwatch.guard.score.nullmodel import NullLinks
 
 CFG = DetectConfig()
@@ -57,7 +59,7 @@ def test_conformal_p_known_answer():
     assert conformal_p(labels, x, ref)[-1] == pytest.approx(2 / 400)
 
 
-def _campaign(n_core=400, extra_n=(900.0,), core_ip=True):
+def _campaign(n_core=400, extra_n=(900.0,), core_ip=True, per_ip=None):
     """A cluster of ``n_core`` sybils at ~20 requests on 8 datacenter addresses (or each its own),
     and ``extra_n`` further members on their own addresses; plus 3,000 unrelated accounts."""
     rng = np.random.default_rng(5)
@@ -67,7 +69,7 @@ def _campaign(n_core=400, extra_n=(900.0,), core_ip=True):
     n = np.r_[np.round(np.exp(rng.normal(np.log(20), 0.1, n_core))), extra_n, np.full(3000, 5.0)]
     ip = np.arange(a, dtype=np.int64) + 1000
     if core_ip:
-        ip[:n_core] = np.arange(n_core) % 8
+        ip[:n_core] = np.arange(n_core) % (8 if per_ip is None else max(1, n_core // per_ip))
     acc = np.arange(a, dtype=np.int64)
     return labels, n, [(acc, ip), (acc, acc + 100_000)]
 
@@ -108,6 +110,41 @@ def test_a_content_pair_tie_between_two_labs_does_not_make_a_core():
     assert outsiders(labels, n, infra, nl, CFG)[400:402].all()
     # ... while a content pair tie to a core account keeps it in
     assert not outsiders(labels, n, infra, _nl([(3, 400)], [False]), CFG)[400]
+
+
+@pytest.mark.parametrize("k,x_cand,cut", [
+    (20, [6.4, 6.5, 6.8, 6.8], True),  # all 4 above the core: 1 / C(24, 4) = 9.4e-5 <= 0.005
+    (20, [6.4, 5.0, 5.0, 5.0], False),  # one of 4 above: 4 / 24
+    (8, [3.0, 3.1], False),  # both below 8 core accounts: 1 / C(10, 2) = 0.022 > 0.005
+    (200, [9.0], True),  # one above 200: 1 / 201 = 0.005 (the single-member bound, two-sided)
+    (198, [9.0], False),  # 1 / 199 > 0.005
+])
+def test_beyond_core_is_the_exact_chance_that_the_top_values_are_all_candidates(k, x_cand, cut):
+    core_x = np.linspace(5.0, 5.5, k)  # 5.0 is the smallest core value: a tie there is not "beyond"
+    x = np.r_[core_x, x_cand]
+    labels = np.zeros(len(x), np.int64)
+    core = np.r_[np.ones(k, bool), np.zeros(len(x_cand), bool)]
+    got = beyond_core(labels, x, core, ~core, CFG.link.alpha)
+    t = sum(v > core_x.max() for v in x_cand)
+    p = math.comb(len(x_cand), t) / math.comb(k + len(x_cand), t)  # computed here from the definition
+    assert (p <= CFG.link.alpha / 2) == cut
+    assert got.tolist() == [False] * k + [bool(cut and v > core_x.max()) for v in x_cand]
+
+
+def test_several_labs_beyond_a_small_core_leave_together():
+    # 20 crowded sybils at ~20 requests (5 per datacenter address): too few for one member's rank test,
+    # but four labs on their own addresses all above them is a 1 / C(24, 4) event
+    labels, n, infra = _campaign(n_core=20, extra_n=(600.0, 750.0, 900.0, 900.0), per_ip=5)
+    assert operator_core(labels, infra, _nl(), CFG.link.alpha)[:20].all()
+    out = outsiders(labels, n, infra, _nl(), CFG)
+    assert out.tolist()[:24] == [False] * 20 + [True] * 4 and not out[24:].any()
+    # one lab alone beyond the same core is not enough (1 / 21)
+    labels, n, infra = _campaign(n_core=20, extra_n=(900.0,), per_ip=5)
+    assert not outsiders(labels, n, infra, _nl(), CFG).any()
+    # a lab on a core address is tied to the operator and stays; the other three are 1 / C(23, 3) = 5.6e-4
+    labels, n, infra = _campaign(n_core=20, extra_n=(600.0, 750.0, 900.0, 900.0), per_ip=5)
+    infra[0][1][20] = 0
+    assert outsiders(labels, n, infra, _nl(), CFG).tolist()[:24] == [False] * 21 + [True] * 3
 
 
 def test_split_outsiders_keeps_linked_outsiders_together():

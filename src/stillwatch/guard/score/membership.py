@@ -38,6 +38,16 @@ A member is an *outsider* when it is not in the core, shares no address or card 
 has no null-model link (of any kind, shared rare content included) to a core member, and ``p <=
 LinkConfig.alpha``: the chance that one of the operator's own accounts is cut off this way is at most
 ``alpha`` per account.
+
+**Several outsiders together** (a small core). Under the same H0 the untied members ``U`` (``m`` of
+them: not in the core, no tie to it) and the ``k`` core accounts are exchangeable in ``ln n``. The
+number ``T`` of untied members above every core value is ``>= t`` only if the top ``t`` of the ``k + m``
+values all belong to ``U``, which has the exact probability ``C(m, t) / C(k + m, t)`` (ties counted
+against the test); the same below every core value. When that probability is ``<= alpha / 2`` (two
+sides) the ``T`` members beyond the core are outsiders — four labs at 600-900 requests above a core of
+20 cohort-tied sybils at 201 each: ``1 / C(24, 4) = 9.4e-5``, where no single member's rank can reach
+``alpha`` (``2 / 21``). The chance of cutting the operator's own accounts this way is at most ``alpha``
+per cluster.
 Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
 cluster (:func:`split_outsiders`), judged on its own evidence like any other.
 
@@ -63,6 +73,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.special import gammaln
 
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.wrappers import crowded_edges
@@ -132,8 +143,40 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
     same = labels[nl.pair_a] == labels[nl.pair_b]
     tied[nl.pair_a[same & core[nl.pair_b]]] = True
     tied[nl.pair_b[same & core[nl.pair_a]]] = True
-    p = conformal_p(labels, np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0)), core)
-    return ~tied & (p <= alpha) & (_cluster.sizes(labels) >= 2)
+    x = np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0))
+    p = conformal_p(labels, x, core)
+    size = _cluster.sizes(labels)
+    return ~tied & ((p <= alpha) | beyond_core(labels, x, core, ~tied & (size >= 2), alpha)) & (size >= 2)
+
+
+def beyond_core(labels: np.ndarray, x: np.ndarray, core: np.ndarray, cand: np.ndarray, alpha: float) -> np.ndarray:
+    """Per account: a candidate ``cand`` beyond every core value of its cluster (above the largest, or
+    below the smallest) where the exact probability that that many candidates do so by chance,
+    ``C(m, t) / C(k + m, t)``, is ``<= alpha / 2`` (module docstring: several outsiders together)."""
+    a = len(labels)
+    lab = np.asarray(labels, np.int64)
+    x = np.asarray(x, np.float64)
+    core = np.asarray(core, bool)
+    cand = np.asarray(cand, bool) & ~core
+    hi = np.full(a, -np.inf)
+    lo = np.full(a, np.inf)
+    np.maximum.at(hi, lab[core], x[core])
+    np.minimum.at(lo, lab[core], x[core])
+    k = np.bincount(lab[core], minlength=a).astype(np.float64)
+    m = np.bincount(lab[cand], minlength=a).astype(np.float64)
+    out = np.zeros(a, bool)
+    for side in (cand & (x > hi[lab]), cand & (x < lo[lab])):
+        t = np.bincount(lab[side], minlength=a).astype(np.float64)
+        heads = np.flatnonzero((t > 0) & (k > 0))
+        if not len(heads):
+            continue
+        kk, mm, tt = k[heads], m[heads], t[heads]
+        # C(m, t) / C(k + m, t) = [m! / (m - t)!] / [(k + m)! / (k + m - t)!]
+        ln_p = gammaln(mm + 1) - gammaln(mm - tt + 1) - gammaln(kk + mm + 1) + gammaln(kk + mm - tt + 1)
+        sig = np.zeros(a, bool)
+        sig[heads] = ln_p <= np.log(alpha / 2.0)
+        out |= side & sig[lab]
+    return out
 
 
 def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.ndarray) -> np.ndarray:
