@@ -53,14 +53,19 @@ _RELIABLE = 1.0 - 1e-12
 
 
 def _group_lse(z: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    """(G, T) log-sum-exp of the rows of ``z`` (R, T) by ``groups`` (R,); -inf for empty groups."""
-    gmax = np.full((n_groups, z.shape[1]), -np.inf)
-    np.maximum.at(gmax, groups, z)
-    shift = np.where(np.isfinite(gmax), gmax, 0.0)
-    s = np.zeros((n_groups, z.shape[1]))
-    np.add.at(s, groups, np.exp(z - shift[groups]))
-    with np.errstate(divide="ignore"):
-        return np.log(s) + shift
+    """(G, T) log-sum-exp of the rows of ``z`` (R, T) by ``groups`` (R,); -inf for empty groups.
+    One sort and ``reduceat`` (no per-element scatter)."""
+    out = np.full((n_groups, z.shape[1]), -np.inf)
+    if len(groups) == 0:
+        return out
+    o = np.argsort(groups, kind="stable")
+    g, zs = groups[o], z[o]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    gmax = np.maximum.reduceat(zs, starts, axis=0)  # (G', T), finite: every group has a row
+    zs -= np.repeat(gmax, np.diff(np.r_[starts, len(g)]), axis=0)
+    np.exp(zs, out=zs)
+    out[g[starts]] = np.log(np.add.reduceat(zs, starts, axis=0)) + gmax
+    return out
 
 
 def people_volume(hours: np.ndarray, human: np.ndarray, labels: np.ndarray, size: np.ndarray,
@@ -80,7 +85,9 @@ def people_volume(hours: np.ndarray, human: np.ndarray, labels: np.ndarray, size
     if len(ref) < MIN_REFERENCE or not in_cl.any():
         return out
     t = _T_GRID / max(float(ref.mean()), 1e-6)  # (T,)
-    lse_all = _group_lse(ref[:, None] * t[None, :], np.zeros(len(ref), np.int64), 1)[0]  # (T,)
+    top = float(ref.max())
+    # (T,) log sum exp(t x) over the whole reference, one exponent at a time (no (R, T) matrix)
+    lse_all = np.array([ti * top + np.log(np.exp(ti * (ref - top)).sum()) for ti in t])
     heads, inv = np.unique(labels[in_cl], return_inverse=True)
     g = len(heads)
     mem = in_cl & human
