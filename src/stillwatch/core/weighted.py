@@ -210,12 +210,15 @@ class TournamentScorer:
         calls, not words, cost: per 16 layers the low 16 bits (a truncating cast) looked up in
         :meth:`chunk_tables` and summed as a dot product with ones (an integer dot: exact, and without the
         ufunc-reduction machinery a ``sum`` call pays), three calls for depth <= 16."""
+        tabs = self._tables if self._tables is not None else self.chunk_tables()
         n = u.shape[0]
         if self._ones.shape[0] < n:
             self._ones = np.ones(max(n, 2 * self._ones.shape[0]), dtype=np.int64)
         ones = self._ones[:n]
+        if len(tabs) == 1:  # depth <= 16 (the default): no shift, no loop
+            return int(tabs[0][1][u.astype(np.uint16)].dot(ones))
         s = 0
-        for shift, tab in self.chunk_tables():
+        for shift, tab in tabs:
             s += int(tab[(u >> shift if shift else u).astype(np.uint16)].dot(ones))
         return s
 
