@@ -37,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _data as data  # noqa: E402
-from mark_speed import _texts, median_ci  # noqa: E402
+from _data import median_ci, speed_texts  # noqa: E402
 
 from stillwatch.core import prf  # noqa: E402
 from stillwatch.mark import MarkConfig, detect_ids, detect_many  # noqa: E402
@@ -92,7 +92,7 @@ class Floor:
 
 def run(rounds: int) -> dict:
     mk = data.master_key()
-    many = (_texts(False) * 1000)[:1000]
+    many = (speed_texts(False) * 1000)[:1000]
     n_tok = sum(len(t) for t in many)
     spec, key = MarkConfig.default().provider_spec(), mk.provider_key()
     fl = Floor(spec, key)
