@@ -61,6 +61,7 @@ def test_mark_generate_output_is_read_by_train_trace_and_detect(tmp_path, cli):
     comb = res["combined"]
     assert comb["accounts"] == ["acct-9", "acct-1"] and [x["key_id"] for x in comb["layers"]] == ["provider", "account:acct-9", "account:acct-1"]
     assert comb["n_coins"] == 3 * 16 * res["n_scored"] and 0 <= comb["p_value"] <= 1
+    assert [x["multiplier"] for x in comb["layers"]] == [2, 1, 1]  # two accounts: the provider layer weighs 2
     cli("trace", "radioactivity", "--suspect", tmp_path / "s", "--master-key", key, "--transcripts", out,
         "--harvest-account", "acct-9", "--harvest-account", "acct-9").user_error("named twice")
     det = [json.loads(x) for x in cli("mark", "detect", "--master-key", key, "--input", out, "--model", "tiny", "--json").ok().out.splitlines()]

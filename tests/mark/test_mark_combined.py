@@ -78,22 +78,24 @@ def _naive_layer(key, ctx, toks, spec, exclude):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), n=st.integers(1, 60), accounts=st.integers(0, 3))
-def test_combined_score_equals_naive_reference(seed, n, accounts):
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 60), accounts=st.integers(0, 3), mult=st.integers(1, 4))
+def test_combined_score_equals_naive_reference(seed, n, accounts, mult):
     rng = np.random.default_rng(seed)
     ctx, toks = rng.integers(0, 6, size=(n, 2)), rng.integers(0, 6, size=n)  # small ids: repeats occur
     ex = rng.integers(0, 6, size=(3, 3))
-    keys = [(WEIGHTED, MASTER.provider_key())] + [(COUNT if i % 2 else WEIGHTED, MASTER.account_key(f"a{i}")) for i in range(accounts)]
-    res = score_combined([LayerTuples(sp, k, ctx, toks, ex) for sp, k in keys])
+    keys = [(WEIGHTED, MASTER.provider_key(), mult)] + [
+        (COUNT if i % 2 else WEIGHTED, MASTER.account_key(f"a{i}"), 1) for i in range(accounts)]
+    res = score_combined([LayerTuples(sp, k, ctx, toks, ex, multiplier=m) for sp, k, m in keys])
     excl = {tuple(r) for r in ex.tolist()}
-    parts = [_naive_layer(k, ctx, toks, sp, excl) for sp, k in keys]
-    assert res.score == sum(s for s, _ in parts)
-    assert [row["n_scored"] for row in res.layers] == [m for _, m in parts]
-    groups = [g for (sp, _), (_, m) in zip(keys, parts) for g in ((v, m) for v in (sp.weights or (1,) * sp.depth))]
-    assert res.n_coins == sum(m for _, m in parts) * 16
+    parts = [_naive_layer(k, ctx, toks, sp, excl) for sp, k, _ in keys]
+    assert res.score == sum(m * s for (_, _, m), (s, _) in zip(keys, parts))
+    assert [row["n_scored"] for row in res.layers] == [c for _, c in parts]
+    assert [row["multiplier"] for row in res.layers] == [m for _, _, m in keys]
+    groups = [(m * v, c) for (sp, _, m), (_, c) in zip(keys, parts) for v in (sp.weights or (1,) * sp.depth)]
+    assert res.n_coins == sum(c for _, c in parts) * 16
     assert res.p_value == pytest.approx(coins_sf(res.score, groups), rel=1e-12)
     # each layer alone is the one-key test
-    for row, (sp, k) in zip(res.layers, keys):
+    for row, (sp, k, _) in zip(res.layers, keys):
         assert row["p_value"] == pytest.approx(score_pairs(ctx, toks, sp, k, exclude_windows=ex).p_value, rel=1e-12)
 
 
@@ -148,6 +150,35 @@ def test_a_second_key_with_signal_adds_power():
     assert both < diluted < 1e-3
 
 
+def test_provider_weighed_by_the_number_of_accounts_keeps_power_when_the_harvest_is_split():
+    """A harvest split over 4 accounts: each quarter of the student's tuples prefers high scores under the provider
+    key and that quarter's account key, so each account layer carries a quarter of the provider layer's lift. Over
+    20 such students, the summed score's z-value (mean and variance of the exact law, from the weights): equal
+    weights add more noise than signal (below the provider alone, expected ratio 2 / sqrt(5) = 0.89); the provider
+    weighed 4 and each account 1 (weights proportional to the expected lift, what combined_test uses) is above it
+    (expected (4 + 1) / sqrt(20) = 1.12). One student's p-values can order either way (seen); the means do not."""
+    W = np.asarray(WEIGHTED.weights, dtype=np.float64)
+    mu, var = W.sum() / 2, (W**2).sum() / 4  # per tuple and key, under H0
+    n, cands, k = 800, 3, 4
+    z = []
+    for seed in range(20):
+        rng = np.random.default_rng(100 + seed)
+        ctx, alts = rng.integers(0, 49152, size=(n, 2)), rng.integers(0, 49152, size=(n, cands))
+        keys = [MASTER.provider_key()] + [MASTER.account_key(f"acct-{i}") for i in range(k)]
+        stat = [np.stack([WEIGHTED.scorer.stat(_words(key, ctx, alts[:, j])) for j in range(cands)], axis=1) for key in keys]
+        own = np.stack(stat[1:])[np.arange(n) % k, np.arange(n)]  # [n, cands]: each tuple's own account's scores
+        toks = alts[np.arange(n), (stat[0] + own).argmax(axis=1)]
+        toks = np.where(rng.random(n) < 0.3, toks, alts[:, 0])
+        res = score_combined([LayerTuples(WEIGHTED, key, ctx, toks, multiplier=k if i == 0 else 1) for i, key in enumerate(keys)])
+        s = [row["score"] for row in res.layers]
+        assert res.score == k * s[0] + sum(s[1:])
+        zf = lambda m: (m * s[0] + sum(s[1:]) - (m + k) * n * mu) / np.sqrt((m * m + k) * n * var)  # noqa: E731
+        z.append((zf(1), (s[0] - n * mu) / np.sqrt(n * var), zf(k)))
+    equal, alone, weighted = np.mean(z, axis=0)
+    assert equal < alone < weighted  # seen (30 students): 4.59 < 4.99 < 5.64
+    assert weighted / alone == pytest.approx(1.12, abs=0.08) and equal / alone == pytest.approx(0.89, abs=0.08)
+
+
 def _words(key, ctx, toks):
     from stillwatch.core import prf
 
@@ -165,3 +196,5 @@ def test_same_key_twice_and_non_tournament_layers_are_refused():
         score_combined([LayerTuples(WEIGHTED, pk, ctx, toks), LayerTuples(WatermarkSpec(context_width=2), MASTER.account_key("a"), ctx, toks)])
     with pytest.raises(InputError, match="at least one"):
         score_combined([])
+    with pytest.raises(InputError, match="multiplier must be an integer >= 1"):
+        score_combined([LayerTuples(WEIGHTED, pk, ctx, toks, multiplier=0)])

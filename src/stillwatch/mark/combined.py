@@ -13,7 +13,11 @@ suspect model that produced the tuples) is independent of every key in K. Then, 
 score S = sum_k sum_t sum_l w_{k,l} g_{k,l}(x_t) (each layer's own weights: all 1 for the ``count`` score)
 is a sum of independent scaled binomials: sum_v v X_v, X_v ~ Binomial(N_v, 1/2), N_v = sum_k n_k c_{k,v}
 (n_k distinct tuples scored under key k, c_{k,v} of its layers with weight v). The p-value P(S >= s) is that
-exact lattice tail (:func:`stillwatch.core.weighted.coins_sf`). Each key's tuples are de-duplicated and
+exact lattice tail (:func:`stillwatch.core.weighted.coins_sf`). A key may carry an integer multiplier m_k
+(fixed before the test: it changes the power, never the validity): its layers then weigh m_k w_{k,l}, and the
+law's groups are (m_k v, n_k c_{k,v}). Weights proportional to each key's expected lift maximise the sum's
+signal-to-noise ratio (the matched filter of :mod:`stillwatch.core.weighted`); e.g. a harvest split evenly over
+k named accounts put each account layer on 1/k of it, so the provider layer weighs k and each account 1. Each key's tuples are de-duplicated and
 filtered (split sharing, exclusions) under its own spec, exactly as :func:`stillwatch.mark.score_pairs` does.
 
 Why one sum and not the best of several tests: the keys are named in advance (the harvest's accounts, from
@@ -49,6 +53,7 @@ class LayerTuples:
     contexts: np.ndarray
     tokens: np.ndarray
     exclude_windows: np.ndarray | None = None
+    multiplier: int = 1  # the key's weight in the sum (an integer >= 1, fixed before the test)
 
 
 @dataclass(frozen=True)
@@ -81,14 +86,18 @@ def score_combined(layers: Sequence[LayerTuples], *, dedup: bool = True) -> Comb
         if x.spec.scheme != "tournament":
             raise InputError(f"a combined test adds fair-coin g-values: it needs tournament layers, got a "
                              f"{x.spec.scheme!r} layer for {x.key.key_id!r}")
+        m = x.multiplier
+        if not isinstance(m, (int, np.integer)) or isinstance(m, bool) or m < 1:
+            raise InputError(f"a layer's multiplier must be an integer >= 1, got {m!r} for {x.key.key_id!r}")
         ex = windows_to_hashes(x.exclude_windows, x.spec.context_width)
         folds, th = _select(x.contexts, x.tokens, x.spec, dedup, ex)
         k0, k1 = x.key.words
         r = _score_words(prf.prf_hashed(k0, k1, folds, th), x.spec, x.key, int(np.asarray(x.tokens).shape[0]))
         sc = x.spec.scorer
-        total += int(r.n_green)
-        top += r.n_scored * sc.per_tuple
-        groups += sc.coin_groups(r.n_scored)
-        rows.append({"key_id": x.key.key_id, "n_scored": r.n_scored, "score": int(r.n_green), "p_value": r.p_value})
+        total += int(m) * int(r.n_green)
+        top += int(m) * r.n_scored * sc.per_tuple
+        groups += [(int(m) * v, N) for v, N in sc.coin_groups(r.n_scored)]
+        rows.append({"key_id": x.key.key_id, "multiplier": int(m), "n_scored": r.n_scored, "score": int(r.n_green),
+                     "p_value": r.p_value})
     n_coins = sum(N for _, N in groups)
     return CombinedResult(coins_sf(total, groups), total, top, n_coins, tuple(rows))

@@ -344,7 +344,10 @@ def combined_test(make_pairs: Callable[[int], Pairs], spec: Any, key: Any, accou
     independent fair coins, and the summed weighted score has an exact lattice law. ``make_pairs(h)`` gives
     the tuples for context width h (each key's tuples de-duplicated under its own spec). The accounts must be
     named before the test (the harvest's accounts); a set chosen by looking at these scores is a search and
-    needs a correction for the number of sets tried. Returns the JSON-safe result (no key material)."""
+    needs a correction for the number of sets tried. With k > 1 accounts the provider layer weighs k and each
+    account layer 1 (fixed a priori: a harvest split evenly over the k accounts put each account's layer on 1/k
+    of it, and weights proportional to the expected lift maximise the sum's signal-to-noise; with k = 1 both
+    weigh 1). Returns the JSON-safe result (no key material)."""
     from stillwatch.mark import LayerTuples, score_combined
 
     names = list(dict.fromkeys(harvest_accounts))
@@ -354,14 +357,14 @@ def combined_test(make_pairs: Callable[[int], Pairs], spec: Any, key: Any, accou
         raise TraceError("the combined test needs the deployment's account layer spec and the master key")
     by_h: dict[int, Pairs] = {}
 
-    def part(sp, k):
+    def part(sp, k, m=1):
         h = sp.context_width
         if h not in by_h:
             by_h[h] = make_pairs(h)
         p = by_h[h]
-        return LayerTuples(sp, k, p.contexts, p.tokens, p.exclude)
+        return LayerTuples(sp, k, p.contexts, p.tokens, p.exclude, multiplier=m)
 
-    res = score_combined([part(spec, key)] + [part(account_spec, master.account_key(a)) for a in names])
+    res = score_combined([part(spec, key, len(names))] + [part(account_spec, master.account_key(a)) for a in names])
     return {"accounts": names, **res.to_dict()}
 
 
