@@ -70,8 +70,8 @@ def halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) 32-bit halves of the contiguous uint64 array ``x``, as uint32 views into it (writing ``low``
     writes x). ``x ^= x >> 32`` changes only the low half, to low ^ high: with the views that is one pass
     (``np.bitwise_xor(low, high, out=low)``) instead of a shift and a xor."""
-    v = x.view(np.uint32)
-    return (v[0::2], v[1::2]) if _LITTLE else (v[1::2], v[0::2])
+    v = x.view(np.uint32)  # [..., 2 n]: the last axis holds each word's two halves
+    return (v[..., 0::2], v[..., 1::2]) if _LITTLE else (v[..., 1::2], v[..., 0::2])
 
 
 def mix_into(x: np.ndarray, tmp: np.ndarray, hv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
