@@ -386,6 +386,11 @@ def test_harvest_account_layers_add_power_and_wrong_keys_stay_uniform(tiny):
 
 def test_harvest_accounts_need_tournament_layers_and_distinct_names(tiny):
     master = _key("master")
+    # the closed setting runs the same combined test on the suspect's generated answers
+    r = run_radioactivity(tiny, master, mark_config=TCFG, prompts=["what is x?", "say y"], harvest_accounts=["a", "b"],
+                          config=RadioactivityConfig(setting="closed", max_new_tokens=24))
+    assert r.setting == "closed" and r.combined["accounts"] == ["a", "b"]
+    assert [x["multiplier"] for x in r.combined["layers"]] == [2, 1, 1] and r.combined["layers"][0]["n_scored"] == r.n_scored
     with pytest.raises(InputError, match="needs tournament layers"):
         run_radioactivity(tiny, master, mark_config=CFG, prompts=["hi"], harvest_accounts=["a"])
     with pytest.raises(InputError, match="named twice"):
