@@ -198,7 +198,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
             "which_without_chat_ref": false_old}
 
 
-TESTS = [(label, label) for label, _, _ in VARIANTS] + [
+TESTS = [(label, label) for label, *_ in VARIANTS] + [
     ("nikolic", "Nikolic et al. 2025 (z / Fisher, Holm; raw mode, exact match; N queries)"),
     ("nikolic 2N", "Nikolic et al. 2025 on raw + chat answers pooled (2N queries, our budget)")]
 

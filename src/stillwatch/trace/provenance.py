@@ -305,8 +305,8 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
         agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
         if cfg.excess:
-            m, use = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
-            tests[f"excess/{mode}"] = excess_test(m, n_cand, use)
+            m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
+            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0))
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests

@@ -235,7 +235,7 @@ def _iut(n10: np.ndarray, n01: np.ndarray, answered: np.ndarray, n_candidates: i
     return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=wins + losses, wins=wins, losses=losses)
 
 
-def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mode: str = "prefix") -> tuple[np.ndarray, np.ndarray]:
+def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mode: str = "prefix") -> np.ndarray:
     """The suspect's agreement with each panel model *in excess of its own answer frequencies*, per pair of
     prompts: prompts ``2k`` and ``2k + 1`` form pair ``k`` (an odd last prompt is left out), and
 
@@ -244,48 +244,46 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     (``a`` = :func:`agreement`, ``s`` the suspect's answers, ``p_j`` panel model j's): agreement on the pair's
     own prompts minus agreement with the answers swapped between them. ``m`` lies in -2..2 and its mean is
     twice (agreement on the same prompt) - (agreement on independent prompts), the excess over the product of
-    the suspect's and the model's answer frequencies. A suspect answering one string to every prompt has
-    ``m = 0`` exactly, whatever its answer; so has, on average, any suspect whose answers do not depend on
-    the prompt. ``usable[k, j]``: model j answered both prompts of pair k informatively (from the panel's
-    ``usable`` [P, M] mask, default all). Returns (m [K, M] int, usable [K, M] bool)."""
+    the suspect's and the model's answer frequencies. A panel answer that is not ``usable[i, j]`` (uninformative,
+    see :func:`informative`; default all usable) agrees with nothing, in the matched and the swapped term alike.
+    A suspect answering one string to every prompt has ``m = 0`` exactly, whatever its answer (the matched and
+    swapped terms are the same two comparisons); so has, on average, any suspect whose answers do not depend on
+    the prompt. Returns m [K, M] (int)."""
     s = list(suspect)
     n = len(s) // 2 * 2
     if not panel:
         raise InputError("the panel holds no model")
+    cols = [list(p)[:n] for p in panel]
+    use = np.ones((n, len(cols)), bool) if usable is None else np.asarray(usable, dtype=bool)[:n]
     swapped = [s[i ^ 1] for i in range(n)]  # the partner's answer: 0<->1, 2<->3, ...
-    matched = agreement_matrix(s[:n], [list(p)[:n] for p in panel], mode=mode).astype(np.int64)  # [n, M]
-    crossed = agreement_matrix(swapped, [list(p)[:n] for p in panel], mode=mode).astype(np.int64)  # [n, M]
-    k, m_models = n // 2, len(panel)
-    m = (matched - crossed).reshape(k, 2, m_models).sum(axis=1)  # [K, M]
-    use = np.ones((n, m_models), bool) if usable is None else np.asarray(usable, dtype=bool)[:n]
-    return m, use.reshape(k, 2, m_models).all(axis=1)
+    matched = (agreement_matrix(s[:n], cols, mode=mode) & use).astype(np.int64)  # [n, M]
+    crossed = (agreement_matrix(swapped, cols, mode=mode) & use).astype(np.int64)  # [n, M]
+    return (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
 
 
-def excess_test(m: np.ndarray, n_candidates: int, usable: np.ndarray | None = None) -> PanelTest:
-    """The excess statistic: per pair of panel models (c, r) the exact sign test on the prompt pairs where
-    both answered informatively, of d_k = m[k, c] - m[k, r] (:func:`excess_scores`); the candidate's p-value
-    is the largest over its rivals (intersection-union, as :func:`panel_test`). The pairs of prompts are
-    disjoint and the prompts i.i.d., so the d_k are i.i.d. and, given the number of non-zero d_k, the count
-    of positive ones is Binomial with q = P(d > 0 | d != 0). Null of (c, r):
+def excess_test(m: np.ndarray, n_candidates: int, answered: np.ndarray | None = None) -> PanelTest:
+    """The excess statistic: per pair of panel models (c, r) the exact sign test, over the prompt pairs, of
+    d_k = m[k, c] - m[k, r] (:func:`excess_scores`); the candidate's p-value is the largest over its rivals
+    (intersection-union, as :func:`panel_test`; a model that ``answered`` nothing informative in this mode is
+    no rival). The pairs of prompts are disjoint and the prompts i.i.d., so the d_k are i.i.d. and, given the
+    number of non-zero d_k, the count of positive ones is Binomial with q = P(d > 0 | d != 0). Null of (c, r):
 
         H0x(c, r): on a random pair of prompts, the suspect's excess agreement favours c no more often than r,
                    P(d > 0) <= P(d < 0);
 
     a suspect whose answers do not depend on the prompt satisfies it with equality (swapping its two answers
-    flips the sign of d, and the swap does not change their distribution), and a constant one has d = 0 on
-    every pair: it can never reject. ``rate[j]`` = mean of m[:, j] / 2 over j's usable pairs (the excess
-    agreement). Requires >= 2 panel columns."""
+    turns d into -d, and the swap does not change their joint distribution), and a constant one has d = 0 on
+    every pair: it can never reject. ``rate[j]`` = mean of m[:, j] / 2 (the excess agreement). Requires >= 2
+    panel columns."""
     m = np.asarray(m, dtype=np.int64)
     if m.ndim != 2 or m.shape[1] < 2:
         raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {m.shape}")
     if not 1 <= n_candidates <= m.shape[1]:
         raise InputError(f"n_candidates must be in 1..{m.shape[1]}, got {n_candidates}")
-    use = np.ones(m.shape, bool) if usable is None else np.asarray(usable, dtype=bool)
     d = m[:, :, None] - m[:, None, :]  # [K, M, M]
-    both = use[:, :, None] & use[:, None, :]  # [K, M, M]
-    n10 = ((d > 0) & both).sum(axis=0)  # [M, M]
-    rate = (m * use).sum(axis=0) / np.maximum(use.sum(axis=0), 1) / 2
-    return _iut(n10, n10.T, use.any(axis=0), n_candidates, rate)
+    n10 = (d > 0).sum(axis=0)  # [M, M]
+    ans = np.ones(m.shape[1], bool) if answered is None else np.asarray(answered, dtype=bool)
+    return _iut(n10, n10.T, ans, n_candidates, m.mean(axis=0) / 2 if m.shape[0] else np.zeros(m.shape[1]))
 
 
 def gate_combine(p_agree, p_excess) -> np.ndarray:
