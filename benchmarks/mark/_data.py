@@ -259,6 +259,28 @@ def marked_answers(quick: bool = False, n: int | None = None, only: str | None =
     return rows
 
 
+def speed_texts(quick: bool) -> list[np.ndarray]:
+    """SmolLM2 answers (the same ids for every detector), longest first: the shared unwatermarked set
+    (what detection costs does not depend on whether the text carries the watermark)."""
+    rows = plain_answers(quick)
+    t = [np.asarray(r["ids"], dtype=np.int64) for r in rows if len(r["ids"]) >= 50]
+    return sorted(t, key=len, reverse=True)
+
+
+def median_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Median of x and its distribution-free interval: order statistics (k, n - k + 1) with
+    P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2 (the sign-test interval; no normality assumed)."""
+    from scipy import stats as sstats
+
+    x = np.sort(np.asarray(x, dtype=np.float64))
+    n = x.shape[0]
+    k = int(sstats.binom.ppf((1 - confidence) / 2, n, 0.5))  # P(B <= k - 1) <= alpha / 2 for this k
+    while k > 0 and sstats.binom.cdf(k - 1, n, 0.5) > (1 - confidence) / 2:
+        k -= 1
+    k = max(k, 1)
+    return float(np.median(x)), float(x[k - 1]), float(x[n - k])
+
+
 # ---------------------------------------------------------------------------------------------- human text
 def _docstrings_under(root: Path, skip_top: tuple[str, ...] = ()) -> list[str]:
     """Distinct docstrings (modules, classes, functions) of the .py files under ``root``, in path order,

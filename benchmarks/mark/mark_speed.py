@@ -24,16 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
 import _data as data  # noqa: E402  (this part's shared data)
+from _data import median_ci  # noqa: E402
+from _data import speed_texts as _texts  # noqa: E402
 
 from stillwatch.mark import MarkConfig, Marker, attribute_ids, detect_ids  # noqa: E402
-
-
-def _texts(quick: bool) -> list[np.ndarray]:
-    """SmolLM2 answers (the same ids for every detector), longest first: the shared unwatermarked set
-    (what detection costs does not depend on whether the text carries the watermark)."""
-    rows = data.plain_answers(quick)
-    t = [np.asarray(r["ids"], dtype=np.int64) for r in rows if len(r["ids"]) >= 50]
-    return sorted(t, key=len, reverse=True)
 
 
 def detect_batch(texts: list[np.ndarray], spec, key) -> np.ndarray:
@@ -169,20 +163,6 @@ def bench_overhead(batch: int, new_tokens: int, rounds: int) -> dict:
             "ab_overhead": float(np.median(per_step_mark) / np.median(per_step_plain) - 1.0),
             "inside_share": float(np.median(inside)), "plain_tps": float(np.median(batch / per_step_plain)),
             "steps_plain": plain_steps, "steps_mark": mark_steps}
-
-
-def median_ci(x, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Median of x and its distribution-free interval: order statistics (k, n - k + 1) with
-    P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2 (the sign-test interval; no normality assumed)."""
-    from scipy import stats as sstats
-
-    x = np.sort(np.asarray(x, dtype=np.float64))
-    n = x.shape[0]
-    k = int(sstats.binom.ppf((1 - confidence) / 2, n, 0.5))  # P(B <= k - 1) <= alpha / 2 for this k
-    while k > 0 and sstats.binom.cdf(k - 1, n, 0.5) > (1 - confidence) / 2:
-        k -= 1
-    k = max(k, 1)
-    return float(np.median(x)), float(x[k - 1]), float(x[n - k])
 
 
 def bench_per_text_ratio(texts: list[np.ndarray], rounds: int) -> dict:

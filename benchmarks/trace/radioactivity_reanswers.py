@@ -69,7 +69,7 @@ class Study:
 
     def __init__(self, args, log) -> None:
         from stillwatch.distill.prompts import generate_prompts
-        from stillwatch.mark import MarkConfig, MasterKey
+        from stillwatch.mark import MarkConfig, Marker, MasterKey
         from stillwatch.models import load_backend
 
         self.args, self.log = args, log
@@ -78,8 +78,11 @@ class Study:
         prompts = [p.prompt for p in generate_prompts(48, seed=PROMPT_SEED)]
         gen = dict(max_new_tokens=NEW_TOKENS, seed=17, temperature=TEMPERATURE, batch_size=32)
         self.plain = data.generate_cached("fr-plain", prompts, None, watermark=False, **gen)
+        vocab = data.backend().vocab_size
+        # the frontier's generation path (a Marker processor per batch), so the cache names the same answers
         self.marked = data.generate_cached(_slug("tournament h2 16+16 interleaved, 128 candidates (default)"), prompts, ACCOUNT,
-                                           cache_id(self.cfg), **gen)
+                                           cache_id(self.cfg), **gen,
+                                           processor_factory=lambda: Marker(self.mk, ACCOUNT, self.cfg, vocab_size=vocab).hf_processor())
         self.harvest_prompts = prompts
         seen = set(prompts)
         fresh = [p.prompt for p in generate_prompts(2 * args.fresh + 64, seed=FRESH_SEED)]
@@ -169,6 +172,14 @@ class Study:
         res, _ = score(pairs, self.cfg.provider_spec(), master.provider_key(), curve_points=0)
         return float(res.p_value), int(res.n_scored)
 
+    def p_combined(self, pairs, master) -> float:
+        """The provider layer and the harvest account's layer (ACCOUNT, the account the harvest went through) of
+        ``master`` in one exact test (trace radioactivity --harvest-account)."""
+        from stillwatch.trace.radioactivity import combined_test
+
+        return float(combined_test(lambda h: pairs, self.cfg.provider_spec(), master.provider_key(), self.cfg.account_spec(ACCOUNT),
+                                   master, [ACCOUNT])["p_value"])
+
     def row(self, kind: str, n: int, sus: dict, ctl: dict | None) -> list:
         from scipy.stats import kstest
 
@@ -178,21 +189,26 @@ class Study:
         p, n_scored = self.p_value(pairs, self.mk)
         p_nh, n_nh = self.p_value(self.pairs(sus, n, no_harvest=True), self.mk)
         wrong = np.array([self.p_value(pairs, k)[0] for k in self.wrong])
+        pc = self.p_combined(pairs, self.mk)
+        wrong_c = np.array([self.p_combined(pairs, k) for k in self.wrong])
         rows, _ = attribute(pairs, self.cfg.account_spec("x"), self.mk, self.accounts)
         best = min(rows, key=lambda r: r["p_value"])
-        ctl_p = "-"
+        ctl_p = ctl_c = "-"
         if ctl is not None and len(ctl["texts"]) >= n:
-            cp, cn = self.p_value(self.pairs(ctl, n), self.mk)
-            ctl_p = f"{cp:.3g} ({cn})"
+            ctl_pairs = self.pairs(ctl, n)
+            cp, cn = self.p_value(ctl_pairs, self.mk)
+            ctl_p, ctl_c = f"{cp:.3g} ({cn})", f"{self.p_combined(ctl_pairs, self.mk):.3g}"
         tokens = sum(len(s) - f for s, f in sus["texts"][:n])
         return [kind, n, tokens, n_scored, f"{p:.3g}", f"{p_nh:.3g} ({n_nh})", ctl_p,
                 f"{np.median(wrong):.2f} / {wrong.min():.3g} / {kstest(wrong, 'uniform').pvalue:.2f}",
-                f"{best['account']} ({best['corrected_p_value']:.2g})"]
+                f"{best['account']} ({best['corrected_p_value']:.2g})", f"{pc:.3g}", ctl_c,
+                f"{np.median(wrong_c):.2f} / {wrong_c.min():.3g} / {kstest(wrong_c, 'uniform').pvalue:.2f}"]
 
 
 HEADERS = ["prompt set", "re-answers", "answer tokens", "distinct tuples scored", "p (right key)",
            "p, harvest windows excluded (tuples)", "control student p (tuples)",
-           "wrong keys: median / min / KS p", "best of 100 accounts (Šidák p)"]
+           "wrong keys: median / min / KS p", "best of 100 accounts (Šidák p)",
+           f"combined p: provider + {ACCOUNT}'s layer", "control combined p", "wrong keys combined: median / min / KS p"]
 
 
 def write(study: Study, rows: list[list], t_all: float) -> None:
@@ -207,7 +223,11 @@ def write(study: Study, rows: list[list], t_all: float) -> None:
         f"nested prefixes of one set per row. Scoring: open-model differential test against the float32 base (provider layer, "
         f"weighted score, the default), prompt windows excluded, tuples de-duplicated. 'harvest windows excluded': every 3-window "
         f"of the 48 harvested answers excluded too (conservative). Wrong keys: {a.wrong_keys} fixed random master keys on the "
-        f"suspect's tuples (KS test against U(0, 1)). Control: the control student on its own re-answers to the same prompts.\n"
+        f"suspect's tuples (KS test against U(0, 1)). Control: the control student on its own re-answers to the same prompts. "
+        f"Combined: the provider layer and the harvest account {ACCOUNT}'s layer (the account the harvest went through, "
+        f"its key derived from the master key) in one exact test over the same tuples (`trace radioactivity --harvest-account`; "
+        f"H0: the suspect is independent of both keys, so 32 fair coins per distinct tuple, weighted); wrong master keys "
+        f"use their own provider and {ACCOUNT} keys.\n"
         "- cost: {:.2f} CPU-s per re-answer, median over the chunks of 48 (range {:.2f}-{:.2f}, with the machine's load): generation "
         "+ two teacher-forced passes, suspect and base, one torch thread; ".format(*study.cpu_per_reanswer())
         + f"total runtime of this invocation {time.perf_counter() - t_all:.0f}s (re-answers cached across invocations)\n\n" + data.md_table(HEADERS, rows) + "\n")

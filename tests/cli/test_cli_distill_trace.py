@@ -55,8 +55,18 @@ def test_mark_generate_output_is_read_by_train_trace_and_detect(tmp_path, cli):
     assert cli("distill", "train", "--transcripts", out, "--student", "tiny", "--out", tmp_path / "s", "--epochs", "1",
                "--json").ok().json()["n_train"] >= 4
     res = cli("trace", "radioactivity", "--suspect", tmp_path / "s", "--master-key", key, "--transcripts", out,
-              "--max-new-tokens", "8", "--json").ok().json()
+              "--max-new-tokens", "8", "--harvest-account", "acct-9", "--harvest-account", "acct-1", "--json").ok().json()
     assert [a["account"] for a in res["accounts"]] == ["acct-9"]
+    # the provider layer and the two named accounts' layers in one test (the default watermark: 16 layers per key)
+    comb = res["combined"]
+    assert comb["accounts"] == ["acct-9", "acct-1"] and [x["key_id"] for x in comb["layers"]] == ["provider", "account:acct-9", "account:acct-1"]
+    assert comb["n_coins"] == 3 * 16 * res["n_scored"] and 0 <= comb["p_value"] <= 1
+    assert [x["multiplier"] for x in comb["layers"]] == [2, 1, 1]  # two accounts: the provider layer weighs 2
+    cli("trace", "radioactivity", "--suspect", tmp_path / "s", "--master-key", key, "--transcripts", out,
+        "--harvest-account", "acct-9", "--harvest-account", "acct-9").user_error("named twice")
+    text = cli("trace", "radioactivity", "--suspect", tmp_path / "s", "--master-key", key, "--transcripts", out,
+               "--max-new-tokens", "8", "--harvest-account", "acct-9").ok().out
+    assert "provider + 1 harvest account layer(s) (acct-9): p = " in text
     det = [json.loads(x) for x in cli("mark", "detect", "--master-key", key, "--input", out, "--model", "tiny", "--json").ok().out.splitlines()]
     assert len(det) == 6 and all("error" not in d for d in det), det
 

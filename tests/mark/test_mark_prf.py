@@ -64,6 +64,15 @@ def test_mix_into_is_mix_in_place():
     assert prf.mix_into(y, np.empty_like(y)) is y
     np.testing.assert_array_equal(y, want)
     assert int(prf.mix_into(np.array([1], dtype=np.uint64), np.empty(1, dtype=np.uint64))[0]) == 0x08AED0390BD5BAE2
+    # with the halves made once and reused over three mixes (detection's per-text path): the same words
+    z = x.copy()
+    hv, tmp = prf.halves(z), np.empty_like(z)
+    for _ in range(3):
+        prf.mix_into(z, tmp, hv)
+    np.testing.assert_array_equal(z, prf.mix(prf.mix(want)))
+    lo, hi = prf.halves(x.copy())  # the halves are the word's low and high 32 bits
+    np.testing.assert_array_equal(lo.astype(np.uint64), x & np.uint64(0xFFFFFFFF))
+    np.testing.assert_array_equal(hi.astype(np.uint64), x >> np.uint64(32))
 
 
 def test_inputs_not_mutated():

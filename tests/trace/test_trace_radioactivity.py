@@ -319,3 +319,82 @@ def test_reanswer_rounds_answer_each_prompt_again_with_new_seeds(tiny):
         RadioactivityConfig(reanswer_rounds=0)
     with pytest.raises(InputError, match="reanswer_temperature must be > 0"):
         RadioactivityConfig(reanswer_temperature=0.0)
+
+
+# ------------------------------------------------------------------------------------------- combined layers
+TCFG = MarkConfig.default()  # tournament h = 2, 16 + 16 layers, weighted: the deployed default
+
+
+class TournamentSuspect:
+    """Wraps a local backend; at a fraction ``rate`` of positions (seeded) its argmax is, of 4 seeded random
+    byte tokens, the one with the largest summed score under ``master``'s provider key and the account keys of
+    ``accounts`` for the last two ids — a student of a harvest that went through those accounts."""
+
+    def __init__(self, inner, master, accounts=(), rate=0.3):
+        self.inner, self.rate = inner, rate
+        self.name, self.tokenizer_id, self.vocab_size, self.local = "tournament-suspect", inner.tokenizer_id, inner.vocab_size, True
+        self.layers = [(TCFG.provider_spec(), master.provider_key())] + [(TCFG.account_spec(a), master.account_key(a)) for a in accounts]
+
+    def next_token_argmax(self, seqs, batch_size=16):
+        from stillwatch.core import prf
+
+        base = self.inner.next_token_argmax(seqs, batch_size=batch_size)
+        rng = np.random.default_rng(1)
+        out = []
+        for ids, b in zip(seqs, base):
+            ids = np.asarray(ids, dtype=np.int64)
+            ctx = np.stack([np.concatenate([[0], ids[:-1]]), ids], axis=1)  # [T, 2]: the two ids ending at t
+            cands = rng.integers(32, 127, size=(ids.shape[0], 4))  # [T, 4]
+            score = sum(np.stack([sp.scorer.stat(prf.prf(*k.words, ctx, cands[:, j])) for j in range(4)], axis=1)
+                        for sp, k in self.layers)  # [T, 4]
+            use = rng.random(ids.shape[0]) < self.rate
+            out.append(np.where(use, cands[np.arange(ids.shape[0]), score.argmax(axis=1)], b))
+        return out
+
+
+def test_harvest_account_layers_add_power_and_wrong_keys_stay_uniform(tiny):
+    """The attacker harvested through acct-002: its student prefers tuples scored high under the provider key
+    and acct-002's key. Provider + acct-002 in one test: far stronger than the provider layer alone; the same
+    suspect tested with 30 wrong master keys (provider and acct-002 keys all wrong): uniform p-values; naming
+    an account the harvest did not use dilutes the evidence but stays valid."""
+    from stillwatch.trace.radioactivity import combined_test, open_model_pairs
+
+    master = _key("master")
+    suspect = TournamentSuspect(tiny, master, accounts=("acct-002",), rate=0.3)
+    texts, wm_tok = _texts(4, 5, length=100), tiny.tokenizer_id  # few tuples: each exact law costs O(n^2)
+    r = open_model_test(suspect, texts, TCFG.provider_spec(), master.provider_key(), watermark_tokenizer_id=wm_tok,
+                        account_spec=TCFG.account_spec("x"), master=master, harvest_accounts=["acct-002"])
+    c = r.combined
+    assert c["accounts"] == ["acct-002"] and [x["key_id"] for x in c["layers"]] == ["provider", "account:acct-002"]
+    assert c["layers"][0]["p_value"] == pytest.approx(r.p_value, rel=1e-12) and c["n_coins"] == 2 * 16 * r.n_scored
+    assert c["p_value"] < 1e-6 and c["p_value"] < r.p_value / 100
+    assert r.to_dict()["combined"]["p_value"] == c["p_value"]
+    # the same tuples, other keys (the suspect's predictions computed once)
+    pairs = open_model_pairs(suspect.next_token_argmax([t.ids.tolist() for t in texts]), texts, 2, exclude_answers=False)
+    comb = lambda p, mk, acc: combined_test(lambda h: p, TCFG.provider_spec(), mk.provider_key(), TCFG.account_spec("x"),  # noqa: E731
+                                            mk, acc)["p_value"]
+    assert comb(pairs, master, ["acct-002"]) == pytest.approx(c["p_value"], rel=1e-12)
+    assert comb(pairs, master, ["acct-002", "acct-005"]) > c["p_value"]  # an unused account adds only noise
+    ps = [comb(pairs, _key(f"wrong-{i}"), ["acct-002"]) for i in range(30)]
+    assert stats.kstest(ps, "uniform").pvalue > 1e-3 and min(ps) > 1e-3
+    # a control model (key-independent predictions) with the right keys: uniform over keys as well
+    toks = np.random.default_rng(9).integers(32, 127, pairs.n)  # seeded, never looked at a key
+    control = type(pairs)(pairs.contexts, toks, pairs.exclude, pairs.n_texts)
+    ctl = [comb(control, _key(f"control-{i}"), ["acct-002", "acct-003"]) for i in range(30)]
+    assert stats.kstest(ctl, "uniform").pvalue > 1e-3
+
+
+def test_harvest_accounts_need_tournament_layers_and_distinct_names(tiny):
+    master = _key("master")
+    # the closed setting runs the same combined test on the suspect's generated answers
+    r = run_radioactivity(tiny, master, mark_config=TCFG, prompts=["what is x?", "say y"], harvest_accounts=["a", "b"],
+                          config=RadioactivityConfig(setting="closed", max_new_tokens=24))
+    assert r.setting == "closed" and r.combined["accounts"] == ["a", "b"]
+    assert [x["multiplier"] for x in r.combined["layers"]] == [2, 1, 1] and r.combined["layers"][0]["n_scored"] == r.n_scored
+    with pytest.raises(InputError, match="needs tournament layers"):
+        run_radioactivity(tiny, master, mark_config=CFG, prompts=["hi"], harvest_accounts=["a"])
+    with pytest.raises(InputError, match="named twice"):
+        run_radioactivity(tiny, master, mark_config=TCFG, prompts=["hi"], harvest_accounts=["a", "a"])
+    no_account = MarkConfig(provider=TCFG.provider, account=None, order=TCFG.order, candidates=TCFG.candidates)
+    with pytest.raises(InputError, match="no account layer"):
+        run_radioactivity(tiny, master, mark_config=no_account, prompts=["hi"], harvest_accounts=["a"])

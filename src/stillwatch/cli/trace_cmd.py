@@ -21,6 +21,7 @@ def radioactivity_cmd(
     base: str = typer.Option(None, "--base", help="The model the suspect is believed to be fine-tuned from (smollm2 or a directory): differential test, exact and far more powerful."),
     reference: Path = typer.Option(None, "--reference", help="Unwatermarked transcripts (a --no-watermark harvest) for --scoring reference."),
     accounts: Path = typer.Option(None, "--accounts", help="File with one account id per line to test (default: the transcripts' accounts)."),
+    harvest_account: list[str] = typer.Option(None, "--harvest-account", help="An account the harvest went through (repeat for several; from the ledger or the guard's findings, named before the test): its account layer joins the provider layer in one exact test (more coins per tuple; tournament watermarks)."),
     teacher: str = typer.Option(None, "--teacher", help="Teacher whose tokenizer re-tokenizes a foreign suspect's answers (default: from transcripts)."),
     max_texts: int = typer.Option(512, "--max-texts", min=1, max=1_000_000, help="Scoring texts (open) or prompts (closed) to use."),
     max_new_tokens: int = typer.Option(128, "--max-new-tokens", min=1, max=4096, help="Closed setting: tokens per answer."),
@@ -48,6 +49,10 @@ def radioactivity_cmd(
     cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, temperature=temperature,
                               reanswer_tokens=reanswer_tokens, reanswer_temperature=reanswer_temperature,
                               reanswer_rounds=reanswer_rounds, seed=seed, alpha=alpha)
+    if harvest_account and len(set(harvest_account)) != len(harvest_account):
+        from stillwatch.errors import InputError
+
+        raise InputError("a --harvest-account is named twice: its layer would be counted twice")
     master = MasterKey.load(master_key)
     acc = read_accounts(accounts) if accounts is not None else None
     if plot is not None:
@@ -67,7 +72,8 @@ def radioactivity_cmd(
     with progress_bar(f"{setting}-model test: the suspect answers", n_gen) as update:
         result = run_radioactivity(s_backend, master, transcripts=records, config=cfg, accounts=acc, teacher=t_backend,
                                    teacher_loader=load_backend, reference=refs, base=b_backend, prompts=prompts,
-                                   progress=update, mark_config=MarkConfig.load(watermark_config) if watermark_config else None)
+                                   progress=update, mark_config=MarkConfig.load(watermark_config) if watermark_config else None,
+                                   harvest_accounts=harvest_account or ())
     d = result.to_dict()
     if plot is not None:
         from stillwatch.trace.plots import plot_curve
@@ -83,6 +89,11 @@ def radioactivity_cmd(
     verdict = "RADIOACTIVE" if result.p_value <= alpha else "no evidence"
     con.print(f"[bold]{setting}-model radioactivity[/] of {suspect}: p = {result.p_value:.3g} over {result.n_scored} "
               f"distinct tuples ({result.n_green} green, gamma = {result.gamma}) -> [bold]{verdict}[/] at alpha = {alpha}")
+    if result.combined is not None:
+        c = result.combined
+        verdict = "RADIOACTIVE" if c["p_value"] <= alpha else "no evidence"
+        con.print(f"[bold]provider + {len(c['accounts'])} harvest account layer(s)[/] ({', '.join(c['accounts'])}): "
+                  f"p = {c['p_value']:.3g} over {c['n_coins']} fair coins -> [bold]{verdict}[/] at alpha = {alpha}")
     if result.accounts:
         t = Table("account", "p_value", "corrected", "present")
         for row in sorted(result.accounts, key=lambda r: r["p_value"])[:20]:

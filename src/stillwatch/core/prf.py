@@ -24,6 +24,8 @@ modulo 2**64 identically on every platform, which is what makes the outputs stab
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 PRF_VERSION = "swprf1"
@@ -61,19 +63,30 @@ def _mix_array(x: np.ndarray) -> np.ndarray:
     return y
 
 
-def mix_into(x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """:func:`mix` of the uint64 array ``x`` computed in place (``x`` is overwritten and returned); ``tmp``
-    is scratch space of x's shape and dtype. The same eight operations as :func:`mix` without allocating:
-    detection's per-text path runs three mixes on arrays of a few hundred words, where allocation costs as
-    much as the arithmetic."""
-    np.right_shift(x, _S32, out=tmp)
-    x ^= tmp
+_LITTLE = sys.byteorder == "little"
+
+
+def halves(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) 32-bit halves of the contiguous uint64 array ``x``, as uint32 views into it (writing ``low``
+    writes x). ``x ^= x >> 32`` changes only the low half, to low ^ high: with the views that is one pass
+    (``np.bitwise_xor(low, high, out=low)``) instead of a shift and a xor."""
+    v = x.view(np.uint32)  # [..., 2 n]: the last axis holds each word's two halves
+    return (v[..., 0::2], v[..., 1::2]) if _LITTLE else (v[..., 1::2], v[..., 0::2])
+
+
+def mix_into(x: np.ndarray, tmp: np.ndarray, hv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`mix` of the contiguous uint64 array ``x`` computed in place (``x`` is overwritten and returned);
+    ``tmp`` is scratch space of x's shape and dtype, ``hv`` x's :func:`halves` (made here when None). The same
+    result as :func:`mix` in six passes and no allocation: the two ``x ^= x >> 32`` steps as one half-word xor
+    each. Detection's per-text path runs three mixes on arrays of a few hundred words, where the number of
+    numpy calls, not the words, sets the cost."""
+    lo, hi = hv if hv is not None else halves(x)
+    np.bitwise_xor(lo, hi, out=lo)  # x ^= x >> 32
     x *= M1
     np.right_shift(x, _S29, out=tmp)
     x ^= tmp
     x *= M2
-    np.right_shift(x, _S32, out=tmp)
-    x ^= tmp
+    np.bitwise_xor(lo, hi, out=lo)  # x ^= x >> 32
     return x
 
 
@@ -137,14 +150,16 @@ def prf_hashed(k0: np.uint64, k1: np.uint64, folds: np.ndarray, tok_hash: np.nda
     return mix(mix(folds ^ k0) ^ tok_hash ^ k1)
 
 
-def prf_hashed_into(k0: np.uint64, k1: np.uint64, folds: np.ndarray, tok_hash: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """:func:`prf_hashed` computed in place in ``folds`` (overwritten and returned; ``tmp``: scratch of its
-    shape), for detection's per-text path: no allocation."""
+def prf_hashed_into(k0: np.uint64, k1: np.uint64, folds: np.ndarray, tok_hash: np.ndarray, tmp: np.ndarray,
+                    hv: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """:func:`prf_hashed` computed in place in the contiguous ``folds`` (overwritten and returned; ``tmp``: scratch
+    of its shape; ``hv``: its :func:`halves`, made here when None), for detection's per-text path: no allocation."""
+    hv = hv if hv is not None else halves(folds)
     folds ^= k0
-    mix_into(folds, tmp)
+    mix_into(folds, tmp, hv)
     folds ^= tok_hash
     folds ^= k1
-    return mix_into(folds, tmp)
+    return mix_into(folds, tmp, hv)
 
 
 def prf(k0, k1, contexts: np.ndarray, tokens: np.ndarray) -> np.ndarray:

@@ -28,10 +28,13 @@ so its distribution is the convolution of the scaled binomials v X_v. :class:`We
 exactly (every term non-negative, no FFT: relative precision is kept far into the tail) and returns
 P(S >= s), the exact p-value. Weights all 1 give back Binomial(n depth, 1/2), the count score.
 
-All functions are pure except :class:`WeightedNull`'s cache of computed null distributions (per n).
+All functions are pure except :class:`WeightedNull`'s cache of computed null distributions (per n) and the kept
+laws of :func:`coins_sf` (per law).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from scipy import special
@@ -75,6 +78,51 @@ def _conv_scaled(a: np.ndarray, b: np.ndarray, v: int) -> np.ndarray:
     return out
 
 
+def lattice_pmf(groups) -> np.ndarray:
+    """pmf of S = sum_v v X_v over 0 .. sum_v v N_v, with X_v ~ Binomial(N_v, 1/2) independent, for ``groups``
+    ((v, N_v), ...) (integer weights v >= 1, coin counts N_v >= 0; a weight may appear more than once, its
+    counts add). Every term non-negative: relative precision is kept far into the tail."""
+    merged: dict[int, int] = {}
+    for v, N in groups:
+        if int(v) < 1 or int(N) < 0:
+            raise ValueError(f"a coin group needs weight >= 1 and count >= 0, got ({v}, {N})")
+        merged[int(v)] = merged.get(int(v), 0) + int(N)
+    pmf = np.ones(1)
+    for v in sorted(merged):
+        if merged[v]:
+            pmf = _conv_scaled(pmf, _binom_pmf(merged[v]), v)
+    return pmf
+
+
+def _merged(groups) -> tuple[tuple[int, int], ...]:
+    """``groups`` with the counts of equal weights added, sorted by weight, empty groups dropped."""
+    m: dict[int, int] = {}
+    for v, N in groups:
+        m[int(v)] = m.get(int(v), 0) + int(N)
+    return tuple((v, m[v]) for v in sorted(m) if m[v])
+
+
+@functools.lru_cache(maxsize=64)
+def _lattice_sf(merged: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """P(S >= s) for s = 0 .. max of the law :func:`lattice_pmf` names (read-only). Kept per law: scoring the same
+    tuples with other keys (wrong keys, a control) asks for the same law, and building it costs O(len N)."""
+    sf = np.minimum(np.cumsum(lattice_pmf(merged)[::-1])[::-1], 1.0)  # smallest terms first
+    sf[0] = 1.0
+    sf.setflags(write=False)
+    return sf
+
+
+def coins_sf(s: int, groups) -> float:
+    """Exact P(S >= s) for S = sum_v v X_v, X_v ~ Binomial(N_v, 1/2) independent (:func:`lattice_pmf`): the
+    p-value of a weighted count of fair coins that come from several keys at once (e.g. a provider layer and
+    the account layers of named accounts, each a sum of its own tuples' weighted g-values)."""
+    s = int(s)
+    if s <= 0:
+        return 1.0
+    sf = _lattice_sf(_merged(groups))
+    return 0.0 if s >= sf.shape[0] else float(sf[s])
+
+
 class WeightedNull:
     """Exact null distribution of the weighted score (equation (2)) for fixed integer weights.
 
@@ -97,9 +145,7 @@ class WeightedNull:
             raise ValueError(f"n must be >= 0, got {n}")
         sf = self._sf.get(n)
         if sf is None:
-            pmf = np.ones(1)
-            for v, c in self._groups:
-                pmf = _conv_scaled(pmf, _binom_pmf(n * c), v)
+            pmf = lattice_pmf((v, n * c) for v, c in self._groups)
             sf = np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
             sf[0] = 1.0
             self._sf[n] = sf
@@ -164,14 +210,24 @@ class TournamentScorer:
         calls, not words, cost: per 16 layers the low 16 bits (a truncating cast) looked up in
         :meth:`chunk_tables` and summed as a dot product with ones (an integer dot: exact, and without the
         ufunc-reduction machinery a ``sum`` call pays), three calls for depth <= 16."""
+        tabs = self._tables if self._tables is not None else self.chunk_tables()
         n = u.shape[0]
         if self._ones.shape[0] < n:
             self._ones = np.ones(max(n, 2 * self._ones.shape[0]), dtype=np.int64)
         ones = self._ones[:n]
+        if len(tabs) == 1:  # depth <= 16 (the default): no shift, no loop
+            return int(tabs[0][1][u.astype(np.uint16)].dot(ones))
         s = 0
-        for shift, tab in self.chunk_tables():
+        for shift, tab in tabs:
             s += int(tab[(u >> shift if shift else u).astype(np.uint16)].dot(ones))
         return s
+
+    def coin_groups(self, n: int) -> tuple[tuple[int, int], ...]:
+        """The null law of the score of n distinct tuples as (weight v, fair coins with that weight) pairs
+        (:func:`lattice_pmf`): (1, n depth) for the count score, (v, n c_v) per distinct weight otherwise."""
+        if self.null is None:
+            return ((1, int(n) * self.depth),)
+        return tuple((v, int(n) * c) for v, c in self.null._groups)
 
     def pvalue(self, s, n):
         """Exact P(S >= s) under H0 for summed scores s of n distinct tuples (vectorised)."""

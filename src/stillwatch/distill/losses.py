@@ -39,7 +39,7 @@ def sequence_kd_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor
         raise ValueError(f"logits must be [B, T, V] and labels [B, T]; got {tuple(logits.shape)} and {tuple(labels.shape)}")
     mask = labels != IGNORE_INDEX  # [B, T]
     safe = labels.clamp_min(0)  # [B, T]
-    nll = -torch.log_softmax(logits.float(), dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # [B, T]
+    nll = -torch.log_softmax(_wide(logits), dim=-1).gather(-1, safe.unsqueeze(-1)).squeeze(-1)  # [B, T]
     return _masked_mean(nll, mask)
 
 
@@ -52,8 +52,8 @@ def forward_kl_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
     _check_pair(student_logits, teacher_logits, mask)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    log_q = torch.log_softmax(student_logits.float() / temperature, dim=-1)  # student [B, T, V]
-    log_p = torch.log_softmax(teacher_logits.float() / temperature, dim=-1)  # teacher [B, T, V]
+    log_q = torch.log_softmax(_wide(student_logits) / temperature, dim=-1)  # student [B, T, V]
+    log_p = torch.log_softmax(_wide(teacher_logits) / temperature, dim=-1)  # teacher [B, T, V]
     kl = (log_p.exp() * (log_p - log_q)).sum(-1)  # [B, T]
     return _masked_mean(kl, mask) * temperature**2
 
@@ -69,13 +69,18 @@ def generalized_jsd_loss(student_logits: torch.Tensor, teacher_logits: torch.Ten
         raise ValueError(f"beta must be in (0, 1), got {beta}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    log_q = torch.log_softmax(student_logits.float() / temperature, dim=-1)  # [B, T, V]
-    log_p = torch.log_softmax(teacher_logits.float() / temperature, dim=-1)  # [B, T, V]
+    log_q = torch.log_softmax(_wide(student_logits) / temperature, dim=-1)  # [B, T, V]
+    log_p = torch.log_softmax(_wide(teacher_logits) / temperature, dim=-1)  # [B, T, V]
     # log M = log(beta P + (1 - beta) Q), computed stably in log space
     log_m = torch.logsumexp(torch.stack([log_p + math.log(beta), log_q + math.log1p(-beta)]), dim=0)  # [B, T, V]
     kl_pm = (log_p.exp() * (log_p - log_m)).sum(-1)  # [B, T]
     kl_qm = (log_q.exp() * (log_q - log_m)).sum(-1)  # [B, T]
     return _masked_mean(beta * kl_pm + (1.0 - beta) * kl_qm, mask)
+
+
+def _wide(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in at least float32 (bfloat16 / float16 logits are widened; float64 stays float64)."""
+    return x.to(torch.promote_types(x.dtype, torch.float32))
 
 
 def _check_pair(student_logits: torch.Tensor, teacher_logits: torch.Tensor, mask: torch.Tensor) -> None:

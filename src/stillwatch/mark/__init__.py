@@ -1,5 +1,6 @@
 """Keyed two-layer watermarks: generation bias, exact detection, account attribution."""
 
+from stillwatch.mark.combined import CombinedResult, LayerTuples, score_combined
 from stillwatch.mark.config import LayerParams, MarkConfig
 from stillwatch.mark.detect import (
     AttributionResult,
@@ -18,9 +19,11 @@ from stillwatch.mark.spec import WatermarkSpec
 __all__ = [
     "AttributionResult",
     "BatchDetection",
+    "CombinedResult",
     "DetectionResult",
     "KeyRing",
     "LayerKey",
+    "LayerTuples",
     "LayerParams",
     "MarkConfig",
     "Marker",
@@ -30,5 +33,6 @@ __all__ = [
     "attribute_pairs",
     "detect_ids",
     "detect_many",
+    "score_combined",
     "score_pairs",
 ]

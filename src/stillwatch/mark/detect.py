@@ -170,27 +170,29 @@ def _repeats_dropped(ident: np.ndarray) -> np.ndarray | None:
     return keep
 
 
-def _text_tuples(ids: np.ndarray, spec: WatermarkSpec, max_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(folds [n], token hashes [n], contexts [n, h] or None) of the n = T - h windows of ids [T] (non-negative,
+def _text_tuples(ids: np.ndarray, spec: WatermarkSpec, max_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, tuple]:
+    """(folds [n], token hashes [n], contexts [n, h] or None, work) of the n = T - h windows of ids [T] (non-negative,
     largest ``max_id``): the folds come from column slices of the text; the contexts only under split sharing
     (which reads them). The first fold step and the token hashes are looked up in the spec's tables (one
     gather each), the later fold steps run in place (:func:`stillwatch.core.prf.mix_into`). The folds are a
-    new array the caller may overwrite."""
+    new contiguous array the caller may overwrite; ``work`` = (scratch of its shape, its
+    :func:`~stillwatch.core.prf.halves`), for the caller's in-place PRF."""
     h = spec.context_width
     n = ids.shape[0] - h
     cols = [ids[j : j + n] for j in range(h)]
     ctx = np.stack(cols, axis=1) if spec.split is not None else None
     tabs = spec.hash_tables
     if h == 0 or not tabs.covers(max_id):
-        return prf.fold_columns(cols, n), prf.tok(ids[h:]), ctx
+        folds = prf.fold_columns(cols, n)
+        return folds, prf.tok(ids[h:]), ctx, (np.empty_like(folds), prf.halves(folds))
     folds = tabs.fold1[cols[0]]
-    if h > 1:  # fold = mix(fold ^ (id + 1)) per later column (h is a few): the first step's table, then in place
-        tmp = np.empty_like(folds)
-        for col in cols[1:]:
-            np.add(col.view(np.uint64), prf._ONE, out=tmp)  # ids are non-negative: the uint64 view is the id
-            folds ^= tmp
-            prf.mix_into(folds, tmp)
-    return folds, tabs.tok[ids[h:]], ctx
+    work = (np.empty_like(folds), prf.halves(folds))
+    tmp = work[0]
+    for col in cols[1:]:  # fold = mix(fold ^ (id + 1)) per later column (h is a few): the first step's table, then in place
+        np.add(col.view(np.uint64), prf._ONE, out=tmp)  # ids are non-negative: the uint64 view is the id
+        folds ^= tmp
+        prf.mix_into(folds, tmp, work[1])
+    return folds, tabs.tok[ids[h:]], ctx, work
 
 
 def score_pairs(
@@ -285,12 +287,12 @@ def detect_ids(
     """Test one key on a token-id sequence [T]; windows that occur in any of ``exclude_ids`` (e.g. the
     prompt) are not scored. Raises TooShortError / TokenizerMismatchError on unusable input."""
     ids, top = _checked(ids, spec, vocab_size)
-    folds, th, ctx = _text_tuples(ids, spec, top)
+    folds, th, ctx, (tmp, hv) = _text_tuples(ids, spec, top)
     ex = _exclusion_hashes(exclude_ids, spec.context_width) if exclude_ids else None
     summed = spec.scheme != "gumbel"  # integer statistics: a sum over the distinct tuples in any order
     keep = _keep_mask(folds, th, ctx, spec, dedup and not summed, ex)  # split, exclusions (and Gumbel's dedup)
     k0, k1 = key.words
-    u = prf.prf_hashed_into(k0, k1, folds, th, np.empty_like(folds))  # every tuple's word, in place (folds consumed)
+    u = prf.prf_hashed_into(k0, k1, folds, th, tmp, hv)  # every tuple's word, in place (folds consumed)
     if keep is not None:
         u = u[keep]
     return _score_words(_distinct_words(u) if dedup and summed else u, spec, key, int(th.shape[0]))
@@ -307,10 +309,13 @@ def _distinct_words(u: np.ndarray) -> np.ndarray:
     if n < 2:
         return u
     srt = np.sort(u)
+    same = srt[1:] == srt[:-1]  # [n - 1] a value equal to the one before it: a repeat
+    if not np.count_nonzero(same):  # count_nonzero: no ufunc-reduce machinery (this runs once per text)
+        return u
     first = np.empty(n, dtype=bool)
     first[0] = True
-    np.not_equal(srt[1:], srt[:-1], out=first[1:])
-    return u if np.count_nonzero(first) == n else srt[first]
+    np.logical_not(same, out=first[1:])
+    return srt[first]
 
 
 @dataclass(frozen=True)
@@ -498,7 +503,7 @@ def attribute_ids(
 ) -> AttributionResult:
     """:func:`attribute_pairs` on a token-id sequence [T]."""
     ids, top = _checked(ids, spec, vocab_size)
-    folds, th, ctx = _text_tuples(ids, spec, top)
+    folds, th, ctx, _ = _text_tuples(ids, spec, top)
     ex = _exclusion_hashes(exclude_ids, spec.context_width)
     ring = keys if isinstance(keys, KeyRing) else KeyRing.from_keys(list(keys))
     f2, t2 = _keep(folds, th, ctx, spec, True, ex)

@@ -74,13 +74,16 @@ def run_radioactivity(
     base: Any | None = None,
     prompts: Sequence[str] | None = None,
     cache: PredictionCache | None = None,
+    harvest_accounts: Sequence[str] = (),
 ) -> RadioactivityResult:
     """Test ``suspect`` (a Backend) for the provider layer of ``master``'s watermark, and attribute
     accounts. ``teacher`` (or ``teacher_loader(name)``) supplies the teacher's tokenizer when the
     suspect's differs (closed setting only). ``reference``: unwatermarked transcripts scored
     teacher-forced when ``config.scoring == "reference"`` (open setting). ``base``: the model the
     suspect is believed to be fine-tuned from (local, the teacher's tokenizer) for the differential test.
-    ``prompts``: scoring prompts when there are no transcripts (required then, except for reference scoring)."""
+    ``prompts``: scoring prompts when there are no transcripts (required then, except for reference scoring).
+    ``harvest_accounts``: accounts the harvest went through (named before the test), whose account layers join
+    the provider layer in one exact test (result field ``combined``; needs tournament layers)."""
     from stillwatch.mark import MarkConfig
 
     records: list[Transcript] = []
@@ -100,7 +103,17 @@ def run_radioactivity(
         accounts = sorted({r.account for r in records if r.watermark != "none"})
     wm_tok = next((r.tokenizer_id for r in records if r.tokenizer_id), None) or spec.tokenizer_id
     key = master.provider_key()
-    common = dict(config=config, account_spec=acc_spec, master=master, accounts=list(accounts), cache=cache)
+    if harvest_accounts:  # checked before the suspect generates anything
+        if len(set(harvest_accounts)) != len(harvest_accounts):
+            raise InputError("a harvest account is named twice: its layer would be counted twice")
+        if acc_spec is None:
+            raise InputError("harvest accounts were named, but this deployment's watermark has no account layer")
+        bad = [sp.scheme for sp in (spec, acc_spec) if sp.scheme != "tournament"]
+        if bad:
+            raise InputError(f"the combined provider + account test adds fair-coin g-values: it needs tournament layers, "
+                             f"got {bad[0]!r}")
+    common = dict(config=config, account_spec=acc_spec, master=master, accounts=list(accounts), cache=cache,
+                  harvest_accounts=list(harvest_accounts))
 
     if config.setting == "open":
         check_open_model(suspect, wm_tok)

@@ -33,6 +33,12 @@ among n distinct ones is Binomial(n, gamma); the p-value is the exact binomial t
   positions where the suspect departs from the base's own top-1 prediction are scored. Exact for the
   same reason (see :func:`differential_note`), and far more powerful: fine-tuning moves few
   predictions, and those it moves carry the watermark.
+* **Combined layers** (``harvest_accounts``). When the harvest is known to have gone through named
+  accounts (the ledger, the guard's findings), their account layers were on every harvested answer too,
+  and the provider can derive their keys: the provider layer's and those accounts' g-values of the same
+  tuples are summed in one exact test (:func:`combined_test`; more fair coins per tuple under the same
+  kind of null: H0 then says the suspect is independent of the provider key and of every named account's
+  key). The set is named before the test, so no correction applies.
 * **Attribution.** The same tuples are scored against every candidate account key in one vectorised
   pass (:func:`stillwatch.mark.attribute_pairs`); each account's p-value is Šidák-corrected for the
   number N of accounts tested, so "account j's layer is present" at level alpha has family-wise
@@ -156,6 +162,8 @@ class RadioactivityResult:
     base: str | None = None
     config: dict = field(default_factory=dict)  # the RadioactivityConfig the test ran with (scoring, re-answers...)
     null_hypothesis: str = NULL_HYPOTHESIS
+    #: the provider layer and the named harvest accounts' layers in one exact test (:func:`combined_test`), or None
+    combined: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -328,6 +336,38 @@ def attribute(pairs: Pairs, account_spec: Any, master: Any, accounts: Sequence[s
     return rows, res
 
 
+def combined_test(make_pairs: Callable[[int], Pairs], spec: Any, key: Any, account_spec: Any, master: Any,
+                  harvest_accounts: Sequence[str]) -> dict:
+    """The provider layer (``spec``, ``key``) and the account layers of ``harvest_accounts`` (keys derived from
+    ``master``) in one exact test (:func:`stillwatch.mark.score_combined`): H0 — the suspect is independent of
+    the provider key and of every named account's key — makes each distinct tuple's g-values under each key
+    independent fair coins, and the summed weighted score has an exact lattice law. ``make_pairs(h)`` gives
+    the tuples for context width h (each key's tuples de-duplicated under its own spec). The accounts must be
+    named before the test (the harvest's accounts); a set chosen by looking at these scores is a search and
+    needs a correction for the number of sets tried. With k > 1 accounts the provider layer weighs k and each
+    account layer 1 (fixed a priori: a harvest split evenly over the k accounts put each account's layer on 1/k
+    of it, and weights proportional to the expected lift maximise the sum's signal-to-noise; with k = 1 both
+    weigh 1). Returns the JSON-safe result (no key material)."""
+    from stillwatch.mark import LayerTuples, score_combined
+
+    names = list(dict.fromkeys(harvest_accounts))
+    if len(names) != len(harvest_accounts):
+        raise InputError("a harvest account is named twice: its layer would be counted twice")
+    if account_spec is None or master is None:
+        raise TraceError("the combined test needs the deployment's account layer spec and the master key")
+    by_h: dict[int, Pairs] = {}
+
+    def part(sp, k, m=1):
+        h = sp.context_width
+        if h not in by_h:
+            by_h[h] = make_pairs(h)
+        p = by_h[h]
+        return LayerTuples(sp, k, p.contexts, p.tokens, p.exclude, multiplier=m)
+
+    res = score_combined([part(spec, key, len(names))] + [part(account_spec, master.account_key(a)) for a in names])
+    return {"accounts": names, **res.to_dict()}
+
+
 # ---------------------------------------------------------------------------------------------- drivers
 def open_model_test(
     suspect: Any,
@@ -342,10 +382,13 @@ def open_model_test(
     accounts: Sequence[str] = (),
     base: Any | None = None,
     cache: PredictionCache | None = None,
+    harvest_accounts: Sequence[str] = (),
 ) -> RadioactivityResult:
     """Open-model test of ``suspect`` (a local backend) on ``texts`` (ids in the teacher's tokenizer).
     ``base``: the model the suspect is believed to be fine-tuned from (differential test), in the
-    suspect's dtype. ``cache``: reuse predictions already computed for the same (model, texts)."""
+    suspect's dtype. ``cache``: reuse predictions already computed for the same (model, texts).
+    ``harvest_accounts``: accounts the harvest went through, tested with the provider layer in one exact test
+    (:func:`combined_test`; result field ``combined``)."""
     check_open_model(suspect, watermark_tokenizer_id)
     if not texts:
         raise TraceError("no scoring texts for the open-model test")
@@ -358,7 +401,7 @@ def open_model_test(
     exclude_answers = config.scoring == "transcripts"  # only watermarked scoring text needs its own windows excluded
     return _finish("open", suspect, lambda h: open_model_pairs(preds, texts, h, exclude_answers=exclude_answers,
                                                                base_predictions=base_preds),
-                   spec, key, config, account_spec, master, accounts, base)
+                   spec, key, config, account_spec, master, accounts, base, harvest_accounts)
 
 
 def closed_model_test(
@@ -377,12 +420,13 @@ def closed_model_test(
     base: Any | None = None,
     base_prompt_ids: Callable[[str], list[int]] | None = None,
     cache: PredictionCache | None = None,
+    harvest_accounts: Sequence[str] = (),
 ) -> RadioactivityResult:
     """Closed-model test: ``suspect.generate`` answers ``prompts``; answers are scored in the teacher's
     token ids (``encode`` re-tokenizes text; with ``same_tokenizer`` the suspect's own completion ids are
     used when it reports them). ``base`` (a local model with the teacher's tokenizer; differential
     test): windows whose token is the base's own top-1 prediction there (teacher-forced on
-    ``base_prompt_ids(prompt)`` + answer) are dropped."""
+    ``base_prompt_ids(prompt)`` + answer) are dropped. ``harvest_accounts``: as in :func:`open_model_test`."""
     if not prompts:
         raise TraceError("no prompts for the closed-model test")
     gens = suspect.generate(list(prompts), max_new_tokens=config.max_new_tokens, temperature=config.temperature,
@@ -400,7 +444,7 @@ def closed_model_test(
         # the prediction of answer token t is made at position len(context) + t - 1
         base_preds = [f[len(c) - 1 : len(c) - 1 + len(a)] for f, c, a in zip(full, ctx, answers, strict=True)]
     return _finish("closed", suspect, lambda h: closed_model_pairs(answers, prompt_ids, h, base_predictions=base_preds),
-                   spec, key, config, account_spec, master, accounts, base)
+                   spec, key, config, account_spec, master, accounts, base, harvest_accounts)
 
 
 def differential_note() -> str:
@@ -442,7 +486,8 @@ def check_open_model(suspect: Any, watermark_tokenizer_id: str | None) -> None:
         )
 
 
-def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, master, accounts, base=None) -> RadioactivityResult:
+def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, master, accounts, base=None,
+            harvest_accounts=()) -> RadioactivityResult:
     pairs = make_pairs(spec.context_width)
     res, curve = score(pairs, spec, key, curve_points=config.curve_points)
     rows: list[dict] = []
@@ -452,11 +497,16 @@ def _finish(setting, suspect, make_pairs, spec, key, config, account_spec, maste
         rows, att = attribute(acc_pairs, account_spec, master, accounts, alpha=config.alpha)
         if att is not None:
             best, best_p = att.best_account, float(att.corrected_p_value)
+    combined = None
+    if harvest_accounts:
+        combined = combined_test(lambda h: pairs if h == spec.context_width else make_pairs(h), spec, key, account_spec,
+                                 master, harvest_accounts)
+        log.info("combined provider + %d account layer(s): p=%.3g", len(combined["accounts"]), combined["p_value"])
     log.info("%s-model radioactivity: p=%.3g over %d distinct tuples", setting, res.p_value, res.n_scored)
     return RadioactivityResult(
         setting=setting, p_value=float(res.p_value), n_scored=int(res.n_scored), n_green=res.n_green,
         n_tuples=pairs.n, n_texts=pairs.n_texts, gamma=getattr(spec, "gamma", None), spec_fingerprint=spec.fingerprint,
         depth=getattr(spec, "depth", None),
         curve=curve, accounts=rows, best_account=best, best_account_corrected_p_value=best_p, suspect=suspect.name,
-        base=None if base is None else base.name, config=config.to_dict(),
+        base=None if base is None else base.name, config=config.to_dict(), combined=combined,
     )
