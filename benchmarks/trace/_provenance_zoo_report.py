@@ -285,6 +285,10 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                 st_ = ", ".join(f"{k} {v:.2g}" for k, v in r[f"{BASE_AS_REF}/stats"].get("smollm2", {}).items())
                 lines.append(f"| {r['suspect']} | {r['truth']} (teacher {r['teacher']}) | {r['base_panel']} | {r['ours']} | "
                              f"{r[BASE_AS_REF]} | {r[f'{BASE_AS_REF}/p']:.2g} | {st_} |")
+            lines += ["", "The same students under every test of the table above (full panel; a twin attributed to smollm2 is a wrong "
+                      "attribution, a student attributed to its base is derived from it but not found as SmolLM2's):", "",
+                      "| student | teacher | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
+            lines += [f"| {r['suspect']} | {r['teacher']} | " + " | ".join(str(r[k]) for k, _ in TESTS) + " |" for r in based]
         for teacher in dict.fromkeys(r["truth"] for r in studs):
             rs = [r for r in studs if r["truth"] == teacher and BASE_AS_REF not in r]
             if not rs:
