@@ -142,3 +142,16 @@ def test_prompt_independent_suspects_stay_within_alpha_with_the_gate_and_do_not_
     lo, hi = binomial_interval(gated, seeds, 0.99)
     assert gated / seeds <= alpha or lo <= alpha, (gated, seeds, hi)
     assert ungated >= 20, ungated  # without the gate the base rate alone attributes it (the mutation check)
+
+
+def test_a_constant_answer_behind_in_agreement_stops_for_futility():
+    """A constant "The" beside a candidate that says it less often than the reference: the agreement statistic
+    is behind with many discordant prompts, so the test stops early; the excess statistic (no discordant pair
+    at all) must not keep it running to the budget."""
+    rng = np.random.default_rng(3)
+    n = 400
+    cand, ref = _generic_world(n, rng)
+    cfg = ProvenanceConfig(max_queries=n, look_every=50, alpha=0.05, habit_top=0)
+    r = run_provenance(_N("suspect"), [_N("cand")], [_N("ref")], config=cfg, panel_answers=[ref, cand], suspect_answers=["The"] * n)
+    assert r.most_likely_parent is None and r.stopped == "futility" and r.queries_spent < n
+    assert r.candidates[0]["statistics"]["excess/chat"]["wins"] + r.candidates[0]["statistics"]["excess/chat"]["losses"] == 0

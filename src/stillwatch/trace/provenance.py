@@ -354,9 +354,12 @@ def suspect_tokens(suspect: Model, cfg: ProvenanceConfig, panel_answers: Sequenc
 
 
 def _futile(tests: dict) -> bool:
-    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts."""
+    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts. The excess
+    statistics are not consulted: each only gates its mode's agreement (the gated p-value is at least the
+    agreement's), so an agreement statistic that is behind is behind gated too, and a suspect with no excess
+    discordance at all (a constant answer) would otherwise never stop early."""
     return all(np.all(t.p_value >= 0.5) and (k.startswith("habits") or np.all(t.discordant >= MIN_DISCORDANT_FUTILITY))
-               for k, t in tests.items())
+               for k, t in tests.items() if not k.startswith("excess/"))
 
 
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
