@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from stillwatch.core.stats import binomial_interval
+from stillwatch.errors import InputError
 from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 from stillwatch.trace.provenance_stats import agreement, excess_scores, excess_test, gate_combine
 
@@ -75,6 +76,8 @@ def test_excess_test_is_the_sign_test_against_the_hardest_rival(seed, n_models):
         assert t.p_value[c] == pytest.approx(worst, rel=1e-9, abs=1e-12)
         assert (t.wins[c], t.losses[c]) == (w_worst, l_worst)
     assert gate_combine([0.01, 0.5], [0.2, 0.04]).tolist() == [0.2, 0.5]
+    with pytest.raises(InputError, match="excess"):
+        ProvenanceConfig(excess="yes")
 
 
 def _generic_world(n, rng, blank=0.0):

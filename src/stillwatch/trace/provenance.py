@@ -213,6 +213,8 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.profile_queries must be an int >= 10, got {self.profile_queries!r}")
         if not isinstance(self.habit_top, int) or not 0 <= self.habit_top <= 64:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
+        if not isinstance(self.excess, bool):
+            raise InputError(f"ProvenanceConfig.excess must be True or False, got {self.excess!r}")
         s = self.suspect_max_tokens
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
             raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
