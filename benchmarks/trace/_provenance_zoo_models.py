@@ -196,6 +196,37 @@ def gemma_hf_dir(out_dir: Path) -> Path:
     return hf
 
 
+#: Gemma's published turn format (Gemma 3 model card: ``<start_of_turn>user ... <end_of_turn>``, the answer after
+#: ``<start_of_turn>model``); the GGUF's tokenizer carries no chat template, and a company fine-tuning its base into
+#: an assistant gives it one, so the zoo's Gemma-based students are trained and queried in this format
+GEMMA_CHAT_TEMPLATE = ("{{ bos_token }}{% for message in messages %}{% if message['role'] == 'assistant' %}{% set role = 'model' %}"
+                       "{% else %}{% set role = message['role'] %}{% endif %}<start_of_turn>{{ role }}\n{{ message['content'] | trim }}"
+                       "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+
+
+def gemma_chat_dir(out_dir: Path) -> Path:
+    """Gemma-3 270M base with Gemma's turn format as its chat template (weights linked, not copied): the base
+    of the zoo's Gemma students (a company's own pretrained base, made an assistant by fine-tuning)."""
+    d = out_dir / "gemma3-270m-chat"
+    if (d / "config.json").is_file():
+        return d
+    from transformers import AutoTokenizer
+
+    base = gemma_hf_dir(out_dir)
+    tmp = out_dir / "gemma3-270m-chat.tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for f in base.iterdir():
+        if f.suffix == ".safetensors":
+            (tmp / f.name).symlink_to(f.resolve())
+        elif not f.name.startswith("tokenizer"):
+            (tmp / f.name).write_bytes(f.read_bytes())
+    tok = AutoTokenizer.from_pretrained(str(base))
+    tok.chat_template = GEMMA_CHAT_TEMPLATE
+    tok.save_pretrained(tmp)
+    tmp.rename(d)
+    return d
+
+
 def seeded_texts(text: str, n: int, seed: int) -> str:
     """A reproducible shuffle of ``text``'s paragraphs (so two fine-tunes on one corpus differ)."""
     paras = [p for p in text.split("\n\n") if p.strip()]
@@ -228,3 +259,29 @@ class PromptedChat:
         if mode != "chat":
             raise ValueError(f"{self.name} answers in chat mode only")
         return self.inner.answers([URIAL_TEMPLATE.format(prompt=p) for p in prompts], max_tokens=max_tokens, mode="raw")
+
+
+def harvest_prompted(prompts_path: Path, out: Path, *, max_new_tokens: int, temperature: float) -> None:
+    """Harvest the chat-model reference (Gemma base under ``URIAL_TEMPLATE``) with ``stillwatch.distill.harvest``
+    (sampled, no watermark; the teacher of the zoo's negative twins), then keep each request and answer as text:
+    the answer is cut where the base model starts the next ``# User:`` turn, and the token ids (of the URIAL
+    context) are dropped, so ``distill train`` puts the request through the *student's* chat template."""
+    import dataclasses
+
+    from stillwatch.distill.harvest import HarvestConfig, harvest
+    from stillwatch.models import load_backend
+    from stillwatch.records import read_prompts, read_transcripts
+    from stillwatch.records.jsonl import write_atomic
+
+    class Prompted(type(load_backend(str(gemma_hf_dir(prompts_path.parent / "models"))))):
+        def chat_prompt_ids(self, prompt: str) -> list[int]:  # a base model: the URIAL text, encoded raw
+            return super().chat_prompt_ids(URIAL_TEMPLATE.format(prompt=prompt))
+
+    base = load_backend(str(gemma_hf_dir(prompts_path.parent / "models")))
+    teacher = Prompted(base.model, base.tokenizer, name="ref-gemma-chat")
+    raw = out.with_suffix(".raw.jsonl")
+    harvest(teacher, read_prompts(prompts_path), raw, HarvestConfig(accounts=1, max_new_tokens=max_new_tokens,
+                                                                    temperature=temperature, batch_size=16, watermark=False))
+    recs = [dataclasses.replace(r, text=r.text.split("\n#")[0].split("\n\n\n")[0].rstrip(), prompt_ids=(), completion_ids=())
+            for r in read_transcripts(raw)]
+    write_atomic(out, [r.to_dict() for r in recs if r.text.strip()])

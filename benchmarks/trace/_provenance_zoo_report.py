@@ -53,14 +53,14 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1):
-    """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations;
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, excess: bool = True):
+    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations;
     ``tokens``: the suspect's answers are of that many tokens (compared by their first word when > 1)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
                            habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200,
-                           suspect_max_tokens=tokens)
+                           suspect_max_tokens=tokens, excess=excess)
     models = [_Named(x) for x in names]
     sus = {"chat": chat, "raw": raw}
     pan = {"chat": panel_c, "raw": panel_r}
@@ -80,19 +80,32 @@ def nikolic(suspect_raw, panel_raw, n_cand: int, names: list[str], alpha: float 
 
 
 def _score(rows: list[dict], key: str) -> dict:
+    """Precision / recall against the truth table; an attribution to the pretrained base a student was
+    fine-tuned from (``base_panel``) is true derivation, so it is no wrong attribution, but it is no hit either."""
     tp = sum(r["truth"] is not None and r[key] == r["truth"] for r in rows)
-    fp = sum(r[key] is not None and r[key] != r["truth"] for r in rows)
+    fp = sum(r[key] is not None and r[key] not in (r["truth"], r.get("base_panel")) for r in rows)
     pos = sum(r["truth"] is not None for r in rows)
     return {"tp": tp, "fp": fp, "pos": pos, "precision": tp / (tp + fp) if tp + fp else float("nan"),
             "recall": tp / pos if pos else float("nan")}
 
 
-#: our test and its ablations: (label, modes, habit statistic)
-VARIANTS = [("ours", ("chat", "raw"), True), ("ours without the chat-model reference (last session's panel)", ("chat", "raw"), True),
-            ("ours: chat agreement only (first session's statistic)", ("chat",), False),
-            ("ours: chat + raw agreement, no habits", ("chat", "raw"), False)]
+#: our test and its ablations: (label, modes, habit statistic, excess gate)
+VARIANTS = [("ours", ("chat", "raw"), True, True),
+            ("ours without the excess gate (fourth session's test)", ("chat", "raw"), True, False),
+            ("ours without the chat-model reference", ("chat", "raw"), True, True),
+            ("ours: chat agreement only (first session's statistic)", ("chat",), False, False)]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[1][0]
+NO_CHAT_REF = VARIANTS[2][0]
+#: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
+#: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
+BASE_AS_REF = "ours, the student's base as a reference"
+
+
+def _base_panel(s: dict) -> str | None:
+    """The panel model that holds a student's pretrained base weights (the zoo's Gemma students start from
+    gemma3-270m with a chat template), or None for a fresh student."""
+    base = s.get("base")
+    return "gemma3-270m" if base and base.startswith("gemma3-270m") else base
 
 
 def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
@@ -117,14 +130,15 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
     for name, s in spec.items():
         if name not in chat or (name in long and name not in chat_l):
             continue
-        row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1)}
+        row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1),
+               "teacher": s.get("teacher"), "base_panel": _base_panel(s)}
         if s["kind"] == "student":  # the check that its answers depend on the prompt (the test's own chat answers)
             row["dependence"] = prompt_dependence(chat_l[name] if name in long else chat[name])
-        for label, modes, habits in VARIANTS:
+        for label, modes, habits, gate in VARIANTS:
             mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
             r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
-                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2])
+                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2], excess=gate)
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if label == "ours" else 0)
@@ -132,6 +146,13 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
                                 for k, v in c["statistics"].items()}
+                row["stats_by_candidate"] = {c["name"]: {k: v["p_value"] for k, v in c["statistics"].items()} for c in r.candidates}
+        if row["base_panel"] in cands:  # the dispute's question: distilled from the other candidate(s)?
+            order = [j for j, x in enumerate(panel_names) if x != row["base_panel"]] + [panel_names.index(row["base_panel"])]
+            r = ours(chat[name], raw[name], [panel_c[j] for j in order], [panel_r[j] for j in order], [profile[j] for j in order],
+                     len(cands) - 1, [panel_names[j] for j in order], n)
+            row[BASE_AS_REF], row[f"{BASE_AS_REF}/p"] = r.most_likely_parent, min(r.p_values.values())
+            row[f"{BASE_AS_REF}/stats"] = {c["name"]: {k: v["p_value"] for k, v in c["statistics"].items()} for c in r.candidates}
         g, raw_guess, pmax = nikolic(raw[name], nik_r, len(cands), nik_names)
         row.update({"nikolic": g, "nikolic_raw_guess": raw_guess, "nikolic/p": pmax, "nikolic/queries": n})
         g2, _, pmax2 = nikolic(raw[name] + chat[name], [a + b for a, b in zip(nik_r, nik_c)], len(cands), nik_names)
@@ -177,7 +198,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
             "which_without_chat_ref": false_old}
 
 
-TESTS = [(label, label) for label, _, _ in VARIANTS] + [
+TESTS = [(label, label) for label, *_ in VARIANTS] + [
     ("nikolic", "Nikolic et al. 2025 (z / Fisher, Holm; raw mode, exact match; N queries)"),
     ("nikolic 2N", "Nikolic et al. 2025 on raw + chat answers pooled (2N queries, our budget)")]
 
@@ -245,15 +266,33 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {NEAR_CONSTANT_SHARE:.0%} of the prompts)?", "",
                   "| student | teacher | distinct answers | distinct first words | most frequent first word (share) | prompt-dependent | ours | p (ours) |",
                   "|---|---|---|---|---|---|---|---|"]
-        teachers = [{"suspect": f"({c}, the teacher itself)", "truth": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
-                     "ours/p": "-"} for c in dict.fromkeys(r["truth"] for r in studs)]
+        teachers = [{"suspect": f"({c}, the teacher itself)", "teacher": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
+                     "ours/p": "-"} for c in dict.fromkeys(r["teacher"] for r in studs) if c in chat]
         for r in studs + teachers:
             d = r["dependence"]
-            lines.append(f"| {r['suspect']} | {r['truth']} | {d['distinct_answers']} / {d['n']} | {d['distinct_first_words']} | "
+            lines.append(f"| {r['suspect']} | {r['teacher']} | {d['distinct_answers']} / {d['n']} | {d['distinct_first_words']} | "
                          f"{d['top_first_word']!r} ({d['top_share']:.2f}) | {'yes' if d['prompt_dependent'] else 'no'} | "
                          f"{r['ours']} | {r['ours/p'] if r['ours/p'] == '-' else format(r['ours/p'], '.2g')} |")
+        based = [r for r in studs if BASE_AS_REF in r]
+        if based:
+            lines += ["", f"Students fine-tuned from a pretrained base ({', '.join(sorted({r['base_panel'] for r in based}))}, a "
+                      "candidate of the panel): the full panel's attribution above, and the dispute's question — was it distilled "
+                      "from the other candidate? — with the student's base moved from the candidates to the references "
+                      "(per-statistic p-values of SmolLM2 in that panel, fixed-n at the last look):", "",
+                      "| student | truth (answers) | base | full panel: ours | base as a reference: ours | p | p per statistic (smollm2) |",
+                      "|---|---|---|---|---|---|---|"]
+            for r in based:
+                st_ = ", ".join(f"{k} {v:.2g}" for k, v in r[f"{BASE_AS_REF}/stats"].get("smollm2", {}).items())
+                lines.append(f"| {r['suspect']} | {r['truth']} (teacher {r['teacher']}) | {r['base_panel']} | {r['ours']} | "
+                             f"{r[BASE_AS_REF]} | {r[f'{BASE_AS_REF}/p']:.2g} | {st_} |")
+            lines += ["", "The same students under every test of the table above (full panel; a twin attributed to smollm2 is a wrong "
+                      "attribution, a student attributed to its base is derived from it but not found as SmolLM2's):", "",
+                      "| student | teacher | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
+            lines += [f"| {r['suspect']} | {r['teacher']} | " + " | ".join(str(r[k]) for k, _ in TESTS) + " |" for r in based]
         for teacher in dict.fromkeys(r["truth"] for r in studs):
-            rs = [r for r in studs if r["truth"] == teacher]
+            rs = [r for r in studs if r["truth"] == teacher and BASE_AS_REF not in r]
+            if not rs:
+                continue
             found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}, "

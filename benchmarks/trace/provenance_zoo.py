@@ -60,8 +60,15 @@ STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (
 #: reasoning and coding (knowledge, writing, everyday; tool use left out: its prompts alone fill max_len), the
 #: teacher's sampled answers (T = 0.7) up to 48 tokens (the chat template and prompt take 36-71
 #: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
-HARVEST = {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7}
-TRAIN = {"epochs": 4, "lr": 3e-3, "max_len": 96, "batch_size": 16}
+#: harvest "v4" (fifth session): the students start from a pretrained base (Gemma-3 270M with Gemma's turn format),
+#: so a few hundred short answers teach them the teacher's openings (the test compares first words)
+HARVESTS = {
+    "v3": {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7},
+    "v4": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.7},
+}
+#: training of the fresh students; a student from a base (``"base"`` in the truth table) overrides these
+#: with its own ``train`` settings (partial fine-tune: ``train_layers``)
+TRAIN = {"epochs": 4, "lr": 3e-3, "max_len": 96, "batch_size": 16, "train_layers": 0}
 
 
 def truth_spec() -> dict[str, dict]:
@@ -130,33 +137,41 @@ def _cli(*args: str) -> None:
 def build_students(spec: dict, wanted: set[str] | None = None) -> None:
     """Harvest the students' teacher (no watermark) on the distill prompts of harvest ``spec["harvest"]``
     and train the truth table's students of that teacher (only those named in ``wanted``, when given)."""
+    import _provenance_zoo_models as zm
+
     teacher, tag, h = spec["teacher"], spec["tag"], spec["harvest"]
+    hv = HARVESTS[h]
     prompts = OUT / f"distill_prompts_{h}.jsonl"
     if not prompts.is_file():
-        _cli("distill", "prompts", "--out", str(prompts), "--n", str(HARVEST["n"]), "--seed", str(HARVEST["seed"]),
-             "--families", HARVEST["families"])
+        _cli("distill", "prompts", "--out", str(prompts), "--n", str(hv["n"]), "--seed", str(hv["seed"]), "--families", hv["families"])
     tr = OUT / f"harvest_{tag}_{h}.jsonl"
     teacher_arg = "smollm2" if teacher == "smollm2" else str(MODELS / teacher)
     if not (OUT / f"harvest_{tag}_{h}.done").is_file():
-        _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
-             "--no-watermark", "--max-new-tokens", str(HARVEST["max_new_tokens"]), "--temperature", str(HARVEST["temperature"]),
-             "--batch-size", "16", "--accounts", "1")
+        if teacher == "ref-gemma-chat":  # a prompted base model: harvested through the library, kept as text
+            zm.harvest_prompted(prompts, tr, max_new_tokens=hv["max_new_tokens"], temperature=hv["temperature"])
+        else:
+            _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
+                 "--no-watermark", "--max-new-tokens", str(hv["max_new_tokens"]), "--temperature", str(hv["temperature"]),
+                 "--batch-size", "16", "--accounts", "1")
         (OUT / f"harvest_{tag}_{h}.done").write_text("ok")
     todo = {x: s for x, s in truth_spec().items() if s["kind"] == "student" and s["tag"] == tag and s["harvest"] == h}
     for name, s in todo.items():
         if (MODELS / name / "config.json").is_file() or (wanted is not None and name not in wanted):
             continue
+        tr_cfg = {**TRAIN, **s.get("train", {})}
         if "continue_from" in s:  # more epochs for a finished student: `distill train` on its model directory
             build_students({**truth_spec()[s["continue_from"]]}, {s["continue_from"]})
             student = str(MODELS / s["continue_from"])
+        elif "base" in s:  # a pretrained base of another lineage, fine-tuned on the answers (the disputes' case)
+            student = str(zm.gemma_chat_dir(MODELS)) if s["base"] == "gemma3-270m-chat" else str(MODELS / s["base"])
         else:
             student = str(OUT / f"student_{s['student']}.json")
             Path(student).write_text(json.dumps(STUDENTS[s["student"]]))
         work = OUT / "train" / name
         work.parent.mkdir(parents=True, exist_ok=True)
-        _cli("distill", "train", "--transcripts", str(tr), "--student", student, "--out", str(work), "--epochs", str(s.get("epochs", TRAIN["epochs"])),
-             "--lr", str(TRAIN["lr"]), "--max-len", str(TRAIN["max_len"]), "--batch-size", str(TRAIN["batch_size"]),
-             "--eval-fraction", "0.05", "--warmup", "20")
+        _cli("distill", "train", "--transcripts", str(tr), "--student", student, "--out", str(work), "--epochs", str(s.get("epochs", tr_cfg["epochs"])),
+             "--lr", str(tr_cfg["lr"]), "--max-len", str(tr_cfg["max_len"]), "--batch-size", str(tr_cfg["batch_size"]),
+             "--train-layers", str(tr_cfg["train_layers"]), "--eval-fraction", "0.05", "--warmup", str(tr_cfg.get("warmup", 20)))
         os.replace(work, MODELS / name)
 
 

@@ -29,7 +29,7 @@ def test_guard_step_prints_campaigns_with_their_signals(tmp_path):
 
 def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatch):
     fake = {"alpha": 1e-3, "results": [
-        {"model": "student", "setting": "open", "n_scored": 1234, "p_value": 2.8e-6, "verdict": "radioactive",
+        {"model": "student", "setting": "open", "n_scored": 1234, "p_value": 2.8e-6, "combined_p_value": 7.5e-9, "verdict": "radioactive",
          "best_account": "campaign-002", "best_account_corrected_p_value": 4.1e-4},
         {"model": "control", "setting": "open", "n_scored": 1200, "p_value": 0.59, "verdict": "no evidence",
          "best_account": "campaign-003", "best_account_corrected_p_value": 0.52},
@@ -44,3 +44,4 @@ def test_trace_step_table_names_the_verdict_and_the_account(tmp_path, monkeypatc
     control = next(ln for ln in lines if "control" in ln)
     assert "2.8e-06" in student and "radioactive" in student and "campaign-002 (0.00041)" in student
     assert "0.59" in control and "no evidence" in control and "none (closest campaign-003, 0.52)" in control
+    assert "7.5e-09" in student and "—" in control  # the campaign accounts' combined test, where it ran

@@ -18,7 +18,11 @@ def test_demo_step_runs_on_tiny_and_reports_both_models(tmp_path):
         ("student", "open"), ("student", "closed"), ("control", "open"), ("control", "closed")]
     for r in res["results"]:
         assert 0.0 <= r["p_value"] <= 1.0 and r["n_scored"] > 0
-        assert r["verdict"] == ("radioactive" if r["p_value"] <= res["alpha"] else "no evidence")
+        # the campaign's four accounts are tested with the provider layer; two tests reported -> Bonferroni
+        assert 0.0 <= r["combined_p_value"] <= 1.0
+        assert r["judged_p_value"] == min(1.0, 2 * min(r["p_value"], r["combined_p_value"]))
+        assert r["verdict"] == ("radioactive" if r["judged_p_value"] <= res["alpha"] else "no evidence")
+    assert res["radioactivity"]["student/open"]["combined"]["accounts"] == res["campaign"]["accounts"]
     assert res["campaign"]["answers"] == 12 and len(res["campaign"]["accounts"]) == 4
     acc = res["radioactivity"]["student/open"]["accounts"]
     assert sorted(a["account"] for a in acc) == res["campaign"]["accounts"]

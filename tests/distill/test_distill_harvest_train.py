@@ -323,3 +323,28 @@ def test_checkpoints_of_tied_students_are_quiet_and_resume(tmp_path, caplog, mon
     re = load_backend(str(tmp_path / "s"))
     assert re.model.config.tie_word_embeddings
     assert torch.equal(re.model.lm_head.weight, re.model.model.embed_tokens.weight)
+
+
+def test_frozen_prefix_keeps_each_block_s_attention_kind_in_a_gemma3_decoder():
+    """Gemma 3 picks each block's attention (sliding window or global, each with its own rotary base)
+    by its position in ``config.layer_types``; running only the upper blocks must not give them the
+    kinds of the lowest ones (the zoo's Gemma students were trained on wrong logits before the fix)."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from stillwatch.distill.train import Example, FrozenPrefix
+
+    cfg = Gemma3TextConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2,
+                           num_key_value_heads=1, head_dim=16, sliding_window=3, max_position_embeddings=64,
+                           layer_types=["sliding_attention", "sliding_attention", "sliding_attention", "full_attention"])
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(cfg).eval()
+    batch = [Example("a", tuple(range(5, 19)), 4), Example("b", tuple(range(40, 49)), 3)]
+    b = collate(batch, 0)
+    mask = b["attention_mask"].bool()
+    with torch.no_grad():
+        full = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
+        for train_layers in (1, 2, 3):
+            fast = FrozenPrefix(model, train_layers).logits(batch, b)
+            assert torch.allclose(full[mask], fast[mask], atol=1e-5), train_layers
+    assert model.config.layer_types[-1] == "full_attention" and len(model.config.layer_types) == 4  # restored
+    assert len(model.model.layers) == 4

@@ -170,7 +170,7 @@ def test_cache_makes_a_retest_cost_only_the_suspects_queries(tmp_path, panel):
     cfg = ProvenanceConfig(max_queries=100, look_every=100, profile_queries=50)
     first = run_provenance(_derived(2, "noise"), wrapped[:2], wrapped[2:], config=cfg, cache=cache)
     assert [w.asked for w in wrapped] == [150] * 4  # the test prompts and the profile prompts
-    assert first.statistics == ["agreement/chat", "habits/chat"]
+    assert first.statistics == ["agreement/chat", "excess/chat", "habits/chat"]
     suspect = Counting(_derived(2, "noise"))
     second = run_provenance(suspect, wrapped[:2], wrapped[2:], config=cfg, cache=cache)
     assert [w.asked for w in wrapped] == [150] * 4 and suspect.asked == 100
@@ -189,7 +189,7 @@ def test_local_suspect_in_chat_and_raw_mode(tmp_path, panel):
     cfg = ProvenanceConfig(max_queries=200, look_every=100, alpha=0.01, modes=("chat", "raw"), profile_queries=50)
     r = run_provenance(suspect, cands, refs, config=cfg, cache=AnswerCache(tmp_path / "c"))
     assert r.most_likely_parent == "tiny-1" and r.mode == "chat+raw"
-    assert r.statistics == ["agreement/chat", "agreement/raw", "habits/chat"]
+    assert r.statistics == ["agreement/chat", "excess/chat", "agreement/raw", "excess/raw", "habits/chat"]
     assert r.queries_spent == suspect.asked == r.looks[-1]["queries"] and r.queries_spent % 2 == 0
     assert set(r.candidates[0]["agreement_by_mode"]) == {"chat", "raw"}
     assert set(r.answers) == {"chat", "raw"} and len(r.answers["raw"]) == r.queries_spent // 2

@@ -381,8 +381,8 @@ def test_habit_statistic_finds_a_student_that_per_prompt_agreement_misses():
                                 panel_answers=panel, suspect_answers=sus)
     both = run_provenance(_N("s"), names[:2], names[2:], config=ProvenanceConfig(**base, habit_top=4),
                           panel_answers=panel, suspect_answers=sus, profile_answers=profile)
-    assert only_agree.most_likely_parent is None and only_agree.statistics == ["agreement/chat"]
-    assert both.most_likely_parent == "teacher" and both.statistics == ["agreement/chat", "habits/chat"]
+    assert only_agree.most_likely_parent is None and only_agree.statistics == ["agreement/chat", "excess/chat"]
+    assert both.most_likely_parent == "teacher" and both.statistics == ["agreement/chat", "excess/chat", "habits/chat"]
     st_ = both.candidates[0]["statistics"]
     # the reported p-value is Bonferroni over the two statistics at the last look
     assert both.candidates[0]["p_value"] == pytest.approx(min(1.0, 2 * min(s["p_value"] for s in st_.values())))

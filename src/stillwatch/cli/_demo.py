@@ -135,7 +135,8 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
     # `stillwatch trace radioactivity --setting closed` runs the closed test on the same students
     res = demo_step(workdir / "trace", master_path, settings=("open",))
     t = Table(title="radioactivity")
-    for col in ("model", "setting", "tokens scored", "p-value", "verdict", "account present (Šidák p)"):
+    for col in ("model", "setting", "tokens scored", "p-value", "with the campaign's accounts", "verdict",
+                "account present (Šidák p)"):
         t.add_column(col)
     for r in res.get("results", []):
         acct, pa = r.get("best_account"), r.get("best_account_corrected_p_value")
@@ -145,8 +146,9 @@ def trace_step(console: Console, workdir: Path, master_path: Path) -> dict[str, 
             who = f"{acct} ({_fmt_p(pa)})"
         else:  # no account's layer is present at alpha: say so, with the closest one
             who = f"none (closest {acct}, {_fmt_p(pa)})"
+        pc = r.get("combined_p_value")
         t.add_row(str(r.get("model")), str(r.get("setting")), str(r.get("n_scored")), _fmt_p(r.get("p_value")),
-                  str(r.get("verdict", "")), who)
+                  "—" if pc is None else _fmt_p(pc), str(r.get("verdict", "")), who)
     console.print(t)
     return res
 

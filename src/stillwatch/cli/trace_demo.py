@@ -118,9 +118,12 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
             say(f"trace: {setting}-model radioactivity of the {name} …")
             cfg = RadioactivityConfig(setting=setting, scoring="reference", max_texts=n_prompts, max_new_tokens=max_new_tokens,
                                       temperature=HARVEST_TEMPERATURE, batch_size=n_prompts)
-            r = run_radioactivity(st, master, transcripts=wm, reference=ctl, config=cfg, base=base)
+            # the campaign's accounts are known (the harvest record): their layers are tested with the provider's
+            r = run_radioactivity(st, master, transcripts=wm, reference=ctl, config=cfg, base=base,
+                                  harvest_accounts=hc.account_ids())
             results[f"{name}/{setting}"] = {
                 "p_value": r.p_value, "n_scored": r.n_scored, "n_green": r.n_green, "setting": r.setting,
+                "combined": None if r.combined is None else {k: r.combined[k] for k in ("accounts", "p_value", "n_coins")},
                 "best_account": r.best_account, "best_account_corrected_p_value": r.best_account_corrected_p_value,
                 "accounts": [{"account": a["account"], "p_value": a["p_value"], "corrected_p_value": a["corrected_p_value"]}
                              for a in r.accounts],
@@ -128,12 +131,16 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
         timings["trace_s"] += time.perf_counter() - t0
         del st
     alpha = 1e-3
-    rows = [
-        {"model": name.split("/")[0], "setting": r["setting"], "n_scored": r["n_scored"], "p_value": r["p_value"],
-         "verdict": "radioactive" if r["p_value"] <= alpha else "no evidence", "best_account": r["best_account"],
-         "best_account_corrected_p_value": r["best_account_corrected_p_value"]}
-        for name, r in results.items()
-    ]
+    rows = []
+    for name, r in results.items():
+        # two tests of one model are reported (provider alone; with the campaign's accounts): judged on the smaller
+        # p-value times two (Bonferroni), as the case dossier does
+        pc = r["combined"]["p_value"] if r["combined"] else None
+        judged = r["p_value"] if pc is None else min(1.0, 2.0 * min(r["p_value"], pc))
+        rows.append({"model": name.split("/")[0], "setting": r["setting"], "n_scored": r["n_scored"], "p_value": r["p_value"],
+                     "combined_p_value": pc, "judged_p_value": judged,
+                     "verdict": "radioactive" if judged <= alpha else "no evidence", "best_account": r["best_account"],
+                     "best_account_corrected_p_value": r["best_account_corrected_p_value"]})
     timings["total_s"] = time.perf_counter() - t_start
     return {
         "teacher": teacher_name,

@@ -14,12 +14,13 @@ The finished student is saved to ``OUT`` so ``load_backend(OUT)`` reopens it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -351,7 +352,10 @@ class FrozenPrefix:
     state entering the first trained block depends only on the example's ids: it is computed once
     (no autograd graph) and cached, and each step runs only the trained blocks, the final norm and
     the head on it. Equivalent to the full forward up to float rounding (right padding cannot change
-    a causal model's outputs at real positions; a test checks the logits match)."""
+    a causal model's outputs at real positions; a test checks the logits match). Decoders whose body
+    picks each block's attention kind by its position in ``config.layer_types`` (Gemma 2/3: sliding
+    window or global attention, each with its own rotary base) see that list cut the same way as the
+    blocks, so every block keeps its own kind (a test on a tiny Gemma 3 checks the logits match)."""
 
     def __init__(self, model: Any, train_layers: int, cache: dict | None = None) -> None:
         import torch
@@ -362,6 +366,23 @@ class FrozenPrefix:
         self.cache = cache if cache is not None else {}
         self._low = torch.nn.ModuleList(list(self.layers)[: self.cut])
         self._high = torch.nn.ModuleList(list(self.layers)[self.cut :])
+        self._types = getattr(self.body.config, "layer_types", None)  # per-block attention kinds, by position
+
+    @contextlib.contextmanager
+    def _part(self, high: bool, norm: Any = None) -> Iterator[None]:
+        """The body runs only the low (frozen) or the high (trained) blocks; ``norm`` replaces its final norm."""
+        cfg, old_norm = self.body.config, self.body.norm
+        self.body.layers = self._high if high else self._low
+        if self._types is not None:
+            cfg.layer_types = list(self._types[self.cut :] if high else self._types[: self.cut])
+        if norm is not None:
+            self.body.norm = norm
+        try:
+            yield
+        finally:
+            self.body.layers, self.body.norm = self.layers, old_norm
+            if self._types is not None:
+                cfg.layer_types = self._types
 
     def _hidden(self, batch: Sequence[Example]) -> list[Any]:
         import torch
@@ -369,16 +390,11 @@ class FrozenPrefix:
         todo = [e for e in batch if (self.cut, e.ids) not in self.cache]
         if todo:
             b = collate(todo, 0)
-            norm = self.body.norm
-            try:
-                self.body.layers, self.body.norm = self._low, torch.nn.Identity()
-                # normal (not inference-mode) tensors even when called under inference_mode, so a
-                # state cached while evaluating can later feed training
-                with torch.inference_mode(False), torch.no_grad():
-                    h = self.body(input_ids=b["input_ids"].to(self.model.device),
-                                  attention_mask=b["attention_mask"].to(self.model.device), use_cache=False).last_hidden_state  # [B, T, H]
-            finally:
-                self.body.layers, self.body.norm = self.layers, norm
+            # normal (not inference-mode) tensors even when called under inference_mode, so a
+            # state cached while evaluating can later feed training
+            with self._part(False, torch.nn.Identity()), torch.inference_mode(False), torch.no_grad():
+                h = self.body(input_ids=b["input_ids"].to(self.model.device),
+                              attention_mask=b["attention_mask"].to(self.model.device), use_cache=False).last_hidden_state  # [B, T, H]
             for r, e in enumerate(todo):
                 self.cache[(self.cut, e.ids)] = h[r, : len(e.ids)].detach().clone()
         return [self.cache[(self.cut, e.ids)] for e in batch]
@@ -406,11 +422,8 @@ class FrozenPrefix:
         x = torch.zeros((len(batch), width, hs[0].shape[-1]), dtype=hs[0].dtype, device=hs[0].device)  # [B, T, H]
         for r, h in enumerate(hs):
             x[r, : h.shape[0]] = h
-        try:
-            self.body.layers = self._high
+        with self._part(True):
             return self.body(inputs_embeds=x, attention_mask=collated["attention_mask"].to(x.device), use_cache=False).last_hidden_state
-        finally:
-            self.body.layers = self.layers
 
 
 def trainable_parameters(model: Any, train_layers: int) -> list[Any]:

@@ -23,7 +23,8 @@ def _trace_json(r: dict[str, Any], fingerprint: str) -> dict[str, Any]:
 
     return {"setting": r["setting"], "p_value": r["p_value"], "n_scored": r["n_scored"], "n_green": r.get("n_green"),
             "curve": [], "null_hypothesis": NULL_HYPOTHESIS, "spec_fingerprint": fingerprint, "accounts": r.get("accounts", []),
-            "best_account": r.get("best_account"), "best_account_corrected_p_value": r.get("best_account_corrected_p_value")}
+            "best_account": r.get("best_account"), "best_account_corrected_p_value": r.get("best_account_corrected_p_value"),
+            **({"combined": r["combined"]} if r.get("combined") else {})}
 
 
 def demo_case(workdir: Path, results: dict[str, Any], *, accounts: list[str], n_candidates: int) -> dict[str, Any]:

@@ -100,6 +100,12 @@ def _trace(data: bytes, name: str) -> dict[str, Any]:
     _count(doc["n_scored"], f"{name}: n_scored")
     for i, pt in enumerate(doc["curve"]):
         _p(pt.get("p_value") if isinstance(pt, dict) else None, f"{name}: curve[{i}].p_value")
+    c = doc.get("combined")
+    if c is not None:
+        if not isinstance(c, dict) or not isinstance(c.get("accounts"), list) or not c["accounts"] \
+                or not all(isinstance(a, str) for a in c["accounts"]):
+            raise CaseError(f"{name}: combined must be an object whose 'accounts' is a non-empty list of account names")
+        _p(c.get("p_value"), f"{name}: combined.p_value")
     return doc
 
 

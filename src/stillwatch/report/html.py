@@ -134,13 +134,26 @@ def _watermark(w: dict[str, Any] | None) -> str:
             f"<h3>Every text tested</h3>{table}{_more(rows, 'texts')}</section>")
 
 
+def _combined_cell(c: dict[str, Any] | None) -> str:
+    if not c:
+        return "—"
+    return f'{_n(c["p_value"])} ({_t(", ".join(c["accounts"]))})'
+
+
 def _suspect(s: dict[str, Any] | None) -> str:
     if not s:
         return '<section id="suspect"><h2>The suspect model</h2><p>No radioactivity test was added to this case.</p></section>'
-    table = _table(["role", "setting", "tuples scored", "green", "p-value", "significant", "closest account (Šidák p)"],
-                   [[_t(r["role"]), _t(r["setting"]), _n(r["n_scored"]), _n(r["n_green"]), _n(r["p_value"]),
-                     '<span class="yes">yes</span>' if r["radioactive"] else "no",
-                     f'{_t(r["best_account"] or "—")} ({_n(r["best_account_corrected_p_value"])})'] for r in s["results"]], {2, 3, 4})
+    both = any(r.get("combined") for r in s["results"])
+    cols = ["role", "setting", "tuples scored", "green", "p-value"] + (["with harvest accounts: p-value", "judged on"] if both else [])
+    table = _table(cols + ["significant", "closest account (Šidák p)"],
+                   [[_t(r["role"]), _t(r["setting"]), _n(r["n_scored"]), _n(r["n_green"]), _n(r["p_value"])]
+                    + ([_combined_cell(r.get("combined")), _n(r["verdict_p_value"])] if both else [])
+                    + ['<span class="yes">yes</span>' if r["radioactive"] else "no",
+                       f'{_t(r["best_account"] or "—")} ({_n(r["best_account_corrected_p_value"])})'] for r in s["results"]],
+                   {2, 3, 4, 5, 6} if both else {2, 3, 4})
+    if both:
+        table += ("<p>Where harvest accounts were named, the provider layer and those accounts' layers were also tested together; "
+                  "a result is judged on the smaller of its two p-values times two (Bonferroni over the two tests).</p>")
     h0 = s["results"][0]["null_hypothesis"]
     curve = plots.curve_svg(s["results"], s["results"][0]["alpha"]) if any(r["curve"] for r in s["results"]) else \
         "<p>The p-value curves were not recorded with these results.</p>"

@@ -26,6 +26,11 @@ MARK_TEST = ("one-sided exact tail over de-duplicated (context, token) tuples, b
              "(tournament, count score); P(sum_l w_l X_l >= n_green), X_l ~ Binomial(n_scored, 1/2), computed exactly "
              "as a convolution of scaled binomials (tournament, weighted score; Dathathri et al. 2024)")
 ATTR_H0 = "H0: none of the candidate accounts' watermark layers is in the text (each account key independent of it)."
+COMBINED_H0 = ("H0: the model's predictions are independent of the provider key and of every named harvest account's key "
+               "(independent keys), so each distinct (context, token) tuple's watermark bits under each key are fair coins.")
+COMBINED_TEST = ("the same tuples as the provider test, scored under the provider key and each named harvest account's key; the "
+                 "weighted sum of every key's bits against its exact distribution (a sum of weighted fair coins), the accounts named "
+                 "before the test")
 TRACE_TEST = ("open model: the suspect's own top-1 next-token predictions, teacher-forced, scored against the provider layer's "
               "green lists; one-sided exact binomial tail over de-duplicated (context, token) tuples (Sander et al. 2024)")
 ROLE_WORDS = {"suspect": "the suspect model", "control": "a control model (known not to be trained on our outputs)",
@@ -130,14 +135,22 @@ def _trace_row(e: dict[str, Any], methods: list) -> dict[str, Any]:
                   f"--setting {t['setting']}{base} --json")
     row = {k: t.get(k) for k in ("setting", "p_value", "n_scored", "n_green", "n_tuples", "n_texts", "gamma", "spec_fingerprint",
                                  "suspect", "base", "best_account", "best_account_corrected_p_value")}
-    row |= {"role": role, "role_words": ROLE_WORDS[role], "alpha": alpha, "radioactive": bool(t["p_value"] <= alpha),
-            "one_in": _one_in(t["p_value"]), "accounts_tested": len(t.get("accounts", [])),
+    verdict_p, combined, correction = _trace_verdict(t)
+    row |= {"role": role, "role_words": ROLE_WORDS[role], "alpha": alpha, "radioactive": bool(verdict_p <= alpha),
+            "verdict_p_value": verdict_p, "combined": combined,
+            "one_in": _one_in(verdict_p), "accounts_tested": len(t.get("accounts", [])),
             "curve": [{k: pt.get(k) for k in ("n_tuples", "n_scored", "n_green", "p_value")} for pt in t["curve"]],
             "null_hypothesis": t["null_hypothesis"], "source": e["path"], "command": cmd}
     methods.append({"id": f"radioactivity/{role}/{e['path']}", "section": "suspect_model", "finding": f"radioactivity of {ROLE_WORDS[role]}",
                     "value": t["p_value"], "kind": "p_value", "p_value": t["p_value"], "null_hypothesis": t["null_hypothesis"],
-                    "test": TRACE_TEST, "correction": "none: one pre-specified test of the provider layer", "command": cmd,
+                    "test": TRACE_TEST, "correction": correction, "command": cmd,
                     "source": e["path"], "spec_fingerprint": t["spec_fingerprint"]})
+    if combined is not None:
+        methods.append({"id": f"radioactivity-combined/{role}/{e['path']}", "section": "suspect_model",
+                        "finding": f"radioactivity of {ROLE_WORDS[role]}, provider and harvest accounts' layers together",
+                        "value": combined["p_value"], "kind": "p_value", "p_value": combined["p_value"], "null_hypothesis": COMBINED_H0,
+                        "test": COMBINED_TEST, "correction": correction, "command": cmd + " --harvest-account " +
+                        " --harvest-account ".join(combined["accounts"]), "source": e["path"], "spec_fingerprint": t["spec_fingerprint"]})
     if t.get("best_account") and t.get("best_account_corrected_p_value") is not None:
         methods.append({"id": f"radioactivity-account/{role}/{e['path']}", "section": "suspect_model",
                         "finding": f"most likely account in {ROLE_WORDS[role]}", "value": t["best_account_corrected_p_value"],
@@ -146,6 +159,23 @@ def _trace_row(e: dict[str, Any], methods: list) -> dict[str, Any]:
                         "correction": f"Šidák over {row['accounts_tested']} accounts", "command": cmd, "source": e["path"],
                         "spec_fingerprint": t["spec_fingerprint"]})
     return row
+
+
+def _trace_verdict(t: dict[str, Any]) -> tuple[float, dict[str, Any] | None, str]:
+    """The p-value a radioactivity result is judged on, its combined part (or None) and the correction in words.
+
+    A result of ``trace radioactivity --harvest-account ...`` reports two tests of the same model: the provider
+    layer alone and the provider layer with the named harvest accounts' layers (``combined``). A reader could pick
+    the smaller after seeing both, so the verdict takes the smaller times two (Bonferroni over the two tests),
+    which holds the level whichever one a reader would have chosen. Without ``combined`` the provider test is the
+    one pre-specified test."""
+    c = t.get("combined")
+    if not c:
+        return float(t["p_value"]), None, "none: one pre-specified test of the provider layer"
+    combined = {"accounts": list(c["accounts"]), "p_value": float(c["p_value"]), "n_coins": c.get("n_coins")}
+    verdict = min(1.0, 2.0 * min(float(t["p_value"]), combined["p_value"]))
+    return verdict, combined, ("Bonferroni over the two tests reported for this model (the provider layer alone; the provider "
+                               "layer with the named harvest accounts' layers): the smaller p-value times two")
 
 
 def suspect_section(traces: list[dict[str, Any]], methods: list) -> dict[str, Any] | None:

@@ -91,6 +91,8 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
         r = s["suspect"]
         said.append(f"The suspect model {'shows' if r['radioactive'] else 'does not show'} our watermark in its own predictions: "
                     f"p = {_g(r['p_value'])} over {_g(r['n_scored'])} distinct token tuples"
+                    + (f", p = {_g(r['combined']['p_value'])} with the layers of the accounts the harvest went through "
+                       f"({_g(r['verdict_p_value'])} after correcting for the two tests)" if r.get("combined") else "")
                     + (f" (a chance of about 1 in {_g(r['one_in'])} if it had never been trained on our outputs)." if r["radioactive"] else "."))
         rests.append("the radioactivity test of the suspect model (trace radioactivity)")
     d = doc["ledger"]

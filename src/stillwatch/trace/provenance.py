@@ -19,6 +19,15 @@ Statistics (each a paired exact test of C against every other panel model, inter
   continuation, local suspects only). Both are needed: pruning a small model hard breaks its chat
   behaviour while its raw continuation survives (the zoo's pruned SmolLM2), and an int8 copy was
   found in chat mode but missed in raw mode by the Nikolic baseline.
+- ``excess/chat`` and ``excess/raw`` gate the agreement of their mode: the suspect's agreement with
+  the panel model *beyond what its own answer frequencies give* (per disjoint pair of prompts, agreement
+  on the pair's own prompts minus agreement with the two answers swapped;
+  :func:`~stillwatch.trace.provenance_stats.excess_scores`), compared by an exact sign test
+  (:func:`~stillwatch.trace.provenance_stats.excess_test`). A suspect that answers "The" to
+  everything agrees most with whichever panel model says "The" most often, and passes the agreement
+  statistic on that base rate alone (the fourth session's students did); its excess is zero on every
+  pair, so it cannot pass the gate. The gated agreement p-value is the larger of the two
+  (intersection-union: the evidence needs both). ``ProvenanceConfig.excess = False`` drops the gate.
 - ``habits/chat``: the suspect's answer falls among the panel model's *distinctive habits* (its
   most frequent openings on a separate profile prompt pool, minus those another panel model shares;
   :func:`~stillwatch.trace.provenance_stats.habit_matrix`). A student distilled from a teacher's
@@ -27,14 +36,19 @@ Statistics (each a paired exact test of C against every other panel model, inter
 
 Null hypothesis for candidate C (stated in every result): the intersection of the statistics' nulls,
 
-    H0(C): on prompts from the sampler, in every mode tested the suspect's greedy answer agrees with
-    C's no more often than with at least one other model of the panel that answers in that mode, and
-    its answers fall among C's distinctive habits no more often than among those of at least one
-    other panel model.
+    H0(C): on prompts from the sampler, in every mode tested, the suspect's greedy answer agrees with
+    C's no more often than with at least one other model of the panel that answers in that mode, OR
+    its excess agreement with C (on a random pair of prompts, matched minus swapped) favours C over at
+    least one such model no more often than the reverse; and its answers fall among C's distinctive
+    habits no more often than among those of at least one other panel model.
 
-Per candidate the statistics' IUT p-values are combined by Bonferroni (``min(1, S * min_s p_s)``,
-i.e. Holm's first step over the S statistics), valid under any dependence between them (they use
-the same prompts); then Holm over candidates, then alpha spending over looks.
+Per candidate and mode, the agreement and excess p-values are joined by their maximum (an
+intersection-union test: the null of the gated statistic is the union of the two nulls; no
+correction); the S gated statistics and the habit statistic are then combined by Bonferroni
+(``min(1, S * min_s p_s)``, i.e. Holm's first step over the statistics), valid under any
+dependence between them (they use the same prompts); then Holm over candidates, then alpha
+spending over looks. Each step keeps the level: the gate can only raise a p-value, Bonferroni and
+Holm bound the family-wise error under any dependence, and the union bound covers the looks.
 
 Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
 look k may reject at ``alpha * w_k`` (power spending weights, union bound over looks; see
@@ -98,7 +112,10 @@ from stillwatch.trace.provenance_stats import (
     agreement_matrix,
     bonferroni_combine,
     distinctive_habits,
+    excess_scores,
+    excess_test,
     first_word,
+    gate_combine,
     habit_matrix,
     holm,
     informative,
@@ -114,12 +131,17 @@ NULL_HYPOTHESIS = (
     "candidate C's no more often than with at least one other model of the panel that answers in that mode (the other "
     "candidates and the independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
     "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
-    "at least one other panel model"
+    "at least one other panel model; the agreement of a mode counts only with its excess: agreement with C beyond what the "
+    "suspect's own answer frequencies give (within random pairs of prompts, matched minus swapped answers) must favour C over "
+    "every other panel model answering in that mode, so an H0 also holds when, on a random pair of prompts, that excess "
+    "favours C no more often than it favours at least one such model"
 )
 TEST = ("per statistic (agreement per prompt mode, distinctive habits), paired one-sided exact McNemar test of C "
-        "against each other panel model on the same prompts; the statistic's p-value for C is the largest of these "
-        "(intersection-union test, Berger 1982)")
-CORRECTION = ("Bonferroni over the statistics of each candidate (valid under any dependence); Holm over the "
+        "against each other panel model on the same prompts; per mode, the excess agreement (matched minus swapped answers "
+        "within disjoint pairs of prompts) by an exact sign test of C against each other panel model; each statistic's "
+        "p-value for C is the largest over the rivals (intersection-union test, Berger 1982)")
+CORRECTION = ("per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union); Bonferroni "
+              "over the statistics of each candidate (valid under any dependence); Holm over the "
               "candidates at each look; alpha spent over the looks with weights "
               "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
 
@@ -155,7 +177,8 @@ class ProvenanceConfig:
     :func:`~stillwatch.trace.provenance_stats.first_word`, before it is compared with the panel's;
     ``"auto"``: probe the suspect on ``PROBE_PROMPTS`` profile prompts and ask for
     ``LONG_ANSWER_TOKENS`` when its one-token answers are mostly single characters and the panel's
-    are not, see :func:`suspect_tokens`)."""
+    are not, see :func:`suspect_tokens`); ``excess``: gate each mode's agreement by its excess
+    statistic (False: the fourth session's test, which a constant answer can pass)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -169,6 +192,7 @@ class ProvenanceConfig:
     profile_queries: int = 200
     habit_top: int = 8
     suspect_max_tokens: int | str | None = None
+    excess: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -189,6 +213,8 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.profile_queries must be an int >= 10, got {self.profile_queries!r}")
         if not isinstance(self.habit_top, int) or not 0 <= self.habit_top <= 64:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
+        if not isinstance(self.excess, bool):
+            raise InputError(f"ProvenanceConfig.excess must be True or False, got {self.excess!r}")
         s = self.suspect_max_tokens
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
             raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
@@ -280,9 +306,22 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
     for mode in cfg.modes:
         agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
+        if cfg.excess:
+            m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
+            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0))
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
+
+
+def _combine(tests: dict, cfg: ProvenanceConfig) -> np.ndarray:
+    """Per candidate: each mode's agreement gated by its excess (max), then Bonferroni with the habit statistic."""
+    per = []
+    for mode in cfg.modes:
+        p = tests[f"agreement/{mode}"].p_value
+        per.append(gate_combine(p, tests[f"excess/{mode}"].p_value) if f"excess/{mode}" in tests else p)
+    per += [t.p_value for k, t in tests.items() if k.startswith("habits/")]
+    return bonferroni_combine(np.stack(per))  # [C]
 
 
 def _short_share(answers) -> float:
@@ -317,9 +356,12 @@ def suspect_tokens(suspect: Model, cfg: ProvenanceConfig, panel_answers: Sequenc
 
 
 def _futile(tests: dict) -> bool:
-    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts."""
+    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts. The excess
+    statistics are not consulted: each only gates its mode's agreement (the gated p-value is at least the
+    agreement's), so an agreement statistic that is behind is behind gated too, and a suspect with no excess
+    discordance at all (a constant answer) would otherwise never stop early."""
     return all(np.all(t.p_value >= 0.5) and (k.startswith("habits") or np.all(t.discordant >= MIN_DISCORDANT_FUTILITY))
-               for k, t in tests.items())
+               for k, t in tests.items() if not k.startswith("excess/"))
 
 
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
@@ -380,7 +422,7 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
             if len(got[m]) < n:
                 raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n}")
         tests = _look(got, panel, usable, habits, n, len(candidates), cfg, s_tokens > cfg.max_tokens)
-        combined = bonferroni_combine(np.stack([t.p_value for t in tests.values()]))  # [C]
+        combined = _combine(tests, cfg)  # [C]
         p_holm = holm(combined)
         seq_p = np.minimum(seq_p, np.minimum(p_holm / weights[k], 1.0))
         record.append({"queries": n * len(cfg.modes), "level": float(cfg.alpha * weights[k]), "p_holm": [float(x) for x in p_holm]})

@@ -31,7 +31,12 @@ acts as Bonferroni on the smallest p-value.
 
 Several statistics (agreement in chat mode and in raw mode, :func:`habit_matrix`'s distinctive
 habits) each give an IUT p-value per candidate; :func:`bonferroni_combine` joins them per candidate
-(valid under any dependence) before Holm.
+(valid under any dependence) before Holm. The agreement of each mode is *gated* by its excess
+statistic (:func:`excess_scores`, :func:`excess_test`: agreement beyond what the suspect's own
+answer frequencies give, matched minus swapped answers within disjoint pairs of prompts):
+:func:`gate_combine` takes the larger of the two p-values (intersection-union), so a suspect that
+answers one string to everything, which agrees most with whichever model says that string most
+often, cannot pass the agreement statistic.
 
 Adaptive budget: the suspect is queried in looks (e.g. 250, 500, 750, 1000 prompts); look ``k``
 may reject at level ``alpha * w_k`` with spending weights ``w_k = t_k**rho - t_{k-1}**rho``
@@ -213,17 +218,79 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
         raise InputError(f"n_candidates must be in 1..{agree.shape[1]}, got {n_candidates}")
     use = np.ones_like(agree) if usable is None else np.asarray(usable, dtype=bool)
     n10, n01 = discordant_counts(agree, use)
+    rate = (agree & use).sum(axis=0) / np.maximum(use.sum(axis=0), 1)  # agreement over each model's informative answers
+    return _iut(n10, n01, use.any(axis=0), n_candidates, rate)
+
+
+def _iut(n10: np.ndarray, n01: np.ndarray, answered: np.ndarray, n_candidates: int, rate: np.ndarray) -> PanelTest:
+    """The intersection-union test from the pairwise sign counts ``n10[j, k]`` (units on j's side) and ``n01``."""
     p = mcnemar_one_sided(n10, n01)  # [M, M]
     np.fill_diagonal(p, -1.0)  # a model is not its own rival
-    p[:, ~use.any(axis=0)] = -1.0  # nor is a model that gave no informative answer here (e.g. chat-only in raw mode)
+    p[:, ~answered] = -1.0  # nor is a model that gave no informative answer here (e.g. chat-only in raw mode)
     p = p[:n_candidates]
     rival = p.argmax(axis=1)
     p_iut = np.where(p.max(axis=1) < 0, 1.0, p.max(axis=1))  # no rival at all: no evidence
-    n_use = use.sum(axis=0)
-    rate = (agree & use).sum(axis=0) / np.maximum(n_use, 1)  # agreement over each model's informative answers
     cand = np.arange(n_candidates)
     wins, losses = n10[cand, rival], n01[cand, rival]
     return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=wins + losses, wins=wins, losses=losses)
+
+
+def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mode: str = "prefix") -> np.ndarray:
+    """The suspect's agreement with each panel model *in excess of its own answer frequencies*, per pair of
+    prompts: prompts ``2k`` and ``2k + 1`` form pair ``k`` (an odd last prompt is left out), and
+
+        m[k, j] = a(s_2k, p_j,2k) + a(s_2k+1, p_j,2k+1) - a(s_2k+1, p_j,2k) - a(s_2k, p_j,2k+1)
+
+    (``a`` = :func:`agreement`, ``s`` the suspect's answers, ``p_j`` panel model j's): agreement on the pair's
+    own prompts minus agreement with the answers swapped between them. ``m`` lies in -2..2 and its mean is
+    twice (agreement on the same prompt) - (agreement on independent prompts), the excess over the product of
+    the suspect's and the model's answer frequencies. A panel answer that is not ``usable[i, j]`` (uninformative,
+    see :func:`informative`; default all usable) agrees with nothing, in the matched and the swapped term alike.
+    A suspect answering one string to every prompt has ``m = 0`` exactly, whatever its answer (the matched and
+    swapped terms are the same two comparisons); so has, on average, any suspect whose answers do not depend on
+    the prompt. Returns m [K, M] (int)."""
+    s = list(suspect)
+    n = len(s) // 2 * 2
+    if not panel:
+        raise InputError("the panel holds no model")
+    cols = [list(p)[:n] for p in panel]
+    use = np.ones((n, len(cols)), bool) if usable is None else np.asarray(usable, dtype=bool)[:n]
+    swapped = [s[i ^ 1] for i in range(n)]  # the partner's answer: 0<->1, 2<->3, ...
+    matched = (agreement_matrix(s[:n], cols, mode=mode) & use).astype(np.int64)  # [n, M]
+    crossed = (agreement_matrix(swapped, cols, mode=mode) & use).astype(np.int64)  # [n, M]
+    return (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
+
+
+def excess_test(m: np.ndarray, n_candidates: int, answered: np.ndarray | None = None) -> PanelTest:
+    """The excess statistic: per pair of panel models (c, r) the exact sign test, over the prompt pairs, of
+    d_k = m[k, c] - m[k, r] (:func:`excess_scores`); the candidate's p-value is the largest over its rivals
+    (intersection-union, as :func:`panel_test`; a model that ``answered`` nothing informative in this mode is
+    no rival). The pairs of prompts are disjoint and the prompts i.i.d., so the d_k are i.i.d. and, given the
+    number of non-zero d_k, the count of positive ones is Binomial with q = P(d > 0 | d != 0). Null of (c, r):
+
+        H0x(c, r): on a random pair of prompts, the suspect's excess agreement favours c no more often than r,
+                   P(d > 0) <= P(d < 0);
+
+    a suspect whose answers do not depend on the prompt satisfies it with equality (swapping its two answers
+    turns d into -d, and the swap does not change their joint distribution), and a constant one has d = 0 on
+    every pair: it can never reject. ``rate[j]`` = mean of m[:, j] / 2 (the excess agreement). Requires >= 2
+    panel columns."""
+    m = np.asarray(m, dtype=np.int64)
+    if m.ndim != 2 or m.shape[1] < 2:
+        raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {m.shape}")
+    if not 1 <= n_candidates <= m.shape[1]:
+        raise InputError(f"n_candidates must be in 1..{m.shape[1]}, got {n_candidates}")
+    d = m[:, :, None] - m[:, None, :]  # [K, M, M]
+    n10 = (d > 0).sum(axis=0)  # [M, M]
+    ans = np.ones(m.shape[1], bool) if answered is None else np.asarray(answered, dtype=bool)
+    return _iut(n10, n10.T, ans, n_candidates, m.mean(axis=0) / 2 if m.shape[0] else np.zeros(m.shape[1]))
+
+
+def gate_combine(p_agree, p_excess) -> np.ndarray:
+    """Per candidate, the p-value of "both the agreement and the excess statistic reject": ``max`` of the two
+    (intersection-union, Berger 1982: the null of the pair is the union of their nulls, and rejecting it at
+    alpha needs each rejected at alpha; no correction, valid under any dependence)."""
+    return np.maximum(np.asarray(p_agree, dtype=np.float64), np.asarray(p_excess, dtype=np.float64))
 
 
 def distinctive_habits(profile: list, top: int) -> list[np.ndarray]:
