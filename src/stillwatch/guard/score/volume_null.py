@@ -20,8 +20,9 @@ every ``t > 0``. No normal approximation: the bound holds at any ``k`` (a pair, 
 heavy right tail of people's volumes; it is conservative (a true tail is smaller). The *people's
 volume* ``Q_k`` is the smallest ``h`` at which the bound reaches ``alpha``:
 ``Q_k = min_t (k ln M(t) + ln(1/alpha)) / t`` over a geometric grid of ``t`` (any ``t`` gives a valid
-bound, so the grid's minimum is one too). ``Q_k`` never exceeds ``k`` times the reference's largest
-value (``t -> inf``) and approaches ``k`` times its mean plus a ``sqrt(k)`` margin for large ``k``.
+bound, so the grid's minimum is one too). ``Q_k`` is at most ``k`` times the reference's largest
+value plus ``ln(1/alpha) / t_max`` (the grid's largest ``t``) and approaches ``k`` times its mean plus a
+``sqrt(k)`` margin for large ``k``.
 ``alpha`` is ``link.alpha`` (0.01) divided by the number of clusters tested (Bonferroni: one cluster
 in a hundred logs above its people's volume by chance).
 
