@@ -32,6 +32,18 @@ except ImportError:  # pragma: no cover
 import pytest  # noqa: E402
 from cli_run import run_cli  # noqa: E402
 
+try:  # hypothesis is a dev dependency; the core-install test runs without it
+    from hypothesis import settings as _hypothesis_settings
+
+    # In CI (.ci/run exports CI=true) every property test draws the same examples on every run: a clean clone's
+    # verdict must not depend on the draw (a tie between two rivals' p-values, found by one random draw in 24
+    # runs, failed a run once). Locally the draws stay random, so new examples keep being tried.
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        _hypothesis_settings.load_profile("ci")
+except ImportError:  # pragma: no cover
+    pass
+
 
 @pytest.fixture(scope="session")
 def cli():
@@ -48,3 +60,27 @@ def smollm2():
     from stillwatch.models import load_backend
 
     return load_backend("smollm2")
+
+
+#: The slowest test files (measured with ``--durations``; 2026-12-04), run first. ``make test`` runs two
+#: pytest-xdist workers that take whole files (``--dist loadfile``: a file's module-scoped servers and ledgers stay
+#: in one process); starting the long files first keeps one worker from being left with a long file at the end.
+#: Every Spark scan is in ``test_guard_spark.py``, so one worker starts the JVM. The order inside a file is kept.
+SLOW_FIRST = (
+    "guard/test_guard_spark.py", "gateway/test_gateway_campaign.py", "report/test_case_e2e.py",
+    "gateway/test_gateway_watermark.py", "trace/test_trace_provenance.py", "ledger/test_ledger_interrupt.py",
+    "gateway/test_gateway_hostile.py", "gateway/test_gateway_scaleout.py", "cli/test_cli_mark.py",
+    "report/test_bundle_tamper.py", "guard_sim/test_guard_sim_simulate.py", "guard/test_guard_scan.py",
+    "guard/test_guard_rules.py", "guard/test_guard_timing.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    root = os.path.dirname(__file__)
+
+    def key(item):
+        rel = os.path.relpath(str(item.path), root).replace(os.sep, "/")
+        return rank.get(rel, len(SLOW_FIRST))
+
+    items.sort(key=key)  # stable: the rest keep their collected order

@@ -4,14 +4,13 @@ One reference log (whole-second timestamps, so that every timestamp unit holds i
 re-encoded in each accepted form; the scan of each encoding must find exactly what the scan of the
 canonical table finds, and a token count that is a fraction must be counted as
 ``non_integer_count:<col>``. Expectations come from the canonical table, not from the code under
-test. The Spark half is one test with one Spark scan (of the JSONL, which holds most forms; a Spark
-session is slow to start and is shared, as in ``test_guard_spark.py``).
+test. The Spark half is one test with one Spark scan (of the JSONL, which holds most forms); it lives in
+``test_guard_spark.py`` beside every other Spark scan, so one test process starts the Spark session.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -159,22 +158,3 @@ def test_every_accepted_form_scans_like_the_canonical_log_on_duckdb(reference, t
         if id(canonical) not in expected:
             expected[id(canonical)] = _summary(scan(canonical, engine="duckdb"))
         assert _summary(got) == expected[id(canonical)], name
-
-
-@pytest.mark.spark
-def test_every_accepted_form_scans_like_the_canonical_log_on_spark(reference, tmp_path):
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        pytest.skip("pyspark is not installed (install the 'spark' extra)")
-    if shutil.which("java") is None:
-        pytest.skip("no Java runtime on PATH: Spark local mode needs Java 17")
-    for name, source, malformed, canonical in _encodings(reference, tmp_path):
-        if name != "jsonl":
-            # Spark reads every source through read_log, as DuckDB does for all but the SQL Parquet
-            # pass: the typed table each encoding gives is the canonical one (one Spark scan below)
-            assert read_log(source).table.equals(read_log(canonical).table), name
-            continue
-        got = scan(source, engine="spark")
-        assert dict(got.malformed) == malformed, name
-        assert _summary(got) == _summary(scan(canonical, engine="duckdb")), name
