@@ -67,6 +67,7 @@ def test_mark_generate_output_is_read_by_train_trace_and_detect(tmp_path, cli):
     text = cli("trace", "radioactivity", "--suspect", tmp_path / "s", "--master-key", key, "--transcripts", out,
                "--max-new-tokens", "8", "--harvest-account", "acct-9").ok().out
     assert "provider + 1 harvest account layer(s) (acct-9): p = " in text
+    assert "judged on the smaller p-value of the two tests times two = " in text  # one verdict for the two tests
     det = [json.loads(x) for x in cli("mark", "detect", "--master-key", key, "--input", out, "--model", "tiny", "--json").ok().out.splitlines()]
     assert len(det) == 6 and all("error" not in d for d in det), det
 

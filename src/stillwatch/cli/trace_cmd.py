@@ -49,10 +49,10 @@ def radioactivity_cmd(
     cfg = RadioactivityConfig(setting=setting, scoring=scoring, max_texts=max_texts, max_new_tokens=max_new_tokens, temperature=temperature,
                               reanswer_tokens=reanswer_tokens, reanswer_temperature=reanswer_temperature,
                               reanswer_rounds=reanswer_rounds, seed=seed, alpha=alpha)
-    if harvest_account and len(set(harvest_account)) != len(harvest_account):
-        from stillwatch.errors import InputError
+    if harvest_account:  # refused before any model loads
+        from stillwatch.trace.radioactivity import distinct_harvest_accounts
 
-        raise InputError("a --harvest-account is named twice: its layer would be counted twice")
+        distinct_harvest_accounts(harvest_account)
     master = MasterKey.load(master_key)
     acc = read_accounts(accounts) if accounts is not None else None
     if plot is not None:
@@ -86,14 +86,17 @@ def radioactivity_cmd(
     from rich.table import Table
 
     con = Console()
-    verdict = "RADIOACTIVE" if result.p_value <= alpha else "no evidence"
+    from stillwatch.trace.radioactivity import judged_p_value
+
+    c = result.combined
+    judged = judged_p_value(result.p_value, None if c is None else c["p_value"])
+    verdict = f"-> [bold]{'RADIOACTIVE' if judged <= alpha else 'no evidence'}[/] at alpha = {alpha}"
     con.print(f"[bold]{setting}-model radioactivity[/] of {suspect}: p = {result.p_value:.3g} over {result.n_scored} "
-              f"distinct tuples ({result.n_green} green, gamma = {result.gamma}) -> [bold]{verdict}[/] at alpha = {alpha}")
-    if result.combined is not None:
-        c = result.combined
-        verdict = "RADIOACTIVE" if c["p_value"] <= alpha else "no evidence"
+              f"distinct tuples ({result.n_green} green, gamma = {result.gamma})" + ("" if c is not None else f" {verdict}"))
+    if c is not None:  # two tests of one model: one verdict, on the smaller p-value times two (Bonferroni)
         con.print(f"[bold]provider + {len(c['accounts'])} harvest account layer(s)[/] ({', '.join(c['accounts'])}): "
-                  f"p = {c['p_value']:.3g} over {c['n_coins']} fair coins -> [bold]{verdict}[/] at alpha = {alpha}")
+                  f"p = {c['p_value']:.3g} over {c['n_coins']} fair coins; judged on the smaller p-value of the two "
+                  f"tests times two = {judged:.3g} {verdict}")
     if result.accounts:
         t = Table("account", "p_value", "corrected", "present")
         for row in sorted(result.accounts, key=lambda r: r["p_value"])[:20]:

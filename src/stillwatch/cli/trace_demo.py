@@ -68,7 +68,7 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
     from stillwatch.models import load_backend
     from stillwatch.records import read_transcripts
     from stillwatch.trace.api import run_radioactivity
-    from stillwatch.trace.radioactivity import RadioactivityConfig
+    from stillwatch.trace.radioactivity import RadioactivityConfig, judged_p_value
 
     def say(msg: str) -> None:
         if progress is not None:
@@ -133,10 +133,9 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
     alpha = 1e-3
     rows = []
     for name, r in results.items():
-        # two tests of one model are reported (provider alone; with the campaign's accounts): judged on the smaller
-        # p-value times two (Bonferroni), as the case dossier does
+        # two tests of one model are reported (provider alone; with the campaign's accounts): judged as the dossier is
         pc = r["combined"]["p_value"] if r["combined"] else None
-        judged = r["p_value"] if pc is None else min(1.0, 2.0 * min(r["p_value"], pc))
+        judged = judged_p_value(r["p_value"], pc)
         rows.append({"model": name.split("/")[0], "setting": r["setting"], "n_scored": r["n_scored"], "p_value": r["p_value"],
                      "combined_p_value": pc, "judged_p_value": judged,
                      "verdict": "radioactive" if judged <= alpha else "no evidence", "best_account": r["best_account"],

@@ -162,20 +162,17 @@ def _trace_row(e: dict[str, Any], methods: list) -> dict[str, Any]:
 
 
 def _trace_verdict(t: dict[str, Any]) -> tuple[float, dict[str, Any] | None, str]:
-    """The p-value a radioactivity result is judged on, its combined part (or None) and the correction in words.
+    """The p-value a radioactivity result is judged on (:func:`stillwatch.trace.radioactivity.judged_p_value`), its
+    combined part (or None) and the correction in words."""
+    from stillwatch.trace.radioactivity import judged_p_value
 
-    A result of ``trace radioactivity --harvest-account ...`` reports two tests of the same model: the provider
-    layer alone and the provider layer with the named harvest accounts' layers (``combined``). A reader could pick
-    the smaller after seeing both, so the verdict takes the smaller times two (Bonferroni over the two tests),
-    which holds the level whichever one a reader would have chosen. Without ``combined`` the provider test is the
-    one pre-specified test."""
     c = t.get("combined")
     if not c:
-        return float(t["p_value"]), None, "none: one pre-specified test of the provider layer"
+        return judged_p_value(t["p_value"], None), None, "none: one pre-specified test of the provider layer"
     combined = {"accounts": list(c["accounts"]), "p_value": float(c["p_value"]), "n_coins": c.get("n_coins")}
-    verdict = min(1.0, 2.0 * min(float(t["p_value"]), combined["p_value"]))
-    return verdict, combined, ("Bonferroni over the two tests reported for this model (the provider layer alone; the provider "
-                               "layer with the named harvest accounts' layers): the smaller p-value times two")
+    return judged_p_value(t["p_value"], combined["p_value"]), combined, (
+        "Bonferroni over the two tests reported for this model (the provider layer alone; the provider "
+        "layer with the named harvest accounts' layers): the smaller p-value times two")
 
 
 def suspect_section(traces: list[dict[str, Any]], methods: list) -> dict[str, Any] | None:

@@ -27,6 +27,7 @@ from stillwatch.trace.radioactivity import (
     check_base,
     check_open_model,
     closed_model_test,
+    distinct_harvest_accounts,
     open_model_test,
 )
 
@@ -104,8 +105,7 @@ def run_radioactivity(
     wm_tok = next((r.tokenizer_id for r in records if r.tokenizer_id), None) or spec.tokenizer_id
     key = master.provider_key()
     if harvest_accounts:  # checked before the suspect generates anything
-        if len(set(harvest_accounts)) != len(harvest_accounts):
-            raise InputError("a harvest account is named twice: its layer would be counted twice")
+        distinct_harvest_accounts(harvest_accounts)
         if acc_spec is None:
             raise InputError("harvest accounts were named, but this deployment's watermark has no account layer")
         bad = [sp.scheme for sp in (spec, acc_spec) if sp.scheme != "tournament"]

@@ -336,6 +336,25 @@ def attribute(pairs: Pairs, account_spec: Any, master: Any, accounts: Sequence[s
     return rows, res
 
 
+def distinct_harvest_accounts(harvest_accounts: Sequence[str]) -> list[str]:
+    """``harvest_accounts`` as a list, refused (InputError) if a name repeats: a repeated account's layer would be
+    counted twice, and its coins are not independent of themselves."""
+    names = list(dict.fromkeys(harvest_accounts))
+    if len(names) != len(harvest_accounts):
+        raise InputError("a harvest account is named twice: its layer would be counted twice")
+    return names
+
+
+def judged_p_value(p_value: float, combined_p_value: float | None) -> float:
+    """The p-value a radioactivity result is judged on. With a combined test (``--harvest-account``) two tests of
+    one model are reported — the provider layer alone and with the named accounts' layers — and a reader could
+    pick the smaller after seeing both: the smaller times two (Bonferroni over the two) holds the level whichever
+    is picked. Without one, the provider test is the one pre-specified test."""
+    if combined_p_value is None:
+        return float(p_value)
+    return min(1.0, 2.0 * min(float(p_value), float(combined_p_value)))
+
+
 def combined_test(make_pairs: Callable[[int], Pairs], spec: Any, key: Any, account_spec: Any, master: Any,
                   harvest_accounts: Sequence[str]) -> dict:
     """The provider layer (``spec``, ``key``) and the account layers of ``harvest_accounts`` (keys derived from
@@ -350,9 +369,7 @@ def combined_test(make_pairs: Callable[[int], Pairs], spec: Any, key: Any, accou
     weigh 1). Returns the JSON-safe result (no key material)."""
     from stillwatch.mark import LayerTuples, score_combined
 
-    names = list(dict.fromkeys(harvest_accounts))
-    if len(names) != len(harvest_accounts):
-        raise InputError("a harvest account is named twice: its layer would be counted twice")
+    names = distinct_harvest_accounts(harvest_accounts)
     if account_spec is None or master is None:
         raise TraceError("the combined test needs the deployment's account layer spec and the master key")
     by_h: dict[int, Pairs] = {}
