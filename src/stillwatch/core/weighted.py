@@ -82,32 +82,35 @@ def lattice_pmf(groups) -> np.ndarray:
     """pmf of S = sum_v v X_v over 0 .. sum_v v N_v, with X_v ~ Binomial(N_v, 1/2) independent, for ``groups``
     ((v, N_v), ...) (integer weights v >= 1, coin counts N_v >= 0; a weight may appear more than once, its
     counts add). Every term non-negative: relative precision is kept far into the tail."""
-    merged: dict[int, int] = {}
-    for v, N in groups:
-        if int(v) < 1 or int(N) < 0:
-            raise ValueError(f"a coin group needs weight >= 1 and count >= 0, got ({v}, {N})")
-        merged[int(v)] = merged.get(int(v), 0) + int(N)
     pmf = np.ones(1)
-    for v in sorted(merged):
-        if merged[v]:
-            pmf = _conv_scaled(pmf, _binom_pmf(merged[v]), v)
+    for v, N in _merged(groups):
+        pmf = _conv_scaled(pmf, _binom_pmf(N), v)
     return pmf
 
 
 def _merged(groups) -> tuple[tuple[int, int], ...]:
-    """``groups`` with the counts of equal weights added, sorted by weight, empty groups dropped."""
+    """``groups`` checked (weight >= 1, count >= 0), the counts of equal weights added, sorted by weight, empty
+    groups dropped."""
     m: dict[int, int] = {}
     for v, N in groups:
+        if int(v) < 1 or int(N) < 0:
+            raise ValueError(f"a coin group needs weight >= 1 and count >= 0, got ({v}, {N})")
         m[int(v)] = m.get(int(v), 0) + int(N)
     return tuple((v, m[v]) for v in sorted(m) if m[v])
+
+
+def _upper_tail(pmf: np.ndarray) -> np.ndarray:
+    """P(S >= s) for s = 0 .. len(pmf) - 1, summed smallest terms first; P(S >= 0) = 1 exactly."""
+    sf = np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
+    sf[0] = 1.0
+    return sf
 
 
 @functools.lru_cache(maxsize=64)
 def _lattice_sf(merged: tuple[tuple[int, int], ...]) -> np.ndarray:
     """P(S >= s) for s = 0 .. max of the law :func:`lattice_pmf` names (read-only). Kept per law: scoring the same
     tuples with other keys (wrong keys, a control) asks for the same law, and building it costs O(len N)."""
-    sf = np.minimum(np.cumsum(lattice_pmf(merged)[::-1])[::-1], 1.0)  # smallest terms first
-    sf[0] = 1.0
+    sf = _upper_tail(lattice_pmf(merged))
     sf.setflags(write=False)
     return sf
 
@@ -145,9 +148,7 @@ class WeightedNull:
             raise ValueError(f"n must be >= 0, got {n}")
         sf = self._sf.get(n)
         if sf is None:
-            pmf = lattice_pmf((v, n * c) for v, c in self._groups)
-            sf = np.minimum(np.cumsum(pmf[::-1])[::-1], 1.0)
-            sf[0] = 1.0
+            sf = _upper_tail(lattice_pmf((v, n * c) for v, c in self._groups))
             self._sf[n] = sf
         return sf
 
