@@ -250,6 +250,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
     hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
+    if "n_prompts_raw" in acc:  # rows re-sending a prompt the account had sent before (byte for byte)
+        hidden = hidden | {"repeated_rows": np.maximum(n - np.asarray(acc["n_prompts_raw"], np.float64), 0.0)}
     return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
