@@ -48,26 +48,11 @@ sides) the ``T`` members beyond the core are outsiders — four labs at 600-900 
 20 cohort-tied sybils at 201 each: ``1 / C(24, 4) = 9.4e-5``, where no single member's rank can reach
 ``alpha`` (``2 / 21``). The chance of cutting the operator's own accounts this way is at most ``alpha``
 per cluster.
-**Repetition** (:func:`repeats_beyond`: an evaluation lab re-running one benchmark; the rule that
-also works without a core). A harvest wants new answers; a lab sends the same benchmark prompts pass
-after pass. Each account's *repeats* ``d = n - D`` (``D``: distinct prompts as sent, byte for byte,
-counted exactly over every row on both engines — ``n_prompts_raw`` of
-:func:`~stillwatch.guard.features.tables.account_volume`; a lower bound on the repeats of the
-normalised prompts) are tested against the cluster's own accounts. **H0** (the member is one more of
-the operator's accounts): the operator's accounts re-send a prompt at one common per-request rate
-``rho`` (a script either re-asks — retries, several samples per prompt — or does not), so ``d`` is
-Binomial(``n``, ``rho``). ``rho`` is measured on the log, on the cluster's *reference* accounts — its
-core and the members tied to it; without a core, the cluster's other members (the member itself left
-out) — bounded above by the exact (Clopper-Pearson) upper limit at ``alpha / 2`` of their pooled rate
-``sum d / sum n``. The member's p-value is the exact binomial tail ``P(X >= d)`` at that bound, and
-it is an outsider when the p-value is ``<= alpha / 2`` divided by the number of the cluster's
-candidates (Bonferroni): the chance of cutting any of the operator's own accounts this way is at most
-``alpha`` per cluster. Three passes of a 300-prompt benchmark (600 repeats in 900) against sybils that
-repeat nothing (Clopper-Pearson bound ~1e-4 over 40,000 rows) is a p-value below 1e-300; a sybil's one
-retry in 20 requests is ~2e-3 against the same bound, far above ``alpha`` over thousands of members.
-Where the operator's accounts differ in how much they repeat (a script drawing prompts with
-replacement repeats more the more it sends), the largest accounts can be cut: they leave to be judged
-on their own score, which for a machine-scale harvest flags on its own.
+**Repetition** (:mod:`~stillwatch.guard.score.repetition`; the rule that also works without a
+core). A harvest wants new answers; an evaluation lab sends the same benchmark prompts pass after pass.
+A member whose re-sent prompts are beyond what the cluster's reference accounts (its core and the
+members tied to it; without a core, all its members) would send is an outsider too, at ``alpha`` per
+cluster (the module states its null model).
 
 Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
 cluster (:func:`split_outsiders`), judged on its own evidence like any other.
@@ -99,9 +84,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import gammaln
-from scipy.stats import beta, binom
 
 from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.repetition import repeats_beyond
 from stillwatch.guard.score.wrappers import crowded_edges
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -183,39 +168,6 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
         has_core = np.bincount(labels[core], minlength=a)[labels] > 0
         ref = np.where(has_core, tied, size >= 2)
         out[repeats_beyond(labels, n_rows, distinct, ~tied & (size >= 2), ref, alpha)] = 2
-    return out
-
-
-def repeats_beyond(labels: np.ndarray, n_rows: np.ndarray, distinct: np.ndarray, cand: np.ndarray,
-                   ref: np.ndarray, alpha: float) -> np.ndarray:
-    """Per account: a candidate ``cand`` that re-sends its prompts beyond its cluster's reference
-    accounts ``ref`` (module docstring, *Repetition*). Requires ``distinct <= n_rows`` per account
-    (more distinct prompts than rows count as none repeated).
-
-    H0: the candidate's repeats ``d = n - distinct`` are Binomial(``n``, ``rho``) with the rate ``rho``
-    of the reference accounts of its cluster (the candidate left out), bounded above by the exact
-    Clopper-Pearson limit at ``alpha / 2`` of their pooled ``sum d / sum n``; the candidate is cut
-    when ``P(X >= d) <= alpha / 2 / (candidates of its cluster)``. Vectorised: bincounts per cluster
-    and one beta quantile and binomial tail per candidate."""
-    a = len(labels)
-    lab = np.asarray(labels, np.int64)
-    n = np.round(np.maximum(np.asarray(n_rows, np.float64), 0.0))
-    d = np.clip(n - np.round(np.asarray(distinct, np.float64)), 0.0, n)
-    cand = np.asarray(cand, bool)
-    ref = np.asarray(ref, bool)
-    own = ref.astype(np.float64)  # a reference account never counts against itself
-    big_r = np.bincount(lab[ref], weights=d[ref], minlength=a)[lab] - own * d
-    big_m = np.bincount(lab[ref], weights=n[ref], minlength=a)[lab] - own * n
-    m_cand = np.bincount(lab[cand], minlength=a)[lab].astype(np.float64)
-    test = cand & (d > 0) & (big_m > 0)
-    out = np.zeros(a, bool)
-    if not test.any():
-        return out
-    r, m = big_r[test], big_m[test]
-    # exact upper confidence limit of a binomial rate (Clopper & Pearson 1934): the beta quantile
-    rho = np.where(r < m, beta.ppf(1.0 - alpha / 2.0, r + 1.0, np.maximum(m - r, 1.0)), 1.0)
-    p = binom.sf(d[test] - 1.0, n[test], rho)  # P(X >= d)
-    out[test] = p * m_cand[test] <= alpha / 2.0
     return out
 
 
