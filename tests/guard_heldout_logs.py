@@ -453,6 +453,20 @@ def bank_runner(b: Builder, pop: Popularity, *, passes: int, bench_size: int, no
           temperature=1.0 if novel else 0.0, max_tokens=1024, created_us=_created_before(rng, start, 1, 30, 300))
 
 
+def batch_job(b: Builder, n_rows: int, tpl: str, *, family: str, campaign: str | None, period_s: float = 15.0,
+              start: int = T0 + DAY) -> None:
+    """One account running one machine-paced batch (``period_s`` apart) of ``n_rows`` distinct inputs
+    through its own internal template ``tpl`` (a prefix), from its own cloud address and card: a firm's
+    one-off job at a few hundred rows, a harvest at thousands."""
+    rng = b.rng
+    items = _distinct_capability(b, n_rows)
+    prompts = pc.binary_join_element_wise(pa.array([tpl] * n_rows), b.pool.prompts.take(pa.array(items)), "")
+    ts = paced_times(rng, [n_rows], [start + int(rng.uniform(0, 12) * HOUR)], [period_s])
+    b.add(ids(rng, "acct_", 1), [n_rows], ts, items, prompts=prompts, family=family, campaign=campaign,
+          ip=datacenter_ips(rng, 1, 1)[0], ua=SDK_UAS[1], pay=ids(rng, "pm_", 1)[0], temperature=0.2,
+          max_tokens=1024, created_us=_created_before(rng, start, 1, 30, 300))
+
+
 def spread(b: Builder, n: int, campaign: str, *, start: int = T0, days: float = 14.0,
            per_account: tuple[int, int] = (30, 60), keys: tuple[int, int] = (3, 6)) -> None:
     """Distinct capability prompts spread over many accounts and keys: each account a human pace
@@ -542,4 +556,19 @@ def lab_beside_bank_swarm_log(pool, seed: int = 5, days: float = 7.0):
     bank_swarm(b, 300, "bank-swarm-0")
     bank_runner(b, pop, passes=5, bench_size=120, novel=False, family="benign:eval_lab", campaign=None)
     bank_runner(b, pop, passes=5, bench_size=120, novel=True, family="bank_harvester", campaign="bank-harvester-0")
+    return b.tables()
+
+
+def batch_jobs_log(pool, seed: int = 6, days: float = 7.0):
+    """The people of :func:`popular_benign_log` (no automation) plus two one-off machine-paced batch jobs
+    of 300 and 600 distinct inputs, each through its firm's own template asking for step-by-step
+    explanations and code (15 s apart: 75 minutes and 2.5 hours), and one account pushing 6,000
+    distinct inputs through such a template at the same pace (25 hours). Returns ``(log, labels, extras)``."""
+    b, _ = _people(pool, seed, days)
+    batch_job(b, 300, "Explain step by step what the ticket below asks for, then write the code for it:\n\n",
+              family="benign:business", campaign=None)
+    batch_job(b, 600, "You are our support engineer. Reason through this customer question and answer it "
+              "with working code:\n\n", family="benign:business", campaign=None)
+    batch_job(b, 6000, "Explain your reasoning step by step and give complete code for the task:\n\n",
+              family="template_harvest", campaign="template-harvest-0")
     return b.tables()
