@@ -36,6 +36,12 @@ from guard_heldout_base import (BROWSER_UAS, DAY, HOUR, MINUTE, MONITOR_UAS, SDK
 TZS = np.array([-8.0, -5.0, 0.0, 1.0, 2.0, 5.5, 8.0, 9.0])
 
 
+def rows_of(log: pa.Table, labels: pa.Table, family: str) -> pa.Table:
+    """The rows of ``log`` sent by the accounts ``labels`` puts in ``family``."""
+    ids_ = labels.filter(pc.equal(labels["family"], family))["account_id"]
+    return log.filter(pc.is_in(log["account_id"], value_set=ids_))
+
+
 def _lognormal_counts(rng, n: int, median: float, sigma: float, lo: int, hi: int) -> np.ndarray:
     return np.clip(np.round(rng.lognormal(np.log(median), sigma, n)), lo, hi).astype(np.int64)
 

@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from guard_heldout_base import load_pool  # noqa: E402
-from guard_heldout_logs import batch_jobs_log  # noqa: E402
+from guard_heldout_logs import batch_jobs_log, rows_of  # noqa: E402
 
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 from stillwatch.guard.score.volume_null import MIN_REFERENCE, person_volume  # noqa: E402
@@ -74,15 +74,10 @@ def batch_log():
     return log, labels, scan(log)
 
 
-def _of(log: pa.Table, labels: pa.Table, family: str) -> pa.Table:
-    ids = labels.filter(pc.equal(labels["family"], family))["account_id"]
-    return log.filter(pc.is_in(log["account_id"], value_set=ids))
-
-
 def test_the_log_holds_one_off_batch_jobs_and_a_template_harvest(batch_log):
     log, labels, _ = batch_log
     for fam, rows in (("benign:business", {300, 600}), ("template_harvest", {6000})):
-        t = _of(log, labels, fam)
+        t = rows_of(log, labels, fam)
         per = t.group_by("account_id").aggregate([("prompt", "count"), ("prompt", "count_distinct")])
         assert set(per["prompt_count"].to_pylist()) == rows
         assert per["prompt_count"].to_pylist() == per["prompt_count_distinct"].to_pylist()  # distinct inputs
@@ -91,7 +86,7 @@ def test_the_log_holds_one_off_batch_jobs_and_a_template_harvest(batch_log):
                          .to_numpy())
             assert np.median(np.diff(us)) / 1e6 == pytest.approx(15.0, rel=0.1)  # machine pace
     # each firm its own template
-    biz = _of(log, labels, "benign:business")
+    biz = rows_of(log, labels, "benign:business")
     heads = {p[:40] for p in biz["prompt"].to_pylist()}
     assert len(heads) == 2
 

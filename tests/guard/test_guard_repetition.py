@@ -27,7 +27,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from guard_heldout_base import load_pool  # noqa: E402
-from guard_heldout_logs import lab_beside_bank_swarm_log  # noqa: E402
+from guard_heldout_logs import lab_beside_bank_swarm_log, rows_of  # noqa: E402
 
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 from stillwatch.guard.score.config import DetectConfig  # noqa: E402
@@ -212,21 +212,16 @@ def bank_log():
     return log, labels, scan(log)
 
 
-def _of(log: pa.Table, labels: pa.Table, family: str) -> pa.Table:
-    ids = labels.filter(pc.equal(labels["family"], family))["account_id"]
-    return log.filter(pc.is_in(log["account_id"], value_set=ids))
-
-
 def test_the_log_holds_a_lab_repeating_a_benchmark_and_a_harvester_at_its_pace(bank_log):
     log, labels, _ = bank_log
-    lab, hv = _of(log, labels, "benign:eval_lab"), _of(log, labels, "bank_harvester")
+    lab, hv = rows_of(log, labels, "benign:eval_lab"), rows_of(log, labels, "bank_harvester")
     for t, distinct in ((lab, 120), (hv, 600)):
         assert t.num_rows == 600 and len(set(t["account_id"].to_pylist())) == 1
         assert len(set(t["prompt"].to_pylist())) == distinct
         us = np.sort(t["ts"].cast(pa.timestamp("us")).cast(pa.int64()).to_numpy())
         gaps = np.diff(us) / 1e6
         assert np.median(gaps) == pytest.approx(2.0, rel=0.1)  # machine pace
-    sw = _of(log, labels, "bank_swarm")
+    sw = rows_of(log, labels, "bank_swarm")
     assert len(set(sw["account_id"].to_pylist())) == 300 and len(set(sw["ip"].to_pylist())) == 300
     # the lab's and the harvester's prompts are in the swarm's prompt bank: they share its scaffolds
     opener = "You are a meticulous tutor."
