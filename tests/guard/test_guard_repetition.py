@@ -81,7 +81,7 @@ def _naive(labels, n, distinct, cand, ref, alpha):
     while True:
         new = []
         for i in range(a):
-            if not cand[i] or out[i] or d[i] == 0:
+            if not cand[i] or out[i] or d[i] == 0 or 2 * d[i] < n[i]:  # tested: at least half re-sent
                 continue
             below = [j for j in range(a) if labels[j] == labels[i] and ref[j] and not out[j] and y[j] < y[i]]
             if len(below) < 2:
@@ -107,14 +107,14 @@ def _naive(labels, n, distinct, cand, ref, alpha):
             out[i] = True
 
 
-@pytest.mark.parametrize("seed", range(1, 5))  # seeds where a heavy repeater is a candidate
+@pytest.mark.parametrize("seed", range(1, 5))  # seeds where the rule cuts someone
 def test_repeats_beyond_matches_the_definition(seed):
     rng = np.random.default_rng(seed)
     a = 24
     labels = rng.integers(0, 3, a)
     n = rng.integers(5, 60, a).astype(float)
-    heavy = rng.random(a) < 0.2  # a few accounts repeat most of what they send
-    distinct = n - rng.binomial(n.astype(int), np.where(heavy, 0.6, 0.03))
+    heavy = rng.random(a) < 0.3  # a few accounts repeat most of what they send
+    distinct = n - rng.binomial(n.astype(int), np.where(heavy, 0.7, rng.uniform(0.0, 0.1, a)))
     cand = rng.random(a) < 0.7
     ref = (rng.random(a) < 0.8) & (~heavy | (rng.random(a) < 0.2))
     got = repeats_beyond(labels, n, distinct, cand, ref, ALPHA)
@@ -136,12 +136,13 @@ def test_known_answer_a_lab_against_sybils_that_repeat_nothing():
     assert (1.0 - (1.0 - rho) ** 20) * 402 > ALPHA / 2
 
 
-def test_resellers_repeating_more_as_they_grow_stay_and_two_labs_among_them_leave():
-    # 21 resellers whose customers' repeats grow with volume (shares 0.21-0.38, as the simulator's
-    # reseller30 cluster): the heaviest is within the spread of the others; two labs that each ran one
-    # benchmark twice (the simulator's reseller family: two labs among 8 resellers) do not hide each other
+def test_accounts_repeating_more_as_they_grow_stay_and_two_labs_among_resellers_leave():
+    # 21 accounts whose repeats grow with volume (shares 0.52-0.70, the shape of the simulator's
+    # reseller30 cluster, 0.21-0.38, at the rates this rule tests): the heaviest is within the spread of
+    # the others; two labs that each ran one benchmark twice (the simulator's reseller family: two labs
+    # among 8 resellers) do not hide each other
     n = np.linspace(1000, 4400, 21).round()
-    share = 0.21 + 0.12 * np.log(n / 1000.0)
+    share = 0.52 + 0.12 * np.log(n / 1000.0)
     distinct = n - np.round(share * n)
     labels = np.zeros(21, np.int64)
     every = np.ones(21, bool)
@@ -152,12 +153,23 @@ def test_resellers_repeating_more_as_they_grow_stay_and_two_labs_among_them_leav
     assert repeats_beyond(np.zeros(10, np.int64), n2, distinct2, every2, every2, ALPHA).tolist() == [False] * 8 + [True] * 2
 
 
+def test_an_account_asking_new_questions_in_most_requests_is_not_tested():
+    # 400 sybils repeating nothing and a reseller re-sending 39 % of 6,000 rows (held-out C): not cut;
+    # at 51 % it is (the same cluster otherwise)
+    n = np.r_[np.full(400, 20.0), 6000.0]
+    labels = np.zeros(401, np.int64)
+    every = np.ones(401, bool)
+    for resent, cut in ((2340.0, False), (3060.0, True)):
+        distinct = np.r_[np.full(400, 20.0), 6000.0 - resent]
+        assert repeats_beyond(labels, n, distinct, every, every, ALPHA).tolist() == [False] * 400 + [cut]
+
+
 def test_clusters_repeating_at_one_rate_lose_an_account_in_about_alpha_of_them():
     rng = np.random.default_rng(7)
     n_clusters, size = 400, 40
     labels = np.repeat(np.arange(n_clusters), size)
     n = np.round(np.exp(rng.normal(np.log(60), 0.8, len(labels))))  # heavy-tailed workloads
-    rho = rng.uniform(0.0, 0.2, n_clusters)[labels]  # each operator its own rate
+    rho = rng.uniform(0.4, 0.6, n_clusters)[labels]  # each operator its own rate, about the tested range
     distinct = n - rng.binomial(n.astype(int), rho)
     every = np.ones(len(n), bool)
     got = repeats_beyond(labels, n, distinct, every, every, ALPHA)
