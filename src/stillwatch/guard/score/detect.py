@@ -11,7 +11,10 @@ signal                    value                                                 
 ``scripted_share``        rows on *linking* content keys (below), k/(n+2); each row    k_w/(n+own_prior_rows)
                           weighted by the key's size evidence (accounts sharing it)
 ``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         (k/(n+8) - 0.25) / 0.5
-``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
+``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9); as
+                                                                                      coordination, only beyond
+                                                                                      one of the log's people
+                                                                                      (:func:`program_volume`)
 ``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
