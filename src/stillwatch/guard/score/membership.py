@@ -50,12 +50,12 @@ sides) the ``T`` members beyond the core are outsiders — four labs at 600-900 
 per cluster.
 **Repetition** (:mod:`~stillwatch.guard.score.repetition`; the rule that also works without a
 core). A harvest wants new answers; an evaluation lab sends the same benchmark prompts pass after pass.
-A member whose re-sent prompts are beyond what the cluster's reference accounts (its core and the
-members tied to it; without a core, all its members) would send is an outsider too, at ``alpha`` per
-cluster (the module states its null model).
+A member that re-sends at least half of its rows, far beyond what the cluster's reference accounts (its
+core and the members tied to it; without a core, all its members) would, is an outsider too, at about
+``alpha`` per cluster (the module states its null model).
 
-Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
-cluster (:func:`split_outsiders`), judged on its own evidence like any other.
+Outsiders leave the cluster; those of one cluster and one kind (workload, repetition) that the linking
+keys still join form their own cluster (:func:`split_outsiders`), judged on its own evidence like any other.
 
 Attacker model
 ==============
@@ -67,7 +67,7 @@ is judged as what it then is — an independent user of that content — on its 
 with any other outsiders it is linked to. An operator that runs a few accounts at a very different
 workload and on separate infrastructure can thereby split them off its campaign; they keep their own
 score (and their own cluster's). A cluster without a core of >= 199 accounts (no crowding, cohort
-or timing: e.g. sybils on residential proxies, a human-paced swarm) is never cut: an outsider there
+or timing: e.g. sybils on residential proxies, a human-paced swarm) is never cut by workload: an outsider there
 keeps inheriting the campaign's score (held-out and simulator figures say where that happens),
 unless it repeats itself beyond the cluster's own repetition rate. An operator that makes some accounts
 re-send their prompts to leave the cluster pays for it in what they obtain: their repeated prompts
