@@ -1,0 +1,147 @@
+"""Split a cluster held together by one shared item (issue 13: two campaigns whose accounts share one
+style suffix and nothing else).
+
+Two operators can draw on one public item — a popular style suffix, a common wrapper — while each
+runs its own scaffolds on its own accounts. Every account that sends the item is linked to every
+other one, so the two campaigns become one connected cluster, and when the item carries most of
+the cluster's weight the content communities of
+:func:`~stillwatch.guard.score.links.split_by_content` do not separate them either (measured on the
+simulator's swarm family: one suffix on 6,257 of 7,000 accounts). What separates them is the
+*conditional* link structure: with the item set aside, the rest of their links fall into large
+parts that share nothing.
+
+The rule
+========
+In each cluster of >= ``2 split.min_accounts`` accounts, the *bridge* is the linking key used by the
+most members (ties: the key whose smallest member index is lowest — the same on every engine). Its
+edges are set aside and the cluster's remaining linking edges (content, card, address and
+null-model links alike) are taken apart into connected parts. A cluster is a candidate when the
+parts meet the size criteria of every split (``SplitConfig``: >= 2 large parts covering
+``coverage`` of it); it is split (accounts linked only through the bridge join its largest part) when
+the null model below rejects one operator.
+
+Null model
+==========
+**H0** (one operator): with the bridge set aside, the cluster's remaining account–key links form a
+random bipartite graph with the observed degrees — each of the operator's accounts draws its other
+scaffolds, addresses and cards from the cluster's pool in proportion to how many of its links each
+has, regardless of which part it lies in (the configuration model; Newman, Strogatz & Watts 2001,
+Phys. Rev. E 64, 026118). Statistic: the size of the second-largest part. ``B`` degree-preserving
+rewirings (the key ends of the edge list permuted, a seeded generator over a canonical edge order, so
+the draw is the same on every engine); the Monte Carlo p-value ``(1 + #{draw >= observed}) / (B + 1)``
+is exact under H0 (Davison & Hinkley 1997, ch. 4). A split needs ``p <= LinkConfig.alpha / m`` with
+``m`` the candidate clusters of the log (Bonferroni); ``B = ceil(m / alpha)``, and a cluster stops
+drawing once the draws that reach its observed size already rule the split out.
+One operator rotating its accounts through disjoint template sets, each account on one set, keeps
+its parts under the rewiring as well (an account with one key cannot bridge two sets), so it is not
+split; one operator whose accounts mix its scaffolds freely is one part before any rewiring.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stillwatch.guard.score import cluster as _cluster
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from stillwatch.guard.score.config import DetectConfig
+
+#: Seed of the rewiring draws: fixed, so a scan is reproducible and engines agree.
+SEED = 20261204
+
+
+def _mix(key: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """One int64 per (key, cluster): keeps each cluster's parts inside it."""
+    with np.errstate(over="ignore"):
+        return (key.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+                ^ (lab.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9))).view(np.int64)
+
+
+def _second_largest(n_acc: int, ea: np.ndarray, ek: np.ndarray) -> int:
+    """Size of the second-largest connected part of ``n_acc`` accounts linked through keys."""
+    comp = _cluster.components(n_acc, ea, ek)
+    cnt = np.sort(np.bincount(comp, minlength=n_acc))
+    return int(cnt[-2]) if n_acc >= 2 else 0
+
+
+def rewiring_p(ea: np.ndarray, ek: np.ndarray, draws: int, stop: int | None = None) -> float:
+    """Monte Carlo p-value ``(1 + #{draw >= observed}) / (draws + 1)`` of the observed second-largest
+    part of the bipartite graph (accounts ``ea``, keys ``ek``, any labels) under degree-preserving
+    rewiring (module docstring). With ``stop``, drawing ends once ``stop`` draws reached the observed
+    size, and the value returned is then a lower bound (already too large for a level below
+    ``(stop + 1) / (draws + 1)``)."""
+    acc_u, ai = np.unique(np.asarray(ea, np.int64), return_inverse=True)
+    key_u, ki = np.unique(np.asarray(ek, np.int64), return_inverse=True)
+    # canonical order, the same whatever the engine's key hashes: keys ranked by their smallest
+    # account, then the distinct (account, key) pairs sorted
+    first = np.full(len(key_u), len(acc_u), np.int64)
+    np.minimum.at(first, ki, ai)
+    rank = np.empty(len(key_u), np.int64)
+    rank[np.lexsort((np.arange(len(key_u)), first))] = np.arange(len(key_u))
+    pairs = np.unique(np.stack([ai, rank[ki]], axis=1), axis=0)
+    ai, ki = pairs[:, 0], pairs[:, 1]
+    n = len(acc_u)
+    obs = _second_largest(n, ai, ki)
+    rng = np.random.default_rng(SEED)
+    reach = 0
+    for _ in range(draws):
+        reach += _second_largest(n, ai, rng.permutation(ki)) >= obs
+        if stop is not None and reach >= stop:
+            break
+    return (1.0 + reach) / (draws + 1.0)
+
+
+def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Per account: its part when its cluster is split at its bridge (module docstring), else its
+    label — a proposal for :func:`~stillwatch.guard.score.links._apply_split`, which keeps the size
+    criteria and sends accounts outside every large part to the largest."""
+    a = len(labels)
+    ea = np.asarray(ea, np.int64)
+    ek = np.asarray(ek, np.int64)
+    size = _cluster.sizes(labels)
+    ok = size[ea] >= 2 * cfg.split.min_accounts
+    ea, ek = ea[ok], ek[ok]
+    if len(ea) == 0:
+        return labels
+    lab = labels[ea]
+    ck = _mix(ek, lab)
+    cu, cinv = np.unique(ck, return_inverse=True)
+    pu = np.unique(np.stack([cinv, ea], axis=1), axis=0)  # distinct (cluster-key, account)
+    fan = np.bincount(pu[:, 0], minlength=len(cu))
+    low = np.full(len(cu), a, np.int64)
+    np.minimum.at(low, pu[:, 0], pu[:, 1])
+    owner = labels[low]
+    # the bridge of each cluster: most members, then the lowest smallest member
+    o = np.lexsort((low, -fan, owner))
+    head = np.concatenate(([True], owner[o][1:] != owner[o][:-1]))
+    bridge = np.zeros(len(cu), bool)
+    bridge[o[head]] = True
+    rest = ~bridge[cinv]
+    sub = _cluster.components(a, ea[rest], ck[rest])
+    sub = np.where(size >= 2 * cfg.split.min_accounts, sub, labels)
+    cand = _candidates(labels, sub, cfg)
+    if len(cand) == 0:
+        return labels
+    m = len(cand)
+    draws = int(np.ceil(m / cfg.link.alpha))
+    out = labels.copy()
+    for c in cand:
+        e = rest & (lab == c)
+        if rewiring_p(ea[e], ck[e], draws, stop=1) <= cfg.link.alpha / m:
+            out = np.where(labels == c, sub, out)
+    return out
+
+
+def _candidates(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
+    """Clusters whose parts meet the split criteria (>= 2 large parts covering ``coverage``)."""
+    size = _cluster.sizes(labels)
+    subsize = _cluster.sizes(sub).astype(np.float64)
+    a = len(labels)
+    big = (subsize >= cfg.split.min_accounts) & (subsize >= cfg.split.min_share * size)
+    head = big & (sub == np.arange(a))
+    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)
+    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a) / np.maximum(np.bincount(labels, minlength=a), 1)
+    ok = (n_big >= 2) & (n_big <= cfg.split.max_parts) & (cover >= cfg.split.coverage)
+    return np.nonzero(ok)[0]
