@@ -59,11 +59,17 @@ def _mix(key: np.ndarray, lab: np.ndarray) -> np.ndarray:
                 ^ (lab.astype(np.uint64) * np.uint64(0xBF58476D1CE4E5B9))).view(np.int64)
 
 
-def _second_largest(n_acc: int, ea: np.ndarray, ek: np.ndarray) -> int:
-    """Size of the second-largest connected part of ``n_acc`` accounts linked through keys."""
-    comp = _cluster.components(n_acc, ea, ek)
-    cnt = np.sort(np.bincount(comp, minlength=n_acc))
-    return int(cnt[-2]) if n_acc >= 2 else 0
+def _second_largest(n_acc: int, n_key: int, ai: np.ndarray, ki: np.ndarray) -> int:
+    """Size of the second-largest connected part of accounts ``0..n_acc-1`` linked through keys
+    ``0..n_key-1`` (compact indices: one sparse graph, no relabelling per draw)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = n_acc + n_key
+    g = coo_matrix((np.ones(len(ai), np.int8), (ai, n_acc + ki)), shape=(n, n))
+    comp = connected_components(g, directed=False)[1][:n_acc]
+    cnt = np.sort(np.bincount(comp))
+    return int(cnt[-2]) if len(cnt) >= 2 else 0
 
 
 def rewiring_p(ea: np.ndarray, ek: np.ndarray, draws: int, stop: int | None = None) -> float:
@@ -82,12 +88,12 @@ def rewiring_p(ea: np.ndarray, ek: np.ndarray, draws: int, stop: int | None = No
     rank[np.lexsort((np.arange(len(key_u)), first))] = np.arange(len(key_u))
     pairs = np.unique(np.stack([ai, rank[ki]], axis=1), axis=0)
     ai, ki = pairs[:, 0], pairs[:, 1]
-    n = len(acc_u)
-    obs = _second_largest(n, ai, ki)
+    n, nk = len(acc_u), len(key_u)
+    obs = _second_largest(n, nk, ai, ki)
     rng = np.random.default_rng(SEED)
     reach = 0
     for _ in range(draws):
-        reach += _second_largest(n, ai, rng.permutation(ki)) >= obs
+        reach += _second_largest(n, nk, ai, rng.permutation(ki)) >= obs
         if stop is not None and reach >= stop:
             break
     return (1.0 + reach) / (draws + 1.0)
