@@ -53,14 +53,16 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, excess: bool = True):
-    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations;
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, excess: bool | str = "signflip"):
+    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations
+    (``excess``: False for no gate, else the excess test's method, ``"signflip"`` or ``"sign"``);
     ``tokens``: the suspect's answers are of that many tokens (compared by their first word when > 1)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
                            habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200,
-                           suspect_max_tokens=tokens, excess=excess)
+                           suspect_max_tokens=tokens, excess=bool(excess),
+                           excess_method=excess if isinstance(excess, str) else "signflip")
     models = [_Named(x) for x in names]
     sus = {"chat": chat, "raw": raw}
     pan = {"chat": panel_c, "raw": panel_r}
@@ -89,13 +91,14 @@ def _score(rows: list[dict], key: str) -> dict:
             "recall": tp / pos if pos else float("nan")}
 
 
-#: our test and its ablations: (label, modes, habit statistic, excess gate)
-VARIANTS = [("ours", ("chat", "raw"), True, True),
+#: our test and its ablations: (label, modes, habit statistic, excess gate: False or the excess test's method)
+VARIANTS = [("ours", ("chat", "raw"), True, "signflip"),
+            ("ours, excess by the sign test (fifth session's test)", ("chat", "raw"), True, "sign"),
             ("ours without the excess gate (fourth session's test)", ("chat", "raw"), True, False),
-            ("ours without the chat-model reference", ("chat", "raw"), True, True),
+            ("ours without the chat-model reference", ("chat", "raw"), True, "signflip"),
             ("ours: chat agreement only (first session's statistic)", ("chat",), False, False)]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[2][0]
+NO_CHAT_REF = VARIANTS[3][0]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"

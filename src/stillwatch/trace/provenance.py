@@ -22,8 +22,9 @@ Statistics (each a paired exact test of C against every other panel model, inter
 - ``excess/chat`` and ``excess/raw`` gate the agreement of their mode: the suspect's agreement with
   the panel model *beyond what its own answer frequencies give* (per disjoint pair of prompts, agreement
   on the pair's own prompts minus agreement with the two answers swapped;
-  :func:`~stillwatch.trace.provenance_stats.excess_scores`), compared by an exact sign test
-  (:func:`~stillwatch.trace.provenance_stats.excess_test`). A suspect that answers "The" to
+  :func:`~stillwatch.trace.provenance_stats.excess_scores`), compared by an exact sign-flip test of
+  the summed differences given their magnitudes (:func:`~stillwatch.trace.provenance_stats.excess_test`;
+  ``ProvenanceConfig.excess_method = "sign"``: the fifth session's sign test). A suspect that answers "The" to
   everything agrees most with whichever panel model says "The" most often, and passes the agreement
   statistic on that base rate alone (the fourth session's students did); its excess is zero on every
   pair, so it cannot pass the gate. The gated agreement p-value is the larger of the two
@@ -38,8 +39,10 @@ Null hypothesis for candidate C (stated in every result): the intersection of th
 
     H0(C): on prompts from the sampler, in every mode tested, the suspect's greedy answer agrees with
     C's no more often than with at least one other model of the panel that answers in that mode, OR
-    its excess agreement with C (on a random pair of prompts, matched minus swapped) favours C over at
-    least one such model no more often than the reverse; and its answers fall among C's distinctive
+    on a random pair of prompts the difference between its excess agreement (matched minus swapped)
+    with C and with at least one such model is symmetric about zero (true of every suspect whose
+    answers do not depend on the prompt; asymptotically, the test also holds that difference's mean
+    <= 0); and its answers fall among C's distinctive
     habits no more often than among those of at least one other panel model.
 
 Per candidate and mode, the agreement and excess p-values are joined by their maximum (an
@@ -108,6 +111,7 @@ from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
 from stillwatch.trace.provenance_stats import (
+    EXCESS_METHODS,
     MIN_PREFIX_CHARS,
     agreement_matrix,
     bonferroni_combine,
@@ -133,12 +137,14 @@ NULL_HYPOTHESIS = (
     "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
     "at least one other panel model; the agreement of a mode counts only with its excess: agreement with C beyond what the "
     "suspect's own answer frequencies give (within random pairs of prompts, matched minus swapped answers) must favour C over "
-    "every other panel model answering in that mode, so an H0 also holds when, on a random pair of prompts, that excess "
-    "favours C no more often than it favours at least one such model"
+    "every other panel model answering in that mode, so an H0 also holds when, on a random pair of prompts, the difference "
+    "between the excess with C and with at least one such model is symmetric about zero (as for every suspect whose answers "
+    "do not depend on the prompt)"
 )
 TEST = ("per statistic (agreement per prompt mode, distinctive habits), paired one-sided exact McNemar test of C "
         "against each other panel model on the same prompts; per mode, the excess agreement (matched minus swapped answers "
-        "within disjoint pairs of prompts) by an exact sign test of C against each other panel model; each statistic's "
+        "within disjoint pairs of prompts) by an exact sign-flip test of the summed differences (given their "
+        "magnitudes) of C against each other panel model; each statistic's "
         "p-value for C is the largest over the rivals (intersection-union test, Berger 1982)")
 CORRECTION = ("per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union); Bonferroni "
               "over the statistics of each candidate (valid under any dependence); Holm over the "
@@ -178,7 +184,9 @@ class ProvenanceConfig:
     ``"auto"``: probe the suspect on ``PROBE_PROMPTS`` profile prompts and ask for
     ``LONG_ANSWER_TOKENS`` when its one-token answers are mostly single characters and the panel's
     are not, see :func:`suspect_tokens`); ``excess``: gate each mode's agreement by its excess
-    statistic (False: the fourth session's test, which a constant answer can pass)."""
+    statistic (False: the fourth session's test, which a constant answer can pass); ``excess_method``:
+    ``"signflip"`` (exact sign-flip test using the magnitudes of the differences) or ``"sign"`` (the
+    exact sign test of the fifth session; see :func:`~stillwatch.trace.provenance_stats.excess_test`)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -193,6 +201,7 @@ class ProvenanceConfig:
     habit_top: int = 8
     suspect_max_tokens: int | str | None = None
     excess: bool = True
+    excess_method: str = "signflip"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -215,6 +224,8 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
         if not isinstance(self.excess, bool):
             raise InputError(f"ProvenanceConfig.excess must be True or False, got {self.excess!r}")
+        if self.excess_method not in EXCESS_METHODS:
+            raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
         s = self.suspect_max_tokens
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
             raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
@@ -308,7 +319,7 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
         if cfg.excess:
             m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
-            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0))
+            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0), method=cfg.excess_method)
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
