@@ -62,9 +62,12 @@ STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (
 #: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
 #: harvest "v4" (fifth session): the students start from a pretrained base (Gemma-3 270M with Gemma's turn format),
 #: so a few hundred short answers teach them the teacher's openings (the test compares first words)
+#: harvest "v5" (sixth session): v4's prompts, near-greedy answers (T = 0.01)
 HARVESTS = {
     "v3": {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7},
     "v4": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.7},
+    # sixth session: the same prompts answered near-greedily (the CLI's lowest temperature), as the test asks its models
+    "v5": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.01},
 }
 #: training of the fresh students; a student from a base (``"base"`` in the truth table) overrides these
 #: with its own ``train`` settings (partial fine-tune: ``train_layers``)

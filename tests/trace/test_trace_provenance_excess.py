@@ -55,13 +55,19 @@ def test_excess_scores_match_a_naive_loop(seed, n, n_models):
     assert not excess_scores(["The"] * n, panel, usable).any()  # a constant answer: zero on every pair
 
 
+def _random_scores(seed: int, n_models: int, pairs: int):
+    """Random pair scores m [pairs, n_models] and which models answered (the last one sometimes nothing
+    informative: no rival)."""
+    m = np.random.default_rng(seed).integers(-2, 3, size=(pairs, n_models))
+    answered = np.ones(n_models, bool)
+    answered[-1] = bool(seed % 2)
+    return m, answered
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(0, 10_000), st.integers(3, 5))
 def test_excess_test_is_the_sign_test_against_the_hardest_rival(seed, n_models):
-    rng = np.random.default_rng(seed)
-    m = rng.integers(-2, 3, size=(40, n_models))
-    answered = np.ones(n_models, bool)
-    answered[-1] = bool(seed % 2)  # sometimes a model that answered nothing informative: no rival
+    m, answered = _random_scores(seed, n_models, 40)
     t = excess_test(m, 2, answered, method="sign")
     for c in range(2):
         per_rival = []
@@ -128,10 +134,7 @@ def test_signflip_with_unit_differences_is_the_sign_test_and_counts_magnitudes_o
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000), st.integers(3, 5))
 def test_excess_test_signflip_is_the_max_over_rivals_of_the_naive_law(seed, n_models):
-    rng = np.random.default_rng(seed)
-    m = rng.integers(-2, 3, size=(25, n_models))
-    answered = np.ones(n_models, bool)
-    answered[-1] = bool(seed % 2)
+    m, answered = _random_scores(seed, n_models, 25)
     t = excess_test(m, 2, answered)  # the default method
     for c in range(2):
         worst = max(_naive_signflip(list(m[:, c] - m[:, r])) for r in range(n_models) if r != c and answered[r])
