@@ -84,8 +84,8 @@ def test_excess_test_is_the_sign_test_against_the_hardest_rival(seed, n_models):
         hardest = {(w, lo) for p, w, lo in per_rival if p == pytest.approx(worst, rel=1e-9, abs=1e-12)}
         assert (int(t.wins[c]), int(t.losses[c])) in hardest
     assert gate_combine([0.01, 0.5], [0.2, 0.04]).tolist() == [0.2, 0.5]
-    with pytest.raises(InputError, match="excess"):
-        ProvenanceConfig(excess="yes")
+    with pytest.raises(InputError, match="per_mode"):
+        ProvenanceConfig(per_mode="both")
     with pytest.raises(InputError, match="excess_method"):
         ProvenanceConfig(excess_method="t-test")
     with pytest.raises(InputError, match="method"):
@@ -151,12 +151,13 @@ def _generic_world(n, rng, blank=0.0):
     return [list(cand), list(np.where(rng.random(n) < blank, "\n\n", ref))]
 
 
-def _run(suspect, panel, n, *, excess, alpha=0.05):
-    cfg = ProvenanceConfig(max_queries=n, look_every=n, alpha=alpha, habit_top=0, excess=excess)
+def _run(suspect, panel, n, *, per_mode, alpha=0.05):
+    cfg = ProvenanceConfig(max_queries=n, look_every=n, alpha=alpha, habit_top=0, per_mode=per_mode)
     return run_provenance(_N("suspect"), [_N("cand")], [_N("ref")], config=cfg, panel_answers=panel, suspect_answers=suspect)
 
 
-def test_a_constant_answer_is_attributed_without_the_gate_and_not_with_it():
+@pytest.mark.parametrize("per_mode", ["excess", "gated"])
+def test_a_constant_answer_is_attributed_by_agreement_alone_and_not_with_the_excess(per_mode):
     rng = np.random.default_rng(7)
     n = 400
     panel = _generic_world(n, rng)
@@ -166,56 +167,82 @@ def test_a_constant_answer_is_attributed_without_the_gate_and_not_with_it():
     n10, n01 = int((c & ~r).sum()), int((~c & r).sum())
     p_hand = stats.binomtest(n10, n10 + n01, 0.5, alternative="greater").pvalue
     assert p_hand < 1e-3  # the world is as intended: the agreement statistic alone rejects
-    old = _run(suspect, panel, n, excess=False)
+    old = _run(suspect, panel, n, per_mode="agreement")
     assert old.most_likely_parent == "cand"
     assert old.candidates[0]["statistics"]["agreement/chat"]["p_value"] == pytest.approx(p_hand, rel=1e-9)
-    new = _run(suspect, panel, n, excess=True)
+    new = _run(suspect, panel, n, per_mode=per_mode)
     assert new.most_likely_parent is None and new.decision == "none"
+    assert new.candidates[0]["statistics"]["agreement/chat"]["p_value"] == pytest.approx(p_hand, rel=1e-9)  # still reported
     ex = new.candidates[0]["statistics"]["excess/chat"]
     assert ex["p_value"] == 1.0 and ex["wins"] == 0 and ex["losses"] == 0  # zero excess on every pair
-    assert new.candidates[0]["p_value"] == 1.0  # the gate: max(agreement p, 1)
+    assert new.candidates[0]["p_value"] == 1.0  # gated: max(agreement p, 1); excess alone: 1
     assert new.caveats  # the reading aid still says the answers barely depend on the prompt
+    assert new.null_hypothesis != old.null_hypothesis and "symmetric" in new.null_hypothesis
+    assert ("gated" in new.correction) == (per_mode == "gated")
 
 
-def test_a_derived_model_is_still_attributed_through_the_gate():
+@pytest.mark.parametrize("per_mode", ["excess", "gated"])
+def test_a_derived_model_is_still_attributed_with_the_excess(per_mode):
     rng = np.random.default_rng(11)
     n = 200
     panel = _generic_world(n, rng)
     copy = rng.random(n) < 0.6  # copies the candidate's answer on 60 % of the prompts, else its own word
     suspect = list(np.where(copy, panel[0], rng.choice(VOCAB, n)))
-    r = _run(suspect, panel, n, excess=True)
+    r = _run(suspect, panel, n, per_mode=per_mode)
     assert r.most_likely_parent == "cand"
     assert r.candidates[0]["statistics"]["excess/chat"]["p_value"] < 1e-6
     assert r.p_values["cand"] <= 0.05
 
 
-def test_prompt_independent_suspects_stay_within_alpha_with_the_gate_and_do_not_without_it():
+def test_a_copy_that_shares_the_rivals_frequent_answer_is_found_by_the_excess_alone():
+    """The case for judging a mode by its excess alone (pruned SmolLM2's raw continuations in the zoo): the
+    suspect copies the candidate's answer on 25 % of the prompts and otherwise says "the", the rival's frequent
+    answer (60 % of its prompts; the candidate's 20 %). It agrees with the rival more often than with the
+    candidate (the agreement statistic is behind, so the gate blocks the attribution), while its agreement
+    beyond its own answer frequencies is the candidate's alone."""
+    rng = np.random.default_rng(23)
+    n = 400
+    cand = np.where(rng.random(n) < 0.2, "the", rng.choice(VOCAB, n))
+    ref = np.where(rng.random(n) < 0.6, "the", rng.choice(VOCAB, n))
+    suspect = np.where(rng.random(n) < 0.25, cand, "the")
+    assert agreement(suspect, ref).mean() > agreement(suspect, cand).mean()  # the world is as intended
+    panel = [list(cand), list(ref)]
+    alone, gated = (_run(list(suspect), panel, n, per_mode=m) for m in ("excess", "gated"))
+    assert alone.candidates[0]["statistics"]["agreement/chat"]["p_value"] > 0.5
+    assert alone.candidates[0]["statistics"]["excess/chat"]["p_value"] < 1e-4
+    assert alone.most_likely_parent == "cand" and gated.most_likely_parent is None
+
+
+def test_prompt_independent_suspects_stay_within_alpha_with_the_excess_and_do_not_without_it():
     """The boundary of the excess null: the suspect draws each answer from the candidate's own answer
     frequencies, independently of the prompt. Its agreement with the candidate beats the reference's
-    (the candidate's answers are its distribution), so the ungated test attributes it nearly always;
-    the gated test must stay within alpha (99 % binomial interval over the seeds)."""
+    (the candidate's answers are its distribution), so agreement alone attributes it nearly always;
+    judged by the excess (alone or gated) the test must stay within alpha (99 % binomial interval over the seeds)."""
     n, seeds, alpha = 200, 300, 0.1
-    gated = ungated = 0
+    hits = {"excess": 0, "gated": 0, "agreement": 0}
     for seed in range(seeds):
         rng = np.random.default_rng(1000 + seed)
         panel = _generic_world(n, rng, blank=0.4 if seed % 2 else 0.0)  # half the seeds with a half-blank reference
         suspect = list(rng.choice(np.array(panel[0]), n))  # the candidate's marginal, shuffled away from the prompts
-        gated += _run(suspect, panel, n, excess=True, alpha=alpha).most_likely_parent is not None
-        if seed < 30:
-            ungated += _run(suspect, panel, n, excess=False, alpha=alpha).most_likely_parent is not None
-    lo, hi = binomial_interval(gated, seeds, 0.99)
-    assert gated / seeds <= alpha or lo <= alpha, (gated, seeds, hi)
-    assert ungated >= 20, ungated  # without the gate the base rate alone attributes it (the mutation check)
+        for per_mode in hits:
+            if per_mode != "agreement" or seed < 30:
+                hits[per_mode] += _run(suspect, panel, n, per_mode=per_mode, alpha=alpha).most_likely_parent is not None
+    for per_mode in ("excess", "gated"):
+        lo, hi = binomial_interval(hits[per_mode], seeds, 0.99)
+        assert hits[per_mode] / seeds <= alpha or lo <= alpha, (per_mode, hits, hi)
+    assert hits["agreement"] >= 20, hits  # without the excess the base rate alone attributes it (the mutation check)
 
 
-def test_a_constant_answer_behind_in_agreement_stops_for_futility():
-    """A constant "The" beside a candidate that says it less often than the reference: the agreement statistic
-    is behind with many discordant prompts, so the test stops early; the excess statistic (no discordant pair
-    at all) must not keep it running to the budget."""
+@pytest.mark.parametrize("per_mode", ["excess", "gated"])
+def test_a_constant_answer_stops_for_futility(per_mode):
+    """A constant "The" beside a candidate that says it less often than the reference. Gated: the agreement
+    statistic is behind with many discordant prompts, so the test stops early, and the excess statistic (no
+    discordant pair at all) must not keep it running to the budget. Excess alone: a mode without a single
+    non-zero pair after two looks is not ahead either."""
     rng = np.random.default_rng(3)
     n = 400
     cand, ref = _generic_world(n, rng)
-    cfg = ProvenanceConfig(max_queries=n, look_every=50, alpha=0.05, habit_top=0)
+    cfg = ProvenanceConfig(max_queries=n, look_every=50, alpha=0.05, habit_top=0, per_mode=per_mode)
     r = run_provenance(_N("suspect"), [_N("cand")], [_N("ref")], config=cfg, panel_answers=[ref, cand], suspect_answers=["The"] * n)
     assert r.most_likely_parent is None and r.stopped == "futility" and r.queries_spent < n
     assert r.candidates[0]["statistics"]["excess/chat"]["wins"] + r.candidates[0]["statistics"]["excess/chat"]["losses"] == 0
