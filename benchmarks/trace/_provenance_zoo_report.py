@@ -115,7 +115,7 @@ def _base_panel(s: dict) -> str | None:
     return "gemma3-270m" if base and base.startswith("gemma3-270m") else base
 
 
-def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
+def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, pools: list[tuple[int, int]], *,
            command: str, machine: str, date: str) -> None:
     from stillwatch.trace.provenance import PROBE_PROMPTS
     from _provenance_zoo_settings import CHAT_ONLY, prompt_dependence
@@ -167,7 +167,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         row.update({"nikolic 2N": g2, "nikolic 2N/p": pmax2, "nikolic 2N/queries": 2 * n})
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
-    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, seeds)
+    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, pools)
     _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
 
 
@@ -180,17 +180,18 @@ def _kind(s: dict) -> str:
 
 
 def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
-                 n_profile: int, seeds: int) -> dict:
+                 n_profile: int, pools: list[tuple[int, int]]) -> dict:
     """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
-    pool (seed 0, N prompts) and one pool of N_CAL fresh prompts per prompt seed 1..``seeds`` whose answers are
+    pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
     complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
     panel's habit sets come from the seed-0 profile pool throughout)."""
-    from _provenance_zoo_settings import CHAT_ONLY, N_CAL
+    from _provenance_zoo_settings import CHAT_ONLY
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
     per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
-    for seed in range(1, seeds + 1):
-        chat, raw, _ = _answers(out, names + independents, N_CAL, n_profile, seed=seed, tokens=long)
+    sizes: dict[int, int] = {}
+    for seed, size in pools:
+        chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
         if any(x not in chat for x in names + independents):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
@@ -198,14 +199,16 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
             return ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                        [names[j] for j in js], N_CAL, tokens=long.get(x, 1), per_mode="gated" if label == GATED else "excess"
+                        [names[j] for j in js], size, tokens=long.get(x, 1), per_mode="gated" if label == GATED else "excess"
                         ).most_likely_parent
 
         per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
+        sizes[seed] = size
     tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
     false = {label: [f"{x} (seed {seed}) -> {got[i]}" for seed, x, got in tests if got[i] is not None]
              for i, label in enumerate(CALIBRATED)}
-    return {"tests": len(tests), "seeds": sorted(per_seed), "suspects": len(independents), "n_cal": N_CAL, "false": false}
+    return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
+            "false": false}
 
 
 TESTS = [(label, label) for label, *_ in VARIANTS] + [
@@ -254,10 +257,12 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
     if calib["tests"]:
         k_ours = len(calib["false"]["ours"])
         lo, hi = binomial_interval(k_ours, calib["tests"], 0.95)
-        extra = len(calib["seeds"]) - 1
+        by_size: dict[int, list[int]] = {}
+        for seed, size in calib["sizes"].items():
+            by_size.setdefault(size, []).append(seed)
+        pools = "; ".join(f"{len(ss)} fresh pools of {size} prompts (prompt seeds {', '.join(map(str, ss))})" for size, ss in by_size.items())
         lines += ["", f"Calibration (ours, alpha = 0.05): {calib['suspects']} independent suspects on the main pool (seed 0, "
-                  f"N = {n}) and on {extra} fresh pools of {calib['n_cal']} prompts (prompt seeds "
-                  f"{', '.join(map(str, calib['seeds'][1:])) or 'none yet'}) = {calib['tests']} tests: "
+                  f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
         for label, what in ((NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
