@@ -307,14 +307,15 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                       "| student | teacher | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
             lines += [f"| {r['suspect']} | {r['teacher']} | " + " | ".join(str(r[k]) for k, _ in TESTS) + " |" for r in based]
         for teacher in dict.fromkeys(r["truth"] for r in studs):
-            rs = [r for r in studs if r["truth"] == teacher and BASE_AS_REF not in r]
+            rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
-            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}, "
-                      f"Nikolic {found['nikolic']}/{len(rs)} (target for SmolLM2's students: recall >= 0.8). Students worth "
-                      f"testing (prompt-dependent): {len(dep)}, of them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
+            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}; "
+                      f"{GATED}: {found[GATED]}/{len(rs)}; Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} "
+                      f"(target for SmolLM2's students: recall >= 0.8). Students worth testing (prompt-dependent): {len(dep)}, of "
+                      f"them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
