@@ -62,16 +62,18 @@ def smollm2():
     return load_backend("smollm2")
 
 
-#: The slowest test files (measured with ``--durations``; 2026-12-04), run first. ``make test`` runs two
+#: The slowest test files (measured with ``--durations=0``, serial; 2026-12-04 evening), run first. ``make test`` runs two
 #: pytest-xdist workers that take whole files (``--dist loadfile``: a file's module-scoped servers and ledgers stay
 #: in one process); starting the long files first keeps one worker from being left with a long file at the end.
-#: Every Spark scan is in ``test_guard_spark.py``, so one worker starts the JVM. The order inside a file is kept.
+#: Every Spark scan is in ``test_guard_spark.py`` (one scan serves every parity check), so one worker starts the JVM.
+#: The order inside a file is kept.
 SLOW_FIRST = (
-    "guard/test_guard_spark.py", "gateway/test_gateway_campaign.py", "report/test_case_e2e.py",
-    "gateway/test_gateway_watermark.py", "trace/test_trace_provenance.py", "ledger/test_ledger_interrupt.py",
-    "gateway/test_gateway_hostile.py", "gateway/test_gateway_scaleout.py", "cli/test_cli_mark.py",
-    "report/test_bundle_tamper.py", "guard_sim/test_guard_sim_simulate.py", "guard/test_guard_scan.py",
-    "guard/test_guard_rules.py", "guard/test_guard_timing.py",
+    "guard/test_guard_spark.py", "gateway/test_gateway_watermark.py", "gateway/test_gateway_scaleout.py",
+    "gateway/test_gateway_campaign.py", "report/test_case_e2e.py", "cli/test_cli_mark.py", "report/test_bundle_tamper.py",
+    "gateway/test_gateway_hostile.py", "cli/test_cli_fuzz.py", "ledger/test_ledger_interrupt.py",
+    "guard_sim/test_guard_sim_simulate.py", "trace/test_trace_provenance.py", "ledger/test_ledger_adversary.py",
+    "guard/test_guard_scan.py", "gateway/test_gateway_accounts.py", "gateway/test_gateway_openai.py",
+    "trace/test_trace_provenance_stats.py", "guard/test_guard_rules.py", "ledger/test_ledger_crash.py",
 )
 
 

@@ -4,8 +4,9 @@ One reference log (whole-second timestamps, so that every timestamp unit holds i
 re-encoded in each accepted form; the scan of each encoding must find exactly what the scan of the
 canonical table finds, and a token count that is a fraction must be counted as
 ``non_integer_count:<col>``. Expectations come from the canonical table, not from the code under
-test. The Spark half is one test with one Spark scan (of the JSONL, which holds most forms); it lives in
-``test_guard_spark.py`` beside every other Spark scan, so one test process starts the Spark session.
+test. On Spark every source goes through the same reader (``read_log``) before the engine sees a table;
+``test_guard_spark.py`` checks that each encoding reads as its canonical table, and its one Spark scan
+reads the JSONL encoding (the one that holds most forms) of the parity log.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def _bad_row(ref: pa.Table, col: str, value) -> dict:
     return row
 
 
-def _jsonl(ref: pa.Table, path: Path) -> Path:
+def _jsonl(ref: pa.Table, path: Path, fractional_row: bool = True) -> Path:
     """ts as ISO with Z, ISO with an offset, ISO without an offset, integer epoch microseconds;
-    token counts as integers and as whole-number floats; one fractional count (malformed)."""
-    rows = ref.to_pylist()
+    token counts as integers and as whole-number floats; one fractional count (malformed) unless
+    ``fractional_row`` is false. Other timestamp columns (``account_created_at``) as ISO with Z."""
+    rows = ref.to_pylist() + ([_bad_row(ref, "completion_tokens", 12.5)] if fractional_row else [])
     with path.open("w") as fh:
-        for i, r in enumerate(rows + [_bad_row(ref, "completion_tokens", 12.5)]):
+        for i, r in enumerate(rows):
             ts: datetime = r["ts"]
             form = i % 4
             if form == 0:
@@ -64,7 +66,10 @@ def _jsonl(ref: pa.Table, path: Path) -> Path:
                 r["ts"] = ts.replace(tzinfo=None).isoformat()
             else:
                 r["ts"] = (ts - _EPOCH) // timedelta(microseconds=1)
-            if i % 2 and not isinstance(r["completion_tokens"], float):
+            for k, v in r.items():
+                if isinstance(v, datetime):
+                    r[k] = v.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            if i % 2 and isinstance(r["completion_tokens"], int) and isinstance(r["prompt_tokens"], int):
                 r["prompt_tokens"], r["completion_tokens"] = float(r["prompt_tokens"]), float(r["completion_tokens"])
             fh.write(json.dumps(r) + "\n")
     return path
@@ -158,3 +163,13 @@ def test_every_accepted_form_scans_like_the_canonical_log_on_duckdb(reference, t
         if id(canonical) not in expected:
             expected[id(canonical)] = _summary(scan(canonical, engine="duckdb"))
         assert _summary(got) == expected[id(canonical)], name
+
+
+def test_every_accepted_form_reads_as_its_canonical_table(reference, tmp_path):
+    """Spark reads every source through ``read_log`` (as DuckDB does for all but the SQL Parquet pass): the
+    typed table each encoding gives is its canonical one, with the malformed rows named. The JSONL forms also go
+    through a whole Spark scan (``test_guard_spark.py``'s parity log)."""
+    for name, source, malformed, canonical in _encodings(reference, tmp_path):
+        res = read_log(source)
+        assert res.table.equals(read_log(canonical).table), name
+        assert dict(res.malformed) == malformed, name

@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_pipeline import make_log  # noqa: E402
 
 from stillwatch.guard.batch.scan import scan  # noqa: E402
-from stillwatch.guard.log.ingest import read_log  # noqa: E402
-from test_guard_accepted_forms import _encodings, _summary, reference  # noqa: E402,F401  (fixture)
 
 pytestmark = pytest.mark.spark
 
@@ -68,18 +67,62 @@ def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
                             "duplicate_request_id": 7}
 
 
-def test_spark_and_duckdb_agree(tmp_path):
-    """Every account signal, score, flag and campaign (signals included: the null-model links,
-    timing links among them) on a log with nulls, duplicates, malformed rows and the optional
-    columns."""
+def _hidden_signals_log(like: pa.Table) -> pa.Table:
+    """Burst, key-rotation, fast sub-stream and crowded-component inputs (people, a burst-then-dormant
+    account, a key rotator, nightly batches inside a person's sessions) and the optional
+    ``account_created_at`` column (an aged account first seen at its burst, whose creation time alone gives
+    it a baseline; null for the accounts above), moved onto ``like``'s clock and schema with request ids of
+    their own (account ids differ from the pipeline log's)."""
+    import numpy as np
+
+    from test_guard_optional_columns import burst_rows, with_creation
+    from test_guard_signals import DAY, HOUR, T0, _log, _people
+
+    rng = np.random.default_rng(9)
+    rows = _people(rng, 40)
+    rows += [("burst", T0 + 2 * DAY, "kb", 300)] + [("burst", T0 + 9 * DAY + 22 * HOUR + i * 40_000_000, "kb", 350)
+                                                     for i in range(200)]
+    rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
+    # a crowded component: three nightly batches 2 s apart inside a person's ordinary sessions
+    rows += [("crowd", T0 + d * DAY + 15 * HOUR + j * 300_000_000, "kc", 300) for d in range(6) for j in range(4)]
+    rows += [("crowd", T0 + d * DAY + HOUR + i * 2_000_000, "kc", 300) for d in (1, 3, 5) for i in range(60)]
+    t = with_creation(_log(rows + burst_rows()))
+    shift = pc.min(like["ts"].cast(pa.int64())).as_py() - T0
+    t = t.set_column(0, "request_id", pa.array([f"h{i:07d}" for i in range(t.num_rows)]))
+    for c in ("ts", "account_created_at"):
+        t = t.set_column(t.schema.get_field_index(c), c, pc.add(t[c].cast(pa.int64()), shift).cast(like.schema.field(c).type))
+    return pa.Table.from_pylist(t.to_pylist(), schema=like.schema)
+
+
+@pytest.fixture(scope="module")
+def parity(tmp_path_factory):
+    """One log scanned once by each engine (a Spark scan costs seconds of query planning whatever the rows,
+    so every parity check shares it): the pipeline log with nulls, duplicates, malformed rows and the optional
+    columns (:func:`_noisy`) plus the hidden-signal accounts (:func:`_hidden_signals_log`). DuckDB reads the
+    Parquet file through its SQL pass; Spark reads the same rows as JSONL in the accepted forms (four timestamp
+    forms, whole-number float counts), through ingest. Returns (log, labels of the pipeline accounts, valid
+    rows, malformed counts expected, DuckDB findings, Spark findings)."""
     _require_spark()
     import pyarrow.parquet as pq
 
+    from test_guard_accepted_forms import _jsonl
+
     clean, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
-    table, n_valid, malformed = _noisy(clean)
-    pq.write_table(table, tmp_path / "noisy.parquet")  # DuckDB: the SQL pass; Spark: ingest
-    duck = scan(tmp_path / "noisy.parquet", engine="duckdb")
-    spark = scan(tmp_path / "noisy.parquet", engine="spark")
+    noisy, n_valid, malformed = _noisy(clean)
+    hidden = _hidden_signals_log(noisy)
+    table = pa.concat_tables([noisy, hidden])
+    tmp = tmp_path_factory.mktemp("parity")
+    pq.write_table(table, tmp / "log.parquet")
+    duck = scan(tmp / "log.parquet", engine="duckdb")
+    spark = scan(_jsonl(table, tmp / "log.jsonl", fractional_row=False), engine="spark")
+    return table, labels, n_valid + hidden.num_rows, malformed, duck, spark
+
+
+def test_spark_and_duckdb_agree(parity):
+    """Every account signal, score, flag and campaign (signals included: the null-model links,
+    timing links among them) on a log with nulls, duplicates, malformed rows and the optional
+    columns."""
+    table, labels, n_valid, malformed, duck, spark = parity
     assert spark.engine == "spark" and duck.engine == "duckdb"
     assert spark.n_rows == duck.n_rows == n_valid
     assert dict(spark.malformed) == dict(duck.malformed) == malformed
@@ -90,11 +133,14 @@ def test_spark_and_duckdb_agree(tmp_path):
         assert all(f.account(a).signals["shared_payment"] == 0 for a in no_card)
     d = {a.account_id: a for a in duck.accounts}
     s = {a.account_id: a for a in spark.accounts}
-    assert set(d) == set(s) == set(labels)
+    assert set(d) == set(s) == {a for a in table["account_id"].to_pylist() if a}
+    assert set(labels) <= set(d)
     for k in d:
         assert s[k].flagged == d[k].flagged, k
         assert s[k].campaign_id == d[k].campaign_id, k
+        assert s[k].fired == d[k].fired, k
         assert s[k].score == pytest.approx(d[k].score, abs=1e-9), k
+        assert set(s[k].signals) == set(d[k].signals), k
         for name, value in d[k].signals.items():
             assert s[k].signals[name] == pytest.approx(value, abs=1e-9), (k, name)
     assert sorted(c.accounts for c in spark.campaigns) == sorted(c.accounts for c in duck.campaigns)
@@ -106,8 +152,25 @@ def test_spark_and_duckdb_agree(tmp_path):
         for name, value in dc[c.accounts].signals.items():
             assert c.signals[name] == pytest.approx(value, abs=1e-9), (c.campaign_id, name)
         assert c.signals["link_strength"] > 2.0 and c.signals["linked_share"] == 1.0
-    # and both find the planted campaigns
-    assert {a.account_id for a in spark.flagged} == {a for a, c in labels.items() if c}
+    # and both find the planted campaigns (and no other account of the pipeline log)
+    assert {a.account_id for a in spark.flagged if a.account_id in labels} == {a for a, c in labels.items() if c}
+
+
+def test_spark_and_duckdb_agree_on_the_hidden_signals_and_creation_times(parity):
+    """The hidden-signal inputs (burst, key rotation, fast sub-stream, crowded component, dormancy) to 1e-12
+    on both engines, and each planted habit is there to compare (so the comparison is not vacuous)."""
+    _, _, _, _, duck, spark = parity
+    d = {a.account_id: a for a in duck.accounts}
+    s = {a.account_id: a for a in spark.accounts}
+    for k in d:
+        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
+                     "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
+                     "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
+                     "observed_days", "dormant_p"):
+            assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
+    assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
+    assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180
+    assert "burst" in d["aged"].fired  # its creation time gave it a baseline (without: burst_p is 1)
 
 
 def test_sample_key_same_on_spark_as_in_python():
@@ -125,46 +188,6 @@ def test_sample_key_same_on_spark_as_in_python():
     assert got == [sample_key_py(x) for x in ids]
     assert ibis.duckdb.connect().execute(ibis.memtable({"rid": ids}).select(
         k=sample_key(ibis._.rid, "duckdb")))["k"].tolist() == got
-
-
-def test_spark_and_duckdb_agree_on_the_hidden_signals_and_creation_times(tmp_path):
-    """Burst, key-rotation, fast sub-stream and crowded-component inputs and verdicts on a log that has
-    them (people, a burst-then-dormant account, a key rotator, nightly batches inside a person's
-    sessions), and the optional ``account_created_at`` column (an aged account first seen at its burst,
-    whose creation time alone gives it a baseline; null for the accounts above): the same on both
-    engines. One Spark scan for both (a scan costs Spark seconds of query planning, whatever the rows)."""
-    _require_spark()
-    import numpy as np
-    import pyarrow.parquet as pq
-
-    from test_guard_optional_columns import burst_rows, with_creation
-    from test_guard_signals import DAY, HOUR, T0, _log, _people
-
-    rng = np.random.default_rng(9)
-    rows = _people(rng, 40)
-    rows += [("burst", T0 + 2 * DAY, "kb", 300)] + [("burst", T0 + 9 * DAY + 22 * HOUR + i * 40_000_000, "kb", 350)
-                                                     for i in range(200)]
-    rows += [("rotator", T0 + DAY + i * 20_000_000, f"kr-{i // 25}", 300) for i in range(150)]
-    # a crowded component: three nightly batches 2 s apart inside a person's ordinary sessions
-    rows += [("crowd", T0 + d * DAY + 15 * HOUR + j * 300_000_000, "kc", 300) for d in range(6) for j in range(4)]
-    rows += [("crowd", T0 + d * DAY + HOUR + i * 2_000_000, "kc", 300) for d in (1, 3, 5) for i in range(60)]
-    table = with_creation(_log(rows + burst_rows()))
-    pq.write_table(table, tmp_path / "log.parquet")  # DuckDB: the SQL Parquet pass reads the optional column
-    duck, spark = scan(tmp_path / "log.parquet", engine="duckdb"), scan(table, engine="spark")
-    d = {a.account_id: a for a in duck.accounts}
-    s = {a.account_id: a for a in spark.accounts}
-    assert set(d) == set(s)
-    for k in d:
-        assert s[k].fired == d[k].fired and s[k].flagged == d[k].flagged, k
-        assert s[k].score == pytest.approx(d[k].score, abs=1e-9), k
-        for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
-                     "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
-                     "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
-                     "observed_days", "dormant_p"):
-            assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
-    assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
-    assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180
-    assert "burst" in d["aged"].fired  # its creation time gave it a baseline (without: burst_p is 1)
 
 
 def test_active_minutes_same_on_spark_as_on_duckdb():
@@ -188,21 +211,3 @@ def test_active_minutes_same_on_spark_as_on_duckdb():
     want = sorted({(a, x // MINUTE_US) for a, x in zip(data["account_id"].to_pylist(), ts)})
     assert [(r["account_id"], r["minute"]) for r in got] == want
     assert [(r["account_id"], int(r["minute"])) for r in duck] == want
-
-
-def test_every_accepted_form_scans_like_the_canonical_log_on_spark(reference, tmp_path):
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        pytest.skip("pyspark is not installed (install the 'spark' extra)")
-    if shutil.which("java") is None:
-        pytest.skip("no Java runtime on PATH: Spark local mode needs Java 17")
-    for name, source, malformed, canonical in _encodings(reference, tmp_path):
-        if name != "jsonl":
-            # Spark reads every source through read_log, as DuckDB does for all but the SQL Parquet
-            # pass: the typed table each encoding gives is the canonical one (one Spark scan below)
-            assert read_log(source).table.equals(read_log(canonical).table), name
-            continue
-        got = scan(source, engine="spark")
-        assert dict(got.malformed) == malformed, name
-        assert _summary(got) == _summary(scan(canonical, engine="duckdb")), name

@@ -108,8 +108,12 @@ def test_pruning_by_the_lower_bound_of_mu_changes_no_link():
     a, b, x = shared_minutes(ea, em, n, CFG.link.pair_budget)
     act = [np.unique(np.asarray(m, np.int64)) for m in minutes]
     first = int(em.min()) // SLOT_MINUTES
-    mu = np.array([sum(np.sum((act[i] // SLOT_MINUTES - first) == h) * np.sum((act[j] // SLOT_MINUTES - first) == h)
-                       for h in np.unique(act[i] // SLOT_MINUTES - first)) / SLOT_MINUTES for i, j in zip(a, b)])
+    # each account's active minutes per slot, dense over every slot of the log (not the module's sparse edges);
+    # mu of a pair is the sum over slots of the product of its two counts, divided by the slot's minutes
+    slots = [m // SLOT_MINUTES - first for m in act]
+    width = max(int(s.max()) for s in slots) + 1
+    per_slot = np.stack([np.bincount(s, minlength=width) for s in slots]).astype(float)  # [n, slots]
+    mu = np.array([per_slot[i] @ per_slot[j] / SLOT_MINUTES for i, j in zip(a, b)])
     p = np.minimum(poisson_tail(x, mu) * (n * (n - 1) / 2.0), 1.0)
     want = {(int(i), int(j)) for i, j, q in zip(a, b, p) if q <= CFG.link.alpha}
     got_a, got_b, _ = timing_links(ea, em, n, CFG)

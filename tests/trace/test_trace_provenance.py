@@ -148,17 +148,19 @@ def test_weight_derived_tiny_model_is_attributed_early(panel, how):
     assert r.candidates[0]["wins_vs_rival"] > r.candidates[0]["losses_vs_rival"]
 
 
-def test_independent_tiny_models_are_not_attributed_over_many_prompt_seeds(panel):
+def test_independent_tiny_models_are_not_attributed_over_many_prompt_seeds(panel, tmp_path):
     """Calibration: 4 independent suspects x 12 prompt seeds at alpha = 0.1; the false attribution
-    rate must be consistent with <= alpha (99% Clopper-Pearson interval)."""
+    rate must be consistent with <= alpha (99% Clopper-Pearson interval). The panel's answers are cached,
+    as a provider testing many suspects would (each seed is its own prompt set, so its own entries)."""
     cands, refs = panel
     suspects = [_tiny(s) for s in (11, 12, 13, 14)]
+    cache = AnswerCache(tmp_path / "cache")
     tests = hits = 0
     for seed in range(12):
         cfg = ProvenanceConfig(max_queries=120, look_every=40, alpha=0.1, seed=seed)
         for s in suspects:
             tests += 1
-            hits += run_provenance(s, cands, refs, config=cfg).most_likely_parent is not None
+            hits += run_provenance(s, cands, refs, config=cfg, cache=cache).most_likely_parent is not None
     lo, _ = binomial_interval(hits, tests, 0.99)
     assert lo <= 0.1, f"{hits}/{tests} false attributions"
 
