@@ -36,6 +36,12 @@ from guard_heldout_base import (BROWSER_UAS, DAY, HOUR, MINUTE, MONITOR_UAS, SDK
 TZS = np.array([-8.0, -5.0, 0.0, 1.0, 2.0, 5.5, 8.0, 9.0])
 
 
+def rows_of(log: pa.Table, labels: pa.Table, family: str) -> pa.Table:
+    """The rows of ``log`` sent by the accounts ``labels`` puts in ``family``."""
+    ids_ = labels.filter(pc.equal(labels["family"], family))["account_id"]
+    return log.filter(pc.is_in(log["account_id"], value_set=ids_))
+
+
 def _lognormal_counts(rng, n: int, median: float, sigma: float, lo: int, hi: int) -> np.ndarray:
     return np.clip(np.round(rng.lognormal(np.log(median), sigma, n)), lo, hi).astype(np.int64)
 
@@ -396,6 +402,77 @@ def wrapped(b: Builder, pop: Popularity, n: int, campaign: str, *, start: int = 
           created_us=first - (rng.uniform(0, 60, n) * MINUTE).astype(np.int64))
 
 
+#: a harvesting toolkit's public prompt bank (prefix, suffix): what a swarm and a benchmark built from
+#: the same toolkit both send
+BANK = (("You are a meticulous tutor. Solve the problem below and show every step of your work.\n\nProblem: ",
+         "\n\nEnd with a line 'Final answer:'."),
+        ("Answer the following as a domain expert would, giving the key facts first.\n\nQuestion: ",
+         "\n\nKeep the answer under 300 words."),
+        ("Read the task carefully, plan your approach, then carry it out.\n\nTask: ",
+         "\n\nWrite the plan as a numbered list before the result."),
+        ("Explain your reasoning in detail before you answer.\n\n### Input\n", "\n\n### Reasoning and answer"),
+        ("Provide a complete, correct and well commented solution.\n\nRequest: ", "\n\nState any assumptions."),
+        ("Think about this like a senior engineer reviewing a design.\n\nTopic: ",
+         "\n\nList trade-offs, then recommend one option."),
+        ("Give a thorough explanation suitable for a study guide.\n\nSubject: ", "\n\nFinish with three review questions."),
+        ("Critique and then improve the following.\n\nMaterial: ", "\n\nReturn the improved version last."))
+
+
+def _banked(b: Builder, items: np.ndarray, which: np.ndarray) -> pa.Array:
+    pre = pa.array(np.array([p for p, _ in BANK])[which])
+    suf = pa.array(np.array([q for _, q in BANK])[which])
+    return pc.binary_join_element_wise(pre, b.pool.prompts.take(pa.array(items)), suf, "")
+
+
+def bank_swarm(b: Builder, n: int, campaign: str, *, start: int = T0, days: float = 6.0,
+               per_account: tuple[int, int] = (6, 20)) -> None:
+    """Sybils on residential addresses at a human pace, each asking a few distinct capability
+    questions through the toolkit's prompt bank :data:`BANK`: no address, card or arrival shared."""
+    rng = b.rng
+    acc = ids(rng, "acct_", n)
+    counts = rng.integers(*per_account, n)
+    total = int(counts.sum())
+    ts = human_times(rng, counts, start + (rng.uniform(0, 1, n) * DAY).astype(np.int64), np.full(n, days),
+                     rng.choice(TZS, n))
+    items = _distinct_capability(b, total)
+    b.add(acc, counts, ts, items, prompts=_banked(b, items, rng.integers(0, len(BANK), total)), family="bank_swarm",
+          campaign=campaign, ip=residential_ips(rng, n), ua=BROWSER_UAS[0], temperature=1.0,
+          created_us=_created_before(rng, start, n, 0, 30))
+
+
+def bank_runner(b: Builder, pop: Popularity, *, passes: int, bench_size: int, novel: bool, family: str,
+                campaign: str | None, start: int = T0, days: float = 6.0) -> None:
+    """One account sending ``passes`` scripted runs (2 s apart per request, from its own cloud address,
+    its own card) of ``bench_size`` long-tail questions in the toolkit's prompt bank :data:`BANK`: an
+    evaluation lab re-running one benchmark built with the toolkit (``novel=False``: the same questions
+    every pass, temperature 0), or a harvester at the same pace and schedule asking new questions every
+    pass (``novel=True``)."""
+    rng = b.rng
+    acc = ids(rng, "acct_", 1)
+    bench = rng.choice(pop.tail, bench_size * (passes if novel else 1), replace=False)
+    items = bench if novel else np.tile(bench, passes)
+    run_start = start + (np.sort(rng.uniform(0, days - 1, passes)) * DAY).astype(np.int64)
+    ts = np.concatenate([paced_times(rng, [bench_size], [s], [2.0]) for s in run_start])
+    which = np.arange(len(items)) % len(BANK) if novel else np.tile(np.arange(bench_size) % len(BANK), passes)
+    b.add(acc, [len(items)], ts, items, prompts=_banked(b, items, which), family=family, campaign=campaign,
+          ip=datacenter_ips(rng, 1, 1)[0], ua=SDK_UAS[0], pay=ids(rng, "pm_", 1)[0],
+          temperature=1.0 if novel else 0.0, max_tokens=1024, created_us=_created_before(rng, start, 1, 30, 300))
+
+
+def batch_job(b: Builder, n_rows: int, tpl: str, *, family: str, campaign: str | None, period_s: float = 15.0,
+              start: int = T0 + DAY) -> None:
+    """One account running one machine-paced batch (``period_s`` apart) of ``n_rows`` distinct inputs
+    through its own internal template ``tpl`` (a prefix), from its own cloud address and card: a firm's
+    one-off job at a few hundred rows, a harvest at thousands."""
+    rng = b.rng
+    items = _distinct_capability(b, n_rows)
+    prompts = pc.binary_join_element_wise(pa.array([tpl] * n_rows), b.pool.prompts.take(pa.array(items)), "")
+    ts = paced_times(rng, [n_rows], [start + int(rng.uniform(0, 12) * HOUR)], [period_s])
+    b.add(ids(rng, "acct_", 1), [n_rows], ts, items, prompts=prompts, family=family, campaign=campaign,
+          ip=datacenter_ips(rng, 1, 1)[0], ua=SDK_UAS[1], pay=ids(rng, "pm_", 1)[0], temperature=0.2,
+          max_tokens=1024, created_us=_created_before(rng, start, 1, 30, 300))
+
+
 def spread(b: Builder, n: int, campaign: str, *, start: int = T0, days: float = 14.0,
            per_account: tuple[int, int] = (30, 60), keys: tuple[int, int] = (3, 6)) -> None:
     """Distinct capability prompts spread over many accounts and keys: each account a human pace
@@ -473,4 +550,31 @@ def hackathon_vs_machine_cohort_log(pool, seed: int = 4, days: float = 7.0):
     b, pop = _people(pool, seed, days)
     hackathon(b, pop, 23, start=T0 + DAY)
     machine_cohort(b, 23, "machine-cohort-0", start=T0 + 3 * DAY)
+    return b.tables()
+
+
+def lab_beside_bank_swarm_log(pool, seed: int = 5, days: float = 7.0):
+    """The people of :func:`popular_benign_log`, a swarm of 300 human-paced sybils asking through a
+    toolkit's prompt bank (:func:`bank_swarm`), an evaluation lab running one 120-question benchmark
+    built with the same bank five times at machine pace, and a harvester at the same pace and schedule
+    through the same bank asking 600 new questions (:func:`bank_runner`). Returns ``(log, labels, extras)``."""
+    b, pop = _people(pool, seed, days)
+    bank_swarm(b, 300, "bank-swarm-0")
+    bank_runner(b, pop, passes=5, bench_size=120, novel=False, family="benign:eval_lab", campaign=None)
+    bank_runner(b, pop, passes=5, bench_size=120, novel=True, family="bank_harvester", campaign="bank-harvester-0")
+    return b.tables()
+
+
+def batch_jobs_log(pool, seed: int = 6, days: float = 7.0):
+    """The people of :func:`popular_benign_log` (no automation) plus two one-off machine-paced batch jobs
+    of 300 and 600 distinct inputs, each through its firm's own template asking for step-by-step
+    explanations and code (15 s apart: 75 minutes and 2.5 hours), and one account pushing 6,000
+    distinct inputs through such a template at the same pace (25 hours). Returns ``(log, labels, extras)``."""
+    b, _ = _people(pool, seed, days)
+    batch_job(b, 300, "Explain step by step what the ticket below asks for, then write the code for it:\n\n",
+              family="benign:business", campaign=None)
+    batch_job(b, 600, "You are our support engineer. Reason through this customer question and answer it "
+              "with working code:\n\n", family="benign:business", campaign=None)
+    batch_job(b, 6000, "Explain your reasoning step by step and give complete code for the task:\n\n",
+              family="template_harvest", campaign="template-harvest-0")
     return b.tables()

@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from guard_heldout_base import HOUR, load_pool  # noqa: E402
-from guard_heldout_logs import hackathon_vs_machine_cohort_log  # noqa: E402
+from guard_heldout_logs import hackathon_vs_machine_cohort_log, rows_of  # noqa: E402
 
 from stillwatch.guard.batch.scan import scan  # noqa: E402
 from stillwatch.guard.score.volume_null import MIN_REFERENCE, people_evidence, people_volume  # noqa: E402
@@ -97,15 +97,10 @@ def hackathon_log():
     return log, labels, scan(log)
 
 
-def _of(log: pa.Table, labels: pa.Table, family: str) -> pa.Table:
-    ids = labels.filter(pc.equal(labels["family"], family))["account_id"]
-    return log.filter(pc.is_in(log["account_id"], value_set=ids))
-
-
 def test_the_log_holds_a_human_paced_hackathon_and_a_machine_paced_cohort(hackathon_log):
     log, labels, _ = hackathon_log
     for fam, human in (("benign:hackathon", True), ("machine_cohort", False)):
-        t = _of(log, labels, fam)
+        t = rows_of(log, labels, fam)
         created = pc.min_max(t["account_created_at"]).as_py()
         assert (created["max"] - created["min"]).total_seconds() * 1e6 < HOUR  # created within one hour
         assert len(set(t["account_id"].to_pylist())) == 23
@@ -114,7 +109,7 @@ def test_the_log_holds_a_human_paced_hackathon_and_a_machine_paced_cohort(hackat
         gaps = np.concatenate([np.diff(np.sort(np.asarray(v))) for v in per["us_list"].to_pylist()]) / 1e6
         cv = np.std(gaps[gaps < 3600]) / np.mean(gaps[gaps < 3600])
         assert (cv > 0.8) if human else (cv < 0.1)  # sessions of a person vs a clock
-    hk = _of(log, labels, "benign:hackathon")
+    hk = rows_of(log, labels, "benign:hackathon")
     ips = hk.group_by("ip").aggregate([("ip", "count")])
     assert pc.max(ips["ip_count"]).as_py() > 0.85 * hk.num_rows  # the venue's one address
     assert set(hk["payment_fingerprint"].to_pylist()) == {"pm_promo_hackweek"}

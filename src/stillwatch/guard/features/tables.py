@@ -513,6 +513,8 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     # sample: a benchmark run three times shows each prompt once in 32 rows) capped by the exact count
     # of distinct prompts as sent over every row (an upper bound on distinct normalised prompts)
     cols["n_prompts"] = ibis.least(cols["n_prompts"], j.n_prompts_raw.cast("float64"))
+    # ... and the exact count itself: repeats ``n - n_prompts_raw`` (score/membership.py, repetition)
+    cols["n_prompts_raw"] = j.n_prompts_raw
     return j.select(**cols).order_by("account_id")
 
 

@@ -123,6 +123,8 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         # the sample's estimate capped by the distinct prompts as sent (features.tables.account_features)
         "n_prompts": np.minimum(distinct_per_acc(col["ph"], np.ones(len(col["ph"]), bool)),
                                 np.array([a.rhythm.n_sent for a in accs], np.float64)),
+        # distinct prompts as sent (exact up to Rhythm.max_sent; score/membership.py, repetition)
+        "n_prompts_raw": np.array([a.rhythm.n_sent for a in accs], np.float64),
         "n_templates": distinct_per_acc(col["tpl_prefix"], col["tpl_prefix_ok"]),
         "n_ip": np.array([len(a.keys["ip"].counts) for a in accs], np.float64),
         "n_ua": np.array([len(a.keys["user_agent"].counts) for a in accs], np.float64),

@@ -11,7 +11,10 @@ signal                    value                                                 
 ``scripted_share``        rows on *linking* content keys (below), k/(n+2); each row    k_w/(n+own_prior_rows)
                           weighted by the key's size evidence (accounts sharing it)
 ``capability_share``      rows eliciting reasoning/code/tools/grading, k/(n+2)         (k/(n+8) - 0.25) / 0.5
-``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9)
+``human_rate_multiple``   human reading time demanded / time one person has            log2(1+m)/log2(9); as
+                                                                                      coordination, only beyond
+                                                                                      one of the log's people
+                                                                                      (:func:`program_volume`)
 ``timing_regularity``     1 - coefficient of variation of inter-arrival gaps (>=5)     the value itself
 ``shared_payment``        other accounts paying with the same fingerprint              0.5 for 1, 1 for >=2
 ``round_the_clock``       distinct active hours / hours a steady process would touch   (x - 2/3) / (1/3)
@@ -206,6 +209,7 @@ from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.grouping import Groups, group_findings, group_step, with_groups
 from stillwatch.guard.score.links import Links, edge, link_accounts
 from stillwatch.guard.score.signals import hidden_signals
+from stillwatch.guard.score.volume_null import people_evidence, person_volume
 
 _EPS = 1e-12
 _WAKING = 2.0 / 3.0  # share of the day a person can be awake
@@ -250,6 +254,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
     hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
+    if "n_prompts_raw" in acc:  # rows re-sending a prompt the account had sent before (byte for byte)
+        hidden = hidden | {"repeated_rows": np.maximum(n - np.asarray(acc["n_prompts_raw"], np.float64), 0.0)}
     return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)
@@ -305,9 +311,30 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     # what was obtained, at the faster of the whole life's rate and the busiest 24 hours' (a burst
     # is as much volume in an aged account as in a fresh one; score/signals.py)
     obtained = np.maximum(sig["extraction_multiple"], sig["novelty"] * sig["burst_multiple"])
-    return AccountSignals(signals=sig, volume=volume_evidence(sig["human_rate_multiple"], cfg),
+    return AccountSignals(signals=sig, volume=program_volume(acc, sig, cfg),
                           payment=np.clip(shared_pay / 2.0, 0.0, 1.0), machine_paced=paced,
                           extracted=volume_evidence(obtained, cfg), hidden=hidden)
+
+
+def program_volume(acc: Mapping[str, np.ndarray], sig: Mapping[str, np.ndarray], cfg: DetectConfig) -> np.ndarray:
+    """Volume as evidence that a program produced the traffic (the coordination term): the human-rate
+    multiple on its fixed scale (:func:`volume_evidence`), but only as far as the account's reading
+    demand also exceeds what one of the log's own people reads.
+
+    Null model (H0: the account is one of the log's people): its reading hours are exchangeable with
+    the human-paced accounts' (machine pacing below ``fire_threshold``; itself left out); ``Q_1`` is
+    their exact conformal upper quantile at ``link.alpha`` per account
+    (:func:`~stillwatch.guard.score.volume_null.person_volume`), and the evidence is
+    ``min(fixed scale, log(h / Q_1) / log(campaign.people_full_ratio))``. A one-off batch of a few
+    hundred requests sent in half an hour demands two people's reading *during its span* (multiple 2),
+    yet an hour of reading in all — less than the log's heavy users read; its pace is reported by the
+    pacing signals, not counted again as machine-scale volume. Without a reference (fewer than
+    ``MIN_REFERENCE`` human-paced accounts) the fixed scale stands."""
+    fixed = volume_evidence(sig["human_rate_multiple"], cfg)
+    hours = np.asarray(acc["demand_s"], np.float64) / 3600.0
+    q1 = person_volume(hours, np.asarray(sig["machine_pacing"]) < cfg.fire_threshold, cfg.link.alpha)
+    e = people_evidence(hours, q1, cfg.campaign.people_full_ratio)
+    return np.where(np.isnan(e), fixed, np.minimum(fixed, e))
 
 
 # ------------------------------------------------------------------------------------------ 2. links

@@ -488,8 +488,10 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     # accounts taken in through public content alone that do not behave like the operator's (membership.py)
-    out = outsiders(labels, n_acc_rows, infra, nl, cfg)
-    labels = split_outsiders(labels, out, all_ea, all_ek)
+    distinct = np.asarray(acc["n_prompts_raw"], np.float64) if "n_prompts_raw" in acc else None
+    out_kind = outsiders(labels, n_acc_rows, infra, nl, cfg, distinct)
+    labels = split_outsiders(labels, out_kind, all_ea, all_ek)
+    out = out_kind > 0
     if out.any() and counts_known:  # an outsider's keys weigh by the accounts it is still linked with
         scripted = np.where(out, outsider_scripted(a, labels, out, content, cfg), scripted)
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,

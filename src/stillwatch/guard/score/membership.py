@@ -48,8 +48,14 @@ sides) the ``T`` members beyond the core are outsiders — four labs at 600-900 
 20 cohort-tied sybils at 201 each: ``1 / C(24, 4) = 9.4e-5``, where no single member's rank can reach
 ``alpha`` (``2 / 21``). The chance of cutting the operator's own accounts this way is at most ``alpha``
 per cluster.
-Outsiders leave the cluster; those of one cluster that the linking keys still join form their own
-cluster (:func:`split_outsiders`), judged on its own evidence like any other.
+**Repetition** (:mod:`~stillwatch.guard.score.repetition`; the rule that also works without a
+core). A harvest wants new answers; an evaluation lab sends the same benchmark prompts pass after pass.
+A member that re-sends at least half of its rows, far beyond what the cluster's reference accounts (its
+core and the members tied to it; without a core, all its members) would, is an outsider too, at about
+``alpha`` per cluster (the module states its null model).
+
+Outsiders leave the cluster; those of one cluster and one kind (workload, repetition) that the linking
+keys still join form their own cluster (:func:`split_outsiders`), judged on its own evidence like any other.
 
 Attacker model
 ==============
@@ -61,8 +67,12 @@ is judged as what it then is — an independent user of that content — on its 
 with any other outsiders it is linked to. An operator that runs a few accounts at a very different
 workload and on separate infrastructure can thereby split them off its campaign; they keep their own
 score (and their own cluster's). A cluster without a core of >= 199 accounts (no crowding, cohort
-or timing: e.g. sybils on residential proxies, a human-paced swarm) is never cut: an outsider there
-keeps inheriting the campaign's score (held-out and simulator figures say where that happens).
+or timing: e.g. sybils on residential proxies, a human-paced swarm) is never cut by workload: an outsider there
+keeps inheriting the campaign's score (held-out and simulator figures say where that happens),
+unless it repeats itself beyond the cluster's own repetition rate. An operator that makes some accounts
+re-send their prompts to leave the cluster pays for it in what they obtain: their repeated prompts
+bring no new prompt (several samples of one answer at most), and those accounts are judged on their
+own harvest evidence, which is weighted by their novelty.
 
 Vectorised over accounts and edges: sorts, bincounts and one join; no loop per cluster or account.
 """
@@ -76,6 +86,7 @@ import numpy as np
 from scipy.special import gammaln
 
 from stillwatch.guard.score import cluster as _cluster
+from stillwatch.guard.score.repetition import repeats_beyond
 from stillwatch.guard.score.wrappers import crowded_edges
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -122,13 +133,19 @@ def conformal_p(labels: np.ndarray, x: np.ndarray, ref: np.ndarray) -> np.ndarra
 
 
 def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
-              nl: "NullLinks", cfg: "DetectConfig") -> np.ndarray:
-    """Per account: an outsider of its cluster (module docstring)."""
+              nl: "NullLinks", cfg: "DetectConfig", distinct: np.ndarray | None = None) -> np.ndarray:
+    """Per account (int8): 0 a member of its cluster, 1 an outsider by its workload (the rank tests),
+    2 an outsider by its repetition (module docstring). ``distinct``: distinct prompts as sent per
+    account (the repetition test, :func:`repeats_beyond`; skipped when None)."""
     a = len(labels)
     alpha = cfg.link.alpha
+    size = _cluster.sizes(labels)
     core = operator_core(labels, infra, nl, alpha)
     if not core.any():
-        return np.zeros(a, bool)
+        if distinct is None:
+            return np.zeros(a, np.int8)
+        every = size >= 2  # no core anywhere: each member against the cluster's other members
+        return 2 * repeats_beyond(labels, n_rows, distinct, every, every, alpha).astype(np.int8)
     tied = core.copy()
     # shares an address or card with a core member of its own cluster
     for acc_v, val_v in infra:
@@ -145,8 +162,13 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
     tied[nl.pair_b[same & core[nl.pair_a]]] = True
     x = np.log(np.maximum(np.asarray(n_rows, np.float64), 1.0))
     p = conformal_p(labels, x, core)
-    size = _cluster.sizes(labels)
-    return ~tied & ((p <= alpha) | beyond_core(labels, x, core, ~tied & (size >= 2), alpha)) & (size >= 2)
+    out = (~tied & ((p <= alpha) | beyond_core(labels, x, core, ~tied & (size >= 2), alpha)) & (size >= 2)).astype(np.int8)
+    if distinct is not None:
+        # reference: the core and the members tied to it; a cluster without a core: all its members
+        has_core = np.bincount(labels[core], minlength=a)[labels] > 0
+        ref = np.where(has_core, tied, size >= 2)
+        out[repeats_beyond(labels, n_rows, distinct, ~tied & (size >= 2), ref, alpha)] = 2
+    return out
 
 
 def beyond_core(labels: np.ndarray, x: np.ndarray, core: np.ndarray, cand: np.ndarray, alpha: float) -> np.ndarray:
@@ -180,19 +202,22 @@ def beyond_core(labels: np.ndarray, x: np.ndarray, core: np.ndarray, cand: np.nd
 
 
 def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.ndarray) -> np.ndarray:
-    """Move the outsiders ``out`` out of their clusters: those of one cluster joined by the linking
-    edges ``(ea, ek)`` among themselves form one cluster, the others stand alone. Labels stay the
-    smallest member's index."""
-    if not out.any():
+    """Move the outsiders ``out`` (:func:`outsiders`' codes, or booleans) out of their clusters: those of
+    one cluster and one kind (workload, repetition) joined by the linking edges ``(ea, ek)`` among
+    themselves form one cluster, the others stand alone — a lab that left for its repetition is not
+    joined again to the operator's accounts that left for their workload. Labels stay the smallest
+    member's index."""
+    kind = np.asarray(out).astype(np.int64)
+    if not kind.any():
         return labels
     a = len(labels)
-    keep = out[ea]
-    # keys are taken per original cluster, so outsiders of two clusters are never joined
+    keep = kind[ea] > 0
+    # keys are taken per original cluster and kind, so outsiders of two clusters are never joined
     with np.errstate(over="ignore"):
         mixed = (np.asarray(ek, np.int64)[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                 ^ labels[ea[keep]].astype(np.uint64)).view(np.int64)
+                 ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(4) + kind[ea[keep]].astype(np.uint64))).view(np.int64)
     comp = _cluster.components(a, ea[keep], mixed)
-    new = np.where(out, a + comp, labels)
+    new = np.where(kind > 0, a + comp, labels)
     first = np.full(2 * a, a, np.int64)
     np.minimum.at(first, new, np.arange(a, dtype=np.int64))
     return first[new]

@@ -111,6 +111,33 @@ def people_volume(hours: np.ndarray, human: np.ndarray, labels: np.ndarray, size
     return out
 
 
+def person_volume(hours: np.ndarray, human: np.ndarray, alpha: float) -> np.ndarray:
+    """``Q_1`` of every account: the volume beyond which one account is not one of the log's people,
+    at level ``alpha`` per account — the exact conformal upper quantile of the *other* human-paced
+    accounts' hours (the account itself left out; Vovk, Gammerman & Shafer 2005, ch. 2).
+
+    H0: the account's hours are exchangeable with the log's human-paced accounts'. With ``R``
+    reference values, ``P(x > v_(j)) <= j / (R + 1) <= alpha`` for the ``j``-th largest value ``v_(j)``,
+    ``j = floor(alpha (R + 1))`` (ties counted against the test). NaN where ``j < 1`` or the reference
+    holds fewer than :data:`MIN_REFERENCE` accounts (no null: the caller keeps the fixed scale).
+    Requires 0 < alpha < 1. One sort of the reference."""
+    x = np.maximum(np.asarray(hours, np.float64), 0.0)
+    human = np.asarray(human, bool)
+    out = np.full(len(x), np.nan)
+    ref = np.sort(x[human])[::-1]  # descending
+    r = len(ref)
+    for own, rr in ((False, r), (True, r - 1)):  # accounts outside / inside the reference
+        j = int(np.floor(alpha * (rr + 1) + 1e-12))
+        if rr < MIN_REFERENCE or j < 1:
+            continue
+        sel = human if own else ~human
+        if not own:
+            out[sel] = ref[j - 1]
+        else:  # leaving itself out: an account among the top j moves the j-th largest down by one
+            out[sel] = np.where(x[sel] >= ref[j - 1], ref[j] if j < r else np.nan, ref[j - 1])
+    return out
+
+
 def people_evidence(h: np.ndarray, q: np.ndarray, full_ratio: float) -> np.ndarray:
     """``log(h / Q_k) / log(full_ratio)`` clipped to [0, 1]; NaN where ``q`` is NaN. Requires full_ratio > 1."""
     h = np.asarray(h, np.float64)
