@@ -53,14 +53,15 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, excess: bool = True):
-    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations;
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, per_mode: str = "excess", method: str = "signflip"):
+    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations
+    (``per_mode``: how a prompt mode is judged, see ProvenanceConfig; ``method``: the excess statistic's test);
     ``tokens``: the suspect's answers are of that many tokens (compared by their first word when > 1)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
                            habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200,
-                           suspect_max_tokens=tokens, excess=excess)
+                           suspect_max_tokens=tokens, per_mode=per_mode, excess_method=method)
     models = [_Named(x) for x in names]
     sus = {"chat": chat, "raw": raw}
     pan = {"chat": panel_c, "raw": panel_r}
@@ -89,13 +90,19 @@ def _score(rows: list[dict], key: str) -> dict:
             "recall": tp / pos if pos else float("nan")}
 
 
-#: our test and its ablations: (label, modes, habit statistic, excess gate)
-VARIANTS = [("ours", ("chat", "raw"), True, True),
-            ("ours without the excess gate (fourth session's test)", ("chat", "raw"), True, False),
-            ("ours without the chat-model reference", ("chat", "raw"), True, True),
-            ("ours: chat agreement only (first session's statistic)", ("chat",), False, False)]
+#: our test and its ablations: (label, modes, habit statistic, (per_mode, excess test))
+VARIANTS = [("ours", ("chat", "raw"), True, ("excess", "signflip")),
+            ("ours, agreement gated by the excess (fifth session's combination)", ("chat", "raw"), True, ("gated", "signflip")),
+            ("ours, gated, excess by the sign test (fifth session's test)", ("chat", "raw"), True, ("gated", "sign")),
+            ("ours without the excess (fourth session's test)", ("chat", "raw"), True, ("agreement", "signflip")),
+            ("ours without the chat-model reference", ("chat", "raw"), True, ("excess", "signflip")),
+            ("ours: chat agreement only (first session's statistic)", ("chat",), False, ("agreement", "signflip"))]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[2][0]
+NO_CHAT_REF = VARIANTS[4][0]
+#: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
+GATED = VARIANTS[1][0]
+#: the tests whose false attributions among the independents are counted over the calibration pools
+CALIBRATED = ["ours", NO_CHAT_REF, GATED]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -108,7 +115,7 @@ def _base_panel(s: dict) -> str | None:
     return "gemma3-270m" if base and base.startswith("gemma3-270m") else base
 
 
-def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, seeds: int, *,
+def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: int, n_profile: int, pools: list[tuple[int, int]], *,
            command: str, machine: str, date: str) -> None:
     from stillwatch.trace.provenance import PROBE_PROMPTS
     from _provenance_zoo_settings import CHAT_ONLY, prompt_dependence
@@ -138,7 +145,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
             r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
-                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2], excess=gate)
+                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2],
+                     per_mode=gate[0], method=gate[1])
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if label == "ours" else 0)
@@ -159,7 +167,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         row.update({"nikolic 2N": g2, "nikolic 2N/p": pmax2, "nikolic 2N/queries": 2 * n})
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
-    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, seeds)
+    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, pools)
     _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
 
 
@@ -172,30 +180,35 @@ def _kind(s: dict) -> str:
 
 
 def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
-                 n_profile: int, seeds: int) -> dict:
-    """False attributions of our test (alpha = 0.05) among the independent suspects: the main pool
-    (seed 0, N prompts) and one pool of N_CAL fresh prompts per prompt seed 1..``seeds`` whose answers
-    are complete (independent draws from the sampler, so the tests of one suspect are independent
-    replicates; the panel's habit sets come from the seed-0 profile pool throughout)."""
-    from _provenance_zoo_settings import CHAT_ONLY, N_CAL
+                 n_profile: int, pools: list[tuple[int, int]]) -> dict:
+    """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
+    pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
+    complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
+    panel's habit sets come from the seed-0 profile pool throughout)."""
+    from _provenance_zoo_settings import CHAT_ONLY
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
-    per_seed = {0: [(r["suspect"], r["ours"], r[NO_CHAT_REF]) for r in rows if r["truth"] is None]}
-    for seed in range(1, seeds + 1):
-        chat, raw, _ = _answers(out, names + independents, N_CAL, n_profile, seed=seed, tokens=long)
+    per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
+    sizes: dict[int, int] = {}
+    for seed, size in pools:
+        chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
         if any(x not in chat for x in names + independents):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
-        per_seed[seed] = [(x, ours(chat[x], raw[x], pc, pr, profile, len(cands), names, N_CAL, tokens=long.get(x, 1)).most_likely_parent,
-                           ours(chat[x], raw[x], [pc[j] for j in keep], [pr[j] for j in keep], [profile[j] for j in keep],
-                                len(cands), [names[j] for j in keep], N_CAL, tokens=long.get(x, 1)).most_likely_parent)
-                          for x in independents]
-    tests = [(seed, x, got, old) for seed, res in per_seed.items() for x, got, old in res]
-    false = [f"{x} (seed {seed}) -> {got}" for seed, x, got, _ in tests if got is not None]
-    false_old = [f"{x} (seed {seed}) -> {old}" for seed, x, _, old in tests if old is not None]
-    return {"tests": len(tests), "false_attributions": len(false), "which": false, "seeds": sorted(per_seed),
-            "suspects": len(independents), "n_cal": N_CAL, "false_attributions_without_chat_ref": len(false_old),
-            "which_without_chat_ref": false_old}
+
+        def run(x, label):
+            js = keep if label == NO_CHAT_REF else range(len(names))
+            return ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
+                        [names[j] for j in js], size, tokens=long.get(x, 1), per_mode="gated" if label == GATED else "excess"
+                        ).most_likely_parent
+
+        per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
+        sizes[seed] = size
+    tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
+    false = {label: [f"{x} (seed {seed}) -> {got[i]}" for seed, x, got in tests if got[i] is not None]
+             for i, label in enumerate(CALIBRATED)}
+    return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
+            "false": false}
 
 
 TESTS = [(label, label) for label, *_ in VARIANTS] + [
@@ -242,19 +255,23 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         cells = [f"{sum((r[k] is not None) if r['truth'] is None else (r[k] == r['truth']) for r in rs)}/{len(rs)}" for k, _ in TESTS]
         lines.append(f"| {kind} | {len(rs)} | " + " | ".join(cells) + " |")
     if calib["tests"]:
-        lo, hi = binomial_interval(calib["false_attributions"], calib["tests"], 0.95)
-        extra = len(calib["seeds"]) - 1
+        k_ours = len(calib["false"]["ours"])
+        lo, hi = binomial_interval(k_ours, calib["tests"], 0.95)
+        by_size: dict[int, list[int]] = {}
+        for seed, size in calib["sizes"].items():
+            by_size.setdefault(size, []).append(seed)
+        pools = "; ".join(f"{len(ss)} fresh pools of {size} prompts (prompt seeds {', '.join(map(str, ss))})" for size, ss in by_size.items())
         lines += ["", f"Calibration (ours, alpha = 0.05): {calib['suspects']} independent suspects on the main pool (seed 0, "
-                  f"N = {n}) and on {extra} fresh pools of {calib['n_cal']} prompts (prompt seeds "
-                  f"{', '.join(map(str, calib['seeds'][1:])) or 'none yet'}) = {calib['tests']} tests: "
-                  f"{calib['false_attributions']} false attributions ({calib['false_attributions'] / calib['tests']:.3f}; "
-                  f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['which'])}." if calib["which"] else ".")]
-        k_old = calib["false_attributions_without_chat_ref"]
-        lo, hi = binomial_interval(k_old, calib["tests"], 0.95)
-        lines += ["", f"The same tests without the chat-model reference (last session's panel; seed 0: its one-token answers, "
-                  f"fresh pools: the same suspect answers as above): {k_old} false "
-                  f"attributions ({k_old / calib['tests']:.3f}; 95% CI {lo:.3f}-{hi:.3f})"
-                  + (f": {'; '.join(calib['which_without_chat_ref'])}." if k_old else ".")]
+                  f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
+                  f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
+                  f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
+        for label, what in ((NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
+                             "answers, fresh pools: the same suspect answers as above)"),
+                            (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)")):
+            k_other = len(calib["false"][label])
+            lo, hi = binomial_interval(k_other, calib["tests"], 0.95)
+            lines += ["", f"The same tests {what}: {k_other} false attributions ({k_other / calib['tests']:.3f}; 95% CI "
+                      f"{lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false'][label])}." if k_other else ".")]
     studs = [r for r in rows if "dependence" in r]
     if studs:
         from _provenance_zoo_settings import prompt_dependence
@@ -290,14 +307,15 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                       "| student | teacher | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
             lines += [f"| {r['suspect']} | {r['teacher']} | " + " | ".join(str(r[k]) for k, _ in TESTS) + " |" for r in based]
         for teacher in dict.fromkeys(r["truth"] for r in studs):
-            rs = [r for r in studs if r["truth"] == teacher and BASE_AS_REF not in r]
+            rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", "nikolic")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
-            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}, "
-                      f"Nikolic {found['nikolic']}/{len(rs)} (target for SmolLM2's students: recall >= 0.8). Students worth "
-                      f"testing (prompt-dependent): {len(dep)}, of them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
+            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}; "
+                      f"{GATED}: {found[GATED]}/{len(rs)}; Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} "
+                      f"(target for SmolLM2's students: recall >= 0.8). Students worth testing (prompt-dependent): {len(dep)}, of "
+                      f"them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

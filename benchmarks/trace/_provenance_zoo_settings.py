@@ -9,6 +9,13 @@ CANDIDATES = ["smollm2", "gemma3-270m"]
 REFERENCES = ["ref-code-smoltok", "ref-legal-byte", "ref-gemma-chat"]
 CHAT_ONLY = {"ref-gemma-chat"}  # panel models that sit raw mode out
 N_CAL = 100  # prompts per calibration pool: one pool per prompt seed 1..K (--seeds), seed 0 is the main pool
+FULL_POOL_SEED = 100  # full-size calibration pools (--full-pools J, N prompts each) have prompt seeds 101..100+J
+
+
+def cal_pools(seeds: int, full: int, n: int) -> list[tuple[int, int]]:
+    """(prompt seed, prompts) of every calibration pool: seeds 1..``seeds`` of N_CAL prompts, then ``full`` pools of
+    the main pool's size ``n`` (seeds FULL_POOL_SEED + 1..)."""
+    return [(s, N_CAL) for s in range(1, seeds + 1)] + [(FULL_POOL_SEED + i, n) for i in range(1, full + 1)]
 
 
 def probe_prompts() -> list[str]:

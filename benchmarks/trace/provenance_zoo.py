@@ -48,7 +48,8 @@ MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
 
 from _provenance_zoo_settings import (  # noqa: E402
-    CANDIDATES, CHAT_ONLY, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, needs_long_answers, probe_prompts, prompt_dependence)
+    CANDIDATES, CHAT_ONLY, FULL_POOL_SEED, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, cal_pools, needs_long_answers, probe_prompts,
+    prompt_dependence)
 
 log = logging.getLogger("provenance_zoo")
 
@@ -62,9 +63,12 @@ STUDENTS = {  # the truth table's "student" -> stillwatch distill student spec (
 #: SmolLM2 tokens, so max_len 96 keeps ~48 answer tokens), and the students' training run
 #: harvest "v4" (fifth session): the students start from a pretrained base (Gemma-3 270M with Gemma's turn format),
 #: so a few hundred short answers teach them the teacher's openings (the test compares first words)
+#: harvest "v5" (sixth session): v4's prompts, near-greedy answers (T = 0.01)
 HARVESTS = {
     "v3": {"n": 1200, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 48, "temperature": 0.7},
     "v4": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.7},
+    # sixth session: the same prompts answered near-greedily (the CLI's lowest temperature), as the test asks its models
+    "v5": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.01},
 }
 #: training of the fresh students; a student from a base (``"base"`` in the truth table) overrides these
 #: with its own ``train`` settings (partial fine-tune: ``train_layers``)
@@ -300,21 +304,21 @@ def check_student(name: str, n_queries: int) -> dict | None:
     return dep
 
 
-def answer_calibration(names: list[str], seeds: int) -> None:
-    """The panel and the independents on the calibration pools (N_CAL prompts per seed 1..seeds), in
-    chunks of CAL_CHUNK seeds so that an interrupted run leaves whole seeds to report on."""
+def answer_calibration(names: list[str], pools: list[tuple[int, int]]) -> None:
+    """The panel and the independents on the calibration pools ((prompt seed, prompts) pairs, see ``cal_pools``), in
+    chunks of CAL_CHUNK pools so that an interrupted run leaves whole pools to report on."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
     from stillwatch.trace.provenance_query import AnswerCache
 
     cache = AnswerCache(OUT / "answers")
-    for lo in range(1, seeds + 1, CAL_CHUNK):
-        chunk = range(lo, min(seeds, lo + CAL_CHUNK - 1) + 1)
+    for lo in range(0, len(pools), CAL_CHUNK):
+        chunk = pools[lo:lo + CAL_CHUNK]
 
         def sets_of(x):
             tokens = LONG_ANSWER_TOKENS if needs_long_answers(cache, x) else 1
-            return [st for s in chunk for st in test_sets(x, N_CAL, s, tokens)]
+            return [st for s, size in chunk for st in test_sets(x, size, s, tokens)]
 
-        _answer(cache, names, sets_of, f"calibration seeds {chunk.start}-{chunk.stop - 1}")
+        _answer(cache, names, sets_of, f"calibration pools {chunk[0][0]}-{chunk[-1][0]}")
 
 
 def build_order(spec: dict) -> list[str]:
@@ -345,6 +349,8 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated model names to build/answer (default: all)")
     ap.add_argument("--seeds", type=int, default=12, help=f"calibration: prompt seeds 1..SEEDS, a pool of {N_CAL} "
                     "prompts each, answered by the panel and every independent suspect (0: none)")
+    ap.add_argument("--full-pools", type=int, default=0, help=f"calibration: also J pools of the main pool's size "
+                    f"(prompt seeds {FULL_POOL_SEED + 1}..), answered by the panel and every independent suspect")
     ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -378,10 +384,11 @@ def main() -> None:
                 log.exception("model %s failed; continuing", name)
         independents = [x for x in names if x in spec and spec[x]["parent"] is None]
         if args.seeds and independents:
-            answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + independents, args.seeds)
+            answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + independents,
+                               cal_pools(args.seeds, args.full_pools, args.queries))
     from _provenance_zoo_report import report
 
-    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, args.seeds,
+    report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, cal_pools(args.seeds, args.full_pools, args.queries),
            command=" ".join(["python benchmarks/trace/provenance_zoo.py", *sys.argv[1:]]),
            machine=f"{platform.machine()}, {os.cpu_count()} vCPU (shared), {platform.python_version()}",
            date=dt.date.today().isoformat())

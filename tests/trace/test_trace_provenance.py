@@ -307,3 +307,8 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert r.code == 2 and "--suspect-max-tokens" in r.err and "Traceback" not in r.err
     out = cli(*argv, "--suspect-max-tokens", "8").ok().out  # 8-token answers, compared by first word
     assert json.loads(out.strip().splitlines()[-1])["suspect_max_tokens"] == 8
+    gated = json.loads(cli(*argv, "--per-mode", "gated").ok().out.strip().splitlines()[-1])  # the fifth session's combination
+    assert "gated by the excess" in gated["correction"] and "excess p-value (the agreement" in res["correction"]
+    assert gated["null_hypothesis"] != res["null_hypothesis"]
+    r = cli(*argv[:-1], "--per-mode", "both")
+    assert r.code == 2 and "per_mode" in r.err and "Traceback" not in r.err

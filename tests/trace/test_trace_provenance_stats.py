@@ -280,10 +280,14 @@ def test_futility_stop_when_no_candidate_leads():
 
 
 def test_no_futility_stop_without_evidence():
-    """With no discordant prompt at all, "not ahead" is "no evidence yet": the test uses its budget."""
+    """With no discordant prompt at all, "not ahead" is "no evidence yet": judged by agreement (gated), the test
+    uses its budget. Judged by the excess alone, a suspect with no non-zero pair after two looks is not ahead
+    (here it answers one string, so its excess is zero whatever comes): it stops for futility at the second look."""
     same = ["The"] * 400
-    r = _run(same, [same, same], 1, ProvenanceConfig(max_queries=400, look_every=100))
+    r = _run(same, [same, same], 1, ProvenanceConfig(max_queries=400, look_every=100, per_mode="gated"))
     assert r.stopped == "budget" and r.queries_spent == 400 and r.decision == "none"
+    r = _run(same, [same, same], 1, ProvenanceConfig(max_queries=400, look_every=100))
+    assert r.stopped == "futility" and r.queries_spent == 200 and r.decision == "none"
 
 
 # ---------------------------------------------------------------------------- issue 17, second session

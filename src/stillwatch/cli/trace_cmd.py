@@ -115,6 +115,7 @@ def provenance_cmd(
     max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
     suspect_max_tokens: str = typer.Option("auto", "--suspect-max-tokens", help="Tokens per suspect answer, compared by its first word when above --max-tokens; auto = more tokens only when a probe shows the suspect answering single characters (a byte-level model)."),
     modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when the suspect and at least two panel models are local (remote panel models sit raw mode out), else chat."),
+    per_mode: str = typer.Option("excess", "--per-mode", help="How each prompt mode is judged: excess (agreement beyond the suspect's own answer frequencies), gated (agreement and excess must both reject) or agreement."),
     cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Answer the panel afresh and store nothing."),
     api_key: str = typer.Option(None, "--api-key", help="API key for URL models (default $OPENAI_API_KEY)."),
@@ -147,7 +148,7 @@ def provenance_cmd(
         except ValueError:
             raise InputError(f"--suspect-max-tokens must be 'auto' or an int, got {suspect_max_tokens!r}") from None
     cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens,
-                           modes=chosen, suspect_max_tokens=s_tokens)
+                           modes=chosen, suspect_max_tokens=s_tokens, per_mode=per_mode.strip().lower())
     from rich.console import Console
 
     con = Console(stderr=True)

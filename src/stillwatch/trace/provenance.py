@@ -16,39 +16,46 @@ Statistics (each a paired exact test of C against every other panel model, inter
 
 - ``agreement/chat`` and ``agreement/raw``: per-prompt agreement of the suspect's answer with the
   panel model's, in chat mode (the chat template, what an API serves) and in raw mode (text
-  continuation, local suspects only). Both are needed: pruning a small model hard breaks its chat
+  continuation, local suspects only). Both modes are needed: pruning a small model hard breaks its chat
   behaviour while its raw continuation survives (the zoo's pruned SmolLM2), and an int8 copy was
-  found in chat mode but missed in raw mode by the Nikolic baseline.
-- ``excess/chat`` and ``excess/raw`` gate the agreement of their mode: the suspect's agreement with
-  the panel model *beyond what its own answer frequencies give* (per disjoint pair of prompts, agreement
-  on the pair's own prompts minus agreement with the two answers swapped;
-  :func:`~stillwatch.trace.provenance_stats.excess_scores`), compared by an exact sign test
-  (:func:`~stillwatch.trace.provenance_stats.excess_test`). A suspect that answers "The" to
+  found in chat mode but missed in raw mode by the Nikolic baseline. Reported for every mode; by default
+  (``ProvenanceConfig.per_mode = "excess"``) it does not decide.
+- ``excess/chat`` and ``excess/raw`` decide each mode: the suspect's agreement with the panel model
+  *beyond what its own answer frequencies give* (per disjoint pair of prompts, agreement on the pair's
+  own prompts minus agreement with the two answers swapped;
+  :func:`~stillwatch.trace.provenance_stats.excess_scores`), compared by an exact sign-flip test of
+  the summed differences given their magnitudes (:func:`~stillwatch.trace.provenance_stats.excess_test`;
+  ``ProvenanceConfig.excess_method = "sign"``: the fifth session's sign test). A suspect that answers "The" to
   everything agrees most with whichever panel model says "The" most often, and passes the agreement
   statistic on that base rate alone (the fourth session's students did); its excess is zero on every
-  pair, so it cannot pass the gate. The gated agreement p-value is the larger of the two
-  (intersection-union: the evidence needs both). ``ProvenanceConfig.excess = False`` drops the gate.
+  pair, so it is attributed to nobody. Raw agreement is confounded the same way: two models that
+  continue text with "the" and "," agree on those whatever their lineage (pruned SmolLM2 agrees with
+  Gemma as often as with SmolLM2 in raw mode, while its excess agreement is SmolLM2's). Hence the
+  default judges each mode by its excess alone; ``per_mode = "gated"`` (the fifth session's) needs both
+  the agreement and the excess to reject (their maximum), ``per_mode = "agreement"`` drops the excess.
 - ``habits/chat``: the suspect's answer falls among the panel model's *distinctive habits* (its
   most frequent openings on a separate profile prompt pool, minus those another panel model shares;
   :func:`~stillwatch.trace.provenance_stats.habit_matrix`). A student distilled from a teacher's
   answers on other prompts learns the teacher's favourite openings more than which prompt gets
   which. The habit sets are fixed before any test prompt is drawn, so the test stays exact.
 
-Null hypothesis for candidate C (stated in every result): the intersection of the statistics' nulls,
+Null hypothesis for candidate C (stated in every result, :data:`NULLS` by ``per_mode``): the
+intersection of the deciding statistics' nulls; by default
 
-    H0(C): on prompts from the sampler, in every mode tested, the suspect's greedy answer agrees with
-    C's no more often than with at least one other model of the panel that answers in that mode, OR
-    its excess agreement with C (on a random pair of prompts, matched minus swapped) favours C over at
-    least one such model no more often than the reverse; and its answers fall among C's distinctive
+    H0(C): on prompts from the sampler, in every mode tested, for at least one other model of the
+    panel that answers in that mode, the difference between the suspect's excess agreement
+    (matched minus swapped) with C and with that model is symmetric about zero on a random pair of
+    prompts (true of every suspect whose answers do not depend on the prompt; the test also holds,
+    asymptotically, that difference's mean <= 0); and its answers fall among C's distinctive
     habits no more often than among those of at least one other panel model.
 
-Per candidate and mode, the agreement and excess p-values are joined by their maximum (an
-intersection-union test: the null of the gated statistic is the union of the two nulls; no
-correction); the S gated statistics and the habit statistic are then combined by Bonferroni
+Gated, a mode's agreement and excess p-values are joined by their maximum (an intersection-union
+test: the null of the gated statistic is the union of the two nulls; no correction). The S per-mode
+statistics and the habit statistic are then combined by Bonferroni
 (``min(1, S * min_s p_s)``, i.e. Holm's first step over the statistics), valid under any
 dependence between them (they use the same prompts); then Holm over candidates, then alpha
-spending over looks. Each step keeps the level: the gate can only raise a p-value, Bonferroni and
-Holm bound the family-wise error under any dependence, and the union bound covers the looks.
+spending over looks. Each step keeps the level: each per-mode p-value is valid for its null,
+Bonferroni and Holm bound the family-wise error under any dependence, and the union bound covers the looks.
 
 Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
 look k may reject at ``alpha * w_k`` (power spending weights, union bound over looks; see
@@ -108,6 +115,7 @@ from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
 from stillwatch.trace.provenance_stats import (
+    EXCESS_METHODS,
     MIN_PREFIX_CHARS,
     agreement_matrix,
     bonferroni_combine,
@@ -126,24 +134,38 @@ from stillwatch.trace.provenance_stats import (
 
 log = logging.getLogger(__name__)
 
-NULL_HYPOTHESIS = (
-    "H0(C): on prompts drawn from the sampler, in every prompt mode tested the suspect's greedy answer agrees with "
-    "candidate C's no more often than with at least one other model of the panel that answers in that mode (the other "
-    "candidates and the independent reference models), and the suspect's answers fall among C's distinctive habits (its frequent "
-    "answers on a separate profile prompt pool that no other panel model shares) no more often than among those of "
-    "at least one other panel model; the agreement of a mode counts only with its excess: agreement with C beyond what the "
-    "suspect's own answer frequencies give (within random pairs of prompts, matched minus swapped answers) must favour C over "
-    "every other panel model answering in that mode, so an H0 also holds when, on a random pair of prompts, that excess "
-    "favours C no more often than it favours at least one such model"
-)
+_AGREE_H0 = ("the suspect's greedy answer agrees with candidate C's no more often than with at least one other model of the "
+             "panel that answers in that mode (the other candidates and the independent reference models)")
+_EXCESS_H0 = ("for at least one other model of the panel that answers in that mode (the other candidates and the independent "
+              "reference models), the difference between the suspect's excess agreement with C and with that model is "
+              "symmetric about zero on a random pair of prompts (excess agreement: agreement on the pair's own prompts minus "
+              "agreement with the suspect's two answers swapped, i.e. beyond what the suspect's own answer frequencies give; "
+              "symmetric for every suspect whose answers do not depend on the prompt)")
+_HABIT_H0 = ("the suspect's answers fall among C's distinctive habits (its frequent answers on a separate profile prompt pool "
+             "that no other panel model shares) no more often than among those of at least one other panel model")
+#: the null hypothesis of candidate C, by ``ProvenanceConfig.per_mode`` (how each prompt mode is judged)
+NULLS = {
+    "excess": f"H0(C): on prompts drawn from the sampler, in every prompt mode tested, {_EXCESS_H0}; and {_HABIT_H0}",
+    "gated": f"H0(C): on prompts drawn from the sampler, in every prompt mode tested, {_AGREE_H0}, or {_EXCESS_H0}; and {_HABIT_H0}",
+    "agreement": f"H0(C): on prompts drawn from the sampler, in every prompt mode tested, {_AGREE_H0}; and {_HABIT_H0}",
+}
+NULL_HYPOTHESIS = NULLS["excess"]
 TEST = ("per statistic (agreement per prompt mode, distinctive habits), paired one-sided exact McNemar test of C "
         "against each other panel model on the same prompts; per mode, the excess agreement (matched minus swapped answers "
-        "within disjoint pairs of prompts) by an exact sign test of C against each other panel model; each statistic's "
+        "within disjoint pairs of prompts) by an exact sign-flip test of the summed differences given their magnitudes (or, "
+        "with excess_method 'sign', the exact sign test) of C against each other panel model; each statistic's "
         "p-value for C is the largest over the rivals (intersection-union test, Berger 1982)")
-CORRECTION = ("per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union); Bonferroni "
-              "over the statistics of each candidate (valid under any dependence); Holm over the "
-              "candidates at each look; alpha spent over the looks with weights "
-              "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
+_REST = ("; Bonferroni over the statistics of each candidate (valid under any dependence); Holm over the "
+         "candidates at each look; alpha spent over the looks with weights "
+         "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
+#: the combination of the statistics, by ``ProvenanceConfig.per_mode``
+CORRECTIONS = {
+    "excess": "per mode, the excess p-value (the agreement statistic is reported, not used)" + _REST,
+    "gated": "per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union)" + _REST,
+    "agreement": "per mode, the agreement p-value (no excess statistic)" + _REST,
+}
+CORRECTION = CORRECTIONS["excess"]
+PER_MODE = tuple(NULLS)
 
 Model = LocalModel | RemoteModel
 #: Futility needs this many discordant prompts between each candidate and its hardest rival: with
@@ -177,8 +199,18 @@ class ProvenanceConfig:
     :func:`~stillwatch.trace.provenance_stats.first_word`, before it is compared with the panel's;
     ``"auto"``: probe the suspect on ``PROBE_PROMPTS`` profile prompts and ask for
     ``LONG_ANSWER_TOKENS`` when its one-token answers are mostly single characters and the panel's
-    are not, see :func:`suspect_tokens`); ``excess``: gate each mode's agreement by its excess
-    statistic (False: the fourth session's test, which a constant answer can pass)."""
+    are not, see :func:`suspect_tokens`); ``per_mode``: how each prompt mode is judged, ``"excess"``
+    (default, sixth session: by its excess statistic alone; the agreement statistic is computed and
+    reported, not used), ``"gated"`` (the fifth session's: the agreement p-value raised to the excess
+    p-value, both must reject) or ``"agreement"`` (the fourth session's: agreement alone, which a constant
+    answer can pass by its base rate); ``excess_method``: ``"signflip"`` (exact sign-flip test using the
+    magnitudes of the differences) or ``"sign"`` (the exact sign test of the fifth session; see
+    :func:`~stillwatch.trace.provenance_stats.excess_test`). Why the excess alone: agreement counts
+    answers a suspect shares with a model through their answer frequencies; pruned SmolLM2 continues raw
+    text with "the" and "," as often as Gemma does (raw agreement 0.33 with SmolLM2, 0.34 with Gemma in the
+    zoo) while its excess agreement is clearly SmolLM2's, and the gate let the confounded statistic veto the
+    de-confounded one. The gate's null is the union of both nulls (wider); the excess null alone is the one
+    the question needs (is the suspect's prompt-specific behaviour closer to C than to every rival?)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -192,7 +224,8 @@ class ProvenanceConfig:
     profile_queries: int = 200
     habit_top: int = 8
     suspect_max_tokens: int | str | None = None
-    excess: bool = True
+    per_mode: str = "excess"
+    excess_method: str = "signflip"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -213,8 +246,10 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.profile_queries must be an int >= 10, got {self.profile_queries!r}")
         if not isinstance(self.habit_top, int) or not 0 <= self.habit_top <= 64:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
-        if not isinstance(self.excess, bool):
-            raise InputError(f"ProvenanceConfig.excess must be True or False, got {self.excess!r}")
+        if self.per_mode not in PER_MODE:
+            raise InputError(f"ProvenanceConfig.per_mode must be one of {', '.join(PER_MODE)}, got {self.per_mode!r}")
+        if self.excess_method not in EXCESS_METHODS:
+            raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
         s = self.suspect_max_tokens
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
             raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
@@ -306,20 +341,24 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
     for mode in cfg.modes:
         agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
-        if cfg.excess:
+        if cfg.per_mode != "agreement":
             m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
-            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0))
+            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0), method=cfg.excess_method)
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
 
 
 def _combine(tests: dict, cfg: ProvenanceConfig) -> np.ndarray:
-    """Per candidate: each mode's agreement gated by its excess (max), then Bonferroni with the habit statistic."""
+    """Per candidate: each mode's p-value by ``cfg.per_mode`` (the excess; the agreement gated by the excess, their
+    max; or the agreement), then Bonferroni with the habit statistic."""
     per = []
     for mode in cfg.modes:
         p = tests[f"agreement/{mode}"].p_value
-        per.append(gate_combine(p, tests[f"excess/{mode}"].p_value) if f"excess/{mode}" in tests else p)
+        if cfg.per_mode == "excess":
+            per.append(tests[f"excess/{mode}"].p_value)
+        else:
+            per.append(gate_combine(p, tests[f"excess/{mode}"].p_value) if cfg.per_mode == "gated" else p)
     per += [t.p_value for k, t in tests.items() if k.startswith("habits/")]
     return bonferroni_combine(np.stack(per))  # [C]
 
@@ -355,13 +394,18 @@ def suspect_tokens(suspect: Model, cfg: ProvenanceConfig, panel_answers: Sequenc
     return chosen, len(probe)
 
 
-def _futile(tests: dict) -> bool:
-    """No candidate ahead under any statistic; the agreement statistics with enough discordant prompts. The excess
-    statistics are not consulted: each only gates its mode's agreement (the gated p-value is at least the
+def _futile(tests: dict, per_mode: str = "excess") -> bool:
+    """No candidate ahead under any statistic that decides; the paired ones with enough discordant units. Gated, the
+    excess statistics are not consulted: each only gates its mode's agreement (the gated p-value is at least the
     agreement's), so an agreement statistic that is behind is behind gated too, and a suspect with no excess
-    discordance at all (a constant answer) would otherwise never stop early."""
-    return all(np.all(t.p_value >= 0.5) and (k.startswith("habits") or np.all(t.discordant >= MIN_DISCORDANT_FUTILITY))
-               for k, t in tests.items() if not k.startswith("excess/"))
+    discordance at all (a constant answer) would otherwise never stop early. Judged by the excess alone, the
+    agreement statistics are not consulted, and an excess statistic with no non-zero pair at all after two looks
+    (a suspect whose answers show no excess over their own frequencies, e.g. a constant one) also counts as not
+    ahead. Futility never adds a rejection, so any such rule keeps the level."""
+    skip = "agreement/" if per_mode == "excess" else "excess/"
+    return all(np.all(t.p_value >= 0.5) and (k.startswith("habits") or np.all(
+        (t.discordant >= MIN_DISCORDANT_FUTILITY) | ((t.discordant == 0) & k.startswith("excess/"))))
+               for k, t in tests.items() if not k.startswith(skip))
 
 
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
@@ -431,7 +475,7 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         if np.any(p_holm <= cfg.alpha * weights[k]):
             stopped = "rejected"
             break
-        if k + 1 < len(looks) and k >= 1 and _futile(tests):
+        if k + 1 < len(looks) and k >= 1 and _futile(tests, cfg.per_mode):
             stopped = "futility"
             break
     res = _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
@@ -486,7 +530,8 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
         queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
         max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
-        suspect_answer_spread=spread, caveats=_caveats(spread),
+        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode],
+        correction=CORRECTIONS[cfg.per_mode],
     )
 
 

@@ -32,7 +32,7 @@ acts as Bonferroni on the smallest p-value.
 Several statistics (agreement in chat mode and in raw mode, :func:`habit_matrix`'s distinctive
 habits) each give an IUT p-value per candidate; :func:`bonferroni_combine` joins them per candidate
 (valid under any dependence) before Holm. The agreement of each mode is *gated* by its excess
-statistic (:func:`excess_scores`, :func:`excess_test`: agreement beyond what the suspect's own
+statistic (:func:`excess_scores`, :func:`excess_test`, an exact sign-flip test: agreement beyond what the suspect's own
 answer frequencies give, matched minus swapped answers within disjoint pairs of prompts):
 :func:`gate_combine` takes the larger of the two p-values (intersection-union), so a suspect that
 answers one string to everything, which agrees most with whichever model says that string most
@@ -222,9 +222,11 @@ def panel_test(agree: np.ndarray, n_candidates: int, usable: np.ndarray | None =
     return _iut(n10, n01, use.any(axis=0), n_candidates, rate)
 
 
-def _iut(n10: np.ndarray, n01: np.ndarray, answered: np.ndarray, n_candidates: int, rate: np.ndarray) -> PanelTest:
-    """The intersection-union test from the pairwise sign counts ``n10[j, k]`` (units on j's side) and ``n01``."""
-    p = mcnemar_one_sided(n10, n01)  # [M, M]
+def _iut(n10: np.ndarray, n01: np.ndarray, answered: np.ndarray, n_candidates: int, rate: np.ndarray,
+         pairwise: np.ndarray | None = None) -> PanelTest:
+    """The intersection-union test from the pairwise p-values ``pairwise[j, k]`` (j beats k; default: the exact
+    McNemar / sign test of the counts ``n10[j, k]`` of units on j's side and ``n01`` on k's)."""
+    p = (mcnemar_one_sided(n10, n01) if pairwise is None else np.array(pairwise, dtype=np.float64))  # [M, M]
     np.fill_diagonal(p, -1.0)  # a model is not its own rival
     p[:, ~answered] = -1.0  # nor is a model that gave no informative answer here (e.g. chat-only in raw mode)
     p = p[:n_candidates]
@@ -261,29 +263,85 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     return (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
 
 
-def excess_test(m: np.ndarray, n_candidates: int, answered: np.ndarray | None = None) -> PanelTest:
-    """The excess statistic: per pair of panel models (c, r) the exact sign test, over the prompt pairs, of
-    d_k = m[k, c] - m[k, r] (:func:`excess_scores`); the candidate's p-value is the largest over its rivals
-    (intersection-union, as :func:`panel_test`; a model that ``answered`` nothing informative in this mode is
-    no rival). The pairs of prompts are disjoint and the prompts i.i.d., so the d_k are i.i.d. and, given the
-    number of non-zero d_k, the count of positive ones is Binomial with q = P(d > 0 | d != 0). Null of (c, r):
+#: the largest |d| of the excess statistic: m[k, j] lies in -2..2, so d_k = m[k, c] - m[k, r] in -4..4
+EXCESS_MAX = 4
+EXCESS_METHODS = ("signflip", "sign")
 
-        H0x(c, r): on a random pair of prompts, the suspect's excess agreement favours c no more often than r,
-                   P(d > 0) <= P(d < 0);
 
-    a suspect whose answers do not depend on the prompt satisfies it with equality (swapping its two answers
-    turns d into -d, and the swap does not change their joint distribution), and a constant one has d = 0 on
-    every pair: it can never reject. ``rate[j]`` = mean of m[:, j] / 2 (the excess agreement). Requires >= 2
-    panel columns."""
+def signflip_tail(pos, neg) -> np.ndarray:
+    """Exact one-sided p-value of the sign-flip (randomisation) test of a sum of integer differences, given
+    their magnitudes (Fisher 1935, Sec. 21; Pratt & Gibbons 1981, Ch. 4): for differences taking values in
+    -V..V with ``pos[..., v - 1]`` of them equal to +v and ``neg[..., v - 1]`` to -v,
+
+        p = P( sum_v v B_v >= sum_v v pos_v ),   B_v ~ Binomial(pos_v + neg_v, 1/2) independent,
+
+    i.e. the chance that flipping the sign of each non-zero difference by a fair coin gives a sum at least the
+    observed one (zeros cannot move the sum). With V = 1 it is the exact sign test. The distribution of
+    sum_v v B_v is the convolution of the binomials placed on lattices of step v (exact, no sampling).
+    Requires pos, neg >= 0 of equal shape [..., V]. Returns p of shape [...]."""
+    pos = np.asarray(pos, dtype=np.int64)
+    neg = np.asarray(neg, dtype=np.int64)
+    if pos.shape != neg.shape or pos.ndim < 1:
+        raise InputError(f"sign-flip counts must share one shape [..., V], got {pos.shape} and {neg.shape}")
+    if np.any(pos < 0) or np.any(neg < 0):
+        raise InputError("sign-flip counts must be >= 0")
+    lead = pos.shape[:-1]
+    flat_p, flat_n = pos.reshape(-1, pos.shape[-1]), neg.reshape(-1, neg.shape[-1])
+    out = np.ones(flat_p.shape[0])
+    for i in range(flat_p.shape[0]):  # one exact null law per pair of models (a handful), vectorised over its lattice
+        pmf = np.ones(1)
+        for v, (a, b) in enumerate(zip(flat_p[i], flat_n[i]), start=1):
+            if a + b:
+                lattice = np.zeros(v * (a + b) + 1)
+                lattice[::v] = stats.binom.pmf(np.arange(a + b + 1), a + b, 0.5)
+                pmf = np.convolve(pmf, lattice)
+        observed = int(np.dot(np.arange(1, flat_p.shape[1] + 1), flat_p[i]))
+        out[i] = min(1.0, float(pmf[observed:].sum()))
+    return out.reshape(lead)
+
+
+def excess_test(m: np.ndarray, n_candidates: int, answered: np.ndarray | None = None, *,
+                method: str = "signflip") -> PanelTest:
+    """The excess statistic: per pair of panel models (c, r), a paired test over the prompt pairs of
+    d_k = m[k, c] - m[k, r] (:func:`excess_scores`, d in -4..4); the candidate's p-value is the largest over its
+    rivals (intersection-union, as :func:`panel_test`; a model that ``answered`` nothing informative in this mode
+    is no rival). The pairs of prompts are disjoint and the prompts i.i.d., so the d_k are i.i.d.
+
+    ``method="signflip"`` (default): the exact sign-flip test of sum_k d_k given the |d_k|
+    (:func:`signflip_tail`; uses the magnitudes, which the sign test throws away). Null of (c, r):
+
+        H0x(c, r): d is symmetric about 0 (P(d = v) = P(d = -v) for every v).
+
+    It holds exactly for every suspect whose answers do not depend on the prompt: swapping its two answers within
+    a pair leaves the joint law of answers unchanged and turns d into -d. Given the |d_k|, the signs are then fair
+    coins and the test is exact. For the wider null E[d] <= 0 (the excess agreement with c is no larger than with
+    r) it is valid asymptotically: the sign-flip law has variance sum_k d_k^2 >= sum_k (d_k - mean d)^2, the
+    variance of the observed sum, and its mean is 0 >= E[sum]; an asymmetric d of mean 0 is rejected at about the
+    nominal rate for hundreds of pairs (tests/trace/test_trace_provenance_excess.py), not exactly.
+
+    ``method="sign"`` (the fifth session's test): the exact sign test, given the number of non-zero d_k, of
+    H0x'(c, r): P(d > 0) <= P(d < 0). It is exact on that null and discards the magnitudes.
+
+    Both nulls hold for a prompt-independent suspect, and a constant one has d = 0 on every pair: it can never
+    reject. ``rate[j]`` = mean of m[:, j] / 2 (the excess agreement); ``wins`` / ``losses`` count the pairs with d
+    > 0 / d < 0 against the hardest rival. Requires >= 2 panel columns and ``method`` in ``EXCESS_METHODS``."""
     m = np.asarray(m, dtype=np.int64)
     if m.ndim != 2 or m.shape[1] < 2:
         raise InputError(f"the panel needs at least 2 models (a candidate and a rival), got {m.shape}")
     if not 1 <= n_candidates <= m.shape[1]:
         raise InputError(f"n_candidates must be in 1..{m.shape[1]}, got {n_candidates}")
+    if method not in EXCESS_METHODS:
+        raise InputError(f"excess test method must be one of {', '.join(EXCESS_METHODS)}, got {method!r}")
     d = m[:, :, None] - m[:, None, :]  # [K, M, M]
     n10 = (d > 0).sum(axis=0)  # [M, M]
+    pairwise = None
+    if method == "signflip":
+        v = np.arange(1, EXCESS_MAX + 1)
+        pos = (d[..., None] == v).sum(axis=0)  # [M, M, V]
+        pairwise = np.ones(n10.shape)
+        pairwise[:n_candidates] = signflip_tail(pos[:n_candidates], (d[:, :n_candidates, :, None] == -v).sum(axis=0))
     ans = np.ones(m.shape[1], bool) if answered is None else np.asarray(answered, dtype=bool)
-    return _iut(n10, n10.T, ans, n_candidates, m.mean(axis=0) / 2 if m.shape[0] else np.zeros(m.shape[1]))
+    return _iut(n10, n10.T, ans, n_candidates, m.mean(axis=0) / 2 if m.shape[0] else np.zeros(m.shape[1]), pairwise)
 
 
 def gate_combine(p_agree, p_excess) -> np.ndarray:
