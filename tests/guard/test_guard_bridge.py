@@ -164,3 +164,17 @@ def test_two_campaigns_sharing_one_suffix_are_two_campaigns_end_to_end():
         assert len(ids) == n and all(d[a].flagged for a in ids)
         assert {d[a].campaign_id for a in ids} == {f"campaign-op-{op.lower()}-00"}
     assert not [a for a, c in labels.items() if c is None and d[a].flagged]
+
+
+def test_a_bridge_seen_as_two_keys_is_set_aside_whole():
+    # the shared item appears under two keys with the same members (a template key and a near-duplicate
+    # group): both are the bridge; setting aside only one would leave the clusters joined by the other
+    rng = np.random.default_rng(4)
+    a1, k1 = _group(rng, 0, 50, np.arange(100, 110), 2)
+    a2, k2 = _group(rng, 50, 50, np.arange(200, 210), 2)
+    ea, ek = _with_shared(a1 + a2, k1 + k2, range(0, 100))
+    ea = np.concatenate([ea, np.arange(100)])
+    ek = np.concatenate([ek, np.full(100, SHARED + 1)])
+    labels = np.zeros(100, np.int64)
+    out = _apply_split(labels, split_by_bridge(labels, ea, ek, CFG), CFG)
+    assert out.tolist() == [0] * 50 + [50] * 50

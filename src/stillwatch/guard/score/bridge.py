@@ -13,7 +13,7 @@ parts that share nothing.
 The rule
 ========
 In each cluster of >= ``2 split.min_accounts`` accounts, the *bridge* is the linking key used by the
-most members (ties: the key whose smallest member index is lowest — the same on every engine). Its
+most members (every key tied at that count: the same on every engine, whatever its key hashes). Its
 edges are set aside and the cluster's remaining linking edges (content, card, address and
 null-model links alike) are taken apart into connected parts. A cluster is a candidate when the
 parts meet the size criteria of every split (``SplitConfig``: >= 2 large parts covering
@@ -116,14 +116,13 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
     cu, cinv = np.unique(ck, return_inverse=True)
     pu = np.unique(np.stack([cinv, ea], axis=1), axis=0)  # distinct (cluster-key, account)
     fan = np.bincount(pu[:, 0], minlength=len(cu))
-    low = np.full(len(cu), a, np.int64)
-    np.minimum.at(low, pu[:, 0], pu[:, 1])
-    owner = labels[low]
-    # the bridge of each cluster: most members, then the lowest smallest member
-    o = np.lexsort((low, -fan, owner))
-    head = np.concatenate(([True], owner[o][1:] != owner[o][:-1]))
-    bridge = np.zeros(len(cu), bool)
-    bridge[o[head]] = True
+    owner = labels[pu[np.searchsorted(pu[:, 0], np.arange(len(cu))), 1]]
+    # the bridge of each cluster: every key used by the most members (a tie, e.g. one suffix seen as
+    # a template and as a near-duplicate group, is set aside whole; key hashes, which differ between
+    # engines, never decide)
+    top = np.zeros(a, np.int64)
+    np.maximum.at(top, owner, fan)
+    bridge = fan == top[owner]
     rest = ~bridge[cinv]
     sub = _cluster.components(a, ea[rest], ck[rest])
     sub = np.where(size >= 2 * cfg.split.min_accounts, sub, labels)
