@@ -24,6 +24,15 @@ def bridged_log(seed: int = 0, n_x: int = 40, n_y: int = 30, per_account: int = 
     """(log, labels): ``op-x-*`` and ``op-y-*`` are the two campaigns, the rest are the pipeline log's
     benign accounts (its two planted campaigns kept, labelled A and B)."""
     base, labels = make_log(seed=seed, n_human=40, camp_a=6, camp_b=5)
+    extra, ops = operator_rows(base.schema, seed, n_x, n_y, per_account)
+    return pa.concat_tables([base, extra]), {**labels, **ops}
+
+
+def operator_rows(schema: pa.Schema, seed: int = 0, n_x: int = 40, n_y: int = 30, per_account: int = 24
+                  ) -> tuple[pa.Table, dict[str, str]]:
+    """The two operators' rows alone in ``schema`` (columns it has beyond the pipeline log's are null) and
+    their labels (``op-x-*`` -> X, ``op-y-*`` -> Y)."""
+    labels: dict[str, str] = {}
     rng = np.random.default_rng(seed + 100)
     rows = []
     for op, n, net in (("X", n_x, "81.2"), ("Y", n_y, "93.7")):
@@ -38,8 +47,7 @@ def bridged_log(seed: int = 0, n_x: int = 40, n_y: int = 30, per_account: int = 
                                  ip=f"{net}.{i}.{j % 3}", user_agent=f"client-{op}/2.0", payment_fingerprint=None,
                                  model="m-1", prompt=f"{p} {SUFFIX}", response="ok " * 8, prompt_tokens=30,
                                  completion_tokens=int(rng.integers(300, 700))))
-    cols = {f.name: [r[f.name] for r in rows] for f in base.schema}
+    cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     arrays = [pa.array(cols[f.name], pa.int64()).cast(f.type) if f.name == "ts" else pa.array(cols[f.name], f.type)
-              for f in base.schema]
-    extra = pa.Table.from_arrays(arrays, schema=base.schema)
-    return pa.concat_tables([base, extra]), labels
+              for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema), labels

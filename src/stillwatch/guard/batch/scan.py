@@ -283,6 +283,7 @@ class _SparkEngine:
             .appName("stillwatch-guard")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "false")
             .config("spark.sql.shuffle.partitions", str(cfg.spark_shuffle_partitions))
             .config("spark.default.parallelism", str(cfg.spark_shuffle_partitions))
             .config("spark.ui.enabled", "false")
@@ -302,7 +303,10 @@ class _SparkEngine:
         self._n += 1
         view = f"{name}_{self._n}"
         if table.num_rows:
-            df = self.spark.createDataFrame(table.to_pandas(types_mapper=None))
+            # straight from Arrow (PySpark >= 4.0), never through pandas: pandas' missing strings are NaN, and where
+            # Spark's Arrow path could not take a frame it fell back to rows, turning every null into the string
+            # 'NaN' (null payment fingerprints then matched each other); the fallback is off, so a failure is loud
+            df = self.spark.createDataFrame(table.combine_chunks())
         else:
             from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
