@@ -306,7 +306,7 @@ class _SparkEngine:
             # straight from Arrow (PySpark >= 4.0), never through pandas: pandas' missing strings are NaN, and where
             # Spark's Arrow path could not take a frame it fell back to rows, turning every null into the string
             # 'NaN' (null payment fingerprints then matched each other); the fallback is off, so a failure is loud
-            df = self.spark.createDataFrame(table.combine_chunks())
+            df = self.spark.createDataFrame(table)
         else:
             from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
 
