@@ -126,7 +126,7 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
     rest = ~bridge[cinv]
     sub = _cluster.components(a, ea[rest], ck[rest])
     sub = np.where(size >= 2 * cfg.split.min_accounts, sub, labels)
-    cand = _candidates(labels, sub, cfg)
+    cand = np.unique(labels[_cluster.split_parts(labels, sub, cfg.split)[1]])  # clusters whose parts would split
     if len(cand) == 0:
         return labels
     m = len(cand)
@@ -138,15 +138,3 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
             out = np.where(labels == c, sub, out)
     return out
 
-
-def _candidates(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
-    """Clusters whose parts meet the split criteria (>= 2 large parts covering ``coverage``)."""
-    size = _cluster.sizes(labels)
-    subsize = _cluster.sizes(sub).astype(np.float64)
-    a = len(labels)
-    big = (subsize >= cfg.split.min_accounts) & (subsize >= cfg.split.min_share * size)
-    head = big & (sub == np.arange(a))
-    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)
-    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a) / np.maximum(np.bincount(labels, minlength=a), 1)
-    ok = (n_big >= 2) & (n_big <= cfg.split.max_parts) & (cover >= cfg.split.coverage)
-    return np.nonzero(ok)[0]

@@ -49,6 +49,22 @@ def sizes(labels: np.ndarray) -> np.ndarray:
     return counts[inv].astype(np.int64)
 
 
+def split_parts(labels: np.ndarray, sub: np.ndarray, split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per account, for clusters ``labels`` cut into parts ``sub`` (labels of member accounts): (its
+    part is large, its cluster splits, its part's size). A part is large with >= ``split.min_accounts``
+    accounts and >= ``split.min_share`` of its cluster; a cluster splits when 2..``split.max_parts`` large
+    parts cover >= ``split.coverage`` of it (``split``: a :class:`~stillwatch.guard.score.config.SplitConfig`).
+    Requires ``sub`` to refine ``labels``."""
+    a = len(labels)
+    size = sizes(labels)
+    subsize = sizes(sub).astype(np.float64)
+    big = (subsize >= split.min_accounts) & (subsize >= split.min_share * size) & (size >= 2)
+    head = big & (sub == np.arange(a))
+    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
+    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
+    return big, (n_big >= 2) & (n_big <= split.max_parts) & (cover >= split.coverage), subsize
+
+
 def _weighted_mode(owner: np.ndarray, label: np.ndarray, weight: np.ndarray, n_owner: int,
                    default: np.ndarray) -> np.ndarray:
     """Per owner: the label with the largest summed weight among its (owner, label, weight) rows,

@@ -173,16 +173,10 @@ def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np
     """Replace ``labels`` by the sub-communities ``sub`` (labels of member accounts) where a cluster
     falls into 2..split_max_parts large communities covering split_coverage of it."""
     a = len(labels)
-    size = _cluster.sizes(labels)
-    subsize = _cluster.sizes(sub).astype(np.float64)
-    big = (subsize >= cfg.split.min_accounts) & (subsize >= cfg.split.min_share * size) & (size >= 2)
-    head = big & (sub == np.arange(a))
-    n_big = np.bincount(labels, weights=head.astype(np.float64), minlength=a)[labels]
-    cover = np.bincount(labels, weights=big.astype(np.float64), minlength=a)[labels] / np.maximum(size, 1)
-    split = (n_big >= 2) & (n_big <= cfg.split.max_parts) & (cover >= cfg.split.coverage)
+    big, split, subsize = _cluster.split_parts(labels, sub, cfg.split)
     if not split.any():
         return labels
-    cand = np.nonzero(head)[0]
+    cand = np.nonzero(big & (sub == np.arange(a)))[0]
     o = np.lexsort((cand, -subsize[cand], labels[cand]))
     cand = cand[o]
     first = np.concatenate(([True], labels[cand][1:] != labels[cand][:-1]))
