@@ -54,13 +54,26 @@ def _uf_second_largest(n: int, ea: np.ndarray, ek: np.ndarray) -> int:
     return sizes[-2]
 
 
+def _splitmix(x: int) -> int:
+    """splitmix64's finaliser of x + golden gamma, in Python integers (Steele, Lea & Flood 2014)."""
+    m = (1 << 64) - 1
+    z = (x + 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
 def _p_by_hand(ea: np.ndarray, ek: np.ndarray, draws: int) -> float:
     """The documented Monte Carlo p-value, written out: canonical (account, key) order, the same seed."""
     acc = {a: i for i, a in enumerate(sorted(set(ea.tolist())))}
     first: dict[int, int] = {}
     for a, k in zip(ea.tolist(), ek.tolist()):
         first[k] = min(first.get(k, 1 << 60), acc[a])
-    order = sorted(first, key=lambda k: (first[k], sorted(first).index(k)))
+    members: dict[int, set[int]] = {}
+    for a, k in zip(ea.tolist(), ek.tolist()):
+        members.setdefault(k, set()).add(acc[a])
+    sig = {k: sum(_splitmix(a) for a in m) % (1 << 64) for k, m in members.items()}
+    order = sorted(first, key=lambda k: (first[k], len(members[k]), sig[k], sorted(first).index(k)))
     rank = {k: r for r, k in enumerate(order)}
     pairs = sorted({(acc[a], rank[k]) for a, k in zip(ea.tolist(), ek.tolist())})
     ai = np.array([p[0] for p in pairs], np.int64)
@@ -78,6 +91,21 @@ def test_rewiring_p_matches_the_documented_count(seed):
     a2, k2 = _group(rng, 12, 9, np.arange(200, 204) if seed else np.arange(100, 104), 2)
     ea, ek = np.array(a1 + a2, np.int64), np.array(k1 + k2, np.int64) * 7919 + 3  # any key labels
     assert rewiring_p(ea, ek, 30) == pytest.approx(_p_by_hand(ea, ek, 30))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_rewiring_draws_do_not_depend_on_the_key_labels(seed):
+    """Engines hash content keys differently: relabelling the keys (any injective map) must give the
+    same draws, so the same p-value, even where keys share their smallest account."""
+    rng = np.random.default_rng(seed)
+    a1, k1 = _group(rng, 0, 12, np.arange(100, 106), 3)
+    a2, k2 = _group(rng, 12, 9, np.arange(100, 104), 2)
+    ea, ek = np.array(a1 + a2, np.int64), np.array(k1 + k2, np.int64)
+    keys = np.unique(ek)
+    relabel = dict(zip(keys.tolist(), rng.permutation(len(keys)).tolist()))
+    ek2 = np.array([relabel[k] * 104729 + 11 for k in ek.tolist()], np.int64)
+    for draws in (5, 40):
+        assert rewiring_p(ea, ek, draws) == rewiring_p(ea, ek2, draws)
 
 
 def test_two_disjoint_groups_joined_by_one_item_are_split():

@@ -72,28 +72,57 @@ def _second_largest(n_acc: int, n_key: int, ai: np.ndarray, ki: np.ndarray) -> i
     return int(cnt[-2]) if len(cnt) >= 2 else 0
 
 
+def _spread64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser of non-negative int64 values (a fixed, engine-independent mixing)."""
+    z = x.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        z = (z + np.uint64(0x9E3779B97F4A7C15))
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def canonical_edges(ea: np.ndarray, ek: np.ndarray) -> tuple[int, int, np.ndarray, np.ndarray]:
+    """(accounts, keys, account index, key index) of the distinct (account, key) pairs, on compact
+    indices in an order that does not depend on the key labels (which differ between engines: content
+    key hashes): accounts ranked by their value (the log's account index, the same on every engine),
+    keys by their smallest account, then their degree, then a hash of their member set (keys with the
+    same members are interchangeable, so the label order left among them changes no statistic of the
+    graph), pairs sorted by (account, key)."""
+    acc_u, ai = np.unique(np.asarray(ea, np.int64), return_inverse=True)
+    key_u, ki = np.unique(np.asarray(ek, np.int64), return_inverse=True)
+    pairs = np.unique(np.stack([ai.ravel(), ki.ravel()], axis=1), axis=0)
+    ai, ki = pairs[:, 0], pairs[:, 1]
+    nk = len(key_u)
+    first = np.full(nk, len(acc_u), np.int64)
+    np.minimum.at(first, ki, ai)
+    deg = np.bincount(ki, minlength=nk)
+    sig = np.zeros(nk, np.uint64)
+    with np.errstate(over="ignore"):
+        np.add.at(sig, ki, _spread64(ai))
+    rank = np.empty(nk, np.int64)
+    rank[np.lexsort((np.arange(nk), sig, deg, first))] = np.arange(nk)
+    pairs = np.unique(np.stack([ai, rank[ki]], axis=1), axis=0)
+    return len(acc_u), nk, pairs[:, 0], pairs[:, 1]
+
+
+def rewired(rng: np.random.Generator, ki: np.ndarray) -> np.ndarray:
+    """One degree-preserving rewiring: the key ends of the canonical edge list permuted."""
+    return rng.permutation(ki)
+
+
 def rewiring_p(ea: np.ndarray, ek: np.ndarray, draws: int, stop: int | None = None) -> float:
     """Monte Carlo p-value ``(1 + #{draw >= observed}) / (draws + 1)`` of the observed second-largest
     part of the bipartite graph (accounts ``ea``, keys ``ek``, any labels) under degree-preserving
-    rewiring (module docstring). With ``stop``, drawing ends once ``stop`` draws reached the observed
-    size, and the value returned is then a lower bound (already too large for a level below
-    ``(stop + 1) / (draws + 1)``)."""
-    acc_u, ai = np.unique(np.asarray(ea, np.int64), return_inverse=True)
-    key_u, ki = np.unique(np.asarray(ek, np.int64), return_inverse=True)
-    # canonical order, the same whatever the engine's key hashes: keys ranked by their smallest
-    # account, then the distinct (account, key) pairs sorted
-    first = np.full(len(key_u), len(acc_u), np.int64)
-    np.minimum.at(first, ki, ai)
-    rank = np.empty(len(key_u), np.int64)
-    rank[np.lexsort((np.arange(len(key_u)), first))] = np.arange(len(key_u))
-    pairs = np.unique(np.stack([ai, rank[ki]], axis=1), axis=0)
-    ai, ki = pairs[:, 0], pairs[:, 1]
-    n, nk = len(acc_u), len(key_u)
+    rewiring (module docstring) of the canonical edge list (:func:`canonical_edges`). With ``stop``,
+    drawing ends once ``stop`` draws reached the observed size, and the value returned is then a
+    lower bound (already too large for a level below ``(stop + 1) / (draws + 1)``)."""
+    n, nk, ai, ki = canonical_edges(ea, ek)
     obs = _second_largest(n, nk, ai, ki)
     rng = np.random.default_rng(SEED)
     reach = 0
     for _ in range(draws):
-        reach += _second_largest(n, nk, ai, rng.permutation(ki)) >= obs
+        reach += _second_largest(n, nk, ai, rewired(rng, ki)) >= obs
         if stop is not None and reach >= stop:
             break
     return (1.0 + reach) / (draws + 1.0)

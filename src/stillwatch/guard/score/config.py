@@ -185,11 +185,22 @@ class SplitConfig:
     workload_min: float = 5.0
     #: EM steps refining the two-level (Otsu) cut, each account to the more likely level. 4.
     workload_em: int = 4
+    #: Link communities (:mod:`~stillwatch.guard.score.communities`): a singular value of the cluster's
+    #: normalised account-key matrix counts as a community when it stands >= this share of the room
+    #: above the random graph's bulk, ``(s_j - med) / (1 - med)``. 0.2: about a fifth of each part's
+    #: links on keys of its own beyond chance; one operator's campaigns alone measure <= 0.01, three
+    #: campaigns on one public task bank 0.26-0.47 (the effect-size floor beside the p-value).
+    community_excess: float = 0.2
+    #: ... at most this many communities per cluster are looked for. 8.
+    community_max: int = 8
+    #: ... rewiring draws of the pilot that picks the candidates (bulk median). 19.
+    community_pilot: int = 19
 
     def __post_init__(self) -> None:
-        _check(self, unit=("min_share", "coverage", "cohesion", "same_content"),
+        _check(self, unit=("min_share", "coverage", "cohesion", "same_content", "community_excess"),
                positive=("workload_d", "workload_ratio", "workload_min"),
-               at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1})
+               at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,
+                         "community_pilot": 1})
 
 
 @dataclass(frozen=True)

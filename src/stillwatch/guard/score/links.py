@@ -12,6 +12,7 @@ import numpy as np
 
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import split_by_bridge
+from stillwatch.guard.score.communities import split_by_communities
 from stillwatch.guard.score.membership import outsiders, split_outsiders
 from stillwatch.guard.score.nullmodel import null_links
 from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
@@ -481,6 +482,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = _apply_split(labels, split_by_bridge(labels, all_ea, all_ek, cfg), cfg)  # one shared item (bridge.py)
+    labels = _apply_split(labels, split_by_communities(labels, all_ea, all_ek, cfg), cfg)  # communities.py
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     # accounts taken in through public content alone that do not behave like the operator's (membership.py)
