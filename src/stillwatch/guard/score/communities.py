@@ -152,6 +152,17 @@ class _Cluster:
         return self.members[first[lab]]
 
 
+def community_p(ea: np.ndarray, ek: np.ndarray, draws: int) -> float:
+    """Monte Carlo p-value ``(1 + #{draws with s_2 >= observed s_2}) / (draws + 1)`` of the second
+    singular value of the graph (accounts ``ea``, keys ``ek``, any labels) under degree-preserving
+    rewiring (module docstring: H0 one operator). Requires >= 3 accounts and >= 3 keys."""
+    c = _Cluster(np.asarray(ea, np.int64), np.asarray(ek, np.int64), 1)
+    if c.k < 2:
+        raise ValueError(f"community_p needs >= 3 accounts and >= 3 keys, got {c.n} and {c.nk}")
+    c.draw(draws)
+    return (1.0 + float(np.sum(np.asarray(c.null) >= c.rel[1]))) / (draws + 1.0)
+
+
 def split_by_communities(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
     """Per account: its part when its cluster holds several link communities beyond the configuration
     model (module docstring), else its label — a proposal for
