@@ -151,3 +151,34 @@ def test_rewiring_p_of_planted_operators_is_the_smallest_possible():
     rng = np.random.default_rng(6)
     ea, ek = _operators(rng, [40, 40])
     assert community_p(ea, ek, 49) == pytest.approx(1 / 50)
+
+
+def _scan_family(one_operator: bool):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _fixtures_communities import family_log
+
+    from stillwatch.guard.batch.scan import scan
+
+    log, labels = family_log(one_operator=one_operator)
+    f = scan(log)
+    return labels, {a.account_id: a for a in f.accounts}
+
+
+def test_three_operators_of_one_family_are_three_campaigns_end_to_end():
+    # main: one campaign of 75 (the public scaffolds and the public task bank link all three)
+    labels, d = _scan_family(False)
+    for op, n in (("P", 30), ("Q", 25), ("R", 20)):
+        ids = [a for a, c in labels.items() if c == op]
+        assert len(ids) == n and all(d[a].flagged for a in ids)
+        assert {d[a].campaign_id for a in ids} == {f"campaign-op-{op.lower()}-00"}
+    assert not [a for a, c in labels.items() if c is None and d[a].flagged]
+
+
+def test_one_operator_on_all_the_scaffolds_is_one_campaign_end_to_end():
+    labels, d = _scan_family(True)
+    ids = [a for a, c in labels.items() if c == "O"]
+    assert len(ids) == 75 and all(d[a].flagged for a in ids)
+    assert {d[a].campaign_id for a in ids} == {"campaign-op-p-00"}

@@ -99,7 +99,8 @@ def parity(tmp_path_factory):
     """One log scanned once by each engine (a Spark scan costs seconds of query planning whatever the rows,
     so every parity check shares it): the pipeline log with nulls, duplicates, malformed rows and the optional
     columns (:func:`_noisy`), the hidden-signal accounts (:func:`_hidden_signals_log`) and two operators that share
-    one style suffix and nothing else (``_fixtures_bridge.operator_rows``). DuckDB reads the
+    one style suffix and nothing else (``_fixtures_bridge.operator_rows``), and three operators of one family on
+public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads the
     Parquet file through its SQL pass; Spark reads the same rows as JSONL in the accepted forms (four timestamp
     forms, whole-number float counts), through ingest. Returns (log, labels of the pipeline accounts, valid
     rows, malformed counts expected, DuckDB findings, Spark findings, labels of the operators' accounts)."""
@@ -107,12 +108,16 @@ def parity(tmp_path_factory):
     import pyarrow.parquet as pq
 
     from _fixtures_bridge import operator_rows
+    from _fixtures_communities import family_rows
     from test_guard_accepted_forms import _jsonl
 
     clean, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
     noisy, n_valid, malformed = _noisy(clean)
     hidden = _hidden_signals_log(noisy)
     ops, op_labels = operator_rows(noisy.schema)
+    fam, fam_labels = family_rows(noisy.schema)
+    ops = pa.concat_tables([ops, fam])
+    op_labels = {**op_labels, **fam_labels}
     table = pa.concat_tables([noisy, hidden, ops])
     tmp = tmp_path_factory.mktemp("parity")
     pq.write_table(table, tmp / "log.parquet")
@@ -218,6 +223,16 @@ def test_active_minutes_same_on_spark_as_on_duckdb():
     want = sorted({(a, x // MINUTE_US) for a, x in zip(data["account_id"].to_pylist(), ts)})
     assert [(r["account_id"], r["minute"]) for r in got] == want
     assert [(r["account_id"], int(r["minute"])) for r in duck] == want
+
+
+def test_spark_and_duckdb_split_three_campaigns_of_one_family(parity):
+    """The community split (score/communities.py: spectrum of the canonical account-key graph, rewiring
+    draws from one seeded generator) gives the same campaigns on both engines (scores and signals:
+    :func:`test_spark_and_duckdb_agree`), and it does split the three operators (not vacuous)."""
+    _, _, _, _, duck, spark, op_labels = parity
+    for f in (duck, spark):
+        for op in ("P", "Q", "R"):
+            assert {f.account(a).campaign_id for a, c in op_labels.items() if c == op} == {f"campaign-op-{op.lower()}-00"}
 
 
 def test_spark_and_duckdb_split_two_campaigns_at_their_shared_suffix(parity):

@@ -440,6 +440,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         ew_l.append(np.nan_to_num(kl["cnt"][keep], nan=1.0))
         # keep kinds apart: mix the kind into the key
         ek_l.append((ek[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(i)).view(np.int64))
+    content_ea, content_ek = np.concatenate(ea_l), np.concatenate(ek_l)  # the linking content edges
     # a shared payment fingerprint links scripted accounts only: colleagues on a corporate card are
     # not pulled into a campaign because one of them once used a campaign's phrasing
     ea, ek = edge(edges, "payment")[:2]
@@ -482,7 +483,9 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
     labels = _apply_split(labels, split_by_bridge(labels, all_ea, all_ek, cfg), cfg)  # one shared item (bridge.py)
-    labels = _apply_split(labels, split_by_communities(labels, all_ea, all_ek, cfg), cfg)  # communities.py
+    # content communities beyond the configuration model (communities.py); infrastructure communities are
+    # split_by_infrastructure's, which keeps one workload on several address pools together
+    labels = _apply_split(labels, split_by_communities(labels, content_ea, content_ek, cfg), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     # accounts taken in through public content alone that do not behave like the operator's (membership.py)
