@@ -32,23 +32,25 @@ OWN = {
 }
 
 
-def family_log(seed: int = 0, sizes: tuple[int, ...] = (30, 25, 20), per_account: int = 40, one_operator: bool = False
-               ) -> tuple[pa.Table, dict[str, str | None]]:
+def family_log(seed: int = 0, sizes: tuple[int, ...] = (30, 25, 20), per_account: int = 40, one_operator: bool = False,
+               pools: int = 0) -> tuple[pa.Table, dict[str, str | None]]:
     """(log, labels): ``op-p-*``, ``op-q-*`` and ``op-r-*`` are the three campaigns (P, Q, R), the rest
     are the pipeline log's benign accounts (its two planted campaigns kept, labelled A and B). With
-    ``one_operator``, every operator account draws from all the scaffolds (one campaign, labelled O)."""
+    ``one_operator``, every operator account draws from all the scaffolds (one campaign, labelled O); with
+    ``pools``, account ``i`` sends through datacenter /24 number ``i % pools``, a new address of it per request."""
     base, labels = make_log(seed=seed, n_human=40, camp_a=6, camp_b=5)
-    extra, ops = family_rows(base.schema, seed, sizes, per_account, one_operator)
+    extra, ops = family_rows(base.schema, seed, sizes, per_account, one_operator, pools)
     return pa.concat_tables([base, extra]), {**labels, **ops}
 
 
 def family_rows(schema: pa.Schema, seed: int = 0, sizes: tuple[int, ...] = (30, 25, 20), per_account: int = 40,
-                one_operator: bool = False) -> tuple[pa.Table, dict[str, str]]:
+                one_operator: bool = False, pools: int = 0) -> tuple[pa.Table, dict[str, str]]:
     """The operators' rows alone in ``schema`` (columns beyond the pipeline log's are null) and their labels."""
     rng = np.random.default_rng(seed + 200)
     every = sum(OWN.values(), ()) + PUBLIC
     labels: dict[str, str] = {}
     rows = []
+    k = 0  # accounts so far
     for op, n in zip(OWN, sizes):
         scaffolds = every if one_operator else OWN[op] + PUBLIC
         t = T0 + 3 * 3600_000_000
@@ -56,8 +58,11 @@ def family_rows(schema: pa.Schema, seed: int = 0, sizes: tuple[int, ...] = (30, 
             acct = f"op-{op.lower()}-{i:02d}"
             labels[acct] = "O" if one_operator else op
             ip = f"{int(rng.integers(60, 200))}.{int(rng.integers(0, 256))}.{int(rng.integers(0, 256))}.{int(rng.integers(1, 255))}"
+            k += 1
             for j in range(per_account):
                 t += int(rng.uniform(1e6, 4e6))
+                if pools:
+                    ip = f"45.{10 + k % pools}.7.{int(rng.integers(2, 250))}"
                 opener, closer = scaffolds[int(rng.integers(0, len(scaffolds)))]
                 p = f"{opener} {rng.choice(_TOPICS)} for {' '.join(rng.choice(_WORDS, 2))}. {closer}"
                 rows.append(dict(request_id=f"{op}{i:03d}-{j:03d}", ts=int(t), account_id=acct, api_key_id=f"k-{acct}",
