@@ -188,8 +188,8 @@ class SplitConfig:
     #: Link communities (:mod:`~stillwatch.guard.score.communities`): a singular value of the cluster's
     #: normalised account-key matrix counts as a community when it stands >= this share of the room
     #: above the random graph's bulk, ``(s_j - med) / (1 - med)``. 0.2: about a fifth of each part's
-    #: links on keys of its own beyond chance; one operator's campaigns alone measure <= 0.01, three
-    #: campaigns on one public task bank 0.26-0.47 (the effect-size floor beside the p-value).
+    #: links on keys of its own beyond chance; one operator's campaigns measure <= 0.11 (swarm's 5,000
+    #: accounts), three campaigns on one public task bank 0.26-0.47 (the effect-size floor beside the p-value).
     community_excess: float = 0.2
     #: ... at most this many communities per cluster are looked for. 8.
     community_max: int = 8
