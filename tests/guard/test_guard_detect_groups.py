@@ -65,7 +65,9 @@ def test_human_scale_prompt_library_is_not_a_campaign_but_a_synchronised_one_is(
     firsts = rng.uniform(0, 7 * DAY, a)
     span = 7 * DAY
     acc = _accounts(n, firsts, span, demand_per_row_s=60.0)
-    keys = [[1000 + i % 6, 1000 + (i + 1) % 6] for i in range(a)]
+    # each account on two of the six templates, drawn at random (one pool; a ring assignment, account i
+    # on templates i and i + 1, is content communities to score/communities.py and is cut into arcs)
+    keys = [(1000 + rng.choice(6, size=2, replace=False)).tolist() for _ in range(a)]
     edges = _edges(tpl_prefix=_content(n, keys, np.full(a, 0.5)), ip=_infra(n, 50_000 + np.arange(a)))
     hours = float(np.sum(n) * 60.0 / 3600.0)
     mult = float(human_rate_multiple(np.array([np.sum(n) * 60.0]), np.array([firsts.max() + span - firsts.min()]),

@@ -61,8 +61,9 @@ four when every linking edge was used); infrastructure communities are
 :func:`~stillwatch.guard.score.links.split_by_infrastructure`'s, which rejoins parts that send one
 workload. What this rule cannot tell apart: one operator that gives each of its account pools a
 disjoint template set is, on content, several operators (the bridge rule keeps pools of one-key
-accounts together; this rule splits them when each pool's accounts use several keys of their own).
-Each part stays a campaign with its own evidence.
+accounts together; this rule splits them when each pool's accounts use several keys of their own),
+and so is one that deals template pairs out round a ring (account ``i`` on templates ``i`` and ``i + 1``
+mod 6: cut into arcs). Each part stays a campaign with its own evidence.
 """
 
 from __future__ import annotations
