@@ -192,3 +192,20 @@ def test_one_operator_on_four_address_pools_is_one_campaign_end_to_end():
     ids = [a for a, c in labels.items() if c == "O"]
     assert len(ids) == 75 and all(d[a].flagged for a in ids)
     assert {d[a].campaign_id for a in ids} == {"campaign-op-p-00"}
+
+
+@pytest.mark.parametrize("sizes", [[60], [200], [40, 30], [50, 40, 30]])
+def test_the_pilot_that_stops_early_gives_the_full_pilot_verdict(sizes):
+    from stillwatch.guard.score.communities import _Cluster
+
+    rng = np.random.default_rng(sum(sizes))
+    ea, ek = _operators(rng, sizes, per=8)
+    early, full = _Cluster(ea, ek, 8), _Cluster(ea, ek, 8)
+    early.pilot(CFG.split.community_pilot, CFG.split.community_excess)
+    full.draw(CFG.split.community_pilot)
+    k_full = full.parts(CFG.split.community_excess, None)
+    k_early = early.parts(CFG.split.community_excess, None) if len(early.null) == CFG.split.community_pilot else 1
+    assert k_early == k_full
+    assert early.null == full.null[:len(early.null)]  # the same draws, in the same order
+    if len(sizes) == 1:
+        assert len(early.null) < CFG.split.community_pilot  # one operator stops early

@@ -23,7 +23,8 @@ import pyarrow.compute as pc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from guard_heldout_base import load_pool  # noqa: E402
+import guard_heldout_logs as HL  # noqa: E402
+from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
 from guard_heldout_logs import (automation_vs_extraction_log, popular_benign_log,  # noqa: E402
                                 popular_with_scaffold_campaign_log)
 
@@ -164,3 +165,24 @@ def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(a
     flagged = _flagged_by_family(findings, labels)
     n_spread = sum(f == "spread" for f in labels["family"].to_pylist())
     assert flagged["spread"] >= 0.9 * n_spread
+
+
+# ------------------------------------------------------------------------ issue 13: one cohort, one campaign
+def test_one_cohort_is_one_campaign_whatever_its_arrival_cells(pool):
+    """Held-out D's cohort shape (60 accounts first seen within one hour, distinct capability prompts of
+    the public pool, their own residential addresses) among 3,000 casual users: one campaign. With every
+    linking edge in the bridge split (score/bridge.py), its null-model arrival cells — each account in
+    one cell by construction, never a draw from one pool — cut it in two (39 / 21 here; 30 / 28 on D)."""
+    b = Builder(np.random.default_rng(31), pool)
+    HL.casual(b, Popularity.make(b.rng, b.pool, 3000, 1.0), 3000)
+    HL.cohort(b, 60, "cohort-0")
+    log, labels, _ = b.tables()
+    camp = dict(zip(labels["account_id"].to_pylist(), labels["campaign_id"].to_pylist()))
+    ids = [a for a, c in camp.items() if c == "cohort-0"]
+    first = log.group_by("account_id").aggregate([("ts", "min")])
+    t = dict(zip(first["account_id"].to_pylist(), first["ts_min"].cast(pa.int64()).to_pylist()))
+    assert len(ids) == 60 and max(t[a] for a in ids) - min(t[a] for a in ids) <= 2 * 3600 * 10**6  # what it claims
+    d = {a.account_id: a for a in scan(log).accounts}
+    assert all(d[a].flagged for a in ids)
+    assert len({d[a].campaign_id for a in ids}) == 1
+    assert not [a for a, c in camp.items() if c is None and d[a].flagged]

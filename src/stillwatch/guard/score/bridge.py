@@ -12,10 +12,15 @@ parts that share nothing.
 
 The rule
 ========
-In each cluster of >= ``2 split.min_accounts`` accounts, the *bridge* is the linking key used by the
-most members (every key tied at that count: the same on every engine, whatever its key hashes). Its
-edges are set aside and the cluster's remaining linking edges (content, card, address and
-null-model links alike) are taken apart into connected parts. A cluster is a candidate when the
+In each cluster of >= ``2 split.min_accounts`` accounts, the *bridge* is the linking *content* key
+(template prefix or suffix, near-duplicate group) used by the most members (every key tied at that
+count: the same on every engine, whatever its key hashes). Its edges are set aside and the cluster's
+remaining linking content edges are taken apart into connected parts. Content only: a cohort cell
+of the null model (:mod:`~stillwatch.guard.score.nullmodel`) puts each account in one arrival window
+by construction, so cells are never draws from one pool — held-out D's cohort (58 accounts, each
+on one shared item and one of two arrival cells, six also on a third key) was cut in two at its
+cells, p = 1/101, when every linking edge took part; cards and addresses are
+:func:`~stillwatch.guard.score.links.split_by_infrastructure`'s. A cluster is a candidate when the
 parts meet the size criteria of every split (``SplitConfig``: >= 2 large parts covering
 ``coverage`` of it); it is split (accounts linked only through the bridge join its largest part) when
 the null model below rejects one operator.
@@ -24,7 +29,7 @@ Null model
 ==========
 **H0** (one operator): with the bridge set aside, the cluster's remaining account–key links form a
 random bipartite graph with the observed degrees — each of the operator's accounts draws its other
-scaffolds, addresses and cards from the cluster's pool in proportion to how many of its links each
+scaffolds from the cluster's pool in proportion to how many of its links each
 has, regardless of which part it lies in (the configuration model; Newman, Strogatz & Watts 2001,
 Phys. Rev. E 64, 026118). Statistic: the size of the second-largest part. ``B`` degree-preserving
 rewirings (the key ends of the edge list permuted, a seeded generator over a canonical edge order, so

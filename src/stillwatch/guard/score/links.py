@@ -482,9 +482,9 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
-    labels = _apply_split(labels, split_by_bridge(labels, all_ea, all_ek, cfg), cfg)  # one shared item (bridge.py)
-    # content communities beyond the configuration model (communities.py); infrastructure communities are
-    # split_by_infrastructure's, which keeps one workload on several address pools together
+    # one shared item (bridge.py) and content communities (communities.py), both on content edges only:
+    # infrastructure communities are split_by_infrastructure's, null-model cells are no pool draws
+    labels = _apply_split(labels, split_by_bridge(labels, content_ea, content_ek, cfg), cfg)
     labels = _apply_split(labels, split_by_communities(labels, content_ea, content_ek, cfg), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
