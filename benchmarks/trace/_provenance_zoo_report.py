@@ -326,12 +326,16 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
-            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}; "
-                      f"{GATED}: {found[GATED]}/{len(rs)}; Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} "
-                      f"(target for SmolLM2's students: recall >= 0.8). Students worth testing (prompt-dependent): {len(dep)}, of "
-                      f"them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
+            k_dep = sum(r["ours"] == teacher for r in dep)
+            lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
+                      f"{_ci(found['ours'], len(rs))}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
+                      f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
+                      f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most prompts, so "
+                      f"there is little prompt-specific behaviour of the teacher's to find in them; kept in every other "
+                      f"figure): ours {k_dep}/{len(dep)} = {_ci(k_dep, len(dep))}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
