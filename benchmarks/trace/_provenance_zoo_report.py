@@ -333,8 +333,8 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                       f"{_ci(found['ours'], len(rs))}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
-                      f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most prompts, so "
-                      f"there is little prompt-specific behaviour of the teacher's to find in them; kept in every other "
+                      f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "
+                      f"answers, so chat mode holds little of the teacher's prompt-specific behaviour; kept in every other "
                       f"figure): ours {k_dep}/{len(dep)} = {_ci(k_dep, len(dep))}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
