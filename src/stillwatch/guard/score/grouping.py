@@ -26,7 +26,12 @@ Signals
   Several keys are not evidence on their own (a developer keeps one key per project); the null
   below asks only whether the accounts that hold them arrive or leave together, beyond the log's own
   arrivals and departures. To stay quiet the operator must use one key per account, or spread its
-  accounts' arrivals and departures over the log as the population's are.
+  accounts' arrivals and departures over the log as the population's are. *Limit*: a carrier there
+  by chance is here an ordinary account (a developer with a key per project who arrives or leaves in
+  the campaign's window), and the local false discovery rate below lets up to 5 % of a group be such
+  accounts; time cannot tell them from the operator's. Where a log holds a few such developers
+  beside a campaign, a few of them join it (``tests/guard/test_guard_key_groups.py``); where they are
+  many, no cell is pure enough and the signal stays silent.
 
 Null model
 ==========
