@@ -74,9 +74,9 @@ def _population(rng, a: int, days: float = 21.0) -> dict:
 
 
 def test_several_key_accounts_leaving_together_are_grouped_and_one_key_accounts_are_not():
-    """2,000 accounts; 60 with 3 keys each busy from day 1-3 to day 10-11 (20 active hours of 9
-    days) and gone after: one keys_departure group, scored from its extracted hours and significance.
-    The same 60 with one key each: no group (the keys are the carriers)."""
+    """2,000 accounts; 60 with 3 keys each (side by side) busy from day 1-3 to day 10-11 (20 active
+    hours of 9 days) and gone after: one keys_departure group, scored from its extracted hours and
+    significance. The same 60 with one key each, or with three keys handed over in turn: no group."""
     from stillwatch.guard.score.signals import FWER_DECADES
 
     rng = np.random.default_rng(1)
@@ -98,6 +98,10 @@ def test_several_key_accounts_leaving_together_are_grouped_and_one_key_accounts_
     one_key = dict(acc, n_keys=np.ones(a))
     g1 = group_step(one_key, {"dormant": zeros}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
     assert not (g1.head >= 0).any()
+    # three keys in turn, each handed over from an abandoned one (two rotations): one key in use, no carrier
+    handed = dict(acc, key_rotations=np.where(np.arange(a) < 60, 2.0, 0.0))
+    g3 = group_step(handed, {"dormant": zeros}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
+    assert not (g3.head >= 0).any()
     # listed in a campaign already: never carriers
     g2 = group_step(acc, {"dormant": zeros}, zeros, np.zeros(a, bool), np.arange(a) < 60, CFG)
     assert not (g2.head >= 0).any()

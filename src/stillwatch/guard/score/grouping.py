@@ -17,8 +17,10 @@ Signals
 * **several keys, by arrival and by departure** — the same arrival times, and each account's last
   request where it is a departure at all (:func:`~stillwatch.guard.score.nullmodel.departures`: the
   arrival rule run backwards, an account that would have shown up again had it stayed); *carriers*
-  are the accounts that sent their traffic through two or more API keys (``n_keys``, exact on every
-  engine). Attacker model: an operator spreading a harvest of distinct public prompts over many
+  are the accounts that sent their traffic through two or more API keys *side by side*: ``n_keys -
+  key_rotations >= 2`` (exact on every engine, :func:`~stillwatch.guard.features.tables.account_keys`;
+  a person who replaces a key hands over from the abandoned one, which is a rotation, not a second
+  key in use). Attacker model: an operator spreading a harvest of distinct public prompts over many
   accounts at a human pace, each account behind several keys (each key under its own quota), gives
   each account nothing a person does not also have — its prompts, pace, address and volume are a
   person's (held-out D's ``spread``: 45 distinct prompts per account, below a heavy user). What it
@@ -200,7 +202,10 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
-    keys = (np.asarray(acc["n_keys"], np.float64) >= 2) & free if "n_keys" in acc else np.zeros(a, bool)
+    keys = np.zeros(a, bool)
+    if "n_keys" in acc:  # keys side by side: those not explained by hand-overs from an abandoned key
+        rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
+        keys = (np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
     depart, departed = departures(acc, cfg)
     arrive = np.asarray(arrive, np.float64)
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst), (arrive, arrived, carriers),
