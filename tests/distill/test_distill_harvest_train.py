@@ -14,6 +14,7 @@ import torch
 from stillwatch.distill.harvest import HarvestConfig, assign_accounts, harvest
 from stillwatch.distill.prompts import generate_prompts
 from stillwatch.distill.student import StudentConfig, build_student, resolve_student_config
+from stillwatch.models.byte_tokenizer import ByteTokenizer
 from stillwatch.distill.train import TrainConfig, collate, train
 from stillwatch.records import Transcript, read_transcripts
 from stillwatch.errors import BackendError, DistillError, InputError
@@ -150,7 +151,9 @@ def _records(n: int, seed: int = 0) -> list[Transcript]:
     return out
 
 
-_TINY_TOK = build_student(StudentConfig()).tokenizer_id
+#: The tiny student's tokenizer is the byte tokenizer (its id is the tokenizer's fingerprint); taken from the tokenizer,
+#: not from a student built at import time (that cost every pytest worker seconds of collection).
+_TINY_TOK = ByteTokenizer().fingerprint()
 
 
 def test_collate_masks_prompt_and_padding():
