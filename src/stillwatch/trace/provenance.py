@@ -236,8 +236,8 @@ class ProvenanceConfig:
     de-confounded one. The gate's null is the union of both nulls (wider); the excess null alone is the one
     the question needs (is the suspect's prompt-specific behaviour closer to C than to every rival?).
 
-    Seventh session, each decided by argument before the zoo's p-values were recomputed (the old settings stay
-    selectable, the zoo reports both): ``rho = 3`` (was 1): suspects attributed early have p-values orders of
+    Seventh session (the old settings stay selectable, the zoo reports both; the first two decided by argument before
+    the zoo's p-values were recomputed): ``rho = 3`` (was 1): suspects attributed early have p-values orders of
     magnitude below any boundary, while the weak ones (students) can only reach significance with all N prompts, so
     the last look should get most of alpha (0.58 of it with four looks, against 0.25); ``statistic_weights``:
     ``"primary"`` (weighted Bonferroni, :func:`~stillwatch.trace.provenance_stats.primary_weights`; chat excess 1/2,
