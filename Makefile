@@ -29,11 +29,13 @@ demo: $(STAMP)
 	$(BIN)/stillwatch demo
 
 # Two pytest-xdist workers, each taking whole test files (`--dist loadfile`: a file's module-scoped servers,
-# ledgers and the Spark session stay in one process); tests/conftest.py starts the slowest files first.
+# ledgers and the Spark session stay in one process); tests/conftest.py starts the slowest files first, and
+# `--no-loadscope-reorder` keeps that order (pytest-xdist >= 3.6 otherwise re-sorts files by their number of tests,
+# which sent the long end-to-end files, few tests each, to the end of the run, one worker idle while the other ran them).
 # Measured on a fresh clone here (2 vCPUs, quiet, 2026-12-04 20:10 UTC): 960 tests in 162 s with two workers,
 # 172 s with three.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: $(STAMP)
 	@echo "each benchmark runs on its own: see benchmarks/README.md"

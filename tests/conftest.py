@@ -62,18 +62,22 @@ def smollm2():
     return load_backend("smollm2")
 
 
-#: The slowest test files (measured with ``--durations=0``, serial; 2026-12-04 evening), run first. ``make test`` runs two
-#: pytest-xdist workers that take whole files (``--dist loadfile``: a file's module-scoped servers and ledgers stay
-#: in one process); starting the long files first keeps one worker from being left with a long file at the end.
+#: The slowest test files, longest first (per-file totals of ``--durations=0`` under ``make test``, 2026-12-04 21:00 UTC),
+#: run first. ``make test`` runs two pytest-xdist workers that take whole files (``--dist loadfile``: a file's
+#: module-scoped servers and ledgers stay in one process); starting the long files first keeps one worker from being left
+#: with a long file at the end (longest-first list scheduling). ``make test`` passes ``--no-loadscope-reorder``: without
+#: it pytest-xdist (>= 3.6) re-sorts files by their NUMBER of tests, which put these files, few tests each, last.
 #: Every Spark scan is in ``test_guard_spark.py`` (one scan serves every parity check), so one worker starts the JVM.
 #: The order inside a file is kept.
 SLOW_FIRST = (
-    "guard/test_guard_spark.py", "gateway/test_gateway_watermark.py", "gateway/test_gateway_scaleout.py",
-    "gateway/test_gateway_campaign.py", "report/test_case_e2e.py", "cli/test_cli_mark.py", "report/test_bundle_tamper.py",
-    "gateway/test_gateway_hostile.py", "cli/test_cli_fuzz.py", "ledger/test_ledger_interrupt.py",
-    "guard_sim/test_guard_sim_simulate.py", "trace/test_trace_provenance.py", "ledger/test_ledger_adversary.py",
-    "guard/test_guard_scan.py", "gateway/test_gateway_accounts.py", "gateway/test_gateway_openai.py",
-    "trace/test_trace_provenance_stats.py", "guard/test_guard_rules.py", "ledger/test_ledger_crash.py",
+    "guard/test_guard_spark.py", "gateway/test_gateway_watermark.py", "cli/test_cli_mark.py", "report/test_case_e2e.py",
+    "gateway/test_gateway_hostile.py", "ledger/test_ledger_interrupt.py", "gateway/test_gateway_campaign.py",
+    "gateway/test_gateway_scaleout.py", "trace/test_trace_provenance_stats.py", "gateway/test_gateway_openai.py",
+    "gateway/test_gateway_accounts.py", "guard/test_guard_heldout_negatives.py", "cli/test_cli_distill_trace.py",
+    "cli/test_cli_fuzz.py", "trace/test_trace_provenance.py", "report/test_bundle_tamper.py", "guard/test_guard_scan.py",
+    "guard/test_guard_accepted_forms.py", "guard/test_guard_rules.py", "guard/test_guard_stream_event.py",
+    "ledger/test_ledger_adversary.py", "models/test_models_smollm2.py", "guard/test_guard_signals.py",
+    "guard_sim/test_guard_sim_simulate.py", "guard/test_guard_sample.py", "guard/test_guard_stream_live.py",
 )
 
 

@@ -53,15 +53,16 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, per_mode: str = "excess", method: str = "signflip"):
-    """Our test on precomputed answers; ``modes`` / ``habits`` / ``excess`` switch statistics off for the ablations
-    (``per_mode``: how a prompt mode is judged, see ProvenanceConfig; ``method``: the excess statistic's test);
-    ``tokens``: the suspect's answers are of that many tokens (compared by their first word when > 1)."""
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, **settings):
+    """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations, ``settings``
+    are ProvenanceConfig fields (``per_mode``, ``excess_method``, ``rho``, ``statistic_weights``, ``end_of_text``;
+    default: the library's defaults); ``tokens``: the suspect's answers are of that many tokens (compared by their
+    first word when > 1)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
                            habit_top=8 if habits else 0, profile_queries=max(10, len(profile[0])) if profile else 200,
-                           suspect_max_tokens=tokens, per_mode=per_mode, excess_method=method)
+                           suspect_max_tokens=tokens, **settings)
     models = [_Named(x) for x in names]
     sus = {"chat": chat, "raw": raw}
     pan = {"chat": panel_c, "raw": panel_r}
@@ -90,19 +91,34 @@ def _score(rows: list[dict], key: str) -> dict:
             "recall": tp / pos if pos else float("nan")}
 
 
-#: our test and its ablations: (label, modes, habit statistic, (per_mode, excess test))
-VARIANTS = [("ours", ("chat", "raw"), True, ("excess", "signflip")),
-            ("ours, agreement gated by the excess (fifth session's combination)", ("chat", "raw"), True, ("gated", "signflip")),
-            ("ours, gated, excess by the sign test (fifth session's test)", ("chat", "raw"), True, ("gated", "sign")),
-            ("ours without the excess (fourth session's test)", ("chat", "raw"), True, ("agreement", "signflip")),
-            ("ours without the chat-model reference", ("chat", "raw"), True, ("excess", "signflip")),
-            ("ours: chat agreement only (first session's statistic)", ("chat",), False, ("agreement", "signflip"))]
+#: the sixth session's settings of the seventh session's three changes (linear spending, equal weights over the
+#: statistics, an empty answer agreeing with empty answers); the earlier sessions' tests keep them, so their rows are
+#: the figures those sessions reported
+OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer"}
+#: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
+VARIANTS = [("ours", ("chat", "raw"), True, {}),
+            ("ours, sixth session's settings (rho 1, equal weights, end of text an answer)", ("chat", "raw"), True, OLD),
+            ("ours, linear spending (rho 1)", ("chat", "raw"), True, {"rho": 1.0}),
+            ("ours, equal weights over the statistics", ("chat", "raw"), True, {"statistic_weights": "equal"}),
+            ("ours, end of text an answer of its own", ("chat", "raw"), True, {"end_of_text": "answer"}),
+            ("ours, agreement gated by the excess (fifth session's combination)", ("chat", "raw"), True, {**OLD, "per_mode": "gated"}),
+            ("ours, gated, excess by the sign test (fifth session's test)", ("chat", "raw"), True,
+             {**OLD, "per_mode": "gated", "excess_method": "sign"}),
+            ("ours without the excess (fourth session's test)", ("chat", "raw"), True, {**OLD, "per_mode": "agreement"}),
+            ("ours without the chat-model reference", ("chat", "raw"), True, {}),
+            ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"})]
+SETTINGS = {label: st for label, _, _, st in VARIANTS}
+#: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
+#: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
+PROBED = [label for label, *_ in VARIANTS[:5]]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[4][0]
+NO_CHAT_REF = VARIANTS[8][0]
+#: the sixth session's test exactly
+SIXTH = VARIANTS[1][0]
 #: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
-GATED = VARIANTS[1][0]
+GATED = VARIANTS[5][0]
 #: the tests whose false attributions among the independents are counted over the calibration pools
-CALIBRATED = ["ours", NO_CHAT_REF, GATED]
+CALIBRATED = ["ours", SIXTH, NO_CHAT_REF, GATED]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -141,15 +157,15 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
                "teacher": s.get("teacher"), "base_panel": _base_panel(s)}
         if s["kind"] == "student":  # the check that its answers depend on the prompt (the test's own chat answers)
             row["dependence"] = prompt_dependence(chat_l[name] if name in long else chat[name])
-        for label, modes, habits, gate in VARIANTS:
-            mine = (chat_l[name], raw_l[name], long[name]) if label == "ours" and name in long else (chat[name], raw[name], 1)
+        for label, modes, habits, settings in VARIANTS:
+            probed = label in PROBED
+            mine = (chat_l[name], raw_l[name], long[name]) if probed and name in long else (chat[name], raw[name], 1)
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
             r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
-                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2],
-                     per_mode=gate[0], method=gate[1])
+                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2], **settings)
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
-            row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if label == "ours" else 0)
+            row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
             if label == "ours":
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
@@ -199,8 +215,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
             return ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                        [names[j] for j in js], size, tokens=long.get(x, 1), per_mode="gated" if label == GATED else "excess"
-                        ).most_likely_parent
+                        [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label]).most_likely_parent
 
         per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
         sizes[seed] = size
@@ -265,7 +280,8 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
-        for label, what in ((NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
+        for label, what in ((SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer)"),
+                            (NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
                              "answers, fresh pools: the same suspect answers as above)"),
                             (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)")):
             k_other = len(calib["false"][label])
@@ -310,12 +326,16 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
-            lines += ["", f"Students of {teacher} attributed to it: ours {found['ours']}/{len(rs)} = {_ci(found['ours'], len(rs))}; "
-                      f"{GATED}: {found[GATED]}/{len(rs)}; Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} "
-                      f"(target for SmolLM2's students: recall >= 0.8). Students worth testing (prompt-dependent): {len(dep)}, of "
-                      f"them attributed by ours: {sum(r['ours'] == teacher for r in dep)}."]
+            k_dep = sum(r["ours"] == teacher for r in dep)
+            lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
+                      f"{_ci(found['ours'], len(rs))}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
+                      f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
+                      f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "
+                      f"answers, so chat mode holds little of the teacher's prompt-specific behaviour; kept in every other "
+                      f"figure): ours {k_dep}/{len(dep)} = {_ci(k_dep, len(dep))}."]
     lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
               "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

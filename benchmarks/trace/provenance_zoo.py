@@ -97,15 +97,17 @@ def _save(model, tok, name: str) -> Path:
     return d
 
 
-def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, steps: int = 300) -> None:
-    """An independent small model pretrained here (fresh init) on a local corpus."""
+def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, steps: int = 300, *, layers: int = 2,
+                     hidden: int | None = None, inter: int = 256) -> None:
+    """An independent small model pretrained here (fresh init) on a local corpus (default size 2 x 64 byte-level,
+    2 x 96 with SmolLM2's tokenizer; the truth table may set ``layers``, ``hidden``, ``inter``)."""
     import _provenance_zoo_models as zm
 
     if (MODELS / name / "config.json").is_file():
         return
     tok = _tok(tok_kind)
-    model = zm.fresh_model(tok, layers=2, hidden=64 if tok_kind == "byte" else 96, heads=4,
-                           inter=256, seed=seed)
+    model = zm.fresh_model(tok, layers=layers, hidden=hidden or (64 if tok_kind == "byte" else 96), heads=4,
+                           inter=inter, seed=seed)
     text = zm.seeded_texts(zm.corpus(corpus_name), 300_000, seed)
     loss = zm.lm_train(model, lambda t: tok.encode(t, add_special_tokens=False), text, steps=steps, lr=3e-3,
                        seq=64, batch=8, seed=seed)
@@ -217,7 +219,8 @@ def load_model(name: str):
 def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
     kind = spec["kind"]
     if kind == "pretrained":
-        build_pretrained(name, spec["corpus"], spec["tokenizer"], spec["seed"], spec.get("steps", 300))
+        build_pretrained(name, spec["corpus"], spec["tokenizer"], spec["seed"], spec.get("steps", 300),
+                         **{k: spec[k] for k in ("layers", "hidden", "inter") if k in spec})
     elif kind in ("finetune", "lora"):
         build_smollm2_finetune(name, spec["corpus"], lora=kind == "lora", steps=spec["steps"], seed=spec["seed"],
                                base=spec.get("base", "smollm2"))

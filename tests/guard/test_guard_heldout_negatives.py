@@ -156,10 +156,12 @@ def test_information_free_automation_is_not_flagged(automation):
     assert flagged["benign:casual"] <= 0.01 * 600
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: human-paced accounts that share no item, address or time have no "
-                   "coordination null to group them by: their prompts are the public pool's (on held-out D every spread "
-                   "account's prompts are all sent by >= 3 accounts) and several keys per account, their only "
-                   "difference there, is a habit no benign population of the log shows, so nothing calibrates it")
+@pytest.mark.xfail(strict=True, reason="issue 13: human-paced accounts that share no item, address or time are "
+                   "grouped only by when accounts holding several keys side by side arrive or leave (score/grouping.py); "
+                   "here 45 of the 80 leave together and are flagged, the others stay active to the log's end (11 days) "
+                   "and are first seen in its first days, so neither their arrival nor their departure is observed "
+                   "(held-out D: 174 of 200, with creation times 200 of 200); their prompts are the public pool's "
+                   "and nothing else sets them apart from people")
 def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(automation):
     _, labels, _, findings = automation
     flagged = _flagged_by_family(findings, labels)

@@ -69,7 +69,8 @@ def _noisy(table: pa.Table) -> tuple[pa.Table, int, dict[str, int]]:
 
 def _hidden_signals_log(like: pa.Table) -> pa.Table:
     """Burst, key-rotation, fast sub-stream and crowded-component inputs (people, a burst-then-dormant
-    account, a key rotator, nightly batches inside a person's sessions) and the optional
+    account, a key rotator, nightly batches inside a person's sessions, several-key accounts leaving
+    together) and the optional
     ``account_created_at`` column (an aged account first seen at its burst, whose creation time alone gives
     it a baseline; null for the accounts above), moved onto ``like``'s clock and schema with request ids of
     their own (account ids differ from the pipeline log's)."""
@@ -86,6 +87,14 @@ def _hidden_signals_log(like: pa.Table) -> pa.Table:
     # a crowded component: three nightly batches 2 s apart inside a person's ordinary sessions
     rows += [("crowd", T0 + d * DAY + 15 * HOUR + j * 300_000_000, "kc", 300) for d in range(6) for j in range(4)]
     rows += [("crowd", T0 + d * DAY + HOUR + i * 2_000_000, "kc", 300) for d in (1, 3, 5) for i in range(60)]
+    # an operator's 25 accounts, three keys each, a few human-paced sessions on days 1-4, then gone
+    # (score/grouping.py: several-key accounts leaving together)
+    for a in range(25):
+        for s in range(3):
+            t = T0 + int(rng.integers(1, 4)) * DAY + int(rng.integers(8, 22)) * HOUR
+            for j in range(4):
+                rows.append((f"keyed-{a:02d}", t, f"kk{a}-{(s + j) % 3}", 400))
+                t += int(rng.uniform(90, 400) * 1e6)
     t = with_creation(_log(rows + burst_rows()))
     shift = pc.min(like["ts"].cast(pa.int64())).as_py() - T0
     t = t.set_column(0, "request_id", pa.array([f"h{i:07d}" for i in range(t.num_rows)]))
@@ -243,3 +252,19 @@ def test_spark_and_duckdb_split_two_campaigns_at_their_shared_suffix(parity):
     for f in (duck, spark):
         for op in ("X", "Y"):
             assert {f.account(a).campaign_id for a, c in op_labels.items() if c == op} == {f"campaign-op-{op.lower()}-00"}
+
+
+def test_spark_and_duckdb_group_several_key_accounts_leaving_together(parity):
+    """The several-key departure groups (score/grouping.py; exact key counts, last requests and active
+    hours) are the same on both engines (scores and campaigns: :func:`test_spark_and_duckdb_agree`), and
+    the operator's accounts are grouped (not vacuous)."""
+    _, _, _, _, duck, spark, _ = parity
+    for f in (duck, spark):
+        keyed = [a for a in f.accounts if a.account_id.startswith("keyed-")]
+        assert len(keyed) == 25 and all(a.flagged for a in keyed)
+        groups = [c for c in f.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)]
+        assert len(groups) == 1 and {a.account_id for a in keyed} <= set(groups[0].accounts)
+    dg = [c for c in duck.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
+    sg = [c for c in spark.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
+    assert dg.accounts == sg.accounts and dg.fired == sg.fired
+    assert sg.signals["group_p"] == pytest.approx(dg.signals["group_p"], rel=1e-12)

@@ -51,10 +51,11 @@ intersection of the deciding statistics' nulls; by default
 
 Gated, a mode's agreement and excess p-values are joined by their maximum (an intersection-union
 test: the null of the gated statistic is the union of the two nulls; no correction). The S per-mode
-statistics and the habit statistic are then combined by Bonferroni
-(``min(1, S * min_s p_s)``, i.e. Holm's first step over the statistics), valid under any
-dependence between them (they use the same prompts); then Holm over candidates, then alpha
-spending over looks. Each step keeps the level: each per-mode p-value is valid for its null,
+statistics and the habit statistic are then combined by weighted Bonferroni (``min(1, min_s p_s / w_s)``,
+weights fixed before any answer: by default the first mode's statistic, chat, gets 1/2 and the others 1/4
+each; ``statistic_weights="equal"``: 1/S each, the sixth session's), valid under any dependence between
+them (they use the same prompts); then Holm over candidates, then alpha spending over looks (rho = 3 by
+default, O'Brien-Fleming-like: little alpha at the early looks, most kept for the last; rho = 1 before). Each step keeps the level: each per-mode p-value is valid for its null,
 Bonferroni and Holm bound the family-wise error under any dependence, and the union bound covers the looks.
 
 Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
@@ -114,11 +115,12 @@ import numpy as np
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
+from stillwatch.trace.provenance_query import read_candidates  # noqa: F401  (re-exported: the CLI's import)
 from stillwatch.trace.provenance_stats import (
     EXCESS_METHODS,
     MIN_PREFIX_CHARS,
     agreement_matrix,
-    bonferroni_combine,
+    blank_end_of_text,
     distinctive_habits,
     excess_scores,
     excess_test,
@@ -129,7 +131,9 @@ from stillwatch.trace.provenance_stats import (
     informative,
     normalise_answers,
     panel_test,
+    primary_weights,
     spending_weights,
+    weighted_bonferroni,
 )
 
 log = logging.getLogger(__name__)
@@ -155,17 +159,37 @@ TEST = ("per statistic (agreement per prompt mode, distinctive habits), paired o
         "within disjoint pairs of prompts) by an exact sign-flip test of the summed differences given their magnitudes (or, "
         "with excess_method 'sign', the exact sign test) of C against each other panel model; each statistic's "
         "p-value for C is the largest over the rivals (intersection-union test, Berger 1982)")
-_REST = ("; Bonferroni over the statistics of each candidate (valid under any dependence); Holm over the "
-         "candidates at each look; alpha spent over the looks with weights "
-         "(n_k/N)^rho - (n_(k-1)/N)^rho (union bound over looks); non-binding futility stop")
-#: the combination of the statistics, by ``ProvenanceConfig.per_mode``
-CORRECTIONS = {
-    "excess": "per mode, the excess p-value (the agreement statistic is reported, not used)" + _REST,
-    "gated": "per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union)" + _REST,
-    "agreement": "per mode, the agreement p-value (no excess statistic)" + _REST,
+#: how the statistics of a candidate are combined, by ``ProvenanceConfig.statistic_weights``
+STATISTIC_WEIGHTS = {
+    "primary": ("; weighted Bonferroni over the statistics of each candidate (the first mode's deciding statistic, the "
+                "one the question is about, gets half of alpha when there are 3 or more, the back-ups share the rest "
+                "equally; valid under any dependence)"),
+    "equal": "; Bonferroni over the statistics of each candidate (valid under any dependence)",
 }
-CORRECTION = CORRECTIONS["excess"]
+_REST = ("; Holm over the candidates at each look; alpha spent over the looks with weights "
+         "(n_k/N)^rho - (n_(k-1)/N)^rho, rho = {rho:g} (union bound over looks); non-binding futility stop")
+#: the combination of the statistics, by ``ProvenanceConfig.per_mode`` (then ``STATISTIC_WEIGHTS`` and ``_REST``)
+CORRECTIONS = {
+    "excess": "per mode, the excess p-value (the agreement statistic is reported, not used)",
+    "gated": "per mode, the agreement p-value gated by the excess p-value (their maximum, intersection-union)",
+    "agreement": "per mode, the agreement p-value (no excess statistic)",
+}
+#: how an empty answer (end of text at once) is compared, by ``ProvenanceConfig.end_of_text``
+END_OF_TEXT = {
+    "blank": (" Answers are compared as strings; whitespace-only and empty answers (the text ended at once) are "
+              "uninformative: they agree with nothing."),
+    "answer": (" Answers are compared as strings; whitespace-only answers are uninformative; an empty answer (the "
+               "text ended at once) agrees only with another empty answer."),
+}
 PER_MODE = tuple(NULLS)
+
+
+def correction_text(per_mode: str = "excess", statistic_weights: str = "primary", rho: float = 3.0) -> str:
+    """The multiple-testing correction in words, for a configuration (the result's ``correction``)."""
+    return CORRECTIONS[per_mode] + STATISTIC_WEIGHTS[statistic_weights] + _REST.format(rho=rho)
+
+
+CORRECTION = correction_text()
 
 Model = LocalModel | RemoteModel
 #: Futility needs this many discordant prompts between each candidate and its hardest rival: with
@@ -210,11 +234,21 @@ class ProvenanceConfig:
     text with "the" and "," as often as Gemma does (raw agreement 0.33 with SmolLM2, 0.34 with Gemma in the
     zoo) while its excess agreement is clearly SmolLM2's, and the gate let the confounded statistic veto the
     de-confounded one. The gate's null is the union of both nulls (wider); the excess null alone is the one
-    the question needs (is the suspect's prompt-specific behaviour closer to C than to every rival?)."""
+    the question needs (is the suspect's prompt-specific behaviour closer to C than to every rival?).
+
+    Seventh session (the old settings stay selectable, the zoo reports both; the first two decided by argument before
+    the zoo's p-values were recomputed): ``rho = 3`` (was 1): suspects attributed early have p-values orders of
+    magnitude below any boundary, while the weak ones (students) can only reach significance with all N prompts, so
+    the last look should get most of alpha (0.58 of it with four looks, against 0.25); ``statistic_weights``:
+    ``"primary"`` (weighted Bonferroni, :func:`~stillwatch.trace.provenance_stats.primary_weights`; chat excess 1/2,
+    raw excess and habits 1/4 each) or ``"equal"`` (1/3 each); ``end_of_text``: ``"blank"`` (an empty answer, the
+    text ended at once, is uninformative like whitespace, :func:`~stillwatch.trace.provenance_stats.blank_end_of_text`:
+    ending raw text after a complete sentence is what chat-tuned models do, whatever their lineage) or ``"answer"``
+    (it agrees only with another empty answer; decided after the zoo's twin, see the issue-17 notes)."""
 
     max_queries: int = 1000
     look_every: int = 250
-    rho: float = 1.0
+    rho: float = 3.0
     alpha: float = 0.01
     seed: int = 0
     families: tuple[str, ...] = FAMILIES
@@ -226,6 +260,8 @@ class ProvenanceConfig:
     suspect_max_tokens: int | str | None = None
     per_mode: str = "excess"
     excess_method: str = "signflip"
+    statistic_weights: str = "primary"
+    end_of_text: str = "blank"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -248,6 +284,11 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.habit_top must be an int in 0..64, got {self.habit_top!r}")
         if self.per_mode not in PER_MODE:
             raise InputError(f"ProvenanceConfig.per_mode must be one of {', '.join(PER_MODE)}, got {self.per_mode!r}")
+        if self.statistic_weights not in STATISTIC_WEIGHTS:
+            raise InputError(f"ProvenanceConfig.statistic_weights must be one of {', '.join(STATISTIC_WEIGHTS)}, "
+                             f"got {self.statistic_weights!r}")
+        if self.end_of_text not in END_OF_TEXT:
+            raise InputError(f"ProvenanceConfig.end_of_text must be one of {', '.join(END_OF_TEXT)}, got {self.end_of_text!r}")
         if self.excess_method not in EXCESS_METHODS:
             raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
         s = self.suspect_max_tokens
@@ -290,7 +331,7 @@ class ProvenanceResult:
     mode: str
     statistics: list[str]
     suspect_max_tokens: int = 1
-    null_hypothesis: str = NULL_HYPOTHESIS
+    null_hypothesis: str = NULL_HYPOTHESIS + END_OF_TEXT["blank"]
     test: str = TEST
     correction: str = CORRECTION
     answers: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -338,6 +379,8 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
     """Every statistic's panel test on the first ``n`` prompts (``cut``: the suspect's answers to their first word)."""
     tests = {}
     mine = {m: (first_word(a[:n]) if cut else a[:n]) for m, a in got.items()}
+    if cfg.end_of_text == "blank":
+        mine = {m: blank_end_of_text(a) for m, a in mine.items()}
     for mode in cfg.modes:
         agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
@@ -351,7 +394,10 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
 
 def _combine(tests: dict, cfg: ProvenanceConfig) -> np.ndarray:
     """Per candidate: each mode's p-value by ``cfg.per_mode`` (the excess; the agreement gated by the excess, their
-    max; or the agreement), then Bonferroni with the habit statistic."""
+    max; or the agreement), then (weighted) Bonferroni with the habit statistic: ``cfg.statistic_weights`` "equal",
+    or "primary" (the first mode's statistic, the one the question is about for every suspect, API-only ones
+    included, gets half of alpha; the other mode and the habits are back-ups for particular failures: a pruned
+    model whose chat broke, a student that learnt its teacher's openings only). Weights fixed before any answer."""
     per = []
     for mode in cfg.modes:
         p = tests[f"agreement/{mode}"].p_value
@@ -360,7 +406,9 @@ def _combine(tests: dict, cfg: ProvenanceConfig) -> np.ndarray:
         else:
             per.append(gate_combine(p, tests[f"excess/{mode}"].p_value) if cfg.per_mode == "gated" else p)
     per += [t.p_value for k, t in tests.items() if k.startswith("habits/")]
-    return bonferroni_combine(np.stack(per))  # [C]
+    s = len(per)
+    w = primary_weights(list(range(s)), 0) if cfg.statistic_weights == "primary" else np.full(s, 1.0 / s)
+    return weighted_bonferroni(np.stack(per), w)  # [C]
 
 
 def _short_share(answers) -> float:
@@ -451,6 +499,8 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         s_tokens, probed = (cfg.suspect_max_tokens if isinstance(cfg.suspect_max_tokens, int) else cfg.max_tokens), 0
     else:
         s_tokens, probed = suspect_tokens(suspect, cfg, panel[cfg.modes[0]])
+    if cfg.end_of_text == "blank":
+        panel = {m: [blank_end_of_text(a) for a in v] for m, v in panel.items()}
     # fixed before the suspect is asked: which panel answers are informative
     usable = {m: np.stack([informative(a) for a in panel[m]], axis=1) for m in cfg.modes}  # [N, M] each
     looks = cfg.looks()
@@ -530,39 +580,7 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
         queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
         max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
-        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode],
-        correction=CORRECTIONS[cfg.per_mode],
+        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode] + END_OF_TEXT[cfg.end_of_text],
+        correction=correction_text(cfg.per_mode, cfg.statistic_weights, cfg.rho),
     )
 
-
-def read_candidates(path) -> tuple[list[str], list[str]]:
-    """Parse a candidates file: one model per line (``smollm2``, ``tiny``, a directory, a URL);
-    a line ``reference: MODEL`` adds an independent reference model (never attributed); blank lines
-    and lines starting with ``#`` are ignored (a URL may end in ``#model``). Returns (candidates, references)."""
-    from pathlib import Path
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"candidates file not found: {p}")
-    cands: list[str] = []
-    refs: list[str] = []
-    try:
-        text = p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"candidates file {p} is not UTF-8 text (byte {exc.start})") from None
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.lower().startswith("reference:"):
-            spec = line.split(":", 1)[1].strip()
-            if not spec:
-                raise InputError(f"{p}:{lineno}: 'reference:' names no model")
-            refs.append(spec)
-        else:
-            cands.append(line)
-    if not cands:
-        raise InputError(f"candidates file {p} names no candidate parent")
-    if len(cands) + len(refs) < 2:
-        raise InputError(f"candidates file {p} needs at least 2 models (a candidate and a rival); add a 'reference: MODEL' line")
-    return cands, refs

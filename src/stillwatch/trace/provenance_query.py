@@ -298,3 +298,36 @@ def cached_answers(model: LocalModel | RemoteModel, prompts: Sequence[str], *, m
     if cache is not None:
         cache.put(model.identity, prompts, mode, max_tokens, answers)
     return answers, False
+
+
+def read_candidates(path) -> tuple[list[str], list[str]]:
+    """Parse a candidates file: one model per line (``smollm2``, ``tiny``, a directory, a URL);
+    a line ``reference: MODEL`` adds an independent reference model (never attributed); blank lines
+    and lines starting with ``#`` are ignored (a URL may end in ``#model``). Returns (candidates, references)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"candidates file not found: {p}")
+    cands: list[str] = []
+    refs: list[str] = []
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"candidates file {p} is not UTF-8 text (byte {exc.start})") from None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower().startswith("reference:"):
+            spec = line.split(":", 1)[1].strip()
+            if not spec:
+                raise InputError(f"{p}:{lineno}: 'reference:' names no model")
+            refs.append(spec)
+        else:
+            cands.append(line)
+    if not cands:
+        raise InputError(f"candidates file {p} names no candidate parent")
+    if len(cands) + len(refs) < 2:
+        raise InputError(f"candidates file {p} needs at least 2 models (a candidate and a rival); add a 'reference: MODEL' line")
+    return cands, refs

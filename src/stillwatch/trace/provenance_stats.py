@@ -406,6 +406,44 @@ def bonferroni_combine(p) -> np.ndarray:
     return np.minimum(1.0, p.shape[0] * p.min(axis=0))
 
 
+def weighted_bonferroni(p, weights) -> np.ndarray:
+    """Per candidate, the p-value of "at least one of S statistics rejects", with statistic s given the share
+    ``weights[s]`` of alpha (weights >= 0 summing to 1, fixed before the data): ``min(1, min_s p[s, c] / w_s)``
+    for ``p`` of shape [S, C] (a statistic of weight 0 never decides). Valid under any dependence between the
+    statistics: P(exists s: p_s <= alpha w_s) <= sum_s alpha w_s = alpha (the weighted Bonferroni test, Holm
+    1979; the global-null step of the weighted Holm procedure). Equal weights give :func:`bonferroni_combine`."""
+    p = np.atleast_2d(np.asarray(p, dtype=np.float64))
+    w = np.asarray(weights, dtype=np.float64)
+    if p.size == 0:
+        raise InputError("no statistic to combine")
+    if w.shape != (p.shape[0],) or np.any(w < 0) or not np.isclose(w.sum(), 1.0):
+        raise InputError(f"statistic weights must be {p.shape[0]} values >= 0 summing to 1, got {w.tolist()}")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ratio = np.where(w[:, None] > 0, p / np.where(w > 0, w, 1.0)[:, None], np.inf)
+    return np.minimum(1.0, ratio.min(axis=0))
+
+
+def primary_weights(names: list[str], primary: str) -> np.ndarray:
+    """Shares of alpha for the statistics ``names`` when ``primary`` is the statistic the question is about and
+    the others are back-ups for particular failures: the primary gets ``max(1/2, 1/S)``, the others split the
+    rest equally (S = 3: 1/2, 1/4, 1/4; S <= 2: equal). Fixed by the names alone, before any answer is seen."""
+    if primary not in names:
+        raise InputError(f"primary statistic {primary!r} is not among {names}")
+    s = len(names)
+    top = max(0.5, 1.0 / s)
+    return np.array([top if x == primary else (1.0 - top) / (s - 1) for x in names])
+
+
+def blank_end_of_text(answers) -> list[str]:
+    """Each empty answer (the model ended its text at once: end of sequence) replaced by one space, i.e. made
+    uninformative like a whitespace-only answer (:func:`normalise_answers`, :func:`informative`): it then agrees
+    with nothing. Why: "end the text here" after a complete sentence is what every chat-tuned model does in raw
+    mode (a property of the kind of model, not of its lineage) — SmolLM2 and a Gemma base fine-tuned on
+    assistant answers both end raw text at once on ~25 % of the zoo's prompts, so counting it as agreement
+    pulled that Gemma derivative's raw excess towards SmolLM2."""
+    return [" " if a == "" else a for a in answers]
+
+
 def spending_weights(looks, budget: int, rho: float = 1.0) -> np.ndarray:
     """Weights ``w_k = (n_k / budget)**rho - (n_{k-1} / budget)**rho`` of a power spending function
     (rho = 1: alpha split in proportion to queries; rho = 3: O'Brien-Fleming-like, little early).

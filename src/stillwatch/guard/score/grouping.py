@@ -14,6 +14,26 @@ Signals
   the busiest day against the account's whole observable life, silence after it included).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
+* **several keys, by arrival and by departure** — the same arrival times, and each account's last
+  request where it is a departure at all (:func:`~stillwatch.guard.score.nullmodel.departures`: the
+  arrival rule run backwards, an account that would have shown up again had it stayed); *carriers*
+  are the accounts that sent their traffic through two or more API keys *side by side*: ``n_keys -
+  key_rotations >= 2`` (exact on every engine, :func:`~stillwatch.guard.features.tables.account_keys`;
+  a person who replaces a key hands over from the abandoned one, which is a rotation, not a second
+  key in use). Attacker model: an operator spreading a harvest of distinct public prompts over many
+  accounts at a human pace, each account behind several keys (each key under its own quota), gives
+  each account nothing a person does not also have — its prompts, pace, address and volume are a
+  person's (held-out D's ``spread``: 45 distinct prompts per account, below a heavy user). What it
+  cannot avoid is running its accounts *as a batch*: registered, started and stopped by one job.
+  Several keys are not evidence on their own (a developer keeps one key per project); the null
+  below asks only whether the accounts that hold them arrive or leave together, beyond the log's own
+  arrivals and departures. To stay quiet the operator must use one key per account, or spread its
+  accounts' arrivals and departures over the log as the population's are. *Limit*: a carrier there
+  by chance is here an ordinary account (a developer with a key per project who arrives or leaves in
+  the campaign's window), and the local false discovery rate below lets up to 5 % of a group be such
+  accounts; time cannot tell them from the operator's. Where a log holds a few such developers
+  beside a campaign, a few of them join it (``tests/guard/test_guard_key_groups.py``); where they are
+  many, no cell is pure enough and the signal stays silent.
 
 Null model
 ==========
@@ -23,7 +43,7 @@ Hypergeometric(N, K, N_C)`` carriers (sampling without replacement: the populati
 most accounts' busiest days fall on the busy days of the log, most arrivals in its first hours —
 is the background, nothing is assumed about rates). A cell's p-value is the exact upper tail
 ``P(X >= X_C)`` times the number of cells tested (Bonferroni over every width, both grids offset by
-half a width, every bin, both signals); a cell groups its carriers when that is ``<=
+half a width, every bin, every signal); a cell groups its carriers when that is ``<=
 GroupConfig.alpha`` and chance carriers are a small part of it: the carriers expected by chance,
 ``E_C = N_C r`` with ``r`` the carrier rate of the accounts outside every significant cell of the
 signal (one pseudo-carrier: ``(K - K_sig + 1) / (N - N_sig + 1)``; campaigns do not raise the
@@ -61,10 +81,10 @@ import numpy as np
 from scipy import stats
 
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.nullmodel import arrivals
+from stillwatch.guard.score.nullmodel import arrivals, departures
 
 #: The signals, in the order of ``Groups.kind`` (0: none).
-KINDS = ("burst_night", "arrival")
+KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure")
 
 
 @dataclass(frozen=True)
@@ -172,8 +192,9 @@ def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: Det
 
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
                flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
-    """The groups of a scan: burst nights and arrivals (module docstring) among the accounts not
-    ``listed`` in a campaign; ``scores``/``flagged``: each account's score and flag so far."""
+    """The groups of a scan: burst nights, arrivals, and the arrivals and departures of accounts with
+    several keys (module docstring) among the accounts not ``listed`` in a campaign;
+    ``scores``/``flagged``: each account's score and flag so far."""
     a = len(scores)
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
@@ -181,8 +202,14 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
-    g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
-                     (np.asarray(arrive, np.float64), arrived, carriers)], cfg)
+    keys = np.zeros(a, bool)
+    if "n_keys" in acc:  # keys side by side: those not explained by hand-overs from an abandoned key
+        rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
+        keys = (np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
+    depart, departed = departures(acc, cfg)
+    arrive = np.asarray(arrive, np.float64)
+    g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst), (arrive, arrived, carriers),
+                     (arrive, arrived, keys & arrived), (depart, departed, keys & departed)], cfg)
     if not (g.head >= 0).any():
         return g
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence

@@ -205,6 +205,21 @@ def pair_links(edges: Mapping, acc: Mapping[str, np.ndarray], n_accounts: int, c
     return a[keep], b[keep], p[keep]
 
 
+def _unseen(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray) -> np.ndarray:
+    """``log P(unseen)`` of each account over ``unseen_h`` hours (module docstring, the arrival null):
+    ``unseen_h log(1 - f)`` with ``f`` its active hours / span in hours; without active hours, the
+    request rate stands in, ``-unseen_h (n - 1) / span``."""
+    n = np.asarray(acc["n"], np.float64)
+    first = np.asarray(acc["first_us"], np.float64)
+    span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
+    if "active_hours" in acc:
+        # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
+        f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
+        with np.errstate(divide="ignore"):
+            return unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
+    return -unseen_h * (n - 1.0) / span_h  # an older producer without active hours: the request rate
+
+
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
     """Per account: its arrival time (creation time where the log gives ``created_us``, else its first
     request) and whether that time is an arrival at all (module docstring: an account already active
@@ -215,18 +230,24 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     c = np.full(len(n), np.nan) if created is None else np.asarray(created, np.float64)
     has = ~np.isnan(c)  # a creation time is an arrival as it stands; the others by the rule below
     t0 = float(np.min(first)) if len(first) else 0.0
-    span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
     # hours are not independent within a day (people keep diurnal hours: an account already active
     # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
     unseen_h = np.maximum((first - t0) / _HOUR_US - 24.0, 0.0)
-    if "active_hours" in acc:
-        # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
-        f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
-        with np.errstate(divide="ignore"):
-            log_unseen = unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
-    else:  # an older producer without active hours: the request rate, exp(-rate * unseen)
-        log_unseen = -unseen_h * (n - 1.0) / span_h
-    return np.where(has, c, first), has | ((n >= 2) & (log_unseen <= np.log(cfg.link.cohort_fdr)))
+    return np.where(has, c, first), has | ((n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr)))
+
+
+def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
+    """Per account: its last request and whether that is a *departure* — the arrival rule run
+    backwards: an account active in a share ``f`` of its own hours that still used the service would
+    have shown up in the ``h`` hours between its last request and the log's last day (the last day
+    granted, as the first is for arrivals) with probability ``1 - (1 - f)^h``; its last request is a
+    departure when ``(1 - f)^h <= cohort_fdr`` (a casual user last seen a day before the log ends has
+    most likely not left; an account busy every day for two weeks and silent for the last week has)."""
+    n = np.asarray(acc["n"], np.float64)
+    last = np.asarray(acc["last_us"], np.float64)
+    t1 = float(np.max(last)) if len(last) else 0.0
+    unseen_h = np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0)
+    return last, (n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr))
 
 
 def _expected(cells: np.ndarray, x: np.ndarray, stride: int, n_c: np.ndarray, w: float, span: float) -> np.ndarray:
