@@ -23,7 +23,8 @@ from loopback import serve
 from stillwatch.core.stats import binomial_interval
 from stillwatch.errors import InputError
 from stillwatch.models.tiny import TinyConfig, load_tiny
-from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
+from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
+from stillwatch.trace.provenance_query import read_candidates
 from stillwatch.trace.provenance_query import AnswerCache, LocalModel, RemoteModel
 
 CFG = TinyConfig(n_layers=1, hidden=32, n_heads=2, intermediate=64)

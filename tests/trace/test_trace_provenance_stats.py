@@ -17,7 +17,6 @@ from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 from stillwatch.trace.provenance_stats import (
     EMPTY_ANSWER,
     agreement,
-    bonferroni_combine,
     discordant_counts,
     distinctive_habits,
     habit_matrix,
@@ -28,6 +27,7 @@ from stillwatch.trace.provenance_stats import (
     panel_test,
     sequential_p_value,
     spending_weights,
+    weighted_bonferroni,
 )
 
 
@@ -330,13 +330,13 @@ def test_single_characters_no_longer_attribute_an_independent_model():
     assert all(c["agreement"] == 0.0 for c in r.candidates)
 
 
-def test_bonferroni_combine_known_values():
+def test_equal_weight_bonferroni_known_values():
     p = np.array([[0.01, 0.5], [0.2, 0.03], [1.0, 1.0]])
-    assert bonferroni_combine(p).tolist() == pytest.approx([0.03, 0.09])
-    assert bonferroni_combine(np.array([[0.6], [0.9]])).tolist() == [1.0]
-    assert bonferroni_combine([0.2, 0.4]).tolist() == pytest.approx([0.2, 0.4])  # one statistic: unchanged
+    assert weighted_bonferroni(p, np.full(3, 1 / 3)).tolist() == pytest.approx([0.03, 0.09])
+    assert weighted_bonferroni(np.array([[0.6], [0.9]]), [0.5, 0.5]).tolist() == [1.0]
+    assert weighted_bonferroni([0.2, 0.4], [1.0]).tolist() == pytest.approx([0.2, 0.4])  # one statistic: unchanged
     with pytest.raises(InputError):
-        bonferroni_combine(np.zeros((0, 2)))
+        weighted_bonferroni(np.zeros((0, 2)), [])
 
 
 def test_distinctive_habits_and_habit_matrix_match_naive_sets():

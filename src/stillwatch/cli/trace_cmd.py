@@ -122,7 +122,8 @@ def provenance_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON (the diligence section of a case dossier)."),
 ) -> None:
     """Black-box provenance: was SUSPECT derived from one of the candidates (fine-tuned, quantized, pruned, or distilled from its answers)?"""
-    from stillwatch.trace.provenance import ProvenanceConfig, read_candidates, run_provenance
+    from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
+    from stillwatch.trace.provenance_query import read_candidates
     from stillwatch.trace.provenance_query import AnswerCache, LocalModel, open_model
 
     cand_specs, ref_specs = read_candidates(candidates)

@@ -115,7 +115,6 @@ import numpy as np
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
-from stillwatch.trace.provenance_query import read_candidates  # noqa: F401  (re-exported: the CLI's import)
 from stillwatch.trace.provenance_stats import (
     EXCESS_METHODS,
     MIN_PREFIX_CHARS,

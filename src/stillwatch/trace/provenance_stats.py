@@ -30,7 +30,7 @@ the ``m`` rejections are mutually exclusive (two candidates cannot each beat the
 acts as Bonferroni on the smallest p-value.
 
 Several statistics (agreement in chat mode and in raw mode, :func:`habit_matrix`'s distinctive
-habits) each give an IUT p-value per candidate; :func:`bonferroni_combine` joins them per candidate
+habits) each give an IUT p-value per candidate; :func:`weighted_bonferroni` joins them per candidate
 (valid under any dependence) before Holm. The agreement of each mode is *gated* by its excess
 statistic (:func:`excess_scores`, :func:`excess_test`, an exact sign-flip test: agreement beyond what the suspect's own
 answer frequencies give, matched minus swapped answers within disjoint pairs of prompts):
@@ -395,23 +395,14 @@ def habit_matrix(suspect, habits: list[np.ndarray]) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def bonferroni_combine(p) -> np.ndarray:
-    """Per candidate, the p-value of "at least one of S statistics rejects": ``min(1, S * min_s p[s, c])``
-    for ``p`` of shape [S, C]. Bonferroni over the statistics (= Holm's first step, the step that
-    decides a global null) is valid under any dependence between them, which matters here: the
-    chat-mode, raw-mode and habit statistics are computed on the same prompts and answers."""
-    p = np.atleast_2d(np.asarray(p, dtype=np.float64))
-    if p.size == 0:
-        raise InputError("no statistic to combine")
-    return np.minimum(1.0, p.shape[0] * p.min(axis=0))
-
-
 def weighted_bonferroni(p, weights) -> np.ndarray:
     """Per candidate, the p-value of "at least one of S statistics rejects", with statistic s given the share
     ``weights[s]`` of alpha (weights >= 0 summing to 1, fixed before the data): ``min(1, min_s p[s, c] / w_s)``
     for ``p`` of shape [S, C] (a statistic of weight 0 never decides). Valid under any dependence between the
     statistics: P(exists s: p_s <= alpha w_s) <= sum_s alpha w_s = alpha (the weighted Bonferroni test, Holm
-    1979; the global-null step of the weighted Holm procedure). Equal weights give :func:`bonferroni_combine`."""
+    1979; the global-null step of the weighted Holm procedure). Equal weights give plain Bonferroni,
+    ``min(1, S * min_s p[s, c])``; the chat-mode, raw-mode and habit statistics are computed on the same prompts
+    and answers, so validity under dependence matters."""
     p = np.atleast_2d(np.asarray(p, dtype=np.float64))
     w = np.asarray(weights, dtype=np.float64)
     if p.size == 0:
