@@ -92,12 +92,15 @@ def _score(rows: list[dict], key: str) -> dict:
 
 
 #: the sixth session's settings of the seventh session's three changes (linear spending, equal weights over the
-#: statistics, an empty answer agreeing with empty answers); the earlier sessions' tests keep them, so their rows are
-#: the figures those sessions reported
-OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer"}
+#: statistics, an empty answer agreeing with empty answers) and of the eighth session's (every pair counted in the excess,
+#: blank co-location included); the earlier sessions' tests keep them, so their rows are the figures those sessions reported
+OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep"}
+#: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
+SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
 VARIANTS = [("ours", ("chat", "raw"), True, {}),
-            ("ours, sixth session's settings (rho 1, equal weights, end of text an answer)", ("chat", "raw"), True, OLD),
+            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep"}),
+            ("ours, sixth session's settings (rho 1, equal weights, end of text an answer, every pair)", ("chat", "raw"), True, OLD),
             ("ours, linear spending (rho 1)", ("chat", "raw"), True, {"rho": 1.0}),
             ("ours, equal weights over the statistics", ("chat", "raw"), True, {"statistic_weights": "equal"}),
             ("ours, end of text an answer of its own", ("chat", "raw"), True, {"end_of_text": "answer"}),
@@ -110,15 +113,15 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:5]]
+PROBED = [label for label, *_ in VARIANTS[:6]]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[8][0]
+NO_CHAT_REF = VARIANTS[9][0]
 #: the sixth session's test exactly
-SIXTH = VARIANTS[1][0]
+SIXTH = VARIANTS[2][0]
 #: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
-GATED = VARIANTS[5][0]
+GATED = VARIANTS[6][0]
 #: the tests whose false attributions among the independents are counted over the calibration pools
-CALIBRATED = ["ours", SIXTH, NO_CHAT_REF, GATED]
+CALIBRATED = ["ours", SEVENTH, SIXTH, NO_CHAT_REF, GATED]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -280,7 +283,8 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
-        for label, what in ((SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer)"),
+        for label, what in ((SEVENTH, "with the seventh session's settings (every pair counted in the excess)"),
+                            (SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer, every pair counted)"),
                             (NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
                              "answers, fresh pools: the same suspect answers as above)"),
                             (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)")):
@@ -326,11 +330,11 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SIXTH, GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             k_dep = sum(r["ours"] == teacher for r in dep)
             lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
-                      f"{_ci(found['ours'], len(rs))}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"{_ci(found['ours'], len(rs))}; {SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
                       f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "
