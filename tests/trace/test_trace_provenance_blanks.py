@@ -1,8 +1,8 @@
 """The blank co-location rule of `trace provenance` (issue 17, eighth session): a pair of prompts counts in the excess
 statistic only when the suspect answers informatively on both (``ProvenanceConfig.blank_pairs = "drop"``).
 
-Worlds are drawn with numpy and the test runs on precomputed answers; expected values come from naive loops and
-hand-worked pairs. Failure mode played: an independent suspect that puts its blanks (whitespace, an end of text) where
+Worlds are drawn with numpy and the test runs on precomputed answers; expected values come from hand-worked pairs (the
+naive loop of ``excess_scores(drop_blank_pairs=True)`` is in test_trace_provenance_excess.py). Failure mode played: an independent suspect that puts its blanks (whitespace, an end of text) where
 a candidate does — both follow sentence ends, as any chat-tuned model or any model with the candidate's tokenizer
 does — and otherwise answers the common words at their usual rates with no regard to the prompt. Counting every pair
 (``"keep"``, the seventh session's) turns that co-location into evidence for the candidate (the mutation check);
@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from stillwatch.core.stats import binomial_interval
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
-from stillwatch.trace.provenance_stats import agreement, excess_scores
+from stillwatch.trace.provenance_stats import excess_scores
 
 WORDS = np.array([f"w{i:02d}" for i in range(30)])
 #: Zipf-like frequencies of the common words: two models drawing from it agree on ~1/6 of the prompts by chance
@@ -31,32 +29,6 @@ FREQ = FREQ / FREQ.sum()
 class _N:
     def __init__(self, name):
         self.name = name
-
-
-def _naive(s, panel, usable, drop):
-    """m[k, j] by loops; with ``drop``, a pair where the suspect's answer is whitespace or empty on either prompt is 0."""
-    m = np.zeros((len(s) // 2, len(panel)), int)
-    for k in range(len(s) // 2):
-        i, i2 = 2 * k, 2 * k + 1
-        if drop and (not s[i].strip() or not s[i2].strip()):
-            continue
-        for j, p in enumerate(panel):
-            def a(x, at):
-                return int(bool(usable[at, j]) and bool(agreement([x], [p[at]])[0]))
-            m[k, j] = a(s[i], i) + a(s[i2], i2) - a(s[i2], i) - a(s[i], i2)
-    return m
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 10_000), st.integers(2, 31), st.integers(2, 4))
-def test_dropping_blank_pairs_matches_a_naive_loop(seed, n, n_models):
-    rng = np.random.default_rng(seed)
-    words = ["The", "Th", "To", "I", " ", "\n", "Sure"]  # no "": an end of text is blanked before this statistic
-    s = list(rng.choice(words, n))
-    panel = [list(rng.choice(words, n)) for _ in range(n_models)]
-    usable = rng.random((n, n_models)) < 0.8
-    for drop in (False, True):
-        assert np.array_equal(excess_scores(s, panel, usable, drop_blank_pairs=drop), _naive(s, panel, usable, drop))
 
 
 def test_co_located_blank_known_values():
