@@ -122,6 +122,8 @@ SIXTH = VARIANTS[2][0]
 GATED = VARIANTS[6][0]
 #: the tests whose false attributions among the independents are counted over the calibration pools
 CALIBRATED = ["ours", SEVENTH, SIXTH, NO_CHAT_REF, GATED]
+#: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
+STAT_CALIBRATED = ["ours", SEVENTH]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -169,6 +171,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
+            if label in STAT_CALIBRATED:
+                row[f"{label}/excess"] = _excess_p(r)
             if label == "ours":
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
@@ -198,16 +202,24 @@ def _kind(s: dict) -> str:
     return f"{s['kind']} of {s['parent']}"
 
 
+def _excess_p(result) -> dict[str, float]:
+    """``"excess/<mode> -> <candidate>"`` -> that statistic's p-value (fixed-n, the last look) of a result."""
+    return {f"{k} -> {c['name']}": v["p_value"] for c in result.candidates for k, v in c["statistics"].items()
+            if k.startswith("excess/")}
+
+
 def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
                  n_profile: int, pools: list[tuple[int, int]]) -> dict:
     """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
     pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
     complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
-    panel's habit sets come from the seed-0 profile pool throughout)."""
+    panel's habit sets come from the seed-0 profile pool throughout). For the tests in ``STAT_CALIBRATED`` also each
+    excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest])."""
     from _provenance_zoo_settings import CHAT_ONLY
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
     per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
+    excess = {label: [r[f"{label}/excess"] for r in rows if r["truth"] is None] for label in STAT_CALIBRATED}
     sizes: dict[int, int] = {}
     for seed, size in pools:
         chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
@@ -217,16 +229,21 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
 
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
-            return ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                        [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label]).most_likely_parent
+            r = ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
+                     [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label])
+            if label in STAT_CALIBRATED:
+                excess[label].append(_excess_p(r))
+            return r.most_likely_parent
 
         per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
         sizes[seed] = size
     tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
     false = {label: [f"{x} (seed {seed}) -> {got[i]}" for seed, x, got in tests if got[i] is not None]
              for i, label in enumerate(CALIBRATED)}
+    per_stat = {label: {k: [sum(e[k] <= 0.05 for e in es), len(es), min(e[k] for e in es)] for k in es[0]} if es else {}
+                for label, es in excess.items()}
     return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
-            "false": false}
+            "false": false, "per_statistic": per_stat}
 
 
 TESTS = [(label, label) for label, *_ in VARIANTS] + [
@@ -292,6 +309,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             lo, hi = binomial_interval(k_other, calib["tests"], 0.95)
             lines += ["", f"The same tests {what}: {k_other} false attributions ({k_other / calib['tests']:.3f}; 95% CI "
                       f"{lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false'][label])}." if k_other else ".")]
+        for label in STAT_CALIBRATED:
+            cells = "; ".join(f"{k}: {c}/{t} (smallest p {m:.2g})" for k, (c, t, m) in calib["per_statistic"][label].items())
+            lines += ["", f"Per excess statistic over the same tests ({label}; fixed-n, at the look where each test stopped): p <= 0.05 in {cells}."]
     studs = [r for r in rows if "dependence" in r]
     if studs:
         from _provenance_zoo_settings import prompt_dependence
