@@ -105,7 +105,8 @@ class ForkedMain:
     Why fork rather than exec: the child inherits the modules this test process has already imported
     (torch, transformers, FastAPI, the gateway: :data:`_SERVE_IMPORTS`, imported here first), so a gateway
     starts in well under a second instead of re-importing them (about 4 s of CPU per start on the 2-vCPU
-    machine, measured 2026-12-05; seven starts in the suite). What runs in the child is the real command: ``main()`` parses ``argv``, loads
+    machine, measured 2026-12-05; seven starts in the suite). What runs in the child is the real command:
+    ``main()`` parses ``argv``, loads
     the model, opens the ledger and serves HTTP on its own port in its own process, and is stopped by
     the signal a deployment would send. The exec path (``python -m stillwatch.cli.main``) stays covered by
     ``test_gateway_accounts.py``, which starts its gateway with ``fork=False``.
