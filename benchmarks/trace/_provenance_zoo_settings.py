@@ -1,5 +1,6 @@
 """Settings the zoo's build script and its report share (a helper: scripts import helpers, never each other):
-the panel, the query budget, the calibration pools, and the probe rule for byte-level suspects."""
+the panel, the query budget, the calibration pools, the probe rule for byte-level suspects, and the extra chat
+prompts of the chat-heavy budget split (eleventh session)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,34 @@ def prompt_dependence(answers: list[str]) -> dict:
     d = answer_spread(answers)
     return {"n": len(answers), "distinct_answers": len(set(answers)), **d, "top_share": round(d["top_share"], 3),
             "prompt_dependent": d["distinct_first_words"] >= MIN_DISTINCT and d["top_share"] <= NEAR_CONSTANT_SHARE}
+
+
+def heavy_chat(n: int) -> int:
+    """Chat prompts of a chat-heavy split of a 2 x ``n`` budget (the library's ``mode_budgets``)."""
+    from stillwatch.trace.provenance import mode_budgets
+
+    return mode_budgets(n, ("chat", "raw"), "chat-heavy")["chat"]
+
+
+def chat_extra(n: int, seed: int = 0) -> list[str]:
+    """The test prompts a chat-heavy split asks beyond a pool's first ``n`` (prompt seed ``seed``): prompts
+    n..heavy_chat(n) of the same prefix-stable sampler, answered and cached apart from the first ``n``."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+
+    return ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts(heavy_chat(n))[n:]
+
+
+def probe_answers(cache, name: str) -> list[str] | None:
+    """A suspect's cached chat answers to the probe prompts (one token), or None."""
+    return cache.get(f"zoo:{name}:v1", probe_prompts(), "chat", 1)
+
+
+def probe_split(cache, name: str) -> str | None:
+    """The budget split ``budget_split="auto"`` chooses for a suspect from its cached probe (None: no probe yet)."""
+    from stillwatch.trace.provenance import Probe, ProvenanceConfig, choose_split
+
+    a = probe_answers(cache, name)
+    if a is None:
+        return None
+    cfg = ProvenanceConfig(modes=("chat", "raw"))
+    return choose_split(Probe(None, cfg, {"chat": a}), cfg)[0]

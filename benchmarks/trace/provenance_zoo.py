@@ -48,8 +48,8 @@ MODELS = OUT / "models"
 TRUTH = HERE / "provenance_zoo_truth.json"
 
 from _provenance_zoo_settings import (  # noqa: E402
-    CANDIDATES, CHAT_ONLY, FULL_POOL_SEED, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, cal_pools, needs_long_answers, probe_prompts,
-    prompt_dependence)
+    CANDIDATES, CHAT_ONLY, FULL_POOL_SEED, N_CAL, N_PROFILE, N_QUERIES, REFERENCES, cal_pools, chat_extra, needs_long_answers,
+    probe_prompts, prompt_dependence)
 
 log = logging.getLogger("provenance_zoo")
 
@@ -238,11 +238,13 @@ def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
 
 # ---------------------------------------------------------------------------- answering
 def test_sets(name: str, n: int, seed: int = 0, tokens: int = 1) -> list[tuple[list[str], str, int]]:
-    """(prompts, mode, max_tokens) of a zoo model's answers to the test pool of prompt seed ``seed``."""
+    """(prompts, mode, max_tokens) of a zoo model's answers to the test pool of prompt seed ``seed``: its ``n``
+    prompts in chat and raw mode, and in chat mode the prompts a chat-heavy budget split asks beyond them
+    (``chat_extra``; every model answers them, so that every suspect can be tested under either split)."""
     from stillwatch.trace.provenance import ProvenanceConfig
 
     prompts = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
-    return [(prompts, m, tokens) for m in (("chat",) if name in CHAT_ONLY else ("chat", "raw"))]
+    return [(prompts, m, tokens) for m in (("chat",) if name in CHAT_ONLY else ("chat", "raw"))] + [(chat_extra(n, seed), "chat", tokens)]
 
 
 def query_sets(name: str, n_queries: int) -> list[tuple[list[str], str, int]]:
@@ -297,7 +299,7 @@ def check_student(name: str, n_queries: int) -> dict | None:
 
     cache = AnswerCache(OUT / "answers")
     tokens = LONG_ANSWER_TOKENS if needs_long_answers(cache, name) else 1
-    (prompts, _, _), _ = test_sets(name, n_queries, tokens=tokens)
+    prompts = test_sets(name, n_queries, tokens=tokens)[0][0]
     answers = cache.get(f"zoo:{name}:v1", prompts, "chat", tokens)
     if answers is None:
         return None

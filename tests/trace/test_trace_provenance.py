@@ -193,9 +193,11 @@ def test_local_suspect_in_chat_and_raw_mode(tmp_path, panel):
     r = run_provenance(suspect, cands, refs, config=cfg, cache=AnswerCache(tmp_path / "c"))
     assert r.most_likely_parent == "tiny-1" and r.mode == "chat+raw"
     assert r.statistics == ["agreement/chat", "excess/chat", "agreement/raw", "excess/raw", "habits/chat"]
-    assert r.queries_spent == suspect.asked == r.looks[-1]["queries"] and r.queries_spent % 2 == 0
+    # every query counted: the test prompts of both modes, and the 20 probe prompts of budget_split="auto"
+    assert r.queries_spent == suspect.asked == r.looks[-1]["queries"] + 20
     assert set(r.candidates[0]["agreement_by_mode"]) == {"chat", "raw"}
-    assert set(r.answers) == {"chat", "raw"} and len(r.answers["raw"]) == r.queries_spent // 2
+    assert set(r.answers) == {"chat", "raw"} and r.looks[-1]["prompts"] == {m: len(a) for m, a in r.answers.items()}
+    assert r.budget == ({"chat": 267, "raw": 133} if r.budget_split == "chat-heavy" else {"chat": 200, "raw": 200})
 
 
 class TinyAPI:
@@ -298,10 +300,14 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     res = json.loads(cli(*argv).ok().out.strip().splitlines()[-1])
     assert res["most_likely_parent"] == str(tmp_path / "m1") and res["decision"] == "derived"
     assert set(res["p_values"]) == {str(tmp_path / "m1"), str(tmp_path / "m2")}
-    assert res["queries_spent"] <= 200 and "Holm" in res["correction"] and res["null_hypothesis"].startswith("H0(C)")
-    assert [lk["queries"] for lk in res["looks"]][-1] == res["queries_spent"]
+    # found at the first look; the probe (20 profile prompts, chat) decides the token count and the budget split
+    assert len(res["looks"]) == 1 and res["queries_spent"] == res["looks"][-1]["queries"] + 20
+    assert "Holm" in res["correction"] and res["null_hypothesis"].startswith("H0(C)")
+    assert res["budget_split"] in ("even", "chat-heavy") and sum(res["budget"].values()) == 400 and "probe" in res["budget_reason"]
+    even = json.loads(cli(*argv, "--budget-split", "even").ok().out.strip().splitlines()[-1])
+    assert even["budget"] == {"chat": 200, "raw": 200} and even["budget_split"] == "even" and "set, not chosen" in even["budget_reason"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
-    assert "derived from" in words and "m1" in words and "H0(C)" in words
+    assert "derived from" in words and "m1" in words and "H0(C)" in words and f"budget: {res['budget_split']}" in words
     assert set(res["suspect_answer_spread"]) == {"chat", "raw"} and ("caveat:" in words) == bool(res["caveats"])
     cli("trace", "provenance", "--suspect", "tiny", "--candidates", tmp_path / "nope.txt").user_error("candidates file not found")
     r = cli(*argv[:-1], "--suspect-max-tokens", "many")  # not .user_error(): the models load (progress bars) before the check

@@ -113,7 +113,8 @@ def test_a_chat_only_reference_sits_raw_mode_out_and_a_raw_copy_is_still_attribu
     cfg = ProvenanceConfig(max_queries=300, look_every=100, alpha=0.05, profile_queries=200, modes=("chat", "raw"))
     r = run_provenance(copy, cands, refs, config=cfg)
     assert r.most_likely_parent == "base-cand"
-    assert refs[-1].asked["raw"] == 0 and refs[-1].asked["chat"] == 300 + 200
+    # the panel answers the most chat prompts any budget split may ask (chat-heavy: 2/3 of 2 x 300) + the profile
+    assert refs[-1].asked["raw"] == 0 and refs[-1].asked["chat"] == 400 + 200
     base = next(c for c in r.candidates if c["name"] == "base-cand")
     assert base["statistics"]["agreement/raw"]["hardest_rival"] != "chat-ref"
 

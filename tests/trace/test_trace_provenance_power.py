@@ -37,7 +37,7 @@ class _N:
 
 def _run(sus, panel, n, *, cands=1, **kw):
     names = [_N(f"m{i}") for i in range(len(next(iter(panel.values())) if isinstance(panel, dict) else panel))]
-    cfg = ProvenanceConfig(max_queries=n, **{"look_every": n // 4, "habit_top": 0, **kw})
+    cfg = ProvenanceConfig(max_queries=n, **{"look_every": n // 4, "habit_top": 0, "budget_split": "even", **kw})
     return run_provenance(_N("s"), names[:cands], names[cands:], config=cfg, panel_answers=panel, suspect_answers=sus)
 
 

@@ -402,7 +402,7 @@ def test_raw_mode_finds_a_model_whose_chat_behaviour_broke():
     base = dict(max_queries=n, look_every=100, alpha=0.01, habit_top=0)
     chat_only = _run(chat_sus, chat_panel, 2, ProvenanceConfig(**base))
     both = _run({"chat": chat_sus, "raw": raw_sus}, {"chat": chat_panel, "raw": raw_panel}, 2,
-                ProvenanceConfig(**base, modes=("chat", "raw")))
+                ProvenanceConfig(**base, modes=("chat", "raw"), budget_split="even"))
     assert chat_only.most_likely_parent is None
     assert both.most_likely_parent == "m0" and both.mode == "chat+raw"
     assert both.queries_spent == both.looks[-1]["queries"] == 2 * len(both.answers["raw"])
@@ -417,7 +417,7 @@ def test_combined_procedure_is_calibrated_over_many_seeds():
     among each model's habits equally often. Any attribution over 400 seeds is a false one; its rate
     stays within the binomial interval of alpha (Bonferroni over three statistics, Holm over two
     candidates, alpha spending over three looks)."""
-    cfg = ProvenanceConfig(max_queries=150, look_every=50, alpha=0.1, modes=("chat", "raw"), habit_top=2)
+    cfg = ProvenanceConfig(max_queries=150, look_every=50, alpha=0.1, modes=("chat", "raw"), habit_top=2, budget_split="even")
     rng = np.random.default_rng(17)
     profile = [["aa", "bb"] * 20 + ["The"] * 50, ["cc", "dd"] * 20 + ["The"] * 50, ["ee", "ff"] * 20 + ["The"] * 50]
     habits = np.array(["aa", "bb", "cc", "dd", "ee", "ff"])

@@ -58,7 +58,10 @@ them (they use the same prompts); then Holm over candidates, then alpha spending
 default, O'Brien-Fleming-like: little alpha at the early looks, most kept for the last; rho = 1 before). Each step keeps the level: each per-mode p-value is valid for its null,
 Bonferroni and Holm bound the family-wise error under any dependence, and the union bound covers the looks.
 
-Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``;
+Adaptive budget: the suspect is queried in looks of ``look_every`` prompts up to ``max_queries``
+(per mode; with ``budget_split`` chat-heavy, chat gets 2/3 of the 2N queries and raw the rest, each mode at
+look k answering the same share of its budget, chosen before any test prompt from the probe: see
+:mod:`~stillwatch.trace.provenance_probe` for the rule and why it keeps the level);
 look k may reject at ``alpha * w_k`` (power spending weights, union bound over looks; see
 :func:`~stillwatch.trace.provenance_stats.spending_weights`). The test stops at the first look that
 rejects, or for futility when every candidate is behind or level with its hardest rival on at
@@ -84,7 +87,9 @@ Result JSON (``ProvenanceResult.to_dict()``, the "diligence" section of a case d
   ``statistics``: each statistic's IUT p-value, hardest rival, wins and losses;
 - ``references``: per reference model, the agreement rate;
 - ``correction``, ``test``, ``null_hypothesis``: the method in words; ``alpha``;
-- ``queries_spent`` (suspect queries: prompts x modes, plus the probe of ``suspect_max_tokens="auto"``),
+- ``queries_spent`` (suspect queries: prompts x modes, plus the probe of ``suspect_max_tokens="auto"`` and of
+  ``budget_split="auto"``, asked once), ``budget_split`` (``"even"`` or ``"chat-heavy"``), ``budget`` (mode ->
+  most prompts), ``budget_reason`` (why: the probe's share of useful pairs, or the setting),
   ``looks``, ``stopped`` (``"rejected"``, ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's
   spec), ``max_tokens`` (the panel's), ``suspect_max_tokens`` (the suspect's; above ``max_tokens`` its
   answers are compared by their first word), ``mode`` (e.g. ``"chat+raw"``), ``statistics`` (the
@@ -113,11 +118,23 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from stillwatch.errors import InputError
+from stillwatch.trace.provenance_probe import (  # noqa: F401  (re-exported: the probe's constants and rules)
+    BUDGET_SPLITS,
+    LONG_ANSWER_TOKENS,
+    NEAR_CONSTANT_SHARE,
+    PROBE_PROMPTS,
+    Probe,
+    answer_spread,
+    caveats,
+    choose_split,
+    mode_budgets,
+    suspect_tokens,
+)
+from stillwatch.trace.provenance_probe import short_share as _short_share  # noqa: F401
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
 from stillwatch.trace.provenance_stats import (
     EXCESS_METHODS,
-    MIN_PREFIX_CHARS,
     agreement_matrix,
     blank_end_of_text,
     distinctive_habits,
@@ -128,7 +145,6 @@ from stillwatch.trace.provenance_stats import (
     habit_matrix,
     holm,
     informative,
-    normalise_answers,
     panel_test,
     primary_weights,
     spending_weights,
@@ -202,11 +218,6 @@ HABIT_MODE = "chat"
 #: The answers recorded for a panel model in a mode it does not serve (a remote chat API in raw
 #: mode): whitespace, i.e. uninformative, so that the model is no rival in that mode.
 NOT_SERVED = " "
-#: ``suspect_max_tokens="auto"``: this many profile prompts probe the suspect's one-token answers;
-#: when most informative ones are shorter than ``MIN_PREFIX_CHARS`` (a byte-level model answers
-#: single characters, which count as no evidence), the suspect is asked for ``LONG_ANSWER_TOKENS``.
-PROBE_PROMPTS = 20
-LONG_ANSWER_TOKENS = 8
 
 
 @dataclass(frozen=True)
@@ -249,7 +260,11 @@ class ProvenanceConfig:
     (it agrees only with another empty answer; decided after the zoo's twin, see the issue-17 notes). Eighth session,
     by argument: ``blank_pairs``: ``"drop"`` (a pair counts in the excess statistic only when the suspect answers
     informatively on both prompts; blank *co-location* is no evidence, :func:`~stillwatch.trace.provenance_stats.excess_scores`)
-    or ``"keep"`` (every pair, the seventh session's)."""
+    or ``"keep"`` (every pair, the seventh session's). Eleventh session, by argument: ``budget_split``: how a suspect
+    tested in chat and raw mode splits its ``2 * max_queries`` queries, ``"auto"`` (chosen from the probe's chat
+    answers before any test prompt: 2/3 chat when they depend on the prompt, else even; valid because the probe
+    reads only profile prompts, see :mod:`~stillwatch.trace.provenance_probe`), ``"even"`` (``max_queries`` each,
+    the eighth session's) or ``"chat-heavy"`` (2/3 chat whatever the probe)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -268,6 +283,7 @@ class ProvenanceConfig:
     statistic_weights: str = "primary"
     end_of_text: str = "blank"
     blank_pairs: str = "drop"
+    budget_split: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -299,6 +315,8 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.blank_pairs must be one of {', '.join(BLANK_PAIRS)}, got {self.blank_pairs!r}")
         if self.excess_method not in EXCESS_METHODS:
             raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
+        if self.budget_split not in BUDGET_SPLITS:
+            raise InputError(f"ProvenanceConfig.budget_split must be one of {', '.join(BUDGET_SPLITS)}, got {self.budget_split!r}")
         s = self.suspect_max_tokens
         if not (s is None or s == "auto" or (isinstance(s, int) and not isinstance(s, bool) and self.max_tokens <= s <= 16)):
             raise InputError(f"ProvenanceConfig.suspect_max_tokens must be None, 'auto' or an int in "
@@ -308,8 +326,17 @@ class ProvenanceConfig:
         n = list(range(self.look_every, self.max_queries, self.look_every))
         return n + [self.max_queries]
 
-    def prompts(self) -> list[str]:
-        return sample_prompts(self.max_queries, seed=self.seed, families=self.families)
+    def prompts(self, n: int | None = None) -> list[str]:
+        """The first ``n`` test prompts (default ``max_queries``; the sampler is prefix-stable: a longer list starts
+        with the shorter one, so modes with different budgets share their first prompts)."""
+        return sample_prompts(self.max_queries if n is None else n, seed=self.seed, families=self.families)
+
+    def panel_budgets(self) -> dict[str, int]:
+        """Prompts per mode the panel answers: the most any suspect may be asked under ``budget_split``."""
+        even = mode_budgets(self.max_queries, self.modes, "even")
+        if self.budget_split == "even":
+            return even
+        return {m: max(n, even[m]) for m, n in mode_budgets(self.max_queries, self.modes, "chat-heavy").items()}
 
     def profile_prompts(self) -> list[str]:
         """The separate prompt pool on which each panel model's distinctive habits are estimated."""
@@ -345,6 +372,9 @@ class ProvenanceResult:
     answers: dict[str, list[str]] = field(default_factory=dict, repr=False)
     suspect_answer_spread: dict[str, dict] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)
+    budget_split: str = "even"
+    budget: dict[str, int] = field(default_factory=dict)
+    budget_reason: str = ""
 
     def to_dict(self, *, with_answers: bool = False) -> dict:
         d = asdict(self)
@@ -382,20 +412,22 @@ def _by_mode(answers, modes: Sequence[str], what: str) -> dict:
     return {modes[0]: answers}
 
 
-def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, n_cand: int, cfg: ProvenanceConfig,
+def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: dict[str, int], n_cand: int, cfg: ProvenanceConfig,
           cut: bool) -> dict:
-    """Every statistic's panel test on the first ``n`` prompts (``cut``: the suspect's answers to their first word)."""
+    """Every statistic's panel test on the first ``n[mode]`` prompts of each mode (``cut``: the suspect's answers to
+    their first word)."""
     tests = {}
-    mine = {m: (first_word(a[:n]) if cut else a[:n]) for m, a in got.items()}
+    mine = {m: (first_word(a[:n[m]]) if cut else a[:n[m]]) for m, a in got.items()}
     if cfg.end_of_text == "blank":
         mine = {m: blank_end_of_text(a) for m, a in mine.items()}
     for mode in cfg.modes:
-        agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
-        tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
+        k = n[mode]
+        agree = agreement_matrix(mine[mode], [a[:k] for a in panel[mode]], mode=cfg.agreement)  # [k, M]
+        tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:k])
         if cfg.per_mode != "agreement":
-            m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement,
+            m = excess_scores(mine[mode], [a[:k] for a in panel[mode]], usable[mode][:k], mode=cfg.agreement,
                               drop_blank_pairs=cfg.blank_pairs == "drop")
-            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0), method=cfg.excess_method)
+            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:k].any(axis=0), method=cfg.excess_method)
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
@@ -420,37 +452,6 @@ def _combine(tests: dict, cfg: ProvenanceConfig) -> np.ndarray:
     return weighted_bonferroni(np.stack(per), w)  # [C]
 
 
-def _short_share(answers) -> float:
-    """Share of the informative answers shorter than MIN_PREFIX_CHARS (1.0 when none is informative)."""
-    a = normalise_answers(answers)
-    lengths = np.char.str_len(a[np.char.str_len(a) > 0])
-    return float(np.mean(lengths < MIN_PREFIX_CHARS)) if lengths.size else 1.0
-
-
-def suspect_tokens(suspect: Model, cfg: ProvenanceConfig, panel_answers: Sequence[Sequence[str]] = ()) -> tuple[int, int]:
-    """(tokens per suspect answer, probe queries spent) for ``cfg.suspect_max_tokens``. ``"auto"``
-    asks the suspect ``PROBE_PROMPTS`` *profile* prompts (never test prompts, so the choice is fixed
-    before any test answer is seen and the test stays exact) for ``max_tokens`` tokens; when more
-    than half of its informative answers are shorter than ``MIN_PREFIX_CHARS`` characters while at
-    most half of the panel's (``panel_answers``, first mode) are, the test asks it for
-    ``LONG_ANSWER_TOKENS`` (a byte-level suspect beside a word-piece panel; a panel that answers
-    single characters itself is compared character by character, and the suspect is not probed)."""
-    s = cfg.suspect_max_tokens
-    if s is None:
-        return cfg.max_tokens, 0
-    if s != "auto":
-        return int(s), 0
-    panel_short = _short_share([a for answers in panel_answers for a in answers]) if panel_answers else 0.0
-    if panel_short > 0.5:  # the panel answers single characters itself: no probe needed
-        return cfg.max_tokens, 0
-    probe = sample_prompts(PROBE_PROMPTS, seed=cfg.seed, families=cfg.families, stream="profile")
-    short = _short_share(suspect.answers(probe, max_tokens=cfg.max_tokens, mode=cfg.modes[0]))
-    chosen = max(cfg.max_tokens, LONG_ANSWER_TOKENS) if short > 0.5 else cfg.max_tokens
-    log.info("suspect %s: %.0f%% of its one-token probe answers are single characters (panel: %.0f%%); asking for %d token(s)",
-             suspect.name, 100 * short, 100 * panel_short, chosen)
-    return chosen, len(probe)
-
-
 def _futile(tests: dict, per_mode: str = "excess") -> bool:
     """No candidate ahead under any statistic that decides; the paired ones with enough discordant units. Gated, the
     excess statistics are not consulted: each only gates its mode's agreement (the gated p-value is at least the
@@ -468,16 +469,19 @@ def _futile(tests: dict, per_mode: str = "excess") -> bool:
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
                    config: ProvenanceConfig = ProvenanceConfig(), cache: AnswerCache | None = None,
                    panel_answers=None, suspect_answers=None, profile_answers: Sequence[Sequence[str]] | None = None,
+                   probe_answers: Sequence[str] | None = None,
                    progress: Callable[[str], None] | None = None) -> ProvenanceResult:
     """Test ``suspect`` against ``candidates`` (possible parents) with ``references`` as further rivals.
 
-    ``panel_answers`` (candidates then references, each ``max_queries`` long), ``suspect_answers``
-    and ``profile_answers`` (the panel's chat answers to :meth:`ProvenanceConfig.profile_prompts`)
-    may be given pre-computed (benchmarks): the first two as a dict mode -> answers, or bare for a
-    single mode. Otherwise the panel is answered (through ``cache``) and the suspect queried look
-    by look, only as far as the decision needs. The habit statistic is used when ``habit_top`` > 0,
-    chat is among the modes, and the profile answers are available (queried, or given). Requires
-    at least one candidate and at least two panel models."""
+    ``panel_answers`` (candidates then references, per mode at least as many as the mode's budget: see
+    :meth:`ProvenanceConfig.panel_budgets`), ``suspect_answers``, ``profile_answers`` (the panel's chat answers to
+    :meth:`ProvenanceConfig.profile_prompts`) and ``probe_answers`` (the suspect's chat answers to the probe
+    prompts, :func:`~stillwatch.trace.provenance_probe.probe_prompts`; needed with pre-computed suspect answers when
+    ``budget_split="auto"`` chooses between chat and raw) may be given pre-computed (benchmarks): the first two as a
+    dict mode -> answers, or bare for a single mode. Otherwise the panel is answered (through ``cache``) and the
+    suspect queried look by look, only as far as the decision needs. The habit statistic is used when
+    ``habit_top`` > 0, chat is among the modes, and the profile answers are available (queried, or given).
+    Requires at least one candidate and at least two panel models."""
     cfg = config
     names = [m.name for m in candidates] + [m.name for m in references]
     if not candidates:
@@ -486,18 +490,17 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         raise InputError("the panel needs at least 2 models: add another candidate or a reference model")
     if len(set(names)) != len(names):
         raise InputError(f"panel model names must be distinct, got {names}")
+    need = cfg.panel_budgets()  # the most prompts any split may ask of each mode
     # the prompts are drawn only when someone is to be asked them (given answers need none)
-    prompts = cfg.prompts() if panel_answers is None or suspect_answers is None else []
+    prompts = cfg.prompts(max(need.values())) if panel_answers is None or suspect_answers is None else []
     use_habits = cfg.habit_top > 0 and HABIT_MODE in cfg.modes
     if panel_answers is not None:
         panel = {m: [list(a) for a in v] for m, v in _by_mode(panel_answers, cfg.modes, "panel_answers").items()}
     else:
-        panel = _panel_answers([*candidates, *references], prompts, cfg.modes, cfg, cache, progress)
+        panel = {m: _panel_answers([*candidates, *references], prompts[:need[m]], (m,), cfg, cache, progress)[m] for m in cfg.modes}
         if use_habits and profile_answers is None:
             profile_answers = _panel_answers([*candidates, *references], cfg.profile_prompts(), (HABIT_MODE,), cfg, cache,
                                              progress)[HABIT_MODE]
-    if any(len(v) != len(names) or any(len(a) != cfg.max_queries for a in v) for v in panel.values()):
-        raise InputError(f"panel_answers must hold {len(names)} lists of {cfg.max_queries} answers per mode")
     habits = distinctive_habits(list(profile_answers), cfg.habit_top) if use_habits and profile_answers is not None else None
     if habits is not None and len(habits) != len(names):
         raise InputError(f"profile_answers must hold {len(names)} lists, one per panel model")
@@ -505,33 +508,43 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     if given is None and any(m not in getattr(suspect, "modes", MODES) for m in cfg.modes):
         raise InputError(f"the suspect {suspect.name!r} answers in mode(s) {list(getattr(suspect, 'modes', MODES))} only, "
                          f"the test asks {list(cfg.modes)}")
+    probe = Probe(None if given is not None else suspect, cfg, {"chat": probe_answers} if probe_answers is not None else None)
     if given is not None:  # pre-computed answers: asked with suspect_max_tokens when an int was set
-        s_tokens, probed = (cfg.suspect_max_tokens if isinstance(cfg.suspect_max_tokens, int) else cfg.max_tokens), 0
+        s_tokens = cfg.suspect_max_tokens if isinstance(cfg.suspect_max_tokens, int) else cfg.max_tokens
     else:
-        s_tokens, probed = suspect_tokens(suspect, cfg, panel[cfg.modes[0]])
+        s_tokens = suspect_tokens(probe, cfg, panel[cfg.modes[0]])
+    split, reason = choose_split(probe, cfg)  # before any test prompt is asked (provenance_probe: why that is valid)
+    budget = mode_budgets(cfg.max_queries, cfg.modes, split)
+    if any(len(v) != len(names) or any(len(a) < budget[m] for a in v) for m, v in panel.items()):
+        raise InputError(f"panel_answers must hold {len(names)} lists of at least {budget} answers per mode (split {split})")
+    panel = {m: [a[:budget[m]] for a in v] for m, v in panel.items()}
     if cfg.end_of_text == "blank":
         panel = {m: [blank_end_of_text(a) for a in v] for m, v in panel.items()}
     # fixed before the suspect is asked: which panel answers are informative
-    usable = {m: np.stack([informative(a) for a in panel[m]], axis=1) for m in cfg.modes}  # [N, M] each
+    usable = {m: np.stack([informative(a) for a in panel[m]], axis=1) for m in cfg.modes}  # [N_m, M] each
     looks = cfg.looks()
     weights = spending_weights(looks, cfg.max_queries, cfg.rho)
     got: dict[str, list[str]] = {m: [] for m in cfg.modes}
     record: list[dict] = []
     seq_p = np.ones(len(candidates))
     stopped, tests, combined = "budget", {}, np.ones(len(candidates))
-    for k, n in enumerate(looks):
+    for k, n_look in enumerate(looks):
+        # each mode at the same share of its budget (the last look: all of it)
+        n = {m: budget[m] if n_look == cfg.max_queries else max(2, int(np.ceil(n_look / cfg.max_queries * budget[m])))
+             for m in cfg.modes}
         for m in cfg.modes:
-            got[m] = list(given[m][:n]) if given is not None else \
-                got[m] + suspect.answers(prompts[len(got[m]):n], max_tokens=s_tokens, mode=m)
-            if len(got[m]) < n:
-                raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n}")
+            got[m] = list(given[m][:n[m]]) if given is not None else \
+                got[m] + suspect.answers(prompts[len(got[m]):n[m]], max_tokens=s_tokens, mode=m)
+            if len(got[m]) < n[m]:
+                raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n[m]}")
         tests = _look(got, panel, usable, habits, n, len(candidates), cfg, s_tokens > cfg.max_tokens)
         combined = _combine(tests, cfg)  # [C]
         p_holm = holm(combined)
         seq_p = np.minimum(seq_p, np.minimum(p_holm / weights[k], 1.0))
-        record.append({"queries": n * len(cfg.modes), "level": float(cfg.alpha * weights[k]), "p_holm": [float(x) for x in p_holm]})
+        record.append({"queries": sum(n.values()), "prompts": dict(n), "level": float(cfg.alpha * weights[k]),
+                       "p_holm": [float(x) for x in p_holm]})
         if progress is not None:
-            progress(f"look {k + 1}/{len(looks)}: {n} prompts")
+            progress(f"look {k + 1}/{len(looks)}: {sum(n.values())} queries")
         if np.any(p_holm <= cfg.alpha * weights[k]):
             stopped = "rejected"
             break
@@ -539,28 +552,9 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
             stopped = "futility"
             break
     res = _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
-    res.suspect_max_tokens, res.queries_spent = s_tokens, res.queries_spent + probed
+    res.suspect_max_tokens, res.queries_spent = s_tokens, res.queries_spent + probe.asked
+    res.budget_split, res.budget, res.budget_reason = split, budget, reason
     return res
-
-
-#: above this share of one first word among a mode's answers, the result carries a caveat (see the module docstring)
-NEAR_CONSTANT_SHARE = 0.8
-
-
-def answer_spread(answers: Sequence[str]) -> dict:
-    """Distinct first words of ``answers``, the most frequent one and its share (vectorised)."""
-    words = first_word(answers)
-    if not words.size:
-        return {"distinct_first_words": 0, "top_first_word": "", "top_share": 0.0}
-    vals, counts = np.unique(words, return_counts=True)
-    top = int(np.argmax(counts))
-    return {"distinct_first_words": int(vals.size), "top_first_word": str(vals[top]), "top_share": float(counts[top] / words.size)}
-
-
-def _caveats(spread: dict[str, dict]) -> list[str]:
-    return [f"in {m} mode the suspect answers {d['top_first_word']!r} to {d['top_share']:.0%} of the prompts: its answers barely "
-            "depend on the prompt, so agreement there reflects how often each panel model gives that answer, not behaviour "
-            "learnt from a candidate" for m, d in spread.items() if d["top_share"] > NEAR_CONSTANT_SHARE]
 
 
 def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: np.ndarray, seq_p: np.ndarray,
@@ -590,7 +584,7 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
         queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
         max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
-        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode] + END_OF_TEXT[cfg.end_of_text]
+        suspect_answer_spread=spread, caveats=caveats(spread), null_hypothesis=NULLS[cfg.per_mode] + END_OF_TEXT[cfg.end_of_text]
         + BLANK_PAIRS[cfg.blank_pairs],
         correction=correction_text(cfg.per_mode, cfg.statistic_weights, cfg.rho),
     )
