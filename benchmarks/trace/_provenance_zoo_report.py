@@ -20,11 +20,14 @@ class _Named:
 
 def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0, tokens=None) -> tuple[dict, dict, dict]:
     """Cached answers: test prompts of prompt seed ``seed`` in chat and raw mode (every model; a
-    chat-only model's raw answers are NOT_SERVED), profile prompts (panel, seed 0). ``tokens``: name
-    -> max_tokens of its test answers (default 1)."""
+    chat-only model's raw answers are NOT_SERVED; chat: the n prompts, then the extra prompts of a chat-heavy
+    budget split; a model lacking either counts as not answered), profile prompts (panel, seed 0). ``tokens``: name -> max_tokens of its test
+    answers (default 1)."""
     from stillwatch.trace.provenance import NOT_SERVED, ProvenanceConfig
     from stillwatch.trace.provenance_query import AnswerCache
-    from _provenance_zoo_settings import CHAT_ONLY
+    from _provenance_zoo_settings import CHAT_ONLY, chat_extra
+
+    extra = chat_extra(n, seed)
 
     cache = AnswerCache(out / "answers")
     test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
@@ -33,6 +36,8 @@ def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0,
     for name in names:
         t = (tokens or {}).get(name, 1)
         a = cache.get(f"zoo:{name}:v1", test, "chat", t)
+        more = cache.get(f"zoo:{name}:v1", extra, "chat", t)
+        a = a + more if a is not None and more is not None else None  # complete only with the chat-heavy split's prompts
         b = [NOT_SERVED] * n if name in CHAT_ONLY else cache.get(f"zoo:{name}:v1", test, "raw", t)
         if a is not None and b is not None:
             got_chat[name], got_raw[name] = a, b
@@ -53,11 +58,12 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, **settings):
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, probe=None, **settings):
     """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations, ``settings``
-    are ProvenanceConfig fields (``per_mode``, ``excess_method``, ``rho``, ``statistic_weights``, ``end_of_text``;
-    default: the library's defaults); ``tokens``: the suspect's answers are of that many tokens (compared by their
-    first word when > 1)."""
+    are ProvenanceConfig fields (``per_mode``, ``excess_method``, ``rho``, ``statistic_weights``, ``end_of_text``,
+    ``budget_split``; default: the library's defaults); ``tokens``: the suspect's answers are of that many tokens
+    (compared by their first word when > 1); ``probe``: the suspect's chat answers to the probe prompts (the
+    ``budget_split="auto"`` choice reads them). Chat answer lists may run past ``n`` (the chat-heavy split's prompts)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
@@ -68,7 +74,7 @@ def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n:
     pan = {"chat": panel_c, "raw": panel_r}
     return run_provenance(_Named("suspect"), models[:n_cand], models[n_cand:], config=cfg,
                           panel_answers={m: pan[m] for m in modes}, suspect_answers={m: sus[m] for m in modes},
-                          profile_answers=profile if habits else None)
+                          profile_answers=profile if habits else None, probe_answers=probe)
 
 
 def nikolic(suspect_raw, panel_raw, n_cand: int, names: list[str], alpha: float = 0.05):
@@ -94,12 +100,18 @@ def _score(rows: list[dict], key: str) -> dict:
 #: the sixth session's settings of the seventh session's three changes (linear spending, equal weights over the
 #: statistics, an empty answer agreeing with empty answers) and of the eighth session's (every pair counted in the excess,
 #: blank co-location included); the earlier sessions' tests keep them, so their rows are the figures those sessions reported
-OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep"}
+OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep", "budget_split": "even"}
 #: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
 SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
+#: the eighth session's test: the eleventh session's change (the budget split chosen from the probe) undone
+EVEN = "ours, even split (eighth session's test: N chat + N raw whatever the probe)"
+#: the fixed reallocation the eighth session argued against: 2/3 chat for every suspect
+HEAVY = "ours, chat-heavy split for every suspect (2/3 chat, not chosen)"
 VARIANTS = [("ours", ("chat", "raw"), True, {}),
-            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep"}),
+            (EVEN, ("chat", "raw"), True, {"budget_split": "even"}),
+            (HEAVY, ("chat", "raw"), True, {"budget_split": "chat-heavy"}),
+            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep", "budget_split": "even"}),
             ("ours, sixth session's settings (rho 1, equal weights, end of text an answer, every pair)", ("chat", "raw"), True, OLD),
             ("ours, linear spending (rho 1)", ("chat", "raw"), True, {"rho": 1.0}),
             ("ours, equal weights over the statistics", ("chat", "raw"), True, {"statistic_weights": "equal"}),
@@ -113,17 +125,19 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:6]]
+PROBED = [label for label, *_ in VARIANTS[:8]]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[9][0]
+NO_CHAT_REF = VARIANTS[11][0]
 #: the sixth session's test exactly
-SIXTH = VARIANTS[2][0]
+SIXTH = VARIANTS[4][0]
 #: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
-GATED = VARIANTS[6][0]
-#: the tests whose false attributions among the independents are counted over the calibration pools
-CALIBRATED = ["ours", SEVENTH, SIXTH, NO_CHAT_REF, GATED]
+GATED = VARIANTS[8][0]
+assert NO_CHAT_REF.startswith("ours without the chat") and SIXTH.startswith("ours, sixth") and "gated by" in GATED
+#: the tests whose false attributions among the independents are counted over the calibration pools (every independent
+#: of the zoo gets the even split from its probe, so the chat-heavy branch is calibrated by the forced variant)
+CALIBRATED = ["ours", HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED]
 #: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
-STAT_CALIBRATED = ["ours", SEVENTH]
+STAT_CALIBRATED = ["ours", HEAVY, SEVENTH]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -153,7 +167,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
     chat_l, raw_l, _ = _answers(out, list(long), n, n_profile, tokens=long)
     panel_c, panel_r, profile = [chat[x] for x in panel_names], [raw[x] for x in panel_names], [prof[x] for x in panel_names]
     nik = [j for j, x in enumerate(panel_names) if x not in CHAT_ONLY]  # their panel: models that continue raw text
-    nik_names, nik_r, nik_c = [panel_names[j] for j in nik], [panel_r[j] for j in nik], [panel_c[j] for j in nik]
+    nik_names, nik_r, nik_c = [panel_names[j] for j in nik], [panel_r[j] for j in nik], [panel_c[j][:n] for j in nik]
+    probes = _probes(out, list(spec))
     rows = []
     for name, s in spec.items():
         if name not in chat or (name in long and name not in chat_l):
@@ -161,19 +176,21 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         row = {"suspect": name, "truth": s["parent"], "kind": _kind(s), "suspect_tokens": long.get(name, 1),
                "teacher": s.get("teacher"), "base_panel": _base_panel(s)}
         if s["kind"] == "student":  # the check that its answers depend on the prompt (the test's own chat answers)
-            row["dependence"] = prompt_dependence(chat_l[name] if name in long else chat[name])
+            row["dependence"] = prompt_dependence((chat_l[name] if name in long else chat[name])[:n])
         for label, modes, habits, settings in VARIANTS:
             probed = label in PROBED
             mine = (chat_l[name], raw_l[name], long[name]) if probed and name in long else (chat[name], raw[name], 1)
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
             r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
-                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2], **settings)
+                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2],
+                     probe=probes.get(name), **settings)
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
             if label in STAT_CALIBRATED:
                 row[f"{label}/excess"] = _excess_p(r)
             if label == "ours":
+                row["split"], row["split_reason"], row["budget"] = r.budget_split, r.budget_reason, r.budget
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
                                 for k, v in c["statistics"].items()}
@@ -181,17 +198,26 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         if row["base_panel"] in cands:  # the dispute's question: distilled from the other candidate(s)?
             order = [j for j, x in enumerate(panel_names) if x != row["base_panel"]] + [panel_names.index(row["base_panel"])]
             r = ours(chat[name], raw[name], [panel_c[j] for j in order], [panel_r[j] for j in order], [profile[j] for j in order],
-                     len(cands) - 1, [panel_names[j] for j in order], n)
+                     len(cands) - 1, [panel_names[j] for j in order], n, probe=probes.get(name))
             row[BASE_AS_REF], row[f"{BASE_AS_REF}/p"] = r.most_likely_parent, min(r.p_values.values())
             row[f"{BASE_AS_REF}/stats"] = {c["name"]: {k: v["p_value"] for k, v in c["statistics"].items()} for c in r.candidates}
         g, raw_guess, pmax = nikolic(raw[name], nik_r, len(cands), nik_names)
         row.update({"nikolic": g, "nikolic_raw_guess": raw_guess, "nikolic/p": pmax, "nikolic/queries": n})
-        g2, _, pmax2 = nikolic(raw[name] + chat[name], [a + b for a, b in zip(nik_r, nik_c)], len(cands), nik_names)
+        g2, _, pmax2 = nikolic(raw[name] + chat[name][:n], [a + b for a, b in zip(nik_r, nik_c)], len(cands), nik_names)
         row.update({"nikolic 2N": g2, "nikolic 2N/p": pmax2, "nikolic 2N/queries": 2 * n})
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
-    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, pools)
+    calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, pools, probes)
     _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
+
+
+def _probes(out: Path, names: list[str]) -> dict[str, list[str]]:
+    """Each suspect's cached chat answers to the probe prompts (what ``budget_split="auto"`` reads)."""
+    from stillwatch.trace.provenance_query import AnswerCache
+    from _provenance_zoo_settings import probe_answers
+
+    cache = AnswerCache(out / "answers")
+    return {x: a for x in names if (a := probe_answers(cache, x)) is not None}
 
 
 def _kind(s: dict) -> str:
@@ -209,12 +235,14 @@ def _excess_p(result) -> dict[str, float]:
 
 
 def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
-                 n_profile: int, pools: list[tuple[int, int]]) -> dict:
+                 n_profile: int, pools: list[tuple[int, int]], probes: dict) -> dict:
     """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
     pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
     complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
     panel's habit sets come from the seed-0 profile pool throughout). For the tests in ``STAT_CALIBRATED`` also each
-    excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest])."""
+    excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest]).
+    The budget split of ``"auto"`` reads each suspect's one probe (seed-0 profile prompts) for every pool: a split fixed
+    per suspect, independent of every pool's test prompts, which is what the test's validity needs."""
     from _provenance_zoo_settings import CHAT_ONLY
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
@@ -230,7 +258,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
             r = ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                     [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label])
+                     [names[j] for j in js], size, tokens=long.get(x, 1), probe=probes.get(x), **SETTINGS[label])
             if label in STAT_CALIBRATED:
                 excess[label].append(_excess_p(r))
             return r.most_likely_parent
@@ -263,6 +291,7 @@ def _ci(k: int, n: int) -> str:
 
 def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> None:
     from stillwatch.core.stats import binomial_interval
+    from stillwatch.trace.provenance_probe import CHAT_HEAVY_SHARE, PROBE_PROMPTS, USEFUL_PAIRS_MIN
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     scores = {key: _score(rows, key) for key, _ in TESTS}
@@ -271,8 +300,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         f"Command: `{command}` (cached and resumable under benchmarks/out/provenance_zoo/). Machine: {machine}. Date: {date}.", "",
         f"Panel: candidates {', '.join(cands)}; references {', '.join(refs)}. {len(rows)} of {len(spec)} suspects built and "
         f"answered (truth: benchmarks/trace/provenance_zoo_truth.json). N = {n} test prompts per mode; our test asks a local "
-        "suspect each prompt in chat and raw mode (2N queries) after a 20-prompt probe of its answer length "
-        "(`suspect_max_tokens=\"auto\"`: byte-level suspects answer 8 tokens, compared by their first word); "
+        "suspect 2N queries in chat and raw mode after a 20-prompt probe (profile prompts) of its answer length "
+        "(`suspect_max_tokens=\"auto\"`: byte-level suspects answer 8 tokens, compared by their first word) and of its "
+        "chat (`budget_split=\"auto\"`: 2/3 of the 2N in chat when its probe answers depend on the prompt, else N each); "
         "ref-gemma-chat is a chat-only reference (it sits raw mode out; the Nikolic baseline, which continues raw text, "
         "does not use it); alpha = 0.05 for every test.", "",
         "| test | precision (95% CI) | recall (95% CI) | TP / positives | wrong attributions | queries per suspect (median) |",
@@ -300,7 +330,10 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
-        for label, what in ((SEVENTH, "with the seventh session's settings (every pair counted in the excess)"),
+        for label, what in ((HEAVY, "with the chat-heavy split forced on every independent (2/3 chat; the probe gives each of "
+                             "them the even split, so this is the calibration of the chat-heavy branch)"),
+                            (EVEN, "with the even split (the eighth session's test)"),
+                            (SEVENTH, "with the seventh session's settings (every pair counted in the excess)"),
                             (SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer, every pair counted)"),
                             (NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
                              "answers, fresh pools: the same suspect answers as above)"),
@@ -323,7 +356,7 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"(worth testing: >= {MIN_DISTINCT} distinct first words, none for more than {NEAR_CONSTANT_SHARE:.0%} of the prompts)?", "",
                   "| student | teacher | distinct answers | distinct first words | most frequent first word (share) | prompt-dependent | ours | p (ours) |",
                   "|---|---|---|---|---|---|---|---|"]
-        teachers = [{"suspect": f"({c}, the teacher itself)", "teacher": c, "dependence": prompt_dependence(chat[c]), "ours": "-",
+        teachers = [{"suspect": f"({c}, the teacher itself)", "teacher": c, "dependence": prompt_dependence(chat[c][:n]), "ours": "-",
                      "ours/p": "-"} for c in dict.fromkeys(r["teacher"] for r in studs) if c in chat]
         for r in studs + teachers:
             d = r["dependence"]
@@ -350,22 +383,28 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", EVEN, HEAVY, SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             k_dep = sum(r["ours"] == teacher for r in dep)
             lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
-                      f"{_ci(found['ours'], len(rs))}; {SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"{_ci(found['ours'], len(rs))}; {EVEN}: {found[EVEN]}/{len(rs)}; {HEAVY}: {found[HEAVY]}/{len(rs)}; "
+                      f"{SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
                       f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "
                       f"answers, so chat mode holds little of the teacher's prompt-specific behaviour; kept in every other "
                       f"figure): ours {k_dep}/{len(dep)} = {_ci(k_dep, len(dep))}."]
-    lines += ["", "| suspect | truth | kind | ours | p (ours) | queries | p per statistic (closest candidate) | agreement chat / raw | "
-              "Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", f"Budget split (ours): chosen per suspect from its chat answers to the {PROBE_PROMPTS} probe prompts (profile "
+              f"prompts, never test prompts): chat-heavy ({CHAT_HEAVY_SHARE:.0%} of the 2N queries in chat) when at least "
+              f"{USEFUL_PAIRS_MIN:.0%} of the probe's pairs have two informative, different answers; even otherwise. p (even): "
+              "the eighth session's test on the same answers.", "",
+              "| suspect | truth | kind | split (probe's useful pairs) | ours | p (ours) | p (even) | queries | p per statistic (closest candidate) | "
+              "agreement chat / raw | Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         agree = "; ".join(f"{c}: {v.get('chat', 0):.2f} / {v.get('raw', 0):.2f}" for c, v in r["agree"].items())
         stats_ = ", ".join(f"{k} {v:.2g}" for k, v in r["stats"].items())
-        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['ours']} | {r['ours/p']:.2g} | "
+        lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['split']} ({r['split_reason'].split(' of the pairs')[0]}) | "
+                     f"{r['ours']} | {r['ours/p']:.2g} | {r[EVEN + '/p']:.2g} | "
                      f"{r['ours/queries']}{' (8-token answers)' if r['suspect_tokens'] > 1 else ''} | "
                      f"{stats_} | {agree} | {r['nikolic_raw_guess']} | {r['nikolic/p']:.2g} |")
     not_run = [x for x in spec if x not in {r['suspect'] for r in rows}]
