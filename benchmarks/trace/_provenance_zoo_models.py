@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import random
 import sys
 from pathlib import Path
@@ -56,9 +57,11 @@ def corpus(name: str, n_chars: int = 400_000) -> str:
 
 # ---------------------------------------------------------------------------- training
 def lm_train(model, encode, text: str, *, steps: int, lr: float, seq: int = 64, batch: int = 4, seed: int = 0,
-             params=None, progress=None) -> float:
+             params=None, progress=None, checkpoint: Path | None = None, every: int = 100) -> float:
     """Plain causal-LM training on random windows of ``text`` (AdamW, cosine decay); returns the
-    mean loss of the last 10 steps. ``params``: the trainable parameters (default: all)."""
+    mean loss of the last 10 steps. ``params``: the trainable parameters (default: all). ``checkpoint``: a file
+    written every ``every`` steps (weights, optimiser, schedule, step, the window sampler's state) from which an
+    interrupted run resumes exactly where it stopped; the caller removes it once the model is saved."""
     import torch
 
     ids = np.asarray(encode(text), dtype=np.int64)
@@ -69,8 +72,24 @@ def lm_train(model, encode, text: str, *, steps: int, lr: float, seq: int = 64, 
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps)))
     model.train()
-    losses = []
-    for step in range(steps):
+    losses: list[float] = []
+    first = 0
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        rng.bit_generator.state = state["rng"]
+        first, losses = state["step"], state["losses"]
+        log.info("resuming from %s at step %d of %d", checkpoint, first, steps)
+    for step in range(first, steps):
+        if checkpoint is not None and step > first and step % every == 0:
+            tmp = checkpoint.with_name(checkpoint.name + ".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "step": step,
+                        "rng": rng.bit_generator.state, "losses": losses[-10:]}, tmp)
+            os.replace(tmp, checkpoint)
+            log.info("step %d of %d: loss %.3f (mean of the last 10: %.3f); checkpoint %s", step, steps, losses[-1],
+                     float(np.mean(losses[-10:])), checkpoint)
         starts = rng.integers(0, ids.size - seq - 1, size=batch)
         x = torch.from_numpy(np.stack([ids[s : s + seq] for s in starts]))  # [B, T]
         out = model(input_ids=x, labels=x)

@@ -208,6 +208,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         rows.append(row)
     indep = [r["suspect"] for r in rows if r["truth"] is None]
     calib = _calibration(out, rows, indep, long, profile, cands, panel_names, n_profile, pools, probes)
+    calib["replicates"] = _replicates(out, rows, long, profile, cands, panel_names, n, n_profile, pools, probes)
     _write(rows, calib, spec, cands, refs, n, command, machine, date, chat)
 
 
@@ -272,6 +273,30 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
                 for label, es in excess.items()}
     return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
             "false": false, "per_statistic": per_stat}
+
+
+#: the tests compared on the power replicates (the budget split's question: probe-chosen, even, or chat-heavy for all)
+REPLICATED = ["ours", EVEN, HEAVY]
+
+
+def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, n: int, n_profile: int,
+                pools: list[tuple[int, int]], probes: dict) -> dict:
+    """Power replicates: each suspect with a parent whose answers to a full-size calibration pool (N prompts, a fresh
+    prompt seed) are cached, tested there by each test of ``REPLICATED``: seed -> suspect -> [attribution per test]."""
+    out_: dict[int, dict[str, list]] = {}
+    positives = [r["suspect"] for r in rows if r["truth"] is not None]
+    for seed, size in pools:
+        if size != n:
+            continue
+        chat, raw, _ = _answers(out, names + positives, size, n_profile, seed=seed, tokens=long)
+        if any(x not in chat for x in names):
+            continue
+        pc, pr = [chat[x] for x in names], [raw[x] for x in names]
+        got = {x: [ours(chat[x], raw[x], pc, pr, profile, len(cands), names, size, tokens=long.get(x, 1), probe=probes.get(x),
+                        **SETTINGS[label]).most_likely_parent for label in REPLICATED] for x in positives if x in chat}
+        if got:
+            out_[seed] = got
+    return out_
 
 
 TESTS = [(label, label) for label, *_ in VARIANTS] + [
@@ -345,6 +370,7 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         for label in STAT_CALIBRATED:
             cells = "; ".join(f"{k}: {c}/{t} (smallest p {m:.2g})" for k, (c, t, m) in calib["per_statistic"][label].items())
             lines += ["", f"Per excess statistic over the same tests ({label}; fixed-n, at the look where each test stopped): p <= 0.05 in {cells}."]
+    lines += _replicate_lines(rows, calib.get("replicates", {}))
     studs = [r for r in rows if "dependence" in r]
     if studs:
         from _provenance_zoo_settings import prompt_dependence
@@ -415,6 +441,31 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
     (RESULTS / "trace_provenance.json").write_text(json.dumps({"rows": rows, "calibration": calib, "scores": scores}, indent=1))
     _plot(rows)
     log.info("\n%s", "\n".join(lines))
+
+
+def _replicate_lines(rows: list[dict], reps: dict) -> list[str]:
+    """The power replicates in words: per fresh pool and in all, suspects found by each test of ``REPLICATED``."""
+    if not reps:
+        return []
+    truth = {r["suspect"]: r["truth"] for r in rows}
+    lines = ["", f"Power replicates (the budget split's question, on fresh pools of N prompts; each suspect with a parent "
+             "that was answered there, tested by " + ", ".join(REPLICATED) + "):", "",
+             "| prompt seed | suspects | " + " | ".join(REPLICATED) + " | found only by ours | found only by the even split |",
+             "|---|---|" + "---|" * len(REPLICATED) + "---|---|"]
+    total = [0] * len(REPLICATED)
+    pool = {0: {r["suspect"]: [r[label] for label in REPLICATED] for r in rows if r["truth"] is not None
+                and r["suspect"] in next(iter(reps.values()))}}
+    for seed, got in {**pool, **reps}.items():
+        hit = {x: [g == truth[x] for g in gs] for x, gs in got.items()}
+        counts = [sum(h[i] for h in hit.values()) for i in range(len(REPLICATED))]
+        total = [a + b for a, b in zip(total, counts)]
+        only_ours = [x for x, h in hit.items() if h[0] and not h[1]]
+        only_even = [x for x, h in hit.items() if h[1] and not h[0]]
+        lines.append(f"| {seed}{' (main pool)' if seed == 0 else ''} | {len(got)} | " + " | ".join(f"{c}/{len(got)}" for c in counts)
+                     + f" | {', '.join(only_ours) or '-'} | {', '.join(only_even) or '-'} |")
+    k = sum(len(g) for g in {**pool, **reps}.values())
+    lines.append("| all | " + f"{k} | " + " | ".join(f"{c}/{k}" for c in total) + " | | |")
+    return lines
 
 
 def _plot(rows) -> None:

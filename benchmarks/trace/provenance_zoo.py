@@ -98,9 +98,11 @@ def _save(model, tok, name: str) -> Path:
 
 
 def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, steps: int = 300, *, layers: int = 2,
-                     hidden: int | None = None, inter: int = 256) -> None:
+                     hidden: int | None = None, inter: int = 256, chars: int = 300_000) -> None:
     """An independent small model pretrained here (fresh init) on a local corpus (default size 2 x 64 byte-level,
-    2 x 96 with SmolLM2's tokenizer; the truth table may set ``layers``, ``hidden``, ``inter``)."""
+    2 x 96 with SmolLM2's tokenizer; the truth table may set ``layers``, ``hidden``, ``inter``, and ``chars``, the
+    corpus characters trained on). Resumable: a checkpoint every 100 steps (``models/.NAME.ckpt``), removed once the
+    model is saved; the same command resumes an interrupted run."""
     import _provenance_zoo_models as zm
 
     if (MODELS / name / "config.json").is_file():
@@ -108,11 +110,13 @@ def build_pretrained(name: str, corpus_name: str, tok_kind: str, seed: int, step
     tok = _tok(tok_kind)
     model = zm.fresh_model(tok, layers=layers, hidden=hidden or (64 if tok_kind == "byte" else 96), heads=4,
                            inter=inter, seed=seed)
-    text = zm.seeded_texts(zm.corpus(corpus_name), 300_000, seed)
+    text = zm.seeded_texts(zm.corpus(corpus_name, max(400_000, chars)), chars, seed)
+    ckpt = MODELS / f".{name}.ckpt"
     loss = zm.lm_train(model, lambda t: tok.encode(t, add_special_tokens=False), text, steps=steps, lr=3e-3,
-                       seq=64, batch=8, seed=seed)
+                       seq=64, batch=8, seed=seed, checkpoint=ckpt)
     log.info("pretrained %s on %s: final loss %.3f", name, corpus_name, loss)
     _save(model, tok, name)
+    ckpt.unlink(missing_ok=True)
 
 
 def build_smollm2_finetune(name: str, corpus_name: str, *, lora: bool, steps: int, seed: int, base: str = "smollm2") -> None:
@@ -220,7 +224,7 @@ def build(name: str, spec: dict, wanted: set[str] | None = None) -> None:
     kind = spec["kind"]
     if kind == "pretrained":
         build_pretrained(name, spec["corpus"], spec["tokenizer"], spec["seed"], spec.get("steps", 300),
-                         **{k: spec[k] for k in ("layers", "hidden", "inter") if k in spec})
+                         **{k: spec[k] for k in ("layers", "hidden", "inter", "chars") if k in spec})
     elif kind in ("finetune", "lora"):
         build_smollm2_finetune(name, spec["corpus"], lora=kind == "lora", steps=spec["steps"], seed=spec["seed"],
                                base=spec.get("base", "smollm2"))
@@ -356,6 +360,8 @@ def main() -> None:
                     "prompts each, answered by the panel and every independent suspect (0: none)")
     ap.add_argument("--full-pools", type=int, default=0, help=f"calibration: also J pools of the main pool's size "
                     f"(prompt seeds {FULL_POOL_SEED + 1}..), answered by the panel and every independent suspect")
+    ap.add_argument("--replicate", type=int, default=0, help="power replicates: also answer the suspects with a parent "
+                    "(those in --only) on the first R full-size calibration pools; the report tests them there too")
     ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -391,6 +397,10 @@ def main() -> None:
         if args.seeds and independents:
             answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + independents,
                                cal_pools(args.seeds, args.full_pools, args.queries))
+        positives = [x for x in names if x in spec and spec[x]["parent"] is not None]
+        if args.replicate and positives:
+            answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + positives,
+                               cal_pools(0, min(args.replicate, args.full_pools), args.queries))
     from _provenance_zoo_report import report
 
     report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, cal_pools(args.seeds, args.full_pools, args.queries),
