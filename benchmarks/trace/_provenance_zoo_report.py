@@ -239,7 +239,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
                  n_profile: int, pools: list[tuple[int, int]], probes: dict) -> dict:
     """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
     pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
-    complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
+    complete for the panel, with each independent answered there (independent draws from the sampler, so the tests of one suspect are independent replicates; the
     panel's habit sets come from the seed-0 profile pool throughout). For the tests in ``STAT_CALIBRATED`` also each
     excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest]).
     The budget split of ``"auto"`` reads each suspect's one probe (seed-0 profile prompts) for every pool: a split fixed
@@ -252,7 +252,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     sizes: dict[int, int] = {}
     for seed, size in pools:
         chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
-        if any(x not in chat for x in names + independents):
+        if any(x not in chat for x in names):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
 
@@ -264,14 +264,19 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
                 excess[label].append(_excess_p(r))
             return r.most_likely_parent
 
-        per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
+        per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents if x in chat]  # those answered
+        if not per_seed[seed]:
+            del per_seed[seed]
+            continue
         sizes[seed] = size
     tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
     false = {label: [f"{x} (seed {seed}) -> {got[i]}" for seed, x, got in tests if got[i] is not None]
              for i, label in enumerate(CALIBRATED)}
     per_stat = {label: {k: [sum(e[k] <= 0.05 for e in es), len(es), min(e[k] for e in es)] for k in es[0]} if es else {}
                 for label, es in excess.items()}
+    pools_of = {x: sum(x == y for _, y, _ in tests) for x in independents}
     return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
+            "fewer_pools": {x: k for x, k in pools_of.items() if k < max(pools_of.values(), default=0)},
             "false": false, "per_statistic": per_stat}
 
 
@@ -352,7 +357,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             by_size.setdefault(size, []).append(seed)
         pools = "; ".join(f"{len(ss)} fresh pools of {size} prompts (prompt seeds {', '.join(map(str, ss))})" for size, ss in by_size.items())
         lines += ["", f"Calibration (ours, alpha = 0.05): {calib['suspects']} independent suspects on the main pool (seed 0, "
-                  f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
+                  f"N = {n}) and on {pools or 'no fresh pool yet'}"
+                  + (f" (answered on fewer pools: {', '.join(f'{x} on {k}' for x, k in calib['fewer_pools'].items())})"
+                     if calib.get("fewer_pools") else "") + f" = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
         for label, what in ((HEAVY, "with the chat-heavy split forced on every independent (2/3 chat; the probe gives each of "
@@ -448,13 +455,14 @@ def _replicate_lines(rows: list[dict], reps: dict) -> list[str]:
     if not reps:
         return []
     truth = {r["suspect"]: r["truth"] for r in rows}
-    lines = ["", f"Power replicates (the budget split's question, on fresh pools of N prompts; each suspect with a parent "
-             "that was answered there, tested by " + ", ".join(REPLICATED) + "):", "",
-             "| prompt seed | suspects | " + " | ".join(REPLICATED) + " | found only by ours | found only by the even split |",
+    lines = ["", "Power replicates (the budget split's question: the suspects with a parent answered on fresh pools of N "
+             "prompts, there and on the main pool, found by our test with the probe-chosen split, with the even split, and "
+             "with the chat-heavy split for every suspect):", "",
+             "| prompt seed | suspects | ours (probe-chosen) | even | chat-heavy | found only by ours | found only by the even split |",
              "|---|---|" + "---|" * len(REPLICATED) + "---|---|"]
     total = [0] * len(REPLICATED)
     pool = {0: {r["suspect"]: [r[label] for label in REPLICATED] for r in rows if r["truth"] is not None
-                and r["suspect"] in next(iter(reps.values()))}}
+                and r["suspect"] in set().union(*reps.values())}}
     for seed, got in {**pool, **reps}.items():
         hit = {x: [g == truth[x] for g in gs] for x, gs in got.items()}
         counts = [sum(h[i] for h in hit.values()) for i in range(len(REPLICATED))]
