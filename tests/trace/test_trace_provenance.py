@@ -319,3 +319,5 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert gated["null_hypothesis"] != res["null_hypothesis"]
     r = cli(*argv[:-1], "--per-mode", "both")
     assert r.code == 2 and "per_mode" in r.err and "Traceback" not in r.err
+    r = cli(*argv[:-1], "--budget-split", "lopsided")
+    assert r.code == 2 and "budget_split" in r.err and "Traceback" not in r.err
