@@ -40,6 +40,7 @@ from stillwatch.guard.features.components import component_stats, crowd_candidat
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
+    FRAME_KIND,
     INFRA_KINDS,
     FeatureConfig,
     account_features,
@@ -68,6 +69,7 @@ from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
+from stillwatch.guard.features.frames import frame_table, sample_affixes
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.timing import MINUTE_US
 
@@ -418,6 +420,12 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
+    # template frames (features/frames.py): affixes hashed on the engine, frames found in numpy
+    frt = eng.put("sw_frames", frame_table(sample_affixes(stext, eng.name, fc.min_template_len).to_pyarrow(),
+                                           fc.min_prompts, fc.min_frame_chars))
+    j = j.left_join(frt, (j.account_id == frt.fr_account_id) & (j.prompt_h == frt.fr_prompt_h)).drop(
+        "fr_account_id", "fr_prompt_h")
+    _timed(say, "template frames", t0)
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
     peaks = eng.materialise("sw_peaks", account_peaks(keys))
     acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), peaks,
@@ -543,7 +551,7 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
             hit = ck[pos] == ek
             kcap, kprompts = np.where(hit, cv[pos], 0.0), np.where(hit, cp[pos], 0.0)
         edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
-    for kind in CONTENT_KINDS:
+    for kind in (*CONTENT_KINDS, FRAME_KIND):
         e = content_edges(tagged, kind).to_pyarrow()
         ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
         cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]

@@ -74,6 +74,9 @@ CAPABILITY_PATTERNS: dict[str, str] = {
 #: Kinds of cross-account keys, in the order used for edge tables.
 KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
 CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
+#: The template frame (:mod:`~stillwatch.guard.features.frames`): a content key that links, but does
+#: not mark rows as templated (``shared``) and is not a pair-test item.
+FRAME_KIND = "tpl_frame"
 INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
 
 
@@ -91,6 +94,9 @@ class FeatureConfig:
     min_prompts: int = 3
     sample_k: int = 32
     max_text_chars: int = 256
+    #: A template frame (:mod:`~stillwatch.guard.features.frames`) needs >= this many fixed characters. 16:
+    #: fewer are two or three common words ("how do i", "what is the") that open questions of every kind.
+    min_frame_chars: int = 16
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -105,6 +111,8 @@ class FeatureConfig:
             raise GuardInputError(
                 f"FeatureConfig.min_accounts must be >= 2 and min_prompts >= 1, got {self.min_accounts}, {self.min_prompts}"
             )
+        if self.min_frame_chars < 1:
+            raise GuardInputError(f"FeatureConfig.min_frame_chars must be >= 1, got {self.min_frame_chars}")
         if self.sample_k < 1:
             raise GuardInputError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
         if self.max_text_chars < self.min_template_len:

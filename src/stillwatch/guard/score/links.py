@@ -19,6 +19,10 @@ from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
+#: Content key kinds that link, with the code that keeps their keys apart in one edge list (payment
+#: 3, addresses 4-5, null-model links 6): template prefixes, suffixes, near-duplicate groups and
+#: template frames (features/frames.py: a slot template's fixed words without the slot).
+CONTENT_CODES: dict[str, int] = {"tpl_prefix": 0, "tpl_suffix": 1, "near_dup": 2, "tpl_frame": 7}
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -413,7 +417,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
     infra = infra_edges(edges)
-    for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
+    for kind in CONTENT_CODES:
         ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
@@ -428,13 +432,13 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         np.add.at(su, ea[keep], c1)
         scripted_plain.append(su)
         np.maximum.at(reuse, ea[keep], np.nan_to_num(kl["reuse"][keep], nan=0.0))
-        content.append((ea, ek, keep, kl))
+        content.append((ea, ek, keep, kl, CONTENT_CODES[kind]))
     counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
     plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
     member = plain_share >= cfg.link.share if counts_known else np.ones(a, bool)
     ea_l, ek_l = [], []
     ew_l = []
-    for i, (ea, ek, keep, kl) in enumerate(content):
+    for ea, ek, keep, kl, i in content:
         keep = keep & member[ea]
         ea_l.append(ea[keep])
         ew_l.append(np.nan_to_num(kl["cnt"][keep], nan=1.0))
@@ -494,6 +498,6 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_outsiders(labels, out_kind, all_ea, all_ek)
     out = out_kind > 0
     if out.any() and counts_known:  # an outsider's keys weigh by the accounts it is still linked with
-        scripted = np.where(out, outsider_scripted(a, labels, out, content, cfg), scripted)
+        scripted = np.where(out, outsider_scripted(a, labels, out, [c[:4] for c in content], cfg), scripted)
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,
                  support=nl.support(labels), cohort_tied=nl.support(labels, pairs=False) <= cfg.link.alpha)

@@ -1,0 +1,152 @@
+"""Template *frames*: the fixed words of a slot template, without the slot (issue 13, held-out A).
+
+The template fingerprints of :mod:`~stillwatch.guard.features.tables` are the first and the last
+``template_chars`` characters of the normalised prompt. A template whose fixed part is shorter than
+that — ``Q: <question>? A: Let's think step by step.``: 30 fixed characters at the end, 2 at the start —
+puts the slot's own words into both fingerprints, so one template falls apart into as many keys as it
+has slot fillings, each seen once, and its accounts share nothing. A *frame* keeps the fixed words
+only, found from the prompts themselves:
+
+* the *affixes* of a normalised prompt are its first and its last ``n`` whole words, ``n = 1 ..
+  FRAME_WORDS`` (words: runs of non-space characters; the normalised text has single spaces), each
+  shorter than the prompt;
+* an affix is a *frame affix* when one account's sample holds it on ``>= min_prompts`` distinct
+  prompts (the same test as a shared template's ``min_prompts``: slot filling makes many prompts per
+  template; one account's habit is enough to *name* a frame, never to link one);
+* a sampled prompt's frame is its longest frame affix at the start and its longest at the end (either
+  may be empty), kept when together they hold ``>= min_chars`` characters and leave a slot between
+  them. Every prompt carrying a frame affix gets it, whoever named it: a public wrapper named by
+  one habitual user is carried by every account that writes it, so its popularity is on the key.
+
+A frame is one more content key (``tpl_frame``). What a shared frame is evidence of is decided where
+links are weighed (:func:`~stillwatch.guard.score.links.key_link_stats`: rows per user and share of
+the users' traffic, with the users' own pseudo-rows, so a phrase that many accounts write now and then
+carries a few percent of their traffic) — not here. A frame does not mark a row as templated
+(``shared``) and is not an item of the pair tests (:mod:`~stillwatch.guard.score.nullmodel`): it is a
+coarser reading of the prefix / suffix items those already count.
+
+The affixes are hashed on the engine (:func:`affix_columns`; in Python for the streaming scorer,
+:func:`affix_py`) and the frames derived from hashes, lengths and counts alone (:func:`frame_keys`,
+numpy), so DuckDB, Spark and the streaming scorer find the same frames on the same rows (the key
+values differ with each one's hash).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.datatypes as dt
+import numpy as np
+
+#: Longest affix considered, in words. 8: a frame's fixed words (an instruction line, an answer cue)
+#: are a short phrase; longer shared runs are the prompt itself (a benchmark) or its slot.
+FRAME_WORDS = 8
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _affix_re(n: int, side: str) -> str:
+    body = "([^ ]+( [^ ]+){%d})" % (n - 1)
+    return "^" + body if side == "p" else body + "$"
+
+
+def affix_columns(norm: ibis.StringValue, engine: str, words: int = FRAME_WORDS) -> dict[str, ibis.Value]:
+    """Per normalised prompt: ``p_h{n}``/``p_l{n}`` (hash and length of its first ``n`` words) and
+    ``s_h{n}``/``s_l{n}`` (its last ``n``), ``n = 1 .. words``; length 0 when the prompt has fewer
+    than ``n`` words or the affix is the whole prompt."""
+    from stillwatch.guard.features.tables import hash64
+
+    zero = ibis.literal(0, dt.int64)
+    cols: dict[str, ibis.Value] = {}
+    for side in ("p", "s"):
+        for n in range(1, words + 1):
+            a = norm.re_extract(_affix_re(n, side), 1)
+            ok = a.notnull() & (a.length() > 0) & (a.length() < norm.length())
+            cols[f"{side}_h{n}"] = ibis.ifelse(ok, hash64(a, engine), zero)
+            cols[f"{side}_l{n}"] = ibis.ifelse(ok, a.length().cast("int64"), zero)
+    return cols
+
+
+def affix_py(norm: str, hash_fn, words: int = FRAME_WORDS) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """:func:`affix_columns` in Python (the streaming scorer): ``(hashes, lengths, len(norm))``,
+    prefixes ``n = 1 .. words`` then suffixes, ``hash_fn`` the scorer's string hash."""
+    w = norm.split(" ")
+    hs, ls = [], []
+    for side in ("p", "s"):
+        for n in range(1, words + 1):
+            part = w[:n] if side == "p" else w[-n:]
+            a = " ".join(part) if len(w) >= n and all(part) else ""
+            ok = 0 < len(a) < len(norm)
+            hs.append(hash_fn(a) if ok else 0)
+            ls.append(len(a) if ok else 0)
+    return tuple(hs), tuple(ls), len(norm)
+
+
+def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndarray, ln: np.ndarray,
+               min_prompts: int, min_chars: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frame key of every sampled row (module docstring): ``(key, ok)``, int64 keys.
+
+    ``acc``, ``ph``: account index and prompt hash per row; ``norm_len``: the normalised prompt's
+    length; ``h``, ``ln``: (rows x 2 ``FRAME_WORDS``) affix hashes and lengths in :func:`affix_py`'s
+    order (length 0: no affix)."""
+    acc, ph = np.asarray(acc, np.int64), np.asarray(ph, np.int64)
+    h, ln = np.asarray(h, np.int64).reshape(len(acc), -1), np.asarray(ln, np.int64).reshape(len(acc), -1)
+    words = h.shape[1] // 2
+    r = len(acc)
+    # distinct (account, prompt) rows name frame affixes
+    first = np.zeros(r, bool)
+    if r:
+        _, idx = np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)
+        first[idx] = True
+    side_h, side_l = [], []
+    for s in range(2):
+        best_h, best_l = np.zeros(r, np.int64), np.zeros(r, np.int64)
+        for n in range(1, words + 1):  # longer affixes override shorter ones
+            c = s * words + n - 1
+            has = ln[:, c] > 0
+            named = has & first
+            if not named.any():
+                continue
+            code = np.stack([acc[named], h[named, c]], 1)
+            u, cnt = np.unique(code, axis=0, return_counts=True)
+            frames = np.unique(u[cnt >= min_prompts, 1])
+            hit = has & np.isin(h[:, c], frames)
+            best_h = np.where(hit, h[:, c], best_h)
+            best_l = np.where(hit, ln[:, c], best_l)
+        side_h.append(best_h)
+        side_l.append(best_l)
+    total = side_l[0] + side_l[1]
+    ok = (total >= min_chars) & (total < np.asarray(norm_len, np.int64))
+    with np.errstate(over="ignore"):
+        key = ((side_h[0].astype(np.uint64) * _MIX) ^ (side_h[1].astype(np.uint64) + np.uint64(0x632BE59BD9B4E019))
+               ) * _MIX
+    return np.where(ok, key.view(np.int64), 0), ok
+
+
+def sample_affixes(stext: ibis.Table, engine: str, min_len: int, words: int = FRAME_WORDS) -> ibis.Table:
+    """The distinct sampled prompts long enough to carry a template (``stext``:
+    :func:`~stillwatch.guard.features.tables.sample_text`, materialised) with their affix columns:
+    ``account_id, prompt_h, norm_len`` and :func:`affix_columns`."""
+    from stillwatch.guard.features.tables import hash64
+
+    t = stext.filter(stext.norm.length() >= min_len)
+    return t.select("account_id", prompt_h=hash64(t.norm, engine), norm_len=t.norm.length().cast("int64"),
+                    **affix_columns(t.norm, engine, words)).distinct()
+
+
+def frame_table(aff, min_prompts: int, min_chars: int, words: int = FRAME_WORDS):
+    """``(fr_account_id, fr_prompt_h, tpl_frame)`` for every prompt of :func:`sample_affixes` (a
+    pyarrow table) that carries a frame."""
+    import pyarrow as pa
+
+    def col(name: str, dtype=np.int64) -> np.ndarray:
+        return aff[name].to_numpy(zero_copy_only=False).astype(dtype)
+
+    ids = col("account_id", str)
+    _, acc = np.unique(ids, return_inverse=True)
+    names = [f"{s}_{{}}{n}" for s in ("p", "s") for n in range(1, words + 1)]
+    h = np.stack([col(x.format("h")) for x in names], 1) if len(ids) else np.zeros((0, 2 * words), np.int64)
+    ln = np.stack([col(x.format("l")) for x in names], 1) if len(ids) else np.zeros((0, 2 * words), np.int64)
+    ph = col("prompt_h")
+    key, ok = frame_keys(acc, ph, col("norm_len"), h, ln, min_prompts, min_chars)
+    return pa.table({"fr_account_id": pa.array(ids[ok], pa.string()), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
+                     "tpl_frame": pa.array(key[ok], pa.int64())})
