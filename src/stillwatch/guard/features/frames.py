@@ -82,12 +82,18 @@ def affix_py(norm: str, hash_fn, words: int = FRAME_WORDS) -> tuple[tuple[int, .
 
 
 def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndarray, ln: np.ndarray,
-               min_prompts: int, min_chars: int) -> tuple[np.ndarray, np.ndarray]:
+               min_prompts: int, min_chars: int, wrapper_share: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """The frame key of every sampled row (module docstring): ``(key, ok)``, int64 keys.
 
     ``acc``, ``ph``: account index and prompt hash per row; ``norm_len``: the normalised prompt's
     length; ``h``, ``ln``: (rows x 2 ``FRAME_WORDS``) affix hashes and lengths in :func:`affix_py`'s
-    order (length 0: no affix)."""
+    order (length 0: no affix).
+
+    An account's *wrapper* on one side is its longest affix there on ``>= wrapper_share`` of its
+    distinct prompts (and on ``>= min_prompts`` of them): a constant it puts on nearly every request
+    (a system prompt). The frame of a row that carries its account's wrapper is that wrapper (both
+    sides' wrappers where the account has two), whatever words follow it: one choice per account
+    (score/links.py judges a wrapper as such), not split by the first words of its content."""
     acc, ph = np.asarray(acc, np.int64), np.asarray(ph, np.int64)
     h, ln = np.asarray(h, np.int64).reshape(len(acc), -1), np.asarray(ln, np.int64).reshape(len(acc), -1)
     words = h.shape[1] // 2
@@ -97,9 +103,12 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     if r:
         _, idx = np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)
         first[idx] = True
-    side_h, side_l = [], []
+    n_acc = int(acc.max()) + 1 if r else 0
+    distinct = np.bincount(acc[first], minlength=n_acc).astype(np.float64)
+    side_h, side_l, wrap_h, wrap_l, wrapped = [], [], [], [], []
     for s in range(2):
         best_h, best_l = np.zeros(r, np.int64), np.zeros(r, np.int64)
+        w_h, w_l = np.zeros(n_acc, np.int64), np.zeros(n_acc, np.int64)
         for n in range(1, words + 1):  # longer affixes override shorter ones
             c = s * words + n - 1
             has = ln[:, c] > 0
@@ -107,13 +116,26 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
             if not named.any():
                 continue
             code = np.stack([acc[named], h[named, c]], 1)
-            u, cnt = np.unique(code, axis=0, return_counts=True)
+            u, idx, cnt = np.unique(code, axis=0, return_index=True, return_counts=True)
             frames = np.unique(u[cnt >= min_prompts, 1])
             hit = has & np.isin(h[:, c], frames)
             best_h = np.where(hit, h[:, c], best_h)
             best_l = np.where(hit, ln[:, c], best_l)
+            wrap = (cnt >= min_prompts) & (cnt >= wrapper_share * distinct[u[:, 0]])
+            w_h[u[wrap, 0]] = u[wrap, 1]
+            w_l[u[wrap, 0]] = ln[named, c][idx[wrap]]  # one affix, one length
+        carries = np.zeros(r, bool)
+        for c in range(s * words, (s + 1) * words):
+            carries |= (w_l[acc] > 0) & (h[:, c] == w_h[acc]) & (ln[:, c] == w_l[acc])
         side_h.append(best_h)
         side_l.append(best_l)
+        wrap_h.append(w_h)
+        wrap_l.append(w_l)
+        wrapped.append(carries)
+    is_wrapped = wrapped[0] | wrapped[1]
+    for s in range(2):  # a wrapped row's frame is its account's wrapper(s)
+        side_h[s] = np.where(is_wrapped, np.where(wrapped[s], wrap_h[s][acc], 0), side_h[s])
+        side_l[s] = np.where(is_wrapped, np.where(wrapped[s], wrap_l[s][acc], 0), side_l[s])
     total = side_l[0] + side_l[1]
     ok = (total >= min_chars) & (total < np.asarray(norm_len, np.int64))
     with np.errstate(over="ignore"):
