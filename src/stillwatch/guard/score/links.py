@@ -61,7 +61,8 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None,
                    key_cap: np.ndarray | None = None,
-                   infra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
+                   infra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                   public_veto: bool = False) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -93,6 +94,17 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
       ``infra`` no wrapper links. It still counts as one item in the pair tests, where only
       several rare shared items link. A capability scaffold on every request (a harvest pushed
       through one reasoning template) is a workload, not a wrapper, and links as before.
+
+    ``public_veto`` (template frames, :mod:`~stillwatch.guard.features.frames`: a few fixed words,
+    which the public also writes): a key links only while it is *private* to the users that repeat
+    it. **H0** (a public phrase: "Answer the following question:", "Let's think step by step."):
+    accounts write it independently of one another, each at its own rate; under H0 a key shared by
+    ``k`` accounts is evidence of nothing beyond the ``k`` accounts the population puts on it, and
+    its users are the log's writers of the phrase — most now and then (one row of their sample),
+    some habitually. A key more of whose users write it once in their sample than repeat it (``>= 2``
+    sampled rows) is that population, not a group: it links nobody, however many repeat it (so
+    one popular phrase shared with a member is never enough to join). One operator's template is
+    written by its accounts alone, each repeating it; its key keeps the rules above.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -134,6 +146,8 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
              | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
+    if public_veto:  # more users write it now and then than repeat it: a public phrase (docstring)
+        links &= 2.0 * fan_seen >= fan
     links = links[inv]
     if infra is not None and wrapper.any():  # a wrapper links its tied users (>= 3 of them)
         on_wrapper = wrapper[inv] & known
@@ -421,7 +435,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
-                            kc, infra)
+                            kc, infra, public_veto=kind == "tpl_frame")
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)
