@@ -96,15 +96,17 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
       through one reasoning template) is a workload, not a wrapper, and links as before.
 
     ``public_veto`` (template frames, :mod:`~stillwatch.guard.features.frames`: a few fixed words,
-    which the public also writes): a key links only while it is *private* to the users that repeat
-    it. **H0** (a public phrase: "Answer the following question:", "Let's think step by step."):
-    accounts write it independently of one another, each at its own rate; under H0 a key shared by
-    ``k`` accounts is evidence of nothing beyond the ``k`` accounts the population puts on it, and
-    its users are the log's writers of the phrase — most now and then (one row of their sample),
-    some habitually. A key more of whose users write it once in their sample than repeat it (``>= 2``
-    sampled rows) is that population, not a group: it links nobody, however many repeat it (so
-    one popular phrase shared with a member is never enough to join). One operator's template is
-    written by its accounts alone, each repeating it; its key keeps the rules above.
+    which the public also writes): a key links only while it is *private* to users that repeat it.
+    **H0** (a public phrase: "Answer the following question:", "Let's think step by step."): accounts
+    write it independently of one another, each at its own rate, so a key shared by ``k`` accounts
+    is evidence of nothing beyond the ``k`` writers the population puts on it; its writers come at
+    every rate, and those whose sample holds it once (*light* users) are the visible part of them.
+    As for a cohort cell (:mod:`~stillwatch.guard.score.nullmodel`: chance members at most
+    ``cohort_fdr`` of a cell), the key's users are a group only when its light users are at most
+    ``LinkConfig.frame_light_share`` (0.05) of them: one operator's template is written by its
+    accounts alone, each repeating it (>= 2 rows of its sample); a public phrase is written now and
+    then by some of its users, and then links nobody, however many repeat it — so one popular
+    phrase shared with a member is never enough to join.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -146,8 +148,12 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
              | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
-    if public_veto:  # more users write it now and then than repeat it: a public phrase (docstring)
-        links &= 2.0 * fan_seen >= fan
+    if public_veto:  # written once by more than a few of its users: a public phrase (docstring)
+        m_s = np.minimum(np.asarray(sampled_rows, np.float64)[ea], np.asarray(n_rows, np.float64)[ea]) \
+            if sampled_rows is not None else np.asarray(n_rows, np.float64)[ea]
+        light = c * m_s / np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0) < 1.5  # one sampled row
+        links &= np.bincount(inv, weights=light.astype(np.float64), minlength=len(keys)) \
+            <= cfg.link.frame_light_share * fan
     links = links[inv]
     if infra is not None and wrapper.any():  # a wrapper links its tied users (>= 3 of them)
         on_wrapper = wrapper[inv] & known
