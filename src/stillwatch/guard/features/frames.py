@@ -95,15 +95,15 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     sides' wrappers where the account has two), whatever words follow it: one choice per account
     (score/links.py judges a wrapper as such), not split by the first words of its content."""
     acc, ph = np.asarray(acc, np.int64), np.asarray(ph, np.int64)
-    h, ln = np.asarray(h, np.int64).reshape(len(acc), -1), np.asarray(ln, np.int64).reshape(len(acc), -1)
-    words = h.shape[1] // 2
     r = len(acc)
+    if r == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    h, ln = np.asarray(h, np.int64).reshape(r, -1), np.asarray(ln, np.int64).reshape(r, -1)
+    words = h.shape[1] // 2
     # distinct (account, prompt) rows name frame affixes
     first = np.zeros(r, bool)
-    if r:
-        _, idx = np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)
-        first[idx] = True
-    n_acc = int(acc.max()) + 1 if r else 0
+    first[np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)[1]] = True
+    n_acc = int(acc.max()) + 1
     distinct = np.bincount(acc[first], minlength=n_acc).astype(np.float64)
     side_h, side_l, wrap_h, wrap_l, wrapped = [], [], [], [], []
     for s in range(2):
@@ -166,8 +166,8 @@ def frame_table(aff, min_prompts: int, min_chars: int, words: int = FRAME_WORDS)
     ids = col("account_id", str)
     _, acc = np.unique(ids, return_inverse=True)
     names = [f"{s}_{{}}{n}" for s in ("p", "s") for n in range(1, words + 1)]
-    h = np.stack([col(x.format("h")) for x in names], 1) if len(ids) else np.zeros((0, 2 * words), np.int64)
-    ln = np.stack([col(x.format("l")) for x in names], 1) if len(ids) else np.zeros((0, 2 * words), np.int64)
+    h = np.stack([col(x.format("h")) for x in names], 1)
+    ln = np.stack([col(x.format("l")) for x in names], 1)
     ph = col("prompt_h")
     key, ok = frame_keys(acc, ph, col("norm_len"), h, ln, min_prompts, min_chars)
     return pa.table({"fr_account_id": pa.array(ids[ok], pa.string()), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
