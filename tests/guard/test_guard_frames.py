@@ -78,7 +78,7 @@ def _rows(per_account: list[list[str]]):
         for p in prompts:
             hs, ls, n = affix_py(p, _h)
             acc.append(a), ph.append(_h(p)), nl.append(n), hh.append(hs), ll.append(ls)
-    return (np.array(acc), np.array(ph), np.array(nl), np.array(hh, np.int64), np.array(ll, np.int64))
+    return (np.array(acc), np.array(ph), np.array(nl), list(np.array(hh, np.int64).T), list(np.array(ll, np.int64).T))
 
 
 def _slot(i: int) -> str:

@@ -62,7 +62,7 @@ def affix_columns(norm: ibis.StringValue, engine: str, words: int = FRAME_WORDS)
             a = norm.re_extract(_affix_re(n, side), 1)
             ok = a.notnull() & (a.length() > 0) & (a.length() < norm.length())
             cols[f"{side}_h{n}"] = ibis.ifelse(ok, hash64(a, engine), zero)
-            cols[f"{side}_l{n}"] = ibis.ifelse(ok, a.length().cast("int64"), zero)
+            cols[f"{side}_l{n}"] = ibis.ifelse(ok, a.length(), zero).cast("int32")
     return cols
 
 
@@ -86,8 +86,8 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     """The frame key of every sampled row (module docstring): ``(key, ok)``, int64 keys.
 
     ``acc``, ``ph``: account index and prompt hash per row; ``norm_len``: the normalised prompt's
-    length; ``h``, ``ln``: (rows x 2 ``FRAME_WORDS``) affix hashes and lengths in :func:`affix_py`'s
-    order (length 0: no affix).
+    length; ``h``, ``ln``: the 2 ``FRAME_WORDS`` columns (one array per affix, rows along it) of affix
+    hashes and lengths in :func:`affix_py`'s order (length 0: no affix).
 
     An account's *wrapper* on one side is its longest affix there on ``>= wrapper_share`` of its
     distinct prompts (and on ``>= min_prompts`` of them): a constant it puts on nearly every request
@@ -98,8 +98,7 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     r = len(acc)
     if r == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    h, ln = np.asarray(h, np.int64).reshape(r, -1), np.asarray(ln, np.int64).reshape(r, -1)
-    words = h.shape[1] // 2
+    words = len(h) // 2
     # distinct (account, prompt) rows name frame affixes
     first = np.zeros(r, bool)
     first[np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)[1]] = True
@@ -110,23 +109,23 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
         best_h, best_l = np.zeros(r, np.int64), np.zeros(r, np.int64)
         w_h, w_l = np.zeros(n_acc, np.int64), np.zeros(n_acc, np.int64)
         for n in range(1, words + 1):  # longer affixes override shorter ones
-            c = s * words + n - 1
-            has = ln[:, c] > 0
+            hc, lc = np.asarray(h[s * words + n - 1], np.int64), np.asarray(ln[s * words + n - 1], np.int64)
+            has = lc > 0
             named = has & first
             if not named.any():
                 continue
-            code = np.stack([acc[named], h[named, c]], 1)
+            code = np.stack([acc[named], hc[named]], 1)
             u, idx, cnt = np.unique(code, axis=0, return_index=True, return_counts=True)
             frames = np.unique(u[cnt >= min_prompts, 1])
-            hit = has & np.isin(h[:, c], frames)
-            best_h = np.where(hit, h[:, c], best_h)
-            best_l = np.where(hit, ln[:, c], best_l)
+            hit = has & np.isin(hc, frames)
+            best_h = np.where(hit, hc, best_h)
+            best_l = np.where(hit, lc, best_l)
             wrap = (cnt >= min_prompts) & (cnt >= wrapper_share * distinct[u[:, 0]])
             w_h[u[wrap, 0]] = u[wrap, 1]
-            w_l[u[wrap, 0]] = ln[named, c][idx[wrap]]  # one affix, one length
+            w_l[u[wrap, 0]] = lc[named][idx[wrap]]  # one affix, one length
         carries = np.zeros(r, bool)
         for c in range(s * words, (s + 1) * words):
-            carries |= (w_l[acc] > 0) & (h[:, c] == w_h[acc]) & (ln[:, c] == w_l[acc])
+            carries |= (w_l[acc] > 0) & (np.asarray(h[c]) == w_h[acc]) & (np.asarray(ln[c]) == w_l[acc])
         side_h.append(best_h)
         side_l.append(best_l)
         wrap_h.append(w_h)
@@ -161,14 +160,19 @@ def frame_table(aff, min_prompts: int, min_chars: int, words: int = FRAME_WORDS)
     import pyarrow as pa
 
     def col(name: str, dtype=np.int64) -> np.ndarray:
-        return aff[name].to_numpy(zero_copy_only=False).astype(dtype)
+        return aff[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
 
-    ids = col("account_id", str)
-    _, acc = np.unique(ids, return_inverse=True)
+    if aff.num_rows == 0:
+        return pa.table({"fr_account_id": pa.array([], pa.string()), "fr_prompt_h": pa.array([], pa.int64()),
+                         "tpl_frame": pa.array([], pa.int64())})
+    # accounts as dictionary indices, affix columns as Arrow's own buffers (no copy of the table)
+    ids = aff["account_id"].combine_chunks().dictionary_encode()
+    acc = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     names = [f"{s}_{{}}{n}" for s in ("p", "s") for n in range(1, words + 1)]
-    h = np.stack([col(x.format("h")) for x in names], 1)
-    ln = np.stack([col(x.format("l")) for x in names], 1)
+    h = [col(x.format("h")) for x in names]
+    ln = [aff[x.format("l")].to_numpy(zero_copy_only=False) for x in names]
     ph = col("prompt_h")
     key, ok = frame_keys(acc, ph, col("norm_len"), h, ln, min_prompts, min_chars)
-    return pa.table({"fr_account_id": pa.array(ids[ok], pa.string()), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
+    del h, ln
+    return pa.table({"fr_account_id": ids.dictionary.take(pa.array(acc[ok])), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
                      "tpl_frame": pa.array(key[ok], pa.int64())})

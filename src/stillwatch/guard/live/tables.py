@@ -61,8 +61,8 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
     h = np.array([x[0] for x in aff], np.int64).reshape(len(rows), 2 * FRAME_WORDS)
     ln = np.array([x[1] for x in aff], np.int64).reshape(len(rows), 2 * FRAME_WORDS)
     norm_len = np.array([x[2] for x in aff], np.int64)
-    fk, fk_ok = frame_keys(col["acc"][has], col["ph"][has], norm_len[has], h[has], ln[has], fc.min_prompts,
-                           fc.min_frame_chars)
+    fk, fk_ok = frame_keys(col["acc"][has], col["ph"][has], norm_len[has], list(h[has].T), list(ln[has].T),
+                           fc.min_prompts, fc.min_frame_chars)
     col[FRAME_KIND], col[FRAME_KIND + "_ok"] = np.full(len(rows), none, np.int64), np.zeros(len(rows), bool)
     col[FRAME_KIND][has], col[FRAME_KIND + "_ok"][has] = fk, fk_ok
     # shared content keys: >= min_accounts accounts and >= min_prompts distinct prompts
