@@ -57,9 +57,13 @@ def affix_columns(norm: ibis.StringValue, engine: str, words: int = FRAME_WORDS)
 
     zero = ibis.literal(0, dt.int64)
     cols: dict[str, ibis.Value] = {}
+    # the first and last `words` words once (a regex over the whole prompt), then each n-word affix
+    # from those short strings: the same affixes, without 2 x `words` scans of a long prompt
+    ends = {"p": norm.re_extract("^([^ ]+( [^ ]+){0,%d})" % (words - 1), 1),
+            "s": norm.re_extract("([^ ]+( [^ ]+){0,%d})$" % (words - 1), 1)}
     for side in ("p", "s"):
         for n in range(1, words + 1):
-            a = norm.re_extract(_affix_re(n, side), 1)
+            a = ends[side].re_extract(_affix_re(n, side), 1)
             ok = a.notnull() & (a.length() > 0) & (a.length() < norm.length())
             cols[f"{side}_h{n}"] = ibis.ifelse(ok, hash64(a, engine), zero)
             cols[f"{side}_l{n}"] = ibis.ifelse(ok, a.length(), zero).cast("int32")
@@ -101,7 +105,7 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     words = len(h) // 2
     # distinct (account, prompt) rows name frame affixes
     first = np.zeros(r, bool)
-    first[np.unique(np.stack([acc, ph], 1), axis=0, return_index=True)[1]] = True
+    first[np.unique(_pair(acc, ph), return_index=True)[1]] = True
     n_acc = int(acc.max()) + 1
     distinct = np.bincount(acc[first], minlength=n_acc).astype(np.float64)
     side_h, side_l, wrap_h, wrap_l, wrapped = [], [], [], [], []
@@ -114,8 +118,9 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
             named = has & first
             if not named.any():
                 continue
-            code = np.stack([acc[named], hc[named]], 1)
-            u, idx, cnt = np.unique(code, axis=0, return_index=True, return_counts=True)
+            a_n, h_n = acc[named], hc[named]
+            _, idx, cnt = np.unique(_pair(a_n, h_n), return_index=True, return_counts=True)
+            u = np.stack([a_n[idx], h_n[idx]], 1)  # each distinct (account, affix) once
             frames = np.unique(u[cnt >= min_prompts, 1])
             hit = has & np.isin(hc, frames)
             best_h = np.where(hit, hc, best_h)
@@ -141,6 +146,15 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
         key = ((side_h[0].astype(np.uint64) * _MIX) ^ (side_h[1].astype(np.uint64) + np.uint64(0x632BE59BD9B4E019))
                ) * _MIX
     return np.where(ok, key.view(np.int64), 0), ok
+
+
+def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One int64 code per (account index, hash) pair (a 64-bit mix: two different pairs share a code
+    with probability ~2^-64), so pairs are counted with a one-dimensional sort."""
+    with np.errstate(over="ignore"):
+        x = (np.asarray(b, np.int64).astype(np.uint64) ^ (np.asarray(a, np.int64).astype(np.uint64) * _MIX))
+        x = (x ^ (x >> np.uint64(31))) * np.uint64(0xBF58476D1CE4E5B9)
+        return (x ^ (x >> np.uint64(29))).view(np.int64)
 
 
 def sample_affixes(stext: ibis.Table, engine: str, min_len: int, words: int = FRAME_WORDS) -> ibis.Table:
