@@ -15,7 +15,7 @@ from stillwatch.ledger import Ledger
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory):
     site = make_site(tmp_path_factory.mktemp("gw-accounts"), [])
-    with GatewayProcess(site) as proc:
+    with GatewayProcess(site, fork=False) as proc:
         yield proc
 
 
