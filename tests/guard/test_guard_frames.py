@@ -223,3 +223,14 @@ def test_streaming_scorer_finds_the_same_frames(frame_log):
         assert live[a].campaign_id == f.account(a).campaign_id == "campaign-slot-00"
         assert live[a].flagged
     assert not any(live[a].flagged for a in benign_ids)
+
+
+def test_frame_settings_are_checked():
+    from stillwatch.errors import GuardInputError
+    from stillwatch.guard.features.tables import FeatureConfig
+    from stillwatch.guard.score.config import LinkConfig
+
+    with pytest.raises(GuardInputError, match="min_frame_chars"):
+        FeatureConfig(min_frame_chars=0)
+    with pytest.raises(GuardInputError, match="frame_light_share"):
+        LinkConfig(frame_light_share=1.5)
