@@ -92,12 +92,15 @@ def _score(rows: list[dict], key: str) -> dict:
 
 
 #: the sixth session's settings of the seventh session's three changes (linear spending, equal weights over the
-#: statistics, an empty answer agreeing with empty answers); the earlier sessions' tests keep them, so their rows are
-#: the figures those sessions reported
-OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer"}
+#: statistics, an empty answer agreeing with empty answers) and of the eighth session's (every pair counted in the excess,
+#: blank co-location included); the earlier sessions' tests keep them, so their rows are the figures those sessions reported
+OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep"}
+#: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
+SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
 VARIANTS = [("ours", ("chat", "raw"), True, {}),
-            ("ours, sixth session's settings (rho 1, equal weights, end of text an answer)", ("chat", "raw"), True, OLD),
+            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep"}),
+            ("ours, sixth session's settings (rho 1, equal weights, end of text an answer, every pair)", ("chat", "raw"), True, OLD),
             ("ours, linear spending (rho 1)", ("chat", "raw"), True, {"rho": 1.0}),
             ("ours, equal weights over the statistics", ("chat", "raw"), True, {"statistic_weights": "equal"}),
             ("ours, end of text an answer of its own", ("chat", "raw"), True, {"end_of_text": "answer"}),
@@ -110,15 +113,17 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:5]]
+PROBED = [label for label, *_ in VARIANTS[:6]]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[8][0]
+NO_CHAT_REF = VARIANTS[9][0]
 #: the sixth session's test exactly
-SIXTH = VARIANTS[1][0]
+SIXTH = VARIANTS[2][0]
 #: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
-GATED = VARIANTS[5][0]
+GATED = VARIANTS[6][0]
 #: the tests whose false attributions among the independents are counted over the calibration pools
-CALIBRATED = ["ours", SIXTH, NO_CHAT_REF, GATED]
+CALIBRATED = ["ours", SEVENTH, SIXTH, NO_CHAT_REF, GATED]
+#: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
+STAT_CALIBRATED = ["ours", SEVENTH]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -166,6 +171,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
+            if label in STAT_CALIBRATED:
+                row[f"{label}/excess"] = _excess_p(r)
             if label == "ours":
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
@@ -195,16 +202,24 @@ def _kind(s: dict) -> str:
     return f"{s['kind']} of {s['parent']}"
 
 
+def _excess_p(result) -> dict[str, float]:
+    """``"excess/<mode> -> <candidate>"`` -> that statistic's p-value (fixed-n, the last look) of a result."""
+    return {f"{k} -> {c['name']}": v["p_value"] for c in result.candidates for k, v in c["statistics"].items()
+            if k.startswith("excess/")}
+
+
 def _calibration(out: Path, rows: list[dict], independents: list[str], long: dict, profile, cands, names,
                  n_profile: int, pools: list[tuple[int, int]]) -> dict:
     """False attributions among the independent suspects (alpha = 0.05) of each test in ``CALIBRATED``: the main
     pool (seed 0, N prompts) and each calibration pool ((prompt seed, prompts) in ``pools``) whose answers are
     complete (independent draws from the sampler, so the tests of one suspect are independent replicates; the
-    panel's habit sets come from the seed-0 profile pool throughout)."""
+    panel's habit sets come from the seed-0 profile pool throughout). For the tests in ``STAT_CALIBRATED`` also each
+    excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest])."""
     from _provenance_zoo_settings import CHAT_ONLY
 
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
     per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
+    excess = {label: [r[f"{label}/excess"] for r in rows if r["truth"] is None] for label in STAT_CALIBRATED}
     sizes: dict[int, int] = {}
     for seed, size in pools:
         chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
@@ -214,16 +229,21 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
 
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
-            return ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                        [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label]).most_likely_parent
+            r = ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
+                     [names[j] for j in js], size, tokens=long.get(x, 1), **SETTINGS[label])
+            if label in STAT_CALIBRATED:
+                excess[label].append(_excess_p(r))
+            return r.most_likely_parent
 
         per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents]
         sizes[seed] = size
     tests = [(seed, x, got) for seed, res in per_seed.items() for x, got in res]
     false = {label: [f"{x} (seed {seed}) -> {got[i]}" for seed, x, got in tests if got[i] is not None]
              for i, label in enumerate(CALIBRATED)}
+    per_stat = {label: {k: [sum(e[k] <= 0.05 for e in es), len(es), min(e[k] for e in es)] for k in es[0]} if es else {}
+                for label, es in excess.items()}
     return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
-            "false": false}
+            "false": false, "per_statistic": per_stat}
 
 
 TESTS = [(label, label) for label, *_ in VARIANTS] + [
@@ -280,7 +300,8 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                   f"N = {n}) and on {pools or 'no fresh pool yet'} = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
-        for label, what in ((SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer)"),
+        for label, what in ((SEVENTH, "with the seventh session's settings (every pair counted in the excess)"),
+                            (SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer, every pair counted)"),
                             (NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
                              "answers, fresh pools: the same suspect answers as above)"),
                             (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)")):
@@ -288,6 +309,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             lo, hi = binomial_interval(k_other, calib["tests"], 0.95)
             lines += ["", f"The same tests {what}: {k_other} false attributions ({k_other / calib['tests']:.3f}; 95% CI "
                       f"{lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false'][label])}." if k_other else ".")]
+        for label in STAT_CALIBRATED:
+            cells = "; ".join(f"{k}: {c}/{t} (smallest p {m:.2g})" for k, (c, t, m) in calib["per_statistic"][label].items())
+            lines += ["", f"Per excess statistic over the same tests ({label}; fixed-n, at the look where each test stopped): p <= 0.05 in {cells}."]
     studs = [r for r in rows if "dependence" in r]
     if studs:
         from _provenance_zoo_settings import prompt_dependence
@@ -326,11 +350,11 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SIXTH, GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             k_dep = sum(r["ours"] == teacher for r in dep)
             lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
-                      f"{_ci(found['ours'], len(rs))}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"{_ci(found['ours'], len(rs))}; {SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
                       f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "

@@ -33,7 +33,9 @@ def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, m
     prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in [
         "Explain how a bicycle gear works.", "Write a short poem about the sea.", "List four uses of baking soda."]))
     out, plain = tmp_path / "out.jsonl", tmp_path / "plain.jsonl"
-    common = ("--account", "acct-7", "--prompts", prompts, "--model", "smollm2", "--max-new-tokens", "100")
+    # 60 new tokens: SmolLM2's answers to these prompts run 7-60 tokens, enough for p < 1e-6 on the longest (measured
+    # 2026-12-05: 8e-7 and 1.5e-9 with the suite's seed, against the 1e-3 asserted below)
+    common = ("--account", "acct-7", "--prompts", prompts, "--model", "smollm2", "--max-new-tokens", "60")
     cli("mark", "generate", "--master-key", key, *common, "--out", out, "--temperature", "1.0").ok()
     cli("mark", "generate", *common[:-2], "--max-new-tokens", "40", "--out", plain, "--no-watermark").ok()
     recs = read_transcripts(out)  # the one record format: what distill train and trace read
@@ -43,7 +45,7 @@ def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, m
         assert rec.spec["provider"]["key_id"] == "provider" and rec.spec["account"]["key_id"] == "account:acct-7"
         assert rec.spec["provider"]["tokenizer_id"] == rec.tokenizer_id
         assert rec.spec["fingerprint"].startswith("sha256:")
-        assert rec.sampling == {"max_new_tokens": 100, "temperature": 1.0, "top_k": None, "seed": 0}
+        assert rec.sampling == {"max_new_tokens": 60, "temperature": 1.0, "top_k": None, "seed": 0}
     assert key.read_text().split()[-1] not in out.read_text()  # never the secret
     assert all(r.spec is None and r.watermark == "none" for r in read_transcripts(plain))
 
@@ -55,7 +57,7 @@ def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, m
     for r in res:
         assert {"p_value", "n_scored", "account", "account_p_value"} <= r.keys()
         assert 0 <= r["p_value"] <= 1 and r["n_scored"] > 0
-    # on 3 answers of ~100 tokens, the provider layer is found in the combined evidence:
+    # on 3 answers of <= 60 tokens, the provider layer is found in the combined evidence:
     assert min(r["p_value"] for r in res) < 1e-3
     assert sum(r["account"] == "acct-7" for r in res) >= 1 and all(r["account"] in ("acct-7", None) for r in res)
     res_plain = [json.loads(x) for x in cli("mark", "detect", "--master-key", key, "--input", plain, "--accounts", accounts,

@@ -24,7 +24,7 @@ def test_answers_detected_and_attributed(tmp_path):
 
             async def one(a: str, p: str) -> tuple[str, str, str]:
                 raw = await clients[a].chat.completions.with_raw_response.create(
-                    model="smollm2", messages=[{"role": "user", "content": p}], max_tokens=160, temperature=1.0)
+                    model="smollm2", messages=[{"role": "user", "content": p}], max_tokens=100, temperature=1.0)
                 return a, raw.parse().choices[0].message.content, raw.headers["x-stillwatch-watermark"]
 
             try:

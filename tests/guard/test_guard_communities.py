@@ -106,6 +106,26 @@ def test_one_operator_whose_accounts_each_keep_their_own_subset_is_not_split():
     assert (out == labels).all()
 
 
+@pytest.mark.xfail(strict=True, reason="issue 13 (notes, eighth session): one request gives one key of each content "
+                   "kind (template prefix, suffix, near-duplicate group), so over the kinds together an account's keys "
+                   "come in bundles that no rewiring of single keys keeps; the rewired bulk is lower than the observed "
+                   "one and this one-operator graph is cut into 9 parts (each kind alone sits inside its bulk)")
+def test_one_operator_whose_requests_each_give_a_key_of_every_kind_is_not_split():
+    # 1,500 accounts of one operator, 3 requests each through scaffolds drawn uniformly from 30; each
+    # request gives the scaffold's prefix key, its suffix key and a (scaffold, task) near-duplicate key
+    rng = np.random.default_rng(0)
+    ea, ek = [], []
+    for i in range(1500):
+        sc = rng.choice(30, size=3)
+        tk = rng.choice(40, size=3)
+        ea += [i] * 9
+        ek += sc.tolist() + (100_000 + sc).tolist() + (200_000 + sc * 1000 + tk).tolist()
+    pairs = np.unique(np.stack([np.array(ea), np.array(ek)], axis=1), axis=0)
+    labels = np.zeros(1500, np.int64)
+    out = _apply_split(labels, split_by_communities(labels, pairs[:, 0], pairs[:, 1], CFG), CFG)
+    assert len(np.unique(out)) == 1
+
+
 def test_only_the_mixed_cluster_splits_and_small_clusters_are_left():
     rng = np.random.default_rng(3)
     ea1, ek1 = _operators(rng, [50, 40])

@@ -30,12 +30,16 @@ class _N:
         self.name = name
 
 
-def _naive_excess(s, panel, usable):
-    """m[k, j] by explicit loops over pairs and models (an unusable panel answer agrees with nothing)."""
+def _naive_excess(s, panel, usable, drop=False):
+    """m[k, j] by explicit loops over pairs and models (an unusable panel answer agrees with nothing); with ``drop``,
+    a pair where the suspect's answer is whitespace-only on either prompt scores 0 (an empty answer, the end of text,
+    is informative here: it is blanked before the statistic when ``end_of_text="blank"``)."""
     k_pairs = len(s) // 2
     m = np.zeros((k_pairs, len(panel)), int)
     for k in range(k_pairs):
         i, i2 = 2 * k, 2 * k + 1
+        if drop and any(x != "" and not x.strip() for x in (s[i], s[i2])):
+            continue
         for j, p in enumerate(panel):
             def a(x, at):
                 return int(bool(usable[at, j]) and bool(agreement([x], [p[at]])[0]))
@@ -52,6 +56,7 @@ def test_excess_scores_match_a_naive_loop(seed, n, n_models):
     panel = [list(rng.choice(words, n)) for _ in range(n_models)]
     usable = rng.random((n, n_models)) < 0.8
     assert np.array_equal(excess_scores(s, panel, usable), _naive_excess(s, panel, usable))
+    assert np.array_equal(excess_scores(s, panel, usable, drop_blank_pairs=True), _naive_excess(s, panel, usable, drop=True))
     assert not excess_scores(["The"] * n, panel, usable).any()  # a constant answer: zero on every pair
 
 

@@ -9,6 +9,7 @@ Sub-command modules import heavy dependencies (torch, duckdb) lazily, inside the
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -94,11 +95,19 @@ def _missing_extra(exc: ImportError) -> str | None:
     return _EXTRAS.get(top)
 
 
+@functools.cache
+def _command():
+    """The click command typer builds from ``app``, built once per process: building it inspects the
+    signature of every command (~15 ms here), which a process that calls :func:`main` many times (the
+    test suite, an embedding program) would otherwise pay on every call."""
+    return typer.main.get_command(app)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI. User errors (bad input, bad usage) exit with code 2 and one line on stderr;
     Ctrl-C exits with 130 and one line saying what was stored; never a traceback for either."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = _command()(args=argv, standalone_mode=False)
     except Interrupted as exc:
         _say("interrupted", str(exc))
         sys.exit(130)

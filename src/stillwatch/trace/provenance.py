@@ -180,6 +180,9 @@ END_OF_TEXT = {
     "answer": (" Answers are compared as strings; whitespace-only answers are uninformative; an empty answer (the "
                "text ended at once) agrees only with another empty answer."),
 }
+#: which pairs of prompts the excess statistic counts, by ``ProvenanceConfig.blank_pairs``
+BLANK_PAIRS = {"drop": " The excess statistic counts a pair of prompts only when the suspect answers informatively on both.",
+               "keep": ""}
 PER_MODE = tuple(NULLS)
 
 
@@ -243,7 +246,10 @@ class ProvenanceConfig:
     raw excess and habits 1/4 each) or ``"equal"`` (1/3 each); ``end_of_text``: ``"blank"`` (an empty answer, the
     text ended at once, is uninformative like whitespace, :func:`~stillwatch.trace.provenance_stats.blank_end_of_text`:
     ending raw text after a complete sentence is what chat-tuned models do, whatever their lineage) or ``"answer"``
-    (it agrees only with another empty answer; decided after the zoo's twin, see the issue-17 notes)."""
+    (it agrees only with another empty answer; decided after the zoo's twin, see the issue-17 notes). Eighth session,
+    by argument: ``blank_pairs``: ``"drop"`` (a pair counts in the excess statistic only when the suspect answers
+    informatively on both prompts; blank *co-location* is no evidence, :func:`~stillwatch.trace.provenance_stats.excess_scores`)
+    or ``"keep"`` (every pair, the seventh session's)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -261,6 +267,7 @@ class ProvenanceConfig:
     excess_method: str = "signflip"
     statistic_weights: str = "primary"
     end_of_text: str = "blank"
+    blank_pairs: str = "drop"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -288,6 +295,8 @@ class ProvenanceConfig:
                              f"got {self.statistic_weights!r}")
         if self.end_of_text not in END_OF_TEXT:
             raise InputError(f"ProvenanceConfig.end_of_text must be one of {', '.join(END_OF_TEXT)}, got {self.end_of_text!r}")
+        if self.blank_pairs not in BLANK_PAIRS:
+            raise InputError(f"ProvenanceConfig.blank_pairs must be one of {', '.join(BLANK_PAIRS)}, got {self.blank_pairs!r}")
         if self.excess_method not in EXCESS_METHODS:
             raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
         s = self.suspect_max_tokens
@@ -330,7 +339,7 @@ class ProvenanceResult:
     mode: str
     statistics: list[str]
     suspect_max_tokens: int = 1
-    null_hypothesis: str = NULL_HYPOTHESIS + END_OF_TEXT["blank"]
+    null_hypothesis: str = NULL_HYPOTHESIS + END_OF_TEXT["blank"] + BLANK_PAIRS["drop"]
     test: str = TEST
     correction: str = CORRECTION
     answers: dict[str, list[str]] = field(default_factory=dict, repr=False)
@@ -384,7 +393,8 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: int, 
         agree = agreement_matrix(mine[mode], [a[:n] for a in panel[mode]], mode=cfg.agreement)  # [n, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:n])
         if cfg.per_mode != "agreement":
-            m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement)
+            m = excess_scores(mine[mode], [a[:n] for a in panel[mode]], usable[mode][:n], mode=cfg.agreement,
+                              drop_blank_pairs=cfg.blank_pairs == "drop")
             tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:n].any(axis=0), method=cfg.excess_method)
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
@@ -579,7 +589,8 @@ def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: 
         references=[{"name": names[j], "agreement": float(first.rate[j])} for j in range(n_cand, len(names))],
         queries_spent=sum(len(a) for a in got.values()), looks=record, stopped=stopped, alpha=cfg.alpha, prompts=cfg.spec(),
         max_tokens=cfg.max_tokens, mode="+".join(cfg.modes), statistics=list(tests), answers=got,
-        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode] + END_OF_TEXT[cfg.end_of_text],
+        suspect_answer_spread=spread, caveats=_caveats(spread), null_hypothesis=NULLS[cfg.per_mode] + END_OF_TEXT[cfg.end_of_text]
+        + BLANK_PAIRS[cfg.blank_pairs],
         correction=correction_text(cfg.per_mode, cfg.statistic_weights, cfg.rho),
     )
 

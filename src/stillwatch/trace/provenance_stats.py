@@ -237,7 +237,8 @@ def _iut(n10: np.ndarray, n01: np.ndarray, answered: np.ndarray, n_candidates: i
     return PanelTest(p_value=p_iut, rival=rival, p_holm=holm(p_iut), rate=rate, discordant=wins + losses, wins=wins, losses=losses)
 
 
-def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mode: str = "prefix") -> np.ndarray:
+def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mode: str = "prefix",
+                  drop_blank_pairs: bool = False) -> np.ndarray:
     """The suspect's agreement with each panel model *in excess of its own answer frequencies*, per pair of
     prompts: prompts ``2k`` and ``2k + 1`` form pair ``k`` (an odd last prompt is left out), and
 
@@ -250,7 +251,17 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     see :func:`informative`; default all usable) agrees with nothing, in the matched and the swapped term alike.
     A suspect answering one string to every prompt has ``m = 0`` exactly, whatever its answer (the matched and
     swapped terms are the same two comparisons); so has, on average, any suspect whose answers do not depend on
-    the prompt. Returns m [K, M] (int)."""
+    the prompt.
+
+    ``drop_blank_pairs`` (eighth session, the default of the provenance test): a pair counts only when the suspect
+    answers informatively on both of its prompts (:func:`informative`); any other pair scores 0 for every model,
+    which the sign-flip and sign tests ignore (the same as dropping it). Without it, a suspect blank at prompt a
+    of a pair where model j is blank too scores m = a(s_b, p_j,b) for j, the suspect's *marginal* agreement with j
+    with no swapped term to remove it: blank *co-location* counts as evidence, and where a model puts whitespace
+    or ends its text is set by the text's structure, the tokenizer and chat-tuning, not by lineage. Null: the kept
+    pairs are chosen by a function of the suspect's two answers that is symmetric under swapping them, so for a
+    suspect whose answers do not depend on the prompt, d is still symmetric about 0 on the kept pairs.
+    Returns m [K, M] (int)."""
     s = list(suspect)
     n = len(s) // 2 * 2
     if not panel:
@@ -260,7 +271,10 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     swapped = [s[i ^ 1] for i in range(n)]  # the partner's answer: 0<->1, 2<->3, ...
     matched = (agreement_matrix(s[:n], cols, mode=mode) & use).astype(np.int64)  # [n, M]
     crossed = (agreement_matrix(swapped, cols, mode=mode) & use).astype(np.int64)  # [n, M]
-    return (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
+    m = (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
+    if drop_blank_pairs:
+        m[~informative(s[:n]).reshape(n // 2, 2).all(axis=1)] = 0  # a blank on either prompt: the pair is left out
+    return m
 
 
 #: the largest |d| of the excess statistic: m[k, j] lies in -2..2, so d_k = m[k, c] - m[k, r] in -4..4
