@@ -421,8 +421,9 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
     # template frames (features/frames.py): affixes hashed on the engine, frames found in numpy
-    frt = eng.put("sw_frames", frame_table(sample_affixes(stext, eng.name, fc.min_template_len).to_pyarrow(),
-                                           fc.min_prompts, fc.min_frame_chars))
+    frt = eng.put("sw_frames", frame_table(
+        lambda side: sample_affixes(stext, eng.name, fc.min_template_len, side).to_pyarrow(),
+        fc.min_prompts, fc.min_frame_chars))
     j = j.left_join(frt, (j.account_id == frt.fr_account_id) & (j.prompt_h == frt.fr_prompt_h)).drop(
         "fr_account_id", "fr_prompt_h")
     _timed(say, "template frames", t0)

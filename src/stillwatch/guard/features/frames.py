@@ -91,7 +91,9 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
 
     ``acc``, ``ph``: account index and prompt hash per row; ``norm_len``: the normalised prompt's
     length; ``h``, ``ln``: the 2 ``FRAME_WORDS`` columns (one array per affix, rows along it) of affix
-    hashes and lengths in :func:`affix_py`'s order (length 0: no affix).
+    hashes and lengths in :func:`affix_py`'s order (length 0: no affix) — or ``h`` a function of the
+    side (0: start, 1: end) returning that side's ``FRAME_WORDS`` hash and length columns, and ``ln``
+    None (the batch reads one side at a time: half the memory).
 
     An account's *wrapper* on one side is its longest affix there on ``>= wrapper_share`` of its
     distinct prompts (and on ``>= min_prompts`` of them): a constant it puts on nearly every request
@@ -102,7 +104,12 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     r = len(acc)
     if r == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    words = len(h) // 2
+    if not callable(h):
+        words_ = len(h) // 2
+        h_all, ln_all = h, ln
+
+        def h(side: int):
+            return h_all[side * words_:(side + 1) * words_], ln_all[side * words_:(side + 1) * words_]
     # distinct (account, prompt) rows name frame affixes
     first = np.zeros(r, bool)
     first[np.unique(_pair(acc, ph), return_index=True)[1]] = True
@@ -112,8 +119,9 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     for s in range(2):
         best_h, best_l = np.zeros(r, np.int64), np.zeros(r, np.int64)
         w_h, w_l = np.zeros(n_acc, np.int64), np.zeros(n_acc, np.int64)
-        for n in range(1, words + 1):  # longer affixes override shorter ones
-            hc, lc = np.asarray(h[s * words + n - 1], np.int64), np.asarray(ln[s * words + n - 1], np.int64)
+        hs, ls = h(s)
+        for n in range(1, len(hs) + 1):  # longer affixes override shorter ones
+            hc, lc = np.asarray(hs[n - 1], np.int64), np.asarray(ls[n - 1], np.int64)
             has = lc > 0
             named = has & first
             if not named.any():
@@ -129,8 +137,9 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
             w_h[u[wrap, 0]] = u[wrap, 1]
             w_l[u[wrap, 0]] = lc[named][idx[wrap]]  # one affix, one length
         carries = np.zeros(r, bool)
-        for c in range(s * words, (s + 1) * words):
-            carries |= (w_l[acc] > 0) & (np.asarray(h[c]) == w_h[acc]) & (np.asarray(ln[c]) == w_l[acc])
+        for hc, lc in zip(hs, ls):
+            carries |= (w_l[acc] > 0) & (np.asarray(hc) == w_h[acc]) & (np.asarray(lc) == w_l[acc])
+        del hs, ls, hc, lc
         side_h.append(best_h)
         side_l.append(best_l)
         wrap_h.append(w_h)
@@ -157,36 +166,45 @@ def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return (x ^ (x >> np.uint64(29))).view(np.int64)
 
 
-def sample_affixes(stext: ibis.Table, engine: str, min_len: int, words: int = FRAME_WORDS) -> ibis.Table:
+def sample_affixes(stext: ibis.Table, engine: str, min_len: int, side: str, words: int = FRAME_WORDS) -> ibis.Table:
     """The distinct sampled prompts long enough to carry a template (``stext``:
-    :func:`~stillwatch.guard.features.tables.sample_text`, materialised) with their affix columns:
-    ``account_id, prompt_h, norm_len`` and :func:`affix_columns`."""
+    :func:`~stillwatch.guard.features.tables.sample_text`, materialised) with one side's affix columns
+    (``side`` "p" or "s", :func:`affix_columns`): ``account_id, prompt_h, norm_len`` and those, ordered by
+    ``account_id, prompt_h`` (so the two sides' rows line up)."""
     from stillwatch.guard.features.tables import hash64
 
     t = stext.filter(stext.norm.length() >= min_len)
+    cols = {k: v for k, v in affix_columns(t.norm, engine, words).items() if k.startswith(side + "_")}
     return t.select("account_id", prompt_h=hash64(t.norm, engine), norm_len=t.norm.length().cast("int64"),
-                    **affix_columns(t.norm, engine, words)).distinct()
+                    **cols).distinct().order_by(["account_id", "prompt_h"])
 
 
-def frame_table(aff, min_prompts: int, min_chars: int, words: int = FRAME_WORDS):
-    """``(fr_account_id, fr_prompt_h, tpl_frame)`` for every prompt of :func:`sample_affixes` (a
-    pyarrow table) that carries a frame."""
+def frame_table(fetch, min_prompts: int, min_chars: int, words: int = FRAME_WORDS):
+    """``(fr_account_id, fr_prompt_h, tpl_frame)`` for every sampled prompt that carries a frame;
+    ``fetch(side)``: :func:`sample_affixes` of that side as a pyarrow table (one side in memory at a time)."""
     import pyarrow as pa
 
-    def col(name: str, dtype=np.int64) -> np.ndarray:
-        return aff[name].to_numpy(zero_copy_only=False).astype(dtype, copy=False)
-
+    first = {"t": fetch("p")}
+    aff = first["t"]
     if aff.num_rows == 0:
         return pa.table({"fr_account_id": pa.array([], pa.string()), "fr_prompt_h": pa.array([], pa.int64()),
                          "tpl_frame": pa.array([], pa.int64())})
     # accounts as dictionary indices, affix columns as Arrow's own buffers (no copy of the table)
     ids = aff["account_id"].combine_chunks().dictionary_encode()
     acc = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    names = [f"{s}_{{}}{n}" for s in ("p", "s") for n in range(1, words + 1)]
-    h = [col(x.format("h")) for x in names]
-    ln = [aff[x.format("l")].to_numpy(zero_copy_only=False) for x in names]
-    ph = col("prompt_h")
-    key, ok = frame_keys(acc, ph, col("norm_len"), h, ln, min_prompts, min_chars)
-    del h, ln
+    ph = aff["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)
+    norm_len = aff["norm_len"].to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def side(s: int):
+        t = first.pop("t") if s == 0 else fetch("s")
+        if s == 1 and not (np.array_equal(t["prompt_h"].to_numpy(zero_copy_only=False), ph)
+                           and t["account_id"].combine_chunks().equals(ids.dictionary.take(ids.indices))):
+            raise RuntimeError("template frames: the two sides' sampled prompts do not line up")
+        names = [f"{'ps'[s]}_{{}}{n}" for n in range(1, words + 1)]
+        return ([t[x.format("h")].to_numpy(zero_copy_only=False) for x in names],
+                [t[x.format("l")].to_numpy(zero_copy_only=False) for x in names])
+
+    del aff
+    key, ok = frame_keys(acc, ph, norm_len, side, None, min_prompts, min_chars)
     return pa.table({"fr_account_id": ids.dictionary.take(pa.array(acc[ok])), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
                      "tpl_frame": pa.array(key[ok], pa.int64())})
