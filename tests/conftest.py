@@ -7,8 +7,10 @@ batch 64, 48 tokens: 1.1 s with 1 thread vs 8-22 s with 2 threads under load).
 Spark's driver JVM (the one JVM local mode starts, shared by every Spark test) runs with the C1 JIT
 only and the serial collector: a test's queries are many small plans over a few thousand rows, so the
 optimising C2 compiler and parallel GC threads cost far more CPU than they return (measured on
-``tests/guard/test_guard_spark.py``: 123 s of CPU with the defaults, 66 s with these two flags).
-What Spark computes is the same; a PYSPARK_SUBMIT_ARGS already set is left alone.
+``tests/guard/test_guard_spark.py``: 123 s of CPU with the defaults, 66 s with these two flags), and
+expressions are interpreted rather than compiled to Java source with Janino
+(``spark.sql.codegen.factoryMode=NO_CODEGEN``: the file's wall time 24.1-24.3 s -> 21.5-21.8 s, two
+quiet runs each, 2026-12-05). What Spark computes is the same; a PYSPARK_SUBMIT_ARGS already set is left alone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("PYSPARK_SUBMIT_ARGS", '--driver-java-options "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC" '
-                      '--conf spark.sql.codegen.wholeStage=false --conf spark.sql.adaptive.enabled=false pyspark-shell')
+                      '--conf spark.sql.codegen.wholeStage=false --conf spark.sql.codegen.factoryMode=NO_CODEGEN '
+                      '--conf spark.sql.adaptive.enabled=false pyspark-shell')
 
 try:  # torch is part of the `models` extra; the core tests do not need it
     import torch
@@ -62,7 +65,7 @@ def smollm2():
     return load_backend("smollm2")
 
 
-#: The slowest test files, longest first (per-file totals of ``--durations=0`` under ``make test``, 2026-12-04 21:00 UTC),
+#: The slowest test files, longest first (per-file totals of ``--durations=0`` under ``make test`` on a fresh clone, quiet, 2026-12-05 01:11 UTC),
 #: run first. ``make test`` runs two pytest-xdist workers that take whole files (``--dist loadfile``: a file's
 #: module-scoped servers and ledgers stay in one process); starting the long files first keeps one worker from being left
 #: with a long file at the end (longest-first list scheduling). ``make test`` passes ``--no-loadscope-reorder``: without
@@ -70,14 +73,17 @@ def smollm2():
 #: Every Spark scan is in ``test_guard_spark.py`` (one scan serves every parity check), so one worker starts the JVM.
 #: The order inside a file is kept.
 SLOW_FIRST = (
-    "guard/test_guard_spark.py", "gateway/test_gateway_watermark.py", "cli/test_cli_mark.py", "report/test_case_e2e.py",
-    "gateway/test_gateway_hostile.py", "ledger/test_ledger_interrupt.py", "gateway/test_gateway_campaign.py",
-    "gateway/test_gateway_scaleout.py", "trace/test_trace_provenance_stats.py", "gateway/test_gateway_openai.py",
-    "gateway/test_gateway_accounts.py", "guard/test_guard_heldout_negatives.py", "cli/test_cli_distill_trace.py",
-    "cli/test_cli_fuzz.py", "trace/test_trace_provenance.py", "report/test_bundle_tamper.py", "guard/test_guard_scan.py",
-    "guard/test_guard_accepted_forms.py", "guard/test_guard_rules.py", "guard/test_guard_stream_event.py",
-    "ledger/test_ledger_adversary.py", "models/test_models_smollm2.py", "guard/test_guard_signals.py",
-    "guard_sim/test_guard_sim_simulate.py", "guard/test_guard_sample.py", "guard/test_guard_stream_live.py",
+    "guard/test_guard_spark.py", "gateway/test_gateway_watermark.py", "cli/test_cli_mark.py",
+    "report/test_case_e2e.py", "gateway/test_gateway_campaign.py", "gateway/test_gateway_hostile.py",
+    "trace/test_trace_provenance_stats.py", "guard_sim/test_guard_sim_simulate.py",
+    "guard/test_guard_heldout_negatives.py", "ledger/test_ledger_interrupt.py", "guard/test_guard_scan.py",
+    "guard/test_guard_communities.py", "gateway/test_gateway_scaleout.py", "cli/test_cli_distill_trace.py",
+    "trace/test_trace_provenance.py", "ledger/test_ledger_crash.py", "report/test_bundle_tamper.py",
+    "gateway/test_gateway_accounts.py", "guard/test_guard_key_groups.py", "trace/test_trace_provenance_power.py",
+    "guard/test_guard_rules.py", "gateway/test_gateway_openai.py", "trace/test_trace_radioactivity.py",
+    "guard/test_guard_signals.py", "guard_sim/test_guard_sim_killed.py", "guard/test_guard_accepted_forms.py",
+    "guard/test_guard_stream_live.py", "cli/test_cli_fuzz.py", "models/test_models_smollm2.py",
+    "guard/test_guard_stream_event.py",
 )
 
 

@@ -123,8 +123,7 @@ def provenance_cmd(
 ) -> None:
     """Black-box provenance: was SUSPECT derived from one of the candidates (fine-tuned, quantized, pruned, or distilled from its answers)?"""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
-    from stillwatch.trace.provenance_query import read_candidates
-    from stillwatch.trace.provenance_query import AnswerCache, LocalModel, open_model
+    from stillwatch.trace.provenance_query import AnswerCache, LocalModel, open_model, read_candidates
 
     cand_specs, ref_specs = read_candidates(candidates)
     if cache is None and not no_cache:

@@ -207,19 +207,17 @@ def beyond_core(labels: np.ndarray, x: np.ndarray, core: np.ndarray, cand: np.nd
     np.maximum.at(hi, lab[core], x[core])
     k = np.bincount(lab[core], minlength=a).astype(np.float64)
     m = np.bincount(lab[cand], minlength=a).astype(np.float64)
-    out = np.zeros(a, bool)
-    for side in (cand & (x > hi[lab]),):
-        t = np.bincount(lab[side], minlength=a).astype(np.float64)
-        heads = np.flatnonzero((t > 0) & (k > 0))
-        if not len(heads):
-            continue
-        kk, mm, tt = k[heads], m[heads], t[heads]
-        # C(m, t) / C(k + m, t) = [m! / (m - t)!] / [(k + m)! / (k + m - t)!]
-        ln_p = gammaln(mm + 1) - gammaln(mm - tt + 1) - gammaln(kk + mm + 1) + gammaln(kk + mm - tt + 1)
-        sig = np.zeros(a, bool)
-        sig[heads] = ln_p <= np.log(alpha / 2.0)
-        out |= side & sig[lab]
-    return out
+    above = cand & (x > hi[lab])
+    t = np.bincount(lab[above], minlength=a).astype(np.float64)
+    heads = np.flatnonzero((t > 0) & (k > 0))
+    if not len(heads):
+        return np.zeros(a, bool)
+    kk, mm, tt = k[heads], m[heads], t[heads]
+    # C(m, t) / C(k + m, t) = [m! / (m - t)!] / [(k + m)! / (k + m - t)!]
+    ln_p = gammaln(mm + 1) - gammaln(mm - tt + 1) - gammaln(kk + mm + 1) + gammaln(kk + mm - tt + 1)
+    sig = np.zeros(a, bool)
+    sig[heads] = ln_p <= np.log(alpha / 2.0)
+    return above & sig[lab]
 
 
 def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.ndarray) -> np.ndarray:
