@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _fixtures_frames import pool_rows, public_phrase_rows, slot_operator_rows  # noqa: E402
 from _fixtures_pipeline import make_log  # noqa: E402
 
-from stillwatch.guard.features.frames import FRAME_WORDS, affix_columns, affix_py, frame_keys  # noqa: E402
+from stillwatch.guard.features.frames import FRAME_WORDS, affix_py, affix_table, frame_keys  # noqa: E402
 from stillwatch.guard.score.config import DetectConfig  # noqa: E402
 from stillwatch.guard.score.links import key_link_stats  # noqa: E402
 
@@ -37,6 +37,8 @@ PROMPTS = [
     "one two",
     "x  y",  # a double space: an empty word, no affix across it in Python or by the regex
     "answer the following question: why is the sky blue?",
+    " a leading space and a trailing one ",  # an empty first and last word: no affix on either side
+    "über straße 7 ende",  # characters, not bytes
 ]
 
 
@@ -54,22 +56,24 @@ def test_affixes_known_answers():
 
 
 def test_affixes_in_python_match_duckdb():
-    """Lengths equal, and hashes equal where Python's are (the engine's hash values are its own)."""
+    """Lengths equal, and hashes there (not null) where Python's are (the engine's hash values are its own)."""
     import ibis
 
     t = ibis.memtable({"norm": PROMPTS})
-    got = ibis.duckdb.connect().execute(t.select(**affix_columns(t.norm, "duckdb")))
-    for i, p in enumerate(PROMPTS):
+    got = ibis.duckdb.connect().to_pyarrow(affix_table(t, "duckdb", ("norm",))).to_pylist()
+    got = sorted(got, key=lambda r: PROMPTS.index(r["norm"]))
+    assert len(got) == len(PROMPTS)
+    for row, p in zip(got, PROMPTS):
         hs, ls, _ = affix_py(p, _h)
         for j, side in enumerate(["p"] * FRAME_WORDS + ["s"] * FRAME_WORDS):
             n = j % FRAME_WORDS + 1
-            assert int(got[f"{side}_l{n}"][i]) == ls[j], (p, side, n)
-            assert (int(got[f"{side}_h{n}"][i]) == 0) == (hs[j] == 0), (p, side, n)
-    # the same affix text gives the same engine hash across prompts and sides
+            assert row[f"{side}_l{n}"] == ls[j], (p, side, n)
+            assert (row[f"{side}_h{n}"] is None) == (hs[j] == 0), (p, side, n)
+    # the same affix text gives the same engine hash across prompts
     dup = ibis.memtable({"norm": ["a b c d", "a b x d", "z b c d"]})
-    g = ibis.duckdb.connect().execute(dup.select(**affix_columns(dup.norm, "duckdb")))
-    assert g["p_h1"][0] == g["p_h1"][1] != g["p_h1"][2]  # "a", "a", "z"
-    assert g["s_h2"][0] == g["s_h2"][2] != g["s_h2"][1]  # "c d", "x d", "c d"
+    g = sorted(ibis.duckdb.connect().to_pyarrow(affix_table(dup, "duckdb", ("norm",))).to_pylist(), key=lambda r: r["norm"])
+    assert g[0]["p_h1"] == g[1]["p_h1"] != g[2]["p_h1"]  # "a", "a", "z"
+    assert g[0]["s_h2"] == g[2]["s_h2"] != g[1]["s_h2"]  # "c d", "x d", "c d"
 
 
 def _rows(per_account: list[list[str]]):

@@ -288,13 +288,13 @@ def test_affixes_same_on_spark_as_in_python():
     import hashlib
 
     from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
-    from stillwatch.guard.features.frames import FRAME_WORDS, affix_columns, affix_py
+    from stillwatch.guard.features.frames import FRAME_WORDS, affix_py, affix_table
 
     prompts = ["q: what does the parser return for an empty list? a: let's think step by step.",
                "explain recursion", "x  y", "a b c d", "a b x d", "z b c d", "über straße 7 ende"]
     eng = _SparkEngine(ScanConfig())
     t = eng.put("aff", pa.table({"norm": prompts}))
-    got = t.select(**affix_columns(t.norm, "spark")).to_pyarrow().to_pylist()
+    got = sorted(affix_table(t, "spark", ("norm",)).to_pyarrow().to_pylist(), key=lambda r: prompts.index(r["norm"]))
 
     def h(s):
         return int.from_bytes(hashlib.md5(s.encode()).digest()[:8], "little")
@@ -304,6 +304,6 @@ def test_affixes_same_on_spark_as_in_python():
         for j in range(2 * FRAME_WORDS):
             side, n = ("p" if j < FRAME_WORDS else "s"), j % FRAME_WORDS + 1
             assert row[f"{side}_l{n}"] == ls[j], (p, side, n)
-            assert (row[f"{side}_h{n}"] == 0) == (hs[j] == 0), (p, side, n)
+            assert (row[f"{side}_h{n}"] is None) == (hs[j] == 0), (p, side, n)
     assert got[3]["p_h1"] == got[4]["p_h1"] != got[5]["p_h1"]
     assert got[3]["s_h2"] == got[5]["s_h2"] != got[4]["s_h2"]

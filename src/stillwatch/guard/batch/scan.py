@@ -69,7 +69,7 @@ from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
-from stillwatch.guard.features.frames import frame_table, sample_affixes
+from stillwatch.guard.features.frames import frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.timing import MINUTE_US
 
@@ -266,6 +266,11 @@ class _DuckEngine:
         self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(expr, dialect='duckdb')}")
         return self.ib.table(name)
 
+    def drop(self, *tables) -> None:
+        """Free materialised tables no longer needed."""
+        for t in tables:
+            self.raw.execute(f"DROP TABLE IF EXISTS {t.get_name()}")
+
     def close(self) -> None:
         self.raw.close()
         self._tmp.cleanup()
@@ -328,6 +333,11 @@ class _SparkEngine:
         view = f"{name}_{self._n}"
         self.spark.sql(ibis.to_sql(expr, dialect="pyspark")).cache().createOrReplaceTempView(view)
         return self.ib.table(view)
+
+    def drop(self, *tables) -> None:
+        """Free materialised views no longer needed (a dropped view's cache goes with it)."""
+        for t in tables:
+            self.spark.catalog.dropTempView(t.get_name())
 
     def close(self) -> None:
         pass  # the session is shared and reused (starting Spark costs seconds)
@@ -420,10 +430,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
-    # template frames (features/frames.py): affixes hashed on the engine, frames found in numpy
-    frt = eng.put("sw_frames", frame_table(
-        lambda side: sample_affixes(stext, eng.name, fc.min_template_len, side).to_pyarrow(),
-        fc.min_prompts, fc.min_frame_chars))
+    # template frames (features/frames.py): found on the engine, one key per prompt stored
+    frt = frame_table(eng, stext, fc.min_template_len, fc.min_prompts, fc.min_frame_chars)
     j = j.left_join(frt, (j.account_id == frt.fr_account_id) & (j.prompt_h == frt.fr_prompt_h)).drop(
         "fr_account_id", "fr_prompt_h")
     _timed(say, "template frames", t0)

@@ -25,10 +25,13 @@ carries a few percent of their traffic) — not here. A frame does not mark a ro
 (``shared``) and is not an item of the pair tests (:mod:`~stillwatch.guard.score.nullmodel`): it is a
 coarser reading of the prefix / suffix items those already count.
 
-The affixes are hashed on the engine (:func:`affix_columns`; in Python for the streaming scorer,
-:func:`affix_py`) and the frames derived from hashes, lengths and counts alone (:func:`frame_keys`,
-numpy), so DuckDB, Spark and the streaming scorer find the same frames on the same rows (the key
-values differ with each one's hash).
+The batch finds frames on the engine (:func:`frame_table`: affixes hashed without regular
+expressions, :func:`affix_table`; frame affixes counted with GROUP BY and picked with joins,
+:func:`frame_side`; one key per prompt, :func:`frame_rows`), so only the frame table is stored and
+nothing comes back to Python. The streaming scorer hashes its sampled rows' affixes in Python
+(:func:`affix_py`) and derives their frames in numpy (:func:`frame_keys`). All three — DuckDB, Spark,
+the streaming scorer — find the same frames on the same rows (the key values differ with each one's
+hash; tests/guard/test_guard_frames_engine.py checks both against a naive reference).
 """
 
 from __future__ import annotations
@@ -44,34 +47,52 @@ FRAME_WORDS = 8
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _affix_re(n: int, side: str) -> str:
-    body = "([^ ]+( [^ ]+){%d})" % (n - 1)
-    return "^" + body if side == "p" else body + "$"
+def affix_table(t: ibis.Table, engine: str, keep: tuple[str, ...] = (), words: int = FRAME_WORDS,
+                sides: str = "ps") -> ibis.Table:
+    """Per row of ``t`` (a ``norm`` column: the normalised prompt): ``p_h{n}``/``p_l{n}`` (hash and
+    length of its first ``n`` words) and ``s_h{n}``/``s_l{n}`` (its last ``n``), ``n = 1 .. words``,
+    with the columns ``keep``; length 0 and hash null when the prompt has fewer than ``n`` words, one
+    of them is empty (two spaces in a row, a space at an end) or the affix is the whole prompt.
 
-
-def affix_columns(norm: ibis.StringValue, engine: str, words: int = FRAME_WORDS) -> dict[str, ibis.Value]:
-    """Per normalised prompt: ``p_h{n}``/``p_l{n}`` (hash and length of its first ``n`` words) and
-    ``s_h{n}``/``s_l{n}`` (its last ``n``), ``n = 1 .. words``; length 0 when the prompt has fewer
-    than ``n`` words or the affix is the whole prompt."""
-    from stillwatch.guard.features.tables import hash64
+    No regular expression: the prompt is split at spaces once from each end (the end's words read
+    from the reversed text, whose words have the same lengths), an affix's length is its words'
+    lengths plus the spaces between them, and its text the prompt's first or last that many
+    characters. Each step is its own projection, so the split runs once per row. ``sides``: "p"
+    (starts), "s" (ends) or both."""
+    from stillwatch.guard.features.tables import hash63
 
     zero = ibis.literal(0, dt.int64)
+    carry = [c for c in keep if c != "norm"] + ["norm"]
+    t = t.select(*carry, **{side + "w": (t.norm if side == "p" else t.norm.reverse()).split(" ") for side in sides})
+    # the first `words` word lengths from each end (element n - 1 only where it exists: Spark's
+    # element_at fails beyond the end); 0 for a missing or empty word
+    t = t.select(*carry, total=t.norm.length().cast("int64"), **{
+        f"{side}_w{n}": ibis.ifelse(t[side + "w"].length() >= n, t[side + "w"][n - 1].length(), zero).cast("int64")
+        for side in sides for n in range(1, words + 1)})
+    for n in range(1, words + 1):  # one projection per length: each a sum of the previous column
+        t = t.mutate(**{f"{side}_c{n}": (t[f"{side}_c{n - 1}"] if n > 1 else ibis.literal(-1, dt.int64))
+                        + t[f"{side}_w{n}"] + 1 for side in sides},
+                     **{f"{side}_ok{n}": (t[f"{side}_ok{n - 1}"] if n > 1 else ibis.literal(True)) & (t[f"{side}_w{n}"] > 0)
+                        for side in sides})
+    lens = {f"{side}_l{n}": ibis.ifelse(t[f"{side}_ok{n}"] & (t[f"{side}_c{n}"] < t.total), t[f"{side}_c{n}"], zero)
+            for side in sides for n in range(1, words + 1)}
+    t = t.select(*carry, **lens)
+    # every affix hashed unconditionally (the empty text where there is none: cheap), then dropped
+    # where its length is 0 — a hash inside a condition would be evaluated apart from the projection
+    t = t.select(*keep, *lens, **{f"{side}_x{n}": hash63(t.norm.substr(0, t[f"{side}_l{n}"]) if side == "p" else
+                                                         t.norm.right(t[f"{side}_l{n}"]), engine)
+                                  for side in sides for n in range(1, words + 1)})
     cols: dict[str, ibis.Value] = {}
-    # the first and last `words` words once (a regex over the whole prompt), then each n-word affix
-    # from those short strings: the same affixes, without 2 x `words` scans of a long prompt
-    ends = {"p": norm.re_extract("^([^ ]+( [^ ]+){0,%d})" % (words - 1), 1),
-            "s": norm.re_extract("([^ ]+( [^ ]+){0,%d})$" % (words - 1), 1)}
-    for side in ("p", "s"):
+    for side in sides:
         for n in range(1, words + 1):
-            a = ends[side].re_extract(_affix_re(n, side), 1)
-            ok = a.notnull() & (a.length() > 0) & (a.length() < norm.length())
-            cols[f"{side}_h{n}"] = ibis.ifelse(ok, hash64(a, engine), zero)
-            cols[f"{side}_l{n}"] = ibis.ifelse(ok, a.length(), zero).cast("int32")
-    return cols
+            ln = t[f"{side}_l{n}"]
+            cols[f"{side}_h{n}"] = ibis.ifelse(ln > 0, t[f"{side}_x{n}"], ibis.null(dt.int64))
+            cols[f"{side}_l{n}"] = ln.cast("int32")
+    return t.select(*keep, **cols)
 
 
 def affix_py(norm: str, hash_fn, words: int = FRAME_WORDS) -> tuple[tuple[int, ...], tuple[int, ...], int]:
-    """:func:`affix_columns` in Python (the streaming scorer): ``(hashes, lengths, len(norm))``,
+    """:func:`affix_table` in Python (the streaming scorer): ``(hashes, lengths, len(norm))``,
     prefixes ``n = 1 .. words`` then suffixes, ``hash_fn`` the scorer's string hash."""
     w = norm.split(" ")
     hs, ls = [], []
@@ -91,9 +112,8 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
 
     ``acc``, ``ph``: account index and prompt hash per row; ``norm_len``: the normalised prompt's
     length; ``h``, ``ln``: the 2 ``FRAME_WORDS`` columns (one array per affix, rows along it) of affix
-    hashes and lengths in :func:`affix_py`'s order (length 0: no affix) — or ``h`` a function of the
-    side (0: start, 1: end) returning that side's ``FRAME_WORDS`` hash and length columns, and ``ln``
-    None (the batch reads one side at a time: half the memory).
+    hashes and lengths in :func:`affix_py`'s order (length 0: no affix). The streaming scorer's
+    derivation; the batch's is :func:`frame_table`, on the engine.
 
     An account's *wrapper* on one side is its longest affix there on ``>= wrapper_share`` of its
     distinct prompts (and on ``>= min_prompts`` of them): a constant it puts on nearly every request
@@ -104,12 +124,7 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     r = len(acc)
     if r == 0:
         return np.zeros(0, np.int64), np.zeros(0, bool)
-    if not callable(h):
-        words_ = len(h) // 2
-        h_all, ln_all = h, ln
-
-        def h(side: int):
-            return h_all[side * words_:(side + 1) * words_], ln_all[side * words_:(side + 1) * words_]
+    words_ = len(h) // 2
     # distinct (account, prompt) rows name frame affixes
     first = np.zeros(r, bool)
     first[np.unique(_pair(acc, ph), return_index=True)[1]] = True
@@ -119,7 +134,7 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
     for s in range(2):
         best_h, best_l = np.zeros(r, np.int64), np.zeros(r, np.int64)
         w_h, w_l = np.zeros(n_acc, np.int64), np.zeros(n_acc, np.int64)
-        hs, ls = h(s)
+        hs, ls = h[s * words_:(s + 1) * words_], ln[s * words_:(s + 1) * words_]
         for n in range(1, len(hs) + 1):  # longer affixes override shorter ones
             hc, lc = np.asarray(hs[n - 1], np.int64), np.asarray(ls[n - 1], np.int64)
             has = lc > 0
@@ -167,44 +182,96 @@ def _pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def sample_affixes(stext: ibis.Table, engine: str, min_len: int, side: str, words: int = FRAME_WORDS) -> ibis.Table:
-    """The distinct sampled prompts long enough to carry a template (``stext``:
+    """The distinct sampled prompts of each account long enough to carry a template (``stext``:
     :func:`~stillwatch.guard.features.tables.sample_text`, materialised) with one side's affix columns
-    (``side`` "p" or "s", :func:`affix_columns`): ``account_id, prompt_h, norm_len`` and those, ordered by
-    ``account_id, prompt_h`` (so the two sides' rows line up)."""
+    (``side`` "p" or "s", :func:`affix_table`): ``account_id, prompt_h, norm_len`` and those.
+    Materialise it: the affixes are computed once, and :func:`frame_side` reads it many times."""
     from stillwatch.guard.features.tables import hash64
 
-    t = stext.filter(stext.norm.length() >= min_len)
-    cols = {k: v for k, v in affix_columns(t.norm, engine, words).items() if k.startswith(side + "_")}
-    return t.select("account_id", prompt_h=hash64(t.norm, engine), norm_len=t.norm.length().cast("int64"),
-                    **cols).distinct().order_by(["account_id", "prompt_h"])
+    t = stext.filter(stext.norm.length() >= min_len).select("account_id", "norm").distinct()
+    t = t.mutate(prompt_h=hash64(t.norm, engine, nullable=False), norm_len=t.norm.length().cast("int64"))
+    return affix_table(t, engine, ("account_id", "prompt_h", "norm_len"), words, side)
 
 
-def frame_table(fetch, min_prompts: int, min_chars: int, words: int = FRAME_WORDS):
-    """``(fr_account_id, fr_prompt_h, tpl_frame)`` for every sampled prompt that carries a frame;
-    ``fetch(side)``: :func:`sample_affixes` of that side as a pyarrow table (one side in memory at a time)."""
-    import pyarrow as pa
+def frame_side(aff: ibis.Table, side: str, min_prompts: int, materialise, words: int = FRAME_WORDS,
+               wrapper_share: float = 0.9) -> ibis.Table:
+    """One side of :func:`frame_keys` on the engine, for every prompt of ``aff`` (:func:`sample_affixes`
+    of that side, materialised) that has a frame affix or its account's wrapper there: ``account_id,
+    prompt_h, norm_len, bh, bl`` (its longest frame affix: hash and length, 0 for none), ``car``
+    (it carries its account's wrapper ``wh, wl``). ``materialise(name, expr)`` stores a table on the engine.
 
-    first = {"t": fetch("p")}
-    aff = first["t"]
-    if aff.num_rows == 0:
-        return pa.table({"fr_account_id": pa.array([], pa.string()), "fr_prompt_h": pa.array([], pa.int64()),
-                         "tpl_frame": pa.array([], pa.int64())})
-    # accounts as dictionary indices, affix columns as Arrow's own buffers (no copy of the table)
-    ids = aff["account_id"].combine_chunks().dictionary_encode()
-    acc = ids.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    ph = aff["prompt_h"].to_numpy(zero_copy_only=False).astype(np.int64)
-    norm_len = aff["norm_len"].to_numpy(zero_copy_only=False).astype(np.int64)
+    * (account, n, affix) is counted with GROUP BY (``aff`` holds each (account, prompt) once) one
+      length at a time, each over the prompts whose one-word-shorter affix passed already (an affix
+      on ``c`` prompts extends one on at least ``c``: the long, nearly all unique affixes are never
+      counted), and kept on ``>= min_prompts`` prompts: the frame affixes of that length, and an
+      account's longest one on ``>= wrapper_share`` of its distinct prompts its wrapper;
+    * each prompt's longest frame affix (a join per length on the frame affixes, the largest n found)
+      and whether it carries its account's wrapper (hash and length)."""
+    parts, prev = [], None
+    for n in range(1, words + 1):
+        t = aff.filter(aff[f"{side}_l{n}"] > 0)
+        if prev is not None:
+            t = t.semi_join(prev, [t.account_id == prev.pa, t[f"{side}_h{n - 1}"] == prev.ph])
+        g = t.group_by([t.account_id, t[f"{side}_h{n}"].name("h")]).aggregate(c=t.count(), l=t[f"{side}_l{n}"].max())
+        prev = materialise(f"sw_fr_{side}{n}", g.filter(g.c >= min_prompts).select(
+            pa=g.account_id, ph=g.h, c=g.c, l=g.l.cast("int64")))
+        parts.append(prev.select(n=ibis.literal(n, dt.int32), account_id=prev.pa, h=prev.ph, c=prev.c, l=prev.l))
+    cnt = ibis.union(*parts, distinct=False)
+    dist = aff.group_by("account_id").aggregate(d=aff.count())
+    w = cnt.join(dist, "account_id")
+    w = w.filter(w.c.cast("float64") >= wrapper_share * w.d.cast("float64"))
+    wrap = w.group_by("account_id").aggregate(wh=w.h.argmax(w.n), wl=w.l.argmax(w.n)).rename(wa="account_id")
+    r = aff.left_join(wrap, aff.account_id == wrap.wa).drop("wa")
+    for n in range(1, words + 1):  # the frame affixes of each length
+        nm = parts[n - 1].select(**{f"k{n}": parts[n - 1].h}).distinct()
+        r = r.left_join(nm, r[f"{side}_h{n}"] == nm[f"k{n}"])
+    zero = ibis.literal(0, dt.int64)
+    bh, bl, car = zero, zero, ibis.literal(False)
+    for n in range(1, words + 1):  # longer affixes override shorter ones
+        hit = r[f"k{n}"].notnull()
+        bh = ibis.ifelse(hit, r[f"{side}_h{n}"], bh)
+        bl = ibis.ifelse(hit, r[f"{side}_l{n}"].cast("int64"), bl)
+        car = car | ((r[f"{side}_h{n}"] == r.wh) & (r[f"{side}_l{n}"] == r.wl)).fill_null(False)
+    r = r.select("account_id", "prompt_h", "norm_len", bh=bh, bl=bl, car=car, wh=r.wh, wl=r.wl.cast("int64"))
+    return r.filter((r.bl > 0) | r.car)
 
-    def side(s: int):
-        t = first.pop("t") if s == 0 else fetch("s")
-        if s == 1 and not (np.array_equal(t["prompt_h"].to_numpy(zero_copy_only=False), ph)
-                           and t["account_id"].combine_chunks().equals(ids.dictionary.take(ids.indices))):
-            raise RuntimeError("template frames: the two sides' sampled prompts do not line up")
-        names = [f"{'ps'[s]}_{{}}{n}" for n in range(1, words + 1)]
-        return ([t[x.format("h")].to_numpy(zero_copy_only=False) for x in names],
-                [t[x.format("l")].to_numpy(zero_copy_only=False) for x in names])
 
-    del aff
-    key, ok = frame_keys(acc, ph, norm_len, side, None, min_prompts, min_chars)
-    return pa.table({"fr_account_id": ids.dictionary.take(pa.array(acc[ok])), "fr_prompt_h": pa.array(ph[ok], pa.int64()),
-                     "tpl_frame": pa.array(key[ok], pa.int64())})
+def frame_rows(sides: list[ibis.Table], engine: str, min_chars: int) -> ibis.Table:
+    """:func:`frame_keys` on the engine: ``(fr_account_id, fr_prompt_h, tpl_frame)`` for every sampled
+    prompt that carries a frame, from the two sides' :func:`frame_side` (materialised). A prompt that
+    carries its account's wrapper on either side takes the wrapper(s) as its frame; the key is the
+    engine's hash of the two sides' affix hashes (other values than :func:`frame_keys`', the same frames)."""
+    from stillwatch.guard.features.tables import hash64
+
+    p, s = (t.rename(**{f"{c}{i}": c for c in t.columns}) for i, t in enumerate(sides))
+    r = p.outer_join(s, (p.account_id0 == s.account_id1) & (p.prompt_h0 == s.prompt_h1))
+    zero = ibis.literal(0, dt.int64)
+    car = [r[f"car{i}"].fill_null(False) for i in range(2)]
+    wrapped = car[0] | car[1]
+    fh = [ibis.ifelse(wrapped, ibis.ifelse(car[i], r[f"wh{i}"], zero), r[f"bh{i}"].fill_null(0)) for i in range(2)]
+    fl = [ibis.ifelse(wrapped, ibis.ifelse(car[i], r[f"wl{i}"], zero), r[f"bl{i}"].fill_null(0)) for i in range(2)]
+    r = r.select(account_id=r.account_id0.fill_null(r.account_id1), prompt_h=r.prompt_h0.fill_null(r.prompt_h1),
+                 norm_len=r.norm_len0.fill_null(r.norm_len1), h0=fh[0], h1=fh[1], tot=fl[0] + fl[1])
+    r = r.filter((r.tot >= min_chars) & (r.tot < r.norm_len))
+    key = hash64(r.h0.cast("string").concat(":", r.h1.cast("string")), engine, nullable=False)
+    return r.select(fr_account_id=r.account_id, fr_prompt_h=r.prompt_h, tpl_frame=key)
+
+
+def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int) -> ibis.Table:
+    """``(fr_account_id, fr_prompt_h, tpl_frame)`` of every sampled prompt that carries a frame, found on
+    the engine ``eng`` (``name``, ``materialise(name, expr)``, ``drop(*tables)``: the batch scan's) one
+    side at a time — one side's affixes stored at once, each dropped once used; only the frame table
+    is kept (materialised)."""
+    sides = []
+    for side in "ps":
+        steps = [eng.materialise("sw_affix", sample_affixes(stext, eng.name, min_len, side))]
+
+        def step(name: str, expr, steps=steps):
+            steps.append(eng.materialise(name, expr))
+            return steps[-1]
+
+        sides.append(step(f"sw_frame_{side}", frame_side(steps[0], side, min_prompts, step)))
+        eng.drop(*steps[:-1])
+    frt = eng.materialise("sw_frames", frame_rows(sides, eng.name, min_chars))
+    eng.drop(*sides)
+    return frt
