@@ -206,3 +206,13 @@ def test_merkle_root_of_bundle_matches_naive(bundle):
 
     root = base64.b64decode((src / "ledger/checkpoint.note").read_text().split("\n")[2])
     assert mth(leaves[:cp_size]) == root == merkle.root(leaves[:cp_size])
+
+
+@pytest.mark.parametrize("content", [b'{"prompt": "caf\xe9", "text": "\xff\xfe"}\n', b"x" * 5000, b"", b"case+abc"])
+def test_cli_verify_with_an_unreadable_public_key_file_is_one_line_exit_2(bundle, tmp_path, cli, content):
+    """Found by test_cli_fuzz: a public key file that is not ASCII (here Latin-1 bytes) made `case verify`
+    end in a UnicodeDecodeError traceback; every bad key file is now one line naming the file."""
+    src, _ = bundle
+    bad = tmp_path / "bad.pub"
+    bad.write_bytes(content)
+    cli("case", "verify", src, "--public-key", bad).user_error("bad.pub")

@@ -20,7 +20,8 @@ from scipy import stats
 from stillwatch.core.stats import binomial_interval
 from stillwatch.errors import InputError
 from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
-from stillwatch.trace.provenance_stats import agreement, excess_scores, excess_test, gate_combine, signflip_tail
+from stillwatch.trace.provenance_stats import (agreement, agreement_matrix, excess_scores, excess_test, gate_combine,
+                                               signflip_tail)
 
 VOCAB = np.array([f"w{i:02d}" for i in range(40)])
 
@@ -45,6 +46,20 @@ def _naive_excess(s, panel, usable, drop=False):
                 return int(bool(usable[at, j]) and bool(agreement([x], [p[at]])[0]))
             m[k, j] = a(s[i], i) + a(s[i2], i2) - a(s[i2], i) - a(s[i], i2)
     return m
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 25), st.integers(1, 4), st.sampled_from(["prefix", "exact"]))
+def test_agreement_matrix_is_agreement_one_answer_at_a_time(seed, n, n_models, mode):
+    """The matrix (each answer list normalised once) equals :func:`agreement` of single answers, entry by entry."""
+    rng = np.random.default_rng(seed)
+    words = ["The", "Th", " The", "To", "I", "\ufffd", "T\ufffd", " ", "", "\n", "Sure"]
+    s = list(rng.choice(words, n))
+    panel = [list(rng.choice(words, n)) for _ in range(n_models)]
+    want = np.array([[bool(agreement([s[i]], [p[i]], mode=mode)[0]) for p in panel] for i in range(n)])
+    assert np.array_equal(agreement_matrix(s, panel, mode=mode), want)
+    with pytest.raises(InputError, match="differ in length"):
+        agreement_matrix(s, [*panel, s + ["x"]], mode=mode)
 
 
 @settings(max_examples=60, deadline=None)

@@ -292,4 +292,7 @@ def load_verifier(pub_path: Path) -> Verifier:
         text = raw.decode("ascii")
     except UnicodeDecodeError:
         raise KeyFileError(f"{pub_path} is not a public key file (not ASCII text)") from None
-    return Verifier.from_string(text)
+    try:
+        return Verifier.from_string(text)
+    except KeyFileError as exc:
+        raise KeyFileError(f"public key file {pub_path}: {exc}") from None

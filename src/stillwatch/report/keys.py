@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from stillwatch.errors import KeyFileError
 from stillwatch.ledger import Verifier
-from stillwatch.secretfile import read_secret_text, refuse_if_secret
+from stillwatch.ledger.checkpoint import load_verifier
+from stillwatch.secretfile import read_secret_text
 
 __all__ = ["CaseKey", "load_public_key"]
 
@@ -96,11 +97,7 @@ def load_public_key(source: str | Path) -> Verifier:
     """A verifier key from a file holding ``<name>+<key id>+<base64>`` (or that string itself)."""
     text = str(source)
     if "+" not in text or Path(text).is_file():
-        path = Path(text)
-        if not path.is_file():
-            raise KeyFileError(f"public key file {path} does not exist")
-        refuse_if_secret(path, "a public key")
-        text = path.read_text()
+        return load_verifier(Path(text))  # the ledger's reader: bounded, ASCII only, secrets refused
     return Verifier.from_string(text.strip())
 
 

@@ -486,7 +486,8 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         raise InputError("the panel needs at least 2 models: add another candidate or a reference model")
     if len(set(names)) != len(names):
         raise InputError(f"panel model names must be distinct, got {names}")
-    prompts = cfg.prompts()
+    # the prompts are drawn only when someone is to be asked them (given answers need none)
+    prompts = cfg.prompts() if panel_answers is None or suspect_answers is None else []
     use_habits = cfg.habit_top > 0 and HABIT_MODE in cfg.modes
     if panel_answers is not None:
         panel = {m: [list(a) for a in v] for m, v in _by_mode(panel_answers, cfg.modes, "panel_answers").items()}

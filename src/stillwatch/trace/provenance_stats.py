@@ -54,6 +54,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from stillwatch.core import weighted
 from stillwatch.core.stats import binomial_tail
 from stillwatch.errors import InputError
 
@@ -98,14 +99,39 @@ def agreement(suspect, other, *, mode: str = "prefix") -> np.ndarray:
     :func:`panel_test`. An empty answer (end of sequence) agrees only with an empty answer.
     Requires equal lengths. Returns a bool array [P].
     """
-    if mode not in ("prefix", "exact"):
-        raise InputError(f"agreement mode must be 'prefix' or 'exact', got {mode!r}")
+    _check_mode(mode)
     sa, sb = list(suspect), list(other)
     if len(sa) != len(sb):
         raise InputError(f"answer lists differ in length: {len(sa)} vs {len(sb)}")
-    if mode == "exact":
-        return np.char.strip(np.asarray(sa, dtype=str)) == np.char.strip(np.asarray(sb, dtype=str))
-    return compatible(normalise_answers(sa), normalise_answers(sb))
+    return _agree(_normalised(sa, mode), _normalised(sb, mode), mode)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("prefix", "exact"):
+        raise InputError(f"agreement mode must be 'prefix' or 'exact', got {mode!r}")
+
+
+def _normalised(answers, mode: str) -> np.ndarray:
+    """The form :func:`agreement` compares in ``mode``: stripped (``exact``) or :func:`normalise_answers` (``prefix``).
+    Not idempotent (a normalised blank ``""`` would become :data:`EMPTY_ANSWER`): apply once, to raw answers."""
+    return np.char.strip(np.asarray(list(answers), dtype=str)) if mode == "exact" else normalise_answers(answers)
+
+
+def _agree(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
+    """Agreement of already :func:`_normalised` answers (broadcasting)."""
+    return a == b if mode == "exact" else compatible(a, b)
+
+
+def _panel_matrix(panel: list, n: int, mode: str, *, exact_length: bool = False) -> np.ndarray:
+    """``[n, M]`` the panel's first ``n`` answers, each model's normalised once. Requires every list >= n long
+    (== n with ``exact_length``)."""
+    cols = [list(p) for p in panel]
+    if exact_length and any(len(c) != n for c in cols):
+        raise InputError(f"answer lists differ in length: {n} vs {sorted({len(c) for c in cols} - {n})}")
+    cols = [c[:n] for c in cols]
+    if any(len(c) != n for c in cols):
+        raise InputError(f"answer lists differ in length: {n} vs {sorted({len(c) for c in cols} - {n})}")
+    return np.stack([_normalised(c, mode) for c in cols], axis=1) if cols else np.zeros((n, 0), dtype=str)
 
 
 def first_word(answers) -> np.ndarray:
@@ -137,7 +163,9 @@ def agreement_matrix(suspect, panel: list, *, mode: str = "prefix") -> np.ndarra
     """``[P, M]`` bool matrix: the suspect's agreement with each of the ``M`` panel answer lists."""
     if not panel:
         raise InputError("the panel holds no model")
-    return np.stack([agreement(suspect, p, mode=mode) for p in panel], axis=1)
+    _check_mode(mode)
+    s = list(suspect)
+    return _agree(_normalised(s, mode)[:, None], _panel_matrix(panel, len(s), mode, exact_length=True), mode)  # [P, 1] x [P, M]
 
 
 def mcnemar_one_sided(n10, n01):
@@ -266,12 +294,14 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     n = len(s) // 2 * 2
     if not panel:
         raise InputError("the panel holds no model")
-    cols = [list(p)[:n] for p in panel]
-    use = np.ones((n, len(cols)), bool) if usable is None else np.asarray(usable, dtype=bool)[:n]
-    swapped = [s[i ^ 1] for i in range(n)]  # the partner's answer: 0<->1, 2<->3, ...
-    matched = (agreement_matrix(s[:n], cols, mode=mode) & use).astype(np.int64)  # [n, M]
-    crossed = (agreement_matrix(swapped, cols, mode=mode) & use).astype(np.int64)  # [n, M]
-    m = (matched - crossed).reshape(n // 2, 2, len(cols)).sum(axis=1)  # [K, M]
+    _check_mode(mode)
+    cols = _panel_matrix(panel, n, mode)  # [n, M], each model normalised once for both terms
+    use = np.ones(cols.shape, bool) if usable is None else np.asarray(usable, dtype=bool)[:n]
+    mine = _normalised(s[:n], mode)  # [n]
+    swapped = mine[np.arange(n) ^ 1]  # the partner's answer: 0<->1, 2<->3, ...
+    matched = (_agree(mine[:, None], cols, mode) & use).astype(np.int64)  # [n, M]
+    crossed = (_agree(swapped[:, None], cols, mode) & use).astype(np.int64)  # [n, M]
+    m = (matched - crossed).reshape(n // 2, 2, cols.shape[1]).sum(axis=1)  # [K, M]
     if drop_blank_pairs:
         m[~informative(s[:n]).reshape(n // 2, 2).all(axis=1)] = 0  # a blank on either prompt: the pair is left out
     return m
@@ -301,17 +331,12 @@ def signflip_tail(pos, neg) -> np.ndarray:
         raise InputError("sign-flip counts must be >= 0")
     lead = pos.shape[:-1]
     flat_p, flat_n = pos.reshape(-1, pos.shape[-1]), neg.reshape(-1, neg.shape[-1])
-    out = np.ones(flat_p.shape[0])
-    for i in range(flat_p.shape[0]):  # one exact null law per pair of models (a handful), vectorised over its lattice
-        pmf = np.ones(1)
-        for v, (a, b) in enumerate(zip(flat_p[i], flat_n[i]), start=1):
-            if a + b:
-                lattice = np.zeros(v * (a + b) + 1)
-                lattice[::v] = stats.binom.pmf(np.arange(a + b + 1), a + b, 0.5)
-                pmf = np.convolve(pmf, lattice)
-        observed = int(np.dot(np.arange(1, flat_p.shape[1] + 1), flat_p[i]))
-        out[i] = min(1.0, float(pmf[observed:].sum()))
-    return out.reshape(lead)
+    v = np.arange(1, flat_p.shape[1] + 1)
+    observed = flat_p @ v  # [pairs]
+    total = (flat_p + flat_n).tolist()
+    # one exact null law per pair of models (a handful), each the lattice convolution of core.weighted (kept per law)
+    out = [weighted.coins_sf(int(o), tuple(zip(v.tolist(), t))) for o, t in zip(observed.tolist(), total)]
+    return np.asarray(out, dtype=np.float64).reshape(lead)
 
 
 def excess_test(m: np.ndarray, n_candidates: int, answered: np.ndarray | None = None, *,
