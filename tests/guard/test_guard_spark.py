@@ -307,3 +307,17 @@ def test_affixes_same_on_spark_as_in_python():
             assert (row[f"{side}_h{n}"] is None) == (hs[j] == 0), (p, side, n)
     assert got[3]["p_h1"] == got[4]["p_h1"] != got[5]["p_h1"]
     assert got[3]["s_h2"] == got[5]["s_h2"] != got[4]["s_h2"]
+
+
+def test_frames_on_spark_match_the_reference():
+    """frame_table on Spark (features/frames.py) finds the frames of the naive reference of
+    test_guard_frames_engine.py on its fixture (wrappers, phrases, slot templates, nulls, duplicates):
+    the same prompts, and a shared key exactly where the frame is shared — as DuckDB does there."""
+    _require_spark()
+    from test_guard_frames_engine import _same_partition, engine_frames, fixture_rows, reference_frames
+
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+
+    eng = _SparkEngine(ScanConfig())
+    rows = fixture_rows()
+    _same_partition(engine_frames(eng, rows, eng.put), reference_frames(rows))

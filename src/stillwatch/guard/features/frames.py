@@ -194,29 +194,38 @@ def sample_affixes(stext: ibis.Table, engine: str, min_len: int, side: str, word
 
 
 def frame_side(aff: ibis.Table, side: str, min_prompts: int, materialise, words: int = FRAME_WORDS,
-               wrapper_share: float = 0.9) -> ibis.Table:
+               wrapper_share: float = 0.9, prune: bool = True) -> ibis.Table:
     """One side of :func:`frame_keys` on the engine, for every prompt of ``aff`` (:func:`sample_affixes`
     of that side, materialised) that has a frame affix or its account's wrapper there: ``account_id,
     prompt_h, norm_len, bh, bl`` (its longest frame affix: hash and length, 0 for none), ``car``
     (it carries its account's wrapper ``wh, wl``). ``materialise(name, expr)`` stores a table on the engine.
 
-    * (account, n, affix) is counted with GROUP BY (``aff`` holds each (account, prompt) once) one
-      length at a time, each over the prompts whose one-word-shorter affix passed already (an affix
-      on ``c`` prompts extends one on at least ``c``: the long, nearly all unique affixes are never
-      counted), and kept on ``>= min_prompts`` prompts: the frame affixes of that length, and an
+    * (account, n, affix) is counted with GROUP BY (``aff`` holds each (account, prompt) once) and
+      kept on ``>= min_prompts`` prompts — with ``prune`` one length at a time, each over the prompts
+      whose one-word-shorter affix passed already (an affix on ``c`` prompts extends one on at least
+      ``c``: the long, nearly all unique affixes are never counted; a job per length, so Spark, where
+      each job costs seconds of planning, counts every length in one): the frame affixes of that length, and an
       account's longest one on ``>= wrapper_share`` of its distinct prompts its wrapper;
     * each prompt's longest frame affix (a join per length on the frame affixes, the largest n found)
       and whether it carries its account's wrapper (hash and length)."""
-    parts, prev = [], None
-    for n in range(1, words + 1):
-        t = aff.filter(aff[f"{side}_l{n}"] > 0)
-        if prev is not None:
-            t = t.semi_join(prev, [t.account_id == prev.pa, t[f"{side}_h{n - 1}"] == prev.ph])
-        g = t.group_by([t.account_id, t[f"{side}_h{n}"].name("h")]).aggregate(c=t.count(), l=t[f"{side}_l{n}"].max())
-        prev = materialise(f"sw_fr_{side}{n}", g.filter(g.c >= min_prompts).select(
-            pa=g.account_id, ph=g.h, c=g.c, l=g.l.cast("int64")))
-        parts.append(prev.select(n=ibis.literal(n, dt.int32), account_id=prev.pa, h=prev.ph, c=prev.c, l=prev.l))
-    cnt = ibis.union(*parts, distinct=False)
+    if prune:
+        parts, prev = [], None
+        for n in range(1, words + 1):
+            t = aff.filter(aff[f"{side}_l{n}"] > 0)
+            if prev is not None:
+                t = t.semi_join(prev, [t.account_id == prev.account_id, t[f"{side}_h{n - 1}"] == prev.h])
+            g = t.group_by([t.account_id, t[f"{side}_h{n}"].name("h")]).aggregate(
+                c=t.count(), l=t[f"{side}_l{n}"].max().cast("int64"))
+            prev = materialise(f"sw_fr_{side}{n}", g.filter(g.c >= min_prompts))
+            parts.append(prev.mutate(n=ibis.literal(n, dt.int32)))
+        cnt = ibis.union(*parts, distinct=False)
+    else:  # one GROUP BY over every length at once
+        long = ibis.union(*[aff.select("account_id", n=ibis.literal(n, dt.int32), h=aff[f"{side}_h{n}"],
+                                       l=aff[f"{side}_l{n}"].cast("int64")) for n in range(1, words + 1)],
+                          distinct=False).filter(ibis._.l > 0)
+        g = long.group_by(["n", "account_id", "h"]).aggregate(c=long.count(), l=long.l.max())
+        cnt = materialise(f"sw_fr_{side}", g.filter(g.c >= min_prompts))
+        parts = [cnt.filter(cnt.n == n) for n in range(1, words + 1)]
     dist = aff.group_by("account_id").aggregate(d=aff.count())
     w = cnt.join(dist, "account_id")
     w = w.filter(w.c.cast("float64") >= wrapper_share * w.d.cast("float64"))
@@ -270,8 +279,11 @@ def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_char
             steps.append(eng.materialise(name, expr))
             return steps[-1]
 
-        sides.append(step(f"sw_frame_{side}", frame_side(steps[0], side, min_prompts, step)))
+        sides.append(step(f"sw_frame_{side}", frame_side(steps[0], side, min_prompts, step,
+                                                         prune=eng.name != "spark")))
+        sides[-1].count().execute()  # computed before its inputs go (Spark materialises lazily)
         eng.drop(*steps[:-1])
     frt = eng.materialise("sw_frames", frame_rows(sides, eng.name, min_chars))
+    frt.count().execute()
     eng.drop(*sides)
     return frt
