@@ -47,7 +47,10 @@ def fixture_rows() -> list[tuple[str, str | None]]:
     rows += [(f"how{k}", f"how do i {_slot(500 + 7 * k + j)} now") for k in range(2) for j in range(5)]
     bench = "the following is a multiple choice question about high school physics and the answer"
     rows += [(f"bench{k}", f"{bench} {_slot(600 + 5 * k + j)}") for k in range(2) for j in range(4)]
+    rows += [("bench_other", f"the following is a multiple choice question on chemistry: {_slot(650)}")]
     rows += [("dup", f"one prompt sent again and again about {_slot(700)}")] * 5
+    rows += [("pair", f"please kindly rewrite this paragraph for me: {_slot(750 + j)}") for j in range(2)]
+    rows += [("pair", f"something else entirely about {_slot(760 + j)}") for j in range(2)]
     rows += [("nulls", None), ("nulls", None), ("nulls", "too short to carry a template"),
              ("nulls", f"q: {_slot(800)}? a: let's think step by step.")]
     rows += [("spaces", f"q:  {_slot(900 + j)}? a: let's think step by step.") for j in range(3)]
@@ -126,10 +129,14 @@ def test_reference_known_answers():
     assert {ref[("app", p)] for a, p in ref if a == "app"} == {wrap}
     assert ref[("app_user", f"system: you are shop 7; keep it short. user: {_slot(300)}")] == (
         "system: you are shop 7; keep it short.", "")
-    assert not any(a in ("dup", "how0", "how1") for a, _ in ref)  # duplicates name nothing; "how do i" is short
+    # duplicates name nothing, nor does an opening on two prompts; "how do i" is short
+    assert not any(a in ("dup", "pair", "how0", "how1") for a, _ in ref)
     bench = ref[("bench0", f"the following is a multiple choice question about high school physics and the answer "
                            f"{_slot(600)}")]
     assert bench == ("the following is a multiple choice question about", "")  # 8 words at most
+    # the 7 words it shares with them are named too (a shorter frame, another key)
+    assert ref[("bench_other", f"the following is a multiple choice question on chemistry: {_slot(650)}")] == (
+        "the following is a multiple choice question", "")
     assert ("spaces", f" q: {_slot(910)}? a: let's think step by step. ") not in ref  # empty words at both ends
 
 

@@ -295,6 +295,10 @@ class _SparkEngine:
             .config("spark.default.parallelism", str(cfg.spark_shuffle_partitions))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # plans over cached views print every cached plan inside them; the SQL status store keeps
+            # them all (template frames stack a dozen): cap both, or the driver's heap fills with text
+            .config("spark.sql.maxPlanStringLength", "100000")
+            .config("spark.sql.ui.retainedExecutions", "50")
             .config("spark.driver.memory", "2g")
             .getOrCreate()
         )
