@@ -284,6 +284,11 @@ def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_char
         sides[-1].count().execute()  # computed before its inputs go (Spark materialises lazily)
         eng.drop(*steps[:-1])
     frt = eng.materialise("sw_frames", frame_rows(sides, eng.name, min_chars))
-    frt.count().execute()
+    if eng.name == "spark":  # without the lineage of the steps above: every later plan over the sampled
+        # rows would carry it, and resolving them filled the driver's heap (one key per prompt: small)
+        cached, frt = frt, eng.put("sw_frames", frt.to_pyarrow())
+        eng.drop(cached)
+    else:
+        frt.count().execute()
     eng.drop(*sides)
     return frt
