@@ -26,9 +26,11 @@ def _sql(led: Ledger, stmt: str, params: tuple = ()) -> list:
 def _make(loc, key, n=N, checkpoint_at=(N,)) -> tuple[Ledger, list[str]]:
     led = Ledger.create(loc, key_path=key)
     cps = []
-    for i in range(n):
-        led.append(Custody(actor="clerk", action="file", subject=f"exhibit {i}", ts="2026-02-02T00:00:00Z"))
-        if i + 1 in checkpoint_at:
+    cuts = sorted({0, n, *(c for c in checkpoint_at if 0 < c <= n)})
+    for lo, hi in zip(cuts, cuts[1:]):  # one durable commit per stretch between checkpoints (not one per record)
+        led.append_many([Custody(actor="clerk", action="file", subject=f"exhibit {i}", ts="2026-02-02T00:00:00Z")
+                         for i in range(lo, hi)])
+        if hi in checkpoint_at:
             cps.append(led.checkpoint().text)
     led.verify()  # clean before tampering
     return led, cps

@@ -20,7 +20,7 @@ from stillwatch.mark import MasterKey
 TERMS = "Example API terms v3: outputs may not be used to train competing models."
 
 
-def make_ledger(path: Path, n_exchanges: int = 20000) -> dict:
+def make_ledger(path: Path, n_exchanges: int = 10000) -> dict:
     from stillwatch.guard_sim.simulate import simulate
 
     log, _labels = simulate("mixed", n_exchanges, 0)
