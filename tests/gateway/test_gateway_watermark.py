@@ -17,6 +17,9 @@ PROMPTS = ["Explain how tides work.", "Describe a good breakfast.", "Why is the 
 
 @pytest.mark.slow
 def test_answers_detected_and_attributed(tmp_path):
+    # 64 new tokens (was 100): over 10 fresh master keys, the same 2 accounts x 3 prompts watermarked at 64 tokens
+    # (`mark generate`, 2026-12-05) gave 4-6 of 6 answers attributed (>= 3 asserted), 5-6 of 6 with p < 1e-3
+    # (>= 4 asserted) and never a wrong account
     site = make_site(tmp_path, ACCOUNTS)
     with GatewayProcess(site, "--batch-window-ms", "200", model="smollm2") as gw:
         async def fetch() -> list[tuple[str, str, str]]:
@@ -24,7 +27,7 @@ def test_answers_detected_and_attributed(tmp_path):
 
             async def one(a: str, p: str) -> tuple[str, str, str]:
                 raw = await clients[a].chat.completions.with_raw_response.create(
-                    model="smollm2", messages=[{"role": "user", "content": p}], max_tokens=100, temperature=1.0)
+                    model="smollm2", messages=[{"role": "user", "content": p}], max_tokens=64, temperature=1.0)
                 return a, raw.parse().choices[0].message.content, raw.headers["x-stillwatch-watermark"]
 
             try:

@@ -49,10 +49,12 @@ def _expected(sizes: list[int]) -> list[int]:
     return out
 
 
-def test_spectrum_matches_a_dense_svd():
+@pytest.mark.parametrize("own, tasks", [(8, 10), (2, 3)])  # more keys than accounts, and fewer (both dense paths)
+def test_spectrum_matches_a_dense_svd(own, tasks):
     rng = np.random.default_rng(0)
-    ea, ek = _operators(rng, [15, 12], own=8, common=2, tasks=10, per=4)
+    ea, ek = _operators(rng, [15, 12], own=own, common=2, tasks=tasks, per=4)
     n, nk, ai, ki = canonical_edges(ea, ek)
+    assert (n < nk) if own == 8 else (n > nk)
     x = np.zeros((n, nk))
     x[ai, ki] = 1.0
     da, dk = x.sum(axis=1), x.sum(axis=0)

@@ -20,6 +20,7 @@ what makes a few thousand harvested tokens enough — see stillwatch.trace.radio
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -110,6 +111,9 @@ def demo_step(workdir: Path, master_key_path: Path, *, teacher_name: str = "smol
         tcfg = TrainConfig(epochs=epochs, batch_size=8, lr=LEARNING_RATE, warmup_steps=2, max_len=256, eval_fraction=0.1,
                            train_layers=min(TRAIN_LAYERS, n_layers), checkpoint_every=10**6)
         s = train(recs, st, workdir / name, tcfg)
+        # the trainer's resume state (weights + optimizer, ~0.5 GB at SmolLM2 size) is only for resuming an
+        # interrupted run; the demo never resumes, and every `make demo` left it behind in its temporary directory
+        shutil.rmtree(workdir / name / "checkpoint", ignore_errors=True)
         train_summaries[name] = {"steps": s.steps, "train_tokens": s.train_tokens, "eval_loss_before": s.eval_loss_before,
                                  "eval_loss": s.eval_loss, "train_layers": tcfg.train_layers, "of_layers": n_layers}
         timings["train_s"] += time.perf_counter() - t0

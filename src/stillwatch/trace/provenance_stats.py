@@ -123,15 +123,13 @@ def _agree(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
 
 
 def _panel_matrix(panel: list, n: int, mode: str, *, exact_length: bool = False) -> np.ndarray:
-    """``[n, M]`` the panel's first ``n`` answers, each model's normalised once. Requires every list >= n long
-    (== n with ``exact_length``)."""
+    """``[n, M]`` the panel's first ``n`` answers, each model's normalised once. Requires a non-empty panel and
+    every list >= n long (== n with ``exact_length``)."""
     cols = [list(p) for p in panel]
-    if exact_length and any(len(c) != n for c in cols):
-        raise InputError(f"answer lists differ in length: {n} vs {sorted({len(c) for c in cols} - {n})}")
-    cols = [c[:n] for c in cols]
-    if any(len(c) != n for c in cols):
-        raise InputError(f"answer lists differ in length: {n} vs {sorted({len(c) for c in cols} - {n})}")
-    return np.stack([_normalised(c, mode) for c in cols], axis=1) if cols else np.zeros((n, 0), dtype=str)
+    bad = sorted({len(c) for c in cols if (len(c) != n if exact_length else len(c) < n)})
+    if bad:
+        raise InputError(f"answer lists differ in length: {n} vs {bad}")
+    return np.stack([_normalised(c[:n], mode) for c in cols], axis=1)
 
 
 def first_word(answers) -> np.ndarray:

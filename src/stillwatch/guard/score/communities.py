@@ -114,14 +114,11 @@ def spectrum(n_acc: int, n_key: int, ai: np.ndarray, ki: np.ndarray, k: int,
 def _dense_top(m: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` largest singular values of the dense ``m`` (``r x c``) and its left singular vectors
     (``r x k``), from the eigen-decomposition of the Gram matrix of the shorter side."""
-    if m.shape[0] <= m.shape[1]:
-        w, u = np.linalg.eigh(m @ m.T)  # ascending
-        w, u = w[::-1][:k], u[:, ::-1][:, :k]
-        return np.sqrt(np.maximum(w, 0.0)), u
-    w, v = np.linalg.eigh(m.T @ m)
-    w, v = w[::-1][:k], v[:, ::-1][:, :k]
+    tall = m.shape[0] > m.shape[1]
+    w, vec = np.linalg.eigh(m.T @ m if tall else m @ m.T)  # ascending
+    w, vec = w[::-1][:k], vec[:, ::-1][:, :k]
     s = np.sqrt(np.maximum(w, 0.0))
-    return s, (m @ v) / np.maximum(s, 1e-300)
+    return s, ((m @ vec) / np.maximum(s, 1e-300) if tall else vec)  # tall: right vectors mapped to the left
 
 
 def kmeans_rows(x: np.ndarray, k: int, iters: int = 100) -> np.ndarray:
