@@ -69,7 +69,7 @@ from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
-from stillwatch.guard.features.frames import frame_table
+from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.timing import MINUTE_US
 
@@ -397,20 +397,22 @@ class FeatureTables:
 
 
 def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None = None, near_duplicates: bool = True,
-                   progress: Progress | None = None) -> FeatureTables:
+                   progress: Progress | None = None, prune_frames: bool = True) -> FeatureTables:
     """The account feature columns and edges of a log without the scoring (for tests, the streaming
-    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
+    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash;
+    ``prune_frames`` leaves out the template-frame keys that ``config.detect`` is certain never to link
+    (:func:`~stillwatch.guard.features.frames.frame_edges`): the edges are for that detection config."""
     cfg = config or ScanConfig()
     _check_source(source)
     eng = _engine(engine, cfg)
     try:
-        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates)
+        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates, prune_frames)
         return ft
     finally:
         eng.close()
 
 
-def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True):
+def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True, prune_frames: bool = True):
     fc = cfg.features
     t0 = [time.perf_counter()]
     canon, keys, malformed, n_read = eng.load(source, fc)
@@ -446,11 +448,20 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
-    edges = _edges(ids, cols, per, tagged) if len(ids) else {}
-    if len(ids):  # active minutes of every account: the synchronised-timing links (score/timing.py)
-        # account indices joined on the engine: only two int64 columns come back (no string per row)
+    edges = {}
+    if len(ids):
+        # account indices (and what detection reads of each account's volume) joined on the engine
         it = eng.put("sw_ids", pa.table({"account_id": pa.array(ids, pa.string()),
-                                         "ai": pa.array(np.arange(len(ids), dtype=np.int64))}))
+                                         "ai": pa.array(np.arange(len(ids), dtype=np.int64)),
+                                         "pa_n": np.asarray(cols["n"], np.float64),
+                                         "pa_m": np.asarray(cols["sampled_rows"], np.float64)}))
+        d = cfg.detect
+        acc_t = it.select(pa_id=it.account_id, pa_n=it.pa_n, pa_m=it.pa_m)
+        frames = (frame_edges(tagged, acc_t, d.link.frame_light_share, d.link.full_template_share, d.own_prior_rows)
+                  if prune_frames else content_edges(tagged, FRAME_KIND))
+        edges = _edges(ids, cols, per, tagged, frames)
+        # active minutes of every account: the synchronised-timing links (score/timing.py); only two
+        # int64 columns come back (no string per row)
         am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
         am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
@@ -539,8 +550,9 @@ def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
     return t[c].to_numpy(zero_copy_only=False).astype(dtype)
 
 
-def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
-    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts.
+def _edges(ids: np.ndarray, cols: dict, per, tagged, frames) -> dict:
+    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts
+    (``frames``: the template frames' edges, :func:`content_edges` or their pruned form).
     ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
     sampled_rows`` for content keys); ``key_cap``: capability share of the key's sampled rows and
     ``key_prompts``: distinct prompts among them (0 when none sampled)."""
@@ -565,7 +577,7 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
             kcap, kprompts = np.where(hit, cv[pos], 0.0), np.where(hit, cp[pos], 0.0)
         edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
     for kind in (*CONTENT_KINDS, FRAME_KIND):
-        e = content_edges(tagged, kind).to_pyarrow()
+        e = (frames if kind == FRAME_KIND else content_edges(tagged, kind)).to_pyarrow()
         ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
         cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]
         edges[kind] = (ea, _np(e, "key", np.int64), _np(e, "key_cap", np.float64), cnt,

@@ -292,3 +292,37 @@ def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_char
         frt.count().execute()
     eng.drop(*sides)
     return frt
+
+
+def frame_edges(tagged: ibis.Table, accounts: ibis.Table, light_share: float, wrapper_share: float,
+                prior_rows: float) -> ibis.Table:
+    """:func:`~stillwatch.guard.features.tables.content_edges` of the template frames, without the keys
+    detection is certain never to link (one query, with window aggregates per key): those that
+    ``links.key_link_stats`` vetoes as public phrases (``public_veto``: its *light* users — one row of
+    their sample on the key — are more than ``light_share`` of its users) *and* that cannot be
+    wrappers (``focus`` below ``wrapper_share``): a vetoed wrapper still links its tied users, so it is
+    kept. Every edge of a dropped key is one detection would not use, and every key's statistics
+    there read its own edges only, so what is found is unchanged (tests/guard/test_guard_frames_prune.py);
+    at 65,000 accounts this drops the ~1.09M edges of the benchmark's public phrases.
+
+    ``accounts``: ``pa_id, pa_n, pa_m`` — each account's rows and sampled rows, as detection reads
+    them (``n``, ``sampled_rows``); ``light_share``, ``wrapper_share``, ``prior_rows``:
+    ``LinkConfig.frame_light_share``, ``LinkConfig.full_template_share``, ``DetectConfig.own_prior_rows``.
+    The per-edge values are detection's own expressions (rows on the key ``cnt = cnt_s * n /
+    max(m, 1)``; light: ``cnt * min(m, n) / max(n, 1) < 1.5``, i.e. ``cnt_s == 1`` as m <= n); the
+    two tests keep a key on a margin (1e-6 of a user, 1e-9 of focus), so rounding in the engine's sums
+    can only keep a key, never drop one."""
+    from stillwatch.guard.features.tables import FRAME_KIND, content_edges
+
+    e = content_edges(tagged, FRAME_KIND)
+    j = e.join(accounts, e.account_id == accounts.pa_id)
+    one = ibis.literal(1.0, dt.float64)
+    c = j.cnt_s.cast("float64") * j.pa_n / ibis.greatest(j.pa_m, one)
+    light = (c * ibis.least(j.pa_m, j.pa_n) / ibis.greatest(j.pa_n, one) < 1.5).cast("int64")
+    w = ibis.window(group_by=j.key)
+    j = j.mutate(k_fan=j.account_id.count().over(w).cast("float64"), k_light=light.sum().over(w).cast("float64"),
+                 k_rows=c.sum().over(w), k_users=(j.pa_n + prior_rows).sum().over(w))
+    public = ((j.k_light > light_share * j.k_fan + 1e-6)
+              & (j.k_rows / ibis.greatest(j.k_users, one) < wrapper_share - 1e-9))
+    j = j.filter(~public)
+    return j.select("account_id", "key", "cnt_s", "key_cap", "key_prompts")
