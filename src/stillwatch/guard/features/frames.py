@@ -25,11 +25,14 @@ carries a few percent of their traffic) — not here. A frame does not mark a ro
 (``shared``) and is not an item of the pair tests (:mod:`~stillwatch.guard.score.nullmodel`): it is a
 coarser reading of the prefix / suffix items those already count.
 
-The batch finds frames on the engine (:func:`frame_table`: affixes hashed without regular
-expressions, :func:`affix_table`; frame affixes counted with GROUP BY and picked with joins,
-:func:`frame_side`; one key per prompt, :func:`frame_rows`), so only the frame table is stored and
-nothing comes back to Python. The streaming scorer hashes its sampled rows' affixes in Python
-(:func:`affix_py`) and derives their frames in numpy (:func:`frame_keys`). All three — DuckDB, Spark,
+The batch hashes affixes on the engine without regular expressions (:func:`affix_table`). On DuckDB
+it finds the frames there too (:func:`frame_table`: frame affixes counted with GROUP BY and picked
+with joins, :func:`frame_side`; one key per prompt, :func:`frame_rows`), so only the frame table is
+stored and nothing comes back to Python; on Spark, whose every query costs more than its rows, the
+affixes are fetched and the frames derived in numpy (:func:`frames_on_driver`). Detection never links
+most frame keys (public phrases, vetoed): :func:`frame_edges` leaves them out of the edges. The
+streaming scorer hashes its sampled rows' affixes in Python (:func:`affix_py`) and derives their
+frames in numpy (:func:`frame_keys`). All three — DuckDB, Spark,
 the streaming scorer — find the same frames on the same rows (the key values differ with each one's
 hash; tests/guard/test_guard_frames_engine.py checks both against a naive reference).
 """
@@ -194,38 +197,29 @@ def sample_affixes(stext: ibis.Table, engine: str, min_len: int, side: str, word
 
 
 def frame_side(aff: ibis.Table, side: str, min_prompts: int, materialise, words: int = FRAME_WORDS,
-               wrapper_share: float = 0.9, prune: bool = True) -> ibis.Table:
+               wrapper_share: float = 0.9) -> ibis.Table:
     """One side of :func:`frame_keys` on the engine, for every prompt of ``aff`` (:func:`sample_affixes`
     of that side, materialised) that has a frame affix or its account's wrapper there: ``account_id,
     prompt_h, norm_len, bh, bl`` (its longest frame affix: hash and length, 0 for none), ``car``
     (it carries its account's wrapper ``wh, wl``). ``materialise(name, expr)`` stores a table on the engine.
 
     * (account, n, affix) is counted with GROUP BY (``aff`` holds each (account, prompt) once) and
-      kept on ``>= min_prompts`` prompts — with ``prune`` one length at a time, each over the prompts
-      whose one-word-shorter affix passed already (an affix on ``c`` prompts extends one on at least
-      ``c``: the long, nearly all unique affixes are never counted; a job per length, so Spark, where
-      each job costs seconds of planning, counts every length in one): the frame affixes of that length, and an
+      kept on ``>= min_prompts`` prompts, one length at a time, each over the prompts whose
+      one-word-shorter affix passed already (an affix on ``c`` prompts extends one on at least ``c``:
+      the long, nearly all unique affixes are never counted): the frame affixes of that length, and an
       account's longest one on ``>= wrapper_share`` of its distinct prompts its wrapper;
     * each prompt's longest frame affix (a join per length on the frame affixes, the largest n found)
       and whether it carries its account's wrapper (hash and length)."""
-    if prune:
-        parts, prev = [], None
-        for n in range(1, words + 1):
-            t = aff.filter(aff[f"{side}_l{n}"] > 0)
-            if prev is not None:
-                t = t.semi_join(prev, [t.account_id == prev.account_id, t[f"{side}_h{n - 1}"] == prev.h])
-            g = t.group_by([t.account_id, t[f"{side}_h{n}"].name("h")]).aggregate(
-                c=t.count(), l=t[f"{side}_l{n}"].max().cast("int64"))
-            prev = materialise(f"sw_fr_{side}{n}", g.filter(g.c >= min_prompts))
-            parts.append(prev.mutate(n=ibis.literal(n, dt.int32)))
-        cnt = ibis.union(*parts, distinct=False)
-    else:  # one GROUP BY over every length at once
-        long = ibis.union(*[aff.select("account_id", n=ibis.literal(n, dt.int32), h=aff[f"{side}_h{n}"],
-                                       l=aff[f"{side}_l{n}"].cast("int64")) for n in range(1, words + 1)],
-                          distinct=False).filter(ibis._.l > 0)
-        g = long.group_by(["n", "account_id", "h"]).aggregate(c=long.count(), l=long.l.max())
-        cnt = materialise(f"sw_fr_{side}", g.filter(g.c >= min_prompts))
-        parts = [cnt.filter(cnt.n == n) for n in range(1, words + 1)]
+    parts, prev = [], None
+    for n in range(1, words + 1):
+        t = aff.filter(aff[f"{side}_l{n}"] > 0)
+        if prev is not None:
+            t = t.semi_join(prev, [t.account_id == prev.account_id, t[f"{side}_h{n - 1}"] == prev.h])
+        g = t.group_by([t.account_id, t[f"{side}_h{n}"].name("h")]).aggregate(
+            c=t.count(), l=t[f"{side}_l{n}"].max().cast("int64"))
+        prev = materialise(f"sw_fr_{side}{n}", g.filter(g.c >= min_prompts))
+        parts.append(prev.mutate(n=ibis.literal(n, dt.int32)))
+    cnt = ibis.union(*parts, distinct=False)
     dist = aff.group_by("account_id").aggregate(d=aff.count())
     w = cnt.join(dist, "account_id")
     w = w.filter(w.c.cast("float64") >= wrapper_share * w.d.cast("float64"))
@@ -267,31 +261,56 @@ def frame_rows(sides: list[ibis.Table], engine: str, min_chars: int) -> ibis.Tab
 
 
 def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int) -> ibis.Table:
-    """``(fr_account_id, fr_prompt_h, tpl_frame)`` of every sampled prompt that carries a frame, found on
-    the engine ``eng`` (``name``, ``materialise(name, expr)``, ``drop(*tables)``: the batch scan's) one
-    side at a time — one side's affixes stored at once, each dropped once used; only the frame table
-    is kept (materialised)."""
+    """``(fr_account_id, fr_prompt_h, tpl_frame)`` of every sampled prompt that carries a frame, found with
+    the engine ``eng`` (``name``, ``materialise(name, expr)``, ``put``, ``drop(*tables)``: the batch
+    scan's); only the frame table is kept.
+
+    DuckDB: on the engine, one side at a time — one side's affixes stored at once, each dropped once
+    used, one length counted at a time (:func:`frame_side`), so its memory stays bounded at 16M rows.
+    Spark: :func:`frames_on_driver` — every Spark query costs ~0.3-1 s of planning and, in the tests'
+    interpreted mode, tens of microseconds per row and operator, so the ~30 queries of the engine form
+    took 34 s on the parity fixture of tests/guard/test_guard_spark.py (a one-pass form over the
+    affixes in long form, 16 s); fetched, 1.4 s."""
+    if eng.name == "spark":
+        return frames_on_driver(eng, stext, min_len, min_prompts, min_chars)
+    steps: list[ibis.Table] = []
+
+    def step(name: str, expr) -> ibis.Table:
+        steps.append(eng.materialise(name, expr))
+        return steps[-1]
+
     sides = []
     for side in "ps":
-        steps = [eng.materialise("sw_affix", sample_affixes(stext, eng.name, min_len, side))]
-
-        def step(name: str, expr, steps=steps):
-            steps.append(eng.materialise(name, expr))
-            return steps[-1]
-
-        sides.append(step(f"sw_frame_{side}", frame_side(steps[0], side, min_prompts, step,
-                                                         prune=eng.name != "spark")))
-        sides[-1].count().execute()  # computed before its inputs go (Spark materialises lazily)
-        eng.drop(*steps[:-1])
+        aff = step("sw_affix", sample_affixes(stext, eng.name, min_len, side))
+        sides.append(eng.materialise(f"sw_frame_{side}", frame_side(aff, side, min_prompts, step)))
+        eng.drop(*steps)
+        steps.clear()
     frt = eng.materialise("sw_frames", frame_rows(sides, eng.name, min_chars))
-    if eng.name == "spark":  # without the lineage of the steps above: every later plan over the sampled
-        # rows would carry it, and resolving them filled the driver's heap (one key per prompt: small)
-        cached, frt = frt, eng.put("sw_frames", frt.to_pyarrow())
-        eng.drop(cached)
-    else:
-        frt.count().execute()
     eng.drop(*sides)
     return frt
+
+
+def frames_on_driver(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int) -> ibis.Table:
+    """:func:`frame_table` for Spark: the affixes are hashed on the engine (:func:`sample_affixes`, both
+    sides) and fetched in one query, the frames derived with :func:`frame_keys` (the streaming scorer's
+    numpy derivation: the same frames, tests/guard/test_guard_frames_engine.py), and one key per
+    prompt put back — a table without lineage, so later plans over the sampled rows do not carry the
+    frames' (resolving them filled the driver's heap). The driver holds the affix table for that step
+    (~200 B per distinct sampled prompt: ~0.4 GB at 65,000 accounts' samples of 32)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    aff = eng.materialise("sw_affix", sample_affixes(stext, eng.name, min_len, "ps"))
+    a = aff.to_pyarrow()
+    eng.drop(aff)
+    ids = a["account_id"]
+    acc = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
+    h = [a[f"{s}_h{n}"].fill_null(0).to_numpy() for s in "ps" for n in range(1, FRAME_WORDS + 1)]
+    ln = [a[f"{s}_l{n}"].fill_null(0).to_numpy() for s in "ps" for n in range(1, FRAME_WORDS + 1)]
+    key, ok = frame_keys(acc, a["prompt_h"].to_numpy(), a["norm_len"].to_numpy(), h, ln, min_prompts, min_chars)
+    keep = pa.array(ok)
+    return eng.put("sw_frames", pa.table({"fr_account_id": ids.filter(keep), "fr_prompt_h": a["prompt_h"].filter(keep),
+                                          "tpl_frame": pa.array(key[ok], pa.int64())}))
 
 
 def frame_edges(tagged: ibis.Table, accounts: ibis.Table, light_share: float, wrapper_share: float,
