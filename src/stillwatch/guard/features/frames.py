@@ -26,10 +26,11 @@ carries a few percent of their traffic) — not here. A frame does not mark a ro
 coarser reading of the prefix / suffix items those already count.
 
 The batch hashes affixes on the engine without regular expressions (:func:`affix_table`). On DuckDB
-it finds the frames there too (:func:`frame_table`: frame affixes counted with GROUP BY and picked
-with joins, :func:`frame_side`; one key per prompt, :func:`frame_rows`), so only the frame table is
-stored and nothing comes back to Python; on Spark, whose every query costs more than its rows, the
-affixes are fetched and the frames derived in numpy (:func:`frames_on_driver`). Detection never links
+it finds the frames there too when the sample is large (:func:`frame_table`: frame affixes counted with
+GROUP BY and picked with joins, :func:`frame_side`; one key per prompt, :func:`frame_rows`), so only the
+frame table is stored and nothing comes back to Python; on Spark, whose every query costs more than its
+rows, and on smaller samples, the affixes are fetched and the frames derived in numpy
+(:func:`frames_on_driver`). Detection never links
 most frame keys (public phrases, vetoed): :func:`frame_edges` leaves them out of the edges. The
 streaming scorer hashes its sampled rows' affixes in Python (:func:`affix_py`) and derives their
 frames in numpy (:func:`frame_keys`). All three — DuckDB, Spark,
@@ -260,18 +261,29 @@ def frame_rows(sides: list[ibis.Table], engine: str, min_chars: int) -> ibis.Tab
     return r.select(fr_account_id=r.account_id, fr_prompt_h=r.prompt_h, tpl_frame=key)
 
 
-def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int) -> ibis.Table:
+#: Sampled rows up to which frames are derived on the driver on DuckDB too (:func:`frames_on_driver`:
+#: ~200 B a prompt, <= 0.1 GB): the engine form's ~25 queries cost ~0.7 s on a log of any size (half of a
+#: small scan), the driver form's two a few milliseconds; above it (the 16M benchmark: 2.1M sampled
+#: rows) the engine form keeps the memory bounded.
+DRIVER_ROWS = 500_000
+
+
+def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int,
+                on_engine: bool | None = None) -> ibis.Table:
     """``(fr_account_id, fr_prompt_h, tpl_frame)`` of every sampled prompt that carries a frame, found with
     the engine ``eng`` (``name``, ``materialise(name, expr)``, ``put``, ``drop(*tables)``: the batch
     scan's); only the frame table is kept.
 
-    DuckDB: on the engine, one side at a time — one side's affixes stored at once, each dropped once
-    used, one length counted at a time (:func:`frame_side`), so its memory stays bounded at 16M rows.
-    Spark: :func:`frames_on_driver` — every Spark query costs ~0.3-1 s of planning and, in the tests'
+    On the engine (``on_engine``; None: DuckDB above :data:`DRIVER_ROWS` sampled rows), one side at a
+    time — one side's affixes stored at once, each dropped once used, one length counted at a time
+    (:func:`frame_side`), so its memory stays bounded at 16M rows. Otherwise (Spark, and DuckDB on smaller
+    samples) :func:`frames_on_driver` — every Spark query costs ~0.3-1 s of planning and, in the tests'
     interpreted mode, tens of microseconds per row and operator, so the ~30 queries of the engine form
     took 34 s on the parity fixture of tests/guard/test_guard_spark.py (a one-pass form over the
-    affixes in long form, 16 s); fetched, 1.4 s."""
-    if eng.name == "spark":
+    affixes in long form, 16 s); fetched, 1.4 s. The same frames either way."""
+    if on_engine is None:
+        on_engine = eng.name != "spark" and int(stext.count().to_pyarrow().as_py()) > DRIVER_ROWS
+    if not on_engine:
         return frames_on_driver(eng, stext, min_len, min_prompts, min_chars)
     steps: list[ibis.Table] = []
 
@@ -291,7 +303,7 @@ def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_char
 
 
 def frames_on_driver(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int) -> ibis.Table:
-    """:func:`frame_table` for Spark: the affixes are hashed on the engine (:func:`sample_affixes`, both
+    """:func:`frame_table` on the driver: the affixes are hashed on the engine (:func:`sample_affixes`, both
     sides) and fetched in one query, the frames derived with :func:`frame_keys` (the streaming scorer's
     numpy derivation: the same frames, tests/guard/test_guard_frames_engine.py), and one key per
     prompt put back — a table without lineage, so later plans over the sampled rows do not carry the
