@@ -142,3 +142,67 @@ def test_the_checks_see_real_imports():
     assert ("cli", "stillwatch.guard.batch.scan") in edges
     assert any(pkg == "guard_eval" and m.startswith("stillwatch.guard_eval.baselines.common") for pkg, m in edges)
     assert ("guard", "stillwatch.guard.score") in edges  # from stillwatch.guard.score import cluster
+
+
+#: Modules that start a long-lived process or answer a user at once: ``stillwatch gateway serve`` (the app, the live
+#: scorer) and the CLI entry point. Importing ``scipy.stats`` costs ~1.1 s (measured 2026-12-05: importing the live
+#: scorer took 2.07 s with it at module level, 0.94 s without), so the modules these import at load time import it only
+#: inside the functions that use it.
+START_UP_ROOTS = ("stillwatch.gateway.server", "stillwatch.gateway.app", "stillwatch.guard.live.stream", "stillwatch.cli.main")
+SLOW_TO_IMPORT = ("scipy.stats",)
+
+
+def _load_time_imports(path: Path) -> set[str]:
+    """Every module ``path`` imports when it is loaded: the statements of the module body (not those inside a function
+    or class body), with ``try``/``if`` blocks of the body included."""
+    mod = _module_name(path)
+    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    out: set[str] = set()
+    todo = list(_tree(path).body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.If, ast.Try)):
+            todo += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
+                     *(s for h in getattr(node, "handlers", []) for s in h.body)]
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                out.add(".".join(base + ([node.module] if node.module else [])))
+            else:
+                out.add(node.module or "")
+                out.update(f"{node.module}.{a.name}" for a in node.names)  # `from scipy import stats` loads scipy.stats
+    return out
+
+
+def _source_of(module: str) -> Path | None:
+    rel = Path(*module.split("."))
+    for cand in (SRC / rel.with_suffix(".py"), SRC / rel / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def test_start_up_paths_do_not_import_slow_libraries_at_load_time():
+    seen: set[str] = set()
+    todo = list(START_UP_ROOTS)
+    offenders = []
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        path = _source_of(mod)
+        if path is None:
+            continue
+        parts = mod.split(".")
+        todo += [".".join(parts[:i]) for i in range(2, len(parts))]  # a module's packages load first
+        for imp in _load_time_imports(path):
+            if any(imp == s or imp.startswith(s + ".") for s in SLOW_TO_IMPORT):
+                offenders.append(f"{path.relative_to(SRC)} imports {imp}")
+            elif imp.startswith("stillwatch"):
+                todo.append(imp)
+    assert len(seen) > 40  # the walk reached the gateway's, the live scorer's and the CLI's modules
+    assert "stillwatch.guard.score.signals" in seen and "stillwatch.guard.score.repetition" in seen
+    assert not offenders, offenders

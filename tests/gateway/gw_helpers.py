@@ -3,6 +3,7 @@ process (`stillwatch gateway serve`) on a loopback port."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -78,15 +79,34 @@ def make_site(workdir: Path, accounts: list[str], ledger: str | None = None) -> 
     return site
 
 
+#: What ``stillwatch gateway serve`` imports that a test process has usually not (found by diffing ``sys.modules``
+#: around one start): transformers loads a model's modelling code lazily, on first use, and the live scorer pulls
+#: in Ibis and SciPy. Imported once in the test process, every forked gateway inherits them: a tiny-model gateway
+#: was ready 4.3-4.5 s after the fork when the test process had imported only the gateway package, 0.67 s with
+#: these (measured 2026-12-05, three starts each).
+_SERVE_IMPORTS = (
+    "stillwatch.cli.main", "stillwatch.cli.gateway_cmd", "stillwatch.gateway.server", "stillwatch.gateway.app",
+    "stillwatch.guard.live.stream", "uvicorn", "transformers.models.llama.modeling_llama",
+)
+
+
+def _import_what_serve_imports() -> None:
+    import importlib
+
+    for name in _SERVE_IMPORTS:
+        importlib.import_module(name)
+
+
 class ForkedMain:
     """`stillwatch ARGS...` run by ``main()`` in a child process forked from this one, with the subset of
     :class:`subprocess.Popen` the gateway tests use (``pid``, ``poll``, ``wait``, ``terminate``, ``kill``,
     ``returncode``).
 
     Why fork rather than exec: the child inherits the modules this test process has already imported
-    (torch, transformers, FastAPI, the gateway), so a gateway starts in well under a second instead of
-    re-importing them (about 4 s of CPU per start on the 2-vCPU machine, measured 2026-12-05; seven
-    starts in the suite). What runs in the child is the real command: ``main()`` parses ``argv``, loads
+    (torch, transformers, FastAPI, the gateway: :data:`_SERVE_IMPORTS`, imported here first), so a gateway
+    starts in well under a second instead of re-importing them (about 4 s of CPU per start on the 2-vCPU
+    machine, measured 2026-12-05; seven starts in the suite). What runs in the child is the real command:
+    ``main()`` parses ``argv``, loads
     the model, opens the ledger and serves HTTP on its own port in its own process, and is stopped by
     the signal a deployment would send. The exec path (``python -m stillwatch.cli.main``) stays covered by
     ``test_gateway_accounts.py``, which starts its gateway with ``fork=False``.
@@ -98,6 +118,7 @@ class ForkedMain:
 
     def __init__(self, argv: list[str], env: dict[str, str], log) -> None:
         self.returncode: int | None = None
+        _import_what_serve_imports()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -197,7 +218,7 @@ class GatewayProcess:
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         """Poll ``/health`` until it answers 200. One client for the whole wait: ``httpx.get`` builds
-        a client, and with it a TLS context that loads the CA bundle, on every call — polled five times
+        a client, and with it a TLS context that loads the CA bundle, on every call — polled several times
         a second while the gateway starts, that was most of the test process's CPU (and it competed
         with the starting gateway for it)."""
         t0 = time.monotonic()
@@ -210,7 +231,7 @@ class GatewayProcess:
                         return
                 except httpx.HTTPError:
                     pass
-                time.sleep(0.2)
+                time.sleep(0.05)
         raise AssertionError(f"gateway did not answer within {timeout} s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
@@ -230,10 +251,17 @@ class GatewayProcess:
         self.stop()
 
 
+@functools.cache
+def _client() -> httpx.Client:
+    """One client for every :func:`chat` of this process: ``httpx.post`` builds a client per call, and with it
+    a TLS context that loads the CA bundle (~25 ms of CPU each; 50 calls in the suite)."""
+    return httpx.Client(timeout=60)
+
+
 def chat(url: str, key: str | None, content: str = "Tell me about the sea.", **body) -> httpx.Response:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     doc = {"model": "tiny", "messages": [{"role": "user", "content": content}], "max_tokens": 8, **body}
-    return httpx.post(url + "/v1/chat/completions", json=doc, headers=headers, timeout=60)
+    return _client().post(url + "/v1/chat/completions", json=doc, headers=headers)
 
 
 class InProcessServer:

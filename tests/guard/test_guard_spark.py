@@ -114,6 +114,8 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
     forms, whole-number float counts), through ingest. Returns (log, labels of the pipeline accounts, valid
     rows, malformed counts expected, DuckDB findings, Spark findings, labels of the operators' accounts)."""
     _require_spark()
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow.parquet as pq
 
     from _fixtures_bridge import operator_rows
@@ -121,18 +123,25 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
     from _fixtures_frames import slot_operator_rows
     from test_guard_accepted_forms import _jsonl
 
-    clean, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
-    noisy, n_valid, malformed = _noisy(clean)
-    hidden = _hidden_signals_log(noisy)
-    ops, op_labels = operator_rows(noisy.schema)
-    fam, fam_labels = family_rows(noisy.schema)
-    slot, slot_ids = slot_operator_rows(noisy.schema, n_accounts=4)
-    ops = pa.concat_tables([ops, fam, slot])
-    op_labels = {**op_labels, **fam_labels, **{a: "S" for a in slot_ids}}
-    table = pa.concat_tables([noisy, hidden, ops])
-    tmp = tmp_path_factory.mktemp("parity")
-    pq.write_table(table, tmp / "log.parquet")
-    duck = scan(tmp / "log.parquet", engine="duckdb")
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+
+    with ThreadPoolExecutor(1) as pool:
+        # Spark's JVM (its own process, ~3-4 s to start) comes up while this process builds the log and scans it
+        # with DuckDB; the Spark scan below then gets the same session (the engine's builder is getOrCreate)
+        session = pool.submit(_SparkEngine, ScanConfig())
+        clean, labels = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
+        noisy, n_valid, malformed = _noisy(clean)
+        hidden = _hidden_signals_log(noisy)
+        ops, op_labels = operator_rows(noisy.schema)
+        fam, fam_labels = family_rows(noisy.schema)
+        slot, slot_ids = slot_operator_rows(noisy.schema, n_accounts=4)
+        ops = pa.concat_tables([ops, fam, slot])
+        op_labels = {**op_labels, **fam_labels, **{a: "S" for a in slot_ids}}
+        table = pa.concat_tables([noisy, hidden, ops])
+        tmp = tmp_path_factory.mktemp("parity")
+        pq.write_table(table, tmp / "log.parquet")
+        duck = scan(tmp / "log.parquet", engine="duckdb")
+        session.result()
     spark = scan(_jsonl(table, tmp / "log.jsonl", fractional_row=False), engine="spark")
     return table, labels, n_valid + hidden.num_rows + ops.num_rows, malformed, duck, spark, op_labels
 

@@ -40,23 +40,28 @@ main()
 """
 
 
-def _simulate(out, labels, seed, die_at=0):
-    args = ["guard", "simulate", "--out", str(out), "--labels", str(labels), "--exchanges", "3000",
-            "--seed", str(seed), "--force"]
-    return subprocess.run([sys.executable, "-c", _CHILD, str(die_at), *args], capture_output=True, timeout=300)
+def _args(out, labels, seed) -> list[str]:
+    return ["guard", "simulate", "--out", str(out), "--labels", str(labels), "--exchanges", "3000", "--seed", str(seed),
+            "--force"]
+
+
+def _simulate_killed(out, labels, seed, die_at):
+    """The run that dies: its own interpreter (the kill takes the whole process)."""
+    return subprocess.run([sys.executable, "-c", _CHILD, str(die_at), *_args(out, labels, seed)], capture_output=True,
+                          timeout=300)
 
 
 @pytest.mark.parametrize("die_at", [1, 2])  # killed while writing the log, then while writing the labels
-def test_a_killed_simulate_leaves_the_old_files_never_a_truncated_one(tmp_path, die_at):
+def test_a_killed_simulate_leaves_the_old_files_never_a_truncated_one(tmp_path, die_at, cli):
     out, labels = tmp_path / "log.parquet", tmp_path / "labels.parquet"
-    assert _simulate(out, labels, seed=1).returncode == 0
+    cli(*_args(out, labels, seed=1)).ok()  # the runs that are not killed go through main() in this process
     old = {p: p.read_bytes() for p in (out, labels)}
-    killed = _simulate(out, labels, seed=2, die_at=die_at)
+    killed = _simulate_killed(out, labels, seed=2, die_at=die_at)
     assert killed.returncode == -9  # the injected SIGKILL happened
     for path, before in old.items():
         assert path.read_bytes() == before  # nothing was replaced by a half-written file
         assert pq.read_table(path).num_rows > 0
     # a run that is not killed replaces both with complete new files
-    assert _simulate(out, labels, seed=2).returncode == 0
+    cli(*_args(out, labels, seed=2)).ok()
     assert all(path.read_bytes() != before for path, before in old.items())
     assert pq.read_table(out).num_rows == 3000

@@ -211,3 +211,31 @@ def test_html_in_headless_chromium(built):
         assert res["files"][name].read_bytes()[:4] == b"\x89PNG"
     assert res["files"]["phone_scroll_width"] <= 390  # no horizontal scrolling of the page on a phone
     assert "Summary" in res["text"] and "Chain of custody" in res["text"] and "Diligence" in res["text"]
+
+
+def test_a_provenance_results_caveats_are_shown_above_it(built):
+    """`trace provenance` says how to read a result (e.g. a suspect whose answers barely depend on the prompt): the
+    dossier carries those sentences in its JSON and shows them, escaped, in the diligence section before the result."""
+    import html as html_mod
+
+    given = json.loads(Path(__file__).with_name("provenance_fixture.json").read_text())["caveats"]
+    doc = json.loads(Path(built["out"]["report_json"]).read_text())
+    assert [d["caveats"] for d in doc["diligence"]] == [given]
+    assert "caveats" not in doc["diligence"][0]["other"]
+    page = Path(built["out"]["report_html"]).read_text()
+    section = page[page.index('<section id="diligence">'):]
+    section = section[: section.index("</section>")]
+    shown = html_mod.escape(given[0])
+    assert shown in section and "<unverified>" not in page  # escaped, never markup
+    assert section.index(shown) < section.index("Result:")
+
+
+def test_caveats_that_are_not_sentences_are_refused():
+    from stillwatch.report.errors import CaseError
+    from stillwatch.report.evidence import parse_evidence
+
+    good = json.loads(Path(__file__).with_name("provenance_fixture.json").read_text())
+    assert parse_evidence("provenance", json.dumps(good).encode(), "p.json")["caveats"] == good["caveats"]
+    for bad in ("one sentence", [1, 2], {"chat": "x"}):
+        with pytest.raises(CaseError, match="p.json: caveats must be a list"):
+            parse_evidence("provenance", json.dumps(dict(good, caveats=bad)).encode(), "p.json")

@@ -8,7 +8,8 @@
   ``suspect`` (the model in dispute), ``control`` (a model known not to be trained on our outputs) or
   ``wrong-key`` (the suspect tested with a key that was never deployed).
 - ``provenance``: the JSON of ``stillwatch trace provenance`` (diligence on an open model): the fields
-  in :data:`PROVENANCE_FIELDS`; any other fields are kept and shown as they are.
+  in :data:`PROVENANCE_FIELDS`; ``caveats`` (a list of sentences: how to read the result, e.g. a suspect whose answers
+  barely depend on the prompt) is shown above the result; any other scalar fields are kept and shown as they are.
 """
 
 from __future__ import annotations
@@ -125,6 +126,9 @@ def _provenance(data: bytes, name: str) -> dict[str, Any]:
         _p(c.get("p_value"), f"{name}: candidates[{i}].p_value")
         if c.get("corrected_p_value") is not None:
             _p(c["corrected_p_value"], f"{name}: candidates[{i}].corrected_p_value")
+    cav = doc.get("caveats", [])
+    if not isinstance(cav, list) or not all(isinstance(x, str) for x in cav):
+        raise CaseError(f"{name}: caveats must be a list of sentences (strings)")
     return doc
 
 

@@ -207,8 +207,8 @@ def diligence_section(provs: list[dict[str, Any]], methods: list) -> list[dict[s
     for e in provs:
         p = e["content"]
         cmd = _cmd(e, "stillwatch trace provenance --json")
-        extra = {k: v for k, v in p.items() if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis")
-                 and (v is None or isinstance(v, (str, int, float, bool)))}
+        extra = {k: v for k, v in p.items() if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis",
+                                                         "caveats") and (v is None or isinstance(v, (str, int, float, bool)))}
         for c in p["candidates"]:
             methods.append({"id": f"provenance/{e['path']}/{c['name']}", "section": "diligence", "finding": f"parent candidate {c['name']}",
                             "value": c["p_value"], "kind": "p_value", "p_value": c["p_value"], "null_hypothesis": p["null_hypothesis"],
@@ -218,5 +218,6 @@ def diligence_section(provs: list[dict[str, Any]], methods: list) -> list[dict[s
                     "candidates": [{"name": c["name"], "p_value": c["p_value"], "corrected_p_value": c.get("corrected_p_value")}
                                    for c in p["candidates"]],
                     "correction": p["correction"], "queries_spent": p["queries_spent"], "null_hypothesis": p["null_hypothesis"],
+                    "caveats": list(p.get("caveats", [])),  # the result's own reading aids, shown above it
                     "other": {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in extra.items()}})
     return out

@@ -52,7 +52,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from stillwatch.core import weighted
 from stillwatch.core.stats import binomial_tail
@@ -499,6 +498,7 @@ def nikolic_compare(t1: int, n1: int, t2: int, n2: int, small_count_threshold: i
     two-sided Fisher exact test when any cell of the 2x2 table is below 5, else the two-sided
     pooled two-proportion z-test (their ``compare_bernoulli_means``). Treats the two rates as
     independent samples (the prompts are in fact shared)."""
+    from scipy import stats
     if n1 <= 0 or n2 <= 0:
         return 1.0
     if min(t1, t2, n1 - t1, n2 - t2) < small_count_threshold:

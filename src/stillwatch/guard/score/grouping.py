@@ -78,7 +78,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+# scipy.stats is imported in the functions that use it: importing it costs ~1 s of start-up (the gateway and the
+# CLI import this module whether or not a scan runs)
 
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.nullmodel import arrivals, departures
@@ -130,6 +131,7 @@ def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows) -> tupl
 
 def _tail(x, n, k, n_c) -> np.ndarray:
     """Exact hypergeometric upper tail ``P(X >= x)``, X ~ Hypergeometric(N = n, K = k, draws n_c)."""
+    from scipy import stats
     return stats.hypergeom.sf(np.asarray(x) - 1, n, k, np.asarray(n_c))
 
 

@@ -68,7 +68,8 @@ questions is never cut by this rule whatever its workload.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import beta, betabinom, binom
+# scipy.stats is imported in the functions that use it: importing it costs ~1 s of start-up (the gateway and the
+# CLI import this module whether or not a scan runs)
 
 #: Highest novelty (distinct prompts / rows) of a member the rule tests. 1/2: every prompt sent at least
 #: twice on average (a benchmark run at least twice); see "Who is tested".
@@ -101,6 +102,7 @@ def repeats_beyond(labels: np.ndarray, n_rows: np.ndarray, distinct: np.ndarray,
     accounts ``ref`` (module docstring). Requires ``0 < alpha < 1``; more distinct prompts than rows
     count as none repeated. Vectorised: per pass one sort, prefix sums and one Beta-binomial tail per
     candidate."""
+    from scipy.stats import beta, betabinom, binom
     a = len(labels)
     lab = np.asarray(labels, np.int64)
     n = np.round(np.maximum(np.asarray(n_rows, np.float64), 0.0))

@@ -87,7 +87,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from scipy import stats
+# scipy.stats is imported in the functions that use it: importing it costs ~1 s of start-up (the gateway and the
+# CLI import this module whether or not a scan runs)
 
 from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 
@@ -111,6 +112,7 @@ def fwer_evidence(p: np.ndarray, m: int) -> np.ndarray:
 def burst_p(n: np.ndarray, peak_day_n: np.ndarray, days: np.ndarray) -> np.ndarray:
     """Upper bound on ``P(peak 24 h >= k)`` for a steady account of ``n`` requests observable for
     ``days`` days (module docstring): ``ceil(T) * P(Bin(n, min(1, 2/T)) >= k)``, capped at 1."""
+    from scipy import stats
     n = np.asarray(n, np.float64)
     t = np.maximum(np.asarray(days, np.float64), 1.0)
     q = np.minimum(1.0, 2.0 / t)
@@ -134,6 +136,7 @@ def baseline_days(first_us: np.ndarray, end_us, created_us: np.ndarray | None = 
 def recur_p(peak_day_n: np.ndarray, runner_day_n: np.ndarray, ratio: float = RECUR_RATIO) -> np.ndarray:
     """``P(Bin(k1 + k2, R / (1 + R)) >= k1)``: the peak ``k1`` against the runner-up ``k2`` under H0'
     (module docstring: their Poisson rates differ by at most ``R``)."""
+    from scipy import stats
     k1 = np.asarray(peak_day_n, np.float64)
     k2 = np.asarray(runner_day_n, np.float64)
     return stats.binom.sf(k1 - 1.0, k1 + k2, ratio / (1.0 + ratio))
@@ -154,6 +157,7 @@ def burst(n, peak_day_n, peak_hour_s, days, m: int, runner_day_n=None) -> dict[s
 def key_rotation(n, rotations, m: int) -> dict[str, np.ndarray]:
     """Key hand-overs against the population's pooled rate: ``key_rotation_p`` = P(Poisson(lambda n)
     >= r) (1 where r = 0) and ``evidence`` = its family-wise evidence."""
+    from scipy import stats
     n = np.asarray(n, np.float64)
     r = np.asarray(rotations, np.float64)
     lam = r.sum() / max(n.sum(), 1.0)
@@ -166,6 +170,7 @@ def fast_substream(n, fast_n, fast_s, fast_expected, m: int, full_hours: float) 
     ``fast_p`` = P(Poisson(mu) >= fast_n) with ``mu = max(fast_expected, population median fast
     share x gaps)``, ``fast_hours`` (reading hours those rows demanded) and ``evidence`` =
     fwer_evidence x log1p(hours) / log1p(full_hours) (capped at 1)."""
+    from scipy import stats
     n = np.asarray(n, np.float64)
     k = np.asarray(fast_n, np.float64)
     gaps = np.maximum(n - 1.0, 0.0)
@@ -182,6 +187,7 @@ def fast_substream(n, fast_n, fast_s, fast_expected, m: int, full_hours: float) 
 def crowding_p(c, m) -> np.ndarray:
     """``min(1, 60 * P(Bin(c, 1/60) >= m))``: the busiest of an hour's 60 minutes holding ``>= m`` of
     its ``c`` requests under the within-hour uniform null (module docstring)."""
+    from scipy import stats
     c = np.asarray(c, np.float64)
     return np.minimum(1.0, 60.0 * stats.binom.sf(np.asarray(m, np.float64) - 1.0, c, 1.0 / 60.0))
 
