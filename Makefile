@@ -39,8 +39,8 @@ demo: $(STAMP)
 # ledgers and the Spark session stay in one process); tests/conftest.py starts the slowest files first, and
 # `--no-loadscope-reorder` keeps that order (pytest-xdist >= 3.6 otherwise re-sorts files by their number of tests,
 # which sent the long end-to-end files, few tests each, to the end of the run, one worker idle while the other ran them).
-# Measured on a fresh clone here (2 vCPUs, quiet, 2026-12-05 01:15-01:27 UTC): 1,006 tests in 140-142 s with two
-# workers (both end within 0.3 s of each other), 151 s with three.
+# Measured on a fresh clone here (2 vCPUs, quiet, 2026-12-05 06:10-06:24 UTC): 1,013 tests in 124-127 s with two
+# workers; three workers were slower (144.9 s vs 137.9 s back to back, 03:47 UTC, before later speed-ups).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 

@@ -540,6 +540,11 @@ def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:
     small = np.concatenate([p[2] for p in parts])
     has = np.concatenate([p[3] for p in parts])
     del parts
+    # One order whatever the engine's: grouping breaks ties between prompts of equal rank (identical band keys) by
+    # position, and an engine returns the distinct prompts in no fixed order (DuckDB's threads). Without this, the
+    # same held-out log gave other near-duplicate groups run to run (98 of its accounts' scores moved, 2026-12-05).
+    o = np.argsort(ph, kind="stable")
+    ph, keys, small, has = ph[o], keys[o], small[o], has[o]
     groups = groups_from_sketches(keys, small, has, cfg.minhash)
     gsize = np.bincount(groups, minlength=len(groups))[groups]
     keep = gsize >= 2
