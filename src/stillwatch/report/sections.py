@@ -207,8 +207,8 @@ def diligence_section(provs: list[dict[str, Any]], methods: list) -> list[dict[s
     for e in provs:
         p = e["content"]
         cmd = _cmd(e, "stillwatch trace provenance --json")
-        extra = {k: v for k, v in p.items() if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis",
-                                                         "caveats") and (v is None or isinstance(v, (str, int, float, bool)))}
+        extra = {k: v for k, v in p.items() if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis")
+                 and (v is None or isinstance(v, (str, int, float, bool)))}
         for c in p["candidates"]:
             methods.append({"id": f"provenance/{e['path']}/{c['name']}", "section": "diligence", "finding": f"parent candidate {c['name']}",
                             "value": c["p_value"], "kind": "p_value", "p_value": c["p_value"], "null_hypothesis": p["null_hypothesis"],
