@@ -261,9 +261,11 @@ class _DuckEngine:
         yield from self.raw.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
 
     def materialise(self, name: str, expr):
+        """Store the result of ``expr`` (an Ibis expression, or SQL already compiled for DuckDB) as ``name``."""
         import ibis
 
-        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(expr, dialect='duckdb')}")
+        sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="duckdb")
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         return self.ib.table(name)
 
     def drop(self, *tables) -> None:
@@ -331,11 +333,13 @@ class _SparkEngine:
         yield from expr.to_pyarrow().to_batches(max_chunksize=size)
 
     def materialise(self, name: str, expr):
+        """Cache the result of ``expr`` (an Ibis expression, or Spark SQL) as a view named after ``name``."""
         import ibis
 
         self._n += 1
         view = f"{name}_{self._n}"
-        self.spark.sql(ibis.to_sql(expr, dialect="pyspark")).cache().createOrReplaceTempView(view)
+        sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="pyspark")
+        self.spark.sql(sql).cache().createOrReplaceTempView(view)
         return self.ib.table(view)
 
     def drop(self, *tables) -> None:

@@ -40,6 +40,9 @@ hash; tests/guard/test_guard_frames_engine.py checks both against a naive refere
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
@@ -61,7 +64,8 @@ def affix_table(t: ibis.Table, engine: str, keep: tuple[str, ...] = (), words: i
     No regular expression: the prompt is split at spaces once from each end (the end's words read
     from the reversed text, whose words have the same lengths), an affix's length is its words'
     lengths plus the spaces between them, and its text the prompt's first or last that many
-    characters. Each step is its own projection, so the split runs once per row. ``sides``: "p"
+    characters. Each step is its own projection, so the split runs once per row (five in all: their
+    nesting is what Ibis pays for when it compiles the query). ``sides``: "p"
     (starts), "s" (ends) or both."""
     from stillwatch.guard.features.tables import hash63
 
@@ -73,13 +77,15 @@ def affix_table(t: ibis.Table, engine: str, keep: tuple[str, ...] = (), words: i
     t = t.select(*carry, total=t.norm.length().cast("int64"), **{
         f"{side}_w{n}": ibis.ifelse(t[side + "w"].length() >= n, t[side + "w"][n - 1].length(), zero).cast("int64")
         for side in sides for n in range(1, words + 1)})
-    for n in range(1, words + 1):  # one projection per length: each a sum of the previous column
-        t = t.mutate(**{f"{side}_c{n}": (t[f"{side}_c{n - 1}"] if n > 1 else ibis.literal(-1, dt.int64))
-                        + t[f"{side}_w{n}"] + 1 for side in sides},
-                     **{f"{side}_ok{n}": (t[f"{side}_ok{n - 1}"] if n > 1 else ibis.literal(True)) & (t[f"{side}_w{n}"] > 0)
-                        for side in sides})
-    lens = {f"{side}_l{n}": ibis.ifelse(t[f"{side}_ok{n}"] & (t[f"{side}_c{n}"] < t.total), t[f"{side}_c{n}"], zero)
-            for side in sides for n in range(1, words + 1)}
+    # an affix's length: its words' lengths and the spaces between them; valid while none of its
+    # words is empty and it is shorter than the prompt (sums written out: one projection, not one per n)
+    lens = {}
+    for side in sides:
+        w = [t[f"{side}_w{n}"] for n in range(1, words + 1)]
+        for n in range(1, words + 1):
+            c = sum(w[1:n], w[0]) + (n - 1)
+            ok = functools.reduce(operator.and_, [x > 0 for x in w[:n]])
+            lens[f"{side}_l{n}"] = ibis.ifelse(ok & (c < t.total), c, zero)
     t = t.select(*carry, **lens)
     # every affix hashed unconditionally (the empty text where there is none: cheap), then dropped
     # where its length is 0 — a hash inside a condition would be evaluated apart from the projection
@@ -197,6 +203,17 @@ def sample_affixes(stext: ibis.Table, engine: str, min_len: int, side: str, word
     return affix_table(t, engine, ("account_id", "prompt_h", "norm_len"), words, side)
 
 
+@functools.lru_cache(maxsize=32)
+def sample_affix_sql(source: str, schema: ibis.Schema, engine: str, min_len: int, side: str,
+                     words: int = FRAME_WORDS) -> str:
+    """The SQL of :func:`sample_affixes` over the engine's table named ``source`` (with ``schema``),
+    for ``engine`` ("duckdb" or "spark"). It depends on nothing but these arguments, and building and
+    compiling its ~15,000 characters costs ~0.1 s of Ibis — more than running it on a small log —
+    so it is compiled once per process for each: every scan names its sampled text ``sw_stext``."""
+    expr = sample_affixes(ibis.table(schema, name=source), engine, min_len, side, words)
+    return ibis.to_sql(expr, dialect="pyspark" if engine == "spark" else engine)
+
+
 def frame_side(aff: ibis.Table, side: str, min_prompts: int, materialise, words: int = FRAME_WORDS,
                wrapper_share: float = 0.9) -> ibis.Table:
     """One side of :func:`frame_keys` on the engine, for every prompt of ``aff`` (:func:`sample_affixes`
@@ -271,7 +288,7 @@ DRIVER_ROWS = 500_000
 def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_chars: int,
                 on_engine: bool | None = None) -> ibis.Table:
     """``(fr_account_id, fr_prompt_h, tpl_frame)`` of every sampled prompt that carries a frame, found with
-    the engine ``eng`` (``name``, ``materialise(name, expr)``, ``put``, ``drop(*tables)``: the batch
+    the engine ``eng`` (``name``, ``materialise(name, expr or SQL)``, ``put``, ``drop(*tables)``: the batch
     scan's); only the frame table is kept.
 
     On the engine (``on_engine``; None: DuckDB above :data:`DRIVER_ROWS` sampled rows), one side at a
@@ -293,7 +310,7 @@ def frame_table(eng, stext: ibis.Table, min_len: int, min_prompts: int, min_char
 
     sides = []
     for side in "ps":
-        aff = step("sw_affix", sample_affixes(stext, eng.name, min_len, side))
+        aff = step("sw_affix", sample_affix_sql(stext.get_name(), stext.schema(), eng.name, min_len, side))
         sides.append(eng.materialise(f"sw_frame_{side}", frame_side(aff, side, min_prompts, step)))
         eng.drop(*steps)
         steps.clear()
@@ -312,7 +329,7 @@ def frames_on_driver(eng, stext: ibis.Table, min_len: int, min_prompts: int, min
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    aff = eng.materialise("sw_affix", sample_affixes(stext, eng.name, min_len, "ps"))
+    aff = eng.materialise("sw_affix", sample_affix_sql(stext.get_name(), stext.schema(), eng.name, min_len, "ps"))
     a = aff.to_pyarrow()
     eng.drop(aff)
     ids = a["account_id"]
