@@ -120,6 +120,7 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
 
     from _fixtures_bridge import operator_rows
     from _fixtures_communities import family_rows
+    from _fixtures_frames import slot_operator_rows
     from test_guard_accepted_forms import _jsonl
 
     from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
@@ -133,8 +134,9 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
         hidden = _hidden_signals_log(noisy)
         ops, op_labels = operator_rows(noisy.schema)
         fam, fam_labels = family_rows(noisy.schema)
-        ops = pa.concat_tables([ops, fam])
-        op_labels = {**op_labels, **fam_labels}
+        slot, slot_ids = slot_operator_rows(noisy.schema, n_accounts=4)
+        ops = pa.concat_tables([ops, fam, slot])
+        op_labels = {**op_labels, **fam_labels, **{a: "S" for a in slot_ids}}
         table = pa.concat_tables([noisy, hidden, ops])
         tmp = tmp_path_factory.mktemp("parity")
         pq.write_table(table, tmp / "log.parquet")
@@ -277,3 +279,54 @@ def test_spark_and_duckdb_group_several_key_accounts_leaving_together(parity):
     sg = [c for c in spark.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
     assert dg.accounts == sg.accounts and dg.fired == sg.fired
     assert sg.signals["group_p"] == pytest.approx(dg.signals["group_p"], rel=1e-12)
+
+
+def test_spark_and_duckdb_link_a_slot_template_by_its_frame(parity):
+    """Template frames (features/frames.py: affixes hashed on each engine, frames found from their
+    lengths and counts) link the same accounts on both engines (every score and campaign:
+    :func:`test_spark_and_duckdb_agree`), and they do link the slot operator (not vacuous: on main its
+    four accounts stay apart)."""
+    _, _, _, _, duck, spark, op_labels = parity
+    for f in (duck, spark):
+        assert {f.account(a).campaign_id for a, c in op_labels.items() if c == "S"} == {"campaign-slot-00"}
+
+
+def test_affixes_same_on_spark_as_in_python():
+    """Affix lengths equal to Python's on Spark, and equal affixes hash equal (the values are Spark's own)."""
+    _require_spark()
+    import hashlib
+
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+    from stillwatch.guard.features.frames import FRAME_WORDS, affix_py, affix_table
+
+    prompts = ["q: what does the parser return for an empty list? a: let's think step by step.",
+               "explain recursion", "x  y", "a b c d", "a b x d", "z b c d", "über straße 7 ende"]
+    eng = _SparkEngine(ScanConfig())
+    t = eng.put("aff", pa.table({"norm": prompts}))
+    got = sorted(affix_table(t, "spark", ("norm",)).to_pyarrow().to_pylist(), key=lambda r: prompts.index(r["norm"]))
+
+    def h(s):
+        return int.from_bytes(hashlib.md5(s.encode()).digest()[:8], "little")
+
+    for row, p in zip(got, prompts):
+        hs, ls, _ = affix_py(p, h)
+        for j in range(2 * FRAME_WORDS):
+            side, n = ("p" if j < FRAME_WORDS else "s"), j % FRAME_WORDS + 1
+            assert row[f"{side}_l{n}"] == ls[j], (p, side, n)
+            assert (row[f"{side}_h{n}"] is None) == (hs[j] == 0), (p, side, n)
+    assert got[3]["p_h1"] == got[4]["p_h1"] != got[5]["p_h1"]
+    assert got[3]["s_h2"] == got[5]["s_h2"] != got[4]["s_h2"]
+
+
+def test_frames_on_spark_match_the_reference():
+    """frame_table on Spark (features/frames.py) finds the frames of the naive reference of
+    test_guard_frames_engine.py on its fixture (wrappers, phrases, slot templates, nulls, duplicates):
+    the same prompts, and a shared key exactly where the frame is shared — as DuckDB does there."""
+    _require_spark()
+    from test_guard_frames_engine import _same_partition, engine_frames, fixture_rows, reference_frames
+
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+
+    eng = _SparkEngine(ScanConfig())
+    rows = fixture_rows()
+    _same_partition(engine_frames(eng, rows, eng.put), reference_frames(rows))

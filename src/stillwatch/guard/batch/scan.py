@@ -40,6 +40,7 @@ from stillwatch.guard.features.components import component_stats, crowd_candidat
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
+    FRAME_KIND,
     INFRA_KINDS,
     FeatureConfig,
     account_features,
@@ -68,6 +69,7 @@ from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
+from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.timing import MINUTE_US
 
@@ -259,10 +261,17 @@ class _DuckEngine:
         yield from self.raw.sql(ibis.to_sql(expr, dialect="duckdb")).to_arrow_reader(size)
 
     def materialise(self, name: str, expr):
+        """Store the result of ``expr`` (an Ibis expression, or SQL already compiled for DuckDB) as ``name``."""
         import ibis
 
-        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {ibis.to_sql(expr, dialect='duckdb')}")
+        sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="duckdb")
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         return self.ib.table(name)
+
+    def drop(self, *tables) -> None:
+        """Free materialised tables no longer needed."""
+        for t in tables:
+            self.raw.execute(f"DROP TABLE IF EXISTS {t.get_name()}")
 
     def close(self) -> None:
         self.raw.close()
@@ -288,6 +297,10 @@ class _SparkEngine:
             .config("spark.default.parallelism", str(cfg.spark_shuffle_partitions))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # plans over cached views print every cached plan inside them; the SQL status store keeps
+            # them all (template frames stack a dozen): cap both, or the driver's heap fills with text
+            .config("spark.sql.maxPlanStringLength", "100000")
+            .config("spark.sql.ui.retainedExecutions", "50")
             .config("spark.driver.memory", "2g")
             .getOrCreate()
         )
@@ -320,12 +333,19 @@ class _SparkEngine:
         yield from expr.to_pyarrow().to_batches(max_chunksize=size)
 
     def materialise(self, name: str, expr):
+        """Cache the result of ``expr`` (an Ibis expression, or Spark SQL) as a view named after ``name``."""
         import ibis
 
         self._n += 1
         view = f"{name}_{self._n}"
-        self.spark.sql(ibis.to_sql(expr, dialect="pyspark")).cache().createOrReplaceTempView(view)
+        sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="pyspark")
+        self.spark.sql(sql).cache().createOrReplaceTempView(view)
         return self.ib.table(view)
+
+    def drop(self, *tables) -> None:
+        """Free materialised views no longer needed (a dropped view's cache goes with it)."""
+        for t in tables:
+            self.spark.catalog.dropTempView(t.get_name())
 
     def close(self) -> None:
         pass  # the session is shared and reused (starting Spark costs seconds)
@@ -381,20 +401,22 @@ class FeatureTables:
 
 
 def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None = None, near_duplicates: bool = True,
-                   progress: Progress | None = None) -> FeatureTables:
+                   progress: Progress | None = None, prune_frames: bool = True) -> FeatureTables:
     """The account feature columns and edges of a log without the scoring (for tests, the streaming
-    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash."""
+    scorer's agreement check and the feature benchmark). ``near_duplicates=False`` skips MinHash;
+    ``prune_frames`` leaves out the template-frame keys that ``config.detect`` is certain never to link
+    (:func:`~stillwatch.guard.features.frames.frame_edges`): the edges are for that detection config."""
     cfg = config or ScanConfig()
     _check_source(source)
     eng = _engine(engine, cfg)
     try:
-        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates)
+        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates, prune_frames)
         return ft
     finally:
         eng.close()
 
 
-def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True):
+def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool = True, prune_frames: bool = True):
     fc = cfg.features
     t0 = [time.perf_counter()]
     canon, keys, malformed, n_read = eng.load(source, fc)
@@ -418,6 +440,11 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
     ndt = eng.put("sw_nd", nd)
     j = srows.left_join(ndt, srows.prompt_h == ndt.nd_prompt_h).drop("nd_prompt_h")
+    # template frames (features/frames.py): found on the engine, one key per prompt stored
+    frt = frame_table(eng, stext, fc.min_template_len, fc.min_prompts, fc.min_frame_chars)
+    j = j.left_join(frt, (j.account_id == frt.fr_account_id) & (j.prompt_h == frt.fr_prompt_h)).drop(
+        "fr_account_id", "fr_prompt_h")
+    _timed(say, "template frames", t0)
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
     peaks = eng.materialise("sw_peaks", account_peaks(keys))
     acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), peaks,
@@ -425,11 +452,20 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
-    edges = _edges(ids, cols, per, tagged) if len(ids) else {}
-    if len(ids):  # active minutes of every account: the synchronised-timing links (score/timing.py)
-        # account indices joined on the engine: only two int64 columns come back (no string per row)
+    edges = {}
+    if len(ids):
+        # account indices (and what detection reads of each account's volume) joined on the engine
         it = eng.put("sw_ids", pa.table({"account_id": pa.array(ids, pa.string()),
-                                         "ai": pa.array(np.arange(len(ids), dtype=np.int64))}))
+                                         "ai": pa.array(np.arange(len(ids), dtype=np.int64)),
+                                         "pa_n": np.asarray(cols["n"], np.float64),
+                                         "pa_m": np.asarray(cols["sampled_rows"], np.float64)}))
+        d = cfg.detect
+        acc_t = it.select(pa_id=it.account_id, pa_n=it.pa_n, pa_m=it.pa_m)
+        frames = (frame_edges(tagged, acc_t, d.link.frame_light_share, d.link.full_template_share, d.own_prior_rows)
+                  if prune_frames else content_edges(tagged, FRAME_KIND))
+        edges = _edges(ids, cols, per, tagged, frames)
+        # active minutes of every account: the synchronised-timing links (score/timing.py); only two
+        # int64 columns come back (no string per row)
         am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
         am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
@@ -523,8 +559,9 @@ def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
     return t[c].to_numpy(zero_copy_only=False).astype(dtype)
 
 
-def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
-    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts.
+def _edges(ids: np.ndarray, cols: dict, per, tagged, frames) -> dict:
+    """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts
+    (``frames``: the template frames' edges, :func:`content_edges` or their pruned form).
     ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
     sampled_rows`` for content keys); ``key_cap``: capability share of the key's sampled rows and
     ``key_prompts``: distinct prompts among them (0 when none sampled)."""
@@ -548,8 +585,8 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged) -> dict:
             hit = ck[pos] == ek
             kcap, kprompts = np.where(hit, cv[pos], 0.0), np.where(hit, cp[pos], 0.0)
         edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
-    for kind in CONTENT_KINDS:
-        e = content_edges(tagged, kind).to_pyarrow()
+    for kind in (*CONTENT_KINDS, FRAME_KIND):
+        e = (frames if kind == FRAME_KIND else content_edges(tagged, kind)).to_pyarrow()
         ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
         cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]
         edges[kind] = (ea, _np(e, "key", np.int64), _np(e, "key_cap", np.float64), cnt,

@@ -74,6 +74,9 @@ CAPABILITY_PATTERNS: dict[str, str] = {
 #: Kinds of cross-account keys, in the order used for edge tables.
 KEY_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
 CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
+#: The template frame (:mod:`~stillwatch.guard.features.frames`): a content key that links, but does
+#: not mark rows as templated (``shared``) and is not a pair-test item.
+FRAME_KIND = "tpl_frame"
 INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
 
 
@@ -91,6 +94,9 @@ class FeatureConfig:
     min_prompts: int = 3
     sample_k: int = 32
     max_text_chars: int = 256
+    #: A template frame (:mod:`~stillwatch.guard.features.frames`) needs >= this many fixed characters. 16:
+    #: fewer are two or three common words ("how do i", "what is the") that open questions of every kind.
+    min_frame_chars: int = 16
     rate: HumanRate = HumanRate()
 
     def __post_init__(self) -> None:
@@ -105,6 +111,8 @@ class FeatureConfig:
             raise GuardInputError(
                 f"FeatureConfig.min_accounts must be >= 2 and min_prompts >= 1, got {self.min_accounts}, {self.min_prompts}"
             )
+        if self.min_frame_chars < 1:
+            raise GuardInputError(f"FeatureConfig.min_frame_chars must be >= 1, got {self.min_frame_chars}")
         if self.sample_k < 1:
             raise GuardInputError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
         if self.max_text_chars < self.min_template_len:
@@ -131,14 +139,23 @@ def _spark_conv(x: str, base_from: int, base_to: int) -> str:  # Spark: base con
     ...
 
 
-def hash64(expr: ibis.Value, engine: str) -> ibis.Value:
-    """An int64 hash of a string expression on ``engine`` (null stays null). On DuckDB the unsigned
+def hash64(expr: ibis.Value, engine: str, nullable: bool = True) -> ibis.Value:
+    """An int64 hash of a string expression on ``engine`` (null stays null; ``nullable=False``: the
+    caller knows it is never null, so it is not evaluated twice). On DuckDB the unsigned
     64-bit hash is folded into [0, 2^63 - 1) (Ibis' own ``hash()`` goes through a slow bit-string cast)."""
     if engine == "spark":
         h = _xxhash64(expr).cast("int64")
     else:
         h = (_duck_hash(expr) % ibis.literal(9223372036854775807, dt.uint64)).cast("int64")
-    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h)
+    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h) if nullable else h
+
+
+def hash63(expr: ibis.StringValue, engine: str) -> ibis.Value:
+    """A non-null string's int64 hash on ``engine``, cheaper than :func:`hash64` on DuckDB (the
+    unsigned hash's top 63 bits, a shift instead of a division; other values than hash64's)."""
+    if engine == "spark":
+        return _xxhash64(expr).cast("int64")
+    return (_duck_hash(expr) >> ibis.literal(1, dt.uint8)).cast("int64")
 
 
 def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:

@@ -26,6 +26,9 @@ class SampleRow(NamedTuple):
     user_agent: int | None
     payment: int | None
     ip_prefix: int | None
+    #: affix hashes, lengths and the prompt's length (features.frames.affix_py), None when shorter than
+    #: min_template_len
+    affix: tuple[tuple[int, ...], tuple[int, ...], int] | None = None
 
 
 class SpaceSaving:

@@ -61,6 +61,7 @@ from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import capability_evidence, detect, volume_evidence
 from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FeatureConfig, ip_prefix_py, normalise_py, sample_key_py
 from stillwatch.guard.features.minhash import MinHashConfig, sketch_one
+from stillwatch.guard.features.frames import affix_py
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.live.state import AccountState as _Account
 from stillwatch.guard.live.state import KeyState as _Key
@@ -194,7 +195,8 @@ class StreamingScorer:
             neg_skey=-skey, prompt_h=ph, tpl_prefix=keys["tpl_prefix"], tpl_suffix=keys["tpl_suffix"],
             text=norm[: fc.max_text_chars] if long_enough else None,
             caps=tuple(int(r.search(norm) is not None) for r in _CAP_RE), ip=keys["ip"],
-            user_agent=keys["user_agent"], payment=keys["payment"], ip_prefix=keys["ip_prefix"])
+            user_agent=keys["user_agent"], payment=keys["payment"], ip_prefix=keys["ip_prefix"],
+            affix=affix_py(norm, _h64) if long_enough else None)
         if len(heap) < fc.sample_k:
             heapq.heappush(heap, entry)
         else:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.guard.features.tables import CAPABILITY_PATTERNS
+from stillwatch.guard.features.frames import FRAME_WORDS, frame_keys
+from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FRAME_KIND
 from stillwatch.guard.features.minhash import groups_from_sketches, sketches
 
 if TYPE_CHECKING:
@@ -53,6 +54,17 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
             if rep is not None:
                 nd[r], nd_ok[r] = rep, True
     col["near_dup"], col["near_dup_ok"] = nd, nd_ok
+    # template frames (features/frames.py) from the sampled rows' affixes, as the batch finds them
+    has = np.array([e.affix is not None for _, e in rows], bool)
+    zeros = ((0,) * 2 * FRAME_WORDS, (0,) * 2 * FRAME_WORDS, 0)
+    aff = [e.affix if e.affix is not None else zeros for _, e in rows]
+    h = np.array([x[0] for x in aff], np.int64).reshape(len(rows), 2 * FRAME_WORDS)
+    ln = np.array([x[1] for x in aff], np.int64).reshape(len(rows), 2 * FRAME_WORDS)
+    norm_len = np.array([x[2] for x in aff], np.int64)
+    fk, fk_ok = frame_keys(col["acc"][has], col["ph"][has], norm_len[has], list(h[has].T), list(ln[has].T),
+                           fc.min_prompts, fc.min_frame_chars)
+    col[FRAME_KIND], col[FRAME_KIND + "_ok"] = np.full(len(rows), none, np.int64), np.zeros(len(rows), bool)
+    col[FRAME_KIND][has], col[FRAME_KIND + "_ok"][has] = fk, fk_ok
     # shared content keys: >= min_accounts accounts and >= min_prompts distinct prompts
     shared = np.zeros(len(rows), bool)
     for kind in CONTENT:
@@ -88,7 +100,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         return np.bincount(u[:, 0], minlength=A).astype(np.float64) * scale
 
     edges = {}
-    for kind in KINDS:
+    for kind in (*KINDS, FRAME_KIND):
         ok = col[kind + "_ok"]
         ea_s, ek_s = col["acc"][ok], col[kind][ok]
         cap_s, ph_s = col["cap"][ok], col["ph"][ok]
@@ -98,7 +110,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         k_cap = np.bincount(inv, weights=cap_s.astype(np.float64), minlength=len(uk))
         up = np.unique(np.stack([inv, ph_s], 1), axis=0) if len(inv) else np.zeros((0, 2), np.int64)
         k_prompts = np.bincount(up[:, 0], minlength=len(uk)).astype(np.float64)
-        if kind in CONTENT:  # edges from the samples, counts estimated (n * k_s / m)
+        if kind in CONTENT or kind == FRAME_KIND:  # edges from the samples, counts estimated (n * k_s / m)
             pa_, cnt_s = np.unique(np.stack([ea_s, ek_s], 1), axis=0, return_counts=True) if len(ea_s) \
                 else (np.zeros((0, 2), np.int64), np.zeros(0, np.int64))
             e_acc, e_key = pa_[:, 0], pa_[:, 1]

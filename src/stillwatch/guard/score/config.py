@@ -147,9 +147,14 @@ class LinkConfig:
     #: chance arrivals / members) is <= this. 0.05: the conventional level; at most one member in
     #: twenty is expected to be a bystander who happened to arrive then.
     cohort_fdr: float = 0.05
+    #: A template frame (features/frames.py) links only while the users that write it just once in their
+    #: sample are at most this share of its users (links.key_link_stats, ``public_veto``). 0.05, as
+    #: ``cohort_fdr``: at most one user in twenty may be a chance writer of a public phrase.
+    frame_light_share: float = 0.05
 
     def __post_init__(self) -> None:
-        _check(self, unit=("share", "focus", "coherence", "full_template_share", "alpha", "cohort_fdr"),
+        _check(self, unit=("share", "focus", "coherence", "full_template_share", "alpha", "cohort_fdr",
+                           "frame_light_share"),
                positive=("reuse",), at_least={"coherence_min_users": 1, "pacing_gaps": 1, "prefix_ips": 1,
                                               "pair_budget": 1})
         if not self.cohort_windows_us or any(not w > 0 for w in self.cohort_windows_us):

@@ -56,7 +56,9 @@ firm's own batch template).
 
 Linking (which accounts form a candidate campaign)
 ==================================================
-Content keys (template prefix / suffix fingerprints, MinHash near-duplicate groups) are weighted by
+Content keys (template prefix / suffix fingerprints, MinHash near-duplicate groups, template frames —
+a slot template's fixed words without the slot, :mod:`~stillwatch.guard.features.frames`, which link
+only while private to users that repeat them: ``links.key_link_stats``, ``public_veto``) are weighted by
 how campaign-like their *user set* is, never by one account's eligibility alone. For each key:
 ``focus`` = rows on the key / all rows of the accounts using it (each account's rows plus
 ``own_prior_rows`` pseudo-rows off the key, so a prompt many one-request accounts each send once —

@@ -19,6 +19,10 @@ from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
 IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
+#: Content key kinds that link, with the code that keeps their keys apart in one edge list (payment
+#: 3, addresses 4-5, null-model links 6): template prefixes, suffixes, near-duplicate groups and
+#: template frames (features/frames.py: a slot template's fixed words without the slot).
+CONTENT_CODES: dict[str, int] = {"tpl_prefix": 0, "tpl_suffix": 1, "near_dup": 2, "tpl_frame": 7}
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -57,7 +61,8 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
                    cfg: "DetectConfig", scripted_user: np.ndarray | None = None,
                    sampled_rows: np.ndarray | None = None,
                    key_cap: np.ndarray | None = None,
-                   infra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
+                   infra: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                   public_veto: bool = False) -> dict[str, np.ndarray]:
     """Per edge: statistics of its content key's user set, and whether the key links its users.
 
     ``focus`` = rows on the key / all rows of its users (the share of its users' traffic the key
@@ -89,6 +94,19 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
       ``infra`` no wrapper links. It still counts as one item in the pair tests, where only
       several rare shared items link. A capability scaffold on every request (a harvest pushed
       through one reasoning template) is a workload, not a wrapper, and links as before.
+
+    ``public_veto`` (template frames, :mod:`~stillwatch.guard.features.frames`: a few fixed words,
+    which the public also writes): a key links only while it is *private* to users that repeat it.
+    **H0** (a public phrase: "Answer the following question:", "Let's think step by step."): accounts
+    write it independently of one another, each at its own rate, so a key shared by ``k`` accounts
+    is evidence of nothing beyond the ``k`` writers the population puts on it; its writers come at
+    every rate, and those whose sample holds it once (*light* users) are the visible part of them.
+    As for a cohort cell (:mod:`~stillwatch.guard.score.nullmodel`: chance members at most
+    ``cohort_fdr`` of a cell), the key's users are a group only when its light users are at most
+    ``LinkConfig.frame_light_share`` (0.05) of them: one operator's template is written by its
+    accounts alone, each repeating it (>= 2 rows of its sample); a public phrase is written now and
+    then by some of its users, and then links nobody, however many repeat it — so one popular
+    phrase shared with a member is never enough to join.
     """
     out = {"links": np.zeros(len(ea), bool), "focus": np.zeros(len(ea)), "reuse": np.zeros(len(ea)),
            "fan": np.zeros(len(ea)), "cnt": np.zeros(len(ea))}
@@ -130,6 +148,12 @@ def key_link_stats(ea: np.ndarray, ek: np.ndarray, cnt: np.ndarray, n_rows: np.n
     links = (((fan >= 3) & (focus >= cfg.link.focus))
              | ((fan >= 2) & (fan_seen >= 2) & (reuse_seen >= cfg.link.reuse))
              | ((eligible_users >= cfg.link.coherence_min_users) & (coh >= cfg.link.coherence))) & ~wrapper
+    if public_veto:  # written once by more than a few of its users: a public phrase (docstring)
+        m_s = np.minimum(np.asarray(sampled_rows, np.float64)[ea], np.asarray(n_rows, np.float64)[ea]) \
+            if sampled_rows is not None else np.asarray(n_rows, np.float64)[ea]
+        light = c * m_s / np.maximum(np.asarray(n_rows, np.float64)[ea], 1.0) < 1.5  # one sampled row
+        links &= np.bincount(inv, weights=light.astype(np.float64), minlength=len(keys)) \
+            <= cfg.link.frame_light_share * fan
     links = links[inv]
     if infra is not None and wrapper.any():  # a wrapper links its tied users (>= 3 of them)
         on_wrapper = wrapper[inv] & known
@@ -413,11 +437,11 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # an account is fully templated when >= 90 % of its requests are on shared templates
     fully_templated = np.asarray(acc["shared_rows"], np.float64) >= cfg.link.full_template_share * n_acc_rows
     infra = infra_edges(edges)
-    for kind in ("tpl_prefix", "tpl_suffix", "near_dup"):
+    for kind in CONTENT_CODES:
         ea, ek, kc, cnt, kp = edge_full(edges, kind)
         kl = key_link_stats(ea, ek, cnt, n_acc_rows, cfg, fully_templated,
                             acc.get("sampled_rows") if hasattr(acc, "get") else None,
-                            kc, infra)
+                            kc, infra, public_veto=kind == "tpl_frame")
         keep = kl["links"]
         c1 = np.nan_to_num(cnt[keep], nan=1.0)
         sr = np.zeros(a)
@@ -428,13 +452,13 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
         np.add.at(su, ea[keep], c1)
         scripted_plain.append(su)
         np.maximum.at(reuse, ea[keep], np.nan_to_num(kl["reuse"][keep], nan=0.0))
-        content.append((ea, ek, keep, kl))
+        content.append((ea, ek, keep, kl, CONTENT_CODES[kind]))
     counts_known = all(len(edges.get(k, ())) > 3 for k in ("tpl_prefix", "tpl_suffix", "near_dup") if k in edges)
     plain_share = np.max(scripted_plain, axis=0) / (n_acc_rows + 2.0)
     member = plain_share >= cfg.link.share if counts_known else np.ones(a, bool)
     ea_l, ek_l = [], []
     ew_l = []
-    for i, (ea, ek, keep, kl) in enumerate(content):
+    for ea, ek, keep, kl, i in content:
         keep = keep & member[ea]
         ea_l.append(ea[keep])
         ew_l.append(np.nan_to_num(kl["cnt"][keep], nan=1.0))
@@ -494,6 +518,6 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_outsiders(labels, out_kind, all_ea, all_ek)
     out = out_kind > 0
     if out.any() and counts_known:  # an outsider's keys weigh by the accounts it is still linked with
-        scripted = np.where(out, outsider_scripted(a, labels, out, content, cfg), scripted)
+        scripted = np.where(out, outsider_scripted(a, labels, out, [c[:4] for c in content], cfg), scripted)
     return Links(labels=labels, scripted=scripted, plain_rows=plain, reuse=reuse, address_linked=address_linked,
                  support=nl.support(labels), cohort_tied=nl.support(labels, pairs=False) <= cfg.link.alpha)
