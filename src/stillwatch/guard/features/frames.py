@@ -47,6 +47,8 @@ import ibis
 import ibis.expr.datatypes as dt
 import numpy as np
 
+from stillwatch.core.sets import unique
+
 #: Longest affix considered, in words. 8: a frame's fixed words (an instruction line, an answer cue)
 #: are a short phrase; longer shared runs are the prompt itself (a benchmark) or its slot.
 FRAME_WORDS = 8
@@ -154,7 +156,7 @@ def frame_keys(acc: np.ndarray, ph: np.ndarray, norm_len: np.ndarray, h: np.ndar
             a_n, h_n = acc[named], hc[named]
             _, idx, cnt = np.unique(_pair(a_n, h_n), return_index=True, return_counts=True)
             u = np.stack([a_n[idx], h_n[idx]], 1)  # each distinct (account, affix) once
-            frames = np.unique(u[cnt >= min_prompts, 1])
+            frames = unique(u[cnt >= min_prompts, 1])
             hit = has & np.isin(hc, frames)
             best_h = np.where(hit, hc, best_h)
             best_l = np.where(hit, lc, best_l)

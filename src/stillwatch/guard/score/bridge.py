@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stillwatch.core.sets import unique
 from stillwatch.guard.score import cluster as _cluster
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -160,7 +161,7 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
     rest = ~bridge[cinv]
     sub = _cluster.components(a, ea[rest], ck[rest])
     sub = np.where(size >= 2 * cfg.split.min_accounts, sub, labels)
-    cand = np.unique(labels[_cluster.split_parts(labels, sub, cfg.split)[1]])  # clusters whose parts would split
+    cand = unique(labels[_cluster.split_parts(labels, sub, cfg.split)[1]])  # clusters whose parts would split
     if len(cand) == 0:
         return labels
     m = len(cand)

@@ -72,6 +72,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stillwatch.core.sets import unique
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import SEED, canonical_edges, rewired
 
@@ -147,7 +148,7 @@ class _Cluster:
     """One cluster's canonical graph, its spectrum, and the rewiring draws made so far."""
 
     def __init__(self, ea: np.ndarray, ek: np.ndarray, kmax: int) -> None:
-        self.members = np.unique(ea)  # canonical_edges ranks the accounts in this order
+        self.members = unique(ea)  # canonical_edges ranks the accounts in this order
         self.n, self.nk, self.ai, self.ki = canonical_edges(ea, ek)
         self.k = min(kmax + 1, min(self.n, self.nk) - 1)
         if self.k >= 2:
@@ -235,7 +236,7 @@ def split_by_communities(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg
         if k >= 2:
             sub[c.members] = c.cut(k)
             cands.append((c, k))
-    cand_labels = np.unique(labels[_cluster.split_parts(labels, sub, sp)[1]])
+    cand_labels = unique(labels[_cluster.split_parts(labels, sub, sp)[1]])
     cands = [(c, k) for c, k in cands if labels[c.members[0]] in cand_labels]
     if not cands:
         return labels

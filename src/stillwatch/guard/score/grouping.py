@@ -78,6 +78,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from stillwatch.core.sets import unique
 # scipy.stats is imported in the functions that use it: importing it costs ~1 s of start-up (the gateway and the
 # CLI import this module whether or not a scan runs)
 
@@ -165,7 +167,7 @@ def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: Det
         # significant cell (one pseudo-carrier), so campaigns do not raise the background
         sig = p <= cfg.group.alpha
         out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
-        in_sig_car = np.unique(c["acc"][sig])
+        in_sig_car = unique(c["acc"][sig])
         rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
         ok = sig & (c["x"] >= 2) & (c["n_c"] * rate <= cfg.group.fdr * c["x"])
         keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))

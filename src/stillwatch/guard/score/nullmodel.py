@@ -84,6 +84,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from stillwatch.core.sets import unique
 from scipy.special import pdtrc
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -286,7 +288,7 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
     grids = [(w, off) for w in windows for off in (0.0, 0.5)]
     if not grids:
         return none
-    n_cls = len(np.unique(cls))
+    n_cls = len(unique(cls))
     n_tests = n_cls * sum(int(np.ceil(span / w)) + 1 for w, _ in grids)
     ok = arrived[ea]
     for g, (w, off) in enumerate(grids):  # a handful of grids: one vectorised pass each

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stillwatch.core.sets import unique
 from stillwatch.guard.score.nullmodel import key_pairs, poisson_tail
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -90,7 +91,7 @@ def _distinct_active(ea: np.ndarray, minute: np.ndarray, n_accounts: int) -> tup
     if len(ea) == 0:
         return ea, minute
     first = int(minute.min())
-    code = np.unique((minute - first) * np.int64(n_accounts) + ea)
+    code = unique((minute - first) * np.int64(n_accounts) + ea)
     return code % n_accounts, code // n_accounts + first
 
 
