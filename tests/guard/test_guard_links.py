@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.config import DetectConfig, SplitConfig
 from stillwatch.guard.score.links import (
     merge_same_content,
@@ -127,6 +128,33 @@ def test_content_does_not_split_one_campaign_on_one_scaffold_set():
     rows = [(i, k, 5.0) for i in range(10) for k in (1, 2, 3, 4)]
     labels = np.zeros(10, np.int64)
     assert split_by_content(labels, *_content(rows), CFG).tolist() == [0] * 10
+
+
+def test_content_split_of_operators_relaying_one_pool_beside_their_own_harvests():
+    # three resellers of 5 accounts: each its own harvest key (weight 10 a account) and three customers'
+    # keys that all fifteen hold (weight 3 each: 9 a account). On plain weight shares each community
+    # keeps 10/19 = 0.53 < 0.7 on its own key and the three stay merged; the customers' keys are held by
+    # every community alike (5 of their 15 users in the one each is labelled with: < half), so they
+    # are neutral and each reseller owns all of what is left
+    rows = [(i, 100 + i // 5, 10.0) for i in range(15)] + [(i, k, 3.0) for i in range(15) for k in (7, 8, 9)]
+    labels = np.zeros(15, np.int64)
+    assert split_by_content(labels, *_content(rows), CFG).tolist() == [0] * 5 + [5] * 5 + [10] * 5
+    # the same with the old reading (every key counted) keeps them together
+    every = DetectConfig(split=SplitConfig(own_key_share=0.0))
+    assert split_by_content(labels, *_content(rows), every).tolist() == [0] * 15
+
+
+def test_content_does_not_split_off_a_fragment_whose_weight_is_on_its_siblings_key():
+    # one campaign of ten accounts: all send its boilerplate key 20 (weight 6), half a variant key 10,
+    # half a variant 11 (weight 10). Label propagation finds the two halves and gives key 20 to the
+    # first; it holds half of the key's users, so it owns it, and the second half keeps only 50 / 80 =
+    # 0.625 < 0.7 of its weight on keys of its own: not split off (with the sibling's key neutral it
+    # would be: 50 / 50)
+    rows = [(i, 20, 6.0) for i in range(10)] + [(i, 10, 10.0) for i in range(5)] + [(i, 11, 10.0) for i in range(5, 10)]
+    labels = np.zeros(10, np.int64)
+    assert split_by_content(labels, *_content(rows), CFG).tolist() == [0] * 10
+    sub = _cluster.label_propagation(10, *_content(rows))
+    assert len(set(sub.tolist())) == 2  # the halves are found: cohesion is what keeps them together
 
 
 def _levels(*pools: tuple[int, int]) -> np.ndarray:

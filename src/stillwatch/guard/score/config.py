@@ -177,6 +177,9 @@ class SplitConfig:
     #: A content community counts if >= this share of its rows' weight lies on its own keys. 0.7: a
     #: fragment of one campaign is not split off.
     cohesion: float = 0.7
+    #: ... counted on the keys a community owns: held by it for >= this share of the key's users. 0.5:
+    #: the community holds most of the key (a key that several communities hold alike is neutral).
+    own_key_share: float = 0.5
     #: Infrastructure communities whose content mixes have cosine >= this are one workload. 0.8.
     same_content: float = 0.8
     #: Workload levels (:func:`~stillwatch.guard.score.links.split_by_workload`): two levels of ``ln n``
@@ -202,7 +205,7 @@ class SplitConfig:
     community_pilot: int = 19
 
     def __post_init__(self) -> None:
-        _check(self, unit=("min_share", "coverage", "cohesion", "same_content", "community_excess"),
+        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "same_content", "community_excess"),
                positive=("workload_d", "workload_ratio", "workload_min"),
                at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,
                          "community_pilot": 1})

@@ -176,6 +176,17 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     together cover >= ``split.coverage`` of it, and there are at most ``split.max_parts`` of them;
     members of small communities join the cluster's largest community. One campaign whose accounts
     draw from one scaffold set stays one community.
+
+    Cohesion is read on the keys a community *owns*: a key is owned by the community label propagation
+    gives it when that community holds at least ``split.own_key_share`` (half) of the key's users. A
+    key spread over several communities (none holds half its users) is neutral, counted neither for a
+    community nor against it. **H0** (one campaign cut into fragments): a fragment's weight lies on the
+    keys its sibling owns — one operator's boilerplate is held by all its accounts — so it is not
+    cohesive and is not split off; that is what the threshold tests. Keys that several communities
+    hold alike (operators relaying one pool of customers' prompts beside their own harvests:
+    reseller30, the harvest a third of the traffic) are no evidence that the communities are one
+    operator, yet under a plain weight share they pulled a community with its own harvest below the
+    threshold (reseller30 seed 2: 0.658, two campaigns merged; notes/issue-13-guard.md).
     """
     a = len(labels)
     if len(ea) == 0:
@@ -183,9 +194,12 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     sub, edge_key_lab = _cluster.label_propagation(a, ea, ek, w, return_keys=True)
     # cohesion: share of each community's edge weight on keys that belong to it; a fragment of one
     # campaign has much of its weight on the other fragment's keys
-    inside = np.bincount(sub[ea], weights=w * (edge_key_lab == sub[ea]), minlength=a)
-    total = np.bincount(sub[ea], weights=w, minlength=a)
-    cohesive = inside >= cfg.split.cohesion * np.maximum(total, 1e-12)
+    _, kinv, k_users = np.unique(ek, return_inverse=True, return_counts=True)
+    in_owner = np.bincount(kinv, weights=(sub[ea] == edge_key_lab).astype(np.float64), minlength=len(k_users))
+    owned_w = np.where((in_owner >= cfg.split.own_key_share * k_users)[kinv], w, 0.0)  # spread keys: neutral
+    inside = np.bincount(sub[ea], weights=owned_w * (edge_key_lab == sub[ea]), minlength=a)
+    total = np.bincount(sub[ea], weights=owned_w, minlength=a)
+    cohesive = (total > 0) & (inside >= cfg.split.cohesion * np.maximum(total, 1e-12))
     first_idx = np.full(a, a, np.int64)  # relabel each community by its smallest member
     np.minimum.at(first_idx, sub, np.arange(a, dtype=np.int64))
     ok = cohesive[sub]  # per account: its community is cohesive
