@@ -110,17 +110,3 @@ def pool_rows(schema: pa.Schema, seed: int = 0, n_accounts: int = 300, pool_size
             rows.append(_row(acct, j, int(t), pool[k], ip, "Mozilla/5.0 Chrome", int(rng.integers(100, 600))))
     return _table(rows, schema), accts
 
-
-def detect(ft, frames=None):
-    """Detection on feature tables ``ft`` (``scan.feature_tables``) with ``DetectConfig()``, as ``scan``
-    runs it but without the clusters' active minutes (an explanation only; verdicts and campaigns do not
-    read it): ``(link step, accounts, campaigns)``. ``frames``: other template-frame edges than ``ft``'s."""
-    from stillwatch.guard.score.config import DetectConfig
-    from stillwatch.guard.score.detect import account_step, link_step, verdicts
-
-    cfg = DetectConfig()
-    edges = dict(ft.edges) if frames is None else {**ft.edges, "tpl_frame": frames}
-    acct = account_step(ft.cols, edges, cfg)
-    lk = link_step(ft.cols, edges, acct, cfg)
-    accounts, campaigns = verdicts(ft.ids, ft.cols, edges, acct, lk, cfg, None)
-    return lk, accounts, campaigns

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _fixtures_frames import detect, pool_rows, public_phrase_rows, slot_operator_rows  # noqa: E402
+from _fixtures_frames import pool_rows, public_phrase_rows, slot_operator_rows  # noqa: E402
 from _fixtures_pipeline import make_log  # noqa: E402
 
 from stillwatch.guard.features.frames import FRAME_WORDS, affix_py, affix_table, frame_keys  # noqa: E402
@@ -198,13 +198,14 @@ def test_a_pool_with_no_campaign_flags_nothing(tmp_path):
     import pyarrow.parquet as pq
 
     from stillwatch.guard.batch.scan import feature_tables
+    from stillwatch.guard.score.detect import detect
 
     base, _ = make_log(seed=8, n_human=120, camp_a=0, camp_b=0)
     pub, _ = public_phrase_rows(base.schema, seed=4, n_accounts=200)
     pool, _ = pool_rows(base.schema, seed=4, n_accounts=400)
     pq.write_table(pa.concat_tables([base, pub, pool]), tmp_path / "log.parquet")
     ft = feature_tables(tmp_path / "log.parquet", prune_frames=False)
-    _, accounts, campaigns = detect(ft)
+    accounts, campaigns = detect(ft.ids, ft.cols, ft.edges)
     assert len(accounts) == len(ft.ids) > 700 and not any(a.flagged for a in accounts) and not campaigns
     ea, ek, kc, cnt, _ = ft.edges["tpl_frame"]
     assert len(ea) > 100  # frames are there to judge (the pool's templates, the phrases)

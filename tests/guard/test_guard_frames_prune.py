@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from _fixtures_frames import _person_times, _row, _table, detect, public_phrase_rows, slot_operator_rows
+from _fixtures_frames import _person_times, _row, _table, public_phrase_rows, slot_operator_rows
 from _fixtures_pipeline import _WORDS, make_log
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.links import key_link_stats
@@ -118,7 +118,12 @@ def test_pruned_frame_edges_are_the_reference(pruned):
 
 
 def _detect(ft, frames=None):
-    lk, accounts, campaigns = detect(ft, frames)
+    from stillwatch.guard.score.detect import account_step, link_step, verdicts
+
+    edges = dict(ft.edges) if frames is None else {**ft.edges, "tpl_frame": frames}
+    acct = account_step(ft.cols, edges, CFG)
+    lk = link_step(ft.cols, edges, acct, CFG)
+    accounts, campaigns = verdicts(ft.ids, ft.cols, edges, acct, lk, CFG, None)
     return lk, repr(accounts), repr(campaigns)  # every field, floats exactly (repr round-trips; nan == nan)
 
 
