@@ -194,11 +194,13 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     sub, edge_key_lab = _cluster.label_propagation(a, ea, ek, w, return_keys=True)
     # cohesion: share of each community's edge weight on keys that belong to it; a fragment of one
     # campaign has much of its weight on the other fragment's keys
+    comm = sub[ea]  # each edge's account's community
+    on_own = comm == edge_key_lab  # the edge's key is labelled with that community
     _, kinv, k_users = np.unique(ek, return_inverse=True, return_counts=True)
-    in_owner = np.bincount(kinv, weights=(sub[ea] == edge_key_lab).astype(np.float64), minlength=len(k_users))
+    in_owner = np.bincount(kinv, weights=on_own.astype(np.float64), minlength=len(k_users))
     owned_w = np.where((in_owner >= cfg.split.own_key_share * k_users)[kinv], w, 0.0)  # spread keys: neutral
-    inside = np.bincount(sub[ea], weights=owned_w * (edge_key_lab == sub[ea]), minlength=a)
-    total = np.bincount(sub[ea], weights=owned_w, minlength=a)
+    inside = np.bincount(comm, weights=owned_w * on_own, minlength=a)
+    total = np.bincount(comm, weights=owned_w, minlength=a)
     cohesive = (total > 0) & (inside >= cfg.split.cohesion * np.maximum(total, 1e-12))
     first_idx = np.full(a, a, np.int64)  # relabel each community by its smallest member
     np.minimum.at(first_idx, sub, np.arange(a, dtype=np.int64))
