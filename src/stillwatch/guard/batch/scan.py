@@ -48,7 +48,6 @@ from stillwatch.guard.features.tables import (
     account_peaks,
     account_text,
     account_volume,
-    cluster_minutes,
     content_edges,
     distinct_prompts,
     infra_counts,
@@ -63,7 +62,6 @@ from stillwatch.guard.features.tables import (
     short_accounts,
     with_shared_flag,
 )
-from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
@@ -71,7 +69,7 @@ from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COL
 from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
 from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
-from stillwatch.guard.score.timing import MINUTE_US
+from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
 
 log = logging.getLogger(__name__)
 
@@ -273,9 +271,14 @@ class _DuckEngine:
         for t in tables:
             self.raw.execute(f"DROP TABLE IF EXISTS {t.get_name()}")
 
-    def close(self) -> None:
-        self.raw.close()
-        self._tmp.cleanup()
+    def release(self) -> None:
+        """Let go of every table and the connection (idempotent): the scan has what it needs in numpy."""
+        if self.raw is not None:
+            self.raw.close()
+            self.raw = None
+            self._tmp.cleanup()
+
+    close = release
 
 
 class _SparkEngine:
@@ -306,6 +309,7 @@ class _SparkEngine:
         )
         self.ib = ibis.pyspark.connect(self.spark)
         self._n = 0
+        self._views: list[str] = []  # this scan's views, dropped (and uncached) by release()
 
     def load(self, source, cfg: FeatureConfig):
         table, malformed, n_read = _ingest(source)
@@ -327,6 +331,7 @@ class _SparkEngine:
             df = self.spark.createDataFrame([], StructType([StructField(f.name, kinds.get(f.type, StringType()))
                                                             for f in table.schema]))
         df.createOrReplaceTempView(view)
+        self._views.append(view)
         return self.ib.table(view)
 
     def batches(self, expr, size: int):
@@ -340,6 +345,7 @@ class _SparkEngine:
         view = f"{name}_{self._n}"
         sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="pyspark")
         self.spark.sql(sql).cache().createOrReplaceTempView(view)
+        self._views.append(view)
         return self.ib.table(view)
 
     def drop(self, *tables) -> None:
@@ -347,8 +353,14 @@ class _SparkEngine:
         for t in tables:
             self.spark.catalog.dropTempView(t.get_name())
 
-    def close(self) -> None:
-        pass  # the session is shared and reused (starting Spark costs seconds)
+    def release(self) -> None:
+        """Drop this scan's views and their caches (idempotent); the session stays, shared and reused (starting
+        Spark costs seconds). Before, a long-lived process kept every scan's cached tables."""
+        for view in self._views:
+            self.spark.catalog.dropTempView(view)
+        self._views = []
+
+    close = release
 
 
 def _engine(name: str, cfg: ScanConfig):
@@ -501,9 +513,15 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         return Findings(accounts=(), campaigns=(), malformed=malformed, n_rows=n_valid, engine=eng.name,
                         human_rate_per_hour=human_rate_per_hour(fc.rate))
 
+    # Everything detection reads from the log is in the feature tables now (the minute crowding too:
+    # ``edges["minute"]``), so the engine lets go of its tables first: at 16M rows DuckDB's ~1 GB of
+    # them would otherwise sit under detection's own peak.
+    del keys
+    eng.release()
     acct = account_step(cols, edges, cfg.detect)
     lk = link_step(cols, edges, acct, cfg.detect)
-    minutes = _cluster_minutes(eng, keys, ids, lk.labels)
+    ea, minute = edges.get("minute", (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    minutes = cluster_minutes(lk.labels, ea, minute)
     accounts, campaigns = verdicts(ids, cols, edges, acct, lk, cfg.detect, minutes)
     _timed(say, f"detection ({len(campaigns)} campaigns)", t0)
     return Findings(
@@ -514,20 +532,6 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         engine=eng.name,
         human_rate_per_hour=human_rate_per_hour(fc.rate),
     )
-
-
-def _cluster_minutes(eng, keys, ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Distinct active minutes of each account's cluster (clusters of >= 2 accounts), measured on the
-    engine: the minute-crowding explanation of :func:`~stillwatch.guard.score.detect.verdicts`."""
-    multi = _cluster.sizes(labels) >= 2
-    if not multi.any():
-        return np.zeros(len(labels))
-    at = eng.put("sw_assign", pa.table({"account_id": ids[multi], "cluster": labels[multi].astype(np.int64)}))
-    cm = cluster_minutes(keys, at).to_pyarrow()
-    per_label = np.zeros(len(labels))  # labels are account indices, so they index this array
-    per_label[cm["cluster"].to_numpy(zero_copy_only=False)] = cm["cluster_minutes"].to_numpy(
-        zero_copy_only=False).astype(np.float64)
-    return per_label[labels]
 
 
 def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:

@@ -370,12 +370,6 @@ def key_fan(per: ibis.Table, min_accounts: int = 2) -> ibis.Table:
     return j.select("kind", "key", "account_id", "cnt")
 
 
-def cluster_minutes(keys: ibis.Table, assignment: ibis.Table) -> ibis.Table:
-    """Distinct active minutes per cluster (``assignment``: account_id, cluster int64), over all rows."""
-    j = keys.select("account_id", minute=keys.ts_us // 60_000_000).inner_join(assignment, "account_id")
-    return j.group_by("cluster").agg(cluster_minutes=_.minute.nunique()).order_by("cluster")
-
-
 # ----------------------------------------------------------------------- sampled tier: text signals
 def sample_margin(k: int) -> float:
     """Candidates kept per account before the exact bottom-k selection: ``k + 6 sqrt(k) + 10``."""

@@ -95,6 +95,31 @@ def _distinct_active(ea: np.ndarray, minute: np.ndarray, n_accounts: int) -> tup
     return code % n_accounts, code // n_accounts + first
 
 
+def cluster_minutes(labels: np.ndarray, ea: np.ndarray, minute: np.ndarray) -> np.ndarray:
+    """Distinct active minutes of each account's cluster, aligned with the accounts (0 for an account alone in
+    its cluster): the minute-crowding explanation of :func:`~stillwatch.guard.score.detect.verdicts`. ``labels``:
+    (A,) cluster labels that are account indices (``0 <= labels < A``, as the link step's); ``ea``, ``minute``:
+    the (account, minute) rows of ``edges["minute"]``, duplicates allowed. One sort of ``minute * A + label``
+    codes, no loop over accounts or clusters."""
+    labels = np.asarray(labels, np.int64)
+    a = len(labels)
+    out = np.zeros(a)
+    ea = np.asarray(ea, np.int64)
+    if a == 0 or len(ea) == 0:
+        return out
+    size = np.bincount(labels, minlength=a)  # [A] members per label
+    lab = labels[ea]  # [R] each row's cluster
+    keep = size[lab] >= 2
+    minute = np.asarray(minute, np.int64)[keep]
+    if not len(minute):
+        return out
+    code = unique((minute - int(minute.min())) * np.int64(a) + lab[keep])
+    per_label = np.bincount(code % a, minlength=a).astype(np.float64)
+    out = per_label[labels]
+    out[size[labels] < 2] = 0.0
+    return out
+
+
 def shared_minutes(ea: np.ndarray, minute: np.ndarray, n_accounts: int, budget: int
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(a, b, X)``: pairs ``a < b`` sharing active minutes and how many, enumerated from the
