@@ -11,6 +11,7 @@ models are not (beyond alpha).
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -80,6 +81,10 @@ class Counting:
     def answers(self, prompts, **kw):
         self.asked += len(prompts)
         return self.inner.answers(prompts, **kw)
+
+    def distributions(self, prompts, **kw):  # one query per prompt, as an API's top_logprobs
+        self.asked += len(prompts)
+        return self.inner.distributions(prompts, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -219,9 +224,14 @@ class TinyAPI:
             self.requests.append(body)
             if body.get("logprobs") and self.refuse_logprobs:
                 return JSONResponse({"error": {"message": "logprobs not supported", "type": "invalid_request_error"}}, status_code=400)
-            text = model.answers([body["messages"][-1]["content"]], max_tokens=int(body.get("max_tokens") or 1))[0]
+            prompt, n_tok = body["messages"][-1]["content"], int(body.get("max_tokens") or 1)
+            text = model.answers([prompt], max_tokens=n_tok)[0]
             choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "length"}
-            if body.get("logprobs"):
+            if body.get("logprobs") and n_tok == 1:  # the model's real top-k, as a server computes it
+                toks, probs = model.distributions([prompt], k=int(body.get("top_logprobs") or 1))[0]
+                top = [{"token": t, "logprob": math.log(p), "bytes": None} for t, p in zip(toks, probs)]
+                choice["logprobs"] = {"content": [{**top[0], "top_logprobs": top}]}
+            elif body.get("logprobs"):
                 choice["logprobs"] = {"content": [{"token": text, "logprob": -0.1, "bytes": None,
                                                    "top_logprobs": [{"token": text, "logprob": -0.1, "bytes": None}]}]}
             return {"id": "c", "object": "chat.completion", "created": 0, "model": body["model"], "choices": [choice],
@@ -245,10 +255,10 @@ def test_remote_suspect_end_to_end_over_http(served_suspect, panel):
     assert r.most_likely_parent == "tiny-1" and r.queries_spent == len(api.requests)
     body = api.requests[0]
     assert body["max_tokens"] == 1 and body["temperature"] == 0 and body["logprobs"] is True
-    assert body["model"] == "tiny-suspect"
-    # the same answers as the local copy of the suspect: the remote path loses nothing
+    assert body["model"] == "tiny-suspect" and body["top_logprobs"] == 20 and r.logprobs == {"chat": True}
+    # the same answers and distributions as the local copy of the suspect: the remote path loses nothing
     local = run_provenance(_derived(1, "noise"), cands, refs, config=ProvenanceConfig(max_queries=200, look_every=100))
-    assert local.p_values == r.p_values
+    assert local.logprobs == {"chat": True} and local.p_values == pytest.approx(r.p_values, rel=1e-5)  # batch of 1 vs 16: float noise
 
 
 def test_remote_server_without_logprobs_is_asked_for_text(served_suspect):

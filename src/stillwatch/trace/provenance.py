@@ -93,7 +93,8 @@ Result JSON (``ProvenanceResult.to_dict()``, the "diligence" section of a case d
   ``looks``, ``stopped`` (``"rejected"``, ``"futility"`` or ``"budget"``), ``prompts`` (the sampler's
   spec), ``max_tokens`` (the panel's), ``suspect_max_tokens`` (the suspect's; above ``max_tokens`` its
   answers are compared by their first word), ``mode`` (e.g. ``"chat+raw"``), ``statistics`` (the
-  statistics combined);
+  statistics combined), ``logprobs`` (mode -> whether the suspect's top-k next-token distributions entered
+  that mode's excess statistic, :mod:`~stillwatch.trace.provenance_logprobs`);
 - ``suspect_answer_spread``: per mode, how much the suspect's answers depend on the prompt (distinct
   first words, the most frequent one and its share), and ``caveats``: a sentence per mode where one
   first word covers more than :data:`NEAR_CONSTANT_SHARE` of the prompts. Such a suspect can pass the
@@ -133,6 +134,7 @@ from stillwatch.trace.provenance_probe import (  # noqa: F401  (re-exported: the
 from stillwatch.trace.provenance_probe import short_share as _short_share  # noqa: F401
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
+from stillwatch.trace.provenance_logprobs import SIGNFLIP_DRAWS, TOP_K, combined_excess_test, informative_pairs, logprob_excess_scores
 from stillwatch.trace.provenance_stats import (
     EXCESS_METHODS,
     agreement_matrix,
@@ -200,6 +202,15 @@ END_OF_TEXT = {
 BLANK_PAIRS = {"drop": " The excess statistic counts a pair of prompts only when the suspect answers informatively on both.",
                "keep": ""}
 PER_MODE = tuple(NULLS)
+#: whether the suspect's next-token distributions are used, by ``ProvenanceConfig.logprobs``
+LOGPROBS = {
+    "auto": (" Where the suspect gives its top-{k} next tokens with their probabilities (a local model; an API that "
+             "honours top_logprobs), each mode's excess statistic adds the same excess scored by the log-probability the "
+             "suspect gives each panel model's answer (matched minus swapped prompts): the two, each scaled to unit "
+             "norm, are summed per pair of prompts and tested by a Monte Carlo sign-flip test ({draws} draws; exact "
+             "under the same symmetry)."),
+    "off": "",
+}
 
 
 def correction_text(per_mode: str = "excess", statistic_weights: str = "primary", rho: float = 3.0) -> str:
@@ -264,7 +275,10 @@ class ProvenanceConfig:
     tested in chat and raw mode splits its ``2 * max_queries`` queries, ``"auto"`` (chosen from the probe's chat
     answers before any test prompt: 2/3 chat when they depend on the prompt, else even; valid because the probe
     reads only profile prompts, see :mod:`~stillwatch.trace.provenance_probe`), ``"even"`` (``max_queries`` each,
-    the eighth session's) or ``"chat-heavy"`` (2/3 chat whatever the probe)."""
+    the eighth session's) or ``"chat-heavy"`` (2/3 chat whatever the probe). Twelfth session: ``logprobs``:
+    ``"auto"`` (each mode's excess statistic also scores the suspect's top-k next-token distribution where the
+    suspect gives one at no extra query — a local model, an API honouring ``top_logprobs`` — see
+    :mod:`~stillwatch.trace.provenance_logprobs`) or ``"off"`` (its greedy answers only, as before)."""
 
     max_queries: int = 1000
     look_every: int = 250
@@ -284,6 +298,7 @@ class ProvenanceConfig:
     end_of_text: str = "blank"
     blank_pairs: str = "drop"
     budget_split: str = "auto"
+    logprobs: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_queries, int) or self.max_queries < 10:
@@ -315,6 +330,8 @@ class ProvenanceConfig:
             raise InputError(f"ProvenanceConfig.blank_pairs must be one of {', '.join(BLANK_PAIRS)}, got {self.blank_pairs!r}")
         if self.excess_method not in EXCESS_METHODS:
             raise InputError(f"ProvenanceConfig.excess_method must be one of {', '.join(EXCESS_METHODS)}, got {self.excess_method!r}")
+        if self.logprobs not in LOGPROBS:
+            raise InputError(f"ProvenanceConfig.logprobs must be one of {', '.join(LOGPROBS)}, got {self.logprobs!r}")
         if self.budget_split not in BUDGET_SPLITS:
             raise InputError(f"ProvenanceConfig.budget_split must be one of {', '.join(BUDGET_SPLITS)}, got {self.budget_split!r}")
         s = self.suspect_max_tokens
@@ -375,6 +392,8 @@ class ProvenanceResult:
     budget_split: str = "even"
     budget: dict[str, int] = field(default_factory=dict)
     budget_reason: str = ""
+    #: per mode: whether the suspect's next-token distributions entered the excess statistic
+    logprobs: dict[str, bool] = field(default_factory=dict)
 
     def to_dict(self, *, with_answers: bool = False) -> dict:
         d = asdict(self)
@@ -413,9 +432,9 @@ def _by_mode(answers, modes: Sequence[str], what: str) -> dict:
 
 
 def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: dict[str, int], n_cand: int, cfg: ProvenanceConfig,
-          cut: bool) -> dict:
+          cut: bool, dists: dict | None = None) -> dict:
     """Every statistic's panel test on the first ``n[mode]`` prompts of each mode (``cut``: the suspect's answers to
-    their first word)."""
+    their first word; ``dists[mode]``: the suspect's top-k distributions on those prompts, where it gave them)."""
     tests = {}
     mine = {m: (first_word(a[:n[m]]) if cut else a[:n[m]]) for m, a in got.items()}
     if cfg.end_of_text == "blank":
@@ -427,7 +446,14 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: dict[
         if cfg.per_mode != "agreement":
             m = excess_scores(mine[mode], [a[:k] for a in panel[mode]], usable[mode][:k], mode=cfg.agreement,
                               drop_blank_pairs=cfg.blank_pairs == "drop")
-            tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:k].any(axis=0), method=cfg.excess_method)
+            dm = (dists or {}).get(mode)
+            if dm is not None and not cut and cfg.agreement == "prefix":
+                keep = informative_pairs(mine[mode]) if cfg.blank_pairs == "drop" else None
+                b = logprob_excess_scores(dm[:k], [a[:k] for a in panel[mode]], usable[mode][:k], keep_pairs=keep,
+                                          blank_end_of_text=cfg.end_of_text == "blank")
+                tests[f"excess/{mode}"] = combined_excess_test(m, b, n_cand, usable[mode][:k].any(axis=0), seed=cfg.seed)
+            else:
+                tests[f"excess/{mode}"] = excess_test(m, n_cand, usable[mode][:k].any(axis=0), method=cfg.excess_method)
     if habits is not None:
         tests[f"habits/{HABIT_MODE}"] = panel_test(habit_matrix(mine[HABIT_MODE], habits), n_cand)
     return tests
@@ -469,7 +495,7 @@ def _futile(tests: dict, per_mode: str = "excess") -> bool:
 def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequence[Model] = (), *,
                    config: ProvenanceConfig = ProvenanceConfig(), cache: AnswerCache | None = None,
                    panel_answers=None, suspect_answers=None, profile_answers: Sequence[Sequence[str]] | None = None,
-                   probe_answers: Sequence[str] | None = None,
+                   probe_answers: Sequence[str] | None = None, suspect_dists=None,
                    progress: Callable[[str], None] | None = None) -> ProvenanceResult:
     """Test ``suspect`` against ``candidates`` (possible parents) with ``references`` as further rivals.
 
@@ -481,7 +507,10 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     dict mode -> answers, or bare for a single mode. Otherwise the panel is answered (through ``cache``) and the
     suspect queried look by look, only as far as the decision needs. The habit statistic is used when
     ``habit_top`` > 0, chat is among the modes, and the profile answers are available (queried, or given).
-    Requires at least one candidate and at least two panel models."""
+    ``suspect_dists`` (with ``suspect_answers``): the suspect's top-k next-token distributions per mode (a dict mode ->
+    list of (tokens, probabilities), or None for a mode without them); queried suspects give theirs when
+    ``cfg.logprobs == "auto"`` and they offer them (:meth:`LocalModel.distributions`; an API's ``top_logprobs``), in
+    the same query as their answer. Requires at least one candidate and at least two panel models."""
     cfg = config
     names = [m.name for m in candidates] + [m.name for m in references]
     if not candidates:
@@ -525,6 +554,13 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
     looks = cfg.looks()
     weights = spending_weights(looks, cfg.max_queries, cfg.rho)
     got: dict[str, list[str]] = {m: [] for m in cfg.modes}
+    # the suspect's distributions per mode; None once a mode has none (asked for answers only from then on)
+    use_dists = cfg.logprobs == "auto" and s_tokens == 1
+    if given is not None:
+        sd = suspect_dists if isinstance(suspect_dists, Mapping) else {}
+        dists: dict = {m: (list(sd[m]) if use_dists and sd.get(m) is not None else None) for m in cfg.modes}
+    else:
+        dists = {m: ([] if use_dists and hasattr(suspect, "distributions") else None) for m in cfg.modes}
     record: list[dict] = []
     seq_p = np.ones(len(candidates))
     stopped, tests, combined = "budget", {}, np.ones(len(candidates))
@@ -533,11 +569,17 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
         n = {m: budget[m] if n_look == cfg.max_queries else max(2, int(np.ceil(n_look / cfg.max_queries * budget[m])))
              for m in cfg.modes}
         for m in cfg.modes:
-            got[m] = list(given[m][:n[m]]) if given is not None else \
-                got[m] + suspect.answers(prompts[len(got[m]):n[m]], max_tokens=s_tokens, mode=m)
+            if given is not None:
+                got[m] = list(given[m][:n[m]])
+            else:
+                new = _ask(suspect, prompts[len(got[m]):n[m]], m, s_tokens, dists)
+                got[m] = got[m] + new
             if len(got[m]) < n[m]:
                 raise InputError(f"suspect_answers ({m}) holds {len(got[m])} answers, the look needs {n[m]}")
-        tests = _look(got, panel, usable, habits, n, len(candidates), cfg, s_tokens > cfg.max_tokens)
+            if dists[m] is not None and len(dists[m]) < n[m]:
+                raise InputError(f"suspect_dists ({m}) holds {len(dists[m])} distributions, the look needs {n[m]}")
+        tests = _look(got, panel, usable, habits, n, len(candidates), cfg, s_tokens > cfg.max_tokens,
+                      {m: (d[:n[m]] if d is not None else None) for m, d in dists.items()})
         combined = _combine(tests, cfg)  # [C]
         p_holm = holm(combined)
         seq_p = np.minimum(seq_p, np.minimum(p_holm / weights[k], 1.0))
@@ -552,9 +594,26 @@ def run_provenance(suspect: Model, candidates: Sequence[Model], references: Sequ
             stopped = "futility"
             break
     res = _result(suspect.name, names, len(candidates), tests, combined, seq_p, got, record, stopped, cfg)
+    res.logprobs = {m: dists[m] is not None for m in cfg.modes}
+    if any(res.logprobs.values()):
+        res.null_hypothesis += LOGPROBS[cfg.logprobs].format(k=TOP_K, draws=SIGNFLIP_DRAWS)
     res.suspect_max_tokens, res.queries_spent = s_tokens, res.queries_spent + probe.asked
     res.budget_split, res.budget, res.budget_reason = split, budget, reason
     return res
+
+
+def _ask(suspect: Model, prompts: list[str], mode: str, tokens: int, dists: dict) -> list[str]:
+    """The suspect's answers to ``prompts`` in ``mode``; where ``dists[mode]`` is a list (distributions wanted), one
+    query per prompt gives the top-k distribution too (appended there; its first token is the answer). A suspect
+    that gives none (an API without ``top_logprobs``) is asked for answers, and ``dists[mode]`` becomes None."""
+    if dists.get(mode) is not None and prompts:
+        d = suspect.distributions(prompts, mode=mode, k=TOP_K)
+        if d is not None:
+            dists[mode].extend(d)
+            return [t[0] for t, _ in d]
+        log.info("suspect %s gives no next-token distributions in %s mode: answers only", suspect.name, mode)
+        dists[mode] = None
+    return suspect.answers(prompts, max_tokens=tokens, mode=mode)
 
 
 def _result(suspect: str, names: list[str], n_cand: int, tests: dict, combined: np.ndarray, seq_p: np.ndarray,

@@ -89,6 +89,32 @@ class LocalModel:
         return ["" if int(t) in eos else self.backend.decode([int(t)]) for t in last]
 
 
+    def distributions(self, prompts: Sequence[str], *, mode: str = "chat", k: int = 20) -> list[tuple[list[str], list[float]]] | None:
+        """The top-``k`` next tokens after each prompt (decoded; ``""`` for end of sequence) and their
+        probabilities, in decreasing order: what an API's ``top_logprobs`` returns, from the same forward pass as
+        the greedy answer (its first token is the greedy answer). ``None`` for a backend without logits."""
+        _check_query(1, mode)
+        if not isinstance(k, int) or not 1 <= k <= 100:
+            raise InputError(f"k must be an int in 1..100, got {k!r}")
+        if not prompts:
+            return []
+        if not _has_head(self.backend):
+            return None
+        ids = [self.backend.chat_prompt_ids(p) if mode == "chat" else self._raw_ids(p) for p in prompts]
+        empty = [i for i, x in enumerate(ids) if not x]
+        if empty:
+            raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
+        eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
+        top, prob = _last_topk(self.backend, ids, self.batch_size, k)  # [P, k] each
+        return [(["" if int(t) in eos else self.backend.decode([int(t)]) for t in row], [float(x) for x in pr])
+                for row, pr in zip(top, prob)]
+
+
+def _has_head(backend: Backend) -> bool:
+    model = getattr(backend, "model", None)
+    return model is not None and hasattr(model, "get_decoder") and hasattr(model, "get_output_embeddings")
+
+
 def _greedy_raw(backend: Backend, ids: list[list[int]], max_tokens: int, eos: set[int], batch_size: int) -> list[str]:
     """Greedy continuation of ``max_tokens`` tokens (or up to end of sequence) after each id list: the
     teacher-forced argmax of :func:`_last_argmax`, appended and asked again (no KV cache: meant for
@@ -109,22 +135,29 @@ def _greedy_raw(backend: Backend, ids: list[list[int]], max_tokens: int, eos: se
 
 
 def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.ndarray:
-    """Greedy next token after each sequence. For a transformers model, only the last real position
-    goes through the output layer (right padding; the decoder's hidden state at that position is
-    gathered first): with a large vocabulary (Gemma's 262k rows) the output layer over every position
-    costs more than the whole decoder; output rows past the tokenizer's vocabulary (padding rows, which
-    an untrained model may favour) are never chosen, as in generation. Other backends use
-    ``next_token_argmax``."""
-    model = getattr(backend, "model", None)
-    if model is None or not hasattr(model, "get_decoder") or not hasattr(model, "get_output_embeddings"):
+    """Greedy next token after each sequence (:func:`_last_topk` with k = 1 for a transformers model; other
+    backends use ``next_token_argmax``)."""
+    if not _has_head(backend):
         return np.array([t[-1] for t in backend.next_token_argmax(ids, batch_size=batch_size)], dtype=np.int64)
+    return _last_topk(backend, ids, batch_size, 1)[0][:, 0]
+
+
+def _last_topk(backend: Backend, ids: list[list[int]], batch_size: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` most likely next tokens after each sequence and their probabilities (``[P, k]`` each, in
+    decreasing order; ties in the lower token id first, so k = 1 is ``argmax``). Only the last real position goes
+    through the output layer (right padding; the decoder's hidden state at that position is gathered first):
+    with a large vocabulary (Gemma's 262k rows) the output layer over every position costs more than the whole
+    decoder; output rows past the tokenizer's vocabulary (padding rows, which an untrained model may favour)
+    are never chosen, as in generation, and the softmax is over the tokenizer's rows."""
     import torch
 
+    model = backend.model
     pad = int(getattr(backend, "pad_token_id", 0) or 0)
     tok = getattr(backend, "tokenizer", None)
     n_tok = len(tok) if tok is not None else None  # None: every output row
     order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together
-    out = np.empty(len(ids), dtype=np.int64)
+    top = np.empty((len(ids), k), dtype=np.int64)
+    prob = np.empty((len(ids), k), dtype=np.float64)
     old_threads = torch.get_num_threads()
     threads = getattr(backend, "num_threads", None)
     try:
@@ -143,11 +176,16 @@ def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.
                 hidden = model.get_decoder()(input_ids=torch.from_numpy(arr).to(dev),
                                              attention_mask=torch.from_numpy(mask).to(dev), use_cache=False).last_hidden_state
                 h = hidden[torch.arange(len(idx)), torch.from_numpy(lens - 1).to(dev)]  # [B, H]
-                logits = model.get_output_embeddings()(h)  # [B, V]; rows past the tokenizer are padding, no token
-                out[idx] = logits[:, :n_tok].argmax(dim=-1).cpu().numpy()
+                logits = model.get_output_embeddings()(h)[:, :n_tok].float()  # [B, V]; rows past the tokenizer: no token
+                if k == 1:
+                    top[idx, 0] = logits.argmax(dim=-1).cpu().numpy()
+                    prob[idx, 0] = torch.softmax(logits, dim=-1).max(dim=-1).values.cpu().numpy()
+                    continue
+                p, t = torch.softmax(logits, dim=-1).topk(k, dim=-1)  # [B, k]
+                top[idx], prob[idx] = t.cpu().numpy(), p.double().cpu().numpy()
     finally:
         torch.set_num_threads(old_threads)
-    return out
+    return top, prob
 
 
 class RemoteModel:
@@ -215,6 +253,53 @@ class RemoteModel:
         if content:
             return "".join((c.top_logprobs[0].token if c.top_logprobs else c.token) for c in content)
         return choice.message.content or ""
+
+    def _dist(self, prompt: str, k: int) -> tuple[list[str], list[float]] | None:
+        """One query's top-``k`` first tokens and probabilities, or None when the server gives none."""
+        import math
+
+        import openai
+
+        params: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": prompt}],
+                                  "max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": k}
+        try:
+            resp = self._client.chat.completions.create(**params)
+        except openai.BadRequestError:
+            return None
+        except openai.OpenAIError as exc:
+            raise BackendError(f"the API at {self.base_url} failed to answer: {self._redact(str(exc))}") from None
+        if not resp.choices:
+            raise BackendError(f"the API at {self.base_url} returned no choices")
+        content = getattr(getattr(resp.choices[0], "logprobs", None), "content", None)
+        if not content:  # an empty answer (end of sequence at once) or no logprobs at all
+            text = resp.choices[0].message.content or ""
+            return ([""], [1.0]) if content is not None and not text else None
+        top = content[0].top_logprobs or []
+        if not top:
+            return None
+        toks = [t.token for t in top]
+        probs = [min(1.0, max(0.0, math.exp(t.logprob))) if t.logprob is not None else 0.0 for t in top]
+        return toks, probs
+
+    def distributions(self, prompts: Sequence[str], *, mode: str = "chat", k: int = 20) -> list[tuple[list[str], list[float]]] | None:
+        """Each prompt's top-``k`` first tokens and probabilities from ``top_logprobs`` (one query each), or
+        None when the server does not give them (refused, or missing from any answer): the caller then asks
+        :meth:`answers`."""
+        _check_query(1, mode)
+        if mode != "chat":
+            raise InputError(f"a remote model ({self.name}) is queried in chat mode only")
+        if not isinstance(k, int) or not 1 <= k <= 20:
+            raise InputError(f"k must be an int in 1..20 (the API's top_logprobs), got {k!r}")
+        if not self._logprobs or not prompts:
+            return None if not self._logprobs else []
+        self.model  # resolve once, before the threads start  # noqa: B018
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
+            got = list(pool.map(lambda p: self._dist(p, k), prompts))
+        if any(g is None for g in got):
+            log.info("API %s gave no top_logprobs; asking for answers only", self.base_url)
+            self._logprobs = False
+            return None
+        return got
 
     def answers(self, prompts: Sequence[str], *, max_tokens: int = 1, mode: str = "chat") -> list[str]:
         _check_query(max_tokens, mode)
