@@ -84,3 +84,41 @@ def probe_split(cache, name: str) -> str | None:
         return None
     cfg = ProvenanceConfig(modes=("chat", "raw"))
     return choose_split(Probe(None, cfg, {"chat": a}), cfg)[0]
+
+
+class DistCache:
+    """The suspects' top-k next-token distributions (twelfth session: ``ProvenanceConfig.logprobs``), one JSON file
+    per (model, prompt set, mode) under ``directory``, beside the answer cache: a list of [tokens, probabilities]."""
+
+    def __init__(self, directory) -> None:
+        from pathlib import Path
+
+        self.directory = Path(directory)
+
+    def _path(self, name: str, prompts: list[str], mode: str):
+        import hashlib
+
+        from stillwatch.trace.provenance_logprobs import TOP_K
+        from stillwatch.trace.provenance_query import prompts_digest
+
+        key = hashlib.sha256(f"zoo:{name}:v1|{prompts_digest(prompts)}|{mode}|top{TOP_K}".encode()).hexdigest()[:32]
+        return self.directory / f"{key}.json"
+
+    def get(self, name: str, prompts: list[str], mode: str) -> list | None:
+        import json
+
+        try:
+            return [tuple(x) for x in json.loads(self._path(name, prompts, mode).read_text(encoding="utf-8"))]
+        except (OSError, ValueError):
+            return None
+
+    def put(self, name: str, prompts: list[str], mode: str, dists: list) -> None:
+        import json
+        import os
+        import tempfile
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".dists-", dir=self.directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump([[list(t), list(p)] for t, p in dists], fh, ensure_ascii=False)
+        os.replace(tmp, self._path(name, prompts, mode))

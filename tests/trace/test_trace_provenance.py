@@ -279,6 +279,27 @@ def test_remote_server_without_logprobs_is_asked_for_text(served_suspect):
     assert flags[:n_first].count(False) == 2 and flags[n_first:] == [False]
 
 
+def test_remote_suspect_refusing_top_logprobs_is_tested_on_its_answers(served_suspect, panel):
+    """An API that refuses top_logprobs: one refused request, then answers only (the answers-only statistic, the
+    same p-values as the local copy tested with logprobs="off"), and the result says so."""
+    api, url = served_suspect
+    cands, refs = panel
+    api.requests.clear()
+    api.refuse_logprobs = True
+    try:
+        r = run_provenance(RemoteModel(url), cands, refs, config=ProvenanceConfig(max_queries=200, look_every=100))
+    finally:
+        api.refuse_logprobs = False
+    assert r.logprobs == {"chat": False} and "log-probability" not in r.null_hypothesis
+    asked = [bool(b.get("top_logprobs")) for b in api.requests]
+    assert asked[0] and asked.count(True) == 1  # one refused request, then never asked again
+    local = run_provenance(_derived(1, "noise"), cands, refs,
+                           config=ProvenanceConfig(max_queries=200, look_every=100, logprobs="off"))
+    assert local.p_values == r.p_values and r.most_likely_parent == "tiny-1"
+    with pytest.raises(InputError, match="ProvenanceConfig.logprobs must be one of auto, off"):
+        ProvenanceConfig(logprobs="on")
+
+
 def test_read_candidates(tmp_path):
     f = tmp_path / "c.txt"
     f.write_text("# parents\nsmollm2\nhttp://127.0.0.1:9/v1#m\n\nreference: tiny\n")

@@ -292,9 +292,11 @@ class RemoteModel:
             raise InputError(f"k must be an int in 1..20 (the API's top_logprobs), got {k!r}")
         if not self._logprobs or not prompts:
             return None if not self._logprobs else []
-        self.model  # resolve once, before the threads start  # noqa: B018
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
-            got = list(pool.map(lambda p: self._dist(p, k), prompts))
+        first = self._dist(prompts[0], k)  # alone: a server that refuses costs one request, not a look's worth
+        got = [first]
+        if first is not None and len(prompts) > 1:
+            with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts) - 1)) as pool:
+                got += list(pool.map(lambda p: self._dist(p, k), prompts[1:]))
         if any(g is None for g in got):
             log.info("API %s gave no top_logprobs; asking for answers only", self.base_url)
             self._logprobs = False
