@@ -47,6 +47,24 @@ def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0,
     return got_chat, got_raw, got_prof
 
 
+def _dists(out: Path, names: list[str], n: int, seed: int = 0) -> dict[str, dict[str, list]]:
+    """The suspects' cached top-k distributions (``provenance_zoo.py --dists``) on the test prompts of prompt seed
+    ``seed``: name -> {"chat": the n prompts then the chat-heavy split's extra ones, "raw": the n prompts}; a suspect
+    lacking any of the three sets has none (the test then uses its answers only, as for an API without logprobs)."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+    from _provenance_zoo_settings import DistCache, chat_extra
+
+    cache = DistCache(out / "dists")
+    test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
+    extra = chat_extra(n, seed)
+    got = {}
+    for name in names:
+        a, b, c = cache.get(name, test, "chat"), cache.get(name, extra, "chat"), cache.get(name, test, "raw")
+        if a is not None and b is not None and c is not None:
+            got[name] = {"chat": a + b, "raw": c}
+    return got
+
+
 def _long(out: Path, names: list[str]) -> dict[str, int]:
     """Suspects that the probe of ``suspect_max_tokens="auto"`` sends to longer answers."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
@@ -58,12 +76,13 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, probe=None, **settings):
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, probe=None, dists=None, **settings):
     """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations, ``settings``
     are ProvenanceConfig fields (``per_mode``, ``excess_method``, ``rho``, ``statistic_weights``, ``end_of_text``,
     ``budget_split``; default: the library's defaults); ``tokens``: the suspect's answers are of that many tokens
     (compared by their first word when > 1); ``probe``: the suspect's chat answers to the probe prompts (the
-    ``budget_split="auto"`` choice reads them). Chat answer lists may run past ``n`` (the chat-heavy split's prompts)."""
+    ``budget_split="auto"`` choice reads them); ``dists``: the suspect's top-k distributions per mode (used unless the
+    settings say ``logprobs="off"``). Chat answer lists may run past ``n`` (the chat-heavy split's prompts)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
@@ -74,7 +93,8 @@ def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n:
     pan = {"chat": panel_c, "raw": panel_r}
     return run_provenance(_Named("suspect"), models[:n_cand], models[n_cand:], config=cfg,
                           panel_answers={m: pan[m] for m in modes}, suspect_answers={m: sus[m] for m in modes},
-                          profile_answers=profile if habits else None, probe_answers=probe)
+                          profile_answers=profile if habits else None, probe_answers=probe,
+                          suspect_dists={m: (dists or {}).get(m) for m in modes})
 
 
 def nikolic(suspect_raw, panel_raw, n_cand: int, names: list[str], alpha: float = 0.05):
@@ -100,7 +120,11 @@ def _score(rows: list[dict], key: str) -> dict:
 #: the sixth session's settings of the seventh session's three changes (linear spending, equal weights over the
 #: statistics, an empty answer agreeing with empty answers) and of the eighth session's (every pair counted in the excess,
 #: blank co-location included); the earlier sessions' tests keep them, so their rows are the figures those sessions reported
-OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep", "budget_split": "even"}
+OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep", "budget_split": "even",
+       "logprobs": "off"}
+#: the eleventh session's test: the twelfth session's change (the suspect's next-token distributions) undone
+ANSWERS = "ours, answers only (eleventh session's test: no next-token distributions)"
+NO_LP = {"logprobs": "off"}
 #: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
 SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
@@ -109,9 +133,10 @@ EVEN = "ours, even split (eighth session's test: N chat + N raw whatever the pro
 #: the fixed reallocation the eighth session argued against: 2/3 chat for every suspect
 HEAVY = "ours, chat-heavy split for every suspect (2/3 chat, not chosen)"
 VARIANTS = [("ours", ("chat", "raw"), True, {}),
+            (ANSWERS, ("chat", "raw"), True, NO_LP),
             (EVEN, ("chat", "raw"), True, {"budget_split": "even"}),
             (HEAVY, ("chat", "raw"), True, {"budget_split": "chat-heavy"}),
-            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep", "budget_split": "even"}),
+            (SEVENTH, ("chat", "raw"), True, {"blank_pairs": "keep", "budget_split": "even", **NO_LP}),
             ("ours, sixth session's settings (rho 1, equal weights, end of text an answer, every pair)", ("chat", "raw"), True, OLD),
             ("ours, linear spending (rho 1)", ("chat", "raw"), True, {"rho": 1.0}),
             ("ours, equal weights over the statistics", ("chat", "raw"), True, {"statistic_weights": "equal"}),
@@ -120,24 +145,24 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
             ("ours, gated, excess by the sign test (fifth session's test)", ("chat", "raw"), True,
              {**OLD, "per_mode": "gated", "excess_method": "sign"}),
             ("ours without the excess (fourth session's test)", ("chat", "raw"), True, {**OLD, "per_mode": "agreement"}),
-            ("ours without the chat-model reference", ("chat", "raw"), True, {}),
+            ("ours without the chat-model reference", ("chat", "raw"), True, NO_LP),
             ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"})]
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:8]]
+PROBED = [label for label, *_ in VARIANTS[:9]]
 #: the variant whose panel lacks the chat-only references
-NO_CHAT_REF = VARIANTS[11][0]
+NO_CHAT_REF = VARIANTS[12][0]
 #: the sixth session's test exactly
-SIXTH = VARIANTS[4][0]
+SIXTH = VARIANTS[5][0]
 #: the fifth session's combination (each mode's agreement gated by its excess), on the sign-flip excess
-GATED = VARIANTS[8][0]
+GATED = VARIANTS[9][0]
 assert NO_CHAT_REF.startswith("ours without the chat") and SIXTH.startswith("ours, sixth") and "gated by" in GATED
 #: the tests whose false attributions among the independents are counted over the calibration pools (every independent
 #: of the zoo gets the even split from its probe, so the chat-heavy branch is calibrated by the forced variant)
-CALIBRATED = ["ours", HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED]
+CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED]
 #: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
-STAT_CALIBRATED = ["ours", HEAVY, SEVENTH]
+STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -169,6 +194,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
     nik = [j for j, x in enumerate(panel_names) if x not in CHAT_ONLY]  # their panel: models that continue raw text
     nik_names, nik_r, nik_c = [panel_names[j] for j in nik], [panel_r[j] for j in nik], [panel_c[j][:n] for j in nik]
     probes = _probes(out, list(spec))
+    dists = _dists(out, list(spec), n)
     rows = []
     for name, s in spec.items():
         if name not in chat or (name in long and name not in chat_l):
@@ -183,7 +209,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
             r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
                      len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2],
-                     probe=probes.get(name), **settings)
+                     probe=probes.get(name), dists=dists.get(name), **settings)
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
@@ -191,6 +217,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
                 row[f"{label}/excess"] = _excess_p(r)
             if label == "ours":
                 row["split"], row["split_reason"], row["budget"] = r.budget_split, r.budget_reason, r.budget
+                row["logprobs"] = r.logprobs
                 row["agree"] = {c["name"]: {m: round(v, 3) for m, v in c["agreement_by_mode"].items()} for c in r.candidates}
                 row["stats"] = {k: round(v["p_value"], 4) for c in r.candidates if c["name"] == r.closest_candidate
                                 for k, v in c["statistics"].items()}
@@ -198,7 +225,7 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         if row["base_panel"] in cands:  # the dispute's question: distilled from the other candidate(s)?
             order = [j for j, x in enumerate(panel_names) if x != row["base_panel"]] + [panel_names.index(row["base_panel"])]
             r = ours(chat[name], raw[name], [panel_c[j] for j in order], [panel_r[j] for j in order], [profile[j] for j in order],
-                     len(cands) - 1, [panel_names[j] for j in order], n, probe=probes.get(name))
+                     len(cands) - 1, [panel_names[j] for j in order], n, probe=probes.get(name), dists=dists.get(name))
             row[BASE_AS_REF], row[f"{BASE_AS_REF}/p"] = r.most_likely_parent, min(r.p_values.values())
             row[f"{BASE_AS_REF}/stats"] = {c["name"]: {k: v["p_value"] for k, v in c["statistics"].items()} for c in r.candidates}
         g, raw_guess, pmax = nikolic(raw[name], nik_r, len(cands), nik_names)
@@ -255,11 +282,13 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         if any(x not in chat for x in names):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
+        dists = _dists(out, independents, size, seed)
 
         def run(x, label):
             js = keep if label == NO_CHAT_REF else range(len(names))
             r = ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                     [names[j] for j in js], size, tokens=long.get(x, 1), probe=probes.get(x), **SETTINGS[label])
+                     [names[j] for j in js], size, tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
+                     **SETTINGS[label])
             if label in STAT_CALIBRATED:
                 excess[label].append(_excess_p(r))
             return r.most_likely_parent
@@ -281,7 +310,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
 
 
 #: the tests compared on the power replicates (the budget split's question: probe-chosen, even, or chat-heavy for all)
-REPLICATED = ["ours", EVEN, HEAVY]
+REPLICATED = ["ours", ANSWERS, EVEN, HEAVY]
 
 
 def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, n: int, n_profile: int,
@@ -297,8 +326,9 @@ def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, 
         if any(x not in chat for x in names):
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
+        dists = _dists(out, positives, size, seed)
         got = {x: [ours(chat[x], raw[x], pc, pr, profile, len(cands), names, size, tokens=long.get(x, 1), probe=probes.get(x),
-                        **SETTINGS[label]).most_likely_parent for label in REPLICATED] for x in positives if x in chat}
+                        dists=dists.get(x), **SETTINGS[label]).most_likely_parent for label in REPLICATED] for x in positives if x in chat}
         if got:
             out_[seed] = got
     return out_
@@ -362,7 +392,8 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                      if calib.get("fewer_pools") else "") + f" = {calib['tests']} tests: "
                   f"{k_ours} false attributions ({k_ours / calib['tests']:.3f}; "
                   f"95% Clopper-Pearson CI {lo:.3f}-{hi:.3f})" + (f": {'; '.join(calib['false']['ours'])}." if k_ours else ".")]
-        for label, what in ((HEAVY, "with the chat-heavy split forced on every independent (2/3 chat; the probe gives each of "
+        for label, what in ((ANSWERS, "on answers only (the eleventh session's test: no next-token distributions)"),
+                            (HEAVY, "with the chat-heavy split forced on every independent (2/3 chat; the probe gives each of "
                              "them the even split, so this is the calibration of the chat-heavy branch)"),
                             (EVEN, "with the even split (the eighth session's test)"),
                             (SEVENTH, "with the seventh session's settings (every pair counted in the excess)"),
@@ -416,11 +447,11 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", EVEN, HEAVY, SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", ANSWERS, EVEN, HEAVY, SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             k_dep = sum(r["ours"] == teacher for r in dep)
             lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
-                      f"{_ci(found['ours'], len(rs))}; {EVEN}: {found[EVEN]}/{len(rs)}; {HEAVY}: {found[HEAVY]}/{len(rs)}; "
+                      f"{_ci(found['ours'], len(rs))}; {ANSWERS}: {found[ANSWERS]}/{len(rs)}; {EVEN}: {found[EVEN]}/{len(rs)}; {HEAVY}: {found[HEAVY]}/{len(rs)}; "
                       f"{SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
@@ -429,15 +460,18 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                       f"figure): ours {k_dep}/{len(dep)} = {_ci(k_dep, len(dep))}."]
     lines += ["", f"Budget split (ours): chosen per suspect from its chat answers to the {PROBE_PROMPTS} probe prompts (profile "
               f"prompts, never test prompts): chat-heavy ({CHAT_HEAVY_SHARE:.0%} of the 2N queries in chat) when at least "
-              f"{USEFUL_PAIRS_MIN:.0%} of the probe's pairs have two informative, different answers; even otherwise. p (even): "
-              "the eighth session's test on the same answers.", "",
-              "| suspect | truth | kind | split (probe's useful pairs) | ours | p (ours) | p (even) | queries | p per statistic (closest candidate) | "
-              "agreement chat / raw | Nikolic | p (Nikolic, max) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              f"{USEFUL_PAIRS_MIN:.0%} of the probe's pairs have two informative, different answers; even otherwise. "
+              "Distributions: the modes whose excess statistic read the suspect's top-k next tokens. p (answers only): "
+              "the eleventh session's test on the same answers.", "",
+              "| suspect | truth | kind | split (probe's useful pairs) | distributions | ours | p (ours) | p (answers only) | queries | "
+              "p per statistic (closest candidate) | agreement chat / raw | Nikolic | p (Nikolic, max) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         agree = "; ".join(f"{c}: {v.get('chat', 0):.2f} / {v.get('raw', 0):.2f}" for c, v in r["agree"].items())
         stats_ = ", ".join(f"{k} {v:.2g}" for k, v in r["stats"].items())
+        lp = "+".join(m for m, used in r.get("logprobs", {}).items() if used) or "-"
         lines.append(f"| {r['suspect']} | {r['truth']} | {r['kind']} | {r['split']} ({r['split_reason'].split(' of the pairs')[0]}) | "
-                     f"{r['ours']} | {r['ours/p']:.2g} | {r[EVEN + '/p']:.2g} | "
+                     f"{lp} | {r['ours']} | {r['ours/p']:.2g} | {r[ANSWERS + '/p']:.2g} | "
                      f"{r['ours/queries']}{' (8-token answers)' if r['suspect_tokens'] > 1 else ''} | "
                      f"{stats_} | {agree} | {r['nikolic_raw_guess']} | {r['nikolic/p']:.2g} |")
     not_run = [x for x in spec if x not in {r['suspect'] for r in rows}]
@@ -455,10 +489,11 @@ def _replicate_lines(rows: list[dict], reps: dict) -> list[str]:
     if not reps:
         return []
     truth = {r["suspect"]: r["truth"] for r in rows}
-    lines = ["", "Power replicates (the budget split's question: the suspects with a parent answered on fresh pools of N "
-             "prompts, there and on the main pool, found by our test with the probe-chosen split, with the even split, and "
-             "with the chat-heavy split for every suspect):", "",
-             "| prompt seed | suspects | ours (probe-chosen) | even | chat-heavy | found only by ours | found only by the even split |",
+    lines = ["", "Power replicates (the suspects with a parent answered on fresh pools of N prompts, there and on the main "
+             "pool, found by our test (next-token distributions where the suspect gives them, probe-chosen split), by the "
+             "same on answers only (the eleventh session's test), with the even split, and with the chat-heavy split for "
+             "every suspect):", "",
+             "| prompt seed | suspects | ours | answers only | even | chat-heavy | found only by ours | found only by answers only |",
              "|---|---|" + "---|" * len(REPLICATED) + "---|---|"]
     total = [0] * len(REPLICATED)
     pool = {0: {r["suspect"]: [r[label] for label in REPLICATED] for r in rows if r["truth"] is not None

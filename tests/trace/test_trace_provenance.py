@@ -335,10 +335,15 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert len(res["looks"]) == 1 and res["queries_spent"] == res["looks"][-1]["queries"] + 20
     assert "Holm" in res["correction"] and res["null_hypothesis"].startswith("H0(C)")
     assert res["budget_split"] in ("even", "chat-heavy") and sum(res["budget"].values()) == 400 and "probe" in res["budget_reason"]
+    assert res["logprobs"] == {"chat": True, "raw": True} and "log-probability" in res["null_hypothesis"]
+    off = json.loads(cli(*argv, "--logprobs", "off").ok().out.strip().splitlines()[-1])
+    assert off["logprobs"] == {"chat": False, "raw": False} and "log-probability" not in off["null_hypothesis"]
+    cli(*argv, "--logprobs", "maybe").user_error("ProvenanceConfig.logprobs must be one of auto, off")
     even = json.loads(cli(*argv, "--budget-split", "even").ok().out.strip().splitlines()[-1])
     assert even["budget"] == {"chat": 200, "raw": 200} and even["budget_split"] == "even" and "set, not chosen" in even["budget_reason"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
     assert "derived from" in words and "m1" in words and "H0(C)" in words and f"budget: {res['budget_split']}" in words
+    assert "next-token distributions: chat, raw" in words
     assert set(res["suspect_answer_spread"]) == {"chat", "raw"} and ("caveat:" in words) == bool(res["caveats"])
     cli("trace", "provenance", "--suspect", "tiny", "--candidates", tmp_path / "nope.txt").user_error("candidates file not found")
     r = cli(*argv[:-1], "--suspect-max-tokens", "many")  # not .user_error(): the models load (progress bars) before the check

@@ -115,6 +115,7 @@ def provenance_cmd(
     max_tokens: int = typer.Option(1, "--max-tokens", help="Tokens per answer (1: one-token queries)."),
     suspect_max_tokens: str = typer.Option("auto", "--suspect-max-tokens", help="Tokens per suspect answer, compared by its first word when above --max-tokens; auto = more tokens only when a probe shows the suspect answering single characters (a byte-level model)."),
     modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when the suspect and at least two panel models are local (remote panel models sit raw mode out), else chat."),
+    logprobs: str = typer.Option("auto", "--logprobs", help="auto = where the suspect gives its top-20 next tokens with probabilities (a local model; an API honouring top_logprobs), each mode's excess statistic reads them too, at no extra query; off = its answers only."),
     budget_split: str = typer.Option("auto", "--budget-split", help="How a suspect tested in chat and raw mode splits its 2N queries: auto = 2/3 chat when a 20-prompt probe (profile prompts, not test prompts) shows chat answers that depend on the prompt, else half each; even; chat-heavy."),
     per_mode: str = typer.Option("excess", "--per-mode", help="How each prompt mode is judged: excess (agreement beyond the suspect's own answer frequencies), gated (agreement and excess must both reject) or agreement."),
     cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
@@ -150,7 +151,7 @@ def provenance_cmd(
             raise InputError(f"--suspect-max-tokens must be 'auto' or an int, got {suspect_max_tokens!r}") from None
     cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens,
                            modes=chosen, suspect_max_tokens=s_tokens, per_mode=per_mode.strip().lower(),
-                           budget_split=budget_split.strip().lower())
+                           budget_split=budget_split.strip().lower(), logprobs=logprobs.strip().lower())
     from rich.console import Console
 
     con = Console(stderr=True)
@@ -167,6 +168,8 @@ def provenance_cmd(
     out.print(f"provenance of {suspect}: {verdict} (alpha = {alpha}, {result.queries_spent} queries, stopped: {result.stopped})")
     plan = ", ".join(f"{m} {n}" for m, n in result.budget.items())
     out.print(f"budget: {result.budget_split} ({plan} prompts at most): {result.budget_reason}", markup=False)
+    used = [m for m, on in result.logprobs.items() if on]
+    out.print(f"next-token distributions: {', '.join(used) if used else 'not used (answers only)'}", markup=False)
     t = Table("candidate", "agreement", "p (sequential, Holm)", "hardest rival", "wins/losses")
     for c in result.candidates:
         t.add_row(c["name"], f"{c['agreement']:.3f}", f"{c['p_value_sequential']:.3g}", c["hardest_rival"],
