@@ -338,7 +338,8 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert res["logprobs"] == {"chat": True, "raw": True} and "log-probability" in res["null_hypothesis"]
     off = json.loads(cli(*argv, "--logprobs", "off").ok().out.strip().splitlines()[-1])
     assert off["logprobs"] == {"chat": False, "raw": False} and "log-probability" not in off["null_hypothesis"]
-    cli(*argv, "--logprobs", "maybe").user_error("ProvenanceConfig.logprobs must be one of auto, off")
+    bad = cli(*argv, "--logprobs", "maybe")  # as --suspect-max-tokens below: checked once the models are loaded
+    assert bad.code == 2 and "ProvenanceConfig.logprobs must be one of auto, off" in bad.err and "Traceback" not in bad.err
     even = json.loads(cli(*argv, "--budget-split", "even").ok().out.strip().splitlines()[-1])
     assert even["budget"] == {"chat": 200, "raw": 200} and even["budget_split"] == "even" and "set, not chosen" in even["budget_reason"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)
