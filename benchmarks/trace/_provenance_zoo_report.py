@@ -122,6 +122,11 @@ def _score(rows: list[dict], key: str) -> dict:
 #: blank co-location included); the earlier sessions' tests keep them, so their rows are the figures those sessions reported
 OLD = {"rho": 1.0, "statistic_weights": "equal", "end_of_text": "answer", "blank_pairs": "keep", "budget_split": "even",
        "logprobs": "off"}
+#: twelfth session: a panel whose references are independent of the candidates. The chat-model reference
+#: ref-gemma-chat is Gemma's own weights behind the URIAL prompt, so a student of its answers (a "twin") is Gemma's
+#: and can never beat that reference; here Gemma the candidate answers chat prompts through URIAL (how a base model
+#: chats) and there is no separate chat reference: SmolLM2 must still beat a chat model of another lineage
+URIAL = "ours, Gemma's chat through URIAL as the candidate's (no chat reference of a candidate's weights)"
 #: the eleventh session's test: the twelfth session's change (the suspect's next-token distributions) undone
 ANSWERS = "ours, answers only (eleventh session's test: no next-token distributions)"
 NO_LP = {"logprobs": "off"}
@@ -146,11 +151,12 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
              {**OLD, "per_mode": "gated", "excess_method": "sign"}),
             ("ours without the excess (fourth session's test)", ("chat", "raw"), True, {**OLD, "per_mode": "agreement"}),
             ("ours without the chat-model reference", ("chat", "raw"), True, NO_LP),
-            ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"})]
+            ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"}),
+            (URIAL, ("chat", "raw"), True, {})]
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:9]]
+PROBED = [label for label, *_ in VARIANTS[:9]] + [URIAL]
 #: the variant whose panel lacks the chat-only references
 NO_CHAT_REF = VARIANTS[12][0]
 #: the sixth session's test exactly
@@ -160,12 +166,28 @@ GATED = VARIANTS[9][0]
 assert NO_CHAT_REF.startswith("ours without the chat") and SIXTH.startswith("ours, sixth") and "gated by" in GATED
 #: the tests whose false attributions among the independents are counted over the calibration pools (every independent
 #: of the zoo gets the even split from its probe, so the chat-heavy branch is calibrated by the forced variant)
-CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED]
+CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED, URIAL]
 #: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
 STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
+
+
+def _panel(label: str, names: list[str], pc: list, pr: list, prof: list) -> tuple[list[str], list, list, list]:
+    """The panel a variant is tested against: the full one; without the chat-only references (``NO_CHAT_REF``);
+    or (``URIAL``) without them and with the Gemma candidate's chat and profile answers taken from the URIAL-prompted
+    Gemma (``ref-gemma-chat``: the same weights)."""
+    from _provenance_zoo_settings import CHAT_ONLY
+
+    if label not in (NO_CHAT_REF, URIAL):
+        return names, pc, pr, prof
+    keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]
+    out_c, out_p = [pc[j] for j in keep], [prof[j] for j in keep]
+    if label == URIAL and "ref-gemma-chat" in names and "gemma3-270m" in names:
+        g, u = keep.index(names.index("gemma3-270m")), names.index("ref-gemma-chat")
+        out_c[g], out_p[g] = pc[u], prof[u]
+    return [names[j] for j in keep], out_c, [pr[j] for j in keep], out_p
 
 
 def _base_panel(s: dict) -> str | None:
@@ -206,9 +228,8 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
         for label, modes, habits, settings in VARIANTS:
             probed = label in PROBED
             mine = (chat_l[name], raw_l[name], long[name]) if probed and name in long else (chat[name], raw[name], 1)
-            keep = nik if label == NO_CHAT_REF else list(range(len(panel_names)))
-            r = ours(mine[0], mine[1], [panel_c[j] for j in keep], [panel_r[j] for j in keep], [profile[j] for j in keep],
-                     len(cands), [panel_names[j] for j in keep], n, modes=modes, habits=habits, tokens=mine[2],
+            v_names, v_c, v_r, v_prof = _panel(label, panel_names, panel_c, panel_r, profile)
+            r = ours(mine[0], mine[1], v_c, v_r, v_prof, len(cands), v_names, n, modes=modes, habits=habits, tokens=mine[2],
                      probe=probes.get(name), dists=dists.get(name), **settings)
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
@@ -271,9 +292,6 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     excess statistic's p-values over the same tests (``per_statistic``: statistic -> [count <= 0.05, tests, smallest]).
     The budget split of ``"auto"`` reads each suspect's one probe (seed-0 profile prompts) for every pool: a split fixed
     per suspect, independent of every pool's test prompts, which is what the test's validity needs."""
-    from _provenance_zoo_settings import CHAT_ONLY
-
-    keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]  # last session's panel, the same suspect answers
     per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
     excess = {label: [r[f"{label}/excess"] for r in rows if r["truth"] is None] for label in STAT_CALIBRATED}
     sizes: dict[int, int] = {}
@@ -285,9 +303,8 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         dists = _dists(out, independents, size, seed)
 
         def run(x, label):
-            js = keep if label == NO_CHAT_REF else range(len(names))
-            r = ours(chat[x], raw[x], [pc[j] for j in js], [pr[j] for j in js], [profile[j] for j in js], len(cands),
-                     [names[j] for j in js], size, tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
+            v_names, v_c, v_r, v_prof = _panel(label, names, pc, pr, profile)
+            r = ours(chat[x], raw[x], v_c, v_r, v_prof, len(cands), v_names, size, tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
                      **SETTINGS[label])
             if label in STAT_CALIBRATED:
                 excess[label].append(_excess_p(r))
@@ -310,7 +327,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
 
 
 #: the tests compared on the power replicates (the budget split's question: probe-chosen, even, or chat-heavy for all)
-REPLICATED = ["ours", ANSWERS, EVEN, HEAVY]
+REPLICATED = ["ours", ANSWERS, EVEN, HEAVY, URIAL]
 
 
 def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, n: int, n_profile: int,
@@ -327,8 +344,10 @@ def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, 
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
         dists = _dists(out, positives, size, seed)
-        got = {x: [ours(chat[x], raw[x], pc, pr, profile, len(cands), names, size, tokens=long.get(x, 1), probe=probes.get(x),
-                        dists=dists.get(x), **SETTINGS[label]).most_likely_parent for label in REPLICATED] for x in positives if x in chat}
+        panels = {label: _panel(label, names, pc, pr, profile) for label in REPLICATED}
+        got = {x: [ours(chat[x], raw[x], panels[label][1], panels[label][2], panels[label][3], len(cands), panels[label][0], size,
+                        tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x), **SETTINGS[label]).most_likely_parent
+                   for label in REPLICATED] for x in positives if x in chat}
         if got:
             out_[seed] = got
     return out_
@@ -400,7 +419,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                             (SIXTH, "with the sixth session's settings (rho 1, equal weights, end of text an answer, every pair counted)"),
                             (NO_CHAT_REF, "without the chat-model reference (last session's panel; seed 0: its one-token "
                              "answers, fresh pools: the same suspect answers as above)"),
-                            (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)")):
+                            (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)"),
+                            (URIAL, "against the panel whose Gemma candidate chats through URIAL, with no chat reference of "
+                             "a candidate's weights")):
             k_other = len(calib["false"][label])
             lo, hi = binomial_interval(k_other, calib["tests"], 0.95)
             lines += ["", f"The same tests {what}: {k_other} false attributions ({k_other / calib['tests']:.3f}; 95% CI "
@@ -447,12 +468,13 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
             rs = [r for r in studs if r["truth"] == teacher and r["teacher"] == teacher]  # its students (not a twin of its base)
             if not rs:
                 continue
-            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", ANSWERS, EVEN, HEAVY, SEVENTH, SIXTH, GATED, "nikolic", "nikolic 2N")}
+            found = {key: sum(r[key] == teacher for r in rs) for key in ("ours", ANSWERS, EVEN, HEAVY, SEVENTH, SIXTH, GATED, URIAL, "nikolic", "nikolic 2N")}
             dep = [r for r in rs if r["dependence"]["prompt_dependent"]]
             k_dep = sum(r["ours"] == teacher for r in dep)
             lines += ["", f"Students of {teacher} attributed to it (all {len(rs)}): ours {found['ours']}/{len(rs)} = "
                       f"{_ci(found['ours'], len(rs))}; {ANSWERS}: {found[ANSWERS]}/{len(rs)}; {EVEN}: {found[EVEN]}/{len(rs)}; {HEAVY}: {found[HEAVY]}/{len(rs)}; "
                       f"{SEVENTH}: {found[SEVENTH]}/{len(rs)}; {SIXTH}: {found[SIXTH]}/{len(rs)}; {GATED}: {found[GATED]}/{len(rs)}; "
+                      f"{URIAL}: {found[URIAL]}/{len(rs)}; "
                       f"Nikolic {found['nikolic']}/{len(rs)}, pooled 2N {found['nikolic 2N']}/{len(rs)} (target for SmolLM2's "
                       f"students: recall >= 0.8). Without the {len(rs) - len(dep)} that fail the prompt-dependence check "
                       f"({', '.join(r['suspect'] for r in rs if r not in dep) or 'none'}: one first word for most of their chat "
@@ -492,8 +514,9 @@ def _replicate_lines(rows: list[dict], reps: dict) -> list[str]:
     lines = ["", "Power replicates (the suspects with a parent answered on fresh pools of N prompts, there and on the main "
              "pool, found by our test (next-token distributions where the suspect gives them, probe-chosen split), by the "
              "same on answers only (the eleventh session's test), with the even split, and with the chat-heavy split for "
-             "every suspect):", "",
-             "| prompt seed | suspects | ours | answers only | even | chat-heavy | found only by ours | found only by answers only |",
+             "every suspect, and against the panel whose Gemma candidate chats through URIAL (no chat reference of a "
+             "candidate's weights)):", "",
+             "| prompt seed | suspects | ours | answers only | even | chat-heavy | URIAL panel | found only by ours | found only by answers only |",
              "|---|---|" + "---|" * len(REPLICATED) + "---|---|"]
     total = [0] * len(REPLICATED)
     pool = {0: {r["suspect"]: [r[label] for label in REPLICATED] for r in rows if r["truth"] is not None
