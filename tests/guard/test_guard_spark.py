@@ -146,6 +146,17 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
     return table, labels, n_valid + hidden.num_rows + ops.num_rows, malformed, duck, spark, op_labels
 
 
+def test_spark_scan_leaves_no_view_or_cache_behind(parity):
+    """The shared session outlives a scan; the scan's temporary views and their caches do not (before, a long-lived
+    process kept every scan's cached tables)."""
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession()
+    assert spark is not None
+    left = [t.name for t in spark.catalog.listTables() if t.isTemporary and t.name.startswith("sw_")]
+    assert left == []
+
+
 def test_spark_and_duckdb_agree(parity):
     """Every account signal, score, flag and campaign (signals included: the null-model links,
     timing links among them) on a log with nulls, duplicates, malformed rows and the optional
