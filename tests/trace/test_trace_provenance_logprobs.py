@@ -225,3 +225,27 @@ def test_local_model_distributions_are_softmax_of_the_full_forward():
         assert toks == [b.decode([int(i)]) for i in top.indices]
     with pytest.raises(InputError, match="k must be an int in 1..100"):
         model.distributions(prompts, k=0)
+
+
+def test_a_vocabulary_smaller_than_k_gives_all_of_it():
+    """k above the vocabulary: every token once, probabilities summing to 1 (the softmax is over the tokenizer's
+    rows), no placeholder entries."""
+    from test_trace_provenance import _tiny
+
+    model = _tiny(4)
+    tok = model.backend.tokenizer
+
+    class Five:  # the tokenizer seen as holding its first 5 tokens (the output rows past them are padding)
+        def __len__(self):
+            return 5
+
+        def __getattr__(self, name):
+            return getattr(tok, name)
+
+    model.backend.tokenizer = Five()
+    try:
+        got = model.distributions(["Why is the sky blue?", "Name a prime."], k=20)
+    finally:
+        model.backend.tokenizer = tok
+    for toks, probs in got:
+        assert len(toks) == len(probs) == 5 and sum(probs) == pytest.approx(1.0, abs=1e-6)

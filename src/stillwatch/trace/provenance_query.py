@@ -105,9 +105,9 @@ class LocalModel:
         if empty:
             raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
         eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
-        top, prob = _last_topk(self.backend, ids, self.batch_size, k)  # [P, k] each
-        return [(["" if int(t) in eos else self.backend.decode([int(t)]) for t in row], [float(x) for x in pr])
-                for row, pr in zip(top, prob)]
+        top, prob = _last_topk(self.backend, ids, self.batch_size, k)  # [P, k] each; -1: past a small vocabulary
+        return [(["" if int(t) in eos else self.backend.decode([int(t)]) for t in row if t >= 0],
+                 [float(x) for x, t in zip(pr, row) if t >= 0]) for row, pr in zip(top, prob)]
 
 
 def _has_head(backend: Backend) -> bool:
@@ -181,8 +181,11 @@ def _last_topk(backend: Backend, ids: list[list[int]], batch_size: int, k: int) 
                     top[idx, 0] = logits.argmax(dim=-1).cpu().numpy()
                     prob[idx, 0] = torch.softmax(logits, dim=-1).max(dim=-1).values.cpu().numpy()
                     continue
-                p, t = torch.softmax(logits, dim=-1).topk(k, dim=-1)  # [B, k]
-                top[idx], prob[idx] = t.cpu().numpy(), p.double().cpu().numpy()
+                kk = min(k, logits.shape[-1])  # a vocabulary smaller than k: all of it
+                p, t = torch.softmax(logits, dim=-1).topk(kk, dim=-1)  # [B, kk]
+                top[idx, :kk], prob[idx, :kk] = t.cpu().numpy(), p.double().cpu().numpy()
+                if kk < k:
+                    top[idx, kk:], prob[idx, kk:] = -1, 0.0
     finally:
         torch.set_num_threads(old_threads)
     return top, prob
