@@ -222,12 +222,17 @@ def test_a_provenance_results_caveats_are_shown_above_it(built):
     doc = json.loads(Path(built["out"]["report_json"]).read_text())
     assert [d["caveats"] for d in doc["diligence"]] == [given]
     assert "caveats" not in doc["diligence"][0]["other"]
+    # flat mappings as one line each (which modes read next-token probabilities, the budget); nested ones left out
+    other = doc["diligence"][0]["other"]
+    assert other["logprobs"] == "chat: yes, raw: no" and other["budget"] == "chat: 667, raw: 333"
+    assert "suspect_answer_spread" not in other
     page = Path(built["out"]["report_html"]).read_text()
     section = page[page.index('<section id="diligence">'):]
     section = section[: section.index("</section>")]
     shown = html_mod.escape(given[0])
     assert shown in section and "<unverified>" not in page  # escaped, never markup
     assert section.index(shown) < section.index("Result:")
+    assert "chat: yes, raw: no" in section
 
 
 def test_caveats_that_are_not_sentences_are_refused():

@@ -201,14 +201,28 @@ def suspect_section(traces: list[dict[str, Any]], methods: list) -> dict[str, An
                                    f"Warning: {', '.join(bad_controls)} result(s) are significant; the suspect's result must not be relied on.")}
 
 
+def _flat(v: Any) -> str | None:
+    """A mapping of names to scalars as one readable line (``chat: yes, raw: no``; ``chat: 667, raw: 333``), or None
+    for anything else (nested or empty mappings are not shown)."""
+    if not isinstance(v, dict) or not v:
+        return None
+    if not all(isinstance(k, str) and (x is None or isinstance(x, (str, int, float, bool))) for k, x in v.items()):
+        return None
+    show = {True: "yes", False: "no", None: "none"}
+    return ", ".join(f"{k}: {show[x] if isinstance(x, bool) or x is None else x}" for k, x in v.items())
+
+
 def diligence_section(provs: list[dict[str, Any]], methods: list) -> list[dict[str, Any]]:
-    """Provenance results (``trace provenance``) shown as they are, with their p-values in the methods."""
+    """Provenance results (``trace provenance``) shown as they are, with their p-values in the methods; a field that is
+    a flat mapping (the budget per prompt mode, which modes read the suspect's next-token probabilities) is shown as
+    one line of ``key: value`` pairs."""
     out = []
     for e in provs:
         p = e["content"]
         cmd = _cmd(e, "stillwatch trace provenance --json")
-        extra = {k: v for k, v in p.items() if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis")
-                 and (v is None or isinstance(v, (str, int, float, bool)))}
+        extra = {k: (_flat(v) if isinstance(v, dict) else v) for k, v in p.items()
+                 if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis", "caveats")
+                 and (v is None or isinstance(v, (str, int, float, bool)) or _flat(v) is not None)}
         for c in p["candidates"]:
             methods.append({"id": f"provenance/{e['path']}/{c['name']}", "section": "diligence", "finding": f"parent candidate {c['name']}",
                             "value": c["p_value"], "kind": "p_value", "p_value": c["p_value"], "null_hypothesis": p["null_hypothesis"],
