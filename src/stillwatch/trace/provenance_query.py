@@ -216,6 +216,7 @@ class RemoteModel:
         self.name = self.backend.name
         self.identity = f"remote:{self.name}"
         self._logprobs = True
+        self._answered: dict[str, str] = {}  # one-token answers a distribution request got without logprobs
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***")
@@ -258,7 +259,8 @@ class RemoteModel:
         return choice.message.content or ""
 
     def _dist(self, prompt: str, k: int) -> tuple[list[str], list[float]] | None:
-        """One query's top-``k`` first tokens and probabilities, or None when the server gives none."""
+        """One query's top-``k`` first tokens and probabilities, or None when the server gives none (an answer it gave
+        without them is kept for :meth:`answers`, so that prompt is not asked twice)."""
         import math
 
         import openai
@@ -276,7 +278,10 @@ class RemoteModel:
         content = getattr(getattr(resp.choices[0], "logprobs", None), "content", None)
         if not content:  # an empty answer (end of sequence at once) or no logprobs at all
             text = resp.choices[0].message.content or ""
-            return ([""], [1.0]) if content is not None and not text else None
+            if content is not None and not text:
+                return [""], [1.0]
+            self._answered[prompt] = text
+            return None
         top = content[0].top_logprobs or []
         if not top:
             return None
@@ -310,6 +315,11 @@ class RemoteModel:
         _check_query(max_tokens, mode)
         if mode != "chat":
             raise InputError(f"a remote model ({self.name}) is queried in chat mode only")
+        if max_tokens == 1 and self._answered:  # answered already, by a distribution request the server gave no logprobs
+            kept = {p: self._answered.pop(p) for p in prompts if p in self._answered}
+            if kept:
+                rest = iter(self.answers([p for p in prompts if p not in kept], max_tokens=1) if len(kept) < len(prompts) else [])
+                return [kept[p] if p in kept else next(rest) for p in prompts]
         self.model  # resolve once, before the threads start  # noqa: B018
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
             return list(pool.map(lambda p: self._one(p, max_tokens), prompts))
