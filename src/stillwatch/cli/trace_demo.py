@@ -29,7 +29,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 #: Harvested prompts. 96, not the earlier 48: with the v2 default watermark the student's verdict at alpha 1e-3 flipped
-#: with the demo's random key at 48 (judged p 7.7e-6, 2.2e-3, 2e-6, 0.12 in four runs of 2026-12-05: 2 of 4
+#: with the demo's random key at 48 (judged p 7.7e-6, 2.2e-3, 4e-6, 0.12 in four runs of 2026-12-05: 2 of 4
 #: radioactive); at 96 it was radioactive in 3 of 3 (1.9e-6, 1.2e-4, 6.3e-4; ~870 scored tokens against ~520), for
 #: ~110 s more (the trace step's open test 225 s against 115 s here).
 N_PROMPTS = 96
