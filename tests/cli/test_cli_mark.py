@@ -27,8 +27,16 @@ def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, m
 
     real = registry.load_backend
     monkeypatch.setattr(registry, "load_backend", lambda name, **kw: smollm2 if name == "smollm2" else real(name, **kw))
+    # a fixed master key (as the suite's fixed sampling seed): with a fresh key each run, the check on the
+    # unwatermarked answers below fails by design with probability ~3 x 1e-3 (three texts at alpha 1e-3; measured
+    # calibrated: 1 of 1,200 such attributions under random keys, 2026-12-05) — it did once in CI. `keys new` is
+    # exercised by the other CLI tests (test_cli_boundaries.py's key fixture).
+    import hashlib
+
+    from stillwatch.mark import MasterKey
+
     key = tmp_path / "master.key"
-    cli("keys", "new", "--out", key).ok()
+    MasterKey(hashlib.sha256(b"test_generate_then_detect_and_attribute_on_smollm2").digest()).save(key)
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in [
         "Explain how a bicycle gear works.", "Write a short poem about the sea.", "List four uses of baking soda."]))
