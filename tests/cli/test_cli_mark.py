@@ -30,7 +30,7 @@ def test_generate_then_detect_and_attribute_on_smollm2(tmp_path, cli, smollm2, m
     # a fixed master key (as the suite's fixed sampling seed): with a fresh key each run, the check on the
     # unwatermarked answers below fails by design with probability ~3 x 1e-3 (three texts at alpha 1e-3; measured
     # calibrated: 1 of 1,200 such attributions under random keys, 2026-12-05) — it did once in CI. `keys new` is
-    # exercised by the other CLI tests (test_cli_boundaries.py's key fixture).
+    # exercised in tests/ledger/test_ledger_adversary.py and test_ledger_fuzz.py.
     import hashlib
 
     from stillwatch.mark import MasterKey
