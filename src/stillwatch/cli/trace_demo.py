@@ -5,7 +5,7 @@ fine-tuned the same way on unwatermarked answers to the same prompts.
 The students are what a dispute is usually about: an existing open model fine-tuned on the harvest —
 here SmolLM2 itself (its published, unwatermarked base weights), so the student shares the teacher's
 tokenizer and the open-model test applies. To fit a few minutes on 2 CPU cores the fine-tune is
-partial (the last ``TRAIN_LAYERS`` decoder blocks; the rest frozen) and the harvest small (96 prompts,
+partial (the last ``TRAIN_LAYERS`` decoder blocks; the rest frozen) and the harvest small (48 prompts,
 4 accounts, 96-token answers). At this scale the provider layer uses context width h = 1 and
 delta = 3 (the benchmarks in benchmarks/results/trace.md vary these settings).
 
@@ -28,11 +28,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-#: Harvested prompts. 96, not the earlier 48: with the v2 default watermark the student's verdict at alpha 1e-3 flipped
-#: with the demo's random key at 48 (judged p 7.7e-6, 2.2e-3, 4e-6, 0.12 in four runs of 2026-12-05: 2 of 4
-#: radioactive); at 96 it was radioactive in 3 of 3 (1.9e-6, 1.2e-4, 6.3e-4; ~870 scored tokens against ~520), for
-#: ~110 s more (the trace step's open test 225 s against 115 s here).
-N_PROMPTS = 96
+N_PROMPTS = 48
 N_ACCOUNTS = 4
 MAX_NEW_TOKENS = 96
 #: Sampling temperature of the harvest (a campaign wants the teacher's best answers, not its tails).
