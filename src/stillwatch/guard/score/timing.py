@@ -99,25 +99,17 @@ def cluster_minutes(labels: np.ndarray, ea: np.ndarray, minute: np.ndarray) -> n
     """Distinct active minutes of each account's cluster, aligned with the accounts (0 for an account alone in
     its cluster): the minute-crowding explanation of :func:`~stillwatch.guard.score.detect.verdicts`. ``labels``:
     (A,) cluster labels that are account indices (``0 <= labels < A``, as the link step's); ``ea``, ``minute``:
-    the (account, minute) rows of ``edges["minute"]``, duplicates allowed. One sort of ``minute * A + label``
-    codes, no loop over accounts or clusters."""
+    the (account, minute) rows of ``edges["minute"]``, duplicates allowed. The rows of clusters of two or more
+    accounts, relabelled by cluster, go through :func:`_distinct_active` (one sort, no loop over accounts or
+    clusters); a cluster's count is its number of distinct (cluster, minute) rows."""
     labels = np.asarray(labels, np.int64)
     a = len(labels)
-    out = np.zeros(a)
-    ea = np.asarray(ea, np.int64)
-    if a == 0 or len(ea) == 0:
-        return out
-    size = np.bincount(labels, minlength=a)  # [A] members per label
-    lab = labels[ea]  # [R] each row's cluster
-    keep = size[lab] >= 2
-    minute = np.asarray(minute, np.int64)[keep]
-    if not len(minute):
-        return out
-    code = unique((minute - int(minute.min())) * np.int64(a) + lab[keep])
-    per_label = np.bincount(code % a, minlength=a).astype(np.float64)
-    out = per_label[labels]
-    out[size[labels] < 2] = 0.0
-    return out
+    if a == 0:
+        return np.zeros(0)
+    lab = labels[np.asarray(ea, np.int64)]  # [R] each row's cluster
+    keep = np.bincount(labels, minlength=a)[lab] >= 2  # singletons' rows left out: their count stays 0
+    cluster, _ = _distinct_active(lab[keep], np.asarray(minute, np.int64)[keep], a)
+    return np.bincount(cluster, minlength=a).astype(np.float64)[labels]
 
 
 def shared_minutes(ea: np.ndarray, minute: np.ndarray, n_accounts: int, budget: int
