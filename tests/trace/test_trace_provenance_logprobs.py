@@ -23,11 +23,10 @@ from stillwatch.trace.provenance_logprobs import (
     MIN_FLOOR,
     check_distributions,
     combined_excess_test,
-    informative_pairs,
     logprob_excess_scores,
     signflip_mc,
 )
-from stillwatch.trace.provenance_stats import excess_scores, excess_test
+from stillwatch.trace.provenance_stats import excess_scores, excess_test, informative_pairs
 
 WORDS = ["The", "I", "A", "In", "Yes", "No", "Here", "To", "It", "We", "This", "Let", "1", "Sure", "One", "When"]
 

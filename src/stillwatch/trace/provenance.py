@@ -134,7 +134,7 @@ from stillwatch.trace.provenance_probe import (  # noqa: F401  (re-exported: the
 from stillwatch.trace.provenance_probe import short_share as _short_share  # noqa: F401
 from stillwatch.trace.provenance_prompts import FAMILIES, sample_prompts, sampler_spec
 from stillwatch.trace.provenance_query import MODES, AnswerCache, LocalModel, RemoteModel, cached_answers
-from stillwatch.trace.provenance_logprobs import SIGNFLIP_DRAWS, TOP_K, combined_excess_test, informative_pairs, logprob_excess_scores
+from stillwatch.trace.provenance_logprobs import SIGNFLIP_DRAWS, TOP_K, combined_excess_test, logprob_excess_scores
 from stillwatch.trace.provenance_stats import (
     EXCESS_METHODS,
     agreement_matrix,
@@ -147,25 +147,15 @@ from stillwatch.trace.provenance_stats import (
     habit_matrix,
     holm,
     informative,
+    informative_pairs,
     panel_test,
     primary_weights,
     spending_weights,
     weighted_bonferroni,
 )
-
 from stillwatch.trace.provenance_text import (  # noqa: F401 - re-exported: the method texts by configuration
-    BLANK_PAIRS,
-    CORRECTION,
-    CORRECTIONS,
-    END_OF_TEXT,
-    LOGPROBS,
-    NULLS,
-    NULL_HYPOTHESIS,
-    PER_MODE,
-    STATISTIC_WEIGHTS,
-    TEST,
-    correction_text,
-)
+    BLANK_PAIRS, CORRECTION, CORRECTIONS, END_OF_TEXT, LOGPROBS, NULLS, NULL_HYPOTHESIS, PER_MODE, STATISTIC_WEIGHTS, TEST,
+    correction_text)
 
 log = logging.getLogger(__name__)
 
@@ -391,15 +381,16 @@ def _look(got: dict[str, list[str]], panel: dict, usable: dict, habits, n: dict[
         mine = {m: blank_end_of_text(a) for m, a in mine.items()}
     for mode in cfg.modes:
         k = n[mode]
-        agree = agreement_matrix(mine[mode], [a[:k] for a in panel[mode]], mode=cfg.agreement)  # [k, M]
+        cols = [a[:k] for a in panel[mode]]  # the panel's answers to the look's prompts
+        agree = agreement_matrix(mine[mode], cols, mode=cfg.agreement)  # [k, M]
         tests[f"agreement/{mode}"] = panel_test(agree, n_cand, usable[mode][:k])
         if cfg.per_mode != "agreement":
-            m = excess_scores(mine[mode], [a[:k] for a in panel[mode]], usable[mode][:k], mode=cfg.agreement,
+            m = excess_scores(mine[mode], cols, usable[mode][:k], mode=cfg.agreement,
                               drop_blank_pairs=cfg.blank_pairs == "drop")
             dm = (dists or {}).get(mode)
             if dm is not None and not cut and cfg.agreement == "prefix":
                 keep = informative_pairs(mine[mode]) if cfg.blank_pairs == "drop" else None
-                b = logprob_excess_scores(dm[:k], [a[:k] for a in panel[mode]], usable[mode][:k], keep_pairs=keep,
+                b = logprob_excess_scores(dm[:k], cols, usable[mode][:k], keep_pairs=keep,
                                           blank_end_of_text=cfg.end_of_text == "blank")
                 tests[f"excess/{mode}"] = combined_excess_test(m, b, n_cand, usable[mode][:k].any(axis=0), seed=cfg.seed)
             else:

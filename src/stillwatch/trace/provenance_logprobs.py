@@ -65,8 +65,8 @@ from stillwatch.trace.provenance_stats import (
     _iut,
     _normalised,
     _panel_matrix,
+    blank_end_of_text as _blank_end_of_text,
     compatible,
-    informative,
 )
 
 #: top tokens asked of a suspect per query (OpenAI's API allows at most 20 ``top_logprobs``)
@@ -77,11 +77,9 @@ SIGNFLIP_DRAWS = 19_999
 MIN_FLOOR = 1e-12
 
 
-def check_distributions(dists: Sequence, n: int | None = None) -> None:
+def check_distributions(dists: Sequence) -> None:
     """Each entry a pair (tokens, probabilities) of equal non-zero length, probabilities in [0, 1]. Raises
     :class:`InputError` naming the first bad entry."""
-    if n is not None and len(dists) < n:
-        raise InputError(f"distributions: {len(dists)} given, {n} needed")
     for i, d in enumerate(dists):
         if not isinstance(d, (tuple, list)) or len(d) != 2:
             raise InputError(f"distribution {i} must be a pair (tokens, probabilities), got {type(d).__name__}")
@@ -105,7 +103,7 @@ def distribution_arrays(dists: Sequence, *, blank_end_of_text: bool = True) -> t
     probs = np.zeros((len(dists), k))
     floor = np.empty(len(dists))
     for i, (t, p) in enumerate(dists):  # per prompt (a few hundred), not per token
-        row = [(" " if x == "" else x) for x in t] if blank_end_of_text else list(t)
+        row = _blank_end_of_text(t) if blank_end_of_text else list(t)
         toks[i, : len(row)] = _normalised(row, "prefix")
         probs[i, : len(p)] = p
         floor[i] = max(float(np.min(p)), MIN_FLOOR)
@@ -138,12 +136,6 @@ def logprob_excess_scores(dists: Sequence, panel: list, usable: np.ndarray | Non
     if keep_pairs is not None:
         b[~np.asarray(keep_pairs, dtype=bool)[: n // 2]] = 0.0
     return b
-
-
-def informative_pairs(answers: Sequence[str]) -> np.ndarray:
-    """[K] bool: the suspect's top answer is informative on both prompts of pair k."""
-    n = len(answers) // 2 * 2
-    return informative(list(answers)[:n]).reshape(n // 2, 2).all(axis=1)
 
 
 def signflip_mc(d: np.ndarray, draws: int = SIGNFLIP_DRAWS, seed: int = 0) -> np.ndarray:

@@ -156,6 +156,15 @@ def informative(answers) -> np.ndarray:
     return np.char.str_len(normalise_answers(answers)) > 0
 
 
+def informative_pairs(answers) -> np.ndarray:
+    """[K] bool: the answer is :func:`informative` on both prompts of pair k (prompts ``2k`` and ``2k + 1``; an odd
+    last prompt is left out). A function symmetric in each pair's two answers, so the pairs it keeps keep the excess
+    statistics' null (:func:`excess_scores`)."""
+    a = list(answers)
+    n = len(a) // 2 * 2
+    return informative(a[:n]).reshape(n // 2, 2).all(axis=1)
+
+
 def agreement_matrix(suspect, panel: list, *, mode: str = "prefix") -> np.ndarray:
     """``[P, M]`` bool matrix: the suspect's agreement with each of the ``M`` panel answer lists."""
     if not panel:
@@ -300,7 +309,7 @@ def excess_scores(suspect, panel: list, usable: np.ndarray | None = None, *, mod
     crossed = (_agree(swapped[:, None], cols, mode) & use).astype(np.int64)  # [n, M]
     m = (matched - crossed).reshape(n // 2, 2, cols.shape[1]).sum(axis=1)  # [K, M]
     if drop_blank_pairs:
-        m[~informative(s[:n]).reshape(n // 2, 2).all(axis=1)] = 0  # a blank on either prompt: the pair is left out
+        m[~informative_pairs(s[:n])] = 0  # a blank on either prompt: the pair is left out
     return m
 
 
