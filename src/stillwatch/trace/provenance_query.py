@@ -78,16 +78,20 @@ class LocalModel:
         if max_tokens > 1 and mode == "chat":
             gens = self.backend.generate(list(prompts), max_new_tokens=max_tokens, top_k=1, batch_size=self.batch_size)
             return [g.text for g in gens]
-        ids = [self.backend.chat_prompt_ids(p) if mode == "chat" else self._raw_ids(p) for p in prompts]
-        empty = [i for i, x in enumerate(ids) if not x]
-        if empty:
-            raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
+        ids = self._prompt_ids(prompts, mode)
         eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
         if max_tokens > 1:
             return _greedy_raw(self.backend, ids, max_tokens, eos, self.batch_size)
         last = _last_argmax(self.backend, ids, self.batch_size)  # [P] greedy next token
         return ["" if int(t) in eos else self.backend.decode([int(t)]) for t in last]
 
+    def _prompt_ids(self, prompts: Sequence[str], mode: str) -> list[list[int]]:
+        """Each prompt's ids in ``mode`` (the chat template, or the text as is); a prompt of no tokens is an error."""
+        ids = [self.backend.chat_prompt_ids(p) if mode == "chat" else self._raw_ids(p) for p in prompts]
+        empty = [i for i, x in enumerate(ids) if not x]
+        if empty:
+            raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
+        return ids
 
     def distributions(self, prompts: Sequence[str], *, mode: str = "chat", k: int = 20) -> list[tuple[list[str], list[float]]] | None:
         """The top-``k`` next tokens after each prompt (decoded; ``""`` for end of sequence) and their
@@ -100,10 +104,7 @@ class LocalModel:
             return []
         if not _has_head(self.backend):
             return None
-        ids = [self.backend.chat_prompt_ids(p) if mode == "chat" else self._raw_ids(p) for p in prompts]
-        empty = [i for i, x in enumerate(ids) if not x]
-        if empty:
-            raise InputError(f"prompt {prompts[empty[0]]!r} encodes to no tokens for {self.name!r}")
+        ids = self._prompt_ids(prompts, mode)
         eos = set(getattr(self.backend, "eos_token_ids", ()) or ())
         top, prob = _last_topk(self.backend, ids, self.batch_size, k)  # [P, k] each; -1: past a small vocabulary
         return [(["" if int(t) in eos else self.backend.decode([int(t)]) for t in row if t >= 0],
@@ -135,20 +136,38 @@ def _greedy_raw(backend: Backend, ids: list[list[int]], max_tokens: int, eos: se
 
 
 def _last_argmax(backend: Backend, ids: list[list[int]], batch_size: int) -> np.ndarray:
-    """Greedy next token after each sequence (:func:`_last_topk` with k = 1 for a transformers model; other
+    """Greedy next token after each sequence (the argmax of :func:`_last_logits` for a transformers model; other
     backends use ``next_token_argmax``)."""
     if not _has_head(backend):
         return np.array([t[-1] for t in backend.next_token_argmax(ids, batch_size=batch_size)], dtype=np.int64)
-    return _last_topk(backend, ids, batch_size, 1)[0][:, 0]
+    out = np.empty(len(ids), dtype=np.int64)
+    for idx, logits in _last_logits(backend, ids, batch_size):
+        out[idx] = logits.argmax(dim=-1).cpu().numpy()
+    return out
 
 
 def _last_topk(backend: Backend, ids: list[list[int]], batch_size: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` most likely next tokens after each sequence and their probabilities (``[P, k]`` each, in
-    decreasing order; ties in the lower token id first, so k = 1 is ``argmax``). Only the last real position goes
-    through the output layer (right padding; the decoder's hidden state at that position is gathered first):
-    with a large vocabulary (Gemma's 262k rows) the output layer over every position costs more than the whole
-    decoder; output rows past the tokenizer's vocabulary (padding rows, which an untrained model may favour)
-    are never chosen, as in generation, and the softmax is over the tokenizer's rows."""
+    decreasing order; the softmax is over the tokenizer's rows, :func:`_last_logits`). A vocabulary smaller than
+    ``k`` fills the rest of a row with token -1 at probability 0."""
+    import torch
+
+    top = np.full((len(ids), k), -1, dtype=np.int64)
+    prob = np.zeros((len(ids), k), dtype=np.float64)
+    for idx, logits in _last_logits(backend, ids, batch_size):
+        kk = min(k, logits.shape[-1])  # a vocabulary smaller than k: all of it
+        p, t = torch.softmax(logits.float(), dim=-1).topk(kk, dim=-1)  # [B, kk]
+        top[idx, :kk], prob[idx, :kk] = t.cpu().numpy(), p.double().cpu().numpy()
+    return top, prob
+
+
+def _last_logits(backend: Backend, ids: list[list[int]], batch_size: int):
+    """Per batch, ``(idx, logits)``: the sequences' indices and their next-token logits ``[B, V]`` over the
+    tokenizer's rows (output rows past its vocabulary, padding rows an untrained model may favour, are never a
+    token, as in generation). Only the last real position goes through the output layer (right padding; the
+    decoder's hidden state at that position is gathered first): with a large vocabulary (Gemma's 262k rows) the
+    output layer over every position costs more than the whole decoder. Batches hold sequences of similar
+    lengths; the backend's thread count holds while the batches are read."""
     import torch
 
     model = backend.model
@@ -156,8 +175,6 @@ def _last_topk(backend: Backend, ids: list[list[int]], batch_size: int, k: int) 
     tok = getattr(backend, "tokenizer", None)
     n_tok = len(tok) if tok is not None else None  # None: every output row
     order = np.argsort([len(x) for x in ids], kind="stable")  # similar lengths together
-    top = np.empty((len(ids), k), dtype=np.int64)
-    prob = np.empty((len(ids), k), dtype=np.float64)
     old_threads = torch.get_num_threads()
     threads = getattr(backend, "num_threads", None)
     try:
@@ -176,19 +193,9 @@ def _last_topk(backend: Backend, ids: list[list[int]], batch_size: int, k: int) 
                 hidden = model.get_decoder()(input_ids=torch.from_numpy(arr).to(dev),
                                              attention_mask=torch.from_numpy(mask).to(dev), use_cache=False).last_hidden_state
                 h = hidden[torch.arange(len(idx)), torch.from_numpy(lens - 1).to(dev)]  # [B, H]
-                logits = model.get_output_embeddings()(h)[:, :n_tok].float()  # [B, V]; rows past the tokenizer: no token
-                if k == 1:
-                    top[idx, 0] = logits.argmax(dim=-1).cpu().numpy()
-                    prob[idx, 0] = torch.softmax(logits, dim=-1).max(dim=-1).values.cpu().numpy()
-                    continue
-                kk = min(k, logits.shape[-1])  # a vocabulary smaller than k: all of it
-                p, t = torch.softmax(logits, dim=-1).topk(kk, dim=-1)  # [B, kk]
-                top[idx, :kk], prob[idx, :kk] = t.cpu().numpy(), p.double().cpu().numpy()
-                if kk < k:
-                    top[idx, kk:], prob[idx, kk:] = -1, 0.0
+                yield idx, model.get_output_embeddings()(h)[:, :n_tok]  # [B, V]
     finally:
         torch.set_num_threads(old_threads)
-    return top, prob
 
 
 class RemoteModel:
@@ -315,11 +322,11 @@ class RemoteModel:
         _check_query(max_tokens, mode)
         if mode != "chat":
             raise InputError(f"a remote model ({self.name}) is queried in chat mode only")
-        if max_tokens == 1 and self._answered:  # answered already, by a distribution request the server gave no logprobs
-            kept = {p: self._answered.pop(p) for p in prompts if p in self._answered}
-            if kept:
-                rest = iter(self.answers([p for p in prompts if p not in kept], max_tokens=1) if len(kept) < len(prompts) else [])
-                return [kept[p] if p in kept else next(rest) for p in prompts]
+        kept = {p: self._answered.pop(p) for p in prompts if p in self._answered} if max_tokens == 1 else {}
+        if kept:  # answered already, by a distribution request the server gave no logprobs
+            rest = [p for p in prompts if p not in kept]
+            new = iter(self.answers(rest, max_tokens=1) if rest else [])
+            return [kept[p] if p in kept else next(new) for p in prompts]
         self.model  # resolve once, before the threads start  # noqa: B018
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(1, len(prompts)))) as pool:
             return list(pool.map(lambda p: self._one(p, max_tokens), prompts))
@@ -365,6 +372,12 @@ class AnswerCache:
         return self.directory / f"{key}.json"
 
     def get(self, identity: str, prompts: Sequence[str], mode: str, max_tokens: int) -> list[str] | None:
+        got = self.get_json(identity, prompts, mode, max_tokens)
+        return None if got is None else [str(a) for a in got]
+
+    def get_json(self, identity: str, prompts: Sequence[str], mode: str, max_tokens: int) -> list | None:
+        """The stored list as written (one JSON value per prompt: answers, or e.g. [tokens, probabilities] pairs),
+        or None when absent, unreadable, of another prompt set or of another length."""
         digest = prompts_digest(prompts)
         path = self._path(identity, digest, mode, max_tokens)
         try:
@@ -374,9 +387,10 @@ class AnswerCache:
         answers = rec.get("answers")
         if rec.get("prompts_sha256") != digest or not isinstance(answers, list) or len(answers) != len(prompts):
             return None
-        return [str(a) for a in answers]
+        return answers
 
-    def put(self, identity: str, prompts: Sequence[str], mode: str, max_tokens: int, answers: Sequence[str]) -> None:
+    def put(self, identity: str, prompts: Sequence[str], mode: str, max_tokens: int, answers: Sequence) -> None:
+        """Store one JSON value per prompt (answers; :meth:`get_json` reads any such list back)."""
         digest = prompts_digest(prompts)
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self._path(identity, digest, mode, max_tokens)
