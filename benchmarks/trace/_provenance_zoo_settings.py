@@ -87,38 +87,24 @@ def probe_split(cache, name: str) -> str | None:
 
 
 class DistCache:
-    """The suspects' top-k next-token distributions (twelfth session: ``ProvenanceConfig.logprobs``), one JSON file
-    per (model, prompt set, mode) under ``directory``, beside the answer cache: a list of [tokens, probabilities]."""
+    """The suspects' top-k next-token distributions (twelfth session: ``ProvenanceConfig.logprobs``), kept by the
+    library's :class:`~stillwatch.trace.provenance_query.AnswerCache` (one record per model, prompt set and mode, the
+    prompts' digest checked on read) under the identity ``zoo:NAME:v1:topK``: one [tokens, probabilities] per prompt."""
 
     def __init__(self, directory) -> None:
-        from pathlib import Path
+        from stillwatch.trace.provenance_query import AnswerCache
 
-        self.directory = Path(directory)
+        self._cache = AnswerCache(directory)
 
-    def _path(self, name: str, prompts: list[str], mode: str):
-        import hashlib
-
+    @staticmethod
+    def _identity(name: str) -> str:
         from stillwatch.trace.provenance_logprobs import TOP_K
-        from stillwatch.trace.provenance_query import prompts_digest
 
-        key = hashlib.sha256(f"zoo:{name}:v1|{prompts_digest(prompts)}|{mode}|top{TOP_K}".encode()).hexdigest()[:32]
-        return self.directory / f"{key}.json"
+        return f"zoo:{name}:v1:top{TOP_K}"
 
     def get(self, name: str, prompts: list[str], mode: str) -> list | None:
-        import json
-
-        try:
-            return [tuple(x) for x in json.loads(self._path(name, prompts, mode).read_text(encoding="utf-8"))]
-        except (OSError, ValueError):
-            return None
+        got = self._cache.get_json(self._identity(name), prompts, mode, 1)
+        return None if got is None else [tuple(x) for x in got]
 
     def put(self, name: str, prompts: list[str], mode: str, dists: list) -> None:
-        import json
-        import os
-        import tempfile
-
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".dists-", dir=self.directory)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump([[list(t), list(p)] for t, p in dists], fh, ensure_ascii=False)
-        os.replace(tmp, self._path(name, prompts, mode))
+        self._cache.put(self._identity(name), prompts, mode, 1, [[list(t), list(p)] for t, p in dists])
