@@ -201,6 +201,10 @@ def suspect_section(traces: list[dict[str, Any]], methods: list) -> dict[str, An
                                    f"Warning: {', '.join(bad_controls)} result(s) are significant; the suspect's result must not be relied on.")}
 
 
+#: a provenance result's fields the diligence section shows in their own places (the rest go to ``other``)
+_SHOWN_APART = ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis", "caveats")
+
+
 def _flat(v: Any) -> str | None:
     """A mapping of names to scalars as one readable line (``chat: yes, raw: no``; ``chat: 667, raw: 333``), or None
     for anything else (nested or empty mappings are not shown)."""
@@ -220,9 +224,11 @@ def diligence_section(provs: list[dict[str, Any]], methods: list) -> list[dict[s
     for e in provs:
         p = e["content"]
         cmd = _cmd(e, "stillwatch trace provenance --json")
-        extra = {k: (_flat(v) if isinstance(v, dict) else v) for k, v in p.items()
-                 if k not in ("most_likely_parent", "candidates", "correction", "queries_spent", "null_hypothesis", "caveats")
-                 and (v is None or isinstance(v, (str, int, float, bool)) or _flat(v) is not None)}
+        extra = {}
+        for k, v in p.items():  # a handful of fields
+            shown = _flat(v) if isinstance(v, dict) else v if v is None or isinstance(v, (str, int, float, bool)) else None
+            if k not in _SHOWN_APART and (shown is not None or v is None):
+                extra[k] = shown
         for c in p["candidates"]:
             methods.append({"id": f"provenance/{e['path']}/{c['name']}", "section": "diligence", "finding": f"parent candidate {c['name']}",
                             "value": c["p_value"], "kind": "p_value", "p_value": c["p_value"], "null_hypothesis": p["null_hypothesis"],
