@@ -85,6 +85,7 @@ from stillwatch.core.sets import unique
 
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.nullmodel import arrivals, departures
+from stillwatch.guard.score.pauses import pause_means, pause_tail
 
 #: The signals, in the order of ``Groups.kind`` (0: none).
 KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure")
@@ -149,27 +150,42 @@ def _outside(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.where(pos >= 0, depth[np.maximum(pos, 0)] <= 0, True)
 
 
-def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: DetectConfig) -> Groups:
+def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
     """Groups of carriers by time cells (module docstring). ``times``: one ``(t, has, carrier)`` per
-    signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal)."""
+    signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal), or
+    ``(t, has, carrier, pause)`` where ``pause(lo, hi)`` gives the carriers expected in each window
+    ``[lo, hi)`` under the signal's pause null (:mod:`~stillwatch.guard.score.pauses`): a cell must then
+    also beat it (an intersection-union test: the larger p-value)."""
     a = len(times[0][0])
     windows = [float(w) for w in cfg.group.windows_us]
     head = np.full(a, -1, np.int64)
     none = Groups(head, np.zeros(a, np.int64), np.ones(a), np.zeros(a), np.zeros(a))
-    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows) for t, has, car in times]
+    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows) for t, has, car, *_ in times]
+    pauses = [sig[3] if len(sig) > 3 else None for sig in times]
     m = float(sum(n for _, n in sigs))
+    ps = []
+    for s, (c, _) in enumerate(sigs):  # first every signal's significant cells
+        p = np.minimum(_tail(c["x"], c["n"], c["k"], c["n_c"]) * m, 1.0) if c else np.ones(0)
+        if c:
+            _pause_null(c, p, pauses[s], m, cfg)  # raises p where carriers pausing would explain the cell
+        ps.append(p)
+    # accounts in a significant cell of any signal: presumed campaign accounts, not chance members
+    presumed = unique(np.concatenate([c["acc"][p <= cfg.group.alpha] for (c, _), p in zip(sigs, ps) if c] or
+                                     [np.zeros(0, np.int64)]))
     keep = []
     for s, (c, _) in enumerate(sigs):
         if not c:
             continue
-        p = np.minimum(_tail(c["x"], c["n"], c["k"], c["n_c"]) * m, 1.0)
+        p = ps[s]
         # chance carriers expected in a cell: the carrier rate of the accounts outside every
-        # significant cell (one pseudo-carrier), so campaigns do not raise the background
+        # significant cell (one pseudo-carrier), so campaigns do not raise the background; under the
+        # pause null, the carriers that the members outside every significant cell would give by pausing
         sig = p <= cfg.group.alpha
         out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
         in_sig_car = unique(c["acc"][sig])
         rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
-        ok = sig & (c["x"] >= 2) & (c["n_c"] * rate <= cfg.group.fdr * c["x"])
+        chance = np.maximum(c["n_c"] * rate, _cell_means(c, sig, pauses[s], presumed))
+        ok = sig & (c["x"] >= 2) & (chance <= cfg.group.fdr * c["x"])
         keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))
     if not keep or not sum(len(k[0]) for k in keep):
         return none
@@ -194,6 +210,27 @@ def time_groups(times: list[tuple[np.ndarray, np.ndarray, np.ndarray]], cfg: Det
     return Groups(head, kind, pp, ww, np.zeros(a))
 
 
+def _cell_means(c: dict, where: np.ndarray, pause, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Per (carrier, cell) entry of ``c``: the carriers its cell would hold under the pause null (computed for
+    the entries ``where`` only, once per distinct cell; 0 elsewhere and without a pause null), leaving out the
+    accounts ``exclude``."""
+    mu = np.zeros(len(c["x"]))
+    if pause is None or not where.any():
+        return mu
+    _, first, inv = np.unique(c["code"][where], return_index=True, return_inverse=True)  # distinct cells
+    mu[where] = pause(c["lo"][where][first], c["hi"][where][first], exclude)[inv]
+    return mu
+
+
+def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> None:
+    """The cells of ``c`` that the hypergeometric null already rejects are tested against the pause null too
+    (every member counted: the p-value is valid whoever left), and ``p`` (modified in place) becomes the larger
+    of the two p-values, each with the same Bonferroni factor ``m``."""
+    cand = p <= cfg.group.alpha
+    mu = _cell_means(c, cand, pause)
+    p[cand] = np.maximum(p[cand], np.minimum(pause_tail(c["x"][cand], mu[cand]) * m, 1.0))
+
+
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
                flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
     """The groups of a scan: burst nights, arrivals, and the arrivals and departures of accounts with
@@ -212,8 +249,20 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         keys = (np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
     depart, departed = departures(acc, cfg)
     arrive = np.asarray(arrive, np.float64)
-    g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst), (arrive, arrived, carriers),
-                     (arrive, arrived, keys & arrived), (depart, departed, keys & departed)], cfg)
+    fdr = cfg.link.cohort_fdr
+
+    def pause(kind: str, members: np.ndarray):  # the pause null of the members that could carry the signal
+        def means(lo, hi, exclude=None):
+            mm = members.copy()
+            if exclude is not None:
+                mm[exclude] = False
+            return pause_means(acc, kind, mm, lo, hi, fdr)
+        return means
+
+    g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
+                     (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free)),
+                     (arrive, arrived, keys & arrived, pause("arrival", keys)),
+                     (depart, departed, keys & departed, pause("departure", keys))], cfg)
     if not (g.head >= 0).any():
         return g
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
