@@ -57,6 +57,18 @@ campaigns within one week of each other are one group when a significant week-lo
 both: time alone cannot tell them apart). Accounts already listed in a campaign keep it and are never
 carriers.
 
+**H0'** (arrivals and departures; :mod:`~stillwatch.guard.score.pauses`): none of the accounts that could
+carry the signal arrived or left at all — they were active all along, and the rules counted some of them
+because they paused. Such false events are not spread like the log's real ones: a busy account's false
+departure piles up just before its own cut-off, which accounts of similar activity share (agentic seed 2: six
+power users holding several keys, all "leaving" the day before their common cut-off, grouped at p 0.0054
+under H0 alone). A cell of an arrival or departure signal is significant only when it rejects both nulls (an
+intersection-union test: the larger p-value, each with the same Bonferroni factor), and its chance members
+are the larger of ``E_C`` and the carriers that pausing would put in it — counted over the members outside
+every significant cell of every signal (accounts a time signal already holds for a campaign are presumed its
+members, not chance ones, as campaigns do not raise the background above). Without that, a real batch stop's
+week-long cell takes in every pausing carrier of the week (``tests/guard/test_guard_pauses.py``).
+
 Score
 =====
 A group is a campaign, scored as the linked campaigns are (:mod:`~stillwatch.guard.score.detect`):
@@ -153,9 +165,9 @@ def _outside(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
     """Groups of carriers by time cells (module docstring). ``times``: one ``(t, has, carrier)`` per
     signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal), or
-    ``(t, has, carrier, pause)`` where ``pause(lo, hi)`` gives the carriers expected in each window
-    ``[lo, hi)`` under the signal's pause null (:mod:`~stillwatch.guard.score.pauses`): a cell must then
-    also beat it (an intersection-union test: the larger p-value)."""
+    ``(t, has, carrier, pause)`` where ``pause(lo, hi, exclude=None)`` gives the carriers expected in each window
+    ``[lo, hi)`` under the signal's pause null (:mod:`~stillwatch.guard.score.pauses`; the accounts ``exclude``
+    left out of its members): a cell must then also beat it (an intersection-union test: the larger p-value)."""
     a = len(times[0][0])
     windows = [float(w) for w in cfg.group.windows_us]
     head = np.full(a, -1, np.int64)
@@ -184,7 +196,7 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
         out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
         in_sig_car = unique(c["acc"][sig])
         rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
-        chance = np.maximum(c["n_c"] * rate, _cell_means(c, sig, pauses[s], presumed))
+        chance = np.maximum(c["n_c"] * rate, _pause_means(c, sig, pauses[s], presumed))
         ok = sig & (c["x"] >= 2) & (chance <= cfg.group.fdr * c["x"])
         keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))
     if not keep or not sum(len(k[0]) for k in keep):
@@ -210,10 +222,10 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
     return Groups(head, kind, pp, ww, np.zeros(a))
 
 
-def _cell_means(c: dict, where: np.ndarray, pause, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Per (carrier, cell) entry of ``c``: the carriers its cell would hold under the pause null (computed for
-    the entries ``where`` only, once per distinct cell; 0 elsewhere and without a pause null), leaving out the
-    accounts ``exclude``."""
+def _pause_means(c: dict, where: np.ndarray, pause, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Per (carrier, cell) entry of ``c``: the carriers its cell would hold under the pause null, computed for the
+    entries ``where`` once per distinct cell (0 elsewhere and without a pause null), the accounts ``exclude`` left
+    out of the members."""
     mu = np.zeros(len(c["x"]))
     if pause is None or not where.any():
         return mu
@@ -223,11 +235,11 @@ def _cell_means(c: dict, where: np.ndarray, pause, exclude: np.ndarray | None = 
 
 
 def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> None:
-    """The cells of ``c`` that the hypergeometric null already rejects are tested against the pause null too
-    (every member counted: the p-value is valid whoever left), and ``p`` (modified in place) becomes the larger
-    of the two p-values, each with the same Bonferroni factor ``m``."""
+    """The cells of ``c`` that the hypergeometric null already rejects are tested against the pause null too (every
+    member counted: valid whoever left), and ``p`` (modified in place) becomes the larger of the two p-values, each
+    with the same Bonferroni factor ``m``."""
     cand = p <= cfg.group.alpha
-    mu = _cell_means(c, cand, pause)
+    mu = _pause_means(c, cand, pause)
     p[cand] = np.maximum(p[cand], np.minimum(pause_tail(c["x"][cand], mu[cand]) * m, 1.0))
 
 

@@ -14,8 +14,7 @@ and it piles up just before it, since a long silence is rare for a busy account.
 counted as departed, all within one day — the day before their common cut-off — and the several-key departure
 signal of :mod:`~stillwatch.guard.score.grouping` made them a campaign (corrected p 0.0054 under its
 hypergeometric null, which compares the carriers with the log's other departures: mostly one-session users,
-whose departures are real and spread over the week). The pause model below expects 8.7 counted departures
-among those 177 accounts (6 observed) and 4.4 in that day (6 observed): the group is what pausing gives.
+whose departures are real and spread over the week). The group is what pausing gives (below).
 Arrivals mirror it: an account active since before the log is counted as arriving when unseen long enough
 after the log's granted first day ``S``, and such false arrivals pile up just after ``S + h_min``.
 
@@ -23,22 +22,33 @@ Model (H0', the pause null)
 ===========================
 None of the ``members`` (the accounts that could carry the signal, e.g. every account with several keys,
 whether or not it has a counted time) arrived during the log or left before its end: each was active all
-along, in each hour independently with probability ``f`` (the same model, with the same ``f`` and the same
-granted first and last day, as the rules that count arrivals and departures). Then, with ``q = 1 - f``:
+along, in each hour independently with probability ``f0`` (H0's estimate: its active hours over the hours it
+was observable, from its first request to the granted last day ``E``; for arrivals, from the granted first day
+``S`` to its last request), with the same granted days as the rules. For departures, with ``q = 1 - f0``:
 
-- departures: member j's last activity before ``E`` lies in ``[a, b]`` with probability
-  ``q^((E - b) / 1 h) - q^((E - a) / 1 h)``, and it is counted only if that time is ``<= cut_j``; so its
-  chance of a counted departure in the window ``[lo, hi)`` is that difference with ``a = max(lo, first_j)``,
-  ``b = min(hi, cut_j)`` (0 when ``a >= b``). Summed over every window of a grid: ``<= q^h_min = cohort_fdr``.
-- arrivals: member j's first activity after ``S`` lies in ``[a, b]`` with probability
-  ``q^((a - S) / 1 h) - q^((b - S) / 1 h)``, counted only at ``>= S + h_min``: ``a = max(lo, S + h_min_j)``,
-  ``b = min(hi, last_j)``. Members with an account-creation time are left out (their arrival is a fact).
+- its last activity falls ``k`` whole hours before ``E`` with probability ``f0 q^k``;
+- the rule then counts it when its own estimate ``f = active hours / span`` reaches ``1 - fdr^(1 / (k + 1/2))``
+  (the silence the rule reads runs to the request itself: half an hour more than ``k`` on average), where the
+  span is the ``L`` hours of life before that activity and the active hours are ``2 + Binomial(L - 1, f0)``
+  (the life's first and last hours are active): an exact binomial tail. Reading ``f`` off the shortened span is
+  what makes pausing accounts count more often than ``fdr``: an account that happens to be quiet at the end
+  looks busier than it is, and then needs a shorter silence (:func:`_hour_mass`).
 
-The window's count of counted members is then a sum of independent Bernoullis with mean ``mu`` (the sum of
-those chances), and ``P(Poisson(mu) >= x)`` bounds its upper tail for ``x >= mu + 1`` (Hoeffding 1956,
-Thm. 4, as the item links of :mod:`~stillwatch.guard.score.nullmodel` use it); below that the p-value is 1.
-Granting the last (first) day is generous to H0' (people keep diurnal hours; a pause that spans it is
-likelier than the hour-by-hour model says), so ``mu`` is, if anything, overstated: conservative.
+Arrivals mirror it (the first activity ``k`` hours after ``S``, the life after it). Members with an
+account-creation time are left out of arrivals (their arrival is a fact). So are members seen in the granted
+day (active in the log's last day: never counted as departed; in its first day: never counted as arriving):
+the model is conditional on each member's silence there, an event of hours the counted silence does not use, so
+under H0' (hours independent) it leaves the rest of the member's hours as they were. Summed over members, the hours give a
+curve of expected counted events (:func:`pause_curve`); a window's ``mu`` is read off it.
+
+The window's count of counted members is then a sum of independent Bernoullis with mean ``mu``, and
+``P(Poisson(mu) >= x)`` bounds its upper tail for ``x >= mu + 1`` (Hoeffding 1956, Thm. 4, as the item links of
+:mod:`~stillwatch.guard.score.nullmodel` use it); below that the p-value is 1. Checked against the rules
+themselves (``tests/guard/test_guard_pauses.py``): accounts simulated hour by hour are counted as the model says,
+within sampling error, whether or not they were silent in the granted day. On agentic seed 2, 39 of the 177
+several-key power users were silent in its last day; the model expects 3.8 counted departures among them (6
+observed) and 1.9 in the false group's day (6: Poisson tail 0.014, times the cells tested: no group). Real
+people's hours are not independent (a pause lasts days): the null is the rules' own model, no stronger.
 
 Attacker model: an operator controls when its accounts start and stop. Stopping them all at once long before
 the log ends — the batch stop the departure signal is for — gives far more counted departures in one window
@@ -46,7 +56,7 @@ than pausing would (held-out D's spread: 174 accounts leaving over a few days, w
 near each account's own cut-off); an operator stopping within ``h_min`` of the log's end, or staggering its
 stops as pauses would fall, is not found by time (it was not before: such stops are not counted at all).
 
-Everything is numpy over a [windows, members] block at a time (windows are the few candidate cells).
+Everything is numpy over a [members, hours] block at a time (hours: the log's length in hours).
 """
 
 from __future__ import annotations
@@ -54,62 +64,97 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import special
 
-from stillwatch.guard.score.nullmodel import log_unseen_per_hour, poisson_tail
+from stillwatch.guard.score.nullmodel import poisson_tail
 
 _HOUR_US = 3_600_000_000
-#: candidate windows per [windows, members] block (bounds the block at ~ BLOCK x members floats)
-BLOCK = 256
+#: members per [members, hours] block (bounds the block at ~ BLOCK x the log's hours floats)
+BLOCK = 2048
 KINDS = ("arrival", "departure")
 
 
-def pause_means(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                cohort_fdr: float) -> np.ndarray:
-    """``mu`` [W] (float): the expected number of ``members`` (bool [A]) whose ``kind`` (``"arrival"`` or
-    ``"departure"``) the rules of :mod:`~stillwatch.guard.score.nullmodel` would count inside each window
-    ``[lo[w], hi[w])`` (microseconds) under the pause null (module docstring). Requires ``acc`` with ``n``,
-    ``first_us``, ``last_us`` (and ``active_hours``, ``created_us`` where the log has them), equal-length
-    ``lo`` / ``hi``, and ``0 < cohort_fdr < 1``."""
+def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, cohort_fdr: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges [H + 1], cum [H + 1])``: the expected number of ``members`` (bool [A]) whose ``kind``
+    (``"arrival"`` or ``"departure"``) the rules of :mod:`~stillwatch.guard.score.nullmodel` would count before
+    each hour edge (microseconds, ascending) under the pause null (module docstring); :func:`window_means` reads
+    windows off it. Requires ``acc`` with ``n``, ``first_us``, ``last_us`` (and ``active_hours``, ``created_us``
+    where the log has them) and ``0 < cohort_fdr < 1``."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if not 0.0 < cohort_fdr < 1.0:
         raise ValueError(f"cohort_fdr must be in (0, 1), got {cohort_fdr!r}")
-    lo = np.asarray(lo, np.float64)
-    hi = np.asarray(hi, np.float64)
-    if lo.shape != hi.shape or lo.ndim != 1:
-        raise ValueError(f"lo and hi must be 1-d of one length, got {lo.shape} and {hi.shape}")
     n = np.asarray(acc["n"], np.float64)
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     m = np.asarray(members, bool) & (n >= 2)  # one-request accounts are never counted as arriving or leaving
     if kind == "arrival" and "created_us" in acc:
         m &= np.isnan(np.asarray(acc["created_us"], np.float64))  # a creation time is an arrival, not a guess
-    out = np.zeros(len(lo))
-    if not m.any() or not len(lo):
-        return out
-    lq = log_unseen_per_hour(acc)[m]  # [J] log q per hour, < 0
-    with np.errstate(divide="ignore"):  # lq = 0 (never active): never counted, h_min infinite
-        h_min = np.where(lq < 0, np.log(cohort_fdr) / np.minimum(lq, -1e-300), np.inf) * _HOUR_US  # [J] silence needed
+    # a member seen in the granted day is never counted (its silence is shorter): only those silent there take part
     if kind == "departure":
-        edge = float(np.max(last)) - 24 * _HOUR_US  # E: the log's last day is granted
-        a0, b0 = first[m], edge - h_min  # counted only up to the cut-off
+        edge = float(np.max(last)) - 24 * _HOUR_US if len(last) else 0.0  # E: the log's last day is granted
+        m &= last < edge
+        own = (edge - first[m]) / _HOUR_US  # hours each member was observable before E
     else:
-        edge = float(np.min(first)) + 24 * _HOUR_US  # S: the log's first day is granted
-        a0, b0 = edge + h_min, last[m]  # counted only from S + h_min on
-    for s in range(0, len(lo), BLOCK):  # a few candidate windows per block, all members at once
-        a = np.maximum(lo[s:s + BLOCK, None], a0[None, :])  # [w, J]
-        b = np.minimum(hi[s:s + BLOCK, None], b0[None, :])
-        with np.errstate(invalid="ignore", over="ignore"):  # windows a member cannot be counted in: masked below
-            p = _mass(kind, lq, edge, a, b)
-        out[s:s + BLOCK] = np.where(a < b, p, 0.0).sum(axis=1)
-    return out
+        edge = float(np.min(first)) + 24 * _HOUR_US if len(first) else 0.0  # S: the log's first day is granted
+        m &= first >= edge
+        own = (last[m] - edge) / _HOUR_US
+    hours = int(np.ceil(max(float(own.max()) if len(own) else 0.0, 0.0)))
+    mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
+    if hours and m.any():
+        ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] / 2.0
+        f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
+        for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
+            mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr)
+    cum = np.concatenate(([0.0], np.cumsum(mass)))  # [H + 1], by hours away from the edge
+    away = np.arange(hours + 1) * float(_HOUR_US)
+    if kind == "departure":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
+        return edge - away[::-1], cum[-1] - cum[::-1]
+    return edge + away, cum
 
 
-def _mass(kind: str, lq: np.ndarray, edge: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The chance that a member's last (first) activity before (after) ``edge`` lies in ``[a, b]``."""
-    if kind == "departure":
-        return np.exp(lq * (edge - b) / _HOUR_US) - np.exp(lq * (edge - a) / _HOUR_US)
-    return np.exp(lq * (a - edge) / _HOUR_US) - np.exp(lq * (b - edge) / _HOUR_US)
+def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float) -> np.ndarray:
+    """Summed over the members: the chance that the member's last (first) activity falls in the k-th hour before E
+    (after S) and that the rule then counts it ([hours]). With ``L = own - k`` hours of the member's life on the
+    other side (``own``: its hours between its first request and E), the activity is there with probability
+    ``f0 (1 - f0)^k`` and the rule counts it when its estimate ``f = active hours / L`` reaches
+    ``1 - fdr^(1 / (k + 1/2))`` (a silence of that many hours is then ``<= fdr`` likely), the active hours being
+    ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial tail."""
+    k = np.arange(hours, dtype=np.float64)[None, :]  # [1, H] whole hours of silence beyond the granted day
+    life = np.floor(own)[:, None] - k  # [J, H] hours of the member's life before the activity
+    # the rule reads the silence to the request itself: half an hour more, on average, than the whole hours
+    f_req = -np.expm1(np.log(fdr) / (k + 0.5))  # [1, H] the estimate the rule needs
+    need = np.ceil(f_req * np.maximum(life, 1.0) - 1e-9) - 2.0  # active hours needed beyond the two ends
+    inner = np.maximum(life - 1.0, 0.0)  # hours strictly between the life's first and last hours
+    tail = special.bdtrc(np.clip(need - 1.0, 0.0, inner).astype(np.int64), inner.astype(np.int64), f0[:, None])  # P(Bin >= need)
+    tail = np.where(need <= 0, 1.0, np.where(need > inner, 0.0, tail))
+    p = f0[:, None] * np.exp(k * np.log1p(-f0[:, None])) * tail
+    return np.where(life >= 1, p, 0.0).sum(axis=0)
+
+
+def window_means(curve: tuple[np.ndarray, np.ndarray], lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``mu`` [W]: the pause null's expected count in each window ``[lo, hi)`` (microseconds), read off
+    :func:`pause_curve` (the mass spread evenly within each hour). Requires equal-length 1-d ``lo`` / ``hi``."""
+    lo = np.asarray(lo, np.float64)
+    hi = np.asarray(hi, np.float64)
+    if lo.shape != hi.shape or lo.ndim != 1:
+        raise ValueError(f"lo and hi must be 1-d of one length, got {lo.shape} and {hi.shape}")
+    edges, cum = curve
+    if len(edges) < 2:
+        return np.zeros(len(lo))
+    return np.maximum(np.interp(hi, edges, cum) - np.interp(lo, edges, cum), 0.0)
+
+
+def pause_means(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                cohort_fdr: float) -> np.ndarray:
+    """:func:`window_means` of :func:`pause_curve`: the pause null's expected count of ``members`` counted in each
+    window ``[lo, hi)``."""
+    lo = np.asarray(lo, np.float64)
+    hi = np.asarray(hi, np.float64)
+    if lo.shape != hi.shape or lo.ndim != 1:
+        raise ValueError(f"lo and hi must be 1-d of one length, got {lo.shape} and {hi.shape}")
+    return window_means(pause_curve(acc, kind, members, cohort_fdr), lo, hi)
 
 
 def pause_tail(x: np.ndarray, mu: np.ndarray) -> np.ndarray:
