@@ -98,9 +98,24 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
                            hidden={"burst": np.array([1.0, 0.0]), "key_rotation": np.array([0.0, 0.5]),
                                    "fast_substream": np.zeros(2), "component": np.zeros(2)})
     own2 = own_score_step(acct2, lk, CFG)
-    h0 = _noisy_or(0.0, 0.0, 0.3 * 0.9)  # the burst also makes the account machine scale (gate), no capability here
+    h0 = _noisy_or(0.0, 0.0, 0.3 * 0.9)  # a burst is coordination evidence only (no capability here either)
     assert own2.score[0] == pytest.approx(math.sqrt(h0 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 1.0)))
     assert own2.score[1] == pytest.approx(math.sqrt(h0 * 0.01 * _noisy_or(0.8 * e_script, 0.3 * 0.5, 0.8 * 0.5)))
+    # a burst does not open the capability gate: what was obtained does (a batch job of short labels sent in one
+    # night is machine scale in requests, not in information); the gate is max(extracted, machine pacing)
+    w = CFG.account
+    cap_sig = dict(sig, capability_share=np.array([1.0, 1.0]), machine_pacing=np.zeros(2), novelty=np.ones(2))
+    acct4 = AccountSignals(signals=cap_sig, volume=np.zeros(2), payment=np.zeros(2),
+                           machine_paced=np.array([False, False]), extracted=np.array([0.05, 0.9]),
+                           hidden={"burst": np.ones(2), "key_rotation": np.zeros(2), "fast_substream": np.zeros(2),
+                                   "component": np.zeros(2)})
+    own4 = own_score_step(acct4, Links(labels=np.array([0, 1]), scripted=np.zeros(2), plain_rows=np.full(2, 100.0),
+                                       reuse=np.zeros(2), address_linked=np.zeros(2, bool)), CFG)
+    cap = own4.evidence["capability_share"]
+    for i, x in enumerate((0.05, 0.9)):
+        h = _noisy_or(w.capability * cap[i] * math.sqrt(x), w.volume * x, 0.0)
+        assert own4.score[i] == pytest.approx(math.sqrt(h * _noisy_or(w.burst * 1.0)))
+    assert own4.score[0] < CFG.flag_threshold <= own4.score[1]
     # a crowded component (weight account.component 0.8) is harvest and coordination at once, and its
     # harvest is not discounted by the account's overall novelty (it carries its own)
     acct3 = AccountSignals(signals=sig, volume=np.zeros(2), payment=np.array([0.5, 0.5]),

@@ -374,11 +374,15 @@ def own_score_step(acct: AccountSignals, lk: Links, cfg: DetectConfig) -> OwnSco
     # harvest requires extraction: volume is the volume of information obtained (the extraction
     # multiple), and the whole harvest term is weighted by novelty — machine pacing and scripting
     # alone (a monitor's one fixed prompt every minute) are context, never sufficient
-    # a burst is machine scale within its window (score/signals.py); the fast sub-stream is
-    # reported as context only (its hour-level Poisson null is exceeded by people's own sessions
-    # relayed through an app or reseller, so it is not a calibrated statement yet)
+    # a burst is machine scale in *requests* within its window (score/signals.py): coordination
+    # evidence, not harvest — what the burst obtained is already in ``extracted`` (the busiest 24
+    # hours' rate, ``burst_multiple``), and a business's one-night batch of short labels obtains less
+    # than a person reads in that day (agentic seed 2: 636 requests, 6,900 answer tokens; it was
+    # flagged while the burst opened this gate; tests/guard/test_guard_batch_jobs.py); the fast
+    # sub-stream is reported as context only (its hour-level Poisson null is exceeded by people's own
+    # sessions relayed through an app or reseller, so it is not a calibrated statement yet)
     hid = acct.hidden
-    own_gate = np.maximum.reduce([acct.extracted, sig["machine_pacing"], hid["burst"]])
+    own_gate = np.maximum(acct.extracted, sig["machine_pacing"])
     # a crowded component (score/signals.py) is harvest and coordination at once; its evidence
     # already carries its own novelty, so the account's overall novelty does not discount it
     h_own = _noisy_or(_noisy_or(w.capability * cap * np.sqrt(own_gate), w.volume * acct.extracted,
