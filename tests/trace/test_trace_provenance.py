@@ -340,6 +340,12 @@ def test_cli_json_result_and_errors(tmp_path, cli):
     assert off["logprobs"] == {"chat": False, "raw": False} and "log-probability" not in off["null_hypothesis"]
     bad = cli(*argv, "--logprobs", "maybe")  # as --suspect-max-tokens below: checked once the models are loaded
     assert bad.code == 2 and "ProvenanceConfig.logprobs must be one of auto, off" in bad.err and "Traceback" not in bad.err
+    over = json.loads(cli(*argv, "--panel-logprobs", "chat").ok().out.strip().splitlines()[-1])  # the panel's too
+    assert over["panel_logprobs"] == {"chat": True, "raw": False} and "Bhattacharyya" in over["null_hypothesis"]
+    assert over["most_likely_parent"] == str(tmp_path / "m1") and "Bhattacharyya" not in res["null_hypothesis"]
+    assert res["panel_logprobs"] == {"chat": False, "raw": False}
+    bad = cli(*argv, "--panel-logprobs", "sideways")
+    assert bad.code == 2 and "ProvenanceConfig.panel_logprobs must be a tuple" in bad.err and "Traceback" not in bad.err
     even = json.loads(cli(*argv, "--budget-split", "even").ok().out.strip().splitlines()[-1])
     assert even["budget"] == {"chat": 200, "raw": 200} and even["budget_split"] == "even" and "set, not chosen" in even["budget_reason"]
     words = " ".join(cli(*argv[:-1]).ok().out.split())  # the table for people, from the cached panel answers (rich wraps)

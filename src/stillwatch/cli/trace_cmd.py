@@ -116,6 +116,7 @@ def provenance_cmd(
     suspect_max_tokens: str = typer.Option("auto", "--suspect-max-tokens", help="Tokens per suspect answer, compared by its first word when above --max-tokens; auto = more tokens only when a probe shows the suspect answering single characters (a byte-level model)."),
     modes: str = typer.Option("auto", "--modes", help="Prompt modes: chat, raw or chat,raw; auto = chat,raw when the suspect and at least two panel models are local (remote panel models sit raw mode out), else chat."),
     logprobs: str = typer.Option("auto", "--logprobs", help="auto = where the suspect gives its top-20 next tokens with probabilities (a local model; an API honouring top_logprobs), each mode's excess statistic reads them too, at no extra query; off = its answers only."),
+    panel_logprobs: str = typer.Option("", "--panel-logprobs", help="Modes (chat, raw or chat,raw) where the panel models' own top-20 distributions also enter, as their overlap with the suspect's (one more query per panel prompt, cached; off by default: not yet measured on the model zoo)."),
     budget_split: str = typer.Option("auto", "--budget-split", help="How a suspect tested in chat and raw mode splits its 2N queries: auto = 2/3 chat when a 20-prompt probe (profile prompts, not test prompts) shows chat answers that depend on the prompt, else half each; even; chat-heavy."),
     per_mode: str = typer.Option("excess", "--per-mode", help="How each prompt mode is judged: excess (agreement beyond the suspect's own answer frequencies), gated (agreement and excess must both reject) or agreement."),
     cache: Path = typer.Option(None, "--cache", help="Directory of cached panel answers (default: the Stillwatch cache)."),
@@ -151,7 +152,8 @@ def provenance_cmd(
             raise InputError(f"--suspect-max-tokens must be 'auto' or an int, got {suspect_max_tokens!r}") from None
     cfg = ProvenanceConfig(max_queries=prompts, look_every=min(look_every, prompts), alpha=alpha, seed=seed, max_tokens=max_tokens,
                            modes=chosen, suspect_max_tokens=s_tokens, per_mode=per_mode.strip().lower(),
-                           budget_split=budget_split.strip().lower(), logprobs=logprobs.strip().lower())
+                           budget_split=budget_split.strip().lower(), logprobs=logprobs.strip().lower(),
+                           panel_logprobs=tuple(m.strip().lower() for m in panel_logprobs.split(",") if m.strip()))
     from rich.console import Console
 
     con = Console(stderr=True)
@@ -170,6 +172,9 @@ def provenance_cmd(
     out.print(f"budget: {result.budget_split} ({plan} prompts at most): {result.budget_reason}", markup=False)
     used = [m for m, on in result.logprobs.items() if on]
     out.print(f"next-token distributions: {', '.join(used) if used else 'not used (answers only)'}", markup=False)
+    overlap = [m for m, on in result.panel_logprobs.items() if on]
+    if overlap:
+        out.print(f"overlap with the panel's distributions: {', '.join(overlap)}", markup=False)
     t = Table("candidate", "agreement", "p (sequential, Holm)", "hardest rival", "wins/losses")
     for c in result.candidates:
         t.add_row(c["name"], f"{c['agreement']:.3f}", f"{c['p_value_sequential']:.3g}", c["hardest_rival"],

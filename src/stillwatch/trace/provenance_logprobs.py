@@ -181,22 +181,29 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def combined_excess_test(m: np.ndarray, b: np.ndarray, n_candidates: int, answered: np.ndarray | None = None, *,
-                         draws: int = SIGNFLIP_DRAWS, seed: int = 0) -> PanelTest:
+                         overlap: np.ndarray | None = None, draws: int = SIGNFLIP_DRAWS, seed: int = 0) -> PanelTest:
     """The intersection-union test of every candidate against every other answering panel model on
     ``d = a / ||a|| + e / ||e||`` (module docstring): ``m`` [K, M] the answers-only excess scores, ``b`` [K, M] the
-    distribution's. ``wins`` / ``losses`` count the pairs with d > 0 / d < 0 against the hardest rival; ``rate[j]``
-    = mean of m[:, j] / 2, as :func:`~stillwatch.trace.provenance_stats.excess_test`. Requires equal shapes with
-    >= 2 columns and ``1 <= n_candidates <= M``."""
+    distribution's; with ``overlap`` [K, M] (:func:`~stillwatch.trace.provenance_overlap.overlap_scores`, the panel's
+    distributions against the suspect's) a third term ``f / ||f||`` of its differences, which the same sign flips
+    negate (that module's docstring), so the test stays exact. ``wins`` / ``losses`` count the pairs with d > 0 /
+    d < 0 against the hardest rival; ``rate[j]`` = mean of m[:, j] / 2, as
+    :func:`~stillwatch.trace.provenance_stats.excess_test`. Requires equal shapes with >= 2 columns and
+    ``1 <= n_candidates <= M``."""
     m = np.asarray(m, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
-    if m.shape != b.shape or m.ndim != 2 or m.shape[1] < 2:
-        raise InputError(f"m and b must share one shape [K, M] with M >= 2, got {m.shape} and {b.shape}")
+    terms = [b] if overlap is None else [b, np.asarray(overlap, dtype=np.float64)]
+    if any(t.shape != m.shape for t in terms) or m.ndim != 2 or m.shape[1] < 2:
+        raise InputError(f"m, b (and overlap) must share one shape [K, M] with M >= 2, got {m.shape} and "
+                         f"{[t.shape for t in terms]}")
     k, n_models = m.shape
     if not 1 <= n_candidates <= n_models:
         raise InputError(f"n_candidates must be in 1..{n_models}, got {n_candidates}")
     cand = np.repeat(np.arange(n_candidates), n_models)  # every (candidate, model) pair, [C * M]
     other = np.tile(np.arange(n_models), n_candidates)
-    d = _unit(m[:, cand] - m[:, other]) + _unit(b[:, cand] - b[:, other])  # [K, C * M]
+    d = _unit(m[:, cand] - m[:, other])  # [K, C * M]
+    for t in terms:
+        d = d + _unit(t[:, cand] - t[:, other])
     pairwise = np.ones((n_models, n_models))
     pairwise[:n_candidates] = signflip_mc(d, draws, seed).reshape(n_candidates, n_models)
     n10 = np.zeros((n_models, n_models), np.int64)

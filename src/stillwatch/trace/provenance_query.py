@@ -414,6 +414,23 @@ def cached_answers(model: LocalModel | RemoteModel, prompts: Sequence[str], *, m
     return answers, False
 
 
+def cached_distributions(model: LocalModel | RemoteModel, prompts: Sequence[str], *, mode: str, k: int,
+                         cache: AnswerCache | None) -> list[tuple[list[str], list[float]]] | None:
+    """The model's top-``k`` next-token distributions on ``prompts`` (cached under ``<identity>:top<k>``), or None
+    where it gives none (a mode it does not serve; an API without ``top_logprobs``; nothing is cached then). All or
+    none: a model asked again after a refusal is asked again."""
+    ident = f"{model.identity}:top{k}"
+    hit = cache.get_json(ident, prompts, mode, 1) if cache is not None else None
+    if hit is not None:
+        return [(list(t), [float(x) for x in p]) for t, p in hit]
+    if mode not in getattr(model, "modes", MODES) or not hasattr(model, "distributions"):
+        return None
+    got = model.distributions(prompts, mode=mode, k=k)
+    if got is not None and cache is not None:
+        cache.put(ident, prompts, mode, 1, [[list(t), list(p)] for t, p in got])
+    return got
+
+
 def read_candidates(path) -> tuple[list[str], list[str]]:
     """Parse a candidates file: one model per line (``smollm2``, ``tiny``, a directory, a URL);
     a line ``reference: MODEL`` adds an independent reference model (never attributed); blank lines

@@ -60,6 +60,11 @@ LOGPROBS = {
              "under the same symmetry)."),
     "off": "",
 }
+#: added where the panel's own distributions entered a mode (ProvenanceConfig.panel_logprobs); ``{modes}`` names them
+PANEL_LOGPROBS = (" In {modes} mode the panel models' own top-k distributions enter too: the Bhattacharyya overlap of "
+                  "the suspect's distribution with each panel model's on the same prompt, minus with the suspect's two "
+                  "distributions of a pair swapped, as a third unit-norm term of the same sign-flip test (negated by the "
+                  "same swap, so the test stays exact).")
 
 
 def correction_text(per_mode: str = "excess", statistic_weights: str = "primary", rho: float = 3.0) -> str:
