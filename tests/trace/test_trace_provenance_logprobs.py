@@ -60,10 +60,10 @@ def _naive_b(dists, panel, usable, keep):
     return out
 
 
-def _random_dists(rng, n, k=6):
+def _random_dists(rng, n, k=6, vocab=None):
     out = []
     for _ in range(n):
-        toks = list(rng.choice(WORDS, size=k, replace=False))
+        toks = list(rng.choice(WORDS if vocab is None else vocab, size=k, replace=False))
         p = np.sort(rng.dirichlet(np.ones(k)))[::-1] * rng.uniform(0.5, 1.0)
         out.append((toks, [float(x) for x in p]))
     return out

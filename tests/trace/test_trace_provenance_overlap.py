@@ -19,6 +19,7 @@ from stillwatch.trace.provenance_logprobs import combined_excess_test, logprob_e
 from stillwatch.trace.provenance_overlap import bhattacharyya, overlap_scores, string_masses
 from stillwatch.trace.provenance_query import AnswerCache, cached_distributions
 from stillwatch.trace.provenance_stats import excess_scores, excess_test
+from test_trace_provenance_logprobs import _random_dists
 
 WORDS = [f"w{i}" for i in range(40)] + ["The", "A", "Yes", "No", "1", "I"]
 
@@ -37,15 +38,6 @@ def test_bhattacharyya_known_answer():
     want = math.sqrt(0.5 * 0.2) + math.sqrt(0.3 * 0.6)
     assert bhattacharyya(*s, *q)[0] == pytest.approx(want)
     assert bhattacharyya(*s, *s)[0] == pytest.approx(1.0)  # a distribution with itself: all of its mass
-
-
-def _random_dists(rng, n, k=5, vocab=WORDS):
-    out = []
-    for _ in range(n):
-        toks = list(rng.choice(vocab, size=k, replace=False))
-        p = np.sort(rng.dirichlet(np.ones(k)))[::-1] * rng.uniform(0.5, 1.0)
-        out.append((toks, [float(x) for x in p]))
-    return out
 
 
 def _naive(suspect, panel, keep):
@@ -77,8 +69,8 @@ def _naive(suspect, panel, keep):
 @given(st.integers(0, 10_000), st.integers(2, 41))
 def test_scores_match_a_naive_loop(seed, n):
     rng = np.random.default_rng(seed)
-    suspect = _random_dists(rng, n, vocab=WORDS[:12])  # a small vocabulary: many shared strings
-    panel = [_random_dists(rng, n + 3, vocab=WORDS[:12]) for _ in range(3)]
+    suspect = _random_dists(rng, n, 5, WORDS[:12])  # a small vocabulary: many shared strings
+    panel = [_random_dists(rng, n + 3, 5, WORDS[:12]) for _ in range(3)]
     keep = rng.random(n // 2) < 0.8
     before = [list(d) for d in suspect]
     got = overlap_scores(suspect, panel, keep)
@@ -88,7 +80,7 @@ def test_scores_match_a_naive_loop(seed, n):
 
 def test_a_prompt_independent_suspect_scores_zero_and_bad_input_is_named():
     rng = np.random.default_rng(1)
-    panel = [_random_dists(rng, 10) for _ in range(2)]
+    panel = [_random_dists(rng, 10, 5, WORDS) for _ in range(2)]
     same = (["The", "A"], [0.6, 0.3])
     assert np.all(overlap_scores([same] * 10, panel) == 0)
     with pytest.raises(InputError, match="no model"):
