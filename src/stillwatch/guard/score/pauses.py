@@ -53,8 +53,9 @@ people's hours are not independent (a pause lasts days): the null is the rules' 
 Attacker model: an operator controls when its accounts start and stop. Stopping them all at once long before
 the log ends — the batch stop the departure signal is for — gives far more counted departures in one window
 than pausing would (held-out D's spread: 174 accounts leaving over a few days, where pausing expects a handful
-near each account's own cut-off); an operator stopping within ``h_min`` of the log's end, or staggering its
-stops as pauses would fall, is not found by time (it was not before: such stops are not counted at all).
+near each account's own cut-off). An operator stopping within ``h_min`` of the log's end is not counted at all (as
+before); one that stops each account just before its own cut-off, where pausing accounts' false departures fall,
+now hides among them — the price of not grouping people who pause.
 
 Everything is numpy over a [members, hours] block at a time (hours: the log's length in hours).
 """
@@ -150,10 +151,8 @@ def pause_means(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, l
                 cohort_fdr: float) -> np.ndarray:
     """:func:`window_means` of :func:`pause_curve`: the pause null's expected count of ``members`` counted in each
     window ``[lo, hi)``."""
-    lo = np.asarray(lo, np.float64)
-    hi = np.asarray(hi, np.float64)
-    if lo.shape != hi.shape or lo.ndim != 1:
-        raise ValueError(f"lo and hi must be 1-d of one length, got {lo.shape} and {hi.shape}")
+    if np.shape(lo) != np.shape(hi) or np.ndim(lo) != 1:  # before the curve's work
+        raise ValueError(f"lo and hi must be 1-d of one length, got {np.shape(lo)} and {np.shape(hi)}")
     return window_means(pause_curve(acc, kind, members, cohort_fdr), lo, hi)
 
 
