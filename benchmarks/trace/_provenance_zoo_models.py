@@ -279,6 +279,12 @@ class PromptedChat:
             raise ValueError(f"{self.name} answers in chat mode only")
         return self.inner.answers([URIAL_TEMPLATE.format(prompt=p) for p in prompts], max_tokens=max_tokens, mode="raw")
 
+    def distributions(self, prompts, *, mode: str = "chat", k: int = 20):
+        """Its top-k next tokens in chat mode: the base model's, continuing the URIAL text (None in raw mode)."""
+        if mode != "chat":
+            return None
+        return self.inner.distributions([URIAL_TEMPLATE.format(prompt=p) for p in prompts], mode="raw", k=k)
+
 
 def harvest_prompted(prompts_path: Path, out: Path, *, max_new_tokens: int, temperature: float) -> None:
     """Harvest the chat-model reference (Gemma base under ``URIAL_TEMPLATE``) with ``stillwatch.distill.harvest``

@@ -65,6 +65,25 @@ def _dists(out: Path, names: list[str], n: int, seed: int = 0) -> dict[str, dict
     return got
 
 
+def _panel_dists(out: Path, names: list[str], n: int, seed: int = 0) -> dict[str, list] | None:
+    """The panel models' cached chat-mode top-k distributions (``provenance_zoo.py --dists``) on the test prompts of
+    prompt seed ``seed`` (the n prompts, then the chat-heavy split's extra ones), one list per model in ``names``'
+    order: {"chat": lists}, or None when any model lacks them (the overlap row then runs without them, and says so)."""
+    from stillwatch.trace.provenance import ProvenanceConfig
+    from _provenance_zoo_settings import DistCache, chat_extra
+
+    cache = DistCache(out / "dists")
+    test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
+    extra = chat_extra(n, seed)
+    lists = []
+    for name in names:
+        a, b = cache.get(name, test, "chat"), cache.get(name, extra, "chat")
+        if a is None or b is None:
+            return None
+        lists.append(a + b)
+    return {"chat": lists}
+
+
 def _long(out: Path, names: list[str]) -> dict[str, int]:
     """Suspects that the probe of ``suspect_max_tokens="auto"`` sends to longer answers."""
     from stillwatch.trace.provenance import LONG_ANSWER_TOKENS
@@ -76,13 +95,15 @@ def _long(out: Path, names: list[str]) -> dict[str, int]:
 
 
 def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n: int, alpha: float = 0.05, *,
-         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, probe=None, dists=None, **settings):
+         modes=("chat", "raw"), habits: bool = True, tokens: int = 1, probe=None, dists=None, panel_dists=None,
+         **settings):
     """Our test on precomputed answers; ``modes`` / ``habits`` switch statistics off for the ablations, ``settings``
     are ProvenanceConfig fields (``per_mode``, ``excess_method``, ``rho``, ``statistic_weights``, ``end_of_text``,
     ``budget_split``; default: the library's defaults); ``tokens``: the suspect's answers are of that many tokens
     (compared by their first word when > 1); ``probe``: the suspect's chat answers to the probe prompts (the
     ``budget_split="auto"`` choice reads them); ``dists``: the suspect's top-k distributions per mode (used unless the
-    settings say ``logprobs="off"``). Chat answer lists may run past ``n`` (the chat-heavy split's prompts)."""
+    settings say ``logprobs="off"``); ``panel_dists``: the panel's per mode (used where the settings name
+    ``panel_logprobs``). Chat answer lists may run past ``n`` (the chat-heavy split's prompts)."""
     from stillwatch.trace.provenance import ProvenanceConfig, run_provenance
 
     cfg = ProvenanceConfig(max_queries=n, look_every=max(10, n // 4), alpha=alpha, modes=tuple(modes),
@@ -94,7 +115,8 @@ def ours(chat, raw, panel_c, panel_r, profile, n_cand: int, names: list[str], n:
     return run_provenance(_Named("suspect"), models[:n_cand], models[n_cand:], config=cfg,
                           panel_answers={m: pan[m] for m in modes}, suspect_answers={m: sus[m] for m in modes},
                           profile_answers=profile if habits else None, probe_answers=probe,
-                          suspect_dists={m: (dists or {}).get(m) for m in modes})
+                          suspect_dists={m: (dists or {}).get(m) for m in modes},
+                          panel_dists=panel_dists if settings.get("panel_logprobs") else None)
 
 
 def nikolic(suspect_raw, panel_raw, n_cand: int, names: list[str], alpha: float = 0.05):
@@ -130,6 +152,9 @@ URIAL = "ours, Gemma's chat through URIAL as the candidate's (no chat reference 
 #: the eleventh session's test: the twelfth session's change (the suspect's next-token distributions) undone
 ANSWERS = "ours, answers only (eleventh session's test: no next-token distributions)"
 NO_LP = {"logprobs": "off"}
+#: thirteenth session: the panel's own chat-mode distributions too (their overlap with the suspect's; opt-in in the
+#: library until this row is measured; needs ``provenance_zoo.py --dists`` to have cached the panel's)
+OVERLAP = "ours + the panel's chat distributions (thirteenth session: overlap, opt-in)"
 #: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
 SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
@@ -152,11 +177,12 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
             ("ours without the excess (fourth session's test)", ("chat", "raw"), True, {**OLD, "per_mode": "agreement"}),
             ("ours without the chat-model reference", ("chat", "raw"), True, NO_LP),
             ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"}),
-            (URIAL, ("chat", "raw"), True, {})]
+            (URIAL, ("chat", "raw"), True, {}),
+            (OVERLAP, ("chat", "raw"), True, {"panel_logprobs": ("chat",)})]
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:9]] + [URIAL]
+PROBED = [label for label, *_ in VARIANTS[:9]] + [URIAL, OVERLAP]
 #: the variant whose panel lacks the chat-only references
 NO_CHAT_REF = VARIANTS[12][0]
 #: the sixth session's test exactly
@@ -166,9 +192,9 @@ GATED = VARIANTS[9][0]
 assert NO_CHAT_REF.startswith("ours without the chat") and SIXTH.startswith("ours, sixth") and "gated by" in GATED
 #: the tests whose false attributions among the independents are counted over the calibration pools (every independent
 #: of the zoo gets the even split from its probe, so the chat-heavy branch is calibrated by the forced variant)
-CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED, URIAL]
+CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED, URIAL, OVERLAP]
 #: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
-STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH]
+STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH, OVERLAP]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -217,6 +243,9 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
     nik_names, nik_r, nik_c = [panel_names[j] for j in nik], [panel_r[j] for j in nik], [panel_c[j][:n] for j in nik]
     probes = _probes(out, list(spec))
     dists = _dists(out, list(spec), n)
+    pdists = _panel_dists(out, panel_names, n)
+    if pdists is None:
+        log.warning("the panel's chat distributions are not cached: the overlap row runs without them")
     rows = []
     for name, s in spec.items():
         if name not in chat or (name in long and name not in chat_l):
@@ -230,7 +259,9 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             mine = (chat_l[name], raw_l[name], long[name]) if probed and name in long else (chat[name], raw[name], 1)
             v_names, v_c, v_r, v_prof = _panel(label, panel_names, panel_c, panel_r, profile)
             r = ours(mine[0], mine[1], v_c, v_r, v_prof, len(cands), v_names, n, modes=modes, habits=habits, tokens=mine[2],
-                     probe=probes.get(name), dists=dists.get(name), **settings)
+                     probe=probes.get(name), dists=dists.get(name), panel_dists=pdists, **settings)
+            if label == OVERLAP:
+                row["overlap_used"] = bool(r.panel_logprobs.get("chat"))
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
@@ -301,11 +332,12 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
         dists = _dists(out, independents, size, seed)
+        pdists = _panel_dists(out, names, size, seed)
 
         def run(x, label):
             v_names, v_c, v_r, v_prof = _panel(label, names, pc, pr, profile)
             r = ours(chat[x], raw[x], v_c, v_r, v_prof, len(cands), v_names, size, tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
-                     **SETTINGS[label])
+                     panel_dists=pdists, **SETTINGS[label])
             if label in STAT_CALIBRATED:
                 excess[label].append(_excess_p(r))
             return r.most_likely_parent
@@ -327,7 +359,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
 
 
 #: the tests compared on the power replicates (the budget split's question: probe-chosen, even, or chat-heavy for all)
-REPLICATED = ["ours", ANSWERS, EVEN, HEAVY, URIAL]
+REPLICATED = ["ours", ANSWERS, EVEN, HEAVY, URIAL, OVERLAP]
 
 
 def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, n: int, n_profile: int,
@@ -344,9 +376,11 @@ def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, 
             continue
         pc, pr = [chat[x] for x in names], [raw[x] for x in names]
         dists = _dists(out, positives, size, seed)
+        pdists = _panel_dists(out, names, size, seed)
         panels = {label: _panel(label, names, pc, pr, profile) for label in REPLICATED}
         got = {x: [ours(chat[x], raw[x], panels[label][1], panels[label][2], panels[label][3], len(cands), panels[label][0], size,
-                        tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x), **SETTINGS[label]).most_likely_parent
+                        tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x), panel_dists=pdists,
+                        **SETTINGS[label]).most_likely_parent
                    for label in REPLICATED] for x in positives if x in chat}
         if got:
             out_[seed] = got
@@ -392,6 +426,10 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         q = int(np.median([r[f"{key}/queries"] for r in rows])) if rows else 0
         lines.append(f"| {label} | {_ci(sc['tp'], sc['tp'] + sc['fp'])} | {_ci(sc['tp'], sc['pos'])} | {sc['tp']} / {sc['pos']} | "
                      f"{sc['fp']} | {q} |")
+    used = sum(bool(r.get("overlap_used")) for r in rows)
+    lines += ["", f"The overlap row used the panel's chat distributions for {used} of {len(rows)} suspects (the others: no "
+              "cached panel distributions, or a suspect without one-token distributions, as for an API without "
+              "top_logprobs)."]
     lines += ["", "Per suspect kind (suspects attributed to their true parent; for independents: attributed to any candidate):", "",
               "| kind | suspects | " + " | ".join(k for k, _ in TESTS) + " |", "|---|---|" + "---|" * len(TESTS)]
     for kind in sorted({r["kind"] for r in rows}):

@@ -334,7 +334,8 @@ def answer_dists(names: list[str], pools: list[tuple[int, int]], n_queries: int)
     """The suspects' top-k next-token distributions (``LocalModel.distributions``, the same forward pass as their
     one-token answers) on every answer set of theirs that is cached with one-token answers: the main pool (chat, raw,
     the chat-heavy split's extra prompts) and each pool of ``pools`` they answered. Suspects asked for longer answers
-    (byte-level) and panel models get none (the test uses a suspect's distributions only with one-token answers)."""
+    (byte-level) get none (the test uses a suspect's distributions only with one-token answers). The panel models get
+    theirs in chat mode (thirteenth session: ``ProvenanceConfig.panel_logprobs``, the report's overlap row)."""
     from rich.progress import Progress
 
     from _provenance_zoo_settings import DistCache
@@ -345,11 +346,13 @@ def answer_dists(names: list[str], pools: list[tuple[int, int]], n_queries: int)
     with Progress() as bar:
         task = bar.add_task("distributions", total=len(names))
         for name in names:
-            if name in CANDIDATES + REFERENCES or needs_long_answers(cache, name):
+            panel = name in CANDIDATES + REFERENCES
+            if not panel and needs_long_answers(cache, name):
                 bar.advance(task)
                 continue
             todo = [(p, m) for seed, size in sets for p, m, _ in test_sets(name, size, seed)
-                    if cache.get(f"zoo:{name}:v1", p, m, 1) is not None and dcache.get(name, p, m) is None]
+                    if (m == "chat" or not panel) and cache.get(f"zoo:{name}:v1", p, m, 1) is not None
+                    and dcache.get(name, p, m) is None]
             if todo:
                 t0 = time.time()
                 model = load_model(name)
@@ -392,7 +395,8 @@ def main() -> None:
     ap.add_argument("--replicate", type=int, default=0, help="power replicates: also answer the suspects with a parent "
                     "(those in --only) on the first R full-size calibration pools; the report tests them there too")
     ap.add_argument("--dists", action="store_true", help="also compute the suspects' top-k next-token distributions "
-                    "(ProvenanceConfig.logprobs) on every pool they answered (cached; the report uses what is cached)")
+                    "(ProvenanceConfig.logprobs) on every pool they answered, and the panel's in chat mode "
+                    "(ProvenanceConfig.panel_logprobs) (cached; the report uses what is cached)")
     ap.add_argument("--queries", type=int, default=N_QUERIES, help=f"prompts per mode (a local suspect answers each in chat and raw mode; default {N_QUERIES})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -433,7 +437,8 @@ def main() -> None:
             answer_calibration([x for x in CANDIDATES + REFERENCES if x in names] + positives,
                                cal_pools(0, min(args.replicate, args.full_pools), args.queries))
     if args.dists:
-        answer_dists([x for x in names if x in spec], cal_pools(args.seeds, args.full_pools, args.queries), args.queries)
+        answer_dists([x for x in names if x in spec or x in CANDIDATES + REFERENCES],
+                     cal_pools(args.seeds, args.full_pools, args.queries), args.queries)
     from _provenance_zoo_report import report
 
     report(OUT, TRUTH, CANDIDATES, REFERENCES, args.queries, N_PROFILE, cal_pools(args.seeds, args.full_pools, args.queries),
