@@ -207,25 +207,19 @@ def pair_links(edges: Mapping, acc: Mapping[str, np.ndarray], n_accounts: int, c
     return a[keep], b[keep], p[keep]
 
 
-def log_unseen_per_hour(acc: Mapping[str, np.ndarray]) -> np.ndarray:
-    """``log P(unseen in one hour)`` of each account (module docstring, the arrival null): ``log(1 - f)``
-    with ``f`` its active hours / span in hours (``f`` capped at ``1 - 1e-12``: finite for an account active in
-    every hour of its span);
-    without active hours, the request rate stands in, ``-(n - 1) / span``."""
+def _unseen(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray) -> np.ndarray:
+    """``log P(unseen)`` of each account over ``unseen_h`` hours (module docstring, the arrival null):
+    ``unseen_h log(1 - f)`` with ``f`` its active hours / span in hours; without active hours, the
+    request rate stands in, ``-unseen_h (n - 1) / span``."""
     n = np.asarray(acc["n"], np.float64)
     first = np.asarray(acc["first_us"], np.float64)
     span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
     if "active_hours" in acc:
+        # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
         f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
         with np.errstate(divide="ignore"):
-            return np.log1p(-np.minimum(f, 1.0 - 1e-12))
-    return -(n - 1.0) / span_h  # an older producer without active hours: the request rate
-
-
-def _unseen(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray) -> np.ndarray:
-    """``log P(unseen)`` of each account over ``unseen_h`` hours: ``unseen_h`` times
-    :func:`log_unseen_per_hour` (``(1 - f)^unseen_h <= cohort_fdr`` is the arrival and departure rule)."""
-    return unseen_h * log_unseen_per_hour(acc)
+            return unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
+    return -unseen_h * (n - 1.0) / span_h  # an older producer without active hours: the request rate
 
 
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
