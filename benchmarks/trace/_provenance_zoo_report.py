@@ -47,41 +47,30 @@ def _answers(out: Path, names: list[str], n: int, n_profile: int, seed: int = 0,
     return got_chat, got_raw, got_prof
 
 
-def _dists(out: Path, names: list[str], n: int, seed: int = 0) -> dict[str, dict[str, list]]:
-    """The suspects' cached top-k distributions (``provenance_zoo.py --dists``) on the test prompts of prompt seed
-    ``seed``: name -> {"chat": the n prompts then the chat-heavy split's extra ones, "raw": the n prompts}; a suspect
-    lacking any of the three sets has none (the test then uses its answers only, as for an API without logprobs)."""
+def _dists(out: Path, names: list[str], n: int, seed: int = 0, modes=("chat", "raw")) -> dict[str, dict[str, list]]:
+    """The cached top-k distributions (``provenance_zoo.py --dists``) on the test prompts of prompt seed ``seed``:
+    name -> {mode: list}, chat the n prompts then the chat-heavy split's extra ones, raw the n prompts; a model
+    lacking any set of ``modes`` has none (a suspect's test then uses its answers only, as for an API without
+    logprobs)."""
     from stillwatch.trace.provenance import ProvenanceConfig
     from _provenance_zoo_settings import DistCache, chat_extra
 
     cache = DistCache(out / "dists")
     test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
-    extra = chat_extra(n, seed)
+    parts = {"chat": [test, chat_extra(n, seed)], "raw": [test]}
     got = {}
     for name in names:
-        a, b, c = cache.get(name, test, "chat"), cache.get(name, extra, "chat"), cache.get(name, test, "raw")
-        if a is not None and b is not None and c is not None:
-            got[name] = {"chat": a + b, "raw": c}
+        sets = {m: [cache.get(name, p, m) for p in parts[m]] for m in modes}
+        if all(d is not None for v in sets.values() for d in v):
+            got[name] = {m: [x for d in v for x in d] for m, v in sets.items()}
     return got
 
 
 def _panel_dists(out: Path, names: list[str], n: int, seed: int = 0) -> dict[str, list] | None:
-    """The panel models' cached chat-mode top-k distributions (``provenance_zoo.py --dists``) on the test prompts of
-    prompt seed ``seed`` (the n prompts, then the chat-heavy split's extra ones), one list per model in ``names``'
-    order: {"chat": lists}, or None when any model lacks them (the overlap row then runs without them, and says so)."""
-    from stillwatch.trace.provenance import ProvenanceConfig
-    from _provenance_zoo_settings import DistCache, chat_extra
-
-    cache = DistCache(out / "dists")
-    test = ProvenanceConfig(max_queries=n, look_every=n, seed=seed).prompts()
-    extra = chat_extra(n, seed)
-    lists = []
-    for name in names:
-        a, b = cache.get(name, test, "chat"), cache.get(name, extra, "chat")
-        if a is None or b is None:
-            return None
-        lists.append(a + b)
-    return {"chat": lists}
+    """The panel models' chat-mode distributions (:func:`_dists`), one list per model in ``names``' order: {"chat":
+    lists}, or None when any model lacks them (the overlap row then runs without them, and says so)."""
+    got = _dists(out, names, n, seed, modes=("chat",))
+    return {"chat": [got[x]["chat"] for x in names]} if all(x in got for x in names) else None
 
 
 def _long(out: Path, names: list[str]) -> dict[str, int]:
