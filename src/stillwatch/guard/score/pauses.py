@@ -104,7 +104,8 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     hours = int(np.ceil(max(float(own.max()) if len(own) else 0.0, 0.0)))
     mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
     if hours and m.any():
-        ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] / 2.0
+        # without active hours (an older producer) the rules' own stand-in: the request rate, (n - 1) per span
+        ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] - 1.0
         f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
         for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
             mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr)
