@@ -72,16 +72,17 @@ def _betabinom_sf(d: int, n: int, a: float, b: float) -> float:
     return min(tot, 1.0)
 
 
-def _naive(labels, n, distinct, cand, ref, alpha):
-    """The step-down test written from its definition (score/repetition.py), one account at a time."""
+def _naive(labels, n, distinct, cand, ref, alpha, once=None):
+    """The step-down test written from its definition (score/repetition.py), one account at a time:
+    the statistic is the re-sent rows ``n - once`` (the repeats ``n - distinct`` without ``once``)."""
     a = len(labels)
-    d = [int(n[i] - distinct[i]) for i in range(a)]
+    d = [int(n[i] - (distinct[i] if once is None else once[i])) for i in range(a)]
     y = [d[i] / n[i] for i in range(a)]
     out = [False] * a
     while True:
         new = []
         for i in range(a):
-            if not cand[i] or out[i] or d[i] == 0 or 2 * d[i] < n[i]:  # tested: at least half re-sent
+            if not cand[i] or out[i] or d[i] == 0 or 2 * distinct[i] > n[i]:  # tested: novelty <= 1/2
                 continue
             below = [j for j in range(a) if labels[j] == labels[i] and ref[j] and not out[j] and y[j] < y[i]]
             if len(below) < 2:
@@ -120,6 +121,11 @@ def test_repeats_beyond_matches_the_definition(seed):
     got = repeats_beyond(labels, n, distinct, cand, ref, ALPHA)
     assert got.tolist() == _naive(labels, n, distinct, cand, ref, ALPHA)
     assert got.any()  # not vacuous at these seeds
+    # with the prompts sent once only: the statistic is the re-sent rows (each repeated prompt sent 2-3 times)
+    repeated = n - distinct
+    once = np.maximum(distinct - np.ceil(repeated / rng.integers(1, 3, a)), 0.0)
+    got = repeats_beyond(labels, n, distinct, cand, ref, ALPHA, once)
+    assert got.tolist() == _naive(labels, n, distinct, cand, ref, ALPHA, once)
 
 
 def test_known_answer_a_lab_against_sybils_that_repeat_nothing():
@@ -151,6 +157,45 @@ def test_accounts_repeating_more_as_they_grow_stay_and_two_labs_among_resellers_
     distinct2 = np.r_[np.full(8, 2853.0), 300.0, 300.0]  # resellers repeat 0.3 %, labs 50 %
     every2 = np.ones(10, bool)
     assert repeats_beyond(np.zeros(10, np.int64), n2, distinct2, every2, every2, ALPHA).tolist() == [False] * 8 + [True] * 2
+
+
+def test_a_lab_sending_every_item_twice_leaves_resellers_that_re_ask_popular_questions():
+    # the simulator's reseller30 cluster (seed 1): 26 resellers re-send 37-42 % of their rows but repeat
+    # 32 % (a few popular questions asked many times, the harvest slice asked once); a lab runs its
+    # benchmark twice: 600 rows, 300 prompts, none asked once
+    rng = np.random.default_rng(11)
+    n = np.r_[np.round(rng.uniform(1600, 4400, 26)), 600.0]
+    resent = np.r_[np.round(n[:26] * rng.uniform(0.37, 0.42, 26)), 600.0]
+    distinct = np.r_[np.round(n[:26] * (1 - rng.uniform(0.30, 0.34, 26))), 300.0]
+    once = n - resent
+    labels = np.zeros(27, np.int64)
+    every = np.ones(27, bool)
+    # by repeats the lab (0.5) is inside what the resellers' spread allows at the candidates' Bonferroni level ...
+    assert not repeats_beyond(labels, n, distinct, every, every, ALPHA).any()
+    # ... by re-sent rows (1.0 against 0.37-0.42) it is far outside it, and no reseller is cut
+    assert repeats_beyond(labels, n, distinct, every, every, ALPHA, once).tolist() == [False] * 26 + [True]
+    # the lab's p-value from its definition: the binomial at the resellers' upper limit when their spread
+    # is ignored is already below 1e-100, and the Beta-binomial with their spread cannot lift it to alpha
+    mu = _cp_upper(int(resent[:26].sum()), int(n[:26].sum()), ALPHA / 2)
+    assert mu < 0.42 and 600 * math.log(mu) < math.log(1e-100)
+
+
+def test_clusters_re_sending_at_one_rate_lose_an_account_in_about_alpha_of_them():
+    # every account re-sends a share rho of its rows, each re-sent prompt four times (novelty <= 1/2, so
+    # every account is tested), rho one operator's rate per cluster
+    rng = np.random.default_rng(8)
+    n_clusters, size = 400, 40
+    labels = np.repeat(np.arange(n_clusters), size)
+    n = np.round(np.exp(rng.normal(np.log(80), 0.8, len(labels)))) + 8
+    rho = rng.uniform(0.8, 0.95, n_clusters)[labels]
+    resent = rng.binomial(n.astype(int), rho).astype(float)
+    once = n - resent
+    distinct = once + np.ceil(resent / 4)
+    every = np.ones(len(n), bool)
+    assert (2 * distinct <= n).mean() > 0.9  # nearly all are tested
+    got = repeats_beyond(labels, n, distinct, every, every, ALPHA, once)
+    hit = np.bincount(labels[got], minlength=n_clusters) > 0
+    assert hit.sum() <= 9  # P(Binomial(400, 0.01) > 9) ~ 8e-3
 
 
 def test_an_account_asking_new_questions_in_most_requests_is_not_tested():

@@ -185,6 +185,8 @@ def test_spark_and_duckdb_agree(parity):
     # the exact repeats (distinct prompts as sent, after the duplicate request ids are dropped) are
     # among the signals compared above, and some accounts do repeat (the comparison is not vacuous)
     assert sum(a.signals["repeated_rows"] > 0 for a in duck.accounts) >= 2
+    # ... and the re-sent rows (every sending of a prompt sent more than once; score/repetition.py)
+    assert sum(a.signals["resent_rows"] > a.signals["repeated_rows"] for a in duck.accounts) >= 2
     assert sorted(c.accounts for c in spark.campaigns) == sorted(c.accounts for c in duck.campaigns)
     # every campaign signal agrees too, the null-model link strength included (issue 13), and the
     # pipeline log's planted campaigns are tied together by null-model links (so the comparison is not vacuous)

@@ -252,7 +252,8 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
 
 def account_volume(keys: ibis.Table) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
-    gap_mean, gap_std, active_minutes, active_hours``. Rows are ordered by time within an account;
+    gap_mean, gap_std, active_minutes, active_hours``, the distinct prompts as sent ``n_prompts_raw``
+    and those sent exactly once ``n_once_raw``. Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
     number of distinct ones), so one sort gives gaps and activity."""
     # tied timestamps are ordered by their reading time, so "the previous row" is the same on every
@@ -271,7 +272,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
         fast=fast,
     )
-    return r.group_by("account_id").agg(
+    vol = r.group_by("account_id").agg(
         n=_.count(),
         first_us=_.ts_us.min(),
         last_us=_.ts_us.max(),
@@ -282,10 +283,18 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
         created_us=_.created_us.min(),
-        n_prompts_raw=_.prompt_raw.nunique(),
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
     )
+    # distinct prompts as sent, and how many of them the account sends exactly once (score/repetition.py:
+    # a harvest's rows are mostly first and only askings, a benchmark re-run's are not): one more hash
+    # aggregate over (account, prompt), the one a distinct count needs anyway
+    per = keys.filter(keys.prompt_raw.notnull()).group_by(["account_id", "prompt_raw"]).agg(c=_.count())
+    sent = per.group_by(acc_r=per.account_id).agg(
+        n_prompts_raw=_.count(), n_once_raw=(_.c == 1).cast("int64").sum())
+    j = vol.left_join(sent, vol.account_id == sent.acc_r)
+    return j.select(*[c for c in vol.columns], n_prompts_raw=j.n_prompts_raw.fill_null(0),
+                    n_once_raw=j.n_once_raw.fill_null(0))
 
 
 def account_peaks(keys: ibis.Table) -> ibis.Table:
@@ -503,7 +512,8 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     estimated from the sample (``x = n * x_s / sampled_rows``)."""
     t = text.rename(account_id_t="account_id")
     i = infra.rename(account_id_i="account_id")
-    j = volume.left_join(t, volume.account_id == t.account_id_t).left_join(i, volume.account_id == i.account_id_i)
+    j = volume.left_join(t, volume.account_id == t.account_id_t)
+    j = j.left_join(i, j.account_id == i.account_id_i)
     extra = []
     for name, tab in (("p", peaks), ("k", api_keys), *((f"x{i}", t) for i, t in enumerate(parts))):
         if tab is not None:
@@ -524,8 +534,10 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     # sample: a benchmark run three times shows each prompt once in 32 rows) capped by the exact count
     # of distinct prompts as sent over every row (an upper bound on distinct normalised prompts)
     cols["n_prompts"] = ibis.least(cols["n_prompts"], j.n_prompts_raw.cast("float64"))
-    # ... and the exact count itself: repeats ``n - n_prompts_raw`` (score/membership.py, repetition)
+    # ... and the exact count itself: repeats ``n - n_prompts_raw``, and rows whose prompt the account
+    # sends once only (score/repetition.py)
     cols["n_prompts_raw"] = j.n_prompts_raw
+    cols["n_once_raw"] = j.n_once_raw
     return j.select(**cols).order_by("account_id")
 
 

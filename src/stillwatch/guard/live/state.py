@@ -60,12 +60,12 @@ class Rhythm:
     deque of at most 24 buckets), each API key's first and last use (at most ``max_keys`` keys;
     beyond that the key silent the longest is forgotten — it has long handed over, so only a later
     return of that key could make the count differ from the batch's), and the distinct prompts as
-    sent (exact up to ``max_sent``)."""
+    sent and those sent once only (exact up to ``max_sent``)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
                  "peak_hr", "ends", "pre_max", "before_peak", "after_n", "after_max",
                  "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
-                 "sent", "n_sent", "max_sent")
+                 "sent", "n_sent", "n_once", "max_sent")
 
     def __init__(self, max_keys: int = 64, max_sent: int = 4096) -> None:
         self.hour = None
@@ -97,18 +97,25 @@ class Rhythm:
         self.max_keys = max_keys
         self.dropped = 0
         self.created_us = math.nan  # the optional account creation time (earliest seen), NaN if none
-        # distinct prompts as sent (the batch's exact count): exact up to max_sent distinct hashes;
-        # beyond that every prompt not among them counts as new (an upper bound, as the batch's cap is)
-        self.sent: set[int] = set()
+        # distinct prompts as sent and those sent once only (the batch's exact counts): exact up to
+        # max_sent distinct hashes; beyond that every prompt not among them counts as new and sent once
+        # (upper bounds)
+        self.sent: dict[int, int] = {}
         self.n_sent = 0
+        self.n_once = 0
         self.max_sent = max_sent
 
     def observe_prompt(self, prompt_hash: int) -> None:
-        if prompt_hash in self.sent:
+        c = self.sent.get(prompt_hash)
+        if c is not None:
+            if c == 1:
+                self.n_once -= 1
+            self.sent[prompt_hash] = c + 1
             return
         self.n_sent += 1
+        self.n_once += 1
         if len(self.sent) < self.max_sent:
-            self.sent.add(prompt_hash)
+            self.sent[prompt_hash] = 1
 
     def _close_hour(self) -> None:
         if self.hour is not None:

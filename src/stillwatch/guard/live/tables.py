@@ -137,6 +137,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
                                 np.array([a.rhythm.n_sent for a in accs], np.float64)),
         # distinct prompts as sent (exact up to Rhythm.max_sent; score/membership.py, repetition)
         "n_prompts_raw": np.array([a.rhythm.n_sent for a in accs], np.float64),
+        "n_once_raw": np.array([a.rhythm.n_once for a in accs], np.float64),
         "n_templates": distinct_per_acc(col["tpl_prefix"], col["tpl_prefix_ok"]),
         "n_ip": np.array([len(a.keys["ip"].counts) for a in accs], np.float64),
         "n_ua": np.array([len(a.keys["user_agent"].counts) for a in accs], np.float64),

@@ -258,6 +258,8 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
     if "n_prompts_raw" in acc:  # rows re-sending a prompt the account had sent before (byte for byte)
         hidden = hidden | {"repeated_rows": np.maximum(n - np.asarray(acc["n_prompts_raw"], np.float64), 0.0)}
+    if "n_once_raw" in acc:  # rows whose prompt the account sends more than once, every sending of it (repetition.py)
+        hidden = hidden | {"resent_rows": np.maximum(n - np.asarray(acc["n_once_raw"], np.float64), 0.0)}
     return hidden | {
         "exchanges": n,
         # rows the text shares were estimated from (n * k / m when m < n; see features.FeatureConfig.sample_k)

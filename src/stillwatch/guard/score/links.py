@@ -530,7 +530,8 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
     # accounts taken in through public content alone that do not behave like the operator's (membership.py)
     distinct = np.asarray(acc["n_prompts_raw"], np.float64) if "n_prompts_raw" in acc else None
-    out_kind = outsiders(labels, n_acc_rows, infra, nl, cfg, distinct)
+    once = np.asarray(acc["n_once_raw"], np.float64) if "n_once_raw" in acc else None
+    out_kind = outsiders(labels, n_acc_rows, infra, nl, cfg, distinct, once)
     labels = split_outsiders(labels, out_kind, all_ea, all_ek)
     out = out_kind > 0
     if out.any() and counts_known:  # an outsider's keys weigh by the accounts it is still linked with

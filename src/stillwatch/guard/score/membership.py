@@ -156,10 +156,12 @@ def conformal_p(labels: np.ndarray, x: np.ndarray, ref: np.ndarray, upper: bool 
 
 
 def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.ndarray, np.ndarray]],
-              nl: "NullLinks", cfg: "DetectConfig", distinct: np.ndarray | None = None) -> np.ndarray:
+              nl: "NullLinks", cfg: "DetectConfig", distinct: np.ndarray | None = None,
+              once: np.ndarray | None = None) -> np.ndarray:
     """Per account (int8): 0 a member of its cluster, 1 an outsider by its workload (the rank tests),
     2 an outsider by its repetition (module docstring). ``distinct``: distinct prompts as sent per
-    account (the repetition test, :func:`repeats_beyond`; skipped when None)."""
+    account, ``once``: those sent exactly once (the repetition test, :func:`repeats_beyond`; skipped
+    when ``distinct`` is None)."""
     a = len(labels)
     alpha = cfg.link.alpha
     size = _cluster.sizes(labels)
@@ -168,7 +170,7 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
         if distinct is None:
             return np.zeros(a, np.int8)
         every = size >= 2  # no core anywhere: each member against the cluster's other members
-        return 2 * repeats_beyond(labels, n_rows, distinct, every, every, alpha).astype(np.int8)
+        return 2 * repeats_beyond(labels, n_rows, distinct, every, every, alpha, once).astype(np.int8)
     tied = core.copy()
     # shares an address or card with a core member of its own cluster
     for acc_v, val_v in infra:
@@ -190,7 +192,7 @@ def outsiders(labels: np.ndarray, n_rows: np.ndarray, infra: Sequence[tuple[np.n
         # reference: the core and the members tied to it; a cluster without a core: all its members
         has_core = np.bincount(labels[core], minlength=a)[labels] > 0
         ref = np.where(has_core, tied, size >= 2)
-        out[repeats_beyond(labels, n_rows, distinct, ~tied & (size >= 2), ref, alpha)] = 2
+        out[repeats_beyond(labels, n_rows, distinct, ~tied & (size >= 2), ref, alpha, once)] = 2
     return out
 
 
