@@ -144,6 +144,9 @@ NO_LP = {"logprobs": "off"}
 #: thirteenth session: the panel's own chat-mode distributions too (their overlap with the suspect's; opt-in in the
 #: library until this row is measured; needs ``provenance_zoo.py --dists`` to have cached the panel's)
 OVERLAP = "ours + the panel's chat distributions (thirteenth session: overlap, opt-in)"
+#: fourteenth session: both — the URIAL panel (every reference independent of both candidates) and the panel's chat
+#: distributions; the candidate headline (its decision rule is in notes/issue-17-provenance.md, written before its figures)
+URIAL_OVERLAP = "ours, URIAL panel + the panel's chat distributions (fourteenth session's candidate headline)"
 #: the seventh session's test: the eighth session's change (a pair counts only when the suspect is informative on both) undone
 SEVENTH = "ours, seventh session's settings (every pair counted: blank co-location is evidence)"
 #: our test and its ablations: (label, modes, habit statistic, ProvenanceConfig settings; {} = the library's defaults)
@@ -167,11 +170,12 @@ VARIANTS = [("ours", ("chat", "raw"), True, {}),
             ("ours without the chat-model reference", ("chat", "raw"), True, NO_LP),
             ("ours: chat agreement only (first session's statistic)", ("chat",), False, {**OLD, "per_mode": "agreement"}),
             (URIAL, ("chat", "raw"), True, {}),
-            (OVERLAP, ("chat", "raw"), True, {"panel_logprobs": ("chat",)})]
+            (OVERLAP, ("chat", "raw"), True, {"panel_logprobs": ("chat",)}),
+            (URIAL_OVERLAP, ("chat", "raw"), True, {"panel_logprobs": ("chat",)})]
 SETTINGS = {label: st for label, _, _, st in VARIANTS}
 #: the variants that probe a suspect's answer length (``suspect_max_tokens="auto"``: byte-level suspects answer 8
 #: tokens); the earlier sessions' tests and the panel ablation compare one-token answers, as they did
-PROBED = [label for label, *_ in VARIANTS[:9]] + [URIAL, OVERLAP]
+PROBED = [label for label, *_ in VARIANTS[:9]] + [URIAL, OVERLAP, URIAL_OVERLAP]
 #: the variant whose panel lacks the chat-only references
 NO_CHAT_REF = VARIANTS[12][0]
 #: the sixth session's test exactly
@@ -181,9 +185,11 @@ GATED = VARIANTS[9][0]
 assert NO_CHAT_REF.startswith("ours without the chat") and SIXTH.startswith("ours, sixth") and "gated by" in GATED
 #: the tests whose false attributions among the independents are counted over the calibration pools (every independent
 #: of the zoo gets the even split from its probe, so the chat-heavy branch is calibrated by the forced variant)
-CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED, URIAL, OVERLAP]
+CALIBRATED = ["ours", ANSWERS, HEAVY, EVEN, SEVENTH, SIXTH, NO_CHAT_REF, GATED, URIAL, OVERLAP, URIAL_OVERLAP]
+#: the tests that read the panel's distributions: their calibration is also counted over the tests that used them
+READS_PANEL = [OVERLAP, URIAL_OVERLAP]
 #: the tests whose per-statistic excess p-values among the independents are counted too (a finer look than decisions)
-STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH, OVERLAP]
+STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH, OVERLAP, URIAL_OVERLAP]
 #: the question of a dispute about a student fine-tuned from its owner's pretrained base: was it distilled from
 #: SmolLM2? Its base is then a reference, not a candidate (the owner's base is not what the provider asks about)
 BASE_AS_REF = "ours, the student's base as a reference"
@@ -195,14 +201,28 @@ def _panel(label: str, names: list[str], pc: list, pr: list, prof: list) -> tupl
     Gemma (``ref-gemma-chat``: the same weights)."""
     from _provenance_zoo_settings import CHAT_ONLY
 
-    if label not in (NO_CHAT_REF, URIAL):
+    if label not in (NO_CHAT_REF, URIAL, URIAL_OVERLAP):
         return names, pc, pr, prof
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]
     out_c, out_p = [pc[j] for j in keep], [prof[j] for j in keep]
-    if label == URIAL and "ref-gemma-chat" in names and "gemma3-270m" in names:
+    if label in (URIAL, URIAL_OVERLAP) and "ref-gemma-chat" in names and "gemma3-270m" in names:
         g, u = keep.index(names.index("gemma3-270m")), names.index("ref-gemma-chat")
         out_c[g], out_p[g] = pc[u], prof[u]
     return [names[j] for j in keep], out_c, [pr[j] for j in keep], out_p
+
+
+def _panel_pdists(label: str, names: list[str], pdists: dict | None) -> dict | None:
+    """The panel's chat distributions in the order of :func:`_panel`'s panel for ``label`` (the URIAL panels: without
+    the chat-only references, the Gemma candidate's taken from the URIAL-prompted Gemma's)."""
+    if pdists is None or label != URIAL_OVERLAP:
+        return pdists
+    from _provenance_zoo_settings import CHAT_ONLY
+
+    keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]
+    chat = [pdists["chat"][j] for j in keep]
+    if "ref-gemma-chat" in names and "gemma3-270m" in names:
+        chat[keep.index(names.index("gemma3-270m"))] = pdists["chat"][names.index("ref-gemma-chat")]
+    return {"chat": chat}
 
 
 def _base_panel(s: dict) -> str | None:
@@ -248,9 +268,10 @@ def report(out: Path, truth_path: Path, cands: list[str], refs: list[str], n: in
             mine = (chat_l[name], raw_l[name], long[name]) if probed and name in long else (chat[name], raw[name], 1)
             v_names, v_c, v_r, v_prof = _panel(label, panel_names, panel_c, panel_r, profile)
             r = ours(mine[0], mine[1], v_c, v_r, v_prof, len(cands), v_names, n, modes=modes, habits=habits, tokens=mine[2],
-                     probe=probes.get(name), dists=dists.get(name), panel_dists=pdists, **settings)
-            if label == OVERLAP:
-                row["overlap_used"] = bool(r.panel_logprobs.get("chat"))
+                     probe=probes.get(name), dists=dists.get(name), panel_dists=_panel_pdists(label, panel_names, pdists),
+                     **settings)
+            if label in READS_PANEL:
+                row[f"{label}/overlap_used"] = bool(r.panel_logprobs.get("chat"))
             row[label] = r.most_likely_parent
             row[f"{label}/p"] = min(r.p_values.values())
             row[f"{label}/queries"] = r.queries_spent + (PROBE_PROMPTS if probed else 0)
@@ -314,6 +335,7 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     per suspect, independent of every pool's test prompts, which is what the test's validity needs."""
     per_seed = {0: [(r["suspect"], [r[label] for label in CALIBRATED]) for r in rows if r["truth"] is None]}
     excess = {label: [r[f"{label}/excess"] for r in rows if r["truth"] is None] for label in STAT_CALIBRATED}
+    used = {label: [r[f"{label}/overlap_used"] for r in rows if r["truth"] is None] for label in READS_PANEL}
     sizes: dict[int, int] = {}
     for seed, size in pools:
         chat, raw, _ = _answers(out, names + independents, size, n_profile, seed=seed, tokens=long)
@@ -326,9 +348,11 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
         def run(x, label):
             v_names, v_c, v_r, v_prof = _panel(label, names, pc, pr, profile)
             r = ours(chat[x], raw[x], v_c, v_r, v_prof, len(cands), v_names, size, tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
-                     panel_dists=pdists, **SETTINGS[label])
+                     panel_dists=_panel_pdists(label, names, pdists), **SETTINGS[label])
             if label in STAT_CALIBRATED:
                 excess[label].append(_excess_p(r))
+            if label in READS_PANEL:
+                used[label].append(bool(r.panel_logprobs.get("chat")))
             return r.most_likely_parent
 
         per_seed[seed] = [(x, [run(x, label) for label in CALIBRATED]) for x in independents if x in chat]  # those answered
@@ -342,13 +366,20 @@ def _calibration(out: Path, rows: list[dict], independents: list[str], long: dic
     per_stat = {label: {k: [sum(e[k] <= 0.05 for e in es), len(es), min(e[k] for e in es)] for k in es[0]} if es else {}
                 for label, es in excess.items()}
     pools_of = {x: sum(x == y for _, y, _ in tests) for x in independents}
+    # the tests that read the panel's distributions, and the false attributions among them (tests and ``used`` are
+    # both in seed order, main pool first, suspects in their order within a pool)
+    read = {label: [f"{x} (seed {seed}) -> {got[CALIBRATED.index(label)]}" for (seed, x, got), u in zip(tests, used[label])
+                    if u and got[CALIBRATED.index(label)] is not None] for label in READS_PANEL}
+    n_read = {label: sum(used[label]) for label in READS_PANEL}
     return {"tests": len(tests), "seeds": sorted(per_seed), "sizes": {s: sizes[s] for s in sorted(per_seed) if s}, "suspects": len(independents),
             "fewer_pools": {x: k for x, k in pools_of.items() if k < max(pools_of.values(), default=0)},
-            "false": false, "per_statistic": per_stat}
+            "false": false, "per_statistic": per_stat, "panel_read": {"false": read, "tests": n_read}}
 
 
 #: the tests compared on the power replicates (the budget split's question: probe-chosen, even, or chat-heavy for all)
-REPLICATED = ["ours", ANSWERS, EVEN, HEAVY, URIAL, OVERLAP]
+REPLICATED = ["ours", ANSWERS, EVEN, HEAVY, URIAL, OVERLAP, URIAL_OVERLAP]
+#: their short names in the replicates' table
+REPLICATED_SHORT = ["ours", "answers only", "even", "chat-heavy", "URIAL panel", "+ overlap", "URIAL + overlap"]
 
 
 def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, n: int, n_profile: int,
@@ -368,7 +399,8 @@ def _replicates(out: Path, rows: list[dict], long: dict, profile, cands, names, 
         pdists = _panel_dists(out, names, size, seed)
         panels = {label: _panel(label, names, pc, pr, profile) for label in REPLICATED}
         got = {x: [ours(chat[x], raw[x], panels[label][1], panels[label][2], panels[label][3], len(cands), panels[label][0], size,
-                        tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x), panel_dists=pdists,
+                        tokens=long.get(x, 1), probe=probes.get(x), dists=dists.get(x),
+                        panel_dists=_panel_pdists(label, names, pdists),
                         **SETTINGS[label]).most_likely_parent
                    for label in REPLICATED] for x in positives if x in chat}
         if got:
@@ -415,7 +447,7 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         q = int(np.median([r[f"{key}/queries"] for r in rows])) if rows else 0
         lines.append(f"| {label} | {_ci(sc['tp'], sc['tp'] + sc['fp'])} | {_ci(sc['tp'], sc['pos'])} | {sc['tp']} / {sc['pos']} | "
                      f"{sc['fp']} | {q} |")
-    used = sum(bool(r.get("overlap_used")) for r in rows)
+    used = sum(bool(r.get(f"{OVERLAP}/overlap_used")) for r in rows)
     lines += ["", f"The overlap row used the panel's chat distributions for {used} of {len(rows)} suspects (the others: no "
               "cached panel distributions, or a suspect without one-token distributions, as for an API without "
               "top_logprobs)."]
@@ -448,7 +480,9 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
                              "answers, fresh pools: the same suspect answers as above)"),
                             (GATED, "with each mode's agreement gated by its excess (the fifth session's combination)"),
                             (URIAL, "against the panel whose Gemma candidate chats through URIAL, with no chat reference of "
-                             "a candidate's weights")):
+                             "a candidate's weights"),
+                            (OVERLAP, "with the panel's chat distributions (the overlap)"),
+                            (URIAL_OVERLAP, "against the URIAL panel with the panel's chat distributions")):
             k_other = len(calib["false"][label])
             lo, hi = binomial_interval(k_other, calib["tests"], 0.95)
             lines += ["", f"The same tests {what}: {k_other} false attributions ({k_other / calib['tests']:.3f}; 95% CI "
@@ -456,6 +490,12 @@ def _write(rows, calib, spec, cands, refs, n, command, machine, date, chat) -> N
         for label in STAT_CALIBRATED:
             cells = "; ".join(f"{k}: {c}/{t} (smallest p {m:.2g})" for k, (c, t, m) in calib["per_statistic"][label].items())
             lines += ["", f"Per excess statistic over the same tests ({label}; fixed-n, at the look where each test stopped): p <= 0.05 in {cells}."]
+        for label in READS_PANEL:
+            t, fl = calib["panel_read"]["tests"][label], calib["panel_read"]["false"][label]
+            lo, hi = binomial_interval(len(fl), t, 0.95) if t else (0.0, 1.0)
+            lines += ["", f"Of the calibration tests of '{label}', {t} read the panel's chat distributions (the others: the "
+                      f"suspect gave none, so the row is the test without them): {len(fl)} false attributions among them"
+                      + (f" (95% CI {lo:.3f}-{hi:.3f})" if t else "") + (f": {'; '.join(fl)}." if fl else ".")]
     lines += _replicate_lines(rows, calib.get("replicates", {}))
     studs = [r for r in rows if "dependence" in r]
     if studs:
@@ -543,7 +583,7 @@ def _replicate_lines(rows: list[dict], reps: dict) -> list[str]:
              "same on answers only (the eleventh session's test), with the even split, and with the chat-heavy split for "
              "every suspect, and against the panel whose Gemma candidate chats through URIAL (no chat reference of a "
              "candidate's weights)):", "",
-             "| prompt seed | suspects | ours | answers only | even | chat-heavy | URIAL panel | found only by ours | found only by answers only |",
+             "| prompt seed | suspects | " + " | ".join(REPLICATED_SHORT) + " | found only by ours | found only by answers only |",
              "|---|---|" + "---|" * len(REPLICATED) + "---|---|"]
     total = [0] * len(REPLICATED)
     pool = {0: {r["suspect"]: [r[label] for label in REPLICATED] for r in rows if r["truth"] is not None
