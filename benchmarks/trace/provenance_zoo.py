@@ -69,6 +69,9 @@ HARVESTS = {
     "v4": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.7},
     # sixth session: the same prompts answered near-greedily (the CLI's lowest temperature), as the test asks its models
     "v5": {"n": 400, "seed": 11, "families": "reasoning,coding,knowledge,writing,everyday", "max_new_tokens": 16, "temperature": 0.01},
+    # fourteenth session: no harvest — ChatGPT's answers in ShareGPT (teacher "sharegpt": the independent students),
+    # 1,200 like v3, prompts short enough for max_len 96, answers cut to ~48 tokens
+    "sg1": {"n": 1200, "max_prompt_chars": 300, "answer_chars": 200},
 }
 #: training of the fresh students; a student from a base (``"base"`` in the truth table) overrides these
 #: with its own ``train`` settings (partial fine-tune: ``train_layers``)
@@ -152,12 +155,14 @@ def build_students(spec: dict, wanted: set[str] | None = None) -> None:
     teacher, tag, h = spec["teacher"], spec["tag"], spec["harvest"]
     hv = HARVESTS[h]
     prompts = OUT / f"distill_prompts_{h}.jsonl"
-    if not prompts.is_file():
+    if not prompts.is_file() and teacher != "sharegpt":
         _cli("distill", "prompts", "--out", str(prompts), "--n", str(hv["n"]), "--seed", str(hv["seed"]), "--families", hv["families"])
     tr = OUT / f"harvest_{tag}_{h}.jsonl"
     teacher_arg = "smollm2" if teacher == "smollm2" else str(MODELS / teacher)
     if not (OUT / f"harvest_{tag}_{h}.done").is_file():
-        if teacher == "ref-gemma-chat":  # a prompted base model: harvested through the library, kept as text
+        if teacher == "sharegpt":  # answers of a chat model outside the panel, read from the ShareGPT file
+            zm.sharegpt_transcripts(tr, hv["n"], max_prompt_chars=hv["max_prompt_chars"], answer_chars=hv["answer_chars"])
+        elif teacher == "ref-gemma-chat":  # a prompted base model: harvested through the library, kept as text
             zm.harvest_prompted(prompts, tr, max_new_tokens=hv["max_new_tokens"], temperature=hv["temperature"])
         else:
             _cli("distill", "harvest", "--teacher", teacher_arg, "--prompts", str(prompts), "--out", str(tr),
