@@ -178,6 +178,8 @@ def build_students(spec: dict, wanted: set[str] | None = None) -> None:
             build_students({**truth_spec()[s["continue_from"]]}, {s["continue_from"]})
             student = str(MODELS / s["continue_from"])
         elif "base" in s:  # a pretrained base of another lineage, fine-tuned on the answers (the disputes' case)
+            if s["base"] != "gemma3-270m-chat" and not (MODELS / s["base"] / "config.json").is_file():
+                build(s["base"], truth_spec()[s["base"]])  # a base of the zoo not built yet (build order, --only)
             student = str(zm.gemma_chat_dir(MODELS)) if s["base"] == "gemma3-270m-chat" else str(MODELS / s["base"])
         else:
             student = str(OUT / f"student_{s['student']}.json")
