@@ -70,9 +70,10 @@ outsiders — four labs at 600-900 requests above a core of
 per cluster.
 **Repetition** (:mod:`~stillwatch.guard.score.repetition`; the rule that also works without a
 core). A harvest wants new answers; an evaluation lab sends the same benchmark prompts pass after pass.
-A member that re-sends at least half of its rows, far beyond what the cluster's reference accounts (its
-core and the members tied to it; without a core, all its members) would, is an outsider too, at about
-``alpha`` per cluster (the module states its null model).
+A member that repeats at least half of its rows and whose re-sent rows (rows whose prompt it sends more
+than once) lie far beyond what the cluster's reference accounts (its core and the members tied to it;
+without a core, all its members) would send, is an outsider too, at about ``alpha`` per cluster (the
+module states its null model).
 
 Outsiders leave the cluster; those of one cluster and one kind (workload, repetition) that the linking
 keys still join form their own cluster (:func:`split_outsiders`), judged on its own evidence like any other.
