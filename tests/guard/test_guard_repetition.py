@@ -159,25 +159,36 @@ def test_accounts_repeating_more_as_they_grow_stay_and_two_labs_among_resellers_
     assert repeats_beyond(np.zeros(10, np.int64), n2, distinct2, every2, every2, ALPHA).tolist() == [False] * 8 + [True] * 2
 
 
+#: the simulator's reseller30 campaign s2 (seed 1, 320,000 rows, hard negatives): per account (rows, repeats n - D,
+#: re-sent rows n - S), counted from the log's prompts — repeats grow with volume (a reseller's customers re-ask
+#: popular questions), the harvest fills are sent once
+RESELLER30_S2 = [(870, 0.209, 0.271), (939, 0.203, 0.276), (1191, 0.22, 0.294), (1209, 0.231, 0.318), (1263, 0.229, 0.321),
+                 (1464, 0.247, 0.335), (1479, 0.253, 0.342), (1823, 0.281, 0.383), (2120, 0.289, 0.401), (2164, 0.29, 0.396),
+                 (2500, 0.304, 0.421), (2609, 0.294, 0.411), (2683, 0.303, 0.406), (2777, 0.319, 0.439), (2793, 0.31, 0.428),
+                 (2929, 0.316, 0.435), (2954, 0.314, 0.441), (3073, 0.334, 0.457), (3107, 0.323, 0.45), (3546, 0.343, 0.467),
+                 (3771, 0.343, 0.472), (3787, 0.351, 0.48), (3797, 0.353, 0.486), (3861, 0.354, 0.488), (3900, 0.349, 0.485),
+                 (4376, 0.364, 0.502)]
+
+
 def test_a_lab_sending_every_item_twice_leaves_resellers_that_re_ask_popular_questions():
-    # the simulator's reseller30 cluster (seed 1): 26 resellers re-send 37-42 % of their rows but repeat
-    # 32 % (a few popular questions asked many times, the harvest slice asked once); a lab runs its
-    # benchmark twice: 600 rows, 300 prompts, none asked once
-    rng = np.random.default_rng(11)
-    n = np.r_[np.round(rng.uniform(1600, 4400, 26)), 600.0]
-    resent = np.r_[np.round(n[:26] * rng.uniform(0.37, 0.42, 26)), 600.0]
-    distinct = np.r_[np.round(n[:26] * (1 - rng.uniform(0.30, 0.34, 26))), 300.0]
-    once = n - resent
-    labels = np.zeros(27, np.int64)
-    every = np.ones(27, bool)
-    # by repeats the lab (0.5) is inside what the resellers' spread allows at the candidates' Bonferroni level ...
+    # the lab of that log that joined the campaign through its math templates: its benchmark twice, 600 rows, 300
+    # prompts, none sent once
+    n = np.array([r[0] for r in RESELLER30_S2] + [600], np.float64)
+    distinct = np.round(n * (1 - np.array([r[1] for r in RESELLER30_S2] + [0.5])))
+    once = np.round(n * (1 - np.array([r[2] for r in RESELLER30_S2] + [1.0])))
+    labels = np.zeros(len(n), np.int64)
+    every = np.ones(len(n), bool)
+    # by repeats the lab (0.50) is inside the heavier resellers' spread (up to 0.36, growing with volume) ...
     assert not repeats_beyond(labels, n, distinct, every, every, ALPHA).any()
-    # ... by re-sent rows (1.0 against 0.37-0.42) it is far outside it, and no reseller is cut
+    # ... by re-sent rows (1.00 against 0.27-0.50) it is far outside it, and no reseller is cut
     assert repeats_beyond(labels, n, distinct, every, every, ALPHA, once).tolist() == [False] * 26 + [True]
-    # the lab's p-value from its definition: the binomial at the resellers' upper limit when their spread
-    # is ignored is already below 1e-100, and the Beta-binomial with their spread cannot lift it to alpha
-    mu = _cp_upper(int(resent[:26].sum()), int(n[:26].sum()), ALPHA / 2)
-    assert mu < 0.42 and 600 * math.log(mu) < math.log(1e-100)
+    # the lab's tail from the definitions: the resellers' pooled rate plus five standard errors (above the
+    # Clopper-Pearson limit at alpha / 2 = 0.005, z = 2.6) is < 0.45, and at that rate 600 of 600 re-sent has
+    # probability 0.45^600 < 1e-100
+    resent = n - once
+    rate = resent[:26].sum() / n[:26].sum()
+    upper = rate + 5 * math.sqrt(rate * (1 - rate) / n[:26].sum())
+    assert upper < 0.45 and 600 * math.log(upper) < math.log(1e-100)
 
 
 def test_clusters_re_sending_at_one_rate_lose_an_account_in_about_alpha_of_them():
