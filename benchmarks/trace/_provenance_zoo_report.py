@@ -195,34 +195,36 @@ STAT_CALIBRATED = ["ours", ANSWERS, HEAVY, SEVENTH, OVERLAP, URIAL_OVERLAP]
 BASE_AS_REF = "ours, the student's base as a reference"
 
 
-def _panel(label: str, names: list[str], pc: list, pr: list, prof: list) -> tuple[list[str], list, list, list]:
-    """The panel a variant is tested against: the full one; without the chat-only references (``NO_CHAT_REF``);
-    or (``URIAL``) without them and with the Gemma candidate's chat and profile answers taken from the URIAL-prompted
-    Gemma (``ref-gemma-chat``: the same weights)."""
+def _panel_slots(label: str, names: list[str]) -> tuple[list[int], list[int]] | None:
+    """Where each model of a variant's panel comes from: ``(kept, chat_from)``, indices into ``names`` of the models
+    kept and of the model whose chat answers, profile answers and chat distributions each kept slot takes; None for
+    the full panel. Without the chat-only references (``NO_CHAT_REF``); the URIAL panels (``URIAL``,
+    ``URIAL_OVERLAP``) also take the Gemma candidate's chat from the URIAL-prompted Gemma (``ref-gemma-chat``: the
+    same weights)."""
     from _provenance_zoo_settings import CHAT_ONLY
 
     if label not in (NO_CHAT_REF, URIAL, URIAL_OVERLAP):
-        return names, pc, pr, prof
+        return None
     keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]
-    out_c, out_p = [pc[j] for j in keep], [prof[j] for j in keep]
+    chat_from = list(keep)
     if label in (URIAL, URIAL_OVERLAP) and "ref-gemma-chat" in names and "gemma3-270m" in names:
-        g, u = keep.index(names.index("gemma3-270m")), names.index("ref-gemma-chat")
-        out_c[g], out_p[g] = pc[u], prof[u]
-    return [names[j] for j in keep], out_c, [pr[j] for j in keep], out_p
+        chat_from[keep.index(names.index("gemma3-270m"))] = names.index("ref-gemma-chat")
+    return keep, chat_from
+
+
+def _panel(label: str, names: list[str], pc: list, pr: list, prof: list) -> tuple[list[str], list, list, list]:
+    """The panel a variant is tested against (:func:`_panel_slots`): names, chat, raw and profile answers."""
+    slots = _panel_slots(label, names)
+    if slots is None:
+        return names, pc, pr, prof
+    keep, chat_from = slots
+    return [names[j] for j in keep], [pc[j] for j in chat_from], [pr[j] for j in keep], [prof[j] for j in chat_from]
 
 
 def _panel_pdists(label: str, names: list[str], pdists: dict | None) -> dict | None:
-    """The panel's chat distributions in the order of :func:`_panel`'s panel for ``label`` (the URIAL panels: without
-    the chat-only references, the Gemma candidate's taken from the URIAL-prompted Gemma's)."""
-    if pdists is None or label != URIAL_OVERLAP:
-        return pdists
-    from _provenance_zoo_settings import CHAT_ONLY
-
-    keep = [j for j, x in enumerate(names) if x not in CHAT_ONLY]
-    chat = [pdists["chat"][j] for j in keep]
-    if "ref-gemma-chat" in names and "gemma3-270m" in names:
-        chat[keep.index(names.index("gemma3-270m"))] = pdists["chat"][names.index("ref-gemma-chat")]
-    return {"chat": chat}
+    """The panel's chat distributions in the order of :func:`_panel`'s panel for ``label``."""
+    slots = _panel_slots(label, names)
+    return pdists if pdists is None or slots is None else {"chat": [pdists["chat"][j] for j in slots[1]]}
 
 
 def _base_panel(s: dict) -> str | None:
