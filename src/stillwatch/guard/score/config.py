@@ -203,12 +203,30 @@ class SplitConfig:
     community_max: int = 8
     #: ... rewiring draws of the pilot that picks the candidates (bulk median). 19.
     community_pilot: int = 19
+    #: Exclusive keys (:mod:`~stillwatch.guard.score.exclusive`): keys used by >= this share of a cluster's
+    #: accounts are paired. 0.05: a key one operator's group of a twentieth of the cluster mostly uses.
+    exclusive_key_share: float = 0.05
+    #: ... a pair is exclusive when its co-users are <= this share of the configuration model's mean. 0.1:
+    #: nine in ten of the co-users chance gives are missing (one operator's clusters measure a third to a half).
+    exclusive_share: float = 0.1
+    #: ... and that mean is >= this many accounts. 10: "none of the ten expected" is exclusion, not sparsity
+    #: (and keeps the Poisson tail bound in its range, >= 1 / (1 - exclusive_share)).
+    exclusive_min_expected: float = 10.0
+    #: ... and the cut is made when each side has a key that >= this share of its accounts use and no account
+    #: of the other side does. 0.8: an operator's own boilerplate, sent by nearly all its accounts (the merged
+    #: operators of the simulator: 0.90-1.00; a ring of overlapping template pairs: 2/3).
+    exclusive_own: float = 0.8
 
     def __post_init__(self) -> None:
-        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "same_content", "community_excess"),
+        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "same_content", "community_excess",
+                           "exclusive_key_share", "exclusive_share", "exclusive_own"),
                positive=("workload_d", "workload_ratio", "workload_min"),
                at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,
                          "community_pilot": 1})
+        if not self.exclusive_share < 1.0 or not self.exclusive_min_expected >= 1.0 / (1.0 - self.exclusive_share):
+            raise GuardInputError(
+                f"SplitConfig.exclusive_share={self.exclusive_share!r} must be < 1 and exclusive_min_expected="
+                f"{self.exclusive_min_expected!r} >= 1 / (1 - exclusive_share) (the range of the Poisson tail bound)")
 
 
 @dataclass(frozen=True)

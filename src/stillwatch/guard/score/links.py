@@ -13,6 +13,7 @@ import numpy as np
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import split_by_bridge
 from stillwatch.guard.score.communities import split_by_communities
+from stillwatch.guard.score.exclusive import split_by_exclusive_keys
 from stillwatch.guard.score.membership import outsiders, split_outsiders
 from stillwatch.guard.score.nullmodel import null_links
 from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
@@ -525,6 +526,7 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     # one shared item (bridge.py) and content communities (communities.py), both on content edges only:
     # infrastructure communities are split_by_infrastructure's, null-model cells are no pool draws
     labels = _apply_split(labels, split_by_bridge(labels, content_ea, content_ek, cfg), cfg)
+    labels = _apply_split(labels, split_by_exclusive_keys(labels, content_ea, content_ek, cfg), cfg)
     labels = _apply_split(labels, split_by_communities(labels, content_ea, content_ek, cfg), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
