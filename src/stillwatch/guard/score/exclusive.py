@@ -21,14 +21,15 @@ number ``C_xy`` of accounts using both. A pair is *exclusive* when
 * ``P(Poisson(mu_xy) <= C_xy)`` is at most the part's level divided by its number of tested pairs
   (those with ``mu_xy >= exclusive_min_expected``: chosen from the degrees alone; Bonferroni).
 
-A cluster with an exclusive pair is cut in two: the side of ``x`` and the side of ``y`` (the pair with
-the smallest p-value), each account placed by how well its keys fit the key profile of ``x``'s users
-against ``y``'s (:func:`side_of`), when each side then has an *own key*: one that >=
-``split.exclusive_own`` of its accounts use and no account of the other side does (an operator's own
-boilerplate; :func:`own_key_share`). One operator dealing its templates out in overlapping sets (account
-``i`` on templates ``i`` and ``i + 1`` mod 5) has exclusive pairs but no such partition, and stays whole. Each side is tested again the same way, on the keys popular in the
-whole cluster (a cluster of three operators is cut twice), up to ``split.max_parts`` parts; a cut is
-kept only where its parts meet the criteria of every split
+A cluster with exclusive pairs is cut into parts seeded by the keys of those pairs, the most used
+first, each key's users a part's seed when none of them is a seed already; every other account joins
+the part whose seed accounts' key profile fits its keys best (:func:`anchors_partition`). The cut is
+made when every part then has an *own key*: one that >= ``split.exclusive_own`` of its accounts use and
+no account outside it does (an operator's own boilerplate; :func:`own_key_share`). One operator dealing
+its templates out in overlapping sets (account ``i`` on templates ``i`` and ``i + 1`` mod 5) has
+exclusive pairs but no such partition, and stays whole. Each part is tested again the same way, on
+the keys popular in the whole cluster (a key two of three operators share seeds their part first), up
+to ``split.max_parts`` parts; a cut is kept only where its parts meet the criteria of every split
 (:func:`~stillwatch.guard.score.cluster.split_parts`).
 
 Levels: the log's ``LinkConfig.alpha`` is shared among its clusters in proportion to their tested
@@ -38,10 +39,12 @@ depth ``d`` of the cut tree is tested at ``a 4^-d / 2``: there are at most ``2^d
 
 Null model
 ==========
-**H0** (one operator): the cluster is the configuration model of its own account-key graph: account
-``i``, with ``d_i`` distinct keys, uses key ``x`` with probability ``p_ix = 1 - (1 - pi_x)^d_i``
-(``pi_x = d_x / E`` the key's share of the cluster's ``E`` links; Newman, Strogatz & Watts 2001,
-Phys. Rev. E 64, 026118), independently over accounts and, given ``d_i``, over keys. Then ``C_xy`` is
+**H0** (one operator): the cluster's account-key graph is drawn as a configuration model of its own
+degrees: account ``i``, with ``d_i`` distinct keys, uses key ``x`` with probability
+``p_ix = 1 - exp(-theta_x d_i)`` (a key's popularity ``theta_x`` acting on each of the account's
+draws; Newman, Strogatz & Watts 2001, Phys. Rev. E 64, 026118), ``theta_x`` fitted so that the key's
+expected users equal its observed ``d_x`` (:func:`use_probabilities`), independently over accounts
+and, given ``d_i``, over keys. Then ``C_xy`` is
 a sum of independent Bernoulli(``p_ix p_iy``) with mean ``mu_xy = sum_i p_ix p_iy``; at ``c = 0``,
 ``P(C_xy = 0) = prod_i (1 - p_ix p_iy) <= exp(-mu_xy)``, and for ``c <= mu_xy - 1`` the lower tail is
 at most the Poisson's of the same mean (Anderson & Samuels 1967, Proc. Fifth Berkeley Symp. 1, 1-12:
@@ -89,15 +92,33 @@ def use_matrix(n: int, nk: int, ai: np.ndarray, ki: np.ndarray):
     return csr_matrix((np.ones(len(ai)), (ai, ki)), shape=(n, nk))
 
 
+def use_probabilities(deg: np.ndarray, n_deg: np.ndarray, users: np.ndarray, iters: int = 60) -> np.ndarray:
+    """The null's ``p = 1 - exp(-theta_x d)`` per account degree ``deg`` (``n_deg`` accounts each) and key,
+    ``theta_x`` solved so that the expected users of key ``x`` equal its observed ``users``:
+    ``sum_d n_d (1 - exp(-theta_x d)) = u_x`` (Newton from ``theta = 0``: the left side is concave and
+    increasing, so the steps rise monotonically to the root). A key used by every account gets ``p = 1``.
+    Requires ``deg >= 1`` and ``0 <= users <= sum n_deg``. Returns ``[D, K]``."""
+    deg = np.asarray(deg, np.float64)[:, None]  # [D, 1]
+    w = np.asarray(n_deg, np.float64)[:, None]
+    u = np.asarray(users, np.float64)[None, :]  # [1, K]
+    full = u >= w.sum() - 1e-9
+    theta = np.zeros_like(u)
+    for _ in range(iters):
+        e = np.exp(-theta * deg)  # [D, K]
+        f = (w * (1.0 - e)).sum(axis=0, keepdims=True) - u
+        fp = (w * deg * e).sum(axis=0, keepdims=True)
+        theta = np.where(full, theta, theta - f / np.maximum(fp, 1e-300))
+    return np.where(full, 1.0, -np.expm1(-theta * deg))
+
+
 def co_use_null(x, popular: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For the keys ``popular`` (column indices of the 0/1 matrix ``x``): the observed co-use counts ``C``
-    (``K x K``: accounts using both keys) and their configuration-model means ``mu`` (module docstring),
-    computed per distinct account degree (``p_ix`` depends on the account through ``d_i`` only).
-    Requires ``x`` with at least one link."""
+    (``K x K``: accounts using both keys) and their null means ``mu`` (module docstring), computed per
+    distinct account degree (``p_ix`` depends on the account through ``d_i`` only). Requires every row of
+    ``x`` to hold a link."""
     da = np.asarray(x.sum(axis=1)).ravel()  # [n] distinct keys per account
-    pi = np.asarray(x.sum(axis=0)).ravel()[popular] / x.sum()  # [K] each key's share of the links
     deg, n_deg = np.unique(da, return_counts=True)  # [D]
-    p = -np.expm1(deg[:, None] * np.log1p(-np.minimum(pi, 1.0 - 1e-12))[None, :])  # [D, K] 1 - (1 - pi)^d
+    p = use_probabilities(deg, n_deg, np.asarray(x.sum(axis=0)).ravel()[popular])  # [D, K]
     xp = x[:, popular]  # [n, K]
     return (xp.T @ xp).toarray(), (p * n_deg[:, None]).T @ p  # [K, K] each
 
@@ -133,32 +154,53 @@ def exclusive_pairs(x, min_users: float, share: float, min_expected: float,
     return popular[iu[ok][o]], popular[ju[ok][o]], lp[ok][o], n_tested
 
 
-def side_of(x, a: int, b: int) -> np.ndarray:
-    """Per account (row of the 0/1 matrix ``x``): True on ``a``'s side of the cut seeded by keys ``a`` and
-    ``b``: ``sum_k x_ik w_k > 0`` with ``w_k = ln((u_ak + 1/2) / (n_a + 1)) - ln((u_bk + 1/2) / (n_b + 1))``,
-    ``u_ak`` the users of ``a`` that use ``k`` and ``n_a`` the users of ``a`` (ties: ``b``'s side)."""
-    col_a = np.asarray(x[:, [a]].todense()).ravel() > 0
-    col_b = np.asarray(x[:, [b]].todense()).ravel() > 0
-    wa = (np.asarray(x[col_a].sum(axis=0)).ravel() + 0.5) / (col_a.sum() + 1.0)  # [nk] key use among a's users
-    wb = (np.asarray(x[col_b].sum(axis=0)).ravel() + 0.5) / (col_b.sum() + 1.0)
-    return np.asarray(x @ (np.log(wa) - np.log(wb))).ravel() > 0  # [n]
+def anchors_partition(x, anchors: np.ndarray) -> np.ndarray:
+    """Parts (``0..G-1``) of the rows of the 0/1 matrix ``x`` seeded by ``anchors`` (key columns, in order of
+    preference): each anchor in turn becomes a part's seed when none of its users is a seed already (its
+    users are that part's seed accounts); every other account joins the part whose seed accounts' key
+    profile fits its keys best, ``argmax_g sum_k x_ik ln((u_gk + 1/2) / (n_g + 1))`` (``u_gk`` the seed
+    accounts of part ``g`` using key ``k``, ``n_g`` their number; ties: the earlier part). Returns all zeros
+    when fewer than two seeds are found."""
+    n = x.shape[0]
+    seed = np.full(n, -1, np.int64)
+    xc = x.tocsc()
+    for g_key in anchors:
+        users = xc.indices[xc.indptr[g_key]:xc.indptr[g_key + 1]]
+        if len(users) and np.all(seed[users] < 0):
+            seed[users] = seed.max() + 1
+    g = int(seed.max()) + 1
+    if g < 2:
+        return np.zeros(n, np.int64)
+    from scipy.sparse import csr_matrix
+
+    member = csr_matrix((np.ones(int((seed >= 0).sum())), (np.flatnonzero(seed >= 0), seed[seed >= 0])), shape=(n, g))
+    u = (member.T @ x).toarray()  # [G, nk] seed accounts of each part using each key
+    ll = np.log((u + 0.5) / (np.asarray(member.sum(axis=0)).ravel()[:, None] + 1.0))  # [G, nk]
+    fit = np.asarray(x @ ll.T)  # [n, G]
+    return np.where(seed >= 0, seed, fit.argmax(axis=1))
 
 
-def own_key_share(x, side: np.ndarray) -> float:
-    """The smaller, over the two sides of the cut ``side`` (bool per row of the 0/1 matrix ``x``), of the largest
-    share of a side's accounts that use one key no account of the other side uses: each side's *own key*.
-    Requires both sides non-empty."""
-    on = np.asarray(x[side].sum(axis=0)).ravel()  # [nk] users on side True
-    off = np.asarray(x[~side].sum(axis=0)).ravel()
-    return float(min(np.max(on * (off == 0)) / side.sum(), np.max(off * (on == 0)) / (~side).sum()))
+def own_key_share(x, part: np.ndarray) -> float:
+    """The smallest, over the parts ``part`` (``0..G-1`` per row of the 0/1 matrix ``x``), of the largest share
+    of a part's accounts that use one key no account outside the part uses: each part's *own key*.
+    Requires every part non-empty."""
+    from scipy.sparse import csr_matrix
+
+    g = int(part.max()) + 1
+    member = csr_matrix((np.ones(len(part)), (np.arange(len(part)), part)), shape=(len(part), g))
+    on = (member.T @ x).toarray()  # [G, nk] users of each key in each part
+    off = on.sum(axis=0)[None, :] - on  # [G, nk] users outside the part
+    size = np.bincount(part, minlength=g)
+    return float(np.min(np.max(on * (off == 0), axis=1) / size))
 
 
 def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarray:
-    """Parts (``0..``, part 0 holding row 0's side at every cut) of the rows of one cluster's 0/1 account x key
-    matrix ``x`` after recursive exclusive-pair cuts at family-wise level ``alpha`` for the cluster (module
-    docstring: depth ``d`` at ``alpha 4^-d / 2``), on the keys with >= ``min_users`` users, breadth first,
-    up to ``cfg.split.max_parts`` parts; a cut with a side below ``split.min_accounts`` accounts, or whose sides
-    have no own key used by >= ``split.exclusive_own`` of them (:func:`own_key_share`), is not made."""
+    """Parts (``0..``) of the rows of one cluster's 0/1 account x key matrix ``x`` after recursive exclusive-pair
+    cuts at family-wise level ``alpha`` for the cluster (module docstring: depth ``d`` at ``alpha 4^-d / 2``),
+    on the keys with >= ``min_users`` users, breadth first, up to ``cfg.split.max_parts`` parts. A cut is the
+    :func:`anchors_partition` seeded by the keys of the significant pairs (most users first); it is made
+    when every part has >= ``split.min_accounts`` accounts and an own key used by >= ``split.exclusive_own``
+    of them (:func:`own_key_share`)."""
     sp = cfg.split
     part = np.zeros(x.shape[0], np.int64)
     todo = [(np.arange(x.shape[0]), 0)]
@@ -173,12 +215,18 @@ def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarr
                                        alpha * 0.25 ** depth / 2)
         if len(xa) == 0:
             continue
-        side = side_of(sub, int(xa[0]), int(xb[0]))
-        if min(int(side.sum()), int((~side).sum())) < sp.min_accounts or own_key_share(sub, side) < sp.exclusive_own:
+        keys = np.unique(np.concatenate([xa, xb]))
+        users = np.asarray(sub.sum(axis=0)).ravel()[keys]
+        cut = anchors_partition(sub, keys[np.lexsort((keys, -users))])
+        size = np.bincount(cut)
+        if cut.max() == 0 or size.min() < sp.min_accounts or own_key_share(sub, cut) < sp.exclusive_own:
             continue
-        part[rows[~side]] = n_parts
-        n_parts += 1
-        todo += [(rows[side], depth + 1), (rows[~side], depth + 1)]
+        g = int(cut.max()) + 1
+        if n_parts + g - 1 > sp.max_parts:
+            continue
+        part[rows[cut > 0]] = n_parts + cut[cut > 0] - 1
+        n_parts += g - 1
+        todo += [(rows[cut == j], depth + 1) for j in range(g)]
     return part
 
 
