@@ -55,9 +55,11 @@ that is approximate (the cut chose its accounts by their keys), and the deeper l
 Why the floor: with thousands of accounts any departure of one operator's scheduling from the
 configuration model is significant (a template mix changing over the days, accounts active on
 different days); the floor asks that nine in ten of the co-users chance gives be missing. Measured
-on the simulator (320,000 rows, 14 families, seeds 0-2; ``notes/issue-13-guard.md``): no
-one-operator or benign cluster has a pair meeting the floor and the test; the merged burst operators
-reach ``C = 0`` against ``mu`` = 24-26 (``p ~ 1e-11``), the two left together ``p ~ 1e-6``.
+on the simulator (320,000 rows; ``notes/issue-13-guard.md``): on seed 1 of the 14 families no
+one-operator or benign cluster has a pair meeting the floor and the test (swarm's 5,000 accounts: best
+``mu`` 65 with ``C`` = 41); the merged burst operators reach ``C = 0`` against ``mu`` = 24-26
+(``p ~ 1e-11``), the two left together ``p ~ 1e-6``; end to end on seeds 0-2 of every family and on
+the held-out logs A-D no campaign was cut (every ARI the same or higher) and no benign account newly flagged.
 
 Attacker model
 ==============
