@@ -65,10 +65,21 @@ def family_rows(schema: pa.Schema, seed: int = 0, sizes: tuple[int, ...] = (30, 
                     ip = f"45.{10 + k % pools}.7.{int(rng.integers(2, 250))}"
                 opener, closer = scaffolds[int(rng.integers(0, len(scaffolds)))]
                 p = f"{opener} {rng.choice(_TOPICS)} for {' '.join(rng.choice(_WORDS, 2))}. {closer}"
-                rows.append(dict(request_id=f"{op}{i:03d}-{j:03d}", ts=int(t), account_id=acct, api_key_id=f"k-{acct}",
-                                 ip=ip, user_agent="client/2.0", payment_fingerprint=None, model="m-1", prompt=p,
-                                 response="ok " * 8, prompt_tokens=30, completion_tokens=int(rng.integers(300, 700))))
+                rows.append(operator_row(rng, f"{op}{i:03d}-{j:03d}", t, acct, ip, "client/2.0", p))
+    return rows_table(rows, schema), labels
+
+
+def operator_row(rng: np.random.Generator, request_id: str, t: int, acct: str, ip: str, user_agent: str,
+                 prompt: str) -> dict:
+    """One operator request in the pipeline log's columns (its own key per account, no card, a long answer)."""
+    return dict(request_id=request_id, ts=int(t), account_id=acct, api_key_id=f"k-{acct}", ip=ip, user_agent=user_agent,
+                payment_fingerprint=None, model="m-1", prompt=prompt, response="ok " * 8, prompt_tokens=30,
+                completion_tokens=int(rng.integers(300, 700)))
+
+
+def rows_table(rows: list[dict], schema: pa.Schema) -> pa.Table:
+    """``rows`` (dicts) as a table in ``schema``; columns the rows lack are null."""
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
     arrays = [pa.array(cols[f.name], pa.int64()).cast(f.type) if f.name == "ts" else pa.array(cols[f.name], f.type)
               for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema), labels
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -221,6 +221,31 @@ def test_a_cluster_cut_into_more_than_max_parts_stays_whole():
     assert cut_tree(x, DetectConfig(split=SplitConfig(max_parts=3)), 0.01, 12).tolist() == [0] * 240
 
 
+def test_a_scan_cuts_two_operators_on_mostly_the_same_public_scaffolds(tmp_path, monkeypatch):
+    """End to end on DuckDB: the pipeline log's people and campaigns plus two operators sharing eight of their ten
+    scaffolds (``_fixtures_exclusive``): two campaigns, every operator account flagged in its own; with the rule
+    switched off (the proposal returned unchanged) the two are one campaign — the rule is what cuts them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from _fixtures_exclusive import exclusive_rows
+    from _fixtures_pipeline import make_log
+
+    import stillwatch.guard.score.links as links
+    from stillwatch.guard.batch.scan import scan
+
+    base, _ = make_log(seed=11, n_human=15, camp_a=6, camp_b=5)
+    ex, ex_labels = exclusive_rows(base.schema)
+    pq.write_table(pa.concat_tables([base, ex]), tmp_path / "log.parquet")
+    f = scan(tmp_path / "log.parquet")
+    for op in ("X", "Y"):
+        members = [f.account(a) for a, c in ex_labels.items() if c == "E" + op]
+        assert {m.campaign_id for m in members} == {f"campaign-ex-{op.lower()}-00"} and all(m.flagged for m in members)
+    monkeypatch.setattr(links, "split_by_exclusive_keys", lambda labels, ea, ek, cfg: labels)
+    f = scan(tmp_path / "log.parquet")
+    assert {f.account(a).campaign_id for a in ex_labels} == {"campaign-ex-x-00"}
+
+
 @pytest.mark.parametrize("kw, field", [({"exclusive_share": 1.0}, "exclusive_share"),
                                        ({"exclusive_min_expected": 1.05}, "exclusive_min_expected"),
                                        ({"exclusive_own": 1.5}, "exclusive_own"),

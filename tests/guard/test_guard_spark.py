@@ -109,7 +109,8 @@ def parity(tmp_path_factory):
     so every parity check shares it): the pipeline log with nulls, duplicates, malformed rows and the optional
     columns (:func:`_noisy`), the hidden-signal accounts (:func:`_hidden_signals_log`) and two operators that share
     one style suffix and nothing else (``_fixtures_bridge.operator_rows``), and three operators of one family on
-public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads the
+public scaffolds and tasks (``_fixtures_communities.family_rows``), and two operators that picked most of the same
+    public scaffolds (``_fixtures_exclusive.exclusive_rows``). DuckDB reads the
     Parquet file through its SQL pass; Spark reads the same rows as JSONL in the accepted forms (four timestamp
     forms, whole-number float counts), through ingest. Returns (log, labels of the pipeline accounts, valid
     rows, malformed counts expected, DuckDB findings, Spark findings, labels of the operators' accounts)."""
@@ -120,6 +121,7 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
 
     from _fixtures_bridge import operator_rows
     from _fixtures_communities import family_rows
+    from _fixtures_exclusive import exclusive_rows
     from _fixtures_frames import slot_operator_rows
     from test_guard_accepted_forms import _jsonl
 
@@ -135,8 +137,9 @@ public scaffolds and tasks (``_fixtures_communities.family_rows``). DuckDB reads
         ops, op_labels = operator_rows(noisy.schema)
         fam, fam_labels = family_rows(noisy.schema)
         slot, slot_ids = slot_operator_rows(noisy.schema, n_accounts=4)
-        ops = pa.concat_tables([ops, fam, slot])
-        op_labels = {**op_labels, **fam_labels, **{a: "S" for a in slot_ids}}
+        ex, ex_labels = exclusive_rows(noisy.schema)
+        ops = pa.concat_tables([ops, fam, slot, ex])
+        op_labels = {**op_labels, **fam_labels, **{a: "S" for a in slot_ids}, **ex_labels}
         table = pa.concat_tables([noisy, hidden, ops])
         tmp = tmp_path_factory.mktemp("parity")
         pq.write_table(table, tmp / "log.parquet")
@@ -266,6 +269,17 @@ def test_spark_and_duckdb_split_three_campaigns_of_one_family(parity):
     for f in (duck, spark):
         for op in ("P", "Q", "R"):
             assert {f.account(a).campaign_id for a, c in op_labels.items() if c == op} == {f"campaign-op-{op.lower()}-00"}
+
+
+def test_spark_and_duckdb_cut_two_campaigns_by_their_exclusive_keys(parity):
+    """The exclusive-key split (score/exclusive.py: co-use counts on the canonical account-key graph, no
+    randomness) gives the same campaigns on both engines (scores and signals: :func:`test_spark_and_duckdb_agree`),
+    and it does cut the two operators that share eight of their ten scaffolds (not vacuous: without the rule they
+    are one campaign, tests/guard/test_guard_exclusive.py)."""
+    _, _, _, _, duck, spark, op_labels = parity
+    for f in (duck, spark):
+        for op in ("X", "Y"):
+            assert {f.account(a).campaign_id for a, c in op_labels.items() if c == "E" + op} == {f"campaign-ex-{op.lower()}-00"}
 
 
 def test_spark_and_duckdb_split_two_campaigns_at_their_shared_suffix(parity):
