@@ -178,6 +178,29 @@ def test_one_operator_dealing_template_pairs_round_a_ring_stays_whole():
     assert split_by_exclusive_keys(labels, ea, ek, CFG).tolist() == [0] * 80
 
 
+def test_one_operator_whose_template_mix_drifts_while_its_accounts_stay_active_is_not_cut():
+    """One operator replaces its scaffolds one by one over its run (scaffold j in use from step j to step j + 8 of
+    24), every account active throughout: old and new scaffolds share users, so no pair is exclusive. (Accounts of
+    different generations on disjoint sets would be cut: by the rule's own account, several operators.)"""
+    rng = np.random.default_rng(11)
+    ea, ek = [], []
+    for i in range(90):
+        steps = rng.integers(0, 24, 40)  # the account's 40 requests spread over the whole run
+        keys = np.unique(steps + rng.integers(0, 9, 40))  # the scaffold in use at each request's step
+        ea += [i] * len(keys)
+        ek += keys.tolist()
+    labels = np.zeros(90, np.int64)
+    assert split_by_exclusive_keys(labels, np.array(ea), np.array(ek), CFG).tolist() == [0] * 90
+    # the control: the first 45 accounts active in steps 0-7 only, the others in steps 16-23 only
+    ea, ek = [], []
+    for i in range(90):
+        steps = rng.integers(0, 8, 40) + (16 if i >= 45 else 0)
+        keys = np.unique(steps + rng.integers(0, 9, 40))
+        ea += [i] * len(keys)
+        ek += keys.tolist()
+    assert split_by_exclusive_keys(labels, np.array(ea), np.array(ek), CFG).tolist() == [0] * 45 + [45] * 45
+
+
 def test_own_key_share_known_answer():
     # part 0 = accounts 0-2: key 0 only in it (3 of 3 use it); part 1 = accounts 3-4: key 2 only in it (1 of 2)
     x = _matrix([[0, 1], [0], [0, 1], [1, 2], [1]], 3)

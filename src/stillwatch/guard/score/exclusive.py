@@ -66,7 +66,10 @@ Attacker model
 The operator controls its accounts' prompts, so it can make its accounts look like several
 operators (give each account pool a disjoint scaffold set: each pool is then cut off as its own
 campaign with its own evidence, as :mod:`.communities` does) or like one (share every scaffold between
-its pools: nothing to split, as before). What must still hold: the rule only cuts an existing cluster
+its pools: nothing to split, as before). One operator whose scaffolds drift while its accounts stay
+active keeps old and new scaffolds on the same accounts and is not cut; one whose *generations* of
+accounts (active in different weeks) use disjoint scaffold sets is, like several operators (each part
+keeps its own evidence; tests/guard/test_guard_exclusive.py). What must still hold: the rule only cuts an existing cluster
 (it never links accounts, so popular public content cannot pull benign accounts into a campaign
 through it), and it draws nothing at random (the same cut on every engine and run: the graph is taken
 in :func:`~stillwatch.guard.score.bridge.canonical_edges` order).
