@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
+from stillwatch.core.stats import poisson_lower_log
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.bridge import canonical_edges
 from stillwatch.guard.score.config import DetectConfig, SplitConfig
@@ -91,6 +92,15 @@ def test_vectorised_counts_match_the_definition(sets):
     c0, mu0 = _naive(rows, 8, popular)
     assert c == pytest.approx(c0)
     assert mu == pytest.approx(mu0, rel=1e-7, abs=1e-9)
+
+
+@pytest.mark.parametrize("c, mu", [(0, 0.5), (0, 900.0), (1, 10.0), (2, 24.5), (3, 140.0), (12, 13.0)])
+def test_poisson_lower_log_matches_the_sum_of_the_mass(c, mu):
+    # the definition, summed in log space: ln sum_j<=c exp(-mu + j ln mu - ln j!)
+    terms = [-mu + j * math.log(mu) - math.lgamma(j + 1) for j in range(c + 1)]
+    top = max(terms)
+    want = top + math.log(sum(math.exp(t - top) for t in terms))
+    assert float(poisson_lower_log(c, mu)) == pytest.approx(want, rel=1e-9)
 
 
 @settings(max_examples=60, deadline=None)

@@ -40,6 +40,18 @@ def gamma_tail(score, n):
     return np.clip(np.where(n > 0, out, 1.0), 0.0, 1.0)
 
 
+def poisson_lower_log(c, mu):
+    """ln P(X <= c) for X ~ Poisson(mu): the log lower tail, for counts far below their mean.
+
+    Exact at ``c = 0`` (``-mu``, whatever its size); otherwise the regularised upper incomplete gamma
+    ``Q(c + 1, mu)`` (scipy's ``pdtr``), whose float64 value underflows to 0 (log ``-inf``) only beyond
+    ~1e-308. Requires integer ``c >= 0`` and ``mu > 0``."""
+    c = np.asarray(c, dtype=np.float64)
+    mu = np.asarray(mu, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(c <= 0, -mu, np.log(special.pdtr(np.maximum(c, 0.0), mu)))
+
+
 def sidak(p, m):
     """Family-wise p-value of the smallest of m independent tests: 1 - (1 - p)**m (Šidák).
 

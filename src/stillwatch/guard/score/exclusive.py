@@ -80,8 +80,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.stats import poisson
 
+from stillwatch.core.stats import poisson_lower_log
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import canonical_edges
 
@@ -153,7 +153,7 @@ def exclusive_pairs(x, min_users: float, share: float, min_expected: float,
     n_tested = int(tested.sum())
     ok = tested & (c <= share * mu)
     lp = np.zeros(len(c))
-    lp[ok] = poisson.logcdf(c[ok], mu[ok])
+    lp[ok] = poisson_lower_log(c[ok], mu[ok])
     ok &= lp <= np.log(alpha / max(n_tested, 1))
     o = np.lexsort((ju[ok], iu[ok], lp[ok]))
     return popular[iu[ok][o]], popular[ju[ok][o]], lp[ok][o], n_tested
