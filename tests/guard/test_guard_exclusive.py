@@ -21,7 +21,7 @@ from stillwatch.core.stats import poisson_lower_log
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.bridge import canonical_edges
 from stillwatch.guard.score.config import DetectConfig, SplitConfig
-from stillwatch.guard.score.exclusive import (anchors_partition, co_use_null, cut_tree, exclusive_pairs, own_key_share,
+from stillwatch.guard.score.exclusive import (anchors_partition, co_use_null, cut_tree, exclusive_pairs, own_key_count,
                                               split_by_exclusive_keys, use_matrix, use_probabilities)
 from stillwatch.guard.score.links import _apply_split
 
@@ -211,13 +211,30 @@ def test_one_operator_whose_template_mix_drifts_while_its_accounts_stay_active_i
     assert split_by_exclusive_keys(labels, np.array(ea), np.array(ek), CFG).tolist() == [0] * 45 + [45] * 45
 
 
-def test_own_key_share_known_answer():
-    # part 0 = accounts 0-2: key 0 only in it (3 of 3 use it); part 1 = accounts 3-4: key 2 only in it (1 of 2)
-    x = _matrix([[0, 1], [0], [0, 1], [1, 2], [1]], 3)
+def test_own_key_count_known_answer():
+    # part 0 = accounts 0-2: keys 0 (3 of 3) and 3 (1 of 3) only in it; part 1 = accounts 3-4: key 2 (1 of 2) only
+    # in it; key 1 is used in both parts
+    x = _matrix([[0, 1, 3], [0], [0, 1], [1, 2], [1]], 4)
     part = np.array([0, 0, 0, 1, 1])
-    assert own_key_share(x, part) == pytest.approx(0.5)
+    assert own_key_count(x, part, 0.3) == 1  # part 0: keys 0 and 3 (1/3 >= 0.3); part 1: key 2 (1/2)
+    assert own_key_count(x, part, 0.6) == 0  # part 1 has no key used by 60 % of it
     # three parts: part 2 = account 4 alone, whose only key (1) is used elsewhere: no own key
-    assert own_key_share(x, np.array([0, 0, 0, 1, 2])) == pytest.approx(0.0)
+    assert own_key_count(x, np.array([0, 0, 0, 1, 2]), 0.1) == 0
+
+
+def test_one_operator_giving_each_account_one_of_three_personas_is_not_cut():
+    """One operator, one scaffold pool, and a per-account choice among three persona openers (260, 22 and 20
+    accounts): the personas are mutually exclusive keys (exclusive pairs), but each group has one key of its own,
+    not an operator's several scaffolds: one campaign (the demo's 300-account campaign, cut in three before the
+    own-key count)."""
+    rng = np.random.default_rng(4)
+    ea, ek = _one_operator(rng, 302, keys=30, rows_lo=6, rows_hi=12)
+    persona = np.repeat([0, 1, 2], [260, 22, 20])
+    ea = np.concatenate([ea, np.arange(302)])
+    ek = np.concatenate([ek, 900 + persona])
+    x = use_matrix(*canonical_edges(ea, ek))
+    assert len(exclusive_pairs(x, 15.1, 0.1, 10.0, 1.0)[0]) > 0  # the personas are exclusive pairs
+    assert split_by_exclusive_keys(np.zeros(302, np.int64), ea, ek, CFG).tolist() == [0] * 302
 
 
 def test_anchors_partition_known_answer():
@@ -282,6 +299,7 @@ def test_a_scan_cuts_two_operators_on_mostly_the_same_public_scaffolds(tmp_path,
 @pytest.mark.parametrize("kw, field", [({"exclusive_share": 1.0}, "exclusive_share"),
                                        ({"exclusive_min_expected": 1.05}, "exclusive_min_expected"),
                                        ({"exclusive_own": 1.5}, "exclusive_own"),
+                                       ({"exclusive_own_keys": 0}, "exclusive_own_keys"),
                                        ({"exclusive_key_share": -0.1}, "exclusive_key_share")])
 def test_config_names_the_field_and_its_range(kw, field):
     with pytest.raises(GuardInputError, match=field):

@@ -212,17 +212,20 @@ class SplitConfig:
     #: ... and that mean is >= this many accounts. 10: "none of the ten expected" is exclusion, not sparsity
     #: (and keeps the Poisson tail bound in its range, >= 1 / (1 - exclusive_share)).
     exclusive_min_expected: float = 10.0
-    #: ... and the cut is made when each side has a key that >= this share of its accounts use and no account
-    #: of the other side does. 0.8: an operator's own boilerplate, sent by nearly all its accounts (the merged
-    #: operators of the simulator: 0.90-1.00; a ring of overlapping template pairs: 2/3).
-    exclusive_own: float = 0.8
+    #: ... and the cut is made when every part has own keys (used by no account outside it) each sent by >= this
+    #: share of its accounts: 0.25, a scaffold among the several an operator uses, sent by a good share of them ...
+    exclusive_own: float = 0.25
+    #: ... at least this many. 3: an operator's own material is several scaffolds (the simulator's merged operators:
+    #: 7-26 such keys per part); one key a group sends instead of another's is a per-account choice of one operator
+    #: (a persona, a client version), and one text can give two keys (its prefix and its suffix).
+    exclusive_own_keys: int = 3
 
     def __post_init__(self) -> None:
         _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "same_content", "community_excess",
                            "exclusive_key_share", "exclusive_share", "exclusive_own"),
                positive=("workload_d", "workload_ratio", "workload_min"),
                at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,
-                         "community_pilot": 1})
+                         "community_pilot": 1, "exclusive_own_keys": 1})
         if not self.exclusive_share < 1.0 or not self.exclusive_min_expected >= 1.0 / (1.0 - self.exclusive_share):
             raise GuardInputError(
                 f"SplitConfig.exclusive_share={self.exclusive_share!r} must be < 1 and exclusive_min_expected="

@@ -24,10 +24,15 @@ number ``C_xy`` of accounts using both. A pair is *exclusive* when
 A cluster with exclusive pairs is cut into parts seeded by the keys of those pairs, the most used
 first, each key's users a part's seed when none of them is a seed already; every other account joins
 the part whose seed accounts' key profile fits its keys best (:func:`anchors_partition`). The cut is
-made when every part then has an *own key*: one that >= ``split.exclusive_own`` of its accounts use and
-no account outside it does (an operator's own boilerplate; :func:`own_key_share`). One operator dealing
-its templates out in overlapping sets (account ``i`` on templates ``i`` and ``i + 1`` mod 5) has
-exclusive pairs but no such partition, and stays whole. Each part is tested again the same way, on
+made when every part then has >= ``split.exclusive_own_keys`` *own keys*: keys that >=
+``split.exclusive_own`` of its accounts use and no account outside it does (:func:`own_key_count`).
+An operator's own material is several scaffolds, each sent by a good share of its accounts (the
+simulator's merged operators: 7-26 own keys at a quarter); a single key that a group of accounts sends
+instead of another is one operator's per-account choice — a persona, a client version, a wrapper —
+and does not make two operators (the demo's 300-account campaign: three groups of one own key each,
+cut before this criterion, and the part of 41 accounts went unflagged). One operator dealing its
+templates out in overlapping sets (account ``i`` on templates ``i`` and ``i + 1`` mod 5) has exclusive
+pairs but no such partition either, and stays whole. Each part is tested again the same way, on
 the keys popular in the whole cluster (a key two of three operators share seeds their part first), up
 to ``split.max_parts`` parts; a cut is kept only where its parts meet the criteria of every split
 (:func:`~stillwatch.guard.score.cluster.split_parts`).
@@ -185,9 +190,9 @@ def anchors_partition(x, anchors: np.ndarray) -> np.ndarray:
     return np.where(seed >= 0, seed, fit.argmax(axis=1))
 
 
-def own_key_share(x, part: np.ndarray) -> float:
-    """The smallest, over the parts ``part`` (``0..G-1`` per row of the 0/1 matrix ``x``), of the largest share
-    of a part's accounts that use one key no account outside the part uses: each part's *own key*.
+def own_key_count(x, part: np.ndarray, share: float) -> int:
+    """The smallest, over the parts ``part`` (``0..G-1`` per row of the 0/1 matrix ``x``), of the number of a
+    part's *own keys*: keys that >= ``share`` of its accounts use and no account outside it does.
     Requires every part non-empty."""
     from scipy.sparse import csr_matrix
 
@@ -195,8 +200,8 @@ def own_key_share(x, part: np.ndarray) -> float:
     member = csr_matrix((np.ones(len(part)), (np.arange(len(part)), part)), shape=(len(part), g))
     on = (member.T @ x).toarray()  # [G, nk] users of each key in each part
     off = on.sum(axis=0)[None, :] - on  # [G, nk] users outside the part
-    size = np.bincount(part, minlength=g)
-    return float(np.min(np.max(on * (off == 0), axis=1) / size))
+    size = np.bincount(part, minlength=g)[:, None]
+    return int(((off == 0) & (on >= share * size)).sum(axis=1).min())
 
 
 def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarray:
@@ -204,8 +209,8 @@ def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarr
     cuts at family-wise level ``alpha`` for the cluster (module docstring: depth ``d`` at ``alpha 4^-d / 2``),
     on the keys with >= ``min_users`` users, breadth first, up to ``cfg.split.max_parts`` parts. A cut is the
     :func:`anchors_partition` seeded by the keys of the significant pairs (most users first); it is made
-    when every part has >= ``split.min_accounts`` accounts and an own key used by >= ``split.exclusive_own``
-    of them (:func:`own_key_share`)."""
+    when every part has >= ``split.min_accounts`` accounts and >= ``split.exclusive_own_keys`` own keys each used
+    by >= ``split.exclusive_own`` of them (:func:`own_key_count`)."""
     sp = cfg.split
     part = np.zeros(x.shape[0], np.int64)
     todo = [(np.arange(x.shape[0]), 0)]
@@ -224,7 +229,8 @@ def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarr
         users = np.asarray(sub.sum(axis=0)).ravel()[keys]
         cut = anchors_partition(sub, keys[np.lexsort((keys, -users))])
         size = np.bincount(cut)
-        if cut.max() == 0 or size.min() < sp.min_accounts or own_key_share(sub, cut) < sp.exclusive_own:
+        if (cut.max() == 0 or size.min() < sp.min_accounts
+                or own_key_count(sub, cut, sp.exclusive_own) < sp.exclusive_own_keys):
             continue
         g = int(cut.max()) + 1
         if n_parts + g - 1 > sp.max_parts:
