@@ -296,6 +296,26 @@ def test_a_scan_cuts_two_operators_on_mostly_the_same_public_scaffolds(tmp_path,
     assert {f.account(a).campaign_id for a in ex_labels} == {"campaign-ex-x-00"}
 
 
+def test_the_cut_tree_spends_at_most_its_level(monkeypatch):
+    """Every test the tree makes, recorded: levels by depth (breadth first), summing to <= the cluster's alpha,
+    on a cluster cut into four at its root (four parts at depth 1: each at alpha / 4 / 4)."""
+    import stillwatch.guard.score.exclusive as ex
+
+    seen = []
+    real = ex.exclusive_pairs
+
+    def spy(x, min_users, share, min_expected, alpha):
+        seen.append(alpha)
+        return real(x, min_users, share, min_expected, alpha)
+
+    monkeypatch.setattr(ex, "exclusive_pairs", spy)
+    ea, ek = _operators(np.random.default_rng(5), [60, 60, 60, 60])
+    x = use_matrix(*canonical_edges(ea, ek))
+    assert np.bincount(cut_tree(x, CFG, 0.01, 12)).tolist() == [60, 60, 60, 60]
+    assert seen == pytest.approx([0.005] + [0.01 / 4 / 4] * 4)
+    assert sum(seen) <= 0.01
+
+
 @pytest.mark.parametrize("kw, field", [({"exclusive_share": 1.0}, "exclusive_share"),
                                        ({"exclusive_min_expected": 1.05}, "exclusive_min_expected"),
                                        ({"exclusive_own": 1.5}, "exclusive_own"),

@@ -38,9 +38,10 @@ to ``split.max_parts`` parts; a cut is kept only where its parts meet the criter
 (:func:`~stillwatch.guard.score.cluster.split_parts`).
 
 Levels: the log's ``LinkConfig.alpha`` is shared among its clusters in proportion to their tested
-pairs (Bonferroni over every first-level test of the log); within a cluster of level ``a``, a part at
-depth ``d`` of the cut tree is tested at ``a 4^-d / 2``: there are at most ``2^d`` parts at depth
-``d``, so the levels of one cluster sum to <= ``a``.
+pairs (Bonferroni over every first-level test of the log); within a cluster of level ``a``, the ``m_d``
+parts at depth ``d`` of the cut tree are each tested at ``a 2^-(d+1) / m_d`` (breadth first, so every
+part of a depth is known before the first of them is tested), and the levels of one cluster sum to
+<= ``a``.
 
 Null model
 ==========
@@ -206,7 +207,8 @@ def own_key_count(x, part: np.ndarray, share: float) -> int:
 
 def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarray:
     """Parts (``0..``) of the rows of one cluster's 0/1 account x key matrix ``x`` after recursive exclusive-pair
-    cuts at family-wise level ``alpha`` for the cluster (module docstring: depth ``d`` at ``alpha 4^-d / 2``),
+    cuts at family-wise level ``alpha`` for the cluster (module docstring: each of the ``m_d`` parts at depth ``d``
+    at ``alpha 2^-(d+1) / m_d``),
     on the keys with >= ``min_users`` users, breadth first, up to ``cfg.split.max_parts`` parts. A cut is the
     :func:`anchors_partition` seeded by the keys of the significant pairs (most users first); it is made
     when every part has >= ``split.min_accounts`` accounts and >= ``split.exclusive_own_keys`` own keys each used
@@ -215,14 +217,17 @@ def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarr
     part = np.zeros(x.shape[0], np.int64)
     todo = [(np.arange(x.shape[0]), 0)]
     n_parts = 1
+    at_depth: dict[int, int] = {}  # parts at each depth, counted when the depth's first part is taken
     while todo and n_parts < sp.max_parts:
         rows, depth = todo.pop(0)
+        if depth not in at_depth:  # breadth first: every part of this depth is in the queue now
+            at_depth[depth] = 1 + sum(d == depth for _, d in todo)
         if len(rows) < 2 * sp.min_accounts:
             continue
         sub = x[rows]
         sub = sub[:, np.flatnonzero(np.asarray(sub.sum(axis=0)).ravel() > 0)]
         xa, xb, _, _ = exclusive_pairs(sub, min_users, sp.exclusive_share, sp.exclusive_min_expected,
-                                       alpha * 0.25 ** depth / 2)
+                                       alpha * 0.5 ** (depth + 1) / at_depth[depth])
         if len(xa) == 0:
             continue
         keys = np.unique(np.concatenate([xa, xb]))
