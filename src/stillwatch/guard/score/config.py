@@ -207,7 +207,7 @@ class SplitConfig:
     #: accounts are paired. 0.05: a key one operator's group of a twentieth of the cluster mostly uses.
     exclusive_key_share: float = 0.05
     #: ... a pair is exclusive when its co-users are <= this share of the configuration model's mean. 0.1:
-    #: nine in ten of the co-users chance gives are missing (one operator's clusters measure a third to a half).
+    #: nine in ten of the co-users chance gives are missing (one operator's most exclusive pairs keep 0.3-0.6).
     exclusive_share: float = 0.1
     #: ... and that mean is >= this many accounts. 10: "none of the ten expected" is exclusion, not sparsity
     #: (and keeps the Poisson tail bound in its range, >= 1 / (1 - exclusive_share)).

@@ -523,7 +523,8 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     all_ea, all_ek = np.concatenate(ea_l), np.concatenate(ek_l)
     labels = _cluster.components(a, all_ea, all_ek)
     labels = split_by_content(labels, all_ea, all_ek, np.concatenate(ew_l), cfg)
-    # one shared item (bridge.py) and content communities (communities.py), both on content edges only:
+    # one shared item (bridge.py), mutually exclusive keys (exclusive.py) and content communities (communities.py),
+    # all on content edges only:
     # infrastructure communities are split_by_infrastructure's, null-model cells are no pool draws
     labels = _apply_split(labels, split_by_bridge(labels, content_ea, content_ek, cfg), cfg)
     labels = _apply_split(labels, split_by_exclusive_keys(labels, content_ea, content_ek, cfg), cfg)
