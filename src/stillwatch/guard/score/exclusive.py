@@ -175,11 +175,12 @@ def anchors_partition(x, anchors: np.ndarray) -> np.ndarray:
     n = x.shape[0]
     seed = np.full(n, -1, np.int64)
     xc = x.tocsc()
-    for g_key in anchors:
+    g = 0  # seeds so far
+    for g_key in anchors:  # one step per anchor key (a cluster's few significant keys), not per account
         users = xc.indices[xc.indptr[g_key]:xc.indptr[g_key + 1]]
         if len(users) and np.all(seed[users] < 0):
-            seed[users] = seed.max() + 1
-    g = int(seed.max()) + 1
+            seed[users] = g
+            g += 1
     if g < 2:
         return np.zeros(n, np.int64)
     from scipy.sparse import csr_matrix
