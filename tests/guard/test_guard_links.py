@@ -187,3 +187,23 @@ def test_workload_levels_three_pools_in_two_rounds():
 def test_workload_levels_do_not_split(n, share, why):
     labels = np.zeros(len(n), np.int64)
     assert split_by_workload(labels, n, CFG, np.full(len(n), share)).tolist() == [0] * len(n), why
+
+
+def test_join_address_cohorts_joins_only_address_groups_held_by_cells():
+    """links.join_address_cohorts, on labels written out by hand. Clusters: 0-2 and 3-5 are address groups of
+    machine-paced accounts with every member in cell 100 (joined); 6-8 is machine-paced but one member sends a
+    linking content key (never joined); 9-11 has one member in the cell (a minority: not held); 12-14 is held by
+    cell 100 but human-paced (not joined); 15-17 is held by cell 200 (a cell of its own: stays one group)."""
+    from stillwatch.guard.score.links import join_address_cohorts
+
+    labels = np.repeat([0, 3, 6, 9, 12, 15], 3)
+    paced = np.ones(18, bool)
+    paced[12:15] = False
+    content_ea = np.array([7])
+    cohort_a = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 13, 14, 15, 16, 17])
+    cohort_key = np.array([100] * 11 + [100, 100, 200, 200, 200])
+    out = join_address_cohorts(labels, content_ea, paced, (cohort_a, cohort_key, np.zeros(len(cohort_a))))
+    assert out.tolist() == [0] * 6 + [6] * 3 + [9] * 3 + [12] * 3 + [15] * 3
+    # no cells: nothing changes
+    none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    assert join_address_cohorts(labels, content_ea, paced, none).tolist() == labels.tolist()

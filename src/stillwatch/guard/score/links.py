@@ -15,7 +15,7 @@ from stillwatch.guard.score.bridge import split_by_bridge
 from stillwatch.guard.score.communities import split_by_communities
 from stillwatch.guard.score.exclusive import split_by_exclusive_keys
 from stillwatch.guard.score.membership import outsiders, split_outsiders
-from stillwatch.guard.score.nullmodel import null_links
+from stillwatch.guard.score.nullmodel import cohort_links, null_links
 from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
 
 #: Infrastructure key kinds that name network addresses (an IP; its /24 or /48 prefix).
@@ -437,6 +437,45 @@ class Links:
         return np.ones(len(self.labels)) if self.support is None else np.asarray(self.support, np.float64)
 
 
+def join_address_cohorts(labels: np.ndarray, content_ea: np.ndarray, machine_paced: np.ndarray,
+                         cohorts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Join the *address groups* that arrival cohorts hold: clusters of >= 2 accounts with no member on a linking
+    content key (linked by shared addresses or cards only), every member machine-paced and most of them in a
+    significant cohort cell (``cohorts``: :func:`~stillwatch.guard.score.nullmodel.cohort_links` with pacing part
+    of the class, so the proxy accounts on a browser's user agent are not compared with the people on it); groups
+    sharing a cell are one cluster. The cells are computed for this join only: the cohort links themselves keep
+    their classes (a human cohort whose members' pacing evidence differs is not cut into two cells). One operator's proxy pool spread over several /24s and switched on together (held-out B: 200 accounts
+    on ten residential /24s within two hours, ten address groups) is one campaign: each cell is significant on its
+    own against the log's arrivals of its class, so no chain of weak links forms. A cluster linked by content is
+    never joined (a viral post's new users arriving beside a campaign, NullLinks.graph), nor a group most of whose
+    members arrived outside every cell."""
+    a = len(labels)
+    cohort_a, cohort_key = cohorts[0], cohorts[1]
+    if len(cohort_a) == 0:
+        return labels
+    content = np.zeros(a, bool)
+    content[np.asarray(content_ea, np.int64)] = True
+    in_cell = np.zeros(a, bool)
+    in_cell[cohort_a] = True
+    plain = ~content & np.asarray(machine_paced, bool)  # per account: machine-paced, on no linking content key
+    size = _cluster.sizes(labels)
+    n_plain = np.bincount(labels, weights=plain.astype(np.float64), minlength=a)
+    n_in = np.bincount(labels, weights=(plain & in_cell).astype(np.float64), minlength=a)
+    held = ((n_plain >= size) & (2 * n_in > size))[labels] & (size >= 2)
+    if not held.any():
+        return labels
+    cell = np.unique(cohort_key, return_inverse=True)[1].astype(np.int64)
+    take = held[cohort_a]
+    # one key per group (its label) and one per cell (offset past every label): components join groups via cells
+    ea = np.concatenate([np.flatnonzero(held), cohort_a[take]]).astype(np.int64)
+    ek = np.concatenate([labels[held], a + cell[take]]).astype(np.int64)
+    joined = _cluster.components(a, ea, ek)
+    out = np.where(held, joined, labels)
+    first = np.full(a, a, np.int64)  # relabel every cluster by its smallest member
+    np.minimum.at(first, out, np.arange(a, dtype=np.int64))
+    return first[out]
+
+
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
                   machine_paced: np.ndarray | None = None) -> Links:
     """Cluster accounts: link them through campaign-like content keys and shared payment (see the
@@ -531,6 +570,8 @@ def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, 
     labels = _apply_split(labels, split_by_communities(labels, content_ea, content_ek, cfg), cfg)
     labels = split_by_infrastructure(labels, edges, cfg, content=(all_ea, all_ek, np.concatenate(ew_l)))
     labels = split_by_workload(labels, n_acc_rows, cfg, plain / (n_acc_rows + 2.0))
+    if machine_paced is not None:  # arrival cells of machine-paced accounts, their pacing part of their class
+        labels = join_address_cohorts(labels, content_ea, machine_paced, cohort_links(acc, edges, cfg, machine_paced))
     # accounts taken in through public content alone that do not behave like the operator's (membership.py)
     distinct = np.asarray(acc["n_prompts_raw"], np.float64) if "n_prompts_raw" in acc else None
     once = np.asarray(acc["n_once_raw"], np.float64) if "n_once_raw" in acc else None

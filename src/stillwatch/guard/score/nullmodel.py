@@ -42,7 +42,10 @@ Cohorts — the arrival null
 A cohort is a group of accounts first seen (or created, where the log gives an account-creation
 time) within a short window who behave alike. An account's *class* is its user agent (one edge per
 user agent it used) together with whether its traffic is capability-focused (``capability_share >=
-AccountConfig.capability_base``). **H0**: the accounts of one class arrive as a Poisson process
+AccountConfig.capability_base``); for the join of address groups
+(:func:`~stillwatch.guard.score.links.join_address_cohorts`) also whether it is machine-paced (round the
+clock or clockwork gaps: a proxy pool's accounts on a browser's user agent are not compared with the
+thousands of people who use that browser). **H0**: the accounts of one class arrive as a Poisson process
 whose rate follows the time of day (people sign up and start work at the hours they keep) and is
 otherwise the same every day, so a window of width ``w`` holds ``Poisson(E)`` of them with ``E``
 read off the class's arrivals at the same time of day on the log's *other* days (leave-one-out,
@@ -268,10 +271,11 @@ def _expected(cells: np.ndarray, x: np.ndarray, stride: int, n_c: np.ndarray, w:
     return (s_slot - x + 1.0) / max(days - 1.0, 1.0)
 
 
-def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConfig"
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConfig",
+                 paced: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cohort links (module docstring): ``(account, cell key, p)`` for every member of a significant
-    cell whose local false discovery rate is ``<= LinkConfig.cohort_fdr``."""
+    cell whose local false discovery rate is ``<= LinkConfig.cohort_fdr``. With ``paced`` (per account:
+    machine-paced, the scorer's pacing evidence), pacing is part of an account's class."""
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     ua = edges.get("user_agent")
     n = np.asarray(acc["n"], np.float64)
@@ -283,6 +287,8 @@ def cohort_links(acc: Mapping[str, np.ndarray], edges: Mapping, cfg: "DetectConf
     cap = np.asarray(acc["cap_any"], np.float64) / (n + 2.0) >= cfg.account.capability_base
     ea = np.asarray(ua[0], np.int64)
     cls = np.asarray(ua[1], np.int64) * 2 + cap[ea].astype(np.int64)
+    if paced is not None:
+        cls = cls * 2 + np.asarray(paced, bool)[ea].astype(np.int64)
     out_a, out_k, out_p, out_e, out_w = [], [], [], [], []
     windows = [float(w) for w in cfg.link.cohort_windows_us if w < span]
     grids = [(w, off) for w in windows for off in (0.0, 0.5)]
@@ -376,10 +382,11 @@ class NullLinks:
         return best
 
 
-def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, cfg: "DetectConfig") -> NullLinks:
+def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, cfg: "DetectConfig",
+               paced: np.ndarray | None = None) -> NullLinks:
     """Pair, timing and cohort links of a log under the stated null models (module docstring;
     timing: :mod:`~stillwatch.guard.score.timing`, its own family at ``alpha``, so the log's chance
-    of any false pair or timing link is at most ``2 alpha``)."""
+    of any false pair or timing link is at most ``2 alpha``); ``paced``: see :func:`cohort_links`."""
     from stillwatch.guard.score.timing import timing_links
 
     pa_, pb_, pp = pair_links(edges, acc, n_accounts, cfg)
@@ -388,7 +395,7 @@ def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, c
         ta, tb, tp = timing_links(edges["minute"][0], edges["minute"][1], n_accounts, cfg)
         pa_, pb_, pp = np.concatenate([pa_, ta]), np.concatenate([pb_, tb]), np.concatenate([pp, tp])
         timing = np.concatenate([timing, np.ones(len(ta), bool)])
-    ca, ck, cp = cohort_links(acc, edges, cfg)
+    ca, ck, cp = cohort_links(acc, edges, cfg, paced)
     return NullLinks(pa_, pb_, pp, ca, ck, cp, timing)
 
 
