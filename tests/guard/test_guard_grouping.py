@@ -134,65 +134,10 @@ def test_group_step_signals_listing_and_scores():
     assert not (g2.head >= 0).any()
 
 
-def _burst_world(rng, a: int = 1500):
-    """``a`` accounts of ~20 requests over three weeks; the first 15 harvest on one night."""
-    first = _population(rng, a)
-    acc = {"n": np.full(a, 20.0), "n_prompts": np.full(a, 20.0), "demand_s": np.full(a, 1800.0),
-           "first_us": first, "last_us": first + DAY, "active_hours": np.full(a, 10.0), "peak_end_us": first + HOUR}
-    acc["peak_end_us"][:15] = 15 * DAY + 23 * HOUR + rng.uniform(0, 3 * HOUR, 15)
-    acc["demand_s"][:15] = 300 * 80.0
-    acc["n"][:15], acc["n_prompts"][:15] = 300.0, 300.0
-    return acc
-
-
-def test_burst_carriers_are_judged_at_their_own_level_not_family_wise():
-    """Aged accounts whose ordinary use left a busy runner-up day reject burst-then-dormant at 2e-3 each
-    (held-out D seed 33: 5e-4 and 1e-3 among 10,800 accounts): not family-wise over 1,500 accounts
-    (p * m = 3, evidence 0), yet at ``GroupConfig.carrier_p`` (0.01) they carry the night and are
-    grouped. The control: the family-wise evidence alone (the rule before) groups none of them; an
-    account at p = 0.02 (above the level) is no carrier."""
-    from stillwatch.guard.score.signals import fwer_evidence
-
-    rng = np.random.default_rng(8)
-    a = 1500
-    acc = _burst_world(rng, a)
-    p = np.ones(a)
-    p[:15] = 2e-3
-    p[14] = 0.02
-    assert (fwer_evidence(p, a) == 0).all()  # the family-wise evidence sees nothing
-    scores = np.zeros(a)
-    g = group_step(acc, {"dormant": fwer_evidence(p, a), "dormant_p": p}, scores, scores >= 0.5, np.zeros(a, bool), CFG)
-    assert (g.head[:14] == g.head[0]).all() and g.head[0] >= 0
-    assert g.head[14] == -1 and not (g.head[15:] >= 0).any()
-    control = group_step(acc, {"dormant": fwer_evidence(p, a)}, scores, scores >= 0.5, np.zeros(a, bool), CFG)
-    assert not (control.head >= 0).any()
-
-
-def test_burst_carriers_by_chance_at_their_level_form_no_group():
-    """Calibration of the per-account level: 300 logs of 1,500 accounts whose burst-then-dormant p-values
-    are uniform (about 15 chance carriers each at 0.01) and whose busiest days fall anywhere in the three
-    weeks (a tenth of them in the log's first two days, as a log's start piles them up). The cell test is
-    family-wise at ``GroupConfig.alpha`` = 0.01 per log, so the logs with any group are at most
-    Bin(300, 0.01): 7 or fewer with probability 0.989 (these fixed seeds give 1, at p 0.00999)."""
-    scores = np.zeros(1500)
-    grouped = 0
-    for seed in range(300):
-        rng = np.random.default_rng(500 + seed)
-        acc = _burst_world(rng)
-        acc["peak_end_us"] = np.concatenate([rng.uniform(0, 2 * DAY, 150), _population(rng, 1350)])
-        p = rng.uniform(0, 1, 1500)
-        g = group_step(acc, {"dormant": np.zeros(1500), "dormant_p": p}, scores, scores >= 0.5,
-                       np.zeros(1500, bool), CFG)
-        grouped += bool((g.head >= 0).any())
-    assert grouped <= 7
-
-
 def test_group_config_is_validated():
     from stillwatch.errors import GuardInputError
 
     with pytest.raises(GuardInputError, match="GroupConfig.alpha"):
         GroupConfig(alpha=2.0)
-    with pytest.raises(GuardInputError, match="GroupConfig.carrier_p"):
-        GroupConfig(carrier_p=1.5)
     with pytest.raises(GuardInputError, match="GroupConfig.windows_us"):
         GroupConfig(windows_us=())

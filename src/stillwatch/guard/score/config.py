@@ -321,17 +321,9 @@ class GroupConfig:
     #: Local false discovery rate of a cell (expected chance carriers / carriers). 0.05, as
     #: ``LinkConfig.cohort_fdr``: at most one member in twenty there by chance.
     fdr: float = 0.05
-    #: An account *carries* the burst-night signal when its own burst-then-dormant test
-    #: (``dormant_p``, :mod:`~stillwatch.guard.score.signals`) rejects at this level — per account, not
-    #: family-wise: the cell test is the family-wise one, and its hypergeometric null and local false
-    #: discovery rate take the chance carriers as the background, whatever their rate. 0.01: one
-    #: ordinary account in a hundred carries it by chance. Family-wise carriers (``p * accounts < 1``,
-    #: ~1e-4 here) lost aged accounts whose ordinary use left a busy runner-up day (held-out D seed 33:
-    #: 297 requests in one night after days of 10-12; recurrence test p 5e-4 and 1e-3).
-    carrier_p: float = 0.01
 
     def __post_init__(self) -> None:
-        _check(self, unit=("alpha", "fdr", "carrier_p"))
+        _check(self, unit=("alpha", "fdr"))
         if not self.windows_us or any(not w > 0 for w in self.windows_us):
             raise GuardInputError(f"GroupConfig.windows_us must be non-empty and > 0, got {self.windows_us!r}")
 

@@ -10,12 +10,8 @@ log being scanned, after scoring (the groups change no account's own evidence).
 Signals
 =======
 * **burst night** — the end of each account's busiest 24 hours (``peak_end_us``); *carriers* are the
-  accounts that are burst-then-dormant at their own level (``dormant_p <= GroupConfig.carrier_p``,
-  :mod:`~stillwatch.guard.score.signals`: the busiest day against the account's whole observable life,
-  silence after it included, and against a recurring workload). Not family-wise: the cell test below is,
-  and chance carriers are its background (an aged account whose ordinary use left a runner-up day of a
-  dozen requests rejects at 5e-4, short of a Bonferroni over every account, yet its harvest night is one
-  of the campaign's).
+  accounts that are burst-then-dormant family-wise (``dormant`` evidence > 0, :mod:`~stillwatch.guard.score.signals`:
+  the busiest day against the account's whole observable life, silence after it included).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
 * **several keys, by arrival and by departure** — the same arrival times, and each account's last
@@ -256,10 +252,7 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
     peak = np.asarray(acc["peak_end_us"], np.float64) if "peak_end_us" in acc else zeros
-    if "dormant_p" in hidden:  # burst-then-dormant at the account's own level (GroupConfig.carrier_p)
-        burst = (np.asarray(hidden["dormant_p"], np.float64) <= cfg.group.carrier_p) & free
-    else:  # a caller giving only the family-wise evidence
-        burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
+    burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
     keys = np.zeros(a, bool)

@@ -262,5 +262,4 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
                "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
                "component_hours": cc["hours"], "observed_days": life, "dormant_p": dormant_p}
     return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"],
-                     "component": cc["evidence"], "dormant": fwer_evidence(dormant_p, a) * np.clip(b["peak_hour_multiple"], 0, 1),
-                     "dormant_p": dormant_p}
+                     "component": cc["evidence"], "dormant": fwer_evidence(dormant_p, a) * np.clip(b["peak_hour_multiple"], 0, 1)}
