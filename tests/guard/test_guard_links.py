@@ -207,3 +207,8 @@ def test_join_address_cohorts_joins_only_address_groups_held_by_cells():
     # no cells: nothing changes
     none = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     assert join_address_cohorts(labels, content_ea, paced, none).tolist() == labels.tolist()
+    # labels need not name a member: the two held groups (labels 5 and 7) join and stay apart from the cluster
+    # labelled 0 (accounts 6-8, one on content), whose label is the joined groups' smallest account
+    other = np.repeat([5, 7, 0], 3)
+    out = join_address_cohorts(other, content_ea, paced[:9], (cohort_a[:9], cohort_key[:9], np.zeros(9)))
+    assert out.tolist() == [0] * 6 + [6] * 3

@@ -470,8 +470,11 @@ def join_address_cohorts(labels: np.ndarray, content_ea: np.ndarray, machine_pac
     ea = np.concatenate([np.flatnonzero(held), cohort_a[take]]).astype(np.int64)
     ek = np.concatenate([labels[held], a + cell[take]]).astype(np.int64)
     joined = _cluster.components(a, ea, ek)
-    out = np.where(held, joined, labels)
-    first = np.full(a, a, np.int64)  # relabel every cluster by its smallest member
+    # joined groups get labels past every existing one (no clash whatever the labels' convention), then every
+    # cluster is relabelled by its smallest member
+    off = int(np.max(labels)) + 1
+    _, out = np.unique(np.where(held, off + joined, np.asarray(labels, np.int64)), return_inverse=True)
+    first = np.full(int(out.max()) + 1, a, np.int64)
     np.minimum.at(first, out, np.arange(a, dtype=np.int64))
     return first[out]
 
