@@ -441,14 +441,26 @@ def join_address_cohorts(labels: np.ndarray, content_ea: np.ndarray, machine_pac
                          cohorts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """Join the *address groups* that arrival cohorts hold: clusters of >= 2 accounts with no member on a linking
     content key (linked by shared addresses or cards only), every member machine-paced and most of them in a
-    significant cohort cell (``cohorts``: :func:`~stillwatch.guard.score.nullmodel.cohort_links` with pacing part
-    of the class, so the proxy accounts on a browser's user agent are not compared with the people on it); groups
-    sharing a cell are one cluster. The cells are computed for this join only: the cohort links themselves keep
-    their classes (a human cohort whose members' pacing evidence differs is not cut into two cells). One operator's proxy pool spread over several /24s and switched on together (held-out B: 200 accounts
-    on ten residential /24s within two hours, ten address groups) is one campaign: each cell is significant on its
-    own against the log's arrivals of its class, so no chain of weak links forms. A cluster linked by content is
-    never joined (a viral post's new users arriving beside a campaign, NullLinks.graph), nor a group most of whose
-    members arrived outside every cell."""
+    significant cohort cell; groups sharing a cell become one cluster (relabelled by smallest member).
+
+    Requires: ``labels`` (A,) int64 cluster labels >= 0; ``content_ea`` account indices in [0, A) of the linking
+    content edges; ``machine_paced`` (A,) bool; ``cohorts`` = :func:`~stillwatch.guard.score.nullmodel.cohort_links`
+    computed with pacing part of the class (so the proxy accounts on a browser's user agent are not compared with
+    the people who use it). Those cells serve this join only: the cohort links proper keep their classes (a human
+    cohort whose members' pacing evidence differs is not cut into two cells).
+
+    Why: one operator's proxy pool spread over several /24s and switched on together (held-out B's ``mimic``: 200
+    accounts on ten residential /24s within two hours) comes out of the splits as ten address groups. Each cell is
+    significant on its own against the log's arrivals of its class (the arrival null, Bonferroni over the cells, a
+    local false discovery rate), so no chain of weak links forms.
+
+    Attacker model: the operator controls its accounts' addresses, user agents, pacing and start times. To stay in
+    separate groups it must start them as the population's machine-paced accounts of that class start (then no
+    cell is significant) or pace them as people (then this join does not apply). What must still hold for benign
+    traffic: a content-linked cluster is never joined (a viral post's new users arriving beside a campaign,
+    ``NullLinks.graph``), nor a human-paced group, nor a group most of whose members arrived outside every cell;
+    two benign address groups (a firm's integrations on two NATs) are joined only when both arrived within one
+    significant cell, and joining flags nobody by itself: a campaign's score still needs its harvest evidence."""
     a = len(labels)
     cohort_a, cohort_key = cohorts[0], cohorts[1]
     if len(cohort_a) == 0:
