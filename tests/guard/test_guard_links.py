@@ -212,3 +212,49 @@ def test_join_address_cohorts_joins_only_address_groups_held_by_cells():
     other = np.repeat([5, 7, 0], 3)
     out = join_address_cohorts(other, content_ea, paced[:9], (cohort_a[:9], cohort_key[:9], np.zeros(9)))
     assert out.tolist() == [0] * 6 + [6] * 3
+
+
+def _proxy_pool_world(rng, spread: bool):
+    """800 background accounts arriving over 20 days on four user agents (40 % capability-focused, 5 %
+    machine-paced), three long-standing ones at the log's start; a machine-paced proxy pool of four address groups
+    of 10 on user agent 0, capability-focused, switched on within one hour of day 9 — or, with ``spread``, started
+    at random times over the 20 days as the background is; and two machine-paced integrations of 3 accounts each (a
+    firm's two NATs) arriving at random. Labels: the four groups, the two integrations, everyone else alone."""
+    day, hour = 86_400e6, 3_600e6
+    n_bg, n_pool = 800, 40
+    n = n_bg + n_pool
+    first = rng.uniform(1, 20, n) * day
+    if not spread:
+        first[n_bg:] = 9 * day + rng.uniform(0, hour, n_pool)
+    first[:3] = 0.0
+    cnt = rng.integers(20, 41, n).astype(np.float64)
+    ua = np.concatenate([rng.integers(0, 4, n_bg), np.zeros(n_pool, np.int64)])
+    cap = np.concatenate([rng.random(n_bg) < 0.4, np.ones(n_pool, bool)])
+    paced = np.concatenate([rng.random(n_bg) < 0.05, np.ones(n_pool, bool)])
+    paced[10:16] = True
+    acc = {"n": cnt, "first_us": first, "last_us": first + 2 * day, "cap_any": np.where(cap, 0.8, 0.05) * (cnt + 2.0)}
+    labels = np.arange(n, dtype=np.int64)
+    labels[n_bg:] = n_bg + np.repeat(np.arange(4), 10) * 10
+    labels[10:13], labels[13:16] = 10, 13
+    return acc, {"user_agent": (np.arange(n), ua)}, paced, labels
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_join_address_cohorts_plays_the_proxy_operator(seed):
+    """The attacker of join_address_cohorts' docstring, end to end through cohort_links with pacing in the class:
+    a pool switched on together is one cluster; the same pool started as the population starts stays four groups
+    (to stay apart the operator must spread its starts); the firm's two machine-paced integrations arriving at
+    random are never joined, and no background account moves."""
+    from stillwatch.guard.score.links import join_address_cohorts
+    from stillwatch.guard.score.nullmodel import cohort_links
+
+    none = np.zeros(0, np.int64)
+    for spread in (False, True):
+        acc, edges, paced, labels = _proxy_pool_world(np.random.default_rng(seed), spread)
+        out = join_address_cohorts(labels, none, paced, cohort_links(acc, edges, CFG, paced))
+        pool = out[800:]
+        if spread:
+            assert pool.tolist() == labels[800:].tolist(), seed
+        else:
+            assert (pool == 800).all(), seed
+        assert out[:800].tolist() == labels[:800].tolist(), seed
