@@ -212,6 +212,11 @@ def test_join_address_cohorts_joins_only_address_groups_held_by_cells():
     other = np.repeat([5, 7, 0], 3)
     out = join_address_cohorts(other, content_ea, paced[:9], (cohort_a[:9], cohort_key[:9], np.zeros(9)))
     assert out.tolist() == [0] * 6 + [6] * 3
+    # ... nor be as large as the account of their own number: a group of 2 labelled 5 (account 5 sits in a
+    # cluster of 3) is held like any group
+    other = np.array([5, 5, 7, 7, 7, 0, 0, 0])
+    out = join_address_cohorts(other, np.array([6]), np.ones(8, bool), (np.arange(8), np.full(8, 100), np.zeros(8)))
+    assert out.tolist() == [0] * 5 + [5] * 3
 
 
 def _proxy_pool_world(rng, spread: bool):

@@ -470,10 +470,10 @@ def join_address_cohorts(labels: np.ndarray, content_ea: np.ndarray, machine_pac
     in_cell = np.zeros(a, bool)
     in_cell[cohort_a] = True
     plain = ~content & np.asarray(machine_paced, bool)  # per account: machine-paced, on no linking content key
-    size = _cluster.sizes(labels)
-    n_plain = np.bincount(labels, weights=plain.astype(np.float64), minlength=a)
-    n_in = np.bincount(labels, weights=(plain & in_cell).astype(np.float64), minlength=a)
-    held = ((n_plain >= size) & (2 * n_in > size))[labels] & (size >= 2)
+    count = np.bincount(labels)  # per label: its accounts, its plain ones, its plain ones in a cell
+    n_plain = np.bincount(labels, weights=plain.astype(np.float64), minlength=len(count))
+    n_in = np.bincount(labels, weights=(plain & in_cell).astype(np.float64), minlength=len(count))
+    held = ((count >= 2) & (n_plain >= count) & (2 * n_in > count))[labels]
     if not held.any():
         return labels
     cell = np.unique(cohort_key, return_inverse=True)[1].astype(np.int64)
