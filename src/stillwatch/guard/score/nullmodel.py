@@ -382,11 +382,10 @@ class NullLinks:
         return best
 
 
-def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, cfg: "DetectConfig",
-               paced: np.ndarray | None = None) -> NullLinks:
+def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, cfg: "DetectConfig") -> NullLinks:
     """Pair, timing and cohort links of a log under the stated null models (module docstring;
     timing: :mod:`~stillwatch.guard.score.timing`, its own family at ``alpha``, so the log's chance
-    of any false pair or timing link is at most ``2 alpha``); ``paced``: see :func:`cohort_links`."""
+    of any false pair or timing link is at most ``2 alpha``)."""
     from stillwatch.guard.score.timing import timing_links
 
     pa_, pb_, pp = pair_links(edges, acc, n_accounts, cfg)
@@ -395,7 +394,7 @@ def null_links(acc: Mapping[str, np.ndarray], edges: Mapping, n_accounts: int, c
         ta, tb, tp = timing_links(edges["minute"][0], edges["minute"][1], n_accounts, cfg)
         pa_, pb_, pp = np.concatenate([pa_, ta]), np.concatenate([pb_, tb]), np.concatenate([pp, tp])
         timing = np.concatenate([timing, np.ones(len(ta), bool)])
-    ca, ck, cp = cohort_links(acc, edges, cfg, paced)
+    ca, ck, cp = cohort_links(acc, edges, cfg)
     return NullLinks(pa_, pb_, pp, ca, ck, cp, timing)
 
 
