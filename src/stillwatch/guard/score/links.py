@@ -478,17 +478,12 @@ def join_address_cohorts(labels: np.ndarray, content_ea: np.ndarray, machine_pac
         return labels
     cell = np.unique(cohort_key, return_inverse=True)[1].astype(np.int64)
     take = held[cohort_a]
-    # one key per group (its label) and one per cell (offset past every label): components join groups via cells
-    ea = np.concatenate([np.flatnonzero(held), cohort_a[take]]).astype(np.int64)
-    ek = np.concatenate([labels[held], a + cell[take]]).astype(np.int64)
-    joined = _cluster.components(a, ea, ek)
-    # joined groups get labels past every existing one (no clash whatever the labels' convention), then every
-    # cluster is relabelled by its smallest member
-    off = int(np.max(labels)) + 1
-    _, out = np.unique(np.where(held, off + joined, np.asarray(labels, np.int64)), return_inverse=True)
-    first = np.full(int(out.max()) + 1, a, np.int64)
-    np.minimum.at(first, out, np.arange(a, dtype=np.int64))
-    return first[out]
+    # every account on its cluster's key (its label), held accounts also on their cells' keys (past every label):
+    # the components are the clusters with the held groups that share a cell joined, each labelled by its
+    # smallest member, whatever the labels' convention
+    ea = np.concatenate([np.arange(a), cohort_a[take]]).astype(np.int64)
+    ek = np.concatenate([labels, int(np.max(labels)) + 1 + cell[take]]).astype(np.int64)
+    return _cluster.components(a, ea, ek)
 
 
 def link_accounts(acc: Mapping[str, np.ndarray], edges, n_acc_rows: np.ndarray, cfg: "DetectConfig",
