@@ -214,9 +214,11 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals_and_creation_times(parity)
         for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
                      "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
                      "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
-                     "observed_days", "dormant_p"):
+                     "observed_days", "dormant_p", "key_order_p"):
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
+    # the rotator's six keys one after the other: an order far from exchangeable
+    assert d["rotator"].signals["key_order_p"] < 1e-6
     assert d["crowd"].signals["crowded_hours"] == 3 and d["crowd"].signals["component_rows"] == 180
     assert "burst" in d["aged"].fired  # its creation time gave it a baseline (without: burst_p is 1)
 
@@ -300,6 +302,8 @@ def test_spark_and_duckdb_group_several_key_accounts_leaving_together(parity):
     for f in (duck, spark):
         keyed = [a for a in f.accounts if a.account_id.startswith("keyed-")]
         assert len(keyed) == 25 and all(a.flagged for a in keyed)
+        # their keys side by side: the key-order test does not reject an exchangeable order (carriers)
+        assert all(a.signals["key_order_p"] >= 1e-3 for a in keyed)
         groups = [c for c in f.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)]
         assert len(groups) == 1 and {a.account_id for a in keyed} <= set(groups[0].accounts)
     dg = [c for c in duck.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
@@ -357,3 +361,48 @@ def test_frames_on_spark_match_the_reference():
     eng = _SparkEngine(ScanConfig())
     rows = fixture_rows()
     _same_partition(engine_frames(eng, rows, eng.put), reference_frames(rows))
+
+
+def test_key_order_columns_same_on_spark_as_on_duckdb_and_the_reference():
+    """The key-order test's inputs (features/tables.py ``key_switches``, ``key_rows``, ``key_f*``) on a narrow
+    keys table: ties at one instant on different keys (ordered by sampling key, the same on both engines where
+    a key's hash is not), and a key of 120,000 rows whose (c)_4 ~ 2e20 is past float64's exact integers (the
+    decimal sums must still round to the exact value's nearest float on both engines)."""
+    _require_spark()
+    import ibis
+
+    from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+    from stillwatch.guard.features.tables import account_keys, account_volume
+
+    rows = [("a", 100, 7, 11), ("a", 100, 3, 12), ("a", 100, 9, 11), ("a", 200, 1, 12), ("a", 300, 2, 11),
+            ("b", 10, 1, 21), ("b", 20, 2, 21), ("b", 30, 3, 22), ("b", 40, 4, 22), ("b", 50, 5, 21)]
+    rows += [("c", 1_000 + i, 10_000 + i, 31) for i in range(120_000)] + [("c", 500, 1, 32), ("c", 501, 2, 32),
+                                                                          ("c", 200_000, 3, 32)]
+    data = pa.table({"account_id": [r[0] for r in rows], "ts_us": pa.array([r[1] for r in rows], pa.int64()),
+                     "human_s": pa.array([5.0] * len(rows)), "skey": pa.array([r[2] for r in rows], pa.int64()),
+                     "api_key": pa.array([r[3] for r in rows], pa.int64()),
+                     "created_us": pa.array([None] * len(rows), pa.int64()),
+                     "prompt_raw": pa.array([r[2] for r in rows], pa.int64())})
+    # the reference: a's rows in (time, sampling key) order are keys 12 11 11 12 11 (3 switches); b: 21 21 22 22 21
+    # (2); c: 32 32 then 120,000 on 31, then 32 (2)
+    want = {"a": (3, 5, [3, 2]), "b": (2, 5, [3, 2]), "c": (2, 120_003, [120_000, 3])}
+
+    def cols(t):
+        v = account_volume(t).select("account_id", "key_switches")
+        k = account_keys(t).select("account_id", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
+        return v, k
+
+    eng = _SparkEngine(ScanConfig())
+    t = eng.put("ko", data)
+    con = ibis.duckdb.connect()
+    m = ibis.memtable(data)
+    for got_v, got_k in ((x.to_pyarrow() for x in cols(t)), (con.to_pyarrow(x) for x in cols(m))):
+        sw = dict(zip(got_v["account_id"].to_pylist(), got_v["key_switches"].to_pylist()))
+        ks = {r["account_id"]: r for r in got_k.to_pylist()}
+        for acct, (switches, n_rows, counts) in want.items():
+            assert sw[acct] == switches, acct
+            assert ks[acct]["key_rows"] == n_rows, acct
+            exact = (sum(c * (c - 1) for c in counts), sum(c * (c - 1) * (c - 2) for c in counts),
+                     sum(c * (c - 1) * (c - 2) * (c - 3) for c in counts), sum((c * (c - 1)) ** 2 for c in counts))
+            for name, value in zip(("key_f2", "key_f3", "key_f4", "key_f2sq"), exact):
+                assert ks[acct][name] == float(value), (acct, name)

@@ -253,14 +253,17 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
 def account_volume(keys: ibis.Table) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
     gap_mean, gap_std, active_minutes, active_hours``, the distinct prompts as sent ``n_prompts_raw``
-    and those sent exactly once ``n_once_raw``. Rows are ordered by time within an account;
+    and those sent exactly once ``n_once_raw``, and ``key_switches``: adjacent rows whose API keys differ
+    (a row without a key is a label of its own). Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
     number of distinct ones), so one sort gives gaps and activity."""
-    # tied timestamps are ordered by their reading time, so "the previous row" is the same on every
-    # engine wherever it matters (rows equal in both are interchangeable)
-    w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.human_s])
+    # tied timestamps are ordered by their reading time, then by the row's sampling key (md5 of its request
+    # id: the same on every engine, where a key's hash is not), so "the previous row" is the same on every
+    # engine
+    w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.human_s, keys.skey])
     prev = keys.ts_us.lag().over(w)
     prev_s = keys.human_s.lag().over(w)
+    prev_k = keys.api_key.lag().over(w)
     minute, hour = 60_000_000, 3_600_000_000
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
@@ -271,6 +274,9 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
         fast=fast,
+        # the previous row came through another key (no key is a label of its own): score/signals.py, key order
+        key_switch=ibis.ifelse(prev.notnull() & ~((prev_k.isnull() & keys.api_key.isnull())
+                                                  | (prev_k == keys.api_key).fill_null(False)), one, zero),
     )
     vol = r.group_by("account_id").agg(
         n=_.count(),
@@ -285,6 +291,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         created_us=_.created_us.min(),
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
+        key_switches=_.key_switch.sum(),
     )
     # distinct prompts as sent, and how many of them the account sends exactly once (score/repetition.py:
     # a harvest's rows are mostly first and only askings, a benchmark re-run's are not): one more hash
@@ -341,13 +348,24 @@ def account_keys(keys: ibis.Table) -> ibis.Table:
     that *took over*: the number of keys first used after every key first used before them had
     fallen silent (a hand-over from an abandoned key; keys used side by side never count). Ordered by
     first use; keys first used at the same instant can never hand over to each other, so the count
-    does not depend on how ties are ordered."""
-    k = keys.filter(keys.api_key.notnull()).group_by(["account_id", "api_key"]).agg(kf=_.ts_us.min(), kl=_.ts_us.max())
+    does not depend on how ties are ordered.
+
+    With them, the sums of :mod:`stillwatch.core.runs` over the keys' row counts ``c`` (the key-order test
+    of score/signals.py): ``key_rows`` (``sum c``), ``key_f2``, ``key_f3``, ``key_f4`` (``sum (c)_j``, falling
+    factorials) and ``key_f2sq`` (``sum (c)_2^2``), summed exactly in 38-digit decimals and then rounded
+    once to float64, so every engine gives the same values whatever the order it sums in."""
+    k = keys.filter(keys.api_key.notnull()).group_by(["account_id", "api_key"]).agg(
+        kf=_.ts_us.min(), kl=_.ts_us.max(), c=_.count())
     w = ibis.window(group_by=k.account_id, order_by=[k.kf, k.kl, k.api_key], rows=(None, -1))
     before = k.kl.max().over(w)
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
-    r = k.select("account_id", rot=ibis.ifelse(before.notnull() & (before < k.kf), one, zero))
-    return r.group_by("account_id").agg(n_keys=_.count(), key_rotations=_.rot.sum())
+    c = k.c.cast(dt.Decimal(38, 0))
+    c2 = c * (c - 1)
+    r = k.select("account_id", "c", rot=ibis.ifelse(before.notnull() & (before < k.kf), one, zero),
+                 c2=c2, c3=c2 * (c - 2), c4=c2 * (c - 2) * (c - 3), c2sq=c2 * c2)
+    return r.group_by("account_id").agg(n_keys=_.count(), key_rotations=_.rot.sum(), key_rows=_.c.sum(),
+                                        **{f"key_{x}": _[y].sum().cast("float64")
+                                           for x, y in (("f2", "c2"), ("f3", "c3"), ("f4", "c4"), ("f2sq", "c2sq"))})
 
 
 def infra_counts(keys: ibis.Table) -> ibis.Table:
@@ -523,7 +541,7 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     m = j.sampled_rows.fill_null(0).cast("float64")
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
-                              "active_minutes", "active_hours", "fast_n", "fast_s", "created_us")}
+                              "active_minutes", "active_hours", "fast_n", "fast_s", "created_us", "key_switches")}
     for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)

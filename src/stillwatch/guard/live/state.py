@@ -57,15 +57,17 @@ class Rhythm:
     :func:`~stillwatch.guard.features.tables.account_peaks`, ``account_volume`` (fast rows) and
     :func:`~stillwatch.guard.features.tables.account_keys` define them, in O(1) amortised per
     request: the current clock hour's count and reading seconds, the last 24 hours' counts (a
-    deque of at most 24 buckets), each API key's first and last use (at most ``max_keys`` keys;
+    deque of at most 24 buckets), each API key's first and last use and rows (at most ``max_keys`` keys;
     beyond that the key silent the longest is forgotten — it has long handed over, so only a later
-    return of that key could make the count differ from the batch's), and the distinct prompts as
+    return of that key could make the counts differ from the batch's), the key-order test's switches
+    and row-count sums (equal to the batch's when rows arrive in time order, an account's rows at one
+    instant in the batch's order of them: reading time, then sampling key), and the distinct prompts as
     sent and those sent once only (exact up to ``max_sent``)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
                  "peak_hr", "ends", "pre_max", "before_peak", "after_n", "after_max",
                  "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
-                 "sent", "n_sent", "n_once", "max_sent")
+                 "sent", "n_sent", "n_once", "max_sent", "prev_key", "key_switches", "key_rows", "key_f")
 
     def __init__(self, max_keys: int = 64, max_sent: int = 4096) -> None:
         self.hour = None
@@ -93,8 +95,15 @@ class Rhythm:
         self.fast_s = 0.0
         self.prev_s = None
         self.prev_ts = None
-        self.keys: dict[str, list[int]] = {}
+        self.keys: dict[str, list[int]] = {}  # key -> [first use, last use, rows]
         self.max_keys = max_keys
+        # the key-order test's inputs (features.tables.account_volume / account_keys): adjacent rows on different
+        # keys (no key is a label of its own), rows with a key, and sum (c)_2, (c)_3, (c)_4, (c)_2^2 over the keys'
+        # row counts c, kept exact by their increments as a count steps c -> c + 1
+        self.prev_key: str | None = None
+        self.key_switches = 0
+        self.key_rows = 0
+        self.key_f = [0, 0, 0, 0]
         self.dropped = 0
         self.created_us = math.nan  # the optional account creation time (earliest seen), NaN if none
         # distinct prompts as sent and those sent once only (the batch's exact counts): exact up to
@@ -150,16 +159,26 @@ class Rhythm:
         if self.prev_ts is not None and ts_us - self.prev_ts < self.prev_s * 1e6:
             self.fast_n += 1
             self.fast_s += human_s
-        self.prev_ts, self.prev_s = ts_us, human_s
+        if self.prev_ts is not None and api_key != self.prev_key:
+            self.key_switches += 1
+        self.prev_ts, self.prev_s, self.prev_key = ts_us, human_s, api_key
         if api_key is not None:
             k = self.keys.get(api_key)
             if k is None:
                 if len(self.keys) >= self.max_keys:
                     del self.keys[min(self.keys, key=lambda x: self.keys[x][1])]
                     self.dropped += 1
-                self.keys[api_key] = [ts_us, ts_us]
+                k = self.keys[api_key] = [ts_us, ts_us, 0]
             else:
                 k[1] = ts_us
+            c = k[2]
+            f = self.key_f
+            f[0] += 2 * c
+            f[1] += 3 * c * (c - 1)
+            f[2] += 4 * c * (c - 1) * (c - 2)
+            f[3] += 4 * c * c * c
+            k[2] = c + 1
+            self.key_rows += 1
 
     @property
     def runner_day_n(self) -> int:
@@ -174,7 +193,7 @@ class Rhythm:
         """(distinct keys, hand-overs): keys first used after every earlier-starting key fell silent."""
         spans = sorted(self.keys.values())
         rot, before = 0, None
-        for first, last in spans:
+        for first, last, _ in spans:
             if before is not None and before < first:
                 rot += 1
             before = last if before is None else max(before, last)

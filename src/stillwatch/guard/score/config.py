@@ -321,9 +321,15 @@ class GroupConfig:
     #: Local false discovery rate of a cell (expected chance carriers / carriers). 0.05, as
     #: ``LinkConfig.cohort_fdr``: at most one member in twenty there by chance.
     fdr: float = 0.05
+    #: A several-key account carries the key signals only while its key order does not reject an exchangeable
+    #: order at this level (score/signals.py ``key_order_p``: keys used side by side, not one at a time).
+    #: Per account, not family-wise: it decides which accounts a cell may count, and a campaign loses this
+    #: share of its accounts whose keys are spread at random (measured <= 1.5e-3 at 1e-3,
+    #: tests/core/test_runs.py); a developer's key a day rejects it with a few dozen requests. 1e-3.
+    key_order_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
-        _check(self, unit=("alpha", "fdr"))
+        _check(self, unit=("alpha", "fdr", "key_order_alpha"))
         if not self.windows_us or any(not w > 0 for w in self.windows_us):
             raise GuardInputError(f"GroupConfig.windows_us must be non-empty and > 0, got {self.windows_us!r}")
 

@@ -165,6 +165,32 @@ def key_rotation(n, rotations, m: int) -> dict[str, np.ndarray]:
     return {"key_rotation_p": p, "evidence": fwer_evidence(p, m)}
 
 
+def key_order_p(acc) -> np.ndarray:
+    """Per account: whether its requests' API keys were used *one at a time* rather than side by side — the
+    p-value of H0 "the order of the account's key labels is exchangeable" against clustering
+    (:func:`stillwatch.core.runs.clustered_p`; a row without a key is a label of its own), from the exact
+    counts of :func:`~stillwatch.guard.features.tables.account_volume` (``key_switches``) and
+    :func:`~stillwatch.guard.features.tables.account_keys` (``key_rows``, ``key_f*``). 1 where the columns are
+    missing (an older producer: the test stays silent) or the test cannot speak (one label, < 4 rows).
+
+    Not evidence on its own, in either direction: it tells a grouping signal which several-key accounts
+    hold their keys side by side (:mod:`~stillwatch.guard.score.grouping`). A developer with a key per
+    project works through one at a time — a project a day, a key a session — and rejects H0 with a few
+    dozen requests; a client that spreads its requests over its keys (each under its own quota) does not."""
+    need = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
+    n = np.asarray(acc["n"], np.float64)
+    if not all(c in acc for c in need):
+        return np.ones(len(n))
+    from stillwatch.core.runs import clustered_p
+
+    col = {c: np.asarray(acc[c], np.float64) for c in need}
+    # rows without a key: one more label, its falling factorials added to the keys' sums
+    z = np.maximum(n - col["key_rows"], 0.0)
+    z2 = z * (z - 1)
+    return clustered_p(np.maximum(n - 1.0, 0.0) - col["key_switches"], n, col["key_f2"] + z2,
+                       col["key_f3"] + z2 * (z - 2), col["key_f4"] + z2 * (z - 2) * (z - 3), col["key_f2sq"] + z2 * z2)
+
+
 def fast_substream(n, fast_n, fast_s, fast_expected, m: int, full_hours: float) -> dict[str, np.ndarray]:
     """Rows faster than a reader beyond the account's own hour-by-hour Poisson rate: ``fast_share``,
     ``fast_p`` = P(Poisson(mu) >= fast_n) with ``mu = max(fast_expected, population median fast
@@ -257,6 +283,7 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
                "runner_up_day_requests": col("runner_day_n"), "burst_recur_p": b["burst_recur_p"],
                "peak_hour_multiple": b["peak_hour_multiple"], "api_keys": col("n_keys"),
                "key_rotations": col("key_rotations"), "key_rotation_p": r["key_rotation_p"],
+               "key_order_p": key_order_p(acc),
                "fast_share": f["fast_share"], "fast_expected": f["fast_expected"], "fast_p": f["fast_p"],
                "fast_hours": f["fast_hours"], "burst_multiple": burst_mult, "crowded_hours": col("crowd_hours"),
                "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
