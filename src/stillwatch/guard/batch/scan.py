@@ -49,7 +49,6 @@ from stillwatch.guard.features.tables import (
     account_text,
     account_volume,
     content_edges,
-    distinct_prompts,
     infra_counts,
     infra_distinct,
     infra_key_stats,
@@ -66,7 +65,8 @@ from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
 from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
-from stillwatch.guard.features.minhash import MinHashConfig, groups_from_sketches, sketches
+from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_groups
+from stillwatch.guard.features.minhash import MinHashConfig
 from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
@@ -446,7 +446,7 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     srows = eng.materialise("sw_srows", sample_features(stext, eng.name, fc))
     _timed(say, "sampled rows' text features", t0)
     if near_duplicates:
-        nd = _near_duplicates(eng, srows, cfg)
+        nd = near_duplicate_groups(eng, srows, cfg.minhash)
     else:
         nd = pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
     _timed(say, f"near-duplicate groups ({nd.num_rows} sampled prompts in groups)", t0)
@@ -532,31 +532,6 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
         engine=eng.name,
         human_rate_per_hour=human_rate_per_hour(fc.rate),
     )
-
-
-def _near_duplicates(eng, srows, cfg: ScanConfig) -> pa.Table:
-    """(nd_prompt_h, near_dup): distinct sampled prompts in a near-duplicate group of >= 2 and the
-    group's representative prompt hash. Sketched batch by batch: the texts are never all in memory."""
-    parts = []
-    for batch in eng.batches(distinct_prompts(srows), 500_000):
-        k, sm, h = sketches(batch.column("text"), cfg.minhash)
-        parts.append((batch.column("prompt_h").to_numpy(zero_copy_only=False).astype(np.int64), k, sm, h))
-    if not parts or not sum(len(p[0]) for p in parts):
-        return pa.table({"nd_prompt_h": pa.array([], pa.int64()), "near_dup": pa.array([], pa.int64())})
-    ph = np.concatenate([p[0] for p in parts])
-    keys = np.concatenate([p[1] for p in parts])
-    small = np.concatenate([p[2] for p in parts])
-    has = np.concatenate([p[3] for p in parts])
-    del parts
-    # One order whatever the engine's: grouping breaks ties between prompts of equal rank (identical band keys) by
-    # position, and an engine returns the distinct prompts in no fixed order (DuckDB's threads). Without this, the
-    # same held-out log gave other near-duplicate groups run to run (98 of its accounts' scores moved, 2026-12-05).
-    o = np.argsort(ph, kind="stable")
-    ph, keys, small, has = ph[o], keys[o], small[o], has[o]
-    groups = groups_from_sketches(keys, small, has, cfg.minhash)
-    gsize = np.bincount(groups, minlength=len(groups))[groups]
-    keep = gsize >= 2
-    return pa.table({"nd_prompt_h": ph[keep], "near_dup": ph[groups[keep]]})
 
 
 def _np(t: pa.Table, c: str, dtype) -> np.ndarray:

@@ -477,8 +477,10 @@ def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = Feature
 
 
 def distinct_prompts(srows: ibis.Table) -> ibis.Table:
-    """Distinct sampled prompts long enough to carry a template, with their hash, for MinHash."""
-    return srows.filter(srows.text.notnull()).group_by("prompt_h").agg(text=_.text.min())
+    """Distinct sampled prompts long enough to carry a template, with their hash, for MinHash, and ``skey``: the
+    smallest sampling key among the sampled rows that sent it (md5 of a request id: the same on every engine, where
+    ``prompt_h`` is not — the order near-duplicate grouping breaks ties in)."""
+    return srows.filter(srows.text.notnull()).group_by("prompt_h").agg(text=_.text.min(), skey=_.skey.min())
 
 
 def content_key_stats(rows: ibis.Table, kind: str) -> ibis.Table:

@@ -39,13 +39,18 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
         vals = [getattr(e, kind) for _, e in rows]
         col[kind + "_ok"] = np.array([v is not None for v in vals], bool)
         col[kind] = np.array([none if v is None else v for v in vals], np.int64)
-    # near-duplicates over the distinct sampled prompts, exactly as the batch does
-    texts = {e.prompt_h: e.text for _, e in rows if e.text is not None}
+    # near-duplicates over the distinct sampled prompts, exactly as the batch does: in the order of each prompt's
+    # smallest sampling key (grouping breaks ties by position)
+    first: dict[int, tuple[int, str]] = {}
+    for _, e in rows:
+        if e.text is not None and (e.prompt_h not in first or -e.neg_skey < first[e.prompt_h][0]):
+            first[e.prompt_h] = (-e.neg_skey, e.text)
+    texts = dict(sorted(first.items(), key=lambda kv: kv[1][0]))
     nd = np.full(len(rows), none, np.int64)
     nd_ok = np.zeros(len(rows), bool)
     if texts:
         ph = np.fromiter(texts, np.int64, len(texts))
-        k, sm, h = sketches(list(texts.values()), cfg.minhash)
+        k, sm, h = sketches([t for _, t in texts.values()], cfg.minhash)
         g = groups_from_sketches(k, sm, h, cfg.minhash)
         gsize = np.bincount(g, minlength=len(g))[g]
         grouped = dict(zip(ph[gsize >= 2].tolist(), ph[g[gsize >= 2]].tolist()))
