@@ -210,3 +210,24 @@ def test_business_firms_write_their_own_templates():
     assert all(len(v) >= 100 for v in (sub.filter(pc.equal(sub["account_id"], a))["prompt"] for a in first_line))
     heads = [min(v) for v in first_line.values()]
     assert len(set(heads)) >= 0.5 * len(heads)
+
+
+def test_power_users_with_several_keys_use_them_both_ways(mixed):
+    """The several-key signals' hard negative (score/grouping.py): among the power users holding two or more keys,
+    some work through one key a session (their key order rejects an exchangeable order: core/runs.py, computed
+    here from the rows) and some spread their requests over their keys (they do not)."""
+    from stillwatch.core.runs import clustered_p, label_moments
+
+    df = frame(*mixed)
+    p = df[df.family == "benign:power"].sort_values(["account_id", "ts", "request_id"])
+    rejected, kept = 0, 0
+    for _, g in p.groupby("account_id"):
+        keys = g.api_key_id.to_numpy()
+        counts = g.api_key_id.value_counts().to_numpy()
+        if len(counts) < 2 or len(keys) < 30:
+            continue
+        repeats = int((keys[1:] == keys[:-1]).sum())
+        pv = clustered_p(repeats, len(keys), *label_moments(counts, np.zeros(len(counts), np.int64), 1))[0]
+        rejected += pv < 1e-3
+        kept += pv >= 1e-3
+    assert rejected >= 2 and kept >= 2, (rejected, kept)

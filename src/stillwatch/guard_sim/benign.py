@@ -6,7 +6,9 @@ Sub-populations (shares of accounts, configurable in :class:`BenignConfig`):
   pacing (log-normal gaps, median ~55 s), sessions, 2 favourite topics; a quarter sit behind a
   mobile carrier's NAT (many unrelated accounts on few IPs).
 - ``power``: developers and heavy users, hundreds to thousands of exchanges a week, often through
-  an SDK user agent, mostly coding and explanations (including "explain step by step").
+  an SDK user agent, mostly coding and explanations (including "explain step by step"); 1-3 API keys
+  each, half of them (a key per project) working through one key a session, the others spreading
+  their requests over their keys.
 - ``office``: teams of 4-40 accounts behind one office IP, working hours, half on one corporate
   card (shared payment fingerprint).
 - ``class``: school classes of 15-35 students pasting (and rephrasing) the same homework prompt
@@ -193,7 +195,12 @@ def benign_population(
     pf_acc = _payment_fingerprints(rng, kind, group, n_off_groups)
     n_keys = np.where(kind == POWER, rng.integers(1, 4, n_acc), 1)
     key_base = np.concatenate([[0], np.cumsum(n_keys)[:-1]])
-    key_row = key_base[acc] + (rng.random(n) * n_keys[acc]).astype(np.int64)
+    u = rng.random(n)
+    # a key per project, one project a session: every other power user's session takes its first row's draw (no
+    # new random numbers, so the rest of the population is what it was)
+    per_session = (kind == POWER) & (np.arange(n_acc) % 2 == 0)
+    u = np.where(per_session[acc], u[s_rows][sess], u)
+    key_row = key_base[acc] + (u * n_keys[acc]).astype(np.int64)
     keys = tg.identifiers(rng, "key_", int(n_keys.sum()), 16)
     # --- text -------------------------------------------------------------------------------------
     prompt, response = _benign_text(rng, krow, acc, group, kind, n_cls_groups, topics)
