@@ -324,8 +324,8 @@ class GroupConfig:
     #: A several-key account carries the key signals only while its key order does not reject an exchangeable
     #: order at this level (score/signals.py ``key_order_p``: keys used side by side, not one at a time).
     #: Per account, not family-wise: it decides which accounts a cell may count, and a campaign loses this
-    #: share of its accounts whose keys are spread at random (measured <= 1.5e-3 at 1e-3,
-    #: tests/core/test_runs.py); a developer's key a day rejects it with a few dozen requests. 1e-3.
+    #: share of its accounts whose keys are spread at random (< 2e-3 at 1e-3, tests/guard/test_guard_key_order.py);
+    #: a developer's key a day rejects it with a few dozen requests. 1e-3.
     key_order_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
