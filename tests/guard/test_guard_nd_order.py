@@ -71,8 +71,7 @@ def test_groups_are_the_same_in_every_input_order(monkeypatch):
     sk = dict(zip(ph, base["skey"].to_pylist()))
     first = min(tied, key=sk.get)
     assert first != min(tied) and first != max(tied)  # (the hash order would pick another)
-    assert {ref[v] for v in variants} == {first}  # ... under the tied prompt with the smallest sampling key,
-    assert {ref[t] for t in tied} == {first}  # as are the other tied prompts (identical sketches: one group)
+    assert {ref[v] for v in variants} == {first}  # ... under the tied prompt with the smallest sampling key
     rng = np.random.default_rng(0)
     for _ in range(12):
         assert _groups(base.take(pa.array(rng.permutation(base.num_rows)))) == ref

@@ -279,8 +279,7 @@ def near_duplicate_groups(texts, cfg: MinHashConfig = MinHashConfig(), order: np
     share a representative.
 
     A text's representative is the lowest-``order`` text among the members of its LSH buckets whose
-    estimated Jaccard similarity to it is at least ``min_jaccard`` (itself when there is none); ties of
-    ``order`` are broken by index, so texts of equal order (identical sketches) share the first of them.
+    estimated Jaccard similarity to it is at least ``min_jaccard`` (itself when there is none).
     This is one hop, not a transitive closure, so chains of pairwise-similar texts (A~B~C~...)
     cannot glue unrelated prompts into one giant group. ``order`` (default: the index) must be a
     permutation-invariant rank such as a hash of the text (default: :func:`prompt_rank`, a pure
@@ -299,16 +298,11 @@ def groups_from_sketches(keys: np.ndarray, small: np.ndarray, has: np.ndarray, c
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
-    rank0 = prompt_rank(keys) if order is None else np.asarray(order)
-    # a total order: rank, ties by index. Prompts of equal rank (identical band keys: texts equal in the sketched
-    # bytes) then group under the first of them like any near-duplicate, instead of each standing alone and the
-    # variants around them joining whichever came first (which split one template's prompts between groups)
-    rank = np.empty(n, np.int64)
-    rank[np.argsort(rank0, kind="stable")] = np.arange(n, dtype=np.int64)
+    rank = prompt_rank(keys) if order is None else np.asarray(order)
     best = np.arange(n, dtype=np.int64)
     idx = np.nonzero(has)[0]
-    # by bucket, then by rank: one 64-bit sort key per band, (bucket << 32) | the prompt's position in rank order
-    # (cheaper than a two-key lexsort; the same order)
+    # by bucket, then by rank (ties: by index): one 64-bit sort key per band, (bucket << 32) | the
+    # prompt's position in rank order (cheaper than a two-key lexsort; the same order)
     rpos = np.empty(len(idx), np.uint64)
     rpos[np.argsort(rank[idx], kind="stable")] = np.arange(len(idx), dtype=np.uint64)
     for b in range(cfg.n_bands):  # n_bands passes
