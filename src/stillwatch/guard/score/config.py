@@ -180,6 +180,13 @@ class SplitConfig:
     #: ... counted on the keys a community owns: held by it for >= this share of the key's users. 0.5:
     #: the community holds most of the key (a key that several communities hold alike is neutral).
     own_key_share: float = 0.5
+    #: ... and the parts use each other's own keys at most this share of what the cluster's configuration model
+    #: gives (:mod:`~stillwatch.guard.score.cross_use`). 0.5: twofold avoidance beyond chance (measured: different
+    #: operators 0-0.13, one operator's random picks about 1).
+    content_cross_share: float = 0.5
+    #: ... a key being a part's own when it holds >= this share of the key's users (among the accounts that decide
+    #: ownership). 0.9: a key another part also uses (a relayed customer pool) says nothing either way.
+    content_own_share: float = 0.9
     #: Infrastructure communities whose content mixes have cosine >= this are one workload. 0.8.
     same_content: float = 0.8
     #: Workload levels (:func:`~stillwatch.guard.score.links.split_by_workload`): two levels of ``ln n``
@@ -221,7 +228,9 @@ class SplitConfig:
     exclusive_own_keys: int = 3
 
     def __post_init__(self) -> None:
-        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "same_content", "community_excess",
+        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "content_cross_share", "content_own_share",
+                           "same_content",
+                           "community_excess",
                            "exclusive_key_share", "exclusive_share", "exclusive_own"),
                positive=("workload_d", "workload_ratio", "workload_min"),
                at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,

@@ -14,6 +14,7 @@ from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import split_by_bridge
 from stillwatch.guard.score.communities import split_by_communities
 from stillwatch.guard.score.exclusive import split_by_exclusive_keys
+from stillwatch.guard.score.cross_use import cut_beyond_chance
 from stillwatch.guard.score.membership import outsiders, split_outsiders
 from stillwatch.guard.score.nullmodel import cohort_links, null_links
 from stillwatch.guard.score.wrappers import infra_edges, crowded_edges
@@ -26,7 +27,8 @@ IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
 CONTENT_CODES: dict[str, int] = {"tpl_prefix": 0, "tpl_suffix": 1, "near_dup": 2, "tpl_frame": 7}
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from stillwatch.guard.score.config import DetectConfig
+    from stillwatch.guard.score.cross_use import cut_beyond_chance
+from stillwatch.guard.score.config import DetectConfig
 
 
 def size_evidence(size: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
@@ -187,7 +189,9 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     hold alike (operators relaying one pool of customers' prompts beside their own harvests:
     reseller30, the harvest a third of the traffic) are no evidence that the communities are one
     operator, yet under a plain weight share they pulled a community with its own harvest below the
-    threshold (reseller30 seed 2: 0.658, two campaigns merged; notes/issue-13-guard.md).
+    threshold (reseller30 seed 2: 0.658, two campaigns merged; notes/issue-13-guard.md). Label propagation
+    finds communities in random graphs too: the cut is kept only where its parts use each other's own keys
+    at most ``split.content_cross_share`` as often as the cluster's configuration model says (:mod:`.cross_use`).
     """
     a = len(labels)
     if len(ea) == 0:
@@ -208,7 +212,8 @@ def split_by_content(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, w: np.n
     ok = cohesive[sub]  # per account: its community is cohesive
     # accounts of non-cohesive communities stay with their cluster (the largest part absorbs them)
     sub = np.where(ok, first_idx[sub], labels)
-    return _apply_split(labels, sub, cfg)
+    # ... and a cluster whose parts use each other's own keys about as chance does stays whole (cross_use.py)
+    return _apply_split(labels, cut_beyond_chance(labels, sub, ea, ek, cfg), cfg)
 
 
 def _apply_split(labels: np.ndarray, sub: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
