@@ -105,6 +105,19 @@ def test_separate_campaigns_stay_separate_and_a_spread_campaign_is_one():
     assert not (g.head[50:] >= 0).any()
 
 
+def _burst_night(rng, a: int, k: int):
+    """``a`` accounts of one request-day each, the first ``k`` of them burst-then-dormant (300 requests) on one
+    night: ``(acc, dormant evidence)``."""
+    first = _population(rng, a)
+    acc = {"n": np.full(a, 20.0), "n_prompts": np.full(a, 20.0), "demand_s": np.full(a, 1800.0),
+           "first_us": first, "last_us": first + DAY, "active_hours": np.full(a, 10.0), "peak_end_us": first + HOUR}
+    dormant = np.zeros(a)
+    dormant[:k] = 0.6
+    acc["peak_end_us"][:k] = 15 * DAY + 23 * HOUR + rng.uniform(0, 3 * HOUR, k)
+    acc["n"][:k], acc["n_prompts"][:k] = 300.0, 300.0
+    return acc, dormant
+
+
 def test_group_step_signals_listing_and_scores():
     """The scan-level step: burst-night carriers are accounts burst-then-dormant (``dormant`` evidence
     > 0), arrival carriers the flagged accounts that arrived; accounts already listed in a campaign
@@ -114,14 +127,8 @@ def test_group_step_signals_listing_and_scores():
 
     rng = np.random.default_rng(4)
     a = 1500
-    first = _population(rng, a)
-    acc = {"n": np.full(a, 20.0), "n_prompts": np.full(a, 20.0), "demand_s": np.full(a, 1800.0),
-           "first_us": first, "last_us": first + DAY, "active_hours": np.full(a, 10.0), "peak_end_us": first + HOUR}
-    dormant = np.zeros(a)
-    dormant[:15] = 0.6  # a campaign's bursts in one night
-    acc["peak_end_us"][:15] = 15 * DAY + 23 * HOUR + rng.uniform(0, 3 * HOUR, 15)
+    acc, dormant = _burst_night(rng, a, 15)
     acc["demand_s"][:15] = 300 * 80.0  # 300 answers of 80 s each
-    acc["n"][:15], acc["n_prompts"][:15] = 300.0, 300.0
     scores = rng.uniform(0.0, 0.3, a)
     g = group_step(acc, {"dormant": dormant}, scores, scores >= 0.5, np.zeros(a, bool), CFG)
     assert (g.head[:15] == 0).all() and not (g.head[15:] >= 0).any()
@@ -132,6 +139,29 @@ def test_group_step_signals_listing_and_scores():
     # listed elsewhere: not carriers, no group
     g2 = group_step(acc, {"dormant": dormant}, scores, scores >= 0.5, np.arange(a) < 15, CFG)
     assert not (g2.head >= 0).any()
+
+
+def test_a_member_that_re_sends_its_prompts_leaves_the_burst_group():
+    """Per-member evidence inside a group (score/grouping.py ``_without_repeaters``): a lab that ran a 300-prompt
+    benchmark twice on the campaign's night (every row re-sent) is a burst-then-dormant carrier in the campaign's
+    cell, but re-sends far beyond the campaign's harvesters (each prompt once, a few retries): it leaves the group;
+    the campaign stays, headed by its smallest remaining member. Without the exact repetition counts (an older
+    producer) the lab stays, as before."""
+    rng = np.random.default_rng(4)
+    a = 1500
+    acc, dormant = _burst_night(rng, a, 16)  # 15 harvesters and the lab (account 0) on one night
+    acc["n"][0] = 600.0  # the lab: 300 prompts, each sent twice
+    acc["n_prompts_raw"] = acc["n_prompts"].copy()
+    acc["n_once_raw"] = acc["n_prompts"].copy()
+    acc["n_once_raw"][1:16] = 300.0 - rng.integers(0, 6, 15)  # a few retried prompts
+    acc["n_prompts_raw"][1:16] = 300.0 - rng.integers(0, 3, 15)
+    acc["n_once_raw"][0] = 0.0
+    zeros = np.zeros(a)
+    g = group_step(acc, {"dormant": dormant}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
+    assert g.head[0] == -1 and (g.head[1:16] == 1).all() and not (g.head[16:] >= 0).any()
+    older = {k: v for k, v in acc.items() if k not in ("n_prompts_raw", "n_once_raw")}
+    g_old = group_step(older, {"dormant": dormant}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
+    assert (g_old.head[:16] == 0).all()
 
 
 def test_group_config_is_validated():

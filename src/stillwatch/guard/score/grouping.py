@@ -289,6 +289,9 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
                      (depart, departed, keys & departed, pause("departure", keys))], cfg)
     if not (g.head >= 0).any():
         return g
+    g = _without_repeaters(g, acc, cfg)
+    if not (g.head >= 0).any():
+        return g
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
     from stillwatch.guard.score.extraction import extraction
     from stillwatch.guard.score.signals import FWER_DECADES
@@ -302,6 +305,32 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     harvest = harvest_volume_evidence(hours[np.maximum(g.head, 0)], cfg)
     coord = np.clip(-np.log10(np.clip(g.p, 1e-300, 1.0)) / FWER_DECADES, 0.0, 1.0)
     return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0))
+
+
+def _without_repeaters(g: Groups, acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> Groups:
+    """``g`` without the members that re-send their prompts far beyond the group's other members
+    (:func:`~stillwatch.guard.score.repetition.repeats_beyond`, as a linked cluster's outsiders are found; the
+    group is the cluster): an evaluation lab that ran its benchmark twice in one night and went silent is a
+    burst-then-dormant carrier by the signal's own test, and a harvest wants new answers. Groups left with
+    fewer than two members dissolve; the others keep their smallest remaining member as head."""
+    if "n_prompts_raw" not in acc:
+        return g
+    from stillwatch.guard.score.repetition import repeats_beyond
+
+    a = len(g.head)
+    grouped = g.head >= 0
+    lab = np.where(grouped, g.head, np.arange(a))
+    once = np.asarray(acc["n_once_raw"], np.float64) if "n_once_raw" in acc else None
+    out = repeats_beyond(lab, np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts_raw"], np.float64),
+                         grouped, grouped, cfg.link.alpha, once)
+    if not out.any():
+        return g
+    keep = grouped & ~out
+    first = np.full(a, a, np.int64)
+    np.minimum.at(first, lab[keep], np.flatnonzero(keep))
+    ok = keep & (np.bincount(lab[keep], minlength=a)[lab] >= 2)
+    head = np.where(ok, first[lab], -1)
+    return Groups(head, np.where(ok, g.kind, 0), np.where(ok, g.p, 1.0), np.where(ok, g.width_us, 0.0), g.score)
 
 
 def with_groups(sc, groups: Groups, cfg: DetectConfig):
