@@ -63,7 +63,10 @@ windows are merged into one cluster. Every joining cell is itself significant an
 never grows through weak links; campaigns whose windows no significant cell spans stay separate (two
 campaigns within one week of each other are one group when a significant week-long cell holds
 both: time alone cannot tell them apart). Accounts already listed in a campaign keep it and are never
-carriers.
+carriers. A member that re-sends its prompts far beyond the group's other members leaves it (the linked clusters'
+repetition test, :func:`~stillwatch.guard.score.repetition.repeats_beyond`): a harvest wants new answers, and an
+evaluation lab that ran its benchmark twice on the campaign's night, then fell silent, is a burst-then-dormant
+carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does.
 
 **H0'** (arrivals and departures; :mod:`~stillwatch.guard.score.pauses`): none of the accounts that could
 carry the signal arrived or left at all — they were active all along, and the rules counted some of them
