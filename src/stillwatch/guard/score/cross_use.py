@@ -48,12 +48,14 @@ def cross_use(labels: np.ndarray, sub: np.ndarray, big: np.ndarray, ea: np.ndarr
     """``(O, E)`` per account (its cluster's values; 0 for accounts of clusters not cut): cross uses among the
     large parts of each cluster (``big``: per account, whether its part ``sub`` is large) and their expectation
     under the cluster's configuration model (module docstring). ``ea``/``ek``: the links (account, key), repeats
-    allowed. Requires ``sub`` to refine ``labels``."""
+    allowed. Requires ``labels`` in [0, A) and ``sub`` to refine them."""
     a = len(labels)
-    o_acc, e_acc = np.zeros(a), np.zeros(a)
-    cut = np.unique(labels[big])
+    o_lab, e_lab = np.zeros(a), np.zeros(a)  # per cluster label
+    # the clusters cut into >= 2 large parts: the only ones with anything to test
+    lp = np.unique(np.stack([labels[big], sub[big]], 1), axis=0)
+    cut = np.flatnonzero(np.bincount(lp[:, 0], minlength=a) >= 2)
     if not len(ea) or not len(cut):
-        return o_acc, e_acc
+        return o_lab[labels], e_lab[labels]
     pairs = np.unique(np.stack([np.asarray(ea, np.int64), np.asarray(ek, np.int64)], 1), axis=0)
     pa_, pk = pairs[:, 0], pairs[:, 1]
     in_cut = np.isin(labels[pa_], cut)
@@ -66,8 +68,6 @@ def cross_use(labels: np.ndarray, sub: np.ndarray, big: np.ndarray, ea: np.ndarr
         acc, key = pa_[s:e], pk[s:e]
         part = np.where(big[acc], sub[acc], -1)  # accounts of small parts take no side
         parts = np.unique(part[part >= 0])
-        if len(parts) < 2:
-            continue
         uk, kinv = np.unique(key, return_inverse=True)
         users = np.bincount(kinv, minlength=len(uk)).astype(np.float64)
         # ownership is read off the accounts of even index, cross uses counted on the others: read off the same
@@ -88,9 +88,8 @@ def cross_use(labels: np.ndarray, sub: np.ndarray, big: np.ndarray, ea: np.ndarr
             obs += float(np.count_nonzero((part == q) & ~even & other[kinv]))
             nd = np.bincount(dinv[apart == q], minlength=len(deg)).astype(np.float64)
             exp += float(nd @ p[:, other].sum(axis=1))
-        members = labels == labels[acc[0]]
-        o_acc[members], e_acc[members] = obs, exp
-    return o_acc, e_acc
+        o_lab[labels[acc[0]]], e_lab[labels[acc[0]]] = obs, exp
+    return o_lab[labels], e_lab[labels]
 
 
 def cut_beyond_chance(labels: np.ndarray, sub: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg) -> np.ndarray:

@@ -290,8 +290,6 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
                      (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free)),
                      (arrive, arrived, keys & arrived, pause("arrival", keys)),
                      (depart, departed, keys & departed, pause("departure", keys))], cfg)
-    if not (g.head >= 0).any():
-        return g
     g = _without_repeaters(g, acc, cfg)
     if not (g.head >= 0).any():
         return g

@@ -27,8 +27,7 @@ IP_KINDS: tuple[str, ...] = ("ip", "ip_prefix")
 CONTENT_CODES: dict[str, int] = {"tpl_prefix": 0, "tpl_suffix": 1, "near_dup": 2, "tpl_frame": 7}
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from stillwatch.guard.score.cross_use import cut_beyond_chance
-from stillwatch.guard.score.config import DetectConfig
+    from stillwatch.guard.score.config import DetectConfig
 
 
 def size_evidence(size: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
