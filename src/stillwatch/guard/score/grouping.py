@@ -62,8 +62,10 @@ is the background, nothing is assumed about rates). A cell's p-value is the exac
 half a width, every bin, every signal); a cell groups its carriers when that is ``<=
 GroupConfig.alpha`` and chance carriers are a small part of it: the carriers expected by chance,
 ``E_C = N_C r`` with ``r`` the carrier rate of the accounts outside every significant cell of the
-signal (one pseudo-carrier: ``(K - K_sig + 1) / (N - N_sig + 1)``; campaigns do not raise the
-background, as a peak caller's local background excludes the peaks), are ``<= GroupConfig.fdr *
+signal and not in a significant cell of any other signal (one pseudo-carrier: ``(K_bg + 1) / (N_bg + 1)``;
+campaigns do not raise the background, as a peak caller's local background excludes the peaks: an operator's
+account outside the signal's own cells — an early departure of a stop spread over days — but inside another
+signal's, its last sighting's, is the campaign's, not the background's), are ``<= GroupConfig.fdr *
 X_C`` (local false discovery rate, Efron et al. 2001). Widths run from an hour (a cohort created together) to a week (a
 campaign's bursts over several nights). A group is a region of excess carriers: the carriers of
 significant cells, cells sharing a carrier joined — as a scan statistic's overlapping significant
@@ -160,7 +162,7 @@ def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows) -> tupl
     if not parts:
         return {}, n_tests
     cols = [np.concatenate(c) for c in zip(*parts)]
-    return dict(zip(("acc", "code", "x", "n_c", "w", "lo", "hi"), cols), n=n, k=k, t=tt), n_tests
+    return dict(zip(("acc", "code", "x", "n_c", "w", "lo", "hi"), cols), n=n, k=k, t=tt, idx=idx, car=car), n_tests
 
 
 def _tail(x, n, k, n_c) -> np.ndarray:
@@ -208,13 +210,14 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
         if not c:
             continue
         p = ps[s]
-        # chance carriers expected in a cell: the carrier rate of the accounts outside every
-        # significant cell (one pseudo-carrier), so campaigns do not raise the background; under the
-        # pause null, the carriers that the members outside every significant cell would give by pausing
+        # chance carriers expected in a cell: the carrier rate of the accounts outside every significant
+        # cell of the signal and not presumed a campaign's by another signal's (one pseudo-carrier), so campaigns
+        # do not raise the background; under the pause null, the carriers that the members outside every
+        # significant cell would give by pausing
         sig = p <= cfg.group.alpha
-        out = _outside(c["t"], c["lo"][sig], c["hi"][sig])
-        in_sig_car = unique(c["acc"][sig])
-        rate = (c["k"] - len(in_sig_car) + 1.0) / (int(out.sum()) + 1.0)
+        bg = _outside(c["t"], c["lo"][sig], c["hi"][sig])
+        bg[np.isin(c["idx"], presumed)] = False
+        rate = (int(np.count_nonzero(c["car"] & bg)) + 1.0) / (int(bg.sum()) + 1.0)
         chance = np.maximum(c["n_c"] * rate, _pause_means(c, sig, pauses[s], presumed))
         ok = sig & (c["x"] >= 2) & (chance <= cfg.group.fdr * c["x"])
         keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))
