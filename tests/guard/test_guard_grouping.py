@@ -174,7 +174,7 @@ def test_group_config_is_validated():
 
 
 def test_campaign_accounts_held_by_another_signal_do_not_raise_the_background():
-    """One operator seen by two signals (its departures and its last sightings, say): 40 of its accounts fall in one
+    """One operator seen by two signals (its departures and its arrivals, say): 40 of its accounts fall in one
     day of signal A, 15 more fall elsewhere in A (days 2-8) but together in signal B (one 6-hour window); 10 ordinary
     carriers of A anywhere. The 15 are the campaign's, so A's background rate leaves them out: the 40 are grouped in
     each of ten logs. The mutant that counts them as background (B carries nothing) leaves most logs' 40 partly out of

@@ -91,7 +91,7 @@ def test_several_key_accounts_leaving_together_are_grouped_and_one_key_accounts_
     g = group_step(acc, {"dormant": zeros}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
     grouped = np.flatnonzero(g.head >= 0)
     assert set(grouped.tolist()) == set(range(60))
-    assert KINDS[int(g.kind[0]) - 1] in ("keys_departure", "keys_last_seen")  # one stop, seen both ways
+    assert KINDS[int(g.kind[0]) - 1] == "keys_departure"
     hours = 60 * 40 * 60.0 / 3600.0  # every answer new: extracted hours = reading hours
     harvest = min(1.0, math.log1p(hours) / math.log1p(CFG.campaign.full_harvest_hours))
     coord = min(1.0, -math.log10(g.p[0]) / FWER_DECADES)
@@ -227,7 +227,7 @@ def test_keyed_operator_leaving_together_is_flagged_end_to_end(pool):
     # the rule's stated limit: developers with several keys who come or go in the operator's window are
     # chance carriers time cannot tell apart, up to the local false discovery rate (5 %) of the group
     fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
-    members = [a for c in f.campaigns if {"keys_departure", "keys_arrival", "keys_last_seen"} & set(c.fired) for a in c.accounts]
+    members = [a for c in f.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired) for a in c.accounts]
     assert members and sum(fam[a] == "benign:devkeys" for a in members) <= 0.05 * len(members)
     assert flagged["benign:devkeys"] == sum(fam[a] == "benign:devkeys" for a in members)
 
@@ -270,3 +270,66 @@ def test_developers_working_through_one_key_a_day_never_join_the_operator(pool):
     # measured: without the test 3 developers join and 54 of the 60 are found; with it 0 and 60
     assert flagged_off["benign:devkeys"] >= 1
     assert flagged["keyed"] >= flagged_off["keyed"]
+
+
+def _weekday_log(pool, seed: int = 41):
+    """Two weeks from a Monday (guard_heldout_base.T0): 3,000 casual users on every day; a company of 120 and 200
+    developers who interleave 3 keys (a random key per request: every one a several-key carrier) working weekdays
+    only — their weekend sessions moved to the Friday before —, so the log's last weekend is silent for them and they
+    are last seen on its last Friday. No campaign."""
+    import guard_heldout_base as B
+    import guard_heldout_logs as HLOGS
+
+    def weekdays(rng, counts, start, days, tz_h, **kw):
+        t = B.human_times(rng, counts, start, days, tz_h, work_hours=True)
+        dow = ((t - B.T0) // B.DAY) % 7  # 0: Monday
+        return np.where(dow == 5, t - B.DAY, np.where(dow == 6, t - 2 * B.DAY, t))
+
+    b = B.Builder(np.random.default_rng(seed), pool)
+    pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
+    HLOGS.casual(b, pop, 3000, days=14.0)
+    rng, n = b.rng, 200
+    acc = B.ids(rng, "acct_", n)
+    counts = rng.integers(60, 300, n)
+    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, 14.0, n), 14.0)
+    ts = weekdays(rng, counts, np.full(n, B.T0), span, rng.choice(HLOGS.TZS, n))
+    owner = np.repeat(np.arange(n), counts)
+    key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, 3, len(owner))))
+    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.3), family="benign:devkeys", key=key,
+          ip=B.residential_ips(rng, n), ua=B.SDK_UAS[0], pay=B.ids(rng, "pm_", n), temperature=0.2)
+    m = 120
+    acc = B.ids(rng, "acct_", m)
+    counts = rng.integers(20, 120, m)
+    ts = weekdays(rng, counts, np.full(m, B.T0), np.full(m, 14.0), np.zeros(m))
+    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.5), family="benign:company",
+          ip=B.residential_ips(rng, 1)[0], ua=B.BROWSER_UAS[0], pay="pm_company")
+    log, labels, _ = b.tables()
+    return log, labels
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): the departure rule and its pause null treat an "
+                   "account's hours as independent with one rate, so a weekday worker's silence over the log's last "
+                   "weekend looks like a departure; developers in one time zone who interleave keys and stop at the end "
+                   "of their Friday are grouped by the hour (10-25 % of them flagged at seeds 41-43). Needs each "
+                   "account's activity per weekday in the features (both engines) and in the rule and pause null")
+def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
+    """A real log has weekends. Developers who interleave their keys (several-key carriers all) and work weekdays
+    only are all last seen on the log's last Friday, one to two days before its granted last day, most of them near
+    the end of their working day in their own time zone. Nothing here is a campaign: nothing may be flagged. (A
+    signal that counted every last sighting, tried on 2026-12-06 and taken out, grouped 30-odd of them even on
+    held-out E's developers moved to weekdays.)"""
+    import pyarrow as pa
+
+    from stillwatch.guard.batch.scan import scan
+
+    log, labels = _weekday_log(pool)
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+    f = scan(log)
+    # the log is what it claims: the developers' last requests fall on a Friday (day 11 of the log)
+    last = log.group_by("account_id").aggregate([("ts", "max")])
+    dev_last = [t for a, t in zip(last["account_id"].to_pylist(), last["ts_max"].cast(pa.int64()).to_pylist())
+                if fam[a] == "benign:devkeys"]
+    from guard_heldout_base import DAY, T0
+    assert np.mean([(t - T0) // DAY % 7 == 4 for t in dev_last]) >= 0.6
+    assert not [a for a in f.accounts if a.flagged]
+    assert not f.campaigns

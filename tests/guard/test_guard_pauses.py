@@ -1,10 +1,9 @@
-"""The pause null of arrivals, departures and last sightings (score/pauses.py) and its use by the time groups
+"""The pause null of arrivals and departures (score/pauses.py) and its use by the time groups
 (score/grouping.py): known answers, an hour-by-hour reference written from the module docstring, a
 simulation of accounts that never leave run through the real departure rule (the model predicts what the
 rule counts), and the group step played both ways — busy several-key accounts that only pause make no
 group (the hypergeometric null alone makes one: agentic seed 2's false group), an operator's batch stop
-among them is still one; a batch stop of accounts too sparse for the departure rule is grouped by their last
-sightings, and sparse accounts that only pause are not."""
+among them is still one."""
 
 from __future__ import annotations
 
@@ -39,33 +38,32 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray) -> np.n
     """From the docstring, one member and one hour at a time (windows in whole hours): H0's rate f0 = active hours
     / hours observable before E (after S); the member's last activity is k whole hours before E (first: k after S)
     with probability f0 (1 - f0)^k; the rule then counts it when 2 + Binomial(L - 1, f0) active hours over its
-    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2))) L (last sightings: always);
-    members seen in the granted day take no part."""
+    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2))) L; members seen in the granted
+    day take no part."""
     from scipy import stats
 
     first, last = acc["first_us"] / HOUR, acc["last_us"] / HOUR
     end, start = last.max() - 24, first.min() + 24
     out = np.zeros(len(lo_h))
     for j in range(len(first)):
-        back = kind != "arrival"  # departures and last sightings count back from E
-        if (back and last[j] >= end) or (not back and first[j] < start):
+        if (kind == "departure" and last[j] >= end) or (kind == "arrival" and first[j] < start):
             continue  # seen in the granted day: never counted
-        own = (end - first[j]) if back else (last[j] - start)
+        own = (end - first[j]) if kind == "departure" else (last[j] - start)
         f0 = min(max(acc["active_hours"][j] / max(own, 1.0), 1e-12), 1 - 1e-12)
         for k in range(int(np.ceil(own))):
             life = np.floor(own) - k
             if life < 1:
                 continue
             need = np.ceil((1 - FDR ** (1 / (k + 0.5))) * life - 1e-9) - 2
-            p_count = 1.0 if need <= 0 or kind == "last" else float(stats.binom.sf(need - 1, life - 1, f0))
+            p_count = 1.0 if need <= 0 else float(stats.binom.sf(need - 1, life - 1, f0))
             mass = f0 * (1 - f0) ** k * p_count
-            hour = end - k - 1 if back else start + k  # the hour [hour, hour + 1)
+            hour = end - k - 1 if kind == "departure" else start + k  # the hour [hour, hour + 1)
             for w, (lo, hi) in enumerate(zip(lo_h, hi_h)):
                 out[w] += mass * max(0.0, min(hi, hour + 1) - max(lo, hour))
     return out
 
 
-@pytest.mark.parametrize("kind", ["departure", "arrival", "last"])
+@pytest.mark.parametrize("kind", ["departure", "arrival"])
 def test_pause_means_match_the_hour_by_hour_reference(kind):
     rng = np.random.default_rng(3)
     acc = _members(rng, 40, 240)
@@ -76,7 +74,7 @@ def test_pause_means_match_the_hour_by_hour_reference(kind):
     np.testing.assert_allclose(got, _reference(acc, kind, lo, hi), rtol=1e-9, atol=1e-12)
     # each member's chance of a counted false event over the whole log is a probability
     per_member = [pause_means(acc, kind, np.arange(40) == j, np.array([-1e18]), np.array([1e18]), FDR)[0] for j in range(40)]
-    assert 0 < max(per_member) <= 1 + 1e-12
+    assert 0 < max(per_member) <= 1
 
 
 def test_known_answers():
@@ -91,9 +89,6 @@ def test_known_answers():
     want = f0 * (1 - f0) ** 30 * stats.binom.sf(2, 45, f0)
     got = pause_means(acc, "departure", np.array([True, False]), np.array([45 * HOUR]), np.array([46 * HOUR]), 0.05)
     assert got[0] == pytest.approx(want, rel=1e-12)
-    # its last sighting there, counted or not: f0 (1 - f0)^30 alone
-    got = pause_means(acc, "last", np.array([True, False]), np.array([45 * HOUR]), np.array([46 * HOUR]), 0.05)
-    assert got[0] == pytest.approx(f0 * (1 - f0) ** 30, rel=1e-12)
     # one-request members and non-members: nothing
     one = dict(acc, n=np.array([1.0, 2.0]))
     assert pause_means(one, "departure", np.array([True, False]), np.array([0.0]), np.array([100 * HOUR]), 0.05)[0] == 0
@@ -137,7 +132,7 @@ def test_inputs_are_not_modified_and_means_are_non_negative(seed):
     members = rng.random(12) < 0.5
     m0 = members.copy()
     lo = rng.uniform(0, 200, 6) * HOUR
-    for kind in ("arrival", "departure", "last"):
+    for kind in ("arrival", "departure"):
         mu = pause_means(acc, kind, members, lo, lo + rng.uniform(1, 50, 6) * HOUR, FDR)
         assert np.all(mu >= 0) and np.all(np.isfinite(mu))
     assert all(np.array_equal(before[k], acc[k]) for k in acc) and np.array_equal(m0, members)
@@ -161,20 +156,16 @@ def _never_leaving(rng, j: int, hours: int, f: np.ndarray, first_h: np.ndarray, 
 
 
 def _counted_per_day(acc, kind: str, hours: int) -> tuple[np.ndarray, np.ndarray]:
-    """(what the rule of score/nullmodel.py counts per day, what the pause null expects per day); last sightings:
-    every last request before the granted last day, as score/grouping.py counts them."""
-    if kind == "last":
-        t = np.asarray(acc["last_us"], float)
-        counted = (np.asarray(acc["n"]) >= 2) & (t < t.max() - DAY)
-    else:
-        t, counted = (departures if kind == "departure" else arrivals)(acc, CFG)
+    """(what the rule of score/nullmodel.py counts per day, what the pause null expects per day)."""
+    rule = departures if kind == "departure" else arrivals
+    t, counted = rule(acc, CFG)
     t = np.asarray(t, float)
     lo = np.arange(0, hours, 24.0) * HOUR
     got = np.array([np.sum(counted & (t >= a) & (t < a + DAY)) for a in lo])
     return got, pause_means(acc, kind, np.ones(len(acc["n"]), bool), lo, lo + DAY, FDR)
 
 
-@pytest.mark.parametrize("kind", ["departure", "arrival", "last"])
+@pytest.mark.parametrize("kind", ["departure", "arrival"])
 def test_the_model_predicts_what_the_rules_count_where_the_granted_day_is_quiet(kind):
     """3,000 accounts active all along (f 0.04-0.3, hour by hour, over 10 days) and, as the rules grant, silent in
     the log's last (first) day — a night, a day off —: the departures (arrivals) the rules count among them per day
@@ -182,8 +173,8 @@ def test_the_model_predicts_what_the_rules_count_where_the_granted_day_is_quiet(
     4 sd + 2) and overall within 20 %."""
     rng = np.random.default_rng(11)
     j, hours = 3000, 240
-    quiet = range(0, 24) if kind == "arrival" else range(216, 240)
-    acc = _never_leaving(rng, j, hours, rng.uniform(0.04, 0.3, j), np.zeros(j), quiet, opened=kind != "arrival")
+    quiet = range(216, 240) if kind == "departure" else range(0, 24)
+    acc = _never_leaving(rng, j, hours, rng.uniform(0.04, 0.3, j), np.zeros(j), quiet, opened=kind == "departure")
     acc["last_us"][0], acc["first_us"][0] = hours * HOUR, 0.0  # the log's last and first requests
     got, mu = _counted_per_day(acc, kind, hours)
     assert got.sum() > 50  # the rules do count pausing accounts
@@ -191,13 +182,13 @@ def test_the_model_predicts_what_the_rules_count_where_the_granted_day_is_quiet(
     assert np.all(np.abs(got - mu) <= 4 * np.sqrt(mu) + 2), (got, mu)
 
 
-@pytest.mark.parametrize("kind", ["departure", "arrival", "last"])
+@pytest.mark.parametrize("kind", ["departure", "arrival"])
 def test_the_model_predicts_what_the_rules_count_when_every_hour_is_independent(kind):
     """The same accounts active in the granted day too (every hour independent): most are seen there and are never
     counted; the model leaves them out and predicts the others, as above."""
     rng = np.random.default_rng(12)
     j, hours = 6000, 240
-    acc = _never_leaving(rng, j, hours, rng.uniform(0.04, 0.3, j), np.zeros(j), opened=kind != "arrival")
+    acc = _never_leaving(rng, j, hours, rng.uniform(0.04, 0.3, j), np.zeros(j), opened=kind == "departure")
     acc["last_us"][0], acc["first_us"][0] = hours * HOUR, 0.0
     got, mu = _counted_per_day(acc, kind, hours)
     assert got.sum() > 10
@@ -205,16 +196,17 @@ def test_the_model_predicts_what_the_rules_count_when_every_hour_is_independent(
     assert np.all(np.abs(got - mu) <= 4 * np.sqrt(mu) + 2), (got, mu)
 
 
-def _log_with_pausing_carriers(rng, leavers: int = 0, busy: int = 400) -> tuple[dict, int]:
+def _log_with_pausing_carriers(rng, leavers: int = 0) -> tuple[dict, int]:
     """5,000 light accounts (a few sessions each, first and last requests anywhere in 10 days: their departures
-    spread over the log) and ``busy`` (400) busy accounts holding 3 keys side by side, active all along at f = 0.12 (so they
+    spread over the log) and 400 busy accounts holding 3 keys side by side, active all along at f = 0.12 (so they
     share one cut-off) but for the log's last day (a weekend); optionally ``leavers`` more busy several-key accounts (f = 0.3) that stop together at the end of day 4."""
     light = 5000
     first = rng.uniform(0, 9 * DAY, light)
     base = {"n": rng.integers(2, 12, light).astype(float), "first_us": first,
             "last_us": np.minimum(first + rng.uniform(0.5 * HOUR, 30 * HOUR, light), 10 * DAY),
             "active_hours": rng.integers(1, 4, light).astype(float)}
-    parts = [base, _never_leaving(rng, busy, 240, np.full(busy, 0.12), np.zeros(busy), range(216, 240))]  # last day off
+    busy = _never_leaving(rng, 400, 240, np.full(400, 0.12), np.zeros(400), range(216, 240))  # the last day off
+    parts = [base, busy]
     if leavers:
         stop = _never_leaving(rng, leavers, 96, np.full(leavers, 0.3), np.zeros(leavers))  # busier: they stop within hours
         parts.append(stop)
@@ -260,52 +252,4 @@ def test_a_batch_stop_among_pausing_carriers_is_still_one_group():
     assert stoppers <= set(grouped.tolist())
     assert len(set(grouped.tolist()) - stoppers) <= 0.05 * 40
     assert len(set(g.head[grouped].tolist())) == 1
-    assert KINDS[int(g.kind[light + 400]) - 1] in ("keys_departure", "keys_last_seen")
-
-
-def _log_with_sparse_stop(rng, stoppers: int, quiet_ones: int = 10, busy: int = 10, f: float = 0.05,
-                          stop_h: int = 180) -> tuple[dict, int]:
-    """The log of :func:`_log_with_pausing_carriers` (light accounts, ``busy`` carriers that pause), ``quiet_ones``
-    sparse accounts holding 3 keys side by side and active all along at ``f`` but for the log's last day, and
-    ``stoppers`` more such sparse several-key accounts that stop together ``stop_h`` hours into it (1.5 days before the granted
-    last day, too sparse for the departure rule to count most of them one by one (held-out E's ``spread``).
-    Returns ``(acc, first)``: the stoppers are the last ``stoppers`` accounts, the quiet ones just before them."""
-    acc, _ = _log_with_pausing_carriers(rng, busy=busy)
-    parts = [{k: acc[k] for k in ("n", "first_us", "last_us", "active_hours", "n_keys")}]
-    for j, hours in ((quiet_ones, 240), (stoppers, stop_h)):
-        if j:
-            part = _never_leaving(rng, j, hours, np.full(j, f), np.zeros(j), range(216, 240) if hours == 240 else ())
-            parts.append(dict(part, n_keys=np.full(j, 3.0)))
-    acc = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    acc["last_us"][0] = 10 * DAY
-    acc.update(n_prompts=acc["n"].copy(), demand_s=acc["n"] * 60.0, peak_end_us=acc["first_us"] + HOUR)
-    return acc, len(acc["n"]) - stoppers
-
-
-def test_a_batch_stop_of_sparse_accounts_is_grouped_by_their_last_sightings(monkeypatch):
-    """60 sparse several-key accounts (active in 5 % of their hours) stop together 1.5 days before the granted last
-    day, beside 6 several-key accounts that never leave (3 sparse, 3 busy) and 5,000 light ones (held-out E's
-    ``spread`` and its few background carriers): the departure rule counts about half of the 60 one account at a
-    time (a silence of a day or two is not surprising for one of them); their last sightings together are
-    surprising. Over six logs: most of the 60 are one group (median >= 45; without the last-sighting signal, the
-    mutant, median <= 15), never more than 5 % chance members; with ten times the sparse accounts that pause, four
-    times the busy ones and no stop: no group."""
-    from stillwatch.guard.score import grouping
-
-    with_signal, without, others = [], [], []
-    for seed in range(6):
-        acc, first = _log_with_sparse_stop(np.random.default_rng(60 + seed), 60, quiet_ones=3, busy=3)
-        _, counted = departures(acc, CFG)
-        assert 20 <= counted[first:].sum() <= 45, seed  # the rule, one account at a time, misses many
-        g = _groups(acc)
-        grouped = np.flatnonzero(g.head >= 0)
-        with_signal.append(int((grouped >= first).sum()))
-        others.append(int((grouped < first).sum()))
-        assert len(set(g.head[grouped].tolist())) <= 1
-        with monkeypatch.context() as m:  # the mutant: the four other signals only
-            m.setattr(grouping, "time_groups", lambda times, cfg, f=grouping.time_groups: f(times[:4], cfg))
-            without.append(int((_groups(acc).head[first:] >= 0).sum()))
-        quiet, _ = _log_with_sparse_stop(np.random.default_rng(70 + seed), 0, quiet_ones=30, busy=12)
-        assert not (_groups(quiet).head >= 0).any(), seed
-    assert np.median(with_signal) >= 45 and np.median(without) <= 15, (with_signal, without)
-    assert max(others) <= 0.05 * 60, others
+    assert KINDS[int(g.kind[light + 400]) - 1] == "keys_departure"

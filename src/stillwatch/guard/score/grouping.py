@@ -23,14 +23,6 @@ Signals
   key in use), whose keys are not used *one at a time*: the order of their requests' keys does not
   reject an exchangeable order (``key_order_p >= GroupConfig.key_order_alpha``,
   :func:`~stillwatch.guard.score.signals.key_order_p`, a runs test over the account's own rows).
-* **several keys, by last sighting** — the same carriers' last requests before the log's granted last day,
-  whether or not the departure rule counts them. The rule asks each account on its own whether its silence is
-  surprising; an account active in 4 % of its hours is not, after two days, so a batch stop of sparse accounts
-  shows only its busier members as departures (held-out E seed 43: 23 of the operator's 150 accounts, last seen
-  1-3 days before the granted day, were in no group). Their number is what is surprising: the pause null
-  (:mod:`~stillwatch.guard.score.pauses`, ``kind="last"``) gives the carriers that would be last seen in each
-  window had none of them left, and a cell must beat it as the departure cells do. Its cells join the departure
-  cells where they share a carrier (one operator's stop seen both ways).
   Attacker model: an operator spreading a harvest of distinct public prompts over many
   accounts at a human pace, each account behind several keys (each key under its own quota), gives
   each account nothing a person does not also have — its prompts, pace, address and volume are a
@@ -65,7 +57,7 @@ GroupConfig.alpha`` and chance carriers are a small part of it: the carriers exp
 signal and not in a significant cell of any other signal (one pseudo-carrier: ``(K_bg + 1) / (N_bg + 1)``;
 campaigns do not raise the background, as a peak caller's local background excludes the peaks: an operator's
 account outside the signal's own cells — an early departure of a stop spread over days — but inside another
-signal's, its last sighting's, is the campaign's, not the background's), are ``<= GroupConfig.fdr *
+signal's, its arrival's, is the campaign's, not the background's), are ``<= GroupConfig.fdr *
 X_C`` (local false discovery rate, Efron et al. 2001). Widths run from an hour (a cohort created together) to a week (a
 campaign's bursts over several nights). A group is a region of excess carriers: the carriers of
 significant cells, cells sharing a carrier joined — as a scan statistic's overlapping significant
@@ -121,7 +113,7 @@ from stillwatch.guard.score.nullmodel import arrivals, departures
 from stillwatch.guard.score.pauses import pause_means, pause_tail
 
 #: The signals, in the order of ``Groups.kind`` (0: none).
-KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure", "keys_last_seen")
+KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure")
 
 
 @dataclass(frozen=True)
@@ -267,8 +259,8 @@ def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> N
 
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
                flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
-    """The groups of a scan: burst nights, arrivals, and the arrivals, departures and last sightings of accounts
-    with several keys (module docstring) among the accounts not ``listed`` in a campaign;
+    """The groups of a scan: burst nights, arrivals, and the arrivals and departures of accounts with
+    several keys (module docstring) among the accounts not ``listed`` in a campaign;
     ``scores``/``flagged``: each account's score and flag so far."""
     a = len(scores)
     free = ~np.asarray(listed, bool)
@@ -286,8 +278,6 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         keys = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
                 & (key_order_p(acc) >= cfg.group.key_order_alpha))
     depart, departed = departures(acc, cfg)
-    # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
-    seen = (np.asarray(acc["n"], np.float64) >= 2) & (depart < float(np.max(depart, initial=0.0)) - 24 * 3_600e6)
     arrive = np.asarray(arrive, np.float64)
     fdr = cfg.link.cohort_fdr
 
@@ -302,8 +292,7 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
                      (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free)),
                      (arrive, arrived, keys & arrived, pause("arrival", keys)),
-                     (depart, departed, keys & departed, pause("departure", keys)),
-                     (depart, seen, keys & seen, pause("last", keys))], cfg)
+                     (depart, departed, keys & departed, pause("departure", keys))], cfg)
     g = _without_repeaters(g, acc, cfg)
     if not (g.head >= 0).any():
         return g

@@ -34,10 +34,7 @@ was observable, from its first request to the granted last day ``E``; for arriva
   what makes pausing accounts count more often than ``fdr``: an account that happens to be quiet at the end
   looks busier than it is, and then needs a shorter silence (:func:`_hour_mass`).
 
-Arrivals mirror it (the first activity ``k`` hours after ``S``, the life after it). The *last-seen* signal
-(``kind="last"``) counts every member's last activity before ``E``, with no rule: its mass in hour ``k`` is
-``f0 q^k`` alone (an account too sparse for the rule, active in 4 % of its hours, is last seen 1-3 days before ``E``
-a third of the time although it never left; the pause null says how many such accounts a window should hold). Members with an
+Arrivals mirror it (the first activity ``k`` hours after ``S``, the life after it). Members with an
 account-creation time are left out of arrivals (their arrival is a fact). So are members seen in the granted
 day (active in the log's last day: never counted as departed; in its first day: never counted as arriving):
 the model is conditional on each member's silence there, an event of hours the counted silence does not use, so
@@ -75,14 +72,13 @@ from stillwatch.guard.score.nullmodel import poisson_tail
 _HOUR_US = 3_600_000_000
 #: members per [members, hours] block (bounds the block at ~ BLOCK x the log's hours floats)
 BLOCK = 2048
-KINDS = ("arrival", "departure", "last")
+KINDS = ("arrival", "departure")
 
 
 def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, cohort_fdr: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(edges [H + 1], cum [H + 1])``: the expected number of ``members`` (bool [A]) whose ``kind``
-    (``"arrival"``, ``"departure"``, or ``"last"``: every last activity before the granted last day, no rule) the
-    rules of :mod:`~stillwatch.guard.score.nullmodel` would count before
+    (``"arrival"`` or ``"departure"``) the rules of :mod:`~stillwatch.guard.score.nullmodel` would count before
     each hour edge (microseconds, ascending) under the pause null (module docstring); :func:`window_means` reads
     windows off it. Requires ``acc`` with ``n``, ``first_us``, ``last_us`` (and ``active_hours``, ``created_us``
     where the log has them) and ``0 < cohort_fdr < 1``."""
@@ -97,7 +93,7 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     if kind == "arrival" and "created_us" in acc:
         m &= np.isnan(np.asarray(acc["created_us"], np.float64))  # a creation time is an arrival, not a guess
     # a member seen in the granted day is never counted (its silence is shorter): only those silent there take part
-    if kind != "arrival":
+    if kind == "departure":
         edge = float(np.max(last)) - 24 * _HOUR_US if len(last) else 0.0  # E: the log's last day is granted
         m &= last < edge
         own = (edge - first[m]) / _HOUR_US  # hours each member was observable before E
@@ -112,26 +108,23 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
         ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] - 1.0
         f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
         for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
-            mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr, kind != "last")
+            mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr)
     cum = np.concatenate(([0.0], np.cumsum(mass)))  # [H + 1], by hours away from the edge
     away = np.arange(hours + 1) * float(_HOUR_US)
-    if kind != "arrival":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
+    if kind == "departure":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
         return edge - away[::-1], cum[-1] - cum[::-1]
     return edge + away, cum
 
 
-def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float, rule: bool = True) -> np.ndarray:
+def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float) -> np.ndarray:
     """Summed over the members: the chance that the member's last (first) activity falls in the k-th hour before E
     (after S) and that the rule then counts it ([hours]). With ``L = own - k`` hours of the member's life on the
     other side (``own``: its hours between its first request and E), the activity is there with probability
     ``f0 (1 - f0)^k`` and the rule counts it when its estimate ``f = active hours / L`` reaches
     ``1 - fdr^(1 / (k + 1/2))`` (a silence of that many hours is then ``<= fdr`` likely), the active hours being
-    ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial tail. Without
-    ``rule`` (the last-seen signal) every last activity counts: ``f0 (1 - f0)^k`` alone."""
+    ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial tail."""
     k = np.arange(hours, dtype=np.float64)[None, :]  # [1, H] whole hours of silence beyond the granted day
     life = np.floor(own)[:, None] - k  # [J, H] hours of the member's life before the activity
-    if not rule:  # every last activity counts: f0 q^k where the member had a life before it
-        return np.where(life >= 1, f0[:, None] * np.exp(k * np.log1p(-f0[:, None])), 0.0).sum(axis=0)
     # the rule reads the silence to the request itself: half an hour more, on average, than the whole hours
     f_req = -np.expm1(np.log(fdr) / (k + 0.5))  # [1, H] the estimate the rule needs
     need = np.ceil(f_req * np.maximum(life, 1.0) - 1e-9) - 2.0  # active hours needed beyond the two ends
