@@ -307,29 +307,31 @@ def _weekday_log(pool, seed: int = 41):
     return log, labels
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): the departure rule and its pause null treat an "
-                   "account's hours as independent with one rate, so a weekday worker's silence over the log's last "
-                   "weekend looks like a departure; developers in one time zone who interleave keys and stop at the end "
-                   "of their Friday are grouped by the hour (10-25 % of them flagged at seeds 41-43). Needs each "
-                   "account's activity per weekday in the features (both engines) and in the rule and pause null")
+@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): weekends are UTC weekends (score/nullmodel.py "
+                   "weekends_off); a weekday worker far east of UTC ends its Friday at ~09:00 UTC, so its local "
+                   "weekend starts 15 hours before the UTC one and those hours still count as silence: at seed 42, 6 of "
+                   "the 200 developers (3 %, one time zone) are grouped by the hour (before per-account weekends: 21, 36 "
+                   "and 50 at seeds 41-43; now 0, 6, 0). Needs each account's own week (its time zone, or its active "
+                   "hours per hour of the week) in the features")
 def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
     """A real log has weekends. Developers who interleave their keys (several-key carriers all) and work weekdays
     only are all last seen on the log's last Friday, one to two days before its granted last day, most of them near
-    the end of their working day in their own time zone. Nothing here is a campaign: nothing may be flagged. (A
-    signal that counted every last sighting, tried on 2026-12-06 and taken out, grouped 30-odd of them even on
-    held-out E's developers moved to weekdays.)"""
+    the end of their working day in their own time zone. Nothing here is a campaign: at most 1 % of them may be
+    flagged, at each of three seeds. (A signal that counted every last sighting, tried on 2026-12-06 and taken out,
+    grouped 30-odd of them even on held-out E's developers moved to weekdays.)"""
     import pyarrow as pa
 
+    from guard_heldout_base import DAY, T0
     from stillwatch.guard.batch.scan import scan
 
-    log, labels = _weekday_log(pool)
-    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
-    f = scan(log)
-    # the log is what it claims: the developers' last requests fall on a Friday (day 11 of the log)
-    last = log.group_by("account_id").aggregate([("ts", "max")])
-    dev_last = [t for a, t in zip(last["account_id"].to_pylist(), last["ts_max"].cast(pa.int64()).to_pylist())
-                if fam[a] == "benign:devkeys"]
-    from guard_heldout_base import DAY, T0
-    assert np.mean([(t - T0) // DAY % 7 == 4 for t in dev_last]) >= 0.6
-    assert not [a for a in f.accounts if a.flagged]
-    assert not f.campaigns
+    for seed in (41, 42, 43):
+        log, labels = _weekday_log(pool, seed)
+        fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+        # the log is what it claims: most developers' last requests fall on a Friday (day 11 of the log)
+        last = log.group_by("account_id").aggregate([("ts", "max")])
+        dev_last = [t for a, t in zip(last["account_id"].to_pylist(), last["ts_max"].cast(pa.int64()).to_pylist())
+                    if fam[a] == "benign:devkeys"]
+        assert np.mean([(t - T0) // DAY % 7 == 4 for t in dev_last]) >= 0.6
+        flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+        assert flagged["benign:casual"] == 0 and flagged["benign:company"] == 0, seed
+        assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)

@@ -252,7 +252,8 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
 
 def account_volume(keys: ibis.Table) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
-    gap_mean, gap_std, active_minutes, active_hours``, the distinct prompts as sent ``n_prompts_raw``
+    gap_mean, gap_std, active_minutes, active_hours, weekend_hours`` (the active hours begun on a UTC Saturday or
+    Sunday: score/nullmodel.py ``weekends_off``), the distinct prompts as sent ``n_prompts_raw``
     and those sent exactly once ``n_once_raw``, and ``key_switches``: adjacent rows whose API keys differ
     (a row without a key is a label of its own). Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
@@ -273,6 +274,9 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         gap_us=keys.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != keys.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != keys.ts_us // hour), one, zero),
+        # an hour begun on a UTC Saturday or Sunday (day 0 of the epoch is a Thursday): score/nullmodel.py, weekends
+        weekend_hour=ibis.ifelse((prev.isnull() | (prev // hour != keys.ts_us // hour))
+                                 & ((keys.ts_us // (24 * hour) + 3) % 7 >= 5), one, zero),
         fast=fast,
         # the previous row came through another key (no key is a label of its own): score/signals.py, key order
         key_switch=ibis.ifelse(prev.notnull() & ~((prev_k.isnull() & keys.api_key.isnull())
@@ -288,6 +292,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         gap_std=_.gap_us.cast("float64").std(how="pop"),
         active_minutes=_.new_min.sum(),
         active_hours=_.new_hour.sum(),
+        weekend_hours=_.weekend_hour.sum(),
         created_us=_.created_us.min(),
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
@@ -543,7 +548,8 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     m = j.sampled_rows.fill_null(0).cast("float64")
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
-                              "active_minutes", "active_hours", "fast_n", "fast_s", "created_us", "key_switches")}
+                              "active_minutes", "active_hours", "weekend_hours", "fast_n", "fast_s", "created_us",
+                              "key_switches")}
     for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)
