@@ -228,9 +228,8 @@ class SplitConfig:
     exclusive_own_keys: int = 3
 
     def __post_init__(self) -> None:
-        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "content_cross_share", "content_own_share",
-                           "same_content",
-                           "community_excess",
+        _check(self, unit=("min_share", "coverage", "cohesion", "own_key_share", "content_cross_share",
+                           "content_own_share", "same_content", "community_excess",
                            "exclusive_key_share", "exclusive_share", "exclusive_own"),
                positive=("workload_d", "workload_ratio", "workload_min"),
                at_least={"min_accounts": 2, "max_parts": 2, "workload_em": 1, "community_max": 2,

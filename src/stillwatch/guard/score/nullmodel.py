@@ -266,6 +266,13 @@ def weekends_off(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> np.ndarr
     return (w > 0) & (stats.binom.cdf(k, a, w) <= cfg.link.cohort_fdr)
 
 
+def _less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
+                   cfg: "DetectConfig") -> np.ndarray:
+    """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less their weekend hours where the account keeps
+    weekends off (:func:`weekends_off`: it was not going to show up on one); not below 0."""
+    return np.where(weekends_off(acc, cfg), np.maximum(unseen_h - weekend_hours_between(lo_us, hi_us), 0.0), unseen_h)
+
+
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
     """Per account: its arrival time (creation time where the log gives ``created_us``, else its first
     request) and whether that time is an arrival at all (module docstring: an account already active
@@ -278,11 +285,7 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     t0 = float(np.min(first)) if len(first) else 0.0
     # hours are not independent within a day (people keep diurnal hours: an account already active
     # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
-    unseen_h = np.maximum((first - t0) / _HOUR_US - 24.0, 0.0)
-    # an account that keeps weekends off was not going to show up on one: those hours of its silence do not count
-    off = weekends_off(acc, cfg)
-    unseen_h = np.where(off, np.maximum(unseen_h - weekend_hours_between(np.full(len(n), t0 + 24 * _HOUR_US), first),
-                                        0.0), unseen_h)
+    unseen_h = _less_weekends(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, cfg)
     return np.where(has, c, first), has | ((n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr)))
 
 
@@ -297,10 +300,7 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     n = np.asarray(acc["n"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     t1 = float(np.max(last)) if len(last) else 0.0
-    unseen_h = np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0)
-    off = weekends_off(acc, cfg)  # weekend hours of its silence do not count for an account that keeps them off
-    unseen_h = np.where(off, np.maximum(unseen_h - weekend_hours_between(last, np.full(len(n), t1 - 24 * _HOUR_US)),
-                                        0.0), unseen_h)
+    unseen_h = _less_weekends(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, cfg)
     return last, (n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr))
 
 
