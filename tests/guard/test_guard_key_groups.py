@@ -307,18 +307,16 @@ def _weekday_log(pool, seed: int = 41):
     return log, labels
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): weekends are UTC weekends (score/nullmodel.py "
-                   "weekends_off); a weekday worker far east of UTC ends its Friday at ~09:00 UTC, so its local "
-                   "weekend starts 15 hours before the UTC one and those hours still count as silence: at seed 42, 6 of "
-                   "the 200 developers (3 %, one time zone) are grouped by the hour (before per-account weekends: 21, 36 "
-                   "and 50 at seeds 41-43; now 0, 6, 0). Needs each account's own week (its time zone, or its active "
-                   "hours per hour of the week) in the features")
 def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
     """A real log has weekends. Developers who interleave their keys (several-key carriers all) and work weekdays
     only are all last seen on the log's last Friday, one to two days before its granted last day, most of them near
     the end of their working day in their own time zone. Nothing here is a campaign: at most 1 % of them may be
-    flagged, at each of three seeds. (A signal that counted every last sighting, tried on 2026-12-06 and taken out,
-    grouped 30-odd of them even on held-out E's developers moved to weekdays.)"""
+    flagged, at each of three seeds. Two things keep them apart (2026-12-06, before them 21 / 36 / 50 of the 200 at
+    seeds 41-43): a weekday worker's silence over its own weekend, placed by its night in whatever time zone, is not
+    a departure (score/weeks.py); and those who did stop, at the end of a working day, are compared with the
+    departures at the same hours of the day (score/grouping.py, the time-of-day null), not with casual users who
+    stop in the evening. (A signal that counted every last sighting, tried on 2026-12-06 and taken out, grouped
+    30-odd of them even on held-out E's developers moved to weekdays.)"""
     import pyarrow as pa
 
     from guard_heldout_base import DAY, T0

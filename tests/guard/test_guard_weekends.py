@@ -1,8 +1,9 @@
-"""Accounts that keep weekends off (score/nullmodel.py ``weekends_off``, ``weekend_hours_between``; the feature
-``weekend_hours`` of features/tables.py): known answers, an hour-by-hour reference for the weekend hours of an
-interval, the binomial test against its exact tail, the departure and arrival rules with and without the feature
-(a weekday worker's silence over a weekend is not a departure), and the feature itself on DuckDB and Spark against a
-count written here."""
+"""Each account's own week (score/weeks.py: ``weekends_off``, ``weekend_hours_between``, ``quiet_run``,
+``night_shift``; the features ``weekend_hours`` and ``hour_mask`` of features/tables.py): known answers, hour-by-hour
+references for the (shifted) weekend hours of an interval and for an account's night, the binomial test against its
+exact tail, the departure and arrival rules with and without the features (a weekday worker's silence over its own
+weekend is not a departure, in whatever time zone), and the features themselves on DuckDB and Spark against counts
+written here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import pyarrow as pa
 import pytest
 
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.nullmodel import arrivals, departures, weekend_hours_between, weekends_off
+from stillwatch.guard.score.nullmodel import arrivals, departures
+from stillwatch.guard.score.weeks import night_shift, quiet_run, weekend_hours_between, weekends_off
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
@@ -21,12 +23,15 @@ MONDAY = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, a Monday
 CFG = DetectConfig()
 
 
-def _weekend_hours_reference(a: int, b: int) -> float:
-    """Hour by hour (whole and partial hours): the part of [a, b) on UTC Saturdays and Sundays."""
+def _weekend_hours_reference(a: int, b: int, shift_h: float = 0.0) -> float:
+    """Minute by minute: the part of [a, b) on Saturdays and Sundays of the clock ``shift_h`` hours behind UTC
+    (its Saturday 00:00 is UTC Saturday 00:00 + shift)."""
+    minute = HOUR // 60
+    s = int(round(shift_h * 60)) * minute
     total, t = 0.0, a
     while t < b:
-        edge = min((t // HOUR + 1) * HOUR, b)
-        if (t // DAY + 3) % 7 >= 5:  # 1970-01-01 is a Thursday
+        edge = min((t // minute + 1) * minute, b)
+        if ((t - s) // DAY + 3) % 7 >= 5:  # 1970-01-01 is a Thursday
             total += (edge - t) / HOUR
         t = edge
     return total
@@ -47,6 +52,69 @@ def test_weekend_hours_match_the_hour_by_hour_reference():
     got = weekend_hours_between(a, b)
     want = [_weekend_hours_reference(int(x), int(y)) for x, y in zip(a, b)]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
+def test_shifted_weekend_hours_match_the_reference():
+    rng = np.random.default_rng(6)
+    a = MONDAY + rng.integers(-10 * DAY, 10 * DAY, 40)
+    b = a + rng.integers(-DAY, 9 * DAY, 40)
+    shift = rng.choice([-12.0, -7.5, -3.0, 0.0, 5.5, 9.5, 11.75], 40)
+    want = [_weekend_hours_reference(int(x), int(y), float(z)) for x, y, z in zip(a, b, shift)]
+    np.testing.assert_allclose(weekend_hours_between(a, b, shift), want, rtol=0, atol=1e-6)
+
+
+def _mask(hours) -> int:
+    return sum(1 << h for h in set(hours))
+
+
+def _quiet_reference(mask: int) -> tuple[int, float]:
+    """The longest circular run of clear bits, tried from every start hour; its middle (first from hour 0)."""
+    best, best_mid = 0, float("nan")
+    for start in range(24):
+        length = 0
+        while length < 24 and not (mask >> ((start + length) % 24)) & 1:
+            length += 1
+        if length > best:
+            best, best_mid = length, (start + length / 2.0) % 24
+    return best, (best_mid if 0 < best < 24 else float("nan"))
+
+
+def test_quiet_run_known_answers_and_reference():
+    # a worker at UTC+9 (09-18 local: 00-08 UTC), one at UTC-8 (17-01 UTC), an evening user, round the clock, none
+    masks = [_mask(range(0, 9)), _mask(list(range(17, 24)) + [0, 1]), _mask(range(7, 24)), _mask(range(24)), 0]
+    length, middle = quiet_run(np.array(masks))
+    assert length.tolist() == [15, 15, 7, 0, 24]
+    np.testing.assert_allclose(middle[:3], [16.5, 9.5, 3.5])
+    assert np.isnan(middle[3:]).all()
+    shift = night_shift({"n": np.ones(5), "hour_mask": np.array(masks)})
+    np.testing.assert_allclose(shift, [-7.5, 9.5, 3.5, 0.0, 0.0])
+    assert night_shift({"n": np.ones(2)}).tolist() == [0.0, 0.0]  # without the feature: UTC weekends
+    rng = np.random.default_rng(8)
+    masks = rng.integers(0, 1 << 24, 300) & rng.integers(0, 1 << 24, 300)  # sparse-ish masks, many runs each
+    length, middle = quiet_run(masks)
+    ref = [_quiet_reference(int(m)) for m in masks]
+    assert length.tolist() == [r[0] for r in ref]
+    np.testing.assert_allclose(middle, [r[1] for r in ref])
+
+
+def test_a_weekday_worker_far_east_of_utc_silent_over_its_own_weekend_has_not_left():
+    """A busy weekday worker at UTC+9 (60 active hours over two weeks, none on a weekend) ends its last Friday at
+    18:00 local, 09:00 UTC; the log's last request is on Sunday 23:00 UTC (granted last day from Saturday 23:00).
+    Under UTC weekends 15 Friday hours count ((1 - f)^15 = 0.025 <= cohort_fdr: a departure); its own weekend starts
+    at its night's middle, Friday 16:30 UTC, leaving 7.5 hours (0.16: not a departure). The same account active on weekends has
+    left."""
+    fri9 = MONDAY + 11 * DAY + 9 * HOUR
+    end = MONDAY + 13 * DAY + 23 * HOUR
+    acc = _acc([60, 60], [0, 17], [MONDAY, MONDAY], [fri9, fri9])
+    acc["hour_mask"] = np.array([_mask(range(0, 9))] * 2)
+    acc = {k: np.append(v, {"n": 50.0, "first_us": end - HOUR, "last_us": end, "active_hours": 1.0,
+                              "weekend_hours": 0.0, "hour_mask": 1 << 22}[k]) for k, v in acc.items()}
+    _, left = departures(acc, CFG)
+    assert left.tolist() == [False, True, False]
+    _, left_utc = departures({k: v for k, v in acc.items() if k != "hour_mask"}, CFG)
+    assert left_utc.tolist() == [True, True, False]
+    f = 60 / ((fri9 - MONDAY) / HOUR)
+    assert (1 - f) ** 7.5 > CFG.link.cohort_fdr >= (1 - f) ** 15
 
 
 def _acc(active, weekend, first, last, n=None):
@@ -104,6 +172,10 @@ def _log_rows():
     return ts, {"weekday": 0, "weekend": 2, "edges": 0}
 
 
+#: the hours of the day of _log_rows' accounts
+_HOUR_MASKS = {"weekday": (1 << 9) | (1 << 10) | (1 << 14), "weekend": (1 << 23) | 1 | (1 << 8), "edges": (1 << 23) | 1}
+
+
 def _keys_table(ts: dict) -> pa.Table:
     rows = [(a, t) for a, v in ts.items() for t in v]
     n = len(rows)
@@ -120,9 +192,10 @@ def test_weekend_hours_feature_on_duckdb_matches_the_count():
 
     ts, want = _log_rows()
     got = ibis.duckdb.connect().to_pyarrow(account_volume(ibis.memtable(_keys_table(ts))).select(
-        "account_id", "weekend_hours", "active_hours"))
+        "account_id", "weekend_hours", "active_hours", "hour_mask"))
     got = {r["account_id"]: r for r in got.to_pylist()}
     assert {a: got[a]["weekend_hours"] for a in want} == want
+    assert {a: got[a]["hour_mask"] for a in want} == _HOUR_MASKS
     assert got["weekday"]["active_hours"] == 15
 
 
@@ -140,5 +213,6 @@ def test_weekend_hours_feature_same_on_spark():
 
     ts, want = _log_rows()
     t = _SparkEngine(ScanConfig()).put("wk", _keys_table(ts))
-    got = account_volume(t).select("account_id", "weekend_hours").to_pyarrow().to_pylist()
+    got = account_volume(t).select("account_id", "weekend_hours", "hour_mask").to_pyarrow().to_pylist()
     assert {r["account_id"]: r["weekend_hours"] for r in got} == want
+    assert {r["account_id"]: r["hour_mask"] for r in got} == _HOUR_MASKS

@@ -163,6 +163,48 @@ def _tail(x, n, k, n_c) -> np.ndarray:
     return stats.hypergeom.sf(np.asarray(x) - 1, n, k, np.asarray(n_c))
 
 
+_DAY_US = 86_400e6
+
+
+def _same_hours(t: np.ndarray, lo: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Per window ``[lo, lo + w)`` narrower than a day: how many of the times ``t`` fall in the same hours of the
+    (UTC) day, on any day (a window reaching past midnight wraps round). Requires ``0 < w < 1 day``."""
+    tod = np.sort(np.mod(np.asarray(t, np.float64), _DAY_US))
+    a = np.mod(np.asarray(lo, np.float64), _DAY_US)
+    b = a + np.asarray(w, np.float64)
+
+    def upto(x):
+        return np.searchsorted(tod, x, side="left")
+    return np.where(b <= _DAY_US, upto(b) - upto(a), len(tod) - upto(a) + upto(b - _DAY_US))
+
+
+def _slot_null(c: dict, p: np.ndarray, m: float, cfg: DetectConfig) -> None:
+    """The cells of ``c`` narrower than a day that the day-blind null already rejects are tested against the
+    time-of-day null too (module docstring, H0''): of the ``N_s`` accounts whose time falls in the cell's hours of
+    the day on any day, ``K_s`` carry; the cell's ``N_C`` accounts hold ``Hypergeometric(N_s, K_s, N_C)`` carriers.
+    ``p`` (modified in place) becomes the larger of the two p-values, each with the same Bonferroni factor ``m``."""
+    cand = (p <= cfg.group.alpha) & (c["w"] < _DAY_US)
+    if not cand.any():
+        return
+    n_s = _same_hours(c["t"], c["lo"][cand], c["w"][cand])
+    k_s = _same_hours(c["t"][c["car"]], c["lo"][cand], c["w"][cand])
+    p[cand] = np.maximum(p[cand], np.minimum(_tail(c["x"][cand], n_s, k_s, c["n_c"][cand]) * m, 1.0))
+
+
+def _time_of_day_rate(t: np.ndarray, car: np.ndarray, lo: np.ndarray, w: np.ndarray, rate: float) -> np.ndarray:
+    """Per cell ``[lo, lo + w)``: the carrier rate of the background accounts ``t`` (``car``: carriers) whose time
+    falls in the same hours of the day on any day, with one pseudo-account at the day-blind ``rate`` (``(K_s +
+    rate) / (N_s + 1)``: hours seen on few accounts stay near the day-blind rate); ``rate`` itself for cells a day
+    wide or wider (they hold every hour of the day)."""
+    out = np.full(len(lo), rate)
+    narrow = np.asarray(w) < _DAY_US
+    if narrow.any() and len(t):
+        car = np.asarray(car, bool)
+        out[narrow] = ((_same_hours(t[car], lo[narrow], w[narrow]) + rate)
+                       / (_same_hours(t, lo[narrow], w[narrow]) + 1.0))
+    return out
+
+
 def _outside(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Per time in ``t``: whether it lies outside every interval ``[lo, hi)`` (vectorised sweep)."""
     if not len(lo):
@@ -192,6 +234,7 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
     for s, (c, _) in enumerate(sigs):  # first every signal's significant cells
         p = np.minimum(_tail(c["x"], c["n"], c["k"], c["n_c"]) * m, 1.0) if c else np.ones(0)
         if c:
+            _slot_null(c, p, m, cfg)  # raises p where the carriers' own hours of the day would explain the cell
             _pause_null(c, p, pauses[s], m, cfg)  # raises p where carriers pausing would explain the cell
         ps.append(p)
     # accounts in a significant cell of any signal: presumed campaign accounts, not chance members
@@ -210,6 +253,7 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
         bg = _outside(c["t"], c["lo"][sig], c["hi"][sig])
         bg[np.isin(c["idx"], presumed)] = False
         rate = (int(np.count_nonzero(c["car"] & bg)) + 1.0) / (int(bg.sum()) + 1.0)
+        rate = _time_of_day_rate(c["t"][bg], c["car"][bg], c["lo"], c["w"], rate)
         chance = np.maximum(c["n_c"] * rate, _pause_means(c, sig, pauses[s], presumed))
         ok = sig & (c["x"] >= 2) & (chance <= cfg.group.fdr * c["x"])
         keep.append((c["acc"][ok], c["code"][ok] * len(KINDS) + s, p[ok], c["w"][ok]))

@@ -64,15 +64,14 @@ person using the service a few hours a week and first seen on the log's first da
 there before; a script working round the clock and first seen on day three was not (one-request
 accounts have no span and take no part; without active hours, the request rate stands in). An
 account-creation time, where the log gives one, is an arrival as it stands. Weekends: an account that keeps
-(UTC) weekends off — its active hours fall on Saturdays and Sundays significantly less often than the weekend's share
-of its span (:func:`weekends_off`, an exact binomial tail at ``cohort_fdr``) — was not going to show up on one, so the
-weekend hours of its silence do not count, before its first request as after its last (:func:`departures`): a log
-starting on a weekend does not see office workers "arrive" on Monday, nor one ending on a Sunday see them "leave" on
-Friday. Time zones are not modelled: a weekday worker far east of UTC starts its local weekend up to half a day before
-the UTC one, and those hours still count (``tests/guard/test_guard_key_groups.py``, a strict xfail); without the
-``weekend_hours`` feature (an older producer, the live scorer) nobody keeps weekends off. The pause null of
-:mod:`~stillwatch.guard.score.pauses` models the rule without weekends (more counted events than the rule gives such
-accounts: conservative). Bystanders must still pass the class and purity tests. A
+weekends off (its active hours fall on weekends significantly less often than the weekend's share of its span) was
+not going to show up on one, so the hours of its own weekend (placed by its night: the hours of the day it is never
+active in) in its silence do not count, before its first request as after its last (:mod:`~stillwatch.guard.score.weeks`,
+:func:`departures`): a log starting on a weekend does not see office workers "arrive" on Monday, nor one ending on a
+Sunday see them "leave" on Friday, in whatever time zone they work. Without the ``weekend_hours`` feature (an older
+producer, the live scorer) nobody keeps weekends off. The pause null of :mod:`~stillwatch.guard.score.pauses`
+models the rule without weekends (more counted events than the rule gives such accounts: conservative).
+Bystanders must still pass the class and purity tests. A
 significant cell links its members only when chance arrivals are a small part of it: the local
 false discovery rate ``E / X`` (expected over observed members; Efron et al. 2001) is ``<=
 LinkConfig.cohort_fdr``; each account belongs to the cells of the narrowest width at which it is
@@ -95,8 +94,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.core.sets import unique
 from scipy.special import pdtrc
+
+from stillwatch.core.sets import unique
+from stillwatch.guard.score.weeks import less_weekends
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -232,47 +233,6 @@ def _unseen(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray) -> np.ndarray:
     return -unseen_h * (n - 1.0) / span_h  # an older producer without active hours: the request rate
 
 
-_WEEK_US = 7 * 24 * _HOUR_US
-_EPOCH_MONDAY_US = 3 * 24 * _HOUR_US  # 1970-01-01 is a Thursday: t + 3 days counts from a Monday
-
-
-def weekend_hours_between(a_us: np.ndarray, b_us: np.ndarray) -> np.ndarray:
-    """Hours of UTC Saturdays and Sundays in each interval ``[a, b)`` (microseconds; 0 where ``b <= a``)."""
-    def upto(t):
-        t = np.asarray(t, np.float64) + _EPOCH_MONDAY_US
-        return (np.floor(t / _WEEK_US) * 48.0 * _HOUR_US
-                + np.clip(np.mod(t, _WEEK_US) - 5 * 24 * _HOUR_US, 0.0, 48.0 * _HOUR_US)) / _HOUR_US
-    return np.maximum(upto(b_us) - upto(a_us), 0.0)
-
-
-def weekends_off(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> np.ndarray:
-    """Per account: whether it keeps (UTC) weekends off — its active hours fall on weekends significantly less often
-    than the weekend's share of its own span. **H0**: an account's active hours are spread over its span's hours
-    alike, weekend or not (the arrival and departure rules' own independent hours); its weekend active hours are then
-    ``Binomial(active hours, w)`` with ``w`` the weekend hours of its span over the span, and the exact lower tail
-    ``<= LinkConfig.cohort_fdr`` rejects it. A weekday worker active 20 hours over two weeks has none on a weekend
-    with probability 0.71^20 = 0.001. False (nothing known) where the log has no ``weekend_hours``."""
-    n = len(np.asarray(acc["n"]))
-    if "weekend_hours" not in acc or "active_hours" not in acc:
-        return np.zeros(n, bool)
-    from scipy import stats
-
-    first = np.asarray(acc["first_us"], np.float64)
-    last = np.asarray(acc["last_us"], np.float64)
-    span_h = np.maximum((last - first) / _HOUR_US, 1.0)
-    w = np.clip(weekend_hours_between(first, last) / span_h, 0.0, 1.0)
-    a = np.asarray(acc["active_hours"], np.float64)
-    k = np.asarray(acc["weekend_hours"], np.float64)
-    return (w > 0) & (stats.binom.cdf(k, a, w) <= cfg.link.cohort_fdr)
-
-
-def _less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
-                   cfg: "DetectConfig") -> np.ndarray:
-    """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less their weekend hours where the account keeps
-    weekends off (:func:`weekends_off`: it was not going to show up on one); not below 0."""
-    return np.where(weekends_off(acc, cfg), np.maximum(unseen_h - weekend_hours_between(lo_us, hi_us), 0.0), unseen_h)
-
-
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
     """Per account: its arrival time (creation time where the log gives ``created_us``, else its first
     request) and whether that time is an arrival at all (module docstring: an account already active
@@ -285,7 +245,7 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     t0 = float(np.min(first)) if len(first) else 0.0
     # hours are not independent within a day (people keep diurnal hours: an account already active
     # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
-    unseen_h = _less_weekends(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, cfg)
+    unseen_h = less_weekends(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, cfg)
     return np.where(has, c, first), has | ((n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr)))
 
 
@@ -296,11 +256,12 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     granted, as the first is for arrivals) with probability ``1 - (1 - f)^h``; its last request is a
     departure when ``(1 - f)^h <= cohort_fdr`` (a casual user last seen a day before the log ends has
     most likely not left; an account busy every day for two weeks and silent for the last week has). For an
-    account that keeps weekends off (:func:`weekends_off`) the weekend hours of ``h`` do not count."""
+    account that keeps weekends off (:mod:`~stillwatch.guard.score.weeks`) the hours of its own weekend in ``h`` do
+    not count."""
     n = np.asarray(acc["n"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     t1 = float(np.max(last)) if len(last) else 0.0
-    unseen_h = _less_weekends(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, cfg)
+    unseen_h = less_weekends(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, cfg)
     return last, (n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr))
 
 

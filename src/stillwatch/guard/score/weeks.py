@@ -1,0 +1,119 @@
+"""Each account's own week: whether it keeps weekends off, and where its weekend falls (issue 13).
+
+The arrival and departure rules of :mod:`~stillwatch.guard.score.nullmodel` treat an account's hours as independent
+at one rate ``f``: an account silent for ``h`` of them would have shown up with probability ``1 - (1 - f)^h``. A
+person who works weekdays only is not going to show up on a weekend, so a log ending on a Sunday would see every
+such person "leave" on Friday, together, and a log starting on a Saturday see them "arrive" on Monday. Two
+quantities fix that, both read off the account's own traffic:
+
+- **Whether it keeps weekends off** (:func:`weekends_off`). **H0**: its active hours are spread over its span's
+  hours alike, weekend or not; its weekend active hours are then ``Binomial(active hours, w)``, ``w`` the share of
+  its span on weekends, and an exact lower tail ``<= LinkConfig.cohort_fdr`` rejects H0. The count uses UTC
+  weekends (the ``weekend_hours`` feature is one pass over the rows, before any account's time zone is known):
+  for an account whose local weekend is shifted by ``d`` hours from the UTC one, ``|d|`` of the UTC weekend's 48
+  hours are its weekdays, which costs the test power (a worker at UTC+9 may show its Monday morning there), never
+  validity.
+- **Where its weekend falls** (:func:`night_shift`). The account's *night* is the longest run of hours of the
+  (UTC) day in which it never sent anything (the ``hour_mask`` feature: one bit per hour of the day, over every
+  row); its middle ``m`` is taken as the account's day boundary, and its weekend as the two days from the boundary
+  nearest to UTC Saturday 00:00: ``[Sat 00:00 + d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A
+  developer at UTC+9 working 9-18 local (00-09 UTC) has its night from 09 to 24 UTC, ``m = 16.5``, ``d = -7.5``:
+  its weekend runs from Friday 16:30 UTC (01:30 local Saturday). An account active in every hour of the day has no
+  night: its weekend is the UTC one (``d = 0``), as it is without the feature.
+
+Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts
+off on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a
+departure or a missed arrival — and no more: at most 48 hours per weekend of silence are taken off, the rest of the
+silence still counts, and the binomial test needs the account's own weekday activity to reject H0 (an account
+with a handful of active hours never keeps weekends off). Choosing a night moves which 48 hours those are, not how
+many. What must hold: an account active on weekends like on weekdays is judged on every silent hour, whatever its
+night.
+
+Everything is numpy over accounts: the night is a fixed pass over the 24 (doubled: 48) hours of the day, no loop
+per account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from stillwatch.guard.score.config import DetectConfig
+
+_HOUR_US = 3_600_000_000
+_WEEK_US = 7 * 24 * _HOUR_US
+_EPOCH_MONDAY_US = 3 * 24 * _HOUR_US  # 1970-01-01 is a Thursday: t + 3 days counts from a Monday
+
+
+def weekend_hours_between(a_us: np.ndarray, b_us: np.ndarray, shift_h: np.ndarray | float = 0.0) -> np.ndarray:
+    """Hours of weekend in each interval ``[a, b)`` (microseconds; 0 where ``b <= a``), the weekend being
+    ``[Saturday 00:00 + shift, Monday 00:00 + shift)`` UTC with ``shift_h`` hours per interval (0: UTC weekends)."""
+    s = np.asarray(shift_h, np.float64) * _HOUR_US
+
+    def upto(t):
+        t = np.asarray(t, np.float64) - s + _EPOCH_MONDAY_US
+        return (np.floor(t / _WEEK_US) * 48.0 * _HOUR_US
+                + np.clip(np.mod(t, _WEEK_US) - 5 * 24 * _HOUR_US, 0.0, 48.0 * _HOUR_US)) / _HOUR_US
+    return np.maximum(upto(b_us) - upto(a_us), 0.0)
+
+
+def quiet_run(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The longest circular run of hours of the day whose bit is clear in each 24-bit ``mask``: ``(length,
+    middle)``, ``length`` in 0..24 hours and ``middle`` in [0, 24) (hour ``h`` covers ``[h, h + 1)``; the first
+    such run from hour 0 where several are as long; ``middle`` NaN where ``length`` is 0 or 24)."""
+    m = np.asarray(mask, np.int64)
+    quiet = ((m[:, None] >> np.arange(24)) & 1) == 0  # (A, 24)
+    q2 = np.concatenate([quiet, quiet], axis=1)  # (A, 48): a run across midnight is whole in the doubled day
+    run = np.zeros(q2.shape, np.int64)
+    prev = np.zeros(len(m), np.int64)
+    for h in range(48):  # a fixed pass over the doubled day, vectorised over accounts
+        prev = np.where(q2[:, h], prev + 1, 0)
+        run[:, h] = prev
+    end = np.argmax(run, axis=1)
+    length = np.minimum(run[np.arange(len(m)), end], 24)
+    middle = np.mod(end + 1 - length / 2.0, 24.0)
+    return length, np.where((length > 0) & (length < 24), middle, np.nan)
+
+
+def night_shift(acc: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per account: the shift ``d`` in hours, in [-12, 12), of its weekend from the UTC one (module docstring: the
+    day boundary at the middle of its night); 0 where it has no night or the log has no ``hour_mask``."""
+    n = len(np.asarray(acc["n"]))
+    if "hour_mask" not in acc:
+        return np.zeros(n)
+    _, middle = quiet_run(np.asarray(acc["hour_mask"], np.int64))
+    return np.where(np.isnan(middle), 0.0, np.mod(middle + 12.0, 24.0) - 12.0)
+
+
+def weekends_off(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> np.ndarray:
+    """Per account: whether it keeps weekends off — its active hours fall on (UTC) weekends significantly less
+    often than the weekend's share of its own span (module docstring, H0; the exact binomial lower tail ``<=
+    LinkConfig.cohort_fdr``). A weekday worker active 20 hours over two weeks has none on a weekend with probability
+    0.71^20 = 0.001. False (nothing known) where the log has no ``weekend_hours``."""
+    n = len(np.asarray(acc["n"]))
+    if "weekend_hours" not in acc or "active_hours" not in acc:
+        return np.zeros(n, bool)
+    from scipy import stats
+
+    first = np.asarray(acc["first_us"], np.float64)
+    last = np.asarray(acc["last_us"], np.float64)
+    span_h = np.maximum((last - first) / _HOUR_US, 1.0)
+    w = np.clip(weekend_hours_between(first, last) / span_h, 0.0, 1.0)
+    a = np.asarray(acc["active_hours"], np.float64)
+    k = np.asarray(acc["weekend_hours"], np.float64)
+    return (w > 0) & (stats.binom.cdf(k, a, w) <= cfg.link.cohort_fdr)
+
+
+def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
+                  cfg: "DetectConfig") -> np.ndarray:
+    """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less the hours of its own weekend in it
+    where the account keeps weekends off (:func:`weekends_off`: it was not going to show up on one; its weekend
+    placed by :func:`night_shift`); not below 0."""
+    off = weekends_off(acc, cfg)
+    if not off.any():
+        return np.asarray(unseen_h, np.float64)
+    weekend = weekend_hours_between(lo_us, hi_us, night_shift(acc))
+    return np.where(off, np.maximum(unseen_h - weekend, 0.0), unseen_h)
