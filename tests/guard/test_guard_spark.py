@@ -304,10 +304,10 @@ def test_spark_and_duckdb_group_several_key_accounts_leaving_together(parity):
         assert len(keyed) == 25 and all(a.flagged for a in keyed)
         # their keys side by side: the key-order test does not reject an exchangeable order (carriers)
         assert all(a.signals["key_order_p"] >= 1e-3 for a in keyed)
-        groups = [c for c in f.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)]
+        groups = [c for c in f.campaigns if {"keys_departure", "keys_arrival", "keys_last_seen"} & set(c.fired)]
         assert len(groups) == 1 and {a.account_id for a in keyed} <= set(groups[0].accounts)
-    dg = [c for c in duck.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
-    sg = [c for c in spark.campaigns if {"keys_departure", "keys_arrival"} & set(c.fired)][0]
+    dg = [c for c in duck.campaigns if {"keys_departure", "keys_arrival", "keys_last_seen"} & set(c.fired)][0]
+    sg = [c for c in spark.campaigns if {"keys_departure", "keys_arrival", "keys_last_seen"} & set(c.fired)][0]
     assert dg.accounts == sg.accounts and dg.fired == sg.fired
     assert sg.signals["group_p"] == pytest.approx(dg.signals["group_p"], rel=1e-12)
 

@@ -128,13 +128,13 @@ def test_weekends_off_is_the_binomial_lower_tail():
     # two weeks from a Monday: the span's weekend share is 96 / 336 = 2/7
     first, last = np.full(4, float(MONDAY)), np.full(4, float(MONDAY + 14 * DAY))
     acc = _acc([20, 20, 3, 40], [0, 5, 0, 4], first, last)
-    off = weekends_off(acc, CFG)
+    off = weekends_off(acc, CFG.link.cohort_fdr)
     w = 2 / 7
     tails = [sum(math.comb(a, j) * w ** j * (1 - w) ** (a - j) for j in range(k + 1))
              for a, k in ((20, 0), (20, 5), (3, 0), (40, 4))]
     assert [t <= CFG.link.cohort_fdr for t in tails] == off.tolist() == [True, False, False, True]
     # without the feature (an older producer, the live scorer): nothing known, nobody keeps weekends off
-    assert not weekends_off({k: v for k, v in acc.items() if k != "weekend_hours"}, CFG).any()
+    assert not weekends_off({k: v for k, v in acc.items() if k != "weekend_hours"}, CFG.link.cohort_fdr).any()
 
 
 def test_a_weekday_worker_silent_over_the_weekend_has_not_left():
@@ -172,8 +172,10 @@ def _log_rows():
     return ts, {"weekday": 0, "weekend": 2, "edges": 0}
 
 
-#: the hours of the day of _log_rows' accounts
-_HOUR_MASKS = {"weekday": (1 << 9) | (1 << 10) | (1 << 14), "weekend": (1 << 23) | 1 | (1 << 8), "edges": (1 << 23) | 1}
+#: the hours of each UTC day of the week (Monday first) of _log_rows' accounts
+_DAY_MASKS = {"weekday": [(1 << 9) | (1 << 10) | (1 << 14)] * 5 + [0, 0],
+              "weekend": [1 << 8, 0, 0, 0, 0, 1 << 23, 1], "edges": [1, 0, 0, 0, 1 << 23, 0, 0]}
+_MASK_COLUMNS = [f"day_mask_{d}" for d in range(7)]
 
 
 def _keys_table(ts: dict) -> pa.Table:
@@ -192,10 +194,10 @@ def test_weekend_hours_feature_on_duckdb_matches_the_count():
 
     ts, want = _log_rows()
     got = ibis.duckdb.connect().to_pyarrow(account_volume(ibis.memtable(_keys_table(ts))).select(
-        "account_id", "weekend_hours", "active_hours", "hour_mask"))
+        "account_id", "weekend_hours", "active_hours", *_MASK_COLUMNS))
     got = {r["account_id"]: r for r in got.to_pylist()}
     assert {a: got[a]["weekend_hours"] for a in want} == want
-    assert {a: got[a]["hour_mask"] for a in want} == _HOUR_MASKS
+    assert {a: [got[a][c] for c in _MASK_COLUMNS] for a in want} == _DAY_MASKS
     assert got["weekday"]["active_hours"] == 15
 
 
@@ -213,6 +215,6 @@ def test_weekend_hours_feature_same_on_spark():
 
     ts, want = _log_rows()
     t = _SparkEngine(ScanConfig()).put("wk", _keys_table(ts))
-    got = account_volume(t).select("account_id", "weekend_hours", "hour_mask").to_pyarrow().to_pylist()
+    got = account_volume(t).select("account_id", "weekend_hours", *_MASK_COLUMNS).to_pyarrow().to_pylist()
     assert {r["account_id"]: r["weekend_hours"] for r in got} == want
-    assert {r["account_id"]: r["hour_mask"] for r in got} == _HOUR_MASKS
+    assert {r["account_id"]: [r[c] for c in _MASK_COLUMNS] for r in got} == _DAY_MASKS

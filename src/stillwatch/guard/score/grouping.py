@@ -23,6 +23,15 @@ Signals
   key in use), whose keys are not used *one at a time*: the order of their requests' keys does not
   reject an exchangeable order (``key_order_p >= GroupConfig.key_order_alpha``,
   :func:`~stillwatch.guard.score.signals.key_order_p`, a runs test over the account's own rows).
+* **several keys, by last sighting** — the same carriers' last requests before the log's granted last day,
+  whether or not the departure rule counts them. The rule asks each account on its own whether its silence is
+  surprising; an account active in 4 % of its hours is not, after two days, so a batch stop of sparse accounts
+  shows only its busier members as departures (held-out E seed 43: 23 of the operator's 150 accounts, last seen
+  1-3 days before the granted day, were in no group). Their number is what is surprising: the pause null
+  (:mod:`~stillwatch.guard.score.pauses`, ``kind="last"``) gives the carriers that would be last seen in each
+  window had none of them left — each in its own hours of the day and week, so a weekday worker who never left is
+  expected on its last working day, not on the weekend — and a cell must beat it as the departure cells do. Its
+  cells join the departure cells where they share a carrier (one operator's stop seen both ways).
   Attacker model: an operator spreading a harvest of distinct public prompts over many
   accounts at a human pace, each account behind several keys (each key under its own quota), gives
   each account nothing a person does not also have — its prompts, pace, address and volume are a
@@ -70,6 +79,15 @@ repetition test, :func:`~stillwatch.guard.score.repetition.repeats_beyond`): a h
 evaluation lab that ran its benchmark twice on the campaign's night, then fell silent, is a burst-then-dormant
 carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does.
 
+**H0''** (cells narrower than a day): carrying the signal is independent of the *day*, given the hours of the
+day. Carriers can keep other hours than the rest of the log — developers who stop at the end of a working day
+beside casual users who stop in the evening —, and then every hour of their habits holds carriers only, which H0
+calls surprising on any day. Of the ``N_s`` accounts whose time falls in the cell's hours of the day on any day,
+``K_s`` carry; the cell's ``N_C`` accounts hold ``Hypergeometric(N_s, K_s, N_C)`` carriers. A narrow cell must
+reject both (an intersection-union test: the larger p-value), and its chance carriers are ``N_C`` times the carrier
+rate of the background in its hours of the day (one pseudo-account at the day-blind rate: hours seen on few
+accounts stay near it). Cells a day wide or wider hold every hour and are H0's alone.
+
 **H0'** (arrivals and departures; :mod:`~stillwatch.guard.score.pauses`): none of the accounts that could
 carry the signal arrived or left at all — they were active all along, and the rules counted some of them
 because they paused. Such false events are not spread like the log's real ones: a busy account's false
@@ -113,7 +131,7 @@ from stillwatch.guard.score.nullmodel import arrivals, departures
 from stillwatch.guard.score.pauses import pause_means, pause_tail
 
 #: The signals, in the order of ``Groups.kind`` (0: none).
-KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure")
+KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure", "keys_last_seen")
 
 
 @dataclass(frozen=True)
@@ -303,8 +321,8 @@ def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> N
 
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
                flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
-    """The groups of a scan: burst nights, arrivals, and the arrivals and departures of accounts with
-    several keys (module docstring) among the accounts not ``listed`` in a campaign;
+    """The groups of a scan: burst nights, arrivals, and the arrivals, departures and last sightings of accounts
+    with several keys (module docstring) among the accounts not ``listed`` in a campaign;
     ``scores``/``flagged``: each account's score and flag so far."""
     a = len(scores)
     free = ~np.asarray(listed, bool)
@@ -322,6 +340,8 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         keys = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
                 & (key_order_p(acc) >= cfg.group.key_order_alpha))
     depart, departed = departures(acc, cfg)
+    # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
+    seen = (np.asarray(acc["n"], np.float64) >= 2) & (depart < float(np.max(depart, initial=0.0)) - 24 * 3_600e6)
     arrive = np.asarray(arrive, np.float64)
     fdr = cfg.link.cohort_fdr
 
@@ -336,7 +356,8 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
                      (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free)),
                      (arrive, arrived, keys & arrived, pause("arrival", keys)),
-                     (depart, departed, keys & departed, pause("departure", keys))], cfg)
+                     (depart, departed, keys & departed, pause("departure", keys)),
+                     (depart, seen, keys & seen, pause("last", keys))], cfg)
     g = _without_repeaters(g, acc, cfg)
     if not (g.head >= 0).any():
         return g

@@ -34,7 +34,19 @@ was observable, from its first request to the granted last day ``E``; for arriva
   what makes pausing accounts count more often than ``fdr``: an account that happens to be quiet at the end
   looks busier than it is, and then needs a shorter silence (:func:`_hour_mass`).
 
-Arrivals mirror it (the first activity ``k`` hours after ``S``, the life after it). Members with an
+Arrivals mirror it (the first activity ``k`` hours after ``S``, the life after it). The *last-seen* signal
+(``kind="last"``) counts every member's last activity before ``E``, with no rule (an account too sparse for the
+rule, active in 4 % of its hours, is last seen 1-3 days before ``E`` a third of the time although it never left; the
+pause null says how many such accounts a window should hold). Every last activity counts, so *where* in the day and
+week it can fall matters as much as how often: a member is active only in its own hours
+(:func:`~stillwatch.guard.score.weeks.on_hours`: the hours of the day it was ever active in, less its own weekend
+where it was never active on one), in each independently at ``f0 = active hours / its own hours observable``, and its
+mass in hour ``k`` is ``f0 q^k'`` in its own hours (``k'`` its own hours between ``k`` and ``E``), 0 in the others
+(:func:`_last_curve`). Own hours are read off the member's traffic as it stands, as ``f0`` is: a weekend (a day is
+seen fourteen times in two weeks; a weekend is one unit, seen twice) or an hour of the day it never used is not one
+of its own — hours of the week are not (seen twice each, "ever used" would overfit them). A weekday worker who never left is last seen at the end of the last working day before ``E``, in its own time zone;
+under hours independent round the clock it would have shown up on the weekend, and two
+hundred such developers made a false group (``tests/guard/test_guard_key_groups.py``). Members with an
 account-creation time are left out of arrivals (their arrival is a fact). So are members seen in the granted
 day (active in the log's last day: never counted as departed; in its first day: never counted as arriving):
 the model is conditional on each member's silence there, an event of hours the counted silence does not use, so
@@ -68,17 +80,19 @@ import numpy as np
 from scipy import special
 
 from stillwatch.guard.score.nullmodel import poisson_tail
+from stillwatch.guard.score.weeks import on_hours
 
 _HOUR_US = 3_600_000_000
 #: members per [members, hours] block (bounds the block at ~ BLOCK x the log's hours floats)
 BLOCK = 2048
-KINDS = ("arrival", "departure")
+KINDS = ("arrival", "departure", "last")
 
 
 def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, cohort_fdr: float
                 ) -> tuple[np.ndarray, np.ndarray]:
     """``(edges [H + 1], cum [H + 1])``: the expected number of ``members`` (bool [A]) whose ``kind``
-    (``"arrival"`` or ``"departure"``) the rules of :mod:`~stillwatch.guard.score.nullmodel` would count before
+    (``"arrival"``, ``"departure"``, or ``"last"``: every last activity before the granted last day, no rule) the
+    rules of :mod:`~stillwatch.guard.score.nullmodel` would count before
     each hour edge (microseconds, ascending) under the pause null (module docstring); :func:`window_means` reads
     windows off it. Requires ``acc`` with ``n``, ``first_us``, ``last_us`` (and ``active_hours``, ``created_us``
     where the log has them) and ``0 < cohort_fdr < 1``."""
@@ -93,7 +107,7 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     if kind == "arrival" and "created_us" in acc:
         m &= np.isnan(np.asarray(acc["created_us"], np.float64))  # a creation time is an arrival, not a guess
     # a member seen in the granted day is never counted (its silence is shorter): only those silent there take part
-    if kind == "departure":
+    if kind != "arrival":
         edge = float(np.max(last)) - 24 * _HOUR_US if len(last) else 0.0  # E: the log's last day is granted
         m &= last < edge
         own = (edge - first[m]) / _HOUR_US  # hours each member was observable before E
@@ -101,19 +115,62 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
         edge = float(np.min(first)) + 24 * _HOUR_US if len(first) else 0.0  # S: the log's first day is granted
         m &= first >= edge
         own = (last[m] - edge) / _HOUR_US
+    # without active hours (an older producer) the rules' own stand-in: the request rate, (n - 1) per span
+    ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] - 1.0
+    if kind == "last":
+        return _last_curve({c: np.asarray(v)[m] for c, v in acc.items() if c in _OWN_HOURS}, first[m], ah, edge)
     hours = int(np.ceil(max(float(own.max()) if len(own) else 0.0, 0.0)))
     mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
     if hours and m.any():
-        # without active hours (an older producer) the rules' own stand-in: the request rate, (n - 1) per span
-        ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] - 1.0
         f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
         for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
             mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr)
     cum = np.concatenate(([0.0], np.cumsum(mass)))  # [H + 1], by hours away from the edge
     away = np.arange(hours + 1) * float(_HOUR_US)
-    if kind == "departure":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
+    if kind != "arrival":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
         return edge - away[::-1], cum[-1] - cum[::-1]
     return edge + away, cum
+
+
+#: the columns that place a member's own hours (score/weeks.py)
+_OWN_HOURS = ("n", "hour_mask", *(f"day_mask_{d}" for d in range(7)))
+
+
+def _last_curve(own_cols: Mapping[str, np.ndarray], first: np.ndarray, ah: np.ndarray, edge: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`pause_curve` of the last-seen signal (module docstring) for the members ``own_cols`` (their ``n`` and
+    hour masks), first requests ``first`` and active hours ``ah``, before ``edge`` (E). Hours are UTC clock hours,
+    as the masks are: hour k = ``[u - (k + 1) h, u - k h)`` with ``u`` the first clock hour at or after E, hour 0
+    cut at E (only its share ``phi`` before E can hold a last sighting). Member j is active only in its own hours
+    (``on`` [J, H], :func:`~stillwatch.guard.score.weeks.on_hours`), in each independently at ``f0 = active hours /
+    its own hours observable before E`` (each hour by its share after the member's first request and before E): its
+    mass in hour k is ``r_k prod (1 - r_k')`` over its own hours ``k'`` between k and E (``r = f0``, ``f0 phi`` in
+    hour 0), in its own hours after a whole hour of its life."""
+    hour = float(_HOUR_US)
+    u = np.ceil(edge / hour) * hour
+    phi0 = (edge - (u - hour)) / hour if u > edge else 1.0
+    own = (u - np.asarray(first, np.float64)) / hour  # [J] clock hours from each first request to u
+    hours = int(np.ceil(max(float(own.max()) if len(own) else 0.0, 0.0)))
+    mass = np.zeros(hours)
+    if hours:
+        k = np.arange(hours)[None, :]
+        share = np.ones(hours)
+        share[0] = phi0
+        mid = u - (np.arange(hours) + 0.5) * hour  # [H] the middle of clock hour k
+        for s in range(0, len(own), BLOCK):  # every member's hours at once, a block of members at a time
+            on = on_hours({c: v[s:s + BLOCK] for c, v in own_cols.items()}, mid)  # [J, H]
+            o = own[s:s + BLOCK, None]
+            seen = on * share[None, :] * np.clip(o - k, 0.0, 1.0)  # [J, H] its own hours observable before E
+            f0 = np.clip(ah[s:s + BLOCK] / np.maximum(seen.sum(axis=1), 1.0), 1e-12, 1.0 - 1e-12)[:, None]
+            rate = np.where(on, f0 * share[None, :], 0.0)  # [J, H]
+            log_q = np.log1p(-rate)
+            after = np.cumsum(log_q, axis=1) - log_q  # [J, H] log prod (1 - r) over its own hours between k and E
+            mass += np.where(on & (k + 1 <= o), rate * np.exp(after), 0.0).sum(axis=0)
+    cum = np.concatenate(([0.0], np.cumsum(mass)))
+    edges = u - np.arange(hours + 1)[::-1] * hour  # ascending; hour 0 ends at E
+    if hours:
+        edges[-1] = edge
+    return edges, cum[-1] - cum[::-1]
 
 
 def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float) -> np.ndarray:

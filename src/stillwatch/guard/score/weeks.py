@@ -78,20 +78,43 @@ def quiet_run(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return length, np.where((length > 0) & (length < 24), middle, np.nan)
 
 
+def hour_mask(acc: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """Per account: the 24-bit mask of the UTC hours of the day it was ever active in — the OR of its
+    ``day_mask_0..6`` (or an ``hour_mask`` column as given); None where the log has neither."""
+    if "day_mask_0" in acc:
+        return np.bitwise_or.reduce([np.asarray(acc[f"day_mask_{d}"], np.int64) for d in range(7)])
+    return np.asarray(acc["hour_mask"], np.int64) if "hour_mask" in acc else None
+
+
 def night_shift(acc: Mapping[str, np.ndarray]) -> np.ndarray:
     """Per account: the shift ``d`` in hours, in [-12, 12), of its weekend from the UTC one (module docstring: the
-    day boundary at the middle of its night); 0 where it has no night or the log has no ``hour_mask``."""
+    day boundary at the middle of its night); 0 where it has no night or the log has no hour masks."""
     n = len(np.asarray(acc["n"]))
-    if "hour_mask" not in acc:
+    mask = hour_mask(acc)
+    if mask is None:
         return np.zeros(n)
-    _, middle = quiet_run(np.asarray(acc["hour_mask"], np.int64))
+    _, middle = quiet_run(mask)
     return np.where(np.isnan(middle), 0.0, np.mod(middle + 12.0, 24.0) - 12.0)
 
 
-def weekends_off(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> np.ndarray:
+def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per account: whether it was ever active on its own weekend (:func:`night_shift` places it) — any hour of the
+    week of its ``day_mask_0..6`` whose middle falls in ``[Sat 00:00 + d, Mon 00:00 + d)``; True (nothing known)
+    where the log has no day masks or the account's are empty."""
+    n = len(np.asarray(acc["n"]))
+    if "day_mask_0" not in acc:
+        return np.ones(n, bool)
+    how = np.arange(7 * 24)  # hours of the week from UTC Monday 00:00
+    days = np.stack([np.asarray(acc[f"day_mask_{d}"], np.int64) for d in range(7)], axis=1)  # [A, 7]
+    bits = ((days[:, how // 24] >> (how % 24)[None, :]) & 1) == 1  # [A, 168]
+    local = np.mod(how[None, :] + 0.5 - night_shift(acc)[:, None], 7 * 24.0)  # [A, 168] hours into its own week
+    return (bits & (local >= 5 * 24)).any(axis=1) | ~bits.any(axis=1)
+
+
+def weekends_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
     """Per account: whether it keeps weekends off — its active hours fall on (UTC) weekends significantly less
-    often than the weekend's share of its own span (module docstring, H0; the exact binomial lower tail ``<=
-    LinkConfig.cohort_fdr``). A weekday worker active 20 hours over two weeks has none on a weekend with probability
+    often than the weekend's share of its own span (module docstring, H0; the exact binomial lower tail ``<= fdr``,
+    ``LinkConfig.cohort_fdr``). A weekday worker active 20 hours over two weeks has none on a weekend with probability
     0.71^20 = 0.001. False (nothing known) where the log has no ``weekend_hours``."""
     n = len(np.asarray(acc["n"]))
     if "weekend_hours" not in acc or "active_hours" not in acc:
@@ -104,7 +127,32 @@ def weekends_off(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> np.ndarr
     w = np.clip(weekend_hours_between(first, last) / span_h, 0.0, 1.0)
     a = np.asarray(acc["active_hours"], np.float64)
     k = np.asarray(acc["weekend_hours"], np.float64)
-    return (w > 0) & (stats.binom.cdf(k, a, w) <= cfg.link.cohort_fdr)
+    return (w > 0) & (stats.binom.cdf(k, a, w) <= fdr)
+
+
+def in_weekend(t_us: np.ndarray, shift_h: np.ndarray | float = 0.0) -> np.ndarray:
+    """Whether each time ``t`` falls in the weekend ``[Saturday 00:00 + shift, Monday 00:00 + shift)`` UTC."""
+    t = np.asarray(t_us, np.float64) - np.asarray(shift_h, np.float64) * _HOUR_US + _EPOCH_MONDAY_US
+    return np.mod(t, _WEEK_US) >= 5 * 24 * _HOUR_US
+
+
+def on_hours(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> np.ndarray:
+    """``[A, T]``: whether the hour holding each time ``t`` (microseconds, ``[T]``) is one of each account's own
+    hours — an hour of the (UTC) day it was ever active in (:func:`hour_mask`; every hour without one or where no
+    bit is set), and not on its own weekend where it was never active on one (:func:`weekend_active`). The hours an
+    account could show up in, read off its own traffic as it stands (an hour or a weekend it never used is not one
+    of its own)."""
+    t = np.asarray(t_us, np.float64)
+    n = len(np.asarray(acc["n"]))
+    mask = hour_mask(acc)
+    if mask is None:
+        return np.ones((n, len(t)), bool)
+    hod = (np.floor(np.mod(t, 24 * _HOUR_US) / _HOUR_US)).astype(np.int64)  # [T]
+    on = (((mask[:, None] >> hod[None, :]) & 1) == 1) | (mask == 0)[:, None]
+    quiet = ~weekend_active(acc)
+    if quiet.any():
+        on[quiet] &= ~in_weekend(t[None, :], night_shift(acc)[quiet][:, None])
+    return on
 
 
 def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
@@ -112,7 +160,7 @@ def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi
     """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less the hours of its own weekend in it
     where the account keeps weekends off (:func:`weekends_off`: it was not going to show up on one; its weekend
     placed by :func:`night_shift`); not below 0."""
-    off = weekends_off(acc, cfg)
+    off = weekends_off(acc, cfg.link.cohort_fdr)
     if not off.any():
         return np.asarray(unseen_h, np.float64)
     weekend = weekend_hours_between(lo_us, hi_us, night_shift(acc))
