@@ -19,7 +19,15 @@ quantities fix that, both read off the account's own traffic:
   nearest to UTC Saturday 00:00: ``[Sat 00:00 + d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A
   developer at UTC+9 working 9-18 local (00-09 UTC) has its night from 09 to 24 UTC, ``m = 16.5``, ``d = -7.5``:
   its weekend runs from Friday 16:30 UTC (01:30 local Saturday). An account active in every hour of the day has no
-  night: its weekend is the UTC one (``d = 0``), as it is without the feature.
+  night: its weekend is the UTC one (``d = 0``), as it is without the feature. The night comes from the account's
+  *hour masks* (``day_mask_0..6``: one 24-bit mask of the UTC hours it was active in per UTC day of the week, over
+  every row; :func:`hour_mask` is their OR).
+- **Its own hours** (:func:`on_hours`, for the last-seen null of :mod:`~stillwatch.guard.score.pauses`, which
+  spreads each account's chance last sighting over the hours it could show up in): the hours of the day it was ever
+  active in, less its own weekend where it was never active on one (:func:`weekend_active`, read off the hour masks
+  in its own week). These are read off the traffic as it stands, as an activity rate is: an hour of the day is seen
+  fourteen times in two weeks and a weekend is one unit seen twice, so "never used" is a fair estimate of "not one
+  of its hours"; single hours of the week are seen twice each and are not used (it would overfit them).
 
 Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts
 off on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a
@@ -27,7 +35,10 @@ departure or a missed arrival — and no more: at most 48 hours per weekend of s
 silence still counts, and the binomial test needs the account's own weekday activity to reject H0 (an account
 with a handful of active hours never keeps weekends off). Choosing a night moves which 48 hours those are, not how
 many. What must hold: an account active on weekends like on weekdays is judged on every silent hour, whatever its
-night.
+night. For the last-seen null, an operator whose accounts keep narrow hours concentrates the null's expectation
+where its accounts are last seen, which only makes a stop in those hours harder to call surprising (the null is
+the operator's own hours, not a looser one); its accounts stopping days before the log ends are far from every
+own hour near the end, where a pausing account's last sighting would fall.
 
 Everything is numpy over accounts: the night is a fixed pass over the 24 (doubled: 48) hours of the day, no loop
 per account.
