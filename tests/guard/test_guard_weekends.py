@@ -1,9 +1,9 @@
 """Each account's own week (score/weeks.py: ``weekends_off``, ``weekend_hours_between``, ``quiet_run``,
-``night_shift``; the features ``weekend_hours`` and ``hour_mask`` of features/tables.py): known answers, hour-by-hour
-references for the (shifted) weekend hours of an interval and for an account's night, the binomial test against its
-exact tail, the departure and arrival rules with and without the features (a weekday worker's silence over its own
-weekend is not a departure, in whatever time zone), and the features themselves on DuckDB and Spark against counts
-written here."""
+``night_shift``; the features ``weekend_hours`` of features/tables.py and ``day_mask_d`` of
+features/components.py): known answers, hour-by-hour references for the (shifted) weekend hours of an interval and
+for an account's night, the binomial test against its exact tail, the departure and arrival rules with and without
+the features (a weekday worker's silence over its own weekend is not a departure, in whatever time zone), and the
+features themselves on DuckDB and Spark against counts written here."""
 
 from __future__ import annotations
 
@@ -190,14 +190,17 @@ def _keys_table(ts: dict) -> pa.Table:
 def test_weekend_hours_feature_on_duckdb_matches_the_count():
     import ibis
 
+    from stillwatch.guard.features.components import hour_buckets, week_masks
     from stillwatch.guard.features.tables import account_volume
 
     ts, want = _log_rows()
-    got = ibis.duckdb.connect().to_pyarrow(account_volume(ibis.memtable(_keys_table(ts))).select(
-        "account_id", "weekend_hours", "active_hours", *_MASK_COLUMNS))
-    got = {r["account_id"]: r for r in got.to_pylist()}
+    con = ibis.duckdb.connect()
+    t = ibis.memtable(_keys_table(ts))
+    got = {r["account_id"]: r for r in con.to_pyarrow(account_volume(t).select(
+        "account_id", "weekend_hours", "active_hours")).to_pylist()}
+    masks = {r["account_id"]: r for r in con.to_pyarrow(week_masks(hour_buckets(t))).to_pylist()}
     assert {a: got[a]["weekend_hours"] for a in want} == want
-    assert {a: [got[a][c] for c in _MASK_COLUMNS] for a in want} == _DAY_MASKS
+    assert {a: [masks[a][c] for c in _MASK_COLUMNS] for a in want} == _DAY_MASKS
     assert got["weekday"]["active_hours"] == 15
 
 
@@ -211,10 +214,12 @@ def test_weekend_hours_feature_same_on_spark():
     if shutil.which("java") is None:
         pytest.skip("no Java runtime on PATH: Spark local mode needs Java 17")
     from stillwatch.guard.batch.scan import ScanConfig, _SparkEngine
+    from stillwatch.guard.features.components import hour_buckets, week_masks
     from stillwatch.guard.features.tables import account_volume
 
     ts, want = _log_rows()
     t = _SparkEngine(ScanConfig()).put("wk", _keys_table(ts))
-    got = account_volume(t).select("account_id", "weekend_hours", *_MASK_COLUMNS).to_pyarrow().to_pylist()
+    got = account_volume(t).select("account_id", "weekend_hours").to_pyarrow().to_pylist()
+    masks = week_masks(hour_buckets(t)).to_pyarrow().to_pylist()
     assert {r["account_id"]: r["weekend_hours"] for r in got} == want
-    assert {r["account_id"]: [r[c] for c in _MASK_COLUMNS] for r in got} == _DAY_MASKS
+    assert {r["account_id"]: [r[c] for c in _MASK_COLUMNS] for r in masks} == _DAY_MASKS

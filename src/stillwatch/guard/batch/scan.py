@@ -36,7 +36,7 @@ from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import account_step, link_step, verdicts
 from stillwatch.guard.score.signals import crowded_hours
-from stillwatch.guard.features.components import component_stats, crowd_candidates, hour_buckets, peak_window
+from stillwatch.guard.features.components import component_stats, crowd_candidates, hour_buckets, peak_window, week_masks
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
@@ -489,7 +489,7 @@ def _parts(eng, keys, peaks) -> tuple:
     """Per-account tables of :mod:`~stillwatch.guard.features.components`: the burst window's reading
     time and span, and the crowded component — hours the minute-scan test
     (:func:`~stillwatch.guard.score.signals.crowded_hours`, family-wise over every account-hour of the
-    log) keeps, measured on the engine over their rows."""
+    log) keeps, measured on the engine over their rows; and the hour-of-the-week masks (score/weeks.py)."""
     hours = eng.materialise("sw_hours", hour_buckets(keys))
     n_hours = int(hours.count().to_pyarrow().as_py())
     cand = crowd_candidates(hours).to_pyarrow()
@@ -500,7 +500,7 @@ def _parts(eng, keys, peaks) -> tuple:
     bt = eng.put("sw_crowd_acc", best.cast(pa.schema([("account_id", pa.string()), ("crowd_p", pa.float64()),
                                                       ("crowd_hours", pa.int64())])))
     comp = component_stats(keys, kt)
-    return peak_window(hours, peaks), comp, bt
+    return peak_window(hours, peaks), comp, bt, week_masks(hours)
 
 
 def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:

@@ -18,6 +18,8 @@ engines give the same numbers (tested). The statistics built on them are
   test can find significant (score/signals.py), so only those come back to Python.
 * :func:`component_stats` — per account, over the rows of the hours the test kept: rows, distinct
   prompts as sent and reading seconds (what the crowded component obtained).
+* :func:`week_masks` — per account, the UTC hours of each day of the week it was active in (its night and
+  its own week: :mod:`stillwatch.guard.score.weeks`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ def hour_buckets(keys: ibis.Table) -> ibis.Table:
         c=_.count(), d=_.human_s.sum(), t0=_.ts_us.min(), t1=_.ts_us.max())
     mb = mb.mutate(hr=mb.mn // 60)
     return mb.group_by(["account_id", "hr"]).agg(c=_.c.sum(), d=_.d.sum(), t0=_.t0.min(), t1=_.t1.max(), m=_.c.max())
+
+
+def week_masks(hours: ibis.Table) -> ibis.Table:
+    """(account_id, day_mask_0 .. day_mask_6): bit ``h`` of mask ``d`` set when the account sent anything in UTC hour
+    ``h`` of a UTC Monday + ``d`` days (score/weeks.py: its night and its own week). One distinct (account, day of the
+    week, hour of the day) pass over the hour buckets; the bits are summed (distinct powers of two below 2^24: exact in
+    float64 whatever the order of the sum, so the same on every engine)."""
+    hw = hours.select("account_id", hod=(hours.hr % 24).cast("float64"), dow=(hours.hr // 24 + 3) % 7).distinct()
+    bit = ibis.literal(2.0) ** hw.hod  # 1970-01-01 (hour 0) is a Thursday: day of the week 3 from Monday
+    return hw.group_by("account_id").agg(
+        **{f"day_mask_{d}": ibis.ifelse(hw.dow == d, bit, ibis.literal(0.0)).sum().cast("int64") for d in range(7)})
 
 
 def peak_window(hours: ibis.Table, peaks: ibis.Table) -> ibis.Table:

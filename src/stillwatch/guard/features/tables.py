@@ -250,15 +250,10 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
     )
 
 
-#: the per-account hour-of-the-week masks of :func:`account_volume`, one per UTC day of the week from Monday
-DAY_MASKS = tuple(f"day_mask_{d}" for d in range(7))
-
-
 def account_volume(keys: ibis.Table) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
     gap_mean, gap_std, active_minutes, active_hours, weekend_hours`` (the active hours begun on a UTC Saturday or
-    Sunday: score/weeks.py ``weekends_off``), ``day_mask_0`` .. ``day_mask_6`` (bit ``h`` of mask ``d`` set when the
-    account sent anything in UTC hour ``h`` of a UTC Monday + ``d`` days: score/weeks.py, its night and its week), the distinct prompts as sent ``n_prompts_raw``
+    Sunday: score/weeks.py ``weekends_off``), the distinct prompts as sent ``n_prompts_raw``
     and those sent exactly once ``n_once_raw``, and ``key_switches``: adjacent rows whose API keys differ
     (a row without a key is a label of its own). Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
@@ -309,19 +304,9 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     per = keys.filter(keys.prompt_raw.notnull()).group_by(["account_id", "prompt_raw"]).agg(c=_.count())
     sent = per.group_by(acc_r=per.account_id).agg(
         n_prompts_raw=_.count(), n_once_raw=(_.c == 1).cast("int64").sum())
-    # the hours of the week the account was ever active in: a distinct (account, day of week, hour of day) pass over
-    # the rows (no window), one 24-bit mask per UTC day of the week, its bits summed (distinct powers of two below
-    # 2^24: exact in float64 whatever the order of the sum)
-    hw = keys.select("account_id", hod=((keys.ts_us // hour) % 24).cast("float64"),
-                     dow=(keys.ts_us // (24 * hour) + 3) % 7).distinct()
-    bit = ibis.literal(2.0) ** hw.hod
-    mask = hw.group_by(acc_h=hw.account_id).agg(
-        **{f"day_mask_{d}": ibis.ifelse(hw.dow == d, bit, ibis.literal(0.0)).sum() for d in range(7)})
     j = vol.left_join(sent, vol.account_id == sent.acc_r)
-    j = j.left_join(mask, j.account_id == mask.acc_h)
     return j.select(*[c for c in vol.columns], n_prompts_raw=j.n_prompts_raw.fill_null(0),
-                    n_once_raw=j.n_once_raw.fill_null(0),
-                    **{f"day_mask_{d}": j[f"day_mask_{d}"].fill_null(0.0).cast("int64") for d in range(7)})
+                    n_once_raw=j.n_once_raw.fill_null(0))
 
 
 def account_peaks(keys: ibis.Table) -> ibis.Table:
@@ -564,7 +549,7 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
                               "active_minutes", "active_hours", "weekend_hours", "fast_n", "fast_s", "created_us",
-                              "key_switches", *DAY_MASKS)}
+                              "key_switches")}
     for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)
