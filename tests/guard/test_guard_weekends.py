@@ -223,3 +223,33 @@ def test_weekend_hours_feature_same_on_spark():
     masks = week_masks(hour_buckets(t)).to_pyarrow().to_pylist()
     assert {r["account_id"]: r["weekend_hours"] for r in got} == want
     assert {r["account_id"]: [r[c] for c in _MASK_COLUMNS] for r in masks} == _DAY_MASKS
+
+
+def test_weekend_active_matches_an_hour_by_hour_reference():
+    """``weekend_active`` against a direct reading of random day masks: the account's night (the reference's longest
+    quiet run) gives its shift d; it was active on its own weekend when a set bit's hour of the week, at its middle,
+    lies in [Sat 00:00 + d, Mon 00:00 + d) of the week from Monday 00:00 UTC; an account without a bit counts as
+    active (nothing known)."""
+    from stillwatch.guard.score.weeks import weekend_active
+
+    rng = np.random.default_rng(12)
+    a = 400
+    sparse = rng.integers(0, 1 << 24, (a, 7)) & rng.integers(0, 1 << 24, (a, 7)) & rng.integers(0, 1 << 24, (a, 7))
+    sparse[rng.random((a, 7)) < 0.4] = 0  # whole days off, weekends among them
+    sparse[:5] = 0
+    acc = {"n": np.ones(a), **{f"day_mask_{d}": sparse[:, d] for d in range(7)}}
+    got = weekend_active(acc)
+    want = []
+    for j in range(a):
+        mask = 0
+        for d in range(7):
+            mask |= int(sparse[j, d])
+        if mask == 0:
+            want.append(True)
+            continue
+        _, middle = _quiet_reference(mask)
+        shift = 0.0 if math.isnan(middle) else (middle + 12.0) % 24.0 - 12.0
+        on = [(d * 24 + h + 0.5 - shift) % 168 >= 120 for d in range(7) for h in range(24) if (int(sparse[j, d]) >> h) & 1]
+        want.append(any(on))
+    assert got.tolist() == want
+    assert 0 < sum(want) < a  # both answers occur
