@@ -63,7 +63,8 @@ def test_known_answers_by_hand():
 
 def _naive(rows):
     """Per account from a plain loop: peak 24-clock-hour count, peak hour seconds, fast rows, keys
-    and hand-overs (the definitions of features.tables.account_peaks / account_volume / account_keys)."""
+    and hand-overs, the peak window's end and median hour (the definitions of features.tables.account_peaks /
+    account_volume / account_keys)."""
     out = {}
     spt = 60 * 0.75 / 238
     for acct in sorted({r[0] for r in rows}):
@@ -88,8 +89,11 @@ def _naive(rows):
         spans = sorted(keys.values())
         rot = sum(1 for i in range(1, len(spans)) if max(s[1] for s in spans[:i]) < spans[i][0])
         exp_fast = sum(c * (1 - math.exp(-d / 3600)) for c, d in hours.values())
+        # the window's median hour: its rows in time order, the hour of the ceil(peak / 2)-th of them
+        window = [r[1] // HOUR for r in rs if peak_hr - 23 <= r[1] // HOUR <= peak_hr]
+        mid_hr = window[(peak_day + 1) // 2 - 1]
         out[acct] = (peak_day, max(d for _, d in hours.values()), fast, len(keys), rot, exp_fast,
-                     (peak_hr + 1) * HOUR, upto, runner)
+                     (peak_hr + 1) * HOUR, upto, runner, (mid_hr + 1) * HOUR)
     return out
 
 
@@ -108,8 +112,9 @@ def test_vectorised_features_match_a_naive_reference():
     ft = feature_tables(_log(rows), near_duplicates=False)
     ref = _naive(rows)
     for i, acct in enumerate(ft.ids):
-        pk, ph, fast, nk, rot, ef, pend, upto, runner = ref[acct]
+        pk, ph, fast, nk, rot, ef, pend, upto, runner, pmid = ref[acct]
         assert ft.cols["runner_day_n"][i] == runner, acct
+        assert ft.cols["peak_mid_us"][i] == pmid, acct
         assert ft.cols["peak_end_us"][i] == pend and ft.cols["upto_peak_n"][i] == upto, acct
         assert ft.cols["peak_day_n"][i] == pk, acct
         assert ft.cols["peak_hour_s"][i] == pytest.approx(ph), acct
@@ -258,3 +263,20 @@ def test_recurring_batch_job_is_its_own_baseline_but_a_harvest_night_is_not():
         assert "burst" not in job.fired
         assert harvest.signals["runner_up_day_requests"] == 3
         assert harvest.signals["burst_recur_p"] < 1e-20 and "burst" in harvest.fired
+
+
+def test_a_straggler_moves_the_peak_windows_end_not_its_median():
+    """A burst of 240 requests from 22:00 to 01:59 (60 an hour), one request the day before and one straggler at
+    09:30 the morning after: the busiest 24 clock hours hold 241 requests and first reach that at the straggler's
+    hour (its end: 10:00), while half of them (121 of 241) were sent by 00:59 (the median hour's end: 01:00). The
+    burst-night signal times the burst by the median (score/grouping.py)."""
+    night = T0 + 5 * DAY + 22 * HOUR
+    rows = [("burst", T0 + 4 * DAY + 12 * HOUR, "k", 100)]
+    rows += [("burst", night + h * HOUR + j * 60_000_000, "k", 100) for h in range(4) for j in range(60)]
+    rows += [("burst", T0 + 6 * DAY + 9 * HOUR + 30 * 60_000_000, "k", 100)]
+    rows += [("other", T0 + d * DAY, "o", 100) for d in range(8)]
+    ft = feature_tables(_log(rows), near_duplicates=False)
+    i = list(ft.ids).index("burst")
+    assert ft.cols["peak_day_n"][i] == 241
+    assert ft.cols["peak_end_us"][i] == T0 + 6 * DAY + 10 * HOUR
+    assert ft.cols["peak_mid_us"][i] == T0 + 6 * DAY + HOUR

@@ -313,7 +313,8 @@ def account_peaks(keys: ibis.Table) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
     consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
     account's requests up to then; ``runner_day_n`` the most in any 24 clock hours not overlapping
-    that window, 0 if none), ``peak_hour_s`` (most human reading seconds demanded in one clock
+    that window, 0 if none; ``peak_mid_us`` the end of its median hour), ``peak_hour_s`` (most human reading
+    seconds demanded in one clock
     hour) and ``fast_expected``: the gaps expected to be shorter than a reading if, within each
     active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
     — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
@@ -343,9 +344,16 @@ def account_peaks(keys: ibis.Table) -> ibis.Table:
                                              ibis.ifelse(o.hr > o.peak_end_hr, o.f24, zero)))
     runner = o.group_by(acc_ru="account_id").agg(runner_day_n=_.r.max())
     j = agg.inner_join(first, agg.acc_pk == first.account_id)
+    # the window's median hour: the first by which half its requests were sent (a straggler row moves its end)
+    pj = j.select(acc_m="acc_pk", ph=j.peak_end_hr, up=j.upto_peak_n, pk=j.peak_day_n)
+    md = s.inner_join(pj, s.account_id == pj.acc_m)
+    md = md.filter((md.hr <= md.ph) & (2 * md.cum >= 2 * md.up - md.pk))
+    md = md.group_by(acc_md="account_id").agg(mid=_.hr.min())
     j = j.left_join(runner, j.acc_pk == runner.acc_ru)
+    j = j.left_join(md, j.acc_pk == md.acc_md)
     return j.select("account_id", "peak_day_n", "peak_hour_s", "fast_expected", "upto_peak_n",
-                    runner_day_n=j.runner_day_n.fill_null(0), peak_end_us=(j.peak_end_hr + 1) * hour)
+                    runner_day_n=j.runner_day_n.fill_null(0), peak_end_us=(j.peak_end_hr + 1) * hour,
+                    peak_mid_us=(j.mid + 1) * hour)
 
 
 def account_keys(keys: ibis.Table) -> ibis.Table:

@@ -9,8 +9,9 @@ log being scanned, after scoring (the groups change no account's own evidence).
 
 Signals
 =======
-* **burst night** — the end of each account's busiest 24 hours (``peak_end_us``); *carriers* are the
-  accounts that are burst-then-dormant family-wise (``dormant`` evidence > 0, :mod:`~stillwatch.guard.score.signals`:
+* **burst night** — the median hour of each account's busiest 24 hours (``peak_mid_us``: the first hour by which
+  half of its requests were sent; a straggler request after the burst moves the window's end, not it); *carriers*
+  are the accounts that are burst-then-dormant family-wise (``dormant`` evidence > 0, :mod:`~stillwatch.guard.score.signals`:
   the busiest day against the account's whole observable life, silence after it included).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
@@ -327,7 +328,10 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     a = len(scores)
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
-    peak = np.asarray(acc["peak_end_us"], np.float64) if "peak_end_us" in acc else zeros
+    # the burst's time: its median hour (a straggler request after the burst moves the window's end, not its
+    # median); the window's end where the producer has no median
+    col = "peak_mid_us" if "peak_mid_us" in acc else "peak_end_us"
+    peak = np.asarray(acc[col], np.float64) if col in acc else zeros
     burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived

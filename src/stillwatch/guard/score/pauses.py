@@ -42,10 +42,11 @@ week it can fall matters as much as how often: a member is active only in its ow
 (:func:`~stillwatch.guard.score.weeks.on_hours`: the hours of the day it was ever active in, less its own weekend
 where it was never active on one), in each independently at ``f0 = active hours / its own hours observable``, and its
 mass in hour ``k`` is ``f0 q^k'`` in its own hours (``k'`` its own hours between ``k`` and ``E``), 0 in the others
-(:func:`_last_curve`). Own hours are read off the member's traffic as it stands, as ``f0`` is: a weekend (a day is
-seen fourteen times in two weeks; a weekend is one unit, seen twice) or an hour of the day it never used is not one
-of its own — hours of the week are not (seen twice each, "ever used" would overfit them). A weekday worker who never left is last seen at the end of the last working day before ``E``, in its own time zone;
-under hours independent round the clock it would have shown up on the weekend, and two
+(:func:`_last_curve`), on UTC clock hours as the hour masks are. Own hours are read off the member's traffic as it
+stands, as ``f0`` is: an hour of the day it never used (seen fourteen times in two weeks) or a weekend it never used
+(one unit, seen twice) is not one of its own; single hours of the week are not used (seen twice each, "ever used"
+would overfit them). A weekday worker who never left is last seen at the end of the last working day before ``E``,
+in its own time zone; under hours independent round the clock it would have shown up on the weekend, and two
 hundred such developers made a false group (``tests/guard/test_guard_key_groups.py``). Members with an
 account-creation time are left out of arrivals (their arrival is a fact). So are members seen in the granted
 day (active in the log's last day: never counted as departed; in its first day: never counted as arriving):
