@@ -3,8 +3,8 @@
 The arrival and departure rules of :mod:`~stillwatch.guard.score.nullmodel` treat an account's hours as independent
 at one rate ``f``: an account silent for ``h`` of them would have shown up with probability ``1 - (1 - f)^h``. A
 person who works weekdays only is not going to show up on a weekend, so a log ending on a Sunday would see every
-such person "leave" on Friday, together, and a log starting on a Saturday see them "arrive" on Monday. Two
-quantities fix that, both read off the account's own traffic:
+such person "leave" on Friday, together, and a log starting on a Saturday see them "arrive" on Monday. Three
+quantities fix that, all read off the account's own traffic:
 
 - **Whether it keeps weekends off** (:func:`weekends_off`). **H0**: its active hours are spread over its span's
   hours alike, weekend or not; its weekend active hours are then ``Binomial(active hours, w)``, ``w`` the share of
@@ -14,14 +14,13 @@ quantities fix that, both read off the account's own traffic:
   hours are its weekdays, which costs the test power (a worker at UTC+9 may show its Monday morning there), never
   validity.
 - **Where its weekend falls** (:func:`night_shift`). The account's *night* is the longest run of hours of the
-  (UTC) day in which it never sent anything (the ``hour_mask`` feature: one bit per hour of the day, over every
-  row); its middle ``m`` is taken as the account's day boundary, and its weekend as the two days from the boundary
-  nearest to UTC Saturday 00:00: ``[Sat 00:00 + d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A
+  (UTC) day in which it never sent anything (:func:`hour_mask`, below); its middle ``m`` is taken as the account's
+  day boundary, and its weekend as the two days from the boundary nearest to UTC Saturday 00:00: ``[Sat 00:00 + d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A
   developer at UTC+9 working 9-18 local (00-09 UTC) has its night from 09 to 24 UTC, ``m = 16.5``, ``d = -7.5``:
   its weekend runs from Friday 16:30 UTC (01:30 local Saturday). An account active in every hour of the day has no
   night: its weekend is the UTC one (``d = 0``), as it is without the feature. The night comes from the account's
-  *hour masks* (``day_mask_0..6``: one 24-bit mask of the UTC hours it was active in per UTC day of the week, over
-  every row; :func:`hour_mask` is their OR).
+  *hour masks* (``day_mask_0..6``: one 24-bit mask of the UTC hours it was active in per UTC day of the week, from
+  the scan's hour buckets, :func:`~stillwatch.guard.features.components.week_masks`; :func:`hour_mask` is their OR).
 - **Its own hours** (:func:`on_hours`, for the last-seen null of :mod:`~stillwatch.guard.score.pauses`, which
   spreads each account's chance last sighting over the hours it could show up in): the hours of the day it was ever
   active in, less its own weekend where it was never active on one (:func:`weekend_active`, read off the hour masks
