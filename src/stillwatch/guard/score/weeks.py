@@ -15,8 +15,9 @@ quantities fix that, all read off the account's own traffic:
   validity.
 - **Where its weekend falls** (:func:`night_shift`). The account's *night* is the longest run of hours of the
   (UTC) day in which it never sent anything (:func:`hour_mask`, below); its middle ``m`` is taken as the account's
-  day boundary, and its weekend as the two days from the boundary nearest to UTC Saturday 00:00: ``[Sat 00:00 + d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A
-  developer at UTC+9 working 9-18 local (00-09 UTC) has its night from 09 to 24 UTC, ``m = 16.5``, ``d = -7.5``:
+  day boundary, and its weekend as the two days from the boundary nearest to UTC Saturday 00:00: ``[Sat 00:00 +
+  d, Mon 00:00 + d)`` with ``d = ((m + 12) mod 24) - 12`` hours. A developer at UTC+9 working 9-18 local (00-09
+  UTC) has its night from 09 to 24 UTC, ``m = 16.5``, ``d = -7.5``:
   its weekend runs from Friday 16:30 UTC (01:30 local Saturday). An account active in every hour of the day has no
   night: its weekend is the UTC one (``d = 0``), as it is without the feature. The night comes from the account's
   *hour masks* (``day_mask_0..6``: one 24-bit mask of the UTC hours it was active in per UTC day of the week, from
