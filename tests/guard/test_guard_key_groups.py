@@ -272,18 +272,23 @@ def test_developers_working_through_one_key_a_day_never_join_the_operator(pool):
     assert flagged["keyed"] >= flagged_off["keyed"]
 
 
-def _weekday_log(pool, seed: int = 41):
+def _weekday_log(pool, seed: int = 41, holiday: bool = False):
     """Two weeks from a Monday (guard_heldout_base.T0): 3,000 casual users on every day; a company of 120 and 200
     developers who interleave 3 keys (a random key per request: every one a several-key carrier) working weekdays
     only — their weekend sessions moved to the Friday before —, so the log's last weekend is silent for them and they
-    are last seen on its last Friday. No campaign."""
+    are last seen on its last Friday. With ``holiday``, the developers west of UTC-3 (the Americas) also take the last
+    Thursday and Friday off (those sessions moved to the Wednesday). No campaign."""
     import guard_heldout_base as B
     import guard_heldout_logs as HLOGS
 
     def weekdays(rng, counts, start, days, tz_h, **kw):
         t = B.human_times(rng, counts, start, days, tz_h, work_hours=True)
         dow = ((t - B.T0) // B.DAY) % 7  # 0: Monday
-        return np.where(dow == 5, t - B.DAY, np.where(dow == 6, t - 2 * B.DAY, t))
+        t = np.where(dow == 5, t - B.DAY, np.where(dow == 6, t - 2 * B.DAY, t))
+        if holiday:
+            day, west = (t - B.T0) // B.DAY, np.repeat(np.asarray(tz_h) < -3, counts)
+            t = np.where(west & (day == 10), t - B.DAY, np.where(west & (day == 11), t - 2 * B.DAY, t))
+        return t
 
     b = B.Builder(np.random.default_rng(seed), pool)
     pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
@@ -332,4 +337,23 @@ def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
         assert np.mean([(t - T0) // DAY % 7 == 4 for t in dev_last]) >= 0.6
         flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
         assert flagged["benign:casual"] == 0 and flagged["benign:company"] == 0, seed
+        assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): a regional holiday is not modelled — the Americas' "
+                   "developers who take the log's last Thursday and Friday off are last seen on its Wednesday, at the end "
+                   "of their working day, and the departure and last-seen signals group them as one batch stop: 23 / 38 / "
+                   "30 of 200 flagged at seeds 41-43 (the code before the last-seen signal: 14 / 38 / 27 on this log less its "
+                   "company). Weekends are the "
+                   "account's own (score/weeks.py); public holidays would need the population's own calendar")
+def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool):
+    """The weekday log with a regional holiday: the developers of the Americas (a third of them) stop two working
+    days before the others and before the log's last weekend. Nothing here is a campaign: at most 1 % of the
+    developers may be flagged, at each of three seeds."""
+    from stillwatch.guard.batch.scan import scan
+
+    for seed in (41, 42, 43):
+        log, labels = _weekday_log(pool, seed, holiday=True)
+        fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+        flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
         assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)
