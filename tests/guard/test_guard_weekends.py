@@ -101,14 +101,12 @@ def test_a_weekday_worker_far_east_of_utc_silent_over_its_own_weekend_has_not_le
     """A busy weekday worker at UTC+9 (60 active hours over two weeks, none on a weekend) ends its last Friday at
     18:00 local, 09:00 UTC; the log's last request is on Sunday 23:00 UTC (granted last day from Saturday 23:00).
     Under UTC weekends 15 Friday hours count ((1 - f)^15 = 0.025 <= cohort_fdr: a departure); its own weekend starts
-    at its night's middle, Friday 16:30 UTC, leaving 7.5 hours (0.16: not a departure). The same account active on weekends has
-    left."""
+    at its night's middle, Friday 16:30 UTC, leaving 7.5 hours (0.16: not a departure). The same account active on
+    weekends has left."""
     fri9 = MONDAY + 11 * DAY + 9 * HOUR
     end = MONDAY + 13 * DAY + 23 * HOUR
-    acc = _acc([60, 60], [0, 17], [MONDAY, MONDAY], [fri9, fri9])
-    acc["hour_mask"] = np.array([_mask(range(0, 9))] * 2)
-    acc = {k: np.append(v, {"n": 50.0, "first_us": end - HOUR, "last_us": end, "active_hours": 1.0,
-                              "weekend_hours": 0.0, "hour_mask": 1 << 22}[k]) for k, v in acc.items()}
+    acc = _acc([60, 60, 1], [0, 17, 0], [MONDAY, MONDAY, end - HOUR], [fri9, fri9, end])
+    acc["hour_mask"] = np.array([_mask(range(0, 9)), _mask(range(0, 9)), 1 << 22])
     _, left = departures(acc, CFG)
     assert left.tolist() == [False, True, False]
     _, left_utc = departures({k: v for k, v in acc.items() if k != "hour_mask"}, CFG)

@@ -112,14 +112,20 @@ def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
     """Per account: whether it was ever active on its own weekend (:func:`night_shift` places it) — any hour of the
     week of its ``day_mask_0..6`` whose middle falls in ``[Sat 00:00 + d, Mon 00:00 + d)``; True (nothing known)
     where the log has no day masks or the account's are empty."""
+    return _weekend_active(acc, night_shift(acc))
+
+
+def _weekend_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray) -> np.ndarray:
+    """:func:`weekend_active` with each account's weekend shift ``shift_h`` given (:func:`night_shift`)."""
     n = len(np.asarray(acc["n"]))
     if "day_mask_0" not in acc:
         return np.ones(n, bool)
     how = np.arange(7 * 24)  # hours of the week from UTC Monday 00:00
     days = np.stack([np.asarray(acc[f"day_mask_{d}"], np.int64) for d in range(7)], axis=1)  # [A, 7]
     bits = ((days[:, how // 24] >> (how % 24)[None, :]) & 1) == 1  # [A, 168]
-    local = np.mod(how[None, :] + 0.5 - night_shift(acc)[:, None], 7 * 24.0)  # [A, 168] hours into its own week
-    return (bits & (local >= 5 * 24)).any(axis=1) | ~bits.any(axis=1)
+    mid_us = (how + 0.5) * _HOUR_US - _EPOCH_MONDAY_US  # [168] each hour's middle, as a time in some week
+    weekend = in_weekend(mid_us[None, :], np.asarray(shift_h, np.float64)[:, None])  # [A, 168]
+    return (bits & weekend).any(axis=1) | ~bits.any(axis=1)
 
 
 def weekends_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
@@ -160,9 +166,10 @@ def on_hours(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> np.ndarray:
         return np.ones((n, len(t)), bool)
     hod = (np.floor(np.mod(t, 24 * _HOUR_US) / _HOUR_US)).astype(np.int64)  # [T]
     on = (((mask[:, None] >> hod[None, :]) & 1) == 1) | (mask == 0)[:, None]
-    quiet = ~weekend_active(acc)
+    shift = night_shift(acc)
+    quiet = ~_weekend_active(acc, shift)
     if quiet.any():
-        on[quiet] &= ~in_weekend(t[None, :], night_shift(acc)[quiet][:, None])
+        on[quiet] &= ~in_weekend(t[None, :], shift[quiet][:, None])
     return on
 
 
