@@ -39,15 +39,15 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray) -> np.n
     """From the docstring, one member and one hour at a time (windows in whole hours): H0's rate f0 = active hours
     / hours observable before E (after S); the member's last activity is k whole hours before E (first: k after S)
     with probability f0 (1 - f0)^k; the rule then counts it when 2 + Binomial(L - 1, f0) active hours over its
-    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2))) L (last sightings: always);
-    members seen in the granted day take no part."""
+    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2))) L; members seen in the granted day
+    take no part. (The last-seen model, in each member's own hours, has its own reference: _last_reference.)"""
     from scipy import stats
 
     first, last = acc["first_us"] / HOUR, acc["last_us"] / HOUR
     end, start = last.max() - 24, first.min() + 24
     out = np.zeros(len(lo_h))
     for j in range(len(first)):
-        back = kind != "arrival"  # departures and last sightings count back from E
+        back = kind == "departure"  # departures count back from E
         if (back and last[j] >= end) or (not back and first[j] < start):
             continue  # seen in the granted day: never counted
         own = (end - first[j]) if back else (last[j] - start)
@@ -57,7 +57,7 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray) -> np.n
             if life < 1:
                 continue
             need = np.ceil((1 - FDR ** (1 / (k + 0.5))) * life - 1e-9) - 2
-            p_count = 1.0 if need <= 0 or kind == "last" else float(stats.binom.sf(need - 1, life - 1, f0))
+            p_count = 1.0 if need <= 0 else float(stats.binom.sf(need - 1, life - 1, f0))
             mass = f0 * (1 - f0) ** k * p_count
             hour = end - k - 1 if back else start + k  # the hour [hour, hour + 1)
             for w, (lo, hi) in enumerate(zip(lo_h, hi_h)):
