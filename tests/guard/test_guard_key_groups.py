@@ -340,16 +340,13 @@ def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
         assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 (found 2026-12-06): a regional holiday is not modelled — the Americas' "
-                   "developers who take the log's last Thursday and Friday off are last seen on its Wednesday, at the end "
-                   "of their working day, and the departure and last-seen signals group them as one batch stop: 23 / 38 / "
-                   "30 of 200 flagged at seeds 41-43 (the code before the last-seen signal: 14 / 38 / 27 on this log less its "
-                   "company). Weekends are the "
-                   "account's own (score/weeks.py); public holidays would need the population's own calendar")
-def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool):
+def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool, monkeypatch):
     """The weekday log with a regional holiday: the developers of the Americas (a third of them) stop two working
     days before the others and before the log's last weekend. Nothing here is a campaign: at most 1 % of the
-    developers may be flagged, at each of three seeds."""
+    developers may be flagged, at each of three seeds. Their peers' days off (score/daysoff.py: most of the region's
+    weekday workers silent on the same local weekday) are taken whole from their silence; before them 23 / 38 / 30 of
+    the 200 were flagged at seeds 41-43 (the departure and last-seen signals grouped them as one stop), and the
+    mutant without the calendar flags them again."""
     from stillwatch.guard.batch.scan import scan
 
     for seed in (41, 42, 43):
@@ -357,3 +354,11 @@ def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool):
         fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
         flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
         assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)
+    import stillwatch.guard.batch.scan as batch_scan
+    from stillwatch.guard.score.daysoff import day_rates
+
+    # the mutant: no calendar (every account's peers work every weekday) — the last log's developers are grouped again
+    monkeypatch.setattr(batch_scan, "day_rates", lambda acc, ai, minute, fdr: day_rates(acc, ai[:0], minute[:0], fdr)
+                        | {"day_rate": np.ones((len(acc["n"]), 0))})
+    flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+    assert flagged["benign:devkeys"] >= 10, flagged

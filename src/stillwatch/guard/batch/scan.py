@@ -69,6 +69,7 @@ from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_gro
 from stillwatch.guard.features.minhash import MinHashConfig
 from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.rates import human_rate_per_hour
+from stillwatch.guard.score.daysoff import day_rates
 from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
 
 log = logging.getLogger(__name__)
@@ -518,9 +519,11 @@ def _scan(eng, source, cfg: ScanConfig, say: Progress) -> Findings:
     # them would otherwise sit under detection's own peak.
     del keys
     eng.release()
+    ea, minute = edges.get("minute", (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    # the weekday workers' shared days off (score/daysoff.py), read off the active minutes
+    cols = {**cols, **day_rates(cols, ea, minute, cfg.detect.link.cohort_fdr)}
     acct = account_step(cols, edges, cfg.detect)
     lk = link_step(cols, edges, acct, cfg.detect)
-    ea, minute = edges.get("minute", (np.zeros(0, np.int64), np.zeros(0, np.int64)))
     minutes = cluster_minutes(lk.labels, ea, minute)
     accounts, campaigns = verdicts(ids, cols, edges, acct, lk, cfg.detect, minutes)
     _timed(say, f"detection ({len(campaigns)} campaigns)", t0)

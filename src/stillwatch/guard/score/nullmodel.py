@@ -97,7 +97,7 @@ import numpy as np
 from scipy.special import pdtrc
 
 from stillwatch.core.sets import unique
-from stillwatch.guard.score.weeks import less_weekends
+from stillwatch.guard.score.daysoff import less_days_off
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -218,19 +218,17 @@ def pair_links(edges: Mapping, acc: Mapping[str, np.ndarray], n_accounts: int, c
     return a[keep], b[keep], p[keep]
 
 
-def _unseen(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray) -> np.ndarray:
-    """``log P(unseen)`` of each account over ``unseen_h`` hours (module docstring, the arrival null):
-    ``unseen_h log(1 - f)`` with ``f`` its active hours / span in hours; without active hours, the
-    request rate stands in, ``-unseen_h (n - 1) / span``."""
+def _log_idle(acc: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Per account: the log of its chance of an idle hour, ``log(1 - f)`` with ``f`` its active hours / span in hours
+    (module docstring, the arrival null); without active hours, the request rate stands in, ``-(n - 1) / span``."""
     n = np.asarray(acc["n"], np.float64)
     first = np.asarray(acc["first_us"], np.float64)
     span_h = np.maximum((np.asarray(acc["last_us"], np.float64) - first) / _HOUR_US, 1.0)
     if "active_hours" in acc:
         # (1 - f)^unseen_h <= cohort_fdr, f = the share of its own hours the account is active in
         f = np.clip(np.asarray(acc["active_hours"], np.float64) / span_h, 0.0, 1.0)
-        with np.errstate(divide="ignore"):
-            return unseen_h * np.log1p(-np.minimum(f, 1.0 - 1e-12))
-    return -unseen_h * (n - 1.0) / span_h  # an older producer without active hours: the request rate
+        return np.log1p(-np.minimum(f, 1.0 - 1e-12))
+    return -(n - 1.0) / span_h  # an older producer without active hours: the request rate
 
 
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
@@ -245,8 +243,10 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     t0 = float(np.min(first)) if len(first) else 0.0
     # hours are not independent within a day (people keep diurnal hours: an account already active
     # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
-    unseen_h = less_weekends(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, cfg)
-    return np.where(has, c, first), has | ((n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr)))
+    log_q = _log_idle(acc)
+    unseen_h = less_days_off(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, first,
+                             log_q, cfg)
+    return np.where(has, c, first), has | ((n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr)))
 
 
 def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
@@ -257,12 +257,14 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     departure when ``(1 - f)^h <= cohort_fdr`` (a casual user last seen a day before the log ends has
     most likely not left; an account busy every day for two weeks and silent for the last week has). For an
     account that keeps weekends off (:mod:`~stillwatch.guard.score.weeks`) the hours of its own weekend in ``h`` do
-    not count."""
+    not count, nor, as far as its peers were off too, those of its peers' days off (:mod:`~stillwatch.guard.score.daysoff`)."""
     n = np.asarray(acc["n"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     t1 = float(np.max(last)) if len(last) else 0.0
-    unseen_h = less_weekends(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, cfg)
-    return last, (n >= 2) & (_unseen(acc, unseen_h) <= np.log(cfg.link.cohort_fdr))
+    log_q = _log_idle(acc)
+    unseen_h = less_days_off(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, last,
+                             log_q, cfg)
+    return last, (n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr))
 
 
 def _expected(cells: np.ndarray, x: np.ndarray, stride: int, n_c: np.ndarray, w: float, span: float) -> np.ndarray:

@@ -81,6 +81,7 @@ import numpy as np
 from scipy import special
 
 from stillwatch.guard.score.nullmodel import poisson_tail
+from stillwatch.guard.score.daysoff import COLUMNS as _DAY_COLUMNS, day_weight
 from stillwatch.guard.score.weeks import on_hours
 
 _HOUR_US = 3_600_000_000
@@ -134,7 +135,7 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
 
 
 #: the columns that place a member's own hours (score/weeks.py)
-_OWN_HOURS = ("n", "hour_mask", *(f"day_mask_{d}" for d in range(7)))
+_OWN_HOURS = ("n", "hour_mask", *(f"day_mask_{d}" for d in range(7)), *_DAY_COLUMNS)
 
 
 def _last_curve(own_cols: Mapping[str, np.ndarray], first: np.ndarray, ah: np.ndarray, edge: float
@@ -159,19 +160,39 @@ def _last_curve(own_cols: Mapping[str, np.ndarray], first: np.ndarray, ah: np.nd
         share[0] = phi0
         mid = u - (np.arange(hours) + 0.5) * hour  # [H] the middle of clock hour k
         for s in range(0, len(own), BLOCK):  # every member's hours at once, a block of members at a time
-            on = on_hours({c: v[s:s + BLOCK] for c, v in own_cols.items()}, mid)  # [J, H]
+            cols = {c: v[s:s + BLOCK] for c, v in own_cols.items()}
+            on = on_hours(cols, mid)  # [J, H]
+            r, day = day_weight(cols, mid)  # [J, H] its peers' days off (score/daysoff.py) and its local days
             o = own[s:s + BLOCK, None]
-            seen = on * share[None, :] * np.clip(o - k, 0.0, 1.0)  # [J, H] its own hours observable before E
+            seen = on * r * share[None, :] * np.clip(o - k, 0.0, 1.0)  # [J, H] own hours observable before E
             f0 = np.clip(ah[s:s + BLOCK] / np.maximum(seen.sum(axis=1), 1.0), 1e-12, 1.0 - 1e-12)[:, None]
-            rate = np.where(on, f0 * share[None, :], 0.0)  # [J, H]
-            log_q = np.log1p(-rate)
-            after = np.cumsum(log_q, axis=1) - log_q  # [J, H] log prod (1 - r) over its own hours between k and E
-            mass += np.where(on & (k + 1 <= o), rate * np.exp(after), 0.0).sum(axis=0)
+            rate = np.where(on, f0 * share[None, :], 0.0)  # [J, H] on a day it works
+            mass += np.where(on & (k + 1 <= o), r * rate * np.exp(_silent_after(np.log1p(-rate), r, day)), 0.0
+                             ).sum(axis=0)
     cum = np.concatenate(([0.0], np.cumsum(mass)))
     edges = u - np.arange(hours + 1)[::-1] * hour  # ascending; hour 0 ends at E
     if hours:
         edges[-1] = edge
     return edges, cum[-1] - cum[::-1]
+
+
+def _silent_after(log_q: np.ndarray, r: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """``[J, H]``: the log chance that member j is silent in every hour before hour k (nearer E), its hours grouped
+    in its local days (``day``, constant along runs of hours): in a day it works its hours are idle independently
+    (``log_q`` each), and it works day d with probability ``r`` (:mod:`~stillwatch.guard.score.daysoff`), so a whole
+    day is silent with probability ``1 - r + r prod q``; the day holding hour k is one it works (it is active in k)."""
+    j, h = log_q.shape
+    new = np.ones((j, h), bool)  # the first hour (nearest E) of each day
+    new[:, 1:] = day[:, 1:] != day[:, :-1]
+    end = np.ones((j, h), bool)  # the last hour (farthest from E) of each day
+    end[:, :-1] = new[:, 1:]
+    c = np.cumsum(log_q, axis=1)
+    start = np.maximum.accumulate(np.where(new, np.arange(h)[None, :], 0), axis=1)  # [J, H] the day's first hour
+    whole = c - np.where(start > 0, np.take_along_axis(c, np.maximum(start - 1, 0), axis=1), 0.0)  # at ends: the day
+    with np.errstate(divide="ignore"):
+        day_log = np.where(r < 1.0, np.log(1.0 - r + r * np.exp(whole)), whole)  # the day silent, worked or not
+    x = log_q + np.where(end, day_log - whole, 0.0)
+    return np.cumsum(x, axis=1) - x
 
 
 def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float) -> np.ndarray:

@@ -1,0 +1,190 @@
+"""Days off that a population shares: the public holidays of weekday workers (issue 13).
+
+Why it is needed
+================
+:mod:`~stillwatch.guard.score.weeks` gives each weekday worker its own weekend: its silence there is not a
+departure nor a missed arrival. A public holiday is the same silence on a weekday, but it happens once, so no
+account's own history shows it. It shows in the population: on a regional holiday most of the region's weekday
+workers are silent on the same local day. A log that ends (or starts) around one would otherwise see every weekday
+worker of that region "leave" (or "arrive") together — a batch stop to the departure and last-seen signals of
+:mod:`~stillwatch.guard.score.grouping`. Measured on the weekday-developer log of
+``tests/guard/test_guard_key_groups.py`` with the Americas' developers off its last Thursday and Friday: 23 / 38 /
+30 of 200 developers flagged at seeds 41-43 before this module.
+
+Model
+=====
+*Population*: the accounts that keep weekends off (:func:`~stillwatch.guard.score.weeks.weekends_off`) and have a
+night (hour masks), each with its own local day ``j``: ``[j DAY + d, (j + 1) DAY + d)`` UTC with ``d`` its
+:func:`~stillwatch.guard.score.weeks.night_shift` (the day whose weekday is ``(j + 3) mod 7``, Monday 0: the same
+days its own weekend is made of). Its *peers*: the accounts of the population whose shift is within
+``PEER_HOURS`` of its own (integer bands of ``d``; +-3 hours holds a region: UTC-8 to -5, or Europe from UTC+0 to +2).
+``O(j)``: the peers active on their local day ``j`` (any request in it), the account itself left out (its own
+silence is what is being judged, never evidence of a holiday). ``T``: the median of ``O`` over the log's weekdays that
+lie wholly inside the log for every shift — the peers' ordinary working day (at least ``MIN_DAYS`` of them, else no
+calendar: the median of fewer is not a typical day).
+
+**H0** (day ``j`` is an ordinary working day of the account's peers): ``O(j)`` is a sum of independent peers' days,
+each active at its own rate, of mean ``T``; its lower tail is bounded by that of ``Poisson(T)`` below ``T - 1``
+(Anderson & Samuels 1967: the Poisson distribution function lies above the binomial's there). A weekday with
+``P(Poisson(T) <= O(j)) <= LinkConfig.cohort_fdr`` — and which the log covers for the account and its peers
+(``PEER_HOURS + 1`` hours beyond the day on either side: a day cut by the log's edge is not a day off) — is a *day
+off* of the peers, at the rate ``r(j) = (O(j) + 1) /
+(T + 1) < 1`` (one pseudo-peer: three silent peers are not a certainty); every other day ``r = 1``, and so is every
+weekend day (the weekend rule already takes those hours off). An account is taken to work on day ``j`` at ``r(j)``
+times its usual rate: the hours of its silence on that day count ``r(j)`` times toward a departure or a missed
+arrival (:func:`less_days_off`), and the last-seen null of :mod:`~stillwatch.guard.score.pauses` puts ``r(j) f0``
+in each of its own hours there (:func:`day_weight`). Days busier than usual do not raise ``r`` above 1.
+
+Attacker model: an operator controls its accounts' traffic, so their membership of the population (keeping
+weekends off) and their shift. Its accounts' silence is excused only as far as their peers — the accounts of the
+log that keep the same hours, mostly not its own — are silent too: a campaign that stops on a weekday lowers its
+peers' count by its own share of it, and only a significant drop makes a day off at all. What must still hold: a
+campaign that is a minority of its region's weekday workers keeps its departures (``tests/guard/test_guard_daysoff.py``:
+a fifth of fifty stopping is within chance, r stays 1; two fifths give r = 0.62 and every departure stands), and a
+silent day weighs ``log(1 - r + r q^h)``: with r <= 1 - s (s the campaign's share) a few silent weekdays still make a
+departure; a campaign gone for long lowers the median ``T`` itself, and no later day is off. Silence on a day its peers
+worked counts in full. *Limit*: an operator whose accounts are most of their region's weekday workers in the log,
+stopping them all on a weekday, looks like that region's holiday — at the log's edge the two cannot be told apart by
+timing (the peers' return after a holiday is not in the log); such a campaign must be found by what else it shares.
+
+Everything is numpy over [population accounts, log days]: no loop per account or per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import stats
+
+from stillwatch.guard.score.weeks import hour_mask, less_weekends, night_shift, weekends_off
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from stillwatch.guard.score.config import DetectConfig
+
+_HOUR_US = 3_600_000_000
+_DAY_US = 24 * _HOUR_US
+_MINUTE_US = 60_000_000
+#: peers: accounts whose night shift is within this many (integer) hours of the account's own — a region's
+#: time zones (UTC-8 to -5 is three hours apart; so is Europe's UTC+0 to +2 with its nights' spread)
+PEER_HOURS = 3
+#: ordinary weekdays (wholly inside the log) needed before a calendar is read: the median of fewer is not typical
+MIN_DAYS = 3
+#: the columns a calendar adds to an account table (:func:`day_rates`)
+COLUMNS = ("day_rate", "day_rate_j0", "day_shift_h")
+
+
+def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray, fdr: float) -> dict[str, np.ndarray]:
+    """The peers' calendar of each account (module docstring): ``day_rate`` [A, D] (``r`` on local day ``j0 + i``;
+    1 for every account outside the population), ``day_rate_j0`` [A] (``j0``, the same for all), ``day_shift_h`` [A]
+    (the shift of its local day). ``ai``, ``minute``: the log's distinct (account index, minute since the epoch)
+    pairs. Requires ``acc`` with ``n``, ``first_us``, ``last_us``, ``active_hours``, ``weekend_hours`` and
+    ``day_mask_0..6`` for a calendar (without them every ``r`` is 1) and ``0 < fdr < 1``."""
+    if not 0.0 < fdr < 1.0:
+        raise ValueError(f"fdr must be in (0, 1), got {fdr!r}")
+    n = len(np.asarray(acc["n"]))
+    first = np.asarray(acc["first_us"], np.float64)
+    last = np.asarray(acc["last_us"], np.float64)
+    ai = np.asarray(ai, np.int64)
+    minute = np.asarray(minute, np.int64)
+    shift = night_shift(acc) if n else np.zeros(0)
+    none = {"day_rate": np.ones((n, 0)), "day_rate_j0": np.zeros(n, np.int64), "day_shift_h": shift}
+    mask = hour_mask(acc)
+    if n == 0 or mask is None or "weekend_hours" not in acc:
+        return none
+    t_lo, t_hi = float(first.min()), float(last.max())
+    j0 = int(np.floor((t_lo - 12 * _HOUR_US) / _DAY_US))
+    days = int(np.floor((t_hi + 12 * _HOUR_US) / _DAY_US)) - j0 + 1
+    j = j0 + np.arange(days)  # [D] local day indices
+    weekday = (j + 3) % 7 < 5  # 1970-01-01 (day 0) is a Thursday
+    whole = (j * _DAY_US - 12 * _HOUR_US >= t_lo) & ((j + 1) * _DAY_US + 12 * _HOUR_US <= t_hi)  # for every shift
+    ordinary = weekday & whole
+    pop = np.flatnonzero(weekends_off(acc, fdr) & (mask != 0))
+    if len(pop) == 0 or ordinary.sum() < MIN_DAYS:
+        return {**none, "day_rate": np.ones((n, days)), "day_rate_j0": np.full(n, j0, np.int64)}
+    pos = np.full(n, -1, np.int64)
+    pos[pop] = np.arange(len(pop))
+    sel = pos[ai] >= 0
+    a = pos[ai[sel]]
+    day = np.floor((minute[sel] * float(_MINUTE_US) - shift[ai[sel]] * _HOUR_US) / _DAY_US).astype(np.int64) - j0
+    act = np.zeros((len(pop), days), np.float64)  # [P, D] active on its local day
+    act[a, np.clip(day, 0, days - 1)] = 1.0
+    band = (np.floor(shift[pop]).astype(np.int64) + 24) % 24  # [P]
+    per_band = np.zeros((24, days))
+    np.add.at(per_band, band, act)
+    peers = sum(np.roll(per_band, s, axis=0) for s in range(-PEER_HOURS, PEER_HOURS + 1))  # [24, D] a fixed sum
+    o = peers[band] - act  # [P, D] the peers active on each day, the account left out
+    t = np.median(o[:, ordinary], axis=1, keepdims=True)  # [P, 1] their ordinary working day
+    # a day is read only where the log covers it for the account and its peers (their shifts are < PEER_HOURS + 1
+    # hours apart): a day cut by the log's edge is not a day off
+    start = j[None, :] * float(_DAY_US) + shift[pop][:, None] * _HOUR_US  # [P, D]
+    margin = (PEER_HOURS + 1) * _HOUR_US
+    seen = (start - margin >= t_lo) & (start + _DAY_US + margin <= t_hi)
+    off = seen & weekday[None, :] & (stats.poisson.cdf(o, t) <= fdr)
+    rate = np.ones((n, days))
+    rate[pop] = np.where(off, np.minimum((o + 1.0) / (t + 1.0), 1.0), 1.0)
+    return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
+
+
+def _days(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(rate [A, D], start of each local day [A, D] in microseconds, shift [A]) or None without a calendar."""
+    if "day_rate" not in acc or np.asarray(acc["day_rate"]).ndim != 2 or np.asarray(acc["day_rate"]).shape[1] == 0:
+        return None
+    rate = np.asarray(acc["day_rate"], np.float64)
+    shift = np.asarray(acc["day_shift_h"], np.float64)
+    j = np.asarray(acc["day_rate_j0"], np.float64)[:, None] + np.arange(rate.shape[1])[None, :]
+    return rate, j * _DAY_US + shift[:, None] * _HOUR_US, shift
+
+
+def off_hours(acc: Mapping[str, np.ndarray], lo_us: np.ndarray, hi_us: np.ndarray, seen_us: np.ndarray,
+              log_q: np.ndarray) -> np.ndarray:
+    """Per account: the hours of its silence ``[lo, hi)`` (microseconds, per account) that its peers' days off take
+    away (module docstring). A day off is taken whole: the account works on day ``j`` with probability ``r(j)``, and
+    then at its usual rate, so its ``h`` silent hours there are silent with probability ``1 - r + r q^h`` (``q``: its
+    chance of an idle hour, ``log_q`` per account) — as many as ``log(1 - r + r q^h) / log q`` hours at the usual
+    rate; the rest are taken away. The day holding ``seen`` (the account's own request at the silence's edge) is a
+    day it worked: nothing is taken there. 0 without a calendar or where ``hi <= lo``."""
+    n = len(np.asarray(acc["n"]))
+    lo = np.broadcast_to(np.asarray(lo_us, np.float64), (n,))
+    hi = np.broadcast_to(np.asarray(hi_us, np.float64), (n,))
+    days = _days(acc)
+    if days is None:
+        return np.zeros(n)
+    rate, start, _ = days
+    seen = np.asarray(seen_us, np.float64)[:, None]
+    rate = np.where((start <= seen) & (seen < start + _DAY_US), 1.0, rate)  # [A, D]
+    h = np.clip(np.minimum(hi[:, None], start + _DAY_US) - np.maximum(lo[:, None], start), 0.0, None) / _HOUR_US
+    lq = np.minimum(np.asarray(log_q, np.float64), 0.0)[:, None]  # [A, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kept = np.where(lq < 0, np.log(1.0 - rate + rate * np.exp(h * lq)) / lq, rate * h)  # [A, D]
+    kept = np.where(rate < 1.0, np.clip(kept, 0.0, h), h)
+    return (h - kept).sum(axis=1)
+
+
+def day_weight(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(r, day)``, both ``[A, T]``: ``r`` of each account's local day holding each time ``t`` (``[T]``,
+    microseconds; 1 outside its calendar or without one) and that day's index (its own local days; 0 without a
+    calendar, where every ``r`` is 1)."""
+    t = np.asarray(t_us, np.float64)
+    n = len(np.asarray(acc["n"]))
+    days = _days(acc)
+    if days is None:
+        return np.ones((n, len(t))), np.zeros((n, len(t)), np.int64)
+    rate, _, shift = days
+    day = np.floor((t[None, :] - shift[:, None] * _HOUR_US) / _DAY_US).astype(np.int64)  # [A, T]
+    i = day - np.asarray(acc["day_rate_j0"], np.int64)[:, None]
+    inside = (i >= 0) & (i < rate.shape[1])
+    return np.where(inside, np.take_along_axis(rate, np.clip(i, 0, rate.shape[1] - 1), axis=1), 1.0), day
+
+
+def less_days_off(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us, seen_us, log_q,
+                  cfg: "DetectConfig") -> np.ndarray:
+    """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less its own weekend where it keeps weekends
+    off (:func:`~stillwatch.guard.score.weeks.less_weekends`) and less what its peers' days off take away
+    (:func:`off_hours`, ``seen``: its request at the silence's edge, ``log_q``: its log chance of an idle hour;
+    weekdays only, so the two never take the same hour); not below 0."""
+    left = less_weekends(acc, unseen_h, lo_us, hi_us, cfg)
+    if _days(acc) is None:
+        return left
+    return np.maximum(left - off_hours(acc, lo_us, hi_us, seen_us, log_q), 0.0)

@@ -1,0 +1,193 @@
+"""The peers' days off of weekday workers (score/daysoff.py): a known answer, a naive reference written from the
+module docstring (peers counted one by one), the whole-day silence of :func:`off_hours` checked against its defining
+equation, and the departure rule played both ways — a region's holiday is not a departure, a campaign that is a
+fifth or two fifths of its region's weekday workers stopping on a weekday still departs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.daysoff import day_rates, day_weight, off_hours
+from stillwatch.guard.score.nullmodel import departures
+from stillwatch.guard.score.weeks import hour_mask, night_shift, weekends_off
+
+HOUR = 3_600_000_000
+DAY = 24 * HOUR
+MONDAY = 1_772_409_600_000_000  # 2026-03-02 00:00 UTC, a Monday
+CFG = DetectConfig()
+FDR = CFG.link.cohort_fdr
+
+
+def _population(rng, tz: np.ndarray, f: np.ndarray, off: np.ndarray, days: int = 14, last_day: np.ndarray | None = None
+                ) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Weekday workers simulated hour by hour from a Monday: active in each hour 9-17 of their own time zone (``tz``
+    hours east of UTC) on their own Monday-Friday with probability ``f``, except on the local days ``off[i, d]`` (day d
+    of the log) and after ``last_day``; plus one account active every hour of the log's last day (the log's end).
+    Returns the account table (as the features give it), and the distinct (account, minute) pairs."""
+    j = len(tz)
+    hours = days * 24
+    h = np.arange(hours)[None, :]
+    local = h + tz[:, None]
+    ld = np.floor(local / 24).astype(np.int64)  # [j, H] local day of the log
+    work = (np.mod(local, 24) >= 9) & (np.mod(local, 24) < 17) & (np.mod(ld, 7) < 5)
+    work &= ~np.take_along_axis(np.pad(off, ((0, 0), (1, 1))), np.clip(ld + 1, 0, days + 1), axis=1)
+    if last_day is not None:
+        work &= ld <= last_day[:, None]
+    active = work & (rng.random((j, hours)) < f[:, None])
+    active[:, 30] |= ~active.any(axis=1)
+    end = np.zeros((1, hours), bool)
+    end[0, -24:] = True
+    active = np.concatenate([active, end])
+    idx = np.broadcast_to(h, active.shape)
+    first = np.where(active, idx, hours).min(axis=1)
+    last = np.where(active, idx, -1).max(axis=1)
+    bits = (1 << np.mod(h, 24)).astype(np.int64)
+    dow = np.mod(h // 24, 7)
+    acc = {"n": active.sum(axis=1) * 2.0, "first_us": MONDAY + (first + 0.5) * float(HOUR),
+           "last_us": MONDAY + (last + 0.5) * float(HOUR), "active_hours": active.sum(axis=1).astype(float),
+           "weekend_hours": (active & (dow >= 5)).sum(axis=1).astype(float),
+           **{f"day_mask_{d}": np.bitwise_or.reduce(np.where(active & (dow == d), bits, 0), axis=1) for d in range(7)}}
+    a, hh = np.nonzero(active)
+    return acc, a.astype(np.int64), (MONDAY // 60_000_000 + hh * 60 + 30).astype(np.int64)
+
+
+def _reference(acc: dict, ai: np.ndarray, minute: np.ndarray, fdr: float) -> tuple[int, np.ndarray]:
+    """From the docstring, one account, one peer and one day at a time: (j0, r [A, D])."""
+    n = len(acc["n"])
+    shift = night_shift(acc)
+    pop = [i for i in range(n) if weekends_off(acc, fdr)[i] and hour_mask(acc)[i] != 0]
+    t_lo, t_hi = acc["first_us"].min(), acc["last_us"].max()
+    j0 = int(np.floor((t_lo - 12 * HOUR) / DAY))
+    days = int(np.floor((t_hi + 12 * HOUR) / DAY)) - j0 + 1
+    active = {(int(a), int(np.floor((m * 60_000_000 - shift[a] * HOUR) / DAY))) for a, m in zip(ai, minute)}
+    band = {i: int(np.floor(shift[i])) % 24 for i in pop}
+    js = [j0 + d for d in range(days)]
+    ordinary = [j for j in js if (j + 3) % 7 < 5 and j * DAY - 12 * HOUR >= t_lo and (j + 1) * DAY + 12 * HOUR <= t_hi]
+    r = np.ones((n, days))
+    if len(ordinary) < 3:
+        return j0, r
+    for i in pop:
+        peers = [b for b in pop if b != i and min(abs(band[b] - band[i]), 24 - abs(band[b] - band[i])) <= 3]
+        o = {j: sum((b, j) in active for b in peers) for j in js}
+        t = float(np.median([o[j] for j in ordinary]))
+        for d, j in enumerate(js):
+            start = j * DAY + shift[i] * HOUR
+            covered = start - 4 * HOUR >= t_lo and start + DAY + 4 * HOUR <= t_hi
+            if covered and (j + 3) % 7 < 5 and stats.poisson.cdf(o[j], t) <= fdr:
+                r[i, d] = min((o[j] + 1) / (t + 1), 1.0)
+    return j0, r
+
+
+def test_known_answer_a_region_off_on_one_thursday():
+    """Ten workers at UTC, every working hour busy, all off on the log's second Thursday (day 10); a lone worker at
+    UTC+9 off that day too; the account at the log's end. Each of the ten sees 0 of its 9 peers that day and 9 on its
+    ordinary weekdays: r = (0 + 1) / (9 + 1) = 0.1 there, 1 on every other day; the lone worker has no peers (no
+    calendar: r 1 throughout), nor has the account at the end (it keeps no weekends off)."""
+    rng = np.random.default_rng(0)
+    tz = np.array([0.0] * 10 + [9.0])
+    off = np.zeros((11, 14), bool)
+    off[:, 10] = True
+    acc, ai, minute = _population(rng, tz, np.ones(11), off)
+    cal = day_rates(acc, ai, minute, FDR)
+    j0 = int(cal["day_rate_j0"][0])
+    thursday = MONDAY // DAY + 10 - j0
+    want = np.ones_like(cal["day_rate"])
+    want[:10, thursday] = 0.1
+    np.testing.assert_allclose(cal["day_rate"], want)
+    np.testing.assert_allclose(cal["day_shift_h"][:10], 1.0)  # night 17-09 UTC: its middle at 01:00
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_day_rates_match_the_naive_reference(seed):
+    """Workers in five time zones (three bands of peers overlapping), sparse and busy, with days off drawn per time
+    zone (a region's holidays) and per worker (a day off of one's own), some leaving early."""
+    rng = np.random.default_rng(seed)
+    j = 90
+    zones = np.array([-8.0, -5.0, 0.0, 2.0, 9.0])
+    tz = rng.choice(zones, j)
+    off = rng.random((j, 14)) < 0.05
+    for z in zones:
+        off[tz == z] |= rng.random(14) < 0.15
+    acc, ai, minute = _population(rng, tz, rng.uniform(0.2, 0.9, j), off,
+                                  last_day=np.where(rng.random(j) < 0.2, rng.integers(5, 13, j), 99))
+    cal = day_rates(acc, ai, minute, FDR)
+    j0, want = _reference(acc, ai, minute, FDR)
+    assert int(cal["day_rate_j0"][0]) == j0
+    assert (want < 1).any()
+    np.testing.assert_allclose(cal["day_rate"], want, rtol=1e-12)
+    # the calendar's reader: r of the local day holding each time
+    t = MONDAY + rng.uniform(-1, 15, 40) * DAY
+    r, day = day_weight(cal | {"n": acc["n"]}, t)
+    i = day - j0
+    inside = (i >= 0) & (i < want.shape[1])
+    np.testing.assert_allclose(r, np.where(inside, np.take_along_axis(want, np.clip(i, 0, want.shape[1] - 1), 1), 1))
+
+
+def test_the_account_and_its_peers_are_never_modified_and_bad_fdr_is_named():
+    rng = np.random.default_rng(4)
+    acc, ai, minute = _population(rng, np.zeros(8), np.full(8, 0.5), np.zeros((8, 14), bool))
+    before = {k: v.copy() for k, v in acc.items()}
+    day_rates(acc, ai, minute, FDR)
+    for k, v in acc.items():
+        np.testing.assert_array_equal(v, before[k])
+    with pytest.raises(ValueError, match="fdr must be in"):
+        day_rates(acc, ai, minute, 1.5)
+    # without hour masks or weekend hours (an older producer, the live scorer) there is no calendar
+    bare = {k: acc[k] for k in ("n", "first_us", "last_us", "active_hours")}
+    assert day_rates(bare, ai, minute, FDR)["day_rate"].shape == (9, 0)
+    np.testing.assert_array_equal(off_hours(bare, acc["first_us"], acc["last_us"], acc["first_us"],
+                                            np.full(9, -0.1)), 0.0)
+
+
+def test_off_hours_take_whole_days_and_never_the_day_worked():
+    """Local days 0-2 of one account (shift 0) at r = 1, 0.5, 1; silence from day 0 20:00 to day 2 06:00, idle hours
+    at q = 0.9. Day 0 holds its own request (a day it worked): nothing taken there; day 1's 24 hours count as the h
+    hours with q^h = 0.5 + 0.5 q^24 (silent whether it worked that day or not); day 2 is an ordinary day."""
+    j0 = MONDAY // DAY
+    acc = {"n": np.array([5.0]), "day_rate": np.array([[1.0, 0.5, 1.0]]), "day_rate_j0": np.array([j0]),
+           "day_shift_h": np.array([0.0])}
+    lo = np.array([MONDAY + 20.0 * HOUR])
+    hi = np.array([MONDAY + 2 * DAY + 6.0 * HOUR])
+    taken = off_hours(acc, lo, hi, lo, np.log(np.array([0.9])))[0]
+    assert 0.9 ** (24 - taken) == pytest.approx(0.5 + 0.5 * 0.9 ** 24, rel=1e-12)
+    # the request seen on day 1 instead: that day was worked, nothing is taken
+    assert off_hours(acc, lo, hi, lo + DAY, np.log(np.array([0.9])))[0] == 0.0
+    # an account that never idles (q -> 0) is silent on such a day only by not working it: all 24 hours go
+    assert off_hours(acc, lo, hi, lo, np.array([-50.0]))[0] == pytest.approx(24 - np.log(0.5) / -50.0)
+
+
+def _departed(acc, ai, minute, calendar: bool) -> np.ndarray:
+    cal = day_rates(acc, ai if calendar else ai[:0], minute if calendar else minute[:0], FDR)
+    return departures({**acc, **cal} if calendar else acc, CFG)[1]
+
+
+def test_a_regions_holiday_is_not_a_departure():
+    """Fifty busy workers at UTC-5 off the log's last Thursday and Friday (days 10-11): last seen on the Wednesday,
+    silent to the log's granted last day. Without the calendar every one of them has left; with it none."""
+    rng = np.random.default_rng(5)
+    off = np.zeros((50, 14), bool)
+    off[:, 10:12] = True
+    acc, ai, minute = _population(rng, np.full(50, -5.0), np.full(50, 0.6), off)
+    assert _departed(acc, ai, minute, calendar=False)[:50].mean() >= 0.9
+    assert not _departed(acc, ai, minute, calendar=True)[:50].any()
+
+
+@pytest.mark.parametrize("campaign", [10, 20])
+def test_a_campaign_that_is_a_minority_of_its_region_still_departs(campaign):
+    """The attacker: ``campaign`` of fifty workers at UTC-5 (its accounts, keeping the region's hours and weekdays)
+    stop after the log's second Tuesday; their peers work on. A fifth of the region stopping is within chance (r stays
+    1, measured); two fifths is a significant drop, and r falls to (30 + 1) / (49 + 1) = 0.62 on the days after
+    (measured), which leaves each silent day most of its weight: every account that departs without the calendar
+    departs with it."""
+    rng = np.random.default_rng(6)
+    last_day = np.where(np.arange(50) < campaign, 8, 99)
+    acc, ai, minute = _population(rng, np.full(50, -5.0), np.full(50, 0.6), np.zeros((50, 14), bool),
+                                  last_day=last_day)
+    cal = day_rates(acc, ai, minute, FDR)
+    assert cal["day_rate"][:campaign].min() >= 0.6
+    without = _departed(acc, ai, minute, calendar=False)[:campaign]
+    assert without.all()
+    np.testing.assert_array_equal(_departed(acc, ai, minute, calendar=True)[:campaign], without)
