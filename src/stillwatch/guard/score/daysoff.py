@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
-from stillwatch.guard.score.weeks import hour_mask, less_weekends, night_shift, weekends_off
+from stillwatch.guard.score.weeks import hour_mask, less_weekends, night_shift, weekend_active, weekends_off
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -100,30 +100,33 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     weekday = (j + 3) % 7 < 5  # 1970-01-01 (day 0) is a Thursday
     whole = (j * _DAY_US - 12 * _HOUR_US >= t_lo) & ((j + 1) * _DAY_US + 12 * _HOUR_US <= t_hi)  # for every shift
     ordinary = weekday & whole
-    pop = np.flatnonzero(weekends_off(acc, fdr) & (mask != 0))
+    in_pop = weekends_off(acc, fdr) & (mask != 0)
+    pop = np.flatnonzero(in_pop)
+    # the calendar applies to the population and to every account never seen on its own weekend (the last-seen
+    # null's weekday workers, score/weeks.py on_hours: too sparse for the binomial test, they are not counted as peers)
+    use = np.flatnonzero(in_pop | (~weekend_active(acc) & (mask != 0)))
     if len(pop) == 0 or ordinary.sum() < MIN_DAYS:
         return {**none, "day_rate": np.ones((n, days)), "day_rate_j0": np.full(n, j0, np.int64)}
     pos = np.full(n, -1, np.int64)
     pos[pop] = np.arange(len(pop))
     sel = pos[ai] >= 0
-    a = pos[ai[sel]]
     day = np.floor((minute[sel] * float(_MINUTE_US) - shift[ai[sel]] * _HOUR_US) / _DAY_US).astype(np.int64) - j0
-    act = np.zeros((len(pop), days), np.float64)  # [P, D] active on its local day
-    act[a, np.clip(day, 0, days - 1)] = 1.0
-    band = (np.floor(shift[pop]).astype(np.int64) + 24) % 24  # [P]
+    act = np.zeros((n, days), np.float32)  # [A, D] active on its local day (population only)
+    act[ai[sel], np.clip(day, 0, days - 1)] = 1.0
+    band = (np.floor(shift).astype(np.int64) + 24) % 24  # [A]
     per_band = np.zeros((24, days))
-    np.add.at(per_band, band, act)
+    np.add.at(per_band, band[pop], act[pop])
     peers = sum(np.roll(per_band, s, axis=0) for s in range(-PEER_HOURS, PEER_HOURS + 1))  # [24, D] a fixed sum
-    o = peers[band] - act  # [P, D] the peers active on each day, the account left out
-    t = np.median(o[:, ordinary], axis=1, keepdims=True)  # [P, 1] their ordinary working day
+    o = peers[band[use]] - act[use]  # [U, D] the peers active on each day, the account left out
+    t = np.median(o[:, ordinary], axis=1, keepdims=True)  # [U, 1] their ordinary working day
     # a day is read only where the log covers it for the account and its peers (their shifts are < PEER_HOURS + 1
     # hours apart): a day cut by the log's edge is not a day off
-    start = j[None, :] * float(_DAY_US) + shift[pop][:, None] * _HOUR_US  # [P, D]
+    start = j[None, :] * float(_DAY_US) + shift[use][:, None] * _HOUR_US  # [U, D]
     margin = (PEER_HOURS + 1) * _HOUR_US
     seen = (start - margin >= t_lo) & (start + _DAY_US + margin <= t_hi)
     off = seen & weekday[None, :] & (stats.poisson.cdf(o, t) <= fdr)
     rate = np.ones((n, days))
-    rate[pop] = np.where(off, np.minimum((o + 1.0) / (t + 1.0), 1.0), 1.0)
+    rate[use] = np.where(off, np.minimum((o + 1.0) / (t + 1.0), 1.0), 1.0)
     return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
 
 
