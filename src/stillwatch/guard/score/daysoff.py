@@ -13,8 +13,12 @@ worker of that region "leave" (or "arrive") together — a batch stop to the dep
 
 Model
 =====
-*Population*: the accounts that keep weekends off (:func:`~stillwatch.guard.score.weeks.weekends_off`) and have a
-night (hour masks), each with its own local day ``j``: ``[j DAY + d, (j + 1) DAY + d)`` UTC with ``d`` its
+*Population* (the peers counted): the accounts that keep weekends off
+(:func:`~stillwatch.guard.score.weeks.weekends_off`, the binomial test) and have a night (hour masks). *Judged*: the
+population and every account never seen on its own weekend (:func:`~stillwatch.guard.score.weeks.weekend_active`: the
+weekday workers of the last-seen null, many too sparse for the binomial test — with them left out, the model put a
+third of a holiday region's sparse workers' last sightings on its holiday, where there were none). Each has its own
+local day ``j``: ``[j DAY + d, (j + 1) DAY + d)`` UTC with ``d`` its
 :func:`~stillwatch.guard.score.weeks.night_shift` (the day whose weekday is ``(j + 3) mod 7``, Monday 0: the same
 days its own weekend is made of). Its *peers*: the accounts of the population whose shift is within
 ``PEER_HOURS`` of its own (integer bands of ``d``; +-3 hours holds a region: UTC-8 to -5, or Europe from UTC+0 to +2).

@@ -68,7 +68,9 @@ weekends off (its active hours fall on weekends significantly less often than th
 not going to show up on one, so the hours of its own weekend (placed by its night: the hours of the day it is never
 active in) in its silence do not count, before its first request as after its last (:mod:`~stillwatch.guard.score.weeks`,
 :func:`departures`): a log starting on a weekend does not see office workers "arrive" on Monday, nor one ending on a
-Sunday see them "leave" on Friday, in whatever time zone they work. Without the ``weekend_hours`` feature (an older
+Sunday see them "leave" on Friday, in whatever time zone they work. A region's holiday is taken the same way, whole
+and as far as the account's peers (the weekday workers of its hours) were off that day too
+(:mod:`~stillwatch.guard.score.daysoff`). Without the ``weekend_hours`` feature (an older
 producer, the live scorer) nobody keeps weekends off. The pause null of :mod:`~stillwatch.guard.score.pauses`
 models the rule without weekends (more counted events than the rule gives such accounts: conservative).
 Bystanders must still pass the class and purity tests. A

@@ -47,7 +47,10 @@ stands, as ``f0`` is: an hour of the day it never used (seen fourteen times in t
 (one unit, seen twice) is not one of its own; single hours of the week are not used (seen twice each, "ever used"
 would overfit them). A weekday worker who never left is last seen at the end of the last working day before ``E``,
 in its own time zone; under hours independent round the clock it would have shown up on the weekend, and two
-hundred such developers made a false group (``tests/guard/test_guard_key_groups.py``). Members with an
+hundred such developers made a false group (``tests/guard/test_guard_key_groups.py``). Its peers' days off (a region's
+holiday, :mod:`~stillwatch.guard.score.daysoff`) are taken whole: on local day ``d`` the member works with probability
+``r(d)`` and then at ``f0`` in its own hours, so a day is silent with probability ``1 - r + r prod (1 - f0)``
+(:func:`_silent_after`), and ``f0`` is read over its own hours weighted by ``r``. Members with an
 account-creation time are left out of arrivals (their arrival is a fact). So are members seen in the granted
 day (active in the log's last day: never counted as departed; in its first day: never counted as arriving):
 the model is conditional on each member's silence there, an event of hours the counted silence does not use, so
@@ -145,9 +148,11 @@ def _last_curve(own_cols: Mapping[str, np.ndarray], first: np.ndarray, ah: np.nd
     as the masks are: hour k = ``[u - (k + 1) h, u - k h)`` with ``u`` the first clock hour at or after E, hour 0
     cut at E (only its share ``phi`` before E can hold a last sighting). Member j is active only in its own hours
     (``on`` [J, H], :func:`~stillwatch.guard.score.weeks.on_hours`), in each independently at ``f0 = active hours /
-    its own hours observable before E`` (each hour by its share after the member's first request and before E): its
-    mass in hour k is ``r_k prod (1 - r_k')`` over its own hours ``k'`` between k and E (``r = f0``, ``f0 phi`` in
-    hour 0), in its own hours after a whole hour of its life."""
+    its own hours observable before E`` (each hour by its share after the member's first request and before E, and by
+    its day's ``r``): its mass in hour k of local day d is ``r(d) f0 phi_k`` times the chance it is silent in every
+    hour between k and E (:func:`_silent_after`: idle in d's own hours after k, each later day silent, worked or not;
+    without days off ``prod (1 - f0 phi_k')`` over its own hours ``k'`` there), ``phi`` 1 but in hour 0, in its own
+    hours after a whole hour of its life."""
     hour = float(_HOUR_US)
     u = np.ceil(edge / hour) * hour
     phi0 = (edge - (u - hour)) / hour if u > edge else 1.0
