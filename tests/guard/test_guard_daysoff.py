@@ -1,7 +1,7 @@
 """The peers' days off of weekday workers (score/daysoff.py): a known answer, a naive reference written from the
 module docstring (peers counted one by one), the whole-day silence of :func:`off_hours` checked against its defining
 equation, and the departure rule played both ways — a region's holiday is not a departure, a campaign that is a
-fifth or two fifths of its region's weekday workers stopping on a weekday still departs."""
+fifth to three fifths of its region's weekday workers stopping on a weekday still departs."""
 
 from __future__ import annotations
 
@@ -71,14 +71,27 @@ def _reference(acc: dict, ai: np.ndarray, minute: np.ndarray, fdr: float) -> tup
     r = np.ones((n, days))
     if len(ordinary) < 3:
         return j0, r
+    day_of = {i: (int(np.floor((acc["first_us"][i] - shift[i] * HOUR) / DAY)),
+                  int(np.floor((acc["last_us"][i] - shift[i] * HOUR) / DAY))) for i in range(n)}
     for i in judged:
         peers = [b for b in pop if b != i and min(abs(band[b] - band[i]), 24 - abs(band[b] - band[i])) <= 3]
         o = {j: sum((b, j) in active for b in peers) for j in js}
         t = float(np.median([o[j] for j in ordinary]))
+        alive = {j: [b for b in peers if day_of[b][0] < j < day_of[b][1]] for j in js}
+        n_a = {j: len(alive[j]) for j in js}
+        o_a = {j: sum((b, j) in active for b in alive[j]) for j in js}
+        rhos = [o_a[j] / n_a[j] for j in ordinary if n_a[j] > 0]
+        tau = float(np.median(rhos)) if rhos else 0.0
+        ref = float(np.median([n_a[j] for j in ordinary]))
         for d, j in enumerate(js):
             start = j * DAY + shift[i] * HOUR
             covered = start - 4 * HOUR >= t_lo and start + DAY + 4 * HOUR <= t_hi
-            if covered and (j + 3) % 7 < 5 and stats.poisson.cdf(o[j], t) <= fdr:
+            if not covered or (j + 3) % 7 >= 5:
+                continue
+            if n_a[j] >= max(3, ref / 2) and tau > 0:  # read by the peers known to exist through the day
+                if stats.binom.cdf(o_a[j], n_a[j], tau) <= fdr:
+                    r[i, d] = min((o_a[j] + 1) / (n_a[j] * tau + 1), 1.0)
+            elif stats.poisson.cdf(o[j], t) <= fdr:  # else by the count of active peers
                 r[i, d] = min((o[j] + 1) / (t + 1), 1.0)
     return j0, r
 
@@ -177,19 +190,23 @@ def test_a_regions_holiday_is_not_a_departure():
     assert not _departed(acc, ai, minute, calendar=True)[:50].any()
 
 
-@pytest.mark.parametrize("campaign", [10, 20])
+@pytest.mark.parametrize("campaign", [10, 20, 30])
 def test_a_campaign_that_is_a_minority_of_its_region_still_departs(campaign):
     """The attacker: ``campaign`` of fifty workers at UTC-5 (its accounts, keeping the region's hours and weekdays)
-    stop after the log's second Tuesday; their peers work on. A fifth of the region stopping is within chance (r stays
-    1, measured); two fifths is a significant drop, and r falls to (30 + 1) / (49 + 1) = 0.62 on the days after
-    (measured), which leaves each silent day most of its weight: every account that departs without the calendar
-    departs with it."""
+    stop after the log's second Tuesday; their peers work on. Wednesday and Thursday are read by the peers known to
+    exist through them (the campaign's accounts are not among them): no day off. Friday, the log's last weekday, has
+    no later day to tell who still exists and is read by the count of active peers: within chance for a fifth (r 1),
+    a day off at r 0.62 and 0.42 for two and three fifths (measured). Every account that departs without the
+    calendar departs with it."""
     rng = np.random.default_rng(6)
     last_day = np.where(np.arange(50) < campaign, 8, 99)
     acc, ai, minute = _population(rng, np.full(50, -5.0), np.full(50, 0.6), np.zeros((50, 14), bool),
                                   last_day=last_day)
     cal = day_rates(acc, ai, minute, FDR)
-    assert cal["day_rate"][:campaign].min() >= 0.6
+    j0 = int(cal["day_rate_j0"][0])
+    wed = MONDAY // DAY + 9 - j0
+    assert (cal["day_rate"][:campaign, wed:wed + 2] == 1.0).all()
+    assert cal["day_rate"][:campaign].min() >= 0.4
     without = _departed(acc, ai, minute, calendar=False)[:campaign]
     assert without.all()
     np.testing.assert_array_equal(_departed(acc, ai, minute, calendar=True)[:campaign], without)

@@ -21,41 +21,50 @@ third of a holiday region's sparse workers' last sightings on its holiday, where
 local day ``j``: ``[j DAY + d, (j + 1) DAY + d)`` UTC with ``d`` its
 :func:`~stillwatch.guard.score.weeks.night_shift` (the day whose weekday is ``(j + 3) mod 7``, Monday 0: the same
 days its own weekend is made of). Its *peers*: the accounts of the population whose shift is within
-``PEER_HOURS`` of its own (integer bands of ``d``; +-3 hours holds a region: UTC-8 to -5, or Europe from UTC+0 to +2).
-``O(j)``: the peers active on their local day ``j`` (any request in it), the account itself left out (its own
-silence is what is being judged, never evidence of a holiday). ``T``: the median of ``O`` over the log's weekdays that
-lie wholly inside the log for every shift — the peers' ordinary working day (at least ``MIN_DAYS`` of them, else no
-calendar: the median of fewer is not a typical day).
+``PEER_HOURS`` of its own (integer bands of ``d``; +-3 hours holds a region: UTC-8 to -5, or Europe from UTC+0 to +2),
+the account itself left out (its own silence is what is being judged, never evidence of a holiday). A day is read
+only on weekdays the log covers for the account and its peers (``PEER_HOURS + 1`` hours beyond the day on either
+side: a day cut by the log's edge is not a day off), and only with ``MIN_DAYS`` ordinary weekdays (wholly inside the
+log for every shift) to compare with; weekend days are never days off here (the weekend rule takes those hours).
 
-**H0** (day ``j`` is an ordinary working day of the account's peers): ``O(j)`` is a sum of independent peers' days,
-each active at its own rate, of mean ``T``; its lower tail is bounded by that of ``Poisson(T)`` below ``T - 1``
-(Anderson & Samuels 1967: the Poisson distribution function lies above the binomial's there). A weekday with
-``P(Poisson(T) <= O(j)) <= LinkConfig.cohort_fdr`` — and which the log covers for the account and its peers
-(``PEER_HOURS + 1`` hours beyond the day on either side: a day cut by the log's edge is not a day off) — is a *day
-off* of the peers, at the rate ``r(j) = (O(j) + 1) /
-(T + 1) < 1`` (one pseudo-peer: three silent peers are not a certainty); every other day ``r = 1``, and so is every
-weekend day (the weekend rule already takes those hours off). An account is taken to work on day ``j`` at ``r(j)``
-times its usual rate: the hours of its silence on that day count ``r(j)`` times toward a departure or a missed
-arrival (:func:`less_days_off`), and the last-seen null of :mod:`~stillwatch.guard.score.pauses` puts ``r(j) f0``
-in each of its own hours there (:func:`day_weight`). Days busier than usual do not raise ``r`` above 1.
+**H0** (day ``j`` is an ordinary working day of the account's peers), read two ways:
+
+- *By the peers known to exist through the day* (alive: seen on an earlier and on a later local day of their own),
+  where there are enough of them (``n(j) >= max(MIN_PEERS, half their median over ordinary days)``): of the ``n(j)``,
+  ``o(j)`` were active; H0 makes that ``Binomial(n(j), tau)`` with ``tau`` the median share active over the ordinary
+  days; a lower tail ``<= LinkConfig.cohort_fdr`` is a day off at ``r = (o + 1) / (n tau + 1)``. Accounts that left
+  (or had not arrived) are not in ``n``: a campaign that stops does not make the days after it look like days off.
+- *Else by the count of active peers* — on the log's last weekdays, whose peers are seen on no later day, and where
+  most peers left: ``O(j)`` peers active against ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a
+  sum of independent peers' days of mean ``T`` under H0, its lower tail bounded by that of ``Poisson(T)`` below ``T -
+  1`` (Anderson & Samuels 1967: the Poisson distribution function lies above the binomial's there); a day off at
+  ``r = (O + 1) / (T + 1)``.
+
+(One pseudo-peer in both: three silent peers are not a certainty.) Every other day ``r = 1``; ``r`` never exceeds 1.
+A day off is taken whole: the account works on day ``j`` with probability ``r(j)``, and then at its usual rate, so
+its ``h`` silent hours there weigh what ``log(1 - r + r q^h) / log q`` ordinary hours do toward a departure or a
+missed arrival (:func:`off_hours`, :func:`less_days_off`; ``q`` its chance of an idle hour), and the last-seen null of
+:mod:`~stillwatch.guard.score.pauses` takes each such day as silent with probability ``1 - r + r prod (1 - f0)``
+(:func:`day_weight`).
 
 Attacker model: an operator controls its accounts' traffic, so their membership of the population (keeping
 weekends off) and their shift. Its accounts' silence is excused only as far as their peers — the accounts of the
-log that keep the same hours, mostly not its own — are silent too: a campaign that stops on a weekday lowers its
-peers' count by its own share of it, and only a significant drop makes a day off at all. What must still hold: a
-campaign that is a minority of its region's weekday workers keeps its departures (``tests/guard/test_guard_daysoff.py``:
-a fifth of fifty stopping is within chance, r stays 1; two fifths give r = 0.62 and every departure stands), and a
-silent day weighs ``log(1 - r + r q^h)``: with r <= 1 - s (s the campaign's share) a few silent weekdays still make a
-departure; a campaign gone for long lowers the median ``T`` itself, and no later day is off. Silence on a day its peers
-worked counts in full. *Limit*: an operator whose accounts are most of their region's weekday workers in the log,
-stopping them all on a weekday, looks like that region's holiday — at the log's edge the two cannot be told apart by
-timing (the peers' return after a holiday is not in the log); such a campaign must be found by what else it shares.
+log that keep the same hours, mostly not its own — are silent too, and read by the peers known to exist through a
+day its stopped accounts are not counted at all. What must still hold (``tests/guard/test_guard_daysoff.py``): a
+campaign of a fifth, two fifths or three fifths of its region's fifty weekday workers, stopping on a weekday three
+working days before the log's last, keeps every departure — only the last weekday, with no later day to tell who
+still exists, is read by the count (r 0.62 to 0.42 there). Silence on a day its peers worked counts in full.
+*Limit*: an operator whose accounts are most of their region's weekday workers in the log (four fifths in that test:
+its silent weekdays are read by the count, r 0.22), or that stops on the log's last weekdays, looks like that
+region's holiday — at the log's edge the two cannot be told apart by timing (the peers' return after a holiday is not
+in the log); such a campaign must be found by what else it shares.
 
 Everything is numpy over [population accounts, log days]: no loop per account or per row.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -75,6 +84,9 @@ _MINUTE_US = 60_000_000
 PEER_HOURS = 3
 #: ordinary weekdays (wholly inside the log) needed before a calendar is read: the median of fewer is not typical
 MIN_DAYS = 3
+#: peers known to exist through a day needed to read it by them (else by the count of active peers): fewer than three
+#: cannot show a day off beyond chance (two silent peers of rate 0.8 are silent together once in 25 days)
+MIN_PEERS = 3
 #: the columns a calendar adds to an account table (:func:`day_rates`)
 COLUMNS = ("day_rate", "day_rate_j0", "day_shift_h")
 
@@ -112,25 +124,47 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     if len(pop) == 0 or ordinary.sum() < MIN_DAYS:
         return {**none, "day_rate": np.ones((n, days)), "day_rate_j0": np.full(n, j0, np.int64)}
     pos = np.full(n, -1, np.int64)
-    pos[pop] = np.arange(len(pop))
+    pos[use] = np.arange(len(use))
     sel = pos[ai] >= 0
     day = np.floor((minute[sel] * float(_MINUTE_US) - shift[ai[sel]] * _HOUR_US) / _DAY_US).astype(np.int64) - j0
-    act = np.zeros((n, days), np.float32)  # [A, D] active on its local day (population only)
-    act[ai[sel], np.clip(day, 0, days - 1)] = 1.0
-    band = (np.floor(shift).astype(np.int64) + 24) % 24  # [A]
-    per_band = np.zeros((24, days))
-    np.add.at(per_band, band[pop], act[pop])
-    peers = sum(np.roll(per_band, s, axis=0) for s in range(-PEER_HOURS, PEER_HOURS + 1))  # [24, D] a fixed sum
-    o = peers[band[use]] - act[use]  # [U, D] the peers active on each day, the account left out
+    act = np.zeros((len(use), days), np.float32)  # [U, D] active on its local day
+    act[pos[ai[sel]], np.clip(day, 0, days - 1)] = 1.0
+    peer = in_pop[use]  # [U] counted as a peer
+    sh = shift[use]
+    band = (np.floor(sh).astype(np.int64) + 24) % 24  # [U]
+    # alive on day j: seen on an earlier and on a later local day of its own (it existed all through day j)
+    first_d = np.floor((first[use] - sh * _HOUR_US) / _DAY_US).astype(np.int64) - j0
+    last_d = np.floor((last[use] - sh * _HOUR_US) / _DAY_US).astype(np.int64) - j0
+    alive = ((np.arange(days)[None, :] > first_d[:, None]) & (np.arange(days)[None, :] < last_d[:, None])
+             ).astype(np.float32)  # [U, D]
+
+    def peers(x):  # [U, D]: the sum of x over each account's peers, the account itself left out
+        per_band = np.zeros((24, days))
+        np.add.at(per_band, band[peer], x[peer])
+        near = sum(np.roll(per_band, s, axis=0) for s in range(-PEER_HOURS, PEER_HOURS + 1))  # a fixed sum
+        return near[band] - np.where(peer[:, None], x, 0.0)
+    o = peers(act)  # [U, D] the peers active on each day
     t = np.median(o[:, ordinary], axis=1, keepdims=True)  # [U, 1] their ordinary working day
+    n_a = peers(alive)  # [U, D] the peers alive through each day
+    o_a = peers(act * alive)  # [U, D] ... and active on it
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an account with no peer alive on any ordinary day
+        rho = np.where(n_a > 0, o_a / n_a, np.nan)
+        tau = np.nanmedian(np.where(ordinary[None, :], rho, np.nan), axis=1, keepdims=True)  # [U, 1]
+    tau = np.nan_to_num(tau, nan=0.0)
+    ref = np.median(n_a[:, ordinary], axis=1, keepdims=True)
+    by_alive = (n_a >= np.maximum(MIN_PEERS, ref / 2.0)) & (tau > 0)  # enough peers known to exist that day
+    low = np.where(by_alive, stats.binom.cdf(o_a, np.maximum(n_a, 0).astype(np.int64), np.clip(tau, 0.0, 1.0)),
+                   stats.poisson.cdf(o, t))
+    r = np.where(by_alive, (o_a + 1.0) / (n_a * tau + 1.0), (o + 1.0) / (t + 1.0))
     # a day is read only where the log covers it for the account and its peers (their shifts are < PEER_HOURS + 1
     # hours apart): a day cut by the log's edge is not a day off
-    start = j[None, :] * float(_DAY_US) + shift[use][:, None] * _HOUR_US  # [U, D]
+    start_us = j[None, :] * float(_DAY_US) + sh[:, None] * _HOUR_US  # [U, D]
     margin = (PEER_HOURS + 1) * _HOUR_US
-    seen = (start - margin >= t_lo) & (start + _DAY_US + margin <= t_hi)
-    off = seen & weekday[None, :] & (stats.poisson.cdf(o, t) <= fdr)
+    seen = (start_us - margin >= t_lo) & (start_us + _DAY_US + margin <= t_hi)
+    off = seen & weekday[None, :] & (low <= fdr)
     rate = np.ones((n, days))
-    rate[use] = np.where(off, np.minimum((o + 1.0) / (t + 1.0), 1.0), 1.0)
+    rate[use] = np.where(off, np.minimum(r, 1.0), 1.0)
     return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
 
 

@@ -100,6 +100,7 @@ from scipy.special import pdtrc
 
 from stillwatch.core.sets import unique
 from stillwatch.guard.score.daysoff import less_days_off
+from stillwatch.guard.score.weeks import day_grant, granted_days
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -246,8 +247,9 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     # hours are not independent within a day (people keep diurnal hours: an account already active
     # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
     log_q = _log_idle(acc)
-    unseen_h = less_days_off(acc, np.maximum((first - t0) / _HOUR_US - 24.0, 0.0), t0 + 24 * _HOUR_US, first, first,
-                             log_q, cfg)
+    hi = first
+    lo = t0 + 24 * _HOUR_US
+    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, first, log_q, cfg)
     return np.where(has, c, first), has | ((n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr)))
 
 
@@ -259,13 +261,16 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     departure when ``(1 - f)^h <= cohort_fdr`` (a casual user last seen a day before the log ends has
     most likely not left; an account busy every day for two weeks and silent for the last week has). For an
     account that keeps weekends off (:mod:`~stillwatch.guard.score.weeks`) the hours of its own weekend in ``h`` do
-    not count, nor, as far as its peers were off too, those of its peers' days off (:mod:`~stillwatch.guard.score.daysoff`)."""
+    not count, nor, as far as its peers were off too, those of its peers' days off (:mod:`~stillwatch.guard.score.daysoff`);
+    nor, for such a weekday worker, the rest of its own day after its last request (``weeks.day_grant``)."""
     n = np.asarray(acc["n"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     t1 = float(np.max(last)) if len(last) else 0.0
     log_q = _log_idle(acc)
-    unseen_h = less_days_off(acc, np.maximum((t1 - last) / _HOUR_US - 24.0, 0.0), last, t1 - 24 * _HOUR_US, last,
-                             log_q, cfg)
+    shift, has_night = granted_days(acc, cfg.link.cohort_fdr)
+    lo = last + day_grant(last, shift, has_night) * _HOUR_US  # the rest of its own day is granted
+    hi = t1 - 24 * _HOUR_US
+    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, last, log_q, cfg)
     return last, (n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr))
 
 

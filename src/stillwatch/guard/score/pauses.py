@@ -85,7 +85,7 @@ from scipy import special
 
 from stillwatch.guard.score.nullmodel import poisson_tail
 from stillwatch.guard.score.daysoff import COLUMNS as _DAY_COLUMNS, day_weight
-from stillwatch.guard.score.weeks import on_hours
+from stillwatch.guard.score.weeks import day_grant, granted_days, on_hours
 
 _HOUR_US = 3_600_000_000
 #: members per [members, hours] block (bounds the block at ~ BLOCK x the log's hours floats)
@@ -128,8 +128,13 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
     if hours and m.any():
         f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
+        # departures: the rule grants a weekday worker the rest of its day after its last activity
+        shift, has_night = (v[m][:, None] for v in granted_days(acc, cohort_fdr))  # [J, 1]
+        has_night &= kind == "departure"
+        t_k = edge - (np.arange(hours) + 0.5) * _HOUR_US  # [H] the middle of hour k before E
         for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
-            mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr)
+            grant = day_grant(t_k[None, :], shift[s:s + BLOCK], has_night[s:s + BLOCK])  # [J, H]
+            mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr, grant)
     cum = np.concatenate(([0.0], np.cumsum(mass)))  # [H + 1], by hours away from the edge
     away = np.arange(hours + 1) * float(_HOUR_US)
     if kind != "arrival":  # hour k lies in [E - (k + 1) h, E - k h): ascending edges, mass before each
@@ -200,17 +205,24 @@ def _silent_after(log_q: np.ndarray, r: np.ndarray, day: np.ndarray) -> np.ndarr
     return np.cumsum(x, axis=1) - x
 
 
-def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float) -> np.ndarray:
+def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float, grant: np.ndarray | float = 0.0
+               ) -> np.ndarray:
     """Summed over the members: the chance that the member's last (first) activity falls in the k-th hour before E
     (after S) and that the rule then counts it ([hours]). With ``L = own - k`` hours of the member's life on the
     other side (``own``: its hours between its first request and E), the activity is there with probability
     ``f0 (1 - f0)^k`` and the rule counts it when its estimate ``f = active hours / L`` reaches
-    ``1 - fdr^(1 / (k + 1/2))`` (a silence of that many hours is then ``<= fdr`` likely), the active hours being
-    ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial tail."""
+    ``1 - fdr^(1 / (k + 1/2 - g))`` (a silence of that many hours is then ``<= fdr`` likely; ``g``, ``grant`` [J, H]:
+    the hours of the member's own day the departure rule grants a weekday worker after a last activity in hour k —
+    :func:`~stillwatch.guard.score.weeks.day_grant` at the hour's middle; never counted where nothing is left), the
+    active hours being ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial
+    tail."""
     k = np.arange(hours, dtype=np.float64)[None, :]  # [1, H] whole hours of silence beyond the granted day
     life = np.floor(own)[:, None] - k  # [J, H] hours of the member's life before the activity
-    # the rule reads the silence to the request itself: half an hour more, on average, than the whole hours
-    f_req = -np.expm1(np.log(fdr) / (k + 0.5))  # [1, H] the estimate the rule needs
+    # the rule reads the silence to the request itself (half an hour more, on average, than the whole hours), less
+    # the rest of the member's day
+    silence = k + 0.5 - grant  # [J, H] (or [1, H])
+    with np.errstate(divide="ignore"):
+        f_req = np.where(silence > 0, -np.expm1(np.log(fdr) / np.maximum(silence, 1e-9)), 2.0)  # the estimate needed
     need = np.ceil(f_req * np.maximum(life, 1.0) - 1e-9) - 2.0  # active hours needed beyond the two ends
     inner = np.maximum(life - 1.0, 0.0)  # hours strictly between the life's first and last hours
     tail = special.bdtrc(np.clip(need - 1.0, 0.0, inner).astype(np.int64), inner.astype(np.int64), f0[:, None])  # P(Bin >= need)

@@ -100,12 +100,42 @@ def hour_mask(acc: Mapping[str, np.ndarray]) -> np.ndarray | None:
 def night_shift(acc: Mapping[str, np.ndarray]) -> np.ndarray:
     """Per account: the shift ``d`` in hours, in [-12, 12), of its weekend from the UTC one (module docstring: the
     day boundary at the middle of its night); 0 where it has no night or the log has no hour masks."""
+    return night(acc)[0]
+
+
+def night(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (:func:`night_shift`, whether it has a night at all — some but not all hours of the day never
+    used; False without hour masks)."""
     n = len(np.asarray(acc["n"]))
     mask = hour_mask(acc)
     if mask is None:
-        return np.zeros(n)
+        return np.zeros(n), np.zeros(n, bool)
     _, middle = quiet_run(mask)
-    return np.where(np.isnan(middle), 0.0, np.mod(middle + 12.0, 24.0) - 12.0)
+    has = ~np.isnan(middle)
+    return np.where(has, np.mod(middle + 12.0, 24.0) - 12.0, 0.0), has
+
+
+def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (its :func:`night_shift`, whether the rules grant it the rest of its day, :func:`day_grant`) —
+    granted to weekday workers with a night: accounts that keep weekends off (:func:`weekends_off`) or whose span holds
+    no weekend (:func:`weekend_unseen`), i.e. whose silence over their weekend is already no evidence. Their days are
+    working days: a developer last seen on a Friday afternoon was not going to show up that evening (a one-week log
+    from a Monday flagged 60 to 90 of 200 such developers, interleaving keys, as one stop). Accounts active on their
+    weekends keep every silent hour (campaigns that keep people's hours every day lose no evidence: the cohort and
+    keyed-operator tests of ``tests/guard``)."""
+    shift, has = night(acc)
+    return shift, has & (weekends_off(acc, fdr) | weekend_unseen(acc)[0])
+
+
+def day_grant(t_us: np.ndarray, shift_h: np.ndarray, granted: np.ndarray) -> np.ndarray:
+    """Hours from each time ``t`` to the end of the account's own day holding it: its days run from the middle of its
+    night (``[j DAY + d, (j + 1) DAY + d)``, ``d`` its :func:`night_shift`); 0 where not ``granted``
+    (:func:`granted_days`). A person's hours are not independent within a day: someone last seen at 15:00 who keeps
+    office hours was not going to show up that evening, so the rest of its day is no evidence that it left.
+    Broadcasts ``t``, ``shift_h`` and ``granted``."""
+    t = np.asarray(t_us, np.float64) - np.asarray(shift_h, np.float64) * _HOUR_US
+    into = np.mod(t, 24.0 * _HOUR_US) / _HOUR_US  # hours since its day started
+    return np.where(np.asarray(granted, bool), 24.0 - into, 0.0)
 
 
 def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -117,15 +147,34 @@ def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def _weekend_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray) -> np.ndarray:
     """:func:`weekend_active` with each account's weekend shift ``shift_h`` given (:func:`night_shift`)."""
+    return _week_parts_active(acc, shift_h)[0]
+
+
+def _week_parts_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ever active on its own weekend, ever active on one of its own weekdays) per account, read off its
+    ``day_mask_0..6`` with its weekend shifted by ``shift_h``; both True (nothing known) without day masks or bits."""
     n = len(np.asarray(acc["n"]))
     if "day_mask_0" not in acc:
-        return np.ones(n, bool)
+        return np.ones(n, bool), np.ones(n, bool)
     how = np.arange(7 * 24)  # hours of the week from UTC Monday 00:00
     days = np.stack([np.asarray(acc[f"day_mask_{d}"], np.int64) for d in range(7)], axis=1)  # [A, 7]
     bits = ((days[:, how // 24] >> (how % 24)[None, :]) & 1) == 1  # [A, 168]
     mid_us = (how + 0.5) * _HOUR_US - _EPOCH_MONDAY_US  # [168] each hour's middle, as a time in some week
     weekend = in_weekend(mid_us[None, :], np.asarray(shift_h, np.float64)[:, None])  # [A, 168]
-    return (bits & weekend).any(axis=1) | ~bits.any(axis=1)
+    none = ~bits.any(axis=1)
+    return (bits & weekend).any(axis=1) | none, (bits & ~weekend).any(axis=1) | none
+
+
+def _weekend_counts(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(weekend share ``w`` of each account's span, its active hours ``a``, its UTC weekend active hours ``k``); None
+    where the log has no ``weekend_hours``."""
+    if "weekend_hours" not in acc or "active_hours" not in acc:
+        return None
+    first = np.asarray(acc["first_us"], np.float64)
+    last = np.asarray(acc["last_us"], np.float64)
+    span_h = np.maximum((last - first) / _HOUR_US, 1.0)
+    w = np.clip(weekend_hours_between(first, last) / span_h, 0.0, 1.0)
+    return w, np.asarray(acc["active_hours"], np.float64), np.asarray(acc["weekend_hours"], np.float64)
 
 
 def weekends_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
@@ -133,18 +182,41 @@ def weekends_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
     often than the weekend's share of its own span (module docstring, H0; the exact binomial lower tail ``<= fdr``,
     ``LinkConfig.cohort_fdr``). A weekday worker active 20 hours over two weeks has none on a weekend with probability
     0.71^20 = 0.001. False (nothing known) where the log has no ``weekend_hours``."""
-    n = len(np.asarray(acc["n"]))
-    if "weekend_hours" not in acc or "active_hours" not in acc:
-        return np.zeros(n, bool)
+    c = _weekend_counts(acc)
+    if c is None:
+        return np.zeros(len(np.asarray(acc["n"])), bool)
     from scipy import stats
 
+    w, a, k = c
+    return (w > 0) & (stats.binom.cdf(k, a, w) <= fdr)
+
+
+def weekdays_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
+    """Per account: whether it keeps weekdays off (a weekend-only user) — the mirror of :func:`weekends_off`: its
+    active hours fall on (UTC) weekends significantly *more* often than the weekend's share of its span (the exact
+    binomial upper tail ``<= fdr``). A hobbyist active 12 hours over two weekends and the week between (w = 0.47)
+    has all of them on a weekend with probability 0.47^12 = 1e-4. False where the log has no ``weekend_hours``."""
+    c = _weekend_counts(acc)
+    if c is None:
+        return np.zeros(len(np.asarray(acc["n"])), bool)
+    from scipy import stats
+
+    w, a, k = c
+    return (w < 1) & (stats.binom.sf(k - 1, a, w) <= fdr)
+
+
+def weekend_unseen(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (whether its span holds no hour of its own weekend, whether it holds no hour of its own weekdays;
+    weekend placed by :func:`night_shift`) — whether it works weekends (weekdays) cannot be read off it: in a log of
+    one week from a Monday every weekday worker's span ends on its Friday, and a hobbyist who tried the service one
+    weekend has a span inside it. Both False where the log has no ``weekend_hours``."""
+    n = len(np.asarray(acc["n"]))
+    if "weekend_hours" not in acc:
+        return np.zeros(n, bool), np.zeros(n, bool)
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
-    span_h = np.maximum((last - first) / _HOUR_US, 1.0)
-    w = np.clip(weekend_hours_between(first, last) / span_h, 0.0, 1.0)
-    a = np.asarray(acc["active_hours"], np.float64)
-    k = np.asarray(acc["weekend_hours"], np.float64)
-    return (w > 0) & (stats.binom.cdf(k, a, w) <= fdr)
+    weekend = weekend_hours_between(first, last, night_shift(acc))
+    return weekend == 0, (weekend > 0) & (weekend >= (last - first) / _HOUR_US - 1e-9)
 
 
 def in_weekend(t_us: np.ndarray, shift_h: np.ndarray | float = 0.0) -> np.ndarray:
@@ -167,19 +239,30 @@ def on_hours(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> np.ndarray:
     hod = (np.floor(np.mod(t, 24 * _HOUR_US) / _HOUR_US)).astype(np.int64)  # [T]
     on = (((mask[:, None] >> hod[None, :]) & 1) == 1) | (mask == 0)[:, None]
     shift = night_shift(acc)
-    quiet = ~_weekend_active(acc, shift)
+    weekend_on, weekday_on = _week_parts_active(acc, shift)
+    quiet = ~weekend_on
     if quiet.any():
         on[quiet] &= ~in_weekend(t[None, :], shift[quiet][:, None])
+    only = ~weekday_on  # a weekend-only user: its weekdays are not its own
+    if only.any():
+        on[only] &= in_weekend(t[None, :], shift[only][:, None])
     return on
 
 
 def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
                   cfg: "DetectConfig") -> np.ndarray:
     """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less the hours of its own weekend in it
-    where the account keeps weekends off (:func:`weekends_off`: it was not going to show up on one; its weekend
-    placed by :func:`night_shift`); not below 0."""
-    off = weekends_off(acc, cfg.link.cohort_fdr)
-    if not off.any():
+    where the account keeps weekends off (:func:`weekends_off`: it was not going to show up on one) or where its span
+    holds no weekend (:func:`weekend_unseen`: whether it works weekends is unknown, and a weekend's silence is then
+    no evidence), and less the hours of its own weekdays in it where it keeps weekdays off (:func:`weekdays_off`) or
+    its span holds no weekday; its weekend placed by :func:`night_shift`; not below 0."""
+    fdr = cfg.link.cohort_fdr
+    no_weekend, no_weekday = weekend_unseen(acc)
+    off = weekends_off(acc, fdr) | no_weekend
+    only = (weekdays_off(acc, fdr) | no_weekday) & ~off
+    if not (off.any() or only.any()):
         return np.asarray(unseen_h, np.float64)
     weekend = weekend_hours_between(lo_us, hi_us, night_shift(acc))
-    return np.where(off, np.maximum(unseen_h - weekend, 0.0), unseen_h)
+    weekday = np.maximum((np.asarray(hi_us, np.float64) - np.asarray(lo_us, np.float64)) / _HOUR_US - weekend, 0.0)
+    left = np.where(off, unseen_h - weekend, np.where(only, unseen_h - weekday, unseen_h))
+    return np.maximum(left, 0.0)
