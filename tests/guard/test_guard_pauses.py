@@ -35,12 +35,14 @@ def _members(rng, j: int, log_hours: int) -> dict:
     return {"n": np.full(j, 50.0), "first_us": first * HOUR, "last_us": last * HOUR, "active_hours": f * span}
 
 
-def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray) -> np.ndarray:
+def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray, grant=None) -> np.ndarray:
     """From the docstring, one member and one hour at a time (windows in whole hours): H0's rate f0 = active hours
     / hours observable before E (after S); the member's last activity is k whole hours before E (first: k after S)
     with probability f0 (1 - f0)^k; the rule then counts it when 2 + Binomial(L - 1, f0) active hours over its
-    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2))) L; members seen in the granted day
-    take no part. (The last-seen model, in each member's own hours, has its own reference: _last_reference.)"""
+    L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2 - g))) L, g = ``grant(j, t)`` the hours
+    the departure rule grants member j after an activity at hour t (the hour's middle; never counted if nothing is
+    left); members seen in the granted day take no part. (The last-seen model, in each member's own hours, has its
+    own reference: _last_reference.)"""
     from scipy import stats
 
     first, last = acc["first_us"] / HOUR, acc["last_us"] / HOUR
@@ -56,7 +58,10 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray) -> np.n
             life = np.floor(own) - k
             if life < 1:
                 continue
-            need = np.ceil((1 - FDR ** (1 / (k + 0.5))) * life - 1e-9) - 2
+            g = grant(j, end - k - 0.5) if (grant is not None and back) else 0.0
+            if k + 0.5 - g <= 0:
+                continue  # the rest of its day covers the silence: never counted
+            need = np.ceil((1 - FDR ** (1 / (k + 0.5 - g))) * life - 1e-9) - 2
             p_count = 1.0 if need <= 0 else float(stats.binom.sf(need - 1, life - 1, f0))
             mass = f0 * (1 - f0) ** k * p_count
             hour = end - k - 1 if back else start + k  # the hour [hour, hour + 1)
@@ -77,6 +82,37 @@ def test_pause_means_match_the_hour_by_hour_reference(kind):
     # each member's chance of a counted false event over the whole log is a probability
     per_member = [pause_means(acc, kind, np.arange(40) == j, np.array([-1e18]), np.array([1e18]), FDR)[0] for j in range(40)]
     assert 0 < max(per_member) <= 1 + 1e-12
+
+
+def test_pause_means_with_the_rest_of_a_weekday_workers_day_granted():
+    """Members in a log of one week from a Monday (no span holds a weekend: whether they work weekends is unknown, so
+    the departure rule grants them the rest of their day, to their night's middle): office workers at UTC (middle
+    01:00), at UTC-5 (06:00), and members active round the clock (no night, no grant). Against the hour-by-hour
+    reference with the grant written out; the model without the grant differs."""
+    rng = np.random.default_rng(12)
+    j = 36
+    kind = np.arange(j) % 3
+    first = MONDAY / HOUR + rng.integers(0, 60, j) + 9.0
+    last = np.minimum(first + rng.integers(12, 80, j), MONDAY / HOUR + 130)
+    first[0], last[0] = MONDAY / HOUR, MONDAY / HOUR + 140.5  # the log's last request: E at Friday 20:30
+    masks = np.array([sum(1 << h for h in range(9, 17)), sum(1 << h for h in range(14, 22)), (1 << 24) - 1])
+    acc = {"n": np.full(j, 30.0), "first_us": first * HOUR, "last_us": last * HOUR,
+           "active_hours": np.floor((last - first) * rng.uniform(0.1, 0.4, j)), "weekend_hours": np.zeros(j),
+           "hour_mask": masks[kind]}
+    mid = np.array([1.0, 6.0, np.nan])[kind]  # the middle of each one's night, UTC hours
+
+    def grant(i, t_h):
+        return 0.0 if np.isnan(mid[i]) else 24.0 - ((t_h - mid[i]) % 24.0)
+    members = np.ones(j, bool)
+    lo = MONDAY / HOUR + np.array([0, 24, 60, 90, 100, 110, 0], float)
+    hi = lo + np.array([24, 36, 12, 12, 10, 6, 130], float)
+    got = pause_means(acc, "departure", members, lo * HOUR, hi * HOUR, FDR)
+    want = _reference(acc, "departure", lo, hi, grant)
+    assert want[-1] > 0.5
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    flat = pause_means({k: v for k, v in acc.items() if k != "hour_mask"}, "departure", members, lo * HOUR,
+                       hi * HOUR, FDR)
+    assert np.abs(flat - got).max() > 0.1
 
 
 def test_known_answers():

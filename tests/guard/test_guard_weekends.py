@@ -251,3 +251,91 @@ def test_weekend_active_matches_an_hour_by_hour_reference():
         want.append(any(on))
     assert got.tolist() == want
     assert 0 < sum(want) < a  # both answers occur
+
+
+# ------------------------------------------------------------------ what the log cannot show of an account's week
+def test_weekdays_off_is_the_binomial_upper_tail():
+    """The mirror of weekends_off: one week from a Monday (the span's weekend share 48 / 168 = 2/7); all of 6 active
+    hours on the weekend: (2/7)^6 = 5e-4, a weekend-only user; all of 2: 0.08, too few to tell; 5 of 10: the upper
+    tail 0.09; a span inside a weekend (w = 1) is never tested."""
+    from stillwatch.guard.score.weeks import weekdays_off
+
+    first = np.array([MONDAY, MONDAY, MONDAY, MONDAY + 5 * DAY + HOUR], float)
+    last = np.array([MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 6 * DAY], float)
+    acc = _acc([6, 2, 10, 8], [6, 2, 5, 8], first, last)
+    w = 2 / 7
+    tails = [sum(math.comb(a, j) * w ** j * (1 - w) ** (a - j) for j in range(k, a + 1)) for a, k in ((6, 6), (2, 2), (10, 5))]
+    assert [t <= CFG.link.cohort_fdr for t in tails] == [True, False, False]
+    assert weekdays_off(acc, CFG.link.cohort_fdr).tolist() == [True, False, False, False]
+
+
+def test_a_span_without_a_weekend_or_without_a_weekday_is_seen_as_such():
+    """weekend_unseen: Monday 09:00 to Friday 17:00 UTC holds no weekend (an office worker at UTC, its night's middle
+    at 01:00: own weekend from Saturday 01:00); Saturday 10:00 to Sunday 20:00 no weekday; Monday to the next Monday
+    both; a worker at UTC+9 (own weekend from Friday 16:30 UTC) seen to Friday 17:00 UTC has touched its weekend."""
+    from stillwatch.guard.score.weeks import weekend_unseen
+
+    first = np.array([MONDAY + 9 * HOUR, MONDAY + 5 * DAY + 10 * HOUR, MONDAY, MONDAY], float)
+    last = np.array([MONDAY + 4 * DAY + 17 * HOUR, MONDAY + 6 * DAY + 20 * HOUR, MONDAY + 7 * DAY,
+                     MONDAY + 4 * DAY + 17 * HOUR], float)
+    acc = _acc([30, 10, 40, 30], [0, 10, 10, 0], first, last)
+    acc["hour_mask"] = np.array([_mask(range(9, 17)), _mask(range(9, 21)), _mask(range(9, 17)), _mask(range(0, 9))])
+    np.testing.assert_allclose(night_shift(acc), [1.0, 3.0, 1.0, -7.5])
+    no_weekend, no_weekday = weekend_unseen(acc)
+    assert no_weekend.tolist() == [True, False, False, False]
+    assert no_weekday.tolist() == [False, True, False, False]
+
+
+def test_day_grant_runs_to_the_middle_of_the_night():
+    """An office worker at UTC (night 17-09 UTC, its middle at 01:00): last seen Friday 15:00 UTC, its day runs to
+    Saturday 01:00 — 10 hours granted; at 00:30 (after midnight, before the night's middle) half an hour; not granted:
+    0."""
+    from stillwatch.guard.score.weeks import day_grant
+
+    t = np.array([MONDAY + 4 * DAY + 15 * HOUR, MONDAY + 5 * DAY + HOUR // 2, MONDAY + 4 * DAY + 15 * HOUR], float)
+    got = day_grant(t, np.array([1.0, 1.0, 1.0]), np.array([True, True, False]))
+    np.testing.assert_allclose(got, [10.0, 0.5, 0.0])
+
+
+def test_a_one_week_log_does_not_make_weekday_workers_leave_on_friday(monkeypatch):
+    """A log of one week from a Monday, its last request on Sunday 23:00 (granted last day from Saturday 23:00). A busy
+    office worker (30 active hours, 9-17 UTC) last seen Friday 15:00: its span holds no weekend, so whether it works
+    weekends is unknown and the weekend's silence is no evidence, and the rest of its working day (to its night's
+    middle, Saturday 01:00) is granted: not a departure. Without the grant the 10 Friday hours count ((1 - 30/102)^10
+    = 0.03: a departure); an account active every hour of the day (no night, no grant), silent as long, has left."""
+    import stillwatch.guard.score.nullmodel as nullmodel
+    from stillwatch.guard.score import weeks
+
+    fri3pm = MONDAY + 4 * DAY + 15 * HOUR
+    end = MONDAY + 6 * DAY + 23 * HOUR
+    acc = _acc([30, 30, 1], [0, 0, 0], [MONDAY + 9 * HOUR, MONDAY + 9 * HOUR, end - HOUR], [fri3pm, fri3pm, end])
+    acc["hour_mask"] = np.array([_mask(range(9, 17)), _mask(range(24)), 1 << 22])
+    _, left = departures(acc, CFG)
+    assert left.tolist() == [False, True, False]
+    f = 30 / ((fri3pm - MONDAY - 9 * HOUR) / HOUR)
+    assert (1 - f) ** 10 <= CFG.link.cohort_fdr
+    monkeypatch.setattr(nullmodel, "granted_days", lambda acc, fdr: (weeks.night_shift(acc), np.zeros(3, bool)))
+    assert departures(acc, CFG)[1].tolist() == [True, True, False]
+
+
+def test_a_weekend_only_user_first_seen_on_saturday_has_not_arrived():
+    """A log from a Monday; a hobbyist active only on weekends (12 active hours over two weekends, all of them on a
+    weekend: weekdays_off) is first seen on the first Saturday — its weekdays' silence is no evidence that it was not
+    there. The same first request from an account active on weekdays too is an arrival."""
+    sat = MONDAY + 5 * DAY + 10 * HOUR
+    end = MONDAY + 13 * DAY + 23 * HOUR
+    acc = _acc([12, 40, 1], [12, 12, 0], [sat, sat, MONDAY], [MONDAY + 13 * DAY + 18 * HOUR] * 2 + [end])
+    _, arrived = arrivals(acc, CFG)
+    assert arrived.tolist() == [False, True, False]
+
+
+def test_a_weekend_only_users_own_hours_are_its_weekend():
+    """on_hours, the mirror of a weekday worker's: an account active only on Saturdays and Sundays 10-18 UTC has no
+    weekday among its own hours; one active on weekdays too keeps them."""
+    from stillwatch.guard.score.weeks import on_hours
+
+    days = {f"day_mask_{d}": np.array([0, _mask(range(10, 18))]) for d in range(5)}
+    days |= {f"day_mask_{d}": np.array([_mask(range(10, 18))] * 2) for d in (5, 6)}
+    acc = {"n": np.array([20.0, 20.0]), **days}
+    t = MONDAY + np.array([2 * DAY + 12 * HOUR, 5 * DAY + 12 * HOUR, 6 * DAY + 3 * HOUR], float)  # Wed, Sat noon, Sun 3am
+    assert on_hours(acc, t).tolist() == [[False, True, False], [True, True, False]]
