@@ -272,12 +272,13 @@ def test_developers_working_through_one_key_a_day_never_join_the_operator(pool):
     assert flagged["keyed"] >= flagged_off["keyed"]
 
 
-def _weekday_log(pool, seed: int = 41, holiday: bool = False):
+def _weekday_log(pool, seed: int = 41, holiday: bool = False, days: float = 14.0):
     """Two weeks from a Monday (guard_heldout_base.T0): 3,000 casual users on every day; a company of 120 and 200
     developers who interleave 3 keys (a random key per request: every one a several-key carrier) working weekdays
     only — their weekend sessions moved to the Friday before —, so the log's last weekend is silent for them and they
     are last seen on its last Friday. With ``holiday``, the developers west of UTC-3 (the Americas) also take the last
-    Thursday and Friday off (those sessions moved to the Wednesday). No campaign."""
+    Thursday and Friday off (those sessions moved to the Wednesday). ``days``: the log's length (7: one week, its
+    only weekend at its end). No campaign."""
     import guard_heldout_base as B
     import guard_heldout_logs as HLOGS
 
@@ -292,11 +293,11 @@ def _weekday_log(pool, seed: int = 41, holiday: bool = False):
 
     b = B.Builder(np.random.default_rng(seed), pool)
     pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
-    HLOGS.casual(b, pop, 3000, days=14.0)
+    HLOGS.casual(b, pop, 3000, days=days)
     rng, n = b.rng, 200
     acc = B.ids(rng, "acct_", n)
     counts = rng.integers(60, 300, n)
-    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, 14.0, n), 14.0)
+    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, days, n), days)
     ts = weekdays(rng, counts, np.full(n, B.T0), span, rng.choice(HLOGS.TZS, n))
     owner = np.repeat(np.arange(n), counts)
     key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, 3, len(owner))))
@@ -305,7 +306,7 @@ def _weekday_log(pool, seed: int = 41, holiday: bool = False):
     m = 120
     acc = B.ids(rng, "acct_", m)
     counts = rng.integers(20, 120, m)
-    ts = weekdays(rng, counts, np.full(m, B.T0), np.full(m, 14.0), np.zeros(m))
+    ts = weekdays(rng, counts, np.full(m, B.T0), np.full(m, days), np.zeros(m))
     b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.5), family="benign:company",
           ip=B.residential_ips(rng, 1)[0], ua=B.BROWSER_UAS[0], pay="pm_company")
     log, labels, _ = b.tables()
@@ -362,3 +363,19 @@ def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool, mon
                         | {"day_rate": np.ones((len(acc["n"]), 0))})
     flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
     assert flagged["benign:devkeys"] >= 10, flagged
+
+
+def test_a_one_week_log_of_weekday_workers_is_not_a_campaign(pool):
+    """The weekday log cut to one week from a Monday (a provider scanning its last seven days): the only weekend is
+    the log's end, so no developer's span holds a weekend and every one is last seen on a weekday. Nothing here is a
+    campaign: at most 1 % of the developers may be flagged at each of three seeds. Before 2026-12-06 (seventh
+    session) 112 / 102 / 117 of the 200 were flagged as one departure batch: the weekend's silence counted for
+    accounts never seen across one, and so did the rest of their Friday (score/weeks.py ``weekend_unseen``,
+    ``day_grant``)."""
+    from stillwatch.guard.batch.scan import scan
+
+    for seed in (41, 42, 43):
+        log, labels = _weekday_log(pool, seed, days=7.0)
+        fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+        flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+        assert flagged["benign:devkeys"] <= 0.01 * 200 and flagged["benign:company"] == 0, (seed, flagged)
