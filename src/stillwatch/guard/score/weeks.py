@@ -27,14 +27,28 @@ quantities fix that, all read off the account's own traffic:
   active in, less its own weekend where it was never active on one (:func:`weekend_active`, read off the hour masks
   in its own week). These are read off the traffic as it stands, as an activity rate is: an hour of the day is seen
   fourteen times in two weeks and a weekend is one unit seen twice, so "never used" is a fair estimate of "not one
-  of its hours"; single hours of the week are seen twice each and are not used (it would overfit them).
+  of its hours"; single hours of the week are seen twice each and are not used (it would overfit them). The mirror:
+  an account never active on one of its own weekdays has only its weekend among its own hours.
+- **What the log cannot show** (:func:`weekend_unseen`, :func:`weekdays_off`, :func:`day_grant`). An account whose
+  span holds none of its own weekend (every weekday worker in a log of one week from a Monday) cannot show whether it
+  works weekends: its weekend's silence is no evidence, as for one that keeps weekends off. The mirror: a weekend-only
+  user (its active hours on weekends significantly *more* often than the weekend's share of its span, the binomial
+  upper tail; or a span inside one weekend) is not counted as arriving or leaving for the silence of its weekdays —
+  a log from a Monday would otherwise see every weekend hobbyist "arrive" on its first Saturday (200 of 200 such
+  developers, interleaving keys, flagged as one arrival batch before this). And a weekday worker's last day is its
+  own to the middle of its night (:func:`granted_days`): hours are not independent within a day, and an office
+  worker last seen on Friday afternoon was not going to show up that evening (a one-week log flagged 102 to 117 of 200
+  such developers as one departure batch). The grant is for weekday workers only: accounts active on their weekends,
+  human-paced campaigns among them, keep every silent hour.
 
 Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts
 off on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a
 departure or a missed arrival — and no more: at most 48 hours per weekend of silence are taken off, the rest of the
 silence still counts, and the binomial test needs the account's own weekday activity to reject H0 (an account
 with a handful of active hours never keeps weekends off). Choosing a night moves which 48 hours those are, not how
-many. What must hold: an account active on weekends like on weekdays is judged on every silent hour, whatever its
+many. An operator whose accounts live inside one week's weekdays (or one weekend) gains that week's weekend (weekdays)
+and the rest of its accounts' last day — a bound of the same kind; its accounts' silence on the days they could
+show up still counts. What must hold: an account active on weekends like on weekdays is judged on every silent hour, whatever its
 night. For the last-seen null, an operator whose accounts keep narrow hours concentrates the null's expectation
 where its accounts are last seen, which only makes a stop in those hours harder to call surprising (the null is
 the operator's own hours, not a looser one); its accounts stopping days before the log ends are far from every
