@@ -115,6 +115,22 @@ def test_pause_means_with_the_rest_of_a_weekday_workers_day_granted():
     assert np.abs(flat - got).max() > 0.1
 
 
+@pytest.mark.parametrize("kind", ["departure", "arrival", "last"])
+def test_the_pause_null_is_a_sum_over_members(kind):
+    """What the time groups rely on to build each curve once (score/grouping.py: leaving the presumed campaign's
+    accounts out subtracts their own curve): the means of a set of members are the means of any part plus those of
+    the rest, whatever the parts' spans."""
+    rng = np.random.default_rng(13)
+    acc = _members(rng, 60, 300)
+    lo = np.array([0, 30, 90, 150, 200, 10.5], float) * HOUR
+    hi = lo + np.array([300, 24, 6, 60, 40, 0.75]) * HOUR
+    part = rng.random(60) < 0.3
+    whole = pause_means(acc, kind, np.ones(60, bool), lo, hi, FDR)
+    split = pause_means(acc, kind, part, lo, hi, FDR) + pause_means(acc, kind, ~part, lo, hi, FDR)
+    assert whole.sum() > 0.5
+    np.testing.assert_allclose(whole, split, rtol=1e-9, atol=1e-12)
+
+
 def test_known_answers():
     # one member (first request at 0, 5 active hours) in a log ending at 100 h: E = 76 h, f0 = 5 / 76. Its last
     # activity 30 h before E (the hour [45, 46)) has probability f0 (1 - f0)^30; its life is then 46 h, and the
@@ -280,6 +296,7 @@ def test_busy_several_key_accounts_that_only_pause_make_no_group(monkeypatch):
         assert counted[light:].sum() >= 5  # pausing carriers the rule counts as departed
         assert not (_groups(acc).head >= 0).any(), seed
     with monkeypatch.context() as m:  # the mutant: no pause null
+        m.setattr(grouping, "window_means", lambda curve, lo, hi: np.zeros(len(lo)))
         m.setattr(grouping, "pause_means", lambda acc, kind, members, lo, hi, fdr: np.zeros(len(lo)))
         grouped = _groups(acc).head >= 0
     assert grouped[light:].sum() >= 5 and KINDS[2 + 1] == "keys_departure"

@@ -129,7 +129,7 @@ from stillwatch.core.sets import unique
 
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.nullmodel import arrivals, departures
-from stillwatch.guard.score.pauses import pause_means, pause_tail
+from stillwatch.guard.score.pauses import pause_curve, pause_means, pause_tail, window_means
 
 #: The signals, in the order of ``Groups.kind`` (0: none).
 KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure", "keys_last_seen")
@@ -350,11 +350,18 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     fdr = cfg.link.cohort_fdr
 
     def pause(kind: str, members: np.ndarray):  # the pause null of the members that could carry the signal
+        curve = []  # built once: the members' curve is a sum over members, so leaving some out subtracts theirs
+
         def means(lo, hi, exclude=None):
-            mm = members.copy()
+            if not curve:
+                curve.append(pause_curve(acc, kind, members, fdr))
+            mu = window_means(curve[0], lo, hi)
+            left_out = np.zeros(len(members), bool)
             if exclude is not None:
-                mm[exclude] = False
-            return pause_means(acc, kind, mm, lo, hi, fdr)
+                left_out[exclude] = True  # indices or a mask
+            if (members & left_out).any():
+                mu = np.maximum(mu - pause_means(acc, kind, members & left_out, lo, hi, fdr), 0.0)
+            return mu
         return means
 
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
