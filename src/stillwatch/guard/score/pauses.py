@@ -115,15 +115,15 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     if kind != "arrival":
         edge = float(np.max(last)) - 24 * _HOUR_US if len(last) else 0.0  # E: the log's last day is granted
         m &= last < edge
-        own = (edge - first[m]) / _HOUR_US  # hours each member was observable before E
     else:
         edge = float(np.min(first)) + 24 * _HOUR_US if len(first) else 0.0  # S: the log's first day is granted
         m &= first >= edge
-        own = (last[m] - edge) / _HOUR_US
     # without active hours (an older producer) the rules' own stand-in: the request rate, (n - 1) per span
     ah = np.asarray(acc["active_hours"], np.float64)[m] if "active_hours" in acc else n[m] - 1.0
     if kind == "last":
         return _last_curve({c: np.asarray(v)[m] for c, v in acc.items() if c in _OWN_HOURS}, first[m], ah, edge)
+    # hours each member was observable before E (after S)
+    own = (edge - first[m]) / _HOUR_US if kind == "departure" else (last[m] - edge) / _HOUR_US
     hours = int(np.ceil(max(float(own.max()) if len(own) else 0.0, 0.0)))
     mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
     if hours and m.any():
