@@ -40,8 +40,8 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray, grant=N
     / hours observable before E (after S); the member's last activity is k whole hours before E (first: k after S)
     with probability f0 (1 - f0)^k; the rule then counts it when 2 + Binomial(L - 1, f0) active hours over its
     L = floor(observable hours) - k hours of life reach (1 - fdr^(1 / (k + 1/2 - g))) L, g = ``grant(j, t)`` the hours
-    the departure rule grants member j after an activity at hour t (the hour's middle; never counted if nothing is
-    left); members seen in the granted day take no part. (The last-seen model, in each member's own hours, has its
+    the rule grants member j next to an activity at hour t (the hour's middle; never counted if nothing is left);
+    members seen in the granted day take no part. (The last-seen model, in each member's own hours, has its
     own reference: _last_reference.)"""
     from scipy import stats
 
@@ -58,7 +58,7 @@ def _reference(acc: dict, kind: str, lo_h: np.ndarray, hi_h: np.ndarray, grant=N
             life = np.floor(own) - k
             if life < 1:
                 continue
-            g = grant(j, end - k - 0.5) if (grant is not None and back) else 0.0
+            g = grant(j, end - k - 0.5 if back else start + k + 0.5) if grant is not None else 0.0
             if k + 0.5 - g <= 0:
                 continue  # the rest of its day covers the silence: never counted
             need = np.ceil((1 - FDR ** (1 / (k + 0.5 - g))) * life - 1e-9) - 2
@@ -84,35 +84,52 @@ def test_pause_means_match_the_hour_by_hour_reference(kind):
     assert 0 < max(per_member) <= 1 + 1e-12
 
 
-def test_pause_means_with_the_rest_of_a_weekday_workers_day_granted():
-    """Members in a log of one week from a Monday (no span holds a weekend: whether they work weekends is unknown, so
-    the departure rule grants them the rest of their day, to their night's middle): office workers at UTC (middle
-    01:00), at UTC-5 (06:00), and members active round the clock (no night, no grant). Against the hour-by-hour
-    reference with the grant written out; the model without the grant differs."""
+@pytest.mark.parametrize("kind", ["departure", "arrival"])
+def test_pause_means_with_the_edge_of_a_weekday_workers_day_granted(kind):
+    """Members in a log from a Wednesday to the next Wednesday, no span holding a weekend (whether they work weekends
+    is unknown: the rules grant them the edge of their day next to a day off — their weekend, or beyond the silence's
+    edge): office workers at UTC (night's middle 01:00), at UTC-5 (06:00), and members active round the clock (no
+    night, no grant). Against the hour-by-hour reference with the grant written out; the model without it differs."""
     rng = np.random.default_rng(12)
     j = 36
-    kind = np.arange(j) % 3
-    first = MONDAY / HOUR + rng.integers(0, 60, j) + 9.0
-    last = np.minimum(first + rng.integers(12, 80, j), MONDAY / HOUR + 130)
-    first[0], last[0] = MONDAY / HOUR, MONDAY / HOUR + 140.5  # the log's last request: E at Friday 20:30
+    kind_of = np.arange(j) % 3
+    wed = MONDAY / HOUR + 48
+    early = rng.random(j) < 0.5  # before the weekend (Wednesday to Friday) or after it (Monday to Wednesday)
+    first = np.where(early, wed + rng.integers(10, 40, j), wed + 120 + rng.integers(0, 30, j)) + 0.5
+    last = np.where(early, np.minimum(first + rng.integers(5, 40, j), wed + 60), first + rng.integers(5, 40, j))
+    first[0], last[0] = wed, wed + 7 * 24 + 0.5  # the log: E at Tuesday 00:30, S at Thursday 00:00
     masks = np.array([sum(1 << h for h in range(9, 17)), sum(1 << h for h in range(14, 22)), (1 << 24) - 1])
     acc = {"n": np.full(j, 30.0), "first_us": first * HOUR, "last_us": last * HOUR,
-           "active_hours": np.floor((last - first) * rng.uniform(0.1, 0.4, j)), "weekend_hours": np.zeros(j),
-           "hour_mask": masks[kind]}
-    mid = np.array([1.0, 6.0, np.nan])[kind]  # the middle of each one's night, UTC hours
+           "active_hours": np.floor((last - first) * rng.uniform(0.1, 0.4, j)) + 2, "weekend_hours": np.zeros(j),
+           "hour_mask": masks[kind_of]}
+    mid = np.array([1.0, 6.0, np.nan])[kind_of]  # the middle of each one's night, UTC hours
+    end, start = last.max() - 24, first.min() + 24
+    from stillwatch.guard.score.weeks import weekend_hours_between
+
+    # granted: a night, and a span holding none of its own weekend (some of the UTC-5 workers' Mondays before 06:00
+    # UTC are their Sunday night)
+    shift = np.where(np.isnan(mid), 0.0, np.mod(mid + 12, 24) - 12)
+    granted = ~np.isnan(mid) & (weekend_hours_between(first * HOUR, last * HOUR, shift) == 0)
+    assert 10 <= granted.sum() < j - j // 3
 
     def grant(i, t_h):
-        return 0.0 if np.isnan(mid[i]) else 24.0 - ((t_h - mid[i]) % 24.0)
+        if not granted[i]:
+            return 0.0
+        day = np.floor((t_h - mid[i]) / 24)
+        near = day + (1 if kind == "departure" else -1)
+        near_start = near * 24 + mid[i]
+        off = (near + 3) % 7 >= 5 or (near_start >= end if kind == "departure" else near_start + 24 <= start)
+        into = t_h - (day * 24 + mid[i])
+        return 0.0 if not off else (24 - into if kind == "departure" else into)
     members = np.ones(j, bool)
-    lo = MONDAY / HOUR + np.array([0, 24, 60, 90, 100, 110, 0], float)
-    hi = lo + np.array([24, 36, 12, 12, 10, 6, 130], float)
-    got = pause_means(acc, "departure", members, lo * HOUR, hi * HOUR, FDR)
-    want = _reference(acc, "departure", lo, hi, grant)
+    lo = wed + np.array([0, 24, 60, 90, 100, 110, 130, 150, 0], float)
+    hi = lo + np.array([24, 36, 12, 12, 10, 6, 20, 30, 170], float)
+    got = pause_means(acc, kind, members, lo * HOUR, hi * HOUR, FDR)
+    want = _reference(acc, kind, lo, hi, grant)
     assert want[-1] > 0.5
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
-    flat = pause_means({k: v for k, v in acc.items() if k != "hour_mask"}, "departure", members, lo * HOUR,
-                       hi * HOUR, FDR)
-    assert np.abs(flat - got).max() > 0.1
+    flat = pause_means({k: v for k, v in acc.items() if k != "hour_mask"}, kind, members, lo * HOUR, hi * HOUR, FDR)
+    assert np.abs(flat - got).max() > 0.05
 
 
 @pytest.mark.parametrize("kind", ["departure", "arrival", "last"])

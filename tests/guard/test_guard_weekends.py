@@ -286,15 +286,31 @@ def test_a_span_without_a_weekend_or_without_a_weekday_is_seen_as_such():
     assert no_weekday.tolist() == [False, True, False, False]
 
 
-def test_day_grant_runs_to_the_middle_of_the_night():
-    """An office worker at UTC (night 17-09 UTC, its middle at 01:00): last seen Friday 15:00 UTC, its day runs to
-    Saturday 01:00 — 10 hours granted; at 00:30 (after midnight, before the night's middle) half an hour; not granted:
-    0."""
-    from stillwatch.guard.score.weeks import day_grant
+def test_edge_grant_known_answers():
+    """An office worker at UTC (night 17-09 UTC, its middle at 01:00: its days run from 01:00). After a last request
+    (its day's end at 01:00 next day): Friday 15:00 before its weekend, 10 hours; Thursday 15:00 before a working
+    Friday, 0; the same before a Friday its peers took off (r 0.2), 10; before a Friday that starts after the
+    silence's edge E (Friday 00:30), 10. Before a first request (from its day's start): Monday 10:00 after its weekend,
+    9; Wednesday 10:00 after a working Tuesday, 0 — 9 where the Tuesday ends (Wednesday 01:00) before the silence's
+    start (Wednesday 02:00). Not granted: 0."""
+    from stillwatch.guard.score.daysoff import edge_grant
 
-    t = np.array([MONDAY + 4 * DAY + 15 * HOUR, MONDAY + 5 * DAY + HOUR // 2, MONDAY + 4 * DAY + 15 * HOUR], float)
-    got = day_grant(t, np.array([1.0, 1.0, 1.0]), np.array([True, True, False]))
-    np.testing.assert_allclose(got, [10.0, 0.5, 0.0])
+    j0 = MONDAY // DAY
+    rate = np.ones((1, 14))
+    rate[0, 11] = 0.2  # the second Friday (day 11 of the calendar)
+    acc = {"n": np.array([9.0]), "day_rate": rate, "day_rate_j0": np.array([j0]), "day_shift_h": np.array([1.0])}
+
+    def grant(t, after, edge, granted=True):
+        return edge_grant(acc, np.array([float(t)]), np.array([1.0]), np.array([granted]), after, float(edge))[0]
+    far_end, far_start = MONDAY + 30 * DAY, MONDAY - 30 * DAY
+    assert grant(MONDAY + 4 * DAY + 15 * HOUR, True, far_end) == pytest.approx(10.0)
+    assert grant(MONDAY + 3 * DAY + 15 * HOUR, True, far_end) == 0.0
+    assert grant(MONDAY + 10 * DAY + 15 * HOUR, True, far_end) == pytest.approx(10.0)  # the peers' Friday off
+    assert grant(MONDAY + 3 * DAY + 15 * HOUR, True, MONDAY + 4 * DAY + HOUR // 2) == pytest.approx(10.0)
+    assert grant(MONDAY + 7 * DAY + 10 * HOUR, False, far_start) == pytest.approx(9.0)
+    assert grant(MONDAY + 2 * DAY + 10 * HOUR, False, far_start) == 0.0
+    assert grant(MONDAY + 2 * DAY + 10 * HOUR, False, MONDAY + 2 * DAY + 2 * HOUR) == pytest.approx(9.0)
+    assert grant(MONDAY + 4 * DAY + 15 * HOUR, True, far_end, granted=False) == 0.0
 
 
 def test_a_one_week_log_does_not_make_weekday_workers_leave_on_friday(monkeypatch):

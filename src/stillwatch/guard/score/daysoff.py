@@ -178,6 +178,47 @@ def _days(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.nda
     return rate, j * _DAY_US + shift[:, None] * _HOUR_US, shift
 
 
+def _rate_on(acc: Mapping[str, np.ndarray], day: np.ndarray) -> np.ndarray:
+    """``r`` of each account's local day ``day`` (its own day indices, ``[A]`` or ``[A, T]``); 1 outside its
+    calendar or without one."""
+    days = _days(acc)
+    d = np.asarray(day, np.int64)
+    if days is None:
+        return np.ones(d.shape)
+    rate = days[0]
+    two = d.reshape(len(d), -1)  # [A, T]
+    i = two - np.asarray(acc["day_rate_j0"], np.int64)[:, None]
+    inside = (i >= 0) & (i < rate.shape[1])
+    got = np.where(inside, np.take_along_axis(rate, np.clip(i, 0, rate.shape[1] - 1), axis=1), 1.0)
+    return got.reshape(d.shape)
+
+
+def edge_grant(acc: Mapping[str, np.ndarray], t_us: np.ndarray, shift_h: np.ndarray, granted: np.ndarray,
+               after: bool, edge_us: float) -> np.ndarray:
+    """Hours of each account's own day holding ``t`` that the arrival and departure rules grant (``0`` where not
+    ``granted``, :func:`~stillwatch.guard.score.weeks.granted_days`: weekday workers with a night): from ``t`` to the
+    day's end (``after``: after a last request) or from its start to ``t`` (before a first one), where the day next
+    to it on that side is a day off — on the account's own weekend, one of its peers' days off (``r < 1``,
+    :func:`day_rates`), or past the silence's edge ``edge_us`` (``after``: a day starting at or after E; before: a
+    day ending at or before the silence's start). Its days run from the middle of its night (``[j DAY + d, (j + 1)
+    DAY + d)``, ``d`` = ``shift_h``). Why: hours are not independent within a day — an office worker last seen on
+    Friday at 15:00 was not going to show up that evening, nor one first seen on Monday at 10:00 after a weekend
+    that morning — so the edge of a working day next to a day off is no evidence; a silence that runs on into a
+    working day keeps every hour. ``t`` is ``[A]`` or ``[A, T]``, ``shift_h``/``granted`` broadcast with it
+    (``[A]`` or ``[A, 1]``); ``acc`` gives the calendar of the same accounts."""
+    t = np.asarray(t_us, np.float64)
+    sh = np.asarray(shift_h, np.float64) * _HOUR_US
+    day = np.floor((t - sh) / _DAY_US)
+    start = day * _DAY_US + sh
+    step = 1.0 if after else -1.0
+    near = day + step  # the day next to it on the silence's side
+    near_start = near * _DAY_US + sh
+    off = (np.mod(near + 3, 7) >= 5) | (_rate_on(acc, np.broadcast_to(near, t.shape)) < 1.0)
+    off |= (near_start >= edge_us) if after else (near_start + _DAY_US <= edge_us)
+    hours = (start + _DAY_US - t) / _HOUR_US if after else (t - start) / _HOUR_US
+    return np.where(np.asarray(granted, bool) & off, hours, 0.0)
+
+
 def off_hours(acc: Mapping[str, np.ndarray], lo_us: np.ndarray, hi_us: np.ndarray, seen_us: np.ndarray,
               log_q: np.ndarray) -> np.ndarray:
     """Per account: the hours of its silence ``[lo, hi)`` (microseconds, per account) that its peers' days off take

@@ -99,8 +99,8 @@ import numpy as np
 from scipy.special import pdtrc
 
 from stillwatch.core.sets import unique
-from stillwatch.guard.score.daysoff import less_days_off
-from stillwatch.guard.score.weeks import day_grant, granted_days
+from stillwatch.guard.score.daysoff import edge_grant, less_days_off
+from stillwatch.guard.score.weeks import granted_days
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -245,10 +245,12 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     has = ~np.isnan(c)  # a creation time is an arrival as it stands; the others by the rule below
     t0 = float(np.min(first)) if len(first) else 0.0
     # hours are not independent within a day (people keep diurnal hours: an account already active
-    # shows up somewhere in the log's first day), so the first day is granted, unseen, for free
+    # shows up somewhere in the log's first day), so the first day is granted, unseen, for free; so is a weekday
+    # worker's day before its first request where the day before that was a day off (daysoff.edge_grant)
     log_q = _log_idle(acc)
-    hi = first
     lo = t0 + 24 * _HOUR_US
+    shift, granted = granted_days(acc, cfg.link.cohort_fdr)
+    hi = first - edge_grant(acc, first, shift, granted, after=False, edge_us=lo) * _HOUR_US
     unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, first, log_q, cfg)
     return np.where(has, c, first), has | ((n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr)))
 
@@ -262,14 +264,15 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     most likely not left; an account busy every day for two weeks and silent for the last week has). For an
     account that keeps weekends off (:mod:`~stillwatch.guard.score.weeks`) the hours of its own weekend in ``h`` do
     not count, nor, as far as its peers were off too, those of its peers' days off (:mod:`~stillwatch.guard.score.daysoff`);
-    nor, for such a weekday worker, the rest of its own day after its last request (``weeks.day_grant``)."""
+    nor, for such a weekday worker, the rest of its own day after its last request where its next day is a day off
+    (``daysoff.edge_grant``)."""
     n = np.asarray(acc["n"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     t1 = float(np.max(last)) if len(last) else 0.0
     log_q = _log_idle(acc)
-    shift, has_night = granted_days(acc, cfg.link.cohort_fdr)
-    lo = last + day_grant(last, shift, has_night) * _HOUR_US  # the rest of its own day is granted
     hi = t1 - 24 * _HOUR_US
+    shift, granted = granted_days(acc, cfg.link.cohort_fdr)
+    lo = last + edge_grant(acc, last, shift, granted, after=True, edge_us=hi) * _HOUR_US  # before a day off
     unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, last, log_q, cfg)
     return last, (n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr))
 

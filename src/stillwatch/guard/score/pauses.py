@@ -84,8 +84,8 @@ import numpy as np
 from scipy import special
 
 from stillwatch.guard.score.nullmodel import poisson_tail
-from stillwatch.guard.score.daysoff import COLUMNS as _DAY_COLUMNS, day_weight
-from stillwatch.guard.score.weeks import day_grant, granted_days, on_hours
+from stillwatch.guard.score.daysoff import COLUMNS as _DAY_COLUMNS, day_weight, edge_grant
+from stillwatch.guard.score.weeks import granted_days, on_hours
 
 _HOUR_US = 3_600_000_000
 #: members per [members, hours] block (bounds the block at ~ BLOCK x the log's hours floats)
@@ -128,12 +128,15 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     mass = np.zeros(hours)  # [H]: hour k = the k-th hour before E (departures) or after S (arrivals)
     if hours and m.any():
         f0 = np.clip(ah / np.maximum(own, 1.0), 1e-12, 1.0 - 1e-12)  # H0's activity rate: observable all along
-        # departures: the rule grants a weekday worker the rest of its day after its last activity
-        shift, has_night = (v[m][:, None] for v in granted_days(acc, cohort_fdr))  # [J, 1]
-        has_night &= kind == "departure"
-        t_k = edge - (np.arange(hours) + 0.5) * _HOUR_US  # [H] the middle of hour k before E
+        # the rules grant a weekday worker the edge of its day next to a day off (daysoff.edge_grant)
+        shift, granted = (v[m][:, None] for v in granted_days(acc, cohort_fdr))  # [J, 1]
+        back = kind == "departure"
+        t_k = edge + (-1.0 if back else 1.0) * (np.arange(hours) + 0.5) * _HOUR_US  # [H] the middle of hour k
+        cal = {c: np.asarray(v)[m] for c, v in acc.items() if c in _DAY_COLUMNS}
         for s in range(0, len(f0), BLOCK):  # every member's hours at once, a block of members at a time
-            grant = day_grant(t_k[None, :], shift[s:s + BLOCK], has_night[s:s + BLOCK])  # [J, H]
+            grant = edge_grant({c: v[s:s + BLOCK] for c, v in cal.items()},
+                               np.broadcast_to(t_k[None, :], (len(f0[s:s + BLOCK]), hours)), shift[s:s + BLOCK],
+                               granted[s:s + BLOCK], after=back, edge_us=edge)  # [J, H]
             mass += _hour_mass(f0[s:s + BLOCK], own[s:s + BLOCK], hours, cohort_fdr, grant)
     cum = np.concatenate(([0.0], np.cumsum(mass)))  # [H + 1], by hours away from the edge
     away = np.arange(hours + 1) * float(_HOUR_US)
@@ -212,8 +215,9 @@ def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float, grant: n
     other side (``own``: its hours between its first request and E), the activity is there with probability
     ``f0 (1 - f0)^k`` and the rule counts it when its estimate ``f = active hours / L`` reaches
     ``1 - fdr^(1 / (k + 1/2 - g))`` (a silence of that many hours is then ``<= fdr`` likely; ``g``, ``grant`` [J, H]:
-    the hours of the member's own day the departure rule grants a weekday worker after a last activity in hour k —
-    :func:`~stillwatch.guard.score.weeks.day_grant` at the hour's middle; never counted where nothing is left), the
+    the hours of the member's own day the rules grant a weekday worker next to a day off, after a last activity in
+    hour k or before a first one — :func:`~stillwatch.guard.score.daysoff.edge_grant` at the hour's middle; never
+    counted where nothing is left), the
     active hours being ``2 + Binomial(L - 1, f0)`` (the life's first and last hours are active): an exact binomial
     tail."""
     k = np.arange(hours, dtype=np.float64)[None, :]  # [1, H] whole hours of silence beyond the granted day
@@ -222,11 +226,11 @@ def _hour_mass(f0: np.ndarray, own: np.ndarray, hours: int, fdr: float, grant: n
     # the rest of the member's day
     silence = k + 0.5 - grant  # [J, H] (or [1, H])
     with np.errstate(divide="ignore"):
-        f_req = np.where(silence > 0, -np.expm1(np.log(fdr) / np.maximum(silence, 1e-9)), 2.0)  # the estimate needed
+        f_req = np.where(silence > 0, -np.expm1(np.log(fdr) / np.maximum(silence, 1e-9)), 1.0)  # the estimate needed
     need = np.ceil(f_req * np.maximum(life, 1.0) - 1e-9) - 2.0  # active hours needed beyond the two ends
     inner = np.maximum(life - 1.0, 0.0)  # hours strictly between the life's first and last hours
     tail = special.bdtrc(np.clip(need - 1.0, 0.0, inner).astype(np.int64), inner.astype(np.int64), f0[:, None])  # P(Bin >= need)
-    tail = np.where(need <= 0, 1.0, np.where(need > inner, 0.0, tail))
+    tail = np.where(silence <= 0, 0.0, np.where(need <= 0, 1.0, np.where(need > inner, 0.0, tail)))
     p = f0[:, None] * np.exp(k * np.log1p(-f0[:, None])) * tail
     return np.where(life >= 1, p, 0.0).sum(axis=0)
 

@@ -29,7 +29,7 @@ quantities fix that, all read off the account's own traffic:
   fourteen times in two weeks and a weekend is one unit seen twice, so "never used" is a fair estimate of "not one
   of its hours"; single hours of the week are seen twice each and are not used (it would overfit them). The mirror:
   an account never active on one of its own weekdays has only its weekend among its own hours.
-- **What the log cannot show** (:func:`weekend_unseen`, :func:`weekdays_off`, :func:`day_grant`). An account whose
+- **What the log cannot show** (:func:`weekend_unseen`, :func:`weekdays_off`, :func:`granted_days`). An account whose
   span holds none of its own weekend (every weekday worker in a log of one week from a Monday) cannot show whether it
   works weekends: its weekend's silence is no evidence, as for one that keeps weekends off. The mirror: a weekend-only
   user (its active hours on weekends significantly *more* often than the weekend's share of its span, the binomial
@@ -38,8 +38,10 @@ quantities fix that, all read off the account's own traffic:
   developers, interleaving keys, flagged as one arrival batch before this). And a weekday worker's last day is its
   own to the middle of its night (:func:`granted_days`): hours are not independent within a day, and an office
   worker last seen on Friday afternoon was not going to show up that evening (a one-week log flagged 102 to 117 of 200
-  such developers as one departure batch). The grant is for weekday workers only: accounts active on their weekends,
-  human-paced campaigns among them, keep every silent hour.
+  such developers as one departure batch) — where its next day is a day off (its weekend, a holiday, or past the log's
+  end), as the start of its first day after one is (:func:`~stillwatch.guard.score.daysoff.edge_grant`). The grant is
+  for weekday workers only: accounts active on their weekends, human-paced campaigns among them, keep every silent
+  hour, and so does a weekday worker's silence that runs into a working day.
 
 Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts
 off on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a
@@ -130,7 +132,8 @@ def night(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per account: (its :func:`night_shift`, whether the rules grant it the rest of its day, :func:`day_grant`) —
+    """Per account: (its :func:`night_shift`, whether the rules grant it the edge of its day next to a day off,
+    :func:`~stillwatch.guard.score.daysoff.edge_grant`) —
     granted to weekday workers with a night: accounts that keep weekends off (:func:`weekends_off`) or whose span holds
     no weekend (:func:`weekend_unseen`), i.e. whose silence over their weekend is already no evidence. Their days are
     working days: a developer last seen on a Friday afternoon was not going to show up that evening (a one-week log
@@ -139,17 +142,6 @@ def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray,
     keyed-operator tests of ``tests/guard``)."""
     shift, has = night(acc)
     return shift, has & (weekends_off(acc, fdr) | weekend_unseen(acc)[0])
-
-
-def day_grant(t_us: np.ndarray, shift_h: np.ndarray, granted: np.ndarray) -> np.ndarray:
-    """Hours from each time ``t`` to the end of the account's own day holding it: its days run from the middle of its
-    night (``[j DAY + d, (j + 1) DAY + d)``, ``d`` its :func:`night_shift`); 0 where not ``granted``
-    (:func:`granted_days`). A person's hours are not independent within a day: someone last seen at 15:00 who keeps
-    office hours was not going to show up that evening, so the rest of its day is no evidence that it left.
-    Broadcasts ``t``, ``shift_h`` and ``granted``."""
-    t = np.asarray(t_us, np.float64) - np.asarray(shift_h, np.float64) * _HOUR_US
-    into = np.mod(t, 24.0 * _HOUR_US) / _HOUR_US  # hours since its day started
-    return np.where(np.asarray(granted, bool), 24.0 - into, 0.0)
 
 
 def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
