@@ -82,13 +82,12 @@ def _reference(acc: dict, ai: np.ndarray, minute: np.ndarray, fdr: float) -> tup
         o_a = {j: sum((b, j) in active for b in alive[j]) for j in js}
         rhos = [o_a[j] / n_a[j] for j in ordinary if n_a[j] > 0]
         tau = float(np.median(rhos)) if rhos else 0.0
-        ref = float(np.median([n_a[j] for j in ordinary]))
         for d, j in enumerate(js):
             start = j * DAY + shift[i] * HOUR
             covered = start - 4 * HOUR >= t_lo and start + DAY + 4 * HOUR <= t_hi
             if not covered or (j + 3) % 7 >= 5:
                 continue
-            if n_a[j] >= max(3, ref / 2) and tau > 0:  # read by the peers known to exist through the day
+            if n_a[j] >= 3 and tau > 0 and (1 - tau) ** n_a[j] <= fdr:  # the peers known to exist could show it
                 if stats.binom.cdf(o_a[j], n_a[j], tau) <= fdr:
                     r[i, d] = min((o_a[j] + 1) / (n_a[j] * tau + 1), 1.0)
             elif stats.poisson.cdf(o[j], t) <= fdr:  # else by the count of active peers

@@ -30,12 +30,12 @@ log for every shift) to compare with; weekend days are never days off here (the 
 **H0** (day ``j`` is an ordinary working day of the account's peers), read two ways:
 
 - *By the peers known to exist through the day* (alive: seen on an earlier and on a later local day of their own),
-  where there are enough of them (``n(j) >= max(MIN_PEERS, half their median over ordinary days)``): of the ``n(j)``,
+  wherever they could show a day off (``n(j) >= MIN_PEERS`` and ``(1 - tau)^n(j) <= cohort_fdr``): of the ``n(j)``,
   ``o(j)`` were active; H0 makes that ``Binomial(n(j), tau)`` with ``tau`` the median share active over the ordinary
   days; a lower tail ``<= LinkConfig.cohort_fdr`` is a day off at ``r = (o + 1) / (n tau + 1)``. Accounts that left
   (or had not arrived) are not in ``n``: a campaign that stops does not make the days after it look like days off.
-- *Else by the count of active peers* — on the log's last weekdays, whose peers are seen on no later day, and where
-  most peers left: ``O(j)`` peers active against ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a
+- *Else by the count of active peers* — on the log's last weekdays, whose peers are seen on no later day (or on a
+  region's holiday there: none of its peers is seen again before the log ends): ``O(j)`` peers active against ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a
   sum of independent peers' days of mean ``T`` under H0, its lower tail bounded by that of ``Poisson(T)`` below ``T -
   1`` (Anderson & Samuels 1967: the Poisson distribution function lies above the binomial's there); a day off at
   ``r = (O + 1) / (T + 1)``.
@@ -152,8 +152,11 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
         rho = np.where(n_a > 0, o_a / n_a, np.nan)
         tau = np.nanmedian(np.where(ordinary[None, :], rho, np.nan), axis=1, keepdims=True)  # [U, 1]
     tau = np.nan_to_num(tau, nan=0.0)
-    ref = np.median(n_a[:, ordinary], axis=1, keepdims=True)
-    by_alive = (n_a >= np.maximum(MIN_PEERS, ref / 2.0)) & (tau > 0)  # enough peers known to exist that day
+    # read by the peers known to exist through the day wherever they could show a day off: all of them silent is
+    # then beyond chance, (1 - tau)^n <= fdr
+    with np.errstate(divide="ignore"):
+        can_speak = n_a * np.log1p(-np.minimum(tau, 1.0 - 1e-12)) <= np.log(fdr)
+    by_alive = (n_a >= MIN_PEERS) & (tau > 0) & can_speak
     low = np.where(by_alive, stats.binom.cdf(o_a, np.maximum(n_a, 0).astype(np.int64), np.clip(tau, 0.0, 1.0)),
                    stats.poisson.cdf(o, t))
     r = np.where(by_alive, (o_a + 1.0) / (n_a * tau + 1.0), (o + 1.0) / (t + 1.0))
