@@ -1,7 +1,7 @@
 """The peers' days off of weekday workers (score/daysoff.py): a known answer, a naive reference written from the
 module docstring (peers counted one by one), the whole-day silence of :func:`off_hours` checked against its defining
 equation, and the departure rule played both ways — a region's holiday is not a departure, a campaign that is a
-fifth to three fifths of its region's weekday workers stopping on a weekday still departs."""
+fifth or two fifths of its region's weekday workers stopping on a weekday still departs."""
 
 from __future__ import annotations
 
@@ -82,15 +82,18 @@ def _reference(acc: dict, ai: np.ndarray, minute: np.ndarray, fdr: float) -> tup
         o_a = {j: sum((b, j) in active for b in alive[j]) for j in js}
         rhos = [o_a[j] / n_a[j] for j in ordinary if n_a[j] > 0]
         tau = float(np.median(rhos)) if rhos else 0.0
+        covered = {j: ((j + 3) % 7 < 5 and j * DAY + shift[i] * HOUR - 4 * HOUR >= t_lo
+                       and (j + 1) * DAY + shift[i] * HOUR + 4 * HOUR <= t_hi) for j in js}
+        # by the count: significantly few peers active, and most of them silent
+        off_count = {j: stats.poisson.cdf(o[j], t) <= fdr and (o[j] + 1) / (t + 1) <= 0.5 for j in js}
         for d, j in enumerate(js):
-            start = j * DAY + shift[i] * HOUR
-            covered = start - 4 * HOUR >= t_lo and start + DAY + 4 * HOUR <= t_hi
-            if not covered or (j + 3) % 7 >= 5:
+            if not covered[j]:
                 continue
-            if n_a[j] >= 3 and tau > 0 and (1 - tau) ** n_a[j] <= fdr:  # the peers known to exist could show it
+            later = any(covered[k] and not off_count[k] for k in js if k > j)  # most peers back at work later
+            if later and n_a[j] >= 3 and tau > 0 and (1 - tau) ** n_a[j] <= fdr:  # the peers known to exist
                 if stats.binom.cdf(o_a[j], n_a[j], tau) <= fdr:
                     r[i, d] = min((o_a[j] + 1) / (n_a[j] * tau + 1), 1.0)
-            elif stats.poisson.cdf(o[j], t) <= fdr:  # else by the count of active peers
+            elif off_count[j]:
                 r[i, d] = min((o[j] + 1) / (t + 1), 1.0)
     return j0, r
 
@@ -189,14 +192,15 @@ def test_a_regions_holiday_is_not_a_departure():
     assert not _departed(acc, ai, minute, calendar=True)[:50].any()
 
 
-@pytest.mark.parametrize("campaign", [10, 20, 30])
+@pytest.mark.parametrize("campaign", [10, 20])
 def test_a_campaign_that_is_a_minority_of_its_region_still_departs(campaign):
     """The attacker: ``campaign`` of fifty workers at UTC-5 (its accounts, keeping the region's hours and weekdays)
     stop after the log's second Tuesday; their peers work on. Wednesday and Thursday are read by the peers known to
-    exist through them (the campaign's accounts are not among them): no day off. Friday, the log's last weekday, has
-    no later day to tell who still exists and is read by the count of active peers: within chance for a fifth (r 1),
-    a day off at r 0.62 and 0.42 for two and three fifths (measured). Every account that departs without the
-    calendar departs with it."""
+    exist through them (the campaign's accounts are not among them; Friday shows the others back at work): no day off.
+    Friday, the log's last weekday, has no later day to tell who still exists and is read by the count of active peers:
+    within chance for a fifth, and for two fifths a minority's silence (r 0.62 > 1/2): no day off either. Every
+    account that departs without the calendar departs with it. (Three fifths would be most of the region: at the
+    log's edge its silence reads as the region's holiday — the module's stated limit.)"""
     rng = np.random.default_rng(6)
     last_day = np.where(np.arange(50) < campaign, 8, 99)
     acc, ai, minute = _population(rng, np.full(50, -5.0), np.full(50, 0.6), np.zeros((50, 14), bool),
@@ -204,8 +208,7 @@ def test_a_campaign_that_is_a_minority_of_its_region_still_departs(campaign):
     cal = day_rates(acc, ai, minute, FDR)
     j0 = int(cal["day_rate_j0"][0])
     wed = MONDAY // DAY + 9 - j0
-    assert (cal["day_rate"][:campaign, wed:wed + 2] == 1.0).all()
-    assert cal["day_rate"][:campaign].min() >= 0.4
+    assert (cal["day_rate"][:campaign] == 1.0).all()
     without = _departed(acc, ai, minute, calendar=False)[:campaign]
     assert without.all()
     np.testing.assert_array_equal(_departed(acc, ai, minute, calendar=True)[:campaign], without)

@@ -30,15 +30,19 @@ log for every shift) to compare with; weekend days are never days off here (the 
 **H0** (day ``j`` is an ordinary working day of the account's peers), read two ways:
 
 - *By the peers known to exist through the day* (alive: seen on an earlier and on a later local day of their own),
-  wherever they could show a day off (``n(j) >= MIN_PEERS`` and ``(1 - tau)^n(j) <= cohort_fdr``): of the ``n(j)``,
-  ``o(j)`` were active; H0 makes that ``Binomial(n(j), tau)`` with ``tau`` the median share active over the ordinary
-  days; a lower tail ``<= LinkConfig.cohort_fdr`` is a day off at ``r = (o + 1) / (n tau + 1)``. Accounts that left
-  (or had not arrived) are not in ``n``: a campaign that stops does not make the days after it look like days off.
-- *Else by the count of active peers* — on the log's last weekdays, whose peers are seen on no later day (or on a
-  region's holiday there: none of its peers is seen again before the log ends): ``O(j)`` peers active against ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a
-  sum of independent peers' days of mean ``T`` under H0, its lower tail bounded by that of ``Poisson(T)`` below ``T -
-  1`` (Anderson & Samuels 1967: the Poisson distribution function lies above the binomial's there); a day off at
-  ``r = (O + 1) / (T + 1)``.
+  where that can tell a day off from a stop: a later covered weekday on which most peers worked again (a peer that
+  only took day ``j`` off would have been seen again) and enough of them to show a day off (``n(j) >= MIN_PEERS``
+  and ``(1 - tau)^n(j) <= cohort_fdr``). Of the ``n(j)``, ``o(j)`` were active; H0 makes that ``Binomial(n(j),
+  tau)`` with ``tau`` the median share active over the ordinary days; a lower tail ``<= LinkConfig.cohort_fdr`` is a
+  day off at ``r = (o + 1) / (n tau + 1)``. Accounts that left (or had not arrived) are not in ``n``: a campaign that
+  stops does not make the days after it look like days off.
+- *Else by the count of active peers* — on the log's last weekdays and on a holiday at its end, where no later day
+  shows who still exists (the peers seen again then are those who worked through it): ``O(j)`` peers active against
+  ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a sum of independent peers' days of mean ``T`` under
+  H0, its lower tail bounded by that of ``Poisson(T)`` below ``T - 1`` (Anderson & Samuels 1967: the Poisson
+  distribution function lies above the binomial's there); a day off at ``r = (O + 1) / (T + 1)`` when that tail is
+  ``<= cohort_fdr`` *and* ``r <= MAJORITY`` (most peers silent: there a region's holiday and the stop of some of its
+  accounts differ only in how many went quiet, and a minority's silence is its own).
 
 (One pseudo-peer in both: three silent peers are not a certainty.) Every other day ``r = 1``; ``r`` never exceeds 1.
 A day off is taken whole: the account works on day ``j`` with probability ``r(j)``, and then at its usual rate, so
@@ -49,15 +53,17 @@ missed arrival (:func:`off_hours`, :func:`less_days_off`; ``q`` its chance of an
 
 Attacker model: an operator controls its accounts' traffic, so their membership of the population (keeping
 weekends off) and their shift. Its accounts' silence is excused only as far as their peers — the accounts of the
-log that keep the same hours, mostly not its own — are silent too, and read by the peers known to exist through a
-day its stopped accounts are not counted at all. What must still hold (``tests/guard/test_guard_daysoff.py``): a
-campaign of a fifth, two fifths or three fifths of its region's fifty weekday workers, stopping on a weekday three
-working days before the log's last, keeps every departure — only the last weekday, with no later day to tell who
-still exists, is read by the count (r 0.62 to 0.42 there). Silence on a day its peers worked counts in full.
-*Limit*: an operator whose accounts are most of their region's weekday workers in the log (four fifths in that test:
-its silent weekdays are read by the count, r 0.22), or that stops on the log's last weekdays, looks like that
-region's holiday — at the log's edge the two cannot be told apart by timing (the peers' return after a holiday is not
-in the log); such a campaign must be found by what else it shares.
+log that keep the same hours, mostly not its own — are silent too: read by the peers known to exist through a day,
+its stopped accounts are not counted at all; read by the count, only a silence of most of the region is a day off.
+What must still hold (``tests/guard/test_guard_daysoff.py``): a campaign of a fifth or two fifths of its region's
+fifty weekday workers, stopping on a weekday three working days before the log's last, keeps every departure (no day
+off at all); ``benchmarks/guard/week_shapes.py``'s operator (40 accounts beside the Americas' weekday developers,
+stopping on the second Wednesday) is found at every seed. Silence on a day its peers worked counts in full. *Limit*:
+an operator whose accounts are most of their region's weekday workers in the log (three fifths of fifty in that
+test), stopping them on a weekday near the log's end, looks like that region's holiday there — at the log's edge the
+two cannot be told apart by timing (the peers' return after a holiday is not in the log); such a campaign must be
+found by what else it shares (that operator is, by its last sightings, while only 7 of its 40 still count as
+departures).
 
 Everything is numpy over [population accounts, log days]: no loop per account or per row.
 """
@@ -87,6 +93,10 @@ MIN_DAYS = 3
 #: peers known to exist through a day needed to read it by them (else by the count of active peers): fewer than three
 #: cannot show a day off beyond chance (two silent peers of rate 0.8 are silent together once in 25 days)
 MIN_PEERS = 3
+#: a day is off by the count of active peers only when most of them were silent (r <= 1/2): at the log's edge, where no
+#: later day shows who still exists, a region's holiday and the stop of some of its accounts differ only in how many
+#: went quiet, and a minority's silence is that minority's own
+MAJORITY = 0.5
 #: the columns a calendar adds to an account table (:func:`day_rates`)
 COLUMNS = ("day_rate", "day_rate_j0", "day_shift_h")
 
@@ -152,20 +162,24 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
         rho = np.where(n_a > 0, o_a / n_a, np.nan)
         tau = np.nanmedian(np.where(ordinary[None, :], rho, np.nan), axis=1, keepdims=True)  # [U, 1]
     tau = np.nan_to_num(tau, nan=0.0)
-    # read by the peers known to exist through the day wherever they could show a day off: all of them silent is
-    # then beyond chance, (1 - tau)^n <= fdr
-    with np.errstate(divide="ignore"):
-        can_speak = n_a * np.log1p(-np.minimum(tau, 1.0 - 1e-12)) <= np.log(fdr)
-    by_alive = (n_a >= MIN_PEERS) & (tau > 0) & can_speak
-    low = np.where(by_alive, stats.binom.cdf(o_a, np.maximum(n_a, 0).astype(np.int64), np.clip(tau, 0.0, 1.0)),
-                   stats.poisson.cdf(o, t))
-    r = np.where(by_alive, (o_a + 1.0) / (n_a * tau + 1.0), (o + 1.0) / (t + 1.0))
     # a day is read only where the log covers it for the account and its peers (their shifts are < PEER_HOURS + 1
     # hours apart): a day cut by the log's edge is not a day off
     start_us = j[None, :] * float(_DAY_US) + sh[:, None] * _HOUR_US  # [U, D]
     margin = (PEER_HOURS + 1) * _HOUR_US
-    seen = (start_us - margin >= t_lo) & (start_us + _DAY_US + margin <= t_hi)
-    off = seen & weekday[None, :] & (low <= fdr)
+    seen = (start_us - margin >= t_lo) & (start_us + _DAY_US + margin <= t_hi) & weekday[None, :]
+    # by the count of active peers: a day off of most of them (a minority's silence is that minority's own)
+    r_count = (o + 1.0) / (t + 1.0)
+    off_count = (stats.poisson.cdf(o, t) <= fdr) & (r_count <= MAJORITY)
+    # by the peers known to exist through the day, where a peer that only took the day off would have been seen
+    # again (a later covered weekday on which most peers worked) and they could show a day off ((1 - tau)^n <= fdr)
+    back = seen & ~off_count
+    later = np.flip(np.cumsum(np.flip(back, axis=1), axis=1), axis=1) - back > 0  # [U, D] a later such day
+    with np.errstate(divide="ignore"):
+        can_speak = n_a * np.log1p(-np.minimum(tau, 1.0 - 1e-12)) <= np.log(fdr)
+    by_alive = later & (n_a >= MIN_PEERS) & (tau > 0) & can_speak
+    off_alive = stats.binom.cdf(o_a, np.maximum(n_a, 0).astype(np.int64), np.clip(tau, 0.0, 1.0)) <= fdr
+    off = seen & np.where(by_alive, off_alive, off_count)
+    r = np.where(by_alive, (o_a + 1.0) / (n_a * tau + 1.0), r_count)
     rate = np.ones((n, days))
     rate[use] = np.where(off, np.minimum(r, 1.0), 1.0)
     return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
