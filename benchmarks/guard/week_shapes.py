@@ -21,7 +21,8 @@ several-key carrier: the departure, arrival and last-seen signals' hard negative
   operator is hidden among them whatever the calendar: the README's known limit.)
 
 Run: ``.venv/bin/python benchmarks/guard/week_shapes.py [--seeds 41,42,43] [--shapes ...]`` — writes
-``benchmarks/results/guard_week_shapes.md`` (accounts flagged per population, the signals that fired).
+``benchmarks/results/guard_week_shapes.md`` (accounts flagged per population, the signals that fired; hand-written
+notes below its marker are kept).
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-sys.path[:0] = [str(REPO / "tests"), str(REPO / "src")]
+sys.path[:0] = [str(REPO / "tests"), str(REPO / "src"), str(HERE)]
 
 import guard_heldout_base as B  # noqa: E402
 import guard_heldout_logs as L  # noqa: E402
+from _heldout_d_report import write_keeping_notes  # noqa: E402
 
 SHAPES = ("weekday-14", "weekday-21", "one-week", "nine-days", "ten-days", "holiday-end", "holiday-start",
           "holiday-mid", "night-shift", "weekend-only", "operator-stop")
@@ -151,7 +153,7 @@ def main(argv=None) -> int:
             f"of each (2 developers, 1 company account, 30 casual), and the operator found.\n\n{head}\n"
             + "\n".join(rows) + f"\n\nMachine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.\n"
             f"Command: `.venv/bin/python benchmarks/guard/week_shapes.py --seeds {args.seeds}`\n")
-    Path(args.out).write_text(text)
+    write_keeping_notes(Path(args.out), text)
     return 0
 
 
