@@ -148,7 +148,8 @@ def main(argv=None) -> int:
         rows.append(f"| {shape} | " + " | ".join(cells) + f" | {', '.join(sorted(fired)) or '—'} |")
     head = ("| shape | " + " | ".join(f"seed {s}" for s in seeds) + " | signals that fired |\n|---|"
             + "---|" * len(seeds) + "---|")
-    text = (f"# Guard — week shapes (benign, plus one operator)\n\n{__doc__.split(chr(10) + chr(10), 1)[1].split('Run:')[0]}"
+    about = __doc__.split("\n\n", 1)[1].split("Run:")[0]
+    text = (f"# Guard — week shapes (benign, plus one operator)\n\n{about}"
             f"Flagged accounts per population: developers (of 200) / company (of 120) / casual (of 3,000); goal <= 1 % "
             f"of each (2 developers, 1 company account, 30 casual), and the operator found.\n\n{head}\n"
             + "\n".join(rows) + f"\n\nMachine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.\n"

@@ -264,7 +264,8 @@ def test_weekdays_off_is_the_binomial_upper_tail():
     last = np.array([MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 6 * DAY], float)
     acc = _acc([6, 2, 10, 8], [6, 2, 5, 8], first, last)
     w = 2 / 7
-    tails = [sum(math.comb(a, j) * w ** j * (1 - w) ** (a - j) for j in range(k, a + 1)) for a, k in ((6, 6), (2, 2), (10, 5))]
+    tails = [sum(math.comb(a, j) * w ** j * (1 - w) ** (a - j) for j in range(k, a + 1))
+             for a, k in ((6, 6), (2, 2), (10, 5))]
     assert [t <= CFG.link.cohort_fdr for t in tails] == [True, False, False]
     assert weekdays_off(acc, CFG.link.cohort_fdr).tolist() == [True, False, False, False]
 
@@ -353,5 +354,5 @@ def test_a_weekend_only_users_own_hours_are_its_weekend():
     days = {f"day_mask_{d}": np.array([0, _mask(range(10, 18))]) for d in range(5)}
     days |= {f"day_mask_{d}": np.array([_mask(range(10, 18))] * 2) for d in (5, 6)}
     acc = {"n": np.array([20.0, 20.0]), **days}
-    t = MONDAY + np.array([2 * DAY + 12 * HOUR, 5 * DAY + 12 * HOUR, 6 * DAY + 3 * HOUR], float)  # Wed, Sat noon, Sun 3am
+    t = MONDAY + np.array([2 * DAY + 12 * HOUR, 5 * DAY + 12 * HOUR, 6 * DAY + 3 * HOUR], float)  # Wed, Sat, Sun 3am
     assert on_hours(acc, t).tolist() == [[False, True, False], [True, True, False]]

@@ -263,7 +263,8 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     departure when ``(1 - f)^h <= cohort_fdr`` (a casual user last seen a day before the log ends has
     most likely not left; an account busy every day for two weeks and silent for the last week has). For an
     account that keeps weekends off (:mod:`~stillwatch.guard.score.weeks`) the hours of its own weekend in ``h`` do
-    not count, nor, as far as its peers were off too, those of its peers' days off (:mod:`~stillwatch.guard.score.daysoff`);
+    not count, nor, as far as its peers were off too, those of its peers' days off
+    (:mod:`~stillwatch.guard.score.daysoff`);
     nor, for such a weekday worker, the rest of its own day after its last request where its next day is a day off
     (``daysoff.edge_grant``)."""
     n = np.asarray(acc["n"], np.float64)

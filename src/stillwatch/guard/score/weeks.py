@@ -37,24 +37,24 @@ quantities fix that, all read off the account's own traffic:
   a log from a Monday would otherwise see every weekend hobbyist "arrive" on its first Saturday (200 of 200 such
   developers, interleaving keys, flagged as one arrival batch before this). And a weekday worker's last day is its
   own to the middle of its night (:func:`granted_days`): hours are not independent within a day, and an office
-  worker last seen on Friday afternoon was not going to show up that evening (a one-week log flagged 102 to 117 of 200
+  worker last seen on Friday afternoon was not going to show up that evening (a one-week log flagged 102 to 128 of 200
   such developers as one departure batch) — where its next day is a day off (its weekend, a holiday, or past the log's
   end), as the start of its first day after one is (:func:`~stillwatch.guard.score.daysoff.edge_grant`). The grant is
   for weekday workers only: accounts active on their weekends, human-paced campaigns among them, keep every silent
   hour, and so does a weekday worker's silence that runs into a working day.
 
-Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts
-off on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a
-departure or a missed arrival — and no more: at most 48 hours per weekend of silence are taken off, the rest of the
-silence still counts, and the binomial test needs the account's own weekday activity to reject H0 (an account
-with a handful of active hours never keeps weekends off). Choosing a night moves which 48 hours those are, not how
-many. An operator whose accounts live inside one week's weekdays (or one weekend) gains that week's weekend (weekdays)
-and the rest of its accounts' last day — a bound of the same kind; its accounts' silence on the days they could
-show up still counts. What must hold: an account active on weekends like on weekdays is judged on every silent hour, whatever its
-night. For the last-seen null, an operator whose accounts keep narrow hours concentrates the null's expectation
-where its accounts are last seen, which only makes a stop in those hours harder to call surprising (the null is
-the operator's own hours, not a looser one); its accounts stopping days before the log ends are far from every
-own hour near the end, where a pausing account's last sighting would fall.
+Attacker model: the account's owner controls its traffic, so both quantities. An operator who keeps its accounts off
+on weekends gains what every weekday worker gains — the weekend hours of a silence do not count toward a departure
+or a missed arrival — and no more: at most 48 hours per weekend of silence are taken off, the rest of the silence
+still counts, and the binomial test needs the account's own weekday activity to reject H0 (an account with a handful
+of active hours never keeps weekends off). Choosing a night moves which 48 hours those are, not how many. An
+operator whose accounts live inside one week's weekdays (or one weekend) gains that week's weekend (weekdays) and
+the edge of its accounts' last (first) day next to it — a bound of the same kind; its accounts' silence on the days
+they could show up still counts. What must hold: an account active on weekends like on weekdays is judged on every
+silent hour, whatever its night. For the last-seen null, an operator whose accounts keep narrow hours concentrates
+the null's expectation where its accounts are last seen, which only makes a stop in those hours harder to call
+surprising (the null is the operator's own hours, not a looser one); its accounts stopping days before the log ends
+are far from every own hour near the end, where a pausing account's last sighting would fall.
 
 Everything is numpy over accounts: the night is a fixed pass over the 24 (doubled: 48) hours of the day, no loop
 per account.
@@ -137,7 +137,7 @@ def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray,
     granted to weekday workers with a night: accounts that keep weekends off (:func:`weekends_off`) or whose span holds
     no weekend (:func:`weekend_unseen`), i.e. whose silence over their weekend is already no evidence. Their days are
     working days: a developer last seen on a Friday afternoon was not going to show up that evening (a one-week log
-    from a Monday flagged 60 to 90 of 200 such developers, interleaving keys, as one stop). Accounts active on their
+    from a Monday flagged 102 to 128 of 200 such developers, interleaving keys, as one stop). Accounts active on their
     weekends keep every silent hour (campaigns that keep people's hours every day lose no evidence: the cohort and
     keyed-operator tests of ``tests/guard``)."""
     shift, has = night(acc)
