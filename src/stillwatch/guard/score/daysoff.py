@@ -75,7 +75,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from stillwatch.guard.score.weeks import hour_mask, less_weekends, night_shift, weekend_active, weekends_off
 
@@ -109,6 +108,8 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     ``day_mask_0..6`` for a calendar (without them every ``r`` is 1) and ``0 < fdr < 1``."""
     if not 0.0 < fdr < 1.0:
         raise ValueError(f"fdr must be in (0, 1), got {fdr!r}")
+    from scipy import stats  # at call time: start-up paths import this module (tests/test_layers.py)
+
     n = len(np.asarray(acc["n"]))
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
