@@ -246,20 +246,25 @@ def off_hours(acc: Mapping[str, np.ndarray], lo_us: np.ndarray, hi_us: np.ndarra
     rate; the rest are taken away. The day holding ``seen`` (the account's own request at the silence's edge) is a
     day it worked: nothing is taken there. 0 without a calendar or where ``hi <= lo``."""
     n = len(np.asarray(acc["n"]))
-    lo = np.broadcast_to(np.asarray(lo_us, np.float64), (n,))
-    hi = np.broadcast_to(np.asarray(hi_us, np.float64), (n,))
-    days = _days(acc)
-    if days is None:
-        return np.zeros(n)
-    rate, start, _ = days
-    seen = np.asarray(seen_us, np.float64)[:, None]
-    rate = np.where((start <= seen) & (seen < start + _DAY_US), 1.0, rate)  # [A, D]
+    out = np.zeros(n)
+    if _days(acc) is None:
+        return out
+    # only accounts with a day off in their calendar have anything taken: the [rows, days] work is theirs alone
+    rows = np.flatnonzero((np.asarray(acc["day_rate"]) < 1.0).any(axis=1))
+    if not len(rows):
+        return out
+    rate, start, _ = _days({c: np.asarray(acc[c])[rows] for c in COLUMNS})
+    lo = np.broadcast_to(np.asarray(lo_us, np.float64), (n,))[rows]
+    hi = np.broadcast_to(np.asarray(hi_us, np.float64), (n,))[rows]
+    seen = np.broadcast_to(np.asarray(seen_us, np.float64), (n,))[rows][:, None]
+    rate = np.where((start <= seen) & (seen < start + _DAY_US), 1.0, rate)  # [R, D]
     h = np.clip(np.minimum(hi[:, None], start + _DAY_US) - np.maximum(lo[:, None], start), 0.0, None) / _HOUR_US
-    lq = np.minimum(np.asarray(log_q, np.float64), 0.0)[:, None]  # [A, 1]
+    lq = np.minimum(np.broadcast_to(np.asarray(log_q, np.float64), (n,))[rows], 0.0)[:, None]  # [R, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        kept = np.where(lq < 0, np.log(1.0 - rate + rate * np.exp(h * lq)) / lq, rate * h)  # [A, D]
+        kept = np.where(lq < 0, np.log(1.0 - rate + rate * np.exp(h * lq)) / lq, rate * h)  # [R, D]
     kept = np.where(rate < 1.0, np.clip(kept, 0.0, h), h)
-    return (h - kept).sum(axis=1)
+    out[rows] = (h - kept).sum(axis=1)
+    return out
 
 
 def day_weight(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
