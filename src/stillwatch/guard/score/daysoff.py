@@ -284,12 +284,13 @@ def day_weight(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> tuple[np.ndar
 
 
 def less_days_off(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us, seen_us, log_q,
-                  cfg: "DetectConfig") -> np.ndarray:
+                  cfg: "DetectConfig", shift_h: np.ndarray | None = None) -> np.ndarray:
     """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less its own weekend where it keeps weekends
     off (:func:`~stillwatch.guard.score.weeks.less_weekends`) and less what its peers' days off take away
     (:func:`off_hours`, ``seen``: its request at the silence's edge, ``log_q``: its log chance of an idle hour;
-    weekdays only, so the two never take the same hour); not below 0."""
-    left = less_weekends(acc, unseen_h, lo_us, hi_us, cfg)
+    weekdays only, so the two never take the same hour; ``shift_h``: each account's night shift where the caller has
+    it); not below 0."""
+    left = less_weekends(acc, unseen_h, lo_us, hi_us, cfg, shift_h)
     if _days(acc) is None:
         return left
     return np.maximum(left - off_hours(acc, lo_us, hi_us, seen_us, log_q), 0.0)

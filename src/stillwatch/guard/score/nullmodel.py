@@ -251,7 +251,7 @@ def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.nda
     lo = t0 + 24 * _HOUR_US
     shift, granted = granted_days(acc, cfg.link.cohort_fdr)
     hi = first - edge_grant(acc, first, shift, granted, after=False, edge_us=lo) * _HOUR_US
-    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, first, log_q, cfg)
+    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, first, log_q, cfg, shift)
     return np.where(has, c, first), has | ((n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr)))
 
 
@@ -274,7 +274,7 @@ def departures(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.n
     hi = t1 - 24 * _HOUR_US
     shift, granted = granted_days(acc, cfg.link.cohort_fdr)
     lo = last + edge_grant(acc, last, shift, granted, after=True, edge_us=hi) * _HOUR_US  # before a day off
-    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, last, log_q, cfg)
+    unseen_h = less_days_off(acc, np.maximum((hi - lo) / _HOUR_US, 0.0), lo, hi, last, log_q, cfg, shift)
     return last, (n >= 2) & (unseen_h * log_q <= np.log(cfg.link.cohort_fdr))
 
 

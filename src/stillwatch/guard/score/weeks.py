@@ -141,7 +141,7 @@ def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray,
     weekends keep every silent hour (campaigns that keep people's hours every day lose no evidence: the cohort and
     keyed-operator tests of ``tests/guard``)."""
     shift, has = night(acc)
-    return shift, has & (weekends_off(acc, fdr) | weekend_unseen(acc)[0])
+    return shift, has & (weekends_off(acc, fdr) | weekend_unseen(acc, shift)[0])
 
 
 def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -211,17 +211,18 @@ def weekdays_off(acc: Mapping[str, np.ndarray], fdr: float) -> np.ndarray:
     return (w < 1) & (stats.binom.sf(k - 1, a, w) <= fdr)
 
 
-def weekend_unseen(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def weekend_unseen(acc: Mapping[str, np.ndarray], shift_h: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per account: (whether its span holds no hour of its own weekend, whether it holds no hour of its own weekdays;
     weekend placed by :func:`night_shift`) — whether it works weekends (weekdays) cannot be read off it: in a log of
     one week from a Monday every weekday worker's span ends on its Friday, and a hobbyist who tried the service one
-    weekend has a span inside it. Both False where the log has no ``weekend_hours``."""
+    weekend has a span inside it. Both False where the log has no ``weekend_hours``. ``shift_h``: each account's
+    :func:`night_shift` where the caller has it."""
     n = len(np.asarray(acc["n"]))
     if "weekend_hours" not in acc:
         return np.zeros(n, bool), np.zeros(n, bool)
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
-    weekend = weekend_hours_between(first, last, night_shift(acc))
+    weekend = weekend_hours_between(first, last, night_shift(acc) if shift_h is None else shift_h)
     return weekend == 0, (weekend > 0) & (weekend >= (last - first) / _HOUR_US - 1e-9)
 
 
@@ -256,19 +257,21 @@ def on_hours(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> np.ndarray:
 
 
 def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
-                  cfg: "DetectConfig") -> np.ndarray:
+                  cfg: "DetectConfig", shift_h: np.ndarray | None = None) -> np.ndarray:
     """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less the hours of its own weekend in it
     where the account keeps weekends off (:func:`weekends_off`: it was not going to show up on one) or where its span
     holds no weekend (:func:`weekend_unseen`: whether it works weekends is unknown, and a weekend's silence is then
     no evidence), and less the hours of its own weekdays in it where it keeps weekdays off (:func:`weekdays_off`) or
-    its span holds no weekday; its weekend placed by :func:`night_shift`; not below 0."""
+    its span holds no weekday; its weekend placed by :func:`night_shift` (``shift_h`` where the caller has it); not
+    below 0."""
     fdr = cfg.link.cohort_fdr
-    no_weekend, no_weekday = weekend_unseen(acc)
+    shift = night_shift(acc) if shift_h is None else shift_h
+    no_weekend, no_weekday = weekend_unseen(acc, shift)
     off = weekends_off(acc, fdr) | no_weekend
     only = (weekdays_off(acc, fdr) | no_weekday) & ~off
     if not (off.any() or only.any()):
         return np.asarray(unseen_h, np.float64)
-    weekend = weekend_hours_between(lo_us, hi_us, night_shift(acc))
+    weekend = weekend_hours_between(lo_us, hi_us, shift)
     weekday = np.maximum((np.asarray(hi_us, np.float64) - np.asarray(lo_us, np.float64)) / _HOUR_US - weekend, 0.0)
     left = np.where(off, unseen_h - weekend, np.where(only, unseen_h - weekday, unseen_h))
     return np.maximum(left, 0.0)
