@@ -17,6 +17,8 @@ from stillwatch.guard.score.grouping import KINDS, group_step
 from stillwatch.guard.score.nullmodel import arrivals, departures
 from stillwatch.guard.score.pauses import pause_means, pause_tail
 
+from _fixtures_weeks import assert_last_sightings_follow, weekday_workers
+
 HOUR = 3_600e6
 DAY = 24 * HOUR
 CFG = DetectConfig()
@@ -384,29 +386,6 @@ def test_a_batch_stop_of_sparse_accounts_is_grouped_by_their_last_sightings(monk
 MONDAY = 1_772_409_600e6  # 2026-03-02 00:00 UTC, a Monday
 
 
-def _weekday_workers(rng, j: int, tz: np.ndarray, f: np.ndarray, days: int = 14) -> dict:
-    """``j`` weekday workers who never leave, simulated hour by hour from a Monday (UTC) for ``days`` days: active in
-    each hour 9-17 of their own time zone (``tz`` hours east of UTC) on their own Monday-Friday, independently with
-    probability ``f``; times in the hour's middle. Columns as the features give them (``weekend_hours``: UTC
-    weekends; ``day_mask_d``: the UTC hours of the day of UTC Monday + d)."""
-    hours = days * 24
-    h = np.arange(hours)[None, :]  # UTC hours since the Monday
-    local = h + tz[:, None]  # [j, H] local hours since the Monday's local midnight
-    work = ((np.mod(local, 24) >= 9) & (np.mod(local, 24) < 17) & (np.mod(np.floor(local / 24), 7) < 5))
-    active = work & (rng.random((j, hours)) < f[:, None])
-    active[:, 0] |= ~active.any(axis=1)
-    idx = np.broadcast_to(h, active.shape)
-    first = np.where(active, idx, hours).min(axis=1)
-    last = np.where(active, idx, -1).max(axis=1)
-    utc_weekend = np.mod(h // 24, 7) >= 5
-    bits = (1 << np.mod(h, 24)).astype(np.int64)
-    day = np.mod(h // 24, 7)  # [1, H] UTC day of the week, Monday 0
-    masks = {f"day_mask_{d}": np.bitwise_or.reduce(np.where(active & (day == d), bits, 0), axis=1) for d in range(7)}
-    return {"n": active.sum(axis=1) * 2.0, "first_us": MONDAY + (first + 0.5) * HOUR,
-            "last_us": MONDAY + (last + 0.5) * HOUR, "active_hours": active.sum(axis=1).astype(float),
-            "weekend_hours": (active & utc_weekend).sum(axis=1).astype(float), **masks}
-
-
 def test_the_last_seen_model_follows_weekday_workers_own_hours(monkeypatch):
     """1,500 weekday workers in three time zones (UTC+9, UTC, UTC-8) who never leave, two weeks from a Monday; the
     log's last request is on its last Sunday, so its granted last day starts on Saturday and every worker is last
@@ -418,19 +397,10 @@ def test_the_last_seen_model_follows_weekday_workers_own_hours(monkeypatch):
 
     rng = np.random.default_rng(21)
     j = 1500
-    acc = _weekday_workers(rng, j, rng.choice([9.0, 0.0, -8.0], j), rng.uniform(0.1, 0.4, j))
-    end = {"n": 2.0, "first_us": MONDAY, "last_us": MONDAY + 14 * DAY - HOUR / 2, "active_hours": 1.0,
-           "weekend_hours": 1.0, **{f"day_mask_{d}": 1 << 23 for d in range(7)}}  # the log's last request
-    acc = {k: np.append(v, end[k]) for k, v in acc.items()}
+    acc, _, _ = weekday_workers(rng, rng.choice([9.0, 0.0, -8.0], j), rng.uniform(0.1, 0.4, j))  # + the log's end
     members = np.arange(j + 1) < j
-    t = acc["last_us"]
-    seen = members & (t < t.max() - DAY)
-    lo = MONDAY + np.arange(0, 13 * 24, 6) * HOUR
-    got = np.array([np.sum(seen & (t >= a) & (t < a + 6 * HOUR)) for a in lo])
-    mu = pause_means(acc, "last", members, lo, lo + 6 * HOUR, FDR)
-    assert got.sum() > 1000
-    assert abs(got.sum() - mu.sum()) <= 0.1 * got.sum(), (got.sum(), mu.sum())
-    assert np.all(np.abs(got - mu) <= 4 * np.sqrt(mu) + 2), np.stack([got, mu.round(1)])
+    lo, got, _ = assert_last_sightings_follow(acc, members, lambda a, b: pause_means(acc, "last", members, a, b, FDR),
+                                              at_least=1000)
     friday = (lo >= MONDAY + 10 * DAY) & (lo < MONDAY + 12 * DAY)  # its Friday in every time zone (UTC Thu-Sat)
     with monkeypatch.context() as m:
         m.setattr(pauses, "on_hours", lambda acc, t: np.ones((len(acc["n"]), len(t)), bool))
