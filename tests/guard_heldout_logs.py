@@ -139,6 +139,33 @@ def company(b: Builder, pop: Popularity, n_companies: int, size: int, *, start: 
               pay=card, temperature=0.3, system_prompt=system, created_us=_created_before(rng, start, size, 30, 400))
 
 
+def key_interleavers(b: Builder, pop: Popularity, n: int, *, days: float, place, keys: int = 3) -> None:
+    """Developers who interleave ``keys`` API keys (a random key per request: each a several-key carrier with 2 or
+    more), 60-300 requests each, 30 % of them leaving at a uniform time of the log's ``days``, in the time zones of
+    :data:`TZS`; ``place(rng, counts, span_days, tz_h)`` gives their request times (their week). An SDK's user
+    agent, their own address and card."""
+    rng = b.rng
+    acc = ids(rng, "acct_", n)
+    counts = rng.integers(60, 300, n)
+    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, days, n), days)
+    ts = place(rng, counts, span, rng.choice(TZS, n))
+    owner = np.repeat(np.arange(n), counts)
+    key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, keys, len(owner))))
+    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.3), family="benign:devkeys", key=key,
+          ip=residential_ips(rng, n), ua=SDK_UAS[0], pay=ids(rng, "pm_", n), temperature=0.2)
+
+
+def office(b: Builder, pop: Popularity, m: int, *, days: float, place) -> None:
+    """A company of ``m`` employees on one address and one card, a browser, at UTC, 20-120 requests each over the
+    log's ``days``; ``place(rng, counts, span_days, tz_h)`` gives their request times (their week)."""
+    rng = b.rng
+    acc = ids(rng, "acct_", m)
+    counts = rng.integers(20, 120, m)
+    ts = place(rng, counts, np.full(m, days), np.zeros(m))
+    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.5), family="benign:company",
+          ip=residential_ips(rng, 1)[0], ua=BROWSER_UAS[0], pay="pm_company")
+
+
 def eval_lab(b: Builder, n_labs: int, *, start: int = T0, days: float = 21.0, bench_size: int = 300) -> None:
     """Evaluation labs: 2-4 scripted runs (2 s apart per request, temperature 0) of a public benchmark
     from a cloud address; the first two labs run the same benchmark."""

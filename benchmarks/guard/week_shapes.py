@@ -85,23 +85,17 @@ def build(pool, seed: int, shape: str):
     b = B.Builder(np.random.default_rng(seed), pool)
     pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
     L.casual(b, pop, 3000, days=days)
-    rng, n = b.rng, 200
-    acc = B.ids(rng, "acct_", n)
-    counts = rng.integers(60, 300, n)
-    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, days, n), days)
-    ts = _shape_times(rng, shape, counts, rng.choice(L.TZS, n), span, days)
-    owner = np.repeat(np.arange(n), counts)
-    keys = 1 if shape == "operator-stop" else 3
-    key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, keys, len(owner))))
-    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.3), family="benign:devkeys", key=key,
-          ip=B.residential_ips(rng, n), ua=B.SDK_UAS[0], pay=B.ids(rng, "pm_", n), temperature=0.2)
-    m = 120
-    acc = B.ids(rng, "acct_", m)
-    counts = rng.integers(20, 120, m)
-    ts = _weekdays(B.human_times(rng, counts, np.full(m, B.T0), np.full(m, days), np.zeros(m), work_hours=True),
-                   np.zeros(int(counts.sum())))
-    b.add(acc, counts, np.minimum(ts, B.T0 + int(days * B.DAY) - 1), pop.draw(rng, int(counts.sum()), 0.5),
-          family="benign:company", ip=B.residential_ips(rng, 1)[0], ua=B.BROWSER_UAS[0], pay="pm_company")
+
+    def developers(rng, counts, span, tz):
+        return _shape_times(rng, shape, counts, tz, span, days)
+
+    def employees(rng, counts, span, tz):  # weekdays at UTC, in office hours, within the log
+        t = B.human_times(rng, counts, np.full(len(span), B.T0), span, tz, work_hours=True)
+        return np.minimum(_weekdays(t, np.repeat(tz, counts)), B.T0 + int(days * B.DAY) - 1)
+
+    L.key_interleavers(b, pop, 200, days=days, keys=1 if shape == "operator-stop" else 3, place=developers)
+    L.office(b, pop, 120, days=days, place=employees)
+    rng = b.rng
     if shape == "operator-stop":  # 40 accounts of one operator, the Americas' office hours, stopping on day 9
         k = 40
         acc = B.ids(rng, "acct_", k)

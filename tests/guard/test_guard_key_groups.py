@@ -294,21 +294,12 @@ def _weekday_log(pool, seed: int = 41, holiday: bool = False, days: float = 14.0
     b = B.Builder(np.random.default_rng(seed), pool)
     pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
     HLOGS.casual(b, pop, 3000, days=days)
-    rng, n = b.rng, 200
-    acc = B.ids(rng, "acct_", n)
-    counts = rng.integers(60, 300, n)
-    span = np.where(rng.random(n) < 0.3, rng.uniform(2.0, days, n), days)
-    ts = weekdays(rng, counts, np.full(n, B.T0), span, rng.choice(HLOGS.TZS, n))
-    owner = np.repeat(np.arange(n), counts)
-    key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, 3, len(owner))))
-    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.3), family="benign:devkeys", key=key,
-          ip=B.residential_ips(rng, n), ua=B.SDK_UAS[0], pay=B.ids(rng, "pm_", n), temperature=0.2)
-    m = 120
-    acc = B.ids(rng, "acct_", m)
-    counts = rng.integers(20, 120, m)
-    ts = weekdays(rng, counts, np.full(m, B.T0), np.full(m, days), np.zeros(m))
-    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.5), family="benign:company",
-          ip=B.residential_ips(rng, 1)[0], ua=B.BROWSER_UAS[0], pay="pm_company")
+
+    def place(rng, counts, span, tz):
+        return weekdays(rng, counts, np.full(len(span), B.T0), span, tz)
+
+    HLOGS.key_interleavers(b, pop, 200, days=days, place=place)
+    HLOGS.office(b, pop, 120, days=days, place=place)
     log, labels, _ = b.tables()
     return log, labels
 
