@@ -131,7 +131,7 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     pop = np.flatnonzero(in_pop)
     # the calendar applies to the population and to every account never seen on its own weekend (the last-seen
     # null's weekday workers, score/weeks.py on_hours: too sparse for the binomial test, they are not counted as peers)
-    use = np.flatnonzero(in_pop | (~weekend_active(acc) & (mask != 0)))
+    use = np.flatnonzero(in_pop | (~weekend_active(acc, shift) & (mask != 0)))
     if len(pop) == 0 or ordinary.sum() < MIN_DAYS:
         return {**none, "day_rate": np.ones((n, days)), "day_rate_j0": np.full(n, j0, np.int64)}
     pos = np.full(n, -1, np.int64)

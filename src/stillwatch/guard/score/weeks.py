@@ -144,16 +144,11 @@ def granted_days(acc: Mapping[str, np.ndarray], fdr: float) -> tuple[np.ndarray,
     return shift, has & (weekends_off(acc, fdr) | weekend_unseen(acc, shift)[0])
 
 
-def weekend_active(acc: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Per account: whether it was ever active on its own weekend (:func:`night_shift` places it) — any hour of the
-    week of its ``day_mask_0..6`` whose middle falls in ``[Sat 00:00 + d, Mon 00:00 + d)``; True (nothing known)
-    where the log has no day masks or the account's are empty."""
-    return _weekend_active(acc, night_shift(acc))
-
-
-def _weekend_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray) -> np.ndarray:
-    """:func:`weekend_active` with each account's weekend shift ``shift_h`` given (:func:`night_shift`)."""
-    return _week_parts_active(acc, shift_h)[0]
+def weekend_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray | None = None) -> np.ndarray:
+    """Per account: whether it was ever active on its own weekend (:func:`night_shift` places it; ``shift_h`` where
+    the caller has it) — any hour of the week of its ``day_mask_0..6`` whose middle falls in ``[Sat 00:00 + d, Mon
+    00:00 + d)``; True (nothing known) where the log has no day masks or the account's are empty."""
+    return _week_parts_active(acc, night_shift(acc) if shift_h is None else shift_h)[0]
 
 
 def _week_parts_active(acc: Mapping[str, np.ndarray], shift_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
