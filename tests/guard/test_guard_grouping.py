@@ -29,35 +29,45 @@ def _in_hours(ti: float, lo: float, w: float) -> bool:
     return (ti - lo) % DAY < w
 
 
-def _naive_cells(t, has, carrier, windows):
+def _naive_cells(t, has, carrier, windows, far=None):
     """Every (width, grid, bin) cell: (members that carry, p corrected, expected chance carriers). A cell narrower
     than a day must also reject the time-of-day null (the accounts whose time falls in its hours of the day, on any
     day), and its chance carriers use the carrier rate of the background in its hours (one pseudo-account at the
-    day-blind rate)."""
+    day-blind rate). With ``far``, account i's time is known only to within ``[min(t, far), max(t, far))``: a cell
+    holds it only when the whole interval lies inside, and each grid's hypergeometric population is the accounts
+    whose interval fits one of its cells; the time-of-day null and the background read each account at ``t``."""
+    far = t if far is None else far
     idx = [i for i in range(len(t)) if has[i]]
-    n, k = len(idx), sum(1 for i in idx if carrier[i])
-    t0 = min(t[i] for i in idx)
+    lo_t = {i: min(t[i], far[i]) for i in idx}
+    hi_t = {i: max(t[i], far[i]) for i in idx}
+    t0 = min(lo_t.values())
     cells, n_tests = [], 0
     for w in windows:
         for off in (0.0, 0.5):
             bins: dict[int, list[int]] = {}
+            last_bin = 0
             for i in idx:
-                bins.setdefault(math.floor((t[i] - t0) / w + off), []).append(i)
-            n_tests += max(bins) + 1
-            cells += [(w, t0 + (b - off) * w, members) for b, members in bins.items()]
+                b = math.floor((lo_t[i] - t0) / w + off)
+                last_bin = max(last_bin, b)
+                if hi_t[i] == lo_t[i] or math.floor((hi_t[i] - 1.0 - t0) / w + off) == b:
+                    bins.setdefault(b, []).append(i)
+            n_tests += last_bin + 1
+            fit = [i for members in bins.values() for i in members]
+            n_g, k_g = len(fit), sum(1 for i in fit if carrier[i])
+            cells += [(w, t0 + (b - off) * w, members, n_g, k_g) for b, members in bins.items()]
     out = []
-    for w, lo, members in cells:
+    for w, lo, members, n_g, k_g in cells:
         car = [i for i in members if carrier[i]]
         if len(car) >= 2:
-            p = min(1.0, _hyper_sf(len(car), n, k, len(members)) * n_tests)
+            p = min(1.0, _hyper_sf(len(car), n_g, k_g, len(members)) * n_tests)
             if w < DAY and p <= CFG.group.alpha:
                 slot = [i for i in idx if _in_hours(t[i], lo, w)]
                 k_s = sum(1 for i in slot if carrier[i])
                 p = max(p, min(1.0, _hyper_sf(len(car), len(slot), k_s, len(members)) * n_tests))
             out.append((car, members, p, lo, w))
-    # background: the carrier rate outside every significant cell, one pseudo-carrier
-    inside = set().union(*[set(mem) for _, mem, p, _, _ in out if p <= CFG.group.alpha])
-    bg = [i for i in idx if i not in inside]
+    # background: the carrier rate of the accounts whose time lies outside every significant cell, one pseudo-carrier
+    sig = [(lo, w) for _, _, p, lo, w in out if p <= CFG.group.alpha]
+    bg = [i for i in idx if not any(lo <= t[i] < lo + w for lo, w in sig)]
     rate = (sum(1 for i in bg if carrier[i]) + 1) / (len(bg) + 1)
 
     def cell_rate(lo, w):
@@ -93,6 +103,88 @@ def test_cells_match_a_naive_reference():
     assert set().union(*[set(c) for c, _ in good]) == set(range(12))
     assert g.p[0] == pytest.approx(min(p for _, p in good), rel=1e-9)
     assert g.kind[0] == 1  # burst_night, the first signal
+
+
+def test_cells_of_times_known_to_within_an_interval_match_a_naive_reference():
+    """The same night of 12 carriers, beside 200 accounts whose time is known only to within one to three days (a
+    weekday worker last seen before its weekend) — among them 10 carriers last seen that night, which no cell
+    narrower than their interval may claim, and 30 carriers that left over one weekend — against the naive reference
+    (membership, each grid's population, p-values, chance carriers)."""
+    rng = np.random.default_rng(2)
+    t = _population(rng, 800)
+    far = t.copy()
+    carrier = np.zeros(800, bool)
+    carrier[:22] = True
+    t[:22] = 10 * DAY + 22 * HOUR + rng.uniform(0, 4 * HOUR, 22)
+    far[:22] = t[:22]
+    far[12:22] = t[12:22] + rng.uniform(1, 3, 10) * DAY
+    far[22:222] = t[22:222] + rng.uniform(1, 3, 200) * DAY
+    carrier[22:52] = True
+    t[22:52] = 5 * DAY + 16 * HOUR + rng.uniform(0, 3 * HOUR, 30)
+    far[22:52] = 8 * DAY
+    carrier[rng.choice(np.arange(222, 800), 4, replace=False)] = True
+    has = np.ones(800, bool)
+    none = (np.zeros(800), np.zeros(800, bool), np.zeros(800, bool))
+    g = time_groups([(t, has, carrier, None, far), none], CFG)
+    cells, _ = _naive_cells(t, has, carrier, CFG.group.windows_us, far)
+    good = [(car, p) for car, p, e in cells if p <= CFG.group.alpha and e <= CFG.group.fdr * len(car)]
+    grouped = set(np.flatnonzero(g.head >= 0).tolist())
+    assert grouped == set().union(*[set(c) for c, _ in good])
+    assert set(range(12)) <= grouped  # the night's moments
+    assert not grouped & set(range(12, 22))  # last seen that night, but their leaving runs on for days
+    assert g.p[0] == pytest.approx(min(p for c, p in good if 0 in c), rel=1e-9)
+
+
+def test_weekday_workers_leaving_at_a_steady_rate_are_not_a_stop_on_friday():
+    """3,000 accounts leaving at a steady rate over two weeks (moments) and 200 carriers that work weekdays and also
+    leave at a steady rate: each is last seen at its own usual end of day (17:00 +- 1.5 h) on its last working day
+    before it left, so those who left between Friday evening and Monday are all last seen on a Friday — about 40 %
+    of them where a steady rate puts 3/7 of the week there. Their last requests are known only to within the weekend
+    that follows (daysoff.unseen_run): no group at eight seeds; read as moments (the mutant), the Friday evenings are
+    grouped at seven of the eight. An operator stopping 30 accounts at 03:00 on a Wednesday beside them is found
+    whole at every seed."""
+    def log(seed, nb=3000, nc=200):
+        rng = np.random.default_rng(seed)
+        left = rng.uniform(0, 14 * DAY, nc)
+        end = 17 * HOUR + rng.normal(0, 1.5 * HOUR, nc)  # each worker's usual end of day
+        day = np.floor((left - end) / DAY)  # its last day that ended before it left (day 0: a Monday)
+        day = np.where(day % 7 == 5, day - 1, np.where(day % 7 == 6, day - 2, day))  # weekends off
+        last = day * DAY + end
+        far = np.where(day % 7 == 4, (day + 3) * DAY, last)  # a Friday's last request: leaving ran on to Monday
+        moments = rng.uniform(0, 14 * DAY, nb)
+        return np.r_[moments, last], np.r_[moments, far], np.r_[np.zeros(nb, bool), np.ones(nc, bool)]
+
+    grouped_as_moments = 0
+    for seed in range(8):
+        t, far, carrier = log(seed)
+        has = np.ones(len(t), bool)
+        none = (np.zeros(len(t)), np.zeros(len(t), bool), np.zeros(len(t), bool))
+        assert not (time_groups([none, (t, has, carrier, None, far)], CFG).head >= 0).any(), seed
+        grouped_as_moments += bool((time_groups([none, (t, has, carrier)], CFG).head >= 0).any())
+        stop = 9 * DAY + 3 * HOUR + np.random.default_rng(100 + seed).uniform(-HOUR, HOUR, 30)
+        t2, far2, c2 = np.r_[t, stop], np.r_[far, stop], np.r_[carrier, np.ones(30, bool)]
+        none2 = (np.zeros(len(t2)), np.zeros(len(t2), bool), np.zeros(len(t2), bool))
+        g = time_groups([none2, (t2, np.ones(len(t2), bool), c2, None, far2)], CFG)
+        assert np.flatnonzero(g.head >= 0).tolist() == list(range(len(t), len(t2))), seed
+    assert grouped_as_moments >= 6
+
+
+def test_a_stop_before_a_weekend_is_found_in_the_cells_that_hold_the_weekend():
+    """The attacker of the intervals: an operator whose 30 accounts keep weekends off stops them all on a Friday
+    evening, beside 3,000 accounts leaving at a steady rate. Each stop is known only to within the weekend that
+    follows, so no cell narrower than it holds them — the cells that hold the whole weekend do, and find all 30 (at
+    eight seeds). Stated limit (score/grouping.py): where ordinary weekday workers that carry the signal also leave
+    that weekend, those cells hold them too, and the stop is found only when they are few."""
+    for seed in range(8):
+        rng = np.random.default_rng(seed)
+        moments = rng.uniform(0, 14 * DAY, 3000)
+        stop = 4 * DAY + 17 * HOUR + rng.uniform(-HOUR, HOUR, 30)  # the first Friday (day 0: a Monday)
+        t, far = np.r_[moments, stop], np.r_[moments, np.full(30, 7 * DAY)]
+        carrier = np.r_[np.zeros(3000, bool), np.ones(30, bool)]
+        none = (np.zeros(3030), np.zeros(3030, bool), np.zeros(3030, bool))
+        g = time_groups([none, (t, np.ones(3030, bool), carrier, None, far)], CFG)
+        assert np.flatnonzero(g.head >= 0).tolist() == list(range(3000, 3030)), seed
+        assert g.width_us[3000] > 2 * DAY
 
 
 def test_carriers_independent_of_time_are_never_grouped():

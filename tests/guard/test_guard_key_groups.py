@@ -272,19 +272,26 @@ def test_developers_working_through_one_key_a_day_never_join_the_operator(pool):
     assert flagged["keyed"] >= flagged_off["keyed"]
 
 
-def _weekday_log(pool, seed: int = 41, holiday: bool = False, days: float = 14.0):
+def _weekday_log(pool, seed: int = 41, holiday: bool = False, days: float = 14.0, weekend_only: bool = False):
     """Two weeks from a Monday (guard_heldout_base.T0): 3,000 casual users on every day; a company of 120 and 200
     developers who interleave 3 keys (a random key per request: every one a several-key carrier) working weekdays
     only — their weekend sessions moved to the Friday before —, so the log's last weekend is silent for them and they
     are last seen on its last Friday. With ``holiday``, the developers west of UTC-3 (the Americas) also take the last
     Thursday and Friday off (those sessions moved to the Wednesday). ``days``: the log's length (7: one week, its
-    only weekend at its end). No campaign."""
+    only weekend at its end). ``weekend_only``: the developers are hobbyists instead, every session moved to the
+    Saturday or Sunday of their own time zone after it (a week earlier past the log's end). No campaign."""
     import guard_heldout_base as B
     import guard_heldout_logs as HLOGS
 
-    def weekdays(rng, counts, start, days, tz_h, **kw):
-        t = B.human_times(rng, counts, start, days, tz_h, work_hours=True)
+    log_end = B.T0 + int(days * B.DAY)
+
+    def weekdays(rng, counts, start, span, tz_h, hobby=False):
+        t = B.human_times(rng, counts, start, span, tz_h, work_hours=True)
         dow = ((t - B.T0) // B.DAY) % 7  # 0: Monday
+        if hobby:  # the hobbyist's own (local) weekend
+            local = ((t + (np.repeat(np.asarray(tz_h, float), counts) * B.HOUR).astype(np.int64) - B.T0) // B.DAY) % 7
+            t = t + np.where(local < 5, 5 - local + rng.integers(0, 2, len(t)), 0) * B.DAY
+            return np.where(t >= log_end, t - 7 * B.DAY, t)
         t = np.where(dow == 5, t - B.DAY, np.where(dow == 6, t - 2 * B.DAY, t))
         if holiday:
             day, west = (t - B.T0) // B.DAY, np.repeat(np.asarray(tz_h) < -3, counts)
@@ -298,7 +305,10 @@ def _weekday_log(pool, seed: int = 41, holiday: bool = False, days: float = 14.0
     def place(rng, counts, span, tz):
         return weekdays(rng, counts, np.full(len(span), B.T0), span, tz)
 
-    HLOGS.key_interleavers(b, pop, 200, days=days, place=place)
+    def developers(rng, counts, span, tz):
+        return weekdays(rng, counts, np.full(len(span), B.T0), span, tz, hobby=weekend_only)
+
+    HLOGS.key_interleavers(b, pop, 200, days=days, place=developers)
     HLOGS.office(b, pop, 120, days=days, place=place)
     log, labels, _ = b.tables()
     return log, labels
@@ -330,6 +340,50 @@ def test_weekday_workers_silent_over_the_last_weekend_are_not_a_campaign(pool):
         flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
         assert flagged["benign:casual"] == 0 and flagged["benign:company"] == 0, seed
         assert flagged["benign:devkeys"] <= 0.01 * 200, (seed, flagged)
+
+
+def test_weekday_workers_leaving_during_a_nine_day_log_are_not_a_stop_on_its_friday(pool, monkeypatch):
+    """The weekday log cut to nine days (Monday to the next Tuesday): 30 % of the developers leave at a steady rate,
+    and all who leave between its one Friday evening and the end are last seen on that Friday, near the end of their
+    working day in their time zone — a Friday cell holds several days of leaving. The log shows each such departure
+    only to within the weekend that follows (daysoff.unseen_run), and a cell holds it only whole: at most 1 % of the
+    developers flagged at seeds 41 and 43. Read as moments (the mutant), 13 of 200 at seed 41 were one "stop"."""
+    from stillwatch.guard.batch.scan import scan
+    from stillwatch.guard.score import daysoff
+
+    def flagged(log, labels):
+        fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+        return collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+
+    for seed in (41, 43):
+        log, labels = _weekday_log(pool, seed, days=9.0)
+        got = flagged(log, labels)
+        assert got["benign:devkeys"] <= 0.01 * 200 and got["benign:casual"] == 0 and got["benign:company"] == 0, \
+            (seed, got)
+        if seed == 41:
+            monkeypatch.setattr(daysoff, "unseen_run", lambda acc, t, after, alpha, shift_h=None: np.asarray(t, float))
+            assert flagged(log, labels)["benign:devkeys"] >= 5
+            monkeypatch.undo()
+
+
+def test_weekend_only_hobbyists_are_not_a_cohort(pool, monkeypatch):
+    """The weekday log with the developers turned weekend hobbyists (every session on a Saturday or a Sunday): many
+    are first seen on one Saturday morning and last seen on one Sunday evening, their whole life one weekend. Their
+    arrivals and departures are known only to within the weekdays next to them (a weekend-only user was not going to
+    show up on a Wednesday; daysoff.unseen_run): at most 1 % flagged at seed 41; read as moments (the mutant), they
+    arrive and leave together."""
+    from stillwatch.guard.batch.scan import scan
+    from stillwatch.guard.score import daysoff
+
+    log, labels = _weekday_log(pool, 41, weekend_only=True)
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+
+    def flagged():
+        return collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+    got = flagged()
+    assert got["benign:devkeys"] <= 0.01 * 200 and got["benign:casual"] == 0 and got["benign:company"] == 0, got
+    monkeypatch.setattr(daysoff, "unseen_run", lambda acc, t, after, alpha, shift_h=None: np.asarray(t, float))
+    assert flagged()["benign:devkeys"] >= 5
 
 
 def test_weekday_workers_off_for_a_regional_holiday_are_not_a_campaign(pool, monkeypatch):

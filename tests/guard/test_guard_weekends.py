@@ -15,7 +15,8 @@ import pytest
 
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.nullmodel import arrivals, departures
-from stillwatch.guard.score.weeks import night_shift, quiet_run, weekend_hours_between, weekends_off
+from stillwatch.guard.score.weeks import (night_shift, quiet_run, weekdays_off, weekend_hours_between,
+                                         weekends_off)
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
@@ -258,7 +259,6 @@ def test_weekdays_off_is_the_binomial_upper_tail():
     """The mirror of weekends_off: one week from a Monday (the span's weekend share 48 / 168 = 2/7); all of 6 active
     hours on the weekend: (2/7)^6 = 5e-4, a weekend-only user; all of 2: 0.08, too few to tell; 5 of 10: the upper
     tail 0.09; a span inside a weekend (w = 1) is never tested."""
-    from stillwatch.guard.score.weeks import weekdays_off
 
     first = np.array([MONDAY, MONDAY, MONDAY, MONDAY + 5 * DAY + HOUR], float)
     last = np.array([MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 7 * DAY, MONDAY + 6 * DAY], float)
@@ -312,6 +312,34 @@ def test_edge_grant_known_answers():
     assert grant(MONDAY + 2 * DAY + 10 * HOUR, False, far_start) == 0.0
     assert grant(MONDAY + 2 * DAY + 10 * HOUR, False, MONDAY + 2 * DAY + 2 * HOUR) == pytest.approx(9.0)
     assert grant(MONDAY + 4 * DAY + 15 * HOUR, True, far_end, granted=False) == 0.0
+
+
+def test_unseen_run_known_answers():
+    """What a log shows of an arrival or a departure (daysoff.unseen_run). An office worker at UTC (9-17, its night's
+    middle at 01:00: its days run from 01:00) that keeps weekends off (40 active hours, none on its weekend:
+    significant at GroupConfig.week_alpha): last seen on a Friday at 15:00, it left before
+    its Monday began (Monday 01:00); last seen on a Tuesday, on the Tuesday; first seen on a Monday at 10:00, it
+    arrived after its Saturday began (Saturday 01:00). A weekend-only hobbyist (10-20 UTC, days from 03:00): last seen
+    on a Sunday, it left before its next Saturday began; first seen on a Saturday, after the Monday before began. An
+    account active on every day of the week: the moment itself."""
+    from stillwatch.guard.score.daysoff import unseen_run
+
+    week1, week2 = MONDAY, MONDAY + 7 * DAY
+    first = [week1 + 9 * HOUR, week1 + 5 * DAY + 10 * HOUR, week1 + 9 * HOUR]
+    last = [week2 + 4 * DAY + 15 * HOUR, week2 + 6 * DAY + 20 * HOUR, week2 + 4 * DAY + 15 * HOUR]
+    acc = _acc([40, 12, 100], [0, 12, 18], first, last)
+    acc["hour_mask"] = np.array([_mask(range(9, 17)), _mask(range(10, 20)), _mask(range(9, 17))])
+    alpha = CFG.group.week_alpha
+    assert weekends_off(acc, alpha).tolist() == [True, False, False]
+    assert weekdays_off(acc, alpha).tolist() == [False, True, False]
+
+    def run(t, after):
+        return unseen_run(acc, np.asarray(t, float), after, alpha).tolist()
+    tuesday = week2 + DAY + 15 * HOUR
+    assert run(last, True) == [week2 + 7 * DAY + HOUR, week2 + 12 * DAY + 3 * HOUR, last[2]]
+    assert run([tuesday] * 3, True) == [tuesday, week2 + 5 * DAY + 3 * HOUR, tuesday]
+    assert run([week2 + 10 * HOUR, first[1], week2 + 10 * HOUR], False) == [
+        week1 + 5 * DAY + HOUR, week1 + 3 * HOUR, week2 + 10 * HOUR]
 
 
 def test_a_one_week_log_does_not_make_weekday_workers_leave_on_friday(monkeypatch):

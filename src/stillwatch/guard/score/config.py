@@ -335,9 +335,17 @@ class GroupConfig:
     #: share of its accounts whose keys are spread at random (< 2e-3 at 1e-3, tests/guard/test_guard_key_order.py);
     #: a developer's key a day rejects it with a few dozen requests. 1e-3.
     key_order_alpha: float = 1e-3
+    #: An account's week (weekends off, or weekdays off: score/weeks.py's binomial tests) must be significant at this
+    #: level before its arrival and departure are read as intervals over the days it keeps off
+    #: (score/daysoff.py ``unseen_run``). Per account, as ``key_order_alpha`` and for the same reason: an account
+    #: read so wrongly leaves the cells narrower than its interval, and at the rules' own 5 % a campaign keeping
+    #: people's hours every day lost one to two accounts in 150 (held-out E) to chance "weekday workers"; at 1e-3
+    #: none, while the weekday developers' and weekend hobbyists' pile-ups stay apart (a span holding no weekend, or
+    #: no weekday, needs no test). 1e-3.
+    week_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
-        _check(self, unit=("alpha", "fdr", "key_order_alpha"))
+        _check(self, unit=("alpha", "fdr", "key_order_alpha", "week_alpha"))
         if not self.windows_us or any(not w > 0 for w in self.windows_us):
             raise GuardInputError(f"GroupConfig.windows_us must be non-empty and > 0, got {self.windows_us!r}")
 

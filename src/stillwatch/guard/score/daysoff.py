@@ -76,7 +76,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.guard.score.weeks import hour_mask, less_weekends, night_shift, weekend_active, weekends_off
+from stillwatch.guard.score.weeks import (hour_mask, less_weekends, night_shift, weekdays_off, weekend_active,
+                                         weekend_unseen, weekends_off)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -235,6 +236,55 @@ def edge_grant(acc: Mapping[str, np.ndarray], t_us: np.ndarray, shift_h: np.ndar
     off |= (near_start >= edge_us) if after else (near_start + _DAY_US <= edge_us)
     hours = (start + _DAY_US - t) / _HOUR_US if after else (t - start) / _HOUR_US
     return np.where(np.asarray(granted, bool) & off, hours, 0.0)
+
+
+#: the longest run of days of an account's week that :func:`unseen_run` can cross: a weekend-only user's five
+#: weekdays (a weekday worker's weekend is two)
+MAX_RUN_DAYS = 5
+
+
+def unseen_run(acc: Mapping[str, np.ndarray], t_us: np.ndarray, after: bool, alpha: float,
+               shift_h: np.ndarray | None = None) -> np.ndarray:
+    """Per account: the far edge of the time its arrival (``after`` False) or departure (``after`` True) at ``t``
+    could have happened in — ``t`` itself, unless the day next to ``t``'s own day on the silence's side is one of
+    the days of its week the rules do not count for it; then the far edge of that run of days (at most
+    :data:`MAX_RUN_DAYS`): the start of the run's first day before an arrival, the end of its last day after a
+    departure. The days of its week, as :func:`~stillwatch.guard.score.weeks.less_weekends` takes them: its own
+    weekend where it keeps weekends off or its span holds none, its own weekdays where it keeps weekdays off (a
+    weekend-only user) or its span holds none — each test at level ``alpha`` (``GroupConfig.week_alpha``). Days run from the middle of its night (``shift_h``:
+    :func:`~stillwatch.guard.score.weeks.night_shift` where the caller has it).
+
+    Why: the rules find a departure in the silence that follows a last request, but skip the hours the account was
+    not going to use anyway. A developer who works weekdays and leaves at any time between Friday evening and Monday
+    morning is last seen on Friday: its last request stands for three days of leaving, a Tuesday's for one. Read as
+    a moment, a population of weekday workers that leave at a steady rate "leaves" three times as often on Fridays
+    (the week-shape benchmark's nine-day log: 34 of 59 departing carriers last seen on its one Friday), and a time
+    cell can call that a stop; the interval is what the log shows of the event. Only the account's own week counts
+    here — that pile-up comes back every week and sets weekday workers apart from everyone else. Not its peers'
+    days off (a holiday happens once; and at the log's end an operator stopping most of a region's weekday workers
+    makes the days after its stop read as that region's days off, which would then hide the stop itself), nor the
+    log's edge (it cuts every account's silence alike). ``t``: ``[A]`` microseconds."""
+    t = np.asarray(t_us, np.float64)
+    shift = night_shift(acc) if shift_h is None else np.asarray(shift_h, np.float64)
+    no_weekend, no_weekday = weekend_unseen(acc, shift)
+    off = weekends_off(acc, alpha) | no_weekend
+    only = (weekdays_off(acc, alpha) | no_weekday) & ~off
+    out = t.copy()
+    if not (off.any() or only.any()):
+        return out
+    sh = shift * _HOUR_US
+    day = np.floor((t - sh) / _DAY_US)
+    step = 1.0 if after else -1.0
+    run = off | only
+    for k in range(1, MAX_RUN_DAYS + 1):  # a fixed number of vectorised steps, not a loop per account
+        near = day + step * k
+        weekend = np.mod(near + 3, 7) >= 5
+        run &= (off & weekend) | (only & ~weekend)
+        if not run.any():
+            break
+        start = near * _DAY_US + sh
+        out = np.where(run, start + _DAY_US if after else start, out)
+    return out
 
 
 def off_hours(acc: Mapping[str, np.ndarray], lo_us: np.ndarray, hi_us: np.ndarray, seen_us: np.ndarray,

@@ -80,6 +80,23 @@ repetition test, :func:`~stillwatch.guard.score.repetition.repeats_beyond`): a h
 evaluation lab that ran its benchmark twice on the campaign's night, then fell silent, is a burst-then-dormant
 carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does.
 
+**Times known to within an interval** (arrivals and departures). The log shows when an account was last (first)
+seen, not when it left (arrived): the departure rule skips the days of an account's week it was not going to use
+anyway, so a weekday worker last seen on a Friday left somewhere before its Monday, and a weekend-only user last
+seen on a Sunday somewhere before its next Saturday (:func:`~stillwatch.guard.score.daysoff.unseen_run`; the account's
+week must be significant at ``GroupConfig.week_alpha``, or its span hold none of its weekend or weekdays; a creation
+time is a moment). Read as a moment, such a last request stands for several days of leaving, and a population of
+weekday workers leaving at a steady rate piles up on Fridays (the week-shape benchmark's nine-day log: 34 of 59
+departing carriers last seen on its one Friday; 10-13 developers of 200 grouped as one stop) — and hobbyists whose
+whole life is one weekend all "arrive" on its Saturday. So a cell holds an account only when the whole interval lies
+inside it, and each grid's hypergeometric population (``N``, ``K``) is the accounts whose interval fits one of its
+cells: a Friday's leaving is weighed in the cells that hold the weekend, beside the other accounts' leaving over the
+same days. The time-of-day null (H0'') and the background rate read each account at its request. Attacker model: an
+operator that keeps its accounts' weekends off and stops them on a Friday evening is found in those cells — 40 of 40
+at every seed in ``benchmarks/guard/week_shapes.py`` (``operator-friday``), the cells a weekend wide —; *limit*: they
+also hold the weekend's ordinary leavers, so where many weekday workers that carry the signal leave over the same
+weekend (developers interleaving keys), the stop is found only when they are few (``tests/guard/test_guard_grouping.py``).
+
 **H0''** (cells narrower than a day): carrying the signal is independent of the *day*, given the hours of the
 day. Carriers can keep other hours than the rest of the log — developers who stop at the end of a working day
 beside casual users who stop in the evening —, and then every hour of their habits holds carriers only, which H0
@@ -148,32 +165,47 @@ class Groups:
     score: np.ndarray
 
 
-def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows) -> tuple[dict, int]:
+def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows, far: np.ndarray | None = None
+           ) -> tuple[dict, int]:
     """One signal's cells holding >= 2 carriers, one entry per (carrier, cell): ``acc``, ``code``
-    (bin * 64 + grid), ``x`` (carriers in the cell), ``n_c`` (accounts in it), ``w``, ``lo``/``hi``
-    (its time bounds), with the signal's ``n``, ``k`` and ``bg`` (accounts with a time, per account);
-    and the number of cells tested."""
+    (bin * 64 + grid), ``x`` (carriers in the cell), ``n_c`` (accounts in it), ``n``/``k`` (accounts and carriers
+    in the grid's population), ``w``, ``lo``/``hi`` (its time bounds), with the signal's ``t`` (per account with a
+    time), ``idx`` and ``car``; and the number of cells tested.
+
+    ``far``: the other edge of each account's time where it is known only to within an interval
+    (:func:`~stillwatch.guard.score.daysoff.unseen_run`; ``None``: every time a moment). A cell holds an account
+    only when the whole interval lies inside it, and a grid's population (``n``, ``k``) is the accounts whose
+    interval fits one of its cells: a weekday worker last seen on a Friday left somewhere in its weekend, which a
+    cell of six Friday hours cannot claim and a cell of three days holds with the other accounts' three days of
+    leaving."""
     idx = np.flatnonzero(has)
     n, k = len(idx), int(np.count_nonzero(carrier[idx]))
     if k < 2 or n < 2:
         return {}, 0
     tt = t[idx]
-    t0 = float(tt.min())
+    ff = tt if far is None else np.asarray(far, np.float64)[idx]
+    lo_t, hi_t = np.minimum(tt, ff), np.maximum(tt, ff)
+    point = hi_t <= lo_t
+    t0 = float(lo_t.min())
     car = carrier[idx]
     parts, n_tests = [], 0
     for g, (w, off) in enumerate((w, off) for w in windows for off in (0.0, 0.5)):
-        b = np.floor((tt - t0) / w + off).astype(np.int64)
+        b = np.floor((lo_t - t0) / w + off).astype(np.int64)
         n_tests += int(b.max()) + 1
-        n_c = np.bincount(b)
-        x_c = np.bincount(b[car], minlength=len(n_c))
-        bc = b[car]
+        fits = point | (np.floor((hi_t - 1.0 - t0) / w + off).astype(np.int64) == b)  # [lo, hi) inside one bin
+        n_c = np.bincount(b[fits], minlength=int(b.max()) + 1)
+        x_c = np.bincount(b[car & fits], minlength=len(n_c))
+        sel = car & fits
+        bc = b[sel]
         m = x_c[bc] >= 2
         lo = t0 + (bc[m] - off) * w
-        parts.append((idx[car][m], bc[m] * 64 + g, x_c[bc][m], n_c[bc][m], np.full(int(m.sum()), w), lo, lo + w))
+        n_g, k_g = int(np.count_nonzero(fits)), int(np.count_nonzero(sel))
+        parts.append((idx[sel][m], bc[m] * 64 + g, x_c[bc][m], n_c[bc][m], np.full(int(m.sum()), n_g),
+                      np.full(int(m.sum()), k_g), np.full(int(m.sum()), w), lo, lo + w))
     if not parts:
         return {}, n_tests
     cols = [np.concatenate(c) for c in zip(*parts)]
-    return dict(zip(("acc", "code", "x", "n_c", "w", "lo", "hi"), cols), n=n, k=k, t=tt, idx=idx, car=car), n_tests
+    return dict(zip(("acc", "code", "x", "n_c", "n", "k", "w", "lo", "hi"), cols), t=tt, idx=idx, car=car), n_tests
 
 
 def _tail(x, n, k, n_c) -> np.ndarray:
@@ -241,12 +273,15 @@ def time_groups(times: list[tuple], cfg: DetectConfig) -> Groups:
     signal of :data:`KINDS` (per-account time, whether it has one, whether it carries the signal), or
     ``(t, has, carrier, pause)`` where ``pause(lo, hi, exclude=None)`` gives the carriers expected in each window
     ``[lo, hi)`` under the signal's pause null (:mod:`~stillwatch.guard.score.pauses`; the accounts ``exclude``
-    left out of its members): a cell must then also beat it (an intersection-union test: the larger p-value)."""
+    left out of its members): a cell must then also beat it (an intersection-union test: the larger p-value);
+    ``(t, has, carrier, pause, far)`` (``pause`` may be None) where each account's time is known only to within
+    ``[t, far)`` or ``[far, t)`` (:func:`_cells`)."""
     a = len(times[0][0])
     windows = [float(w) for w in cfg.group.windows_us]
     head = np.full(a, -1, np.int64)
     none = Groups(head, np.zeros(a, np.int64), np.ones(a), np.zeros(a), np.zeros(a))
-    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows) for t, has, car, *_ in times]
+    sigs = [_cells(t, has, np.asarray(car, bool) & np.asarray(has, bool), windows, rest[1] if len(rest) > 1 else None)
+            for t, has, car, *rest in times]
     pauses = [sig[3] if len(sig) > 3 else None for sig in times]
     m = float(sum(n for _, n in sigs))
     ps = []
@@ -364,11 +399,21 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
             return mu
         return means
 
+    # what the log shows of each arrival and departure: the run of days the rules do not count next to it
+    # (daysoff.unseen_run: a weekday worker last seen on a Friday left somewhere in its weekend); a creation time is
+    # a moment
+    from stillwatch.guard.score.daysoff import unseen_run
+    from stillwatch.guard.score.weeks import night_shift
+
+    shift = night_shift(acc)
+    first = np.asarray(acc["first_us"], np.float64)
+    arrive_far = np.where(arrive == first, unseen_run(acc, first, False, cfg.group.week_alpha, shift), arrive)
+    depart_far = unseen_run(acc, depart, True, cfg.group.week_alpha, shift)
     g = time_groups([(peak, np.full(a, "peak_end_us" in acc), burst),
-                     (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free)),
-                     (arrive, arrived, keys & arrived, pause("arrival", keys)),
-                     (depart, departed, keys & departed, pause("departure", keys)),
-                     (depart, seen, keys & seen, pause("last", keys))], cfg)
+                     (arrive, arrived, carriers, pause("arrival", np.asarray(flagged, bool) & free), arrive_far),
+                     (arrive, arrived, keys & arrived, pause("arrival", keys), arrive_far),
+                     (depart, departed, keys & departed, pause("departure", keys), depart_far),
+                     (depart, seen, keys & seen, pause("last", keys), depart_far)], cfg)
     g = _without_repeaters(g, acc, cfg)
     if not (g.head >= 0).any():
         return g
