@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from stillwatch.guard.score.config import DetectConfig, GroupConfig
-from stillwatch.guard.score.grouping import group_step, time_groups
+from stillwatch.guard.score.grouping import Groups, absorb_listed, group_step, time_groups
 
 HOUR = 3_600e6
 DAY = 24 * HOUR
@@ -185,6 +185,48 @@ def test_a_stop_before_a_weekend_is_found_in_the_cells_that_hold_the_weekend():
         g = time_groups([none, (t, np.ones(3030, bool), carrier, None, far)], CFG)
         assert np.flatnonzero(g.head >= 0).tolist() == list(range(3000, 3030)), seed
         assert g.width_us[3000] > 2 * DAY
+
+
+def test_a_listed_campaign_inside_a_time_group_joins_it():
+    """absorb_listed against the top term written here: 2,000 accounts over two weeks; a time group of 14 carriers
+    over three nights (days 8-10); listed campaigns — A: 6 carriers on night 9 (joins: C(M, 6) / C(N, 6) times the
+    pairs tested is far below alpha), B: 20 carriers on days 1-2 (outside: stays), C: 5 on night 9 of which one does
+    not carry (stays; not tested), D: one carrier on night 9 (one member: not tested), E: 2 carriers on night 9 (its
+    top term, about (M / N)^2 with M / N ~ 0.15, times three pairs, is above alpha: stays). Joined members take the
+    group's head, signal, p-value and window; nothing else moves."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    t = rng.uniform(0, 14 * DAY, n)
+    carry = np.zeros(n, bool)
+    group = np.arange(14)
+    t[group] = rng.choice([8, 9, 10], 14) * DAY + rng.uniform(0, 2 * HOUR, 14)
+    t[0], t[1] = 8 * DAY, 10 * DAY + 2 * HOUR  # the group's first and last times
+    carry[group] = True
+    a_, b_, c_, d_, e_ = np.arange(14, 20), np.arange(20, 40), np.arange(40, 45), np.array([45]), np.arange(46, 48)
+    t[a_] = 9 * DAY + rng.uniform(0, HOUR, 6)
+    t[b_] = rng.uniform(1, 2, 20) * DAY
+    t[c_] = 9 * DAY + rng.uniform(0, HOUR, 5)
+    t[d_] = 9 * DAY
+    t[e_] = 9 * DAY + HOUR
+    carry[np.r_[a_, b_, c_[:4], d_, e_]] = True
+    labels = np.arange(n)
+    listed = np.zeros(n, bool)
+    for members in (a_, b_, c_, d_, e_):
+        labels[members], listed[members] = members[0], True
+    head = np.where(np.isin(np.arange(n), group), 0, -1)
+    g = Groups(head, np.where(head >= 0, 1, 0), np.where(head >= 0, 1e-6, 1.0), np.where(head >= 0, 168 * HOUR, 0.0),
+               np.zeros(n))
+    out = absorb_listed(g, [(t, np.ones(n, bool), carry)], labels, listed, CFG)
+    assert np.flatnonzero(out.head >= 0).tolist() == list(range(20))
+    assert set(out.head[a_]) == {0} and set(out.kind[a_]) == {1}
+    assert np.all(out.p[a_] == 1e-6) and np.all(out.width_us[a_] == 168 * HOUR)
+    m = int(((t >= 8 * DAY) & (t <= 10 * DAY + 2 * HOUR)).sum())
+    # three pairs tested: A, B and E (C has a non-carrier, D one member)
+    assert math.comb(m, 6) / math.comb(n, 6) * 3 <= CFG.group.alpha < math.comb(m, 2) / math.comb(n, 2) * 3
+    # the same campaign A with its members spread over the log instead: not inside, stays listed
+    t2 = t.copy()
+    t2[a_] = np.array([0.5, 3, 5, 9, 12, 13.5]) * DAY
+    assert not (absorb_listed(g, [(t2, np.ones(n, bool), carry)], labels, listed, CFG).head[a_] >= 0).any()
 
 
 def test_carriers_independent_of_time_are_never_grouped():

@@ -467,6 +467,7 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
     ids = np.asarray(account_ids, dtype=str)
     camp_id = np.where(sc.in_campaign, np.char.add("campaign-", ids[labels]), "")
     listed_any = sc.in_campaign
+    in_group = np.zeros(a, bool)
     if groups is not None:
         in_group = (groups.head >= 0) & (groups.score >= cfg.flag_threshold)
         camp_id = np.where(in_group, np.char.add("campaign-", ids[np.maximum(groups.head, 0)]), camp_id)
@@ -507,7 +508,7 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
     }
     heads = np.nonzero(sc.campaign_flagged & (labels == np.arange(a)))[0]
     # group the listed members once with a sort (no scan per campaign)
-    listed = np.nonzero(sc.in_campaign)[0]
+    listed = np.nonzero(sc.in_campaign & ~in_group)[0]  # a listed campaign a time group took in is reported there
     order = listed[np.argsort(labels[listed], kind="stable")]
     bounds = np.searchsorted(labels[order], heads)
     ends = np.searchsorted(labels[order], heads, side="right")
@@ -541,7 +542,7 @@ def verdicts(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges, acct
     cs = campaign_step(acc, edges, own.signals, lk, cfg, cluster_minutes)
     sc = score_step(cs, own, lk, cfg)
     # accounts that share nothing but when they act (score/grouping.py)
-    gr = group_step(acc, acct.hidden, sc.score, sc.flagged, sc.in_campaign, cfg)
+    gr = group_step(acc, acct.hidden, sc.score, sc.flagged, sc.in_campaign, cfg, cs.labels)
     accounts, campaigns = findings_step(account_ids, own, cs, with_groups(sc, gr, cfg), cfg, gr)
     campaigns = sorted(campaigns + group_findings(account_ids, acc, gr, cfg), key=lambda c: (-c.score, c.campaign_id))
     return accounts, campaigns

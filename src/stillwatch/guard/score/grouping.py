@@ -75,7 +75,9 @@ windows are merged into one cluster. Every joining cell is itself significant an
 never grows through weak links; campaigns whose windows no significant cell spans stay separate (two
 campaigns within one week of each other are one group when a significant week-long cell holds
 both: time alone cannot tell them apart). Accounts already listed in a campaign keep it and are never
-carriers. A member that re-sends its prompts far beyond the group's other members leaves it (the linked clusters'
+carriers — but a listed campaign whose members all carry a group's signal inside the group's time is the same
+operator's, and joins the group (:func:`absorb_listed`, its own null: the members' times against any as many accounts'
+times). A member that re-sends its prompts far beyond the group's other members leaves it (the linked clusters'
 repetition test, :func:`~stillwatch.guard.score.repetition.repeats_beyond`): a harvest wants new answers, and an
 evaluation lab that ran its benchmark twice on the campaign's night, then fell silent, is a burst-then-dormant
 carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does.
@@ -356,10 +358,11 @@ def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> N
 
 
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
-               flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
+               flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig, labels: np.ndarray | None = None) -> Groups:
     """The groups of a scan: burst nights, arrivals, and the arrivals, departures and last sightings of accounts
     with several keys (module docstring) among the accounts not ``listed`` in a campaign;
-    ``scores``/``flagged``: each account's score and flag so far."""
+    ``scores``/``flagged``: each account's score and flag so far. With ``labels`` (each listed account's campaign),
+    a listed campaign whose members all carry a group's signal inside its time joins it (:func:`absorb_listed`)."""
     a = len(scores)
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
@@ -367,17 +370,19 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     # median); the window's end where the producer has no median
     col = "peak_mid_us" if "peak_mid_us" in acc else "peak_end_us"
     peak = np.asarray(acc[col], np.float64) if col in acc else zeros
-    burst = (np.asarray(hidden["dormant"], np.float64) > 0) & free
+    dormant = np.asarray(hidden["dormant"], np.float64) > 0
+    burst = dormant & free
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
-    keys = np.zeros(a, bool)
+    several = np.zeros(a, bool)
     if "n_keys" in acc:  # keys side by side: those not explained by hand-overs from an abandoned key, and
         # not used one at a time (a key a project, a day, a session)
         from stillwatch.guard.score.signals import key_order_p
 
         rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
-        keys = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2) & free
-                & (key_order_p(acc) >= cfg.group.key_order_alpha))
+        several = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2)
+                   & (key_order_p(acc) >= cfg.group.key_order_alpha))
+    keys = several & free
     depart, departed = departures(acc, cfg)
     # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
     seen = (np.asarray(acc["n"], np.float64) >= 2) & (depart < float(np.max(depart, initial=0.0)) - 24 * 3_600e6)
@@ -417,6 +422,11 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     g = _without_repeaters(g, acc, cfg)
     if not (g.head >= 0).any():
         return g
+    if labels is not None and np.asarray(listed, bool).any():
+        has_peak = np.full(a, "peak_end_us" in acc)
+        g = absorb_listed(g, [(peak, has_peak, dormant), (arrive, arrived, np.asarray(flagged, bool)),
+                              (arrive, arrived, several), (depart, departed, several), (depart, seen, several)],
+                          np.asarray(labels, np.int64), np.asarray(listed, bool), cfg)
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
     from stillwatch.guard.score.extraction import extraction
     from stillwatch.guard.score.signals import FWER_DECADES
@@ -430,6 +440,58 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     harvest = harvest_volume_evidence(hours[np.maximum(g.head, 0)], cfg)
     coord = np.clip(-np.log10(np.clip(g.p, 1e-300, 1.0)) / FWER_DECADES, 0.0, 1.0)
     return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0))
+
+
+def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
+    """``g`` with each listed campaign that is part of a group joined to it. A campaign the links listed (its members
+    share content, a cohort, an address) is one operator's; a time group holds the same operator's accounts that
+    share nothing but when they act. When every member of a listed campaign carries a group's signal (``times[s]``:
+    per account its time, whether it has one, whether it carries signal ``s`` — listed or not) at a time inside the
+    group's own (from its first member's to its last member's), both are one campaign: held-out E seed 44's burst
+    operator, 6 of whose 20 accounts were first seen in one hour (a cohort, listed) and 14 on its three nights, was
+    reported as two campaigns.
+
+    H0: the listed campaign's ``L`` members are placed in time as any ``L`` of the ``N`` accounts with a time are;
+    all of them land among the ``M`` inside the group's time with probability ``C(M, L) / C(N, L)`` (the
+    hypergeometric's top term; the population's own timing is the background, as in :func:`time_groups`). A pair
+    joins when that, times the number of (group, listed campaign) pairs tested — those whose members all carry the
+    group's signal, whatever their time —, is ``<= GroupConfig.alpha``. A campaign with a member that does not
+    carry, or lies outside, is never joined; campaigns of one member are not tested. Joined members take the group's
+    head, signal, p-value and window. Attacker model: the operator controls its accounts' times and what links them;
+    joining only reports as one what the scan already flagged twice — no account's own evidence changes, and an
+    ordinary listed campaign (which is flagged already) gains nothing from it."""
+    from scipy import stats
+
+    heads = unique(g.head[g.head >= 0])
+    labs, size = np.unique(labels[listed], return_counts=True)
+    if not len(heads) or not len(labs):
+        return g
+    head, kind, p, width = g.head.copy(), g.kind.copy(), g.p.copy(), g.width_us.copy()
+    cand = []
+    for h in heads:  # one pass per group (a few per scan), vectorised over listed campaigns
+        t, has, carry = (np.asarray(v) for v in times[int(g.kind[h]) - 1][:3])
+        has = has.astype(bool)
+        carry = carry.astype(bool) & has
+        in_g = (g.head == h) & has
+        if not in_g.any():
+            continue
+        lo, hi = float(t[in_g].min()), float(t[in_g].max())
+        inside = has & (t >= lo) & (t <= hi)
+        li = np.searchsorted(labs, labels[listed])
+        carry_all = np.bincount(li, weights=(~carry[listed]).astype(np.float64), minlength=len(labs)) == 0
+        inside_all = np.bincount(li, weights=(~(carry & inside)[listed]).astype(np.float64), minlength=len(labs)) == 0
+        tested = carry_all & (size >= 2)
+        n, m = int(has.sum()), int(inside.sum())
+        cand.append((h, tested, inside_all & tested, stats.hypergeom.pmf(size, n, m, size)))
+    n_tests = sum(int(c[1].sum()) for c in cand)
+    taken = np.zeros(len(labs), bool)
+    for h, _, ok, top in cand:  # a campaign joins the first group that takes it
+        join = ok & (top * n_tests <= cfg.group.alpha) & ~taken
+        taken |= join
+        if join.any():
+            members = listed & np.isin(labels, labs[join])
+            head[members], kind[members], p[members], width[members] = h, g.kind[h], g.p[h], g.width_us[h]
+    return Groups(head, kind, p, width, g.score)
 
 
 def _without_repeaters(g: Groups, acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> Groups:
