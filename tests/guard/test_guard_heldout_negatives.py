@@ -188,3 +188,27 @@ def test_one_cohort_is_one_campaign_whatever_its_arrival_cells(pool):
     assert all(d[a].flagged for a in ids)
     assert len({d[a].campaign_id for a in ids}) == 1
     assert not [a for a, c in camp.items() if c is None and d[a].flagged]
+
+
+def test_an_event_already_under_way_when_the_log_starts_is_not_a_burst_night(pool, monkeypatch):
+    """A log that starts one day into a hackathon (120 participants created together the day before, working two
+    days; tests/guard_heldout_logs.hackathon) beside 3,000 casual users: every participant's requests in the log
+    fall in its first day and it is silent after — "burst-then-dormant" to a test that cannot see the day before.
+    A busiest day that began in the log's first day is no dormancy evidence (signals.first_day_peak): none flagged;
+    without it (the mutant) 28 participants were one burst night."""
+    from guard_heldout_base import DAY, T0
+    from stillwatch.guard.score import signals
+
+    b = Builder(np.random.default_rng(0), pool)
+    pop = Popularity.make(b.rng, b.pool, 800, 1.3)
+    HL.casual(b, pop, 3000, days=10.0)
+    HL.hackathon(b, pop, 120)
+    log, labels, _ = b.tables()
+    log = log.filter(pc.greater_equal(pc.cast(log["ts"], pa.int64()), T0 + DAY))
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+
+    def flagged():
+        return collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
+    assert not flagged()
+    monkeypatch.setattr(signals, "first_day_peak", lambda first, *a: np.zeros(len(first), bool))
+    assert flagged()["benign:hackathon"] >= 10

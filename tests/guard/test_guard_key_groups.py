@@ -424,3 +424,33 @@ def test_a_one_week_log_of_weekday_workers_is_not_a_campaign(pool):
         fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
         flagged = collections.Counter(fam[a.account_id] for a in scan(log).accounts if a.flagged)
         assert flagged["benign:devkeys"] <= 0.01 * 200 and flagged["benign:company"] == 0, (seed, flagged)
+
+
+def test_a_burst_operator_partly_linked_as_a_cohort_is_one_campaign(pool, monkeypatch):
+    """Held-out E seed 44's shape: 20 burst-then-dormant accounts (tests/guard_heldout_logs.burst, 60 % of them new,
+    first seen on their burst night) beside 3,000 casual users. At seed 5 ten of them are first seen in one hour (a
+    cohort: listed by the links) and ten are grouped only by their nights; every member of the cohort carries the
+    burst signal on one of the group's nights, so the scan reports one campaign holding all 20
+    (grouping.absorb_listed). Without it (the mutant) the operator is two campaigns of ten."""
+    import guard_heldout_base as B
+    import guard_heldout_logs as HLOGS
+
+    from stillwatch.guard.batch.scan import scan
+    from stillwatch.guard.score import grouping
+
+    b = B.Builder(np.random.default_rng(5), pool)
+    pop = B.Popularity.make(b.rng, b.pool, 800, 1.3)
+    HLOGS.casual(b, pop, 3000, days=14.0)
+    HLOGS.burst(b, pop, 20, "burst-0", days=14.0, history_share=0.4)
+    log, labels, _ = b.tables()
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+
+    def campaigns():
+        f = scan(log)
+        assert not [a for a in f.accounts if a.flagged and fam[a.account_id] != "burst"]
+        ids = collections.Counter(a.campaign_id for a in f.accounts if fam[a.account_id] == "burst")
+        listed = [c for c in f.campaigns if set(c.accounts) & {a for a, v in fam.items() if v == "burst"}]
+        return sorted(ids.values()), [len(c.accounts) for c in listed]
+    assert campaigns() == ([20], [20])  # one id on every member, one finding listing them all
+    monkeypatch.setattr(grouping, "absorb_listed", lambda g, *a, **k: g)
+    assert campaigns() == ([10, 10], [10, 10])

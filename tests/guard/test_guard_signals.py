@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from stillwatch.guard.batch.scan import feature_tables, scan
-from stillwatch.guard.score.signals import baseline_days, burst_p, fast_substream, fwer_evidence, key_rotation, recur_p
+from stillwatch.guard.score.signals import (baseline_days, burst_p, fast_substream, first_day_peak, fwer_evidence,
+                                           key_rotation, recur_p)
 
 HOUR = 3_600_000_000
 DAY = 24 * HOUR
@@ -188,8 +189,10 @@ def test_one_off_batch_job_has_no_baseline_to_burst_against_but_is_dormant_after
     observable life (to the log's end) the fresh job is burst-then-dormant — the grouping signal
     (score/grouping.py), never own-score evidence — and the same job on the log's last day, watched
     for one day only, is not even that. Its busiest 24 hours run as fast in the aged account as in
-    the fresh one (``burst_multiple``)."""
-    rows = [("batch", T0 + i * 2_000_000, "kb", 200) for i in range(900)]
+    the fresh one (``burst_multiple``). The same job on the log's first day ("early") is not dormant either: the
+    log cannot tell it from an account that used the service up to its start (signals.first_day_peak)."""
+    rows = [("batch", T0 + 2 * DAY + i * 2_000_000, "kb", 200) for i in range(900)]
+    rows += [("early", T0 + i * 2_000_000, "ke", 200) for i in range(900)]
     rows += [("aged", T0 + d * DAY + 14 * HOUR, "ka", 200) for d in range(0, 14, 3)]
     rows += [("aged", T0 + 15 * DAY + i * 2_000_000, "ka", 200) for i in range(900)]
     rows += [("late", T0 + 16 * DAY + 22 * HOUR + i * 2_000_000, "kl", 200) for i in range(900)]
@@ -198,10 +201,11 @@ def test_one_off_batch_job_has_no_baseline_to_burst_against_but_is_dormant_after
     assert f.account("aged").signals["burst_p"] < 1e-100 and "burst" in f.account("aged").fired
     # observable life: to the log's end, the late job's last request
     end = 16 * DAY + 22 * HOUR + 899 * 2_000_000
-    assert f.account("batch").signals["observed_days"] == pytest.approx(end / DAY)
+    assert f.account("batch").signals["observed_days"] == pytest.approx((end - 2 * DAY) / DAY)
     # ... where the recurring null (no runner-up day: (10/11)^900) is the larger of the two tails
     assert f.account("batch").signals["dormant_p"] == pytest.approx((10 / 11) ** 900, rel=1e-9)
     assert f.account("late").signals["dormant_p"] == 1.0
+    assert f.account("early").signals["burst_p"] == 1.0 and f.account("early").signals["dormant_p"] == 1.0
     # 900 answers of 200 tokens (5 s + 200 x 0.75 x 60 / 238 s each) over 1798 s + one typical exchange
     demand = 900 * (5 + 200 * 0.75 * 60 / 238)
     typical = 5 + 400 * 0.75 * 60 / 238
@@ -280,3 +284,19 @@ def test_a_straggler_moves_the_peak_windows_end_not_its_median():
     assert ft.cols["peak_day_n"][i] == 241
     assert ft.cols["peak_end_us"][i] == T0 + 6 * DAY + 10 * HOUR
     assert ft.cols["peak_mid_us"][i] == T0 + 6 * DAY + HOUR
+
+
+def test_first_day_peak_known_answers():
+    """A busiest 24 hours that began in the log's first day is no dormancy evidence unless a creation time in the
+    log shows the account new: peak window ending 20 h in (began before the log) and 44 h in (began 20 h in):
+    censored; ending 50 h in (began on day 2): not; the first with a creation time 1 h into the log: not (new);
+    with one a year before the log (clipped to its start elsewhere): censored; a creation time unknown (NaN): as
+    without one."""
+    h = 3_600e6
+    t0 = 1_000 * 24 * h
+    first = np.full(6, t0 + h)
+    end = t0 + np.array([20, 44, 50, 20, 20, 20]) * h
+    created = np.array([np.nan, np.nan, np.nan, t0 + h, t0 - 365 * 24 * h, np.nan])
+    assert first_day_peak(first, end, created, t0).tolist() == [True, True, False, False, True, True]
+    assert first_day_peak(first, end, None, t0).tolist() == [True, True, False, True, True, True]
+    assert first_day_peak(first, end, created, None).tolist() == [False] * 6

@@ -458,8 +458,10 @@ def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.
     group's signal, whatever their time —, is ``<= GroupConfig.alpha``. A campaign with a member that does not
     carry, or lies outside, is never joined; campaigns of one member are not tested. Joined members take the group's
     head, signal, p-value and window. Attacker model: the operator controls its accounts' times and what links them;
-    joining only reports as one what the scan already flagged twice — no account's own evidence changes, and an
-    ordinary listed campaign (which is flagged already) gains nothing from it."""
+    splitting its accounts between a linked campaign and time-only ones no longer splits the report. Joining changes
+    no account's own evidence; the group's harvest then counts the joined campaign's, which can raise the group's
+    score (its members are the time signal's carriers in a significant, pure cell either way), and the joined
+    campaign's members — flagged already as listed ones — keep the larger of their scores."""
     from scipy import stats
 
     heads = unique(g.head[g.head >= 0])

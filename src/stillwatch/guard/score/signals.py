@@ -34,7 +34,10 @@ its answers through them; each rule below names what it must give up to stay qui
   the same test over the account's whole observable life, to the log's end, with all its
   requests — the silence after a burst makes a fresh account's burst night surprising too. It is
   not own-score evidence: one fresh account that works one night and stops is also what a one-off
-  batch customer looks like; many of them in the same nights are a campaign.
+  batch customer looks like; many of them in the same nights are a campaign. A busiest day that began
+  in the log's first day is no dormancy evidence unless a creation time in the log shows the account
+  new (:func:`first_day_peak`: an account that used the service up to the log's start and stops a day
+  in looks the same).
   *A burst that recurs is the account's baseline, not a departure* (a firm's batch job busy on
   several days): H0' — the busiest 24 h and the busiest 24 h not overlapping them (the runner-up,
   ``k2``; 0 if none) are Poisson counts whose rates differ by at most ``RECUR_RATIO``; given their
@@ -131,6 +134,25 @@ def baseline_days(first_us: np.ndarray, end_us, created_us: np.ndarray | None = 
         lo = -np.inf if log_start_us is None else float(log_start_us)
         start = np.where(known, np.minimum(start, np.maximum(c, lo)), start)
     return np.maximum((np.asarray(end_us, np.float64) - start) / _DAY_US, 1.0)
+
+
+def first_day_peak(first_us: np.ndarray, peak_end_us: np.ndarray, created_us: np.ndarray | None,
+                   log_start_us: float | None) -> np.ndarray:
+    """Per account: whether its busiest 24 hours began in the log's first day and nothing shows it new there (no
+    creation time at or after the log's start) — a burst the log cannot tell from the end of ordinary use. An account
+    already active before the log shows up in its first day (the arrival rule grants that day for the same reason),
+    and one that used the service steadily up to the log's start and stops a day in has all its requests in its
+    first day: a scan of the days 1-11 of held-out E found 14 hackathon participants (created on day 0, working to
+    day 2) "burst-then-dormant" on day 1 and grouped them as one burst night. Its dormancy is no evidence then; a
+    night of machine-paced volume still is (``burst_multiple``, the account's own evidence)."""
+    first = np.asarray(first_us, np.float64)
+    if log_start_us is None or not len(first):
+        return np.zeros(len(first), bool)
+    new = np.zeros(len(first), bool)
+    if created_us is not None:
+        c = np.asarray(created_us, np.float64)
+        new = np.isfinite(c) & (c >= log_start_us)
+    return (np.asarray(peak_end_us, np.float64) - _DAY_US < log_start_us + _DAY_US) & ~new
 
 
 def recur_p(peak_day_n: np.ndarray, runner_day_n: np.ndarray, ratio: float = RECUR_RATIO) -> np.ndarray:
@@ -273,6 +295,7 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     # burst-then-dormant over the whole observable life, to the log's end (a grouping signal only)
     life = baseline_days(first, np.full(a, float(last.max()) if a else 0.0), created, start)
     dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"])
+    dormant_p = np.where(first_day_peak(first, end, created, start), 1.0, dormant_p)
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
