@@ -251,8 +251,9 @@ def unseen_run(acc: Mapping[str, np.ndarray], t_us: np.ndarray, after: bool, alp
     :data:`MAX_RUN_DAYS`): the start of the run's first day before an arrival, the end of its last day after a
     departure. The days of its week, as :func:`~stillwatch.guard.score.weeks.less_weekends` takes them: its own
     weekend where it keeps weekends off or its span holds none, its own weekdays where it keeps weekdays off (a
-    weekend-only user) or its span holds none — each test at level ``alpha`` (``GroupConfig.week_alpha``). Days run from the middle of its night (``shift_h``:
-    :func:`~stillwatch.guard.score.weeks.night_shift` where the caller has it).
+    weekend-only user) or its span holds none — each test at level ``alpha`` (``GroupConfig.week_alpha``). Days run
+    from the middle of its night (``shift_h``: :func:`~stillwatch.guard.score.weeks.night_shift` where the caller has
+    it).
 
     Why: the rules find a departure in the silence that follows a last request, but skip the hours the account was
     not going to use anyway. A developer who works weekdays and leaves at any time between Friday evening and Monday

@@ -97,7 +97,8 @@ same days. The time-of-day null (H0'') and the background rate read each account
 operator that keeps its accounts' weekends off and stops them on a Friday evening is found in those cells — 40 of 40
 at every seed in ``benchmarks/guard/week_shapes.py`` (``operator-friday``), the cells a weekend wide —; *limit*: they
 also hold the weekend's ordinary leavers, so where many weekday workers that carry the signal leave over the same
-weekend (developers interleaving keys), the stop is found only when they are few (``tests/guard/test_guard_grouping.py``).
+weekend (developers interleaving keys), the stop is found only when they are few
+(``tests/guard/test_guard_grouping.py``).
 
 **H0''** (cells narrower than a day): carrying the signal is independent of the *day*, given the hours of the
 day. Carriers can keep other hours than the rest of the log — developers who stop at the end of a working day
