@@ -233,8 +233,11 @@ def capability_evidence(share: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
     return np.clip((np.asarray(share, np.float64) - cfg.account.capability_base) / 0.5, 0.0, 1.0)
 
 
-def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[str, np.ndarray]:
-    """Per-account signal values from the account feature table (see :func:`~stillwatch.guard.features.tables.account_features`)."""
+def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig,
+                    hidden: tuple[dict, dict] | None = None) -> dict[str, np.ndarray]:
+    """Per-account signal values from the account feature table (see :func:`~stillwatch.guard.features.tables.account_features`).
+    ``hidden``: :func:`~stillwatch.guard.score.signals.hidden_signals` of the same accounts where the caller has
+    computed it (signals and evidence; computed here otherwise)."""
     n = np.asarray(acc["n"], dtype=np.float64)
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
     gap_n = np.asarray(acc["gap_n"], np.float64)
@@ -255,7 +258,7 @@ def account_signals(acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> dict[st
     clock = np.where((span_h >= 24.0 * cfg.account.min_clock_days) & (expected_h >= 24.0) & (n >= cfg.account.clock_min_rate * span_h),
                      np.clip((cover - _WAKING) / (1.0 - _WAKING), 0.0, 1.0), 0.0)
     x = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span, cfg.rate)
-    hidden, _ = hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate)
+    hidden = (hidden or hidden_signals(acc, n, span, cfg.campaign.full_harvest_hours, cfg.rate))[0]
     if "n_prompts_raw" in acc:  # rows re-sending a prompt the account had sent before (byte for byte)
         hidden = hidden | {"repeated_rows": np.maximum(n - np.asarray(acc["n_prompts_raw"], np.float64), 0.0)}
     if "n_once_raw" in acc:  # rows whose prompt the account sends more than once, every sending of it (repetition.py)
@@ -299,7 +302,10 @@ class AccountSignals:
 
 def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> AccountSignals:
     """Account signals: :func:`account_signals` plus the payment fingerprint shared with other accounts."""
-    sig = account_signals(acc, cfg)
+    # the rules of score/signals.py, once: their values are reported signals, their evidence is step 1's
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    rules = hidden_signals(acc, np.asarray(acc["n"], np.float64), span, cfg.campaign.full_harvest_hours, cfg.rate)
+    sig = account_signals(acc, cfg, rules)
     pay_acc, pay_key = edge(edges, "payment")[:2]
     shared_pay = np.zeros(len(sig["exchanges"]), np.float64)
     if len(pay_acc):
@@ -310,8 +316,7 @@ def account_step(acc: Mapping[str, np.ndarray], edges, cfg: DetectConfig) -> Acc
     # or clockwork gaps over >= link.pacing_gaps gaps (a CV from five gaps is chance for a person)
     paced = (sig["round_the_clock"] >= cfg.fire_threshold) | (
         (sig["timing_regularity"] >= cfg.fire_threshold) & (np.asarray(acc["gap_n"], np.float64) >= cfg.link.pacing_gaps))
-    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
-    _, hidden = hidden_signals(acc, sig["exchanges"], span, cfg.campaign.full_harvest_hours, cfg.rate)
+    hidden = rules[1]
     # what was obtained, at the faster of the whole life's rate and the busiest 24 hours' (a burst
     # is as much volume in an aged account as in a fresh one; score/signals.py)
     obtained = np.maximum(sig["extraction_multiple"], sig["novelty"] * sig["burst_multiple"])
