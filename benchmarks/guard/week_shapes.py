@@ -22,6 +22,8 @@ several-key carrier: the departure, arrival and last-seen signals' hard negative
 - ``operator-friday`` (the attacker of the weekend intervals): the same operator stopping on the log's first Friday
   evening. Its accounts keep weekends off, so the log shows their leaving only to within the weekend that follows
   (``score/daysoff.unseen_run``); it must still be found.
+- ``operator-monday`` (the same attacker on arrivals): the operator's 40 accounts first seen together on the log's
+  second Monday, working its last week; their arrival is known only to within the weekend before; it must be found.
 
 Run: ``.venv/bin/python benchmarks/guard/week_shapes.py [--seeds 41,42,43] [--shapes ...]`` — writes
 ``benchmarks/results/guard_week_shapes.md`` (accounts flagged per population, the signals that fired; hand-written
@@ -48,7 +50,8 @@ import guard_heldout_logs as L  # noqa: E402
 from _heldout_d_report import write_keeping_notes  # noqa: E402
 
 SHAPES = ("weekday-14", "weekday-21", "one-week", "nine-days", "ten-days", "holiday-end", "holiday-start",
-          "holiday-mid", "night-shift", "weekend-only", "operator-stop", "operator-friday")
+          "holiday-mid", "night-shift", "weekend-only", "operator-stop", "operator-friday",
+          "operator-monday")
 DAYS = {"weekday-21": 21.0, "one-week": 7.0, "nine-days": 9.0, "ten-days": 10.0}
 POOL_BYTES = 96_000_000  # the pool the tests read (~35k real pairs)
 
@@ -100,14 +103,15 @@ def build(pool, seed: int, shape: str):
     L.key_interleavers(b, pop, 200, days=days, keys=1 if operator else 3, place=developers)
     L.office(b, pop, 120, days=days, place=employees)
     rng = b.rng
-    if operator:  # 40 accounts of one operator, the Americas' office hours, stopping on day 9 (a Wednesday) or 4
+    if operator:  # 40 accounts of one operator, the Americas' office hours: stopping on day 9 (a Wednesday) or 4, or
+        # starting on day 7 (a Monday)
         k = 40
         acc = B.ids(rng, "acct_", k)
         counts = rng.integers(60, 200, k)
         tz = rng.choice(np.array([-8.0, -5.0]), k)
-        stop = 9.6 if shape == "operator-stop" else 4.6
-        ts = _weekdays(B.human_times(rng, counts, np.full(k, B.T0), np.full(k, stop), tz, work_hours=True),
-                       np.repeat(tz, counts))
+        start, span = {"operator-stop": (0, 9.6), "operator-friday": (0, 4.6), "operator-monday": (7, 7.0)}[shape]
+        ts = _weekdays(B.human_times(rng, counts, np.full(k, B.T0 + start * B.DAY), np.full(k, span), tz,
+                                     work_hours=True), np.repeat(tz, counts))
         owner = np.repeat(np.arange(k), counts)
         key = np.char.add(np.char.add("key_", acc[owner]), np.char.mod("_%d", rng.integers(0, 3, len(owner))))
         b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.3), family="operator", campaign="operator-0",
