@@ -76,8 +76,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.guard.score.weeks import (hour_mask, less_weekends, night_shift, weekdays_off, weekend_active,
-                                         weekend_unseen, weekends_off)
+from stillwatch.guard.score.weeks import (days_not_counted, hour_mask, less_weekends, night_shift, weekend_active,
+                                         weekends_off)
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -125,7 +125,7 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     j0 = int(np.floor((t_lo - 12 * _HOUR_US) / _DAY_US))
     days = int(np.floor((t_hi + 12 * _HOUR_US) / _DAY_US)) - j0 + 1
     j = j0 + np.arange(days)  # [D] local day indices
-    weekday = (j + 3) % 7 < 5  # 1970-01-01 (day 0) is a Thursday
+    weekday = ~_on_weekend(j)
     whole = (j * _DAY_US - 12 * _HOUR_US >= t_lo) & ((j + 1) * _DAY_US + 12 * _HOUR_US <= t_hi)  # for every shift
     ordinary = weekday & whole
     in_pop = weekends_off(acc, fdr) & (mask != 0)
@@ -187,6 +187,12 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
     return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
 
 
+def _on_weekend(day: np.ndarray) -> np.ndarray:
+    """Whether each local day index (days since 1970-01-01 in the account's own clock, day 0 a Thursday) is a
+    Saturday or a Sunday."""
+    return np.mod(np.asarray(day) + 3, 7) >= 5  # + 3: Monday 0, ..., Saturday 5, Sunday 6
+
+
 def _days(acc: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """(rate [A, D], start of each local day [A, D] in microseconds, shift [A]) or None without a calendar."""
     if "day_rate" not in acc or np.asarray(acc["day_rate"]).ndim != 2 or np.asarray(acc["day_rate"]).shape[1] == 0:
@@ -232,7 +238,7 @@ def edge_grant(acc: Mapping[str, np.ndarray], t_us: np.ndarray, shift_h: np.ndar
     step = 1.0 if after else -1.0
     near = day + step  # the day next to it on the silence's side
     near_start = near * _DAY_US + sh
-    off = (np.mod(near + 3, 7) >= 5) | (_rate_on(acc, np.broadcast_to(near, t.shape)) < 1.0)
+    off = _on_weekend(near) | (_rate_on(acc, np.broadcast_to(near, t.shape)) < 1.0)
     off |= (near_start >= edge_us) if after else (near_start + _DAY_US <= edge_us)
     hours = (start + _DAY_US - t) / _HOUR_US if after else (t - start) / _HOUR_US
     return np.where(np.asarray(granted, bool) & off, hours, 0.0)
@@ -267,9 +273,7 @@ def unseen_run(acc: Mapping[str, np.ndarray], t_us: np.ndarray, after: bool, alp
     log's edge (it cuts every account's silence alike). ``t``: ``[A]`` microseconds."""
     t = np.asarray(t_us, np.float64)
     shift = night_shift(acc) if shift_h is None else np.asarray(shift_h, np.float64)
-    no_weekend, no_weekday = weekend_unseen(acc, shift)
-    off = weekends_off(acc, alpha) | no_weekend
-    only = (weekdays_off(acc, alpha) | no_weekday) & ~off
+    off, only = days_not_counted(acc, alpha, shift)
     out = t.copy()
     if not (off.any() or only.any()):
         return out
@@ -279,7 +283,7 @@ def unseen_run(acc: Mapping[str, np.ndarray], t_us: np.ndarray, after: bool, alp
     run = off | only
     for k in range(1, MAX_RUN_DAYS + 1):  # a fixed number of vectorised steps, not a loop per account
         near = day + step * k
-        weekend = np.mod(near + 3, 7) >= 5
+        weekend = _on_weekend(near)
         run &= (off & weekend) | (only & ~weekend)
         if not run.any():
             break

@@ -470,6 +470,7 @@ def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.
     if not len(heads) or not len(labs):
         return g
     head, kind, p, width = g.head.copy(), g.kind.copy(), g.p.copy(), g.width_us.copy()
+    li = np.searchsorted(labs, labels[listed])  # each listed account's campaign, as an index into labs
     cand = []
     for h in heads:  # one pass per group (a few per scan), vectorised over listed campaigns
         t, has, carry = (np.asarray(v) for v in times[int(g.kind[h]) - 1][:3])
@@ -480,7 +481,6 @@ def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.
             continue
         lo, hi = float(t[in_g].min()), float(t[in_g].max())
         inside = has & (t >= lo) & (t <= hi)
-        li = np.searchsorted(labs, labels[listed])
         carry_all = np.bincount(li, weights=(~carry[listed]).astype(np.float64), minlength=len(labs)) == 0
         inside_all = np.bincount(li, weights=(~(carry & inside)[listed]).astype(np.float64), minlength=len(labs)) == 0
         tested = carry_all & (size >= 2)

@@ -251,6 +251,17 @@ def on_hours(acc: Mapping[str, np.ndarray], t_us: np.ndarray) -> np.ndarray:
     return on
 
 
+def days_not_counted(acc: Mapping[str, np.ndarray], fdr: float,
+                     shift_h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per account: (whether the silence of its own weekend does not count — it keeps weekends off,
+    :func:`weekends_off`, or its span holds no weekend, :func:`weekend_unseen` —, whether the silence of its own
+    weekdays does not count instead — it keeps weekdays off, :func:`weekdays_off`, or its span holds no weekday);
+    the tests at level ``fdr``, its weekend placed by ``shift_h`` (:func:`night_shift`). Never both."""
+    no_weekend, no_weekday = weekend_unseen(acc, shift_h)
+    off = weekends_off(acc, fdr) | no_weekend
+    return off, (weekdays_off(acc, fdr) | no_weekday) & ~off
+
+
 def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi_us,
                   cfg: "DetectConfig", shift_h: np.ndarray | None = None) -> np.ndarray:
     """``unseen_h``, the hours of each account's silence ``[lo, hi)``, less the hours of its own weekend in it
@@ -259,11 +270,8 @@ def less_weekends(acc: Mapping[str, np.ndarray], unseen_h: np.ndarray, lo_us, hi
     no evidence), and less the hours of its own weekdays in it where it keeps weekdays off (:func:`weekdays_off`) or
     its span holds no weekday; its weekend placed by :func:`night_shift` (``shift_h`` where the caller has it); not
     below 0."""
-    fdr = cfg.link.cohort_fdr
     shift = night_shift(acc) if shift_h is None else shift_h
-    no_weekend, no_weekday = weekend_unseen(acc, shift)
-    off = weekends_off(acc, fdr) | no_weekend
-    only = (weekdays_off(acc, fdr) | no_weekday) & ~off
+    off, only = days_not_counted(acc, cfg.link.cohort_fdr, shift)
     if not (off.any() or only.any()):
         return np.asarray(unseen_h, np.float64)
     weekend = weekend_hours_between(lo_us, hi_us, shift)
