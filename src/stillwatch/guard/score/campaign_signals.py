@@ -17,7 +17,7 @@ import numpy as np
 from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.config import DetectConfig
-from stillwatch.guard.score.extraction import extraction
+from stillwatch.guard.score.extraction import extraction, members_new_share
 from stillwatch.guard.score.links import Links, edge, size_evidence
 from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
 from stillwatch.guard.score.volume_null import people_evidence, people_volume
@@ -36,7 +36,8 @@ def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarra
 
 
 def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[str, np.ndarray], labels: np.ndarray,
-                              size: np.ndarray, machine: np.ndarray, cfg: DetectConfig) -> tuple[np.ndarray, ...]:
+                              size: np.ndarray, machine: np.ndarray, cfg: DetectConfig,
+                              new_share: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """The volume term's evidence of each account's cluster: its members' summed extracted hours
     against what the same number of the log's other human-paced accounts read
     (:mod:`~stillwatch.guard.score.volume_null`, family-wise over the clusters tested), or on the fixed
@@ -48,7 +49,7 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
     own = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span,
                      cfg.rate)["extracted_hours"]
-    h = _cluster.Groups(labels).sum(own)
+    h = _cluster.Groups(labels).sum(own) * (1.0 if new_share is None else new_share)
     human = np.asarray(signals["machine_pacing"], np.float64) < cfg.fire_threshold
     tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(len(labels))))))
     q = people_volume(own, human, labels, size, cfg.link.alpha / tested)
@@ -57,6 +58,15 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
     e = np.where(np.isnan(e_people), e_scale, np.maximum(np.nan_to_num(e_people), machine * e_scale))
     return np.where(size >= 2, e, 0.0), h, q
 
+
+
+def prompts_new_share(labels: np.ndarray, acc: Mapping[str, np.ndarray], edges) -> np.ndarray:
+    """:func:`~stillwatch.guard.score.extraction.members_new_share` of each account's group from ``edges["prompt"]``
+    (1 where the scan has no prompt pairs or no ``n_prompts_raw``)."""
+    if not edges or "prompt" not in edges or "n_prompts_raw" not in acc:
+        return np.ones(len(labels))
+    pa_, pk = edges["prompt"][:2]
+    return members_new_share(labels, pa_, pk, acc["n_prompts_raw"])
 
 
 # ------------------------------------------------------------------------------- 3. campaign signals
@@ -93,6 +103,8 @@ class CampaignSignals:
     crowding: np.ndarray
     scripted: np.ndarray
     e_reuse: np.ndarray
+    #: the share of the members' distinct prompts new to the cluster (members_new_share)
+    new_share: np.ndarray
     link_strength: np.ndarray  # members' median -log10 p null-model tie (nullmodel.campaign_strength)
     linked_share: np.ndarray
 
@@ -153,8 +165,9 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     hours = demand / 3600.0
     scripted = _cluster.group_median(labels, np.asarray(signals["scripted_share"], np.float64))
     machine = np.maximum(pacing, np.clip(scripted / cc.scripted_full, 0.0, 1.0))
-    e_volume, _, q = volume_evidence_vs_people(acc, signals, labels, size, machine, cfg)
-    cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)), demand, last - first, cfg.rate)
+    new_share = prompts_new_share(labels, acc, edges)
+    e_volume, _, q = volume_evidence_vs_people(acc, signals, labels, size, machine, cfg, new_share)
+    cx = extraction(c_n, g.sum(np.asarray(acc["n_prompts"], np.float64)) * new_share, demand, last - first, cfg.rate)
     return CampaignSignals(
         labels=labels, size=size, exchanges=c_n, templated=g.sum(tpl_rows) / (c_n + 2.0),
         capability=g.sum(np.asarray(acc["cap_any"], np.float64)) / (c_n + 2.0),
@@ -165,7 +178,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         e_infra=infra * (1.0 - cc.office_discount * (1.0 - pacing)), pacing=pacing, onset=onset,
         e_sync=np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0), sd_ln=sd_ln,
         e_hom=np.where(size >= 3, np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0), 0.0), crowding=crowding,
-        scripted=scripted,
+        scripted=scripted, new_share=new_share,
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),
         **dict(zip(("link_strength", "linked_share"), campaign_strength(labels, lk.ties()))),

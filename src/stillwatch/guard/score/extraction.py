@@ -21,9 +21,10 @@ So the detector measures the information collected, and its harvest evidence req
   the human-feasible multiple of the information collected. The Compulife argument is about volume
   *of value*: it is this multiple, not the raw one, that says "no person could have used this".
 
-A campaign's figures sum its members' (``D``, ``T``, ``X``) — an upper bound on ``D`` when members
-send the same prompts (a fleet of monitors), which the campaign's novelty ``sum D / sum n`` still
-shows. Coverage of a capability space is reported through the capability share and the distinct
+A campaign's figures sum its members' (``T``, and ``D`` times :func:`members_new_share`: a prompt
+several members send is one prompt the campaign obtained — evaluation labs running one public
+benchmark, a fleet of monitors —, counted exactly over every row; without the pairs, the plain sum, an
+upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a capability space is reported through the capability share and the distinct
 templates (``n_templates``) beside these figures.
 
 Use in the scores (:mod:`~stillwatch.guard.score.detect`): an account's harvest evidence is
@@ -37,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
+from stillwatch.guard.score.cluster import Groups
 
 #: Novelty at which the harvest evidence counts in full. 1: the harvest evidence is weighted by the
 #: share of new information, as the extracted tokens are (``X = nu * T``): a monitor (one prompt:
@@ -84,3 +86,25 @@ def novelty_weight(nu: np.ndarray) -> np.ndarray:
     """Harvest evidence weight of novelty: 0 at none, 1 at :data:`FULL_NOVELTY` and above."""
     return np.clip(np.asarray(nu, np.float64) / FULL_NOVELTY, 0.0, 1.0)
 
+
+def members_new_share(labels: np.ndarray, prompt_acc: np.ndarray, prompt_key: np.ndarray,
+                      raw: np.ndarray) -> np.ndarray:
+    """Per account, the share of its group's summed distinct prompts that are new to the group, ``U / sum_i D_i``:
+    ``D_i`` is member i's distinct prompts as sent (``raw``, ``n_prompts_raw``), ``U`` the distinct prompts of all
+    members together. Exact: (``prompt_acc``, ``prompt_key``) are every (account, prompt) pair of the prompts >= 2
+    accounts send (:func:`~stillwatch.guard.features.tables.shared_prompts`; the key is a hash of the prompt as sent),
+    and a prompt that ``k`` members send is ``k - 1`` of the summed ``D_i`` that the group did not obtain anew
+    (evaluation labs running one public benchmark: a half or less). 1 for an account alone and without pairs (the
+    live scorer, an older feature table).
+
+    Requires ``labels`` to be group labels (``0 <= labels[i] < len(labels)``, each group's label one of its members'
+    indices) and ``0 <= prompt_acc < len(labels)``, each (account, key) pair at most once."""
+    a = len(labels)
+    lab = np.asarray(labels, np.int64)[np.asarray(prompt_acc, np.int64)]
+    key = np.asarray(prompt_key, np.int64)
+    o = np.lexsort((key, lab))
+    lo, ko = lab[o], key[o]
+    again = (lo[1:] == lo[:-1]) & (ko[1:] == ko[:-1])  # one more member of the group sends this prompt
+    dup = np.bincount(lo[1:][again], minlength=a).astype(np.float64)
+    total = Groups(labels).sum(np.asarray(raw, np.float64))
+    return np.where(total > 0, np.clip((total - dup[labels]) / np.maximum(total, 1.0), 0.0, 1.0), 1.0)

@@ -144,6 +144,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stillwatch.core.sets import unique
+from stillwatch.guard.score import cluster as _cluster
 # scipy.stats is imported in the functions that use it: importing it costs ~1 s of start-up (the gateway and the
 # CLI import this module whether or not a scan runs)
 
@@ -359,11 +360,14 @@ def _pause_null(c: dict, p: np.ndarray, pause, m: float, cfg: DetectConfig) -> N
 
 
 def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], scores: np.ndarray,
-               flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig, labels: np.ndarray | None = None) -> Groups:
+               flagged: np.ndarray, listed: np.ndarray, cfg: DetectConfig, labels: np.ndarray | None = None,
+               edges=None) -> Groups:
     """The groups of a scan: burst nights, arrivals, and the arrivals, departures and last sightings of accounts
     with several keys (module docstring) among the accounts not ``listed`` in a campaign;
     ``scores``/``flagged``: each account's score and flag so far. With ``labels`` (each listed account's campaign),
-    a listed campaign whose members all carry a group's signal inside its time joins it (:func:`absorb_listed`)."""
+    a listed campaign whose members all carry a group's signal inside its time joins it (:func:`absorb_listed`).
+    ``edges``: the scan's edges, for the prompts the members of a group share (``edges["prompt"]``, what the group
+    obtained: :func:`~stillwatch.guard.score.extraction.members_new_share`)."""
     a = len(scores)
     free = ~np.asarray(listed, bool)
     zeros = np.zeros(a)
@@ -429,18 +433,43 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
                               (arrive, arrived, several), (depart, departed, several), (depart, seen, several)],
                           np.asarray(labels, np.int64), np.asarray(listed, bool), cfg)
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
-    from stillwatch.guard.score.extraction import extraction
     from stillwatch.guard.score.signals import FWER_DECADES
 
     grouped = g.head >= 0
-    x = extraction(np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts"], np.float64),
-                   np.asarray(acc["demand_s"], np.float64),
-                   np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64), cfg.rate)
-    hours = np.zeros(a)
-    np.add.at(hours, g.head[grouped], x["extracted_hours"][grouped])
-    harvest = harvest_volume_evidence(hours[np.maximum(g.head, 0)], cfg)
+    harvest = harvest_volume_evidence(group_hours(acc, g.head, edges, cfg), cfg)
     coord = np.clip(-np.log10(np.clip(g.p, 1e-300, 1.0)) / FWER_DECADES, 0.0, 1.0)
     return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0))
+
+
+def _group_labels(head: np.ndarray) -> np.ndarray:
+    """Cluster labels of the groups: a group's head, and each account outside any group (``head`` < 0) its own."""
+    return np.where(head >= 0, head, np.arange(len(head)))
+
+
+def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> np.ndarray:
+    """Per account, its group's extracted hours (the members' own, :mod:`~stillwatch.guard.score.extraction`) times
+    the share of the members' distinct prompts new to the group (a prompt several members send obtained once)."""
+    from stillwatch.guard.score.campaign_signals import prompts_new_share
+    from stillwatch.guard.score.extraction import extraction
+
+    lab = _group_labels(head)
+    own = extraction(np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts"], np.float64),
+                     np.asarray(acc["demand_s"], np.float64),
+                     np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64), cfg.rate)
+    return _cluster.Groups(lab).sum(own["extracted_hours"]) * prompts_new_share(lab, acc, edges)
+
+
+def group_extraction(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> dict:
+    """What each account's group obtained (:func:`~stillwatch.guard.score.extraction.extraction` of the members'
+    summed figures, a prompt several members send counted once), broadcast to the members."""
+    from stillwatch.guard.score.campaign_signals import prompts_new_share
+    from stillwatch.guard.score.extraction import extraction
+
+    lab = _group_labels(head)
+    g = _cluster.Groups(lab)
+    col = {k: np.asarray(acc[k], np.float64) for k in ("n", "n_prompts", "demand_s", "first_us", "last_us")}
+    return extraction(g.sum(col["n"]), g.sum(col["n_prompts"]) * prompts_new_share(lab, acc, edges),
+                      g.sum(col["demand_s"]), g.max(col["last_us"]) - g.min(col["first_us"]), cfg.rate)
 
 
 def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.ndarray, cfg: DetectConfig) -> Groups:
@@ -534,11 +563,10 @@ def with_groups(sc, groups: Groups, cfg: DetectConfig):
 
 
 def group_findings(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], groups: Groups,
-                   cfg: DetectConfig) -> list:
+                   cfg: DetectConfig, edges=None) -> list:
     """One :class:`~stillwatch.guard.score.findings.CampaignFinding` per group whose score is flagged
     (one Python object per campaign is output, not a hot path)."""
     from stillwatch.guard.features.rates import human_rate_multiple
-    from stillwatch.guard.score.extraction import extraction
     from stillwatch.guard.score.findings import CampaignFinding
 
     members = np.flatnonzero((groups.head >= 0) & (groups.score >= cfg.flag_threshold))
@@ -547,21 +575,20 @@ def group_findings(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], group
     o = members[np.argsort(groups.head[members], kind="stable")]
     heads, starts = np.unique(groups.head[o], return_index=True)
     ends = np.append(starts[1:], len(o))
-    col = {k: np.asarray(acc[k], np.float64) for k in ("n", "n_prompts", "demand_s", "first_us", "last_us")}
+    col = {k: np.asarray(acc[k], np.float64) for k in ("n", "demand_s", "first_us", "last_us")}
+    multiple = group_extraction(acc, groups.head, edges, cfg)["extraction_multiple"]
     out = []
     for h, b, e in zip(heads, starts, ends):
         m = o[b:e]
         n, demand = col["n"][m].sum(), col["demand_s"][m].sum()
         span = col["last_us"][m].max() - col["first_us"][m].min()
-        x = extraction(np.array([n]), np.array([col["n_prompts"][m].sum()]), np.array([demand]), np.array([span]),
-                       cfg.rate)
         kind = KINDS[int(groups.kind[h]) - 1]
         out.append(CampaignFinding(
             campaign_id=f"campaign-{account_ids[h]}",
             accounts=tuple(str(v) for v in np.sort(np.asarray(account_ids)[m])),
             exchanges=int(n), human_rate_multiple=float(human_rate_multiple(np.array([demand]), np.array([span]),
                                                                                cfg.rate)[0]),
-            extraction_multiple=float(x["extraction_multiple"][0]), score=float(groups.score[h]),
+            extraction_multiple=float(multiple[h]), score=float(groups.score[h]),
             signals={"accounts": float(len(m)), "group_p": float(groups.p[h]),
                      "window_hours": float(groups.width_us[h] / 3_600e6)},
             fired=(kind,)))
