@@ -48,7 +48,6 @@ from stillwatch.guard.features.tables import (
     account_peaks,
     account_text,
     account_volume,
-    shared_prompts,
     content_edges,
     infra_counts,
     infra_distinct,
@@ -59,6 +58,7 @@ from stillwatch.guard.features.tables import (
     sample_features,
     sample_rows,
     sample_text,
+    shared_prompts,
     short_accounts,
     with_shared_flag,
 )
@@ -484,8 +484,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
         # the prompts several accounts send, as sent: what a campaign's members ask each other's questions
-        sp = shared_prompts(keys).join(it, "account_id").select("ai", "prompt_raw").to_pyarrow()
-        edges["prompt"] = (_np(sp, "ai", np.int64), _np(sp, "prompt_raw", np.int64))
+        sp = shared_prompts(keys).join(it, "account_id").select("ai", "prompt_raw", "fan").to_pyarrow()
+        edges["prompt"] = (_np(sp, "ai", np.int64), _np(sp, "prompt_raw", np.int64), _np(sp, "fan", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 

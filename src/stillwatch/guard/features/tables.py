@@ -310,15 +310,15 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
 
 
 def shared_prompts(keys: ibis.Table) -> ibis.Table:
-    """(account_id, prompt_raw): each distinct prompt, as sent byte for byte, of an account, for the prompts sent by
-    >= 2 accounts — exact over every row (score/extraction.py ``members_new_share``: what a group's members ask
-    each other's questions). The hash is the engine's, but which accounts share a prompt is the same on every
+    """(account_id, prompt_raw, fan): each distinct prompt, as sent byte for byte, of an account, for the prompts sent
+    by ``fan`` >= 2 accounts — exact over every row (score/extraction.py ``members_new_share``: what a group's members
+    ask each other's questions). The hash is the engine's, but which accounts share a prompt is the same on every
     engine; a null prompt matches nothing."""
     per = keys.filter(keys.prompt_raw.notnull()).select("account_id", "prompt_raw").distinct()
     fan = per.group_by(p_fan=per.prompt_raw).agg(fan=_.count())
     fan = fan.filter(fan.fan >= 2)
     j = per.inner_join(fan, per.prompt_raw == fan.p_fan)
-    return j.select("account_id", "prompt_raw")
+    return j.select("account_id", "prompt_raw", "fan")
 
 
 def account_peaks(keys: ibis.Table) -> ibis.Table:

@@ -44,7 +44,9 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
     scale (:func:`harvest_volume_evidence`) in proportion to ``machine`` — how far the members are not
     people reading their own: machine-paced, or sending the cluster's script (the null "k people,
     each reading their own" does not describe one operator's volume) —, whichever is larger; the
-    fixed scale alone where no reference can be calibrated. Returns ``(evidence, summed hours, Q_k)``."""
+    fixed scale alone where no reference can be calibrated. ``new_share``: the share of the members'
+    distinct prompts new to the cluster (:func:`prompts_new_share`; None: all). Returns ``(evidence,
+    summed hours, Q_k)``."""
     n = np.asarray(signals["exchanges"], np.float64)
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
     own = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span,
@@ -65,8 +67,8 @@ def prompts_new_share(labels: np.ndarray, acc: Mapping[str, np.ndarray], edges) 
     (1 where the scan has no prompt pairs or no ``n_prompts_raw``)."""
     if not edges or "prompt" not in edges or "n_prompts_raw" not in acc:
         return np.ones(len(labels))
-    pa_, pk = edges["prompt"][:2]
-    return members_new_share(labels, pa_, pk, acc["n_prompts_raw"])
+    pa_, pk, pf = edges["prompt"][:3]
+    return members_new_share(labels, pa_, pk, pf, acc["n_prompts_raw"])
 
 
 # ------------------------------------------------------------------------------- 3. campaign signals

@@ -22,9 +22,9 @@ So the detector measures the information collected, and its harvest evidence req
   *of value*: it is this multiple, not the raw one, that says "no person could have used this".
 
 A campaign's figures sum its members' (``T``, and ``D`` times :func:`members_new_share`: a prompt
-several members send is one prompt the campaign obtained — evaluation labs running one public
-benchmark, a fleet of monitors —, counted exactly over every row; without the pairs, the plain sum, an
-upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a capability space is reported through the capability share and the distinct
+that several members and no one else send is one prompt the campaign obtained — a class or a CI job
+running one script, a fleet of monitors —, counted exactly over every row; without the pairs, the plain
+sum, an upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a capability space is reported through the capability share and the distinct
 templates (``n_templates``) beside these figures.
 
 Use in the scores (:mod:`~stillwatch.guard.score.detect`): an account's harvest evidence is
@@ -87,24 +87,43 @@ def novelty_weight(nu: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(nu, np.float64) / FULL_NOVELTY, 0.0, 1.0)
 
 
-def members_new_share(labels: np.ndarray, prompt_acc: np.ndarray, prompt_key: np.ndarray,
+def members_new_share(labels: np.ndarray, prompt_acc: np.ndarray, prompt_key: np.ndarray, prompt_fan: np.ndarray,
                       raw: np.ndarray) -> np.ndarray:
-    """Per account, the share of its group's summed distinct prompts that are new to the group, ``U / sum_i D_i``:
-    ``D_i`` is member i's distinct prompts as sent (``raw``, ``n_prompts_raw``), ``U`` the distinct prompts of all
-    members together. Exact: (``prompt_acc``, ``prompt_key``) are every (account, prompt) pair of the prompts >= 2
-    accounts send (:func:`~stillwatch.guard.features.tables.shared_prompts`; the key is a hash of the prompt as sent),
-    and a prompt that ``k`` members send is ``k - 1`` of the summed ``D_i`` that the group did not obtain anew
-    (evaluation labs running one public benchmark: a half or less). 1 for an account alone and without pairs (the
-    live scorer, an older feature table).
+    """Per account, the share of its group's summed distinct prompts that the group did not send twice, ``1 - R /
+    sum_i D_i``: ``D_i`` is member i's distinct prompts as sent (``raw``, ``n_prompts_raw``), and ``R`` counts ``k -
+    1`` for each prompt that ``k >= 2`` members send **and no account outside the group sends** (``prompt_fan == k``).
+
+    Why only the group's own prompts. A prompt sent by members only is one workload run by several of them (a class
+    or a CI job running one script, evaluation labs running one private benchmark): the group obtained its answer once.
+    A prompt the log's other accounts send too is public, and its copies among the members are what its popularity
+    gives (H0: each member asks it as the log's other accounts do — a reseller's customers re-asking a popular
+    question through several resellers): not a shared workload, so not subtracted; the group's volume keeps them, as
+    it keeps any account's popular questions. Measured: the simulator's reseller30 campaigns (seed 1) send 12-42 of
+    their duplicated copies on prompts of their own and 12,120-22,777 on public ones.
+
+    Inputs: (``prompt_acc``, ``prompt_key``, ``prompt_fan``) are every (account, prompt) pair of the prompts >= 2
+    accounts send, with the number of accounts that send it (:func:`~stillwatch.guard.features.tables.shared_prompts`;
+    the key is the engine's hash of the prompt as sent). Exact counts over every row, the same on every engine. 1 for
+    an account alone and without pairs (the live scorer, an older feature table).
+
+    Attacker model: the operator controls what its accounts send. A subtraction lowers its group's volume only when
+    its members send the same private prompts, and then the group did obtain each of them once (a repeated prompt's
+    second answer is no new information, as for an account's own repeats, :mod:`~stillwatch.guard.score.repetition`).
+    Public prompts cannot lower it: their copies are never subtracted. What must hold: a campaign whose members ask
+    different questions keeps its whole volume whatever public prompts they share.
 
     Requires ``labels`` to be group labels (``0 <= labels[i] < len(labels)``, each group's label one of its members'
-    indices) and ``0 <= prompt_acc < len(labels)``, each (account, key) pair at most once."""
+    indices), ``0 <= prompt_acc < len(labels)`` and each (account, key) pair at most once."""
     a = len(labels)
     lab = np.asarray(labels, np.int64)[np.asarray(prompt_acc, np.int64)]
     key = np.asarray(prompt_key, np.int64)
+    fan = np.asarray(prompt_fan, np.int64)
     o = np.lexsort((key, lab))
-    lo, ko = lab[o], key[o]
-    again = (lo[1:] == lo[:-1]) & (ko[1:] == ko[:-1])  # one more member of the group sends this prompt
-    dup = np.bincount(lo[1:][again], minlength=a).astype(np.float64)
+    lo, ko, fo = lab[o], key[o], fan[o]
+    # runs of one (group, prompt): k members send it
+    start = np.flatnonzero(np.r_[len(lo) > 0, (lo[1:] != lo[:-1]) | (ko[1:] != ko[:-1])])
+    k = np.diff(np.r_[start, len(lo)])
+    own = fo[start] == k  # nobody outside the group sends it
+    dup = np.bincount(lo[start][own], weights=(k - 1)[own], minlength=a).astype(np.float64)
     total = Groups(labels).sum(np.asarray(raw, np.float64))
     return np.where(total > 0, np.clip((total - dup[labels]) / np.maximum(total, 1.0), 0.0, 1.0), 1.0)
