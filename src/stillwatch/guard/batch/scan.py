@@ -435,6 +435,10 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     t0 = [time.perf_counter()]
     canon, keys, malformed, n_read = eng.load(source, fc)
     _timed(say, "loaded (narrow keys of every row)", t0)
+    # the prompts several accounts send, as sent (what a campaign's members ask each other's questions), brought back
+    # first: its aggregate over every row then shares the engine's memory with nothing else it holds
+    sp = shared_prompts(keys).to_pyarrow()
+    _timed(say, f"prompts several accounts send ({sp.num_rows} account-prompt pairs)", t0)
     per = eng.materialise("sw_infra", infra_counts(keys))
     _timed(say, "infrastructure keys", t0)
     counts = eng.materialise("sw_counts", account_counts(keys))
@@ -483,9 +487,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
         am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
-        # the prompts several accounts send, as sent: what a campaign's members ask each other's questions
-        sp = shared_prompts(keys).join(it, "account_id").select("ai", "prompt_raw", "fan").to_pyarrow()
-        edges["prompt"] = (_np(sp, "ai", np.int64), _np(sp, "prompt_raw", np.int64), _np(sp, "fan", np.int64))
+        sp_acc = np.searchsorted(ids, _np(sp, "account_id", str)).astype(np.int64)
+        edges["prompt"] = (sp_acc, _np(sp, "prompt_raw", np.int64), _np(sp, "fan", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 
