@@ -24,8 +24,9 @@ So the detector measures the information collected, and its harvest evidence req
 A campaign's figures sum its members' (``T``, and ``D`` times :func:`members_new_share`: a prompt
 that several members and no one else send is one prompt the campaign obtained — a class or a CI job
 running one script, a fleet of monitors —, counted exactly over every row; without the pairs, the plain
-sum, an upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a capability space is reported through the capability share and the distinct
-templates (``n_templates``) beside these figures.
+sum, an upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a
+capability space is reported through the capability share and the distinct templates (``n_templates``)
+beside these figures.
 
 Use in the scores (:mod:`~stillwatch.guard.score.detect`): an account's harvest evidence is
 multiplied by :func:`novelty_weight` and its volume evidence is the extraction multiple's; a

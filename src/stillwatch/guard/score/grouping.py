@@ -448,7 +448,8 @@ def _group_labels(head: np.ndarray) -> np.ndarray:
 
 def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> np.ndarray:
     """Per account, its group's extracted hours (the members' own, :mod:`~stillwatch.guard.score.extraction`) times
-    the share of the members' distinct prompts new to the group (a prompt several members send obtained once)."""
+    the share of the members' distinct prompts new to the group (a prompt several members and no one else send is
+    obtained once)."""
     from stillwatch.guard.score.campaign_signals import prompts_new_share
     from stillwatch.guard.score.extraction import extraction
 
@@ -461,7 +462,7 @@ def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: Det
 
 def group_extraction(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> dict:
     """What each account's group obtained (:func:`~stillwatch.guard.score.extraction.extraction` of the members'
-    summed figures, a prompt several members send counted once), broadcast to the members."""
+    summed figures, a prompt several members and no one else send counted once), broadcast to the members."""
     from stillwatch.guard.score.campaign_signals import prompts_new_share
     from stillwatch.guard.score.extraction import extraction
 
