@@ -1,7 +1,7 @@
 """What a group obtained when its members ask each other's questions (score/extraction.py ``members_new_share``).
 
 Layers: known answers (evaluation labs on two benchmarks), a naive reference with Python sets cross-checked on random
-groups (hypothesis), the engine's exact (account, prompt) pairs (``features/tables.py`` ``shared_prompts``) against
+groups (hypothesis), the engine's exact (account, prompt) pairs (``features/shared.py`` ``shared_prompts``) against
 the log read in Python, and a scan whose campaign reports the union. Attacker: an operator that wants its campaign
 to look small must have its accounts send the same prompts — and then the campaign did obtain each of them once.
 """
@@ -98,7 +98,8 @@ def test_engine_pairs_are_exactly_the_prompts_two_accounts_send():
     prompt matches nothing; case and spacing make another prompt (as sent, byte for byte)."""
     import ibis
 
-    from stillwatch.guard.features.tables import hash64, shared_prompts
+    from stillwatch.guard.features.shared import shared_prompts
+    from stillwatch.guard.features.tables import hash64
 
     rows = [("a", "what is 2+2?"), ("a", "what is 2+2?"), ("b", "what is 2+2?"), ("b", "What is 2+2?"),
             ("c", None), ("d", None), ("c", "own question"), ("d", "what is 2+2? "), ("e", "What is 2+2?")]

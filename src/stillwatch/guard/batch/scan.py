@@ -58,7 +58,6 @@ from stillwatch.guard.features.tables import (
     sample_features,
     sample_rows,
     sample_text,
-    shared_prompts,
     short_accounts,
     with_shared_flag,
 )
@@ -69,6 +68,7 @@ from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COL
 from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_groups
 from stillwatch.guard.features.minhash import MinHashConfig
 from stillwatch.guard.features.frames import frame_edges, frame_table
+from stillwatch.guard.features.shared import shared_prompts
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.daysoff import day_rates
 from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes

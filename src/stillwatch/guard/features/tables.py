@@ -309,18 +309,6 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
                     n_once_raw=j.n_once_raw.fill_null(0))
 
 
-def shared_prompts(keys: ibis.Table) -> ibis.Table:
-    """(account_id, prompt_raw, fan): each distinct prompt, as sent byte for byte, of an account, for the prompts sent
-    by ``fan`` >= 2 accounts — exact over every row (score/extraction.py ``members_new_share``: what a group's members
-    ask each other's questions). The hash is the engine's, but which accounts share a prompt is the same on every
-    engine; a null prompt matches nothing."""
-    per = keys.filter(keys.prompt_raw.notnull()).select("account_id", "prompt_raw").distinct()
-    fan = per.group_by(p_fan=per.prompt_raw).agg(fan=_.count())
-    fan = fan.filter(fan.fan >= 2)
-    j = per.inner_join(fan, per.prompt_raw == fan.p_fan)
-    return j.select("account_id", "prompt_raw", "fan")
-
-
 def account_peaks(keys: ibis.Table) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
     consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the

@@ -103,7 +103,7 @@ def members_new_share(labels: np.ndarray, prompt_acc: np.ndarray, prompt_key: np
     their duplicated copies on prompts of their own and 12,120-22,777 on public ones.
 
     Inputs: (``prompt_acc``, ``prompt_key``, ``prompt_fan``) are every (account, prompt) pair of the prompts >= 2
-    accounts send, with the number of accounts that send it (:func:`~stillwatch.guard.features.tables.shared_prompts`;
+    accounts send, with the number of accounts that send it (:func:`~stillwatch.guard.features.shared.shared_prompts`;
     the key is the engine's hash of the prompt as sent). Exact counts over every row, the same on every engine. 1 for
     an account alone and without pairs (the live scorer, an older feature table).
 
