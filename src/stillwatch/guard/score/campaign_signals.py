@@ -35,6 +35,13 @@ def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarra
     return np.clip(np.log1p(h) / np.log1p(cfg.campaign.full_harvest_hours), 0.0, 1.0)
 
 
+def own_extracted_hours(acc: Mapping[str, np.ndarray], n: np.ndarray, cfg: DetectConfig) -> np.ndarray:
+    """Each account's own extracted hours (:mod:`~stillwatch.guard.score.extraction`) over its ``n`` exchanges."""
+    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
+    return extraction(np.asarray(n, np.float64), np.asarray(acc["n_prompts"], np.float64),
+                      np.asarray(acc["demand_s"], np.float64), span, cfg.rate)["extracted_hours"]
+
+
 def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[str, np.ndarray], labels: np.ndarray,
                               size: np.ndarray, machine: np.ndarray, cfg: DetectConfig,
                               new_share: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
@@ -47,10 +54,7 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
     fixed scale alone where no reference can be calibrated. ``new_share``: the share of the members'
     distinct prompts new to the cluster (:func:`prompts_new_share`; None: all). Returns ``(evidence,
     summed hours, Q_k)``."""
-    n = np.asarray(signals["exchanges"], np.float64)
-    span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
-    own = extraction(n, np.asarray(acc["n_prompts"], np.float64), np.asarray(acc["demand_s"], np.float64), span,
-                     cfg.rate)["extracted_hours"]
+    own = own_extracted_hours(acc, signals["exchanges"], cfg)
     h = _cluster.Groups(labels).sum(own) * (1.0 if new_share is None else new_share)
     human = np.asarray(signals["machine_pacing"], np.float64) < cfg.fire_threshold
     tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(len(labels))))))

@@ -450,14 +450,10 @@ def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: Det
     """Per account, its group's extracted hours (the members' own, :mod:`~stillwatch.guard.score.extraction`) times
     the share of the members' distinct prompts new to the group (a prompt several members and no one else send is
     obtained once)."""
-    from stillwatch.guard.score.campaign_signals import prompts_new_share
-    from stillwatch.guard.score.extraction import extraction
+    from stillwatch.guard.score.campaign_signals import own_extracted_hours, prompts_new_share
 
     lab = _group_labels(head)
-    own = extraction(np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts"], np.float64),
-                     np.asarray(acc["demand_s"], np.float64),
-                     np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64), cfg.rate)
-    return _cluster.Groups(lab).sum(own["extracted_hours"]) * prompts_new_share(lab, acc, edges)
+    return _cluster.Groups(lab).sum(own_extracted_hours(acc, acc["n"], cfg)) * prompts_new_share(lab, acc, edges)
 
 
 def group_extraction(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> dict:
