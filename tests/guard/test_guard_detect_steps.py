@@ -129,26 +129,49 @@ def test_own_score_step_is_the_geometric_mean_of_harvest_and_coordination():
 
 
 def test_campaign_step_cluster_signals():
-    # cluster {0,1,2,3} switched on together on day 2 with equal volumes, three on one IP; account 4
-    # alone, opening the log (onset synchrony counts arrivals only: score/nullmodel.arrivals)
-    acc = _acc([10, 10, 10, 10, 5], first=[48 * HOUR] * 4 + [0], shared=[5, 5, 5, 5, 0], cap=[10, 10, 0, 0, 0])
+    # cluster {0,1,2,3} switched on together on day 2 with equal volumes, three on one IP that no one
+    # else uses; account 4 alone, opening the log (onset synchrony counts arrivals only:
+    # score/nullmodel.arrivals); 95 more accounts alone on their own addresses (the log's background)
+    pad = 95
+    acc = _acc([10, 10, 10, 10] + [5] * (1 + pad), first=[48 * HOUR] * 4 + [0] * (1 + pad),
+               shared=[5, 5, 5, 5] + [0] * (1 + pad), cap=[10, 10] + [0] * (3 + pad))
+    a = 5 + pad
     edges = {"ip": (np.array([0, 1, 2, 3, 4]), np.array([1, 1, 1, 2, 3]))}
-    lk = Links(labels=np.array([0, 0, 0, 0, 4]), scripted=np.zeros(5), plain_rows=np.zeros(5),
-               reuse=np.array([40.0, 40.0, 0.0, 0.0, 0.0]), address_linked=np.zeros(5, bool))
-    signals = {"exchanges": acc["n"], "machine_pacing": np.zeros(5), "scripted_share": np.array([.6, .6, .2, .2, 0])}
+    lk = Links(labels=np.array([0, 0, 0, 0] + list(range(4, a))), scripted=np.zeros(a), plain_rows=np.zeros(a),
+               reuse=np.array([40.0, 40.0] + [0.0] * (a - 2)), address_linked=np.zeros(a, bool))
+    signals = {"exchanges": acc["n"], "machine_pacing": np.zeros(a),
+               "scripted_share": np.array([.6, .6, .2, .2] + [0] * (1 + pad))}
     cs = campaign_step(acc, edges, signals, lk, CFG)
-    assert cs.size.tolist() == [4, 4, 4, 4, 1]
-    assert cs.exchanges.tolist() == [40, 40, 40, 40, 5]
+    assert cs.size[:5].tolist() == [4, 4, 4, 4, 1]
+    assert cs.exchanges[:5].tolist() == [40, 40, 40, 40, 5]
     assert cs.templated[0] == pytest.approx(20 / 42) and cs.capability[0] == pytest.approx(20 / 42)
-    assert cs.infra.tolist() == [0.75, 0.75, 0.75, 0.75, 0.0]  # 3 of 4 members on IP 1; none alone
+    # 3 of 4 members on IP 1, which 3 of the log's 100 accounts use: hypergeometric tail
+    # C(3,3) C(97,1) / C(100,4) ~ 2.5e-5 <= alpha / (1 cluster x 4 kinds); share beyond chance
+    # (3 - E) / (4 - E) with E = 4 x 3 / 100 members on it by chance (score/infra_null.py)
+    p = math.comb(97, 1) / math.comb(100, 4)
+    assert p <= CFG.link.alpha / 4
+    e = 4 * 3 / 100
+    assert cs.infra[:5].tolist() == pytest.approx([(3 - e) / (4 - e)] * 4 + [0.0])
     # human-paced members: shared infrastructure discounted by office_discount
-    assert cs.e_infra[0] == pytest.approx(0.75 * 0.5)
+    assert cs.e_infra[0] == pytest.approx((3 - e) / (4 - e) * 0.5)
     assert cs.onset[0] == 1.0 and cs.e_sync[0] == 1.0 and cs.e_sync[4] == 0.0
     assert cs.sd_ln[0] == 0.0 and cs.e_hom[0] == 1.0
     assert cs.scripted[0] == pytest.approx(0.2)  # lower median of (.2, .2, .6, .6)
     assert cs.e_reuse[0] == 0.0  # lower median of reuse / link.reuse (0, 0, 2, 2 -> clipped 1)
-    assert cs.crowding.tolist() == [1.0] * 5  # not measured without cluster minutes
+    assert cs.crowding.tolist() == [1.0] * a  # not measured without cluster minutes
     assert cs.hours[0] == pytest.approx(4 / 3600)
+
+
+def test_campaign_step_a_popular_value_is_no_shared_infrastructure():
+    # the same cluster in a log of 8 accounts where IP 1 is everybody's (a carrier NAT): 3 of 4 members
+    # on it is what chance gives (P(X >= 3) for Hypergeom(8, 7, 4) = 1)
+    acc = _acc([10, 10, 10, 10, 5, 5, 5, 5], first=[48 * HOUR] * 4 + [0] * 4)
+    edges = {"ip": (np.arange(8), np.array([1, 1, 1, 2, 1, 1, 1, 1]))}
+    lk = Links(labels=np.array([0, 0, 0, 0, 4, 5, 6, 7]), scripted=np.zeros(8), plain_rows=np.zeros(8),
+               reuse=np.zeros(8), address_linked=np.zeros(8, bool))
+    signals = {"exchanges": acc["n"], "machine_pacing": np.ones(8), "scripted_share": np.zeros(8)}
+    cs = campaign_step(acc, edges, signals, lk, CFG)
+    assert cs.infra.tolist() == [0.0] * 8 and cs.e_infra.tolist() == [0.0] * 8
 
 
 def _cs(**kw) -> CampaignSignals:
@@ -202,9 +225,13 @@ def test_findings_step_lists_members_and_fired_signals():
 
 
 def test_detect_is_the_steps_in_order():
-    acc = _acc([50, 50, 50, 50], gap_cv=[0.1, 0.1, 3.0, 3.0], cap=[40, 40, 0, 0], demand=[9e4, 9e4, 10, 10])
+    # a machine-paced pair on one address and a human-paced pair on another, among 96 people alone
+    # (in a log of four accounts two on one address is no surprise: score/infra_null.py)
+    pad = 96
+    acc = _acc([50, 50, 50, 50] + [5] * pad, gap_cv=[0.1, 0.1, 3.0, 3.0] + [3.0] * pad,
+               cap=[40, 40, 0, 0] + [0] * pad, demand=[9e4, 9e4, 10, 10] + [10] * pad)
     edges = {"ip": (np.array([0, 1, 2, 3]), np.array([5, 5, 6, 6]))}
-    ids = np.array(["a", "b", "c", "d"])
+    ids = np.array(["a", "b", "c", "d"] + [f"z{i:03d}" for i in range(pad)])
     got = detect(ids, acc, edges, CFG)
     acct = account_step(acc, edges, CFG)
     lk = link_step(acc, edges, acct, CFG)

@@ -18,6 +18,7 @@ from stillwatch.guard.features.rates import human_rate_multiple
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.extraction import extraction, members_new_share
+from stillwatch.guard.score.infra_null import surprising_share
 from stillwatch.guard.score.links import Links, edge, size_evidence
 from stillwatch.guard.score.nullmodel import arrivals, campaign_strength
 from stillwatch.guard.score.volume_null import people_evidence, people_volume
@@ -99,7 +100,7 @@ class CampaignSignals:
     #: people (score/volume_null.py), or machine-paced volume on the fixed scale
     e_volume: np.ndarray
     people_hours: np.ndarray  # Q_k: what as many of the log's other human-paced accounts read (NaN: none)
-    infra: np.ndarray
+    infra: np.ndarray  # members' share beyond chance on a shared value (score/infra_null.py), kind-weighted
     e_infra: np.ndarray
     pacing: np.ndarray
     onset: np.ndarray
@@ -132,11 +133,13 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     first = g.min(np.asarray(acc["first_us"], np.float64))
     last = g.max(np.asarray(acc["last_us"], np.float64))
     demand = g.sum(np.asarray(acc["demand_s"], np.float64))
+    # shared infrastructure: the members' share on a value beyond its popularity (score/infra_null.py),
+    # family-wise over the clusters and kinds tested
     infra = np.zeros(a)
+    tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(a))))) * len(_INFRA_WEIGHTS)
     for kind, weight in _INFRA_WEIGHTS:
         ea, ek, _ = edge(edges, kind)
-        share = _cluster.group_max_share(labels, np.asarray(ea, np.int64), np.asarray(ek, np.int64), size)
-        infra = np.maximum(infra, weight * share)
+        infra = np.maximum(infra, weight * surprising_share(labels, ea, ek, size, cfg.link.alpha / tested))
     infra = np.where(size >= 2, infra, 0.0)
     # machine pacing: median of the members; shared infrastructure counts fully only for accounts
     # that behave like machines (an office's colleagues share an IP and a card)

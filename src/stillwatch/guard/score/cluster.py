@@ -5,7 +5,7 @@ group, a payment fingerprint — but only along *eligible* edges (an account joi
 when templated / near-duplicate prompts make up much of its own traffic; see :mod:`~stillwatch.guard.score.detect`). A
 campaign candidate is a connected component with at least two accounts. The whole computation is
 one sparse graph and one :func:`scipy.sparse.csgraph.connected_components` call — no loop per
-account or per row. :func:`group_median`, :func:`group_max_share` and :class:`Groups` aggregate an
+account or per row. :func:`group_median` and :class:`Groups` aggregate an
 account column over each account's cluster (vectorised, broadcast back to the members).
 """
 
@@ -107,17 +107,6 @@ def label_propagation(n_accounts: int, edge_account: np.ndarray, edge_key: np.nd
         lab = new
     key_lab = _weighted_mode(kidx, lab[ea], w, len(keys), key_lab)
     return (lab, key_lab[kidx]) if return_keys else lab
-
-
-def group_max_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """Per account: share of its cluster's members that use the cluster's most common key."""
-    if len(edge_acc) == 0:
-        return np.zeros(len(labels), np.float64)
-    pairs = np.unique(np.stack([labels[edge_acc], edge_acc, edge_key], axis=1), axis=0)  # (cluster, acct, key)
-    ck, cnt = np.unique(pairs[:, [0, 2]], axis=0, return_counts=True)
-    best = np.zeros(len(labels), np.float64)
-    np.maximum.at(best, ck[:, 0], cnt.astype(np.float64))
-    return best[labels] / np.maximum(sizes, 1)
 
 
 def group_median(labels: np.ndarray, x: np.ndarray) -> np.ndarray:

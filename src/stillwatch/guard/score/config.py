@@ -254,7 +254,8 @@ class CampaignConfig:
     templated: float = 0.35
     #: Coordination weight of size evidence. 0.5.
     size: float = 0.5
-    #: Coordination weight of shared infrastructure (most common IP / payment / user agent). 0.4.
+    #: Coordination weight of shared infrastructure (members' share beyond chance on one IP / prefix /
+    #: payment / user agent: score/infra_null.py). 0.4.
     infra: float = 0.4
     #: Coordination weight of onset synchrony. 0.2: weak alone — many accounts start on a Monday.
     sync: float = 0.2

@@ -141,8 +141,10 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   machine pacing.
 * coordination = noisy-OR of templated share (0.35; rows on shared templates or linking keys —
   low weight, because shared content is what linked the cluster in the first place and needs
-  corroboration), size (0.5), shared infrastructure (0.4; share of members on the most common IP /
-  payment / user agent, the last at half weight; discounted by ``campaign.office_discount`` = 0.5 when the
+  corroboration), size (0.5), shared infrastructure (0.4; the share of members beyond chance on an IP,
+  address prefix, payment or user agent they share more often than random accounts of the log would —
+  a hypergeometric popularity null, :mod:`~stillwatch.guard.score.infra_null` —, the user agent at half
+  weight; discounted by ``campaign.office_discount`` = 0.5 when the
   members are human-paced — median timing regularity 0 — because colleagues in an office share an
   IP and a corporate card, while shared infrastructure plus machine pacing is a scheduler), onset synchrony (0.2; share of members whose first
   request falls within an hour of the members' median first request, evidence
