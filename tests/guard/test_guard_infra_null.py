@@ -45,7 +45,8 @@ def _naive(labels, ea, ek, alpha):
             if m < 2 or float(_tail(m, a, u, k)) * len(values) > alpha:
                 continue
             e = k * u / a
-            best = max(best, min(max((m - e) / (k - e), 0.0), 1.0))
+            if k > e:  # a value every account of the log uses: nothing beyond chance
+                best = max(best, min(max((m - e) / (k - e), 0.0), 1.0))
         share[lab] = best
     return np.array([share[lab] for lab in labels.tolist()])
 
