@@ -50,7 +50,9 @@ decreases in ``E`` for ``m <= k``), so nobody can raise a cluster's evidence by 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import hypergeom
+
+# scipy.stats is imported where it is used: importing it costs ~1 s of start-up (the gateway and the CLI load this
+# module; tests/test_layers.py checks it)
 
 
 def surprising_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndarray, size: np.ndarray,
@@ -84,6 +86,8 @@ def surprising_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndar
     c, v, m = ck[cand, 0], ck[cand, 1], m[cand].astype(np.float64)
     k = size[c].astype(np.float64)
     u = fan[v].astype(np.float64)
+    from scipy.stats import hypergeom
+
     p = hypergeom.sf(m - 1.0, a, u, k)  # P(X >= m), exact
     sig = p * n_values[c] <= alpha
     e = k * u / a
