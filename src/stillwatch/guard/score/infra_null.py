@@ -2,8 +2,8 @@
 
 The campaign signal ``shared_infrastructure`` used to be the share of a cluster's members on its most
 common address, /24 or /48 prefix, payment fingerprint or user agent, whatever that value's
-popularity: three evaluation labs on the SDK's default user agent (used by ~400 of the log's ~9,000
-accounts) counted as fully as three accounts on one private proxy, and two casual users behind one
+popularity: three evaluation labs on the SDK's default user agent (used by 394 of the ~7,100 accounts of
+a week of held-out E) counted as fully as three accounts on one private proxy, and two casual users behind one
 carrier NAT as much as a sybil pair on one card. This module states the null and measures the share
 beyond it.
 
@@ -24,7 +24,7 @@ The share beyond chance
 =======================
 A significant value's *excess share* is ``(m - E) / (k - E)`` with ``E = k U_v / A`` the members on it by
 chance: 1 when every member is on it, 0 at what chance gives (39 of 39 members on a user agent that a
-quarter of the log uses: 1; 20 of 39: 0.36, not 0.51). The cluster's share is the largest excess share
+quarter of the log uses: 1; 20 of 39: 0.35, not 0.51). The cluster's share is the largest excess share
 of its significant values (0 when none is significant). A private value (``U_v`` close to ``m``) keeps
 its plain share.
 
