@@ -36,6 +36,12 @@ def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarra
     return np.clip(np.log1p(h) / np.log1p(cfg.campaign.full_harvest_hours), 0.0, 1.0)
 
 
+def clusters_tested(labels: np.ndarray, size: np.ndarray) -> int:
+    """The number of clusters of >= 2 accounts (each counted at its head, ``labels[i] == i``), at least 1: the
+    family a campaign-level test is corrected over (Bonferroni)."""
+    return max(1, int(np.count_nonzero((np.asarray(size) >= 2) & (labels == np.arange(len(labels))))))
+
+
 def own_extracted_hours(acc: Mapping[str, np.ndarray], n: np.ndarray, cfg: DetectConfig) -> np.ndarray:
     """Each account's own extracted hours (:mod:`~stillwatch.guard.score.extraction`) over its ``n`` exchanges."""
     span = np.asarray(acc["last_us"], np.float64) - np.asarray(acc["first_us"], np.float64)
@@ -58,8 +64,7 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
     own = own_extracted_hours(acc, signals["exchanges"], cfg)
     h = _cluster.Groups(labels).sum(own) * (1.0 if new_share is None else new_share)
     human = np.asarray(signals["machine_pacing"], np.float64) < cfg.fire_threshold
-    tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(len(labels))))))
-    q = people_volume(own, human, labels, size, cfg.link.alpha / tested)
+    q = people_volume(own, human, labels, size, cfg.link.alpha / clusters_tested(labels, size))
     e_people = people_evidence(h, q, cfg.campaign.people_full_ratio)
     e_scale = harvest_volume_evidence(h, cfg)
     e = np.where(np.isnan(e_people), e_scale, np.maximum(np.nan_to_num(e_people), machine * e_scale))
@@ -136,7 +141,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     # shared infrastructure: the members' share on a value beyond its popularity (score/infra_null.py),
     # family-wise over the clusters and kinds tested
     infra = np.zeros(a)
-    tested = max(1, int(np.count_nonzero((size >= 2) & (labels == np.arange(a))))) * len(_INFRA_WEIGHTS)
+    tested = clusters_tested(labels, size) * len(_INFRA_WEIGHTS)
     for kind, weight in _INFRA_WEIGHTS:
         ea, ek, _ = edge(edges, kind)
         infra = np.maximum(infra, weight * surprising_share(labels, ea, ek, size, cfg.link.alpha / tested))
