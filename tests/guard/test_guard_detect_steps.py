@@ -187,13 +187,14 @@ def test_score_step_campaign_score_and_membership():
     # the capability term's volume gate is the fixed-scale hours (e_hours); the volume term's evidence is
     # e_volume (against the log's own people, score/volume_null.py)
     cs = _cs(rate_multiple=[15, 15, 0], capability=[0.75, 0.75, 0], e_hours=[0.64, 0.64, 0], e_volume=[0.3, 0.3, 0],
-             e_size=[0, 0, 0], scripted=[0.5, 0.5, 0], templated=[0.9, 0.9, 0])
+             e_size=[0, 0, 0], scripted=[0.5, 0.5, 0], templated=[0.9, 0.9, 0], new_share=[0.8, 0.8, 0])
     own = OwnScore(score=np.array([0.1, 0.1, 0.2]), evidence={}, signals={"exchanges": np.array([100.0, 100.0, 5.0])})
     lk = Links(labels=cs.labels, scripted=np.zeros(3), plain_rows=np.array([27.0, 0.0, 0.0]),
                reuse=np.zeros(3), address_linked=np.zeros(3, bool))
     sc = score_step(cs, own, lk, CFG)
     operator = min(1.0, math.log2(16) / math.log2(5))  # rate evidence of a 15x multiple: capped at 1
-    harvest = _noisy_or(0.9 * 1.0 * math.sqrt(0.64), 0.7 * 0.3) * operator  # capability (0.75-0.25)/0.5 = 1
+    # capability (0.75-0.25)/0.5 = 1; the harvest weighted by the members' prompts that are not each other's copies
+    harvest = _noisy_or(0.9 * 1.0 * math.sqrt(0.64), 0.7 * 0.3) * operator * 0.8
     coordination = _noisy_or(0.35 * 0.9 * 1.0)  # e_text = median scripted share / scripted_full = 1
     c = math.sqrt(harvest * coordination)
     assert sc.campaign[:2].tolist() == pytest.approx([c, c]) and sc.campaign[2] == 0.0

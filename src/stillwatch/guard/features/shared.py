@@ -11,12 +11,13 @@ from ibis import _
 
 
 def shared_prompts(keys: ibis.Table) -> ibis.Table:
-    """(account_id, prompt_raw, fan): each distinct prompt, as sent byte for byte, of an account, for the prompts sent
-    by ``fan`` >= 2 accounts — exact over every row (score/extraction.py ``members_new_share``: what a group's members
-    ask each other's questions). The hash is the engine's, but which accounts share a prompt is the same on every
-    engine; a null prompt matches nothing."""
-    per = keys.filter(keys.prompt_raw.notnull()).select("account_id", "prompt_raw").distinct()
+    """(account_id, prompt_raw, fan, rows): each distinct prompt, as sent byte for byte, of an account, for the prompts
+    sent by ``fan`` >= 2 accounts, with the account's rows on it — exact over every row (score/extraction.py
+    ``members_new_share``: what a group's members ask each other's questions, against the prompt's popularity among
+    the other accounts' rows). The hash is the engine's, but which accounts share a prompt, and how often each sends
+    it, is the same on every engine; a null prompt matches nothing."""
+    per = keys.filter(keys.prompt_raw.notnull()).group_by(["account_id", "prompt_raw"]).agg(rows=_.count())
     fan = per.group_by(p_fan=per.prompt_raw).agg(fan=_.count())
     fan = fan.filter(fan.fan >= 2)
     j = per.inner_join(fan, per.prompt_raw == fan.p_fan)
-    return j.select("account_id", "prompt_raw", "fan")
+    return j.select("account_id", "prompt_raw", "fan", "rows")

@@ -72,13 +72,22 @@ def volume_evidence_vs_people(acc: Mapping[str, np.ndarray], signals: Mapping[st
 
 
 
+def workloads_weight(size: np.ndarray, new_share: np.ndarray) -> np.ndarray:
+    """Weight of workload homogeneity: ``clip(k_w - 2, 0, 1)`` for ``k_w = size * new_share`` workloads — the members
+    less those that run another member's list (:func:`~stillwatch.guard.score.extraction.members_new_share`: copies
+    beyond chance). Even volumes say "a scheduler split one workload" only over at least three workloads: two are a
+    coin's worth, and members running one list (labs on one benchmark, a class on one script) have even volumes
+    because the list has one size. 0 below two workloads, 1 from three (``size >= 3`` with no copies: as before)."""
+    return np.clip(np.asarray(size, np.float64) * np.asarray(new_share, np.float64) - 2.0, 0.0, 1.0)
+
+
 def prompts_new_share(labels: np.ndarray, acc: Mapping[str, np.ndarray], edges) -> np.ndarray:
     """:func:`~stillwatch.guard.score.extraction.members_new_share` of each account's group from ``edges["prompt"]``
     (1 where the scan has no prompt pairs or no ``n_prompts_raw``)."""
     if not edges or "prompt" not in edges or "n_prompts_raw" not in acc:
         return np.ones(len(labels))
-    pa_, pk, pf = edges["prompt"][:3]
-    return members_new_share(labels, pa_, pk, pf, acc["n_prompts_raw"])
+    pa_, pk, _, rows = edges["prompt"][:4]
+    return members_new_share(labels, pa_, pk, rows, acc["n_prompts_raw"])
 
 
 # ------------------------------------------------------------------------------- 3. campaign signals
@@ -115,7 +124,7 @@ class CampaignSignals:
     crowding: np.ndarray
     scripted: np.ndarray
     e_reuse: np.ndarray
-    #: the share of the members' distinct prompts new to the cluster (members_new_share)
+    #: the share of the members' distinct prompts new to the cluster (members_new_share): also the harvest's weight
     new_share: np.ndarray
     link_strength: np.ndarray  # members' median -log10 p null-model tie (nullmodel.campaign_strength)
     linked_share: np.ndarray
@@ -191,7 +200,7 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
         e_hours=harvest_volume_evidence(cx["extracted_hours"], cfg), e_volume=e_volume, people_hours=q, infra=infra,
         e_infra=infra * (1.0 - cc.office_discount * (1.0 - pacing)), pacing=pacing, onset=onset,
         e_sync=np.where(size >= 3, np.clip((excess - 0.5) * 2.0, 0.0, 1.0), 0.0), sd_ln=sd_ln,
-        e_hom=np.where(size >= 3, np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0), 0.0), crowding=crowding,
+        e_hom=np.clip(1.0 - sd_ln / cc.hetero_sd, 0.0, 1.0) * workloads_weight(size, new_share), crowding=crowding,
         scripted=scripted, new_share=new_share,
         # machine-scale repetition of the linking keys (a reseller's harvest slice) is scripted behaviour
         e_reuse=_cluster.group_median(labels, np.clip(np.asarray(lk.reuse, np.float64) / cfg.link.reuse, 0.0, 1.0)),

@@ -135,7 +135,10 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   ``log2(1+m)/log2(1+full_rate_multiple)`` of the cluster's human-rate multiple m (4: four people
   reading full-time; a group whose answers one person could read, m < 1, shows no machine-scale
   rate), onset synchrony, machine pacing, workload homogeneity x size evidence, shared
-  infrastructure x machine pacing): hours alone are no harvest — hundreds of people each reading a
+  infrastructure x machine pacing), and by the share of the members' distinct prompts that are not copies of each
+  other's beyond what the prompts' popularity gives (:func:`~stillwatch.guard.score.extraction.members_new_share`:
+  the group's novelty across members, as an account's harvest is weighted by its own novelty; each member's own
+  repeats are weighed in its own score): hours alone are no harvest — hundreds of people each reading a
   little (a public prompt library, a team of analysts) add up to many hours at a human rate, with
   unsynchronised onsets and human pacing. A team's shared office IP and card count here only with
   machine pacing.
@@ -153,7 +156,11 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   together because its earlier activity is cut off) and workload homogeneity (0.4; ``1 - sd(ln n) / hetero_sd``
   over members, ``campaign.hetero_sd`` = 1: a scheduler spreads work evenly over its accounts, so their
   request counts are within a small factor of each other, while independent customers' volumes
-  are heavy-tailed — log-normal with sigma ~0.7-1 — even when they share a template).
+  are heavy-tailed — log-normal with sigma ~0.7-1 — even when they share a template; it needs three
+  *workloads*: members that send each other's prompts beyond chance run one list several times — labs on one
+  benchmark have equal volumes because the benchmark has one size —, so the count is the members times the
+  share of their prompts that are not such copies, ``k_w = k * new_share``, and the evidence is weighted by
+  ``clip(k_w - 2, 0, 1)``: none for two workloads, whole from three).
   Templated share and size count only in proportion to ``e_text`` = max(members' median scripted
   share / ``campaign.scripted_full`` (0.5: half of each member's traffic on the linking keys is a script),
   onset synchrony, workload homogeneity, shared infrastructure, median key reuse /
@@ -437,8 +444,11 @@ def score_step(cs: CampaignSignals, own: OwnScore, lk: Links, cfg: DetectConfig)
     # any of it being a harvest
     e_rate = np.clip(np.log2(1.0 + np.maximum(cs.rate_multiple, 0.0)) / np.log2(1.0 + cc.full_rate_multiple), 0.0, 1.0)
     operator = np.maximum.reduce([e_rate, cs.e_sync, cs.pacing, cs.e_hom * cs.e_size, cs.infra * cs.pacing])
+    # ... and weighted by the share of the members' prompts that are not copies of each other's beyond chance
+    # (score/extraction.py members_new_share), as an account's harvest is weighted by its novelty: a group whose
+    # members run each other's lists obtained only the new prompts (each member's own repeats are in its own score)
     c_harvest = _noisy_or(cc.capability * capability_evidence(cs.capability, cfg) * np.sqrt(cs.e_hours),
-                          cc.volume * cs.e_volume) * operator
+                          cc.volume * cs.e_volume) * operator * cs.new_share
     # shared phrasing and size are evidence of coordination only as far as the members are scripted
     # or behave as one operator; independent people reusing a few famous prompts show none of it
     # (machine pacing is a trait of each account, not evidence that the accounts are one operator)
@@ -504,6 +514,7 @@ def findings_step(account_ids: np.ndarray, own: OwnScore, cs: CampaignSignals, s
         "extracted_hours": (cs.extracted_hours, cs.e_volume),
         "people_hours": (np.nan_to_num(cs.people_hours, nan=-1.0), np.zeros(a)),
         "novelty": (cs.novelty, np.zeros(a)),
+        "new_share": (cs.new_share, np.zeros(a)),
         "extracted_tokens": (cs.extracted_tokens, np.zeros(a)),
         "extraction_multiple": (cs.extraction_multiple, np.zeros(a)),
         "shared_infrastructure": (cs.infra, cs.e_infra),
