@@ -21,15 +21,16 @@ So the detector measures the information collected, and its harvest evidence req
   the human-feasible multiple of the information collected. The Compulife argument is about volume
   *of value*: it is this multiple, not the raw one, that says "no person could have used this".
 
-A campaign's figures sum its members' (``T``, and ``D`` times :func:`members_new_share`: a prompt
-that several members and no one else send is one prompt the campaign obtained — a class or a CI job
-running one script, a fleet of monitors —, counted exactly over every row; without the pairs, the plain
-sum, an upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``. Coverage of a
-capability space is reported through the capability share and the distinct templates (``n_templates``)
-beside these figures.
+A campaign's figures sum its members' (``T``, and ``D`` times :func:`members_new_share`: the members' copies of
+each other's prompts beyond what the prompts' popularity gives are prompts the campaign obtained once — a class or a
+CI job running one script, labs running one benchmark, a fleet of monitors —, counted exactly over every row; without
+the pairs, the plain sum, an upper bound), and ``X = nu * T`` with the campaign's novelty ``nu = D / sum n``.
+Coverage of a capability space is reported through the capability share and the distinct templates
+(``n_templates``) beside these figures.
 
 Use in the scores (:mod:`~stillwatch.guard.score.detect`): an account's harvest evidence is
-multiplied by :func:`novelty_weight` and its volume evidence is the extraction multiple's; a
+multiplied by :func:`novelty_weight` and a campaign's by ``members_new_share``; an account's volume
+evidence is the extraction multiple's; a
 campaign's reading-hours evidence is its extracted hours. Machine pacing and scripting remain in the
 coordination evidence as context.
 """
