@@ -138,7 +138,9 @@ A component of >= 2 accounts gets ``sqrt(harvest * coordination)``:
   infrastructure x machine pacing), and by the share of the members' distinct prompts that are not copies of each
   other's beyond what the prompts' popularity gives (:func:`~stillwatch.guard.score.extraction.members_new_share`:
   the group's novelty across members, as an account's harvest is weighted by its own novelty; each member's own
-  repeats are weighed in its own score): hours alone are no harvest — hundreds of people each reading a
+  repeats are weighed in its own score — an operator lowers that weight only by sending each prompt through
+  several accounts and paying for every copy, and the union of what it asked still counts in its hours): hours
+  alone are no harvest — hundreds of people each reading a
   little (a public prompt library, a team of analysts) add up to many hours at a human rate, with
   unsynchronised onsets and human pacing. A team's shared office IP and card count here only with
   machine pacing.
