@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _fixtures_frames import _table as rows_table  # noqa: E402
 from _fixtures_pipeline import make_log  # noqa: E402
 
 from stillwatch.guard.score.extraction import members_new_share  # noqa: E402
@@ -251,9 +252,7 @@ def _with_scripted_class(table: pa.Table, n_accounts: int, seed: int = 1) -> pa.
             rows.append(dict(request_id=f"s{a}-{j}", ts=t, account_id=f"class-{a:03d}", api_key_id=f"k-class-{a}",
                              ip=f"81.{a}.3.4", user_agent="python-requests/2.31", payment_fingerprint=f"card-s{a}",
                              model="m-1", prompt=q, response="ok", prompt_tokens=40, completion_tokens=400))
-    arrays = [pa.array([r[f.name] for r in rows], pa.int64()).cast(f.type) if f.name == "ts"
-              else pa.array([r[f.name] for r in rows], f.type) for f in LOG_SCHEMA]
-    return pa.concat_tables([table, pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)])
+    return pa.concat_tables([table, rows_table(rows, LOG_SCHEMA)])
 
 
 def test_a_class_running_one_script_is_not_a_campaign():
@@ -306,9 +305,7 @@ def _with_labs(table: pa.Table, seed: int = 2) -> pa.Table:
                              api_key_id=f"k-pub{person}", ip=f"84.{person // 250}.{person % 250}.9",
                              user_agent="Mozilla/5.0", payment_fingerprint=None, model="m-1", prompt=popular[q],
                              response="ok", prompt_tokens=10, completion_tokens=200))
-    arrays = [pa.array([r[f.name] for r in rows], pa.int64()).cast(f.type) if f.name == "ts"
-              else pa.array([r[f.name] for r in rows], f.type) for f in LOG_SCHEMA]
-    return pa.concat_tables([table, pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)])
+    return pa.concat_tables([table, rows_table(rows, LOG_SCHEMA)])
 
 
 def test_labs_that_ran_one_benchmark_once_are_not_a_campaign():
@@ -364,7 +361,7 @@ def test_labs_campaign_signals_count_their_workloads():
     assert cs.size[i] == 3 and cs.sd_ln[i] == pytest.approx(0.0, abs=1e-12)
     # closed form: A's 200 prompts, 2 of 3 members each, 5 outside rows each (labs 3 and 5); B's 200, 1 member, 2 outside
     # rows each (lab 4); each member's 200 rows are on shared prompts, 600 of the log's rows on shared prompts
-    out = float(np.sum(ft.edges["prompt"][3])) - 600
+    out = float(np.sum(ft.edges["prompt"][2])) - 600
 
     def chance(rows_out: int) -> float:  # E[K] / P(K >= 1)
         pi = rows_out / out
@@ -397,9 +394,7 @@ def _with_word_problems(table: pa.Table, n_accounts: int = 30, seed: int = 4) ->
                              model="m-1", prompt=f"A shop sells {x} apples at {p} cents each and {c} pears. Reason "
                              f"carefully step by step: what is the total cost if pears cost {q} cents?",
                              response="ok", prompt_tokens=40, completion_tokens=350))
-    arrays = [pa.array([r[f.name] for r in rows], pa.int64()).cast(f.type) if f.name == "ts"
-              else pa.array([r[f.name] for r in rows], f.type) for f in LOG_SCHEMA]
-    return pa.concat_tables([table, pa.Table.from_arrays(arrays, schema=LOG_SCHEMA)])
+    return pa.concat_tables([table, rows_table(rows, LOG_SCHEMA)])
 
 
 def test_word_problems_with_other_numbers_are_new_questions():

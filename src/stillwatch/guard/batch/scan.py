@@ -488,7 +488,7 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
         sp_acc = np.searchsorted(ids, _np(sp, "account_id", str)).astype(np.int64)
-        edges["prompt"] = (sp_acc, _np(sp, "prompt_raw", np.int64), _np(sp, "fan", np.int64), _np(sp, "rows", np.int64))
+        edges["prompt"] = (sp_acc, _np(sp, "prompt_raw", np.int64), _np(sp, "rows", np.int64))
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 

@@ -86,7 +86,7 @@ def prompts_new_share(labels: np.ndarray, acc: Mapping[str, np.ndarray], edges) 
     (1 where the scan has no prompt pairs or no ``n_prompts_raw``)."""
     if not edges or "prompt" not in edges or "n_prompts_raw" not in acc:
         return np.ones(len(labels))
-    pa_, pk, _, rows = edges["prompt"][:4]
+    pa_, pk, rows = edges["prompt"]
     return members_new_share(labels, pa_, pk, rows, acc["n_prompts_raw"])
 
 

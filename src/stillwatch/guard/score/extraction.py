@@ -157,20 +157,20 @@ def members_new_share(labels: np.ndarray, prompt_acc: np.ndarray, prompt_key: np
     pi = np.clip((to[start] - r_g) / outside, 0.0, 1.0 - 1e-12)
     lq = np.log1p(-pi)  # (runs,)
     p_any = -np.expm1(m_g[g] * lq)
-    e_k = _expected_senders(labels, m, g, lq)
+    e_k = _expected_senders(labels, size, m, g, lq)
     chance = np.where(p_any > 0, e_k / np.where(p_any > 0, p_any, 1.0), 1.0)
     dup = np.bincount(g, weights=k - chance, minlength=a)  # R before its floor at 0: the clip below is the floor
     tot = Groups(labels).sum(np.asarray(raw, np.float64))
     return np.where(tot > 0, np.clip((tot - dup[labels]) / np.maximum(tot, 1.0), 0.0, 1.0), 1.0)
 
 
-def _expected_senders(labels: np.ndarray, n: np.ndarray, g: np.ndarray, lq: np.ndarray,
+def _expected_senders(labels: np.ndarray, size: np.ndarray, n: np.ndarray, g: np.ndarray, lq: np.ndarray,
                       chunk: int = 1 << 22) -> np.ndarray:
     """``sum over the members a of group g[r] of 1 - exp(n_a lq[r])`` for each run ``r`` (the expected number of
     members sending a prompt of per-draw probability ``1 - exp(lq)``, member ``a`` drawing ``n_a`` times), over
-    (run, member) terms in chunks of about ``chunk``. Requires ``lq <= 0``."""
+    (run, member) terms in chunks of about ``chunk``. ``size``: each label's member count (by label). Requires ``lq
+    <= 0``."""
     order = np.argsort(labels, kind="stable")
-    size = np.bincount(labels, minlength=len(labels))
     first = np.r_[0, np.cumsum(size)[:-1]]  # by label: where its members start in ``order``
     m = size[g]
     out = np.zeros(len(g))
