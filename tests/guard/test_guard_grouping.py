@@ -334,7 +334,7 @@ def test_group_step_signals_listing_and_scores():
 
 
 def test_a_member_that_re_sends_its_prompts_leaves_the_burst_group():
-    """Per-member evidence inside a group (score/grouping.py ``_without_repeaters``): a lab that ran a 300-prompt
+    """Per-member evidence inside a group (score/leavers.py ``without_repeaters``): a lab that ran a 300-prompt
     benchmark twice on the campaign's night (every row re-sent) is a burst-then-dormant carrier in the campaign's
     cell, but re-sends far beyond the campaign's harvesters (each prompt once, a few retries): it leaves the group;
     the campaign stays, headed by its smallest remaining member. Without the exact repetition counts (an older

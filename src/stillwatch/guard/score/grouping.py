@@ -80,7 +80,10 @@ operator's, and joins the group (:func:`absorb_listed`, its own null: the member
 times). A member that re-sends its prompts far beyond the group's other members leaves it (the linked clusters'
 repetition test, :func:`~stillwatch.guard.score.repetition.repeats_beyond`): a harvest wants new answers, and an
 evaluation lab that ran its benchmark twice on the campaign's night, then fell silent, is a burst-then-dormant
-carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does.
+carrier by the signal's own test (held-out E seed 44) — time cannot tell it apart, its repetition does. So does a
+member that ran, once, a list one account outside the group also runs (:mod:`~stillwatch.guard.score.replays`: most
+of its prompts that account's, beyond their popularity — a lab's single benchmark pass on the campaign's night,
+held-out E seeds 43-44 cut to windows). Both rules are in :mod:`~stillwatch.guard.score.leavers`.
 
 **Times known to within an interval** (arrivals and departures). The log shows when an account was last (first)
 seen, not when it left (arrived): the departure rule skips the days of an account's week it was not going to use
@@ -424,7 +427,9 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
                      (arrive, arrived, keys & arrived, pause("arrival", keys), arrive_far),
                      (depart, departed, keys & departed, pause("departure", keys), depart_far),
                      (depart, seen, keys & seen, pause("last", keys), depart_far)], cfg)
-    g = _without_repeaters(g, acc, cfg)
+    from stillwatch.guard.score.leavers import without_repeaters, without_replays
+
+    g = without_replays(without_repeaters(g, acc, cfg), acc, edges, cfg)
     if not (g.head >= 0).any():
         return g
     if labels is not None and np.asarray(listed, bool).any():
@@ -521,32 +526,6 @@ def absorb_listed(g: Groups, times: list[tuple], labels: np.ndarray, listed: np.
             members = listed & np.isin(labels, labs[join])
             head[members], kind[members], p[members], width[members] = h, g.kind[h], g.p[h], g.width_us[h]
     return Groups(head, kind, p, width, g.score)
-
-
-def _without_repeaters(g: Groups, acc: Mapping[str, np.ndarray], cfg: DetectConfig) -> Groups:
-    """``g`` without the members that re-send their prompts far beyond the group's other members
-    (:func:`~stillwatch.guard.score.repetition.repeats_beyond`, as a linked cluster's outsiders are found; the
-    group is the cluster): an evaluation lab that ran its benchmark twice in one night and went silent is a
-    burst-then-dormant carrier by the signal's own test, and a harvest wants new answers. Groups left with
-    fewer than two members dissolve; the others keep their smallest remaining member as head."""
-    if "n_prompts_raw" not in acc:
-        return g
-    from stillwatch.guard.score.repetition import repeats_beyond
-
-    a = len(g.head)
-    grouped = g.head >= 0
-    lab = np.where(grouped, g.head, np.arange(a))
-    once = np.asarray(acc["n_once_raw"], np.float64) if "n_once_raw" in acc else None
-    out = repeats_beyond(lab, np.asarray(acc["n"], np.float64), np.asarray(acc["n_prompts_raw"], np.float64),
-                         grouped, grouped, cfg.link.alpha, once)
-    if not out.any():
-        return g
-    keep = grouped & ~out
-    first = np.full(a, a, np.int64)
-    np.minimum.at(first, lab[keep], np.flatnonzero(keep))
-    ok = keep & (np.bincount(lab[keep], minlength=a)[lab] >= 2)
-    head = np.where(ok, first[lab], -1)
-    return Groups(head, np.where(ok, g.kind, 0), np.where(ok, g.p, 1.0), np.where(ok, g.width_us, 0.0), g.score)
 
 
 def with_groups(sc, groups: Groups, cfg: DetectConfig):

@@ -161,8 +161,12 @@ def pair_tests(ea: np.ndarray, ek: np.ndarray, activity: np.ndarray, budget: int
     empty = PairTests(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
     if len(ea) == 0 or a_n < 2:
         return empty
-    e = np.unique(np.stack([np.asarray(ek, np.int64), np.asarray(ea, np.int64)], axis=1), axis=0)
-    keys, kinv, fan = np.unique(e[:, 0], return_inverse=True, return_counts=True)
+    # distinct (item, account) rows sorted by item: the item's index times A plus the account (a 1-d unique; a
+    # row-wise one sorts ~3x slower at 16M rows)
+    _, kinv0 = np.unique(np.asarray(ek, np.int64), return_inverse=True)
+    code = np.unique(kinv0.astype(np.int64) * a_n + np.asarray(ea, np.int64))
+    kinv, acc_e = code // a_n, code % a_n
+    fan = np.bincount(kinv)
     m_tot = max(float(act.sum()), 1.0)
     # C(t) per tier: sum of pi_k^2 over items of fan 2..2^j (items of fan 1 cannot be shared)
     shared_key = fan >= 2
@@ -178,19 +182,36 @@ def pair_tests(ea: np.ndarray, ek: np.ndarray, activity: np.ndarray, budget: int
     if j_enum < 1:
         return empty
     sel = shared_key[kinv] & (tier_k[kinv] <= j_enum)
-    acc_s, key_s = e[sel, 1], kinv[sel]  # sorted by key (np.unique sorted e by key first)
+    acc_s, key_s = acc_e[sel], kinv[sel]  # sorted by key (the code sorts by item first)
     left, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
     tier_row = tier_k[key_s[left]]
-    code = lo * np.int64(a_n) + hi
-    pairs, pinv = np.unique(code, return_inverse=True)
-    pa_, pb_ = pairs // a_n, pairs % a_n
-    mm = act[pa_] * act[pb_]
-    best = np.ones(len(pairs))
-    for j in range(1, j_enum + 1):  # one vectorised pass per tier (J <= log2 of the largest fan)
-        x = np.bincount(pinv, weights=(tier_row <= j).astype(np.float64), minlength=len(pairs))
-        best = np.minimum(best, poisson_tail(x, mm * c_t[j]))
-    shared = np.bincount(pinv, minlength=len(pairs)).astype(np.int64)
-    return PairTests(pa_, pb_, np.minimum(best * n_tiers, 1.0), shared)
+    pairs, best, shared = tier_scan(lo * np.int64(a_n) + hi, tier_row, c_t, act)
+    return PairTests(pairs // a_n, pairs % a_n, np.minimum(best * n_tiers, 1.0), shared)
+
+
+def tier_scan(code: np.ndarray, tier_row: np.ndarray, c_t: np.ndarray, act: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tier scan of the popularity null (module docstring) for pairs of accounts given by their shared items:
+    ``code`` is ``a * A + b`` per (pair, shared item) row (``A = len(act)``), ``tier_row`` the item's tier (>= 1),
+    ``c_t[j]`` the cumulative ``C(t)`` of tier ``j``. Returns ``(pairs, best, shared)``, one entry per distinct
+    pair code (sorted): the smallest ``P(Poisson(m_a m_b C(2^j)) >= X_ab(j))`` over the tiers ``j`` and the items
+    shared. A tier holding none of the pair's items has the count of the tier below and a larger mean, so its tail
+    is never the smallest: only the tiers a pair has items in are evaluated (one tail per distinct (pair, tier)
+    instead of one per pair and tier). Requires ``1 <= tier_row < len(c_t)``."""
+    a_n = np.int64(len(act))
+    j1 = np.int64(len(c_t))
+    u, cnt = np.unique(np.asarray(code, np.int64) * j1 + np.asarray(tier_row, np.int64), return_counts=True)
+    pcode, tj = u // j1, u % j1
+    start = np.concatenate(([True], pcode[1:] != pcode[:-1])) if len(u) else np.zeros(0, bool)
+    first, pid = np.flatnonzero(start), np.cumsum(start) - 1
+    csum = np.cumsum(cnt)
+    x = csum - (csum - cnt)[first][pid]  # the pair's items of tier <= tj
+    pairs = pcode[first]
+    mm = act[pairs // a_n] * act[pairs % a_n]
+    tail = poisson_tail(x, mm[pid] * c_t[tj])
+    if not len(u):
+        return pairs, np.zeros(0), np.zeros(0, np.int64)
+    return pairs, np.minimum.reduceat(tail, first), np.add.reduceat(cnt, first).astype(np.int64)
 
 
 def pair_links(edges: Mapping, acc: Mapping[str, np.ndarray], n_accounts: int, cfg: "DetectConfig"
