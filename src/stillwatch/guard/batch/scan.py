@@ -464,9 +464,11 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         "fr_account_id", "fr_prompt_h")
     _timed(say, "template frames", t0)
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
-    peaks = eng.materialise("sw_peaks", account_peaks(keys))
+    # per account and clock hour, once: the peaks and every per-hour table of _parts read it
+    hours = eng.materialise("sw_hours", hour_buckets(keys))
+    peaks = eng.materialise("sw_peaks", account_peaks(hours))
     acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), peaks,
-                           account_keys(keys), _parts(eng, keys, peaks)).to_pyarrow()
+                           account_keys(keys), _parts(eng, keys, hours, peaks)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
@@ -493,12 +495,11 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 
 
-def _parts(eng, keys, peaks) -> tuple:
+def _parts(eng, keys, hours, peaks) -> tuple:
     """Per-account tables of :mod:`~stillwatch.guard.features.components`: the burst window's reading
     time and span, and the crowded component — hours the minute-scan test
     (:func:`~stillwatch.guard.score.signals.crowded_hours`, family-wise over every account-hour of the
     log) keeps, measured on the engine over their rows; and the hour-of-the-week masks (score/weeks.py)."""
-    hours = eng.materialise("sw_hours", hour_buckets(keys))
     n_hours = int(hours.count().to_pyarrow().as_py())
     cand = crowd_candidates(hours).to_pyarrow()
     kept = crowded_hours(cand, n_hours)

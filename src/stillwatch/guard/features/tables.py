@@ -309,7 +309,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
                     n_once_raw=j.n_once_raw.fill_null(0))
 
 
-def account_peaks(keys: ibis.Table) -> ibis.Table:
+def account_peaks(hours: ibis.Table) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
     consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
     account's requests up to then; ``runner_day_n`` the most in any 24 clock hours not overlapping
@@ -319,10 +319,11 @@ def account_peaks(keys: ibis.Table) -> ibis.Table:
     active hour, the account's ``c`` requests arrived as a Poisson process at that hour's own rate
     — ``sum over hours of c * (1 - exp(-d / 3600))``, ``d`` the hour's reading seconds (``c/3600``
     per second times a mean reading of ``d/c`` seconds; score/signals.py). Integer bucket
-    arithmetic, the same on every engine."""
+    arithmetic, the same on every engine. ``hours``: the hour buckets of
+    :func:`~stillwatch.guard.features.components.hour_buckets` (``account_id, hr, c, d``: requests and reading
+    seconds per account and clock hour), which the scan materialises once for every per-hour feature."""
     hour = 3_600_000_000
-    hb = keys.select("account_id", "human_s", hr=keys.ts_us // hour).group_by(["account_id", "hr"]).agg(
-        c=_.count(), d=_.human_s.sum())
+    hb = hours.select("account_id", "hr", "c", "d")
     w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
     upto = ibis.window(group_by=hb.account_id, order_by=hb.hr, rows=(None, 0))
     s = hb.select("account_id", "hr", "d", c24=hb.c.sum().over(w), cum=hb.c.sum().over(upto),
