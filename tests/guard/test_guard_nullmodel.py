@@ -289,3 +289,18 @@ def test_null_links_join_free_accounts_only():
     assert labels[3] == labels[4] == labels[5] != labels[0]
     ea, ek = nl.graph(6)  # without ``free`` every link stands
     assert len(set(cluster.components(6, ea, ek).tolist())) == 2
+
+
+def test_tier_scan_skips_tiers_without_items_and_handles_no_pairs():
+    """``tier_scan`` evaluates only the tiers a pair has items in: one pair (accounts 0 and 1 of 2, activity 10
+    each) sharing one item of tier 1 and two of tier 3 gets min(P(Poisson(100 C1) >= 1), P(Poisson(100 C3) >= 3)) —
+    tier 2 (the count of tier 1, a larger mean) is never smaller; no rows give no pairs."""
+    from stillwatch.guard.score.nullmodel import tier_scan
+
+    act = np.array([10.0, 10.0])
+    c_t = np.array([0.0, 1e-3, 2e-3, 5e-3])
+    pairs, best, shared = tier_scan(np.array([1, 1, 1]), np.array([1, 3, 3]), c_t, act)
+    want = min(stats.poisson.sf(0, 100 * 1e-3), stats.poisson.sf(1, 100 * 2e-3), stats.poisson.sf(2, 100 * 5e-3))
+    assert pairs.tolist() == [1] and shared.tolist() == [3] and math.isclose(best[0], want, rel_tol=1e-12)
+    pairs, best, shared = tier_scan(np.zeros(0, np.int64), np.zeros(0, np.int64), c_t, act)
+    assert len(pairs) == len(best) == len(shared) == 0
