@@ -153,10 +153,24 @@ def test_several_labs_beyond_a_small_core_leave_together():
 def test_split_outsiders_keeps_linked_outsiders_together():
     labels = np.zeros(6, np.int64)
     out = np.array([False, False, False, True, True, True])
-    # outsiders 3 and 4 share key 9; 5 shares only key 7 with the core
-    ea = np.array([0, 1, 2, 3, 4, 5, 0], np.int64)
-    ek = np.array([7, 7, 7, 9, 9, 7, 9], np.int64)
+    # outsiders 3 and 4 share key 9, which no remaining member holds; 5 shares only key 7 with the core
+    ea = np.array([0, 1, 2, 3, 4, 5], np.int64)
+    ek = np.array([7, 7, 7, 9, 9, 7], np.int64)
     assert split_outsiders(labels, out, ea, ek).tolist() == [0, 0, 0, 3, 3, 5]
+
+
+def test_outsiders_sharing_only_the_campaigns_keys_stand_alone():
+    """Held-out E seed 46's apps: outsiders linked to each other only through keys the campaign they left also
+    holds (popular questions' suffixes) are not joined again; a key only they share still joins them. A key of
+    another cluster's remaining members does not count against this cluster's outsiders."""
+    labels = np.array([0, 0, 0, 0, 0, 5, 5], np.int64)
+    out = np.array([False, False, True, True, True, False, False])
+    # 2, 3 and 4 share key 7 with the core (0, 1); 3 and 4 also share key 9, which cluster 5 (not theirs) holds
+    ea = np.array([0, 1, 2, 3, 4, 3, 4, 5, 6], np.int64)
+    ek = np.array([7, 7, 7, 7, 7, 9, 9, 9, 9], np.int64)
+    assert split_outsiders(labels, out, ea, ek).tolist() == [0, 0, 2, 3, 3, 5, 5]
+    # without key 9 every outsider stands alone
+    assert split_outsiders(labels, out, ea[:5], ek[:5]).tolist() == [0, 0, 2, 3, 4, 5, 5]
 
 
 def test_light_members_below_a_core_of_heavy_accounts_stay():

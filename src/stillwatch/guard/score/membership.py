@@ -227,13 +227,23 @@ def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.
     """Move the outsiders ``out`` (:func:`outsiders`' codes, or booleans) out of their clusters: those of
     one cluster and one kind (workload, repetition) joined by the linking edges ``(ea, ek)`` among
     themselves form one cluster, the others stand alone — a lab that left for its repetition is not
-    joined again to the operator's accounts that left for their workload. Labels stay the smallest
+    joined again to the operator's accounts that left for their workload. Only keys that no remaining
+    member of the cluster holds join outsiders again: a key the campaign they left also holds is what
+    linked them to it (held-out E seed 46: six apps relaying popular questions were linked into the
+    ``wrapped`` campaign through those questions' template suffixes, left it as outsiders, and were then
+    joined among themselves through the same public keys into a "campaign" of apps). Attacker model: an
+    operator's accounts that leave a campaign as outsiders and share only its keys each stand alone on
+    their own scores; what they share only among themselves still joins them. Labels stay the smallest
     member's index."""
     kind = np.asarray(out).astype(np.int64)
     if not kind.any():
         return labels
     a = len(labels)
-    keep = kind[ea] > 0
+    ek = np.asarray(ek, np.int64)
+    # (key, cluster) codes of the keys the cluster's remaining members hold
+    with np.errstate(over="ignore"):
+        at = (ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ labels[ea].astype(np.uint64)).view(np.int64)
+    keep = (kind[ea] > 0) & ~np.isin(at, at[kind[ea] == 0])
     # keys are taken per original cluster and kind, so outsiders of two clusters are never joined
     with np.errstate(over="ignore"):
         mixed = (np.asarray(ek, np.int64)[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
