@@ -239,15 +239,14 @@ def split_outsiders(labels: np.ndarray, out: np.ndarray, ea: np.ndarray, ek: np.
     if not kind.any():
         return labels
     a = len(labels)
-    ek = np.asarray(ek, np.int64)
-    # (key, cluster) codes of the keys the cluster's remaining members hold
     with np.errstate(over="ignore"):
-        at = (ek.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) ^ labels[ea].astype(np.uint64)).view(np.int64)
+        h = np.asarray(ek, np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    # (key, cluster) codes of the keys the cluster's remaining members hold
+    at = (h ^ labels[ea].astype(np.uint64)).view(np.int64)
     keep = (kind[ea] > 0) & ~np.isin(at, at[kind[ea] == 0])
     # keys are taken per original cluster and kind, so outsiders of two clusters are never joined
-    with np.errstate(over="ignore"):
-        mixed = (np.asarray(ek, np.int64)[keep].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-                 ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(4) + kind[ea[keep]].astype(np.uint64))).view(np.int64)
+    mixed = (h[keep] ^ (labels[ea[keep]].astype(np.uint64) * np.uint64(4)
+                        + kind[ea[keep]].astype(np.uint64))).view(np.int64)
     comp = _cluster.components(a, ea[keep], mixed)
     new = np.where(kind > 0, a + comp, labels)
     first = np.full(2 * a, a, np.int64)

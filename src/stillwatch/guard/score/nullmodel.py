@@ -152,6 +152,61 @@ class PairTests:
     shared: np.ndarray
 
 
+@dataclass(frozen=True)
+class ItemPopularity:
+    """The popularity of one item kind's items (module docstring): per distinct (item, account) row, sorted by item,
+    ``kinv`` (the item's index) and ``acc`` (the account); per item ``fan`` (accounts using it) and ``tier``
+    (:func:`tiers`); ``n_tiers`` the largest tier of a shared item (1 with none) and ``c_t[j]`` the cumulative
+    ``C(2^j)``."""
+
+    kinv: np.ndarray
+    acc: np.ndarray
+    fan: np.ndarray
+    tier: np.ndarray
+    n_tiers: int
+    c_t: np.ndarray
+
+
+def item_popularity(ea: np.ndarray, ek: np.ndarray, act: np.ndarray) -> ItemPopularity:
+    """:class:`ItemPopularity` of the (account index, item key) edges ``ea``/``ek`` (duplicates counted once), with
+    ``M = sum(act)`` (``act``: ``m_a`` for every account of the log). Requires ``0 <= ea < len(act)``."""
+    a_n = len(act)
+    # distinct (item, account) rows sorted by item: the item's index times A plus the account (a 1-d unique; a
+    # row-wise one took 1.5-3x as long on the 16M-row scan's edges)
+    _, kinv0 = np.unique(np.asarray(ek, np.int64), return_inverse=True)
+    code = np.unique(kinv0.astype(np.int64) * a_n + np.asarray(ea, np.int64))
+    kinv, acc_e = code // a_n, code % a_n
+    fan = np.bincount(kinv)
+    m_tot = max(float(np.sum(act)), 1.0)
+    # C(t) per tier: sum of pi_k^2 over items of fan 2..2^j (items of fan 1 cannot be shared)
+    shared_key = fan >= 2
+    tier_k = tiers(fan)
+    n_tiers = int(tier_k[shared_key].max()) if shared_key.any() else 1
+    c_t = np.cumsum(np.bincount(tier_k[shared_key], weights=(fan[shared_key] / m_tot) ** 2,
+                                minlength=n_tiers + 1))
+    return ItemPopularity(kinv, acc_e, fan, tier_k, n_tiers, c_t)
+
+
+def enumerate_pairs(pop: ItemPopularity, items: np.ndarray, budget: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair of users of the shared ``items`` (a mask over ``pop``'s items) from the rarest tier up to the
+    largest tier whose pairs fit ``budget`` (rows of (pair, item)): ``(lo, hi, tier_row)``, one row per (pair, item),
+    ``lo < hi``; empty when not even the rarest tier fits."""
+    fan, tier_k = pop.fan, pop.tier
+    items = np.asarray(items, bool) & (fan >= 2)
+    rows = np.cumsum(np.bincount(tier_k[items], weights=fan[items] * (fan[items] - 1) / 2.0,
+                                 minlength=pop.n_tiers + 1))
+    fits = np.flatnonzero(rows <= budget)
+    j_enum = int(fits.max()) if len(fits) else 0
+    if j_enum < 1:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    sel = items[pop.kinv] & (tier_k[pop.kinv] <= j_enum)
+    key_s = pop.kinv[sel]  # sorted by item (item_popularity's rows are)
+    left, lo, hi = key_pairs(pop.acc[sel], key_s, fan[key_s])
+    return lo, hi, tier_k[key_s[left]]
+
+
 def pair_tests(ea: np.ndarray, ek: np.ndarray, activity: np.ndarray, budget: int) -> PairTests:
     """The popularity-null test of every pair of accounts sharing an item of one kind (module
     docstring). ``ea``/``ek``: (account index, item key) edges; ``activity``: ``m_a`` for every
@@ -161,32 +216,12 @@ def pair_tests(ea: np.ndarray, ek: np.ndarray, activity: np.ndarray, budget: int
     empty = PairTests(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
     if len(ea) == 0 or a_n < 2:
         return empty
-    # distinct (item, account) rows sorted by item: the item's index times A plus the account (a 1-d unique; a
-    # row-wise one took 1.5-3x as long on the 16M-row scan's edges)
-    _, kinv0 = np.unique(np.asarray(ek, np.int64), return_inverse=True)
-    code = np.unique(kinv0.astype(np.int64) * a_n + np.asarray(ea, np.int64))
-    kinv, acc_e = code // a_n, code % a_n
-    fan = np.bincount(kinv)
-    m_tot = max(float(act.sum()), 1.0)
-    # C(t) per tier: sum of pi_k^2 over items of fan 2..2^j (items of fan 1 cannot be shared)
-    shared_key = fan >= 2
-    tier_k = tiers(fan)
-    n_tiers = int(tier_k[shared_key].max()) if shared_key.any() else 1
-    c_t = np.cumsum(np.bincount(tier_k[shared_key], weights=(fan[shared_key] / m_tot) ** 2,
-                                minlength=n_tiers + 1))
-    # enumerate pairs from the rarest tiers up to the largest tier that fits the budget
-    rows_per_tier = np.cumsum(np.bincount(tier_k[shared_key], weights=fan[shared_key] * (fan[shared_key] - 1) / 2.0,
-                                          minlength=n_tiers + 1))
-    fits = np.flatnonzero(rows_per_tier <= budget)
-    j_enum = int(fits.max()) if len(fits) else 0
-    if j_enum < 1:
+    pop = item_popularity(ea, ek, act)
+    lo, hi, tier_row = enumerate_pairs(pop, pop.fan >= 2, budget)
+    if not len(lo):
         return empty
-    sel = shared_key[kinv] & (tier_k[kinv] <= j_enum)
-    acc_s, key_s = acc_e[sel], kinv[sel]  # sorted by key (the code sorts by item first)
-    left, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
-    tier_row = tier_k[key_s[left]]
-    pairs, best, shared = tier_scan(lo * np.int64(a_n) + hi, tier_row, c_t, act)
-    return PairTests(pairs // a_n, pairs % a_n, np.minimum(best * n_tiers, 1.0), shared)
+    pairs, best, shared = tier_scan(lo * np.int64(a_n) + hi, tier_row, pop.c_t, act)
+    return PairTests(pairs // a_n, pairs % a_n, np.minimum(best * pop.n_tiers, 1.0), shared)
 
 
 def tier_scan(code: np.ndarray, tier_row: np.ndarray, c_t: np.ndarray, act: np.ndarray

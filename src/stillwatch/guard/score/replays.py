@@ -55,7 +55,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stillwatch.guard.score.nullmodel import key_pairs, tier_scan, tiers
+from stillwatch.guard.score.nullmodel import enumerate_pairs, item_popularity, tier_scan
 
 
 @dataclass(frozen=True)
@@ -86,40 +86,20 @@ def replay_tests(group: np.ndarray, ea: np.ndarray, ek: np.ndarray, activity: np
     ea, ek = np.asarray(ea, np.int64), np.asarray(ek, np.int64)
     if not len(ea) or a_n < 2 or not (group >= 0).any():
         return empty
-    # distinct (prompt, account) rows, sorted by prompt: the prompt's index times A plus the account (1-d, no
-    # row-wise unique)
-    keys, kinv0 = np.unique(ek, return_inverse=True)
-    code = np.unique(kinv0.astype(np.int64) * a_n + ea)
-    kinv, acc_e = code // a_n, code % a_n
-    fan = np.bincount(kinv, minlength=len(keys))
-    shared = fan >= 2
-    if not shared.any():
-        return empty
-    tier_k = tiers(fan)
-    n_tiers = int(tier_k[shared].max())
-    c_t = np.cumsum(np.bincount(tier_k[shared], weights=(fan[shared] / max(float(act.sum()), 1.0)) ** 2,
-                                minlength=n_tiers + 1))
+    pop = item_popularity(ea, ek, act)
     # only the prompts some member sends; their pairs are enumerated from the rarest tiers up to the budget
-    mk = np.zeros(len(fan), bool)
-    mk[kinv[group[acc_e] >= 0]] = True
-    mk &= shared
-    rows = np.cumsum(np.bincount(tier_k[mk], weights=fan[mk] * (fan[mk] - 1) / 2.0, minlength=n_tiers + 1))
-    fits = np.flatnonzero(rows <= budget)
-    j_enum = int(fits.max()) if len(fits) else 0
-    if j_enum < 1:
-        return empty
-    sel = mk[kinv] & (tier_k[kinv] <= j_enum)
-    acc_s, key_s = acc_e[sel], kinv[sel]
-    left, lo, hi = key_pairs(acc_s, key_s, fan[key_s])
+    mk = np.zeros(len(pop.fan), bool)
+    mk[pop.kinv[group[pop.acc] >= 0]] = True
+    lo, hi, tier_row = enumerate_pairs(pop, mk, budget)
     # each pair both ways: the member first, its partner (outside the member's group) second
     mem, par = np.concatenate([lo, hi]), np.concatenate([hi, lo])
-    tier_row = np.tile(tier_k[key_s[left]], 2)
+    tier_row = np.tile(tier_row, 2)
     ok = (group[mem] >= 0) & (group[par] != group[mem])
     mem, par, tier_row = mem[ok], par[ok], tier_row[ok]
     if not len(mem):
         return empty
-    pairs, best, shared_n = tier_scan(mem * np.int64(a_n) + par, tier_row, c_t, act)
-    p = np.minimum(best * n_tiers * (a_n * (a_n - 1) / 2.0), 1.0)
+    pairs, best, shared_n = tier_scan(mem * np.int64(a_n) + par, tier_row, pop.c_t, act)
+    p = np.minimum(best * pop.n_tiers * (a_n * (a_n - 1) / 2.0), 1.0)
     return ReplayTests(pairs // a_n, pairs % a_n, p, shared_n)
 
 
