@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from stillwatch.guard.batch.scan import feature_tables, scan
-from stillwatch.guard.score.signals import (baseline_days, burst_p, fast_substream, first_day_peak, fwer_evidence,
+from stillwatch.guard.score.signals import (baseline_days, burst_p, dormant_carrier, fast_substream, first_day_peak,
+                                           fwer_evidence,
                                            key_rotation, recur_p)
 
 HOUR = 3_600_000_000
@@ -202,8 +203,8 @@ def test_one_off_batch_job_has_no_baseline_to_burst_against_but_is_dormant_after
     # observable life: to the log's end, the late job's last request
     end = 16 * DAY + 22 * HOUR + 899 * 2_000_000
     assert f.account("batch").signals["observed_days"] == pytest.approx((end - 2 * DAY) / DAY)
-    # ... where the recurring null (no runner-up day: (10/11)^900) is the larger of the two tails
-    assert f.account("batch").signals["dormant_p"] == pytest.approx((10 / 11) ** 900, rel=1e-9)
+    # ... where the carrier's recurring null (five-fold, no runner-up day: (5/6)^900) is the larger of the two tails
+    assert f.account("batch").signals["dormant_p"] == pytest.approx((5 / 6) ** 900, rel=1e-9)
     assert f.account("late").signals["dormant_p"] == 1.0
     assert f.account("early").signals["burst_p"] == 1.0 and f.account("early").signals["dormant_p"] == 1.0
     # 900 answers of 200 tokens (5 s + 200 x 0.75 x 60 / 238 s each) over 1798 s + one typical exchange
@@ -300,3 +301,79 @@ def test_first_day_peak_known_answers():
     assert first_day_peak(first, end, created, t0).tolist() == [True, True, False, False, True, True]
     assert first_day_peak(first, end, None, t0).tolist() == [True, True, False, True, True, True]
     assert first_day_peak(first, end, created, None).tolist() == [False] * 6
+
+
+def _binom_sf_exact(k: int, n: int, num: int, den: int) -> float:
+    """``P(Bin(n, num/den) >= k)`` summed term by term in exact rationals (independent of scipy)."""
+    from fractions import Fraction
+    q = Fraction(num, den)
+    return float(sum(math.comb(n, j) * q**j * (1 - q) ** (n - j) for j in range(k, n + 1)))
+
+
+def test_a_harvest_night_behind_a_persons_busy_day_is_not_a_recurrence():
+    """Held-out E seed 45's shape: an aged account whose busiest ordinary day held 17 requests (a person's
+    session), then a 259-request harvest night. Against a recurring workload whose days differ at most five-fold
+    (DORMANT_RECUR_RATIO, the burst-night carrier's null) the night is a departure family-wise among 10,000
+    accounts; against ten-fold (RECUR_RATIO, own-score evidence) it is not (p 0.05). The attacker at the
+    carrier's boundary: a night recurring at a fifth of its size (60 against 300) is its baseline (p > 0.4); at a
+    tenth (30) it is a departure (p < 1e-4)."""
+    from stillwatch.guard.score.signals import DORMANT_RECUR_RATIO, RECUR_RATIO
+
+    assert (RECUR_RATIO, DORMANT_RECUR_RATIO) == (10.0, 5.0)
+    k1, k2 = 259, 17
+    five = recur_p(np.array([k1 * 1.0]), np.array([k2 * 1.0]), ratio=DORMANT_RECUR_RATIO)[0]
+    assert five == pytest.approx(_binom_sf_exact(k1, k1 + k2, 5, 6), rel=1e-9)
+    assert five * 10_000 <= 0.01
+    assert recur_p(np.array([259.0]), np.array([17.0]))[0] == pytest.approx(_binom_sf_exact(k1, k1 + k2, 10, 11),
+                                                                            rel=1e-9)
+    assert _binom_sf_exact(k1, k1 + k2, 10, 11) > 0.05
+    assert recur_p(np.array([300.0]), np.array([60.0]), ratio=5.0)[0] > 0.4
+    assert recur_p(np.array([300.0]), np.array([30.0]), ratio=5.0)[0] == pytest.approx(
+        _binom_sf_exact(300, 330, 5, 6), rel=1e-9)
+    assert _binom_sf_exact(300, 330, 5, 6) < 1e-4
+
+
+def test_burst_night_carriers_are_significant_at_full_evidence():
+    """``dormant_carrier``: the clipped peak-hour multiple where the five-fold ``p * m <= 1 %`` or the ten-fold
+    ``p * m < 1``, else 0 — a whole life of one busy day (53 requests, no other day: ``(5/6)**53`` five-fold,
+    ``(10/11)**53`` ten-fold) among 2,000 accounts is ``p * m`` = 0.13 and 12.8: not a carrier; among 100 accounts
+    it is."""
+    p = (5 / 6) ** 53
+    out = dormant_carrier(np.array([p, p, 1e-9, 1e-9, 0.5]), np.array([0.67, 0.67, 1.7, 0.4, 3.0]), 2000)
+    assert out.tolist() == [0.0, 0.0, 1.0, 0.4, 0.0]
+    assert dormant_carrier(np.array([p]), np.array([0.67]), 100).tolist() == [0.67]
+    # or the ten-fold null below one expected (p * m < 1): (10/11)**53 = 0.0064 among 100 accounts (0.64) carries,
+    # among 2,000 (12.8) it does not
+    q = (10 / 11) ** 53
+    assert dormant_carrier(np.array([p, 0.5]), np.array([0.67, 0.9]), 100, np.array([q, 0.009])).tolist() == [0.67, 0.9]
+    assert dormant_carrier(np.array([p]), np.array([0.67]), 2000, np.array([q])).tolist() == [0.0]
+    # inputs not modified
+    ps, mult = np.array([p]), np.array([0.67])
+    dormant_carrier(ps, mult, 100)
+    assert ps.tolist() == [p] and mult.tolist() == [0.67]
+
+
+def test_an_aged_harvest_after_a_busy_ordinary_day_carries_its_night():
+    """Scan level: 300 people, and an aged account with ordinary sessions over two weeks — its busiest 24 hours of
+    them 20 requests — then 280 requests one night, 60 s apart, then silence. Its own burst evidence keeps the
+    ten-fold recurring null (p > 1e-3: a firm's one large batch after small ones looks the same on its own), but it
+    carries the burst-night signal (five-fold, ``dormant_p`` = that tail), and is the only carrier of the log."""
+    from stillwatch.guard.score.signals import hidden_signals
+
+    rng = np.random.default_rng(45)
+    rows = _people(rng, 300)
+    rows += [("aged", T0 + d * DAY + 15 * HOUR + i * 400_000_000, "ka", 300) for d in (1, 5, 9) for i in range(4)]
+    rows += [("aged", T0 + 12 * DAY + 10 * HOUR + i * 600_000_000, "ka", 300) for i in range(20)]
+    rows += [("aged", T0 + 16 * DAY + 22 * HOUR + i * 60_000_000, "ka", 300) for i in range(280)]
+    log = _log(rows)
+    aged = scan(log).account("aged")
+    assert aged.signals["runner_up_day_requests"] == 20 and aged.signals["peak_day_requests"] == 280
+    assert aged.signals["burst_recur_p"] == pytest.approx(_binom_sf_exact(280, 300, 10, 11), rel=1e-9)
+    assert aged.signals["burst_recur_p"] > 1e-3
+    assert aged.signals["dormant_p"] == pytest.approx(_binom_sf_exact(280, 300, 5, 6), rel=1e-9)
+    ft = feature_tables(log)
+    n = np.asarray(ft.cols["n"], np.float64)
+    span = np.asarray(ft.cols["last_us"], np.float64) - np.asarray(ft.cols["first_us"], np.float64)
+    _, ev = hidden_signals(ft.cols, n, span, 100.0)
+    carriers = [a for a, d in zip(ft.ids, ev["dormant"]) if d > 0]
+    assert carriers == ["aged"]

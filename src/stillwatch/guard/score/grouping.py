@@ -11,8 +11,9 @@ Signals
 =======
 * **burst night** — the median hour of each account's busiest 24 hours (``peak_mid_us``: the first hour by which
   half of its requests were sent; a straggler request after the burst moves the window's end, not it); *carriers*
-  are the accounts that are burst-then-dormant family-wise (``dormant`` evidence > 0, :mod:`~stillwatch.guard.score.signals`:
-  the busiest day against the account's whole observable life, silence after it included).
+  are the accounts that are burst-then-dormant family-wise at 1 % (``dormant`` > 0,
+  :func:`~stillwatch.guard.score.signals.dormant_carrier`: the busiest day against the account's whole observable
+  life, silence after it included, and against a workload recurring on another day).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
 * **several keys, by arrival and by departure** — the same arrival times, and each account's last

