@@ -11,9 +11,10 @@ Signals
 =======
 * **burst night** — the median hour of each account's busiest 24 hours (``peak_mid_us``: the first hour by which
   half of its requests were sent; a straggler request after the burst moves the window's end, not it); *carriers*
-  are the accounts that are burst-then-dormant family-wise at 1 % (``dormant`` > 0,
+  are the accounts that are burst-then-dormant family-wise (``dormant`` > 0,
   :func:`~stillwatch.guard.score.signals.dormant_carrier`: the busiest day against the account's whole observable
-  life, silence after it included, and against a workload recurring on another day).
+  life, silence after it included, and against a workload recurring on another day — ten-fold at fewer than one
+  expected by chance, or five-fold at 1 %).
 * **arrival** — each account's arrival (its creation time, or a first request that is an arrival at
   all, :func:`~stillwatch.guard.score.nullmodel.arrivals`); *carriers* are the flagged accounts.
 * **several keys, by arrival and by departure** — the same arrival times, and each account's last
