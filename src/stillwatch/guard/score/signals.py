@@ -330,12 +330,12 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
     b = burst(col("upto_peak_n") if "upto_peak_n" in acc else n, col("peak_day_n"), col("peak_hour_s"), days, a, runner)
     # burst-then-dormant over the whole observable life, to the log's end (a grouping signal only)
     life = baseline_days(first, np.full(a, float(last.max()) if a else 0.0), created, start)
-    dormant_p = np.maximum(burst_p(n, col("peak_day_n"), life),
-                           recur_p(col("peak_day_n"), col("runner_day_n"), DORMANT_RECUR_RATIO)
-                           if runner is not None else 0.0)
+    # the steady null over the life, once for both recurring nulls (five-fold: the carrier's; ten-fold: the burst's)
+    steady = burst_p(n, col("peak_day_n"), life)
+    five = recur_p(col("peak_day_n"), runner, DORMANT_RECUR_RATIO) if runner is not None else 0.0
     first_peak = first_day_peak(first, end, created, start)
-    dormant_p = np.where(first_peak, 1.0, dormant_p)
-    ten_fold_p = np.where(first_peak, 1.0, np.maximum(burst_p(n, col("peak_day_n"), life), b["burst_recur_p"]))
+    dormant_p = np.where(first_peak, 1.0, np.maximum(steady, five))
+    ten_fold_p = np.where(first_peak, 1.0, np.maximum(steady, b["burst_recur_p"]))
     # the burst window's own rate, measured as a whole (short) life is
     burst_mult = np.where(col("peak_s") > 0, human_rate_multiple(col("peak_s"), col("peak_span_us"), rate), 0.0)
     cc = crowded_component(col("crowd_p"), col("comp_n"), col("comp_prompts"), col("comp_s"),
