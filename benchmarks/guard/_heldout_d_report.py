@@ -193,6 +193,17 @@ def plot(r: dict, path) -> None:
 NOTES_MARKER = "<!-- hand-written notes below: kept when the script rewrites this file -->"
 
 
+def population_cell(p: dict | None, ari: bool = True) -> str:
+    """One population's own flags as a table cell: "flagged / accounts", ✗ for a benign population above 1 % or a
+    campaign family below 0.99, with the family's ARI where it has one (and ``ari``); "—" where the log lacks it."""
+    if p is None:
+        return "—"
+    if "tpr" in p:
+        mark = " ✗" if p["flagged"] < 0.99 * p["n"] else ""
+        return f"{p['flagged']} / {p['n']:,}{mark}" + (f" (ARI {p['ari']:.2f})" if ari and "ari" in p else "")
+    return f"{p['flagged']} / {p['n']:,}{' ✗' if p['flagged'] > 0.01 * p['n'] else ''}"
+
+
 def write_keeping_notes(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` followed by the hand-written notes the file already had."""
     old = path.read_text() if path.exists() else ""

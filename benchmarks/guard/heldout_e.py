@@ -30,7 +30,7 @@ REPO = HERE.parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 from guard_heldout_base import load_pool  # noqa: E402
-from _heldout_d_report import evaluate_log, render_section, write_keeping_notes  # noqa: E402
+from _heldout_d_report import evaluate_log, population_cell, render_section, write_keeping_notes  # noqa: E402
 from _heldout_e import build  # noqa: E402
 
 
@@ -47,16 +47,7 @@ def across_seeds(results: list[tuple[int, dict]]) -> list[str]:
              "Own flags, not TPR at FPR 1e-4: ~8,400 benign accounts cannot measure an FPR of 1e-4.", "",
              "| population | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
     for f in fams:
-        cells = []
-        for d in sw:
-            p = d.per_population.get(f)
-            if p is None:
-                cells.append("—")
-            elif "tpr" in p:
-                share = p["flagged"] / p["n"]
-                cells.append(f"{p['flagged']} / {p['n']:,}{' ✗' if share < 0.99 else ''}" + (f" (ARI {p['ari']:.2f})" if "ari" in p else ""))
-            else:
-                cells.append(f"{p['flagged']} / {p['n']:,}{' ✗' if p['flagged'] > 0.01 * p['n'] else ''}")
+        cells = [population_cell(d.per_population.get(f)) for d in sw]
         lines.append(f"| {f} | " + " | ".join(cells) + " |")
     return lines + [""]
 
