@@ -165,13 +165,15 @@ KINDS = ("burst_night", "arrival", "keys_arrival", "keys_departure", "keys_last_
 class Groups:
     """Per account: ``head`` (the group's smallest account index, -1 outside any group), ``kind``
     (index into :data:`KINDS` + 1; 0 none), ``p`` (the group cell's corrected p-value, 1 none),
-    ``width_us`` (its window) and ``score`` (the group's median member score, 0 none)."""
+    ``width_us`` (its window) and ``score`` (the group's median member score, 0 none); ``new_share``, where
+    :func:`group_step` measured it, the share of the group's distinct prompts new to it (:func:`group_hours`)."""
 
     head: np.ndarray
     kind: np.ndarray
     p: np.ndarray
     width_us: np.ndarray
     score: np.ndarray
+    new_share: np.ndarray | None = None
 
 
 def _cells(t: np.ndarray, has: np.ndarray, carrier: np.ndarray, windows, far: np.ndarray | None = None
@@ -369,8 +371,10 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
                edges=None) -> Groups:
     """The groups of a scan: burst nights, arrivals, and the arrivals, departures and last sightings of accounts
     with several keys (module docstring) among the accounts not ``listed`` in a campaign;
-    ``scores``/``flagged``: each account's score and flag so far. With ``labels`` (each listed account's campaign),
-    a listed campaign whose members all carry a group's signal inside its time joins it (:func:`absorb_listed`).
+    ``hidden``: the evidence of :func:`~stillwatch.guard.score.signals.hidden_signals` (``dormant``) and, where the
+    caller has it, its ``key_order_p`` (else computed here); ``scores``/``flagged``: each account's score and flag so
+    far. With ``labels`` (each listed account's campaign), a listed campaign whose members all carry a group's signal
+    inside its time joins it (:func:`absorb_listed`).
     ``edges``: the scan's edges, for the prompts the members of a group share (``edges["prompt"]``, what the group
     obtained: :func:`~stillwatch.guard.score.extraction.members_new_share`)."""
     a = len(scores)
@@ -390,8 +394,8 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         from stillwatch.guard.score.signals import key_order_p
 
         rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
-        several = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2)
-                   & (key_order_p(acc) >= cfg.group.key_order_alpha))
+        order = np.asarray(hidden["key_order_p"], np.float64) if "key_order_p" in hidden else key_order_p(acc)
+        several = (np.asarray(acc["n_keys"], np.float64) - rot >= 2) & (order >= cfg.group.key_order_alpha)
     keys = several & free
     depart, departed = departures(acc, cfg)
     # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
@@ -442,10 +446,13 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
     from stillwatch.guard.score.signals import FWER_DECADES
 
+    from stillwatch.guard.score.campaign_signals import prompts_new_share
+
     grouped = g.head >= 0
-    harvest = harvest_volume_evidence(group_hours(acc, g.head, edges, cfg), cfg)
+    share = prompts_new_share(_group_labels(g.head), acc, edges)
+    harvest = harvest_volume_evidence(group_hours(acc, g.head, edges, cfg, share), cfg)
     coord = np.clip(-np.log10(np.clip(g.p, 1e-300, 1.0)) / FWER_DECADES, 0.0, 1.0)
-    return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0))
+    return Groups(g.head, g.kind, g.p, g.width_us, np.where(grouped, np.sqrt(harvest * coord), 0.0), share)
 
 
 def _group_labels(head: np.ndarray) -> np.ndarray:
@@ -453,26 +460,36 @@ def _group_labels(head: np.ndarray) -> np.ndarray:
     return np.where(head >= 0, head, np.arange(len(head)))
 
 
-def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> np.ndarray:
+def _new_share(acc: Mapping[str, np.ndarray], lab: np.ndarray, edges, new_share: np.ndarray | None) -> np.ndarray:
+    """``new_share`` where the caller measured it for these groups, else the share of the members' distinct prompts
+    new to each group (:func:`~stillwatch.guard.score.campaign_signals.prompts_new_share`)."""
+    from stillwatch.guard.score.campaign_signals import prompts_new_share
+
+    return prompts_new_share(lab, acc, edges) if new_share is None else np.asarray(new_share, np.float64)
+
+
+def group_hours(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig,
+                new_share: np.ndarray | None = None) -> np.ndarray:
     """Per account, its group's extracted hours (the members' own, :mod:`~stillwatch.guard.score.extraction`) times
     the share of the members' distinct prompts new to the group (a prompt several members and no one else send is
-    obtained once)."""
-    from stillwatch.guard.score.campaign_signals import own_extracted_hours, prompts_new_share
+    obtained once; ``new_share``: that share where the caller has it for these groups)."""
+    from stillwatch.guard.score.campaign_signals import own_extracted_hours
 
     lab = _group_labels(head)
-    return _cluster.Groups(lab).sum(own_extracted_hours(acc, acc["n"], cfg)) * prompts_new_share(lab, acc, edges)
+    return _cluster.Groups(lab).sum(own_extracted_hours(acc, acc["n"], cfg)) * _new_share(acc, lab, edges, new_share)
 
 
-def group_extraction(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig) -> dict:
+def group_extraction(acc: Mapping[str, np.ndarray], head: np.ndarray, edges, cfg: DetectConfig,
+                     new_share: np.ndarray | None = None) -> dict:
     """What each account's group obtained (:func:`~stillwatch.guard.score.extraction.extraction` of the members'
-    summed figures, a prompt several members and no one else send counted once), broadcast to the members."""
-    from stillwatch.guard.score.campaign_signals import prompts_new_share
+    summed figures, a prompt several members and no one else send counted once), broadcast to the members
+    (``new_share`` as :func:`group_hours` takes it)."""
     from stillwatch.guard.score.extraction import extraction
 
     lab = _group_labels(head)
     g = _cluster.Groups(lab)
     col = {k: np.asarray(acc[k], np.float64) for k in ("n", "n_prompts", "demand_s", "first_us", "last_us")}
-    return extraction(g.sum(col["n"]), g.sum(col["n_prompts"]) * prompts_new_share(lab, acc, edges),
+    return extraction(g.sum(col["n"]), g.sum(col["n_prompts"]) * _new_share(acc, lab, edges, new_share),
                       g.sum(col["demand_s"]), g.max(col["last_us"]) - g.min(col["first_us"]), cfg.rate)
 
 
@@ -554,7 +571,7 @@ def group_findings(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], group
     heads, starts = np.unique(groups.head[o], return_index=True)
     ends = np.append(starts[1:], len(o))
     col = {k: np.asarray(acc[k], np.float64) for k in ("n", "demand_s", "first_us", "last_us")}
-    multiple = group_extraction(acc, groups.head, edges, cfg)["extraction_multiple"]
+    multiple = group_extraction(acc, groups.head, edges, cfg, groups.new_share)["extraction_multiple"]
     out = []
     for h, b, e in zip(heads, starts, ends):
         m = o[b:e]
