@@ -443,10 +443,8 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         g = absorb_listed(g, [(peak, has_peak, dormant), (arrive, arrived, np.asarray(flagged, bool)),
                               (arrive, arrived, several), (depart, departed, several), (depart, seen, several)],
                           np.asarray(labels, np.int64), np.asarray(listed, bool), cfg)
-    from stillwatch.guard.score.campaign_signals import harvest_volume_evidence
+    from stillwatch.guard.score.campaign_signals import harvest_volume_evidence, prompts_new_share
     from stillwatch.guard.score.signals import FWER_DECADES
-
-    from stillwatch.guard.score.campaign_signals import prompts_new_share
 
     grouped = g.head >= 0
     share = prompts_new_share(_group_labels(g.head), acc, edges)
