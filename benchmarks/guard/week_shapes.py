@@ -12,6 +12,8 @@ several-key carrier: the departure, arrival and last-seen signals' hard negative
 - ``holiday-end`` / ``holiday-start`` / ``holiday-mid``: the developers of the Americas (west of UTC-3) take two
   working days off — the log's last Thursday and Friday, its first Monday and Tuesday, or its first Thursday and
   Friday (sessions moved to the days before or after);
+- ``minority-end`` / ``minority-mid``: ``holiday-end`` / ``holiday-mid`` taken by a third of the Americas'
+  developers only (a holiday of one country of the region), which the calendar does not excuse (most peers worked);
 - ``night-shift``: developers working 22-06 local on weekdays;
 - ``weekend-only``: hobbyists whose every session falls on a Saturday or a Sunday;
 - ``operator-stop`` (the attacker of the holiday calendar): ``weekday-14`` with one key per developer, plus 40
@@ -50,8 +52,8 @@ import guard_heldout_logs as L  # noqa: E402
 from _heldout_d_report import write_keeping_notes  # noqa: E402
 
 SHAPES = ("weekday-14", "weekday-21", "one-week", "nine-days", "ten-days", "holiday-end", "holiday-start",
-          "holiday-mid", "night-shift", "weekend-only", "operator-stop", "operator-friday",
-          "operator-monday")
+          "holiday-mid", "minority-end", "minority-mid", "night-shift", "weekend-only", "operator-stop",
+          "operator-friday", "operator-monday")
 DAYS = {"weekday-21": 21.0, "one-week": 7.0, "nine-days": 9.0, "ten-days": 10.0}
 POOL_BYTES = 96_000_000  # the pool the tests read (~35k real pairs)
 
@@ -77,6 +79,9 @@ def _shape_times(rng, shape: str, counts: np.ndarray, tz: np.ndarray, span: np.n
         return np.where(t >= B.T0 + int(days * B.DAY), t - 7 * B.DAY, t)
     t = _weekdays(t, tzr)
     west, day = tzr < -3, _local_day(t, tzr)
+    if shape.startswith("minority-"):  # a holiday of a third of the region (one country of three): every third account
+        west &= np.repeat(np.arange(len(counts)) % 3 == 0, counts)
+        shape = {"minority-end": "holiday-end", "minority-mid": "holiday-mid"}[shape]
     if shape == "holiday-end":  # the last Thursday and Friday (days 10-11) moved to the Wednesday before
         t = np.where(west & (day == 10), t - B.DAY, np.where(west & (day == 11), t - 2 * B.DAY, t))
     elif shape == "holiday-start":  # the first Monday and Tuesday moved to the Wednesday after

@@ -57,7 +57,7 @@ def _reference(acc: dict, ai: np.ndarray, minute: np.ndarray, fdr: float) -> tup
                 continue
             later = any(covered[k] and not off_count[k] for k in js if k > j)  # most peers back at work later
             if later and n_a[j] >= 3 and tau > 0 and (1 - tau) ** n_a[j] <= fdr:  # the peers known to exist
-                if stats.binom.cdf(o_a[j], n_a[j], tau) <= fdr:
+                if stats.binom.cdf(o_a[j], n_a[j], tau) <= fdr and (o_a[j] + 1) / (n_a[j] * tau + 1) <= 0.5:
                     r[i, d] = min((o_a[j] + 1) / (n_a[j] * tau + 1), 1.0)
             elif off_count[j]:
                 r[i, d] = min((o[j] + 1) / (t + 1), 1.0)
@@ -81,6 +81,25 @@ def test_known_answer_a_region_off_on_one_thursday():
     want[:10, thursday] = 0.1
     np.testing.assert_allclose(cal["day_rate"], want)
     np.testing.assert_allclose(cal["day_shift_h"][:10], 1.0)  # night 17-09 UTC: its middle at 01:00
+
+
+def test_known_answer_a_third_of_a_region_off_is_no_day_off_two_thirds_are():
+    """Thirty workers at UTC, every working hour busy (tau = 1), the log's first Thursday (day 3) off for the first
+    ``k`` of them. Read by the 29 peers known to exist through it: a worker who came in sees ``30 - k - 1`` of them
+    active, one who was off ``30 - k``. At k = 10 that is r = (19 + 1) / (29 + 1) = 2/3 and (20 + 1) / 30 = 0.7: a
+    minority's silence, its own (binomially far below tau, it was a day off at level 5 % before the majority rule:
+    E's logs, holding no holiday at all, had 1,400-1,600 of 9,035 accounts with such days, r 0.8 at the median);
+    at k = 20, r = (9 + 1) / 30 = 1/3 and (10 + 1) / 30 = 11/30 on that day for everyone, 1 on every other day."""
+    for k, want_in, want_off in ((10, 1.0, 1.0), (20, 1.0 / 3.0, 11.0 / 30.0)):
+        rng = np.random.default_rng(5)
+        off = np.zeros((30, 14), bool)
+        off[:k, 3] = True
+        acc, ai, minute = weekday_workers(rng, np.zeros(30), np.ones(30), off)
+        cal = day_rates(acc, ai, minute, FDR)
+        day = MONDAY // DAY + 3 - int(cal["day_rate_j0"][0])
+        want = np.ones_like(cal["day_rate"])
+        want[:k, day], want[k:30, day] = want_off, want_in
+        np.testing.assert_allclose(cal["day_rate"], want, rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
