@@ -38,7 +38,7 @@ log for every shift) to compare with; weekend days are never days off here (the 
   The binomial alone is no day off: the days of a real population differ more than binomially (weekly rhythms,
   classes, companies), and held-out E — no holiday in it — had a "day off" at level 5 % for 1,400-1,600 of its 9,035
   accounts (r 0.8 at the median), each taking up to a day of silence from the evidence of an arrival or a departure
-  (E seed 49: two members of a cohort no longer arrivals). A minority's silence is its own: a holiday of a third of a
+  (E seed 49: a member of a cohort, first seen inside its hour, no longer an arrival). A minority's silence is its own: a holiday of a third of a
   band is not excused. Accounts that left (or had not arrived) are not in ``n``: a campaign that stops does not make
   the days after it look like days off.
 - *Else by the count of active peers* — on the log's last weekdays and on a holiday at its end, where no later day
@@ -185,8 +185,9 @@ def day_rates(acc: Mapping[str, np.ndarray], ai: np.ndarray, minute: np.ndarray,
         can_speak = n_a * np.log1p(-np.minimum(tau, 1.0 - 1e-12)) <= np.log(fdr)
     by_alive = later & (n_a >= MIN_PEERS) & (tau > 0) & can_speak
     off_alive = stats.binom.cdf(o_a, np.maximum(n_a, 0).astype(np.int64), np.clip(tau, 0.0, 1.0)) <= fdr
-    off = seen & np.where(by_alive, off_alive & ((o_a + 1.0) / (n_a * tau + 1.0) <= MAJORITY), off_count)
-    r = np.where(by_alive, (o_a + 1.0) / (n_a * tau + 1.0), r_count)
+    r_alive = (o_a + 1.0) / (n_a * tau + 1.0)
+    off = seen & np.where(by_alive, off_alive & (r_alive <= MAJORITY), off_count)
+    r = np.where(by_alive, r_alive, r_count)
     rate = np.ones((n, days))
     rate[use] = np.where(off, np.minimum(r, 1.0), 1.0)
     return {"day_rate": rate, "day_rate_j0": np.full(n, j0, np.int64), "day_shift_h": shift}
