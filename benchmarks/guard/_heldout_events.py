@@ -21,6 +21,22 @@ from guard_heldout_base import BROWSER_UAS, DAY, HOUR, MINUTE, T0, ids, resident
 QUEUEING = ("benign:app", "benign:monitor", "benign:reseller", "benign:developer")
 
 
+def _validate(spec, *, counts: tuple[str, ...] = (), positive: tuple[str, ...] = (), shares: tuple[str, ...] = ()
+              ) -> None:
+    """Raise ValueError naming the spec's field, its value and the allowed range: ``counts`` >= 1, ``positive`` > 0,
+    ``shares`` in [0, 1]."""
+    name = type(spec).__name__
+    for f in counts:
+        if not getattr(spec, f) >= 1:
+            raise ValueError(f"{name}.{f} must be >= 1, got {getattr(spec, f)}")
+    for f in positive:
+        if not getattr(spec, f) > 0:
+            raise ValueError(f"{name}.{f} must be > 0, got {getattr(spec, f)}")
+    for f in shares:
+        if not 0.0 <= getattr(spec, f) <= 1.0:
+            raise ValueError(f"{name}.{f} must be in [0, 1], got {getattr(spec, f)}")
+
+
 @dataclass(frozen=True)
 class Outage:
     """The service down for ``hours`` from ``start_us`` (offset from T0). Queueing clients (:data:`QUEUEING`)
@@ -34,10 +50,7 @@ class Outage:
     retry_mean_min: float = 10.0
 
     def __post_init__(self) -> None:
-        if not self.hours > 0:
-            raise ValueError(f"Outage.hours must be > 0, got {self.hours}")
-        if not 0.0 <= self.retry_share <= 1.0:
-            raise ValueError(f"Outage.retry_share must be in [0, 1], got {self.retry_share}")
+        _validate(self, positive=("hours",), shares=("retry_share",))
 
 
 @dataclass(frozen=True)
@@ -51,10 +64,7 @@ class Viral:
     mean_hours: float = 2.0
 
     def __post_init__(self) -> None:
-        if self.accounts < 1:
-            raise ValueError(f"Viral.accounts must be >= 1, got {self.accounts}")
-        if not self.mean_hours > 0:
-            raise ValueError(f"Viral.mean_hours must be > 0, got {self.mean_hours}")
+        _validate(self, counts=("accounts",), positive=("mean_hours",))
 
 
 @dataclass(frozen=True)
@@ -68,10 +78,7 @@ class Launch:
     return_share: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.accounts < 1:
-            raise ValueError(f"Launch.accounts must be >= 1, got {self.accounts}")
-        if not 0.0 <= self.return_share <= 1.0:
-            raise ValueError(f"Launch.return_share must be in [0, 1], got {self.return_share}")
+        _validate(self, counts=("accounts",), shares=("return_share",))
 
 
 def _families(log: pa.Table, labels: pa.Table) -> np.ndarray:
