@@ -41,7 +41,6 @@ from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
     FRAME_KIND,
-    INFRA_KINDS,
     FeatureConfig,
     account_features,
     account_keys,
@@ -52,6 +51,7 @@ from stillwatch.guard.features.tables import (
     infra_counts,
     infra_distinct,
     infra_key_stats,
+    infra_kinds,
     key_fan,
     row_keys,
     sample_candidates,
@@ -63,8 +63,8 @@ from stillwatch.guard.features.tables import (
 )
 from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
-from stillwatch.guard.log.rules import DUPLICATE, ROW_RULES, sql_duplicates, sql_reason
-from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, NULLABLE_COLUMNS, STRING_COLUMNS
+from stillwatch.guard.log.rules import DUPLICATE, sql_duplicates
+from stillwatch.guard.batch.loading import ingest_source, parquet_sql, sql_str
 from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_groups
 from stillwatch.guard.features.minhash import MinHashConfig
 from stillwatch.guard.features.frames import frame_edges, frame_table
@@ -76,9 +76,6 @@ from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
 log = logging.getLogger(__name__)
 
 ENGINES = ("duckdb", "spark")
-#: Columns the features read (everything else in the log is left on disk).
-NEEDED = ("request_id", "ts", "account_id", "api_key_id", "ip", "user_agent", "payment_fingerprint", "prompt",
-          "prompt_tokens", "completion_tokens")
 
 
 @dataclass(frozen=True)
@@ -105,90 +102,6 @@ def _noop(_: str) -> None:
     pass
 
 
-# --------------------------------------------------------------------------------------- loading
-def _canonical_from_arrow(table: pa.Table) -> pa.Table:
-    """LOG_SCHEMA table -> canonical columns (ts -> ts_us int64 microseconds)."""
-    ts = table["ts"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    cols = {c: table[c] for c in NEEDED if c != "ts"}
-    cols["ts_us"] = ts
-    # the optional account creation time (log schema's optional columns), null when the log lacks it
-    cols["created_us"] = (table["account_created_at"].cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-                          if "account_created_at" in table.column_names else pa.nulls(table.num_rows, pa.int64()))
-    return pa.table(cols)
-
-
-def _parquet_sql(con, path: Path) -> bool | None:
-    """Create the view ``sw_raw`` over a Parquet log: the canonical columns, ``_pos`` (the row's
-    position in the file) and ``_bad``, the malformed-row reason (null for a good row) generated from
-    :data:`~stillwatch.guard.log.rules.ROW_RULES`. Returns None when a column is missing or its type
-    needs :mod:`~stillwatch.guard.log.ingest`'s coercion (ingest then reports it row by row)."""
-    src = f"read_parquet('{_sql_str(str(path))}', file_row_number=true)"
-    try:
-        desc = con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()
-    except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for unreadable files
-        raise GuardInputError(f"cannot read Parquet log {path}: {exc}") from exc
-    types = {r[0]: r[1].upper() for r in desc}
-    for c in LOG_COLUMNS:
-        if c not in types:
-            if c in NULLABLE_COLUMNS:
-                continue
-            return None
-        t = types[c]
-        if c in STRING_COLUMNS and t != "VARCHAR":
-            return None
-        if c == "ts" and not t.startswith("TIMESTAMP"):
-            return None
-        if c in COUNT_COLUMNS and t not in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"):
-            return None
-    # a null test on a column the file's statistics record as null-free cannot fire: it is left out
-    # of the SQL, so the pass does not decode text columns the scan never reads (e.g. ``response``)
-    null_free = _null_free_columns(path)
-    rules = [r for r in ROW_RULES if not (r.test == "null" and r.column in null_free)]
-    pay = "payment_fingerprint" if "payment_fingerprint" in types else "CAST(NULL AS VARCHAR)"
-    tsx = "ts" if types["ts"].startswith("TIMESTAMP WITH TIME ZONE") else "timezone('UTC', ts)"
-    # the optional creation time is read here only as a timestamp (any other encoding goes through
-    # ingest, which reads an unreadable value as null — the same on every engine)
-    created = types.get("account_created_at")
-    if created is not None and not created.startswith("TIMESTAMP"):
-        return None
-    cr = ("CAST(NULL AS BIGINT)" if created is None else "epoch_us(account_created_at)" if "TIME ZONE" in created
-          else "epoch_us(timezone('UTC', account_created_at))")
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW sw_raw AS SELECT request_id, account_id, api_key_id, epoch_us({tsx}) AS ts_us, ip, "
-        f"user_agent, {pay} AS payment_fingerprint, prompt, prompt_tokens, completion_tokens, {cr} AS created_us, "
-        f"file_row_number AS _pos, {sql_reason(rules)} AS _bad FROM {src}"
-    )
-    return True
-
-
-def _null_free_columns(path: Path) -> set[str]:
-    """Columns whose Parquet statistics record zero nulls in every row group."""
-    import pyarrow.parquet as pq
-
-    md = pq.ParquetFile(path).metadata
-    nulls: dict[str, int | None] = {}
-    for g in range(md.num_row_groups):
-        rg = md.row_group(g)
-        for i in range(rg.num_columns):
-            col = rg.column(i)
-            st = col.statistics
-            known = st is not None and st.has_null_count
-            prev = nulls.get(col.path_in_schema, 0)
-            nulls[col.path_in_schema] = None if prev is None or not known else prev + st.null_count
-    return {c for c, k in nulls.items() if k == 0}
-
-
-def _sql_str(s: str) -> str:
-    return s.replace("'", "''")
-
-
-def _ingest(source) -> tuple[pa.Table, dict[str, int], int]:
-    from stillwatch.guard.log.ingest import read_log
-
-    res = read_log(source)
-    return _canonical_from_arrow(res.table), dict(res.malformed), int(res.n_rows_read)
-
-
 # ------------------------------------------------------------------------------------- engines
 class _DuckEngine:
     name = "duckdb"
@@ -200,7 +113,7 @@ class _DuckEngine:
         self._tmp = tempfile.TemporaryDirectory(prefix="stillwatch-scan-")
         self.raw = duckdb.connect()
         self.raw.execute(f"SET memory_limit='{cfg.duckdb_memory_limit}'")
-        self.raw.execute(f"SET temp_directory='{_sql_str(self._tmp.name)}'")
+        self.raw.execute(f"SET temp_directory='{sql_str(self._tmp.name)}'")
         self.raw.execute("SET preserve_insertion_order=false")
         self.raw.execute("SET enable_progress_bar=false")
         if cfg.duckdb_threads:
@@ -210,10 +123,10 @@ class _DuckEngine:
     def load(self, source, cfg: FeatureConfig):
         """(canonical table, materialised narrow key table, malformed counts, rows read)."""
         if isinstance(source, (str, Path)) and Path(source).suffix.lower() in (".parquet", ".pq", ".parq") \
-                and Path(source).is_file() and _parquet_sql(self.raw, Path(source)) is not None:
-            self._src = f"read_parquet('{_sql_str(str(source))}')"
+                and Path(source).is_file() and parquet_sql(self.raw, Path(source)) is not None:
+            self._src = f"read_parquet('{sql_str(str(source))}')"
             return self._load_parquet(cfg)
-        table, malformed, n_read = _ingest(source)
+        table, malformed, n_read = ingest_source(source)
         self.raw.register("sw_canon_arrow", table)
         canon = self.ib.table("sw_canon_arrow")
         return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
@@ -314,7 +227,7 @@ class _SparkEngine:
         self._views: list[str] = []  # this scan's views, dropped (and uncached) by release()
 
     def load(self, source, cfg: FeatureConfig):
-        table, malformed, n_read = _ingest(source)
+        table, malformed, n_read = ingest_source(source)
         canon = self.put("sw_canon", table)
         return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
 
@@ -483,7 +396,7 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         acc_t = it.select(pa_id=it.account_id, pa_n=it.pa_n, pa_m=it.pa_m)
         frames = (frame_edges(tagged, acc_t, d.link.frame_light_share, d.link.full_template_share, d.own_prior_rows)
                   if prune_frames else content_edges(tagged, FRAME_KIND))
-        edges = _edges(ids, cols, per, tagged, frames)
+        edges = _edges(ids, cols, per, tagged, frames, infra_kinds(keys))
         # active minutes of every account: the synchronised-timing links (score/timing.py); only two
         # int64 columns come back (no string per row)
         am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
@@ -549,7 +462,7 @@ def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
     return t[c].to_numpy(zero_copy_only=False).astype(dtype)
 
 
-def _edges(ids: np.ndarray, cols: dict, per, tagged, frames) -> dict:
+def _edges(ids: np.ndarray, cols: dict, per, tagged, frames, kinds: tuple[str, ...]) -> dict:
     """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts
     (``frames``: the template frames' edges, :func:`content_edges` or their pruned form).
     ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
@@ -562,7 +475,7 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged, frames) -> dict:
     kind_col = _np(infra, "kind", np.int64)
     acc_col = np.searchsorted(ids, _np(infra, "account_id", str)).astype(np.int64)
     key_col, cnt_col = _np(infra, "key", np.int64), _np(infra, "cnt", np.float64)
-    for i, kind in enumerate(INFRA_KINDS):
+    for i, kind in enumerate(kinds):
         sel = kind_col == i
         ek = key_col[sel]
         kc = infra_key_stats(tagged, kind).to_pyarrow()

@@ -42,12 +42,12 @@ What the features measure (grounded in what harvesting *is*, not in one simulato
 * **near-duplicates** — MinHash/LSH groups over the distinct sampled prompts (:mod:`~stillwatch.guard.features.minhash`);
 * **capability coverage** — prompts eliciting reasoning traces, code, tool use or grading;
 * **timing** — inter-arrival gaps (mean, standard deviation) per account, active minutes/hours;
-* **infrastructure** — IP, user agent and payment fingerprint, hashed, for cross-account sharing.
+* **infrastructure** — IP, user agent and payment fingerprint, hashed, for cross-account sharing; where the log
+  records request parameters, the request's configuration too (:func:`params_key`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import ibis
@@ -55,6 +55,16 @@ import ibis.expr.datatypes as dt
 from ibis import _
 
 from stillwatch.errors import GuardInputError
+from stillwatch.guard.features.keytext import (  # noqa: F401 - re-exported: callers import them from here
+    hash63,
+    hash64,
+    ip_prefix,
+    ip_prefix_py,
+    normalise,
+    normalise_py,
+    sample_key,
+    sample_key_py,
+)
 from stillwatch.guard.features.rates import HumanRate
 
 #: Capability-elicitation patterns, matched on the normalised prompt (RE2 / Java / Python compatible).
@@ -78,6 +88,11 @@ CONTENT_KINDS: tuple[str, ...] = ("tpl_prefix", "tpl_suffix", "near_dup")
 #: not mark rows as templated (``shared``) and is not a pair-test item.
 FRAME_KIND = "tpl_frame"
 INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
+#: The request parameters (:func:`params_key`): an infrastructure kind only where the log records them (the
+#: log schema's optional columns), after :data:`INFRA_KINDS`.
+PARAMS_KIND = "params"
+#: Optional log columns that describe the client's request (docs/guard-log-schema.md).
+PARAM_COLUMNS: tuple[str, ...] = ("temperature", "max_tokens", "system_prompt_hash")
 
 
 @dataclass(frozen=True)
@@ -119,119 +134,55 @@ class FeatureConfig:
             raise GuardInputError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
 
 
-@ibis.udf.scalar.builtin(name="xxhash64")
-def _xxhash64(x: str) -> dt.int64:  # Spark's 64-bit hash
-    ...
+
+def params_key(t: ibis.Table) -> ibis.StringValue | None:
+    """A row's request parameters as text — the configuration of the client that sent it: the parameters the log
+    records (:data:`PARAM_COLUMNS`: temperature in thousandths, rounded half up; max_tokens; the system-prompt
+    hash), each written ``=value``, or ``~`` where the request did not set it (the API's default). Null when the
+    row records none of them (nothing is known of its configuration), and None when the table has none of the
+    columns (an ordinary log: no such kind at all).
+
+    What it is for: an operator's harvesting client sends every account's requests with one configuration — its
+    script's sampling settings and system prompt —, which people, each with their own tool and habits, share
+    only as far as they share popular defaults. The configuration is an infrastructure value like a user agent
+    (kept apart from it: an operator that rotates user agents keeps its script's parameters), and like one it
+    counts only beyond its popularity (:mod:`~stillwatch.guard.score.infra_null`). The text is built with
+    ``floor`` and integer casts only (no engine's rounding mode is involved), so DuckDB and Spark group the
+    same rows together; its hash (:func:`hash64`) differs per engine, the grouping does not.
+    Requires the present columns validated as ingest does: temperature finite and >= 0, max_tokens >= 0 (or null)."""
+    present = [c for c in PARAM_COLUMNS if c in t.columns]
+    if not present:
+        return None
+    none = ibis.literal("~")
+    temp, mt, sph = (t[c] if c in present else None for c in PARAM_COLUMNS)
+    milli = None if temp is None else (temp.clip(upper=1e9) * 1000.0 + 0.5).floor().cast("int64").cast("string")
+    mt_s = None if mt is None else mt.cast("int64").cast("string")
+    text = None
+    recorded = None
+    for v, raw in ((milli, temp), (mt_s, mt), (sph, sph)):
+        part = none if v is None else ibis.ifelse(v.isnull(), none, ibis.literal("=").concat(v))
+        text = part if text is None else text.concat(ibis.literal("|"), part)
+        if raw is not None:
+            recorded = raw.notnull() if recorded is None else recorded | raw.notnull()
+    return ibis.ifelse(recorded, text, ibis.null(dt.string))
 
 
-@ibis.udf.scalar.builtin(name="hash")
-def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
-    ...
-
-
-@ibis.udf.scalar.builtin(name="md5_number_upper")
-def _duck_md5_upper(x: str) -> dt.uint64:  # DuckDB: first 8 md5 bytes, little-endian
-    ...
-
-
-@ibis.udf.scalar.builtin(name="conv")
-def _spark_conv(x: str, base_from: int, base_to: int) -> str:  # Spark: base conversion
-    ...
-
-
-def hash64(expr: ibis.Value, engine: str, nullable: bool = True) -> ibis.Value:
-    """An int64 hash of a string expression on ``engine`` (null stays null; ``nullable=False``: the
-    caller knows it is never null, so it is not evaluated twice). On DuckDB the unsigned
-    64-bit hash is folded into [0, 2^63 - 1) (Ibis' own ``hash()`` goes through a slow bit-string cast)."""
-    if engine == "spark":
-        h = _xxhash64(expr).cast("int64")
-    else:
-        h = (_duck_hash(expr) % ibis.literal(9223372036854775807, dt.uint64)).cast("int64")
-    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h) if nullable else h
-
-
-def hash63(expr: ibis.StringValue, engine: str) -> ibis.Value:
-    """A non-null string's int64 hash on ``engine``, cheaper than :func:`hash64` on DuckDB (the
-    unsigned hash's top 63 bits, a shift instead of a division; other values than hash64's)."""
-    if engine == "spark":
-        return _xxhash64(expr).cast("int64")
-    return (_duck_hash(expr) >> ibis.literal(1, dt.uint8)).cast("int64")
-
-
-def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:
-    """The sampling key of a row: the first 8 bytes of ``md5(request_id)`` read little-endian,
-    modulo 2^60 (a non-negative int64, integer arithmetic only) — the same value on every engine
-    and in :func:`sample_key_py`."""
-    if engine == "spark":
-        hx = request_id.hexdigest("md5")
-        rev = hx.substr(14, 2)
-        for i in range(6, -1, -1):
-            rev = rev.concat(hx.substr(2 * i, 2))
-        return _spark_conv(rev.substr(1, 15), 16, 10).cast("int64")  # the low 15 hex digits
-    return (_duck_md5_upper(request_id) % ibis.literal(1 << 60, dt.uint64)).cast("int64")
-
-
-def sample_key_py(request_id: str) -> int:
-    """:func:`sample_key` in Python (for the streaming scorer)."""
-    d = hashlib.md5(request_id.encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(d[:8], "little") & ((1 << 60) - 1)
-
-
-#: ASCII whitespace as RE2 (DuckDB) spells ``\s``; Java's ``\s`` adds \v, Python's all of Unicode's,
-#: so the class is written out to mean the same on every engine.
-_WS = "[\t\n\f\r ]"
-
-
-#: An IPv6 address's "::" written out far enough that its first three groups are explicit.
-_V6_FILL = ":0:0:0:0:0:0:"
-_V6_HEAD = r"^([0-9a-f]*:[0-9a-f]*:[0-9a-f]*)"
-_V4_HEAD = r"^([0-9]+\.[0-9]+\.[0-9]+)\."
-
-
-def ip_prefix(ip: ibis.StringValue) -> ibis.StringValue:
-    """The network prefix of an address as text: the first three octets of an IPv4 address (/24),
-    the first three groups of an IPv6 address (/48, with ``::`` expanded; lower case); null when
-    the text is neither. Addresses are compared as written (RFC 5952 canonical text for IPv6)."""
-    v6 = ip.lower().replace("::", _V6_FILL).re_extract(_V6_HEAD, 1)
-    v4 = ip.re_extract(_V4_HEAD, 1)
-    p = ibis.ifelse(ip.contains(":"), v6, v4)
-    return ibis.ifelse(p.isnull() | (p == ""), ibis.null(dt.string), p)
-
-
-def ip_prefix_py(ip: str) -> str | None:
-    """:func:`ip_prefix` in Python (for the streaming scorer)."""
-    import re
-
-    if ":" in ip:
-        m = re.match(_V6_HEAD, ip.lower().replace("::", _V6_FILL))
-    else:
-        m = re.match(_V4_HEAD, ip)
-    return m.group(1) if m and m.group(1) else None
-
-
-def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
-    """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`).
-
-    Only runs of two or more whitespace characters, or a single tab/newline/form feed/carriage
-    return, are rewritten (a single space is already normal): the same output as replacing every
-    run, with far fewer regex replacements (about 30 % faster on DuckDB)."""
-    return prompt.lower().re_replace(r"[0-9]+", "0").re_replace(f"{_WS}{_WS}+|[\t\n\f\r]", " ").strip()
-
-
-def normalise_py(prompt: str) -> str:
-    """The same normalisation in Python, for the streaming scorer (must match :func:`normalise`)."""
-    import re
-
-    return re.sub(f"{_WS}+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip(" \t\n\r\x0b\x0c")
+def infra_kinds(keys: ibis.Table) -> tuple[str, ...]:
+    """The infrastructure kinds of a key table (:func:`row_keys`): :data:`INFRA_KINDS`, and the request
+    parameters where the log records them."""
+    return INFRA_KINDS + ((PARAMS_KIND,) if PARAMS_KIND in keys.columns else ())
 
 
 # ------------------------------------------------------------------------- exact tier: all rows
 def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), keep: tuple[str, ...] = ()) -> ibis.Table:
     """One narrow row per exchange (no text): account, time, row hash, sampling key, hashed
     infrastructure keys and the human seconds its answer demands. ``keep``: extra columns passed
-    through (e.g. a validation flag)."""
+    through (e.g. a validation flag). Where ``t`` has request-parameter columns, also ``params``
+    (:func:`params_key`, hashed)."""
     pay = ibis.ifelse(t.payment_fingerprint.strip() == "", ibis.null(dt.string), t.payment_fingerprint)
     spt = cfg.rate.seconds_per_token
+    params = params_key(t)
+    extra = {} if params is None else {PARAMS_KIND: hash64(params, engine)}
     return t.select(
         *keep,
         account_id=t.account_id,
@@ -247,6 +198,7 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
         # the prompt as sent (not normalised: normalising every row is the text work the sample avoids)
         prompt_raw=hash64(t.prompt, engine),
         human_s=cfg.rate.seconds_per_prompt + t.completion_tokens.clip(lower=0).cast("float64") * spt,
+        **extra,
     )
 
 
@@ -383,11 +335,11 @@ def account_keys(keys: ibis.Table) -> ibis.Table:
 
 
 def infra_counts(keys: ibis.Table) -> ibis.Table:
-    """(kind, key, account_id, cnt): exact rows per account on each infrastructure key, all three
-    kinds (``INFRA_KINDS``, numbered in that order) in one aggregation."""
+    """(kind, key, account_id, cnt): exact rows per account on each infrastructure key, all kinds
+    (:func:`infra_kinds`, numbered in that order) in one aggregation."""
     parts = [
         keys.filter(keys[k].notnull()).select(kind=ibis.literal(i, dt.int64), key=keys[k], account_id=keys.account_id)
-        for i, k in enumerate(INFRA_KINDS)
+        for i, k in enumerate(infra_kinds(keys))
     ]
     u = parts[0].union(*parts[1:], distinct=False)
     return u.group_by(["kind", "key", "account_id"]).agg(cnt=_.count())
@@ -450,8 +402,7 @@ def sample_rows(keys: ibis.Table, k: int) -> ibis.Table:
     fewer; ties — equal 60-bit keys — broken by the row hash): ``account_id, rid_h, skey`` and the
     infrastructure keys. ``keys`` may be all rows or :func:`sample_candidates`."""
     w = ibis.window(group_by=keys.account_id, order_by=[keys.skey, keys.rid_h])
-    r = keys.select("account_id", "rid_h", "skey", "payment", "ip", "user_agent", "ip_prefix",
-                    rn=ibis.row_number().over(w))
+    r = keys.select("account_id", "rid_h", "skey", *infra_kinds(keys), rn=ibis.row_number().over(w))
     return r.filter(r.rn < k).drop("rn")
 
 
@@ -462,7 +413,7 @@ def sample_text(canon: ibis.Table, sample: ibis.Table, engine: str) -> ibis.Tabl
     normalise every prompt of the log."""
     src = canon.select(rid_src=hash64(canon.request_id, engine), prompt=canon.prompt)
     j = src.inner_join(sample, src.rid_src == sample.rid_h)
-    return j.select("account_id", "skey", "payment", "ip", "user_agent", "ip_prefix", norm=normalise(j.prompt))
+    return j.select("account_id", "skey", *infra_kinds(sample), norm=normalise(j.prompt))
 
 
 def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig()) -> ibis.Table:
@@ -480,6 +431,7 @@ def sample_features(stext: ibis.Table, engine: str, cfg: FeatureConfig = Feature
         "ip": t.ip,
         "user_agent": t.user_agent,
         "ip_prefix": t.ip_prefix,
+        **({PARAMS_KIND: t[PARAMS_KIND]} if PARAMS_KIND in t.columns else {}),
         "prompt_h": hash64(norm, engine),
         "tpl_prefix": ibis.ifelse(long_enough, hash64(norm.substr(0, cfg.template_chars), engine), null64),
         "tpl_suffix": ibis.ifelse(long_enough, hash64(norm.right(cfg.template_chars), engine), null64),

@@ -25,8 +25,10 @@ from stillwatch.guard.score.volume_null import people_evidence, people_volume
 
 _EPS = 1e-12
 #: Infrastructure kinds of the shared-infrastructure signal and their weights: an address prefix
-#: (/24, /48) counts like an address; a user agent is weak evidence.
-_INFRA_WEIGHTS = (("ip", 1.0), ("ip_prefix", 1.0), ("payment", 1.0), ("user_agent", 0.5))
+#: (/24, /48) counts like an address; a user agent is weak evidence, and so are the request parameters a richer
+#: log records (features/tables.py ``params_key``: temperature, max_tokens, system-prompt hash) — both are set in
+#: the client, as the operator likes, where an address or a card has a supplier.
+_INFRA_WEIGHTS = (("ip", 1.0), ("ip_prefix", 1.0), ("payment", 1.0), ("user_agent", 0.5), ("params", 0.5))
 
 
 def harvest_volume_evidence(hours: np.ndarray, cfg: "DetectConfig") -> np.ndarray:
@@ -149,9 +151,11 @@ def campaign_step(acc: Mapping[str, np.ndarray], edges, signals: Mapping[str, np
     demand = g.sum(np.asarray(acc["demand_s"], np.float64))
     # shared infrastructure: the members' share on a value beyond its popularity (score/infra_null.py),
     # family-wise over the clusters and kinds tested
+    # (the request parameters only where the log records them: without them, the scan tests what it always did)
     infra = np.zeros(a)
-    tested = clusters_tested(labels, size) * len(_INFRA_WEIGHTS)
-    for kind, weight in _INFRA_WEIGHTS:
+    kinds = [(kind, weight) for kind, weight in _INFRA_WEIGHTS if kind != "params" or "params" in edges]
+    tested = clusters_tested(labels, size) * len(kinds)
+    for kind, weight in kinds:
         ea, ek, _ = edge(edges, kind)
         infra = np.maximum(infra, weight * surprising_share(labels, ea, ek, size, cfg.link.alpha / tested))
     infra = np.where(size >= 2, infra, 0.0)

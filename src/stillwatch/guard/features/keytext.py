@@ -1,0 +1,116 @@
+"""Per-row keys' building blocks, the same on every engine: 64-bit hashes (DuckDB's and Spark's own), the sampling key
+(:func:`sample_key`, also in Python for the streaming scorer), an address's network prefix and a prompt's normal
+form (each with its Python twin). Split out of :mod:`~stillwatch.guard.features.tables`, which re-exports them."""
+
+from __future__ import annotations
+
+import hashlib
+
+import ibis
+import ibis.expr.datatypes as dt
+
+
+@ibis.udf.scalar.builtin(name="xxhash64")
+def _xxhash64(x: str) -> dt.int64:  # Spark's 64-bit hash
+    ...
+
+
+@ibis.udf.scalar.builtin(name="hash")
+def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
+    ...
+
+
+@ibis.udf.scalar.builtin(name="md5_number_upper")
+def _duck_md5_upper(x: str) -> dt.uint64:  # DuckDB: first 8 md5 bytes, little-endian
+    ...
+
+
+@ibis.udf.scalar.builtin(name="conv")
+def _spark_conv(x: str, base_from: int, base_to: int) -> str:  # Spark: base conversion
+    ...
+
+
+def hash64(expr: ibis.Value, engine: str, nullable: bool = True) -> ibis.Value:
+    """An int64 hash of a string expression on ``engine`` (null stays null; ``nullable=False``: the
+    caller knows it is never null, so it is not evaluated twice). On DuckDB the unsigned
+    64-bit hash is folded into [0, 2^63 - 1) (Ibis' own ``hash()`` goes through a slow bit-string cast)."""
+    if engine == "spark":
+        h = _xxhash64(expr).cast("int64")
+    else:
+        h = (_duck_hash(expr) % ibis.literal(9223372036854775807, dt.uint64)).cast("int64")
+    return ibis.ifelse(expr.isnull(), ibis.null(dt.int64), h) if nullable else h
+
+
+def hash63(expr: ibis.StringValue, engine: str) -> ibis.Value:
+    """A non-null string's int64 hash on ``engine``, cheaper than :func:`hash64` on DuckDB (the
+    unsigned hash's top 63 bits, a shift instead of a division; other values than hash64's)."""
+    if engine == "spark":
+        return _xxhash64(expr).cast("int64")
+    return (_duck_hash(expr) >> ibis.literal(1, dt.uint8)).cast("int64")
+
+
+def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:
+    """The sampling key of a row: the first 8 bytes of ``md5(request_id)`` read little-endian,
+    modulo 2^60 (a non-negative int64, integer arithmetic only) — the same value on every engine
+    and in :func:`sample_key_py`."""
+    if engine == "spark":
+        hx = request_id.hexdigest("md5")
+        rev = hx.substr(14, 2)
+        for i in range(6, -1, -1):
+            rev = rev.concat(hx.substr(2 * i, 2))
+        return _spark_conv(rev.substr(1, 15), 16, 10).cast("int64")  # the low 15 hex digits
+    return (_duck_md5_upper(request_id) % ibis.literal(1 << 60, dt.uint64)).cast("int64")
+
+
+def sample_key_py(request_id: str) -> int:
+    """:func:`sample_key` in Python (for the streaming scorer)."""
+    d = hashlib.md5(request_id.encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(d[:8], "little") & ((1 << 60) - 1)
+
+
+#: ASCII whitespace as RE2 (DuckDB) spells ``\s``; Java's ``\s`` adds \v, Python's all of Unicode's,
+#: so the class is written out to mean the same on every engine.
+_WS = "[\t\n\f\r ]"
+
+
+#: An IPv6 address's "::" written out far enough that its first three groups are explicit.
+_V6_FILL = ":0:0:0:0:0:0:"
+_V6_HEAD = r"^([0-9a-f]*:[0-9a-f]*:[0-9a-f]*)"
+_V4_HEAD = r"^([0-9]+\.[0-9]+\.[0-9]+)\."
+
+
+def ip_prefix(ip: ibis.StringValue) -> ibis.StringValue:
+    """The network prefix of an address as text: the first three octets of an IPv4 address (/24),
+    the first three groups of an IPv6 address (/48, with ``::`` expanded; lower case); null when
+    the text is neither. Addresses are compared as written (RFC 5952 canonical text for IPv6)."""
+    v6 = ip.lower().replace("::", _V6_FILL).re_extract(_V6_HEAD, 1)
+    v4 = ip.re_extract(_V4_HEAD, 1)
+    p = ibis.ifelse(ip.contains(":"), v6, v4)
+    return ibis.ifelse(p.isnull() | (p == ""), ibis.null(dt.string), p)
+
+
+def ip_prefix_py(ip: str) -> str | None:
+    """:func:`ip_prefix` in Python (for the streaming scorer)."""
+    import re
+
+    if ":" in ip:
+        m = re.match(_V6_HEAD, ip.lower().replace("::", _V6_FILL))
+    else:
+        m = re.match(_V4_HEAD, ip)
+    return m.group(1) if m and m.group(1) else None
+
+
+def normalise(prompt: ibis.StringValue) -> ibis.StringValue:
+    """Lower case, digit runs -> ``0``, whitespace runs -> one space, trimmed (see :func:`normalise_py`).
+
+    Only runs of two or more whitespace characters, or a single tab/newline/form feed/carriage
+    return, are rewritten (a single space is already normal): the same output as replacing every
+    run, with far fewer regex replacements (about 30 % faster on DuckDB)."""
+    return prompt.lower().re_replace(r"[0-9]+", "0").re_replace(f"{_WS}{_WS}+|[\t\n\f\r]", " ").strip()
+
+
+def normalise_py(prompt: str) -> str:
+    """The same normalisation in Python, for the streaming scorer (must match :func:`normalise`)."""
+    import re
+
+    return re.sub(f"{_WS}+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip(" \t\n\r\x0b\x0c")
