@@ -35,6 +35,15 @@ class DetectorResult:
     ari: float | None = None
 
 
+def richer(log: pa.Table, extras: dict) -> pa.Table:
+    """The log with the side tables joined in as the log schema's optional columns (a gateway that
+    records them writes them into each row), in time order."""
+    params = extras["request_params"]
+    acc = extras["accounts"].rename_columns(["account_id", "account_created_at"])
+    out = log.join(params, "request_id", join_type="left outer").join(acc, "account_id", join_type="left outer")
+    return out.sort_by([("ts", "ascending"), ("request_id", "ascending")])
+
+
 def obtained(log: pa.Table, labels: pa.Table) -> dict[str, tuple[int, float, float]]:
     """family -> (accounts, median distinct prompts per account, median answer tokens per account)."""
     g = pa.table({"account_id": log["account_id"], "prompt": log["prompt"], "tok": log["completion_tokens"]}).group_by(

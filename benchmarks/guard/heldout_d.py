@@ -44,7 +44,7 @@ from guard_heldout_base import Builder, Popularity, load_pool  # noqa: E402
 from _heldout import build as build_a  # noqa: E402
 from _heldout_b import build_b  # noqa: E402
 from _heldout_c import build_c  # noqa: E402
-from _heldout_d_report import evaluate_log, plot, render, write_keeping_notes  # noqa: E402
+from _heldout_d_report import evaluate_log, plot, render, richer, write_keeping_notes  # noqa: E402
 
 
 def build(scale: float, seed: int):
@@ -69,15 +69,6 @@ def build(scale: float, seed: int):
     L.spread(b, k(200), "spread-0")
     L.wrapped(b, pop, k(100), "wrapped-0")
     return b.tables()
-
-
-def richer(log: pa.Table, extras: dict) -> pa.Table:
-    """The log with the side tables joined in as the log schema's optional columns (a gateway that
-    records them writes them into each row), in time order."""
-    params = extras["request_params"]
-    acc = extras["accounts"].rename_columns(["account_id", "account_created_at"])
-    out = log.join(params, "request_id", join_type="left outer").join(acc, "account_id", join_type="left outer")
-    return out.sort_by([("ts", "ascending"), ("request_id", "ascending")])
 
 
 def _earlier(name: str, scale: float):

@@ -14,7 +14,9 @@ Nothing here was chosen by looking at the detector's output; the seeds are the f
 
 Run: ``.venv/bin/python benchmarks/guard/heldout_e.py [--seeds 41,42,43,44] [--detectors ...]`` — evaluates
 Stillwatch's batch scan and the baselines on each seed's log and writes ``benchmarks/results/guard_heldout_e.md``
-(one section per seed, then Stillwatch's per-population figures across the seeds).
+(one section per seed, then Stillwatch's per-population figures across the seeds). Stillwatch also scans each
+seed's log as a richer gateway writes it (the builder's side tables joined in as the log schema's optional
+columns: request parameters and account creation times; ``--no-richer`` skips it), reported across the seeds.
 """
 
 from __future__ import annotations
@@ -30,18 +32,18 @@ REPO = HERE.parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 from guard_heldout_base import load_pool  # noqa: E402
-from _heldout_d_report import evaluate_log, population_cell, render_section, write_keeping_notes  # noqa: E402
+from _heldout_d_report import evaluate_log, population_cell, render_section, richer, write_keeping_notes  # noqa: E402
 from _heldout_e import build  # noqa: E402
 
 
-def across_seeds(results: list[tuple[int, dict]]) -> list[str]:
+def across_seeds(results: list[tuple[int, dict]], title: str = "Stillwatch across the seeds") -> list[str]:
     """Stillwatch's own flags per population, one column per seed (benign: flagged / accounts, goal <= 1 %;
     campaigns: flagged / accounts, goal >= 0.99, and the family's ARI). Own flags, not TPR at FPR 1e-4: with
     ~8,400 benign accounts a log cannot measure an FPR of 1e-4 (the per-seed sections say so)."""
     seeds = [s for s, _ in results]
     sw = [next(d for d in r["detectors"] if d.name == "stillwatch") for _, r in results]
     fams = sorted(set().union(*(d.per_population for d in sw)))
-    lines = ["### Stillwatch across the seeds", "",
+    lines = [f"### {title}", "",
              "Accounts flagged by Stillwatch's own decision / accounts: benign populations ✗ above 1 %, campaign "
              "families ✗ below 0.99, with the family's ARI (a family of one campaign: 1 when recovered whole, else 0). "
              "Own flags, not TPR at FPR 1e-4: ~8,400 benign accounts cannot measure an FPR of 1e-4.", "",
@@ -56,25 +58,32 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="guard on held-out log E (D's populations at other parameters), per seed")
     ap.add_argument("--seeds", default="41,42,43,44")
     ap.add_argument("--detectors", default="stillwatch,rate_limit,prada,seat,synchrotrap")
+    ap.add_argument("--no-richer", action="store_true", help="skip Stillwatch's scan of the richer log")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",") if s]
     detectors = args.detectors.split(",")
     pool = load_pool(None)
-    results, lines = [], []
+    results, rich, lines = [], [], []
     for seed in seeds:
         t0 = time.perf_counter()
-        log, labels, _ = build(seed, pool)
+        log, labels, extras = build(seed, pool)
         print(f"held-out E seed {seed}: {log.num_rows:,} exchanges, {labels.num_rows:,} accounts "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
         r = evaluate_log(log, labels, detectors)
         results.append((seed, r))
         lines += render_section(f"Held-out E, seed {seed}", r)
+        if not args.no_richer and "stillwatch" in detectors:
+            rich.append((seed, evaluate_log(richer(log, extras), labels, ["stillwatch"])))
     cmd = f"`.venv/bin/python benchmarks/guard/heldout_e.py --seeds {args.seeds}`"
+    richer_lines = across_seeds(rich, "Stillwatch across the seeds, the log with the gateway's optional columns") + [
+        "The same logs with the builder's side tables joined in as the log schema's optional columns (request "
+        "parameters per request, each account's creation time: `docs/guard-log-schema.md`), as a gateway that "
+        "records them writes its log; Stillwatch only (the baselines read none of these columns).", ""] if rich else []
     head = ["## guard: held-out E (held-out D's populations at other sizes, shares and spans; several seeds)", "",
             (__doc__ or "").split("\n\n")[1].replace("\n", " "), "",
             "Every detector ran on the same log in the same run (batch scan). Thresholds: FPR 1e-4 over all benign "
             "accounts of the log; ✗ marks a benign population above the 1 % false-positive goal.", ""]
-    text = "\n".join(head + across_seeds(results) + lines +
+    text = "\n".join(head + across_seeds(results) + richer_lines + lines +
                      [f"Machine: 2 vCPU cloud VM, shared. Date: {dt.date.today().isoformat()}.", f"Command: {cmd}", ""])
     (REPO / "benchmarks" / "results").mkdir(exist_ok=True)
     print(text)

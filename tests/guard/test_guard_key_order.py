@@ -56,6 +56,28 @@ def test_moments_equal_the_enumeration_property(counts):
     assert float(var[0]) == pytest.approx(ev, abs=1e-9)
 
 
+def _exact_subset_repeats(counts, pairs) -> tuple[float, float]:
+    """As :func:`_exact_repeats`, counting only the adjacent pairs ``pairs`` (pair j: positions j, j + 1)."""
+    seq = [i for i, c in enumerate(counts) for _ in range(c)]
+    reps = np.array([sum(p[j] == p[j + 1] for j in pairs) for p in set(itertools.permutations(seq))], np.float64)
+    return float(reps.mean()), float(reps.var())
+
+
+@pytest.mark.parametrize("counts,pairs", [((3, 2), (0, 1, 3)), ((3, 3, 1), (0, 2, 3, 5)), ((4, 2, 2), (1,)),
+                                          ((2, 2, 2, 2), (0, 1, 2, 4, 5)), ((5, 3), (0, 3, 6)), ((4, 4), ()),
+                                          ((3, 2, 2), (0, 1, 2, 3, 4, 5))])
+def test_subset_moments_equal_the_enumeration_of_every_arrangement(counts, pairs):
+    """The repeats over a subset of the adjacent pairs (those within a day of work): ``m`` pairs, ``s`` of the
+    ordered pairs of them sharing a position (consecutive pair indices), against every arrangement."""
+    c = np.asarray(counts)
+    f2, f3, f4, f2sq = label_moments(c, np.zeros(len(c), np.int64), 1)
+    s = sum(1 for j in pairs if j + 1 in pairs)
+    mean, var = repeat_moments(c.sum(), f2, f3, f4, f2sq, pairs=len(pairs), chained=s)
+    em, ev = _exact_subset_repeats(counts, pairs)
+    assert float(mean[0]) == pytest.approx(em, abs=1e-12)
+    assert float(var[0]) == pytest.approx(ev, abs=1e-12)
+
+
 def test_known_answers_and_where_the_test_cannot_speak():
     # two labels, two each: arrangements AABB ABAB ABBA BAAB BABA BBAA hold 2, 0, 1, 1, 0, 2 repeats
     mean, var = _moments((2, 2))
@@ -144,6 +166,46 @@ def test_the_signal_reads_rows_without_a_key_as_a_label_of_their_own():
     assert key_order_p({"n": np.array([12.0])})[0] == 1.0
 
 
+def _day_stats(lab: np.ndarray, in_day: np.ndarray, k: int):
+    """Per row of ``lab`` (R x n labels) with ``in_day`` (R x n - 1: pair j within a day of work): the repeats
+    over those pairs, their number, the chained pairs, and the moment sums."""
+    rep = lab[:, 1:] == lab[:, :-1]
+    _, f = _sequence_stats(lab, k)
+    return (rep & in_day).sum(1), in_day.sum(1), (in_day[:, 1:] & in_day[:, :-1]).sum(1), f
+
+
+@pytest.mark.parametrize("n,k,share", [(20, 2, 0.5), (45, 3, 0.7), (45, 5, 0.3), (100, 2, 0.8), (30, 4, 0.9)])
+def test_day_test_calibration_under_an_exchangeable_order(n, k, share):
+    """The within-day test (score/signals.py ``key_day_order_p``) under its null: labels drawn independently per
+    row, a share of the adjacent pairs within a day (in runs, as days are); p <= 1e-3 at most 2e-3 of 40,000."""
+    rng = np.random.default_rng(n + 7 * k)
+    lab = rng.integers(0, k, (40_000, n))
+    in_day = rng.random((40_000, n - 1)) < share
+    reps, m, s, f = _day_stats(lab, in_day, k)
+    p = clustered_p(reps, np.full(len(reps), n), *f, pairs=m, chained=s)
+    assert np.mean(p <= 1e-3) <= 2e-3
+    assert np.mean(p <= 1e-2) <= 1.3e-2
+
+
+def test_day_test_rejects_a_key_a_day_that_the_whole_order_does_not():
+    """A developer on two keys, a project a day: 12 days of two requests each, the keys alternating by day. Over
+    the whole order its 11 switches are what an exchangeable order gives (p > 0.3: not rejected), within its days
+    it never switches (12 pairs, 0 switches): rejected at 1e-3. A client drawing a key per request is rejected by
+    neither."""
+    lab = np.repeat(np.arange(12) % 2, 2)[None, :]
+    in_day = np.zeros((1, 23), bool)
+    in_day[0, 0::2] = True  # the two requests of each day
+    reps, m, s, f = _day_stats(lab, in_day, 2)
+    whole = clustered_p((lab[:, 1:] == lab[:, :-1]).sum(1), np.array([24]), *f)
+    day = clustered_p(reps, np.array([24]), *f, pairs=m, chained=s)
+    assert (int(reps[0]), int(m[0]), int(s[0])) == (12, 12, 0)
+    assert whole[0] > 0.3 and day[0] < 1e-3
+    rng = np.random.default_rng(5)
+    lab = rng.integers(0, 2, (2000, 24))
+    reps, m, s, f = _day_stats(lab, np.broadcast_to(in_day, (2000, 23)), 2)
+    assert np.mean(clustered_p(reps, np.full(2000, 24), *f, pairs=m, chained=s) <= 1e-3) <= 5e-3
+
+
 # ------------------------------------------------------------------- the feature tables, batch and live
 def _keyed_log() -> pa.Table:
     """Accounts with ties (two rows at one instant, on different keys where the account has several), blocks
@@ -181,6 +243,9 @@ def _reference(log: pa.Table) -> dict[str, dict[str, float]]:
         idx.sort(key=lambda i: (ts[i], _skey(rid[i])))
         labels = [key[i] for i in idx]
         sw = sum(x != y for x, y in zip(labels, labels[1:]))
+        in_day = [ts[j] - ts[i] < 6 * HOUR for i, j in zip(idx, idx[1:])]  # features/tables.py WORKDAY_GAP_US
+        day = {"day_pairs": sum(in_day), "day_chained": sum(x and y for x, y in zip(in_day, in_day[1:])),
+               "day_switches": sum(d and x != y for d, x, y in zip(in_day, labels, labels[1:]))}
         cnt = {}
         for k in labels:
             if k is not None:
@@ -188,7 +253,8 @@ def _reference(log: pa.Table) -> dict[str, dict[str, float]]:
         c = list(cnt.values())
         out[a] = {"key_switches": sw, "key_rows": sum(c), "key_f2": sum(x * (x - 1) for x in c),
                   "key_f3": sum(x * (x - 1) * (x - 2) for x in c),
-                  "key_f4": sum(x * (x - 1) * (x - 2) * (x - 3) for x in c), "key_f2sq": sum((x * (x - 1)) ** 2 for x in c)}
+                  "key_f4": sum(x * (x - 1) * (x - 2) * (x - 3) for x in c), "key_f2sq": sum((x * (x - 1)) ** 2 for x in c),
+                  **day}
     return out
 
 
@@ -199,7 +265,7 @@ def _skey(request_id: str) -> int:
     return int.from_bytes(hashlib.md5(request_id.encode()).digest()[:8], "little") % (1 << 60)
 
 
-COLS = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
+COLS = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq", "day_pairs", "day_chained", "day_switches")
 
 
 def test_feature_table_columns_equal_a_per_row_reference():

@@ -214,7 +214,7 @@ def test_spark_and_duckdb_agree_on_the_hidden_signals_and_creation_times(parity)
         for name in ("peak_day_requests", "baseline_days", "burst_p", "peak_hour_multiple", "api_keys", "key_rotations",
                      "key_rotation_p", "fast_share", "fast_expected", "fast_p", "fast_hours", "burst_multiple",
                      "crowded_hours", "crowd_p", "component_rows", "component_novelty", "component_hours",
-                     "observed_days", "dormant_p", "key_order_p"):
+                     "observed_days", "dormant_p", "key_order_p", "key_day_order_p"):
             assert s[k].signals[name] == pytest.approx(d[k].signals[name], rel=1e-12, abs=1e-12), (k, name)
     assert d["rotator"].signals["key_rotations"] == 5 and d["burst"].signals["peak_day_requests"] == 200
     # the rotator's six keys one after the other: an order far from exchangeable
@@ -364,7 +364,7 @@ def test_frames_on_spark_match_the_reference():
 
 
 def test_key_order_columns_same_on_spark_as_on_duckdb_and_the_reference():
-    """The key-order test's inputs (features/tables.py ``key_switches``, ``key_rows``, ``key_f*``) on a narrow
+    """The key-order tests' inputs (features/tables.py ``key_switches``, ``day_*``, ``key_rows``, ``key_f*``) on a narrow
     keys table: ties at one instant on different keys (ordered by sampling key, the same on both engines where
     a key's hash is not), and a key of 120,000 rows whose (c)_4 ~ 2e20 is past float64's exact integers (the
     decimal sums must still round to the exact value's nearest float on both engines)."""
@@ -378,6 +378,10 @@ def test_key_order_columns_same_on_spark_as_on_duckdb_and_the_reference():
             ("b", 10, 1, 21), ("b", 20, 2, 21), ("b", 30, 3, 22), ("b", 40, 4, 22), ("b", 50, 5, 21)]
     rows += [("c", 1_000 + i, 10_000 + i, 31) for i in range(120_000)] + [("c", 500, 1, 32), ("c", 501, 2, 32),
                                                                           ("c", 200_000, 3, 32)]
+    # d's gaps: 1 h, exactly 6 h (not within a day of work), 1 s, 1 s, 13 h; keys 41 42 42 41 41 42
+    h = 3_600_000_000
+    rows += [("d", 0, 1, 41), ("d", h, 2, 42), ("d", 7 * h, 3, 42), ("d", 7 * h + 10**6, 4, 41),
+             ("d", 7 * h + 2 * 10**6, 5, 41), ("d", 20 * h + 2 * 10**6, 6, 42)]
     data = pa.table({"account_id": [r[0] for r in rows], "ts_us": pa.array([r[1] for r in rows], pa.int64()),
                      "human_s": pa.array([5.0] * len(rows)), "skey": pa.array([r[2] for r in rows], pa.int64()),
                      "api_key": pa.array([r[3] for r in rows], pa.int64()),
@@ -385,10 +389,13 @@ def test_key_order_columns_same_on_spark_as_on_duckdb_and_the_reference():
                      "prompt_raw": pa.array([r[2] for r in rows], pa.int64())})
     # the reference: a's rows in (time, sampling key) order are keys 12 11 11 12 11 (3 switches); b: 21 21 22 22 21
     # (2); c: 32 32 then 120,000 on 31, then 32 (2)
-    want = {"a": (3, 5, [3, 2]), "b": (2, 5, [3, 2]), "c": (2, 120_003, [120_000, 3])}
+    # (d: 3 switches; within a day of work, the pairs 1 h, 1 s, 1 s apart: 3, two of them switching, and one
+    # chained pair of them — the last two; every other account's rows lie within one day)
+    want = {"a": (3, 5, [3, 2]), "b": (2, 5, [3, 2]), "c": (2, 120_003, [120_000, 3]), "d": (3, 6, [3, 3])}
+    want_day = {"a": (4, 3, 3), "b": (4, 3, 2), "c": (120_002, 120_001, 2), "d": (3, 1, 2)}
 
     def cols(t):
-        v = account_volume(t).select("account_id", "key_switches")
+        v = account_volume(t).select("account_id", "key_switches", "day_pairs", "day_chained", "day_switches")
         k = account_keys(t).select("account_id", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
         return v, k
 
@@ -398,9 +405,11 @@ def test_key_order_columns_same_on_spark_as_on_duckdb_and_the_reference():
     m = ibis.memtable(data)
     for got_v, got_k in ((x.to_pyarrow() for x in cols(t)), (con.to_pyarrow(x) for x in cols(m))):
         sw = dict(zip(got_v["account_id"].to_pylist(), got_v["key_switches"].to_pylist()))
+        day = {r["account_id"]: (r["day_pairs"], r["day_chained"], r["day_switches"]) for r in got_v.to_pylist()}
         ks = {r["account_id"]: r for r in got_k.to_pylist()}
         for acct, (switches, n_rows, counts) in want.items():
             assert sw[acct] == switches, acct
+            assert day[acct] == want_day[acct], acct
             assert ks[acct]["key_rows"] == n_rows, acct
             exact = (sum(c * (c - 1) for c in counts), sum(c * (c - 1) * (c - 2) for c in counts),
                      sum(c * (c - 1) * (c - 2) * (c - 3) for c in counts), sum((c * (c - 1)) ** 2 for c in counts))

@@ -202,12 +202,20 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
     )
 
 
+#: Adjacent requests less than this apart belong to one day of work (score/signals.py ``key_day_order_p``): a
+#: person's nightly pause is longer, so a developer's "a project a day" is a run of such pairs, and a client that
+#: spreads its requests over its keys switches keys inside it. 6 hours.
+WORKDAY_GAP_US = 6 * 3_600_000_000
+
+
 def account_volume(keys: ibis.Table) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
     gap_mean, gap_std, active_minutes, active_hours, weekend_hours`` (the active hours begun on a UTC Saturday or
     Sunday: score/weeks.py ``weekends_off``), the distinct prompts as sent ``n_prompts_raw``
     and those sent exactly once ``n_once_raw``, and ``key_switches``: adjacent rows whose API keys differ
-    (a row without a key is a label of its own). Rows are ordered by time within an account;
+    (a row without a key is a label of its own); the same counted over the adjacent rows less than
+    :data:`WORKDAY_GAP_US` apart (``day_pairs``, ``day_switches``) with ``day_chained``, the consecutive pairs of
+    them (two such pairs in a row: the key-order test's variance, core/runs.py). Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
     number of distinct ones), so one sort gives gaps and activity."""
     # tied timestamps are ordered by their reading time, then by the row's sampling key (md5 of its request
@@ -217,6 +225,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     prev = keys.ts_us.lag().over(w)
     prev_s = keys.human_s.lag().over(w)
     prev_k = keys.api_key.lag().over(w)
+    prev2 = keys.ts_us.lag(2).over(w)
     minute, hour = 60_000_000, 3_600_000_000
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
@@ -233,6 +242,10 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         # the previous row came through another key (no key is a label of its own): score/signals.py, key order
         key_switch=ibis.ifelse(prev.notnull() & ~((prev_k.isnull() & keys.api_key.isnull())
                                                   | (prev_k == keys.api_key).fill_null(False)), one, zero),
+        # ... and whether that pair, and the one before it, fall within one day of work
+        day_pair=ibis.ifelse(prev.notnull() & (keys.ts_us - prev < WORKDAY_GAP_US), one, zero),
+        day_chain=ibis.ifelse(prev2.notnull() & (keys.ts_us - prev < WORKDAY_GAP_US) & (prev - prev2 < WORKDAY_GAP_US),
+                              one, zero),
     )
     vol = r.group_by("account_id").agg(
         n=_.count(),
@@ -249,6 +262,9 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         fast_n=_.fast.sum(),
         fast_s=(_.fast.cast("float64") * _.human_s).sum(),
         key_switches=_.key_switch.sum(),
+        day_pairs=_.day_pair.sum(),
+        day_chained=_.day_chain.sum(),
+        day_switches=(_.day_pair * _.key_switch).sum(),
     )
     # distinct prompts as sent, and how many of them the account sends exactly once (score/repetition.py:
     # a harvest's rows are mostly first and only askings, a benchmark re-run's are not): one more hash
@@ -510,7 +526,7 @@ def account_features(volume: ibis.Table, text: ibis.Table, infra: ibis.Table, pe
     scale = ibis.ifelse(m > 0, j.n.cast("float64") / m, ibis.literal(0.0))
     cols = {c: j[c] for c in ("account_id", "n", "first_us", "last_us", "demand_s", "gap_n", "gap_mean", "gap_std",
                               "active_minutes", "active_hours", "weekend_hours", "fast_n", "fast_s", "created_us",
-                              "key_switches")}
+                              "key_switches", "day_pairs", "day_chained", "day_switches")}
     for c in ("n_ip", "n_ua", "n_payment", *extra):
         cols[c] = j[c].fill_null(0)
     cols["sampled_rows"] = j.sampled_rows.fill_null(0)

@@ -8,6 +8,7 @@ import math
 from collections import deque
 from typing import NamedTuple
 
+from stillwatch.guard.features.tables import WORKDAY_GAP_US
 from stillwatch.guard.score.config import DetectConfig
 
 
@@ -67,7 +68,8 @@ class Rhythm:
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
                  "peak_hr", "ends", "pre_max", "before_peak", "after_n", "after_max",
                  "fast_expected", "fast_n", "fast_s", "prev_s", "prev_ts", "keys", "max_keys", "dropped", "created_us",
-                 "sent", "n_sent", "n_once", "max_sent", "prev_key", "key_switches", "key_rows", "key_f")
+                 "sent", "n_sent", "n_once", "max_sent", "prev_key", "key_switches", "key_rows", "key_f",
+                 "day_pairs", "day_chained", "day_switches", "prev_in_day")
 
     def __init__(self, max_keys: int = 64, max_sent: int = 4096) -> None:
         self.hour = None
@@ -102,6 +104,9 @@ class Rhythm:
         # row counts c, kept exact by their increments as a count steps c -> c + 1
         self.prev_key: str | None = None
         self.key_switches = 0
+        # ... and the same within a day of work (features.tables.WORKDAY_GAP_US: adjacent rows less than that apart)
+        self.day_pairs = self.day_chained = self.day_switches = 0
+        self.prev_in_day = False
         self.key_rows = 0
         self.key_f = [0, 0, 0, 0]
         self.dropped = 0
@@ -161,6 +166,12 @@ class Rhythm:
             self.fast_s += human_s
         if self.prev_ts is not None and api_key != self.prev_key:
             self.key_switches += 1
+        in_day = self.prev_ts is not None and ts_us - self.prev_ts < WORKDAY_GAP_US
+        if in_day:
+            self.day_pairs += 1
+            self.day_chained += self.prev_in_day
+            self.day_switches += api_key != self.prev_key
+        self.prev_in_day = in_day
         self.prev_ts, self.prev_s, self.prev_key = ts_us, human_s, api_key
         if api_key is not None:
             k = self.keys.get(api_key)

@@ -169,6 +169,8 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         "n_keys": np.array([a.rhythm.key_counts()[0] for a in accs], np.float64),
         "key_rotations": np.array([a.rhythm.key_counts()[1] for a in accs], np.float64),
         "key_switches": np.array([a.rhythm.key_switches for a in accs], np.float64),
+        **{c: np.array([getattr(a.rhythm, c) for a in accs], np.float64)
+           for c in ("day_pairs", "day_chained", "day_switches")},
         "key_rows": np.array([a.rhythm.key_rows for a in accs], np.float64),
         **{name: np.array([float(a.rhythm.key_f[j]) for a in accs], np.float64)
            for j, name in enumerate(("key_f2", "key_f3", "key_f4", "key_f2sq"))},

@@ -331,10 +331,11 @@ class GroupConfig:
     #: ``LinkConfig.cohort_fdr``: at most one member in twenty there by chance.
     fdr: float = 0.05
     #: A several-key account carries the key signals only while its key order does not reject an exchangeable
-    #: order at this level (score/signals.py ``key_order_p``: keys used side by side, not one at a time).
-    #: Per account, not family-wise: it decides which accounts a cell may count, and a campaign loses this
-    #: share of its accounts whose keys are spread at random (< 2e-3 at 1e-3, tests/guard/test_guard_key_order.py);
-    #: a developer's key a day rejects it with a few dozen requests. 1e-3.
+    #: order at this level, over the whole order nor within its days of work (score/signals.py ``key_order_p``,
+    #: ``key_day_order_p``: keys used side by side, not one at a time). Per account, not family-wise: it decides
+    #: which accounts a cell may count, and a campaign loses at most twice this share of its accounts whose keys
+    #: are spread at random (each test < 2e-3 at 1e-3, tests/guard/test_guard_key_order.py); a developer's key a
+    #: day rejects one of them with a dozen pairs of requests within its days. 1e-3.
     key_order_alpha: float = 1e-3
     #: An account's week (weekends off, or weekdays off: score/weeks.py's binomial tests) must be significant at this
     #: level before its arrival and departure are read as intervals over the days it keeps off

@@ -571,7 +571,8 @@ def verdicts(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges, acct
     cs = campaign_step(acc, edges, own.signals, lk, cfg, cluster_minutes)
     sc = score_step(cs, own, lk, cfg)
     # accounts that share nothing but when they act (score/grouping.py)
-    gr = group_step(acc, {**acct.hidden, "key_order_p": acct.signals["key_order_p"]}, sc.score, sc.flagged,
+    gr = group_step(acc, {**acct.hidden, "key_order_p": acct.signals["key_order_p"],
+                          "key_day_order_p": acct.signals["key_day_order_p"]}, sc.score, sc.flagged,
                     sc.in_campaign, cfg, cs.labels, edges)
     accounts, campaigns = findings_step(account_ids, own, cs, with_groups(sc, gr, cfg), cfg, gr)
     campaigns = sorted(campaigns + group_findings(account_ids, acc, gr, cfg, edges),

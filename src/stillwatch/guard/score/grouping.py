@@ -25,7 +25,10 @@ Signals
   a person who replaces a key hands over from the abandoned one, which is a rotation, not a second
   key in use), whose keys are not used *one at a time*: the order of their requests' keys does not
   reject an exchangeable order (``key_order_p >= GroupConfig.key_order_alpha``,
-  :func:`~stillwatch.guard.score.signals.key_order_p`, a runs test over the account's own rows).
+  :func:`~stillwatch.guard.score.signals.key_order_p`, a runs test over the account's own rows), over the whole
+  order nor within its days of work (``key_day_order_p``: the same test over the requests less than six hours
+  apart; a developer's switches come at the day's edge). A client whose keys are spread at random fails either
+  test at ``key_order_alpha`` each, so it loses at most twice that share of its accounts.
 * **several keys, by last sighting** — the same carriers' last requests before the log's granted last day,
   whether or not the departure rule counts them. The rule asks each account on its own whether its silence is
   surprising; an account active in 4 % of its hours is not, after two days, so a batch stop of sparse accounts
@@ -393,9 +396,14 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         # not used one at a time (a key a project, a day, a session)
         from stillwatch.guard.score.signals import key_order_p
 
+        from stillwatch.guard.score.signals import key_day_order_p
+
         rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
         order = np.asarray(hidden["key_order_p"], np.float64) if "key_order_p" in hidden else key_order_p(acc)
-        several = (np.asarray(acc["n_keys"], np.float64) - rot >= 2) & (order >= cfg.group.key_order_alpha)
+        day = (np.asarray(hidden["key_day_order_p"], np.float64) if "key_day_order_p" in hidden
+               else key_day_order_p(acc))
+        several = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2) & (order >= cfg.group.key_order_alpha)
+                   & (day >= cfg.group.key_order_alpha))
     keys = several & free
     depart, departed = departures(acc, cfg)
     # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
