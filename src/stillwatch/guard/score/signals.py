@@ -223,6 +223,27 @@ def key_rotation(n, rotations, m: int) -> dict[str, np.ndarray]:
     return {"key_rotation_p": p, "evidence": fwer_evidence(p, m)}
 
 
+_KEY_SUMS = ("key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
+
+
+def _key_order(acc, counts: tuple[str, ...], repeats_and_pairs) -> np.ndarray:
+    """The runs test of :func:`key_order_p` / :func:`key_day_order_p`: ``repeats_and_pairs(col, n)`` gives the
+    repeats and the subset of pairs counted (``(repeats, pairs, chained)``, None for all pairs) from the columns
+    ``counts``; rows without a key are one more label, their falling factorials added to the keys' sums. 1 where a
+    column is missing (an older producer: the test stays silent)."""
+    n = np.asarray(acc["n"], np.float64)
+    if not all(c in acc for c in counts + _KEY_SUMS):
+        return np.ones(len(n))
+    from stillwatch.core.runs import clustered_p
+
+    col = {c: np.asarray(acc[c], np.float64) for c in counts + _KEY_SUMS}
+    z = np.maximum(n - col["key_rows"], 0.0)
+    z2 = z * (z - 1)
+    repeats, pairs, chained = repeats_and_pairs(col, n)
+    return clustered_p(repeats, n, col["key_f2"] + z2, col["key_f3"] + z2 * (z - 2),
+                       col["key_f4"] + z2 * (z - 2) * (z - 3), col["key_f2sq"] + z2 * z2, pairs=pairs, chained=chained)
+
+
 def key_order_p(acc) -> np.ndarray:
     """Per account: whether its requests' API keys were used *one at a time* rather than side by side — the
     p-value of H0 "the order of the account's key labels is exchangeable" against clustering
@@ -235,18 +256,8 @@ def key_order_p(acc) -> np.ndarray:
     hold their keys side by side (:mod:`~stillwatch.guard.score.grouping`). A developer with a key per
     project works through one at a time — a project a day, a key a session — and rejects H0 with a few
     dozen requests; a client that spreads its requests over its keys (each under its own quota) does not."""
-    need = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
-    n = np.asarray(acc["n"], np.float64)
-    if not all(c in acc for c in need):
-        return np.ones(len(n))
-    from stillwatch.core.runs import clustered_p
-
-    col = {c: np.asarray(acc[c], np.float64) for c in need}
-    # rows without a key: one more label, its falling factorials added to the keys' sums
-    z = np.maximum(n - col["key_rows"], 0.0)
-    z2 = z * (z - 1)
-    return clustered_p(np.maximum(n - 1.0, 0.0) - col["key_switches"], n, col["key_f2"] + z2,
-                       col["key_f3"] + z2 * (z - 2), col["key_f4"] + z2 * (z - 2) * (z - 3), col["key_f2sq"] + z2 * z2)
+    return _key_order(acc, ("key_switches",),
+                      lambda col, n: (np.maximum(n - 1.0, 0.0) - col["key_switches"], None, None))
 
 
 def key_day_order_p(acc) -> np.ndarray:
@@ -261,18 +272,8 @@ def key_day_order_p(acc) -> np.ndarray:
     its days it never switches, which rejects H0 with a dozen pairs; a client that spreads each day's requests over
     its keys (the operator of :mod:`~stillwatch.guard.score.grouping`) keeps switching there. 1 where the columns
     are missing (an older producer) or the test cannot speak (fewer than 4 rows, one label, no such pair)."""
-    need = ("day_pairs", "day_chained", "day_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq")
-    n = np.asarray(acc["n"], np.float64)
-    if not all(c in acc for c in need):
-        return np.ones(len(n))
-    from stillwatch.core.runs import clustered_p
-
-    col = {c: np.asarray(acc[c], np.float64) for c in need}
-    z = np.maximum(n - col["key_rows"], 0.0)
-    z2 = z * (z - 1)
-    return clustered_p(col["day_pairs"] - col["day_switches"], n, col["key_f2"] + z2, col["key_f3"] + z2 * (z - 2),
-                       col["key_f4"] + z2 * (z - 2) * (z - 3), col["key_f2sq"] + z2 * z2,
-                       pairs=col["day_pairs"], chained=col["day_chained"])
+    return _key_order(acc, ("day_pairs", "day_chained", "day_switches"),
+                      lambda col, n: (col["day_pairs"] - col["day_switches"], col["day_pairs"], col["day_chained"]))
 
 
 def fast_substream(n, fast_n, fast_s, fast_expected, m: int, full_hours: float) -> dict[str, np.ndarray]:
