@@ -22,6 +22,7 @@ from stillwatch.guard.score.detect import (
     score_step,
 )
 from stillwatch.guard.score.links import Links
+from stillwatch.guard.score.replays import with_own_share
 
 CFG = DetectConfig()
 HOUR = 3_600_000_000.0
@@ -236,7 +237,7 @@ def test_detect_is_the_steps_in_order():
     got = detect(ids, acc, edges, CFG)
     acct = account_step(acc, edges, CFG)
     lk = link_step(acc, edges, acct, CFG)
-    own = own_score_step(acct, lk, CFG)
+    own = with_own_share(own_score_step(acct, lk, CFG), acc, edges, CFG)
     cs = campaign_step(acc, edges, own.signals, lk, CFG)
     assert got == findings_step(ids, own, cs, score_step(cs, own, lk, CFG), CFG)
     assert got[0][0].flagged and got[0][0].campaign_id == "campaign-a" and not got[0][2].flagged

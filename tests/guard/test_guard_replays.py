@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -205,3 +206,113 @@ def test_group_step_takes_the_lab_out_of_the_burst_night():
     assert g.head[0] == -1 and (g.head[1:16] == 1).all() and not (g.head[16:] >= 0).any()
     g_old = group_step(acc, {"dormant": dormant}, zeros, np.zeros(a, bool), np.zeros(a, bool), CFG)
     assert (g_old.head[:16] == 0).all()
+
+
+# ------------------------------------------------------------------------------- an account's own share of its list
+def _own_share_naive(cands: list[int], sets: list[set[int]]) -> list[float]:
+    """score/replays.py ``own_list_share`` written out: each candidate's significant partners (the pair test's loop
+    reference, every other account a partner), and per prompt it sends, ``1 / (1 + s)`` with ``s`` its partners that
+    sent it too."""
+    sig = {}
+    for (i, j), (p, _) in _naive([i if i in cands else -1 for i in range(len(sets))], sets).items():
+        if p <= CFG.link.alpha:
+            sig.setdefault(i, []).append(j)
+    out = []
+    for i, s in enumerate(sets):
+        if i not in cands:
+            out.append(1.0)
+            continue
+        partners = sig.get(i, [])
+        out.append(sum(1.0 / (1 + sum(k in sets[j] for j in partners)) for k in s) / len(s))
+    return out
+
+
+def _own_share(cands, sets):
+    from stillwatch.guard.score.replays import own_list_share
+
+    ea, ek, act = _edges(sets)
+    mask = np.zeros(len(sets), bool)
+    mask[list(cands)] = True
+    return own_list_share(mask, {"n_prompts_raw": act}, {"prompt": (ea, ek, np.ones(len(ea)))}, CFG.link.alpha, BUDGET)
+
+
+def test_own_share_known_answers():
+    """The labs' night: the lab (account 0) shares its benchmark with lab 3 and a third of it with harvester 1, both
+    significantly — keys 0-99 are split three ways, 100-299 two ways: (100 / 3 + 200 / 2) / 300 = 4 / 9. Lab 3: the same.
+    Harvester 1 (450 prompts): its 100 copies of the labs' benchmark split three ways, its 50 of harvester 2's two
+    ways: (300 + 100 / 3 + 50 / 2) / 450. Harvester 2 (300 prompts, 50 of them in 1's list): (250 + 50 / 2) / 300.
+    People asking popular questions keep everything; accounts not marked are 1."""
+    group, sets = _labs_night(np.random.default_rng(0))
+    got = _own_share([0, 1, 2, 3, 10, 11], sets)
+    assert got[0] == pytest.approx(4 / 9, abs=1e-12) and got[3] == pytest.approx(4 / 9, abs=1e-12)
+    assert got[1] == pytest.approx((300 + 100 / 3 + 50 / 2) / 450, abs=1e-12)
+    assert got[2] == pytest.approx((250 + 50 / 2) / 300, abs=1e-12)
+    assert got[10] == 1.0 and got[11] == 1.0 and got[5] == 1.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10**6))
+def test_own_share_matches_python_loops(seed):
+    rng = np.random.default_rng(seed)
+    bench = set(range(int(rng.integers(20, 60))))
+    sets = [set(bench), set(range(500, 540)) | set(list(bench)[: int(rng.integers(0, 30))]), set(bench) | {900},
+            set(range(600, 650))]
+    sets += _background(rng, 60, 40, 10_000)
+    cands = [0, 1, 2, 3, 4]
+    assert _own_share(cands, sets) == pytest.approx(_own_share_naive(cands, sets), abs=1e-12)
+
+
+def test_own_share_lowers_a_lab_below_the_flag_and_keeps_a_harvester(monkeypatch):
+    """End to end on held-out E seed 44's shape (with account creation times): a lab that ran its 300-prompt benchmark
+    twice on one day after ten silent days, created long before the log, flags on its own score (an aged account's
+    burst night, its harvest halved by its repeats) unless its benchmark is another lab's too; then its own share is
+    a half and it is not flagged. A harvester asking 300 new prompts the same way keeps all of its share and stays
+    flagged. (The other lab, one pass on another day at machine pace, keeps its flag at share 0.5: measured 0.593 —
+    a single aged pass is the burst rule's own target, as the results notes say.)"""
+    import pyarrow as pa
+
+    from stillwatch.guard.batch.scan import scan
+
+    day, hour = 86_400_000_000, 3_600_000_000
+    t0 = 1_772_400_000_000_000
+    rng = np.random.default_rng(2)
+    rows = []
+
+    def add(acct, ts, prompt, created):
+        rows.append({"request_id": f"r{len(rows)}", "ts": int(ts), "account_id": acct, "api_key_id": f"k-{acct}",
+                     "ip": f"10.1.{len(acct)}.{hash(acct) % 250}", "user_agent": "python-httpx/0.27",
+                     "payment_fingerprint": None, "model": "m", "prompt": prompt, "response": "x " * 150,
+                     "prompt_tokens": 30, "completion_tokens": 380, "account_created_at": int(created)})
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+    def words(k):  # digits are normalised away (features/tables.py): questions differ by their words
+        return " ".join("".join(rng.choice(letters, 7)) for _ in range(k))
+
+    # half of it reasoning items, half trivia (held-out E's labs: capability share 0.5)
+    bench = [f"Solve step by step and explain your reasoning: {words(6)}" if i % 2 else f"Which country has {words(5)}?"
+             for i in range(300)]
+    for lab, d in (("lab-a", 10), ("lab-b", 4)):  # lab-b ran it once before, on another day
+        for rep in range(2 if lab == "lab-a" else 1):
+            for i, q in enumerate(bench):
+                add(lab, t0 + d * day + 9 * hour + rep * 700_000_000 + i * 2_000_000, q, t0 - 140 * day)
+    for i in range(300):
+        add("harvester", t0 + 10 * day + 9 * hour + i * 4_000_000, f"Explain your reasoning step by step: {words(6)}",
+            t0 - 140 * day)
+    for u in range(300):  # people
+        for j in range(int(rng.integers(1, 8))):
+            add(f"person-{u}", t0 + int(rng.integers(0, 14 * day)), f"what is a good recipe for {words(1)}",
+                t0 - int(rng.integers(1, 400)) * day)
+    t = pa.Table.from_pylist(rows)
+    t = t.set_column(t.schema.get_field_index("ts"), "ts", pa.array(t["ts"].to_numpy().astype("datetime64[us]")))
+    t = t.set_column(t.schema.get_field_index("account_created_at"), "account_created_at",
+                     pa.array(t["account_created_at"].to_numpy().astype("datetime64[us]")))
+    f = scan(t)
+    lab, harv = f.account("lab-a"), f.account("harvester")
+    assert lab.signals["own_list_share"] == pytest.approx(0.5, abs=1e-12)
+    assert f.account("lab-b").signals["own_list_share"] == pytest.approx(0.5, abs=1e-12)
+    assert not lab.flagged and harv.flagged and harv.signals["own_list_share"] == 1.0
+    # the rule under test is what lowers it: without it the lab is flagged on its own score
+    from stillwatch.guard.score import replays
+
+    monkeypatch.setattr(replays, "own_list_share", lambda cand, *a, **k: np.ones(len(cand)))
+    assert scan(t).account("lab-a").flagged

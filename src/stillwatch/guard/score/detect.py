@@ -52,7 +52,9 @@ as the account works at machine scale or pace, ``sqrt(max(volume evidence, regul
 regularity 0.3) and a *coordination* noisy-OR (scripted share 0.8, shared payment 0.3 — offices pay
 with one corporate card, so on its own a shared card is weak evidence —, volume 0.5, burst 0.8, key rotation 0.8),
 ``noisy_or = 1 - prod(1 - w_s * e_s)``; either alone stays low (a heavy human, a cron job, a
-firm's own batch template).
+firm's own batch template). Where that score would flag the account, its harvest is weighed by its own share of
+the prompts it asked (``own_list_share``, :mod:`~stillwatch.guard.score.replays`): prompts another account also
+sent beyond their popularity were obtained between them (an evaluation lab running a benchmark another lab runs).
 
 Linking (which accounts form a candidate campaign)
 ==================================================
@@ -221,6 +223,7 @@ from stillwatch.guard.score.extraction import extraction, novelty_weight
 from stillwatch.guard.score.findings import AccountFinding, CampaignFinding
 from stillwatch.guard.score.grouping import Groups, group_findings, group_step, with_groups
 from stillwatch.guard.score.links import Links, edge, link_accounts
+from stillwatch.guard.score.replays import with_own_share
 from stillwatch.guard.score.signals import hidden_signals
 from stillwatch.guard.score.volume_null import people_evidence, person_volume
 
@@ -567,7 +570,7 @@ def verdicts(account_ids: np.ndarray, acc: Mapping[str, np.ndarray], edges, acct
     """Steps 3-5 on the output of steps 1-2. The batch scan calls it directly so that it can measure
     ``cluster_minutes`` (distinct active minutes of each account's cluster, aligned with accounts)
     on its own engine between linking and scoring."""
-    own = own_score_step(acct, lk, cfg)
+    own = with_own_share(own_score_step(acct, lk, cfg), acc, edges, cfg)
     cs = campaign_step(acc, edges, own.signals, lk, cfg, cluster_minutes)
     sc = score_step(cs, own, lk, cfg)
     # accounts that share nothing but when they act (score/grouping.py)

@@ -44,6 +44,22 @@ must still hold: a harvester whose distinct prompts are mostly new stays in its 
 popular questions. *Limit*: the rule reads prompts byte for byte; a lab that rewords its benchmark for each run is
 not seen to replay it.
 
+An account's own score (:func:`own_list_share`)
+================================================
+The same test reads an account's *own* harvest. The prompts an account shares with another account of the log
+beyond the popularity null were asked by both: between them the list was obtained once. Each such prompt counts
+``1 / (1 + s)`` to the account, ``s`` the number of its significant partners that also sent it (the credit split
+among the accounts that ran it, as a group's new-prompt share of :mod:`~stillwatch.guard.score.extraction` splits
+its members' copies); its other prompts count 1; its *own share* is their sum over its distinct prompts. An
+evaluation lab that runs a public benchmark another lab also runs keeps half of it, one of six labs on one benchmark
+a sixth; a harvester whose prompts are its own keeps all of them (held-out E's harvesters: at most 3 % of their
+prompts shared beyond chance with any one account). The detector weighs the account's harvest evidence by it where
+its own score would flag it (the only place it can change a verdict; the work is bounded by those accounts'
+prompts). *Attacker model*: an operator that sends one list through two of its accounts halves each one's own
+harvest — it obtained the list once — and the two share rare prompts, which links them
+(:mod:`~stillwatch.guard.score.nullmodel`): the campaign's score, not the accounts' own, then judges them. Popular
+prompts never count (the null), so asking the pool's popular questions lowers nobody's share.
+
 Everything is numpy over the (account, prompt) pairs of members' prompts (the tier scan of
 :func:`~stillwatch.guard.score.nullmodel.tier_scan`).
 """
@@ -51,7 +67,7 @@ Everything is numpy over the (account, prompt) pairs of members' prompts (the ti
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -125,3 +141,43 @@ def replaying_members(head: np.ndarray, acc: Mapping[str, np.ndarray], edges, al
         return np.zeros(len(head), bool)
     ea, ek = edges["prompt"][0], edges["prompt"][1]
     return replayed(head, ea, ek, acc["n_prompts_raw"], alpha, budget)
+
+
+def own_list_share(candidates: np.ndarray, acc: Mapping[str, np.ndarray], edges, alpha: float, budget: int
+                   ) -> np.ndarray:
+    """Per account: its own share of its distinct prompts (module docstring, *An account's own score*) for the
+    accounts ``candidates`` marks; 1 for the others and where the scan has no prompts as sent (``edges["prompt"]``,
+    ``acc["n_prompts_raw"]``). Requires ``len(candidates)`` = accounts."""
+    cand = np.asarray(candidates, bool)
+    out = np.ones(len(cand))
+    if not cand.any() or not edges or "prompt" not in edges or "n_prompts_raw" not in acc:
+        return out
+    act = np.asarray(acc["n_prompts_raw"], np.float64)
+    ea, ek = np.asarray(edges["prompt"][0], np.int64), np.asarray(edges["prompt"][1], np.int64)
+    t = replay_tests(np.where(cand, np.arange(len(cand)), -1), ea, ek, act, budget)
+    hit = t.p <= alpha
+    mem, par = t.member[hit], t.partner[hit]
+    if not len(mem):
+        return out
+    _, pk = np.unique(ek, return_inverse=True)
+    n_p = int(pk.max()) + 1
+    sends = np.unique(ea * n_p + pk)  # (account, prompt) codes, sorted
+    # every prompt of each significant partner, beside the member it is a partner of
+    o = np.argsort(ea, kind="stable")
+    lo = np.searchsorted(ea[o], par, side="left")
+    cnt = np.searchsorted(ea[o], par, side="right") - lo
+    rows = o[np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+    code = np.repeat(mem, cnt) * n_p + pk[rows]
+    pos = np.clip(np.searchsorted(sends, code), 0, len(sends) - 1)
+    code = code[sends[pos] == code]  # ... that the member sends too
+    ap, s_p = np.unique(code, return_counts=True)  # per (member, prompt): its partners that sent it
+    lost = np.bincount(ap // n_p, s_p / (1.0 + s_p), len(cand))
+    return np.where(cand, np.clip(1.0 - lost / np.maximum(act, 1.0), 0.0, 1.0), 1.0)
+
+
+def with_own_share(own, acc: Mapping[str, np.ndarray], edges, cfg):
+    """An own-score step's output (``score`` = sqrt(harvest x coordination), ``signals``) with each account's harvest
+    weighed by :func:`own_list_share` where its score reaches ``cfg.flag_threshold`` — its score times the square
+    root of the share — and the share reported (signal ``own_list_share``, 1 where not measured). Inputs unmodified."""
+    mine = own_list_share(own.score >= cfg.flag_threshold, acc, edges, cfg.link.alpha, cfg.link.pair_budget)
+    return replace(own, score=own.score * np.sqrt(mine), signals={**own.signals, "own_list_share": mine})
