@@ -226,6 +226,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     prev_s = keys.human_s.lag().over(w)
     prev_k = keys.api_key.lag().over(w)
     prev2 = keys.ts_us.lag(2).over(w)
+    in_day = prev.notnull() & (keys.ts_us - prev < WORKDAY_GAP_US)
     minute, hour = 60_000_000, 3_600_000_000
     one, zero = ibis.literal(1, dt.int64), ibis.literal(0, dt.int64)
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
@@ -243,9 +244,8 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         key_switch=ibis.ifelse(prev.notnull() & ~((prev_k.isnull() & keys.api_key.isnull())
                                                   | (prev_k == keys.api_key).fill_null(False)), one, zero),
         # ... and whether that pair, and the one before it, fall within one day of work
-        day_pair=ibis.ifelse(prev.notnull() & (keys.ts_us - prev < WORKDAY_GAP_US), one, zero),
-        day_chain=ibis.ifelse(prev2.notnull() & (keys.ts_us - prev < WORKDAY_GAP_US) & (prev - prev2 < WORKDAY_GAP_US),
-                              one, zero),
+        day_pair=ibis.ifelse(in_day, one, zero),
+        day_chain=ibis.ifelse(in_day & prev2.notnull() & (prev - prev2 < WORKDAY_GAP_US), one, zero),
     )
     vol = r.group_by("account_id").agg(
         n=_.count(),

@@ -394,9 +394,7 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     several = np.zeros(a, bool)
     if "n_keys" in acc:  # keys side by side: those not explained by hand-overs from an abandoned key, and
         # not used one at a time (a key a project, a day, a session)
-        from stillwatch.guard.score.signals import key_order_p
-
-        from stillwatch.guard.score.signals import key_day_order_p
+        from stillwatch.guard.score.signals import key_day_order_p, key_order_p
 
         rot = np.asarray(acc["key_rotations"], np.float64) if "key_rotations" in acc else np.zeros(a)
         order = np.asarray(hidden["key_order_p"], np.float64) if "key_order_p" in hidden else key_order_p(acc)
