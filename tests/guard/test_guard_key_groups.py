@@ -162,22 +162,9 @@ def _developers(b, pop, n: int, start: float, key_a_day: bool = False):
     """Developers keeping 2-3 keys each (one per project), over the whole three weeks, working hours; each
     request's key drawn at random among them (keys interleaved: a staging and a production key serving at
     once), or with ``key_a_day`` one project's key a day (keys used one at a time)."""
-    from guard_heldout_base import SDK_UAS, human_times, ids, residential_ips
+    from guard_key_builders import developers_with_keys
 
-    rng = b.rng
-    acc = ids(rng, "acct_", n)
-    counts = rng.integers(40, 200, n)
-    ts = human_times(rng, counts, np.full(n, start, np.int64), np.full(n, 21.0), rng.choice([-5.0, 1.0, 8.0], n),
-                     session_mean=8, work_hours=True)
-    owner = np.repeat(np.arange(n), counts)
-    k = rng.integers(2, 4, n)[owner]
-    pick = rng.integers(0, 1000, len(owner))
-    if key_a_day:  # the same draw for every request of an account's day
-        day = (ts - start) // int(DAY)
-        pick = (day * 7919 + owner * 104729) % 1000
-    key = np.char.add(np.char.add(np.char.add("key_", acc[owner]), "_"), (pick % k).astype(str))
-    b.add(acc, counts, ts, pop.draw(rng, int(counts.sum()), 0.25), family="benign:devkeys", key=key.astype(object),
-          ip=residential_ips(rng, n), ua=SDK_UAS[0], pay=ids(rng, "pm_", n))
+    developers_with_keys(b, pop, n, start, not key_a_day)
 
 
 def _log(pool, keys_per_account, key_a_day: bool = False, developers: int = 60):

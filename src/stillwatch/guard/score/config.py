@@ -337,6 +337,13 @@ class GroupConfig:
     #: are spread at random (each test < 2e-3 at 1e-3, tests/guard/test_guard_key_order.py); a developer's key a
     #: day rejects one of them with a dozen pairs of requests within its days. 1e-3.
     key_order_alpha: float = 1e-3
+    #: The same order tests' level where a carrier joins its group on the group's user agent (score/agents.py).
+    #: There a cell is tested against the carrier rate of the several-key accounts on other user agents, so an account
+    #: counted a carrier by chance raises its own background and no cell forms from chance carriers alone; what a looser
+    #: level buys is the operator's accounts whose random key order fell below 1e-3 by chance (held-out E: 0-2 of 150 a
+    #: seed, at p 3e-5 to 1e-3, beside 4-11 of 300 developers), at the price of the developers between the levels
+    #: counted as background carriers. 1e-6.
+    agent_order_alpha: float = 1e-6
     #: An account's week (weekends off, or weekdays off: score/weeks.py's binomial tests) must be significant at this
     #: level before its arrival and departure are read as intervals over the days it keeps off
     #: (score/daysoff.py ``unseen_run``). Per account, as ``key_order_alpha`` and for the same reason: an account
@@ -347,7 +354,7 @@ class GroupConfig:
     week_alpha: float = 1e-3
 
     def __post_init__(self) -> None:
-        _check(self, unit=("alpha", "fdr", "key_order_alpha", "week_alpha"))
+        _check(self, unit=("alpha", "fdr", "key_order_alpha", "agent_order_alpha", "week_alpha"))
         if not self.windows_us or any(not w > 0 for w in self.windows_us):
             raise GuardInputError(f"GroupConfig.windows_us must be non-empty and > 0, got {self.windows_us!r}")
 

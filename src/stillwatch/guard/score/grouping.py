@@ -392,6 +392,8 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
     arrive, arrived = arrivals(acc, cfg)
     carriers = np.asarray(flagged, bool) & free & arrived
     several = np.zeros(a, bool)
+    multi = np.zeros(a, bool)  # several keys in use, whatever their order
+    loose = np.zeros(a, bool)  # their carriers at the join's level (score/agents.py)
     if "n_keys" in acc:  # keys side by side: those not explained by hand-overs from an abandoned key, and
         # not used one at a time (a key a project, a day, a session)
         from stillwatch.guard.score.signals import key_day_order_p, key_order_p
@@ -400,8 +402,9 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         order = np.asarray(hidden["key_order_p"], np.float64) if "key_order_p" in hidden else key_order_p(acc)
         day = (np.asarray(hidden["key_day_order_p"], np.float64) if "key_day_order_p" in hidden
                else key_day_order_p(acc))
-        several = ((np.asarray(acc["n_keys"], np.float64) - rot >= 2) & (order >= cfg.group.key_order_alpha)
-                   & (day >= cfg.group.key_order_alpha))
+        multi = np.asarray(acc["n_keys"], np.float64) - rot >= 2
+        several = multi & (order >= cfg.group.key_order_alpha) & (day >= cfg.group.key_order_alpha)
+        loose = multi & (order >= cfg.group.agent_order_alpha) & (day >= cfg.group.agent_order_alpha)
     keys = several & free
     depart, departed = departures(acc, cfg)
     # last sightings before the granted last day (as the departure rule and the pause null grant it), every one
@@ -449,6 +452,9 @@ def group_step(acc: Mapping[str, np.ndarray], hidden: Mapping[str, np.ndarray], 
         g = absorb_listed(g, [(peak, has_peak, dormant), (arrive, arrived, np.asarray(flagged, bool)),
                               (arrive, arrived, several), (depart, departed, several), (depart, seen, several)],
                           np.asarray(labels, np.int64), np.asarray(listed, bool), cfg)
+    from stillwatch.guard.score.agents import join_on_agent
+
+    g = join_on_agent(g, acc, multi, loose, free, edges, cfg)  # carriers left outside, on the group's user agent
     from stillwatch.guard.score.campaign_signals import harvest_volume_evidence, prompts_new_share
     from stillwatch.guard.score.signals import FWER_DECADES
 

@@ -1,0 +1,146 @@
+"""A several-key group's carriers left outside it, joined on its user agent (issue 13).
+
+The several-key groups of :mod:`~stillwatch.guard.score.grouping` hold the accounts that spread their requests over
+two or more keys side by side (*carriers*) and arrive, leave or are last seen together. A batch operator's accounts
+with few active hours are not all seen to leave with the batch: one whose last session fell days before the stop is,
+to every time rule, an account that left alone (held-out D: 8 of the operator's 200 accounts, last seen days 7-10 of
+the operator's 10; held-out E: 1-6 of 150 a seed). What such an account still shares with its group is what the
+operator's client sends with every request: its user agent.
+
+A user agent on its own is not evidence — one browser build is shared by a fifth of a log's accounts. Nor is
+carrying: a developer whose staging and production keys serve at once interleaves its keys, and a client library may
+make that common on its own user agent. What a campaign leaves behind is *more carriers on its user agent than
+several-key accounts there carry elsewhere*, which is what the test below asks.
+
+Null model
+==========
+The population is the *outsiders*: accounts that use several keys (``n_keys - key_rotations >= 2``, whatever their
+order), in no group and no listed campaign. Of those ``N``, ``K`` are carriers (their keys side by side: neither
+order test, :func:`~stillwatch.guard.score.signals.key_order_p` and ``key_day_order_p``, rejects an exchangeable
+order at ``GroupConfig.agent_order_alpha``, 1e-6 — looser than the time groups' 1e-3, since here an account counted a
+carrier by chance raises the background it is compared with). A *cell* is a several-key
+group together with a user agent one of its members sent; it holds the outsiders that sent that user agent and were
+active during the group's time (from its members' first request to their last). **H0**: among several-key accounts,
+carrying is independent of the user agent. A cell of ``N_C`` outsiders then holds ``X_C ~ Hypergeometric(N, K,
+N_C)`` carriers; its p-value is the exact upper tail times the number of cells tested (Bonferroni), and it must be
+``<= GroupConfig.alpha``. As in :func:`~stillwatch.guard.score.grouping.time_groups`, chance carriers must also be a
+small part of what joins: ``N_C r <= GroupConfig.fdr X_C``, with ``r = (K_bg + 1) / (N_bg + 1)`` the carrier rate
+of the outsiders in no cell (one pseudo-carrier; the cells' own carriers do not raise their background). A passing
+cell's carriers join its group, taking its head, signal, p-value and window; an account in two passing cells joins
+the one with the smaller p-value. Joiners seed nothing: cells are built from the groups as time formed them, so a
+group grows by one significant, pure cell per user agent and never through a chain.
+
+What it costs: where developers interleave their keys at one rate on every user agent, the cell of a group's user
+agent holds its share of them and no more (H0 holds, nothing joins); where carriers are common among several-key
+accounts (the interleaving developers of ``week_shapes.py``), no cell is pure enough and nothing joins; where no
+several-key account outside the operator's keeps its keys one at a time (held-out D: every several-key account
+outside the groups is the operator's), nothing can be compared and nothing joins. *Limit*: H0 is false without any
+campaign where a client library makes interleaving common on its own user agent only; an operator sending that same
+user agent then takes its interleavers with its left-outs (the cell's purity is judged against the other agents'
+rate). ``tests/guard/test_guard_agents.py`` plays both: developers interleaving alike on five SDK agents, one of
+them the operator's, do not join.
+
+Attacker model
+==============
+The operator controls its accounts' keys, user agents, times and prompts. To keep an account that left early out of
+its group it must send a user agent its grouped accounts do not (one build per account, or one drawn from what the
+population sends: then this step is silent and the account is what the time rules left it), or hold its keys one at a
+time (no carrier). It cannot pull a bystander in: a bystander joins only as a carrier on a user agent whose several-key
+accounts carry beyond the log's own rate, and the cell's local false discovery rate bounds the bystanders at one in
+twenty of the joiners. What must still hold: a group is formed by time alone (this step never forms one), and a
+joined account's own evidence is unchanged (it takes the group's score, as every member does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from stillwatch.guard.score.config import DetectConfig
+
+#: The values of ``Groups.kind`` whose carriers are several-key accounts (grouping.KINDS, 1-based).
+KEY_KINDS = (3, 4, 5)
+
+
+def _cell_pairs(cell_ua: np.ndarray, oa: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (outsider edge, cell) pair whose user agents match: ``cell_ua`` (C,) per cell, ``oa``/``ou`` (E,) the
+    outsiders' (account, user agent) edges. Returns ``(edge index, cell index)`` arrays, vectorised by a sort."""
+    order = np.argsort(cell_ua, kind="stable")
+    cu = cell_ua[order]
+    lo = np.searchsorted(cu, ou, side="left")
+    cnt = np.searchsorted(cu, ou, side="right") - lo
+    e = np.repeat(np.arange(len(ou)), cnt)
+    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return e, order[np.repeat(lo, cnt) + offs]
+
+
+def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray], keyed: np.ndarray,
+                carrier: np.ndarray, free: np.ndarray, edges) -> dict:
+    """The cells of the module docstring: ``head``/``kind`` per account (grouping.Groups); ``keyed``: several keys
+    in use; ``carrier``: keys side by side; ``free``: in no listed campaign; ``edges["user_agent"]``: (account index,
+    user-agent code) per account and user agent. Returns ``{}`` where nothing can be tested, else ``cell_head`` (C,),
+    ``n_c``, ``x_c`` (outsiders and carriers per cell), ``n``/``k`` (outsiders, carriers), ``n_bg``/``k_bg``
+    (those in no cell) and the (account, cell) pairs ``acct``/``cell``."""
+    if edges is None or "user_agent" not in edges:
+        return {}
+    a_idx = np.asarray(edges["user_agent"][0], np.int64)
+    ua = np.asarray(edges["user_agent"][1], np.int64)
+    member = (head >= 0) & np.isin(kind, KEY_KINDS)
+    out = np.asarray(keyed, bool) & np.asarray(free, bool) & (head < 0)
+    carrier = np.asarray(carrier, bool) & out
+    if not member.any() or not carrier.any() or not len(a_idx):
+        return {}
+    me = member[a_idx]
+    cells = np.unique(np.stack([head[a_idx[me]], ua[me]], axis=1), axis=0)  # (C, 2): group head, user agent
+    first = np.asarray(acc["first_us"], np.float64)
+    last = np.asarray(acc["last_us"], np.float64)
+    heads, inv = np.unique(head[member], return_inverse=True)
+    g_lo = np.full(len(heads), np.inf)
+    g_hi = np.full(len(heads), -np.inf)
+    np.minimum.at(g_lo, inv, first[member])
+    np.maximum.at(g_hi, inv, last[member])
+    oe = out[a_idx]
+    oa, ou = a_idx[oe], ua[oe]
+    e, c = _cell_pairs(cells[:, 1], oa, ou)
+    gi = np.searchsorted(heads, cells[c, 0])
+    during = (first[oa[e]] <= g_hi[gi]) & (last[oa[e]] >= g_lo[gi])
+    pairs = np.unique(np.stack([oa[e][during], c[during]], axis=1), axis=0)  # an account once per cell
+    acct, cell = pairs[:, 0], pairs[:, 1]
+    n_c = np.bincount(cell, minlength=len(cells))
+    x_c = np.bincount(cell, weights=carrier[acct].astype(np.float64), minlength=len(cells)).astype(np.int64)
+    in_cell = np.zeros(len(out), bool)
+    in_cell[acct] = True
+    bg = out & ~in_cell
+    return {"cell_head": cells[:, 0], "n_c": n_c, "x_c": x_c, "n": int(out.sum()), "k": int(carrier.sum()),
+            "n_bg": int(bg.sum()), "k_bg": int((carrier & bg).sum()), "acct": acct, "cell": cell,
+            "carrier": carrier}
+
+
+def join_on_agent(g, acc: Mapping[str, np.ndarray], keyed: np.ndarray, carrier: np.ndarray, free: np.ndarray,
+                  edges, cfg: DetectConfig):
+    """``g`` (grouping.Groups) with each several-key group's carriers left outside it joined where a cell of its
+    user agent passes the test of the module docstring. Never modifies its inputs."""
+    from scipy import stats
+
+    from stillwatch.guard.score.grouping import Groups
+
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges)
+    if not c:
+        return g
+    tested = c["n_c"] > 0
+    m = int(tested.sum())
+    p = np.minimum(stats.hypergeom.sf(c["x_c"] - 1, c["n"], c["k"], c["n_c"]) * m, 1.0)
+    rate = (c["k_bg"] + 1.0) / (c["n_bg"] + 1.0)
+    ok = tested & (c["x_c"] >= 1) & (p <= cfg.group.alpha) & (c["n_c"] * rate <= cfg.group.fdr * c["x_c"])
+    take = ok[c["cell"]] & c["carrier"][c["acct"]]
+    if not take.any():
+        return g
+    acct, cell = c["acct"][take], c["cell"][take]
+    o = np.lexsort((p[cell], acct))  # per account, its smallest-p cell first
+    acct, cell = acct[o], cell[o]
+    first = np.r_[True, acct[1:] != acct[:-1]]
+    acct, h = acct[first], c["cell_head"][cell[first]]
+    head, kind, pv, width = g.head.copy(), g.kind.copy(), g.p.copy(), g.width_us.copy()
+    head[acct], kind[acct], pv[acct], width[acct] = h, g.kind[h], g.p[h], g.width_us[h]
+    return Groups(head, kind, pv, width, g.score, g.new_share)
