@@ -60,7 +60,7 @@ def _case(n_members=10, cell_carriers=3, cell_others=0, bg_carriers=0, bg_others
 
 def test_known_answer_carriers_on_the_groups_agent_join():
     g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=3, bg_others=40)
-    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges)
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, CFG.group.fdr)
     assert c["n"] == 43 and c["k"] == 3 and c["n_bg"] == 40 and c["k_bg"] == 0
     assert list(c["n_c"]) == [3] and list(c["x_c"]) == [3]
     p = _tail(3, 43, 3, 3)  # 1 / C(43, 3)
@@ -76,7 +76,7 @@ def test_known_answer_carriers_on_the_groups_agent_join():
 def test_carriers_as_common_on_other_agents_do_not_join():
     """Developers interleaving keys at one rate everywhere (4 in 40 elsewhere, 1 in 10 on the group's agent)."""
     g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=1, cell_others=9, bg_carriers=4, bg_others=36)
-    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges)
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, CFG.group.fdr)
     assert list(c["n_c"]) == [10] and list(c["x_c"]) == [1]
     assert _tail(1, 50, 5, 10) > CFG.group.alpha
     out = join_on_agent(g, acc, keyed, carrier, free, edges, CFG)
@@ -96,7 +96,7 @@ def test_significant_but_impure_cell_does_not_join():
 def test_a_log_with_no_other_several_key_accounts_cannot_speak():
     """Every several-key outsider is a carrier on the group's agent: nothing to compare with (held-out D's limit)."""
     g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=8, bg_others=0)
-    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges)
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, CFG.group.fdr)
     assert c["n"] == 8 and c["k"] == 8
     assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head, g.head)
 
@@ -117,6 +117,17 @@ def test_only_several_key_groups_free_carriers_and_the_groups_time_count():
     out = join_on_agent(g, late, keyed, carrier, free, edges, CFG)
     assert out.head[i] == -1 and (out.head[part == 1] == 0).sum() == 2
     assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, {}, CFG).head, g.head)  # no user agents
+
+
+def test_a_chance_members_agent_is_not_the_groups():
+    """A user agent sent by one member in thirty (at most ``fdr`` of the group: a chance member's) forms no cell; by
+    one in ten it does."""
+    for n_members, cells in ((30, 1), (10, 2)):
+        g, acc, keyed, carrier, free, edges, part = _case(n_members=n_members)
+        a_idx, ua = edges["user_agent"]
+        two = {"user_agent": (np.r_[a_idx, 0], np.r_[ua, 9])}  # member 0 also sent agent 9
+        c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, two, CFG.group.fdr)
+        assert len(c["n_c"]) == cells
 
 
 def test_inputs_are_left_as_they_were():
@@ -141,6 +152,8 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg):
         mem = [i for i in members if head[i] == h]
         lo, hi = min(first[i] for i in mem), max(last[i] for i in mem)
         for u in sorted(set().union(*(ua_of[i] for i in mem))):
+            if sum(u in ua_of[i] for i in mem) <= cfg.group.fdr * len(mem):
+                continue  # a chance member's agent
             cells.append((h, [i for i in out if u in ua_of[i] and first[i] <= hi and last[i] >= lo]))
     if not cells or not members or not car:
         return np.asarray(head)

@@ -19,7 +19,8 @@ order), in no group and no listed campaign. Of those ``N``, ``K`` are carriers (
 order test, :func:`~stillwatch.guard.score.signals.key_order_p` and ``key_day_order_p``, rejects an exchangeable
 order at ``GroupConfig.agent_order_alpha``, 1e-6 — looser than the time groups' 1e-3, since here an account counted a
 carrier by chance raises the background it is compared with). A *cell* is a several-key
-group together with a user agent one of its members sent; it holds the outsiders that sent that user agent and were
+group together with a user agent more than ``GroupConfig.fdr`` of its members sent (the share of a group that may be
+chance members, whose agents are not the operator's); it holds the outsiders that sent that user agent and were
 active during the group's time (from its members' first request to their last). **H0**: among several-key accounts,
 carrying is independent of the user agent. A cell of ``N_C`` outsiders then holds ``X_C ~ Hypergeometric(N, K,
 N_C)`` carriers; its p-value is the exact upper tail times the number of cells tested (Bonferroni), and it must be
@@ -76,10 +77,11 @@ def _cell_pairs(cell_ua: np.ndarray, oa: np.ndarray, ou: np.ndarray) -> tuple[np
 
 
 def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray], keyed: np.ndarray,
-                carrier: np.ndarray, free: np.ndarray, edges) -> dict:
+                carrier: np.ndarray, free: np.ndarray, edges, fdr: float) -> dict:
     """The cells of the module docstring: ``head``/``kind`` per account (grouping.Groups); ``keyed``: several keys
     in use; ``carrier``: keys side by side; ``free``: in no listed campaign; ``edges["user_agent"]``: (account index,
-    user-agent code) per account and user agent. Returns ``{}`` where nothing can be tested, else ``cell_head`` (C,),
+    user-agent code) per account and user agent; ``fdr``: a group's agent is one more than this share of its members
+    sent (a group may hold that share of chance members, whose agents are not the operator's). Returns ``{}`` where nothing can be tested, else ``cell_head`` (C,),
     ``n_c``, ``x_c`` (outsiders and carriers per cell), ``n``/``k`` (outsiders, carriers), ``n_bg``/``k_bg``
     (those in no cell) and the (account, cell) pairs ``acct``/``cell``."""
     if edges is None or "user_agent" not in edges:
@@ -92,7 +94,11 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
     if not member.any() or not carrier.any() or not len(a_idx):
         return {}
     me = member[a_idx]
-    cells = np.unique(np.stack([head[a_idx[me]], ua[me]], axis=1), axis=0)  # (C, 2): group head, user agent
+    cells, held = np.unique(np.stack([head[a_idx[me]], ua[me]], axis=1), axis=0, return_counts=True)  # (C, 2)
+    size = np.bincount(head[member], minlength=len(head))
+    cells = cells[held > fdr * size[cells[:, 0]]]  # the group's own agents, not a chance member's
+    if not len(cells):
+        return {}
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     heads, inv = np.unique(head[member], return_inverse=True)
@@ -125,7 +131,7 @@ def join_on_agent(g, acc: Mapping[str, np.ndarray], keyed: np.ndarray, carrier: 
 
     from stillwatch.guard.score.grouping import Groups
 
-    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges)
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, cfg.group.fdr)
     if not c:
         return g
     tested = c["n_c"] > 0
