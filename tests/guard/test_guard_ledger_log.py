@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -177,3 +179,95 @@ def test_a_3mb_exchange_record_is_read(tmp_path):
     res = read_log(tmp_path / "big.db")
     assert res.malformed == {} and res.table["request_id"].to_pylist() == ["small", "big"]
     assert len(res.table["response"][1].as_py()) == 7 * 450_000
+
+
+# ------------------------------------------------------------------- request parameters -> optional columns
+_T0 = dt.datetime(2026, 3, 1, 12, tzinfo=dt.UTC)
+_BASE = {"account_id": "acct-a", "api_key_id": "k1", "model": "m", "prompt": "hi", "response": "hello",
+         "ip": "198.51.100.7", "user_agent": "curl/8", "payment_fingerprint": None, "prompt_tokens": 2,
+         "completion_tokens": 3}
+
+
+def _with_params(path, params) -> None:
+    led = Ledger.create(path)
+    for i, p in enumerate(params):
+        ex = _exchange({**_BASE, "request_id": f"r{i}", "ts": (_T0 + dt.timedelta(seconds=i)).isoformat()})
+        led.append(dataclasses.replace(ex, request_params=p))
+    led.close()
+
+
+def test_request_parameters_are_read_as_the_optional_columns(tmp_path, caplog):
+    """The gateway writes temperature as a decimal string (canonical JSON has no floats), max_tokens as an integer
+    and the system prompt's SHA-256; a record without ``request_params`` is unknown on all three, a temperature that
+    is not a number is unknown and logged. Nothing is dropped."""
+    sha = "ab" * 32
+    _with_params(tmp_path / "p.db", [
+        {"endpoint": "chat.completions", "temperature": 0.7, "max_tokens": 256, "system_prompt_sha256": sha,
+         "finish_reason": "stop"},
+        {"temperature": 1.0, "max_tokens": 64, "system_prompt_sha256": None},  # written "1"
+        None,
+        {"temperature": "warm", "max_tokens": 8}])
+    with caplog.at_level("WARNING"):
+        res = read_log(tmp_path / "p.db")
+    t = res.table
+    assert t["request_id"].to_pylist() == ["r0", "r1", "r2", "r3"] and res.malformed == {}
+    assert t["temperature"].to_pylist() == [0.7, 1.0, None, None]
+    assert t["max_tokens"].to_pylist() == [256, 64, None, 8]
+    assert t["system_prompt_hash"].to_pylist() == [sha, None, None, None]
+    assert "1 ledger records hold a temperature that is not a decimal number" in caplog.text
+    assert res.invalid_optional == {}
+
+
+def test_whole_number_temperatures_written_as_json_integers_are_read(tmp_path):
+    _with_params(tmp_path / "i.db", [{"temperature": 1, "max_tokens": 10}, {"temperature": 0, "max_tokens": 20}])
+    t = read_log(tmp_path / "i.db").table
+    assert t["temperature"].type == pa.float64() and t["temperature"].to_pylist() == [1.0, 0.0]
+    assert t["max_tokens"].to_pylist() == [10, 20]
+
+
+def test_mixed_temperature_types_in_one_batch_are_unknown_not_lost(tmp_path, caplog):
+    """1 (a JSON integer) beside "0.7" (a decimal string): no one Arrow schema reads both; the batch's parameters
+    are unknown, its rows kept, and the reader says so."""
+    _with_params(tmp_path / "m.db", [{"temperature": 1, "max_tokens": 10}, {"temperature": 0.7, "max_tokens": 20}])
+    with caplog.at_level("WARNING"):
+        res = read_log(tmp_path / "m.db")
+    assert res.table["request_id"].to_pylist() == ["r0", "r1"] and res.malformed == {}
+    assert "temperature" not in res.table.column_names
+    assert "request parameters of mixed types; read as unknown" in caplog.text
+
+
+def test_a_ledger_without_request_parameters_has_no_optional_columns(log, tmp_path):
+    led = Ledger.create(tmp_path / "n.db")
+    led.append_many(_exchange(r) for r in log.to_pylist()[:50])
+    led.close()
+    assert not {"temperature", "max_tokens", "system_prompt_hash"} & set(read_log(tmp_path / "n.db").table.column_names)
+
+
+def test_scan_of_a_ledger_with_request_parameters_equals_the_parquet_log_with_the_columns(log, tmp_path):
+    """The same rows, with a configuration per account (four, shared), as a ledger and as a
+    Parquet log carrying the optional columns: the same findings; and the columns reach the scan (the parameters'
+    infrastructure kind is among its edges: one per account, one value per configuration)."""
+    from stillwatch.guard.batch.scan import feature_tables
+    import pyarrow.compute as pc
+
+    rows = log.to_pylist()
+    accounts = sorted({r["account_id"] for r in rows})
+    # four configurations, each shared by several accounts (an edge holds a value two or more accounts share)
+    conf = {a: (round(0.3 * (i % 4), 1), 64 * (1 + i % 4), None if i % 4 else "ab" * 32) for i, a in enumerate(accounts)}
+    led = Ledger.create(tmp_path / "gw.db")
+    led.append_many(dataclasses.replace(_exchange(r), request_params=dict(zip(
+        ("temperature", "max_tokens", "system_prompt_sha256"), conf[r["account_id"]]))) for r in rows)
+    led.close()
+    ids = log["account_id"].to_pylist()
+    with_cols = log.append_column("temperature", pa.array([conf[a][0] for a in ids], pa.float64())) \
+        .append_column("max_tokens", pa.array([conf[a][1] for a in ids], pa.int64())) \
+        .append_column("system_prompt_hash", pa.array([conf[a][2] for a in ids], pa.string()))
+    pq.write_table(with_cols, tmp_path / "cols.parquet")
+    from_ledger = scan(str(tmp_path / "gw.db"))
+    assert _summary(from_ledger) == _summary(scan(tmp_path / "cols.parquet"))
+    assert len(from_ledger.flagged) > 0
+    edges = feature_tables(str(tmp_path / "gw.db")).edges
+    assert "params" in edges and len(edges["params"][0]) == len(accounts)
+    assert len(set(edges["params"][1].tolist())) == len(set(conf.values()))  # one value per configuration
+    read = read_log(tmp_path / "gw.db").table
+    assert pc.all(pc.equal(read["max_tokens"], pa.array([conf[a][1] for a in read["account_id"].to_pylist()]))).as_py()

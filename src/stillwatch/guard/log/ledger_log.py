@@ -13,7 +13,18 @@ ts, api_key_id, model  the fields of the same name
 account_id             ``account``
 ip, user_agent, ...    the optional metadata; absent -> the row is counted as malformed
                        (``missing_value:<col>``) like any other log row, never dropped silently
+temperature            ``request_params.temperature`` (the gateway writes it as a decimal string,
+                       canonical JSON having no floats; a whole number may be a JSON integer)
+max_tokens             ``request_params.max_tokens``
+system_prompt_hash     ``request_params.system_prompt_sha256``
 =====================  =====================================================================
+
+The last three are the log schema's optional columns (``docs/guard-log-schema.md``): present in the table only when
+some exchange record holds ``request_params``, null where a record does not say (the API's default is then unknown).
+A batch whose temperatures mix JSON numbers and strings cannot be read by one Arrow schema; its request parameters
+are then read as unknown and the number of such records logged. A temperature string that is not a decimal number is
+read as unknown and counted in the log too. The account's creation time is not in the ledger (the gateway's account
+table holds it), so ``account_created_at`` stays absent.
 
 Other record types (terms-of-service acceptances, investments, custody, policy decisions) are not
 exchanges and are skipped; their number is logged. A ledger that stores exchanges as digests only
@@ -47,13 +58,28 @@ _PREFIX = "ledger:"
 _RECORD_NAME = {"account_id": "account"}
 _FIELDS = pa.struct([pa.field(_RECORD_NAME.get(f.name, f.name), pa.string() if f.name == "ts" else f.type)
                      for f in LOG_SCHEMA])
-_ENVELOPE = pa.schema([pa.field("fields", _FIELDS), pa.field("seq", pa.int64()), pa.field("type", pa.string())])
-# the same with token counts read as float64: the schema accepts counts written as whole-number floats
-# (12.0), which the int64 reader refuses; ingest then keeps whole numbers and counts the rest as
-# ``non_integer_count:<col>``. Used only for a batch the int64 reader refuses, so integer counts stay exact.
-_FLOAT_FIELDS = pa.struct([pa.field(f.name, pa.float64()) if f.name in COUNT_COLUMNS else f for f in _FIELDS])
-_ENVELOPE_FLOAT = pa.schema([pa.field("fields", _FLOAT_FIELDS), pa.field("seq", pa.int64()),
-                             pa.field("type", pa.string())])
+# request_params -> the optional log columns (records.py: a flat object; floats as decimal strings)
+_PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "system_prompt_sha256": "system_prompt_hash"}
+_DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+
+
+def _envelope(float_counts: bool, temperature: pa.DataType | None) -> pa.Schema:
+    """The envelope schema Arrow's JSON reader is given. ``float_counts``: token counts read as float64 (the schema
+    accepts counts written as whole-number floats, 12.0, which the int64 reader refuses; ingest then keeps whole
+    numbers and counts the rest as ``non_integer_count:<col>``). ``temperature``: the type ``request_params``'
+    temperature is read as (the gateway's decimal strings; JSON numbers from a writer whose temperatures are all
+    whole), None: ``request_params`` not read."""
+    fields = [pa.field(f.name, pa.float64()) if float_counts and f.name in COUNT_COLUMNS else f for f in _FIELDS]
+    if temperature is not None:
+        fields.append(pa.field("request_params", pa.struct([
+            pa.field("temperature", temperature), pa.field("max_tokens", pa.int64()),
+            pa.field("system_prompt_sha256", pa.string())])))
+    return pa.schema([pa.field("fields", pa.struct(fields)), pa.field("seq", pa.int64()), pa.field("type", pa.string())])
+
+
+# tried in turn on each batch: integer counts first (exact), request parameters as the gateway writes them first
+_ENVELOPES = tuple(_envelope(fc, tt) for tt in (pa.string(), pa.float64(), None) for fc in (False, True))
+_ENVELOPE = _ENVELOPES[0]
 
 
 def ledger_location(source: str | Path) -> str | None:
@@ -129,12 +155,17 @@ def _decode(data: bytes, longest: int) -> pa.Table:
     import pyarrow.json as pj
 
     read = pj.ReadOptions(block_size=max(1 << 20, 2 * longest + 2))
-    for schema in (_ENVELOPE, _ENVELOPE_FLOAT):
+    for schema in _ENVELOPES:
         opts = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
         try:
-            return pj.read_json(io.BytesIO(data), read_options=read, parse_options=opts)
+            table = pj.read_json(io.BytesIO(data), read_options=read, parse_options=opts)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             error = exc
+            continue
+        if schema.field("fields").type.get_field_index("request_params") < 0 and b'"request_params":' in data:
+            log.warning("a batch of %d ledger records holds request parameters of mixed types; read as unknown",
+                        table.num_rows)
+        return table
     raise InputError(f"ledger leaves are not canonical exchange records: {error}") from error
 
 
@@ -144,4 +175,24 @@ def _log_columns(env: pa.Table) -> pa.Table:
     cols = {name: fields.field(name) for name in _FIELDS.names}
     fallback = pc.binary_join_element_wise("ledger:", pc.cast(env["seq"].combine_chunks(), pa.string()), "")
     cols["request_id"] = pc.coalesce(cols["request_id"], fallback)
-    return pa.table([cols[_RECORD_NAME.get(c, c)] for c in LOG_COLUMNS], names=list(LOG_COLUMNS))
+    table = pa.table([cols[_RECORD_NAME.get(c, c)] for c in LOG_COLUMNS], names=list(LOG_COLUMNS))
+    if fields.type.get_field_index("request_params") < 0 or not env.num_rows:
+        return table
+    params = fields.field("request_params")
+    if not params.is_valid().to_numpy(zero_copy_only=False).any():
+        return table  # no record says: an ordinary log, without the optional columns
+    for name, column in _PARAMS.items():
+        table = table.append_column(column, _param(params.field(name), name))
+    return table
+
+
+def _param(values: pa.Array, name: str) -> pa.Array:
+    """One request parameter as its log column: a temperature written as a decimal string read as float64 (a string
+    that is not a decimal number is unknown, and counted in the log); the others as they are."""
+    if name != "temperature" or not pa.types.is_string(values.type):
+        return values
+    ok = pc.fill_null(pc.match_substring_regex(values, _DECIMAL), False)
+    bad = pc.sum(pc.and_(pc.is_valid(values), pc.invert(ok))).as_py() or 0
+    if bad:
+        log.warning("%d ledger records hold a temperature that is not a decimal number; read as unknown", bad)
+    return pc.cast(pc.if_else(ok, values, pa.scalar(None, pa.string())), pa.float64())
