@@ -65,7 +65,8 @@ def test_known_answer_carriers_on_the_groups_agent_join():
     assert list(c["n_c"]) == [3] and list(c["x_c"]) == [3]
     p = _tail(3, 43, 3, 3)  # 1 / C(43, 3)
     assert p == pytest.approx(1 / 12341) and p <= CFG.group.alpha
-    assert 3 * (0 + 1) / (40 + 1) <= CFG.group.fdr * 3  # 0.073 <= 0.15
+    r = (0 + 1) / (40 + 1)
+    assert (3 - 3 + 1) * r / (1 - r) == pytest.approx(1 / 40) and 1 / 40 <= CFG.group.fdr * 3  # 0.025 <= 0.15
     out = join_on_agent(g, acc, keyed, carrier, free, edges, CFG)
     joined = part == 1
     assert np.all(out.head[joined] == 0) and np.all(out.kind[joined] == 4)
@@ -84,13 +85,25 @@ def test_carriers_as_common_on_other_agents_do_not_join():
 
 
 def test_significant_but_impure_cell_does_not_join():
-    """Significant against the population, but the chance carriers expected from the background exceed one in twenty:
-    three carriers among 30 outsiders on the agent, 1 in 300 elsewhere (expected (1 + 1) / 301 x 30 = 0.2 > 0.15)."""
+    """Significant against the population, but the chance carriers expected among the cell's bystanders exceed one in
+    twenty of its carriers: three carriers and 27 non-carriers on the agent, 1 carrier in 300 elsewhere (r = 2 / 301;
+    bystanders (27 + 1) / (1 - r), of which 28 r / (1 - r) = 0.187 carry by chance, > 0.15)."""
     g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=3, cell_others=27, bg_carriers=1, bg_others=299)
     n, k = 330, 4
     assert _tail(3, n, k, 30) * 1 <= CFG.group.alpha
-    assert 30 * (1 + 1) / (300 + 1) > CFG.group.fdr * 3
+    r = 2 / 301
+    assert 28 * r / (1 - r) == pytest.approx(0.1873, abs=1e-4) and 28 * r / (1 - r) > CFG.group.fdr * 3
     assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head, g.head)
+
+
+def test_a_cell_of_carriers_only_is_pure_beside_a_busy_background():
+    """Every outsider on the agent carries (71 of 71), while 19 of 249 several-key accounts elsewhere do (r = 0.08):
+    the cell holds no bystander that did not carry, so about 0.09 chance carriers are expected, not 71 r = 5.7."""
+    g, acc, keyed, carrier, free, edges, part = _case(n_members=79, cell_carriers=71, bg_carriers=19, bg_others=230)
+    out = join_on_agent(g, acc, keyed, carrier, free, edges, CFG)
+    assert np.all(out.head[part == 1] == 0)
+    r = 20 / 250
+    assert 71 * r > CFG.group.fdr * 71 >= 1 * r / (1 - r)
 
 
 def test_a_log_with_no_other_several_key_accounts_cannot_speak():
@@ -161,6 +174,8 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg):
     n_bg = sum(1 for i in out if i not in in_cell)
     k_bg = sum(1 for i in car if i not in in_cell)
     rate = (k_bg + 1) / (n_bg + 1)
+    if rate >= 1:
+        return np.asarray(head)
     tested = [c for c in cells if c[1]]
     best = {}
     for h, c in cells:
@@ -168,7 +183,8 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg):
             continue
         x = sum(1 for i in c if i in car)
         p = min(_tail(x, len(out), len(car), len(c)) * len(tested), 1.0)
-        if x >= 1 and p <= cfg.group.alpha and len(c) * rate <= cfg.group.fdr * x:
+        bystanders = (len(c) - x + 1) / (1 - rate)
+        if x >= 1 and p <= cfg.group.alpha and bystanders * rate <= cfg.group.fdr * x:
             for i in c:
                 if i in car and (i not in best or p < best[i][0]):
                     best[i] = (p, h)
