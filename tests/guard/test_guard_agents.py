@@ -273,7 +273,8 @@ def _operator(b, items, n: int, stay: int, start: int, ua: str):
     ts = human_times(rng, counts, begin.astype(np.int64), span, np.zeros(n))
     owner = np.repeat(np.arange(n), counts)
     k = 3 + (owner % 2)
-    key = np.char.add(np.char.add(np.char.add("key_", acc[owner]), "_"), (rng.integers(0, 1000, len(owner)) % k).astype(str))
+    pick = (rng.integers(0, 1000, len(owner)) % k).astype(str)
+    key = np.char.add(np.char.add(np.char.add("key_", acc[owner]), "_"), pick)
     b.add(acc, counts, ts, rng.choice(items, int(counts.sum()), replace=False), family="keyed", campaign="keyed-0",
           key=key.astype(object), ip=residential_ips(rng, n), ua=ua)
     return set(acc[n - stay:].tolist())

@@ -253,7 +253,8 @@ def test_scan_of_a_ledger_with_request_parameters_equals_the_parquet_log_with_th
     rows = log.to_pylist()
     accounts = sorted({r["account_id"] for r in rows})
     # four configurations, each shared by several accounts (an edge holds a value two or more accounts share)
-    conf = {a: (round(0.3 * (i % 4), 1), 64 * (1 + i % 4), None if i % 4 else "ab" * 32) for i, a in enumerate(accounts)}
+    conf = {a: (round(0.3 * (i % 4), 1), 64 * (1 + i % 4), None if i % 4 else "ab" * 32)
+            for i, a in enumerate(accounts)}
     led = Ledger.create(tmp_path / "gw.db")
     led.append_many(dataclasses.replace(_exchange(r), request_params=dict(zip(
         ("temperature", "max_tokens", "system_prompt_sha256"), conf[r["account_id"]]))) for r in rows)

@@ -74,7 +74,8 @@ def _envelope(float_counts: bool, temperature: pa.DataType | None) -> pa.Schema:
         fields.append(pa.field("request_params", pa.struct([
             pa.field("temperature", temperature), pa.field("max_tokens", pa.int64()),
             pa.field("system_prompt_sha256", pa.string())])))
-    return pa.schema([pa.field("fields", pa.struct(fields)), pa.field("seq", pa.int64()), pa.field("type", pa.string())])
+    return pa.schema([pa.field("fields", pa.struct(fields)), pa.field("seq", pa.int64()),
+                      pa.field("type", pa.string())])
 
 
 # tried in turn on each batch: integer counts first (exact), request parameters as the gateway writes them first

@@ -67,9 +67,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from stillwatch.guard.score.config import DetectConfig
+from stillwatch.guard.score.grouping import KINDS, Groups
 
 #: The values of ``Groups.kind`` whose carriers are several-key accounts (grouping.KINDS, 1-based).
-KEY_KINDS = (3, 4, 5)
+KEY_KINDS = tuple(KINDS.index(k) + 1 for k in ("keys_arrival", "keys_departure", "keys_last_seen"))
 
 
 def _cell_pairs(cell_ua: np.ndarray, oa: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -89,9 +90,10 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
     """The cells of the module docstring: ``head``/``kind`` per account (grouping.Groups); ``keyed``: several keys
     in use; ``carrier``: keys side by side; ``free``: in no listed campaign; ``edges["user_agent"]``: (account index,
     user-agent code) per account and user agent; ``fdr``: a group's agent is one more than this share of its members
-    sent (a group may hold that share of chance members, whose agents are not the operator's). Returns ``{}`` where nothing can be tested, else ``cell_head`` (C,),
-    ``n_c``, ``x_c`` (outsiders and carriers per cell), ``n``/``k`` (outsiders, carriers), ``n_bg``/``k_bg``
-    (those in no cell) and the (account, cell) pairs ``acct``/``cell``."""
+    sent (a group may hold that share of chance members, whose agents are not the operator's). Returns ``{}`` where
+    nothing can be tested, else ``cell_head`` (C,), ``n_c``, ``x_c`` (outsiders and carriers per cell), ``n``/``k``
+    (outsiders, carriers), ``n_bg``/``k_bg`` (those in no cell), the (account, cell) pairs ``acct``/``cell`` and
+    ``carrier`` (per account, among the outsiders)."""
     if edges is None or "user_agent" not in edges:
         return {}
     a_idx = np.asarray(edges["user_agent"][0], np.int64)
@@ -131,13 +133,11 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
             "carrier": carrier}
 
 
-def join_on_agent(g, acc: Mapping[str, np.ndarray], keyed: np.ndarray, carrier: np.ndarray, free: np.ndarray,
-                  edges, cfg: DetectConfig):
+def join_on_agent(g: Groups, acc: Mapping[str, np.ndarray], keyed: np.ndarray, carrier: np.ndarray,
+                  free: np.ndarray, edges, cfg: DetectConfig) -> Groups:
     """``g`` (grouping.Groups) with each several-key group's carriers left outside it joined where a cell of its
     user agent passes the test of the module docstring. Never modifies its inputs."""
     from scipy import stats
-
-    from stillwatch.guard.score.grouping import Groups
 
     c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, cfg.group.fdr)
     if not c:
