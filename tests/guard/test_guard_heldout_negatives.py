@@ -160,8 +160,9 @@ def test_information_free_automation_is_not_flagged(automation):
                    "grouped only by when accounts holding several keys side by side arrive or leave (score/grouping.py); "
                    "here 40 of the 80 leave together and are flagged, the others stay active to the log's end (11 days) "
                    "and are first seen in its first days, so neither their arrival nor their departure is observed "
-                   "(held-out D: 182 of 200, with creation times 200 of 200); their prompts are the public pool's "
-                   "and nothing else sets them apart from people")
+                   "(held-out D: 192 of 200, with creation times 200 of 200); the user-agent join "
+                   "(score/agents.py) has nothing to compare them with, as no other account holds several keys; "
+                   "their prompts are the public pool's and nothing else sets them apart from people")
 def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(automation):
     _, labels, _, findings = automation
     flagged = _flagged_by_family(findings, labels)
