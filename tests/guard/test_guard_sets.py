@@ -1,4 +1,6 @@
-"""core.sets.unique — the sort-based distinct values guard's detection uses instead of NumPy's hash path.
+"""core.sets — ``unique``, the sort-based distinct values guard's detection uses instead of NumPy's hash path, and
+``equal_pairs``, the equi-join of two key arrays guard's scoring steps share (the wrappers' account join, the
+user-agent cells, the own-list share).
 
 Layers: known answers, a naive reference (Python's ``sorted(set(...))``) cross-checked on random arrays of
 every integer width and on edge values, the input left untouched, other dtypes passed to ``np.unique``
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stillwatch.core.sets import unique
+from stillwatch.core.sets import equal_pairs, unique
 
 
 def _reference(values) -> list:
@@ -59,3 +61,32 @@ def test_property_sorted_distinct_and_complete(values):
     got = unique(np.array(values, np.int64)).tolist()
     assert got == _reference(values)
     assert all(a < b for a, b in zip(got, got[1:]))
+
+
+# ------------------------------------------------------------------------------ equal_pairs
+def _pairs_reference(left, right) -> list[tuple[int, int]]:
+    """Every (i, j) with equal values, i ascending and, within an i, j in the order of a stable sort of ``right``."""
+    order = sorted(range(len(right)), key=lambda j: right[j])
+    return [(i, j) for i in range(len(left)) for j in order if left[i] == right[j]]
+
+
+def test_equal_pairs_known_answers():
+    i, j = equal_pairs(np.array([5, 1, 7, 5]), np.array([5, 9, 5, 1]))
+    assert list(zip(i.tolist(), j.tolist())) == [(0, 0), (0, 2), (1, 3), (3, 0), (3, 2)]
+    i, j = equal_pairs(np.array([], np.int64), np.array([1, 2]))
+    assert i.tolist() == [] and j.tolist() == []
+    i, j = equal_pairs(np.array([3]), np.array([], np.int64))
+    assert i.tolist() == [] and j.tolist() == []
+
+
+def test_equal_pairs_leaves_its_inputs():
+    left, right = np.array([2, 1, 2]), np.array([2, 2, 1])
+    equal_pairs(left, right)
+    assert left.tolist() == [2, 1, 2] and right.tolist() == [2, 2, 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-4, 4), max_size=30), st.lists(st.integers(-4, 4), max_size=30))
+def test_equal_pairs_match_the_reference(left, right):
+    i, j = equal_pairs(np.array(left, np.int64), np.array(right, np.int64))
+    assert list(zip(i.tolist(), j.tolist())) == _pairs_reference(left, right)

@@ -1,4 +1,5 @@
-"""Distinct values of integer arrays by sorting, not by NumPy's hash table.
+"""Set operations on integer arrays by sorting: distinct values (not by NumPy's hash table), and every pair of
+positions of two arrays holding equal values.
 
 Since NumPy 2.3, ``np.unique(x)`` asked for the values alone (no index, inverse or counts) finds the
 distinct values of an integer array with a hash table, then sorts them. When most values are distinct
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["unique"]
+__all__ = ["equal_pairs", "unique"]
 
 
 def unique(x) -> np.ndarray:
@@ -29,3 +30,19 @@ def unique(x) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def equal_pairs(left, right) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)`` with ``left[i] == right[j]`` (an equi-join of two key arrays), as two index arrays:
+    ``i`` ascending, and for each ``i`` its ``j`` in the order of a stable sort of ``right``. One sort of ``right``
+    and two binary searches per ``left`` value; the output is as long as the number of pairs. Requires 1-d arrays
+    of one comparable dtype. Never modifies its inputs."""
+    left = np.asarray(left)
+    right = np.asarray(right)
+    o = np.argsort(right, kind="stable")
+    r = right[o]
+    start = np.searchsorted(r, left, side="left")
+    cnt = np.searchsorted(r, left, side="right") - start
+    i = np.repeat(np.arange(len(left)), cnt)
+    off = np.arange(len(i)) - np.repeat(np.cumsum(cnt) - cnt, cnt)  # rank of each pair within its i
+    return i, o[np.repeat(start, cnt) + off]

@@ -66,23 +66,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from stillwatch.core.sets import equal_pairs
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.grouping import KINDS, Groups
 
 #: The values of ``Groups.kind`` whose carriers are several-key accounts (grouping.KINDS, 1-based).
 KEY_KINDS = tuple(KINDS.index(k) + 1 for k in ("keys_arrival", "keys_departure", "keys_last_seen"))
-
-
-def _cell_pairs(cell_ua: np.ndarray, oa: np.ndarray, ou: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (outsider edge, cell) pair whose user agents match: ``cell_ua`` (C,) per cell, ``oa``/``ou`` (E,) the
-    outsiders' (account, user agent) edges. Returns ``(edge index, cell index)`` arrays, vectorised by a sort."""
-    order = np.argsort(cell_ua, kind="stable")
-    cu = cell_ua[order]
-    lo = np.searchsorted(cu, ou, side="left")
-    cnt = np.searchsorted(cu, ou, side="right") - lo
-    e = np.repeat(np.arange(len(ou)), cnt)
-    offs = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return e, order[np.repeat(lo, cnt) + offs]
 
 
 def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray], keyed: np.ndarray,
@@ -118,7 +107,7 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
     np.maximum.at(g_hi, inv, last[member])
     oe = out[a_idx]
     oa, ou = a_idx[oe], ua[oe]
-    e, c = _cell_pairs(cells[:, 1], oa, ou)
+    e, c = equal_pairs(ou, cells[:, 1])  # every (outsider edge, cell) on one agent
     gi = np.searchsorted(heads, cells[c, 0])
     during = (first[oa[e]] <= g_hi[gi]) & (last[oa[e]] >= g_lo[gi])
     pairs = np.unique(np.stack([oa[e][during], c[during]], axis=1), axis=0)  # an account once per cell

@@ -39,8 +39,8 @@ log for every shift) to compare with; weekend days are never days off here (the 
   classes, companies), and held-out E — no holiday in it — had a "day off" at level 5 % for 1,400-1,600 of its 9,035
   accounts (r 0.8 at the median), each taking up to a day of silence from the evidence of an arrival or a departure
   (E seed 49: a member of a cohort, first seen inside its hour, no longer an arrival). A minority's silence is its
-  own: a holiday of a third of a band is not excused. Accounts that left (or had not arrived) are not in ``n``: a campaign that stops does not make
-  the days after it look like days off.
+  own: a holiday of a third of a band is not excused. Accounts that left (or had not arrived) are not in ``n``: a
+  campaign that stops does not make the days after it look like days off.
 - *Else by the count of active peers* — on the log's last weekdays and on a holiday at its end, where no later day
   shows who still exists (the peers seen again then are those who worked through it): ``O(j)`` peers active against
   ``T``, the median of ``O`` over ordinary weekdays; ``O(j)`` is a sum of independent peers' days of mean ``T`` under

@@ -71,6 +71,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from stillwatch.core.sets import equal_pairs
 from stillwatch.guard.score.nullmodel import enumerate_pairs, item_popularity, tier_scan
 
 
@@ -163,11 +164,8 @@ def own_list_share(candidates: np.ndarray, acc: Mapping[str, np.ndarray], edges,
     n_p = int(pk.max()) + 1
     sends = np.unique(ea * n_p + pk)  # (account, prompt) codes, sorted
     # every prompt of each significant partner, beside the member it is a partner of
-    o = np.argsort(ea, kind="stable")
-    lo = np.searchsorted(ea[o], par, side="left")
-    cnt = np.searchsorted(ea[o], par, side="right") - lo
-    rows = o[np.repeat(lo, cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
-    code = np.repeat(mem, cnt) * n_p + pk[rows]
+    j, rows = equal_pairs(par, ea)
+    code = mem[j] * n_p + pk[rows]
     pos = np.clip(np.searchsorted(sends, code), 0, len(sends) - 1)
     code = code[sends[pos] == code]  # ... that the member sends too
     ap, s_p = np.unique(code, return_counts=True)  # per (member, prompt): its partners that sent it

@@ -57,6 +57,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.special import gammaln
 
+from stillwatch.core.sets import equal_pairs
+
 #: Infrastructure kinds a wrapper's users are tested on (the pair tests' infrastructure kinds).
 WRAPPER_INFRA_KINDS: tuple[str, ...] = ("ip", "payment")
 
@@ -65,17 +67,6 @@ def infra_edges(edges: Mapping) -> list[tuple[np.ndarray, np.ndarray]]:
     """The (account index, value key) arrays of each kind of :data:`WRAPPER_INFRA_KINDS` in ``edges``."""
     return [(np.asarray(edges[k][0], np.int64), np.asarray(edges[k][1], np.int64))
             for k in WRAPPER_INFRA_KINDS if k in edges]
-
-
-def _join_by_account(ea: np.ndarray, ia: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (left row, right row) pair with ``ea[left] == ia[right]``: ``right`` rows sorted by account."""
-    o = np.argsort(ia, kind="stable")
-    ia_s = ia[o]
-    start = np.searchsorted(ia_s, ea, side="left")
-    cnt = np.searchsorted(ia_s, ea, side="right") - start
-    left = np.repeat(np.arange(len(ea)), cnt)
-    off = np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    return left, o[np.repeat(start, cnt) + off]
 
 
 def hypergeom_tail(x: np.ndarray, m: int, n: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -115,7 +106,7 @@ def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarr
         pairs = np.unique(np.stack([val_v, acc_v], axis=1), axis=0) if len(acc_v) else np.zeros((0, 2), np.int64)
         vals, vinv, n_v = np.unique(pairs[:, 0], return_inverse=True, return_counts=True)
         n_tests += n_keys * int((n_v >= 2).sum())
-        left, right = _join_by_account(ea, pairs[:, 1])
+        left, right = equal_pairs(ea, pairs[:, 1])
         ok = (fan[kinv[left]] >= 3) & (n_v[vinv[right]] >= 2)
         left, right = left[ok], right[ok]
         cell = kinv[left].astype(np.int64) * np.int64(max(len(vals), 1)) + vinv[right]
