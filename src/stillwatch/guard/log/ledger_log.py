@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 
 from stillwatch.errors import InputError
 
-from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, LOG_SCHEMA
+from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, LOG_SCHEMA, OPTIONAL_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,9 @@ def _envelope(float_counts: bool, temperature: pa.DataType | None) -> pa.Schema:
     whole), None: ``request_params`` not read."""
     fields = [pa.field(f.name, pa.float64()) if float_counts and f.name in COUNT_COLUMNS else f for f in _FIELDS]
     if temperature is not None:
-        fields.append(pa.field("request_params", pa.struct([
-            pa.field("temperature", temperature), pa.field("max_tokens", pa.int64()),
-            pa.field("system_prompt_sha256", pa.string())])))
+        fields.append(pa.field("request_params", pa.struct([  # the other parameters as their log columns' types
+            pa.field(name, temperature if name == "temperature" else OPTIONAL_SCHEMA.field(column).type)
+            for name, column in _PARAMS.items()])))
     return pa.schema([pa.field("fields", pa.struct(fields)), pa.field("seq", pa.int64()),
                       pa.field("type", pa.string())])
 
