@@ -159,3 +159,38 @@ def test_handoff_settles_each_loop_once_per_batch():
     got, wakeups, plain = asyncio.run(main())
     assert got[:3] == [0, 10, 20] and isinstance(got[3], ValueError) and str(got[3]) == "bad"
     assert wakeups == 1 and plain.result(timeout=1) == "p"
+
+
+def test_the_scorers_row_is_the_same_here_and_through_the_ledger(tmp_path):
+    """A request as this process's live scorer reads it (``service.scorer_row``) and as another gateway process
+    reads it from the ledger record it became (``tail._row``): the same fields, the request parameters among
+    them — temperature 0.7 written as the decimal string "0.7" and read back as the float, the system prompt's
+    hash — so every process's scorer keys the request's configuration alike. A record without request parameters
+    gives a row without them."""
+    import dataclasses
+    import json
+
+    from stillwatch.gateway.accounts import KeyRecord
+    from stillwatch.gateway.service import _iso, scorer_row
+    from stillwatch.gateway.tail import _row
+    from stillwatch.guard.features.keytext import params_key_py
+    from stillwatch.ledger.records import Exchange, leaf_bytes
+
+    rec = KeyRecord("key-1", "acct-1", "00" * 32, False, False, "card-9", None, None, "v1", None, "v1")
+    sha = hashlib.sha256(b"You are a grader.").hexdigest()
+    params = {"endpoint": "chat.completions", "temperature": 0.7, "max_tokens": 256, "top_p": None, "top_k": None,
+              "seed": None, "stream": False, "system_prompt_sha256": sha, "watermark": "provider+account"}
+    now = 1_772_400_000.25  # exact in binary: the ISO text and the microseconds agree
+    here = scorer_row(rec, "req_1", now, "198.51.100.7", "curl/8", "m", "grade this answer", 5, params)
+    ex = Exchange(account="acct-1", api_key_id="key-1", ts=_iso(now), model="m", spec_fingerprint="s",
+                  prompt="grade this answer", response="B", request_id="req_1", ip="198.51.100.7", user_agent="curl/8",
+                  payment_fingerprint="card-9", prompt_tokens=5, completion_tokens=40,
+                  request_params={**params, "finish_reason": "stop"})
+    there = _row(json.loads(leaf_bytes(ex, 0))["fields"])
+    assert b'"temperature":"0.7"' in leaf_bytes(ex, 0)
+    assert {k: there[k] for k in here} == here
+    assert here["temperature"] == 0.7 and here["max_tokens"] == 256 and here["system_prompt_hash"] == sha
+    assert params_key_py(there) == f"=700|=256|={sha}"
+    plain = _row(json.loads(leaf_bytes(dataclasses.replace(ex, request_params=None), 0))["fields"])
+    assert not {"temperature", "max_tokens", "system_prompt_hash"} & set(plain)
+    assert plain["completion_tokens"] == 40  # no max_tokens asked: the answer's length

@@ -196,3 +196,88 @@ def test_a_configuration_most_of_the_log_uses_is_no_evidence():
     log, members, _ = _campaign_b_on_browsers()
     rich = _campaign_of(scan(_with_params(log, {})), members)
     assert rich.signals["shared_infrastructure"] == 0.0
+
+
+# ------------------------------------------------------------------ the streaming scorer (guard/live/stream.py)
+def test_the_streaming_key_groups_rows_as_the_reference_with_the_batchs_text():
+    """The live path keys each row itself (``params_key_py`` on the row as a mapping, values unvalidated: the scorer
+    reads them as ingest would): the reference's groups, and row for row the very text the batch's ``params_key``
+    builds on DuckDB from the columns as ingest leaves them."""
+    import ibis
+
+    from stillwatch.guard.features.keytext import params_key, params_key_py
+
+    rows = _log(PARAMS).to_pylist()
+    live = [params_key_py(r) for r in rows]
+    assert _partition(live) == _reference(PARAMS)
+    temp = [None if t is None or not math.isfinite(t) or t < 0 else t for t, _, _ in PARAMS]
+    mt = [None if m is None or m < 0 else m for _, m, _ in PARAMS]
+    valid = pa.table({"temperature": pa.array(temp, pa.float64()), "max_tokens": pa.array(mt, pa.int64()),
+                      "system_prompt_hash": pa.array([s for _, _, s in PARAMS], pa.string())})
+    t = ibis.memtable(valid)
+    batch = ibis.duckdb.connect().to_pyarrow(t.select(k=params_key(t)))["k"].to_pylist()
+    assert live == batch
+    assert live[0] == "=700|=2048|=sp-a" and live[7] is None and live[10] == "~|~|="
+
+
+def test_the_streaming_key_reads_python_values_as_ingest_reads_a_log():
+    """A row's values as a gateway or a JSON line gives them: a whole-number temperature is the same setting as the
+    float; a whole float max_tokens the integer; a value ingest would refuse (a string or a boolean temperature, a
+    negative or infinite one, a fractional or negative max_tokens, a hash that is not valid Unicode) is unknown;
+    a row with nothing readable has no configuration; a missing field is unknown, as a missing column is."""
+    from stillwatch.guard.features.keytext import params_key_py
+
+    base = {"temperature": 0.7, "max_tokens": 2048, "system_prompt_hash": "sp-a"}
+    assert params_key_py(base) == "=700|=2048|=sp-a"
+    assert params_key_py({**base, "temperature": 1}) == params_key_py({**base, "temperature": 1.0}) == "=1000|=2048|=sp-a"
+    assert params_key_py({**base, "max_tokens": 2048.0}) == "=700|=2048|=sp-a"
+    for bad in (True, "0.7", float("inf"), float("nan"), -0.1):
+        assert params_key_py({**base, "temperature": bad}) == "~|=2048|=sp-a", bad
+    for bad in (2048.5, -1, True, "2048", 2**63, float("inf")):
+        assert params_key_py({**base, "max_tokens": bad}) == "=700|~|=sp-a", bad
+    for bad in ("\ud800", 7, b"sp-a"):
+        assert params_key_py({**base, "system_prompt_hash": bad}) == "=700|=2048|~", bad
+    assert params_key_py({"temperature": 0.25}) == "=250|~|~"
+    assert params_key_py({}) is None and params_key_py({"temperature": -1.0, "max_tokens": None}) is None
+
+
+def _stream(table: pa.Table, monkeypatch):
+    """Stream ``table``'s rows in time order; returns (scorer, the edges its final verdicts were scored on)."""
+    import stillwatch.guard.live.stream as stream
+
+    seen = {}
+    real = stream.detect
+
+    def spy(ids, acc, edges, cfg):
+        seen["edges"] = edges
+        return real(ids, acc, edges, cfg)
+
+    monkeypatch.setattr(stream, "detect", spy)
+    scorer = stream.StreamingScorer()
+    for r in table.sort_by([("ts", "ascending"), ("request_id", "ascending")]).to_pylist():
+        scorer.observe(r)
+    scorer.verdicts()
+    return scorer, seen["edges"]
+
+
+def test_a_stream_has_the_params_kind_where_its_rows_carry_the_fields(monkeypatch):
+    log, _ = make_log(seed=3, n_human=10, camp_a=4, camp_b=3)
+    assert "params" not in _stream(log, monkeypatch)[1]
+    assert "params" in _stream(_with_params(log, {}), monkeypatch)[1]
+
+
+def test_the_streaming_scorer_shows_a_campaigns_configuration_as_the_batch(monkeypatch):
+    """The batch test above, streamed: the final verdicts' campaigns are the batch's, and campaign B's
+    shared_infrastructure is the same share beyond chance on its script's configuration (eight of its ten
+    accounts, no one else): the live path no longer drops what the richer log says."""
+    log, members, n_accounts = _campaign_b_on_browsers()
+    rich = _with_params(log, {a: (0.0, 1536, "sp-harvest") for a in members[:8]})
+    scorer, edges = _stream(rich, monkeypatch)
+    batch = scan(rich)
+    assert sorted(c.accounts for c in scorer.campaigns) == sorted(c.accounts for c in batch.campaigns)
+    live = _campaign_of(scorer, members)
+    k, m, u = 10, 8, 8
+    e = k * u / n_accounts
+    assert live.signals["shared_infrastructure"] == pytest.approx(0.5 * (m - e) / (k - e), abs=1e-12)
+    # configurations two or more accounts share: the script's, and the API's defaults everyone else sends
+    assert len(set(edges["params"][1].tolist())) == 2

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stillwatch.errors import BackendError, LedgerError
+from stillwatch.guard.log.ledger_log import row_params
 from stillwatch.ledger import Exchange, Policy, ToSAcceptance
 
 from .accounts import AccountStore, KeyRecord
@@ -45,6 +46,18 @@ def _iso(t: float) -> str:
 def _clean_header(value: str | None, limit: int = 512) -> str:
     text = "".join(c for c in (value or "") if c.isprintable())[:limit].strip()
     return text or "unknown"
+
+
+def scorer_row(rec: KeyRecord, request_id: str, now: float, ip: str, user_agent: str, model: str, prompt: str,
+               n_prompt: int, params: dict[str, Any]) -> dict[str, Any]:
+    """A request as the live scorer reads it (guard's log fields; ``ts`` in microseconds): its completion length is
+    the ``max_tokens`` asked for, and its request parameters are read as guard reads them from the ledger record the
+    request becomes (:func:`~stillwatch.guard.log.ledger_log.row_params`), so that this process and those that see
+    the request through the ledger (:mod:`.tail`) feed their scorers the same row."""
+    return {"request_id": request_id, "ts": int(now * 1e6), "account_id": rec.account_id, "api_key_id": rec.key_id,
+            "ip": ip, "user_agent": user_agent, "payment_fingerprint": rec.payment_fingerprint, "model": model,
+            "prompt": prompt, "prompt_tokens": n_prompt, "completion_tokens": int(params["max_tokens"]),
+            **row_params(params)}
 
 
 @dataclass
@@ -205,9 +218,7 @@ class Gateway:
                   "max_tokens": int(requested), "top_p": body.top_p, "top_k": body.top_k, "seed": None if body.seed is None else str(body.seed),
                   "stream": bool(body.stream), "system_prompt_sha256": system_sha,
                   "watermark": "provider+account" if self.local else "none"}
-        row = {"request_id": request_id, "ts": int(now * 1e6), "account_id": rec.account_id, "api_key_id": rec.key_id,
-               "ip": ip, "user_agent": user_agent, "payment_fingerprint": rec.payment_fingerprint,
-               "model": self.cfg.model_id, "prompt": prompt, "prompt_tokens": n_prompt, "completion_tokens": int(requested)}
+        row = scorer_row(rec, request_id, now, ip, user_agent, self.cfg.model_id, prompt, n_prompt, params)
         rpm = rec.rpm if rec.rpm is not None else self.cfg.default_rpm
         tpm = rec.tpm if rec.tpm is not None else self.cfg.default_tpm
         reserve = n_prompt + int(requested)

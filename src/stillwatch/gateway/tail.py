@@ -24,6 +24,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from stillwatch.guard.log.ledger_log import row_params
+
 log = logging.getLogger(__name__)
 
 
@@ -102,11 +104,12 @@ class LedgerTail:
 
 def _row(f: dict[str, Any]) -> dict[str, Any]:
     """An exchange record as the scorer's row; its completion length is the ``max_tokens`` the
-    client asked for, as this process counts its own requests."""
+    client asked for, as this process counts its own requests; its request parameters as guard reads them from
+    a ledger (:func:`~stillwatch.guard.log.ledger_log.row_params`)."""
     params = f.get("request_params") or {}
     asked = params.get("max_tokens")
     return {"request_id": f["request_id"], "ts": _ts_us(f["ts"]), "account_id": f["account"], "api_key_id": f["api_key_id"],
             "ip": f.get("ip"), "user_agent": f.get("user_agent"), "payment_fingerprint": f.get("payment_fingerprint"),
             "model": f["model"], "prompt": f.get("prompt", ""), "prompt_tokens": f.get("prompt_tokens") or 0,
             "completion_tokens": asked if isinstance(asked, int) else (f.get("completion_tokens") or 0),
-            "used_tokens": (f.get("prompt_tokens") or 0) + (f.get("completion_tokens") or 0)}
+            "used_tokens": (f.get("prompt_tokens") or 0) + (f.get("completion_tokens") or 0), **row_params(f.get("request_params"))}

@@ -1,10 +1,12 @@
 """Per-row keys' building blocks, the same on every engine: 64-bit hashes (DuckDB's and Spark's own), the sampling key
-(:func:`sample_key`, also in Python for the streaming scorer), an address's network prefix and a prompt's normal
-form (each with its Python twin). Split out of :mod:`~stillwatch.guard.features.tables`, which re-exports them."""
+(:func:`sample_key`, also in Python for the streaming scorer), an address's network prefix, a prompt's normal
+form and a request's configuration (each with its Python twin). Split out of :mod:`~stillwatch.guard.features.tables`, which re-exports them."""
 
 from __future__ import annotations
 
 import hashlib
+import math
+from collections.abc import Mapping
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -114,3 +116,67 @@ def normalise_py(prompt: str) -> str:
     import re
 
     return re.sub(f"{_WS}+", " ", re.sub(r"[0-9]+", "0", prompt.lower())).strip(" \t\n\r\x0b\x0c")
+
+
+#: Optional log columns that describe the client's request (docs/guard-log-schema.md), in :func:`params_key`'s order.
+PARAM_COLUMNS: tuple[str, ...] = ("temperature", "max_tokens", "system_prompt_hash")
+
+
+def params_key(t: ibis.Table) -> ibis.StringValue | None:
+    """A row's request parameters as text — the configuration of the client that sent it: the parameters the log
+    records (:data:`PARAM_COLUMNS`: temperature in thousandths, rounded half up; max_tokens; the system-prompt
+    hash), each written ``=value``, or ``~`` where the request did not set it (the API's default). Null when the
+    row records none of them (nothing is known of its configuration), and None when the table has none of the
+    columns (an ordinary log: no such kind at all).
+
+    What it is for: an operator's harvesting client sends every account's requests with one configuration — its
+    script's sampling settings and system prompt —, which people, each with their own tool and habits, share
+    only as far as they share popular defaults. The configuration is an infrastructure value like a user agent
+    (kept apart from it: an operator that rotates user agents keeps its script's parameters), and like one it
+    counts only beyond its popularity (:mod:`~stillwatch.guard.score.infra_null`). The text is built with
+    ``floor`` and integer casts only (no engine's rounding mode is involved), so DuckDB and Spark group the
+    same rows together; its hash (:func:`hash64`) differs per engine, the grouping does not.
+    Requires the present columns validated as ingest does: temperature finite and >= 0, max_tokens >= 0 (or null)."""
+    present = [c for c in PARAM_COLUMNS if c in t.columns]
+    if not present:
+        return None
+    none = ibis.literal("~")
+    temp, mt, sph = (t[c] if c in present else None for c in PARAM_COLUMNS)
+    milli = None if temp is None else (temp.clip(upper=1e9) * 1000.0 + 0.5).floor().cast("int64").cast("string")
+    mt_s = None if mt is None else mt.cast("int64").cast("string")
+    text = None
+    recorded = None
+    for v, raw in ((milli, temp), (mt_s, mt), (sph, sph)):
+        part = none if v is None else ibis.ifelse(v.isnull(), none, ibis.literal("=").concat(v))
+        text = part if text is None else text.concat(ibis.literal("|"), part)
+        if raw is not None:
+            recorded = raw.notnull() if recorded is None else recorded | raw.notnull()
+    return ibis.ifelse(recorded, text, ibis.null(dt.string))
+
+
+def params_key_py(row: Mapping) -> str | None:
+    """:func:`params_key` of one row (the streaming scorer's): the same text for the same recorded values.
+
+    ``row`` a mapping with the log's fields; a field it lacks is written ``~``, as is a value ingest would read as
+    unknown (:mod:`~stillwatch.guard.log.ingest`: a temperature that is not a number, negative or not finite; a
+    max_tokens that is not a whole number or negative; a system-prompt hash that is not text or not valid Unicode).
+    Temperature in thousandths with the batch's own arithmetic (``floor(min(t, 1e9) * 1000 + 0.5)`` in binary
+    floating point), so both round a value like 0.0005 alike. None when the row records none of the three."""
+    temp, mt, sph = (row.get(c) for c in PARAM_COLUMNS)
+    if isinstance(temp, bool) or not isinstance(temp, (int, float)) or not math.isfinite(temp) or temp < 0:
+        temp = None
+    if isinstance(mt, float) and mt.is_integer():
+        mt = int(mt)
+    if isinstance(mt, bool) or not isinstance(mt, int) or not 0 <= mt < 2**63:
+        mt = None
+    if isinstance(sph, str):
+        try:
+            sph.encode("utf-8")
+        except UnicodeEncodeError:
+            sph = None
+    else:
+        sph = None
+    if temp is None and mt is None and sph is None:
+        return None
+    milli = None if temp is None else math.floor(min(float(temp), 1e9) * 1000.0 + 0.5)
+    return "|".join("~" if v is None else f"={v}" for v in (milli, mt, sph))

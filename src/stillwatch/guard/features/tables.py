@@ -62,6 +62,9 @@ from stillwatch.guard.features.keytext import (  # noqa: F401 - re-exported: cal
     ip_prefix_py,
     normalise,
     normalise_py,
+    PARAM_COLUMNS,
+    params_key,
+    params_key_py,
     sample_key,
     sample_key_py,
 )
@@ -91,8 +94,6 @@ INFRA_KINDS: tuple[str, ...] = ("payment", "ip", "user_agent", "ip_prefix")
 #: The request parameters (:func:`params_key`): an infrastructure kind only where the log records them (the
 #: log schema's optional columns), after :data:`INFRA_KINDS`.
 PARAMS_KIND = "params"
-#: Optional log columns that describe the client's request (docs/guard-log-schema.md).
-PARAM_COLUMNS: tuple[str, ...] = ("temperature", "max_tokens", "system_prompt_hash")
 
 
 @dataclass(frozen=True)
@@ -132,39 +133,6 @@ class FeatureConfig:
             raise GuardInputError(f"FeatureConfig.sample_k must be >= 1, got {self.sample_k}")
         if self.max_text_chars < self.min_template_len:
             raise GuardInputError(f"FeatureConfig.max_text_chars must be >= min_template_len, got {self.max_text_chars}")
-
-
-
-def params_key(t: ibis.Table) -> ibis.StringValue | None:
-    """A row's request parameters as text — the configuration of the client that sent it: the parameters the log
-    records (:data:`PARAM_COLUMNS`: temperature in thousandths, rounded half up; max_tokens; the system-prompt
-    hash), each written ``=value``, or ``~`` where the request did not set it (the API's default). Null when the
-    row records none of them (nothing is known of its configuration), and None when the table has none of the
-    columns (an ordinary log: no such kind at all).
-
-    What it is for: an operator's harvesting client sends every account's requests with one configuration — its
-    script's sampling settings and system prompt —, which people, each with their own tool and habits, share
-    only as far as they share popular defaults. The configuration is an infrastructure value like a user agent
-    (kept apart from it: an operator that rotates user agents keeps its script's parameters), and like one it
-    counts only beyond its popularity (:mod:`~stillwatch.guard.score.infra_null`). The text is built with
-    ``floor`` and integer casts only (no engine's rounding mode is involved), so DuckDB and Spark group the
-    same rows together; its hash (:func:`hash64`) differs per engine, the grouping does not.
-    Requires the present columns validated as ingest does: temperature finite and >= 0, max_tokens >= 0 (or null)."""
-    present = [c for c in PARAM_COLUMNS if c in t.columns]
-    if not present:
-        return None
-    none = ibis.literal("~")
-    temp, mt, sph = (t[c] if c in present else None for c in PARAM_COLUMNS)
-    milli = None if temp is None else (temp.clip(upper=1e9) * 1000.0 + 0.5).floor().cast("int64").cast("string")
-    mt_s = None if mt is None else mt.cast("int64").cast("string")
-    text = None
-    recorded = None
-    for v, raw in ((milli, temp), (mt_s, mt), (sph, sph)):
-        part = none if v is None else ibis.ifelse(v.isnull(), none, ibis.literal("=").concat(v))
-        text = part if text is None else text.concat(ibis.literal("|"), part)
-        if raw is not None:
-            recorded = raw.notnull() if recorded is None else recorded | raw.notnull()
-    return ibis.ifelse(recorded, text, ibis.null(dt.string))
 
 
 def infra_kinds(keys: ibis.Table) -> tuple[str, ...]:

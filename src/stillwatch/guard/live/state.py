@@ -30,6 +30,8 @@ class SampleRow(NamedTuple):
     #: affix hashes, lengths and the prompt's length (features.frames.affix_py), None when shorter than
     #: min_template_len
     affix: tuple[tuple[int, ...], tuple[int, ...], int] | None = None
+    #: the request's configuration (features.keytext.params_key_py, hashed), None when the row records none
+    params: int | None = None
 
 
 class SpaceSaving:

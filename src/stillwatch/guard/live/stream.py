@@ -39,7 +39,9 @@ smallest :func:`~stillwatch.guard.features.tables.sample_key_py` of the request 
 request). :meth:`StreamingScorer.verdicts` recomputes the sampled tier from those samples with the
 batch's own functions (shared templates over the union of samples, MinHash/LSH groups over the
 distinct sampled prompts), so every text column and content edge equals the batch's exactly
-(tested); infrastructure edges come from the heavy-hitter maps (approximate). It then scores with
+(tested); infrastructure edges come from the heavy-hitter maps (approximate) — among them the request's
+configuration where the rows carry the log's optional parameter fields (``temperature``, ``max_tokens``,
+``system_prompt_hash``: :func:`~stillwatch.guard.features.keytext.params_key_py`, the batch's key). It then scores with
 the batch's :func:`~stillwatch.guard.score.detect.detect`, so the final verdicts agree with :func:`~stillwatch.guard.batch.scan.scan` on the same
 log (tested: same flagged accounts and campaigns on the fixtures).
 """
@@ -59,7 +61,8 @@ import numpy as np
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import capability_evidence, detect, volume_evidence
-from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FeatureConfig, ip_prefix_py, normalise_py, sample_key_py
+from stillwatch.guard.features.tables import (CAPABILITY_PATTERNS, PARAM_COLUMNS, PARAMS_KIND, FeatureConfig, ip_prefix_py,
+                                              normalise_py, params_key_py, sample_key_py)
 from stillwatch.guard.features.minhash import MinHashConfig, sketch_one
 from stillwatch.guard.features.frames import affix_py
 from stillwatch.guard.features.rates import human_rate_multiple
@@ -124,6 +127,8 @@ class StreamingScorer:
         self._agg: dict = {}
         # prompt hash -> the account that sent it last (least recently sent evicted beyond max_prompts)
         self._sender: OrderedDict[int, str] = OrderedDict()
+        # whether any row carried the log's request-parameter fields (the batch: whether the log has the columns)
+        self._params = False
 
     # ------------------------------------------------------------------------------ helpers
     def _near_dup(self, norm: str) -> int | None:
@@ -196,7 +201,7 @@ class StreamingScorer:
             text=norm[: fc.max_text_chars] if long_enough else None,
             caps=tuple(int(r.search(norm) is not None) for r in _CAP_RE), ip=keys["ip"],
             user_agent=keys["user_agent"], payment=keys["payment"], ip_prefix=keys["ip_prefix"],
-            affix=affix_py(norm, _h64) if long_enough else None)
+            affix=affix_py(norm, _h64) if long_enough else None, params=keys[PARAMS_KIND])
         if len(heap) < fc.sample_k:
             heapq.heappush(heap, entry)
         else:
@@ -289,7 +294,8 @@ class StreamingScorer:
     def observe(self, row: Mapping) -> Verdict:
         """Update the state with one exchange (a mapping with the log schema's fields) and return
         the account's provisional verdict. Requires ``account_id``, ``ts`` (datetime or int
-        microseconds) and ``prompt``; other fields may be missing."""
+        microseconds) and ``prompt``; other fields may be missing. A request-parameter field present, even as
+        None, says the stream records the parameters (the batch's log with the columns)."""
         cfg, fc = self.cfg, self.cfg.features
         acct_id = str(row["account_id"])
         ts = row["ts"]
@@ -344,7 +350,9 @@ class StreamingScorer:
             "ip": _h64(str(row.get("ip") or "")),
             "user_agent": _h64(str(row.get("user_agent") or "")),
             "ip_prefix": _h64(pfx) if (pfx := ip_prefix_py(str(row.get("ip") or ""))) is not None else None,
+            PARAMS_KIND: _h64(pk) if (pk := params_key_py(row)) is not None else None,
         }
+        self._params = self._params or any(c in row for c in PARAM_COLUMNS)
         shared = 0
         for kind, key in keys.items():
             if key is None:
@@ -532,7 +540,7 @@ class StreamingScorer:
         computed with the batch's scoring from the streamed state (see the module docstring)."""
         if not self._acc:
             return []
-        ids, acc, edges = account_tables(self._acc, self.cfg)
+        ids, acc, edges = account_tables(self._acc, self.cfg, params=self._params)
         accounts, self.campaigns = detect(ids, acc, edges, self.cfg.detect)
         return accounts
 

@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from stillwatch.guard.features.frames import FRAME_WORDS, frame_keys
-from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FRAME_KIND
+from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, FRAME_KIND, PARAMS_KIND
 from stillwatch.guard.features.minhash import groups_from_sketches, sketches
 
 if TYPE_CHECKING:
     from stillwatch.guard.live.stream import StreamConfig
 
-KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix")
+#: Every kind of key an account keeps (the request parameters' last: a kind of the final verdicts only where the
+#: stream recorded them, as the batch has it only where the log has the columns).
+KINDS = ("tpl_prefix", "tpl_suffix", "near_dup", "payment", "ip", "user_agent", "ip_prefix", PARAMS_KIND)
 CONTENT = ("tpl_prefix", "tpl_suffix", "near_dup")
+_INFRA = ("ip", "user_agent", "payment", "ip_prefix", PARAMS_KIND)
 
 
 def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
@@ -35,7 +38,7 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
         "cap": np.array([int(any(e.caps)) for _, e in rows], np.int64),
         "caps": np.array([e.caps for _, e in rows], np.int64).reshape(len(rows), len(CAPABILITY_PATTERNS)),
     }
-    for kind in ("tpl_prefix", "tpl_suffix", "ip", "user_agent", "payment", "ip_prefix"):
+    for kind in ("tpl_prefix", "tpl_suffix", *_INFRA):
         vals = [getattr(e, kind) for _, e in rows]
         col[kind + "_ok"] = np.array([v is not None for v in vals], bool)
         col[kind] = np.array([none if v is None else v for v in vals], np.int64)
@@ -83,11 +86,12 @@ def sampled_tier(accs: list, cfg: "StreamConfig") -> dict[str, np.ndarray]:
     col["shared"] = shared.astype(np.int64)
     return col
 
-def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dict, dict]:
+def account_tables(accounts: dict, cfg: "StreamConfig", params: bool = False) -> tuple[np.ndarray, dict, dict]:
     """The batch's account table and cross-account edges (:func:`~stillwatch.guard.score.detect.detect`'s inputs) from the
     streamed state ``accounts`` (account id -> :class:`~stillwatch.guard.live.state.AccountState`): exact counters,
     the sampled tier (:func:`sampled_tier`, counts scaled n / sampled rows, as the batch scales them)
-    and infrastructure edges from the heavy-hitter maps."""
+    and infrastructure edges from the heavy-hitter maps. ``params``: whether the stream recorded request
+    parameters (its rows carried the log's optional parameter fields): only then is there a ``params`` kind."""
     fc = cfg.features
     ids = np.array(sorted(accounts), dtype=str)
     accs = [accounts[i] for i in ids]
@@ -105,7 +109,7 @@ def account_tables(accounts: dict, cfg: "StreamConfig") -> tuple[np.ndarray, dic
         return np.bincount(u[:, 0], minlength=A).astype(np.float64) * scale
 
     edges = {}
-    for kind in (*KINDS, FRAME_KIND):
+    for kind in (*(k for k in KINDS if params or k != PARAMS_KIND), FRAME_KIND):
         ok = col[kind + "_ok"]
         ea_s, ek_s = col["acc"][ok], col[kind][ok]
         cap_s, ph_s = col["cap"][ok], col["ph"][ok]

@@ -37,6 +37,8 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from collections.abc import Mapping
 from itertools import islice
 from pathlib import Path
 
@@ -49,7 +51,7 @@ from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, LOG_SCHEMA, 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["is_ledger_source", "read_ledger_table"]
+__all__ = ["is_ledger_source", "read_ledger_table", "row_params"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PREFIX = "ledger:"
@@ -61,6 +63,23 @@ _FIELDS = pa.struct([pa.field(_RECORD_NAME.get(f.name, f.name), pa.string() if f
 # request_params -> the optional log columns (records.py: a flat object; floats as decimal strings)
 _PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "system_prompt_sha256": "system_prompt_hash"}
 _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
+_DECIMAL_RE = re.compile(_DECIMAL)
+
+
+def row_params(request_params: object) -> dict[str, object]:
+    """One exchange's ``request_params`` as the guard log's optional fields, for a row of the streaming scorer
+    (:mod:`~stillwatch.guard.live.stream`; the gateway's own requests and those another process served): what
+    :func:`read_ledger_table` reads from a batch of records. A temperature written as a decimal string, or a number,
+    as a float (another string unknown); ``max_tokens`` and the system prompt's hash as written (the scorer reads a
+    value of the wrong type as unknown, as ingest does). Empty when the record holds no request parameters: the row
+    then says nothing of them."""
+    if not isinstance(request_params, Mapping):
+        return {}
+    out = {column: request_params.get(name) for name, column in _PARAMS.items()}
+    t = out["temperature"]
+    if isinstance(t, str):
+        out["temperature"] = float(t) if _DECIMAL_RE.match(t) else None
+    return out
 
 
 def _envelope(float_counts: bool, temperature: pa.DataType | None) -> pa.Schema:
