@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.cluster import components, sizes
 from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, normalise_py
-from stillwatch.guard.features.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures
+from stillwatch.guard.features.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures, sketches
 from stillwatch.guard.features.rates import HumanRate, available_seconds, human_rate_multiple, human_rate_per_hour, human_seconds
 
 
@@ -90,6 +90,62 @@ def test_signatures_are_a_function_of_the_text():
     np.testing.assert_array_equal(s1, s3)
 
 
+def test_sketches_do_not_depend_on_the_chunk_size():
+    """The chunk size bounds the temporaries only: band keys, fingerprints and the mask are the same whether
+    3,000 prompts (empty, short, long, non-ASCII) are sketched in one chunk, in the default's or in chunks of a
+    few prompts."""
+    rng = np.random.default_rng(3)
+    words = np.array(["tide", "moon", "step", "code", "élan", "数据", "x", "why?"])
+    texts = [" ".join(rng.choice(words, rng.integers(0, 90))) for _ in range(3000)]
+    ref = sketches(texts, MinHashConfig(chunk_bytes=10**9))
+    for cb in (MinHashConfig().chunk_bytes, 4_000_000, 2_000, 64):
+        got = sketches(texts, MinHashConfig(chunk_bytes=cb))
+        for a, b in zip(ref, got):
+            np.testing.assert_array_equal(a, b)
+    assert ref[2].sum() > 2900 and not ref[2].all()  # sketchable and unsketchable prompts both present
+
+
+def _densify_reference(row: list[int], k: int) -> list[int]:
+    """Rotation densification (Shrivastava & Li 2014) of one signature, cell by cell: an empty bin takes the
+    next non-empty bin to its right, circularly, plus distance x the golden-ratio constant (mod 2^64)."""
+    empty, golden = 2**64 - 1, 0x9E3779B97F4A7C15
+    if all(v == empty for v in row):
+        return row
+    out = []
+    for j, v in enumerate(row):
+        d = 0
+        while row[(j + d) % k] == empty:
+            d += 1
+        out.append(v if d == 0 else (row[(j + d) % k] + d * golden) % 2**64)
+    return out
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 3), st.integers(1, 40), st.floats(0.0, 1.0), st.integers(0, 2**32))
+def test_densify_matches_a_cell_by_cell_reference(log_k, n, p_empty, seed):
+    """The vectorised densification against a loop over cells written from the paper's rule, and against the
+    streaming scorer's one-row version: rows with a few, most and all bins empty, k from 1 to 8 bins."""
+    from stillwatch.guard.features.minhash import _EMPTY, _densify, _densify_one
+
+    k = 2**log_k
+    rng = np.random.default_rng(seed)
+    sig = rng.integers(0, 2**64 - 1, (n, k), dtype=np.uint64)
+    sig[rng.random((n, k)) < p_empty] = _EMPTY
+    before = sig.copy()
+    got = _densify(sig)
+    np.testing.assert_array_equal(sig, before)  # the input is not modified
+    for i in range(n):
+        assert got[i].tolist() == _densify_reference(sig[i].tolist(), k)
+        np.testing.assert_array_equal(got[i], _densify_one(sig[i : i + 1])[0])
+
+
+@pytest.mark.parametrize("field, value", [("chunk_bytes", 0), ("shingle_bytes", 9), ("verify_bins", 65),
+                                          ("max_bytes", 4), ("rows", 3)])
+def test_minhash_config_names_the_bad_field(field, value):
+    with pytest.raises(GuardInputError, match=field if field != "rows" else "power of two"):
+        MinHashConfig(**{field: value})
+
+
 def test_near_duplicate_groups_one_hop():
     texts = [
         "think step by step: explain how photosynthesis works in green plants today",
@@ -107,6 +163,43 @@ def test_near_duplicate_groups_one_hop():
     back = np.empty(5, np.int64)
     back[perm] = np.array(perm)[g2]
     np.testing.assert_array_equal(back, g)
+
+
+def _groups_reference(keys, small, has, order, min_jaccard):
+    """The one-hop grouping written from its definition, pair by pair: in each band, each bucket's representative
+    is its member of lowest (order, index); a member takes it when their fingerprints agree on >= min_jaccard of
+    the bins and it ranks below the member's current best (bands in turn)."""
+    n, bands = keys.shape
+    best = list(range(n))
+    for b in range(bands):
+        buckets = {}
+        for i in range(n):
+            if has[i]:
+                buckets.setdefault(int(keys[i, b]), []).append(i)
+        for members in buckets.values():
+            r = min(members, key=lambda i: (order[i], i))
+            for i in members:
+                if i != r and np.mean(small[i] == small[r]) >= min_jaccard and order[r] < order[best[i]]:
+                    best[i] = r
+    return best
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 40), st.integers(0, 2**32), st.sampled_from([0.5, 0.6, 0.75]), st.booleans())
+def test_groups_from_sketches_match_a_pairwise_reference(n, seed, min_jaccard, ties):
+    """Buckets that collide often (four key values per band), fingerprints that agree about half the time, some
+    prompts unsketchable, ranks with and without ties: the vectorised grouping equals the reference."""
+    from stillwatch.guard.features.minhash import groups_from_sketches
+
+    cfg = MinHashConfig()
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 4, (n, cfg.n_bands)).astype(np.uint32)
+    small = rng.integers(0, 2, (n, cfg.verify_bins)).astype(np.uint8)
+    small[rng.random(n) < 0.3] = small[0]  # some exact copies of the first prompt's fingerprint
+    has = rng.random(n) < 0.85
+    order = rng.integers(0, 5 if ties else 2**40, n)
+    got = groups_from_sketches(keys, small, has, cfg, order=order, min_jaccard=min_jaccard)
+    assert got.tolist() == _groups_reference(keys, small, has, order.tolist(), min_jaccard)
 
 
 def test_near_duplicates_do_not_chain():
