@@ -180,7 +180,7 @@ def test_the_scorers_row_is_the_same_here_and_through_the_ledger(tmp_path):
     sha = hashlib.sha256(b"You are a grader.").hexdigest()
     params = {"endpoint": "chat.completions", "temperature": 0.7, "max_tokens": 256, "top_p": None, "top_k": None,
               "seed": None, "stream": False, "system_prompt_sha256": sha, "watermark": "provider+account"}
-    now = 1_772_400_000.25  # exact in binary: the ISO text and the microseconds agree
+    now = 1_772_400_000.123457  # both rows take the microsecond the ledger record writes
     here = scorer_row(rec, "req_1", now, "198.51.100.7", "curl/8", "m", "grade this answer", 5, params)
     ex = Exchange(account="acct-1", api_key_id="key-1", ts=_iso(now), model="m", spec_fingerprint="s",
                   prompt="grade this answer", response="B", request_id="req_1", ip="198.51.100.7", user_agent="curl/8",
@@ -190,6 +190,7 @@ def test_the_scorers_row_is_the_same_here_and_through_the_ledger(tmp_path):
     assert b'"temperature":"0.7"' in leaf_bytes(ex, 0)
     assert {k: there[k] for k in here} == here
     assert here["temperature"] == 0.7 and here["max_tokens"] == 256 and here["system_prompt_hash"] == sha
+    assert here["ts"] == there["ts"] == 1_772_400_000_123_457
     assert params_key_py(there) == f"=700|=256|={sha}"
     plain = _row(json.loads(leaf_bytes(dataclasses.replace(ex, request_params=None), 0))["fields"])
     assert not {"temperature", "max_tokens", "system_prompt_hash"} & set(plain)

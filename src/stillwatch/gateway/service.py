@@ -30,7 +30,7 @@ from .engine import BatchEngine, GenRequest, MarkerCache
 from .policy import Decision, LivePolicy
 from .recorder import LedgerWriter
 from .schemas import APIError
-from .tail import LedgerTail
+from .tail import LedgerTail, _ts_us
 from .secrets import digest_matches, parse_api_key
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,12 @@ def _clean_header(value: str | None, limit: int = 512) -> str:
 
 def scorer_row(rec: KeyRecord, request_id: str, now: float, ip: str, user_agent: str, model: str, prompt: str,
                n_prompt: int, params: dict[str, Any]) -> dict[str, Any]:
-    """A request as the live scorer reads it (guard's log fields; ``ts`` in microseconds): its completion length is
-    the ``max_tokens`` asked for, and its request parameters are read as guard reads them from the ledger record the
-    request becomes (:func:`~stillwatch.guard.log.ledger_log.row_params`), so that this process and those that see
-    the request through the ledger (:mod:`.tail`) feed their scorers the same row."""
-    return {"request_id": request_id, "ts": int(now * 1e6), "account_id": rec.account_id, "api_key_id": rec.key_id,
+    """A request as the live scorer reads it (guard's log fields; ``ts`` in microseconds): its time the ledger
+    record's (``now`` written to the microsecond, read back), its completion length the ``max_tokens`` asked for, and
+    its request parameters read as guard reads them from the record
+    (:func:`~stillwatch.guard.log.ledger_log.row_params`), so that this process and those that see the request through
+    the ledger (:mod:`.tail`) feed their scorers the same row."""
+    return {"request_id": request_id, "ts": _ts_us(_iso(now)), "account_id": rec.account_id, "api_key_id": rec.key_id,
             "ip": ip, "user_agent": user_agent, "payment_fingerprint": rec.payment_fingerprint, "model": model,
             "prompt": prompt, "prompt_tokens": n_prompt, "completion_tokens": int(params["max_tokens"]),
             **row_params(params)}

@@ -29,9 +29,13 @@ from stillwatch.guard.log.ledger_log import row_params
 log = logging.getLogger(__name__)
 
 
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
 def _ts_us(iso: str) -> int:
+    """An ISO-8601 time as integer microseconds since the epoch, in integer arithmetic (no float timestamp)."""
     dt = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return int(dt.timestamp() * 1_000_000)
+    return (dt - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
 class LedgerTail:
