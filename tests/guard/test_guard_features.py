@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.cluster import components, sizes
 from stillwatch.guard.features.tables import CAPABILITY_PATTERNS, normalise_py
-from stillwatch.guard.features.minhash import MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures, sketches
+from stillwatch.guard.features.minhash import (MinHashConfig, estimate_jaccard, near_duplicate_groups, signatures,
+                                               sketches)
 from stillwatch.guard.features.rates import HumanRate, available_seconds, human_rate_multiple, human_rate_per_hour, human_seconds
 
 

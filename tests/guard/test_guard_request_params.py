@@ -229,7 +229,8 @@ def test_the_streaming_key_reads_python_values_as_ingest_reads_a_log():
 
     base = {"temperature": 0.7, "max_tokens": 2048, "system_prompt_hash": "sp-a"}
     assert params_key_py(base) == "=700|=2048|=sp-a"
-    assert params_key_py({**base, "temperature": 1}) == params_key_py({**base, "temperature": 1.0}) == "=1000|=2048|=sp-a"
+    whole = params_key_py({**base, "temperature": 1})
+    assert whole == params_key_py({**base, "temperature": 1.0}) == "=1000|=2048|=sp-a"
     assert params_key_py({**base, "max_tokens": 2048.0}) == "=700|=2048|=sp-a"
     for bad in (True, "0.7", float("inf"), float("nan"), -0.1):
         assert params_key_py({**base, "temperature": bad}) == "~|=2048|=sp-a", bad

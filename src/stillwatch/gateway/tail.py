@@ -116,4 +116,5 @@ def _row(f: dict[str, Any]) -> dict[str, Any]:
             "ip": f.get("ip"), "user_agent": f.get("user_agent"), "payment_fingerprint": f.get("payment_fingerprint"),
             "model": f["model"], "prompt": f.get("prompt", ""), "prompt_tokens": f.get("prompt_tokens") or 0,
             "completion_tokens": asked if isinstance(asked, int) else (f.get("completion_tokens") or 0),
-            "used_tokens": (f.get("prompt_tokens") or 0) + (f.get("completion_tokens") or 0), **row_params(f.get("request_params"))}
+            "used_tokens": (f.get("prompt_tokens") or 0) + (f.get("completion_tokens") or 0),
+            **row_params(f.get("request_params"))}

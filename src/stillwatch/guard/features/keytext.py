@@ -1,6 +1,7 @@
 """Per-row keys' building blocks, the same on every engine: 64-bit hashes (DuckDB's and Spark's own), the sampling key
 (:func:`sample_key`, also in Python for the streaming scorer), an address's network prefix, a prompt's normal
-form and a request's configuration (each with its Python twin). Split out of :mod:`~stillwatch.guard.features.tables`, which re-exports them."""
+form and a request's configuration (each with its Python twin). Split out of :mod:`~stillwatch.guard.features.tables`,
+which re-exports them."""
 
 from __future__ import annotations
 

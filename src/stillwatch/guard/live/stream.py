@@ -61,8 +61,8 @@ import numpy as np
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import capability_evidence, detect, volume_evidence
-from stillwatch.guard.features.tables import (CAPABILITY_PATTERNS, PARAM_COLUMNS, PARAMS_KIND, FeatureConfig, ip_prefix_py,
-                                              normalise_py, params_key_py, sample_key_py)
+from stillwatch.guard.features.tables import (CAPABILITY_PATTERNS, PARAM_COLUMNS, PARAMS_KIND, FeatureConfig,
+                                              ip_prefix_py, normalise_py, params_key_py, sample_key_py)
 from stillwatch.guard.features.minhash import MinHashConfig, sketch_one
 from stillwatch.guard.features.frames import affix_py
 from stillwatch.guard.features.rates import human_rate_multiple
