@@ -272,3 +272,67 @@ def test_scan_of_a_ledger_with_request_parameters_equals_the_parquet_log_with_th
     assert len(set(edges["params"][1].tolist())) == len(set(conf.values()))  # one value per configuration
     read = read_log(tmp_path / "gw.db").table
     assert pc.all(pc.equal(read["max_tokens"], pa.array([conf[a][1] for a in read["account_id"].to_pylist()]))).as_py()
+
+
+# ------------------------------------------------------------- the gateway's account creation times
+def _gateway_ledger(path_or_url, rows, key=None, created: dict | None = None, garbage: tuple = ()):
+    """A ledger with ``rows`` as exchanges and, in the same database, the gateway's accounts: those of ``created``
+    (account -> ISO time written as the gateway writes it), and ``garbage`` accounts whose time is not a time."""
+    from stillwatch.gateway.accounts import AccountStore
+
+    with Ledger.create(path_or_url, key_path=key) as led:
+        led.append_many(_exchange(r) for r in rows)
+    store = AccountStore(str(path_or_url))
+    try:
+        for account, when in {**(created or {}), **{a: "yesterday" for a in garbage}}.items():
+            store.add_account(account)
+            store._exec("UPDATE gw_accounts SET created = ? WHERE account_id = ?", (when, account))
+    finally:
+        store.close()
+
+
+def test_gateway_creation_times_are_read_from_the_ledger_database(log, location):
+    """The gateway's own table, beside the ledger in one database (SQLite and PostgreSQL): every account with a
+    readable time, as UTC datetimes; a time that is not one left out; a ledger without gateway tables gives none."""
+    from stillwatch.gateway.accounts import account_creation_times
+
+    loc, key = location
+    rows = log.to_pylist()[:50]
+    accounts = sorted({r["account_id"] for r in rows})
+    created = {a: f"2026-01-{i % 28 + 1:02d}T0{i % 10}:30:00.250000Z" for i, a in enumerate(accounts[1:])}
+    _gateway_ledger(loc, rows, key, created, garbage=(accounts[0],))
+    got = account_creation_times(loc)
+    want = {a: dt.datetime(2026, 1, i % 28 + 1, i % 10, 30, 0, 250000, tzinfo=dt.UTC)
+            for i, a in enumerate(accounts[1:])}
+    assert got == want
+
+
+def test_a_scan_of_the_gateway_ledger_uses_its_accounts_creation_times(log, tmp_path, cli):
+    """`guard scan --input gateway.db` joins the gateway's creation times as the optional account_created_at column:
+    its findings are those of the same log as Parquet with that column (an account the gateway does not know:
+    null), and differ from the log's without it (the aged accounts' bursts are measured from creation). The scan
+    writes nothing: the database's bytes are unchanged."""
+    import hashlib
+
+    from stillwatch.guard.log.ledger_log import with_account_created
+
+    rows = log.to_pylist()
+    first = {}
+    for r in rows:
+        first[r["account_id"]] = min(first.get(r["account_id"], r["ts"]), r["ts"])
+    known = sorted(first)[1:]  # the first account is not in the gateway's table
+    when = {a: first[a] - dt.timedelta(days=30) for a in known}
+    db = tmp_path / "gw.db"
+    _gateway_ledger(db, rows, created={a: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for a, t in when.items()})
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    doc = cli("guard", "scan", "--input", db, "--json").ok().json()
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    rich = log.append_column("account_created_at", pa.array([when.get(a) for a in log["account_id"].to_pylist()],
+                                                            pa.timestamp("us", tz="UTC")))
+    assert with_account_created(log, when)["account_created_at"].equals(rich["account_created_at"])
+
+    def scores(d):
+        return sorted((a["account_id"], round(a["score"], 9), a["flagged"]) for a in d["accounts"])
+
+    assert scores(doc) == scores(scan(rich).to_json())
+    assert scores(doc) != scores(scan(log).to_json())

@@ -97,6 +97,24 @@ def simulate_cmd(
 # scan (detection pipeline)
 
 
+def _with_gateway_creation_times(input_path: str):
+    """What ``guard scan`` reads: a ledger whose database also holds the gateway's accounts, as its log table with
+    their creation times as the optional ``account_created_at`` column (an aged account's burst is measured from
+    its creation; a creation is an arrival: docs/guard-log-schema.md); any other source as given."""
+    from stillwatch.guard.log.ledger_log import ledger_location, read_ledger_table, with_account_created
+
+    location = ledger_location(input_path)
+    if location is None:
+        return input_path
+    from stillwatch.gateway.accounts import account_creation_times
+
+    created = account_creation_times(location)
+    if not created:
+        return input_path
+    table, _ = read_ledger_table(location)
+    return with_account_created(table, created)
+
+
 @app.command("scan")
 def scan_cmd(
     input_path: str = typer.Option(..., "--input", help="Log to scan: Parquet, JSONL, or a Stillwatch ledger (SQLite file, postgresql:// URL, ledger:LOCATION)."),
@@ -124,7 +142,7 @@ def scan_cmd(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console,
                   transient=True) as progress:
         task = progress.add_task(f"scanning {input_path} ({engine})", total=None)
-        findings = scan(input_path, engine=engine,
+        findings = scan(_with_gateway_creation_times(input_path), engine=engine,
                         progress=lambda msg: progress.update(task, description=f"scan: {msg}"))
     bad = sum(findings.malformed.values())
     if findings.n_rows == 0 and bad:

@@ -38,6 +38,50 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def account_creation_times(location: str) -> dict[str, _dt.datetime]:
+    """Account id -> when the gateway created it (``gw_accounts.created``, UTC) in the gateway store of the ledger
+    database at ``location`` (a path or a ``postgresql://`` URL); empty when the database holds no gateway tables.
+    Read only: an SQLite file is opened read-only (``mode=ro``), nothing is created or changed. A value that is not
+    an ISO-8601 time is left out (guard then knows no creation time for that account, as for a log without the
+    column).
+
+    Attacker model: the table is the gateway's mutable bookkeeping, not the Merkle log. Whoever can write the
+    database can move an account's creation time; guard reads it as the optional ``account_created_at`` column
+    (an arrival and the start of the account's silence), and no evidence record is derived from it."""
+    loc = str(location)
+    if loc.startswith(("postgresql://", "postgres://")):
+        import psycopg
+
+        try:
+            with psycopg.connect(loc, autocommit=True) as db:
+                found = db.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
+                                   "AND table_name = 'gw_accounts'").fetchall()
+                rows = db.execute("SELECT account_id, created FROM gw_accounts").fetchall() if found else []
+        except psycopg.Error as exc:
+            raise LedgerError(f"cannot read the gateway store: {str(exc).strip().splitlines()[0]}") from None
+    else:
+        import sqlite3
+        from pathlib import Path
+
+        try:
+            db = sqlite3.connect(f"{Path(loc).resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gw_accounts'").fetchall()
+                rows = db.execute("SELECT account_id, created FROM gw_accounts").fetchall() if found else []
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise LedgerError(f"cannot read the gateway store: {str(exc).strip().splitlines()[0]}") from None
+    out = {}
+    for account, created in rows:
+        try:
+            t = _dt.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        out[str(account)] = t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+    return out
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """What one request needs to know about its key and account (no secret: a digest only)."""

@@ -23,8 +23,10 @@ The last three are the log schema's optional columns (``docs/guard-log-schema.md
 some exchange record holds ``request_params``, null where a record does not say (the API's default is then unknown).
 A batch whose temperatures mix JSON numbers and strings cannot be read by one Arrow schema; its request parameters
 are then read as unknown and the number of such records logged. A temperature string that is not a decimal number is
-read as unknown and counted in the log too. The account's creation time is not in the ledger (the gateway's account
-table holds it), so ``account_created_at`` stays absent.
+read as unknown and counted in the log too. The account's creation time is not in the ledger: the gateway keeps it
+in its own table of the same database, and ``stillwatch guard scan`` joins it as ``account_created_at`` with
+:func:`with_account_created` (``gateway.accounts.account_creation_times`` reads it); :func:`read_ledger_table` alone
+leaves the column absent.
 
 Other record types (terms-of-service acceptances, investments, custody, policy decisions) are not
 exchanges and are skipped; their number is logged. A ledger that stores exchanges as digests only
@@ -51,7 +53,7 @@ from stillwatch.guard.log.schema import COUNT_COLUMNS, LOG_COLUMNS, LOG_SCHEMA, 
 
 log = logging.getLogger(__name__)
 
-__all__ = ["is_ledger_source", "read_ledger_table", "row_params"]
+__all__ = ["is_ledger_source", "read_ledger_table", "row_params", "with_account_created"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _PREFIX = "ledger:"
@@ -167,6 +169,19 @@ def read_ledger_table(location: str, *, batch: int = 50_000) -> tuple[pa.Table, 
         log.info("ledger %s: %d records that are not exchanges skipped", location, skipped)
     table = pa.concat_tables(parts, promote_options="permissive") if parts else _log_columns(_ENVELOPE.empty_table())
     return table, table.num_rows
+
+
+def with_account_created(table: pa.Table, created: Mapping) -> pa.Table:
+    """``table`` (a log as :func:`read_ledger_table` reads it) with the optional ``account_created_at`` column from
+    ``created`` (account id -> timezone-aware datetime: the gateway keeps its accounts' creation times beside the
+    ledger, not in it); null for an account ``created`` does not name. One vectorised lookup, not a loop per row.
+    A table that has the column already is returned as it is."""
+    if "account_created_at" in table.column_names or not created:
+        return table
+    ids = pa.array(list(created), pa.string())
+    when = pa.array(list(created.values()), pa.timestamp("us", tz="UTC"))
+    at = pc.index_in(table["account_id"].cast(pa.string()), value_set=ids)
+    return table.append_column("account_created_at", pc.take(when, at))
 
 
 def _decode(data: bytes, longest: int) -> pa.Table:
