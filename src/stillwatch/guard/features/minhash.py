@@ -313,7 +313,8 @@ def groups_from_sketches(keys: np.ndarray, small: np.ndarray, has: np.ndarray, c
                          block: int = 1 << 20) -> np.ndarray:
     """:func:`near_duplicate_groups` from precomputed :func:`sketches` (so a caller can sketch a
     large set batch by batch and never hold all the texts). Verification runs in blocks of
-    ``block`` prompts to bound the temporary arrays."""
+    ``block`` prompts to bound the temporary arrays. Requires fewer than 2^32 sketchable prompts (a prompt's rank
+    position shares a 64-bit sort key with its 32-bit bucket)."""
     n = keys.shape[0]
     if n == 0:
         return np.zeros(0, np.int64)
