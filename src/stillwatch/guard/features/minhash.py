@@ -325,9 +325,10 @@ def groups_from_sketches(keys: np.ndarray, small: np.ndarray, has: np.ndarray, c
     # by bucket, then by rank (ties: by index): one 64-bit sort key per band, (bucket << 32) | the prompt's position
     # in rank order. Positions are unique, so the sorted keys alone say which prompt each is (no argsort), and every
     # pass reuses the same buffers (n_bands x ten fresh arrays of m words cost more in page faults than the sorting).
-    by_pos = idx[np.argsort(rank[idx], kind="stable")]  # (m,) the prompts in rank order
+    in_rank = np.argsort(rank[idx], kind="stable")
+    by_pos = idx[in_rank]  # (m,) the prompts in rank order
     rpos = np.empty(m, np.uint64)
-    rpos[np.argsort(rank[idx], kind="stable")] = np.arange(m, dtype=np.uint64)
+    rpos[in_rank] = np.arange(m, dtype=np.uint64)
     skey, bucket, low = (np.empty(m, np.uint64) for _ in range(3))
     starts, members, rep = (np.empty(m, np.int64) for _ in range(3))
     new_run = np.empty(m, bool)
