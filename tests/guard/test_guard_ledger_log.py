@@ -305,6 +305,16 @@ def test_gateway_creation_times_are_read_from_the_ledger_database(log, location)
     want = {a: dt.datetime(2026, 1, i % 28 + 1, i % 10, 30, 0, 250000, tzinfo=dt.UTC)
             for i, a in enumerate(accounts[1:])}
     assert got == want
+    from stillwatch.gateway.accounts import AccountStore
+    from stillwatch.errors import LedgerError
+
+    reader = AccountStore(loc, read_only=True)  # what the read goes through refuses to write
+    try:
+        with pytest.raises(LedgerError):
+            reader.add_account("acct-new")
+    finally:
+        reader.close()
+    assert account_creation_times(loc) == want
 
 
 def test_a_scan_of_the_gateway_ledger_uses_its_accounts_creation_times(log, tmp_path, cli):
@@ -336,3 +346,11 @@ def test_a_scan_of_the_gateway_ledger_uses_its_accounts_creation_times(log, tmp_
 
     assert scores(doc) == scores(scan(rich).to_json())
     assert scores(doc) != scores(scan(log).to_json())
+    # a ledger without the gateway's tables: no creation times, nothing created in it
+    from stillwatch.gateway.accounts import account_creation_times
+
+    plain = tmp_path / "plain.db"
+    _gateway_ledger(plain, rows[:20])
+    before = hashlib.sha256(plain.read_bytes()).hexdigest()
+    assert account_creation_times(str(plain)) == {}
+    assert hashlib.sha256(plain.read_bytes()).hexdigest() == before

@@ -41,37 +41,17 @@ def now_iso() -> str:
 def account_creation_times(location: str) -> dict[str, _dt.datetime]:
     """Account id -> when the gateway created it (``gw_accounts.created``, UTC) in the gateway store of the ledger
     database at ``location`` (a path or a ``postgresql://`` URL); empty when the database holds no gateway tables.
-    Read only: an SQLite file is opened read-only (``mode=ro``), nothing is created or changed. A value that is not
-    an ISO-8601 time is left out (guard then knows no creation time for that account, as for a log without the
-    column).
+    Read only (:class:`AccountStore` with ``read_only=True``): nothing is created or changed. A value that is not an
+    ISO-8601 time is left out (guard then knows no creation time for that account, as for a log without the column).
 
     Attacker model: the table is the gateway's mutable bookkeeping, not the Merkle log. Whoever can write the
     database can move an account's creation time; guard reads it as the optional ``account_created_at`` column
     (an arrival and the start of the account's silence), and no evidence record is derived from it."""
-    loc = str(location)
-    if loc.startswith(("postgresql://", "postgres://")):
-        import psycopg
-
-        try:
-            with psycopg.connect(loc, autocommit=True) as db:
-                found = db.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() "
-                                   "AND table_name = 'gw_accounts'").fetchall()
-                rows = db.execute("SELECT account_id, created FROM gw_accounts").fetchall() if found else []
-        except psycopg.Error as exc:
-            raise LedgerError(f"cannot read the gateway store: {str(exc).strip().splitlines()[0]}") from None
-    else:
-        import sqlite3
-        from pathlib import Path
-
-        try:
-            db = sqlite3.connect(f"{Path(loc).resolve().as_uri()}?mode=ro", uri=True)
-            try:
-                found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'gw_accounts'").fetchall()
-                rows = db.execute("SELECT account_id, created FROM gw_accounts").fetchall() if found else []
-            finally:
-                db.close()
-        except sqlite3.Error as exc:
-            raise LedgerError(f"cannot read the gateway store: {str(exc).strip().splitlines()[0]}") from None
+    store = AccountStore(location, read_only=True)
+    try:
+        rows = store._exec("SELECT account_id, created FROM gw_accounts")
+    finally:
+        store.close()
     out = {}
     for account, created in rows:
         try:
@@ -106,9 +86,12 @@ def _check_id(value: Any, what: str) -> str:
 
 
 class AccountStore:
-    """The gateway tables in the ledger database at ``location`` (a path or a ``postgresql://`` URL)."""
+    """The gateway tables in the ledger database at ``location`` (a path or a ``postgresql://`` URL).
+    ``read_only``: for readers of the store (a scan of the ledger): an SQLite file is opened read-only and left as
+    it is (no journal-mode change, never created), a PostgreSQL session's transactions are read-only; a write then
+    fails as a :class:`LedgerError`."""
 
-    def __init__(self, location: str) -> None:
+    def __init__(self, location: str, read_only: bool = False) -> None:
         self.location = str(location)
         self._lock = threading.RLock()
         self._pg = self.location.startswith(("postgresql://", "postgres://"))
@@ -118,15 +101,25 @@ class AccountStore:
             self._errors: tuple[type[BaseException], ...] = (psycopg.Error,)
             try:
                 self._db = psycopg.connect(self.location, autocommit=True)
+                if read_only:
+                    self._db.execute("SET default_transaction_read_only = on")
             except psycopg.Error as exc:
                 raise LedgerError(f"cannot connect to the gateway store: {str(exc).strip().splitlines()[0]}") from None
         else:
             import sqlite3
+            from pathlib import Path
 
             self._errors = (sqlite3.Error,)
-            self._db = sqlite3.connect(self.location, isolation_level=None, check_same_thread=False, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            if read_only:
+                try:
+                    self._db = sqlite3.connect(f"{Path(self.location).resolve().as_uri()}?mode=ro", uri=True,
+                                               isolation_level=None, check_same_thread=False, timeout=30.0)
+                except sqlite3.Error as exc:
+                    raise LedgerError(f"cannot open the gateway store: {str(exc).strip().splitlines()[0]}") from None
+            else:
+                self._db = sqlite3.connect(self.location, isolation_level=None, check_same_thread=False, timeout=30.0)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
         # The tables are created by the first write, not on open: a refused admin command (an unknown
         # account, a bad limit) must leave the ledger database exactly as it was.
         self._ready = len(self._existing_tables()) == len(_TABLES)
