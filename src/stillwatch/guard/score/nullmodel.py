@@ -100,6 +100,7 @@ from scipy.special import pdtrc
 
 from stillwatch.core.sets import unique
 from stillwatch.guard.score.daysoff import edge_grant, less_days_off
+from stillwatch.guard.score.signals import credible_created
 from stillwatch.guard.score.weeks import granted_days
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -291,13 +292,13 @@ def _log_idle(acc: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def arrivals(acc: Mapping[str, np.ndarray], cfg: "DetectConfig") -> tuple[np.ndarray, np.ndarray]:
-    """Per account: its arrival time (creation time where the log gives ``created_us``, else its first
+    """Per account: its arrival time (creation time where the log gives a credible ``created_us``, else its first
     request) and whether that time is an arrival at all (module docstring: an account already active
     before the log would have shown up in one of its active hours since the log's start)."""
     n = np.asarray(acc["n"], np.float64)
     first = np.asarray(acc["first_us"], np.float64)
-    created = acc.get("created_us") if hasattr(acc, "get") else None
-    c = np.full(len(n), np.nan) if created is None else np.asarray(created, np.float64)
+    created = credible_created(acc)  # a time after the account's first request: unknown (its docstring)
+    c = np.full(len(n), np.nan) if created is None else created
     has = ~np.isnan(c)  # a creation time is an arrival as it stands; the others by the rule below
     t0 = float(np.min(first)) if len(first) else 0.0
     # hours are not independent within a day (people keep diurnal hours: an account already active

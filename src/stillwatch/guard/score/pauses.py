@@ -84,6 +84,7 @@ import numpy as np
 from scipy import special
 
 from stillwatch.guard.score.nullmodel import poisson_tail
+from stillwatch.guard.score.signals import credible_created
 from stillwatch.guard.score.daysoff import COLUMNS as _DAY_COLUMNS, day_weight, edge_grant
 from stillwatch.guard.score.weeks import granted_days, on_hours
 
@@ -109,8 +110,9 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     m = np.asarray(members, bool) & (n >= 2)  # one-request accounts are never counted as arriving or leaving
-    if kind == "arrival" and "created_us" in acc:
-        m &= np.isnan(np.asarray(acc["created_us"], np.float64))  # a creation time is an arrival, not a guess
+    created = credible_created(acc)
+    if kind == "arrival" and created is not None:
+        m &= np.isnan(created)  # a (credible) creation time is an arrival, not a guess
     # a member seen in the granted day is never counted (its silence is shorter): only those silent there take part
     if kind != "arrival":
         edge = float(np.max(last)) - 24 * _HOUR_US if len(last) else 0.0  # E: the log's last day is granted

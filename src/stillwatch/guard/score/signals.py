@@ -159,6 +159,29 @@ def burst_p(n: np.ndarray, peak_day_n: np.ndarray, days: np.ndarray) -> np.ndarr
     return np.minimum(1.0, np.ceil(t) * tail)
 
 
+def credible_created(acc) -> np.ndarray | None:
+    """Per account: its creation time (microseconds) where the log gives one that could be true, NaN elsewhere; None
+    where the log has no ``created_us`` column.
+
+    Attacker model: the creation time comes from the provider's account table (the gateway's ``gw_accounts``, another
+    gateway's export), mutable bookkeeping outside the Merkle log; whoever can write that table can set any account's
+    time. What must still hold: a time no honest producer could have written is never read as an arrival. An account
+    is created before it sends its first request, so a creation time *after* the account's first request in the log is
+    impossible for an honest producer (or comes from a clock the log's timestamps do not share) and is read as
+    unknown: the account is then judged as in a log without the column (its arrival by the first-request rule of
+    :func:`~stillwatch.guard.score.nullmodel.arrivals`, its baseline from its first request). Without this, moving many
+    benign accounts' creation times into one hour after their first requests would make them a created-together
+    cohort, and a creation time set inside the log would take from an aged account the first-day grace of
+    :func:`first_day_peak`. A time at or before the first request stays as given: it cannot be told from the truth
+    (a forged earlier time is the limit stated in ``docs``: the table is a detection input, never evidence).
+    Requires ``acc`` with ``first_us`` where it has ``created_us``."""
+    if "created_us" not in acc:
+        return None
+    c = np.asarray(acc["created_us"], np.float64)
+    first = np.asarray(acc["first_us"], np.float64)
+    return np.where(c <= first, c, np.nan)  # NaN compares false: an unknown time stays unknown
+
+
 def baseline_days(first_us: np.ndarray, end_us, created_us: np.ndarray | None = None,
                     log_start_us: float | None = None) -> np.ndarray:
     """Days of each account's baseline: from its creation (when known, not before the log's start)
@@ -348,7 +371,7 @@ def hidden_signals(acc, n: np.ndarray, span_us: np.ndarray, full_hours: float,
         return np.asarray(acc[name], np.float64) if name in acc else zeros
 
     first, last = col("first_us"), col("last_us")
-    created = np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None
+    created = credible_created(acc)
     # the observable life: to the end of the log (the silence after a burst is part of it)
     start = float(first.min()) if a else None
     end = col("peak_end_us") if "peak_end_us" in acc else last
