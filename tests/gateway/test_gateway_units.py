@@ -195,3 +195,66 @@ def test_the_scorers_row_is_the_same_here_and_through_the_ledger(tmp_path):
     plain = _row(json.loads(leaf_bytes(dataclasses.replace(ex, request_params=None), 0))["fields"])
     assert not {"temperature", "max_tokens", "system_prompt_hash"} & set(plain)
     assert plain["completion_tokens"] == 40  # no max_tokens asked: the answer's length
+
+
+def test_the_scorers_rows_carry_the_accounts_creation_time_here_and_through_the_tail(tmp_path):
+    """The live scorer gets the account's creation time (the gateway's account table) on its own rows
+    (``KeyRecord.account_created_us`` -> ``scorer_row``) and on the rows of records another process served
+    (``LedgerTail``, one table read per account): the same microsecond either way, read independently here from the
+    stored ISO text. An account the table does not name, or whose time was edited to garbage, gets no column."""
+    import dataclasses
+    import datetime as dt
+
+    from stillwatch.gateway.accounts import AccountStore
+    from stillwatch.gateway.service import _iso, scorer_row
+    from stillwatch.gateway.tail import LedgerTail
+    from stillwatch.ledger import Ledger
+    from stillwatch.ledger.records import Exchange
+
+    led_path = tmp_path / "l.db"
+    led = Ledger.create(led_path, key_path=tmp_path / "l.key")
+    store = AccountStore(str(led_path))
+    store.add_account("acct-1", "card-9")
+    store.add_key("acct-1", "key-1", "00" * 32)
+    store.add_account("acct-2")
+    store._exec("UPDATE gw_accounts SET created = 'last spring' WHERE account_id = 'acct-2'")
+    (stored,), = store._exec("SELECT created FROM gw_accounts WHERE account_id = 'acct-1'")
+    whole = dt.datetime.strptime(stored[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+    expect = int(whole.timestamp()) * 1_000_000 + int(stored[20:26])  # seconds, then the six digits after the point
+    assert stored[19] == "." and stored.endswith("Z")
+    rec = store.lookup("key-1")
+    assert rec.account_created_us == expect
+    params = {"endpoint": "chat.completions", "temperature": 0.7, "max_tokens": 16, "top_p": None, "top_k": None,
+              "seed": None, "stream": False, "system_prompt_sha256": None, "watermark": "none"}
+    now = 1_772_400_000.5
+    here = scorer_row(rec, "req_1", now, "198.51.100.7", "curl/8", "m", "p", 5, params)
+    assert here["account_created_at"] == expect
+    assert "account_created_at" not in scorer_row(dataclasses.replace(rec, account_created_us=None), "req_1", now,
+                                                  "198.51.100.7", "curl/8", "m", "p", 5, params)
+
+    class Collect:
+        def __init__(self):
+            self.rows = []
+
+        def observe_remote(self, row):
+            self.rows.append(row)
+
+    def ex(i, acct):
+        return Exchange(account=acct, api_key_id="key-1", ts=_iso(now + i), model="m", spec_fingerprint="s", prompt="p",
+                        response="r", request_id=f"req_{i}", prompt_tokens=5, completion_tokens=4)
+    led.append_many([ex(1, "acct-1"), ex(2, "acct-1"), ex(3, "acct-2"), ex(4, "acct-3")])
+    reads = []
+
+    def created(acct):
+        reads.append(acct)
+        return store.account_created_us(acct)
+    policy = Collect()
+    tail = LedgerTail(led, policy, "other", interval=60.0, created=created)
+    try:
+        got = {r["request_id"]: r.get("account_created_at") for r in policy.rows}
+        assert got == {"req_1": expect, "req_2": expect, "req_3": None, "req_4": None}
+        assert sorted(reads) == ["acct-1", "acct-2", "acct-3"]  # once per account, not per record
+    finally:
+        tail.close()
+        store.close()
+        led.close()

@@ -30,7 +30,7 @@ _TABLES = (
 )
 
 _LOOKUP = """SELECT k.account_id, k.key_sha256, k.revoked, a.disabled, a.payment_fingerprint, a.rpm, a.tpm,
-    a.tos_version, a.blocked_reason, (SELECT version FROM gw_tos ORDER BY seq DESC LIMIT 1)
+    a.tos_version, a.blocked_reason, (SELECT version FROM gw_tos ORDER BY seq DESC LIMIT 1), a.created
     FROM gw_keys k JOIN gw_accounts a ON a.account_id = k.account_id WHERE k.key_id = ?"""
 
 
@@ -54,12 +54,29 @@ def account_creation_times(location: str) -> dict[str, _dt.datetime]:
         store.close()
     out = {}
     for account, created in rows:
-        try:
-            t = _dt.datetime.fromisoformat(str(created).replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        out[str(account)] = t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+        t = created_time(created)
+        if t is not None:
+            out[str(account)] = t
     return out
+
+
+def created_time(value: Any) -> _dt.datetime | None:
+    """A ``gw_accounts.created`` value as a UTC time (a naive time read as UTC), None where it is not ISO-8601."""
+    try:
+        t = _dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t if t.tzinfo else t.replace(tzinfo=_dt.timezone.utc)
+
+
+def created_us(value: Any) -> int | None:
+    """:func:`created_time` as integer microseconds since the epoch (integer arithmetic), as the live scorer reads
+    ``account_created_at``."""
+    t = created_time(value)
+    return None if t is None else (t - _EPOCH) // _dt.timedelta(microseconds=1)
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -77,6 +94,9 @@ class KeyRecord:
     tos_version: str | None
     blocked_reason: str | None
     current_tos: str | None
+    #: the account's creation time (``gw_accounts.created``) in epoch microseconds; None where unreadable. Mutable
+    #: bookkeeping, a detection input of the live scorer only (:func:`account_creation_times`' attacker model)
+    account_created_us: int | None = None
 
 
 def _check_id(value: Any, what: str) -> str:
@@ -231,8 +251,15 @@ class AccountStore:
         rows = self._exec(_LOOKUP, (key_id,))
         if not rows:
             return None
-        acc, digest, revoked, disabled, pay, rpm, tpm, tos, blocked, current = rows[0]
-        return KeyRecord(key_id, acc, digest, revoked is not None, bool(disabled), pay, rpm, tpm, tos, blocked, current)
+        acc, digest, revoked, disabled, pay, rpm, tpm, tos, blocked, current, created = rows[0]
+        return KeyRecord(key_id, acc, digest, revoked is not None, bool(disabled), pay, rpm, tpm, tos, blocked, current,
+                         created_us(created))
+
+    def account_created_us(self, account_id: str) -> int | None:
+        """The account's creation time in epoch microseconds (:func:`created_us`); None for an unknown account or an
+        unreadable time."""
+        rows = self._exec("SELECT created FROM gw_accounts WHERE account_id = ?", (account_id,))
+        return created_us(rows[0][0]) if rows else None
 
     # ------------------------------------------------------------------ terms of service
     def check_new_tos(self, version: str) -> None:

@@ -54,11 +54,15 @@ def scorer_row(rec: KeyRecord, request_id: str, now: float, ip: str, user_agent:
     record's (``now`` written to the microsecond, read back), its completion length the ``max_tokens`` asked for, and
     its request parameters read as guard reads them from the record
     (:func:`~stillwatch.guard.log.ledger_log.row_params`), so that this process and those that see the request through
-    the ledger (:mod:`.tail`) feed their scorers the same row."""
-    return {"request_id": request_id, "ts": _ts_us(_iso(now)), "account_id": rec.account_id, "api_key_id": rec.key_id,
-            "ip": ip, "user_agent": user_agent, "payment_fingerprint": rec.payment_fingerprint, "model": model,
-            "prompt": prompt, "prompt_tokens": n_prompt, "completion_tokens": int(params["max_tokens"]),
-            **row_params(params)}
+    the ledger (:mod:`.tail`) feed their scorers the same row. The account's creation time (the gateway's account
+    table, not the record) as ``account_created_at`` where it is readable, as a scan of the ledger joins it."""
+    row = {"request_id": request_id, "ts": _ts_us(_iso(now)), "account_id": rec.account_id, "api_key_id": rec.key_id,
+           "ip": ip, "user_agent": user_agent, "payment_fingerprint": rec.payment_fingerprint, "model": model,
+           "prompt": prompt, "prompt_tokens": n_prompt, "completion_tokens": int(params["max_tokens"]),
+           **row_params(params)}
+    if rec.account_created_us is not None:
+        row["account_created_at"] = rec.account_created_us
+    return row
 
 
 @dataclass
@@ -113,7 +117,7 @@ class Gateway:
         self.policy_version = f"{config.policy.version}@{self.instance}"
         self.tail: LedgerTail | None = None
         if share_state:
-            self.tail = LedgerTail(ledger, self.policy, self.instance)
+            self.tail = LedgerTail(ledger, self.policy, self.instance, created=store.account_created_us)
         self.writer = LedgerWriter(ledger, self.tail.committed if self.tail is not None else None)
         self.local = bool(getattr(backend, "local", False))
         self.markers: MarkerCache | None = None

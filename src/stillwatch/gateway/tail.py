@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from stillwatch.guard.log.ledger_log import row_params
@@ -45,8 +46,13 @@ class LedgerTail:
     descriptor, and closing that descriptor drops the process's POSIX locks on the file, after which
     the other connections of the process read stale data."""
 
-    def __init__(self, ledger: Any, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000) -> None:
+    def __init__(self, ledger: Any, policy: Any, instance: str, *, interval: float = 0.2, warm_records: int = 20_000,
+                 created: Callable[[str], int | None] | None = None) -> None:
         self.policy = policy
+        # account -> its creation time (epoch us) as ``created`` reads it from the gateway's account table, once per
+        # account: the rows of other processes carry it as this process's own rows do (service.scorer_row)
+        self._created = created
+        self._created_at: dict[str, int | None] = {}
         self.instance = instance
         self.interval = interval
         self.own: OrderedDict[str, None] = OrderedDict()  # request ids this process recorded (bounded)
@@ -81,6 +87,15 @@ class LedgerTail:
             except Exception as exc:  # a transient store error: try again at the next tick
                 log.warning("ledger tail: %s", type(exc).__name__)
 
+    def _with_created(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self._created is None:
+            return row
+        acct = str(row["account_id"])
+        if acct not in self._created_at:
+            self._created_at[acct] = self._created(acct)
+        when = self._created_at[acct]
+        return row if when is None else {**row, "account_created_at": when}
+
     def poll(self) -> int:
         """Feed the records appended since the last poll; returns how many were read."""
         n = self._ledger.size
@@ -98,7 +113,7 @@ class LedgerTail:
                 rid = f.get("request_id")
                 if rid is None or rid in self.own:
                     continue
-                self.policy.observe_remote(_row(f))
+                self.policy.observe_remote(self._with_created(_row(f)))
             elif f["decision"] == "throttle" and f["reason"].startswith("guard_") and not f["policy_version"].endswith("@" + self.instance):
                 self.policy.remote_strike(f["account"])
         self.pos = n
