@@ -208,9 +208,10 @@ def test_day_test_rejects_a_key_a_day_that_the_whole_order_does_not():
 
 # ------------------------------------------------------------------- the feature tables, batch and live
 def _keyed_log() -> pa.Table:
-    """Accounts with ties (two rows at one instant, on different keys where the account has several), blocks
-    and interleaving; ``completion_tokens`` equal so ties are ordered by key (the log schema requires a key on
-    every row: a row without one is malformed)."""
+    """Accounts with ties (two rows at one instant, on different keys where the account has several, with different
+    answer lengths: ties are ordered by sampling key, not by reading time), blocks and interleaving, and rows sent
+    faster than their previous answer reads (the log schema requires a key on every row: a row without one is
+    malformed)."""
     rng = np.random.default_rng(3)
     rows = []
     for a in range(12):
@@ -218,6 +219,9 @@ def _keyed_log() -> pa.Table:
         ts = T0 + np.sort(rng.integers(0, 5 * DAY, n))
         if a % 3 == 0:
             ts[1] = ts[0]  # a tie
+        if a % 4 == 1:
+            ts[n // 2: n // 2 + 6] = ts[n // 2] + np.arange(6) * 20_000_000  # six rows 20 s apart: some fast
+        tokens = rng.integers(20, 600, n)
         keys = [f"k{a}_{int(rng.integers(0, 1 + a % 4))}" for _ in range(n)]
         if a % 5 == 0:  # blocks: a key a day
             keys = [f"k{a}_{int((t - T0) // DAY) % 3}" for t in ts]
@@ -225,7 +229,7 @@ def _keyed_log() -> pa.Table:
             rows.append({"request_id": f"r{a}_{i}", "ts": int(t), "account_id": f"acct{a:02d}", "api_key_id": k,
                          "ip": "10.0.0.1", "user_agent": "ua", "payment_fingerprint": None, "model": "m",
                          "prompt": f"prompt {a} {i}", "response": "answer", "prompt_tokens": 5,
-                         "completion_tokens": 100})
+                         "completion_tokens": int(tokens[i])})
     t = pa.Table.from_pylist(rows)
     return t.set_column(t.schema.get_field_index("ts"), "ts", pa.array(t["ts"].to_numpy().astype("datetime64[us]")))
 
@@ -238,10 +242,14 @@ def _reference(log: pa.Table) -> dict[str, dict[str, float]]:
     ts = log["ts"].cast(pa.int64()).to_numpy()
     key = log["api_key_id"].to_pylist()
     rid = log["request_id"].to_pylist()
+    # the reading time an answer demands: features/rates.py HumanRate's defaults (5 s a prompt, 0.75 words a token
+    # read at 238 words a minute)
+    read_s = [5.0 + t * 0.75 * 60 / 238 for t in log["completion_tokens"].to_pylist()]
     for a in sorted(set(acc)):
         idx = [i for i in range(len(acc)) if acc[i] == a]
         idx.sort(key=lambda i: (ts[i], _skey(rid[i])))
         labels = [key[i] for i in idx]
+        fast = [j for i, j in zip(idx, idx[1:]) if ts[j] - ts[i] < read_s[i] * 1e6]  # sent before the last read
         sw = sum(x != y for x, y in zip(labels, labels[1:]))
         in_day = [ts[j] - ts[i] < 6 * HOUR for i, j in zip(idx, idx[1:])]  # features/tables.py WORKDAY_GAP_US
         day = {"day_pairs": sum(in_day), "day_chained": sum(x and y for x, y in zip(in_day, in_day[1:])),
@@ -254,7 +262,7 @@ def _reference(log: pa.Table) -> dict[str, dict[str, float]]:
         out[a] = {"key_switches": sw, "key_rows": sum(c), "key_f2": sum(x * (x - 1) for x in c),
                   "key_f3": sum(x * (x - 1) * (x - 2) for x in c),
                   "key_f4": sum(x * (x - 1) * (x - 2) * (x - 3) for x in c), "key_f2sq": sum((x * (x - 1)) ** 2 for x in c),
-                  **day}
+                  "fast_n": len(fast), "fast_s": sum(read_s[j] for j in fast), **day}
     return out
 
 
@@ -265,7 +273,8 @@ def _skey(request_id: str) -> int:
     return int.from_bytes(hashlib.md5(request_id.encode()).digest()[:8], "little") % (1 << 60)
 
 
-COLS = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq", "day_pairs", "day_chained", "day_switches")
+COLS = ("key_switches", "key_rows", "key_f2", "key_f3", "key_f4", "key_f2sq", "day_pairs", "day_chained", "day_switches",
+        "fast_n")
 
 
 def test_feature_table_columns_equal_a_per_row_reference():
@@ -278,6 +287,9 @@ def test_feature_table_columns_equal_a_per_row_reference():
     for i, a in enumerate(ft.ids):
         for c in COLS:
             assert float(ft.cols[c][i]) == float(ref[a][c]), (a, c)
+        assert float(ft.cols["fast_s"][i]) == pytest.approx(ref[a]["fast_s"], rel=1e-12), a
+    # not vacuous: ties whose two rows demand different reading times, and fast rows
+    assert sum(ref[a]["fast_n"] for a in ref) >= 10
 
 
 def test_live_scorer_columns_equal_the_batch():

@@ -64,7 +64,7 @@ class Rhythm:
     beyond that the key silent the longest is forgotten — it has long handed over, so only a later
     return of that key could make the counts differ from the batch's), the key-order test's switches
     and row-count sums (equal to the batch's when rows arrive in time order, an account's rows at one
-    instant in the batch's order of them: reading time, then sampling key), and the distinct prompts as
+    instant in the batch's order of them: by sampling key), and the distinct prompts as
     sent and those sent once only (exact up to ``max_sent``)."""
 
     __slots__ = ("hour", "c", "d", "day", "day_n", "peak_day_n", "peak_end_us", "upto_peak_n", "n", "peak_hour_s",
