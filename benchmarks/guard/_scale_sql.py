@@ -30,7 +30,7 @@ def statements(path: str, k: int = _FC.sample_k) -> list[str]:
         f"""CREATE TEMP TABLE keys AS
 SELECT account_id, epoch_us(ts) AS ts_us,
   CAST(hash(request_id) {_H} AS BIGINT) AS rid_h,
-  CAST(md5_number_upper(request_id) % 1152921504606846976 AS BIGINT) AS skey,
+  CAST(md5_number(request_id) & 1152921504606846975 AS BIGINT) AS skey,
   CAST(hash(ip) {_H} AS BIGINT) AS ip, CAST(hash(user_agent) {_H} AS BIGINT) AS ua,
   CASE WHEN trim(payment_fingerprint) = '' OR payment_fingerprint IS NULL THEN NULL
        ELSE CAST(hash(payment_fingerprint) {_H} AS BIGINT) END AS pay,

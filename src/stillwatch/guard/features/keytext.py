@@ -23,9 +23,9 @@ def _duck_hash(x: str) -> dt.uint64:  # DuckDB's 64-bit hash
     ...
 
 
-@ibis.udf.scalar.builtin(name="md5_number_upper")
-def _duck_md5_upper(x: str) -> dt.uint64:  # DuckDB: first 8 md5 bytes, little-endian
-    ...
+@ibis.udf.scalar.builtin(name="md5_number")
+def _duck_md5_number(x: str) -> dt.uint64:  # DuckDB: the 16 md5 bytes as a little-endian UHUGEINT (typed here as
+    ...                                     # uint64: only its low 64 bits, the first 8 bytes, are ever read)
 
 
 @ibis.udf.scalar.builtin(name="conv")
@@ -62,7 +62,9 @@ def sample_key(request_id: ibis.StringValue, engine: str) -> ibis.Value:
         for i in range(6, -1, -1):
             rev = rev.concat(hx.substr(2 * i, 2))
         return _spark_conv(rev.substr(1, 15), 16, 10).cast("int64")  # the low 15 hex digits
-    return (_duck_md5_upper(request_id) % ibis.literal(1 << 60, dt.uint64)).cast("int64")
+    # the low 60 bits of md5_number (the first 8 bytes read little-endian, as md5_number_upper gives them): DuckDB
+    # 2.0's md5_number_upper took 10 s of a 16M-row load on this machine, md5_number 1.5 s (the same values)
+    return (_duck_md5_number(request_id) & ibis.literal((1 << 60) - 1, dt.uint64)).cast("int64")
 
 
 def sample_key_py(request_id: str) -> int:
