@@ -188,8 +188,8 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     number of distinct ones), so one sort gives gaps and activity."""
     # tied timestamps are ordered by the row's sampling key (md5 of its request id: the same on every engine, where a
     # key's hash is not, and unique among valid rows), so "the previous row" is the same on every engine. Two integer
-    # sort keys: a third (the reading time, the tie-break before 2026-12-07) made this sort of every row take twice as
-    # long at 16M rows (DuckDB: 7.0-10.6 s against 4.1-4.4 s)
+    # sort keys: a third (the reading time, the tie-break before 2026-12-07) made the sort alone of every row take
+    # about twice as long at 16M rows (DuckDB row numbers: 7.0-10.6 s against 4.1-4.4 s)
     w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.skey])
     # the four lags once, in their own projection: referenced inline, each use was a window expression of its own
     k = keys.select("account_id", "ts_us", "human_s", "created_us", "prompt_raw", "api_key",
