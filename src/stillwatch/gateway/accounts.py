@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from stillwatch.core.times import epoch_us
 from stillwatch.errors import InputError, LedgerError
 
 _TABLES = (
@@ -70,13 +71,10 @@ def created_time(value: Any) -> _dt.datetime | None:
 
 
 def created_us(value: Any) -> int | None:
-    """:func:`created_time` as integer microseconds since the epoch (integer arithmetic), as the live scorer reads
-    ``account_created_at``."""
+    """:func:`created_time` as integer microseconds since the epoch (:func:`~stillwatch.core.times.epoch_us`), as the
+    live scorer reads ``account_created_at``."""
     t = created_time(value)
-    return None if t is None else (t - _EPOCH) // _dt.timedelta(microseconds=1)
-
-
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return None if t is None else epoch_us(t)
 
 
 @dataclass(frozen=True)

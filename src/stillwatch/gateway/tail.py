@@ -25,18 +25,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+from stillwatch.core.times import epoch_us
 from stillwatch.guard.log.ledger_log import row_params
 
 log = logging.getLogger(__name__)
 
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-
-
 def _ts_us(iso: str) -> int:
-    """An ISO-8601 time as integer microseconds since the epoch, in integer arithmetic (no float timestamp)."""
-    dt = _dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    return (dt - _EPOCH) // _dt.timedelta(microseconds=1)
+    """An ISO-8601 time with its offset as integer microseconds since the epoch (:func:`~stillwatch.core.times.epoch_us`)."""
+    return epoch_us(_dt.datetime.fromisoformat(iso.replace("Z", "+00:00")))
 
 
 class LedgerTail:

@@ -54,10 +54,11 @@ import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import numpy as np
 
+from stillwatch.core.times import epoch_us
 from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import capability_evidence, detect, volume_evidence
@@ -300,8 +301,7 @@ class StreamingScorer:
         acct_id = str(row["account_id"])
         ts = row["ts"]
         if isinstance(ts, datetime):
-            ts = ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
-            ts_us = (ts - _EPOCH) // timedelta(microseconds=1)
+            ts_us = epoch_us(ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc))
         else:
             ts_us = int(ts)
         norm = normalise_py(str(row.get("prompt") or ""))
@@ -327,8 +327,7 @@ class StreamingScorer:
         a.rhythm.observe(ts_us, human_s, None if key_id is None else str(key_id))
         created = row.get("account_created_at")
         if isinstance(created, datetime):
-            created = ((created if created.tzinfo else created.replace(tzinfo=timezone.utc)) - _EPOCH) \
-                // timedelta(microseconds=1)
+            created = epoch_us(created if created.tzinfo else created.replace(tzinfo=timezone.utc))
         if isinstance(created, int) and not created >= a.rhythm.created_us:  # the earliest (NaN: none yet)
             a.rhythm.created_us = created
         cap = int(any(r.search(norm) for r in _CAP_RE))
@@ -545,4 +544,3 @@ class StreamingScorer:
         return accounts
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -110,8 +110,8 @@ def pause_curve(acc: Mapping[str, np.ndarray], kind: str, members: np.ndarray, c
     first = np.asarray(acc["first_us"], np.float64)
     last = np.asarray(acc["last_us"], np.float64)
     m = np.asarray(members, bool) & (n >= 2)  # one-request accounts are never counted as arriving or leaving
-    created = credible_created(acc)
-    if kind == "arrival" and created is not None:
+    created = credible_created(acc) if kind == "arrival" else None
+    if created is not None:
         m &= np.isnan(created)  # a (credible) creation time is an arrival, not a guess
     # a member seen in the granted day is never counted (its silence is shorter): only those silent there take part
     if kind != "arrival":
