@@ -113,10 +113,13 @@ def test_forged_creation_times_inside_the_log_flag_no_one(hackathon_log, monkeyp
     forged = log.append_column("account_created_at", created)
 
     def rows(result):
-        return [(a.account_id, a.score, a.flagged, tuple(a.fired)) for a in result.accounts]
-    plain = scan(log)
+        return [(a.account_id, a.flagged, tuple(a.fired)) for a in result.accounts]
+    plain, read = scan(log), scan(forged)
     assert not [a for a in plain.accounts if a.flagged]
-    assert rows(scan(forged)) == rows(plain)
+    assert rows(read) == rows(plain)
+    # scores equal up to the last bits: the engine's parallel float sums (reading seconds, gap deviations) add rows
+    # in an order that varies from run to run, even between two scans of one log
+    assert [a.score for a in read.accounts] == pytest.approx([a.score for a in plain.accounts], rel=1e-9, abs=1e-12)
     believe = lambda acc: np.asarray(acc["created_us"], np.float64) if "created_us" in acc else None  # noqa: E731
     for module in (signals, nullmodel, pauses):
         monkeypatch.setattr(module, "credible_created", believe)

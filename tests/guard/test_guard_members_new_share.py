@@ -186,17 +186,17 @@ def test_matches_python_loops_on_random_groups(spec):
 def test_engine_pairs_are_exactly_the_prompts_two_accounts_send():
     """``shared_prompts`` on DuckDB: each (account, prompt as sent) once with the account's rows on it, for the prompts
     >= 2 accounts send; a null prompt matches nothing; case and spacing make another prompt (as sent, byte for
-    byte)."""
+    byte). ``prompt_sends`` from the same counts: each account's distinct prompts and those it sends once."""
     import ibis
 
-    from stillwatch.guard.features.shared import shared_prompts
+    from stillwatch.guard.features.shared import prompt_counts, prompt_sends, shared_prompts
     from stillwatch.guard.features.tables import hash64
 
     rows = [("a", "what is 2+2?"), ("a", "what is 2+2?"), ("b", "what is 2+2?"), ("b", "What is 2+2?"),
             ("c", None), ("d", None), ("c", "own question"), ("d", "what is 2+2? "), ("e", "What is 2+2?")]
     t = ibis.memtable(pa.table({"account_id": [r[0] for r in rows], "prompt": [r[1] for r in rows]}))
     keys = t.select("account_id", "prompt", prompt_raw=hash64(t.prompt, "duckdb"))
-    sp = shared_prompts(keys)
+    sp = shared_prompts(prompt_counts(keys))
     text = keys.select("prompt", "prompt_raw").distinct()
     got = ibis.duckdb.connect().execute(sp.join(text, "prompt_raw").select("account_id", "prompt", "rows"))
     pairs = sorted(got.itertuples(index=False, name=None))
@@ -204,6 +204,10 @@ def test_engine_pairs_are_exactly_the_prompts_two_accounts_send():
                      ("e", "What is 2+2?", 1)]
     fans = ibis.duckdb.connect().execute(sp.join(text, "prompt_raw").select("prompt", "fan").distinct())
     assert sorted(fans.itertuples(index=False, name=None)) == [("What is 2+2?", 2), ("what is 2+2?", 2)]
+    sends = ibis.duckdb.connect().execute(prompt_sends(prompt_counts(keys)))
+    # a: one prompt twice; b: two prompts once each; c, d: one own prompt (their nulls count nothing); e: one once
+    assert sorted(sends.itertuples(index=False, name=None)) == [("a", 1, 0), ("b", 2, 2), ("c", 1, 1), ("d", 1, 1),
+                                                               ("e", 1, 1)]
 
 
 def test_a_campaign_whose_members_repeat_each_other_reports_what_it_obtained(tmp_path):

@@ -45,6 +45,7 @@ from stillwatch.guard.features.tables import (
     account_features,
     account_keys,
     account_peaks,
+    hour_windows,
     account_text,
     account_volume,
     content_edges,
@@ -68,7 +69,7 @@ from stillwatch.guard.batch.loading import ingest_source, parquet_sql, sql_str
 from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_groups
 from stillwatch.guard.features.minhash import MinHashConfig
 from stillwatch.guard.features.frames import frame_edges, frame_table
-from stillwatch.guard.features.shared import shared_prompts
+from stillwatch.guard.features.shared import prompt_counts, prompt_sends, shared_prompts
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.daysoff import day_rates
 from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
@@ -350,7 +351,10 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     _timed(say, "loaded (narrow keys of every row)", t0)
     # the prompts several accounts send, as sent (what a campaign's members ask each other's questions), brought back
     # first: its aggregate over every row then shares the engine's memory with nothing else it holds
-    sp = shared_prompts(keys).to_pyarrow()
+    pc = eng.materialise("sw_prompt_counts", prompt_counts(keys))
+    sp = shared_prompts(pc).to_pyarrow()
+    sends = eng.materialise("sw_sends", prompt_sends(pc))
+    eng.drop(pc)
     _timed(say, f"prompts several accounts send ({sp.num_rows} account-prompt pairs)", t0)
     per = eng.materialise("sw_infra", infra_counts(keys))
     _timed(say, "infrastructure keys", t0)
@@ -379,8 +383,10 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
     # per account and clock hour, once: the peaks and every per-hour table of _parts read it
     hours = eng.materialise("sw_hours", hour_buckets(keys))
-    peaks = eng.materialise("sw_peaks", account_peaks(hours))
-    acc = account_features(account_volume(keys), account_text(tagged), infra_distinct(per), peaks,
+    hw = eng.materialise("sw_hour_windows", hour_windows(hours))
+    peaks = eng.materialise("sw_peaks", account_peaks(hours, hw))
+    eng.drop(hw)
+    acc = account_features(account_volume(keys, sends), account_text(tagged), infra_distinct(per), peaks,
                            account_keys(keys), _parts(eng, keys, hours, peaks)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
@@ -414,7 +420,7 @@ def _parts(eng, keys, hours, peaks) -> tuple:
     (:func:`~stillwatch.guard.score.signals.crowded_hours`, family-wise over every account-hour of the
     log) keeps, measured on the engine over their rows; and the hour-of-the-week masks (score/weeks.py)."""
     n_hours = int(hours.count().to_pyarrow().as_py())
-    cand = crowd_candidates(hours).to_pyarrow()
+    cand = crowd_candidates(keys, hours).to_pyarrow()
     kept = crowded_hours(cand, n_hours)
     kt = eng.put("sw_crowd", kept)
     best = kept.group_by("account_id").aggregate([("crowd_p", "min"), ("hr", "count")]).rename_columns(

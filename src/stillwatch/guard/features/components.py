@@ -9,13 +9,16 @@ engines give the same numbers (tested). The statistics built on them are
 :mod:`stillwatch.guard.score.signals`' (burst-then-dormant, crowded component).
 
 * :func:`hour_buckets` — per account and clock hour: requests ``c``, reading seconds ``d``, first and
-  last request time, and ``m`` — the most requests in one clock minute of that hour.
+  last request time.
 * :func:`peak_window` — the reading seconds and the span (first to last request) inside the
   account's busiest 24 clock hours (:func:`~stillwatch.guard.features.tables.account_peaks`'s
   window): how fast the burst itself ran, measured as a new account's whole life would be.
 * :func:`crowd_candidates` — hours where one minute holds at least ``CROWD_MIN`` requests and at
   least ``CROWD_FACTOR`` times the hour's mean per minute: a superset of the hours the minute-scan
-  test can find significant (score/signals.py), so only those come back to Python.
+  test can find significant (score/signals.py), so only those come back to Python. Minutes are
+  counted apart from the hour buckets, and only minutes of ``CROWD_MIN`` requests are kept (at 16M
+  rows: 13M minutes; the hour buckets built from the minutes' four aggregates took 8.4 s, hours from
+  the rows and these minutes 3.6 + 3.3 s).
 * :func:`component_stats` — per account, over the rows of the hours the test kept: rows, distinct
   prompts as sent and reading seconds (what the crowded component obtained).
 * :func:`week_masks` — per account, the UTC hours of each day of the week it was active in (its night and
@@ -39,11 +42,9 @@ CROWD_FACTOR = 3
 
 
 def hour_buckets(keys: ibis.Table) -> ibis.Table:
-    """(account_id, hr, c, d, t0, t1, m) per account and clock hour (module docstring)."""
-    mb = keys.select("account_id", "human_s", "ts_us", mn=keys.ts_us // MINUTE_US).group_by(["account_id", "mn"]).agg(
-        c=_.count(), d=_.human_s.sum(), t0=_.ts_us.min(), t1=_.ts_us.max())
-    mb = mb.mutate(hr=mb.mn // 60)
-    return mb.group_by(["account_id", "hr"]).agg(c=_.c.sum(), d=_.d.sum(), t0=_.t0.min(), t1=_.t1.max(), m=_.c.max())
+    """(account_id, hr, c, d, t0, t1) per account and clock hour (module docstring)."""
+    r = keys.select("account_id", "human_s", "ts_us", hr=keys.ts_us // HOUR_US)
+    return r.group_by(["account_id", "hr"]).agg(c=_.count(), d=_.human_s.sum(), t0=_.ts_us.min(), t1=_.ts_us.max())
 
 
 def week_masks(hours: ibis.Table) -> ibis.Table:
@@ -67,10 +68,20 @@ def peak_window(hours: ibis.Table, peaks: ibis.Table) -> ibis.Table:
     return j.group_by("account_id").agg(peak_s=_.d.sum(), peak_span_us=_.t1.max() - _.t0.min())
 
 
-def crowd_candidates(hours: ibis.Table) -> ibis.Table:
-    """(account_id, hr, c, m): hours that may hold a crowded minute (module docstring)."""
-    return hours.filter((hours.m >= CROWD_MIN) & (hours.m * 60 >= CROWD_FACTOR * hours.c)).select(
-        "account_id", "hr", "c", "m")
+def crowd_candidates(keys: ibis.Table, hours: ibis.Table) -> ibis.Table:
+    """(account_id, hr, c, m): hours that may hold a crowded minute (module docstring), ``m`` the most requests
+    in one clock minute of the hour. ``hours``: :func:`hour_buckets` of ``keys``. Only minutes of ``CROWD_MIN``
+    requests or more are kept (the test needs ``m >= CROWD_MIN``, so the others cannot set a candidate's ``m``),
+    counted over the accounts with an hour of ``CROWD_MIN`` requests."""
+    accts = hours.filter(hours.c >= CROWD_MIN).select(acc_a="account_id").distinct()
+    r = keys.semi_join(accts, keys.account_id == accts.acc_a)
+    r = r.select("account_id", mn=r.ts_us // MINUTE_US)
+    pm = r.group_by(["account_id", "mn"]).agg(k=_.count())
+    pm = pm.filter(pm.k >= CROWD_MIN)
+    mh = pm.group_by(acc_m=pm.account_id, hr_m=pm.mn // 60).agg(m=_.k.max())
+    j = mh.inner_join(hours, (mh.acc_m == hours.account_id) & (mh.hr_m == hours.hr))
+    j = j.select(account_id=j.acc_m, hr=j.hr_m, c=j.c, m=j.m)
+    return j.filter(j.m * 60 >= CROWD_FACTOR * j.c)
 
 
 def component_stats(keys: ibis.Table, kept: ibis.Table) -> ibis.Table:

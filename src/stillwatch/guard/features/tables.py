@@ -69,6 +69,7 @@ from stillwatch.guard.features.keytext import (  # noqa: F401 - re-exported: cal
     sample_key_py,
 )
 from stillwatch.guard.features.rates import HumanRate
+from stillwatch.guard.features.shared import prompt_counts, prompt_sends
 
 #: Capability-elicitation patterns, matched on the normalised prompt (RE2 / Java / Python compatible).
 CAPABILITY_PATTERNS: dict[str, str] = {
@@ -176,7 +177,7 @@ def row_keys(t: ibis.Table, engine: str, cfg: FeatureConfig = FeatureConfig(), k
 WORKDAY_GAP_US = 6 * 3_600_000_000
 
 
-def account_volume(keys: ibis.Table) -> ibis.Table:
+def account_volume(keys: ibis.Table, sends: ibis.Table | None = None) -> ibis.Table:
     """Exact per-account volume and timing over all rows: ``n, first_us, last_us, demand_s, gap_n,
     gap_mean, gap_std, active_minutes, active_hours, weekend_hours`` (the active hours begun on a UTC Saturday or
     Sunday: score/weeks.py ``weekends_off``), the distinct prompts as sent ``n_prompts_raw``
@@ -185,14 +186,15 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     :data:`WORKDAY_GAP_US` apart (``day_pairs``, ``day_switches``) with ``day_chained``, the consecutive pairs of
     them (two such pairs in a row: the key-order test's variance, core/runs.py). Rows are ordered by time within an account;
     active minutes/hours are the number of times the minute/hour changes along that order (= the
-    number of distinct ones), so one sort gives gaps and activity."""
+    number of distinct ones), so one sort gives gaps and activity. ``sends``: :func:`~stillwatch.guard.features.shared.
+    prompt_sends` of the same rows where the caller already has it (the scan), else computed here."""
     # tied timestamps are ordered by the row's sampling key (md5 of its request id: the same on every engine, where a
     # key's hash is not, and unique among valid rows), so "the previous row" is the same on every engine. Two integer
     # sort keys: a third (the reading time, the tie-break before 2026-12-07) made the sort alone of every row take
     # about twice as long at 16M rows (DuckDB row numbers: 7.0-10.6 s against 4.1-4.4 s)
     w = ibis.window(group_by=keys.account_id, order_by=[keys.ts_us, keys.skey])
     # the four lags once, in their own projection: referenced inline, each use was a window expression of its own
-    k = keys.select("account_id", "ts_us", "human_s", "created_us", "prompt_raw", "api_key",
+    k = keys.select("account_id", "ts_us", "human_s", "created_us", "api_key",
                     prev=keys.ts_us.lag().over(w), prev_s=keys.human_s.lag().over(w),
                     prev_k=keys.api_key.lag().over(w), prev2=keys.ts_us.lag(2).over(w))
     prev, prev_s, prev_k, prev2 = k.prev, k.prev_s, k.prev_k, k.prev2
@@ -202,7 +204,7 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
     # sent before a person could have read the previous answer (score/signals.py: fast sub-stream)
     fast = ibis.ifelse(prev.notnull() & ((k.ts_us - prev).cast("float64") < prev_s * 1e6), one, zero)
     r = k.select(
-        "account_id", "ts_us", "human_s", "created_us", "prompt_raw",
+        "account_id", "ts_us", "human_s", "created_us",
         gap_us=k.ts_us - prev,
         new_min=ibis.ifelse(prev.isnull() | (prev // minute != k.ts_us // minute), one, zero),
         new_hour=ibis.ifelse(prev.isnull() | (prev // hour != k.ts_us // hour), one, zero),
@@ -236,18 +238,28 @@ def account_volume(keys: ibis.Table) -> ibis.Table:
         day_chained=_.day_chain.sum(),
         day_switches=(_.day_pair * _.key_switch).sum(),
     )
-    # distinct prompts as sent, and how many of them the account sends exactly once (score/repetition.py:
-    # a harvest's rows are mostly first and only askings, a benchmark re-run's are not): one more hash
-    # aggregate over (account, prompt), the one a distinct count needs anyway
-    per = keys.filter(keys.prompt_raw.notnull()).group_by(["account_id", "prompt_raw"]).agg(c=_.count())
-    sent = per.group_by(acc_r=per.account_id).agg(
-        n_prompts_raw=_.count(), n_once_raw=(_.c == 1).cast("int64").sum())
+    # distinct prompts as sent, and how many of them the account sends exactly once (features/shared.py)
+    sent = prompt_sends(prompt_counts(keys)) if sends is None else sends
     j = vol.left_join(sent, vol.account_id == sent.acc_r)
     return j.select(*[c for c in vol.columns], n_prompts_raw=j.n_prompts_raw.fill_null(0),
                     n_once_raw=j.n_once_raw.fill_null(0))
 
 
-def account_peaks(hours: ibis.Table) -> ibis.Table:
+def hour_windows(hours: ibis.Table) -> ibis.Table:
+    """(account_id, hr, d, c24, f24, cum, e) per account and active clock hour of ``hours``
+    (:func:`~stillwatch.guard.features.components.hour_buckets`): the requests in the 24 clock hours ending with it
+    (``c24``) and starting with it (``f24``), the account's requests up to it (``cum``), and its expected fast gaps
+    ``e = c * (1 - exp(-d / 3600))`` (:func:`account_peaks`). One sort of the hours for all three windows; the scan
+    stores it, so :func:`account_peaks`' four reads of it do not each run the windows again (at 16M rows, 7 s -> 4 s)."""
+    hb = hours.select("account_id", "hr", "c", "d")
+    w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
+    fw = ibis.range_window(preceding=0, following=23, group_by=hb.account_id, order_by=hb.hr)
+    upto = ibis.window(group_by=hb.account_id, order_by=hb.hr, rows=(None, 0))
+    return hb.select("account_id", "hr", "d", c24=hb.c.sum().over(w), f24=hb.c.sum().over(fw),
+                     cum=hb.c.sum().over(upto), e=hb.c.cast("float64") * (1.0 - (-hb.d / 3600.0).exp()))
+
+
+def account_peaks(hours: ibis.Table, windows: ibis.Table | None = None) -> ibis.Table:
     """Exact per-account peaks over clock-hour buckets: ``peak_day_n`` (most requests in any 24
     consecutive clock hours; ``peak_end_us`` the end of the first such window, ``upto_peak_n`` the
     account's requests up to then; ``runner_day_n`` the most in any 24 clock hours not overlapping
@@ -259,13 +271,10 @@ def account_peaks(hours: ibis.Table) -> ibis.Table:
     per second times a mean reading of ``d/c`` seconds; score/signals.py). Integer bucket
     arithmetic, the same on every engine. ``hours``: the hour buckets of
     :func:`~stillwatch.guard.features.components.hour_buckets` (``account_id, hr, c, d``: requests and reading
-    seconds per account and clock hour), which the scan materialises once for every per-hour feature."""
+    seconds per account and clock hour), which the scan materialises once for every per-hour feature; ``windows``:
+    :func:`hour_windows` of them where the caller stored it (the scan), else computed here."""
     hour = 3_600_000_000
-    hb = hours.select("account_id", "hr", "c", "d")
-    w = ibis.range_window(preceding=23, following=0, group_by=hb.account_id, order_by=hb.hr)
-    upto = ibis.window(group_by=hb.account_id, order_by=hb.hr, rows=(None, 0))
-    s = hb.select("account_id", "hr", "d", c24=hb.c.sum().over(w), cum=hb.c.sum().over(upto),
-                  e=hb.c.cast("float64") * (1.0 - (-hb.d / 3600.0).exp()))
+    s = hour_windows(hours) if windows is None else windows
     agg = s.group_by(acc_pk="account_id").agg(peak_day_n=_.c24.max(), peak_hour_s=_.d.max(), fast_expected=_.e.sum())
     # the first hour at which the peak is reached, and the requests up to its end (the burst's baseline)
     at = s.inner_join(agg, (s.account_id == agg.acc_pk) & (s.c24 == agg.peak_day_n))
@@ -274,8 +283,7 @@ def account_peaks(hours: ibis.Table) -> ibis.Table:
     # before it holds no more than the one ending at its last active hour (ending 24 h or more before
     # the peak's end), one after it no more than the one starting at its first active hour (after the
     # peak's end): windows ending, resp. starting, at active hours cover every case
-    fw = ibis.range_window(preceding=0, following=23, group_by=hb.account_id, order_by=hb.hr)
-    o = hb.select("account_id", "hr", b24=hb.c.sum().over(w), f24=hb.c.sum().over(fw))
+    o = s.select("account_id", "hr", b24=s.c24, f24=s.f24)
     fr = first.rename(acc_r="account_id")
     o = o.inner_join(fr, o.account_id == fr.acc_r)
     zero = ibis.literal(0, dt.int64)
