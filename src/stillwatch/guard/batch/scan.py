@@ -36,7 +36,8 @@ from stillwatch.errors import GuardInputError
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.detect import account_step, link_step, verdicts
 from stillwatch.guard.score.signals import crowded_hours
-from stillwatch.guard.features.components import component_stats, crowd_candidates, hour_buckets, peak_window, week_masks
+from stillwatch.guard.features.components import (component_stats, crowd_candidates, hour_buckets, minute_counts,
+                                                  peak_window, week_masks)
 from stillwatch.guard.features.tables import (
     account_counts,
     CONTENT_KINDS,
@@ -65,6 +66,7 @@ from stillwatch.guard.features.tables import (
 from stillwatch.guard.score.findings import Findings
 from stillwatch.guard.log.ledger_log import is_ledger_source
 from stillwatch.guard.log.rules import DUPLICATE, sql_duplicates
+from stillwatch.guard.batch.heap import retained_heap
 from stillwatch.guard.batch.loading import ingest_source, parquet_sql, sql_str
 from stillwatch.guard.batch.neardup import near_duplicates as near_duplicate_groups
 from stillwatch.guard.features.minhash import MinHashConfig
@@ -72,7 +74,7 @@ from stillwatch.guard.features.frames import frame_edges, frame_table
 from stillwatch.guard.features.shared import prompt_counts, prompt_sends, shared_prompts
 from stillwatch.guard.features.rates import human_rate_per_hour
 from stillwatch.guard.score.daysoff import day_rates
-from stillwatch.guard.score.timing import MINUTE_US, cluster_minutes
+from stillwatch.guard.score.timing import cluster_minutes
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,17 @@ class ScanConfig:
     detect: DetectConfig = field(default_factory=DetectConfig)
     duckdb_memory_limit: str = "2500MB"
     duckdb_threads: int | None = None
+    #: freed heap memory the process keeps while the scan runs (batch/heap.py: the numpy stages' temporaries are not
+    #: faulted in again chunk after chunk); 0 leaves the C allocator as it is
+    retained_heap_bytes: int = 256 * 1024 * 1024
     spark_master: str = "local[2]"
     spark_shuffle_partitions: int = 2
 
     def __post_init__(self) -> None:
         if self.duckdb_threads is not None and self.duckdb_threads < 1:
             raise GuardInputError(f"ScanConfig.duckdb_threads must be >= 1, got {self.duckdb_threads}")
+        if self.retained_heap_bytes < 0:
+            raise GuardInputError(f"ScanConfig.retained_heap_bytes must be >= 0, got {self.retained_heap_bytes}")
 
 
 Progress = Callable[[str], None]
@@ -304,7 +311,8 @@ def scan(source, *, engine: str = "duckdb", config: ScanConfig | None = None,
     _check_source(source)
     eng = _engine(engine, cfg)
     try:
-        return _scan(eng, source, cfg, say)
+        with retained_heap(cfg.retained_heap_bytes):
+            return _scan(eng, source, cfg, say)
     finally:
         eng.close()
 
@@ -338,7 +346,8 @@ def feature_tables(source, *, engine: str = "duckdb", config: ScanConfig | None 
     _check_source(source)
     eng = _engine(engine, cfg)
     try:
-        ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates, prune_frames)
+        with retained_heap(cfg.retained_heap_bytes):
+            ft, _ = _features(eng, source, cfg, progress or _noop, near_duplicates, prune_frames)
         return ft
     finally:
         eng.close()
@@ -383,11 +392,12 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
     # per account and clock hour, once: the peaks and every per-hour table of _parts read it
     hours = eng.materialise("sw_hours", hour_buckets(keys))
+    minutes = eng.materialise("sw_minutes", minute_counts(keys))
     hw = eng.materialise("sw_hour_windows", hour_windows(hours))
     peaks = eng.materialise("sw_peaks", account_peaks(hours, hw))
     eng.drop(hw)
     acc = account_features(account_volume(keys, sends), account_text(tagged), infra_distinct(per), peaks,
-                           account_keys(keys), _parts(eng, keys, hours, peaks)).to_pyarrow()
+                           account_keys(keys), _parts(eng, keys, hours, minutes, peaks)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
     ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
@@ -405,22 +415,22 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         edges = _edges(ids, cols, per, tagged, frames, infra_kinds(keys))
         # active minutes of every account: the synchronised-timing links (score/timing.py); only two
         # int64 columns come back (no string per row)
-        am = keys.select("account_id", minute=keys.ts_us // MINUTE_US).distinct()
-        am = am.join(it, "account_id").select("ai", "minute").to_pyarrow()
+        am = minutes.join(it, "account_id").select("ai", minute=minutes.mn).to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
         sp_acc = np.searchsorted(ids, _np(sp, "account_id", str)).astype(np.int64)
         edges["prompt"] = (sp_acc, _np(sp, "prompt_raw", np.int64), _np(sp, "rows", np.int64))
+    eng.drop(minutes)
     _timed(say, "cross-account keys", t0)
     return FeatureTables(ids, cols, edges, malformed, n_read), keys
 
 
-def _parts(eng, keys, hours, peaks) -> tuple:
+def _parts(eng, keys, hours, minutes, peaks) -> tuple:
     """Per-account tables of :mod:`~stillwatch.guard.features.components`: the burst window's reading
     time and span, and the crowded component — hours the minute-scan test
     (:func:`~stillwatch.guard.score.signals.crowded_hours`, family-wise over every account-hour of the
     log) keeps, measured on the engine over their rows; and the hour-of-the-week masks (score/weeks.py)."""
     n_hours = int(hours.count().to_pyarrow().as_py())
-    cand = crowd_candidates(keys, hours).to_pyarrow()
+    cand = crowd_candidates(minutes, hours).to_pyarrow()
     kept = crowded_hours(cand, n_hours)
     kt = eng.put("sw_crowd", kept)
     best = kept.group_by("account_id").aggregate([("crowd_p", "min"), ("hr", "count")]).rename_columns(

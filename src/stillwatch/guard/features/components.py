@@ -15,10 +15,10 @@ engines give the same numbers (tested). The statistics built on them are
   window): how fast the burst itself ran, measured as a new account's whole life would be.
 * :func:`crowd_candidates` — hours where one minute holds at least ``CROWD_MIN`` requests and at
   least ``CROWD_FACTOR`` times the hour's mean per minute: a superset of the hours the minute-scan
-  test can find significant (score/signals.py), so only those come back to Python. Minutes are
-  counted apart from the hour buckets, and only minutes of ``CROWD_MIN`` requests are kept (at 16M
-  rows: 13M minutes; the hour buckets built from the minutes' four aggregates took 8.4 s, hours from
-  the rows and these minutes 3.6 + 3.3 s).
+  test can find significant (score/signals.py), so only those come back to Python. The minutes
+  (:func:`minute_counts`) are counted once, apart from the hour buckets, and also give the timing
+  links their active minutes (at 16M rows: 13M minutes; the hour buckets built from the minutes'
+  four aggregates took 8.4 s, hours from the rows 3.6 s).
 * :func:`component_stats` — per account, over the rows of the hours the test kept: rows, distinct
   prompts as sent and reading seconds (what the crowded component obtained).
 * :func:`week_masks` — per account, the UTC hours of each day of the week it was active in (its night and
@@ -68,16 +68,19 @@ def peak_window(hours: ibis.Table, peaks: ibis.Table) -> ibis.Table:
     return j.group_by("account_id").agg(peak_s=_.d.sum(), peak_span_us=_.t1.max() - _.t0.min())
 
 
-def crowd_candidates(keys: ibis.Table, hours: ibis.Table) -> ibis.Table:
+def minute_counts(keys: ibis.Table) -> ibis.Table:
+    """(account_id, mn, k): each account's requests in each clock minute it was active. The scan stores it once
+    for the crowded minutes (:func:`crowd_candidates`) and the synchronised-timing links (score/timing.py)."""
+    r = keys.select("account_id", mn=keys.ts_us // MINUTE_US)
+    return r.group_by(["account_id", "mn"]).agg(k=_.count())
+
+
+def crowd_candidates(minutes: ibis.Table, hours: ibis.Table) -> ibis.Table:
     """(account_id, hr, c, m): hours that may hold a crowded minute (module docstring), ``m`` the most requests
-    in one clock minute of the hour. ``hours``: :func:`hour_buckets` of ``keys``. Only minutes of ``CROWD_MIN``
-    requests or more are kept (the test needs ``m >= CROWD_MIN``, so the others cannot set a candidate's ``m``),
-    counted over the accounts with an hour of ``CROWD_MIN`` requests."""
-    accts = hours.filter(hours.c >= CROWD_MIN).select(acc_a="account_id").distinct()
-    r = keys.semi_join(accts, keys.account_id == accts.acc_a)
-    r = r.select("account_id", mn=r.ts_us // MINUTE_US)
-    pm = r.group_by(["account_id", "mn"]).agg(k=_.count())
-    pm = pm.filter(pm.k >= CROWD_MIN)
+    in one clock minute of the hour. ``minutes`` and ``hours``: :func:`minute_counts` and :func:`hour_buckets`
+    of the same rows; only minutes of ``CROWD_MIN`` requests or more are read (the test needs ``m >= CROWD_MIN``,
+    so the others cannot set a candidate's ``m``)."""
+    pm = minutes.filter(minutes.k >= CROWD_MIN)
     mh = pm.group_by(acc_m=pm.account_id, hr_m=pm.mn // 60).agg(m=_.k.max())
     j = mh.inner_join(hours, (mh.acc_m == hours.account_id) & (mh.hr_m == hours.hr))
     j = j.select(account_id=j.acc_m, hr=j.hr_m, c=j.c, m=j.m)
