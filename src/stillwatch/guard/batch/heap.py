@@ -5,14 +5,16 @@ megabyte temporaries (features/minhash.py) — free their arrays and allocate th
 defaults hand freed memory at the top of the heap back to the kernel once it exceeds the trim threshold, and serve
 allocations above the mmap threshold with fresh mappings, so every chunk faulted its temporaries in anew: at 16M
 rows the sketches took 18.9-19.7 s, 9.2-10.0 s of it in the kernel, on the 2-vCPU AMD EPYC host (2026-12-07). With
-the thresholds raised for the scan's duration, 8.4-9.5 s, 0.2-0.3 s in the kernel; the same sketches
-(``/tmp/s34/heaptest.py``, ``ndprof2.py``; the numbers are the kernel's page-fault cost, which varies by host).
+the thresholds raised for the scan's duration, 8.4-9.5 s, 0.2-0.3 s in the kernel; the same sketches (the sampled
+prompts dumped from a scan and sketched alone; the numbers are the kernel's page-fault cost, which varies by host:
+``tests/guard/test_guard_heap.py`` counts the faults themselves).
 
 The settings are process-wide (glibc has one allocator per process): while a scan runs, any thread's frees are
 kept up to ``trim_bytes`` at the heap's top. On exit the trim threshold goes down to :data:`AFTER_TRIM_THRESHOLD`
 and the retained memory is handed back (``malloc_trim``); the mmap threshold stays at :data:`MMAP_THRESHOLD`, the
 state glibc's dynamic thresholds reach in a process that has freed a large array (after any ``mallopt`` call glibc
-no longer moves them itself). The peak resident memory of the 16M-row scan is unchanged (3.08-3.12 GB).
+no longer moves them itself). The 16M-row scan's peak resident memory did not rise (3.10-3.21 GB in the A/B, against
+3.42-3.45 GB before this and the account-feature changes of the same day).
 """
 
 from __future__ import annotations
