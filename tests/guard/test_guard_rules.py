@@ -105,7 +105,8 @@ def _sql_path(path) -> tuple[dict[str, int], list[str]]:
     eng = _DuckEngine(cfg)
     try:
         _, keys, malformed, _ = eng.load(path, cfg.features)
-        return malformed, keys.select("account_id").to_pyarrow()["account_id"].to_pylist()
+        codes = keys.select("account_id").to_pyarrow()["account_id"].to_numpy()
+        return malformed, eng.names(codes).tolist()
     finally:
         eng.close()
 

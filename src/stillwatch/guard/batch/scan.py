@@ -120,6 +120,7 @@ class _DuckEngine:
 
         self._tmp = tempfile.TemporaryDirectory(prefix="stillwatch-scan-")
         self.raw = duckdb.connect()
+        self._names: np.ndarray | None = None
         self.raw.execute(f"SET memory_limit='{cfg.duckdb_memory_limit}'")
         self.raw.execute(f"SET temp_directory='{sql_str(self._tmp.name)}'")
         self.raw.execute("SET preserve_insertion_order=false")
@@ -136,14 +137,38 @@ class _DuckEngine:
             return self._load_parquet(cfg)
         table, malformed, n_read = ingest_source(source)
         self.raw.register("sw_canon_arrow", table)
-        canon = self.ib.table("sw_canon_arrow")
+        canon = self.ib.table(self._coded("sw_canon_arrow"))
         return canon, self.materialise("sw_keys", row_keys(canon, self.name, cfg)), malformed, n_read
+
+    def _coded(self, view: str) -> str:
+        """A view of ``view`` whose ``account_id`` is the account's dense code (its rank in the byte order of the
+        account ids, from 0; null for a null id), and the code table behind it (``sw_accounts``, read by
+        :meth:`names`). Every per-row statement of the scan groups, joins and sorts on the account: on an int64
+        rather than the string, the statements over the 16M rows of the scale benchmark took 30 s against 44 s
+        (and more where real ids are long UUIDs). The codes keep the ids' order, so every ``order_by`` and
+        tie-break on the account is the one the ids would give (the Spark engine keeps the strings)."""
+        self.raw.execute(f"CREATE OR REPLACE TEMP TABLE sw_accounts AS SELECT account_id AS acct_name, "
+                         f"CAST(row_number() OVER (ORDER BY account_id) - 1 AS BIGINT) AS acct_code "
+                         f"FROM (SELECT DISTINCT account_id FROM {view} WHERE account_id IS NOT NULL)")
+        self._names = None
+        self.raw.execute(f"CREATE OR REPLACE TEMP VIEW {view}_coded AS SELECT r.* REPLACE (a.acct_code AS account_id) "
+                         f"FROM {view} r LEFT JOIN sw_accounts a ON r.account_id = a.acct_name")
+        return f"{view}_coded"
+
+    def names(self, codes: np.ndarray) -> np.ndarray:
+        """The account ids of ``codes`` (account columns as this engine's tables hold them). Requires every code
+        to be one :meth:`load` gave."""
+        if self._names is None:
+            got = self.raw.execute("SELECT acct_name FROM sw_accounts ORDER BY acct_code").fetchnumpy()
+            self._names = np.asarray(got["acct_name"]).astype(str)
+        return self._names[np.asarray(codes, np.int64)]
 
     def _load_parquet(self, cfg: FeatureConfig):
         """One pass over the Parquet file: narrow keys and the validation flag together; malformed
         rows are counted and dropped on the narrow table. Repeated request ids (:data:`DUPLICATE`) are
         looked for only when two valid rows share a 64-bit id hash, then compared exactly."""
-        keys = self.materialise("sw_keys_all", row_keys(self.ib.table("sw_raw"), self.name, cfg, keep=("_bad",)))
+        keys = self.materialise("sw_keys_all", row_keys(self.ib.table(self._coded("sw_raw")), self.name, cfg,
+                                                        keep=("_bad",)))
         rows = self.raw.execute("SELECT _bad, count(*) FROM sw_keys_all GROUP BY _bad").fetchall()
         n_read = sum(r[1] for r in rows)
         malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
@@ -155,8 +180,8 @@ class _DuckEngine:
             n_dup = self.raw.execute("SELECT count(*) FROM sw_dup").fetchone()[0]
             if n_dup:
                 malformed[DUPLICATE] = int(n_dup)
-                self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM sw_raw "
-                                 "WHERE _bad IS NULL AND _pos NOT IN (SELECT _pos FROM sw_dup)")
+                self.raw.execute("CREATE OR REPLACE TEMP VIEW sw_canon AS SELECT * EXCLUDE (_bad, _pos) FROM "
+                                 "sw_raw_coded WHERE _bad IS NULL AND _pos NOT IN (SELECT _pos FROM sw_dup)")
                 self.raw.execute("DROP TABLE sw_keys_all")
                 keys = self.materialise("sw_keys", row_keys(self.ib.table("sw_canon"), self.name, cfg))
                 return self.ib.table("sw_canon"), keys, malformed, int(n_read)
@@ -259,6 +284,11 @@ class _SparkEngine:
 
     def batches(self, expr, size: int):
         yield from expr.to_pyarrow().to_batches(max_chunksize=size)
+
+    @staticmethod
+    def names(codes: np.ndarray) -> np.ndarray:
+        """The account ids of ``codes``: this engine's tables hold the ids themselves."""
+        return np.asarray(codes).astype(str)
 
     def materialise(self, name: str, expr):
         """Cache the result of ``expr`` (an Ibis expression, or Spark SQL) as a view named after ``name``."""
@@ -399,12 +429,14 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     acc = account_features(account_volume(keys, sends), account_text(tagged), infra_distinct(per), peaks,
                            account_keys(keys), _parts(eng, keys, hours, minutes, peaks)).to_pyarrow()
     _timed(say, f"account features ({acc.num_rows} accounts)", t0)
-    ids = acc["account_id"].to_numpy(zero_copy_only=False).astype(str)
+    # the accounts as the engine's tables hold them (DuckDB: dense codes in the ids' order), and their ids
+    codes = _acc(acc)
+    ids = eng.names(codes)
     cols = {c: acc[c].to_numpy(zero_copy_only=False) for c in acc.column_names if c != "account_id"}
     edges = {}
     if len(ids):
         # account indices (and what detection reads of each account's volume) joined on the engine
-        it = eng.put("sw_ids", pa.table({"account_id": pa.array(ids, pa.string()),
+        it = eng.put("sw_ids", pa.table({"account_id": acc["account_id"],
                                          "ai": pa.array(np.arange(len(ids), dtype=np.int64)),
                                          "pa_n": np.asarray(cols["n"], np.float64),
                                          "pa_m": np.asarray(cols["sampled_rows"], np.float64)}))
@@ -412,12 +444,12 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
         acc_t = it.select(pa_id=it.account_id, pa_n=it.pa_n, pa_m=it.pa_m)
         frames = (frame_edges(tagged, acc_t, d.link.frame_light_share, d.link.full_template_share, d.own_prior_rows)
                   if prune_frames else content_edges(tagged, FRAME_KIND))
-        edges = _edges(ids, cols, per, tagged, frames, infra_kinds(keys))
+        edges = _edges(codes, cols, per, tagged, frames, infra_kinds(keys))
         # active minutes of every account: the synchronised-timing links (score/timing.py); only two
         # int64 columns come back (no string per row)
         am = minutes.join(it, "account_id").select("ai", minute=minutes.mn).to_pyarrow()
         edges["minute"] = (_np(am, "ai", np.int64), _np(am, "minute", np.int64))
-        sp_acc = np.searchsorted(ids, _np(sp, "account_id", str)).astype(np.int64)
+        sp_acc = np.searchsorted(codes, _acc(sp)).astype(np.int64)
         edges["prompt"] = (sp_acc, _np(sp, "prompt_raw", np.int64), _np(sp, "rows", np.int64))
     eng.drop(minutes)
     _timed(say, "cross-account keys", t0)
@@ -435,8 +467,8 @@ def _parts(eng, keys, hours, minutes, peaks) -> tuple:
     kt = eng.put("sw_crowd", kept)
     best = kept.group_by("account_id").aggregate([("crowd_p", "min"), ("hr", "count")]).rename_columns(
         ["account_id", "crowd_p", "crowd_hours"])
-    bt = eng.put("sw_crowd_acc", best.cast(pa.schema([("account_id", pa.string()), ("crowd_p", pa.float64()),
-                                                      ("crowd_hours", pa.int64())])))
+    bt = eng.put("sw_crowd_acc", best.cast(pa.schema([("account_id", kept.schema.field("account_id").type),
+                                                      ("crowd_p", pa.float64()), ("crowd_hours", pa.int64())])))
     comp = component_stats(keys, kt)
     return peak_window(hours, peaks), comp, bt, week_masks(hours)
 
@@ -478,7 +510,14 @@ def _np(t: pa.Table, c: str, dtype) -> np.ndarray:
     return t[c].to_numpy(zero_copy_only=False).astype(dtype)
 
 
-def _edges(ids: np.ndarray, cols: dict, per, tagged, frames, kinds: tuple[str, ...]) -> dict:
+def _acc(t: pa.Table, c: str = "account_id") -> np.ndarray:
+    """An account column as the engine's tables hold it (DuckDB's int64 codes, Spark's ids), comparable with the
+    account table's sorted ``codes``."""
+    a = t[c].to_numpy(zero_copy_only=False)
+    return a.astype(np.int64) if np.issubdtype(a.dtype, np.integer) else a.astype(str)
+
+
+def _edges(codes: np.ndarray, cols: dict, per, tagged, frames, kinds: tuple[str, ...]) -> dict:
     """kind -> (account index, key, key_cap, cnt, key_prompts) for keys shared by >= 2 accounts
     (``frames``: the template frames' edges, :func:`content_edges` or their pruned form).
     ``cnt``: the account's rows on the key (exact for infrastructure keys; ``n * cnt_s /
@@ -489,7 +528,7 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged, frames, kinds: tuple[str, .
     edges = {}
     infra = key_fan(per).to_pyarrow()
     kind_col = _np(infra, "kind", np.int64)
-    acc_col = np.searchsorted(ids, _np(infra, "account_id", str)).astype(np.int64)
+    acc_col = np.searchsorted(codes, _acc(infra)).astype(np.int64)
     key_col, cnt_col = _np(infra, "key", np.int64), _np(infra, "cnt", np.float64)
     for i, kind in enumerate(kinds):
         sel = kind_col == i
@@ -506,7 +545,7 @@ def _edges(ids: np.ndarray, cols: dict, per, tagged, frames, kinds: tuple[str, .
         edges[kind] = (acc_col[sel], ek, kcap, cnt_col[sel], kprompts)
     for kind in (*CONTENT_KINDS, FRAME_KIND):
         e = (frames if kind == FRAME_KIND else content_edges(tagged, kind)).to_pyarrow()
-        ea = np.searchsorted(ids, _np(e, "account_id", str)).astype(np.int64)
+        ea = np.searchsorted(codes, _acc(e)).astype(np.int64)
         cnt = _np(e, "cnt_s", np.float64) * n[ea] / m[ea]
         edges[kind] = (ea, _np(e, "key", np.int64), _np(e, "key_cap", np.float64), cnt,
                        _np(e, "key_prompts", np.float64))
