@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stillwatch.core.sets import equal_pairs, unique
+from stillwatch.core.sets import equal_pairs, unique, unique_pairs
 
 
 def _reference(values) -> list:
@@ -90,3 +90,54 @@ def test_equal_pairs_leaves_its_inputs():
 def test_equal_pairs_match_the_reference(left, right):
     i, j = equal_pairs(np.array(left, np.int64), np.array(right, np.int64))
     assert list(zip(i.tolist(), j.tolist())) == _pairs_reference(left, right)
+
+
+# ------------------------------------------------------------------------------ unique_pairs
+def _rows_reference(a, b) -> list[tuple[int, int]]:
+    return sorted(set(zip(a, b)))
+
+
+def test_unique_pairs_known_answers():
+    ua, ub = unique_pairs(np.array([3, 1, 3, 1, 2]), np.array([7, 9, 7, 2, 9]))
+    assert list(zip(ua.tolist(), ub.tolist())) == [(1, 2), (1, 9), (2, 9), (3, 7)]
+    ua, ub = unique_pairs(np.array([], np.int64), np.array([], np.int64))
+    assert ua.tolist() == [] and ub.tolist() == []
+    # 64-bit hashes in b: the spans do not fit one code, the lexsort path gives the same rows
+    big = np.array([2**62, -(2**62), 2**62, 5], np.int64)
+    ua, ub = unique_pairs(np.array([0, 0, 0, 1]), big)
+    assert list(zip(ua.tolist(), ub.tolist())) == [(0, -(2**62)), (0, 2**62), (1, 5)]
+    with pytest.raises(ValueError, match="one length, got 2 and 1"):
+        unique_pairs([1, 2], [3])
+
+
+@pytest.mark.parametrize("span_a, span_b", [(5, 5), (70_000, 3_000), (2**40, 2**40), (3, 2**62)])
+def test_unique_pairs_match_numpy_rows_and_the_naive_reference(span_a, span_b):
+    rng = np.random.default_rng(span_a % 1000 + span_b % 997)
+    a = rng.integers(-span_a, span_a, 5_000, dtype=np.int64)
+    b = rng.integers(-span_b, span_b, 5_000, dtype=np.int64)
+    a[::7] = a[3]  # repeated rows
+    b[::7] = b[3]
+    ua, ub = unique_pairs(a, b)
+    want = np.unique(np.stack([a, b], 1), axis=0)
+    assert np.array_equal(np.stack([ua, ub], 1), want)
+    assert list(zip(ua.tolist(), ub.tolist())) == _rows_reference(a.tolist(), b.tolist())
+
+
+def test_unique_pairs_leave_the_inputs_alone():
+    a, b = np.array([4, 1, 4], np.int64), np.array([2, 2, 2], np.int64)
+    a0, b0 = a.copy(), b.copy()
+    unique_pairs(a, b)
+    assert np.array_equal(a, a0) and np.array_equal(b, b0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**63), 2**63 - 1)), max_size=40),
+       st.booleans())
+def test_property_unique_pairs_sorted_distinct_complete(rows, small):
+    if small:  # small values: the one-code path; the full range: mostly the lexsort path
+        rows = [(x % 50, y % 50) for x, y in rows]
+    a = np.array([r[0] for r in rows], np.int64)
+    b = np.array([r[1] for r in rows], np.int64)
+    ua, ub = unique_pairs(a, b)
+    got = list(zip(ua.tolist(), ub.tolist()))
+    assert got == _rows_reference(a.tolist(), b.tolist())

@@ -419,7 +419,8 @@ def _features(eng, source, cfg: ScanConfig, say: Progress, near_duplicates: bool
     j = j.left_join(frt, (j.account_id == frt.fr_account_id) & (j.prompt_h == frt.fr_prompt_h)).drop(
         "fr_account_id", "fr_prompt_h")
     _timed(say, "template frames", t0)
-    tagged = eng.materialise("sw_tagged", with_shared_flag(j, fc))
+    # the joined sample stored first: with_shared_flag reads it once per content kind, and would run the joins each time
+    tagged = eng.materialise("sw_tagged", with_shared_flag(eng.materialise("sw_joined", j), fc))
     # per account and clock hour, once: the peaks and every per-hour table of _parts read it
     hours = eng.materialise("sw_hours", hour_buckets(keys))
     minutes = eng.materialise("sw_minutes", minute_counts(keys))

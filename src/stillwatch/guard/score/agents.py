@@ -66,7 +66,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stillwatch.core.sets import equal_pairs
+from stillwatch.core.sets import equal_pairs, unique_pairs
 from stillwatch.guard.score.config import DetectConfig
 from stillwatch.guard.score.grouping import KINDS, Groups
 
@@ -110,8 +110,7 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
     e, c = equal_pairs(ou, cells[:, 1])  # every (outsider edge, cell) on one agent
     gi = np.searchsorted(heads, cells[c, 0])
     during = (first[oa[e]] <= g_hi[gi]) & (last[oa[e]] >= g_lo[gi])
-    pairs = np.unique(np.stack([oa[e][during], c[during]], axis=1), axis=0)  # an account once per cell
-    acct, cell = pairs[:, 0], pairs[:, 1]
+    acct, cell = unique_pairs(oa[e][during], c[during])  # an account once per cell
     n_c = np.bincount(cell, minlength=len(cells))
     x_c = np.bincount(cell, weights=carrier[acct].astype(np.float64), minlength=len(cells)).astype(np.int64)
     in_cell = np.zeros(len(out), bool)

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from stillwatch.core.sets import unique
+from stillwatch.core.sets import unique, unique_pairs
 from stillwatch.guard.score import cluster as _cluster
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -97,8 +97,7 @@ def canonical_edges(ea: np.ndarray, ek: np.ndarray) -> tuple[int, int, np.ndarra
     graph), pairs sorted by (account, key)."""
     acc_u, ai = np.unique(np.asarray(ea, np.int64), return_inverse=True)
     key_u, ki = np.unique(np.asarray(ek, np.int64), return_inverse=True)
-    pairs = np.unique(np.stack([ai.ravel(), ki.ravel()], axis=1), axis=0)
-    ai, ki = pairs[:, 0], pairs[:, 1]
+    ai, ki = unique_pairs(ai, ki)
     nk = len(key_u)
     first = np.full(nk, len(acc_u), np.int64)
     np.minimum.at(first, ki, ai)
@@ -108,8 +107,8 @@ def canonical_edges(ea: np.ndarray, ek: np.ndarray) -> tuple[int, int, np.ndarra
         np.add.at(sig, ki, _spread64(ai))
     rank = np.empty(nk, np.int64)
     rank[np.lexsort((np.arange(nk), sig, deg, first))] = np.arange(nk)
-    pairs = np.unique(np.stack([ai, rank[ki]], axis=1), axis=0)
-    return len(acc_u), nk, pairs[:, 0], pairs[:, 1]
+    ai, rk = unique_pairs(ai, rank[ki])
+    return len(acc_u), nk, ai, rk
 
 
 def rewired(rng: np.random.Generator, ki: np.ndarray) -> np.ndarray:
@@ -149,7 +148,7 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
     lab = labels[ea]
     ck = _mix(ek, lab)
     cu, cinv = np.unique(ck, return_inverse=True)
-    pu = np.unique(np.stack([cinv, ea], axis=1), axis=0)  # distinct (cluster-key, account)
+    pu = np.stack(unique_pairs(cinv, ea), axis=1)  # distinct (cluster-key, account)
     fan = np.bincount(pu[:, 0], minlength=len(cu))
     owner = labels[pu[np.searchsorted(pu[:, 0], np.arange(len(cu))), 1]]
     # the bridge of each cluster: every key used by the most members (a tie, e.g. one suffix seen as

@@ -41,6 +41,7 @@ import numpy as np
 
 from stillwatch.guard.score.cluster import split_parts
 from stillwatch.guard.score.exclusive import use_probabilities
+from stillwatch.core.sets import unique_pairs
 
 
 def cross_use(labels: np.ndarray, sub: np.ndarray, big: np.ndarray, ea: np.ndarray, ek: np.ndarray,
@@ -52,12 +53,11 @@ def cross_use(labels: np.ndarray, sub: np.ndarray, big: np.ndarray, ea: np.ndarr
     a = len(labels)
     o_lab, e_lab = np.zeros(a), np.zeros(a)  # per cluster label
     # the clusters cut into >= 2 large parts: the only ones with anything to test
-    lp = np.unique(np.stack([labels[big], sub[big]], 1), axis=0)
-    cut = np.flatnonzero(np.bincount(lp[:, 0], minlength=a) >= 2)
+    lp_lab, _ = unique_pairs(labels[big], sub[big])
+    cut = np.flatnonzero(np.bincount(lp_lab, minlength=a) >= 2)
     if not len(ea) or not len(cut):
         return o_lab[labels], e_lab[labels]
-    pairs = np.unique(np.stack([np.asarray(ea, np.int64), np.asarray(ek, np.int64)], 1), axis=0)
-    pa_, pk = pairs[:, 0], pairs[:, 1]
+    pa_, pk = unique_pairs(ea, ek)
     in_cut = np.isin(labels[pa_], cut)
     pa_, pk = pa_[in_cut], pk[in_cut]
     o = np.argsort(labels[pa_], kind="stable")

@@ -90,6 +90,7 @@ import numpy as np
 from stillwatch.core.stats import poisson_lower_log
 from stillwatch.guard.score import cluster as _cluster
 from stillwatch.guard.score.bridge import canonical_edges
+from stillwatch.core.sets import unique
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from stillwatch.guard.score.config import DetectConfig
@@ -231,7 +232,7 @@ def cut_tree(x, cfg: "DetectConfig", alpha: float, min_users: float) -> np.ndarr
                                        alpha * 0.5 ** (depth + 1) / at_depth[depth])
         if len(xa) == 0:
             continue
-        keys = np.unique(np.concatenate([xa, xb]))
+        keys = unique(np.concatenate([xa, xb]))
         users = np.asarray(sub.sum(axis=0)).ravel()[keys]
         cut = anchors_partition(sub, keys[np.lexsort((keys, -users))])
         size = np.bincount(cut)
@@ -272,7 +273,7 @@ def split_by_exclusive_keys(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, 
         min_users = max(sp.min_accounts, sp.exclusive_key_share * n)
         tested = exclusive_pairs(x, min_users, sp.exclusive_share, sp.exclusive_min_expected, 1.0)[3]
         if tested:
-            graphs.append((np.unique(ea[s0:s1]), x, min_users, tested))
+            graphs.append((unique(ea[s0:s1]), x, min_users, tested))
     total = sum(g[3] for g in graphs)
     out = labels.copy()
     for members, x, min_users, tested in graphs:

@@ -51,6 +51,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from stillwatch.core.sets import unique_pairs
+
 # scipy.stats is imported where it is used: importing it costs ~1 s of start-up (the gateway and the CLI load this
 # module; tests/test_layers.py checks it)
 
@@ -71,7 +73,7 @@ def surprising_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndar
     out = np.zeros(a, np.float64)
     if len(edge_acc) == 0 or a == 0:
         return out
-    pairs = np.unique(np.stack([np.asarray(edge_acc, np.int64), np.asarray(edge_key, np.int64)], axis=1), axis=0)
+    pairs = np.stack(unique_pairs(edge_acc, edge_key), axis=1)
     _, key_idx, fan = np.unique(pairs[:, 1], return_inverse=True, return_counts=True)  # U_v per value
     key_idx = key_idx.ravel()
     shared = (fan[key_idx] >= 2) & (size[pairs[:, 0]] >= 2)  # values that can be shared, in clusters

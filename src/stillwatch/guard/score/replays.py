@@ -71,7 +71,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from stillwatch.core.sets import equal_pairs
+from stillwatch.core.sets import equal_pairs, unique
 from stillwatch.guard.score.nullmodel import enumerate_pairs, item_popularity, tier_scan
 
 
@@ -162,7 +162,7 @@ def own_list_share(candidates: np.ndarray, acc: Mapping[str, np.ndarray], edges,
         return out
     _, pk = np.unique(ek, return_inverse=True)
     n_p = int(pk.max()) + 1
-    sends = np.unique(ea * n_p + pk)  # (account, prompt) codes, sorted
+    sends = unique(ea * n_p + pk)  # (account, prompt) codes, sorted
     # every prompt of each significant partner, beside the member it is a partner of
     j, rows = equal_pairs(par, ea)
     code = mem[j] * n_p + pk[rows]

@@ -57,7 +57,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.special import gammaln
 
-from stillwatch.core.sets import equal_pairs
+from stillwatch.core.sets import equal_pairs, unique_pairs
 
 #: Infrastructure kinds a wrapper's users are tested on (the pair tests' infrastructure kinds).
 WRAPPER_INFRA_KINDS: tuple[str, ...] = ("ip", "payment")
@@ -103,7 +103,7 @@ def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarr
     n_keys = int((fan >= 3).sum())
     out, n_tests = [], 0
     for acc_v, val_v in infra:
-        pairs = np.unique(np.stack([val_v, acc_v], axis=1), axis=0) if len(acc_v) else np.zeros((0, 2), np.int64)
+        pairs = np.stack(unique_pairs(val_v, acc_v), axis=1)
         vals, vinv, n_v = np.unique(pairs[:, 0], return_inverse=True, return_counts=True)
         n_tests += n_keys * int((n_v >= 2).sum())
         left, right = equal_pairs(ea, pairs[:, 1])
