@@ -299,7 +299,9 @@ class _SparkEngine:
         self._n += 1
         view = f"{name}_{self._n}"
         sql = expr if isinstance(expr, str) else ibis.to_sql(expr, dialect="pyspark")
-        self.spark.sql(sql).cache().createOrReplaceTempView(view)
+        df = self.spark.sql(sql).cache()
+        df.count()  # eager, as DuckDB's: a table dropped later is not computed again for the views built on it
+        df.createOrReplaceTempView(view)
         self._views.append(view)
         return self.ib.table(view)
 
