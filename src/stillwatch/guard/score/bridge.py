@@ -148,9 +148,9 @@ def split_by_bridge(labels: np.ndarray, ea: np.ndarray, ek: np.ndarray, cfg: "De
     lab = labels[ea]
     ck = _mix(ek, lab)
     cu, cinv = np.unique(ck, return_inverse=True)
-    pu = np.stack(unique_pairs(cinv, ea), axis=1)  # distinct (cluster-key, account)
-    fan = np.bincount(pu[:, 0], minlength=len(cu))
-    owner = labels[pu[np.searchsorted(pu[:, 0], np.arange(len(cu))), 1]]
+    pu_key, pu_acc = unique_pairs(cinv, ea)  # distinct (cluster-key, account)
+    fan = np.bincount(pu_key, minlength=len(cu))
+    owner = labels[pu_acc[np.searchsorted(pu_key, np.arange(len(cu)))]]
     # the bridge of each cluster: every key used by the most members (a tie, e.g. one suffix seen as
     # a template and as a near-duplicate group, is set aside whole; key hashes, which differ between
     # engines, never decide)

@@ -73,13 +73,13 @@ def surprising_share(labels: np.ndarray, edge_acc: np.ndarray, edge_key: np.ndar
     out = np.zeros(a, np.float64)
     if len(edge_acc) == 0 or a == 0:
         return out
-    pairs = np.stack(unique_pairs(edge_acc, edge_key), axis=1)
-    _, key_idx, fan = np.unique(pairs[:, 1], return_inverse=True, return_counts=True)  # U_v per value
+    p_acc, p_key = unique_pairs(edge_acc, edge_key)
+    _, key_idx, fan = np.unique(p_key, return_inverse=True, return_counts=True)  # U_v per value
     key_idx = key_idx.ravel()
-    shared = (fan[key_idx] >= 2) & (size[pairs[:, 0]] >= 2)  # values that can be shared, in clusters
+    shared = (fan[key_idx] >= 2) & (size[p_acc] >= 2)  # values that can be shared, in clusters
     if not shared.any():
         return out
-    cl = labels[pairs[shared, 0]]
+    cl = labels[p_acc[shared]]
     ck, m = np.unique(np.stack([cl, key_idx[shared]], axis=1), axis=0, return_counts=True)  # (cluster, value)
     n_values = np.bincount(ck[:, 0], minlength=a)  # V_c
     cand = m >= 2

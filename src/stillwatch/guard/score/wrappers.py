@@ -103,10 +103,10 @@ def wrapper_cells(ea: np.ndarray, ek: np.ndarray, infra: Sequence[tuple[np.ndarr
     n_keys = int((fan >= 3).sum())
     out, n_tests = [], 0
     for acc_v, val_v in infra:
-        pairs = np.stack(unique_pairs(val_v, acc_v), axis=1)
-        vals, vinv, n_v = np.unique(pairs[:, 0], return_inverse=True, return_counts=True)
+        p_val, p_acc = unique_pairs(val_v, acc_v)
+        vals, vinv, n_v = np.unique(p_val, return_inverse=True, return_counts=True)
         n_tests += n_keys * int((n_v >= 2).sum())
-        left, right = equal_pairs(ea, pairs[:, 1])
+        left, right = equal_pairs(ea, p_acc)
         ok = (fan[kinv[left]] >= 3) & (n_v[vinv[right]] >= 2)
         left, right = left[ok], right[ok]
         cell = kinv[left].astype(np.int64) * np.int64(max(len(vals), 1)) + vinv[right]
