@@ -48,19 +48,21 @@ def _groups(head, kind):
                   np.where(head >= 0, 0.9, 0.0))
 
 
-def _case(n_members=10, cell_carriers=3, cell_others=0, bg_carriers=0, bg_others=40, kind=4):
+def _case(n_members=10, cell_carriers=3, cell_others=0, bg_carriers=0, bg_others=40, kind=4, cell_single=0,
+          bg_single=0):
     """A group of ``n_members`` (head 0, ``kind``) on user agent 7, active days 0-10; outsiders with several keys:
     ``cell_carriers`` carriers and ``cell_others`` non-carriers on agent 7 in days 2-4, ``bg_carriers`` carriers and
-    ``bg_others`` non-carriers on agent 9."""
-    sizes = (n_members, cell_carriers, cell_others, bg_carriers, bg_others)
+    ``bg_others`` non-carriers on agent 9; outsiders with one key: ``cell_single`` on agent 7 and ``bg_single`` on
+    agent 9, in days 2-4."""
+    sizes = (n_members, cell_carriers, cell_others, bg_carriers, bg_others, cell_single, bg_single)
     a = sum(sizes)
-    part = np.repeat(np.arange(5), sizes)
+    part = np.repeat(np.arange(7), sizes)
     head = np.where(part == 0, 0, -1)
     kind_ = np.where(part == 0, kind, 0)
     acc = {"first_us": np.where(part == 0, 0.0, 2 * DAY), "last_us": np.where(part == 0, 10 * DAY, 4 * DAY)}
-    keyed = np.ones(a, bool)
+    keyed = part <= 4
     carrier = np.isin(part, (0, 1, 3))
-    ua = np.where(part <= 2, 7, 9)
+    ua = np.where(np.isin(part, (0, 1, 2, 5)), 7, 9)
     edges = {"user_agent": (np.arange(a), ua.astype(np.int64))}
     return _groups(head, kind_), acc, keyed, carrier, np.ones(a, bool), edges, part
 
@@ -113,12 +115,74 @@ def test_a_cell_of_carriers_only_is_pure_beside_a_busy_background():
     assert 71 * r > CFG.group.fdr * 71 >= 1 * r / (1 - r)
 
 
-def test_a_log_with_no_other_several_key_accounts_cannot_speak():
-    """Every several-key outsider is a carrier on the group's agent: nothing to compare with (held-out D's limit)."""
+def test_a_log_of_several_key_accounts_only_cannot_speak():
+    """Every outsider is a several-key carrier on the group's agent: nothing to compare with, under either null."""
     g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=8, bg_others=0)
     c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, CFG.group.fdr)
     assert c["n"] == 8 and c["k"] == 8
     assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head, g.head)
+
+
+def _h0_prime(cell_carriers, cell_single, bg_single, bg_carriers=0):
+    """H0' written out for :func:`_case`: every outsider the population (p-value, chance carriers, allowed)."""
+    n = cell_carriers + cell_single + bg_single + bg_carriers
+    k = cell_carriers + bg_carriers
+    p = _tail(cell_carriers, n, k, cell_carriers + cell_single)  # one cell: m = 1
+    r = (bg_carriers + 1) / (bg_single + bg_carriers + 1)
+    return p, (cell_single + 1) * r / (1 - r), CFG.group.fdr * cell_carriers
+
+
+def test_where_several_key_accounts_cannot_speak_every_outsider_is_the_population():
+    """Held-out D's shape: the operator's 8 left-outs are the log's only several-key outsiders (H0: ``N = K = N_C = 8``,
+    p = 1 whatever happens), beside 40 one-key accounts on its agent and 160 elsewhere. Under H0' 8 of 48 carry on
+    the agent, none of 160 elsewhere: p = C(48, 8) / C(208, 8), chance carriers 41 / 160 <= 0.4: they join."""
+    g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=8, bg_others=0, cell_single=40, bg_single=160)
+    p, chance, allowed = _h0_prime(8, 40, 160)
+    assert p == pytest.approx(math.comb(48, 8) / math.comb(208, 8)) and p <= CFG.group.alpha
+    assert chance == pytest.approx(41 / 160) and chance <= allowed
+    out = join_on_agent(g, acc, keyed, carrier, free, edges, CFG)
+    assert np.all(out.head[part == 1] == 0) and np.all(out.head[part >= 2] == -1)
+    # one several-key account elsewhere does not silence it: H0's best outcome is then p = 1 / 9 > 0.01
+    g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=8, bg_others=1, cell_single=40, bg_single=160)
+    assert _tail(8, 9, 8, 8) == pytest.approx(1 / 9)
+    assert np.all(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head[part == 1] == 0)
+
+
+def test_under_h0_prime_carriers_as_common_elsewhere_do_not_join():
+    """H0' asked, and answering no: 8 of 48 outsiders on the agent carry, and 30 of 190 elsewhere (all several-key
+    carriers, so H0 has no non-carrier to compare with: its best p-value is 1)."""
+    g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=8, bg_others=0, bg_carriers=30, cell_single=40,
+                                                      bg_single=160)
+    p, chance, allowed = _h0_prime(8, 40, 160, bg_carriers=30)
+    assert p > CFG.group.alpha and chance > allowed
+    assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head, g.head)
+
+
+def test_a_background_of_carrying_several_key_accounts_is_data_not_silence():
+    """H0 can speak and says no: the group's agent holds 3 carriers and 7 non-carriers among its several-key
+    outsiders, about as often as elsewhere (12 of 40). H0' would say yes — the 5,000 one-key accounts elsewhere make
+    carriers rare there — but it is not asked: H0 could have rejected (all 10 carriers: p = C(15, 10) / C(50, 10)),
+    so its no is an answer, not silence."""
+    g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=3, cell_others=7, bg_carriers=12, bg_others=28,
+                                                      cell_single=0, bg_single=5000)
+    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, CFG.group.fdr)
+    assert (c["n"], c["k"], c["n_bg"], c["k_bg"]) == (50, 15, 40, 12)
+    assert _tail(3, 50, 15, 10) > CFG.group.alpha  # H0: no
+    assert _tail(10, 50, 15, 10) <= CFG.group.alpha  # and it could have said yes: informative
+    p_prime = _tail(3, 5050, 15, 10)  # H0' would: 3 of 10 on the agent against 12 of 5,040 elsewhere
+    r_prime = 13 / 5041
+    assert p_prime <= CFG.group.alpha and (10 - 3 + 1) * r_prime / (1 - r_prime) <= CFG.group.fdr * 3
+    assert np.array_equal(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head, g.head)
+
+
+def test_the_limit_a_librarys_interleavers_alone_on_the_operators_agent_join():
+    """The stated limit (module docstring): a client library whose users all interleave their keys, sending the
+    operator's agent, and no several-key account anywhere else: H0 cannot speak, H0' sees carriers only on that
+    agent, and the library's 20 users active in the group's time join with its 3 left-outs."""
+    g, acc, keyed, carrier, free, edges, part = _case(cell_carriers=23, bg_others=0, cell_single=100, bg_single=800)
+    p, chance, allowed = _h0_prime(23, 100, 800)
+    assert p <= CFG.group.alpha and chance <= allowed
+    assert np.all(join_on_agent(g, acc, keyed, carrier, free, edges, CFG).head[part == 1] == 0)
 
 
 def test_only_several_key_groups_free_carriers_and_the_groups_time_count():
@@ -160,12 +224,15 @@ def test_inputs_are_left_as_they_were():
 
 
 # ------------------------------------------------------------------------------ naive reference
-def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg, ties: list | None = None):
+def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg, ties: list | None = None,
+               used: list | None = None):
     """The module docstring, a loop at a time: ``ua_of[i]`` the set of account i's user agents. The tests in exact
     rational arithmetic; a cell whose p-value or chance carriers equal their threshold (within 1e-9 of it: a decision
-    the floating-point code makes by its last bits) is appended to ``ties``."""
+    the floating-point code makes by its last bits) is appended to ``ties``; the null each tested cell was decided
+    under ("H0" or "H0'") to ``used``."""
     a = len(head)
-    out = [i for i in range(a) if keyed[i] and free[i] and head[i] < 0]
+    everyone = [i for i in range(a) if free[i] and head[i] < 0]
+    out = [i for i in everyone if keyed[i]]
     car = {i for i in out if carrier[i]}
     members = [i for i in range(a) if head[i] >= 0 and kind[i] in KEY_KINDS]
     groups = sorted({head[i] for i in members})
@@ -176,24 +243,39 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg, ties: 
         for u in sorted(set().union(*(ua_of[i] for i in mem))):
             if sum(u in ua_of[i] for i in mem) <= cfg.group.fdr * len(mem):
                 continue  # a chance member's agent
-            cells.append((h, [i for i in out if u in ua_of[i] and first[i] <= hi and last[i] >= lo]))
+            cells.append((h, [i for i in everyone if u in ua_of[i] and first[i] <= hi and last[i] >= lo]))
     if not cells or not members or not car:
         return np.asarray(head)
-    in_cell = set().union(*(set(c) for _, c in cells))
-    n_bg = sum(1 for i in out if i not in in_cell)
-    k_bg = sum(1 for i in car if i not in in_cell)
-    rate = Fraction(k_bg + 1, n_bg + 1)
-    if rate >= 1:
-        return np.asarray(head)
-    tested = [c for c in cells if c[1]]
-    best = {}
     alpha, fdr = Fraction(str(cfg.group.alpha)), Fraction(str(cfg.group.fdr))  # the decimal values configured
     near = Fraction(1, 10**9)  # relative: a float product lands within this of an exact tie
-    for h, c in cells:
-        if not c:
+
+    def population(pool):
+        """(N, K, the cells restricted to ``pool``, background rate or None where there is no background)"""
+        pool_set = set(pool)
+        cs = [(h, [i for i in c if i in pool_set]) for h, c in cells]
+        in_cell = set().union(*(set(c) for _, c in cs))
+        n_bg = sum(1 for i in pool if i not in in_cell)
+        k_bg = sum(1 for i in car if i not in in_cell)
+        return len(pool), cs, Fraction(k_bg + 1, n_bg + 1), n_bg
+
+    n_k, cells_k, rate_k, n_bg_k = population(out)
+    n_a, cells_a, rate_a, _ = population(everyone)
+    m = sum(1 for _, c in cells_k if c)
+    best = {}
+    for (h, ck), (_, ca) in zip(cells_k, cells_a):
+        if not ck:
+            continue
+        p_best = min(_tail_exact(min(len(car), len(ck)), n_k, len(car), len(ck)) * m, Fraction(1))
+        if ties is not None and abs(p_best - alpha) <= near * alpha:
+            ties.append(h)
+        mute = p_best > alpha or n_bg_k == 0
+        n, c, rate = (n_a, ca, rate_a) if mute else (n_k, ck, rate_k)
+        if used is not None:
+            used.append("H0'" if mute else "H0")
+        if rate >= 1:
             continue
         x = sum(1 for i in c if i in car)
-        p = min(_tail_exact(x, len(out), len(car), len(c)) * len(tested), Fraction(1))
+        p = min(_tail_exact(x, n, len(car), len(c)) * m, Fraction(1))
         chance = (len(c) - x + 1) / (1 - rate) * rate
         if ties is not None and x >= 1 and (abs(p - alpha) <= near * alpha or abs(chance - fdr * x) <= near * fdr * x):
             ties.append(h)
@@ -209,7 +291,8 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg, ties: 
 
 def _random_case(seed: int):
     """Random groups and outsiders; outsiders on agent 0 (the groups' usual one) carry at a rate drawn per case,
-    elsewhere at a low one, so that some cases join and some do not."""
+    elsewhere at a low one, so that some cases join and some do not; in two cases of five several keys are (nearly)
+    only on agent 0, where H0 often cannot speak and H0' decides."""
     rng = np.random.default_rng(seed)
     a = int(rng.integers(30, 160))
     n_groups = int(rng.integers(1, 3))
@@ -229,6 +312,8 @@ def _random_case(seed: int):
         if rng.random() < 0.05:
             ua_of[i].add(0)
     on0 = np.array([0 in u for u in ua_of])
+    if rng.random() < 0.4:  # several keys mostly on agent 0 (H0 often cannot speak, H0' decides)
+        keyed &= on0 | (rng.random(a) < 0.02)
     carrier = keyed & np.where(on0, rng.random(a) < rng.uniform(0, 1), rng.random(a) < rng.uniform(0, 0.1))
     carrier[head >= 0] = True
     free = rng.random(a) < 0.95
@@ -250,15 +335,19 @@ def test_vectorised_step_matches_the_reference(seed):
     assert np.array_equal(out.head, ref)
 
 
-def test_the_random_cases_exercise_both_outcomes():
-    """The property test above is not vacuous: over the first 200 seeds some cases join and some do not."""
+def test_the_random_cases_exercise_both_outcomes_and_both_nulls():
+    """The property test above is not vacuous: over the first 200 seeds some cases join and some do not, and cells
+    are decided under both nulls."""
     joined = 0
+    used: list = []
     for seed in range(200):
         head, kind, first, last, keyed, carrier, free, ua_of, edges = _random_case(seed)
         out = join_on_agent(_groups(head, kind), {"first_us": first, "last_us": last}, keyed, carrier, free, edges,
                             CFG)
+        _reference(head, kind, first, last, keyed, carrier, free, ua_of, CFG, used=used)
         joined += int((out.head != head).any())
-    assert 10 <= joined <= 190  # measured: 14 of 200
+    assert 10 <= joined <= 190  # measured: 64 of 200 (31 with H0 alone)
+    assert used.count("H0") >= 20 and used.count("H0'") >= 20
 
 
 # ------------------------------------------------------------------------------ end to end
@@ -306,7 +395,7 @@ def _developers(b, pop, n: int, start: int, interleave_share: float):
     return set(developers_with_keys(b, pop, n, start, mix, SDK_UAS)[mix].tolist())
 
 
-def _log(pool, ua: str, interleave_share: float, seed: int = 7):
+def _log(pool, ua: str, interleave_share: float, seed: int = 7, developers: int = 250):
     import guard_heldout_logs as L
     from guard_heldout_base import T0, Builder, Popularity
 
@@ -314,7 +403,7 @@ def _log(pool, ua: str, interleave_share: float, seed: int = 7):
     pop = Popularity.make(b.rng, pool, 1500, 1.0)
     L.casual(b, pop, 1500)
     L.power(b, pop, 60)
-    mixers = _developers(b, pop, 250, T0, interleave_share)
+    mixers = _developers(b, pop, developers, T0, interleave_share) if developers else set()
     stay = _operator(b, pop.tail, 60, 6, T0 + int(DAY), ua)
     log, labels, _ = b.tables()
     return log, labels, stay, mixers
@@ -352,6 +441,25 @@ def test_an_operators_accounts_outside_its_time_join_it_on_its_user_agent(pool, 
     camp = {a: c.campaign_id for c in f.campaigns for a in c.accounts}
     assert len({camp[a] for a in stay & found}) == 1
     assert camp[next(iter(stay & found))] == collections.Counter(camp[a] for a in found).most_common(1)[0][0]
+
+
+def test_an_operators_left_outs_join_where_its_accounts_are_the_only_several_key_ones(pool, monkeypatch):
+    """Held-out D's shape: the same operator and its six accounts outside its time, with no developer — no several-key
+    account in the log besides the operator's, so H0 has nothing to compare with and H0' (every outsider) decides:
+    the left-outs are the only carriers outside the group, all on its agent. Measured: without the join none of the
+    six, with it all six; no casual or power user flagged either way."""
+    from guard_heldout_base import BROWSER_UAS
+
+    log, labels, stay, _ = _log(pool, BROWSER_UAS[0], 0.0, developers=0)
+    fam = dict(zip(labels["account_id"].to_pylist(), labels["family"].to_pylist()))
+    f, f0 = _scan_both(log, monkeypatch)
+    found = {a.account_id for a in f.flagged}
+    found0 = {a.account_id for a in f0.flagged}
+    assert sum(fam[a] == "keyed" for a in found0) >= 48 and len(stay & found0) <= 1
+    assert len(stay & found) >= 5
+    assert all(fam[a] == "keyed" for a in found) and all(fam[a] == "keyed" for a in found0)
+    camp = {a: c.campaign_id for c in f.campaigns for a in c.accounts}
+    assert len({camp[a] for a in stay & found}) == 1
 
 
 def test_developers_interleaving_on_the_operators_agent_do_not_join(pool, monkeypatch):

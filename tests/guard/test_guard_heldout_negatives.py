@@ -156,18 +156,21 @@ def test_information_free_automation_is_not_flagged(automation):
     assert flagged["benign:casual"] <= 0.01 * 600
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: human-paced accounts that share no item, address or time are "
-                   "grouped only by when accounts holding several keys side by side arrive or leave (score/grouping.py); "
-                   "here 40 of the 80 leave together and are flagged, the others stay active to the log's end (11 days) "
-                   "and are first seen in its first days, so neither their arrival nor their departure is observed "
-                   "(held-out D: 192 of 200, with creation times 200 of 200); the user-agent join "
-                   "(score/agents.py) has nothing to compare them with, as no other account holds several keys; "
-                   "their prompts are the public pool's and nothing else sets them apart from people")
 def test_distinct_capability_prompts_spread_over_accounts_and_keys_are_flagged(automation):
+    """Human-paced accounts that share no item, address or time are grouped by when accounts holding several keys side
+    by side arrive or leave (score/grouping.py): here only part of the 80 leave together; the others stay active to
+    the log's end and are first seen in its first days, so neither their arrival nor their departure is observed.
+    They join on the group's user agent (score/agents.py): no other account in this log holds several keys, so the
+    several-key test cannot speak, and among every account outside the group the carriers are all on the
+    operator's agent (H0'). Measured: 20 of 80 without H0' (this test was an expected failure), 80 with it, one
+    campaign, no casual user or monitor."""
     _, labels, _, findings = automation
     flagged = _flagged_by_family(findings, labels)
     n_spread = sum(f == "spread" for f in labels["family"].to_pylist())
-    assert flagged["spread"] >= 0.9 * n_spread
+    assert flagged["spread"] >= 0.95 * n_spread
+    assert flagged["benign:casual"] == 0 and flagged["benign:monitor"] == 0
+    fam = _family(labels)
+    assert len({a.campaign_id for a in findings.accounts if a.flagged and fam[a.account_id] == "spread"}) == 1
 
 
 # ------------------------------------------------------------------------ issue 13: one cohort, one campaign

@@ -39,15 +39,36 @@ cell's carriers join its group, taking its head, signal, p-value and window; an 
 the one with the smaller p-value. Joiners seed nothing: cells are built from the groups as time formed them, so a
 group grows by one significant, pure cell per user agent and never through a chain.
 
+**Where several-key accounts cannot speak.** The test above asks whether several-key accounts carry more on the group's
+agent than elsewhere; it needs several-key accounts elsewhere to say how often they carry. In a log whose only
+several-key outsiders are the cell's own (held-out D: the operator's eight left-outs are the log's only several-key
+accounts outside its groups; ``N = K = N_C = 8``), no outcome of the cell could reject H0: the smallest p-value it can
+attain, ``P(X >= min(K, N_C))`` times the tests, is 1, and ``r = 1`` is never pure. Such a test is *non-informative*
+(Tarone 1990, *A modified Bonferroni method for discrete data*: a discrete test whose minimal attainable p-value exceeds
+the level cannot reject, whatever the data). Per cell: where the several-key test could not reject even had every
+outsider in it carried (``x = min(K, N_C)`` misses the level), or no several-key account outside the cells gives it a
+background rate (``N_bg = 0``: ``r = 1`` by the pseudo-carrier alone), the cell is tested in the population of *every*
+outsider — ``N`` the accounts in no group and no listed campaign, ``K`` the carriers among them, ``N_C`` the outsiders
+on the cell's agent during the group's time, the background those in no cell — under **H0'**: carrying (several keys
+side by side) is independent of the user agent among all accounts. (A background of several-key accounts that carry
+often is data, not silence: the cell's purity failing against it keeps H0's answer.) Same tail, same Bonferroni count
+(the cells holding a several-key outsider: only carriers join), same purity bound. In held-out D: 8 of the ~2,000
+outsiders on the operator's agent carry, none of the ~8,000 elsewhere. H0' is the stronger assumption — it also asks
+that *using* several keys be independent of the agent — and it is only asked where the weaker one has nothing to say;
+where a log holds several-key accounts elsewhere in any number that lets the several-key test speak, H0' is never used.
+
 What it costs: where developers interleave their keys at one rate on every user agent, the cell of a group's user
 agent holds its share of them and no more (H0 holds, nothing joins); where carriers are common among several-key
 accounts (the interleaving developers of ``week_shapes.py``), no cell is pure enough and nothing joins; where no
-several-key account outside the operator's keeps its keys one at a time (held-out D: every several-key account
-outside the groups is the operator's), nothing can be compared and nothing joins. *Limit*: H0 is false without any
+several-key account outside the operator's is left to compare with (held-out D), H0' decides, and a carrier there
+joins only if carriers are rarer among every other outsider than on the group's agent. *Limit*: H0 is false without any
 campaign where a client library makes interleaving common on its own user agent only; an operator sending that same
 user agent then takes its interleavers with its left-outs (the cell's purity is judged against the other agents'
-rate). ``tests/guard/test_guard_agents.py`` plays both: developers interleaving alike on five SDK agents, one of
-them the operator's, do not join.
+rate). Under H0' the same limit reaches one step further: where the only several-key accounts outside the groups
+are such a library's interleavers on the operator's agent (no several-key account elsewhere for the test above),
+those active in the group's time join with the left-outs. ``tests/guard/test_guard_agents.py`` plays each case:
+developers interleaving alike on five SDK agents, one of them the operator's, do not join; an operator's left-outs
+that are the log's only several-key accounts do; a lone interleaver on another agent does not; and the limit.
 
 Attacker model
 ==============
@@ -55,7 +76,8 @@ The operator controls its accounts' keys, user agents, times and prompts. To kee
 its group it must send a user agent its grouped accounts do not (one build per account, or one drawn from what the
 population sends: then this step is silent and the account is what the time rules left it), or hold its keys one at a
 time (no carrier). It cannot pull a bystander in: a bystander joins only as a carrier on a user agent whose several-key
-accounts carry beyond the log's own rate, and the cell's local false discovery rate bounds the bystanders at one in
+accounts carry beyond the log's own rate (under H0', where no several-key account elsewhere gives that rate: whose
+accounts carry beyond every other outsider's), and the cell's local false discovery rate bounds the bystanders at one in
 twenty of the joiners. What must still hold: a group is formed by time alone (this step never forms one), and a
 joined account's own evidence is unchanged (it takes the group's score, as every member does).
 """
@@ -121,29 +143,44 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
             "carrier": carrier}
 
 
+def _cell_test(c: dict, x: np.ndarray, m: int, cfg: DetectConfig) -> np.ndarray:
+    """``(passes, p)`` per cell of ``agent_cells``' output ``c`` with ``x`` carriers (C,): the exact hypergeometric
+    tail times ``m`` cells at ``GroupConfig.alpha``, and the purity bound ``B r <= fdr x`` (module docstring)."""
+    from scipy import stats
+
+    p = np.minimum(stats.hypergeom.sf(x - 1, c["n"], c["k"], c["n_c"]) * m, 1.0)
+    rate = (c["k_bg"] + 1.0) / (c["n_bg"] + 1.0)
+    chance = np.inf if rate >= 1.0 else (c["n_c"] - x + 1.0) * rate / (1.0 - rate)  # B r, module docstring
+    return (x >= 1) & (p <= cfg.group.alpha) & (chance <= cfg.group.fdr * x), p
+
+
 def join_on_agent(g: Groups, acc: Mapping[str, np.ndarray], keyed: np.ndarray, carrier: np.ndarray,
                   free: np.ndarray, edges, cfg: DetectConfig) -> Groups:
     """``g`` (grouping.Groups) with each several-key group's carriers left outside it joined where a cell of its
-    user agent passes the test of the module docstring. Never modifies its inputs."""
-    from scipy import stats
-
-    c = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, cfg.group.fdr)
-    if not c:
+    user agent passes the test of the module docstring: among the several-key outsiders, or among every outsider where
+    the several-key test is non-informative for the cell. Never modifies its inputs."""
+    ck = agent_cells(g.head, g.kind, acc, keyed, carrier, free, edges, cfg.group.fdr)
+    if not ck:
         return g
-    tested = c["n_c"] > 0
+    tested = ck["n_c"] > 0  # a cell without a several-key outsider holds no carrier: not a test
     m = int(tested.sum())
-    p = np.minimum(stats.hypergeom.sf(c["x_c"] - 1, c["n"], c["k"], c["n_c"]) * m, 1.0)
-    rate = (c["k_bg"] + 1.0) / (c["n_bg"] + 1.0)
-    chance = np.inf if rate >= 1.0 else (c["n_c"] - c["x_c"] + 1.0) * rate / (1.0 - rate)  # B r, module docstring
-    ok = tested & (c["x_c"] >= 1) & (p <= cfg.group.alpha) & (chance <= cfg.group.fdr * c["x_c"])
-    take = ok[c["cell"]] & c["carrier"][c["acct"]]
+    ok, p = _cell_test(ck, ck["x_c"], m, cfg)
+    _, p_best = _cell_test(ck, np.minimum(ck["k"], ck["n_c"]), m, cfg)  # its best outcome (Tarone 1990)
+    mute = tested & ((p_best > cfg.group.alpha) | (ck["n_bg"] == 0))  # or no background to measure r on
+    if mute.any():  # H0': every outsider the population (carriers are several-key: the cells' carriers are the same)
+        ca = agent_cells(g.head, g.kind, acc, np.ones(len(g.head), bool), carrier & np.asarray(keyed, bool), free,
+                         edges, cfg.group.fdr)
+        ok_a, p_a = _cell_test(ca, ca["x_c"], m, cfg)
+        ok, p = np.where(mute, ok_a, ok), np.where(mute, p_a, p)
+    ok &= tested
+    take = ok[ck["cell"]] & ck["carrier"][ck["acct"]]
     if not take.any():
         return g
-    acct, cell = c["acct"][take], c["cell"][take]
+    acct, cell = ck["acct"][take], ck["cell"][take]
     o = np.lexsort((p[cell], acct))  # per account, its smallest-p cell first
     acct, cell = acct[o], cell[o]
     first = np.r_[True, acct[1:] != acct[:-1]]
-    acct, h = acct[first], c["cell_head"][cell[first]]
+    acct, h = acct[first], ck["cell_head"][cell[first]]
     head, kind, pv, width = g.head.copy(), g.kind.copy(), g.p.copy(), g.width_us.copy()
     head[acct], kind[acct], pv[acct], width[acct] = h, g.kind[h], g.p[h], g.width_us[h]
     return Groups(head, kind, pv, width, g.score, g.new_share)
