@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["relayout", "mark", "models", "ledger", "guard_eval", "guard_early", "guard_heldout", "guard_heldout_b", "guard_heldout_c", "guard_heldout_d", "guard_heldout_e", "guard_heldout_events", "guard_week_shapes", "guard_heldout_windows", "guard_eval_hard", "guard_scale", "distill", "trace", "trace_provenance", "report", "gateway_load", "gateway_batching", "gateway_hostile"]
+ORDER = ["relayout", "mark", "models", "ledger", "guard_eval", "guard_early", "guard_heldout", "guard_heldout_b", "guard_heldout_c", "guard_heldout_c_seeds", "guard_heldout_d", "guard_heldout_e", "guard_heldout_events", "guard_week_shapes", "guard_heldout_windows", "guard_eval_hard", "guard_scale", "distill", "trace", "trace_provenance", "report", "gateway_load", "gateway_batching", "gateway_hostile"]
 
 
 def _rebase_links(body: str) -> str:
