@@ -68,7 +68,8 @@ rate). Under H0' the same limit reaches one step further: where the only several
 are such a library's interleavers on the operator's agent (no several-key account elsewhere for the test above),
 those active in the group's time join with the left-outs. ``tests/guard/test_guard_agents.py`` plays each case:
 developers interleaving alike on five SDK agents, one of them the operator's, do not join; an operator's left-outs
-that are the log's only several-key accounts do; a lone interleaver on another agent does not; and the limit.
+that are the log's only several-key accounts do; under H0', carriers as common on another agent keep them out;
+and the limit.
 
 Attacker model
 ==============
@@ -143,7 +144,7 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
             "carrier": carrier}
 
 
-def _cell_test(c: dict, x: np.ndarray, m: int, cfg: DetectConfig) -> np.ndarray:
+def _cell_test(c: dict, x: np.ndarray, m: int, cfg: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
     """``(passes, p)`` per cell of ``agent_cells``' output ``c`` with ``x`` carriers (C,): the exact hypergeometric
     tail times ``m`` cells at ``GroupConfig.alpha``, and the purity bound ``B r <= fdr x`` (module docstring)."""
     from scipy import stats
