@@ -213,6 +213,24 @@ def population_cell(p: dict | None, ari: bool = True) -> str:
     return f"{p['flagged']} / {p['n']:,}{' ✗' if p['flagged'] > 0.01 * p['n'] else ''}"
 
 
+def across_seeds(results: list[tuple[int, dict]], title: str = "Stillwatch across the seeds") -> list[str]:
+    """Stillwatch's own flags per population, one column per seed (benign: flagged / accounts, goal <= 1 %;
+    campaigns: flagged / accounts, goal >= 0.99, and the family's ARI). Own flags, not TPR at FPR 1e-4: with
+    ~8,400 benign accounts a log cannot measure an FPR of 1e-4 (the per-seed sections say so)."""
+    seeds = [s for s, _ in results]
+    sw = [next(d for d in r["detectors"] if d.name == "stillwatch") for _, r in results]
+    fams = sorted(set().union(*(d.per_population for d in sw)))
+    lines = [f"### {title}", "",
+             "Accounts flagged by Stillwatch's own decision / accounts: benign populations ✗ above 1 %, campaign "
+             "families ✗ below 0.99, with the family's ARI (a family of one campaign: 1 when recovered whole, else 0). "
+             "Own flags, not TPR at FPR 1e-4: ~8,400 benign accounts cannot measure an FPR of 1e-4.", "",
+             "| population | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
+    for f in fams:
+        cells = [population_cell(d.per_population.get(f)) for d in sw]
+        lines.append(f"| {f} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def write_keeping_notes(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` followed by the hand-written notes the file already had."""
     old = path.read_text() if path.exists() else ""

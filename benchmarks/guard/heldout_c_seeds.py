@@ -28,8 +28,7 @@ REPO = HERE.parent.parent
 sys.path[:0] = [str(REPO / "tests"), str(HERE)]
 
 from _heldout_c import build_c  # noqa: E402
-from _heldout_d_report import evaluate_log, write_keeping_notes  # noqa: E402
-from heldout_e import across_seeds  # noqa: E402
+from _heldout_d_report import across_seeds, evaluate_log, write_keeping_notes  # noqa: E402
 
 
 def log_rows(results: list[tuple[int, dict]]) -> list[str]:
