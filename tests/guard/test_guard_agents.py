@@ -250,7 +250,7 @@ def _reference(head, kind, first, last, keyed, carrier, free, ua_of, cfg, ties: 
     near = Fraction(1, 10**9)  # relative: a float product lands within this of an exact tie
 
     def population(pool):
-        """(N, K, the cells restricted to ``pool``, background rate or None where there is no background)"""
+        """(N, the cells restricted to ``pool``, the background carrier rate, the background's size N_bg)"""
         pool_set = set(pool)
         cs = [(h, [i for i in c if i in pool_set]) for h, c in cells]
         in_cell = set().union(*(set(c) for _, c in cs))

@@ -144,12 +144,19 @@ def agent_cells(head: np.ndarray, kind: np.ndarray, acc: Mapping[str, np.ndarray
             "carrier": carrier}
 
 
-def _cell_test(c: dict, x: np.ndarray, m: int, cfg: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
-    """``(passes, p)`` per cell of ``agent_cells``' output ``c`` with ``x`` carriers (C,): the exact hypergeometric
-    tail times ``m`` cells at ``GroupConfig.alpha``, and the purity bound ``B r <= fdr x`` (module docstring)."""
+def _cell_p(c: dict, x: np.ndarray, m: int) -> np.ndarray:
+    """The p-value of each cell of ``agent_cells``' output ``c`` with ``x`` carriers (C,): the exact hypergeometric
+    tail times ``m`` cells (Bonferroni), at most 1."""
     from scipy import stats
 
-    p = np.minimum(stats.hypergeom.sf(x - 1, c["n"], c["k"], c["n_c"]) * m, 1.0)
+    return np.minimum(stats.hypergeom.sf(x - 1, c["n"], c["k"], c["n_c"]) * m, 1.0)
+
+
+def _cell_test(c: dict, m: int, cfg: DetectConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``(passes, p)`` per cell of ``agent_cells``' output ``c``: its p-value (:func:`_cell_p`) at
+    ``GroupConfig.alpha``, and the purity bound ``B r <= fdr x`` (module docstring)."""
+    x = c["x_c"]
+    p = _cell_p(c, x, m)
     rate = (c["k_bg"] + 1.0) / (c["n_bg"] + 1.0)
     chance = np.inf if rate >= 1.0 else (c["n_c"] - x + 1.0) * rate / (1.0 - rate)  # B r, module docstring
     return (x >= 1) & (p <= cfg.group.alpha) & (chance <= cfg.group.fdr * x), p
@@ -165,13 +172,13 @@ def join_on_agent(g: Groups, acc: Mapping[str, np.ndarray], keyed: np.ndarray, c
         return g
     tested = ck["n_c"] > 0  # a cell without a several-key outsider holds no carrier: not a test
     m = int(tested.sum())
-    ok, p = _cell_test(ck, ck["x_c"], m, cfg)
-    _, p_best = _cell_test(ck, np.minimum(ck["k"], ck["n_c"]), m, cfg)  # its best outcome (Tarone 1990)
+    ok, p = _cell_test(ck, m, cfg)
+    p_best = _cell_p(ck, np.minimum(ck["k"], ck["n_c"]), m)  # its best outcome (Tarone 1990)
     mute = tested & ((p_best > cfg.group.alpha) | (ck["n_bg"] == 0))  # or no background to measure r on
     if mute.any():  # H0': every outsider the population (carriers are several-key: the cells' carriers are the same)
         ca = agent_cells(g.head, g.kind, acc, np.ones(len(g.head), bool), carrier & np.asarray(keyed, bool), free,
                          edges, cfg.group.fdr)
-        ok_a, p_a = _cell_test(ca, ca["x_c"], m, cfg)
+        ok_a, p_a = _cell_test(ca, m, cfg)
         ok, p = np.where(mute, ok_a, ok), np.where(mute, p_a, p)
     ok &= tested
     take = ok[ck["cell"]] & ck["carrier"][ck["acct"]]
